@@ -1,0 +1,16 @@
+"""s2sad: source-to-source automatic differentiation for Python and NumPy.
+
+``s2sad.grad(f)`` reads ``f``'s source, lowers it to an SSA IR, and generates a
+readable Python function that computes the derivative with primal/pullback pairs.
+"""
+
+from __future__ import annotations
+
+from .api import grad, source, value_and_grad, vjp
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+
+__all__ = [
+    "grad", "value_and_grad", "vjp", "source",
+    "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError",
+]
+__version__ = "0.1.0"

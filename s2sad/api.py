@@ -1,0 +1,293 @@
+"""The user API: ``grad``, ``value_and_grad``, ``vjp``, ``source`` (JAX names and semantics).
+
+Each differentiated function is transformed once per (argnums, argument types)
+and cached; a later call costs a dict lookup on the argument types, the
+generated forward pass and pullback, and a check of the gradient's dtype for
+array arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from .frontend import parse_function
+from .ir import dump
+from .transform import LINEMAPS, Generated, transform
+
+__all__ = ["grad", "value_and_grad", "vjp", "source"]
+
+_SCALAR_TYPES = (float, int, bool, np.generic)
+_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class _Entry:
+    """One specialisation: the loaded vjp and how to finish its gradients."""
+
+    __slots__ = ("vjp", "arrays", "generated")
+
+    def __init__(self, generated: Generated, arrays: tuple[int, ...]) -> None:
+        self.generated = generated
+        self.vjp = generated.function
+        self.arrays = arrays  # indices into argnums whose argument is an ndarray (dtype checked per call)
+
+
+class _Cache:
+    """Transforms of one function w.r.t. one argnums tuple, by argument types."""
+
+    def __init__(self, fun: types.FunctionType, argnums: tuple[int, ...]) -> None:
+        self.fun = fun
+        self.argnums = argnums
+        self.table: dict[object, _Entry] = {}  # _types_key(args) -> entry
+
+    def entry(self, args: tuple) -> _Entry:
+        key = _types_key(args)
+        e = self.table.get(key)
+        if e is None:
+            types_ = tuple(map(type, args))
+            e = self.table[key] = self._specialize(args, types_)
+        for k in e.arrays:
+            a = args[self.argnums[k]]
+            if a.dtype.kind != "f":
+                raise _input_error(self.fun, self.argnums[k], a, f"an array of dtype {a.dtype}")
+        return e
+
+    def _specialize(self, args: tuple, types_: tuple[type, ...]) -> _Entry:
+        argnums = tuple(i % len(args) if -len(args) <= i < len(args) else i for i in self.argnums)
+        for i in argnums:
+            if i >= len(args):
+                raise TypeError(f"{self.fun.__qualname__} was called with {len(args)} positional "
+                                f"argument(s), but argnums={self.argnums!r} asks for argument {i}")
+            a = args[i]
+            if not isinstance(a, np.ndarray) and (isinstance(a, bool) or not isinstance(a, float | np.floating)):
+                raise _input_error(self.fun, i, a, type(a).__name__)
+        scalar_positions = frozenset(i for i, t in enumerate(types_) if issubclass(t, _SCALAR_TYPES))
+        generated = transform(self.fun, argnums, scalar_positions)
+        arrays = tuple(k for k, i in enumerate(argnums) if isinstance(args[i], np.ndarray))
+        return _Entry(generated, arrays)
+
+
+def _types_key(args: tuple) -> object:
+    """The specialisation key: the argument types (spelled out for 1 and 2 arguments, which is faster)."""
+    n = len(args)
+    if n == 1:
+        return type(args[0])
+    if n == 2:
+        return (type(args[0]), type(args[1]))
+    return tuple(map(type, args))
+
+
+def _input_error(fun, i: int, a, what: str) -> TypeError:
+    return TypeError(
+        f"grad requires real-valued inputs (float, or an array of a floating dtype), but argument "
+        f"{i} of {fun.__qualname__} is {what}. Pass a float (e.g. 2.0 rather than 2) or leave the "
+        "argument out of argnums; containers of arrays (pytrees) and complex numbers are not supported yet."
+    )
+
+
+def _cache(fun: Callable, argnums: tuple[int, ...]) -> _Cache:
+    parse_function(fun)  # fail now, at decoration, for functions without source
+    per_fun = _caches.setdefault(fun, {})
+    if argnums not in per_fun:
+        per_fun[argnums] = _Cache(fun, argnums)
+    return per_fun[argnums]
+
+
+def _seed(out) -> float:
+    """The cotangent 1.0 for a scalar output (a Python float keeps float32 outputs float32)."""
+    if type(out) is float:
+        return 1.0
+    shape = np.shape(out)
+    if shape != ():
+        raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: {shape}.")
+    kind = np.asarray(out).dtype.kind
+    if kind != "f":
+        raise TypeError("grad requires real-valued outputs (a float, or an array of a floating dtype), "
+                        f"but the output is {type(out).__name__} (dtype kind {kind!r}).")
+    return 1.0
+
+
+def _finish(g, like):
+    """A gradient with the type, shape and dtype of its argument ``like``."""
+    if isinstance(like, np.ndarray):
+        if type(g) is np.ndarray and g.dtype == like.dtype and g.shape == like.shape and g.flags.writeable:
+            return g
+        g = np.asarray(g)
+        if g.shape != like.shape:
+            raise AssertionError(f"s2sad internal error: gradient of shape {g.shape} for an argument of shape "
+                                 f"{like.shape}; please report this with the function")
+        return g.astype(like.dtype, copy=True)
+    if isinstance(like, np.generic):
+        return type(like)(g)
+    if type(g) is float:
+        return g
+    if np.shape(g) != ():
+        raise AssertionError(f"s2sad internal error: gradient of shape {np.shape(g)} for a scalar argument")
+    return float(g)
+
+
+def _annotate(e: BaseException) -> None:
+    """Add the user's line to an exception raised inside generated code."""
+    tb = e.__traceback__
+    while tb is not None:
+        linemap = LINEMAPS.get(tb.tb_frame.f_code.co_filename)
+        loc = linemap.get(tb.tb_lineno) if linemap else None
+        if loc is not None and hasattr(e, "add_note"):
+            e.add_note(f"s2sad: raised in derivative code generated for {loc.file}:{loc.line}: {loc.text}")
+        tb = tb.tb_next
+
+
+def _argnums(argnums) -> tuple[tuple[int, ...], bool]:
+    if isinstance(argnums, int):
+        return (argnums,), True
+    argnums = tuple(argnums)
+    if not argnums or not all(isinstance(i, int) for i in argnums):
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    return argnums, False
+
+
+def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Callable:
+    nums, single = _argnums(argnums)
+    cache = _cache(fun, nums)
+    table = cache.table
+    first = nums[0]
+
+    # The hot path: one dict lookup on the argument types, the generated code,
+    # and a type test per gradient. Everything else is on the slow path.
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        n = len(args)  # _types_key, inlined
+        e = table.get(type(args[0]) if n == 1 else (type(args[0]), type(args[1])) if n == 2
+                      else tuple(map(type, args)))
+        if e is None or e.arrays:
+            e = cache.entry(args)
+        try:
+            out, pullback = e.vjp(*args, **kwargs) if kwargs else e.vjp(*args)
+            grads = pullback(1.0 if type(out) is float else _seed(out))
+        except Exception as err:
+            _annotate(err)
+            raise
+        if single:
+            g = grads[0]
+            if type(g) is not float:
+                g = _finish(g, args[first])
+        else:
+            g = grads
+            for gi in grads:
+                if type(gi) is not float:
+                    g = tuple(_finish(gi, args[i]) for gi, i in zip(grads, nums))
+                    break
+        return (out, g) if with_value else g
+
+    wrapper.__name__ = f"{name}_{getattr(fun, '__name__', 'f')}"
+    wrapper.__qualname__ = wrapper.__name__
+    return wrapper
+
+
+def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The gradient of a scalar-valued Python function, by source transformation.
+
+    Use as ``s2sad.grad(f)``, ``s2sad.grad(f, argnums=(0, 1))`` or as a bare
+    decorator ``@s2sad.grad``. ``argnums`` (an int or a tuple of ints) picks the
+    positional arguments to differentiate; an int gives one gradient, a tuple a
+    tuple of gradients. Each gradient has the type, shape and dtype of its
+    argument. Keyword arguments pass through undifferentiated.
+
+    >>> import math, s2sad
+    >>> def f(x, y):
+    ...     return x * math.sin(y)
+    >>> s2sad.grad(f, argnums=(0, 1))(2.0, 0.0)
+    (0.0, 2.0)
+    """
+    if fun is None:
+        return functools.partial(grad, argnums=argnums)
+    return _value_and_grad(fun, argnums, "grad", with_value=False)
+
+
+def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """Like ``grad``, but the function returns ``(value, gradient)``.
+
+    >>> import s2sad
+    >>> s2sad.value_and_grad(lambda x: x ** 3)(2.0)
+    (8.0, 12.0)
+    """
+    if fun is None:
+        return functools.partial(value_and_grad, argnums=argnums)
+    return _value_and_grad(fun, argnums, "value_and_grad", with_value=True)
+
+
+def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """Evaluate ``fun(*primals)`` and return ``(out, pullback)``.
+
+    ``pullback(out_bar)`` returns a tuple with the cotangent of every primal
+    (``None`` for integer or non-float arguments, which carry no gradient).
+    ``out_bar`` has the structure of ``out``; the output need not be scalar.
+
+    >>> import numpy as np, s2sad
+    >>> out, pullback = s2sad.vjp(lambda x: np.sin(x) * 2.0, np.zeros(2))
+    >>> pullback(np.ones(2))
+    (array([2., 2.]),)
+    """
+    diff = tuple(i for i, a in enumerate(primals) if _is_float_like(a))
+    if not diff:
+        raise TypeError("vjp needs at least one float or floating-array argument")
+    e = _cache(fun, diff).entry(primals)
+    try:
+        out, pb = e.vjp(*primals)
+    except Exception as err:
+        _annotate(err)
+        raise
+
+    def pullback(out_bar):
+        try:
+            grads = pb(out_bar)
+        except Exception as err:
+            _annotate(err)
+            raise
+        result: list[Any] = [None] * len(primals)
+        for g, i in zip(grads, diff):
+            result[i] = _finish(g, primals[i])
+        return tuple(result)
+
+    return out, pullback
+
+
+def _is_float_like(a) -> bool:
+    if isinstance(a, np.ndarray):
+        return a.dtype.kind == "f"
+    return isinstance(a, float | np.floating)
+
+
+def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python") -> str:
+    """The generated derivative of ``fun`` as Python source (or an IR dump).
+
+    ``stage`` is ``"python"`` (the generated code), ``"ssa"`` (the lowered IR of
+    ``fun``) or ``"adjoint"`` (the IR of the generated vjp). The source shown is
+    the one generated when nothing is known about the argument types; a call may
+    run a variant specialised to them (e.g. without ``unbroadcast`` for floats).
+
+    >>> import s2sad
+    >>> def square(x):
+    ...     return x * x
+    >>> print(s2sad.source(square))  # doctest: +ELLIPSIS
+    # s2sad: reverse-mode derivative of square ...
+    """
+    generated = generated_for(fun, argnums)
+    if stage == "python":
+        return generated.text
+    if stage == "ssa":
+        return dump(generated.lowered) + "\n"
+    if stage == "adjoint":
+        return dump(generated.derivative) + "\n"
+    raise ValueError(f"stage must be 'python', 'ssa' or 'adjoint', got {stage!r}")
+
+
+def generated_for(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Generated:
+    """The generic (type-unspecialised) transform of ``fun``, for printing."""
+    nums, _ = _argnums(argnums)
+    parse_function(fun)
+    return transform(fun, nums)

@@ -1,0 +1,132 @@
+"""Front end: a Python function object -> its gast ``FunctionDef`` and its environment.
+
+Guarantees: line numbers in the tree are the user's real file lines; ``col_shift``
+is what dedenting removed, so ``col_offset + col_shift`` is the real column;
+decorators are stripped (we already hold the undecorated function); a lambda comes
+back as an equivalent ``FunctionDef`` whose body is one ``return``. Names are
+resolved against the function's closure cells, globals and builtins.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import linecache
+import textwrap
+import types
+from dataclasses import dataclass
+
+import gast
+
+from .errors import S2SADSyntaxError, SourceUnavailableError
+from .ir import UNKNOWN, Loc
+
+__all__ = ["Source", "parse_function", "MISSING"]
+
+MISSING = object()  # a name that is neither local, closure, global nor builtin
+
+
+@dataclass(slots=True)
+class Source:
+    """A parsed user function and where its names come from."""
+
+    fn: types.FunctionType
+    tree: gast.FunctionDef
+    file: str
+    col_shift: int
+    freevars: dict[str, types.CellType]
+
+    def loc(self, node: gast.AST) -> Loc:
+        line = getattr(node, "lineno", None) or self.tree.lineno
+        col = getattr(node, "col_offset", 0) + self.col_shift
+        return Loc(self.file, line, col, linecache.getline(self.file, line).strip())
+
+    def syntax_error(self, msg: str, node: gast.AST) -> S2SADSyntaxError:
+        return S2SADSyntaxError(msg, self.loc(node))
+
+    def lookup(self, name: str) -> object:
+        """The object an outside name refers to now: closure cell, global, then builtin."""
+        if name in self.freevars:
+            try:
+                return self.freevars[name].cell_contents
+            except ValueError:  # empty cell: assigned later in the enclosing function
+                return UNKNOWN
+        g = self.fn.__globals__
+        if name in g:
+            return g[name]
+        b = g.get("__builtins__", builtins)
+        b = b.__dict__ if isinstance(b, types.ModuleType) else b
+        return b.get(name, MISSING)
+
+
+def _describe(fn: object) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def parse_function(fn: object) -> Source:
+    """Parse ``fn``'s source; raise ``SourceUnavailableError`` when there is none."""
+    if not isinstance(fn, types.FunctionType):
+        kind = "a builtin or C-extension function" if callable(fn) else "not a function"
+        raise SourceUnavailableError(
+            f"s2sad transforms Python source, but {_describe(fn)} is {kind} "
+            f"({type(fn).__name__}) with no Python source to read. Differentiate a Python "
+            "function that calls it instead; calls to it then need a derivative rule."
+        )
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as e:
+        raise SourceUnavailableError(
+            f"s2sad cannot read the source of {_describe(fn)} (defined in "
+            f"{fn.__code__.co_filename!r}): {e}. Functions made by exec/eval or typed at an "
+            "interactive prompt without a file have no source to transform."
+        ) from None
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    col_shift = _indent(text) - _indent(dedented)
+    file = fn.__code__.co_filename
+    try:
+        module = gast.parse(dedented)
+    except SyntaxError:
+        module = None
+    if fn.__name__ == "<lambda>":
+        tree = _find_lambda(fn, module, first)
+    else:
+        tree = module.body[0] if module and module.body else None
+        if not isinstance(tree, gast.FunctionDef) or tree.name != fn.__name__:
+            raise SourceUnavailableError(f"could not find the definition of {_describe(fn)} in {file}:{first}")
+    gast.increment_lineno(tree, first - 1)
+    tree.decorator_list = []
+    freevars = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    return Source(fn, tree, file, col_shift, freevars)
+
+
+def _indent(text: str) -> int:
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    return len(first) - len(first.lstrip())
+
+
+def _find_lambda(fn: types.FunctionType, module: gast.Module | None, first: int) -> gast.FunctionDef:
+    """The one lambda in the source lines that matches ``fn``'s line and parameter names."""
+    code = fn.__code__
+    params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    found = []
+    if module is not None:
+        for node in gast.walk(module):
+            if isinstance(node, gast.Lambda) and node.lineno == code.co_firstlineno - first + 1:
+                if [a.id for a in node.args.args + node.args.kwonlyargs] == params:
+                    found.append(node)
+    if len(found) != 1:
+        why = "its line could not be parsed on its own" if module is None else (
+            "no lambda there matches" if not found else "several lambdas on that line match")
+        raise SourceUnavailableError(
+            f"s2sad could not isolate the lambda at {code.co_filename}:{code.co_firstlineno} ({why}). "
+            "Give it a name with def."
+        )
+    lam = found[0]
+    ret = gast.Return(value=lam.body)
+    gast.copy_location(ret, lam.body)
+    tree = gast.FunctionDef(
+        name="lambda", args=lam.args, body=[ret], decorator_list=[], returns=None,
+        type_comment=None, type_params=[],
+    )
+    return gast.copy_location(tree, lam)

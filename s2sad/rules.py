@@ -1,0 +1,317 @@
+"""The derivative rule table: one entry per primitive, keyed by the callable.
+
+A reverse rule is a small function run *at transform time* on symbolic operands
+(``Sym``). It returns, for each positional argument, the expression of that
+argument's cotangent contribution (``None``: no contribution). Inside rules,
+``np``, ``math`` and the runtime helpers are symbolic namespaces, so a rule reads
+exactly like the line it emits::
+
+    sin:  lambda g, ans, x: g * np.cos(x)      emits   x_bar = y_bar * np.cos(x)
+
+Rules may inspect constant arguments (``axis``, an exponent) to specialise what
+they emit. Python operators are keyed by their ``operator`` function.
+Non-differentiable callables are one explicit list, ``NONDIFFERENTIABLE``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math as _math
+import operator
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy
+
+from . import runtime
+from .ir import Attr, BinOp, Call, Const, Expr, Ref, UnaryOp
+
+__all__ = ["Rule", "Sym", "RULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "rule_name"]
+
+
+# ----- symbolic operands -----
+
+
+class Sym:
+    """An IR expression under construction; arithmetic on it builds IR nodes.
+
+    ``scalar`` is True when the value is statically known to be a Python or
+    NumPy scalar, which lets ``unbroadcast`` be left out.
+    """
+
+    __slots__ = ("expr", "scalar")
+
+    def __init__(self, expr: Expr, scalar: bool = False) -> None:
+        self.expr = expr
+        self.scalar = scalar
+
+    @property
+    def const(self) -> object:
+        """The Python value of a constant operand (``NotConst`` if it is not constant)."""
+        return self.expr.value if isinstance(self.expr, Const) else NotConst
+
+    def _bin(self, op: str, other: object, reflected: bool = False) -> Sym:
+        o = sym(other)
+        left, right = (o, self) if reflected else (self, o)
+        if op == "*" and left.const == 1:
+            return right
+        if op in ("*", "/", "**") and right.const == 1:
+            return left
+        return Sym(BinOp(op, left.expr, right.expr), left.scalar and right.scalar)
+
+    def __add__(self, o): return self._bin("+", o)
+    def __radd__(self, o): return self._bin("+", o, True)
+    def __sub__(self, o): return self._bin("-", o)
+    def __rsub__(self, o): return self._bin("-", o, True)
+    def __mul__(self, o): return self._bin("*", o)
+    def __rmul__(self, o): return self._bin("*", o, True)
+    def __truediv__(self, o): return self._bin("/", o)
+    def __rtruediv__(self, o): return self._bin("/", o, True)
+    def __pow__(self, o): return self._bin("**", o)
+    def __matmul__(self, o): return self._bin("@", o)
+    def __rmatmul__(self, o): return self._bin("@", o, True)
+
+    def __neg__(self) -> Sym:
+        if isinstance(self.expr, UnaryOp) and self.expr.op == "-":
+            return Sym(self.expr.operand, self.scalar)
+        return Sym(UnaryOp("-", self.expr), self.scalar)
+
+    @property
+    def T(self) -> Sym:
+        return Sym(Attr(self.expr, "T"), self.scalar)
+
+
+class _NotConst:
+    def __repr__(self) -> str:
+        return "NotConst"
+
+
+NotConst = _NotConst()
+
+
+def sym(v: object) -> Sym:
+    return v if isinstance(v, Sym) else Sym(Const(v), isinstance(v, int | float))
+
+
+class _Namespace:
+    """``np.cos(x)`` on Syms emits ``np.cos(x)``; the name is bound at load time."""
+
+    def __init__(self, name: str, module: object, scalar_out: bool) -> None:
+        self._name = name
+        self._module = module
+        self._scalar_out = scalar_out  # math.* always returns a Python float
+
+    def __getattr__(self, attr: str) -> Callable[..., Sym]:
+        fn = getattr(self._module, attr)
+        ref = Ref((self._name, attr), fn, helper=True) if self._name else Ref((attr,), fn, helper=True)
+
+        def build(*args: object, **kwargs: object) -> Sym:
+            syms = [sym(a) for a in args]
+            scalar = self._scalar_out or all(s.scalar for s in syms)
+            kw = [(k, sym(v).expr) for k, v in kwargs.items()]
+            return Sym(Call(ref, [s.expr for s in syms], kw), scalar)
+
+        return build
+
+
+np = _Namespace("np", numpy, scalar_out=False)
+math = _Namespace("math", _math, scalar_out=True)
+rt = _Namespace("", runtime, scalar_out=False)  # runtime helpers, emitted by bare name
+
+
+def ub(contribution: Sym, x: Sym, other: Sym) -> Sym:
+    """``unbroadcast(contribution, x)`` for ``x`` in ``x <op> other``.
+
+    Left out where shapes provably match: ``other`` is a scalar (so the result has
+    ``x``'s shape), or both ``x`` and the contribution are scalars.
+    """
+    if other.scalar or (x.scalar and contribution.scalar):
+        return contribution
+    return rt.unbroadcast(contribution, x)
+
+
+# ----- the table -----
+
+
+@dataclass(slots=True, frozen=True)
+class Rule:
+    """How to differentiate one callable in reverse mode.
+
+    ``reverse(g, ans, *args, **kwargs)`` returns one contribution per positional
+    argument. ``diff`` names the positional arguments that can carry a cotangent
+    (``None``: all of them). ``elementwise``: a scalar input gives a scalar output.
+    """
+
+    name: str
+    reverse: Callable[..., tuple[Sym | None, ...]]
+    diff: tuple[int, ...] | None = None
+    elementwise: bool = False
+
+
+RULES: dict[object, Rule] = {}
+NONDIFFERENTIABLE: set[object] = set()
+METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies
+ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not differentiable)
+
+
+def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise)
+
+
+def rule_name(fn: object) -> str:
+    """A readable dotted name for a callable, for messages."""
+    mod = getattr(fn, "__module__", None) or ""
+    qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if isinstance(fn, numpy.ufunc):
+        mod = "numpy"
+    mod = {"builtins": "", "_operator": "operator"}.get(mod, mod)
+    return f"{mod}.{qual}" if mod else qual
+
+
+def lookup(fn: object) -> Rule | None:
+    try:
+        return RULES.get(fn)
+    except TypeError:  # unhashable callable
+        return None
+
+
+# ----- Python operators and their NumPy twins -----
+
+_add = lambda g, ans, x, y: (ub(g, x, y), ub(g, y, x))  # noqa: E731
+_sub = lambda g, ans, x, y: (ub(g, x, y), ub(-g, y, x))  # noqa: E731
+_mul = lambda g, ans, x, y: (ub(g * y, x, y), ub(g * x, y, x))  # noqa: E731
+_div = lambda g, ans, x, y: (ub(g / y, x, y), ub(-g * ans / y, y, x))  # noqa: E731
+
+
+def _pow(g: Sym, ans: Sym, x: Sym, y: Sym) -> tuple[Sym, Sym]:
+    n = y.const
+    if n == 2:
+        dx = g * (2.0 * x)
+    elif isinstance(n, int | float) and not isinstance(n, bool):
+        dx = g * (n * x ** (n - 1))
+    else:
+        dx = g * y * x ** (y - 1.0)
+    return ub(dx, x, y), ub(g * ans * np.log(x), y, x)
+
+
+for _fn, _name, _rev in [
+    (operator.add, "+", _add), (numpy.add, "numpy.add", _add),
+    (operator.sub, "-", _sub), (numpy.subtract, "numpy.subtract", _sub),
+    (operator.mul, "*", _mul), (numpy.multiply, "numpy.multiply", _mul),
+    (operator.truediv, "/", _div), (numpy.divide, "numpy.divide", _div),
+    (operator.pow, "**", _pow), (numpy.power, "numpy.power", _pow), (_math.pow, "math.pow", _pow),
+    (builtins.pow, "pow", _pow),
+]:
+    defrule(_fn, _name, _rev, elementwise=True)
+
+defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True)
+defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
+defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True)
+defrule(operator.matmul, "@", lambda g, ans, a, b: (rt.matmul_lhs_bar(g, a, b), rt.matmul_rhs_bar(g, a, b)))
+defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse)
+defrule(numpy.dot, "numpy.dot", lambda g, ans, a, b: (rt.dot_lhs_bar(g, a, b), rt.dot_rhs_bar(g, a, b)))
+defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_bar(g, x, index), None), diff=(0,))
+defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True)
+
+# abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.
+_abs = lambda g, ans, x: (g * np.sign(x),)  # noqa: E731
+for _fn in (builtins.abs, numpy.abs, _math.fabs):
+    defrule(_fn, rule_name(_fn), _abs, elementwise=True)
+
+# ----- elementwise functions shared by `math` and `numpy`: (g, ans, x, m) -> x_bar -----
+
+_UNARY: dict[str, Callable] = {
+    "sin": lambda g, ans, x, m: g * m.cos(x),
+    "cos": lambda g, ans, x, m: -g * m.sin(x),
+    "tan": lambda g, ans, x, m: g * (1.0 + ans * ans),
+    "arcsin": lambda g, ans, x, m: g / m.sqrt(1.0 - x * x),
+    "arccos": lambda g, ans, x, m: -g / m.sqrt(1.0 - x * x),
+    "arctan": lambda g, ans, x, m: g / (1.0 + x * x),
+    "sinh": lambda g, ans, x, m: g * m.cosh(x),
+    "cosh": lambda g, ans, x, m: g * m.sinh(x),
+    "tanh": lambda g, ans, x, m: g * (1.0 - ans * ans),
+    "arcsinh": lambda g, ans, x, m: g / m.sqrt(x * x + 1.0),
+    "arccosh": lambda g, ans, x, m: g / m.sqrt(x * x - 1.0),
+    "arctanh": lambda g, ans, x, m: g / (1.0 - x * x),
+    "exp": lambda g, ans, x, m: g * ans,
+    "expm1": lambda g, ans, x, m: g * (ans + 1.0),
+    "exp2": lambda g, ans, x, m: g * ans * _math.log(2.0),
+    "log": lambda g, ans, x, m: g / x,
+    "log1p": lambda g, ans, x, m: g / (1.0 + x),
+    "log2": lambda g, ans, x, m: g / (x * _math.log(2.0)),
+    "log10": lambda g, ans, x, m: g / (x * _math.log(10.0)),
+    # sqrt at 0 gives inf, as in JAX and autograd: the derivative there is unbounded.
+    "sqrt": lambda g, ans, x, m: g / (2.0 * ans),
+    "square": lambda g, ans, x, m: g * (2.0 * x),
+}
+_MATH_NAME = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
+              "arccosh": "acosh", "arctanh": "atanh"}
+
+
+def _elementwise(d: Callable, m: _Namespace) -> Callable:
+    return lambda g, ans, x: (d(g, ans, x, m),)
+
+
+for _name, _d in _UNARY.items():
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _elementwise(_d, np), elementwise=True)
+    _mname = _MATH_NAME.get(_name, _name)
+    if hasattr(_math, _mname):
+        defrule(getattr(_math, _mname), f"math.{_mname}", _elementwise(_d, math), elementwise=True)
+
+
+# ----- reductions -----
+
+
+def _reduce_args(axis=None, dtype=None, out=None, keepdims=None) -> tuple[Sym | None, Sym | None]:
+    if out is not None:
+        raise NotImplementedError("reductions with out= are not differentiable")
+    return axis, keepdims
+
+
+def _unreduce(g: Sym, x: Sym, axis: Sym | None, keepdims: Sym | None) -> Sym:
+    if x.scalar:
+        return g
+    if axis is None and (keepdims is None or keepdims.const is False):
+        return np.broadcast_to(g, np.shape(x))
+    kw = {"axis": axis if axis is not None else None, "keepdims": keepdims if keepdims is not None else False}
+    return rt.unreduce(g, x, **kw)
+
+
+def _sum(g, ans, x, *args, **kwargs):
+    axis, keepdims = _reduce_args(*args, **kwargs)
+    return (_unreduce(g, x, axis, keepdims),)
+
+
+def _mean(g, ans, x, *args, **kwargs):
+    axis, keepdims = _reduce_args(*args, **kwargs)
+    if x.scalar:
+        return (g,)
+    return (_unreduce(g, x, axis, keepdims) * (np.size(ans) / np.size(x)),)
+
+
+defrule(numpy.sum, "numpy.sum", _sum, diff=(0,))
+defrule(numpy.mean, "numpy.mean", _mean, diff=(0,))
+METHODS.update(sum=numpy.sum, mean=numpy.mean, dot=numpy.dot)
+ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,)), shape=None, ndim=None, size=None, dtype=None)
+
+# ----- not differentiable: results carry no cotangent -----
+
+NONDIFFERENTIABLE.update([
+    builtins.len, builtins.int, builtins.bool, builtins.round, builtins.range, builtins.isinstance,
+    builtins.type, builtins.print, builtins.id,
+    numpy.shape, numpy.ndim, numpy.size, numpy.sign, numpy.floor, numpy.ceil, numpy.round, numpy.rint,
+    numpy.argmax, numpy.argmin, numpy.zeros, numpy.ones, numpy.empty, numpy.full, numpy.eye,
+    numpy.arange, numpy.linspace, numpy.zeros_like, numpy.ones_like, numpy.empty_like, numpy.full_like,
+    numpy.isfinite, numpy.isnan, numpy.isinf, numpy.less, numpy.less_equal, numpy.greater,
+    numpy.greater_equal, numpy.equal, numpy.not_equal, numpy.logical_and, numpy.logical_or,
+    numpy.logical_not, _math.floor, _math.ceil, _math.trunc, _math.isfinite, _math.isnan,
+    operator.floordiv, operator.not_, operator.invert,
+    operator.lt, operator.le, operator.eq, operator.ne, operator.gt, operator.ge,
+    operator.is_, operator.is_not, operator.contains,
+])
+
+BINOP_FUNCS = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "**": operator.pow, "@": operator.matmul, "//": operator.floordiv, "%": operator.mod,
+}
+UNARYOP_FUNCS = {"-": operator.neg, "+": operator.pos, "not": operator.not_, "~": operator.invert}

@@ -1,0 +1,134 @@
+"""Helpers that generated code calls by name; each is small, documented NumPy.
+
+Generated code uses these only where an inline template would be wrong for some
+input shape: ``unbroadcast`` where operand shapes may differ, ``unreduce`` to send
+a reduction's cotangent back over the reduced axes, and the ``dot``/``matmul``
+adjoints whose form depends on operand rank.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "unbroadcast", "unreduce", "zeros_like", "dot_lhs_bar", "dot_rhs_bar",
+    "matmul_lhs_bar", "matmul_rhs_bar", "tuple_bar", "getitem_bar", "add_bars",
+]
+
+
+def unbroadcast(g, x):
+    """Sum ``g`` over the axes NumPy broadcasting added or stretched to reach ``x``'s shape."""
+    shape = np.shape(x)
+    gshape = np.shape(g)
+    if gshape == shape:
+        return g
+    if not shape:
+        return np.sum(g)
+    lead = len(gshape) - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    g = np.sum(g, axis=tuple(range(lead)) + stretched, keepdims=True)
+    return g.reshape(shape)
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Broadcast a reduction's cotangent ``g`` back to the shape of its input ``x``."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x))
+
+
+def zeros_like(x):
+    """A zero cotangent for ``x``: ``0.0`` for Python numbers, else zeros of its shape and dtype."""
+    if isinstance(x, float | int):
+        return 0.0
+    return np.zeros_like(x)
+
+
+def add_bars(a, b):
+    """Sum two cotangents of a container (tuple, list, dict) entry by entry."""
+    if isinstance(a, dict):
+        return {k: add_bars(a[k], b[k]) for k in a}
+    if isinstance(a, tuple | list):
+        return type(a)(add_bars(x, y) for x, y in zip(a, b))
+    return a + b
+
+
+def tuple_bar(like, *parts):
+    """The cotangent of a value that was unpacked into ``parts``: same container as ``like``."""
+    if isinstance(like, np.ndarray):
+        return np.stack(parts)
+    return type(like)(parts) if isinstance(like, list) else tuple(parts)
+
+
+def getitem_bar(g, x, index):
+    """Cotangent of ``x`` in ``x[index]``: ``g`` placed at ``index`` in zeros.
+
+    Duplicate integer indices accumulate (``np.add.at``), as each read contributed.
+    """
+    if isinstance(x, dict):
+        return {k: g if k == index else zeros_like(v) for k, v in x.items()}
+    if isinstance(x, tuple | list):
+        parts = [zeros_like(v) for v in x]
+        if isinstance(index, slice):
+            for i, gi in zip(range(*index.indices(len(x))), g):
+                parts[i] = gi
+        else:
+            parts[index] = g
+        return type(x)(parts)
+    out = np.zeros(np.shape(x), np.result_type(x, g))
+    if _is_basic(index):
+        out[index] = g  # basic indexing selects each element at most once
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def _is_basic(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, int | slice | type(None) | type(Ellipsis)) for p in parts)
+
+
+# ----- dot and matmul: the adjoint's form depends on operand rank -----
+
+
+def dot_lhs_bar(g, a, b):
+    """Cotangent of ``a`` in ``np.dot(a, b)``."""
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 0 or b_nd == 0:
+        return unbroadcast(g * b, a)
+    if b_nd == 1:
+        return np.multiply.outer(g, b)
+    return np.tensordot(g, b, axes=(list(range(a_nd - 1, np.ndim(g))), [*range(b_nd - 2), b_nd - 1]))
+
+
+def dot_rhs_bar(g, a, b):
+    """Cotangent of ``b`` in ``np.dot(a, b)``."""
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 0 or b_nd == 0:
+        return unbroadcast(g * a, b)
+    if b_nd == 1:
+        return np.tensordot(g, a, axes=(list(range(np.ndim(g))), list(range(a_nd - 1))))
+    t = np.tensordot(a, g, axes=(list(range(a_nd - 1)), list(range(a_nd - 1))))
+    return np.moveaxis(t, 0, -2)
+
+
+def matmul_lhs_bar(g, a, b):
+    """Cotangent of ``a`` in ``a @ b`` (batch dimensions broadcast)."""
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if b_nd == 1:
+        return unbroadcast(g * b if a_nd == 1 else np.multiply.outer(g, b), a)
+    if a_nd == 1:
+        return unbroadcast((b @ g[..., None])[..., 0], a)
+    return unbroadcast(g @ np.swapaxes(b, -1, -2), a)
+
+
+def matmul_rhs_bar(g, a, b):
+    """Cotangent of ``b`` in ``a @ b`` (batch dimensions broadcast)."""
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 1 and b_nd == 1:
+        return g * a
+    if a_nd == 1:
+        return unbroadcast(a[:, None] * g[..., None, :], b)
+    if b_nd == 1:
+        return unbroadcast((np.swapaxes(a, -1, -2) @ g[..., None])[..., 0], b)
+    return unbroadcast(np.swapaxes(a, -1, -2) @ g, b)
