@@ -17,7 +17,7 @@ import numpy as np
 
 from .frontend import parse_function
 from .ir import dump
-from .transform import LINEMAPS, Generated, transform
+from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "source"]
 
@@ -91,6 +91,8 @@ def _input_error(fun, i: int, a, what: str) -> TypeError:
 
 def _cache(fun: Callable, argnums: tuple[int, ...]) -> _Cache:
     parse_function(fun)  # fail now, at decoration, for functions without source
+    code = fun.__code__
+    wrt_names(list(code.co_varnames[: code.co_argcount]), argnums, fun.__qualname__)
     per_fun = _caches.setdefault(fun, {})
     if argnums not in per_fun:
         per_fun[argnums] = _Cache(fun, argnums)

@@ -36,9 +36,8 @@ class Generated:
     function: types.FunctionType
 
 
-def wrt_names(params: ir.Params, argnums: tuple[int, ...], fn_name: str) -> list[str]:
+def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> list[str]:
     """The parameter names ``argnums`` refers to (positional parameters, as in JAX)."""
-    positional = params.positional
     names = []
     for i in argnums:
         if not isinstance(i, int) or not -len(positional) <= i < len(positional):
@@ -62,8 +61,8 @@ def transform(fn: types.FunctionType, argnums: tuple[int, ...], scalar_positions
     namer = Namer()
     lowered = lower(src, namer)
     ir.verify(lowered)
-    wrt = wrt_names(lowered.params, argnums, fn.__qualname__)
     positional = lowered.params.positional
+    wrt = wrt_names(positional, argnums, fn.__qualname__)
     scalars = {positional[i] for i in scalar_positions if i < len(positional)}
     deriv = reverse(lowered, src, namer, wrt, scalars)
     ir.verify(deriv.function)

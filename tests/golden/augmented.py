@@ -1,0 +1,40 @@
+# s2sad: reverse-mode derivative of augmented (corpus.py:44) with respect to x, y
+def augmented_vjp(x, y):
+    # line 45: z = x
+    z = x
+    # line 46: z += y
+    z_1 = z + y
+    # line 47: z *= x
+    z_2 = z_1 * x
+    # line 48: z -= 2.0 * y
+    mul = 2.0 * y
+    z_3 = z_2 - mul
+    # line 49: z /= 1.5 + y * y
+    mul_1 = y * y
+    add = 1.5 + mul_1
+    z_4 = z_3 / add
+    # line 50: z **= 2
+    z_5 = z_4 ** 2
+    def augmented_pullback(z_5_bar):
+        # line 50: z **= 2
+        z_4_bar = z_5_bar * (2.0 * z_4)
+        # line 49: z /= 1.5 + y * y
+        z_3_bar = unbroadcast(z_4_bar / add, z_3)
+        add_bar = unbroadcast(-z_4_bar * z_4 / add, add)
+        y_bar = unbroadcast(add_bar * y, y)
+        y_bar = y_bar + unbroadcast(add_bar * y, y)
+        # line 48: z -= 2.0 * y
+        z_2_bar = unbroadcast(z_3_bar, z_2)
+        mul_bar = unbroadcast(-z_3_bar, mul)
+        y_bar = y_bar + mul_bar * 2.0
+        # line 47: z *= x
+        z_1_bar = unbroadcast(z_2_bar * x, z_1)
+        x_bar = unbroadcast(z_2_bar * z_1, x)
+        # line 46: z += y
+        z_bar = unbroadcast(z_1_bar, z)
+        y_bar = y_bar + unbroadcast(z_1_bar, y)
+        # line 45: z = x
+        x_bar = x_bar + z_bar
+        return x_bar, y_bar
+    # line 51: return z
+    return z_5, augmented_pullback

@@ -1,0 +1,148 @@
+"""Bad input gets a clear error naming the user's file and line."""
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+
+HERE = __file__
+
+
+def _line_of(fn, text):
+    import inspect
+
+    lines, first = inspect.getsourcelines(fn)
+    for i, line in enumerate(lines):
+        if text in line:
+            return first + i, line.index(text.lstrip()) + 1
+    raise AssertionError(text)
+
+
+def with_for_loop(x):
+    y = x
+    for i in range(3):
+        y = y * x
+    return y
+
+
+def with_subscript_store(x):
+    y = np.zeros(3)
+    y[0] = x
+    return np.sum(y)
+
+
+def with_comprehension(x):
+    return sum([x * i for i in range(3)])
+
+
+def test_unsupported_statement_points_at_user_line():
+    with pytest.raises(S2SADSyntaxError) as info:
+        s2sad.grad(with_for_loop)(1.0)
+    e = info.value
+    line, col = _line_of(with_for_loop, "for i in range(3):")
+    assert isinstance(e, SyntaxError)
+    assert e.filename == HERE and e.lineno == line and e.offset == col
+    assert e.text.strip() == "for i in range(3):"
+    assert "`for` loops" in e.msg
+
+
+def test_unsupported_expression_points_at_its_column():
+    with pytest.raises(S2SADSyntaxError) as info:
+        s2sad.grad(with_comprehension)(1.0)
+    line, col = _line_of(with_comprehension, "[x * i for i in range(3)]")
+    assert (info.value.lineno, info.value.offset) == (line, col)
+    assert "list comprehensions" in info.value.msg
+
+
+def test_subscript_assignment_is_refused_not_miscomputed():
+    with pytest.raises(S2SADSyntaxError, match="assignment to a subscript") as info:
+        s2sad.grad(with_subscript_store)(1.0)
+    assert info.value.lineno == _line_of(with_subscript_store, "y[0] = x")[0]
+
+
+def opaque(x):
+    return x
+
+
+def uses_unknown_numpy(x):
+    y = np.cbrt(x)
+    return y
+
+
+def uses_python_helper(x):
+    return opaque(x) * 2.0
+
+
+def test_missing_rule_names_callable_line_and_remedy():
+    with pytest.raises(NoDerivativeRuleError) as info:
+        s2sad.grad(uses_unknown_numpy)(1.0)
+    msg = str(info.value)
+    line, _ = _line_of(uses_unknown_numpy, "y = np.cbrt(x)")
+    assert "numpy.cbrt" in msg
+    assert f"{HERE}:{line}" in msg
+    assert "y = np.cbrt(x)" in msg
+    assert "defrule" in msg and "rrule" in msg
+
+
+def test_missing_rule_for_python_function_says_so():
+    with pytest.raises(NoDerivativeRuleError, match="(?s)opaque.*not transformed yet"):
+        s2sad.grad(uses_python_helper)(1.0)
+
+
+def no_rule_needed(x, n):
+    k = np.cbrt(n)  # no rule, but nothing differentiated flows through it
+    return x * k
+
+
+def test_call_off_the_differentiated_path_needs_no_rule():
+    assert abs(s2sad.grad(no_rule_needed)(1.0, 8.0) - 2.0) < 1e-12
+
+
+def test_non_scalar_output():
+    with pytest.raises(TypeError, match=r"scalar-output functions. Output had shape: \(3,\)"):
+        s2sad.grad(lambda x: np.sin(x))(np.ones(3))
+
+
+def test_integer_output():
+    with pytest.raises(TypeError, match="real-valued outputs"):
+        s2sad.grad(lambda x: 3)(1.0)
+
+
+@pytest.mark.parametrize("bad", [3, True, np.arange(3), np.int64(2), 1 + 2j, [1.0, 2.0]])
+def test_integer_or_unsupported_argument(bad):
+    with pytest.raises(TypeError, match="grad requires real-valued inputs"):
+        s2sad.grad(lambda x: x * 2.0)(bad)
+
+
+def test_argnums_out_of_range():
+    with pytest.raises(ValueError, match="out of range"):
+        s2sad.grad(lambda x, y: x * y, argnums=2)(1.0, 2.0)
+
+
+def test_builtin_has_no_source():
+    with pytest.raises(SourceUnavailableError, match="builtin or C-extension"):
+        s2sad.grad(math.sin)
+    with pytest.raises(SourceUnavailableError, match="builtin or C-extension"):
+        s2sad.grad(np.sin)
+
+
+def test_exec_code_has_no_source():
+    namespace = {}
+    exec("def f(x):\n    return x * x\n", namespace)
+    with pytest.raises(SourceUnavailableError, match="exec"):
+        s2sad.grad(namespace["f"])
+
+
+def test_error_inside_generated_code_names_the_user_line():
+    def bad_shapes(x):
+        return np.sum(x @ np.ones((5, 2)))
+
+    with pytest.raises(ValueError) as info:
+        s2sad.grad(bad_shapes)(np.ones((2, 3)))
+    notes = getattr(info.value, "__notes__", [])
+    if sys.version_info >= (3, 11):
+        assert any("return np.sum(x @ np.ones((5, 2)))" in n and __file__ in n for n in notes)

@@ -1,0 +1,35 @@
+"""Golden tests: the generated source of representative functions, pinned.
+
+Regenerate after an intended change with ``S2SAD_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py``
+and review the diff like any code change.
+"""
+
+import os
+import pathlib
+
+import pytest
+
+import corpus
+import s2sad
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+CASES = {
+    "poly": (corpus.poly, (0, 1)),
+    "trig": (corpus.trig, 0),
+    "logistic": (corpus.logistic, 0),
+    "two_layer": (corpus.two_layer, (0, 1, 2)),
+    "augmented": (corpus.augmented, (0, 1)),
+    "containers": (corpus.containers, (0, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_generated_source_is_pinned(name):
+    fn, argnums = CASES[name]
+    text = s2sad.source(fn, argnums=argnums)
+    path = GOLDEN / f"{name}.py"
+    if os.environ.get("S2SAD_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"generated code for {name} changed; see {path}"
+    compile(text, str(path), "exec")

@@ -1,0 +1,52 @@
+"""The IR: verify runs after every pass and catches broken invariants."""
+
+import pytest
+
+import corpus
+from s2sad import ir
+from s2sad.frontend import parse_function
+from s2sad.lower import lower
+from s2sad.naming import Namer
+from s2sad.reverse import reverse
+
+FUNCTIONS = [getattr(corpus, name) for name in dir(corpus) if callable(getattr(corpus, name))
+             and getattr(getattr(corpus, name), "__module__", None) == "corpus"]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
+def test_every_pass_verifies(fn):
+    src = parse_function(fn)
+    namer = Namer()
+    lowered = lower(src, namer)
+    ir.verify(lowered)
+    assert lowered.ssa and lowered.flat
+    deriv = reverse(lowered, src, namer, [lowered.params.positional[0]], set())
+    ir.verify(deriv.function)
+    text = ir.dump(deriv.function)
+    assert text.startswith(f"func {fn.__name__}_vjp(")
+
+
+def _fn(*body):
+    return ir.Function("f", ir.Params(args=["x"]), list(body))
+
+
+def test_verify_catches_use_before_definition():
+    with pytest.raises(ir.IRError, match="y used before it is defined"):
+        ir.verify(_fn(ir.Assign("z", ir.BinOp("+", ir.Name("x"), ir.Name("y"))), ir.Return(ir.Name("z"))))
+
+
+def test_verify_catches_double_assignment():
+    with pytest.raises(ir.IRError, match="z assigned twice"):
+        ir.verify(_fn(ir.Assign("z", ir.Name("x")), ir.Assign("z", ir.Name("x")), ir.Return(ir.Name("z"))))
+
+
+def test_verify_catches_nested_expression_in_flat_function():
+    nested = ir.BinOp("*", ir.BinOp("+", ir.Name("x"), ir.Const(1)), ir.Name("x"))
+    with pytest.raises(ir.IRError, match="nested expression"):
+        ir.verify(_fn(ir.Assign("z", nested), ir.Return(ir.Name("z"))))
+
+
+def test_names_follow_the_user():
+    lowered = lower(parse_function(corpus.reassign), Namer())
+    assert [s.target for s in lowered.body if isinstance(s, ir.Assign)] == [
+        "y", "mul", "y_1", "neg", "y_2"]
