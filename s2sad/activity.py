@@ -139,4 +139,6 @@ def _is_scalar(p: Prim, scalars: set[str]) -> bool:
         return True  # math functions always return a Python float
     if p.kind == CALL and p.rule.elementwise:
         return all(known(a) for a in p.args)
+    if p.kind == CALL and p.rule.reduction:
+        return len(p.args) == 1 and not p.kwargs
     return False

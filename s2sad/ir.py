@@ -194,6 +194,7 @@ class Function:
     ssa: bool = True
     flat: bool = True
     doc: str | None = None
+    temps: set[str] = field(default_factory=set)  # names lowering invented (not the user's)
 
 
 Stmt = Union[Assign, Return, Function]

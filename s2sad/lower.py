@@ -69,6 +69,7 @@ class _Lowering:
         self.src = src
         self.namer = namer
         self.body: list[ir.Stmt] = []
+        self.temps: set[str] = set()
         self.env: dict[str, str] = {}  # user name -> current SSA name
         self.loc: ir.Loc | None = None
         args = src.tree.args
@@ -103,7 +104,7 @@ class _Lowering:
                 break
         if not self.body or not isinstance(self.body[-1], ir.Return):
             self.body.append(ir.Return(ir.Const(None), self.src.loc(tree)))
-        return ir.Function(tree.name, self.params, self.body, self.src.loc(tree))
+        return ir.Function(tree.name, self.params, self.body, self.src.loc(tree), temps=self.temps)
 
     def stmt(self, node: gast.stmt) -> bool:
         """Lower one statement; True when it was a ``return`` (the rest is unreachable)."""
@@ -153,6 +154,7 @@ class _Lowering:
                 self.body.append(ir.Assign(names, tup, self.loc))
             else:
                 names = tuple(self.namer.fresh("part") for _ in target.elts)
+                self.temps.update(names)
                 self.body.append(ir.Assign(names, tup, self.loc))
                 for e, n in zip(target.elts, names):
                     self.assign(e, ir.Name(n))
@@ -175,6 +177,7 @@ class _Lowering:
     def emit(self, value: ir.Expr, hint: str) -> ir.Name:
         """A new temporary bound to ``value``."""
         name = self.namer.fresh(hint)
+        self.temps.add(name)
         self.body.append(ir.Assign(name, value, self.loc))
         return ir.Name(name)
 

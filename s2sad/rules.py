@@ -140,12 +140,14 @@ class Rule:
     ``reverse(g, ans, *args, **kwargs)`` returns one contribution per positional
     argument. ``diff`` names the positional arguments that can carry a cotangent
     (``None``: all of them). ``elementwise``: a scalar input gives a scalar output.
+    ``reduction``: called with its array argument alone, the result is a scalar.
     """
 
     name: str
     reverse: Callable[..., tuple[Sym | None, ...]]
     diff: tuple[int, ...] | None = None
     elementwise: bool = False
+    reduction: bool = False
 
 
 RULES: dict[object, Rule] = {}
@@ -154,8 +156,8 @@ METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rul
 ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not differentiable)
 
 
-def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False) -> None:
-    RULES[fn] = Rule(name, reverse, diff, elementwise)
+def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction)
 
 
 def rule_name(fn: object) -> str:
@@ -268,13 +270,17 @@ def _reduce_args(axis=None, dtype=None, out=None, keepdims=None) -> tuple[Sym | 
     return axis, keepdims
 
 
+def _no_axis(axis: Sym | None, keepdims: Sym | None) -> bool:
+    """A full reduction to a scalar: no axis (or ``axis=None``) and no ``keepdims=True``."""
+    return (axis is None or axis.const is None) and (keepdims is None or keepdims.const is False)
+
+
 def _unreduce(g: Sym, x: Sym, axis: Sym | None, keepdims: Sym | None) -> Sym:
     if x.scalar:
         return g
-    if axis is None and (keepdims is None or keepdims.const is False):
+    if _no_axis(axis, keepdims):
         return np.broadcast_to(g, np.shape(x))
-    kw = {"axis": axis if axis is not None else None, "keepdims": keepdims if keepdims is not None else False}
-    return rt.unreduce(g, x, **kw)
+    return rt.unreduce(g, x, axis=axis, keepdims=False if keepdims is None else keepdims)
 
 
 def _sum(g, ans, x, *args, **kwargs):
@@ -286,11 +292,13 @@ def _mean(g, ans, x, *args, **kwargs):
     axis, keepdims = _reduce_args(*args, **kwargs)
     if x.scalar:
         return (g,)
+    if _no_axis(axis, keepdims):
+        return (np.broadcast_to(g / np.size(x), np.shape(x)),)
     return (_unreduce(g, x, axis, keepdims) * (np.size(ans) / np.size(x)),)
 
 
-defrule(numpy.sum, "numpy.sum", _sum, diff=(0,))
-defrule(numpy.mean, "numpy.mean", _mean, diff=(0,))
+defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True)
+defrule(numpy.mean, "numpy.mean", _mean, diff=(0,), reduction=True)
 METHODS.update(sum=numpy.sum, mean=numpy.mean, dot=numpy.dot)
 ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,)), shape=None, ndim=None, size=None, dtype=None)
 

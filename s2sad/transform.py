@@ -1,4 +1,4 @@
-"""The pipeline in one place: function -> parse -> lower -> verify -> reverse -> emit -> load.
+"""The pipeline in one place: parse -> lower -> simplify -> verify -> reverse -> emit -> load.
 
 ``transform`` runs every stage once and returns a ``Generated`` holding each
 stage's product (for ``s2sad show --stage`` and tests). Callers cache the result.
@@ -18,6 +18,7 @@ from .load import load
 from .lower import lower
 from .naming import Namer
 from .reverse import reverse
+from .simplify import simplify
 
 __all__ = ["Generated", "transform", "wrt_names", "LINEMAPS"]
 
@@ -59,7 +60,7 @@ def transform(fn: types.FunctionType, argnums: tuple[int, ...], scalar_positions
     """
     src = parse_function(fn)
     namer = Namer()
-    lowered = lower(src, namer)
+    lowered = simplify(lower(src, namer))
     ir.verify(lowered)
     positional = lowered.params.positional
     wrt = wrt_names(positional, argnums, fn.__qualname__)

@@ -10,11 +10,10 @@ def containers_vjp(x, y):
     mul_2 = y * y
     d = {'a': x, 'b': mul_2}
     # line 110: return t[2] + lst[1] * d["b"] + d["a"]
-    t_item = t[2]
     lst_item = lst[1]
     d_item = d['b']
     mul_3 = lst_item * d_item
-    add = t_item + mul_3
+    add = mul + mul_3
     d_item_1 = d['a']
     add_1 = add + d_item_1
     def containers_pullback(add_1_bar):
@@ -22,13 +21,12 @@ def containers_vjp(x, y):
         add_bar = unbroadcast(add_1_bar, add)
         d_item_1_bar = unbroadcast(add_1_bar, d_item_1)
         d_bar = getitem_bar(d_item_1_bar, d, 'a')
-        t_item_bar = unbroadcast(add_bar, t_item)
+        mul_bar = unbroadcast(add_bar, mul)
         mul_3_bar = unbroadcast(add_bar, mul_3)
         lst_item_bar = unbroadcast(mul_3_bar * d_item, lst_item)
         d_item_bar = unbroadcast(mul_3_bar * lst_item, d_item)
         d_bar = add_bars(d_bar, getitem_bar(d_item_bar, d, 'b'))
         lst_bar = getitem_bar(lst_item_bar, lst, 1)
-        t_bar = getitem_bar(t_item_bar, t, 2)
         # line 109: d = {"a": x, "b": y * y}
         x_bar = d_bar['a']
         mul_2_bar = d_bar['b']
@@ -39,9 +37,6 @@ def containers_vjp(x, y):
         mul_1_bar = lst_bar[1]
         y_bar = y_bar + mul_1_bar * 2.0
         # line 107: t = (x, y, x * y)
-        x_bar = x_bar + t_bar[0]
-        y_bar = y_bar + t_bar[1]
-        mul_bar = t_bar[2]
         x_bar = x_bar + unbroadcast(mul_bar * y, x)
         y_bar = y_bar + unbroadcast(mul_bar * x, y)
         return x_bar, y_bar

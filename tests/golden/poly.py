@@ -3,9 +3,8 @@ def poly_vjp(x, y):
     # line 11: z = x**2 * y + 1 / (x**2 + y**2 + 1)
     pow_1 = x ** 2
     mul = pow_1 * y
-    pow_2 = x ** 2
     pow_3 = y ** 2
-    add = pow_2 + pow_3
+    add = pow_1 + pow_3
     add_1 = add + 1
     div = 1 / add_1
     z = mul + div
@@ -14,13 +13,12 @@ def poly_vjp(x, y):
         mul_bar = unbroadcast(z_bar, mul)
         div_bar = unbroadcast(z_bar, div)
         add_1_bar = -div_bar * div / add_1
-        pow_2_bar = unbroadcast(add_1_bar, pow_2)
+        pow_1_bar = unbroadcast(add_1_bar, pow_1)
         pow_3_bar = unbroadcast(add_1_bar, pow_3)
         y_bar = pow_3_bar * (2.0 * y)
-        x_bar = pow_2_bar * (2.0 * x)
-        pow_1_bar = unbroadcast(mul_bar * y, pow_1)
+        pow_1_bar = pow_1_bar + unbroadcast(mul_bar * y, pow_1)
         y_bar = y_bar + unbroadcast(mul_bar * pow_1, y)
-        x_bar = x_bar + pow_1_bar * (2.0 * x)
+        x_bar = pow_1_bar * (2.0 * x)
         return x_bar, y_bar
     # line 12: return z
     return z, poly_pullback
