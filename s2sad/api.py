@@ -187,6 +187,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
 
     wrapper.__name__ = f"{name}_{getattr(fun, '__name__', 'f')}"
     wrapper.__qualname__ = wrapper.__name__
+    wrapper.__s2sad_transform__ = name
     return wrapper
 
 
@@ -278,6 +279,7 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     >>> print(s2sad.source(square))  # doctest: +ELLIPSIS
     # s2sad: reverse-mode derivative of square ...
     """
+    fun = getattr(fun, "__wrapped__", fun) if hasattr(fun, "__s2sad_transform__") else fun
     generated = generated_for(fun, argnums)
     if stage == "python":
         return generated.text

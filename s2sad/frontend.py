@@ -65,6 +65,11 @@ def _describe(fn: object) -> str:
 
 def parse_function(fn: object) -> Source:
     """Parse ``fn``'s source; raise ``SourceUnavailableError`` when there is none."""
+    if hasattr(fn, "__s2sad_transform__"):
+        raise SourceUnavailableError(
+            f"{_describe(fn)} is already an s2sad {fn.__s2sad_transform__} function; differentiating "
+            "it again (higher-order derivatives) is not supported yet. Differentiate the original "
+            "function (its __wrapped__ attribute).")
     if not isinstance(fn, types.FunctionType):
         kind = "a builtin or C-extension function" if callable(fn) else "not a function"
         raise SourceUnavailableError(

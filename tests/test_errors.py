@@ -146,3 +146,16 @@ def test_error_inside_generated_code_names_the_user_line():
     notes = getattr(info.value, "__notes__", [])
     if sys.version_info >= (3, 11):
         assert any("return np.sum(x @ np.ones((5, 2)))" in n and __file__ in n for n in notes)
+
+
+def test_grad_of_grad_is_refused_clearly_for_now():
+    with pytest.raises(SourceUnavailableError, match="already an s2sad grad function"):
+        s2sad.grad(s2sad.grad(lambda x: x * x))
+
+
+def test_source_of_a_decorated_function_shows_the_original():
+    @s2sad.grad
+    def square(x):
+        return x * x
+
+    assert "def square_vjp(x):" in s2sad.source(square)
