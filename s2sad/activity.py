@@ -101,31 +101,128 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
 
 
 def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str]) -> Analysis:
-    """Activity (varied and useful) and static scalar-ness for every name in ``fn``."""
-    assigns = [s for s in fn.body if isinstance(s, ir.Assign)]
-    prims = {id(s): primitive(s) for s in assigns}
-    varied = set(wrt)
-    scalars = set(scalar_params)
-    for s in assigns:
-        p = prims[id(s)]
-        ops = _diff_operands(p)
-        if any(isinstance(o, ir.Name) and o.id in varied for o in ops):
-            varied.update(s.targets)
-        if _is_scalar(p, scalars):
-            scalars.update(s.targets)
-    # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
-    # means every operand had shape () (broadcasting never shrinks a shape).
-    for s in reversed(assigns):
-        p = prims[id(s)]
-        if p.kind == CALL and (p.rule.name.startswith("math.") or (p.rule.elementwise and s.target in scalars)):
-            scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
-    ret = next(s for s in fn.body if isinstance(s, ir.Return))
-    useful = {n for n in ir.names_read(ret.value)}
-    for s in reversed(assigns):
-        if any(t in useful for t in s.targets):
-            useful.update(o.id for o in _diff_operands(prims[id(s)]) if isinstance(o, ir.Name))
-    containers = {s.target for s in assigns if prims[id(s)].kind == CONTAINER}
+    """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
+
+    Loops are analysed to a fixed point: a carried value is varied if its initial
+    value or its value at the end of an iteration is, and useful if its result
+    after the loop or any use inside the loop is.
+    """
+    stmts = list(ir.walk(fn.body))
+    prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
+    varied = _varied(fn.body, prims, set(wrt))
+    scalars = _scalars(fn.body, prims, set(scalar_params))
+    useful = _useful(fn.body, prims)
+    containers = {s.target for s in stmts if isinstance(s, ir.Assign) and prims[id(s)].kind == CONTAINER}
     return Analysis(prims, varied & useful, scalars, containers)
+
+
+def _names(exprs) -> set[str]:
+    return {n for e in exprs if e is not None for n in ir.names_read(e)}
+
+
+def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str]) -> set[str]:
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                if _names(_diff_operands(prims[id(s)])) & varied:
+                    varied.update(s.targets)
+            elif isinstance(s, ir.If):
+                block(s.body)
+                block(s.orelse)
+                for out, a, b in zip(s.outs, *s.yields):
+                    if _names([a, b]) & varied:
+                        varied.add(out)
+            elif isinstance(s, ir.Loop):
+                before = None
+                while before != len(varied):
+                    before = len(varied)
+                    for c, init, nxt in zip(s.carried, s.inits, s.nexts):
+                        if _names([init, nxt]) & varied:
+                            varied.add(c)
+                    block(s.cond_body)
+                    block(s.body)
+                varied.update(r for r, c in zip(s.results, s.carried) if c in varied)
+
+    block(body)
+    return varied
+
+
+def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    useful: set[str] = set()
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in reversed(stmts):
+            if isinstance(s, ir.Return):
+                useful.update(ir.names_read(s.value))
+            elif isinstance(s, ir.Assign):
+                if useful.intersection(s.targets):
+                    useful.update(_names(_diff_operands(prims[id(s)])))
+            elif isinstance(s, ir.If):
+                for out, a, b in zip(s.outs, *s.yields):
+                    if out in useful:
+                        useful.update(_names([a, b]))
+                block(s.body)
+                block(s.orelse)
+            elif isinstance(s, ir.Loop):
+                useful.update(c for r, c in zip(s.results, s.carried) if r in useful)
+                before = None
+                while before != len(useful):
+                    before = len(useful)
+                    useful.update(_names(n for c, n in zip(s.carried, s.nexts) if c in useful))
+                    block(s.body)
+                useful.update(_names(i for c, i in zip(s.carried, s.inits) if c in useful))
+
+    block(body)
+    return useful
+
+
+def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str]) -> set[str]:
+    """Names statically of shape ``()``; carried values optimistically, then checked."""
+    demoted: set[str] = set()
+    while True:
+        scalars = set(params)
+        broken = _scalar_pass(body, prims, scalars, demoted)
+        if not broken:
+            return scalars
+        demoted |= broken
+
+
+def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
+    """One forward pass; returns carried names assumed scalar whose next value was not."""
+    broken: set[str] = set()
+
+    def known(e: ir.Expr) -> bool:
+        return (isinstance(e, ir.Name) and e.id in scalars) or (
+            isinstance(e, ir.Const) and isinstance(e.value, int | float))
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                if _is_scalar(prims[id(s)], scalars):
+                    scalars.update(s.targets)
+            elif isinstance(s, ir.If):
+                block(s.body)
+                block(s.orelse)
+                scalars.update(o for o, a, b in zip(s.outs, *s.yields) if known(a) and known(b))
+            elif isinstance(s, ir.Loop):
+                assumed = [c for c, i in zip(s.carried, s.inits) if known(i) and c not in demoted]
+                scalars.update(assumed)
+                block(s.cond_body)
+                block(s.body)
+                for c, n in zip(s.carried, s.nexts):
+                    if c in assumed and not known(n):
+                        broken.add(c)
+                scalars.update(r for r, c in zip(s.results, s.carried) if c in assumed)
+        # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
+        # means every operand had shape () (broadcasting never shrinks a shape).
+        for s in reversed(stmts):
+            if isinstance(s, ir.Assign):
+                p = prims[id(s)]
+                if p.kind == CALL and (p.rule.name.startswith("math.") or (p.rule.elementwise and s.target in scalars)):
+                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
+
+    block(body)
+    return broken
 
 
 def _is_scalar(p: Prim, scalars: set[str]) -> bool:

@@ -35,12 +35,14 @@ def signature(params: ir.Params) -> str:
     return ", ".join(parts)
 
 
-def statement(stmt: ir.Assign | ir.Return) -> str:
+def statement(stmt: ir.Assign | ir.Do | ir.Return) -> str:
     if isinstance(stmt, ir.Return):
         v = stmt.value
         if isinstance(v, ir.Tuple) and len(v.items) > 1:
             return "return " + ", ".join(ir.expr_str(i) for i in v.items)
         return f"return {ir.expr_str(v)}"
+    if isinstance(stmt, ir.Do):
+        return ir.expr_str(stmt.value)
     return f"{', '.join(stmt.targets)} = {ir.expr_str(stmt.value)}"
 
 
@@ -48,25 +50,79 @@ class _Printer:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.linemap: dict[int, ir.Loc] = {}
+        self.last: ir.Loc | None = None
 
     def line(self, text: str, loc: ir.Loc | None = None) -> None:
         self.lines.append(text)
         if loc is not None:
             self.linemap[len(self.lines)] = loc
 
+    def comment(self, loc: ir.Loc | None, pad: str) -> None:
+        if loc is not None and loc != self.last:
+            self.line(f"{pad}# line {loc.line}: {loc.text}")
+            self.last = loc
+
     def function(self, fn: ir.Function, depth: int) -> None:
         pad = "    " * depth
         self.line(f"{pad}def {fn.name}({signature(fn.params)}):", fn.loc)
         if fn.doc:
             self.line(f'{pad}    """{fn.doc}"""')
-        last: ir.Loc | None = None
-        for stmt in fn.body:
-            if isinstance(stmt, ir.Function):
-                self.function(stmt, depth + 1)
-                last = None
-                continue
-            if stmt.loc is not None and stmt.loc != last:
-                self.line(f"{pad}    # line {stmt.loc.line}: {stmt.loc.text}")
-                last = stmt.loc
-            self.line(pad + "    " + statement(stmt), stmt.loc)
+        self.last = None
+        self.block(fn.body, depth + 1)
+        self.last = None
 
+    def block(self, stmts: list[ir.Stmt], depth: int) -> None:
+        pad = "    " * depth
+        start = len(self.lines)
+        for stmt in stmts:
+            if isinstance(stmt, ir.Function):
+                self.function(stmt, depth)
+            elif isinstance(stmt, ir.If):
+                self.if_(stmt, depth)
+            elif isinstance(stmt, ir.Loop):
+                self.loop(stmt, depth)
+            else:
+                self.comment(stmt.loc, pad)
+                self.line(pad + statement(stmt), stmt.loc)
+        if len(self.lines) == start:
+            self.line(pad + "pass")
+
+    def bind(self, names: list[str], values: list[ir.Expr], depth: int, loc: ir.Loc | None) -> None:
+        for name, value in zip(names, values):
+            if not (isinstance(value, ir.Name) and value.id == name):
+                self.line(f"{'    ' * depth}{name} = {ir.expr_str(value)}", loc)
+
+    def if_(self, stmt: ir.If, depth: int) -> None:
+        pad = "    " * depth
+        self.comment(stmt.loc, pad)
+        self.line(f"{pad}if {ir.expr_str(stmt.test)}:", stmt.loc)
+        self.block(stmt.body + _binds(stmt.outs, stmt.yields[0], stmt.loc), depth + 1)
+        if stmt.orelse or stmt.outs:
+            self.line(f"{pad}else:")
+            self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], stmt.loc), depth + 1)
+
+    def loop(self, stmt: ir.Loop, depth: int) -> None:
+        pad = "    " * depth
+        self.comment(stmt.loc, pad)
+        self.bind(stmt.carried, stmt.inits, depth, stmt.loc)
+        updates = _binds(stmt.carried, stmt.nexts, stmt.loc)
+        if stmt.exit is not None:
+            updates.append(ir.If(stmt.exit, [_BREAK], [], loc=stmt.loc))
+        if stmt.kind == "for":
+            self.line(f"{pad}for {', '.join(stmt.targets)} in {ir.expr_str(stmt.iter)}:", stmt.loc)
+            self.block(stmt.body + updates, depth + 1)
+        elif not stmt.cond_body:
+            self.line(f"{pad}while {ir.expr_str(stmt.cond)}:", stmt.loc)
+            self.block(stmt.body + updates, depth + 1)
+        else:
+            self.line(f"{pad}while True:", stmt.loc)
+            stop = ir.If(ir.UnaryOp("not", stmt.cond), [_BREAK], [], loc=stmt.loc)
+            self.block(stmt.cond_body + [stop] + stmt.body + updates, depth + 1)
+        self.bind(stmt.results, [ir.Name(c) for c in stmt.carried], depth, stmt.loc)
+
+
+_BREAK = ir.Do(ir.Name("break"))  # printed as the statement `break`
+
+
+def _binds(names: list[str], values: list[ir.Expr], loc: ir.Loc | None) -> list[ir.Stmt]:
+    return [ir.Assign(n, v, loc) for n, v in zip(names, values) if not (isinstance(v, ir.Name) and v.id == n)]

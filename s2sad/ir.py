@@ -23,8 +23,9 @@ from typing import Iterator, Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
-    "Subscript", "Slice", "Tuple", "List", "Dict", "Stmt", "Assign", "Return", "Function",
-    "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read",
+    "Subscript", "Slice", "Tuple", "List", "Dict", "Stmt", "Assign", "Do", "Return", "If", "Loop",
+    "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
+    "exprs", "rename", "substitute",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -72,6 +73,9 @@ class Ref:
     @property
     def dotted(self) -> str:
         return ".".join(self.path)
+
+    def __deepcopy__(self, memo: dict) -> Ref:
+        return Ref(self.path, self.value, self.helper)  # the referenced object is shared, never copied
 
 
 @dataclass(slots=True)
@@ -156,9 +160,66 @@ class Assign:
 
 
 @dataclass(slots=True)
+class Do:
+    """Evaluate ``value`` for its effect (``print(x)``, ``tape.append(...)``)."""
+
+    value: Expr
+    loc: Loc | None = None
+
+
+@dataclass(slots=True)
 class Return:
     value: Expr
     loc: Loc | None = None
+
+
+@dataclass(slots=True)
+class If:
+    """``if test: body else: orelse``; each branch ends by yielding one value per out.
+
+    Like MLIR's ``scf.if``: after the statement, ``outs[k]`` holds ``yields[0][k]``
+    if the then-branch ran, else ``yields[1][k]``.
+    """
+
+    test: Expr
+    body: list[Stmt]
+    orelse: list[Stmt]
+    outs: list[str] = field(default_factory=list)
+    yields: tuple[list[Expr], list[Expr]] = field(default_factory=lambda: ([], []))
+    loc: Loc | None = None
+
+
+@dataclass(slots=True)
+class Loop:
+    """A ``for`` or ``while`` loop with explicit loop-carried values (like ``scf.for``/``scf.while``).
+
+    ``carried`` names hold the carried values inside the body; they start as
+    ``inits`` and are re-bound to ``nexts`` at the end of every iteration (the one
+    place an SSA name is bound more than once). ``for``: ``target`` is bound to
+    each element of ``iter``. ``while``: ``cond_body`` then ``cond`` run before each
+    iteration. When ``exit`` (evaluated at the end of an iteration, after the
+    re-binding) is true the loop stops: that is how ``break`` is lowered. After the
+    loop, ``results[k]`` holds the final value of ``carried[k]``.
+    """
+
+    kind: str  # "for" or "while"
+    body: list[Stmt]
+    target: str | tuple[str, ...] | None = None
+    iter: Expr | None = None
+    cond_body: list[Stmt] = field(default_factory=list)
+    cond: Expr | None = None
+    carried: list[str] = field(default_factory=list)
+    inits: list[Expr] = field(default_factory=list)
+    nexts: list[Expr] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)
+    exit: Expr | None = None
+    loc: Loc | None = None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        if self.target is None:
+            return ()
+        return self.target if isinstance(self.target, tuple) else (self.target,)
 
 
 @dataclass(slots=True)
@@ -197,7 +258,7 @@ class Function:
     temps: set[str] = field(default_factory=set)  # names lowering invented (not the user's)
 
 
-Stmt = Union[Assign, Return, Function]
+Stmt = Union[Assign, Do, Return, If, Loop, Function]
 
 
 class IRError(AssertionError):
@@ -241,6 +302,95 @@ def names_read(e: Expr) -> Iterator[str]:
         yield from names_read(c)
 
 
+def exprs(stmt: Stmt) -> Iterator[Expr]:
+    """The expressions ``stmt`` itself evaluates (not those of statements nested in it)."""
+    if isinstance(stmt, Assign | Do | Return):
+        yield stmt.value
+    elif isinstance(stmt, If):
+        yield stmt.test
+        for ys in stmt.yields:
+            yield from ys
+    elif isinstance(stmt, Loop):
+        yield from stmt.inits
+        yield from (e for e in (stmt.iter, stmt.cond, stmt.exit) if e is not None)
+        yield from stmt.nexts
+
+
+def rename(stmts: list[Stmt], mapping: dict[str, str]) -> None:
+    """Rename names bound or read in ``stmts`` (in place, through nested regions)."""
+    for s in walk(stmts):
+        if isinstance(s, Assign):
+            s.target = tuple(mapping.get(t, t) for t in s.target) if isinstance(s.target, tuple) \
+                else mapping.get(s.target, s.target)
+            s.value = rename_expr(s.value, mapping)
+        elif isinstance(s, Do | Return):
+            s.value = rename_expr(s.value, mapping)
+        elif isinstance(s, If):
+            s.test = rename_expr(s.test, mapping)
+            s.outs = [mapping.get(o, o) for o in s.outs]
+            s.yields = tuple([rename_expr(y, mapping) for y in ys] for ys in s.yields)
+        elif isinstance(s, Loop):
+            for attr in ("inits", "nexts"):
+                setattr(s, attr, [rename_expr(e, mapping) for e in getattr(s, attr)])
+            for attr in ("iter", "cond", "exit"):
+                if getattr(s, attr) is not None:
+                    setattr(s, attr, rename_expr(getattr(s, attr), mapping))
+            s.carried = [mapping.get(c, c) for c in s.carried]
+            s.results = [mapping.get(r, r) for r in s.results]
+            if s.target is not None:
+                s.target = tuple(mapping.get(t, t) for t in s.target) if isinstance(s.target, tuple) \
+                    else mapping.get(s.target, s.target)
+
+
+def rename_expr(e: Expr, mapping: dict[str, str]) -> Expr:
+    """``e`` with local names replaced by ``mapping`` (a new tree; ``e`` is unchanged)."""
+    return substitute(e, {k: Name(v) for k, v in mapping.items()})
+
+
+def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
+    """``e`` with each local name in ``subst`` replaced by its expression."""
+    if not subst:
+        return e
+    if isinstance(e, Name):
+        return subst.get(e.id, e)
+    if isinstance(e, Const | Ref):
+        return e
+    if isinstance(e, BinOp):
+        return BinOp(e.op, substitute(e.left, subst), substitute(e.right, subst))
+    if isinstance(e, Compare):
+        return Compare(e.op, substitute(e.left, subst), substitute(e.right, subst))
+    if isinstance(e, UnaryOp):
+        return UnaryOp(e.op, substitute(e.operand, subst))
+    if isinstance(e, Call):
+        return Call(substitute(e.func, subst), [substitute(a, subst) for a in e.args],
+                    [(k, substitute(v, subst)) for k, v in e.kwargs])
+    if isinstance(e, Attr):
+        return Attr(substitute(e.value, subst), e.attr)
+    if isinstance(e, Subscript):
+        return Subscript(substitute(e.value, subst), substitute(e.index, subst))
+    if isinstance(e, Slice):
+        return Slice(*(None if p is None else substitute(p, subst) for p in (e.lower, e.upper, e.step)))
+    if isinstance(e, Tuple):
+        return Tuple([substitute(i, subst) for i in e.items])
+    if isinstance(e, List):
+        return List([substitute(i, subst) for i in e.items])
+    if isinstance(e, Dict):
+        return Dict([substitute(k, subst) for k in e.keys], [substitute(v, subst) for v in e.values])
+    raise TypeError(f"not an IR expression: {e!r}")
+
+
+def walk(stmts: list[Stmt]) -> Iterator[Stmt]:
+    """Every statement in ``stmts`` and, depth first, in their regions (not nested functions)."""
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, If):
+            yield from walk(stmt.body)
+            yield from walk(stmt.orelse)
+        elif isinstance(stmt, Loop):
+            yield from walk(stmt.cond_body)
+            yield from walk(stmt.body)
+
+
 def _is_flat_operand(e: Expr) -> bool:
     if isinstance(e, ATOMS):
         return True
@@ -264,29 +414,79 @@ def verify(fn: Function, outer: frozenset[str] = frozenset()) -> None:
     defined = set(outer) | set(fn.params.names())
     if len(defined - set(outer)) != len(fn.params.names()):
         raise IRError(f"{fn.name}: duplicate parameter names {fn.params.names()}")
-    for stmt in fn.body:
-        _verify_stmt(fn, stmt, defined)
+    _Verifier(fn, set(defined)).block(fn.body, defined)
 
 
-def _verify_stmt(fn: Function, stmt: Stmt, defined: set[str]) -> None:
-    where = f"in {fn.name}: {_stmt_line(stmt)}"
-    if isinstance(stmt, Function):
-        if stmt.name in defined and fn.ssa:
-            raise IRError(f"{stmt.name} assigned twice {where}")
-        defined.add(stmt.name)
-        verify(stmt, frozenset(defined))
-        return
-    value = stmt.value
-    for name in names_read(value):
-        if name not in defined:
-            raise IRError(f"{name} used before it is defined {where}")
-    if fn.flat and not _is_flat(value):
-        raise IRError(f"nested expression in a flat function {where}")
-    if isinstance(stmt, Assign):
-        for t in stmt.targets:
-            if fn.ssa and t in defined:
-                raise IRError(f"{t} assigned twice {where}")
+class _Verifier:
+    def __init__(self, fn: Function, scope: set[str]) -> None:
+        self.fn = fn
+        # Every name bound so far at any depth: what a nested function may read
+        # (Python scoping; whether the path that binds it ran is the adjoint's job).
+        self.scope = scope
+
+    def fail(self, msg: str, stmt: Stmt) -> IRError:
+        return IRError(f"{msg} in {self.fn.name}: {_stmt_line(stmt)}")
+
+    def use(self, e: Expr | None, defined: set[str], stmt: Stmt, operand: bool = False) -> None:
+        if e is None:
+            return
+        for name in names_read(e):
+            if name not in defined:
+                raise self.fail(f"{name} used before it is defined", stmt)
+        if self.fn.flat and not (_is_flat_operand(e) if operand else _is_flat(e)):
+            raise self.fail("nested expression in a flat function", stmt)
+
+    def bind(self, names, defined: set[str], stmt: Stmt) -> None:
+        for t in names:
+            if self.fn.ssa and t in defined:
+                raise self.fail(f"{t} assigned twice", stmt)
             defined.add(t)
+            self.scope.add(t)
+
+    def block(self, stmts: list[Stmt], defined: set[str]) -> None:
+        for stmt in stmts:
+            self.stmt(stmt, defined)
+
+    def stmt(self, stmt: Stmt, defined: set[str]) -> None:
+        if isinstance(stmt, Function):
+            self.bind([stmt.name], defined, stmt)
+            verify(stmt, frozenset(self.scope))
+        elif isinstance(stmt, Assign):
+            self.use(stmt.value, defined, stmt)
+            self.bind(stmt.targets, defined, stmt)
+        elif isinstance(stmt, Do | Return):
+            self.use(stmt.value, defined, stmt)
+        elif isinstance(stmt, If):
+            self.use(stmt.test, defined, stmt, operand=True)
+            for branch, yields in zip((stmt.body, stmt.orelse), stmt.yields):
+                if len(yields) != len(stmt.outs):
+                    raise self.fail(f"{len(stmt.outs)} outs but a branch yields {len(yields)} values", stmt)
+                inner = set(defined)
+                self.block(branch, inner)
+                for y in yields:
+                    self.use(y, inner, stmt, operand=True)
+                if not self.fn.ssa:
+                    defined |= inner
+            self.bind(stmt.outs, defined, stmt)
+        elif isinstance(stmt, Loop):
+            n = len(stmt.carried)
+            if not len(stmt.inits) == len(stmt.nexts) == len(stmt.results) == n:
+                raise self.fail("carried, inits, nexts and results differ in length", stmt)
+            for e in stmt.inits:
+                self.use(e, defined, stmt, operand=True)
+            self.use(stmt.iter, defined, stmt)
+            inner = set(defined)
+            self.bind(stmt.carried, inner, stmt)
+            self.block(stmt.cond_body, inner)
+            self.use(stmt.cond, inner, stmt, operand=True)
+            self.bind(stmt.targets, inner, stmt)
+            self.block(stmt.body, inner)
+            for e in stmt.nexts:
+                self.use(e, inner, stmt, operand=True)
+            self.use(stmt.exit, inner, stmt, operand=True)
+            if not self.fn.ssa:
+                defined |= inner
+            self.bind(stmt.results, defined, stmt)
 
 
 # ----- printing -----
@@ -359,18 +559,48 @@ def expr_str(e: Expr) -> str:
 def _stmt_line(stmt: Stmt) -> str:
     if isinstance(stmt, Assign):
         return f"{', '.join(stmt.targets)} = {expr_str(stmt.value)}"
+    if isinstance(stmt, Do):
+        return expr_str(stmt.value)
     if isinstance(stmt, Return):
         return f"return {expr_str(stmt.value)}"
+    if isinstance(stmt, If):
+        return f"if {expr_str(stmt.test)} -> ({', '.join(stmt.outs)})"
+    if isinstance(stmt, Loop):
+        head = (f"for {', '.join(stmt.targets)} in {expr_str(stmt.iter)}" if stmt.kind == "for"
+                else f"while {expr_str(stmt.cond)}")
+        return f"{head} carry ({', '.join(stmt.carried)}) -> ({', '.join(stmt.results)})"
     return f"def {stmt.name}({', '.join(stmt.params.names())})"
 
 
 def dump(fn: Function, indent: str = "") -> str:
     """A compact text dump of the IR, one statement a line, with the user's line number."""
     lines = [f"{indent}func {fn.name}({', '.join(fn.params.names())})  ssa={fn.ssa} flat={fn.flat}"]
-    for stmt in fn.body:
+    _dump_block(fn.body, indent + "  ", lines)
+    return "\n".join(lines)
+
+
+def _dump_block(stmts: list[Stmt], indent: str, lines: list[str]) -> None:
+    for stmt in stmts:
         if isinstance(stmt, Function):
-            lines.append(dump(stmt, indent + "  "))
+            lines.append(dump(stmt, indent))
             continue
         where = f"  # line {stmt.loc.line}" if stmt.loc else ""
-        lines.append(f"{indent}  {_stmt_line(stmt)}{where}")
-    return "\n".join(lines)
+        lines.append(f"{indent}{_stmt_line(stmt)}{where}")
+        if isinstance(stmt, If):
+            for name, branch, yields in (("then", stmt.body, stmt.yields[0]), ("else", stmt.orelse, stmt.yields[1])):
+                lines.append(f"{indent}  {name}:")
+                _dump_block(branch, indent + "    ", lines)
+                lines.append(f"{indent}    yield {', '.join(expr_str(y) for y in yields)}")
+        elif isinstance(stmt, Loop):
+            if stmt.carried:
+                inits = ", ".join(f"{c} = {expr_str(i)}" for c, i in zip(stmt.carried, stmt.inits))
+                lines.append(f"{indent}  init {inits}")
+            if stmt.cond_body:
+                lines.append(f"{indent}  cond:")
+                _dump_block(stmt.cond_body, indent + "    ", lines)
+            lines.append(f"{indent}  body:")
+            _dump_block(stmt.body, indent + "    ", lines)
+            if stmt.carried:
+                lines.append(f"{indent}    next {', '.join(expr_str(e) for e in stmt.nexts)}")
+            if stmt.exit is not None:
+                lines.append(f"{indent}    exit if {expr_str(stmt.exit)}")

@@ -9,6 +9,7 @@ Syntax outside the supported subset raises ``S2SADSyntaxError`` at the user's li
 
 from __future__ import annotations
 
+import builtins
 import types
 
 import gast
@@ -34,14 +35,12 @@ _TEMP_NAMES = {
     "@": "matmul", "&": "and_", "|": "or_", "^": "xor", "<<": "lshift", ">>": "rshift",
 }
 _UNSUPPORTED = {
-    gast.If: "`if` statements", gast.For: "`for` loops", gast.While: "`while` loops",
-    gast.Break: "`break`", gast.Continue: "`continue`", gast.With: "`with` blocks",
+    gast.With: "`with` blocks",
     gast.Try: "`try` blocks", gast.Raise: "`raise`", gast.Assert: "`assert`",
     gast.FunctionDef: "nested `def`", gast.ClassDef: "`class` definitions",
     gast.Global: "`global` declarations", gast.Nonlocal: "`nonlocal` declarations",
     gast.Delete: "`del`", gast.Import: "`import` inside the function",
     gast.ImportFrom: "`import` inside the function", gast.AsyncFunctionDef: "`async def`",
-    gast.IfExp: "conditional expressions (`a if c else b`)", gast.BoolOp: "`and` / `or`",
     gast.Lambda: "`lambda`", gast.ListComp: "list comprehensions",
     gast.SetComp: "set comprehensions", gast.DictComp: "dict comprehensions",
     gast.GeneratorExp: "generator expressions", gast.Starred: "`*` unpacking",
@@ -80,7 +79,8 @@ class _Lowering:
             kwonly=[a.id for a in args.kwonlyargs],
             kwarg=args.kwarg.id if args.kwarg else None,
         )
-        self.locals = set(self.params.names()) | set(_assigned_names(src.tree))
+        self.ordered_locals = list(dict.fromkeys([*self.params.names(), *_assigned_names(src.tree)]))
+        self.locals = set(self.ordered_locals)
         for node in gast.walk(src.tree):
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
@@ -98,17 +98,34 @@ class _Lowering:
         if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # docstring
-        for stmt in body:
-            self.loc = self.src.loc(stmt)
-            if self.stmt(stmt):
-                break
+        self.block(body)
         if not self.body or not isinstance(self.body[-1], ir.Return):
             self.body.append(ir.Return(ir.Const(None), self.src.loc(tree)))
         return ir.Function(tree.name, self.params, self.body, self.src.loc(tree), temps=self.temps)
 
+    def block(self, stmts: list[gast.stmt]) -> None:
+        for stmt in stmts:
+            self.loc = self.src.loc(stmt)
+            if self.stmt(stmt):
+                break
+
+    def region(self, stmts: list[gast.stmt]) -> tuple[list[ir.Stmt], dict[str, str]]:
+        """Lower ``stmts`` as a nested block: its statements and the names it leaves bound."""
+        outer_body, outer_env, outer_loc = self.body, self.env, self.loc
+        self.body, self.env = [], dict(outer_env)
+        try:
+            self.block(stmts)
+            return self.body, self.env
+        finally:
+            self.body, self.env, self.loc = outer_body, outer_env, outer_loc
+
     def stmt(self, node: gast.stmt) -> bool:
         """Lower one statement; True when it was a ``return`` (the rest is unreachable)."""
-        if isinstance(node, gast.Assign):
+        if isinstance(node, gast.If):
+            self.if_stmt(node)
+        elif isinstance(node, gast.For | gast.While):
+            self.loop(node)
+        elif isinstance(node, gast.Assign):
             value = self.expr(node.value)
             if len(node.targets) > 1:
                 value = self.to_atom(value, _temp_hint(node.value))
@@ -163,6 +180,186 @@ class _Lowering:
             raise self.src.syntax_error(
                 f"assignment to {what} is not supported yet (in-place updates need mutation support)", target)
 
+    # ----- control flow -----
+
+    def if_stmt(self, node: gast.If) -> None:
+        test = self.atom(node.test)
+        loc = self.loc
+        body, then_env = self.region(node.body)
+        orelse, else_env = self.region(node.orelse)
+        merged = self.merge(body, then_env, orelse, else_env)
+        self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
+
+    def merge(self, body, then_env, orelse, else_env) -> tuple[list[str], tuple[list[ir.Expr], list[ir.Expr]]]:
+        """The If's outs: one per user variable the branches leave bound to different values.
+
+        The out takes the name a branch computed it under (and the other branch's
+        definition is renamed to match), so the generated code reads
+        ``if c: y = a`` / ``else: y = b`` rather than copying at the end of each branch.
+        """
+        outs, yt, ye = [], [], []
+        bound_then, bound_else = _bound(body), _bound(orelse)
+        for var in dict.fromkeys([*then_env, *else_env]):
+            a, b = then_env.get(var), else_env.get(var)
+            if a == b:
+                if a is not None:
+                    self.env[var] = a
+                continue
+            if a in bound_then:
+                out = a
+            elif b in bound_else:
+                out = b
+            else:
+                out = self.new_version(var)
+            if a in bound_then and a != out:
+                ir.rename(body, {a: out})
+                a = out
+            if b in bound_else and b != out:
+                ir.rename(orelse, {b: out})
+                b = out
+            self.env[var] = out
+            outs.append(out)
+            yt.append(ir.Name(a) if a else ir.Const(None))
+            ye.append(ir.Name(b) if b else ir.Const(None))
+        return outs, (yt, ye)
+
+    def choice(self, test: ir.Expr, then: gast.expr | ir.Expr, orelse: gast.expr | ir.Expr, hint: str) -> ir.Name:
+        """``then if test else orelse`` as an If with one out; gast operands are evaluated lazily."""
+        loc = self.loc
+        branches = []
+        for part in (then, orelse):
+            outer_body = self.body
+            self.body = []
+            value = part if not isinstance(part, gast.AST) else self.atom(part)
+            branches.append((self.body, value))
+            self.body = outer_body
+        out = self.namer.fresh(hint)
+        self.temps.add(out)
+        (body, a), (orelse_, b) = branches
+        self.body.append(ir.If(test, body, orelse_, [out], ([a], [b]), loc=loc))
+        return ir.Name(out)
+
+    def loop(self, node: gast.For | gast.While) -> None:
+        loc = self.loc
+        body_nodes = list(node.body)
+        exit_flag = None
+        last = body_nodes[-1] if body_nodes else None
+        if isinstance(last, gast.If) and len(last.body) == 1 and isinstance(last.body[0], gast.Break) \
+                and not last.orelse and isinstance(last.test, gast.Name):
+            exit_flag = last.test.id  # desugar's `if broke: break`
+            body_nodes = body_nodes[:-1]
+        for n in (m for b in body_nodes for m in gast.walk(b)):
+            if isinstance(n, gast.Break | gast.Continue | gast.Return):
+                raise self.src.syntax_error("internal: early exit left after desugaring", n)
+        assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())
+        later = self.loaded_after(node)
+        carried = [v for v in self.ordered_locals if v in assigned and (v in self.env or v in later)]
+        kind, iter_, prelude = "while", None, None
+        if isinstance(node, gast.For):
+            kind = "for"
+            iter_, prelude = self.iteration(node)
+            for t in _target_names(node.target):
+                if t in later:
+                    raise self.src.syntax_error(
+                        f"reading the loop variable {t!r} after the loop is not supported yet", node.target)
+            carried = [v for v in carried if v not in _target_names(node.target)]
+        inits = [ir.Name(self.env[v]) if v in self.env else ir.Const(None) for v in carried]
+        outer_env = dict(self.env)
+        for v in carried:
+            self.new_version(v)
+        cond_body, cond = [], None
+        if isinstance(node, gast.While):
+            outer_body = self.body
+            self.body = []
+            cond = self.atom(node.test)
+            cond_body, self.body = self.body, outer_body
+            target = None
+            body_stmts, body_env = self.region(body_nodes)
+        else:
+            target, body_stmts, body_env = self.for_body(node, iter_, prelude, body_nodes)
+        headers = [self.env[v] for v in carried]
+        nexts = [ir.Name(body_env[v]) for v in carried]
+        exit_ = ir.Name(body_env[exit_flag]) if exit_flag else None
+        self.env = outer_env
+        results = [self.new_version(v) for v in carried]
+        self.body.append(ir.Loop(kind, body_stmts, target, iter_, cond_body, cond, headers, inits, nexts,
+                                 results, exit_, loc))
+
+    def iteration(self, node: gast.For):
+        """What a for loop iterates: ``range(...)`` directly, sequences by index.
+
+        Returns the IR iterable and, for sequences, a ``prelude`` (the index name
+        and the element reads to bind at the top of each iteration).
+        """
+        it = node.iter
+        fn = it.func if isinstance(it, gast.Call) else None
+        fname = fn.id if isinstance(fn, gast.Name) else None
+        resolved = self.src.lookup(fname) if fname and fname not in self.locals else None
+        if resolved is range:
+            return ir.Call(_builtin("range"), [self.atom(a) for a in it.args]), None
+        if resolved in (enumerate, zip, reversed):
+            if it.keywords or (resolved is not zip and len(it.args) != 1):
+                raise self.src.syntax_error(f"only {fname}(sequence) is supported in for loops", it)
+            seqs = [self.atom(a) for a in it.args]
+        else:
+            seq = self.atom(it)
+            if not isinstance(seq, ir.Name):
+                return seq, None  # a global or computed iterable: iterated as is (carries no gradient)
+            seqs, resolved = [seq], None
+        lengths = [self.emit(ir.Call(_builtin("len"), [s]), "n") for s in seqs]
+        n = lengths[0] if len(lengths) == 1 else self.emit(ir.Call(_builtin("min"), lengths), "n")
+        if resolved is reversed:
+            start = self.emit(ir.BinOp("-", n, ir.Const(1)), "last")
+            return ir.Call(_builtin("range"), [start, ir.Const(-1), ir.Const(-1)]), (resolved, seqs)
+        return ir.Call(_builtin("range"), [n]), (resolved, seqs)
+
+    def for_body(self, node: gast.For, iter_: ir.Expr, prelude, body_nodes):
+        """Bind the loop target(s), then lower the body; returns (IR target, body, env)."""
+        outer_body = self.body
+        self.body = []
+        try:
+            if prelude is None:
+                target = self.bind_target(node.target)
+            else:
+                resolved, seqs = prelude
+                elements = node.target
+                if resolved is enumerate:
+                    if not (isinstance(elements, gast.Tuple) and len(elements.elts) == 2):
+                        raise self.src.syntax_error("use `for i, x in enumerate(xs)`", elements)
+                    index_node, elements = elements.elts
+                    target = self.bind_target(index_node)
+                    index = ir.Name(target)
+                else:
+                    target = self.namer.fresh("k")
+                    self.temps.add(target)
+                    index = ir.Name(target)
+                if resolved is zip:
+                    if not (isinstance(elements, gast.Tuple) and len(elements.elts) == len(seqs)):
+                        raise self.src.syntax_error("unpack each zipped sequence to a name", elements)
+                    parts = list(zip(elements.elts, seqs))
+                else:
+                    parts = [(elements, seqs[0])]
+                for t, seq in parts:
+                    self.assign(t, ir.Subscript(seq, index))
+            body, env = self.region(body_nodes)
+            return target, self.body + body, env
+        finally:
+            self.body = outer_body
+
+    def bind_target(self, target: gast.expr) -> str | tuple[str, ...]:
+        if isinstance(target, gast.Name):
+            return self.new_version(target.id)
+        if isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
+            return tuple(self.new_version(e.id) for e in target.elts)
+        raise self.src.syntax_error("this loop target is not supported yet (use names)", target)
+
+    def loaded_after(self, node: gast.AST) -> set[str]:
+        """Names the function reads after ``node`` ends (by source position)."""
+        end = (node.end_lineno, node.end_col_offset)
+        return {n.id for n in gast.walk(self.src.tree)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                and (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end}
+
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:
             self.unversioned.discard(user_name)
@@ -206,9 +403,31 @@ class _Lowering:
                 return ir.Const(-operand.value if isinstance(node.op, gast.USub) else operand.value)
             return ir.UnaryOp(_UNARYOPS[type(node.op)], operand)
         if isinstance(node, gast.Compare):
-            if len(node.ops) != 1:
-                raise self.src.syntax_error("chained comparisons (`a < b < c`) are not supported yet", node)
-            return ir.Compare(_CMPOPS[type(node.ops[0])], self.atom(node.left), self.atom(node.comparators[0]))
+            left = self.atom(node.left)
+            right = self.atom(node.comparators[0])
+            result = ir.Compare(_CMPOPS[type(node.ops[0])], left, right)
+            for op, comparator in zip(node.ops[1:], node.comparators[1:]):  # a < b < c: b once, lazily
+                done = self.to_atom(result, "cmp")
+                outer_body = self.body
+                self.body = []
+                nxt = self.atom(comparator)
+                step = self.emit(ir.Compare(_CMPOPS[type(op)], right, nxt), "cmp")
+                then_body, self.body = self.body, outer_body
+                out = self.namer.fresh("cmp")
+                self.temps.add(out)
+                self.body.append(ir.If(done, then_body, [], [out], ([step], [done]), loc=self.loc))
+                result, right = ir.Name(out), nxt
+            return result
+        if isinstance(node, gast.IfExp):
+            return self.choice(self.atom(node.test), node.body, node.orelse, "choice")
+        if isinstance(node, gast.BoolOp):
+            value = self.atom(node.values[0])
+            for operand in node.values[1:]:  # `a and b` is `b if a else a`; `a or b` is `a if a else b`
+                if isinstance(node.op, gast.And):
+                    value = self.choice(value, operand, value, "both")
+                else:
+                    value = self.choice(value, value, operand, "either")
+            return value
         if isinstance(node, gast.Call):
             return self.call(node)
         if isinstance(node, gast.Subscript):
@@ -265,6 +484,32 @@ class _Lowering:
     def unsupported(self, node: gast.AST) -> Exception:
         what = _UNSUPPORTED.get(type(node), f"`{type(node).__name__}`")
         return self.src.syntax_error(f"s2sad does not support {what} yet", node)
+
+
+def _builtin(name: str) -> ir.Ref:
+    """A builtin the lowering itself calls (bound by load if the user shadows the name)."""
+    return ir.Ref((name,), getattr(builtins, name), helper=True)
+
+
+def _stores(stmts: list[gast.stmt]) -> set[str]:
+    return {n.id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _target_names(target: gast.expr) -> list[str]:
+    return [n.id for n in gast.walk(target) if isinstance(n, gast.Name)]
+
+
+def _bound(stmts: list[ir.Stmt]) -> set[str]:
+    """Names bound by statements in ``stmts`` (at any depth)."""
+    out: set[str] = set()
+    for s in ir.walk(stmts):
+        if isinstance(s, ir.Assign):
+            out.update(s.targets)
+        elif isinstance(s, ir.If):
+            out.update(s.outs)
+        elif isinstance(s, ir.Loop):
+            out.update(s.results)
+    return out
 
 
 def _is_namespace(value: object) -> bool:

@@ -1,17 +1,30 @@
 """Reverse mode: a flat SSA function -> its vjp, a forward pass plus a nested pullback.
 
-Expects ``lower``'s output. Produces ``f_vjp(*params) -> (out, f_pullback)`` where
-``f_pullback(out_bar)`` returns one cotangent per differentiated parameter. The
-forward pass is the user's statements unchanged; the pullback reads them through
-the closure, so straight-line code saves nothing extra. Each active statement's
-adjoint is inlined from its rule's template. Cotangents: the first contribution
-assigns (or aliases), later ones add; a value that never receives one is a
-symbolic zero and its adjoint is skipped; only parameters still zero at the end
-are materialised with ``zeros_like``.
+Expects ``simplify``'s output. Produces ``f_vjp(*params) -> (out, f_pullback)``
+where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter.
+
+* The forward pass is the user's statements. The pullback reads forward values
+  through the closure, so straight-line code and branches save nothing extra.
+* Each active statement's adjoint is inlined from its rule's template.
+* Cotangents: the first contribution assigns (or aliases), later ones add, never
+  in place; a value that never receives one is a symbolic zero and its adjoint
+  is skipped. Zeros are materialised only where control flow joins (a branch or
+  loop iteration that contributed nothing) and for parameters left without one.
+* ``if``: the pullback branches on the same test; where the branches leave a
+  cotangent in different variables, each assigns one common name.
+* Loops: each iteration appends what its adjoint reads and the iteration itself
+  defines (carried values at iteration start, the loop target, temporaries) to a
+  list, the loop's *tape*; values a nested branch defines are exported through
+  that branch's outs first. The pullback replays ``for ... in reversed(tape)``,
+  so it can be called more than once. Loop-invariant values are read through the
+  closure, never saved. Cotangents of carried values and of outer values that the
+  body reads live in one variable each across iterations.
 """
 
 from __future__ import annotations
 
+import builtins
+import copy
 import math
 from dataclasses import dataclass
 
@@ -37,13 +50,23 @@ class Derivative:
     bindings: dict[str, object]
 
 
+def _helper(name: str) -> ir.Ref:
+    obj = getattr(runtime, name, None) or getattr(builtins, name)
+    return ir.Ref((name,), obj, helper=True)
+
+
+def _zeros(name: str) -> ir.Expr:
+    return ir.Call(_helper("zeros_like"), [ir.Name(name)])
+
+
 def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str]) -> Derivative:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt``."""
+    fn = copy.deepcopy(fn)  # the forward pass gains tapes; the caller's IR stays as lowered
     analysis = analyze(fn, wrt, scalar_params)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
-    _check_rules(forward, analysis, src)
+    _check_rules(forward, analysis)
 
     out = ret.value
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active
@@ -51,13 +74,11 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     adj = _Adjoint(analysis, namer)
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
-    for stmt in reversed(forward):
-        adj.stmt(stmt)
-    grads = [adj.bars.get(p) or ir.Call(ir.Ref(("zeros_like",), runtime.zeros_like, helper=True), [ir.Name(p)])
-             for p in wrt]
+    adj.block(forward)
+    grads = [adj.bars.get(p) or _zeros(p) for p in wrt]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
-        [*adj.body, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
+        [*adj.out, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
     )
     vjp = ir.Function(
         namer.fresh(f"{fn.name}_vjp"), fn.params,
@@ -67,14 +88,13 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     return Derivative(vjp, _bind_helpers(vjp, src, namer))
 
 
-def _check_rules(forward: list[ir.Stmt], analysis: Analysis, src: Source) -> None:
+def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
     """A call with no rule is an error only where a cotangent must pass through it."""
-    for stmt in forward:
-        if not isinstance(stmt, ir.Assign):
-            continue
-        p = analysis.prims[id(stmt)]
-        if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
-            raise _no_rule_error(p.callee, stmt.loc)
+    for stmt in ir.walk(forward):
+        if isinstance(stmt, ir.Assign):
+            p = analysis.prims[id(stmt)]
+            if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
+                raise _no_rule_error(p.callee, stmt.loc)
 
 
 def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
@@ -95,24 +115,114 @@ def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     )
 
 
+def _bound(stmts: list[ir.Stmt], into_loops: bool = True) -> list[str]:
+    """Names bound by ``stmts``, in order (optionally not looking inside loop bodies)."""
+    out: list[str] = []
+    for s in stmts:
+        if isinstance(s, ir.Assign):
+            out += s.targets
+        elif isinstance(s, ir.If):
+            out += _bound(s.body, into_loops) + _bound(s.orelse, into_loops) + s.outs
+        elif isinstance(s, ir.Loop):
+            if into_loops:
+                out += [*s.carried, *s.targets, *_bound(s.cond_body), *_bound(s.body)]
+            out += s.results
+    return out
+
+
+def _reads(stmts: list[ir.Stmt]) -> list[str]:
+    """Names read anywhere in ``stmts`` (nested regions included), in order."""
+    return list(dict.fromkeys(n for s in ir.walk(stmts) for e in ir.exprs(s) for n in ir.names_read(e)))
+
+
+def _export(stmts: list[ir.Stmt], names: set[str]) -> None:
+    """Make ``names`` bound inside branches of ``stmts``' ifs visible after them (None elsewhere)."""
+    for s in stmts:
+        if not isinstance(s, ir.If):
+            continue
+        _export(s.body, names)
+        _export(s.orelse, names)
+        then, orelse = set(_bound(s.body, False)), set(_bound(s.orelse, False))
+        for name in sorted(names & (then | orelse) - set(s.outs)):
+            s.outs.append(name)
+            s.yields[0].append(ir.Name(name) if name in then else ir.Const(None))
+            s.yields[1].append(ir.Name(name) if name in orelse else ir.Const(None))
+
+
 class _Adjoint:
-    """Builds the pullback body, statement by statement, in reverse order."""
+    """Builds the pullback, statement by statement, in reverse order."""
 
     def __init__(self, analysis: Analysis, namer: Namer) -> None:
         self.an = analysis
         self.namer = namer
-        self.bars: dict[str, ir.Expr] = {}  # name -> its cotangent (a Name)
-        self.owned: set[str] = set()  # names whose cotangent variable this pullback assigned
-        self.body: list[ir.Stmt] = []
+        self.bars: dict[str, ir.Expr] = {}  # name -> its cotangent now (a Name)
+        self.owned: dict[str, str] = {}  # name -> the variable this path assigned its cotangent to
+        self.canonical: dict[str, str] = {}  # name -> its cotangent variable, the same on every path
+        self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
+
+    # ----- helpers -----
 
     def sym(self, e: ir.Expr) -> Sym:
         scalar = (isinstance(e, ir.Name) and e.id in self.an.scalars) or (
             isinstance(e, ir.Const) and isinstance(e.value, int | float))
         return Sym(e, scalar)
 
-    def stmt(self, stmt: ir.Stmt) -> None:
-        if not isinstance(stmt, ir.Assign) or not any(t in self.an.active for t in stmt.targets):
+    def emit(self, target: str, value: ir.Expr) -> None:
+        self.out.append(ir.Assign(target, value, self.loc))
+
+    def variable(self, name: str, var: str | None = None) -> str:
+        """The variable that holds ``name``'s cotangent: one name on every path, so joins need no copies."""
+        if var is not None:
+            self.canonical[name] = var
+        elif name not in self.canonical:
+            self.canonical[name] = self.namer.fresh(f"{name}_bar")
+        self.owned[name] = self.canonical[name]
+        return self.owned[name]
+
+    def add(self, target: ir.Expr, contribution: ir.Expr) -> None:
+        """Accumulate ``contribution`` into ``target``'s cotangent (if ``target`` is active)."""
+        if not isinstance(target, ir.Name) or target.id not in self.an.active:
+            return
+        name = target.id
+        current = self.bars.get(name)
+        if current is None and isinstance(contribution, ir.Name) and name not in self.owned:
+            self.bars[name] = contribution  # alias: no copy for a plain hand-through
+            return
+        if current is None:
+            value = contribution
+        elif name in self.an.containers:  # `+` would concatenate tuples
+            value = ir.Call(_helper("add_bars"), [current, contribution])
+        elif isinstance(contribution, ir.UnaryOp) and contribution.op == "-":
+            value = ir.BinOp("-", current, contribution.operand)
+        else:
+            value = ir.BinOp("+", current, contribution)
+        bar = self.owned.get(name) or self.variable(name)
+        self.emit(bar, value)
+        self.bars[name] = ir.Name(bar)
+
+    def settle(self, name: str, var: str, value: ir.Expr | None, block: list[ir.Stmt]) -> None:
+        """At a join, make variable ``var`` hold ``name``'s cotangent ``value`` (zero if None)."""
+        value = value if value is not None else _zeros(name)
+        if value != ir.Name(var):
+            block.append(ir.Assign(var, value, self.loc))
+
+    # ----- statements -----
+
+    def block(self, stmts: list[ir.Stmt]) -> None:
+        for i in range(len(stmts) - 1, -1, -1):
+            stmt = stmts[i]
+            if isinstance(stmt, ir.Assign):
+                self.assign(stmt)
+            elif isinstance(stmt, ir.If):
+                self.if_(stmt)
+            elif isinstance(stmt, ir.Loop):
+                tape = self.loop(stmt)
+                if tape is not None:
+                    stmts.insert(i, tape)
+
+    def assign(self, stmt: ir.Assign) -> None:
+        if not any(t in self.an.active for t in stmt.targets):
             return
         self.loc = stmt.loc
         p = self.an.prims[id(stmt)]
@@ -120,10 +230,8 @@ class _Adjoint:
             parts = [self.bars.get(t) for t in stmt.targets]
             if all(g is None for g in parts):
                 return
-            zeros = ir.Ref(("zeros_like",), runtime.zeros_like, helper=True)
-            parts = [g or ir.Call(zeros, [ir.Name(t)]) for g, t in zip(parts, stmt.targets)]
-            helper = ir.Ref(("tuple_bar",), runtime.tuple_bar, helper=True)
-            self.add(stmt.value, ir.Call(helper, [stmt.value, *parts]))
+            parts = [g or _zeros(t) for g, t in zip(parts, stmt.targets)]
+            self.add(stmt.value, ir.Call(_helper("tuple_bar"), [stmt.value, *parts]))
             return
         g = self.bars.get(stmt.target)
         if g is None:
@@ -148,28 +256,101 @@ class _Adjoint:
                 if c is not None:
                     self.add(arg, c.expr)
 
-    def add(self, target: ir.Expr, contribution: ir.Expr) -> None:
-        """Accumulate ``contribution`` into ``target``'s cotangent (if ``target`` is active)."""
-        if not isinstance(target, ir.Name) or target.id not in self.an.active:
-            return
-        name = target.id
-        current = self.bars.get(name)
-        if current is None and isinstance(contribution, ir.Name):
-            self.bars[name] = contribution  # alias: no copy for a plain hand-through
-            return
-        if current is None:
-            value = contribution
-        elif name in self.an.containers:  # `+` would concatenate tuples
-            value = ir.Call(ir.Ref(("add_bars",), runtime.add_bars, helper=True), [current, contribution])
-        else:
-            value = ir.BinOp("+", current, contribution)
-        if name in self.owned:
-            bar = current.id
-        else:
-            bar = self.namer.fresh(f"{name}_bar")
-            self.owned.add(name)
-            self.bars[name] = ir.Name(bar)
-        self.body.append(ir.Assign(bar, value, self.loc))
+    def if_(self, stmt: ir.If) -> None:
+        self.loc = stmt.loc
+        bars0, owned0, out0 = dict(self.bars), dict(self.owned), self.out
+        branches = []
+        for body, yields in ((stmt.body, stmt.yields[0]), (stmt.orelse, stmt.yields[1])):
+            self.bars, self.owned, self.out = dict(bars0), dict(owned0), []
+            for name, y in zip(stmt.outs, yields):
+                self.bars.pop(name, None)
+                self.owned.pop(name, None)
+                if name in bars0:
+                    self.add(y, bars0[name])
+            self.block(body)
+            branches.append((self.out, self.bars, self.owned))
+        self.bars, self.owned, self.out = bars0, owned0, out0
+        self.loc = stmt.loc
+        local = set(_bound(stmt.body)) | set(_bound(stmt.orelse)) | set(stmt.outs)
+        (then, then_bars, then_owned), (orelse, else_bars, else_owned) = branches
+        for name in dict.fromkeys([*then_bars, *else_bars]):
+            a, b = then_bars.get(name), else_bars.get(name)
+            if name in local or a == b:
+                if name not in local and a is not None:
+                    self.bars[name] = a
+                    if name in then_owned and then_owned.get(name) == else_owned.get(name):
+                        self.owned[name] = then_owned[name]
+                continue
+            var = self.variable(name)
+            self.settle(name, var, a, then)
+            self.settle(name, var, b, orelse)
+            self.bars[name], self.owned[name] = ir.Name(var), var
+        if then or orelse:
+            self.out.append(ir.If(stmt.test, then, orelse, loc=stmt.loc))
+
+    def loop(self, stmt: ir.Loop) -> ir.Assign | None:
+        """Write the loop's pullback; return the statement creating its tape (None: not active)."""
+        active = [k for k, c in enumerate(stmt.carried) if c in self.an.active]
+        local = set(stmt.carried) | set(stmt.targets) | set(_bound(stmt.cond_body)) | set(_bound(stmt.body))
+        nexts = [e.id for k, e in enumerate(stmt.nexts) if k in active and isinstance(e, ir.Name)]
+        outer = [n for n in _reads(stmt.body) + nexts if n in self.an.active and n not in local]
+        if not active and not outer:
+            return None
+        self.loc = stmt.loc
+        # One variable per carried value and per outer value, alive across iterations.
+        headers = {}
+        for k in active:
+            c, r = stmt.carried[k], stmt.results[k]
+            headers[c] = self.variable(c)
+            self.emit(headers[c], self.bars.get(r) or _zeros(r))
+        for name in dict.fromkeys(outer):
+            current = self.bars.get(name)
+            var = self.variable(name)
+            if current != ir.Name(var):
+                self.emit(var, current or _zeros(name))
+            self.bars[name] = ir.Name(var)
+        before, self.out = self.out, []
+        # Iteration start (in reverse): the next values take the carried cotangents.
+        for k in active:
+            c, nxt = stmt.carried[k], stmt.nexts[k]
+            if isinstance(nxt, ir.Name) and nxt.id == c:
+                self.bars[c], self.owned[c] = ir.Name(headers[c]), headers[c]
+                continue
+            self.bars.pop(c, None)
+            self.owned[c] = headers[c]
+            if isinstance(nxt, ir.Name) and nxt.id in local:
+                var = self.variable(nxt.id)
+                self.emit(var, ir.Name(headers[c]))
+                self.bars[nxt.id] = ir.Name(var)
+            else:
+                self.add(nxt, ir.Name(headers[c]))
+        self.block(stmt.body)
+        self.loc = stmt.loc
+        for k in active:
+            c = stmt.carried[k]
+            self.settle(c, headers[c], self.bars.get(c), self.out)
+            self.bars[c] = ir.Name(headers[c])
+        for name in dict.fromkeys(outer):
+            self.settle(name, self.owned[name], self.bars.get(name), self.out)
+            self.bars[name] = ir.Name(self.owned[name])
+        body, self.out = self.out, before
+        # What the iteration's adjoint reads of the iteration's own values goes on the tape
+        # (nested loops' tapes, created in the body while it was differentiated, included).
+        local |= set(_bound(stmt.body))
+        nested = set(_bound(stmt.body)) - set(_bound(stmt.body, into_loops=False))
+        needed = [n for n in _reads(body) if n in local and n not in nested]
+        _export(stmt.body, set(needed))
+        tape = self.namer.fresh("tape")
+        record: ir.Expr = ir.Tuple([ir.Name(n) for n in needed]) if len(needed) != 1 else ir.Name(needed[0])
+        if not needed:
+            record = ir.Const(None)
+        stmt.body.append(ir.Do(ir.Call(ir.Attr(ir.Name(tape), "append"), [record]), stmt.loc))
+        target = tuple(needed) if len(needed) > 1 else needed[0] if needed else self.namer.fresh("_")
+        self.out.append(ir.Loop("for", body, target, ir.Call(_helper("reversed"), [ir.Name(tape)]),
+                                loc=stmt.loc))
+        for k in active:
+            self.add(stmt.inits[k], ir.Name(headers[stmt.carried[k]]))
+        return ir.Assign(tape, ir.List([]), stmt.loc)
 
 
 def _bind_helpers(fn: ir.Function, src: Source, namer: Namer) -> dict[str, object]:
@@ -191,11 +372,12 @@ def _bind_helpers(fn: ir.Function, src: Source, namer: Namer) -> dict[str, objec
 
 
 def _helper_refs(fn: ir.Function):
-    for stmt in fn.body:
+    for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Function):
             yield from _helper_refs(stmt)
         else:
-            yield from _refs_in(stmt.value)
+            for e in ir.exprs(stmt):
+                yield from _refs_in(e)
 
 
 def _refs_in(e: ir.Expr):

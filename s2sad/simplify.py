@@ -5,7 +5,8 @@ work the user's spelling implies but the computation does not need, so both the
 forward pass and the pullback get shorter:
 
 * common subexpressions: a pure operation computed again on the same operands
-  (``x**2`` twice in one line) reuses the first result;
+  (``x**2`` twice in one line) reuses the first result; a value computed inside a
+  branch or loop body is reused only inside it;
 * reads of a tuple literal at a constant index become the item itself;
 * temporaries that merely copy another value are replaced by that value, and
   temporaries left unread that cannot raise (literals, copies) are dropped.
@@ -25,30 +26,55 @@ __all__ = ["simplify"]
 
 def simplify(fn: ir.Function) -> ir.Function:
     """Return ``fn`` with common subexpressions merged and temporary copies removed."""
-    subst: dict[str, ir.Expr] = {}
-    seen: dict[object, str] = {}
-    tuples: dict[str, list[ir.Expr]] = {}
-    body: list[ir.Stmt] = []
-    for stmt in fn.body:
-        value = _substitute(stmt.value, subst)
-        if isinstance(stmt, ir.Return):
-            body.append(ir.Return(value, stmt.loc))
-            continue
-        if isinstance(stmt.target, str):
-            value = _forward_tuple_item(value, tuples)
-            key = _key(value)
-            if key is not None and key in seen:
-                value = ir.Name(seen[key])
-            elif key is not None:
-                seen[key] = stmt.target
-            if isinstance(value, ir.Tuple):
-                tuples[stmt.target] = value.items
-            if stmt.target in fn.temps and isinstance(value, ir.Name | ir.Const):
-                subst[stmt.target] = value
-                continue
-        body.append(ir.Assign(stmt.target, value, stmt.loc))
+    s = _Simplifier(fn.temps)
+    body = s.block(fn.body, {}, {})
     body = _drop_dead_temporaries(body, fn.temps)
     return ir.Function(fn.name, fn.params, body, fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps)
+
+
+class _Simplifier:
+    def __init__(self, temps: set[str]) -> None:
+        self.temps = temps
+        self.subst: dict[str, ir.Expr] = {}  # SSA names are unique, so one map serves all scopes
+
+    def sub(self, e: ir.Expr | None) -> ir.Expr | None:
+        return None if e is None else ir.substitute(e, self.subst)
+
+    def block(self, stmts: list[ir.Stmt], seen: dict[object, str], tuples: dict[str, list[ir.Expr]]
+              ) -> list[ir.Stmt]:
+        """Simplify one block; ``seen`` and ``tuples`` are this scope's (copied for nested ones)."""
+        out: list[ir.Stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, ir.If):
+                stmt.test = self.sub(stmt.test)
+                stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
+                stmt.orelse = self.block(stmt.orelse, dict(seen), dict(tuples))
+                stmt.yields = tuple([self.sub(y) for y in ys] for ys in stmt.yields)
+            elif isinstance(stmt, ir.Loop):
+                stmt.inits = [self.sub(e) for e in stmt.inits]
+                stmt.iter = self.sub(stmt.iter)
+                stmt.cond_body = self.block(stmt.cond_body, dict(seen), dict(tuples))
+                stmt.cond = self.sub(stmt.cond)
+                stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
+                stmt.nexts = [self.sub(e) for e in stmt.nexts]
+                stmt.exit = self.sub(stmt.exit)
+            elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, str):
+                value = _forward_tuple_item(self.sub(stmt.value), tuples)
+                key = _key(value)
+                if key is not None and key in seen:
+                    value = ir.Name(seen[key])
+                elif key is not None:
+                    seen[key] = stmt.target
+                if isinstance(value, ir.Tuple):
+                    tuples[stmt.target] = value.items
+                if stmt.target in self.temps and isinstance(value, ir.Name | ir.Const):
+                    self.subst[stmt.target] = value
+                    continue
+                stmt = ir.Assign(stmt.target, value, stmt.loc)
+            elif isinstance(stmt, ir.Assign | ir.Do | ir.Return):
+                stmt.value = self.sub(stmt.value)
+            out.append(stmt)
+        return out
 
 
 def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt]:
@@ -56,15 +82,22 @@ def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt
 
     A statement bound to a user's name, or one that could raise, is always kept.
     """
-    read: set[str] = set()
-    kept: list[ir.Stmt] = []
-    for stmt in reversed(body):
-        if isinstance(stmt, ir.Assign) and isinstance(stmt.target, str) and stmt.target in temps \
-                and stmt.target not in read and isinstance(stmt.value, (*ir.ATOMS, ir.Tuple, ir.List)):
-            continue
-        read.update(ir.names_read(stmt.value))
-        kept.append(stmt)
-    return kept[::-1]
+    read = {n for s in ir.walk(body) for e in ir.exprs(s) for n in ir.names_read(e)}
+
+    def keep(stmts: list[ir.Stmt]) -> list[ir.Stmt]:
+        kept = []
+        for s in stmts:
+            if isinstance(s, ir.Assign) and isinstance(s.target, str) and s.target in temps \
+                    and s.target not in read and isinstance(s.value, (*ir.ATOMS, ir.Tuple, ir.List)):
+                continue
+            if isinstance(s, ir.If):
+                s.body, s.orelse = keep(s.body), keep(s.orelse)
+            elif isinstance(s, ir.Loop):
+                s.cond_body, s.body = keep(s.cond_body), keep(s.body)
+            kept.append(s)
+        return kept
+
+    return keep(body)
 
 
 def _forward_tuple_item(value: ir.Expr, tuples: dict[str, list[ir.Expr]]) -> ir.Expr:
@@ -74,37 +107,6 @@ def _forward_tuple_item(value: ir.Expr, tuples: dict[str, list[ir.Expr]]) -> ir.
         if type(i) is int and -len(items) <= i < len(items):
             return items[i]
     return value
-
-
-def _substitute(e: ir.Expr, subst: dict[str, ir.Expr]) -> ir.Expr:
-    if not subst:
-        return e
-    if isinstance(e, ir.Name):
-        return subst.get(e.id, e)
-    if isinstance(e, ir.Const | ir.Ref):
-        return e
-    if isinstance(e, ir.BinOp):
-        return ir.BinOp(e.op, _substitute(e.left, subst), _substitute(e.right, subst))
-    if isinstance(e, ir.Compare):
-        return ir.Compare(e.op, _substitute(e.left, subst), _substitute(e.right, subst))
-    if isinstance(e, ir.UnaryOp):
-        return ir.UnaryOp(e.op, _substitute(e.operand, subst))
-    if isinstance(e, ir.Call):
-        return ir.Call(_substitute(e.func, subst), [_substitute(a, subst) for a in e.args],
-                       [(k, _substitute(v, subst)) for k, v in e.kwargs])
-    if isinstance(e, ir.Attr):
-        return ir.Attr(_substitute(e.value, subst), e.attr)
-    if isinstance(e, ir.Subscript):
-        return ir.Subscript(_substitute(e.value, subst), _substitute(e.index, subst))
-    if isinstance(e, ir.Slice):
-        return ir.Slice(*(None if p is None else _substitute(p, subst) for p in (e.lower, e.upper, e.step)))
-    if isinstance(e, ir.Tuple):
-        return ir.Tuple([_substitute(i, subst) for i in e.items])
-    if isinstance(e, ir.List):
-        return ir.List([_substitute(i, subst) for i in e.items])
-    if isinstance(e, ir.Dict):
-        return ir.Dict([_substitute(k, subst) for k in e.keys], [_substitute(v, subst) for v in e.values])
-    raise TypeError(f"not an IR expression: {e!r}")
 
 
 def _atom_key(e: ir.Expr) -> object:

@@ -1,4 +1,4 @@
-"""The pipeline in one place: parse -> lower -> simplify -> verify -> reverse -> emit -> load.
+"""The pipeline in one place: parse -> desugar -> lower -> simplify -> verify -> reverse -> emit -> load.
 
 ``transform`` runs every stage once and returns a ``Generated`` holding each
 stage's product (for ``s2sad show --stage`` and tests). Callers cache the result.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import ir
 from .codegen import emit
+from .desugar import desugar
 from .frontend import Source, parse_function
 from .load import load
 from .lower import lower
@@ -20,7 +21,7 @@ from .naming import Namer
 from .reverse import reverse
 from .simplify import simplify
 
-__all__ = ["Generated", "transform", "wrt_names", "LINEMAPS"]
+__all__ = ["Generated", "transform", "lowered_ir", "wrt_names", "LINEMAPS"]
 
 # filename of generated code -> its line map; lets errors inside it name the user's line
 LINEMAPS: dict[str, dict[int, ir.Loc]] = {}
@@ -51,6 +52,16 @@ def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> 
     return names
 
 
+def lowered_ir(fn: types.FunctionType) -> tuple[Source, Namer, ir.Function]:
+    """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
+    src = parse_function(fn)
+    desugar(src.tree)
+    namer = Namer()
+    lowered = simplify(lower(src, namer))
+    ir.verify(lowered)
+    return src, namer, lowered
+
+
 def transform(fn: types.FunctionType, argnums: tuple[int, ...], scalar_positions: frozenset[int] = frozenset()
               ) -> Generated:
     """Generate and load the vjp of ``fn`` w.r.t. ``argnums``.
@@ -58,10 +69,7 @@ def transform(fn: types.FunctionType, argnums: tuple[int, ...], scalar_positions
     ``scalar_positions`` are positional parameters known to hold scalars at the
     call sites this specialisation serves.
     """
-    src = parse_function(fn)
-    namer = Namer()
-    lowered = simplify(lower(src, namer))
-    ir.verify(lowered)
+    src, namer, lowered = lowered_ir(fn)
     positional = lowered.params.positional
     wrt = wrt_names(positional, argnums, fn.__qualname__)
     scalars = {positional[i] for i in scalar_positions if i < len(positional)}
