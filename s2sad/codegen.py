@@ -7,6 +7,8 @@ sends each generated line number to the user's ``Loc``.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from . import ir
 
 __all__ = ["emit"]
@@ -14,7 +16,7 @@ __all__ = ["emit"]
 
 def emit(fn: ir.Function, header: str) -> tuple[str, dict[int, ir.Loc]]:
     """Source of ``fn`` under a one-line ``header`` comment, and its line map."""
-    out = _Printer()
+    out = _Printer(_all_reads(fn))
     out.line(f"# {header}")
     out.function(fn, 0)
     return "\n".join(out.lines) + "\n", out.linemap
@@ -46,8 +48,20 @@ def statement(stmt: ir.Assign | ir.Do | ir.Return) -> str:
     return f"{', '.join(stmt.targets)} = {ir.expr_str(stmt.value)}"
 
 
+def _all_reads(fn: ir.Function) -> Counter:
+    """How often each name is read anywhere in ``fn``, nested functions included."""
+    names: Counter = Counter()
+    for s in ir.walk(fn.body):
+        if isinstance(s, ir.Function):
+            names.update(_all_reads(s))
+        for e in ir.exprs(s):
+            names.update(ir.names_read(e))
+    return names
+
+
 class _Printer:
-    def __init__(self) -> None:
+    def __init__(self, read: Counter) -> None:
+        self.read = read  # a loop result nobody reads is not printed; a test read once is inlined
         self.lines: list[str] = []
         self.linemap: dict[int, ir.Loc] = {}
         self.last: ir.Loc | None = None
@@ -96,10 +110,10 @@ class _Printer:
         pad = "    " * depth
         self.comment(stmt.loc, pad)
         self.line(f"{pad}if {ir.expr_str(stmt.test)}:", stmt.loc)
-        self.block(stmt.body + _binds(stmt.outs, stmt.yields[0], stmt.loc), depth + 1)
+        self.block(stmt.body + _binds(stmt.outs, stmt.yields[0], None), depth + 1)
         if stmt.orelse or stmt.outs:
             self.line(f"{pad}else:")
-            self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], stmt.loc), depth + 1)
+            self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], None), depth + 1)
 
     def loop(self, stmt: ir.Loop, depth: int) -> None:
         pad = "    " * depth
@@ -111,14 +125,23 @@ class _Printer:
         if stmt.kind == "for":
             self.line(f"{pad}for {', '.join(stmt.targets)} in {ir.expr_str(stmt.iter)}:", stmt.loc)
             self.block(stmt.body + updates, depth + 1)
-        elif not stmt.cond_body:
-            self.line(f"{pad}while {ir.expr_str(stmt.cond)}:", stmt.loc)
+        elif not stmt.cond_body or self.inline_test(stmt):
+            test = stmt.cond_body[0].value if stmt.cond_body else stmt.cond
+            self.line(f"{pad}while {ir.expr_str(test)}:", stmt.loc)
             self.block(stmt.body + updates, depth + 1)
         else:
             self.line(f"{pad}while True:", stmt.loc)
             stop = ir.If(ir.UnaryOp("not", stmt.cond), [_BREAK], [], loc=stmt.loc)
             self.block(stmt.cond_body + [stop] + stmt.body + updates, depth + 1)
-        self.bind(stmt.results, [ir.Name(c) for c in stmt.carried], depth, stmt.loc)
+        used = [(r, ir.Name(c)) for r, c in zip(stmt.results, stmt.carried) if r in self.read]
+        self.bind([r for r, _ in used], [c for _, c in used], depth, stmt.loc)
+
+
+    def inline_test(self, stmt: ir.Loop) -> bool:
+        """``while i < n:`` when the condition is one operation whose result nothing else reads."""
+        body = stmt.cond_body
+        return (len(body) == 1 and isinstance(body[0], ir.Assign) and isinstance(stmt.cond, ir.Name)
+                and body[0].target == stmt.cond.id and self.read[stmt.cond.id] == 1)
 
 
 _BREAK = ir.Do(ir.Name("break"))  # printed as the statement `break`

@@ -9,6 +9,7 @@ import pathlib
 
 import pytest
 
+import cf_corpus
 import corpus
 import s2sad
 
@@ -21,6 +22,10 @@ CASES = {
     "two_layer": (corpus.two_layer, (0, 1, 2)),
     "augmented": (corpus.augmented, (0, 1)),
     "containers": (corpus.containers, (0, 1)),
+    "if_elif_else": (cf_corpus.piecewise, 0),
+    "for_with_break": (cf_corpus.newton_sqrt, 0),
+    "while_loop": (cf_corpus.while_loop, 0),
+    "rnn": (cf_corpus.rnn, (0, 1)),
 }
 
 
