@@ -139,6 +139,8 @@ def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str]) -> se
                     for c, init, nxt in zip(s.carried, s.inits, s.nexts):
                         if _names([init, nxt]) & varied:
                             varied.add(c)
+                    if _names([s.iter]) & varied:
+                        varied.update(s.targets)
                     block(s.cond_body)
                     block(s.body)
                 varied.update(r for r, c in zip(s.results, s.carried) if c in varied)

@@ -303,8 +303,10 @@ class _Lowering:
             seqs = [self.atom(a) for a in it.args]
         else:
             seq = self.atom(it)
-            if not isinstance(seq, ir.Name):
-                return seq, None  # a global or computed iterable: iterated as is (carries no gradient)
+            if not (isinstance(it, gast.Name | gast.List | gast.Tuple) and isinstance(seq, ir.Name)):
+                # a global or a computed iterable (dict.items(), ...) is iterated as it is;
+                # reverse mode refuses it if its elements turn out to carry a gradient
+                return seq, None
             seqs, resolved = [seq], None
         lengths = [self.emit(ir.Call(_builtin("len"), [s]), "n") for s in seqs]
         n = lengths[0] if len(lengths) == 1 else self.emit(ir.Call(_builtin("min"), lengths), "n")

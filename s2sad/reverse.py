@@ -32,7 +32,7 @@ import numpy
 
 from . import ir, runtime
 from .activity import CALL, CONTAINER, COPY, MISSING, UNPACK, Analysis, analyze
-from .errors import NoDerivativeRuleError
+from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .naming import Namer
 from .rules import Sym, rule_name
@@ -290,6 +290,12 @@ class _Adjoint:
 
     def loop(self, stmt: ir.Loop) -> ir.Assign | None:
         """Write the loop's pullback; return the statement creating its tape (None: not active)."""
+        if any(t in self.an.active for t in stmt.targets):
+            loc = stmt.loc
+            raise S2SADSyntaxError(
+                "the elements of this iterable carry a gradient, but s2sad differentiates loops over "
+                "range(...), enumerate/zip/reversed of sequences, and names of lists, tuples or arrays; "
+                "assign the iterable to a name first", loc)
         active = [k for k, c in enumerate(stmt.carried) if c in self.an.active]
         local = set(stmt.carried) | set(stmt.targets) | set(_bound(stmt.cond_body)) | set(_bound(stmt.body))
         nexts = [e.id for k, e in enumerate(stmt.nexts) if k in active and isinstance(e, ir.Name)]
@@ -345,7 +351,7 @@ class _Adjoint:
         if not needed:
             record = ir.Const(None)
         stmt.body.append(ir.Do(ir.Call(ir.Attr(ir.Name(tape), "append"), [record]), stmt.loc))
-        target = tuple(needed) if len(needed) > 1 else needed[0] if needed else self.namer.fresh("_")
+        target = tuple(needed) if len(needed) > 1 else needed[0] if needed else "_"
         self.out.append(ir.Loop("for", body, target, ir.Call(_helper("reversed"), [ir.Name(tape)]),
                                 loc=stmt.loc))
         for k in active:

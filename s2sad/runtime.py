@@ -38,9 +38,14 @@ def unreduce(g, x, axis=None, keepdims=False):
 
 
 def zeros_like(x):
-    """A zero cotangent for ``x``: ``0.0`` for Python numbers, else zeros of its shape and dtype."""
+    """A zero cotangent for ``x``: ``0.0`` for Python numbers, zeros of the same shape and
+    dtype for arrays, the same structure for tuples, lists and dicts."""
     if isinstance(x, float | int):
         return 0.0
+    if isinstance(x, tuple | list):
+        return type(x)(zeros_like(v) for v in x)
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
     return np.zeros_like(x)
 
 

@@ -182,3 +182,35 @@ def scalar_loop(x, y):
     for i in range(100):
         x = math.sin(x) * 0.9 + math.cos(x * y) * 0.1
     return x
+
+
+def loop_over_list(x, y):
+    s = 0.0
+    for v in [x, y * 2.0, x * y]:
+        s = s + v * v
+    for w in (x, y):
+        s = s * w
+    return s
+
+
+def loop_over_global_items(x):
+    s = x
+    for name, scale in SCALES.items():
+        s = s * scale
+    return s
+
+
+SCALES = {"a": 2.0, "b": 0.5, "c": 3.0}
+
+
+def loop_var_after_loop(x):
+    for i in range(3):
+        x = x * 2.0
+    return x * i
+
+
+def loop_over_computed(x):
+    s = 0.0
+    for row in x.T:
+        s = s + np.sum(row * row)
+    return s

@@ -35,6 +35,8 @@ CASES = [
     (cf.rnn, (rng.standard_normal((4, 4)) * 0.5, rng.standard_normal((4, 3)), rng.standard_normal((6, 3)),
               rng.standard_normal(4))),
     (cf.scalar_loop, (0.3, 0.7)),
+    (cf.loop_over_list, (0.3, 0.7)),
+    (cf.loop_over_global_items, (0.3,)),
 ]
 
 
@@ -83,3 +85,16 @@ def test_million_step_loop_runs_without_recursion_error():
         return x
 
     assert s2sad.grad(million)(2.0) == 1.0
+
+
+def test_reading_the_loop_variable_after_the_loop_is_refused_at_its_line():
+    with pytest.raises(s2sad.S2SADSyntaxError, match="loop variable 'i' after the loop") as info:
+        s2sad.grad(cf.loop_var_after_loop)(1.0)
+    assert info.value.filename == cf.__file__
+    assert info.value.text.strip() == "for i in range(3):"
+
+
+def test_loop_over_a_computed_iterable_with_gradient_is_refused_not_zero():
+    with pytest.raises(s2sad.S2SADSyntaxError, match="assign the iterable to a name first") as info:
+        s2sad.grad(cf.loop_over_computed)(np.ones((2, 3)))
+    assert info.value.text.strip() == "for row in x.T:"
