@@ -9,108 +9,22 @@ array arguments.
 from __future__ import annotations
 
 import functools
-import types
-import weakref
 from typing import Any, Callable
 
 import numpy as np
 
+from .cache import Cache, get_cache
 from .frontend import parse_function
 from .ir import dump
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "source"]
 
-_SCALAR_TYPES = (float, int, bool, np.generic)
-_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-class _Entry:
-    """One specialisation: the loaded vjp and how to finish its gradients."""
-
-    __slots__ = ("vjp", "arrays", "generated")
-
-    def __init__(self, generated: Generated, arrays: tuple[int, ...]) -> None:
-        self.generated = generated
-        self.vjp = generated.function
-        self.arrays = arrays  # indices into argnums whose argument is an ndarray (dtype checked per call)
-
-
-class _Cache:
-    """Transforms of one function w.r.t. one argnums tuple, by argument types."""
-
-    def __init__(self, fun: types.FunctionType, argnums: tuple[int, ...]) -> None:
-        self.fun = fun
-        self.argnums = argnums
-        self.table: dict[object, _Entry] = {}  # _types_key(args) -> entry
-
-    def entry(self, args: tuple) -> _Entry:
-        key = _types_key(args)
-        e = self.table.get(key)
-        if e is None:
-            types_ = tuple(map(type, args))
-            e = self.table[key] = self._specialize(args, types_)
-        for k in e.arrays:
-            a = args[self.argnums[k]]
-            if a.dtype.kind != "f":
-                raise _input_error(self.fun, self.argnums[k], a, f"an array of dtype {a.dtype}")
-        return e
-
-    def _specialize(self, args: tuple, types_: tuple[type, ...]) -> _Entry:
-        argnums = tuple(i % len(args) if -len(args) <= i < len(args) else i for i in self.argnums)
-        for i in argnums:
-            if i >= len(args):
-                raise TypeError(f"{self.fun.__qualname__} was called with {len(args)} positional "
-                                f"argument(s), but argnums={self.argnums!r} asks for argument {i}")
-            a = args[i]
-            if not isinstance(a, np.ndarray) and (isinstance(a, bool) or not isinstance(a, float | np.floating)):
-                raise _input_error(self.fun, i, a, type(a).__name__)
-        scalar_positions = frozenset(i for i, t in enumerate(types_) if issubclass(t, _SCALAR_TYPES))
-        generated = transform(self.fun, argnums, scalar_positions)
-        arrays = tuple(k for k, i in enumerate(argnums) if isinstance(args[i], np.ndarray))
-        return _Entry(generated, arrays)
-
-
-def _types_key(args: tuple) -> object:
-    """The specialisation key: the argument types (spelled out for 1 and 2 arguments, which is faster)."""
-    n = len(args)
-    if n == 1:
-        return type(args[0])
-    if n == 2:
-        return (type(args[0]), type(args[1]))
-    return tuple(map(type, args))
-
-
-def _input_error(fun, i: int, a, what: str) -> TypeError:
-    return TypeError(
-        f"grad requires real-valued inputs (float, or an array of a floating dtype), but argument "
-        f"{i} of {fun.__qualname__} is {what}. Pass a float (e.g. 2.0 rather than 2) or leave the "
-        "argument out of argnums; containers of arrays (pytrees) and complex numbers are not supported yet."
-    )
-
-
-def _cache(fun: Callable, argnums: tuple[int, ...]) -> _Cache:
-    parse_function(fun)  # fail now, at decoration, for functions without source
+def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
+    parse_function(fun)  # a clear error now for functions without source
     code = fun.__code__
     wrt_names(list(code.co_varnames[: code.co_argcount]), argnums, fun.__qualname__)
-    per_fun = _caches.setdefault(fun, {})
-    if argnums not in per_fun:
-        per_fun[argnums] = _Cache(fun, argnums)
-    return per_fun[argnums]
-
-
-def _seed(out) -> float:
-    """The cotangent 1.0 for a scalar output (a Python float keeps float32 outputs float32)."""
-    if type(out) is float:
-        return 1.0
-    shape = np.shape(out)
-    if shape != ():
-        raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: {shape}.")
-    kind = np.asarray(out).dtype.kind
-    if kind != "f":
-        raise TypeError("grad requires real-valued outputs (a float, or an array of a floating dtype), "
-                        f"but the output is {type(out).__name__} (dtype kind {kind!r}).")
-    return 1.0
+    return get_cache(fun, argnums)
 
 
 def _finish(g, like):
@@ -158,18 +72,17 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
     table = cache.table
     first = nums[0]
 
-    # The hot path: one dict lookup on the argument types, the generated code,
-    # and a type test per gradient. Everything else is on the slow path.
+    # The hot path: one dict lookup on the argument types, the generated fused
+    # gradient function, and a type test per gradient. The rest is on the slow path.
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
-        n = len(args)  # _types_key, inlined
+        n = len(args)  # cache.types_key, inlined
         e = table.get(type(args[0]) if n == 1 else (type(args[0]), type(args[1])) if n == 2
                       else tuple(map(type, args)))
         if e is None or e.arrays:
             e = cache.entry(args)
         try:
-            out, pullback = e.vjp(*args, **kwargs) if kwargs else e.vjp(*args)
-            grads = pullback(1.0 if type(out) is float else _seed(out))
+            out, grads = e.grad(*args, **kwargs) if kwargs else e.grad(*args)
         except Exception as err:
             _annotate(err)
             raise
@@ -268,8 +181,9 @@ def _is_float_like(a) -> bool:
 def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python") -> str:
     """The generated derivative of ``fun`` as Python source (or an IR dump).
 
-    ``stage`` is ``"python"`` (the generated code), ``"ssa"`` (the lowered IR of
-    ``fun``) or ``"adjoint"`` (the IR of the generated vjp). The source shown is
+    ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
+    (the same statements fused into one function, which ``grad`` runs),
+    ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp). The source shown is
     the one generated when nothing is known about the argument types; a call may
     run a variant specialised to them (e.g. without ``unbroadcast`` for floats).
 
@@ -283,15 +197,18 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     generated = generated_for(fun, argnums)
     if stage == "python":
         return generated.text
+    if stage == "grad":
+        return generated.grad_text
     if stage == "ssa":
         return dump(generated.lowered) + "\n"
     if stage == "adjoint":
         return dump(generated.derivative) + "\n"
-    raise ValueError(f"stage must be 'python', 'ssa' or 'adjoint', got {stage!r}")
+    raise ValueError(f"stage must be 'python', 'grad', 'ssa' or 'adjoint', got {stage!r}")
 
 
 def generated_for(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Generated:
     """The generic (type-unspecialised) transform of ``fun``, for printing."""
     nums, _ = _argnums(argnums)
-    parse_function(fun)
-    return transform(fun, nums)
+    parse_function(fun)  # a clear error for functions without source
+    code = fun.__code__
+    return transform(fun, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums, fun.__qualname__)))

@@ -12,8 +12,25 @@ import numpy as np
 
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_bar", "dot_rhs_bar",
-    "matmul_lhs_bar", "matmul_rhs_bar", "tuple_bar", "getitem_bar", "add_bars",
+    "matmul_lhs_bar", "matmul_rhs_bar", "tuple_bar", "getitem_bar", "add_bars", "scalar_seed",
 ]
+
+
+def scalar_seed(out) -> float:
+    """The cotangent ``1.0`` that starts ``grad``, after checking that ``out`` is a real scalar.
+
+    A Python float seed keeps float32 outputs float32 (NumPy treats it as weak).
+    """
+    if type(out) is float:
+        return 1.0
+    shape = np.shape(out)
+    if shape != ():
+        raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: {shape}.")
+    kind = np.asarray(out).dtype.kind
+    if kind != "f":
+        raise TypeError("grad requires real-valued outputs (a float, or an array of a floating dtype), "
+                        f"but the output is {type(out).__name__} (dtype kind {kind!r}).")
+    return 1.0
 
 
 def unbroadcast(g, x):

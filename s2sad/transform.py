@@ -34,8 +34,9 @@ class Generated:
     lowered: ir.Function
     derivative: ir.Function
     text: str
-    filename: str
     function: types.FunctionType
+    grad_text: str
+    grad_function: types.FunctionType
 
 
 def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> list[str]:
@@ -62,25 +63,30 @@ def lowered_ir(fn: types.FunctionType) -> tuple[Source, Namer, ir.Function]:
     return src, namer, lowered
 
 
-def transform(fn: types.FunctionType, argnums: tuple[int, ...], scalar_positions: frozenset[int] = frozenset()
-              ) -> Generated:
-    """Generate and load the vjp of ``fn`` w.r.t. ``argnums``.
+def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset()) -> Generated:
+    """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. the parameters ``wrt``.
 
-    ``scalar_positions`` are positional parameters known to hold scalars at the
-    call sites this specialisation serves.
+    ``scalars`` are parameters known to hold scalars at the call sites this
+    specialisation serves.
     """
     src, namer, lowered = lowered_ir(fn)
-    positional = lowered.params.positional
-    wrt = wrt_names(positional, argnums, fn.__qualname__)
-    scalars = {positional[i] for i in scalar_positions if i < len(positional)}
-    deriv = reverse(lowered, src, namer, wrt, scalars)
+    missing = [w for w in wrt if w not in lowered.params.names()]
+    if missing:
+        raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
+    deriv = reverse(lowered, src, namer, list(wrt), set(scalars))
     ir.verify(deriv.function)
+    ir.verify(deriv.grad)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
-    header = f"s2sad: reverse-mode derivative of {fn.__qualname__} ({where}) with respect to {', '.join(wrt)}"
-    text, linemap = emit(deriv.function, header)
-    filename = f"<s2sad: vjp of {fn.__qualname__} ({where}) #{next(_serial)}>"
-    LINEMAPS[filename] = linemap
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     cells.update(src.freevars)
-    loaded = load(text, filename, deriv.function.name, fn.__globals__, cells, fn.__defaults__, fn.__kwdefaults__)
-    return Generated(src, lowered, deriv.function, text, filename, loaded)
+    loaded = []
+    for kind, fn_ir in (("vjp", deriv.function), ("grad", deriv.grad)):
+        what = "vjp" if kind == "vjp" else "gradient (forward pass and pullback in one function)"
+        header = f"s2sad: {what} of {fn.__qualname__} ({where}) with respect to {', '.join(wrt)}"
+        text, linemap = emit(fn_ir, header)
+        filename = f"<s2sad: {kind} of {fn.__qualname__} ({where}) #{next(_serial)}>"
+        LINEMAPS[filename] = linemap
+        function = load(text, filename, fn_ir.name, fn.__globals__, cells, fn.__defaults__, fn.__kwdefaults__)
+        loaded.append((text, function))
+    (text, vjp), (grad_text, grad) = loaded
+    return Generated(src, lowered, deriv.function, text, vjp, grad_text, grad)

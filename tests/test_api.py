@@ -109,8 +109,8 @@ def test_inputs_are_not_mutated():
 
 def test_transform_once_per_argument_types(monkeypatch):
     calls = []
-    real = s2sad.api.transform
-    monkeypatch.setattr(s2sad.api, "transform", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = s2sad.transform.transform
+    monkeypatch.setattr(s2sad.transform, "transform", lambda *a, **k: calls.append(a) or real(*a, **k))
 
     def cube(x):
         return np.sum(x * x * x)

@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of augmented (corpus.py:44) with respect to x, y
+# s2sad: vjp of augmented (corpus.py:44) with respect to x, y
 def augmented_vjp(x, y):
     # line 45: z = x
     z = x

@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of containers (corpus.py:106) with respect to x, y
+# s2sad: vjp of containers (corpus.py:106) with respect to x, y
 def containers_vjp(x, y):
     # line 107: t = (x, y, x * y)
     mul = x * y

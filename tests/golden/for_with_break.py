@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of newton_sqrt (cf_corpus.py:63) with respect to a
+# s2sad: vjp of newton_sqrt (cf_corpus.py:63) with respect to a
 def newton_sqrt_vjp(a):
     # line 64: x = a
     x = a

@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of piecewise (cf_corpus.py:8) with respect to x
+# s2sad: vjp of piecewise (cf_corpus.py:8) with respect to x
 def piecewise_vjp(x):
     # line 9: if x < 0:
     cmp = x < 0

@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of logistic (corpus.py:113) with respect to w
+# s2sad: vjp of logistic (corpus.py:113) with respect to w
 def logistic_vjp(w, X, y):
     # line 114: z = X @ w
     z = X @ w

@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of poly (corpus.py:10) with respect to x, y
+# s2sad: vjp of poly (corpus.py:10) with respect to x, y
 def poly_vjp(x, y):
     # line 11: z = x**2 * y + 1 / (x**2 + y**2 + 1)
     pow_1 = x ** 2

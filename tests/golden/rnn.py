@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of rnn (cf_corpus.py:174) with respect to W, U
+# s2sad: vjp of rnn (cf_corpus.py:174) with respect to W, U
 def rnn_vjp(W, U, xs, h0):
     # line 175: h = h0
     h = h0

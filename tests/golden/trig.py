@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of trig (corpus.py:15) with respect to x
+# s2sad: vjp of trig (corpus.py:15) with respect to x
 def trig_vjp(x):
     # line 16: return (4 + math.sin(x)) * math.cos(math.sin(x))
     sin = math.sin(x)

@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of two_layer (corpus.py:118) with respect to W1, b1, W2
+# s2sad: vjp of two_layer (corpus.py:118) with respect to W1, b1, W2
 def two_layer_vjp(W1, b1, W2, x):
     # line 119: h = np.tanh(x @ W1 + b1)
     matmul = x @ W1

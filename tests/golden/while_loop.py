@@ -1,4 +1,4 @@
-# s2sad: reverse-mode derivative of while_loop (cf_corpus.py:127) with respect to x
+# s2sad: vjp of while_loop (cf_corpus.py:127) with respect to x
 def while_loop_vjp(x):
     # line 128: i = 0
     i = 0
