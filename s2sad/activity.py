@@ -10,14 +10,18 @@ shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 from __future__ import annotations
 
 import operator
+import types
 from dataclasses import dataclass, field
 
 from . import ir
+from .frontend import DYNAMIC
 from .rules import ATTRIBUTES, BINOP_FUNCS, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, lookup
 
-__all__ = ["Prim", "primitive", "analyze", "Analysis"]
+__all__ = ["Prim", "primitive", "analyze", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
+           "MISSING", "TRANSFORM", "CLOSURE"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
+TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
 
 
 @dataclass(slots=True)
@@ -28,10 +32,11 @@ class Prim:
     rule: Rule | None = None
     args: list[ir.Expr] = field(default_factory=list)
     kwargs: dict[str, ir.Expr] = field(default_factory=dict)
-    callee: object = None  # for MISSING: the callable (or a description) without a rule
+    callee: object = None  # MISSING: the callable without a rule; TRANSFORM: the function, None if dynamic
+    func: ir.Expr | None = None  # TRANSFORM: the called expression (a local, or a method of one)
 
 
-def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr]) -> Prim:
+def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
     if fn is ir.UNKNOWN:
         return Prim(MISSING, None, args, kwargs)
     rule = lookup(fn)
@@ -42,6 +47,9 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr]) ->
             return Prim(NONDIFF, None, args, kwargs)
     except TypeError:
         pass
+    if isinstance(fn, types.FunctionType) or (
+            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType)):
+        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
     return Prim(MISSING, None, args, kwargs, callee=fn)
 
 
@@ -66,6 +74,8 @@ def primitive(stmt: ir.Assign) -> Prim:
         return Prim(CONTAINER, None, list(v.items))
     if isinstance(v, ir.Dict):
         return Prim(CONTAINER, None, list(v.values))
+    if isinstance(v, ir.Closure):
+        return Prim(CLOSURE, None, list(v.captured))
     if isinstance(v, ir.Attr):
         if v.attr in ATTRIBUTES:
             rule = ATTRIBUTES[v.attr]
@@ -73,13 +83,22 @@ def primitive(stmt: ir.Assign) -> Prim:
         return Prim(MISSING, None, [v.value], callee=f".{v.attr}")
     if isinstance(v, ir.Call):
         kwargs = dict(v.kwargs)
-        if isinstance(v.func, ir.Attr):  # method call: the receiver is the first argument
-            fn = METHODS.get(v.func.attr)
-            if fn is None:
-                return Prim(MISSING, None, [v.func.value, *v.args], kwargs, callee=f".{v.func.attr}()")
-            return _of_callable(fn, [v.func.value, *v.args], kwargs)
+        if isinstance(v.func, ir.Attr):  # method call
+            receiver = v.func.value
+            if isinstance(receiver, ir.Ref) and receiver.value is not ir.UNKNOWN:
+                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object
+                if isinstance(bound, types.MethodType):
+                    return _of_callable(bound, list(v.args), kwargs, v.func)
+            fn = METHODS.get(v.func.attr)  # an ndarray method: the receiver is the first argument
+            if fn is not None:
+                return _of_callable(fn, [receiver, *v.args], kwargs)
+            if isinstance(receiver, ir.Name):  # a method of a local object: found when called
+                return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)
+            return Prim(MISSING, None, [receiver, *v.args], kwargs, callee=f".{v.func.attr}()")
+        if isinstance(v.func, ir.Name) or (isinstance(v.func, ir.Ref) and v.func.value is DYNAMIC):
+            return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)  # a function value: found when called
         fn = v.func.value if isinstance(v.func, ir.Ref) else ir.UNKNOWN
-        return _of_callable(fn, list(v.args), kwargs)
+        return _of_callable(fn, list(v.args), kwargs, v.func)
     raise TypeError(f"unexpected IR value {v!r}")
 
 
@@ -97,6 +116,8 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
         return []
     if p.kind == CALL and p.rule.diff is not None:
         return [p.args[i] for i in p.rule.diff if i < len(p.args)]
+    if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
+        return [*p.args, *p.kwargs.values(), *([p.func] if isinstance(p.func, ir.Name) else [])]
     return [*p.args, *p.kwargs.values()] if p.kind == MISSING else list(p.args)
 
 
@@ -112,7 +133,8 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str]) -> Analysi
     varied = _varied(fn.body, prims, set(wrt))
     scalars = _scalars(fn.body, prims, set(scalar_params))
     useful = _useful(fn.body, prims)
-    containers = {s.target for s in stmts if isinstance(s, ir.Assign) and prims[id(s)].kind == CONTAINER}
+    containers = {s.target for s in stmts if isinstance(s, ir.Assign) and prims[id(s)].kind in (CONTAINER, CLOSURE)}
+    containers |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
     return Analysis(prims, varied & useful, scalars, containers)
 
 

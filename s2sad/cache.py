@@ -16,7 +16,7 @@ import numpy as np
 
 from .frontend import parse_function
 
-__all__ = ["Cache", "Entry", "VJP", "get_cache", "types_key"]
+__all__ = ["Cache", "Entry", "VJP", "get_cache", "types_key", "vjp_of"]
 
 _SCALAR_TYPES = (float, int, bool, np.generic)
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -51,10 +51,11 @@ class Cache:
     parameter names (calls from generated code).
     """
 
-    def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool) -> None:
+    def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool, dynamic_cells: bool = False) -> None:
         self.fun = fun
         self.wrt = wrt
         self.strict = strict
+        self.dynamic_cells = dynamic_cells  # one transform for every closure made from fun's code
         self.table: dict[object, Entry] = {}  # types_key(args) -> entry
 
     def entry(self, args: tuple) -> Entry:
@@ -90,7 +91,7 @@ class Cache:
             names = self.wrt
         scalars = frozenset(positional[i] for i, a in enumerate(args[: len(positional)])
                             if isinstance(a, _SCALAR_TYPES))
-        return Entry(transform(self.fun, names, scalars), arrays)
+        return Entry(transform(self.fun, names, scalars, self.dynamic_cells), arrays)
 
 
 def input_error(fun, i: int, a, what: str) -> TypeError:
@@ -103,12 +104,12 @@ def input_error(fun, i: int, a, what: str) -> TypeError:
 
 def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True) -> Cache:
     """The one cache for ``fun`` and ``wrt``, shared by every caller."""
-    parse_function(fun)  # fail now, when the transform is requested, for functions without source
     per_fun = _caches.setdefault(fun, {})
-    key = (wrt, strict)
-    if key not in per_fun:
-        per_fun[key] = Cache(fun, wrt, strict)
-    return per_fun[key]
+    cache = per_fun.get((wrt, strict))
+    if cache is None:
+        parse_function(fun)  # fail now, when the transform is requested, for functions without source
+        cache = per_fun[(wrt, strict)] = Cache(fun, wrt, strict)
+    return cache
 
 
 class VJP:
@@ -120,12 +121,103 @@ class VJP:
     """
 
     __slots__ = ("cache",)
+    _handles: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
         self.cache = get_cache(fun, wrt, strict=False)
+
+    @classmethod
+    def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]) -> VJP:
+        """The one handle for ``fun`` and ``wrt`` (so every caller names it alike)."""
+        per_fun = cls._handles.setdefault(fun, {})
+        if wrt not in per_fun:
+            per_fun[wrt] = cls(fun, wrt)
+        return per_fun[wrt]
 
     def __call__(self, *args, **kwargs):
         return self.cache.entry(args).vjp(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<s2sad vjp of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
+
+
+def _differentiable(value: object) -> bool:
+    return isinstance(value, float | np.floating) or (isinstance(value, np.ndarray) and value.dtype.kind == "f")
+
+
+def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
+    """The vjp, w.r.t. some arguments, of a function known only when called (a local or a parameter).
+
+    Generated code calls ``vjp_of(f, positions, keywords, captures)(*args, **kwargs)``.
+    Its pullback returns the cotangents of ``args[i]`` for ``i`` in ``positions``,
+    then of each keyword in ``keywords``, then, when ``captures`` is true, a dict
+    with the cotangent of every float or array the function captured.
+
+    Functions made at run time (nested ``def``, ``lambda``) are new objects on
+    every call of their maker, so the transform is cached by code object and
+    rebound to each function's own closure cells.
+    """
+    self_arg = ()
+    if isinstance(fn, types.MethodType):
+        self_arg, fn = (fn.__self__,), fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        from .errors import NoDerivativeRuleError
+
+        raise NoDerivativeRuleError(
+            f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
+            "Python function with source. Call it by its name, so its derivative rule is found "
+            "when the caller is transformed.")
+    code = fn.__code__
+    cells = fn.__closure__ or ()
+    frees = tuple(name for name, cell in zip(code.co_freevars, cells)
+                  if captures and _differentiable(_contents(cell)))
+    key = (code, len(self_arg), positions, keywords, frees)
+    cache = _by_code.get(key)
+    if cache is None:
+        params = code.co_varnames[: code.co_argcount]
+        named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        shift = len(self_arg)
+        if any(p + shift >= len(params) for p in positions) or any(k not in named for k in keywords):
+            raise TypeError(f"s2sad differentiates {fn.__qualname__} only through arguments that bind to "
+                            "named parameters (not *args or **kwargs)")
+        wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
+        parse_function(fn)
+        cache = _by_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True)
+    n = len(cache.wrt) - len(frees)
+
+    def call(*args, **kwargs):
+        args = (*self_arg, *args)
+        vjp = cache.entry(args).vjp
+        if cells:
+            vjp = _rebind(vjp, fn)
+        out, pullback = vjp(*args, **kwargs)
+        if not captures:
+            return out, pullback
+
+        def closure_pullback(out_bar):
+            bars = pullback(out_bar)
+            return (*bars[:n], dict(zip(frees, bars[n:])))
+
+        return out, closure_pullback
+
+    return call
+
+
+_by_code: dict = {}  # (code, self?, positions, keywords, captures) -> Cache shared by its closures
+
+
+def _rebind(generated: types.FunctionType, fn: types.FunctionType) -> types.FunctionType:
+    """``generated`` reading ``fn``'s own closure cells (same names) and defaults."""
+    cells = dict(zip(generated.__code__.co_freevars, generated.__closure__ or ()))
+    cells.update(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    closure = tuple(cells[name] for name in generated.__code__.co_freevars)
+    out = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, fn.__defaults__, closure)
+    out.__kwdefaults__ = fn.__kwdefaults__
+    return out
+
+
+def _contents(cell: types.CellType) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None

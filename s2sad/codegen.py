@@ -7,6 +7,7 @@ sends each generated line number to the user's ``Loc``.
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 
 from . import ir
@@ -45,7 +46,16 @@ def statement(stmt: ir.Assign | ir.Do | ir.Return) -> str:
         return f"return {ir.expr_str(v)}"
     if isinstance(stmt, ir.Do):
         return ir.expr_str(stmt.value)
-    return f"{', '.join(stmt.targets)} = {ir.expr_str(stmt.value)}"
+    if isinstance(stmt.value, ir.Closure) and isinstance(stmt.value.node, ast.FunctionDef):
+        return ast.unparse(stmt.value.node)  # the user's nested def, as written
+    return f"{targets(stmt)} = {ir.expr_str(stmt.value)}"
+
+
+def targets(stmt: ir.Assign) -> str:
+    """``a``, ``a, b``, or ``(a,)`` for a one-name unpacking."""
+    if isinstance(stmt.target, tuple) and len(stmt.target) == 1:
+        return f"({stmt.target[0]},)"
+    return ", ".join(stmt.targets)
 
 
 def _all_reads(fn: ir.Function) -> Counter:
@@ -97,7 +107,8 @@ class _Printer:
                 self.loop(stmt, depth)
             else:
                 self.comment(stmt.loc, pad)
-                self.line(pad + statement(stmt), stmt.loc)
+                for text in statement(stmt).split("\n"):
+                    self.line(pad + text, stmt.loc)
         if len(self.lines) == start:
             self.line(pad + "pass")
 

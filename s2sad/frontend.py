@@ -21,9 +21,10 @@ import gast
 from .errors import S2SADSyntaxError, SourceUnavailableError
 from .ir import UNKNOWN, Loc
 
-__all__ = ["Source", "parse_function", "MISSING"]
+__all__ = ["Source", "parse_function", "MISSING", "DYNAMIC"]
 
 MISSING = object()  # a name that is neither local, closure, global nor builtin
+DYNAMIC = object()  # a closure cell whose contents are read only when the code runs
 
 
 @dataclass(slots=True)
@@ -35,6 +36,9 @@ class Source:
     file: str
     col_shift: int
     freevars: dict[str, types.CellType]
+    # True when one transform serves every closure made from this code: then what
+    # a cell holds now says nothing about later calls, so cells are not looked into.
+    dynamic_cells: bool = False
 
     def loc(self, node: gast.AST) -> Loc:
         line = getattr(node, "lineno", None) or self.tree.lineno
@@ -47,6 +51,8 @@ class Source:
     def lookup(self, name: str) -> object:
         """The object an outside name refers to now: closure cell, global, then builtin."""
         if name in self.freevars:
+            if self.dynamic_cells:
+                return DYNAMIC
             try:
                 return self.freevars[name].cell_contents
             except ValueError:  # empty cell: assigned later in the enclosing function
@@ -63,7 +69,7 @@ def _describe(fn: object) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
 
-def parse_function(fn: object) -> Source:
+def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
     """Parse ``fn``'s source; raise ``SourceUnavailableError`` when there is none."""
     if hasattr(fn, "__s2sad_transform__"):
         raise SourceUnavailableError(
@@ -102,7 +108,7 @@ def parse_function(fn: object) -> Source:
     gast.increment_lineno(tree, first - 1)
     tree.decorator_list = []
     freevars = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-    return Source(fn, tree, file, col_shift, freevars)
+    return Source(fn, tree, file, col_shift, freevars, dynamic_cells)
 
 
 def _indent(text: str) -> int:

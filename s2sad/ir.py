@@ -18,12 +18,13 @@ Expressions in non-flat functions (what ``reverse`` produces) may nest.
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
-    "Subscript", "Slice", "Tuple", "List", "Dict", "Stmt", "Assign", "Do", "Return", "If", "Loop",
+    "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Stmt", "Assign", "Do", "Return", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
     "exprs", "rename", "substitute",
 ]
@@ -140,7 +141,24 @@ class Dict:
     values: list[Expr]
 
 
-Expr = Union[Name, Const, Ref, BinOp, UnaryOp, Compare, Call, Attr, Subscript, Slice, Tuple, List, Dict]
+@dataclass(slots=True)
+class Closure:
+    """A nested ``def`` or a ``lambda`` of the user's, kept as the user wrote it.
+
+    ``node`` is its stdlib ``ast`` (``FunctionDef`` or ``Lambda``); ``captured``
+    are the outer values it reads, each bound once in the enclosing function, so
+    the nested code's names are the IR's names. As a value it is a container of
+    its captures: its cotangent is a dict from captured name to cotangent.
+    """
+
+    node: object
+    captured: list[Expr]
+
+    def __deepcopy__(self, memo: dict) -> Closure:
+        return Closure(self.node, [copy.deepcopy(c, memo) for c in self.captured])
+
+
+Expr = Union[Name, Const, Ref, BinOp, UnaryOp, Compare, Call, Attr, Subscript, Slice, Tuple, List, Dict, Closure]
 ATOMS = (Name, Const, Ref)
 
 # ----- statements -----
@@ -256,6 +274,7 @@ class Function:
     flat: bool = True
     doc: str | None = None
     temps: set[str] = field(default_factory=set)  # names lowering invented (not the user's)
+    inputs: dict[str, str] = field(default_factory=dict)  # closure variable -> its local copy, if differentiated
 
 
 Stmt = Union[Assign, Do, Return, If, Loop, Function]
@@ -292,6 +311,8 @@ def children(e: Expr) -> Iterator[Expr]:
     elif isinstance(e, Dict):
         yield from e.keys
         yield from e.values
+    elif isinstance(e, Closure):
+        yield from e.captured
 
 
 def names_read(e: Expr) -> Iterator[str]:
@@ -376,6 +397,8 @@ def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
         return List([substitute(i, subst) for i in e.items])
     if isinstance(e, Dict):
         return Dict([substitute(k, subst) for k in e.keys], [substitute(v, subst) for v in e.values])
+    if isinstance(e, Closure):
+        return Closure(e.node, [substitute(c, subst) for c in e.captured])
     raise TypeError(f"not an IR expression: {e!r}")
 
 
@@ -540,6 +563,8 @@ def to_ast(e: Expr) -> ast.expr:
         return ast.List([to_ast(i) for i in e.items], ast.Load())
     if isinstance(e, Dict):
         return ast.Dict([to_ast(k) for k in e.keys], [to_ast(v) for v in e.values])
+    if isinstance(e, Closure):
+        return e.node
     raise TypeError(f"not an IR expression: {e!r}")
 
 
@@ -553,12 +578,16 @@ def _index_ast(e: Expr) -> ast.expr:
 
 
 def expr_str(e: Expr) -> str:
+    if isinstance(e, Closure) and isinstance(e.node, ast.FunctionDef):
+        return f"<def {e.node.name}, capturing {', '.join(map(expr_str, e.captured)) or 'nothing'}>"
     return ast.unparse(to_ast(e))
 
 
 def _stmt_line(stmt: Stmt) -> str:
     if isinstance(stmt, Assign):
-        return f"{', '.join(stmt.targets)} = {expr_str(stmt.value)}"
+        lhs = f"({stmt.target[0]},)" if isinstance(stmt.target, tuple) and len(stmt.target) == 1 \
+            else ", ".join(stmt.targets)
+        return f"{lhs} = {expr_str(stmt.value)}"
     if isinstance(stmt, Do):
         return expr_str(stmt.value)
     if isinstance(stmt, Return):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import types
+from collections import Counter
 
 import gast
 
@@ -37,11 +38,11 @@ _TEMP_NAMES = {
 _UNSUPPORTED = {
     gast.With: "`with` blocks",
     gast.Try: "`try` blocks", gast.Raise: "`raise`", gast.Assert: "`assert`",
-    gast.FunctionDef: "nested `def`", gast.ClassDef: "`class` definitions",
+    gast.ClassDef: "`class` definitions",
     gast.Global: "`global` declarations", gast.Nonlocal: "`nonlocal` declarations",
     gast.Delete: "`del`", gast.Import: "`import` inside the function",
     gast.ImportFrom: "`import` inside the function", gast.AsyncFunctionDef: "`async def`",
-    gast.Lambda: "`lambda`", gast.ListComp: "list comprehensions",
+    gast.ListComp: "list comprehensions",
     gast.SetComp: "set comprehensions", gast.DictComp: "dict comprehensions",
     gast.GeneratorExp: "generator expressions", gast.Starred: "`*` unpacking",
     gast.NamedExpr: "`:=`", gast.Yield: "`yield`", gast.YieldFrom: "`yield from`",
@@ -49,18 +50,50 @@ _UNSUPPORTED = {
 }
 
 
-def lower(src: Source, namer: Namer) -> ir.Function:
-    """Lower ``src.tree`` to a flat SSA function, naming values through ``namer``."""
-    return _Lowering(src, namer).function()
+def lower(src: Source, namer: Namer, free_inputs: tuple[str, ...] = ()) -> ir.Function:
+    """Lower ``src.tree`` to a flat SSA function, naming values through ``namer``.
+
+    ``free_inputs`` are closure variables to differentiate: each is copied into a
+    local at entry (recorded in ``Function.inputs``) so it can carry a cotangent.
+    """
+    return _Lowering(src, namer).function(free_inputs)
+
+
+def _scope(node: gast.AST, top: bool = True):
+    """The nodes of one function scope: nested ``def``/``lambda`` are yielded, not entered."""
+    yield node
+    if not top and isinstance(node, gast.FunctionDef | gast.Lambda):
+        return
+    for child in gast.iter_child_nodes(node):
+        yield from _scope(child, False)
 
 
 def _assigned_names(tree: gast.FunctionDef) -> list[str]:
     """Locals in first-assignment order (Python scoping: assigned anywhere means local)."""
     seen: dict[str, None] = {}
-    for node in gast.walk(tree):
+    for node in _scope(tree):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             seen.setdefault(node.id, None)
+        elif isinstance(node, gast.FunctionDef) and node is not tree:
+            seen.setdefault(node.name, None)
     return list(seen)
+
+
+def _free_names(node: gast.FunctionDef | gast.Lambda) -> list[str]:
+    """Names a nested function reads from enclosing scopes, in order."""
+    args = node.args
+    params = {a.id for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
+    inner = _scope(node) if isinstance(node, gast.FunctionDef) else gast.walk(node.body)
+    stores, loads = set(params), {}
+    for n in inner:
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Store):
+                stores.add(n.id)
+            elif isinstance(n.ctx, gast.Load):
+                loads.setdefault(n.id, None)
+        elif isinstance(n, gast.FunctionDef | gast.Lambda) and n is not node:
+            loads.update(dict.fromkeys(_free_names(n)))
+    return [n for n in loads if n not in stores]
 
 
 class _Lowering:
@@ -84,6 +117,8 @@ class _Lowering:
         for node in gast.walk(src.tree):
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
+        self.stores = Counter(n.id for n in _scope(src.tree)
+                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
         for p in self.params.names():
             self.env[p] = namer.claim(p)
         self.unversioned = set(self.locals) - set(self.params.names())
@@ -92,8 +127,14 @@ class _Lowering:
 
     # ----- statements -----
 
-    def function(self) -> ir.Function:
+    def function(self, free_inputs: tuple[str, ...] = ()) -> ir.Function:
         tree = self.src.tree
+        inputs = {}
+        for name in free_inputs:
+            self.loc = self.src.loc(tree)
+            inputs[name] = self.emit(ir.Ref((name,), self.src.lookup(name)), name).id
+            self.temps.discard(inputs[name])
+            self.env[name] = inputs[name]
         body = list(tree.body)
         if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
                 and isinstance(body[0].value.value, str):
@@ -101,7 +142,8 @@ class _Lowering:
         self.block(body)
         if not self.body or not isinstance(self.body[-1], ir.Return):
             self.body.append(ir.Return(ir.Const(None), self.src.loc(tree)))
-        return ir.Function(tree.name, self.params, self.body, self.src.loc(tree), temps=self.temps)
+        return ir.Function(tree.name, self.params, self.body, self.src.loc(tree), temps=self.temps,
+                           inputs=inputs)
 
     def block(self, stmts: list[gast.stmt]) -> None:
         for stmt in stmts:
@@ -121,7 +163,14 @@ class _Lowering:
 
     def stmt(self, node: gast.stmt) -> bool:
         """Lower one statement; True when it was a ``return`` (the rest is unreachable)."""
-        if isinstance(node, gast.If):
+        if isinstance(node, gast.FunctionDef):
+            if node.decorator_list:
+                raise self.src.syntax_error("decorators on nested functions are not supported yet", node)
+            closure = self.closure(node)
+            if self.stores[node.name] or self.env.get(node.name, node.name) != node.name:
+                raise self.src.syntax_error(f"the name {node.name!r} is bound more than once", node)
+            self.body.append(ir.Assign(self.new_version(node.name), closure, self.loc))
+        elif isinstance(node, gast.If):
             self.if_stmt(node)
         elif isinstance(node, gast.For | gast.While):
             self.loop(node)
@@ -420,6 +469,8 @@ class _Lowering:
                 self.body.append(ir.If(done, then_body, [], [out], ([step], [done]), loc=self.loc))
                 result, right = ir.Name(out), nxt
             return result
+        if isinstance(node, gast.Lambda):
+            return self.closure(node)
         if isinstance(node, gast.IfExp):
             return self.choice(self.atom(node.test), node.body, node.orelse, "choice")
         if isinstance(node, gast.BoolOp):
@@ -468,6 +519,20 @@ class _Lowering:
         if isinstance(node, gast.Tuple):
             return ir.Tuple([self.index(e) for e in node.elts])
         return self.atom(node)
+
+    def closure(self, node: gast.FunctionDef | gast.Lambda) -> ir.Closure:
+        """A nested function, kept as written; what it captures must be bound exactly once."""
+        captured = []
+        for name in _free_names(node):
+            if name not in self.locals:
+                continue  # a global or a builtin: read when called, as usual
+            once = self.stores[name] == (0 if name in self.params.names() else 1)
+            if not once or self.env.get(name) != name:
+                raise self.src.syntax_error(
+                    f"this nested function captures {name!r}, which is not bound exactly once before it; "
+                    "s2sad supports closures over values that do not change", node)
+            captured.append(ir.Name(name))
+        return ir.Closure(gast.gast_to_ast(node), captured)
 
     def load_name(self, node: gast.Name) -> ir.Expr:
         name = node.id

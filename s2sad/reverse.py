@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import builtins
 import copy
+import inspect
 import math
+import types
 from dataclasses import dataclass
 
 import numpy
 
 from . import ir, runtime
-from .activity import CALL, CONTAINER, COPY, MISSING, UNPACK, Analysis, analyze
+from .activity import CALL, CLOSURE, CONTAINER, COPY, MISSING, TRANSFORM, UNPACK, Analysis, analyze
+from .cache import VJP, vjp_of
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .naming import Namer
@@ -56,7 +59,7 @@ class Derivative:
 
 
 def _helper(name: str) -> ir.Ref:
-    obj = getattr(runtime, name, None) or getattr(builtins, name)
+    obj = {"vjp_of": vjp_of}.get(name) or getattr(runtime, name, None) or getattr(builtins, name)
     return ir.Ref((name,), obj, helper=True)
 
 
@@ -77,6 +80,11 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active
     seed = namer.fresh(f"{out.id}_bar" if returns_active else "out_bar")
     adj = _Adjoint(analysis, namer)
+    for stmt in ir.walk(forward):  # name the pullbacks of calls in the order the calls are made
+        p = analysis.prims.get(id(stmt))
+        if p is not None and p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets):
+            base = getattr(p.callee, "__name__", None) or ir.expr_str(p.func).split(".")[-1]
+            adj.pullback_names[id(stmt)] = namer.fresh(f"{base}_pullback")
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
@@ -114,9 +122,7 @@ def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     elif isinstance(callee, str):
         what, hint = f"the method or attribute {callee}", ""
     else:
-        what = rule_name(callee)
-        hint = (" It is a Python function: calls into other Python functions are not transformed yet."
-                if hasattr(callee, "__code__") else "")
+        what, hint = rule_name(callee), ""
     return NoDerivativeRuleError(
         f"s2sad has no derivative rule for {what}, called at {loc.file}:{loc.line}:\n    {loc.text}\n"
         f"and a gradient must flow through it.{hint} Reverse rules are one-line entries in "
@@ -169,6 +175,7 @@ class _Adjoint:
         self.bars: dict[str, ir.Expr] = {}  # name -> its cotangent now (a Name)
         self.owned: dict[str, str] = {}  # name -> the variable this path assigned its cotangent to
         self.canonical: dict[str, str] = {}  # name -> its cotangent variable, the same on every path
+        self.pullback_names: dict[int, str] = {}  # id(call statement) -> its pullback's name
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
 
@@ -182,11 +189,9 @@ class _Adjoint:
     def emit(self, target: str, value: ir.Expr) -> None:
         self.out.append(ir.Assign(target, value, self.loc))
 
-    def variable(self, name: str, var: str | None = None) -> str:
+    def variable(self, name: str) -> str:
         """The variable that holds ``name``'s cotangent: one name on every path, so joins need no copies."""
-        if var is not None:
-            self.canonical[name] = var
-        elif name not in self.canonical:
+        if name not in self.canonical:
             self.canonical[name] = self.namer.fresh(f"{name}_bar")
         self.owned[name] = self.canonical[name]
         return self.owned[name]
@@ -253,6 +258,11 @@ class _Adjoint:
             keys = stmt.value.keys if isinstance(stmt.value, ir.Dict) else [ir.Const(i) for i in range(len(p.args))]
             for item, key in zip(p.args, keys):
                 self.add(item, ir.Subscript(g, key))
+        elif p.kind == CLOSURE:  # a function value's cotangent is a dict over what it captured
+            for item in p.args:
+                self.add(item, ir.Subscript(g, ir.Const(item.id)))
+        elif p.kind == TRANSFORM:
+            self.call(stmt, p, g)
         elif p.kind == CALL:
             args = [self.sym(a) for a in p.args]
             kwargs = {k: self.sym(v) for k, v in p.kwargs.items()}
@@ -266,6 +276,61 @@ class _Adjoint:
             for arg, c in zip(p.args, contributions):
                 if c is not None:
                     self.add(arg, c.expr)
+
+    def call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """A call into user code: the forward pass calls its vjp, the pullback its pullback.
+
+        ``z = g(a, b)`` becomes ``z, g_pullback = g_vjp(a, b)`` in the forward pass
+        and ``a_bar, b_bar = g_pullback(z_bar)`` in the pullback. A callee known
+        only at run time goes through ``vjp_of``.
+        """
+        active = self.an.active
+        positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
+        keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
+        operands = [p.args[i] for i in positions] + [p.kwargs[k] for k in keywords]
+        captures = isinstance(p.func, ir.Name) and p.func.id in active
+        if captures:
+            operands.append(p.func)
+        if not operands:
+            return
+        fn = p.callee
+        if fn is not None:  # known now: bind a handle to its vjp
+            receiver = []
+            if isinstance(fn, types.MethodType):
+                fn, receiver = fn.__func__, [p.func.value]
+            params = inspect.signature(fn).parameters
+            names = list(params)
+            wrt = tuple(names[i + len(receiver)] for i in positions) + tuple(keywords)
+            if any(params[n].kind in (params[n].VAR_POSITIONAL, params[n].VAR_KEYWORD) for n in wrt) \
+                    or any(k not in params for k in keywords):
+                raise S2SADSyntaxError(
+                    f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
+                    "pass it to a named parameter", self.loc)
+            handle = ir.Ref((f"{fn.__name__}_vjp",), VJP.of(fn, wrt), helper=True)
+            func, args = handle, [*receiver, *p.args]
+            base = fn.__name__
+        else:
+            spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
+            func, args = ir.Call(_helper("vjp_of"), spec), list(p.args)
+            base = p.func.attr if isinstance(p.func, ir.Attr) else p.func.path[-1] if isinstance(
+                p.func, ir.Ref) else p.func.id
+        pullback = self.pullback_names.get(id(stmt)) or self.namer.fresh(f"{base}_pullback")
+        stmt.target = (stmt.target, pullback)
+        stmt.value = ir.Call(func, args, list(p.kwargs.items()))
+        targets, later, seen = [], [], set()
+        for operand in operands:
+            name = operand.id
+            if name not in self.bars and name not in self.owned and name not in seen:
+                seen.add(name)
+                targets.append(self.variable(name))  # the first contribution: unpack straight into it
+                self.bars[name] = ir.Name(targets[-1])
+            else:
+                part = self.namer.fresh(f"{name}_bar_part")
+                targets.append(part)
+                later.append((operand, part))
+        self.emit(tuple(targets), ir.Call(ir.Name(pullback), [g]))
+        for operand, part in later:
+            self.add(operand, ir.Name(part))
 
     def if_(self, stmt: ir.If) -> None:
         self.loc = stmt.loc

@@ -63,13 +63,15 @@ def zeros_like(x):
         return type(x)(zeros_like(v) for v in x)
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
+    if callable(x):
+        return {}  # a function's cotangent: a dict over what it captured (nothing yet)
     return np.zeros_like(x)
 
 
 def add_bars(a, b):
     """Sum two cotangents of a container (tuple, list, dict) entry by entry."""
-    if isinstance(a, dict):
-        return {k: add_bars(a[k], b[k]) for k in a}
+    if isinstance(a, dict):  # a missing entry is a zero
+        return {k: add_bars(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {**a, **b}}
     if isinstance(a, tuple | list):
         return type(a)(add_bars(x, y) for x, y in zip(a, b))
     return a + b

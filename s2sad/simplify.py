@@ -29,7 +29,7 @@ def simplify(fn: ir.Function) -> ir.Function:
     s = _Simplifier(fn.temps)
     body = s.block(fn.body, {}, {})
     body = _drop_dead_temporaries(body, fn.temps)
-    return ir.Function(fn.name, fn.params, body, fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps)
+    return ir.Function(fn.name, fn.params, body, fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
 
 
 class _Simplifier:

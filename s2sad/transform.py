@@ -37,6 +37,7 @@ class Generated:
     function: types.FunctionType
     grad_text: str
     grad_function: types.FunctionType
+    bindings: dict[str, object]  # helper name -> object (VJP handles of callees among them)
 
 
 def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> list[str]:
@@ -53,27 +54,33 @@ def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> 
     return names
 
 
-def lowered_ir(fn: types.FunctionType) -> tuple[Source, Namer, ir.Function]:
+def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynamic_cells: bool = False
+               ) -> tuple[Source, Namer, ir.Function]:
     """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
-    src = parse_function(fn)
+    src = parse_function(fn, dynamic_cells)
     desugar(src.tree)
     namer = Namer()
-    lowered = simplify(lower(src, namer))
+    lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)
     return src, namer, lowered
 
 
-def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset()) -> Generated:
-    """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. the parameters ``wrt``.
+def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
+              dynamic_cells: bool = False) -> Generated:
+    """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
+    ``wrt`` names parameters, or closure variables (``fn``'s free variables).
     ``scalars`` are parameters known to hold scalars at the call sites this
-    specialisation serves.
+    specialisation serves. ``dynamic_cells``: the result will serve every closure
+    made from ``fn``'s code, so closure cells are not read at transform time.
     """
-    src, namer, lowered = lowered_ir(fn)
-    missing = [w for w in wrt if w not in lowered.params.names()]
+    params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
+    missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
     if missing:
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
-    deriv = reverse(lowered, src, namer, list(wrt), set(scalars))
+    free = tuple(w for w in wrt if w not in params)
+    src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
+    deriv = reverse(lowered, src, namer, [lowered.inputs.get(w, w) for w in wrt], set(scalars))
     ir.verify(deriv.function)
     ir.verify(deriv.grad)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
@@ -89,4 +96,4 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         function = load(text, filename, fn_ir.name, fn.__globals__, cells, fn.__defaults__, fn.__kwdefaults__)
         loaded.append((text, function))
     (text, vjp), (grad_text, grad) = loaded
-    return Generated(src, lowered, deriv.function, text, vjp, grad_text, grad)
+    return Generated(src, lowered, deriv.function, text, vjp, grad_text, grad, deriv.bindings)
