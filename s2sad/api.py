@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cache import Cache, get_cache
+from .cache import VJP, Cache, get_cache
 from .frontend import parse_function
 from .ir import dump
 from .transform import LINEMAPS, Generated, transform, wrt_names
@@ -178,23 +178,43 @@ def _is_float_like(a) -> bool:
     return isinstance(a, float | np.floating)
 
 
-def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python") -> str:
+def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python",
+           callees: bool = False) -> str:
     """The generated derivative of ``fun`` as Python source (or an IR dump).
 
     ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
     (the same statements fused into one function, which ``grad`` runs),
-    ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp). The source shown is
-    the one generated when nothing is known about the argument types; a call may
-    run a variant specialised to them (e.g. without ``unbroadcast`` for floats).
+    ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp).
+    With ``callees=True`` the derivatives of the user functions it calls by name
+    follow, each once. The source shown is the one generated when nothing is
+    known about the argument types; a call may run a variant specialised to
+    them (e.g. without ``unbroadcast`` for floats).
 
     >>> import s2sad
     >>> def square(x):
     ...     return x * x
     >>> print(s2sad.source(square))  # doctest: +ELLIPSIS
-    # s2sad: reverse-mode derivative of square ...
+    # s2sad: vjp of square ...
     """
     fun = getattr(fun, "__wrapped__", fun) if hasattr(fun, "__s2sad_transform__") else fun
-    generated = generated_for(fun, argnums)
+    nums, _ = _argnums(argnums)
+    parse_function(fun)  # a clear error for functions without source
+    code = fun.__code__
+    wrt = tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums, fun.__qualname__))
+    texts, todo, done = [], [(fun, wrt)], set()
+    while todo:
+        fn, wrt = todo.pop(0)
+        if (fn, wrt) in done:
+            continue
+        done.add((fn, wrt))
+        generated = transform(fn, wrt)
+        texts.append(_stage(generated, stage))
+        if callees:
+            todo += [(h.cache.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP)]
+    return "\n".join(texts)
+
+
+def _stage(generated: Generated, stage: str) -> str:
     if stage == "python":
         return generated.text
     if stage == "grad":
@@ -204,11 +224,3 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     if stage == "adjoint":
         return dump(generated.derivative) + "\n"
     raise ValueError(f"stage must be 'python', 'grad', 'ssa' or 'adjoint', got {stage!r}")
-
-
-def generated_for(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Generated:
-    """The generic (type-unspecialised) transform of ``fun``, for printing."""
-    nums, _ = _argnums(argnums)
-    parse_function(fun)  # a clear error for functions without source
-    code = fun.__code__
-    return transform(fun, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums, fun.__qualname__)))

@@ -46,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print the generated derivative of a function")
     show.add_argument("target", metavar="FILE.py:FUNC", help="the function to differentiate")
     show.add_argument("--argnums", default="0", help="positional arguments to differentiate, e.g. 0,1")
-    show.add_argument("--stage", choices=("python", "ssa", "adjoint"), default="python",
-                      help="python: the generated code; ssa: the lowered IR; adjoint: the derivative's IR")
+    show.add_argument("--stage", choices=("python", "grad", "ssa", "adjoint"), default="python",
+                      help="python: the generated vjp; grad: the fused gradient function grad runs; "
+                           "ssa: the lowered IR; adjoint: the derivative's IR")
+    show.add_argument("--all", action="store_true", help="also print the derivatives of the functions it calls")
     args = parser.parse_args(argv)
     fn = _load_function(args.target)
-    sys.stdout.write(source(fn, argnums=_argnums(args.argnums), stage=args.stage))
+    sys.stdout.write(source(fn, argnums=_argnums(args.argnums), stage=args.stage, callees=args.all))
     return 0

@@ -47,3 +47,18 @@ def test_python_dash_m_works():
 def test_bad_targets(target, message):
     with pytest.raises(SystemExit, match=message):
         main(["show", target])
+
+
+def test_show_all_prints_the_callees_once(capsys):
+    corpus = str(ROOT / "tests" / "fn_corpus.py")
+    main(["show", f"{corpus}:uses_helpers", "--argnums", "0,1", "--all"])
+    out = capsys.readouterr().out
+    compile(out, "shown", "exec")
+    for name in ("uses_helpers_vjp", "sq_vjp", "mix_vjp", "poly_vjp"):
+        assert out.count(f"def {name}(") == 1, name
+
+
+def test_show_grad_stage(capsys):
+    main(["show", f"{EXAMPLE}:f", "--argnums", "0,1", "--stage", "grad"])
+    out = capsys.readouterr().out
+    assert "def f_grad(x, y):" in out and "z_bar = scalar_seed(z)" in out
