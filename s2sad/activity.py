@@ -34,6 +34,7 @@ class Prim:
     kwargs: dict[str, ir.Expr] = field(default_factory=dict)
     callee: object = None  # MISSING: the callable without a rule; TRANSFORM: the function, None if dynamic
     func: ir.Expr | None = None  # TRANSFORM: the called expression (a local, or a method of one)
+    starred: list[ir.Expr] = field(default_factory=list)  # passed with * or ** (and what follows a *)
 
 
 def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
@@ -82,6 +83,8 @@ def primitive(stmt: ir.Assign) -> Prim:
             return Prim(CALL, rule, [v.value]) if rule else Prim(NONDIFF, None, [v.value])
         return Prim(MISSING, None, [v.value], callee=f".{v.attr}")
     if isinstance(v, ir.Call):
+        if any(isinstance(a, ir.Starred) for a in v.args) or any(k is None for k, _ in v.kwargs):
+            return _unpacking_call(v)
         kwargs = dict(v.kwargs)
         if isinstance(v.func, ir.Attr):  # method call
             receiver = v.func.value
@@ -102,6 +105,20 @@ def primitive(stmt: ir.Assign) -> Prim:
     raise TypeError(f"unexpected IR value {v!r}")
 
 
+def _unpacking_call(v: ir.Call) -> Prim:
+    """A call with ``*args`` or ``**kwargs``: values passed through, never differentiated through the star."""
+    fn = v.func.value if isinstance(v.func, ir.Ref) else None
+    plain = primitive(ir.Assign("_", ir.Call(v.func, [a for a in v.args if not isinstance(a, ir.Starred)],
+                                             [(k, e) for k, e in v.kwargs if k is not None])))
+    if plain.kind in (NONDIFF, TRANSFORM):
+        cut = next(i for i, a in enumerate([*v.args, None]) if a is None or isinstance(a, ir.Starred))
+        return Prim(plain.kind, None, list(v.args[:cut]), dict(plain.kwargs), plain.callee, plain.func,
+                    starred=[a.value if isinstance(a, ir.Starred) else a for a in v.args[cut:]]
+                    + [e for k, e in v.kwargs if k is None])
+    return Prim(MISSING, None, [a.value if isinstance(a, ir.Starred) else a for a in v.args],
+                dict(plain.kwargs), callee=fn if fn is not None else "a call with * or ** arguments")
+
+
 @dataclass(slots=True)
 class Analysis:
     prims: dict[int, Prim]  # id(stmt) -> Prim
@@ -117,7 +134,7 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
     if p.kind == CALL and p.rule.diff is not None:
         return [p.args[i] for i in p.rule.diff if i < len(p.args)]
     if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
-        return [*p.args, *p.kwargs.values(), *([p.func] if isinstance(p.func, ir.Name) else [])]
+        return [*p.args, *p.kwargs.values(), *p.starred, *([p.func] if isinstance(p.func, ir.Name) else [])]
     return [*p.args, *p.kwargs.values()] if p.kind == MISSING else list(p.args)
 
 

@@ -24,7 +24,7 @@ from typing import Iterator, Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
-    "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Stmt", "Assign", "Do", "Return", "If", "Loop",
+    "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "Stmt", "Assign", "Do", "Return", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
     "exprs", "rename", "substitute",
 ]
@@ -107,6 +107,13 @@ class Call:
 
 
 @dataclass(slots=True)
+class Starred:
+    """``*value`` among a call's positional arguments (``**value`` is a keyword named None)."""
+
+    value: Expr
+
+
+@dataclass(slots=True)
 class Attr:
     value: Expr
     attr: str
@@ -158,7 +165,8 @@ class Closure:
         return Closure(self.node, [copy.deepcopy(c, memo) for c in self.captured])
 
 
-Expr = Union[Name, Const, Ref, BinOp, UnaryOp, Compare, Call, Attr, Subscript, Slice, Tuple, List, Dict, Closure]
+Expr = Union[Name, Const, Ref, BinOp, UnaryOp, Compare, Call, Starred, Attr, Subscript, Slice, Tuple, List, Dict,
+             Closure]
 ATOMS = (Name, Const, Ref)
 
 # ----- statements -----
@@ -299,7 +307,7 @@ def children(e: Expr) -> Iterator[Expr]:
         yield from e.args
         for _, v in e.kwargs:
             yield v
-    elif isinstance(e, Attr):
+    elif isinstance(e, Attr | Starred):
         yield e.value
     elif isinstance(e, Subscript):
         yield e.value
@@ -387,6 +395,8 @@ def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
                     [(k, substitute(v, subst)) for k, v in e.kwargs])
     if isinstance(e, Attr):
         return Attr(substitute(e.value, subst), e.attr)
+    if isinstance(e, Starred):
+        return Starred(substitute(e.value, subst))
     if isinstance(e, Subscript):
         return Subscript(substitute(e.value, subst), substitute(e.index, subst))
     if isinstance(e, Slice):
@@ -417,6 +427,8 @@ def walk(stmts: list[Stmt]) -> Iterator[Stmt]:
 def _is_flat_operand(e: Expr) -> bool:
     if isinstance(e, ATOMS):
         return True
+    if isinstance(e, Starred):
+        return isinstance(e.value, ATOMS)
     if isinstance(e, Slice | Tuple):  # index expressions: x[1:n, ::2]
         return all(_is_flat_operand(c) for c in children(e))
     return False
@@ -550,6 +562,8 @@ def to_ast(e: Expr) -> ast.expr:
         return ast.Call(
             to_ast(e.func), [to_ast(a) for a in e.args], [ast.keyword(k, to_ast(v)) for k, v in e.kwargs]
         )
+    if isinstance(e, Starred):
+        return ast.Starred(to_ast(e.value), ast.Load())
     if isinstance(e, Attr):
         return ast.Attribute(to_ast(e.value), e.attr, ast.Load())
     if isinstance(e, Subscript):

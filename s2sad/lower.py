@@ -504,12 +504,8 @@ class _Lowering:
                 func = ir.Attr(base, node.func.attr)  # a method call: receiver stays an atom
         else:
             func = self.atom(node.func)
-        args = [self.atom(a) for a in self._no_starred(node.args)]
-        kwargs = []
-        for kw in node.keywords:
-            if kw.arg is None:
-                raise self.src.syntax_error("`**kwargs` in calls is not supported yet", kw.value)
-            kwargs.append((kw.arg, self.atom(kw.value)))
+        args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
+        kwargs = [(kw.arg, self.atom(kw.value)) for kw in node.keywords]  # arg None: `**mapping`
         return ir.Call(func, args, kwargs)
 
     def index(self, node: gast.expr) -> ir.Expr:

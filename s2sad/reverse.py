@@ -285,6 +285,9 @@ class _Adjoint:
         only at run time goes through ``vjp_of``.
         """
         active = self.an.active
+        if any(isinstance(e, ir.Name) and e.id in active for e in p.starred):
+            raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
+                                   "pass it as a plain or keyword argument", self.loc)
         positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
         keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
         operands = [p.args[i] for i in positions] + [p.kwargs[k] for k in keywords]
@@ -306,17 +309,14 @@ class _Adjoint:
                 raise S2SADSyntaxError(
                     f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
                     "pass it to a named parameter", self.loc)
-            handle = ir.Ref((f"{fn.__name__}_vjp",), VJP.of(fn, wrt), helper=True)
-            func, args = handle, [*receiver, *p.args]
-            base = fn.__name__
+            func = ir.Ref((f"{fn.__name__}_vjp",), VJP.of(fn, wrt), helper=True)
         else:
+            receiver = []
             spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
-            func, args = ir.Call(_helper("vjp_of"), spec), list(p.args)
-            base = p.func.attr if isinstance(p.func, ir.Attr) else p.func.path[-1] if isinstance(
-                p.func, ir.Ref) else p.func.id
-        pullback = self.pullback_names.get(id(stmt)) or self.namer.fresh(f"{base}_pullback")
+            func = ir.Call(_helper("vjp_of"), spec)
+        pullback = self.pullback_names[id(stmt)]
         stmt.target = (stmt.target, pullback)
-        stmt.value = ir.Call(func, args, list(p.kwargs.items()))
+        stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
         targets, later, seen = [], [], set()
         for operand in operands:
             name = operand.id

@@ -130,3 +130,11 @@ def helper_in_loop(x):
     for i in range(5):
         s = s + mix(x, s + 1.0)
     return s
+
+
+def passes_through(x, *args, **kwargs):
+    return scaled(x, *args, **kwargs) + x
+
+
+def calls_pass_through(x, s):
+    return passes_through(x, s, shift=1.0)

@@ -26,6 +26,18 @@ CASES = [
 ]
 
 
+def test_star_args_and_kwargs_pass_through():
+    g = s2sad.grad(fc.passes_through)
+    assert g(1.5, 3.0, shift=2.0) == 3.0 + 1.0
+    assert g(1.5) == 2.0 + 1.0
+    assert s2sad.grad(fc.calls_pass_through)(1.5, 3.0) == 4.0
+
+
+def test_a_gradient_through_star_args_is_refused_clearly():
+    with pytest.raises(s2sad.S2SADSyntaxError, match=r"binds to \*args or \*\*kwargs"):
+        s2sad.grad(fc.calls_pass_through, argnums=1)(1.5, 3.0)
+
+
 @pytest.mark.parametrize("fn, args", CASES, ids=[f"{f.__name__}-{i}" for i, (f, _) in enumerate(CASES)])
 def test_matches_finite_differences(fn, args):
     check_grads(fn, args)
@@ -92,3 +104,12 @@ def test_closure_over_a_value_that_changes_is_refused():
 
     with pytest.raises(s2sad.S2SADSyntaxError, match="captures 'y'"):
         s2sad.grad(changes)(1.0)
+
+
+def test_a_gradient_into_star_args_is_refused_at_the_forwarding_call():
+    def forwards(x, y):
+        pair = (x, y)
+        return fc.scaled(*pair)
+
+    with pytest.raises(s2sad.S2SADSyntaxError, match=r"passed with \* or \*\*"):
+        s2sad.grad(forwards)(1.0, 2.0)
