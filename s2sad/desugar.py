@@ -36,7 +36,7 @@ class _Loop:
 
 def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
     """Rewrite ``tree`` in place so it has no early exits (see the module docstring)."""
-    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
+    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}  # all scopes: never shadow
     d = _Desugar(taken)
     body = tree.body
     if d.needs_result(body):
@@ -52,6 +52,14 @@ def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
     else:
         tree.body = d.block(body, None)
     return tree
+
+
+def _walk(node: gast.AST):
+    """``gast.walk`` within one function: nested ``def`` and ``lambda`` have their own returns."""
+    yield node
+    if not isinstance(node, gast.FunctionDef | gast.Lambda):
+        for child in gast.iter_child_nodes(node):
+            yield from _walk(child)
 
 
 def _at(node: gast.AST, like: gast.AST) -> gast.AST:
@@ -82,9 +90,9 @@ def _not_any(flags: list[str], like: gast.AST) -> gast.expr:
 
 def _returns_in_loop(stmts: list[gast.stmt]) -> bool:
     for node in stmts:
-        for loop in gast.walk(node):
+        for loop in _walk(node):
             if isinstance(loop, gast.For | gast.While) and any(
-                    isinstance(n, gast.Return) for b in (loop.body, loop.orelse) for s in b for n in gast.walk(s)):
+                    isinstance(n, gast.Return) for b in (loop.body, loop.orelse) for s in b for n in _walk(s)):
                 return True
     return False
 
@@ -92,7 +100,7 @@ def _returns_in_loop(stmts: list[gast.stmt]) -> bool:
 def _partial_exits(stmts: list[gast.stmt], in_loop: bool) -> bool:
     """Does some ``if`` exit on only some of its paths (so the code after it needs a flag)?"""
     for s in stmts:
-        for node in _own_nodes(s) if in_loop else gast.walk(s):
+        for node in _own_nodes(s) if in_loop else _walk(s):
             if isinstance(node, gast.If) and MAYBE in (_exits(node.body, in_loop), _exits(node.orelse, in_loop)):
                 return True
     return False
@@ -121,7 +129,7 @@ def _exits_stmt(s: gast.stmt, in_loop: bool) -> str:
         a, b = _exits(s.body, in_loop), _exits(s.orelse, in_loop)
         return a if a == b else MAYBE
     if isinstance(s, gast.For | gast.While):
-        return MAYBE if any(isinstance(n, gast.Return) for n in gast.walk(s)) else NEVER
+        return MAYBE if any(isinstance(n, gast.Return) for n in _walk(s)) else NEVER
     return NEVER
 
 
@@ -141,7 +149,7 @@ class _Desugar:
 
     def needs_result(self, body: list[gast.stmt]) -> bool:
         """True when some ``return`` is not the function's last top-level statement."""
-        returns = [n for s in body for n in gast.walk(s) if isinstance(n, gast.Return)]
+        returns = [n for s in body for n in _walk(s) if isinstance(n, gast.Return)]
         return bool(returns) and not (len(returns) == 1 and body[-1] is returns[0])
 
     def block(self, stmts: list[gast.stmt], loop: _Loop | None, top: bool = False) -> list[gast.stmt]:
@@ -207,7 +215,7 @@ class _Desugar:
         has_break = any(isinstance(n, gast.Break) for n in body_nodes)
         has_continue = any(isinstance(n, gast.Continue) for n in body_nodes)
         # `return` counts at any depth: it leaves nested loops too
-        has_return = any(isinstance(n, gast.Return) for b in s.body for n in gast.walk(b))
+        has_return = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
         before: list[gast.stmt] = []
         stops = has_break or has_return
         me = _Loop(self.fresh("broke") if stops else None,
@@ -231,7 +239,7 @@ class _Desugar:
 def _own_nodes(node: gast.AST):
     """The nodes of ``node`` that belong to the current loop (not to loops nested inside)."""
     yield node
-    if isinstance(node, gast.For | gast.While):
+    if isinstance(node, gast.For | gast.While | gast.FunctionDef | gast.Lambda):
         return
     for child in gast.iter_child_nodes(node):
         yield from _own_nodes(child)

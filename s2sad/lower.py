@@ -594,4 +594,6 @@ def _temp_hint(node: gast.expr) -> str:
         return node.attr
     if isinstance(node, gast.Compare):
         return "cmp"
+    if isinstance(node, gast.Lambda):
+        return "fn"
     return "tmp"

@@ -11,6 +11,7 @@ import pytest
 
 import cf_corpus
 import corpus
+import fn_corpus
 import s2sad
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -26,6 +27,10 @@ CASES = {
     "for_with_break": (cf_corpus.newton_sqrt, 0),
     "while_loop": (cf_corpus.while_loop, 0),
     "rnn": (cf_corpus.rnn, (0, 1)),
+    "calls_helpers": (fn_corpus.uses_helpers, (0, 1)),
+    "lambda_argument": (fn_corpus.area_closure, 0),
+    "higher_order_helper": (fn_corpus.integrate, (0, 1, 2)),
+    "nested_def": (fn_corpus.nested_capture, 0),
 }
 
 
