@@ -10,6 +10,7 @@ resolved against the function's closure cells, globals and builtins.
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import linecache
 import textwrap
@@ -91,21 +92,23 @@ def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
             f"{fn.__code__.co_filename!r}): {e}. Functions made by exec/eval or typed at an "
             "interactive prompt without a file have no source to transform."
         ) from None
-    text = "".join(lines)
-    dedented = textwrap.dedent(text)
-    col_shift = _indent(text) - _indent(dedented)
     file = fn.__code__.co_filename
-    try:
-        module = gast.parse(dedented)
-    except SyntaxError:
-        module = None
     if fn.__name__ == "<lambda>":
-        tree = _find_lambda(fn, module, first)
+        # A lambda sits inside some expression: parse its whole file, so it can start
+        # mid-line and span lines, and pick it by line, parameters and column.
+        tree, col_shift = _find_lambda(fn, linecache.getlines(file) or lines), 0
     else:
+        text = "".join(lines)
+        dedented = textwrap.dedent(text)
+        col_shift = _indent(text) - _indent(dedented)
+        try:
+            module = gast.parse(dedented)
+        except SyntaxError:
+            module = None
         tree = module.body[0] if module and module.body else None
         if not isinstance(tree, gast.FunctionDef) or tree.name != fn.__name__:
             raise SourceUnavailableError(f"could not find the definition of {_describe(fn)} in {file}:{first}")
-    gast.increment_lineno(tree, first - 1)
+        gast.increment_lineno(tree, first - 1)
     tree.decorator_list = []
     freevars = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     return Source(fn, tree, file, col_shift, freevars, dynamic_cells)
@@ -116,18 +119,30 @@ def _indent(text: str) -> int:
     return len(first) - len(first.lstrip())
 
 
-def _find_lambda(fn: types.FunctionType, module: gast.Module | None, first: int) -> gast.FunctionDef:
-    """The one lambda in the source lines that matches ``fn``'s line and parameter names."""
+@functools.lru_cache(maxsize=32)
+def _parse_file(text: str) -> gast.Module | None:
+    """A whole file's tree (cached: a test module may hold hundreds of lambdas)."""
+    try:
+        return gast.parse(text)
+    except SyntaxError:
+        return None
+
+
+def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.FunctionDef:
+    """The one lambda in ``fn``'s file that matches its line, parameter names and body column."""
     code = fn.__code__
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    module = _parse_file("".join(file_lines))
     found = []
     if module is not None:
-        for node in gast.walk(module):
-            if isinstance(node, gast.Lambda) and node.lineno == code.co_firstlineno - first + 1:
-                if [a.id for a in node.args.args + node.args.kwonlyargs] == params:
-                    found.append(node)
+        found = [node for node in gast.walk(module) if isinstance(node, gast.Lambda)
+                 and node.lineno == code.co_firstlineno
+                 and [a.id for a in node.args.args + node.args.kwonlyargs] == params]
+    if len(found) > 1:  # several on one line: the body's first column tells them apart
+        cols = {(line, col) for line, _, col, _ in code.co_positions() if col is not None}
+        found = [n for n in found if (n.body.lineno, n.body.col_offset) in cols] or found
     if len(found) != 1:
-        why = "its line could not be parsed on its own" if module is None else (
+        why = "its file could not be parsed" if module is None else (
             "no lambda there matches" if not found else "several lambdas on that line match")
         raise SourceUnavailableError(
             f"s2sad could not isolate the lambda at {code.co_filename}:{code.co_firstlineno} ({why}). "

@@ -26,11 +26,8 @@ from __future__ import annotations
 import builtins
 import copy
 import inspect
-import math
 import types
 from dataclasses import dataclass
-
-import numpy
 
 from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, MISSING, TRANSFORM, UNPACK, Analysis, analyze
@@ -38,11 +35,9 @@ from .cache import VJP, vjp_of
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .naming import Namer
-from .rules import Sym, rule_name
+from .rules import NAMESPACES, Sym, rule_name
 
 __all__ = ["Derivative", "reverse"]
-
-_HELPER_ROOTS = {"np": numpy, "math": math}
 
 
 @dataclass(slots=True)
@@ -442,7 +437,7 @@ def _bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str
     refs = {id(ref): ref for fn in fns for ref in _helper_refs(fn)}  # statements are shared
     for ref in refs.values():
         root = ref.path[0]
-        obj = _HELPER_ROOTS.get(root) if len(ref.path) > 1 else ref.value
+        obj = NAMESPACES[root] if len(ref.path) > 1 else ref.value
         if id(obj) not in chosen:
             if src.lookup(root) is obj:
                 chosen[id(obj)] = root

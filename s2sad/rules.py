@@ -24,7 +24,7 @@ from typing import Callable
 import numpy
 
 from . import runtime
-from .ir import Attr, BinOp, Call, Const, Expr, Ref, UnaryOp
+from .ir import Attr, BinOp, Call, Compare, Const, Expr, Ref, Slice, Subscript, Tuple, UnaryOp
 
 __all__ = ["Rule", "Sym", "RULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "rule_name"]
 
@@ -76,9 +76,29 @@ class Sym:
             return Sym(self.expr.operand, self.scalar)
         return Sym(UnaryOp("-", self.expr), self.scalar)
 
+    def __gt__(self, o): return Sym(Compare(">", self.expr, sym(o).expr))
+    def __lt__(self, o): return Sym(Compare("<", self.expr, sym(o).expr))
+    def __ge__(self, o): return Sym(Compare(">=", self.expr, sym(o).expr))
+    def __le__(self, o): return Sym(Compare("<=", self.expr, sym(o).expr))
+
+    def eq(self, o) -> Sym:
+        """``self == o`` as an expression (``==`` itself keeps Python's meaning on Syms)."""
+        return Sym(Compare("==", self.expr, sym(o).expr))
+
+    def __getitem__(self, index) -> Sym:
+        return Sym(Subscript(self.expr, _index(index)))
+
     @property
     def T(self) -> Sym:
         return Sym(Attr(self.expr, "T"), self.scalar)
+
+    def attr(self, name: str) -> Sym:
+        return Sym(Attr(self.expr, name))
+
+    def method(self, name: str, *args: object, **kwargs: object) -> Sym:
+        """``self.name(*args, **kwargs)``."""
+        return Sym(Call(Attr(self.expr, name), [sym(a).expr for a in args],
+                        [(k, sym(v).expr) for k, v in kwargs.items()]))
 
 
 class _NotConst:
@@ -90,7 +110,22 @@ NotConst = _NotConst()
 
 
 def sym(v: object) -> Sym:
-    return v if isinstance(v, Sym) else Sym(Const(v), isinstance(v, int | float))
+    if isinstance(v, Sym):
+        return v
+    if isinstance(v, tuple):
+        return Sym(Tuple([sym(i).expr for i in v]))
+    return Sym(Const(v), isinstance(v, int | float))
+
+
+def _index(index: object) -> Expr:
+    if isinstance(index, tuple):
+        return Tuple([_index(i) for i in index])
+    if isinstance(index, slice):
+        return Slice(*(None if p is None else sym(p).expr for p in (index.start, index.stop, index.step)))
+    return sym(index).expr
+
+
+NAMESPACES: dict[str, object] = {}  # root name -> module, for the loader to bind
 
 
 class _Namespace:
@@ -100,6 +135,8 @@ class _Namespace:
         self._name = name
         self._module = module
         self._scalar_out = scalar_out  # math.* always returns a Python float
+        if name:
+            NAMESPACES[name] = module
 
     def __getattr__(self, attr: str) -> Callable[..., Sym]:
         fn = getattr(self._module, attr)
@@ -317,6 +354,8 @@ NONDIFFERENTIABLE.update([
     operator.lt, operator.le, operator.eq, operator.ne, operator.gt, operator.ge,
     operator.is_, operator.is_not, operator.contains,
 ])
+
+from . import rules_numpy  # noqa: E402,F401  (registers the NumPy library into the tables above)
 
 BINOP_FUNCS = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,

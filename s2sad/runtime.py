@@ -60,7 +60,7 @@ def zeros_like(x):
     if isinstance(x, float | int):
         return 0.0
     if isinstance(x, tuple | list):
-        return type(x)(zeros_like(v) for v in x)
+        return rebuild(x, [zeros_like(v) for v in x])
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
     if callable(x):
@@ -68,12 +68,21 @@ def zeros_like(x):
     return np.zeros_like(x)
 
 
+def rebuild(like, parts):
+    """``parts`` in the container type of ``like`` (list, tuple, or a named tuple such as SlogdetResult)."""
+    if isinstance(like, list):
+        return list(parts)
+    if hasattr(like, "_fields"):
+        return type(like)(*parts)
+    return tuple(parts)
+
+
 def add_bars(a, b):
     """Sum two cotangents of a container (tuple, list, dict) entry by entry."""
     if isinstance(a, dict):  # a missing entry is a zero
         return {k: add_bars(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {**a, **b}}
     if isinstance(a, tuple | list):
-        return type(a)(add_bars(x, y) for x, y in zip(a, b))
+        return rebuild(a, [add_bars(x, y) for x, y in zip(a, b)])
     return a + b
 
 
@@ -81,7 +90,7 @@ def tuple_bar(like, *parts):
     """The cotangent of a value that was unpacked into ``parts``: same container as ``like``."""
     if isinstance(like, np.ndarray):
         return np.stack(parts)
-    return type(like)(parts) if isinstance(like, list) else tuple(parts)
+    return rebuild(like, parts)
 
 
 def getitem_bar(g, x, index):
@@ -98,7 +107,7 @@ def getitem_bar(g, x, index):
                 parts[i] = gi
         else:
             parts[index] = g
-        return type(x)(parts)
+        return rebuild(x, parts)
     out = np.zeros(np.shape(x), np.result_type(x, g))
     if _is_basic(index):
         out[index] = g  # basic indexing selects each element at most once

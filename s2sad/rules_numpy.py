@@ -1,0 +1,329 @@
+"""The NumPy (and optional scipy.special) rule library, registered into ``rules.RULES``.
+
+Each entry is the primitive and its reverse template side by side, one line
+where the adjoint is one expression; adjoints whose form depends on shapes or
+arguments call a named helper in ``runtime`` (``concatenate_bar``,
+``max_bar``, ...), so the generated line still says what it does. A rule that
+does not support an argument raises ``NotImplementedError`` with the reason,
+which the user sees at their line. Conventions (README): ``maximum``/``minimum``
+ties send half to each side; ``max``/``min`` reductions split a tie equally;
+``clip`` passes the whole gradient to ``x`` on the closed interval.
+"""
+
+from __future__ import annotations
+
+import math as _math
+import operator
+
+import numpy
+
+from . import ir, runtime_numpy
+from .rules import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
+    sym, ub
+
+rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
+
+__all__: list[str] = []
+
+
+def _const(s: Sym | None, name: str, default=None):
+    """The value of an argument that must be a constant at the call site."""
+    if s is None:
+        return default
+    if s.const is NotConst:
+        raise NotImplementedError(f"{name} must be a constant here")
+    return s.const
+
+
+def _args(names: tuple[str, ...], args: tuple, kwargs: dict) -> dict:
+    """Bind positional and keyword Syms to ``names`` (NumPy's parameter order)."""
+    bound = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in names:
+            raise NotImplementedError(f"argument {k}= is not supported")
+        bound[k] = v
+    if bound.get("out") is not None:
+        raise NotImplementedError("out= is not differentiable")
+    return bound
+
+
+# ----- elementwise unary -----
+
+_UNARY = {
+    "reciprocal": lambda g, ans, x: -g * (ans * ans),
+    "cbrt": lambda g, ans, x: g / (3.0 * (ans * ans)),
+    "deg2rad": lambda g, ans, x: g * (_math.pi / 180.0),
+    "radians": lambda g, ans, x: g * (_math.pi / 180.0),
+    "rad2deg": lambda g, ans, x: g * (180.0 / _math.pi),
+    "degrees": lambda g, ans, x: g * (180.0 / _math.pi),
+    "positive": lambda g, ans, x: g,
+    "fabs": lambda g, ans, x: g * np.sign(x),
+    "real": lambda g, ans, x: g,
+    "conj": lambda g, ans, x: g,
+    "conjugate": lambda g, ans, x: g,
+    "nan_to_num": lambda g, ans, x: g * np.isfinite(x),
+}
+for _name, _d in _UNARY.items():
+    defrule(getattr(numpy, _name), f"numpy.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
+            diff=(0,), elementwise=True)
+
+# ----- elementwise binary (each cotangent unbroadcast to its operand) -----
+
+
+def _maximum(g, ans, x, y):
+    return ub(rn.max_weight(g, x, y), x, y), ub(rn.max_weight(g, y, x), y, x)
+
+
+def _minimum(g, ans, x, y):
+    return ub(rn.max_weight(g, y, x), x, y), ub(rn.max_weight(g, x, y), y, x)
+
+
+_BINARY = {
+    "true_divide": lambda g, ans, x, y: (ub(g / y, x, y), ub(-g * ans / y, y, x)),
+    "maximum": _maximum, "fmax": _maximum,
+    "minimum": _minimum, "fmin": _minimum,
+    "mod": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.floor_divide(x, y), y, x)),
+    "remainder": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.floor_divide(x, y), y, x)),
+    "fmod": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.trunc(x / y), y, x)),
+    "arctan2": lambda g, ans, x, y: (ub(g * y / (x * x + y * y), x, y), ub(-g * x / (x * x + y * y), y, x)),
+    "hypot": lambda g, ans, x, y: (ub(g * x / ans, x, y), ub(g * y / ans, y, x)),
+    "logaddexp": lambda g, ans, x, y: (ub(g * np.exp(x - ans), x, y), ub(g * np.exp(y - ans), y, x)),
+    "logaddexp2": lambda g, ans, x, y: (ub(g * np.exp2(x - ans), x, y), ub(g * np.exp2(y - ans), y, x)),
+    "float_power": lambda g, ans, x, y: (ub(g * y * np.float_power(x, y - 1.0), x, y),
+                                         ub(g * ans * np.log(x), y, x)),
+}
+for _name, _rev in _BINARY.items():
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _rev, elementwise=True)
+defrule(operator.mod, "%", _BINARY["mod"], elementwise=True)
+
+# ----- reductions -----
+
+
+def _reduction(helper: str, names=("a", "axis", "dtype", "out", "keepdims")):
+    def rev(g, ans, x, *args, **kwargs):
+        b = _args(names, (x, *args), kwargs)
+        if x.scalar:
+            return (g,)
+        axis, keepdims = b.get("axis", sym(None)), b.get("keepdims", sym(False))
+        return (getattr(rn, helper)(g, x, ans, axis, keepdims),)
+    return rev
+
+
+for _fn, _name, _helper in [
+    (numpy.prod, "numpy.prod", "prod_bar"),
+    (numpy.max, "numpy.max", "max_bar"), (numpy.amax, "numpy.amax", "max_bar"),
+    (numpy.min, "numpy.min", "max_bar"), (numpy.amin, "numpy.amin", "max_bar"),
+]:
+    defrule(_fn, _name, _reduction(_helper), diff=(0,), reduction=True)
+
+
+def _moment(helper: str):
+    def rev(g, ans, x, *args, **kwargs):
+        b = _args(("a", "axis", "dtype", "out", "ddof", "keepdims"), (x, *args), kwargs)
+        return (getattr(rn, helper)(g, x, ans, b.get("axis", sym(None)), b.get("ddof", sym(0)),
+                                    b.get("keepdims", sym(False))),)
+    return rev
+
+
+defrule(numpy.var, "numpy.var", _moment("var_bar"), diff=(0,), reduction=True)
+defrule(numpy.std, "numpy.std", _moment("std_bar"), diff=(0,), reduction=True)
+
+# ----- shape operations: each adjoint puts the cotangent back in the input's shape -----
+
+_back = lambda g, ans, x, *args, **kwargs: (np.reshape(g, np.shape(x)),)  # noqa: E731
+for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d"):
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,))
+defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,))
+defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,))
+defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_bar(g, x),), diff=(0,))
+
+
+def _transpose(g, ans, x, *axes, **kwargs):
+    axes = kwargs.get("axes", axes[0] if len(axes) == 1 else Sym(ir.Tuple([a.expr for a in axes])) if axes else None)
+    if axes is None or axes.const is None:
+        return (np.transpose(g),)
+    return (np.transpose(g, np.argsort(axes)),)
+
+
+defrule(numpy.transpose, "numpy.transpose", _transpose, diff=(0,))
+defrule(numpy.swapaxes, "numpy.swapaxes", lambda g, ans, x, a, b: (np.swapaxes(g, a, b),), diff=(0,))
+defrule(numpy.moveaxis, "numpy.moveaxis", lambda g, ans, x, s, d: (np.moveaxis(g, d, s),), diff=(0,))
+defrule(numpy.broadcast_to, "numpy.broadcast_to", lambda g, ans, x, shape, **k: (rt.unbroadcast(g, x),),
+        diff=(0,))
+defrule(numpy.flip, "numpy.flip", lambda g, ans, x, axis=None: (np.flip(g, axis),), diff=(0,))
+defrule(numpy.fliplr, "numpy.fliplr", lambda g, ans, x: (np.fliplr(g),), diff=(0,))
+defrule(numpy.flipud, "numpy.flipud", lambda g, ans, x: (np.flipud(g),), diff=(0,))
+defrule(numpy.roll, "numpy.roll", lambda g, ans, x, shift, axis=None: (np.roll(g, np.negative(shift), axis),),
+        diff=(0,))
+defrule(numpy.triu, "numpy.triu", lambda g, ans, x, k=0: (np.triu(g, k),), diff=(0,))
+defrule(numpy.tril, "numpy.tril", lambda g, ans, x, k=0: (np.tril(g, k),), diff=(0,))
+
+
+def _pad(g, ans, x, pad_width, mode=None, **kwargs):
+    if mode is not None and mode.const != "constant":
+        raise NotImplementedError("only mode='constant' is supported")
+    return (rn.pad_bar(g, x, pad_width),)
+
+
+defrule(numpy.pad, "numpy.pad", _pad, diff=(0,))
+defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_bar(g, x, n, axis),), diff=(0,))
+defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_bar(g, x, reps),), diff=(0,))
+defrule(numpy.repeat, "numpy.repeat", lambda g, ans, x, repeats, axis=None: (rn.repeat_bar(g, x, repeats, axis),),
+        diff=(0,))
+
+# ----- joining and splitting: sequences in, lists of cotangents out -----
+
+defrule(numpy.concatenate, "numpy.concatenate",
+        lambda g, ans, seq, axis=0: (rn.concatenate_bar(g, seq, axis),), diff=(0,))
+defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.stack_bar(g, seq, axis),), diff=(0,))
+for _name in ("vstack", "hstack", "dstack", "column_stack"):
+    defrule(getattr(numpy, _name), f"numpy.{_name}",
+            (lambda n: lambda g, ans, seq: (rn.joined_bar(g, seq, n),))(_name), diff=(0,))
+defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
+    rn.append_bar(g, x, values, axis, 0), rn.append_bar(g, x, values, axis, 1)))
+for _name in ("split", "array_split"):
+    defrule(getattr(numpy, _name), f"numpy.{_name}",
+            lambda g, ans, x, sections, axis=0: (rn.split_bar(g, x, axis),), diff=(0,))
+
+# ----- selection -----
+
+defrule(numpy.where, "numpy.where", lambda g, ans, c, x, y: (
+    None, ub(np.where(c, g, 0.0), x, y), ub(np.where(c, 0.0, g), y, x)), diff=(1, 2))
+
+
+def _clip(g, ans, x, lo=None, hi=None, **kwargs):
+    b = _args(("a_min", "a_max"), (lo, hi), {{"min": "a_min", "max": "a_max"}.get(k, k): v
+                                              for k, v in kwargs.items()})
+    lo, hi = b.get("a_min", sym(None)), b.get("a_max", sym(None))
+    return (ub(rn.clip_bar(g, x, lo, hi), x, ans), rn.clip_bound_bar(g, x, lo, -1), rn.clip_bound_bar(g, x, hi, 1))
+
+
+defrule(numpy.clip, "numpy.clip", _clip)
+defrule(numpy.take, "numpy.take", lambda g, ans, x, indices, axis=None: (rn.take_bar(g, x, indices, axis),),
+        diff=(0,))
+defrule(numpy.take_along_axis, "numpy.take_along_axis",
+        lambda g, ans, x, indices, axis: (rn.take_along_axis_bar(g, x, indices, axis),), diff=(0,))
+defrule(numpy.sort, "numpy.sort", lambda g, ans, x, axis=-1, **k: (rn.sort_bar(g, x, axis),), diff=(0,))
+
+# ----- products and linear algebra -----
+
+defrule(numpy.tensordot, "numpy.tensordot", lambda g, ans, a, b, axes=2: (
+    rn.tensordot_bar(g, a, b, axes, 0), rn.tensordot_bar(g, a, b, axes, 1)))
+defrule(numpy.outer, "numpy.outer", lambda g, ans, a, b: (
+    np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
+defrule(numpy.inner, "numpy.inner", lambda g, ans, a, b: (rn.inner_bar(g, a, b, 0), rn.inner_bar(g, a, b, 1)))
+defrule(numpy.cross, "numpy.cross", lambda g, ans, a, b: (ub(np.cross(b, g), a, b), ub(np.cross(g, a), b, a)))
+defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_bar(g, a, b, 0), rn.kron_bar(g, a, b, 1)))
+defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_bar(g, x, offset),), diff=(0,))
+defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_bar(g, x, k),), diff=(0,))
+defrule(numpy.diagonal, "numpy.diagonal", lambda g, ans, x, offset=0, axis1=0, axis2=1: (
+    rn.diagonal_bar(g, x, offset, axis1, axis2),), diff=(0,))
+
+
+def _einsum(g, ans, subscripts, *operands, **kwargs):
+    if kwargs:
+        raise NotImplementedError("einsum keyword arguments are not supported")
+    spec = _const(subscripts, "the einsum subscripts")
+    if not isinstance(spec, str):
+        raise NotImplementedError("only the string form of einsum is supported")
+    return (None, *(rn.einsum_bar(g, subscripts, k, *operands) for k in range(len(operands))))
+
+
+defrule(numpy.einsum, "numpy.einsum", _einsum)
+
+
+def _norm(g, ans, x, ord=None, axis=None, keepdims=False):
+    return (rn.norm_bar(g, x, ans, ord, axis, keepdims),)
+
+
+_la = numpy.linalg
+defrule(_la.norm, "numpy.linalg.norm", _norm, diff=(0,))
+defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(ans),))
+defrule(_la.solve, "numpy.linalg.solve", lambda g, ans, a, b: (rn.solve_bar(g, ans, a, b, 0), rn.solve_bar(g, ans, a, b, 1)))
+defrule(_la.det, "numpy.linalg.det", lambda g, ans, a: (rn.det_bar(g, ans, a),))
+defrule(_la.slogdet, "numpy.linalg.slogdet", lambda g, ans, a: (rn.slogdet_bar(g, a),))
+defrule(_la.cholesky, "numpy.linalg.cholesky", lambda g, ans, a: (rn.cholesky_bar(g, ans),))
+defrule(_la.eigh, "numpy.linalg.eigh", lambda g, ans, a, UPLO=None: (rn.eigh_bar(g, ans),), diff=(0,))
+
+# ----- cumulative -----
+
+defrule(numpy.cumsum, "numpy.cumsum", lambda g, ans, x, axis=None, **k: (rn.cumsum_bar(g, x, axis),), diff=(0,))
+defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cumprod_bar(g, x, ans, axis),),
+        diff=(0,))
+
+# ----- creation with a differentiable value -----
+
+defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, shape)),
+        diff=(1,))
+defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, a)),
+        diff=(1,))
+defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
+    ub(rn.linspace_bar(g, num, 0), start, ans), ub(rn.linspace_bar(g, num, 1), stop, ans)), diff=(0, 1))
+
+# ----- array methods and attributes -----
+
+METHODS.update(
+    prod=numpy.prod, max=numpy.max, min=numpy.min, var=numpy.var, std=numpy.std, ravel=numpy.ravel,
+    flatten=numpy.ravel, squeeze=numpy.squeeze, clip=numpy.clip, cumsum=numpy.cumsum, cumprod=numpy.cumprod,
+    copy=numpy.copy, swapaxes=numpy.swapaxes, trace=numpy.trace, diagonal=numpy.diagonal, take=numpy.take,
+    reshape=numpy.reshape, transpose=numpy.transpose, repeat=numpy.repeat,
+    argmax=numpy.argmax, argmin=numpy.argmin, argsort=numpy.argsort, round=numpy.round, any=numpy.any,
+    all=numpy.all, nonzero=numpy.nonzero,
+)
+ATTRIBUTES.update(real=Rule("ndarray.real", lambda g, ans, x: (g,)), itemsize=None, nbytes=None, strides=None)
+
+
+def _astype(g, ans, x, dtype, **kwargs):
+    return (rn.cast_like(g, x),)
+
+
+RULES["ndarray.astype"] = Rule("ndarray.astype", _astype, diff=(0,))
+METHODS["astype"] = "ndarray.astype"  # a method with no NumPy function of its own
+
+# ----- not differentiable -----
+
+NONDIFFERENTIABLE.update([
+    numpy.floor_divide, numpy.trunc, numpy.fix, numpy.around, numpy.sign, numpy.heaviside, numpy.argsort,
+    numpy.any, numpy.all, numpy.nonzero, numpy.flatnonzero, numpy.argwhere, numpy.count_nonzero,
+    numpy.searchsorted, numpy.digitize, numpy.isclose, numpy.allclose, numpy.array_equal, numpy.logical_xor,
+    numpy.isneginf, numpy.isposinf, numpy.identity, numpy.tri, numpy.indices, numpy.result_type,
+    numpy.bitwise_and, numpy.bitwise_or, numpy.bitwise_xor, numpy.invert, numpy.unique, numpy.histogram,
+    numpy.meshgrid, numpy.logspace, numpy.geomspace, numpy.random.default_rng,
+    numpy.random.normal, numpy.random.uniform, numpy.random.rand, numpy.random.randn, numpy.random.randint,
+    numpy.random.choice, numpy.random.permutation, numpy.random.seed,
+])
+
+# ----- scipy.special (registered only when scipy is installed) -----
+
+try:
+    import scipy.special as _sp
+except ImportError:  # scipy is optional
+    _sp = None
+
+if _sp is not None:
+    special = _Namespace("special", _sp, scalar_out=False)
+
+    def _logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+        if b is not None or (return_sign is not False and return_sign.const):
+            raise NotImplementedError("b= and return_sign=True are not supported")
+        return (rn.logsumexp_bar(g, a, ans, axis, keepdims),)
+
+    defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0,), reduction=True)
+    defrule(_sp.expit, "scipy.special.expit", lambda g, ans, x: (g * ans * (1.0 - ans),), elementwise=True)
+    defrule(_sp.logit, "scipy.special.logit", lambda g, ans, x: (g / (x * (1.0 - x)),), elementwise=True)
+    defrule(_sp.softmax, "scipy.special.softmax", lambda g, ans, x, axis=None: (rn.softmax_bar(g, ans, axis),),
+            diff=(0,))
+    defrule(_sp.log_softmax, "scipy.special.log_softmax",
+            lambda g, ans, x, axis=None: (rn.log_softmax_bar(g, ans, axis),), diff=(0,))
+    defrule(_sp.erf, "scipy.special.erf",
+            lambda g, ans, x: (g * (2.0 / _math.sqrt(_math.pi)) * np.exp(-(x * x)),), elementwise=True)
+    defrule(_sp.erfc, "scipy.special.erfc",
+            lambda g, ans, x: (-g * (2.0 / _math.sqrt(_math.pi)) * np.exp(-(x * x)),), elementwise=True)
+    defrule(_sp.gammaln, "scipy.special.gammaln", lambda g, ans, x: (g * special.digamma(x),), elementwise=True)
+    defrule(_sp.digamma, "scipy.special.digamma", lambda g, ans, x: (g * special.polygamma(1, x),),
+            elementwise=True)
+    defrule(_sp.psi, "scipy.special.psi", lambda g, ans, x: (g * special.polygamma(1, x),), elementwise=True)
+    defrule(_sp.xlogy, "scipy.special.xlogy", lambda g, ans, x, y: (
+        ub(g * np.log(y), x, y), ub(rn.xlogy_y_bar(g, x, y), y, x)), elementwise=True)
+    defrule(_sp.xlog1py, "scipy.special.xlog1py", lambda g, ans, x, y: (
+        ub(g * np.log1p(y), x, y), ub(rn.xlogy_y_bar(g, x, 1.0 + y), y, x)), elementwise=True)

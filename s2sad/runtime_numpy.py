@@ -1,0 +1,426 @@
+"""Adjoint helpers for the NumPy rule library; generated code calls them by name.
+
+Each takes the output cotangent ``g`` first and returns the cotangent of one
+input, in that input's shape. They use Python-float constants so float32 stays
+float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .runtime import unbroadcast, unreduce
+
+# ----- elementwise -----
+
+
+def max_weight(g, x, y):
+    """Share of ``g`` that ``x`` gets in ``maximum(x, y)``: all where x > y, half on a tie."""
+    return g * (x > y) + (0.5 * g) * (x == y)
+
+
+def clip_bar(g, x, lo, hi):
+    """``x`` gets the gradient inside the closed interval [lo, hi] (as PyTorch's clamp)."""
+    inside = np.ones(np.shape(x), dtype=bool)
+    if lo is not None:
+        inside = inside & (x >= lo)
+    if hi is not None:
+        inside = inside & (x <= hi)
+    return g * inside
+
+
+def clip_bound_bar(g, x, bound, side):
+    """Cotangent of a clip bound: where ``x`` was clipped to it (side -1 lower, +1 upper)."""
+    if bound is None:
+        return None
+    hit = x < bound if side < 0 else x > bound
+    return unbroadcast(g * hit, bound)
+
+
+def xlogy_y_bar(g, x, y):
+    return g * x / y
+
+
+def cast_like(g, x):
+    """``g`` in the dtype of ``x`` (a float for a Python float)."""
+    if isinstance(x, np.ndarray) and np.asarray(g).dtype != x.dtype:
+        return np.asarray(g).astype(x.dtype)
+    return g
+
+
+def array_bar(g, seq):
+    """Cotangent of the nested sequence ``seq`` that ``np.array`` stacked into ``g``."""
+    if isinstance(seq, list | tuple):
+        return type(seq)(array_bar(g[i], s) for i, s in enumerate(seq))
+    return cast_like(g, seq) if isinstance(seq, np.ndarray) else g
+
+
+# ----- reductions -----
+
+
+def _axes(x, axis):
+    nd = np.ndim(x)
+    if axis is None:
+        return tuple(range(nd))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(a % nd for a in axes)
+
+
+def _keep(value, x, axis, keepdims):
+    """A reduction's result put back with size-1 reduced axes (so it broadcasts against ``x``)."""
+    return value if keepdims or axis is None and np.ndim(value) == 0 else np.expand_dims(value, _axes(x, axis))
+
+
+def max_bar(g, x, ans, axis, keepdims):
+    """``max``/``min`` reductions: the positions holding the extreme share ``g`` equally on ties."""
+    hit = x == _keep(ans, x, axis, keepdims)
+    count = np.sum(hit, axis=_axes(x, axis), keepdims=True)
+    return unreduce(g, x, axis, keepdims) * hit / count
+
+
+def prod_bar(g, x, ans, axis, keepdims):
+    """``prod``: the product of the other elements, exact with zeros (no division by x)."""
+    x = np.asarray(x)
+    axes = _axes(x, axis)
+    moved = np.moveaxis(x, axes, range(-len(axes), 0)) if axes else x
+    flat = moved.reshape(*moved.shape[: moved.ndim - len(axes)], -1)
+    ones = np.ones_like(flat[..., :1])
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    others = (before * after).reshape(moved.shape)
+    others = np.moveaxis(others, range(-len(axes), 0), axes) if axes else others
+    return unreduce(g, x, axis, keepdims) * others
+
+
+def var_bar(g, x, ans, axis, ddof, keepdims):
+    x = np.asarray(x)
+    n = np.size(x) // max(np.size(ans), 1)
+    centered = x - np.mean(x, axis=axis, keepdims=True)
+    return unreduce(g, x, axis, keepdims) * centered * (2.0 / (n - ddof))
+
+
+def std_bar(g, x, ans, axis, ddof, keepdims):
+    """The std of a constant has no derivative: like JAX and autograd, this gives inf or nan there."""
+    return var_bar(g / (2.0 * ans), x, ans, axis, ddof, keepdims)
+
+
+def logsumexp_bar(g, x, ans, axis, keepdims):
+    return unreduce(g, x, axis, keepdims) * np.exp(x - _keep(ans, x, axis, keepdims))
+
+
+def softmax_bar(g, ans, axis):
+    return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
+
+
+def log_softmax_bar(g, ans, axis):
+    return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
+
+
+def norm_bar(g, x, ans, ord, axis, keepdims):
+    """Vector 2-norm (and Frobenius) and 1-norm. At 0 the 2-norm gives 0, a subgradient."""
+    x = np.asarray(x)
+    gk, nk = unreduce(g, x, axis, keepdims), _keep(ans, x, axis, keepdims)
+    matrix = (axis is None and x.ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+    if ord is None or ord == 2 and not matrix or ord == "fro":
+        return gk * np.divide(x, nk, out=np.zeros_like(x, dtype=np.result_type(x, 1.0)), where=nk != 0)
+    if ord == 1 and not matrix:
+        return gk * np.sign(x)
+    raise NotImplementedError(f"norm with ord={ord!r} is not supported")
+
+
+# ----- shapes -----
+
+
+def pad_bar(g, x, pad_width):
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(x), 2))
+    return g[tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(widths))]
+
+
+def diff_bar(g, x, n, axis):
+    for _ in range(n):
+        first = -np.take(g, [0], axis=axis)
+        last = np.take(g, [-1], axis=axis)
+        g = np.concatenate([first, -np.diff(g, axis=axis), last], axis=axis)
+    return g
+
+
+def tile_bar(g, x, reps):
+    shape = np.shape(x)
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    nd = max(len(shape), len(reps))
+    shape = (1,) * (nd - len(shape)) + tuple(shape)
+    reps = (1,) * (nd - len(reps)) + reps
+    g = g.reshape([v for pair in zip(reps, shape) for v in pair])
+    return np.sum(g, axis=tuple(range(0, 2 * nd, 2))).reshape(np.shape(x))
+
+
+def repeat_bar(g, x, repeats, axis):
+    x = np.asarray(x)
+    if axis is None:
+        x_flat = x.ravel()
+        return repeat_bar(g, x_flat, repeats, 0).reshape(x.shape)
+    axis = axis % x.ndim
+    if np.ndim(repeats) == 0:
+        shape = x.shape[:axis] + (x.shape[axis], int(repeats)) + x.shape[axis + 1:]
+        return g.reshape(shape).sum(axis=axis + 1)
+    starts = np.concatenate([[0], np.cumsum(repeats)[:-1]])
+    sums = np.add.reduceat(g, starts, axis=axis)
+    empty = np.asarray(repeats) == 0  # reduceat copies, rather than sums, an empty run
+    if np.any(empty):
+        sums[(slice(None),) * axis + (empty,)] = 0.0
+    return sums
+
+
+def _sizes(seq, axis, promote=None):
+    parts = [promote(p) if promote else np.asarray(p) for p in seq]
+    return parts, np.cumsum([p.shape[axis] for p in parts])[:-1]
+
+
+def concatenate_bar(g, seq, axis):
+    if axis is None:
+        sizes = np.cumsum([np.size(p) for p in seq])[:-1]
+        return [piece.reshape(np.shape(p)) for piece, p in zip(np.split(g, sizes), seq)]
+    parts, cuts = _sizes(seq, axis)
+    return [cast_like(piece, p) for piece, p in zip(np.split(g, cuts, axis=axis), seq)]
+
+
+def stack_bar(g, seq, axis):
+    return [np.take(g, i, axis=axis) for i in range(len(seq))]
+
+
+_JOIN = {"vstack": (np.atleast_2d, 0), "hstack": (np.atleast_1d, None), "dstack": (np.atleast_3d, 2),
+         "column_stack": (None, 1)}
+
+
+def joined_bar(g, seq, how):
+    """Cotangents for vstack, hstack, dstack and column_stack: split, then back to each shape."""
+    promote, axis = _JOIN[how]
+    if how == "hstack":
+        axis = 0 if np.ndim(seq[0]) <= 1 else 1
+    if how == "column_stack":
+        def promote(p):
+            p = np.asarray(p)
+            return p.reshape(-1, 1) if p.ndim < 2 else p
+    parts, cuts = _sizes(seq, axis, promote)
+    return [piece.reshape(np.shape(p)) for piece, p in zip(np.split(g, cuts, axis=axis), seq)]
+
+
+def append_bar(g, x, values, axis, which):
+    pieces = concatenate_bar(g, [np.ravel(x) if axis is None else x,
+                                 np.ravel(values) if axis is None else values], axis if axis is not None else 0)
+    piece = pieces[which]
+    return piece.reshape(np.shape(values if which else x))
+
+
+def split_bar(g, x, axis):
+    """``g`` is the list of the pieces' cotangents (zeros where a piece got none)."""
+    return np.concatenate([np.asarray(p) for p in g], axis=axis)
+
+
+# ----- selection -----
+
+
+def take_bar(g, x, indices, axis):
+    out = np.zeros(np.shape(x), np.result_type(x, g))
+    if axis is None:
+        np.add.at(out.reshape(-1), indices, g)
+    else:
+        index = [slice(None)] * out.ndim
+        index[axis] = indices
+        np.add.at(out, tuple(index), g)
+    return out
+
+
+def take_along_axis_bar(g, x, indices, axis):
+    out = np.zeros(np.shape(x), np.result_type(x, g))
+    grids = np.indices(np.shape(indices), sparse=True)
+    index = list(grids)
+    index[axis % out.ndim] = indices
+    np.add.at(out, tuple(index), g)
+    return out
+
+
+def sort_bar(g, x, axis):
+    if axis is None:
+        order = np.argsort(x, axis=None)
+        out = np.zeros(np.size(x), np.result_type(x, g))
+        out[order] = g
+        return out.reshape(np.shape(x))
+    order = np.argsort(x, axis=axis)
+    out = np.zeros(np.shape(x), np.result_type(x, g))
+    np.put_along_axis(out, order, g, axis=axis)
+    return out
+
+
+# ----- products -----
+
+
+def _tensordot_axes(a, b, axes):
+    if np.ndim(axes) == 0:
+        n = int(axes)
+        return list(range(np.ndim(a) - n, np.ndim(a))), list(range(n))
+    left, right = axes
+    left = [left] if np.ndim(left) == 0 else list(left)
+    right = [right] if np.ndim(right) == 0 else list(right)
+    return [i % np.ndim(a) for i in left], [i % np.ndim(b) for i in right]
+
+
+def tensordot_bar(g, a, b, axes, which):
+    """Cotangent of ``a`` (which=0) or ``b`` (which=1) in ``np.tensordot(a, b, axes)``."""
+    left, right = _tensordot_axes(a, b, axes)
+    free_a = [i for i in range(np.ndim(a)) if i not in left]
+    free_b = [i for i in range(np.ndim(b)) if i not in right]
+    ga = len(free_a)
+    if which == 0:  # t's axes: a's free ones, then a's contracted ones in the order of b's
+        t = np.tensordot(g, b, axes=(list(range(ga, np.ndim(g))), free_b))
+        order = free_a + [left[right.index(j)] for j in sorted(right)]
+        return np.transpose(t, np.argsort(order))
+    t = np.tensordot(a, g, axes=(free_a, list(range(ga))))  # b's contracted ones in the order of a's, then free
+    order = [right[left.index(i)] for i in sorted(left)] + free_b
+    return np.transpose(t, np.argsort(order))
+
+
+def inner_bar(g, a, b, which):
+    # inner(a, b) = tensordot(a, b, axes=(-1, -1))
+    return tensordot_bar(g, a, b, ([-1], [-1]), which)
+
+
+def kron_bar(g, a, b, which):
+    a, b = np.asarray(a), np.asarray(b)
+    nd = max(a.ndim, b.ndim)
+    a_ = a.reshape((1,) * (nd - a.ndim) + a.shape)
+    b_ = b.reshape((1,) * (nd - b.ndim) + b.shape)
+    blocks = g.reshape([v for pair in zip(a_.shape, b_.shape) for v in pair])
+    ia = tuple(range(0, 2 * nd, 2))
+    ib = tuple(range(1, 2 * nd, 2))
+    if which == 0:
+        return np.tensordot(blocks, b_, axes=(ib, tuple(range(nd)))).reshape(a.shape)
+    return np.tensordot(a_, blocks, axes=(tuple(range(nd)), ia)).reshape(b.shape)
+
+
+def trace_bar(g, x, offset):
+    x = np.asarray(x)
+    eye = np.eye(x.shape[0], x.shape[1], k=offset, dtype=np.result_type(x, g))
+    return eye.reshape(eye.shape + (1,) * (x.ndim - 2)) * g
+
+
+def diag_bar(g, x, k):
+    if np.ndim(x) == 1:
+        return np.diagonal(g, offset=k).copy()
+    out = np.zeros(np.shape(x), np.result_type(x, g))
+    i = np.arange(len(g))
+    rows, cols = (i, i + k) if k >= 0 else (i - k, i)
+    out[rows, cols] = g
+    return out
+
+
+def diagonal_bar(g, x, offset, axis1, axis2):
+    x = np.asarray(x)
+    out = np.zeros(x.shape, np.result_type(x, g))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    n = g.shape[-1]
+    i = np.arange(n)
+    rows, cols = (i, i + offset) if offset >= 0 else (i - offset, i)
+    view[..., rows, cols] = g
+    return out
+
+
+def einsum_bar(g, subscripts, which, *operands):
+    """Cotangent of operand ``which`` of ``np.einsum(subscripts, *operands)``."""
+    if "..." in subscripts:
+        raise NotImplementedError("einsum with '...' is not supported")
+    inputs, _, output = subscripts.replace(" ", "").partition("->")
+    inputs = inputs.split(",")
+    if not _:
+        output = "".join(sorted(c for c in set("".join(inputs)) if "".join(inputs).count(c) == 1))
+    mine = inputs[which]
+    if len(set(mine)) != len(mine):
+        raise NotImplementedError("einsum with an index repeated within one operand is not supported")
+    others = [s for k, s in enumerate(inputs) if k != which]
+    other_ops = [o for k, o in enumerate(operands) if k != which]
+    present = set(output).union(*others) if others else set(output)
+    target = "".join(c for c in mine if c in present)
+    result = np.einsum(f"{','.join([output, *others])}->{target}", g, *other_ops)
+    if target == mine:
+        return result
+    shape = np.shape(operands[which])  # indices summed in this operand alone: broadcast back
+    expanded = result.reshape([shape[i] if c in present else 1 for i, c in enumerate(mine)])
+    return np.broadcast_to(expanded, shape).copy()
+
+
+# ----- linear algebra -----
+
+
+def mT(a):
+    """Swap the last two axes (a batched transpose)."""
+    return np.swapaxes(a, -1, -2)
+
+
+def solve_bar(g, ans, a, b, which):
+    b_bar = np.linalg.solve(mT(a), g)
+    if which == 1:
+        return b_bar
+    if np.ndim(b) == np.ndim(a) - 1:  # a vector right-hand side
+        return -b_bar[..., :, None] * ans[..., None, :]
+    return -b_bar @ mT(ans)
+
+
+def det_bar(g, ans, a):
+    return (g * ans)[..., None, None] * mT(np.linalg.inv(a))
+
+
+def slogdet_bar(g, a):
+    return g[1][..., None, None] * mT(np.linalg.inv(a))
+
+
+def cholesky_bar(g, L):
+    """For A = L Lᵀ: Ā = ½ L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ symmetrised, Φ taking the lower triangle with half the diagonal."""
+    P = mT(L) @ g
+    P = np.tril(P) - 0.5 * np.eye(P.shape[-1]) * P
+    Linv = np.linalg.inv(L)
+    A = mT(Linv) @ P @ Linv
+    return 0.5 * (A + mT(A))
+
+
+def eigh_bar(g, ans):
+    """For (w, V) = eigh(A): Ā = V (diag(w̄) + F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(w_j - w_i); the eigenvector
+    term is left out when its cotangent is zero, so degenerate spectra give no NaN."""
+    w, V = ans
+    w_bar, V_bar = g
+    inner = np.zeros(V.shape, np.result_type(V, w_bar)) + np.eye(V.shape[-1]) * w_bar[..., None, :]
+    if np.any(V_bar):
+        diff = w[..., None, :] - w[..., :, None]
+        F = np.divide(1.0, diff, out=np.zeros_like(diff), where=diff != 0)
+        inner = inner + F * (mT(V) @ V_bar)
+    A = V @ inner @ mT(V)
+    return 0.5 * (A + mT(A))
+
+
+# ----- cumulative and creation -----
+
+
+def cumsum_bar(g, x, axis):
+    if axis is None:
+        return np.flip(np.cumsum(np.flip(g))).reshape(np.shape(x))
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def cumprod_bar(g, x, ans, axis):
+    x = np.asarray(x)
+    if axis is None:
+        return cumprod_bar(g, x.ravel(), ans, 0).reshape(x.shape)
+    if np.all(x != 0):
+        return np.flip(np.cumsum(np.flip(g * ans, axis), axis=axis), axis) / x
+    out = np.zeros(x.shape, np.result_type(x, g))  # zeros present: the exact, quadratic sum
+    n = x.shape[axis]
+    xm, gm, om = np.moveaxis(x, axis, -1), np.moveaxis(g, axis, -1), np.moveaxis(out, axis, -1)
+    for i in range(n):
+        for k in range(i, n):
+            others = np.concatenate([xm[..., :i], xm[..., i + 1:k + 1]], axis=-1)
+            om[..., i] += gm[..., k] * np.prod(others, axis=-1)
+    return out
+
+
+def linspace_bar(g, num, which):
+    t = np.linspace(0.0, 1.0, num)
+    return np.sum(g * (t if which else 1.0 - t))

@@ -1,0 +1,307 @@
+"""Every registered rule, checked against finite differences: no rule lands untested.
+
+``cases(name)`` gives the functions and arguments that exercise the rule called
+``name``; ``test_every_rule_has_cases`` fails for a registered rule without any.
+Elementwise rules run on several shapes (and every broadcasting pair for binary
+ones), reductions on each axis/keepdims variant.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+
+import numpy as np
+import pytest
+
+from s2sad.rules import RULES
+from s2sad.testing import check_grads
+
+rng = np.random.default_rng(0)
+
+# domains keep inputs away from poles, branch cuts and kinks
+DOMAIN = {
+    "log": (0.3, 2.0), "log2": (0.3, 2.0), "log10": (0.3, 2.0), "sqrt": (0.3, 2.0), "reciprocal": (0.3, 2.0),
+    "cbrt": (0.3, 2.0), "arccosh": (1.2, 3.0), "acosh": (1.2, 3.0), "arcsin": (-0.8, 0.8), "asin": (-0.8, 0.8),
+    "arccos": (-0.8, 0.8), "acos": (-0.8, 0.8), "arctanh": (-0.8, 0.8), "atanh": (-0.8, 0.8),
+    "log1p": (-0.5, 2.0), "logit": (0.1, 0.9), "gammaln": (0.5, 3.0), "digamma": (0.5, 3.0), "psi": (0.5, 3.0),
+    "abs": (0.2, 2.0), "fabs": (0.2, 2.0), "absolute": (0.2, 2.0), "tan": (-1.2, 1.2),
+}
+SHAPES = [(), (3,), (2, 3)]
+PAIRS = [((), ()), ((3,), ()), ((), (3,)), ((2, 3), (3,)), ((2, 3), (2, 1)), ((1, 3), (2, 1))]
+
+
+def r(shape, low=-1.5, high=1.5, sign=False):
+    x = rng.uniform(low, high, shape)
+    if sign:
+        x = x * rng.choice([-1.0, 1.0], shape)
+    return x if shape != () else float(x)
+
+
+def unary_cases(fn, short):
+    low, high = DOMAIN.get(short, (-1.5, 1.5))
+    sign = short in ("abs", "fabs", "absolute")
+    shapes = [()] if fn.__module__ == "math" or getattr(fn, "__module__", None) == "builtins" else SHAPES
+    return [((lambda x: fn(x)) if len(shapes) == 1 else (lambda x: np.sum(fn(x))), (r(s, low, high, sign),))
+            for s in shapes]
+
+
+BINARY_DOMAIN = {
+    "power": ((0.4, 2.0), (-1.5, 1.5)), "**": ((0.4, 2.0), (-1.5, 1.5)), "pow": ((0.4, 2.0), (-1.5, 1.5)),
+    "float_power": ((0.4, 2.0), (-1.5, 1.5)), "mod": ((0.1, 1.2), (1.5, 2.0)), "%": ((0.1, 1.2), (1.5, 2.0)),
+    "remainder": ((0.1, 1.2), (1.5, 2.0)), "fmod": ((0.1, 1.2), (1.5, 2.0)), "divide": ((-1.5, 1.5), (0.5, 2.0)),
+    "true_divide": ((-1.5, 1.5), (0.5, 2.0)), "/": ((-1.5, 1.5), (0.5, 2.0)), "xlogy": ((-1.5, 1.5), (0.3, 2.0)),
+    "xlog1py": ((-1.5, 1.5), (0.3, 2.0)),
+}
+
+
+def binary_cases(fn, short, pairs=PAIRS):
+    (lx, hx), (ly, hy) = BINARY_DOMAIN.get(short, ((-1.5, 1.5), (-1.5, 1.5)))
+    return [(lambda x, y: np.sum(fn(x, y)), (r(sx, lx, hx), r(sy, ly, hy))) for sx, sy in pairs]
+
+
+def reduction_cases(fn):
+    out = [(lambda x: fn(x), (r((3, 4)),)), (lambda x: fn(x), (r((5,)),))]
+    for axis in (0, -1, (0, 1), 1):
+        for keepdims in (False, True):
+            out.append((lambda x, a=axis, k=keepdims: np.sum(fn(x, axis=a, keepdims=k) ** 2), (r((3, 4)),)))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def C(shape):
+    """A constant array: the same one every call (finite differences evaluate a case many times)."""
+    return r(shape)
+
+
+def spd(n):
+    a = rng.standard_normal((n, n))
+    return a @ a.T + n * np.eye(n)
+
+
+OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
+             "%": operator.mod}
+
+
+def f_sum(x):
+    return np.sum(x)
+
+
+def explicit():
+    """Cases for rules that are neither plain elementwise nor plain reductions."""
+    la = np.linalg
+    a33, b3, a34, a43 = C((3, 3)), C((3,)), C((3, 4)), C((4, 3))
+    c = {
+        "unary -": [(lambda x: -x, (0.3,)), (lambda x: np.sum(-x), (C((3,)),))],
+        "unary +": [(lambda x: +x * 2.0, (0.3,))],
+        "@": [(lambda a, b: np.sum(a @ b), (a34, a43)), (lambda a, b: a @ b, (b3, b3)),
+              (lambda a, b: np.sum(a @ b), (b3, a34)), (lambda a, b: np.sum(a @ b), (a43, b3))],
+        "numpy.matmul": [(lambda a, b: np.sum(np.matmul(a, b)), (C((2, 3, 4)), a43))],
+        "numpy.dot": [(lambda a, b: np.sum(np.dot(a, b)), (a34, a43)), (lambda a, b: np.dot(a, b), (b3, b3)),
+                      (lambda a, b: np.sum(np.dot(a, b)), (C((2, 3, 4)), C((4, 2)))),
+                      (lambda a, b: np.sum(np.dot(a, b)), (2.0, b3))],
+        "x[index]": [(lambda x: x[1] + np.sum(x[1:3] * x[::2][0]), (C((5,)),)),
+                     (lambda x: np.sum(x[[0, 0, 2]] * np.arange(3.0)), (C((4,)),)),
+                     (lambda x: np.sum(x[x > 0] ** 2) + np.sum(x[:, None] * x[None, :]), (C((4,)),)),
+                     (lambda x: np.sum(x[np.arange(2), [1, 0]] ** 2) + np.sum(x[..., 1]), (C((2, 3)),))],
+        "float": [(lambda x: float(x) * 3.0, (0.4,))],
+        "numpy.sum": reduction_cases(np.sum),
+        "numpy.mean": reduction_cases(np.mean),
+        "numpy.prod": reduction_cases(np.prod) + [(lambda x: np.prod(x), (np.array([0.0, 2.0, 3.0]),))],
+        "numpy.max": reduction_cases(np.max), "numpy.amax": reduction_cases(np.amax),
+        "numpy.min": reduction_cases(np.min), "numpy.amin": reduction_cases(np.amin),
+        "numpy.var": reduction_cases(np.var) + [(lambda x: np.var(x, ddof=1), (C((5,)),))],
+        "numpy.std": reduction_cases(np.std) + [(lambda x: np.std(x, axis=0, ddof=1).sum(), (C((4, 3)),))],
+        "numpy.reshape": [(lambda x: np.sum(np.reshape(x, (4, 3)) * a43), (a34,)),
+                          (lambda x: np.sum(x.reshape(2, 6) ** 2), (a34,))],
+        "numpy.ravel": [(lambda x: np.sum(np.ravel(x) * np.arange(12.0)), (a34,)),
+                        (lambda x: np.sum(x.flatten() * np.arange(12.0)), (a34,))],
+        "numpy.expand_dims": [(lambda x: np.sum(np.expand_dims(x, 1) * a34[:, None, :]), (a34,))],
+        "numpy.squeeze": [(lambda x: np.sum(np.squeeze(x) * a34), (C((3, 1, 4)),))],
+        "numpy.atleast_1d": [(lambda x: np.sum(np.atleast_1d(x) * 2.0), (0.3,))],
+        "numpy.atleast_2d": [(lambda x: np.sum(np.atleast_2d(x) * a34[:1]), (C((4,)),))],
+        "numpy.atleast_3d": [(lambda x: np.sum(np.atleast_3d(x) ** 2), (a34,))],
+        "numpy.copy": [(lambda x: np.sum(np.copy(x) ** 2) + np.sum(x.copy()), (a34,))],
+        "numpy.asarray": [(lambda x: np.sum(np.asarray(x) ** 2), (a34,))],
+        "numpy.array": [(lambda x, y: np.sum(np.array([x, y, x * y]) ** 2), (0.3, 1.2)),
+                        (lambda x, y: np.sum(np.array([x, y]) * a34[:2]), (C((4,)), C((4,))))],
+        "numpy.transpose": [(lambda x: np.sum(np.transpose(x) * a43), (a34,)),
+                            (lambda x: np.sum(np.transpose(x, (1, 2, 0)) * C((3, 4, 2))), (C((2, 3, 4)),)),
+                            (lambda x: np.sum(x.transpose(1, 0) * a43), (a34,))],
+        "ndarray.T": [(lambda x: np.sum(x.T * a43), (a34,))],
+        "ndarray.real": [(lambda x: np.sum(x.real ** 2), (a34,))],
+        "ndarray.astype": [(lambda x: np.sum(x.astype(np.float64) ** 2), (a34,))],
+        "numpy.swapaxes": [(lambda x: np.sum(np.swapaxes(x, 0, 2) * C((4, 3, 2))), (C((2, 3, 4)),))],
+        "numpy.moveaxis": [(lambda x: np.sum(np.moveaxis(x, 0, -1) * C((3, 4, 2))), (C((2, 3, 4)),))],
+        "numpy.broadcast_to": [(lambda x: np.sum(np.broadcast_to(x, (2, 3, 4)) * C((2, 3, 4))), (C((3, 1)),))],
+        "numpy.flip": [(lambda x: np.sum(np.flip(x) * a34) + np.sum(np.flip(x, 1) * a34), (a34,))],
+        "numpy.fliplr": [(lambda x: np.sum(np.fliplr(x) * a34), (a34,))],
+        "numpy.flipud": [(lambda x: np.sum(np.flipud(x) * a34), (a34,))],
+        "numpy.roll": [(lambda x: np.sum(np.roll(x, 2) * a34), (a34,)),
+                       (lambda x: np.sum(np.roll(x, (1, -1), axis=(0, 1)) * a34), (a34,))],
+        "numpy.triu": [(lambda x: np.sum(np.triu(x, 1) * a34), (a34,))],
+        "numpy.tril": [(lambda x: np.sum(np.tril(x) * a34), (a34,))],
+        "numpy.pad": [(lambda x: np.sum(np.pad(x, ((1, 2), (0, 1)), mode="constant") ** 2), (a34,)),
+                      (lambda x: np.sum(np.pad(x, 1) ** 3), (C((3,)),))],
+        "numpy.diff": [(lambda x: np.sum(np.diff(x) ** 2), (C((6,)),)),
+                       (lambda x: np.sum(np.diff(x, n=2, axis=0) ** 2), (C((5, 3)),))],
+        "numpy.tile": [(lambda x: np.sum(np.tile(x, (2, 3)) * C((6, 12))), (a34,)),
+                       (lambda x: np.sum(np.tile(x, 2) * C((6,))), (b3,))],
+        "numpy.repeat": [(lambda x: np.sum(np.repeat(x, 2, axis=1) * C((3, 8))), (a34,)),
+                         (lambda x: np.sum(np.repeat(x, [1, 0, 3]) * C((4,))), (b3,)),
+                         (lambda x: np.sum(x.repeat(2) * C((6,))), (b3,))],
+        "numpy.concatenate": [(lambda x, y: np.sum(np.concatenate([x, y]) * C((7, 4))), (a34, C((4, 4)))),
+                              (lambda x, y: np.sum(np.concatenate((x, y), axis=1) ** 2), (a34, a33))],
+        "numpy.stack": [(lambda x, y: np.sum(np.stack([x, y], axis=1) * C((3, 2, 4))), (a34, C((3, 4))))],
+        "numpy.vstack": [(lambda x, y: np.sum(np.vstack([x, y]) * C((4, 4))), (a34, C((4,))))],
+        "numpy.hstack": [(lambda x, y: np.sum(np.hstack([x, y]) * C((7,))), (b3, C((4,)))),
+                         (lambda x, y: np.sum(np.hstack([x, y]) * C((3, 7))), (a34, a33))],
+        "numpy.dstack": [(lambda x, y: np.sum(np.dstack([x, y]) ** 2), (a34, C((3, 4))))],
+        "numpy.column_stack": [(lambda x, y: np.sum(np.column_stack([x, y]) * C((3, 5))), (b3, a34))],
+        "numpy.append": [(lambda x, y: np.sum(np.append(x, y) * C((7,))), (b3, C((4,)))),
+                         (lambda x, y: np.sum(np.append(x, y, axis=0) * C((4, 4))), (a34, C((1, 4))))],
+        "numpy.split": [(lambda x: np.sum(np.split(x, 3)[1] ** 2), (C((6,)),)),
+                        (lambda x: _two_pieces(x), (C((4, 3)),))],
+        "numpy.array_split": [(lambda x: np.sum(np.array_split(x, 2, axis=1)[0] ** 2), (a34,))],
+        "numpy.where": [(lambda x, y: np.sum(np.where(x > 0, x * y, y ** 2)), (C((3, 4)), C((4,))))],
+        "numpy.clip": [(lambda x: np.sum(np.clip(x, -0.5, 0.7) ** 2), (C((10,)),)),
+                       (lambda x, lo: np.sum(np.clip(x, lo, 1.0) ** 2) + np.sum(x.clip(max=0.2)), (C((10,)), -0.3))],
+        "numpy.take": [(lambda x: np.sum(np.take(x, [0, 2, 2]) ** 2), (C((4,)),)),
+                       (lambda x: np.sum(np.take(x, [1, 1], axis=1) * C((3, 2))), (a34,))],
+        "numpy.take_along_axis": [(lambda x: np.sum(np.take_along_axis(x, np.array([[0, 0], [2, 1], [3, 3]]), 1) ** 2),
+                                   (a34,))],
+        "numpy.sort": [(lambda x: np.sum(np.sort(x) * np.arange(5.0)), (C((5,)),)),
+                       (lambda x: np.sum(np.sort(x, axis=0) * a34), (a34,))],
+        "numpy.tensordot": [(lambda a, b: np.sum(np.tensordot(a, b, axes=1) ** 2), (a34, a43)),
+                            (lambda a, b: np.sum(np.tensordot(a, b, axes=([0, 2], [1, 0])) ** 2),
+                             (C((2, 3, 4)), C((4, 2, 5))))],
+        "numpy.outer": [(lambda a, b: np.sum(np.outer(a, b) * a34), (b3, C((4,))))],
+        "numpy.inner": [(lambda a, b: np.sum(np.inner(a, b) ** 2), (a34, C((2, 4))))],
+        "numpy.cross": [(lambda a, b: np.sum(np.cross(a, b) * C((3,))), (b3, C((3,))))],
+        "numpy.kron": [(lambda a, b: np.sum(np.kron(a, b) * C((6, 6))), (C((2, 3)), C((3, 2))))],
+        "numpy.trace": [(lambda x: np.trace(x) * 2.0 + np.trace(x, offset=1), (a34,))],
+        "numpy.diag": [(lambda x: np.sum(np.diag(x) * C((4, 4))), (C((4,)),)),
+                       (lambda x: np.sum(np.diag(x, -1) ** 2), (a34,))],
+        "numpy.diagonal": [(lambda x: np.sum(np.diagonal(x) ** 2) + np.sum(x.diagonal(1)), (a34,))],
+        "numpy.einsum": [(lambda a, b: np.sum(np.einsum("ij,jk->ik", a, b) ** 2), (a34, a43)),
+                         (lambda a, b: np.einsum("ij,ij", a, b), (a34, C((3, 4)))),
+                         (lambda a: np.sum(np.einsum("ijk->kj", a) ** 2), (C((2, 3, 4)),)),
+                         (lambda a, b: np.sum(np.einsum("i,j->ij", a, b) ** 2), (b3, C((4,))))],
+        "numpy.linalg.norm": [(lambda x: np.linalg.norm(x), (a34,)), (lambda x: np.linalg.norm(x, 1), (b3,)),
+                              (lambda x: np.sum(np.linalg.norm(x, axis=1)), (a34,))],
+        "numpy.linalg.inv": [(lambda a: np.sum(la.inv(a) ** 2), (spd(3),))],
+        "numpy.linalg.solve": [(lambda a, b: np.sum(la.solve(a, b) ** 2), (spd(3), b3)),
+                               (lambda a, b: np.sum(la.solve(a, b) ** 2), (spd(3), a34))],
+        "numpy.linalg.det": [(lambda a: la.det(a), (spd(3),))],
+        "numpy.linalg.slogdet": [(lambda a: la.slogdet(a)[1], (spd(3),)), (lambda a: _logdet(a), (spd(3),))],
+        "numpy.linalg.cholesky": [(lambda x: np.sum(la.cholesky(x @ x.T + 3.0 * np.eye(3)) * a33), (a33,))],
+        "numpy.linalg.eigh": [(lambda x: _eigh_loss(x), (a33,))],
+        "numpy.cumsum": [(lambda x: np.sum(np.cumsum(x) * np.arange(12.0)), (a34,)),
+                         (lambda x: np.sum(np.cumsum(x, axis=1) * a34), (a34,))],
+        "numpy.cumprod": [(lambda x: np.sum(np.cumprod(x, axis=0) * a34), (a34,)),
+                          (lambda x: np.sum(np.cumprod(x) * np.arange(4.0)), (np.array([1.5, 0.0, 2.0, -1.0]),))],
+        "numpy.full": [(lambda v: np.sum(np.full((2, 3), v) * C((2, 3))), (0.7,))],
+        "numpy.full_like": [(lambda v: np.sum(np.full_like(a34, v) * a34), (0.7,))],
+        "numpy.linspace": [(lambda a, b: np.sum(np.linspace(a, b, 7) ** 2), (0.3, 1.9))],
+        "scipy.special.logsumexp": reduction_cases(_lse()) if _lse() else [],
+        "scipy.special.softmax": [(lambda x: np.sum(_sp().softmax(x, axis=1) * a34), (a34,)),
+                                  (lambda x: np.sum(_sp().softmax(x) * a34), (a34,))],
+        "scipy.special.log_softmax": [(lambda x: np.sum(_sp().log_softmax(x, axis=0) * a34), (a34,))],
+    }
+    for sym, fn in OPERATORS.items():
+        c[sym] = binary_cases(fn, sym)
+    return c
+
+
+def _two_pieces(x):
+    a, b = np.split(x, [1])
+    return np.sum(a ** 2) + np.sum(b ** 3)
+
+
+def _logdet(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return logdet * 2.0
+
+
+def _eigh_loss(x):
+    w, v = np.linalg.eigh(x + x.T + np.diag(np.arange(3.0)) * 4.0)
+    return np.sum(w * np.arange(3.0)) + np.sum(v[:, 0] ** 4)
+
+
+def _sp():
+    import scipy.special
+
+    return scipy.special
+
+
+def _lse():
+    try:
+        return _sp().logsumexp
+    except ImportError:
+        return None
+
+
+EXPLICIT = explicit()
+
+
+def cases(name: str):
+    if name in EXPLICIT:
+        return EXPLICIT[name]
+    rule = next(r for r in RULES.values() if r.name == name)
+    fn = next(k for k, v in RULES.items() if v is rule)
+    short = name.split(".")[-1]
+    if rule.elementwise and _arity(fn) == 2:
+        scalar_only = getattr(fn, "__module__", None) in ("math", "builtins")
+        return binary_cases(fn, short, [((), ())] if scalar_only else PAIRS)
+    if rule.elementwise:
+        return unary_cases(fn, short)
+    return []
+
+
+def _arity(fn) -> int:
+    if isinstance(fn, np.ufunc):
+        return fn.nin
+    return 2 if fn in (math.pow, math.atan2, math.hypot, pow) else 1
+
+
+ALL = sorted({rule.name for rule in RULES.values()})
+
+
+def test_the_registry_is_large():
+    assert len(ALL) >= 150
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_rule_has_cases(name):
+    assert cases(name), f"rule {name} has no test cases: add them to tests/test_rules.py"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_rule_matches_finite_differences(name):
+    for fn, args in cases(name):
+        check_grads(fn, args)
+
+
+def test_ties_and_kinks_follow_the_documented_conventions():
+    import s2sad
+
+    g = s2sad.grad(lambda x: np.sum(np.maximum(x, 0.0)))(np.array([-1.0, 0.0, 2.0]))
+    np.testing.assert_array_equal(g, [0.0, 0.5, 1.0])
+    g = s2sad.grad(lambda x: np.max(x))(np.array([1.0, 3.0, 3.0]))
+    np.testing.assert_array_equal(g, [0.0, 0.5, 0.5])
+    g = s2sad.grad(lambda x: np.sum(np.clip(x, 0.0, 1.0)))(np.array([-1.0, 0.0, 0.5, 1.0, 2.0]))
+    np.testing.assert_array_equal(g, [0.0, 1.0, 1.0, 1.0, 0.0])
+    assert s2sad.grad(lambda x: abs(x))(0.0) == 0.0
+    with np.errstate(divide="ignore"):
+        assert s2sad.grad(lambda x: np.sqrt(x))(0.0) == np.inf
+    g = s2sad.grad(lambda x: np.linalg.norm(x))(np.zeros(3))
+    np.testing.assert_array_equal(g, 0.0)
+
+
+def test_astype_gives_the_cotangent_in_the_source_dtype():
+    import s2sad
+
+    g = s2sad.grad(lambda x: np.sum(x.astype(np.float32) * 2.0))(np.ones(3))
+    assert g.dtype == np.float64
+    np.testing.assert_array_equal(g, 2.0)
