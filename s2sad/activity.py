@@ -138,7 +138,8 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
     return [*p.args, *p.kwargs.values()] if p.kind == MISSING else list(p.args)
 
 
-def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str]) -> Analysis:
+def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset()
+            ) -> Analysis:
     """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
 
     Loops are analysed to a fixed point: a carried value is varied if its initial
@@ -150,9 +151,33 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str]) -> Analysi
     varied = _varied(fn.body, prims, set(wrt))
     scalars = _scalars(fn.body, prims, set(scalar_params))
     useful = _useful(fn.body, prims)
-    containers = {s.target for s in stmts if isinstance(s, ir.Assign) and prims[id(s)].kind in (CONTAINER, CLOSURE)}
-    containers |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
-    return Analysis(prims, varied & useful, scalars, containers)
+    return Analysis(prims, varied & useful, scalars, _containers(stmts, prims, set(tree_params)))
+
+
+def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:
+    """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry."""
+    out = set(trees)
+    out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
+    changed = True
+    while changed:  # items of containers may be containers; carried values and outs follow their inputs
+        before = len(out)
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                p = prims[id(s)]
+                base = p.args[0] if p.args else None
+                if p.kind in (CONTAINER, CLOSURE) or (
+                        isinstance(base, ir.Name) and base.id in out
+                        and (p.kind in (COPY, UNPACK) or (p.rule is not None and p.rule.name == "x[index]"))):
+                    out.update(s.targets)
+            elif isinstance(s, ir.If):
+                out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)
+            elif isinstance(s, ir.Loop):
+                out.update(c for c, i, n in zip(s.carried, s.inits, s.nexts) if _names([i, n]) & out)
+                out.update(r for r, c in zip(s.results, s.carried) if c in out)
+                if _names([s.iter]) & out:
+                    out.update(s.targets)
+        changed = len(out) != before
+    return out
 
 
 def _names(exprs) -> set[str]:

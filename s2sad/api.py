@@ -16,6 +16,7 @@ import numpy as np
 from .cache import VJP, Cache, get_cache
 from .frontend import parse_function
 from .ir import dump
+from .pytree import is_node, leaves, map_leaves
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "source"]
@@ -28,7 +29,9 @@ def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
 
 
 def _finish(g, like):
-    """A gradient with the type, shape and dtype of its argument ``like``."""
+    """A gradient with the type, shape and dtype of its argument ``like`` (its structure, for a pytree)."""
+    if is_node(like):
+        return map_leaves(lambda leaf, gl: _finish(gl, leaf), like, like_structure(g, like))
     if isinstance(like, np.ndarray):
         if type(g) is np.ndarray and g.dtype == like.dtype and g.shape == like.shape and g.flags.writeable:
             return g
@@ -44,6 +47,15 @@ def _finish(g, like):
     if np.shape(g) != ():
         raise AssertionError(f"s2sad internal error: gradient of shape {np.shape(g)} for a scalar argument")
     return float(g)
+
+
+def like_structure(g, like):
+    """``g`` with ``like``'s containers (a cotangent may hold a list where the argument had a tuple)."""
+    if isinstance(like, dict):
+        return {k: like_structure(g[k], v) for k, v in like.items()}
+    if isinstance(like, tuple | list):
+        return [like_structure(gi, li) for gi, li in zip(g, like)]
+    return g
 
 
 def _annotate(e: BaseException) -> None:
@@ -173,6 +185,9 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
 
 
 def _is_float_like(a) -> bool:
+    if is_node(a):
+        items = list(leaves(a))
+        return bool(items) and all(_is_float_like(leaf) for leaf in items)
     if isinstance(a, np.ndarray):
         return a.dtype.kind == "f"
     return isinstance(a, float | np.floating)

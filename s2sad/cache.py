@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 
 from .frontend import parse_function
+from .pytree import is_node, leaves
 
 __all__ = ["Cache", "Entry", "VJP", "get_cache", "types_key", "vjp_of"]
 
@@ -31,7 +32,7 @@ class Entry:
         self.generated = generated
         self.vjp = generated.function
         self.grad = generated.grad_function
-        self.arrays = arrays  # positions (into wrt) whose argument is an ndarray: dtype checked per call
+        self.arrays = arrays  # positions (into wrt) whose argument is an array or a pytree: checked per call
 
 
 def types_key(args: tuple) -> object:
@@ -64,8 +65,10 @@ class Cache:
             e = self.table[types_key(args)] = self._specialize(args)
         for k in e.arrays:
             a = args[self.wrt[k]]
-            if a.dtype.kind != "f":
-                raise input_error(self.fun, self.wrt[k], a, f"an array of dtype {a.dtype}")
+            for leaf in leaves(a) if is_node(a) else (a,):
+                if not _differentiable(leaf):
+                    what = f"an array of dtype {leaf.dtype}" if isinstance(leaf, np.ndarray) else type(leaf).__name__
+                    raise input_error(self.fun, self.wrt[k], a, what + (" inside a pytree" if is_node(a) else ""))
         return e
 
     def _specialize(self, args: tuple) -> Entry:
@@ -81,24 +84,25 @@ class Cache:
                     raise TypeError(f"{self.fun.__qualname__} was called with {len(args)} positional "
                                     f"argument(s), but argnums={self.wrt!r} asks for argument {i}")
                 a = args[i]
-                if self.strict and not isinstance(a, np.ndarray) and (
+                if self.strict and not isinstance(a, np.ndarray) and not is_node(a) and (
                         isinstance(a, bool) or not isinstance(a, float | np.floating)):
                     raise input_error(self.fun, i, a, type(a).__name__)
             names = tuple(positional[i] for i in argnums)
             if self.strict:
-                arrays = tuple(k for k, i in enumerate(argnums) if isinstance(args[i], np.ndarray))
+                arrays = tuple(k for k, i in enumerate(argnums) if isinstance(args[i], np.ndarray) or is_node(args[i]))
         else:
             names = self.wrt
         scalars = frozenset(positional[i] for i, a in enumerate(args[: len(positional)])
                             if isinstance(a, _SCALAR_TYPES))
-        return Entry(transform(self.fun, names, scalars, self.dynamic_cells), arrays)
+        trees = frozenset(positional[i] for i, a in enumerate(args[: len(positional)]) if is_node(a))
+        return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees), arrays)
 
 
 def input_error(fun, i: int, a, what: str) -> TypeError:
     return TypeError(
-        f"grad requires real-valued inputs (float, or an array of a floating dtype), but argument "
-        f"{i} of {fun.__qualname__} is {what}. Pass a float (e.g. 2.0 rather than 2) or leave the "
-        "argument out of argnums; containers of arrays (pytrees) and complex numbers are not supported yet."
+        f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists and dicts "
+        f"of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float (e.g. 2.0 rather than 2) "
+        "or leave the argument out of argnums; complex numbers are not supported yet."
     )
 
 

@@ -62,10 +62,11 @@ def _zeros(name: str) -> ir.Expr:
     return ir.Call(_helper("zeros_like"), [ir.Name(name)])
 
 
-def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str]) -> Derivative:
-    """Build the vjp of ``fn`` with respect to the parameters ``wrt``."""
+def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
+            tree_params: set[str] = frozenset()) -> Derivative:
+    """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees)."""
     fn = copy.deepcopy(fn)  # the forward pass gains tapes; the caller's IR stays as lowered
-    analysis = analyze(fn, wrt, scalar_params)
+    analysis = analyze(fn, wrt, scalar_params, tree_params)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]

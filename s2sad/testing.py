@@ -15,25 +15,40 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .api import vjp
+from .pytree import is_node, leaves, map_leaves
 
 __all__ = ["check_grads", "numerical_vjp"]
 
 
 def _is_float(a: Any) -> bool:
+    if is_node(a):
+        items = list(leaves(a))
+        return bool(items) and all(_is_float(leaf) for leaf in items)
     return isinstance(a, float | np.floating) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")
+
+
+def _moved(a: Any, d: Any, step: float) -> Any:
+    moved = np.asarray(a, dtype=np.float64) + step * d
+    return float(moved) if np.ndim(a) == 0 and not isinstance(a, np.ndarray) else moved
 
 
 def _perturb(args: Sequence, argnums: Sequence[int], dirs: Sequence, step: float) -> list:
     out = list(args)
     for i, d in zip(argnums, dirs):
-        a = np.asarray(args[i], dtype=np.float64)
-        moved = a + step * d
-        out[i] = float(moved) if np.ndim(args[i]) == 0 and not isinstance(args[i], np.ndarray) else moved
+        out[i] = map_leaves(lambda a, di: _moved(a, di, step), args[i], d)
     return out
 
 
 def _inner(a: Any, b: Any) -> float:
-    return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
+    """The dot product of two arrays, scalars or pytrees of the same structure."""
+    return float(sum(np.sum(np.asarray(x, dtype=np.float64) * np.asarray(y, dtype=np.float64))
+                     for x, y in zip(leaves(a), leaves(b))))
+
+
+def _check_leaf(g: Any, a: Any, i: int) -> None:
+    assert np.shape(g) == np.shape(a), f"gradient {i} has shape {np.shape(g)}, argument {np.shape(a)}"
+    if isinstance(a, np.ndarray):
+        assert g.dtype == a.dtype, f"gradient {i} has dtype {g.dtype}, argument {a.dtype}"
 
 
 def numerical_vjp(f: Callable, args: Sequence, argnums: Sequence[int], dirs: Sequence, u: Any,
@@ -49,7 +64,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
                 seed: int = 0) -> None:
     """Assert that s2sad's derivative of ``f`` at ``args`` matches finite differences.
 
-    ``argnums`` defaults to every float or floating-array argument. Tolerances
+    ``argnums`` defaults to every float, floating-array or pytree-of-them argument. Tolerances
     default to 1e-5 (relative) and 1e-7 (absolute) for float64 arguments and
     looser ones when any argument is float32. Raises ``AssertionError`` naming
     the direction and both values on a mismatch.
@@ -59,31 +74,31 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     >>> check_grads(lambda x, y: np.sum(np.sin(x) * y), (np.ones(3), 2.0))
     """
     args = tuple(args)
-    snapshot = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
+    snapshot = [map_leaves(lambda a: np.array(a, copy=True) if isinstance(a, np.ndarray) else a, a) for a in args]
     if argnums is None:
         argnums = [i for i, a in enumerate(args) if _is_float(a)]
-    low = any(np.asarray(args[i]).dtype == np.float32 for i in argnums)
+    low = any(np.asarray(leaf).dtype == np.float32 for i in argnums for leaf in leaves(args[i]))
     rtol = rtol if rtol is not None else (2e-3 if low else 1e-5)
     atol = atol if atol is not None else (2e-4 if low else 1e-7)
     rng = np.random.default_rng(seed)
 
     out, pullback = vjp(f, *args)
     for _ in range(directions):
-        u = rng.standard_normal(np.shape(out)) if np.ndim(out) else float(rng.standard_normal())
-        cotangents = pullback(u if np.ndim(out) else np.asarray(u, dtype=np.asarray(out).dtype)[()])
-        dirs = [rng.standard_normal(np.shape(args[i])) for i in argnums]
+        u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o)
+                       else np.asarray(rng.standard_normal(), dtype=np.asarray(o).dtype)[()], out)
+        cotangents = pullback(u)
+        dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
         ad = 0.0
         for i, d in zip(argnums, dirs):
             g = cotangents[i]
             assert g is not None, f"no gradient for argument {i}"
-            assert np.shape(g) == np.shape(args[i]), f"gradient {i} has shape {np.shape(g)}, argument {np.shape(args[i])}"
-            if isinstance(args[i], np.ndarray):
-                assert g.dtype == args[i].dtype, f"gradient {i} has dtype {g.dtype}, argument {args[i].dtype}"
+            map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
             ad += _inner(g, d)
         fd = numerical_vjp(f, args, argnums, dirs, u, eps)
         assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
             f"reverse mode gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}) "
             f"for a random direction in arguments {list(argnums)}")
     for before, now in zip(snapshot, args):
-        if isinstance(before, np.ndarray):
-            assert np.array_equal(before, now, equal_nan=True), "an argument was mutated"
+        for b, n in zip(leaves(before), leaves(now)):
+            if isinstance(b, np.ndarray):
+                assert np.array_equal(b, n, equal_nan=True), "an argument was mutated"

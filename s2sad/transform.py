@@ -66,13 +66,14 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 
 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
-              dynamic_cells: bool = False) -> Generated:
+              dynamic_cells: bool = False, trees: frozenset[str] = frozenset()) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
     ``scalars`` are parameters known to hold scalars at the call sites this
     specialisation serves. ``dynamic_cells``: the result will serve every closure
     made from ``fn``'s code, so closure cells are not read at transform time.
+    ``trees`` are parameters that hold tuples, lists or dicts (pytrees).
     """
     params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
@@ -80,7 +81,7 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
-    deriv = reverse(lowered, src, namer, [lowered.inputs.get(w, w) for w in wrt], set(scalars))
+    deriv = reverse(lowered, src, namer, [lowered.inputs.get(w, w) for w in wrt], set(scalars), set(trees))
     ir.verify(deriv.function)
     ir.verify(deriv.grad)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"

@@ -113,7 +113,7 @@ def test_integer_output():
         s2sad.grad(lambda x: 3)(1.0)
 
 
-@pytest.mark.parametrize("bad", [3, True, np.arange(3), np.int64(2), 1 + 2j, [1.0, 2.0]])
+@pytest.mark.parametrize("bad", [3, True, np.arange(3), np.int64(2), 1 + 2j, {"a": 3}, [1.0, np.arange(2)]])
 def test_integer_or_unsupported_argument(bad):
     with pytest.raises(TypeError, match="grad requires real-valued inputs"):
         s2sad.grad(lambda x: x * 2.0)(bad)
