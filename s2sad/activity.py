@@ -18,10 +18,11 @@ from .frontend import DYNAMIC
 from .rules import ATTRIBUTES, BINOP_FUNCS, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, lookup
 
 __all__ = ["Prim", "primitive", "analyze", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
+SETITEM, LISTOP = "setitem", "listop"  # in-place writes: x[i] = v; xs.append / extend / pop
 
 
 @dataclass(slots=True)
@@ -57,6 +58,10 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
 def primitive(stmt: ir.Assign) -> Prim:
     """Classify ``stmt`` (an assignment in a flat function)."""
     v = stmt.value
+    if isinstance(v, ir.SetItem):
+        return Prim(SETITEM, None, [v.base, v.value], {"index": v.index})
+    if isinstance(v, ir.ListMethod):
+        return Prim(LISTOP, None, [v.base, *v.args])
     if isinstance(stmt.target, tuple):
         return Prim(UNPACK, None, [v])
     if isinstance(v, ir.Name | ir.Const):
@@ -131,6 +136,8 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
     """The operands a cotangent can flow to."""
     if p.kind == NONDIFF:
         return []
+    if p.kind in (SETITEM, LISTOP):
+        return list(p.args)
     if p.kind == CALL and p.rule.diff is not None:
         return [p.args[i] for i in p.rule.diff if i < len(p.args)]
     if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
@@ -165,9 +172,9 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 base = p.args[0] if p.args else None
-                if p.kind in (CONTAINER, CLOSURE) or (
+                if p.kind in (CONTAINER, CLOSURE, LISTOP) or (
                         isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK) or (p.rule is not None and p.rule.name == "x[index]"))):
+                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
                     out.update(s.targets)
             elif isinstance(s, ir.If):
                 out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)

@@ -46,9 +46,23 @@ def statement(stmt: ir.Assign | ir.Do | ir.Return) -> str:
         return f"return {ir.expr_str(v)}"
     if isinstance(stmt, ir.Do):
         return ir.expr_str(stmt.value)
-    if isinstance(stmt.value, ir.Closure) and isinstance(stmt.value.node, ast.FunctionDef):
-        return ast.unparse(stmt.value.node)  # the user's nested def, as written
-    return f"{targets(stmt)} = {ir.expr_str(stmt.value)}"
+    v = stmt.value
+    if isinstance(v, ir.Closure) and isinstance(v.node, ast.FunctionDef):
+        return ast.unparse(v.node)  # the user's nested def, as written
+    if isinstance(v, ir.SetItem | ir.ListMethod):  # in place: the user's statement, then its new name
+        if isinstance(v, ir.SetItem):
+            text = f"{ir.expr_str(ir.Subscript(v.base, v.index))} = {ir.expr_str(v.value)}"
+            after = stmt.target
+        else:
+            text = ir.expr_str(v)
+            if v.method == "pop":
+                text, after = f"{stmt.target[0]} = {text}", stmt.target[1]
+            else:
+                after = stmt.target
+        if after != v.base.id:
+            text += f"\n{after} = {v.base.id}"
+        return text
+    return f"{targets(stmt)} = {ir.expr_str(v)}"
 
 
 def targets(stmt: ir.Assign) -> str:

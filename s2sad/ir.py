@@ -24,7 +24,7 @@ from typing import Iterator, Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
-    "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "Stmt", "Assign", "Do", "Return", "If", "Loop",
+    "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
     "exprs", "rename", "substitute",
 ]
@@ -165,8 +165,30 @@ class Closure:
         return Closure(self.node, [copy.deepcopy(c, memo) for c in self.captured])
 
 
+@dataclass(slots=True)
+class SetItem:
+    """``base[index] = value``, in place; the statement's target names ``base`` after the write."""
+
+    base: Expr
+    index: Expr
+    value: Expr
+
+
+@dataclass(slots=True)
+class ListMethod:
+    """``base.append(x)``, ``.extend(xs)`` or ``.pop(i)`` on a list, in place.
+
+    The statement's target names the list after the change; for ``pop`` the
+    target is ``(popped, list)``.
+    """
+
+    base: Expr
+    method: str
+    args: list[Expr]
+
+
 Expr = Union[Name, Const, Ref, BinOp, UnaryOp, Compare, Call, Starred, Attr, Subscript, Slice, Tuple, List, Dict,
-             Closure]
+             Closure, SetItem, ListMethod]
 ATOMS = (Name, Const, Ref)
 
 # ----- statements -----
@@ -321,6 +343,13 @@ def children(e: Expr) -> Iterator[Expr]:
         yield from e.values
     elif isinstance(e, Closure):
         yield from e.captured
+    elif isinstance(e, SetItem):
+        yield e.base
+        yield e.index
+        yield e.value
+    elif isinstance(e, ListMethod):
+        yield e.base
+        yield from e.args
 
 
 def names_read(e: Expr) -> Iterator[str]:
@@ -409,6 +438,10 @@ def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
         return Dict([substitute(k, subst) for k in e.keys], [substitute(v, subst) for v in e.values])
     if isinstance(e, Closure):
         return Closure(e.node, [substitute(c, subst) for c in e.captured])
+    if isinstance(e, SetItem):
+        return SetItem(substitute(e.base, subst), substitute(e.index, subst), substitute(e.value, subst))
+    if isinstance(e, ListMethod):
+        return ListMethod(substitute(e.base, subst), e.method, [substitute(a, subst) for a in e.args])
     raise TypeError(f"not an IR expression: {e!r}")
 
 
@@ -435,6 +468,8 @@ def _is_flat_operand(e: Expr) -> bool:
 
 
 def _is_flat(e: Expr) -> bool:
+    if isinstance(e, SetItem):
+        return isinstance(e.base, Name) and _is_flat_operand(e.index) and isinstance(e.value, ATOMS)
     if isinstance(e, Call):
         func_ok = isinstance(e.func, ATOMS) or (isinstance(e.func, Attr) and isinstance(e.func.value, ATOMS))
         return func_ok and all(_is_flat_operand(a) for a in e.args) and all(_is_flat_operand(v) for _, v in e.kwargs)
@@ -579,6 +614,10 @@ def to_ast(e: Expr) -> ast.expr:
         return ast.Dict([to_ast(k) for k in e.keys], [to_ast(v) for v in e.values])
     if isinstance(e, Closure):
         return e.node
+    if isinstance(e, SetItem):  # shown in IR dumps as a call; codegen prints the statement form
+        return ast.Call(ast.Name("setitem", ast.Load()), [to_ast(e.base), _index_ast(e.index), to_ast(e.value)], [])
+    if isinstance(e, ListMethod):
+        return ast.Call(ast.Attribute(to_ast(e.base), e.method, ast.Load()), [to_ast(a) for a in e.args], [])
     raise TypeError(f"not an IR expression: {e!r}")
 
 

@@ -174,6 +174,8 @@ class _Lowering:
             self.if_stmt(node)
         elif isinstance(node, gast.For | gast.While):
             self.loop(node)
+        elif isinstance(node, gast.Assign) and len(node.targets) == 1 and self.list_method(node.value, node.targets[0]):
+            pass
         elif isinstance(node, gast.Assign):
             value = self.expr(node.value)
             if len(node.targets) > 1:
@@ -185,20 +187,30 @@ class _Lowering:
                 return False
             self.assign(node.target, self.expr(node.value))
         elif isinstance(node, gast.AugAssign):
-            if not isinstance(node.target, gast.Name):
-                raise self.src.syntax_error(
-                    "augmented assignment to a subscript or attribute is not supported yet "
-                    "(in-place NumPy updates need mutation support)", node)
             op = _BINOPS[type(node.op)]
-            right = self.atom(node.value)
-            left = self.load_name(node.target)
-            self.assign(node.target, ir.BinOp(op, left, right))
+            if isinstance(node.target, gast.Subscript):
+                # x[i] += v is NumPy's buffered update: read x[i], combine, write back (the last
+                # write wins for a duplicate index, so each index changes once)
+                base, index = self.store_target(node.target)
+                right = self.atom(node.value)
+                old = self.emit(ir.Subscript(base, index), _temp_hint(node.target))
+                new = self.emit(ir.BinOp(op, old, right), _TEMP_NAMES[op])
+                self.body.append(ir.Assign(self.new_version(node.target.value.id), ir.SetItem(base, index, new),
+                                           self.loc))
+            elif isinstance(node.target, gast.Name):
+                right = self.atom(node.value)
+                left = self.load_name(node.target)
+                self.assign(node.target, ir.BinOp(op, left, right))
+            else:
+                raise self.src.syntax_error("augmented assignment to an attribute is not supported yet", node)
         elif isinstance(node, gast.Return):
             value = self.atom(node.value) if node.value is not None else ir.Const(None)
             self.body.append(ir.Return(value, self.loc))
             return True
         elif isinstance(node, gast.Expr):
-            if not isinstance(node.value, gast.Constant):
+            if self.list_method(node.value, None):
+                pass
+            elif not isinstance(node.value, gast.Constant):
                 self.atom(node.value)  # kept for its side effects (print, ...)
         elif isinstance(node, gast.Pass):
             pass
@@ -224,10 +236,39 @@ class _Lowering:
                 self.body.append(ir.Assign(names, tup, self.loc))
                 for e, n in zip(target.elts, names):
                     self.assign(e, ir.Name(n))
+        elif isinstance(target, gast.Subscript):
+            base, index = self.store_target(target)
+            item = self.to_atom(value, "value")
+            self.body.append(ir.Assign(self.new_version(target.value.id), ir.SetItem(base, index, item), self.loc))
         else:
-            what = "a subscript" if isinstance(target, gast.Subscript) else "an attribute"
+            raise self.src.syntax_error("assignment to an attribute is not supported yet", target)
+
+    def store_target(self, target: gast.Subscript) -> tuple[ir.Name, ir.Expr]:
+        """The array (a local name) and index of ``name[index] = ...``."""
+        if not (isinstance(target.value, gast.Name) and target.value.id in self.locals):
             raise self.src.syntax_error(
-                f"assignment to {what} is not supported yet (in-place updates need mutation support)", target)
+                "s2sad supports writes into local arrays and lists only (`name[index] = value`); "
+                "copy a global or a nested item into a local name first", target)
+        return self.load_name(target.value), self.index(target.slice)
+
+    def list_method(self, node: gast.expr, target: gast.expr | None) -> bool:
+        """``xs.append(v)``, ``xs.extend(vs)``, ``[v =] xs.pop([i])`` on a local: in place, versioned."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+                and node.func.attr in ("append", "extend", "pop") and isinstance(node.func.value, gast.Name)
+                and node.func.value.id in self.locals and not node.keywords):
+            return False
+        if node.func.attr == "pop" and target is not None and not isinstance(target, gast.Name):
+            return False
+        base = self.load_name(node.func.value)
+        args = [self.atom(a) for a in self._no_starred(node.args)]
+        version = self.new_version(node.func.value.id)
+        if node.func.attr == "pop":
+            popped = self.new_version(target.id) if target is not None else self.namer.fresh("popped")
+            out: str | tuple[str, ...] = (popped, version)
+        else:
+            out = version
+        self.body.append(ir.Assign(out, ir.ListMethod(base, node.func.attr, args), self.loc))
+        return True
 
     # ----- control flow -----
 
@@ -555,7 +596,17 @@ def _builtin(name: str) -> ir.Ref:
 
 
 def _stores(stmts: list[gast.stmt]) -> set[str]:
-    return {n.id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    """Names ``stmts`` rebind, write into (``x[i] = v``) or change with a list method."""
+    out = set()
+    for n in (n for s in stmts for n in _scope(s)):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            out.add(n.id)
+        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name):
+            out.add(n.value.id)
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) \
+                and n.func.attr in ("append", "extend", "pop"):
+            out.add(n.func.value.id)
+    return out
 
 
 def _target_names(target: gast.expr) -> list[str]:

@@ -30,10 +30,11 @@ import types
 from dataclasses import dataclass
 
 from . import ir, runtime
-from .activity import CALL, CLOSURE, CONTAINER, COPY, MISSING, TRANSFORM, UNPACK, Analysis, analyze
+from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze
 from .cache import VJP, vjp_of
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
+from .mutation import Mutation, analyze_mutation
 from .naming import Namer
 from .rules import NAMESPACES, Sym, rule_name
 
@@ -71,11 +72,12 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
     _check_rules(forward, analysis)
+    mutation = analyze_mutation(forward, analysis, fn.params.names())
 
     out = ret.value
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active
     seed = namer.fresh(f"{out.id}_bar" if returns_active else "out_bar")
-    adj = _Adjoint(analysis, namer)
+    adj = _Adjoint(analysis, namer, mutation)
     for stmt in ir.walk(forward):  # name the pullbacks of calls in the order the calls are made
         p = analysis.prims.get(id(stmt))
         if p is not None and p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets):
@@ -128,6 +130,25 @@ def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     )
 
 
+_SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
+
+
+def _value_reads(e: ir.Expr, mutation: Mutation):
+    """Names whose *values* ``e`` reads: not those it reads only for their shape (for arrays)."""
+    if isinstance(e, ir.Name):
+        yield e.id
+        return
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path[-1] in _SHAPE_ONLY:
+        k = _SHAPE_ONLY[e.func.path[-1]]
+        for i, a in enumerate(e.args):
+            if i == k and isinstance(a, ir.Name) and not mutation.structure_changes(a.id):
+                continue
+            yield from _value_reads(a, mutation)
+        return
+    for c in ir.children(e):
+        yield from _value_reads(c, mutation)
+
+
 def _bound(stmts: list[ir.Stmt], into_loops: bool = True) -> list[str]:
     """Names bound by ``stmts``, in order (optionally not looking inside loop bodies)."""
     out: list[str] = []
@@ -165,9 +186,10 @@ def _export(stmts: list[ir.Stmt], names: set[str]) -> None:
 class _Adjoint:
     """Builds the pullback, statement by statement, in reverse order."""
 
-    def __init__(self, analysis: Analysis, namer: Namer) -> None:
+    def __init__(self, analysis: Analysis, namer: Namer, mutation: Mutation) -> None:
         self.an = analysis
         self.namer = namer
+        self.mutation = mutation
         self.bars: dict[str, ir.Expr] = {}  # name -> its cotangent now (a Name)
         self.owned: dict[str, str] = {}  # name -> the variable this path assigned its cotangent to
         self.canonical: dict[str, str] = {}  # name -> its cotangent variable, the same on every path
@@ -225,7 +247,7 @@ class _Adjoint:
         for i in range(len(stmts) - 1, -1, -1):
             stmt = stmts[i]
             if isinstance(stmt, ir.Assign):
-                self.assign(stmt)
+                stmts[i + 1:i + 1] = self.assign(stmt)  # snapshots go right after the statement
             elif isinstance(stmt, ir.If):
                 self.if_(stmt)
             elif isinstance(stmt, ir.Loop):
@@ -233,21 +255,26 @@ class _Adjoint:
                 if tape is not None:
                     stmts.insert(i, tape)
 
-    def assign(self, stmt: ir.Assign) -> None:
+    def assign(self, stmt: ir.Assign) -> list[ir.Stmt]:
+        """The adjoint of one assignment; returns snapshots to insert after it in the forward pass."""
         if not any(t in self.an.active for t in stmt.targets):
-            return
+            return []
         self.loc = stmt.loc
         p = self.an.prims[id(stmt)]
+        if p.kind == LISTOP and stmt.value.method == "pop":
+            self.list_pop(stmt)
+            return []
         if p.kind == UNPACK:
             parts = [self.bars.get(t) for t in stmt.targets]
             if all(g is None for g in parts):
                 return
             parts = [g or _zeros(t) for g, t in zip(parts, stmt.targets)]
-            self.add(stmt.value, ir.Call(_helper("tuple_bar"), [stmt.value, *parts]))
-            return
+            self.add(stmt.value, ir.Call(_helper("tuple_adjoint"), [stmt.value, *parts]))
+            return []
         g = self.bars.get(stmt.target)
         if g is None:
-            return  # symbolic zero: nothing flows back
+            return []  # symbolic zero: nothing flows back
+        mark = len(self.out)
         if p.kind == COPY:
             self.add(p.args[0], g)
         elif p.kind == CONTAINER:
@@ -259,6 +286,19 @@ class _Adjoint:
                 self.add(item, ir.Subscript(g, ir.Const(item.id)))
         elif p.kind == TRANSFORM:
             self.call(stmt, p, g)
+        elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them
+            x, v, index = p.args[0], p.args[1], p.kwargs["index"]
+            self.add(x, ir.Call(_helper("setitem_adjoint"), [g, index]))
+            self.add(v, ir.Call(_helper("unbroadcast"), [ir.Call(_helper("setitem_value_adjoint"), [g, index]), v]))
+        elif p.kind == LISTOP:
+            lst, args = p.args[0], p.args[1:]
+            if stmt.value.method == "append":
+                self.add(lst, ir.Subscript(g, ir.Slice(None, ir.Const(-1), None)))
+                self.add(args[0], ir.Subscript(g, ir.Const(-1)))
+            else:  # extend
+                rest = ir.BinOp("-", ir.Call(_helper("len"), [g]), ir.Call(_helper("len"), [args[0]]))
+                self.add(lst, ir.Subscript(g, ir.Slice(None, rest, None)))
+                self.add(args[0], ir.Call(_helper("list_tail_adjoint"), [g, args[0]]))
         elif p.kind == CALL:
             args = [self.sym(a) for a in p.args]
             kwargs = {k: self.sym(v) for k, v in p.kwargs.items()}
@@ -272,6 +312,28 @@ class _Adjoint:
             for arg, c in zip(p.args, contributions):
                 if c is not None:
                     self.add(arg, c.expr)
+        return self.snapshots(stmt, mark)
+
+    def snapshots(self, stmt: ir.Assign, mark: int) -> list[ir.Stmt]:
+        """Make the adjoint just written read copies of values a later write would change."""
+        written = self.out[mark:]
+        needed = [n for n in dict.fromkeys(n for s in written for n in _value_reads(s.value, self.mutation))
+                  if self.mutation.written(n) and self.mutation.changes_after(n, stmt)]
+        if not needed:
+            return []
+        copies = {n: self.namer.fresh(f"{n}_saved") for n in needed}
+        for s in written:
+            s.value = ir.substitute(s.value, {n: ir.Name(c) for n, c in copies.items()})
+        return [ir.Assign(c, ir.Call(_helper("snapshot"), [ir.Name(n)]), stmt.loc) for n, c in copies.items()]
+
+    def list_pop(self, stmt: ir.Assign) -> None:
+        """``v = xs.pop(i)``: v's cotangent goes back into the list's at i."""
+        popped, after = stmt.targets
+        g, gv = self.bars.get(after), self.bars.get(popped)
+        if g is None and gv is None:
+            return
+        args = [g or _zeros(after), gv or ir.Const(None), ir.Name(popped), *stmt.value.args]
+        self.add(stmt.value.base, ir.Call(_helper("list_pop_adjoint"), args))
 
     def call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """A call into user code: the forward pass calls its vjp, the pullback its pullback.

@@ -246,10 +246,10 @@ for _fn, _name, _rev in [
 defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True)
 defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
 defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True)
-defrule(operator.matmul, "@", lambda g, ans, a, b: (rt.matmul_lhs_bar(g, a, b), rt.matmul_rhs_bar(g, a, b)))
+defrule(operator.matmul, "@", lambda g, ans, a, b: (rt.matmul_lhs_adjoint(g, a, b), rt.matmul_rhs_adjoint(g, a, b)))
 defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse)
-defrule(numpy.dot, "numpy.dot", lambda g, ans, a, b: (rt.dot_lhs_bar(g, a, b), rt.dot_rhs_bar(g, a, b)))
-defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_bar(g, x, index), None), diff=(0,))
+defrule(numpy.dot, "numpy.dot", lambda g, ans, a, b: (rt.dot_lhs_adjoint(g, a, b), rt.dot_rhs_adjoint(g, a, b)))
+defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,))
 defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True)
 
 # abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.

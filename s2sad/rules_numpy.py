@@ -2,8 +2,8 @@
 
 Each entry is the primitive and its reverse template side by side, one line
 where the adjoint is one expression; adjoints whose form depends on shapes or
-arguments call a named helper in ``runtime`` (``concatenate_bar``,
-``max_bar``, ...), so the generated line still says what it does. A rule that
+arguments call a named helper in ``runtime`` (``unconcatenate``,
+``max_adjoint``, ...), so the generated line still says what it does. A rule that
 does not support an argument raises ``NotImplementedError`` with the reason,
 which the user sees at their line. Conventions (README): ``maximum``/``minimum``
 ties send half to each side; ``max``/``min`` reductions split a tie equally;
@@ -110,9 +110,9 @@ def _reduction(helper: str, names=("a", "axis", "dtype", "out", "keepdims")):
 
 
 for _fn, _name, _helper in [
-    (numpy.prod, "numpy.prod", "prod_bar"),
-    (numpy.max, "numpy.max", "max_bar"), (numpy.amax, "numpy.amax", "max_bar"),
-    (numpy.min, "numpy.min", "max_bar"), (numpy.amin, "numpy.amin", "max_bar"),
+    (numpy.prod, "numpy.prod", "prod_adjoint"),
+    (numpy.max, "numpy.max", "max_adjoint"), (numpy.amax, "numpy.amax", "max_adjoint"),
+    (numpy.min, "numpy.min", "max_adjoint"), (numpy.amin, "numpy.amin", "max_adjoint"),
 ]:
     defrule(_fn, _name, _reduction(_helper), diff=(0,), reduction=True)
 
@@ -125,8 +125,8 @@ def _moment(helper: str):
     return rev
 
 
-defrule(numpy.var, "numpy.var", _moment("var_bar"), diff=(0,), reduction=True)
-defrule(numpy.std, "numpy.std", _moment("std_bar"), diff=(0,), reduction=True)
+defrule(numpy.var, "numpy.var", _moment("var_adjoint"), diff=(0,), reduction=True)
+defrule(numpy.std, "numpy.std", _moment("std_adjoint"), diff=(0,), reduction=True)
 
 # ----- shape operations: each adjoint puts the cotangent back in the input's shape -----
 
@@ -135,7 +135,7 @@ for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atlea
     defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,))
 defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,))
 defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,))
-defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_bar(g, x),), diff=(0,))
+defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,))
 
 
 def _transpose(g, ans, x, *axes, **kwargs):
@@ -162,28 +162,28 @@ defrule(numpy.tril, "numpy.tril", lambda g, ans, x, k=0: (np.tril(g, k),), diff=
 def _pad(g, ans, x, pad_width, mode=None, **kwargs):
     if mode is not None and mode.const != "constant":
         raise NotImplementedError("only mode='constant' is supported")
-    return (rn.pad_bar(g, x, pad_width),)
+    return (rn.pad_adjoint(g, x, pad_width),)
 
 
 defrule(numpy.pad, "numpy.pad", _pad, diff=(0,))
-defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_bar(g, x, n, axis),), diff=(0,))
-defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_bar(g, x, reps),), diff=(0,))
-defrule(numpy.repeat, "numpy.repeat", lambda g, ans, x, repeats, axis=None: (rn.repeat_bar(g, x, repeats, axis),),
+defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_adjoint(g, x, n, axis),), diff=(0,))
+defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_adjoint(g, x, reps),), diff=(0,))
+defrule(numpy.repeat, "numpy.repeat", lambda g, ans, x, repeats, axis=None: (rn.repeat_adjoint(g, x, repeats, axis),),
         diff=(0,))
 
 # ----- joining and splitting: sequences in, lists of cotangents out -----
 
 defrule(numpy.concatenate, "numpy.concatenate",
-        lambda g, ans, seq, axis=0: (rn.concatenate_bar(g, seq, axis),), diff=(0,))
-defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.stack_bar(g, seq, axis),), diff=(0,))
+        lambda g, ans, seq, axis=0: (rn.unconcatenate(g, seq, axis),), diff=(0,))
+defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, seq, axis),), diff=(0,))
 for _name in ("vstack", "hstack", "dstack", "column_stack"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
-            (lambda n: lambda g, ans, seq: (rn.joined_bar(g, seq, n),))(_name), diff=(0,))
+            (lambda n: lambda g, ans, seq: (rn.unjoin(g, seq, n),))(_name), diff=(0,))
 defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
-    rn.append_bar(g, x, values, axis, 0), rn.append_bar(g, x, values, axis, 1)))
+    rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)))
 for _name in ("split", "array_split"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
-            lambda g, ans, x, sections, axis=0: (rn.split_bar(g, x, axis),), diff=(0,))
+            lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,))
 
 # ----- selection -----
 
@@ -195,29 +195,29 @@ def _clip(g, ans, x, lo=None, hi=None, **kwargs):
     b = _args(("a_min", "a_max"), (lo, hi), {{"min": "a_min", "max": "a_max"}.get(k, k): v
                                               for k, v in kwargs.items()})
     lo, hi = b.get("a_min", sym(None)), b.get("a_max", sym(None))
-    return (ub(rn.clip_bar(g, x, lo, hi), x, ans), rn.clip_bound_bar(g, x, lo, -1), rn.clip_bound_bar(g, x, hi, 1))
+    return (ub(rn.clip_adjoint(g, x, lo, hi), x, ans), rn.clip_bound_adjoint(g, x, lo, -1), rn.clip_bound_adjoint(g, x, hi, 1))
 
 
 defrule(numpy.clip, "numpy.clip", _clip)
-defrule(numpy.take, "numpy.take", lambda g, ans, x, indices, axis=None: (rn.take_bar(g, x, indices, axis),),
+defrule(numpy.take, "numpy.take", lambda g, ans, x, indices, axis=None: (rn.take_adjoint(g, x, indices, axis),),
         diff=(0,))
 defrule(numpy.take_along_axis, "numpy.take_along_axis",
-        lambda g, ans, x, indices, axis: (rn.take_along_axis_bar(g, x, indices, axis),), diff=(0,))
-defrule(numpy.sort, "numpy.sort", lambda g, ans, x, axis=-1, **k: (rn.sort_bar(g, x, axis),), diff=(0,))
+        lambda g, ans, x, indices, axis: (rn.take_along_axis_adjoint(g, x, indices, axis),), diff=(0,))
+defrule(numpy.sort, "numpy.sort", lambda g, ans, x, axis=-1, **k: (rn.sort_adjoint(g, x, axis),), diff=(0,))
 
 # ----- products and linear algebra -----
 
 defrule(numpy.tensordot, "numpy.tensordot", lambda g, ans, a, b, axes=2: (
-    rn.tensordot_bar(g, a, b, axes, 0), rn.tensordot_bar(g, a, b, axes, 1)))
+    rn.tensordot_adjoint(g, a, b, axes, 0), rn.tensordot_adjoint(g, a, b, axes, 1)))
 defrule(numpy.outer, "numpy.outer", lambda g, ans, a, b: (
     np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
-defrule(numpy.inner, "numpy.inner", lambda g, ans, a, b: (rn.inner_bar(g, a, b, 0), rn.inner_bar(g, a, b, 1)))
+defrule(numpy.inner, "numpy.inner", lambda g, ans, a, b: (rn.inner_adjoint(g, a, b, 0), rn.inner_adjoint(g, a, b, 1)))
 defrule(numpy.cross, "numpy.cross", lambda g, ans, a, b: (ub(np.cross(b, g), a, b), ub(np.cross(g, a), b, a)))
-defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_bar(g, a, b, 0), rn.kron_bar(g, a, b, 1)))
-defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_bar(g, x, offset),), diff=(0,))
-defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_bar(g, x, k),), diff=(0,))
+defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_adjoint(g, a, b, 0), rn.kron_adjoint(g, a, b, 1)))
+defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_adjoint(g, x, offset),), diff=(0,))
+defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,))
 defrule(numpy.diagonal, "numpy.diagonal", lambda g, ans, x, offset=0, axis1=0, axis2=1: (
-    rn.diagonal_bar(g, x, offset, axis1, axis2),), diff=(0,))
+    rn.diagonal_adjoint(g, x, offset, axis1, axis2),), diff=(0,))
 
 
 def _einsum(g, ans, subscripts, *operands, **kwargs):
@@ -226,29 +226,29 @@ def _einsum(g, ans, subscripts, *operands, **kwargs):
     spec = _const(subscripts, "the einsum subscripts")
     if not isinstance(spec, str):
         raise NotImplementedError("only the string form of einsum is supported")
-    return (None, *(rn.einsum_bar(g, subscripts, k, *operands) for k in range(len(operands))))
+    return (None, *(rn.einsum_adjoint(g, subscripts, k, *operands) for k in range(len(operands))))
 
 
 defrule(numpy.einsum, "numpy.einsum", _einsum)
 
 
 def _norm(g, ans, x, ord=None, axis=None, keepdims=False):
-    return (rn.norm_bar(g, x, ans, ord, axis, keepdims),)
+    return (rn.norm_adjoint(g, x, ans, ord, axis, keepdims),)
 
 
 _la = numpy.linalg
 defrule(_la.norm, "numpy.linalg.norm", _norm, diff=(0,))
 defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(ans),))
-defrule(_la.solve, "numpy.linalg.solve", lambda g, ans, a, b: (rn.solve_bar(g, ans, a, b, 0), rn.solve_bar(g, ans, a, b, 1)))
-defrule(_la.det, "numpy.linalg.det", lambda g, ans, a: (rn.det_bar(g, ans, a),))
-defrule(_la.slogdet, "numpy.linalg.slogdet", lambda g, ans, a: (rn.slogdet_bar(g, a),))
-defrule(_la.cholesky, "numpy.linalg.cholesky", lambda g, ans, a: (rn.cholesky_bar(g, ans),))
-defrule(_la.eigh, "numpy.linalg.eigh", lambda g, ans, a, UPLO=None: (rn.eigh_bar(g, ans),), diff=(0,))
+defrule(_la.solve, "numpy.linalg.solve", lambda g, ans, a, b: (rn.solve_adjoint(g, ans, a, b, 0), rn.solve_adjoint(g, ans, a, b, 1)))
+defrule(_la.det, "numpy.linalg.det", lambda g, ans, a: (rn.det_adjoint(g, ans, a),))
+defrule(_la.slogdet, "numpy.linalg.slogdet", lambda g, ans, a: (rn.slogdet_adjoint(g, a),))
+defrule(_la.cholesky, "numpy.linalg.cholesky", lambda g, ans, a: (rn.cholesky_adjoint(g, ans),))
+defrule(_la.eigh, "numpy.linalg.eigh", lambda g, ans, a, UPLO=None: (rn.eigh_adjoint(g, ans),), diff=(0,))
 
 # ----- cumulative -----
 
-defrule(numpy.cumsum, "numpy.cumsum", lambda g, ans, x, axis=None, **k: (rn.cumsum_bar(g, x, axis),), diff=(0,))
-defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cumprod_bar(g, x, ans, axis),),
+defrule(numpy.cumsum, "numpy.cumsum", lambda g, ans, x, axis=None, **k: (rn.cumsum_adjoint(g, x, axis),), diff=(0,))
+defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cumprod_adjoint(g, x, ans, axis),),
         diff=(0,))
 
 # ----- creation with a differentiable value -----
@@ -258,7 +258,7 @@ defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: 
 defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, a)),
         diff=(1,))
 defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
-    ub(rn.linspace_bar(g, num, 0), start, ans), ub(rn.linspace_bar(g, num, 1), stop, ans)), diff=(0, 1))
+    ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1))
 
 # ----- array methods and attributes -----
 
@@ -306,15 +306,15 @@ if _sp is not None:
     def _logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
         if b is not None or (return_sign is not False and return_sign.const):
             raise NotImplementedError("b= and return_sign=True are not supported")
-        return (rn.logsumexp_bar(g, a, ans, axis, keepdims),)
+        return (rn.logsumexp_adjoint(g, a, ans, axis, keepdims),)
 
     defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0,), reduction=True)
     defrule(_sp.expit, "scipy.special.expit", lambda g, ans, x: (g * ans * (1.0 - ans),), elementwise=True)
     defrule(_sp.logit, "scipy.special.logit", lambda g, ans, x: (g / (x * (1.0 - x)),), elementwise=True)
-    defrule(_sp.softmax, "scipy.special.softmax", lambda g, ans, x, axis=None: (rn.softmax_bar(g, ans, axis),),
+    defrule(_sp.softmax, "scipy.special.softmax", lambda g, ans, x, axis=None: (rn.softmax_adjoint(g, ans, axis),),
             diff=(0,))
     defrule(_sp.log_softmax, "scipy.special.log_softmax",
-            lambda g, ans, x, axis=None: (rn.log_softmax_bar(g, ans, axis),), diff=(0,))
+            lambda g, ans, x, axis=None: (rn.log_softmax_adjoint(g, ans, axis),), diff=(0,))
     defrule(_sp.erf, "scipy.special.erf",
             lambda g, ans, x: (g * (2.0 / _math.sqrt(_math.pi)) * np.exp(-(x * x)),), elementwise=True)
     defrule(_sp.erfc, "scipy.special.erfc",
@@ -324,6 +324,6 @@ if _sp is not None:
             elementwise=True)
     defrule(_sp.psi, "scipy.special.psi", lambda g, ans, x: (g * special.polygamma(1, x),), elementwise=True)
     defrule(_sp.xlogy, "scipy.special.xlogy", lambda g, ans, x, y: (
-        ub(g * np.log(y), x, y), ub(rn.xlogy_y_bar(g, x, y), y, x)), elementwise=True)
+        ub(g * np.log(y), x, y), ub(rn.xlogy_y_adjoint(g, x, y), y, x)), elementwise=True)
     defrule(_sp.xlog1py, "scipy.special.xlog1py", lambda g, ans, x, y: (
-        ub(g * np.log1p(y), x, y), ub(rn.xlogy_y_bar(g, x, 1.0 + y), y, x)), elementwise=True)
+        ub(g * np.log1p(y), x, y), ub(rn.xlogy_y_adjoint(g, x, 1.0 + y), y, x)), elementwise=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "unbroadcast", "unreduce", "zeros_like", "dot_lhs_bar", "dot_rhs_bar",
-    "matmul_lhs_bar", "matmul_rhs_bar", "tuple_bar", "getitem_bar", "add_bars", "scalar_seed",
+    "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
+    "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
+    "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot",
 ]
 
 
@@ -86,14 +87,14 @@ def add_bars(a, b):
     return a + b
 
 
-def tuple_bar(like, *parts):
+def tuple_adjoint(like, *parts):
     """The cotangent of a value that was unpacked into ``parts``: same container as ``like``."""
     if isinstance(like, np.ndarray):
         return np.stack(parts)
     return rebuild(like, parts)
 
 
-def getitem_bar(g, x, index):
+def getitem_adjoint(g, x, index):
     """Cotangent of ``x`` in ``x[index]``: ``g`` placed at ``index`` in zeros.
 
     Duplicate integer indices accumulate (``np.add.at``), as each read contributed.
@@ -124,7 +125,7 @@ def _is_basic(index) -> bool:
 # ----- dot and matmul: the adjoint's form depends on operand rank -----
 
 
-def dot_lhs_bar(g, a, b):
+def dot_lhs_adjoint(g, a, b):
     """Cotangent of ``a`` in ``np.dot(a, b)``."""
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 0 or b_nd == 0:
@@ -134,7 +135,7 @@ def dot_lhs_bar(g, a, b):
     return np.tensordot(g, b, axes=(list(range(a_nd - 1, np.ndim(g))), [*range(b_nd - 2), b_nd - 1]))
 
 
-def dot_rhs_bar(g, a, b):
+def dot_rhs_adjoint(g, a, b):
     """Cotangent of ``b`` in ``np.dot(a, b)``."""
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 0 or b_nd == 0:
@@ -145,7 +146,7 @@ def dot_rhs_bar(g, a, b):
     return np.moveaxis(t, 0, -2)
 
 
-def matmul_lhs_bar(g, a, b):
+def matmul_lhs_adjoint(g, a, b):
     """Cotangent of ``a`` in ``a @ b`` (batch dimensions broadcast)."""
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if b_nd == 1:
@@ -155,7 +156,7 @@ def matmul_lhs_bar(g, a, b):
     return unbroadcast(g @ np.swapaxes(b, -1, -2), a)
 
 
-def matmul_rhs_bar(g, a, b):
+def matmul_rhs_adjoint(g, a, b):
     """Cotangent of ``b`` in ``a @ b`` (batch dimensions broadcast)."""
     a_nd, b_nd = np.ndim(a), np.ndim(b)
     if a_nd == 1 and b_nd == 1:
@@ -165,3 +166,73 @@ def matmul_rhs_bar(g, a, b):
     if b_nd == 1:
         return unbroadcast((np.swapaxes(a, -1, -2) @ g[..., None])[..., 0], b)
     return unbroadcast(np.swapaxes(a, -1, -2) @ g, b)
+
+
+# ----- in-place writes -----
+
+
+def snapshot(x):
+    """A copy of ``x`` as it is now, for the pullback, when a later write would change it."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, list):
+        return list(x)
+    if isinstance(x, dict):
+        return dict(x)
+    return x
+
+
+def setitem_adjoint(g, index):
+    """Cotangent of the array before ``x[index] = v``: the written entries got overwritten."""
+    if isinstance(g, dict | list):
+        out = dict(g) if isinstance(g, dict) else list(g)
+        out[index] = zeros_like(g[index])
+        return out
+    out = np.array(g, copy=True)
+    out[index] = 0.0
+    return out
+
+
+def setitem_value_adjoint(g, index):
+    """Cotangent of ``v`` in ``x[index] = v``: what reached the written entries.
+
+    With a repeated integer index NumPy keeps the last write, so only the last
+    occurrence of each position receives the cotangent.
+    """
+    if isinstance(g, dict | list):
+        return g[index]
+    part = np.array(g[index], copy=True)
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = [not isinstance(p, slice | type(None) | type(Ellipsis)) for p in parts]
+    arrays = [np.asarray(p) for p, a in zip(parts, advanced) if a]
+    if arrays and any(a.dtype.kind in "iu" and a.ndim > 0 for a in arrays) and part.ndim:
+        if advanced != sorted(advanced, reverse=True):
+            raise NotImplementedError("a write with an integer-array index after a slice is not supported")
+        b = np.broadcast_arrays(*arrays)
+        dims = [np.shape(g)[i] for i in range(len(arrays))]
+        flat = np.ravel_multi_index(tuple(x % d for x, d in zip(b, dims)), dims).ravel()
+        last = np.zeros(flat.shape, bool)
+        _, first_from_end = np.unique(flat[::-1], return_index=True)
+        last[len(flat) - 1 - first_from_end] = True
+        lead = part.reshape(flat.size, -1) if part.size else part
+        lead[~last] = 0.0
+    return part
+
+
+def list_tail_adjoint(g, items):
+    """Cotangent of ``items`` in ``xs.extend(items)``: the last ``len(items)`` entries of the list's."""
+    tail = g[len(g) - len(items):]
+    if isinstance(items, np.ndarray):
+        return np.stack(tail) if tail else np.zeros_like(items)
+    return type(items)(tail) if isinstance(items, list | tuple) else tail
+
+
+def list_pop_adjoint(g, popped_bar, popped, index=-1):
+    """Cotangent of the list before ``v = xs.pop(index)``: ``v``'s cotangent goes back in its place."""
+    out = list(g)
+    item = popped_bar if popped_bar is not None else zeros_like(popped)
+    if index == -1 or index >= len(out):
+        out.append(item)
+    else:
+        out.insert(index if index >= 0 else len(out) + index + 1, item)
+    return out

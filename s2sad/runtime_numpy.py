@@ -19,7 +19,7 @@ def max_weight(g, x, y):
     return g * (x > y) + (0.5 * g) * (x == y)
 
 
-def clip_bar(g, x, lo, hi):
+def clip_adjoint(g, x, lo, hi):
     """``x`` gets the gradient inside the closed interval [lo, hi] (as PyTorch's clamp)."""
     inside = np.ones(np.shape(x), dtype=bool)
     if lo is not None:
@@ -29,7 +29,7 @@ def clip_bar(g, x, lo, hi):
     return g * inside
 
 
-def clip_bound_bar(g, x, bound, side):
+def clip_bound_adjoint(g, x, bound, side):
     """Cotangent of a clip bound: where ``x`` was clipped to it (side -1 lower, +1 upper)."""
     if bound is None:
         return None
@@ -37,7 +37,7 @@ def clip_bound_bar(g, x, bound, side):
     return unbroadcast(g * hit, bound)
 
 
-def xlogy_y_bar(g, x, y):
+def xlogy_y_adjoint(g, x, y):
     return g * x / y
 
 
@@ -48,10 +48,10 @@ def cast_like(g, x):
     return g
 
 
-def array_bar(g, seq):
+def array_adjoint(g, seq):
     """Cotangent of the nested sequence ``seq`` that ``np.array`` stacked into ``g``."""
     if isinstance(seq, list | tuple):
-        return type(seq)(array_bar(g[i], s) for i, s in enumerate(seq))
+        return type(seq)(array_adjoint(g[i], s) for i, s in enumerate(seq))
     return cast_like(g, seq) if isinstance(seq, np.ndarray) else g
 
 
@@ -71,14 +71,14 @@ def _keep(value, x, axis, keepdims):
     return value if keepdims or axis is None and np.ndim(value) == 0 else np.expand_dims(value, _axes(x, axis))
 
 
-def max_bar(g, x, ans, axis, keepdims):
+def max_adjoint(g, x, ans, axis, keepdims):
     """``max``/``min`` reductions: the positions holding the extreme share ``g`` equally on ties."""
     hit = x == _keep(ans, x, axis, keepdims)
     count = np.sum(hit, axis=_axes(x, axis), keepdims=True)
     return unreduce(g, x, axis, keepdims) * hit / count
 
 
-def prod_bar(g, x, ans, axis, keepdims):
+def prod_adjoint(g, x, ans, axis, keepdims):
     """``prod``: the product of the other elements, exact with zeros (no division by x)."""
     x = np.asarray(x)
     axes = _axes(x, axis)
@@ -92,31 +92,31 @@ def prod_bar(g, x, ans, axis, keepdims):
     return unreduce(g, x, axis, keepdims) * others
 
 
-def var_bar(g, x, ans, axis, ddof, keepdims):
+def var_adjoint(g, x, ans, axis, ddof, keepdims):
     x = np.asarray(x)
     n = np.size(x) // max(np.size(ans), 1)
     centered = x - np.mean(x, axis=axis, keepdims=True)
     return unreduce(g, x, axis, keepdims) * centered * (2.0 / (n - ddof))
 
 
-def std_bar(g, x, ans, axis, ddof, keepdims):
+def std_adjoint(g, x, ans, axis, ddof, keepdims):
     """The std of a constant has no derivative: like JAX and autograd, this gives inf or nan there."""
-    return var_bar(g / (2.0 * ans), x, ans, axis, ddof, keepdims)
+    return var_adjoint(g / (2.0 * ans), x, ans, axis, ddof, keepdims)
 
 
-def logsumexp_bar(g, x, ans, axis, keepdims):
+def logsumexp_adjoint(g, x, ans, axis, keepdims):
     return unreduce(g, x, axis, keepdims) * np.exp(x - _keep(ans, x, axis, keepdims))
 
 
-def softmax_bar(g, ans, axis):
+def softmax_adjoint(g, ans, axis):
     return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
 
 
-def log_softmax_bar(g, ans, axis):
+def log_softmax_adjoint(g, ans, axis):
     return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
 
 
-def norm_bar(g, x, ans, ord, axis, keepdims):
+def norm_adjoint(g, x, ans, ord, axis, keepdims):
     """Vector 2-norm (and Frobenius) and 1-norm. At 0 the 2-norm gives 0, a subgradient."""
     x = np.asarray(x)
     gk, nk = unreduce(g, x, axis, keepdims), _keep(ans, x, axis, keepdims)
@@ -131,12 +131,12 @@ def norm_bar(g, x, ans, ord, axis, keepdims):
 # ----- shapes -----
 
 
-def pad_bar(g, x, pad_width):
+def pad_adjoint(g, x, pad_width):
     widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(x), 2))
     return g[tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(widths))]
 
 
-def diff_bar(g, x, n, axis):
+def diff_adjoint(g, x, n, axis):
     for _ in range(n):
         first = -np.take(g, [0], axis=axis)
         last = np.take(g, [-1], axis=axis)
@@ -144,7 +144,7 @@ def diff_bar(g, x, n, axis):
     return g
 
 
-def tile_bar(g, x, reps):
+def tile_adjoint(g, x, reps):
     shape = np.shape(x)
     reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
     nd = max(len(shape), len(reps))
@@ -154,11 +154,11 @@ def tile_bar(g, x, reps):
     return np.sum(g, axis=tuple(range(0, 2 * nd, 2))).reshape(np.shape(x))
 
 
-def repeat_bar(g, x, repeats, axis):
+def repeat_adjoint(g, x, repeats, axis):
     x = np.asarray(x)
     if axis is None:
         x_flat = x.ravel()
-        return repeat_bar(g, x_flat, repeats, 0).reshape(x.shape)
+        return repeat_adjoint(g, x_flat, repeats, 0).reshape(x.shape)
     axis = axis % x.ndim
     if np.ndim(repeats) == 0:
         shape = x.shape[:axis] + (x.shape[axis], int(repeats)) + x.shape[axis + 1:]
@@ -176,7 +176,7 @@ def _sizes(seq, axis, promote=None):
     return parts, np.cumsum([p.shape[axis] for p in parts])[:-1]
 
 
-def concatenate_bar(g, seq, axis):
+def unconcatenate(g, seq, axis):
     if axis is None:
         sizes = np.cumsum([np.size(p) for p in seq])[:-1]
         return [piece.reshape(np.shape(p)) for piece, p in zip(np.split(g, sizes), seq)]
@@ -184,7 +184,7 @@ def concatenate_bar(g, seq, axis):
     return [cast_like(piece, p) for piece, p in zip(np.split(g, cuts, axis=axis), seq)]
 
 
-def stack_bar(g, seq, axis):
+def unstack(g, seq, axis):
     return [np.take(g, i, axis=axis) for i in range(len(seq))]
 
 
@@ -192,7 +192,7 @@ _JOIN = {"vstack": (np.atleast_2d, 0), "hstack": (np.atleast_1d, None), "dstack"
          "column_stack": (None, 1)}
 
 
-def joined_bar(g, seq, how):
+def unjoin(g, seq, how):
     """Cotangents for vstack, hstack, dstack and column_stack: split, then back to each shape."""
     promote, axis = _JOIN[how]
     if how == "hstack":
@@ -205,14 +205,14 @@ def joined_bar(g, seq, how):
     return [piece.reshape(np.shape(p)) for piece, p in zip(np.split(g, cuts, axis=axis), seq)]
 
 
-def append_bar(g, x, values, axis, which):
-    pieces = concatenate_bar(g, [np.ravel(x) if axis is None else x,
+def unappend(g, x, values, axis, which):
+    pieces = unconcatenate(g, [np.ravel(x) if axis is None else x,
                                  np.ravel(values) if axis is None else values], axis if axis is not None else 0)
     piece = pieces[which]
     return piece.reshape(np.shape(values if which else x))
 
 
-def split_bar(g, x, axis):
+def unsplit(g, x, axis):
     """``g`` is the list of the pieces' cotangents (zeros where a piece got none)."""
     return np.concatenate([np.asarray(p) for p in g], axis=axis)
 
@@ -220,7 +220,7 @@ def split_bar(g, x, axis):
 # ----- selection -----
 
 
-def take_bar(g, x, indices, axis):
+def take_adjoint(g, x, indices, axis):
     out = np.zeros(np.shape(x), np.result_type(x, g))
     if axis is None:
         np.add.at(out.reshape(-1), indices, g)
@@ -231,7 +231,7 @@ def take_bar(g, x, indices, axis):
     return out
 
 
-def take_along_axis_bar(g, x, indices, axis):
+def take_along_axis_adjoint(g, x, indices, axis):
     out = np.zeros(np.shape(x), np.result_type(x, g))
     grids = np.indices(np.shape(indices), sparse=True)
     index = list(grids)
@@ -240,7 +240,7 @@ def take_along_axis_bar(g, x, indices, axis):
     return out
 
 
-def sort_bar(g, x, axis):
+def sort_adjoint(g, x, axis):
     if axis is None:
         order = np.argsort(x, axis=None)
         out = np.zeros(np.size(x), np.result_type(x, g))
@@ -265,7 +265,7 @@ def _tensordot_axes(a, b, axes):
     return [i % np.ndim(a) for i in left], [i % np.ndim(b) for i in right]
 
 
-def tensordot_bar(g, a, b, axes, which):
+def tensordot_adjoint(g, a, b, axes, which):
     """Cotangent of ``a`` (which=0) or ``b`` (which=1) in ``np.tensordot(a, b, axes)``."""
     left, right = _tensordot_axes(a, b, axes)
     free_a = [i for i in range(np.ndim(a)) if i not in left]
@@ -280,12 +280,12 @@ def tensordot_bar(g, a, b, axes, which):
     return np.transpose(t, np.argsort(order))
 
 
-def inner_bar(g, a, b, which):
+def inner_adjoint(g, a, b, which):
     # inner(a, b) = tensordot(a, b, axes=(-1, -1))
-    return tensordot_bar(g, a, b, ([-1], [-1]), which)
+    return tensordot_adjoint(g, a, b, ([-1], [-1]), which)
 
 
-def kron_bar(g, a, b, which):
+def kron_adjoint(g, a, b, which):
     a, b = np.asarray(a), np.asarray(b)
     nd = max(a.ndim, b.ndim)
     a_ = a.reshape((1,) * (nd - a.ndim) + a.shape)
@@ -298,13 +298,13 @@ def kron_bar(g, a, b, which):
     return np.tensordot(a_, blocks, axes=(tuple(range(nd)), ia)).reshape(b.shape)
 
 
-def trace_bar(g, x, offset):
+def trace_adjoint(g, x, offset):
     x = np.asarray(x)
     eye = np.eye(x.shape[0], x.shape[1], k=offset, dtype=np.result_type(x, g))
     return eye.reshape(eye.shape + (1,) * (x.ndim - 2)) * g
 
 
-def diag_bar(g, x, k):
+def diag_adjoint(g, x, k):
     if np.ndim(x) == 1:
         return np.diagonal(g, offset=k).copy()
     out = np.zeros(np.shape(x), np.result_type(x, g))
@@ -314,7 +314,7 @@ def diag_bar(g, x, k):
     return out
 
 
-def diagonal_bar(g, x, offset, axis1, axis2):
+def diagonal_adjoint(g, x, offset, axis1, axis2):
     x = np.asarray(x)
     out = np.zeros(x.shape, np.result_type(x, g))
     view = np.moveaxis(out, (axis1, axis2), (-2, -1))
@@ -325,7 +325,7 @@ def diagonal_bar(g, x, offset, axis1, axis2):
     return out
 
 
-def einsum_bar(g, subscripts, which, *operands):
+def einsum_adjoint(g, subscripts, which, *operands):
     """Cotangent of operand ``which`` of ``np.einsum(subscripts, *operands)``."""
     if "..." in subscripts:
         raise NotImplementedError("einsum with '...' is not supported")
@@ -356,7 +356,7 @@ def mT(a):
     return np.swapaxes(a, -1, -2)
 
 
-def solve_bar(g, ans, a, b, which):
+def solve_adjoint(g, ans, a, b, which):
     b_bar = np.linalg.solve(mT(a), g)
     if which == 1:
         return b_bar
@@ -365,15 +365,15 @@ def solve_bar(g, ans, a, b, which):
     return -b_bar @ mT(ans)
 
 
-def det_bar(g, ans, a):
+def det_adjoint(g, ans, a):
     return (g * ans)[..., None, None] * mT(np.linalg.inv(a))
 
 
-def slogdet_bar(g, a):
+def slogdet_adjoint(g, a):
     return g[1][..., None, None] * mT(np.linalg.inv(a))
 
 
-def cholesky_bar(g, L):
+def cholesky_adjoint(g, L):
     """For A = L Lᵀ: Ā = ½ L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ symmetrised, Φ taking the lower triangle with half the diagonal."""
     P = mT(L) @ g
     P = np.tril(P) - 0.5 * np.eye(P.shape[-1]) * P
@@ -382,7 +382,7 @@ def cholesky_bar(g, L):
     return 0.5 * (A + mT(A))
 
 
-def eigh_bar(g, ans):
+def eigh_adjoint(g, ans):
     """For (w, V) = eigh(A): Ā = V (diag(w̄) + F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(w_j - w_i); the eigenvector
     term is left out when its cotangent is zero, so degenerate spectra give no NaN."""
     w, V = ans
@@ -399,16 +399,16 @@ def eigh_bar(g, ans):
 # ----- cumulative and creation -----
 
 
-def cumsum_bar(g, x, axis):
+def cumsum_adjoint(g, x, axis):
     if axis is None:
         return np.flip(np.cumsum(np.flip(g))).reshape(np.shape(x))
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
 
-def cumprod_bar(g, x, ans, axis):
+def cumprod_adjoint(g, x, ans, axis):
     x = np.asarray(x)
     if axis is None:
-        return cumprod_bar(g, x.ravel(), ans, 0).reshape(x.shape)
+        return cumprod_adjoint(g, x.ravel(), ans, 0).reshape(x.shape)
     if np.all(x != 0):
         return np.flip(np.cumsum(np.flip(g * ans, axis), axis=axis), axis) / x
     out = np.zeros(x.shape, np.result_type(x, g))  # zeros present: the exact, quadratic sum
@@ -421,6 +421,6 @@ def cumprod_bar(g, x, ans, axis):
     return out
 
 
-def linspace_bar(g, num, which):
+def linspace_adjoint(g, num, which):
     t = np.linspace(0.0, 1.0, num)
     return np.sum(g * (t if which else 1.0 - t))

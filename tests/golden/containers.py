@@ -20,13 +20,13 @@ def containers_vjp(x, y):
         # line 110: return t[2] + lst[1] * d["b"] + d["a"]
         add_bar = unbroadcast(add_1_bar, add)
         d_item_1_bar = unbroadcast(add_1_bar, d_item_1)
-        d_bar = getitem_bar(d_item_1_bar, d, 'a')
+        d_bar = getitem_adjoint(d_item_1_bar, d, 'a')
         mul_bar = unbroadcast(add_bar, mul)
         mul_3_bar = unbroadcast(add_bar, mul_3)
         lst_item_bar = unbroadcast(mul_3_bar * d_item, lst_item)
         d_item_bar = unbroadcast(mul_3_bar * lst_item, d_item)
-        d_bar = add_bars(d_bar, getitem_bar(d_item_bar, d, 'b'))
-        lst_bar = getitem_bar(lst_item_bar, lst, 1)
+        d_bar = add_bars(d_bar, getitem_adjoint(d_item_bar, d, 'b'))
+        lst_bar = getitem_adjoint(lst_item_bar, lst, 1)
         # line 109: d = {"a": x, "b": y * y}
         x_bar = d_bar['a']
         mul_2_bar = d_bar['b']

@@ -23,7 +23,7 @@ def logistic_vjp(w, X, y):
         mul_bar = add_bar * exp
         z_bar = unbroadcast(mul_bar * neg, z)
         # line 114: z = X @ w
-        w_bar = w_bar + matmul_rhs_bar(z_bar, X, w)
+        w_bar = w_bar + matmul_rhs_adjoint(z_bar, X, w)
         return (w_bar,)
     # line 115: return np.mean(np.log(1.0 + np.exp(-y * z))) + 0.01 * np.sum(w**2)
     return add_1, logistic_pullback

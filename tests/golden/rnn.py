@@ -36,9 +36,9 @@ def rnn_vjp(W, U, xs, h0):
             add_bar = h_2_bar * (1.0 - h_2 * h_2)
             matmul_bar = unbroadcast(add_bar, matmul)
             matmul_1_bar = unbroadcast(add_bar, matmul_1)
-            U_bar = U_bar + matmul_lhs_bar(matmul_1_bar, U, xs_item)
-            W_bar = W_bar + matmul_lhs_bar(matmul_bar, W, h_1)
-            h_1_bar = matmul_rhs_bar(matmul_bar, W, h_1)
+            U_bar = U_bar + matmul_lhs_adjoint(matmul_1_bar, U, xs_item)
+            W_bar = W_bar + matmul_lhs_adjoint(matmul_bar, W, h_1)
+            h_1_bar = matmul_rhs_adjoint(matmul_bar, W, h_1)
         return W_bar, U_bar
     # line 178: return np.sum(h * h)
     return sum_1, rnn_pullback

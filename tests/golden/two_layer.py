@@ -16,13 +16,13 @@ def two_layer_vjp(W1, b1, W2, x):
         pow_1_bar = np.broadcast_to(sum_1_bar, np.shape(pow_1))
         out_bar = pow_1_bar * (2.0 * out)
         # line 120: out = h @ W2
-        h_bar = matmul_lhs_bar(out_bar, h, W2)
-        W2_bar = matmul_rhs_bar(out_bar, h, W2)
+        h_bar = matmul_lhs_adjoint(out_bar, h, W2)
+        W2_bar = matmul_rhs_adjoint(out_bar, h, W2)
         # line 119: h = np.tanh(x @ W1 + b1)
         add_bar = h_bar * (1.0 - h * h)
         matmul_bar = unbroadcast(add_bar, matmul)
         b1_bar = unbroadcast(add_bar, b1)
-        W1_bar = matmul_rhs_bar(matmul_bar, x, W1)
+        W1_bar = matmul_rhs_adjoint(matmul_bar, x, W1)
         return W1_bar, b1_bar, W2_bar
     # line 121: return np.sum(out**2) / 2.0
     return div, two_layer_pullback
