@@ -119,3 +119,13 @@ def test_vjp_of_a_pytree_output():
 def test_integer_leaf_in_a_pytree_is_refused():
     with pytest.raises(TypeError, match="inside a pytree"):
         s2sad.grad(lambda p: p["a"] * 2.0)({"a": 1.0, "n": np.arange(3)})
+
+
+def methods_everywhere(x, w):
+    a = x.reshape(3, 4).T.dot(w).sum() + x.max() * x.min() + x.squeeze().mean(axis=0).sum()
+    b = x.clip(-0.5, 0.5).ravel().sum() + x.flatten().std() + x.astype(float).prod(axis=1).sum()
+    return a + b + x.transpose().cumsum(axis=0).var() + x.shape[0] * x.ndim + x.size
+
+
+def test_array_methods_and_attributes():
+    check_grads(methods_everywhere, (rng.standard_normal((3, 4)), rng.standard_normal(3)))
