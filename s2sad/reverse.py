@@ -194,6 +194,7 @@ class _Adjoint:
         self.owned: dict[str, str] = {}  # name -> the variable this path assigned its cotangent to
         self.canonical: dict[str, str] = {}  # name -> its cotangent variable, the same on every path
         self.pullback_names: dict[int, str] = {}  # id(call statement) -> its pullback's name
+        self.buffers: set[str] = set()  # cotangent variables holding fresh zeros nobody else references
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
 
@@ -225,6 +226,11 @@ class _Adjoint:
             return
         if current is None:
             value = contribution
+        elif (isinstance(current, ir.Name) and current.id in self.buffers and isinstance(contribution, ir.Call)
+              and isinstance(contribution.func, ir.Ref) and contribution.func.path == ("getitem_adjoint",)):
+            # an element read in a loop: add into the buffer in place, not a dense zeros-and-add
+            g, _, index = contribution.args
+            value = ir.Call(_helper("add_at"), [current, g, index])
         elif name in self.an.containers:  # `+` would concatenate tuples
             value = ir.Call(_helper("add_bars"), [current, contribution])
         elif isinstance(contribution, ir.UnaryOp) and contribution.op == "-":
@@ -240,6 +246,8 @@ class _Adjoint:
         value = value if value is not None else _zeros(name)
         if value != ir.Name(var):
             block.append(ir.Assign(var, value, self.loc))
+            if not isinstance(value, ir.Call):
+                self.buffers.discard(var)  # now it may share an object with another cotangent
 
     # ----- statements -----
 
@@ -446,8 +454,11 @@ class _Adjoint:
         for name in dict.fromkeys(outer):
             current = self.bars.get(name)
             var = self.variable(name)
-            if current != ir.Name(var):
-                self.emit(var, current or _zeros(name))
+            if current is None:
+                self.emit(var, _zeros(name))
+                self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
+            elif current != ir.Name(var):
+                self.emit(var, current)
             self.bars[name] = ir.Name(var)
         before, self.out = self.out, []
         # Iteration start (in reverse): the next values take the carried cotangents.

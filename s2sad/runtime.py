@@ -13,7 +13,7 @@ import numpy as np
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
-    "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot",
+    "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
 ]
 
 
@@ -115,6 +115,20 @@ def getitem_adjoint(g, x, index):
     else:
         np.add.at(out, index, g)
     return out
+
+
+def add_at(buffer, g, index):
+    """``buffer[index] += g``, in place, with duplicate indices accumulating; returns ``buffer``.
+
+    Used only on cotangent buffers the pullback created and no other name references.
+    """
+    if isinstance(buffer, np.ndarray) and _is_basic(index):
+        buffer[index] += g
+    elif isinstance(buffer, np.ndarray):
+        np.add.at(buffer, index, g)
+    else:
+        return add_bars(buffer, getitem_adjoint(g, buffer, index))
+    return buffer
 
 
 def _is_basic(index) -> bool:
