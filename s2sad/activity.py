@@ -129,6 +129,7 @@ class Analysis:
     prims: dict[int, Prim]  # id(stmt) -> Prim
     active: set[str]
     scalars: set[str]
+    shapes: dict[str, str]  # name -> a name statically known to have the same shape (itself if none)
     containers: set[str]  # tuple, list and dict literals: their cotangents add entry by entry
 
 
@@ -158,7 +159,38 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     varied = _varied(fn.body, prims, set(wrt))
     scalars = _scalars(fn.body, prims, set(scalar_params))
     useful = _useful(fn.body, prims)
-    return Analysis(prims, varied & useful, scalars, _containers(stmts, prims, set(tree_params)))
+    return Analysis(prims, varied & useful, scalars, _same_shapes(stmts, prims, scalars),
+                    _containers(stmts, prims, set(tree_params)))
+
+
+def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str]) -> dict[str, str]:
+    """Names whose shapes are equal by construction: an elementwise result has the shape its
+    array operands share (a scalar operand does not change it). Lets ``unbroadcast`` go."""
+    same: dict[str, str] = {}
+
+    def rep(n: str) -> str:
+        while same.get(n, n) != n:
+            n = same[n]
+        return n
+
+    def operand_shape(e: ir.Expr) -> str | None:
+        if isinstance(e, ir.Const) and isinstance(e.value, int | float):
+            return "()"
+        if isinstance(e, ir.Name):
+            return "()" if e.id in scalars else rep(e.id)
+        return None
+
+    for s in stmts:
+        if not isinstance(s, ir.Assign) or isinstance(s.target, tuple):
+            continue
+        p = prims[id(s)]
+        if p.kind == COPY and isinstance(p.args[0], ir.Name):
+            same[s.target] = rep(p.args[0].id)
+        elif p.kind == CALL and p.rule.elementwise and not p.kwargs:
+            shapes = {operand_shape(a) for a in p.args} - {"()"}
+            if len(shapes) == 1 and None not in shapes:
+                same[s.target] = shapes.pop()
+    return {n: rep(n) for n in same}
 
 
 def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:

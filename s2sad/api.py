@@ -17,6 +17,7 @@ from .cache import VJP, Cache, get_cache
 from .frontend import parse_function
 from .ir import dump
 from .pytree import is_node, leaves, map_leaves
+from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "source"]
@@ -94,7 +95,11 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
         if e is None or e.arrays:
             e = cache.entry(args)
         try:
-            out, grads = e.grad(*args, **kwargs) if kwargs else e.grad(*args)
+            if with_value:
+                out, pullback = e.vjp(*args, **kwargs)
+                grads = pullback(scalar_seed(out))
+            else:
+                grads = e.grad(*args, **kwargs) if kwargs else e.grad(*args)
         except Exception as err:
             _annotate(err)
             raise

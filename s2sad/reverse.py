@@ -96,13 +96,36 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
         [*forward, pullback, ir.Return(ir.Tuple([out, ir.Name(pullback.name)]), ret.loc)],
         fn.loc, ssa=True, flat=False,
     )
-    seed_check = ir.Assign(seed, ir.Call(_helper("scalar_seed"), [out]), ret.loc)
-    grad = ir.Function(
-        namer.fresh(f"{fn.name}_grad"), fn.params,
-        [*forward, seed_check, *adj.out, ir.Return(ir.Tuple([out, ir.Tuple(grads)]), ret.loc)],
-        fn.loc, ssa=False, flat=False,
-    )
+    grad = ir.Function(namer.fresh(f"{fn.name}_grad"), fn.params,
+                       _grad_body(forward, out, seed, adj.out, grads, analysis, ret.loc), fn.loc, ssa=False, flat=False)
     return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer))
+
+
+def _grad_body(forward, out, seed, pullback, grads, analysis: Analysis, loc) -> list[ir.Stmt]:
+    """The statements of ``f_grad``: the forward pass, the seed, the pullback's statements.
+
+    When the output is statically a scalar that depends on the differentiated
+    arguments (so a float), the seed is ``1.0`` without a check, and forward
+    statements computed only for the output's value -- pure and unread by the
+    pullback -- are left out: ``grad`` does not return the value.
+    """
+    if not (isinstance(out, ir.Name) and out.id in analysis.scalars and out.id in analysis.active):
+        check = ir.Assign(seed, ir.Call(_helper("scalar_seed"), [out]), loc)
+        return [*forward, check, *pullback, ir.Return(ir.Tuple(grads))]
+    needed = set(_reads([*pullback, ir.Return(ir.Tuple(grads))]))
+    kept: list[ir.Stmt] = []
+    for stmt in reversed(forward):
+        if isinstance(stmt, ir.Assign) and not needed.intersection(stmt.targets) and _pure(stmt, analysis):
+            continue
+        needed.update(n for s in ir.walk([stmt]) for e in ir.exprs(s) for n in ir.names_read(e))
+        kept.append(stmt)
+    return [*kept[::-1], ir.Assign(seed, ir.Const(1.0), loc), *pullback, ir.Return(ir.Tuple(grads))]
+
+
+def _pure(stmt: ir.Assign, analysis: Analysis) -> bool:
+    """No effect but its value: operators, rules (NumPy is pure), copies, literals, reads."""
+    p = analysis.prims.get(id(stmt))
+    return p is not None and p.kind in (CALL, COPY, CONTAINER) and not isinstance(stmt.value, ir.SetItem)
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
@@ -203,7 +226,8 @@ class _Adjoint:
     def sym(self, e: ir.Expr) -> Sym:
         scalar = (isinstance(e, ir.Name) and e.id in self.an.scalars) or (
             isinstance(e, ir.Const) and isinstance(e.value, int | float))
-        return Sym(e, scalar)
+        shape = self.an.shapes.get(e.id, e.id) if isinstance(e, ir.Name) else None
+        return Sym(e, scalar, shape)
 
     def emit(self, target: str, value: ir.Expr) -> None:
         self.out.append(ir.Assign(target, value, self.loc))

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy
 
 from . import runtime
-from .ir import Attr, BinOp, Call, Compare, Const, Expr, Ref, Slice, Subscript, Tuple, UnaryOp
+from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
 
 __all__ = ["Rule", "Sym", "RULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "rule_name"]
 
@@ -39,11 +39,12 @@ class Sym:
     NumPy scalar, which lets ``unbroadcast`` be left out.
     """
 
-    __slots__ = ("expr", "scalar")
+    __slots__ = ("expr", "scalar", "shape")
 
-    def __init__(self, expr: Expr, scalar: bool = False) -> None:
+    def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None) -> None:
         self.expr = expr
         self.scalar = scalar
+        self.shape = shape  # operands with the same (non-None) shape key have equal shapes
 
     @property
     def const(self) -> object:
@@ -91,6 +92,14 @@ class Sym:
     @property
     def T(self) -> Sym:
         return Sym(Attr(self.expr, "T"), self.scalar)
+
+    @property
+    def like(self) -> Sym:
+        """An operand with this one's shape, for shape-only uses: the earliest such name,
+        so a later temporary need not be kept alive just to be measured."""
+        if self.shape is not None and isinstance(self.expr, Name) and self.shape != self.expr.id:
+            return Sym(Name(self.shape), self.scalar, self.shape)
+        return self
 
     def attr(self, name: str) -> Sym:
         return Sym(Attr(self.expr, name))
@@ -160,11 +169,12 @@ def ub(contribution: Sym, x: Sym, other: Sym) -> Sym:
     """``unbroadcast(contribution, x)`` for ``x`` in ``x <op> other``.
 
     Left out where shapes provably match: ``other`` is a scalar (so the result has
-    ``x``'s shape), or both ``x`` and the contribution are scalars.
+    ``x``'s shape), both have the same shape by construction, or both ``x`` and the
+    contribution are scalars.
     """
-    if other.scalar or (x.scalar and contribution.scalar):
+    if other.scalar or (x.scalar and contribution.scalar) or (x.shape is not None and x.shape == other.shape):
         return contribution
-    return rt.unbroadcast(contribution, x)
+    return rt.unbroadcast(contribution, x.like)
 
 
 # ----- the table -----
@@ -316,8 +326,8 @@ def _unreduce(g: Sym, x: Sym, axis: Sym | None, keepdims: Sym | None) -> Sym:
     if x.scalar:
         return g
     if _no_axis(axis, keepdims):
-        return np.broadcast_to(g, np.shape(x))
-    return rt.unreduce(g, x, axis=axis, keepdims=False if keepdims is None else keepdims)
+        return np.broadcast_to(g, np.shape(x.like))
+    return rt.unreduce(g, x.like, axis=axis, keepdims=False if keepdims is None else keepdims)
 
 
 def _sum(g, ans, x, *args, **kwargs):
@@ -330,8 +340,8 @@ def _mean(g, ans, x, *args, **kwargs):
     if x.scalar:
         return (g,)
     if _no_axis(axis, keepdims):
-        return (np.broadcast_to(g / np.size(x), np.shape(x)),)
-    return (_unreduce(g, x, axis, keepdims) * (np.size(ans) / np.size(x)),)
+        return (np.broadcast_to(g / np.size(x.like), np.shape(x.like)),)
+    return (_unreduce(g, x, axis, keepdims) * (np.size(ans) / np.size(x.like)),)
 
 
 defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True)

@@ -16,9 +16,9 @@ def logistic_vjp(w, X, y):
     def logistic_pullback(add_1_bar):
         # line 115: return np.mean(np.log(1.0 + np.exp(-y * z))) + 0.01 * np.sum(w**2)
         sum_1_bar = add_1_bar * 0.01
-        pow_1_bar = np.broadcast_to(sum_1_bar, np.shape(pow_1))
+        pow_1_bar = np.broadcast_to(sum_1_bar, np.shape(w))
         w_bar = pow_1_bar * (2.0 * w)
-        log_bar = np.broadcast_to(add_1_bar / np.size(log), np.shape(log))
+        log_bar = np.broadcast_to(add_1_bar / np.size(mul), np.shape(mul))
         add_bar = log_bar / add
         mul_bar = add_bar * exp
         z_bar = unbroadcast(mul_bar * neg, z)

@@ -11,12 +11,12 @@ def poly_vjp(x, y):
     def poly_pullback(z_bar):
         # line 11: z = x**2 * y + 1 / (x**2 + y**2 + 1)
         mul_bar = unbroadcast(z_bar, mul)
-        div_bar = unbroadcast(z_bar, div)
+        div_bar = unbroadcast(z_bar, add)
         add_1_bar = -div_bar * div / add_1
-        pow_1_bar = unbroadcast(add_1_bar, pow_1)
-        pow_3_bar = unbroadcast(add_1_bar, pow_3)
+        pow_1_bar = unbroadcast(add_1_bar, x)
+        pow_3_bar = unbroadcast(add_1_bar, y)
         y_bar = pow_3_bar * (2.0 * y)
-        pow_1_bar = pow_1_bar + unbroadcast(mul_bar * y, pow_1)
+        pow_1_bar = pow_1_bar + unbroadcast(mul_bar * y, x)
         y_bar = y_bar + unbroadcast(mul_bar * pow_1, y)
         x_bar = pow_1_bar * (2.0 * x)
         return x_bar, y_bar

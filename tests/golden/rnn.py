@@ -23,9 +23,9 @@ def rnn_vjp(W, U, xs, h0):
     sum_1 = np.sum(mul)
     def rnn_pullback(sum_1_bar):
         # line 178: return np.sum(h * h)
-        mul_bar = np.broadcast_to(sum_1_bar, np.shape(mul))
-        h_3_bar = unbroadcast(mul_bar * h_3, h_3)
-        h_3_bar = h_3_bar + unbroadcast(mul_bar * h_3, h_3)
+        mul_bar = np.broadcast_to(sum_1_bar, np.shape(h_3))
+        h_3_bar = mul_bar * h_3
+        h_3_bar = h_3_bar + mul_bar * h_3
         # line 176: for t in range(xs.shape[0]):
         h_1_bar = h_3_bar
         W_bar = zeros_like(W)

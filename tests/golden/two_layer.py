@@ -13,7 +13,7 @@ def two_layer_vjp(W1, b1, W2, x):
     def two_layer_pullback(div_bar):
         # line 121: return np.sum(out**2) / 2.0
         sum_1_bar = div_bar / 2.0
-        pow_1_bar = np.broadcast_to(sum_1_bar, np.shape(pow_1))
+        pow_1_bar = np.broadcast_to(sum_1_bar, np.shape(out))
         out_bar = pow_1_bar * (2.0 * out)
         # line 120: out = h @ W2
         h_bar = matmul_lhs_adjoint(out_bar, h, W2)
