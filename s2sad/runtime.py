@@ -36,6 +36,8 @@ def scalar_seed(out) -> float:
 
 def unbroadcast(g, x):
     """Sum ``g`` over the axes NumPy broadcasting added or stretched to reach ``x``'s shape."""
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
+        return g  # the common case, checked without np.shape's conversions
     shape = np.shape(x)
     gshape = np.shape(g)
     if gshape == shape:
