@@ -1,0 +1,23 @@
+"""The benchmark workloads: s2sad's gradients equal the hand-written ones (no timing here)."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
+
+import s2sad  # noqa: E402
+from workloads import workloads  # noqa: E402
+
+CASES = workloads()
+
+
+@pytest.mark.parametrize("name, fn, hand, args, argnums", CASES, ids=[c[0].split()[0] for c in CASES])
+def test_gradient_matches_the_hand_written_one(name, fn, hand, args, argnums):
+    ours, theirs = s2sad.grad(fn, argnums=argnums)(*args), hand(*args)
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
