@@ -158,3 +158,12 @@ def test_source_of_a_decorated_function_shows_the_original():
         return x * x
 
     assert "def square_vjp(x):" in s2sad.source(square)
+
+
+def pads_by_reflection(x):
+    return np.sum(np.pad(x, 1, mode="reflect") ** 2)
+
+
+def test_a_rule_refuses_arguments_it_does_not_support():
+    with pytest.raises(NoDerivativeRuleError, match="(?s)numpy.pad does not support this call.*mode='constant'"):
+        s2sad.grad(pads_by_reflection)(np.ones(3))

@@ -1,6 +1,5 @@
 """Calls into user functions: pairs of vjp and pullback, recursion, closures, methods."""
 
-import numpy as np
 import pytest
 
 import fn_corpus as fc
