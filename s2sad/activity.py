@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .frontend import DYNAMIC
-from .rules import ATTRIBUTES, BINOP_FUNCS, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, lookup
+from .custom import Checkpointed
+from .rules import ATTRIBUTES, BINOP_FUNCS, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, custom_rule, lookup
 
 __all__ = ["Prim", "primitive", "analyze", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
@@ -41,6 +42,8 @@ class Prim:
 def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
     if fn is ir.UNKNOWN:
         return Prim(MISSING, None, args, kwargs)
+    if custom_rule(fn) is not None or isinstance(fn, Checkpointed):  # a user's rule wins over everything else
+        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
     rule = lookup(fn)
     if rule is not None:
         return Prim(CALL, rule, args, kwargs)

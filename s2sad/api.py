@@ -20,7 +20,7 @@ from .pytree import is_node, leaves, map_leaves
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
-__all__ = ["grad", "value_and_grad", "vjp", "source"]
+__all__ = ["grad", "value_and_grad", "vjp", "jacrev", "jacobian", "source"]
 
 def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
     parse_function(fun)  # a clear error now for functions without source
@@ -151,6 +151,41 @@ def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] =
     if fun is None:
         return functools.partial(value_and_grad, argnums=argnums)
     return _value_and_grad(fun, argnums, "value_and_grad", with_value=True)
+
+
+def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The Jacobian of ``fun`` by reverse mode: one pullback per output element, as JAX's ``jacrev``.
+
+    The result has shape ``out.shape + arg.shape`` (a tuple of them for a tuple
+    ``argnums``). The pullback is built once and called for each output element.
+
+    >>> import numpy as np, s2sad
+    >>> s2sad.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    nums, single = _argnums(argnums)
+    cache = _cache(fun, nums)
+
+    def jacobian_fn(*args, **kwargs):
+        e = cache.entry(args)
+        out, pullback = e.vjp(*args, **kwargs)
+        shape = np.shape(out)
+        size = int(np.prod(shape))
+        rows = []
+        for k in range(size):
+            basis = np.zeros(size, dtype=np.result_type(out, 1.0))
+            basis[k] = 1.0
+            rows.append(pullback(basis.reshape(shape) if shape else float(basis[0])))
+        jacs = tuple(np.stack([np.asarray(_finish(r[j], args[i])) for r in rows]).reshape(shape + np.shape(args[i]))
+                     for j, i in enumerate(nums))
+        return jacs[0] if single else jacs
+
+    jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
+    return jacobian_fn
+
+
+jacobian = jacrev  # JAX's alias
 
 
 def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:

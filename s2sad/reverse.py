@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze
 from .cache import VJP, vjp_of
+from .custom import CheckpointHandle, Checkpointed, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .mutation import Mutation, analyze_mutation
 from .naming import Namer
-from .rules import NAMESPACES, Sym, rule_name
+from .rules import NAMESPACES, Sym, custom_rule, rule_name
 
 __all__ = ["Derivative", "reverse"]
 
@@ -81,7 +82,7 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     for stmt in ir.walk(forward):  # name the pullbacks of calls in the order the calls are made
         p = analysis.prims.get(id(stmt))
         if p is not None and p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets):
-            base = getattr(p.callee, "__name__", None) or ir.expr_str(p.func).split(".")[-1]
+            base = _name(p.callee) if p.callee is not None else ir.expr_str(p.func).split(".")[-1]
             adj.pullback_names[id(stmt)] = namer.fresh(f"{base}_pullback")
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
@@ -170,6 +171,10 @@ def _value_reads(e: ir.Expr, mutation: Mutation):
         return
     for c in ir.children(e):
         yield from _value_reads(c, mutation)
+
+
+def _name(fn: object) -> str:
+    return getattr(fn, "__name__", None) or type(fn).__name__
 
 
 def _bound(stmts: list[ir.Stmt], into_loops: bool = True) -> list[str]:
@@ -387,8 +392,16 @@ class _Adjoint:
         if not operands:
             return
         fn = p.callee
-        if fn is not None:  # known now: bind a handle to its vjp
+        if fn is not None and custom_rule(fn) is not None:  # the user's rrule, called as it is
+            if keywords:
+                raise S2SADSyntaxError("a value carrying a gradient is passed by keyword to a function with "
+                                       "a custom rule; pass it positionally", self.loc)
             receiver = []
+            func = ir.Ref((f"{_name(fn)}_rrule",), RRuleHandle(custom_rule(fn), tuple(positions)), helper=True)
+        elif fn is not None:  # known now: bind a handle to its vjp
+            receiver = []
+            checkpointed = isinstance(fn, Checkpointed)
+            fn = fn.fn if checkpointed else fn
             if isinstance(fn, types.MethodType):
                 fn, receiver = fn.__func__, [p.func.value]
             params = inspect.signature(fn).parameters
@@ -399,7 +412,8 @@ class _Adjoint:
                 raise S2SADSyntaxError(
                     f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
                     "pass it to a named parameter", self.loc)
-            func = ir.Ref((f"{fn.__name__}_vjp",), VJP.of(fn, wrt), helper=True)
+            handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt)
+            func = ir.Ref((f"{fn.__name__}_vjp",), handle, helper=True)
         else:
             receiver = []
             spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]

@@ -26,7 +26,8 @@ import numpy
 from . import runtime
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
 
-__all__ = ["Rule", "Sym", "RULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "rule_name"]
+__all__ = ["Rule", "Sym", "RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "custom_rule",
+           "rule_name"]
 
 
 # ----- symbolic operands -----
@@ -198,6 +199,7 @@ class Rule:
 
 
 RULES: dict[object, Rule] = {}
+RRULES: dict[object, Callable] = {}  # user rules (s2sad.rrule): called at run time, win over RULES
 NONDIFFERENTIABLE: set[object] = set()
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies
 ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not differentiable)
@@ -215,6 +217,14 @@ def rule_name(fn: object) -> str:
         mod = "numpy"
     mod = {"builtins": "", "_operator": "operator"}.get(mod, mod)
     return f"{mod}.{qual}" if mod else qual
+
+
+def custom_rule(fn: object) -> Callable | None:
+    """The user's ``rrule`` for ``fn``, if one is registered."""
+    try:
+        return RRULES.get(fn)
+    except TypeError:  # unhashable callable
+        return None
 
 
 def lookup(fn: object) -> Rule | None:

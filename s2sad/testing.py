@@ -17,7 +17,7 @@ import numpy as np
 from .api import vjp
 from .pytree import is_node, leaves, map_leaves
 
-__all__ = ["check_grads", "numerical_vjp"]
+__all__ = ["check_grads", "check_rrule", "numerical_vjp"]
 
 
 def _is_float(a: Any) -> bool:
@@ -102,3 +102,30 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
         for b, n in zip(leaves(before), leaves(now)):
             if isinstance(b, np.ndarray):
                 assert np.array_equal(b, n, equal_nan=True), "an argument was mutated"
+
+
+def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0) -> None:
+    """Assert that the ``s2sad.rrule`` registered for ``fn`` is right at ``args`` (as ChainRulesTestUtils).
+
+    Checks that the rule's output equals ``fn(*args)``, and its pullback against
+    central finite differences of ``fn`` along random directions, for every float
+    or array argument.
+    """
+    from .rules import custom_rule
+
+    rule = custom_rule(fn)
+    assert rule is not None, f"no rrule is registered for {fn!r}"
+    out, pullback = rule(*args)
+    expected = fn(*args)
+    for a, b in zip(leaves(out), leaves(expected)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg="the rrule's output differs from the function's")
+    argnums = [i for i, a in enumerate(args) if _is_float(a)]
+    rng = np.random.default_rng(seed)
+    u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o) else float(rng.standard_normal()), out)
+    bars = pullback(u)
+    assert len(bars) == len(args), f"the pullback returned {len(bars)} cotangents for {len(args)} arguments"
+    dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+    ad = sum(_inner(bars[i], d) for i, d in zip(argnums, dirs) if bars[i] is not None)
+    fd = numerical_vjp(fn, args, argnums, dirs, u)
+    assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
+        f"the rrule's pullback gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g})")
