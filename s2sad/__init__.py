@@ -6,12 +6,12 @@ readable Python function that computes the derivative with primal/pullback pairs
 
 from __future__ import annotations
 
-from .api import grad, jacobian, jacrev, source, value_and_grad, vjp
+from .api import grad, jacfwd, jacobian, jacrev, jvp, source, value_and_grad, vjp
 from .custom import checkpoint, nondifferentiable, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "jacrev", "jacobian", "source",
+    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "source",
     "rrule", "nondifferentiable", "checkpoint",
     "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError",
 ]

@@ -13,14 +13,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cache import VJP, Cache, get_cache
+from .cache import JVP, VJP, Cache, get_cache
 from .frontend import parse_function
 from .ir import dump
 from .pytree import is_node, leaves, map_leaves
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
-__all__ = ["grad", "value_and_grad", "vjp", "jacrev", "jacobian", "source"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "source"]
 
 def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
     parse_function(fun)  # a clear error now for functions without source
@@ -188,6 +188,62 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
 jacobian = jacrev  # JAX's alias
 
 
+def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    """Forward mode: ``(fun(*primals), J @ tangents)``, by a generated jvp (JAX's ``jvp``).
+
+    ``tangents`` has one entry per primal, of its shape; integer primals take any
+    tangent and carry none.
+
+    >>> import numpy as np, s2sad
+    >>> out, tangent = s2sad.jvp(lambda x: np.sin(x) * 2.0, (0.0,), (1.0,))
+    >>> float(tangent)
+    2.0
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    diff = tuple(i for i, a in enumerate(primals) if _is_float_like(a))
+    if not diff:
+        raise TypeError("jvp needs at least one float or floating-array primal")
+    parse_function(fun)
+    e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
+    try:
+        return e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
+    except Exception as err:
+        _annotate(err)
+        raise
+
+
+def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The Jacobian of ``fun`` by forward mode: one jvp per input element, as JAX's ``jacfwd``.
+
+    >>> import numpy as np, s2sad
+    >>> s2sad.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    nums, single = _argnums(argnums)
+
+    def jacobian_fn(*args):
+        jacs = []
+        for i in nums:
+            arg = np.asarray(args[i], dtype=float)
+            columns = []
+            for k in range(arg.size):
+                basis = np.zeros(arg.size)
+                basis[k] = 1.0
+                tangents = [np.zeros_like(a, dtype=float) if _is_float_like(a) else a for a in args]
+                tangents[i] = basis.reshape(arg.shape) if arg.shape else float(basis[0])
+                out, out_dot = jvp(fun, args, tangents)
+                columns.append(np.asarray(out_dot, dtype=float))
+            shape = np.shape(columns[0]) if columns else ()
+            jacs.append(np.stack(columns, axis=-1).reshape(shape + arg.shape) if columns else np.zeros(arg.shape))
+        return jacs[0] if single else tuple(jacs)
+
+    jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
+    return jacobian_fn
+
+
 def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     """Evaluate ``fun(*primals)`` and return ``(out, pullback)``.
 
@@ -234,14 +290,15 @@ def _is_float_like(a) -> bool:
 
 
 def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python",
-           callees: bool = False) -> str:
+           callees: bool = False, mode: str = "reverse") -> str:
     """The generated derivative of ``fun`` as Python source (or an IR dump).
 
     ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
     (the same statements fused into one function, which ``grad`` runs),
     ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp).
     With ``callees=True`` the derivatives of the user functions it calls by name
-    follow, each once. The source shown is the one generated when nothing is
+    follow, each once. ``mode="forward"`` shows the jvp (forward mode) instead.
+    The source shown is the one generated when nothing is
     known about the argument types; a call may run a variant specialised to
     them (e.g. without ``unbroadcast`` for floats).
 
@@ -262,10 +319,12 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
         if (fn, wrt) in done:
             continue
         done.add((fn, wrt))
-        generated = transform(fn, wrt)
+        if mode not in ("reverse", "forward"):
+            raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
+        generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:
-            todo += [(h.cache.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP)]
+            todo += [(h.cache.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP | JVP)]
     return "\n".join(texts)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from .frontend import parse_function
 from .pytree import is_node, leaves
 
-__all__ = ["Cache", "Entry", "VJP", "get_cache", "types_key", "vjp_of"]
+__all__ = ["Cache", "Entry", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of"]
 
 _SCALAR_TYPES = (float, int, bool, np.generic)
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -30,7 +30,7 @@ class Entry:
 
     def __init__(self, generated, arrays: tuple[int, ...]) -> None:
         self.generated = generated
-        self.vjp = generated.function
+        self.vjp = generated.function  # the jvp, for a forward-mode cache
         self.grad = generated.grad_function
         self.arrays = arrays  # positions (into wrt) whose argument is an array or a pytree: checked per call
 
@@ -52,10 +52,12 @@ class Cache:
     parameter names (calls from generated code).
     """
 
-    def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool, dynamic_cells: bool = False) -> None:
+    def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool, dynamic_cells: bool = False,
+                 mode: str = "reverse") -> None:
         self.fun = fun
         self.wrt = wrt
         self.strict = strict
+        self.mode = mode
         self.dynamic_cells = dynamic_cells  # one transform for every closure made from fun's code
         self.table: dict[object, Entry] = {}  # types_key(args) -> entry
 
@@ -95,7 +97,7 @@ class Cache:
         scalars = frozenset(positional[i] for i, a in enumerate(args[: len(positional)])
                             if isinstance(a, _SCALAR_TYPES))
         trees = frozenset(positional[i] for i, a in enumerate(args[: len(positional)]) if is_node(a))
-        return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees), arrays)
+        return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode), arrays)
 
 
 def input_error(fun, i: int, a, what: str) -> TypeError:
@@ -106,13 +108,13 @@ def input_error(fun, i: int, a, what: str) -> TypeError:
     )
 
 
-def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True) -> Cache:
-    """The one cache for ``fun`` and ``wrt``, shared by every caller."""
+def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True, mode: str = "reverse") -> Cache:
+    """The one cache for ``fun``, ``wrt`` and ``mode``, shared by every caller."""
     per_fun = _caches.setdefault(fun, {})
-    cache = per_fun.get((wrt, strict))
+    cache = per_fun.get((wrt, strict, mode))
     if cache is None:
         parse_function(fun)  # fail now, when the transform is requested, for functions without source
-        cache = per_fun[(wrt, strict)] = Cache(fun, wrt, strict)
+        cache = per_fun[(wrt, strict, mode)] = Cache(fun, wrt, strict, mode=mode)
     return cache
 
 
@@ -225,3 +227,59 @@ def _contents(cell: types.CellType) -> object:
         return cell.cell_contents
     except ValueError:
         return None
+
+
+class JVP:
+    """The jvp of a user function w.r.t. some of its parameters, transformed on first call.
+
+    Generated forward-mode code calls ``z, z_dot = g_jvp(a, tangents=(a_dot,))``.
+    """
+
+    __slots__ = ("cache",)
+    _handles: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
+        self.cache = get_cache(fun, wrt, strict=False, mode="forward")
+
+    @classmethod
+    def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]) -> JVP:
+        per_fun = cls._handles.setdefault(fun, {})
+        if wrt not in per_fun:
+            per_fun[wrt] = cls(fun, wrt)
+        return per_fun[wrt]
+
+    def __call__(self, *args, tangents=(), **kwargs):
+        e = self.cache.entry(args)
+        return e.vjp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+
+    def __repr__(self) -> str:
+        return f"<s2sad jvp of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
+
+
+def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...]):
+    """The jvp of a function known only when called; see ``vjp_of``."""
+    self_arg = ()
+    if isinstance(fn, types.MethodType):
+        self_arg, fn = (fn.__self__,), fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        from .errors import NoDerivativeRuleError
+
+        raise NoDerivativeRuleError(
+            f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
+            "Python function with source. Call it by its name, so its derivative rule is found.")
+    code = fn.__code__
+    params = code.co_varnames[: code.co_argcount]
+    wrt = tuple(params[p + len(self_arg)] for p in positions) + tuple(keywords)
+    key = (code, len(self_arg), wrt, "forward")
+    cache = _by_code.get(key)
+    if cache is None:
+        parse_function(fn)
+        cache = _by_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode="forward")
+
+    def call(*args, tangents=(), **kwargs):
+        args = (*self_arg, *args)
+        e = cache.entry(args)
+        jvp = _rebind(e.vjp, fn) if fn.__closure__ else e.vjp
+        return jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+
+    return call

@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
                       help="python: the generated vjp; grad: the fused gradient function grad runs; "
                            "ssa: the lowered IR; adjoint: the derivative's IR")
     show.add_argument("--all", action="store_true", help="also print the derivatives of the functions it calls")
+    show.add_argument("--mode", choices=("reverse", "forward"), default="reverse",
+                      help="reverse: the vjp and its pullback; forward: the jvp")
     args = parser.parse_args(argv)
     fn = _load_function(args.target)
-    sys.stdout.write(source(fn, argnums=_argnums(args.argnums), stage=args.stage, callees=args.all))
+    sys.stdout.write(source(fn, argnums=_argnums(args.argnums), stage=args.stage, callees=args.all,
+                            mode=args.mode))
     return 0

@@ -16,6 +16,7 @@ Non-differentiable callables are one explicit list, ``NONDIFFERENTIABLE``.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import math as _math
 import operator
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ class Sym:
             return right
         if op in ("*", "/", "**") and right.const == 1:
             return left
+        if op == "+" and isinstance(right.expr, UnaryOp) and right.expr.op == "-":  # a + -b is a - b
+            return Sym(BinOp("-", left.expr, right.expr.operand), left.scalar and right.scalar)
         return Sym(BinOp(op, left.expr, right.expr), left.scalar and right.scalar)
 
     def __add__(self, o): return self._bin("+", o)
@@ -173,9 +176,13 @@ def ub(contribution: Sym, x: Sym, other: Sym) -> Sym:
     ``x``'s shape), both have the same shape by construction, or both ``x`` and the
     contribution are scalars.
     """
-    if other.scalar or (x.scalar and contribution.scalar) or (x.shape is not None and x.shape == other.shape):
-        return contribution
+    if FORWARD[0] or other.scalar or (x.scalar and contribution.scalar) or (
+            x.shape is not None and x.shape == other.shape):
+        return contribution  # (forward mode: a tangent broadcasts the way the operand did)
     return rt.unbroadcast(contribution, x.like)
+
+
+FORWARD = [False]  # set while an elementwise reverse template is reused as a forward rule
 
 
 # ----- the table -----
@@ -189,6 +196,13 @@ class Rule:
     argument. ``diff`` names the positional arguments that can carry a cotangent
     (``None``: all of them). ``elementwise``: a scalar input gives a scalar output.
     ``reduction``: called with its array argument alone, the result is a scalar.
+
+    Forward mode: an elementwise rule's tangent is its reverse template with the
+    tangent as ``g``; ``linear="joint"`` (a linear map of its differentiable
+    arguments together: reshape, sum, concatenate) applies the call to the
+    tangents; ``linear="multi"`` (a product: matmul, einsum) sums the call with
+    one argument at a time replaced by its tangent; otherwise ``forward(ans,
+    dots, *args, **kwargs)`` gives the tangent (``dots[i]`` None: a zero).
     """
 
     name: str
@@ -196,6 +210,8 @@ class Rule:
     diff: tuple[int, ...] | None = None
     elementwise: bool = False
     reduction: bool = False
+    linear: str | None = None
+    forward: Callable[..., Sym] | None = None
 
 
 RULES: dict[object, Rule] = {}
@@ -205,8 +221,17 @@ METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rul
 ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not differentiable)
 
 
-def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False) -> None:
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction)
+def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
+            linear=None, forward=None) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward)
+
+
+def set_forward(fns, linear=None, forward=None) -> None:
+    """Give already registered rules their forward-mode form."""
+    for fn in fns:
+        rule = RULES.get(fn)
+        if rule is not None:
+            RULES[fn] = dataclasses.replace(rule, linear=linear or rule.linear, forward=forward or rule.forward)
 
 
 def rule_name(fn: object) -> str:
@@ -376,6 +401,10 @@ NONDIFFERENTIABLE.update([
 ])
 
 from . import rules_numpy  # noqa: E402,F401  (registers the NumPy library into the tables above)
+
+set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
+set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")
+ATTRIBUTES["T"] = dataclasses.replace(ATTRIBUTES["T"], linear="joint")
 
 BINOP_FUNCS = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,

@@ -12,6 +12,7 @@ ties send half to each side; ``max``/``min`` reductions split a tie equally;
 
 from __future__ import annotations
 
+import dataclasses
 import math as _math
 import operator
 
@@ -19,7 +20,7 @@ import numpy
 
 from . import ir, runtime_numpy
 from .rules import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
-    sym, ub
+    set_forward, sym, ub
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
 
@@ -327,3 +328,82 @@ if _sp is not None:
         ub(g * np.log(y), x, y), ub(rn.xlogy_y_adjoint(g, x, y), y, x)), elementwise=True)
     defrule(_sp.xlog1py, "scipy.special.xlog1py", lambda g, ans, x, y: (
         ub(g * np.log1p(y), x, y), ub(rn.xlogy_y_adjoint(g, x, 1.0 + y), y, x)), elementwise=True)
+
+# ----- forward mode: linear maps apply to tangents; the rest have a tangent rule here -----
+
+_JOINT = [
+    numpy.reshape, numpy.ravel, numpy.expand_dims, numpy.squeeze, numpy.atleast_1d, numpy.atleast_2d,
+    numpy.atleast_3d, numpy.copy, numpy.asarray, numpy.array, numpy.transpose, numpy.swapaxes, numpy.moveaxis,
+    numpy.broadcast_to, numpy.flip, numpy.fliplr, numpy.flipud, numpy.roll, numpy.triu, numpy.tril, numpy.pad,
+    numpy.diff, numpy.tile, numpy.repeat, numpy.concatenate, numpy.stack, numpy.vstack, numpy.hstack,
+    numpy.dstack, numpy.column_stack, numpy.append, numpy.split, numpy.array_split, numpy.take,
+    numpy.take_along_axis, numpy.cumsum, numpy.trace, numpy.diag, numpy.diagonal, numpy.full, numpy.full_like,
+    numpy.where, numpy.real, numpy.conj, numpy.conjugate, numpy.positive, "ndarray.astype",
+]
+set_forward(_JOINT, linear="joint")
+set_forward([numpy.tensordot, numpy.einsum, numpy.outer, numpy.inner, numpy.cross, numpy.kron], linear="multi")
+ATTRIBUTES["real"] = dataclasses.replace(ATTRIBUTES["real"], linear="joint")
+
+
+def _reduced(weights: Sym, x_dot: Sym, axis, keepdims) -> Sym:
+    """``sum(x_dot * weights)`` over the reduced axes: the tangent of a reduction."""
+    return np.sum(x_dot * weights, axis=axis if axis is not None else None,
+                  keepdims=keepdims if keepdims is not None else False)
+
+
+def _reduction_forward(helper: str):
+    def fwd(ans, dots, x, *args, **kwargs):
+        b = _args(("a", "axis", "dtype", "out", "keepdims"), (x, *args), kwargs)
+        axis, keepdims = b.get("axis", sym(None)), b.get("keepdims", sym(False))
+        return _reduced(getattr(rn, helper)(1.0, x, ans, axis, keepdims), dots[0], axis, keepdims)
+    return fwd
+
+
+set_forward([numpy.max, numpy.amax, numpy.min, numpy.amin], forward=_reduction_forward("max_adjoint"))
+set_forward([numpy.prod], forward=_reduction_forward("prod_adjoint"))
+
+
+def _moment_forward(g, ans, dots, x, *args, **kwargs):
+    b = _args(("a", "axis", "dtype", "out", "ddof", "keepdims"), (x, *args), kwargs)
+    axis, ddof, keepdims = b.get("axis", sym(None)), b.get("ddof", sym(0)), b.get("keepdims", sym(False))
+    weights = rn.var_adjoint(g, x, ans, axis, ddof, keepdims)
+    return _reduced(weights, dots[0], axis, keepdims)
+
+
+set_forward([numpy.var], forward=lambda ans, dots, x, *a, **k: _moment_forward(1.0, ans, dots, x, *a, **k))
+set_forward([numpy.std], forward=lambda ans, dots, x, *a, **k: _moment_forward(
+    1.0 / (2.0 * ans), ans, dots, x, *a, **k))
+
+
+def _norm_forward(ans, dots, x, ord=None, axis=None, keepdims=False):
+    return _reduced(rn.norm_adjoint(1.0, x, ans, ord, axis, keepdims), dots[0], axis, keepdims)
+
+
+def _clip_forward(ans, dots, x, lo=None, hi=None, **kwargs):
+    b = _args(("a_min", "a_max"), (lo, hi), {{"min": "a_min", "max": "a_max"}.get(k, k): v for k, v in kwargs.items()})
+    lo, hi = b.get("a_min", sym(None)), b.get("a_max", sym(None))
+    out = rn.clip_adjoint(dots[0], x, lo, hi) if dots[0] is not None else None
+    for d, bound, side in zip(dots[1:], (lo, hi), (-1, 1)):
+        if d is not None:
+            part = d * ((x < bound) if side < 0 else (x > bound))
+            out = part if out is None else out + part
+    return out
+
+
+set_forward([numpy.linalg.norm], forward=_norm_forward)
+set_forward([numpy.clip], forward=_clip_forward)
+set_forward([numpy.sort], forward=lambda ans, dots, x, axis=-1, **k: rn.sort_jvp(dots[0], x, axis))
+set_forward([numpy.linalg.inv], forward=lambda ans, dots, a: -(ans @ dots[0] @ ans))
+set_forward([numpy.linalg.solve], forward=lambda ans, dots, a, b: rn.solve_jvp(dots[0], dots[1], ans, a, b))
+set_forward([numpy.linalg.det], forward=lambda ans, dots, a: ans * rn.trace_solve(a, dots[0]))
+set_forward([numpy.linalg.slogdet], forward=lambda ans, dots, a: rn.slogdet_jvp(ans, a, dots[0]))
+set_forward([numpy.linalg.cholesky], forward=lambda ans, dots, a: rn.cholesky_jvp(ans, dots[0]))
+set_forward([numpy.linalg.eigh], forward=lambda ans, dots, a, UPLO=None: rn.eigh_jvp(ans, dots[0]))
+set_forward([numpy.linspace], forward=lambda ans, dots, start, stop, num=50, **k: rn.linspace_jvp(
+    dots[0], dots[1], num))
+
+if _sp is not None:
+    set_forward([_sp.logsumexp], forward=lambda ans, dots, a, axis=None, b=None, keepdims=False, **k: _reduced(
+        rn.logsumexp_adjoint(1.0, a, ans, axis, keepdims), dots[0], axis, keepdims))
+    set_forward([_sp.softmax], forward=lambda ans, dots, x, axis=None: rn.softmax_adjoint(dots[0], ans, axis))
+    set_forward([_sp.log_softmax], forward=lambda ans, dots, x, axis=None: rn.log_softmax_jvp(dots[0], ans, axis))

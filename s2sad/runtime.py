@@ -14,6 +14,7 @@ __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
     "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
+    "setitem_jvp", "list_pop_jvp",
 ]
 
 
@@ -52,7 +53,7 @@ def unbroadcast(g, x):
 
 def unreduce(g, x, axis=None, keepdims=False):
     """Broadcast a reduction's cotangent ``g`` back to the shape of its input ``x``."""
-    if axis is not None and not keepdims:
+    if axis is not None and not keepdims and np.ndim(g):
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(x))
 
@@ -252,3 +253,22 @@ def list_pop_adjoint(g, popped_bar, popped, index=-1):
     else:
         out.insert(index if index >= 0 else len(out) + index + 1, item)
     return out
+
+
+# ----- forward mode -----
+
+
+def setitem_jvp(x_dot, index, v_dot):
+    """Tangent of the array after ``x[index] = v``: a copy of ``x_dot`` with ``v_dot`` written in."""
+    if isinstance(x_dot, dict | list):
+        out = dict(x_dot) if isinstance(x_dot, dict) else list(x_dot)
+    else:
+        out = np.array(x_dot, dtype=np.result_type(x_dot, v_dot, 1.0), copy=True)
+    out[index] = v_dot
+    return out
+
+
+def list_pop_jvp(lst_dot, index=-1):
+    """Tangents of ``(v, xs)`` after ``v = xs.pop(index)``."""
+    rest = list(lst_dot)
+    return rest.pop(index), rest

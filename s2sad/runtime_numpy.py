@@ -424,3 +424,60 @@ def cumprod_adjoint(g, x, ans, axis):
 def linspace_adjoint(g, num, which):
     t = np.linspace(0.0, 1.0, num)
     return np.sum(g * (t if which else 1.0 - t))
+
+
+# ----- forward mode (tangent) helpers -----
+
+
+def sort_jvp(x_dot, x, axis):
+    if axis is None:
+        return np.ravel(x_dot)[np.argsort(x, axis=None)]
+    return np.take_along_axis(x_dot, np.argsort(x, axis=axis), axis=axis)
+
+
+def solve_jvp(a_dot, b_dot, ans, a, b):
+    rhs = 0.0
+    if b_dot is not None:
+        rhs = b_dot
+    if a_dot is not None:
+        rhs = rhs - (a_dot @ ans if np.ndim(b) == np.ndim(a) else (a_dot @ ans[..., None])[..., 0])
+    return np.linalg.solve(a, rhs) if np.ndim(rhs) else np.zeros_like(ans)
+
+
+def trace_solve(a, a_dot):
+    return np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
+
+
+def slogdet_jvp(ans, a, a_dot):
+    return (np.zeros_like(ans[0]), trace_solve(a, a_dot))
+
+
+def cholesky_jvp(L, a_dot):
+    """L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ), Φ taking the lower triangle with half the diagonal."""
+    Linv = np.linalg.inv(L)
+    inner = Linv @ a_dot @ mT(Linv)
+    inner = np.tril(inner) - 0.5 * np.eye(inner.shape[-1]) * inner
+    return L @ inner
+
+
+def eigh_jvp(ans, a_dot):
+    w, V = ans
+    inner = mT(V) @ a_dot @ V
+    w_dot = np.diagonal(inner, axis1=-2, axis2=-1).copy()
+    diff = w[..., None, :] - w[..., :, None]
+    F = np.divide(1.0, diff, out=np.zeros_like(diff), where=diff != 0)
+    return w_dot, V @ (F * inner)
+
+
+def linspace_jvp(start_dot, stop_dot, num):
+    t = np.linspace(0.0, 1.0, num)
+    out = 0.0
+    if start_dot is not None:
+        out = out + start_dot * (1.0 - t)
+    if stop_dot is not None:
+        out = out + stop_dot * t
+    return out
+
+
+def log_softmax_jvp(x_dot, ans, axis):
+    return x_dot - np.sum(np.exp(ans) * x_dot, axis=axis, keepdims=True)

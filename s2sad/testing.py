@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .api import vjp
+from .api import jvp, vjp
 from .pytree import is_node, leaves, map_leaves
 
 __all__ = ["check_grads", "check_rrule", "numerical_vjp"]
@@ -45,6 +45,23 @@ def _inner(a: Any, b: Any) -> float:
                      for x, y in zip(leaves(a), leaves(b))))
 
 
+def _check_forward(f, args, argnums, directions, eps, rtol, atol, rng) -> None:
+    """Forward mode: ``<u, jvp(v)>`` against finite differences of ``<u, f>`` along ``v``."""
+    for _ in range(directions):
+        dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+        tangents = [map_leaves(lambda a: np.zeros(np.shape(a)) if np.ndim(a) else 0.0, a) if _is_float(a) else a
+                    for a in args]
+        for i, d in zip(argnums, dirs):
+            tangents[i] = map_leaves(lambda a, di: di if np.ndim(a) else float(di), args[i], d)
+        out, out_dot = jvp(f, tuple(args), tuple(tangents))
+        u = map_leaves(lambda o: rng.standard_normal(np.shape(o)), out)
+        ad = _inner(u, out_dot)
+        fd = numerical_vjp(f, args, argnums, dirs, u, eps)
+        assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
+            f"forward mode gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}) "
+            f"for a random direction in arguments {list(argnums)}")
+
+
 def _check_leaf(g: Any, a: Any, i: int) -> None:
     assert np.shape(g) == np.shape(a), f"gradient {i} has shape {np.shape(g)}, argument {np.shape(a)}"
     if isinstance(a, np.ndarray):
@@ -61,10 +78,11 @@ def numerical_vjp(f: Callable, args: Sequence, argnums: Sequence[int], dirs: Seq
 
 def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = None, *,
                 directions: int = 3, eps: float = 1e-6, rtol: float | None = None, atol: float | None = None,
-                seed: int = 0) -> None:
+                seed: int = 0, modes: Sequence[str] = ("rev",)) -> None:
     """Assert that s2sad's derivative of ``f`` at ``args`` matches finite differences.
 
-    ``argnums`` defaults to every float, floating-array or pytree-of-them argument. Tolerances
+    ``argnums`` defaults to every float, floating-array or pytree-of-them argument.
+    ``modes`` picks reverse mode (``"rev"``, ``vjp``) and/or forward mode (``"fwd"``, ``jvp``). Tolerances
     default to 1e-5 (relative) and 1e-7 (absolute) for float64 arguments and
     looser ones when any argument is float32. Raises ``AssertionError`` naming
     the direction and both values on a mismatch.
@@ -82,6 +100,10 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     atol = atol if atol is not None else (2e-4 if low else 1e-7)
     rng = np.random.default_rng(seed)
 
+    if "fwd" in modes:
+        _check_forward(f, args, argnums, directions, eps, rtol, atol, rng)
+    if "rev" not in modes:
+        return
     out, pullback = vjp(f, *args)
     for _ in range(directions):
         u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o)

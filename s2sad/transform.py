@@ -18,6 +18,7 @@ from .frontend import Source, parse_function
 from .load import load
 from .lower import lower
 from .naming import Namer
+from .forward import forward
 from .reverse import reverse
 from .simplify import simplify
 
@@ -35,9 +36,10 @@ class Generated:
     derivative: ir.Function
     text: str
     function: types.FunctionType
-    grad_text: str
-    grad_function: types.FunctionType
+    grad_text: str | None
+    grad_function: types.FunctionType | None
     bindings: dict[str, object]  # helper name -> object (VJP handles of callees among them)
+    tangent_names: tuple[str, ...] = ()  # forward mode: the jvp's keyword-only tangent parameters
 
 
 def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> list[str]:
@@ -66,14 +68,15 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 
 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
-              dynamic_cells: bool = False, trees: frozenset[str] = frozenset()) -> Generated:
+              dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse") -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
     ``scalars`` are parameters known to hold scalars at the call sites this
     specialisation serves. ``dynamic_cells``: the result will serve every closure
     made from ``fn``'s code, so closure cells are not read at transform time.
-    ``trees`` are parameters that hold tuples, lists or dicts (pytrees).
+    ``trees`` are parameters that hold tuples, lists or dicts (pytrees). ``mode``
+    ``"forward"`` makes the jvp instead (in ``function``; no fused gradient).
     """
     params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
@@ -81,20 +84,27 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
-    deriv = reverse(lowered, src, namer, [lowered.inputs.get(w, w) for w in wrt], set(scalars), set(trees))
+    inputs = [lowered.inputs.get(w, w) for w in wrt]
+    if mode == "forward":
+        deriv = forward(lowered, src, namer, inputs, set(scalars), set(trees))
+    else:
+        deriv = reverse(lowered, src, namer, inputs, set(scalars), set(trees))
     ir.verify(deriv.function)
-    ir.verify(deriv.grad)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     cells.update(src.freevars)
     loaded = []
-    for kind, fn_ir in (("vjp", deriv.function), ("grad", deriv.grad)):
-        what = "vjp" if kind == "vjp" else "gradient (forward pass and pullback in one function)"
+    kinds = [("jvp", deriv.function)] if mode == "forward" else [("vjp", deriv.function), ("grad", deriv.grad)]
+    for kind, fn_ir in kinds:
+        ir.verify(fn_ir)
+        what = {"vjp": "vjp", "jvp": "jvp (forward mode)",
+                "grad": "gradient (forward pass and pullback in one function)"}[kind]
         header = f"s2sad: {what} of {fn.__qualname__} ({where}) with respect to {', '.join(wrt)}"
         text, linemap = emit(fn_ir, header)
         filename = f"<s2sad: {kind} of {fn.__qualname__} ({where}) #{next(_serial)}>"
         LINEMAPS[filename] = linemap
         function = load(text, filename, fn_ir.name, fn.__globals__, cells, fn.__defaults__, fn.__kwdefaults__)
         loaded.append((text, function))
-    (text, vjp), (grad_text, grad) = loaded
-    return Generated(src, lowered, deriv.function, text, vjp, grad_text, grad, deriv.bindings)
+    (text, function), (grad_text, grad) = loaded[0], (loaded[1] if len(loaded) > 1 else (None, None))
+    tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
+    return Generated(src, lowered, deriv.function, text, function, grad_text, grad, deriv.bindings, tangents)

@@ -1,0 +1,303 @@
+"""Forward mode: a flat SSA function -> its jvp, tangent statements beside the primal ones.
+
+Expects ``simplify``'s output. Produces ``f_jvp(*params, *, x_dot, ...) -> (out, out_dot)``
+with one keyword-only tangent parameter per differentiated parameter. After each
+active statement comes its tangent (``y = np.sin(x)``; ``y_dot = x_dot * np.cos(x)``),
+from the primitive's forward rule (see ``rules.Rule``). Zero tangents are
+symbolic and skipped; they are materialised only where control flow joins. An
+``if`` yields its outs' tangents from both branches; a loop carries each active
+value's tangent beside it, so forward mode saves nothing per iteration. Calls into
+user functions call their jvp: ``z, z_dot = g_jvp(a, tangents=(a_dot,))``.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import types
+
+from . import ir
+from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
+from .errors import NoDerivativeRuleError, S2SADSyntaxError
+from .frontend import Source
+from .naming import Namer
+from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
+from .rules import FORWARD, Sym, custom_rule
+
+__all__ = ["forward"]
+
+
+def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
+            tree_params: set[str] = frozenset()) -> Derivative:
+    """Build the jvp of ``fn`` with respect to the parameters ``wrt``."""
+    fn = copy.deepcopy(fn)
+    analysis = analyze(fn, wrt, scalar_params, tree_params)
+    _check_rules(fn.body[:-1], analysis)
+    tangent = _Tangent(analysis, namer)
+    dot_params = []
+    for w in wrt:
+        tangent.dots[w] = ir.Name(namer.fresh(f"{w}_dot"))
+        dot_params.append(tangent.dots[w].id)
+    body = tangent.block(fn.body[:-1])
+    ret = fn.body[-1]
+    out_dot = tangent.dot_or_zero(ret.value)
+    body.append(ir.Return(ir.Tuple([ret.value, out_dot]), ret.loc))
+    params = copy.copy(fn.params)
+    params.kwonly = [*fn.params.kwonly, *dot_params]
+    jvp = ir.Function(namer.fresh(f"{fn.name}_jvp"), params, body, fn.loc, ssa=True, flat=False)
+    return Derivative(jvp, None, _bind_helpers([jvp], src, namer))
+
+
+class _Tangent:
+    def __init__(self, analysis, namer: Namer) -> None:
+        self.an = analysis
+        self.namer = namer
+        self.dots: dict[str, ir.Expr] = {}  # name -> its tangent (a Name); absent: zero
+        self.loc = None
+
+    def dot(self, e: ir.Expr) -> ir.Expr | None:
+        return self.dots.get(e.id) if isinstance(e, ir.Name) else None
+
+    def dot_or_zero(self, e: ir.Expr) -> ir.Expr:
+        d = self.dot(e)
+        if d is not None:
+            return d
+        return _zeros(e.id) if isinstance(e, ir.Name) else ir.Const(0.0)
+
+    def bind(self, name: str, value: ir.Expr, out: list[ir.Stmt]) -> None:
+        """``name``'s tangent is ``value``: a plain name is reused, an expression gets ``name_dot``."""
+        if isinstance(value, ir.Name):
+            self.dots[name] = value
+            return
+        var = self.namer.fresh(f"{name}_dot")
+        out.append(ir.Assign(var, value, self.loc))
+        self.dots[name] = ir.Name(var)
+
+    def block(self, stmts: list[ir.Stmt]) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, ir.If):
+                out.append(self.if_(stmt))
+            elif isinstance(stmt, ir.Loop):
+                out.append(self.loop(stmt))
+            else:
+                out.append(stmt)
+                if isinstance(stmt, ir.Assign) and any(t in self.an.active for t in stmt.targets):
+                    self.assign(stmt, out)
+        return out
+
+    # ----- one assignment -----
+
+    def assign(self, stmt: ir.Assign, out: list[ir.Stmt]) -> None:
+        self.loc = stmt.loc
+        p = self.an.prims[id(stmt)]
+        dots = [self.dot(a) for a in p.args]
+        if p.kind == UNPACK:
+            d = self.dot(stmt.value)
+            if d is not None:
+                names = tuple(self.namer.fresh(f"{t}_dot") for t in stmt.targets)
+                out.append(ir.Assign(names, d, self.loc))
+                self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names)})
+            return
+        if p.kind == CALL and all(d is None for d in dots) and not any(self.dot(v) for v in p.kwargs.values()):
+            return  # every input's tangent is zero
+        if p.kind == COPY:
+            if dots[0] is not None:
+                self.bind(stmt.target, dots[0], out)
+        elif p.kind in (CONTAINER, CLOSURE):
+            if p.kind == CLOSURE:
+                raise S2SADSyntaxError("forward mode through a nested function that captures differentiated "
+                                       "values is not supported yet", self.loc)
+            items = [d or _zeros_of(a) for a, d in zip(p.args, dots)]
+            value = ir.Dict(list(stmt.value.keys), items) if isinstance(stmt.value, ir.Dict) else (
+                ir.List(items) if isinstance(stmt.value, ir.List) else ir.Tuple(items))
+            self.bind(stmt.target, value, out)
+        elif p.kind == CALL:
+            self.bind(stmt.target, self.rule(stmt, p, dots).expr, out)
+        elif p.kind == SETITEM:
+            x, v = p.args
+            value = ir.Call(_helper("setitem_jvp"), [self.dot_or_zero(x), p.kwargs["index"], self.dot_or_zero(v)])
+            self.bind(stmt.target, value, out)
+        elif p.kind == LISTOP:
+            self.list_method(stmt, p, out)
+        elif p.kind == TRANSFORM:
+            self.call(stmt, p, out)
+        elif p.kind == MISSING:
+            raise _no_rule_error(p.callee, self.loc)
+
+    def rule(self, stmt: ir.Assign, p, dots: list[ir.Expr | None]) -> Sym:
+        rule = p.rule
+        syms = [self.sym(a) for a in p.args]
+        kwargs = {k: self.sym(v) for k, v in p.kwargs.items()}
+        ans = self.sym(ir.Name(stmt.target))
+        dsyms = [None if d is None else Sym(d, s.scalar, s.shape) for d, s in zip(dots, syms)]
+        try:
+            if rule.forward is not None:
+                return rule.forward(ans, dsyms, *syms, **kwargs)
+            if rule.elementwise:
+                total = None
+                FORWARD[0] = True
+                try:
+                    for i, d in enumerate(dsyms):
+                        if d is not None:
+                            part = rule.reverse(d, ans, *syms, **kwargs)[i]
+                            total = part if total is None else total + part
+                finally:
+                    FORWARD[0] = False
+                return total
+            diff = rule.diff if rule.diff is not None else range(len(p.args))
+            if rule.linear == "joint":
+                return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}))
+            if rule.linear == "multi":
+                parts = [Sym(_rebuild(stmt.value, {i: dots[i]})) for i in diff if dots[i] is not None]
+                total = parts[0]
+                for part in parts[1:]:
+                    total = total + part
+                return total
+        except (TypeError, NotImplementedError) as e:
+            raise NoDerivativeRuleError(
+                f"s2sad's forward rule for {rule.name} does not support this call, at "
+                f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
+        raise NoDerivativeRuleError(
+            f"s2sad has no forward-mode rule for {rule.name}, called at {self.loc.file}:{self.loc.line}:\n"
+            f"    {self.loc.text}\nIt has a reverse-mode rule: use grad or vjp here.")
+
+    def sym(self, e: ir.Expr) -> Sym:
+        scalar = (isinstance(e, ir.Name) and e.id in self.an.scalars) or (
+            isinstance(e, ir.Const) and isinstance(e.value, int | float))
+        shape = self.an.shapes.get(e.id, e.id) if isinstance(e, ir.Name) else None
+        return Sym(e, scalar, shape)
+
+    def list_method(self, stmt: ir.Assign, p, out: list[ir.Stmt]) -> None:
+        method = stmt.value.method
+        lst, args = p.args[0], p.args[1:]
+        base = self.dot_or_zero(lst)
+        if method == "pop":
+            popped, after = stmt.targets
+            pair = (self.namer.fresh(f"{popped}_dot"), self.namer.fresh(f"{after}_dot"))
+            out.append(ir.Assign(pair, ir.Call(_helper("list_pop_jvp"), [base, *args]), self.loc))
+            self.dots[popped], self.dots[after] = ir.Name(pair[0]), ir.Name(pair[1])
+            return
+        items = self.dot_or_zero(args[0])
+        added = ir.List([items]) if method == "append" else ir.Call(_helper("list"), [items])
+        self.bind(stmt.target, ir.BinOp("+", ir.Call(_helper("list"), [base]), added), out)
+
+    def call(self, stmt: ir.Assign, p, out: list[ir.Stmt]) -> None:
+        """``z = g(a)`` becomes ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
+        active = self.an.active
+        positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
+        keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
+        if isinstance(p.func, ir.Name) and p.func.id in active:
+            raise S2SADSyntaxError("forward mode through a function value that captures differentiated values "
+                                   "is not supported yet", self.loc)
+        if not positions and not keywords:
+            return
+        fn = p.callee
+        if fn is not None and custom_rule(fn) is not None:
+            raise NoDerivativeRuleError(
+                f"{getattr(fn, '__name__', fn)} has a custom reverse rule (s2sad.rrule) but forward mode needs "
+                f"a forward rule, at {self.loc.file}:{self.loc.line}; s2sad.frule is not available yet")
+        from .cache import JVP, jvp_of
+
+        if fn is not None:
+            fn = getattr(fn, "fn", fn)  # a checkpointed function: forward mode saves nothing anyway
+            receiver = []
+            if isinstance(fn, types.MethodType):
+                fn, receiver = fn.__func__, [p.func.value]
+            names = list(inspect.signature(fn).parameters)
+            wrt = tuple(names[i + len(receiver)] for i in positions) + tuple(keywords)
+            func = ir.Ref((f"{fn.__name__}_jvp",), JVP.of(fn, wrt), helper=True)
+        else:
+            receiver = []
+            spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords))]
+            func = ir.Call(ir.Ref(("jvp_of",), jvp_of, helper=True), spec)
+        tangents = ir.Tuple([self.dots[p.args[i].id] if p.args[i].id in self.dots else _zeros(p.args[i].id)
+                             for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords])
+        target = stmt.target
+        dot = self.namer.fresh(f"{target}_dot")
+        stmt.target = (target, dot)
+        stmt.value = ir.Call(func, [*receiver, *stmt.value.args], [*stmt.value.kwargs, ("tangents", tangents)])
+        self.dots[target] = ir.Name(dot)
+
+    # ----- regions -----
+
+    def if_(self, stmt: ir.If) -> ir.If:
+        dots0 = dict(self.dots)
+        branches = []
+        for body, yields in ((stmt.body, stmt.yields[0]), (stmt.orelse, stmt.yields[1])):
+            self.dots = dict(dots0)
+            branches.append((self.block(body), yields, self.dots))
+        self.dots = dots0
+        outs, extra = [], ([], [])
+        for k, name in enumerate(stmt.outs):
+            if name not in self.an.active:
+                continue
+            ds = [branch_dots.get(y.id) if isinstance(y, ir.Name) else None
+                  for _, ys, branch_dots in branches for y in [ys[k]]]
+            if all(d is None for d in ds):
+                continue
+            var = self.namer.fresh(f"{name}_dot")
+            outs.append(var)
+            for j, ((_, ys, _), d) in enumerate(zip(branches, ds)):
+                if d is None:
+                    d = _zeros_of(ys[k])
+                extra[j].append(_atom(d, var, branches[j][0], self))
+            self.dots[name] = ir.Name(var)
+        return ir.If(stmt.test, branches[0][0], branches[1][0], [*stmt.outs, *outs],
+                     ([*stmt.yields[0], *extra[0]], [*stmt.yields[1], *extra[1]]), stmt.loc)
+
+    def loop(self, stmt: ir.Loop) -> ir.Loop:
+        if any(t in self.an.active for t in stmt.targets):
+            raise S2SADSyntaxError("the elements of this iterable carry a gradient; assign the iterable to a "
+                                   "name first", stmt.loc)
+        active = [k for k, c in enumerate(stmt.carried) if c in self.an.active]
+        headers, inits = [], []
+        for k in active:
+            c, init = stmt.carried[k], stmt.inits[k]
+            headers.append(self.namer.fresh(f"{c}_dot"))
+            inits.append(self.dot(init) or _zeros_of(init))
+            self.dots[c] = ir.Name(headers[-1])
+        cond_body = self.block(stmt.cond_body)  # a condition carries no tangent (comparisons)
+        body = self.block(stmt.body)
+        nexts = [_atom(self.dot(stmt.nexts[k]) or _zeros_of(stmt.nexts[k]), f"{stmt.carried[k]}_next_dot",
+                       body, self) for k in active]
+        results = []
+        for k, h in zip(active, headers):
+            results.append(self.namer.fresh(f"{stmt.results[k]}_dot"))
+            self.dots[stmt.results[k]] = ir.Name(results[-1])
+        return ir.Loop(stmt.kind, body, stmt.target, stmt.iter, cond_body, stmt.cond,
+                       [*stmt.carried, *headers], [*stmt.inits, *inits], [*stmt.nexts, *nexts],
+                       [*stmt.results, *results], stmt.exit, stmt.loc)
+
+
+def _zeros_of(e: ir.Expr) -> ir.Expr:
+    return _zeros(e.id) if isinstance(e, ir.Name) else ir.Const(0.0)
+
+
+def _atom(e: ir.Expr, hint: str, block: list[ir.Stmt], tangent: _Tangent) -> ir.Expr:
+    """``e`` as a name or constant, binding it at the end of ``block`` if it is an expression."""
+    if isinstance(e, ir.ATOMS):
+        return e
+    name = tangent.namer.fresh(hint)
+    block.append(ir.Assign(name, e, tangent.loc))
+    return ir.Name(name)
+
+
+def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
+    """``value`` (a call, operator, subscript or attribute) with operand ``i`` replaced."""
+    if isinstance(value, ir.BinOp):
+        ops = [replaced.get(i, o) for i, o in enumerate((value.left, value.right))]
+        return ir.BinOp(value.op, *ops)
+    if isinstance(value, ir.UnaryOp):
+        return ir.UnaryOp(value.op, replaced.get(0, value.operand))
+    if isinstance(value, ir.Subscript):
+        return ir.Subscript(replaced.get(0, value.value), value.index)
+    if isinstance(value, ir.Attr):
+        return ir.Attr(replaced.get(0, value.value), value.attr)
+    if isinstance(value.func, ir.Attr) and not isinstance(value.func.value, ir.Ref):  # method: receiver is 0
+        receiver = replaced.get(0, value.func.value)
+        args = [replaced.get(i + 1, a) for i, a in enumerate(value.args)]
+        return ir.Call(ir.Attr(receiver, value.func.attr), args, value.kwargs)
+    args = [replaced.get(i, a) for i, a in enumerate(value.args)]
+    return ir.Call(value.func, args, value.kwargs)
+
