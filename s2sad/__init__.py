@@ -6,12 +6,15 @@ readable Python function that computes the derivative with primal/pullback pairs
 
 from __future__ import annotations
 
-from .api import grad, jacfwd, jacobian, jacrev, jvp, source, value_and_grad, vjp
+from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, source, value_and_grad, vjp
 from .custom import checkpoint, nondifferentiable, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .rules_numpy import _register_api_nondifferentiable
+
+_register_api_nondifferentiable()
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "source",
+    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source",
     "rrule", "nondifferentiable", "checkpoint",
     "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError",
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .frontend import DYNAMIC
+from .cache import VJP
 from .custom import Checkpointed
 from .rules import ATTRIBUTES, BINOP_FUNCS, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, custom_rule, lookup
 
@@ -44,6 +45,12 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
         return Prim(MISSING, None, args, kwargs)
     if custom_rule(fn) is not None or isinstance(fn, Checkpointed):  # a user's rule wins over everything else
         return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
+    if isinstance(fn, VJP):  # generated code calling a derivative: differentiate that derivative's code
+        return Prim(TRANSFORM, None, args, kwargs, callee=fn.generic(), func=func)
+    if hasattr(fn, "__s2sad_spec__"):  # a grad function called in differentiated code
+        from .api import differentiable
+
+        return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
     rule = lookup(fn)
     if rule is not None:
         return Prim(CALL, rule, args, kwargs)

@@ -9,18 +9,21 @@ array arguments.
 from __future__ import annotations
 
 import functools
+import linecache
 from typing import Any, Callable
 
 import numpy as np
 
 from .cache import JVP, VJP, Cache, get_cache
+from .codegen import signature
+from .errors import SourceUnavailableError
 from .frontend import parse_function
 from .ir import dump
 from .pytree import is_node, leaves, map_leaves
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "source"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]
 
 def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
     parse_function(fun)  # a clear error now for functions without source
@@ -118,7 +121,50 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
     wrapper.__name__ = f"{name}_{getattr(fun, '__name__', 'f')}"
     wrapper.__qualname__ = wrapper.__name__
     wrapper.__s2sad_transform__ = name
+    wrapper.__s2sad_spec__ = (nums, single, with_value)
     return wrapper
+
+
+_source_functions: dict = {}
+
+
+def differentiable(fun: Callable) -> Callable:
+    """``fun``, or for an s2sad ``grad`` function, generated Python that computes the same
+    thing and can itself be transformed: that is how derivatives of derivatives work."""
+    spec = getattr(fun, "__s2sad_spec__", None)
+    if spec is None:
+        return fun
+    nums, single, with_value = spec
+    if with_value:
+        raise SourceUnavailableError("differentiating a value_and_grad function is not supported; "
+                                     "differentiate grad(f) instead")
+    key = (fun.__wrapped__, nums, single)
+    if key not in _source_functions:
+        inner = differentiable(fun.__wrapped__)
+        code = inner.__code__
+        generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
+                                                     inner.__qualname__)))
+        _source_functions[key] = _pick(generated, single)
+    return _source_functions[key]
+
+
+def _pick(generated: Generated, single: bool) -> Callable:
+    """A generated function calling the fused gradient and returning what ``grad`` returns."""
+    params = generated.lowered.params
+    call = [*params.positional, *([f"*{params.vararg}"] if params.vararg else []),
+            *(f"{k}={k}" for k in params.kwonly), *([f"**{params.kwarg}"] if params.kwarg else [])]
+    inner = generated.grad_function.__name__
+    name = f"{inner}_{'value' if single else 'values'}"
+    text = (f"# s2sad: what grad returns, as code s2sad can differentiate again\n"
+            f"def {name}({signature(params)}):\n    return {inner}({', '.join(call)}){'[0]' if single else ''}\n")
+    filename = f"<s2sad: {name}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = {inner: generated.grad_function}
+    exec(compile(text, filename, "exec"), namespace)
+    fn = namespace[name]
+    fn.__defaults__ = generated.grad_function.__defaults__
+    fn.__kwdefaults__ = generated.grad_function.__kwdefaults__
+    return fn
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
@@ -138,7 +184,7 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Cal
     """
     if fun is None:
         return functools.partial(grad, argnums=argnums)
-    return _value_and_grad(fun, argnums, "grad", with_value=False)
+    return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
 
 
 def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
@@ -150,7 +196,7 @@ def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] =
     """
     if fun is None:
         return functools.partial(value_and_grad, argnums=argnums)
-    return _value_and_grad(fun, argnums, "value_and_grad", with_value=True)
+    return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
 
 
 def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
@@ -188,6 +234,21 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
 jacobian = jacrev  # JAX's alias
 
 
+def hessian(fun: Callable, argnums: int = 0) -> Callable:
+    """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``."""
+    return jacfwd(grad(fun, argnums=argnums), argnums=argnums)
+
+
+def hvp(fun: Callable, primals: tuple, tangents: tuple) -> Any:
+    """Hessian-vector product without forming the Hessian: the jvp of ``grad(fun)``.
+
+    >>> import numpy as np, s2sad
+    >>> float(s2sad.hvp(lambda x: x ** 3, (2.0,), (1.0,)))
+    12.0
+    """
+    return jvp(grad(fun), primals, tangents)[1]
+
+
 def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     """Forward mode: ``(fun(*primals), J @ tangents)``, by a generated jvp (JAX's ``jvp``).
 
@@ -199,6 +260,7 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     >>> float(tangent)
     2.0
     """
+    fun = differentiable(fun)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
@@ -256,6 +318,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     >>> pullback(np.ones(2))
     (array([2., 2.]),)
     """
+    fun = differentiable(fun)
     diff = tuple(i for i, a in enumerate(primals) if _is_float_like(a))
     if not diff:
         raise TypeError("vjp needs at least one float or floating-array argument")

@@ -143,6 +143,16 @@ class VJP:
     def __call__(self, *args, **kwargs):
         return self.cache.entry(args).vjp(*args, **kwargs)
 
+    def generic(self) -> types.FunctionType:
+        """The generated vjp for any argument types: what a derivative of this derivative transforms."""
+        from .transform import transform
+
+        if id(self) not in VJP._generic_by_handle:
+            VJP._generic_by_handle[id(self)] = transform(self.cache.fun, self.cache.wrt).function
+        return VJP._generic_by_handle[id(self)]
+
+    _generic_by_handle: dict = {}
+
     def __repr__(self) -> str:
         return f"<s2sad vjp of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
 
@@ -166,6 +176,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     self_arg = ()
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
+    fn = _as_source(fn)
     if not isinstance(fn, types.FunctionType):
         from .errors import NoDerivativeRuleError
 
@@ -210,6 +221,15 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
 
 _by_code: dict = {}  # (code, self?, positions, keywords, captures) -> Cache shared by its closures
+
+
+def _as_source(fn):
+    """A grad function (``s2sad.grad(g)``) as the generated code that computes it."""
+    if hasattr(fn, "__s2sad_spec__"):
+        from .api import differentiable
+
+        return differentiable(fn)
+    return fn
 
 
 def _rebind(generated: types.FunctionType, fn: types.FunctionType) -> types.FunctionType:
@@ -261,6 +281,7 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...]):
     self_arg = ()
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
+    fn = _as_source(fn)
     if not isinstance(fn, types.FunctionType):
         from .errors import NoDerivativeRuleError
 

@@ -52,18 +52,28 @@ class Source:
     def lookup(self, name: str) -> object:
         """The object an outside name refers to now: closure cell, global, then builtin."""
         if name in self.freevars:
-            if self.dynamic_cells:
-                return DYNAMIC
             try:
-                return self.freevars[name].cell_contents
+                value = self.freevars[name].cell_contents
             except ValueError:  # empty cell: assigned later in the enclosing function
                 return UNKNOWN
+            if self.dynamic_cells and not _fixed(value):
+                return DYNAMIC
+            return value
         g = self.fn.__globals__
         if name in g:
             return g[name]
         b = g.get("__builtins__", builtins)
         b = b.__dict__ if isinstance(b, types.ModuleType) else b
         return b.get(name, MISSING)
+
+
+def _fixed(value: object) -> bool:
+    """A cell value the same in every closure from one code object: a module, or a function of
+    s2sad, NumPy or the standard library that generated code binds as a helper."""
+    if isinstance(value, types.ModuleType):
+        return True
+    module = getattr(value, "__module__", None) or ""
+    return callable(value) and module.split(".")[0] in ("s2sad", "numpy", "math", "builtins", "scipy", "operator")
 
 
 def _describe(fn: object) -> str:

@@ -407,3 +407,27 @@ if _sp is not None:
         rn.logsumexp_adjoint(1.0, a, ans, axis, keepdims), dots[0], axis, keepdims))
     set_forward([_sp.softmax], forward=lambda ans, dots, x, axis=None: rn.softmax_adjoint(dots[0], ans, axis))
     set_forward([_sp.log_softmax], forward=lambda ans, dots, x, axis=None: rn.log_softmax_jvp(dots[0], ans, axis))
+
+# ----- s2sad's own helpers, so generated code can be differentiated again -----
+
+from . import runtime as _rt  # noqa: E402
+
+NONDIFFERENTIABLE.update([_rt.scalar_seed, _rt.zeros_like])
+
+
+def _register_api_nondifferentiable() -> None:
+    """Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is."""
+    from . import api
+
+    NONDIFFERENTIABLE.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
+defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
+        diff=(0,), linear="joint")
+defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
+        diff=(0,), linear="joint")
+defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False: (
+    rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint")
+defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
+        diff=(0,), linear="joint")
+defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint")
+defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
+        linear="joint")

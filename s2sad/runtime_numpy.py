@@ -481,3 +481,8 @@ def linspace_jvp(start_dot, stop_dot, num):
 
 def log_softmax_jvp(x_dot, ans, axis):
     return x_dot - np.sum(np.exp(ans) * x_dot, axis=axis, keepdims=True)
+
+
+def reduce_to(h, g, axis, keepdims):
+    """The adjoint of ``unreduce``: sum ``h`` over the reduced axes, back to ``g``'s shape."""
+    return np.reshape(np.sum(h, axis=axis, keepdims=keepdims), np.shape(g))

@@ -147,9 +147,13 @@ def test_error_inside_generated_code_names_the_user_line():
         assert any("return np.sum(x @ np.ones((5, 2)))" in n and __file__ in n for n in notes)
 
 
-def test_grad_of_grad_is_refused_clearly_for_now():
-    with pytest.raises(SourceUnavailableError, match="already an s2sad grad function"):
-        s2sad.grad(s2sad.grad(lambda x: x * x))
+def test_grad_of_grad_works():
+    assert s2sad.grad(s2sad.grad(lambda x: x * x * x))(2.0) == 12.0
+
+
+def test_value_and_grad_cannot_be_differentiated_again():
+    with pytest.raises(SourceUnavailableError, match="value_and_grad"):
+        s2sad.grad(s2sad.value_and_grad(lambda x: x * x))
 
 
 def test_source_of_a_decorated_function_shows_the_original():

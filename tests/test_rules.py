@@ -214,6 +214,16 @@ def explicit():
                                   (lambda x: np.sum(sps.softmax(x) * a34), (a34,))],
         "scipy.special.log_softmax": [(lambda x: np.sum(sps.log_softmax(x, axis=0) * a34), (a34,))],
     }
+    from s2sad import runtime, runtime_numpy
+
+    c.update({  # s2sad's own helpers: generated code calls them, and derivatives of derivatives need them
+        "unbroadcast": [(lambda g: np.sum(runtime.unbroadcast(g, a34[0]) ** 2), (C((2, 3, 4)),))],
+        "getitem_adjoint": [(lambda g: np.sum(runtime.getitem_adjoint(g, a34, (1, slice(None))) * a34), (C((4,)),))],
+        "unreduce": [(lambda g: np.sum(runtime.unreduce(g, a34, 1, False) * a34), (C((3,)),))],
+        "max_weight": [(lambda g: np.sum(runtime_numpy.max_weight(g, a34, a34.T[0][:, None]) ** 2), (a34,))],
+        "add_bars": [(lambda a, b: np.sum(runtime.add_bars(a, b) ** 2), (b3, C((3,))))],
+        "tuple_adjoint": [(lambda a, b: np.sum(runtime.tuple_adjoint((1.0, 2.0), a, b)[1] * a), (0.5, 1.5))],
+    })
     for sym, fn in OPERATORS.items():
         c[sym] = binary_cases(fn, sym)
     return c

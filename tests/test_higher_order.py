@@ -1,0 +1,74 @@
+"""Derivatives of derivatives: s2sad transforms the code it generated."""
+
+import math
+import pathlib
+
+import numpy as np
+import pytest
+
+import s2sad
+import test_golden
+from s2sad.testing import check_grads
+
+
+def cube_sin(x):
+    return x**3 * math.sin(x)
+
+
+def test_second_and_third_derivatives():
+    x = 0.7
+    d2 = s2sad.grad(s2sad.grad(cube_sin))(x)
+    d3 = s2sad.grad(s2sad.grad(s2sad.grad(cube_sin)))(x)
+    assert abs(d2 - (6 * x * math.sin(x) + 6 * x**2 * math.cos(x) - x**3 * math.sin(x))) < 1e-12
+    assert abs(d3 - (6 * math.sin(x) + 18 * x * math.cos(x) - 9 * x**2 * math.sin(x) - x**3 * math.cos(x))) < 1e-12
+
+
+def g(x):
+    return x[0] ** 3 * x[1] + np.sin(x[0] * x[1]) + np.exp(x[1])
+
+
+def test_hessian_against_its_closed_form():
+    x = np.array([0.3, 0.8])
+    x0, x1 = x
+    cross = 3 * x0**2 + np.cos(x0 * x1) - x0 * x1 * np.sin(x0 * x1)
+    exact = np.array([[6 * x0 * x1 - x1**2 * np.sin(x0 * x1), cross],
+                      [cross, -x0**2 * np.sin(x0 * x1) + np.exp(x1)]])
+    np.testing.assert_allclose(s2sad.hessian(g)(x), exact, rtol=1e-12, atol=1e-12)
+
+
+def test_hvp_equals_hessian_times_vector():
+    x, v = np.array([0.3, 0.8]), np.array([1.0, -2.0])
+    np.testing.assert_allclose(s2sad.hvp(g, (x,), (v,)), s2sad.hessian(g)(x) @ v, rtol=1e-12)
+
+
+def test_jvp_of_grad():
+    out, tangent = s2sad.jvp(s2sad.grad(cube_sin), (0.7,), (1.0,))
+    assert abs(tangent - s2sad.grad(s2sad.grad(cube_sin))(0.7)) < 1e-12
+
+
+def uses_grad_inside(x):
+    slope = s2sad.grad(cube_sin)
+    return slope(x) * x
+
+
+def test_grad_of_a_function_that_calls_grad():
+    check_grads(uses_grad_inside, (0.7,))
+
+
+GOLDEN_ARGS = {
+    "poly": (0.5, -0.5), "trig": (0.4,), "augmented": (0.9, 1.7), "containers": (0.3, -1.2),
+    "if_elif_else": (0.4,), "for_with_break": (2.0,), "while_loop": (0.4,), "calls_helpers": (0.7, -0.4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_ARGS))
+def test_golden_outputs_can_be_differentiated_again(name):
+    fn, argnums = test_golden.CASES[name]
+    check_grads(s2sad.grad(fn, argnums=argnums if isinstance(argnums, int) else argnums[0]), GOLDEN_ARGS[name],
+                argnums=[argnums if isinstance(argnums, int) else argnums[0]])
+
+
+def test_every_golden_case_is_listed_here():
+    pinned = {p.stem for p in (pathlib.Path(__file__).parent / "golden").glob("*.py")}
+    arrays = {"logistic", "two_layer", "rnn", "lambda_argument", "higher_order_helper", "nested_def"}
+    assert pinned - arrays == set(GOLDEN_ARGS)
