@@ -17,7 +17,8 @@ from . import ir
 from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
-from .rules import ATTRIBUTES, BINOP_FUNCS, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, custom_rule, lookup
+from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, custom_rule, \
+    lookup
 
 __all__ = ["Prim", "primitive", "analyze", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
@@ -43,7 +44,8 @@ class Prim:
 def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
     if fn is ir.UNKNOWN:
         return Prim(MISSING, None, args, kwargs)
-    if custom_rule(fn) is not None or isinstance(fn, Checkpointed):  # a user's rule wins over everything else
+    if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
+        # a user's rule wins over everything else
         return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
     if isinstance(fn, VJP):  # generated code calling a derivative: differentiate that derivative's code
         return Prim(TRANSFORM, None, args, kwargs, callee=fn.generic(), func=func)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .cache import VJP
-from .rules import NONDIFFERENTIABLE, RRULES
-from .runtime import zeros_like
+import math
 
-__all__ = ["rrule", "nondifferentiable", "checkpoint", "Checkpointed", "RRuleHandle", "CheckpointHandle"]
+from .cache import VJP
+from .rules import FRULES, NONDIFFERENTIABLE, RRULES
+from .runtime import add_bars, zeros_like
+
+__all__ = ["rrule", "frule", "nondifferentiable", "checkpoint", "checkpointed_loop", "Checkpointed",
+           "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
 
 def rrule(fn: Callable) -> Callable[[Callable], Callable]:
@@ -40,6 +43,21 @@ def rrule(fn: Callable) -> Callable[[Callable], Callable]:
     """
     def register(rule: Callable) -> Callable:
         RRULES[fn] = rule
+        return rule
+
+    return register
+
+
+def frule(fn: Callable) -> Callable[[Callable], Callable]:
+    """Register a forward rule for ``fn``; use as a decorator.
+
+    The rule is called as ``rule(primals, tangents)`` with a tuple of ``fn``'s
+    positional arguments and a tuple of their tangents (``None``: a zero) and
+    returns ``(out, out_dot)``. Forward mode (``jvp``, ``jacfwd``) calls it instead
+    of transforming ``fn``.
+    """
+    def register(rule: Callable) -> Callable:
+        FRULES[fn] = rule
         return rule
 
     return register
@@ -109,6 +127,66 @@ class RRuleHandle:
 
     def __repr__(self) -> str:
         return f"<s2sad rrule {getattr(self.rule, '__qualname__', self.rule)}>"
+
+
+class FRuleHandle:
+    """Calls a registered ``frule`` from generated forward-mode code."""
+
+    __slots__ = ("rule", "positions")
+
+    def __init__(self, rule: Callable, positions: tuple[int, ...]) -> None:
+        self.rule = rule
+        self.positions = positions
+
+    def __call__(self, *args: Any, tangents: tuple = ()):
+        full: list[Any] = [None] * len(args)
+        for i, t in zip(self.positions, tangents):
+            full[i] = t
+        out, out_dot = self.rule(args, tuple(full))
+        return out, (zeros_like(out) if out_dot is None else out_dot)
+
+    def __repr__(self) -> str:
+        return f"<s2sad frule {getattr(self.rule, '__qualname__', self.rule)}>"
+
+
+def checkpointed_loop(step: Callable, state: Any, n: int, *params: Any) -> Any:
+    """``state = step(state, *params)`` repeated ``n`` times, differentiated in O(sqrt n) memory.
+
+    Differentiating it keeps only every k-th state (k about sqrt(n)) in the forward
+    pass; the pullback recomputes each segment of k steps, saving their pullbacks
+    for that segment only, and runs back through it. Memory grows like sqrt(n)
+    instead of n; each step runs twice.
+    """
+    for _ in range(n):
+        state = step(state, *params)
+    return state
+
+
+@rrule(checkpointed_loop)
+def _checkpointed_loop_rrule(step, state, n, *params):
+    k = max(1, math.isqrt(n))
+    saved = []
+    for i in range(n):
+        if i % k == 0:
+            saved.append(state)
+        state = step(state, *params)
+    code = step.__code__
+    vjp = VJP.of(step, tuple(code.co_varnames[: 1 + len(params)]))
+
+    def checkpointed_loop_pullback(out_bar):
+        state_bar, param_bars = out_bar, [zeros_like(p) for p in params]
+        for seg in range(len(saved) - 1, -1, -1):
+            s, pullbacks = saved[seg], []
+            for _ in range(seg * k, min(n, seg * k + k)):  # recompute the segment, keeping its pullbacks
+                s, pullback = vjp(s, *params)
+                pullbacks.append(pullback)
+            for pullback in reversed(pullbacks):
+                bars = pullback(state_bar)
+                state_bar = bars[0]
+                param_bars = [add_bars(a, b) for a, b in zip(param_bars, bars[1:])]
+        return (None, state_bar, None, *param_bars)
+
+    return state, checkpointed_loop_pullback
 
 
 class CheckpointHandle:

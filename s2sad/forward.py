@@ -22,7 +22,7 @@ from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .naming import Namer
 from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
-from .rules import FORWARD, Sym, custom_rule
+from .rules import FORWARD, FRULES, Sym, custom_rule
 
 __all__ = ["forward"]
 
@@ -193,10 +193,20 @@ class _Tangent:
         if not positions and not keywords:
             return
         fn = p.callee
-        if fn is not None and custom_rule(fn) is not None:
+        if fn is not None and custom_rule(fn, FRULES) is not None:
+            if keywords:
+                raise S2SADSyntaxError("a value carrying a tangent is passed by keyword to a function with "
+                                       "a custom rule; pass it positionally", self.loc)
+            from .custom import FRuleHandle
+
+            handle = FRuleHandle(custom_rule(fn, FRULES), tuple(positions))
+            self.pair(stmt, ir.Ref((f"{getattr(fn, '__name__', 'f')}_frule",), handle, helper=True), [],
+                      [self.dots.get(p.args[i].id) or _zeros(p.args[i].id) for i in positions])
+            return
+        if fn is not None and custom_rule(fn) is not None and getattr(fn, "__code__", None) is None:
             raise NoDerivativeRuleError(
-                f"{getattr(fn, '__name__', fn)} has a custom reverse rule (s2sad.rrule) but forward mode needs "
-                f"a forward rule, at {self.loc.file}:{self.loc.line}; s2sad.frule is not available yet")
+                f"{getattr(fn, '__name__', fn)} has a custom reverse rule (s2sad.rrule) and no source, and forward "
+                f"mode needs a forward rule, at {self.loc.file}:{self.loc.line}: register one with @s2sad.frule")
         from .cache import JVP, jvp_of
 
         if fn is not None:
@@ -211,12 +221,16 @@ class _Tangent:
             receiver = []
             spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords))]
             func = ir.Call(ir.Ref(("jvp_of",), jvp_of, helper=True), spec)
-        tangents = ir.Tuple([self.dots[p.args[i].id] if p.args[i].id in self.dots else _zeros(p.args[i].id)
-                             for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords])
+        tangents = [self.dots[p.args[i].id] if p.args[i].id in self.dots else _zeros(p.args[i].id)
+                    for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords]
+        self.pair(stmt, func, receiver, tangents)
+
+    def pair(self, stmt: ir.Assign, func: ir.Expr, receiver: list[ir.Expr], tangents: list[ir.Expr]) -> None:
+        """Rewrite ``z = f(args)`` to ``z, z_dot = func(*receiver, args, tangents=(...))``."""
         target = stmt.target
         dot = self.namer.fresh(f"{target}_dot")
         stmt.target = (target, dot)
-        stmt.value = ir.Call(func, [*receiver, *stmt.value.args], [*stmt.value.kwargs, ("tangents", tangents)])
+        stmt.value = ir.Call(func, [*receiver, *stmt.value.args], [*stmt.value.kwargs, ("tangents", ir.Tuple(tangents))])
         self.dots[target] = ir.Name(dot)
 
     # ----- regions -----

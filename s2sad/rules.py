@@ -216,6 +216,7 @@ class Rule:
 
 RULES: dict[object, Rule] = {}
 RRULES: dict[object, Callable] = {}  # user rules (s2sad.rrule): called at run time, win over RULES
+FRULES: dict[object, Callable] = {}  # user forward rules (s2sad.frule)
 NONDIFFERENTIABLE: set[object] = set()
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies
 ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not differentiable)
@@ -244,10 +245,10 @@ def rule_name(fn: object) -> str:
     return f"{mod}.{qual}" if mod else qual
 
 
-def custom_rule(fn: object) -> Callable | None:
-    """The user's ``rrule`` for ``fn``, if one is registered."""
+def custom_rule(fn: object, table: dict | None = None) -> Callable | None:
+    """The user's ``rrule`` (or, given ``FRULES``, ``frule``) for ``fn``, if one is registered."""
     try:
-        return RRULES.get(fn)
+        return (RRULES if table is None else table).get(fn)
     except TypeError:  # unhashable callable
         return None
 

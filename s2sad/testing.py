@@ -17,7 +17,7 @@ import numpy as np
 from .api import jvp, vjp
 from .pytree import is_node, leaves, map_leaves
 
-__all__ = ["check_grads", "check_rrule", "numerical_vjp"]
+__all__ = ["check_grads", "check_rrule", "check_frule", "numerical_vjp"]
 
 
 def _is_float(a: Any) -> bool:
@@ -151,3 +151,28 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     fd = numerical_vjp(fn, args, argnums, dirs, u)
     assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
         f"the rrule's pullback gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g})")
+
+
+def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0) -> None:
+    """Assert that the ``s2sad.frule`` registered for ``fn`` is right at ``args``.
+
+    Checks the rule's output against ``fn(*args)`` and its tangent against central
+    finite differences along a random direction in every float or array argument.
+    """
+    from .rules import FRULES, custom_rule
+
+    rule = custom_rule(fn, FRULES)
+    assert rule is not None, f"no frule is registered for {fn!r}"
+    argnums = [i for i, a in enumerate(args) if _is_float(a)]
+    rng = np.random.default_rng(seed)
+    dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+    tangents: list[Any] = [None] * len(args)
+    for i, d in zip(argnums, dirs):
+        tangents[i] = map_leaves(lambda a, di: di if np.ndim(a) else float(di), args[i], d)
+    out, out_dot = rule(tuple(args), tuple(tangents))
+    for a, b in zip(leaves(out), leaves(fn(*args))):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg="the frule's output differs from the function's")
+    u = map_leaves(lambda o: rng.standard_normal(np.shape(o)), out)
+    ad, fd = _inner(u, out_dot), numerical_vjp(fn, args, argnums, dirs, u)
+    assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
+        f"the frule's tangent gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g})")

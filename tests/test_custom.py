@@ -141,3 +141,53 @@ def test_jacrev_and_jacobian():
     Jx, Jw = s2sad.jacrev(lambda x, w: x * w, argnums=(0, 1))(x, 2.0)
     np.testing.assert_allclose(Jx, 2.0 * np.eye(3))
     np.testing.assert_allclose(Jw, x)
+
+
+def smooth_abs(x):
+    return np.sqrt(x * x + 1e-3)
+
+
+FRULE_CALLS = {"n": 0}
+
+
+@s2sad.frule(smooth_abs)
+def smooth_abs_frule(primals, tangents):
+    FRULE_CALLS["n"] += 1
+    (x,), (x_dot,) = primals, tangents
+    out = smooth_abs(x)
+    return out, x_dot * x / out
+
+
+def uses_smooth_abs(x):
+    return np.sum(smooth_abs(x * 2.0) ** 2)
+
+
+def test_frule_is_used_by_forward_mode():
+    before = FRULE_CALLS["n"]
+    check_grads(uses_smooth_abs, (np.array([0.3, -1.2]),), modes=("fwd", "rev"))
+    assert FRULE_CALLS["n"] > before
+    from s2sad.testing import check_frule
+
+    check_frule(smooth_abs, np.array([0.3, -1.2]))
+
+
+def test_checkpointed_loop_memory_grows_like_sqrt_n():
+    rng = np.random.default_rng(8)
+    h0, W = rng.standard_normal((8, 32)) * 0.1, rng.standard_normal((8, 8)) * 0.1
+
+    def loss(h, W, n):
+        h = s2sad.checkpointed_loop(step, h, n, W)
+        return np.sum(h * h)
+
+    def plain(h, W, n):
+        for t in range(n):
+            h = step(h, W)
+        return np.sum(h * h)
+
+    g = s2sad.grad(loss, argnums=(0, 1))
+    for a, b in zip(g(h0, W, 50), s2sad.grad(plain, argnums=(0, 1))(h0, W, 50)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    peaks = [_peak(g, h0, W, n) for n in (100, 400, 1600)]
+    # sqrt growth: x2 per x4 steps (linear growth would be x4); allow slack for constant terms
+    assert peaks[1] / peaks[0] < 3.0 and peaks[2] / peaks[1] < 3.0, peaks
+    assert peaks[2] < 0.5 * _peak(s2sad.grad(plain, argnums=(0, 1)), h0, W, 1600)
