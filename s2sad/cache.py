@@ -276,8 +276,9 @@ class JVP:
         return f"<s2sad jvp of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
 
 
-def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...]):
-    """The jvp of a function known only when called; see ``vjp_of``."""
+def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
+    """The jvp of a function known only when called; see ``vjp_of``. With ``captures`` the
+    last tangent is a dict with the tangents of the values the function captured."""
     self_arg = ()
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
@@ -290,7 +291,9 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...]):
             "Python function with source. Call it by its name, so its derivative rule is found.")
     code = fn.__code__
     params = code.co_varnames[: code.co_argcount]
-    wrt = tuple(params[p + len(self_arg)] for p in positions) + tuple(keywords)
+    frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
+                  if captures and _differentiable(_contents(cell)))
+    wrt = tuple(params[p + len(self_arg)] for p in positions) + tuple(keywords) + frees
     key = (code, len(self_arg), wrt, "forward")
     cache = _by_code.get(key)
     if cache is None:
@@ -299,6 +302,8 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...]):
 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
+        if captures:
+            tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
         e = cache.entry(args)
         jvp = _rebind(e.vjp, fn) if fn.__closure__ else e.vjp
         return jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))

@@ -105,11 +105,11 @@ class _Tangent:
             if dots[0] is not None:
                 self.bind(stmt.target, dots[0], out)
         elif p.kind in (CONTAINER, CLOSURE):
-            if p.kind == CLOSURE:
-                raise S2SADSyntaxError("forward mode through a nested function that captures differentiated "
-                                       "values is not supported yet", self.loc)
             items = [d or _zeros_of(a) for a, d in zip(p.args, dots)]
-            value = ir.Dict(list(stmt.value.keys), items) if isinstance(stmt.value, ir.Dict) else (
+            if p.kind == CLOSURE:  # a function value's tangent: a dict over what it captured
+                value = ir.Dict([ir.Const(a.id) for a in p.args], items)
+            else:
+                value = ir.Dict(list(stmt.value.keys), items) if isinstance(stmt.value, ir.Dict) else (
                 ir.List(items) if isinstance(stmt.value, ir.List) else ir.Tuple(items))
             self.bind(stmt.target, value, out)
         elif p.kind == CALL:
@@ -187,10 +187,8 @@ class _Tangent:
         active = self.an.active
         positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
         keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
-        if isinstance(p.func, ir.Name) and p.func.id in active:
-            raise S2SADSyntaxError("forward mode through a function value that captures differentiated values "
-                                   "is not supported yet", self.loc)
-        if not positions and not keywords:
+        captures = isinstance(p.func, ir.Name) and p.func.id in active
+        if not positions and not keywords and not captures:
             return
         fn = p.callee
         if fn is not None and custom_rule(fn, FRULES) is not None:
@@ -219,10 +217,12 @@ class _Tangent:
             func = ir.Ref((f"{fn.__name__}_jvp",), JVP.of(fn, wrt), helper=True)
         else:
             receiver = []
-            spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords))]
+            spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
             func = ir.Call(ir.Ref(("jvp_of",), jvp_of, helper=True), spec)
         tangents = [self.dots[p.args[i].id] if p.args[i].id in self.dots else _zeros(p.args[i].id)
                     for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords]
+        if captures:
+            tangents.append(self.dots[p.func.id])
         self.pair(stmt, func, receiver, tangents)
 
     def pair(self, stmt: ir.Assign, func: ir.Expr, receiver: list[ir.Expr], tangents: list[ir.Expr]) -> None:

@@ -116,7 +116,7 @@ def test_checkpoint_recomputes_instead_of_saving():
     g_plain = s2sad.grad(unrolled, argnums=(0, 1))
     g_ckpt = s2sad.grad(unrolled_ckpt, argnums=(0, 1))
     for a, b in zip(g_plain(h, W), g_ckpt(h, W)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(a, b)  # the same operations, recomputed: identical gradients
     assert _peak(g_ckpt, h, W) <= 0.25 * _peak(g_plain, h, W)
 
 

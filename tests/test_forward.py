@@ -11,10 +11,11 @@ import test_control_flow
 import test_numeric
 from s2sad.testing import check_grads
 
-NO_FORWARD = {"make_loss", "nested_capture", "lambda_local", "area_closure", "loop_over_global_items"}
+NO_FORWARD: set = set()
 CASES = [(f, a) for f, a in test_numeric.CASES + test_control_flow.CASES
          + [(fc.uses_helpers, (0.7, -0.4)), (fc.uses_keywords, (0.7, 1.3)), (fc.power, (1.3, 5)),
-            (fc.ping, (0.4, 6)), (fc.area, (0.2, 1.5)), (fc.use_global_method, (0.6,)), (fc.uses_apply, (0.6,)),
+            (fc.ping, (0.4, 6)), (fc.area, (0.2, 1.5)), (fc.make_loss(2.5), (0.3,)), (fc.nested_capture, (0.8,)),
+            (fc.lambda_local, (0.8,)), (fc.area_closure, (1.7,)), (fc.use_global_method, (0.6,)), (fc.uses_apply, (0.6,)),
             (fc.helper_in_loop, (0.6,)), (mc.fill_fresh, (0.7,)), (mc.fill_in_loop, (0.4, 0.9)),
             (mc.duplicate_add, (np.arange(4.0), np.ones(3))), (mc.list_append, (0.3,)), (mc.dict_write, (0.6,))]
          if f.__name__ not in NO_FORWARD]
