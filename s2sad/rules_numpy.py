@@ -431,3 +431,27 @@ defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_
 defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint")
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint")
+
+# ----- builtins and scalar conversions users write in numeric code -----
+
+import builtins as _builtins  # noqa: E402
+
+
+def _builtin_extreme(first_wins_if):
+    def rev(g, ans, x, y=None, *rest, **kwargs):
+        if y is None or rest or kwargs:
+            raise NotImplementedError("only the two-argument form max(a, b) / min(a, b) is supported")
+        pick = first_wins_if(x, y)  # Python keeps the first argument on a tie
+        return ub(g * pick, x, y), ub(g * rn.logical_not(pick), y, x)
+    return rev
+
+
+defrule(_builtins.max, "max", _builtin_extreme(lambda x, y: x >= y), elementwise=True)
+defrule(_builtins.min, "min", _builtin_extreme(lambda x, y: x <= y), elementwise=True)
+defrule(_builtins.sum, "sum", lambda g, ans, seq, start=0: (rn.builtin_sum_adjoint(g, seq), g),
+        linear="joint")
+for _fn in (numpy.float64, numpy.float32):
+    defrule(_fn, f"numpy.{_fn.__name__}", lambda g, ans, x: (rn.cast_like(g, x),), elementwise=True)
+RULES["ndarray.item"] = Rule("ndarray.item", lambda g, ans, x, *a: (np.reshape(g, np.shape(x)),), diff=(0,),
+                             linear="joint")
+METHODS["item"] = "ndarray.item"

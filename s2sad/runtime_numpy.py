@@ -486,3 +486,14 @@ def log_softmax_jvp(x_dot, ans, axis):
 def reduce_to(h, g, axis, keepdims):
     """The adjoint of ``unreduce``: sum ``h`` over the reduced axes, back to ``g``'s shape."""
     return np.reshape(np.sum(h, axis=axis, keepdims=keepdims), np.shape(g))
+
+
+def logical_not(mask):
+    return np.logical_not(mask)
+
+
+def builtin_sum_adjoint(g, seq):
+    """Cotangent of ``seq`` in the builtin ``sum(seq)``: ``g`` for every item (rows, for an array)."""
+    if isinstance(seq, np.ndarray):
+        return np.broadcast_to(g, seq.shape) if seq.ndim == 1 else np.broadcast_to(g, seq.shape).copy()
+    return type(seq)(unbroadcast(g, item) for item in seq) if isinstance(seq, list | tuple) else g

@@ -224,6 +224,15 @@ def explicit():
         "add_bars": [(lambda a, b: np.sum(runtime.add_bars(a, b) ** 2), (b3, C((3,))))],
         "tuple_adjoint": [(lambda a, b: np.sum(runtime.tuple_adjoint((1.0, 2.0), a, b)[1] * a), (0.5, 1.5))],
     })
+    c.update({
+        "max": [(lambda x, y: max(x, y) * 2.0 + max(y, x), (0.3, 1.2)), (lambda x, y: max(x, y) ** 2, (1.5, 0.2))],
+        "min": [(lambda x, y: min(x, y) * 2.0 + min(y, x), (0.3, 1.2))],
+        "sum": [(lambda x, y: sum([x, y * y, x * y]) + sum((x, y), 1.0), (0.3, 1.2)),
+                (lambda x: np.sum(sum(x) ** 2), (a34,))],
+        "numpy.float64": [(lambda x: np.float64(x) * 3.0, (0.4,))],
+        "numpy.float32": [(lambda x: float(np.float32(x)) * 3.0, (0.5,), {"eps": 1e-2})],  # float32 rounding
+        "ndarray.item": [(lambda x: x.item() * x[0] * 2.0, (C((1,)),))],
+    })
     for sym, fn in OPERATORS.items():
         c[sym] = binary_cases(fn, sym)
     return c
@@ -281,8 +290,8 @@ def test_every_rule_has_cases(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_rule_matches_finite_differences(name):
-    for fn, args in cases(name):
-        check_grads(fn, args)
+    for fn, args, *options in cases(name):
+        check_grads(fn, args, **(options[0] if options else {}))
 
 
 def test_ties_and_kinks_follow_the_documented_conventions():
@@ -316,8 +325,8 @@ FORWARD_MISSING = {"numpy.cumprod"}  # no forward rule yet: forward mode refuses
 def test_rule_forward_matches_finite_differences(name):
     if name in FORWARD_MISSING:
         with pytest.raises(Exception, match="no forward-mode rule"):
-            for fn, args in cases(name):
+            for fn, args, *options in cases(name):
                 check_grads(fn, args, modes=("fwd",))
         return
-    for fn, args in cases(name):
-        check_grads(fn, args, modes=("fwd",))
+    for fn, args, *options in cases(name):
+        check_grads(fn, args, modes=("fwd",), **(options[0] if options else {}))
