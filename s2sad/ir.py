@@ -1,18 +1,28 @@
 """The structured SSA IR: small slotted nodes, a text dump, and ``verify``.
 
-A ``Function`` holds a list of statements. Control flow stays structured
-(statements own nested blocks); there is no goto graph. Values are named by
-strings chosen by the namer, so they read like the user's code (``x``, ``x_1``).
+A ``Function`` holds a list of statements. Control flow stays structured, like
+MLIR's ``scf`` dialect: an ``If`` owns its two branches and yields one value per
+out; a ``Loop`` (``for`` or ``while``) owns its body and names its loop-carried
+values explicitly (``carried``/``inits``/``nexts``/``results``). There is no goto
+graph. Values are named by strings chosen by the namer, so they read like the
+user's code (``x``, ``x_1``). In-place writes (``SetItem``, ``ListMethod``) bind a
+new name for the array or list they change.
 
 Invariants that ``verify`` checks:
 
-* every name is defined (parameter, assignment, enclosing function) before use;
-* in an ``ssa`` function every name is assigned once;
+* every name is defined (parameter, assignment, enclosing region or function)
+  before use, with region scoping: a name bound in a branch or loop body is not
+  visible after it in an SSA function (only through outs and results);
+* in an ``ssa`` function every name is bound once (an ``If`` out may also be bound
+  inside a branch by the statement computing it; loop-carried names are re-bound
+  at the end of each iteration, by construction);
 * in a ``flat`` function (what ``lower`` produces) the operands of every
   expression are atoms: ``Name``, ``Const`` or ``Ref`` (slices and index tuples
-  of atoms count as atoms).
+  of atoms count as atoms);
+* an ``If`` yields as many values per branch as it has outs; a ``Loop`` has as
+  many inits, nexts and results as carried values.
 
-Expressions in non-flat functions (what ``reverse`` produces) may nest.
+Expressions in non-flat functions (what ``reverse`` and ``forward`` produce) may nest.
 """
 
 from __future__ import annotations
