@@ -10,6 +10,7 @@ shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 from __future__ import annotations
 
 import operator
+import os
 import types
 from dataclasses import dataclass, field
 
@@ -61,10 +62,19 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
             return Prim(NONDIFF, None, args, kwargs)
     except TypeError:
         pass
-    if isinstance(fn, types.FunctionType) or (
-            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType)):
+    if (isinstance(fn, types.FunctionType) or (
+            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType))) and not _internal(fn):
         return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
     return Prim(MISSING, None, args, kwargs, callee=fn)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _internal(fn) -> bool:
+    """A function of s2sad's own source: differentiated only through a rule, never transformed."""
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
+    return code is not None and os.path.dirname(os.path.abspath(code.co_filename)) == _PACKAGE
 
 
 def primitive(stmt: ir.Assign) -> Prim:

@@ -455,3 +455,18 @@ for _fn in (numpy.float64, numpy.float32):
 RULES["ndarray.item"] = Rule("ndarray.item", lambda g, ans, x, *a: (np.reshape(g, np.shape(x)),), diff=(0,),
                              linear="joint")
 METHODS["item"] = "ndarray.item"
+
+
+
+def _second_order_reverse(name: str):
+    def rev(*args, **kwargs):
+        raise NotImplementedError(f"reverse mode through {name} (a second reverse pass over a matrix product) "
+                                  "is not supported yet; use forward-over-reverse (hessian, hvp, jvp of grad)")
+    return rev
+
+
+for _helper_fn, _name, _diff in [(_rt.matmul_lhs_adjoint, "matmul_lhs_adjoint", (0, 2)),
+                                  (_rt.matmul_rhs_adjoint, "matmul_rhs_adjoint", (0, 1)),
+                                  (_rt.dot_lhs_adjoint, "dot_lhs_adjoint", (0, 2)),
+                                  (_rt.dot_rhs_adjoint, "dot_rhs_adjoint", (0, 1))]:
+    defrule(_helper_fn, _name, _second_order_reverse(_name), diff=_diff, linear="multi")

@@ -72,3 +72,21 @@ def test_every_golden_case_is_listed_here():
     pinned = {p.stem for p in (pathlib.Path(__file__).parent / "golden").glob("*.py")}
     arrays = {"logistic", "two_layer", "rnn", "lambda_argument", "higher_order_helper", "nested_def"}
     assert pinned - arrays == set(GOLDEN_ARGS)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("logistic", (np.array([0.2, -0.4, 0.9]), np.arange(12.0).reshape(4, 3) / 10.0, np.array([1.0, -1.0, 1.0, -1.0]))),
+    ("two_layer", (np.ones((3, 4)) * 0.2, np.zeros(4), np.ones((4, 2)) * 0.3, np.arange(6.0).reshape(2, 3) / 5.0)),
+])
+def test_forward_over_reverse_through_array_code(name, args):
+    fn, argnums = test_golden.CASES[name]
+    a0 = argnums[0] if isinstance(argnums, tuple) else argnums
+    g = s2sad.grad(fn, argnums=a0)
+    d = np.linspace(-1.0, 1.0, np.size(args[a0])).reshape(np.shape(args[a0]))
+    tangents = [np.zeros_like(a) for a in args]
+    tangents[a0] = d
+    _, hv = s2sad.jvp(g, args, tangents)
+    eps = 1e-6
+    plus, minus = list(args), list(args)
+    plus[a0], minus[a0] = args[a0] + eps * d, args[a0] - eps * d
+    np.testing.assert_allclose(hv, (g(*plus) - g(*minus)) / (2 * eps), rtol=1e-5, atol=1e-8)

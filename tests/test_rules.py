@@ -224,6 +224,17 @@ def explicit():
         "add_bars": [(lambda a, b: np.sum(runtime.add_bars(a, b) ** 2), (b3, C((3,))))],
         "tuple_adjoint": [(lambda a, b: np.sum(runtime.tuple_adjoint((1.0, 2.0), a, b)[1] * a), (0.5, 1.5))],
     })
+    fwd_only = {"modes": ("fwd",)}  # a second reverse pass through these is refused (see rules_numpy)
+    c.update({
+        "matmul_lhs_adjoint": [(lambda g, b: np.sum(runtime.matmul_lhs_adjoint(g, a34, b) ** 2),
+                                (C((3, 5)), C((4, 5))), fwd_only)],
+        "matmul_rhs_adjoint": [(lambda g, a: np.sum(runtime.matmul_rhs_adjoint(g, a, a43) ** 2),
+                                (C((3, 3)), a34), fwd_only)],
+        "dot_lhs_adjoint": [(lambda g, b: np.sum(runtime.dot_lhs_adjoint(g, a34, b) ** 2),
+                             (C((3, 5)), C((4, 5))), fwd_only)],
+        "dot_rhs_adjoint": [(lambda g, a: np.sum(runtime.dot_rhs_adjoint(g, a, a43) ** 2),
+                             (C((3, 3)), a34), fwd_only)],
+    })
     c.update({
         "max": [(lambda x, y: max(x, y) * 2.0 + max(y, x), (0.3, 1.2)), (lambda x, y: max(x, y) ** 2, (1.5, 0.2))],
         "min": [(lambda x, y: min(x, y) * 2.0 + min(y, x), (0.3, 1.2))],
@@ -329,4 +340,4 @@ def test_rule_forward_matches_finite_differences(name):
                 check_grads(fn, args, modes=("fwd",))
         return
     for fn, args, *options in cases(name):
-        check_grads(fn, args, modes=("fwd",), **(options[0] if options else {}))
+        check_grads(fn, args, **{**(options[0] if options else {}), "modes": ("fwd",)})
