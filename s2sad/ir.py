@@ -36,7 +36,7 @@ __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "rename", "substitute",
+    "exprs", "rename", "substitute", "map_exprs",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -384,30 +384,36 @@ def exprs(stmt: Stmt) -> Iterator[Expr]:
         yield from stmt.nexts
 
 
+def map_exprs(stmts: list[Stmt], f) -> None:
+    """Replace every expression ``e`` that ``stmts`` evaluate by ``f(e)`` (in place, through regions)."""
+    for s in walk(stmts):
+        if isinstance(s, Assign | Do | Return):
+            s.value = f(s.value)
+        elif isinstance(s, If):
+            s.test = f(s.test)
+            s.yields = tuple([f(y) for y in ys] for ys in s.yields)
+        elif isinstance(s, Loop):
+            s.inits, s.nexts = [f(e) for e in s.inits], [f(e) for e in s.nexts]
+            s.iter, s.cond, s.exit = (None if e is None else f(e) for e in (s.iter, s.cond, s.exit))
+
+
 def rename(stmts: list[Stmt], mapping: dict[str, str]) -> None:
     """Rename names bound or read in ``stmts`` (in place, through nested regions)."""
+    map_exprs(stmts, lambda e: rename_expr(e, mapping))
+
+    def new(t):
+        return tuple(mapping.get(n, n) for n in t) if isinstance(t, tuple) else mapping.get(t, t)
+
     for s in walk(stmts):
         if isinstance(s, Assign):
-            s.target = tuple(mapping.get(t, t) for t in s.target) if isinstance(s.target, tuple) \
-                else mapping.get(s.target, s.target)
-            s.value = rename_expr(s.value, mapping)
-        elif isinstance(s, Do | Return):
-            s.value = rename_expr(s.value, mapping)
+            s.target = new(s.target)
         elif isinstance(s, If):
-            s.test = rename_expr(s.test, mapping)
             s.outs = [mapping.get(o, o) for o in s.outs]
-            s.yields = tuple([rename_expr(y, mapping) for y in ys] for ys in s.yields)
         elif isinstance(s, Loop):
-            for attr in ("inits", "nexts"):
-                setattr(s, attr, [rename_expr(e, mapping) for e in getattr(s, attr)])
-            for attr in ("iter", "cond", "exit"):
-                if getattr(s, attr) is not None:
-                    setattr(s, attr, rename_expr(getattr(s, attr), mapping))
             s.carried = [mapping.get(c, c) for c in s.carried]
             s.results = [mapping.get(r, r) for r in s.results]
             if s.target is not None:
-                s.target = tuple(mapping.get(t, t) for t in s.target) if isinstance(s.target, tuple) \
-                    else mapping.get(s.target, s.target)
+                s.target = new(s.target)
 
 
 def rename_expr(e: Expr, mapping: dict[str, str]) -> Expr:

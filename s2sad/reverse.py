@@ -113,6 +113,9 @@ def _grad_body(forward, out, seed, pullback, grads, analysis: Analysis, loc) -> 
     if not (isinstance(out, ir.Name) and out.id in analysis.scalars and out.id in analysis.active):
         check = ir.Assign(seed, ir.Call(_helper("scalar_seed"), [out]), loc)
         return [*forward, check, *pullback, ir.Return(ir.Tuple(grads))]
+    pullback = copy.deepcopy(pullback)  # the seed is the constant 1.0 here: fold it in
+    grads = [ir.substitute(g, {seed: ir.Const(1.0)}) for g in grads]
+    ir.map_exprs(pullback, lambda e: _fold_one(ir.substitute(e, {seed: ir.Const(1.0)})))
     needed = set(_reads([*pullback, ir.Return(ir.Tuple(grads))]))
     kept: list[ir.Stmt] = []
     for stmt in reversed(forward):
@@ -120,7 +123,45 @@ def _grad_body(forward, out, seed, pullback, grads, analysis: Analysis, loc) -> 
             continue
         needed.update(n for s in ir.walk([stmt]) for e in ir.exprs(s) for n in ir.names_read(e))
         kept.append(stmt)
-    return [*kept[::-1], ir.Assign(seed, ir.Const(1.0), loc), *pullback, ir.Return(ir.Tuple(grads))]
+    return [*kept[::-1], *pullback, ir.Return(ir.Tuple(grads))]
+
+
+def _fold_one(e: ir.Expr) -> ir.Expr:
+    """``1.0 * a`` -> ``a``, ``a / 1.0`` -> ``a``, ``-1.0 * a`` -> ``-a`` (after the seed 1.0 is put in)."""
+    if isinstance(e, ir.BinOp):
+        left, right = _fold_one(e.left), _fold_one(e.right)
+        one = lambda x: isinstance(x, ir.Const) and x.value == 1.0 and type(x.value) is float  # noqa: E731
+        minus_one = lambda x: isinstance(x, ir.Const) and x.value == -1.0 and type(x.value) is float  # noqa: E731
+        if e.op == "*" and one(left):
+            return right
+        if e.op in ("*", "/") and one(right):
+            return left
+        if e.op == "*" and minus_one(left):
+            return ir.UnaryOp("-", right)
+        return ir.BinOp(e.op, left, right)
+    if isinstance(e, ir.UnaryOp):
+        operand = _fold_one(e.operand)
+        if e.op == "-" and isinstance(operand, ir.Const) and isinstance(operand.value, float):
+            return ir.Const(-operand.value)
+        return ir.UnaryOp(e.op, operand)
+    if isinstance(e, ir.ATOMS):
+        return e
+    return _rebuild_children(e, _fold_one)
+
+
+def _rebuild_children(e: ir.Expr, f) -> ir.Expr:
+    """``e`` with ``f`` applied to its direct sub-expressions."""
+    if isinstance(e, ir.Call):
+        return ir.Call(f(e.func), [f(a) for a in e.args], [(k, f(v)) for k, v in e.kwargs])
+    if isinstance(e, ir.Subscript):
+        return ir.Subscript(f(e.value), f(e.index))
+    if isinstance(e, ir.Attr):
+        return ir.Attr(f(e.value), e.attr)
+    if isinstance(e, ir.Tuple | ir.List):
+        return type(e)([f(i) for i in e.items])
+    if isinstance(e, ir.Compare):
+        return ir.Compare(e.op, f(e.left), f(e.right))
+    return e
 
 
 def _pure(stmt: ir.Assign, analysis: Analysis) -> bool:
