@@ -118,11 +118,48 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
                     break
         return (out, g) if with_value else g
 
+    if not with_value:
+        wrapper = _dispatcher(fun, cache, nums, single) or wrapper
     wrapper.__name__ = f"{name}_{getattr(fun, '__name__', 'f')}"
     wrapper.__qualname__ = wrapper.__name__
     wrapper.__s2sad_transform__ = name
     wrapper.__s2sad_spec__ = (nums, single, with_value)
     return wrapper
+
+
+def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool) -> Callable | None:
+    """For a function with plain positional parameters, the grad call path as generated code:
+    named parameters instead of ``*args`` and a key of exactly their types. None otherwise."""
+    code = fun.__code__
+    if code.co_flags & 0x0C or code.co_kwonlyargcount or fun.__defaults__ or not code.co_argcount \
+            or any(i < 0 for i in nums):
+        return None
+    params = list(code.co_varnames[: code.co_argcount])
+    args = ", ".join(params)
+    name = "grad_" + (fun.__name__ if fun.__name__.isidentifier() else "lambda")
+    key = f"type({params[0]})" if len(params) == 1 else f"({', '.join(f'type({p})' for p in params)})"
+    lines = [f"def {name}({args}):",
+             f"    e = __get({key})",
+             "    if e is None or e.arrays:",
+             f"        e = __entry(({args},))",
+             "    try:",
+             f"        grads = e.grad({args})",
+             "    except Exception as err:",
+             "        __annotate(err)",
+             "        raise"]
+    if single:
+        lines += ["    g = grads[0]", "    if type(g) is not float:", f"        g = __finish(g, {params[nums[0]]})",
+                  "    return g"]
+    else:
+        lines += ["    for g in grads:", "        if type(g) is not float:",
+                  f"            return tuple(__finish(g, a) for g, a in zip(grads, ({', '.join(params[i] for i in nums)},)))",
+                  "    return grads"]
+    text = "\n".join(lines) + "\n"
+    filename = f"<s2sad: grad dispatcher of {fun.__qualname__}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__annotate": _annotate, "__finish": _finish}
+    exec(compile(text, filename, "exec"), namespace)
+    return functools.wraps(fun)(namespace[name])
 
 
 _source_functions: dict = {}
