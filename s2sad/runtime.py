@@ -125,7 +125,7 @@ def add_at(buffer, g, index):
 
     Used only on cotangent buffers the pullback created and no other name references.
     """
-    if isinstance(buffer, np.ndarray) and _is_basic(index):
+    if type(buffer) is np.ndarray and (type(index) is int or _is_basic(index)):  # an int: the common case
         buffer[index] += g
     elif isinstance(buffer, np.ndarray):
         np.add.at(buffer, index, g)
