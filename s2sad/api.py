@@ -140,8 +140,10 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     key = f"type({params[0]})" if len(params) == 1 else f"({', '.join(f'type({p})' for p in params)})"
     lines = [f"def {name}({args}):",
              f"    e = __get({key})",
-             "    if e is None or e.arrays:",
+             "    if e is None:",
              f"        e = __entry(({args},))",
+             "    elif e.arrays:",
+             f"        __check(e, ({args},))",
              "    try:",
              f"        grads = e.grad({args})",
              "    except Exception as err:",
@@ -157,7 +159,8 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: grad dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__annotate": _annotate, "__finish": _finish}
+    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
+                 "__finish": _finish}
     exec(compile(text, filename, "exec"), namespace)
     return functools.wraps(fun)(namespace[name])
 

@@ -65,13 +65,19 @@ class Cache:
         e = self.table.get(types_key(args))
         if e is None:
             e = self.table[types_key(args)] = self._specialize(args)
+        self.check(e, args)
+        return e
+
+    def check(self, e: Entry, args: tuple) -> None:
+        """Differentiated arrays (and pytree leaves) must be floating: checked on every call."""
         for k in e.arrays:
             a = args[self.wrt[k]]
+            if type(a) is np.ndarray and a.dtype.kind == "f":
+                continue
             for leaf in leaves(a) if is_node(a) else (a,):
                 if not _differentiable(leaf):
                     what = f"an array of dtype {leaf.dtype}" if isinstance(leaf, np.ndarray) else type(leaf).__name__
                     raise input_error(self.fun, self.wrt[k], a, what + (" inside a pytree" if is_node(a) else ""))
-        return e
 
     def _specialize(self, args: tuple) -> Entry:
         from .transform import transform  # the pipeline imports this module's users

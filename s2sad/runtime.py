@@ -180,6 +180,8 @@ def matmul_rhs_adjoint(g, a, b):
         return g * a
     if a_nd == 1:
         return unbroadcast(a[:, None] * g[..., None, :], b)
+    if b_nd == 1 and a_nd == 2:
+        return a.T @ g  # matrix-vector: one gemv
     if b_nd == 1:
         return unbroadcast((np.swapaxes(a, -1, -2) @ g[..., None])[..., 0], b)
     return unbroadcast(np.swapaxes(a, -1, -2) @ g, b)
