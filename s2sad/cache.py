@@ -132,11 +132,12 @@ class VJP:
     transformed until the first call.
     """
 
-    __slots__ = ("cache",)
+    __slots__ = ("cache", "_generic")
     _handles: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
         self.cache = get_cache(fun, wrt, strict=False)
+        self._generic = None
 
     @classmethod
     def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]) -> VJP:
@@ -153,11 +154,9 @@ class VJP:
         """The generated vjp for any argument types: what a derivative of this derivative transforms."""
         from .transform import transform
 
-        if id(self) not in VJP._generic_by_handle:
-            VJP._generic_by_handle[id(self)] = transform(self.cache.fun, self.cache.wrt).function
-        return VJP._generic_by_handle[id(self)]
-
-    _generic_by_handle: dict = {}
+        if self._generic is None:
+            self._generic = transform(self.cache.fun, self.cache.wrt).function
+        return self._generic
 
     def __repr__(self) -> str:
         return f"<s2sad vjp of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
