@@ -62,3 +62,10 @@ def test_show_grad_stage(capsys):
     main(["show", f"{EXAMPLE}:f", "--argnums", "0,1", "--stage", "grad"])
     out = capsys.readouterr().out
     assert "def f_grad(x, y):" in out and "z_bar = scalar_seed(z)" in out
+
+
+def test_show_forward_mode(capsys):
+    main(["show", f"{EXAMPLE}:damped", "--argnums", "0,1", "--mode", "forward"])
+    out = capsys.readouterr().out
+    compile(out, "shown", "exec")
+    assert "def damped_jvp(x, k, *, x_dot, k_dot):" in out
