@@ -124,28 +124,35 @@ def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True, mode: st
     return cache
 
 
-class VJP:
-    """The vjp of a user function w.r.t. some of its parameters, transformed on first call.
-
-    Generated code binds one per callee (``g_vjp``) and calls it as
-    ``z, g_pullback = g_vjp(a, b)``; recursion works because nothing is
-    transformed until the first call.
-    """
+class _Handle:
+    """A derivative of one user function w.r.t. some of its parameters, transformed on first call
+    (so recursion needs nothing special) and shared: ``of`` gives every caller the same one."""
 
     __slots__ = ("cache", "_generic")
-    _handles: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    mode = "reverse"
+    _handles: weakref.WeakKeyDictionary
 
     def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
-        self.cache = get_cache(fun, wrt, strict=False)
+        self.cache = get_cache(fun, wrt, strict=False, mode=self.mode)
         self._generic = None
 
     @classmethod
-    def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]) -> VJP:
-        """The one handle for ``fun`` and ``wrt`` (so every caller names it alike)."""
+    def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]):
         per_fun = cls._handles.setdefault(fun, {})
         if wrt not in per_fun:
             per_fun[wrt] = cls(fun, wrt)
         return per_fun[wrt]
+
+    def __repr__(self) -> str:
+        kind = "vjp" if self.mode == "reverse" else "jvp"
+        return f"<s2sad {kind} of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
+
+
+class VJP(_Handle):
+    """Generated code binds one per callee (``g_vjp``) and calls ``z, g_pullback = g_vjp(a, b)``."""
+
+    __slots__ = ()
+    _handles = weakref.WeakKeyDictionary()
 
     def __call__(self, *args, **kwargs):
         return self.cache.entry(args).vjp(*args, **kwargs)
@@ -157,9 +164,6 @@ class VJP:
         if self._generic is None:
             self._generic = transform(self.cache.fun, self.cache.wrt).function
         return self._generic
-
-    def __repr__(self) -> str:
-        return f"<s2sad vjp of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
 
 
 def _differentiable(value: object) -> bool:
@@ -178,33 +182,8 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     every call of their maker, so the transform is cached by code object and
     rebound to each function's own closure cells.
     """
-    self_arg = ()
-    if isinstance(fn, types.MethodType):
-        self_arg, fn = (fn.__self__,), fn.__func__
-    fn = _as_source(fn)
-    if not isinstance(fn, types.FunctionType):
-        from .errors import NoDerivativeRuleError
-
-        raise NoDerivativeRuleError(
-            f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
-            "Python function with source. Call it by its name, so its derivative rule is found "
-            "when the caller is transformed.")
-    code = fn.__code__
+    self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     cells = fn.__closure__ or ()
-    frees = tuple(name for name, cell in zip(code.co_freevars, cells)
-                  if captures and _differentiable(_contents(cell)))
-    key = (code, len(self_arg), positions, keywords, frees)
-    cache = _by_code.get(key)
-    if cache is None:
-        params = code.co_varnames[: code.co_argcount]
-        named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        shift = len(self_arg)
-        if any(p + shift >= len(params) for p in positions) or any(k not in named for k in keywords):
-            raise TypeError(f"s2sad differentiates {fn.__qualname__} only through arguments that bind to "
-                            "named parameters (not *args or **kwargs)")
-        wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
-        parse_function(fn)
-        cache = _by_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True)
     n = len(cache.wrt) - len(frees)
 
     def call(*args, **kwargs):
@@ -225,7 +204,39 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     return call
 
 
-_by_code: dict = {}  # (code, self?, positions, keywords, captures) -> Cache shared by its closures
+_by_code: dict = {}  # (code, self?, wrt, mode) -> Cache shared by the closures made from that code
+
+
+def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool, mode: str):
+    """For a function known only when called: the bound ``self`` (if a method), the function,
+    its derivative cache (shared by every closure of its code) and the captures to differentiate."""
+    self_arg = ()
+    if isinstance(fn, types.MethodType):
+        self_arg, fn = (fn.__self__,), fn.__func__
+    fn = _as_source(fn)
+    if not isinstance(fn, types.FunctionType):
+        from .errors import NoDerivativeRuleError
+
+        raise NoDerivativeRuleError(
+            f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
+            "Python function with source. Call it by its name, so its derivative rule is found "
+            "when the caller is transformed.")
+    code = fn.__code__
+    frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
+                  if captures and _differentiable(_contents(cell)))
+    params = code.co_varnames[: code.co_argcount]
+    named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    shift = len(self_arg)
+    if any(p + shift >= len(params) for p in positions) or any(k not in named for k in keywords):
+        raise TypeError(f"s2sad differentiates {fn.__qualname__} only through arguments that bind to "
+                        "named parameters (not *args or **kwargs)")
+    wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
+    key = (code, shift, wrt, mode)
+    cache = _by_code.get(key)
+    if cache is None:
+        parse_function(fn)
+        cache = _by_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+    return self_arg, fn, cache, frees
 
 
 def _as_source(fn):
@@ -254,56 +265,22 @@ def _contents(cell: types.CellType) -> object:
         return None
 
 
-class JVP:
-    """The jvp of a user function w.r.t. some of its parameters, transformed on first call.
+class JVP(_Handle):
+    """Generated forward-mode code calls ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
 
-    Generated forward-mode code calls ``z, z_dot = g_jvp(a, tangents=(a_dot,))``.
-    """
-
-    __slots__ = ("cache",)
-    _handles: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
-        self.cache = get_cache(fun, wrt, strict=False, mode="forward")
-
-    @classmethod
-    def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]) -> JVP:
-        per_fun = cls._handles.setdefault(fun, {})
-        if wrt not in per_fun:
-            per_fun[wrt] = cls(fun, wrt)
-        return per_fun[wrt]
+    __slots__ = ()
+    mode = "forward"
+    _handles = weakref.WeakKeyDictionary()
 
     def __call__(self, *args, tangents=(), **kwargs):
         e = self.cache.entry(args)
         return e.vjp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
 
-    def __repr__(self) -> str:
-        return f"<s2sad jvp of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
-
 
 def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
     """The jvp of a function known only when called; see ``vjp_of``. With ``captures`` the
     last tangent is a dict with the tangents of the values the function captured."""
-    self_arg = ()
-    if isinstance(fn, types.MethodType):
-        self_arg, fn = (fn.__self__,), fn.__func__
-    fn = _as_source(fn)
-    if not isinstance(fn, types.FunctionType):
-        from .errors import NoDerivativeRuleError
-
-        raise NoDerivativeRuleError(
-            f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
-            "Python function with source. Call it by its name, so its derivative rule is found.")
-    code = fn.__code__
-    params = code.co_varnames[: code.co_argcount]
-    frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
-                  if captures and _differentiable(_contents(cell)))
-    wrt = tuple(params[p + len(self_arg)] for p in positions) + tuple(keywords) + frees
-    key = (code, len(self_arg), wrt, "forward")
-    cache = _by_code.get(key)
-    if cache is None:
-        parse_function(fn)
-        cache = _by_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode="forward")
+    self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
