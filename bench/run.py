@@ -18,7 +18,6 @@ import os
 import statistics
 import sys
 import time
-import tracemalloc
 import types
 
 import numpy as np
@@ -28,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import s2sad  # noqa: E402
 import s2sad.transform  # noqa: E402
+from s2sad.testing import peak_memory  # noqa: E402
 from workloads import workloads  # noqa: E402
 
 
@@ -73,15 +73,6 @@ def per_call(f, args, budget=0.02):
         n *= 2 if t <= 0 else max(2, min(10, int(budget / t) + 1))
 
 
-def peak(f, args):
-    f(*args)
-    tracemalloc.start()
-    f(*args)
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return top
-
-
 def agree(a, b, tol=1e-8):
     a = a if isinstance(a, tuple) else (a,)
     b = b if isinstance(b, tuple) else (b,)
@@ -122,7 +113,7 @@ def main(argv=None) -> int:
             for k, f in cands.items():
                 times[k].append(per_call(f, fargs, budget))
         med = {k: statistics.median(v) for k, v in times.items()}
-        mem = peak(grad, fargs) / max(peak(hand, fargs), 1)
+        mem = peak_memory(grad, *fargs) / max(peak_memory(hand, *fargs), 1)
         rows.append((name, med, ok, transform_ms(fn, argnums, fargs), mem))
     columns = ["s2sad"] + [c for c in ("autograd", "jax", "jax.jit") if any(c in r[1] for r in rows)]
     head = f"{'workload':34} {'hand':>10} " + " ".join(f"{c + ' /hand':>15}" for c in columns)

@@ -17,7 +17,7 @@ import numpy as np
 from .api import jvp, vjp
 from .pytree import is_node, leaves, map_leaves
 
-__all__ = ["check_grads", "check_rrule", "check_frule", "numerical_vjp"]
+__all__ = ["check_grads", "check_rrule", "check_frule", "numerical_vjp", "peak_memory"]
 
 
 def _is_float(a: Any) -> bool:
@@ -176,3 +176,16 @@ def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     ad, fd = _inner(u, out_dot), numerical_vjp(fn, args, argnums, dirs, u)
     assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
         f"the frule's tangent gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g})")
+
+
+def peak_memory(f: Callable, *args: Any) -> int:
+    """Peak bytes allocated (tracemalloc, NumPy included) by one call of ``f(*args)``, after a warm-up call."""
+    import tracemalloc
+
+    f(*args)
+    tracemalloc.start()
+    try:
+        f(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -1,12 +1,10 @@
 """Custom rules, non-differentiable declarations, checkpointing, Jacobians."""
 
-import tracemalloc
-
 import numpy as np
 import pytest
 
 import s2sad
-from s2sad.testing import check_grads, check_rrule
+from s2sad.testing import check_grads, check_rrule, peak_memory
 
 CALLS = {"rule": 0, "pullback": 0}
 
@@ -101,15 +99,6 @@ def unrolled_ckpt(h, W):
     return np.sum(h * h)
 
 
-def _peak(fn, *args):
-    fn(*args)
-    tracemalloc.start()
-    fn(*args)
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return top
-
-
 def test_checkpoint_recomputes_instead_of_saving():
     rng = np.random.default_rng(5)
     h, W = rng.standard_normal((40, 64)) * 0.1, rng.standard_normal((40, 40)) * 0.1
@@ -117,7 +106,7 @@ def test_checkpoint_recomputes_instead_of_saving():
     g_ckpt = s2sad.grad(unrolled_ckpt, argnums=(0, 1))
     for a, b in zip(g_plain(h, W), g_ckpt(h, W)):
         np.testing.assert_array_equal(a, b)  # the same operations, recomputed: identical gradients
-    assert _peak(g_ckpt, h, W) <= 0.25 * _peak(g_plain, h, W)
+    assert peak_memory(g_ckpt, h, W) <= 0.25 * peak_memory(g_plain, h, W)
 
 
 def test_checkpointed_function_matches_finite_differences():
@@ -187,7 +176,7 @@ def test_checkpointed_loop_memory_grows_like_sqrt_n():
     g = s2sad.grad(loss, argnums=(0, 1))
     for a, b in zip(g(h0, W, 50), s2sad.grad(plain, argnums=(0, 1))(h0, W, 50)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-    peaks = [_peak(g, h0, W, n) for n in (100, 400, 1600)]
+    peaks = [peak_memory(g, h0, W, n) for n in (100, 400, 1600)]
     # sqrt growth: x2 per x4 steps (linear growth would be x4); allow slack for constant terms
     assert peaks[1] / peaks[0] < 3.0 and peaks[2] / peaks[1] < 3.0, peaks
-    assert peaks[2] < 0.5 * _peak(s2sad.grad(plain, argnums=(0, 1)), h0, W, 1600)
+    assert peaks[2] < 0.5 * peak_memory(s2sad.grad(plain, argnums=(0, 1)), h0, W, 1600)
