@@ -19,7 +19,8 @@ from .codegen import signature
 from .errors import SourceUnavailableError
 from .frontend import parse_function
 from .ir import dump
-from .pytree import is_node, leaves, map_leaves
+from .pytree import differentiable as differentiable_value
+from .pytree import is_node, map_leaves
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
@@ -304,7 +305,7 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    diff = tuple(i for i, a in enumerate(primals) if _is_float_like(a))
+    diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("jvp needs at least one float or floating-array primal")
     parse_function(fun)
@@ -334,7 +335,7 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
             for k in range(arg.size):
                 basis = np.zeros(arg.size)
                 basis[k] = 1.0
-                tangents = [np.zeros_like(a, dtype=float) if _is_float_like(a) else a for a in args]
+                tangents = [np.zeros_like(a, dtype=float) if differentiable_value(a) else a for a in args]
                 tangents[i] = basis.reshape(arg.shape) if arg.shape else float(basis[0])
                 out, out_dot = jvp(fun, args, tangents)
                 columns.append(np.asarray(out_dot, dtype=float))
@@ -359,7 +360,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     (array([2., 2.]),)
     """
     fun = differentiable(fun)
-    diff = tuple(i for i, a in enumerate(primals) if _is_float_like(a))
+    diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("vjp needs at least one float or floating-array argument")
     e = _cache(fun, diff).entry(primals)
@@ -381,15 +382,6 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         return tuple(result)
 
     return out, pullback
-
-
-def _is_float_like(a) -> bool:
-    if is_node(a):
-        items = list(leaves(a))
-        return bool(items) and all(_is_float_like(leaf) for leaf in items)
-    if isinstance(a, np.ndarray):
-        return a.dtype.kind == "f"
-    return isinstance(a, float | np.floating)
 
 
 def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python",

@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from .frontend import parse_function
-from .pytree import is_node, leaves
+from .pytree import differentiable, is_node, leaves
 
 __all__ = ["Cache", "Entry", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of"]
 
@@ -75,7 +75,7 @@ class Cache:
             if type(a) is np.ndarray and a.dtype.kind == "f":
                 continue
             for leaf in leaves(a) if is_node(a) else (a,):
-                if not _differentiable(leaf):
+                if not differentiable(leaf):
                     what = f"an array of dtype {leaf.dtype}" if isinstance(leaf, np.ndarray) else type(leaf).__name__
                     raise input_error(self.fun, self.wrt[k], a, what + (" inside a pytree" if is_node(a) else ""))
 
@@ -166,10 +166,6 @@ class VJP(_Handle):
         return self._generic
 
 
-def _differentiable(value: object) -> bool:
-    return isinstance(value, float | np.floating) or (isinstance(value, np.ndarray) and value.dtype.kind == "f")
-
-
 def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
     """The vjp, w.r.t. some arguments, of a function known only when called (a local or a parameter).
 
@@ -223,7 +219,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             "when the caller is transformed.")
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
-                  if captures and _differentiable(_contents(cell)))
+                  if captures and differentiable(_contents(cell)))
     params = code.co_varnames[: code.co_argcount]
     named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     shift = len(self_arg)

@@ -107,7 +107,7 @@ class _Tangent:
         elif p.kind in (CONTAINER, CLOSURE):
             items = [d or _zeros_of(a) for a, d in zip(p.args, dots)]
             if p.kind == CLOSURE:  # a function value's tangent: a dict over what it captured
-                value = ir.Dict([ir.Const(a.id) for a in p.args], items)
+                value = ir.Dict([ir.Const(n) for n in stmt.value.names], items)
             else:
                 value = ir.Dict(list(stmt.value.keys), items) if isinstance(stmt.value, ir.Dict) else (
                 ir.List(items) if isinstance(stmt.value, ir.List) else ir.Tuple(items))

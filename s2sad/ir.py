@@ -170,9 +170,10 @@ class Closure:
 
     node: object
     captured: list[Expr]
+    names: list[str] = field(default_factory=list)  # the nested function's names for ``captured``
 
     def __deepcopy__(self, memo: dict) -> Closure:
-        return Closure(self.node, [copy.deepcopy(c, memo) for c in self.captured])
+        return Closure(self.node, [copy.deepcopy(c, memo) for c in self.captured], list(self.names))
 
 
 @dataclass(slots=True)
@@ -453,7 +454,7 @@ def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
     if isinstance(e, Dict):
         return Dict([substitute(k, subst) for k in e.keys], [substitute(v, subst) for v in e.values])
     if isinstance(e, Closure):
-        return Closure(e.node, [substitute(c, subst) for c in e.captured])
+        return Closure(e.node, [substitute(c, subst) for c in e.captured], e.names)
     if isinstance(e, SetItem):
         return SetItem(substitute(e.base, subst), substitute(e.index, subst), substitute(e.value, subst))
     if isinstance(e, ListMethod):

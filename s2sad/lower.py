@@ -558,18 +558,28 @@ class _Lowering:
         return self.atom(node)
 
     def closure(self, node: gast.FunctionDef | gast.Lambda) -> ir.Closure:
-        """A nested function, kept as written; what it captures must be bound exactly once."""
-        captured = []
+        """A nested function, kept as written. What it captures must be bound exactly once before
+        it; a list or array it captures may have been changed in place before, but not after."""
+        captured, names = [], []
+        changed_later = self.stored_after(node)
         for name in _free_names(node):
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
             once = self.stores[name] == (0 if name in self.params.names() else 1)
-            if not once or self.env.get(name) != name:
+            if not once or name not in self.env or name in changed_later:
                 raise self.src.syntax_error(
-                    f"this nested function captures {name!r}, which is not bound exactly once before it; "
-                    "s2sad supports closures over values that do not change", node)
-            captured.append(ir.Name(name))
-        return ir.Closure(gast.gast_to_ast(node), captured)
+                    f"this nested function captures {name!r}, which is not bound exactly once before it "
+                    "(or is changed after it); s2sad supports closures over values that do not change", node)
+            captured.append(ir.Name(self.env[name]))  # the latest version: the same object
+            names.append(name)
+        return ir.Closure(gast.gast_to_ast(node), captured, names)
+
+    def stored_after(self, node: gast.AST) -> set[str]:
+        """Names bound or changed in place by code after ``node`` (by source position)."""
+        end = (node.end_lineno, node.end_col_offset)
+        later = [n for n in gast.walk(self.src.tree) if isinstance(n, gast.stmt) and not isinstance(
+            n, gast.FunctionDef) and (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end]
+        return _stores(later)
 
     def load_name(self, node: gast.Name) -> ir.Expr:
         name = node.id

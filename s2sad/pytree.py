@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-__all__ = ["is_node", "leaves", "map_leaves"]
+import numpy as np
+
+__all__ = ["is_node", "leaves", "map_leaves", "differentiable"]
 
 
 def is_node(x: Any) -> bool:
@@ -45,3 +47,13 @@ def map_leaves(f: Callable[..., Any], x: Any, *rest: Any) -> Any:
             return items
         return type(x)(*items) if hasattr(x, "_fields") else tuple(items)
     return f(x, *rest)
+
+
+def differentiable(value: Any) -> bool:
+    """A float, a floating array, or a non-empty tuple, list or dict of them: a value with a gradient."""
+    if is_node(value):
+        items = list(leaves(value))
+        return bool(items) and all(differentiable(v) for v in items)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "f"
+    return isinstance(value, float | np.floating)

@@ -15,16 +15,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .api import jvp, vjp
-from .pytree import is_node, leaves, map_leaves
+from .pytree import differentiable, leaves, map_leaves
 
 __all__ = ["check_grads", "check_rrule", "check_frule", "numerical_vjp", "peak_memory"]
-
-
-def _is_float(a: Any) -> bool:
-    if is_node(a):
-        items = list(leaves(a))
-        return bool(items) and all(_is_float(leaf) for leaf in items)
-    return isinstance(a, float | np.floating) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")
 
 
 def _moved(a: Any, d: Any, step: float) -> Any:
@@ -49,7 +42,7 @@ def _check_forward(f, args, argnums, directions, eps, rtol, atol, rng) -> None:
     """Forward mode: ``<u, jvp(v)>`` against finite differences of ``<u, f>`` along ``v``."""
     for _ in range(directions):
         dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
-        tangents = [map_leaves(lambda a: np.zeros(np.shape(a)) if np.ndim(a) else 0.0, a) if _is_float(a) else a
+        tangents = [map_leaves(lambda a: np.zeros(np.shape(a)) if np.ndim(a) else 0.0, a) if differentiable(a) else a
                     for a in args]
         for i, d in zip(argnums, dirs):
             tangents[i] = map_leaves(lambda a, di: di if np.ndim(a) else float(di), args[i], d)
@@ -94,7 +87,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     args = tuple(args)
     snapshot = [map_leaves(lambda a: np.array(a, copy=True) if isinstance(a, np.ndarray) else a, a) for a in args]
     if argnums is None:
-        argnums = [i for i, a in enumerate(args) if _is_float(a)]
+        argnums = [i for i, a in enumerate(args) if differentiable(a)]
     low = any(np.asarray(leaf).dtype == np.float32 for i in argnums for leaf in leaves(args[i]))
     rtol = rtol if rtol is not None else (2e-3 if low else 1e-5)
     atol = atol if atol is not None else (2e-4 if low else 1e-7)
@@ -141,7 +134,7 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     expected = fn(*args)
     for a, b in zip(leaves(out), leaves(expected)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg="the rrule's output differs from the function's")
-    argnums = [i for i, a in enumerate(args) if _is_float(a)]
+    argnums = [i for i, a in enumerate(args) if differentiable(a)]
     rng = np.random.default_rng(seed)
     u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o) else float(rng.standard_normal()), out)
     bars = pullback(u)
@@ -163,7 +156,7 @@ def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
 
     rule = custom_rule(fn, FRULES)
     assert rule is not None, f"no frule is registered for {fn!r}"
-    argnums = [i for i, a in enumerate(args) if _is_float(a)]
+    argnums = [i for i, a in enumerate(args) if differentiable(a)]
     rng = np.random.default_rng(seed)
     dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
     tangents: list[Any] = [None] * len(args)

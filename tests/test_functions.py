@@ -112,3 +112,24 @@ def test_a_gradient_into_star_args_is_refused_at_the_forwarding_call():
 
     with pytest.raises(s2sad.S2SADSyntaxError, match=r"passed with \* or \*\*"):
         s2sad.grad(forwards)(1.0, 2.0)
+
+
+def test_closure_over_a_list_changed_after_it_is_refused():
+    def late_append(x):
+        items = [x]
+        last = lambda: items[-1]  # noqa: E731
+        items.append(2.0 * x)
+        return last()
+
+    with pytest.raises(s2sad.S2SADSyntaxError, match="changed after it"):
+        s2sad.grad(late_append)(1.0)
+
+
+def test_closure_over_a_list_filled_before_it():
+    def early_append(x):
+        items = [x]
+        items.append(2.0 * x)
+        last = lambda: items[-1] * items[0]  # noqa: E731
+        return last()
+
+    assert s2sad.grad(early_append)(1.5) == 4.0 * 1.5
