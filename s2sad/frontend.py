@@ -148,7 +148,7 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
         found = [node for node in gast.walk(module) if isinstance(node, gast.Lambda)
                  and node.lineno == code.co_firstlineno
                  and [a.id for a in node.args.args + node.args.kwonlyargs] == params]
-    if len(found) > 1:  # several on one line: the body's first column tells them apart
+    if len(found) > 1 and hasattr(code, "co_positions"):  # several on one line: the body's column (3.11+)
         cols = {(line, col) for line, _, col, _ in code.co_positions() if col is not None}
         found = [n for n in found if (n.body.lineno, n.body.col_offset) in cols] or found
     if len(found) != 1:
