@@ -138,6 +138,26 @@ def _parse_file(text: str) -> gast.Module | None:
         return None
 
 
+def _same_code(node: gast.Lambda, code: types.CodeType) -> bool:
+    """Does compiling this lambda (on its own) read the names and hold the constants ``code`` does?
+
+    Compiled alone, a closure variable reads as a global, so names and free variables are compared
+    together."""
+    import ast
+
+    try:
+        tree = ast.fix_missing_locations(ast.Expression(gast.gast_to_ast(node)))
+        compiled = compile(tree, "<lambda>", "eval")
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    inner = next((c for c in compiled.co_consts if isinstance(c, types.CodeType)), None)
+    def signature(c: types.CodeType):
+        return (sorted({*c.co_names, *c.co_freevars}),
+                tuple((type(k), k) for k in c.co_consts if not isinstance(k, types.CodeType)), len(c.co_code))
+
+    return inner is not None and signature(inner) == signature(code)
+
+
 def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.FunctionDef:
     """The one lambda in ``fn``'s file that matches its line, parameter names and body column."""
     code = fn.__code__
@@ -148,9 +168,13 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
         found = [node for node in gast.walk(module) if isinstance(node, gast.Lambda)
                  and node.lineno == code.co_firstlineno
                  and [a.id for a in node.args.args + node.args.kwonlyargs] == params]
-    if len(found) > 1 and hasattr(code, "co_positions"):  # several on one line: the body's column (3.11+)
+    if len(found) > 1:  # several on one line: the one whose compiled code is fn's
+        found = [n for n in found if _same_code(n, code)] or found
+    if len(found) > 1 and hasattr(code, "co_positions"):  # still several: the body's column (3.11+)
         cols = {(line, col) for line, _, col, _ in code.co_positions() if col is not None}
         found = [n for n in found if (n.body.lineno, n.body.col_offset) in cols] or found
+    if len(found) > 1 and len({gast.dump(n) for n in found}) == 1:
+        found = found[:1]  # the same lambda written twice: either one is its source
     if len(found) != 1:
         why = "its file could not be parsed" if module is None else (
             "no lambda there matches" if not found else "several lambdas on that line match")
