@@ -392,6 +392,7 @@ def _clip_forward(ans, dots, x, lo=None, hi=None, **kwargs):
 
 set_forward([numpy.linalg.norm], forward=_norm_forward)
 set_forward([numpy.clip], forward=_clip_forward)
+set_forward([numpy.cumprod], forward=lambda ans, dots, x, axis=None, **k: rn.cumprod_jvp(dots[0], x, ans, axis))
 set_forward([numpy.sort], forward=lambda ans, dots, x, axis=-1, **k: rn.sort_jvp(dots[0], x, axis))
 set_forward([numpy.linalg.inv], forward=lambda ans, dots, a: -(ans @ dots[0] @ ans))
 set_forward([numpy.linalg.solve], forward=lambda ans, dots, a, b: rn.solve_jvp(dots[0], dots[1], ans, a, b))

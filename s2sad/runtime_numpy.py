@@ -435,6 +435,23 @@ def sort_jvp(x_dot, x, axis):
     return np.take_along_axis(x_dot, np.argsort(x, axis=axis), axis=axis)
 
 
+def cumprod_jvp(x_dot, x, ans, axis):
+    x = np.asarray(x)
+    if axis is None:
+        return cumprod_jvp(np.ravel(x_dot), x.ravel(), ans, 0)
+    if np.all(x != 0):
+        return ans * np.cumsum(x_dot / x, axis=axis)
+    out = np.zeros(np.shape(ans), np.result_type(x, x_dot))  # zeros present: the exact, quadratic sum
+    n = x.shape[axis]
+    xm, dm, om = np.moveaxis(x, axis, -1), np.moveaxis(np.broadcast_to(x_dot, x.shape), axis, -1), \
+        np.moveaxis(out, axis, -1)
+    for k in range(n):
+        for i in range(k + 1):
+            others = np.concatenate([xm[..., :i], xm[..., i + 1:k + 1]], axis=-1)
+            om[..., k] += dm[..., i] * np.prod(others, axis=-1)
+    return out
+
+
 def solve_jvp(a_dot, b_dot, ans, a, b):
     rhs = 0.0
     if b_dot is not None:

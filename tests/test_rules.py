@@ -205,7 +205,10 @@ def explicit():
         "numpy.cumsum": [(lambda x: np.sum(np.cumsum(x) * np.arange(12.0)), (a34,)),
                          (lambda x: np.sum(np.cumsum(x, axis=1) * a34), (a34,))],
         "numpy.cumprod": [(lambda x: np.sum(np.cumprod(x, axis=0) * a34), (a34,)),
-                          (lambda x: np.sum(np.cumprod(x) * np.arange(4.0)), (np.array([1.5, 0.0, 2.0, -1.0]),))],
+                          (lambda x: np.sum(np.cumprod(x) * np.arange(4.0)), (np.array([1.5, 0.0, 2.0, -1.0]),)),
+                          (lambda x: np.sum(np.cumprod(x) * np.arange(6.0)), (np.linspace(0.5, 2.0, 6).reshape(2, 3),)),
+                          (lambda x: np.sum(np.cumprod(x, axis=1) * a34[:2]), (np.array([[1.0, 0.0, 2.0, 3.0],
+                                                                                       [0.5, 2.0, 0.0, 0.0]]),))],
         "numpy.full": [(lambda v: np.sum(np.full((2, 3), v) * C((2, 3))), (0.7,))],
         "numpy.full_like": [(lambda v: np.sum(np.full_like(a34, v) * a34), (0.7,))],
         "numpy.linspace": [(lambda a, b: np.sum(np.linspace(a, b, 7) ** 2), (0.3, 1.9))],
@@ -329,15 +332,7 @@ def test_astype_gives_the_cotangent_in_the_source_dtype():
     np.testing.assert_array_equal(g, 2.0)
 
 
-FORWARD_MISSING = {"numpy.cumprod"}  # no forward rule yet: forward mode refuses it clearly
-
-
 @pytest.mark.parametrize("name", ALL)
 def test_rule_forward_matches_finite_differences(name):
-    if name in FORWARD_MISSING:
-        with pytest.raises(Exception, match="no forward-mode rule"):
-            for fn, args, *options in cases(name):
-                check_grads(fn, args, modes=("fwd",))
-        return
     for fn, args, *options in cases(name):
         check_grads(fn, args, **{**(options[0] if options else {}), "modes": ("fwd",)})
