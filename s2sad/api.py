@@ -154,9 +154,11 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
         lines += ["    g = grads[0]", "    if type(g) is not float:", f"        g = __finish(g, {params[nums[0]]})",
                   "    return g"]
     else:
-        lines += ["    for g in grads:", "        if type(g) is not float:",
-                  f"            return tuple(__finish(g, a) for g, a in zip(grads, ({', '.join(params[i] for i in nums)},)))",
-                  "    return grads"]
+        gs = [f"g{k}" for k in range(len(nums))]
+        lines += [f"    {', '.join(gs)}, = grads",
+                  f"    if {' and '.join(f'type({g}) is float' for g in gs)}:",
+                  "        return grads",
+                  f"    return ({''.join(f'__finish({g}, {params[i]}), ' for g, i in zip(gs, nums))})"]
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: grad dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)

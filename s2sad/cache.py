@@ -26,13 +26,20 @@ _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 class Entry:
     """One specialisation: the loaded vjp and fused grad functions."""
 
-    __slots__ = ("vjp", "grad", "arrays", "generated")
+    __slots__ = ("_vjp", "grad", "arrays", "generated")
 
     def __init__(self, generated, arrays: tuple[int, ...]) -> None:
         self.generated = generated
-        self.vjp = generated.function  # the jvp, for a forward-mode cache
+        self._vjp = None  # loaded on first use: grad needs only the fused function
         self.grad = generated.grad_function
         self.arrays = arrays  # positions (into wrt) whose argument is an array or a pytree: checked per call
+
+    @property
+    def vjp(self):
+        """The loaded vjp (the jvp, for a forward-mode cache)."""
+        if self._vjp is None:
+            self._vjp = self.generated.function
+        return self._vjp
 
 
 def types_key(args: tuple) -> object:

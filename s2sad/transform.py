@@ -6,10 +6,12 @@ stage's product (for ``s2sad show --stage`` and tests). Callers cache the result
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import types
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from . import ir
 from .codegen import emit
@@ -29,17 +31,31 @@ LINEMAPS: dict[str, dict[int, ir.Loc]] = {}
 _serial = itertools.count(1)
 
 
-@dataclass(slots=True)
+@dataclass
 class Generated:
+    """Each stage's product. The vjp (or jvp) is emitted and compiled on first use:
+    ``grad`` runs only the fused gradient, and loading is a quarter of the transform time."""
+
     source: Source
     lowered: ir.Function
     derivative: ir.Function
-    text: str
-    function: types.FunctionType
     grad_text: str | None
     grad_function: types.FunctionType | None
     bindings: dict[str, object]  # helper name -> object (VJP handles of callees among them)
-    tangent_names: tuple[str, ...] = ()  # forward mode: the jvp's keyword-only tangent parameters
+    tangent_names: tuple[str, ...]  # forward mode: the jvp's keyword-only tangent parameters
+    load_derivative: Callable[[], tuple[str, types.FunctionType]] = field(repr=False)
+
+    @functools.cached_property
+    def _loaded(self) -> tuple[str, types.FunctionType]:
+        return self.load_derivative()
+
+    @property
+    def text(self) -> str:
+        return self._loaded[0]
+
+    @property
+    def function(self) -> types.FunctionType:
+        return self._loaded[1]
 
 
 def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> list[str]:
@@ -89,22 +105,24 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         deriv = forward(lowered, src, namer, inputs, set(scalars), set(trees))
     else:
         deriv = reverse(lowered, src, namer, inputs, set(scalars), set(trees))
-    ir.verify(deriv.function)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     cells.update(src.freevars)
-    loaded = []
-    kinds = [("jvp", deriv.function)] if mode == "forward" else [("vjp", deriv.function), ("grad", deriv.grad)]
-    for kind, fn_ir in kinds:
-        ir.verify(fn_ir)
+
+    def emit_and_load(kind: str, fn_ir: ir.Function) -> tuple[str, types.FunctionType]:
         what = {"vjp": "vjp", "jvp": "jvp (forward mode)",
                 "grad": "gradient (forward pass and pullback in one function)"}[kind]
         header = f"s2sad: {what} of {fn.__qualname__} ({where}) with respect to {', '.join(wrt)}"
         text, linemap = emit(fn_ir, header)
         filename = f"<s2sad: {kind} of {fn.__qualname__} ({where}) #{next(_serial)}>"
         LINEMAPS[filename] = linemap
-        function = load(text, filename, fn_ir.name, fn.__globals__, cells, fn.__defaults__, fn.__kwdefaults__)
-        loaded.append((text, function))
-    (text, function), (grad_text, grad) = loaded[0], (loaded[1] if len(loaded) > 1 else (None, None))
+        return text, load(text, filename, fn_ir.name, fn.__globals__, cells, fn.__defaults__, fn.__kwdefaults__)
+
+    ir.verify(deriv.function)  # both checked now; the vjp is emitted and loaded on first use
+    grad_text, grad = None, None
+    if mode != "forward":
+        ir.verify(deriv.grad)
+        grad_text, grad = emit_and_load("grad", deriv.grad)
     tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
-    return Generated(src, lowered, deriv.function, text, function, grad_text, grad, deriv.bindings, tangents)
+    return Generated(src, lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
+                     functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function))
