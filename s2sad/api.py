@@ -26,6 +26,7 @@ from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]
 
+
 def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
     parse_function(fun)  # a clear error now for functions without source
     code = fun.__code__
@@ -96,8 +97,10 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
         n = len(args)  # cache.types_key, inlined
         e = table.get(type(args[0]) if n == 1 else (type(args[0]), type(args[1])) if n == 2
                       else tuple(map(type, args)))
-        if e is None or e.arrays:
+        if e is None:
             e = cache.entry(args)
+        elif e.arrays:
+            cache.check(e, args)
         try:
             if with_value:
                 out, pullback = e.vjp(*args, **kwargs)
@@ -410,14 +413,17 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     parse_function(fun)  # a clear error for functions without source
     code = fun.__code__
     wrt = tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums, fun.__qualname__))
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
+    if stage == "grad" and mode == "forward":
+        raise ValueError("stage 'grad' (the fused gradient) exists in reverse mode only; "
+                         "forward mode shows its jvp with stage 'python'")
     texts, todo, done = [], [(fun, wrt)], set()
     while todo:
         fn, wrt = todo.pop(0)
         if (fn, wrt) in done:
             continue
         done.add((fn, wrt))
-        if mode not in ("reverse", "forward"):
-            raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
         generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:

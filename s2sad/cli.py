@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="reverse: the vjp and its pullback; forward: the jvp")
     args = parser.parse_args(argv)
     fn = _load_function(args.target)
-    sys.stdout.write(source(fn, argnums=_argnums(args.argnums), stage=args.stage, callees=args.all,
-                            mode=args.mode))
+    try:
+        text = source(fn, argnums=_argnums(args.argnums), stage=args.stage, callees=args.all, mode=args.mode)
+    except ValueError as err:  # a request that cannot be met (argnums out of range, stage grad in forward mode)
+        raise SystemExit(f"s2sad: {err}") from None
+    sys.stdout.write(text)
     return 0

@@ -64,6 +64,11 @@ def test_show_grad_stage(capsys):
     assert "def f_grad(x, y):" in out and "z_bar = scalar_seed(z)" in out
 
 
+def test_show_grad_stage_in_forward_mode_is_refused():
+    with pytest.raises(SystemExit, match="stage 'grad' .* reverse mode only"):
+        main(["show", f"{EXAMPLE}:damped", "--mode", "forward", "--stage", "grad"])
+
+
 def test_show_forward_mode(capsys):
     main(["show", f"{EXAMPLE}:damped", "--argnums", "0,1", "--mode", "forward"])
     out = capsys.readouterr().out

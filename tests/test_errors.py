@@ -117,6 +117,14 @@ def test_integer_or_unsupported_argument(bad):
         s2sad.grad(lambda x: x * 2.0)(bad)
 
 
+@pytest.mark.parametrize("transform", [s2sad.grad, s2sad.value_and_grad])
+def test_integer_array_after_a_float_array_of_the_same_type(transform):
+    f = transform(lambda x: np.sum(x * x))
+    f(np.ones(2))  # the ndarray specialisation is cached; the dtype is still checked per call
+    with pytest.raises(TypeError, match="an array of dtype int"):
+        f(np.arange(2))
+
+
 def test_argnums_out_of_range():
     with pytest.raises(ValueError, match="out of range"):
         s2sad.grad(lambda x, y: x * y, argnums=2)(1.0, 2.0)
