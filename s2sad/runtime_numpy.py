@@ -411,14 +411,20 @@ def cumprod_adjoint(g, x, ans, axis):
         return cumprod_adjoint(g, x.ravel(), ans, 0).reshape(x.shape)
     if np.all(x != 0):
         return np.flip(np.cumsum(np.flip(g * ans, axis), axis=axis), axis) / x
-    out = np.zeros(x.shape, np.result_type(x, g))  # zeros present: the exact, quadratic sum
-    n = x.shape[axis]
-    xm, gm, om = np.moveaxis(x, axis, -1), np.moveaxis(g, axis, -1), np.moveaxis(out, axis, -1)
-    for i in range(n):
-        for k in range(i, n):
-            others = np.concatenate([xm[..., :i], xm[..., i + 1:k + 1]], axis=-1)
-            om[..., i] += gm[..., k] * np.prod(others, axis=-1)
-    return out
+    # zeros present: the exact sum over the partials (quadratic in the axis length)
+    gm = np.moveaxis(np.broadcast_to(g, x.shape), axis, -1)
+    return np.moveaxis(np.einsum("...k,...ki->...i", gm, _cumprod_partials(np.moveaxis(x, axis, -1))), -1, axis)
+
+
+def _cumprod_partials(xm):
+    """``p[..., k, i]`` = d cumprod(xm)[k] / d xm[i] = the product of ``xm[:k+1]`` without ``xm[i]``
+    (zero for i > k), along the last axis: exact where ``xm`` holds zeros."""
+    n = xm.shape[-1]
+    p = np.zeros(xm.shape + (n,), np.result_type(xm, 1.0))
+    for k in range(n):
+        for i in range(k + 1):
+            p[..., k, i] = np.prod(np.concatenate([xm[..., :i], xm[..., i + 1:k + 1]], axis=-1), axis=-1)
+    return p
 
 
 def linspace_adjoint(g, num, which):
@@ -441,15 +447,9 @@ def cumprod_jvp(x_dot, x, ans, axis):
         return cumprod_jvp(np.ravel(x_dot), x.ravel(), ans, 0)
     if np.all(x != 0):
         return ans * np.cumsum(x_dot / x, axis=axis)
-    out = np.zeros(np.shape(ans), np.result_type(x, x_dot))  # zeros present: the exact, quadratic sum
-    n = x.shape[axis]
-    xm, dm, om = np.moveaxis(x, axis, -1), np.moveaxis(np.broadcast_to(x_dot, x.shape), axis, -1), \
-        np.moveaxis(out, axis, -1)
-    for k in range(n):
-        for i in range(k + 1):
-            others = np.concatenate([xm[..., :i], xm[..., i + 1:k + 1]], axis=-1)
-            om[..., k] += dm[..., i] * np.prod(others, axis=-1)
-    return out
+    # zeros present: the exact sum over the partials (quadratic in the axis length)
+    dm = np.moveaxis(np.broadcast_to(x_dot, x.shape), axis, -1)
+    return np.moveaxis(np.einsum("...i,...ki->...k", dm, _cumprod_partials(np.moveaxis(x, axis, -1))), -1, axis)
 
 
 def solve_jvp(a_dot, b_dot, ans, a, b):
