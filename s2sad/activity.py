@@ -18,8 +18,8 @@ from . import ir
 from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
-from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, custom_rule, \
-    lookup
+from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, Sym, \
+    custom_rule, lookup
 
 __all__ = ["Prim", "primitive", "analyze", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
@@ -153,6 +153,13 @@ class Analysis:
     scalars: set[str]
     shapes: dict[str, str]  # name -> a name statically known to have the same shape (itself if none)
     containers: set[str]  # tuple, list and dict literals: their cotangents add entry by entry
+
+    def sym(self, e: ir.Expr) -> Sym:
+        """``e`` as a rule sees it: with whether it is statically a scalar and its shape class."""
+        scalar = (isinstance(e, ir.Name) and e.id in self.scalars) or (
+            isinstance(e, ir.Const) and isinstance(e.value, int | float))
+        shape = self.shapes.get(e.id, e.id) if isinstance(e, ir.Name) else None
+        return Sym(e, scalar, shape)
 
 
 def _diff_operands(p: Prim) -> list[ir.Expr]:

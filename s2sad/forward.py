@@ -127,9 +127,9 @@ class _Tangent:
 
     def rule(self, stmt: ir.Assign, p, dots: list[ir.Expr | None]) -> Sym:
         rule = p.rule
-        syms = [self.sym(a) for a in p.args]
-        kwargs = {k: self.sym(v) for k, v in p.kwargs.items()}
-        ans = self.sym(ir.Name(stmt.target))
+        syms = [self.an.sym(a) for a in p.args]
+        kwargs = {k: self.an.sym(v) for k, v in p.kwargs.items()}
+        ans = self.an.sym(ir.Name(stmt.target))
         dsyms = [None if d is None else Sym(d, s.scalar, s.shape) for d, s in zip(dots, syms)]
         try:
             if rule.forward is not None:
@@ -161,12 +161,6 @@ class _Tangent:
         raise NoDerivativeRuleError(
             f"s2sad has no forward-mode rule for {rule.name}, called at {self.loc.file}:{self.loc.line}:\n"
             f"    {self.loc.text}\nIt has a reverse-mode rule: use grad or vjp here.")
-
-    def sym(self, e: ir.Expr) -> Sym:
-        scalar = (isinstance(e, ir.Name) and e.id in self.an.scalars) or (
-            isinstance(e, ir.Const) and isinstance(e.value, int | float))
-        shape = self.an.shapes.get(e.id, e.id) if isinstance(e, ir.Name) else None
-        return Sym(e, scalar, shape)
 
     def list_method(self, stmt: ir.Assign, p, out: list[ir.Stmt]) -> None:
         method = stmt.value.method

@@ -269,12 +269,6 @@ class _Adjoint:
 
     # ----- helpers -----
 
-    def sym(self, e: ir.Expr) -> Sym:
-        scalar = (isinstance(e, ir.Name) and e.id in self.an.scalars) or (
-            isinstance(e, ir.Const) and isinstance(e.value, int | float))
-        shape = self.an.shapes.get(e.id, e.id) if isinstance(e, ir.Name) else None
-        return Sym(e, scalar, shape)
-
     def emit(self, target: str, value: ir.Expr) -> None:
         self.out.append(ir.Assign(target, value, self.loc))
 
@@ -378,9 +372,9 @@ class _Adjoint:
                 self.add(lst, ir.Subscript(g, ir.Slice(None, rest, None)))
                 self.add(args[0], ir.Call(_helper("list_tail_adjoint"), [g, args[0]]))
         elif p.kind == CALL:
-            args = [self.sym(a) for a in p.args]
-            kwargs = {k: self.sym(v) for k, v in p.kwargs.items()}
-            ans = self.sym(ir.Name(stmt.target))
+            args = [self.an.sym(a) for a in p.args]
+            kwargs = {k: self.an.sym(v) for k, v in p.kwargs.items()}
+            ans = self.an.sym(ir.Name(stmt.target))
             try:
                 contributions = p.rule.reverse(Sym(g, ans.scalar), ans, *args, **kwargs)
             except (TypeError, NotImplementedError) as e:
