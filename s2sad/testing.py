@@ -32,6 +32,21 @@ def _perturb(args: Sequence, argnums: Sequence[int], dirs: Sequence, step: float
     return out
 
 
+def _directions(rng: np.random.Generator, args: Sequence, argnums: Sequence[int]) -> list:
+    """A random direction (standard normal, float64) for each differentiated argument."""
+    return [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+
+
+def _as_tangent(arg: Any, d: Any) -> Any:
+    """Direction ``d`` as a tangent of ``arg``: a Python float where the argument is a scalar."""
+    return map_leaves(lambda a, di: di if np.ndim(a) else float(di), arg, d)
+
+
+def _assert_agrees(ad: float, fd: float, rtol: float, atol: float, what: str, where: str = "") -> None:
+    assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
+        f"{what} gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}){where}")
+
+
 def _inner(a: Any, b: Any) -> float:
     """The dot product of two arrays, scalars or pytrees of the same structure."""
     return float(sum(np.sum(np.asarray(x, dtype=np.float64) * np.asarray(y, dtype=np.float64))
@@ -41,18 +56,16 @@ def _inner(a: Any, b: Any) -> float:
 def _check_forward(f, args, argnums, directions, eps, rtol, atol, rng) -> None:
     """Forward mode: ``<u, jvp(v)>`` against finite differences of ``<u, f>`` along ``v``."""
     for _ in range(directions):
-        dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+        dirs = _directions(rng, args, argnums)
         tangents = [map_leaves(lambda a: np.zeros(np.shape(a)) if np.ndim(a) else 0.0, a) if differentiable(a) else a
                     for a in args]
         for i, d in zip(argnums, dirs):
-            tangents[i] = map_leaves(lambda a, di: di if np.ndim(a) else float(di), args[i], d)
+            tangents[i] = _as_tangent(args[i], d)
         out, out_dot = jvp(f, tuple(args), tuple(tangents))
         u = map_leaves(lambda o: rng.standard_normal(np.shape(o)), out)
         ad = _inner(u, out_dot)
         fd = numerical_vjp(f, args, argnums, dirs, u, eps)
-        assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
-            f"forward mode gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}) "
-            f"for a random direction in arguments {list(argnums)}")
+        _assert_agrees(ad, fd, rtol, atol, "forward mode", f" for a random direction in arguments {list(argnums)}")
 
 
 def _check_leaf(g: Any, a: Any, i: int) -> None:
@@ -102,7 +115,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
         u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o)
                        else np.asarray(rng.standard_normal(), dtype=np.asarray(o).dtype)[()], out)
         cotangents = pullback(u)
-        dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+        dirs = _directions(rng, args, argnums)
         ad = 0.0
         for i, d in zip(argnums, dirs):
             g = cotangents[i]
@@ -110,9 +123,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
             map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
             ad += _inner(g, d)
         fd = numerical_vjp(f, args, argnums, dirs, u, eps)
-        assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
-            f"reverse mode gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}) "
-            f"for a random direction in arguments {list(argnums)}")
+        _assert_agrees(ad, fd, rtol, atol, "reverse mode", f" for a random direction in arguments {list(argnums)}")
     for before, now in zip(snapshot, args):
         for b, n in zip(leaves(before), leaves(now)):
             if isinstance(b, np.ndarray):
@@ -139,11 +150,10 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o) else float(rng.standard_normal()), out)
     bars = pullback(u)
     assert len(bars) == len(args), f"the pullback returned {len(bars)} cotangents for {len(args)} arguments"
-    dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+    dirs = _directions(rng, args, argnums)
     ad = sum(_inner(bars[i], d) for i, d in zip(argnums, dirs) if bars[i] is not None)
     fd = numerical_vjp(fn, args, argnums, dirs, u)
-    assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
-        f"the rrule's pullback gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g})")
+    _assert_agrees(ad, fd, rtol, atol, "the rrule's pullback")
 
 
 def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0) -> None:
@@ -158,17 +168,16 @@ def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     assert rule is not None, f"no frule is registered for {fn!r}"
     argnums = [i for i, a in enumerate(args) if differentiable(a)]
     rng = np.random.default_rng(seed)
-    dirs = [map_leaves(lambda a: rng.standard_normal(np.shape(a)), args[i]) for i in argnums]
+    dirs = _directions(rng, args, argnums)
     tangents: list[Any] = [None] * len(args)
     for i, d in zip(argnums, dirs):
-        tangents[i] = map_leaves(lambda a, di: di if np.ndim(a) else float(di), args[i], d)
+        tangents[i] = _as_tangent(args[i], d)
     out, out_dot = rule(tuple(args), tuple(tangents))
     for a, b in zip(leaves(out), leaves(fn(*args))):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg="the frule's output differs from the function's")
     u = map_leaves(lambda o: rng.standard_normal(np.shape(o)), out)
     ad, fd = _inner(u, out_dot), numerical_vjp(fn, args, argnums, dirs, u)
-    assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
-        f"the frule's tangent gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g})")
+    _assert_agrees(ad, fd, rtol, atol, "the frule's tangent")
 
 
 def peak_memory(f: Callable, *args: Any) -> int:
