@@ -103,14 +103,25 @@ def _fill(bars, args, positions):
     return tuple(zeros_like(args[i]) if bars[i] is None else bars[i] for i in positions)
 
 
-class RRuleHandle:
-    """Calls a registered ``rrule`` and keeps the cotangents of the differentiated positions."""
+class _RuleHandle:
+    """A registered rule as generated code calls it, for the differentiated ``positions``."""
 
     __slots__ = ("rule", "positions")
+    kind = ""
 
     def __init__(self, rule: Callable, positions: tuple[int, ...]) -> None:
         self.rule = rule
         self.positions = positions
+
+    def __repr__(self) -> str:
+        return f"<s2sad {self.kind} {getattr(self.rule, '__qualname__', self.rule)}>"
+
+
+class RRuleHandle(_RuleHandle):
+    """Calls a registered ``rrule`` and keeps the cotangents of the differentiated positions."""
+
+    __slots__ = ()
+    kind = "rrule"
 
     def __call__(self, *args: Any, **kwargs: Any):
         out, pullback = self.rule(*args, **kwargs)
@@ -125,18 +136,12 @@ class RRuleHandle:
 
         return out, rrule_pullback
 
-    def __repr__(self) -> str:
-        return f"<s2sad rrule {getattr(self.rule, '__qualname__', self.rule)}>"
 
-
-class FRuleHandle:
+class FRuleHandle(_RuleHandle):
     """Calls a registered ``frule`` from generated forward-mode code."""
 
-    __slots__ = ("rule", "positions")
-
-    def __init__(self, rule: Callable, positions: tuple[int, ...]) -> None:
-        self.rule = rule
-        self.positions = positions
+    __slots__ = ()
+    kind = "frule"
 
     def __call__(self, *args: Any, tangents: tuple = ()):
         full: list[Any] = [None] * len(args)
@@ -144,9 +149,6 @@ class FRuleHandle:
             full[i] = t
         out, out_dot = self.rule(args, tuple(full))
         return out, (zeros_like(out) if out_dot is None else out_dot)
-
-    def __repr__(self) -> str:
-        return f"<s2sad frule {getattr(self.rule, '__qualname__', self.rule)}>"
 
 
 def checkpointed_loop(step: Callable, state: Any, n: int, *params: Any) -> Any:
