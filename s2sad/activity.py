@@ -156,10 +156,14 @@ class Analysis:
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar and its shape class."""
-        scalar = (isinstance(e, ir.Name) and e.id in self.scalars) or (
-            isinstance(e, ir.Const) and isinstance(e.value, int | float))
         shape = self.shapes.get(e.id, e.id) if isinstance(e, ir.Name) else None
-        return Sym(e, scalar, shape)
+        return Sym(e, _static_scalar(e, self.scalars), shape)
+
+
+def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:
+    """``e`` is a name known to hold a scalar, or a number constant."""
+    return (isinstance(e, ir.Name) and e.id in scalars) or (
+        isinstance(e, ir.Const) and isinstance(e.value, int | float))
 
 
 def _diff_operands(p: Prim) -> list[ir.Expr]:
@@ -326,8 +330,7 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
     broken: set[str] = set()
 
     def known(e: ir.Expr) -> bool:
-        return (isinstance(e, ir.Name) and e.id in scalars) or (
-            isinstance(e, ir.Const) and isinstance(e.value, int | float))
+        return _static_scalar(e, scalars)
 
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
@@ -361,8 +364,7 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
 
 def _is_scalar(p: Prim, scalars: set[str]) -> bool:
     def known(e: ir.Expr) -> bool:
-        return (isinstance(e, ir.Name) and e.id in scalars) or (
-            isinstance(e, ir.Const) and isinstance(e.value, int | float))
+        return _static_scalar(e, scalars)
 
     if p.kind == COPY:
         return known(p.args[0])
