@@ -30,13 +30,13 @@ from __future__ import annotations
 import ast
 import copy
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import Callable, Iterator, Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "rename", "substitute", "map_exprs",
+    "exprs", "rename", "substitute", "map_children", "map_exprs",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -428,37 +428,41 @@ def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
         return e
     if isinstance(e, Name):
         return subst.get(e.id, e)
-    if isinstance(e, Const | Ref):
+    return map_children(e, lambda c: substitute(c, subst))
+
+
+def map_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
+    """``e`` with ``f`` applied to each direct sub-expression (a new node; ``e`` is unchanged)."""
+    if isinstance(e, ATOMS):
         return e
     if isinstance(e, BinOp):
-        return BinOp(e.op, substitute(e.left, subst), substitute(e.right, subst))
+        return BinOp(e.op, f(e.left), f(e.right))
     if isinstance(e, Compare):
-        return Compare(e.op, substitute(e.left, subst), substitute(e.right, subst))
+        return Compare(e.op, f(e.left), f(e.right))
     if isinstance(e, UnaryOp):
-        return UnaryOp(e.op, substitute(e.operand, subst))
+        return UnaryOp(e.op, f(e.operand))
     if isinstance(e, Call):
-        return Call(substitute(e.func, subst), [substitute(a, subst) for a in e.args],
-                    [(k, substitute(v, subst)) for k, v in e.kwargs])
+        return Call(f(e.func), [f(a) for a in e.args], [(k, f(v)) for k, v in e.kwargs])
     if isinstance(e, Attr):
-        return Attr(substitute(e.value, subst), e.attr)
+        return Attr(f(e.value), e.attr)
     if isinstance(e, Starred):
-        return Starred(substitute(e.value, subst))
+        return Starred(f(e.value))
     if isinstance(e, Subscript):
-        return Subscript(substitute(e.value, subst), substitute(e.index, subst))
+        return Subscript(f(e.value), f(e.index))
     if isinstance(e, Slice):
-        return Slice(*(None if p is None else substitute(p, subst) for p in (e.lower, e.upper, e.step)))
+        return Slice(*(None if p is None else f(p) for p in (e.lower, e.upper, e.step)))
     if isinstance(e, Tuple):
-        return Tuple([substitute(i, subst) for i in e.items])
+        return Tuple([f(i) for i in e.items])
     if isinstance(e, List):
-        return List([substitute(i, subst) for i in e.items])
+        return List([f(i) for i in e.items])
     if isinstance(e, Dict):
-        return Dict([substitute(k, subst) for k in e.keys], [substitute(v, subst) for v in e.values])
+        return Dict([f(k) for k in e.keys], [f(v) for v in e.values])
     if isinstance(e, Closure):
-        return Closure(e.node, [substitute(c, subst) for c in e.captured], e.names)
+        return Closure(e.node, [f(c) for c in e.captured], e.names)
     if isinstance(e, SetItem):
-        return SetItem(substitute(e.base, subst), substitute(e.index, subst), substitute(e.value, subst))
+        return SetItem(f(e.base), f(e.index), f(e.value))
     if isinstance(e, ListMethod):
-        return ListMethod(substitute(e.base, subst), e.method, [substitute(a, subst) for a in e.args])
+        return ListMethod(f(e.base), e.method, [f(a) for a in e.args])
     raise TypeError(f"not an IR expression: {e!r}")
 
 

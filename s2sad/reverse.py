@@ -121,7 +121,7 @@ def _grad_body(forward, out, seed, pullback, grads, analysis: Analysis, loc) -> 
     for stmt in reversed(forward):
         if isinstance(stmt, ir.Assign) and not needed.intersection(stmt.targets) and _pure(stmt, analysis):
             continue
-        needed.update(n for s in ir.walk([stmt]) for e in ir.exprs(s) for n in ir.names_read(e))
+        needed.update(_reads([stmt]))
         kept.append(stmt)
     return [*kept[::-1], *pullback, ir.Return(ir.Tuple(grads))]
 
@@ -144,24 +144,7 @@ def _fold_one(e: ir.Expr) -> ir.Expr:
         if e.op == "-" and isinstance(operand, ir.Const) and isinstance(operand.value, float):
             return ir.Const(-operand.value)
         return ir.UnaryOp(e.op, operand)
-    if isinstance(e, ir.ATOMS):
-        return e
-    return _rebuild_children(e, _fold_one)
-
-
-def _rebuild_children(e: ir.Expr, f) -> ir.Expr:
-    """``e`` with ``f`` applied to its direct sub-expressions."""
-    if isinstance(e, ir.Call):
-        return ir.Call(f(e.func), [f(a) for a in e.args], [(k, f(v)) for k, v in e.kwargs])
-    if isinstance(e, ir.Subscript):
-        return ir.Subscript(f(e.value), f(e.index))
-    if isinstance(e, ir.Attr):
-        return ir.Attr(f(e.value), e.attr)
-    if isinstance(e, ir.Tuple | ir.List):
-        return type(e)([f(i) for i in e.items])
-    if isinstance(e, ir.Compare):
-        return ir.Compare(e.op, f(e.left), f(e.right))
-    return e
+    return ir.map_children(e, _fold_one)
 
 
 def _pure(stmt: ir.Assign, analysis: Analysis) -> bool:
