@@ -59,10 +59,7 @@ class _Tangent:
         return self.dots.get(e.id) if isinstance(e, ir.Name) else None
 
     def dot_or_zero(self, e: ir.Expr) -> ir.Expr:
-        d = self.dot(e)
-        if d is not None:
-            return d
-        return _zeros(e.id) if isinstance(e, ir.Name) else ir.Const(0.0)
+        return self.dot(e) or _zeros_of(e)
 
     def bind(self, name: str, value: ir.Expr, out: list[ir.Stmt]) -> None:
         """``name``'s tangent is ``value``: a plain name is reused, an expression gets ``name_dot``."""
@@ -193,7 +190,7 @@ class _Tangent:
 
             handle = FRuleHandle(custom_rule(fn, FRULES), tuple(positions))
             self.pair(stmt, ir.Ref((f"{getattr(fn, '__name__', 'f')}_frule",), handle, helper=True), [],
-                      [self.dots.get(p.args[i].id) or _zeros(p.args[i].id) for i in positions])
+                      [self.dot_or_zero(p.args[i]) for i in positions])
             return
         if fn is not None and custom_rule(fn) is not None and getattr(fn, "__code__", None) is None:
             raise NoDerivativeRuleError(
@@ -213,8 +210,7 @@ class _Tangent:
             receiver = []
             spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
             func = ir.Call(ir.Ref(("jvp_of",), jvp_of, helper=True), spec)
-        tangents = [self.dots[p.args[i].id] if p.args[i].id in self.dots else _zeros(p.args[i].id)
-                    for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords]
+        tangents = [self.dot_or_zero(p.args[i]) for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords]
         if captures:
             tangents.append(self.dots[p.func.id])
         self.pair(stmt, func, receiver, tangents)
@@ -263,11 +259,11 @@ class _Tangent:
         for k in active:
             c, init = stmt.carried[k], stmt.inits[k]
             headers.append(self.namer.fresh(f"{c}_dot"))
-            inits.append(self.dot(init) or _zeros_of(init))
+            inits.append(self.dot_or_zero(init))
             self.dots[c] = ir.Name(headers[-1])
         cond_body = self.block(stmt.cond_body)  # a condition carries no tangent (comparisons)
         body = self.block(stmt.body)
-        nexts = [_atom(self.dot(stmt.nexts[k]) or _zeros_of(stmt.nexts[k]), f"{stmt.carried[k]}_next_dot",
+        nexts = [_atom(self.dot_or_zero(stmt.nexts[k]), f"{stmt.carried[k]}_next_dot",
                        body, self) for k in active]
         results = []
         for k, h in zip(active, headers):
