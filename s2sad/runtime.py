@@ -204,7 +204,7 @@ def snapshot(x):
 def setitem_adjoint(g, index):
     """Cotangent of the array before ``x[index] = v``: the written entries got overwritten."""
     if isinstance(g, dict | list):
-        out = dict(g) if isinstance(g, dict) else list(g)
+        out = snapshot(g)
         out[index] = zeros_like(g[index])
         return out
     out = np.array(g, copy=True)
@@ -263,7 +263,7 @@ def list_pop_adjoint(g, popped_bar, popped, index=-1):
 def setitem_jvp(x_dot, index, v_dot):
     """Tangent of the array after ``x[index] = v``: a copy of ``x_dot`` with ``v_dot`` written in."""
     if isinstance(x_dot, dict | list):
-        out = dict(x_dot) if isinstance(x_dot, dict) else list(x_dot)
+        out = snapshot(x_dot)
     else:
         out = np.array(x_dot, dtype=np.result_type(x_dot, v_dot, 1.0), copy=True)
     out[index] = v_dot
