@@ -466,6 +466,21 @@ def map_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
     raise TypeError(f"not an IR expression: {e!r}")
 
 
+def clone(stmts: list[Stmt]) -> list[Stmt]:
+    """A copy of ``stmts`` and their regions that can be edited freely; the expressions are
+    shared (no pass changes an expression in place: they build new ones)."""
+    out = []
+    for s in stmts:
+        s = copy.copy(s)
+        if isinstance(s, If):
+            s.body, s.orelse = clone(s.body), clone(s.orelse)
+            s.outs, s.yields = list(s.outs), (list(s.yields[0]), list(s.yields[1]))
+        elif isinstance(s, Loop):
+            s.cond_body, s.body = clone(s.cond_body), clone(s.body)
+        out.append(s)
+    return out
+
+
 def walk(stmts: list[Stmt]) -> Iterator[Stmt]:
     """Every statement in ``stmts`` and, depth first, in their regions (not nested functions)."""
     for stmt in stmts:

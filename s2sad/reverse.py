@@ -35,6 +35,7 @@ from .cache import VJP, vjp_of
 from .custom import CheckpointHandle, Checkpointed, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
+from .fuse import fuse
 from .mutation import Mutation, analyze_mutation
 from .naming import Namer
 from .rules import NAMESPACES, Sym, custom_rule, rule_name
@@ -97,60 +98,8 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
         [*forward, pullback, ir.Return(ir.Tuple([out, ir.Name(pullback.name)]), ret.loc)],
         fn.loc, ssa=True, flat=False,
     )
-    grad = ir.Function(namer.fresh(f"{fn.name}_grad"), fn.params,
-                       _grad_body(forward, out, seed, adj.out, grads, analysis, ret.loc), fn.loc, ssa=False, flat=False)
+    grad = fuse(namer.fresh(f"{fn.name}_grad"), fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
     return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer))
-
-
-def _grad_body(forward, out, seed, pullback, grads, analysis: Analysis, loc) -> list[ir.Stmt]:
-    """The statements of ``f_grad``: the forward pass, the seed, the pullback's statements.
-
-    When the output is statically a scalar that depends on the differentiated
-    arguments (so a float), the seed is ``1.0`` without a check, and forward
-    statements computed only for the output's value -- pure and unread by the
-    pullback -- are left out: ``grad`` does not return the value.
-    """
-    if not (isinstance(out, ir.Name) and out.id in analysis.scalars and out.id in analysis.active):
-        check = ir.Assign(seed, ir.Call(_helper("scalar_seed"), [out]), loc)
-        return [*forward, check, *pullback, ir.Return(ir.Tuple(grads))]
-    pullback = copy.deepcopy(pullback)  # the seed is the constant 1.0 here: fold it in
-    grads = [ir.substitute(g, {seed: ir.Const(1.0)}) for g in grads]
-    ir.map_exprs(pullback, lambda e: _fold_one(ir.substitute(e, {seed: ir.Const(1.0)})))
-    needed = set(_reads([*pullback, ir.Return(ir.Tuple(grads))]))
-    kept: list[ir.Stmt] = []
-    for stmt in reversed(forward):
-        if isinstance(stmt, ir.Assign) and not needed.intersection(stmt.targets) and _pure(stmt, analysis):
-            continue
-        needed.update(_reads([stmt]))
-        kept.append(stmt)
-    return [*kept[::-1], *pullback, ir.Return(ir.Tuple(grads))]
-
-
-def _fold_one(e: ir.Expr) -> ir.Expr:
-    """``1.0 * a`` -> ``a``, ``a / 1.0`` -> ``a``, ``-1.0 * a`` -> ``-a`` (after the seed 1.0 is put in)."""
-    if isinstance(e, ir.BinOp):
-        left, right = _fold_one(e.left), _fold_one(e.right)
-        one = lambda x: isinstance(x, ir.Const) and x.value == 1.0 and type(x.value) is float  # noqa: E731
-        minus_one = lambda x: isinstance(x, ir.Const) and x.value == -1.0 and type(x.value) is float  # noqa: E731
-        if e.op == "*" and one(left):
-            return right
-        if e.op in ("*", "/") and one(right):
-            return left
-        if e.op == "*" and minus_one(left):
-            return ir.UnaryOp("-", right)
-        return ir.BinOp(e.op, left, right)
-    if isinstance(e, ir.UnaryOp):
-        operand = _fold_one(e.operand)
-        if e.op == "-" and isinstance(operand, ir.Const) and isinstance(operand.value, float):
-            return ir.Const(-operand.value)
-        return ir.UnaryOp(e.op, operand)
-    return ir.map_children(e, _fold_one)
-
-
-def _pure(stmt: ir.Assign, analysis: Analysis) -> bool:
-    """No effect but its value: operators, rules (NumPy is pure), copies, literals, reads."""
-    p = analysis.prims.get(id(stmt))
-    return p is not None and p.kind in (CALL, COPY, CONTAINER) and not isinstance(stmt.value, ir.SetItem)
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:

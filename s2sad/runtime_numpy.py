@@ -370,7 +370,7 @@ def det_adjoint(g, ans, a):
 
 
 def slogdet_adjoint(g, a):
-    return g[1][..., None, None] * mT(np.linalg.inv(a))
+    return np.asarray(g[1])[..., None, None] * mT(np.linalg.inv(a))  # g[1] may be a Python float
 
 
 def cholesky_adjoint(g, L):
