@@ -14,6 +14,8 @@ import os
 import types
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import ir
 from .frontend import DYNAMIC
 from .cache import VJP
@@ -153,6 +155,8 @@ class Analysis:
     scalars: set[str]
     shapes: dict[str, str]  # name -> a name statically known to have the same shape (itself if none)
     containers: set[str]  # tuple, list and dict literals: their cotangents add entry by entry
+    shape_specific: bool = False  # the shapes were found with the arguments' shapes (``dims``): valid for those only
+    dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # concrete shapes, when ``dims`` were given
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar and its shape class."""
@@ -179,26 +183,38 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
     return [*p.args, *p.kwargs.values()] if p.kind == MISSING else list(p.args)
 
 
-def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset()
-            ) -> Analysis:
+def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset(),
+            dims: dict[str, tuple[int, ...]] | None = None) -> Analysis:
     """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
 
     Loops are analysed to a fixed point: a carried value is varied if its initial
     value or its value at the end of an iteration is, and useful if its result
-    after the loop or any use inside the loop is.
+    after the loop or any use inside the loop is. ``dims``: the shapes of array
+    parameters, when the result may assume them (then names of equal shapes share a
+    shape class, and ``shape_specific`` says whether that told anything new).
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
     varied = _varied(fn.body, prims, set(wrt))
     scalars = _scalars(fn.body, prims, set(scalar_params))
     useful = _useful(fn.body, prims)
-    return Analysis(prims, varied & useful, scalars, _same_shapes(stmts, prims, scalars),
-                    _containers(stmts, prims, set(tree_params)))
+    anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
+    dims = _dims(fn.body, prims, dims) if dims else {}
+    shapes, specific = _same_shapes(stmts, prims, scalars, anchors, dims)
+    return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
+                    dims)
 
 
-def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str]) -> dict[str, str]:
+def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], anchors: list[str],
+                 dims: dict[str, tuple[int, ...]]) -> tuple[dict[str, str], bool]:
     """Names whose shapes are equal by construction: an elementwise result has the shape its
-    array operands share (a scalar operand does not change it). Lets ``unbroadcast`` go."""
+    array operands share (a scalar operand does not change it). Lets ``unbroadcast`` go.
+
+    With concrete shapes (``dims``), every name with the shape of an *anchor* (a parameter
+    or a name the function body binds outside loops and branches: bound wherever the
+    pullback reads a shape) joins the first such anchor's class; returns whether that
+    joined classes construction kept apart.
+    """
     same: dict[str, str] = {}
 
     def rep(n: str) -> str:
@@ -223,7 +239,136 @@ def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str]
             shapes = {operand_shape(a) for a in p.args} - {"()"}
             if len(shapes) == 1 and None not in shapes:
                 same[s.target] = shapes.pop()
-    return {n: rep(n) for n in same}
+    specific = False
+    by_dims = {}
+    for a in anchors:  # the class's name in the pullback's shape-only reads (``Sym.like``)
+        if dims.get(a):
+            by_dims.setdefault(dims[a], rep(a))
+    for n, d in dims.items():
+        target = by_dims.get(d)
+        if target is not None and rep(n) != rep(target):
+            specific = True
+            same[rep(n)] = rep(target)
+    return {n: rep(n) for n in same}, specific
+
+
+def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]]
+          ) -> dict[str, tuple[int, ...]]:
+    """Concrete shapes that the parameters' shapes determine: elementwise broadcasting, integer
+    indexing, reductions over constant axes, matrix products, ``.T``, in-place writes; values
+    carried by a loop whose iterations keep their shape. Names left out are not known."""
+    dims = dict(params)
+    ints: set[str] = set()  # targets of `for ... in range(...)`
+
+    def of(e: ir.Expr) -> tuple[int, ...] | None:
+        if isinstance(e, ir.Const) and type(e.value) in (int, float):
+            return ()
+        return dims.get(e.id) if isinstance(e, ir.Name) else None
+
+    def assign(s: ir.Assign) -> tuple[int, ...] | None:
+        p = prims[id(s)]
+        if isinstance(s.target, tuple):
+            return None
+        args = [of(a) for a in p.args]
+        if p.kind == COPY or p.kind == SETITEM:
+            return args[0]
+        if p.kind != CALL or None in args[:1]:
+            return None
+        name = p.rule.name
+        if p.rule.elementwise and not p.kwargs and None not in args:
+            try:
+                return tuple(np.broadcast_shapes(*args))
+            except ValueError:
+                return None
+        if name == "x[index]":
+            index = p.args[1]
+            items = index.items if isinstance(index, ir.Tuple) else [index]
+            if all((isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
+                   for i in items) and len(items) <= len(args[0]):
+                return args[0][len(items):]
+            return None
+        if name == "ndarray.T":
+            return args[0][::-1]
+        if p.rule.reduction and len(p.args) == 1 and set(p.kwargs) <= {"axis", "keepdims"}:
+            return _reduced(args[0], p.kwargs.get("axis", ir.Const(None)), p.kwargs.get("keepdims", ir.Const(False)))
+        if name in ("@", "numpy.matmul", "numpy.dot") and len(args) == 2 and None not in args and not p.kwargs:
+            return _product(*args, name == "numpy.dot")
+        return None
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                d = assign(s)
+                if d is not None:
+                    dims[s.target] = d
+            elif isinstance(s, ir.If):
+                block(s.body)
+                block(s.orelse)
+                for o, a, b in zip(s.outs, *s.yields):
+                    if of(a) is not None and of(a) == of(b):
+                        dims[o] = of(a)
+            elif isinstance(s, ir.Loop):
+                loop(s)
+
+    def loop(s: ir.Loop) -> None:
+        if s.kind == "for" and isinstance(s.iter, ir.Call) and isinstance(s.iter.func, ir.Ref) \
+                and s.iter.func.value is range and isinstance(s.target, str):
+            ints.add(s.target)
+        before = dict(dims)
+        stable = {c: of(i) for c, i in zip(s.carried, s.inits) if of(i) is not None}
+        while True:  # assume each carried value keeps its initial shape; drop those an iteration changes
+            dims.clear()
+            dims.update(before, **stable)
+            block(s.cond_body)
+            block(s.body)
+            changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and of(n) != stable[c]]
+            if not changed:
+                break
+            for c in changed:
+                del stable[c]
+        dims.update({r: stable[c] for r, c in zip(s.results, s.carried) if c in stable})
+
+    block(body)
+    return dims
+
+
+def _reduced(shape: tuple[int, ...], axis: ir.Expr, keepdims: ir.Expr) -> tuple[int, ...] | None:
+    """The shape of a reduction of an array of ``shape`` over constant ``axis``."""
+    if not (isinstance(axis, ir.Const | ir.Tuple) and isinstance(keepdims, ir.Const)):
+        return None
+    axes = [a.value for a in axis.items] if isinstance(axis, ir.Tuple) else axis.value
+    if isinstance(axes, list) and not all(type(a) is int for a in axes):
+        return None
+    if axes is None:
+        axes = list(range(len(shape)))
+    elif type(axes) is int:
+        axes = [axes]
+    elif not isinstance(axes, list):
+        return None
+    if not all(-len(shape) <= a < len(shape) for a in axes):
+        return None
+    axes = {a % len(shape) for a in axes}
+    if keepdims.value is True:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes) if keepdims.value is False else None
+
+
+def _product(a: tuple[int, ...], b: tuple[int, ...], dot: bool) -> tuple[int, ...] | None:
+    """The shape of ``a @ b`` (and of ``np.dot`` for operands of at most two dimensions)."""
+    if not a or not b or (dot and (len(a) > 2 or len(b) > 2)):
+        return None
+    if len(a) == 1 and len(b) == 1:
+        return () if a == b else None
+    if len(b) == 1:
+        return a[:-1] if a[-1] == b[0] else None
+    if len(a) == 1:
+        return b[:-2] + b[-1:] if a[0] == b[-2] else None
+    if a[-1] != b[-2]:
+        return None
+    try:
+        return tuple(np.broadcast_shapes(a[:-2], b[:-2])) + (a[-2], b[-1])
+    except ValueError:
+        return None
 
 
 def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:

@@ -9,9 +9,9 @@ vjp, whose seed is a parameter, cannot have. Each is sound on its own:
   a constant (``mean_bar = -1.0``), are put where they are read; ``1.0 * a`` becomes ``a``.
 * **broadcasts** (in the pullback): a reduction's cotangent ``np.broadcast_to(s, np.shape(r))`` or
   ``unreduce(g, r, axis, keepdims=True)`` that meets elementwise arithmetic with an
-  operand of ``r``'s shape is replaced by ``s`` (or ``g``): NumPy broadcasting
-  gives the same values, and no stride-0 array is made (``np.broadcast_to`` alone
-  costs about 8 µs).
+  operand of ``r``'s shape, or is written into an array (``getitem_adjoint``), is
+  replaced by ``s`` (or ``g``): NumPy broadcasting gives the same values, and no
+  stride-0 array is made (``np.broadcast_to`` alone costs about 8 µs).
 * **dead code**: pure statements nobody reads go (in the forward pass, the ones
   computed only for the output's value).
 * **inlining**: a temporary read once, by a later statement of the same block
@@ -184,6 +184,10 @@ class _Shapes:
                 return "()"
         return None
 
+    def array(self, e: ir.Expr) -> bool:
+        """``e`` is known to be an array (it has a concrete shape of one or more dimensions)."""
+        return isinstance(e, ir.Name) and bool(self.an.dims.get(e.id))
+
     def _join(self, operands: list[ir.Expr]) -> str | None:
         """The class of an elementwise result: its array operands' common class."""
         classes = {self.of(o) for o in operands}
@@ -209,6 +213,10 @@ def _fold_broadcasts(body: list[ir.Stmt], shapes: _Shapes) -> None:
             left, right = (_unbroadcast_operand(e.left, e.right, small, shapes),
                            _unbroadcast_operand(e.right, e.left, small, shapes))
             return _fold_ones(ir.BinOp(e.op, left, right))
+        if (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path == ("getitem_adjoint",)
+                and isinstance(e.args[0], ir.Name) and e.args[0].id in small and shapes.array(e.args[1])):
+            # into an array, NumPy broadcasts the value written at the index
+            return ir.Call(e.func, [small[e.args[0].id][0], *e.args[1:]], e.kwargs)
         return e
 
     if small:

@@ -54,6 +54,7 @@ class Derivative:
     function: ir.Function
     grad: ir.Function
     bindings: dict[str, object]
+    shape_specific: bool = False  # valid only for arguments of the shapes given as ``dims``
 
 
 def _helper(name: str) -> ir.Ref:
@@ -66,10 +67,11 @@ def _zeros(name: str) -> ir.Expr:
 
 
 def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
-            tree_params: set[str] = frozenset()) -> Derivative:
-    """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees)."""
+            tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None) -> Derivative:
+    """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
+    ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``)."""
     fn = copy.deepcopy(fn)  # the forward pass gains tapes; the caller's IR stays as lowered
-    analysis = analyze(fn, wrt, scalar_params, tree_params)
+    analysis = analyze(fn, wrt, scalar_params, tree_params, dims)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
@@ -99,7 +101,7 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
         fn.loc, ssa=True, flat=False,
     )
     grad = fuse(namer.fresh(f"{fn.name}_grad"), fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
-    return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer))
+    return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer), analysis.shape_specific)
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
@@ -308,7 +310,7 @@ class _Adjoint:
             kwargs = {k: self.an.sym(v) for k, v in p.kwargs.items()}
             ans = self.an.sym(ir.Name(stmt.target))
             try:
-                contributions = p.rule.reverse(Sym(g, ans.scalar), ans, *args, **kwargs)
+                contributions = p.rule.reverse(Sym(g, ans.scalar, ans.shape), ans, *args, **kwargs)  # g has ans's shape
             except (TypeError, NotImplementedError) as e:
                 raise NoDerivativeRuleError(
                     f"s2sad's rule for {p.rule.name} does not support this call, at "

@@ -60,9 +60,13 @@ class Sym:
             return right
         if op in ("*", "/", "**") and right.const == 1:
             return left
+        # the result's shape class: an array operand's, when the other is a scalar or of the same class
+        shape = right.shape if left.scalar else left.shape if right.scalar or left.shape == right.shape else None
+        if op == "@":
+            shape = None
         if op == "+" and isinstance(right.expr, UnaryOp) and right.expr.op == "-":  # a + -b is a - b
-            return Sym(BinOp("-", left.expr, right.expr.operand), left.scalar and right.scalar)
-        return Sym(BinOp(op, left.expr, right.expr), left.scalar and right.scalar)
+            return Sym(BinOp("-", left.expr, right.expr.operand), left.scalar and right.scalar, shape)
+        return Sym(BinOp(op, left.expr, right.expr), left.scalar and right.scalar, shape)
 
     def __add__(self, o): return self._bin("+", o)
     def __radd__(self, o): return self._bin("+", o, True)
@@ -78,8 +82,8 @@ class Sym:
 
     def __neg__(self) -> Sym:
         if isinstance(self.expr, UnaryOp) and self.expr.op == "-":
-            return Sym(self.expr.operand, self.scalar)
-        return Sym(UnaryOp("-", self.expr), self.scalar)
+            return Sym(self.expr.operand, self.scalar, self.shape)
+        return Sym(UnaryOp("-", self.expr), self.scalar, self.shape)
 
     def __gt__(self, o): return Sym(Compare(">", self.expr, sym(o).expr))
     def __lt__(self, o): return Sym(Compare("<", self.expr, sym(o).expr))
@@ -173,11 +177,12 @@ def ub(contribution: Sym, x: Sym, other: Sym) -> Sym:
     """``unbroadcast(contribution, x)`` for ``x`` in ``x <op> other``.
 
     Left out where shapes provably match: ``other`` is a scalar (so the result has
-    ``x``'s shape), both have the same shape by construction, or both ``x`` and the
+    ``x``'s shape), ``x`` has the shape of ``other`` or of the contribution (the
+    result's, when that is known) by construction, or both ``x`` and the
     contribution are scalars.
     """
     if FORWARD[0] or other.scalar or (x.scalar and contribution.scalar) or (
-            x.shape is not None and x.shape == other.shape):
+            x.shape is not None and x.shape in (other.shape, contribution.shape)):
         return contribution  # (forward mode: a tangent broadcasts the way the operand did)
     return rt.unbroadcast(contribution, x.like)
 

@@ -37,18 +37,20 @@ def scalar_seed(out) -> float:
 
 def unbroadcast(g, x):
     """Sum ``g`` over the axes NumPy broadcasting added or stretched to reach ``x``'s shape."""
-    if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
-        return g  # the common case, checked without np.shape's conversions
-    shape = np.shape(x)
-    gshape = np.shape(g)
-    if gshape == shape:
-        return g
-    if not shape:
-        return np.sum(g)
+    if type(g) is np.ndarray and type(x) is np.ndarray:  # the common case, without np.shape's conversions
+        shape, gshape = x.shape, g.shape
+        if gshape == shape:
+            return g
+    else:
+        shape, gshape = np.shape(x), np.shape(g)
+        if gshape == shape:
+            return g
+        g = np.asarray(g)
     lead = len(gshape) - len(shape)
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
-    g = np.sum(g, axis=tuple(range(lead)) + stretched, keepdims=True)
-    return g.reshape(shape)
+    if not stretched:  # the method, not np.sum: half the call overhead on small arrays
+        return g.sum(axis=tuple(range(lead)))
+    return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 
 def unreduce(g, x, axis=None, keepdims=False):

@@ -68,14 +68,14 @@ def _axes(x, axis):
 
 def _keep(value, x, axis, keepdims):
     """A reduction's result put back with size-1 reduced axes (so it broadcasts against ``x``)."""
-    return value if keepdims or axis is None and np.ndim(value) == 0 else np.expand_dims(value, _axes(x, axis))
+    return value if keepdims or np.ndim(value) == 0 else np.expand_dims(value, _axes(x, axis))
 
 
 def max_adjoint(g, x, ans, axis, keepdims):
     """``max``/``min`` reductions: the positions holding the extreme share ``g`` equally on ties."""
-    hit = x == _keep(ans, x, axis, keepdims)
-    count = np.sum(hit, axis=_axes(x, axis), keepdims=True)
-    return unreduce(g, x, axis, keepdims) * hit / count
+    hit = np.asarray(x == _keep(ans, x, axis, keepdims), dtype=np.result_type(x, g))  # a fresh array
+    hit *= _keep(g, x, axis, keepdims) / hit.sum(axis=_axes(x, axis), keepdims=True)
+    return hit
 
 
 def prod_adjoint(g, x, ans, axis, keepdims):

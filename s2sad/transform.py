@@ -43,6 +43,7 @@ class Generated:
     grad_function: types.FunctionType | None
     bindings: dict[str, object]  # helper name -> object (VJP handles of callees among them)
     tangent_names: tuple[str, ...]  # forward mode: the jvp's keyword-only tangent parameters
+    shape_specific: bool  # assumes the array arguments' shapes given to ``transform`` as ``dims``
     load_derivative: Callable[[], tuple[str, types.FunctionType]] = field(repr=False)
 
     @functools.cached_property
@@ -84,7 +85,8 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 
 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
-              dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse") -> Generated:
+              dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
+              dims: dict[str, tuple[int, ...]] | None = None) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -92,7 +94,9 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     specialisation serves. ``dynamic_cells``: the result will serve every closure
     made from ``fn``'s code, so closure cells are not read at transform time.
     ``trees`` are parameters that hold tuples, lists or dicts (pytrees). ``mode``
-    ``"forward"`` makes the jvp instead (in ``function``; no fused gradient).
+    ``"forward"`` makes the jvp instead (in ``function``; no fused gradient). ``dims``
+    (reverse mode): shapes of array parameters; where knowing them removes a shape
+    check, the result says ``shape_specific`` and serves arguments of those shapes only.
     """
     params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
@@ -104,7 +108,7 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     if mode == "forward":
         deriv = forward(lowered, src, namer, inputs, set(scalars), set(trees))
     else:
-        deriv = reverse(lowered, src, namer, inputs, set(scalars), set(trees))
+        deriv = reverse(lowered, src, namer, inputs, set(scalars), set(trees), dims)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     cells.update(src.freevars)
@@ -125,4 +129,4 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         grad_text, grad = emit_and_load("grad", deriv.grad)
     tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
     return Generated(src, lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
-                     functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function))
+                     mode != "forward" and deriv.shape_specific, functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function))

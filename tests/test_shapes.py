@@ -1,0 +1,77 @@
+"""Derivatives specialised to the arguments' shapes (``activity._dims``, ``cache.ByShape``).
+
+The first transform for an argument-types key is told the array arguments' shapes;
+where that removes an ``unbroadcast``, the key gets one derivative per shape. Every
+test here calls with shapes whose broadcasting differs, which a derivative that
+kept the first call's assumptions would get wrong.
+"""
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad.cache import MAX_SHAPES, ByShape, get_cache
+from s2sad.testing import check_grads
+
+
+def steps(x, a, b):
+    for i in range(a.shape[0]):
+        x = np.tanh(x * a[i] + b[i])
+    return np.sum(x)
+
+
+def _entry(fn, args, wrt):
+    e = get_cache(fn, wrt).table[tuple(map(type, args))]
+    return e
+
+
+def test_shapes_remove_the_shape_checks_and_other_shapes_get_their_own():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    check_grads(steps, (rng.standard_normal(4), a, b))
+    router = _entry(steps, (np.ones(4), a, b), (0, 1, 2))
+    assert isinstance(router, ByShape)
+    (only,) = router.table.values()
+    assert "unbroadcast" not in only.generated.grad_text
+    assert "unbroadcast" in s2sad.source(steps, argnums=(0, 1, 2), stage="grad")  # the generic variant
+    check_grads(steps, (rng.standard_normal(1), a, b))  # x is broadcast now: its gradient sums
+    check_grads(steps, (rng.standard_normal(4), a[:, :1], b))  # and now a[i]
+    assert len(router.table) == 3
+
+
+def grows(x, a):
+    for i in range(3):
+        x = x * a[i]  # (1,) then (4,): the carried shape changes, so it is not assumed
+    return np.sum(x)
+
+
+def test_a_loop_that_changes_a_shape_keeps_its_checks():
+    rng = np.random.default_rng(1)
+    check_grads(grows, (rng.standard_normal(1), rng.standard_normal((3, 4))))
+
+
+def reduce_then_broadcast(x):
+    m = np.max(x, axis=1, keepdims=True)
+    return np.sum(np.exp(x - m) * x.T.sum(axis=0)[:, None])
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (1, 4), (3, 1), (1, 1)])
+def test_reductions_products_and_transposes(shape):
+    check_grads(reduce_then_broadcast, (np.random.default_rng(2).standard_normal(shape),))
+
+
+def affine(W, x, b):
+    return np.sum(np.tanh(W @ x + b))
+
+
+def test_past_the_limit_one_derivative_serves_every_shape():
+    rng = np.random.default_rng(3)
+    g = s2sad.grad(affine, argnums=(0, 2))
+    for n in range(1, MAX_SHAPES + 4):
+        W, x, b = rng.standard_normal((n, 3)), rng.standard_normal(3), rng.standard_normal(1)
+        gW, gb = g(W, x, b)
+        d = 1.0 - np.tanh(W @ x + b) ** 2
+        np.testing.assert_allclose(gW, np.outer(d, x), rtol=1e-12)
+        np.testing.assert_allclose(gb, [d.sum()], rtol=1e-12)
+    router = _entry(affine, (W, x, b), (0, 2))
+    assert len(router.table) == MAX_SHAPES and router.any_shape is not None
