@@ -1,14 +1,23 @@
 """Benchmark s2sad.grad against hand-written NumPy gradients (and peers, when installed).
 
-Run from the repository root:  python bench/run.py  [--quick]
+Run from the repository root:  python bench/run.py  [--quick] [--no-peers]
 
 For each workload, in one process, it interleaves the candidates, takes the median
 of repeated samples (each sample times enough calls to last ~20 ms), and prints the
 time per gradient and the ratio to the hand-written gradient. It also reports the
-transform time of the first call and the peak memory of one gradient against the
-hand-written one (tracemalloc), and checks that the gradients agree to 1e-8.
-Peers (autograd, JAX with and without jit) get a column when they import; they run
-the same function code with ``np`` and ``math`` bound to their own modules.
+transform time of the first call (a fresh ``grad``'s first call less a warm call) and
+the peak memory of one gradient against the hand-written one (tracemalloc), and
+checks that every candidate's gradients agree with the hand-written ones to 1e-8
+(a ratio marked ``!`` did not).
+
+Peers get a column when they import: autograd, JAX with and without ``jit``, PyTorch.
+They run the same function code with ``np`` and ``math`` bound to their own modules
+(PyTorch: a small shim mapping the handful of NumPy calls the workloads use).
+
+Everything runs on one thread (``OMP_NUM_THREADS`` and friends default to 1, as in
+the measurements issue 7 quotes): with two BLAS thread pools in one process
+(OpenBLAS's and PyTorch's OpenMP one) on a small machine, merely importing torch made
+the hand-written MLP gradient 2.4x slower, which would skew every ratio.
 """
 
 from __future__ import annotations
@@ -20,17 +29,22 @@ import sys
 import time
 import types
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before NumPy (or a peer) starts its thread pool
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import s2sad  # noqa: E402
-import s2sad.transform  # noqa: E402
+import s2sad.cache  # noqa: E402
 from s2sad.testing import peak_memory  # noqa: E402
 from workloads import workloads  # noqa: E402
 
 MEMORY_FLOOR = 4096  # bytes: a hand-written peak below this (scalar workloads) gets no memory ratio
+PEERS = ("autograd", "jax", "jax.jit", "torch")
 
 
 def rebind(fn, np_module, math_module):
@@ -39,26 +53,69 @@ def rebind(fn, np_module, math_module):
     return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
-def peers(fn, argnums):
-    """Gradient functions of the installed peers, by column name."""
+def _nums(argnums) -> tuple[int, ...]:
+    return argnums if isinstance(argnums, tuple) else (argnums,)
+
+
+def torch_numpy(torch):
+    """The NumPy (and ``math``) calls the workloads make, on torch tensors."""
+    def reduction(f):
+        return lambda x, axis=None, keepdims=False: f(x) if axis is None else f(x, dim=axis, keepdim=keepdims)
+
+    return types.SimpleNamespace(
+        sin=torch.sin, cos=torch.cos, tanh=torch.tanh, exp=torch.exp, log=torch.log, log1p=torch.log1p,
+        sum=reduction(torch.sum), mean=reduction(torch.mean), max=reduction(torch.amax), arange=torch.arange)
+
+
+def torch_grad(fn, argnums):
+    """``fn``'s gradient by PyTorch's autograd: inputs become float64 leaf tensors per call."""
+    import torch
+
+    f, nums = rebind(fn, torch_numpy(torch), torch_numpy(torch)), _nums(argnums)
+
+    def leaf(i, a):
+        if isinstance(a, float):
+            return torch.tensor(a, dtype=torch.float64, requires_grad=i in nums)
+        return torch.from_numpy(a).requires_grad_(i in nums and a.dtype.kind == "f")
+
+    def grad(*args):
+        inputs = [leaf(i, a) for i, a in enumerate(args)]
+        gs = torch.autograd.grad(f(*inputs), [inputs[i] for i in nums])
+        gs = tuple(g.item() if g.ndim == 0 else g.numpy() for g in gs)
+        return gs if isinstance(argnums, tuple) else gs[0]
+
+    return grad
+
+
+def peers(fn, argnums, names):
+    """Gradient functions of the installed peers among ``names``, by column name."""
     out = {}
-    try:
-        import autograd
-        import autograd.numpy as anp
+    if "autograd" in names:
+        try:
+            import autograd
+            import autograd.numpy as anp
 
-        out["autograd"] = autograd.grad(rebind(fn, anp, anp), argnum=argnums)
-    except ImportError:
-        pass
-    try:
-        import jax
-        import jax.numpy as jnp
+            out["autograd"] = autograd.grad(rebind(fn, anp, anp), argnum=argnums)
+        except ImportError:
+            pass
+    if {"jax", "jax.jit"} & set(names):
+        try:
+            import jax
+            import jax.numpy as jnp
 
-        jax.config.update("jax_enable_x64", True)
-        g = jax.grad(rebind(fn, jnp, jnp), argnums=argnums)
-        out["jax"] = g
-        out["jax.jit"] = jax.jit(g, static_argnums=())
-    except ImportError:
-        pass
+            jax.config.update("jax_enable_x64", True)
+            g = jax.grad(rebind(fn, jnp, jnp), argnums=argnums)
+            if "jax" in names:
+                out["jax"] = g
+            if "jax.jit" in names:
+                out["jax.jit"] = jax.jit(g)
+        except ImportError:
+            pass
+    if "torch" in names:
+        try:
+            out["torch"] = torch_grad(fn, argnums)
+        except ImportError:
+            pass
     return out
 
 
@@ -78,38 +135,36 @@ def per_call(f, args, budget=0.02):
 def agree(a, b, tol=1e-8):
     a = a if isinstance(a, tuple) else (a,)
     b = b if isinstance(b, tuple) else (b,)
-    return all(np.allclose(x, y, rtol=tol, atol=tol) for x, y in zip(a, b))
+    return all(np.allclose(np.asarray(x), y, rtol=tol, atol=tol) for x, y in zip(a, b))
 
 
 def transform_ms(fn, argnums, args):
-    nums = argnums if isinstance(argnums, tuple) else (argnums,)
-    params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
-    scalars = frozenset(p for p, a in zip(params, args) if isinstance(a, float))
+    """Milliseconds the first call of a fresh ``s2sad.grad`` takes beyond a warm call."""
     times = []
     for _ in range(3):
+        s2sad.cache._caches.pop(fn, None)
         start = time.perf_counter()
-        s2sad.transform.transform(fn, tuple(params[i] for i in nums), scalars)
+        g = s2sad.grad(fn, argnums=argnums)
+        g(*args)
         times.append(time.perf_counter() - start)
-    return min(times) * 1e3
+    return (min(times) - per_call(g, args, 0.005)) * 1e3
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=7, help="timing samples per candidate (median taken)")
     parser.add_argument("--quick", action="store_true", help="3 samples, shorter budget (a smoke test)")
-    parser.add_argument("--no-peers", action="store_true", help="skip autograd and JAX even if installed")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers even if installed")
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"peers to try (default: {','.join(PEERS)})")
     args = parser.parse_args(argv)
     samples, budget = (3, 0.005) if args.quick else (args.samples, 0.02)
+    names = [] if args.no_peers else args.peers.split(",")
     rows = []
     for name, fn, hand, fargs, argnums in workloads():
         grad = s2sad.grad(fn, argnums=argnums)
-        ours, theirs = grad(*fargs), hand(*fargs)
-        ok = agree(ours, theirs)
-        cands = {"hand": hand, "s2sad": grad}
-        if not args.no_peers:
-            cands.update(peers(fn, argnums))
-        for f in cands.values():  # warm up (and compile, for jit)
-            f(*fargs)
+        cands = {"hand": hand, "s2sad": grad, **peers(fn, argnums, names)}
+        theirs = hand(*fargs)
+        ok = {k: agree(f(*fargs), theirs) for k, f in cands.items()}  # also warms up (and compiles, for jit)
         times = {k: [] for k in cands}
         for _ in range(samples):
             for k, f in cands.items():
@@ -118,13 +173,17 @@ def main(argv=None) -> int:
         hand_peak = peak_memory(hand, *fargs)  # below a few KiB the ratio is allocator noise: not shown
         mem = peak_memory(grad, *fargs) / hand_peak if hand_peak >= MEMORY_FLOOR else None
         rows.append((name, med, ok, transform_ms(fn, argnums, fargs), mem))
-    columns = ["s2sad"] + [c for c in ("autograd", "jax", "jax.jit") if any(c in r[1] for r in rows)]
+    columns = ["s2sad"] + [c for c in PEERS if any(c in r[1] for r in rows)]
     head = f"{'workload':34} {'hand':>10} " + " ".join(f"{c + ' /hand':>15}" for c in columns)
     print(head + f" {'transform':>10} {'peak mem':>9} {'agree':>6}")
     for name, med, ok, tms, mem in rows:
-        cells = " ".join(f"{med[c] / med['hand']:>15.2f}" if c in med else f"{'-':>15}" for c in columns)
-        print(f"{name:34} {med['hand'] * 1e6:>8.1f}us {cells} {tms:>8.1f}ms {f'{mem:.2f}x' if mem is not None else '-':>9} {'yes' if ok else 'NO':>6}")
-    return 0 if all(r[2] for r in rows) else 1
+        cells = " ".join(f"{med[c] / med['hand']:>14.2f}{' ' if ok[c] else '!'}" if c in med else f"{'-':>15}"
+                         for c in columns)
+        print(f"{name:34} {med['hand'] * 1e6:>8.1f}us {cells} {tms:>8.1f}ms "
+              f"{f'{mem:.2f}x' if mem is not None else '-':>9} {'yes' if ok['s2sad'] else 'NO':>6}")
+    if any(not all(r[2].values()) for r in rows):
+        print("! : the gradients disagree with the hand-written ones")
+    return 0 if all(r[2]["s2sad"] for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 from .cache import JVP, VJP, Cache, get_cache
 from .codegen import signature
 from .errors import SourceUnavailableError
-from .frontend import parse_function
+from .frontend import parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, map_leaves
@@ -28,7 +28,7 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian
 
 
 def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
-    parse_function(fun)  # a clear error now for functions without source
+    source_lines(fun)  # a clear error now for functions without source
     code = fun.__code__
     wrt_names(list(code.co_varnames[: code.co_argcount]), argnums, fun.__qualname__)
     return get_cache(fun, argnums)

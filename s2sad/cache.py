@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from .frontend import parse_function
+from .frontend import source_lines
 from .pytree import differentiable, is_node, leaves
 
 __all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of"]
@@ -177,7 +177,7 @@ def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True, mode: st
     per_fun = _caches.setdefault(fun, {})
     cache = per_fun.get((wrt, strict, mode))
     if cache is None:
-        parse_function(fun)  # fail now, when the transform is requested, for functions without source
+        source_lines(fun)  # fail now, when the transform is requested, for functions without source
         cache = per_fun[(wrt, strict, mode)] = Cache(fun, wrt, strict, mode=mode)
     return cache
 
@@ -288,7 +288,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     key = (code, shift, wrt, mode)
     cache = _by_code.get(key)
     if cache is None:
-        parse_function(fn)
+        source_lines(fn)
         cache = _by_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
     return self_arg, fn, cache, frees
 

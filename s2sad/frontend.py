@@ -22,7 +22,7 @@ import gast
 from .errors import S2SADSyntaxError, SourceUnavailableError
 from .ir import UNKNOWN, Loc
 
-__all__ = ["Source", "parse_function", "MISSING", "DYNAMIC"]
+__all__ = ["Source", "parse_function", "source_lines", "MISSING", "DYNAMIC"]
 
 MISSING = object()  # a name that is neither local, closure, global nor builtin
 DYNAMIC = object()  # a closure cell whose contents are read only when the code runs
@@ -80,8 +80,9 @@ def _describe(fn: object) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
 
-def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
-    """Parse ``fn``'s source; raise ``SourceUnavailableError`` when there is none."""
+def source_lines(fn: object) -> tuple[list[str], int]:
+    """``fn``'s source lines and first line number; ``SourceUnavailableError`` when there are none.
+    (The cheap half of ``parse_function``: ``grad`` calls it to fail early.)"""
     if hasattr(fn, "__s2sad_transform__"):
         raise SourceUnavailableError(
             f"{_describe(fn)} is already an s2sad {fn.__s2sad_transform__} function; differentiating "
@@ -95,13 +96,31 @@ def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
             "function that calls it instead; calls to it then need a derivative rule."
         )
     try:
-        lines, first = inspect.getsourcelines(fn)
+        return _lines_of(fn)
     except (OSError, TypeError) as e:
         raise SourceUnavailableError(
             f"s2sad cannot read the source of {_describe(fn)} (defined in "
             f"{fn.__code__.co_filename!r}): {e}. Functions made by exec/eval or typed at an "
             "interactive prompt without a file have no source to transform."
         ) from None
+
+
+_LINES: dict[types.CodeType, tuple[list[str], int]] = {}
+
+
+def _lines_of(fn: types.FunctionType) -> tuple[list[str], int]:
+    """``inspect.getsourcelines`` (which tokenizes the file each time), once per code object."""
+    hit = _LINES.get(fn.__code__)
+    if hit is None:
+        if len(_LINES) > 1024:
+            _LINES.clear()
+        hit = _LINES[fn.__code__] = inspect.getsourcelines(fn)
+    return hit
+
+
+def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
+    """Parse ``fn``'s source; raise ``SourceUnavailableError`` when there is none."""
+    lines, first = source_lines(fn)
     file = fn.__code__.co_filename
     if fn.__name__ == "<lambda>":
         # A lambda sits inside some expression: parse its whole file, so it can start

@@ -52,13 +52,15 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
         seed_value, names = ir.Const(1.0), names | {seed}  # statically a float that depends on the arguments
     else:
         seed_value = ir.Call(_helper("scalar_seed"), [out])
-    body = [*forward, ir.Assign(seed, seed_value, loc), *pullback, ir.Return(ir.Tuple(grads))]
-    backward = body[len(forward):]  # the rewrites of values apply here: the user's own code keeps its meaning
-    _propagate_constants(backward, names)
-    _fold_broadcasts(backward, _Shapes(analysis, bars))
+    backward = [ir.Assign(seed, seed_value, loc), *pullback, ir.Return(ir.Tuple(grads))]
     body = [*forward, *backward]
-    _drop_dead(body)
-    _inline(body, names, _counts(body))
+    binds, _ = _counts(body)  # the passes below bind nothing new
+    # values are rewritten in the pullback only: the user's own code keeps its meaning
+    _propagate_constants(backward, names, binds)
+    _fold_broadcasts(backward, _Shapes(analysis, bars), binds)
+    _, reads = _counts(body)
+    _drop_dead(body, reads)
+    _inline(body, names, binds, reads)
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False)
 
 
@@ -119,10 +121,9 @@ def _pure_callable(fn: object) -> bool:
 # ----- constants -----
 
 
-def _propagate_constants(body: list[ir.Stmt], names: set[str]) -> None:
+def _propagate_constants(body: list[ir.Stmt], names: set[str], binds: Counter) -> None:
     """Temporaries bound once, to a constant, are replaced by it (then ``1.0 * a`` -> ``a``:
     in a cotangent; in the user's code ``x * 1.0`` is a copy, and may be a float copy of ints)."""
-    binds, _ = _counts(body)
     consts: dict[str, ir.Expr] = {}
     while True:  # a constant put in may fold another statement to a constant
         found = {s.target: s.value for s in ir.walk(body) if isinstance(s, ir.Assign) and isinstance(s.target, str)
@@ -197,14 +198,17 @@ class _Shapes:
         return classes.pop() if len(classes) == 1 else "()" if not classes else None
 
 
-def _fold_broadcasts(body: list[ir.Stmt], shapes: _Shapes) -> None:
-    """Replace a broadcast cotangent by its unbroadcast value where arithmetic broadcasts it anyway."""
+def _fold_broadcasts(body: list[ir.Stmt], shapes: _Shapes, binds: Counter) -> None:
+    """Replace a broadcast cotangent by its unbroadcast value where arithmetic broadcasts it anyway.
+
+    Only values bound once, from names bound at most once (in the whole function: a
+    reverse loop re-binds the forward values it replays), so the value means the same
+    wherever it is put."""
     small: dict[str, tuple[ir.Expr, str]] = {}  # name -> (value before broadcasting, class it is broadcast to)
-    binds, _ = _counts(body)
     for s in ir.walk(body):
         if isinstance(s, ir.Assign) and isinstance(s.target, str) and binds[s.target] == 1:
             found = _broadcast_of(s.value, shapes)
-            if found is not None:
+            if found is not None and all(binds[n] <= 1 for n in ir.names_read(found[0])):
                 small[s.target] = found
 
     def fold(e: ir.Expr) -> ir.Expr:
@@ -250,12 +254,11 @@ def _unbroadcast_operand(e: ir.Expr, other: ir.Expr, small: dict, shapes: _Shape
 # ----- dead code -----
 
 
-def _drop_dead(body: list[ir.Stmt]) -> None:
-    """Remove pure assignments whose targets nobody reads, until none is left."""
-    while True:
-        _, reads = _counts(body)
-        if not _drop_unread(body, reads):
-            return
+def _drop_dead(body: list[ir.Stmt], reads: Counter) -> None:
+    """Remove pure assignments whose targets nobody reads (what they read may become dead in turn);
+    ``reads`` is kept up to date."""
+    while _drop_unread(body, reads):
+        pass
 
 
 def _drop_unread(stmts: list[ir.Stmt], reads: Counter) -> bool:
@@ -263,7 +266,8 @@ def _drop_unread(stmts: list[ir.Stmt], reads: Counter) -> bool:
     for i in range(len(stmts) - 1, -1, -1):
         s = stmts[i]
         if isinstance(s, ir.Assign):
-            if _pure(s.value) and not any(reads[t] for t in s.targets):
+            if not any(reads[t] for t in s.targets) and _pure(s.value):
+                reads.subtract(ir.names_read(s.value))
                 del stmts[i]
                 dropped = True
         elif isinstance(s, ir.If):
@@ -281,55 +285,67 @@ def _ops(e: ir.Expr) -> int:
     return own + sum(_ops(c) for c in ir.children(e))
 
 
-def _inline(stmts: list[ir.Stmt], names: set[str], counts: tuple[Counter, Counter]) -> None:
+class _Facts:
+    """What inlining asks of a statement, computed once (and again when its value changes)."""
+
+    __slots__ = ("reads", "pure", "bound", "simple")
+
+    def __init__(self, s: ir.Stmt) -> None:
+        self.simple = isinstance(s, ir.Assign | ir.Return | ir.Do)  # no region
+        self.reads = Counter(n for e in ir.exprs(s) for n in ir.names_read(e))
+        self.pure = self.simple and _pure(s.value)
+        self.bound = _bound(s)
+
+
+def _inline(stmts: list[ir.Stmt], names: set[str], binds: Counter, reads: Counter) -> None:
     """Write each temporary whose value is read exactly once, later in ``stmts``, into its reader.
 
     A name may be bound several times (a cotangent that accumulates, ``a_bar = a_bar + c``)
     as long as all its bindings and reads are statements of this block (not in regions).
     """
-    binds, reads = counts
+    facts = [_Facts(s) for s in stmts]
     here_binds, here_reads = Counter(), Counter()
-    for s in stmts:
-        here_binds.update(_bound(s))
-        for e in ir.exprs(s):
-            here_reads.update(ir.names_read(e))
+    for f in facts:
+        here_binds.update(f.bound)
+        here_reads.update(f.reads)
     i = 0
     while i < len(stmts):
         s = stmts[i]
         for region in (s.body, s.orelse) if isinstance(s, ir.If) else (s.cond_body, s.body) \
                 if isinstance(s, ir.Loop) else ():
-            _inline(region, names, counts)
+            _inline(region, names, binds, reads)
         t = s.target if isinstance(s, ir.Assign) else None
         if (isinstance(t, str) and t in names and binds[t] == here_binds[t] and reads[t] == here_reads[t]
-                and _pure(s.value) and _inline_into(stmts, i)):
-            del stmts[i]
+                and facts[i].pure and _inline_into(stmts, facts, i)):
+            del stmts[i], facts[i]
         else:
             i += 1
 
 
-def _inline_into(stmts: list[ir.Stmt], i: int) -> bool:
+def _inline_into(stmts: list[ir.Stmt], facts: list[_Facts], i: int) -> bool:
     """Substitute ``stmts[i]``'s value into the one later statement that reads it before it is
     bound again, if nothing between could change what it reads and the result stays small."""
-    s = stmts[i]
-    depends = set(ir.names_read(s.value))
+    name, value = stmts[i].target, stmts[i].value
+    depends = facts[i].reads
     reader = None
     for j in range(i + 1, len(stmts)):
-        t = stmts[j]
-        if not isinstance(t, ir.Assign | ir.Return | ir.Do):
-            return False  # a region lies between (or reads it): leave it
-        n = sum(1 for name in ir.names_read(t.value) if name == s.target)
+        f = facts[j]
+        if not f.simple:
+            return False  # a region lies between (or after the reader, before a new binding): leave it
+        n = f.reads[name]
         if n > 1 or (n == 1 and reader is not None):
             return False
         if n == 1:
-            reader = t
-        elif reader is None and (not _pure(t.value) or depends.intersection(_bound(t))):
+            reader = j
+        elif reader is None and (not f.pure or any(b in depends for b in f.bound)):
             return False  # something between could change what the value reads
-        if s.target in _bound(t):
+        if name in f.bound:
             break
     if reader is None:
         return False
-    value = ir.substitute(reader.value, {s.target: s.value})
-    if _ops(value) > _MAX_OPS and _ops(s.value) > 0:
+    new = ir.substitute(stmts[reader].value, {name: value})
+    if _ops(new) > _MAX_OPS and _ops(value) > 0:
         return False
-    reader.value = value
+    stmts[reader].value = new
+    facts[reader] = _Facts(stmts[reader])
     return True

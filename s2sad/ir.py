@@ -328,47 +328,47 @@ class IRError(AssertionError):
 # ----- traversal -----
 
 
-def children(e: Expr) -> Iterator[Expr]:
-    """The direct sub-expressions of ``e``."""
-    if isinstance(e, BinOp | Compare):
-        yield e.left
-        yield e.right
-    elif isinstance(e, UnaryOp):
-        yield e.operand
-    elif isinstance(e, Call):
-        yield e.func
-        yield from e.args
-        for _, v in e.kwargs:
-            yield v
-    elif isinstance(e, Attr | Starred):
-        yield e.value
-    elif isinstance(e, Subscript):
-        yield e.value
-        yield e.index
-    elif isinstance(e, Slice):
-        yield from (p for p in (e.lower, e.upper, e.step) if p is not None)
-    elif isinstance(e, Tuple | List):
-        yield from e.items
-    elif isinstance(e, Dict):
-        yield from e.keys
-        yield from e.values
-    elif isinstance(e, Closure):
-        yield from e.captured
-    elif isinstance(e, SetItem):
-        yield e.base
-        yield e.index
-        yield e.value
-    elif isinstance(e, ListMethod):
-        yield e.base
-        yield from e.args
+_NO_CHILDREN = ()
+_CHILDREN: dict[type, Callable] = {
+    BinOp: lambda e: (e.left, e.right),
+    Compare: lambda e: (e.left, e.right),
+    UnaryOp: lambda e: (e.operand,),
+    Call: lambda e: (e.func, *e.args, *(v for _, v in e.kwargs)),
+    Attr: lambda e: (e.value,),
+    Starred: lambda e: (e.value,),
+    Subscript: lambda e: (e.value, e.index),
+    Slice: lambda e: tuple(p for p in (e.lower, e.upper, e.step) if p is not None),
+    Tuple: lambda e: e.items,
+    List: lambda e: e.items,
+    Dict: lambda e: (*e.keys, *e.values),
+    Closure: lambda e: e.captured,
+    SetItem: lambda e: (e.base, e.index, e.value),
+    ListMethod: lambda e: (e.base, *e.args),
+}
 
 
-def names_read(e: Expr) -> Iterator[str]:
+def children(e: Expr) -> tuple[Expr, ...] | list[Expr]:
+    """The direct sub-expressions of ``e`` (a table by node type: this is the hottest
+    function of the transform)."""
+    get = _CHILDREN.get(type(e))
+    return _NO_CHILDREN if get is None else get(e)
+
+
+def names_read(e: Expr) -> list[str]:
     """Every local name ``e`` reads, in order."""
-    if isinstance(e, Name):
-        yield e.id
-    for c in children(e):
-        yield from names_read(c)
+    out: list[str] = []
+    _names_into(e, out)
+    return out
+
+
+def _names_into(e: Expr, out: list[str]) -> None:
+    if type(e) is Name:
+        out.append(e.id)
+        return
+    get = _CHILDREN.get(type(e))
+    if get is not None:
+        for c in get(e):
+            _names_into(c, out)
 
 
 def exprs(stmt: Stmt) -> Iterator[Expr]:
@@ -477,6 +477,7 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
             s.outs, s.yields = list(s.outs), (list(s.yields[0]), list(s.yields[1]))
         elif isinstance(s, Loop):
             s.cond_body, s.body = clone(s.cond_body), clone(s.body)
+            s.carried, s.inits, s.nexts, s.results = list(s.carried), list(s.inits), list(s.nexts), list(s.results)
         out.append(s)
     return out
 

@@ -24,7 +24,6 @@ where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter
 from __future__ import annotations
 
 import builtins
-import copy
 import inspect
 import types
 from dataclasses import dataclass
@@ -70,7 +69,8 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None) -> Derivative:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
     ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``)."""
-    fn = copy.deepcopy(fn)  # the forward pass gains tapes; the caller's IR stays as lowered
+    fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
+    # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     analysis = analyze(fn, wrt, scalar_params, tree_params, dims)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
