@@ -61,6 +61,8 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     _, reads = _counts(body)
     _drop_dead(body, reads)
     _inline(body, names, binds, reads)
+    pullback_ids = {id(s) for s in backward}
+    ir.map_exprs([s for s in body if id(s) in pullback_ids], _fold_ones)  # what inlining put together
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False)
 
 
@@ -135,7 +137,8 @@ def _propagate_constants(body: list[ir.Stmt], names: set[str], binds: Counter) -
 
 
 def _fold_ones(e: ir.Expr) -> ir.Expr:
-    """``1.0 * a`` -> ``a``, ``a / 1.0`` -> ``a``, ``-1.0 * a`` -> ``-a``, ``-(c)`` -> ``-c``."""
+    """``1.0 * a`` -> ``a``, ``a / 1.0`` -> ``a``, ``-1.0 * a`` -> ``-a``, ``-(c)`` -> ``-c``,
+    ``a + -b * c`` -> ``a - b * c`` (exact in floating point)."""
     if isinstance(e, ir.BinOp):
         left, right = _fold_ones(e.left), _fold_ones(e.right)
         if e.op == "*" and _is_float(left, 1.0):
@@ -144,6 +147,9 @@ def _fold_ones(e: ir.Expr) -> ir.Expr:
             return left
         if e.op == "*" and _is_float(left, -1.0):
             return ir.UnaryOp("-", right)
+        positive = _without_sign(right) if e.op in ("+", "-") else None
+        if positive is not None:
+            return ir.BinOp("-" if e.op == "+" else "+", left, positive)
         return ir.BinOp(e.op, left, right)
     if isinstance(e, ir.UnaryOp):
         operand = _fold_ones(e.operand)
@@ -151,6 +157,16 @@ def _fold_ones(e: ir.Expr) -> ir.Expr:
             return ir.Const(-operand.value)
         return ir.UnaryOp(e.op, operand)
     return ir.map_children(e, _fold_ones)
+
+
+def _without_sign(e: ir.Expr) -> ir.Expr | None:
+    """``b`` for ``-b``, ``b * c`` for ``-b * c`` (and ``/``); None for anything else."""
+    if isinstance(e, ir.UnaryOp) and e.op == "-":
+        return e.operand
+    if isinstance(e, ir.BinOp) and e.op in ("*", "/"):
+        inner = _without_sign(e.left)
+        return None if inner is None else ir.BinOp(e.op, inner, e.right)
+    return None
 
 
 def _is_float(e: ir.Expr, value: float) -> bool:

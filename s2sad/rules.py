@@ -268,7 +268,7 @@ def lookup(fn: object) -> Rule | None:
 # ----- Python operators and their NumPy twins -----
 
 _add = lambda g, ans, x, y: (ub(g, x, y), ub(g, y, x))  # noqa: E731
-_sub = lambda g, ans, x, y: (ub(g, x, y), ub(-g, y, x))  # noqa: E731
+_sub = lambda g, ans, x, y: (ub(g, x, y), -ub(g, y, x))  # noqa: E731  (negated after summing: fewer elements)
 _mul = lambda g, ans, x, y: (ub(g * y, x, y), ub(g * x, y, x))  # noqa: E731
 _div = lambda g, ans, x, y: (ub(g / y, x, y), ub(-g * ans / y, y, x))  # noqa: E731
 

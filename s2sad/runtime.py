@@ -50,6 +50,8 @@ def unbroadcast(g, x):
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     if not stretched:  # the method, not np.sum: half the call overhead on small arrays
         return g.sum(axis=tuple(range(lead)))
+    if not lead:
+        return g.sum(axis=stretched, keepdims=True)
     return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 

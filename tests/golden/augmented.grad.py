@@ -24,7 +24,7 @@ def augmented_grad(x, y):
     y_bar = y_bar + add_bar * y
     # line 48: z -= 2.0 * y
     z_2_bar = unbroadcast(z_3_bar, z_2)
-    y_bar = y_bar + unbroadcast(-z_3_bar, y) * 2.0
+    y_bar = y_bar - unbroadcast(z_3_bar, y) * 2.0
     # line 47: z *= x
     z_1_bar = unbroadcast(z_2_bar * x, z_1)
     x_bar = unbroadcast(z_2_bar * z_1, x)

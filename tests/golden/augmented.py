@@ -25,7 +25,7 @@ def augmented_vjp(x, y):
         y_bar = y_bar + add_bar * y
         # line 48: z -= 2.0 * y
         z_2_bar = unbroadcast(z_3_bar, z_2)
-        mul_bar = unbroadcast(-z_3_bar, y)
+        mul_bar = -unbroadcast(z_3_bar, y)
         y_bar = y_bar + mul_bar * 2.0
         # line 47: z *= x
         z_1_bar = unbroadcast(z_2_bar * x, z_1)

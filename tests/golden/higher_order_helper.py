@@ -53,7 +53,7 @@ def integrate_vjp(f, a, b, n):
         # line 66: h = (b - a) / n
         sub_bar = unbroadcast(h_bar / n, sub)
         b_bar = b_bar + unbroadcast(sub_bar, b)
-        a_bar = a_bar + unbroadcast(-sub_bar, a)
+        a_bar = a_bar - unbroadcast(sub_bar, a)
         return f_bar, a_bar, b_bar
     # line 70: return s * h
     return mul_1, integrate_pullback
