@@ -20,8 +20,8 @@ from . import ir
 from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
-from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, UNARYOP_FUNCS, Rule, Sym, \
-    custom_rule, lookup
+from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
+    Rule, Sym, custom_rule, lookup
 
 __all__ = ["Prim", "primitive", "analyze", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
@@ -159,9 +159,12 @@ class Analysis:
     dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # concrete shapes, when ``dims`` were given
 
     def sym(self, e: ir.Expr) -> Sym:
-        """``e`` as a rule sees it: with whether it is statically a scalar and its shape class."""
-        shape = self.shapes.get(e.id, e.id) if isinstance(e, ir.Name) else None
-        return Sym(e, _static_scalar(e, self.scalars), shape)
+        """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
+        (in a shape-specific derivative) its number of dimensions."""
+        if not isinstance(e, ir.Name):
+            return Sym(e, _static_scalar(e, self.scalars))
+        dims = self.dims.get(e.id)
+        return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims))
 
 
 def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:
@@ -201,6 +204,10 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims) if dims else {}
     shapes, specific = _same_shapes(stmts, prims, scalars, anchors, dims)
+    rank_rules = [RULES[f] for f in RANK_RULES]
+    specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
+        p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
+        for p in prims.values())
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
                     dims)
 

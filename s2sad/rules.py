@@ -27,7 +27,7 @@ import numpy
 from . import runtime
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
 
-__all__ = ["Rule", "Sym", "RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "custom_rule",
+__all__ = ["Rule", "Sym", "RULES", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "custom_rule",
            "rule_name"]
 
 
@@ -41,12 +41,13 @@ class Sym:
     NumPy scalar, which lets ``unbroadcast`` be left out.
     """
 
-    __slots__ = ("expr", "scalar", "shape")
+    __slots__ = ("expr", "scalar", "shape", "ndim")
 
-    def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None) -> None:
+    def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None, ndim: int | None = None) -> None:
         self.expr = expr
         self.scalar = scalar
         self.shape = shape  # operands with the same (non-None) shape key have equal shapes
+        self.ndim = ndim  # known in a shape-specific derivative; rules that read it are in RANK_RULES
 
     @property
     def const(self) -> object:
@@ -297,9 +298,22 @@ for _fn, _name, _rev in [
 defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True)
 defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
 defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True)
-defrule(operator.matmul, "@", lambda g, ans, a, b: (rt.matmul_lhs_adjoint(g, a, b), rt.matmul_rhs_adjoint(g, a, b)))
+
+
+def _matrix_product(lhs: str, rhs: str) -> Callable:
+    """``a @ b`` of two matrices (ranks known: a shape-specific derivative) is written out as a
+    person would, ``g @ b.T`` and ``a.T @ g``; otherwise a helper handles every rank."""
+    def rule(g: Sym, ans: Sym, a: Sym, b: Sym) -> tuple[Sym, Sym]:
+        if a.ndim == 2 and b.ndim == 2:
+            return g @ b.T, a.T @ g
+        return getattr(rt, lhs)(g, a, b), getattr(rt, rhs)(g, a, b)
+    return rule
+
+
+defrule(operator.matmul, "@", _matrix_product("matmul_lhs_adjoint", "matmul_rhs_adjoint"))
 defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse)
-defrule(numpy.dot, "numpy.dot", lambda g, ans, a, b: (rt.dot_lhs_adjoint(g, a, b), rt.dot_rhs_adjoint(g, a, b)))
+defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint"))
+RANK_RULES = {operator.matmul, numpy.matmul, numpy.dot}  # rules that read Sym.ndim
 defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,))
 defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True)
 

@@ -75,3 +75,19 @@ def test_past_the_limit_one_derivative_serves_every_shape():
         np.testing.assert_allclose(gb, [d.sum()], rtol=1e-12)
     router = _entry(affine, (W, x, b), (0, 2))
     assert len(router.table) == MAX_SHAPES and router.any_shape is not None
+
+
+def products(A, B):
+    return np.sum(np.tanh(A @ B) * 2.0)
+
+
+def test_matrix_products_are_written_out_for_matrices_only():
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((3, 4))
+    check_grads(products, (A, rng.standard_normal((4, 5))))
+    router = _entry(products, (A, A), (0, 1))
+    assert isinstance(router, ByShape)  # the ranks alone made it specific
+    (only,) = router.table.values()
+    assert "B.T" in only.generated.grad_text and "A.T @" in only.generated.grad_text
+    check_grads(products, (A, rng.standard_normal(4)))  # a vector now: the helper for any rank
+    check_grads(products, (rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))))
