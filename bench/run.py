@@ -2,16 +2,18 @@
 
 Run from the repository root:  python bench/run.py  [--quick] [--no-peers]
 
-For each workload, in one process, it interleaves the candidates: each sample times
-every candidate back to back (enough calls to last ~20 ms each), and the ratio printed
-is the median over samples of each candidate's time over the hand-written gradient's
-in the same sample (the hand-written time printed is its median). It also reports the
+For each workload, in one process, it interleaves s2sad and the hand-written gradient:
+each sample times both back to back (enough calls to last ~20 ms each), and the ratio
+printed is the median over samples of s2sad's time over the hand-written gradient's in
+the same sample (the hand-written time printed is its median). Each peer is measured
+the same way against the hand-written gradient in a process of its own. It also reports the
 transform time of the first call (a fresh ``grad``'s first call less a warm call) and
 the peak memory of one gradient against the hand-written one (tracemalloc), and
 checks that every candidate's gradients agree with the hand-written ones to 1e-8
 (a ratio marked ``!`` did not).
 
-Peers get a column when they import: autograd, JAX with and without ``jit``, PyTorch.
+Peers get a column when they import: autograd, JAX with and without ``jit``, PyTorch
+(in a run with JAX in the same process, the hand-written MLP gradient ran 2x slower).
 They run the same function code with ``np`` and ``math`` bound to their own modules
 (PyTorch: a small shim mapping the handful of NumPy calls the workloads use).
 
@@ -24,8 +26,10 @@ the hand-written MLP gradient 2.4x slower, which would skew every ratio.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import types
@@ -151,43 +155,82 @@ def transform_ms(fn, argnums, args):
     return (min(times) - per_call(g, args, 0.005)) * 1e3
 
 
+def measure(cands: dict, fargs: tuple, samples: int, budget: float) -> dict[str, float]:
+    """Median seconds of ``hand`` and, for the others, the median of their paired ratios to it.
+
+    Each sample times every candidate back to back: paired ratios follow the hand-written
+    gradient through the shared machine's changes of speed."""
+    times = {k: [] for k in cands}
+    for _ in range(samples):
+        for k, f in cands.items():
+            times[k].append(per_call(f, fargs, budget))
+    med = {k: statistics.median(t / h for t, h in zip(v, times["hand"])) for k, v in times.items()}
+    med["hand"] = statistics.median(times["hand"])
+    return med
+
+
+def peer_process(peer: str, samples: int, budget: float) -> None:
+    """(Run in a child process per peer.) One JSON line per workload: the peer's ratio, agreement."""
+    for i, (_, fn, hand, fargs, argnums) in enumerate(workloads()):
+        found = peers(fn, argnums, [peer])
+        if peer in found:
+            ok = agree(found[peer](*fargs), hand(*fargs))  # also warms up (and compiles, for jit)
+            med = measure({"hand": hand, peer: found[peer]}, fargs, samples, budget)
+            print(json.dumps({"workload": i, "ratio": med[peer], "ok": ok}), flush=True)
+
+
+def peer_columns(names: list[str], argv: list[str]) -> dict[str, dict[int, tuple[float, bool]]]:
+    """Each peer measured in a process of its own (with its own hand-written baseline): a peer's
+    runtime threads and allocator then cannot slow the others, or s2sad's measurement."""
+    out = {}
+    for peer in names:
+        run = subprocess.run([sys.executable, os.path.abspath(__file__), "--peer-process", peer, *argv],
+                             capture_output=True, text=True)
+        rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+        if rows:
+            out[peer] = {r["workload"]: (r["ratio"], r["ok"]) for r in rows}
+        elif run.returncode:
+            print(f"({peer}: its run failed: {run.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=7, help="timing samples per candidate (median taken)")
     parser.add_argument("--quick", action="store_true", help="3 samples, shorter budget (a smoke test)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peers even if installed")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"peers to try (default: {','.join(PEERS)})")
+    parser.add_argument("--peer-process", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     samples, budget = (3, 0.005) if args.quick else (args.samples, 0.02)
-    names = [] if args.no_peers else args.peers.split(",")
+    if args.peer_process:
+        peer_process(args.peer_process, samples, budget)
+        return 0
     rows = []
     for name, fn, hand, fargs, argnums in workloads():
         grad = s2sad.grad(fn, argnums=argnums)
-        cands = {"hand": hand, "s2sad": grad, **peers(fn, argnums, names)}
-        theirs = hand(*fargs)
-        ok = {k: agree(f(*fargs), theirs) for k, f in cands.items()}  # also warms up (and compiles, for jit)
-        times = {k: [] for k in cands}
-        for _ in range(samples):
-            for k, f in cands.items():
-                times[k].append(per_call(f, fargs, budget))
-        # each sample times every candidate back to back: the median of those paired ratios
-        # follows the hand-written gradient through the shared machine's changes of speed
-        med = {k: statistics.median(t / h for t, h in zip(v, times["hand"])) for k, v in times.items()}
-        med["hand"] = statistics.median(times["hand"])
+        ok = agree(grad(*fargs), hand(*fargs))
+        med = measure({"hand": hand, "s2sad": grad}, fargs, samples, budget)
         hand_peak = peak_memory(hand, *fargs)  # below a few KiB the ratio is allocator noise: not shown
         mem = peak_memory(grad, *fargs) / hand_peak if hand_peak >= MEMORY_FLOOR else None
         rows.append((name, med, ok, transform_ms(fn, argnums, fargs), mem))
-    columns = ["s2sad"] + [c for c in PEERS if any(c in r[1] for r in rows)]
+    others = peer_columns([] if args.no_peers else args.peers.split(","),
+                          ["--samples", str(args.samples)] + (["--quick"] if args.quick else []))
+    columns = ["s2sad", *others]
     head = f"{'workload':34} {'hand':>10} " + " ".join(f"{c + ' /hand':>15}" for c in columns)
     print(head + f" {'transform':>10} {'peak mem':>9} {'agree':>6}")
-    for name, med, ok, tms, mem in rows:
-        cells = " ".join(f"{med[c]:>14.2f}{' ' if ok[c] else '!'}" if c in med else f"{'-':>15}"
-                         for c in columns)
-        print(f"{name:34} {med['hand'] * 1e6:>8.1f}us {cells} {tms:>8.1f}ms "
-              f"{f'{mem:.2f}x' if mem is not None else '-':>9} {'yes' if ok['s2sad'] else 'NO':>6}")
-    if any(not all(r[2].values()) for r in rows):
-        print("! : the gradients disagree with the hand-written ones")
-    return 0 if all(r[2]["s2sad"] for r in rows) else 1
+    disagree = False
+    for i, (name, med, ok, tms, mem) in enumerate(rows):
+        cells = [f"{med['s2sad']:>15.2f}"]
+        for peer in others:
+            ratio, peer_ok = others[peer].get(i, (None, True))
+            disagree |= not peer_ok
+            cells.append(f"{'-':>15}" if ratio is None else f"{ratio:>14.2f}{' ' if peer_ok else '!'}")
+        print(f"{name:34} {med['hand'] * 1e6:>8.1f}us {' '.join(cells)} {tms:>8.1f}ms "
+              f"{f'{mem:.2f}x' if mem is not None else '-':>9} {'yes' if ok else 'NO':>6}")
+    if disagree:
+        print("! : that peer's gradients disagree with the hand-written ones")
+    return 0 if all(r[2] for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Fuse: the gradient function -- the forward pass and the seeded pullback in one body, tidied.
 
 Expects ``reverse``'s pieces: the forward statements, the pullback's statements and
-the cotangent of each parameter. ``grad`` does not return the output's value and
-seeds the pullback with the constant ``1.0``, which opens up clean-ups that the
-vjp, whose seed is a parameter, cannot have. Each is sound on its own:
+the cotangent of each parameter. ``grad`` does not return the output's value, and
+when the output is statically a float it seeds the pullback with the constant
+``1.0`` (otherwise with ``scalar_seed(out)``, which checks the output is a scalar):
+that opens up clean-ups the vjp, whose seed is a parameter, cannot have. Each is
+sound on its own:
 
 * **seed and constants** (in the pullback): the seed, and temporaries bound once to
   a constant (``mean_bar = -1.0``), are put where they are read; ``1.0 * a`` becomes ``a``.
