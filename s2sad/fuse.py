@@ -323,7 +323,9 @@ def _inline(stmts: list[ir.Stmt], names: set[str], binds: Counter, reads: Counte
     """
     facts = [_Facts(s) for s in stmts]
     here_binds, here_reads = Counter(), Counter()
+    carried = set()  # read before this block binds them: in a loop body, the last iteration's value
     for f in facts:
+        carried.update(n for n in f.reads if not here_binds[n])
         here_binds.update(f.bound)
         here_reads.update(f.reads)
     i = 0
@@ -334,7 +336,7 @@ def _inline(stmts: list[ir.Stmt], names: set[str], binds: Counter, reads: Counte
             _inline(region, names, binds, reads)
         t = s.target if isinstance(s, ir.Assign) else None
         if (isinstance(t, str) and t in names and binds[t] == here_binds[t] and reads[t] == here_reads[t]
-                and facts[i].pure and _inline_into(stmts, facts, i)):
+                and t not in carried and facts[i].pure and _inline_into(stmts, facts, i)):
             del stmts[i], facts[i]
         else:
             i += 1
