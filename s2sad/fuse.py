@@ -204,7 +204,9 @@ class _Shapes:
         return None
 
     def array(self, e: ir.Expr) -> bool:
-        """``e`` is known to be an array (it has a concrete shape of one or more dimensions)."""
+        """``e`` is known to be an array: it has a concrete shape of one or more dimensions, so
+        NumPy operations on arrays made it (for arguments of other shapes, of these types, it
+        is an array too, or a NumPy scalar that no one could have indexed)."""
         return isinstance(e, ir.Name) and bool(self.an.dims.get(e.id))
 
     def _join(self, operands: list[ir.Expr]) -> str | None:
