@@ -53,7 +53,7 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     if isinstance(out, ir.Name) and out.id in analysis.scalars and out.id in analysis.active:
         seed_value, names = ir.Const(1.0), names | {seed}  # statically a float that depends on the arguments
     else:
-        seed_value = ir.Call(_helper("scalar_seed"), [out])
+        seed_value = ir.Call(ir.Ref(("scalar_seed",), runtime.scalar_seed, helper=True), [out])
     backward = [ir.Assign(seed, seed_value, loc), *pullback, ir.Return(ir.Tuple(grads))]
     body = [*forward, *backward]
     binds, _ = _counts(body)  # the passes below bind nothing new
@@ -66,10 +66,6 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     pullback_ids = {id(s) for s in backward}
     ir.map_exprs([s for s in body if id(s) in pullback_ids], _fold_ones)  # what inlining put together
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False)
-
-
-def _helper(name: str) -> ir.Ref:
-    return ir.Ref((name,), getattr(runtime, name), helper=True)
 
 
 # ----- name bookkeeping on non-SSA code -----
