@@ -9,6 +9,8 @@ sound on its own:
 
 * **seed and constants** (in the pullback): the seed, and temporaries bound once to
   a constant (``mean_bar = -1.0``), are put where they are read; ``1.0 * a`` becomes ``a``.
+* **known shapes** (in the pullback of a shape-specific derivative): ``unbroadcast(g, x)``
+  becomes the sum it would do, ``g.sum(axis=0)``, or ``g``.
 * **broadcasts** (in the pullback): a reduction's cotangent ``np.broadcast_to(s, np.shape(r))`` or
   ``unreduce(g, r, axis, keepdims=True)`` that meets elementwise arithmetic with an
   operand of ``r``'s shape, or is written into an array (``getitem_adjoint``), is
@@ -34,7 +36,7 @@ import numpy as np
 
 from . import ir, runtime
 from .activity import Analysis
-from .rules import NONDIFFERENTIABLE, lookup
+from .rules import METHODS, NONDIFFERENTIABLE, lookup
 
 __all__ = ["fuse"]
 
@@ -42,8 +44,9 @@ _MAX_OPS = 5  # operations an inlined expression may hold
 
 
 def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed: str, pullback: list[ir.Stmt],
-         grads: list[ir.Expr], analysis: Analysis, bars: dict[str, str]) -> ir.Function:
-    """The fused gradient function ``name(*params) -> grads`` of ``fn`` (as lowered).
+         grads: list[ir.Expr], analysis: Analysis, bars: dict[str, str]) -> tuple[ir.Function, bool]:
+    """The fused gradient function ``name(*params) -> grads`` of ``fn`` (as lowered), and whether
+    it used the concrete shapes of a shape-specific analysis (then it serves those shapes only).
 
     ``bars`` maps each name to its cotangent variable. The statements given are not changed.
     """
@@ -59,13 +62,14 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     binds, _ = _counts(body)  # the passes below bind nothing new
     # values are rewritten in the pullback only: the user's own code keeps its meaning
     _propagate_constants(backward, names, binds)
-    _fold_broadcasts(backward, _Shapes(analysis, bars), binds)
+    shapes = _Shapes(analysis, bars)
+    _fold_broadcasts(backward, shapes, binds)
     _, reads = _counts(body)
     _drop_dead(body, reads)
     _inline(body, names, binds, reads)
     pullback_ids = {id(s) for s in backward}
     ir.map_exprs([s for s in body if id(s) in pullback_ids], _fold_ones)  # what inlining put together
-    return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False)
+    return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False), shapes.used_dims
 
 
 # ----- name bookkeeping on non-SSA code -----
@@ -93,9 +97,10 @@ def _counts(body: list[ir.Stmt]) -> tuple[Counter, Counter]:
 
 def _pure(e: ir.Expr) -> bool:
     """``e`` has no effect but its value: arithmetic, reads, literals, calls of NumPy, ``math``
-    and builtin functions (not ``print``) and of s2sad's helpers that only compute."""
+    and builtin functions (not ``print``), of array methods and of s2sad's helpers that only compute."""
     if isinstance(e, ir.Call):
-        if not (isinstance(e.func, ir.Ref) and _pure_callable(e.func.value)):
+        method = isinstance(e.func, ir.Attr) and e.func.attr in METHODS  # an array method: x.sum(axis=0)
+        if not (method or (isinstance(e.func, ir.Ref) and _pure_callable(e.func.value))):
             return False
         if any(k == "out" for k, _ in e.kwargs):
             return False
@@ -180,6 +185,24 @@ class _Shapes:
     def __init__(self, analysis: Analysis, bars: dict[str, str]) -> None:
         self.an = analysis
         self.primal = {bar: name for name, bar in bars.items()}  # a cotangent has its primal's shape
+        self.used_dims = False  # a rewrite relied on a concrete shape
+
+    def dims(self, e: ir.Expr) -> tuple[int, ...] | None:
+        """``e``'s concrete shape, where the analysis knows it (a shape-specific derivative)."""
+        if isinstance(e, ir.Const):
+            return () if isinstance(e.value, int | float) else None
+        if isinstance(e, ir.Name):
+            return self.an.dims.get(self.primal.get(e.id, e.id))
+        if isinstance(e, ir.UnaryOp) and e.op == "-":
+            return self.dims(e.operand)
+        if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*", "/", "**"):
+            left, right = self.dims(e.left), self.dims(e.right)
+            if left is not None and right is not None:
+                try:
+                    return tuple(np.broadcast_shapes(left, right))
+                except ValueError:
+                    return None
+        return None
 
     def of(self, e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
@@ -237,10 +260,32 @@ def _fold_broadcasts(body: list[ir.Stmt], shapes: _Shapes, binds: Counter) -> No
                 and isinstance(e.args[0], ir.Name) and e.args[0].id in small and shapes.array(e.args[1])):
             # into an array, NumPy broadcasts the value written at the index
             return ir.Call(e.func, [small[e.args[0].id][0], *e.args[1:]], e.kwargs)
+        if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path == ("unbroadcast",):
+            return _known_unbroadcast(e, shapes)
         return e
 
     if small:
         ir.map_exprs(body, fold)
+
+
+def _known_unbroadcast(e: ir.Call, shapes: _Shapes) -> ir.Expr:
+    """``unbroadcast(g, x)`` with both shapes known: the sum it does, written out
+    (``g.sum(axis=0)``, as a person would), or ``g`` itself."""
+    g, x = e.args
+    gd, xd = shapes.dims(g), shapes.dims(x)
+    if not gd or xd is None or len(xd) > len(gd):
+        return e
+    lead = len(gd) - len(xd)
+    stretched = tuple(lead + i for i, n in enumerate(xd) if n == 1 and gd[lead + i] != 1)
+    axes = (*range(lead), *stretched)
+    shapes.used_dims = True
+    if not axes:
+        return g
+    axis = ir.Const(axes[0]) if len(axes) == 1 else ir.Tuple([ir.Const(a) for a in axes])
+    keep = [("keepdims", ir.Const(True))] if stretched else []
+    if stretched and lead:
+        return e  # summed and reshaped: the helper says it better
+    return ir.Call(ir.Attr(g, "sum"), [], [("axis", axis), *keep])
 
 
 def _broadcast_of(e: ir.Expr, shapes: _Shapes) -> tuple[ir.Expr, str] | None:

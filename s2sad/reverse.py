@@ -100,8 +100,9 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
         [*forward, pullback, ir.Return(ir.Tuple([out, ir.Name(pullback.name)]), ret.loc)],
         fn.loc, ssa=True, flat=False,
     )
-    grad = fuse(namer.fresh(f"{fn.name}_grad"), fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
-    return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer), analysis.shape_specific)
+    grad, grad_used_dims = fuse(namer.fresh(f"{fn.name}_grad"), fn, forward, out, seed, adj.out, grads, analysis,
+                                adj.canonical)
+    return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer), analysis.shape_specific or grad_used_dims)
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:

@@ -129,4 +129,5 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         grad_text, grad = emit_and_load("grad", deriv.grad)
     tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
     return Generated(src, lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
-                     mode != "forward" and deriv.shape_specific, functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function))
+                     mode != "forward" and deriv.shape_specific,
+                     functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function))

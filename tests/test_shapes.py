@@ -91,3 +91,19 @@ def test_matrix_products_are_written_out_for_matrices_only():
     assert "B.T" in only.generated.grad_text and "A.T @" in only.generated.grad_text
     check_grads(products, (A, rng.standard_normal(4)))  # a vector now: the helper for any rank
     check_grads(products, (rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))))
+
+
+def dense(x, W, b):
+    return np.sum(np.tanh(x @ W + b))
+
+
+@pytest.mark.parametrize("bias, line", [
+    ((4,), "b_bar = add_bar.sum(axis=0)"), ((1, 4), "b_bar = add_bar.sum(axis=0, keepdims=True)"),
+    ((8, 1), "b_bar = add_bar.sum(axis=1, keepdims=True)"), ((1,), "b_bar = unbroadcast(add_bar, b)")])
+def test_known_shapes_write_the_sums_out(bias, line):
+    rng = np.random.default_rng(5)
+    args = (rng.standard_normal((8, 3)), rng.standard_normal((3, 4)), rng.standard_normal(bias))
+    check_grads(dense, args)
+    router = _entry(dense, args, (0, 1, 2))
+    text = router.table[tuple(a.shape for a in args)].generated.grad_text
+    assert line in text and "x_bar = add_bar @ W.T" in text
