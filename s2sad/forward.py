@@ -22,7 +22,7 @@ from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .naming import Namer
 from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
-from .rules import FORWARD, FRULES, Sym, custom_rule
+from .rules import FRULES, Sym, custom_rule
 
 __all__ = ["forward"]
 
@@ -131,16 +131,13 @@ class _Tangent:
         try:
             if rule.forward is not None:
                 return rule.forward(ans, dsyms, *syms, **kwargs)
-            if rule.elementwise:
+            if rule.elementwise:  # the reverse template with the tangent as cotangent
                 total = None
-                FORWARD[0] = True
-                try:
-                    for i, d in enumerate(dsyms):
-                        if d is not None:
-                            part = rule.reverse(d, ans, *syms, **kwargs)[i]
-                            total = part if total is None else total + part
-                finally:
-                    FORWARD[0] = False
+                for i, d in enumerate(dsyms):
+                    if d is not None:
+                        part = rule.reverse(d, ans, *syms, **kwargs)[i]
+                        part = Sym(_without_unbroadcast(part.expr), part.scalar, part.shape)
+                        total = part if total is None else total + part
                 return total
             diff = rule.diff if rule.diff is not None else range(len(p.args))
             if rule.linear == "joint":
@@ -305,3 +302,10 @@ def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
     args = [replaced.get(i, a) for i, a in enumerate(value.args)]
     return ir.Call(value.func, args, value.kwargs)
 
+
+def _without_unbroadcast(e: ir.Expr) -> ir.Expr:
+    """A reverse template's contribution as a tangent: a tangent broadcasts the way its
+    operand did, so the template's ``unbroadcast`` calls are left out."""
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path == ("unbroadcast",):
+        return _without_unbroadcast(e.args[0])
+    return ir.map_children(e, _without_unbroadcast)

@@ -182,13 +182,10 @@ def ub(contribution: Sym, x: Sym, other: Sym) -> Sym:
     result's, when that is known) by construction, or both ``x`` and the
     contribution are scalars.
     """
-    if FORWARD[0] or other.scalar or (x.scalar and contribution.scalar) or (
+    if other.scalar or (x.scalar and contribution.scalar) or (
             x.shape is not None and x.shape in (other.shape, contribution.shape)):
-        return contribution  # (forward mode: a tangent broadcasts the way the operand did)
-    return rt.unbroadcast(contribution, x.like)
-
-
-FORWARD = [False]  # set while an elementwise reverse template is reused as a forward rule
+        return contribution
+    return rt.unbroadcast(contribution, x.like)  # (forward mode, reusing the template, leaves it out)
 
 
 # ----- the table -----
