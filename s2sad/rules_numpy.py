@@ -459,15 +459,15 @@ METHODS["item"] = "ndarray.item"
 
 
 
-def _second_order_reverse(name: str):
-    def rev(*args, **kwargs):
-        raise NotImplementedError(f"reverse mode through {name} (a second reverse pass over a matrix product) "
-                                  "is not supported yet; use forward-over-reverse (hessian, hvp, jvp of grad)")
-    return rev
-
-
-for _helper_fn, _name, _diff in [(_rt.matmul_lhs_adjoint, "matmul_lhs_adjoint", (0, 2)),
-                                  (_rt.matmul_rhs_adjoint, "matmul_rhs_adjoint", (0, 1)),
-                                  (_rt.dot_lhs_adjoint, "dot_lhs_adjoint", (0, 2)),
-                                  (_rt.dot_rhs_adjoint, "dot_rhs_adjoint", (0, 1))]:
-    defrule(_helper_fn, _name, _second_order_reverse(_name), diff=_diff, linear="multi")
+# The matrix-product adjoints, differentiated again (reverse over reverse). For a bilinear
+# product P (matmul or dot), lhs(g, a, b) = d<g, P(a, b)>/da, so <h, lhs(g, a, b)> =
+# <g, P(h, b)>: its cotangents are P(h, b) for g and rhs(g, h, b) for b; likewise
+# <h, rhs(g, a, b)> = <g, P(a, h)>. Bilinearity makes this hold for every rank.
+defrule(_rt.matmul_lhs_adjoint, "matmul_lhs_adjoint",
+        lambda h, ans, g, a, b: (np.matmul(h, b), None, rt.matmul_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi")
+defrule(_rt.matmul_rhs_adjoint, "matmul_rhs_adjoint",
+        lambda h, ans, g, a, b: (np.matmul(a, h), rt.matmul_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi")
+defrule(_rt.dot_lhs_adjoint, "dot_lhs_adjoint",
+        lambda h, ans, g, a, b: (np.dot(h, b), None, rt.dot_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi")
+defrule(_rt.dot_rhs_adjoint, "dot_rhs_adjoint",
+        lambda h, ans, g, a, b: (np.dot(a, h), rt.dot_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi")

@@ -90,3 +90,18 @@ def test_forward_over_reverse_through_array_code(name, args):
     plus, minus = list(args), list(args)
     plus[a0], minus[a0] = args[a0] + eps * d, args[a0] - eps * d
     np.testing.assert_allclose(hv, (g(*plus) - g(*minus)) / (2 * eps), rtol=1e-5, atol=1e-8)
+
+
+def tanh_layer(W, x):
+    return np.sum(np.tanh(x @ W))
+
+
+def gradient_norm(W, x):
+    g = s2sad.grad(tanh_layer)(W, x)
+    return np.sum(g * g)
+
+
+def test_reverse_over_reverse_through_matrix_products():
+    rng = np.random.default_rng(0)
+    check_grads(gradient_norm, (rng.standard_normal((3, 2)), rng.standard_normal((4, 3))), argnums=[0, 1])
+    check_grads(gradient_norm, (rng.standard_normal(3), rng.standard_normal((4, 3))), argnums=[0, 1])

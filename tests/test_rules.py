@@ -227,16 +227,19 @@ def explicit():
         "add_bars": [(lambda a, b: np.sum(runtime.add_bars(a, b) ** 2), (b3, C((3,))))],
         "tuple_adjoint": [(lambda a, b: np.sum(runtime.tuple_adjoint((1.0, 2.0), a, b)[1] * a), (0.5, 1.5))],
     })
-    fwd_only = {"modes": ("fwd",)}  # a second reverse pass through these is refused (see rules_numpy)
-    c.update({
-        "matmul_lhs_adjoint": [(lambda g, b: np.sum(runtime.matmul_lhs_adjoint(g, a34, b) ** 2),
-                                (C((3, 5)), C((4, 5))), fwd_only)],
-        "matmul_rhs_adjoint": [(lambda g, a: np.sum(runtime.matmul_rhs_adjoint(g, a, a43) ** 2),
-                                (C((3, 3)), a34), fwd_only)],
-        "dot_lhs_adjoint": [(lambda g, b: np.sum(runtime.dot_lhs_adjoint(g, a34, b) ** 2),
-                             (C((3, 5)), C((4, 5))), fwd_only)],
-        "dot_rhs_adjoint": [(lambda g, a: np.sum(runtime.dot_rhs_adjoint(g, a, a43) ** 2),
-                             (C((3, 3)), a34), fwd_only)],
+    c.update({  # reverse over reverse through matrix products: every rank
+        "matmul_lhs_adjoint": [(lambda g, b: np.sum(runtime.matmul_lhs_adjoint(g, a34, b) ** 2), (C((3, 5)), C((4, 5)))),
+                               (lambda g, b: np.sum(runtime.matmul_lhs_adjoint(g, a34, b) ** 2), (C((3,)), C((4,)))),
+                               (lambda g, b: np.sum(runtime.matmul_lhs_adjoint(g, a34[0], b) ** 2),
+                                (C((5,)), C((4, 5))))],
+        "matmul_rhs_adjoint": [(lambda g, a: np.sum(runtime.matmul_rhs_adjoint(g, a, a43) ** 2), (C((3, 3)), a34)),
+                               (lambda g, a: np.sum(runtime.matmul_rhs_adjoint(g, a, a43[:, 0]) ** 2),
+                                (C((3,)), a34)),
+                               (lambda g, a: np.sum(runtime.matmul_rhs_adjoint(g, a, a43) ** 2), (C((3,)), C((4,))))],
+        "dot_lhs_adjoint": [(lambda g, b: np.sum(runtime.dot_lhs_adjoint(g, a34, b) ** 2), (C((3, 5)), C((4, 5)))),
+                            (lambda g, b: np.sum(runtime.dot_lhs_adjoint(g, 2.0, b) ** 2), (C((4,)), C((4,))))],
+        "dot_rhs_adjoint": [(lambda g, a: np.sum(runtime.dot_rhs_adjoint(g, a, a43) ** 2), (C((3, 3)), a34)),
+                            (lambda g, a: np.sum(runtime.dot_rhs_adjoint(g, a, a43[:, 0]) ** 2), (C((3,)), a34))],
     })
     c.update({
         "max": [(lambda x, y: max(x, y) * 2.0 + max(y, x), (0.3, 1.2)), (lambda x, y: max(x, y) ** 2, (1.5, 0.2))],
