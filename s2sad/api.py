@@ -21,7 +21,6 @@ from .frontend import parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, map_leaves
-from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]
@@ -103,8 +102,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
             cache.check(e, args)
         try:
             if with_value:
-                out, pullback = e.vjp(*args, **kwargs)
-                grads = pullback(scalar_seed(out))
+                out, grads = e.value_and_grad(*args, **kwargs)
             else:
                 grads = e.grad(*args, **kwargs) if kwargs else e.grad(*args)
         except Exception as err:

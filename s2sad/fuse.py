@@ -44,11 +44,14 @@ _MAX_OPS = 5  # operations an inlined expression may hold
 
 
 def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed: str, pullback: list[ir.Stmt],
-         grads: list[ir.Expr], analysis: Analysis, bars: dict[str, str]) -> tuple[ir.Function, bool]:
+         grads: list[ir.Expr], analysis: Analysis, bars: dict[str, str], with_value: bool = False,
+         known_shapes: bool = True) -> tuple[ir.Function, bool]:
     """The fused gradient function ``name(*params) -> grads`` of ``fn`` (as lowered), and whether
     it used the concrete shapes of a shape-specific analysis (then it serves those shapes only).
 
     ``bars`` maps each name to its cotangent variable. The statements given are not changed.
+    ``with_value``: return ``(out, grads)``, for ``value_and_grad``. ``known_shapes``: the
+    analysis' concrete shapes may be used.
     """
     loc = fn.body[-1].loc
     forward, pullback = ir.clone(forward), ir.clone(pullback)
@@ -57,12 +60,13 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
         seed_value, names = ir.Const(1.0), names | {seed}  # statically a float that depends on the arguments
     else:
         seed_value = ir.Call(ir.Ref(("scalar_seed",), runtime.scalar_seed, helper=True), [out])
-    backward = [ir.Assign(seed, seed_value, loc), *pullback, ir.Return(ir.Tuple(grads))]
+    result = ir.Tuple([out, ir.Tuple(grads)]) if with_value else ir.Tuple(grads)
+    backward = [ir.Assign(seed, seed_value, loc), *pullback, ir.Return(result)]
     body = [*forward, *backward]
     binds, _ = _counts(body)  # the passes below bind nothing new
     # values are rewritten in the pullback only: the user's own code keeps its meaning
     _propagate_constants(backward, names, binds)
-    shapes = _Shapes(analysis, bars)
+    shapes = _Shapes(analysis, bars, known_shapes)
     _fold_broadcasts(backward, shapes, binds)
     _, reads = _counts(body)
     _drop_dead(body, reads)
@@ -182,8 +186,9 @@ def _is_float(e: ir.Expr, value: float) -> bool:
 class _Shapes:
     """Shape classes of expressions: two expressions with the same class have equal shapes."""
 
-    def __init__(self, analysis: Analysis, bars: dict[str, str]) -> None:
+    def __init__(self, analysis: Analysis, bars: dict[str, str], known: bool = True) -> None:
         self.an = analysis
+        self.known = known  # the concrete shapes may be used
         self.primal = {bar: name for name, bar in bars.items()}  # a cotangent has its primal's shape
         self.used_dims = False  # a rewrite relied on a concrete shape
 
@@ -192,7 +197,7 @@ class _Shapes:
         if isinstance(e, ir.Const):
             return () if isinstance(e.value, int | float) else None
         if isinstance(e, ir.Name):
-            return self.an.dims.get(self.primal.get(e.id, e.id))
+            return self.an.dims.get(self.primal.get(e.id, e.id)) if self.known else None
         if isinstance(e, ir.UnaryOp) and e.op == "-":
             return self.dims(e.operand)
         if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*", "/", "**"):

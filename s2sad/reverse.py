@@ -27,6 +27,7 @@ import builtins
 import inspect
 import types
 from dataclasses import dataclass
+from typing import Callable
 
 from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze
@@ -54,6 +55,7 @@ class Derivative:
     grad: ir.Function
     bindings: dict[str, object]
     shape_specific: bool = False  # valid only for arguments of the shapes given as ``dims``
+    value_and_grad: Callable[[], ir.Function] | None = None  # like ``grad``, returning the value too
 
 
 def _helper(name: str) -> ir.Ref:
@@ -102,7 +104,14 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     )
     grad, grad_used_dims = fuse(namer.fresh(f"{fn.name}_grad"), fn, forward, out, seed, adj.out, grads, analysis,
                                 adj.canonical)
-    return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer), analysis.shape_specific or grad_used_dims)
+    specific = analysis.shape_specific or grad_used_dims
+    vag_name = namer.fresh(f"{fn.name}_value_and_grad")
+
+    def value_and_grad() -> ir.Function:  # built when first asked for
+        return fuse(vag_name, fn, forward, out, seed, adj.out, grads, analysis, adj.canonical, with_value=True,
+                    known_shapes=specific)[0]
+
+    return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer), specific, value_and_grad)
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:

@@ -6,8 +6,8 @@ a random output cotangent ``u`` it checks ``<u, J v>`` (finite differences of
 ``f``) against ``<vjp(u), v>`` (s2sad). One directional derivative costs two
 evaluations of ``f``, whatever the number of inputs. It also checks that every
 gradient has its argument's shape and dtype and that no argument was mutated.
-For a scalar output it also checks that ``grad`` (which runs the fused gradient
-function, not the vjp) gives the same gradients.
+For a scalar output it also checks that ``grad`` and ``value_and_grad`` (which run
+fused functions, not the vjp) give the same value and gradients.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .api import grad, jvp, vjp
+from .api import grad, jvp, value_and_grad, vjp
 from .pytree import differentiable, leaves, map_leaves
 
 __all__ = ["check_grads", "check_rrule", "check_frule", "numerical_vjp", "peak_memory"]
@@ -128,22 +128,26 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
         _assert_agrees(ad, fd, rtol, atol, "reverse mode", f" for a random direction in arguments {list(argnums)}")
     if isinstance(out, float | np.floating) or (isinstance(out, np.ndarray) and out.shape == ()):
         seed = np.ones_like(out)[()] if isinstance(out, np.generic) else 1.0
-        _check_fused(f, args, argnums, pullback(seed), 1e-5 if low else 1e-10)
+        _check_fused(f, args, argnums, out, pullback(seed), 1e-5 if low else 1e-10)
     for before, now in zip(snapshot, args):
         for b, n in zip(leaves(before), leaves(now)):
             if isinstance(b, np.ndarray):
                 assert np.array_equal(b, n, equal_nan=True), "an argument was mutated"
 
 
-def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], cotangents: tuple, rtol: float) -> None:
-    """``grad`` runs its own fused function (``s2sad.fuse``): it must give the pullback's values
-    (to rounding: it may, for one, multiply by a float32 scalar where the pullback used a float64 array)."""
-    fused = grad(f, argnums=tuple(argnums))(*args)
-    for i, g in zip(argnums, fused):
-        map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
-        for gl, vl in zip(leaves(g), leaves(cotangents[i])):
-            np.testing.assert_allclose(gl, vl, rtol=rtol, atol=1e-12,
-                                       err_msg=f"grad (the fused gradient) and vjp differ for argument {i}")
+def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, cotangents: tuple,
+                 rtol: float) -> None:
+    """``grad`` and ``value_and_grad`` run fused functions of their own (``s2sad.fuse``): they must
+    give the vjp's values (to rounding: they may, for one, multiply by a float32 scalar where the
+    pullback used a float64 array)."""
+    value, with_value = value_and_grad(f, argnums=tuple(argnums))(*args)
+    np.testing.assert_allclose(value, out, rtol=rtol, atol=1e-12, err_msg="value_and_grad's value differs")
+    for what, fused in (("grad", grad(f, argnums=tuple(argnums))(*args)), ("value_and_grad", with_value)):
+        for i, g in zip(argnums, fused):
+            map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
+            for gl, vl in zip(leaves(g), leaves(cotangents[i])):
+                np.testing.assert_allclose(gl, vl, rtol=rtol, atol=1e-12,
+                                           err_msg=f"{what} (a fused function) and vjp differ for argument {i}")
 
 
 def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0) -> None:

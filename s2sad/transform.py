@@ -45,10 +45,16 @@ class Generated:
     tangent_names: tuple[str, ...]  # forward mode: the jvp's keyword-only tangent parameters
     shape_specific: bool  # assumes the array arguments' shapes given to ``transform`` as ``dims``
     load_derivative: Callable[[], tuple[str, types.FunctionType]] = field(repr=False)
+    load_value_and_grad: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
 
     @functools.cached_property
     def _loaded(self) -> tuple[str, types.FunctionType]:
         return self.load_derivative()
+
+    @functools.cached_property
+    def value_and_grad_function(self) -> types.FunctionType:
+        """The fused function returning ``(value, grads)`` (reverse mode), made on first use."""
+        return self.load_value_and_grad()[1]
 
     @property
     def text(self) -> str:
@@ -115,7 +121,8 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
 
     def emit_and_load(kind: str, fn_ir: ir.Function) -> tuple[str, types.FunctionType]:
         what = {"vjp": "vjp", "jvp": "jvp (forward mode)",
-                "grad": "gradient (forward pass and pullback in one function)"}[kind]
+                "grad": "gradient (forward pass and pullback in one function)",
+                "value_and_grad": "value and gradient (forward pass and pullback in one function)"}[kind]
         header = f"s2sad: {what} of {fn.__qualname__} ({where}) with respect to {', '.join(wrt)}"
         text, linemap = emit(fn_ir, header)
         filename = f"<s2sad: {kind} of {fn.__qualname__} ({where}) #{next(_serial)}>"
@@ -130,4 +137,5 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
     return Generated(src, lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
                      mode != "forward" and deriv.shape_specific,
-                     functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function))
+                     functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function),
+                     None if mode == "forward" else lambda: emit_and_load("value_and_grad", deriv.value_and_grad()))
