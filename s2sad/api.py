@@ -120,8 +120,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
                     break
         return (out, g) if with_value else g
 
-    if not with_value:
-        wrapper = _dispatcher(fun, cache, nums, single) or wrapper
+    wrapper = _dispatcher(fun, cache, nums, single, with_value) or wrapper
     wrapper.__name__ = f"{name}_{getattr(fun, '__name__', 'f')}"
     wrapper.__qualname__ = wrapper.__name__
     wrapper.__s2sad_transform__ = name
@@ -129,16 +128,19 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
     return wrapper
 
 
-def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool) -> Callable | None:
-    """For a function with plain positional parameters, the grad call path as generated code:
-    named parameters instead of ``*args`` and a key of exactly their types. None otherwise."""
+def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool, with_value: bool
+                ) -> Callable | None:
+    """For a function with plain positional parameters, the grad (or value_and_grad) call path as
+    generated code: named parameters instead of ``*args`` and a key of exactly their types.
+    None otherwise."""
     code = fun.__code__
     if code.co_flags & 0x0C or code.co_kwonlyargcount or fun.__defaults__ or not code.co_argcount \
             or any(i < 0 for i in nums):
         return None
     params = list(code.co_varnames[: code.co_argcount])
     args = ", ".join(params)
-    name = "grad_" + (fun.__name__ if fun.__name__.isidentifier() else "lambda")
+    name = ("value_and_grad_" if with_value else "grad_") + (
+        fun.__name__ if fun.__name__.isidentifier() else "lambda")
     key = f"type({params[0]})" if len(params) == 1 else f"({', '.join(f'type({p})' for p in params)})"
     lines = [f"def {name}({args}):",
              f"    e = __get({key})",
@@ -147,21 +149,22 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
              "    elif e.arrays:",
              f"        __check(e, ({args},))",
              "    try:",
-             f"        grads = e.grad({args})",
+             f"        out, grads = e.value_and_grad({args})" if with_value else f"        grads = e.grad({args})",
              "    except Exception as err:",
              "        __annotate(err)",
              "        raise"]
+    ret = "return out, " if with_value else "return "
     if single:
         lines += ["    g = grads[0]", "    if type(g) is not float:", f"        g = __finish(g, {params[nums[0]]})",
-                  "    return g"]
+                  f"    {ret}g"]
     else:
         gs = [f"g{k}" for k in range(len(nums))]
         lines += [f"    {', '.join(gs)}, = grads",
                   f"    if {' and '.join(f'type({g}) is float' for g in gs)}:",
-                  "        return grads",
-                  f"    return ({''.join(f'__finish({g}, {params[i]}), ' for g, i in zip(gs, nums))})"]
+                  f"        {ret}grads",
+                  f"    {ret}({''.join(f'__finish({g}, {params[i]}), ' for g, i in zip(gs, nums))})"]
     text = "\n".join(lines) + "\n"
-    filename = f"<s2sad: grad dispatcher of {fun.__qualname__}>"
+    filename = f"<s2sad: {'value_and_grad' if with_value else 'grad'} dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
                  "__finish": _finish}
