@@ -202,7 +202,7 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     scalars = _scalars(fn.body, prims, set(scalar_params))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
-    dims = _dims(fn.body, prims, dims) if dims else {}
+    dims = _dims(fn.body, prims, dims, scalars) if dims else {}
     shapes, specific = _same_shapes(stmts, prims, scalars, anchors, dims)
     rank_rules = [RULES[f] for f in RANK_RULES]
     specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
@@ -259,11 +259,12 @@ def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str]
     return {n: rep(n) for n in same}, specific
 
 
-def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]]
+def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str]
           ) -> dict[str, tuple[int, ...]]:
     """Concrete shapes that the parameters' shapes determine: elementwise broadcasting, integer
     indexing, reductions over constant axes, matrix products, ``.T``, in-place writes; values
-    carried by a loop whose iterations keep their shape. Names left out are not known."""
+    carried by a loop whose iterations keep their shape. Names left out are not known; names
+    known to be scalars have shape ``()`` whatever their operands (``math.sin``, ``float``)."""
     dims = dict(params)
     ints: set[str] = set()  # targets of `for ... in range(...)`
 
@@ -305,7 +306,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                d = assign(s)
+                d = () if s.target in scalars else assign(s)
                 if d is not None:
                     dims[s.target] = d
             elif isinstance(s, ir.If):
