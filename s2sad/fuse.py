@@ -71,8 +71,9 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     _, reads = _counts(body)
     _drop_dead(body, reads)
     _inline(body, names, binds, reads)
-    pullback_ids = {id(s) for s in backward}
-    ir.map_exprs([s for s in body if id(s) in pullback_ids], _fold_ones)  # what inlining put together
+    # what inlining put together (not the value returned: user code, where `x * 1.0` is a copy)
+    tidied = {id(s) for s in (backward[:-1] if with_value else backward)}
+    ir.map_exprs([s for s in body if id(s) in tidied], _fold_ones)
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False), shapes.used_dims
 
 
