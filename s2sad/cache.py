@@ -239,6 +239,12 @@ class VJP(_Handle):
         return self._generic
 
 
+VJP_OF_HIGHER_ORDER = (
+    "derivatives of derivatives of code that calls a function value (a lambda, a nested def or a "
+    "function passed as an argument) are not supported yet: the derivative code calls it through "
+    "s2sad.cache.vjp_of. Call a function defined at module level by its name instead")
+
+
 def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
     """The vjp, w.r.t. some arguments, of a function known only when called (a local or a parameter).
 
@@ -270,6 +276,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
         return out, closure_pullback
 
+    call.__s2sad_vjp_of__ = True
     return call
 
 
@@ -283,6 +290,10 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
     fn = _as_source(fn)
+    if getattr(fn, "__s2sad_vjp_of__", False):
+        from .errors import NoDerivativeRuleError
+
+        raise NoDerivativeRuleError(VJP_OF_HIGHER_ORDER)
     if not isinstance(fn, types.FunctionType):
         from .errors import NoDerivativeRuleError
 
@@ -292,7 +303,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             "when the caller is transformed.")
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
-                  if captures and differentiable(_contents(cell)))
+                  if captures and any(differentiable(leaf) for leaf in leaves(_contents(cell))))
     params = code.co_varnames[: code.co_argcount]
     named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     shift = len(self_arg)

@@ -68,6 +68,18 @@ def _scope(node: gast.AST, top: bool = True):
         yield from _scope(child, False)
 
 
+def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
+    """The ``Name`` loads that read ``tree``'s scope: its own, and those of nested functions
+    that are not local to them (parameters and assigned names are)."""
+    for node in _scope(tree):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            yield node
+        elif node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
+            own = {a.id for a in gast.walk(node.args) if isinstance(a, gast.Name)}
+            own |= {n.id for n in _scope(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+            yield from (n for n in _scope_loads(node) if n.id not in own)
+
+
 def _assigned_names(tree: gast.FunctionDef) -> list[str]:
     """Locals in first-assignment order (Python scoping: assigned anywhere means local)."""
     seen: dict[str, None] = {}
@@ -446,11 +458,12 @@ class _Lowering:
         raise self.src.syntax_error("this loop target is not supported yet (use names)", target)
 
     def loaded_after(self, node: gast.AST) -> set[str]:
-        """Names the function reads after ``node`` ends (by source position)."""
+        """Names of this scope the function reads after ``node`` ends (by source position): a
+        nested function's reads of its own locals are not reads of ours (a generated pullback
+        replays a loop variable of the same name)."""
         end = (node.end_lineno, node.end_col_offset)
-        return {n.id for n in gast.walk(self.src.tree)
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-                and (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end}
+        return {n.id for n in _scope_loads(self.src.tree)
+                if (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end}
 
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:

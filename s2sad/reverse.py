@@ -31,7 +31,7 @@ from typing import Callable
 
 from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze
-from .cache import VJP, vjp_of
+from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
 from .custom import CheckpointHandle, Checkpointed, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
@@ -124,18 +124,19 @@ def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
 
 
 def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
+    if callee is vjp_of:
+        return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is None:
-        what, hint = "a callable that could not be resolved when differentiating", ""
+        what = "a callable that could not be resolved when differentiating"
     elif isinstance(callee, str):
-        what, hint = f"the method or attribute {callee}", ""
+        what = f"the method or attribute {callee}"
     else:
-        what, hint = rule_name(callee), ""
+        what = rule_name(callee)
     return NoDerivativeRuleError(
         f"s2sad has no derivative rule for {what}, called at {loc.file}:{loc.line}:\n    {loc.text}\n"
-        f"and a gradient must flow through it.{hint} Reverse rules are one-line entries in "
-        "s2sad/rules.py (`defrule(fn, name, lambda g, ans, *args: ...)`); a public registration "
-        "API (`s2sad.rrule`) is planned. If no gradient should flow through it, compute it from "
-        "values that do not depend on the differentiated arguments."
+        "and a gradient must flow through it. Register one with `@s2sad.rrule(fn)` (a function "
+        "returning the value and a pullback; see the README), or, if no gradient should flow "
+        "through it, mark it with `s2sad.nondifferentiable(fn)`."
     )
 
 

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+import fn_corpus
 import s2sad
 from s2sad import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 
@@ -85,7 +86,12 @@ def test_missing_rule_names_callable_line_and_remedy():
     assert "numpy.sinc" in msg
     assert f"{HERE}:{line}" in msg
     assert "y = np.sinc(x)" in msg
-    assert "defrule" in msg and "rrule" in msg
+    assert "@s2sad.rrule(fn)" in msg and "s2sad.nondifferentiable(fn)" in msg
+
+
+def test_higher_order_through_a_function_value_is_refused_clearly():
+    with pytest.raises(NoDerivativeRuleError, match="function value .* not supported yet"):
+        s2sad.grad(s2sad.grad(fn_corpus.area_closure))(0.7)
 
 
 def test_python_helpers_are_transformed_not_refused():

@@ -105,3 +105,37 @@ def test_reverse_over_reverse_through_matrix_products():
     rng = np.random.default_rng(0)
     check_grads(gradient_norm, (rng.standard_normal((3, 2)), rng.standard_normal((4, 3))), argnums=[0, 1])
     check_grads(gradient_norm, (rng.standard_normal(3), rng.standard_normal((4, 3))), argnums=[0, 1])
+
+
+def sine_steps(x):
+    s = x
+    for i in range(3):
+        s = np.sin(s) * x + i * x  # the pullback reads i: the tape replays it
+    return s
+
+
+def calls_sine_steps(x):
+    return sine_steps(x) * 2.0
+
+
+def test_second_derivative_through_a_callee_with_a_loop():
+    # the callee's generated vjp is transformed again: its pullback replays the loop
+    # variable under the same name, in a nested function
+    check_grads(s2sad.grad(calls_sine_steps), (0.7,))
+
+
+def reuses_a_loop_name(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x * i
+
+    def scale(y):
+        i = 2.0  # a local of its own, not the loop variable read after the loop
+        return y * i
+
+    return scale(s)
+
+
+def test_a_nested_function_may_reuse_a_loop_variable_name():
+    check_grads(reuses_a_loop_name, (0.7,))
+    assert s2sad.grad(reuses_a_loop_name)(0.7) == 6.0
