@@ -391,7 +391,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
 
 
 def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python",
-           callees: bool = False, mode: str = "reverse") -> str:
+           callees: bool = False, mode: str = "reverse", args: tuple | None = None) -> str:
     """The generated derivative of ``fun`` as Python source (or an IR dump).
 
     ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
@@ -401,7 +401,9 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     follow, each once. ``mode="forward"`` shows the jvp (forward mode) instead.
     The source shown is the one generated when nothing is
     known about the argument types; a call may run a variant specialised to
-    them (e.g. without ``unbroadcast`` for floats).
+    them (e.g. without ``unbroadcast`` for floats). Given example ``args``, it shows
+    the variant a call with them runs (specialised to their types and array shapes;
+    callees still generic).
 
     >>> import s2sad
     >>> def square(x):
@@ -425,7 +427,10 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
         if (fn, wrt) in done:
             continue
         done.add((fn, wrt))
-        generated = transform(fn, wrt, mode=mode)
+        if args is not None and fn is fun:  # as a call with these arguments specialises it
+            generated = Cache(fun, nums, strict=True, mode=mode)._specialize(tuple(args), mode == "reverse").generated
+        else:
+            generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:
             todo += [(h.cache.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP | JVP)]

@@ -107,3 +107,14 @@ def test_known_shapes_write_the_sums_out(bias, line):
     router = _entry(dense, args, (0, 1, 2))
     text = router.table[tuple(a.shape for a in args)].generated.grad_text
     assert line in text and "x_bar = add_bar @ W.T" in text
+
+
+def test_source_shows_the_variant_a_call_runs():
+    rng = np.random.default_rng(6)
+    args = (rng.standard_normal((8, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4))
+    generic = s2sad.source(dense, argnums=(0, 1, 2), stage="grad")
+    specific = s2sad.source(dense, argnums=(0, 1, 2), stage="grad", args=args)
+    assert "unbroadcast" in generic and "matmul_lhs_adjoint" in generic
+    assert "b_bar = add_bar.sum(axis=0)" in specific and "x_bar = add_bar @ W.T" in specific
+    s2sad.grad(dense, argnums=(0, 1, 2))(*args)
+    assert specific == _entry(dense, args, (0, 1, 2)).table[tuple(a.shape for a in args)].generated.grad_text
