@@ -16,6 +16,9 @@ sound on its own:
   operand of ``r``'s shape, or is written into an array (``getitem_adjoint``), is
   replaced by ``s`` (or ``g``): NumPy broadcasting gives the same values, and no
   stride-0 array is made (``np.broadcast_to`` alone costs about 8 µs).
+* **first writes** (in the pullback): a reverse loop that adds into row ``i`` of a fresh
+  zero buffer, where ``i`` is replayed from a forward ``for i in range(...)`` (so each row
+  is reached once), assigns it: ``b_bar[i] = g``, not ``add_at`` (read, add, write).
 * **dead code**: pure statements nobody reads go (in the forward pass, the ones
   computed only for the output's value).
 * **inlining**: a temporary read once, by a later statement of the same block
@@ -68,6 +71,7 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     _propagate_constants(backward, names, binds)
     shapes = _Shapes(analysis, bars, known_shapes)
     _fold_broadcasts(backward, shapes, binds)
+    _first_writes(backward, shapes, binds, _loop_ranges(forward))
     _, reads = _counts(body)
     _drop_dead(body, reads)
     _inline(body, names, binds, reads)
@@ -316,6 +320,41 @@ def _unbroadcast_operand(e: ir.Expr, other: ir.Expr, small: dict, shapes: _Shape
         if shapes.of(other) == target:
             return value
     return e
+
+
+# ----- first writes -----
+
+
+def _loop_ranges(forward: list[ir.Stmt]) -> set[str]:
+    """Targets of forward ``for ... in range(...)`` loops: distinct on every iteration."""
+    return {s.target for s in ir.walk(forward) if isinstance(s, ir.Loop) and s.kind == "for"
+            and isinstance(s.target, str) and isinstance(s.iter, ir.Call) and isinstance(s.iter.func, ir.Ref)
+            and s.iter.func.value is range}
+
+
+def _first_writes(stmts: list[ir.Stmt], shapes: _Shapes, binds: Counter, distinct: set[str]) -> None:
+    """``t = add_at(t, g, i)`` in a loop over a tape, into an array buffer of zeros made just
+    before the loop and touched by nothing else in it, with ``i`` distinct per iteration:
+    ``t[i] = g``."""
+    zeros: set[str] = set()
+    for s in stmts:
+        if isinstance(s, ir.Assign) and isinstance(s.target, str) and isinstance(s.value, ir.Call) \
+                and isinstance(s.value.func, ir.Ref) and s.value.func.path == ("zeros_like",):
+            zeros.add(s.target)
+        elif isinstance(s, ir.If):
+            _first_writes(s.body, shapes, binds, distinct)
+            _first_writes(s.orelse, shapes, binds, distinct)
+        elif isinstance(s, ir.Loop):
+            inside = Counter(n for t in ir.walk(s.body) for e in ir.exprs(t) for n in ir.names_read(e))
+            for t in s.body:
+                v = t.value if isinstance(t, ir.Assign) else None
+                if (isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.func.path == ("add_at",)
+                        and t.target in zeros and binds[t.target] == 2 and inside[t.target] == 1
+                        and v.args[0] == ir.Name(t.target) and isinstance(v.args[2], ir.Name)
+                        and v.args[2].id in distinct and v.args[2].id in s.targets
+                        and shapes.array(ir.Name(shapes.primal.get(t.target, t.target)))):
+                    t.value = ir.SetItem(v.args[0], v.args[2], v.args[1])
+            _first_writes(s.body, shapes, binds, distinct)
 
 
 # ----- dead code -----

@@ -79,3 +79,25 @@ def test_user_code_keeps_its_copies_and_dtypes():
 
     assert s2sad.grad(f)(np.arange(3.0)).tolist() == [0.0, 2.0, 4.0]
     assert "x * 1.0" in s2sad.source(f, stage="grad")
+
+
+def rows(x, a):
+    for i in range(a.shape[0]):
+        x = np.tanh(x * a[i])
+    return np.sum(x)
+
+
+def repeated_rows(x, a, idx):
+    for i in idx:  # rows may repeat: their cotangents must add up
+        x = np.tanh(x * a[i])
+    return np.sum(x)
+
+
+def test_a_row_reached_once_per_iteration_is_assigned_not_added():
+    rng = np.random.default_rng(2)
+    args = (rng.standard_normal(3), rng.standard_normal((4, 3)))
+    check_grads(rows, args)
+    text = s2sad.source(rows, argnums=(0, 1), stage="grad", args=args)
+    assert "a_bar[i] = " in text and "add_at" not in text
+    check_grads(repeated_rows, (*args, [0, 2, 0, 0]), argnums=[0, 1])
+    assert "add_at" in s2sad.source(repeated_rows, argnums=(0, 1), stage="grad", args=(*args, [0, 2, 0, 0]))
