@@ -189,7 +189,8 @@ def _is_float(e: ir.Expr, value: float) -> bool:
 
 
 class _Shapes:
-    """Shape classes of expressions: two expressions with the same class have equal shapes."""
+    """Shape classes of expressions (two expressions with the same class have equal shapes)
+    and, in a shape-specific derivative, concrete shapes."""
 
     def __init__(self, analysis: Analysis, bars: dict[str, str], known: bool = True) -> None:
         self.an = analysis
@@ -235,7 +236,8 @@ class _Shapes:
     def array(self, e: ir.Expr) -> bool:
         """``e`` is known to be an array: it has a concrete shape of one or more dimensions, so
         NumPy operations on arrays made it (for arguments of other shapes, of these types, it
-        is an array too, or a NumPy scalar that no one could have indexed)."""
+        is an array too, or a NumPy scalar that no one could have indexed): a property of the
+        argument types, so it needs no ``known`` and marks nothing shape-specific."""
         return isinstance(e, ir.Name) and bool(self.an.dims.get(e.id))
 
     def _join(self, operands: list[ir.Expr]) -> str | None:
