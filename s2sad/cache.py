@@ -78,9 +78,10 @@ class Cache:
         self.strict = strict
         self.mode = mode
         self.dynamic_cells = dynamic_cells  # one transform for every closure made from fun's code
-        self.table: dict[object, Entry] = {}  # types_key(args) -> entry
+        self.table: dict[object, Entry | ByShape] = {}  # types_key(args) -> entry, or entries by shape
 
-    def entry(self, args: tuple) -> Entry | ByShape:
+    def entry(self, args: tuple) -> Entry:
+        """The derivative for ``args`` (transformed on a miss), after checking their dtypes."""
         e = self.table.get(types_key(args))
         if e is None:
             e = self._specialize(args, shapes=self.mode == "reverse")
@@ -88,7 +89,7 @@ class Cache:
                 e = ByShape(self, args, e)
             self.table[types_key(args)] = e
         self.check(e, args)
-        return e
+        return e.entry(args) if isinstance(e, ByShape) else e
 
     def check(self, e: Entry, args: tuple) -> None:
         """Differentiated arrays (and pytree leaves) must be floating: checked on every call."""
@@ -137,8 +138,10 @@ def shapes_key(args: tuple) -> tuple:
 class ByShape:
     """The derivatives of one argument-types key that assume the array arguments' shapes, by shape.
 
-    Stands where an ``Entry`` does (``grad``, ``vjp``, ``arrays``) and picks the entry
-    for each call's shapes: 1-2 µs per call.
+    Stands where an ``Entry`` does in ``Cache.table``, which the ``grad`` and
+    ``value_and_grad`` call paths read directly (``grad``, ``value_and_grad``, ``arrays``),
+    and picks the entry for each call's shapes: 1-2 µs per call. ``Cache.entry`` returns
+    the picked entry itself.
     """
 
     __slots__ = ("cache", "table", "arrays", "any_shape")
@@ -164,18 +167,7 @@ class ByShape:
     def grad(self, *args, **kwargs):
         return self.entry(args).grad(*args, **kwargs)
 
-    @property
-    def vjp(self):
-        return self._vjp
-
-    def _vjp(self, *args, **kwargs):
-        return self.entry(args).vjp(*args, **kwargs)
-
-    @property
-    def value_and_grad(self):
-        return self._value_and_grad
-
-    def _value_and_grad(self, *args, **kwargs):
+    def value_and_grad(self, *args, **kwargs):
         return self.entry(args).value_and_grad(*args, **kwargs)
 
 

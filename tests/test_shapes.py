@@ -118,3 +118,18 @@ def test_source_shows_the_variant_a_call_runs():
     assert "b_bar = add_bar.sum(axis=0)" in specific and "x_bar = add_bar @ W.T" in specific
     s2sad.grad(dense, argnums=(0, 1, 2))(*args)
     assert specific == _entry(dense, args, (0, 1, 2)).table[tuple(a.shape for a in args)].generated.grad_text
+
+
+def apply(f, x, y):
+    return f(x, y)
+
+
+def closure_through_a_parameter(x, y, k):
+    g = lambda t, u: np.sum(np.tanh(t * u + t) * k)  # noqa: E731  (shape-specific: t * u has t's shape)
+    return apply(g, x, y)
+
+
+def test_a_shape_specific_closure_called_through_a_parameter():
+    rng = np.random.default_rng(7)
+    check_grads(closure_through_a_parameter, tuple(rng.standard_normal(3) for _ in range(3)))
+    check_grads(closure_through_a_parameter, (rng.standard_normal(3), rng.standard_normal(1), rng.standard_normal(3)))
