@@ -284,10 +284,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
             return None
         name = p.rule.name
         if p.rule.elementwise and not p.kwargs and None not in args:
-            try:
-                return tuple(np.broadcast_shapes(*args))
-            except ValueError:
-                return None
+            return broadcast(*args)
         if name == "x[index]":
             index = p.args[1]
             items = index.items if isinstance(index, ir.Tuple) else [index]
@@ -319,8 +316,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
                 loop(s)
 
     def loop(s: ir.Loop) -> None:
-        if s.kind == "for" and isinstance(s.iter, ir.Call) and isinstance(s.iter.func, ir.Ref) \
-                and s.iter.func.value is range and isinstance(s.target, str):
+        if range_target(s):
             ints.add(s.target)
         before = dict(dims)
         stable = {c: of(i) for c, i in zip(s.carried, s.inits) if of(i) is not None}
@@ -373,10 +369,24 @@ def _product(a: tuple[int, ...], b: tuple[int, ...], dot: bool) -> tuple[int, ..
         return b[:-2] + b[-1:] if a[0] == b[-2] else None
     if a[-1] != b[-2]:
         return None
+    batch = broadcast(a[:-2], b[:-2])
+    return None if batch is None else batch + (a[-2], b[-1])
+
+
+def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape NumPy broadcasting gives ``shapes`` (None where they do not broadcast)."""
     try:
-        return tuple(np.broadcast_shapes(a[:-2], b[:-2])) + (a[-2], b[-1])
+        return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         return None
+
+
+def range_target(s: ir.Stmt) -> str | None:
+    """The target of ``for t in range(...)``: an int, a different one on every iteration."""
+    if isinstance(s, ir.Loop) and s.kind == "for" and isinstance(s.target, str) and isinstance(s.iter, ir.Call) \
+            and isinstance(s.iter.func, ir.Ref) and s.iter.func.value is range:
+        return s.target
+    return None
 
 
 def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:

@@ -38,7 +38,7 @@ from collections import Counter
 import numpy as np
 
 from . import ir, runtime
-from .activity import Analysis
+from .activity import Analysis, broadcast, range_target
 from .rules import METHODS, NONDIFFERENTIABLE, lookup
 
 __all__ = ["fuse"]
@@ -208,11 +208,7 @@ class _Shapes:
             return self.dims(e.operand)
         if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*", "/", "**"):
             left, right = self.dims(e.left), self.dims(e.right)
-            if left is not None and right is not None:
-                try:
-                    return tuple(np.broadcast_shapes(left, right))
-                except ValueError:
-                    return None
+            return None if left is None or right is None else broadcast(left, right)
         return None
 
     def of(self, e: ir.Expr) -> str | None:
@@ -329,9 +325,7 @@ def _unbroadcast_operand(e: ir.Expr, other: ir.Expr, small: dict, shapes: _Shape
 
 def _loop_ranges(forward: list[ir.Stmt]) -> set[str]:
     """Targets of forward ``for ... in range(...)`` loops: distinct on every iteration."""
-    return {s.target for s in ir.walk(forward) if isinstance(s, ir.Loop) and s.kind == "for"
-            and isinstance(s.target, str) and isinstance(s.iter, ir.Call) and isinstance(s.iter.func, ir.Ref)
-            and s.iter.func.value is range}
+    return {t for t in map(range_target, ir.walk(forward)) if t}
 
 
 def _first_writes(stmts: list[ir.Stmt], shapes: _Shapes, binds: Counter, distinct: set[str]) -> None:
