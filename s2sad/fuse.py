@@ -272,8 +272,7 @@ def _fold_broadcasts(body: list[ir.Stmt], shapes: _Shapes, binds: Counter) -> No
             return _known_unbroadcast(e, shapes)
         return e
 
-    if small:
-        ir.map_exprs(body, fold)
+    ir.map_exprs(body, fold)  # (unbroadcast with known shapes is written out with or without fills)
 
 
 def _known_unbroadcast(e: ir.Call, shapes: _Shapes) -> ir.Expr:
@@ -285,14 +284,14 @@ def _known_unbroadcast(e: ir.Call, shapes: _Shapes) -> ir.Expr:
         return e
     lead = len(gd) - len(xd)
     stretched = tuple(lead + i for i, n in enumerate(xd) if n == 1 and gd[lead + i] != 1)
-    axes = (*range(lead), *stretched)
+    if stretched and lead:
+        return e  # summed and reshaped: the helper says it better
     shapes.used_dims = True
+    axes = (*range(lead), *stretched)
     if not axes:
         return g
     axis = ir.Const(axes[0]) if len(axes) == 1 else ir.Tuple([ir.Const(a) for a in axes])
     keep = [("keepdims", ir.Const(True))] if stretched else []
-    if stretched and lead:
-        return e  # summed and reshaped: the helper says it better
     return ir.Call(ir.Attr(g, "sum"), [], [("axis", axis), *keep])
 
 

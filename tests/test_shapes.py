@@ -133,3 +133,14 @@ def test_a_shape_specific_closure_called_through_a_parameter():
     rng = np.random.default_rng(7)
     check_grads(closure_through_a_parameter, tuple(rng.standard_normal(3) for _ in range(3)))
     check_grads(closure_through_a_parameter, (rng.standard_normal(3), rng.standard_normal(1), rng.standard_normal(3)))
+
+
+def corner(x, b):
+    return np.tanh(x + b)[0, 0]  # no reduction: the seed reaches the pullback with no broadcast
+
+
+def test_known_sums_without_a_reduction():
+    rng = np.random.default_rng(8)
+    args = (rng.standard_normal((3, 4)), rng.standard_normal(4))
+    check_grads(corner, args)
+    assert "b_bar = add_bar.sum(axis=0)" in s2sad.source(corner, argnums=(0, 1), stage="grad", args=args)
