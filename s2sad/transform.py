@@ -134,8 +134,13 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     if mode != "forward":
         ir.verify(deriv.grad)
         grad_text, grad = emit_and_load("grad", deriv.grad)
+    def load_value_and_grad() -> tuple[str, types.FunctionType]:  # built, checked and loaded on first use
+        fused = deriv.value_and_grad()
+        ir.verify(fused)
+        return emit_and_load("value_and_grad", fused)
+
     tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
     return Generated(src, lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
                      mode != "forward" and deriv.shape_specific,
                      functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function),
-                     None if mode == "forward" else lambda: emit_and_load("value_and_grad", deriv.value_and_grad()))
+                     None if mode == "forward" else load_value_and_grad)
