@@ -618,6 +618,9 @@ def to_ast(e: Expr) -> ast.expr:
     if isinstance(e, Name):
         return ast.Name(e.id, ast.Load())
     if isinstance(e, Const):
+        if isinstance(e.value, int | float) and not isinstance(e.value, bool) and e.value < 0:
+            # a negative number is a unary minus: printed bare, `-1.5 ** 2` would be -(1.5 ** 2)
+            return ast.UnaryOp(ast.USub(), ast.Constant(-e.value))
         return ast.Constant(e.value)
     if isinstance(e, Ref):
         node: ast.expr = ast.Name(e.path[0], ast.Load())
