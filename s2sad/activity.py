@@ -20,10 +20,11 @@ from . import ir
 from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
+from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
-    Rule, Sym, custom_rule, lookup
+    WRITER_METHODS, WRITERS, Rule, Sym, custom_rule, lookup
 
-__all__ = ["Prim", "primitive", "analyze", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
+__all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
@@ -157,6 +158,8 @@ class Analysis:
     containers: set[str]  # tuple, list and dict literals: their cotangents add entry by entry
     shape_specific: bool = False  # the shapes were found with the arguments' shapes (``dims``): valid for those only
     dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # concrete shapes, when ``dims`` were given
+    varied: set[str] = field(default_factory=set)  # depend on a differentiated parameter (useful or not)
+    useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -209,7 +212,64 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
         p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
         for p in prims.values())
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims)
+                    dims, varied, useful)
+
+
+def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
+    """Refuse, at the user's line, a use of a value carrying a derivative that no rule differentiates:
+    an argument a rule treats as a constant (a keyword, an index, ``b=`` of ``logsumexp``), and a
+    call that writes into an array it is given (``out=``, ``np.place``, ``a.fill(v)``)."""
+    for stmt in ir.walk(stmts):
+        if not isinstance(stmt, ir.Assign):
+            continue
+        p = analysis.prims[id(stmt)]
+        if _writes_into_argument(stmt.value, p) and _names(ir.children(stmt.value)) & analysis.varied:
+            raise NoDerivativeRuleError(
+                f"s2sad cannot differentiate {_callee(stmt.value, p)}, called at {_where(stmt.loc)}\n"
+                "It writes into an array it is given (`out=` or in place), and a value that carries a "
+                "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a)).")
+        if p.kind == CALL and any(t in analysis.useful for t in stmt.targets):
+            diff = set(map(id, _diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
+            held = [e for e in [*p.args, *p.kwargs.values()] if id(e) not in diff and _names([e]) & analysis.varied]
+            if held:
+                raise NoDerivativeRuleError(
+                    f"s2sad's rule for {_callee(stmt.value, p)} does not differentiate its argument "
+                    f"{ir.expr_str(held[0])!r}, which carries a gradient, at {_where(stmt.loc)}\n"
+                    "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`.")
+        if p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets) \
+                and _names(p.starred) & analysis.varied:
+            raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
+                                   "pass it as a plain or keyword argument", stmt.loc)
+
+
+def _writes_into_argument(v: ir.Expr, p: Prim) -> bool:
+    if not isinstance(v, ir.Call):
+        return False
+    if any(k == "out" for k, _ in v.kwargs):
+        return True
+    if isinstance(v.func, ir.Attr) and not isinstance(v.func.value, ir.Ref):
+        return v.func.attr in WRITER_METHODS  # a method of a local array
+    if isinstance(v.func, ir.Attr):  # a method of a global object (np.add.at)
+        fn = getattr(v.func.value.value, v.func.attr, None)
+    else:
+        fn = v.func.value if isinstance(v.func, ir.Ref) else None
+    try:
+        return fn in WRITERS
+    except TypeError:  # unhashable
+        return False
+
+
+def _callee(v: ir.Expr, p: Prim) -> str:
+    """The callable or construct ``v`` uses, as the user wrote it."""
+    if isinstance(v, ir.Subscript):
+        return f"{ir.expr_str(v.value)}[...]" if isinstance(v.value, ir.Ref) else "indexing"
+    if isinstance(v, ir.Call):
+        return ir.expr_str(v.func) + "(...)"
+    return p.rule.name if p.rule is not None else type(v).__name__
+
+
+def _where(loc: ir.Loc) -> str:
+    return f"{loc.file}:{loc.line}:\n    {loc.text}"
 
 
 def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], anchors: list[str],

@@ -12,11 +12,15 @@ flows).
 
 from __future__ import annotations
 
+import os
+import sys
+import sysconfig
 import types
 import weakref
 
 import numpy as np
 
+from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import source_lines
 from .pytree import differentiable, is_node, leaves
 
@@ -220,7 +224,12 @@ class VJP(_Handle):
     _handles = weakref.WeakKeyDictionary()
 
     def __call__(self, *args, **kwargs):
-        return self.cache.entry(args).vjp(*args, **kwargs)
+        try:
+            return self.cache.entry(args).vjp(*args, **kwargs)
+        except (S2SADSyntaxError, NoDerivativeRuleError) as e:
+            if not _library(self.cache.fun):
+                raise
+            raise _library_error(self.cache.fun, e, sys._getframe(1)) from None
 
     def generic(self) -> types.FunctionType:
         """The generated vjp for any argument types: what a derivative of this derivative transforms."""
@@ -229,6 +238,32 @@ class VJP(_Handle):
         if self._generic is None:
             self._generic = transform(self.cache.fun, self.cache.wrt).function
         return self._generic
+
+
+_LIBRARY_DIRS = tuple({os.path.join(os.path.realpath(sysconfig.get_paths()[k]), "")
+                       for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _library(fun: types.FunctionType) -> bool:
+    """``fun`` is installed library code (the standard library or site-packages), not the user's."""
+    return os.path.realpath(fun.__code__.co_filename).startswith(_LIBRARY_DIRS)
+
+
+def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameType) -> NoDerivativeRuleError:
+    """A library function whose source s2sad transformed and could not differentiate: named as the
+    callable the caller's line called, with the reason found inside it as a note."""
+    from .rules import rule_name
+    from .transform import LINEMAPS
+
+    loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
+    where = f", the function called at {loc.file}:{loc.line}:\n    {loc.text}" if loc else ""
+    error = NoDerivativeRuleError(
+        f"s2sad has no derivative rule for {rule_name(fun)}{where}\nIt is library code, and s2sad cannot "
+        "differentiate its source (see the note). Register a rule with `@s2sad.rrule(fn)`, or write the "
+        "computation in your own code.")
+    error.reason = getattr(e, "reason", None) or f"{type(e).__name__}: {e}"  # the innermost one
+    error.add_note(f"s2sad: inside it, {error.reason}")
+    return error
 
 
 VJP_OF_HIGHER_ORDER = (
@@ -345,8 +380,13 @@ class JVP(_Handle):
     _handles = weakref.WeakKeyDictionary()
 
     def __call__(self, *args, tangents=(), **kwargs):
-        e = self.cache.entry(args)
-        return e.vjp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        try:
+            e = self.cache.entry(args)
+            return e.vjp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        except (S2SADSyntaxError, NoDerivativeRuleError) as e:
+            if not _library(self.cache.fun):
+                raise
+            raise _library_error(self.cache.fun, e, sys._getframe(1)) from None
 
 
 def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import ir, runtime
-from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze
+from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze, \
+    check_uses
 from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
 from .custom import CheckpointHandle, Checkpointed, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
@@ -115,7 +116,9 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
-    """A call with no rule is an error only where a cotangent must pass through it."""
+    """A call with no rule is an error only where a cotangent must pass through it; so is any
+    other use of a derivative that no rule differentiates (``check_uses``)."""
+    check_uses(forward, analysis)
     for stmt in ir.walk(forward):
         if isinstance(stmt, ir.Assign):
             p = analysis.prims[id(stmt)]
@@ -360,9 +363,6 @@ class _Adjoint:
         only at run time goes through ``vjp_of``.
         """
         active = self.an.active
-        if any(isinstance(e, ir.Name) and e.id in active for e in p.starred):
-            raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
-                                   "pass it as a plain or keyword argument", self.loc)
         positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
         keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
         operands = [p.args[i] for i in positions] + [p.kwargs[k] for k in keywords]

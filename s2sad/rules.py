@@ -206,6 +206,11 @@ class Rule:
     tangents; ``linear="multi"`` (a product: matmul, einsum) sums the call with
     one argument at a time replaced by its tangent; otherwise ``forward(ans,
     dots, *args, **kwargs)`` gives the tangent (``dots[i]`` None: a zero).
+
+    ``zero``: positional arguments outside ``diff`` that the result depends on with a
+    derivative of exactly zero (read for their shape or tie pattern only). Any other
+    argument outside ``diff`` -- keywords included -- must not carry a derivative
+    (``activity.check_uses`` refuses it).
     """
 
     name: str
@@ -215,19 +220,22 @@ class Rule:
     reduction: bool = False
     linear: str | None = None
     forward: Callable[..., Sym] | None = None
+    zero: tuple[int, ...] = ()
 
 
 RULES: dict[object, Rule] = {}
 RRULES: dict[object, Callable] = {}  # user rules (s2sad.rrule): called at run time, win over RULES
 FRULES: dict[object, Callable] = {}  # user forward rules (s2sad.frule)
 NONDIFFERENTIABLE: set[object] = set()
+WRITERS: set[object] = set()  # functions that write into an array they are given (np.place, np.copyto, ...)
+WRITER_METHODS = {"fill", "put", "sort", "partition", "resize", "itemset"}  # ndarray methods that write in place
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies
 ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not differentiable)
 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
-            linear=None, forward=None) -> None:
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward)
+            linear=None, forward=None, zero=()) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero)
 
 
 def set_forward(fns, linear=None, forward=None) -> None:

@@ -19,7 +19,7 @@ import operator
 import numpy
 
 from . import ir, runtime_numpy
-from .rules import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
+from .rules import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
     set_forward, sym, ub
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
@@ -257,7 +257,7 @@ defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cu
 defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, shape)),
         diff=(1,))
 defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, a)),
-        diff=(1,))
+        diff=(1,), zero=(0,))
 defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
     ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1))
 
@@ -280,6 +280,11 @@ def _astype(g, ans, x, dtype, **kwargs):
 
 RULES["ndarray.astype"] = Rule("ndarray.astype", _astype, diff=(0,))
 METHODS["astype"] = "ndarray.astype"  # a method with no NumPy function of its own
+
+# ----- writers: refused where a derivative is involved (activity.check_uses) -----
+
+WRITERS.update([numpy.place, numpy.putmask, numpy.copyto, numpy.put, numpy.put_along_axis, numpy.fill_diagonal,
+                numpy.random.shuffle, *(getattr(u, "at") for u in vars(numpy).values() if isinstance(u, numpy.ufunc))])
 
 # ----- not differentiable -----
 
@@ -422,13 +427,13 @@ def _register_api_nondifferentiable() -> None:
 
     NONDIFFERENTIABLE.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
 defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
-        diff=(0,), linear="joint")
+        diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
-        diff=(0,), linear="joint")
+        diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False: (
-    rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint")
+    rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint", zero=(1,))
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
-        diff=(0,), linear="joint")
+        diff=(0,), linear="joint", zero=(1, 2))
 defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint")
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint")
@@ -464,10 +469,10 @@ METHODS["item"] = "ndarray.item"
 # <g, P(h, b)>: its cotangents are P(h, b) for g and rhs(g, h, b) for b; likewise
 # <h, rhs(g, a, b)> = <g, P(a, h)>. Bilinearity makes this hold for every rank.
 defrule(_rt.matmul_lhs_adjoint, "matmul_lhs_adjoint",
-        lambda h, ans, g, a, b: (np.matmul(h, b), None, rt.matmul_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi")
+        lambda h, ans, g, a, b: (np.matmul(h, b), None, rt.matmul_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
 defrule(_rt.matmul_rhs_adjoint, "matmul_rhs_adjoint",
-        lambda h, ans, g, a, b: (np.matmul(a, h), rt.matmul_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi")
+        lambda h, ans, g, a, b: (np.matmul(a, h), rt.matmul_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))
 defrule(_rt.dot_lhs_adjoint, "dot_lhs_adjoint",
-        lambda h, ans, g, a, b: (np.dot(h, b), None, rt.dot_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi")
+        lambda h, ans, g, a, b: (np.dot(h, b), None, rt.dot_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
 defrule(_rt.dot_rhs_adjoint, "dot_rhs_adjoint",
-        lambda h, ans, g, a, b: (np.dot(a, h), rt.dot_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi")
+        lambda h, ans, g, a, b: (np.dot(a, h), rt.dot_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))

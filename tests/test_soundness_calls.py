@@ -8,6 +8,13 @@ import pytest
 import s2sad
 from s2sad.testing import check_grads
 
+try:
+    import scipy.special
+    import scipy.stats
+except ImportError:  # scipy is optional
+    scipy = None
+needs_scipy = pytest.mark.skipif(scipy is None, reason="scipy is not installed")
+
 # expressions whose printing needs parentheses (or must not gain any): each is lowered, differentiated
 # and printed back, and must evaluate as Python evaluates it
 TRICKY = [
@@ -39,3 +46,166 @@ def test_printed_expressions_evaluate_as_written(tricky, i):
     assert value == f(*args)
     assert s2sad.jvp(f, args, (1.0, 0.0))[0] == f(*args)
     check_grads(f, args, modes=("rev", "fwd"))
+
+
+def _refusal(fn, args, mode):
+    """The error s2sad raises for ``fn`` in ``mode``, with the user's line it names."""
+    with pytest.raises((s2sad.NoDerivativeRuleError, s2sad.S2SADSyntaxError)) as info:
+        if mode == "rev":
+            s2sad.grad(fn)(*args)
+        else:
+            s2sad.jvp(fn, args, args)
+    return str(info.value)
+
+
+def _line(fn, text):
+    import inspect
+
+    lines, first = inspect.getsourcelines(fn)
+    return f"{__file__}:{first + next(i for i, line in enumerate(lines) if text in line)}"
+
+
+# ----- calls that write into an array they are given -----
+
+def writes_with_place(x):
+    out = np.zeros(np.shape(x))
+    np.place(out, x > -10, x * x)
+    return np.sum(out)
+
+
+def writes_with_putmask(x):
+    out = np.zeros(np.shape(x))
+    np.putmask(out, x > -10, x * x)
+    return np.sum(out)
+
+
+def writes_with_copyto(x):
+    out = np.zeros(np.shape(x))
+    np.copyto(out, x * x)
+    return np.sum(out)
+
+
+def writes_ufunc_out(x):
+    c = np.zeros(np.shape(x))
+    np.add(x, x, out=c)
+    return np.sum(c)
+
+
+def writes_sin_out(x):
+    y = np.zeros(np.shape(x))
+    np.sin(x, out=y)
+    return np.sum(y)
+
+
+def writes_into_active(x):
+    y = x * 2.0
+    np.copyto(y, np.ones(2))  # overwrites a value that carries a gradient with constants
+    return np.sum(y * x)
+
+
+def writes_with_fill(x):
+    y = x * 2.0
+    y.fill(3.0)
+    return np.sum(y * x)
+
+
+def writes_with_ufunc_at(x):
+    y = np.zeros(3)
+    np.add.at(y, [0, 0], x)
+    return np.sum(y)
+
+
+WRITERS = [(writes_with_place, "np.place", "np.place("), (writes_with_putmask, "np.putmask", "np.putmask("),
+           (writes_with_copyto, "np.copyto", "np.copyto("), (writes_ufunc_out, "np.add", "np.add("),
+           (writes_sin_out, "np.sin", "np.sin("), (writes_into_active, "np.copyto", "np.copyto("),
+           (writes_with_fill, "y.fill", "y.fill("), (writes_with_ufunc_at, "np.add.at", "np.add.at(")]
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn, name, text", WRITERS, ids=[w[0].__name__ for w in WRITERS])
+def test_a_call_writing_into_an_array_is_refused_at_its_line(fn, name, text, mode):
+    message = _refusal(fn, (np.array([0.5, -1.5]),), mode)
+    assert message.startswith(f"s2sad cannot differentiate {name}(...), called at {_line(fn, text)}:")
+    assert "writes into an array it is given" in message
+
+
+def writes_constants(x):
+    c = np.zeros(2)
+    np.add(np.ones(2), 1.0, out=c)  # no gradient involved: runs as written
+    return np.sum(c * x)
+
+
+def test_a_writer_without_gradients_runs():
+    check_grads(writes_constants, (np.array([0.5, -1.5]),), modes=("rev", "fwd"))
+
+
+def concatenates_with_r_(x):
+    return np.sum(np.r_[x, x] ** 2)
+
+
+def concatenates_with_c_(x):
+    return np.sum(np.c_[x, x] ** 2)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn, name", [(concatenates_with_r_, "np.r_"), (concatenates_with_c_, "np.c_")])
+def test_index_tricks_of_values_with_gradients_are_refused(fn, name, mode):
+    message = _refusal(fn, (np.array([0.5, -1.5]),), mode)
+    assert message.startswith(f"s2sad's rule for {name}[...] does not differentiate its argument '(x, x)', "
+                              f"which carries a gradient, at {_line(fn, name)}:")
+
+
+# ----- arguments a rule does not differentiate -----
+
+def logsumexp_weighted(w):
+    return scipy.special.logsumexp(np.array([0.3, 1.2]), b=w)
+
+
+def clip_keyword(lo):
+    return np.sum(np.clip(np.array([0.3, 1.2]), a_min=lo, a_max=None))
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn, name, arg, text", [
+    pytest.param(logsumexp_weighted, "scipy.special.logsumexp", "w", "logsumexp(", marks=needs_scipy),
+    (clip_keyword, "np.clip", "lo", "np.clip(")])
+def test_a_gradient_into_an_argument_the_rule_holds_constant_is_refused(fn, name, arg, text, mode):
+    args = (np.array([0.5, 2.0]),) if fn is logsumexp_weighted else (0.5,)
+    message = _refusal(fn, args, mode)
+    assert message.startswith(f"s2sad's rule for {name}(...) does not differentiate its argument {arg!r}, "
+                              f"which carries a gradient, at {_line(fn, text)}:")
+
+
+def logsumexp_constant_weights(x):
+    return scipy.special.logsumexp(x, b=np.array([0.5, 2.0]))
+
+
+@needs_scipy
+def test_a_constant_keyword_is_still_accepted():
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="b= and return_sign=True are not supported"):
+        s2sad.grad(logsumexp_constant_weights)(np.array([0.3, 1.2]))
+
+
+# ----- library source s2sad cannot differentiate -----
+
+def norm_logpdf(x):
+    return np.sum(scipy.stats.norm.logpdf(x))
+
+
+def norm_cdf(x):
+    return np.sum(scipy.stats.norm.cdf(x))
+
+
+@needs_scipy
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn, method", [(norm_logpdf, "logpdf"), (norm_cdf, "cdf")])
+def test_library_source_that_loses_the_gradient_is_refused_at_the_call(fn, method, mode):
+    with pytest.raises(s2sad.NoDerivativeRuleError) as info:
+        if mode == "rev":
+            s2sad.grad(fn)(np.array([0.5, -1.5]))
+        else:
+            s2sad.jvp(fn, (np.array([0.5, -1.5]),), (np.ones(2),))
+    assert str(info.value).startswith(
+        f"s2sad has no derivative rule for scipy.stats._distn_infrastructure.rv_continuous.{method}, the function "
+        f"called at {_line(fn, 'scipy.stats.norm')}:")
+    assert any(n.startswith("s2sad: inside it, ") and "_distn_infrastructure.py" in n for n in info.value.__notes__)
