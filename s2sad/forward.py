@@ -20,6 +20,7 @@ from . import ir
 from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
+from .mutation import analyze_mutation
 from .naming import Namer
 from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
 from .rules import FRULES, Sym, custom_rule
@@ -33,6 +34,7 @@ def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     fn = copy.deepcopy(fn)
     analysis = analyze(fn, wrt, scalar_params, tree_params)
     _check_rules(fn.body[:-1], analysis)
+    analyze_mutation(fn.body[:-1], analysis, fn.params.names())  # refuses the writes reverse mode refuses
     tangent = _Tangent(analysis, namer)
     dot_params = []
     for w in wrt:
@@ -77,10 +79,15 @@ class _Tangent:
                 out.append(self.if_(stmt))
             elif isinstance(stmt, ir.Loop):
                 out.append(self.loop(stmt))
+            elif isinstance(stmt, ir.Assign) and any(t in self.an.active for t in stmt.targets):
+                if self.an.prims[id(stmt)].kind == LISTOP:  # the list changes in place: its tangent is
+                    self.assign(stmt, out)  # read (or made of zeros like it) before
+                    out.append(stmt)
+                else:
+                    out.append(stmt)
+                    self.assign(stmt, out)
             else:
                 out.append(stmt)
-                if isinstance(stmt, ir.Assign) and any(t in self.an.active for t in stmt.targets):
-                    self.assign(stmt, out)
         return out
 
     # ----- one assignment -----
@@ -138,7 +145,8 @@ class _Tangent:
                         part = rule.reverse(d, ans, *syms, **kwargs)[i]
                         part = Sym(_without_unbroadcast(part.expr), part.scalar, part.shape)
                         total = part if total is None else total + part
-                return total
+                return total if _tangent_spans(syms, dsyms, ans) else Sym(
+                    ir.Call(_helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
             diff = rule.diff if rule.diff is not None else range(len(p.args))
             if rule.linear == "joint":
                 return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}))
@@ -301,6 +309,14 @@ def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
         return ir.Call(ir.Attr(receiver, value.func.attr), args, value.kwargs)
     args = [replaced.get(i, a) for i, a in enumerate(value.args)]
     return ir.Call(value.func, args, value.kwargs)
+
+
+def _tangent_spans(syms: list[Sym], dsyms: list[Sym | None], ans: Sym) -> bool:
+    """An elementwise result's tangent has the result's shape: every operand without a tangent is a
+    scalar or has the shape of one with a tangent (else the tangent must be broadcast to it)."""
+    shapes = {s.shape for s, d in zip(syms, dsyms) if d is not None and s.shape is not None}
+    return ans.scalar or ans.shape in shapes or all(
+        s.scalar or s.shape in shapes for s, d in zip(syms, dsyms) if d is None)
 
 
 def _without_unbroadcast(e: ir.Expr) -> ir.Expr:

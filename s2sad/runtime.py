@@ -264,6 +264,15 @@ def list_pop_adjoint(g, popped_bar, popped, index=-1):
 # ----- forward mode -----
 
 
+def broadcast_like(t, like):
+    """A tangent with its primal's shape: ``t`` broadcast where another operand (one without a
+    tangent) made the result larger, as in ``x + np.zeros(3)`` for a scalar ``x``."""
+    shape = np.shape(like)
+    if np.shape(t) == shape:
+        return t
+    return np.broadcast_to(t, shape).astype(np.result_type(t, like))
+
+
 def setitem_jvp(x_dot, index, v_dot):
     """Tangent of the array after ``x[index] = v``: a copy of ``x_dot`` with ``v_dot`` written in."""
     if isinstance(x_dot, dict | list):

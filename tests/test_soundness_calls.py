@@ -209,3 +209,85 @@ def test_library_source_that_loses_the_gradient_is_refused_at_the_call(fn, metho
         f"s2sad has no derivative rule for scipy.stats._distn_infrastructure.rv_continuous.{method}, the function "
         f"called at {_line(fn, 'scipy.stats.norm')}:")
     assert any(n.startswith("s2sad: inside it, ") and "_distn_infrastructure.py" in n for n in info.value.__notes__)
+
+
+# ----- forward mode: a tangent has its primal's shape; forward refuses what reverse refuses -----
+
+def broadcast_by_a_constant(x):
+    return np.sum(x + np.zeros(3))
+
+
+def broadcast_by_a_constant_factor(x, w):
+    return np.sum(np.sin(x) * w)
+
+
+def broadcast_in_a_where(x):
+    return np.sum(np.where(np.arange(3) > 0, x * 2.0, np.zeros((2, 3))))
+
+
+def broadcast_then_append(x):
+    out = []
+    out.append(x - np.ones((2, 2)))
+    out.extend([x * 2.0, np.ones(2) / x])
+    first = out.pop(0)
+    return np.sum(first * out[0]) + np.sum(out[1])
+
+
+@pytest.mark.parametrize("fn, args", [
+    (broadcast_by_a_constant, (0.7,)), (broadcast_by_a_constant, (np.array([0.7]),)),
+    (lambda x: broadcast_by_a_constant_factor(x, np.arange(3.0)), (0.7,)), (broadcast_in_a_where, (0.7,)),
+    (broadcast_then_append, (0.7,)), (broadcast_then_append, (np.array([0.7, -0.2]),))])
+def test_forward_tangents_broadcast_like_their_primals(fn, args):
+    check_grads(fn, args, modes=("rev", "fwd"))
+    out, tangent = s2sad.jvp(fn, args, tuple(np.ones_like(a) for a in args))
+    assert np.shape(tangent) == np.shape(out)
+
+
+def test_jvp_of_broadcast_by_a_constant():
+    assert s2sad.jvp(broadcast_by_a_constant, (1.0,), (1.0,)) == (3.0, 3.0)
+
+
+def appends_in_forward_mode(x):
+    acc = []
+    acc.append(x * 2.0)
+    return acc[0]
+
+
+def test_list_append_keeps_its_tangent():
+    assert s2sad.jvp(appends_in_forward_mode, (1.0,), (1.0,)) == (2.0, 2.0)
+
+
+def writes_through_a_view(x):
+    y = x * 1.0
+    r = y[0:2]
+    r[0] = x[1] * 5.0
+    return np.sum(y)
+
+
+def g_two(a, b):
+    return a * b
+
+
+def calls_with_star_args(x):
+    args = (x, x)
+    return g_two(*args)
+
+
+def calls_with_star_kwargs(x):
+    kw = {"a": x, "b": x}
+    return g_two(**kw)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn, text, message", [
+    (writes_through_a_view, "r[0] = ", "this writes through 'r', a view or alias of another array"),
+    (calls_with_star_args, "g_two(*args)", "a value that carries a gradient is passed with * or **"),
+    (calls_with_star_kwargs, "g_two(**kw)", "a value that carries a gradient is passed with * or **")])
+def test_forward_mode_refuses_what_reverse_mode_refuses(fn, text, message, mode):
+    with pytest.raises(s2sad.S2SADSyntaxError) as info:
+        if mode == "rev":
+            s2sad.grad(fn)(np.array([0.5, 2.0, 1.0]))
+        else:
+            s2sad.jvp(fn, (np.array([0.5, 2.0, 1.0]),), (np.ones(3),))
+    assert info.value.msg.startswith(message)
+    assert f"{info.value.filename}:{info.value.lineno}" == _line(fn, text)
