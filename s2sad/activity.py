@@ -9,6 +9,7 @@ shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 
 from __future__ import annotations
 
+import dis
 import operator
 import os
 import types
@@ -22,7 +23,7 @@ from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
-    WRITER_METHODS, WRITERS, Rule, Sym, custom_rule, lookup
+    WRITER_METHODS, WRITERS, Rule, Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
@@ -236,10 +237,27 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                     f"s2sad's rule for {_callee(stmt.value, p)} does not differentiate its argument "
                     f"{ir.expr_str(held[0])!r}, which carries a gradient, at {_where(stmt.loc)}\n"
                     "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`.")
+        written = _globals_written(p.callee) if p.kind == TRANSFORM else ()
+        if written and _names([*p.args, *p.kwargs.values(), *p.starred]) & analysis.varied:
+            raise S2SADSyntaxError(
+                f"{rule_name(p.callee)} writes the global {written[0]!r}, and a value that carries a gradient "
+                "is passed to it; s2sad cannot follow a gradient through a global. Return the value instead",
+                stmt.loc)
         if p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets) \
                 and _names(p.starred) & analysis.varied:
             raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
                                    "pass it as a plain or keyword argument", stmt.loc)
+
+
+def _globals_written(fn: object) -> tuple[str, ...]:
+    """The globals a user function (or the functions nested in it) assigns with ``global``."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    todo, out = [code] if code is not None else [], []
+    while todo:
+        c = todo.pop()
+        out += [i.argval for i in dis.get_instructions(c) if i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL")]
+        todo += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    return tuple(dict.fromkeys(out))
 
 
 def _writes_into_argument(v: ir.Expr, p: Prim) -> bool:

@@ -291,3 +291,109 @@ def test_forward_mode_refuses_what_reverse_mode_refuses(fn, text, message, mode)
             s2sad.jvp(fn, (np.array([0.5, 2.0, 1.0]),), (np.ones(3),))
     assert info.value.msg.startswith(message)
     assert f"{info.value.filename}:{info.value.lineno}" == _line(fn, text)
+
+
+# ----- nonlocal and global -----
+
+def accumulates_nonlocal(x):
+    acc = 0.0
+    def add(v):
+        nonlocal acc
+        acc = acc + v
+    add(x * x); add(3.0 * x)
+    return acc
+
+
+def counts_and_accumulates(x):
+    acc = np.zeros(2)
+    n = 0
+    def step(v, w=2.0):
+        nonlocal acc, n
+        n += 1
+        if np.sum(v) > 0:
+            acc = acc + v * w
+            return v
+        acc = acc - v
+        return -v
+    total = 0.0
+    for i in range(3):
+        y = step(x * (i - 1.0))
+        total = total + np.sum(y * acc)
+    return total + n
+
+
+def test_nonlocal_writes_are_rebindings():
+    assert s2sad.grad(accumulates_nonlocal)(1.0) == 5.0
+    assert s2sad.jvp(accumulates_nonlocal, (1.0,), (1.0,)) == (4.0, 5.0)
+    check_grads(accumulates_nonlocal, (0.7,), modes=("rev", "fwd"))
+    check_grads(counts_and_accumulates, (np.array([0.7, -0.3]),), modes=("rev", "fwd"))
+
+
+def nonlocal_writer_as_a_value(x):
+    acc = 0.0
+    def add(v):
+        nonlocal acc
+        acc = acc + v
+    g = add
+    g(x)
+    return acc
+
+
+def nonlocal_two_scopes_up(x):
+    acc = 0.0
+    def outer():
+        def inner(v):
+            nonlocal acc
+            acc = acc + v
+        inner(x)
+    outer()
+    return acc
+
+
+G = 0.0
+
+
+def set_global(v):
+    global G
+    G = v
+
+
+def through_a_global(x):
+    set_global(x * x)
+    return G * 1.0
+
+
+def nested_global(x):
+    def put(v):
+        global G
+        G = v
+    put(x)
+    return G
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("fn, text, message", [
+    (nonlocal_writer_as_a_value, "g = add", "'add' writes 'acc' with `nonlocal`; s2sad follows such a function "
+                                           "only where it is called as a statement"),
+    (nonlocal_two_scopes_up, "nonlocal acc", "s2sad supports `nonlocal` only for a variable of the function "
+                                             "directly around"),
+    (through_a_global, "set_global(x * x)", "test_soundness_calls.set_global writes the global 'G', and a value "
+                                            "that carries a gradient is passed to it"),
+    (nested_global, "global G", "s2sad cannot follow a write to a global from a nested function")])
+def test_writes_s2sad_cannot_follow_are_refused(fn, text, message, mode):
+    with pytest.raises(s2sad.S2SADSyntaxError) as info:
+        if mode == "rev":
+            s2sad.grad(fn)(0.7)
+        else:
+            s2sad.jvp(fn, (0.7,), (1.0,))
+    assert info.value.msg.startswith(message)
+    assert f"{info.value.filename}:{info.value.lineno}" == _line(fn, text)
+
+
+def sets_a_constant_global(x):
+    set_global(2.0)
+    return x * G
+
+
+def test_a_global_write_without_gradients_runs():
+    assert s2sad.grad(sets_a_constant_global)(1.5) == 2.0
