@@ -22,7 +22,7 @@ from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .rules import ATTRIBUTES, BINOP_FUNCS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
+from .rules import ATTRIBUTES, BINOP_FUNCS, DERIVATIVE_MAKERS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
     WRITER_METHODS, WRITERS, Rule, Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
@@ -237,6 +237,13 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                     f"s2sad's rule for {_callee(stmt.value, p)} does not differentiate its argument "
                     f"{ir.expr_str(held[0])!r}, which carries a gradient, at {_where(stmt.loc)}\n"
                     "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`.")
+        if p.kind == NONDIFF and _makes_derivative(stmt.value) and any(t in analysis.useful for t in stmt.targets) \
+                and _names(ir.children(stmt.value)) & analysis.varied:
+            raise NoDerivativeRuleError(
+                f"the function {ir.expr_str(stmt.value.func)} differentiates here captures a value that carries "
+                f"a gradient, at {_where(stmt.loc)}\ns2sad does not yet differentiate through a derivative of a "
+                "closure over a differentiated value. Pass that value as an argument instead: "
+                "s2sad.grad(lambda y, x: x * y)(2.0, x)")
         written = _globals_written(p.callee) if p.kind == TRANSFORM else ()
         if written and _names([*p.args, *p.kwargs.values(), *p.starred]) & analysis.varied:
             raise S2SADSyntaxError(
@@ -247,6 +254,14 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 and _names(p.starred) & analysis.varied:
             raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
                                    "pass it as a plain or keyword argument", stmt.loc)
+
+
+def _makes_derivative(v: ir.Expr) -> bool:
+    fn = v.func.value if isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) else None
+    try:
+        return fn in DERIVATIVE_MAKERS
+    except TypeError:  # unhashable
+        return False
 
 
 def _globals_written(fn: object) -> tuple[str, ...]:

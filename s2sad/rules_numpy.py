@@ -19,7 +19,7 @@ import operator
 import numpy
 
 from . import ir, runtime_numpy
-from .rules import ATTRIBUTES, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
+from .rules import ATTRIBUTES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
     set_forward, sym, ub
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
@@ -425,7 +425,8 @@ def _register_api_nondifferentiable() -> None:
     """Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is."""
     from . import api
 
-    NONDIFFERENTIABLE.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
+    DERIVATIVE_MAKERS.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
+    NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
 defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
         diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
