@@ -10,12 +10,13 @@ from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, source, valu
 from .custom import checkpoint, checkpointed_loop, frule, nondifferentiable, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .rules_numpy import _register_api_nondifferentiable
+from . import numeric, optim
 
 _register_api_nondifferentiable()
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source",
     "rrule", "frule", "nondifferentiable", "checkpoint", "checkpointed_loop",
-    "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError",
+    "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError", "optim", "numeric",
 ]
 __version__ = "0.1.0"
