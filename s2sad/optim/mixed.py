@@ -24,7 +24,8 @@ __all__ = ["MixedPrecision", "mixed_precision"]
 
 
 def _scaled_loss(loss: Callable, params: Any, scale: float, *args: Any) -> Any:
-    return loss(params, *args) * scale
+    # the scaled value in float32: in float16, 65536 times a loss of 1 is already inf
+    return loss(params, *args).astype(np.float32) * scale
 
 
 _scaled_value_and_grad = value_and_grad(_scaled_loss, argnums=1)
@@ -53,7 +54,8 @@ class MixedPrecision:
         """``(loss, grads, finite)``: the loss and the gradients with respect to ``params``
         computed in the compute dtype with the loss scaled by ``scale``, then unscaled in
         ``params``' dtypes; ``finite`` is False when a gradient holds an inf or a NaN."""
-        value, grads = _scaled_value_and_grad(self.loss, self.cast(params), scale, *self.cast(args))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is expected: it lowers the scale
+            value, grads = _scaled_value_and_grad(self.loss, self.cast(params), scale, *self.cast(args))
         grads = map_leaves(lambda g, p: _like(np.asarray(g, dtype=np.float32) / scale, p), grads, params)
         finite = all(np.all(np.isfinite(g)) for g in leaves(grads))
         return float(value) / scale, grads, bool(finite)
@@ -79,7 +81,7 @@ def mixed_precision(loss: Callable, optimizer: Optimizer, loss_scale: float | st
                     clip_norm: float | None = None) -> MixedPrecision:
     """Train ``loss(params, *args)`` in ``dtype`` (float16) from float32 master weights.
 
-    ``loss_scale`` is a number (static scaling; the seed uses 1024 or 2048) or ``"dynamic"``
+    ``loss`` returns a NumPy scalar or 0-d array. ``loss_scale`` is a number (static scaling; the seed uses 1024 or 2048) or ``"dynamic"``
     (start at 2**16, halve and skip the step on an inf or NaN gradient, double after
     ``growth_interval`` clean steps: ``torch.cuda.amp.GradScaler``'s defaults). Floating arrays
     among ``params`` and ``args`` are cast to ``dtype`` for the forward and backward pass; the
