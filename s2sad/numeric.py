@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .pytree import leaves, map_leaves
+from .pytree import map_leaves
 
 __all__ = ["EPS", "forward_difference", "backward_difference", "central_difference", "stencil", "stencil_offsets",
            "derivative", "optimal_step_forward", "optimal_step_central", "practical_step", "forward_error",
@@ -196,7 +196,7 @@ _METHODS = {"central": (central_difference, 3), "forward": (forward_difference, 
 def _ravel(x: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     """``x``'s leaves as one float64 vector, and the function from such a vector (real or
     complex) back to a pytree of ``x``'s structure (a Python number where ``x`` has a scalar)."""
-    flat = [np.ravel(np.asarray(leaf, dtype=np.float64)) for leaf in leaves(x)]
+    flat = [np.ravel(np.asarray(leaf, dtype=np.float64)) for leaf in _leaves(x)]
     vec = np.concatenate(flat) if flat else np.zeros(0)
 
     def unravel(v: np.ndarray) -> Any:
@@ -204,6 +204,13 @@ def _ravel(x: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
         return map_leaves(lambda leaf: _piece(next(it), leaf), x)
 
     return vec, unravel
+
+
+def _leaves(x: Any) -> list:
+    """The leaves of ``x`` in the order ``map_leaves`` visits them (dicts in insertion order)."""
+    found: list = []
+    map_leaves(found.append, x)
+    return found
 
 
 def _piece(chunk: np.ndarray, leaf: Any) -> Any:
@@ -234,7 +241,7 @@ def _along(f: Callable, vec: np.ndarray, direction: np.ndarray, unravel: Callabl
 def _blocks(matrix: np.ndarray, out_shape: tuple[int, ...], x: Any) -> Any:
     """``matrix``'s columns split by ``x``'s leaves: a pytree like ``x`` of arrays of shape
     ``out_shape + leaf shape`` (a float where both are scalars)."""
-    sizes = [int(np.size(leaf)) for leaf in leaves(x)]
+    sizes = [int(np.size(leaf)) for leaf in _leaves(x)]
     it = iter(np.split(matrix, np.cumsum(sizes)[:-1], axis=1))
 
     def block(leaf: Any) -> Any:
@@ -305,6 +312,6 @@ def hessian(f: Callable, x: Any, h: float | None = None) -> Any:
             ej = basis[j]
             matrix[i, j] = matrix[j, i] = (at(ei, ej) - at(ei, -ej) - at(-ei, ej) + at(-ei, -ej)) / (
                 4.0 * steps[i] * steps[j])
-    sizes = [int(np.size(leaf)) for leaf in leaves(x)]
+    sizes = [int(np.size(leaf)) for leaf in _leaves(x)]
     row_blocks = iter(np.split(matrix, np.cumsum(sizes)[:-1], axis=0))
     return map_leaves(lambda leaf: _blocks(next(row_blocks), np.shape(leaf), x), x)
