@@ -7,10 +7,10 @@ gradient of an n-step recurrence, stored whole against checkpointed every √n s
 import time
 
 import numpy as np
+from _common import parse_args, pyplot, save
 
 import s2sad
 from s2sad.testing import peak_memory
-from _common import parse_args, pyplot, save
 
 
 def step(h, W):

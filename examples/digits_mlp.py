@@ -5,10 +5,10 @@ curves, and the five optimizers of s2sad.optim compared on one plot.
 """
 
 import numpy as np
+from _common import accuracy, batches, digits, init_mlp, loss, parse_args, progress, pyplot, save
 
 import s2sad
 from s2sad import optim
-from _common import accuracy, batches, digits, init_mlp, loss, parse_args, progress, pyplot, save
 
 loss_and_grad = s2sad.value_and_grad(loss)
 

@@ -8,9 +8,9 @@ optimal steps marked.
 import math
 
 import numpy as np
+from _common import parse_args, pyplot, save
 
 from s2sad import numeric
-from _common import parse_args, pyplot, save
 
 x = math.pi / 3
 f, exact = math.sin, math.cos(x)

@@ -7,10 +7,10 @@ maximising the log marginal likelihood, its gradient by s2sad through a Cholesky
 import math
 
 import numpy as np
+from _common import parse_args, pyplot, save
 
 import s2sad
 from s2sad import optim
-from _common import parse_args, pyplot, save
 
 
 def kernel(a, b, log_length, log_signal):

@@ -5,10 +5,10 @@ float32 master weights (dynamic loss scaling), against the same training in floa
 """
 
 import numpy as np
+from _common import accuracy, batches, digits, init_mlp, loss, parse_args, progress, pyplot, save
 
 import s2sad
 from s2sad import optim
-from _common import accuracy, batches, digits, init_mlp, loss, parse_args, progress, pyplot, save
 
 
 def run(step, params, state, data, epochs, desc):
@@ -55,7 +55,8 @@ def main():
     ax.set(xlabel="step", ylabel="training loss (batch)", title="same start, same batches")
     ax.legend(fontsize=8)
     ax_scale.semilogy([s["scale"] for s in states], drawstyle="steps-post")
-    ax_scale.set(xlabel="step", ylabel="loss scale", title="dynamic loss scale: halved on overflow, x2 after 200 clean steps")
+    ax_scale.set(xlabel="step", ylabel="loss scale",
+                 title="dynamic loss scale: halved on overflow, x2 after 200 clean steps")
     ax_scale.title.set_fontsize(9)
     save(fig, args.out, "mixed_precision.png")
 

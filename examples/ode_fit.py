@@ -5,10 +5,10 @@ differentiating through a Runge–Kutta integrator (300 steps of RK4) with s2sad
 """
 
 import numpy as np
+from _common import parse_args, pyplot, save
 
 import s2sad
 from s2sad import optim
-from _common import parse_args, pyplot, save
 
 DT, STEPS = 0.05, 300
 TRUE = np.log([1.0, 0.1, 1.5, 0.075])   # prey growth, predation, predator death, predator growth

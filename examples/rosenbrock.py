@@ -4,10 +4,10 @@
 """
 
 import numpy as np
+from _common import parse_args, pyplot, save
 
 import s2sad
 from s2sad import optim
-from _common import parse_args, pyplot, save
 
 
 def rosenbrock(p):
@@ -37,7 +37,8 @@ def main():
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 5.5))
     X, Y = np.meshgrid(np.linspace(-2, 2, 300), np.linspace(-1, 3, 300))
-    ax.contour(X, Y, rosenbrock(np.array([X, Y])), levels=np.logspace(-1, 3.5, 20), cmap="viridis", linewidths=0.7, alpha=0.6)
+    ax.contour(X, Y, rosenbrock(np.array([X, Y])), levels=np.logspace(-1, 3.5, 20), cmap="viridis",
+               linewidths=0.7, alpha=0.6)
     for (name, opt), color in zip(runs.items(), ["C0", "C1", "C3"]):
         points = path(opt, steps)
         final = rosenbrock(points[-1])

@@ -6,11 +6,11 @@ readable Python function that computes the derivative with primal/pullback pairs
 
 from __future__ import annotations
 
+from . import numeric, optim
 from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, source, value_and_grad, vjp
 from .custom import checkpoint, checkpointed_loop, frule, nondifferentiable, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .rules_numpy import _register_api_nondifferentiable
-from . import numeric, optim
 
 _register_api_nondifferentiable()
 

@@ -154,7 +154,7 @@ def test_jacobian_over_a_pytree_matches_s2sad():
     numerical = numeric.jacobian(f, p)
     assert numerical["W"].shape == (3, 3, 2) and numerical["c"].shape == (3,)
     for i in range(3):  # row i: the gradient of output i
-        exact = s2sad.grad(lambda q: f(q)[i])(p)
+        exact = s2sad.grad(lambda q, i=i: f(q)[i])(p)
         for k in p:
             np.testing.assert_allclose(numerical[k][i], exact[k], rtol=0, atol=1e-9)
     np.testing.assert_allclose(numeric.jacobian(np.sin, np.ones((2, 2))), np.einsum("ik,jl->ijkl", np.eye(2),
@@ -194,3 +194,10 @@ def test_check_grads_uses_the_central_difference_of_this_module(monkeypatch):
     monkeypatch.setattr(s2sad.testing, "central_difference", counting)
     s2sad.testing.check_grads(lambda x: np.sum(np.sin(x)), (np.ones(3),), directions=2, eps=1e-5)
     assert calls == [1e-5, 1e-5]
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(numeric, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

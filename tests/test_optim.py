@@ -340,3 +340,12 @@ def test_a_resumed_run_is_bit_identical(tmp_path):
     resumed, resumed_state = train(restored["params"], restored["opt"], 3, opt)
     for a, b in zip(s2sad.pytree.leaves((straight, straight_state)), s2sad.pytree.leaves((resumed, resumed_state))):
         assert type(a) is type(b) and np.array_equal(a, b) and np.asarray(a).dtype == np.asarray(b).dtype
+
+
+@pytest.mark.parametrize("module", ["optimizers", "schedules", "clipping", "mixed", "state"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"s2sad.optim.{module}"), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

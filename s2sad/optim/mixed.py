@@ -81,7 +81,8 @@ def mixed_precision(loss: Callable, optimizer: Optimizer, loss_scale: float | st
                     clip_norm: float | None = None) -> MixedPrecision:
     """Train ``loss(params, *args)`` in ``dtype`` (float16) from float32 master weights.
 
-    ``loss`` returns a NumPy scalar or 0-d array. ``loss_scale`` is a number (static scaling; the seed uses 1024 or 2048) or ``"dynamic"``
+    ``loss`` returns a NumPy scalar or 0-d array. ``loss_scale`` is a number (static scaling; the
+    seed uses 1024 or 2048) or ``"dynamic"``
     (start at 2**16, halve and skip the step on an inf or NaN gradient, double after
     ``growth_interval`` clean steps: ``torch.cuda.amp.GradScaler``'s defaults). Floating arrays
     among ``params`` and ``args`` are cast to ``dtype`` for the forward and backward pass; the
