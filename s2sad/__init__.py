@@ -6,6 +6,7 @@ readable Python function that computes the derivative with primal/pullback pairs
 
 from __future__ import annotations
 
+from . import numeric, optim
 from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, source, value_and_grad, vjp
 from .custom import checkpoint, checkpointed_loop, frule, nondifferentiable, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
@@ -16,6 +17,6 @@ _register_api_nondifferentiable()
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source",
     "rrule", "frule", "nondifferentiable", "checkpoint", "checkpointed_loop",
-    "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError",
+    "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError", "optim", "numeric",
 ]
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .api import grad, jvp, value_and_grad, vjp
+from .numeric import central_difference
 from .pytree import differentiable, leaves, map_leaves
 
 __all__ = ["check_grads", "check_rrule", "check_frule", "numerical_vjp", "peak_memory"]
@@ -79,9 +80,7 @@ def _check_leaf(g: Any, a: Any, i: int) -> None:
 def numerical_vjp(f: Callable, args: Sequence, argnums: Sequence[int], dirs: Sequence, u: Any,
                   eps: float = 1e-6) -> float:
     """``<u, J v>`` by central differences (inputs promoted to float64)."""
-    plus = f(*_perturb(args, argnums, dirs, eps))
-    minus = f(*_perturb(args, argnums, dirs, -eps))
-    return (_inner(u, plus) - _inner(u, minus)) / (2 * eps)
+    return central_difference(lambda t: _inner(u, f(*_perturb(args, argnums, dirs, t))), 0.0, eps)
 
 
 def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = None, *,
