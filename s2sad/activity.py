@@ -431,7 +431,8 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
     return out
 
 
-_SEQ_KINDS = {"list", "tuple", "seq", "tree"}  # seq: a list or a tuple; tree: a pytree argument
+_SEQ_KINDS = {"list", "tuple", "seq", "tree"}
+_MULTIPLE_RESULTS = {"numpy.split", "numpy.array_split", "numpy.linalg.slogdet", "numpy.linalg.eigh"}  # tuples, lists  # seq: a list or a tuple; tree: a pytree argument
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
@@ -475,7 +476,9 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                 kind = p.rule.returns
             elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
                 kind = "array"
-            elif p.rule.name == "x[index]" and args[0] == "array":
+            elif p.rule.name == "x[index]":
+                kind = "array" if args[0] == "array" else None
+            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.name not in _MULTIPLE_RESULTS:
                 kind = "array"
         if s.target in scalars and kind is None:
             kind = "array"

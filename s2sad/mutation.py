@@ -8,7 +8,8 @@ value would be stale), so:
 
 * a write into memory that carries a gradient and came from outside (an
   argument, a global) is refused: it would mutate the user's input; ``x op= v``
-  on such memory computes a new array instead (the input is left as it was);
+  on such memory, where it is not known to be an array, computes a new value
+  instead (the input is left as it was);
 * a write through a view or an alias (``r = x[0]; r[1] = v``), or a read of an
   older name for written memory after the write, is refused at the user's line;
 * a value the pullback reads whose memory a later write (or a later iteration)
@@ -106,7 +107,8 @@ def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str])
     for w in m.writes:
         base, loc = m.base(w), w.loc
         ext = firm.mem(base) & external
-        if ext and any(firm.mem(n) & ext for n in analysis.active) and _inplace_op(w.value):
+        if ext and any(firm.mem(n) & ext for n in analysis.active) and _inplace_op(w.value) \
+                and not ext & analysis.dims.keys():  # (an argument known to be an array is refused)
             copied.append(w)
         elif ext and any(firm.mem(n) & ext for n in analysis.active):
             raise S2SADSyntaxError(

@@ -252,7 +252,8 @@ class _Adjoint:
             # an element read in a loop: add into the buffer in place, not a dense zeros-and-add
             g, _, index = contribution.args
             value = ir.Call(_helper("add_at"), [current, g, index])
-        elif name in self.an.containers:  # `+` would concatenate tuples
+        elif name in self.an.containers or self.an.kinds.get(name) not in ("array", "int"):
+            # `+` would join lists and tuples: a cotangent that may be one is added entry by entry
             value = ir.Call(_helper("add_bars"), [current, contribution])
         elif isinstance(contribution, ir.UnaryOp) and contribution.op == "-":
             value = ir.BinOp("-", current, contribution.operand)

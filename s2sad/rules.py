@@ -484,6 +484,8 @@ defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None
 defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")
 defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple")
 defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq")
+defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[::-1], x),), linear="joint",
+        returns="seq")
 defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")
 defrule(dict.values, "dict.values", lambda g, ans, d: (rt.values_adjoint(g, d),), linear="joint", returns="seq")
 defrule(dict.get, "dict.get", _get, diff=(0, 2), forward=_get_forward)

@@ -260,6 +260,7 @@ def explicit():
         "list": [(lambda x, y: _weighted(list((x, y))), (0.3, C((3,))))],
         "tuple": [(lambda x, y: _weighted(tuple([x, y])), (0.3, C((3,))))],
         "sequence": [(lambda x: _sum_rows(x), (C((2, 3)),)), (lambda d: _sum_rows(d), ({"a": 0.3, "b": C((3,))},))],
+        "reversed": [(lambda x, y: _weighted(list(reversed([y, x]))), (0.3, C((3,))))],
         "dict.items": [(lambda d: _sum_items(d), ({"a": 0.3, "b": C((3,))},))],
         "dict.values": [(lambda d: _weighted(list(d.values())), ({"a": 0.3, "b": C((3,))},))],
         "dict.get": [(lambda d, v: np.sum(d.get("b") * 2.0) + d.get("z", v) * 3.0, ({"a": 0.3, "b": C((3,))}, 0.5))],
