@@ -22,8 +22,9 @@ from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .rules import ATTRIBUTES, BINOP_FUNCS, DERIVATIVE_MAKERS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
-    WRITER_METHODS, WRITERS, Rule, Sym, custom_rule, lookup, rule_name
+from .rules import ATTRIBUTES, BINOP_FUNCS, CONCAT, DERIVATIVE_MAKERS, FRULES, INPLACE_OPS, METHODS, MUL_OR_REPEAT, \
+    NONDIFFERENTIABLE, RANK_RULES, RECEIVER_ONLY_METHODS, REPEAT, RULES, UNARYOP_FUNCS, WRITER_METHODS, WRITERS, Rule, \
+    Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
@@ -136,6 +137,15 @@ def primitive(stmt: ir.Assign) -> Prim:
     raise TypeError(f"unexpected IR value {v!r}")
 
 
+def method_receiver(p: Prim) -> ir.Name | None:
+    """The local object ``p`` calls a method of, found only when called (``obj.m(...)``); None for the
+    methods in ``RECEIVER_ONLY_METHODS`` (their result carries nothing of the receiver)."""
+    if p.kind == TRANSFORM and isinstance(p.func, ir.Attr) and isinstance(p.func.value, ir.Name) \
+            and p.func.attr not in RECEIVER_ONLY_METHODS:
+        return p.func.value
+    return None
+
+
 def _unpacking_call(v: ir.Call) -> Prim:
     """A call with ``*args`` or ``**kwargs``: values passed through, never differentiated through the star."""
     fn = v.func.value if isinstance(v.func, ir.Ref) else None
@@ -161,6 +171,8 @@ class Analysis:
     dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # concrete shapes, when ``dims`` were given
     varied: set[str] = field(default_factory=set)  # depend on a differentiated parameter (useful or not)
     useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
+    kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``_kinds``)
+    literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -186,7 +198,8 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
     if p.kind == CALL and p.rule.diff is not None:
         return [p.args[i] for i in p.rule.diff if i < len(p.args)]
     if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
-        return [*p.args, *p.kwargs.values(), *p.starred, *([p.func] if isinstance(p.func, ir.Name) else [])]
+        return [*p.args, *p.kwargs.values(), *p.starred, *([p.func] if isinstance(p.func, ir.Name) else []),
+                *([receiver] if (receiver := method_receiver(p)) is not None else [])]
     return [*p.args, *p.kwargs.values()] if p.kind == MISSING else list(p.args)
 
 
@@ -202,8 +215,9 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
-    varied = _varied(fn.body, prims, set(wrt))
     scalars = _scalars(fn.body, prims, set(scalar_params))
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params), dims or {}, fn.params.positional)
+    varied = _varied(fn.body, prims, set(wrt))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
@@ -212,8 +226,10 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
         p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
         for p in prims.values())
+    literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
+                and isinstance(s.value, ir.Tuple)}
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims, varied, useful)
+                    dims, varied, useful, kinds, literals)
 
 
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
@@ -228,9 +244,13 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
             raise NoDerivativeRuleError(
                 f"s2sad cannot differentiate {_callee(stmt.value, p)}, called at {_where(stmt.loc)}\n"
                 "It writes into an array it is given (`out=` or in place), and a value that carries a "
-                "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a)).")
+                "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a), sorted(xs)).")
         if p.kind == CALL and any(t in analysis.useful for t in stmt.targets):
             diff = set(map(id, _diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
+            if p.rule.name == "x[index]" and not isinstance(p.args[0], ir.Ref):
+                # an index or key is an integer, bool, slice or key wherever indexing succeeds: it carries no
+                # gradient even where the analysis cannot tell it from a row (`for k in xs: xs[k]`, xs a dict)
+                diff.add(id(p.args[1]))
             held = [e for e in [*p.args, *p.kwargs.values()] if id(e) not in diff and _names([e]) & analysis.varied]
             if held:
                 raise NoDerivativeRuleError(
@@ -493,7 +513,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 base = p.args[0] if p.args else None
-                if p.kind in (CONTAINER, CLOSURE, LISTOP) or (
+                if p.kind in (CONTAINER, CLOSURE, LISTOP) or (p.kind == CALL and p.rule.returns) or (
                         isinstance(base, ir.Name) and base.id in out
                         and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
                     out.update(s.targets)
@@ -506,6 +526,109 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
                     out.update(s.targets)
         changed = len(out) != before
     return out
+
+
+_SEQ_KINDS = {"list", "tuple", "seq", "tree"}
+_MULTIPLE_RESULTS = {"numpy.split", "numpy.array_split", "numpy.linalg.slogdet", "numpy.linalg.eigh"}  # tuples, lists  # seq: a list or a tuple; tree: a pytree argument
+
+
+def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
+           dims: dict[str, tuple[int, ...]], positional: list[str]) -> dict[str, str]:
+    """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
+    are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
+    ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
+    here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
+    A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
+    or not a list or tuple.
+    """
+    kinds = {n: "array" for n in [*scalars, *dims, *positional]}
+    kinds.update({n: "tree" for n in trees})
+
+    def of(e: ir.Expr) -> str | None:
+        if isinstance(e, ir.Const):
+            return "int" if type(e.value) is int else "array" if isinstance(e.value, float | complex) else None
+        return kinds.get(e.id) if isinstance(e, ir.Name) else None
+
+    def join(a: str | None, b: str | None) -> str | None:
+        if a == b:
+            return a
+        return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
+
+    def assign(s: ir.Assign) -> None:
+        p = _operator_on_containers(prims, s, of)
+        if isinstance(s.target, tuple):
+            if p.kind == LISTOP:
+                kinds[s.targets[-1]] = "list"
+            return
+        v, kind = s.value, None
+        if p.kind in (COPY, SETITEM):
+            kind = of(p.args[0])
+        elif p.kind == CONTAINER:
+            kind = {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
+        elif p.kind == LISTOP:
+            kind = "list"
+        elif p.kind == CALL:
+            args = [of(a) for a in p.args]
+            if p.rule.returns:
+                kind = p.rule.returns
+            elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
+                kind = "array"
+            elif p.rule.name == "x[index]":
+                kind = "array" if args[0] == "array" else None
+            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.name not in _MULTIPLE_RESULTS:
+                kind = "array"
+        if s.target in scalars and kind is None:
+            kind = "array"
+        if kind is not None:
+            kinds[s.target] = kind
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                assign(s)
+            elif isinstance(s, ir.If):
+                block(s.body)
+                block(s.orelse)
+                for o, a, b in zip(s.outs, *s.yields):
+                    kinds[o] = join(of(a), of(b))
+            elif isinstance(s, ir.Loop):
+                if range_target(s):
+                    kinds[s.target] = "int"
+                for c, i in zip(s.carried, s.inits):
+                    kinds[c] = of(i)
+                for _ in range(2):  # the second pass sees what an iteration makes of the carried values
+                    block(s.cond_body)
+                    block(s.body)
+                    for c, n in zip(s.carried, s.nexts):
+                        kinds[c] = join(kinds.get(c), of(n))
+                for r, c in zip(s.results, s.carried):
+                    kinds[r] = kinds.get(c)
+
+    block(body)
+    return {n: k for n, k in kinds.items() if k is not None}
+
+
+def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
+    """``s``'s primitive, with ``+`` and ``*`` (and ``+=``, ``*=``) on a list or tuple made joining and
+    repeating, and ``x * n`` (``n`` an int, ``x`` of unknown kind) told apart at run time."""
+    p = prims[id(s)]
+    if p.kind != CALL or len(p.args) != 2 or p.kwargs:
+        return p
+    op = p.rule.name.rstrip("=")
+    if op not in ("+", "*") or p.rule.returns:
+        return p
+    kinds = [of(a) for a in p.args]
+    seq = [k in _SEQ_KINDS for k in kinds]
+    rule = None
+    if op == "+" and any(seq):
+        rule = CONCAT
+    elif op == "*" and any(seq):
+        rule = REPEAT[seq.index(True)]
+    elif op == "*" and "int" in kinds and None in kinds:
+        rule = MUL_OR_REPEAT[kinds.index(None)]
+    if rule is not None:
+        p = prims[id(s)] = Prim(CALL, rule, list(p.args))
+    return p
 
 
 def _names(exprs) -> set[str]:

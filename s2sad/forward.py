@@ -20,10 +20,10 @@ from . import ir
 from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
-from .mutation import analyze_mutation
 from .naming import Namer
+from .mutation import analyze_mutation, inplace_write
 from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
-from .rules import FRULES, Sym, custom_rule
+from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
 
 __all__ = ["forward"]
 
@@ -34,7 +34,7 @@ def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     fn = copy.deepcopy(fn)
     analysis = analyze(fn, wrt, scalar_params, tree_params)
     _check_rules(fn.body[:-1], analysis)
-    analyze_mutation(fn.body[:-1], analysis, fn.params.names())  # refuses the writes reverse mode refuses
+    analyze_mutation(fn.body[:-1], analysis, fn.params.names())  # the same writes are refused as in reverse mode
     tangent = _Tangent(analysis, namer)
     dot_params = []
     for w in wrt:
@@ -79,16 +79,24 @@ class _Tangent:
                 out.append(self.if_(stmt))
             elif isinstance(stmt, ir.Loop):
                 out.append(self.loop(stmt))
-            elif isinstance(stmt, ir.Assign) and any(t in self.an.active for t in stmt.targets):
-                if self.an.prims[id(stmt)].kind == LISTOP:  # the list changes in place: its tangent is
-                    self.assign(stmt, out)  # read (or made of zeros like it) before
-                    out.append(stmt)
-                else:
-                    out.append(stmt)
-                    self.assign(stmt, out)
             else:
                 out.append(stmt)
+                if isinstance(stmt, ir.Assign) and any(t in self.an.active for t in stmt.targets):
+                    mark = len(out)
+                    self.assign(stmt, out)
+                    self.save_overwritten(stmt, out, mark)
         return out
+
+    def save_overwritten(self, stmt: ir.Assign, out: list[ir.Stmt], mark: int) -> None:
+        """``y *= v`` changes ``y`` in place: a tangent that reads the old ``y`` reads a copy taken before."""
+        base = inplace_write(stmt, self.an)
+        tangents = out[mark:]
+        if base is None or not any(base in ir.names_read(s.value) for s in tangents):
+            return
+        saved = self.namer.fresh(f"{base}_saved")
+        for s in tangents:
+            s.value = ir.substitute(s.value, {base: ir.Name(saved)})
+        out.insert(mark - 1, ir.Assign(saved, ir.Call(_helper("snapshot"), [ir.Name(base)]), stmt.loc))
 
     # ----- one assignment -----
 
@@ -167,16 +175,20 @@ class _Tangent:
     def list_method(self, stmt: ir.Assign, p, out: list[ir.Stmt]) -> None:
         method = stmt.value.method
         lst, args = p.args[0], p.args[1:]
-        base = self.dot_or_zero(lst)
         if method == "pop":
             popped, after = stmt.targets
+            if self.dot(lst) is None:  # (zeros made from the values after the change)
+                self.bind(popped, _zeros(popped), out)
+                self.bind(after, _zeros(after), out)
+                return
             pair = (self.namer.fresh(f"{popped}_dot"), self.namer.fresh(f"{after}_dot"))
-            out.append(ir.Assign(pair, ir.Call(_helper("list_pop_jvp"), [base, *args]), self.loc))
+            out.append(ir.Assign(pair, ir.Call(_helper("list_pop_jvp"), [self.dot(lst), *args]), self.loc))
             self.dots[popped], self.dots[after] = ir.Name(pair[0]), ir.Name(pair[1])
             return
         items = self.dot_or_zero(args[0])
-        added = ir.List([items]) if method == "append" else ir.Call(_helper("list"), [items])
-        self.bind(stmt.target, ir.BinOp("+", ir.Call(_helper("list"), [base]), added), out)
+        added = ir.List([items]) if method == "append" else items
+        before = self.dot(lst) or ir.Const(None)  # a zero is made from the list after the change
+        self.bind(stmt.target, ir.Call(_helper("list_jvp"), [ir.Name(stmt.target), before, added]), out)
 
     def call(self, stmt: ir.Assign, p, out: list[ir.Stmt]) -> None:
         """``z = g(a)`` becomes ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
@@ -293,7 +305,11 @@ def _atom(e: ir.Expr, hint: str, block: list[ir.Stmt], tangent: _Tangent) -> ir.
 
 
 def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
-    """``value`` (a call, operator, subscript or attribute) with operand ``i`` replaced."""
+    """``value`` (a call, operator, subscript or attribute) with operand ``i`` replaced; an in-place
+    operator (``y @= w``) becomes the plain one, so that no tangent is changed in place."""
+    if isinstance(value, ir.Call) and isinstance(value.func, ir.Ref) and value.func.value in INPLACE_OPS:
+        op = next(o for o, f in INPLACE_FUNCS.items() if f is value.func.value)
+        value = ir.BinOp(op, *value.args)
     if isinstance(value, ir.BinOp):
         ops = [replaced.get(i, o) for i, o in enumerate((value.left, value.right))]
         return ir.BinOp(value.op, *ops)

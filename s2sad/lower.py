@@ -15,9 +15,10 @@ from collections import Counter
 
 import gast
 
-from . import ir
+from . import ir, runtime
 from .frontend import Source
 from .naming import Namer
+from .rules import INPLACE_FUNCS
 
 __all__ = ["lower"]
 
@@ -210,9 +211,12 @@ class _Lowering:
                 self.body.append(ir.Assign(self.new_version(node.target.value.id), ir.SetItem(base, index, new),
                                            self.loc))
             elif isinstance(node.target, gast.Name):
+                # y op= v is operator.iop(y, v): in place for an array or a list (every alias sees it),
+                # a new value for a number or a tuple; the analysis tells which it can
                 right = self.atom(node.value)
                 left = self.load_name(node.target)
-                self.assign(node.target, ir.BinOp(op, left, right))
+                fn = INPLACE_FUNCS[op]
+                self.assign(node.target, ir.Call(ir.Ref((fn.__name__,), fn, helper=True), [left, right]))
             else:
                 raise self.src.syntax_error("augmented assignment to an attribute is not supported yet", node)
         elif isinstance(node, gast.Return):
@@ -402,20 +406,25 @@ class _Lowering:
         if resolved in (enumerate, zip, reversed):
             if it.keywords or (resolved is not zip and len(it.args) != 1):
                 raise self.src.syntax_error(f"only {fname}(sequence) is supported in for loops", it)
-            seqs = [self.atom(a) for a in it.args]
+            seqs = [self.sequence(a) for a in it.args]
         else:
-            seq = self.atom(it)
-            if not (isinstance(it, gast.Name | gast.List | gast.Tuple) and isinstance(seq, ir.Name)):
-                # a global or a computed iterable (dict.items(), ...) is iterated as it is;
-                # reverse mode refuses it if its elements turn out to carry a gradient
-                return seq, None
-            seqs, resolved = [seq], None
+            seqs, resolved = [self.sequence(it)], None
         lengths = [self.emit(ir.Call(_builtin("len"), [s]), "n") for s in seqs]
         n = lengths[0] if len(lengths) == 1 else self.emit(ir.Call(_builtin("min"), lengths), "n")
         if resolved is reversed:
             start = self.emit(ir.BinOp("-", n, ir.Const(1)), "last")
             return ir.Call(_builtin("range"), [start, ir.Const(-1), ir.Const(-1)]), (resolved, seqs)
         return ir.Call(_builtin("range"), [n]), (resolved, seqs)
+
+    def sequence(self, node: gast.expr) -> ir.Expr:
+        """What a loop iterates, as a name it can index: a list or tuple display as it is, anything
+        else through ``sequence`` (a list, tuple or array itself; a dict's keys, a dict view or an
+        iterator as a list), so that element reads are differentiated like ``xs[k]``."""
+        seq = self.atom(node)
+        if isinstance(node, gast.List | gast.Tuple) and isinstance(seq, ir.Name):
+            return seq
+        fn = ir.Ref(("sequence",), runtime.sequence, helper=True)
+        return self.emit(ir.Call(fn, [seq]), f"{node.id}_seq" if isinstance(node, gast.Name) else "seq")
 
     def for_body(self, node: gast.For, iter_: ir.Expr, prelude, body_nodes):
         """Bind the loop target(s), then lower the body; returns (IR target, body, env)."""

@@ -31,7 +31,7 @@ from typing import Callable
 
 from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze, \
-    check_uses
+    check_uses, method_receiver
 from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
 from .custom import CheckpointHandle, Checkpointed, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
@@ -116,14 +116,25 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
-    """A call with no rule is an error only where a cotangent must pass through it; so is any
-    other use of a derivative that no rule differentiates (``check_uses``)."""
+    """A call with no rule is an error only where a cotangent must pass through it; a method s2sad
+    has no rule for, of a container or object that carries a gradient, is an error wherever it is
+    called (it may change the container in place). Any other use of a derivative that no rule
+    differentiates is refused by ``check_uses``."""
     check_uses(forward, analysis)
     for stmt in ir.walk(forward):
         if isinstance(stmt, ir.Assign):
             p = analysis.prims[id(stmt)]
             if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
                 raise _no_rule_error(p.callee, stmt.loc)
+            receiver = method_receiver(p)
+            if receiver is not None and receiver.id in analysis.varied:
+                loc = stmt.loc
+                raise NoDerivativeRuleError(
+                    f"s2sad has no derivative rule for the method .{p.func.attr}() of a list, dict or object that "
+                    f"carries a gradient, called at {loc.file}:{loc.line}:\n    {loc.text}\n"
+                    "s2sad differentiates list.append/extend/pop, dict item writes, dict.items/values/keys/get "
+                    "and NumPy's array methods; rewrite this with those (or copy into a new list), or register "
+                    "a rule for a function that does it with `@s2sad.rrule`.")
 
 
 def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
@@ -243,7 +254,8 @@ class _Adjoint:
             # an element read in a loop: add into the buffer in place, not a dense zeros-and-add
             g, _, index = contribution.args
             value = ir.Call(_helper("add_at"), [current, g, index])
-        elif name in self.an.containers:  # `+` would concatenate tuples
+        elif name in self.an.containers or self.an.kinds.get(name) not in ("array", "int"):
+            # `+` would join lists and tuples: a cotangent that may be one is added entry by entry
             value = ir.Call(_helper("add_bars"), [current, contribution])
         elif isinstance(contribution, ir.UnaryOp) and contribution.op == "-":
             value = ir.BinOp("-", current, contribution.operand)
@@ -267,7 +279,9 @@ class _Adjoint:
         for i in range(len(stmts) - 1, -1, -1):
             stmt = stmts[i]
             if isinstance(stmt, ir.Assign):
-                stmts[i + 1:i + 1] = self.assign(stmt)  # snapshots go right after the statement
+                before, after = self.assign(stmt)
+                stmts[i + 1:i + 1] = after  # snapshots go right after the statement
+                stmts[i:i] = before  # or before it, of what it changes in place itself
             elif isinstance(stmt, ir.If):
                 self.if_(stmt)
             elif isinstance(stmt, ir.Loop):
@@ -275,25 +289,25 @@ class _Adjoint:
                 if tape is not None:
                     stmts.insert(i, tape)
 
-    def assign(self, stmt: ir.Assign) -> list[ir.Stmt]:
-        """The adjoint of one assignment; returns snapshots to insert after it in the forward pass."""
+    def assign(self, stmt: ir.Assign) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
+        """The adjoint of one assignment; returns snapshots to insert before and after it in the forward pass."""
         if not any(t in self.an.active for t in stmt.targets):
-            return []
+            return [], []
         self.loc = stmt.loc
         p = self.an.prims[id(stmt)]
         if p.kind == LISTOP and stmt.value.method == "pop":
             self.list_pop(stmt)
-            return []
+            return [], []
         if p.kind == UNPACK:
             parts = [self.bars.get(t) for t in stmt.targets]
             if all(g is None for g in parts):
-                return
+                return [], []
             parts = [g or _zeros(t) for g, t in zip(parts, stmt.targets)]
             self.add(stmt.value, ir.Call(_helper("tuple_adjoint"), [stmt.value, *parts]))
-            return []
+            return [], []
         g = self.bars.get(stmt.target)
         if g is None:
-            return []  # symbolic zero: nothing flows back
+            return [], []  # symbolic zero: nothing flows back
         mark = len(self.out)
         if p.kind == COPY:
             self.add(p.args[0], g)
@@ -334,17 +348,18 @@ class _Adjoint:
                     self.add(arg, c.expr)
         return self.snapshots(stmt, mark)
 
-    def snapshots(self, stmt: ir.Assign, mark: int) -> list[ir.Stmt]:
-        """Make the adjoint just written read copies of values a later write would change."""
-        written = self.out[mark:]
-        needed = [n for n in dict.fromkeys(n for s in written for n in _value_reads(s.value, self.mutation))
-                  if self.mutation.written(n) and self.mutation.changes_after(n, stmt)]
-        if not needed:
-            return []
-        copies = {n: self.namer.fresh(f"{n}_saved") for n in needed}
+    def snapshots(self, stmt: ir.Assign, mark: int) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
+        """Make the adjoint just written read copies of values a later write would change: taken
+        after ``stmt``, or before it where ``stmt`` itself changes them (``y *= v`` reads the old ``y``)."""
+        m, written = self.mutation, self.out[mark:]
+        reads = dict.fromkeys(n for s in written for n in _value_reads(s.value, m) if m.written(n))
+        before = [n for n in reads if n not in stmt.targets and m.changed_by(n, stmt)]
+        after = [n for n in reads if n not in before and m.changes_after(n, stmt)]
+        copies = {n: self.namer.fresh(f"{n}_saved") for n in [*before, *after]}
         for s in written:
             s.value = ir.substitute(s.value, {n: ir.Name(c) for n, c in copies.items()})
-        return [ir.Assign(c, ir.Call(_helper("snapshot"), [ir.Name(n)]), stmt.loc) for n, c in copies.items()]
+        return tuple([ir.Assign(copies[n], ir.Call(_helper("snapshot"), [ir.Name(n)]), stmt.loc) for n in names]
+                     for names in (before, after))
 
     def list_pop(self, stmt: ir.Assign) -> None:
         """``v = xs.pop(i)``: v's cotangent goes back into the list's at i."""

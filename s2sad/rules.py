@@ -28,7 +28,7 @@ from . import runtime
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
 
 __all__ = ["Rule", "Sym", "RULES", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "custom_rule",
-           "rule_name"]
+           "rule_name", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT", "RECEIVER_ONLY_METHODS"]
 
 
 # ----- symbolic operands -----
@@ -221,6 +221,7 @@ class Rule:
     linear: str | None = None
     forward: Callable[..., Sym] | None = None
     zero: tuple[int, ...] = ()
+    returns: str | None = None  # "list", "tuple" or "seq": the result is a container (see activity's kinds)
 
 
 RULES: dict[object, Rule] = {}
@@ -235,8 +236,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
-            linear=None, forward=None, zero=()) -> None:
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero)
+            linear=None, forward=None, zero=(), returns=None) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns)
 
 
 def set_forward(fns, linear=None, forward=None) -> None:
@@ -431,6 +432,78 @@ from . import rules_numpy  # noqa: E402,F401  (registers the NumPy library into 
 set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
 set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")
 ATTRIBUTES["T"] = dataclasses.replace(ATTRIBUTES["T"], linear="joint")
+
+# ----- augmented assignment on a name: `y *= v` is operator.imul(y, v), in place for arrays and lists -----
+
+INPLACE_FUNCS = {
+    "+": operator.iadd, "-": operator.isub, "*": operator.imul, "/": operator.itruediv, "**": operator.ipow,
+    "@": operator.imatmul, "//": operator.ifloordiv, "%": operator.imod, "&": operator.iand, "|": operator.ior,
+    "^": operator.ixor, "<<": operator.ilshift, ">>": operator.irshift,
+}
+for _op, _fn in INPLACE_FUNCS.items():
+    _plain = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
+              "@": operator.matmul}.get(_op)
+    if _plain is not None:  # the value is the operator's: so is the derivative (what it overwrites is saved)
+        RULES[_fn] = dataclasses.replace(RULES[_plain], name=f"{_op}=")
+NONDIFFERENTIABLE.add(operator.ifloordiv)
+INPLACE_OPS = frozenset(INPLACE_FUNCS.values())
+
+# ----- containers: lists, tuples, dicts and their views -----
+
+py = _Namespace("", builtins, scalar_out=False)  # builtins, emitted by bare name
+
+
+def _zero(dot: Sym | None, x: Sym) -> Sym:
+    return dot if dot is not None else rt.zeros_like(x)
+
+
+def _concat(g: Sym, ans: Sym, x: Sym, y: Sym) -> tuple[Sym, Sym]:
+    n = py.len(x).expr
+    return Sym(Subscript(g.expr, Slice(None, n, None))), Sym(Subscript(g.expr, Slice(n, None, None)))
+
+
+# `xs + ys`, `xs * n`, `n * xs` where a list or tuple is known to meet the operator (activity's kinds)
+CONCAT = Rule("list +", _concat, returns="seq",
+              forward=lambda ans, dots, x, y: Sym(BinOp("+", _zero(dots[0], x).expr, _zero(dots[1], y).expr)))
+REPEAT = (
+    Rule("list *", lambda g, ans, xs, n: (rt.repeat_adjoint(g, xs), None), diff=(0,), returns="seq",
+         forward=lambda ans, dots, xs, n: Sym(BinOp("*", dots[0].expr, n.expr))),
+    Rule("list *", lambda g, ans, n, xs: (None, rt.repeat_adjoint(g, xs)), diff=(1,), returns="seq",
+         forward=lambda ans, dots, n, xs: Sym(BinOp("*", n.expr, dots[1].expr))),
+)
+MUL_OR_REPEAT = (  # `x * n`, n an int, x of unknown kind: repetition or arithmetic, told at run time
+    Rule("*", lambda g, ans, x, n: (rt.mul_adjoint(g, x, n), None), diff=(0,),
+         forward=lambda ans, dots, x, n: Sym(BinOp("*", dots[0].expr, n.expr))),
+    Rule("*", lambda g, ans, n, x: (None, rt.mul_adjoint(g, x, n)), diff=(1,),
+         forward=lambda ans, dots, n, x: Sym(BinOp("*", n.expr, dots[1].expr))),
+)
+
+
+def _get(g, ans, d, key, default=None):
+    return rt.get_adjoint(g, d, key), None, None if default is None else rt.get_default_adjoint(g, d, key, default)
+
+
+def _get_forward(ans, dots, d, key, default=None):
+    dd = default if default is None else _zero(dots[2] if len(dots) > 2 else None, default)
+    return rt.get_jvp(_zero(dots[0], d), d, key, *([] if dd is None else [dd]))
+
+
+# s2sad's container helpers, for derivatives of derivatives: each is linear in its first argument
+defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint")
+defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")
+defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple")
+defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq")
+defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[::-1], x),), linear="joint",
+        returns="seq")
+defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")
+defrule(dict.values, "dict.values", lambda g, ans, d: (rt.values_adjoint(g, d),), linear="joint", returns="seq")
+defrule(dict.get, "dict.get", _get, diff=(0, 2), forward=_get_forward)
+defrule(numpy.ndarray.tolist, "ndarray.tolist", lambda g, ans, x: (rt.tolist_adjoint(g, x),),
+        forward=lambda ans, dots, x: rt.tolist_jvp(dots[0]), returns="list")
+NONDIFFERENTIABLE.update([dict.keys, list.index, list.count])
+METHODS.update(items=dict.items, values=dict.values, get=dict.get, tolist=numpy.ndarray.tolist)
+# methods of a container that carries a gradient whose result carries none and that leave it as it was
+RECEIVER_ONLY_METHODS = {"index", "count", "keys", "__len__", "__contains__"}
 
 BINOP_FUNCS = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,

@@ -14,7 +14,8 @@ __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
     "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
-    "setitem_jvp", "list_pop_jvp",
+    "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
+    "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
 ]
 
 
@@ -41,6 +42,8 @@ def unbroadcast(g, x):
         shape, gshape = x.shape, g.shape
         if gshape == shape:
             return g
+    elif isinstance(x, list | tuple | dict):
+        return _container_bar(g, x)
     else:
         shape, gshape = np.shape(x), np.shape(g)
         if gshape == shape:
@@ -55,6 +58,18 @@ def unbroadcast(g, x):
     return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 
+def _container_bar(g, x):
+    """A container's cotangent passes through arithmetic's ``unbroadcast`` only unchanged: a list
+    that met ``+`` or ``*`` as an array would was joined or repeated, which s2sad must not
+    differentiate as arithmetic."""
+    if not isinstance(g, list | tuple) or (type(g) is type(x) and len(g) == len(x)):
+        return g
+    raise TypeError(
+        f"s2sad differentiated an operator as array arithmetic, but its operand is a {type(x).__name__} "
+        "(joined or repeated, not added or multiplied); build the list so that s2sad can see it is one "
+        "(a list literal, list(...)), or use np.concatenate / np.stack for arrays")
+
+
 def unreduce(g, x, axis=None, keepdims=False):
     """Broadcast a reduction's cotangent ``g`` back to the shape of its input ``x``."""
     if axis is not None and not keepdims and np.ndim(g):
@@ -67,6 +82,8 @@ def zeros_like(x):
     dtype for arrays, the same structure for tuples, lists and dicts."""
     if isinstance(x, float | int):
         return 0.0
+    if x is None or isinstance(x, str | bytes):
+        return None  # a dict key or a missing entry: no cotangent
     if isinstance(x, tuple | list):
         return rebuild(x, [zeros_like(v) for v in x])
     if isinstance(x, dict):
@@ -89,6 +106,8 @@ def add_bars(a, b):
     """Sum two cotangents of a container (tuple, list, dict) entry by entry."""
     if isinstance(a, dict):  # a missing entry is a zero
         return {k: add_bars(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {**a, **b}}
+    if a is None or b is None:  # the cotangent of a key: none
+        return b if a is None else a
     if isinstance(a, tuple | list):
         return rebuild(a, [add_bars(x, y) for x, y in zip(a, b)])
     return a + b
@@ -261,6 +280,76 @@ def list_pop_adjoint(g, popped_bar, popped, index=-1):
     return out
 
 
+def sequence(x):
+    """What a ``for`` loop iterates, as something it can index: a list, tuple or array as it is;
+    a dict (its keys), a dict view or an iterator as a list."""
+    if isinstance(x, list | tuple | np.ndarray):
+        return x
+    return list(x)
+
+
+def sequence_adjoint(g, x):
+    """Cotangent of ``x`` in ``list(x)``, ``tuple(x)`` or ``sequence(x)``, from ``g`` (one entry per item)."""
+    if isinstance(x, dict):
+        return zeros_like(x)  # iterating a dict gives its keys
+    if isinstance(x, np.ndarray):
+        g = np.asarray(g, dtype=x.dtype if x.dtype.kind == "f" else None)
+        return g.reshape(x.shape)
+    if isinstance(x, list | tuple):
+        return rebuild(x, g)
+    return list(g)  # a dict view's cotangent: a list, one entry per item
+
+
+def _dict_of(method, d):
+    if not isinstance(d, dict):
+        raise TypeError(f"s2sad differentiates .{method}() of a dict, not of a {type(d).__name__}; "
+                        "register a rule for it with @s2sad.rrule")
+    return d
+
+
+def items_adjoint(g, d):
+    """Cotangent of the dict ``d`` from ``g``, that of ``d.items()``: a list of ``(key, value)`` cotangents."""
+    return {k: zeros_like(v) if gi is None else gi[1] for (k, v), gi in zip(_dict_of("items", d).items(), g)}
+
+
+def values_adjoint(g, d):
+    """Cotangent of the dict ``d`` from ``g``, that of ``d.values()``: a list of value cotangents."""
+    return dict(zip(_dict_of("values", d), g))
+
+
+def get_adjoint(g, d, key):
+    """Cotangent of ``d`` in ``d.get(key, default)``."""
+    if key in _dict_of("get", d):
+        return getitem_adjoint(g, d, key)
+    return zeros_like(d)
+
+
+def get_default_adjoint(g, d, key, default):
+    """Cotangent of ``default`` in ``d.get(key, default)``: all of ``g`` when the key is missing."""
+    return zeros_like(default) if key in d else g
+
+
+def tolist_adjoint(g, x):
+    """Cotangent of the array ``x`` in ``x.tolist()`` (``g``: nested lists of numbers)."""
+    if not isinstance(x, np.ndarray | np.generic):
+        raise TypeError(f"s2sad differentiates .tolist() of arrays, not of a {type(x).__name__}")
+    return np.asarray(g, dtype=x.dtype if x.dtype.kind == "f" else None).reshape(np.shape(x))
+
+
+def mul_adjoint(g, x, n):
+    """Cotangent of ``x`` in ``x * n`` for an int ``n``: repetition when ``x`` is a list or tuple."""
+    return repeat_adjoint(g, x) if isinstance(x, list | tuple) else g * n
+
+
+def repeat_adjoint(g, xs):
+    """Cotangent of ``xs`` in ``xs * n`` (a list or tuple repeated): the sum over the copies."""
+    n = len(xs)
+    out = g[:n]
+    for start in range(n, len(g), n):
+        out = add_bars(out, g[start:start + n])
+    return out if n and len(g) else zeros_like(xs)
+
+
 # ----- forward mode -----
 
 
@@ -271,6 +360,24 @@ def broadcast_like(t, like):
     if np.shape(t) == shape:
         return t
     return np.broadcast_to(t, shape).astype(np.result_type(t, like))
+
+
+def list_jvp(after, base_dot, added_dot):
+    """Tangent of the list ``after`` that ``xs.append(v)`` or ``xs.extend(vs)`` made, from the tangents
+    of ``xs`` before it (``None``: zero) and of what was added (a list)."""
+    if base_dot is None:
+        base_dot = zeros_like(after[:len(after) - len(added_dot)])
+    return list(base_dot) + list(added_dot)
+
+
+def get_jvp(d_dot, d, key, default_dot=None):
+    """Tangent of ``d.get(key, default)``."""
+    return d_dot[key] if key in d else default_dot
+
+
+def tolist_jvp(x_dot):
+    return np.asarray(x_dot).tolist()
+
 
 
 def setitem_jvp(x_dot, index, v_dot):

@@ -252,7 +252,60 @@ def explicit():
     })
     for sym, fn in OPERATORS.items():
         c[sym] = binary_cases(fn, sym)
+    for op in ("+", "-", "*", "/", "**"):  # `y op= v`: in place on an array, a new value on a float
+        c[f"{op}="] = [(_augmented(op), (r(sx, 0.4, 2.0), r(sy, 0.4, 2.0))) for sx, sy in
+                       [((), ()), ((3,), ()), ((2, 3), (3,)), ((2, 3), (2, 3))]]
+    c["@="] = [(_augmented("@"), (C((3, 3)) + 2.0 * np.eye(3), C((3, 3))))]
+    c.update({  # containers: what list(...), dict views and .get hand on carries the gradient
+        "list": [(lambda x, y: _weighted(list((x, y))), (0.3, C((3,))))],
+        "tuple": [(lambda x, y: _weighted(tuple([x, y])), (0.3, C((3,))))],
+        "sequence": [(lambda x: _sum_rows(x), (C((2, 3)),)), (lambda d: _sum_rows(d), ({"a": 0.3, "b": C((3,))},))],
+        "reversed": [(lambda x, y: _weighted(list(reversed([y, x]))), (0.3, C((3,))))],
+        "dict.items": [(lambda d: _sum_items(d), ({"a": 0.3, "b": C((3,))},))],
+        "dict.values": [(lambda d: _weighted(list(d.values())), ({"a": 0.3, "b": C((3,))},))],
+        "dict.get": [(lambda d, v: np.sum(d.get("b") * 2.0) + d.get("z", v) * 3.0, ({"a": 0.3, "b": C((3,))}, 0.5))],
+        "ndarray.tolist": [(lambda x: _weighted(x.tolist()), (C((2,)),))],
+        "mul_adjoint": [(lambda g: np.sum(runtime.mul_adjoint(g, a34, 3) * a34), (C((3, 4)),)),
+                        (lambda g: np.sum(_weighted(runtime.mul_adjoint(g, [1.0, 2.0], 2))), ([0.3, 0.7, 1.1, 1.3],))],
+    })
     return c
+
+
+def _augmented(op):
+    def f(x, y):
+        z = x * 1.0
+        if op == "+":
+            z += y
+        elif op == "-":
+            z -= y
+        elif op == "*":
+            z *= y
+        elif op == "/":
+            z /= y
+        elif op == "**":
+            z **= y
+        else:
+            z @= y
+        return np.sum(z * z)
+    return f
+
+
+def _weighted(xs):
+    return np.sum(xs[0] * 2.0) + np.sum(xs[1] * xs[1])
+
+
+def _sum_rows(xs):
+    s = 0.0
+    for k in xs:
+        s = s + np.sum(xs[k] * 2.0) if isinstance(xs, dict) else s + np.sum(k * k)
+    return s
+
+
+def _sum_items(d):
+    s = 0.0
+    for k, v in d.items():
+        s = s + np.sum(v * v) * (2.0 if k == "a" else 1.0)
+    return s
 
 
 def _two_pieces(x):
