@@ -483,7 +483,8 @@ def range_target(s: ir.Stmt) -> str | None:
 
 
 def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:
-    """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry."""
+    """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry. A
+    call into user code may return any of them."""
     out = set(trees)
     out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
     changed = True
@@ -493,7 +494,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 base = p.args[0] if p.args else None
-                if p.kind in (CONTAINER, CLOSURE, LISTOP) or (
+                if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM) or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
                         and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
                     out.update(s.targets)
@@ -506,6 +507,14 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
                     out.update(s.targets)
         changed = len(out) != before
     return out
+
+
+def _container_result(p: Prim, containers: set[str]) -> bool:
+    """A rule's result that is a tuple or list, always or because an argument is one."""
+    if p.kind != CALL or p.rule.container is False:
+        return False
+    return p.rule.container is True or bool(_names([p.args[i] for i in p.rule.container if i < len(p.args)])
+                                            & containers)
 
 
 def _names(exprs) -> set[str]:

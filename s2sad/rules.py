@@ -221,6 +221,8 @@ class Rule:
     linear: str | None = None
     forward: Callable[..., Sym] | None = None
     zero: tuple[int, ...] = ()
+    container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
+    # argument at these positions is: its cotangents add entry by entry
 
 
 RULES: dict[object, Rule] = {}
@@ -245,6 +247,13 @@ def set_forward(fns, linear=None, forward=None) -> None:
         rule = RULES.get(fn)
         if rule is not None:
             RULES[fn] = dataclasses.replace(rule, linear=linear or rule.linear, forward=forward or rule.forward)
+
+
+def set_container(fns, positions: bool | tuple[int, ...] = True) -> None:
+    """Mark registered rules whose result is a tuple or list (``True``), or is one when an argument
+    at ``positions`` is."""
+    for fn in fns:
+        RULES[fn] = dataclasses.replace(RULES[fn], container=positions)
 
 
 def rule_name(fn: object) -> str:

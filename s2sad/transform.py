@@ -111,10 +111,11 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
     inputs = [lowered.inputs.get(w, w) for w in wrt]
+    trees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode == "forward":
-        deriv = forward(lowered, src, namer, inputs, set(scalars), set(trees))
+        deriv = forward(lowered, src, namer, inputs, set(scalars), trees)
     else:
-        deriv = reverse(lowered, src, namer, inputs, set(scalars), set(trees), dims)
+        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     cells.update(src.freevars)
