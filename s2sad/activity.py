@@ -22,15 +22,16 @@ from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .rules import ATTRIBUTES, BINOP_FUNCS, DERIVATIVE_MAKERS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
+from .rules import ATTRIBUTES, BINOP_FUNCS, CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
     WRITER_METHODS, WRITERS, Rule, Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
 SETITEM, LISTOP = "setitem", "listop"  # in-place writes: x[i] = v; xs.append / extend / pop
+DERIVE = "derive"  # s2sad.grad(f) of a function value: it captures what f captured
 
 
 @dataclass(slots=True)
@@ -132,8 +133,22 @@ def primitive(stmt: ir.Assign) -> Prim:
         if isinstance(v.func, ir.Name) or (isinstance(v.func, ir.Ref) and v.func.value is DYNAMIC):
             return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)  # a function value: found when called
         fn = v.func.value if isinstance(v.func, ir.Ref) else ir.UNKNOWN
+        if _derives_closure(fn, v):
+            return Prim(DERIVE, None, list(v.args), kwargs)
         return _of_callable(fn, list(v.args), kwargs, v.func)
     raise TypeError(f"unexpected IR value {v!r}")
+
+
+def _derives_closure(fn: object, v: ir.Call) -> bool:
+    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant): the derivative
+    function reads what ``f`` captured, so it carries their cotangents as ``f`` does."""
+    try:
+        if fn not in CLOSURE_DERIVATIVES:
+            return False
+    except TypeError:  # unhashable
+        return False
+    return len(v.args) == 1 and isinstance(v.args[0], ir.Name) and all(
+        k == "argnums" and isinstance(e, ir.Const) for k, e in v.kwargs)
 
 
 def _unpacking_call(v: ir.Call) -> Prim:
@@ -183,6 +198,8 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
         return []
     if p.kind in (SETITEM, LISTOP):
         return list(p.args)
+    if p.kind == DERIVE:
+        return p.args[:1]
     if p.kind == CALL and p.rule.diff is not None:
         return [p.args[i] for i in p.rule.diff if i < len(p.args)]
     if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
@@ -494,7 +511,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 base = p.args[0] if p.args else None
-                if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM) or _container_result(p, out) or (
+                if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
                         and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
                     out.update(s.targets)

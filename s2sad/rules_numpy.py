@@ -19,7 +19,7 @@ import operator
 import numpy
 
 from . import ir, runtime_numpy
-from .rules import ATTRIBUTES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
+from .rules import ATTRIBUTES, CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
     set_container, set_forward, sym, ub
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
@@ -428,6 +428,7 @@ def _register_api_nondifferentiable() -> None:
 
     DERIVATIVE_MAKERS.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
     NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
+    CLOSURE_DERIVATIVES.add(api.grad)
 defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
         diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),

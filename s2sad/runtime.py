@@ -14,7 +14,7 @@ __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
     "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
-    "setitem_jvp", "list_pop_jvp",
+    "setitem_jvp", "list_pop_jvp", "captures_adjoint",
 ]
 
 
@@ -74,6 +74,13 @@ def zeros_like(x):
     if callable(x):
         return {}  # a function's cotangent: a dict over what it captured (nothing yet)
     return np.zeros_like(x)
+
+
+def captures_adjoint(g, fn):
+    """The cotangent of the function ``fn`` from the cotangent ``g`` of a derivative function made
+    from it, a dict over what that read of ``fn``'s captures: an entry for each capture of ``fn``."""
+    cells = zip(fn.__code__.co_freevars, fn.__closure__ or ())
+    return {name: g[name] if name in g else zeros_like(cell.cell_contents) for name, cell in cells}
 
 
 def rebuild(like, parts):

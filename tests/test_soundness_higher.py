@@ -97,3 +97,56 @@ def test_a_tuple_read_twice_gets_its_cotangents_added():
     check_grads(reads_a_captured_tuple_twice, (0.7,), modes=("rev", "fwd"))
     check_grads(reads_split_parts, (np.array([0.5, -1.0, 2.0, 0.3]),), modes=("rev", "fwd"))
     check_grads(reads_slogdet_twice, (np.array([[2.0, 0.3], [0.1, 1.5]]),), modes=("rev", "fwd"))
+
+
+# ----- a derivative function of a closure over a differentiated value (perturbation confusion) -----
+
+def grad_of_a_closure(x):  # x * (d/dy x*y) = x * x
+    return x * s2sad.grad(lambda y: x * y)(2.0)
+
+
+def grad_of_a_named_closure(x):
+    inner = lambda y: np.sin(x * y) * y  # noqa: E731
+    g = s2sad.grad(inner)
+    return x * g(2.0) + g(x)
+
+
+def grad_of_a_closure_by_argnums(x, w):
+    def inner(a, b):
+        return a * b * w + np.exp(x * b)
+    return s2sad.grad(inner, argnums=1)(x, 0.5) * w
+
+
+def grad_of_a_nested_def_over_an_array(x):
+    def energy(t):
+        return np.sum(np.sin(x * t) ** 2)
+    return np.sum(s2sad.grad(energy)(np.ones(3)) * x)
+
+
+def test_a_derivative_function_of_a_closure_carries_its_cotangent():
+    assert G(grad_of_a_closure)(1.0) == 2.0  # as JAX: not 1.0, which ignores the closure's x
+    assert s2sad.jvp(grad_of_a_closure, (1.0,), (1.0,)) == (1.0, 2.0)
+    check_grads(grad_of_a_closure, (0.7,), modes=("rev", "fwd"))
+    check_grads(grad_of_a_named_closure, (0.7,), modes=("rev", "fwd"))
+    check_grads(grad_of_a_closure_by_argnums, (0.7, -1.3), modes=("rev", "fwd"))
+    check_grads(grad_of_a_nested_def_over_an_array, (np.array([0.3, -0.4, 0.8]),), modes=("rev", "fwd"))
+
+
+def value_and_grad_of_a_closure(x):
+    return x * s2sad.value_and_grad(lambda y: x * y)(2.0)[1]
+
+
+def test_other_derivative_makers_of_a_closure_are_refused():
+    for mode in ("rev", "fwd"):
+        with pytest.raises(s2sad.NoDerivativeRuleError, match="the function s2sad.value_and_grad differentiates "
+                                                              "here captures a value that carries a gradient"):
+            if mode == "rev":
+                G(value_and_grad_of_a_closure)(1.0)
+            else:
+                s2sad.jvp(value_and_grad_of_a_closure, (1.0,), (1.0,))
+
+
+def test_a_second_derivative_through_a_closure_derivative_is_refused():
+    # the first derivative's code calls the closure's derivative through s2sad.cache.vjp_of
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="derivatives of derivatives of code that calls"):
+        s2sad.hessian(grad_of_a_closure)(0.7)
