@@ -22,16 +22,17 @@ from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .rules import ATTRIBUTES, BINOP_FUNCS, CONCAT, DERIVATIVE_MAKERS, FRULES, INPLACE_OPS, METHODS, MUL_OR_REPEAT, \
-    NONDIFFERENTIABLE, RANK_RULES, RECEIVER_ONLY_METHODS, REPEAT, RULES, UNARYOP_FUNCS, WRITER_METHODS, WRITERS, Rule, \
-    Sym, custom_rule, lookup, rule_name
+from .rules import ATTRIBUTES, BINOP_FUNCS, CLOSURE_DERIVATIVES, CONCAT, DERIVATIVE_MAKERS, FRULES, INPLACE_OPS, METHODS, \
+    MUL_OR_REPEAT, NONDIFFERENTIABLE, RANK_RULES, RECEIVER_ONLY_METHODS, REPEAT, RULES, UNARYOP_FUNCS, WRITER_METHODS, \
+    WRITERS, Rule, Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
 SETITEM, LISTOP = "setitem", "listop"  # in-place writes: x[i] = v; xs.append / extend / pop
+DERIVE = "derive"  # s2sad.grad(f) of a function value: it captures what f captured
 
 
 @dataclass(slots=True)
@@ -133,6 +134,8 @@ def primitive(stmt: ir.Assign) -> Prim:
         if isinstance(v.func, ir.Name) or (isinstance(v.func, ir.Ref) and v.func.value is DYNAMIC):
             return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)  # a function value: found when called
         fn = v.func.value if isinstance(v.func, ir.Ref) else ir.UNKNOWN
+        if _derives_closure(fn, v):
+            return Prim(DERIVE, None, list(v.args), kwargs)
         return _of_callable(fn, list(v.args), kwargs, v.func)
     raise TypeError(f"unexpected IR value {v!r}")
 
@@ -144,6 +147,18 @@ def method_receiver(p: Prim) -> ir.Name | None:
             and p.func.attr not in RECEIVER_ONLY_METHODS:
         return p.func.value
     return None
+
+
+def _derives_closure(fn: object, v: ir.Call) -> bool:
+    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant): the derivative
+    function reads what ``f`` captured, so it carries their cotangents as ``f`` does."""
+    try:
+        if fn not in CLOSURE_DERIVATIVES:
+            return False
+    except TypeError:  # unhashable
+        return False
+    return len(v.args) == 1 and isinstance(v.args[0], ir.Name) and all(
+        k == "argnums" and isinstance(e, ir.Const) for k, e in v.kwargs)
 
 
 def _unpacking_call(v: ir.Call) -> Prim:
@@ -195,6 +210,8 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
         return []
     if p.kind in (SETITEM, LISTOP):
         return list(p.args)
+    if p.kind == DERIVE:
+        return p.args[:1]
     if p.kind == CALL and p.rule.diff is not None:
         return [p.args[i] for i in p.rule.diff if i < len(p.args)]
     if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
@@ -503,7 +520,8 @@ def range_target(s: ir.Stmt) -> str | None:
 
 
 def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:
-    """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry."""
+    """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry. A
+    call into user code may return any of them."""
     out = set(trees)
     out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
     changed = True
@@ -513,7 +531,8 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 base = p.args[0] if p.args else None
-                if p.kind in (CONTAINER, CLOSURE, LISTOP) or (p.kind == CALL and p.rule.returns) or (
+                if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
+                        or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
                         and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
                     out.update(s.targets)
@@ -529,7 +548,6 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
 
 
 _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
-_MULTIPLE_RESULTS = {"numpy.split", "numpy.array_split", "numpy.linalg.slogdet", "numpy.linalg.eigh"}  # tuples, lists  # seq: a list or a tuple; tree: a pytree argument
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
@@ -542,7 +560,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
     or not a list or tuple.
     """
     kinds = {n: "array" for n in [*scalars, *dims, *positional]}
-    kinds.update({n: "tree" for n in trees})
+    kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
 
     def of(e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
@@ -575,7 +593,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                 kind = "array"
             elif p.rule.name == "x[index]":
                 kind = "array" if args[0] == "array" else None
-            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.name not in _MULTIPLE_RESULTS:
+            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.container is False:
                 kind = "array"
         if s.target in scalars and kind is None:
             kind = "array"
@@ -629,6 +647,14 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
     if rule is not None:
         p = prims[id(s)] = Prim(CALL, rule, list(p.args))
     return p
+
+
+def _container_result(p: Prim, containers: set[str]) -> bool:
+    """A rule's result that is a tuple or list, always or because an argument is one."""
+    if p.kind != CALL or p.rule.container is False:
+        return False
+    return p.rule.container is True or bool(_names([p.args[i] for i in p.rule.container if i < len(p.args)])
+                                            & containers)
 
 
 def _names(exprs) -> set[str]:

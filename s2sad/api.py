@@ -14,8 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, get_cache
-from .codegen import signature
+from .cache import JVP, VJP, Cache, _rebind, get_cache
 from .errors import SourceUnavailableError
 from .frontend import parse_function, source_lines
 from .ir import dump
@@ -185,33 +184,16 @@ def differentiable(fun: Callable) -> Callable:
     if with_value:
         raise SourceUnavailableError("differentiating a value_and_grad function is not supported; "
                                      "differentiate grad(f) instead")
-    key = (fun.__wrapped__, nums, single)
+    inner = differentiable(fun.__wrapped__)
+    closure = bool(getattr(inner, "__closure__", None))  # one transform serves every closure of its code
+    key = (inner.__code__ if closure else inner, nums, single)
     if key not in _source_functions:
-        inner = differentiable(fun.__wrapped__)
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
-                                                     inner.__qualname__)))
-        _source_functions[key] = _pick(generated, single)
-    return _source_functions[key]
-
-
-def _pick(generated: Generated, single: bool) -> Callable:
-    """A generated function calling the fused gradient and returning what ``grad`` returns."""
-    params = generated.lowered.params
-    call = [*params.positional, *([f"*{params.vararg}"] if params.vararg else []),
-            *(f"{k}={k}" for k in params.kwonly), *([f"**{params.kwarg}"] if params.kwarg else [])]
-    inner = generated.grad_function.__name__
-    name = f"{inner}_{'value' if single else 'values'}"
-    text = (f"# s2sad: what grad returns, as code s2sad can differentiate again\n"
-            f"def {name}({signature(params)}):\n    return {inner}({', '.join(call)}){'[0]' if single else ''}\n")
-    filename = f"<s2sad: {name}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    namespace = {inner: generated.grad_function}
-    exec(compile(text, filename, "exec"), namespace)
-    fn = namespace[name]
-    fn.__defaults__ = generated.grad_function.__defaults__
-    fn.__kwdefaults__ = generated.grad_function.__kwdefaults__
-    return fn
+                                                     inner.__qualname__)), dynamic_cells=closure)
+        _source_functions[key] = generated.grad_value_function if single else generated.grad_function
+    # the generated code reads what inner captured, from inner's own cells
+    return _rebind(_source_functions[key], inner) if closure else _source_functions[key]
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:

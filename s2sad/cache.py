@@ -330,7 +330,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             "when the caller is transformed.")
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
-                  if captures and any(differentiable(leaf) for leaf in leaves(_contents(cell))))
+                  if captures and carries_derivative(_contents(cell)))
     params = code.co_varnames[: code.co_argcount]
     named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     shift = len(self_arg)
@@ -363,6 +363,20 @@ def _rebind(generated: types.FunctionType, fn: types.FunctionType) -> types.Func
     out = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, fn.__defaults__, closure)
     out.__kwdefaults__ = fn.__kwdefaults__
     return out
+
+
+def carries_derivative(value, seen: set[int] | None = None) -> bool:
+    """``value`` holds a float or a floating array, or is a function that captured one (at any
+    depth): what a caller's cotangent or tangent of a captured value covers."""
+    seen = set() if seen is None else seen
+    for leaf in leaves(value):
+        if differentiable(leaf):
+            return True
+        if isinstance(leaf, types.FunctionType) and id(leaf) not in seen:
+            seen.add(id(leaf))
+            if any(carries_derivative(_contents(cell), seen) for cell in leaf.__closure__ or ()):
+                return True
+    return False
 
 
 def _contents(cell: types.CellType) -> object:

@@ -17,7 +17,7 @@ import inspect
 import types
 
 from . import ir
-from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
+from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .naming import Namer
@@ -113,7 +113,7 @@ class _Tangent:
             return
         if p.kind == CALL and all(d is None for d in dots) and not any(self.dot(v) for v in p.kwargs.values()):
             return  # every input's tangent is zero
-        if p.kind == COPY:
+        if p.kind in (COPY, DERIVE):  # a derivative function's tangent: the one of the function it derives
             if dots[0] is not None:
                 self.bind(stmt.target, dots[0], out)
         elif p.kind in (CONTAINER, CLOSURE):

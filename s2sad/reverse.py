@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import ir, runtime
-from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, analyze, \
-    check_uses, method_receiver
+from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, \
+    analyze, check_uses, method_receiver
 from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
 from .custom import CheckpointHandle, Checkpointed, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
@@ -318,6 +318,8 @@ class _Adjoint:
         elif p.kind == CLOSURE:  # a function value's cotangent is a dict over what it captured
             for item, name in zip(p.args, stmt.value.names):
                 self.add(item, ir.Subscript(g, ir.Const(name)))
+        elif p.kind == DERIVE:  # its cotangent covers what the function it derives captured
+            self.add(p.args[0], ir.Call(_helper("captures_adjoint"), [g, p.args[0]]))
         elif p.kind == TRANSFORM:
             self.call(stmt, p, g)
         elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them

@@ -222,6 +222,8 @@ class Rule:
     forward: Callable[..., Sym] | None = None
     zero: tuple[int, ...] = ()
     returns: str | None = None  # "list", "tuple" or "seq": the result is a container (see activity's kinds)
+    container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
+    # argument at these positions is: its cotangents add entry by entry
 
 
 RULES: dict[object, Rule] = {}
@@ -229,6 +231,7 @@ RRULES: dict[object, Callable] = {}  # user rules (s2sad.rrule): called at run t
 FRULES: dict[object, Callable] = {}  # user forward rules (s2sad.frule)
 NONDIFFERENTIABLE: set[object] = set()
 DERIVATIVE_MAKERS: set[object] = set()  # s2sad.grad, jacfwd, ...: making a derivative function
+CLOSURE_DERIVATIVES: set[object] = set()  # those whose result, made from a closure, carries its cotangent
 WRITERS: set[object] = set()  # functions that write into an array they are given (np.place, np.copyto, ...)
 WRITER_METHODS = {"fill", "put", "sort", "partition", "resize", "itemset"}  # ndarray methods that write in place
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies
@@ -246,6 +249,13 @@ def set_forward(fns, linear=None, forward=None) -> None:
         rule = RULES.get(fn)
         if rule is not None:
             RULES[fn] = dataclasses.replace(rule, linear=linear or rule.linear, forward=forward or rule.forward)
+
+
+def set_container(fns, positions: bool | tuple[int, ...] = True) -> None:
+    """Mark registered rules whose result is a tuple or list (``True``), or is one when an argument
+    at ``positions`` is."""
+    for fn in fns:
+        RULES[fn] = dataclasses.replace(RULES[fn], container=positions)
 
 
 def rule_name(fn: object) -> str:

@@ -19,8 +19,8 @@ import operator
 import numpy
 
 from . import ir, runtime_numpy
-from .rules import ATTRIBUTES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
-    set_forward, sym, ub
+from .rules import ATTRIBUTES, CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
+    set_container, set_forward, sym, ub
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
 
@@ -245,6 +245,7 @@ defrule(_la.det, "numpy.linalg.det", lambda g, ans, a: (rn.det_adjoint(g, ans, a
 defrule(_la.slogdet, "numpy.linalg.slogdet", lambda g, ans, a: (rn.slogdet_adjoint(g, a),))
 defrule(_la.cholesky, "numpy.linalg.cholesky", lambda g, ans, a: (rn.cholesky_adjoint(g, ans),))
 defrule(_la.eigh, "numpy.linalg.eigh", lambda g, ans, a, UPLO=None: (rn.eigh_adjoint(g, ans),), diff=(0,))
+set_container([numpy.split, numpy.array_split, _la.slogdet, _la.eigh])
 
 # ----- cumulative -----
 
@@ -427,6 +428,7 @@ def _register_api_nondifferentiable() -> None:
 
     DERIVATIVE_MAKERS.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
     NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
+    CLOSURE_DERIVATIVES.add(api.grad)
 defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
         diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
@@ -438,6 +440,9 @@ defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_
 defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint")
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint")
+set_container([_rt.tuple_adjoint])
+set_container([_rt.getitem_adjoint], (1,))  # a cotangent of the container read from
+set_container([_rt.add_bars], (0, 1))
 
 # ----- builtins and scalar conversions users write in numeric code -----
 

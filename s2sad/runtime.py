@@ -16,6 +16,7 @@ __all__ = [
     "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
+    "captures_adjoint",
 ]
 
 
@@ -91,6 +92,13 @@ def zeros_like(x):
     if callable(x):
         return {}  # a function's cotangent: a dict over what it captured (nothing yet)
     return np.zeros_like(x)
+
+
+def captures_adjoint(g, fn):
+    """The cotangent of the function ``fn`` from the cotangent ``g`` of a derivative function made
+    from it, a dict over what that read of ``fn``'s captures: an entry for each capture of ``fn``."""
+    cells = zip(fn.__code__.co_freevars, fn.__closure__ or ())
+    return {name: g[name] if name in g else zeros_like(cell.cell_contents) for name, cell in cells}
 
 
 def rebuild(like, parts):

@@ -6,6 +6,7 @@ stage's product (for ``s2sad show --stage`` and tests). Callers cache the result
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import os
@@ -46,6 +47,7 @@ class Generated:
     shape_specific: bool  # assumes the array arguments' shapes given to ``transform`` as ``dims``
     load_derivative: Callable[[], tuple[str, types.FunctionType]] = field(repr=False)
     load_value_and_grad: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
+    load_grad_value: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
 
     @functools.cached_property
     def _loaded(self) -> tuple[str, types.FunctionType]:
@@ -55,6 +57,11 @@ class Generated:
     def value_and_grad_function(self) -> types.FunctionType:
         """The fused function returning ``(value, grads)`` (reverse mode), made on first use."""
         return self.load_value_and_grad()[1]
+
+    @functools.cached_property
+    def grad_value_function(self) -> types.FunctionType:
+        """The fused gradient returning the one argument's gradient (reverse mode), made on first use."""
+        return self.load_grad_value()[1]
 
     @property
     def text(self) -> str:
@@ -111,10 +118,11 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
     inputs = [lowered.inputs.get(w, w) for w in wrt]
+    trees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode == "forward":
-        deriv = forward(lowered, src, namer, inputs, set(scalars), set(trees))
+        deriv = forward(lowered, src, namer, inputs, set(scalars), trees)
     else:
-        deriv = reverse(lowered, src, namer, inputs, set(scalars), set(trees), dims)
+        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     cells.update(src.freevars)
@@ -139,8 +147,15 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         ir.verify(fused)
         return emit_and_load("value_and_grad", fused)
 
+    def load_grad_value() -> tuple[str, types.FunctionType]:
+        """The fused gradient of the one argument, as ``grad`` returns it: code to differentiate again."""
+        body = ir.clone(deriv.grad.body)
+        body[-1] = ir.Return(body[-1].value.items[0], body[-1].loc)
+        return emit_and_load("grad", dataclasses.replace(deriv.grad, name=f"{deriv.grad.name}_value", body=body))
+
     tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
     return Generated(src, lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
                      mode != "forward" and deriv.shape_specific,
                      functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function),
-                     None if mode == "forward" else load_value_and_grad)
+                     None if mode == "forward" else load_value_and_grad,
+                     None if mode == "forward" else load_grad_value)

@@ -401,30 +401,12 @@ def test_a_global_write_without_gradients_runs():
 
 # ----- derivatives inside differentiated code -----
 
-def grad_of_a_closure(x):
-    return x * s2sad.grad(lambda y: x * y)(2.0)
-
-
-def grad_of_a_named_closure(x):
-    inner = lambda y: x * y  # noqa: E731
-    g = s2sad.grad(inner)
-    return x * g(2.0)
-
-
 def scaled(y, x):
     return x * y
 
 
 def grad_with_the_value_as_an_argument(x):
     return x * s2sad.grad(scaled)(2.0, x)
-
-
-@pytest.mark.parametrize("mode", ["rev", "fwd"])
-@pytest.mark.parametrize("fn", [grad_of_a_closure, grad_of_a_named_closure])
-def test_a_derivative_of_a_closure_over_a_differentiated_value_is_refused(fn, mode):
-    message = _refusal(fn, (1.0,), mode)
-    assert message.startswith(f"the function s2sad.grad differentiates here captures a value that carries a "
-                              f"gradient, at {_line(fn, 's2sad.grad(')}:")
 
 
 def test_a_derivative_given_the_value_as_an_argument_is_differentiated():
