@@ -34,12 +34,14 @@ import numpy as np
 from . import ir
 from .codegen import emit
 from .graph import Graph, Input, NotFactorable, build, partial_name
+from .graph import dot as graph_dot
+from .graph import text as graph_text
 from .load import load
 from .naming import Namer
 from .reverse import _bind_helpers
 from .transform import LINEMAPS, lowered_ir
 
-__all__ = ["factor", "dominators", "factored", "Factored", "FactoredJacobian", "sizes_of"]
+__all__ = ["factor", "dominators", "factored", "Factored", "FactoredJacobian", "sizes_of", "graph_source"]
 
 _serial = itertools.count(1)
 
@@ -55,7 +57,7 @@ def factor(g: Graph, namer: Namer, params: ir.Params, name: str) -> ir.Function:
         columns = [Input(p)] if size is None else [Input(p, k) for k in range(size)]
         rows = [[f.entry(inputs.get(c), o) for c in columns] for o in g.outputs]
         jacobians.append(_assemble(rows, size is not None, g.array_output))
-    body = _live([*g.forward, *f.labels(), *f.out], jacobians)
+    body = _live([*f.interleaved(), *f.out], jacobians)
     return ir.Function(name, params, [*body, ir.Return(ir.Tuple(jacobians))], g.fn.loc,
                        ssa=True, flat=False)
 
@@ -68,18 +70,24 @@ class _Factoring:
         self.order = {n: k for k, n in enumerate(g.nodes)}
         self.ends: list[tuple[str, str]] = list(g.edges)  # edge id -> (tail, head)
         self.values: list[ir.Expr] = []  # edge id -> the expression of its label (a name, if not an atom)
-        self.bound: dict[str, ir.Assign] = {}  # local partials that needed a name, by name
+        self.bound: dict[str, list[ir.Assign]] = {}  # node -> its partials that needed a name
         for (tail, head), label in g.edges.items():
             if not isinstance(label, ir.Name | ir.Const):
                 var = namer.fresh(partial_name(head, tail))
-                self.bound[var] = ir.Assign(var, label, g.nodes[head].loc)
+                self.bound.setdefault(head, []).append(ir.Assign(var, label, g.nodes[head].loc))
                 label = ir.Name(var)
             self.values.append(label)
         self.shared: dict[tuple, int] = {}  # (a, b, replaced edge ids) -> the factored edge
         self.out: list[ir.Stmt] = []  # factored edges, each after those it reads
 
-    def labels(self) -> list[ir.Assign]:
-        return list(self.bound.values())
+    def interleaved(self) -> list[ir.Stmt]:
+        """The primal statements, each followed by the partials on the edges into its value."""
+        out = []
+        for s in self.g.forward:
+            out.append(s)
+            if isinstance(s, ir.Assign) and isinstance(s.target, str):
+                out += self.bound.get(s.target, [])
+        return out
 
     def entry(self, i: str | None, o: ir.Expr) -> ir.Expr:
         """∂o/∂i (zero if i is not read or no path leads from it to o)."""
@@ -273,11 +281,12 @@ class Factored:
     reason: str | None = None  # why the function could not be factored
 
 
-def factored(fn: types.FunctionType, sizes: dict[str, int | None]) -> Factored:
-    """Factor ``fn``'s Jacobian w.r.t. the parameters in ``sizes`` (name -> array length, None for a scalar)."""
+def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[str]) -> Factored:
+    """Factor ``fn``'s Jacobian w.r.t. the parameters in ``sizes`` (name -> array length, None for a scalar);
+    ``others``: the parameters not differentiated that hold scalars."""
     src, namer, lowered = lowered_ir(fn)
     try:
-        g = build(lowered, sizes)
+        g = build(lowered, sizes, others)
     except NotFactorable as e:
         note = (f"# s2sad: the Jacobian of {fn.__qualname__} cannot be factored: {e}.\n"
                 "# s2sad.jacobian(method='factored') runs jacrev (one pullback per output) when the function "
@@ -296,16 +305,28 @@ def factored(fn: types.FunctionType, sizes: dict[str, int | None]) -> Factored:
                                   fn.__kwdefaults__))
 
 
-def sizes_of(wrt: list[str], args: tuple | None) -> dict[str, int | None]:
-    """What factoring is specialised on: each differentiated argument's length (None: a scalar;
-    all scalars when no ``args`` are given)."""
+def sizes_of(fn: types.FunctionType, wrt: list[str], args: tuple | None) -> tuple[dict[str, int | None], set[str]]:
+    """What factoring is specialised on: each differentiated argument's length (None: a scalar), and
+    the other positional parameters that hold scalars (all scalars when no ``args`` are given)."""
+    params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
     if args is None:
-        return dict.fromkeys(wrt)
-    out = {}
-    for name, a in zip(wrt, args):
+        return dict.fromkeys(wrt), set(params) - set(wrt)
+    sizes, others = {}, set()
+    for name, a in zip(params, args):
         ndim = np.ndim(a)
-        out[name] = None if ndim == 0 else len(a) if ndim == 1 else -1  # -1: refused by ``build``
-    return out
+        if name in wrt:
+            sizes[name] = None if ndim == 0 else len(a) if ndim == 1 else -1  # -1: refused by ``build``
+        elif ndim == 0 and isinstance(a, int | float | np.number):
+            others.add(name)
+    return {w: sizes[w] for w in wrt}, others
+
+
+def graph_source(fn: types.FunctionType, wrt: list[str], stage: str, args: list | None) -> str:
+    """``source(fn, stage=...)`` for ``"graph"``, ``"dot"`` and ``"factored"``."""
+    made = factored(fn, *sizes_of(fn, wrt, args))
+    if stage == "factored" or made.graph is None:
+        return made.text
+    return graph_text(made.graph) if stage == "graph" else graph_dot(made.graph)
 
 
 class FactoredJacobian:
@@ -318,17 +339,16 @@ class FactoredJacobian:
         self.table: dict[tuple, Callable] = {}
 
     def __call__(self, *args, **kwargs):
-        picked = [args[i] for i in self.nums]
-        key = tuple(np.shape(a) for a in picked)
+        key = tuple((type(a), np.shape(a)) for a in args)
         run = self.table.get(key)
         if run is None:
-            run = self.table[key] = self._make(picked, args, kwargs)
+            run = self.table[key] = self._make(args, kwargs)
         return run(*args, **kwargs)
 
-    def _make(self, picked: list, args: tuple, kwargs: dict) -> Callable:
-        made = factored(self.fun, sizes_of(self.wrt, picked))
+    def _make(self, args: tuple, kwargs: dict) -> Callable:
+        made = factored(self.fun, *sizes_of(self.fun, self.wrt, args))
         if made.function is not None:
             return made.function
-        inputs = sum(int(np.size(a)) for a in picked)
+        inputs = sum(int(np.size(args[i])) for i in self.nums)
         outputs = int(np.size(self.fun(*args, **kwargs)))
         return self.jacrev if outputs <= inputs else self.jacfwd  # both given a tuple argnums: return tuples

@@ -72,14 +72,17 @@ class Graph:
         return [t for (t, h) in self.edges if h == node]
 
 
-def build(fn: ir.Function, sizes: dict[str, int | None]) -> Graph:
-    """The derivative graph of ``fn`` w.r.t. the parameters in ``sizes`` (name -> array length, None for a scalar)."""
+def build(fn: ir.Function, sizes: dict[str, int | None], others: set[str] = frozenset()) -> Graph:
+    """The derivative graph of ``fn`` w.r.t. the parameters in ``sizes`` (name -> array length, None for a
+    scalar); ``others`` are parameters not differentiated known to hold scalars."""
     *forward, ret = fn.body
     for p, n in sizes.items():
         if n is not None and n < 0:
             raise NotFactorable(f"argument {p} is neither a scalar nor a 1-D array", fn.loc)
     reads = _element_reads(forward, sizes)
-    an = analyze(fn, list(sizes), {p for p, n in sizes.items() if n is None} | set(reads))
+    known = {p for p, n in sizes.items() if n is None} | others | set(reads)
+    an = _analyze(fn, forward, sizes, known)
+    unpacked = _unpacked(forward)
     g = Graph(fn, forward, {p: Input(p) for p, n in sizes.items() if n is None}, sizes=sizes)
     alias = {p: p for p in g.nodes}  # SSA name -> its node
     first: dict[Input, str] = {}  # an array element -> the first name it was read into
@@ -93,6 +96,11 @@ def build(fn: ir.Function, sizes: dict[str, int | None]) -> Graph:
         if s.target in reads:
             alias[s.target] = first.setdefault(reads[s.target], s.target)
             g.nodes.setdefault(alias[s.target], reads[s.target])
+        elif isinstance(s.value, ir.Tuple) and _only_unpacked(forward, s.target):
+            continue  # a tuple literal only unpacked: its names are its items
+        elif isinstance(s.target, tuple) and all(t in unpacked for t in s.target):
+            alias.update({t: alias[unpacked[t].id] for t in s.target if ir.Name(t) != unpacked[t]
+                          and isinstance(unpacked[t], ir.Name) and unpacked[t].id in alias})
         else:
             _add_statement(g, an, s, alias)
     g.array_output = outputs.array
@@ -111,6 +119,38 @@ def _element_reads(forward: list[ir.Stmt], sizes: dict[str, int | None]) -> dict
             x, k = s.value.value.id, s.value.index.value
             out[s.target] = Input(x, k % sizes[x])
     return out
+
+
+def _analyze(fn: ir.Function, forward: list[ir.Stmt], sizes: dict[str, int | None], known: set[str]) -> Analysis:
+    """Activity and scalars, told what the analysis cannot see: ``known`` scalars (scalar arguments,
+    element reads) and names unpacked from a tuple of scalars (``k, r = 3.0, 1.0``), to a fixed point."""
+    unpacked = _unpacked(forward)
+    while True:
+        an = analyze(fn, list(sizes), known)
+        more = {t for t, item in unpacked.items() if _scalar_item(item, an.scalars)} - known
+        if not more:
+            return an
+        known = known | more
+
+
+def _only_unpacked(forward: list[ir.Stmt], name: str) -> bool:
+    """Every statement reading ``name`` unpacks it (``a, b = name``)."""
+    readers = [s for s in forward if isinstance(s, ir.Assign) and name in ir.names_read(s.value)]
+    return bool(readers) and all(isinstance(s.target, tuple) and s.value == ir.Name(name) for s in readers)
+
+
+def _scalar_item(e: ir.Expr, scalars: set[str]) -> bool:
+    return (isinstance(e, ir.Const) and type(e.value) in (int, float)) or (isinstance(e, ir.Name) and e.id in scalars)
+
+
+def _unpacked(forward: list[ir.Stmt]) -> dict[str, ir.Expr]:
+    """``a, b = tup`` where ``tup = (p, q)`` is a tuple literal: a -> p, b -> q."""
+    literals = {s.target: s.value.items for s in forward
+                if isinstance(s, ir.Assign) and isinstance(s.target, str) and isinstance(s.value, ir.Tuple)}
+    return {t: item for s in forward
+            if isinstance(s, ir.Assign) and isinstance(s.target, tuple) and isinstance(s.value, ir.Name)
+            and len(literals.get(s.value.id, ())) == len(s.target)
+            for t, item in zip(s.target, literals[s.value.id])}
 
 
 def _add_statement(g: Graph, an: Analysis, s: ir.Assign, alias: dict[str, str]) -> None:
