@@ -5,13 +5,16 @@ For each input/output pair (i, o), on the edges lying on paths from i to o:
 * the dominator tree from i and the post-dominator tree from o (Cooper, Harvey and
   Kennedy's intersection walk; on a DAG in topological order it needs one pass);
 * a factor subgraph ``[a, b]`` is every edge on a path from a to b, where
-  ``a = idom(b)`` or ``b = ipdom(a)``, with more than one edge. The smallest is
-  collapsed first into one edge ``a -> b`` carrying the sum over its paths of the
+  ``a = idom(b)`` or ``b = ipdom(a)``, with more than one edge. The innermost (its
+  endpoints closest in program order) is collapsed first into one edge ``a -> b`` carrying the sum over its paths of the
   products of their labels; then the subgraph's edges no other path needs are deleted:
   those whose head b post-dominates (when a dominates b: every path through such an
   edge reaches b, so it is counted by the new edge) or whose tail a dominates (when
-  b post-dominates a). Each step keeps the sum over all paths from i to o, so when
-  nothing is left to factor, collapsing ``[i, o]`` gives ∂o/∂i.
+  b post-dominates a). Each step keeps the sum over all paths from i to o; when
+  nothing is left to factor, one path is left, and the product along it is ∂o/∂i.
+  Its partial products from the output end (from the input end when there are more
+  outputs than inputs) are shared by the pairs whose paths end (begin) alike, as
+  reverse (forward) accumulation shares them.
 
 A factored edge is keyed by its endpoints and the edges it replaced: a pair that
 meets the same subgraph reuses it, so factored edges are computed once and shared
@@ -78,6 +81,7 @@ class _Factoring:
                 label = ir.Name(var)
             self.values.append(label)
         self.shared: dict[tuple, int] = {}  # (a, b, replaced edge ids) -> the factored edge
+        self.chains: dict[tuple[int, ...], int] = {}  # a path's edges from one end -> the edge of their product
         self.out: list[ir.Stmt] = []  # factored edges, each after those it reads
 
     def interleaved(self) -> list[ir.Stmt]:
@@ -100,26 +104,47 @@ class _Factoring:
             return ir.Const(0.0)
         while (step := self._smallest_factor(edges, i, o.id)) is not None:
             edges = _between(self._collapse(edges, *step), i, o.id)
-        if len(edges) > 1:
-            edges = self._collapse(edges, i, o.id, lambda e: True)
-        return self.values[next(iter(edges))]
+        return self.values[self._chain(edges, i)]
+
+    def _chain(self, edges: dict[int, tuple[str, str]], i: str) -> int:
+        """The edge for the product along the one path left from ``i``. Its suffixes are kept (its prefixes
+        when there are more outputs than inputs), so pairs that end (start) the same way share them."""
+        after = {t: e for e, (t, h) in edges.items()}
+        path = [after[i]]
+        while self.ends[path[-1]][1] in after:
+            path.append(after[self.ends[path[-1]][1]])
+        suffixes = len(self.g.outputs) <= len(self.g.inputs())
+        steps = path[::-1] if suffixes else path
+        done = steps[0]
+        for k in range(1, len(steps)):
+            key = tuple(steps[:k + 1])
+            if key not in self.chains:
+                (a, _), (_, b) = self.ends[steps[k] if suffixes else done], self.ends[done if suffixes else steps[k]]
+                product = _times(self.values[steps[k]], self.values[done]) if suffixes else \
+                    _times(self.values[done], self.values[steps[k]])
+                self.chains[key] = self._new_edge(a, b, product)
+            done = self.chains[key]
+        return done
 
     def _edges(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         return {e: self.ends[e] for e in ids}
 
     def _smallest_factor(self, edges: dict[int, tuple[str, str]], i: str, o: str):
-        """The smallest factor subgraph ``[a, b]`` and which of its edges go, or None."""
+        """The innermost factor subgraph ``[a, b]`` (endpoints closest in program order) and which of its
+        edges go, or None. ``[idom(b), b]`` has more than one edge exactly when b has several edges in,
+        ``[a, ipdom(a)]`` when a has several out: no subgraph needs walking to find them."""
         dom = dominators(edges, i, self.order, forward=True)
         pdom = dominators(edges, o, self.order, forward=False)
-        best = None
-        pairs = [(a, b, "dom") for b, a in dom.items() if a != b] + [(a, b, "pdom") for a, b in pdom.items() if a != b]
-        for a, b, kind in pairs:
-            sub = _between(edges, a, b)
-            if len(sub) > 1 and (best is None or len(sub) < best[0]):
-                best = (len(sub), a, b, kind)
-        if best is None:
+        ins: dict[str, int] = {}
+        outs: dict[str, int] = {}
+        for t, h in edges.values():
+            ins[h] = ins.get(h, 0) + 1
+            outs[t] = outs.get(t, 0) + 1
+        pairs = [(dom[b], b, "dom") for b, k in ins.items() if k > 1]
+        pairs += [(a, pdom[a], "pdom") for a, k in outs.items() if k > 1]
+        if not pairs:
             return None
-        _, a, b, kind = best
+        a, b, kind = min(pairs, key=lambda p: (self.order[p[1]] - self.order[p[0]], self.order[p[1]], p[2]))
         if kind == "dom":  # a dominates b: an edge into a node b post-dominates has all its paths through b
             return a, b, lambda e: _dominated(pdom, edges[e][1], b)
         return a, b, lambda e: _dominated(dom, edges[e][0], a)
