@@ -334,3 +334,14 @@ def test_factored_edges_are_shared_across_pairs():
     text = s2sad.source(vector_shared, stage="factored", args=(np.ones(4),))
     # ds/dx[k] feed all five outputs through t: dt/ds is computed once, reused by every pair
     assert text.count("math.cos(s)") == 1
+
+
+def test_example_script_prints_graph_trees_and_the_factored_function():
+    import os
+
+    script = os.path.join(os.path.dirname(__file__), "..", "examples", "derivative_graph.py")
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, check=True).stdout
+    assert out.count(SEED_GRAPH) == 1
+    assert "# dominator tree (from x): sin <- x, add <- sin, cos <- sin, mul <- sin\n" in out
+    assert "# post-dominator tree (from mul): cos <- mul, add <- mul, sin <- mul, x <- sin\n" in out
+    assert "Dmul_dx = dsin_dx * Dmul_dsin" in out and "df/dx at pi, factored: -0.99999999" in out
