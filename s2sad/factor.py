@@ -267,7 +267,8 @@ def _sum(terms: list[ir.Expr]) -> ir.Expr:
     """``t0 + t1 + ...``, writing ``+ -t`` as ``- t``."""
     total = terms[0]
     for t in terms[1:]:
-        total = ir.BinOp("-", total, t.operand) if isinstance(t, ir.UnaryOp) and t.op == "-" else ir.BinOp("+", total, t)
+        negated = isinstance(t, ir.UnaryOp) and t.op == "-"
+        total = ir.BinOp("-", total, t.operand) if negated else ir.BinOp("+", total, t)
     return total
 
 

@@ -68,9 +68,6 @@ class Graph:
         """Each input (column) read by the function -> its node."""
         return {v: n for n, v in self.nodes.items() if isinstance(v, Input)}
 
-    def predecessors(self, node: str) -> list[str]:
-        return [t for (t, h) in self.edges if h == node]
-
 
 def build(fn: ir.Function, sizes: dict[str, int | None], others: set[str] = frozenset()) -> Graph:
     """The derivative graph of ``fn`` w.r.t. the parameters in ``sizes`` (name -> array length, None for a
@@ -211,7 +208,8 @@ def _outputs(forward: list[ir.Stmt], ret: ir.Return) -> _Outputs:
             if any(isinstance(i, ir.List | ir.Tuple) for i in items.value.items):
                 raise NotFactorable("a nested array output", ret.loc)
             return _Outputs(list(items.value.items), True, {out.id, items.target})
-    if isinstance(out, ir.Tuple | ir.List | ir.Dict) or (made is not None and isinstance(made.value, ir.Tuple | ir.List | ir.Dict)):
+    containers = ir.Tuple | ir.List | ir.Dict
+    if isinstance(out, containers) or (made is not None and isinstance(made.value, containers)):
         raise NotFactorable("a container output (return a scalar or np.array([...]) of scalars)", ret.loc)
     return _Outputs([out], False, set())
 
