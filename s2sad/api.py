@@ -260,7 +260,35 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     return jacobian_fn
 
 
-jacobian = jacrev  # JAX's alias
+def jacobian(fun: Callable, argnums: int | tuple[int, ...] = 0, method: str = "rev") -> Callable:
+    """The Jacobian of ``fun``: ``method`` ``"rev"`` is ``jacrev`` (JAX's alias), ``"fwd"`` is ``jacfwd``,
+    ``"factored"`` one generated function computing every entry in one pass (see ``s2sad.factor``).
+
+    Factoring applies to straight-line code on scalars: arguments that are scalars or 1-D
+    arrays read at constant indices, a scalar or ``np.array([...])`` of scalars returned.
+    Elsewhere ``"factored"`` runs ``jacrev`` when the function has no more outputs than
+    inputs, else ``jacfwd``; ``source(fun, stage="factored")`` says which and why.
+
+    >>> import math, s2sad
+    >>> s2sad.jacobian(lambda x: (4 + math.sin(x)) * math.cos(math.sin(x)), method="factored")(math.pi)
+    -0.9999999999999996
+    """
+    if method not in ("rev", "fwd", "factored"):
+        raise ValueError(f"method must be 'rev', 'fwd' or 'factored', got {method!r}")
+    if method != "factored":
+        return (jacrev if method == "rev" else jacfwd)(fun, argnums)
+    from .factor import FactoredJacobian  # the graph stages load only when asked for
+
+    nums, single = _argnums(argnums)
+    _cache(fun, nums)  # the same early errors as jacrev
+    factored = FactoredJacobian(fun, nums, jacrev(fun, nums), jacfwd(fun, nums))
+
+    def jacobian_fn(*args, **kwargs):
+        jacs = factored(*args, **kwargs)
+        return jacs[0] if single else jacs
+
+    jacobian_fn.__name__ = f"jacobian_{getattr(fun, '__name__', 'f')}"
+    return jacobian_fn
 
 
 def hessian(fun: Callable, argnums: int = 0) -> Callable:
@@ -378,7 +406,10 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
 
     ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
     (the same statements fused into one function, which ``grad`` runs),
-    ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp).
+    ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp); ``"graph"``
+    (the derivative graph, as text), ``"dot"`` (the same in Graphviz DOT) or ``"factored"``
+    (the function ``jacobian(fun, method="factored")`` runs, or why it falls back), for
+    scalar arguments, or for the lengths of the 1-D arrays among ``args``.
     With ``callees=True`` the derivatives of the user functions it calls by name
     follow, each once. ``mode="forward"`` shows the jvp (forward mode) instead.
     The source shown is the one generated when nothing is
@@ -398,6 +429,10 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     parse_function(fun)  # a clear error for functions without source
     code = fun.__code__
     wrt = tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums, fun.__qualname__))
+    if stage in ("graph", "dot", "factored"):
+        from .factor import graph_source
+
+        return graph_source(fun, list(wrt), stage, args)
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
     if stage == "grad" and mode == "forward":
@@ -428,4 +463,5 @@ def _stage(generated: Generated, stage: str) -> str:
         return dump(generated.lowered) + "\n"
     if stage == "adjoint":
         return dump(generated.derivative) + "\n"
-    raise ValueError(f"stage must be 'python', 'grad', 'ssa' or 'adjoint', got {stage!r}")
+    raise ValueError(f"stage must be 'python', 'grad', 'ssa', 'adjoint', 'graph', 'dot' or 'factored', "
+                     f"got {stage!r}")

@@ -46,16 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print the generated derivative of a function")
     show.add_argument("target", metavar="FILE.py:FUNC", help="the function to differentiate")
     show.add_argument("--argnums", default="0", help="positional arguments to differentiate, e.g. 0,1")
-    show.add_argument("--stage", choices=("python", "grad", "ssa", "adjoint"), default="python",
+    show.add_argument("--stage", choices=("python", "grad", "ssa", "adjoint", "graph", "factored"), default="python",
                       help="python: the generated vjp; grad: the fused gradient function grad runs; "
-                           "ssa: the lowered IR; adjoint: the derivative's IR")
+                           "ssa: the lowered IR; adjoint: the derivative's IR; graph: the derivative graph; "
+                           "factored: the dominator-factored Jacobian function")
+    show.add_argument("--format", choices=("text", "dot"), default="text",
+                      help="with --stage graph: text, or Graphviz DOT")
     show.add_argument("--all", action="store_true", help="also print the derivatives of the functions it calls")
     show.add_argument("--mode", choices=("reverse", "forward"), default="reverse",
                       help="reverse: the vjp and its pullback; forward: the jvp")
     args = parser.parse_args(argv)
+    if args.format == "dot" and args.stage != "graph":
+        raise SystemExit("s2sad: --format dot goes with --stage graph")
     fn = _load_function(args.target)
+    stage = "dot" if args.format == "dot" else args.stage
     try:
-        text = source(fn, argnums=_argnums(args.argnums), stage=args.stage, callees=args.all, mode=args.mode)
+        text = source(fn, argnums=_argnums(args.argnums), stage=stage, callees=args.all, mode=args.mode)
     except ValueError as err:  # a request that cannot be met (argnums out of range, stage grad in forward mode)
         raise SystemExit(f"s2sad: {err}") from None
     sys.stdout.write(text)

@@ -23,9 +23,10 @@ EXAMPLES = {
 
 def test_every_example_is_listed():
     scripts = {p.name for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_")}
-    assert scripts == set(EXAMPLES) | {"quickstart.py"}
+    text_only = {"quickstart.py", "derivative_graph.py"}  # they print; their output is tested elsewhere
+    assert scripts == set(EXAMPLES) | text_only
     readme = (ROOT / "examples" / "README.md").read_text()
-    assert all(name in readme for name in EXAMPLES)
+    assert all(name in readme for name in scripts)
 
 
 @pytest.mark.parametrize("script", sorted(EXAMPLES))

@@ -1,0 +1,270 @@
+"""Seed 004's experiment: three ways to compute a Jacobian, on functions with many reconvergent paths.
+
+(a) symbolic differentiation of the expression tree with SymPy (``sympy.diff``), lambdified
+    without and with common-subexpression elimination (expression swell);
+(b) the path sum by memoised accumulation: ``s2sad.jacrev`` (one pullback per output) and
+    ``s2sad.jacfwd`` (one jvp per input);
+(c) the dominator-factored Jacobian, ``s2sad.jacobian(f, method="factored")``.
+
+For each workload and size it reports the multiplications and additions the Jacobian
+costs, counted on the generated code's AST (``*``, ``/`` and ``**`` as multiplications,
+binary ``+`` and ``-`` as additions; for jacrev the forward pass once plus the pullback
+once per output, for jacfwd the jvp once per input: what actually runs), the time to
+build it (a fresh function: transform and load, or diff and lambdify) and the time per
+evaluation over many points.
+
+    pip install ".[bench]" && python bench/factored.py          # the table, and bench/factored.png
+    python bench/factored.py --quick                            # small sizes, no plot
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import linecache
+import math
+import os
+import sys
+import time
+import types
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import s2sad  # noqa: E402
+
+# ----- workloads: source text of f(x) with n inputs and m outputs -----
+
+
+def nested(n: int, m: int) -> str:
+    """g_k = sin(g_{k-1}) * g_{k-1} + x_k, every output a product of two chain points: many shared paths."""
+    lines = ["g0 = x[0]"]
+    steps = max(n, m) + 1
+    for k in range(1, steps):
+        lines.append(f"g{k} = math.sin(g{k - 1}) * g{k - 1} + x[{k % n}]")
+    outs = [f"g{steps - 1 - j} * g{(j * 7) % steps} + math.cos(g{j % steps})" for j in range(m)]
+    return _function(lines, outs)
+
+
+def products(n: int, m: int) -> str:
+    """Pairwise products of neighbours, their sum t, and outputs mixing t with each product."""
+    lines = [f"p{k} = x[{k}] * x[{(k + 1) % n}]" for k in range(n)]
+    lines.append("t = " + " + ".join(f"p{k}" for k in range(n)))
+    lines.append("u = math.exp(-t * t)")
+    outs = [f"u * p{j % n} + t * x[{(j + 2) % n}]" for j in range(m)]
+    return _function(lines, outs)
+
+
+def springs(n: int, m: int) -> str:
+    """A chain of n/2 masses in the plane (x then y coordinates), unit springs; outputs the spring energies
+    and the total (m is set by n)."""
+    k = n // 2
+    lines = []
+    for s in range(k - 1):
+        lines.append(f"d{s} = math.sqrt((x[{s + 1}] - x[{s}]) ** 2 + (x[{k + s + 1}] - x[{k + s}]) ** 2)")
+        lines.append(f"e{s} = 1.5 * (d{s} - 1.0) ** 2")
+    outs = [f"e{s}" for s in range(k - 1)] + [" + ".join(f"e{s}" for s in range(k - 1))]
+    return _function(lines, outs)
+
+
+def shading(n: int, m: int) -> str:
+    """Blinn-Phong-like shading of one normal by n/3 - 1 lights: each output a light's intensity, and the sum."""
+    lights = n // 3 - 1
+    lines = ["inv_n = 1.0 / math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])"]
+    for j in range(lights):
+        a, b, c = 3 * j + 3, 3 * j + 4, 3 * j + 5
+        lines += [f"inv_l{j} = 1.0 / math.sqrt(x[{a}] * x[{a}] + x[{b}] * x[{b}] + x[{c}] * x[{c}])",
+                  f"c{j} = (x[0] * x[{a}] + x[1] * x[{b}] + x[2] * x[{c}]) * inv_n * inv_l{j}",
+                  f"i{j} = 0.7 * c{j} + 0.3 * c{j} ** 8"]
+    outs = [f"i{j}" for j in range(lights)] + [" + ".join(f"i{j}" for j in range(lights))]
+    return _function(lines, outs)
+
+
+def _function(lines: list[str], outs: list[str]) -> str:
+    body = "".join(f"    {line}\n" for line in lines)
+    return f"def f(x):\n{body}    return np.array([{', '.join(outs)}])\n"
+
+
+_serial = iter(range(1, 10 ** 9))
+
+
+def compile_workload(text: str, namespace: dict) -> types.FunctionType:
+    """A fresh function object from ``text`` (its source readable by ``inspect``, as s2sad needs)."""
+    filename = f"<bench workload #{next(_serial)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    exec(compile(text, filename, "exec"), namespace)
+    return namespace["f"]
+
+
+# ----- counting operations on generated code -----
+
+
+def count(tree: ast.AST) -> tuple[int, int]:
+    """(multiplications, additions) written in ``tree``."""
+    mul = add = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Mult | ast.Div | ast.Pow | ast.MatMult):
+                mul += 1
+            elif isinstance(node.op, ast.Add | ast.Sub):
+                add += 1
+    return mul, add
+
+
+def _function_def(text: str) -> ast.FunctionDef:
+    return next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef))
+
+
+def counts(f: types.FunctionType, x: np.ndarray, m: int) -> dict[str, tuple[int, int]]:
+    """Operations executed to get the whole Jacobian, by method."""
+    vjp = _function_def(s2sad.source(f, args=(x,)))
+    pullback = next(n for n in vjp.body if isinstance(n, ast.FunctionDef))
+    forward = count(ast.Module([s for s in vjp.body if s is not pullback], []))
+    back = count(pullback)
+    jvp = count(_function_def(s2sad.source(f, mode="forward", args=(x,))))
+    factored = count(_function_def(s2sad.source(f, stage="factored", args=(x,))))
+    n = len(x)
+    return {"jacrev": (forward[0] + m * back[0], forward[1] + m * back[1]),
+            "jacfwd": (n * jvp[0], n * jvp[1]), "factored": factored}
+
+
+# ----- timing -----
+
+
+def _per_eval(fn, points: np.ndarray, repeat: int, budget: float = 0.2) -> float:
+    """The best over ``repeat`` runs of the mean time per point, each run over the points or
+    until ``budget`` seconds have passed (slow methods see fewer points)."""
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for done, p in enumerate(points, 1):
+            fn(p)
+            if time.perf_counter() - start > budget:
+                break
+        best = min(best, (time.perf_counter() - start) / done)
+    return best
+
+
+def s2sad_methods(text: str, x: np.ndarray, points: np.ndarray, repeat: int) -> dict[str, tuple[float, float]]:
+    """(build seconds, seconds per evaluation) for jacrev, jacfwd and factored; checks they agree."""
+    out, reference = {}, None
+    for method in ("rev", "fwd", "factored"):
+        f = compile_workload(text, {"math": math, "np": np})
+        start = time.perf_counter()
+        jac = s2sad.jacobian(f, method=method)
+        J = jac(x)  # the first call transforms and loads
+        build = time.perf_counter() - start
+        if reference is None:
+            reference = J
+        assert np.allclose(J, reference, rtol=1e-10, atol=1e-12), f"{method} disagrees with jacrev"
+        out[{"rev": "jacrev", "fwd": "jacfwd"}.get(method, method)] = (build, _per_eval(jac, points, repeat))
+    return out
+
+
+def sympy_methods(text: str, n: int, points: np.ndarray, repeat: int, reference: np.ndarray) -> dict:
+    """SymPy: the expression tree differentiated, lambdified without and with CSE."""
+    import sympy
+
+    symbols = sympy.symbols(f"x0:{n}")
+    fake_np = types.SimpleNamespace(array=list)
+    outs = compile_workload(text, {"math": sympy, "np": fake_np})(list(symbols))
+    out = {}
+    for cse in (False, True):
+        start = time.perf_counter()
+        J = sympy.Matrix([[sympy.diff(o, s) for s in symbols] for o in outs])
+        fn = sympy.lambdify([symbols], J, modules="numpy", cse=cse)
+        build = time.perf_counter() - start
+        assert np.allclose(np.asarray(fn(points[0]), dtype=float), reference, rtol=1e-8, atol=1e-10)
+        name = "sympy+cse" if cse else "sympy"
+        out[name] = (build, _per_eval(fn, points, repeat), count(_function_def(inspect.getsource(fn))))
+    return out
+
+
+WORKLOADS = {"nested": nested, "products": products, "springs": springs, "shading": shading}
+METHODS = ("sympy", "sympy+cse", "jacrev", "jacfwd", "factored")
+
+
+SYMPY_LIMIT = 3.0  # seconds: SymPy is not run at larger sizes of a workload once it took longer
+
+
+def run(sizes: list[int], points_count: int, repeat: int) -> list[dict]:
+    rng = np.random.default_rng(0)
+    rows, slow = [], set()
+    for name, make in WORKLOADS.items():
+        for size in sizes:
+            if name in ("springs", "shading") and size < 6:
+                continue
+            text = make(size, size)
+            f = compile_workload(text, {"math": math, "np": np})
+            x = rng.uniform(0.2, 0.9, size)
+            m = len(f(x))
+            points = rng.uniform(0.2, 0.9, (points_count, size))
+            results = s2sad_methods(text, x, points, repeat)
+            ops = counts(f, x, m)
+            row = {"workload": name, "n": size, "m": m}
+            for method, (build, per) in results.items():
+                row[method] = (ops[method], build, per)
+            if name not in slow:
+                reference = s2sad.jacrev(f)(points[0])
+                for method, (build, per, c) in sympy_methods(text, size, points, repeat, reference).items():
+                    row[method] = (c, build, per)
+                    if build > SYMPY_LIMIT:
+                        slow.add(name)
+            rows.append(row)
+            print(_line(row), flush=True)
+    return rows
+
+
+def _line(row: dict) -> str:
+    cells = [row["workload"], f"{row['n']}x{row['m']}"]
+    for method in METHODS:
+        if method not in row:
+            cells.append("-")
+            continue
+        (mul, add), build, per = row[method]
+        cells.append(f"{mul}/{add}, {build * 1e3:.0f} ms, {per * 1e6:.1f} µs")
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = ("| workload | n×m | " + " | ".join(METHODS) + " |\n|" + "---|" * (2 + len(METHODS))
+          + "\n")
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """Multiplications and time per evaluation against size, one panel each, for the nested workload."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    nested_rows = [r for r in rows if r["workload"] == "nested"]
+    for method in METHODS:
+        have = [r for r in nested_rows if method in r]
+        left.plot([r["n"] for r in have], [r[method][0][0] for r in have], marker="o", label=method)
+        right.plot([r["n"] for r in have], [r[method][2] * 1e6 for r in have], marker="o", label=method)
+    for ax, title in ((left, "multiplications per Jacobian"), (right, "µs per Jacobian evaluation")):
+        ax.set_xlabel("n = m (inputs = outputs), nested workload")
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    left.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="sizes 2 to 8, few points, no plot")
+    args = parser.parse_args()
+    sizes = [2, 4, 8] if args.quick else [2, 4, 8, 16, 32, 50]
+    print("cells: multiplications/additions per Jacobian, build time, time per evaluation\n")
+    print(HEADER, end="", flush=True)
+    rows = run(sizes, 20 if args.quick else 200, 1 if args.quick else 3)
+    if not args.quick:
+        plot(rows, os.path.join(os.path.dirname(os.path.abspath(__file__)), "factored.png"))
+
+
+if __name__ == "__main__":
+    main()
