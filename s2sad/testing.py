@@ -44,9 +44,15 @@ def _as_tangent(arg: Any, d: Any) -> Any:
     return map_leaves(lambda a, di: di if np.ndim(a) else float(di), arg, d)
 
 
+def _require(ok: bool, message: str) -> None:
+    """Raise ``AssertionError`` unless ``ok``: raised explicitly, so the checks also run under ``python -O``."""
+    if not ok:
+        raise AssertionError(message)
+
+
 def _assert_agrees(ad: float, fd: float, rtol: float, atol: float, what: str, where: str = "") -> None:
-    assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
-        f"{what} gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}){where}")
+    _require(abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)),
+             f"{what} gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}){where}")
 
 
 def _inner(a: Any, b: Any) -> float:
@@ -71,9 +77,9 @@ def _check_forward(f, args, argnums, directions, eps, rtol, atol, rng) -> None:
 
 
 def _check_leaf(g: Any, a: Any, i: int) -> None:
-    assert np.shape(g) == np.shape(a), f"gradient {i} has shape {np.shape(g)}, argument {np.shape(a)}"
+    _require(np.shape(g) == np.shape(a), f"gradient {i} has shape {np.shape(g)}, argument {np.shape(a)}")
     if isinstance(a, np.ndarray):
-        assert g.dtype == a.dtype, f"gradient {i} has dtype {g.dtype}, argument {a.dtype}"
+        _require(g.dtype == a.dtype, f"gradient {i} has dtype {g.dtype}, argument {a.dtype}")
 
 
 def numerical_vjp(f: Callable, args: Sequence, argnums: Sequence[int], dirs: Sequence, u: Any,
@@ -121,7 +127,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
         ad = 0.0
         for i, d in zip(argnums, dirs):
             g = cotangents[i]
-            assert g is not None, f"no gradient for argument {i}"
+            _require(g is not None, f"no gradient for argument {i}")
             map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
             ad += _inner(g, d)
         fd = numerical_vjp(f, args, argnums, dirs, u, eps)
@@ -132,7 +138,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     for before, now in zip(snapshot, args):
         for b, n in zip(leaves(before), leaves(now)):
             if isinstance(b, np.ndarray):
-                assert np.array_equal(b, n, equal_nan=True), "an argument was mutated"
+                _require(np.array_equal(b, n, equal_nan=True), "an argument was mutated")
 
 
 def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, cotangents: tuple,
@@ -160,7 +166,7 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     from .rules import custom_rule
 
     rule = custom_rule(fn)
-    assert rule is not None, f"no rrule is registered for {fn!r}"
+    _require(rule is not None, f"no rrule is registered for {fn!r}")
     out, pullback = rule(*args)
     expected = fn(*args)
     for a, b in zip(leaves(out), leaves(expected)):
@@ -169,7 +175,7 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     rng = np.random.default_rng(seed)
     u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o) else float(rng.standard_normal()), out)
     bars = pullback(u)
-    assert len(bars) == len(args), f"the pullback returned {len(bars)} cotangents for {len(args)} arguments"
+    _require(len(bars) == len(args), f"the pullback returned {len(bars)} cotangents for {len(args)} arguments")
     dirs = _directions(rng, args, argnums)
     ad = sum(_inner(bars[i], d) for i, d in zip(argnums, dirs) if bars[i] is not None)
     fd = numerical_vjp(fn, args, argnums, dirs, u)
@@ -185,7 +191,7 @@ def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     from .rules import FRULES, custom_rule
 
     rule = custom_rule(fn, FRULES)
-    assert rule is not None, f"no frule is registered for {fn!r}"
+    _require(rule is not None, f"no frule is registered for {fn!r}")
     argnums = [i for i, a in enumerate(args) if differentiable(a)]
     rng = np.random.default_rng(seed)
     dirs = _directions(rng, args, argnums)
