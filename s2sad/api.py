@@ -20,7 +20,7 @@ from .errors import SourceUnavailableError
 from .frontend import parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
-from .pytree import is_node, map_leaves
+from .pytree import is_node, leaves, map_leaves, unflatten
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]
@@ -61,6 +61,38 @@ def like_structure(g, like):
     if isinstance(like, tuple | list):
         return [like_structure(gi, li) for gi, li in zip(g, like)]
     return g
+
+
+def check_like(given, like, what: str, of: str, path: str = "") -> None:
+    """``given`` (a cotangent or tangent) has ``like``'s pytree structure and leaf shapes, or a
+    ``TypeError``/``ValueError`` says what was expected, as JAX's checks do: a wrong shape that
+    happens to broadcast would otherwise give a wrong derivative."""
+    at = f" at {path}" if path else ""
+    if is_node(like):
+        keys = sorted(map(repr, like)) if isinstance(like, dict) else None
+        if keys is not None and not (isinstance(given, dict) and sorted(map(repr, given)) == keys):
+            raise TypeError(f"{what}{at} must be a dict with keys {', '.join(keys)} like {of}{at}, got {_kind(given)}")
+        if keys is None and not (isinstance(given, tuple | list) and len(given) == len(like)):
+            raise TypeError(f"{what}{at} must be a tuple or list of {len(like)} like {of}{at}, got {_kind(given)}")
+        for k in like if isinstance(like, dict) else range(len(like)):
+            check_like(given[k], like[k], what, of, f"{path}[{k!r}]")
+    elif is_node(given) or not isinstance(given, int | float | np.ndarray | np.number | np.bool_):
+        raise TypeError(f"{what}{at} must be a number or an array of shape {np.shape(like)} like {of}{at}, "
+                        f"got {_kind(given)}")
+    elif np.shape(given) != np.shape(like):
+        raise ValueError(f"{what}{at} has shape {np.shape(given)}, but {of}{at} has shape {np.shape(like)}")
+
+
+def _kind(x) -> str:
+    if isinstance(x, dict):
+        return f"a dict with keys {', '.join(sorted(map(repr, x)))}"
+    if isinstance(x, tuple | list):
+        return f"a {type(x).__name__} of {len(x)}"
+    return f"an array of shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+
+
+def _name(fun) -> str:
+    return getattr(fun, "__qualname__", None) or repr(fun)
 
 
 def _annotate(e: BaseException) -> None:
@@ -250,7 +282,9 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Jacobian of ``fun`` by reverse mode: one pullback per output element, as JAX's ``jacrev``.
 
     The result has shape ``out.shape + arg.shape`` (a tuple of them for a tuple
-    ``argnums``). The pullback is built once and called for each output element.
+    ``argnums``). For pytrees it is nested as JAX nests it: the output's structure
+    outside, the argument's inside. The pullback is built once and called for each
+    output element.
 
     >>> import numpy as np, s2sad
     >>> s2sad.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -261,29 +295,65 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     cache = _cache(fun, nums)
 
     def jacobian_fn(*args, **kwargs):
-        e = cache.entry(args)
-        out, pullback = e.vjp(*args, **kwargs)
-        shape = np.shape(out)
-        size = int(np.prod(shape))
-        rows = []
-        for k in range(size):
-            basis = np.zeros(size, dtype=np.result_type(out, 1.0))
-            basis[k] = 1.0
-            rows.append(pullback(basis.reshape(shape) if shape else float(basis[0])))
-        jacs = tuple(np.stack([np.asarray(_finish(r[j], args[i])) for r in rows]).reshape(shape + np.shape(args[i]))
-                     for j, i in enumerate(nums))
-        return jacs[0] if single else jacs
+        out, pullback = cache.entry(args).vjp(*args, **kwargs)
+        outs = list(leaves(out))
+        blocks = []
+        for j, o in enumerate(outs):
+            rows = [pullback(_basis_tree(out, outs, j, k)) for k in range(int(np.size(o)))]
+            per_arg = tuple(unflatten(args[i], iter([
+                _stack([np.asarray(leaf) for leaf in column], 0, np.shape(o) + np.shape(a), np.result_type(a))
+                for a, *column in zip(leaves(args[i]), *(leaves(_finish(r[n], args[i])) for r in rows))]))
+                for n, i in enumerate(nums))
+            blocks.append(per_arg[0] if single else per_arg)
+        return unflatten(out, iter(blocks))
 
     jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
     return jacobian_fn
 
 
+def _basis_tree(out, outs: list, j: int, k: int):
+    """A cotangent for ``out``: zeros, with a one at element ``k`` of its ``j``-th leaf."""
+    def basis(n: int, o):
+        if np.shape(o) == ():
+            return 1.0 if n == j else 0.0
+        e = np.zeros(np.shape(o), dtype=np.result_type(o, 1.0))
+        if n == j:
+            e.flat[k] = 1.0
+        return e
+    return unflatten(out, (basis(n, o) for n, o in enumerate(outs)))
+
+
+def _stack(parts: list, axis: int, shape: tuple, dtype) -> np.ndarray:
+    """A Jacobian block of shape ``out.shape + arg.shape``: its rows (``axis=0``, reverse mode) or
+    its columns (``axis=-1``, forward mode), one per element of the output or the argument."""
+    if not parts:
+        return np.zeros(shape, dtype=dtype)
+    return np.stack(parts, axis=axis).astype(dtype, copy=False).reshape(shape)
+
+
 jacobian = jacrev  # JAX's alias
 
 
-def hessian(fun: Callable, argnums: int = 0) -> Callable:
-    """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``."""
-    return jacfwd(grad(fun, argnums=argnums), argnums=argnums)
+def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``
+    (nested for pytree arguments or a tuple ``argnums``; a block has the dtype of the gradient it
+    differentiates, which is its argument's)."""
+    nums, single = _argnums(argnums)
+    jac = jacfwd(grad(fun, argnums=argnums), argnums=argnums)
+
+    def hessian_fn(*args):
+        wrt = args[nums[0]] if single else tuple(args[i] for i in nums)
+        # the jvp runs the generic gradient code, which may promote what grad returns in the argument's dtype
+        return map_leaves(lambda a, block: map_leaves(lambda h: h.astype(_float_dtype(a), copy=False), block),
+                          wrt, jac(*args))
+
+    hessian_fn.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
+    return hessian_fn
+
+
+def _float_dtype(a) -> np.dtype:
+    dtype = np.result_type(a)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def hvp(fun: Callable, primals: tuple, tangents: tuple) -> Any:
@@ -314,6 +384,8 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("jvp needs at least one float or floating-array primal")
+    for i in diff:
+        check_like(tangents[i], primals[i], f"the tangent of argument {i}", "the argument")
     parse_function(fun)
     e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
     try:
@@ -326,6 +398,8 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
 def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Jacobian of ``fun`` by forward mode: one jvp per input element, as JAX's ``jacfwd``.
 
+    Shapes, nesting and dtype are ``jacrev``'s (the dtype is the output's).
+
     >>> import numpy as np, s2sad
     >>> s2sad.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
     array([[2., 0.],
@@ -334,23 +408,49 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     nums, single = _argnums(argnums)
 
     def jacobian_fn(*args):
-        jacs = []
+        zeros = [map_leaves(_zero_tangent, a) if differentiable_value(a) else a for a in args]
+        out, columns = None, []  # columns[n][m]: the output tangents for each element of leaf m of args[nums[n]]
         for i in nums:
-            arg = np.asarray(args[i], dtype=float)
-            columns = []
-            for k in range(arg.size):
-                basis = np.zeros(arg.size)
-                basis[k] = 1.0
-                tangents = [np.zeros_like(a, dtype=float) if differentiable_value(a) else a for a in args]
-                tangents[i] = basis.reshape(arg.shape) if arg.shape else float(basis[0])
-                out, out_dot = jvp(fun, args, tangents)
-                columns.append(np.asarray(out_dot, dtype=float))
-            shape = np.shape(columns[0]) if columns else ()
-            jacs.append(np.stack(columns, axis=-1).reshape(shape + arg.shape) if columns else np.zeros(arg.shape))
-        return jacs[0] if single else tuple(jacs)
+            if not differentiable_value(args[i]):
+                raise TypeError(f"jacfwd differentiates floats and floating arrays (or pytrees of them), but "
+                                f"argument {i} is {type(args[i]).__name__}")
+            arg_leaves = list(leaves(args[i]))
+            columns.append([])
+            for m, a in enumerate(arg_leaves):
+                columns[-1].append([])
+                for k in range(int(np.size(a))):
+                    tangents = list(zeros)
+                    tangents[i] = unflatten(args[i], (_unit(b, k if n == m else None) for n, b in enumerate(arg_leaves)))
+                    out, out_dot = jvp(fun, args, tangents)
+                    columns[-1][-1].append(list(leaves(out_dot)))
+        if out is None:
+            out = fun(*args)
+        blocks = []
+        for j, o in enumerate(leaves(out)):
+            dtype = _float_dtype(o)
+            per_arg = tuple(unflatten(args[i], iter([
+                _stack([np.asarray(c[j]) for c in cols], -1, np.shape(o) + np.shape(a), dtype)
+                for a, cols in zip(leaves(args[i]), columns[n])]))
+                for n, i in enumerate(nums))
+            blocks.append(per_arg[0] if single else per_arg)
+        return unflatten(out, iter(blocks))
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
     return jacobian_fn
+
+
+def _zero_tangent(a):
+    return np.zeros_like(a) if isinstance(a, np.ndarray | np.generic) else 0.0
+
+
+def _unit(a, k: int | None):
+    """A tangent for leaf ``a``: zeros, with a one at element ``k`` (none when ``k`` is None), in ``a``'s dtype."""
+    if not isinstance(a, np.ndarray):
+        return type(a)(1.0 if k == 0 else 0.0) if isinstance(a, np.generic) else (1.0 if k == 0 else 0.0)
+    e = np.zeros_like(a)
+    if k is not None:
+        e.flat[k] = 1.0
+    return e
 
 
 def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -377,6 +477,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         raise
 
     def pullback(out_bar):
+        check_like(out_bar, out, "the cotangent passed to the pullback", f"the output of {_name(fun)}")
         try:
             grads = pb(out_bar)
         except Exception as err:

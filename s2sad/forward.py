@@ -21,7 +21,7 @@ from .activity import CALL, CLOSURE, CONTAINER, COPY, LISTOP, MISSING, SETITEM, 
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .naming import Namer
-from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
+from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error
 from .rules import FRULES, Sym, custom_rule
 
 __all__ = ["forward"]
@@ -272,7 +272,10 @@ class _Tangent:
 
 
 def _zeros_of(e: ir.Expr) -> ir.Expr:
-    return _zeros(e.id) if isinstance(e, ir.Name) else ir.Const(0.0)
+    """The zero tangent of ``e``: ``0.0`` for a Python number, else zeros of its shape and structure."""
+    if isinstance(e, ir.Const) and isinstance(e.value, int | float):
+        return ir.Const(0.0)
+    return ir.Call(_helper("zeros_like"), [e])
 
 
 def _atom(e: ir.Expr, hint: str, block: list[ir.Stmt], tangent: _Tangent) -> ir.Expr:

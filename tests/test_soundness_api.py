@@ -48,3 +48,91 @@ def test_checks_fail_under_python_O(tmp_path):
     script.write_text(FAILING_CHECKS)
     result = subprocess.run([sys.executable, "-O", str(script)], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["check_grads", "check_rrule", "check_frule"]
+
+
+C = np.arange(6.0).reshape(2, 3)
+
+
+def returns_a_global(x):
+    return C
+
+
+def returns_a_global_beside_x(x):
+    return (x * 2.0, C, [C])
+
+
+def test_a_tangent_that_does_not_depend_on_the_input_has_the_output_shape():
+    out, out_dot = s2sad.jvp(returns_a_global, (1.0,), (1.0,))
+    assert out_dot.shape == (2, 3) and not out_dot.any()
+    out, (t0, t1, [t2]) = s2sad.jvp(returns_a_global_beside_x, (1.0,), (1.0,))
+    assert t0 == 2.0 and t1.shape == (2, 3) and t2.shape == (2, 3) and not t1.any()
+    out, out_dot = s2sad.jvp(lambda x: np.float32(2.0), (1.0,), (1.0,))
+    assert out_dot == 0.0 and type(out_dot) is np.float32
+
+
+def mixed_pytrees(p, x):
+    return {"u": p["a"] * x, "v": (np.sum(p["b"] ** 2), p["a"][0] * np.sin(p["b"]))}
+
+
+@pytest.mark.parametrize("jac", [s2sad.jacrev, s2sad.jacfwd])
+def test_jacobians_of_pytrees_nest_the_output_outside_the_input(jac):
+    p = {"b": np.array([1.0, 2.0, 3.0]), "a": np.array([0.5, -1.0])}
+    J = jac(mixed_pytrees)(p, 2.0)
+    assert set(J) == {"u", "v"} and set(J["u"]) == {"a", "b"} and isinstance(J["v"], tuple)
+    np.testing.assert_array_equal(J["u"]["a"], 2.0 * np.eye(2))
+    np.testing.assert_array_equal(J["u"]["b"], np.zeros((2, 3)))
+    np.testing.assert_allclose(J["v"][0]["b"], [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(J["v"][1]["a"], np.outer(np.sin(p["b"]), [1.0, 0.0]))
+    np.testing.assert_allclose(J["v"][1]["b"], 0.5 * np.diag(np.cos(p["b"])))
+    J = jac(mixed_pytrees, argnums=(0, 1))(p, 2.0)
+    assert isinstance(J["u"], tuple) and J["u"][0]["a"].shape == (2, 2)
+    np.testing.assert_array_equal(J["u"][1], p["a"])
+
+
+@pytest.mark.parametrize("jac", [s2sad.jacrev, s2sad.jacfwd])
+def test_jacobians_keep_float32(jac):
+    J = jac(lambda x: x * x)(np.array([1.0, 2.0], dtype=np.float32))
+    assert J.dtype == np.float32
+    np.testing.assert_array_equal(J, np.diag([2.0, 4.0]))
+
+
+def test_hessian_keeps_float32_and_nests_a_tuple_of_arguments():
+    x = np.array([1.0, 2.0], dtype=np.float32)
+    H = s2sad.hessian(lambda x: np.sum(x ** 3))(x)
+    assert H.dtype == np.float32
+    np.testing.assert_allclose(H, np.diag(6.0 * x))
+    (hxx, hxy), (hyx, hyy) = s2sad.hessian(lambda x, y: np.sum(x ** 2 * y), argnums=(0, 1))(x, np.float32(3.0))
+    assert all(h.dtype == np.float32 for h in (hxx, hxy, hyx, hyy))
+    np.testing.assert_allclose(hxx, 6.0 * np.eye(2))
+    np.testing.assert_allclose(hxy, 2.0 * x)
+    np.testing.assert_allclose(hyx, 2.0 * x)
+    assert hyy == 0.0
+
+
+def test_a_cotangent_of_the_wrong_shape_is_refused_even_when_it_broadcasts():
+    out, pullback = s2sad.vjp(lambda x: x * 2.0, np.ones(3))
+    with pytest.raises(ValueError, match=r"cotangent passed to the pullback has shape \(1,\), but the output of "
+                                         r".*<lambda> has shape \(3,\)"):
+        pullback(np.ones(1))
+    with pytest.raises(ValueError, match=r"has shape \(\), but"):
+        pullback(1.0)
+    out, pullback = s2sad.vjp(lambda p: {"a": p["x"] * 2.0, "b": (p["x"][0], 1.0)}, {"x": np.ones(3)})
+    with pytest.raises(ValueError, match=r"at \['a'\] has shape \(1, 3\), but the output of .*<lambda> at \['a'\]"):
+        pullback({"a": np.ones((1, 3)), "b": (1.0, 0.0)})
+    with pytest.raises(TypeError, match="must be a dict with keys 'a', 'b'"):
+        pullback({"a": np.ones(3)})
+    with pytest.raises(TypeError, match=r"at \['b'\] must be a tuple or list of 2"):
+        pullback({"a": np.ones(3), "b": 1.0})
+    (g,) = pullback({"a": np.ones(3), "b": [1.0, 0.0]})  # a list for a tuple is the same cotangent
+    np.testing.assert_array_equal(g["x"], [3.0, 2.0, 2.0])
+
+
+def test_a_tangent_of_the_wrong_shape_is_refused_even_when_it_broadcasts():
+    with pytest.raises(ValueError, match=r"tangent of argument 0 has shape \(1,\), but the argument has shape \(3,\)"):
+        s2sad.jvp(lambda x: x * 2.0, (np.ones(3),), (np.ones(1),))
+    with pytest.raises(ValueError, match=r"tangent of argument 0 at \['x'\] has shape \(1,\)"):
+        s2sad.jvp(lambda d: d["x"] * 2.0, ({"x": np.ones(3)},), ({"x": np.ones(1)},))
+    with pytest.raises(ValueError, match=r"tangent of argument 0 has shape \(2,\), but the argument has shape \(\)"):
+        s2sad.jvp(lambda x: x * 2.0, (1.0,), (np.ones(2),))
+    out, out_dot = s2sad.jvp(lambda x, n: x * n, (np.ones(3), 2), (np.ones(3), None))  # an int takes any tangent
+    np.testing.assert_array_equal(out_dot, 2.0)
