@@ -33,13 +33,14 @@ def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
     return get_cache(fun, argnums)
 
 
-def _finish(g, like):
-    """A gradient with the type, shape and dtype of its argument ``like`` (its structure, for a pytree)."""
+def _finish(g, like, taken: list):
+    """A gradient with the type, shape and dtype of its argument ``like`` (its structure, for a pytree),
+    sharing no memory with the arrays in ``taken`` (see ``_own``), to which its own arrays are added."""
     if is_node(like):
-        return map_leaves(lambda leaf, gl: _finish(gl, leaf), like, like_structure(g, like))
+        return map_leaves(lambda leaf, gl: _finish(gl, leaf, taken), like, like_structure(g, like))
     if isinstance(like, np.ndarray):
         if type(g) is np.ndarray and g.dtype == like.dtype and g.shape == like.shape and g.flags.writeable:
-            return g
+            return _own(g, taken)
         g = np.asarray(g)
         if g.shape != like.shape:
             raise AssertionError(f"s2sad internal error: gradient of shape {g.shape} for an argument of shape "
@@ -52,6 +53,36 @@ def _finish(g, like):
     if np.shape(g) != ():
         raise AssertionError(f"s2sad internal error: gradient of shape {np.shape(g)} for a scalar argument")
     return float(g)
+
+
+def _taken(*trees) -> list:
+    """The caller's arrays among ``trees`` (arguments, cotangents, pytrees of them): what a result
+    must not share memory with."""
+    out = []
+    for a in trees:
+        if type(a) is np.ndarray:
+            out.append(a)
+        elif is_node(a):
+            out += [leaf for leaf in leaves(a) if isinstance(leaf, np.ndarray)]
+        elif isinstance(a, np.ndarray):
+            out.append(a)
+    return out
+
+
+def _own(g: np.ndarray, taken: list) -> np.ndarray:
+    """``g``, or a copy of it where it may share memory with an array in ``taken`` (the caller's, or a
+    result before it), which is then extended by it.
+
+    Generated code aliases where values are equal (``a_bar = c``, ``x_bar = out_bar``, ``w_bar = x.T``
+    once a seed of 1.0 is folded), so a result may be an argument, the caller's cotangent, a view
+    of either, or another result. Two arrays that own their memory share none unless they are the
+    same object, so only views need the (bounds-only) memory test."""
+    for t in taken:
+        if g is t or ((g.base is not None or t.base is not None) and np.may_share_memory(g, t)):
+            g = g.copy()
+            break
+    taken.append(g)
+    return g
 
 
 def like_structure(g, like):
@@ -143,12 +174,13 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
         if single:
             g = grads[0]
             if type(g) is not float:
-                g = _finish(g, args[first])
+                g = _finish(g, args[first], _taken(*args, *kwargs.values()))
         else:
             g = grads
             for gi in grads:
                 if type(gi) is not float:
-                    g = tuple(_finish(gi, args[i]) for gi, i in zip(grads, nums))
+                    taken = _taken(*args, *kwargs.values())
+                    g = tuple(_finish(gi, args[i], taken) for gi, i in zip(grads, nums))
                     break
         return (out, g) if with_value else g
 
@@ -187,19 +219,20 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
              "        raise"]
     ret = "return out, " if with_value else "return "
     if single:
-        lines += ["    g = grads[0]", "    if type(g) is not float:", f"        g = __finish(g, {params[nums[0]]})",
-                  f"    {ret}g"]
+        lines += ["    g = grads[0]", "    if type(g) is not float:",
+                  f"        g = __finish(g, {params[nums[0]]}, __taken({args}))", f"    {ret}g"]
     else:
         gs = [f"g{k}" for k in range(len(nums))]
         lines += [f"    {', '.join(gs)}, = grads",
                   f"    if {' and '.join(f'type({g}) is float' for g in gs)}:",
                   f"        {ret}grads",
-                  f"    {ret}({''.join(f'__finish({g}, {params[i]}), ' for g, i in zip(gs, nums))})"]
+                  f"    taken = __taken({args})",
+                  f"    {ret}({''.join(f'__finish({g}, {params[i]}, taken), ' for g, i in zip(gs, nums))})"]
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: {'value_and_grad' if with_value else 'grad'} dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
-                 "__finish": _finish}
+                 "__finish": _finish, "__taken": _taken}
     exec(compile(text, filename, "exec"), namespace)
     return functools.wraps(fun)(namespace[name])
 
@@ -302,7 +335,7 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
             rows = [pullback(_basis_tree(out, outs, j, k)) for k in range(int(np.size(o)))]
             per_arg = tuple(unflatten(args[i], iter([
                 _stack([np.asarray(leaf) for leaf in column], 0, np.shape(o) + np.shape(a), np.result_type(a))
-                for a, *column in zip(leaves(args[i]), *(leaves(_finish(r[n], args[i])) for r in rows))]))
+                for a, *column in zip(leaves(args[i]), *(leaves(_finish(r[n], args[i], [])) for r in rows))]))
                 for n, i in enumerate(nums))
             blocks.append(per_arg[0] if single else per_arg)
         return unflatten(out, iter(blocks))
@@ -389,10 +422,12 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     parse_function(fun)
     e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
     try:
-        return e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
+        out, out_dot = e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
     except Exception as err:
         _annotate(err)
         raise
+    taken = _taken(*primals, *tangents, out)
+    return out, map_leaves(lambda t: _own(t, taken) if isinstance(t, np.ndarray) else t, out_dot)
 
 
 def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
@@ -484,8 +519,9 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
             _annotate(err)
             raise
         result: list[Any] = [None] * len(primals)
+        taken = _taken(*primals, out_bar, out)
         for g, i in zip(grads, diff):
-            result[i] = _finish(g, primals[i])
+            result[i] = _finish(g, primals[i], taken)
         return tuple(result)
 
     return out, pullback

@@ -136,3 +136,68 @@ def test_a_tangent_of_the_wrong_shape_is_refused_even_when_it_broadcasts():
         s2sad.jvp(lambda x: x * 2.0, (1.0,), (np.ones(2),))
     out, out_dot = s2sad.jvp(lambda x, n: x * n, (np.ones(3), 2), (np.ones(3), None))  # an int takes any tangent
     np.testing.assert_array_equal(out_dot, 2.0)
+
+
+def dot_sum(x, w):
+    return np.sum(x * w)
+
+
+def sum_of_sums(a, b, c):
+    return np.sum(a * c + b * c)
+
+
+def products_of_a_transpose(w, x):
+    return np.sum(w * x.T)
+
+
+def tree_products(p):
+    return np.sum(p["a"] * p["c"] + p["b"] * p["c"])
+
+
+def shares(result, *others) -> bool:
+    return any(np.may_share_memory(r, o) for r in result for o in others)
+
+
+def test_a_gradient_is_never_an_argument_a_view_of_one_or_another_gradient():
+    x, w = np.arange(3.0), np.ones(3)
+    for g in (s2sad.grad(dot_sum, argnums=1)(x, w), s2sad.value_and_grad(dot_sum, argnums=1)(x, w)[1]):
+        np.testing.assert_array_equal(g, x)
+        assert not shares([g], x, w)
+    a, b, c = np.ones(3), np.ones(3), np.arange(3.0)
+    ga, gb = s2sad.grad(sum_of_sums, argnums=(0, 1))(a, b, c)
+    np.testing.assert_array_equal(ga, c)
+    assert not shares([ga], a, b, c, gb) and not shares([gb], a, b, c)
+    x = np.arange(9.0).reshape(3, 3)
+    (g,) = [s2sad.grad(products_of_a_transpose)(np.ones((3, 3)), x)]
+    np.testing.assert_array_equal(g, x.T)
+    assert not shares([g], x)
+    p = {"a": np.ones(3), "b": np.ones(3), "c": np.arange(3.0)}
+    g = s2sad.grad(tree_products)(p)
+    np.testing.assert_array_equal(g["a"], p["c"])
+    assert not shares([g["a"]], *p.values(), g["b"]) and not shares([g["b"]], *p.values())
+    g = s2sad.grad(lambda w, *, x: np.sum(w * x))(np.ones(3), x=np.arange(3.0))  # a keyword argument too
+    g[0] = 5.0  # writable, and nobody else's
+
+
+def test_a_pullback_never_returns_the_cotangent_or_one_array_twice():
+    out, pullback = s2sad.vjp(lambda a, b: a + b, np.ones(2), np.ones(2))
+    u = np.array([1.0, 2.0])
+    ga, gb = pullback(u)
+    np.testing.assert_array_equal(ga, u)
+    np.testing.assert_array_equal(gb, u)
+    assert not shares([ga], u, gb) and not shares([gb], u)
+    x = np.ones((2, 3))
+    out, pullback = s2sad.vjp(lambda x: x.T, x)
+    u = np.arange(6.0).reshape(3, 2)
+    (g,) = pullback(u)
+    np.testing.assert_array_equal(g, u.T)
+    assert not shares([g], u, x, out)
+
+
+def test_a_tangent_is_never_the_callers_tangent():
+    t = np.array([1.0, 2.0])
+    out, out_dot = s2sad.jvp(lambda x: x, (np.ones(2),), (t,))
+    np.testing.assert_array_equal(out_dot, t)
+    assert not shares([out_dot], t)
+    out, (d0, d1) = s2sad.jvp(lambda x: (x, x), (np.ones(2),), (t,))
+    assert not shares([d0], t, d1) and not shares([d1], t)
