@@ -201,3 +201,85 @@ def test_a_tangent_is_never_the_callers_tangent():
     assert not shares([out_dot], t)
     out, (d0, d1) = s2sad.jvp(lambda x: (x, x), (np.ones(2),), (t,))
     assert not shares([d0], t, d1) and not shares([d1], t)
+
+
+def load_module(path, name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ORIGINAL = '''\
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def square(x):
+    return x * x
+
+
+triple = lambda x: x * 3.0
+
+
+class Base:
+    def scale(self, x) -> float:
+        return x * 2.0
+
+
+class Model(Base):
+    factor = lambda self, x: math.sin(x) * x
+
+    def loss(self, x):
+        """A docstring on two lines,
+        indented as the method is."""
+        return super().scale(x) + self.factor(x)
+
+    def uses_private(self, x):
+        return self.__helper(x)
+
+    def __helper(self, x):
+        return x
+
+
+def cube(x):
+    return x * x * x
+
+
+def make(c):
+    def fact(x, n):
+        return 1.0 if n == 0 else x * c * fact(x, n - 1)
+    return fact
+'''
+
+
+def test_the_running_code_is_what_is_differentiated(tmp_path):
+    path = tmp_path / "edited_module.py"
+    path.write_text(ORIGINAL)
+    module = load_module(path, "edited_module")
+    assert s2sad.grad(module.square)(3.0) == 6.0
+    model = module.Model()
+    check_grads(module.Model.loss, (model, 0.7), argnums=(1,))
+    check_grads(module.Model.factor, (model, 0.7), argnums=(1,))
+    s2sad.grad(module.Model.uses_private, argnums=1)  # compiled as in its class: `__helper` is mangled
+    check_grads(module.make(2.0), (0.7, 3), argnums=(0,))
+    # the file changes after import; functions already transformed keep their derivative
+    path.write_text(ORIGINAL.replace("x * x", "x + x").replace("x * 3.0", "x * 4.0"))
+    import os
+    os.utime(path, (0, 1))  # a different modification time even within one clock tick
+    assert s2sad.grad(module.square)(3.0) == 6.0
+    with pytest.raises(s2sad.SourceUnavailableError, match=r"the source of <lambda> at .*edited_module.py:12 is "
+                                                           r"not the code that runs: the file changed"):
+        s2sad.grad(module.triple)(3.0)
+    path.write_text(ORIGINAL.replace("def cube(x):", "# a new line\ndef cube(x):").replace("return x * x\n", "return x ** 3\n"))
+    os.utime(path, (0, 2))
+    with pytest.raises(s2sad.SourceUnavailableError, match="the source of cube .* is not the code that runs"):
+        s2sad.grad(module.cube)  # the lines moved: the text at its line is not its code
+    fresh = load_module(path, "edited_module")
+    assert s2sad.grad(fresh.cube)(2.0) == 12.0
+    assert s2sad.grad(fresh.square)(2.0) == 12.0
