@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import linecache
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -237,7 +238,7 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     return functools.wraps(fun)(namespace[name])
 
 
-_source_functions: dict = {}
+_source_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {(nums, single): code}
 
 
 def differentiable(fun: Callable) -> Callable:
@@ -250,14 +251,14 @@ def differentiable(fun: Callable) -> Callable:
     if with_value:
         raise SourceUnavailableError("differentiating a value_and_grad function is not supported; "
                                      "differentiate grad(f) instead")
-    key = (fun.__wrapped__, nums, single)
-    if key not in _source_functions:
+    per_fun = _source_functions.setdefault(fun.__wrapped__, {})
+    if (nums, single) not in per_fun:
         inner = differentiable(fun.__wrapped__)
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
                                                      inner.__qualname__)))
-        _source_functions[key] = _pick(generated, single)
-    return _source_functions[key]
+        per_fun[(nums, single)] = _pick(generated, single)
+    return per_fun[(nums, single)]
 
 
 def _pick(generated: Generated, single: bool) -> Callable:
@@ -341,6 +342,7 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
         return unflatten(out, iter(blocks))
 
     jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
+    jacobian_fn.__wrapped__ = fun  # (the cache holds fun weakly)
     return jacobian_fn
 
 
@@ -570,7 +572,7 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
             generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:
-            todo += [(h.cache.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP | JVP)]
+            todo += [(h.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP | JVP)]
     return "\n".join(texts)
 
 

@@ -283,3 +283,52 @@ def test_the_running_code_is_what_is_differentiated(tmp_path):
     fresh = load_module(path, "edited_module")
     assert s2sad.grad(fresh.cube)(2.0) == 12.0
     assert s2sad.grad(fresh.square)(2.0) == 12.0
+
+
+def capturing(k):
+    big = np.full(12_500, float(k))  # 100 kB
+    return lambda w: np.sum(big * w)
+
+
+def apply(f, w):
+    return f(w) * 2.0
+
+
+def test_derivatives_of_closures_die_with_them():
+    import gc
+    import linecache
+    import tracemalloc
+
+    from s2sad.transform import LINEMAPS
+
+    w = np.ones(12_500)
+
+    def differentiate(n):
+        for k in range(n):
+            f = capturing(k)
+            assert s2sad.grad(f)(w)[0] == k
+            assert s2sad.grad(apply, argnums=1)(f, w)[0] == 2.0 * k  # through vjp_of: one derivative per code
+            assert s2sad.jvp(f, (w,), (w,))[1] == k * 12_500.0
+
+    differentiate(3)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0], len(linecache.cache), len(LINEMAPS)
+        differentiate(40)  # 4 MB of captured arrays, 120 derivatives
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0], len(linecache.cache), len(LINEMAPS)
+    finally:
+        tracemalloc.stop()
+    assert after[0] - before[0] < 1_000_000
+    assert after[1] - before[1] <= 2 and after[2] - before[2] <= 2
+
+
+def test_a_derivative_keeps_its_function_alive():
+    import gc
+
+    jac = s2sad.jacrev(lambda x: x * x)
+    grad = s2sad.grad(lambda x: x * x)
+    gc.collect()
+    np.testing.assert_array_equal(jac(np.array([1.0, 2.0])), np.diag([2.0, 4.0]))
+    assert grad(3.0) == 6.0
