@@ -334,10 +334,8 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
         blocks = []
         for j, o in enumerate(outs):
             rows = [pullback(_basis_tree(out, outs, j, k)) for k in range(int(np.size(o)))]
-            per_arg = tuple(unflatten(args[i], iter([
-                _stack([np.asarray(leaf) for leaf in column], 0, np.shape(o) + np.shape(a), np.result_type(a))
-                for a, *column in zip(leaves(args[i]), *(leaves(_finish(r[n], args[i], [])) for r in rows))]))
-                for n, i in enumerate(nums))
+            per_arg = tuple(_row_blocks(args[i], [_finish(r[n], args[i], []) for r in rows], np.shape(o))
+                            for n, i in enumerate(nums))
             blocks.append(per_arg[0] if single else per_arg)
         return unflatten(out, iter(blocks))
 
@@ -356,6 +354,14 @@ def _basis_tree(out, outs: list, j: int, k: int):
             e.flat[k] = 1.0
         return e
     return unflatten(out, (basis(n, o) for n, o in enumerate(outs)))
+
+
+def _row_blocks(arg, rows: list, outer: tuple):
+    """``arg``'s structure holding, for each leaf, its Jacobian block (shape ``outer + leaf.shape``, the
+    leaf's dtype) stacked from that leaf of each row: a gradient per output element."""
+    by_leaf = [list(column) for column in zip(*(leaves(r) for r in rows))] or [[] for _ in leaves(arg)]
+    return unflatten(arg, (_stack(column, 0, outer + np.shape(a), np.result_type(a))
+                           for a, column in zip(leaves(arg), by_leaf)))
 
 
 def _stack(parts: list, axis: int, shape: tuple, dtype) -> np.ndarray:
@@ -445,35 +451,40 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     nums, single = _argnums(argnums)
 
     def jacobian_fn(*args):
-        zeros = [map_leaves(_zero_tangent, a) if differentiable_value(a) else a for a in args]
-        out, columns = None, []  # columns[n][m]: the output tangents for each element of leaf m of args[nums[n]]
-        for i in nums:
-            if not differentiable_value(args[i]):
-                raise TypeError(f"jacfwd differentiates floats and floating arrays (or pytrees of them), but "
-                                f"argument {i} is {type(args[i]).__name__}")
-            arg_leaves = list(leaves(args[i]))
-            columns.append([])
-            for m, a in enumerate(arg_leaves):
-                columns[-1].append([])
-                for k in range(int(np.size(a))):
-                    tangents = list(zeros)
-                    tangents[i] = unflatten(args[i], (_unit(b, k if n == m else None) for n, b in enumerate(arg_leaves)))
-                    out, out_dot = jvp(fun, args, tangents)
-                    columns[-1][-1].append(list(leaves(out_dot)))
-        if out is None:
+        found = [_jvp_columns(fun, args, i) for i in nums]
+        out = next((o for o, _ in found if o is not None), None)
+        if out is None:  # (no argument has an element)
             out = fun(*args)
         blocks = []
         for j, o in enumerate(leaves(out)):
-            dtype = _float_dtype(o)
-            per_arg = tuple(unflatten(args[i], iter([
-                _stack([np.asarray(c[j]) for c in cols], -1, np.shape(o) + np.shape(a), dtype)
-                for a, cols in zip(leaves(args[i]), columns[n])]))
-                for n, i in enumerate(nums))
+            per_arg = tuple(unflatten(args[i], (_stack([c[j] for c in cols], -1, np.shape(o) + np.shape(a),
+                                                       _float_dtype(o)) for a, cols in zip(leaves(args[i]), columns)))
+                            for i, (_, columns) in zip(nums, found))
             blocks.append(per_arg[0] if single else per_arg)
         return unflatten(out, iter(blocks))
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
     return jacobian_fn
+
+
+def _jvp_columns(fun: Callable, args: tuple, i: int) -> tuple[Any, list]:
+    """The jvp of ``fun`` along each element of each leaf of ``args[i]``: ``(out, columns)`` with
+    ``columns[m][k]`` the output tangent's leaves for element ``k`` of leaf ``m`` (``out`` is None
+    when there is no element)."""
+    if not differentiable_value(args[i]):
+        raise TypeError(f"jacfwd differentiates floats and floating arrays (or pytrees of them), but "
+                        f"argument {i} is {type(args[i]).__name__}")
+    zeros = [map_leaves(_zero_tangent, a) if differentiable_value(a) else a for a in args]
+    arg_leaves = list(leaves(args[i]))
+    out, columns = None, []
+    for m, a in enumerate(arg_leaves):
+        columns.append([])
+        for k in range(int(np.size(a))):
+            tangents = list(zeros)
+            tangents[i] = unflatten(args[i], (_unit(b, k if n == m else None) for n, b in enumerate(arg_leaves)))
+            out, out_dot = jvp(fun, args, tangents)
+            columns[-1].append(list(leaves(out_dot)))
+    return out, columns
 
 
 def _zero_tangent(a):

@@ -2,9 +2,14 @@
 checked, the running code is what is differentiated, caches die with their functions, and the
 checks in ``s2sad.testing`` fail under ``python -O`` too."""
 
+import gc
+import importlib.util
+import linecache
+import os
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -204,8 +209,6 @@ def test_a_tangent_is_never_the_callers_tangent():
 
 
 def load_module(path, name):
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -270,13 +273,13 @@ def test_the_running_code_is_what_is_differentiated(tmp_path):
     check_grads(module.make(2.0), (0.7, 3), argnums=(0,))
     # the file changes after import; functions already transformed keep their derivative
     path.write_text(ORIGINAL.replace("x * x", "x + x").replace("x * 3.0", "x * 4.0"))
-    import os
     os.utime(path, (0, 1))  # a different modification time even within one clock tick
     assert s2sad.grad(module.square)(3.0) == 6.0
     with pytest.raises(s2sad.SourceUnavailableError, match=r"the source of <lambda> at .*edited_module.py:12 is "
                                                            r"not the code that runs: the file changed"):
         s2sad.grad(module.triple)(3.0)
-    path.write_text(ORIGINAL.replace("def cube(x):", "# a new line\ndef cube(x):").replace("return x * x\n", "return x ** 3\n"))
+    path.write_text(ORIGINAL.replace("def cube(x):", "# a new line\ndef cube(x):")
+                    .replace("return x * x\n", "return x ** 3\n"))
     os.utime(path, (0, 2))
     with pytest.raises(s2sad.SourceUnavailableError, match="the source of cube .* is not the code that runs"):
         s2sad.grad(module.cube)  # the lines moved: the text at its line is not its code
@@ -295,10 +298,6 @@ def apply(f, w):
 
 
 def test_derivatives_of_closures_die_with_them():
-    import gc
-    import linecache
-    import tracemalloc
-
     from s2sad.transform import LINEMAPS
 
     w = np.ones(12_500)
@@ -325,8 +324,6 @@ def test_derivatives_of_closures_die_with_them():
 
 
 def test_a_derivative_keeps_its_function_alive():
-    import gc
-
     jac = s2sad.jacrev(lambda x: x * x)
     grad = s2sad.grad(lambda x: x * x)
     gc.collect()
