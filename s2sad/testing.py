@@ -5,7 +5,8 @@ differentiation along random directions: for random input directions ``v`` and
 a random output cotangent ``u`` it checks ``<u, J v>`` (finite differences of
 ``f``) against ``<vjp(u), v>`` (s2sad). One directional derivative costs two
 evaluations of ``f``, whatever the number of inputs. It also checks that every
-gradient has its argument's shape and dtype and that no argument was mutated.
+gradient has its argument's shape and dtype, shares no memory with the arguments, the
+cotangent or another gradient, and that no argument was mutated.
 For a scalar output it also checks that ``grad`` and ``value_and_grad`` (which run
 fused functions, not the vjp) give the same value and gradients.
 """
@@ -82,6 +83,16 @@ def _check_leaf(g: Any, a: Any, i: int) -> None:
         _require(g.dtype == a.dtype, f"gradient {i} has dtype {g.dtype}, argument {a.dtype}")
 
 
+def _check_owned(results: Any, *others: Any) -> None:
+    """No array among ``results`` shares memory with the caller's (``others``) or with another result."""
+    seen: list = [a for a in leaves(others) if isinstance(a, np.ndarray)]
+    for r in leaves(results):
+        if isinstance(r, np.ndarray):
+            _require(not any(np.may_share_memory(r, a) for a in seen),
+                     "a derivative shares memory with an argument, the cotangent or another derivative")
+            seen.append(r)
+
+
 def numerical_vjp(f: Callable, args: Sequence, argnums: Sequence[int], dirs: Sequence, u: Any,
                   eps: float = 1e-6) -> float:
     """``<u, J v>`` by central differences (inputs promoted to float64)."""
@@ -123,6 +134,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
         u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o)
                        else np.asarray(rng.standard_normal(), dtype=np.asarray(o).dtype)[()], out)
         cotangents = pullback(u)
+        _check_owned(cotangents, args, u)
         dirs = _directions(rng, args, argnums)
         ad = 0.0
         for i, d in zip(argnums, dirs):
@@ -149,6 +161,7 @@ def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, 
     value, with_value = value_and_grad(f, argnums=tuple(argnums))(*args)
     np.testing.assert_allclose(value, out, rtol=rtol, atol=1e-12, err_msg="value_and_grad's value differs")
     for what, fused in (("grad", grad(f, argnums=tuple(argnums))(*args)), ("value_and_grad", with_value)):
+        _check_owned(fused, args)
         for i, g in zip(argnums, fused):
             map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
             for gl, vl in zip(leaves(g), leaves(cotangents[i])):

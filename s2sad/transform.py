@@ -137,7 +137,7 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         filename = f"<s2sad: {kind} of {qualname} ({where}) #{next(_serial)}>"
         loaded = load(text, filename, fn_ir.name, globals_, cells, defaults, kwdefaults)
         LINEMAPS[filename] = linemap
-        weakref.finalize(loaded.__code__, _forget, filename)  # its line map and text live as long as its code
+        weakref.finalize(loaded.__code__, _forget, filename).atexit = False  # they live as long as its code
         return text, loaded
 
     ir.verify(deriv.function)  # both checked now; the vjp is emitted and loaded on first use
