@@ -161,56 +161,62 @@ _FUTURE_FLAGS = functools.reduce(lambda a, b: a | b, (getattr(__future__, f).com
                                                       for f in __future__.all_feature_names))
 
 
-def _context(fn: types.FunctionType) -> tuple[str | None, list[str]]:
-    """Where ``fn`` was compiled: the class it is a method of (which mangles ``__private`` names and
-    makes ``__class__``), if any, and the enclosing function's variables it reads (its cells)."""
+def _enclosing(fn: types.FunctionType) -> list[str]:
+    """The blocks ``fn`` was compiled in, outermost first, read from its qualified name: the nearest
+    class around it (which mangles ``__private`` names and makes ``__class__``) and a function whose
+    parameters are the enclosing variables it reads (its cells)."""
     parts = fn.__qualname__.split(".")
-    owner = parts[-2] if len(parts) > 1 and parts[-2].isidentifier() else None
-    return owner, [v for v in fn.__code__.co_freevars if not (owner and v == "__class__")]
+    classes = [i for i in range(len(parts) - 1) if parts[i].isidentifier() and parts[i + 1] != "<locals>"]
+    owner = f"class {parts[classes[-1]]}:" if classes else None
+    cells = [v for v in fn.__code__.co_freevars if not (owner and v == "__class__")]
+    outer = f"def __s2sad_outer__({', '.join(cells)}):"
+    if owner is None:
+        return [outer] if cells else []
+    if classes[-1] == len(parts) - 2:  # a method
+        return [outer, owner] if cells else [owner]
+    return [owner, outer]  # a function defined in a method
 
 
 def _def_compiles_to(lines: list[str], first: int, fn: types.FunctionType) -> bool:
-    """Does the text of a ``def`` (starting at line ``first``) compile to ``fn``'s code, compiled in
-    the context it was: its module's imports, an enclosing function whose parameters are its cells,
-    its class? The text is compiled as it stands (not dedented: a docstring keeps its indentation)."""
-    owner, cells = _context(fn)
+    """Does the text of a ``def`` (starting at line ``first``) compile to ``fn``'s code, where ``fn`` was
+    compiled (see ``_enclosing``; its module's imports too)? The text is compiled as it stands, not
+    dedented: a docstring keeps its indentation."""
     text = "".join(lines)
-    imported = _imported(fn.__code__.co_filename)
-    blocks = [f"def __s2sad_outer__({', '.join(cells)}):"] if cells else []
-    if owner:
-        blocks.append(f"class {owner}:")
-    elif not cells and _indent(text):
-        blocks.append("if 1:")
+    blocks = _enclosing(fn) or (["if 1:"] if _indent(text) else [])
     pad = text[: _indent(text)]
     if len(pad) < len(blocks):  # s2sad's own code, compiled in a factory (no multi-line strings)
         text = textwrap.indent(text, (pad[:1] or " ") * (len(blocks) - len(pad)))
         pad = text[: _indent(text)]
-    header = [f"import {', '.join(sorted(imported))}"] if imported else []
-    header += [pad[:k] + line for k, line in enumerate(blocks)]  # indented as the text is: spaces or tabs
-    try:
-        compiled = compile("\n".join([*header, text]), fn.__code__.co_filename, "exec",
-                           flags=fn.__code__.co_flags & _FUTURE_FLAGS, dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return False
-    return any(_same_code(c, fn.__code__, len(header) + 1 - first) for c in _nested_codes(compiled))
+    header = _imports(fn) + [pad[:k] + line for k, line in enumerate(blocks)]  # indented as the text is
+    return _compiles_to("\n".join([*header, text]), fn, len(header) + 1 - first)
 
 
 def _lambda_compiles_to(node: ast.Lambda, fn: types.FunctionType) -> bool:
-    """Does this lambda (with its line numbers) compile to ``fn``'s code, in ``fn``'s context?"""
-    owner, cells = _context(fn)
-    inner: ast.stmt = ast.Expr(node)
-    if owner is not None:
-        inner = ast.ClassDef(name=owner, bases=[], keywords=[], body=[inner], decorator_list=[], type_params=[])
-    args = ast.arguments([], [ast.arg(v) for v in cells], None, [], [], None, [])
-    outer = ast.FunctionDef("__s2sad_outer__", args, [inner], [], None, type_params=[])
-    imports = [ast.Import([ast.alias(name)]) for name in _imported(fn.__code__.co_filename)]
-    module = ast.fix_missing_locations(ast.Module([*imports, outer], []))
+    """Does this lambda (with its line numbers) compile to ``fn``'s code, where ``fn`` was compiled?"""
+    blocks = _enclosing(fn)
+    module = ast.parse("\n".join([*_imports(fn), *(" " * k + line for k, line in enumerate(blocks)),
+                                  " " * len(blocks) + "pass"]))
+    body = module.body
+    for _ in blocks:
+        body = body[-1].body
+    body[-1] = ast.Expr(node)
+    return _compiles_to(ast.fix_missing_locations(module), fn, 0)
+
+
+def _compiles_to(source: str | ast.Module, fn: types.FunctionType, shift: int) -> bool:
     try:
-        compiled = compile(module, fn.__code__.co_filename, "exec", flags=fn.__code__.co_flags & _FUTURE_FLAGS,
+        compiled = compile(source, fn.__code__.co_filename, "exec", flags=fn.__code__.co_flags & _FUTURE_FLAGS,
                            dont_inherit=True)
     except (SyntaxError, ValueError, TypeError):
         return False
-    return any(_same_code(c, fn.__code__) for c in _nested_codes(compiled))
+    return any(_same_code(c, fn.__code__, shift) for c in _nested_codes(compiled))
+
+
+def _imports(fn: types.FunctionType) -> list[str]:
+    """``import`` of the names the top level of ``fn``'s file imports: ``m.f(x)`` compiles differently
+    when ``m`` is an imported module."""
+    names = _imported(fn.__code__.co_filename)
+    return [f"import {', '.join(sorted(names))}"] if names else []
 
 
 def _imported(file: str) -> frozenset[str]:

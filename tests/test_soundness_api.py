@@ -249,6 +249,11 @@ class Model(Base):
     def __helper(self, x):
         return x
 
+    def private_closure(self):
+        def inner(x):
+            return x * self.__helper(x)
+        return inner
+
 
 def cube(x):
     return x * x * x
@@ -270,6 +275,7 @@ def test_the_running_code_is_what_is_differentiated(tmp_path):
     check_grads(module.Model.loss, (model, 0.7), argnums=(1,))
     check_grads(module.Model.factor, (model, 0.7), argnums=(1,))
     s2sad.grad(module.Model.uses_private, argnums=1)  # compiled as in its class: `__helper` is mangled
+    s2sad.grad(model.private_closure())  # in a function in a method in the class
     check_grads(module.make(2.0), (0.7, 3), argnums=(0,))
     # the file changes after import; functions already transformed keep their derivative
     path.write_text(ORIGINAL.replace("x * x", "x + x").replace("x * 3.0", "x * 4.0"))
