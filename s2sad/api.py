@@ -100,6 +100,8 @@ def check_like(given, like, what: str, of: str, path: str = "") -> None:
     ``TypeError``/``ValueError`` says what was expected, as JAX's checks do: a wrong shape that
     happens to broadcast would otherwise give a wrong derivative."""
     at = f" at {path}" if path else ""
+    if like is None:  # (an output that carries nothing)
+        return
     if is_node(like):
         keys = sorted(map(repr, like)) if isinstance(like, dict) else None
         if keys is not None and not (isinstance(given, dict) and sorted(map(repr, given)) == keys):

@@ -272,9 +272,10 @@ class _Tangent:
 
 
 def _zeros_of(e: ir.Expr) -> ir.Expr:
-    """The zero tangent of ``e``: ``0.0`` for a Python number, else zeros of its shape and structure."""
-    if isinstance(e, ir.Const) and isinstance(e.value, int | float):
-        return ir.Const(0.0)
+    """The zero tangent of ``e``: ``0.0`` for a Python number (``None`` for another constant), else
+    zeros of its shape, dtype and structure."""
+    if isinstance(e, ir.Const):
+        return ir.Const(0.0 if isinstance(e.value, int | float) else None)
     return ir.Call(_helper("zeros_like"), [e])
 
 
