@@ -3,7 +3,9 @@
 Each differentiated function is transformed once per (argnums, argument types)
 and cached; a later call costs a dict lookup on the argument types, the
 generated forward pass and pullback, and a check of the gradient's dtype for
-array arguments.
+array arguments and that it shares no memory with the caller's (``_own``).
+Cotangents and tangents passed in are checked against the output's and the
+primals' structure and shapes.
 """
 
 from __future__ import annotations

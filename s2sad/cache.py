@@ -7,7 +7,8 @@ key gets one derivative per shape (``ByShape``), as JAX traces once per shape,
 up to ``MAX_SHAPES`` shapes, then a derivative that assumes none serves the rest. User-facing caches (``grad``, ``vjp``) check that the
 differentiated arguments are real floats and arrays; ``VJP`` objects, which
 generated code calls for user functions, do not (cotangents follow whatever
-flows).
+flows). Caches are keyed weakly by the function (``vjp_of``'s by code object) and
+hold it weakly: a derivative lives as long as its function and its callers.
 """
 
 from __future__ import annotations

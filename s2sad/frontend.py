@@ -4,7 +4,9 @@ Guarantees: line numbers in the tree are the user's real file lines; ``col_shift
 is what dedenting removed, so ``col_offset + col_shift`` is the real column;
 decorators are stripped (we already hold the undecorated function); a lambda comes
 back as an equivalent ``FunctionDef`` whose body is one ``return``. Names are
-resolved against the function's closure cells, globals and builtins.
+resolved against the function's closure cells, globals and builtins. The text read
+is the running code's: it compiles, where the function was compiled, to the
+function's own code object (else ``SourceUnavailableError``: the file changed).
 """
 
 from __future__ import annotations
