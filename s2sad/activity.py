@@ -22,7 +22,7 @@ from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .rules import ATTRIBUTES, BINOP_FUNCS, CLOSURE_DERIVATIVES, CONCAT, DERIVATIVE_MAKERS, FRULES, INPLACE_OPS, METHODS, \
+from .rules import ATTRIBUTES, BINOP_FUNCS, CLOSURE_DERIVATIVES, CONCAT, DERIVATIVE_MAKERS, FRULES, METHODS, \
     MUL_OR_REPEAT, NONDIFFERENTIABLE, RANK_RULES, RECEIVER_ONLY_METHODS, REPEAT, RULES, UNARYOP_FUNCS, WRITER_METHODS, \
     WRITERS, Rule, Sym, custom_rule, lookup, rule_name
 

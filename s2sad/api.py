@@ -3,13 +3,16 @@
 Each differentiated function is transformed once per (argnums, argument types)
 and cached; a later call costs a dict lookup on the argument types, the
 generated forward pass and pullback, and a check of the gradient's dtype for
-array arguments.
+array arguments and that it shares no memory with the caller's (``_own``).
+Cotangents and tangents passed in are checked against the output's and the
+primals' structure and shapes.
 """
 
 from __future__ import annotations
 
 import functools
 import linecache
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -19,7 +22,7 @@ from .errors import SourceUnavailableError
 from .frontend import parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
-from .pytree import is_node, map_leaves
+from .pytree import is_node, leaves, map_leaves, unflatten
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]
@@ -32,13 +35,14 @@ def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
     return get_cache(fun, argnums)
 
 
-def _finish(g, like):
-    """A gradient with the type, shape and dtype of its argument ``like`` (its structure, for a pytree)."""
+def _finish(g, like, taken: list):
+    """A gradient with the type, shape and dtype of its argument ``like`` (its structure, for a pytree),
+    sharing no memory with the arrays in ``taken`` (see ``_own``), to which its own arrays are added."""
     if is_node(like):
-        return map_leaves(lambda leaf, gl: _finish(gl, leaf), like, like_structure(g, like))
+        return map_leaves(lambda leaf, gl: _finish(gl, leaf, taken), like, like_structure(g, like))
     if isinstance(like, np.ndarray):
         if type(g) is np.ndarray and g.dtype == like.dtype and g.shape == like.shape and g.flags.writeable:
-            return g
+            return _own(g, taken)
         g = np.asarray(g)
         if g.shape != like.shape:
             raise AssertionError(f"s2sad internal error: gradient of shape {g.shape} for an argument of shape "
@@ -53,6 +57,36 @@ def _finish(g, like):
     return float(g)
 
 
+def _taken(*trees) -> list:
+    """The caller's arrays among ``trees`` (arguments, cotangents, pytrees of them): what a result
+    must not share memory with."""
+    out = []
+    for a in trees:
+        if type(a) is np.ndarray:
+            out.append(a)
+        elif is_node(a):
+            out += [leaf for leaf in leaves(a) if isinstance(leaf, np.ndarray)]
+        elif isinstance(a, np.ndarray):
+            out.append(a)
+    return out
+
+
+def _own(g: np.ndarray, taken: list) -> np.ndarray:
+    """``g``, or a copy of it where it may share memory with an array in ``taken`` (the caller's, or a
+    result before it), which is then extended by it.
+
+    Generated code aliases where values are equal (``a_bar = c``, ``x_bar = out_bar``, ``w_bar = x.T``
+    once a seed of 1.0 is folded), so a result may be an argument, the caller's cotangent, a view
+    of either, or another result. Two arrays that own their memory share none unless they are the
+    same object, so only views need the (bounds-only) memory test."""
+    for t in taken:
+        if g is t or ((g.base is not None or t.base is not None) and np.may_share_memory(g, t)):
+            g = g.copy()
+            break
+    taken.append(g)
+    return g
+
+
 def like_structure(g, like):
     """``g`` with ``like``'s containers (a cotangent may hold a list where the argument had a tuple)."""
     if isinstance(like, dict):
@@ -60,6 +94,40 @@ def like_structure(g, like):
     if isinstance(like, tuple | list):
         return [like_structure(gi, li) for gi, li in zip(g, like)]
     return g
+
+
+def check_like(given, like, what: str, of: str, path: str = "") -> None:
+    """``given`` (a cotangent or tangent) has ``like``'s pytree structure and leaf shapes, or a
+    ``TypeError``/``ValueError`` says what was expected, as JAX's checks do: a wrong shape that
+    happens to broadcast would otherwise give a wrong derivative."""
+    at = f" at {path}" if path else ""
+    if like is None:  # (an output that carries nothing)
+        return
+    if is_node(like):
+        keys = sorted(map(repr, like)) if isinstance(like, dict) else None
+        if keys is not None and not (isinstance(given, dict) and sorted(map(repr, given)) == keys):
+            raise TypeError(f"{what}{at} must be a dict with keys {', '.join(keys)} like {of}{at}, got {_kind(given)}")
+        if keys is None and not (isinstance(given, tuple | list) and len(given) == len(like)):
+            raise TypeError(f"{what}{at} must be a tuple or list of {len(like)} like {of}{at}, got {_kind(given)}")
+        for k in like if isinstance(like, dict) else range(len(like)):
+            check_like(given[k], like[k], what, of, f"{path}[{k!r}]")
+    elif is_node(given) or not isinstance(given, int | float | np.ndarray | np.number | np.bool_):
+        raise TypeError(f"{what}{at} must be a number or an array of shape {np.shape(like)} like {of}{at}, "
+                        f"got {_kind(given)}")
+    elif np.shape(given) != np.shape(like):
+        raise ValueError(f"{what}{at} has shape {np.shape(given)}, but {of}{at} has shape {np.shape(like)}")
+
+
+def _kind(x) -> str:
+    if isinstance(x, dict):
+        return f"a dict with keys {', '.join(sorted(map(repr, x)))}"
+    if isinstance(x, tuple | list):
+        return f"a {type(x).__name__} of {len(x)}"
+    return f"an array of shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+
+
+def _name(fun) -> str:
+    return getattr(fun, "__qualname__", None) or repr(fun)
 
 
 def _annotate(e: BaseException) -> None:
@@ -110,12 +178,13 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
         if single:
             g = grads[0]
             if type(g) is not float:
-                g = _finish(g, args[first])
+                g = _finish(g, args[first], _taken(*args, *kwargs.values()))
         else:
             g = grads
             for gi in grads:
                 if type(gi) is not float:
-                    g = tuple(_finish(gi, args[i]) for gi, i in zip(grads, nums))
+                    taken = _taken(*args, *kwargs.values())
+                    g = tuple(_finish(gi, args[i], taken) for gi, i in zip(grads, nums))
                     break
         return (out, g) if with_value else g
 
@@ -154,24 +223,25 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
              "        raise"]
     ret = "return out, " if with_value else "return "
     if single:
-        lines += ["    g = grads[0]", "    if type(g) is not float:", f"        g = __finish(g, {params[nums[0]]})",
-                  f"    {ret}g"]
+        lines += ["    g = grads[0]", "    if type(g) is not float:",
+                  f"        g = __finish(g, {params[nums[0]]}, __taken({args}))", f"    {ret}g"]
     else:
         gs = [f"g{k}" for k in range(len(nums))]
         lines += [f"    {', '.join(gs)}, = grads",
                   f"    if {' and '.join(f'type({g}) is float' for g in gs)}:",
                   f"        {ret}grads",
-                  f"    {ret}({''.join(f'__finish({g}, {params[i]}), ' for g, i in zip(gs, nums))})"]
+                  f"    taken = __taken({args})",
+                  f"    {ret}({''.join(f'__finish({g}, {params[i]}, taken), ' for g, i in zip(gs, nums))})"]
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: {'value_and_grad' if with_value else 'grad'} dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
-                 "__finish": _finish}
+                 "__finish": _finish, "__taken": _taken}
     exec(compile(text, filename, "exec"), namespace)
     return functools.wraps(fun)(namespace[name])
 
 
-_source_functions: dict = {}
+_source_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {(nums, single): code}
 
 
 def differentiable(fun: Callable) -> Callable:
@@ -186,14 +256,14 @@ def differentiable(fun: Callable) -> Callable:
                                      "differentiate grad(f) instead")
     inner = differentiable(fun.__wrapped__)
     closure = bool(getattr(inner, "__closure__", None))  # one transform serves every closure of its code
-    key = (inner.__code__ if closure else inner, nums, single)
-    if key not in _source_functions:
+    per_fun = _source_functions.setdefault(inner.__code__ if closure else inner, {})
+    if (nums, single) not in per_fun:
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
                                                      inner.__qualname__)), dynamic_cells=closure)
-        _source_functions[key] = generated.grad_value_function if single else generated.grad_function
+        per_fun[(nums, single)] = generated.grad_value_function if single else generated.grad_function
     # the generated code reads what inner captured, from inner's own cells
-    return _rebind(_source_functions[key], inner) if closure else _source_functions[key]
+    return _rebind(per_fun[(nums, single)], inner) if closure else per_fun[(nums, single)]
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
@@ -232,7 +302,9 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Jacobian of ``fun`` by reverse mode: one pullback per output element, as JAX's ``jacrev``.
 
     The result has shape ``out.shape + arg.shape`` (a tuple of them for a tuple
-    ``argnums``). The pullback is built once and called for each output element.
+    ``argnums``). For pytrees it is nested as JAX nests it: the output's structure
+    outside, the argument's inside. The pullback is built once and called for each
+    output element.
 
     >>> import numpy as np, s2sad
     >>> s2sad.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -243,20 +315,18 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     cache = _cache(fun, nums)
 
     def jacobian_fn(*args, **kwargs):
-        e = cache.entry(args)
-        out, pullback = e.vjp(*args, **kwargs)
-        shape = np.shape(out)
-        size = int(np.prod(shape))
-        rows = []
-        for k in range(size):
-            basis = np.zeros(size, dtype=np.result_type(out, 1.0))
-            basis[k] = 1.0
-            rows.append(pullback(basis.reshape(shape) if shape else float(basis[0])))
-        jacs = tuple(np.stack([np.asarray(_finish(r[j], args[i])) for r in rows]).reshape(shape + np.shape(args[i]))
-                     for j, i in enumerate(nums))
-        return jacs[0] if single else jacs
+        out, pullback = cache.entry(args).vjp(*args, **kwargs)
+        outs = list(leaves(out))
+        blocks = []
+        for j, o in enumerate(outs):
+            rows = [pullback(_basis_tree(out, outs, j, k)) for k in range(int(np.size(o)))]
+            per_arg = tuple(_row_blocks(args[i], [_finish(r[n], args[i], []) for r in rows], np.shape(o))
+                            for n, i in enumerate(nums))
+            blocks.append(per_arg[0] if single else per_arg)
+        return unflatten(out, iter(blocks))
 
     jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
+    jacobian_fn.__wrapped__ = fun  # (the cache holds fun weakly)
     return jacobian_fn
 
 
@@ -291,9 +361,55 @@ def jacobian(fun: Callable, argnums: int | tuple[int, ...] = 0, method: str = "r
     return jacobian_fn
 
 
-def hessian(fun: Callable, argnums: int = 0) -> Callable:
-    """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``."""
-    return jacfwd(grad(fun, argnums=argnums), argnums=argnums)
+def _basis_tree(out, outs: list, j: int, k: int):
+    """A cotangent for ``out``: zeros, with a one at element ``k`` of its ``j``-th leaf."""
+    def basis(n: int, o):
+        if np.shape(o) == ():
+            return 1.0 if n == j else 0.0
+        e = np.zeros(np.shape(o), dtype=np.result_type(o, 1.0))
+        if n == j:
+            e.flat[k] = 1.0
+        return e
+    return unflatten(out, (basis(n, o) for n, o in enumerate(outs)))
+
+
+def _row_blocks(arg, rows: list, outer: tuple):
+    """``arg``'s structure holding, for each leaf, its Jacobian block (shape ``outer + leaf.shape``, the
+    leaf's dtype) stacked from that leaf of each row: a gradient per output element."""
+    by_leaf = [list(column) for column in zip(*(leaves(r) for r in rows))] or [[] for _ in leaves(arg)]
+    return unflatten(arg, (_stack(column, 0, outer + np.shape(a), np.result_type(a))
+                           for a, column in zip(leaves(arg), by_leaf)))
+
+
+def _stack(parts: list, axis: int, shape: tuple, dtype) -> np.ndarray:
+    """A Jacobian block of shape ``out.shape + arg.shape``: its rows (``axis=0``, reverse mode) or
+    its columns (``axis=-1``, forward mode), one per element of the output or the argument."""
+    if not parts:
+        return np.zeros(shape, dtype=dtype)
+    return np.stack(parts, axis=axis).astype(dtype, copy=False).reshape(shape)
+
+
+
+def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+    """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``
+    (nested for pytree arguments or a tuple ``argnums``; a block has the dtype of the gradient it
+    differentiates, which is its argument's)."""
+    nums, single = _argnums(argnums)
+    jac = jacfwd(grad(fun, argnums=argnums), argnums=argnums)
+
+    def hessian_fn(*args):
+        wrt = args[nums[0]] if single else tuple(args[i] for i in nums)
+        # the jvp runs the generic gradient code, which may promote what grad returns in the argument's dtype
+        return map_leaves(lambda a, block: map_leaves(lambda h: h.astype(_float_dtype(a), copy=False), block),
+                          wrt, jac(*args))
+
+    hessian_fn.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
+    return hessian_fn
+
+
+def _float_dtype(a) -> np.dtype:
+    dtype = np.result_type(a)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def hvp(fun: Callable, primals: tuple, tangents: tuple) -> Any:
@@ -324,17 +440,23 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("jvp needs at least one float or floating-array primal")
+    for i in diff:
+        check_like(tangents[i], primals[i], f"the tangent of argument {i}", "the argument")
     parse_function(fun)
     e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
     try:
-        return e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
+        out, out_dot = e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
     except Exception as err:
         _annotate(err)
         raise
+    taken = _taken(*primals, *tangents, out)
+    return out, map_leaves(lambda t: _own(t, taken) if isinstance(t, np.ndarray) else t, out_dot)
 
 
 def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Jacobian of ``fun`` by forward mode: one jvp per input element, as JAX's ``jacfwd``.
+
+    Shapes, nesting and dtype are ``jacrev``'s (the dtype is the output's).
 
     >>> import numpy as np, s2sad
     >>> s2sad.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -344,23 +466,54 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     nums, single = _argnums(argnums)
 
     def jacobian_fn(*args):
-        jacs = []
-        for i in nums:
-            arg = np.asarray(args[i], dtype=float)
-            columns = []
-            for k in range(arg.size):
-                basis = np.zeros(arg.size)
-                basis[k] = 1.0
-                tangents = [np.zeros_like(a, dtype=float) if differentiable_value(a) else a for a in args]
-                tangents[i] = basis.reshape(arg.shape) if arg.shape else float(basis[0])
-                out, out_dot = jvp(fun, args, tangents)
-                columns.append(np.asarray(out_dot, dtype=float))
-            shape = np.shape(columns[0]) if columns else ()
-            jacs.append(np.stack(columns, axis=-1).reshape(shape + arg.shape) if columns else np.zeros(arg.shape))
-        return jacs[0] if single else tuple(jacs)
+        found = [_jvp_columns(fun, args, i) for i in nums]
+        out = next((o for o, _ in found if o is not None), None)
+        if out is None:  # (no argument has an element)
+            out = fun(*args)
+        blocks = []
+        for j, o in enumerate(leaves(out)):
+            per_arg = tuple(unflatten(args[i], (_stack([c[j] for c in cols], -1, np.shape(o) + np.shape(a),
+                                                       _float_dtype(o)) for a, cols in zip(leaves(args[i]), columns)))
+                            for i, (_, columns) in zip(nums, found))
+            blocks.append(per_arg[0] if single else per_arg)
+        return unflatten(out, iter(blocks))
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
     return jacobian_fn
+
+
+def _jvp_columns(fun: Callable, args: tuple, i: int) -> tuple[Any, list]:
+    """The jvp of ``fun`` along each element of each leaf of ``args[i]``: ``(out, columns)`` with
+    ``columns[m][k]`` the output tangent's leaves for element ``k`` of leaf ``m`` (``out`` is None
+    when there is no element)."""
+    if not differentiable_value(args[i]):
+        raise TypeError(f"jacfwd differentiates floats and floating arrays (or pytrees of them), but "
+                        f"argument {i} is {type(args[i]).__name__}")
+    zeros = [map_leaves(_zero_tangent, a) if differentiable_value(a) else a for a in args]
+    arg_leaves = list(leaves(args[i]))
+    out, columns = None, []
+    for m, a in enumerate(arg_leaves):
+        columns.append([])
+        for k in range(int(np.size(a))):
+            tangents = list(zeros)
+            tangents[i] = unflatten(args[i], (_unit(b, k if n == m else None) for n, b in enumerate(arg_leaves)))
+            out, out_dot = jvp(fun, args, tangents)
+            columns[-1].append(list(leaves(out_dot)))
+    return out, columns
+
+
+def _zero_tangent(a):
+    return np.zeros_like(a) if isinstance(a, np.ndarray | np.generic) else 0.0
+
+
+def _unit(a, k: int | None):
+    """A tangent for leaf ``a``: zeros, with a one at element ``k`` (none when ``k`` is None), in ``a``'s dtype."""
+    if not isinstance(a, np.ndarray):
+        return type(a)(1.0 if k == 0 else 0.0) if isinstance(a, np.generic) else (1.0 if k == 0 else 0.0)
+    e = np.zeros_like(a)
+    if k is not None:
+        e.flat[k] = 1.0
+    return e
 
 
 def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -387,14 +540,16 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         raise
 
     def pullback(out_bar):
+        check_like(out_bar, out, "the cotangent passed to the pullback", f"the output of {_name(fun)}")
         try:
             grads = pb(out_bar)
         except Exception as err:
             _annotate(err)
             raise
         result: list[Any] = [None] * len(primals)
+        taken = _taken(*primals, out_bar, out)
         for g, i in zip(grads, diff):
-            result[i] = _finish(g, primals[i])
+            result[i] = _finish(g, primals[i], taken)
         return tuple(result)
 
     return out, pullback
@@ -450,7 +605,7 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
             generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:
-            todo += [(h.cache.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP | JVP)]
+            todo += [(h.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP | JVP)]
     return "\n".join(texts)
 
 

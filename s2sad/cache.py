@@ -7,7 +7,8 @@ key gets one derivative per shape (``ByShape``), as JAX traces once per shape,
 up to ``MAX_SHAPES`` shapes, then a derivative that assumes none serves the rest. User-facing caches (``grad``, ``vjp``) check that the
 differentiated arguments are real floats and arrays; ``VJP`` objects, which
 generated code calls for user functions, do not (cotangents follow whatever
-flows).
+flows). Caches are keyed weakly by the function (``vjp_of``'s by code object) and
+hold it weakly: a derivative lives as long as its function and its callers.
 """
 
 from __future__ import annotations
@@ -77,12 +78,20 @@ class Cache:
 
     def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool, dynamic_cells: bool = False,
                  mode: str = "reverse") -> None:
-        self.fun = fun
+        self._fun = weakref.ref(fun)  # what calls the derivative keeps fun alive: nothing here does
         self.wrt = wrt
         self.strict = strict
         self.mode = mode
         self.dynamic_cells = dynamic_cells  # one transform for every closure made from fun's code
         self.table: dict[object, Entry | ByShape] = {}  # types_key(args) -> entry, or entries by shape
+
+    @property
+    def fun(self) -> types.FunctionType | None:
+        return self._fun()
+
+    @fun.setter
+    def fun(self, fun: types.FunctionType) -> None:
+        self._fun = weakref.ref(fun)
 
     def entry(self, args: tuple) -> Entry:
         """The derivative for ``args`` (transformed on a miss), after checking their dtypes."""
@@ -197,24 +206,26 @@ class _Handle:
     """A derivative of one user function w.r.t. some of its parameters, transformed on first call
     (so recursion needs nothing special) and shared: ``of`` gives every caller the same one."""
 
-    __slots__ = ("cache", "_generic")
+    __slots__ = ("fun", "cache", "_generic", "__weakref__")
     mode = "reverse"
     _handles: weakref.WeakKeyDictionary
 
     def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
+        self.fun = fun  # held by the generated code that calls it; the caches hold fun weakly
         self.cache = get_cache(fun, wrt, strict=False, mode=self.mode)
         self._generic = None
 
     @classmethod
     def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]):
-        per_fun = cls._handles.setdefault(fun, {})
-        if wrt not in per_fun:
-            per_fun[wrt] = cls(fun, wrt)
-        return per_fun[wrt]
+        per_fun = cls._handles.setdefault(fun, weakref.WeakValueDictionary())
+        handle = per_fun.get(wrt)
+        if handle is None:
+            handle = per_fun[wrt] = cls(fun, wrt)
+        return handle
 
     def __repr__(self) -> str:
         kind = "vjp" if self.mode == "reverse" else "jvp"
-        return f"<s2sad {kind} of {self.cache.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
+        return f"<s2sad {kind} of {self.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
 
 
 class VJP(_Handle):
@@ -236,7 +247,7 @@ class VJP(_Handle):
         from .transform import transform
 
         if self._generic is None:
-            self._generic = transform(self.cache.fun, self.cache.wrt).function
+            self._generic = transform(self.fun, self.cache.wrt).function
         return self._generic
 
 
@@ -307,7 +318,8 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     return call
 
 
-_by_code: dict = {}  # (code, self?, wrt, mode) -> Cache shared by the closures made from that code
+# code -> {(self?, wrt, mode): Cache} shared by the closures made from that code
+_by_code: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool, mode: str):
@@ -338,11 +350,13 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
         raise TypeError(f"s2sad differentiates {fn.__qualname__} only through arguments that bind to "
                         "named parameters (not *args or **kwargs)")
     wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
-    key = (code, shift, wrt, mode)
-    cache = _by_code.get(key)
+    per_code = _by_code.setdefault(code, {})
+    cache = per_code.get((shift, wrt, mode))
     if cache is None:
         source_lines(fn)
-        cache = _by_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+        cache = per_code[(shift, wrt, mode)] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+    elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
+        cache.fun = fn
     return self_arg, fn, cache, frees
 
 

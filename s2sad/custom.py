@@ -200,7 +200,7 @@ class CheckpointHandle:
         self.vjp = VJP.of(fn, wrt)
 
     def __call__(self, *args: Any, **kwargs: Any):
-        out = self.vjp.cache.fun(*args, **kwargs)
+        out = self.vjp.fun(*args, **kwargs)
         vjp = self.vjp
 
         def recompute_pullback(out_bar):
@@ -209,4 +209,4 @@ class CheckpointHandle:
         return out, recompute_pullback
 
     def __repr__(self) -> str:
-        return f"<s2sad checkpointed vjp of {self.vjp.cache.fun.__qualname__}>"
+        return f"<s2sad checkpointed vjp of {self.vjp.fun.__qualname__}>"

@@ -292,7 +292,11 @@ class _Tangent:
 
 
 def _zeros_of(e: ir.Expr) -> ir.Expr:
-    return _zeros(e.id) if isinstance(e, ir.Name) else ir.Const(0.0)
+    """The zero tangent of ``e``: ``0.0`` for a Python number (``None`` for another constant), else
+    zeros of its shape, dtype and structure."""
+    if isinstance(e, ir.Const):
+        return ir.Const(0.0 if isinstance(e.value, int | float) else None)
+    return ir.Call(_helper("zeros_like"), [e])
 
 
 def _atom(e: ir.Expr, hint: str, block: list[ir.Stmt], tangent: _Tangent) -> ir.Expr:

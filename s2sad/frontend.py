@@ -4,17 +4,22 @@ Guarantees: line numbers in the tree are the user's real file lines; ``col_shift
 is what dedenting removed, so ``col_offset + col_shift`` is the real column;
 decorators are stripped (we already hold the undecorated function); a lambda comes
 back as an equivalent ``FunctionDef`` whose body is one ``return``. Names are
-resolved against the function's closure cells, globals and builtins.
+resolved against the function's closure cells, globals and builtins. The text read
+is the running code's: it compiles, where the function was compiled, to the
+function's own code object (else ``SourceUnavailableError``: the file changed).
 """
 
 from __future__ import annotations
 
+import __future__
+import ast
 import builtins
 import functools
 import inspect
 import linecache
 import textwrap
 import types
+import weakref
 from dataclasses import dataclass
 
 import gast
@@ -97,6 +102,8 @@ def source_lines(fn: object) -> tuple[list[str], int]:
         )
     try:
         return _lines_of(fn)
+    except SourceUnavailableError:
+        raise
     except (OSError, TypeError) as e:
         raise SourceUnavailableError(
             f"s2sad cannot read the source of {_describe(fn)} (defined in "
@@ -105,16 +112,18 @@ def source_lines(fn: object) -> tuple[list[str], int]:
         ) from None
 
 
-_LINES: dict[types.CodeType, tuple[list[str], int]] = {}
+_LINES: weakref.WeakKeyDictionary[types.CodeType, tuple[list[str], int]] = weakref.WeakKeyDictionary()
 
 
 def _lines_of(fn: types.FunctionType) -> tuple[list[str], int]:
-    """``inspect.getsourcelines`` (which tokenizes the file each time), once per code object."""
+    """``inspect.getsourcelines`` (which tokenizes the file each time), once per code object, checked
+    to be the text ``fn``'s code was compiled from (a lambda's is checked where it is found)."""
     hit = _LINES.get(fn.__code__)
     if hit is None:
-        if len(_LINES) > 1024:
-            _LINES.clear()
-        hit = _LINES[fn.__code__] = inspect.getsourcelines(fn)
+        lines, first = inspect.getsourcelines(fn)
+        if fn.__name__ != "<lambda>" and not _def_compiles_to(lines, first, fn):
+            raise SourceUnavailableError(_changed(fn, first))
+        hit = _LINES[fn.__code__] = lines, first
     return hit
 
 
@@ -143,6 +152,115 @@ def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
     return Source(fn, tree, file, col_shift, freevars, dynamic_cells)
 
 
+def _changed(fn: types.FunctionType, line: int) -> str:
+    return (f"the source of {_describe(fn)} at {fn.__code__.co_filename}:{line} is not the code that runs: the "
+            "file changed after the function was defined. s2sad differentiates source text, so it refuses "
+            "rather than differentiate text that is not running; reload the module (importlib.reload) or "
+            "restart, and differentiate the new function.")
+
+
+_FUTURE_FLAGS = functools.reduce(lambda a, b: a | b, (getattr(__future__, f).compiler_flag
+                                                      for f in __future__.all_feature_names))
+
+
+def _enclosing(fn: types.FunctionType) -> list[str]:
+    """The blocks ``fn`` was compiled in, outermost first, read from its qualified name: the nearest
+    class around it (which mangles ``__private`` names and makes ``__class__``) and a function whose
+    parameters are the enclosing variables it reads (its cells)."""
+    parts = fn.__qualname__.split(".")
+    classes = [i for i in range(len(parts) - 1) if parts[i].isidentifier() and parts[i + 1] != "<locals>"]
+    owner = f"class {parts[classes[-1]]}:" if classes else None
+    cells = [v for v in fn.__code__.co_freevars if not (owner and v == "__class__")]
+    outer = f"def __s2sad_outer__({', '.join(cells)}):"
+    if owner is None:
+        return [outer] if cells else []
+    if classes[-1] == len(parts) - 2:  # a method
+        return [outer, owner] if cells else [owner]
+    return [owner, outer]  # a function defined in a method
+
+
+def _def_compiles_to(lines: list[str], first: int, fn: types.FunctionType) -> bool:
+    """Does the text of a ``def`` (starting at line ``first``) compile to ``fn``'s code, where ``fn`` was
+    compiled (see ``_enclosing``; its module's imports too)? The text is compiled as it stands, not
+    dedented: a docstring keeps its indentation."""
+    text = "".join(lines)
+    blocks = _enclosing(fn) or (["if 1:"] if _indent(text) else [])
+    pad = text[: _indent(text)]
+    if len(pad) < len(blocks):  # s2sad's own code, compiled in a factory (no multi-line strings)
+        text = textwrap.indent(text, (pad[:1] or " ") * (len(blocks) - len(pad)))
+        pad = text[: _indent(text)]
+    header = _imports(fn) + [pad[:k] + line for k, line in enumerate(blocks)]  # indented as the text is
+    return _compiles_to("\n".join([*header, text]), fn, len(header) + 1 - first)
+
+
+def _lambda_compiles_to(node: ast.Lambda, fn: types.FunctionType) -> bool:
+    """Does this lambda (with its line numbers) compile to ``fn``'s code, where ``fn`` was compiled?"""
+    blocks = _enclosing(fn)
+    module = ast.parse("\n".join([*_imports(fn), *(" " * k + line for k, line in enumerate(blocks)),
+                                  " " * len(blocks) + "pass"]))
+    body = module.body
+    for _ in blocks:
+        body = body[-1].body
+    body[-1] = ast.Expr(node)
+    return _compiles_to(ast.fix_missing_locations(module), fn, 0)
+
+
+def _compiles_to(source: str | ast.Module, fn: types.FunctionType, shift: int) -> bool:
+    try:
+        compiled = compile(source, fn.__code__.co_filename, "exec", flags=fn.__code__.co_flags & _FUTURE_FLAGS,
+                           dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    return any(_same_code(c, fn.__code__, shift) for c in _nested_codes(compiled))
+
+
+def _imports(fn: types.FunctionType) -> list[str]:
+    """``import`` of the names the top level of ``fn``'s file imports: ``m.f(x)`` compiles differently
+    when ``m`` is an imported module."""
+    names = _imported(fn.__code__.co_filename)
+    return [f"import {', '.join(sorted(names))}"] if names else []
+
+
+def _imported(file: str) -> frozenset[str]:
+    """The names ``file``'s top level binds by ``import`` (now: the running module's own, unless its
+    imports changed too)."""
+    return _imports_in("".join(linecache.getlines(file)))
+
+
+@functools.lru_cache(maxsize=32)
+def _imports_in(text: str) -> frozenset[str]:
+    try:
+        body = ast.parse(text).body
+    except (SyntaxError, ValueError):
+        return frozenset()
+    names, todo = set(), list(body)
+    while todo:
+        stmt = todo.pop()
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*")
+        elif not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            todo += [child for child in ast.iter_child_nodes(stmt) if isinstance(child, ast.stmt | ast.excepthandler)]
+    return frozenset(names)
+
+
+def _nested_codes(code: types.CodeType):
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            yield c
+            yield from _nested_codes(c)
+
+
+def _same_code(a: types.CodeType, b: types.CodeType, shift: int = 0) -> bool:
+    """The same bytecode, names, constants and line numbers (``a``'s ``shift`` lines below ``b``'s)."""
+    return (a.co_code == b.co_code and a.co_names == b.co_names and a.co_varnames == b.co_varnames
+            and a.co_freevars == b.co_freevars and a.co_cellvars == b.co_cellvars
+            and a.co_firstlineno == b.co_firstlineno + shift
+            and [(i, j, line and line - shift) for i, j, line in a.co_lines()] == list(b.co_lines())
+            and len(a.co_consts) == len(b.co_consts) and all(
+                _same_code(x, y, shift) if isinstance(x, types.CodeType) else type(x) is type(y) and repr(x) == repr(y)
+                for x, y in zip(a.co_consts, b.co_consts)))
+
+
 def _indent(text: str) -> int:
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     return len(first) - len(first.lstrip())
@@ -157,26 +275,6 @@ def _parse_file(text: str) -> gast.Module | None:
         return None
 
 
-def _same_code(node: gast.Lambda, code: types.CodeType) -> bool:
-    """Does compiling this lambda (on its own) read the names and hold the constants ``code`` does?
-
-    Compiled alone, a closure variable reads as a global, so names and free variables are compared
-    together."""
-    import ast
-
-    try:
-        tree = ast.fix_missing_locations(ast.Expression(gast.gast_to_ast(node)))
-        compiled = compile(tree, "<lambda>", "eval")
-    except (SyntaxError, ValueError, TypeError):
-        return False
-    inner = next((c for c in compiled.co_consts if isinstance(c, types.CodeType)), None)
-    def signature(c: types.CodeType):
-        return (sorted({*c.co_names, *c.co_freevars}),
-                tuple((type(k), k) for k in c.co_consts if not isinstance(k, types.CodeType)), len(c.co_code))
-
-    return inner is not None and signature(inner) == signature(code)
-
-
 def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.FunctionDef:
     """The one lambda in ``fn``'s file that matches its line, parameter names and body column."""
     code = fn.__code__
@@ -187,8 +285,10 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
         found = [node for node in gast.walk(module) if isinstance(node, gast.Lambda)
                  and node.lineno == code.co_firstlineno
                  and [a.id for a in node.args.args + node.args.kwonlyargs] == params]
-    if len(found) > 1:  # several on one line: the one whose compiled code is fn's
-        found = [n for n in found if _same_code(n, code)] or found
+    running = [n for n in found if _lambda_compiles_to(gast.gast_to_ast(n), fn)]
+    if found and not running:
+        raise SourceUnavailableError(_changed(fn, code.co_firstlineno))
+    found = running  # several on one line: the ones whose compiled code is fn's
     if len(found) > 1 and hasattr(code, "co_positions"):  # still several: the body's column (3.11+)
         cols = {(line, col) for line, _, col, _ in code.co_positions() if col is not None}
         found = [n for n in found if (n.body.lineno, n.body.col_offset) in cols] or found

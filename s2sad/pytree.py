@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["is_node", "leaves", "map_leaves", "differentiable"]
+__all__ = ["is_node", "leaves", "unflatten", "map_leaves", "differentiable"]
 
 
 def is_node(x: Any) -> bool:
@@ -35,6 +35,19 @@ def leaves(x: Any) -> Iterator[Any]:
             yield from leaves(item)
     else:
         yield x
+
+
+def unflatten(like: Any, items: Iterator[Any]) -> Any:
+    """``like``'s structure with its leaves taken from ``items`` in ``leaves`` order."""
+    if isinstance(like, dict):
+        built = {k: unflatten(like[k], items) for k in _keys(like)}
+        return {k: built[k] for k in like}
+    if isinstance(like, tuple | list):
+        parts = [unflatten(item, items) for item in like]
+        if isinstance(like, list):
+            return parts
+        return type(like)(*parts) if hasattr(like, "_fields") else tuple(parts)
+    return next(items)
 
 
 def map_leaves(f: Callable[..., Any], x: Any, *rest: Any) -> Any:

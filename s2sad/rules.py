@@ -299,7 +299,15 @@ def _pow(g: Sym, ans: Sym, x: Sym, y: Sym) -> tuple[Sym, Sym]:
         dx = g * (n * x ** (n - 1))
     else:
         dx = g * y * x ** (y - 1.0)
-    return ub(dx, x, y), ub(g * ans * np.log(x), y, x)
+    return ub(dx, x, y), ub(g * ans * log_base(x), y, x)
+
+
+def log_base(x: Sym) -> Sym:
+    """``log(x)`` in the exponent's adjoint ``ans * log(x)``, with ``log(1)`` at ``x == 0``: ``0 ** y`` is
+    0 for every positive ``y``, so its derivative there is 0 (as JAX and autograd), not ``0 * -inf``."""
+    if isinstance(x.const, int | float) and x.const != 0:
+        return np.log(x)
+    return np.log(np.where(x.eq(0.0), 1.0, x))
 
 
 for _fn, _name, _rev in [

@@ -19,8 +19,8 @@ import operator
 import numpy
 
 from . import ir, runtime_numpy
-from .rules import ATTRIBUTES, CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, Sym, _Namespace, defrule, np, rt, \
-    set_container, set_forward, sym, ub
+from .rules import ATTRIBUTES, CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, \
+    Sym, _Namespace, defrule, log_base, np, rt, set_container, set_forward, sym, ub
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
 
@@ -91,7 +91,7 @@ _BINARY = {
     "logaddexp": lambda g, ans, x, y: (ub(g * np.exp(x - ans), x, y), ub(g * np.exp(y - ans), y, x)),
     "logaddexp2": lambda g, ans, x, y: (ub(g * np.exp2(x - ans), x, y), ub(g * np.exp2(y - ans), y, x)),
     "float_power": lambda g, ans, x, y: (ub(g * y * np.float_power(x, y - 1.0), x, y),
-                                         ub(g * ans * np.log(x), y, x)),
+                                         ub(g * ans * log_base(x), y, x)),
 }
 for _name, _rev in _BINARY.items():
     defrule(getattr(numpy, _name), f"numpy.{_name}", _rev, elementwise=True)

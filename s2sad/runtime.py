@@ -91,6 +91,8 @@ def zeros_like(x):
         return {k: zeros_like(v) for k, v in x.items()}
     if callable(x):
         return {}  # a function's cotangent: a dict over what it captured (nothing yet)
+    if isinstance(x, np.generic):
+        return x.dtype.type(0)
     return np.zeros_like(x)
 
 

@@ -5,7 +5,8 @@ differentiation along random directions: for random input directions ``v`` and
 a random output cotangent ``u`` it checks ``<u, J v>`` (finite differences of
 ``f``) against ``<vjp(u), v>`` (s2sad). One directional derivative costs two
 evaluations of ``f``, whatever the number of inputs. It also checks that every
-gradient has its argument's shape and dtype and that no argument was mutated.
+gradient has its argument's shape and dtype, shares no memory with the arguments, the
+cotangent or another gradient, and that no argument was mutated.
 For a scalar output it also checks that ``grad`` and ``value_and_grad`` (which run
 fused functions, not the vjp) give the same value and gradients.
 """
@@ -45,9 +46,15 @@ def _as_tangent(arg: Any, d: Any) -> Any:
     return map_leaves(lambda a, di: di if np.ndim(a) else float(di), arg, d)
 
 
+def _require(ok: bool, message: str) -> None:
+    """Raise ``AssertionError`` unless ``ok``: raised explicitly, so the checks also run under ``python -O``."""
+    if not ok:
+        raise AssertionError(message)
+
+
 def _assert_agrees(ad: float, fd: float, rtol: float, atol: float, what: str, where: str = "") -> None:
-    assert abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)), (
-        f"{what} gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}){where}")
+    _require(abs(ad - fd) <= atol + rtol * max(abs(ad), abs(fd)),
+             f"{what} gives {ad!r}, finite differences {fd!r} (difference {ad - fd:.3g}){where}")
 
 
 def _inner(a: Any, b: Any) -> float:
@@ -72,9 +79,19 @@ def _check_forward(f, args, argnums, directions, eps, rtol, atol, rng) -> None:
 
 
 def _check_leaf(g: Any, a: Any, i: int) -> None:
-    assert np.shape(g) == np.shape(a), f"gradient {i} has shape {np.shape(g)}, argument {np.shape(a)}"
+    _require(np.shape(g) == np.shape(a), f"gradient {i} has shape {np.shape(g)}, argument {np.shape(a)}")
     if isinstance(a, np.ndarray):
-        assert g.dtype == a.dtype, f"gradient {i} has dtype {g.dtype}, argument {a.dtype}"
+        _require(g.dtype == a.dtype, f"gradient {i} has dtype {g.dtype}, argument {a.dtype}")
+
+
+def _check_owned(results: Any, *others: Any) -> None:
+    """No array among ``results`` shares memory with the caller's (``others``) or with another result."""
+    seen: list = [a for a in leaves(others) if isinstance(a, np.ndarray)]
+    for r in leaves(results):
+        if isinstance(r, np.ndarray):
+            _require(not any(np.may_share_memory(r, a) for a in seen),
+                     "a derivative shares memory with an argument, the cotangent or another derivative")
+            seen.append(r)
 
 
 def numerical_vjp(f: Callable, args: Sequence, argnums: Sequence[int], dirs: Sequence, u: Any,
@@ -116,11 +133,12 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
         u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o)
                        else np.asarray(rng.standard_normal(), dtype=np.asarray(o).dtype)[()], out)
         cotangents = pullback(u)
+        _check_owned(cotangents, args, u)
         dirs = _directions(rng, args, argnums)
         ad = 0.0
         for i, d in zip(argnums, dirs):
             g = cotangents[i]
-            assert g is not None, f"no gradient for argument {i}"
+            _require(g is not None, f"no gradient for argument {i}")
             map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
             ad += _inner(g, d)
         fd = numerical_vjp(f, args, argnums, dirs, u, eps)
@@ -131,7 +149,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     for before, now in zip(snapshot, args):
         for b, n in zip(leaves(before), leaves(now)):
             if isinstance(b, np.ndarray):
-                assert np.array_equal(b, n, equal_nan=True), "an argument was mutated"
+                _require(np.array_equal(b, n, equal_nan=True), "an argument was mutated")
 
 
 def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, cotangents: tuple,
@@ -142,6 +160,7 @@ def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, 
     value, with_value = value_and_grad(f, argnums=tuple(argnums))(*args)
     np.testing.assert_allclose(value, out, rtol=rtol, atol=1e-12, err_msg="value_and_grad's value differs")
     for what, fused in (("grad", grad(f, argnums=tuple(argnums))(*args)), ("value_and_grad", with_value)):
+        _check_owned(fused, args)
         for i, g in zip(argnums, fused):
             map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
             for gl, vl in zip(leaves(g), leaves(cotangents[i])):
@@ -159,7 +178,7 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     from .rules import custom_rule
 
     rule = custom_rule(fn)
-    assert rule is not None, f"no rrule is registered for {fn!r}"
+    _require(rule is not None, f"no rrule is registered for {fn!r}")
     out, pullback = rule(*args)
     expected = fn(*args)
     for a, b in zip(leaves(out), leaves(expected)):
@@ -168,7 +187,7 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     rng = np.random.default_rng(seed)
     u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o) else float(rng.standard_normal()), out)
     bars = pullback(u)
-    assert len(bars) == len(args), f"the pullback returned {len(bars)} cotangents for {len(args)} arguments"
+    _require(len(bars) == len(args), f"the pullback returned {len(bars)} cotangents for {len(args)} arguments")
     dirs = _directions(rng, args, argnums)
     ad = sum(_inner(bars[i], d) for i, d in zip(argnums, dirs) if bars[i] is not None)
     fd = numerical_vjp(fn, args, argnums, dirs, u)
@@ -184,7 +203,7 @@ def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     from .rules import FRULES, custom_rule
 
     rule = custom_rule(fn, FRULES)
-    assert rule is not None, f"no frule is registered for {fn!r}"
+    _require(rule is not None, f"no frule is registered for {fn!r}")
     argnums = [i for i, a in enumerate(args) if differentiable(a)]
     rng = np.random.default_rng(seed)
     dirs = _directions(rng, args, argnums)

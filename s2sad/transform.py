@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import linecache
 import os
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,9 +37,9 @@ _serial = itertools.count(1)
 @dataclass
 class Generated:
     """Each stage's product. The vjp (or jvp) is emitted and compiled on first use:
-    ``grad`` runs only the fused gradient, and loading is a quarter of the transform time."""
+    ``grad`` runs only the fused gradient, and loading is a quarter of the transform time.
+    Nothing here refers to the function transformed (its caches are keyed weakly by it)."""
 
-    source: Source
     lowered: ir.Function
     derivative: ir.Function
     grad_text: str | None
@@ -70,6 +72,11 @@ class Generated:
     @property
     def function(self) -> types.FunctionType:
         return self._loaded[1]
+
+
+def _forget(filename: str) -> None:
+    LINEMAPS.pop(filename, None)
+    linecache.cache.pop(filename, None)
 
 
 def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> list[str]:
@@ -125,17 +132,21 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
-    cells.update(src.freevars)
+    # serving every closure of fn's code, the derivative is rebound to each one's cells: it keeps none
+    cells.update({name: types.CellType() for name in src.freevars} if dynamic_cells else src.freevars)
+    qualname, globals_, defaults, kwdefaults = fn.__qualname__, fn.__globals__, fn.__defaults__, fn.__kwdefaults__
 
     def emit_and_load(kind: str, fn_ir: ir.Function) -> tuple[str, types.FunctionType]:
         what = {"vjp": "vjp", "jvp": "jvp (forward mode)",
                 "grad": "gradient (forward pass and pullback in one function)",
                 "value_and_grad": "value and gradient (forward pass and pullback in one function)"}[kind]
-        header = f"s2sad: {what} of {fn.__qualname__} ({where}) with respect to {', '.join(wrt)}"
+        header = f"s2sad: {what} of {qualname} ({where}) with respect to {', '.join(wrt)}"
         text, linemap = emit(fn_ir, header)
-        filename = f"<s2sad: {kind} of {fn.__qualname__} ({where}) #{next(_serial)}>"
+        filename = f"<s2sad: {kind} of {qualname} ({where}) #{next(_serial)}>"
+        loaded = load(text, filename, fn_ir.name, globals_, cells, defaults, kwdefaults)
         LINEMAPS[filename] = linemap
-        return text, load(text, filename, fn_ir.name, fn.__globals__, cells, fn.__defaults__, fn.__kwdefaults__)
+        weakref.finalize(loaded.__code__, _forget, filename).atexit = False  # they live as long as its code
+        return text, loaded
 
     ir.verify(deriv.function)  # both checked now; the vjp is emitted and loaded on first use
     grad_text, grad = None, None
@@ -154,7 +165,7 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         return emit_and_load("grad", dataclasses.replace(deriv.grad, name=f"{deriv.grad.name}_value", body=body))
 
     tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
-    return Generated(src, lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
+    return Generated(lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
                      mode != "forward" and deriv.shape_specific,
                      functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function),
                      None if mode == "forward" else load_value_and_grad,

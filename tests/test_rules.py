@@ -378,6 +378,18 @@ def test_ties_and_kinks_follow_the_documented_conventions():
         assert s2sad.grad(lambda x: np.sqrt(x))(0.0) == np.inf
     g = s2sad.grad(lambda x: np.linalg.norm(x))(np.zeros(3))
     np.testing.assert_array_equal(g, 0.0)
+    # 0 ** y is 0 for every y > 0: its derivative in y is 0 there (as JAX and autograd), not 0 * log(0)
+    assert s2sad.grad(lambda x, y: x ** y, argnums=1)(0.0, 2.0) == 0.0
+    g = s2sad.grad(lambda x, y: np.sum(np.power(x, y)), argnums=1)(np.array([0.0, 2.0]), np.array([2.0, 3.0]))
+    np.testing.assert_allclose(g, [0.0, 8.0 * np.log(2.0)])
+    # std of a constant, a 0-d value included: NaN (0 / 0), as JAX and autograd
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert np.isnan(s2sad.grad(lambda x: np.std(x))(1.5))
+        assert np.isnan(s2sad.grad(lambda x: np.std(x))(np.array(1.5)))
+    # Python floats follow Python's arithmetic: an infinite derivative is a ZeroDivisionError at the line
+    with pytest.raises(ZeroDivisionError) as info:
+        s2sad.grad(lambda x: math.sqrt(x))(0.0)
+    assert any("test_rules.py" in note for note in getattr(info.value, "__notes__", ["test_rules.py"]))
 
 
 def test_astype_gives_the_cotangent_in_the_source_dtype():
