@@ -221,7 +221,7 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
 
 
 def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset(),
-            dims: dict[str, tuple[int, ...]] | None = None) -> Analysis:
+            dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Analysis:
     """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
 
     Loops are analysed to a fixed point: a carried value is varied if its initial
@@ -229,11 +229,17 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     after the loop or any use inside the loop is. ``dims``: the shapes of array
     parameters, when the result may assume them (then names of equal shapes share a
     shape class, and ``shape_specific`` says whether that told anything new).
+    ``typed``: the derivative serves calls whose arguments have the types the parameters
+    were classified by (``tree_params`` are exactly the pytree arguments); otherwise a
+    parameter used as a container (indexed, unpacked, iterated, passed on) may be one.
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
     scalars = _scalars(fn.body, prims, set(scalar_params))
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params), dims or {}, fn.params.positional)
+    if not typed:
+        tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
+    arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays)
     varied = _varied(fn.body, prims, set(wrt))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
@@ -519,6 +525,23 @@ def range_target(s: ir.Stmt) -> str | None:
     return None
 
 
+def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names indexed, unpacked, iterated or passed to user code: what may hold a tuple, list or dict
+    (unless an operator other than ``+`` and ``*`` applies to it: then it is a number or an array)."""
+    out: set[str] = set()
+    numbers: set[str] = set()
+    for s in stmts:
+        if isinstance(s, ir.Assign):
+            p = prims[id(s)]
+            if p.kind == CALL and p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
+                numbers |= _names(p.args)
+            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.name == "x[index]"):
+                out |= _names(p.args[:1] if p.kind == CALL else [*p.args, *p.kwargs.values(), *p.starred])
+        elif isinstance(s, ir.Loop) and s.iter is not None:
+            out |= _names([s.iter])
+    return out - numbers
+
+
 def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:
     """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry. A
     call into user code may return any of them."""
@@ -591,6 +614,8 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                 kind = p.rule.returns
             elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
                 kind = "array"
+            elif p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
+                kind = "array"  # (no other operator applies to a list, tuple or dict)
             elif p.rule.name == "x[index]":
                 kind = "array" if args[0] == "array" else None
             elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.container is False:

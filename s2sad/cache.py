@@ -141,7 +141,7 @@ class Cache:
         trees = frozenset(positional[i] for i, a in enumerate(args[: len(positional)]) if is_node(a))
         dims = {positional[i]: a.shape for i, a in enumerate(args[: len(positional)])
                 if type(a) is np.ndarray} if shapes else None
-        return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims), arrays)
+        return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True), arrays)
 
 
 def shapes_key(args: tuple) -> tuple:

@@ -29,10 +29,10 @@ __all__ = ["forward"]
 
 
 def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
-            tree_params: set[str] = frozenset()) -> Derivative:
+            tree_params: set[str] = frozenset(), typed: bool = False) -> Derivative:
     """Build the jvp of ``fn`` with respect to the parameters ``wrt``."""
     fn = copy.deepcopy(fn)
-    analysis = analyze(fn, wrt, scalar_params, tree_params)
+    analysis = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
     _check_rules(fn.body[:-1], analysis)
     analyze_mutation(fn.body[:-1], analysis, fn.params.names())  # the same writes are refused as in reverse mode
     tangent = _Tangent(analysis, namer)

@@ -69,12 +69,13 @@ def _zeros(name: str) -> ir.Expr:
 
 
 def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
-            tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None) -> Derivative:
+            tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
+            typed: bool = False) -> Derivative:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
     ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, dims)
+    analysis = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]

@@ -106,7 +106,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
-              dims: dict[str, tuple[int, ...]] | None = None) -> Generated:
+              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -116,7 +116,8 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     ``trees`` are parameters that hold tuples, lists or dicts (pytrees). ``mode``
     ``"forward"`` makes the jvp instead (in ``function``; no fused gradient). ``dims``
     (reverse mode): shapes of array parameters; where knowing them removes a shape
-    check, the result says ``shape_specific`` and serves arguments of those shapes only.
+    check, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
+    it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
     """
     params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
@@ -127,9 +128,9 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     inputs = [lowered.inputs.get(w, w) for w in wrt]
     trees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode == "forward":
-        deriv = forward(lowered, src, namer, inputs, set(scalars), trees)
+        deriv = forward(lowered, src, namer, inputs, set(scalars), trees, typed)
     else:
-        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims)
+        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims, typed)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     # serving every closure of fn's code, the derivative is rebound to each one's cells: it keeps none

@@ -150,3 +150,48 @@ def test_a_second_derivative_through_a_closure_derivative_is_refused():
     # the first derivative's code calls the closure's derivative through s2sad.cache.vjp_of
     with pytest.raises(s2sad.NoDerivativeRuleError, match="derivatives of derivatives of code that calls"):
         s2sad.hessian(grad_of_a_closure)(0.7)
+
+
+def tuple_param(p):
+    return np.sum(p[0] ** 2) * p[1]
+
+
+def dict_param(p):
+    return np.sum(p["a"] ** 2) * p["b"] + helper_of_tree(p)
+
+
+def helper_of_tree(q):
+    return np.sum(np.sin(q["a"])) * q["b"]
+
+
+@pytest.mark.parametrize("fn, arg", [
+    (tuple_param, (np.array([1.0, 2.0]), 3.0)),
+    (dict_param, {"a": np.array([0.5, -1.0]), "b": 1.5}),
+])
+def test_second_order_of_a_pytree_parameter(fn, arg):
+    # the generic gradient code higher order differentiates does not know the parameter is a
+    # tuple or dict: its cotangent parts are added entry by entry (`+` concatenated them: zeros)
+    h = s2sad.hessian(fn)(arg)
+    eps = 1e-6
+    flat = [("a" if isinstance(arg, dict) else 0, i) for i in range(2)] + [("b" if isinstance(arg, dict) else 1, None)]
+
+    def grad_at(a):
+        return s2sad.grad(fn)(a)
+
+    def bumped(key, i, t):
+        a = dict(arg) if isinstance(arg, dict) else list(arg)
+        if i is None:
+            a[key] = a[key] + t
+        else:
+            a[key] = a[key].copy()
+            a[key][i] += t
+        return a if isinstance(arg, dict) else tuple(a)
+
+    for key, i in flat:  # column by column against central differences of grad
+        plus, minus = grad_at(bumped(key, i, eps)), grad_at(bumped(key, i, -eps))
+        for out_key in (["a", "b"] if isinstance(arg, dict) else [0, 1]):
+            fd = (np.asarray(plus[out_key]) - np.asarray(minus[out_key])) / (2 * eps)
+            block = np.asarray(h[out_key][key])
+            column = block[..., i] if i is not None else block
+            np.testing.assert_allclose(column, fd, rtol=1e-5, atol=1e-7)
+    check_grads(lambda a: s2sad.grad(fn)(a)[0 if not isinstance(arg, dict) else "b"], (arg,), modes=("rev", "fwd"))

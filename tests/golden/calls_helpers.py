@@ -18,12 +18,12 @@ def uses_helpers_vjp(x, y):
         mix_1_bar = unbroadcast(mul_bar * sq_2, mix_1)
         sq_2_bar = unbroadcast(mul_bar * mix_1, sq_2)
         (y_bar_part,) = sq_pullback_1(sq_2_bar)
-        y_bar = y_bar + y_bar_part
+        y_bar = add_bars(y_bar, y_bar_part)
         x_bar_part, y_bar_part_1 = mix_pullback(mix_1_bar)
-        x_bar = x_bar + x_bar_part
-        y_bar = y_bar + y_bar_part_1
+        x_bar = add_bars(x_bar, x_bar_part)
+        y_bar = add_bars(y_bar, y_bar_part_1)
         (x_bar_part_1,) = sq_pullback(sq_1_bar)
-        x_bar = x_bar + x_bar_part_1
+        x_bar = add_bars(x_bar, x_bar_part_1)
         return x_bar, y_bar
     # line 19: return sq(x) + mix(x, y) * sq(y) + poly(x, y)
     return add_1, uses_helpers_pullback

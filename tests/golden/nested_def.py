@@ -14,11 +14,11 @@ def nested_capture_vjp(x):
         inner_2_bar = unbroadcast(add_bar, inner_2)
         x_bar, inner_bar = inner_pullback_1(inner_2_bar)
         inner_1_bar = unbroadcast(mul_bar * x, inner_1)
-        x_bar = x_bar + unbroadcast(mul_bar * inner_1, x)
+        x_bar = add_bars(x_bar, unbroadcast(mul_bar * inner_1, x))
         (inner_bar_part,) = inner_pullback(inner_1_bar)
         inner_bar = add_bars(inner_bar, inner_bar_part)
         # line 55: def inner(y):
-        x_bar = x_bar + inner_bar['x']
+        x_bar = add_bars(x_bar, inner_bar['x'])
         return (x_bar,)
     # line 57: return inner(3.0) * x + inner(x)
     return add, nested_capture_pullback
