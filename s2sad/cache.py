@@ -12,6 +12,7 @@ flows).
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import sysconfig
@@ -290,6 +291,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
     def call(*args, **kwargs):
         args = (*self_arg, *args)
+        _check_no_writes(fn, args, kwargs)
         vjp = cache.entry(args).vjp
         if cells:
             vjp = _rebind(vjp, fn)
@@ -346,6 +348,36 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     return self_arg, fn, cache, frees
 
 
+def _check_no_writes(fn: types.FunctionType, args: tuple, kwargs: dict) -> None:
+    """A function value called in differentiated code may not write into an array, list or dict it is
+    given (or captured): the caller's analysis could not see that write."""
+    from .mutation import effects
+
+    written = effects(fn).writes
+    if not written:
+        return
+    values = dict(zip(fn.__code__.co_freevars, map(_contents, fn.__closure__ or ())))
+    try:
+        values.update(inspect.signature(fn).bind(*args, **kwargs).arguments)
+    except TypeError:  # the call itself fails, and says why
+        return
+    for name, loc in written.items():
+        if name in values and _mutable(values[name]):
+            where = f", at {loc.file}:{loc.line}:\n    {loc.text}" if loc is not None else ""
+            raise S2SADSyntaxError(
+                f"{fn.__qualname__}, called through a variable in differentiated code, writes into {name!r} in "
+                f"place{where}\ns2sad follows such writes only in functions called by name. Call it by name, or "
+                "make it return the new value instead", loc) if loc is not None else NoDerivativeRuleError(
+                f"{fn.__qualname__}, called through a variable in differentiated code, may write into {name!r}; "
+                "call it by name, or make it return the new value instead")
+
+
+def _mutable(value) -> bool:
+    if isinstance(value, tuple):  # (*args)
+        return any(map(_mutable, value))
+    return not isinstance(value, _SCALAR_TYPES + (complex, str, bytes, type(None)))
+
+
 def _as_source(fn):
     """A grad function (``s2sad.grad(g)``) as the generated code that computes it."""
     if hasattr(fn, "__s2sad_spec__"):
@@ -396,6 +428,7 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
+        _check_no_writes(fn, args, kwargs)
         if captures:
             tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
         e = cache.entry(args)

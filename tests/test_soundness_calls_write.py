@@ -168,3 +168,38 @@ def test_part_of_an_input_returned_by_a_callee_is_not_changed():
     check_grads(f, ([X.copy(), X.copy()],))
     s2sad.grad(f)(params)
     assert np.array_equal(params[0], X)
+
+
+def doubled_in_place(a):
+    a *= 2.0
+    return a
+
+
+def through_a_variable(x, act):
+    return np.sum(act(x * 1.0) * x)
+
+
+def test_a_function_value_that_writes_into_its_argument_is_refused_when_called():
+    with pytest.raises(s2sad.S2SADSyntaxError, match="called through a variable .* writes into 'a'") as info:
+        s2sad.grad(through_a_variable)(X, doubled_in_place)
+    assert info.value.text.strip() == "a *= 2.0"
+    with pytest.raises(s2sad.S2SADSyntaxError, match="called through a variable"):
+        s2sad.jvp(lambda x: through_a_variable(x, doubled_in_place), (X,), (np.ones(2),))
+    check_grads(lambda x: through_a_variable(x, lambda v: v * v), (X,), modes=("rev", "fwd"))
+
+
+def test_a_nested_function_writing_into_the_callers_array_is_refused():
+    def f(x):
+        y = x * 2.0
+
+        def g(a):
+            a[0] = 0.0
+            return np.sum(a * x)
+        return g(y) + np.sum(y)
+    for run in (lambda: s2sad.grad(f)(X), lambda: s2sad.jvp(f, (X,), (np.ones(2),))):
+        with pytest.raises(s2sad.S2SADSyntaxError, match="writes into 'a' in place"):
+            run()
+
+
+def test_a_function_value_rebinding_a_number_it_is_given_is_differentiated():
+    check_grads(lambda x: through_a_variable(x, doubled_in_place), (0.7,), modes=("rev", "fwd"))
