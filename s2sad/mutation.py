@@ -108,9 +108,12 @@ class Mutation:
         return any(i in sa and sa[i] != side for i, side in self.sides[id(b)])
 
 
-def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str]) -> Mutation:
-    """Memory sharing and the write checks of the module docstring; raises ``S2SADSyntaxError``."""
-    m, views, defs, reads = _Points(analysis, params, calls_alias=True).run(body)
+def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: set[str] = frozenset()
+                     ) -> Mutation:
+    """Memory sharing and the write checks of the module docstring; raises ``S2SADSyntaxError``.
+    ``temps``: names lowering invented; an error names the user's variable they view instead."""
+    points = _Points(analysis, params, calls_alias=True)
+    m, views, defs, reads = points.run(body)
     firm_points = _Points(analysis, params, calls_alias=False)  # calls return fresh memory
     firm = firm_points.run(body)[0]
     external = {r for n in [*params, *firm_points.external] for r in firm.mem(n)}
@@ -139,6 +142,8 @@ def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str])
             if id(w) in kept or not m.hit(w) & reached or name in w.targets or use is w or m.exclusive(w, use):
                 continue
             if _between(defs[name], (m.order[id(w)], m.loops[id(w)]), (m.order[id(use)], m.loops[id(use)])):
+                while name in temps and name in points.origin:  # (`for r in y` iterates y_seq, a view of y)
+                    name = points.origin[name]
                 if id(w) in m.calls:
                     raise S2SADSyntaxError(
                         f"{_writer(m, w)} may change {name!r} in place, and {name!r} is read after this call; "
@@ -199,6 +204,7 @@ class _Points:
         self.params = params
         self.calls_alias = calls_alias  # a user function may return (part of) an argument
         self.summary = summary  # finding a function's effects: a writer call (np.copyto) is a write
+        self.origin: dict[str, str] = {}  # a view -> the name it looks into
         self.external: set[str] = set()
 
     def run(self, body: list[ir.Stmt]):
@@ -299,6 +305,7 @@ class _Points:
                 self.flow(t, m.mem(n) | self.elements(n))  # an item taken out of a container, too
             if sources:
                 self.views.add(t)
+                self.origin[t] = sources[0]
 
     def call(self, s: ir.Assign, p, names: list[str]) -> None:
         """A call into user code: a write into the arguments it may change, a view of those it may return."""
