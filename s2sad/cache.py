@@ -291,11 +291,11 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
     def call(*args, **kwargs):
         args = (*self_arg, *args)
-        _check_no_writes(fn, args, kwargs)
         vjp = cache.entry(args).vjp
         if cells:
             vjp = _rebind(vjp, fn)
-        out, pullback = vjp(*args, **kwargs)
+        out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
+        _check_no_writes(fn, args, kwargs)
         if not captures:
             return out, pullback
 
@@ -428,11 +428,12 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
-        _check_no_writes(fn, args, kwargs)
         if captures:
             tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
         e = cache.entry(args)
         jvp = _rebind(e.vjp, fn) if fn.__closure__ else e.vjp
-        return jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        out = jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        _check_no_writes(fn, args, kwargs)  # (after: a callee s2sad cannot transform says so first)
+        return out
 
     return call

@@ -423,7 +423,10 @@ def _effects(fn: types.FunctionType) -> Effects:
 
 
 def _from_bytecode(code: types.CodeType) -> Effects:
-    """With no IR: every parameter and captured variable, if the code writes anything or calls anything."""
+    """With no IR: every parameter and captured variable, if the code writes anything or calls anything
+    (none for s2sad's derivative code, which never writes into its inputs)."""
+    if code.co_filename.startswith("<s2sad"):
+        return Effects({}, frozenset())
     names = [*code.co_varnames[:code.co_argcount + code.co_kwonlyargcount
                                 + bool(code.co_flags & inspect.CO_VARARGS)
                                 + bool(code.co_flags & inspect.CO_VARKEYWORDS)], *code.co_freevars]

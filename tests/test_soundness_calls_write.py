@@ -180,10 +180,10 @@ def through_a_variable(x, act):
 
 
 def test_a_function_value_that_writes_into_its_argument_is_refused_when_called():
-    with pytest.raises(s2sad.S2SADSyntaxError, match="called through a variable .* writes into 'a'") as info:
+    with pytest.raises(s2sad.S2SADSyntaxError, match="writes into 'a'") as info:
         s2sad.grad(through_a_variable)(X, doubled_in_place)
     assert info.value.text.strip() == "a *= 2.0"
-    with pytest.raises(s2sad.S2SADSyntaxError, match="called through a variable"):
+    with pytest.raises(s2sad.S2SADSyntaxError, match="called through a variable .* writes into 'a'"):
         s2sad.jvp(lambda x: through_a_variable(x, doubled_in_place), (X,), (np.ones(2),))
     check_grads(lambda x: through_a_variable(x, lambda v: v * v), (X,), modes=("rev", "fwd"))
 
@@ -197,7 +197,7 @@ def test_a_nested_function_writing_into_the_callers_array_is_refused():
             return np.sum(a * x)
         return g(y) + np.sum(y)
     for run in (lambda: s2sad.grad(f)(X), lambda: s2sad.jvp(f, (X,), (np.ones(2),))):
-        with pytest.raises(s2sad.S2SADSyntaxError, match="writes into 'a' in place"):
+        with pytest.raises(s2sad.S2SADSyntaxError, match="writes into 'a'"):
             run()
 
 
