@@ -27,7 +27,7 @@ from .rules import ATTRIBUTES, BINOP_FUNCS, CLOSURE_DERIVATIVES, CONCAT, DERIVAT
     WRITERS, Rule, Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
@@ -263,7 +263,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
         if not isinstance(stmt, ir.Assign):
             continue
         p = analysis.prims[id(stmt)]
-        if _writes_into_argument(stmt.value, p) and _names(ir.children(stmt.value)) & analysis.varied:
+        if writes_into_argument(stmt.value) and _names(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(
                 f"s2sad cannot differentiate {_callee(stmt.value, p)}, called at {_where(stmt.loc)}\n"
                 "It writes into an array it is given (`out=` or in place), and a value that carries a "
@@ -318,7 +318,8 @@ def _globals_written(fn: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _writes_into_argument(v: ir.Expr, p: Prim) -> bool:
+def writes_into_argument(v: ir.Expr) -> bool:
+    """Is ``v`` a call that writes into an array it is given (``out=``, ``np.copyto``, ``a.fill``)?"""
     if not isinstance(v, ir.Call):
         return False
     if any(k == "out" for k, _ in v.kwargs):

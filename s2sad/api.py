@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, _rebind, get_cache
+from .cache import JVP, VJP, Cache, cell_contents, _rebind, carries_derivative, get_cache
 from .errors import SourceUnavailableError
 from .frontend import parse_function, source_lines
 from .ir import dump
@@ -255,7 +255,10 @@ def differentiable(fun: Callable) -> Callable:
         raise SourceUnavailableError("differentiating a value_and_grad function is not supported; "
                                      "differentiate grad(f) instead")
     inner = differentiable(fun.__wrapped__)
-    closure = bool(getattr(inner, "__closure__", None))  # one transform serves every closure of its code
+    # a closure over values that carry derivatives: one transform serves every closure of its code, and
+    # reads each one's cells (their cotangents flow back to the closure); other captures (functions,
+    # constants) are read when transformed, so a captured function is called directly, as in your code
+    closure = any(carries_derivative(cell_contents(c)) for c in getattr(inner, "__closure__", None) or ())
     per_fun = _source_functions.setdefault(inner.__code__ if closure else inner, {})
     if (nums, single) not in per_fun:
         code = inner.__code__

@@ -13,6 +13,7 @@ hold it weakly: a derivative lives as long as its function and its callers.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import sysconfig
@@ -304,7 +305,8 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         vjp = cache.entry(args).vjp
         if cells:
             vjp = _rebind(vjp, fn)
-        out, pullback = vjp(*args, **kwargs)
+        out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
+        _check_no_writes(fn, args, kwargs)
         if not captures:
             return out, pullback
 
@@ -342,7 +344,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             "when the caller is transformed.")
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
-                  if captures and carries_derivative(_contents(cell)))
+                  if captures and carries_derivative(cell_contents(cell)))
     params = code.co_varnames[: code.co_argcount]
     named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     shift = len(self_arg)
@@ -358,6 +360,36 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn
     return self_arg, fn, cache, frees
+
+
+def _check_no_writes(fn: types.FunctionType, args: tuple, kwargs: dict) -> None:
+    """A function value called in differentiated code may not write into an array, list or dict it is
+    given (or captured): the caller's analysis could not see that write."""
+    from .mutation import effects
+
+    written = effects(fn).writes
+    if not written:
+        return
+    values = dict(zip(fn.__code__.co_freevars, map(cell_contents, fn.__closure__ or ())))
+    try:
+        values.update(inspect.signature(fn).bind(*args, **kwargs).arguments)
+    except TypeError:  # the call itself fails, and says why
+        return
+    for name, loc in written.items():
+        if name in values and _mutable(values[name]):
+            where = f", at {loc.file}:{loc.line}:\n    {loc.text}" if loc is not None else ""
+            raise S2SADSyntaxError(
+                f"{fn.__qualname__}, called through a variable in differentiated code, writes into {name!r} in "
+                f"place{where}\ns2sad follows such writes only in functions called by name. Call it by name, or "
+                "make it return the new value instead", loc) if loc is not None else NoDerivativeRuleError(
+                f"{fn.__qualname__}, called through a variable in differentiated code, may write into {name!r}; "
+                "call it by name, or make it return the new value instead")
+
+
+def _mutable(value) -> bool:
+    if isinstance(value, tuple):  # (*args)
+        return any(map(_mutable, value))
+    return not isinstance(value, _SCALAR_TYPES + (complex, str, bytes, type(None)))
 
 
 def _as_source(fn):
@@ -388,12 +420,12 @@ def carries_derivative(value, seen: set[int] | None = None) -> bool:
             return True
         if isinstance(leaf, types.FunctionType) and id(leaf) not in seen:
             seen.add(id(leaf))
-            if any(carries_derivative(_contents(cell), seen) for cell in leaf.__closure__ or ()):
+            if any(carries_derivative(cell_contents(cell), seen) for cell in leaf.__closure__ or ()):
                 return True
     return False
 
 
-def _contents(cell: types.CellType) -> object:
+def cell_contents(cell: types.CellType) -> object:
     try:
         return cell.cell_contents
     except ValueError:
@@ -428,6 +460,8 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
             tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
         e = cache.entry(args)
         jvp = _rebind(e.vjp, fn) if fn.__closure__ else e.vjp
-        return jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        out = jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        _check_no_writes(fn, args, kwargs)  # (after: a callee s2sad cannot transform says so first)
+        return out
 
     return call

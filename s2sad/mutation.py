@@ -18,16 +18,21 @@ value would be stale), so:
 
 from __future__ import annotations
 
+import dis
+import inspect
+import types
+import weakref
 from dataclasses import dataclass, field
 
 import numpy
 
 from . import ir, runtime
-from .activity import CALL, CLOSURE, CONTAINER, COPY, TRANSFORM, UNPACK, Analysis
+from .activity import CALL, CLOSURE, CONTAINER, COPY, TRANSFORM, UNPACK, Analysis, Prim, analyze, writes_into_argument
+from .custom import Checkpointed
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .rules import INPLACE_FUNCS, INPLACE_OPS
-from .errors import S2SADSyntaxError
 
-__all__ = ["Mutation", "analyze_mutation", "inplace_write"]
+__all__ = ["Mutation", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
 _VIEW_FUNCS = {
     numpy.reshape, numpy.ravel, numpy.transpose, numpy.swapaxes, numpy.moveaxis, numpy.squeeze,
     numpy.expand_dims, numpy.broadcast_to, numpy.asarray, numpy.atleast_1d, numpy.atleast_2d, numpy.atleast_3d,
@@ -49,7 +54,8 @@ class Mutation:
     points: dict[str, set[str]] = field(default_factory=dict)  # name -> memory it may share
     contains: dict[str, set[str]] = field(default_factory=dict)  # memory of a container -> memory it holds
     writes: list[ir.Assign] = field(default_factory=list)
-    bases: dict[int, str] = field(default_factory=dict)  # id(write) -> the name written into
+    bases: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id(write) -> the names written into
+    calls: dict[int, object] = field(default_factory=dict)  # id(write) -> the user function that writes there
     lists: set[str] = field(default_factory=set)  # memory changed by list methods
     order: dict[int, int] = field(default_factory=dict)  # id(statement) -> preorder position
     loops: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(statement) -> enclosing loops
@@ -69,23 +75,28 @@ class Mutation:
         return seen
 
     def base(self, write: ir.Assign) -> str:
-        return self.bases[id(write)]
+        return self.bases[id(write)][0]
+
+    def hit(self, write: ir.Assign) -> set[str]:
+        """The memory ``write`` may change: a call may write into anything its arguments hold."""
+        reach = self.reaches if id(write) in self.calls else self.mem
+        return {r for b in self.bases[id(write)] for r in reach(b)}
 
     def written(self, name: str) -> bool:
         r = self.reaches(name)
-        return any(self.mem(self.base(w)) & r for w in self.writes)
+        return any(self.hit(w) & r for w in self.writes)
 
     def changes_after(self, name: str, stmt: ir.Stmt) -> bool:
         """May a write to ``name``'s memory run after ``stmt`` (later in the code, or a later iteration)?"""
         r = self.reaches(name)
         here = self.order[id(stmt)]
         loops = set(self.loops[id(stmt)])
-        return any(self.mem(self.base(w)) & r and (self.order[id(w)] > here or loops & set(self.loops[id(w)]))
+        return any(self.hit(w) & r and (self.order[id(w)] > here or loops & set(self.loops[id(w)]))
                    for w in self.writes)
 
     def changed_by(self, name: str, stmt: ir.Stmt) -> bool:
         """Does ``stmt`` itself write into ``name``'s memory (an in-place operator reading its operand)?"""
-        return id(stmt) in self.bases and bool(self.mem(self.bases[id(stmt)]) & self.reaches(name))
+        return id(stmt) in self.bases and bool(self.hit(stmt) & self.reaches(name))
 
     def structure_changes(self, name: str) -> bool:
         """Is ``name``'s memory a list that grows or shrinks (so even its length must be snapshotted)?"""
@@ -97,36 +108,47 @@ class Mutation:
         return any(i in sa and sa[i] != side for i, side in self.sides[id(b)])
 
 
-def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str]) -> Mutation:
-    """Memory sharing and the write checks of the module docstring; raises ``S2SADSyntaxError``."""
-    m, views, defs, reads = _Points(analysis, params, calls_alias=True).run(body)
+def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: set[str] = frozenset()
+                     ) -> Mutation:
+    """Memory sharing and the write checks of the module docstring; raises ``S2SADSyntaxError``.
+    ``temps``: names lowering invented; an error names the user's variable they view instead."""
+    points = _Points(analysis, params, calls_alias=True)
+    m, views, defs, reads = points.run(body)
     firm_points = _Points(analysis, params, calls_alias=False)  # calls return fresh memory
     firm = firm_points.run(body)[0]
     external = {r for n in [*params, *firm_points.external] for r in firm.mem(n)}
     copied = []  # `x op= v` on an input: computed into a new array, the input left as it was
     for w in m.writes:
         base, loc = m.base(w), w.loc
-        ext = firm.mem(base) & external
+        ext = firm.hit(w) & external
         if ext and any(firm.mem(n) & ext for n in analysis.active) and _inplace_op(w.value) \
                 and not ext & analysis.dims.keys():  # (an argument known to be an array is refused)
             copied.append(w)
         elif ext and any(firm.mem(n) & ext for n in analysis.active):
             raise S2SADSyntaxError(
-                f"this writes into {base!r}, memory that came from an argument or a global and carries a "
+                f"{_writer(m, w)} writes into {base!r}, memory that came from an argument or a global and carries a "
                 "gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())", loc)
-        if base in views and not _inplace_op(w.value):
+        if set(m.bases[id(w)]) & views and not _inplace_op(w.value):
             raise S2SADSyntaxError(
-                f"this writes through {base!r}, a view or alias of another array; s2sad cannot follow "
+                f"{_writer(m, w)} writes through {base!r}, a view or alias of another array; s2sad cannot follow "
                 "the change to the array it shares memory with. Write into that array directly, or "
                 "copy the view first (.copy())", loc)
+    kept = {id(w) for w in copied}  # (these change no memory)
     for name, use in reads:  # an older name for written memory, read after the write
         if name not in defs or not m.written(name):
             continue
         reached = m.reaches(name)
         for w in m.writes:
-            if not m.mem(m.base(w)) & reached or name in w.targets or use is w or m.exclusive(w, use):
+            if id(w) in kept or not m.hit(w) & reached or name in w.targets or use is w or m.exclusive(w, use):
                 continue
             if _between(defs[name], (m.order[id(w)], m.loops[id(w)]), (m.order[id(use)], m.loops[id(use)])):
+                while name in temps and name in points.origin:  # (`for r in y` iterates y_seq, a view of y)
+                    name = points.origin[name]
+                if id(w) in m.calls:
+                    raise S2SADSyntaxError(
+                        f"{_writer(m, w)} may change {name!r} in place, and {name!r} is read after this call; "
+                        "s2sad cannot follow a change made inside a called function. Pass a copy (.copy()), "
+                        "or return the new value from the function", w.loc)
                 what = "array" if not _inplace_op(w.value) else "value"
                 raise S2SADSyntaxError(
                     f"{name!r} shares memory with the {what} written here and is read after this write; "
@@ -136,6 +158,15 @@ def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str])
         w.value = ir.BinOp(next(op for op, f in INPLACE_FUNCS.items() if f is w.value.func.value), *w.value.args)
         m.writes.remove(w)
     return m
+
+
+def _writer(m: Mutation, w: ir.Assign) -> str:
+    """``"this"``, or for a call the function and the line where it writes into what it is given."""
+    fn, loc = m.calls.get(id(w), (None, None))
+    if fn is None:
+        return "this"
+    where = f" at {loc.file}:{loc.line}: {loc.text.strip()}" if loc is not None else ""
+    return f"{getattr(fn, '__qualname__', fn)}(...), called here (it writes into what it is given{where}),"
 
 
 def _between(d, w, u) -> bool:
@@ -168,10 +199,12 @@ def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
 class _Points:
     """The may-share analysis: propagated over the body to a fixed point (loops feed back)."""
 
-    def __init__(self, analysis: Analysis, params: list[str], calls_alias: bool) -> None:
+    def __init__(self, analysis: Analysis, params: list[str], calls_alias: bool, summary: bool = False) -> None:
         self.an = analysis
         self.params = params
         self.calls_alias = calls_alias  # a user function may return (part of) an argument
+        self.summary = summary  # finding a function's effects: a writer call (np.copyto) is a write
+        self.origin: dict[str, str] = {}  # a view -> the name it looks into
         self.external: set[str] = set()
 
     def run(self, body: list[ir.Stmt]):
@@ -180,7 +213,8 @@ class _Points:
         while True:
             size = sum(map(len, points.values())) + sum(map(len, contains.values()))
             self.m = Mutation(points, contains)
-            self.views, self.defs, self.reads = set(), {}, []
+            self.views, self.reads = set(), []
+            self.defs = {p: (-1, ()) for p in self.params}
             self.visit(body, (), ())
             if sum(map(len, points.values())) + sum(map(len, contains.values())) == size:
                 return self.m, self.views, self.defs, self.reads
@@ -236,6 +270,9 @@ class _Points:
         p = self.an.prims.get(id(s))
         kind = p.kind if p else None
         names = list(ir.names_read(v))
+        if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
+            m.writes.append(s)
+            m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc)
         if kind in (CONTAINER, CLOSURE):
             for t in s.targets:
                 for n in names:
@@ -248,15 +285,16 @@ class _Points:
                     self.flow(t, m.mem(item.id))
                     self.views.add(t)
             return
-        if kind == TRANSFORM and not self.calls_alias:
+        if kind == TRANSFORM:
+            self.call(s, p, names)
             return
         if kind == CALL and p.rule.returns and not _is_view_call(v):  # list(xs), d.values(): a new container
             for t in s.targets:  # holding what xs holds (or views of the array xs)
                 for n in names:
                     m.contains.setdefault(t, set()).update(self.elements(n) or m.mem(n))
             return
-        if kind in (TRANSFORM, UNPACK) or (kind == COPY and isinstance(v, ir.Name)):
-            sources = names  # a user function may return any argument; unpacking takes out elements
+        if kind == UNPACK or (kind == COPY and isinstance(v, ir.Name)):
+            sources = names  # unpacking takes out elements
         elif (kind == CALL and (p.rule.name in _VIEW_RULES or _is_view_call(v))) or (
                 isinstance(v, ir.Call) and isinstance(v.func, ir.Attr) and v.func.attr in _VIEW_METHODS):
             sources = list(ir.names_read(_viewed(v)))  # a view of its first operand only
@@ -267,11 +305,29 @@ class _Points:
                 self.flow(t, m.mem(n) | self.elements(n))  # an item taken out of a container, too
             if sources:
                 self.views.add(t)
+                self.origin[t] = sources[0]
+
+    def call(self, s: ir.Assign, p, names: list[str]) -> None:
+        """A call into user code: a write into the arguments it may change, a view of those it may return."""
+        m, summary = self.m, call_effects(p, self.an)
+        if summary is None:  # a function value: its writes are checked when it is called
+            returned = names if self.calls_alias else []
+        else:
+            written, returned, m.calls[id(s)] = summary
+            if written:
+                m.writes.append(s)
+                m.bases[id(s)] = tuple(written)
+                m.lists.update(r for n in written for r in m.reaches(n))  # a list may change length
+        for t in s.targets:
+            for n in returned:
+                self.flow(t, m.mem(n) | self.elements(n))
+            if returned:
+                self.views.add(t)
 
     def write(self, s: ir.Assign, base: str) -> None:
         m, v = self.m, s.value
         m.writes.append(s)
-        m.bases[id(s)] = base
+        m.bases[id(s)] = (base,)
         self.flow(s.targets[-1], m.mem(base))  # the new version is the same memory
         held: set[str] = set()
         if isinstance(v, ir.ListMethod):
@@ -305,3 +361,102 @@ def _viewed(v: ir.Expr) -> ir.Expr:
 def _is_view_call(v: ir.Expr) -> bool:
     return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.func.value in _VIEW_FUNCS
 
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What a call into a user function may do to the memory it is given: the parameters (and
+    captured variables) it may write into, each with the line of a write, and those its result
+    may be or hold."""
+
+    writes: dict[str, ir.Loc | None]
+    returns: frozenset[str]
+
+
+_EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> Effects
+_PENDING: list[list] = []  # [code, approximation, tentative]: effects being found (recursion)
+
+
+def effects(fn: types.FunctionType) -> Effects:
+    """``fn``'s effects, from its lowered IR (a recursive call sees a least fixed point)."""
+    code = fn.__code__
+    if code in _EFFECTS:
+        return _EFFECTS[code]
+    for i, (c, approximation, _) in enumerate(_PENDING):
+        if c is code:
+            for frame in _PENDING[i + 1:]:
+                frame[2] = True  # found with an approximation: not final, not cached
+            return approximation
+    frame = [code, Effects({}, frozenset()), False]
+    _PENDING.append(frame)
+    try:
+        while True:
+            found = _effects(fn)
+            if (found.writes.keys(), found.returns) == (frame[1].writes.keys(), frame[1].returns):
+                break
+            frame[1] = found
+    finally:
+        _PENDING.pop()
+    if not frame[2]:
+        _EFFECTS[code] = found
+    return found
+
+
+def _effects(fn: types.FunctionType) -> Effects:
+    from .transform import lowered_ir  # the pipeline imports this module
+
+    code = fn.__code__
+    try:
+        lowered = lowered_ir(fn, code.co_freevars, dynamic_cells=True)[2]
+        analysis = analyze(lowered, [], set())
+    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError, OSError):
+        return _from_bytecode(code)
+    names = {n: n for n in lowered.params.names()} | {local: free for free, local in lowered.inputs.items()}
+    m = _Points(analysis, list(names), calls_alias=True, summary=True).run(lowered.body[:-1])[0]
+    writes = {}
+    for local, name in names.items():
+        w = next((w for w in m.writes if m.hit(w) & m.reaches(local)), None)
+        if w is not None:
+            writes[name] = w.loc
+    result = {r for n in ir.names_read(lowered.body[-1].value) for r in m.reaches(n)}
+    return Effects(writes, frozenset(names[n] for n in names if n in result))
+
+
+def _from_bytecode(code: types.CodeType) -> Effects:
+    """With no IR: every parameter and captured variable, if the code writes anything or calls anything
+    (none for s2sad's derivative code, which never writes into its inputs)."""
+    if code.co_filename.startswith("<s2sad"):
+        return Effects({}, frozenset())
+    names = [*code.co_varnames[:code.co_argcount + code.co_kwonlyargcount
+                                + bool(code.co_flags & inspect.CO_VARARGS)
+                                + bool(code.co_flags & inspect.CO_VARKEYWORDS)], *code.co_freevars]
+    writes = any(i.opname in ("STORE_SUBSCR", "DELETE_SUBSCR", "STORE_ATTR", "CALL", "CALL_FUNCTION_EX")
+                 or (i.opname == "BINARY_OP" and i.argrepr.endswith("=")) for i in dis.get_instructions(code))
+    return Effects(dict.fromkeys(names) if writes else {}, frozenset(names))
+
+
+def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tuple] | None:
+    """For a call into user code: the names of the caller's it may write into, those its result may
+    share, and (the function, the line of a write); None for a function known only when called."""
+    fn, shift = p.callee, 0
+    if fn is None:
+        return None
+    fn = fn.fn if isinstance(fn, Checkpointed) else fn
+    if isinstance(fn, types.MethodType):  # a method of a global object: its receiver is no local memory
+        fn, shift = fn.__func__, 1
+    if not isinstance(fn, types.FunctionType):  # a rule the user registered for a callable with no source
+        return [], [], (fn, None)
+    e, code = effects(fn), fn.__code__
+    named = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    rest = code.co_varnames[len(named):len(named) + 2]  # *args, **kwargs (where present)
+    star = rest[0] if code.co_flags & inspect.CO_VARARGS else None
+    stars = rest[bool(star)] if code.co_flags & inspect.CO_VARKEYWORDS else None
+    bound = [(named[i + shift] if i + shift < code.co_argcount else star, a) for i, a in enumerate(p.args)]
+    bound += [(k if k in named else stars, v) for k, v in p.kwargs.items()]
+    bound += [(None, a) for a in p.starred]  # any parameter
+    written = [n for param, a in bound if param in e.writes or (param is None and e.writes)
+               for n in ir.names_read(a) if n not in analysis.scalars]
+    returned = [n for param, a in bound if param in e.returns or (param is None and e.returns)
+                for n in ir.names_read(a)]
+    loc = next((e.writes[param] for param, a in bound if param in e.writes), None)
+    return written, returned, (fn, loc)

@@ -438,6 +438,7 @@ defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
         diff=(0,), linear="joint", zero=(1, 2))
 defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint")
+defrule(_rt.snapshot, "snapshot", lambda h, ans, x: (h,), linear="joint")  # a copy taken for the pullback
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint")
 set_container([_rt.tuple_adjoint])

@@ -240,7 +240,7 @@ def list_add_inplace_alias(a, b):
     (alias_then_inplace, "y *= 2.0", s2sad.S2SADSyntaxError, "'z' shares memory"),
     (view_then_inplace, "y *= 2.0", s2sad.S2SADSyntaxError, "'v' shares memory"),
     (list_element_then_inplace, "y *= 2.0", s2sad.S2SADSyntaxError, "'held' shares memory"),
-    (iterated_row_then_inplace, "y *= x", s2sad.S2SADSyntaxError, "shares memory"),
+    (iterated_row_then_inplace, "y *= x", s2sad.S2SADSyntaxError, "^'y' shares memory"),
     (list_add_inplace_alias, "xs += [b * 2.0]", s2sad.S2SADSyntaxError, "'ys' shares memory"),
     (sorts, "xs.sort()", s2sad.NoDerivativeRuleError, r"xs\.sort\(\.\.\.\), called at"),
     (inserts, "xs.insert(0, x * 3.0)", s2sad.NoDerivativeRuleError, "the method .insert()"),
