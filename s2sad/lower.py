@@ -36,6 +36,7 @@ _TEMP_NAMES = {
     "+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
     "@": "matmul", "&": "and_", "|": "or_", "^": "xor", "<<": "lshift", ">>": "rshift",
 }
+_AFTER_LOOP = "<a for loop's variable after the loop>"  # env value: its last value is not kept
 _UNSUPPORTED = {
     gast.With: "`with` blocks",
     gast.Try: "`try` blocks", gast.Raise: "`raise`", gast.Assert: "`assert`",
@@ -293,6 +294,9 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(node.body)
         orelse, else_env = self.region(node.orelse)
+        used = self.loaded_outside(node)  # a variable only the branches read is not joined
+        then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
+        else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
         self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
 
@@ -307,6 +311,9 @@ class _Lowering:
         bound_then, bound_else = _bound(body), _bound(orelse)
         for var in dict.fromkeys([*then_env, *else_env]):
             a, b = then_env.get(var), else_env.get(var)
+            if _AFTER_LOOP in (a, b):
+                self.env[var] = _AFTER_LOOP
+                continue
             if a == b:
                 if a is not None:
                     self.env[var] = a
@@ -359,17 +366,19 @@ class _Lowering:
                 raise self.src.syntax_error("internal: early exit left after desugaring", n)
         assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())
         later = self.loaded_after(node)
-        carried = [v for v in self.ordered_locals if v in assigned and (v in self.env or v in later)]
+        spent = _loop_targets_only(body_nodes)  # left holding an inner loop's last element: not carried
+        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in self.env or v in later)]
         kind, iter_, prelude = "while", None, None
         if isinstance(node, gast.For):
             kind = "for"
             iter_, prelude = self.iteration(node)
-            for t in _target_names(node.target):
-                if t in later:
-                    raise self.src.syntax_error(
-                        f"reading the loop variable {t!r} after the loop is not supported yet", node.target)
             carried = [v for v in carried if v not in _target_names(node.target)]
-        inits = [ir.Name(self.env[v]) if v in self.env else ir.Const(None) for v in carried]
+        loaded = {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        for v in carried:
+            if self.env.get(v) == _AFTER_LOOP and v in loaded:
+                raise self.after_loop(v, node)
+        inits = [ir.Name(self.env[v]) if self.env.get(v, _AFTER_LOOP) != _AFTER_LOOP else ir.Const(None)
+                 for v in carried]
         outer_env = dict(self.env)
         for v in carried:
             self.new_version(v)
@@ -384,10 +393,16 @@ class _Lowering:
         else:
             target, body_stmts, body_env = self.for_body(node, iter_, prelude, body_nodes)
         headers = [self.env[v] for v in carried]
+        for v in carried:
+            if body_env[v] == _AFTER_LOOP:  # also an inner loop's variable: its last value is not kept
+                raise self.after_loop(v, node)
         nexts = [ir.Name(body_env[v]) for v in carried]
         exit_ = ir.Name(body_env[exit_flag]) if exit_flag else None
         self.env = outer_env
         results = [self.new_version(v) for v in carried]
+        targets = _target_names(node.target) if isinstance(node, gast.For) else []
+        for t in [*targets, *spent]:  # its last value is not kept: reading it is refused
+            self.env[t] = _AFTER_LOOP
         self.body.append(ir.Loop(kind, body_stmts, target, iter_, cond_body, cond, headers, inits, nexts,
                                  results, exit_, loc))
 
@@ -473,6 +488,11 @@ class _Lowering:
         end = (node.end_lineno, node.end_col_offset)
         return {n.id for n in _scope_loads(self.src.tree)
                 if (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end}
+
+    def loaded_outside(self, node: gast.AST) -> set[str]:
+        """Names of this scope read anywhere but inside ``node``."""
+        inside = set(map(id, gast.walk(node)))
+        return {n.id for n in _scope_loads(self.src.tree) if id(n) not in inside}
 
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:
@@ -588,7 +608,7 @@ class _Lowering:
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
             once = self.stores[name] == (0 if name in self.params.names() else 1)
-            if not once or name not in self.env or name in changed_later:
+            if not once or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
                 raise self.src.syntax_error(
                     f"this nested function captures {name!r}, which is not bound exactly once before it "
                     "(or is changed after it); s2sad supports closures over values that do not change", node)
@@ -605,6 +625,8 @@ class _Lowering:
 
     def load_name(self, node: gast.Name) -> ir.Expr:
         name = node.id
+        if self.env.get(name) == _AFTER_LOOP:
+            raise self.after_loop(name, node)
         if name in self.env:
             return ir.Name(self.env[name])
         if name in self.locals:
@@ -616,6 +638,10 @@ class _Lowering:
             if isinstance(e, gast.Starred):
                 raise self.src.syntax_error("`*` unpacking in calls and literals is not supported yet", e)
         return elts
+
+    def after_loop(self, name: str, node: gast.AST) -> Exception:
+        return self.src.syntax_error(f"reading the loop variable {name!r} after the loop is not supported yet; "
+                                     "assign it to another name inside the loop", node)
 
     def unsupported(self, node: gast.AST) -> Exception:
         what = _UNSUPPORTED.get(type(node), f"`{type(node).__name__}`")
@@ -639,6 +665,13 @@ def _stores(stmts: list[gast.stmt]) -> set[str]:
                 and n.func.attr in ("append", "extend", "pop"):
             out.add(n.func.value.id)
     return out
+
+
+def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` bind only as the variables of ``for`` loops."""
+    targets = {id(n) for s in stmts for f in _scope(s) if isinstance(f, gast.For) for n in gast.walk(f.target)}
+    stores = [n for s in stmts for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
+    return {n.id for n in stores} - {n.id for n in stores if id(n) not in targets}
 
 
 def _target_names(target: gast.expr) -> list[str]:
