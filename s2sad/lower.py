@@ -10,6 +10,7 @@ Syntax outside the supported subset raises ``S2SADSyntaxError`` at the user's li
 from __future__ import annotations
 
 import builtins
+import importlib
 import types
 from collections import Counter
 
@@ -118,6 +119,7 @@ class _Lowering:
         self.temps: set[str] = set()
         self.env: dict[str, str] = {}  # user name -> current SSA name
         self.loc: ir.Loc | None = None
+        self.imports: dict[str, ir.Ref] = {}  # names bound by `import` inside the function
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -231,9 +233,45 @@ class _Lowering:
                 self.atom(node.value)  # kept for its side effects (print, ...)
         elif isinstance(node, gast.Pass):
             pass
+        elif isinstance(node, gast.Raise):
+            args = [] if node.exc is None else [self.to_atom(self.expr(node.exc), "error")]
+            args += [] if node.cause is None else [self.to_atom(self.expr(node.cause), "cause")]
+            self.body.append(ir.Do(ir.Call(ir.Ref(("throw",), runtime.throw, helper=True), args), self.loc))
+            return True  # what follows in the block never runs
+        elif isinstance(node, gast.Assert):
+            exc = gast.Call(gast.Name("AssertionError", gast.Load(), None, None), [node.msg] if node.msg else [], [])
+            fail = gast.copy_location(gast.Raise(gast.copy_location(exc, node), None), node)
+            self.if_stmt(gast.copy_location(gast.If(gast.UnaryOp(gast.Not(), node.test), [fail], []), node))
+        elif isinstance(node, gast.Delete):
+            for target in node.targets:
+                if not (isinstance(target, gast.Name) and target.id in self.env):
+                    raise self.src.syntax_error("s2sad supports `del` of local names only", target)
+                del self.env[target.id]
+        elif isinstance(node, gast.Import | gast.ImportFrom):
+            self.import_(node)
         else:
             raise self.unsupported(node)
         return False
+
+    def import_(self, node: gast.Import | gast.ImportFrom) -> None:
+        """``import m as n`` / ``from m import f`` inside the function: imported now, as the call would."""
+        for alias in node.names:
+            if alias.name == "*":
+                raise self.src.syntax_error("`from ... import *` is not allowed inside a function", node)
+            if isinstance(node, gast.Import):
+                module = importlib.import_module(alias.name)
+                bound = alias.asname or alias.name.split(".")[0]
+                value = module if alias.asname else importlib.import_module(bound)
+            else:
+                package = self.src.fn.__module__ if node.level else None
+                module = importlib.import_module("." * node.level + (node.module or ""), package)
+                bound = alias.asname or alias.name
+                value = getattr(module, alias.name, None)
+                if value is None:
+                    value = importlib.import_module(f"{module.__name__}.{alias.name}")
+            if bound in self.stores:
+                raise self.src.syntax_error(f"{bound!r} is imported and also assigned in this function", node)
+            self.imports[bound] = ir.Ref((bound,), value, helper=True)
 
     def assign(self, target: gast.expr, value: ir.Expr) -> None:
         """Bind ``target`` to ``value`` (an atom, or an operation the first time it is bound)."""
@@ -241,7 +279,8 @@ class _Lowering:
             self.body.append(ir.Assign(self.new_version(target.id), value, self.loc))
         elif isinstance(target, gast.Tuple | gast.List):
             if any(isinstance(e, gast.Starred) for e in target.elts):
-                raise self.src.syntax_error("starred unpacking (`a, *b = ...`) is not supported yet", target)
+                self.starred(target, self.to_atom(value, "tup"))
+                return
             tup = self.to_atom(value, "tup")
             simple = all(isinstance(e, gast.Name) for e in target.elts)
             if simple:
@@ -259,6 +298,22 @@ class _Lowering:
             self.body.append(ir.Assign(self.new_version(target.value.id), ir.SetItem(base, index, item), self.loc))
         else:
             raise self.src.syntax_error("assignment to an attribute is not supported yet", target)
+
+    def starred(self, target: gast.Tuple | gast.List, value: ir.Expr) -> None:
+        """``first, *rest, last = xs`` -> ``first = xs[0]``, ``rest = list(xs[1:-1])``, ``last = xs[-1]``
+        (an iterator is made a sequence first; too few values raise IndexError)."""
+        seq = self.emit(ir.Call(ir.Ref(("sequence",), runtime.sequence, helper=True), [value]), "seq")
+        star = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
+        after = len(target.elts) - star - 1
+        for i, e in enumerate(target.elts):
+            if i < star:
+                self.assign(e, ir.Subscript(seq, ir.Const(i)))
+            elif i > star:
+                self.assign(e, ir.Subscript(seq, ir.Const(i - len(target.elts))))
+            else:
+                part = self.emit(ir.Subscript(seq, ir.Slice(ir.Const(star) if star else None,
+                                                            ir.Const(-after) if after else None, None)), "part")
+                self.assign(e.value, ir.Call(_builtin("list"), [part]))
 
     def store_target(self, target: gast.Subscript) -> tuple[ir.Name, ir.Expr]:
         """The array (a local name) and index of ``name[index] = ...``."""
@@ -527,7 +582,7 @@ class _Lowering:
         if isinstance(node, gast.Attribute):
             base = self.atom(node.value)
             if isinstance(base, ir.Ref) and _is_namespace(base.value):
-                return ir.Ref((*base.path, node.attr), getattr(base.value, node.attr, ir.UNKNOWN))
+                return _attr_ref(base, node.attr)
             return ir.Attr(base, node.attr)
         if isinstance(node, gast.BinOp):
             return ir.BinOp(_BINOPS[type(node.op)], self.atom(node.left), self.atom(node.right))
@@ -572,17 +627,42 @@ class _Lowering:
             return ir.Tuple([self.atom(e) for e in self._no_starred(node.elts)])
         if isinstance(node, gast.List):
             return ir.List([self.atom(e) for e in self._no_starred(node.elts)])
+        if isinstance(node, gast.NamedExpr):
+            value = self.atom(node.value)
+            self.assign(node.target, value)
+            return self.load_name(gast.Name(node.target.id, gast.Load(), None, None))
+        if isinstance(node, gast.JoinedStr):
+            return self.fstring(node)
         if isinstance(node, gast.Dict):
             if any(k is None for k in node.keys):
                 raise self.src.syntax_error("`**` in dict literals is not supported yet", node)
             return ir.Dict([self.atom(k) for k in node.keys], [self.atom(v) for v in node.values])
         raise self.unsupported(node)
 
+    def fstring(self, node: gast.JoinedStr) -> ir.Expr:
+        """``f"a{x!r:>8}"`` -> ``''.join(('a', format(repr(x), '>8')))``, as Python evaluates it."""
+        if all(isinstance(v, gast.Constant) for v in node.values):  # a format spec without fields
+            return ir.Const("".join(v.value for v in node.values))
+        parts = []
+        for v in node.values:
+            if not isinstance(v, gast.FormattedValue):
+                parts.append(self.atom(v))
+                continue
+            value = self.atom(v.value)
+            if v.conversion in (ord("r"), ord("s"), ord("a")):
+                value = self.emit(ir.Call(_builtin({"r": "repr", "s": "str", "a": "ascii"}[chr(v.conversion)]),
+                                          [value]), "text")
+            spec = [self.atom(v.format_spec)] if v.format_spec is not None else []
+            parts.append(self.emit(ir.Call(_builtin("format"), [value, *spec]), "text"))
+        if len(parts) == 1 and isinstance(node.values[0], gast.FormattedValue):
+            return parts[0]
+        return ir.Call(ir.Attr(ir.Const(""), "join"), [ir.Tuple(parts)])
+
     def call(self, node: gast.Call) -> ir.Call:
         if isinstance(node.func, gast.Attribute):
             base = self.atom(node.func.value)
             if isinstance(base, ir.Ref) and _is_namespace(base.value):
-                func = ir.Ref((*base.path, node.func.attr), getattr(base.value, node.func.attr, ir.UNKNOWN))
+                func = _attr_ref(base, node.func.attr)
             else:
                 func = ir.Attr(base, node.func.attr)  # a method call: receiver stays an atom
         else:
@@ -627,6 +707,8 @@ class _Lowering:
         name = node.id
         if self.env.get(name) == _AFTER_LOOP:
             raise self.after_loop(name, node)
+        if name in self.imports:
+            return self.imports[name]
         if name in self.env:
             return ir.Name(self.env[name])
         if name in self.locals:
@@ -646,6 +728,12 @@ class _Lowering:
     def unsupported(self, node: gast.AST) -> Exception:
         what = _UNSUPPORTED.get(type(node), f"`{type(node).__name__}`")
         return self.src.syntax_error(f"s2sad does not support {what} yet", node)
+
+
+def _attr_ref(base: ir.Ref, attr: str) -> ir.Ref:
+    """``module.attr``; a module imported inside the function stays the root it is bound by."""
+    root = (base.root or base.value) if base.helper else None
+    return ir.Ref((*base.path, attr), getattr(base.value, attr, ir.UNKNOWN), base.helper, root)
 
 
 def _builtin(name: str) -> ir.Ref:

@@ -160,3 +160,57 @@ def test_comprehension_variable_does_not_leak():
 def test_sum_of_generator_accumulates_without_a_list():
     text = s2sad.source(sum_of_generator)
     assert "total = 0" in text and "genexp" not in text
+
+
+# ----- statements on and off the differentiated path -----
+
+
+def statements(x, xs):
+    import math
+    from numpy import tanh as th
+    import numpy.linalg as la
+    assert x.shape == (3,), f"bad shape {x.shape!r:>5}"
+    if np.any(np.isnan(x)):
+        raise ValueError(f"nan in {x}")
+    first, *rest = xs
+    *init, last = xs
+    if (n := len(rest)) > 1:
+        y = th(x) * first + sum(r for r in rest) * n
+    else:
+        y = x
+    tmp = y * 2
+    del tmp
+    return np.sum(y * last) + math.pi * la.norm(x) + sum(init)
+
+
+def straight_statements(x):
+    import numpy as numpy_
+    assert np.all(np.isfinite(x)), f"x = {x}"
+    message = f"{np.sum(x):.3f} and {x!r}"
+    if len(message) < 0:
+        raise RuntimeError(message) from None
+    return numpy_.sum(numpy_.sin(x) * (s := np.sum(x ** 2))) + s
+
+
+def test_statements():
+    x = np.array([0.1, 0.2, -0.3])
+    check(statements, (x, [1.0, 2.0, 3.0]), second=False)
+    check(straight_statements, (x,))
+
+
+def test_raise_and_assert_raise_in_the_derivative_too():
+    with pytest.raises(ValueError, match=r"nan in \[ 1. nan  2.\]"):
+        s2sad.grad(statements)(np.array([1.0, np.nan, 2.0]), [1.0, 2.0])
+    with pytest.raises(AssertionError, match=r"bad shape  \(2,\)"):
+        s2sad.grad(statements)(np.ones(2), [1.0, 2.0])
+    text = s2sad.source(straight_statements)
+    assert "error = AssertionError(tmp)\n        raise error\n" in text and "raise error_1 from None" in text
+
+
+def test_reading_a_deleted_name_is_refused():
+    def f(x):
+        y = x * 2.0
+        del y
+        return y
+    with pytest.raises(s2sad.S2SADSyntaxError, match="'y' is read before it is assigned"):
+        s2sad.grad(f)(1.0)
