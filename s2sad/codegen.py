@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from collections import Counter
 
-from . import ir
+from . import ir, runtime
 
 __all__ = ["emit"]
 
@@ -45,7 +45,10 @@ def statement(stmt: ir.Assign | ir.Do | ir.Return) -> str:
             return "return " + ", ".join(ir.expr_str(i) for i in v.items)
         return f"return {ir.expr_str(v)}"
     if isinstance(stmt, ir.Do):
-        return ir.expr_str(stmt.value)
+        v = stmt.value
+        if isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.func.value is runtime.throw:
+            return " ".join(["raise", *(ir.expr_str(a) for a in v.args[:1]), *(f"from {ir.expr_str(a)}" for a in v.args[1:])])
+        return ir.expr_str(v)
     v = stmt.value
     if isinstance(v, ir.Closure) and isinstance(v.node, ast.FunctionDef):
         return ast.unparse(v.node)  # the user's nested def, as written

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import gast
 
-__all__ = ["desugar"]
+__all__ = ["desugar", "cells", "comprehensions"]
 
 NEVER, MAYBE, ALWAYS = "never", "maybe", "always"
 
@@ -353,3 +353,268 @@ def _rebound(s: gast.stmt, writers: dict[str, list[str]], taken: set[str], calls
         first = gast.Name(fresh, gast.Store(), None, None)
     stores = [gast.Name(n, gast.Store(), None, None) for n in writers[name]]
     return _at(gast.Assign([gast.Tuple([first, *stores], gast.Store())], value, None), s)
+
+
+_COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+_SCOPES = (gast.FunctionDef, gast.Lambda, gast.ClassDef)
+
+
+def comprehensions(tree: gast.FunctionDef, src) -> gast.FunctionDef:
+    """Comprehensions and generator expressions -> loops that build their value, on the gast tree.
+
+    ``ys = [f(x) for x in xs if c]`` becomes ``ys = []`` / ``for x in xs: if c: ys.append(f(x))``;
+    a dict comprehension writes items, a set comprehension is ``set`` of a list, a generator
+    expression is built as a list, and ``sum(<generator>)`` adds as it goes. The loops are written
+    before the statement holding the comprehension (inside the branch of an ``x if c else y``, an
+    ``and``/``or`` or a ``while`` test whose evaluation it belongs to). A comprehension variable
+    keeps its name unless the function uses that name elsewhere (then it gets a fresh one: it
+    does not leak, as in Python 3). Nested functions are transformed on their own.
+    """
+    c = _Comprehensions(tree, src)
+    tree.body = c.block(tree.body)
+    return tree
+
+
+def _contains_comprehension(node: gast.AST) -> bool:
+    return any(isinstance(n, _COMPREHENSIONS) for n in _walk(node))
+
+
+def _outside_names(node: gast.AST, bound: frozenset = frozenset()):
+    """The names read or bound anywhere except as a comprehension's own variable."""
+    if isinstance(node, gast.Name):
+        if node.id not in bound:
+            yield node.id
+        return
+    if isinstance(node, _COMPREHENSIONS):
+        inner = bound | {n.id for g in node.generators for n in gast.walk(g.target) if isinstance(n, gast.Name)}
+        yield from _outside_names(node.generators[0].iter, bound)
+        parts = [*(p for g in node.generators for p in (g.target, *g.ifs)),
+                 *(g.iter for g in node.generators[1:]),
+                 *((node.key, node.value) if isinstance(node, gast.DictComp) else (node.elt,))]
+        for p in parts:
+            yield from _outside_names(p, inner)
+        return
+    for child in gast.iter_child_nodes(node):
+        yield from _outside_names(child, bound)
+
+
+def _rename(node: gast.AST, old: str, new: str) -> None:
+    """Rename ``old`` to ``new`` where it means the same variable (not under a rebinding)."""
+    if isinstance(node, gast.Name):
+        if node.id == old:
+            node.id = new
+        return
+    if isinstance(node, _COMPREHENSIONS) and old in {n.id for g in node.generators for n in gast.walk(g.target)
+                                                      if isinstance(n, gast.Name)}:
+        _rename(node.generators[0].iter, old, new)
+        return
+    if isinstance(node, gast.Lambda | gast.FunctionDef) and old in {
+            a.id for a in gast.walk(node.args) if isinstance(a, gast.Name)}:
+        return
+    for child in gast.iter_child_nodes(node):
+        _rename(child, old, new)
+
+
+class _Comprehensions:
+    def __init__(self, tree: gast.FunctionDef, src) -> None:
+        self.src = src
+        self.taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
+        self.outside = set(_outside_names(tree))
+        stored = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        self.builtins = {b.__name__ for b in (sum, list, set) if src.lookup(b.__name__) is b} - stored
+        self.d = _Desugar(self.taken)
+        self.depth = 0  # loops around the code being rewritten
+
+    def block(self, stmts: list[gast.stmt]) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for s in stmts:
+            out += self.stmt(s)
+        return out
+
+    def stmt(self, s: gast.stmt) -> list[gast.stmt]:
+        """``s`` with its comprehensions replaced, preceded by the loops that compute them."""
+        if isinstance(s, gast.FunctionDef | gast.ClassDef):
+            return [s]
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(s, field, None), list):
+                inner = int(field == "body" and isinstance(s, gast.For | gast.While))
+                self.depth += inner
+                setattr(s, field, self.block(getattr(s, field)))
+                self.depth -= inner
+        for handler in getattr(s, "handlers", ()):
+            handler.body = self.block(handler.body)
+        for case in getattr(s, "cases", ()):
+            case.body = self.block(case.body)
+        if isinstance(s, gast.While) and _contains_comprehension(s.test):
+            return [self.while_(s)]
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and (isinstance(s.value, gast.DictComp) or isinstance(s.value, gast.ListComp) and not self.copies) \
+                and s.targets[0].id not in {
+                    n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}:
+            pre: list[gast.stmt] = []
+            self.comprehension(s.value, pre, s.targets[0].id)  # built in the user's own name
+            return pre
+        pre = []
+        for field, value in gast.iter_fields(s):
+            if field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                continue
+            if isinstance(value, gast.expr):
+                setattr(s, field, self.expr(value, pre))
+            elif isinstance(value, list):
+                setattr(s, field, [self.expr(v, pre) if isinstance(v, gast.expr) else self.items(v, pre)
+                                   for v in value])
+        return [*pre, s]
+
+    def items(self, item: gast.AST, pre: list[gast.stmt]) -> gast.AST:
+        """A ``with`` item: its context expression, evaluated before the statement."""
+        if isinstance(item, gast.withitem):
+            item.context_expr = self.expr(item.context_expr, pre)
+        return item
+
+    def while_(self, s: gast.While) -> gast.While:
+        """``while <test with a comprehension>: body`` -> ``while True: <loops>; if not test: break; body``."""
+        if s.orelse:
+            raise self.src.syntax_error("s2sad does not support a comprehension in the test of a "
+                                        "`while ... else` loop yet; compute it in the loop body", s)
+        pre: list[gast.stmt] = []
+        test = self.expr(s.test, pre)
+        stop = _at(gast.If(_at(gast.UnaryOp(gast.Not(), test), s), [_at(gast.Break(), s)], []), s)
+        s.test = _true(s)
+        s.body = [*pre, stop, *s.body]
+        return s
+
+    def expr(self, e: gast.expr, pre: list[gast.stmt]) -> gast.expr:
+        """``e`` with its comprehensions replaced by names; the statements computing them go to ``pre``."""
+        if not _contains_comprehension(e) or isinstance(e, gast.Lambda):
+            return e
+        if isinstance(e, _COMPREHENSIONS):
+            return self.comprehension(e, pre)
+        if isinstance(e, gast.Call) and "sum" in self.builtins and isinstance(e.func, gast.Name) and e.func.id == "sum" \
+                and len(e.args) in (1, 2) and not e.keywords \
+                and isinstance(e.args[0], gast.GeneratorExp | gast.ListComp):
+            start = self.expr(e.args[1], pre) if len(e.args) == 2 else _at(gast.Constant(0, None), e)
+            return self.total(e.args[0], start, pre)
+        if isinstance(e, gast.IfExp):
+            return self.lazy(e, pre)
+        if isinstance(e, gast.BoolOp) and any(map(_contains_comprehension, e.values[1:])):
+            return self.boolean(e, pre)
+        if isinstance(e, gast.Compare) and any(map(_contains_comprehension, e.comparators[1:])):
+            raise self.src.syntax_error("s2sad does not support a comprehension in a chained comparison "
+                                        "yet; compute it first", e)
+        for field, value in gast.iter_fields(e):
+            if isinstance(value, gast.expr):
+                setattr(e, field, self.expr(value, pre))
+            elif isinstance(value, list):
+                setattr(e, field, [self.expr(v, pre) if isinstance(v, gast.expr) else self.keyword(v, pre)
+                                   for v in value])
+        return e
+
+    def keyword(self, kw: gast.AST, pre: list[gast.stmt]) -> gast.AST:
+        if isinstance(kw, gast.keyword):
+            kw.value = self.expr(kw.value, pre)
+        return kw
+
+    def lazy(self, e: gast.IfExp, pre: list[gast.stmt]) -> gast.Name:
+        """``a if c else b`` holding a comprehension -> an ``if`` statement, so only one branch runs."""
+        name = self.d.fresh("choice")
+        test = self.expr(e.test, pre)
+        branches = []
+        for part in (e.body, e.orelse):
+            block: list[gast.stmt] = []
+            value = self.expr(part, block)
+            branches.append([*block, _assign(name, value, part)])
+        pre.append(_at(gast.If(test, *branches), e))
+        return _at(_load(name), e)
+
+    def boolean(self, e: gast.BoolOp, pre: list[gast.stmt]) -> gast.Name:
+        """``a and b`` -> ``t = a`` / ``if t: t = b`` (``or``: ``if not t``), so ``b`` runs only when needed."""
+        name = self.d.fresh("either" if isinstance(e.op, gast.Or) else "both")
+        pre.append(_assign(name, self.expr(e.values[0], pre), e))
+        for operand in e.values[1:]:  # `t = a; if t: t = b; if t: t = c`: a falsy t skips the rest
+            inner: list[gast.stmt] = []
+            inner.append(_assign(name, self.expr(operand, inner), operand))
+            test = _load(name) if isinstance(e.op, gast.And) else _not_any([name], e)
+            pre.append(_at(gast.If(_at(test, e), inner, []), operand))
+        return _at(_load(name), e)
+
+    def comprehension(self, e: gast.expr, pre: list[gast.stmt], name: str | None = None) -> gast.expr:
+        """The loops building ``e``'s value into ``name`` (a fresh one by default); returns its value."""
+        self.scope(e)
+        kind = {gast.ListComp: "listcomp", gast.SetComp: "setcomp", gast.DictComp: "dictcomp",
+                gast.GeneratorExp: "genexp"}[type(e)]
+        name = name or self.d.fresh(kind)
+        empty = gast.Dict([], []) if isinstance(e, gast.DictComp) else gast.List([], gast.Load())
+        pre.append(_assign(name, _at(empty, e), e))
+
+        def leaf() -> list[gast.stmt]:
+            block: list[gast.stmt] = []
+            if isinstance(e, gast.DictComp):
+                key = self.expr(e.key, block)
+                value = self.expr(e.value, block)
+                target = gast.Subscript(gast.Name(name, gast.Load(), None, None), key, gast.Store())
+                block.append(_at(gast.Assign([target], value, None), e.value))
+            else:
+                value = self.expr(e.elt, block)
+                append = gast.Call(gast.Attribute(_load(name), "append", gast.Load()), [value], [])
+                block.append(_at(gast.Expr(append), e.elt))
+            return block
+
+        pre += self.loops(e.generators, leaf, e)
+        if isinstance(e, gast.SetComp) or (self.copies and not isinstance(e, gast.DictComp)):
+            # inside a loop, a list built in place each iteration is handed on as a copy: the same
+            # name would otherwise hold, for the analysis of writes, the lists of every iteration
+            return _at(gast.Call(_load("set" if isinstance(e, gast.SetComp) else "list"), [_load(name)], []), e)
+        return _at(_load(name), e)
+
+    @property
+    def copies(self) -> bool:
+        return self.depth > 0 and "list" in self.builtins
+
+    def total(self, e: gast.GeneratorExp | gast.ListComp, start: gast.expr, pre: list[gast.stmt]) -> gast.Name:
+        """``sum(f(x) for x in xs)`` -> ``total = 0`` / ``for x in xs: total = total + f(x)``."""
+        self.scope(e)
+        name = self.d.fresh("total")
+        pre.append(_assign(name, start, e))
+
+        def leaf() -> list[gast.stmt]:
+            block: list[gast.stmt] = []
+            value = self.expr(e.elt, block)
+            block.append(_assign(name, _at(gast.BinOp(_load(name), gast.Add(), value), e.elt), e.elt))
+            return block
+
+        pre += self.loops(e.generators, leaf, e)
+        return _at(_load(name), e)
+
+    def scope(self, e: gast.expr) -> None:
+        """Give ``e``'s variables fresh names where the function uses the same name otherwise."""
+        for g in e.generators:
+            for n in [n for n in gast.walk(g.target) if isinstance(n, gast.Name)]:
+                if n.id in self.outside:
+                    old, new = n.id, self.d.fresh(n.id)
+                    for part in [*(p for g2 in e.generators for p in (g2.target, *g2.ifs)),
+                                 *(g2.iter for g2 in e.generators[1:]),
+                                 *((e.key, e.value) if isinstance(e, gast.DictComp) else (e.elt,))]:
+                        _rename(part, old, new)
+
+    def loops(self, generators: list[gast.comprehension], leaf, like: gast.AST) -> list[gast.stmt]:
+        """``for`` loops (and ``if`` filters) over ``generators``, with ``leaf()`` innermost."""
+        if not generators:
+            return leaf()
+        g, rest = generators[0], generators[1:]
+        if getattr(g, "is_async", 0):
+            raise self.src.syntax_error("s2sad does not support `async for` in comprehensions", like)
+        out: list[gast.stmt] = []
+        iter_ = self.expr(g.iter, out)
+        self.depth += 1
+        body = self.filters(g.ifs, lambda: self.loops(rest, leaf, like))
+        self.depth -= 1
+        out.append(_at(gast.For(g.target, iter_, body, [], None), g.iter))
+        return out
+
+    def filters(self, ifs: list[gast.expr], inner) -> list[gast.stmt]:
+        if not ifs:
+            return inner()
+        block: list[gast.stmt] = []
+        test = self.expr(ifs[0], block)
+        block.append(_at(gast.If(test, self.filters(ifs[1:], inner), []), ifs[0]))
+        return block

@@ -206,12 +206,28 @@ def _lambda_compiles_to(node: ast.Lambda, fn: types.FunctionType) -> bool:
 
 
 def _compiles_to(source: str | ast.Module, fn: types.FunctionType, shift: int) -> bool:
+    if _assertions_rewritten(fn.__code__):  # a test module under pytest: compile the text as pytest did
+        source = _rewrite_asserts(source)
     try:
         compiled = compile(source, fn.__code__.co_filename, "exec", flags=fn.__code__.co_flags & _FUTURE_FLAGS,
                            dont_inherit=True)
     except (SyntaxError, ValueError, TypeError):
         return False
     return any(_same_code(c, fn.__code__, shift) for c in _nested_codes(compiled))
+
+
+def _assertions_rewritten(code: types.CodeType) -> bool:
+    """pytest rewrote the ``assert`` statements of the module ``code`` was compiled in."""
+    return "@pytest_ar" in code.co_names or any(
+        _assertions_rewritten(c) for c in code.co_consts if isinstance(c, types.CodeType))
+
+
+def _rewrite_asserts(source: str | ast.Module) -> ast.Module:
+    from _pytest.assertion.rewrite import rewrite_asserts  # loaded: the code was rewritten by it
+
+    tree = ast.parse(source) if isinstance(source, str) else source
+    rewrite_asserts(tree, (source if isinstance(source, str) else ast.unparse(tree)).encode())
+    return tree
 
 
 def _imports(fn: types.FunctionType) -> list[str]:

@@ -80,13 +80,14 @@ class Ref:
     path: tuple[str, ...]
     value: object = UNKNOWN
     helper: bool = False  # s2sad's own (np, unbroadcast, ...): bound by name at load time
+    root: object = None  # a helper's first path element, when it is not one of s2sad's namespaces
 
     @property
     def dotted(self) -> str:
         return ".".join(self.path)
 
     def __deepcopy__(self, memo: dict) -> Ref:
-        return Ref(self.path, self.value, self.helper)  # the referenced object is shared, never copied
+        return Ref(self.path, self.value, self.helper, self.root)  # the referenced object is shared, never copied
 
 
 @dataclass(slots=True)

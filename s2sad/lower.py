@@ -10,6 +10,7 @@ Syntax outside the supported subset raises ``S2SADSyntaxError`` at the user's li
 from __future__ import annotations
 
 import builtins
+import importlib
 import types
 from collections import Counter
 
@@ -36,6 +37,7 @@ _TEMP_NAMES = {
     "+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
     "@": "matmul", "&": "and_", "|": "or_", "^": "xor", "<<": "lshift", ">>": "rshift",
 }
+_AFTER_LOOP = "<a for loop's variable after the loop>"  # env value: its last value is not kept
 _UNSUPPORTED = {
     gast.With: "`with` blocks",
     gast.Try: "`try` blocks", gast.Raise: "`raise`", gast.Assert: "`assert`",
@@ -117,6 +119,7 @@ class _Lowering:
         self.temps: set[str] = set()
         self.env: dict[str, str] = {}  # user name -> current SSA name
         self.loc: ir.Loc | None = None
+        self.imports: dict[str, ir.Ref] = {}  # names bound by `import` inside the function
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -230,9 +233,45 @@ class _Lowering:
                 self.atom(node.value)  # kept for its side effects (print, ...)
         elif isinstance(node, gast.Pass):
             pass
+        elif isinstance(node, gast.Raise):
+            args = [] if node.exc is None else [self.to_atom(self.expr(node.exc), "error")]
+            args += [] if node.cause is None else [self.to_atom(self.expr(node.cause), "cause")]
+            self.body.append(ir.Do(ir.Call(ir.Ref(("throw",), runtime.throw, helper=True), args), self.loc))
+            return True  # what follows in the block never runs
+        elif isinstance(node, gast.Assert):
+            exc = gast.Call(gast.Name("AssertionError", gast.Load(), None, None), [node.msg] if node.msg else [], [])
+            fail = gast.copy_location(gast.Raise(gast.copy_location(exc, node), None), node)
+            self.if_stmt(gast.copy_location(gast.If(gast.UnaryOp(gast.Not(), node.test), [fail], []), node))
+        elif isinstance(node, gast.Delete):
+            for target in node.targets:
+                if not (isinstance(target, gast.Name) and target.id in self.env):
+                    raise self.src.syntax_error("s2sad supports `del` of local names only", target)
+                del self.env[target.id]
+        elif isinstance(node, gast.Import | gast.ImportFrom):
+            self.import_(node)
         else:
             raise self.unsupported(node)
         return False
+
+    def import_(self, node: gast.Import | gast.ImportFrom) -> None:
+        """``import m as n`` / ``from m import f`` inside the function: imported now, as the call would."""
+        for alias in node.names:
+            if alias.name == "*":
+                raise self.src.syntax_error("`from ... import *` is not allowed inside a function", node)
+            if isinstance(node, gast.Import):
+                module = importlib.import_module(alias.name)
+                bound = alias.asname or alias.name.split(".")[0]
+                value = module if alias.asname else importlib.import_module(bound)
+            else:
+                package = self.src.fn.__module__ if node.level else None
+                module = importlib.import_module("." * node.level + (node.module or ""), package)
+                bound = alias.asname or alias.name
+                value = getattr(module, alias.name, None)
+                if value is None:
+                    value = importlib.import_module(f"{module.__name__}.{alias.name}")
+            if bound in self.stores:
+                raise self.src.syntax_error(f"{bound!r} is imported and also assigned in this function", node)
+            self.imports[bound] = ir.Ref((bound,), value, helper=True)
 
     def assign(self, target: gast.expr, value: ir.Expr) -> None:
         """Bind ``target`` to ``value`` (an atom, or an operation the first time it is bound)."""
@@ -240,7 +279,8 @@ class _Lowering:
             self.body.append(ir.Assign(self.new_version(target.id), value, self.loc))
         elif isinstance(target, gast.Tuple | gast.List):
             if any(isinstance(e, gast.Starred) for e in target.elts):
-                raise self.src.syntax_error("starred unpacking (`a, *b = ...`) is not supported yet", target)
+                self.starred(target, self.to_atom(value, "tup"))
+                return
             tup = self.to_atom(value, "tup")
             simple = all(isinstance(e, gast.Name) for e in target.elts)
             if simple:
@@ -258,6 +298,22 @@ class _Lowering:
             self.body.append(ir.Assign(self.new_version(target.value.id), ir.SetItem(base, index, item), self.loc))
         else:
             raise self.src.syntax_error("assignment to an attribute is not supported yet", target)
+
+    def starred(self, target: gast.Tuple | gast.List, value: ir.Expr) -> None:
+        """``first, *rest, last = xs`` -> ``first = xs[0]``, ``rest = list(xs[1:-1])``, ``last = xs[-1]``
+        (an iterator is made a sequence first; too few values raise IndexError)."""
+        seq = self.emit(ir.Call(ir.Ref(("sequence",), runtime.sequence, helper=True), [value]), "seq")
+        star = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
+        after = len(target.elts) - star - 1
+        for i, e in enumerate(target.elts):
+            if i < star:
+                self.assign(e, ir.Subscript(seq, ir.Const(i)))
+            elif i > star:
+                self.assign(e, ir.Subscript(seq, ir.Const(i - len(target.elts))))
+            else:
+                part = self.emit(ir.Subscript(seq, ir.Slice(ir.Const(star) if star else None,
+                                                            ir.Const(-after) if after else None, None)), "part")
+                self.assign(e.value, ir.Call(_builtin("list"), [part]))
 
     def store_target(self, target: gast.Subscript) -> tuple[ir.Name, ir.Expr]:
         """The array (a local name) and index of ``name[index] = ...``."""
@@ -293,6 +349,9 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(node.body)
         orelse, else_env = self.region(node.orelse)
+        used = self.loaded_outside(node)  # a variable only the branches read is not joined
+        then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
+        else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
         self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
 
@@ -307,6 +366,9 @@ class _Lowering:
         bound_then, bound_else = _bound(body), _bound(orelse)
         for var in dict.fromkeys([*then_env, *else_env]):
             a, b = then_env.get(var), else_env.get(var)
+            if _AFTER_LOOP in (a, b):
+                self.env[var] = _AFTER_LOOP
+                continue
             if a == b:
                 if a is not None:
                     self.env[var] = a
@@ -359,17 +421,19 @@ class _Lowering:
                 raise self.src.syntax_error("internal: early exit left after desugaring", n)
         assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())
         later = self.loaded_after(node)
-        carried = [v for v in self.ordered_locals if v in assigned and (v in self.env or v in later)]
+        spent = _loop_targets_only(body_nodes)  # left holding an inner loop's last element: not carried
+        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in self.env or v in later)]
         kind, iter_, prelude = "while", None, None
         if isinstance(node, gast.For):
             kind = "for"
             iter_, prelude = self.iteration(node)
-            for t in _target_names(node.target):
-                if t in later:
-                    raise self.src.syntax_error(
-                        f"reading the loop variable {t!r} after the loop is not supported yet", node.target)
             carried = [v for v in carried if v not in _target_names(node.target)]
-        inits = [ir.Name(self.env[v]) if v in self.env else ir.Const(None) for v in carried]
+        loaded = {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        for v in carried:
+            if self.env.get(v) == _AFTER_LOOP and v in loaded:
+                raise self.after_loop(v, node)
+        inits = [ir.Name(self.env[v]) if self.env.get(v, _AFTER_LOOP) != _AFTER_LOOP else ir.Const(None)
+                 for v in carried]
         outer_env = dict(self.env)
         for v in carried:
             self.new_version(v)
@@ -384,10 +448,16 @@ class _Lowering:
         else:
             target, body_stmts, body_env = self.for_body(node, iter_, prelude, body_nodes)
         headers = [self.env[v] for v in carried]
+        for v in carried:
+            if body_env[v] == _AFTER_LOOP:  # also an inner loop's variable: its last value is not kept
+                raise self.after_loop(v, node)
         nexts = [ir.Name(body_env[v]) for v in carried]
         exit_ = ir.Name(body_env[exit_flag]) if exit_flag else None
         self.env = outer_env
         results = [self.new_version(v) for v in carried]
+        targets = _target_names(node.target) if isinstance(node, gast.For) else []
+        for t in [*targets, *spent]:  # its last value is not kept: reading it is refused
+            self.env[t] = _AFTER_LOOP
         self.body.append(ir.Loop(kind, body_stmts, target, iter_, cond_body, cond, headers, inits, nexts,
                                  results, exit_, loc))
 
@@ -474,6 +544,11 @@ class _Lowering:
         return {n.id for n in _scope_loads(self.src.tree)
                 if (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end}
 
+    def loaded_outside(self, node: gast.AST) -> set[str]:
+        """Names of this scope read anywhere but inside ``node``."""
+        inside = set(map(id, gast.walk(node)))
+        return {n.id for n in _scope_loads(self.src.tree) if id(n) not in inside}
+
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:
             self.unversioned.discard(user_name)
@@ -507,7 +582,7 @@ class _Lowering:
         if isinstance(node, gast.Attribute):
             base = self.atom(node.value)
             if isinstance(base, ir.Ref) and _is_namespace(base.value):
-                return ir.Ref((*base.path, node.attr), getattr(base.value, node.attr, ir.UNKNOWN))
+                return _attr_ref(base, node.attr)
             return ir.Attr(base, node.attr)
         if isinstance(node, gast.BinOp):
             return ir.BinOp(_BINOPS[type(node.op)], self.atom(node.left), self.atom(node.right))
@@ -552,17 +627,42 @@ class _Lowering:
             return ir.Tuple([self.atom(e) for e in self._no_starred(node.elts)])
         if isinstance(node, gast.List):
             return ir.List([self.atom(e) for e in self._no_starred(node.elts)])
+        if isinstance(node, gast.NamedExpr):
+            value = self.atom(node.value)
+            self.assign(node.target, value)
+            return self.load_name(gast.Name(node.target.id, gast.Load(), None, None))
+        if isinstance(node, gast.JoinedStr):
+            return self.fstring(node)
         if isinstance(node, gast.Dict):
             if any(k is None for k in node.keys):
                 raise self.src.syntax_error("`**` in dict literals is not supported yet", node)
             return ir.Dict([self.atom(k) for k in node.keys], [self.atom(v) for v in node.values])
         raise self.unsupported(node)
 
+    def fstring(self, node: gast.JoinedStr) -> ir.Expr:
+        """``f"a{x!r:>8}"`` -> ``''.join(('a', format(repr(x), '>8')))``, as Python evaluates it."""
+        if all(isinstance(v, gast.Constant) for v in node.values):  # a format spec without fields
+            return ir.Const("".join(v.value for v in node.values))
+        parts = []
+        for v in node.values:
+            if not isinstance(v, gast.FormattedValue):
+                parts.append(self.atom(v))
+                continue
+            value = self.atom(v.value)
+            if v.conversion in (ord("r"), ord("s"), ord("a")):
+                value = self.emit(ir.Call(_builtin({"r": "repr", "s": "str", "a": "ascii"}[chr(v.conversion)]),
+                                          [value]), "text")
+            spec = [self.atom(v.format_spec)] if v.format_spec is not None else []
+            parts.append(self.emit(ir.Call(_builtin("format"), [value, *spec]), "text"))
+        if len(parts) == 1 and isinstance(node.values[0], gast.FormattedValue):
+            return parts[0]
+        return ir.Call(ir.Attr(ir.Const(""), "join"), [ir.Tuple(parts)])
+
     def call(self, node: gast.Call) -> ir.Call:
         if isinstance(node.func, gast.Attribute):
             base = self.atom(node.func.value)
             if isinstance(base, ir.Ref) and _is_namespace(base.value):
-                func = ir.Ref((*base.path, node.func.attr), getattr(base.value, node.func.attr, ir.UNKNOWN))
+                func = _attr_ref(base, node.func.attr)
             else:
                 func = ir.Attr(base, node.func.attr)  # a method call: receiver stays an atom
         else:
@@ -588,7 +688,7 @@ class _Lowering:
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
             once = self.stores[name] == (0 if name in self.params.names() else 1)
-            if not once or name not in self.env or name in changed_later:
+            if not once or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
                 raise self.src.syntax_error(
                     f"this nested function captures {name!r}, which is not bound exactly once before it "
                     "(or is changed after it); s2sad supports closures over values that do not change", node)
@@ -605,6 +705,10 @@ class _Lowering:
 
     def load_name(self, node: gast.Name) -> ir.Expr:
         name = node.id
+        if self.env.get(name) == _AFTER_LOOP:
+            raise self.after_loop(name, node)
+        if name in self.imports:
+            return self.imports[name]
         if name in self.env:
             return ir.Name(self.env[name])
         if name in self.locals:
@@ -617,9 +721,19 @@ class _Lowering:
                 raise self.src.syntax_error("`*` unpacking in calls and literals is not supported yet", e)
         return elts
 
+    def after_loop(self, name: str, node: gast.AST) -> Exception:
+        return self.src.syntax_error(f"reading the loop variable {name!r} after the loop is not supported yet; "
+                                     "assign it to another name inside the loop", node)
+
     def unsupported(self, node: gast.AST) -> Exception:
         what = _UNSUPPORTED.get(type(node), f"`{type(node).__name__}`")
         return self.src.syntax_error(f"s2sad does not support {what} yet", node)
+
+
+def _attr_ref(base: ir.Ref, attr: str) -> ir.Ref:
+    """``module.attr``; a module imported inside the function stays the root it is bound by."""
+    root = (base.root or base.value) if base.helper else None
+    return ir.Ref((*base.path, attr), getattr(base.value, attr, ir.UNKNOWN), base.helper, root)
 
 
 def _builtin(name: str) -> ir.Ref:
@@ -639,6 +753,13 @@ def _stores(stmts: list[gast.stmt]) -> set[str]:
                 and n.func.attr in ("append", "extend", "pop"):
             out.add(n.func.value.id)
     return out
+
+
+def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` bind only as the variables of ``for`` loops."""
+    targets = {id(n) for s in stmts for f in _scope(s) if isinstance(f, gast.For) for n in gast.walk(f.target)}
+    stores = [n for s in stmts for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)]
+    return {n.id for n in stores} - {n.id for n in stores if id(n) not in targets}
 
 
 def _target_names(target: gast.expr) -> list[str]:

@@ -547,7 +547,7 @@ def _bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str
     refs = {id(ref): ref for fn in fns for ref in _helper_refs(fn)}  # statements are shared
     for ref in refs.values():
         root = ref.path[0]
-        obj = NAMESPACES[root] if len(ref.path) > 1 else ref.value
+        obj = ref.value if len(ref.path) == 1 else ref.root if ref.root is not None else NAMESPACES[root]
         if id(obj) not in chosen:
             if src.lookup(root) is obj:
                 chosen[id(obj)] = root

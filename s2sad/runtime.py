@@ -16,8 +16,13 @@ __all__ = [
     "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
-    "captures_adjoint",
+    "captures_adjoint", "throw",
 ]
+
+
+def throw(exc=None, cause=None):
+    """``raise exc from cause`` (generated code prints it as that statement)."""
+    raise exc from cause
 
 
 def scalar_seed(out) -> float:
