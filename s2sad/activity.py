@@ -23,7 +23,7 @@ from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .rules import ATTRIBUTES, BINOP_FUNCS, DERIVATIVE_MAKERS, FRULES, METHODS, NONDIFFERENTIABLE, RANK_RULES, RULES, UNARYOP_FUNCS, \
-    WRITER_METHODS, WRITERS, Rule, Sym, custom_rule, lookup, rule_name
+    WRITER_METHODS, WRITERS, Rule, Sym, bind, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP"]
@@ -60,7 +60,7 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
         return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
     rule = lookup(fn)
     if rule is not None:
-        return Prim(CALL, rule, args, kwargs)
+        return Prim(CALL, rule, *bind(rule, args, kwargs))
     try:
         if fn in NONDIFFERENTIABLE:
             return Prim(NONDIFF, None, args, kwargs)

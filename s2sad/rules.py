@@ -27,7 +27,7 @@ import numpy
 from . import runtime
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
 
-__all__ = ["Rule", "Sym", "RULES", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "custom_rule",
+__all__ = ["Rule", "Sym", "RULES", "bind", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "custom_rule",
            "rule_name"]
 
 
@@ -153,12 +153,12 @@ class _Namespace:
         self._name = name
         self._module = module
         self._scalar_out = scalar_out  # math.* always returns a Python float
-        if name:
+        if name and "." not in name:  # ("np.linalg": a path under a bound root)
             NAMESPACES[name] = module
 
     def __getattr__(self, attr: str) -> Callable[..., Sym]:
         fn = getattr(self._module, attr)
-        ref = Ref((self._name, attr), fn, helper=True) if self._name else Ref((attr,), fn, helper=True)
+        ref = Ref((*self._name.split("."), attr), fn, helper=True) if self._name else Ref((attr,), fn, helper=True)
 
         def build(*args: object, **kwargs: object) -> Sym:
             syms = [sym(a) for a in args]
@@ -211,6 +211,10 @@ class Rule:
     derivative of exactly zero (read for their shape or tie pattern only). Any other
     argument outside ``diff`` -- keywords included -- must not carry a derivative
     (``activity.check_uses`` refuses it).
+
+    ``params``: the callable's leading parameters as ``(name, default)`` pairs. A keyword
+    argument naming one of them is moved to its position (``bind``), so it is
+    differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
     """
 
     name: str
@@ -221,6 +225,24 @@ class Rule:
     linear: str | None = None
     forward: Callable[..., Sym] | None = None
     zero: tuple[int, ...] = ()
+    params: tuple[tuple[str, object], ...] = ()
+
+
+REQUIRED = object()  # a ``Rule.params`` entry without a default
+
+
+def bind(rule: Rule, args: list[Expr], kwargs: dict[str, Expr]) -> tuple[list[Expr], dict[str, Expr]]:
+    """A call's operands with the keywords that name one of ``rule.params`` moved to their
+    positions; a skipped parameter before one of them takes its default (a constant)."""
+    later = [name for name, _ in rule.params[len(args):]]
+    named = [k for k in kwargs if k in later]
+    if not named:
+        return args, kwargs
+    gaps = rule.params[len(args): max(map(later.index, named)) + len(args) + 1]
+    if any(name not in kwargs and default is REQUIRED for name, default in gaps):
+        return args, kwargs  # the call itself is wrong: Python reports it when it runs
+    bound = [*args, *(kwargs[name] if name in kwargs else Const(default) for name, default in gaps)]
+    return bound, {k: v for k, v in kwargs.items() if k not in named}
 
 
 RULES: dict[object, Rule] = {}
@@ -235,8 +257,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
-            linear=None, forward=None, zero=()) -> None:
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero)
+            linear=None, forward=None, zero=(), params=()) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, params)
 
 
 def set_forward(fns, linear=None, forward=None) -> None:
@@ -427,6 +449,13 @@ NONDIFFERENTIABLE.update([
 ])
 
 from . import rules_numpy  # noqa: E402,F401  (registers the NumPy library into the tables above)
+
+try:
+    import scipy  # noqa: F401
+except ImportError:  # scipy is optional: its rules are registered only when it is installed
+    pass
+else:
+    from . import rules_stats  # noqa: F401
 
 set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
 set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")

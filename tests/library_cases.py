@@ -1,0 +1,130 @@
+"""Cases for the library rules (scipy.stats, more of scipy.special, math, linear algebra, ...).
+
+``CASES[name]`` lists ``(f, args[, options])`` for the rule called ``name``, as
+``test_rules.explicit`` does; every ``f`` returns a scalar, so its gradient can be
+checked again (``test_library_rules``: reverse over reverse and forward over reverse).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+try:
+    import scipy.stats as st
+except ImportError:  # scipy is optional
+    st = None
+
+rng = np.random.default_rng(1)
+
+
+@functools.lru_cache(maxsize=None)
+def C(shape, low=-1.5, high=1.5):
+    """A constant array: the same one every call (finite differences evaluate a case many times)."""
+    x = rng.uniform(low, high, shape)
+    return x if shape != () else float(x)
+
+
+# ----- scipy.stats -----
+
+# name: (shape parameters, where z = (x - loc) / scale lies)
+FAMILIES = {
+    "norm": ((), (-1.5, 1.5)), "t": ((3.5,), (-1.5, 1.5)), "gamma": ((2.5,), (0.4, 2.5)),
+    "beta": ((2.5, 1.7), (0.2, 0.8)), "chi2": ((3.3,), (0.4, 2.5)), "expon": ((), (0.3, 2.5)),
+    "laplace": ((), (0.2, 1.5)), "cauchy": ((), (-1.5, 1.5)), "logistic": ((), (-1.5, 1.5)),
+}
+LOC, SCALE = 0.3, 1.4
+
+
+def _family_cases(name: str, method: str) -> list:
+    shapes, (low, high) = FAMILIES[name]
+    fn = getattr(getattr(st, name), method)
+    z = C((4,), low, high)
+    x = LOC + SCALE * z
+    n = len(shapes)
+    if name == "laplace":  # both sides of the kink
+        z = z * np.array([1.0, -1.0, 1.0, -1.0])
+        x = LOC + SCALE * z
+    s = shapes
+    if n == 0:
+        out = [(lambda x: np.sum(fn(x) ** 2), (z,)),  # loc and scale left at their defaults
+               (lambda x, loc, scale: np.sum(fn(x, loc=loc, scale=scale)), (x, LOC, SCALE)),
+               (lambda loc, scale: np.sum(fn(x * 1.0, loc, scale) * x), (np.full(4, LOC), SCALE))]
+    elif n == 1:
+        out = [(lambda x: np.sum(fn(x, s[0]) ** 2), (z,)),
+               (lambda x, loc, scale: np.sum(fn(x, s[0], loc=loc, scale=scale)), (x, LOC, SCALE)),
+               (lambda loc, scale: np.sum(fn(x * 1.0, s[0], loc, scale) * x), (np.full(4, LOC), SCALE))]
+    else:
+        out = [(lambda x: np.sum(fn(x, s[0], s[1]) ** 2), (z,)),
+               (lambda x, loc, scale: np.sum(fn(x, s[0], s[1], loc=loc, scale=scale)), (x, LOC, SCALE)),
+               (lambda loc, scale: np.sum(fn(x * 1.0, s[0], s[1], loc, scale) * x), (np.full(4, LOC), SCALE))]
+    if method in ("logpdf", "pdf") and n == 1:  # the shape parameter too, positional and by keyword
+        out.append((lambda x, a: np.sum(fn(x, a, LOC, SCALE)), (x, s[0])))
+        by_name = (lambda d: np.sum(fn(x, df=d, scale=SCALE))) if st_shapes(name) == "df" else (
+            lambda d: np.sum(fn(x, a=d, scale=SCALE)))
+        out.append((by_name, (s[0],)))
+    if method in ("logpdf", "pdf") and n == 2:
+        out.append((lambda x, a, b: np.sum(fn(x, a, b, LOC, SCALE)), (x, *s)))
+        out.append((lambda a, b: np.sum(fn(x, b=b, a=a, scale=SCALE)), s))
+    return out
+
+
+def st_shapes(name: str) -> str:
+    return getattr(st, name).shapes
+
+
+def _poisson_cases(method: str) -> list:
+    fn = getattr(st.poisson, method)
+    k = np.array([0.0, 1.0, 3.0, 5.0])
+    return [(lambda mu: np.sum(fn(k, mu)), (2.3,)),
+            (lambda mu: np.sum(fn(k + 1.0, mu=mu, loc=1.0) ** 2), (C((4,), 1.5, 3.0),))]
+
+
+def _mvn(method: str) -> list:
+    fn = getattr(st.multivariate_normal, method)
+    a = C((3, 3))
+    cov = a @ a.T + 2.0 * np.eye(3)
+    xs, m = C((5, 3)), C((3,))
+
+    def spd(b):
+        return b @ b.T + 2.0 * np.eye(3)
+
+    return [(lambda x, mean, b: np.sum(fn(x, mean, spd(b))), (xs, m, a)),
+            (lambda x, b: fn(x, mean=m, cov=spd(b)), (xs[0], a)),
+            (lambda x: fn(x, cov=cov), (xs[1],)),
+            (lambda mean: np.sum(fn(xs, mean=mean, cov=cov, allow_singular=False) ** 2), (m,))]
+
+
+def _dirichlet(method: str) -> list:
+    fn = getattr(st.dirichlet, method)
+    alpha = np.array([1.5, 2.0, 3.2])
+
+    def on_simplex(y):
+        return y / np.sum(y, axis=0)
+
+    return [(lambda y: fn(on_simplex(y), alpha), (C((3,), 0.5, 2.0),)),
+            (lambda y, a: np.sum(fn(on_simplex(y), a)), (C((3, 4), 0.5, 2.0), alpha)),
+            (lambda a: fn(on_simplex(C((3,), 0.5, 2.0)), alpha=a), (alpha,))]
+
+
+def cases() -> dict[str, list]:
+    if st is None:
+        return {}
+    out = {}
+    methods = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
+    for name in FAMILIES:
+        for method in methods:
+            out[f"scipy.stats.{name}.{method}"] = _family_cases(name, method)
+    for method in ("logpmf", "pmf", "cdf", "logcdf", "sf", "logsf"):
+        out[f"scipy.stats.poisson.{method}"] = _poisson_cases(method)
+    for method in ("logpdf", "pdf"):
+        out[f"scipy.stats.multivariate_normal.{method}"] = _mvn(method)
+        out[f"scipy.stats.dirichlet.{method}"] = _dirichlet(method)
+    from s2sad import runtime_scipy
+
+    out["components"] = [(lambda a: np.sum(runtime_scipy.components(a, C((3, 2))) * C((3, 2))), (C((3,)),))]
+    return out
+
+
+CASES = cases()

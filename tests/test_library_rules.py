@@ -1,0 +1,49 @@
+"""Second order for the library rules: every case's gradient, differentiated again in reverse
+mode (reverse over reverse) and in forward mode (forward over reverse, as ``hessian`` does),
+against finite differences of the gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import library_cases
+import s2sad
+import scipy.stats
+from s2sad.testing import check_grads
+
+
+@pytest.mark.parametrize("name", sorted(library_cases.CASES))
+def test_second_order_matches_finite_differences(name):
+    for fn, args, *options in library_cases.CASES[name]:
+        options = options[0] if options else {}
+        argnums = tuple(i for i, a in enumerate(args) if np.asarray(a).dtype.kind == "f")
+        check_grads(s2sad.grad(fn, argnums=argnums), args, argnums=argnums, modes=("rev", "fwd"),
+                    **{"rtol": 1e-4, "atol": 1e-6, **options})
+
+
+def t_cdf(x, df):
+    return np.sum(scipy.stats.t.cdf(x, df))
+
+
+def test_a_shape_parameter_of_a_cdf_is_refused_at_its_line():
+    with pytest.raises(s2sad.NoDerivativeRuleError, match=r"does not differentiate its argument 'df'.*test_library_rules"):
+        s2sad.grad(t_cdf, argnums=(0, 1))(np.ones(3), 3.0)
+    np.testing.assert_allclose(s2sad.grad(t_cdf)(np.ones(3), 3.0), scipy.stats.t.pdf(np.ones(3), 3.0))
+
+
+def norm_by_keyword(x, m, s):
+    return np.sum(scipy.stats.norm.logpdf(x, scale=s, loc=m))
+
+
+def test_loc_and_scale_by_keyword_are_differentiated():
+    x, m, s = np.array([0.1, 0.5]), 0.2, 1.5
+    _, dm, ds = s2sad.grad(norm_by_keyword, argnums=(0, 1, 2))(x, m, s)
+    z = (x - m) / s
+    np.testing.assert_allclose(dm, np.sum(z / s))
+    np.testing.assert_allclose(ds, np.sum(z * z / s - 1.0 / s))
+
+
+def test_dirichlet_with_k_minus_1_components_is_refused_for_x():
+    with pytest.raises(ValueError, match="needs all k components"):
+        s2sad.grad(lambda x: scipy.stats.dirichlet.logpdf(x, np.array([1.5, 2.0, 3.0])))(np.array([0.2, 0.3]))
