@@ -486,6 +486,10 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
     """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry."""
     out = set(trees)
     out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
+    for s in stmts:  # results that may be tuples: a user function's, a rule's with several (slogdet, split)
+        p = prims.get(id(s))
+        if p is not None and (p.kind == TRANSFORM or (p.kind == CALL and p.rule.container)):
+            out.update(s.targets)
     changed = True
     while changed:  # items of containers may be containers; carried values and outs follow their inputs
         before = len(out)

@@ -212,9 +212,12 @@ class Rule:
     argument outside ``diff`` -- keywords included -- must not carry a derivative
     (``activity.check_uses`` refuses it).
 
-    ``params``: the callable's leading parameters as ``(name, default)`` pairs. A keyword
-    argument naming one of them is moved to its position (``bind``), so it is
-    differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
+    ``container``: the result may be a tuple or list (``slogdet``, ``split``): its cotangent
+    adds entry by entry.
+
+    ``params``: the callable's leading parameters as ``(name, default)`` pairs. Keyword
+    arguments naming them are moved to their positions (``bind``) when one is in ``diff``,
+    so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
     """
 
     name: str
@@ -226,6 +229,7 @@ class Rule:
     forward: Callable[..., Sym] | None = None
     zero: tuple[int, ...] = ()
     params: tuple[tuple[str, object], ...] = ()
+    container: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -233,10 +237,11 @@ REQUIRED = object()  # a ``Rule.params`` entry without a default
 
 def bind(rule: Rule, args: list[Expr], kwargs: dict[str, Expr]) -> tuple[list[Expr], dict[str, Expr]]:
     """A call's operands with the keywords that name one of ``rule.params`` moved to their
-    positions; a skipped parameter before one of them takes its default (a constant)."""
+    positions, where one of them is differentiated; a skipped parameter before one of them
+    takes its default (a constant)."""
     later = [name for name, _ in rule.params[len(args):]]
     named = [k for k in kwargs if k in later]
-    if not named:
+    if not any(rule.diff is None or len(args) + later.index(k) in rule.diff for k in named):
         return args, kwargs
     gaps = rule.params[len(args): max(map(later.index, named)) + len(args) + 1]
     if any(name not in kwargs and default is REQUIRED for name, default in gaps):
@@ -257,8 +262,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
-            linear=None, forward=None, zero=(), params=()) -> None:
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, params)
+            linear=None, forward=None, zero=(), params=(), container=False) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, params, container)
 
 
 def set_forward(fns, linear=None, forward=None) -> None:
@@ -455,7 +460,7 @@ try:
 except ImportError:  # scipy is optional: its rules are registered only when it is installed
     pass
 else:
-    from . import rules_stats  # noqa: F401
+    from . import rules_scipy  # noqa: F401
 
 set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
 set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")

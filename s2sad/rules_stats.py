@@ -26,7 +26,7 @@ import scipy.special as _sp
 import scipy.stats as _st
 
 from .ir import UnaryOp
-from .rules import REQUIRED, Sym, _Namespace, defrule, np, rt
+from .rules import REQUIRED, Sym, _Namespace, defrule, np, rt, sym
 
 __all__: list[str] = []
 
@@ -62,6 +62,7 @@ class _Family:
         return (("x", REQUIRED), *((s, REQUIRED) for s in self.shapes), ("loc", 0.0), ("scale", 1.0))
 
     def split(self, args: tuple[Sym, ...]):
+        """The value, the shape parameters, and loc and scale where they are not their defaults."""
         n = len(self.shapes)
         rest = [*args[1 + n:], None, None]
         return args[0], list(args[1:1 + n]), _given(rest[0], 0.0), _given(rest[1], 1.0)
@@ -84,6 +85,21 @@ def _place(fam: _Family, args, x_bar, shape_bars, loc_bar, scale_bar) -> tuple:
     return tuple(out[:len(args)])
 
 
+def _positional(params: tuple, args: tuple, kwargs: dict) -> tuple:
+    """The operands in parameter order: keywords the binding left in place (those not
+    differentiated) put at their positions, skipped ones at their defaults."""
+    if not kwargs:
+        return args
+    names = [name for name, _ in params]
+    unknown = set(kwargs) - set(names[len(args):])
+    if unknown:
+        raise NotImplementedError(f"argument {sorted(unknown)[0]}= is not supported")
+    gaps = params[len(args):max(names.index(k) for k in kwargs) + 1]
+    if any(n not in kwargs and d is REQUIRED for n, d in gaps):
+        raise NotImplementedError("a required argument is missing")
+    return (*args, *(kwargs[n] if n in kwargs else sym(d) for n, d in gaps))
+
+
 def _density(fam: _Family, log: bool) -> Callable:
     """``logpdf`` (``log``) or ``pdf``: every argument differentiated."""
     def rev(g, ans, *args):
@@ -101,12 +117,13 @@ def _cumulative(fam: _Family, log: bool, upper: bool) -> Callable:
     """``cdf``/``sf`` (``upper``) and their logs: the value, loc and scale differentiated."""
     ns = _Namespace(fam.name, fam.dist, scalar_out=False)
 
-    def rev(g, ans, *args):
+    def rev(g, ans, *args, **kwargs):
+        given, args = len(args), _positional(fam.params, args, kwargs)
         x, shape, loc, scale = fam.split(args)
         k = g * (np.exp(ns.logpdf(*args) - ans) if log else ns.pdf(*args))
         k = -k if upper else k
         scale_bar = None if scale is None else _over((-k) * _standard(x, loc, None), scale)
-        return _place(fam, args, k, [None] * len(shape), -k, scale_bar)
+        return _place(fam, args, k, [None] * len(shape), -k, scale_bar)[:given]
     return rev
 
 

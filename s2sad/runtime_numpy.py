@@ -104,10 +104,6 @@ def std_adjoint(g, x, ans, axis, ddof, keepdims):
     return var_adjoint(g / (2.0 * ans), x, ans, axis, ddof, keepdims)
 
 
-def logsumexp_adjoint(g, x, ans, axis, keepdims):
-    return unreduce(g, x, axis, keepdims) * np.exp(x - _keep(ans, x, axis, keepdims))
-
-
 def softmax_adjoint(g, ans, axis):
     return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
 

@@ -12,9 +12,10 @@ import functools
 import numpy as np
 
 try:
+    import scipy.special as sp
     import scipy.stats as st
 except ImportError:  # scipy is optional
-    st = None
+    sp = st = None
 
 rng = np.random.default_rng(1)
 
@@ -108,10 +109,56 @@ def _dirichlet(method: str) -> list:
             (lambda a: fn(on_simplex(C((3,), 0.5, 2.0)), alpha=a), (alpha,))]
 
 
+# ----- scipy.special -----
+
+SPECIAL_DOMAIN = {"gamma": (0.5, 3.0), "rgamma": (0.5, 3.0), "erfinv": (-0.8, 0.8), "erfcinv": (0.2, 1.8),
+                  "ndtri": (0.1, 0.9), "y0": (0.5, 3.0), "y1": (0.5, 3.0), "log_ndtr": (-3.0, 2.0),
+                  "i0e": (0.2, 2.0), "i1e": (0.2, 2.0)}
+
+
+def _unary(fn, low: float, high: float) -> list:
+    return [(lambda x: np.sum(fn(x) ** 2), (C((4,), low, high),)), (lambda x: fn(x) * 2.0, (C((), low, high),))]
+
+
+def _ordered(fn, order) -> list:
+    return [(lambda x: np.sum(fn(order, x) ** 2), (C((4,), 0.5, 2.5),)), (lambda x: fn(order, x) * 3.0, (1.3,))]
+
+
+def _special() -> dict[str, list]:
+    out = {}
+    for name in ("gamma", "rgamma", "erfinv", "erfcinv", "erfcx", "ndtr", "log_ndtr", "ndtri", "i0", "i1", "i0e",
+                 "i1e", "j0", "j1", "y0", "y1"):
+        out[f"scipy.special.{name}"] = _unary(getattr(sp, name), *SPECIAL_DOMAIN.get(name, (-1.5, 1.5)))
+    x = C((4,), 0.5, 2.5)
+    for name, order in [("jv", 1.5), ("yv", 0.5), ("yn", 2), ("iv", 2.5), ("ive", 1.0), ("kv", 0.7), ("kve", 1.3),
+                        ("polygamma", 1), ("gammainc", 1.7), ("gammaincc", 2.2)]:
+        out[f"scipy.special.{name}"] = _ordered(getattr(sp, name), order)
+    out["scipy.special.polygamma"].append((lambda x: np.sum(sp.polygamma(np.array([0, 1, 2, 3]), x)), (x,)))
+    out["scipy.special.beta"] = [(lambda a, b: np.sum(sp.beta(a, b) ** 2), (x, C((), 0.5, 2.0))),
+                                 (lambda a, b: sp.beta(a, b), (1.2, 0.7))]
+    out["scipy.special.betaln"] = [(lambda a, b: np.sum(sp.betaln(a, b) ** 2), (x, C((2, 1), 0.5, 2.0)))]
+    out["scipy.special.multigammaln"] = [(lambda a: sp.multigammaln(a, 3) ** 2, (2.7,)),
+                                         (lambda a: np.sum(sp.multigammaln(a, d=2)), (x + 1.0,))]
+    a34 = C((3, 4))
+    b34 = C((3, 4), 0.5, 2.0)
+    out["scipy.special.logsumexp"] = [
+        (lambda a: np.sum(sp.logsumexp(a, axis=1) ** 2), (a34,)),
+        (lambda a: sp.logsumexp(a), (a34,)),
+        (lambda a: np.sum(sp.logsumexp(a, axis=(0, 1), keepdims=True) ** 2), (a34,)),
+        (lambda a, b: sp.logsumexp(a, b=b), (a34, b34)),
+        (lambda a, b: np.sum(sp.logsumexp(a, axis=1, b=b) ** 2), (a34, b34[0])),
+        (lambda a, b: np.sum(sp.logsumexp(a, axis=0, b=b, keepdims=True) ** 2), (a34, b34)),
+        (lambda a: np.sum(sp.logsumexp(a, axis=1, return_sign=True)[0] ** 2), (a34,)),
+        (lambda a, b: np.sum(sp.logsumexp(a, 1, b * np.array([1.0, -0.1, 1.0, 1.0]), return_sign=True)[0] ** 2),
+         (a34, b34)),
+    ]
+    return out
+
+
 def cases() -> dict[str, list]:
     if st is None:
         return {}
-    out = {}
+    out = _special()
     methods = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
     for name in FAMILIES:
         for method in methods:

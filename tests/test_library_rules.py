@@ -9,7 +9,8 @@ import pytest
 
 import library_cases
 import s2sad
-import scipy.stats
+scipy = pytest.importorskip("scipy")
+import scipy.stats  # noqa: E402
 from s2sad.testing import check_grads
 
 
@@ -24,6 +25,15 @@ def test_second_order_matches_finite_differences(name):
 
 def t_cdf(x, df):
     return np.sum(scipy.stats.t.cdf(x, df))
+
+
+def t_cdf_by_keyword(x):
+    return np.sum(scipy.stats.t.logsf(x, df=3.0))
+
+
+def test_a_constant_shape_parameter_by_keyword():
+    check_grads(t_cdf_by_keyword, (np.array([0.3, -0.4]),), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(t_cdf_by_keyword), (np.array([0.3, -0.4]),), modes=("rev", "fwd"))
 
 
 def test_a_shape_parameter_of_a_cdf_is_refused_at_its_line():
@@ -47,3 +57,30 @@ def test_loc_and_scale_by_keyword_are_differentiated():
 def test_dirichlet_with_k_minus_1_components_is_refused_for_x():
     with pytest.raises(ValueError, match="needs all k components"):
         s2sad.grad(lambda x: scipy.stats.dirichlet.logpdf(x, np.array([1.5, 2.0, 3.0])))(np.array([0.2, 0.3]))
+
+
+# ----- a result that may be a tuple: its cotangent adds entry by entry, never by `+` (concatenation) -----
+
+def pair(x):
+    return x * 2.0, x * 3.0
+
+
+def reads_both_items_of_a_call(x):
+    r = pair(x)
+    return r[0] * r[1]
+
+
+def reads_both_pieces_of_a_split(x):
+    p = np.split(x, 2)
+    return np.sum(p[0] * p[1])
+
+
+def reads_slogdet_twice(a):
+    s = np.linalg.slogdet(a)
+    return s[1] * 2.0 + s[1] * s[0]
+
+
+@pytest.mark.parametrize("fn, arg", [(reads_both_items_of_a_call, 1.5), (reads_both_pieces_of_a_split, np.arange(4.0)),
+                                     (reads_slogdet_twice, np.eye(2) * 2.0 + 0.1)])
+def test_items_of_a_tuple_result_read_twice(fn, arg):
+    check_grads(fn, (arg,), modes=("rev", "fwd"))
