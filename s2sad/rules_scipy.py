@@ -44,6 +44,9 @@ for _name, _d in _UNARY.items():
     defrule(getattr(_sp, _name), f"scipy.special.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
             elementwise=True)
 
+defrule(_math.gamma, "math.gamma", lambda g, ans, x: (g * ans * special.digamma(x),), elementwise=True)
+defrule(_math.lgamma, "math.lgamma", lambda g, ans, x: (g * special.digamma(x),), elementwise=True)
+
 # ----- an order (not differentiated), then x: (g, ans, v, x) -> x_bar -----
 
 _ORDERED = {

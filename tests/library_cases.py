@@ -8,6 +8,7 @@ checked again (``test_library_rules``: reverse over reverse and forward over rev
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -155,10 +156,41 @@ def _special() -> dict[str, list]:
     return out
 
 
+# ----- math -----
+
+
+def _math() -> dict[str, list]:
+    from s2sad import runtime_numpy as rn
+
+    return {
+        "math.erf": [(lambda x: math.erf(x) * 2.0, (0.4,))], "math.erfc": [(lambda x: math.erfc(x) ** 2, (-0.7,))],
+        "math.gamma": [(lambda x: math.gamma(x), (1.7,))], "math.lgamma": [(lambda x: math.lgamma(x) ** 2, (0.6,))],
+        "math.hypot": [(lambda x, y: math.hypot(x, y), (0.3, -1.2)),
+                       (lambda x, y, z: math.hypot(x, y, z) * x, (0.3, -1.2, 2.0))],
+        "math.atan2": [(lambda y, x: math.atan2(y, x), (0.3, -1.2)), (lambda y, x: math.atan2(y, x) ** 2, (-0.5, 0.8))],
+        "math.copysign": [(lambda x, y: math.copysign(x * x, y) * x, (0.3, -1.2)),
+                          (lambda x: math.copysign(x, -2.0) ** 3, (0.7,))],
+        "numpy.copysign": [(lambda x, y: np.sum(np.copysign(x, y) ** 3), (C((3,)), C((2, 3))))],
+        "math.degrees": [(lambda x: math.degrees(x) ** 2, (0.3,))],
+        "math.radians": [(lambda x: math.radians(x) ** 2, (20.0,))],
+        "math.fsum": [(lambda x, y: math.fsum([x, y * y, x * y]) ** 2, (0.3, 1.2)),
+                      (lambda x: math.fsum(x) ** 2, (C((4,)),))],
+        "math.dist": [(lambda p, q: math.dist(p, q) ** 2 + math.dist(p, (0.0, 1.0)), ((0.3, 1.2), (-0.5, 0.4))),
+                      (lambda p, q: math.dist(p, q) * p[0], (C((3,)), C((3,), 2.0, 3.0)))],
+        "builtin_sum_adjoint": [(lambda g: np.sum(rn.builtin_sum_adjoint(g, C((3, 2)) ** 2)), (C((2,)),)),
+                                (lambda g: sum(rn.builtin_sum_adjoint(g, [1.0, 2.0, 3.0])) ** 2, (0.7,))],
+        "sum_items": [(lambda a, b: rn.sum_items([a, b * a], 1.0) ** 2, (0.3, 1.2)),
+                      (lambda h: np.sum(rn.sum_items(h, C((2,))) ** 2), (C((3, 2)),))],
+        "cast_like": [(lambda g: np.sum(rn.cast_like(g, C((2,))) ** 2), (C((2,)),))],
+        "array_adjoint": [(lambda g: np.sum(rn.array_adjoint(g, [1.0, C((2,))])[1] ** 2), (C((2, 2)),))],
+    }
+
+
 def cases() -> dict[str, list]:
+    out = _math()
     if st is None:
-        return {}
-    out = _special()
+        return out
+    out.update(_special())
     methods = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
     for name in FAMILIES:
         for method in methods:

@@ -4,6 +4,8 @@ against finite differences of the gradient."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -78,6 +80,17 @@ def reads_both_pieces_of_a_split(x):
 def reads_slogdet_twice(a):
     s = np.linalg.slogdet(a)
     return s[1] * 2.0 + s[1] * s[0]
+
+
+def dist_twice(p, q):
+    return math.dist(p, q) ** 2 + math.dist(p, (0.0, 1.0))
+
+
+def test_a_tuple_argument_with_two_array_adjoint_contributions():
+    g = s2sad.grad(dist_twice, argnums=(0, 1))((0.3, 1.2), (-0.5, 0.4))
+    assert len(g[0]) == 2
+    check_grads(dist_twice, ((0.3, 1.2), (-0.5, 0.4)), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(dist_twice, argnums=(0, 1)), ((0.3, 1.2), (-0.5, 0.4)), modes=("rev", "fwd"))
 
 
 @pytest.mark.parametrize("fn, arg", [(reads_both_items_of_a_call, 1.5), (reads_both_pieces_of_a_split, np.arange(4.0)),
