@@ -453,7 +453,7 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
-from . import rules_math, rules_numpy  # noqa: E402,F401  (register the library into the tables above)
+from . import rules_linalg, rules_math, rules_numpy  # noqa: E402,F401  (register the library into the tables above)
 
 try:
     import scipy  # noqa: F401

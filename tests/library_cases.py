@@ -186,8 +186,24 @@ def _math() -> dict[str, list]:
     }
 
 
+# ----- numpy.linalg -----
+
+
+def _linalg() -> dict[str, list]:
+    la = np.linalg
+    a33, sym = C((3, 3)), C((3, 3)) + C((3, 3)).T + np.diag([0.0, 2.0, 4.0])
+    return {
+        "numpy.linalg.matrix_power": [(lambda a: np.sum(la.matrix_power(a, 3) * a33), (a33,)),
+                                      (lambda a: np.sum(la.matrix_power(a, 1) ** 2) + np.sum(la.matrix_power(a, 0)),
+                                       (a33,)),
+                                      (lambda a: np.sum(la.matrix_power(a, 2) ** 2), (C((2, 3, 3)),))],
+        "numpy.linalg.eigvalsh": [(lambda s: np.sum(la.eigvalsh(s + s.T) * np.arange(3.0)), (sym,)),
+                                  (lambda s: np.sum(la.eigvalsh(s + s.T) ** 3), (sym,))],
+    }
+
+
 def cases() -> dict[str, list]:
-    out = _math()
+    out = {**_math(), **_linalg()}
     if st is None:
         return out
     out.update(_special())
