@@ -18,8 +18,8 @@ is refused at the user's line.
 from __future__ import annotations
 
 import math as _math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as _np
 import scipy.special as _sp
@@ -93,7 +93,7 @@ def _positional(params: tuple, args: tuple, kwargs: dict) -> tuple:
     names = [name for name, _ in params]
     unknown = set(kwargs) - set(names[len(args):])
     if unknown:
-        raise NotImplementedError(f"argument {sorted(unknown)[0]}= is not supported")
+        raise NotImplementedError(f"argument {min(unknown)}= is not supported")
     gaps = params[len(args):max(names.index(k) for k in kwargs) + 1]
     if any(n not in kwargs and d is REQUIRED for n, d in gaps):
         raise NotImplementedError("a required argument is missing")
@@ -250,7 +250,7 @@ for _method, _log in [("logpdf", True), ("pdf", False)]:
 
 # ----- dirichlet: logpdf and pdf with respect to x (all k components) and alpha -----
 
-from . import runtime_scipy  # noqa: E402
+from . import runtime_scipy
 
 rs = _Namespace("", runtime_scipy, scalar_out=False)
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import math
 
+import library_cases
 import numpy as np
 import pytest
 
-import library_cases
 import s2sad
-scipy = pytest.importorskip("scipy")
-import scipy.stats  # noqa: E402
 from s2sad.testing import check_grads
+
+stats = pytest.importorskip("scipy.stats")
 
 
 @pytest.mark.parametrize("name", sorted(library_cases.CASES))
@@ -26,11 +26,11 @@ def test_second_order_matches_finite_differences(name):
 
 
 def t_cdf(x, df):
-    return np.sum(scipy.stats.t.cdf(x, df))
+    return np.sum(stats.t.cdf(x, df))
 
 
 def t_cdf_by_keyword(x):
-    return np.sum(scipy.stats.t.logsf(x, df=3.0))
+    return np.sum(stats.t.logsf(x, df=3.0))
 
 
 def test_a_constant_shape_parameter_by_keyword():
@@ -41,11 +41,11 @@ def test_a_constant_shape_parameter_by_keyword():
 def test_a_shape_parameter_of_a_cdf_is_refused_at_its_line():
     with pytest.raises(s2sad.NoDerivativeRuleError, match=r"does not differentiate its argument 'df'.*test_library_rules"):
         s2sad.grad(t_cdf, argnums=(0, 1))(np.ones(3), 3.0)
-    np.testing.assert_allclose(s2sad.grad(t_cdf)(np.ones(3), 3.0), scipy.stats.t.pdf(np.ones(3), 3.0))
+    np.testing.assert_allclose(s2sad.grad(t_cdf)(np.ones(3), 3.0), stats.t.pdf(np.ones(3), 3.0))
 
 
 def norm_by_keyword(x, m, s):
-    return np.sum(scipy.stats.norm.logpdf(x, scale=s, loc=m))
+    return np.sum(stats.norm.logpdf(x, scale=s, loc=m))
 
 
 def test_loc_and_scale_by_keyword_are_differentiated():
@@ -58,7 +58,7 @@ def test_loc_and_scale_by_keyword_are_differentiated():
 
 def test_dirichlet_with_k_minus_1_components_is_refused_for_x():
     with pytest.raises(ValueError, match="needs all k components"):
-        s2sad.grad(lambda x: scipy.stats.dirichlet.logpdf(x, np.array([1.5, 2.0, 3.0])))(np.array([0.2, 0.3]))
+        s2sad.grad(lambda x: stats.dirichlet.logpdf(x, np.array([1.5, 2.0, 3.0])))(np.array([0.2, 0.3]))
 
 
 # ----- a result that may be a tuple: its cotangent adds entry by entry, never by `+` (concatenation) -----
