@@ -24,7 +24,7 @@ from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .rules import ATTRIBUTES, BINOP_FUNCS, CLOSURE_DERIVATIVES, CONCAT, DERIVATIVE_MAKERS, FRULES, METHODS, \
     MUL_OR_REPEAT, NONDIFFERENTIABLE, RANK_RULES, RECEIVER_ONLY_METHODS, REPEAT, RULES, UNARYOP_FUNCS, WRITER_METHODS, \
-    WRITERS, Rule, Sym, custom_rule, lookup, rule_name
+    WRITERS, Rule, Sym, bind, custom_rule, lookup, rule_name
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument"]
@@ -62,7 +62,7 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
         return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
     rule = lookup(fn)
     if rule is not None:
-        return Prim(CALL, rule, args, kwargs)
+        return Prim(CALL, rule, *bind(rule, args, kwargs))
     try:
         if fn in NONDIFFERENTIABLE:
             return Prim(NONDIFF, None, args, kwargs)
@@ -548,6 +548,10 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
     call into user code may return any of them."""
     out = set(trees)
     out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
+    for s in stmts:  # results that may be tuples: a user function's, a rule's with several (slogdet, split)
+        p = prims.get(id(s))
+        if p is not None and (p.kind == TRANSFORM or (p.kind == CALL and p.rule.container)):
+            out.update(s.targets)
     changed = True
     while changed:  # items of containers may be containers; carried values and outs follow their inputs
         before = len(out)

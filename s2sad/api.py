@@ -19,7 +19,7 @@ import numpy as np
 
 from .cache import JVP, VJP, Cache, cell_contents, _rebind, carries_derivative, get_cache
 from .errors import SourceUnavailableError
-from .frontend import parse_function, source_lines
+from .frontend import library_cells, parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, leaves, map_leaves, unflatten
@@ -244,9 +244,16 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
 _source_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {(nums, single): code}
 
 
-def differentiable(fun: Callable) -> Callable:
+def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     """``fun``, or for an s2sad ``grad`` function, generated Python that computes the same
-    thing and can itself be transformed: that is how derivatives of derivatives work."""
+    thing and can itself be transformed: that is how derivatives of derivatives work.
+
+    ``dynamic``: the grad function is a value met when differentiated code runs (made there,
+    perhaps of a closure over a value being differentiated: ``s2sad.grad(lambda y: x * y)``).
+    Then a closure over values that carry derivatives is transformed once per code object and
+    reads each closure's own cells, so their cotangents flow back to it. Otherwise (a grad
+    function the transform finds by name) what it captured is read as the transform's constants,
+    and a function it captured is called directly (so it can be differentiated again)."""
     spec = getattr(fun, "__s2sad_spec__", None)
     if spec is None:
         return fun
@@ -255,18 +262,16 @@ def differentiable(fun: Callable) -> Callable:
         raise SourceUnavailableError("differentiating a value_and_grad function is not supported; "
                                      "differentiate grad(f) instead")
     inner = differentiable(fun.__wrapped__)
-    # a closure over values that carry derivatives: one transform serves every closure of its code, and
-    # reads each one's cells (their cotangents flow back to the closure); other captures (functions,
-    # constants) are read when transformed, so a captured function is called directly, as in your code
-    closure = any(carries_derivative(cell_contents(c)) for c in getattr(inner, "__closure__", None) or ())
+    closure = dynamic and any(carries_derivative(cell_contents(c)) for c in getattr(inner, "__closure__", None) or ())
     per_fun = _source_functions.setdefault(inner.__code__ if closure else inner, {})
-    if (nums, single) not in per_fun:
+    key = (nums, single, library_cells(inner) if closure else ())
+    if key not in per_fun:
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
                                                      inner.__qualname__)), dynamic_cells=closure)
-        per_fun[(nums, single)] = generated.grad_value_function if single else generated.grad_function
+        per_fun[key] = generated.grad_value_function if single else generated.grad_function
     # the generated code reads what inner captured, from inner's own cells
-    return _rebind(per_fun[(nums, single)], inner) if closure else per_fun[(nums, single)]
+    return _rebind(per_fun[key], inner) if closure else per_fun[key]
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:

@@ -14,6 +14,7 @@ hold it weakly: a derivative lives as long as its function and its callers.
 from __future__ import annotations
 
 import inspect
+import linecache
 import os
 import sys
 import sysconfig
@@ -23,8 +24,9 @@ import weakref
 import numpy as np
 
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import source_lines
+from .frontend import library_cells, source_lines
 from .pytree import differentiable, is_node, leaves
+from .rules import custom_rule, lookup
 
 __all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of"]
 
@@ -296,6 +298,12 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     every call of their maker, so the transform is cached by code object and
     rebound to each function's own closure cells.
     """
+    if _has_rule(fn):
+        def call_rule(*args, **kwargs):
+            return vjp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions, keywords, captures)(*args, **kwargs)
+
+        call_rule.__s2sad_vjp_of__ = True
+        return call_rule
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     cells = fn.__closure__ or ()
     n = len(cache.wrt) - len(frees)
@@ -322,6 +330,32 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
 # code -> {(self?, wrt, mode): Cache} shared by the closures made from that code
 _by_code: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _has_rule(fn) -> bool:
+    """``fn`` is not Python source but has a derivative rule (a NumPy ufunc, ``math.sin``, ...)."""
+    return not isinstance(fn, types.FunctionType | types.MethodType) and (
+        lookup(fn) is not None or custom_rule(fn) is not None)
+
+
+_rule_callers: dict = {}  # (callable, number of positional arguments, keywords) -> a function calling it
+
+
+def _rule_caller(fn, nargs: int, keywords: tuple[str, ...]) -> types.FunctionType:
+    """A Python function calling ``fn`` with ``nargs`` positional arguments and these keywords: a
+    call through a variable (``act = np.tanh; act(x)``) differentiated by ``fn``'s own rule."""
+    key = (fn, nargs, keywords)
+    if key not in _rule_callers:
+        name = f"call_{getattr(fn, '__name__', 'callable')}"
+        params = [f"a{i}" for i in range(nargs)]
+        text = (f"def {name}({', '.join([*params, *(['*', *keywords] if keywords else [])])}):\n"
+                f"    return fn({', '.join([*params, *(f'{k}={k}' for k in keywords)])})\n")
+        filename = f"<s2sad: {name}({nargs} arguments{', ' + ', '.join(keywords) if keywords else ''})>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+        namespace = {"fn": fn}
+        exec(compile(text, filename, "exec"), namespace)
+        _rule_callers[key] = namespace[name]
+    return _rule_callers[key]
 
 
 def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool, mode: str):
@@ -353,10 +387,11 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
                         "named parameters (not *args or **kwargs)")
     wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
     per_code = _by_code.setdefault(code, {})
-    cache = per_code.get((shift, wrt, mode))
+    key = (shift, wrt, mode, library_cells(fn))
+    cache = per_code.get(key)
     if cache is None:
         source_lines(fn)
-        cache = per_code[(shift, wrt, mode)] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn
     return self_arg, fn, cache, frees
@@ -397,7 +432,7 @@ def _as_source(fn):
     if hasattr(fn, "__s2sad_spec__"):
         from .api import differentiable
 
-        return differentiable(fn)
+        return differentiable(fn, dynamic=True)
     return fn
 
 
@@ -452,6 +487,9 @@ class JVP(_Handle):
 def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
     """The jvp of a function known only when called; see ``vjp_of``. With ``captures`` the
     last tangent is a dict with the tangents of the values the function captured."""
+    if _has_rule(fn):
+        return lambda *args, tangents=(), **kwargs: jvp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions,
+                                                           keywords, captures)(*args, tangents=tangents, **kwargs)
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
 
     def call(*args, tangents=(), **kwargs):

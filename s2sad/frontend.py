@@ -23,6 +23,7 @@ import weakref
 from dataclasses import dataclass
 
 import gast
+import numpy as np
 
 from .errors import S2SADSyntaxError, SourceUnavailableError
 from .ir import UNKNOWN, Loc
@@ -61,7 +62,7 @@ class Source:
                 value = self.freevars[name].cell_contents
             except ValueError:  # empty cell: assigned later in the enclosing function
                 return UNKNOWN
-            if self.dynamic_cells and not _fixed(value):
+            if self.dynamic_cells and not library_value(value):
                 return DYNAMIC
             return value
         g = self.fn.__globals__
@@ -72,13 +73,28 @@ class Source:
         return b.get(name, MISSING)
 
 
-def _fixed(value: object) -> bool:
-    """A cell value the same in every closure from one code object: a module, or a function of
-    s2sad, NumPy or the standard library that generated code binds as a helper."""
-    if isinstance(value, types.ModuleType):
+def library_value(value: object) -> bool:
+    """A cell value read when a closure's code is transformed, even where one transform serves every
+    closure of that code (``dynamic_cells``): a module, or a callable of s2sad, NumPy, SciPy or the
+    standard library (a ufunc, a builtin). Closures of one code may hold different ones
+    (``make(np.tanh)``, ``make(np.sin)``), so such a transform is cached per ``library_cells``."""
+    if isinstance(value, types.ModuleType | np.ufunc | types.BuiltinFunctionType):
         return True
     module = getattr(value, "__module__", None) or ""
     return callable(value) and module.split(".")[0] in ("s2sad", "numpy", "math", "builtins", "scipy", "operator")
+
+
+def library_cells(fn: types.FunctionType) -> tuple[int, ...]:
+    """The identities of the library values ``fn``'s closure holds (long-lived objects): part of the key
+    of a transform that serves every closure of ``fn``'s code."""
+    return tuple(id(v) for v in (_cell_value(c) for c in fn.__closure__ or ()) if library_value(v))
+
+
+def _cell_value(cell: types.CellType) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:  # empty
+        return None
 
 
 def _describe(fn: object) -> str:

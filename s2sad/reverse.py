@@ -39,7 +39,7 @@ from .frontend import Source
 from .fuse import fuse
 from .mutation import Mutation, analyze_mutation
 from .naming import Namer
-from .rules import NAMESPACES, Sym, custom_rule, rule_name
+from .rules import NAMESPACES, Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Derivative", "reverse"]
 
@@ -57,6 +57,14 @@ class Derivative:
     bindings: dict[str, object]
     shape_specific: bool = False  # valid only for arguments of the shapes given as ``dims``
     value_and_grad: Callable[[], ir.Function] | None = None  # like ``grad``, returning the value too
+
+
+def _container_call(e: ir.Expr) -> bool:
+    """``e`` calls a rule whose result may be a tuple or list (``array_adjoint``, ``getitem_adjoint``)."""
+    if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref)):
+        return False
+    rule = lookup(e.func.value)
+    return rule is not None and rule.container
 
 
 def _helper(name: str) -> ir.Ref:
@@ -224,6 +232,7 @@ class _Adjoint:
         self.canonical: dict[str, str] = {}  # name -> its cotangent variable, the same on every path
         self.pullback_names: dict[int, str] = {}  # id(call statement) -> its pullback's name
         self.buffers: set[str] = set()  # cotangent variables holding fresh zeros nobody else references
+        self.tuple_like: set[str] = set()  # names given a cotangent that may be a tuple (``array_adjoint(g, p)``)
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
 
@@ -245,6 +254,8 @@ class _Adjoint:
             return
         name = target.id
         current = self.bars.get(name)
+        if _container_call(contribution):
+            self.tuple_like.add(name)
         if current is None and isinstance(contribution, ir.Name) and name not in self.owned:
             self.bars[name] = contribution  # alias: no copy for a plain hand-through
             return
@@ -255,7 +266,7 @@ class _Adjoint:
             # an element read in a loop: add into the buffer in place, not a dense zeros-and-add
             g, _, index = contribution.args
             value = ir.Call(_helper("add_at"), [current, g, index])
-        elif name in self.an.containers or self.an.kinds.get(name) not in ("array", "int"):
+        elif name in self.an.containers or name in self.tuple_like or self.an.kinds.get(name) not in ("array", "int"):
             # `+` would join lists and tuples: a cotangent that may be one is added entry by entry
             value = ir.Call(_helper("add_bars"), [current, contribution])
         elif isinstance(contribution, ir.UnaryOp) and contribution.op == "-":

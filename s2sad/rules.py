@@ -27,8 +27,9 @@ import numpy
 from . import runtime
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
 
-__all__ = ["Rule", "Sym", "RULES", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup", "custom_rule",
-           "rule_name", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT", "RECEIVER_ONLY_METHODS"]
+__all__ = ["Rule", "Sym", "RULES", "bind", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
+           "custom_rule", "rule_name", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
+           "RECEIVER_ONLY_METHODS"]
 
 
 # ----- symbolic operands -----
@@ -153,12 +154,12 @@ class _Namespace:
         self._name = name
         self._module = module
         self._scalar_out = scalar_out  # math.* always returns a Python float
-        if name:
+        if name and "." not in name:  # ("np.linalg": a path under a bound root)
             NAMESPACES[name] = module
 
     def __getattr__(self, attr: str) -> Callable[..., Sym]:
         fn = getattr(self._module, attr)
-        ref = Ref((self._name, attr), fn, helper=True) if self._name else Ref((attr,), fn, helper=True)
+        ref = Ref((*self._name.split("."), attr), fn, helper=True) if self._name else Ref((attr,), fn, helper=True)
 
         def build(*args: object, **kwargs: object) -> Sym:
             syms = [sym(a) for a in args]
@@ -211,6 +212,13 @@ class Rule:
     derivative of exactly zero (read for their shape or tie pattern only). Any other
     argument outside ``diff`` -- keywords included -- must not carry a derivative
     (``activity.check_uses`` refuses it).
+
+    ``container``: the result may be a tuple or list (``slogdet``, ``split``): its cotangent
+    adds entry by entry.
+
+    ``params``: the callable's leading parameters as ``(name, default)`` pairs. Keyword
+    arguments naming them are moved to their positions (``bind``) when one is in ``diff``,
+    so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
     """
 
     name: str
@@ -224,6 +232,25 @@ class Rule:
     returns: str | None = None  # "list", "tuple" or "seq": the result is a container (see activity's kinds)
     container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
     # argument at these positions is: its cotangents add entry by entry
+    params: tuple[tuple[str, object], ...] = ()  # names and defaults, for keywords naming a differentiated one
+
+
+REQUIRED = object()  # a ``Rule.params`` entry without a default
+
+
+def bind(rule: Rule, args: list[Expr], kwargs: dict[str, Expr]) -> tuple[list[Expr], dict[str, Expr]]:
+    """A call's operands with the keywords that name one of ``rule.params`` moved to their
+    positions, where one of them is differentiated; a skipped parameter before one of them
+    takes its default (a constant)."""
+    later = [name for name, _ in rule.params[len(args):]]
+    named = [k for k in kwargs if k in later]
+    if not any(rule.diff is None or len(args) + later.index(k) in rule.diff for k in named):
+        return args, kwargs
+    gaps = rule.params[len(args): max(map(later.index, named)) + len(args) + 1]
+    if any(name not in kwargs and default is REQUIRED for name, default in gaps):
+        return args, kwargs  # the call itself is wrong: Python reports it when it runs
+    bound = [*args, *(kwargs[name] if name in kwargs else Const(default) for name, default in gaps)]
+    return bound, {k: v for k, v in kwargs.items() if k not in named}
 
 
 RULES: dict[object, Rule] = {}
@@ -239,8 +266,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
-            linear=None, forward=None, zero=(), returns=None) -> None:
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns)
+            linear=None, forward=None, zero=(), returns=None, params=(), container=False) -> None:
+    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params)
 
 
 def set_forward(fns, linear=None, forward=None) -> None:
@@ -251,11 +278,6 @@ def set_forward(fns, linear=None, forward=None) -> None:
             RULES[fn] = dataclasses.replace(rule, linear=linear or rule.linear, forward=forward or rule.forward)
 
 
-def set_container(fns, positions: bool | tuple[int, ...] = True) -> None:
-    """Mark registered rules whose result is a tuple or list (``True``), or is one when an argument
-    at ``positions`` is."""
-    for fn in fns:
-        RULES[fn] = dataclasses.replace(RULES[fn], container=positions)
 
 
 def rule_name(fn: object) -> str:
@@ -445,7 +467,14 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
-from . import rules_numpy  # noqa: E402,F401  (registers the NumPy library into the tables above)
+from . import rules_linalg, rules_math, rules_numpy  # noqa: E402,F401  (register the library into the tables above)
+
+try:
+    import scipy  # noqa: F401
+except ImportError:  # scipy is optional: its rules are registered only when it is installed
+    pass
+else:
+    from . import rules_scipy  # noqa: F401
 
 set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
 set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")

@@ -20,7 +20,7 @@ import numpy
 
 from . import ir, runtime_numpy
 from .rules import ATTRIBUTES, CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, \
-    Sym, _Namespace, defrule, log_base, np, rt, set_container, set_forward, sym, ub
+    Sym, _Namespace, defrule, log_base, np, rt, set_forward, sym, ub
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
 
@@ -184,7 +184,7 @@ defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
     rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)))
 for _name in ("split", "array_split"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
-            lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,))
+            lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,), container=True)
 
 # ----- selection -----
 
@@ -242,10 +242,10 @@ defrule(_la.norm, "numpy.linalg.norm", _norm, diff=(0,))
 defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(ans),))
 defrule(_la.solve, "numpy.linalg.solve", lambda g, ans, a, b: (rn.solve_adjoint(g, ans, a, b, 0), rn.solve_adjoint(g, ans, a, b, 1)))
 defrule(_la.det, "numpy.linalg.det", lambda g, ans, a: (rn.det_adjoint(g, ans, a),))
-defrule(_la.slogdet, "numpy.linalg.slogdet", lambda g, ans, a: (rn.slogdet_adjoint(g, a),))
+defrule(_la.slogdet, "numpy.linalg.slogdet", lambda g, ans, a: (rn.slogdet_adjoint(g, a),), container=True)
 defrule(_la.cholesky, "numpy.linalg.cholesky", lambda g, ans, a: (rn.cholesky_adjoint(g, ans),))
-defrule(_la.eigh, "numpy.linalg.eigh", lambda g, ans, a, UPLO=None: (rn.eigh_adjoint(g, ans),), diff=(0,))
-set_container([numpy.split, numpy.array_split, _la.slogdet, _la.eigh])
+defrule(_la.eigh, "numpy.linalg.eigh", lambda g, ans, a, UPLO=None: (rn.eigh_adjoint(g, ans),), diff=(0,),
+        container=True)
 
 # ----- cumulative -----
 
@@ -310,12 +310,28 @@ except ImportError:  # scipy is optional
 if _sp is not None:
     special = _Namespace("special", _sp, scalar_out=False)
 
-    def _logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-        if b is not None or (return_sign is not False and return_sign.const):
-            raise NotImplementedError("b= and return_sign=True are not supported")
-        return (rn.logsumexp_adjoint(g, a, ans, axis, keepdims),)
+    def _logsumexp(g, ans, a, axis=None, b=None, keepdims=None, return_sign=None):
+        b = None if b is None or b.const is None else b
+        signed, keepdims = _const(return_sign, "return_sign", False), keepdims or sym(False)
+        weights = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)  # d ans / d a, then / d b
+        spread = rt.unreduce(g[0] if signed else g, a.like, axis=axis, keepdims=keepdims)
+        a_bar = spread * weights[0] if b is None else rt.unbroadcast(spread * weights[0], a.like)
+        return a_bar, None, None if b is None else rt.unbroadcast(spread * weights[1], b.like)
 
-    defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0,), reduction=True)
+    def _logsumexp_weights(ans, a, axis, b, keepdims, return_sign):
+        """``sign * b * exp(a - lse)`` (the derivative in ``a``) and ``sign * exp(a - lse)`` (in ``b``),
+        each with the reduced axes kept, so they broadcast against ``a``."""
+        b = None if b is None or b.const is None else b
+        signed = _const(return_sign, "return_sign", False)
+        lse, sign = (ans[0], ans[1]) if signed else (ans, None)
+        if not (_const(keepdims, "keepdims", False) or axis is None or axis.const is None):
+            lse, sign = np.expand_dims(lse, axis), sign if sign is None else np.expand_dims(sign, axis)
+        shares = np.exp(a - lse)
+        shares = shares if sign is None else sign * shares
+        return (shares if b is None else b * shares), (None if b is None else shares)
+
+    defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0, 2), reduction=True,
+            params=(("a", None), ("axis", None), ("b", None)), container=True)  # (with return_sign=True)
     defrule(_sp.expit, "scipy.special.expit", lambda g, ans, x: (g * ans * (1.0 - ans),), elementwise=True)
     defrule(_sp.logit, "scipy.special.logit", lambda g, ans, x: (g / (x * (1.0 - x)),), elementwise=True)
     defrule(_sp.softmax, "scipy.special.softmax", lambda g, ans, x, axis=None: (rn.softmax_adjoint(g, ans, axis),),
@@ -410,8 +426,17 @@ set_forward([numpy.linspace], forward=lambda ans, dots, start, stop, num=50, **k
     dots[0], dots[1], num))
 
 if _sp is not None:
-    set_forward([_sp.logsumexp], forward=lambda ans, dots, a, axis=None, b=None, keepdims=False, **k: _reduced(
-        rn.logsumexp_adjoint(1.0, a, ans, axis, keepdims), dots[0], axis, keepdims))
+    def _logsumexp_forward(ans, dots, a, axis=None, b=None, keepdims=None, return_sign=None):
+        keepdims = keepdims or sym(False)
+        weights = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
+        out = None
+        for dot, w in zip([*dots, None, None][::2], weights):
+            if dot is not None:
+                part = _reduced(w * dot, 1.0, axis, keepdims)
+                out = part if out is None else out + part
+        return sym((out, np.zeros_like(ans[1]))) if _const(return_sign, "return_sign", False) else out
+
+    set_forward([_sp.logsumexp], forward=_logsumexp_forward)
     set_forward([_sp.softmax], forward=lambda ans, dots, x, axis=None: rn.softmax_adjoint(dots[0], ans, axis))
     set_forward([_sp.log_softmax], forward=lambda ans, dots, x, axis=None: rn.log_softmax_jvp(dots[0], ans, axis))
 
@@ -432,18 +457,15 @@ def _register_api_nondifferentiable() -> None:
 defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
         diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
-        diff=(0,), linear="joint", zero=(1,))
+        diff=(0,), linear="joint", zero=(1,), container=(1,))  # a cotangent of the container read from
 defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False: (
     rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint", zero=(1,))
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
         diff=(0,), linear="joint", zero=(1, 2))
-defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint")
+defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1))
 defrule(_rt.snapshot, "snapshot", lambda h, ans, x: (h,), linear="joint")  # a copy taken for the pullback
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
-        linear="joint")
-set_container([_rt.tuple_adjoint])
-set_container([_rt.getitem_adjoint], (1,))  # a cotangent of the container read from
-set_container([_rt.add_bars], (0, 1))
+        linear="joint", container=True)
 
 # ----- builtins and scalar conversions users write in numeric code -----
 

@@ -104,10 +104,6 @@ def std_adjoint(g, x, ans, axis, ddof, keepdims):
     return var_adjoint(g / (2.0 * ans), x, ans, axis, ddof, keepdims)
 
 
-def logsumexp_adjoint(g, x, ans, axis, keepdims):
-    return unreduce(g, x, axis, keepdims) * np.exp(x - _keep(ans, x, axis, keepdims))
-
-
 def softmax_adjoint(g, ans, axis):
     return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
 
@@ -514,3 +510,13 @@ def builtin_sum_adjoint(g, seq):
     if isinstance(seq, np.ndarray):
         return np.broadcast_to(g, seq.shape) if seq.ndim == 1 else np.broadcast_to(g, seq.shape).copy()
     return type(seq)(unbroadcast(g, item) for item in seq) if isinstance(seq, list | tuple) else g
+
+
+def sum_items(parts, g):
+    """The adjoint of ``builtin_sum_adjoint``: the items' cotangents ``parts`` added up, in ``g``'s shape."""
+    if isinstance(parts, np.ndarray):
+        return np.sum(parts, axis=0) if np.ndim(g) < parts.ndim else parts
+    total = 0.0
+    for part in parts:
+        total = total + unbroadcast(part, g)
+    return total

@@ -163,7 +163,10 @@ def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, 
         _check_owned(fused, args)
         for i, g in zip(argnums, fused):
             map_leaves(lambda gl, a: _check_leaf(gl, a, i), g, args[i])
-            for gl, vl in zip(leaves(g), leaves(cotangents[i])):
+            fused_leaves, vjp_leaves = list(leaves(g)), list(leaves(cotangents[i]))
+            assert len(fused_leaves) == len(vjp_leaves), f"{what} (a fused function) gives a gradient with " \
+                f"{len(fused_leaves)} leaves for argument {i}, the vjp {len(vjp_leaves)}"
+            for gl, vl in zip(fused_leaves, vjp_leaves):
                 np.testing.assert_allclose(gl, vl, rtol=rtol, atol=1e-12,
                                            err_msg=f"{what} (a fused function) and vjp differ for argument {i}")
 

@@ -15,6 +15,7 @@ import operator
 import numpy as np
 import pytest
 
+import library_cases
 from s2sad.rules import RULES
 from s2sad.testing import check_grads
 
@@ -325,6 +326,7 @@ def _eigh_loss(x):
 
 
 EXPLICIT = explicit()
+EXPLICIT.update(library_cases.CASES)
 
 
 def cases(name: str):

@@ -157,8 +157,8 @@ def test_index_tricks_of_values_with_gradients_are_refused(fn, name, mode):
 
 # ----- arguments a rule does not differentiate -----
 
-def logsumexp_weighted(w):
-    return scipy.special.logsumexp(np.array([0.3, 1.2]), b=w)
+def bessel_order(v):
+    return scipy.special.jv(v, 1.5)
 
 
 def clip_keyword(lo):
@@ -167,10 +167,10 @@ def clip_keyword(lo):
 
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
 @pytest.mark.parametrize("fn, name, arg, text", [
-    pytest.param(logsumexp_weighted, "scipy.special.logsumexp", "w", "logsumexp(", marks=needs_scipy),
+    pytest.param(bessel_order, "scipy.special.jv", "v", "jv(", marks=needs_scipy),
     (clip_keyword, "np.clip", "lo", "np.clip(")])
 def test_a_gradient_into_an_argument_the_rule_holds_constant_is_refused(fn, name, arg, text, mode):
-    args = (np.array([0.5, 2.0]),) if fn is logsumexp_weighted else (0.5,)
+    args = (0.5,)
     message = _refusal(fn, args, mode)
     assert message.startswith(f"s2sad's rule for {name}(...) does not differentiate its argument {arg!r}, "
                               f"which carries a gradient, at {_line(fn, text)}:")
@@ -182,32 +182,31 @@ def logsumexp_constant_weights(x):
 
 @needs_scipy
 def test_a_constant_keyword_is_still_accepted():
-    with pytest.raises(s2sad.NoDerivativeRuleError, match="b= and return_sign=True are not supported"):
-        s2sad.grad(logsumexp_constant_weights)(np.array([0.3, 1.2]))
+    check_grads(logsumexp_constant_weights, (np.array([0.3, 1.2]),), modes=("rev", "fwd"))
 
 
 # ----- library source s2sad cannot differentiate -----
 
-def norm_logpdf(x):
-    return np.sum(scipy.stats.norm.logpdf(x))
+def weibull_logpdf(x):
+    return np.sum(scipy.stats.weibull_min.logpdf(x, 1.5))
 
 
-def norm_cdf(x):
-    return np.sum(scipy.stats.norm.cdf(x))
+def weibull_cdf(x):
+    return np.sum(scipy.stats.weibull_min.cdf(x, 1.5))
 
 
 @needs_scipy
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
-@pytest.mark.parametrize("fn, method", [(norm_logpdf, "logpdf"), (norm_cdf, "cdf")])
+@pytest.mark.parametrize("fn, method", [(weibull_logpdf, "logpdf"), (weibull_cdf, "cdf")])
 def test_library_source_that_loses_the_gradient_is_refused_at_the_call(fn, method, mode):
     with pytest.raises(s2sad.NoDerivativeRuleError) as info:
         if mode == "rev":
-            s2sad.grad(fn)(np.array([0.5, -1.5]))
+            s2sad.grad(fn)(np.array([0.5, 1.5]))
         else:
-            s2sad.jvp(fn, (np.array([0.5, -1.5]),), (np.ones(2),))
+            s2sad.jvp(fn, (np.array([0.5, 1.5]),), (np.ones(2),))
     assert str(info.value).startswith(
         f"s2sad has no derivative rule for scipy.stats._distn_infrastructure.rv_continuous.{method}, the function "
-        f"called at {_line(fn, 'scipy.stats.norm')}:")
+        f"called at {_line(fn, 'scipy.stats.weibull_min')}:")
     assert any(n.startswith("s2sad: inside it, ") and "_distn_infrastructure.py" in n for n in info.value.__notes__)
 
 

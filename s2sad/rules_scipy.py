@@ -1,0 +1,93 @@
+"""More of ``scipy.special`` (gamma and Bessel families, the normal cdf and its inverse), registered
+when scipy is installed. Each adjoint is written with functions that have rules themselves (a
+Bessel function's derivative is a sum of its neighbours in order), so every rule here
+differentiates again. An order or shape argument (``v`` of ``jv``, ``n`` of ``polygamma``, ``a``
+of ``gammainc``) is not differentiated: one that carries a gradient is refused at your line.
+"""
+
+from __future__ import annotations
+
+import math as _math
+
+import scipy.special as _sp
+
+from . import rules_stats  # noqa: F401  (registers scipy.stats)
+from .rules import REQUIRED, _Namespace, defrule, np, ub
+
+__all__: list[str] = []
+
+special = _Namespace("special", _sp, scalar_out=False)
+_SQRT_PI = _math.sqrt(_math.pi)
+_SQRT_2PI = _math.sqrt(2.0 * _math.pi)
+
+# ----- one argument: (g, ans, x) -> x_bar -----
+
+_UNARY = {
+    "gamma": lambda g, ans, x: g * ans * special.digamma(x),
+    "rgamma": lambda g, ans, x: -(g * ans * special.digamma(x)),
+    "erfinv": lambda g, ans, x: g * (0.5 * _SQRT_PI) * np.exp(ans * ans),
+    "erfcinv": lambda g, ans, x: -(g * (0.5 * _SQRT_PI) * np.exp(ans * ans)),
+    "erfcx": lambda g, ans, x: g * (2.0 * x * ans - 2.0 / _SQRT_PI),
+    "ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x)) / _SQRT_2PI,
+    "log_ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x) - ans) / _SQRT_2PI,
+    "ndtri": lambda g, ans, x: g * _SQRT_2PI * np.exp(0.5 * (ans * ans)),
+    "i0": lambda g, ans, x: g * special.i1(x),
+    "i1": lambda g, ans, x: g * 0.5 * (special.i0(x) + special.iv(2.0, x)),
+    "i0e": lambda g, ans, x: g * (special.i1e(x) - np.sign(x) * ans),
+    "i1e": lambda g, ans, x: g * (0.5 * (special.i0e(x) + special.ive(2.0, x)) - np.sign(x) * ans),
+    "j0": lambda g, ans, x: -(g * special.j1(x)),
+    "j1": lambda g, ans, x: g * 0.5 * (special.j0(x) - special.jv(2.0, x)),
+    "y0": lambda g, ans, x: -(g * special.y1(x)),
+    "y1": lambda g, ans, x: g * 0.5 * (special.y0(x) - special.yv(2.0, x)),
+}
+for _name, _d in _UNARY.items():
+    defrule(getattr(_sp, _name), f"scipy.special.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
+            elementwise=True)
+
+defrule(_math.gamma, "math.gamma", lambda g, ans, x: (g * ans * special.digamma(x),), elementwise=True)
+defrule(_math.lgamma, "math.lgamma", lambda g, ans, x: (g * special.digamma(x),), elementwise=True)
+
+# ----- an order (not differentiated), then x: (g, ans, v, x) -> x_bar -----
+
+_ORDERED = {
+    "jv": lambda g, ans, v, x: g * 0.5 * (special.jv(v - 1.0, x) - special.jv(v + 1.0, x)),
+    "yv": lambda g, ans, v, x: g * 0.5 * (special.yv(v - 1.0, x) - special.yv(v + 1.0, x)),
+    "yn": lambda g, ans, n, x: g * 0.5 * (special.yn(n - 1, x) - special.yn(n + 1, x)),
+    "iv": lambda g, ans, v, x: g * 0.5 * (special.iv(v - 1.0, x) + special.iv(v + 1.0, x)),
+    "ive": lambda g, ans, v, x: g * (0.5 * (special.ive(v - 1.0, x) + special.ive(v + 1.0, x)) - np.sign(x) * ans),
+    "kv": lambda g, ans, v, x: -(g * 0.5 * (special.kv(v - 1.0, x) + special.kv(v + 1.0, x))),
+    "kve": lambda g, ans, v, x: g * (ans - 0.5 * (special.kve(v - 1.0, x) + special.kve(v + 1.0, x))),
+    "polygamma": lambda g, ans, n, x: g * special.polygamma(n + 1, x),
+    # the regularised incomplete gamma functions, with respect to x: ± x^(a-1) e^(-x) / Γ(a)
+    "gammainc": lambda g, ans, a, x: g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a)),
+    "gammaincc": lambda g, ans, a, x: -(g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))),
+}
+for _name, _d in _ORDERED.items():
+    defrule(getattr(_sp, _name), f"scipy.special.{_name}",
+            (lambda d: lambda g, ans, v, x: (None, ub(d(g, ans, v, x), x, v)))(_d), diff=(1,), elementwise=True)
+
+# ----- the beta function and the multivariate log-gamma -----
+
+
+def _beta_bars(g, a, b):
+    both = special.digamma(a + b)
+    return ub(g * (special.digamma(a) - both), a, b), ub(g * (special.digamma(b) - both), b, a)
+
+
+defrule(_sp.beta, "scipy.special.beta", lambda g, ans, a, b: _beta_bars(g * ans, a, b), elementwise=True)
+defrule(_sp.betaln, "scipy.special.betaln", lambda g, ans, a, b: _beta_bars(g, a, b), elementwise=True)
+
+
+def _multigammaln(g, ans, a, d):
+    """d/da log Γ_d(a) = Σ_{j<d} ψ(a - j/2), for a constant dimension ``d``."""
+    n = d.const
+    if not isinstance(n, int):
+        raise NotImplementedError("the dimension d must be a constant integer")
+    total = special.digamma(a)
+    for j in range(1, n):
+        total = total + special.digamma(a - 0.5 * j)
+    return g * total, None
+
+
+defrule(_sp.multigammaln, "scipy.special.multigammaln", _multigammaln, diff=(0,), elementwise=True,
+        params=(("a", REQUIRED), ("d", REQUIRED)))

@@ -1,0 +1,225 @@
+"""Cases for the library rules (scipy.stats, more of scipy.special, math, linear algebra, ...).
+
+``CASES[name]`` lists ``(f, args[, options])`` for the rule called ``name``, as
+``test_rules.explicit`` does; every ``f`` returns a scalar, so its gradient can be
+checked again (``test_library_rules``: reverse over reverse and forward over reverse).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+try:
+    import scipy.special as sp
+    import scipy.stats as st
+except ImportError:  # scipy is optional
+    sp = st = None
+
+rng = np.random.default_rng(1)
+
+
+@functools.lru_cache(maxsize=None)
+def C(shape, low=-1.5, high=1.5):
+    """A constant array: the same one every call (finite differences evaluate a case many times)."""
+    x = rng.uniform(low, high, shape)
+    return x if shape != () else float(x)
+
+
+# ----- scipy.stats -----
+
+# name: (shape parameters, where z = (x - loc) / scale lies)
+FAMILIES = {
+    "norm": ((), (-1.5, 1.5)), "t": ((3.5,), (-1.5, 1.5)), "gamma": ((2.5,), (0.4, 2.5)),
+    "beta": ((2.5, 1.7), (0.2, 0.8)), "chi2": ((3.3,), (0.4, 2.5)), "expon": ((), (0.3, 2.5)),
+    "laplace": ((), (0.2, 1.5)), "cauchy": ((), (-1.5, 1.5)), "logistic": ((), (-1.5, 1.5)),
+}
+LOC, SCALE = 0.3, 1.4
+
+
+def _family_cases(name: str, method: str) -> list:
+    shapes, (low, high) = FAMILIES[name]
+    fn = getattr(getattr(st, name), method)
+    z = C((4,), low, high)
+    x = LOC + SCALE * z
+    n = len(shapes)
+    if name == "laplace":  # both sides of the kink
+        z = z * np.array([1.0, -1.0, 1.0, -1.0])
+        x = LOC + SCALE * z
+    s = shapes
+    if n == 0:
+        out = [(lambda x: np.sum(fn(x) ** 2), (z,)),  # loc and scale left at their defaults
+               (lambda x, loc, scale: np.sum(fn(x, loc=loc, scale=scale)), (x, LOC, SCALE)),
+               (lambda loc, scale: np.sum(fn(x * 1.0, loc, scale) * x), (np.full(4, LOC), SCALE))]
+    elif n == 1:
+        out = [(lambda x: np.sum(fn(x, s[0]) ** 2), (z,)),
+               (lambda x, loc, scale: np.sum(fn(x, s[0], loc=loc, scale=scale)), (x, LOC, SCALE)),
+               (lambda loc, scale: np.sum(fn(x * 1.0, s[0], loc, scale) * x), (np.full(4, LOC), SCALE))]
+    else:
+        out = [(lambda x: np.sum(fn(x, s[0], s[1]) ** 2), (z,)),
+               (lambda x, loc, scale: np.sum(fn(x, s[0], s[1], loc=loc, scale=scale)), (x, LOC, SCALE)),
+               (lambda loc, scale: np.sum(fn(x * 1.0, s[0], s[1], loc, scale) * x), (np.full(4, LOC), SCALE))]
+    if method in ("logpdf", "pdf") and n == 1:  # the shape parameter too, positional and by keyword
+        out.append((lambda x, a: np.sum(fn(x, a, LOC, SCALE)), (x, s[0])))
+        by_name = (lambda d: np.sum(fn(x, df=d, scale=SCALE))) if st_shapes(name) == "df" else (
+            lambda d: np.sum(fn(x, a=d, scale=SCALE)))
+        out.append((by_name, (s[0],)))
+    if method in ("logpdf", "pdf") and n == 2:
+        out.append((lambda x, a, b: np.sum(fn(x, a, b, LOC, SCALE)), (x, *s)))
+        out.append((lambda a, b: np.sum(fn(x, b=b, a=a, scale=SCALE)), s))
+    return out
+
+
+def st_shapes(name: str) -> str:
+    return getattr(st, name).shapes
+
+
+def _poisson_cases(method: str) -> list:
+    fn = getattr(st.poisson, method)
+    k = np.array([0.0, 1.0, 3.0, 5.0])
+    return [(lambda mu: np.sum(fn(k, mu)), (2.3,)),
+            (lambda mu: np.sum(fn(k + 1.0, mu=mu, loc=1.0) ** 2), (C((4,), 1.5, 3.0),))]
+
+
+def _mvn(method: str) -> list:
+    fn = getattr(st.multivariate_normal, method)
+    a = C((3, 3))
+    cov = a @ a.T + 2.0 * np.eye(3)
+    xs, m = C((5, 3)), C((3,))
+
+    def spd(b):
+        return b @ b.T + 2.0 * np.eye(3)
+
+    return [(lambda x, mean, b: np.sum(fn(x, mean, spd(b))), (xs, m, a)),
+            (lambda x, b: fn(x, mean=m, cov=spd(b)), (xs[0], a)),
+            (lambda x: fn(x, cov=cov), (xs[1],)),
+            (lambda mean: np.sum(fn(xs, mean=mean, cov=cov, allow_singular=False) ** 2), (m,))]
+
+
+def _dirichlet(method: str) -> list:
+    fn = getattr(st.dirichlet, method)
+    alpha = np.array([1.5, 2.0, 3.2])
+
+    def on_simplex(y):
+        return y / np.sum(y, axis=0)
+
+    return [(lambda y: fn(on_simplex(y), alpha), (C((3,), 0.5, 2.0),)),
+            (lambda y, a: np.sum(fn(on_simplex(y), a)), (C((3, 4), 0.5, 2.0), alpha)),
+            (lambda a: fn(on_simplex(C((3,), 0.5, 2.0)), alpha=a), (alpha,))]
+
+
+# ----- scipy.special -----
+
+SPECIAL_DOMAIN = {"gamma": (0.5, 3.0), "rgamma": (0.5, 3.0), "erfinv": (-0.8, 0.8), "erfcinv": (0.2, 1.8),
+                  "ndtri": (0.1, 0.9), "y0": (0.5, 3.0), "y1": (0.5, 3.0), "log_ndtr": (-3.0, 2.0),
+                  "i0e": (0.2, 2.0), "i1e": (0.2, 2.0)}
+
+
+def _unary(fn, low: float, high: float) -> list:
+    return [(lambda x: np.sum(fn(x) ** 2), (C((4,), low, high),)), (lambda x: fn(x) * 2.0, (C((), low, high),))]
+
+
+def _ordered(fn, order) -> list:
+    return [(lambda x: np.sum(fn(order, x) ** 2), (C((4,), 0.5, 2.5),)), (lambda x: fn(order, x) * 3.0, (1.3,))]
+
+
+def _special() -> dict[str, list]:
+    out = {}
+    for name in ("gamma", "rgamma", "erfinv", "erfcinv", "erfcx", "ndtr", "log_ndtr", "ndtri", "i0", "i1", "i0e",
+                 "i1e", "j0", "j1", "y0", "y1"):
+        out[f"scipy.special.{name}"] = _unary(getattr(sp, name), *SPECIAL_DOMAIN.get(name, (-1.5, 1.5)))
+    x = C((4,), 0.5, 2.5)
+    for name, order in [("jv", 1.5), ("yv", 0.5), ("yn", 2), ("iv", 2.5), ("ive", 1.0), ("kv", 0.7), ("kve", 1.3),
+                        ("polygamma", 1), ("gammainc", 1.7), ("gammaincc", 2.2)]:
+        out[f"scipy.special.{name}"] = _ordered(getattr(sp, name), order)
+    out["scipy.special.polygamma"].append((lambda x: np.sum(sp.polygamma(np.array([0, 1, 2, 3]), x)), (x,)))
+    out["scipy.special.beta"] = [(lambda a, b: np.sum(sp.beta(a, b) ** 2), (x, C((), 0.5, 2.0))),
+                                 (lambda a, b: sp.beta(a, b), (1.2, 0.7))]
+    out["scipy.special.betaln"] = [(lambda a, b: np.sum(sp.betaln(a, b) ** 2), (x, C((2, 1), 0.5, 2.0)))]
+    out["scipy.special.multigammaln"] = [(lambda a: sp.multigammaln(a, 3) ** 2, (2.7,)),
+                                         (lambda a: np.sum(sp.multigammaln(a, d=2)), (x + 1.0,))]
+    a34 = C((3, 4))
+    b34 = C((3, 4), 0.5, 2.0)
+    out["scipy.special.logsumexp"] = [
+        (lambda a: np.sum(sp.logsumexp(a, axis=1) ** 2), (a34,)),
+        (lambda a: sp.logsumexp(a), (a34,)),
+        (lambda a: np.sum(sp.logsumexp(a, axis=(0, 1), keepdims=True) ** 2), (a34,)),
+        (lambda a, b: sp.logsumexp(a, b=b), (a34, b34)),
+        (lambda a, b: np.sum(sp.logsumexp(a, axis=1, b=b) ** 2), (a34, b34[0])),
+        (lambda a, b: np.sum(sp.logsumexp(a, axis=0, b=b, keepdims=True) ** 2), (a34, b34)),
+        (lambda a: np.sum(sp.logsumexp(a, axis=1, return_sign=True)[0] ** 2), (a34,)),
+        (lambda a, b: np.sum(sp.logsumexp(a, 1, b * np.array([1.0, -0.1, 1.0, 1.0]), return_sign=True)[0] ** 2),
+         (a34, b34)),
+    ]
+    return out
+
+
+# ----- math -----
+
+
+def _math() -> dict[str, list]:
+    from s2sad import runtime_numpy as rn
+
+    return {
+        "math.erf": [(lambda x: math.erf(x) * 2.0, (0.4,))], "math.erfc": [(lambda x: math.erfc(x) ** 2, (-0.7,))],
+        "math.gamma": [(lambda x: math.gamma(x), (1.7,))], "math.lgamma": [(lambda x: math.lgamma(x) ** 2, (0.6,))],
+        "math.hypot": [(lambda x, y: math.hypot(x, y), (0.3, -1.2)),
+                       (lambda x, y, z: math.hypot(x, y, z) * x, (0.3, -1.2, 2.0))],
+        "math.atan2": [(lambda y, x: math.atan2(y, x), (0.3, -1.2)), (lambda y, x: math.atan2(y, x) ** 2, (-0.5, 0.8))],
+        "math.copysign": [(lambda x, y: math.copysign(x * x, y) * x, (0.3, -1.2)),
+                          (lambda x: math.copysign(x, -2.0) ** 3, (0.7,))],
+        "numpy.copysign": [(lambda x, y: np.sum(np.copysign(x, y) ** 3), (C((3,)), C((2, 3))))],
+        "math.degrees": [(lambda x: math.degrees(x) ** 2, (0.3,))],
+        "math.radians": [(lambda x: math.radians(x) ** 2, (20.0,))],
+        "math.fsum": [(lambda x, y: math.fsum([x, y * y, x * y]) ** 2, (0.3, 1.2)),
+                      (lambda x: math.fsum(x) ** 2, (C((4,)),))],
+        "math.dist": [(lambda p, q: math.dist(p, q) ** 2 + math.dist(p, (0.0, 1.0)), ((0.3, 1.2), (-0.5, 0.4))),
+                      (lambda p, q: math.dist(p, q) * p[0], (C((3,)), C((3,), 2.0, 3.0)))],
+        "builtin_sum_adjoint": [(lambda g: np.sum(rn.builtin_sum_adjoint(g, C((3, 2)) ** 2)), (C((2,)),)),
+                                (lambda g: sum(rn.builtin_sum_adjoint(g, [1.0, 2.0, 3.0])) ** 2, (0.7,))],
+        "sum_items": [(lambda a, b: rn.sum_items([a, b * a], 1.0) ** 2, (0.3, 1.2)),
+                      (lambda h: np.sum(rn.sum_items(h, C((2,))) ** 2), (C((3, 2)),))],
+        "cast_like": [(lambda g: np.sum(rn.cast_like(g, C((2,))) ** 2), (C((2,)),))],
+        "array_adjoint": [(lambda g: np.sum(rn.array_adjoint(g, [1.0, C((2,))])[1] ** 2), (C((2, 2)),))],
+    }
+
+
+# ----- numpy.linalg -----
+
+
+def _linalg() -> dict[str, list]:
+    la = np.linalg
+    a33, sym = C((3, 3)), C((3, 3)) + C((3, 3)).T + np.diag([0.0, 2.0, 4.0])
+    return {
+        "numpy.linalg.matrix_power": [(lambda a: np.sum(la.matrix_power(a, 3) * a33), (a33,)),
+                                      (lambda a: np.sum(la.matrix_power(a, 1) ** 2) + np.sum(la.matrix_power(a, 0)),
+                                       (a33,)),
+                                      (lambda a: np.sum(la.matrix_power(a, 2) ** 2), (C((2, 3, 3)),))],
+        "numpy.linalg.eigvalsh": [(lambda s: np.sum(la.eigvalsh(s + s.T) * np.arange(3.0)), (sym,)),
+                                  (lambda s: np.sum(la.eigvalsh(s + s.T) ** 3), (sym,))],
+    }
+
+
+def cases() -> dict[str, list]:
+    out = {**_math(), **_linalg()}
+    if st is None:
+        return out
+    out.update(_special())
+    methods = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
+    for name in FAMILIES:
+        for method in methods:
+            out[f"scipy.stats.{name}.{method}"] = _family_cases(name, method)
+    for method in ("logpmf", "pmf", "cdf", "logcdf", "sf", "logsf"):
+        out[f"scipy.stats.poisson.{method}"] = _poisson_cases(method)
+    for method in ("logpdf", "pdf"):
+        out[f"scipy.stats.multivariate_normal.{method}"] = _mvn(method)
+        out[f"scipy.stats.dirichlet.{method}"] = _dirichlet(method)
+    from s2sad import runtime_scipy
+
+    out["components"] = [(lambda a: np.sum(runtime_scipy.components(a, C((3, 2))) * C((3, 2))), (C((3,)),))]
+    return out
+
+
+CASES = cases()
