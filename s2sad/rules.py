@@ -520,3 +520,5 @@ BINOP_FUNCS = {
     "**": operator.pow, "@": operator.matmul, "//": operator.floordiv, "%": operator.mod,
 }
 UNARYOP_FUNCS = {"-": operator.neg, "+": operator.pos, "not": operator.not_, "~": operator.invert}
+
+from . import rules_runtime  # noqa: E402,F401  (rules for s2sad's own helpers: derivatives of derivatives)
