@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, _rebind, get_cache
+from .cache import JVP, VJP, Cache, _contents, _rebind, carries_derivative, get_cache
 from .errors import SourceUnavailableError
 from .frontend import parse_function, source_lines
 from .ir import dump
@@ -185,7 +185,9 @@ def differentiable(fun: Callable) -> Callable:
         raise SourceUnavailableError("differentiating a value_and_grad function is not supported; "
                                      "differentiate grad(f) instead")
     inner = differentiable(fun.__wrapped__)
-    closure = bool(getattr(inner, "__closure__", None))  # one transform serves every closure of its code
+    # a closure over a value that carries a derivative: one transform serves every closure of its code, reading
+    # their cells when it runs; any other function is transformed as grad(inner) was, its captures constants
+    closure = any(carries_derivative(_contents(cell)) for cell in getattr(inner, "__closure__", None) or ())
     key = (inner.__code__ if closure else inner, nums, single)
     if key not in _source_functions:
         code = inner.__code__

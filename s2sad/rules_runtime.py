@@ -52,8 +52,10 @@ def _linear(helper, name: str, transpose, zero=(1,), diff=(0,)) -> None:
 
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
-_linear(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
-        zero=(), diff=(0, 1))
+defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
+        diff=(0, 1), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
+            rt.snapshot(dots[0]) if dots[0] is not None else rt.zeros_like(buffer),
+            dots[1] if dots[1] is not None else rt.zeros_like(g), index))
 _linear(runtime.setitem_adjoint, "setitem_adjoint", lambda h, ans, g, index: (rt.setitem_adjoint(h, index), None),
         zero=())
 _linear(runtime.setitem_value_adjoint, "setitem_value_adjoint",
@@ -387,6 +389,8 @@ def _cumprod_jvp_forward(ans, dots, x_dot, x, c, axis):
                  None if dots[1] is None else rn.cumprod_pairs_out(x_dot, dots[1], x, axis))
 
 
+# cumprod's helpers read its result c = cumprod(x) where it saves work: as functions of x alone (c's own
+# dependence on x is its rule's), their derivative in x is the second derivative of cumprod
 defrule(runtime_numpy.cumprod_adjoint, "cumprod_adjoint", _cumprod_adjoint_reverse, diff=(0, 1), zero=(2,),
         forward=_cumprod_adjoint_forward)
 defrule(runtime_numpy.cumprod_jvp, "cumprod_jvp", _cumprod_jvp_reverse, diff=(0, 1), zero=(2,),
