@@ -20,8 +20,10 @@ derivative there is zero (almost everywhere), as for ``sign``.
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import runtime, runtime_numpy
-from .rules import NONDIFFERENTIABLE, Sym, defrule, np, py, rt, set_container
+from .rules import NONDIFFERENTIABLE, RULES, Sym, defrule, np, py, rt, set_container
 from .rules_numpy import rn
 
 __all__: list[str] = []
@@ -53,16 +55,16 @@ def _linear(helper, name: str, transpose, zero=(1,), diff=(0,)) -> None:
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
 defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
-        diff=(0, 1), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
+        diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
             rt.snapshot(dots[0]) if dots[0] is not None else rt.zeros_like(buffer),
             dots[1] if dots[1] is not None else rt.zeros_like(g), index))
 _linear(runtime.setitem_adjoint, "setitem_adjoint", lambda h, ans, g, index: (rt.setitem_adjoint(h, index), None),
-        zero=())
+        zero=(1,))
 _linear(runtime.setitem_value_adjoint, "setitem_value_adjoint",
-        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=())
+        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=(1,))
 _linear(runtime.setitem_jvp, "setitem_jvp", lambda h, ans, x_dot, index, v_dot: (
     rt.setitem_adjoint(h, index), None, rt.unbroadcast(rt.setitem_value_adjoint(h, index), v_dot)),
-    zero=(), diff=(0, 2))
+    zero=(1,), diff=(0, 2))
 _linear(runtime.list_tail_adjoint, "list_tail_adjoint", lambda h, ans, g, items: (rt.tail_into(h, g), None))
 _linear(runtime.tail_into, "tail_into", lambda h, ans, tail, g: (rt.list_tail_adjoint(h, tail), None))
 
@@ -76,8 +78,8 @@ def _list_pop_jvp(h, ans, lst_dot, index=-1):
     return (rt.list_pop_adjoint(h[1], h[0], h[0], index), None)
 
 
-_linear(runtime.list_pop_adjoint, "list_pop_adjoint", _list_pop_adjoint, zero=(2,), diff=(0, 1))
-_linear(runtime.list_pop_jvp, "list_pop_jvp", _list_pop_jvp, zero=())
+_linear(runtime.list_pop_adjoint, "list_pop_adjoint", _list_pop_adjoint, zero=(2, 3), diff=(0, 1))
+_linear(runtime.list_pop_jvp, "list_pop_jvp", _list_pop_jvp, zero=(1,))
 
 
 def _list_jvp(h, ans, after, base_dot, added_dot):
@@ -173,6 +175,8 @@ _linear(runtime_numpy.builtin_sum_adjoint, "builtin_sum_adjoint",
 set_container([runtime_numpy.unconcatenate, runtime_numpy.unstack, runtime_numpy.unjoin])
 set_container([runtime_numpy.array_adjoint, runtime_numpy.builtin_sum_adjoint], (1,))
 NONDIFFERENTIABLE.add(runtime_numpy.logical_not)
+# an index or key is an integer, slice or key: it carries no derivative even where the analysis cannot tell
+RULES[runtime.getitem_adjoint] = dataclasses.replace(RULES[runtime.getitem_adjoint], zero=(1, 2))
 
 # ----- the adjoints of products: multilinear in the cotangent and the other operands -----
 
