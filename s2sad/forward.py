@@ -125,7 +125,9 @@ class _Tangent:
                 ir.List(items) if isinstance(stmt.value, ir.List) else ir.Tuple(items))
             self.bind(stmt.target, value, out)
         elif p.kind == CALL:
-            self.bind(stmt.target, self.rule(stmt, p, dots).expr, out)
+            tangent = self.rule(stmt, p, dots)
+            if tangent is not None:  # (None: the tangents that reach it have a zero derivative)
+                self.bind(stmt.target, tangent.expr, out)
         elif p.kind == SETITEM:
             x, v = p.args
             value = ir.Call(_helper("setitem_jvp"), [self.dot_or_zero(x), p.kwargs["index"], self.dot_or_zero(v)])

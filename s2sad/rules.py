@@ -267,6 +267,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False) -> None:
+    if fn in RULES:  # one declaration per primitive: a second one would silently replace the first
+        raise ValueError(f"a rule for {name} is declared twice")
     RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params)
 
 
@@ -296,6 +298,13 @@ def custom_rule(fn: object, table: dict | None = None) -> Callable | None:
         return (RRULES if table is None else table).get(fn)
     except TypeError:  # unhashable callable
         return None
+
+
+def set_container(fns, positions: bool | tuple[int, ...] = True) -> None:
+    """Mark registered rules whose result is a tuple or list (``True``), or is one when an argument
+    at ``positions`` is."""
+    for fn in fns:
+        RULES[fn] = dataclasses.replace(RULES[fn], container=positions)
 
 
 def lookup(fn: object) -> Rule | None:
@@ -557,3 +566,5 @@ BINOP_FUNCS = {
     "**": operator.pow, "@": operator.matmul, "//": operator.floordiv, "%": operator.mod,
 }
 UNARYOP_FUNCS = {"-": operator.neg, "+": operator.pos, "not": operator.not_, "~": operator.invert}
+
+from . import rules_runtime  # noqa: E402,F401  (rules for s2sad's own helpers: derivatives of derivatives)

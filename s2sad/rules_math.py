@@ -57,13 +57,3 @@ def _dist_forward(ans, dots, p, q):
 
 
 defrule(_math.dist, "math.dist", _dist, forward=_dist_forward)
-
-# the helpers those adjoints call, so they differentiate again
-defrule(runtime_numpy.builtin_sum_adjoint, "builtin_sum_adjoint", lambda h, ans, g, seq: (rn.sum_items(h, g), None),
-        diff=(0,), zero=(1,), linear="joint", container=True)
-defrule(runtime_numpy.sum_items, "sum_items", lambda h, ans, parts, g: (rn.builtin_sum_adjoint(h, parts), None),
-        diff=(0,), zero=(1,), linear="joint")
-defrule(runtime_numpy.array_adjoint, "array_adjoint", lambda h, ans, g, seq: (rn.cast_like(np.array(h), g), None),
-        diff=(0,), zero=(1,), linear="joint", container=True)
-defrule(runtime_numpy.cast_like, "cast_like", lambda h, ans, g, x: (rn.cast_like(h, g), None), diff=(0,), zero=(1,),
-        linear="joint")

@@ -61,7 +61,6 @@ _UNARY = {
     "fabs": lambda g, ans, x: g * np.sign(x),
     "real": lambda g, ans, x: g,
     "conj": lambda g, ans, x: g,
-    "conjugate": lambda g, ans, x: g,
     "nan_to_num": lambda g, ans, x: g * np.isfinite(x),
 }
 for _name, _d in _UNARY.items():
@@ -80,11 +79,9 @@ def _minimum(g, ans, x, y):
 
 
 _BINARY = {
-    "true_divide": lambda g, ans, x, y: (ub(g / y, x, y), ub(-g * ans / y, y, x)),
     "maximum": _maximum, "fmax": _maximum,
     "minimum": _minimum, "fmin": _minimum,
     "mod": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.floor_divide(x, y), y, x)),
-    "remainder": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.floor_divide(x, y), y, x)),
     "fmod": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.trunc(x / y), y, x)),
     "arctan2": lambda g, ans, x, y: (ub(g * y / (x * x + y * y), x, y), ub(-g * x / (x * x + y * y), y, x)),
     "hypot": lambda g, ans, x, y: (ub(g * x / ans, x, y), ub(g * y / ans, y, x)),
@@ -345,7 +342,6 @@ if _sp is not None:
     defrule(_sp.gammaln, "scipy.special.gammaln", lambda g, ans, x: (g * special.digamma(x),), elementwise=True)
     defrule(_sp.digamma, "scipy.special.digamma", lambda g, ans, x: (g * special.polygamma(1, x),),
             elementwise=True)
-    defrule(_sp.psi, "scipy.special.psi", lambda g, ans, x: (g * special.polygamma(1, x),), elementwise=True)
     defrule(_sp.xlogy, "scipy.special.xlogy", lambda g, ans, x, y: (
         ub(g * np.log(y), x, y), ub(rn.xlogy_y_adjoint(g, x, y), y, x)), elementwise=True)
     defrule(_sp.xlog1py, "scipy.special.xlog1py", lambda g, ans, x, y: (
@@ -463,7 +459,6 @@ defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
         diff=(0,), linear="joint", zero=(1, 2))
 defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1))
-defrule(_rt.snapshot, "snapshot", lambda h, ans, x: (h,), linear="joint")  # a copy taken for the pullback
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint", container=True)
 

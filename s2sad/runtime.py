@@ -16,7 +16,8 @@ __all__ = [
     "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
-    "captures_adjoint", "throw",
+    "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
+    "repeat_like",
 ]
 
 
@@ -409,3 +410,36 @@ def list_pop_jvp(lst_dot, index=-1):
     """Tangents of ``(v, xs)`` after ``v = xs.pop(index)``."""
     rest = list(lst_dot)
     return rest.pop(index), rest
+
+
+# ----- transposes of the container adjoints (for derivatives of derivatives) -----
+
+
+def tail_into(tail, g):
+    """The transpose of ``list_tail_adjoint``: zeros for the entries before ``tail`` in a list like ``g``."""
+    head = [zeros_like(v) for v in g[: len(g) - len(tail)]]
+    return head + list(tail)
+
+
+def sequence_like(h, g, x):
+    """The transpose of ``sequence_adjoint(g, x)``: ``h`` (a cotangent of ``x``) one entry per item, as ``g``."""
+    if isinstance(x, dict):
+        return zeros_like(g)
+    if isinstance(g, np.ndarray):
+        return np.reshape(h, g.shape)
+    return rebuild(g, list(h))
+
+
+def items_like(h, d):
+    """The transpose of ``items_adjoint``: a ``(key, value)`` cotangent per item of ``d``, from ``h``."""
+    return [(None, h[k]) for k in d]
+
+
+def values_like(h, d):
+    """The transpose of ``values_adjoint``: a cotangent per value of ``d``, from ``h``."""
+    return [h[k] for k in d]
+
+
+def repeat_like(h, g):
+    """The transpose of ``repeat_adjoint``: ``h`` repeated to ``g``'s length."""
+    return rebuild(g, list(h) * (len(g) // len(h))) if len(h) else zeros_like(g)

@@ -520,3 +520,93 @@ def sum_items(parts, g):
     for part in parts:
         total = total + unbroadcast(part, g)
     return total
+
+
+# ----- second derivatives (the rules in ``rules_runtime`` emit these) -----
+
+
+def safe_divide(a, b):
+    """``a / b``, 0 where ``b`` is 0 (the 2-norm's subgradient at 0)."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.result_type(a, b, 1.0)), b)
+    return np.divide(a, b, out=np.zeros(a.shape, a.dtype), where=b != 0)
+
+
+def clip_bound_transpose(h, g, x, bound, side):
+    """The transpose of ``clip_bound_adjoint`` in its cotangent: ``h`` (a bound's) where ``x`` was clipped."""
+    hit = h * (x < bound if side < 0 else x > bound)
+    return unbroadcast(np.broadcast_to(hit, np.broadcast_shapes(np.shape(hit), np.shape(g))), g)
+
+
+def _grouped(v, x, axis):
+    """``v`` (of ``x``'s shape) with the reduced axes moved last and flattened into one."""
+    axes = _axes(x, axis)
+    moved = np.moveaxis(np.broadcast_to(v, np.shape(x)), axes, range(-len(axes), 0)) if axes else np.asarray(v)
+    return moved.reshape(*moved.shape[: moved.ndim - len(axes)], -1), moved.shape, axes
+
+
+def prod_pairs(v, x, axis):
+    """``M v`` over each reduced group, ``M[i, j]`` the product of the group without ``x[i]`` and ``x[j]``
+    (0 on the diagonal): the second derivative of ``prod``, exact with zeros."""
+    x = np.asarray(x)
+    vf, shape, axes = _grouped(v, x, axis)
+    xf = _grouped(x, x, axis)[0]
+    n = xf.shape[-1]
+    if np.all(xf != 0):
+        others = np.prod(xf, axis=-1, keepdims=True) / xf
+        out = others * (np.sum(vf / xf, axis=-1, keepdims=True) - vf / xf)
+    else:
+        out = np.zeros(np.broadcast_shapes(vf.shape, xf.shape), np.result_type(vf, xf, 1.0))
+        for i in range(n):
+            for j in range(n):
+                if i != j:
+                    rest = np.delete(xf, [i, j], axis=-1)
+                    out[..., i] += np.prod(rest, axis=-1) * vf[..., j]
+    out = out.reshape(shape)
+    return np.moveaxis(out, range(-len(axes), 0), axes) if axes else out
+
+
+def _cumprod_pairs_tensor(xm):
+    """``T[..., k, i, m]``: the second derivative of ``cumprod(xm)[k]`` in ``xm[i]`` and ``xm[m]``."""
+    n = xm.shape[-1]
+    t = np.zeros(xm.shape + (n, n), np.result_type(xm, 1.0))
+    for k in range(n):
+        for i in range(k + 1):
+            for m in range(k + 1):
+                if i != m:
+                    t[..., k, i, m] = np.prod(np.delete(xm[..., :k + 1], [i, m], axis=-1), axis=-1)
+    return t
+
+
+def _along_last(x, axis, *vs):
+    x = np.asarray(x)
+    if axis is None:
+        return x.ravel(), [np.ravel(v) for v in vs], 0
+    return np.moveaxis(x, axis, -1), [np.moveaxis(np.broadcast_to(v, x.shape), axis, -1) for v in vs], axis
+
+
+def _reverse_cumsum(v):
+    return np.flip(np.cumsum(np.flip(v, -1), axis=-1), -1)
+
+
+def cumprod_pairs(a, b, x, axis):
+    """``sum_k a[k] sum_i b[i] T[k, i, m]`` along ``axis`` (``T`` the second derivative of cumprod):
+    the derivative in ``x`` of ``cumprod_adjoint(a, x)`` against ``b``, and of ``cumprod_jvp(b, x)``
+    against ``a``. In ``x``'s shape."""
+    xm, (am, bm), ax = _along_last(x, axis, a, b)
+    if np.all(xm != 0):
+        c = np.cumprod(xm, axis=-1)
+        out = (_reverse_cumsum(am * c * np.cumsum(bm / xm, axis=-1)) - (bm / xm) * _reverse_cumsum(am * c)) / xm
+    else:
+        out = np.einsum("...k,...i,...kim->...m", am, bm, _cumprod_pairs_tensor(xm))
+    return out.reshape(np.shape(x)) if axis is None else np.moveaxis(out, -1, ax)
+
+
+def cumprod_pairs_out(u, v, x, axis):
+    """``sum_{i, m} T[k, i, m] u[i] v[m]``: the second directional derivative of ``cumprod(x)``."""
+    xm, (um, vm), ax = _along_last(x, axis, u, v)
+    if np.all(xm != 0):
+        p, q = um / xm, vm / xm
+        out = np.cumprod(xm, axis=-1) * (np.cumsum(p, axis=-1) * np.cumsum(q, axis=-1) - np.cumsum(p * q, axis=-1))
+    else:
+        out = np.einsum("...i,...m,...kim->...k", um, vm, _cumprod_pairs_tensor(xm))
+    return out if axis is None else np.moveaxis(out, -1, ax)

@@ -19,6 +19,8 @@ import library_cases
 from s2sad.rules import RULES
 from s2sad.testing import check_grads
 
+import helper_cases
+
 try:
     import scipy.special as sps
 except ImportError:  # scipy is optional: its rules are registered only when it is installed
@@ -327,6 +329,7 @@ def _eigh_loss(x):
 
 EXPLICIT = explicit()
 EXPLICIT.update(library_cases.CASES)
+EXPLICIT.update(helper_cases.cases(C, spd))  # s2sad's own helpers, for derivatives of derivatives
 
 
 def cases(name: str):

@@ -211,6 +211,6 @@ def test_reading_a_deleted_name_is_refused():
     def f(x):
         y = x * 2.0
         del y
-        return y
+        return y  # noqa: F821  (the refusal under test)
     with pytest.raises(s2sad.S2SADSyntaxError, match="'y' is read before it is assigned"):
         s2sad.grad(f)(1.0)

@@ -1,0 +1,384 @@
+"""Rules for s2sad's own run-time helpers, so that generated code can be differentiated again.
+
+A derivative of a derivative transforms the generated code, which calls the helpers in
+``runtime`` and ``runtime_numpy`` (``max_adjoint``, ``unconcatenate``, ``setitem_adjoint``,
+...). Each helper here gets a reverse and a forward rule. Most are linear in the cotangent
+they take first and read their other arguments for shapes, masks or orderings only
+(``zero``): the reverse rule is the transpose of that linear map, which is the primitive the
+helper is the adjoint of (``unconcatenate`` <-> ``np.concatenate``, ``take_adjoint`` <->
+``np.take``) or another helper (``sort_adjoint`` <-> ``sort_jvp``), and the forward rule
+applies the helper to the tangent. The adjoints of products (``tensordot_adjoint``,
+``einsum_adjoint``, ...) are multilinear: for ``lhs(g, a, b) = d<g, P(a, b)>/da``,
+``<h, lhs(g, a, b)> = <g, P(h, b)>``. The rest (``var_adjoint``, ``softmax_adjoint``, ...) are
+differentiated as the expressions they compute. Every rule here emits only primitives and
+helpers that have rules, so any order of derivative can be taken.
+
+A helper's share of a tie or its mask (``max_adjoint``'s positions holding the maximum,
+``clip_adjoint``'s interval) is piecewise constant in the values it is read from: its
+derivative there is zero (almost everywhere), as for ``sign``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import runtime, runtime_numpy
+from .rules import NONDIFFERENTIABLE, RULES, Sym, defrule, np, py, rt, set_container
+from .rules_numpy import rn
+
+__all__: list[str] = []
+
+
+def _plus(*parts: Sym | None) -> Sym | None:
+    """The sum of the parts that are not None (None if all are)."""
+    total = None
+    for p in parts:
+        if p is not None:
+            total = p if total is None else total + p
+    return total
+
+
+def _reduced_sum(h: Sym, axis: Sym, keepdims: Sym) -> Sym:
+    """``np.sum(h, axis, keepdims)``: a cotangent back in the shape of a reduction's result."""
+    return np.sum(h, axis=axis, keepdims=keepdims)
+
+
+def _linear(helper, name: str, transpose, zero=(1,), diff=(0,)) -> None:
+    """``helper`` is linear in the arguments ``diff`` and reads those in ``zero`` for shapes only:
+    its reverse rule is ``transpose(h, *args)`` (one cotangent per argument), its forward rule
+    the helper applied to the tangents."""
+    defrule(helper, name, transpose, diff=diff, linear="joint", zero=zero)
+
+
+# ----- runtime: in-place writes, containers, broadcasting -----
+
+_linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=())
+_linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
+defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
+        diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
+            rt.snapshot(dots[0]) if dots[0] is not None else rt.zeros_like(buffer),
+            dots[1] if dots[1] is not None else rt.zeros_like(g), index))
+_linear(runtime.setitem_adjoint, "setitem_adjoint", lambda h, ans, g, index: (rt.setitem_adjoint(h, index), None),
+        zero=(1,))
+_linear(runtime.setitem_value_adjoint, "setitem_value_adjoint",
+        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=(1,))
+_linear(runtime.setitem_jvp, "setitem_jvp", lambda h, ans, x_dot, index, v_dot: (
+    rt.setitem_adjoint(h, index), None, rt.unbroadcast(rt.setitem_value_adjoint(h, index), v_dot)),
+    zero=(1,), diff=(0, 2))
+_linear(runtime.list_tail_adjoint, "list_tail_adjoint", lambda h, ans, g, items: (rt.tail_into(h, g), None))
+_linear(runtime.tail_into, "tail_into", lambda h, ans, tail, g: (rt.list_tail_adjoint(h, tail), None))
+
+
+def _list_pop_adjoint(h, ans, g, popped_bar, popped, index=-1):
+    parts = rt.list_pop_jvp(h, index)
+    return parts[1], parts[0], None, None
+
+
+def _list_pop_jvp(h, ans, lst_dot, index=-1):
+    return (rt.list_pop_adjoint(h[1], h[0], h[0], index), None)
+
+
+_linear(runtime.list_pop_adjoint, "list_pop_adjoint", _list_pop_adjoint, zero=(2, 3), diff=(0, 1))
+_linear(runtime.list_pop_jvp, "list_pop_jvp", _list_pop_jvp, zero=(1,))
+
+
+def _list_jvp(h, ans, after, base_dot, added_dot):
+    cut = py.len(h) - py.len(added_dot)
+    return None, h[:cut], rt.sequence(h[cut:])
+
+
+_linear(runtime.list_jvp, "list_jvp", _list_jvp, zero=(0,), diff=(1, 2))
+_linear(runtime.sequence_adjoint, "sequence_adjoint", lambda h, ans, g, x: (rt.sequence_like(h, g, x), None))
+_linear(runtime.sequence_like, "sequence_like", lambda h, ans, k, g, x: (rt.sequence_adjoint(h, x), None, None),
+        zero=(1, 2))
+_linear(runtime.items_adjoint, "items_adjoint", lambda h, ans, g, d: (rt.items_like(h, d), None))
+_linear(runtime.items_like, "items_like", lambda h, ans, k, d: (rt.items_adjoint(h, d), None))
+_linear(runtime.values_adjoint, "values_adjoint", lambda h, ans, g, d: (rt.values_like(h, d), None))
+_linear(runtime.values_like, "values_like", lambda h, ans, k, d: (rt.values_adjoint(h, d), None))
+_linear(runtime.get_adjoint, "get_adjoint", lambda h, ans, g, d, key: (rt.get_jvp(h, d, key, rt.zeros_like(g)),
+                                                                      None, None))
+_linear(runtime.get_default_adjoint, "get_default_adjoint",
+        lambda h, ans, g, d, key, default: (rt.get_default_adjoint(h, d, key, g), None, None, None), zero=(1, 3))
+_linear(runtime.get_jvp, "get_jvp", lambda h, ans, d_dot, d, key, default_dot=None: (
+    rt.get_adjoint(h, d, key), None, None, None if default_dot is None else rt.get_default_adjoint(
+        h, d, key, default_dot)), diff=(0, 3))
+_linear(runtime.tolist_adjoint, "tolist_adjoint", lambda h, ans, g, x: (rt.tolist_jvp(h), None))
+_linear(runtime.tolist_jvp, "tolist_jvp", lambda h, ans, x_dot: (rt.tolist_adjoint(h, x_dot),), zero=())
+_linear(runtime.repeat_adjoint, "repeat_adjoint", lambda h, ans, g, xs: (rt.repeat_like(h, g), None))
+_linear(runtime.repeat_like, "repeat_like", lambda h, ans, k, g: (rt.repeat_adjoint(h, k), None))
+set_container([runtime.list_pop_adjoint, runtime.list_jvp, runtime.tail_into, runtime.sequence_like,
+               runtime.items_like, runtime.values_like, runtime.tolist_jvp, runtime.repeat_like, runtime.list_pop_jvp])
+set_container([runtime.snapshot, runtime.setitem_adjoint, runtime.setitem_jvp, runtime.add_at], (0,))
+set_container([runtime.setitem_value_adjoint, runtime.get_adjoint, runtime.get_default_adjoint, runtime.get_jvp,
+               runtime.sequence_adjoint, runtime.items_adjoint, runtime.values_adjoint, runtime.repeat_adjoint,
+               runtime.list_tail_adjoint], (0, 1))
+
+# ----- runtime_numpy: shape operations and selections, each the transpose of a primitive -----
+
+_linear(runtime_numpy.mT, "mT", lambda h, ans, a: (rn.mT(h),), zero=())
+_linear(runtime_numpy.cast_like, "cast_like", lambda h, ans, g, x: (rn.cast_like(h, g), None))
+_linear(runtime_numpy.array_adjoint, "array_adjoint", lambda h, ans, g, seq: (rn.cast_like(np.array(h), g), None))
+_linear(runtime_numpy.pad_adjoint, "pad_adjoint", lambda h, ans, g, x, pad_width: (np.pad(h, pad_width), None, None))
+_linear(runtime_numpy.diff_adjoint, "diff_adjoint",
+        lambda h, ans, g, x, n, axis: (np.diff(h, n=n, axis=axis), None, None, None))
+_linear(runtime_numpy.tile_adjoint, "tile_adjoint", lambda h, ans, g, x, reps: (np.tile(h, reps), None, None))
+_linear(runtime_numpy.repeat_adjoint, "numpy repeat_adjoint",
+        lambda h, ans, g, x, repeats, axis: (np.repeat(h, repeats, axis=axis), None, None, None))
+_linear(runtime_numpy.unconcatenate, "unconcatenate", lambda h, ans, g, seq, axis: (
+    np.concatenate(h, axis=axis), None, None))
+_linear(runtime_numpy.unstack, "unstack", lambda h, ans, g, seq, axis: (np.stack(h, axis=axis), None, None))
+
+
+def _unjoin(h, ans, g, seq, how):
+    return getattr(np, how.const)(h), None, None
+
+
+def _unappend(h, ans, g, x, values, axis, which):
+    parts = (rt.zeros_like(x), h) if which.const else (h, rt.zeros_like(values))
+    return np.reshape(np.append(*parts, axis=axis), np.shape(g)), None, None, None, None
+
+
+_linear(runtime_numpy.unjoin, "unjoin", _unjoin)
+_linear(runtime_numpy.unappend, "unappend", _unappend, zero=(1, 2))
+_linear(runtime_numpy.unsplit, "unsplit", lambda h, ans, g, x, axis: (rn.unconcatenate(h, g, axis), None, None))
+_linear(runtime_numpy.take_adjoint, "take_adjoint",
+        lambda h, ans, g, x, indices, axis: (np.take(h, indices, axis=axis), None, None, None))
+_linear(runtime_numpy.take_along_axis_adjoint, "take_along_axis_adjoint",
+        lambda h, ans, g, x, indices, axis: (np.take_along_axis(h, indices, axis), None, None, None))
+_linear(runtime_numpy.sort_adjoint, "sort_adjoint", lambda h, ans, g, x, axis: (rn.sort_jvp(h, x, axis), None, None))
+_linear(runtime_numpy.sort_jvp, "sort_jvp", lambda h, ans, x_dot, x, axis: (rn.sort_adjoint(h, x, axis), None, None))
+_linear(runtime_numpy.trace_adjoint, "trace_adjoint",
+        lambda h, ans, g, x, offset: (np.trace(h, offset), None, None))
+_linear(runtime_numpy.diag_adjoint, "diag_adjoint", lambda h, ans, g, x, k: (np.diag(h, k), None, None))
+_linear(runtime_numpy.diagonal_adjoint, "diagonal_adjoint", lambda h, ans, g, x, offset, axis1, axis2: (
+    np.diagonal(h, offset, axis1, axis2), None, None, None, None))
+_linear(runtime_numpy.cumsum_adjoint, "cumsum_adjoint", lambda h, ans, g, x, axis: (np.cumsum(h, axis=axis), None,
+                                                                                   None))
+_linear(runtime_numpy.reduce_to, "reduce_to", lambda h, ans, g, like, axis, keepdims: (
+    rt.unreduce(h, g, axis, keepdims), None, None, None))
+_linear(runtime_numpy.linspace_adjoint, "linspace_adjoint", lambda h, ans, g, num, which: (
+    rn.linspace_jvp(*((None, h) if which.const else (h, None)), num), None, None), zero=())
+_linear(runtime_numpy.linspace_jvp, "linspace_jvp", lambda h, ans, start_dot, stop_dot, num: (
+    rn.linspace_adjoint(h, num, 0), rn.linspace_adjoint(h, num, 1), None), zero=(), diff=(0, 1))
+_linear(runtime_numpy.clip_adjoint, "clip_adjoint",
+        lambda h, ans, g, x, lo, hi: (rt.unbroadcast(rn.clip_adjoint(h, x, lo, hi), g), None, None, None),
+        zero=(1, 2, 3))
+_linear(runtime_numpy.clip_bound_adjoint, "clip_bound_adjoint", lambda h, ans, g, x, bound, side: (
+    rn.clip_bound_transpose(h, g, x, bound, side), None, None, None), zero=(1, 2))
+_linear(runtime_numpy.clip_bound_transpose, "clip_bound_transpose", lambda h, ans, k, g, x, bound, side: (
+    rn.clip_bound_adjoint(h, x, bound, side), None, None, None, None), zero=(1, 2, 3))
+_linear(runtime_numpy.max_adjoint, "max_adjoint", lambda h, ans, g, x, m, axis, keepdims: (
+    _reduced_sum(h * rn.max_adjoint(1.0, x, m, axis, keepdims), axis, keepdims), None, None, None, None),
+    zero=(1, 2))
+_linear(runtime_numpy.builtin_sum_adjoint, "builtin_sum_adjoint", lambda h, ans, g, seq: (rn.sum_items(h, g), None))
+_linear(runtime_numpy.sum_items, "sum_items", lambda h, ans, parts, g: (rn.builtin_sum_adjoint(h, parts), None))
+set_container([runtime_numpy.unconcatenate, runtime_numpy.unstack, runtime_numpy.unjoin])
+set_container([runtime_numpy.array_adjoint, runtime_numpy.builtin_sum_adjoint], (1,))
+NONDIFFERENTIABLE.add(runtime_numpy.logical_not)
+# an index or key is an integer, slice or key: it carries no derivative even where the analysis cannot tell
+RULES[runtime.getitem_adjoint] = dataclasses.replace(RULES[runtime.getitem_adjoint], zero=(1, 2))
+
+# ----- the adjoints of products: multilinear in the cotangent and the other operands -----
+
+
+def _product_adjoint(helper, product) -> None:
+    """Rules for ``helper(g, a, b, *rest, which)``, the cotangent of operand ``which`` of
+    ``product(a, b, *rest)``: ``<h, helper(g, a, b)> = <g, product(a with h, b)>``, so ``g`` gets
+    ``product(a with h, b)`` and the other operand ``helper(g, a with h, b)`` for itself."""
+    emit = getattr(rn, helper.__name__)
+
+    def reverse(h, ans, g, a, b, *rest):
+        which = rest[-1].const
+        with_h = (h, b) if which == 0 else (a, h)
+        other = emit(g, *with_h, *rest[:-1], 1 - which)
+        return (product(*with_h, *rest[:-1]), *((None, other) if which == 0 else (other, None)), *(None,) * len(rest))
+
+    def forward(ans, dots, g, a, b, *rest):
+        which = rest[-1].const
+        other_dot = dots[2 - which]
+        return _plus(None if dots[0] is None else emit(dots[0], a, b, *rest),
+                     None if other_dot is None else emit(g, *((a, other_dot) if which == 0 else (other_dot, b)), *rest))
+
+    defrule(helper, helper.__name__, reverse, diff=(0, 1, 2), forward=forward)
+
+
+_product_adjoint(runtime_numpy.tensordot_adjoint, lambda a, b, axes: np.tensordot(a, b, axes))
+_product_adjoint(runtime_numpy.inner_adjoint, np.inner)
+_product_adjoint(runtime_numpy.kron_adjoint, np.kron)
+
+
+def _einsum_reverse(h, ans, g, subscripts, which, *operands):
+    k = which.const
+    with_h = [h if i == k else o for i, o in enumerate(operands)]
+    bars = [None if i == k else rn.einsum_adjoint(g, subscripts, i, *with_h) for i in range(len(operands))]
+    return (np.einsum(subscripts, *with_h), None, None, *bars)
+
+
+def _einsum_forward(ans, dots, g, subscripts, which, *operands):
+    k = which.const
+    parts = [None if dots[0] is None else rn.einsum_adjoint(dots[0], subscripts, which, *operands)]
+    for i, d in enumerate(dots[3:]):
+        if d is not None and i != k:
+            parts.append(rn.einsum_adjoint(g, subscripts, which, *[d if j == i else o for j, o in
+                                                                    enumerate(operands)]))
+    return _plus(*parts)
+
+
+defrule(runtime_numpy.einsum_adjoint, "einsum_adjoint", _einsum_reverse, forward=_einsum_forward)
+
+# ----- nonlinear adjoints, differentiated as the expressions they compute -----
+
+
+def _var_reverse(h, ans, g, x, m, axis, ddof, keepdims):
+    g_bar = _reduced_sum(h * rn.var_adjoint(1.0, x, m, axis, ddof, keepdims), axis, keepdims)
+    x_bar = rn.var_adjoint(1.0, h * rt.unreduce(g, x, axis, keepdims), m, axis, ddof, keepdims)
+    return g_bar, x_bar, None, None, None, None
+
+
+def _var_forward(ans, dots, g, x, m, axis, ddof, keepdims):  # bilinear in g and x
+    return _plus(None if dots[0] is None else rn.var_adjoint(dots[0], x, m, axis, ddof, keepdims),
+                 None if dots[1] is None else rn.var_adjoint(g, dots[1], m, axis, ddof, keepdims))
+
+
+defrule(runtime_numpy.var_adjoint, "var_adjoint", _var_reverse, diff=(0, 1), zero=(2,), forward=_var_forward)
+
+
+def _std_reverse(h, ans, g, x, s, axis, ddof, keepdims):
+    # std_adjoint(g, x, s) = var_adjoint(q, x) with q = g / (2 s)
+    q = g / (2.0 * s)
+    q_bar = _reduced_sum(h * rn.var_adjoint(1.0, x, s, axis, ddof, keepdims), axis, keepdims)
+    x_bar = rn.var_adjoint(1.0, h * rt.unreduce(q, x, axis, keepdims), s, axis, ddof, keepdims)
+    return q_bar / (2.0 * s), x_bar, -q_bar * q / s, None, None, None
+
+
+def _std_forward(ans, dots, g, x, s, axis, ddof, keepdims):
+    q_dot = _plus(None if dots[0] is None else dots[0] / (2.0 * s),
+                  None if dots[2] is None else -(g * dots[2]) / (2.0 * (s * s)))
+    return _plus(None if q_dot is None else rn.var_adjoint(q_dot, x, s, axis, ddof, keepdims),
+                 None if dots[1] is None else rn.var_adjoint(g / (2.0 * s), dots[1], s, axis, ddof, keepdims))
+
+
+defrule(runtime_numpy.std_adjoint, "std_adjoint", _std_reverse, diff=(0, 1, 2), forward=_std_forward)
+
+
+def _total(v, axis):
+    return np.sum(v, axis=axis, keepdims=True)
+
+
+def _softmax_reverse(h, ans, g, s, axis):
+    # ans = s * (g - sum(g s)): symmetric in g; d/ds = h (g - sum(g s)) - g sum(h s)
+    return rn.softmax_adjoint(h, s, axis), h * (g - _total(g * s, axis)) - g * _total(h * s, axis), None
+
+
+def _softmax_forward(ans, dots, g, s, axis):
+    return _plus(None if dots[0] is None else rn.softmax_adjoint(dots[0], s, axis),
+                 None if dots[1] is None else dots[1] * (g - _total(g * s, axis)) - s * _total(g * dots[1], axis))
+
+
+defrule(runtime_numpy.softmax_adjoint, "softmax_adjoint", _softmax_reverse, diff=(0, 1), forward=_softmax_forward)
+
+
+def _log_softmax_reverse(h, ans, g, ls, axis):
+    # ans = g - exp(ls) sum(g)
+    return rn.log_softmax_jvp(h, ls, axis), -(h * np.exp(ls)) * _total(g, axis), None
+
+
+def _log_softmax_forward(ans, dots, g, ls, axis):
+    return _plus(None if dots[0] is None else rn.log_softmax_adjoint(dots[0], ls, axis),
+                 None if dots[1] is None else -(dots[1] * np.exp(ls)) * _total(g, axis))
+
+
+def _log_softmax_jvp_reverse(h, ans, x_dot, ls, axis):
+    # ans = x_dot - sum(exp(ls) x_dot)
+    return rn.log_softmax_adjoint(h, ls, axis), -(np.exp(ls) * x_dot) * _total(h, axis), None
+
+
+def _log_softmax_jvp_forward(ans, dots, x_dot, ls, axis):
+    return _plus(None if dots[0] is None else rn.log_softmax_jvp(dots[0], ls, axis),
+                 None if dots[1] is None else -_total(np.exp(ls) * dots[1] * x_dot, axis))
+
+
+defrule(runtime_numpy.log_softmax_adjoint, "log_softmax_adjoint", _log_softmax_reverse, diff=(0, 1),
+        forward=_log_softmax_forward)
+defrule(runtime_numpy.log_softmax_jvp, "log_softmax_jvp", _log_softmax_jvp_reverse, diff=(0, 1),
+        forward=_log_softmax_jvp_forward)
+
+
+def _norm_kind(ord: Sym | None) -> str:
+    value = None if ord is None else ord.const
+    if value is None or value == 2 or value == "fro":
+        return "2"
+    if value == 1:
+        return "1"
+    raise NotImplementedError(f"second derivatives of norm with ord={value!r} are not supported")
+
+
+def _norm_reverse(h, ans, g, x, n, ord=None, axis=None, keepdims=False):
+    # the 2-norm's ans = unreduce(g) x / unreduce(n) (0 where n = 0); the 1-norm's unreduce(g) sign(x)
+    g_bar = _reduced_sum(h * rn.norm_adjoint(1.0, x, n, ord, axis, keepdims), axis, keepdims)
+    if _norm_kind(ord) == "1":
+        return g_bar, None, None, None, None, None
+    nk = rt.unreduce(n, x, axis, keepdims)
+    x_bar = rn.safe_divide(h * rt.unreduce(g, x, axis, keepdims), nk)
+    return g_bar, x_bar, -_reduced_sum(rn.safe_divide(h * ans, nk), axis, keepdims), None, None, None
+
+
+def _norm_forward(ans, dots, g, x, n, ord=None, axis=None, keepdims=False):
+    parts = [None if dots[0] is None else rn.norm_adjoint(dots[0], x, n, ord, axis, keepdims)]
+    if _norm_kind(ord) == "2":
+        nk = rt.unreduce(n, x, axis, keepdims)
+        moved = _plus(None if dots[1] is None else rt.unreduce(g, x, axis, keepdims) * dots[1],
+                      None if dots[2] is None else -(ans * rt.unreduce(dots[2], x, axis, keepdims)))
+        parts.append(None if moved is None else rn.safe_divide(moved, nk))
+    return _plus(*parts)
+
+
+defrule(runtime_numpy.norm_adjoint, "norm_adjoint", _norm_reverse, diff=(0, 1, 2), forward=_norm_forward)
+defrule(runtime_numpy.safe_divide, "safe_divide", lambda h, ans, a, b: (
+    rt.unbroadcast(rn.safe_divide(h, b), a), rt.unbroadcast(-rn.safe_divide(h * ans, b), b)), elementwise=True)
+defrule(runtime_numpy.xlogy_y_adjoint, "xlogy_y_adjoint", lambda h, ans, g, x, y: (
+    rt.unbroadcast(h * x / y, g), rt.unbroadcast(h * g / y, x), rt.unbroadcast(-h * ans / y, y)), elementwise=True)
+
+
+def _prod_reverse(h, ans, g, x, p, axis, keepdims):
+    # ans = unreduce(g) * others(x); others' Jacobian M (M_ij: the product without x_i and x_j) is symmetric
+    return (_reduced_sum(h * rn.prod_adjoint(1.0, x, p, axis, keepdims), axis, keepdims),
+            rn.prod_pairs(h * rt.unreduce(g, x, axis, keepdims), x, axis), None, None, None)
+
+
+def _prod_forward(ans, dots, g, x, p, axis, keepdims):
+    return _plus(None if dots[0] is None else rn.prod_adjoint(dots[0], x, p, axis, keepdims),
+                 None if dots[1] is None else rt.unreduce(g, x, axis, keepdims) * rn.prod_pairs(dots[1], x, axis))
+
+
+defrule(runtime_numpy.prod_adjoint, "prod_adjoint", _prod_reverse, diff=(0, 1), zero=(2,), forward=_prod_forward)
+# the second derivatives of prod and cumprod are linear in their first argument; their own derivative in x
+# (a third derivative) has no rule: s2sad refuses it at transform time
+defrule(runtime_numpy.prod_pairs, "prod_pairs", lambda h, ans, v, x, axis: (rn.prod_pairs(h, x, axis), None, None),
+        diff=(0,), linear="joint")
+
+
+def _cumprod_adjoint_reverse(h, ans, g, x, c, axis):
+    return rn.cumprod_jvp(h, x, c, axis), rn.cumprod_pairs(g, h, x, axis), None, None
+
+
+def _cumprod_adjoint_forward(ans, dots, g, x, c, axis):
+    return _plus(None if dots[0] is None else rn.cumprod_adjoint(dots[0], x, c, axis),
+                 None if dots[1] is None else rn.cumprod_pairs(g, dots[1], x, axis))
+
+
+def _cumprod_jvp_reverse(h, ans, x_dot, x, c, axis):
+    return rn.cumprod_adjoint(h, x, c, axis), rn.cumprod_pairs(h, x_dot, x, axis), None, None
+
+
+def _cumprod_jvp_forward(ans, dots, x_dot, x, c, axis):
+    return _plus(None if dots[0] is None else rn.cumprod_jvp(dots[0], x, c, axis),
+                 None if dots[1] is None else rn.cumprod_pairs_out(x_dot, dots[1], x, axis))
+
+
+# cumprod's helpers read its result c = cumprod(x) where it saves work: as functions of x alone (c's own
+# dependence on x is its rule's), their derivative in x is the second derivative of cumprod
+defrule(runtime_numpy.cumprod_adjoint, "cumprod_adjoint", _cumprod_adjoint_reverse, diff=(0, 1), zero=(2,),
+        forward=_cumprod_adjoint_forward)
+defrule(runtime_numpy.cumprod_jvp, "cumprod_jvp", _cumprod_jvp_reverse, diff=(0, 1), zero=(2,),
+        forward=_cumprod_jvp_forward)
