@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from .frontend import source_lines
-from .pytree import differentiable, is_node, leaves
+from .pytree import captured, differentiable, is_node, leaves
 
 __all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of"]
 
@@ -294,8 +294,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             "Python function with source. Call it by its name, so its derivative rule is found "
             "when the caller is transformed.")
     code = fn.__code__
-    frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
-                  if captures and any(differentiable(leaf) for leaf in leaves(_contents(cell))))
+    frees = tuple(captured(fn)) if captures else ()
     params = code.co_varnames[: code.co_argcount]
     named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     shift = len(self_arg)
@@ -328,13 +327,6 @@ def _rebind(generated: types.FunctionType, fn: types.FunctionType) -> types.Func
     out = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, fn.__defaults__, closure)
     out.__kwdefaults__ = fn.__kwdefaults__
     return out
-
-
-def _contents(cell: types.CellType) -> object:
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return None
 
 
 class JVP(_Handle):

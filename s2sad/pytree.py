@@ -57,3 +57,19 @@ def differentiable(value: Any) -> bool:
     if isinstance(value, np.ndarray):
         return value.dtype.kind == "f"
     return isinstance(value, float | np.floating)
+
+
+def captured(fn: Any) -> dict[str, Any]:
+    """What a Python function captured that carries a gradient, by free-variable name: the
+    entries of a function value's cotangent."""
+    fn = getattr(fn, "__func__", fn)  # a bound method captures through its function
+    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None) or ()
+    out = {}
+    for name, cell in zip(code.co_freevars if code else (), cells):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not bound yet
+            continue
+        if any(differentiable(leaf) for leaf in leaves(value)):
+            out[name] = value
+    return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .pytree import captured
+
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
@@ -71,8 +73,8 @@ def zeros_like(x):
         return rebuild(x, [zeros_like(v) for v in x])
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
-    if callable(x):
-        return {}  # a function's cotangent: a dict over what it captured (nothing yet)
+    if callable(x):  # a function's cotangent: a dict over what it captured
+        return {name: zeros_like(v) for name, v in captured(x).items()}
     return np.zeros_like(x)
 
 
