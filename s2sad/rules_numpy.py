@@ -189,7 +189,7 @@ for _name in ("split", "array_split"):
 # ----- selection -----
 
 defrule(numpy.where, "numpy.where", lambda g, ans, c, x, y: (
-    None, ub(np.where(c, g, 0.0), x, y), ub(np.where(c, 0.0, g), y, x)), diff=(1, 2))
+    None, ub(np.where(c, g, 0.0), x, ans), ub(np.where(c, 0.0, g), y, ans)), diff=(1, 2))  # c broadcasts too
 
 
 def _clip(g, ans, x, lo=None, hi=None, **kwargs):
@@ -254,9 +254,9 @@ defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cu
 
 # ----- creation with a differentiable value -----
 
-defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, shape)),
+defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, ans)),
         diff=(1,))
-defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, a)),
+defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, ans)),
         diff=(1,))
 defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
     ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1))
