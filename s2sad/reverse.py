@@ -299,8 +299,8 @@ class _Adjoint:
             for item, key in zip(p.args, keys):
                 self.add(item, ir.Subscript(g, key))
         elif p.kind == CLOSURE:  # a function value's cotangent is a dict over what it captured
-            for item, name in zip(p.args, stmt.value.names):
-                self.add(item, ir.Subscript(g, ir.Const(name)))
+            for item, name in zip(p.args, stmt.value.names):  # (no entry: it was not called)
+                self.add(item, ir.Call(_helper("captured_adjoint"), [g, ir.Const(name), item]))
         elif p.kind == TRANSFORM:
             self.call(stmt, p, g)
         elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them

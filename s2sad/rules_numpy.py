@@ -430,6 +430,10 @@ defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
         diff=(0,), linear="joint")
 defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint")
+defrule(_rt.captured_adjoint, "captured_adjoint", lambda h, ans, g, name, like: (
+    rt.captured_cotangent(name, h), None, None), diff=(0,), linear="joint")
+defrule(_rt.captured_cotangent, "captured_cotangent", lambda h, ans, name, v: (
+    None, rt.captured_adjoint(h, name, v)), diff=(1,), linear="joint")
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint")
 

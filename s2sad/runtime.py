@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pytree import captured
-
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
     "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
-    "setitem_jvp", "list_pop_jvp",
+    "setitem_jvp", "list_pop_jvp", "captured_adjoint", "captured_cotangent",
 ]
 
 
@@ -73,9 +71,20 @@ def zeros_like(x):
         return rebuild(x, [zeros_like(v) for v in x])
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
-    if callable(x):  # a function's cotangent: a dict over what it captured
-        return {name: zeros_like(v) for name, v in captured(x).items()}
+    if callable(x):
+        return {}  # a function's cotangent: a dict over what it captured (nothing yet)
     return np.zeros_like(x)
+
+
+def captured_adjoint(g, name, like):
+    """The cotangent of what a function value captured as ``name`` (its value now: ``like``), from
+    the function's cotangent ``g``: a dict without the entry where the function was not called."""
+    return g[name] if name in g else zeros_like(like)
+
+
+def captured_cotangent(name, h):
+    """A function value's cotangent holding ``h`` for its capture ``name`` (``captured_adjoint``'s adjoint)."""
+    return {name: h}
 
 
 def rebuild(like, parts):
