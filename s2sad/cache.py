@@ -320,13 +320,24 @@ def _as_source(fn):
 
 
 def _rebind(generated: types.FunctionType, fn: types.FunctionType) -> types.FunctionType:
-    """``generated`` reading ``fn``'s own closure cells (same names) and defaults."""
+    """``generated`` reading what ``fn``'s closure cells (same names) hold now, and its defaults.
+
+    The cells are copied: the pullback runs later, after the caller may have rebound a
+    captured name (a closure made in a loop), and must see the values of this call.
+    """
     cells = dict(zip(generated.__code__.co_freevars, generated.__closure__ or ()))
-    cells.update(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    cells.update(zip(fn.__code__.co_freevars, map(_snapshot, fn.__closure__ or ())))
     closure = tuple(cells[name] for name in generated.__code__.co_freevars)
     out = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, fn.__defaults__, closure)
     out.__kwdefaults__ = fn.__kwdefaults__
     return out
+
+
+def _snapshot(cell: types.CellType) -> types.CellType:
+    try:
+        return types.CellType(cell.cell_contents)
+    except ValueError:  # not bound yet: nothing to keep
+        return cell
 
 
 class JVP(_Handle):
