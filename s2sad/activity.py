@@ -50,8 +50,9 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
     if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
         # a user's rule wins over everything else
         return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    if isinstance(fn, VJP):  # generated code calling a derivative: differentiate that derivative's code
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn.generic(), func=func)
+    if isinstance(getattr(fn, "__self__", None), VJP):  # generated code calling a derivative (a handle's
+        # bound __call__): differentiate that derivative's code
+        return Prim(TRANSFORM, None, args, kwargs, callee=fn.__self__.generic(), func=func)
     if hasattr(fn, "__s2sad_spec__"):  # a grad function called in differentiated code
         from .api import differentiable
 

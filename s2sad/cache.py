@@ -193,13 +193,14 @@ class _Handle:
     """A derivative of one user function w.r.t. some of its parameters, transformed on first call
     (so recursion needs nothing special) and shared: ``of`` gives every caller the same one."""
 
-    __slots__ = ("cache", "_generic")
+    __slots__ = ("cache", "_generic", "call")
     mode = "reverse"
     _handles: weakref.WeakKeyDictionary
 
     def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
         self.cache = get_cache(fun, wrt, strict=False, mode=self.mode)
         self._generic = None
+        self.call = self.__call__  # what generated code binds (see VJP)
 
     @classmethod
     def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]):
@@ -214,7 +215,11 @@ class _Handle:
 
 
 class VJP(_Handle):
-    """Generated code binds one per callee (``g_vjp``) and calls ``z, g_pullback = g_vjp(a, b)``."""
+    """Generated code binds one per callee (``g_vjp``) and calls ``z, g_pullback = g_vjp(a, b)``.
+
+    It binds the handle's ``call`` (its bound ``__call__``): Python counts a call of an object with
+    ``__call__`` as two frames against the recursion limit, of a bound method as one (recursion goes deeper).
+    """
 
     __slots__ = ()
     _handles = weakref.WeakKeyDictionary()

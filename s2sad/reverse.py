@@ -392,7 +392,7 @@ class _Adjoint:
                 raise S2SADSyntaxError(
                     f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
                     "pass it to a named parameter", self.loc)
-            handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt)
+            handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt).call
             func = ir.Ref((f"{fn.__name__}_vjp",), handle, helper=True)
         else:
             receiver = []
