@@ -326,3 +326,28 @@ def test_too_deep_recursion_raises_one_clear_note():
     assert len(notes) <= 3
     assert "sys.setrecursionlimit" in notes[-1]
     assert any("test_soundness_control.py" in n for n in notes)
+
+
+def swap_in_a_loop(v, w):
+    for i in range(3):
+        t = v
+        v = w
+        w = t * 2.0
+    return v * 3.0 + w
+
+
+def rebind_from_the_other_carried_value(v, w):  # found by random programs
+    for i in range(2):
+        w = v
+        v = (w - np.sum(w)) if np.mean(w) > -1.27 else w * 2.0
+    return np.sum(np.sin(v) * w)
+
+
+@pytest.mark.parametrize("fn,args", [
+    (swap_in_a_loop, (1.0, 2.0)),
+    (rebind_from_the_other_carried_value, (np.array([0.1, 0.5, -0.3]), np.array([0.2, 0.1, 0.4]))),
+])
+def test_carried_values_are_updated_at_once(fn, args):
+    # forward mode: the tangent of `w = v` is v's tangent itself, so the loop's updates
+    # `v_dot = ...; w_dot = v_dot` must not read the one just written
+    check_grads(fn, args, modes=("rev", "fwd"))
