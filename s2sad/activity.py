@@ -54,8 +54,9 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
     if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
         # a user's rule wins over everything else
         return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    if isinstance(fn, VJP):  # generated code calling a derivative: differentiate that derivative's code
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn.generic(), func=func)
+    if isinstance(getattr(fn, "__self__", None), VJP):  # generated code calling a derivative (a handle's
+        # bound __call__): differentiate that derivative's code
+        return Prim(TRANSFORM, None, args, kwargs, callee=fn.__self__.generic(), func=func)
     if hasattr(fn, "__s2sad_spec__"):  # a grad function called in differentiated code
         from .api import differentiable
 
@@ -244,7 +245,7 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
-    shapes, specific = _same_shapes(stmts, prims, scalars, anchors, dims)
+    shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
     rank_rules = [RULES[f] for f in RANK_RULES]
     specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
         p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
@@ -349,7 +350,7 @@ def _where(loc: ir.Loc) -> str:
     return f"{loc.file}:{loc.line}:\n    {loc.text}"
 
 
-def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], anchors: list[str],
+def _same_shapes(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], anchors: list[str],
                  dims: dict[str, tuple[int, ...]]) -> tuple[dict[str, str], bool]:
     """Names whose shapes are equal by construction: an elementwise result has the shape its
     array operands share (a scalar operand does not change it). Lets ``unbroadcast`` go.
@@ -373,16 +374,24 @@ def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str]
             return "()" if e.id in scalars else rep(e.id)
         return None
 
-    for s in stmts:
-        if not isinstance(s, ir.Assign) or isinstance(s.target, tuple):
-            continue
-        p = prims[id(s)]
-        if p.kind == COPY and isinstance(p.args[0], ir.Name):
-            same[s.target] = rep(p.args[0].id)
-        elif p.kind == CALL and p.rule.elementwise and not p.kwargs:
-            shapes = {operand_shape(a) for a in p.args} - {"()"}
-            if len(shapes) == 1 and None not in shapes:
-                same[s.target] = shapes.pop()
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.If):  # an out has the class both branches give it, or its own
+                sides = _branch_facts(s, block, operand_shape, lambda o: same.pop(o, None))
+                same.update({o: a for o, a, b in zip(s.outs, *sides) if a == b and a not in (None, "()", o)})
+            elif isinstance(s, ir.Loop):
+                block(s.cond_body)
+                block(s.body)
+            elif isinstance(s, ir.Assign) and not isinstance(s.target, tuple):
+                p = prims[id(s)]
+                if p.kind == COPY and isinstance(p.args[0], ir.Name):
+                    same[s.target] = rep(p.args[0].id)
+                elif p.kind == CALL and p.rule.elementwise and not p.kwargs:
+                    shapes = {operand_shape(a) for a in p.args} - {"()"}
+                    if len(shapes) == 1 and None not in shapes:
+                        same[s.target] = shapes.pop()
+
+    block(body)
     specific = False
     by_dims = {}
     for a in anchors:  # the class's name in the pullback's shape-only reads (``Sym.like``)
@@ -394,6 +403,22 @@ def _same_shapes(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str]
             specific = True
             same[rep(n)] = rep(target)
     return {n: rep(n) for n in same}, specific
+
+
+def _branch_facts(s: ir.If, block, fact, forget) -> tuple[list, list]:
+    """Analyse each branch of ``s`` with ``block`` and read ``fact`` of each yielded value there.
+
+    An out may be bound inside a branch (lowering names it after a branch's value), so
+    what a branch found about it holds on that path only: ``forget`` drops it after each
+    branch, and the caller keeps for the out only what both sides agree on.
+    """
+    sides = []
+    for branch, yields in zip((s.body, s.orelse), s.yields):
+        block(branch)
+        sides.append([fact(y) for y in yields])
+        for o in s.outs:
+            forget(o)
+    return sides[0], sides[1]
 
 
 def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str]
@@ -444,11 +469,8 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
                 if d is not None:
                     dims[s.target] = d
             elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                for o, a, b in zip(s.outs, *s.yields):
-                    if of(a) is not None and of(a) == of(b):
-                        dims[o] = of(a)
+                sides = _branch_facts(s, block, of, lambda o: dims.pop(o, None))
+                dims.update({o: a for o, a, b in zip(s.outs, *sides) if a is not None and a == b})
             elif isinstance(s, ir.Loop):
                 loop(s)
 
@@ -773,9 +795,8 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
                 if _is_scalar(prims[id(s)], scalars):
                     scalars.update(s.targets)
             elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                scalars.update(o for o, a, b in zip(s.outs, *s.yields) if known(a) and known(b))
+                sides = _branch_facts(s, block, known, scalars.discard)
+                scalars.update(o for o, a, b in zip(s.outs, *sides) if a and b)
             elif isinstance(s, ir.Loop):
                 assumed = [c for c, i in zip(s.carried, s.inits) if known(i) and c not in demoted]
                 scalars.update(assumed)

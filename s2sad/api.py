@@ -130,15 +130,26 @@ def _name(fun) -> str:
     return getattr(fun, "__qualname__", None) or repr(fun)
 
 
+RECURSION_NOTE = ("s2sad: a derivative of a recursive function takes about twice the stack of the function "
+                  "itself (two Python frames per level, see 'Recursion' in the README); raise the limit with "
+                  "sys.setrecursionlimit")
+
+
 def _annotate(e: BaseException) -> None:
-    """Add the user's line to an exception raised inside generated code."""
+    """Add the user's lines to an exception raised inside generated code, each once (a deep
+    recursion passes the same lines thousands of times)."""
+    notes = dict.fromkeys(getattr(e, "__notes__", ()))
     tb = e.__traceback__
     while tb is not None:
         linemap = LINEMAPS.get(tb.tb_frame.f_code.co_filename)
         loc = linemap.get(tb.tb_lineno) if linemap else None
-        if loc is not None and hasattr(e, "add_note"):
-            e.add_note(f"s2sad: raised in derivative code generated for {loc.file}:{loc.line}: {loc.text}")
+        if loc is not None:
+            notes.setdefault(f"s2sad: raised in derivative code generated for {loc.file}:{loc.line}: {loc.text}")
         tb = tb.tb_next
+    if isinstance(e, RecursionError) and notes:
+        notes.setdefault(RECURSION_NOTE)
+    if notes:
+        e.__notes__ = list(notes)
 
 
 def _argnums(argnums) -> tuple[tuple[int, ...], bool]:
@@ -613,7 +624,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
             generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:
-            todo += [(h.fun, h.cache.wrt) for h in generated.bindings.values() if isinstance(h, VJP | JVP)]
+            handles = (getattr(h, "__self__", h) for h in generated.bindings.values())  # (a bound call)
+            todo += [(h.fun, h.cache.wrt) for h in handles if isinstance(h, VJP | JVP)]
     return "\n".join(texts)
 
 

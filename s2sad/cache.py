@@ -209,7 +209,7 @@ class _Handle:
     """A derivative of one user function w.r.t. some of its parameters, transformed on first call
     (so recursion needs nothing special) and shared: ``of`` gives every caller the same one."""
 
-    __slots__ = ("fun", "cache", "_generic", "__weakref__")
+    __slots__ = ("fun", "cache", "_generic", "call", "__weakref__")
     mode = "reverse"
     _handles: weakref.WeakKeyDictionary
 
@@ -217,6 +217,7 @@ class _Handle:
         self.fun = fun  # held by the generated code that calls it; the caches hold fun weakly
         self.cache = get_cache(fun, wrt, strict=False, mode=self.mode)
         self._generic = None
+        self.call = self.__call__  # what generated code binds (see VJP)
 
     @classmethod
     def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]):
@@ -232,7 +233,11 @@ class _Handle:
 
 
 class VJP(_Handle):
-    """Generated code binds one per callee (``g_vjp``) and calls ``z, g_pullback = g_vjp(a, b)``."""
+    """Generated code binds one per callee (``g_vjp``) and calls ``z, g_pullback = g_vjp(a, b)``.
+
+    It binds the handle's ``call`` (its bound ``__call__``): Python counts a call of an object with
+    ``__call__`` as two frames against the recursion limit, of a bound method as one (recursion goes deeper).
+    """
 
     __slots__ = ()
     _handles = weakref.WeakKeyDictionary()
@@ -437,9 +442,13 @@ def _as_source(fn):
 
 
 def _rebind(generated: types.FunctionType, fn: types.FunctionType) -> types.FunctionType:
-    """``generated`` reading ``fn``'s own closure cells (same names) and defaults."""
+    """``generated`` reading what ``fn``'s closure cells (same names) hold now, and its defaults.
+
+    The cells are copied: the pullback runs later, after the caller may have rebound a
+    captured name (a closure made in a loop), and must see the values of this call.
+    """
     cells = dict(zip(generated.__code__.co_freevars, generated.__closure__ or ()))
-    cells.update(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    cells.update(zip(fn.__code__.co_freevars, map(_snapshot, fn.__closure__ or ())))
     closure = tuple(cells[name] for name in generated.__code__.co_freevars)
     out = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, fn.__defaults__, closure)
     out.__kwdefaults__ = fn.__kwdefaults__
@@ -465,6 +474,13 @@ def cell_contents(cell: types.CellType) -> object:
         return cell.cell_contents
     except ValueError:
         return None
+
+
+def _snapshot(cell: types.CellType) -> types.CellType:
+    try:
+        return types.CellType(cell.cell_contents)
+    except ValueError:  # not bound yet: nothing to keep
+        return cell
 
 
 class JVP(_Handle):

@@ -176,4 +176,17 @@ _BREAK = ir.Do(ir.Name("break"))  # printed as the statement `break`
 
 
 def _binds(names: list[str], values: list[ir.Expr], loc: ir.Loc | None) -> list[ir.Stmt]:
-    return [ir.Assign(n, v, loc) for n, v in zip(names, values) if not (isinstance(v, ir.Name) and v.id == n)]
+    """``names = values`` at once (a loop's next values, a branch's outs): copies in their order
+    unless one would overwrite a name a later one reads (``v_dot = a_dot; w_dot = v_dot``), then
+    in an order where none does, and a tuple assignment for the names that swap in a cycle."""
+    pending = [(n, v) for n, v in zip(names, values) if not (isinstance(v, ir.Name) and v.id == n)]
+    out = []
+    while pending:
+        read = [ir.names_read(v) for _, v in pending]
+        free = next((i for i, (n, _) in enumerate(pending)
+                     if not any(n in r for j, r in enumerate(read) if j != i)), None)
+        if free is None:
+            out.append(ir.Assign(tuple(n for n, _ in pending), ir.Tuple([v for _, v in pending]), loc))
+            break
+        out.append(ir.Assign(*pending.pop(free), loc))
+    return out

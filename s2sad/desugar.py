@@ -103,6 +103,8 @@ def _partial_exits(stmts: list[gast.stmt], in_loop: bool) -> bool:
         for node in _own_nodes(s) if in_loop else _walk(s):
             if isinstance(node, gast.If) and MAYBE in (_exits(node.body, in_loop), _exits(node.orelse, in_loop)):
                 return True
+            if isinstance(node, gast.For | gast.While) and _exits_stmt(node, in_loop) != NEVER:
+                return True
     return False
 
 
@@ -128,8 +130,9 @@ def _exits_stmt(s: gast.stmt, in_loop: bool) -> str:
     if isinstance(s, gast.If):
         a, b = _exits(s.body, in_loop), _exits(s.orelse, in_loop)
         return a if a == b else MAYBE
-    if isinstance(s, gast.For | gast.While):
-        return MAYBE if any(isinstance(n, gast.Return) for n in _walk(s)) else NEVER
+    if isinstance(s, gast.For | gast.While):  # a `return` in it, or an exit in its `else`
+        returns = any(isinstance(n, gast.Return) for n in _walk(s))
+        return MAYBE if returns or _exits(s.orelse, in_loop) != NEVER else NEVER
     return NEVER
 
 
@@ -190,8 +193,16 @@ class _Desugar:
                 out.append(self.guard(rest, loop, s))
                 return out
             if isinstance(s, gast.For | gast.While):
-                may_return = _exits_stmt(s, loop is not None) == MAYBE  # before the loop is rewritten
+                # before the loop is rewritten: its `else` may leave the loop around it
+                else_exits = loop is not None and _exits(s.orelse, True) != NEVER
+                may_return = _exits_stmt(s, loop is not None) == MAYBE
+                body_returns = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
                 out += self.loop(s, loop)
+                if rest and else_exits:
+                    if body_returns:  # a `return` in the loop's body leaves this loop too
+                        out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
+                    out.append(self.guard(rest, loop, s))
+                    return out
                 if rest and self.returned and may_return:
                     # a `return` inside the loop: leave the enclosing loop too, or skip the rest
                     if loop is not None:
@@ -239,7 +250,11 @@ class _Desugar:
 def _own_nodes(node: gast.AST):
     """The nodes of ``node`` that belong to the current loop (not to loops nested inside)."""
     yield node
-    if isinstance(node, gast.For | gast.While | gast.FunctionDef | gast.Lambda):
+    if isinstance(node, gast.For | gast.While):  # its `else` runs in the current loop
+        for s in node.orelse:
+            yield from _own_nodes(s)
+        return
+    if isinstance(node, gast.FunctionDef | gast.Lambda):
         return
     for child in gast.iter_child_nodes(node):
         yield from _own_nodes(child)

@@ -224,7 +224,7 @@ class _Tangent:
                 fn, receiver = fn.__func__, [p.func.value]
             names = list(inspect.signature(fn).parameters)
             wrt = tuple(names[i + len(receiver)] for i in positions) + tuple(keywords)
-            func = ir.Ref((f"{fn.__name__}_jvp",), JVP.of(fn, wrt), helper=True)
+            func = ir.Ref((f"{fn.__name__}_jvp",), JVP.of(fn, wrt).call, helper=True)
         else:
             receiver = []
             spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]

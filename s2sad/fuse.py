@@ -261,8 +261,8 @@ def _fold_broadcasts(body: list[ir.Stmt], shapes: _Shapes, binds: Counter) -> No
     def fold(e: ir.Expr) -> ir.Expr:
         e = ir.map_children(e, fold)
         if isinstance(e, ir.BinOp) and e.op in ("+", "-", "*", "/"):
-            left, right = (_unbroadcast_operand(e.left, e.right, small, shapes),
-                           _unbroadcast_operand(e.right, e.left, small, shapes))
+            left = _unbroadcast_operand(e.left, e.right, small, shapes)
+            right = _unbroadcast_operand(e.right, left, small, shapes)  # not both: one keeps the shape
             return _fold_ones(ir.BinOp(e.op, left, right))
         if (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path == ("getitem_adjoint",)
                 and isinstance(e.args[0], ir.Name) and e.args[0].id in small and shapes.array(e.args[1])):

@@ -83,6 +83,16 @@ def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
             yield from (n for n in _scope_loads(node) if n.id not in own)
 
 
+def _loop_scope(node: gast.AST):
+    """The nodes of one loop body: nested loops (lowered on their own, each with its own
+    exit) and nested functions are yielded, not entered."""
+    yield node
+    if isinstance(node, gast.For | gast.While | gast.FunctionDef | gast.Lambda):
+        return
+    for child in gast.iter_child_nodes(node):
+        yield from _loop_scope(child)
+
+
 def _assigned_names(tree: gast.FunctionDef) -> list[str]:
     """Locals in first-assignment order (Python scoping: assigned anywhere means local)."""
     seen: dict[str, None] = {}
@@ -416,7 +426,7 @@ class _Lowering:
                 and not last.orelse and isinstance(last.test, gast.Name):
             exit_flag = last.test.id  # desugar's `if broke: break`
             body_nodes = body_nodes[:-1]
-        for n in (m for b in body_nodes for m in gast.walk(b)):
+        for n in (m for b in body_nodes for m in _loop_scope(b)):
             if isinstance(n, gast.Break | gast.Continue | gast.Return):
                 raise self.src.syntax_error("internal: early exit left after desugaring", n)
         assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())

@@ -70,3 +70,4 @@ def differentiable(value: Any) -> bool:
     if isinstance(value, np.ndarray):
         return value.dtype.kind == "f"
     return isinstance(value, float | np.floating)
+

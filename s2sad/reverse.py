@@ -328,8 +328,8 @@ class _Adjoint:
             for item, key in zip(p.args, keys):
                 self.add(item, ir.Subscript(g, key))
         elif p.kind == CLOSURE:  # a function value's cotangent is a dict over what it captured
-            for item, name in zip(p.args, stmt.value.names):
-                self.add(item, ir.Subscript(g, ir.Const(name)))
+            for item, name in zip(p.args, stmt.value.names):  # (no entry: it was not called)
+                self.add(item, ir.Call(_helper("captured_adjoint"), [g, ir.Const(name), item]))
         elif p.kind == DERIVE:  # its cotangent covers what the function it derives captured
             self.add(p.args[0], ir.Call(_helper("captures_adjoint"), [g, p.args[0]]))
         elif p.kind == TRANSFORM:
@@ -421,7 +421,7 @@ class _Adjoint:
                 raise S2SADSyntaxError(
                     f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
                     "pass it to a named parameter", self.loc)
-            handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt)
+            handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt).call
             func = ir.Ref((f"{fn.__name__}_vjp",), handle, helper=True)
         else:
             receiver = []

@@ -176,7 +176,7 @@ rt = _Namespace("", runtime, scalar_out=False)  # runtime helpers, emitted by ba
 
 
 def ub(contribution: Sym, x: Sym, other: Sym) -> Sym:
-    """``unbroadcast(contribution, x)`` for ``x`` in ``x <op> other``.
+    """``unbroadcast(contribution, x)`` for ``x`` in ``x <op> other`` (or ``other`` the result).
 
     Left out where shapes provably match: ``other`` is a scalar (so the result has
     ``x``'s shape), ``x`` has the shape of ``other`` or of the contribution (the

@@ -186,7 +186,7 @@ for _name in ("split", "array_split"):
 # ----- selection -----
 
 defrule(numpy.where, "numpy.where", lambda g, ans, c, x, y: (
-    None, ub(np.where(c, g, 0.0), x, y), ub(np.where(c, 0.0, g), y, x)), diff=(1, 2))
+    None, ub(np.where(c, g, 0.0), x, ans), ub(np.where(c, 0.0, g), y, ans)), diff=(1, 2))  # c broadcasts too
 
 
 def _clip(g, ans, x, lo=None, hi=None, **kwargs):
@@ -252,9 +252,9 @@ defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cu
 
 # ----- creation with a differentiable value -----
 
-defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, shape)),
+defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, ans)),
         diff=(1,))
-defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, a)),
+defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, ans)),
         diff=(1,), zero=(0,))
 defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
     ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1))
@@ -459,6 +459,10 @@ defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
         diff=(0,), linear="joint", zero=(1, 2))
 defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1))
+defrule(_rt.captured_adjoint, "captured_adjoint", lambda h, ans, g, name, like: (
+    rt.captured_cotangent(name, h), None, None), diff=(0,), linear="joint", zero=(2,))
+defrule(_rt.captured_cotangent, "captured_cotangent", lambda h, ans, name, v: (
+    None, rt.captured_adjoint(h, name, v)), diff=(1,), linear="joint")
 defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint", container=True)
 

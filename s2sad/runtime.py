@@ -17,7 +17,7 @@ __all__ = [
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
-    "repeat_like",
+    "repeat_like", "captured_adjoint", "captured_cotangent",
 ]
 
 
@@ -107,6 +107,17 @@ def captures_adjoint(g, fn):
     from it, a dict over what that read of ``fn``'s captures: an entry for each capture of ``fn``."""
     cells = zip(fn.__code__.co_freevars, fn.__closure__ or ())
     return {name: g[name] if name in g else zeros_like(cell.cell_contents) for name, cell in cells}
+
+
+def captured_adjoint(g, name, like):
+    """The cotangent of what a function value captured as ``name`` (its value now: ``like``), from
+    the function's cotangent ``g``: a dict without the entry where the function was not called."""
+    return g[name] if name in g else zeros_like(like)
+
+
+def captured_cotangent(name, h):
+    """A function value's cotangent holding ``h`` for its capture ``name`` (``captured_adjoint``'s adjoint)."""
+    return {name: h}
 
 
 def rebuild(like, parts):

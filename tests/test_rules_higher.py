@@ -29,7 +29,7 @@ _LINALG = "its adjoint helper (solve_adjoint, det_adjoint, cholesky_adjoint, ...
 _THIRD = ("this case is a third derivative of prod or cumprod: prod_pairs and cumprod_pairs, their second "
           "derivatives, are differentiated in their first argument only (refused in x)")
 FIRST_ORDER_ONLY: dict[str, str] = {
-    **dict.fromkeys(["dict.items", "sequence"], _LOOP),
+    **dict.fromkeys(["dict.items"], _LOOP),
     **dict.fromkeys(["numpy.linalg.solve", "numpy.linalg.det", "numpy.linalg.slogdet", "numpy.linalg.cholesky",
                      "numpy.linalg.eigh"], _LINALG),
     **dict.fromkeys(["prod_adjoint", "cumprod_adjoint", "cumprod_jvp"], _THIRD),

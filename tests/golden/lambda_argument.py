@@ -6,7 +6,7 @@ def area_closure_vjp(k):
     def area_closure_pullback(integrate_1_bar):
         # line 78: return integrate(lambda t: math.sin(k * t), 0.0, 1.0, 20)
         (fn_bar,) = integrate_pullback(integrate_1_bar)
-        k_bar = fn_bar['k']
+        k_bar = captured_adjoint(fn_bar, 'k', k)
         return (k_bar,)
     # line 78: return integrate(lambda t: math.sin(k * t), 0.0, 1.0, 20)
     return integrate_1, area_closure_pullback

@@ -18,7 +18,7 @@ def nested_capture_vjp(x):
         (inner_bar_part,) = inner_pullback(inner_1_bar)
         inner_bar = add_bars(inner_bar, inner_bar_part)
         # line 55: def inner(y):
-        x_bar = add_bars(x_bar, inner_bar['x'])
+        x_bar = add_bars(x_bar, captured_adjoint(inner_bar, 'x', x))
         return (x_bar,)
     # line 57: return inner(3.0) * x + inner(x)
     return add, nested_capture_pullback
