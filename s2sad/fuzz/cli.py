@@ -102,6 +102,6 @@ def _summary(outcomes: Counter, refusals: Counter, coverage: Counter, failures: 
     if failures:
         print("\n== failures (reproduce with python -m s2sad.fuzz <args> --show)")
         for report in failures:
-            first = report.findings[0] if report.findings else None
+            first = next((f for f in report.findings if f.outcome == report.outcome), None)
             what = f"{first.mode}: {first.detail[:140]}" if first else ""
             print(f"  {report.program.label}  {report.outcome:13} {what}")

@@ -83,10 +83,10 @@ class Report:
 
 def refusal_key(message: str) -> str:
     """A short construct key for a refusal: the message's first clause, names and places removed."""
-    head = re.split(r"[;:\n(]| at ", str(message), maxsplit=1)[0]
+    head = re.split(r"[;\n]|,? called at | \(at ", str(message), maxsplit=1)[0]
     head = re.sub(r"'[^']*'|`[^`]*`|\"[^\"]*\"", "X", head)
-    words = [w for w in head.split() if not re.search(r"\d|\.py", w)]
-    return " ".join(words[:9]).rstrip(",.")
+    words = [w for w in head.split() if not re.search(r"\.py|<s2sad|^#?\d+", w)]
+    return " ".join(words[:10]).rstrip(",.:")
 
 
 class Runner:
