@@ -129,14 +129,16 @@ def broadcasts(target: tuple) -> tuple:
 
 @functools.lru_cache(maxsize=None)
 def reductions() -> tuple:
-    """(text, source shape, call suffix, result shape) for every registered reduction and its axes.
+    """(text, source shape, call suffix, result shape, kinked) for every registered reduction and axes.
 
     A reduction over a single element is left out (``std`` of one number has no derivative).
+    ``kinked``: the reduction has a kink at a constant array (``std``), probed numerically.
     """
     found = []
     names = {rule.name: fn for fn, rule in RULES.items() if rule.reduction}
     for name, fn in sorted(names.items()):
         text = name.replace("numpy.", "np.", 1)
+        kinked = _kinked_at_constant(fn)
         for shape in SHAPES[1:]:
             for axis, keep in itertools.product((None, 0, 1, -1, (0, 1)), (False, True)):
                 try:
@@ -146,8 +148,16 @@ def reductions() -> tuple:
                 if np.prod(shape) // max(int(np.prod(out)), 1) < 2:
                     continue
                 suffix = "" if axis is None and not keep else f", axis={axis}" + (", keepdims=True" if keep else "")
-                found.append((text, shape, suffix, out, fn))
+                found.append((text, shape, suffix, out, kinked))
     return tuple(found)
+
+
+def _kinked_at_constant(fn) -> bool:
+    """True when ``fn`` grows like ``|h|`` away from a constant array (as ``std``): a kink there."""
+    d, h = np.array([0.3, -0.8, 0.5]), 1e-4
+    with np.errstate(all="ignore"):
+        base, up, down = (float(fn(np.full(3, 0.7) + s * d)) for s in (0.0, h, -h))
+    return abs(up + down - 2 * base) > 1e-3 * h
 
 
 class Exprs:
@@ -274,7 +284,7 @@ class Exprs:
         options = [r for r in reductions() if r[3] == shape]
         if not options:
             return None
-        text, src, suffix, _, fn = self.pick(options)
+        text, src, suffix, _, kinked = self.pick(options)
         self.tags[f"reduce {text}"] += 1
         if suffix:
             self.tags["reduce_axis"] += 1
@@ -283,6 +293,8 @@ class Exprs:
         method = text.startswith("np.") and text[3:] in ("sum", "mean", "max", "min", "prod", "var", "std")
         if text.startswith("scipy"):
             self.imports.add("scipy.special")
+        if kinked:  # keep it away from a constant array (a broadcast scalar): add a ramp
+            return f"{text}({self.expr(src, depth)} + np.linspace(0.0, 1.0, {int(np.prod(src))}).reshape({src}){suffix})"
         if method and self.chance(0.4):
             self.tags["reduce_method"] += 1
             return f"{self.operand_name(src, depth)}.{text[3:]}({suffix[2:]})"
