@@ -37,7 +37,7 @@ def wrong_sin(monkeypatch):
 @pytest.mark.xfail(strict=False, reason="the fuzzer finds s2sad bugs that are being fixed; "
                                         "remove this mark once a run of this budget is clean")
 def test_a_budgeted_run_finds_no_failures(capsys):
-    assert main(["--seed", "0", "--count", "200", "--quiet"]) == 0, capsys.readouterr().out
+    assert main(["--seed", "0", "--count", "150", "--quiet"]) == 0, capsys.readouterr().out
 
 
 def test_the_oracle_reports_a_wrong_rule_as_a_mismatch(runner, wrong_sin):
