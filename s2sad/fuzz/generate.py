@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .exprs import READS, SHAPES, Dict, Exprs, Float, Func, Int, List
+from ..pytree import leaves
+from .domains import callees
+from .exprs import READS, SHAPES, Dict, Exprs, Float, Func, Int, List, broadcasts
 
 __all__ = ["Program", "generate", "run_plain", "REFUSABLE", "HIGHER_ORDER_REFUSABLE"]
 
@@ -308,8 +310,6 @@ class Gen(Exprs):
 
     def divisor(self):
         """The registered ``/`` (its safe interval for the divisor)."""
-        from .domains import callees
-
         return next(c for c in callees() if c.text == "/")
 
     def whole_array_update(self, depth: int, ctx: Ctx) -> list[str]:
@@ -527,8 +527,6 @@ def _indent(lines: list[str]) -> list[str]:
 
 def _into(shape: tuple) -> list:
     """Pairs whose broadcast is ``shape`` with ``shape`` first: the values an in-place update can take."""
-    from .exprs import broadcasts
-
     return [(a, b) for a, b in broadcasts(shape) if a == shape]
 
 
@@ -635,8 +633,6 @@ def run_plain(source: str, args: tuple, name: str = "f"):
 
 def acceptable(out) -> bool:
     """A finite, moderate float, array, or tuple/list/dict of them."""
-    from ..pytree import leaves
-
     try:
         parts = [np.asarray(leaf, dtype=np.float64) for leaf in leaves(out)]
     except (TypeError, ValueError):
