@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import linecache
+import types
 import weakref
 from typing import Any, Callable
 
@@ -216,6 +217,23 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     if code.co_flags & 0x0C or code.co_kwonlyargcount or fun.__defaults__ or not code.co_argcount \
             or any(i < 0 for i in nums):
         return None
+    spec = (nums, single, with_value)
+    per_code = _dispatchers.setdefault(code, {})
+    if spec not in per_code:
+        per_code[spec] = _dispatcher_code(fun, nums, single, with_value)
+    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
+                 "__finish": _finish, "__taken": _taken}
+    dispatch = per_code[spec]
+    return functools.wraps(fun)(types.FunctionType(dispatch, namespace, dispatch.co_name))
+
+
+# code -> {(argnums, single, with_value): the dispatcher's code}: a grad made anew for each closure of
+# one code (``grad(lambda p: loss(p, Xb, yb))`` in a training loop) compiles it once
+_dispatchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_value: bool) -> types.CodeType:
+    code = fun.__code__
     params = list(code.co_varnames[: code.co_argcount])
     args = ", ".join(params)
     name = ("value_and_grad_" if with_value else "grad_") + (
@@ -246,10 +264,9 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: {'value_and_grad' if with_value else 'grad'} dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
-                 "__finish": _finish, "__taken": _taken}
+    namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)
-    return functools.wraps(fun)(namespace[name])
+    return namespace[name].__code__
 
 
 _source_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {(nums, single): code}
@@ -461,7 +478,7 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         raise TypeError("jvp needs at least one float or floating-array primal")
     for i in diff:
         check_like(tangents[i], primals[i], f"the tangent of argument {i}", "the argument")
-    parse_function(fun)
+    source_lines(fun)  # a clear error now for functions without source
     e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
     try:
         out, out_dot = e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
