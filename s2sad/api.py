@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .cache import JVP, VJP, Cache, cell_contents, _rebind, carries_derivative, get_cache
+from .runtime import scalar_seed
 from .errors import SourceUnavailableError
 from .frontend import library_cells, parse_function, source_lines
 from .ir import dump
@@ -302,14 +303,15 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     return _rebind(per_fun[key], inner) if closure else per_fun[key]
 
 
-def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
+def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The gradient of a scalar-valued Python function, by source transformation.
 
     Use as ``s2sad.grad(f)``, ``s2sad.grad(f, argnums=(0, 1))`` or as a bare
     decorator ``@s2sad.grad``. ``argnums`` (an int or a tuple of ints) picks the
     positional arguments to differentiate; an int gives one gradient, a tuple a
     tuple of gradients. Each gradient has the type, shape and dtype of its
-    argument. Keyword arguments pass through undifferentiated.
+    argument. Keyword arguments pass through undifferentiated. With ``has_aux=True``
+    ``fun`` returns ``(output, aux)`` and the gradient function ``(gradient, aux)``.
 
     >>> import math, s2sad
     >>> def f(x, y):
@@ -318,29 +320,74 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Cal
     (0.0, 2.0)
     """
     if fun is None:
-        return functools.partial(grad, argnums=argnums)
+        return functools.partial(grad, argnums=argnums, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(differentiable(fun), argnums, "grad", with_value=False)
     return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
 
 
-def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
-    """Like ``grad``, but the function returns ``(value, gradient)``.
+def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False
+                   ) -> Callable:
+    """Like ``grad``, but the function returns ``(value, gradient)`` (``((value, aux), gradient)`` with
+    ``has_aux=True``).
 
     >>> import s2sad
     >>> s2sad.value_and_grad(lambda x: x ** 3)(2.0)
     (8.0, 12.0)
     """
     if fun is None:
-        return functools.partial(value_and_grad, argnums=argnums)
+        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(differentiable(fun), argnums, "value_and_grad", with_value=True)
     return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
 
 
-def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+def _with_aux(fun: Callable, argnums, name: str, with_value: bool) -> Callable:
+    """``grad``/``value_and_grad`` of a ``fun`` returning ``(output, aux)``: its vjp, pulled back
+    from a seed on the output and no cotangent on ``aux``."""
+    nums, single = _argnums(argnums)
+    cache = _cache(fun, nums)
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        e = cache.entry(args)
+        try:
+            out, pullback = e.vjp(*args, **kwargs)
+            value, aux = _aux_pair(out, fun)
+            grads = pullback((scalar_seed(value), _no_cotangent(aux)))
+        except Exception as err:
+            _annotate(err)
+            raise
+        taken = _taken(*args, *kwargs.values())
+        g = tuple(_finish(gi, args[i], taken) for gi, i in zip(grads, nums))
+        g = g[0] if single else g
+        return ((value, aux), g) if with_value else (g, aux)
+
+    wrapper.__name__ = wrapper.__qualname__ = f"{name}_{getattr(fun, '__name__', 'f')}"
+    wrapper.__s2sad_transform__ = f"{name} (has_aux=True)"
+    return wrapper
+
+
+def _aux_pair(out, fun: Callable) -> tuple[Any, Any]:
+    if not (isinstance(out, tuple | list) and len(out) == 2):
+        raise TypeError(f"has_aux=True requires {_name(fun)} to return a pair (output, aux), got {_kind(out)}")
+    return out[0], out[1]
+
+
+def _no_cotangent(aux):
+    """The cotangent of ``aux``: zero, as nothing past the function reads it."""
+    return map_leaves(lambda a: np.zeros_like(a) if isinstance(a, np.ndarray) and a.dtype.kind in "fc"
+                      else 0.0 if isinstance(a, float | np.floating) else None, aux)
+
+
+def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian of ``fun`` by reverse mode: one pullback per output element, as JAX's ``jacrev``.
 
     The result has shape ``out.shape + arg.shape`` (a tuple of them for a tuple
     ``argnums``). For pytrees it is nested as JAX nests it: the output's structure
     outside, the argument's inside. The pullback is built once and called for each
-    output element.
+    output element. With ``has_aux=True`` ``fun`` returns ``(output, aux)`` and the
+    Jacobian function ``(jacobian, aux)``.
 
     >>> import numpy as np, s2sad
     >>> s2sad.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -352,6 +399,9 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
 
     def jacobian_fn(*args, **kwargs):
         out, pullback = cache.entry(args).vjp(*args, **kwargs)
+        if has_aux:
+            (out, aux), pullback_pair = _aux_pair(out, fun), pullback
+            pullback = lambda out_bar: pullback_pair((out_bar, _no_cotangent(aux)))  # noqa: E731
         outs = list(leaves(out))
         blocks = []
         for j, o in enumerate(outs):
@@ -359,7 +409,8 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
             per_arg = tuple(_row_blocks(args[i], [_finish(r[n], args[i], []) for r in rows], np.shape(o))
                             for n, i in enumerate(nums))
             blocks.append(per_arg[0] if single else per_arg)
-        return unflatten(out, iter(blocks))
+        jac = unflatten(out, iter(blocks))
+        return (jac, aux) if has_aux else jac
 
     jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
     jacobian_fn.__wrapped__ = fun  # (the cache holds fun weakly)
@@ -489,10 +540,10 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     return out, map_leaves(lambda t: _own(t, taken) if isinstance(t, np.ndarray) else t, out_dot)
 
 
-def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian of ``fun`` by forward mode: one jvp per input element, as JAX's ``jacfwd``.
 
-    Shapes, nesting and dtype are ``jacrev``'s (the dtype is the output's).
+    Shapes, nesting and dtype are ``jacrev``'s (the dtype is the output's); ``has_aux`` as ``jacrev``'s.
 
     >>> import numpy as np, s2sad
     >>> s2sad.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -502,26 +553,29 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     nums, single = _argnums(argnums)
 
     def jacobian_fn(*args):
-        found = [_jvp_columns(fun, args, i) for i in nums]
+        found = [_jvp_columns(fun, args, i, has_aux) for i in nums]
         out = next((o for o, _ in found if o is not None), None)
         if out is None:  # (no argument has an element)
             out = fun(*args)
+        if has_aux:
+            out, aux = _aux_pair(out, fun)
         blocks = []
         for j, o in enumerate(leaves(out)):
             per_arg = tuple(unflatten(args[i], (_stack([c[j] for c in cols], -1, np.shape(o) + np.shape(a),
                                                        _float_dtype(o)) for a, cols in zip(leaves(args[i]), columns)))
                             for i, (_, columns) in zip(nums, found))
             blocks.append(per_arg[0] if single else per_arg)
-        return unflatten(out, iter(blocks))
+        jac = unflatten(out, iter(blocks))
+        return (jac, aux) if has_aux else jac
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
     return jacobian_fn
 
 
-def _jvp_columns(fun: Callable, args: tuple, i: int) -> tuple[Any, list]:
+def _jvp_columns(fun: Callable, args: tuple, i: int, has_aux: bool = False) -> tuple[Any, list]:
     """The jvp of ``fun`` along each element of each leaf of ``args[i]``: ``(out, columns)`` with
     ``columns[m][k]`` the output tangent's leaves for element ``k`` of leaf ``m`` (``out`` is None
-    when there is no element)."""
+    when there is no element). With ``has_aux``, ``out`` is the pair and the columns the output's alone."""
     if not differentiable_value(args[i]):
         raise TypeError(f"jacfwd differentiates floats and floating arrays (or pytrees of them), but "
                         f"argument {i} is {type(args[i]).__name__}")
@@ -534,7 +588,7 @@ def _jvp_columns(fun: Callable, args: tuple, i: int) -> tuple[Any, list]:
             tangents = list(zeros)
             tangents[i] = unflatten(args[i], (_unit(b, k if n == m else None) for n, b in enumerate(arg_leaves)))
             out, out_dot = jvp(fun, args, tangents)
-            columns[-1].append(list(leaves(out_dot)))
+            columns[-1].append(list(leaves(_aux_pair(out_dot, fun)[0] if has_aux else out_dot)))
     return out, columns
 
 
@@ -552,8 +606,9 @@ def _unit(a, k: int | None):
     return e
 
 
-def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
-    """Evaluate ``fun(*primals)`` and return ``(out, pullback)``.
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, Callable] | tuple[Any, Callable, Any]:
+    """Evaluate ``fun(*primals)`` and return ``(out, pullback)`` (``(out, pullback, aux)`` with ``has_aux=True``:
+    ``fun`` returns ``(out, aux)``).
 
     ``pullback(out_bar)`` returns a tuple with the cotangent of every primal
     (``None`` for integer or non-float arguments, which carry no gradient).
@@ -571,6 +626,8 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     e = _cache(fun, diff).entry(primals)
     try:
         out, pb = e.vjp(*primals)
+        if has_aux:
+            out, aux = _aux_pair(out, fun)
     except Exception as err:
         _annotate(err)
         raise
@@ -578,7 +635,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     def pullback(out_bar):
         check_like(out_bar, out, "the cotangent passed to the pullback", f"the output of {_name(fun)}")
         try:
-            grads = pb(out_bar)
+            grads = pb((out_bar, _no_cotangent(aux)) if has_aux else out_bar)
         except Exception as err:
             _annotate(err)
             raise
@@ -588,7 +645,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
             result[i] = _finish(g, primals[i], taken)
         return tuple(result)
 
-    return out, pullback
+    return (out, pullback, aux) if has_aux else (out, pullback)
 
 
 def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python",

@@ -493,7 +493,8 @@ def _rebind(generated: types.FunctionType, fn: types.FunctionType, snapshot: boo
     themselves, as ``fn`` does.
     """
     cells = dict(zip(generated.__code__.co_freevars, generated.__closure__ or ()))
-    cells.update(zip(fn.__code__.co_freevars, map(_snapshot, fn.__closure__ or ()) if snapshot else fn.__closure__ or ()))
+    own = fn.__closure__ or ()
+    cells.update(zip(fn.__code__.co_freevars, map(_snapshot, own) if snapshot else own))
     closure = tuple(cells[name] for name in generated.__code__.co_freevars)
     out = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, fn.__defaults__, closure)
     out.__kwdefaults__ = fn.__kwdefaults__

@@ -131,3 +131,114 @@ def test_rebuilt_grad_in_forward_mode_and_second_order():
         check_grads(lambda x: np.sum(np.sin(c * x) * x), (np.array([0.2, 0.9]),), modes=("rev", "fwd"))
         h = s2sad.hessian(lambda x: np.sum(c * x ** 3))(np.array([0.5, 1.0]))
         np.testing.assert_allclose(h, np.diag(6 * c * np.array([0.5, 1.0])))
+
+
+# --- has_aux ---------------------------------------------------------------------------
+
+
+def with_aux(x, n):
+    y = np.sin(x) * x[0]
+    return np.sum(y ** 2), {"pred": y, "n": n, "label": "mse", "none": None}
+
+
+def vector_with_aux(x):
+    y = np.sin(x) * x[0]
+    return y, (np.sum(y), 3)
+
+
+XA = np.array([0.4, -1.1, 0.7])
+
+
+def _value(x):
+    return with_aux(x, 2)[0]
+
+
+def test_grad_and_value_and_grad_with_aux():
+    g, aux = s2sad.grad(with_aux, has_aux=True)(XA, 2)
+    np.testing.assert_allclose(g, numeric_grad(_value, XA), rtol=1e-6)
+    assert aux["n"] == 2 and aux["label"] == "mse" and aux["none"] is None
+    np.testing.assert_allclose(aux["pred"], np.sin(XA) * XA[0])
+    (value, aux2), g2 = s2sad.value_and_grad(with_aux, has_aux=True)(XA, 2)
+    assert value == pytest.approx(_value(XA))
+    np.testing.assert_allclose(g2, g)
+    assert aux2["n"] == 2
+    decorated = s2sad.grad(has_aux=True)(with_aux)
+    np.testing.assert_allclose(decorated(XA, 2)[0], g)
+
+
+def test_vjp_jacrev_jacfwd_with_aux():
+    out, pullback, aux = s2sad.vjp(vector_with_aux, XA, has_aux=True)
+    expected = s2sad.numeric.jacobian(lambda x: vector_with_aux(x)[0], XA)
+    np.testing.assert_allclose(pullback(np.ones(3))[0], np.ones(3) @ expected, rtol=1e-6)
+    assert aux[1] == 3
+    for jac in (s2sad.jacrev, s2sad.jacfwd):
+        j, aux = jac(vector_with_aux, has_aux=True)(XA)
+        np.testing.assert_allclose(j, expected, rtol=1e-6, atol=1e-9)
+        assert aux[0] == pytest.approx(np.sum(vector_with_aux(XA)[0])) and aux[1] == 3
+
+
+def test_has_aux_needs_a_pair():
+    with pytest.raises(TypeError, match="has_aux=True requires .* to return a pair"):
+        s2sad.grad(lambda x: x * x, has_aux=True)(1.0)
+
+
+def test_has_aux_second_order_through_jacfwd_of_grad():
+    grad_only = s2sad.grad(lambda x: with_aux(x, 2)[0])
+    h = s2sad.jacfwd(grad_only)(XA)
+    np.testing.assert_allclose(h, s2sad.numeric.hessian(_value, XA), rtol=1e-4, atol=1e-6)
+
+
+# --- tree utilities ----------------------------------------------------------------------
+
+Pair = __import__("collections").namedtuple("Pair", "w b")
+
+
+@__import__("dataclasses").dataclass
+class Layer:
+    w: object
+    b: object
+
+
+TREE = {"z": Pair(np.ones((2, 2)), 1.5), "a": [None, Layer(np.float32(2.0), np.arange(3.0))], "t": (4.0,)}
+
+
+def test_tree_flatten_and_unflatten_round_trip():
+    leaves, treedef = s2sad.tree_flatten(TREE)
+    assert len(leaves) == treedef.num_leaves == 5  # None is no leaf, as in JAX
+    assert s2sad.tree_leaves(TREE)[0] == np.float32(2.0)  # keys sorted: "a" first
+    back = s2sad.tree_unflatten(treedef, leaves)
+    assert back["a"][0] is None and isinstance(back["z"], Pair) and isinstance(back["a"][1], Layer)
+    assert list(back) == ["z", "a", "t"]
+    assert s2sad.tree_flatten(back)[1] == treedef
+    with pytest.raises(ValueError, match="5 leaves"):
+        s2sad.tree_unflatten(treedef, leaves[:-1])
+
+
+def test_tree_map_over_several_trees():
+    doubled = s2sad.tree_map(lambda x, y: x + y, TREE, TREE)
+    assert doubled["z"].b == 3.0 and doubled["a"][0] is None
+    np.testing.assert_allclose(doubled["a"][1].b, 2 * np.arange(3.0))
+    with pytest.raises(ValueError, match="different structures"):
+        s2sad.tree_map(lambda x, y: x, {"a": 1.0}, {"b": 1.0})
+    assert s2sad.tree_map(lambda x, y: y, {"a": 1.0}, {"a": (1.0, 2.0)}) == {"a": (1.0, 2.0)}  # a prefix
+
+
+def test_ravel_pytree_round_trip():
+    flat, unravel = s2sad.ravel_pytree(TREE)
+    assert flat.shape == (10,) and flat.dtype == np.float64
+    back = unravel(flat * 2)
+    assert back["a"][1].w.dtype == np.float32 and back["a"][1].w == 4.0
+    assert type(back["t"][0]) is float and back["t"][0] == 8.0
+    np.testing.assert_allclose(back["z"].w, 2 * np.ones((2, 2)))
+
+
+def dict_loss(params, x):
+    return np.sum(np.tanh(x @ params["w"] + params["b"]) ** 2)
+
+
+def test_ravel_pytree_with_gradients_against_finite_differences():
+    params = {"w": RNG.normal(size=(3, 2)), "b": RNG.normal(size=2)}
+    flat, unravel = s2sad.ravel_pytree(params)
+    g = s2sad.grad(dict_loss)(params, X)
+    g_flat, _ = s2sad.ravel_pytree(g)
+    np.testing.assert_allclose(g_flat, numeric_grad(lambda v: dict_loss(unravel(v), X), flat), rtol=1e-5, atol=1e-8)
