@@ -321,6 +321,8 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_au
     """
     if fun is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux)
+    if _resolve(fun)[0] is not fun:
+        return _through(grad, fun, argnums, has_aux=has_aux)
     if has_aux:
         return _with_aux(differentiable(fun), argnums, "grad", with_value=False)
     return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
@@ -337,9 +339,45 @@ def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] =
     """
     if fun is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
+    if _resolve(fun)[0] is not fun:
+        return _through(value_and_grad, fun, argnums, has_aux=has_aux)
     if has_aux:
         return _with_aux(differentiable(fun), argnums, "value_and_grad", with_value=True)
     return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
+
+
+def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
+    """The Python function a callable runs, with the arguments it puts first and the keywords it
+    adds: a bound method (``model.loss``: ``self`` first, its attributes constants), a classmethod,
+    a ``functools.partial`` and an object with ``__call__`` (itself first)."""
+    prefix: tuple = ()
+    keywords: dict = {}
+    while not isinstance(fun, types.FunctionType):
+        if isinstance(fun, types.MethodType):
+            prefix, fun = (fun.__self__, *prefix), fun.__func__
+        elif isinstance(fun, functools.partial):
+            prefix, keywords, fun = (*fun.args, *prefix), {**fun.keywords, **keywords}, fun.func
+        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):
+            prefix, fun = (fun, *prefix), type(fun).__call__
+        else:
+            break
+    return fun, prefix, keywords
+
+
+def _through(api: Callable, fun: Callable, argnums, **options) -> Callable:
+    """``api`` (``grad``, ``jacrev``, ...) of the callable ``fun``: of the function it runs, with
+    ``argnums`` counting the arguments the caller passes."""
+    inner, prefix, keywords = _resolve(fun)
+    nums, single = _argnums(argnums)
+    shifted = tuple(i + len(prefix) if i >= 0 else i for i in nums)
+    derivative = api(inner, shifted[0] if single else shifted, **options)
+
+    def call(*args, **kwargs):
+        return derivative(*prefix, *args, **{**keywords, **kwargs})
+
+    call.__name__ = call.__qualname__ = derivative.__name__
+    call.__s2sad_transform__ = getattr(derivative, "__s2sad_transform__", api.__name__)  # (not again, yet)
+    return call
 
 
 def _with_aux(fun: Callable, argnums, name: str, with_value: bool) -> Callable:
@@ -394,6 +432,8 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     array([[2., 0.],
            [0., 4.]])
     """
+    if _resolve(fun)[0] is not fun:
+        return _through(jacrev, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
     cache = _cache(fun, nums)
 
@@ -481,6 +521,8 @@ def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``
     (nested for pytree arguments or a tuple ``argnums``; a block has the dtype of the gradient it
     differentiates, which is its argument's)."""
+    if _resolve(fun)[0] is not fun:
+        return _through(hessian, fun, argnums)
     nums, single = _argnums(argnums)
     jac = jacfwd(grad(fun, argnums=argnums), argnums=argnums)
 
@@ -550,6 +592,8 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     array([[2., 0.],
            [0., 4.]])
     """
+    if _resolve(fun)[0] is not fun:
+        return _through(jacfwd, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
 
     def jacobian_fn(*args):

@@ -126,7 +126,8 @@ def source_lines(fn: object) -> tuple[list[str], int]:
             "it again (higher-order derivatives) is not supported yet. Differentiate the original "
             "function (its __wrapped__ attribute).")
     if not isinstance(fn, types.FunctionType):
-        kind = "a builtin or C-extension function" if callable(fn) else "not a function"
+        kind = ("a builtin or C-extension function" if isinstance(fn, types.BuiltinFunctionType | np.ufunc)
+                else "a callable object" if callable(fn) else "not a function")
         raise SourceUnavailableError(
             f"s2sad transforms Python source, but {_describe(fn)} is {kind} "
             f"({type(fn).__name__}) with no Python source to read. Differentiate a Python "

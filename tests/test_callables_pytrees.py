@@ -242,3 +242,60 @@ def test_ravel_pytree_with_gradients_against_finite_differences():
     g = s2sad.grad(dict_loss)(params, X)
     g_flat, _ = s2sad.ravel_pytree(g)
     np.testing.assert_allclose(g_flat, numeric_grad(lambda v: dict_loss(unravel(v), X), flat), rtol=1e-5, atol=1e-8)
+
+
+# --- callables ----------------------------------------------------------------------------
+
+import functools  # noqa: E402
+
+
+class Model:
+    def __init__(self):
+        self.w = np.array([0.5, -1.5])
+
+    def loss(self, x):
+        return np.sum(np.sin(self.w * x) * x)
+
+    def __call__(self, x, scale=1.0):
+        return scale * np.sum(np.tanh(self.w * x) ** 2)
+
+    @classmethod
+    def cubed(cls, x):
+        return np.sum(x ** 3)
+
+    @staticmethod
+    def squared(x):
+        return np.sum(x * x)
+
+
+def scaled(c, x, d=1.0):
+    return np.sum(c * np.sin(x) * d)
+
+
+XC = np.array([0.3, -0.8])
+
+
+@pytest.mark.parametrize("fn", [Model().loss, Model(), Model.cubed, Model.squared,
+                                functools.partial(scaled, 2.0), functools.partial(scaled, 2.0, d=3.0),
+                                functools.partial(Model(), scale=2.0)],
+                         ids=["method", "call", "classmethod", "staticmethod", "partial", "partial-keywords",
+                              "partial-of-call"])
+def test_callables_against_finite_differences(fn):
+    expected = numeric_grad(fn, XC)
+    np.testing.assert_allclose(s2sad.grad(fn)(XC), expected, rtol=1e-6, atol=1e-9)
+    value, g = s2sad.value_and_grad(fn)(XC)
+    assert value == pytest.approx(fn(XC))
+    np.testing.assert_allclose(s2sad.jacrev(fn)(XC), expected, rtol=1e-6, atol=1e-9)
+    if getattr(fn, "keywords", None):
+        return  # (jacfwd and hessian take no keyword arguments yet)
+    np.testing.assert_allclose(s2sad.jacfwd(fn)(XC), expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s2sad.hessian(fn)(XC), s2sad.numeric.hessian(fn, XC),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_a_callable_object_without_source_is_not_called_a_builtin():
+    class Opaque:
+        __call__ = np.sin
+
+    with pytest.raises(s2sad.SourceUnavailableError, match="a callable object"):
+        s2sad.grad(Opaque())(1.0)
