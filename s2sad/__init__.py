@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import numeric, optim
 from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, source, value_and_grad, vjp
 from .custom import checkpoint, checkpointed_loop, frule, nondifferentiable, rrule
+from .pytree import ravel_pytree, tree_flatten, tree_leaves, tree_map, tree_unflatten
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .rules_numpy import _register_api_nondifferentiable
 
@@ -17,6 +18,7 @@ _register_api_nondifferentiable()
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source",
     "rrule", "frule", "nondifferentiable", "checkpoint", "checkpointed_loop",
+    "tree_map", "tree_leaves", "tree_flatten", "tree_unflatten", "ravel_pytree",
     "S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError", "optim", "numeric",
 ]
 __version__ = "0.1.0"

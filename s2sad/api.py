@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import linecache
+import types
 import weakref
 from typing import Any, Callable
 
 import numpy as np
 
 from .cache import JVP, VJP, Cache, cell_contents, _rebind, carries_derivative, get_cache
+from .runtime import scalar_seed
 from .errors import SourceUnavailableError
 from .frontend import library_cells, parse_function, source_lines
 from .ir import dump
@@ -216,6 +218,23 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     if code.co_flags & 0x0C or code.co_kwonlyargcount or fun.__defaults__ or not code.co_argcount \
             or any(i < 0 for i in nums):
         return None
+    spec = (nums, single, with_value)
+    per_code = _dispatchers.setdefault(code, {})
+    if spec not in per_code:
+        per_code[spec] = _dispatcher_code(fun, nums, single, with_value)
+    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
+                 "__finish": _finish, "__taken": _taken}
+    dispatch = per_code[spec]
+    return functools.wraps(fun)(types.FunctionType(dispatch, namespace, dispatch.co_name))
+
+
+# code -> {(argnums, single, with_value): the dispatcher's code}: a grad made anew for each closure of
+# one code (``grad(lambda p: loss(p, Xb, yb))`` in a training loop) compiles it once
+_dispatchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_value: bool) -> types.CodeType:
+    code = fun.__code__
     params = list(code.co_varnames[: code.co_argcount])
     args = ", ".join(params)
     name = ("value_and_grad_" if with_value else "grad_") + (
@@ -246,10 +265,9 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: {'value_and_grad' if with_value else 'grad'} dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
-                 "__finish": _finish, "__taken": _taken}
+    namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)
-    return functools.wraps(fun)(namespace[name])
+    return namespace[name].__code__
 
 
 _source_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {(nums, single): code}
@@ -285,14 +303,15 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     return _rebind(per_fun[key], inner) if closure else per_fun[key]
 
 
-def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
+def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The gradient of a scalar-valued Python function, by source transformation.
 
     Use as ``s2sad.grad(f)``, ``s2sad.grad(f, argnums=(0, 1))`` or as a bare
     decorator ``@s2sad.grad``. ``argnums`` (an int or a tuple of ints) picks the
     positional arguments to differentiate; an int gives one gradient, a tuple a
     tuple of gradients. Each gradient has the type, shape and dtype of its
-    argument. Keyword arguments pass through undifferentiated.
+    argument. Keyword arguments pass through undifferentiated. With ``has_aux=True``
+    ``fun`` returns ``(output, aux)`` and the gradient function ``(gradient, aux)``.
 
     >>> import math, s2sad
     >>> def f(x, y):
@@ -301,40 +320,128 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Cal
     (0.0, 2.0)
     """
     if fun is None:
-        return functools.partial(grad, argnums=argnums)
+        return functools.partial(grad, argnums=argnums, has_aux=has_aux)
+    if _resolve(fun)[0] is not fun:
+        return _through(grad, fun, argnums, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(differentiable(fun), argnums, "grad", with_value=False)
     return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
 
 
-def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0) -> Callable:
-    """Like ``grad``, but the function returns ``(value, gradient)``.
+def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False
+                   ) -> Callable:
+    """Like ``grad``, but the function returns ``(value, gradient)`` (``((value, aux), gradient)`` with
+    ``has_aux=True``).
 
     >>> import s2sad
     >>> s2sad.value_and_grad(lambda x: x ** 3)(2.0)
     (8.0, 12.0)
     """
     if fun is None:
-        return functools.partial(value_and_grad, argnums=argnums)
+        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
+    if _resolve(fun)[0] is not fun:
+        return _through(value_and_grad, fun, argnums, has_aux=has_aux)
+    if has_aux:
+        return _with_aux(differentiable(fun), argnums, "value_and_grad", with_value=True)
     return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
 
 
-def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
+    """The Python function a callable runs, with the arguments it puts first and the keywords it
+    adds: a bound method (``model.loss``: ``self`` first, its attributes constants), a classmethod,
+    a ``functools.partial`` and an object with ``__call__`` (itself first)."""
+    prefix: tuple = ()
+    keywords: dict = {}
+    while not isinstance(fun, types.FunctionType):
+        if isinstance(fun, types.MethodType):
+            prefix, fun = (fun.__self__, *prefix), fun.__func__
+        elif isinstance(fun, functools.partial):
+            prefix, keywords, fun = (*fun.args, *prefix), {**fun.keywords, **keywords}, fun.func
+        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):
+            prefix, fun = (fun, *prefix), type(fun).__call__
+        else:
+            break
+    return fun, prefix, keywords
+
+
+def _through(api: Callable, fun: Callable, argnums, **options) -> Callable:
+    """``api`` (``grad``, ``jacrev``, ...) of the callable ``fun``: of the function it runs, with
+    ``argnums`` counting the arguments the caller passes."""
+    inner, prefix, keywords = _resolve(fun)
+    nums, single = _argnums(argnums)
+    shifted = tuple(i + len(prefix) if i >= 0 else i for i in nums)
+    derivative = api(inner, shifted[0] if single else shifted, **options)
+
+    def call(*args, **kwargs):
+        return derivative(*prefix, *args, **{**keywords, **kwargs})
+
+    call.__name__ = call.__qualname__ = derivative.__name__
+    call.__s2sad_transform__ = getattr(derivative, "__s2sad_transform__", api.__name__)  # (not again, yet)
+    return call
+
+
+def _with_aux(fun: Callable, argnums, name: str, with_value: bool) -> Callable:
+    """``grad``/``value_and_grad`` of a ``fun`` returning ``(output, aux)``: its vjp, pulled back
+    from a seed on the output and no cotangent on ``aux``."""
+    nums, single = _argnums(argnums)
+    cache = _cache(fun, nums)
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        e = cache.entry(args)
+        try:
+            out, pullback = e.vjp(*args, **kwargs)
+            value, aux = _aux_pair(out, fun)
+            grads = pullback((scalar_seed(value), _no_cotangent(aux)))
+        except Exception as err:
+            _annotate(err)
+            raise
+        taken = _taken(*args, *kwargs.values())
+        g = tuple(_finish(gi, args[i], taken) for gi, i in zip(grads, nums))
+        g = g[0] if single else g
+        return ((value, aux), g) if with_value else (g, aux)
+
+    wrapper.__name__ = wrapper.__qualname__ = f"{name}_{getattr(fun, '__name__', 'f')}"
+    wrapper.__s2sad_transform__ = f"{name} (has_aux=True)"
+    return wrapper
+
+
+def _aux_pair(out, fun: Callable) -> tuple[Any, Any]:
+    if not (isinstance(out, tuple | list) and len(out) == 2):
+        raise TypeError(f"has_aux=True requires {_name(fun)} to return a pair (output, aux), got {_kind(out)}")
+    return out[0], out[1]
+
+
+def _no_cotangent(aux):
+    """The cotangent of ``aux``: zero, as nothing past the function reads it."""
+    return map_leaves(lambda a: np.zeros_like(a) if isinstance(a, np.ndarray) and a.dtype.kind in "fc"
+                      else 0.0 if isinstance(a, float | np.floating) else None, aux)
+
+
+def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian of ``fun`` by reverse mode: one pullback per output element, as JAX's ``jacrev``.
 
     The result has shape ``out.shape + arg.shape`` (a tuple of them for a tuple
     ``argnums``). For pytrees it is nested as JAX nests it: the output's structure
     outside, the argument's inside. The pullback is built once and called for each
-    output element.
+    output element. With ``has_aux=True`` ``fun`` returns ``(output, aux)`` and the
+    Jacobian function ``(jacobian, aux)``.
 
     >>> import numpy as np, s2sad
     >>> s2sad.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
     """
+    if _resolve(fun)[0] is not fun:
+        return _through(jacrev, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
     cache = _cache(fun, nums)
 
     def jacobian_fn(*args, **kwargs):
         out, pullback = cache.entry(args).vjp(*args, **kwargs)
+        if has_aux:
+            (out, aux), pullback_pair = _aux_pair(out, fun), pullback
+            pullback = lambda out_bar: pullback_pair((out_bar, _no_cotangent(aux)))  # noqa: E731
         outs = list(leaves(out))
         blocks = []
         for j, o in enumerate(outs):
@@ -342,7 +449,8 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
             per_arg = tuple(_row_blocks(args[i], [_finish(r[n], args[i], []) for r in rows], np.shape(o))
                             for n, i in enumerate(nums))
             blocks.append(per_arg[0] if single else per_arg)
-        return unflatten(out, iter(blocks))
+        jac = unflatten(out, iter(blocks))
+        return (jac, aux) if has_aux else jac
 
     jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
     jacobian_fn.__wrapped__ = fun  # (the cache holds fun weakly)
@@ -413,6 +521,8 @@ def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``
     (nested for pytree arguments or a tuple ``argnums``; a block has the dtype of the gradient it
     differentiates, which is its argument's)."""
+    if _resolve(fun)[0] is not fun:
+        return _through(hessian, fun, argnums)
     nums, single = _argnums(argnums)
     jac = jacfwd(grad(fun, argnums=argnums), argnums=argnums)
 
@@ -461,7 +571,7 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         raise TypeError("jvp needs at least one float or floating-array primal")
     for i in diff:
         check_like(tangents[i], primals[i], f"the tangent of argument {i}", "the argument")
-    parse_function(fun)
+    source_lines(fun)  # a clear error now for functions without source
     e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
     try:
         out, out_dot = e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
@@ -472,39 +582,44 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     return out, map_leaves(lambda t: _own(t, taken) if isinstance(t, np.ndarray) else t, out_dot)
 
 
-def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
+def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The Jacobian of ``fun`` by forward mode: one jvp per input element, as JAX's ``jacfwd``.
 
-    Shapes, nesting and dtype are ``jacrev``'s (the dtype is the output's).
+    Shapes, nesting and dtype are ``jacrev``'s (the dtype is the output's); ``has_aux`` as ``jacrev``'s.
 
     >>> import numpy as np, s2sad
     >>> s2sad.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
     """
+    if _resolve(fun)[0] is not fun:
+        return _through(jacfwd, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
 
     def jacobian_fn(*args):
-        found = [_jvp_columns(fun, args, i) for i in nums]
+        found = [_jvp_columns(fun, args, i, has_aux) for i in nums]
         out = next((o for o, _ in found if o is not None), None)
         if out is None:  # (no argument has an element)
             out = fun(*args)
+        if has_aux:
+            out, aux = _aux_pair(out, fun)
         blocks = []
         for j, o in enumerate(leaves(out)):
             per_arg = tuple(unflatten(args[i], (_stack([c[j] for c in cols], -1, np.shape(o) + np.shape(a),
                                                        _float_dtype(o)) for a, cols in zip(leaves(args[i]), columns)))
                             for i, (_, columns) in zip(nums, found))
             blocks.append(per_arg[0] if single else per_arg)
-        return unflatten(out, iter(blocks))
+        jac = unflatten(out, iter(blocks))
+        return (jac, aux) if has_aux else jac
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
     return jacobian_fn
 
 
-def _jvp_columns(fun: Callable, args: tuple, i: int) -> tuple[Any, list]:
+def _jvp_columns(fun: Callable, args: tuple, i: int, has_aux: bool = False) -> tuple[Any, list]:
     """The jvp of ``fun`` along each element of each leaf of ``args[i]``: ``(out, columns)`` with
     ``columns[m][k]`` the output tangent's leaves for element ``k`` of leaf ``m`` (``out`` is None
-    when there is no element)."""
+    when there is no element). With ``has_aux``, ``out`` is the pair and the columns the output's alone."""
     if not differentiable_value(args[i]):
         raise TypeError(f"jacfwd differentiates floats and floating arrays (or pytrees of them), but "
                         f"argument {i} is {type(args[i]).__name__}")
@@ -517,7 +632,7 @@ def _jvp_columns(fun: Callable, args: tuple, i: int) -> tuple[Any, list]:
             tangents = list(zeros)
             tangents[i] = unflatten(args[i], (_unit(b, k if n == m else None) for n, b in enumerate(arg_leaves)))
             out, out_dot = jvp(fun, args, tangents)
-            columns[-1].append(list(leaves(out_dot)))
+            columns[-1].append(list(leaves(_aux_pair(out_dot, fun)[0] if has_aux else out_dot)))
     return out, columns
 
 
@@ -535,8 +650,9 @@ def _unit(a, k: int | None):
     return e
 
 
-def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
-    """Evaluate ``fun(*primals)`` and return ``(out, pullback)``.
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, Callable] | tuple[Any, Callable, Any]:
+    """Evaluate ``fun(*primals)`` and return ``(out, pullback)`` (``(out, pullback, aux)`` with ``has_aux=True``:
+    ``fun`` returns ``(out, aux)``).
 
     ``pullback(out_bar)`` returns a tuple with the cotangent of every primal
     (``None`` for integer or non-float arguments, which carry no gradient).
@@ -554,6 +670,8 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     e = _cache(fun, diff).entry(primals)
     try:
         out, pb = e.vjp(*primals)
+        if has_aux:
+            out, aux = _aux_pair(out, fun)
     except Exception as err:
         _annotate(err)
         raise
@@ -561,7 +679,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     def pullback(out_bar):
         check_like(out_bar, out, "the cotangent passed to the pullback", f"the output of {_name(fun)}")
         try:
-            grads = pb(out_bar)
+            grads = pb((out_bar, _no_cotangent(aux)) if has_aux else out_bar)
         except Exception as err:
             _annotate(err)
             raise
@@ -571,7 +689,7 @@ def vjp(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
             result[i] = _finish(g, primals[i], taken)
         return tuple(result)
 
-    return out, pullback
+    return (out, pullback, aux) if has_aux else (out, pullback)
 
 
 def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "python",

@@ -24,7 +24,7 @@ import weakref
 import numpy as np
 
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import library_cells, source_lines
+from .frontend import globals_hold, library_cells, library_value, source_lines
 from .pytree import differentiable, is_node, leaves
 from .rules import custom_rule, lookup
 
@@ -32,33 +32,41 @@ __all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", 
 
 _SCALAR_TYPES = (float, int, bool, np.generic)
 MAX_SHAPES = 8  # shape-specific derivatives per argument types
+MAX_SHARED = 64  # derivatives kept for the closures of one code (see ``_shared``)
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Entry:
     """One specialisation: the loaded vjp and fused grad functions."""
 
-    __slots__ = ("_vjp", "_value_and_grad", "grad", "arrays", "generated")
+    __slots__ = ("_vjp", "_value_and_grad", "grad", "arrays", "generated", "_fun")
 
-    def __init__(self, generated, arrays: tuple[int, ...]) -> None:
+    def __init__(self, generated, arrays: tuple[int, ...], fun: types.FunctionType | None = None) -> None:
         self.generated = generated
+        self._fun = None if fun is None else weakref.ref(fun)  # a closure the shared derivative reads
         self._vjp = None  # loaded on first use: grad needs only the fused function
         self._value_and_grad = None
-        self.grad = generated.grad_function
+        self.grad = self._bound(generated.grad_function)
         self.arrays = arrays  # positions (into wrt) whose argument is an array or a pytree: checked per call
+
+    def _bound(self, generated: types.FunctionType | None) -> types.FunctionType | None:
+        """``generated``, reading the cells of the closure this entry serves (when it serves one)."""
+        if generated is None or self._fun is None:
+            return generated
+        return _rebind(generated, self._fun(), snapshot=False)
 
     @property
     def vjp(self):
         """The loaded vjp (the jvp, for a forward-mode cache)."""
         if self._vjp is None:
-            self._vjp = self.generated.function
+            self._vjp = self._bound(self.generated.function)
         return self._vjp
 
     @property
     def value_and_grad(self):
         """The loaded fused function returning ``(value, grads)``."""
         if self._value_and_grad is None:
-            self._value_and_grad = self.generated.value_and_grad_function
+            self._value_and_grad = self._bound(self.generated.value_and_grad_function)
         return self._value_and_grad
 
 
@@ -76,16 +84,18 @@ class Cache:
     """Transforms of one function w.r.t. one set of parameters, by argument types.
 
     ``wrt`` is a tuple of positional indices (``argnums``, the user API) or of
-    parameter names (calls from generated code).
+    parameter names (calls from generated code). ``shared``: the transforms of every
+    closure of ``fun``'s code (see ``_shared``), which this cache's entries read ``fun``'s cells with.
     """
 
     def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool, dynamic_cells: bool = False,
-                 mode: str = "reverse") -> None:
+                 mode: str = "reverse", shared: dict | None = None) -> None:
         self._fun = weakref.ref(fun)  # what calls the derivative keeps fun alive: nothing here does
         self.wrt = wrt
         self.strict = strict
         self.mode = mode
-        self.dynamic_cells = dynamic_cells  # one transform for every closure made from fun's code
+        self.dynamic_cells = dynamic_cells or shared is not None  # one transform for every closure of fun's code
+        self.shared = shared
         self.table: dict[object, Entry | ByShape] = {}  # types_key(args) -> entry, or entries by shape
 
     @property
@@ -144,7 +154,16 @@ class Cache:
         trees = frozenset(positional[i] for i, a in enumerate(args[: len(positional)]) if is_node(a))
         dims = {positional[i]: a.shape for i, a in enumerate(args[: len(positional)])
                 if type(a) is np.ndarray} if shapes else None
-        return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True), arrays)
+        if self.shared is None:
+            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True),
+                         arrays)
+        key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None)
+        generated = self.shared.get(key)
+        if generated is None or not globals_hold(self.fun, generated.globals_read):
+            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True)
+            if len(self.shared) < MAX_SHARED:
+                self.shared[key] = generated
+        return Entry(generated, arrays, self.fun)
 
 
 def shapes_key(args: tuple) -> tuple:
@@ -201,8 +220,32 @@ def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True, mode: st
     cache = per_fun.get((wrt, strict, mode))
     if cache is None:
         source_lines(fun)  # fail now, when the transform is requested, for functions without source
-        cache = per_fun[(wrt, strict, mode)] = Cache(fun, wrt, strict, mode=mode)
+        cache = per_fun[(wrt, strict, mode)] = Cache(fun, wrt, strict, mode=mode, shared=_shared(fun, mode))
     return cache
+
+
+# code -> {(library cells, mode): {transform arguments: Generated}}
+_shared_by_code: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _shared(fun: types.FunctionType, mode: str) -> dict | None:
+    """The transforms shared by every closure of ``fun``'s code that captures only data and library
+    values (``grad(lambda p: loss(p, Xb, yb))`` made on each step of a training loop), or None.
+
+    The shared derivative reads each closure's cells when it runs (``dynamic_cells``); the library
+    values it calls are read at transform time and key it (``library_cells``). A closure capturing
+    anything else (a function of the user's, an object) keeps a transform of its own, which may
+    resolve its calls by what the cells hold."""
+    if not all(_shareable(cell_contents(c)) for c in fun.__closure__ or ()):
+        return None
+    return _shared_by_code.setdefault(fun.__code__, {}).setdefault((library_cells(fun), mode), {})
+
+
+def _shareable(value) -> bool:
+    if library_value(value):
+        return True
+    return all(isinstance(leaf, _SCALAR_TYPES + (np.ndarray, complex, str, bytes, type(None)))
+               for leaf in leaves(value))
 
 
 class _Handle:
@@ -441,14 +484,17 @@ def _as_source(fn):
     return fn
 
 
-def _rebind(generated: types.FunctionType, fn: types.FunctionType) -> types.FunctionType:
-    """``generated`` reading what ``fn``'s closure cells (same names) hold now, and its defaults.
+def _rebind(generated: types.FunctionType, fn: types.FunctionType, snapshot: bool = True) -> types.FunctionType:
+    """``generated`` reading what ``fn``'s closure cells (same names) hold, and its defaults.
 
-    The cells are copied: the pullback runs later, after the caller may have rebound a
-    captured name (a closure made in a loop), and must see the values of this call.
+    With ``snapshot`` (a call in generated code) the cells are copied: the pullback runs later,
+    after the caller may have rebound a captured name (a closure made in a loop), and must see
+    the values of this call. Without (a derivative the user holds), it reads ``fn``'s cells
+    themselves, as ``fn`` does.
     """
     cells = dict(zip(generated.__code__.co_freevars, generated.__closure__ or ()))
-    cells.update(zip(fn.__code__.co_freevars, map(_snapshot, fn.__closure__ or ())))
+    own = fn.__closure__ or ()
+    cells.update(zip(fn.__code__.co_freevars, map(_snapshot, own) if snapshot else own))
     closure = tuple(cells[name] for name in generated.__code__.co_freevars)
     out = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, fn.__defaults__, closure)
     out.__kwdefaults__ = fn.__kwdefaults__

@@ -20,7 +20,7 @@ import linecache
 import textwrap
 import types
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 import numpy as np
@@ -46,6 +46,9 @@ class Source:
     # True when one transform serves every closure made from this code: then what
     # a cell holds now says nothing about later calls, so cells are not looked into.
     dynamic_cells: bool = False
+    # global name -> what the transform relied on: the object itself (a function, module or class,
+    # resolved now) or the type of a value read at run time (see ``globals_hold``)
+    globals_read: dict[str, object] = field(default_factory=dict)
 
     def loc(self, node: gast.AST) -> Loc:
         line = getattr(node, "lineno", None) or self.tree.lineno
@@ -67,10 +70,23 @@ class Source:
             return value
         g = self.fn.__globals__
         if name in g:
-            return g[name]
+            value = g[name]
+            self.globals_read[name] = _relied_on(value)
+            return value
+        self.globals_read[name] = MISSING
         b = g.get("__builtins__", builtins)
         b = b.__dict__ if isinstance(b, types.ModuleType) else b
         return b.get(name, MISSING)
+
+
+def _relied_on(value: object) -> object:
+    return value if callable(value) or isinstance(value, types.ModuleType) else type(value)
+
+
+def globals_hold(fn: types.FunctionType, read: dict[str, object]) -> bool:
+    """``fn``'s globals still hold what a transform of ``fn``'s code relied on (``Source.globals_read``)."""
+    g = fn.__globals__
+    return all((_relied_on(g[name]) if name in g else MISSING) is what for name, what in read.items())
 
 
 def library_value(value: object) -> bool:
@@ -110,7 +126,8 @@ def source_lines(fn: object) -> tuple[list[str], int]:
             "it again (higher-order derivatives) is not supported yet. Differentiate the original "
             "function (its __wrapped__ attribute).")
     if not isinstance(fn, types.FunctionType):
-        kind = "a builtin or C-extension function" if callable(fn) else "not a function"
+        kind = ("a builtin or C-extension function" if isinstance(fn, types.BuiltinFunctionType | np.ufunc)
+                else "a callable object" if callable(fn) else "not a function")
         raise SourceUnavailableError(
             f"s2sad transforms Python source, but {_describe(fn)} is {kind} "
             f"({type(fn).__name__}) with no Python source to read. Differentiate a Python "

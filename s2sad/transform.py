@@ -50,6 +50,7 @@ class Generated:
     load_derivative: Callable[[], tuple[str, types.FunctionType]] = field(repr=False)
     load_value_and_grad: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
     load_grad_value: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
+    globals_read: dict[str, object] = field(repr=False, default_factory=dict)  # see ``Source.globals_read``
 
     @functools.cached_property
     def _loaded(self) -> tuple[str, types.FunctionType]:
@@ -170,4 +171,4 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
                      mode != "forward" and deriv.shape_specific,
                      functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function),
                      None if mode == "forward" else load_value_and_grad,
-                     None if mode == "forward" else load_grad_value)
+                     None if mode == "forward" else load_grad_value, src.globals_read)
