@@ -231,17 +231,18 @@ class _Points:
             m.order[id(s)] = len(m.order)
             m.loops[id(s)] = loops
             m.sides[id(s)] = sides
-            for e in ir.exprs(s):
+            for e in ir.exprs(s) if not isinstance(s, ir.If) else [s.test]:
                 self.reads.extend((n, s) for n in ir.names_read(e))
             if isinstance(s, ir.Assign):
                 for t in s.targets:
                     self.defs[t] = (m.order[id(s)], loops)
                 self.assign(s)
             elif isinstance(s, ir.If):
-                self.visit(s.body, loops, (*sides, (id(s), True)))
-                self.visit(s.orelse, loops, (*sides, (id(s), False)))
+                for branch, ys, side in zip((s.body, s.orelse), s.yields, (True, False)):
+                    self.visit(branch, loops, (*sides, (id(s), side)))
+                    self.yielded(ys, loops, (*sides, (id(s), side)))
                 for o, a, b in zip(s.outs, *s.yields):
-                    self.defs[o] = (m.order[id(s)], loops)
+                    self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
                 inner = (*loops, id(s))
@@ -256,6 +257,12 @@ class _Points:
                 for r, c in zip(s.results, s.carried):
                     self.defs[r] = (len(m.order) - 0.5, loops)  # bound when the loop is over
                     self.flow(r, m.mem(c))
+
+    def yielded(self, ys: list[ir.Expr], loops: tuple[int, ...], sides: tuple) -> None:
+        """The values a branch yields are read where the branch ends (the list stands for that point)."""
+        m = self.m
+        m.order[id(ys)], m.loops[id(ys)], m.sides[id(ys)] = len(m.order), loops, sides
+        self.reads.extend((n, ys) for y in ys for n in ir.names_read(y))
 
     def assign(self, s: ir.Assign) -> None:
         """Record what memory ``s``'s targets may share, and what containers now hold."""
