@@ -185,13 +185,14 @@ def _inplace_op(v: ir.Expr) -> bool:
 
 def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
     """The name ``s`` writes into in place: ``x[i] = v``, a list method, or ``y op= v`` on a value
-    that is not statically immutable (a number or a tuple rebinds; an array or a list changes)."""
+    that is not statically immutable (a number, an item of an array or a tuple rebinds; an array or a
+    list changes)."""
     v = s.value
     if isinstance(v, ir.SetItem | ir.ListMethod):
         return v.base.id
     if _inplace_op(v) and isinstance(v.args[0], ir.Name):
         name = v.args[0].id
-        if name not in analysis.scalars and analysis.kinds.get(name) != "tuple":
+        if name not in analysis.scalars | analysis.items and analysis.kinds.get(name) != "tuple":
             return name
     return None
 

@@ -43,3 +43,32 @@ def test_a_branch_yielding_an_older_name_of_written_memory_is_refused():
     with pytest.raises(S2SADSyntaxError, match="'b' shares memory") as e:
         s2sad.grad(branch_yields_an_older_name)(X, 1.0)
     assert e.value.lineno == branch_yields_an_older_name.__code__.co_firstlineno + 4
+
+
+def update_an_item_of_an_argument(x, y):
+    v = y[1, 0]  # a NumPy scalar: `v *= ...` rebinds it
+    v *= np.sum(x)
+    w = x[0]
+    w += np.sin(w)
+    return v * x + w
+
+
+def update_a_row_of_an_argument(x, y):
+    v = y[1]  # a view into y
+    v *= np.sum(x)
+    return v * x
+
+
+Y = np.array([[0.3, -0.7], [1.414, -0.192]])
+
+
+def test_updating_an_item_read_out_of_an_argument_rebinds_it():
+    check_grads(update_an_item_of_an_argument, (X[:2], Y), modes=("rev", "fwd"))
+    before = Y.copy()
+    s2sad.vjp(update_an_item_of_an_argument, X[:2], Y)[1](np.ones(2))
+    np.testing.assert_array_equal(Y, before)
+
+
+def test_updating_a_row_of_an_argument_is_still_refused():
+    with pytest.raises(S2SADSyntaxError, match="memory that came from an argument"):
+        s2sad.vjp(update_a_row_of_an_argument, X[:2], Y)
