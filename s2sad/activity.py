@@ -189,6 +189,8 @@ class Analysis:
     useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
     kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``_kinds``)
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
+    items: set[str] = field(default_factory=set)  # read out of an array of known shape by integer indices:
+    # a NumPy scalar, immutable (``y op= v`` on it rebinds)
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -252,8 +254,10 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
         for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
+    items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
+             and prims[id(s)].kind == CALL and prims[id(s)].rule.name == "x[index]"}
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims, varied, useful, kinds, literals)
+                    dims, varied, useful, kinds, literals, items)
 
 
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:

@@ -185,13 +185,14 @@ def _inplace_op(v: ir.Expr) -> bool:
 
 def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
     """The name ``s`` writes into in place: ``x[i] = v``, a list method, or ``y op= v`` on a value
-    that is not statically immutable (a number or a tuple rebinds; an array or a list changes)."""
+    that is not statically immutable (a number, an item of an array or a tuple rebinds; an array or a
+    list changes)."""
     v = s.value
     if isinstance(v, ir.SetItem | ir.ListMethod):
         return v.base.id
     if _inplace_op(v) and isinstance(v.args[0], ir.Name):
         name = v.args[0].id
-        if name not in analysis.scalars and analysis.kinds.get(name) != "tuple":
+        if name not in analysis.scalars | analysis.items and analysis.kinds.get(name) != "tuple":
             return name
     return None
 
@@ -231,17 +232,18 @@ class _Points:
             m.order[id(s)] = len(m.order)
             m.loops[id(s)] = loops
             m.sides[id(s)] = sides
-            for e in ir.exprs(s):
+            for e in ir.exprs(s) if not isinstance(s, ir.If) else [s.test]:
                 self.reads.extend((n, s) for n in ir.names_read(e))
             if isinstance(s, ir.Assign):
                 for t in s.targets:
                     self.defs[t] = (m.order[id(s)], loops)
                 self.assign(s)
             elif isinstance(s, ir.If):
-                self.visit(s.body, loops, (*sides, (id(s), True)))
-                self.visit(s.orelse, loops, (*sides, (id(s), False)))
+                for branch, ys, side in zip((s.body, s.orelse), s.yields, (True, False)):
+                    self.visit(branch, loops, (*sides, (id(s), side)))
+                    self.yielded(ys, loops, (*sides, (id(s), side)))
                 for o, a, b in zip(s.outs, *s.yields):
-                    self.defs[o] = (m.order[id(s)], loops)
+                    self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
                 inner = (*loops, id(s))
@@ -256,6 +258,12 @@ class _Points:
                 for r, c in zip(s.results, s.carried):
                     self.defs[r] = (len(m.order) - 0.5, loops)  # bound when the loop is over
                     self.flow(r, m.mem(c))
+
+    def yielded(self, ys: list[ir.Expr], loops: tuple[int, ...], sides: tuple) -> None:
+        """The values a branch yields are read where the branch ends (the list stands for that point)."""
+        m = self.m
+        m.order[id(ys)], m.loops[id(ys)], m.sides[id(ys)] = len(m.order), loops, sides
+        self.reads.extend((n, ys) for y in ys for n in ir.names_read(y))
 
     def assign(self, s: ir.Assign) -> None:
         """Record what memory ``s``'s targets may share, and what containers now hold."""

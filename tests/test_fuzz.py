@@ -120,6 +120,26 @@ def test_the_generator_draws_from_the_rule_registry():
     assert c - r > 0  # log's safe interval stays away from 0
 
 
+def test_an_operand_the_rule_does_not_differentiate_is_a_constant():
+    rules = {rule.name: rule for rule in RULES.values()}
+    jv = next(c for c in callees() if c.name == "scipy.special.jv")
+    assert jv.domains[0][1] == 0.0 and jv.domains[1][1] > 0.0  # the order is a literal, x is squashed
+    for c in callees():
+        rule = rules[c.name]
+        for k, (_, r) in enumerate(c.domains):
+            active = rule.diff is None or k in rule.diff or k in rule.zero
+            assert (r > 0.0) == active, (c.name, k)
+
+
+
+def test_a_constant_operand_is_not_refused(runner):
+    drawn = [p for p in (generate(1, i) for i in range(40)) if p.tags["constant_operand"]][:3]
+    assert drawn
+    for p in drawn:
+        details = [f.detail for f in runner.run(p, higher_order=False).findings]
+        assert not any("does not differentiate its argument" in d for d in details), (p.source, details)
+
+
 def test_the_command_line_reproduces_one_program(capsys):
     main(["--seed", "3", "--index", "5", "--show", "--quiet"])
     out = capsys.readouterr().out

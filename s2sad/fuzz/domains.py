@@ -8,11 +8,14 @@ without editing the generator. For each callable we find
   ``scipy.special.erf``, ``abs``, or an operator symbol such as ``%``);
 - its arity (one or two operands) and whether it accepts arrays;
 - for each operand an interval ``[c - r, c + r]`` on which it is finite and
-  smooth, chosen from a few candidates by probing numerically.
+  smooth, chosen from a few candidates by probing numerically;
+- for each operand the rule does not differentiate (outside ``Rule.diff`` and
+  ``Rule.zero``: an order such as ``v`` of ``jv``, which must not carry a gradient),
+  a constant ``c`` (radius 0) at which the function is smooth in the others.
 
 The generator writes an operand ``e`` as ``c + r * np.tanh(e)``, which lies in that
 interval whatever ``e`` is, so a generated program evaluates the function only
-where its derivative exists.
+where its derivative exists; a constant operand is the literal ``c``.
 
 Smoothness is probed by refinement: on a grid, a smooth function's largest jump
 between neighbouring values (of the function and of its finite-difference
@@ -23,6 +26,7 @@ A precision-losing callable (``np.float32``) fails the derivative check and is l
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import warnings
@@ -30,13 +34,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rules import BINOP_FUNCS, RULES, UNARYOP_FUNCS
+from ..rules import BINOP_FUNCS, RULES, UNARYOP_FUNCS, Rule
 
 __all__ = ["Callee", "callees"]
 
 # candidate operand intervals (centre, radius), tried in order: the widest first; a callable
 # smooth on the first (the whole range of values a program makes) is called unsquashed
 CANDIDATES = ((0.0, 50.0), (0.0, 1.5), (0.0, 0.8), (1.5, 1.0), (2.0, 0.8), (0.6, 0.3), (-1.5, 0.5), (3.0, 1.0))
+# candidate constants for an operand the rule does not differentiate (an order, a shape parameter)
+CONSTANTS = ((1.0, 0.0), (2.0, 0.0), (0.5, 0.0), (1.5, 0.0), (0.0, 0.0), (3.0, 0.0))
 _GRID = 64
 _STEP = 1e-6
 
@@ -49,8 +55,13 @@ class Callee:
     text: str  # how a program calls it: "np.sin", "math.log", "%" for an operator
     arity: int
     arrays: bool  # accepts arrays (False: Python scalars only, as math.*)
-    domains: tuple[tuple[float, float], ...]  # (centre, radius) per operand
+    domains: tuple[tuple[float, float], ...]  # (centre, radius) per operand; radius 0: the constant centre
     operator: bool = False  # written as ``a % b`` rather than ``f(a, b)``
+
+    @property
+    def constant(self) -> bool:
+        """Some operand is a constant (the other operands give the result its shape)."""
+        return any(r == 0.0 for _, r in self.domains)
 
     @property
     def module(self) -> str | None:
@@ -117,12 +128,13 @@ def _smooth_along(fn: object, arity: int, points: list[np.ndarray], axis: int) -
     return _refines(value) and _refines(slope)
 
 
-def _domains(fn: object, arity: int) -> tuple[tuple[float, float], ...] | None:
-    """The first candidate intervals (per operand) on which ``fn`` is smooth, or None."""
+def _domains(fn: object, arity: int, active: tuple[int, ...]) -> tuple[tuple[float, float], ...] | None:
+    """The first candidate intervals (per operand) on which ``fn`` is smooth along the
+    ``active`` operands, the others held at a candidate constant; or None."""
     line = np.linspace(-1.0, 1.0, 2 * _GRID + 1)
-    for combo in _combinations(arity):
+    for combo in _combinations(arity, active):
         ok = True
-        for axis in range(arity):
+        for axis in active:
             for fixed in (-0.9, 0.1, 0.9):  # the other operand at a few places in its interval
                 points = [c + r * (line if k == axis else np.full_like(line, fixed)) for k, (c, r) in enumerate(combo)]
                 ok = ok and _smooth_along(fn, arity, points, axis)
@@ -131,10 +143,14 @@ def _domains(fn: object, arity: int) -> tuple[tuple[float, float], ...] | None:
     return None
 
 
-def _combinations(arity: int) -> list[tuple[tuple[float, float], ...]]:
-    if arity == 1:
-        return [(c,) for c in CANDIDATES]
-    return [(a, b) for a in CANDIDATES for b in CANDIDATES]
+def _combinations(arity: int, active: tuple[int, ...]) -> list[tuple[tuple[float, float], ...]]:
+    choices = [CANDIDATES if k in active else CONSTANTS for k in range(arity)]
+    return list(itertools.product(*choices))
+
+
+def _active(rule: Rule, arity: int) -> tuple[int, ...]:
+    """The operands that may carry a gradient: those the rule differentiates or declares of zero derivative."""
+    return tuple(k for k in range(arity) if rule.diff is None or k in rule.diff or k in rule.zero)
 
 
 def _arity(fn: object) -> int | None:
@@ -174,7 +190,8 @@ def callees() -> tuple[Callee, ...]:
             continue
         if rule.name in UNARYOP_FUNCS and fn in (operator.neg, operator.pos):
             continue  # unary operators are the generator's own syntax
-        domains = _domains(fn, arity)
+        active = _active(rule, arity)
+        domains = _domains(fn, arity, active) if active else None
         if domains is not None:
             is_op = rule.name in BINOP_FUNCS
             found.append(Callee(rule.name, text, arity, is_op or _takes_arrays(fn, arity), domains, is_op))

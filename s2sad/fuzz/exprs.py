@@ -215,9 +215,9 @@ class Exprs:
         return self.const() if shape == () else f"np.full({shape}, {self.const()})"
 
     def binary(self, shape: tuple, depth: int) -> str:
-        a, b = self.pick(broadcasts(shape))
         ops = [c for c in callees() if c.operator]
         op = self.pick(ops)
+        a, b = (shape, shape) if op.constant else self.pick(broadcasts(shape))
         self.tags[f"op {op.text}"] += 1
         if a != b:
             self.tags["broadcast"] += 1
@@ -225,8 +225,12 @@ class Exprs:
         return f"({x} {op.text} {y})"
 
     def operand(self, fn: Callee, k: int, shape: tuple, depth: int) -> str:
-        """An operand in ``fn``'s safe interval for argument ``k``: squashed unless it is unbounded."""
+        """An operand in ``fn``'s safe interval for argument ``k``: squashed unless it is unbounded;
+        the literal constant where the rule does not differentiate argument ``k``."""
         c, r = fn.domains[k]
+        if r == 0.0:
+            self.tags["constant_operand"] += 1
+            return str(int(c)) if c.is_integer() else str(c)
         inner = self.expr(shape, depth)
         if r >= 50.0:
             return inner
@@ -239,7 +243,7 @@ class Exprs:
         self.tags[f"call {fn.text}"] += 1
         if fn.module:
             self.imports.add(fn.module)
-        pairs = [(shape, shape)] if fn.arity == 1 or not fn.arrays else broadcasts(shape)
+        pairs = [(shape, shape)] if fn.arity == 1 or not fn.arrays or fn.constant else broadcasts(shape)
         shapes = self.pick(pairs)[: fn.arity]
         return f"{fn.text}({', '.join(self.operand(fn, k, s, depth) for k, s in enumerate(shapes))})"
 

@@ -1,0 +1,74 @@
+"""Programs the differential fuzzer (``s2sad.fuzz``) found refused or wrong, shrunk.
+
+Each is checked against finite differences (reverse and forward mode, and second
+order where the fuzzer found it), or checks that a write that would give a wrong
+derivative is still refused at the user's line.
+"""
+
+import numpy as np
+import pytest
+
+import s2sad
+from s2sad.errors import S2SADSyntaxError
+from s2sad.testing import check_grads
+
+X = np.array([1.278, 0.937, -1.068])
+
+
+def update_in_a_loop_in_a_branch(x, c):
+    v = np.sum(x) * 0.6
+    if c < 2:
+        for _ in range(1, 3):
+            v *= np.cos(x[0])
+    return np.ones((2, 1)) * v * x[1]
+
+
+def branch_yields_an_older_name(x, c):
+    a = x * 1.0
+    if c > 0:
+        b = a
+        a[0] = 5.0 * x[1]
+        out = b
+    else:
+        out = a * 2.0
+    return np.sum(out * x)
+
+
+def test_a_write_inside_a_branch_is_before_the_value_the_branch_gives():
+    # the loop's result is the branch's value: bound after the write, not stale
+    check_grads(update_in_a_loop_in_a_branch, (X, 1), modes=("rev", "fwd"))
+
+
+def test_a_branch_yielding_an_older_name_of_written_memory_is_refused():
+    with pytest.raises(S2SADSyntaxError, match="'b' shares memory") as e:
+        s2sad.grad(branch_yields_an_older_name)(X, 1.0)
+    assert e.value.lineno == branch_yields_an_older_name.__code__.co_firstlineno + 4
+
+
+def update_an_item_of_an_argument(x, y):
+    v = y[1, 0]  # a NumPy scalar: `v *= ...` rebinds it
+    v *= np.sum(x)
+    w = x[0]
+    w += np.sin(w)
+    return v * x + w
+
+
+def update_a_row_of_an_argument(x, y):
+    v = y[1]  # a view into y
+    v *= np.sum(x)
+    return v * x
+
+
+Y = np.array([[0.3, -0.7], [1.414, -0.192]])
+
+
+def test_updating_an_item_read_out_of_an_argument_rebinds_it():
+    check_grads(update_an_item_of_an_argument, (X[:2], Y), modes=("rev", "fwd"))
+    before = Y.copy()
+    s2sad.vjp(update_an_item_of_an_argument, X[:2], Y)[1](np.ones(2))
+    np.testing.assert_array_equal(Y, before)
+
+
+def test_updating_a_row_of_an_argument_is_still_refused():
+    with pytest.raises(S2SADSyntaxError, match="memory that came from an argument"):
+        s2sad.vjp(update_a_row_of_an_argument, X[:2], Y)
