@@ -137,9 +137,9 @@ class _Printer:
     def if_(self, stmt: ir.If, depth: int) -> None:
         pad = "    " * depth
         self.comment(stmt.loc, pad)
-        self.line(f"{pad}if {ir.expr_str(stmt.test)}:", stmt.loc)
+        self.line(f"{pad}{'with' if stmt.context else 'if'} {ir.expr_str(stmt.test)}:", stmt.loc)
         self.block(stmt.body + _binds(stmt.outs, stmt.yields[0], None), depth + 1)
-        if stmt.orelse or stmt.outs:
+        if (stmt.orelse or stmt.outs) and not stmt.context:
             self.line(f"{pad}else:")
             self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], None), depth + 1)
 

@@ -204,6 +204,8 @@ class _Lowering:
             self.body.append(ir.Assign(self.new_version(node.name), closure, self.loc))
         elif isinstance(node, gast.If):
             self.if_stmt(node)
+        elif isinstance(node, gast.With):
+            self.with_stmt(node)
         elif isinstance(node, gast.For | gast.While):
             self.loop(node)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and self.list_method(node.value, node.targets[0]):
@@ -408,6 +410,23 @@ class _Lowering:
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
         self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
+
+    def with_stmt(self, node: gast.With) -> None:
+        """``with a, b: body``: a region always taken, run inside each context manager in turn."""
+        item, rest = node.items[0], node.items[1:]
+        if item.optional_vars is not None:
+            names = _target_names(item.optional_vars)
+            if not isinstance(item.optional_vars, gast.Name) or names[0] in self.loaded_outside(item.optional_vars):
+                raise self.src.syntax_error("s2sad supports `with ... as name` only where the name is not read "
+                                            "yet; drop `as` or read the value another way", item.optional_vars)
+        context = self.atom(item.context_expr)
+        loc = self.loc
+        inner = [gast.copy_location(gast.With(rest, node.body, None), node)] if rest else node.body
+        body, env = self.region(inner)
+        used = self.loaded_outside(node)
+        env = {v: n for v, n in env.items() if v in used or self.env.get(v) == n}
+        outs, (yields, _) = self.merge(body, env, [], dict(self.env))
+        self.body.append(ir.If(context, body, [], outs, (yields, [ir.Const(None)] * len(outs)), loc, context=True))
 
     def merge(self, body, then_env, orelse, else_env) -> tuple[list[str], tuple[list[ir.Expr], list[ir.Expr]]]:
         """The If's outs: one per user variable the branches leave bound to different values.

@@ -474,7 +474,9 @@ class _Adjoint:
             self.settle(name, var, a, then)
             self.settle(name, var, b, orelse)
             self.bars[name], self.owned[name] = ir.Name(var), var
-        if then or orelse:
+        if stmt.context:  # always taken: its pullback runs outside the context manager
+            self.out += then
+        elif then or orelse:
             self.out.append(ir.If(stmt.test, then, orelse, loc=stmt.loc))
 
     def loop(self, stmt: ir.Loop) -> ir.Assign | None:
