@@ -107,6 +107,8 @@ def _partial_exits(stmts: list[gast.stmt], in_loop: bool) -> bool:
                 return True
             if isinstance(node, gast.For | gast.While) and _exits_stmt(node, in_loop) != NEVER:
                 return True
+            if isinstance(node, gast.With) and _exits(node.body, in_loop) == MAYBE:  # nothing absorbs the rest
+                return True
     return False
 
 
@@ -132,6 +134,8 @@ def _exits_stmt(s: gast.stmt, in_loop: bool) -> str:
     if isinstance(s, gast.If):
         a, b = _exits(s.body, in_loop), _exits(s.orelse, in_loop)
         return a if a == b else MAYBE
+    if isinstance(s, gast.With):
+        return _exits(s.body, in_loop)
     if isinstance(s, gast.For | gast.While):  # a `return` in it, or an exit in its `else`
         returns = any(isinstance(n, gast.Return) for n in _walk(s))
         return MAYBE if returns or _exits(s.orelse, in_loop) != NEVER else NEVER
@@ -194,6 +198,16 @@ class _Desugar:
                     return out
                 out.append(self.guard(rest, loop, s))
                 return out
+            if isinstance(s, gast.With):
+                kind = _exits(s.body, loop is not None)
+                s.body = self.block(s.body, loop)
+                out.append(s)
+                if kind == ALWAYS:
+                    return out
+                if kind == MAYBE and rest:
+                    out.append(self.guard(rest, loop, s))
+                    return out
+                continue
             if isinstance(s, gast.For | gast.While):
                 # before the loop is rewritten: its `else` may leave the loop around it
                 else_exits = loop is not None and _exits(s.orelse, True) != NEVER

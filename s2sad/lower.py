@@ -41,10 +41,7 @@ _TEMP_NAMES = {
 }
 _AFTER_LOOP = "<a for loop's variable after the loop>"  # env value: its last value is not kept
 _UNSUPPORTED = {
-    gast.With: "`with` blocks",
-    gast.Try: "`try` blocks", gast.Raise: "`raise`", gast.Assert: "`assert`",
-    gast.ClassDef: "`class` definitions",
-    gast.Global: "`global` declarations", gast.Nonlocal: "`nonlocal` declarations",
+    gast.Nonlocal: "`nonlocal` declarations",
     gast.Delete: "`del`", gast.Import: "`import` inside the function",
     gast.ImportFrom: "`import` inside the function", gast.AsyncFunctionDef: "`async def`",
     gast.ListComp: "list comprehensions",
@@ -206,6 +203,8 @@ class _Lowering:
             self.if_stmt(node)
         elif isinstance(node, gast.With):
             self.with_stmt(node)
+        elif isinstance(node, gast.Try):
+            self.try_stmt(node)
         elif isinstance(node, gast.For | gast.While):
             self.loop(node)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and self.list_method(node.value, node.targets[0]):
@@ -401,15 +400,63 @@ class _Lowering:
     # ----- control flow -----
 
     def if_stmt(self, node: gast.If) -> None:
-        test = self.atom(node.test)
+        self.branch(self.atom(node.test), node.body, node.orelse, node)
+
+    def branch(self, test: ir.Expr, then: list[gast.stmt], orelse_: list[gast.stmt], node: gast.AST) -> None:
+        """``if test: then else: orelse_`` (``node`` the statement: what is read outside it is joined)."""
         loc = self.loc
-        body, then_env = self.region(node.body)
-        orelse, else_env = self.region(node.orelse)
+        body, then_env = self.region(then)
+        orelse, else_env = self.region(orelse_)
         used = self.loaded_outside(node)  # a variable only the branches read is not joined
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
         self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
+
+    def try_stmt(self, node: gast.Try) -> None:
+        """``try: body / except E: handler / else: rest``: a branch on whether the body completed,
+        recorded (``completed``) for the pullback as an ``if`` records its branch.
+
+        The body either completes or raises; where it raised, what it assigned before is not kept
+        by the derivative. So a name the body binds or changes that the handler reads, or that is
+        read after the statement without the handler binding it again, is refused.
+        """
+        if node.finalbody:
+            raise self.src.syntax_error("s2sad does not support `finally` yet", node.finalbody[0])
+        if len(node.handlers) != 1:
+            raise self.src.syntax_error("s2sad supports one `except` clause per `try` yet; catch a tuple of "
+                                        "exception types and tell them apart with isinstance", node.handlers[1])
+        handler = node.handlers[0]
+        exit_ = next((n for n in _loop_scope(node) if isinstance(n, gast.Return | gast.Break | gast.Continue)), None)
+        if exit_ is not None:
+            raise self.src.syntax_error("s2sad does not support `return`, `break` or `continue` inside `try` "
+                                        "yet; set a variable and act on it after the `try`", exit_)
+        if handler.name is not None and handler.name.id in self.loaded_outside(handler.name):
+            raise self.src.syntax_error("s2sad does not support reading the exception of `except ... as name` "
+                                        "yet", handler.name)
+        changed = _stores(node.body)
+        read = {n.id for s in handler.body for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        later = self.loaded_outside(node) - _surely_bound(handler.body)
+        unsure = sorted(changed & (read | later))
+        if unsure:
+            raise self.src.syntax_error(
+                f"{unsure[0]!r} is set in this `try` block and read where the `except` block may have run "
+                f"instead (the `try` block may have stopped before or after setting it); s2sad cannot "
+                f"differentiate that exactly. Set {unsure[0]!r} in the `except` block too", node)
+        catches = self.to_atom(self.expr(handler.type), "caught") if handler.type is not None else _builtin("BaseException")
+        loc = self.loc
+        body, then_env = self.region(node.body)
+        orelse, else_env = self.region(handler.body)
+        used = self.loaded_outside(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
+        then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
+        else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
+        outs, (yt, ye) = self.merge(body, then_env, orelse, else_env)
+        completed = self.namer.fresh("completed")
+        self.temps.add(completed)
+        self.body.append(ir.If(catches, body, orelse, [completed, *outs], ([ir.Const(True), *yt], [ir.Const(False), *ye]),
+                               loc, kind="try"))
+        if node.orelse:  # runs where the body completed, outside the `try`
+            self.branch(ir.Name(completed), node.orelse, [], node)
 
     def with_stmt(self, node: gast.With) -> None:
         """``with a, b: body``: a region always taken, run inside each context manager in turn."""
@@ -426,7 +473,7 @@ class _Lowering:
         used = self.loaded_outside(node)
         env = {v: n for v, n in env.items() if v in used or self.env.get(v) == n}
         outs, (yields, _) = self.merge(body, env, [], dict(self.env))
-        self.body.append(ir.If(context, body, [], outs, (yields, [ir.Const(None)] * len(outs)), loc, context=True))
+        self.body.append(ir.If(context, body, [], outs, (yields, [ir.Const(None)] * len(outs)), loc, kind="with"))
 
     def merge(self, body, then_env, orelse, else_env) -> tuple[list[str], tuple[list[ir.Expr], list[ir.Expr]]]:
         """The If's outs: one per user variable the branches leave bound to different values.
@@ -834,6 +881,13 @@ def _stores(stmts: list[gast.stmt]) -> set[str]:
                 and n.func.attr in ("append", "extend", "pop"):
             out.add(n.func.value.id)
     return out
+
+
+def _surely_bound(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` bind on every path (by their top-level assignments)."""
+    return {n.id for s in stmts if isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign)
+            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:

@@ -401,3 +401,67 @@ def with_as_read(x):
 def test_with_as_a_name_that_is_read_is_refused():
     with pytest.raises(s2sad.S2SADSyntaxError, match="`with ... as name` only where the name is not read"):
         s2sad.grad(with_as_read)(1.0)
+
+
+# ----- try -----
+
+
+def guarded_log(x, c):
+    y = x * 2.0
+    try:
+        z = np.log(x) * c
+        if c < 0:
+            raise ValueError("negative")
+    except (ValueError, FloatingPointError):
+        z = np.sin(y)  # the handler sets what the body set: exact whichever ran
+    else:
+        z = z + y
+    return np.sum(z * y)
+
+
+def try_in_a_loop(x):
+    total = 0.0
+    for k in range(3):
+        try:
+            with np.errstate(divide="raise", invalid="raise"):
+                step = np.sum(np.log(x - k))
+        except FloatingPointError:
+            step = np.sum(x) * 0.5
+        total = total + step
+    return total
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_try(c):
+    check(lambda x: guarded_log(x, c), (np.array([0.5, 1.5]),), second=False)
+    text = s2sad.source(guarded_log)
+    assert "    except caught:\n" in text and "        completed = False\n    else:\n        completed = True\n" in text
+
+
+def test_try_records_the_handler_in_a_loop():
+    x = np.array([1.5, 3.0])  # k = 2 takes the log of -0.5: the handler runs on that iteration only
+    check(try_in_a_loop, (x,), second=False)
+
+
+def partial_try(x):
+    try:
+        y = x * 2.0
+        z = np.log(y)
+    except ValueError:
+        z = 0.0
+    return y * z
+
+
+def try_with_return(x):
+    try:
+        return np.sin(x)
+    except ValueError:
+        return x
+
+
+@pytest.mark.parametrize("f, message", [
+    (partial_try, "'y' is set in this `try` block and read where the `except` block may have run instead"),
+    (try_with_return, "s2sad does not support `return`, `break` or `continue` inside `try`")])
+def test_try_that_cannot_be_exact_is_refused(f, message):
+    with pytest.raises(s2sad.S2SADSyntaxError, match=message.replace("(", r"\(")):
+        s2sad.grad(f)(1.0)
