@@ -422,7 +422,7 @@ class _Lowering:
         read after the statement without the handler binding it again, is refused.
         """
         if node.finalbody:
-            raise self.src.syntax_error("s2sad does not support `finally` yet", node.finalbody[0])
+            raise self.src.syntax_error("s2sad does not support `try ... finally` yet", node)
         if len(node.handlers) != 1:
             raise self.src.syntax_error("s2sad supports one `except` clause per `try` yet; catch a tuple of "
                                         "exception types and tell them apart with isinstance", node.handlers[1])
