@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ir
+from . import ir, runtime
 from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
@@ -265,6 +265,10 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
     an argument a rule treats as a constant (a keyword, an index, ``b=`` of ``logsumexp``), and a
     call that writes into an array it is given (``out=``, ``np.place``, ``a.fill(v)``)."""
     for stmt in ir.walk(stmts):
+        if isinstance(stmt, ir.Do) and _sets_global(stmt.value) and _names(stmt.value.args[2:]) & analysis.varied:
+            raise S2SADSyntaxError(
+                f"this writes the global {stmt.value.args[1].value!r} a value that carries a gradient; s2sad cannot "
+                "follow a gradient through a global. Return the value instead", stmt.loc)
         if not isinstance(stmt, ir.Assign):
             continue
         p = analysis.prims[id(stmt)]
@@ -310,6 +314,10 @@ def _makes_derivative(v: ir.Expr) -> bool:
         return fn in DERIVATIVE_MAKERS
     except TypeError:  # unhashable
         return False
+
+
+def _sets_global(v: ir.Expr) -> bool:
+    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.func.value is runtime.set_global
 
 
 def _globals_written(fn: object) -> tuple[str, ...]:

@@ -137,9 +137,18 @@ class _Printer:
     def if_(self, stmt: ir.If, depth: int) -> None:
         pad = "    " * depth
         self.comment(stmt.loc, pad)
-        self.line(f"{pad}if {ir.expr_str(stmt.test)}:", stmt.loc)
-        self.block(stmt.body + _binds(stmt.outs, stmt.yields[0], None), depth + 1)
-        if stmt.orelse or stmt.outs:
+        then = _binds(stmt.outs, stmt.yields[0], None)
+        if stmt.kind == "try":  # the outs are bound after the body completed: `else`, not under `try`
+            self.line(f"{pad}try:", stmt.loc)
+            self.block(stmt.body, depth + 1)
+            self.line(f"{pad}except {ir.expr_str(stmt.test)}:")
+            self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], None), depth + 1)
+            self.line(f"{pad}else:")
+            self.block(then, depth + 1)
+            return
+        self.line(f"{pad}{'with' if stmt.kind == 'with' else 'if'} {ir.expr_str(stmt.test)}:", stmt.loc)
+        self.block(stmt.body + then, depth + 1)
+        if (stmt.orelse or stmt.outs) and stmt.kind == "if":
             self.line(f"{pad}else:")
             self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], None), depth + 1)
 

@@ -19,11 +19,13 @@ lines.
 
 from __future__ import annotations
 
+import builtins
+import copy
 from dataclasses import dataclass
 
 import gast
 
-__all__ = ["desugar", "cells", "comprehensions"]
+__all__ = ["desugar", "cells", "comprehensions", "matches"]
 
 NEVER, MAYBE, ALWAYS = "never", "maybe", "always"
 
@@ -105,6 +107,8 @@ def _partial_exits(stmts: list[gast.stmt], in_loop: bool) -> bool:
                 return True
             if isinstance(node, gast.For | gast.While) and _exits_stmt(node, in_loop) != NEVER:
                 return True
+            if isinstance(node, gast.With) and _exits(node.body, in_loop) == MAYBE:  # nothing absorbs the rest
+                return True
     return False
 
 
@@ -130,6 +134,8 @@ def _exits_stmt(s: gast.stmt, in_loop: bool) -> str:
     if isinstance(s, gast.If):
         a, b = _exits(s.body, in_loop), _exits(s.orelse, in_loop)
         return a if a == b else MAYBE
+    if isinstance(s, gast.With):
+        return _exits(s.body, in_loop)
     if isinstance(s, gast.For | gast.While):  # a `return` in it, or an exit in its `else`
         returns = any(isinstance(n, gast.Return) for n in _walk(s))
         return MAYBE if returns or _exits(s.orelse, in_loop) != NEVER else NEVER
@@ -192,6 +198,16 @@ class _Desugar:
                     return out
                 out.append(self.guard(rest, loop, s))
                 return out
+            if isinstance(s, gast.With):
+                kind = _exits(s.body, loop is not None)
+                s.body = self.block(s.body, loop)
+                out.append(s)
+                if kind == ALWAYS:
+                    return out
+                if kind == MAYBE and rest:
+                    out.append(self.guard(rest, loop, s))
+                    return out
+                continue
             if isinstance(s, gast.For | gast.While):
                 # before the loop is rewritten: its `else` may leave the loop around it
                 else_exits = loop is not None and _exits(s.orelse, True) != NEVER
@@ -633,3 +649,129 @@ class _Comprehensions:
         test = self.expr(ifs[0], block)
         block.append(_at(gast.If(test, self.filters(ifs[1:], inner), []), ifs[0]))
         return block
+
+
+_SELF_MATCHING = (bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple)
+
+
+def matches(tree: gast.FunctionDef, src) -> gast.FunctionDef:
+    """``match`` statements -> ``if``/``elif`` chains, on the gast tree before lowering.
+
+    The subject is evaluated once (into ``subject`` unless it is a name no case rebinds); each case
+    tests its pattern, then its guard, and binds its captures at the top of its body. Value
+    (``==``), singleton (``is``), capture, wildcard, ``|`` (without captures) and class patterns
+    (``isinstance`` and the attributes named by keyword or by ``__match_args__``) are supported;
+    sequence and mapping patterns raise ``S2SADSyntaxError``. A capture is bound only when its case
+    runs (Python leaves it bound after a guard fails too).
+    """
+    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
+    m = _Matches(src, _Desugar(taken))
+    for node in reversed([tree, *(n for s in tree.body for n in _walk(s))]):  # inner first: a case body moves into an `if`
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if isinstance(stmts, list) and any(isinstance(s, gast.Match) for s in stmts):
+                setattr(node, field, [t for s in stmts for t in (m.match(s) if isinstance(s, gast.Match) else [s])])
+        for part in [*getattr(node, "handlers", ()), *getattr(node, "cases", ())]:
+            if any(isinstance(s, gast.Match) for s in part.body):
+                part.body = [t for s in part.body for t in (m.match(s) if isinstance(s, gast.Match) else [s])]
+    return tree
+
+
+class _Matches:
+    def __init__(self, src, d: _Desugar) -> None:
+        self.src = src
+        self.d = d
+
+    def match(self, s: gast.Match) -> list[gast.stmt]:
+        for name in ("isinstance",):
+            if self.src.lookup(name) is not getattr(builtins, name):
+                raise self.src.syntax_error(f"s2sad desugars `match` with the builtin {name!r}, which this "
+                                            "module rebinds", s)
+        pre: list[gast.stmt] = []
+        stored = {n.id for c in s.cases for n in gast.walk(c) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        stored |= {n.name for c in s.cases for n in gast.walk(c) if isinstance(n, gast.MatchAs | gast.MatchStar) and n.name}
+        if isinstance(s.subject, gast.Name) and s.subject.id not in stored:
+            subject = s.subject.id
+        else:
+            subject = self.d.fresh("subject")
+            pre.append(_assign(subject, s.subject, s))
+        orelse: list[gast.stmt] = []
+        for case in reversed(s.cases):
+            tests, binds = self.pattern(case.pattern, _at(_load(subject), case.pattern))
+            if case.guard is not None:
+                tests.append(_Substitute(dict(binds)).visit(case.guard))
+            body = [*(_at(gast.Assign([gast.Name(n, gast.Store(), None, None)], e, None), case.pattern)
+                      for n, e in binds), *case.body] or [_at(gast.Pass(), case.pattern)]
+            if not tests:
+                orelse = body
+                continue
+            test = tests[0] if len(tests) == 1 else _at(gast.BoolOp(gast.And(), tests), case.pattern)
+            orelse = [_at(gast.If(test, body, orelse), case.pattern)]
+        return [*pre, *orelse]
+
+    def pattern(self, p: gast.AST, value: gast.expr) -> tuple[list[gast.expr], list[tuple[str, gast.expr]]]:
+        """The tests ``value`` must pass to match ``p``, and the names ``p`` binds (to expressions)."""
+        if isinstance(p, gast.MatchValue):
+            return [_at(gast.Compare(value, [gast.Eq()], [p.value]), p)], []
+        if isinstance(p, gast.MatchSingleton):
+            return [_at(gast.Compare(value, [gast.Is()], [gast.Constant(p.value, None)]), p)], []
+        if isinstance(p, gast.MatchAs):
+            tests, binds = self.pattern(p.pattern, value) if p.pattern is not None else ([], [])
+            return tests, binds + ([(p.name, value)] if p.name else [])
+        if isinstance(p, gast.MatchOr):
+            options = [self.pattern(q, value) for q in p.patterns]
+            if any(b for _, b in options):
+                raise self.src.syntax_error("s2sad does not support captures inside `|` patterns yet", p)
+            parts = [_and(t, q) for (t, _), q in zip(options, p.patterns)]
+            return [_at(gast.BoolOp(gast.Or(), parts), p)], []
+        if isinstance(p, gast.MatchClass):
+            return self.class_pattern(p, value)
+        raise self.src.syntax_error("s2sad supports value, capture, `|` and class patterns in `match`; "
+                                    "not sequence or mapping patterns yet", p)
+
+    def class_pattern(self, p: gast.MatchClass, value: gast.expr):
+        tests = [_at(gast.Call(_load("isinstance"), [value, p.cls], []), p)]
+        binds: list[tuple[str, gast.expr]] = []
+        attrs = list(p.kwd_attrs)
+        if p.patterns:
+            cls = self.resolve(p.cls)
+            if cls in _SELF_MATCHING and len(p.patterns) == 1:
+                t, b = self.pattern(p.patterns[0], value)
+                tests += t
+                binds += b
+            elif isinstance(getattr(cls, "__match_args__", None), tuple) and len(cls.__match_args__) >= len(p.patterns):
+                attrs = [*cls.__match_args__[:len(p.patterns)], *attrs]
+            else:
+                raise self.src.syntax_error("s2sad matches positional class patterns only for a class it can "
+                                            "see now with `__match_args__`; name the attributes instead", p)
+        positional = [] if self.resolve(p.cls) in _SELF_MATCHING else p.patterns
+        for attr, q in zip(attrs, [*positional, *p.kwd_patterns]):
+            t, b = self.pattern(q, _at(gast.Attribute(value, attr, gast.Load()), q))
+            tests += t
+            binds += b
+        return tests, binds
+
+    def resolve(self, e: gast.expr) -> object:
+        if isinstance(e, gast.Name):
+            return self.src.lookup(e.id)
+        if isinstance(e, gast.Attribute):
+            return getattr(self.resolve(e.value), e.attr, None)
+        return None
+
+
+def _and(tests: list[gast.expr], like: gast.AST) -> gast.expr:
+    if not tests:
+        return _true(like)
+    return tests[0] if len(tests) == 1 else _at(gast.BoolOp(gast.And(), tests), like)
+
+
+class _Substitute(gast.NodeTransformer):
+    """A guard's reads of its case's captures, replaced by what they capture (read before binding)."""
+
+    def __init__(self, binds: dict[str, gast.expr]) -> None:
+        self.binds = binds
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        if isinstance(node.ctx, gast.Load) and node.id in self.binds:
+            return _at(copy.deepcopy(self.binds[node.id]), node)
+        return node

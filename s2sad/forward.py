@@ -267,7 +267,7 @@ class _Tangent:
                 extra[j].append(_atom(d, var, branches[j][0], self))
             self.dots[name] = ir.Name(var)
         return ir.If(stmt.test, branches[0][0], branches[1][0], [*stmt.outs, *outs],
-                     ([*stmt.yields[0], *extra[0]], [*stmt.yields[1], *extra[1]]), stmt.loc)
+                     ([*stmt.yields[0], *extra[0]], [*stmt.yields[1], *extra[1]]), stmt.loc, stmt.kind)
 
     def loop(self, stmt: ir.Loop) -> ir.Loop:
         if any(t in self.an.active for t in stmt.targets):

@@ -247,6 +247,10 @@ class If:
     outs: list[str] = field(default_factory=list)
     yields: tuple[list[Expr], list[Expr]] = field(default_factory=lambda: ([], []))
     loc: Loc | None = None
+    # "with": ``with test: body``, the branch always taken, run inside the context manager ``test``
+    # (for its effect on the primal: the pullback runs outside it). "try": ``try: body`` /
+    # ``except test: orelse``; ``outs[0]`` is True where the body completed (the pullback's test).
+    kind: str = "if"
 
 
 @dataclass(slots=True)
@@ -687,7 +691,7 @@ def _stmt_line(stmt: Stmt) -> str:
     if isinstance(stmt, Return):
         return f"return {expr_str(stmt.value)}"
     if isinstance(stmt, If):
-        return f"if {expr_str(stmt.test)} -> ({', '.join(stmt.outs)})"
+        return f"{stmt.kind} {expr_str(stmt.test)} -> ({', '.join(stmt.outs)})"
     if isinstance(stmt, Loop):
         head = (f"for {', '.join(stmt.targets)} in {expr_str(stmt.iter)}" if stmt.kind == "for"
                 else f"while {expr_str(stmt.cond)}")

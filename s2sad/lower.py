@@ -9,15 +9,17 @@ Syntax outside the supported subset raises ``S2SADSyntaxError`` at the user's li
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib
+import linecache
 import types
 from collections import Counter
 
 import gast
 
 from . import ir, runtime
-from .frontend import Source
+from .frontend import Source, _imported
 from .naming import Namer
 from .rules import INPLACE_FUNCS
 
@@ -39,10 +41,7 @@ _TEMP_NAMES = {
 }
 _AFTER_LOOP = "<a for loop's variable after the loop>"  # env value: its last value is not kept
 _UNSUPPORTED = {
-    gast.With: "`with` blocks",
-    gast.Try: "`try` blocks", gast.Raise: "`raise`", gast.Assert: "`assert`",
-    gast.ClassDef: "`class` definitions",
-    gast.Global: "`global` declarations", gast.Nonlocal: "`nonlocal` declarations",
+    gast.Nonlocal: "`nonlocal` declarations",
     gast.Delete: "`del`", gast.Import: "`import` inside the function",
     gast.ImportFrom: "`import` inside the function", gast.AsyncFunctionDef: "`async def`",
     gast.ListComp: "list comprehensions",
@@ -65,7 +64,7 @@ def lower(src: Source, namer: Namer, free_inputs: tuple[str, ...] = ()) -> ir.Fu
 def _scope(node: gast.AST, top: bool = True):
     """The nodes of one function scope: nested ``def``/``lambda`` are yielded, not entered."""
     yield node
-    if not top and isinstance(node, gast.FunctionDef | gast.Lambda):
+    if not top and isinstance(node, gast.FunctionDef | gast.Lambda | gast.ClassDef):
         return
     for child in gast.iter_child_nodes(node):
         yield from _scope(child, False)
@@ -129,7 +128,8 @@ class _Lowering:
         self.temps: set[str] = set()
         self.env: dict[str, str] = {}  # user name -> current SSA name
         self.loc: ir.Loc | None = None
-        self.imports: dict[str, ir.Ref] = {}  # names bound by `import` inside the function
+        self.imports: dict[str, ir.Ref] = {}  # names bound by `import` or `class` inside the function
+        self.classes: set[int] = set()  # ids of those classes: their attributes are resolved now
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -138,13 +138,16 @@ class _Lowering:
             kwonly=[a.id for a in args.kwonlyargs],
             kwarg=args.kwarg.id if args.kwarg else None,
         )
-        self.ordered_locals = list(dict.fromkeys([*self.params.names(), *_assigned_names(src.tree)]))
+        # names declared `global`: each read is a read of the module's globals, each write a store there
+        self.globals_ = {n for s in _scope(src.tree) if isinstance(s, gast.Global) for n in s.names}
+        self.ordered_locals = [n for n in dict.fromkeys([*self.params.names(), *_assigned_names(src.tree)])
+                               if n not in self.globals_]
         self.locals = set(self.ordered_locals)
         for node in gast.walk(src.tree):
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
-        self.stores = Counter(n.id for n in _scope(src.tree)
-                              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
+        self.stores = Counter(n.id for n in _scope(src.tree) if isinstance(n, gast.Name)
+                              and isinstance(n.ctx, gast.Store) and n.id not in self.globals_)
         for p in self.params.names():
             self.env[p] = namer.claim(p)
         self.unversioned = set(self.locals) - set(self.params.names())
@@ -198,6 +201,10 @@ class _Lowering:
             self.body.append(ir.Assign(self.new_version(node.name), closure, self.loc))
         elif isinstance(node, gast.If):
             self.if_stmt(node)
+        elif isinstance(node, gast.With):
+            self.with_stmt(node)
+        elif isinstance(node, gast.Try):
+            self.try_stmt(node)
         elif isinstance(node, gast.For | gast.While):
             self.loop(node)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and self.list_method(node.value, node.targets[0]):
@@ -241,8 +248,10 @@ class _Lowering:
                 pass
             elif not isinstance(node.value, gast.Constant):
                 self.atom(node.value)  # kept for its side effects (print, ...)
-        elif isinstance(node, gast.Pass):
+        elif isinstance(node, gast.Pass | gast.Global):
             pass
+        elif isinstance(node, gast.ClassDef):
+            self.namespace_class(node)
         elif isinstance(node, gast.Raise):
             args = [] if node.exc is None else [self.to_atom(self.expr(node.exc), "error")]
             args += [] if node.cause is None else [self.to_atom(self.expr(node.cause), "cause")]
@@ -283,9 +292,45 @@ class _Lowering:
                 raise self.src.syntax_error(f"{bound!r} is imported and also assigned in this function", node)
             self.imports[bound] = ir.Ref((bound,), value, helper=True)
 
+    def namespace_class(self, node: gast.ClassDef) -> None:
+        """A class used as a namespace (constants and functions) is made now, as the call would make it.
+
+        It may read globals and its own names, not the function's variables; reads of its attributes
+        are resolved now (``Config.lr``) and calls of its functions are differentiated as any other.
+        """
+        if node.decorator_list or node.bases or node.keywords:
+            raise self.src.syntax_error("s2sad supports a class inside the function only as a namespace "
+                                        "(no bases or decorators)", node)
+        outer = set(self.locals) | set(self.src.freevars) | set(self.imports)
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in outer:
+                raise self.src.syntax_error(
+                    f"this class reads {n.id!r}, a variable of the function around it; s2sad supports a "
+                    "class inside the function as a namespace of constants and functions only", n)
+        if self.stores[node.name] or node.name in self.imports:
+            raise self.src.syntax_error(f"the name {node.name!r} is bound more than once", node)
+        # compiled from the file's own text (its functions are checked against it when transformed), in a
+        # function of its own, so that they read the class (`Config.lr`) through a closure cell
+        lines = linecache.getlines(self.src.file)[node.lineno - 1:node.end_lineno]
+        indent = " " * (node.col_offset + self.src.col_shift)
+        text = "\n" * (node.lineno - 2) + "def make():\n" + "".join(lines) + f"\n{indent}return {node.name}\n"
+        module = ast.parse(text)
+        imported = sorted(_imported(self.src.file))  # `np.f(x)` compiles differently where `np` is imported
+        if imported:
+            module.body.insert(0, ast.If(ast.Constant(False), [ast.Import([ast.alias(n) for n in imported])], []))
+        namespace: dict = {}
+        exec(compile(ast.fix_missing_locations(module), self.src.file, "exec"), self.src.fn.__globals__, namespace)
+        cls = namespace["make"]()
+        self.classes.add(id(cls))
+        self.imports[node.name] = ir.Ref((node.name,), cls, helper=True)
+
     def assign(self, target: gast.expr, value: ir.Expr) -> None:
         """Bind ``target`` to ``value`` (an atom, or an operation the first time it is bound)."""
-        if isinstance(target, gast.Name):
+        if isinstance(target, gast.Name) and target.id in self.globals_:
+            ref = ir.Ref(("set_global",), runtime.set_global, helper=True)
+            args = [self.module_globals(), ir.Const(target.id), self.to_atom(value, target.id)]
+            self.body.append(ir.Do(ir.Call(ref, args), self.loc))
+        elif isinstance(target, gast.Name):
             self.body.append(ir.Assign(self.new_version(target.id), value, self.loc))
         elif isinstance(target, gast.Tuple | gast.List):
             if any(isinstance(e, gast.Starred) for e in target.elts):
@@ -355,15 +400,80 @@ class _Lowering:
     # ----- control flow -----
 
     def if_stmt(self, node: gast.If) -> None:
-        test = self.atom(node.test)
+        self.branch(self.atom(node.test), node.body, node.orelse, node)
+
+    def branch(self, test: ir.Expr, then: list[gast.stmt], orelse_: list[gast.stmt], node: gast.AST) -> None:
+        """``if test: then else: orelse_`` (``node`` the statement: what is read outside it is joined)."""
         loc = self.loc
-        body, then_env = self.region(node.body)
-        orelse, else_env = self.region(node.orelse)
+        body, then_env = self.region(then)
+        orelse, else_env = self.region(orelse_)
         used = self.loaded_outside(node)  # a variable only the branches read is not joined
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
         self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
+
+    def try_stmt(self, node: gast.Try) -> None:
+        """``try: body / except E: handler / else: rest``: a branch on whether the body completed,
+        recorded (``completed``) for the pullback as an ``if`` records its branch.
+
+        The body either completes or raises; where it raised, what it assigned before is not kept
+        by the derivative. So a name the body binds or changes that the handler reads, or that is
+        read after the statement without the handler binding it again, is refused.
+        """
+        if node.finalbody:
+            raise self.src.syntax_error("s2sad does not support `try ... finally` yet", node)
+        if len(node.handlers) != 1:
+            raise self.src.syntax_error("s2sad supports one `except` clause per `try` yet; catch a tuple of "
+                                        "exception types and tell them apart with isinstance", node.handlers[1])
+        handler = node.handlers[0]
+        exit_ = next((n for n in _loop_scope(node) if isinstance(n, gast.Return | gast.Break | gast.Continue)), None)
+        if exit_ is not None:
+            raise self.src.syntax_error("s2sad does not support `return`, `break` or `continue` inside `try` "
+                                        "yet; set a variable and act on it after the `try`", exit_)
+        if handler.name is not None and handler.name.id in self.loaded_outside(handler.name):
+            raise self.src.syntax_error("s2sad does not support reading the exception of `except ... as name` "
+                                        "yet", handler.name)
+        changed = _stores(node.body)
+        read = {n.id for s in handler.body for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        later = self.loaded_outside(node) - _surely_bound(handler.body)
+        unsure = sorted(changed & (read | later))
+        if unsure:
+            raise self.src.syntax_error(
+                f"{unsure[0]!r} is set in this `try` block and read where the `except` block may have run "
+                f"instead (the `try` block may have stopped before or after setting it); s2sad cannot "
+                f"differentiate that exactly. Set {unsure[0]!r} in the `except` block too", node)
+        catches = self.to_atom(self.expr(handler.type), "caught") if handler.type is not None else _builtin("BaseException")
+        loc = self.loc
+        body, then_env = self.region(node.body)
+        orelse, else_env = self.region(handler.body)
+        used = self.loaded_outside(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
+        then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
+        else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
+        outs, (yt, ye) = self.merge(body, then_env, orelse, else_env)
+        completed = self.namer.fresh("completed")
+        self.temps.add(completed)
+        self.body.append(ir.If(catches, body, orelse, [completed, *outs], ([ir.Const(True), *yt], [ir.Const(False), *ye]),
+                               loc, kind="try"))
+        if node.orelse:  # runs where the body completed, outside the `try`
+            self.branch(ir.Name(completed), node.orelse, [], node)
+
+    def with_stmt(self, node: gast.With) -> None:
+        """``with a, b: body``: a region always taken, run inside each context manager in turn."""
+        item, rest = node.items[0], node.items[1:]
+        if item.optional_vars is not None:
+            names = _target_names(item.optional_vars)
+            if not isinstance(item.optional_vars, gast.Name) or names[0] in self.loaded_outside(item.optional_vars):
+                raise self.src.syntax_error("s2sad supports `with ... as name` only where the name is not read "
+                                            "yet; drop `as` or read the value another way", item.optional_vars)
+        context = self.atom(item.context_expr)
+        loc = self.loc
+        inner = [gast.copy_location(gast.With(rest, node.body, None), node)] if rest else node.body
+        body, env = self.region(inner)
+        used = self.loaded_outside(node)
+        env = {v: n for v, n in env.items() if v in used or self.env.get(v) == n}
+        outs, (yields, _) = self.merge(body, env, [], dict(self.env))
+        self.body.append(ir.If(context, body, [], outs, (yields, [ir.Const(None)] * len(outs)), loc, kind="with"))
 
     def merge(self, body, then_env, orelse, else_env) -> tuple[list[str], tuple[list[ir.Expr], list[ir.Expr]]]:
         """The If's outs: one per user variable the branches leave bound to different values.
@@ -540,6 +650,9 @@ class _Lowering:
             self.body = outer_body
 
     def bind_target(self, target: gast.expr) -> str | tuple[str, ...]:
+        if any(isinstance(n, gast.Name) and n.id in self.globals_ for n in gast.walk(target)):
+            raise self.src.syntax_error("s2sad does not support a `global` as a loop variable; "
+                                        "assign it in the loop body", target)
         if isinstance(target, gast.Name):
             return self.new_version(target.id)
         if isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
@@ -591,7 +704,7 @@ class _Lowering:
             return self.load_name(node)
         if isinstance(node, gast.Attribute):
             base = self.atom(node.value)
-            if isinstance(base, ir.Ref) and _is_namespace(base.value):
+            if isinstance(base, ir.Ref) and (_is_namespace(base.value) or id(base.value) in self.classes):
                 return _attr_ref(base, node.attr)
             return ir.Attr(base, node.attr)
         if isinstance(node, gast.BinOp):
@@ -671,7 +784,7 @@ class _Lowering:
     def call(self, node: gast.Call) -> ir.Call:
         if isinstance(node.func, gast.Attribute):
             base = self.atom(node.func.value)
-            if isinstance(base, ir.Ref) and _is_namespace(base.value):
+            if isinstance(base, ir.Ref) and (_is_namespace(base.value) or id(base.value) in self.classes):
                 func = _attr_ref(base, node.func.attr)
             else:
                 func = ir.Attr(base, node.func.attr)  # a method call: receiver stays an atom
@@ -713,8 +826,13 @@ class _Lowering:
             n, gast.FunctionDef) and (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end]
         return _stores(later)
 
+    def module_globals(self) -> ir.Ref:
+        return ir.Ref(("module_globals",), self.src.fn.__globals__, helper=True)
+
     def load_name(self, node: gast.Name) -> ir.Expr:
         name = node.id
+        if name in self.globals_:  # read now: a write by this function or a callee is seen
+            return self.emit(ir.Subscript(self.module_globals(), ir.Const(name)), name)
         if self.env.get(name) == _AFTER_LOOP:
             raise self.after_loop(name, node)
         if name in self.imports:
@@ -763,6 +881,13 @@ def _stores(stmts: list[gast.stmt]) -> set[str]:
                 and n.func.attr in ("append", "extend", "pop"):
             out.add(n.func.value.id)
     return out
+
+
+def _surely_bound(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` bind on every path (by their top-level assignments)."""
+    return {n.id for s in stmts if isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign)
+            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:

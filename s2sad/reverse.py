@@ -474,8 +474,11 @@ class _Adjoint:
             self.settle(name, var, a, then)
             self.settle(name, var, b, orelse)
             self.bars[name], self.owned[name] = ir.Name(var), var
-        if then or orelse:
-            self.out.append(ir.If(stmt.test, then, orelse, loc=stmt.loc))
+        if stmt.kind == "with":  # always taken: its pullback runs outside the context manager
+            self.out += then
+        elif then or orelse:  # a `try` records whether its body completed
+            test = ir.Name(stmt.outs[0]) if stmt.kind == "try" else stmt.test
+            self.out.append(ir.If(test, then, orelse, loc=stmt.loc))
 
     def loop(self, stmt: ir.Loop) -> ir.Assign | None:
         """Write the loop's pullback; return the statement creating its tape (None: not active)."""

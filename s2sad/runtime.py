@@ -17,13 +17,18 @@ __all__ = [
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
-    "repeat_like", "captured_adjoint", "captured_cotangent",
+    "repeat_like", "captured_adjoint", "captured_cotangent", "set_global",
 ]
 
 
 def throw(exc=None, cause=None):
     """``raise exc from cause`` (generated code prints it as that statement)."""
     raise exc from cause
+
+
+def set_global(namespace: dict, name: str, value) -> None:
+    """``global name; name = value``: the write to the module's globals."""
+    namespace[name] = value
 
 
 def scalar_seed(out) -> float:

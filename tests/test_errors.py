@@ -27,7 +27,7 @@ def with_try(x):
     y = x
     try:
         y = y * x
-    except ValueError:
+    finally:
         y = 0.0
     return y
 
@@ -51,7 +51,7 @@ def test_unsupported_statement_points_at_user_line():
     assert isinstance(e, SyntaxError)
     assert e.filename == HERE and e.lineno == line and e.offset == col
     assert e.text.strip() == "try:"
-    assert "`try` blocks" in e.msg
+    assert "`try ... finally`" in e.msg
 
 
 def test_unsupported_expression_points_at_its_column():
