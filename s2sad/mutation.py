@@ -215,6 +215,7 @@ class _Points:
             size = sum(map(len, points.values())) + sum(map(len, contains.values()))
             self.m = Mutation(points, contains)
             self.views, self.reads = set(), []
+            self.advanced: set[str] = set()  # index lists and masks: indexing with them copies
             self.defs = {p: (-1, ()) for p in self.params}
             self.visit(body, (), ())
             if sum(map(len, points.values())) + sum(map(len, contains.values())) == size:
@@ -278,6 +279,10 @@ class _Points:
         p = self.an.prims.get(id(s))
         kind = p.kind if p else None
         names = list(ir.names_read(v))
+        if isinstance(v, ir.List | ir.Compare):
+            self.advanced.update(s.targets)
+        if isinstance(v, ir.Subscript) and _advanced(v.index, self.advanced):
+            return  # an array indexed with a list or a mask: a copy (a list or dict indexed so raises)
         if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
             m.writes.append(s)
             m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc)
@@ -355,6 +360,12 @@ class _Points:
             held |= self.elements(v.args[1].id)
         for r in m.mem(base):
             m.contains.setdefault(r, set()).update(held)
+
+
+def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
+    """``index`` holds a list of integers or a mask (NumPy's advanced indexing, which copies)."""
+    items = index.items if isinstance(index, ir.Tuple) else [index]
+    return any(isinstance(i, ir.Name) and i.id in advanced for i in items)
 
 
 def _viewed(v: ir.Expr) -> ir.Expr:

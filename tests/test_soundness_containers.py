@@ -277,3 +277,16 @@ def test_runtime_guard_when_a_list_meets_arithmetic_unseen():
         return out[0] * 1.0 + out[1] * 10.0
     with pytest.raises(TypeError, match="joined or repeated"):
         s2sad.grad(f, argnums=(0, 1))(0.5, 1.5)
+
+
+def advanced_index_copies(x, y):
+    a1 = x * 2.0
+    d1 = {"p": a1[[1, 1, 0]]}  # a list index copies: the write below does not reach d1
+    e = a1[x > 0.0]  # so does a mask
+    for _key in d1:
+        a1 /= 1.5 + np.tanh(x)
+    return np.sum(d1["p"] * y) + np.sum(a1 * x) + np.sum(e)
+
+
+def test_indexing_with_a_list_or_a_mask_copies():  # (fuzzer, seed 0 index 3: refused as a shared write)
+    check_grads(advanced_index_copies, (np.array([0.3, -0.2]), np.array([1.0, 2.0, 3.0])), modes=("rev", "fwd"))
