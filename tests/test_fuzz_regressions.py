@@ -102,3 +102,30 @@ def test_a_return_from_a_loop_that_ends_a_loop_body_leaves_the_outer_loop(f):
     value, _ = s2sad.value_and_grad(f)(*args)
     assert value == f(*args)
     check_grads(f, args, modes=("rev", "fwd"))
+
+
+def update_each_element_of_a_vector(x, y):
+    s = 0.0
+    for i, r in enumerate(x):
+        r *= -r  # an element of a vector is a NumPy scalar: this rebinds it
+        s = s + r * i
+    for r, q in zip(x, y):
+        q += r
+        s = s + r * q
+    return s * x
+
+
+def test_updating_an_element_a_loop_reads_out_of_a_vector_rebinds_it():
+    x, y = np.array([-1.24, 0.045, 0.7]), np.array([0.3, -0.8, 1.1])
+    check_grads(update_each_element_of_a_vector, (x, y), modes=("rev", "fwd"))
+
+
+def update_each_row_of_a_matrix(x):
+    for r in x:
+        r *= 2.0
+    return np.sum(x)
+
+
+def test_updating_a_row_a_loop_reads_out_of_a_matrix_is_refused():
+    with pytest.raises(S2SADSyntaxError, match="writes into 'r', memory that came from an argument"):
+        s2sad.grad(update_each_row_of_a_matrix)(Y)
