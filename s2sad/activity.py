@@ -436,7 +436,7 @@ def _branch_facts(s: ir.If, block, fact, forget) -> tuple[list, list]:
 def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str]
           ) -> dict[str, tuple[int, ...]]:
     """Concrete shapes that the parameters' shapes determine: elementwise broadcasting, integer
-    indexing, reductions over constant axes, matrix products, ``.T``, in-place writes; values
+    indexing (a for loop's element too), reductions over constant axes, matrix products, ``.T``, in-place writes; values
     carried by a loop whose iterations keep their shape. Names left out are not known; names
     known to be scalars have shape ``()`` whatever their operands (``math.sin``, ``float``)."""
     dims = dict(params)
@@ -468,6 +468,8 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
             return None
         if name == "ndarray.T":
             return args[0][::-1]
+        if name == "sequence":  # what a for loop iterates: an array as it is
+            return args[0]
         if p.rule.reduction and len(p.args) == 1 and set(p.kwargs) <= {"axis", "keepdims"}:
             return _reduced(args[0], p.kwargs.get("axis", ir.Const(None)), p.kwargs.get("keepdims", ir.Const(False)))
         if name in ("@", "numpy.matmul", "numpy.dot") and len(args) == 2 and None not in args and not p.kwargs:

@@ -72,3 +72,60 @@ def test_updating_an_item_read_out_of_an_argument_rebinds_it():
 def test_updating_a_row_of_an_argument_is_still_refused():
     with pytest.raises(S2SADSyntaxError, match="memory that came from an argument"):
         s2sad.vjp(update_a_row_of_an_argument, X[:2], Y)
+
+
+def return_from_the_last_loop_of_a_loop(x, y):
+    for r in y:
+        for i in reversed(range(4)):
+            x = x * 2.0
+            if i != 1:
+                return x * r
+    return x
+
+
+def return_from_the_last_loop_of_a_while(x, y):
+    j = 0
+    while j < 3:
+        j += 1
+        for r in y:
+            for k in range(2):
+                x = x * 1.5
+                if k == 1:
+                    return x * r
+    return x
+
+
+@pytest.mark.parametrize("f", [return_from_the_last_loop_of_a_loop, return_from_the_last_loop_of_a_while])
+def test_a_return_from_a_loop_that_ends_a_loop_body_leaves_the_outer_loop(f):
+    # the inner loop is the last statement of the outer one: its `return` still stops the outer loop
+    args = (1.061, np.array([-0.353, -0.869, -0.659]))
+    value, _ = s2sad.value_and_grad(f)(*args)
+    assert value == f(*args)
+    check_grads(f, args, modes=("rev", "fwd"))
+
+
+def update_each_element_of_a_vector(x, y):
+    s = 0.0
+    for i, r in enumerate(x):
+        r *= -r  # an element of a vector is a NumPy scalar: this rebinds it
+        s = s + r * i
+    for r, q in zip(x, y):
+        q += r
+        s = s + r * q
+    return s * x
+
+
+def test_updating_an_element_a_loop_reads_out_of_a_vector_rebinds_it():
+    x, y = np.array([-1.24, 0.045, 0.7]), np.array([0.3, -0.8, 1.1])
+    check_grads(update_each_element_of_a_vector, (x, y), modes=("rev", "fwd"))
+
+
+def update_each_row_of_a_matrix(x):
+    for r in x:
+        r *= 2.0
+    return np.sum(x)
+
+
+def test_updating_a_row_a_loop_reads_out_of_a_matrix_is_refused():
+    with pytest.raises(S2SADSyntaxError, match="writes into 'r', memory that came from an argument"):
+        s2sad.grad(update_each_row_of_a_matrix)(Y)
