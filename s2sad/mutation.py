@@ -9,7 +9,8 @@ value would be stale), so:
 * a write into memory that carries a gradient and came from outside (an
   argument, a global) is refused: it would mutate the user's input; ``x op= v``
   on such memory, where it is not known to be an array, computes a new value
-  instead (the input is left as it was);
+  (``rebound_input(x) op v``: a number or tuple is rebound, as in Python; an array or a
+  list raises when the derivative runs);
 * a write through a view or an alias (``r = x[0]; r[1] = v``), or a read of an
   older name for written memory after the write, is refused at the user's line;
 * a value the pullback reads whose memory a later write (or a later iteration)
@@ -154,8 +155,10 @@ def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str],
                     f"{name!r} shares memory with the {what} written here and is read after this write; "
                     "s2sad cannot follow that. Copy it before the write (.copy()), or read the array after "
                     "the write instead", w.loc)
-    for w in copied:
-        w.value = ir.BinOp(next(op for op, f in INPLACE_FUNCS.items() if f is w.value.func.value), *w.value.args)
+    for w in copied:  # (where the value turns out to be an array or a list, rebound_input refuses it)
+        x, v = w.value.args
+        op = next(op for op, f in INPLACE_FUNCS.items() if f is w.value.func.value)
+        w.value = ir.BinOp(op, ir.Call(ir.Ref(("rebound_input",), runtime.rebound_input, helper=True), [x]), v)
         m.writes.remove(w)
     return m
 

@@ -13,7 +13,7 @@ import numpy as np
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
-    "setitem_adjoint", "setitem_value_adjoint", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
+    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
@@ -243,6 +243,15 @@ def matmul_rhs_adjoint(g, a, b):
 
 
 # ----- in-place writes -----
+
+
+def rebound_input(x):
+    """``x`` where ``x op= v`` meets memory that came from an argument: a number or a tuple is rebound,
+    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs."""
+    if isinstance(x, np.ndarray | list | dict):
+        raise TypeError(f"`x op= v` would change the {type(x).__name__} you passed in place; s2sad never "
+                        "mutates your inputs. Copy it first (x = x.copy())")
+    return x
 
 
 def snapshot(x):

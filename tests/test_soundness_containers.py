@@ -290,3 +290,24 @@ def advanced_index_copies(x, y):
 
 def test_indexing_with_a_list_or_a_mask_copies():  # (fuzzer, seed 0 index 3: refused as a shared write)
     check_grads(advanced_index_copies, (np.array([0.3, -0.2]), np.array([1.0, 2.0, 3.0])), modes=("rev", "fwd"))
+
+
+def scale_rows_of_the_argument(x):
+    for r1 in x:
+        r1 *= 2.0  # changes the caller's array in place, as Python would
+    return np.sum(x * x)
+
+
+def scale_a_number_argument(x, s):
+    s *= 2.0  # a float argument is rebound
+    return x * s
+
+
+def test_an_inplace_operator_on_an_argument_is_refused_when_it_is_an_array_at_run_time():
+    # forward mode is made for unknown argument types: x op= v computes rebound_input(x) op v, and
+    # rebound_input refuses an array (it gave 4.0 where Python gives 16.0)
+    with pytest.raises(TypeError, match="never mutates your inputs"):
+        s2sad.jvp(scale_rows_of_the_argument, (np.ones((2, 2)),), (np.ones((2, 2)),))
+    with pytest.raises(s2sad.S2SADSyntaxError, match="never mutates your inputs"):
+        s2sad.grad(scale_rows_of_the_argument)(np.ones((2, 2)))
+    check_grads(scale_a_number_argument, (1.5, 2.0), modes=("rev", "fwd"))
