@@ -803,15 +803,18 @@ class _Lowering:
         return self.atom(node)
 
     def closure(self, node: gast.FunctionDef | gast.Lambda) -> ir.Closure:
-        """A nested function, kept as written. What it captures must be bound exactly once before
-        it; a list or array it captures may have been changed in place before, but not after."""
+        """A nested function, kept as written. What it captures must be bound before it and not
+        changed after it: bound once, or on several paths (``if``/``else``) that merge to the
+        user's name. A list or array it captures may have been changed in place before, but
+        not after."""
         captured, names = [], []
         changed_later = self.stored_after(node)
         for name in _free_names(node):
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
             once = self.stores[name] == (0 if name in self.params.names() else 1)
-            if not once or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
+            merged = self.env.get(name) == name  # paths that merge to the name the nested code reads
+            if not (once or merged) or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
                 raise self.src.syntax_error(
                     f"this nested function captures {name!r}, which is not bound exactly once before it "
                     "(or is changed after it); s2sad supports closures over values that do not change", node)
