@@ -130,6 +130,7 @@ class _Lowering:
         self.loc: ir.Loc | None = None
         self.imports: dict[str, ir.Ref] = {}  # names bound by `import` or `class` inside the function
         self.classes: set[int] = set()  # ids of those classes: their attributes are resolved now
+        self.loops: list[gast.For | gast.While] = []  # the loops being lowered, innermost last
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -407,7 +408,7 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(then)
         orelse, else_env = self.region(orelse_)
-        used = self.loaded_outside(node)  # a variable only the branches read is not joined
+        used = self.read_later(node)  # a variable only the branches read is not joined
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
@@ -436,7 +437,7 @@ class _Lowering:
                                         "yet", handler.name)
         changed = _stores(node.body)
         read = {n.id for s in handler.body for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-        later = self.loaded_outside(node) - _surely_bound(handler.body)
+        later = self.read_later(node) - _surely_bound(handler.body)
         unsure = sorted(changed & (read | later))
         if unsure:
             raise self.src.syntax_error(
@@ -447,7 +448,7 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(node.body)
         orelse, else_env = self.region(handler.body)
-        used = self.loaded_outside(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
+        used = self.read_later(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         outs, (yt, ye) = self.merge(body, then_env, orelse, else_env)
@@ -470,7 +471,7 @@ class _Lowering:
         loc = self.loc
         inner = [gast.copy_location(gast.With(rest, node.body, None), node)] if rest else node.body
         body, env = self.region(inner)
-        used = self.loaded_outside(node)
+        used = self.read_later(node)
         env = {v: n for v, n in env.items() if v in used or self.env.get(v) == n}
         outs, (yields, _) = self.merge(body, env, [], dict(self.env))
         self.body.append(ir.If(context, body, [], outs, (yields, [ir.Const(None)] * len(outs)), loc, kind="with"))
@@ -558,6 +559,7 @@ class _Lowering:
         for v in carried:
             self.new_version(v)
         cond_body, cond = [], None
+        self.loops.append(node)
         if isinstance(node, gast.While):
             outer_body = self.body
             self.body = []
@@ -567,6 +569,7 @@ class _Lowering:
             body_stmts, body_env = self.region(body_nodes)
         else:
             target, body_stmts, body_env = self.for_body(node, iter_, prelude, body_nodes)
+        self.loops.pop()
         headers = [self.env[v] for v in carried]
         for v in carried:
             if body_env[v] == _AFTER_LOOP:  # also an inner loop's variable: its last value is not kept
@@ -671,6 +674,12 @@ class _Lowering:
         """Names of this scope read anywhere but inside ``node``."""
         inside = set(map(id, gast.walk(node)))
         return {n.id for n in _scope_loads(self.src.tree) if id(n) not in inside}
+
+    def read_later(self, node: gast.AST) -> set[str]:
+        """Names that may be read after ``node`` runs: outside it, and inside it too where a loop
+        around it runs it again (the next iteration reads what this one left)."""
+        again = {n.id for n in _scope_loads(self.loops[-1])} if self.loops else set()
+        return self.loaded_outside(node) | again
 
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:

@@ -72,3 +72,16 @@ def test_updating_an_item_read_out_of_an_argument_rebinds_it():
 def test_updating_a_row_of_an_argument_is_still_refused():
     with pytest.raises(S2SADSyntaxError, match="memory that came from an argument"):
         s2sad.vjp(update_a_row_of_an_argument, X[:2], Y)
+
+
+def swap_in_a_branch_in_a_loop(x):
+    y3 = x
+    for r1 in np.array([0.1, 0.2, 0.9]):
+        if r1 <= 0.6:
+            x, y3 = y3 * 2.0, x
+    return x * 2.0
+
+
+def test_a_name_only_a_branch_reads_is_joined_when_a_loop_reads_it_again():
+    # y3 is read only inside the branch, but the next iteration reads what this one left
+    check_grads(swap_in_a_branch_in_a_loop, (X[:2],), modes=("rev", "fwd"))
