@@ -71,11 +71,14 @@ def _scope(node: gast.AST, top: bool = True):
 
 
 def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
-    """The ``Name`` loads that read ``tree``'s scope: its own, and those of nested functions
-    that are not local to them (parameters and assigned names are)."""
+    """The ``Name`` loads that read ``tree``'s scope: its own (an augmented assignment's target
+    too: ``a /= b`` reads ``a``), and those of nested functions that are not local to them
+    (parameters and assigned names are)."""
     for node in _scope(tree):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             yield node
+        elif isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            yield node.target
         elif node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
             own = {a.id for a in gast.walk(node.args) if isinstance(a, gast.Name)}
             own |= {n.id for n in _scope(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}

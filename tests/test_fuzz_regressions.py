@@ -85,3 +85,20 @@ def swap_in_a_branch_in_a_loop(x):
 def test_a_name_only_a_branch_reads_is_joined_when_a_loop_reads_it_again():
     # y3 is read only inside the branch, but the next iteration reads what this one left
     check_grads(swap_in_a_branch_in_a_loop, (X[:2],), modes=("rev", "fwd"))
+
+
+def update_in_a_loop_after_a_branch(x, k):
+    a1 = np.full((2,), -0.1)
+    if k > 5:
+        y3 = x  # noqa: F841
+    else:
+        a1[::-1] = x * 2.0
+    j1 = 0
+    while j1 < 2:
+        j1 += 1
+        a1 /= 1.5  # reads a1: the branch's a1 is joined even though nothing reads the loop's
+    return x * 2.0
+
+
+def test_an_augmented_assignment_reads_its_target():
+    check_grads(update_in_a_loop_after_a_branch, (X[:2], 1), modes=("rev", "fwd"))
