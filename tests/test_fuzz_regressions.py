@@ -102,3 +102,23 @@ def update_in_a_loop_after_a_branch(x, k):
 
 def test_an_augmented_assignment_reads_its_target():
     check_grads(update_in_a_loop_after_a_branch, (X[:2], 1), modes=("rev", "fwd"))
+
+
+def update_repeated_columns(x, y):
+    a1 = np.full((2, 3), -1.2)
+    a1[:, [0, 0, 2]] *= np.tanh(x) + y  # a slice, then a repeated integer index: the last write wins
+    return a1 * x
+
+
+def write_around_a_slice(x, y):
+    a1 = np.zeros((3, 2, 4))
+    a1[[0, 0, 1], :, [1, 1, 3]] = x * y
+    return a1 * 2.0
+
+
+def test_a_repeated_integer_index_after_a_slice_keeps_the_last_write():
+    rng = np.random.default_rng(20)
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    check_grads(update_repeated_columns, (x, y), modes=("rev", "fwd"))
+    check_grads(write_around_a_slice, (rng.standard_normal((3, 1)), rng.standard_normal(2)), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(lambda x: np.sum(update_repeated_columns(x, y) ** 2)), (x,), modes=("rev", "fwd"))
