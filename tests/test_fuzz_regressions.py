@@ -5,6 +5,8 @@ order where the fuzzer found it), or checks that a write that would give a wrong
 derivative is still refused at the user's line.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,26 @@ def test_a_repeated_integer_index_after_a_slice_keeps_the_last_write():
     check_grads(update_repeated_columns, (x, y), modes=("rev", "fwd"))
     check_grads(write_around_a_slice, (rng.standard_normal((3, 1)), rng.standard_normal(2)), modes=("rev", "fwd"))
     check_grads(s2sad.grad(lambda x: np.sum(update_repeated_columns(x, y) ** 2)), (x,), modes=("rev", "fwd"))
+
+
+def extend_a_list_in_a_branch_in_a_loop(x, y, z):
+    y1 = np.prod(np.ones((2, 3)) * x, axis=(0, 1)) / (1.5 + 1.0 * np.tanh(np.ones((2, 3)) * z))
+    l1 = [np.nan_to_num(y1[0, 2]), y[0]]
+    for r1 in x:
+        if np.sum(y) > -0.4:
+            l1 = l1 + [(0.6 + 0.3 * np.tanh(r1)) % (2.0 + 0.8 * np.tanh(r1))]
+    return np.sum(y * 2.0)
+
+
+def write_a_list_in_a_branch_in_a_loop(x, y, k):
+    l1 = [np.tanh(y[1, 0])]
+    for r2, r3 in zip(x, x):
+        if k >= 0:
+            l1[-1] = math.hypot(1.5 + 1.0 * math.tanh(r3))
+    return -(x[-2] + -np.sum(y))
+
+
+def test_a_list_only_a_branch_in_a_loop_reads_is_carried():
+    check_grads(extend_a_list_in_a_branch_in_a_loop, (X, np.array([-1.3, -1.013]), np.array([1.033, -1.473, 0.924])),
+                modes=("rev", "fwd"))
+    check_grads(write_a_list_in_a_branch_in_a_loop, (X[:2], np.array([[-0.532], [0.555]]), 2), modes=("rev", "fwd"))
