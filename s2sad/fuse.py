@@ -122,7 +122,7 @@ def _pure(e: ir.Expr) -> bool:
 def _pure_callable(fn: object) -> bool:
     module = getattr(fn, "__module__", None)
     if module in ("s2sad.runtime", "s2sad.runtime_numpy"):
-        return fn not in (runtime.add_at, runtime.scalar_seed)  # one writes into its argument, one is a check
+        return fn not in runtime.EFFECTFUL
     if lookup(fn) is not None:
         return True  # the rule table: NumPy, math and operators
     try:

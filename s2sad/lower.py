@@ -71,11 +71,14 @@ def _scope(node: gast.AST, top: bool = True):
 
 
 def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
-    """The ``Name`` loads that read ``tree``'s scope: its own, and those of nested functions
-    that are not local to them (parameters and assigned names are)."""
+    """The ``Name`` loads that read ``tree``'s scope: its own (an augmented assignment's target
+    too: ``a /= b`` reads ``a``), and those of nested functions that are not local to them
+    (parameters and assigned names are)."""
     for node in _scope(tree):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             yield node
+        elif isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            yield node.target
         elif node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
             own = {a.id for a in gast.walk(node.args) if isinstance(a, gast.Name)}
             own |= {n.id for n in _scope(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
@@ -130,6 +133,7 @@ class _Lowering:
         self.loc: ir.Loc | None = None
         self.imports: dict[str, ir.Ref] = {}  # names bound by `import` or `class` inside the function
         self.classes: set[int] = set()  # ids of those classes: their attributes are resolved now
+        self.loops: list[gast.For | gast.While] = []  # the loops being lowered, innermost last
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -407,7 +411,7 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(then)
         orelse, else_env = self.region(orelse_)
-        used = self.loaded_outside(node)  # a variable only the branches read is not joined
+        used = self.read_later(node)  # a variable only the branches read is not joined
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
@@ -436,7 +440,7 @@ class _Lowering:
                                         "yet", handler.name)
         changed = _stores(node.body)
         read = {n.id for s in handler.body for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-        later = self.loaded_outside(node) - _surely_bound(handler.body)
+        later = self.read_later(node) - _surely_bound(handler.body)
         unsure = sorted(changed & (read | later))
         if unsure:
             raise self.src.syntax_error(
@@ -447,7 +451,7 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(node.body)
         orelse, else_env = self.region(handler.body)
-        used = self.loaded_outside(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
+        used = self.read_later(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         outs, (yt, ye) = self.merge(body, then_env, orelse, else_env)
@@ -470,7 +474,7 @@ class _Lowering:
         loc = self.loc
         inner = [gast.copy_location(gast.With(rest, node.body, None), node)] if rest else node.body
         body, env = self.region(inner)
-        used = self.loaded_outside(node)
+        used = self.read_later(node)
         env = {v: n for v, n in env.items() if v in used or self.env.get(v) == n}
         outs, (yields, _) = self.merge(body, env, [], dict(self.env))
         self.body.append(ir.If(context, body, [], outs, (yields, [ir.Const(None)] * len(outs)), loc, kind="with"))
@@ -558,6 +562,7 @@ class _Lowering:
         for v in carried:
             self.new_version(v)
         cond_body, cond = [], None
+        self.loops.append(node)
         if isinstance(node, gast.While):
             outer_body = self.body
             self.body = []
@@ -567,6 +572,7 @@ class _Lowering:
             body_stmts, body_env = self.region(body_nodes)
         else:
             target, body_stmts, body_env = self.for_body(node, iter_, prelude, body_nodes)
+        self.loops.pop()
         headers = [self.env[v] for v in carried]
         for v in carried:
             if body_env[v] == _AFTER_LOOP:  # also an inner loop's variable: its last value is not kept
@@ -671,6 +677,12 @@ class _Lowering:
         """Names of this scope read anywhere but inside ``node``."""
         inside = set(map(id, gast.walk(node)))
         return {n.id for n in _scope_loads(self.src.tree) if id(n) not in inside}
+
+    def read_later(self, node: gast.AST) -> set[str]:
+        """Names that may be read after ``node`` runs: outside it, and inside it too where a loop
+        around it runs it again (the next iteration reads what this one left)."""
+        again = {n.id for n in _scope_loads(self.loops[-1])} if self.loops else set()
+        return self.loaded_outside(node) | again
 
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:
@@ -803,15 +815,18 @@ class _Lowering:
         return self.atom(node)
 
     def closure(self, node: gast.FunctionDef | gast.Lambda) -> ir.Closure:
-        """A nested function, kept as written. What it captures must be bound exactly once before
-        it; a list or array it captures may have been changed in place before, but not after."""
+        """A nested function, kept as written. What it captures must be bound before it and not
+        changed after it: bound once, or on several paths (``if``/``else``) that merge to the
+        user's name. A list or array it captures may have been changed in place before, but
+        not after."""
         captured, names = [], []
         changed_later = self.stored_after(node)
         for name in _free_names(node):
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
             once = self.stores[name] == (0 if name in self.params.names() else 1)
-            if not once or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
+            merged = self.env.get(name) == name  # paths that merge to the name the nested code reads
+            if not (once or merged) or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
                 raise self.src.syntax_error(
                     f"this nested function captures {name!r}, which is not bound exactly once before it "
                     "(or is changed after it); s2sad supports closures over values that do not change", node)

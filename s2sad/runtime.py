@@ -279,26 +279,20 @@ def setitem_adjoint(g, index):
 def setitem_value_adjoint(g, index):
     """Cotangent of ``v`` in ``x[index] = v``: what reached the written entries.
 
-    With a repeated integer index NumPy keeps the last write, so only the last
-    occurrence of each position receives the cotangent.
+    With a repeated integer index NumPy keeps the last write, so only the entries of
+    ``v`` that survived receive the cotangent: found by making the same write of each
+    entry's position and reading back which one each written place kept.
     """
     if isinstance(g, dict | list):
         return g[index]
     part = np.array(g[index], copy=True)
     parts = index if isinstance(index, tuple) else (index,)
-    advanced = [not isinstance(p, slice | type(None) | type(Ellipsis)) for p in parts]
-    arrays = [np.asarray(p) for p, a in zip(parts, advanced) if a]
-    if arrays and any(a.dtype.kind in "iu" and a.ndim > 0 for a in arrays) and part.ndim:
-        if advanced != sorted(advanced, reverse=True):
-            raise NotImplementedError("a write with an integer-array index after a slice is not supported")
-        b = np.broadcast_arrays(*arrays)
-        dims = [np.shape(g)[i] for i in range(len(arrays))]
-        flat = np.ravel_multi_index(tuple(x % d for x, d in zip(b, dims)), dims).ravel()
-        last = np.zeros(flat.shape, bool)
-        _, first_from_end = np.unique(flat[::-1], return_index=True)
-        last[len(flat) - 1 - first_from_end] = True
-        lead = part.reshape(flat.size, -1) if part.size else part
-        lead[~last] = 0.0
+    arrays = [np.asarray(p) for p in parts if not isinstance(p, slice | type(None) | type(Ellipsis))]
+    if part.ndim and any(a.dtype.kind in "iu" and a.ndim > 0 for a in arrays):
+        order = np.arange(part.size).reshape(part.shape)
+        kept = np.zeros(np.shape(g), np.intp)
+        kept[index] = order
+        part[kept[index] != order] = 0.0
     return part
 
 
@@ -468,3 +462,7 @@ def values_like(h, d):
 def repeat_like(h, g):
     """The transpose of ``repeat_adjoint``: ``h`` repeated to ``g``'s length."""
     return rebuild(g, list(h) * (len(g) // len(h))) if len(h) else zeros_like(g)
+
+
+# helpers with an effect beyond their value (they raise, check or write): never dropped as dead code
+EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input})

@@ -118,6 +118,45 @@ def test_closure_over_a_value_that_changes_is_refused():
         s2sad.grad(changes)(1.0)
 
 
+def branch_then_capture(x, c):
+    if c > 0:
+        z = np.sin(x)
+    else:
+        z = x
+    scale = lambda t: t * z  # noqa: E731
+    return np.sum(scale(x))
+
+
+def branch_then_product(x, c):
+    if c > 0:
+        z = np.sin(x)
+    else:
+        z = x
+    return np.sum(z * x)
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_closure_over_a_value_bound_in_both_branches(c):
+    check_grads(branch_then_capture, (np.array([0.5, 1.0]), c), modes=("rev", "fwd"))
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_second_order_through_a_callee_that_branches(c):
+    # the generated vjp binds z in both branches, and its pullback captures it
+    check_grads(s2sad.grad(lambda x: branch_then_product(x, c)), (np.array([0.5, 1.0]),), modes=("rev", "fwd"))
+
+
+def test_closure_over_a_value_rebound_before_it_is_refused():
+    def rebinds(x):
+        z = x * 2.0
+        z = np.sin(z)
+        scale = lambda t: t * z  # noqa: E731
+        return np.sum(scale(x))
+
+    with pytest.raises(s2sad.S2SADSyntaxError, match="captures 'z'"):
+        s2sad.grad(rebinds)(np.array([0.5, 1.0]))
+
+
 def test_a_gradient_into_star_args_is_refused_at_the_forwarding_call():
     def forwards(x, y):
         pair = (x, y)

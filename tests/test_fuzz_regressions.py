@@ -5,6 +5,8 @@ order where the fuzzer found it), or checks that a write that would give a wrong
 derivative is still refused at the user's line.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,88 @@ def update_each_row_of_a_matrix(x):
 def test_updating_a_row_a_loop_reads_out_of_a_matrix_is_refused():
     with pytest.raises(S2SADSyntaxError, match="writes into 'r', memory that came from an argument"):
         s2sad.grad(update_each_row_of_a_matrix)(Y)
+def swap_in_a_branch_in_a_loop(x):
+    y3 = x
+    for r1 in np.array([0.1, 0.2, 0.9]):
+        if r1 <= 0.6:
+            x, y3 = y3 * 2.0, x
+    return x * 2.0
+
+
+def test_a_name_only_a_branch_reads_is_joined_when_a_loop_reads_it_again():
+    # y3 is read only inside the branch, but the next iteration reads what this one left
+    check_grads(swap_in_a_branch_in_a_loop, (X[:2],), modes=("rev", "fwd"))
+
+
+def update_in_a_loop_after_a_branch(x, k):
+    a1 = np.full((2,), -0.1)
+    if k > 5:
+        y3 = x  # noqa: F841
+    else:
+        a1[::-1] = x * 2.0
+    j1 = 0
+    while j1 < 2:
+        j1 += 1
+        a1 /= 1.5  # reads a1: the branch's a1 is joined even though nothing reads the loop's
+    return x * 2.0
+
+
+def test_an_augmented_assignment_reads_its_target():
+    check_grads(update_in_a_loop_after_a_branch, (X[:2], 1), modes=("rev", "fwd"))
+
+
+def update_repeated_columns(x, y):
+    a1 = np.full((2, 3), -1.2)
+    a1[:, [0, 0, 2]] *= np.tanh(x) + y  # a slice, then a repeated integer index: the last write wins
+    return a1 * x
+
+
+def write_around_a_slice(x, y):
+    a1 = np.zeros((3, 2, 4))
+    a1[[0, 0, 1], :, [1, 1, 3]] = x * y
+    return a1 * 2.0
+
+
+def test_a_repeated_integer_index_after_a_slice_keeps_the_last_write():
+    rng = np.random.default_rng(20)
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    check_grads(update_repeated_columns, (x, y), modes=("rev", "fwd"))
+    check_grads(write_around_a_slice, (rng.standard_normal((3, 1)), rng.standard_normal(2)), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(lambda x: np.sum(update_repeated_columns(x, y) ** 2)), (x,), modes=("rev", "fwd"))
+
+
+def extend_a_list_in_a_branch_in_a_loop(x, y, z):
+    y1 = np.prod(np.ones((2, 3)) * x, axis=(0, 1)) / (1.5 + 1.0 * np.tanh(np.ones((2, 3)) * z))
+    l1 = [np.nan_to_num(y1[0, 2]), y[0]]
+    for r1 in x:
+        if np.sum(y) > -0.4:
+            l1 = l1 + [(0.6 + 0.3 * np.tanh(r1)) % (2.0 + 0.8 * np.tanh(r1))]
+    return np.sum(y * 2.0)
+
+
+def write_a_list_in_a_branch_in_a_loop(x, y, k):
+    l1 = [np.tanh(y[1, 0])]
+    for r2, r3 in zip(x, x):
+        if k >= 0:
+            l1[-1] = math.hypot(1.5 + 1.0 * math.tanh(r3))
+    return -(x[-2] + -np.sum(y))
+
+
+def test_a_list_only_a_branch_in_a_loop_reads_is_carried():
+    check_grads(extend_a_list_in_a_branch_in_a_loop, (X, np.array([-1.3, -1.013]), np.array([1.033, -1.473, 0.924])),
+                modes=("rev", "fwd"))
+    check_grads(write_a_list_in_a_branch_in_a_loop, (X[:2], np.array([[-0.532], [0.555]]), 2), modes=("rev", "fwd"))
+
+
+def raises_when_large(x):
+    if np.sum(x) > 100.0:
+        raise ValueError("too big")
+    return np.sum(x * x)
+
+
+def test_the_fused_gradient_keeps_statements_with_an_effect():
+    # grad's fused function drops statements whose value nobody reads; a raise (and the run-time
+    # checks: rebound_input, scalar_seed) has an effect beyond its value and stays
+    with pytest.raises(ValueError, match="too big"):
+        s2sad.grad(raises_when_large)(np.ones(3) * 50.0)
+    check_grads(raises_when_large, (np.array([0.5, -1.0, 2.0]),), modes=("rev", "fwd"))

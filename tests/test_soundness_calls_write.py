@@ -162,11 +162,11 @@ def test_a_callee_writing_into_an_input_is_refused():
 def test_part_of_an_input_returned_by_a_callee_is_not_changed():
     def f(params):
         W = first(params)
-        W *= 2.0
-        return np.sum(W)
+        W *= 2.0  # Python would change params[0]: refused when it turns out to be an array
+        return np.sum(W) + np.sum(params[0])
     params = [X.copy(), X.copy()]
-    check_grads(f, ([X.copy(), X.copy()],))
-    s2sad.grad(f)(params)
+    with pytest.raises(TypeError, match="never mutates your inputs"):
+        s2sad.grad(f)(params)
     assert np.array_equal(params[0], X)
 
 
@@ -183,7 +183,8 @@ def test_a_function_value_that_writes_into_its_argument_is_refused_when_called()
     with pytest.raises(s2sad.S2SADSyntaxError, match="writes into 'a'") as info:
         s2sad.grad(through_a_variable)(X, doubled_in_place)
     assert info.value.text.strip() == "a *= 2.0"
-    with pytest.raises(s2sad.S2SADSyntaxError, match="called through a variable .* writes into 'a'"):
+    # (forward mode meets the write first at run time: a *= 2.0 on an array it was given)
+    with pytest.raises(TypeError, match="called through a variable .* writes into 'a'|never mutates your inputs"):
         s2sad.jvp(lambda x: through_a_variable(x, doubled_in_place), (X,), (np.ones(2),))
     check_grads(lambda x: through_a_variable(x, lambda v: v * v), (X,), modes=("rev", "fwd"))
 
