@@ -130,6 +130,7 @@ class _Lowering:
         self.env: dict[str, str] = {}  # user name -> current SSA name
         self.loc: ir.Loc | None = None
         self.imports: dict[str, ir.Ref] = {}  # names bound by `import` inside the function
+        self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -359,7 +360,8 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(node.body)
         orelse, else_env = self.region(node.orelse)
-        used = self.loaded_outside(node)  # a variable only the branches read is not joined
+        # a variable only the branches read is not joined, unless a loop carries it to its next pass
+        used = self.loaded_outside(node) | self.carried
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
@@ -444,7 +446,8 @@ class _Lowering:
                 raise self.after_loop(v, node)
         inits = [ir.Name(self.env[v]) if self.env.get(v, _AFTER_LOOP) != _AFTER_LOOP else ir.Const(None)
                  for v in carried]
-        outer_env = dict(self.env)
+        outer_env, outer_carried = dict(self.env), self.carried
+        self.carried = self.carried | set(carried)
         for v in carried:
             self.new_version(v)
         cond_body, cond = [], None
@@ -463,7 +466,7 @@ class _Lowering:
                 raise self.after_loop(v, node)
         nexts = [ir.Name(body_env[v]) for v in carried]
         exit_ = ir.Name(body_env[exit_flag]) if exit_flag else None
-        self.env = outer_env
+        self.env, self.carried = outer_env, outer_carried
         results = [self.new_version(v) for v in carried]
         targets = _target_names(node.target) if isinstance(node, gast.For) else []
         for t in [*targets, *spent]:  # its last value is not kept: reading it is refused
