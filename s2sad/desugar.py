@@ -203,8 +203,9 @@ class _Desugar:
                         out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
                     out.append(self.guard(rest, loop, s))
                     return out
-                if rest and self.returned and may_return:
-                    # a `return` inside the loop: leave the enclosing loop too, or skip the rest
+                if self.returned and may_return and (rest or loop is not None):
+                    # a `return` inside the loop: leave the enclosing loop too (even where nothing
+                    # follows in its body), or skip the rest
                     if loop is not None:
                         out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)],
                                                self.block(rest, loop)), s))
