@@ -41,3 +41,17 @@ def test_return_in_a_loop_that_is_the_last_statement_of_another_loop():
     f = return_from_loop_that_ends_the_outer_body
     assert s2sad.value_and_grad(f)(x)[0] == f(x) == 1.0
     check_grads(f, (x,), modes=("rev", "fwd"))
+
+
+def entry_with_infinite_derivative_left_unread(x, y):
+    # the 'r' entry never reaches the output, and std's derivative at a constant array is
+    # infinite: a dense zero cotangent for it gave 0 * inf = nan
+    d = {'p': y * 2.0, 'r': np.std(np.ones(3) * x)}
+    t = (np.std(np.ones(3) * x), y * 3.0)
+    return d['p'] + t[-1]
+
+
+def test_a_container_entry_nothing_reads_back_gets_no_cotangent():
+    f = entry_with_infinite_derivative_left_unread
+    assert s2sad.grad(f, argnums=(0, 1))(1.0, 2.0) == (0.0, 5.0)
+    check_grads(f, (1.0, 2.0), modes=("rev",))
