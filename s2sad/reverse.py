@@ -8,7 +8,8 @@ where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter
 * Each active statement's adjoint is inlined from its rule's template.
 * Cotangents: the first contribution assigns (or aliases), later ones add, never
   in place; a value that never receives one is a symbolic zero and its adjoint
-  is skipped. Zeros are materialised only where control flow joins (a branch or
+  is skipped, and so is an entry of a tuple, list or dict literal that no read
+  with a constant key brought one back to (in straight-line code). Zeros are materialised only where control flow joins (a branch or
   loop iteration that contributed nothing) and for parameters left without one.
 * ``if``: the pullback branches on the same test; where the branches leave a
   cotangent in different variables, each assigns one common name.
