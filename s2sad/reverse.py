@@ -89,7 +89,7 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
     _check_rules(forward, analysis)
-    mutation = analyze_mutation(forward, analysis, fn.params.names(), fn.temps)
+    mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (the return reads too)
 
     out = ret.value
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active

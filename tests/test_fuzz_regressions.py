@@ -2,8 +2,10 @@
 program checked against finite differences in the mode that failed."""
 
 import numpy as np
+import pytest
 
 import s2sad
+from s2sad.errors import S2SADSyntaxError
 from s2sad.testing import check_grads
 
 
@@ -55,3 +57,18 @@ def test_a_container_entry_nothing_reads_back_gets_no_cotangent():
     f = entry_with_infinite_derivative_left_unread
     assert s2sad.grad(f, argnums=(0, 1))(1.0, 2.0) == (0.0, 5.0)
     check_grads(f, (1.0, 2.0), modes=("rev",))
+
+
+def alias_returned_after_an_inplace_write(x):
+    # --seed 7 --index 31: the return's read of `z1` was not checked against the write
+    a1 = np.ones(3).copy()
+    z1 = a1
+    a1 /= x
+    return z1
+
+
+def test_an_alias_read_only_by_the_return_after_an_inplace_write_is_refused():
+    for transform in (lambda f: s2sad.vjp(f, 2.0), lambda f: s2sad.jvp(f, (2.0,), (1.0,))):
+        with pytest.raises(S2SADSyntaxError, match=r"'z1' shares memory with the value written here") as e:
+            transform(alias_returned_after_an_inplace_write)
+        assert "line 66" in str(e.value)
