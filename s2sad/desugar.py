@@ -220,7 +220,8 @@ class _Desugar:
                     out.append(self.guard(rest, loop, s))
                     return out
                 if self.returned and may_return and (rest or loop is not None):
-                    # a `return` inside the loop: leave the enclosing loop too, or skip the rest
+                    # a `return` inside the loop: leave the enclosing loop too (even where nothing
+                    # follows in its body), or skip the rest
                     if loop is not None:
                         out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)],
                                                self.block(rest, loop)), s))

@@ -34,7 +34,7 @@ def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     fn = copy.deepcopy(fn)
     analysis = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
     _check_rules(fn.body[:-1], analysis)
-    analyze_mutation(fn.body[:-1], analysis, fn.params.names(), fn.temps)  # the same writes are refused as in reverse mode
+    analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # the same writes are refused as in reverse mode
     tangent = _Tangent(analysis, namer)
     dot_params = []
     for w in wrt:

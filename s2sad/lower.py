@@ -134,6 +134,7 @@ class _Lowering:
         self.imports: dict[str, ir.Ref] = {}  # names bound by `import` or `class` inside the function
         self.classes: set[int] = set()  # ids of those classes: their attributes are resolved now
         self.loops: list[gast.For | gast.While] = []  # the loops being lowered, innermost last
+        self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -411,7 +412,8 @@ class _Lowering:
         loc = self.loc
         body, then_env = self.region(then)
         orelse, else_env = self.region(orelse_)
-        used = self.read_later(node)  # a variable only the branches read is not joined
+        # a variable only the branches read is not joined, unless a loop reads it again or carries it
+        used = self.read_later(node) | self.carried
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
         merged = self.merge(body, then_env, orelse, else_env)
@@ -558,7 +560,8 @@ class _Lowering:
                 raise self.after_loop(v, node)
         inits = [ir.Name(self.env[v]) if self.env.get(v, _AFTER_LOOP) != _AFTER_LOOP else ir.Const(None)
                  for v in carried]
-        outer_env = dict(self.env)
+        outer_env, outer_carried = dict(self.env), self.carried
+        self.carried = self.carried | set(carried)
         for v in carried:
             self.new_version(v)
         cond_body, cond = [], None
@@ -579,7 +582,7 @@ class _Lowering:
                 raise self.after_loop(v, node)
         nexts = [ir.Name(body_env[v]) for v in carried]
         exit_ = ir.Name(body_env[exit_flag]) if exit_flag else None
-        self.env = outer_env
+        self.env, self.carried = outer_env, outer_carried
         results = [self.new_version(v) for v in carried]
         targets = _target_names(node.target) if isinstance(node, gast.For) else []
         for t in [*targets, *spent]:  # its last value is not kept: reading it is refused

@@ -8,7 +8,8 @@ where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter
 * Each active statement's adjoint is inlined from its rule's template.
 * Cotangents: the first contribution assigns (or aliases), later ones add, never
   in place; a value that never receives one is a symbolic zero and its adjoint
-  is skipped. Zeros are materialised only where control flow joins (a branch or
+  is skipped, and so is an entry of a tuple, list or dict literal that no read
+  with a constant key brought one back to (in straight-line code). Zeros are materialised only where control flow joins (a branch or
   loop iteration that contributed nothing) and for parameters left without one.
 * ``if``: the pullback branches on the same test; where the branches leave a
   cotangent in different variables, each assigns one common name.
@@ -88,7 +89,7 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
     _check_rules(forward, analysis)
-    mutation = analyze_mutation(forward, analysis, fn.params.names(), fn.temps)
+    mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (the return reads too)
 
     out = ret.value
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active
@@ -233,6 +234,8 @@ class _Adjoint:
         self.pullback_names: dict[int, str] = {}  # id(call statement) -> its pullback's name
         self.buffers: set[str] = set()  # cotangent variables holding fresh zeros nobody else references
         self.tuple_like: set[str] = set()  # names given a cotangent that may be a tuple (``array_adjoint(g, p)``)
+        # cotangent variable -> the constant keys of the only entries that may be nonzero, in straight-line code
+        self.reached: dict[str, frozenset] = {}
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
 
@@ -274,8 +277,34 @@ class _Adjoint:
         else:
             value = ir.BinOp("+", current, contribution)
         bar = self.owned.get(name) or self.variable(name)
+        reached = self.entries_reached(current, contribution)
         self.emit(bar, value)
         self.bars[name] = ir.Name(bar)
+        if reached is None:
+            self.reached.pop(bar, None)
+        else:
+            self.reached[bar] = reached
+
+    def entries_reached(self, current: ir.Expr | None, contribution: ir.Expr) -> frozenset | None:
+        """The constant keys of the entries a container's cotangent may hold nonzero after adding
+        ``contribution`` to ``current``; None when any entry may."""
+        if not (isinstance(contribution, ir.Call) and isinstance(contribution.func, ir.Ref)
+                and contribution.func.path == ("getitem_adjoint",)):
+            return None
+        key = contribution.args[2]
+        if not (isinstance(key, ir.Const) and type(key.value) in (int, str)):
+            return None
+        if current is None:
+            return frozenset([key.value])
+        before = self.reached.get(current.id) if isinstance(current, ir.Name) else None
+        return None if before is None else before | {key.value}
+
+    def entry_reached(self, g: ir.Expr, key: object, size: int) -> bool:
+        """May the entry at ``key`` (of a literal with ``size`` entries) of cotangent ``g`` be nonzero?"""
+        reached = self.reached.get(g.id) if isinstance(g, ir.Name) else None
+        if reached is None:
+            return True
+        return any(k == key or (type(k) is int and type(key) is int and k % max(size, 1) == key) for k in reached)
 
     def settle(self, name: str, var: str, value: ir.Expr | None, block: list[ir.Stmt]) -> None:
         """At a join, make variable ``var`` hold ``name``'s cotangent ``value`` (zero if None)."""
@@ -288,6 +317,7 @@ class _Adjoint:
     # ----- statements -----
 
     def block(self, stmts: list[ir.Stmt]) -> None:
+        self.reached.clear()  # what entries a cotangent reached is known within straight-line code only
         for i in range(len(stmts) - 1, -1, -1):
             stmt = stmts[i]
             if isinstance(stmt, ir.Assign):
@@ -296,8 +326,10 @@ class _Adjoint:
                 stmts[i:i] = before  # or before it, of what it changes in place itself
             elif isinstance(stmt, ir.If):
                 self.if_(stmt)
+                self.reached.clear()
             elif isinstance(stmt, ir.Loop):
                 tape = self.loop(stmt)
+                self.reached.clear()
                 if tape is not None:
                     stmts.insert(i, tape)
 
@@ -325,8 +357,9 @@ class _Adjoint:
             self.add(p.args[0], g)
         elif p.kind == CONTAINER:
             keys = stmt.value.keys if isinstance(stmt.value, ir.Dict) else [ir.Const(i) for i in range(len(p.args))]
-            for item, key in zip(p.args, keys):
-                self.add(item, ir.Subscript(g, key))
+            for item, key in zip(p.args, keys):  # an entry nothing read back gets a symbolic zero
+                if not isinstance(key, ir.Const) or self.entry_reached(g, key.value, len(p.args)):
+                    self.add(item, ir.Subscript(g, key))
         elif p.kind == CLOSURE:  # a function value's cotangent is a dict over what it captured
             for item, name in zip(p.args, stmt.value.names):  # (no entry: it was not called)
                 self.add(item, ir.Call(_helper("captured_adjoint"), [g, ir.Const(name), item]))

@@ -33,7 +33,6 @@ def containers_vjp(x, y):
         y_bar = mul_2_bar * y
         y_bar = y_bar + mul_2_bar * y
         # line 108: lst = [x, 2.0 * y]
-        x_bar = x_bar + lst_bar[0]
         mul_1_bar = lst_bar[1]
         y_bar = y_bar + mul_1_bar * 2.0
         # line 107: t = (x, y, x * y)
