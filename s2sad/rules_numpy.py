@@ -237,12 +237,6 @@ def _norm(g, ans, x, ord=None, axis=None, keepdims=False):
 _la = numpy.linalg
 defrule(_la.norm, "numpy.linalg.norm", _norm, diff=(0,))
 defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(ans),))
-defrule(_la.solve, "numpy.linalg.solve", lambda g, ans, a, b: (rn.solve_adjoint(g, ans, a, b, 0), rn.solve_adjoint(g, ans, a, b, 1)))
-defrule(_la.det, "numpy.linalg.det", lambda g, ans, a: (rn.det_adjoint(g, ans, a),))
-defrule(_la.slogdet, "numpy.linalg.slogdet", lambda g, ans, a: (rn.slogdet_adjoint(g, a),), container=True)
-defrule(_la.cholesky, "numpy.linalg.cholesky", lambda g, ans, a: (rn.cholesky_adjoint(g, ans),))
-defrule(_la.eigh, "numpy.linalg.eigh", lambda g, ans, a, UPLO=None: (rn.eigh_adjoint(g, ans),), diff=(0,),
-        container=True)
 
 # ----- cumulative -----
 
@@ -413,11 +407,6 @@ set_forward([numpy.clip], forward=_clip_forward)
 set_forward([numpy.cumprod], forward=lambda ans, dots, x, axis=None, **k: rn.cumprod_jvp(dots[0], x, ans, axis))
 set_forward([numpy.sort], forward=lambda ans, dots, x, axis=-1, **k: rn.sort_jvp(dots[0], x, axis))
 set_forward([numpy.linalg.inv], forward=lambda ans, dots, a: -(ans @ dots[0] @ ans))
-set_forward([numpy.linalg.solve], forward=lambda ans, dots, a, b: rn.solve_jvp(dots[0], dots[1], ans, a, b))
-set_forward([numpy.linalg.det], forward=lambda ans, dots, a: ans * rn.trace_solve(a, dots[0]))
-set_forward([numpy.linalg.slogdet], forward=lambda ans, dots, a: rn.slogdet_jvp(ans, a, dots[0]))
-set_forward([numpy.linalg.cholesky], forward=lambda ans, dots, a: rn.cholesky_jvp(ans, dots[0]))
-set_forward([numpy.linalg.eigh], forward=lambda ans, dots, a, UPLO=None: rn.eigh_jvp(ans, dots[0]))
 set_forward([numpy.linspace], forward=lambda ans, dots, start, stop, num=50, **k: rn.linspace_jvp(
     dots[0], dots[1], num))
 

@@ -352,46 +352,6 @@ def mT(a):
     return np.swapaxes(a, -1, -2)
 
 
-def solve_adjoint(g, ans, a, b, which):
-    b_bar = np.linalg.solve(mT(a), g)
-    if which == 1:
-        return b_bar
-    if np.ndim(b) == np.ndim(a) - 1:  # a vector right-hand side
-        return -b_bar[..., :, None] * ans[..., None, :]
-    return -b_bar @ mT(ans)
-
-
-def det_adjoint(g, ans, a):
-    return (g * ans)[..., None, None] * mT(np.linalg.inv(a))
-
-
-def slogdet_adjoint(g, a):
-    return np.asarray(g[1])[..., None, None] * mT(np.linalg.inv(a))  # g[1] may be a Python float
-
-
-def cholesky_adjoint(g, L):
-    """For A = L Lᵀ: Ā = ½ L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ symmetrised, Φ taking the lower triangle with half the diagonal."""
-    P = mT(L) @ g
-    P = np.tril(P) - 0.5 * np.eye(P.shape[-1]) * P
-    Linv = np.linalg.inv(L)
-    A = mT(Linv) @ P @ Linv
-    return 0.5 * (A + mT(A))
-
-
-def eigh_adjoint(g, ans):
-    """For (w, V) = eigh(A): Ā = V (diag(w̄) + F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(w_j - w_i); the eigenvector
-    term is left out when its cotangent is zero, so degenerate spectra give no NaN."""
-    w, V = ans
-    w_bar, V_bar = g
-    inner = np.zeros(V.shape, np.result_type(V, w_bar)) + np.eye(V.shape[-1]) * w_bar[..., None, :]
-    if np.any(V_bar):
-        diff = w[..., None, :] - w[..., :, None]
-        F = np.divide(1.0, diff, out=np.zeros_like(diff), where=diff != 0)
-        inner = inner + F * (mT(V) @ V_bar)
-    A = V @ inner @ mT(V)
-    return 0.5 * (A + mT(A))
-
-
 # ----- cumulative and creation -----
 
 
@@ -446,40 +406,6 @@ def cumprod_jvp(x_dot, x, ans, axis):
     # zeros present: the exact sum over the partials (quadratic in the axis length)
     dm = np.moveaxis(np.broadcast_to(x_dot, x.shape), axis, -1)
     return np.moveaxis(np.einsum("...i,...ki->...k", dm, _cumprod_partials(np.moveaxis(x, axis, -1))), -1, axis)
-
-
-def solve_jvp(a_dot, b_dot, ans, a, b):
-    rhs = 0.0
-    if b_dot is not None:
-        rhs = b_dot
-    if a_dot is not None:
-        rhs = rhs - (a_dot @ ans if np.ndim(b) == np.ndim(a) else (a_dot @ ans[..., None])[..., 0])
-    return np.linalg.solve(a, rhs) if np.ndim(rhs) else np.zeros_like(ans)
-
-
-def trace_solve(a, a_dot):
-    return np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
-
-
-def slogdet_jvp(ans, a, a_dot):
-    return (np.zeros_like(ans[0]), trace_solve(a, a_dot))
-
-
-def cholesky_jvp(L, a_dot):
-    """L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ), Φ taking the lower triangle with half the diagonal."""
-    Linv = np.linalg.inv(L)
-    inner = Linv @ a_dot @ mT(Linv)
-    inner = np.tril(inner) - 0.5 * np.eye(inner.shape[-1]) * inner
-    return L @ inner
-
-
-def eigh_jvp(ans, a_dot):
-    w, V = ans
-    inner = mT(V) @ a_dot @ V
-    w_dot = np.diagonal(inner, axis1=-2, axis2=-1).copy()
-    diff = w[..., None, :] - w[..., :, None]
-    F = np.divide(1.0, diff, out=np.zeros_like(diff), where=diff != 0)
-    return w_dot, V @ (F * inner)
 
 
 def linspace_jvp(start_dot, stop_dot, num):

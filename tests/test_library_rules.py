@@ -97,3 +97,11 @@ def test_a_tuple_argument_with_two_array_adjoint_contributions():
                                      (reads_slogdet_twice, np.eye(2) * 2.0 + 0.1)])
 def test_items_of_a_tuple_result_read_twice(fn, arg):
     check_grads(fn, (arg,), modes=("rev", "fwd"))
+
+
+def test_eigenvalues_of_a_degenerate_spectrum_have_a_finite_derivative():
+    def top(a):
+        w, v = np.linalg.eigh(a)
+        return w[-1] * 2.0
+
+    np.testing.assert_allclose(s2sad.grad(top)(np.eye(3)), np.diag([0.0, 0.0, 2.0]), atol=1e-12)
