@@ -170,3 +170,142 @@ def _eigh_forward(ans, dots, a, UPLO=None):
 
 
 defrule(numpy.linalg.eigh, "numpy.linalg.eigh", _eigh, diff=(0,), forward=_eigh_forward, container=True)
+
+
+# ----- svd -----
+
+
+def _svd_parts(ans, full_matrices):
+    u, s, vh = ans[0], ans[1], ans[2]
+    if full_matrices is None or full_matrices.const is not False:  # square: the full factors are the reduced ones
+        u = rn.require_same_shape(u, vh, "svd with full_matrices=True")
+    return u, s, _mT(vh)
+
+
+def _svd(g, ans, a, full_matrices=None, compute_uv=None, hermitian=None):
+    """Reduced factors A = U diag(s) Vᵀ; F[i, j] = 1 / (s_j² - s_i²). The terms in (I - U Uᵀ) and (I - V Vᵀ)
+    are those of a tall and of a wide matrix (each is 0 otherwise)."""
+    if compute_uv is not None and compute_uv.const is False:
+        u, _, vh = (linalg.svd(a, full_matrices=False)[i] for i in range(3))
+        return ((u * _row(g)) @ vh,)
+    u, s, v = _svd_parts(ans, full_matrices)
+    gu, gs, gv = g[0], g[1], _mT(g[2])
+    f = _gaps(s * s)
+    utgu, vtgv = _mT(u) @ gu, _mT(v) @ gv
+    inner = (f * (utgu - _mT(utgu))) * _row(s) + _eye(u) * _row(gs) + _col(s) * (f * (vtgv - _mT(vtgv)))
+    tall = (_eye(u, -2) - u @ _mT(u)) @ (gu / _row(s)) @ _mT(v)
+    wide = u @ (_mT(gv) / _col(s)) @ (_eye(v, -2) - v @ _mT(v))
+    return (u @ inner @ _mT(v) + tall + wide,)
+
+
+def _svd_forward(ans, dots, a, full_matrices=None, compute_uv=None, hermitian=None):
+    if compute_uv is not None and compute_uv.const is False:
+        u, _, vh = (linalg.svd(a, full_matrices=False)[i] for i in range(3))
+        return np.sum(u * (dots[0] @ _mT(vh)), axis=-2)
+    u, s, v = _svd_parts(ans, full_matrices)
+    d = _mT(u) @ dots[0] @ v
+    f = _gaps(s * s)
+    ds, sd = _row(s) * d, _col(s) * d
+    du = u @ (f * (ds + _mT(ds))) + (_eye(u, -2) - u @ _mT(u)) @ dots[0] @ v / _row(s)
+    dv = v @ (f * (sd + _mT(sd))) + (_eye(v, -2) - v @ _mT(v)) @ _mT(dots[0]) @ u / _row(s)
+    return sym((du, np.diagonal(d, 0, -2, -1), _mT(dv)))
+
+
+defrule(numpy.linalg.svd, "numpy.linalg.svd", _svd, diff=(0,), forward=_svd_forward, container=True)
+
+# ----- eig, eigvals (real eigenvalues) -----
+
+
+def _eig(g, ans, a):
+    """For A V = V diag(w), columns of V of unit norm: Ā = V⁻ᵀ (diag(w̄) + F ∘ Vᵀ V̄₀) Vᵀ, V̄₀ = V̄ less its
+    share along each column (the normalisation), F[i, j] = 1 / (w_j - w_i)."""
+    w, v = rn.require_real(ans[0], "numpy.linalg.eig"), ans[1]
+    v_bar = g[1] - v * _row(np.sum(v * g[1], axis=-2))
+    inner = _eye(v) * _row(g[0]) + _gaps(w) * (_mT(v) @ v_bar)
+    return (linalg.solve(_mT(v), inner @ _mT(v)),)
+
+
+def _eig_forward(ans, dots, a):
+    w, v = rn.require_real(ans[0], "numpy.linalg.eig"), ans[1]
+    m = linalg.solve(v, dots[0] @ v)  # V⁻¹ Ȧ V
+    dv = v @ (_gaps(w) * m)
+    return sym((np.diagonal(m, 0, -2, -1), dv - v * _row(np.sum(v * dv, axis=-2))))
+
+
+def _eigvectors(a):
+    e = linalg.eig(a)
+    return rn.require_real(e[1], "numpy.linalg.eigvals")
+
+
+defrule(numpy.linalg.eig, "numpy.linalg.eig", _eig, forward=_eig_forward, container=True)
+defrule(numpy.linalg.eigvals, "numpy.linalg.eigvals",
+        lambda g, ans, a: (linalg.solve(_mT(_eigvectors(a)), _col(g) * _mT(_eigvectors(a))),),
+        forward=lambda ans, dots, a: np.sum(linalg.solve(_eigvectors(a), dots[0]) * _mT(_eigvectors(a)), axis=-1))
+
+# ----- qr -----
+
+
+def _qr_mode(mode):
+    if mode is not None and mode.const != "reduced":
+        raise NotImplementedError("qr is differentiated in mode='reduced' only")
+
+
+def _qr(g, ans, a, mode=None):
+    """A = QR (m >= n): X̄ = B - tril(B - Bᵀ, -1) with B = R̄ Rᵀ - Qᵀ Q̄, and Ā = (Q X̄ + Q̄) R⁻ᵀ."""
+    _qr_mode(mode)
+    q, r = ans[0], rn.require_same_shape(ans[1], _mT(ans[1]), "qr with more columns than rows")
+    b = g[1] @ _mT(r) - _mT(q) @ g[0]
+    x_bar = b - np.tril(b - _mT(b), -1)
+    return (_mT(linalg.solve(r, _mT(q @ x_bar + g[0]))),)
+
+
+def _qr_forward(ans, dots, a, mode=None):
+    _qr_mode(mode)
+    q, r = ans[0], rn.require_same_shape(ans[1], _mT(ans[1]), "qr with more columns than rows")
+    d = _mT(linalg.solve(_mT(r), _mT(dots[0])))  # Ȧ R⁻¹
+    x = _mT(q) @ d
+    low = np.tril(x, -1)
+    omega = low - _mT(low)
+    return sym((q @ (omega - x) + d, (x - omega) @ r))
+
+
+defrule(numpy.linalg.qr, "numpy.linalg.qr", _qr, diff=(0,), forward=_qr_forward, container=True)
+
+# ----- pinv, lstsq (constant rank) -----
+
+
+def _pinv_adjoint(g, p, a):
+    """dP = -P dA P + P Pᵀ dAᵀ (I - A P) + (I - P A) dAᵀ Pᵀ P (Golub and Pereyra), transposed."""
+    pt, gt = _mT(p), _mT(g)
+    return (-(pt @ g @ pt) + (_eye(a, -2) - a @ p) @ gt @ p @ pt
+            + pt @ p @ gt @ (_eye(a, -1) - p @ a))
+
+
+def _pinv_forward(ans, dots, a, *args, **kwargs):
+    p, da = ans, dots[0]
+    return (-(p @ da @ p) + p @ _mT(p) @ _mT(da) @ (_eye(a, -2) - a @ p)
+            + (_eye(a, -1) - p @ a) @ _mT(da) @ _mT(p) @ p)
+
+
+defrule(numpy.linalg.pinv, "numpy.linalg.pinv", lambda g, ans, a, *args, **kwargs: (_pinv_adjoint(g, ans, a),),
+        diff=(0,), forward=_pinv_forward)
+
+
+def _lstsq(g, ans, a, b, rcond=None):
+    """x = A⁺ b: the cotangent of x only (residuals, rank and singular values are refused when they carry one)."""
+    p, x_bar = linalg.pinv(a), rn.lstsq_solution_cotangent(g)
+    return _pinv_adjoint(rt.matmul_lhs_adjoint(x_bar, p, b), p, a), rt.matmul_rhs_adjoint(x_bar, p, b)
+
+
+def _lstsq_forward(ans, dots, a, b, rcond=None):
+    p = linalg.pinv(a)
+    x_dot = _plus(None if dots[0] is None else _pinv_forward(p, dots, a) @ b, None if dots[1] is None else p @ dots[1])
+    return sym((x_dot, np.zeros_like(ans[1]), 0, np.zeros_like(ans[3])))
+
+
+defrule(numpy.linalg.lstsq, "numpy.linalg.lstsq", _lstsq, diff=(0, 1), forward=_lstsq_forward, container=True)
+
+# ----- multi_dot -----
+
+defrule(numpy.linalg.multi_dot, "numpy.linalg.multi_dot", lambda g, ans, arrays, **k: (rn.multi_dot_adjoint(g, arrays),),
+        diff=(0,), forward=lambda ans, dots, arrays, **k: rn.multi_dot_jvp(dots[0], arrays))

@@ -382,3 +382,11 @@ defrule(runtime_numpy.cumprod_adjoint, "cumprod_adjoint", _cumprod_adjoint_rever
         forward=_cumprod_adjoint_forward)
 defrule(runtime_numpy.cumprod_jvp, "cumprod_jvp", _cumprod_jvp_reverse, diff=(0, 1), zero=(2,),
         forward=_cumprod_jvp_forward)
+
+# ----- checks in the linear-algebra derivatives: the identity where they let the value through -----
+
+_linear(runtime_numpy.require_same_shape, "require_same_shape", lambda h, ans, x, other, what: (h, None, None),
+        zero=(1,))
+_linear(runtime_numpy.require_real, "require_real", lambda h, ans, x, what: (h, None), zero=())
+_linear(runtime_numpy.lstsq_solution_cotangent, "lstsq_solution_cotangent", lambda h, ans, g: (
+    rt.tuple_adjoint(g, h, rt.zeros_like(g[1]), rt.zeros_like(g[2]), rt.zeros_like(g[3])),), zero=())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runtime import unbroadcast, unreduce
+from .runtime import matmul_lhs_adjoint, matmul_rhs_adjoint, unbroadcast, unreduce
 
 # ----- elementwise -----
 
@@ -536,3 +536,60 @@ def cumprod_pairs_out(u, v, x, axis):
     else:
         out = np.einsum("...i,...m,...kim->...k", um, vm, _cumprod_pairs_tensor(xm))
     return out if axis is None else np.moveaxis(out, -1, ax)
+
+
+# ----- checks on factors whose derivative exists only for some inputs -----
+
+
+def require_same_shape(x, other, what):
+    """``x``, if it has the shape of ``other``: otherwise ``what`` has no derivative here (a clear error)."""
+    if np.shape(x) != np.shape(other):
+        raise ValueError(f"s2sad differentiates {what} only for a square matrix (got factors of shapes "
+                         f"{np.shape(x)} and {np.shape(other)})")
+    return x
+
+
+def require_real(x, what):
+    """``x`` when it is real: the derivative of ``what`` is given for real eigenvalues only."""
+    if np.iscomplexobj(x):
+        raise ValueError(f"s2sad differentiates {what} only for a matrix with real eigenvalues; this one has "
+                         "complex eigenvalues")
+    return x
+
+
+# ----- multi_dot -----
+
+
+def multi_dot_adjoint(g, arrays):
+    """The cotangents of ``np.linalg.multi_dot(arrays)``, one per array: the product is ``@`` chained."""
+    out = []
+    for k, a in enumerate(arrays):
+        left, right = _chain(arrays[:k]), _chain(arrays[k + 1:])
+        mine = a if right is None else a @ right
+        bar = g if left is None else matmul_rhs_adjoint(g, left, mine)
+        out.append(bar if right is None else matmul_lhs_adjoint(bar, a, right))
+    return out
+
+
+def multi_dot_jvp(dots, arrays):
+    """The tangent of ``np.linalg.multi_dot(arrays)``: one array at a time replaced by its tangent."""
+    total = np.zeros(np.shape(np.linalg.multi_dot(arrays)))
+    for k, dot in enumerate(dots):
+        if dot is not None:
+            total = total + _chain([*arrays[:k], dot, *arrays[k + 1:]])
+    return total
+
+
+def _chain(arrays):
+    out = None
+    for a in arrays:
+        out = a if out is None else out @ a
+    return out
+
+
+def lstsq_solution_cotangent(g):
+    """The cotangent of ``lstsq``'s solution; one on its residuals or singular values is refused."""
+    if any(np.any(part) for part in (g[1], g[3])):
+        raise ValueError("s2sad differentiates the solution of numpy.linalg.lstsq only, not its residuals or "
+                         "singular values: compute them from the solution")
+    return g[0]

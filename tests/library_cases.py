@@ -192,6 +192,7 @@ def _math() -> dict[str, list]:
 def _linalg() -> dict[str, list]:
     la = np.linalg
     a33, sym = C((3, 3)), C((3, 3)) + C((3, 3)).T + np.diag([0.0, 2.0, 4.0])
+    nonsym = np.triu(a33) + np.diag([0.0, 2.0, 4.0]) + 0.2 * np.tril(a33, -1)  # real, distinct eigenvalues
     return {
         "numpy.linalg.matrix_power": [(lambda a: np.sum(la.matrix_power(a, 3) * a33), (a33,)),
                                       (lambda a: np.sum(la.matrix_power(a, 1) ** 2) + np.sum(la.matrix_power(a, 0)),
@@ -199,7 +200,35 @@ def _linalg() -> dict[str, list]:
                                       (lambda a: np.sum(la.matrix_power(a, 2) ** 2), (C((2, 3, 3)),))],
         "numpy.linalg.eigvalsh": [(lambda s: np.sum(la.eigvalsh(s + s.T) * np.arange(3.0)), (sym,)),
                                   (lambda s: np.sum(la.eigvalsh(s + s.T) ** 3), (sym,))],
+        "numpy.linalg.svd": [(lambda a: np.sum(la.svd(a, compute_uv=False) ** 3), (C((3, 4)),)),
+                             (lambda a: _svd_loss(la.svd(a, full_matrices=False)), (C((4, 3)),)),
+                             (lambda a: _svd_loss(la.svd(a, full_matrices=False)), (C((3, 4)),)),
+                             (lambda a: _svd_loss(la.svd(a)), (a33,)),
+                             (lambda a: np.sum(la.svd(a, compute_uv=False) * np.arange(1.0, 3.0)), (C((2, 3, 2)),))],
+        "numpy.linalg.pinv": [(lambda a: np.sum(la.pinv(a) * C((4, 3))), (C((3, 4)),)),
+                              (lambda a: np.sum(la.pinv(a) ** 2), (C((4, 2)),))],
+        "numpy.linalg.eig": [(lambda a: _eig_loss(la.eig(a)), (nonsym,))],
+        "numpy.linalg.eigvals": [(lambda a: np.sum(la.eigvals(a) * np.arange(3.0)), (nonsym,)),
+                                 (lambda a: np.sum(la.eigvals(a) ** 3), (nonsym,))],
+        "numpy.linalg.qr": [(lambda a: _qr_loss(la.qr(a)), (C((4, 3)),)), (lambda a: _qr_loss(la.qr(a)), (a33,))],
+        "numpy.linalg.lstsq": [(lambda a, b: np.sum(la.lstsq(a, b)[0] ** 2), (C((5, 3)), C((5,)))),
+                               (lambda a, b: np.sum(la.lstsq(a, b, rcond=None)[0] * C((3, 2))), (C((4, 3)), C((4, 2))))],
     }
+
+
+def _svd_loss(usv):
+    u, s, vh = usv
+    return np.sum(s * np.arange(1.0, s.size + 1.0)) + np.sum(u[:, 0] ** 3) + np.sum(vh[0] * vh[-1] ** 2)
+
+
+def _eig_loss(wv):
+    w, v = wv
+    return np.sum(w * np.arange(3.0)) + np.sum(v[:, 0] ** 4) + np.sum(v[1] * v[2])
+
+
+def _qr_loss(qr):
+    q, r = qr
+    return np.sum(q[:, 0] ** 3) + np.sum(r * r[0])
 
 
 def cases() -> dict[str, list]:

@@ -105,3 +105,20 @@ def test_eigenvalues_of_a_degenerate_spectrum_have_a_finite_derivative():
         return w[-1] * 2.0
 
     np.testing.assert_allclose(s2sad.grad(top)(np.eye(3)), np.diag([0.0, 0.0, 2.0]), atol=1e-12)
+
+
+def svd_of_wide(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(vh ** 3)
+
+
+def eig_of_rotation(a):
+    w, v = np.linalg.eig(a)
+    return np.sum(w)
+
+
+def test_factors_without_a_derivative_are_refused_when_the_derivative_runs():
+    with pytest.raises(ValueError, match=r"svd with full_matrices=True only for a square matrix"):
+        s2sad.grad(svd_of_wide)(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match="real eigenvalues"):
+        s2sad.grad(eig_of_rotation)(np.array([[0.0, -1.0], [1.0, 0.0]]))

@@ -208,6 +208,8 @@ def explicit():
                                   (lambda x: np.sum(la.cholesky(x @ np.swapaxes(x, -1, -2) + 3.0 * np.eye(3)) ** 3),
                                    (C((2, 3, 3)),))],
         "numpy.linalg.eigh": [(lambda x: _eigh_loss(x), (a33,))],
+        "numpy.linalg.multi_dot": [(lambda a, b, c: np.sum(la.multi_dot([a, b, c]) ** 2), (C((2, 3)), a33, a34)),
+                                   (lambda a, b, c: la.multi_dot([a, b, c]) ** 2, (b3, a33, C((3,))))],
         "numpy.cumsum": [(lambda x: np.sum(np.cumsum(x) * np.arange(12.0)), (a34,)),
                          (lambda x: np.sum(np.cumsum(x, axis=1) * a34), (a34,))],
         "numpy.cumprod": [(lambda x: np.sum(np.cumprod(x, axis=0) * a34), (a34,)),

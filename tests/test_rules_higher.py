@@ -29,6 +29,8 @@ _THIRD = ("this case is a third derivative of prod or cumprod: prod_pairs and cu
           "derivatives, are differentiated in their first argument only (refused in x)")
 FIRST_ORDER_ONLY: dict[str, str] = {
     **dict.fromkeys(["dict.items"], _LOOP),
+    "numpy.linalg.multi_dot": ("its adjoint and tangent helpers (multi_dot_adjoint, multi_dot_jvp: a list of "
+                               "arrays in, multilinear) have no rules yet"),
     **dict.fromkeys(["prod_adjoint", "cumprod_adjoint", "cumprod_jvp"], _THIRD),
 }
 
