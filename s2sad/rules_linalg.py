@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy
 
 from . import runtime_numpy
-from .rules import _Namespace, defrule, np, rt, sym
+from .ir import Ref, Tuple, UnaryOp
+from .rules import NotConst, Sym, _Namespace, defrule, np, rt, sym
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)
 
@@ -309,3 +310,96 @@ defrule(numpy.linalg.lstsq, "numpy.linalg.lstsq", _lstsq, diff=(0, 1), forward=_
 
 defrule(numpy.linalg.multi_dot, "numpy.linalg.multi_dot", lambda g, ans, arrays, **k: (rn.multi_dot_adjoint(g, arrays),),
         diff=(0,), forward=lambda ans, dots, arrays, **k: rn.multi_dot_jvp(dots[0], arrays))
+
+# ----- norm: every ord, vector and matrix -----
+
+_INF = float("inf")
+_MATRIX_ONLY, _EITHER = ("fro", "nuc"), (1, -1, 2, -2, _INF, -_INF)
+
+
+def _value(s):
+    """The value of a constant argument, ``np.inf`` and ``-np.inf`` included (``NotConst`` otherwise)."""
+    if s is None:
+        return None
+    e = s.expr
+    if isinstance(e, UnaryOp) and e.op == "-" and isinstance(v := _value(Sym(e.operand)), int | float):
+        return -v
+    if isinstance(e, Ref) and isinstance(e.value, float):
+        return e.value
+    if isinstance(e, Tuple):
+        items = tuple(_value(Sym(i)) for i in e.items)
+        return NotConst if NotConst in items else items
+    return s.const
+
+
+def _norm_form(ord, axis) -> str:
+    """"vector", "matrix", or "either" (told by the rank at run time: ``axis=None`` with an ord both have,
+    or an ord not known until then)."""
+    o, ax = _value(ord), _value(axis)
+    if o is NotConst or ax is NotConst:
+        return "either"
+    if isinstance(ax, tuple | list) and len(ax) == 2 or o in _MATRIX_ONLY:
+        return "matrix"
+    if isinstance(ax, int) and not isinstance(ax, bool) or isinstance(ax, tuple | list) and len(ax) == 1:
+        return "vector"
+    return "either" if o is None or o in _EITHER else "vector"
+
+
+def _vector_norm(g, ans, x, ord, axis, keepdims):
+    """∂‖x‖_p/∂x = sign(x) |x|^(p-1) / ‖x‖^(p-1); ±inf: the entries of largest (smallest) |x|, ties shared."""
+    p = 2 if ord is None else _value(ord)
+    if p in (_INF, -_INF):
+        return rn.max_adjoint(g, np.abs(x), ans, axis, keepdims) * np.sign(x)
+    if p == 1:
+        return rt.unreduce(g, x.like, axis=axis, keepdims=keepdims) * np.sign(x)
+    if p == 2:
+        return rn.safe_divide(rt.unreduce(g, x.like, axis=axis, keepdims=keepdims) * x,
+                              rt.unreduce(ans, x.like, axis=axis, keepdims=keepdims))
+    if not isinstance(p, int | float) or p == 0:
+        raise NotImplementedError(f"norm with ord={p!r} is not differentiable")
+    scale = rt.unreduce(g * ans ** (1.0 - p), x.like, axis=axis, keepdims=keepdims)
+    return scale * np.sign(x) * np.abs(x) ** (p - 1.0)
+
+
+def _matrix_norm(g, ans, x, ord, axis, keepdims):
+    """In the two axes moved last: 'fro' G X / ‖X‖, 'nuc' G U Vᵀ, ±2 G u vᵀ of the largest (smallest) singular
+    value, ±1 and ±inf G sign(X) on the column (row) of largest (smallest) absolute sum, ties shared."""
+    o = "fro" if ord is None else _value(ord)
+    axes = (-2, -1) if axis is None or axis.const is None else axis
+    big = np.moveaxis(x, axes, (-2, -1))
+    spread = (lambda v: np.moveaxis(v, axes, (-2, -1))) if keepdims is not None and keepdims.const else \
+        (lambda v: np.expand_dims(v, (-2, -1)))
+    gk, nk = spread(g), spread(ans)
+    if o == "fro":
+        out = rn.safe_divide(gk * big, nk)
+    elif o in ("nuc", 2, -2):
+        usv = linalg.svd(big, full_matrices=False)
+        u, vh = usv[0], usv[2]
+        if o != "nuc":
+            k = 0 if o == 2 else -1
+            u, vh = np.expand_dims(np.take(u, k, axis=-1), -1), np.expand_dims(np.take(vh, k, axis=-2), -2)
+        out = gk * (u @ vh)
+    elif o in (1, -1, _INF, -_INF):
+        along = -2 if o in (1, -1) else -1  # column sums for ±1, row sums for ±inf
+        sums = np.sum(np.abs(big), axis=along, keepdims=True)
+        out = rn.max_adjoint(gk, sums, nk, -1 if along == -2 else -2, True) * np.sign(big)
+    else:
+        raise NotImplementedError(f"a matrix norm with ord={o!r} is not differentiable")
+    return np.moveaxis(out, (-2, -1), axes)
+
+
+def _norm(g, ans, x, ord=None, axis=None, keepdims=None):
+    form = _norm_form(ord, axis)
+    if form == "either":  # the rank decides at run time
+        return (rn.norm_adjoint(g, x, ans, ord or sym(None), axis or sym(None), keepdims or sym(False)),)
+    kd = keepdims or sym(False)
+    return ((_vector_norm if form == "vector" else _matrix_norm)(g, ans, x, ord, axis, kd),)
+
+
+def _norm_forward(ans, dots, x, ord=None, axis=None, keepdims=None):
+    weights = _norm(np.ones_like(ans), ans, x, ord, axis, keepdims)[0]
+    return np.sum(weights * dots[0], axis=axis if axis is not None else None,
+                  keepdims=keepdims if keepdims is not None else False)
+
+
+defrule(numpy.linalg.norm, "numpy.linalg.norm", _norm, diff=(0,), forward=_norm_forward)

@@ -230,12 +230,7 @@ def _einsum(g, ans, subscripts, *operands, **kwargs):
 defrule(numpy.einsum, "numpy.einsum", _einsum)
 
 
-def _norm(g, ans, x, ord=None, axis=None, keepdims=False):
-    return (rn.norm_adjoint(g, x, ans, ord, axis, keepdims),)
-
-
 _la = numpy.linalg
-defrule(_la.norm, "numpy.linalg.norm", _norm, diff=(0,))
 defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(ans),))
 
 # ----- cumulative -----
@@ -387,10 +382,6 @@ set_forward([numpy.std], forward=lambda ans, dots, x, *a, **k: _moment_forward(
     1.0 / (2.0 * ans), ans, dots, x, *a, **k))
 
 
-def _norm_forward(ans, dots, x, ord=None, axis=None, keepdims=False):
-    return _reduced(rn.norm_adjoint(1.0, x, ans, ord, axis, keepdims), dots[0], axis, keepdims)
-
-
 def _clip_forward(ans, dots, x, lo=None, hi=None, **kwargs):
     b = _args(("a_min", "a_max"), (lo, hi), {{"min": "a_min", "max": "a_max"}.get(k, k): v for k, v in kwargs.items()})
     lo, hi = b.get("a_min", sym(None)), b.get("a_max", sym(None))
@@ -402,7 +393,6 @@ def _clip_forward(ans, dots, x, lo=None, hi=None, **kwargs):
     return out
 
 
-set_forward([numpy.linalg.norm], forward=_norm_forward)
 set_forward([numpy.clip], forward=_clip_forward)
 set_forward([numpy.cumprod], forward=lambda ans, dots, x, axis=None, **k: rn.cumprod_jvp(dots[0], x, ans, axis))
 set_forward([numpy.sort], forward=lambda ans, dots, x, axis=-1, **k: rn.sort_jvp(dots[0], x, axis))

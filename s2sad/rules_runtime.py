@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import runtime, runtime_numpy
-from .rules import NONDIFFERENTIABLE, RULES, Sym, defrule, np, py, rt, set_container
+from .rules import NONDIFFERENTIABLE, RULES, NotConst, Sym, defrule, np, py, rt, set_container
 from .rules_numpy import rn
 
 __all__: list[str] = []
@@ -310,7 +310,10 @@ def _norm_kind(ord: Sym | None) -> str:
         return "2"
     if value == 1:
         return "1"
-    raise NotImplementedError(f"second derivatives of norm with ord={value!r} are not supported")
+    raise NotImplementedError(
+        "second derivatives of norm are given for an ord written as a constant (a number, np.inf, 'fro', 'nuc') "
+        "with axis= (an int for a vector norm, a pair for a matrix norm), or for ord 1 and 2 of a vector"
+        + ("" if value is NotConst else f"; here ord={value!r}"))
 
 
 def _norm_reverse(h, ans, g, x, n, ord=None, axis=None, keepdims=False):

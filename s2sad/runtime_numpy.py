@@ -113,15 +113,37 @@ def log_softmax_adjoint(g, ans, axis):
 
 
 def norm_adjoint(g, x, ans, ord, axis, keepdims):
-    """Vector 2-norm (and Frobenius) and 1-norm. At 0 the 2-norm gives 0, a subgradient."""
-    x = np.asarray(x)
+    """``norm`` where the rank tells a vector norm from a matrix norm (``axis=None`` and an ``ord`` both
+    have). The 2-norm (and Frobenius) gives 0 at 0, a subgradient; ties of a max share it."""
+    x, axis = np.asarray(x), tuple(axis) if isinstance(axis, list) else axis
     gk, nk = unreduce(g, x, axis, keepdims), _keep(ans, x, axis, keepdims)
     matrix = (axis is None and x.ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
     if ord is None or ord == 2 and not matrix or ord == "fro":
         return gk * np.divide(x, nk, out=np.zeros_like(x, dtype=np.result_type(x, 1.0)), where=nk != 0)
     if ord == 1 and not matrix:
         return gk * np.sign(x)
-    raise NotImplementedError(f"norm with ord={ord!r} is not supported")
+    if not matrix and np.isinf(ord):  # the entries of largest (smallest) magnitude
+        return max_adjoint(g, np.abs(x), ans, axis, keepdims) * np.sign(x)
+    if not matrix:
+        return gk * nk ** (1.0 - ord) * np.sign(x) * np.abs(x) ** (ord - 1.0)
+    axes = (-2, -1) if axis is None else axis
+    big, gm = np.moveaxis(x, axes, (-2, -1)), np.moveaxis(np.broadcast_to(gk, x.shape), axes, (-2, -1))
+    nm = np.moveaxis(ans if keepdims else np.expand_dims(ans, axes), axes, (-2, -1))
+    return np.moveaxis(gm * _matrix_norm_weights(big, nm, ord), (-2, -1), axes)
+
+
+def _matrix_norm_weights(x, n, ord):
+    """d‖x‖/dx over the last two axes (``n``: the norm, with both axes kept)."""
+    if ord == "nuc":
+        u, _, vh = np.linalg.svd(x, full_matrices=False)
+        return u @ vh
+    if ord in (2, -2):
+        u, _, vh = np.linalg.svd(x, full_matrices=False)
+        k = 0 if ord == 2 else -1
+        return u[..., :, k:k + 1 or None] @ vh[..., k:k + 1 or None, :]
+    along = -2 if ord in (1, -1) else -1  # column sums for ±1, row sums for ±inf
+    sums = np.sum(np.abs(x), axis=along, keepdims=True)
+    return max_adjoint(1.0, sums, n, -1 if along == -2 else -2, True) * np.sign(x)
 
 
 # ----- shapes -----

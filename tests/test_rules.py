@@ -197,7 +197,7 @@ def explicit():
                          (lambda a: np.sum(np.einsum("ijk->kj", a) ** 2), (C((2, 3, 4)),)),
                          (lambda a, b: np.sum(np.einsum("i,j->ij", a, b) ** 2), (b3, C((4,))))],
         "numpy.linalg.norm": [(lambda x: np.linalg.norm(x), (a34,)), (lambda x: np.linalg.norm(x, 1), (b3,)),
-                              (lambda x: np.sum(np.linalg.norm(x, axis=1)), (a34,))],
+                              (lambda x: np.sum(np.linalg.norm(x, axis=1)), (a34,)), *_norms(a34, C((2, 3, 4)))],
         "numpy.linalg.inv": [(lambda a: np.sum(la.inv(a) ** 2), (spd(3),))],
         "numpy.linalg.solve": [(lambda a, b: np.sum(la.solve(a, b) ** 2), (spd(3), b3)),
                                (lambda a, b: np.sum(la.solve(a, b) ** 2), (spd(3), a34)),
@@ -280,6 +280,25 @@ def explicit():
                         (lambda g: np.sum(_weighted(runtime.mul_adjoint(g, [1.0, 2.0], 2))), ([0.3, 0.7, 1.1, 1.3],))],
     })
     return c
+
+
+def _norms(a, batch):
+    """Every ord, as a vector norm along an axis and as a matrix norm over two axes (ords written out:
+    a constant ord is differentiated to any order)."""
+    la, minus_inf = np.linalg, -np.inf  # (a closure constant: -np.inf in place is an expression)
+    return [
+        (lambda x: np.sum(la.norm(x, 1, axis=1) ** 2) + np.sum(la.norm(x, 2, axis=0) ** 2), (a,)),
+        (lambda x: np.sum(la.norm(x, np.inf, axis=1) ** 2) + np.sum(la.norm(x, ord=minus_inf, axis=0) ** 2), (a,)),
+        (lambda x: np.sum(la.norm(x, 3, axis=1) ** 2) + np.sum(la.norm(x, 4, axis=0) ** 2), (a,)),
+        (lambda x: np.sum(la.norm(x, 0.5, axis=1)) + la.norm(x[0], 3) + la.norm(x[1], ord=4), (a,)),
+        (lambda x: la.norm(x, 1, axis=(0, 1)) ** 2 + la.norm(x, -1, axis=(1, 0)), (a,)),
+        (lambda x: la.norm(x, 2, axis=(0, 1)) ** 2 + la.norm(x, -2, axis=(1, 0)), (a,)),
+        (lambda x: la.norm(x, np.inf, axis=(0, 1)) ** 2 + la.norm(x, minus_inf, axis=(1, 0)), (a,)),
+        (lambda x: la.norm(x, "fro") ** 3 + la.norm(x, "nuc") ** 2, (a,)),
+        (lambda x: np.sum(la.norm(x, 2, axis=(2, 1), keepdims=True) * batch), (batch,)),
+        (lambda x: np.sum(la.norm(x, "nuc", axis=(0, 2)) ** 2), (batch,)),
+        (lambda x: np.sum(la.norm(x, 1, axis=-1, keepdims=True) * batch), (batch,)),
+    ]
 
 
 def _augmented(op):
