@@ -219,8 +219,8 @@ defrule(numpy.diagonal, "numpy.diagonal", lambda g, ans, x, offset=0, axis1=0, a
 
 
 def _einsum(g, ans, subscripts, *operands, **kwargs):
-    if kwargs:
-        raise NotImplementedError("einsum keyword arguments are not supported")
+    if set(kwargs) - {"optimize"}:  # (the contraction order changes no value)
+        raise NotImplementedError(f"einsum with {', '.join(k + '=' for k in kwargs if k != 'optimize')} is not supported")
     spec = _const(subscripts, "the einsum subscripts")
     if not isinstance(spec, str):
         raise NotImplementedError("only the string form of einsum is supported")

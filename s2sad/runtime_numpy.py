@@ -344,13 +344,9 @@ def diagonal_adjoint(g, x, offset, axis1, axis2):
 
 
 def einsum_adjoint(g, subscripts, which, *operands):
-    """Cotangent of operand ``which`` of ``np.einsum(subscripts, *operands)``."""
-    if "..." in subscripts:
-        raise NotImplementedError("einsum with '...' is not supported")
-    inputs, _, output = subscripts.replace(" ", "").partition("->")
-    inputs = inputs.split(",")
-    if not _:
-        output = "".join(sorted(c for c in set("".join(inputs)) if "".join(inputs).count(c) == 1))
+    """Cotangent of operand ``which`` of ``np.einsum(subscripts, *operands)`` (``...`` and broadcasting
+    dimensions of size 1 included)."""
+    inputs, output = _einsum_explicit(subscripts, operands)
     mine = inputs[which]
     if len(set(mine)) != len(mine):
         raise NotImplementedError("einsum with an index repeated within one operand is not supported")
@@ -359,11 +355,29 @@ def einsum_adjoint(g, subscripts, which, *operands):
     present = set(output).union(*others) if others else set(output)
     target = "".join(c for c in mine if c in present)
     result = np.einsum(f"{','.join([output, *others])}->{target}", g, *other_ops)
+    result = unbroadcast(result, np.broadcast_to(0.0, [np.shape(operands[which])[mine.index(c)] for c in target]))
     if target == mine:
         return result
     shape = np.shape(operands[which])  # indices summed in this operand alone: broadcast back
     expanded = result.reshape([shape[i] if c in present else 1 for i, c in enumerate(mine)])
     return np.broadcast_to(expanded, shape).copy()
+
+
+def _einsum_explicit(subscripts, operands):
+    """The input and output subscripts of an einsum call with ``...`` spelled out in unused letters and
+    the output written (NumPy's implicit output: ``...``, then the letters used once, sorted)."""
+    spec = subscripts.replace(" ", "")
+    inputs, arrow, output = spec.partition("->")
+    inputs = inputs.split(",")
+    width = max((np.ndim(o) - len(s.replace("...", "")) for s, o in zip(inputs, operands) if "..." in s), default=0)
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in spec][:width]
+    dots = "".join(free)
+    inputs = [s.replace("...", dots[width - (np.ndim(o) - len(s.replace("...", ""))):]) if "..." in s else s
+              for s, o in zip(inputs, operands)]
+    if not arrow:
+        letters = "".join(inputs)
+        output = "..." + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in dots))
+    return inputs, output.replace("...", dots)
 
 
 # ----- linear algebra -----
