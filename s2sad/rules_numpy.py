@@ -210,7 +210,6 @@ defrule(numpy.tensordot, "numpy.tensordot", lambda g, ans, a, b, axes=2: (
 defrule(numpy.outer, "numpy.outer", lambda g, ans, a, b: (
     np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
 defrule(numpy.inner, "numpy.inner", lambda g, ans, a, b: (rn.inner_adjoint(g, a, b, 0), rn.inner_adjoint(g, a, b, 1)))
-defrule(numpy.cross, "numpy.cross", lambda g, ans, a, b: (ub(np.cross(b, g), a, b), ub(np.cross(g, a), b, a)))
 defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_adjoint(g, a, b, 0), rn.kron_adjoint(g, a, b, 1)))
 defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_adjoint(g, x, offset),), diff=(0,))
 defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,))
@@ -281,7 +280,7 @@ NONDIFFERENTIABLE.update([
     numpy.searchsorted, numpy.digitize, numpy.isclose, numpy.allclose, numpy.array_equal, numpy.logical_xor,
     numpy.isneginf, numpy.isposinf, numpy.identity, numpy.tri, numpy.indices, numpy.result_type,
     numpy.bitwise_and, numpy.bitwise_or, numpy.bitwise_xor, numpy.invert, numpy.unique, numpy.histogram,
-    numpy.meshgrid, numpy.logspace, numpy.geomspace, numpy.random.default_rng,
+    numpy.logspace, numpy.geomspace, numpy.random.default_rng,
     numpy.random.normal, numpy.random.uniform, numpy.random.rand, numpy.random.randn, numpy.random.randint,
     numpy.random.choice, numpy.random.permutation, numpy.random.seed,
 ])
@@ -348,7 +347,7 @@ _JOINT = [
     numpy.where, numpy.real, numpy.conj, numpy.conjugate, numpy.positive, "ndarray.astype",
 ]
 set_forward(_JOINT, linear="joint")
-set_forward([numpy.tensordot, numpy.einsum, numpy.outer, numpy.inner, numpy.cross, numpy.kron], linear="multi")
+set_forward([numpy.tensordot, numpy.einsum, numpy.outer, numpy.inner, numpy.kron], linear="multi")
 ATTRIBUTES["real"] = dataclasses.replace(ATTRIBUTES["real"], linear="joint")
 
 

@@ -629,3 +629,12 @@ def lstsq_solution_cotangent(g):
         raise ValueError("s2sad differentiates the solution of numpy.linalg.lstsq only, not its residuals or "
                          "singular values: compute them from the solution")
     return g[0]
+
+
+def weights_shape(a, w, axis):
+    """The shape ``np.average`` reads weights ``w`` in: their own, or 1-D ones laid along ``axis``."""
+    if np.ndim(w) == np.ndim(a) or axis is None or np.ndim(w) != 1:
+        return np.shape(w)
+    shape = [1] * np.ndim(a)
+    shape[axis if isinstance(axis, int) else axis[0]] = np.size(w)
+    return tuple(shape)

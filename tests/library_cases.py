@@ -231,8 +231,56 @@ def _qr_loss(qr):
     return np.sum(q[:, 0] ** 3) + np.sum(r * r[0])
 
 
+HOLES = np.array([[False, True, False, False], [True, False, False, False], [False, False, True, False]])
+
+
+def _holes(x):
+    return np.where(HOLES, np.nan, x)
+
+
+def _numpy_more() -> dict[str, list]:
+    a34, b4 = C((3, 4)), C((4,))
+    nans = C((3, 4))  # NaN put in where HOLES is True (its derivative there is 0)
+    xs = np.cumsum(C((4,), 0.2, 1.0))
+    return {
+        "numpy.sinc": [(lambda x: np.sum(np.sinc(x) ** 2), (np.array([0.0, 1e-4, -0.3, 0.7, 1.5]),)),
+                       (lambda x: np.sinc(x) * x, (0.0,))],
+        "numpy.rot90": [(lambda x: np.sum(np.rot90(x) * C((4, 3))), (a34,)),
+                        (lambda x: np.sum(np.rot90(x, 3, axes=(1, 2)) ** 3), (C((2, 3, 4)),))],
+        "numpy.hsplit": [(lambda x: np.sum(np.hsplit(x, 2)[1] ** 3), (a34,)), (lambda x: np.sum(np.hsplit(x, 2)[0] ** 3), (b4,))],
+        "numpy.vsplit": [(lambda x: np.sum(np.vsplit(x, [1])[1] ** 3), (a34,))],
+        "numpy.dsplit": [(lambda x: np.sum(np.dsplit(x, 2)[0] ** 3), (C((2, 3, 4)),))],
+        "numpy.ediff1d": [(lambda x: np.sum(np.ediff1d(x) ** 3), (a34,))],
+        "numpy.meshgrid": [(lambda x, y: np.sum(np.meshgrid(x, y)[0] ** 2 * np.meshgrid(x, y)[1]), (b4, C((3,)))),
+                           (lambda x, y, z: np.sum(np.meshgrid(x, y, z, indexing="ij")[2] ** 3 * np.transpose(np.meshgrid(z, y, x)[2], (2, 0, 1))),
+                            (C((2,)), C((3,)), b4))],
+        "numpy.nansum": [(lambda x: np.nansum(_holes(x) ** 3), (nans,)), (lambda x: np.sum(np.nansum(_holes(x), axis=1) ** 2), (nans,))],
+        "numpy.nanmean": [(lambda x: np.nanmean(_holes(x) ** 3), (nans,)),
+                          (lambda x: np.sum(np.nanmean(_holes(x), axis=0, keepdims=True) ** 2), (nans,))],
+        "numpy.nanmax": [(lambda x: np.nanmax(_holes(x)) ** 2 + np.sum(np.nanmax(_holes(x), axis=1) ** 2), (nans,))],
+        "numpy.nanmin": [(lambda x: np.nanmin(_holes(x)) ** 2 + np.sum(np.nanmin(_holes(x), axis=0) ** 2), (nans,))],
+        "numpy.nanprod": [(lambda x: np.nanprod(_holes(x)) + np.sum(np.nanprod(_holes(x), axis=1) ** 2), (nans,))],
+        "numpy.nanvar": [(lambda x: np.nanvar(_holes(x)) + np.sum(np.nanvar(_holes(x), axis=1, ddof=1) ** 2), (nans,))],
+        "numpy.nanstd": [(lambda x: np.nanstd(_holes(x)) + np.sum(np.nanstd(_holes(x), axis=0) ** 2), (nans,))],
+        "numpy.nancumsum": [(lambda x: np.sum(np.nancumsum(_holes(x), axis=1) ** 2) + np.sum(np.nancumsum(_holes(x)) * 0.5), (nans,))],
+        "numpy.average": [(lambda a, w: np.average(a, weights=w) ** 2, (b4, C((4,), 0.5, 2.0))),
+                          (lambda a, w: np.sum(np.average(a, axis=0, weights=w) ** 2), (a34, C((3,), 0.5, 2.0))),
+                          (lambda a, w: np.sum(np.average(a, 1, w, keepdims=True) ** 2), (a34, C((3, 4), 0.5, 2.0))),
+                          (lambda a: np.sum(np.average(a, axis=1) ** 2), (a34,))],
+        "numpy.trapezoid": [(lambda y: np.trapezoid(y ** 2), (b4,)),
+                            (lambda y, x: np.trapezoid(y ** 2, x) ** 2, (b4, xs)),
+                            (lambda y: np.sum(np.trapezoid(y, dx=0.5, axis=0) ** 2), (a34,)),
+                            (lambda y, x: np.sum(np.trapezoid(y, x=x) ** 2), (a34, xs))],
+        "math.prod": [(lambda x, y: math.prod([x, y, x * y]) + math.prod((x, y), start=2.0), (0.3, 1.2)),
+                      (lambda x: math.prod(x) ** 2, (C((3,)),))],
+        "numpy.cross": [(lambda a, b: np.sum(np.cross(a, b, axis=0) ** 2), (a34[:, :3].T.copy(), C((3, 3)))),
+                        (lambda a, b: np.sum(np.cross(a, b, axisa=0, axisb=1, axisc=0) * C((3, 2))), (C((3, 2)), C((2, 3)))),
+                        (lambda a, b: np.sum(np.cross(a, b) * C((3,))), (C((3,)), C((3,))))],
+    }
+
+
 def cases() -> dict[str, list]:
-    out = {**_math(), **_linalg()}
+    out = {**_math(), **_linalg(), **_numpy_more()}
     if st is None:
         return out
     out.update(_special())
