@@ -282,3 +282,54 @@ def _cross(g, ans, a, b, **kwargs):
 
 
 defrule(numpy.cross, "numpy.cross", _cross, linear="multi")
+
+# ----- signals and polynomials -----
+
+
+def _full_cotangent(g, a, v, mode, default: str):
+    """``g`` placed in the full convolution's length (zeros where ``mode`` cut it)."""
+    mode = _const(mode, "mode", default)
+    if mode == "full":
+        return g
+    k = np.minimum(np.size(a), np.size(v)) - 1  # 'valid' cut k from each end, 'same' k in all
+    if mode == "valid":
+        return np.pad(g, sym((k, k)))
+    lo = np.floor_divide(k, 2)
+    return np.pad(g, sym((lo, k - lo)))
+
+
+def _convolve(g, ans, a, v, mode=None):
+    """c = a * v: ā = g ⋆ v and v̄ = g ⋆ a (correlations over the full length)."""
+    full = _full_cotangent(g, a, v, mode, "full")
+    return np.correlate(full, v, "valid"), np.correlate(full, a, "valid")
+
+
+def _correlate(g, ans, a, v, mode=None):
+    """correlate(a, v) = convolve(a, v[::-1])."""
+    full = _full_cotangent(g, a, v, mode, "valid")
+    return np.correlate(full, np.flip(v), "valid"), np.flip(np.correlate(full, a, "valid"))
+
+
+defrule(numpy.convolve, "numpy.convolve", _convolve, linear="multi")
+defrule(numpy.correlate, "numpy.correlate", _correlate, linear="multi")
+
+
+def _polyval(g, ans, p, x):
+    """Σ pᵢ xᴺ⁻¹⁻ⁱ: p̄ᵢ = Σ g xᴺ⁻¹⁻ⁱ (over x's entries), x̄ = g p'(x)."""
+    n = np.size(p)
+    powers = np.expand_dims(x, -1) ** np.arange(n - 1.0, -1.0, -1.0)
+    p_bar = np.sum(np.reshape(np.expand_dims(g, -1) * powers, (-1, n)), axis=0)
+    return p_bar, ub(g * _slope(p, x), x, p)
+
+
+def _slope(p, x):
+    """p'(x), with a leading zero coefficient (so a constant p has one)."""
+    return np.polyval(np.concatenate((np.zeros(1), p[:-1] * np.arange(np.size(p) - 1.0, 0.0, -1.0))), x)
+
+
+def _polyval_forward(ans, dots, p, x):
+    return _plus(None if dots[0] is None else np.polyval(dots[0], x),
+                 None if dots[1] is None else dots[1] * _slope(p, x))
+
+
+defrule(numpy.polyval, "numpy.polyval", _polyval, forward=_polyval_forward)
