@@ -333,3 +333,30 @@ def _polyval_forward(ans, dots, p, x):
 
 
 defrule(numpy.polyval, "numpy.polyval", _polyval, forward=_polyval_forward)
+
+
+def _interp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    if any(v is not None and v.const is not None for v in (left, right, period)):
+        raise NotImplementedError("interp with left=, right= or period= is not supported")
+    return None, None, rn.interp_adjoint(g, x, xp, fp)
+
+
+defrule(numpy.interp, "numpy.interp", _interp, diff=(2,), linear="joint")
+
+# ----- select -----
+
+NONDIFFERENTIABLE.add(runtime_numpy.any_of)
+
+
+def _select(g, ans, condlist, choicelist, default=None):
+    default_bar = None if default is None else rt.unbroadcast(np.where(rn.any_of(condlist), 0.0, g), default)
+    return None, rn.select_adjoint(g, condlist, choicelist), default_bar
+
+
+def _select_forward(ans, dots, condlist, choicelist, default=None):
+    choices = dots[1] if dots[1] is not None else rt.zeros_like(choicelist)
+    return np.select(condlist, choices, dots[2] if len(dots) > 2 and dots[2] is not None else 0.0)
+
+
+defrule(numpy.select, "numpy.select", _select, diff=(1, 2), forward=_select_forward,
+        params=(("condlist", None), ("choicelist", None), ("default", 0)))

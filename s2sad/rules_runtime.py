@@ -393,3 +393,7 @@ _linear(runtime_numpy.require_same_shape, "require_same_shape", lambda h, ans, x
 _linear(runtime_numpy.require_real, "require_real", lambda h, ans, x, what: (h, None), zero=())
 _linear(runtime_numpy.lstsq_solution_cotangent, "lstsq_solution_cotangent", lambda h, ans, g: (
     rt.tuple_adjoint(g, h, rt.zeros_like(g[1]), rt.zeros_like(g[2]), rt.zeros_like(g[3])),), zero=())
+_linear(runtime_numpy.interp_adjoint, "interp_adjoint", lambda h, ans, g, x, xp, fp: (np.interp(x, xp, h), None, None, None),
+        zero=(3,))
+_linear(runtime_numpy.select_adjoint, "select_adjoint", lambda h, ans, g, condlist, choicelist: (
+    np.select(condlist, h, 0.0), None, None), zero=(2,))

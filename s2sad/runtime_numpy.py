@@ -638,3 +638,33 @@ def weights_shape(a, w, axis):
     shape = [1] * np.ndim(a)
     shape[axis if isinstance(axis, int) else axis[0]] = np.size(w)
     return tuple(shape)
+
+
+def interp_adjoint(g, x, xp, fp):
+    """The cotangent of ``fp`` in ``np.interp(x, xp, fp)``: each ``g`` split between the two values it
+    interpolates (the end value beyond either end)."""
+    x, g = np.broadcast_arrays(np.asarray(x, dtype=float), g)
+    xp, out = np.asarray(xp), np.zeros(np.shape(fp), np.result_type(g, 1.0))
+    if len(xp) == 1:
+        out[0] = np.sum(g)
+        return out
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    t = np.clip((x - xp[j]) / (xp[j + 1] - xp[j]), 0.0, 1.0)
+    np.add.at(out, j, g * (1.0 - t))
+    np.add.at(out, j + 1, g * t)
+    return out
+
+
+def select_adjoint(g, condlist, choicelist):
+    """The cotangents of ``np.select``'s choices: each takes ``g`` where its condition is the first true one."""
+    taken, out = np.zeros(np.shape(g), bool), []
+    for cond, choice in zip(condlist, choicelist):
+        mine = np.logical_and(cond, np.logical_not(taken))
+        out.append(unbroadcast(np.where(mine, g, 0.0), choice))
+        taken = taken | mine
+    return out
+
+
+def any_of(condlist):
+    """Where any condition of ``np.select`` holds (its default is taken elsewhere)."""
+    return np.logical_or.reduce(np.broadcast_arrays(*condlist))

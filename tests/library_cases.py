@@ -239,6 +239,8 @@ def _holes(x):
 
 
 def _numpy_more() -> dict[str, list]:
+    from s2sad import runtime_numpy as rn
+
     a34, b4 = C((3, 4)), C((4,))
     nans = C((3, 4))  # NaN put in where HOLES is True (its derivative there is 0)
     xs = np.cumsum(C((4,), 0.2, 1.0))
@@ -282,6 +284,14 @@ def _numpy_more() -> dict[str, list]:
         "numpy.polyval": [(lambda p, x: np.sum(np.polyval(p, x) ** 2), (C((3,)), C((4,)))),
                           (lambda p, x: np.polyval(p, x) ** 2, (C((4,)), 0.7)),
                           (lambda p, x: np.sum(np.polyval(p, x) ** 2), (C((1,)), C((2, 2))))],
+        "numpy.interp": [(lambda fp: np.sum(np.interp(C((5,), -0.5, 3.5), np.arange(4.0), fp) ** 2), (b4,)),
+                         (lambda fp: np.interp(1.25, [0.0, 1.0, 3.0], fp) ** 3, (C((3,)),))],
+        "numpy.select": [(lambda a, b: np.sum(np.select([b4 > 0, b4 < 0.5], [a, b * a], 0.1) ** 2), (b4, C((4,)))),
+                         (lambda a, d: np.sum(np.select([b4 > 0], [a ** 2], default=d) ** 2), (b4, 0.3))],
+        "interp_adjoint": [(lambda g: np.sum(rn.interp_adjoint(g, C((5,), -0.5, 3.5), np.arange(4.0), b4) ** 2),
+                            (C((5,)),))],
+        "select_adjoint": [(lambda g: np.sum(rn.select_adjoint(g, [b4 > 0, b4 < 0.5], [b4, 0.0])[0] ** 2) +
+                            rn.select_adjoint(g, [b4 > 0, b4 < 0.5], [b4, 0.0])[1] ** 2, (C((4,)),))],
         "numpy.cross": [(lambda a, b: np.sum(np.cross(a, b, axis=0) ** 2), (a34[:, :3].T.copy(), C((3, 3)))),
                         (lambda a, b: np.sum(np.cross(a, b, axisa=0, axisb=1, axisc=0) * C((3, 2))), (C((3, 2)), C((2, 3)))),
                         (lambda a, b: np.sum(np.cross(a, b) * C((3,))), (C((3,)), C((3,))))],
