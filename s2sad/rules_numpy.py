@@ -340,13 +340,15 @@ if _sp is not None:
 _JOINT = [
     numpy.reshape, numpy.ravel, numpy.expand_dims, numpy.squeeze, numpy.atleast_1d, numpy.atleast_2d,
     numpy.atleast_3d, numpy.copy, numpy.asarray, numpy.array, numpy.transpose, numpy.swapaxes, numpy.moveaxis,
-    numpy.broadcast_to, numpy.flip, numpy.fliplr, numpy.flipud, numpy.roll, numpy.triu, numpy.tril, numpy.pad,
+    numpy.broadcast_to, numpy.flip, numpy.fliplr, numpy.flipud, numpy.roll, numpy.triu, numpy.tril,
     numpy.diff, numpy.tile, numpy.repeat, numpy.concatenate, numpy.stack, numpy.vstack, numpy.hstack,
     numpy.dstack, numpy.column_stack, numpy.append, numpy.split, numpy.array_split, numpy.take,
     numpy.take_along_axis, numpy.cumsum, numpy.trace, numpy.diag, numpy.diagonal, numpy.full, numpy.full_like,
     numpy.where, numpy.real, numpy.conj, numpy.conjugate, numpy.positive, "ndarray.astype",
 ]
 set_forward(_JOINT, linear="joint")
+# (padding values are constants: the tangent is padded with zeros)
+set_forward([numpy.pad], forward=lambda ans, dots, x, pad_width, *a, **k: np.pad(dots[0], pad_width))
 set_forward([numpy.tensordot, numpy.einsum, numpy.outer, numpy.inner, numpy.kron], linear="multi")
 ATTRIBUTES["real"] = dataclasses.replace(ATTRIBUTES["real"], linear="joint")
 
