@@ -668,3 +668,8 @@ def select_adjoint(g, condlist, choicelist):
 def any_of(condlist):
     """Where any condition of ``np.select`` holds (its default is taken elsewhere)."""
     return np.logical_or.reduce(np.broadcast_arrays(*condlist))
+
+
+def is_lower(c_and_lower):
+    """Whether the factor of a ``(c, lower)`` pair (``scipy.linalg.cho_factor``) is in the lower triangle."""
+    return bool(c_and_lower[1])

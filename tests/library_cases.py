@@ -298,11 +298,41 @@ def _numpy_more() -> dict[str, list]:
     }
 
 
+def _scipy_linalg() -> dict[str, list]:
+    import scipy.linalg as sl
+
+    a33, b3 = C((3, 3)), C((3,))
+    low = np.tril(a33) + 3.0 * np.eye(3)
+    spd = a33 @ a33.T + 3.0 * np.eye(3)
+    return {
+        "scipy.linalg.inv": [(lambda a: np.sum(sl.inv(a) ** 2), (spd,))],
+        "scipy.linalg.det": [(lambda a: sl.det(a) ** 2, (spd,))],
+        "scipy.linalg.solve_triangular": [
+            (lambda t, b: np.sum(sl.solve_triangular(t, b, lower=True) ** 2), (low, b3)),
+            (lambda t, b: np.sum(sl.solve_triangular(t, b, trans=1) ** 2), (low.T.copy(), C((3, 2)))),
+            (lambda t, b: np.sum(sl.solve_triangular(t, b, trans="T", lower=True, unit_diagonal=True) ** 2), (low, b3)),
+            (lambda t: np.sum(sl.solve_triangular(t, b3, lower=True) ** 3), (a33 + 3.0 * np.eye(3),))],
+        "scipy.linalg.cholesky": [(lambda x: np.sum(sl.cholesky(x @ x.T + 3.0 * np.eye(3)) * a33), (a33,)),
+                                  (lambda x: np.sum(sl.cholesky(x @ x.T + 3.0 * np.eye(3), lower=True) ** 3), (a33,))],
+        "scipy.linalg.cho_factor": [  # (a symmetric input: the factor reads one triangle, its gradient is symmetric)
+            (lambda x, b: np.sum(sl.cho_solve(sl.cho_factor(x @ x.T + 3.0 * np.eye(3)), b) ** 2), (a33, b3)),
+            (lambda x, b: np.sum(sl.cho_solve(sl.cho_factor(x @ x.T + 3.0 * np.eye(3), lower=True), b) ** 2),
+             (a33, C((3, 2))))],
+        "scipy.linalg.cho_solve": [(lambda a, b: np.sum(sl.cho_solve((a, True), b) ** 2), (low, b3)),
+                                   (lambda a, b: np.sum(sl.cho_solve((a, False), b) ** 2), (low.T.copy(), C((3, 2))))],
+        "scipy.linalg.expm": [(lambda a: np.sum(sl.expm(a) * a33), (0.5 * a33,)),
+                              (lambda a: np.sum(sl.expm(a) ** 2), (0.5 * a33,))],
+        "scipy.linalg.solve_sylvester": [(lambda a, b, q: np.sum(sl.solve_sylvester(a, b, q) ** 2),
+                                          (spd, spd.T + np.eye(3), a33))],
+    }
+
+
 def cases() -> dict[str, list]:
     out = {**_math(), **_linalg(), **_numpy_more()}
     if st is None:
         return out
     out.update(_special())
+    out.update(_scipy_linalg())
     methods = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
     for name in FAMILIES:
         for method in methods:
