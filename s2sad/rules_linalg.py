@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy
 
 from . import runtime_numpy
-from .ir import Ref, Tuple, UnaryOp
+from .ir import Call, Ref, Tuple, UnaryOp
 from .rules import NotConst, Sym, _Namespace, defrule, np, rt, sym
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)
@@ -24,6 +24,11 @@ linalg = _Namespace("np.linalg", numpy.linalg, scalar_out=False)
 
 
 def _mT(a):
+    """The batched transpose, ``np.swapaxes(a, -1, -2)`` (of such a transpose: its operand)."""
+    e = a.expr
+    if isinstance(e, Call) and isinstance(e.func, Ref) and e.func.value is numpy.swapaxes and not e.kwargs and \
+            [getattr(i, "value", None) for i in e.args[1:]] == [-1, -2]:
+        return Sym(e.args[0])
     return np.swapaxes(a, -1, -2)
 
 
