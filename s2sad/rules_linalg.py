@@ -144,16 +144,31 @@ def _phi(x):
     return np.tril(x) - 0.5 * _eye(x) * x
 
 
+try:
+    import scipy.linalg as _scipy_linalg
+except ImportError:  # scipy is optional: general solves then
+    triangular = None
+else:
+    triangular = _Namespace("scipy_linalg", _scipy_linalg, scalar_out=False)
+
+
+def _lower_solve(low, b, transposed: bool):
+    """L⁻¹ b (L⁻ᵀ b when ``transposed``) for a lower triangular L: a triangular solve where scipy is installed."""
+    if triangular is None:
+        return linalg.solve(_mT(low) if transposed else low, b)
+    return triangular.solve_triangular(low, b, trans=1 if transposed else 0, lower=True)
+
+
 def _cholesky(g, ans, a):
-    """For A = L Lᵀ: Ā = ½ (S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (two solves with L)."""
-    left = linalg.solve(_mT(ans), _phi(_mT(ans) @ g))  # L⁻ᵀ Φ
-    s = _mT(linalg.solve(_mT(ans), _mT(left)))
+    """For A = L Lᵀ: Ā = ½ (S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (two triangular solves with L)."""
+    left = _lower_solve(ans, _phi(_mT(ans) @ g), True)  # L⁻ᵀ Φ
+    s = _mT(_lower_solve(ans, _mT(left), True))
     return (0.5 * (s + _mT(s)),)
 
 
 def _cholesky_forward(ans, dots, a):
     """L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ)."""
-    inner = _mT(linalg.solve(ans, _mT(linalg.solve(ans, dots[0]))))
+    inner = _mT(_lower_solve(ans, _mT(_lower_solve(ans, dots[0], False)), False))
     return ans @ _phi(inner)
 
 
