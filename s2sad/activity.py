@@ -197,6 +197,9 @@ class Analysis:
         (in a shape-specific derivative) its number of dimensions."""
         if not isinstance(e, ir.Name):
             return Sym(e, _static_scalar(e, self.scalars))
+        items = self.literals.get(e.id)
+        if items is not None and all(isinstance(i, ir.Const) for i in items):  # a tuple of constants: `axis=(0, 1)`
+            return Sym(ir.Const(tuple(i.value for i in items)))
         dims = self.dims.get(e.id)
         return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims))
 

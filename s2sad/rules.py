@@ -476,7 +476,7 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
-from . import rules_linalg, rules_math, rules_numpy  # noqa: E402,F401  (register the library into the tables above)
+from . import rules_linalg, rules_math, rules_numpy, rules_numpy_more  # noqa: E402,F401  (register the library into the tables above)
 
 try:
     import scipy  # noqa: F401

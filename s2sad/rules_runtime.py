@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import runtime, runtime_numpy
-from .rules import NONDIFFERENTIABLE, RULES, Sym, defrule, np, py, rt, set_container
+from .rules import NONDIFFERENTIABLE, RULES, NotConst, Sym, defrule, np, py, rt, set_container
 from .rules_numpy import rn
 
 __all__: list[str] = []
@@ -311,7 +311,10 @@ def _norm_kind(ord: Sym | None) -> str:
         return "2"
     if value == 1:
         return "1"
-    raise NotImplementedError(f"second derivatives of norm with ord={value!r} are not supported")
+    raise NotImplementedError(
+        "second derivatives of norm are given for an ord written as a constant (a number, np.inf, 'fro', 'nuc') "
+        "with axis= (an int for a vector norm, a pair for a matrix norm), or for ord 1 and 2 of a vector"
+        + ("" if value is NotConst else f"; here ord={value!r}"))
 
 
 def _norm_reverse(h, ans, g, x, n, ord=None, axis=None, keepdims=False):
@@ -383,3 +386,15 @@ defrule(runtime_numpy.cumprod_adjoint, "cumprod_adjoint", _cumprod_adjoint_rever
         forward=_cumprod_adjoint_forward)
 defrule(runtime_numpy.cumprod_jvp, "cumprod_jvp", _cumprod_jvp_reverse, diff=(0, 1), zero=(2,),
         forward=_cumprod_jvp_forward)
+
+# ----- checks in the linear-algebra derivatives: the identity where they let the value through -----
+
+_linear(runtime_numpy.require_same_shape, "require_same_shape", lambda h, ans, x, other, what: (h, None, None),
+        zero=(1,))
+_linear(runtime_numpy.require_real, "require_real", lambda h, ans, x, what: (h, None), zero=())
+_linear(runtime_numpy.lstsq_solution_cotangent, "lstsq_solution_cotangent", lambda h, ans, g: (
+    rt.tuple_adjoint(g, h, rt.zeros_like(g[1]), rt.zeros_like(g[2]), rt.zeros_like(g[3])),), zero=())
+_linear(runtime_numpy.interp_adjoint, "interp_adjoint", lambda h, ans, g, x, xp, fp: (np.interp(x, xp, h), None, None, None),
+        zero=(3,))
+_linear(runtime_numpy.select_adjoint, "select_adjoint", lambda h, ans, g, condlist, choicelist: (
+    np.select(condlist, h, 0.0), None, None), zero=(2,))

@@ -11,7 +11,7 @@ import math as _math
 
 import scipy.special as _sp
 
-from . import rules_stats  # noqa: F401  (registers scipy.stats)
+from . import rules_scipy_linalg, rules_stats  # noqa: F401  (registers scipy.linalg and scipy.stats)
 from .rules import REQUIRED, _Namespace, defrule, np, ub
 
 __all__: list[str] = []

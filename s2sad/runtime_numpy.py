@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runtime import unbroadcast, unreduce
+from .runtime import matmul_lhs_adjoint, matmul_rhs_adjoint, unbroadcast, unreduce
 
 # ----- elementwise -----
 
@@ -113,15 +113,37 @@ def log_softmax_adjoint(g, ans, axis):
 
 
 def norm_adjoint(g, x, ans, ord, axis, keepdims):
-    """Vector 2-norm (and Frobenius) and 1-norm. At 0 the 2-norm gives 0, a subgradient."""
-    x = np.asarray(x)
+    """``norm`` where the rank tells a vector norm from a matrix norm (``axis=None`` and an ``ord`` both
+    have). The 2-norm (and Frobenius) gives 0 at 0, a subgradient; ties of a max share it."""
+    x, axis = np.asarray(x), tuple(axis) if isinstance(axis, list) else axis
     gk, nk = unreduce(g, x, axis, keepdims), _keep(ans, x, axis, keepdims)
     matrix = (axis is None and x.ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
     if ord is None or ord == 2 and not matrix or ord == "fro":
         return gk * np.divide(x, nk, out=np.zeros_like(x, dtype=np.result_type(x, 1.0)), where=nk != 0)
     if ord == 1 and not matrix:
         return gk * np.sign(x)
-    raise NotImplementedError(f"norm with ord={ord!r} is not supported")
+    if not matrix and np.isinf(ord):  # the entries of largest (smallest) magnitude
+        return max_adjoint(g, np.abs(x), ans, axis, keepdims) * np.sign(x)
+    if not matrix:
+        return gk * nk ** (1.0 - ord) * np.sign(x) * np.abs(x) ** (ord - 1.0)
+    axes = (-2, -1) if axis is None else axis
+    big, gm = np.moveaxis(x, axes, (-2, -1)), np.moveaxis(np.broadcast_to(gk, x.shape), axes, (-2, -1))
+    nm = np.moveaxis(ans if keepdims else np.expand_dims(ans, axes), axes, (-2, -1))
+    return np.moveaxis(gm * _matrix_norm_weights(big, nm, ord), (-2, -1), axes)
+
+
+def _matrix_norm_weights(x, n, ord):
+    """d‖x‖/dx over the last two axes (``n``: the norm, with both axes kept)."""
+    if ord == "nuc":
+        u, _, vh = np.linalg.svd(x, full_matrices=False)
+        return u @ vh
+    if ord in (2, -2):
+        u, _, vh = np.linalg.svd(x, full_matrices=False)
+        k = 0 if ord == 2 else -1
+        return u[..., :, k:k + 1 or None] @ vh[..., k:k + 1 or None, :]
+    along = -2 if ord in (1, -1) else -1  # column sums for ±1, row sums for ±inf
+    sums = np.sum(np.abs(x), axis=along, keepdims=True)
+    return max_adjoint(1.0, sums, n, -1 if along == -2 else -2, True) * np.sign(x)
 
 
 # ----- shapes -----
@@ -322,13 +344,9 @@ def diagonal_adjoint(g, x, offset, axis1, axis2):
 
 
 def einsum_adjoint(g, subscripts, which, *operands):
-    """Cotangent of operand ``which`` of ``np.einsum(subscripts, *operands)``."""
-    if "..." in subscripts:
-        raise NotImplementedError("einsum with '...' is not supported")
-    inputs, _, output = subscripts.replace(" ", "").partition("->")
-    inputs = inputs.split(",")
-    if not _:
-        output = "".join(sorted(c for c in set("".join(inputs)) if "".join(inputs).count(c) == 1))
+    """Cotangent of operand ``which`` of ``np.einsum(subscripts, *operands)`` (``...`` and broadcasting
+    dimensions of size 1 included)."""
+    inputs, output = _einsum_explicit(subscripts, operands)
     mine = inputs[which]
     if len(set(mine)) != len(mine):
         raise NotImplementedError("einsum with an index repeated within one operand is not supported")
@@ -337,11 +355,29 @@ def einsum_adjoint(g, subscripts, which, *operands):
     present = set(output).union(*others) if others else set(output)
     target = "".join(c for c in mine if c in present)
     result = np.einsum(f"{','.join([output, *others])}->{target}", g, *other_ops)
+    result = unbroadcast(result, np.broadcast_to(0.0, [np.shape(operands[which])[mine.index(c)] for c in target]))
     if target == mine:
         return result
     shape = np.shape(operands[which])  # indices summed in this operand alone: broadcast back
     expanded = result.reshape([shape[i] if c in present else 1 for i, c in enumerate(mine)])
     return np.broadcast_to(expanded, shape).copy()
+
+
+def _einsum_explicit(subscripts, operands):
+    """The input and output subscripts of an einsum call with ``...`` spelled out in unused letters and
+    the output written (NumPy's implicit output: ``...``, then the letters used once, sorted)."""
+    spec = subscripts.replace(" ", "")
+    inputs, arrow, output = spec.partition("->")
+    inputs = inputs.split(",")
+    width = max((np.ndim(o) - len(s.replace("...", "")) for s, o in zip(inputs, operands) if "..." in s), default=0)
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in spec][:width]
+    dots = "".join(free)
+    inputs = [s.replace("...", dots[width - (np.ndim(o) - len(s.replace("...", ""))):]) if "..." in s else s
+              for s, o in zip(inputs, operands)]
+    if not arrow:
+        letters = "".join(inputs)
+        output = "..." + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in dots))
+    return inputs, output.replace("...", dots)
 
 
 # ----- linear algebra -----
@@ -350,46 +386,6 @@ def einsum_adjoint(g, subscripts, which, *operands):
 def mT(a):
     """Swap the last two axes (a batched transpose)."""
     return np.swapaxes(a, -1, -2)
-
-
-def solve_adjoint(g, ans, a, b, which):
-    b_bar = np.linalg.solve(mT(a), g)
-    if which == 1:
-        return b_bar
-    if np.ndim(b) == np.ndim(a) - 1:  # a vector right-hand side
-        return -b_bar[..., :, None] * ans[..., None, :]
-    return -b_bar @ mT(ans)
-
-
-def det_adjoint(g, ans, a):
-    return (g * ans)[..., None, None] * mT(np.linalg.inv(a))
-
-
-def slogdet_adjoint(g, a):
-    return np.asarray(g[1])[..., None, None] * mT(np.linalg.inv(a))  # g[1] may be a Python float
-
-
-def cholesky_adjoint(g, L):
-    """For A = L Lᵀ: Ā = ½ L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ symmetrised, Φ taking the lower triangle with half the diagonal."""
-    P = mT(L) @ g
-    P = np.tril(P) - 0.5 * np.eye(P.shape[-1]) * P
-    Linv = np.linalg.inv(L)
-    A = mT(Linv) @ P @ Linv
-    return 0.5 * (A + mT(A))
-
-
-def eigh_adjoint(g, ans):
-    """For (w, V) = eigh(A): Ā = V (diag(w̄) + F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(w_j - w_i); the eigenvector
-    term is left out when its cotangent is zero, so degenerate spectra give no NaN."""
-    w, V = ans
-    w_bar, V_bar = g
-    inner = np.zeros(V.shape, np.result_type(V, w_bar)) + np.eye(V.shape[-1]) * w_bar[..., None, :]
-    if np.any(V_bar):
-        diff = w[..., None, :] - w[..., :, None]
-        F = np.divide(1.0, diff, out=np.zeros_like(diff), where=diff != 0)
-        inner = inner + F * (mT(V) @ V_bar)
-    A = V @ inner @ mT(V)
-    return 0.5 * (A + mT(A))
 
 
 # ----- cumulative and creation -----
@@ -446,40 +442,6 @@ def cumprod_jvp(x_dot, x, ans, axis):
     # zeros present: the exact sum over the partials (quadratic in the axis length)
     dm = np.moveaxis(np.broadcast_to(x_dot, x.shape), axis, -1)
     return np.moveaxis(np.einsum("...i,...ki->...k", dm, _cumprod_partials(np.moveaxis(x, axis, -1))), -1, axis)
-
-
-def solve_jvp(a_dot, b_dot, ans, a, b):
-    rhs = 0.0
-    if b_dot is not None:
-        rhs = b_dot
-    if a_dot is not None:
-        rhs = rhs - (a_dot @ ans if np.ndim(b) == np.ndim(a) else (a_dot @ ans[..., None])[..., 0])
-    return np.linalg.solve(a, rhs) if np.ndim(rhs) else np.zeros_like(ans)
-
-
-def trace_solve(a, a_dot):
-    return np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
-
-
-def slogdet_jvp(ans, a, a_dot):
-    return (np.zeros_like(ans[0]), trace_solve(a, a_dot))
-
-
-def cholesky_jvp(L, a_dot):
-    """L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ), Φ taking the lower triangle with half the diagonal."""
-    Linv = np.linalg.inv(L)
-    inner = Linv @ a_dot @ mT(Linv)
-    inner = np.tril(inner) - 0.5 * np.eye(inner.shape[-1]) * inner
-    return L @ inner
-
-
-def eigh_jvp(ans, a_dot):
-    w, V = ans
-    inner = mT(V) @ a_dot @ V
-    w_dot = np.diagonal(inner, axis1=-2, axis2=-1).copy()
-    diff = w[..., None, :] - w[..., :, None]
-    F = np.divide(1.0, diff, out=np.zeros_like(diff), where=diff != 0)
-    return w_dot, V @ (F * inner)
 
 
 def linspace_jvp(start_dot, stop_dot, num):
@@ -610,3 +572,104 @@ def cumprod_pairs_out(u, v, x, axis):
     else:
         out = np.einsum("...i,...m,...kim->...k", um, vm, _cumprod_pairs_tensor(xm))
     return out if axis is None else np.moveaxis(out, -1, ax)
+
+
+# ----- checks on factors whose derivative exists only for some inputs -----
+
+
+def require_same_shape(x, other, what):
+    """``x``, if it has the shape of ``other``: otherwise ``what`` has no derivative here (a clear error)."""
+    if np.shape(x) != np.shape(other):
+        raise ValueError(f"s2sad differentiates {what} only for a square matrix (got factors of shapes "
+                         f"{np.shape(x)} and {np.shape(other)})")
+    return x
+
+
+def require_real(x, what):
+    """``x`` when it is real: the derivative of ``what`` is given for real eigenvalues only."""
+    if np.iscomplexobj(x):
+        raise ValueError(f"s2sad differentiates {what} only for a matrix with real eigenvalues; this one has "
+                         "complex eigenvalues")
+    return x
+
+
+# ----- multi_dot -----
+
+
+def multi_dot_adjoint(g, arrays):
+    """The cotangents of ``np.linalg.multi_dot(arrays)``, one per array: the product is ``@`` chained."""
+    out = []
+    for k, a in enumerate(arrays):
+        left, right = _chain(arrays[:k]), _chain(arrays[k + 1:])
+        mine = a if right is None else a @ right
+        bar = g if left is None else matmul_rhs_adjoint(g, left, mine)
+        out.append(bar if right is None else matmul_lhs_adjoint(bar, a, right))
+    return out
+
+
+def multi_dot_jvp(dots, arrays):
+    """The tangent of ``np.linalg.multi_dot(arrays)``: one array at a time replaced by its tangent."""
+    total = np.zeros(np.shape(np.linalg.multi_dot(arrays)))
+    for k, dot in enumerate(dots):
+        if dot is not None:
+            total = total + _chain([*arrays[:k], dot, *arrays[k + 1:]])
+    return total
+
+
+def _chain(arrays):
+    out = None
+    for a in arrays:
+        out = a if out is None else out @ a
+    return out
+
+
+def lstsq_solution_cotangent(g):
+    """The cotangent of ``lstsq``'s solution; one on its residuals or singular values is refused."""
+    if any(np.any(part) for part in (g[1], g[3])):
+        raise ValueError("s2sad differentiates the solution of numpy.linalg.lstsq only, not its residuals or "
+                         "singular values: compute them from the solution")
+    return g[0]
+
+
+def weights_shape(a, w, axis):
+    """The shape ``np.average`` reads weights ``w`` in: their own, or 1-D ones laid along ``axis``."""
+    if np.ndim(w) == np.ndim(a) or axis is None or np.ndim(w) != 1:
+        return np.shape(w)
+    shape = [1] * np.ndim(a)
+    shape[axis if isinstance(axis, int) else axis[0]] = np.size(w)
+    return tuple(shape)
+
+
+def interp_adjoint(g, x, xp, fp):
+    """The cotangent of ``fp`` in ``np.interp(x, xp, fp)``: each ``g`` split between the two values it
+    interpolates (the end value beyond either end)."""
+    x, g = np.broadcast_arrays(np.asarray(x, dtype=float), g)
+    xp, out = np.asarray(xp), np.zeros(np.shape(fp), np.result_type(g, 1.0))
+    if len(xp) == 1:
+        out[0] = np.sum(g)
+        return out
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    t = np.clip((x - xp[j]) / (xp[j + 1] - xp[j]), 0.0, 1.0)
+    np.add.at(out, j, g * (1.0 - t))
+    np.add.at(out, j + 1, g * t)
+    return out
+
+
+def select_adjoint(g, condlist, choicelist):
+    """The cotangents of ``np.select``'s choices: each takes ``g`` where its condition is the first true one."""
+    taken, out = np.zeros(np.shape(g), bool), []
+    for cond, choice in zip(condlist, choicelist):
+        mine = np.logical_and(cond, np.logical_not(taken))
+        out.append(unbroadcast(np.where(mine, g, 0.0), choice))
+        taken = taken | mine
+    return out
+
+
+def any_of(condlist):
+    """Where any condition of ``np.select`` holds (its default is taken elsewhere)."""
+    return np.logical_or.reduce(np.broadcast_arrays(*condlist))
+
+
+def is_lower(c_and_lower):
+    """Whether the factor of a ``(c, lower)`` pair (``scipy.linalg.cho_factor``) is in the lower triangle."""
+    return bool(c_and_lower[1])

@@ -192,6 +192,7 @@ def _math() -> dict[str, list]:
 def _linalg() -> dict[str, list]:
     la = np.linalg
     a33, sym = C((3, 3)), C((3, 3)) + C((3, 3)).T + np.diag([0.0, 2.0, 4.0])
+    nonsym = np.triu(a33) + np.diag([0.0, 2.0, 4.0]) + 0.2 * np.tril(a33, -1)  # real, distinct eigenvalues
     return {
         "numpy.linalg.matrix_power": [(lambda a: np.sum(la.matrix_power(a, 3) * a33), (a33,)),
                                       (lambda a: np.sum(la.matrix_power(a, 1) ** 2) + np.sum(la.matrix_power(a, 0)),
@@ -199,14 +200,139 @@ def _linalg() -> dict[str, list]:
                                       (lambda a: np.sum(la.matrix_power(a, 2) ** 2), (C((2, 3, 3)),))],
         "numpy.linalg.eigvalsh": [(lambda s: np.sum(la.eigvalsh(s + s.T) * np.arange(3.0)), (sym,)),
                                   (lambda s: np.sum(la.eigvalsh(s + s.T) ** 3), (sym,))],
+        "numpy.linalg.svd": [(lambda a: np.sum(la.svd(a, compute_uv=False) ** 3), (C((3, 4)),)),
+                             (lambda a: _svd_loss(la.svd(a, full_matrices=False)), (C((4, 3)),)),
+                             (lambda a: _svd_loss(la.svd(a, full_matrices=False)), (C((3, 4)),)),
+                             (lambda a: _svd_loss(la.svd(a)), (a33,)),
+                             (lambda a: np.sum(la.svd(a, compute_uv=False) * np.arange(1.0, 3.0)), (C((2, 3, 2)),))],
+        "numpy.linalg.pinv": [(lambda a: np.sum(la.pinv(a) * C((4, 3))), (C((3, 4)),)),
+                              (lambda a: np.sum(la.pinv(a) ** 2), (C((4, 2)),))],
+        "numpy.linalg.eig": [(lambda a: _eig_loss(la.eig(a)), (nonsym,))],
+        "numpy.linalg.eigvals": [(lambda a: np.sum(la.eigvals(a) * np.arange(3.0)), (nonsym,)),
+                                 (lambda a: np.sum(la.eigvals(a) ** 3), (nonsym,))],
+        "numpy.linalg.qr": [(lambda a: _qr_loss(la.qr(a)), (C((4, 3)),)), (lambda a: _qr_loss(la.qr(a)), (a33,))],
+        "numpy.linalg.lstsq": [(lambda a, b: np.sum(la.lstsq(a, b)[0] ** 2), (C((5, 3)), C((5,)))),
+                               (lambda a, b: np.sum(la.lstsq(a, b, rcond=None)[0] * C((3, 2))), (C((4, 3)), C((4, 2))))],
+    }
+
+
+def _svd_loss(usv):
+    u, s, vh = usv
+    return np.sum(s * np.arange(1.0, s.size + 1.0)) + np.sum(u[:, 0] ** 3) + np.sum(vh[0] * vh[-1] ** 2)
+
+
+def _eig_loss(wv):
+    w, v = wv
+    return np.sum(w * np.arange(3.0)) + np.sum(v[:, 0] ** 4) + np.sum(v[1] * v[2])
+
+
+def _qr_loss(qr):
+    q, r = qr
+    return np.sum(q[:, 0] ** 3) + np.sum(r * r[0])
+
+
+HOLES = np.array([[False, True, False, False], [True, False, False, False], [False, False, True, False]])
+
+
+def _holes(x):
+    return np.where(HOLES, np.nan, x)
+
+
+def _numpy_more() -> dict[str, list]:
+    from s2sad import runtime_numpy as rn
+
+    a34, b4 = C((3, 4)), C((4,))
+    nans = C((3, 4))  # NaN put in where HOLES is True (its derivative there is 0)
+    xs = np.cumsum(C((4,), 0.2, 1.0))
+    return {
+        "numpy.sinc": [(lambda x: np.sum(np.sinc(x) ** 2), (np.array([0.0, 1e-4, -0.3, 0.7, 1.5]),)),
+                       (lambda x: np.sinc(x) * x, (0.0,))],
+        "numpy.rot90": [(lambda x: np.sum(np.rot90(x) * C((4, 3))), (a34,)),
+                        (lambda x: np.sum(np.rot90(x, 3, axes=(1, 2)) ** 3), (C((2, 3, 4)),))],
+        "numpy.hsplit": [(lambda x: np.sum(np.hsplit(x, 2)[1] ** 3), (a34,)), (lambda x: np.sum(np.hsplit(x, 2)[0] ** 3), (b4,))],
+        "numpy.vsplit": [(lambda x: np.sum(np.vsplit(x, [1])[1] ** 3), (a34,))],
+        "numpy.dsplit": [(lambda x: np.sum(np.dsplit(x, 2)[0] ** 3), (C((2, 3, 4)),))],
+        "numpy.ediff1d": [(lambda x: np.sum(np.ediff1d(x) ** 3), (a34,))],
+        "numpy.meshgrid": [(lambda x, y: np.sum(np.meshgrid(x, y)[0] ** 2 * np.meshgrid(x, y)[1]), (b4, C((3,)))),
+                           (lambda x, y, z: np.sum(np.meshgrid(x, y, z, indexing="ij")[2] ** 3 * np.transpose(np.meshgrid(z, y, x)[2], (2, 0, 1))),
+                            (C((2,)), C((3,)), b4))],
+        "numpy.nansum": [(lambda x: np.nansum(_holes(x) ** 3), (nans,)), (lambda x: np.sum(np.nansum(_holes(x), axis=1) ** 2), (nans,))],
+        "numpy.nanmean": [(lambda x: np.nanmean(_holes(x) ** 3), (nans,)),
+                          (lambda x: np.sum(np.nanmean(_holes(x), axis=0, keepdims=True) ** 2), (nans,))],
+        "numpy.nanmax": [(lambda x: np.nanmax(_holes(x)) ** 2 + np.sum(np.nanmax(_holes(x), axis=1) ** 2), (nans,))],
+        "numpy.nanmin": [(lambda x: np.nanmin(_holes(x)) ** 2 + np.sum(np.nanmin(_holes(x), axis=0) ** 2), (nans,))],
+        "numpy.nanprod": [(lambda x: np.nanprod(_holes(x)) + np.sum(np.nanprod(_holes(x), axis=1) ** 2), (nans,))],
+        "numpy.nanvar": [(lambda x: np.nanvar(_holes(x)) + np.sum(np.nanvar(_holes(x), axis=1, ddof=1) ** 2), (nans,))],
+        "numpy.nanstd": [(lambda x: np.nanstd(_holes(x)) + np.sum(np.nanstd(_holes(x), axis=0) ** 2), (nans,))],
+        "numpy.nancumsum": [(lambda x: np.sum(np.nancumsum(_holes(x), axis=1) ** 2) + np.sum(np.nancumsum(_holes(x)) * 0.5), (nans,))],
+        "numpy.average": [(lambda a, w: np.average(a, weights=w) ** 2, (b4, C((4,), 0.5, 2.0))),
+                          (lambda a, w: np.sum(np.average(a, axis=0, weights=w) ** 2), (a34, C((3,), 0.5, 2.0))),
+                          (lambda a, w: np.sum(np.average(a, 1, w, keepdims=True) ** 2), (a34, C((3, 4), 0.5, 2.0))),
+                          (lambda a: np.sum(np.average(a, axis=1) ** 2), (a34,))],
+        "numpy.trapezoid": [(lambda y: np.trapezoid(y ** 2), (b4,)),
+                            (lambda y, x: np.trapezoid(y ** 2, x) ** 2, (b4, xs)),
+                            (lambda y: np.sum(np.trapezoid(y, dx=0.5, axis=0) ** 2), (a34,)),
+                            (lambda y, x: np.sum(np.trapezoid(y, x=x) ** 2), (a34, xs))],
+        "math.prod": [(lambda x, y: math.prod([x, y, x * y]) + math.prod((x, y), start=2.0), (0.3, 1.2)),
+                      (lambda x: math.prod(x) ** 2, (C((3,)),))],
+        "numpy.convolve": [(lambda a, v: np.sum(np.convolve(a, v) ** 2), (C((5,)), C((3,)))),
+                           (lambda a, v: np.sum(np.convolve(a, v, "same") ** 2), (C((3,)), C((5,)))),
+                           (lambda a, v: np.sum(np.convolve(a, v, mode="valid") ** 3), (C((5,)), C((2,))))],
+        "numpy.correlate": [(lambda a, v: np.sum(np.correlate(a, v) ** 2), (C((5,)), C((3,)))),
+                            (lambda a, v: np.sum(np.correlate(a, v, "same") ** 2), (C((3,)), C((4,)))),
+                            (lambda a, v: np.sum(np.correlate(a, v, mode="full") ** 3), (C((4,)), C((2,))))],
+        "numpy.polyval": [(lambda p, x: np.sum(np.polyval(p, x) ** 2), (C((3,)), C((4,)))),
+                          (lambda p, x: np.polyval(p, x) ** 2, (C((4,)), 0.7)),
+                          (lambda p, x: np.sum(np.polyval(p, x) ** 2), (C((1,)), C((2, 2))))],
+        "numpy.interp": [(lambda fp: np.sum(np.interp(C((5,), -0.5, 3.5), np.arange(4.0), fp) ** 2), (b4,)),
+                         (lambda fp: np.interp(1.25, [0.0, 1.0, 3.0], fp) ** 3, (C((3,)),))],
+        "numpy.select": [(lambda a, b: np.sum(np.select([b4 > 0, b4 < 0.5], [a, b * a], 0.1) ** 2), (b4, C((4,)))),
+                         (lambda a, d: np.sum(np.select([b4 > 0], [a ** 2], default=d) ** 2), (b4, 0.3))],
+        "interp_adjoint": [(lambda g: np.sum(rn.interp_adjoint(g, C((5,), -0.5, 3.5), np.arange(4.0), b4) ** 2),
+                            (C((5,)),))],
+        "select_adjoint": [(lambda g: np.sum(rn.select_adjoint(g, [b4 > 0, b4 < 0.5], [b4, 0.0])[0] ** 2) +
+                            rn.select_adjoint(g, [b4 > 0, b4 < 0.5], [b4, 0.0])[1] ** 2, (C((4,)),))],
+        "numpy.cross": [(lambda a, b: np.sum(np.cross(a, b, axis=0) ** 2), (a34[:, :3].T.copy(), C((3, 3)))),
+                        (lambda a, b: np.sum(np.cross(a, b, axisa=0, axisb=1, axisc=0) * C((3, 2))), (C((3, 2)), C((2, 3)))),
+                        (lambda a, b: np.sum(np.cross(a, b) * C((3,))), (C((3,)), C((3,))))],
+    }
+
+
+def _scipy_linalg() -> dict[str, list]:
+    import scipy.linalg as sl
+
+    a33, b3 = C((3, 3)), C((3,))
+    low = np.tril(a33) + 3.0 * np.eye(3)
+    spd = a33 @ a33.T + 3.0 * np.eye(3)
+    return {
+        "scipy.linalg.inv": [(lambda a: np.sum(sl.inv(a) ** 2), (spd,))],
+        "scipy.linalg.det": [(lambda a: sl.det(a) ** 2, (spd,))],
+        "scipy.linalg.solve_triangular": [
+            (lambda t, b: np.sum(sl.solve_triangular(t, b, lower=True) ** 2), (low, b3)),
+            (lambda t, b: np.sum(sl.solve_triangular(t, b, trans=1) ** 2), (low.T.copy(), C((3, 2)))),
+            (lambda t, b: np.sum(sl.solve_triangular(t, b, trans="T", lower=True, unit_diagonal=True) ** 2), (low, b3)),
+            (lambda t: np.sum(sl.solve_triangular(t, b3, lower=True) ** 3), (a33 + 3.0 * np.eye(3),))],
+        "scipy.linalg.cholesky": [(lambda x: np.sum(sl.cholesky(x @ x.T + 3.0 * np.eye(3)) * a33), (a33,)),
+                                  (lambda x: np.sum(sl.cholesky(x @ x.T + 3.0 * np.eye(3), lower=True) ** 3), (a33,))],
+        "scipy.linalg.cho_factor": [  # (a symmetric input: the factor reads one triangle, its gradient is symmetric)
+            (lambda x, b: np.sum(sl.cho_solve(sl.cho_factor(x @ x.T + 3.0 * np.eye(3)), b) ** 2), (a33, b3)),
+            (lambda x, b: np.sum(sl.cho_solve(sl.cho_factor(x @ x.T + 3.0 * np.eye(3), lower=True), b) ** 2),
+             (a33, C((3, 2))))],
+        "scipy.linalg.cho_solve": [(lambda a, b: np.sum(sl.cho_solve((a, True), b) ** 2), (low, b3)),
+                                   (lambda a, b: np.sum(sl.cho_solve((a, False), b) ** 2), (low.T.copy(), C((3, 2))))],
+        "scipy.linalg.expm": [(lambda a: np.sum(sl.expm(a) * a33), (0.5 * a33,)),
+                              (lambda a: np.sum(sl.expm(a) ** 2), (0.5 * a33,))],
+        "scipy.linalg.solve_sylvester": [(lambda a, b, q: np.sum(sl.solve_sylvester(a, b, q) ** 2),
+                                          (spd, spd.T + np.eye(3), a33))],
     }
 
 
 def cases() -> dict[str, list]:
-    out = {**_math(), **_linalg()}
+    out = {**_math(), **_linalg(), **_numpy_more()}
     if st is None:
         return out
     out.update(_special())
+    out.update(_scipy_linalg())
     methods = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
     for name in FAMILIES:
         for method in methods:

@@ -71,7 +71,7 @@ def opaque(x):
 
 
 def uses_unknown_numpy(x):
-    y = np.sinc(x)
+    y = np.i0(x)
     return y
 
 
@@ -83,10 +83,10 @@ def test_missing_rule_names_callable_line_and_remedy():
     with pytest.raises(NoDerivativeRuleError) as info:
         s2sad.grad(uses_unknown_numpy)(1.0)
     msg = str(info.value)
-    line, _ = _line_of(uses_unknown_numpy, "y = np.sinc(x)")
-    assert "numpy.sinc" in msg
+    line, _ = _line_of(uses_unknown_numpy, "y = np.i0(x)")
+    assert "numpy.i0" in msg
     assert f"{HERE}:{line}" in msg
-    assert "y = np.sinc(x)" in msg
+    assert "y = np.i0(x)" in msg
     assert "@s2sad.rrule(fn)" in msg and "s2sad.nondifferentiable(fn)" in msg
 
 
@@ -100,12 +100,12 @@ def test_python_helpers_are_transformed_not_refused():
 
 
 def no_rule_needed(x, n):
-    k = np.sinc(n)  # no rule, but nothing differentiated flows through it
+    k = np.i0(n)  # no rule, but nothing differentiated flows through it
     return x * k
 
 
 def test_call_off_the_differentiated_path_needs_no_rule():
-    assert abs(s2sad.grad(no_rule_needed)(1.0, 0.5) - np.sinc(0.5)) < 1e-12
+    assert abs(s2sad.grad(no_rule_needed)(1.0, 0.5) - np.i0(0.5)) < 1e-12
 
 
 def test_non_scalar_output():

@@ -97,3 +97,53 @@ def test_a_tuple_argument_with_two_array_adjoint_contributions():
                                      (reads_slogdet_twice, np.eye(2) * 2.0 + 0.1)])
 def test_items_of_a_tuple_result_read_twice(fn, arg):
     check_grads(fn, (arg,), modes=("rev", "fwd"))
+
+
+def test_eigenvalues_of_a_degenerate_spectrum_have_a_finite_derivative():
+    def top(a):
+        w, v = np.linalg.eigh(a)
+        return w[-1] * 2.0
+
+    np.testing.assert_allclose(s2sad.grad(top)(np.eye(3)), np.diag([0.0, 0.0, 2.0]), atol=1e-12)
+
+
+def svd_of_wide(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(vh ** 3)
+
+
+def eig_of_rotation(a):
+    w, v = np.linalg.eig(a)
+    return np.sum(w)
+
+
+def test_factors_without_a_derivative_are_refused_when_the_derivative_runs():
+    with pytest.raises(ValueError, match=r"svd with full_matrices=True only for a square matrix"):
+        s2sad.grad(svd_of_wide)(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match="real eigenvalues"):
+        s2sad.grad(eig_of_rotation)(np.array([[0.0, -1.0], [1.0, 0.0]]))
+
+
+def norms_without_axis(v, m):
+    la = np.linalg
+    return la.norm(v, np.inf) + la.norm(v, -1) ** 2 + la.norm(m, 2) + la.norm(m, -np.inf) * la.norm(m, 1)
+
+
+def test_norms_told_apart_by_rank_at_run_time():
+    v, m = np.array([0.3, -1.2, 0.7]), np.array([[1.0, -2.0, 0.3], [0.4, 0.2, -0.9]])
+    check_grads(norms_without_axis, (v, m), argnums=(0, 1), modes=("rev", "fwd"))
+
+
+def norms_by_ord_value(x, ords):
+    total = 0.0
+    for o in ords:
+        total = total + np.linalg.norm(x, o)
+    return total
+
+
+def test_norms_with_an_ord_known_at_run_time():
+    check_grads(norms_by_ord_value, (np.array([0.3, -1.2, 0.7]), [1, 2, np.inf, -np.inf, 3, 4]), argnums=(0,),
+                modes=("rev", "fwd"))
+    m = np.array([[1.0, -2.0, 0.3], [0.4, 0.2, -0.9]])
+    check_grads(norms_by_ord_value, (m, [1, -1, 2, -2, np.inf, -np.inf, "fro", "nuc"]), argnums=(0,),
+                modes=("rev", "fwd"))

@@ -141,7 +141,8 @@ def explicit():
         "ndarray.real": [(lambda x: np.sum(x.real ** 2), (a34,))],
         "ndarray.astype": [(lambda x: np.sum(x.astype(np.float64) ** 2), (a34,))],
         "numpy.swapaxes": [(lambda x: np.sum(np.swapaxes(x, 0, 2) * C((4, 3, 2))), (C((2, 3, 4)),))],
-        "numpy.moveaxis": [(lambda x: np.sum(np.moveaxis(x, 0, -1) * C((3, 4, 2))), (C((2, 3, 4)),))],
+        "numpy.moveaxis": [(lambda x: np.sum(np.moveaxis(x, 0, -1) * C((3, 4, 2))), (C((2, 3, 4)),)),
+                           (lambda x: np.sum(np.moveaxis(x, [0, 1], [2, 0]) ** 2 * C((3, 4, 2))), (C((2, 3, 4)),))],
         "numpy.broadcast_to": [(lambda x: np.sum(np.broadcast_to(x, (2, 3, 4)) * C((2, 3, 4))), (C((3, 1)),))],
         "numpy.flip": [(lambda x: np.sum(np.flip(x) * a34) + np.sum(np.flip(x, 1) * a34), (a34,))],
         "numpy.fliplr": [(lambda x: np.sum(np.fliplr(x) * a34), (a34,))],
@@ -151,7 +152,8 @@ def explicit():
         "numpy.triu": [(lambda x: np.sum(np.triu(x, 1) * a34), (a34,))],
         "numpy.tril": [(lambda x: np.sum(np.tril(x) * a34), (a34,))],
         "numpy.pad": [(lambda x: np.sum(np.pad(x, ((1, 2), (0, 1)), mode="constant") ** 2), (a34,)),
-                      (lambda x: np.sum(np.pad(x, 1) ** 3), (C((3,)),))],
+                      (lambda x: np.sum(np.pad(x, 1) ** 3), (C((3,)),)),
+                      (lambda x: np.sum(np.pad(x, (2, 1), constant_values=5.0) ** 2), (C((3,)),))],
         "numpy.diff": [(lambda x: np.sum(np.diff(x) ** 2), (C((6,)),)),
                        (lambda x: np.sum(np.diff(x, n=2, axis=0) ** 2), (C((5, 3)),))],
         "numpy.tile": [(lambda x: np.sum(np.tile(x, (2, 3)) * C((6, 12))), (a34,)),
@@ -186,7 +188,6 @@ def explicit():
                              (C((2, 3, 4)), C((4, 2, 5))))],
         "numpy.outer": [(lambda a, b: np.sum(np.outer(a, b) * a34), (b3, C((4,))))],
         "numpy.inner": [(lambda a, b: np.sum(np.inner(a, b) ** 2), (a34, C((2, 4))))],
-        "numpy.cross": [(lambda a, b: np.sum(np.cross(a, b) * C((3,))), (b3, C((3,))))],
         "numpy.kron": [(lambda a, b: np.sum(np.kron(a, b) * C((6, 6))), (C((2, 3)), C((3, 2))))],
         "numpy.trace": [(lambda x: np.trace(x) * 2.0 + np.trace(x, offset=1), (a34,))],
         "numpy.diag": [(lambda x: np.sum(np.diag(x) * C((4, 4))), (C((4,)),)),
@@ -195,16 +196,28 @@ def explicit():
         "numpy.einsum": [(lambda a, b: np.sum(np.einsum("ij,jk->ik", a, b) ** 2), (a34, a43)),
                          (lambda a, b: np.einsum("ij,ij", a, b), (a34, C((3, 4)))),
                          (lambda a: np.sum(np.einsum("ijk->kj", a) ** 2), (C((2, 3, 4)),)),
-                         (lambda a, b: np.sum(np.einsum("i,j->ij", a, b) ** 2), (b3, C((4,))))],
+                         (lambda a, b: np.sum(np.einsum("i,j->ij", a, b) ** 2), (b3, C((4,)))),
+                         (lambda a, b: np.sum(np.einsum("...ij,...jk", a, b) ** 2), (C((2, 3, 4)), a43)),
+                         (lambda a, b: np.sum(np.einsum("...j,j", a, b) ** 2) + np.sum(np.einsum("j,...j->...", b, a)), (a34, C((4,)))),
+                         (lambda a, b, c: np.sum(np.einsum("ij,jk,kl->il", a, b, c, optimize=True) ** 2),
+                          (a34, a43, C((3, 2)))),
+                         (lambda a, b: np.sum(np.einsum("bij,bj->bi", a, b, optimize="greedy") ** 2),
+                          (C((2, 3, 4)), C((1, 4)))),
+                         (lambda a: np.einsum("i...->...", a) @ C((3,)), (C((4, 3)),))],
         "numpy.linalg.norm": [(lambda x: np.linalg.norm(x), (a34,)), (lambda x: np.linalg.norm(x, 1), (b3,)),
-                              (lambda x: np.sum(np.linalg.norm(x, axis=1)), (a34,))],
+                              (lambda x: np.sum(np.linalg.norm(x, axis=1)), (a34,)), *_norms(a34, C((2, 3, 4)))],
         "numpy.linalg.inv": [(lambda a: np.sum(la.inv(a) ** 2), (spd(3),))],
         "numpy.linalg.solve": [(lambda a, b: np.sum(la.solve(a, b) ** 2), (spd(3), b3)),
-                               (lambda a, b: np.sum(la.solve(a, b) ** 2), (spd(3), a34))],
-        "numpy.linalg.det": [(lambda a: la.det(a), (spd(3),))],
+                               (lambda a, b: np.sum(la.solve(a, b) ** 2), (spd(3), a34)),
+                               (lambda a, b: np.sum(la.solve(a, b) ** 2), (C((2, 3, 3)) + 3.0 * np.eye(3), C((2, 3, 2))))],
+        "numpy.linalg.det": [(lambda a: la.det(a), (spd(3),)), (lambda a: np.sum(la.det(a) ** 2), (C((2, 3, 3)),))],
         "numpy.linalg.slogdet": [(lambda a: la.slogdet(a)[1], (spd(3),)), (lambda a: _logdet(a), (spd(3),))],
-        "numpy.linalg.cholesky": [(lambda x: np.sum(la.cholesky(x @ x.T + 3.0 * np.eye(3)) * a33), (a33,))],
+        "numpy.linalg.cholesky": [(lambda x: np.sum(la.cholesky(x @ x.T + 3.0 * np.eye(3)) * a33), (a33,)),
+                                  (lambda x: np.sum(la.cholesky(x @ np.swapaxes(x, -1, -2) + 3.0 * np.eye(3)) ** 3),
+                                   (C((2, 3, 3)),))],
         "numpy.linalg.eigh": [(lambda x: _eigh_loss(x), (a33,))],
+        "numpy.linalg.multi_dot": [(lambda a, b, c: np.sum(la.multi_dot([a, b, c]) ** 2), (C((2, 3)), a33, a34)),
+                                   (lambda a, b, c: la.multi_dot([a, b, c]) ** 2, (b3, a33, C((3,))))],
         "numpy.cumsum": [(lambda x: np.sum(np.cumsum(x) * np.arange(12.0)), (a34,)),
                          (lambda x: np.sum(np.cumsum(x, axis=1) * a34), (a34,))],
         "numpy.cumprod": [(lambda x: np.sum(np.cumprod(x, axis=0) * a34), (a34,)),
@@ -276,6 +289,25 @@ def explicit():
                         (lambda g: np.sum(_weighted(runtime.mul_adjoint(g, [1.0, 2.0], 2))), ([0.3, 0.7, 1.1, 1.3],))],
     })
     return c
+
+
+def _norms(a, batch):
+    """Every ord, as a vector norm along an axis and as a matrix norm over two axes (ords written out:
+    a constant ord is differentiated to any order)."""
+    la, minus_inf = np.linalg, -np.inf  # (a closure constant: -np.inf in place is an expression)
+    return [
+        (lambda x: np.sum(la.norm(x, 1, axis=1) ** 2) + np.sum(la.norm(x, 2, axis=0) ** 2), (a,)),
+        (lambda x: np.sum(la.norm(x, np.inf, axis=1) ** 2) + np.sum(la.norm(x, ord=minus_inf, axis=0) ** 2), (a,)),
+        (lambda x: np.sum(la.norm(x, 3, axis=1) ** 2) + np.sum(la.norm(x, 4, axis=0) ** 2), (a,)),
+        (lambda x: np.sum(la.norm(x, 0.5, axis=1)) + la.norm(x[0], 3) + la.norm(x[1], ord=4), (a,)),
+        (lambda x: la.norm(x, 1, axis=(0, 1)) ** 2 + la.norm(x, -1, axis=(1, 0)), (a,)),
+        (lambda x: la.norm(x, 2, axis=(0, 1)) ** 2 + la.norm(x, -2, axis=(1, 0)), (a,)),
+        (lambda x: la.norm(x, np.inf, axis=(0, 1)) ** 2 + la.norm(x, minus_inf, axis=(1, 0)), (a,)),
+        (lambda x: la.norm(x, "fro") ** 3 + la.norm(x, "nuc") ** 2, (a,)),
+        (lambda x: np.sum(la.norm(x, 2, axis=(2, 1), keepdims=True) * batch), (batch,)),
+        (lambda x: np.sum(la.norm(x, "nuc", axis=(0, 2)) ** 2), (batch,)),
+        (lambda x: np.sum(la.norm(x, 1, axis=-1, keepdims=True) * batch), (batch,)),
+    ]
 
 
 def _augmented(op):
