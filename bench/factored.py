@@ -32,7 +32,7 @@ import types
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import s2sad  # noqa: E402
+import s2sad
 
 # ----- workloads: source text of f(x) with n inputs and m outputs -----
 

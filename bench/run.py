@@ -43,10 +43,11 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from workloads import workloads  # noqa: E402
+
 import s2sad  # noqa: E402
 import s2sad.cache  # noqa: E402
 from s2sad.testing import peak_memory  # noqa: E402
-from workloads import workloads  # noqa: E402
 
 MEMORY_FLOOR = 4096  # bytes: a hand-written peak below this (scalar workloads) gets no memory ratio
 PEERS = ("autograd", "jax", "jax.jit", "torch")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from . import numeric, optim
 from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, source, value_and_grad, vjp
 from .custom import checkpoint, checkpointed_loop, frule, nondifferentiable, rrule
-from .pytree import ravel_pytree, tree_flatten, tree_leaves, tree_map, tree_unflatten
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .pytree import ravel_pytree, tree_flatten, tree_leaves, tree_map, tree_unflatten
 from .rules_numpy import _register_api_nondifferentiable
 
 _register_api_nondifferentiable()

@@ -18,13 +18,34 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ir, runtime
-from .frontend import DYNAMIC
 from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .rules import ATTRIBUTES, BINOP_FUNCS, CLOSURE_DERIVATIVES, CONCAT, DERIVATIVE_MAKERS, FRULES, METHODS, \
-    MUL_OR_REPEAT, NONDIFFERENTIABLE, RANK_RULES, RECEIVER_ONLY_METHODS, REPEAT, RULES, UNARYOP_FUNCS, WRITER_METHODS, \
-    WRITERS, Rule, Sym, bind, custom_rule, lookup, rule_name
+from .frontend import DYNAMIC
+from .rules import (
+    ATTRIBUTES,
+    BINOP_FUNCS,
+    CLOSURE_DERIVATIVES,
+    CONCAT,
+    DERIVATIVE_MAKERS,
+    FRULES,
+    METHODS,
+    MUL_OR_REPEAT,
+    NONDIFFERENTIABLE,
+    RANK_RULES,
+    RECEIVER_ONLY_METHODS,
+    REPEAT,
+    RULES,
+    UNARYOP_FUNCS,
+    WRITER_METHODS,
+    WRITERS,
+    Rule,
+    Sym,
+    bind,
+    custom_rule,
+    lookup,
+    rule_name,
+)
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument"]

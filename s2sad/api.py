@@ -14,17 +14,18 @@ import functools
 import linecache
 import types
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, cell_contents, _rebind, carries_derivative, get_cache
-from .runtime import scalar_seed
+from .cache import JVP, VJP, Cache, _rebind, carries_derivative, cell_contents, get_cache
 from .errors import SourceUnavailableError
 from .frontend import library_cells, parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, leaves, map_leaves, unflatten
+from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]

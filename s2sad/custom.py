@@ -10,9 +10,9 @@ vjp/pullback pair of a user function:
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 import math
+from collections.abc import Callable
+from typing import Any
 
 from .cache import VJP
 from .rules import FRULES, NONDIFFERENTIABLE, RRULES

@@ -20,8 +20,8 @@ from . import ir
 from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
-from .naming import Namer
 from .mutation import analyze_mutation, inplace_write
+from .naming import Namer
 from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
 

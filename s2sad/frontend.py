@@ -10,8 +10,8 @@ function's own code object (else ``SourceUnavailableError``: the file changed).
 """
 
 from __future__ import annotations
-
 import __future__
+
 import ast
 import builtins
 import functools

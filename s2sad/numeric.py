@@ -19,8 +19,9 @@ the higher derivative is known, ``practical_step`` when it is not.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

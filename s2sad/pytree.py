@@ -7,7 +7,8 @@ Dicts are walked in key order (sorted when the keys sort), as JAX does.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -27,14 +27,28 @@ from __future__ import annotations
 import builtins
 import inspect
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import ir, runtime
-from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, Analysis, \
-    analyze, check_uses, method_receiver
+from .activity import (
+    CALL,
+    CLOSURE,
+    CONTAINER,
+    COPY,
+    DERIVE,
+    LISTOP,
+    MISSING,
+    SETITEM,
+    TRANSFORM,
+    UNPACK,
+    Analysis,
+    analyze,
+    check_uses,
+    method_receiver,
+)
 from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
-from .custom import CheckpointHandle, Checkpointed, RRuleHandle
+from .custom import Checkpointed, CheckpointHandle, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .fuse import fuse

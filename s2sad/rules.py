@@ -19,8 +19,8 @@ import builtins
 import dataclasses
 import math as _math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy
 

@@ -19,8 +19,26 @@ import operator
 import numpy
 
 from . import ir, runtime_numpy
-from .rules import ATTRIBUTES, CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, METHODS, NONDIFFERENTIABLE, RULES, WRITERS, NotConst, Rule, \
-    Sym, _Namespace, defrule, log_base, np, rt, set_forward, sym, ub
+from .rules import (
+    ATTRIBUTES,
+    CLOSURE_DERIVATIVES,
+    DERIVATIVE_MAKERS,
+    METHODS,
+    NONDIFFERENTIABLE,
+    RULES,
+    WRITERS,
+    NotConst,
+    Rule,
+    Sym,
+    _Namespace,
+    defrule,
+    log_base,
+    np,
+    rt,
+    set_forward,
+    sym,
+    ub,
+)
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)  # adjoint helpers, emitted by their bare names
 
@@ -270,7 +288,7 @@ METHODS["astype"] = "ndarray.astype"  # a method with no NumPy function of its o
 # ----- writers: refused where a derivative is involved (activity.check_uses) -----
 
 WRITERS.update([numpy.place, numpy.putmask, numpy.copyto, numpy.put, numpy.put_along_axis, numpy.fill_diagonal,
-                numpy.random.shuffle, *(getattr(u, "at") for u in vars(numpy).values() if isinstance(u, numpy.ufunc))])
+                numpy.random.shuffle, *(u.at for u in vars(numpy).values() if isinstance(u, numpy.ufunc))])
 
 # ----- not differentiable -----
 

@@ -25,6 +25,7 @@ import numpy as _np
 import scipy.special as _sp
 import scipy.stats as _st
 
+from . import runtime_scipy
 from .ir import UnaryOp
 from .rules import REQUIRED, Sym, _Namespace, defrule, np, rt, sym
 
@@ -250,7 +251,6 @@ for _method, _log in [("logpdf", True), ("pdf", False)]:
 
 # ----- dirichlet: logpdf and pdf with respect to x (all k components) and alpha -----
 
-from . import runtime_scipy
 
 rs = _Namespace("", runtime_scipy, scalar_out=False)
 

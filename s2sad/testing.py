@@ -13,7 +13,8 @@ fused functions, not the vjp) give the same value and gradients.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from . import ir
 from .codegen import emit
 from .desugar import cells, comprehensions, desugar, matches
+from .forward import forward
 from .frontend import Source, parse_function
 from .load import load
 from .lower import lower
 from .naming import Namer
-from .forward import forward
 from .reverse import reverse
 from .simplify import simplify
 

@@ -21,7 +21,7 @@ except ImportError:  # scipy is optional
 rng = np.random.default_rng(1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def C(shape, low=-1.5, high=1.5):
     """A constant array: the same one every call (finite differences evaluate a case many times)."""
     x = rng.uniform(low, high, shape)

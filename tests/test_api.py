@@ -2,9 +2,9 @@
 
 import math
 
+import corpus
 import numpy as np
 
-import corpus
 import s2sad
 import s2sad.api
 import s2sad.transform

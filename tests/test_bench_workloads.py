@@ -8,8 +8,9 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
 
-import s2sad  # noqa: E402
-from workloads import workloads  # noqa: E402
+from workloads import workloads
+
+import s2sad
 
 CASES = workloads()
 

@@ -118,7 +118,7 @@ def test_a_redefined_global_is_seen_by_a_new_grad():
     np.testing.assert_allclose(_through_global()(x), np.cos(x))
     saved = act
     try:
-        def act(a):  # noqa: F811 (a notebook cell defining it again)
+        def act(a):
             return a * a * a
 
         np.testing.assert_allclose(_through_global()(x), 3 * x * x)

@@ -2,10 +2,10 @@
 
 import math
 
+import cf_corpus as cf
 import numpy as np
 import pytest
 
-import cf_corpus as cf
 import s2sad
 from s2sad.testing import check_grads, peak_memory
 

@@ -3,10 +3,10 @@
 import math
 import sys
 
+import fn_corpus
 import numpy as np
 import pytest
 
-import fn_corpus
 import s2sad
 from s2sad import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 

@@ -1,14 +1,14 @@
 """Forward mode (jvp) and Jacobians, against finite differences and reverse mode."""
 
-import numpy as np
-import pytest
-
 import cf_corpus as cf
 import fn_corpus as fc
 import mut_corpus as mc
-import s2sad
+import numpy as np
+import pytest
 import test_control_flow
 import test_numeric
+
+import s2sad
 from s2sad.testing import check_grads
 
 NO_FORWARD: set = set()

@@ -2,10 +2,10 @@
 
 import math
 
+import fn_corpus as fc
 import numpy as np
 import pytest
 
-import fn_corpus as fc
 import s2sad
 import s2sad.transform
 from s2sad.cache import get_cache

@@ -14,7 +14,7 @@ from s2sad.testing import check_grads, peak_memory
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench"))
 
-from workloads import w4, w4_hand  # noqa: E402
+from workloads import w4, w4_hand
 
 
 def test_elementwise_gradient_is_lean_in_time_and_memory():

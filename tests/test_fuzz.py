@@ -13,7 +13,8 @@ from s2sad.fuzz import Program, Runner, generate, shrink
 from s2sad.fuzz.cli import main
 from s2sad.fuzz.domains import callees
 from s2sad.fuzz.generate import run_plain
-from s2sad.rules import RULES, np as symbolic_np
+from s2sad.rules import RULES
+from s2sad.rules import np as symbolic_np
 
 
 def program(source: str, *args) -> Program:

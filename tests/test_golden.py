@@ -7,11 +7,11 @@ and review the diff like any code change.
 import os
 import pathlib
 
-import pytest
-
 import cf_corpus
 import corpus
 import fn_corpus
+import pytest
+
 import s2sad
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"

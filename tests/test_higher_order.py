@@ -5,9 +5,9 @@ import pathlib
 
 import numpy as np
 import pytest
+import test_golden
 
 import s2sad
-import test_golden
 from s2sad.testing import check_grads
 
 

@@ -1,8 +1,8 @@
 """The IR: verify runs after every pass and catches broken invariants."""
 
+import corpus
 import pytest
 
-import corpus
 from s2sad import ir
 from s2sad.frontend import parse_function
 from s2sad.lower import lower

@@ -4,9 +4,9 @@ import inspect
 import linecache
 import traceback
 
+import corpus
 import numpy as np
 
-import corpus
 import s2sad
 from s2sad.cache import get_cache
 

@@ -1,9 +1,9 @@
 """In-place writes with NumPy's semantics; unsafe ones refused at the user's line."""
 
+import mut_corpus as mc
 import numpy as np
 import pytest
 
-import mut_corpus as mc
 import s2sad
 from s2sad.testing import check_grads
 

@@ -1,9 +1,9 @@
 """Every corpus function: s2sad's gradient against central finite differences."""
 
+import corpus
 import numpy as np
 import pytest
 
-import corpus
 from s2sad.testing import check_grads
 
 rng = np.random.default_rng(42)

@@ -12,14 +12,13 @@ import functools
 import math
 import operator
 
+import helper_cases
+import library_cases
 import numpy as np
 import pytest
 
-import library_cases
 from s2sad.rules import RULES
 from s2sad.testing import check_grads
-
-import helper_cases
 
 try:
     import scipy.special as sps
@@ -77,7 +76,7 @@ def reduction_cases(fn):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def C(shape):
     """A constant array: the same one every call (finite differences evaluate a case many times)."""
     return r(shape)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_rules import ALL, cases, sps
 
 import s2sad
 from s2sad.pytree import differentiable
 from s2sad.testing import check_grads
-from test_rules import ALL, cases, sps
 
 # rules whose second derivative s2sad does not give yet, each with the reason
 _LOOP = ("a loop over a dict's items or a sequence: s2sad refuses the derivative code it generates for it "

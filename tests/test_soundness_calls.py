@@ -299,7 +299,8 @@ def accumulates_nonlocal(x):
     def add(v):
         nonlocal acc
         acc = acc + v
-    add(x * x); add(3.0 * x)
+    add(x * x)
+    add(3.0 * x)
     return acc
 
 

@@ -167,8 +167,9 @@ def test_sum_of_generator_accumulates_without_a_list():
 
 def statements(x, xs):
     import math
-    from numpy import tanh as th
+
     import numpy.linalg as la
+    from numpy import tanh as th
     assert x.shape == (3,), f"bad shape {x.shape!r:>5}"
     if np.any(np.isnan(x)):
         raise ValueError(f"nan in {x}")

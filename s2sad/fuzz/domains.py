@@ -81,7 +81,7 @@ def _text(fn: object, name: str) -> str | None:
     try:
         if module and module not in namespace:
             namespace[module.split(".")[0]] = __import__(module)
-        found = eval(text, namespace)  # noqa: S307  (a dotted name from our own rule table)
+        found = eval(text, namespace)
     except Exception:
         return None
     return text if found is fn else None
@@ -177,7 +177,7 @@ def _takes_arrays(fn: object, arity: int) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def callees() -> tuple[Callee, ...]:
     """Every registered elementwise callable a program can name, with its safe intervals."""
     found = []

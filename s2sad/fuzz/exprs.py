@@ -114,7 +114,7 @@ TEMPLATES = [
 ]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def broadcasts(target: tuple) -> tuple:
     """The pairs of shapes (from ``SHAPES``) that broadcast to ``target``."""
     pairs = []
@@ -127,7 +127,7 @@ def broadcasts(target: tuple) -> tuple:
     return tuple(pairs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reductions() -> tuple:
     """(text, source shape, call suffix, result shape, kinked) for every registered reduction and axes.
 

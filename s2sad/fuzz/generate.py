@@ -625,7 +625,7 @@ def _draw(rng: np.random.Generator) -> tuple[str, tuple, Counter]:
 def run_plain(source: str, args: tuple, name: str = "f"):
     """Run the program as plain Python on a copy of its arguments (NumPy warnings raise)."""
     namespace: dict = {"__name__": "s2sad_fuzz_plain"}
-    exec(compile(source, "<fuzz>", "exec"), namespace)  # noqa: S102  (our own generated program)
+    exec(compile(source, "<fuzz>", "exec"), namespace)
     with np.errstate(all="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
         return namespace[name](*copy.deepcopy(args))

@@ -35,8 +35,9 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -263,7 +264,7 @@ class Checks:
             outcome = "refused" if explained else "false_refusal"
             key = refusal_key(message)
             return Finding(outcome, mode, f"{type(err).__name__}: {_first_line(err)}", key)
-        except Exception as err:  # noqa: BLE001  (any other exception is the finding)
+        except Exception as err:
             return Finding("crash", mode, f"{type(err).__name__}: {_first_line(err)}{_where(err)}", type(err).__name__)
 
     def judge(self, mode: str, ad: float, phi: Callable[[float], float], scale: float) -> Finding:

@@ -11,7 +11,8 @@ and the scale doubles after ``growth_interval`` clean steps in a row.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -9,7 +9,7 @@ current one. Schedules compose: ``join`` runs one schedule after another,
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = ["Schedule", "constant", "linear", "step_decay", "exponential", "cosine", "one_cycle", "join",
            "warmup"]
