@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -35,10 +36,13 @@ def wrong_sin(monkeypatch):
     monkeypatch.setitem(RULES, np.sin, wrong)
 
 
-@pytest.mark.xfail(strict=False, reason="the fuzzer finds s2sad bugs that are being fixed; "
-                                        "remove this mark once a run of this budget is clean")
-def test_a_budgeted_run_finds_no_failures(capsys):
-    assert main(["--seed", "0", "--count", "150", "--quiet"]) == 0, capsys.readouterr().out
+def test_a_budgeted_run_finds_no_wrong_derivative_and_no_crash(runner):
+    outcomes = Counter(runner.run(generate(0, i)).outcome for i in range(150))
+    failing = "; reproduce with python -m s2sad.fuzz --seed 0 --count 150 --shrink"
+    assert outcomes["mismatch"] == outcomes["crash"] == outcomes["timeout"] == 0, f"{dict(outcomes)}{failing}"
+    # a false refusal (supported code refused with a documented error) is no wrong answer; the
+    # target is 0: this run has 5 today (writes the alias analysis cannot yet tell apart)
+    assert outcomes["false_refusal"] <= 5, f"{dict(outcomes)}{failing}"
 
 
 def test_the_oracle_reports_a_wrong_rule_as_a_mismatch(runner, wrong_sin):
