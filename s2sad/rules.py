@@ -28,7 +28,7 @@ from . import runtime
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
-           "custom_rule", "rule_name", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
+           "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
            "RECEIVER_ONLY_METHODS"]
 
 
@@ -298,6 +298,15 @@ def custom_rule(fn: object, table: dict | None = None) -> Callable | None:
         return (RRULES if table is None else table).get(fn)
     except TypeError:  # unhashable callable
         return None
+
+
+def plus(*parts: Sym | None) -> Sym | None:
+    """The sum of the parts that are not None (None if all are): tangents and cotangents with symbolic zeros."""
+    total = None
+    for p in parts:
+        if p is not None:
+            total = p if total is None else total + p
+    return total
 
 
 def set_container(fns, positions: bool | tuple[int, ...] = True) -> None:

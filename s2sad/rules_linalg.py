@@ -14,7 +14,7 @@ import numpy
 
 from . import runtime_numpy
 from .ir import Call, Ref, Tuple, UnaryOp
-from .rules import NotConst, Sym, _Namespace, defrule, np, rt, sym
+from .rules import NotConst, Sym, _Namespace, defrule, np, plus, rt, sym
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)
 
@@ -43,14 +43,6 @@ def _col(v):
 
 def _row(v):
     return np.expand_dims(v, -2)  # v[..., None, :]
-
-
-def _plus(*parts):
-    total = None
-    for p in parts:
-        if p is not None:
-            total = p if total is None else total + p
-    return total
 
 
 def _gaps(w):
@@ -118,7 +110,7 @@ def _solve(g, ans, a, b):
 
 
 def _solve_forward(ans, dots, a, b):
-    return linalg.solve(a, _plus(dots[1], None if dots[0] is None else -(dots[0] @ ans)))
+    return linalg.solve(a, plus(dots[1], None if dots[0] is None else -(dots[0] @ ans)))
 
 
 defrule(numpy.linalg.solve, "numpy.linalg.solve", _solve, forward=_solve_forward)
@@ -320,7 +312,7 @@ def _lstsq(g, ans, a, b, rcond=None):
 
 def _lstsq_forward(ans, dots, a, b, rcond=None):
     p = linalg.pinv(a)
-    x_dot = _plus(None if dots[0] is None else _pinv_forward(p, dots, a) @ b, None if dots[1] is None else p @ dots[1])
+    x_dot = plus(None if dots[0] is None else _pinv_forward(p, dots, a) @ b, None if dots[1] is None else p @ dots[1])
     return sym((x_dot, np.zeros_like(ans[1]), 0, np.zeros_like(ans[3])))
 
 

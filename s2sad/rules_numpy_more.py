@@ -16,7 +16,7 @@ import math as _math
 import numpy
 
 from . import runtime_numpy
-from .rules import NONDIFFERENTIABLE, NotConst, _Namespace, defrule, np, rt, sym, ub
+from .rules import NONDIFFERENTIABLE, NotConst, _Namespace, defrule, np, plus, rt, sym, ub
 
 __all__: list[str] = []
 
@@ -197,15 +197,7 @@ def _average_forward(ans, dots, a, axis=None, weights=None, returned=None, keepd
         w, scale, mean = _average_scale(np.ones_like(ans), ans, a, axis or sym(None), weights, kd)
         w_dot = np.reshape(dots[2], np.shape(w))
         parts.append(np.sum(scale * (a - mean) * w_dot, axis=axis or sym(None), keepdims=kd))
-    return _plus(*parts)
-
-
-def _plus(*parts):
-    total = None
-    for p in parts:
-        if p is not None:
-            total = p if total is None else total + p
-    return total
+    return plus(*parts)
 
 
 defrule(numpy.average, "numpy.average", _average, diff=(0, 2), forward=_average_forward,
@@ -247,7 +239,7 @@ def _trapezoid_forward(ans, dots, y, x=None, dx=None, axis=None):
                                                                  + _along(dots[0], axis, True)), axis=axis)]
     if len(dots) > 1 and dots[1] is not None:
         parts.append(np.sum(np.diff(dots[1], axis=axis) * mids, axis=axis))
-    return _plus(*parts)
+    return plus(*parts)
 
 
 defrule(numpy.trapezoid, "numpy.trapezoid", _trapezoid, diff=(0, 1), forward=_trapezoid_forward,
@@ -328,7 +320,7 @@ def _slope(p, x):
 
 
 def _polyval_forward(ans, dots, p, x):
-    return _plus(None if dots[0] is None else np.polyval(dots[0], x),
+    return plus(None if dots[0] is None else np.polyval(dots[0], x),
                  None if dots[1] is None else dots[1] * _slope(p, x))
 
 

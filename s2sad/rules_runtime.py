@@ -23,19 +23,10 @@ from __future__ import annotations
 import dataclasses
 
 from . import runtime, runtime_numpy
-from .rules import NONDIFFERENTIABLE, RULES, NotConst, Sym, defrule, np, py, rt, set_container
+from .rules import NONDIFFERENTIABLE, RULES, NotConst, Sym, defrule, np, plus, py, rt, set_container
 from .rules_numpy import rn
 
 __all__: list[str] = []
-
-
-def _plus(*parts: Sym | None) -> Sym | None:
-    """The sum of the parts that are not None (None if all are)."""
-    total = None
-    for p in parts:
-        if p is not None:
-            total = p if total is None else total + p
-    return total
 
 
 def _reduced_sum(h: Sym, axis: Sym, keepdims: Sym) -> Sym:
@@ -197,7 +188,7 @@ def _product_adjoint(helper, product) -> None:
     def forward(ans, dots, g, a, b, *rest):
         which = rest[-1].const
         other_dot = dots[2 - which]
-        return _plus(None if dots[0] is None else emit(dots[0], a, b, *rest),
+        return plus(None if dots[0] is None else emit(dots[0], a, b, *rest),
                      None if other_dot is None else emit(g, *((a, other_dot) if which == 0 else (other_dot, b)), *rest))
 
     defrule(helper, helper.__name__, reverse, diff=(0, 1, 2), forward=forward)
@@ -222,7 +213,7 @@ def _einsum_forward(ans, dots, g, subscripts, which, *operands):
         if d is not None and i != k:
             parts.append(rn.einsum_adjoint(g, subscripts, which, *[d if j == i else o for j, o in
                                                                     enumerate(operands)]))
-    return _plus(*parts)
+    return plus(*parts)
 
 
 defrule(runtime_numpy.einsum_adjoint, "einsum_adjoint", _einsum_reverse, forward=_einsum_forward)
@@ -237,7 +228,7 @@ def _var_reverse(h, ans, g, x, m, axis, ddof, keepdims):
 
 
 def _var_forward(ans, dots, g, x, m, axis, ddof, keepdims):  # bilinear in g and x
-    return _plus(None if dots[0] is None else rn.var_adjoint(dots[0], x, m, axis, ddof, keepdims),
+    return plus(None if dots[0] is None else rn.var_adjoint(dots[0], x, m, axis, ddof, keepdims),
                  None if dots[1] is None else rn.var_adjoint(g, dots[1], m, axis, ddof, keepdims))
 
 
@@ -253,9 +244,9 @@ def _std_reverse(h, ans, g, x, s, axis, ddof, keepdims):
 
 
 def _std_forward(ans, dots, g, x, s, axis, ddof, keepdims):
-    q_dot = _plus(None if dots[0] is None else dots[0] / (2.0 * s),
+    q_dot = plus(None if dots[0] is None else dots[0] / (2.0 * s),
                   None if dots[2] is None else -(g * dots[2]) / (2.0 * (s * s)))
-    return _plus(None if q_dot is None else rn.var_adjoint(q_dot, x, s, axis, ddof, keepdims),
+    return plus(None if q_dot is None else rn.var_adjoint(q_dot, x, s, axis, ddof, keepdims),
                  None if dots[1] is None else rn.var_adjoint(g / (2.0 * s), dots[1], s, axis, ddof, keepdims))
 
 
@@ -272,7 +263,7 @@ def _softmax_reverse(h, ans, g, s, axis):
 
 
 def _softmax_forward(ans, dots, g, s, axis):
-    return _plus(None if dots[0] is None else rn.softmax_adjoint(dots[0], s, axis),
+    return plus(None if dots[0] is None else rn.softmax_adjoint(dots[0], s, axis),
                  None if dots[1] is None else dots[1] * (g - _total(g * s, axis)) - s * _total(g * dots[1], axis))
 
 
@@ -285,7 +276,7 @@ def _log_softmax_reverse(h, ans, g, ls, axis):
 
 
 def _log_softmax_forward(ans, dots, g, ls, axis):
-    return _plus(None if dots[0] is None else rn.log_softmax_adjoint(dots[0], ls, axis),
+    return plus(None if dots[0] is None else rn.log_softmax_adjoint(dots[0], ls, axis),
                  None if dots[1] is None else -(dots[1] * np.exp(ls)) * _total(g, axis))
 
 
@@ -295,7 +286,7 @@ def _log_softmax_jvp_reverse(h, ans, x_dot, ls, axis):
 
 
 def _log_softmax_jvp_forward(ans, dots, x_dot, ls, axis):
-    return _plus(None if dots[0] is None else rn.log_softmax_jvp(dots[0], ls, axis),
+    return plus(None if dots[0] is None else rn.log_softmax_jvp(dots[0], ls, axis),
                  None if dots[1] is None else -_total(np.exp(ls) * dots[1] * x_dot, axis))
 
 
@@ -331,10 +322,10 @@ def _norm_forward(ans, dots, g, x, n, ord=None, axis=None, keepdims=False):
     parts = [None if dots[0] is None else rn.norm_adjoint(dots[0], x, n, ord, axis, keepdims)]
     if _norm_kind(ord) == "2":
         nk = rt.unreduce(n, x, axis, keepdims)
-        moved = _plus(None if dots[1] is None else rt.unreduce(g, x, axis, keepdims) * dots[1],
+        moved = plus(None if dots[1] is None else rt.unreduce(g, x, axis, keepdims) * dots[1],
                       None if dots[2] is None else -(ans * rt.unreduce(dots[2], x, axis, keepdims)))
         parts.append(None if moved is None else rn.safe_divide(moved, nk))
-    return _plus(*parts)
+    return plus(*parts)
 
 
 defrule(runtime_numpy.norm_adjoint, "norm_adjoint", _norm_reverse, diff=(0, 1, 2), forward=_norm_forward)
@@ -351,7 +342,7 @@ def _prod_reverse(h, ans, g, x, p, axis, keepdims):
 
 
 def _prod_forward(ans, dots, g, x, p, axis, keepdims):
-    return _plus(None if dots[0] is None else rn.prod_adjoint(dots[0], x, p, axis, keepdims),
+    return plus(None if dots[0] is None else rn.prod_adjoint(dots[0], x, p, axis, keepdims),
                  None if dots[1] is None else rt.unreduce(g, x, axis, keepdims) * rn.prod_pairs(dots[1], x, axis))
 
 
@@ -367,7 +358,7 @@ def _cumprod_adjoint_reverse(h, ans, g, x, c, axis):
 
 
 def _cumprod_adjoint_forward(ans, dots, g, x, c, axis):
-    return _plus(None if dots[0] is None else rn.cumprod_adjoint(dots[0], x, c, axis),
+    return plus(None if dots[0] is None else rn.cumprod_adjoint(dots[0], x, c, axis),
                  None if dots[1] is None else rn.cumprod_pairs(g, dots[1], x, axis))
 
 
@@ -376,7 +367,7 @@ def _cumprod_jvp_reverse(h, ans, x_dot, x, c, axis):
 
 
 def _cumprod_jvp_forward(ans, dots, x_dot, x, c, axis):
-    return _plus(None if dots[0] is None else rn.cumprod_jvp(dots[0], x, c, axis),
+    return plus(None if dots[0] is None else rn.cumprod_jvp(dots[0], x, c, axis),
                  None if dots[1] is None else rn.cumprod_pairs_out(x_dot, dots[1], x, axis))
 
 

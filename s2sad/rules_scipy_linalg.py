@@ -12,8 +12,8 @@ from __future__ import annotations
 import scipy.linalg as _sl
 
 from . import runtime_numpy
-from .rules import NONDIFFERENTIABLE, NotConst, _Namespace, defrule, np, rt, sym
-from .rules_linalg import _cholesky, _cholesky_forward, _mT, _plus, _trace_solve, linalg
+from .rules import NONDIFFERENTIABLE, NotConst, _Namespace, defrule, np, plus, rt, sym
+from .rules_linalg import _cholesky, _cholesky_forward, _mT, _trace_solve, linalg
 
 __all__: list[str] = []
 
@@ -79,7 +79,7 @@ def _solve_triangular_forward(ans, dots, a, b, *args, **kwargs):
     if dots[0] is not None:
         t_dot = _triangle(dots[0], lower, unit)
         moved = -((_mT(t_dot) if transposed else t_dot) @ ans)
-    return sl.solve_triangular(a, _plus(dots[1], moved), trans=1 if transposed else 0, lower=lower,
+    return sl.solve_triangular(a, plus(dots[1], moved), trans=1 if transposed else 0, lower=lower,
                                unit_diagonal=unit)
 
 
@@ -148,7 +148,7 @@ def _cho_solve_forward(ans, dots, c_and_lower, b, **kwargs):
         low_dot, up_dot = np.tril(c_dot), np.triu(c_dot)
         a_dot = np.where(lower, low_dot @ _mT(low) + low @ _mT(low_dot), _mT(up_dot) @ up + _mT(up) @ up_dot)
         moved = -(a_dot @ ans)
-    return sl.cho_solve(c_and_lower, _plus(dots[1], moved))
+    return sl.cho_solve(c_and_lower, plus(dots[1], moved))
 
 
 defrule(_sl.cho_solve, "scipy.linalg.cho_solve", _cho_solve, diff=(0, 1), forward=_cho_solve_forward)
@@ -175,7 +175,7 @@ def _sylvester(g, ans, a, b, q):
 
 
 def _sylvester_forward(ans, dots, a, b, q):
-    rhs = _plus(dots[2], None if dots[0] is None else -(dots[0] @ ans), None if dots[1] is None else -(ans @ dots[1]))
+    rhs = plus(dots[2], None if dots[0] is None else -(dots[0] @ ans), None if dots[1] is None else -(ans @ dots[1]))
     return sl.solve_sylvester(a, b, rhs)
 
 
