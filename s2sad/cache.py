@@ -324,7 +324,7 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
         "differentiate its source (see the note). Register a rule with `@s2sad.rrule(fn)`, or write the "
         "computation in your own code.")
     error.reason = getattr(e, "reason", None) or f"{type(e).__name__}: {e}"  # the innermost one
-    error.add_note(f"s2sad: inside it, {error.reason}")
+    error.__notes__ = [f"s2sad: inside it, {error.reason}"]  # (add_note is Python 3.11's)
     return error
 
 
