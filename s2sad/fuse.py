@@ -153,11 +153,11 @@ def _fold_ones(e: ir.Expr) -> ir.Expr:
     ``a + -b * c`` -> ``a - b * c`` (exact in floating point)."""
     if isinstance(e, ir.BinOp):
         left, right = _fold_ones(e.left), _fold_ones(e.right)
-        if e.op == "*" and _is_float(left, 1.0):
+        if e.op == "*" and _is_float(left, 1.0) and not ir.boolean_valued(right):  # (1.0 * mask is a number)
             return right
-        if e.op in ("*", "/") and _is_float(right, 1.0):
+        if e.op in ("*", "/") and _is_float(right, 1.0) and not ir.boolean_valued(left):
             return left
-        if e.op == "*" and _is_float(left, -1.0):
+        if e.op == "*" and _is_float(left, -1.0) and not ir.boolean_valued(right):
             return ir.UnaryOp("-", right)
         positive = _without_sign(right) if e.op in ("+", "-") else None
         if positive is not None:

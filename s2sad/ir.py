@@ -676,6 +676,12 @@ def _index_ast(e: Expr) -> ast.expr:
     return to_ast(e)
 
 
+def boolean_valued(e: Expr) -> bool:
+    """``e`` is a comparison or a logical operation: ``1.0 * e`` is a number, not ``e`` (a mask)."""
+    return isinstance(e, Compare) or (isinstance(e, Call) and isinstance(e.func, Ref)
+                                      and e.func.path[-1] in ("logical_not", "logical_and", "logical_or"))
+
+
 def expr_str(e: Expr) -> str:
     if isinstance(e, Closure) and isinstance(e.node, ast.FunctionDef):
         return f"<def {e.node.name}, capturing {', '.join(map(expr_str, e.captured)) or 'nothing'}>"

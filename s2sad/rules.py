@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy
 
 from . import runtime
-from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp
+from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp, boolean_valued
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
            "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
@@ -58,9 +58,9 @@ class Sym:
     def _bin(self, op: str, other: object, reflected: bool = False) -> Sym:
         o = sym(other)
         left, right = (o, self) if reflected else (self, o)
-        if op == "*" and left.const == 1:
+        if op == "*" and left.const == 1 and not boolean_valued(right.expr):  # (1.0 * mask is a float array)
             return right
-        if op in ("*", "/", "**") and right.const == 1:
+        if op in ("*", "/", "**") and right.const == 1 and not boolean_valued(left.expr):
             return left
         # the result's shape class: an array operand's, when the other is a scalar or of the same class
         shape = right.shape if left.scalar else left.shape if right.scalar or left.shape == right.shape else None

@@ -281,3 +281,14 @@ def test_an_alias_read_only_by_the_return_after_an_inplace_write_is_refused():
         with pytest.raises(S2SADSyntaxError, match=r"'z1' shares memory with the value written here") as e:
             transform(alias_returned_after_an_inplace_write)
         assert e.value.text.strip() == "a1 /= x"
+
+
+def negated_max(y):
+    # --seed 20261130 --index 1139: the cotangent -1.0 times max's pick mask was folded to `-mask`,
+    # a negative of a NumPy bool (a crash in grad); 1.0 * mask is a number, not the mask
+    return -max(0.5 * math.tanh(-1.5), 3.0 + math.tanh(y)) + min(y * 2.0, 1.0)
+
+
+def test_a_folded_cotangent_times_a_mask_stays_a_number():
+    check_grads(negated_max, (0.3,), modes=("rev", "fwd"))
+    check_grads(negated_max, (0.9,), modes=("rev", "fwd"))
