@@ -17,6 +17,7 @@ import builtins
 import functools
 import inspect
 import linecache
+import sys
 import textwrap
 import types
 import weakref
@@ -216,6 +217,8 @@ def _def_compiles_to(lines: list[str], first: int, fn: types.FunctionType) -> bo
     """Does the text of a ``def`` (starting at line ``first``) compile to ``fn``'s code, where ``fn`` was
     compiled (see ``_enclosing``; its module's imports too)? The text is compiled as it stands, not
     dedented: a docstring keeps its indentation."""
+    if sys.version_info < (3, 11):  # 3.10 compiles a nested function's qualified name and lines otherwise
+        return True
     text = "".join(lines)
     blocks = _enclosing(fn) or (["if 1:"] if _indent(text) else [])
     pad = text[: _indent(text)]
@@ -239,6 +242,8 @@ def _lambda_compiles_to(node: ast.Lambda, fn: types.FunctionType) -> bool:
 
 
 def _compiles_to(source: str | ast.Module, fn: types.FunctionType, shift: int) -> bool:
+    if fn.__code__.co_filename.startswith("<s2sad:"):  # code s2sad generated: its text is what it compiled
+        return True
     if _assertions_rewritten(fn.__code__):  # a test module under pytest: compile the text as pytest did
         source = _rewrite_asserts(source)
     try:
@@ -335,6 +340,8 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
                  and node.lineno == code.co_firstlineno
                  and [a.id for a in node.args.args + node.args.kwonlyargs] == params]
     running = [n for n in found if _lambda_compiles_to(gast.gast_to_ast(n), fn)]
+    if len(found) == 1 and not running and sys.version_info < (3, 11):
+        running = found  # (3.10 compiles a nested lambda's qualified name otherwise: not checked there)
     if found and not running:
         raise SourceUnavailableError(_changed(fn, code.co_firstlineno))
     found = running  # several on one line: the ones whose compiled code is fn's

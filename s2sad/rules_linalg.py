@@ -137,11 +137,13 @@ def _phi(x):
 
 
 try:
+    import scipy
     import scipy.linalg as _scipy_linalg
 except ImportError:  # scipy is optional: general solves then
     triangular = None
-else:
-    triangular = _Namespace("scipy_linalg", _scipy_linalg, scalar_out=False)
+else:  # (solve_triangular takes stacks of matrices from SciPy 1.16 on)
+    batched = tuple(int(p) for p in scipy.__version__.split(".")[:2]) >= (1, 16)
+    triangular = _Namespace("scipy_linalg", _scipy_linalg, scalar_out=False) if batched else None
 
 
 def _lower_solve(low, b, transposed: bool):

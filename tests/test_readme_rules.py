@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -43,6 +44,8 @@ def rule_list() -> str:
     return "\n".join([*lines, END])
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="the list is written with the newest NumPy and SciPy, which "
+                    "Python 3.10 does not get (some functions are registered only where they exist)")
 def test_the_readme_lists_every_registered_rule():
     text = README.read_text()
     current = text[text.index(BEGIN): text.index(END) + len(END)]
