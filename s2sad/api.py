@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, _rebind, carries_derivative, cell_contents, get_cache
+from .cache import JVP, VJP, Cache, _rebind, carries_derivative, get_cache
 from .errors import SourceUnavailableError
-from .frontend import library_cells, parse_function, source_lines
+from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, leaves, map_leaves, unflatten

@@ -24,7 +24,7 @@ import weakref
 import numpy as np
 
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import globals_hold, library_cells, library_value, source_lines
+from .frontend import cell_contents, globals_hold, library_cells, library_value, source_lines
 from .pytree import differentiable, is_node, leaves
 from .rules import custom_rule, lookup
 
@@ -513,13 +513,6 @@ def carries_derivative(value, seen: set[int] | None = None) -> bool:
             if any(carries_derivative(cell_contents(cell), seen) for cell in leaf.__closure__ or ()):
                 return True
     return False
-
-
-def cell_contents(cell: types.CellType) -> object:
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return None
 
 
 def _snapshot(cell: types.CellType) -> types.CellType:

@@ -104,10 +104,10 @@ def library_value(value: object) -> bool:
 def library_cells(fn: types.FunctionType) -> tuple[int, ...]:
     """The identities of the library values ``fn``'s closure holds (long-lived objects): part of the key
     of a transform that serves every closure of ``fn``'s code."""
-    return tuple(id(v) for v in (_cell_value(c) for c in fn.__closure__ or ()) if library_value(v))
+    return tuple(id(v) for v in (cell_contents(c) for c in fn.__closure__ or ()) if library_value(v))
 
 
-def _cell_value(cell: types.CellType) -> object:
+def cell_contents(cell: types.CellType) -> object:
     try:
         return cell.cell_contents
     except ValueError:  # empty
