@@ -189,17 +189,24 @@ def w8(S, sigma, r, strikes, T):
 
 
 def w8_hand(S, sigma, r, strikes, T):
-    """Delta, vega and rho of the book, in closed form."""
+    """The chain rule through the same pricer, written out by hand (each strike's adjoint right after its
+    price: the book is a sum)."""
     sq = math.sqrt(T)
     v = sigma * sq
+    disc = math.exp(-r * T)
     drift = (r + 0.5 * sigma * sigma) * T
-    delta = vega = rho = 0.0
+    S_bar = sigma_bar = r_bar = 0.0
     for K in strikes:
-        d1 = (math.log(S / K) + drift) / v
-        delta += norm_cdf(d1)
-        vega += math.exp(-0.5 * d1 * d1)
-        rho += K * norm_cdf(d1 - v)
-    return delta, vega * S * sq * 0.3989422804014327, rho * T * math.exp(-r * T)
+        num = math.log(S / K) + drift
+        d1 = num / v
+        d2 = d1 - v
+        d2_bar = -K * disc * math.exp(-0.5 * d2 * d2) * 0.3989422804014327
+        d1_bar = S * math.exp(-0.5 * d1 * d1) * 0.3989422804014327 + d2_bar
+        num_bar = d1_bar / v
+        S_bar += norm_cdf(d1) + num_bar / S
+        sigma_bar += num_bar * sigma * T - (d2_bar + d1_bar * d1) * sq
+        r_bar += (num_bar + K * disc * norm_cdf(d2)) * T
+    return S_bar, sigma_bar, r_bar
 
 
 def w9(params, xs, ys):

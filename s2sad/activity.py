@@ -10,6 +10,7 @@ shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 from __future__ import annotations
 
 import dis
+import math
 import operator
 import os
 import types
@@ -22,6 +23,7 @@ from .cache import VJP
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import DYNAMIC
+from .statics import ANY, OTHER, SCALAR, Items, entry, join, unpacked
 from .rules import (
     ATTRIBUTES,
     BINOP_FUNCS,
@@ -212,6 +214,20 @@ class Analysis:
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
     items: set[str] = field(default_factory=set)  # read out of an array of known shape by integer indices:
     # a NumPy scalar, immutable (``y op= v`` on it rebinds)
+    parts: dict[str, Items] = field(default_factory=dict)  # what is known of tuples', lists' and dicts' entries
+    calls: dict[int, tuple] = field(default_factory=dict)  # id(call into user code) -> the facts it is made for
+
+    def fact(self, e: ir.Expr) -> object:
+        """What is statically known of ``e`` (see ``statics``)."""
+        if _static_scalar(e, self.scalars):
+            return SCALAR
+        if isinstance(e, ir.Const):
+            return OTHER if e.value is None or isinstance(e.value, str) else None
+        if isinstance(e, ir.Tuple):
+            return Items("tuple", tuple(range(len(e.items))), tuple(map(self.fact, e.items)))
+        if isinstance(e, ir.Name):
+            return self.dims.get(e.id) or self.parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
+        return None
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -248,40 +264,81 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
 
 
 def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset(),
-            dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Analysis:
+            dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False, facts: dict[str, object] | None = None,
+            resolve=None) -> Analysis:
     """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
 
     Loops are analysed to a fixed point: a carried value is varied if its initial
     value or its value at the end of an iteration is, and useful if its result
     after the loop or any use inside the loop is. ``dims``: the shapes of array
     parameters, when the result may assume them (then names of equal shapes share a
-    shape class, and ``shape_specific`` says whether that told anything new).
+    shape class, and ``shape_specific`` says whether that told anything new); ``facts``:
+    what the pytree parameters hold (``statics.Items``), assumed with the shapes.
     ``typed``: the derivative serves calls whose arguments have the types the parameters
     were classified by (``tree_params`` are exactly the pytree arguments); otherwise a
     parameter used as a container (indexed, unpacked, iterated, passed on) may be one.
+    ``resolve(fn, signature)``: the fact of a user function's result for arguments of these
+    facts (a call it resolves is made for them, see ``Analysis.calls``).
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
-    scalars = _scalars(fn.body, prims, set(scalar_params))
+    facts = facts or {}
+    calls = _Calls(resolve)
+    scalars, parts, dims, resolved = _values(fn.body, prims, set(scalar_params), dims, facts, calls)
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays)
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts)
     varied = _varied(fn.body, prims, set(wrt))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
-    dims = _dims(fn.body, prims, dims, scalars) if dims else {}
     shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
     rank_rules = [RULES[f] for f in RANK_RULES]
-    specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
+    specific = specific or bool(facts) or any(  # a rule that reads ranks met operands whose ranks are known
         p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
-        for p in prims.values())
+        for p in prims.values()) or any(_shaped(f) for sig, _ in resolved.values() for f in sig)
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
     items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
              and prims[id(s)].kind == CALL and prims[id(s)].rule.name == "x[index]"}
-    return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims, varied, useful, kinds, literals, items)
+    leaves = scalars | {n for n, d in dims.items() if d}
+    containers = _containers(stmts, prims, set(tree_params)) - leaves
+    return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
+                    literals, items, parts, {k: sig for k, (sig, _) in resolved.items()})
+
+
+def _values(body: list[ir.Stmt], prims: dict[int, Prim], scalar_params: set[str],
+            dims: dict[str, tuple[int, ...]] | None, facts: dict[str, object], calls: _Calls) -> tuple:
+    """Scalars, containers' entries and (given the parameters' shapes) shapes; and the calls resolved.
+
+    Calls with only scalar (and container-of-scalar) arguments are resolved by the scalar pass, those
+    with arrays by the shape pass, whose results the scalar pass is then given (``hints``) and run
+    again, until the shape pass finds what the scalar pass was given; if they do not settle, the
+    shape pass's results are not fed back."""
+    shaped = dims is not None and bool(dims or facts)
+    for attempt in range(_ROUNDS + 1):
+        if attempt == _ROUNDS:
+            calls.hints = {}
+        scalars, parts = _scalars(body, prims, scalar_params, facts, calls)
+        resolved = dict(calls.found)
+        if not shaped:
+            return scalars, parts, {}, resolved
+        found, parts = _dims(body, prims, dims, scalars, facts, calls)
+        resolved.update(calls.found)
+        if calls.found == calls.hints or attempt == _ROUNDS:
+            return scalars, parts, found, resolved
+        calls.hints = calls.found
+    raise AssertionError("unreachable")
+
+
+_ROUNDS = 4  # rounds of the scalar and shape passes feeding each other what calls return
+
+
+def _shaped(fact: object) -> bool:
+    """A fact holding an array's shape (so known only to a derivative specific to the arguments' shapes)."""
+    if isinstance(fact, Items):
+        return any(map(_shaped, fact.facts))
+    return isinstance(fact, tuple)
 
 
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
@@ -457,23 +514,47 @@ def _branch_facts(s: ir.If, block, fact, forget) -> tuple[list, list]:
     return sides[0], sides[1]
 
 
-def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str]
-          ) -> dict[str, tuple[int, ...]]:
+def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str],
+          facts: dict[str, object], calls: _Calls) -> tuple[dict[str, tuple[int, ...]], dict[str, Items]]:
     """Concrete shapes that the parameters' shapes determine: elementwise broadcasting, integer
     indexing (a for loop's element too), reductions over constant axes, matrix products, ``.T``, in-place writes; values
-    carried by a loop whose iterations keep their shape. Names left out are not known; names
-    known to be scalars have shape ``()`` whatever their operands (``math.sin``, ``float``)."""
+    carried by a loop whose iterations keep their shape; entries of tuples, lists and dicts (from the
+    arguments' ``facts``, literals, tuple assignments) and results of calls ``calls`` resolves. Names
+    left out are not known; names known to be scalars have shape ``()`` whatever their operands
+    (``math.sin``, ``float``). Returns the shapes and the containers' ``Items``."""
     dims = dict(params)
-    ints: set[str] = set()  # targets of `for ... in range(...)`
+    parts = {n: f for n, f in facts.items() if isinstance(f, Items)}
+    ints = calls.ints  # targets of `for ... in range(...)`
+    calls.start()
 
     def of(e: ir.Expr) -> tuple[int, ...] | None:
         if isinstance(e, ir.Const) and type(e.value) in (int, float):
             return ()
         return dims.get(e.id) if isinstance(e, ir.Name) else None
 
+    def static(e: ir.Expr) -> object:
+        if _static_scalar(e, scalars):
+            return SCALAR
+        if isinstance(e, ir.Const):
+            return OTHER if e.value is None or isinstance(e.value, str) else None
+        if isinstance(e, ir.Name):
+            return dims.get(e.id) or parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
+        return None
+
+    def bind(name: str, f: object) -> None:
+        if f == SCALAR:
+            dims[name] = ()
+        elif isinstance(f, tuple):
+            dims[name] = f
+        elif isinstance(f, Items):
+            parts[name] = f
+
     def assign(s: ir.Assign) -> tuple[int, ...] | None:
         p = prims[id(s)]
         if isinstance(s.target, tuple):
+            if p.kind == UNPACK:
+                for t, f in zip(s.targets, unpacked(static(p.args[0]), len(s.targets)) or ()):
+                    bind(t, f)
             return None
         args = [of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
@@ -500,37 +581,103 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
             return _product(*args, name == "numpy.dot")
         return None
 
+    consts: dict[str, object] = {}  # ints and tuples of ints the shapes determine (``x.shape[1]``)
+
+    def const(e: ir.Expr) -> object:
+        if isinstance(e, ir.Const):
+            return e.value if type(e.value) is int else None
+        return consts.get(e.id) if isinstance(e, ir.Name) else None
+
+    def shape_value(s: ir.Assign) -> object:
+        """What ``s`` computes, where it is an int or a tuple of ints the known shapes fix."""
+        v = s.value
+        if isinstance(v, ir.Attr) and isinstance(v.value, ir.Name) and v.value.id in dims:
+            d = dims[v.value.id]
+            return {"shape": d, "ndim": len(d), "size": math.prod(d)}.get(v.attr)
+        if isinstance(v, ir.Subscript) and isinstance(const(v.value), tuple) and type(const(v.index)) is int:
+            t, i = const(v.value), const(v.index)
+            return t[i] if -len(t) <= i < len(t) else None
+        if isinstance(v, ir.Tuple):
+            items = [const(i) for i in v.items]
+            return tuple(items) if all(type(i) is int for i in items) else None
+        if isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and len(v.args) == 1 and not v.kwargs \
+                and isinstance(v.args[0], ir.Name) and v.args[0].id in dims:
+            d = dims[v.args[0].id]
+            if v.func.value in (np.shape,):
+                return d
+            if v.func.value is len and d:
+                return d[0]
+        return None
+
+    def created(s: ir.Assign) -> tuple[int, ...] | None:
+        """The shape of an array ``np.zeros(shape)`` (``ones``, ``empty``, ``full``, ``*_like``) makes."""
+        v = s.value
+        if not (isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.args):
+            return None
+        fn, first = v.func.value, v.args[0]
+        if fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like) and not any(
+                k == "shape" for k, _ in v.kwargs):
+            return of(first) if isinstance(first, ir.Name) and first.id not in scalars else None
+        if fn in (np.zeros, np.ones, np.empty, np.full):
+            shape = const(first)
+            return (shape,) if type(shape) is int else shape if isinstance(shape, tuple) else None
+        return None
+
+    def both(e: ir.Expr) -> tuple:
+        return of(e), parts.get(e.id) if isinstance(e, ir.Name) else None
+
+    def forget(o: str) -> None:
+        dims.pop(o, None)
+        parts.pop(o, None)
+
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 d = () if s.target in scalars else assign(s)
                 if d is not None:
                     dims[s.target] = d
+                elif isinstance(s.target, str):
+                    if (d := created(s)) is not None:
+                        dims[s.target] = d
+                    else:
+                        bind(s.target, _fact_of(s, prims[id(s)], static, calls))
+                    if (c := shape_value(s)) is not None:
+                        consts[s.target] = c
+                    else:  # (a loop's body is analysed again when an assumption about a shape fails)
+                        consts.pop(s.target, None)
             elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, of, lambda o: dims.pop(o, None))
-                dims.update({o: a for o, a, b in zip(s.outs, *sides) if a is not None and a == b})
+                sides = _branch_facts(s, block, both, forget)
+                for o, (da, pa), (db, pb) in zip(s.outs, *sides):
+                    if da is not None and da == db:
+                        dims[o] = da
+                    elif join(pa, pb) is not None:
+                        parts[o] = join(pa, pb)
             elif isinstance(s, ir.Loop):
                 loop(s)
 
     def loop(s: ir.Loop) -> None:
         if range_target(s):
             ints.add(s.target)
-        before = dict(dims)
-        stable = {c: of(i) for c, i in zip(s.carried, s.inits) if of(i) is not None}
+        before, before_parts = dict(dims), dict(parts)
+        stable = {c: both(i) for c, i in zip(s.carried, s.inits) if both(i) != (None, None)}
         while True:  # assume each carried value keeps its initial shape; drop those an iteration changes
             dims.clear()
-            dims.update(before, **stable)
+            dims.update(before, **{c: d for c, (d, _) in stable.items() if d is not None})
+            parts.clear()
+            parts.update(before_parts, **{c: f for c, (_, f) in stable.items() if f is not None})
             block(s.cond_body)
             block(s.body)
-            changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and of(n) != stable[c]]
+            changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and both(n) != stable[c]]
             if not changed:
                 break
             for c in changed:
                 del stable[c]
-        dims.update({r: stable[c] for r, c in zip(s.results, s.carried) if c in stable})
+        for r, c in zip(s.results, s.carried):
+            if c in stable:
+                bind(r, stable[c][0] if stable[c][0] is not None else stable[c][1])
 
     block(body)
-    return dims
+    return dims, parts
 
 
 def _reduced(shape: tuple[int, ...], axis: ir.Expr, keepdims: ir.Expr) -> tuple[int, ...] | None:
@@ -639,15 +786,17 @@ _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
-           dims: dict[str, tuple[int, ...]], positional: list[str]) -> dict[str, str]:
+           dims: dict[str, tuple[int, ...]], positional: list[str], parts: dict[str, Items]) -> dict[str, str]:
     """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
     are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
     ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
     here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
     A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
-    or not a list or tuple.
+    or not a list or tuple. Names of known shape (``dims``) are arrays, those of known entries (``parts``)
+    their containers.
     """
-    kinds = {n: "array" for n in [*scalars, *dims, *positional]}
+    kinds = {n: f.kind for n, f in parts.items()}
+    kinds.update({n: "array" for n in [*scalars, *dims, *positional]})
     kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
 
     def of(e: ir.Expr) -> str | None:
@@ -809,41 +958,72 @@ def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     return useful
 
 
-def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str]) -> set[str]:
-    """Names statically of shape ``()``; carried values optimistically, then checked."""
+def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], facts: dict[str, object],
+             calls: _Calls) -> tuple[set[str], dict[str, Items]]:
+    """Names statically of shape ``()``, and what is known of the entries of tuples, lists and dicts
+    (``Items`` of ``SCALAR`` facts, from literals, the arguments' ``facts`` and calls); carried values
+    optimistically, then checked."""
     demoted: set[str] = set()
     while True:
-        scalars = set(params)
-        broken = _scalar_pass(body, prims, scalars, demoted)
+        scalars, parts = set(params), {n: f for n, f in facts.items() if isinstance(f, Items)}
+        calls.start()
+        broken = _scalar_pass(body, prims, scalars, parts, demoted, calls)
         if not broken:
-            return scalars
+            return scalars, parts
         demoted |= broken
 
 
-def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
-    """One forward pass; returns carried names assumed scalar whose next value was not."""
+def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demoted: set[str], calls: _Calls
+                 ) -> set[str]:
+    """One forward pass; returns carried names assumed scalar (or of known entries) whose next value was not."""
     broken: set[str] = set()
 
-    def known(e: ir.Expr) -> bool:
-        return _static_scalar(e, scalars)
+    def fact(e: ir.Expr) -> object:
+        if _static_scalar(e, scalars):
+            return SCALAR
+        if isinstance(e, ir.Const):
+            return OTHER if e.value is None or isinstance(e.value, str) else None
+        return parts.get(e.id) if isinstance(e, ir.Name) else None
+
+    def bind(name: str, f: object) -> None:
+        if f == SCALAR:
+            scalars.add(name)
+        elif isinstance(f, Items):
+            parts[name] = f
+
+    def forget(name: str) -> None:
+        scalars.discard(name)
+        parts.pop(name, None)
 
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                if _is_scalar(prims[id(s)], scalars):
-                    scalars.update(s.targets)
+                p = prims[id(s)]
+                if isinstance(s.target, tuple):
+                    if p.kind == UNPACK:
+                        for t, f in zip(s.targets, unpacked(fact(p.args[0]), len(s.targets)) or ()):
+                            bind(t, f)
+                elif _is_scalar(p, scalars):
+                    scalars.add(s.target)
+                else:
+                    bind(s.target, _fact_of(s, p, fact, calls))
             elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, known, scalars.discard)
-                scalars.update(o for o, a, b in zip(s.outs, *sides) if a and b)
+                sides = _branch_facts(s, block, fact, forget)
+                for o, a, b in zip(s.outs, *sides):
+                    bind(o, join(a, b))
             elif isinstance(s, ir.Loop):
-                assumed = [c for c, i in zip(s.carried, s.inits) if known(i) and c not in demoted]
-                scalars.update(assumed)
+                if range_target(s):
+                    calls.ints.add(s.target)
+                assumed = {c: fact(i) for c, i in zip(s.carried, s.inits) if c not in demoted}
+                for c, f in assumed.items():
+                    bind(c, f)
                 block(s.cond_body)
                 block(s.body)
                 for c, n in zip(s.carried, s.nexts):
-                    if c in assumed and not known(n):
+                    if assumed.get(c) is not None and fact(n) != assumed[c]:
                         broken.add(c)
-                scalars.update(r for r, c in zip(s.results, s.carried) if c in assumed)
+                for r, c in zip(s.results, s.carried):
+                    bind(r, assumed.get(c))
         # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
         # means every operand had shape () (broadcasting never shrinks a shape).
         for s in reversed(stmts):
@@ -854,6 +1034,76 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
 
     block(body)
     return broken
+
+
+class _Calls:
+    """Calls into user code resolved for what their arguments are.
+
+    ``resolve(fn, signature)`` (given for a derivative made for its argument types) analyses the
+    callee for the facts of its positional arguments and returns the fact of its result (None if
+    it cannot). ``found`` holds the calls the last pass resolved, ``id(stmt) -> (signature, result)``;
+    ``hints`` results the shape pass found, for the scalar pass (see ``analyze``)."""
+
+    def __init__(self, resolve=None) -> None:
+        self.resolve = resolve
+        self.ints: set[str] = set()  # targets of `for ... in range(...)`: ints
+        self.found: dict[int, tuple] = {}
+        self.hints: dict[int, tuple] = {}
+
+    def start(self) -> None:
+        self.found = {}
+
+    def result(self, s: ir.Assign, p: Prim, fact) -> object:
+        fn = _specialisable(p) if self.resolve is not None else None
+        if fn is None:
+            return None
+        signature = tuple(fact(a) for a in p.args)
+        if None in signature:
+            hint = self.hints.get(id(s))
+            return None if hint is None else hint[1]
+        out = self.resolve(fn, signature)
+        self.found[id(s)] = (signature, out)
+        return out
+
+
+def _specialisable(p: Prim) -> types.FunctionType | None:
+    """The user function ``p`` calls by name, if a transform for its arguments' facts can stand for it:
+    a plain function (no closure, no rule of the user's), positional arguments that bind to parameters."""
+    fn = p.callee
+    if not isinstance(fn, types.FunctionType) or fn.__closure__ or p.starred or custom_rule(fn) is not None \
+            or not isinstance(p.func, ir.Ref) or len(p.args) > fn.__code__.co_argcount:
+        return None
+    return fn
+
+
+def _fact_of(s: ir.Assign, p: Prim, fact, calls: _Calls) -> object:
+    """What is known of the value ``s`` binds, from the facts of its operands (``fact``): a container
+    literal's entries, an entry read with a constant key (or an index known to be an int), a copy,
+    the result of a call into user code that ``calls`` resolves."""
+    if p.kind == COPY:
+        return fact(p.args[0])
+    if p.kind == CONTAINER:
+        v = s.value
+        if isinstance(v, ir.Dict):
+            if not all(isinstance(k, ir.Const) for k in v.keys):
+                return None
+            return Items("dict", tuple(k.value for k in v.keys), tuple(fact(e) for e in v.values))
+        return Items("list" if isinstance(v, ir.List) else "tuple", tuple(range(len(v.items))),
+                     tuple(fact(e) for e in v.items))
+    if p.kind == CALL and p.rule.name == "x[index]" and len(p.args) == 2:
+        container, index = fact(p.args[0]), p.args[1]
+        if isinstance(index, ir.Const):
+            return entry(container, index.value)
+        if isinstance(container, Items) and (container.kind == "dict" or (
+                isinstance(index, ir.Name) and index.id in calls.ints)):
+            return entry(container, ANY)
+        return None
+    if p.kind == CALL and p.rule.name == "sequence":  # what a for loop iterates: a tuple or list as it is
+        f = fact(p.args[0])
+        return f if isinstance(f, Items) and f.kind != "dict" else None
+    if p.kind == TRANSFORM:
+        return calls.result(s, p, fact)
+    return None
 
 
 def _is_scalar(p: Prim, scalars: set[str]) -> bool:

@@ -23,12 +23,13 @@ import weakref
 
 import numpy as np
 
-from .errors import NoDerivativeRuleError, S2SADSyntaxError
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, globals_hold, library_cells, library_value, source_lines
 from .pytree import differentiable, is_node, leaves
 from .rules import custom_rule, lookup
+from .statics import SCALAR, Items, of_value
 
-__all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of"]
+__all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of", "callee_result"]
 
 _SCALAR_TYPES = (float, int, bool, np.generic)
 MAX_SHAPES = 8  # shape-specific derivatives per argument types
@@ -97,6 +98,7 @@ class Cache:
         self.dynamic_cells = dynamic_cells or shared is not None  # one transform for every closure of fun's code
         self.shared = shared
         self.table: dict[object, Entry | ByShape] = {}  # types_key(args) -> entry, or entries by shape
+        self.static: dict[tuple, Entry] = {}  # the facts of the arguments (a caller knows them) -> entry
 
     @property
     def fun(self) -> types.FunctionType | None:
@@ -154,20 +156,39 @@ class Cache:
         trees = frozenset(positional[i] for i, a in enumerate(args[: len(positional)]) if is_node(a))
         dims = {positional[i]: a.shape for i, a in enumerate(args[: len(positional)])
                 if type(a) is np.ndarray} if shapes else None
+        facts = {positional[i]: f for i, a in enumerate(args[: len(positional)]) if type(a) in _TREES
+                 and isinstance(f := of_value(a), Items)} if shapes else None  # (keyed with the shapes: shapes_key)
         if self.shared is None:
-            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True),
-                         arrays)
-        key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None)
+            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True,
+                                   facts=facts), arrays)
+        key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None,
+               tuple(facts.items()) if facts else None)
         generated = self.shared.get(key)
         if generated is None or not globals_hold(self.fun, generated.globals_read):
-            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True)
+            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True, facts=facts)
             if len(self.shared) < MAX_SHARED:
                 self.shared[key] = generated
         return Entry(generated, arrays, self.fun)
 
 
+_TREES = (dict, list, tuple)
+
+
 def shapes_key(args: tuple) -> tuple:
-    return tuple([a.shape if type(a) is np.ndarray else None for a in args])  # (a list display is faster)
+    """The arrays' shapes, and the pytrees' structure, leaf types and shapes (``tree_key``)."""
+    return tuple([a.shape if type(a) is np.ndarray else tree_key(a) if type(a) in _TREES else None
+                  for a in args])  # (a list display is faster)
+
+
+def tree_key(v: dict | list | tuple) -> tuple:
+    """A tuple, list or dict's structure (keys), and its leaves' types and arrays' shapes: it tells apart
+    any two that ``statics.of_value`` does."""
+    items = v.values() if type(v) is dict else v
+    leaves = tuple(map(type, items))
+    if np.ndarray in leaves or dict in leaves or list in leaves or tuple in leaves:
+        leaves = tuple([x.shape if type(x) is np.ndarray else tree_key(x) if type(x) in _TREES else type(x)
+                        for x in items])
+    return (type(v), tuple(v), leaves) if type(v) is dict else (type(v), leaves)
 
 
 class ByShape:
@@ -275,6 +296,47 @@ class _Handle:
         return f"<s2sad {kind} of {self.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
 
 
+# what is being analysed or transformed for the facts of its arguments: a call back into one of them
+# (recursion) is left to the handles, which pick a derivative when the call runs
+_in_progress: set = set()
+MAX_NESTED = 12  # callees analysed or transformed within one another for their arguments' facts
+_results: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {signature: its result's fact}
+
+
+def param_facts(fun: types.FunctionType, signature: tuple) -> tuple[frozenset, frozenset, dict, dict]:
+    """``transform``'s ``scalars``, ``trees``, ``dims`` and ``facts`` for positional arguments of the facts
+    ``signature`` (see ``statics``): what a call with such arguments specialises to."""
+    positional = fun.__code__.co_varnames[: fun.__code__.co_argcount]
+    named = list(zip(positional, signature))
+    return (frozenset(n for n, f in named if f == SCALAR), frozenset(n for n, f in named if isinstance(f, Items)),
+            {n: f for n, f in named if isinstance(f, tuple)}, {n: f for n, f in named if isinstance(f, Items)})
+
+
+def callee_result(fun: types.FunctionType, signature: tuple) -> object:
+    """The fact of what ``fun`` returns for positional arguments of the facts ``signature`` (None when
+    it is not known, or ``fun`` is being analysed for them: a recursive call)."""
+    from .activity import analyze
+    from .transform import lowered_ir
+
+    per_fun = _results.setdefault(fun, {})
+    if signature in per_fun:
+        return per_fun[signature]
+    key = ("result", fun, signature)
+    if key in _in_progress or len(_in_progress) >= MAX_NESTED:
+        return None
+    _in_progress.add(key)
+    try:
+        lowered = lowered_ir(fun)[2]
+        scalars, trees, dims, facts = param_facts(fun, signature)
+        analysis = analyze(lowered, [], scalars, trees, dims, typed=True, facts=facts, resolve=callee_result)
+        result = per_fun[signature] = analysis.fact(lowered.body[-1].value)
+    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError):
+        result = per_fun[signature] = None  # (the call reports it when it runs)
+    finally:
+        _in_progress.discard(key)
+    return result
+
+
 class VJP(_Handle):
     """Generated code binds one per callee (``g_vjp``) and calls ``z, g_pullback = g_vjp(a, b)``.
 
@@ -292,6 +354,31 @@ class VJP(_Handle):
             if not _library(self.cache.fun):
                 raise
             raise _library_error(self.cache.fun, e, sys._getframe(1)) from None
+
+    def specialised(self, signature: tuple) -> types.FunctionType | None:
+        """The vjp made for positional arguments of the facts ``signature`` (``statics``), made now, for a
+        caller whose own derivative guarantees them; None where it cannot be made now (within its own
+        transform, or an error the call reports when it runs, through this handle)."""
+        from .transform import transform
+
+        key = ("vjp", self.fun, self.cache.wrt, signature)
+        entry = self.cache.static.get(signature)
+        if entry is None:
+            if key in _in_progress or len(_in_progress) >= MAX_NESTED:
+                return None
+            _in_progress.add(key)
+            try:
+                scalars, trees, dims, facts = param_facts(self.fun, signature)
+                generated = transform(self.fun, self.cache.wrt, scalars, False, trees, dims=dims, typed=True,
+                                      facts=facts)
+            except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError):
+                return None
+            finally:
+                _in_progress.discard(key)
+            entry = self.cache.static[signature] = Entry(generated, ())
+        vjp = entry.vjp
+        vjp.__s2sad_callee__ = (self.fun, self.cache.wrt, entry.generated)  # (for ``source(callees=True)``)
+        return vjp
 
     def generic(self) -> types.FunctionType:
         """The generated vjp for any argument types: what a derivative of this derivative transforms."""

@@ -317,8 +317,8 @@ class _Points:
         else:
             return
         for t in s.targets:
-            for n in sources:
-                self.flow(t, m.mem(n) | self.elements(n))  # an item taken out of a container, too
+            for n in sources:  # (a copy is the same object: what it holds stays its elements)
+                self.flow(t, m.mem(n) if kind == COPY else m.mem(n) | self.elements(n))  # an item taken out, too
             if sources:
                 self.views.add(t)
                 self.origin[t] = sources[0]

@@ -47,7 +47,7 @@ from .activity import (
     check_uses,
     method_receiver,
 )
-from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
+from .cache import VJP, VJP_OF_HIGHER_ORDER, callee_result, vjp_of
 from .custom import Checkpointed, CheckpointHandle, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
@@ -87,18 +87,25 @@ def _helper(name: str) -> ir.Ref:
     return ir.Ref((name,), obj, helper=True)
 
 
-def _zeros(name: str) -> ir.Expr:
-    return ir.Call(_helper("zeros_like"), [ir.Name(name)])
+def _zeros(name: str, scalars: set[str] = frozenset()) -> ir.Expr:
+    """A zero cotangent for ``name``: ``0.0`` for a value statically a number (the gradient returned is cast
+    to its argument's type), else ``zeros_like``."""
+    return ir.Const(0.0) if name in scalars else ir.Call(_helper("zeros_like"), [ir.Name(name)])
 
 
 def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
-            typed: bool = False) -> Derivative:
+            typed: bool = False, facts: dict[str, object] | None = None,
+            spread: dict[str, list[tuple[object, str]]] | None = None) -> Derivative:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
-    ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``)."""
+    ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``, and
+    ``facts`` what the pytree parameters hold). ``typed``: made for the argument types (``scalar_params``,
+    ``tree_params``), so a call whose arguments' types are known calls a vjp made for them. ``spread``: the
+    pytree parameters read only once per key, at the entry (``entries``), and those reads: such a
+    parameter's cotangent is the literal of its entries' ones."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+    analysis = analyze(fn, wrt, scalar_params, tree_params, dims, typed, facts, callee_result if typed else None)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
@@ -109,6 +116,8 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active
     seed = namer.fresh(f"{out.id}_bar" if returns_active else "out_bar")
     adj = _Adjoint(analysis, namer, mutation)
+    spread = spread or {}
+    adj.deferred = {name for reads in spread.values() for _, name in reads}  # (their adjoint: the literal below)
     for stmt in ir.walk(forward):  # name the pullbacks of calls in the order the calls are made
         p = analysis.prims.get(id(stmt))
         if p is not None and p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets):
@@ -117,7 +126,8 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
-    grads = [adj.bars.get(p) or _zeros(p) for p in wrt]
+    grads = [_entries_bar(p, spread[p], facts[p], adj) if p in spread else adj.bars.get(p) or _zeros(p, analysis.scalars)
+             for p in wrt]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
         [*adj.out, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
@@ -137,6 +147,23 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
                     known_shapes=specific)[0]
 
     return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer), specific, value_and_grad)
+
+
+def _entries_bar(param: str, reads: list[tuple[object, str]], items, adj: _Adjoint) -> ir.Expr:
+    """The cotangent of a pytree parameter read once per key at the entry: the literal of its entries'
+    cotangents (zeros for an entry not read, or that received none)."""
+    names = dict(reads)
+    values = []
+    for key in items.keys:
+        name = names.get(key)
+        bar = adj.bars.get(name) if name is not None else None
+        if bar is None:
+            entry = ir.Name(name) if name is not None else ir.Subscript(ir.Name(param), ir.Const(key))
+            bar = ir.Const(0.0) if name in adj.an.scalars else ir.Call(_helper("zeros_like"), [entry])
+        values.append(bar)
+    if items.kind == "dict":
+        return ir.Dict([ir.Const(k) for k in items.keys], values)
+    return ir.List(values) if items.kind == "list" else ir.Tuple(values)
 
 
 def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
@@ -252,6 +279,7 @@ class _Adjoint:
         self.reached: dict[str, frozenset] = {}
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
+        self.deferred: set[str] = set()  # entries of pytree parameters read at the entry: no adjoint here
 
     # ----- helpers -----
 
@@ -322,7 +350,7 @@ class _Adjoint:
 
     def settle(self, name: str, var: str, value: ir.Expr | None, block: list[ir.Stmt]) -> None:
         """At a join, make variable ``var`` hold ``name``'s cotangent ``value`` (zero if None)."""
-        value = value if value is not None else _zeros(name)
+        value = value if value is not None else _zeros(name, self.an.scalars)
         if value != ir.Name(var):
             block.append(ir.Assign(var, value, self.loc))
             if not isinstance(value, ir.Call):
@@ -349,7 +377,7 @@ class _Adjoint:
 
     def assign(self, stmt: ir.Assign) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
         """The adjoint of one assignment; returns snapshots to insert before and after it in the forward pass."""
-        if not any(t in self.an.active for t in stmt.targets):
+        if not any(t in self.an.active for t in stmt.targets) or stmt.target in self.deferred:
             return [], []
         self.loc = stmt.loc
         p = self.an.prims[id(stmt)]
@@ -360,8 +388,12 @@ class _Adjoint:
             parts = [self.bars.get(t) for t in stmt.targets]
             if all(g is None for g in parts):
                 return [], []
-            parts = [g or _zeros(t) for g, t in zip(parts, stmt.targets)]
-            self.add(stmt.value, ir.Call(_helper("tuple_adjoint"), [stmt.value, *parts]))
+            parts = [g or _zeros(t, self.an.scalars) for g, t in zip(parts, stmt.targets)]
+            items = self.an.parts.get(stmt.value.id) if isinstance(stmt.value, ir.Name) else None
+            if items is not None and items.kind in ("tuple", "list") and len(items.keys) == len(parts):
+                self.add(stmt.value, ir.Tuple(parts) if items.kind == "tuple" else ir.List(parts))  # (known)
+            else:
+                self.add(stmt.value, ir.Call(_helper("tuple_adjoint"), [stmt.value, *parts]))
             return [], []
         g = self.bars.get(stmt.target)
         if g is None:
@@ -428,7 +460,7 @@ class _Adjoint:
         g, gv = self.bars.get(after), self.bars.get(popped)
         if g is None and gv is None:
             return
-        args = [g or _zeros(after), gv or ir.Const(None), ir.Name(popped), *stmt.value.args]
+        args = [g or _zeros(after, self.an.scalars), gv or ir.Const(None), ir.Name(popped), *stmt.value.args]
         self.add(stmt.value.base, ir.Call(_helper("list_pop_adjoint"), args))
 
     def call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
@@ -469,6 +501,9 @@ class _Adjoint:
                     f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
                     "pass it to a named parameter", self.loc)
             handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt).call
+            signature = self.an.calls.get(id(stmt))
+            if signature is not None and not checkpointed and not receiver:  # made for what is passed, now
+                handle = handle.__self__.specialised(signature) or handle
             func = ir.Ref((f"{fn.__name__}_vjp",), handle, helper=True)
         else:
             receiver = []
@@ -547,13 +582,14 @@ class _Adjoint:
         for k in active:
             c, r = stmt.carried[k], stmt.results[k]
             headers[c] = self.variable(c)
-            self.emit(headers[c], self.bars.get(r) or _zeros(r))
+            self.emit(headers[c], self.bars.get(r) or _zeros(r, self.an.scalars))
         for name in dict.fromkeys(outer):
             current = self.bars.get(name)
             var = self.variable(name)
             if current is None:
-                self.emit(var, _zeros(name))
-                self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
+                self.emit(var, _zeros(name, self.an.scalars))
+                if name not in self.an.scalars:
+                    self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
             elif current != ir.Name(var):
                 self.emit(var, current)
             self.bars[name] = ir.Name(var)

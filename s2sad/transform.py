@@ -22,12 +22,14 @@ from . import ir
 from .codegen import emit
 from .desugar import cells, comprehensions, desugar, matches
 from .forward import forward
+from .entries import spread_entries
+from .inline import inline_calls
 from .frontend import Source, parse_function
 from .load import load
 from .lower import lower
 from .naming import Namer
 from .reverse import reverse
-from .simplify import simplify
+from .simplify import simplify, split_tuples
 
 __all__ = ["Generated", "transform", "lowered_ir", "wrt_names", "LINEMAPS"]
 
@@ -107,6 +109,24 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
     return src, namer, lowered
 
 
+def _specialised(lowered: ir.Function, src: Source, namer: Namer, facts: dict[str, object] | None
+                 ) -> tuple[ir.Function, dict]:
+    """``lowered`` with the calls of small functions of its module written in (``inline``), the pytree
+    parameters of known structure read once per key (``entries``) and tuples that only flow split into
+    their entries (``simplify.split_tuples``), simplified again; and the pytree parameters' reads.
+    ``lowered`` itself is left as it was."""
+    copy = ir.Function(lowered.name, lowered.params, ir.clone(lowered.body), lowered.loc, lowered.ssa, lowered.flat,
+                       lowered.doc, set(lowered.temps), dict(lowered.inputs))
+    inlined = inline_calls(copy, src, namer)
+    spread = spread_entries(copy, facts or {}, namer)
+    split = split_tuples(copy, namer)
+    if not inlined and not spread and not split:
+        return lowered, {}
+    copy = simplify(copy)
+    ir.verify(copy)
+    return copy, spread
+
+
 @contextlib.contextmanager
 def _collector_paused():
     """Python's cyclic garbage collector paused while a transform runs (the outermost one).
@@ -128,7 +148,8 @@ def _collector_paused():
 @_collector_paused()
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
-              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
+              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
+              facts: dict[str, object] | None = None) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -139,7 +160,9 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     ``"forward"`` makes the jvp instead (in ``function``; no fused gradient). ``dims``
     (reverse mode): shapes of array parameters; where knowing them removes a shape
     check, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
-    it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
+    it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from; then
+    the user functions it calls with arguments of known types are transformed for them, now.
+    ``facts`` (with ``dims``): what the pytree parameters hold (``statics.Items``).
     """
     params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
@@ -152,7 +175,8 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     if mode == "forward":
         deriv = forward(lowered, src, namer, inputs, set(scalars), trees, typed)
     else:
-        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims, typed)
+        body, spread = _specialised(lowered, src, namer, facts) if typed else (lowered, {})
+        deriv = reverse(body, src, namer, inputs, set(scalars), trees, dims, typed, facts, spread)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     # serving every closure of fn's code, the derivative is rebound to each one's cells: it keeps none

@@ -1,0 +1,190 @@
+"""Specialisation propagates: through tuple assignments, loop-carried tuples, helpers (written into their
+caller, or made for the types it passes) and pytree arguments. Each case checks derivatives against
+finite differences, and what the generated code no longer needs."""
+
+import math
+
+import numpy as np
+import pytest
+import spec_corpus as sc
+
+import s2sad
+from s2sad import cache
+from s2sad.testing import check_grads
+
+GENERIC = ("unbroadcast", "np.shape", "add_bars", "tuple_adjoint", "zeros_like", "scalar_seed", "getitem_adjoint")
+
+
+def grad_text(fn, args, argnums=0):
+    return s2sad.source(fn, argnums=argnums, stage="grad", args=args)
+
+
+def assert_no_generic_helpers(text):
+    found = [h for h in GENERIC if h + "(" in text]
+    assert not found, f"{found} in\n{text}"
+
+
+def lorenz(x, y, z, s):
+    return s * (y - x), x * (28.0 - z) - y, x * y - 2.5 * z
+
+
+def rk2(s, h):
+    x, y, z = 1.0, 1.0, 1.0
+    for i in range(10):
+        k1x, k1y, k1z = lorenz(x, y, z, s)
+        k2x, k2y, k2z = lorenz(x + h * k1x, y + h * k1y, z + h * k1z, s)
+        x, y, z = x + 0.5 * h * (k1x + k2x), y + 0.5 * h * (k1y + k2y), z + 0.5 * h * (k1z + k2z)
+    return x + y + z
+
+
+def test_float_code_through_helpers_and_tuple_assignments_needs_no_generic_helper():
+    check_grads(rk2, (10.0, 0.01), argnums=(0, 1), modes=("rev", "fwd"))
+    assert_no_generic_helpers(grad_text(rk2, (10.0, 0.01), (0, 1)))
+
+
+def swaps(a, b):
+    x, y = a, b
+    for i in range(6):
+        x, y = y, x * 0.5 + y * math.sin(a)
+    return x * y
+
+
+def test_swaps_in_a_loop_keep_floats():
+    check_grads(swaps, (0.3, 0.8), argnums=(0, 1), modes=("rev", "fwd"))
+    assert_no_generic_helpers(grad_text(swaps, (0.3, 0.8), (0, 1)))
+
+
+def step(state, k):
+    x, v = state
+    return x + 0.1 * v, v - 0.1 * k * x
+
+
+def carried_tuple(k):
+    state = (1.0, 0.0)
+    for i in range(8):
+        state = step(state, k)
+    return state[0] * state[1]
+
+
+def test_a_loop_carried_tuple_keeps_its_entries_floats():
+    check_grads(carried_tuple, (2.0,), modes=("rev", "fwd"))
+    assert_no_generic_helpers(grad_text(carried_tuple, (2.0,)))
+
+
+def oscillator(k):
+    x, v = 1.0, 0.0
+    for i in range(8):
+        dx, dv = sc.rhs(x, v, k)  # another module's helper: called, made for floats
+        x, v = x + 0.1 * dx, v + 0.1 * dv
+    return x * x + v
+
+
+def test_a_helper_of_another_module_is_made_for_the_types_its_caller_passes():
+    check_grads(oscillator, (2.0,), modes=("rev", "fwd"))
+    text = grad_text(oscillator, (2.0,))
+    assert "rhs_vjp(" in text
+    assert_no_generic_helpers(text)
+    specialised = [b for b in cache.get_cache(oscillator, (0,)).entry((2.0,)).generated.bindings.values()
+                   if hasattr(b, "__s2sad_callee__")]
+    assert specialised and "unbroadcast" not in specialised[0].__s2sad_callee__[2].text
+
+
+def recursive(x):
+    return sc.fact(x, 4) + x
+
+
+def test_a_recursive_helper_made_for_floats_stays_exact():
+    check_grads(recursive, (1.3,))
+    assert s2sad.grad(recursive)(2.0) == pytest.approx(4 * 2.0 ** 3 + 1.0)
+
+
+def book(S, sigma, strikes):
+    total = 0.0
+    for K in strikes:  # a list of floats: its entries are floats
+        d = (math.log(S / K) + 0.5 * sigma * sigma) / sigma
+        total = total + S * sc.norm_cdf(d) - K * sc.norm_cdf(d - sigma)
+    return total
+
+
+def test_a_list_argument_of_floats_specialises_its_entries():
+    check_grads(book, (100.0, 0.2, [90.0, 100.0, 110.0]), argnums=(0, 1), modes=("rev", "fwd"))
+    assert_no_generic_helpers(grad_text(book, (100.0, 0.2, [90.0, 100.0, 110.0]), (0, 1)))
+    # the key covers the structure and the leaves: a list holding an array is differentiated for what it holds
+    g = s2sad.grad(book, argnums=(0, 1))
+    check = g(100.0, 0.2, [90.0, 100.0])
+    assert g(100.0, 0.2, [np.float64(90.0), 100.0]) == pytest.approx(check)
+    with pytest.raises(TypeError):  # (an array's truth value where a float's was used: as NumPy raises)
+        g(100.0, 0.2, [np.array([90.0, 95.0])])
+
+
+def rnn(params, xs):
+    h = np.zeros((xs.shape[1], params["Wh"].shape[0]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ params["Wx"] + h @ params["Wh"] + params["b"])
+    return np.mean(h ** 2)
+
+
+def test_dict_params_specialise_on_their_leaves_shapes():
+    rng = np.random.default_rng(0)
+    params = {"Wx": rng.standard_normal((3, 4)) * 0.5, "Wh": rng.standard_normal((4, 4)) * 0.3,
+              "b": rng.standard_normal(4) * 0.1}
+    xs = rng.standard_normal((5, 2, 3))
+    check_grads(rnn, (params, xs), modes=("rev", "fwd"))
+    text = grad_text(rnn, (params, xs))
+    assert "unbroadcast(" not in text and "getitem_adjoint(" not in text, text
+    g = s2sad.grad(rnn)
+    # other leaf shapes (a batch of 3, a bias that broadcasts as a row) make a derivative of their own
+    wide = dict(params, b=params["b"].reshape(1, 4))
+    for p, x in ((params, rng.standard_normal((5, 3, 3))), (wide, xs)):
+        check_grads(rnn, (p, x))
+        assert all(g(p, x)[key].shape == p[key].shape for key in p)
+
+
+def mlp(params, X):
+    W1, b1, W2, b2 = params
+    h = np.tanh(X @ W1 + b1)
+    return np.sum((h @ W2 + b2) ** 2)
+
+
+def test_list_params_unpacked_specialise_on_their_leaves_shapes():
+    rng = np.random.default_rng(1)
+    params = [rng.standard_normal((3, 5)), rng.standard_normal(5), rng.standard_normal((5, 2)), rng.standard_normal(2)]
+    X = rng.standard_normal((4, 3))
+    check_grads(mlp, (params, X), modes=("rev", "fwd"))
+    text = grad_text(mlp, (params, X))
+    assert "unbroadcast(" not in text and "tuple_adjoint(" not in text, text
+
+
+def shadows(x):
+    sc_value = x * 2.0
+    return uses_global(sc_value) + sc_value
+
+
+OFFSET = 0.5
+
+
+def uses_global(y):
+    return y * OFFSET
+
+
+def offset(x):
+    OFFSET = x * 3.0  # a local named like the global the helper reads: the helper stays a call
+    return uses_global(x) + OFFSET
+
+
+def test_a_helper_reading_a_global_the_caller_shadows_is_not_written_in():
+    check_grads(offset, (0.7,))
+    assert s2sad.grad(offset)(0.7) == pytest.approx(0.5 + 3.0)
+    assert "uses_global_vjp" in grad_text(offset, (0.7,))
+    check_grads(shadows, (0.7,))
+
+
+def layered(params, x):
+    return sc.layer_sum(params, x) + sc.layer_sum(params, 2.0 * x)
+
+
+def test_a_pytree_passed_to_a_helper_of_another_module_specialises_it():
+    rng = np.random.default_rng(2)
+    params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    x = rng.standard_normal((4, 3))
+    check_grads(layered, (params, x), argnums=(0, 1), modes=("rev",))
