@@ -238,7 +238,7 @@ class Analysis:
         if items is not None and all(isinstance(i, ir.Const) for i in items):  # a tuple of constants: `axis=(0, 1)`
             return Sym(ir.Const(tuple(i.value for i in items)))
         dims = self.dims.get(e.id)
-        return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims))
+        return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims), dims)
 
 
 def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:

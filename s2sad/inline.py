@@ -43,25 +43,26 @@ def inline_calls(fn: ir.Function, src: Source, namer: Namer) -> bool:
     user_fn = src.fn
     chains: dict[int, frozenset] = {}  # id(statement written in) -> the functions it came through
     budget = [MAX_ADDED]
+    lowered: dict = {}  # callee -> its source and lowered IR (or None), lowered once
     bound = _names(fn.body) | set(fn.params.names()) | set(user_fn.__code__.co_freevars)
     changed = False
     for _ in range(ROUNDS):
-        if not _block(fn, fn.body, src, namer, chains, budget, bound):
+        if not _block(fn, fn.body, src, namer, chains, budget, bound, lowered):
             break
         changed = True
     return changed
 
 
 def _block(fn: ir.Function, stmts: list[ir.Stmt], src: Source, namer: Namer, chains: dict, budget: list,
-           bound: set[str]) -> bool:
+           bound: set[str], lowered: dict) -> bool:
     changed = False
     i = 0
     while i < len(stmts):
         s = stmts[i]
         for region in (s.body, s.orelse) if isinstance(s, ir.If) else (s.cond_body, s.body) \
                 if isinstance(s, ir.Loop) else ():
-            changed |= _block(fn, region, src, namer, chains, budget, bound)
-        written = _inline(fn, s, src, namer, chains, budget, bound) if isinstance(s, ir.Assign) else None
+            changed |= _block(fn, region, src, namer, chains, budget, bound, lowered)
+        written = _inline(fn, s, src, namer, chains, budget, bound, lowered) if isinstance(s, ir.Assign) else None
         if written is None:
             i += 1
             continue
@@ -72,7 +73,7 @@ def _block(fn: ir.Function, stmts: list[ir.Stmt], src: Source, namer: Namer, cha
 
 
 def _inline(fn: ir.Function, s: ir.Assign, src: Source, namer: Namer, chains: dict, budget: list,
-            bound: set[str]) -> list[ir.Stmt] | None:
+            bound: set[str], lowered: dict) -> list[ir.Stmt] | None:
     """The statements standing for the call ``s``, or None where it stays a call."""
     user_fn = src.fn
     if not isinstance(s.target, str) or not isinstance(s.value, ir.Call):
@@ -83,10 +84,12 @@ def _inline(fn: ir.Function, s: ir.Assign, src: Source, namer: Namer, chains: di
     if g is None or g is user_fn or g in chain or g.__globals__ is not user_fn.__globals__ \
             or g.__code__.co_flags & (0x04 | 0x08) or _globals_written(g) or effects(g).writes:
         return None
-    lowered = _lowered(g)
-    if lowered is None:
+    if g not in lowered:
+        lowered[g] = _lowered(g)
+    if lowered[g] is None:
         return None
-    callee_src, callee = lowered
+    callee_src, original = lowered[g]
+    callee = ir.Function(original.name, original.params, ir.clone(original.body), temps=original.temps)
     size = sum(1 for _ in ir.walk(callee.body))
     if size > MAX_STATEMENTS or size > budget[0]:
         return None

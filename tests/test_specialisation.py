@@ -188,3 +188,28 @@ def test_a_pytree_passed_to_a_helper_of_another_module_specialises_it():
     params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
     x = rng.standard_normal((4, 3))
     check_grads(layered, (params, x), argnums=(0, 1), modes=("rev",))
+
+
+def products(a, b):
+    return np.sum(np.sin(a @ b))
+
+
+def dots(a, b):
+    return np.sum(np.sin(np.dot(a, b)))
+
+
+@pytest.mark.parametrize("fn", [products, dots])
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((4,), (4, 2)), ((4,), (4,)), ((3, 4), (4, 2)),
+                                    ((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((1, 3, 4), (2, 4, 5))],
+                         ids=["matrix-vector", "vector-matrix", "vector-vector", "matrix-matrix", "batched",
+                              "stack-matrix", "broadcast-batch"])
+def test_products_of_known_rank_are_written_out(fn, shapes):
+    if fn is dots and len(shapes[0]) + len(shapes[1]) > 4:
+        pytest.skip("np.dot of stacks is a tensordot: its helper stays")
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal(s) for s in shapes)
+    check_grads(fn, (a, b), argnums=(0, 1), modes=("rev", "fwd"))
+    text = grad_text(fn, (a, b), (0, 1))
+    if shapes != ((1, 3, 4), (2, 4, 5)):  # (batch dimensions that broadcast: summed by the helper)
+        assert "_lhs_adjoint(" not in text and "_rhs_adjoint(" not in text, text
+        assert "unbroadcast(" not in text, text
