@@ -209,6 +209,16 @@ def peer_columns(names: list[str], argv: list[str]) -> dict[str, dict[int, tuple
     return out
 
 
+def elementwise_memory(size: int) -> tuple[int, float, float]:
+    """W4's forward pass's peak memory (bytes) at ``size`` elements, and s2sad's and the hand-written
+    gradient's over it."""
+    from workloads import w4, w4_hand
+
+    x = np.random.default_rng(0).standard_normal(size)
+    forward = peak_memory(w4, x)
+    return forward, peak_memory(s2sad.grad(w4), x) / forward, peak_memory(w4_hand, x) / forward
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=7, help="timing samples per candidate (median taken)")
@@ -250,6 +260,11 @@ def main(argv=None) -> int:
               f"{f'<= {mem_target}' if mem_target else '':>8} {'yes' if ok else 'NO':>6}")
     if disagree:
         print("! : that peer's gradients disagree with the hand-written ones")
+    if not args.only or "W4" in args.only.split(","):
+        size = 1_000_000 if args.quick else 10_000_000
+        forward, grad, hand = elementwise_memory(size)
+        print(f"W4 at {size:.0e} elements: peak memory of the gradient {grad:.2f}x the forward pass's "
+              f"(target <= 1.5; hand-written {hand:.2f}x)")
     if args.scaling:
         import scaling
 

@@ -21,6 +21,10 @@ sound on its own:
   is reached once), assigns it: ``b_bar[i] = g``, not ``add_at`` (read, add, write).
 * **dead code**: pure statements nobody reads go (in the forward pass, the ones
   computed only for the output's value).
+* **freeing**: a temporary array (of known shape) is deleted right after the statement of the
+  function's body that reads it last (``del pow_1``): a named temporary would otherwise hold its
+  array until the function returns (a 10^7-element elementwise gradient peaked at 1.67x its
+  forward pass; 1.33x with them freed).
 * **inlining**: a temporary read once, by a later statement of the same block
   with nothing in between that could change what it reads, is written into its
   reader, as a person writes ``1.0 / (1.0 + x2) - np.sin(x) * e``. Python then
@@ -79,6 +83,7 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     # what inlining put together (not the value returned: user code, where `x * 1.0` is a copy)
     tidied = {id(s) for s in (backward[:-1] if with_value else backward)}
     ir.map_exprs([s for s in body if id(s) in tidied], _fold_ones)
+    _free_dead(body, names, shapes)
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False), shapes.used_dims
 
 
@@ -377,6 +382,31 @@ def _drop_unread(stmts: list[ir.Stmt], reads: Counter) -> bool:
         elif isinstance(s, ir.Loop):
             dropped |= _drop_unread(s.body, reads) | _drop_unread(s.cond_body, reads)
     return dropped
+
+
+# ----- freeing -----
+
+
+def _free_dead(body: list[ir.Stmt], names: set[str], shapes: _Shapes) -> None:
+    """After the statement of ``body`` (not of a region) that reads a temporary array for the last time,
+    ``del`` it; only names the body itself binds before (bound on every path) and no later statement
+    binds again, where more than the return follows."""
+    last_read: dict[str, int] = {}
+    last_bound: dict[str, int] = {}
+    surely = {t: i for i, s in reversed(list(enumerate(body))) if isinstance(s, ir.Assign) for t in s.targets}
+    for i, s in enumerate(body):
+        for t in ir.walk([s]):
+            for e in ir.exprs(t):
+                for n in ir.names_read(e):
+                    last_read[n] = i
+        for n in (n for t in ir.walk([s]) for n in _bound(t)):
+            last_bound[n] = i
+    dead: dict[int, list[str]] = {}
+    for n, i in last_read.items():
+        if n in names and surely.get(n, i) < i and last_bound[n] < i < len(body) - 2 and shapes.dims(ir.Name(n)):
+            dead.setdefault(i, []).append(n)
+    for i in sorted(dead, reverse=True):
+        body.insert(i + 1, ir.Del(sorted(dead[i]), body[i].loc))
 
 
 # ----- inlining -----

@@ -213,3 +213,17 @@ def test_products_of_known_rank_are_written_out(fn, shapes):
     if shapes != ((1, 3, 4), (2, 4, 5)):  # (batch dimensions that broadcast: summed by the helper)
         assert "_lhs_adjoint(" not in text and "_rhs_adjoint(" not in text, text
         assert "unbroadcast(" not in text, text
+
+
+def elementwise(x):
+    return np.sum(np.sin(x) * np.exp(-x**2) + np.log1p(x**2))
+
+
+def test_an_elementwise_gradient_frees_its_temporaries():
+    from s2sad.testing import peak_memory
+
+    x = np.random.default_rng(4).standard_normal(200_000)
+    check_grads(elementwise, (x[:5],), modes=("rev", "fwd"))
+    assert "del " in grad_text(elementwise, (x,))
+    forward, gradient = peak_memory(elementwise, x), peak_memory(s2sad.grad(elementwise), x)
+    assert gradient <= 1.5 * forward, (gradient, forward)
