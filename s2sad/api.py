@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, _rebind, carries_derivative, get_cache
+from .cache import JVP, VJP, Cache, Entry, _rebind, carries_derivative, get_cache, types_key
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
@@ -223,10 +223,34 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     per_code = _dispatchers.setdefault(code, {})
     if spec not in per_code:
         per_code[spec] = _dispatcher_code(fun, nums, single, with_value)
-    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
-                 "__finish": _finish, "__taken": _taken}
+    namespace = {"__annotate": _annotate, "__finish": _finish, "__taken": _taken, "__g0": None,
+                 **{f"__t{i}": _NO_TYPE for i in range(code.co_argcount)}}
+    table = cache.table
+
+    def derivative(args: tuple) -> Callable:
+        """The derivative for ``args``' types (made on a miss, dtypes checked); the first one needing no
+        check per call becomes the dispatcher's fast path, taken on a test of each argument's type."""
+        e = table.get(types_key(args))
+        if e is None:
+            e = cache.entry(args)
+        elif e.arrays:
+            cache.check(e, args)
+        fn = e.value_and_grad if with_value else e.grad
+        if namespace["__g0"] is None and isinstance(e, Entry) and not e.arrays:
+            namespace["__g0"] = fn  # (before the types that lead to it)
+            namespace.update({f"__t{i}": type(a) for i, a in enumerate(args)})
+        return fn
+
+    namespace["__derivative"] = derivative
     dispatch = per_code[spec]
     return functools.wraps(fun)(types.FunctionType(dispatch, namespace, dispatch.co_name))
+
+
+class _NoType:
+    """No argument's type: the fast path of a dispatcher is not taken before it is set."""
+
+
+_NO_TYPE = _NoType
 
 
 # code -> {(argnums, single, with_value): the dispatcher's code}: a grad made anew for each closure of
@@ -240,15 +264,14 @@ def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_va
     args = ", ".join(params)
     name = ("value_and_grad_" if with_value else "grad_") + (
         fun.__name__ if fun.__name__.isidentifier() else "lambda")
-    key = f"type({params[0]})" if len(params) == 1 else f"({', '.join(f'type({p})' for p in params)})"
+    test = " and ".join(f"type({p}) is __t{i}" for i, p in enumerate(params))
     lines = [f"def {name}({args}):",
-             f"    e = __get({key})",
-             "    if e is None:",
-             f"        e = __entry(({args},))",
-             "    elif e.arrays:",
-             f"        __check(e, ({args},))",
+             f"    if {test}:",
+             "        derivative = __g0",
+             "    else:",
+             f"        derivative = __derivative(({args},))",
              "    try:",
-             f"        out, grads = e.value_and_grad({args})" if with_value else f"        grads = e.grad({args})",
+             f"        out, grads = derivative({args})" if with_value else f"        grads = derivative({args})",
              "    except Exception as err:",
              "        __annotate(err)",
              "        raise"]
