@@ -7,6 +7,7 @@ forward pass and the pullback get shorter:
 * common subexpressions: a pure operation computed again on the same operands
   (``x**2`` twice in one line) reuses the first result; a value computed inside a
   branch or loop body is reused only inside it;
+* a ``math`` function of constants is the float it gives (``math.sqrt(2.0)``);
 * reads of a tuple literal at a constant index become the item itself, and unpacking one
   (``x, y = y, x``, ``a, b, c = helper(...)`` once the helper is written in) binds each name
   to its item;
@@ -19,6 +20,8 @@ comparisons and calls of functions in the rule table (never ``out=``).
 """
 
 from __future__ import annotations
+
+import math
 
 from . import ir
 from .rules import lookup
@@ -66,7 +69,7 @@ class _Simplifier:
                 out += self.block([ir.Assign(t, item, stmt.loc) for t, item in zip(stmt.target, items)], seen, tuples)
                 continue
             elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, str):
-                value = _forward_tuple_item(self.sub(stmt.value), tuples)
+                value = _folded(_forward_tuple_item(self.sub(stmt.value), tuples))
                 key = _key(value)
                 if key is not None and key in seen:
                     value = ir.Name(seen[key])
@@ -105,6 +108,19 @@ def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt
         return kept
 
     return keep(body)
+
+
+def _folded(value: ir.Expr) -> ir.Expr:
+    """A ``math`` function of number constants (``math.sqrt(2.0)``) as the float it gives; else ``value``."""
+    if not (isinstance(value, ir.Call) and isinstance(value.func, ir.Ref) and not value.kwargs
+            and getattr(value.func.value, "__module__", None) == "math"
+            and all(isinstance(a, ir.Const) and type(a.value) in (int, float) for a in value.args)):
+        return value
+    try:
+        result = value.func.value(*(a.value for a in value.args))
+    except (ValueError, OverflowError, TypeError, ZeroDivisionError):
+        return value  # (raised where the code runs, as written)
+    return ir.Const(result) if type(result) is float and math.isfinite(result) else value
 
 
 def _tuple_items(value: ir.Expr, tuples: dict[str, list[ir.Expr]]) -> list[ir.Expr] | None:
