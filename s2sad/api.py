@@ -731,8 +731,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     The source shown is the one generated when nothing is
     known about the argument types; a call may run a variant specialised to
     them (e.g. without ``unbroadcast`` for floats). Given example ``args``, it shows
-    the variant a call with them runs (specialised to their types and array shapes;
-    callees still generic).
+    the variant a call with them runs (specialised to their types and array shapes; a
+    callee called with arguments of known types, as made for them, the others generic).
 
     >>> import s2sad
     >>> def square(x):
@@ -754,20 +754,21 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     if stage == "grad" and mode == "forward":
         raise ValueError("stage 'grad' (the fused gradient) exists in reverse mode only; "
                          "forward mode shows its jvp with stage 'python'")
-    texts, todo, done = [], [(fun, wrt)], set()
+    texts, todo, done = [], [(fun, wrt, None)], set()
     while todo:
-        fn, wrt = todo.pop(0)
-        if (fn, wrt) in done:
+        fn, wrt, generated = todo.pop(0)
+        if (fn, wrt, id(generated)) in done:
             continue
-        done.add((fn, wrt))
-        if args is not None and fn is fun:  # as a call with these arguments specialises it
+        done.add((fn, wrt, id(generated)))
+        if generated is None and args is not None and fn is fun:  # as a call with these arguments specialises it
             generated = Cache(fun, nums, strict=True, mode=mode)._specialize(tuple(args), mode == "reverse").generated
-        else:
+        elif generated is None:  # (else a callee made for the argument types its caller passes)
             generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:
-            handles = (getattr(h, "__self__", h) for h in generated.bindings.values())  # (a bound call)
-            todo += [(h.fun, h.cache.wrt) for h in handles if isinstance(h, VJP | JVP)]
+            handles = [getattr(h, "__self__", h) for h in generated.bindings.values()]  # (a bound call)
+            todo += [(h.fun, h.cache.wrt, None) for h in handles if isinstance(h, VJP | JVP)]
+            todo += [getattr(h, "__s2sad_callee__") for h in handles if hasattr(h, "__s2sad_callee__")]
     return "\n".join(texts)
 
 

@@ -27,11 +27,11 @@ from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableEr
 from .frontend import cell_contents, globals_hold, library_cells, library_value, source_lines
 from .pytree import differentiable, is_node, leaves
 from .rules import custom_rule, lookup
-from .statics import SCALAR, Items, of_value
+from .statics import SCALAR, SCALAR_TYPES, Items, of_value
 
 __all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of", "callee_result"]
 
-_SCALAR_TYPES = (float, int, bool, np.generic)
+_SCALAR_TYPES = SCALAR_TYPES
 MAX_SHAPES = 8  # shape-specific derivatives per argument types
 MAX_SHARED = 64  # derivatives kept for the closures of one code (see ``_shared``)
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

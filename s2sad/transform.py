@@ -18,13 +18,15 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import gast
+
 from . import ir
 from .codegen import emit
 from .desugar import cells, comprehensions, desugar, matches
-from .forward import forward
 from .entries import spread_entries
-from .inline import inline_calls
+from .forward import forward
 from .frontend import Source, parse_function
+from .inline import inline_calls
 from .load import load
 from .lower import lower
 from .naming import Namer
@@ -102,7 +104,11 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
                ) -> tuple[Source, Namer, ir.Function]:
     """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
     src = parse_function(fn, dynamic_cells)
-    desugar(cells(comprehensions(matches(src.tree, src), src), src))
+    present = {type(n) for n in gast.walk(src.tree) if n is not src.tree}  # (a pass with nothing to do is not run)
+    tree = matches(src.tree, src) if gast.Match in present else src.tree
+    tree = comprehensions(tree, src) if present & {gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp} \
+        else tree
+    desugar(cells(tree, src) if gast.FunctionDef in present else tree)
     namer = Namer()
     lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)

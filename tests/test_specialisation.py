@@ -227,3 +227,9 @@ def test_an_elementwise_gradient_frees_its_temporaries():
     assert "del " in grad_text(elementwise, (x,))
     forward, gradient = peak_memory(elementwise, x), peak_memory(s2sad.grad(elementwise), x)
     assert gradient <= 1.5 * forward, (gradient, forward)
+
+
+def test_source_shows_a_callee_made_for_the_types_passed():
+    text = s2sad.source(oscillator, args=(2.0,), callees=True)
+    assert "vjp of rhs" in text
+    assert "unbroadcast(" not in text
