@@ -2,6 +2,9 @@
 
 ``transform`` runs every stage once and returns a ``Generated`` holding each
 stage's product (for ``s2sad show --stage`` and tests). Callers cache the result.
+For a derivative made for argument types, the lowered function is specialised before
+``reverse``: helpers written in, pytree parameters read once per key, tuples split
+(``_specialised``).
 """
 
 from __future__ import annotations
