@@ -11,27 +11,32 @@ from __future__ import annotations
 
 import dis
 import operator
-import os
 import types
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import ir, runtime
-from .cache import VJP
-from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import DYNAMIC
+from .resolve import (
+    Callee,
+    CustomRule,
+    DerivativeFunction,
+    FunctionValue,
+    NonDifferentiable,
+    RuleCall,
+    UserFunction,
+    resolve,
+    resolve_func,
+)
 from .rules import (
     ATTRIBUTES,
     BINOP_FUNCS,
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
-    FRULES,
     METHODS,
     MUL_OR_REPEAT,
-    NONDIFFERENTIABLE,
     RANK_RULES,
     RECEIVER_ONLY_METHODS,
     REPEAT,
@@ -42,8 +47,6 @@ from .rules import (
     Rule,
     Sym,
     bind,
-    custom_rule,
-    lookup,
     rule_name,
 )
 
@@ -70,39 +73,21 @@ class Prim:
 
 
 def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
-    if fn is ir.UNKNOWN:
-        return Prim(MISSING, None, args, kwargs)
-    if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
-        # a user's rule wins over everything else
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    if isinstance(getattr(fn, "__self__", None), VJP):  # generated code calling a derivative (a handle's
-        # bound __call__): differentiate that derivative's code
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn.__self__.generic(), func=func)
-    if hasattr(fn, "__s2sad_spec__"):  # a grad function called in differentiated code
-        from .api import differentiable
-
-        return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
-    rule = lookup(fn)
-    if rule is not None:
-        return Prim(CALL, rule, *bind(rule, args, kwargs))
-    try:
-        if fn in NONDIFFERENTIABLE:
-            return Prim(NONDIFF, None, args, kwargs)
-    except TypeError:
-        pass
-    if (isinstance(fn, types.FunctionType) or (
-            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType))) and not _internal(fn):
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    return Prim(MISSING, None, args, kwargs, callee=fn)
+    return _of_callee(resolve(fn), args, kwargs, func)
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _internal(fn) -> bool:
-    """A function of s2sad's own source: differentiated only through a rule, never transformed."""
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
-    return code is not None and os.path.dirname(os.path.abspath(code.co_filename)) == _PACKAGE
+def _of_callee(c: Callee, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
+    if isinstance(c, RuleCall):
+        return Prim(CALL, c.rule, *bind(c.rule, args, kwargs))
+    if isinstance(c, NonDifferentiable):
+        return Prim(NONDIFF, None, args, kwargs)
+    if isinstance(c, CustomRule | UserFunction):
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.fn, func=func)
+    if isinstance(c, DerivativeFunction):  # a derivative called in differentiated code: differentiate its code
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.source, func=func)
+    if isinstance(c, FunctionValue):  # found when called
+        return Prim(TRANSFORM, None, args, kwargs, func=func)
+    return Prim(MISSING, None, args, kwargs, callee=c.fn)
 
 
 def primitive(stmt: ir.Assign) -> Prim:
@@ -153,12 +138,9 @@ def primitive(stmt: ir.Assign) -> Prim:
             if isinstance(receiver, ir.Name):  # a method of a local object: found when called
                 return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)
             return Prim(MISSING, None, [receiver, *v.args], kwargs, callee=f".{v.func.attr}()")
-        if isinstance(v.func, ir.Name) or (isinstance(v.func, ir.Ref) and v.func.value is DYNAMIC):
-            return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)  # a function value: found when called
-        fn = v.func.value if isinstance(v.func, ir.Ref) else ir.UNKNOWN
-        if _derives_closure(fn, v):
+        if isinstance(v.func, ir.Ref) and _derives_closure(v.func.value, v):
             return Prim(DERIVE, None, list(v.args), kwargs)
-        return _of_callable(fn, list(v.args), kwargs, v.func)
+        return _of_callee(resolve_func(v.func), list(v.args), kwargs, v.func)
     raise TypeError(f"unexpected IR value {v!r}")
 
 

@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, _rebind, carries_derivative, get_cache
+from .cache import Cache, carries_derivative, get_cache, rebind
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
+from .linker import JVP, VJP
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, leaves, map_leaves, unflatten
+from .rules import CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, NONDIFFERENTIABLE
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
@@ -207,6 +209,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
     wrapper.__qualname__ = wrapper.__name__
     wrapper.__s2sad_transform__ = name
     wrapper.__s2sad_spec__ = (nums, single, with_value)
+    wrapper.__s2sad_source__ = differentiable  # what differentiating a call of it transforms (see ``resolve``)
     return wrapper
 
 
@@ -301,7 +304,7 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
                                                      inner.__qualname__)), dynamic_cells=closure)
         per_fun[key] = generated.grad_value_function if single else generated.grad_function
     # the generated code reads what inner captured, from inner's own cells
-    return _rebind(per_fun[key], inner) if closure else per_fun[key]
+    return rebind(per_fun[key], inner) if closure else per_fun[key]
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
@@ -759,3 +762,9 @@ def _stage(generated: Generated, stage: str) -> str:
         return dump(generated.derivative) + "\n"
     raise ValueError(f"stage must be 'python', 'grad', 'ssa', 'adjoint', 'graph', 'dot' or 'factored', "
                      f"got {stage!r}")
+
+
+# Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is.
+DERIVATIVE_MAKERS.update([grad, value_and_grad, jacrev, jacfwd, hessian])
+NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
+CLOSURE_DERIVATIVES.add(grad)  # its result, made from a closure, carries the closure's cotangent

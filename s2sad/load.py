@@ -13,8 +13,12 @@ import ast
 import linecache
 import types
 
-__all__ = ["load"]
+from .ir import Loc
 
+__all__ = ["load", "LINEMAPS"]
+
+# filename of generated code -> its line map; lets errors inside it name the user's line
+LINEMAPS: dict[str, dict[int, Loc]] = {}
 _FACTORY = "__s2sad_factory__"
 
 

@@ -29,9 +29,10 @@ import numpy
 
 from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, TRANSFORM, UNPACK, Analysis, Prim, analyze, writes_into_argument
-from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .resolve import plain
 from .rules import INPLACE_FUNCS, INPLACE_OPS
+from .ssa import lowered_ir
 
 __all__ = ["Mutation", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
 _VIEW_FUNCS = {
@@ -425,8 +426,6 @@ def effects(fn: types.FunctionType) -> Effects:
 
 
 def _effects(fn: types.FunctionType) -> Effects:
-    from .transform import lowered_ir  # the pipeline imports this module
-
     code = fn.__code__
     try:
         lowered = lowered_ir(fn, code.co_freevars, dynamic_cells=True)[2]
@@ -463,7 +462,7 @@ def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tup
     fn, shift = p.callee, 0
     if fn is None:
         return None
-    fn = fn.fn if isinstance(fn, Checkpointed) else fn
+    fn = plain(fn)
     if isinstance(fn, types.MethodType):  # a method of a global object: its receiver is no local memory
         fn, shift = fn.__func__, 1
     if not isinstance(fn, types.FunctionType):  # a rule the user registered for a callable with no source

@@ -11,6 +11,9 @@ exactly like the line it emits::
 Rules may inspect constant arguments (``axis``, an exponent) to specialise what
 they emit. Python operators are keyed by their ``operator`` function.
 Non-differentiable callables are one explicit list, ``NONDIFFERENTIABLE``.
+
+This module holds the table and the core primitives (operators, ``math``, core NumPy,
+containers); each ``rules_*`` module declares a library's. ``primitives`` imports them all.
 """
 
 from __future__ import annotations
@@ -485,15 +488,6 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
-from . import rules_linalg, rules_math, rules_numpy, rules_numpy_more  # noqa: E402,F401  (register the library into the tables above)
-
-try:
-    import scipy  # noqa: F401
-except ImportError:  # scipy is optional: its rules are registered only when it is installed
-    pass
-else:
-    from . import rules_scipy  # noqa: F401
-
 set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
 set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")
 ATTRIBUTES["T"] = dataclasses.replace(ATTRIBUTES["T"], linear="joint")
@@ -575,5 +569,3 @@ BINOP_FUNCS = {
     "**": operator.pow, "@": operator.matmul, "//": operator.floordiv, "%": operator.mod,
 }
 UNARYOP_FUNCS = {"-": operator.neg, "+": operator.pos, "not": operator.not_, "~": operator.invert}
-
-from . import rules_runtime  # noqa: E402,F401  (rules for s2sad's own helpers: derivatives of derivatives)

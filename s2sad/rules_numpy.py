@@ -21,8 +21,6 @@ import numpy
 from . import ir, runtime_numpy
 from .rules import (
     ATTRIBUTES,
-    CLOSURE_DERIVATIVES,
-    DERIVATIVE_MAKERS,
     METHODS,
     NONDIFFERENTIABLE,
     RULES,
@@ -440,14 +438,6 @@ from . import runtime as _rt  # noqa: E402
 
 NONDIFFERENTIABLE.update([_rt.scalar_seed, _rt.zeros_like])
 
-
-def _register_api_nondifferentiable() -> None:
-    """Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is."""
-    from . import api
-
-    DERIVATIVE_MAKERS.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
-    NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
-    CLOSURE_DERIVATIVES.add(api.grad)
 defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
         diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),

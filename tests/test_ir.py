@@ -20,9 +20,9 @@ def test_every_pass_verifies(fn):
     lowered = lower(src, namer)
     ir.verify(lowered)
     assert lowered.ssa and lowered.flat
-    deriv = reverse(lowered, src, namer, [lowered.params.positional[0]], set())
-    ir.verify(deriv.function)
-    text = ir.dump(deriv.function)
+    vjp = reverse(lowered, namer, [lowered.params.positional[0]], set()).vjp
+    ir.verify(vjp)
+    text = ir.dump(vjp)
     assert text.startswith(f"func {fn.__name__}_vjp(")
 
 
