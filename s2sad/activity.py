@@ -14,8 +14,6 @@ import operator
 import types
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import ir, runtime
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .resolve import (
@@ -37,10 +35,8 @@ from .rules import (
     DERIVATIVE_MAKERS,
     METHODS,
     MUL_OR_REPEAT,
-    RANK_RULES,
     RECEIVER_ONLY_METHODS,
     REPEAT,
-    RULES,
     UNARYOP_FUNCS,
     WRITER_METHODS,
     WRITERS,
@@ -254,14 +250,12 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
     shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
-    rank_rules = [RULES[f] for f in RANK_RULES]
     specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
-        p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
-        for p in prims.values())
+        p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
     items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
-             and prims[id(s)].kind == CALL and prims[id(s)].rule.name == "x[index]"}
+             and prims[id(s)].kind == CALL and prims[id(s)].rule.item}
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
                     dims, varied, useful, kinds, literals, items)
 
@@ -285,7 +279,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a), sorted(xs)).")
         if p.kind == CALL and any(t in analysis.useful for t in stmt.targets):
             diff = set(map(id, _diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
-            if p.rule.name == "x[index]" and not isinstance(p.args[0], ir.Ref):
+            if p.rule.item and not isinstance(p.args[0], ir.Ref):
                 # an index or key is an integer, bool, slice or key wherever indexing succeeds: it carries no
                 # gradient even where the analysis cannot tell it from a row (`for k in xs: xs[k]`, xs a dict)
                 diff.add(id(p.args[1]))
@@ -460,27 +454,9 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
         args = [of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
-        if p.kind != CALL or None in args[:1]:
+        if p.kind != CALL or None in args[:1] or p.rule.shape is None:
             return None
-        name = p.rule.name
-        if p.rule.elementwise and not p.kwargs and None not in args:
-            return broadcast(*args)
-        if name == "x[index]":
-            index = p.args[1]
-            items = index.items if isinstance(index, ir.Tuple) else [index]
-            if all((isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
-                   for i in items) and len(items) <= len(args[0]):
-                return args[0][len(items):]
-            return None
-        if name == "ndarray.T":
-            return args[0][::-1]
-        if name == "sequence":  # what a for loop iterates: an array as it is
-            return args[0]
-        if p.rule.reduction and len(p.args) == 1 and set(p.kwargs) <= {"axis", "keepdims"}:
-            return _reduced(args[0], p.kwargs.get("axis", ir.Const(None)), p.kwargs.get("keepdims", ir.Const(False)))
-        if name in ("@", "numpy.matmul", "numpy.dot") and len(args) == 2 and None not in args and not p.kwargs:
-            return _product(*args, name == "numpy.dot")
-        return None
+        return p.rule.shape(args, p.args, p.kwargs, ints)  # the rule's declared shape transfer
 
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
@@ -515,51 +491,6 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
     return dims
 
 
-def _reduced(shape: tuple[int, ...], axis: ir.Expr, keepdims: ir.Expr) -> tuple[int, ...] | None:
-    """The shape of a reduction of an array of ``shape`` over constant ``axis``."""
-    if not (isinstance(axis, ir.Const | ir.Tuple) and isinstance(keepdims, ir.Const)):
-        return None
-    axes = [a.value for a in axis.items] if isinstance(axis, ir.Tuple) else axis.value
-    if isinstance(axes, list) and not all(type(a) is int for a in axes):
-        return None
-    if axes is None:
-        axes = list(range(len(shape)))
-    elif type(axes) is int:
-        axes = [axes]
-    elif not isinstance(axes, list):
-        return None
-    if not all(-len(shape) <= a < len(shape) for a in axes):
-        return None
-    axes = {a % len(shape) for a in axes}
-    if keepdims.value is True:
-        return tuple(1 if i in axes else n for i, n in enumerate(shape))
-    return tuple(n for i, n in enumerate(shape) if i not in axes) if keepdims.value is False else None
-
-
-def _product(a: tuple[int, ...], b: tuple[int, ...], dot: bool) -> tuple[int, ...] | None:
-    """The shape of ``a @ b`` (and of ``np.dot`` for operands of at most two dimensions)."""
-    if not a or not b or (dot and (len(a) > 2 or len(b) > 2)):
-        return None
-    if len(a) == 1 and len(b) == 1:
-        return () if a == b else None
-    if len(b) == 1:
-        return a[:-1] if a[-1] == b[0] else None
-    if len(a) == 1:
-        return b[:-2] + b[-1:] if a[0] == b[-2] else None
-    if a[-1] != b[-2]:
-        return None
-    batch = broadcast(a[:-2], b[:-2])
-    return None if batch is None else batch + (a[-2], b[-1])
-
-
-def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The shape NumPy broadcasting gives ``shapes`` (None where they do not broadcast)."""
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        return None
-
-
 def range_target(s: ir.Stmt) -> str | None:
     """The target of ``for t in range(...)``: an int, a different one on every iteration."""
     if isinstance(s, ir.Loop) and s.kind == "for" and isinstance(s.target, str) and isinstance(s.iter, ir.Call) \
@@ -576,9 +507,9 @@ def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]
     for s in stmts:
         if isinstance(s, ir.Assign):
             p = prims[id(s)]
-            if p.kind == CALL and p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
+            if p.kind == CALL and p.rule.elementwise and not p.rule.sequences:
                 numbers |= _names(p.args)
-            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.name == "x[index]"):
+            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.item):
                 out |= _names(p.args[:1] if p.kind == CALL else [*p.args, *p.kwargs.values(), *p.starred])
         elif isinstance(s, ir.Loop) and s.iter is not None:
             out |= _names([s.iter])
@@ -604,7 +535,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
                 if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
                         or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
+                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.item))):
                     out.update(s.targets)
             elif isinstance(s, ir.If):
                 out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)
@@ -661,11 +592,11 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                 kind = p.rule.returns
             elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
                 kind = "array"
-            elif p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
+            elif p.rule.elementwise and not p.rule.sequences:
                 kind = "array"  # (no other operator applies to a list, tuple or dict)
-            elif p.rule.name == "x[index]":
+            elif p.rule.item:
                 kind = "array" if args[0] == "array" else None
-            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.container is False:
+            elif p.rule.numeric:
                 kind = "array"
         if s.target in scalars and kind is None:
             kind = "array"
@@ -704,17 +635,17 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
     p = prims[id(s)]
     if p.kind != CALL or len(p.args) != 2 or p.kwargs:
         return p
-    op = p.rule.name.rstrip("=")
-    if op not in ("+", "*") or p.rule.returns:
+    op = p.rule.sequences
+    if op is None or p.rule.returns:
         return p
     kinds = [of(a) for a in p.args]
     seq = [k in _SEQ_KINDS for k in kinds]
     rule = None
-    if op == "+" and any(seq):
+    if op == "join" and any(seq):
         rule = CONCAT
-    elif op == "*" and any(seq):
+    elif op == "repeat" and any(seq):
         rule = REPEAT[seq.index(True)]
-    elif op == "*" and "int" in kinds and None in kinds:
+    elif op == "repeat" and "int" in kinds and None in kinds:
         rule = MUL_OR_REPEAT[kinds.index(None)]
     if rule is not None:
         p = prims[id(s)] = Prim(CALL, rule, list(p.args))
@@ -831,7 +762,7 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
-                if p.kind == CALL and (p.rule.name.startswith("math.") or (p.rule.elementwise and s.target in scalars)):
+                if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
                     scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
 
     block(body)
@@ -844,7 +775,7 @@ def _is_scalar(p: Prim, scalars: set[str]) -> bool:
 
     if p.kind == COPY:
         return known(p.args[0])
-    if p.kind == CALL and p.rule.name.startswith("math."):
+    if p.kind == CALL and p.rule.scalar_only:
         return True  # math functions always return a Python float
     if p.kind == CALL and p.rule.elementwise:
         return all(known(a) for a in p.args)

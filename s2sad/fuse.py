@@ -38,8 +38,9 @@ from collections import Counter
 import numpy as np
 
 from . import ir, runtime
-from .activity import Analysis, broadcast, range_target
+from .activity import Analysis, range_target
 from .rules import METHODS, NONDIFFERENTIABLE, lookup
+from .shapes import broadcast
 
 __all__ = ["fuse"]
 

@@ -10,7 +10,8 @@ known only when the call runs.
 
 A derivative s2sad made says what stands for it: a function with a ``__s2sad_source__``
 attribute, or an object (or the object a bound method is bound to) whose class has one;
-``__s2sad_source__(obj, dynamic)`` returns the function to transform in its place. That keeps this module below the run time and the user API.
+``__s2sad_source__(obj, dynamic)`` returns the function to transform in its place. That keeps
+this module below the run time and the user API.
 """
 
 from __future__ import annotations

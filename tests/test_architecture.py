@@ -92,3 +92,33 @@ def test_stages_import_only_what_comes_before_them(module, forbidden):
             reached.add(nxt)
             todo.append(nxt)
     assert not reached & forbidden, f"{module} reaches {sorted(reached & forbidden)}"
+
+
+def _rule_name_tests(path: pathlib.Path) -> list[int]:
+    """Lines where ``path`` compares a rule's name (``p.rule.name == "x[index]"``, ``.startswith("math.")``)."""
+    def rule_name(e: ast.AST) -> bool:
+        return isinstance(e, ast.Attribute) and e.attr == "name" and isinstance(e.value, ast.Attribute) \
+            and e.value.attr == "rule"
+
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare) and any(map(rule_name, [node.left, *node.comparators])):
+            lines.append(node.lineno)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and rule_name(node.func.value):
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("module", ["activity", "mutation", "reverse", "forward", "resolve"])
+def test_analyses_read_declared_properties_not_rule_names(module):
+    assert _rule_name_tests(PACKAGE / f"{module}.py") == []
+
+
+def test_each_primitive_is_declared_once():
+    from s2sad import rules
+
+    assert not hasattr(rules, "set_forward") and not hasattr(rules, "set_container")
+    with pytest.raises(ValueError, match="declared twice"):
+        rules.defrule(rules.operator.add, "+", lambda g, ans, x, y: (g, g))
+    views = {r.name for r in rules.RULES.values() if r.view}
+    assert {"x[index]", "numpy.reshape", "numpy.transpose", "sequence"} <= views and "numpy.copy" not in views
