@@ -701,7 +701,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     """The generated derivative of ``fun`` as Python source (or an IR dump).
 
     ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
-    (the same statements fused into one function, which ``grad`` runs),
+    (the same statements fused into one function, which ``grad`` runs), ``"value_and_grad"``
+    (the fused function ``value_and_grad`` runs),
     ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp); ``"graph"``
     (the derivative graph, as text), ``"dot"`` (the same in Graphviz DOT) or ``"factored"``
     (the function ``jacobian(fun, method="factored")`` runs, or why it falls back), for
@@ -731,8 +732,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
         return graph_source(fun, list(wrt), stage, args)
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
-    if stage == "grad" and mode == "forward":
-        raise ValueError("stage 'grad' (the fused gradient) exists in reverse mode only; "
+    if stage in ("grad", "value_and_grad") and mode == "forward":
+        raise ValueError(f"stage {stage!r} (the fused gradient) exists in reverse mode only; "
                          "forward mode shows its jvp with stage 'python'")
     texts, todo, done = [], [(fun, wrt)], set()
     while todo:
@@ -756,12 +757,14 @@ def _stage(generated: Generated, stage: str) -> str:
         return generated.text
     if stage == "grad":
         return generated.grad_text
+    if stage == "value_and_grad":
+        return generated.value_and_grad_text
     if stage == "ssa":
         return dump(generated.lowered) + "\n"
     if stage == "adjoint":
         return dump(generated.derivative) + "\n"
-    raise ValueError(f"stage must be 'python', 'grad', 'ssa', 'adjoint', 'graph', 'dot' or 'factored', "
-                     f"got {stage!r}")
+    raise ValueError(f"stage must be 'python', 'grad', 'value_and_grad', 'ssa', 'adjoint', 'graph', 'dot' or "
+                     f"'factored', got {stage!r}")
 
 
 # Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is.

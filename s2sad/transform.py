@@ -57,9 +57,17 @@ class Generated:
         return self.load_derivative()
 
     @functools.cached_property
+    def _value_and_grad(self) -> tuple[str, types.FunctionType]:
+        return self.load_value_and_grad()
+
+    @property
     def value_and_grad_function(self) -> types.FunctionType:
         """The fused function returning ``(value, grads)`` (reverse mode), made on first use."""
-        return self.load_value_and_grad()[1]
+        return self._value_and_grad[1]
+
+    @property
+    def value_and_grad_text(self) -> str:
+        return self._value_and_grad[0]
 
     @functools.cached_property
     def grad_value_function(self) -> types.FunctionType:
