@@ -143,8 +143,11 @@ def call_target(fn: object, func: ir.Expr | None, positions: list[int], keywords
     ``positions`` and ``keywords``: the function to differentiate, the receiver to pass it first (a
     method of a global object) and the parameters those arguments bind to."""
     fn, receiver = plain(fn), []
-    if isinstance(fn, types.MethodType):
-        fn, receiver = fn.__func__, [func.value]
+    if isinstance(fn, types.MethodType):  # a method of a global object, passed its receiver first
+        receiver = [func.value if isinstance(func, ir.Attr) else  # `obj.method(x)`: the global read again
+                    ir.Ref((f"{fn.__name__}_self",), fn.__self__, helper=True)]  # a global bound method: bound
+        fn = fn.__func__
+    assert isinstance(fn, types.FunctionType), "resolve: a call into user code calls a Python function"
     params = inspect.signature(fn).parameters
     positional = [n for n, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if any(i + len(receiver) >= len(positional) for i in positions) or any(
