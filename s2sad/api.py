@@ -361,7 +361,7 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
             prefix, fun = (fun.__self__, *prefix), fun.__func__
         elif isinstance(fun, functools.partial):
             prefix, keywords, fun = (*fun.args, *prefix), {**fun.keywords, **keywords}, fun.func
-        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):
+        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):  # noqa: B004  (Python's __call__)
             prefix, fun = (fun, *prefix), type(fun).__call__
         else:
             break

@@ -20,6 +20,8 @@ def _load_function(target: str):
         raise SystemExit(f"s2sad: no such file: {path}")
     module_name = "_s2sad_cli_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"s2sad: cannot load {path} as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))

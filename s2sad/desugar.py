@@ -480,7 +480,7 @@ class _Comprehensions:
         if isinstance(s, gast.While) and _contains_comprehension(s.test):
             return [self.while_(s)]
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
-                and (isinstance(s.value, gast.DictComp) or isinstance(s.value, gast.ListComp) and not self.copies) \
+                and (isinstance(s.value, gast.DictComp) or (isinstance(s.value, gast.ListComp) and not self.copies)) \
                 and s.targets[0].id not in {
                     n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}:
             pre: list[gast.stmt] = []

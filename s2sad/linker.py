@@ -20,7 +20,7 @@ import sysconfig
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from .cache import SCALAR_TYPES, Cache, carries_derivative, get_cache, pipeline, rebind
 from .custom import checkpointed_loop, rrule
@@ -41,7 +41,7 @@ class _Handle:
 
     __slots__ = ("fun", "cache", "_generic", "call", "__weakref__")
     mode = "reverse"
-    _handles: weakref.WeakKeyDictionary
+    _handles: ClassVar[weakref.WeakKeyDictionary]
 
     def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
         self.fun = fun  # held by the generated code that calls it; the caches hold fun weakly
@@ -70,7 +70,7 @@ class VJP(_Handle):
     """
 
     __slots__ = ()
-    _handles = weakref.WeakKeyDictionary()
+    _handles: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
 
     def __call__(self, *args, **kwargs):
         try:
@@ -267,7 +267,7 @@ class JVP(_Handle):
 
     __slots__ = ()
     mode = "forward"
-    _handles = weakref.WeakKeyDictionary()
+    _handles: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
 
     def __call__(self, *args, tangents=(), **kwargs):
         try:

@@ -356,9 +356,9 @@ def _norm_form(ord, axis) -> str:
     o, ax = _value(ord), _value(axis)
     if o is NotConst or ax is NotConst:
         return "either"
-    if isinstance(ax, tuple | list) and len(ax) == 2 or o in _MATRIX_ONLY:
+    if (isinstance(ax, tuple | list) and len(ax) == 2) or o in _MATRIX_ONLY:
         return "matrix"
-    if isinstance(ax, int) and not isinstance(ax, bool) or isinstance(ax, tuple | list) and len(ax) == 1:
+    if (isinstance(ax, int) and not isinstance(ax, bool)) or (isinstance(ax, tuple | list) and len(ax) == 1):
         return "vector"
     return "either" if o is None or o in _EITHER else "vector"
 

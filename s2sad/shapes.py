@@ -32,10 +32,15 @@ def broadcast(*shapes: Shape) -> Shape | None:
 
 def reduced(shape: Shape, axis: ir.Expr, keepdims: ir.Expr) -> Shape | None:
     """The shape of a reduction of an array of ``shape`` over constant ``axis``."""
-    if not (isinstance(axis, ir.Const | ir.Tuple) and isinstance(keepdims, ir.Const)):
+    if not isinstance(keepdims, ir.Const):
         return None
-    axes = [a.value for a in axis.items] if isinstance(axis, ir.Tuple) else axis.value
-    if isinstance(axes, list) and not all(type(a) is int for a in axes):
+    if isinstance(axis, ir.Tuple):
+        if not all(isinstance(a, ir.Const) and type(a.value) is int for a in axis.items):
+            return None
+        axes: object = [a.value for a in axis.items if isinstance(a, ir.Const)]
+    elif isinstance(axis, ir.Const):
+        axes = axis.value
+    else:
         return None
     if axes is None:
         axes = list(range(len(shape)))
@@ -45,10 +50,10 @@ def reduced(shape: Shape, axis: ir.Expr, keepdims: ir.Expr) -> Shape | None:
         return None
     if not all(-len(shape) <= a < len(shape) for a in axes):
         return None
-    axes = {a % len(shape) for a in axes}
+    reduced_axes = {a % len(shape) for a in axes}
     if keepdims.value is True:
-        return tuple(1 if i in axes else n for i, n in enumerate(shape))
-    return tuple(n for i, n in enumerate(shape) if i not in axes) if keepdims.value is False else None
+        return tuple(1 if i in reduced_axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in reduced_axes) if keepdims.value is False else None
 
 
 def product(a: Shape, b: Shape, dot: bool) -> Shape | None:
@@ -73,23 +78,25 @@ def product(a: Shape, b: Shape, dot: bool) -> Shape | None:
 def elementwise(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
                 ) -> Shape | None:
     """Broadcasting: the shape the operands' shapes broadcast to."""
-    return broadcast(*dims) if not kwargs and None not in dims else None
+    known = [d for d in dims if d is not None]
+    return broadcast(*known) if not kwargs and len(known) == len(dims) else None
 
 
 def index(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
           ) -> Shape | None:
     """``x[i, j]`` with integer indices (constants, or loop counters): the dimensions left."""
-    items = operands[1].items if isinstance(operands[1], ir.Tuple) else [operands[1]]
-    if all((isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
-           for i in items) and len(items) <= len(dims[0]):
-        return dims[0][len(items):]
+    x, items = dims[0], operands[1].items if isinstance(operands[1], ir.Tuple) else [operands[1]]
+    if x is not None and len(items) <= len(x) and all(
+            (isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
+            for i in items):
+        return x[len(items):]
     return None
 
 
 def transpose(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
               ) -> Shape | None:
     """``x.T``: the dimensions reversed."""
-    return dims[0][::-1]
+    return None if dims[0] is None else dims[0][::-1]
 
 
 def same(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
@@ -101,7 +108,7 @@ def same(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir
 def reduction(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
               ) -> Shape | None:
     """A reduction of one array over constant ``axis=`` (and ``keepdims=``)."""
-    if len(operands) == 1 and set(kwargs) <= {"axis", "keepdims"}:
+    if dims[0] is not None and len(operands) == 1 and set(kwargs) <= {"axis", "keepdims"}:
         return reduced(dims[0], kwargs.get("axis", ir.Const(None)), kwargs.get("keepdims", ir.Const(False)))
     return None
 
@@ -109,10 +116,17 @@ def reduction(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[st
 def matmul(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
            ) -> Shape | None:
     """``a @ b``."""
-    return product(*dims, False) if len(dims) == 2 and None not in dims and not kwargs else None
+    return _binary_product(dims, kwargs, dot=False)
 
 
 def dot(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
         ) -> Shape | None:
     """``np.dot(a, b)`` of vectors and matrices."""
-    return product(*dims, True) if len(dims) == 2 and None not in dims and not kwargs else None
+    return _binary_product(dims, kwargs, dot=True)
+
+
+def _binary_product(dims: list[Shape | None], kwargs: dict[str, ir.Expr], dot: bool) -> Shape | None:
+    if len(dims) != 2 or kwargs:
+        return None
+    a, b = dims
+    return None if a is None or b is None else product(a, b, dot)

@@ -58,6 +58,8 @@ class Generated:
 
     @functools.cached_property
     def _value_and_grad(self) -> tuple[str, types.FunctionType]:
+        if self.load_value_and_grad is None:
+            raise ValueError("value_and_grad is made in reverse mode only")
         return self.load_value_and_grad()
 
     @property
@@ -72,6 +74,8 @@ class Generated:
     @functools.cached_property
     def grad_value_function(self) -> types.FunctionType:
         """The fused gradient returning the one argument's gradient (reverse mode), made on first use."""
+        if self.load_grad_value is None:
+            raise ValueError("the fused gradient is made in reverse mode only")
         return self.load_grad_value()[1]
 
     @property
@@ -124,11 +128,11 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
     inputs = [lowered.inputs.get(w, w) for w in wrt]
-    trees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
+    pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
-        parts = reverse(lowered, namer, inputs, set(scalars), trees, dims, typed)
+        parts = reverse(lowered, namer, inputs, set(scalars), pytrees, dims, typed)
         return _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
-    jvp = forward(lowered, namer, inputs, set(scalars), trees, typed)
+    jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
     ir.verify(jvp)  # checked now, emitted and loaded on first use
     loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
     tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])
@@ -157,7 +161,9 @@ def _reverse_mode(lowered: ir.Function, parts: Pullback, src: Source, loader: _L
     def load_grad_value() -> tuple[str, types.FunctionType]:
         """The fused gradient of the one argument, as ``grad`` returns it: code to differentiate again."""
         body = ir.clone(grad.body)
-        body[-1] = ir.Return(body[-1].value.items[0], body[-1].loc)
+        ret = body[-1]
+        assert isinstance(ret, ir.Return) and isinstance(ret.value, ir.Tuple), "fuse returns the tuple of gradients"
+        body[-1] = ir.Return(ret.value.items[0], ret.loc)
         return loader("grad", dataclasses.replace(grad, name=f"{grad.name}_value", body=body))
 
     return Generated(lowered, parts.vjp, grad_text, grad_function, loader.bindings, (), specific,
@@ -165,14 +171,14 @@ def _reverse_mode(lowered: ir.Function, parts: Pullback, src: Source, loader: _L
                      src.globals_read)
 
 
+_KINDS = {"vjp": "vjp", "jvp": "jvp (forward mode)", "grad": "gradient (forward pass and pullback in one function)",
+          "value_and_grad": "value and gradient (forward pass and pullback in one function)"}
+
+
 class _Loader:
     """Emits and loads the functions one transform made: under one header, reading the same cells
     (helpers bound by ``bind_helpers``, then the user's closure cells). It keeps nothing of the
     function transformed but its globals and defaults (its caches are keyed weakly by it)."""
-
-    _KINDS = {"vjp": "vjp", "jvp": "jvp (forward mode)",
-              "grad": "gradient (forward pass and pullback in one function)",
-              "value_and_grad": "value and gradient (forward pass and pullback in one function)"}
 
     def __init__(self, fn: types.FunctionType, wrt: tuple[str, ...], src: Source, dynamic_cells: bool,
                  bindings: dict[str, object] | None = None) -> None:
@@ -191,7 +197,7 @@ class _Loader:
         self.cells.update(self.user_cells)
 
     def __call__(self, kind: str, fn_ir: ir.Function) -> tuple[str, types.FunctionType]:
-        header = f"s2sad: {self._KINDS[kind]} of {self.qualname} ({self.where}) with respect to {', '.join(self.wrt)}"
+        header = f"s2sad: {_KINDS[kind]} of {self.qualname} ({self.where}) with respect to {', '.join(self.wrt)}"
         text, linemap = emit(fn_ir, header)
         filename = f"<s2sad: {kind} of {self.qualname} ({self.where}) #{next(_serial)}>"
         loaded = load(text, filename, fn_ir.name, self.globals, self.cells, self.defaults, self.kwdefaults)
