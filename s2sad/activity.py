@@ -568,36 +568,13 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
             return "int" if type(e.value) is int else "array" if isinstance(e.value, float | complex) else None
         return kinds.get(e.id) if isinstance(e, ir.Name) else None
 
-    def join(a: str | None, b: str | None) -> str | None:
-        if a == b:
-            return a
-        return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
-
     def assign(s: ir.Assign) -> None:
         p = _operator_on_containers(prims, s, of)
         if isinstance(s.target, tuple):
             if p.kind == LISTOP:
                 kinds[s.targets[-1]] = "list"
             return
-        v, kind = s.value, None
-        if p.kind in (COPY, SETITEM):
-            kind = of(p.args[0])
-        elif p.kind == CONTAINER:
-            kind = {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
-        elif p.kind == LISTOP:
-            kind = "list"
-        elif p.kind == CALL:
-            args = [of(a) for a in p.args]
-            if p.rule.returns:
-                kind = p.rule.returns
-            elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
-                kind = "array"
-            elif p.rule.elementwise and not p.rule.sequences:
-                kind = "array"  # (no other operator applies to a list, tuple or dict)
-            elif p.rule.item:
-                kind = "array" if args[0] == "array" else None
-            elif p.rule.numeric:
-                kind = "array"
+        kind = _kind_of(p, s.value, of)
         if s.target in scalars and kind is None:
             kind = "array"
         if kind is not None:
@@ -611,7 +588,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                 block(s.body)
                 block(s.orelse)
                 for o, a, b in zip(s.outs, *s.yields):
-                    kinds[o] = join(of(a), of(b))
+                    kinds[o] = _join_kinds(of(a), of(b))
             elif isinstance(s, ir.Loop):
                 if range_target(s):
                     kinds[s.target] = "int"
@@ -621,12 +598,41 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                     block(s.cond_body)
                     block(s.body)
                     for c, n in zip(s.carried, s.nexts):
-                        kinds[c] = join(kinds.get(c), of(n))
+                        kinds[c] = _join_kinds(kinds.get(c), of(n))
                 for r, c in zip(s.results, s.carried):
                     kinds[r] = kinds.get(c)
 
     block(body)
     return {n: k for n, k in kinds.items() if k is not None}
+
+
+def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
+    """The kind (see ``_kinds``) of the value ``p`` computes, given the kinds ``of`` its operands."""
+    if p.kind in (COPY, SETITEM):
+        return of(p.args[0])
+    if p.kind == CONTAINER:
+        return {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
+    if p.kind == LISTOP:
+        return "list"
+    if p.kind != CALL:
+        return None
+    args = [of(a) for a in p.args]
+    if p.rule.returns:
+        return p.rule.returns
+    if p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
+        return "array"
+    if p.rule.elementwise and not p.rule.sequences:
+        return "array"  # (no other operator applies to a list, tuple or dict)
+    if p.rule.item:
+        return "array" if args[0] == "array" else None
+    return "array" if p.rule.numeric else None
+
+
+def _join_kinds(a: str | None, b: str | None) -> str | None:
+    """The kind of a value that is of kind ``a`` on one path and ``b`` on another."""
+    if a == b:
+        return a
+    return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
 
 
 def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:

@@ -323,28 +323,36 @@ class _Adjoint:
             self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
             self.add(v, ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v]))
         elif p.kind == LISTOP:
-            lst, args = p.args[0], p.args[1:]
-            if stmt.value.method == "append":
-                self.add(lst, ir.Subscript(g, ir.Slice(None, ir.Const(-1), None)))
-                self.add(args[0], ir.Subscript(g, ir.Const(-1)))
-            else:  # extend
-                rest = ir.BinOp("-", ir.Call(helper("len"), [g]), ir.Call(helper("len"), [args[0]]))
-                self.add(lst, ir.Subscript(g, ir.Slice(None, rest, None)))
-                self.add(args[0], ir.Call(helper("list_tail_adjoint"), [g, args[0]]))
+            self.list_method(stmt, p, g)
         elif p.kind == CALL:
-            args = [self.an.sym(a) for a in p.args]
-            kwargs = {k: self.an.sym(v) for k, v in p.kwargs.items()}
-            ans = self.an.sym(ir.Name(stmt.target))
-            try:
-                contributions = p.rule.reverse(Sym(g, ans.scalar, ans.shape), ans, *args, **kwargs)  # g has ans's shape
-            except (TypeError, NotImplementedError) as e:
-                raise NoDerivativeRuleError(
-                    f"s2sad's rule for {p.rule.name} does not support this call, at "
-                    f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
-            for arg, c in zip(p.args, contributions):
-                if c is not None:
-                    self.add(arg, c.expr)
+            self.rule(stmt, p, g)
         return self.snapshots(stmt, mark)
+
+    def rule(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """A primitive: its rule's reverse template, run on the operands as Syms, inlined."""
+        args = [self.an.sym(a) for a in p.args]
+        kwargs = {k: self.an.sym(v) for k, v in p.kwargs.items()}
+        ans = self.an.sym(ir.Name(stmt.target))
+        try:
+            contributions = p.rule.reverse(Sym(g, ans.scalar, ans.shape), ans, *args, **kwargs)  # g has ans's shape
+        except (TypeError, NotImplementedError) as e:
+            raise NoDerivativeRuleError(
+                f"s2sad's rule for {p.rule.name} does not support this call, at "
+                f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
+        for arg, c in zip(p.args, contributions):
+            if c is not None:
+                self.add(arg, c.expr)
+
+    def list_method(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """``xs.append(v)``, ``xs.extend(ys)``: the cotangent's last entries go to what was added."""
+        lst, args = p.args[0], p.args[1:]
+        if stmt.value.method == "append":
+            self.add(lst, ir.Subscript(g, ir.Slice(None, ir.Const(-1), None)))
+            self.add(args[0], ir.Subscript(g, ir.Const(-1)))
+        else:  # extend
+            rest = ir.BinOp("-", ir.Call(helper("len"), [g]), ir.Call(helper("len"), [args[0]]))
+            self.add(lst, ir.Subscript(g, ir.Slice(None, rest, None)))
+            self.add(args[0], ir.Call(helper("list_tail_adjoint"), [g, args[0]]))
 
     def snapshots(self, stmt: ir.Assign, mark: int) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
         """Make the adjoint just written read copies of values a later write would change: taken
@@ -471,21 +479,7 @@ class _Adjoint:
         if not active and not outer:
             return None
         self.loc = stmt.loc
-        # One variable per carried value and per outer value, alive across iterations.
-        headers = {}
-        for k in active:
-            c, r = stmt.carried[k], stmt.results[k]
-            headers[c] = self.variable(c)
-            self.emit(headers[c], self.bars.get(r) or zeros(r))
-        for name in dict.fromkeys(outer):
-            current = self.bars.get(name)
-            var = self.variable(name)
-            if current is None:
-                self.emit(var, zeros(name))
-                self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
-            elif current != ir.Name(var):
-                self.emit(var, current)
-            self.bars[name] = ir.Name(var)
+        headers = self.loop_headers(stmt, active, outer)
         before, self.out = self.out, []
         # Iteration start (in reverse): the next values take the carried cotangents.
         for k in active:
@@ -511,8 +505,34 @@ class _Adjoint:
             self.settle(name, self.owned[name], self.bars.get(name), self.out)
             self.bars[name] = ir.Name(self.owned[name])
         body, self.out = self.out, before
-        # What the iteration's adjoint reads of the iteration's own values goes on the tape
-        # (nested loops' tapes, created in the body while it was differentiated, included).
+        tape = self.tape(stmt, body, local)
+        for k in active:
+            self.add(stmt.inits[k], ir.Name(headers[stmt.carried[k]]))
+        return tape
+
+    def loop_headers(self, stmt: ir.Loop, active: list[int], outer: list[str]) -> dict[str, str]:
+        """One cotangent variable per active carried value (returned, by carried name) and per outer value
+        the body reads, alive across iterations, set before the pullback's loop."""
+        headers = {}
+        for k in active:
+            c, r = stmt.carried[k], stmt.results[k]
+            headers[c] = self.variable(c)
+            self.emit(headers[c], self.bars.get(r) or zeros(r))
+        for name in dict.fromkeys(outer):
+            current = self.bars.get(name)
+            var = self.variable(name)
+            if current is None:
+                self.emit(var, zeros(name))
+                self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
+            elif current != ir.Name(var):
+                self.emit(var, current)
+            self.bars[name] = ir.Name(var)
+        return headers
+
+    def tape(self, stmt: ir.Loop, body: list[ir.Stmt], local: set[str]) -> ir.Assign:
+        """Record on a tape what the iteration's adjoint ``body`` reads of the iteration's own values
+        (nested loops' tapes, created in the body while it was differentiated, included); write the
+        pullback's loop over it; return the statement creating the tape."""
         local |= set(_bound(stmt.body))
         nested = set(_bound(stmt.body)) - set(_bound(stmt.body, into_loops=False))
         needed = [n for n in _reads(body) if n in local and n not in nested]
@@ -525,6 +545,4 @@ class _Adjoint:
         target = tuple(needed) if len(needed) > 1 else needed[0] if needed else "_"
         self.out.append(ir.Loop("for", body, target, ir.Call(helper("reversed"), [ir.Name(tape)]),
                                 loc=stmt.loc))
-        for k in active:
-            self.add(stmt.inits[k], ir.Name(headers[stmt.carried[k]]))
         return ir.Assign(tape, ir.List([]), stmt.loc)

@@ -122,3 +122,27 @@ def test_each_primitive_is_declared_once():
         rules.defrule(rules.operator.add, "+", lambda g, ans, x, y: (g, g))
     views = {r.name for r in rules.RULES.values() if r.view}
     assert {"x[index]", "numpy.reshape", "numpy.transpose", "sequence"} <= views and "numpy.copy" not in views
+
+
+MAX_LINES = 60
+LONG_FUNCTIONS: set[str] = set()  # "module.py:Class.method" allowed to be longer, while being split
+
+
+def _functions(path: pathlib.Path):
+    def visit(node: ast.AST, prefix: str):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if not isinstance(child, ast.ClassDef):
+                    yield f"{prefix}{child.name}", child.end_lineno - child.lineno + 1
+                yield from visit(child, f"{prefix}{child.name}.")
+            else:
+                yield from visit(child, prefix)
+
+    yield from visit(ast.parse(path.read_text()), "")
+
+
+def test_no_function_is_longer_than_60_lines():
+    long = {f"{path.relative_to(PACKAGE)}:{name}": n for path in sorted(PACKAGE.rglob("*.py"))
+            for name, n in _functions(path) if n > MAX_LINES}
+    assert set(long) <= LONG_FUNCTIONS, f"split these (lines, docstring included): {long}"
+    assert not LONG_FUNCTIONS - set(long), f"no longer long, take them off LONG_FUNCTIONS: {LONG_FUNCTIONS - set(long)}"
