@@ -502,7 +502,9 @@ class _Lowering:
         ``if c: y = a`` / ``else: y = b`` rather than copying at the end of each branch.
         """
         outs, yt, ye = [], [], []
-        bound_then, bound_else = _bound(body), _bound(orelse)
+        # names bound at any depth (of a loop, its results: what stays bound after it)
+        bound_then, bound_else = ({n for s in ir.walk(b) for n in ir.bound(s, region=False)}
+                                  for b in (body, orelse))
         for var in dict.fromkeys([*then_env, *else_env]):
             a, b = then_env.get(var), else_env.get(var)
             if _AFTER_LOOP in (a, b):
@@ -933,19 +935,6 @@ def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:
 
 def _target_names(target: gast.expr) -> list[str]:
     return [n.id for n in gast.walk(target) if isinstance(n, gast.Name)]
-
-
-def _bound(stmts: list[ir.Stmt]) -> set[str]:
-    """Names bound by statements in ``stmts`` (at any depth)."""
-    out: set[str] = set()
-    for s in ir.walk(stmts):
-        if isinstance(s, ir.Assign):
-            out.update(s.targets)
-        elif isinstance(s, ir.If):
-            out.update(s.outs)
-        elif isinstance(s, ir.Loop):
-            out.update(s.results)
-    return out
 
 
 def _is_namespace(value: object) -> bool:

@@ -138,24 +138,9 @@ def _name(fn: object) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
 
 
-def _bound(stmts: list[ir.Stmt], into_loops: bool = True) -> list[str]:
-    """Names bound by ``stmts``, in order (optionally not looking inside loop bodies)."""
-    out: list[str] = []
-    for s in stmts:
-        if isinstance(s, ir.Assign):
-            out += s.targets
-        elif isinstance(s, ir.If):
-            out += _bound(s.body, into_loops) + _bound(s.orelse, into_loops) + s.outs
-        elif isinstance(s, ir.Loop):
-            if into_loops:
-                out += [*s.carried, *s.targets, *_bound(s.cond_body), *_bound(s.body)]
-            out += s.results
-    return out
-
-
 def _reads(stmts: list[ir.Stmt]) -> list[str]:
     """Names read anywhere in ``stmts`` (nested regions included), in order."""
-    return list(dict.fromkeys(n for s in ir.walk(stmts) for e in ir.exprs(s) for n in ir.names_read(e)))
+    return list(dict.fromkeys(n for s in ir.walk(stmts) for n in ir.used(s)))
 
 
 def _export(stmts: list[ir.Stmt], names: set[str]) -> None:
@@ -165,7 +150,7 @@ def _export(stmts: list[ir.Stmt], names: set[str]) -> None:
             continue
         _export(s.body, names)
         _export(s.orelse, names)
-        then, orelse = set(_bound(s.body, False)), set(_bound(s.orelse, False))
+        then, orelse = ir.bound_in(s.body, into_loops=False), ir.bound_in(s.orelse, into_loops=False)
         for name in sorted(names & (then | orelse) - set(s.outs)):
             s.outs.append(name)
             s.yields[0].append(ir.Name(name) if name in then else ir.Const(None))
@@ -444,7 +429,7 @@ class _Adjoint:
             branches.append((self.out, self.bars, self.owned))
         self.bars, self.owned, self.out = bars0, owned0, out0
         self.loc = stmt.loc
-        local = set(_bound(stmt.body)) | set(_bound(stmt.orelse)) | set(stmt.outs)
+        local = ir.bound_in(stmt.body) | ir.bound_in(stmt.orelse) | set(stmt.outs)
         (then, then_bars, then_owned), (orelse, else_bars, else_owned) = branches
         for name in dict.fromkeys([*then_bars, *else_bars]):
             a, b = then_bars.get(name), else_bars.get(name)
@@ -473,7 +458,7 @@ class _Adjoint:
                 "range(...), enumerate/zip/reversed of sequences, and names of lists, tuples or arrays; "
                 "assign the iterable to a name first", loc)
         active = [k for k, c in enumerate(stmt.carried) if c in self.an.active]
-        local = set(stmt.carried) | set(stmt.targets) | set(_bound(stmt.cond_body)) | set(_bound(stmt.body))
+        local = set(stmt.carried) | set(stmt.targets) | ir.bound_in(stmt.cond_body) | ir.bound_in(stmt.body)
         nexts = [e.id for k, e in enumerate(stmt.nexts) if k in active and isinstance(e, ir.Name)]
         outer = [n for n in _reads(stmt.body) + nexts if n in self.an.active and n not in local]
         if not active and not outer:
@@ -533,8 +518,8 @@ class _Adjoint:
         """Record on a tape what the iteration's adjoint ``body`` reads of the iteration's own values
         (nested loops' tapes, created in the body while it was differentiated, included); write the
         pullback's loop over it; return the statement creating the tape."""
-        local |= set(_bound(stmt.body))
-        nested = set(_bound(stmt.body)) - set(_bound(stmt.body, into_loops=False))
+        local |= ir.bound_in(stmt.body)
+        nested = ir.bound_in(stmt.body) - ir.bound_in(stmt.body, into_loops=False)
         needed = [n for n in _reads(body) if n in local and n not in nested]
         _export(stmt.body, set(needed))
         tape = self.namer.fresh("tape")
