@@ -35,14 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ir
-from .codegen import emit
+from .codegen import bind_helpers, emit
 from .graph import Graph, Input, NotFactorable, build, partial_name
 from .graph import dot as graph_dot
 from .graph import text as graph_text
-from .load import load
+from .load import LINEMAPS, load
 from .naming import Namer
-from .reverse import _bind_helpers
-from .transform import LINEMAPS, lowered_ir
+from .ssa import lowered_ir
 
 __all__ = ["factor", "dominators", "factored", "Factored", "FactoredJacobian", "sizes_of", "graph_source"]
 
@@ -319,7 +318,7 @@ def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[s
                 "has no more outputs than inputs, else jacfwd (one jvp per input).\n")
         return Factored(None, note, None, str(e))
     jac = factor(g, namer, lowered.params, namer.fresh(f"{fn.__name__}_jacobian"))
-    cells = {name: types.CellType(obj) for name, obj in _bind_helpers([jac], src, namer).items()}
+    cells = {name: types.CellType(obj) for name, obj in bind_helpers([jac], src, namer).items()}
     cells.update(src.freevars)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     header = (f"s2sad: Jacobian of {fn.__qualname__} ({where}) with respect to {', '.join(sizes)}, "
