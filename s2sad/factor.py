@@ -158,6 +158,7 @@ class _PathSums:
     def __init__(self, nodes: list[str], labels: dict[tuple[str, str], ir.Expr], reverse: bool) -> None:
         self.reverse = reverse
         self.rank = {n: k for k, n in enumerate(nodes)}
+        self.back = {n: -k for n, k in self.rank.items()}  # a topological order of the reversed graph
         self.succ: dict[str, list[str]] = {}
         self.pred: dict[str, list[str]] = {}
         for t, h in labels:
@@ -182,7 +183,7 @@ class _PathSums:
             return _ZERO
         root = o if self.reverse else i
         if root not in self.trees:
-            nxt, rank = (self.pred, {n: -k for n, k in self.rank.items()}) if self.reverse else (self.succ, self.rank)
+            nxt, rank = (self.pred, self.back) if self.reverse else (self.succ, self.rank)
             self.trees[root] = _Tree(_idoms(root, nxt, rank), root)
         return self._value(("P", i, o), self.trees[root])
 
@@ -227,7 +228,7 @@ class _PathSums:
             far, rank = b, self.rank
         else:
             items = {p: self.labels[p, b] for p in self.pred[b] if tree.above(a, p)}
-            far, rank = a, {n: -k for n, k in self.rank.items()}
+            far, rank = a, self.back
         at = {s: [s] for s in items}  # tree node -> the group roots that have climbed to it
         heap = [(rank[s], s) for s in items if s != far]
         heapq.heapify(heap)
@@ -410,31 +411,33 @@ class _Emitter:
         return self._reverse(c, step)
 
     def _forward(self, c: Compound, step: _Step) -> list[ir.Stmt]:
-        """``J = J_body(i) @ J`` each iteration: the Jacobian of the carried values carried along."""
+        """``J = J_body(i) @ J`` each iteration: the Jacobian of the carried values carried along, updated
+        in place at the end of the body, one column at a time (each column's entries at once: they read
+        the column as it was)."""
         s, code = c.stmt, list(step.solved.code)
         names: dict[tuple[int, object], str] = {}  # (carried k, column) -> its entry's name
         for k, carried in enumerate(c.carried):
             for col in step.columns(k):
                 names[k, col] = self.namer.fresh(partial_name(carried, _column_name(col), factored=True))
-        carried, inits, nexts, results = [], [], [], []
-        for (k, col), name in names.items():
-            terms = [_times(step.carried_entry(k, j), ir.Name(names[j, col]))
-                     for j in range(len(c.carried)) if (j, col) in names and step.carried_entry(k, j) != _ZERO]
-            own = step.outer_entry(k, col)
-            terms += [own] if own is not None else []
-            value = _sum(terms) if terms else _ZERO
-            if not _atom(value):
-                row = step.row_name(k)
-                var = self.namer.fresh(partial_name(row, _column_name(col), factored=True))
-                code.append(ir.Assign(var, value))
-                value = ir.Name(var)
-            carried.append(name)
-            inits.append(_zeros(c.sizes[col.param]) if isinstance(col, Vector) else
-                         _ONE if c.inits[k] == col else _ZERO)
-            nexts.append(value)
-            results.append(_label(c, col, c.outs[k]) if c.read(k) else name)
-        return [ir.Loop(s.kind, code, s.target, s.iter, s.cond_body, s.cond, [*s.carried, *carried],
-                        [*s.inits, *inits], [*s.nexts, *nexts], [*s.results, *results], s.exit, s.loc)]
+        for col in step.all_columns():
+            update = {}
+            for k in range(len(c.carried)):
+                if (k, col) not in names:
+                    continue
+                terms = [_times(step.carried_entry(k, j), ir.Name(names[j, col]))
+                         for j in step.nonzero[k] if (j, col) in names]
+                own = step.outer_entry(k, col)
+                value = _sum(terms + [own] if own is not None else terms) if terms or own is not None else _ZERO
+                if value != ir.Name(names[k, col]):
+                    update[names[k, col]] = value
+            code += _at_once(update, s.loc)
+        inits = [_zeros(c.sizes[col.param]) if isinstance(col, Vector) else _ONE if c.inits[k] == col else _ZERO
+                 for k, col in names]
+        results = [_label(c, col, c.outs[k]) if c.read(k) else name for (k, col), name in names.items()]
+        entries = list(names.values())
+        return [ir.Loop(s.kind, code, s.target, s.iter, s.cond_body, s.cond, [*s.carried, *entries],
+                        [*s.inits, *inits], [*s.nexts, *map(ir.Name, entries)], [*s.results, *results], s.exit,
+                        s.loc)]
 
     def _reverse(self, c: Compound, step: _Step) -> list[ir.Stmt]:
         """The bodies' Jacobians taped, then chained from the last iteration back."""
@@ -457,22 +460,26 @@ class _Emitter:
                    for r in rows for j in sorted(reach[r])}
         grads = {(r, col): _label(c, col, c.outs[r]) for r in rows for col in step.columns(r)
                  if any(step.outer_entry(k, col) is not None for k in reach[r])}  # accumulate into the labels
-        carried, inits, nexts = [], [], []
-        for (r, j), name in adjoint.items():
-            terms = [_times(ir.Name(adjoint[r, k]), step.carried_entry(k, j)) for k in range(n)
-                     if (r, k) in adjoint and step.carried_entry(k, j) != _ZERO]
-            carried.append(name)
-            inits.append(_ONE if r == j else _ZERO)
-            nexts.append(_sum(terms) if terms else _ZERO)
+        sweep_code: list[ir.Stmt] = []  # the rest first (it reads the adjoints as they were), then the adjoints
         for (r, col), name in grads.items():
             terms = [_times(ir.Name(adjoint[r, k]), step.outer_entry(k, col)) for k in range(n)
                      if (r, k) in adjoint and step.outer_entry(k, col) is not None]
-            carried.append(name)
-            inits.append(_zeros(c.sizes[col.param]) if isinstance(col, Vector) else _ZERO)
-            nexts.append(_sum([ir.Name(name), *terms]))
+            sweep_code.append(ir.Assign(name, _sum([ir.Name(name), *terms]), s.loc))
+        for r in rows:
+            update = {}
+            for j in range(n):
+                if (r, j) in adjoint:
+                    terms = [_times(ir.Name(adjoint[r, k]), step.carried_entry(k, j)) for k in range(n)
+                             if (r, k) in adjoint and j in step.nonzero[k]]
+                    update[adjoint[r, j]] = _sum(terms) if terms else _ZERO
+            sweep_code += _at_once(update, s.loc)
+        carried = [*adjoint.values(), *grads.values()]
+        inits = [_ONE if r == j else _ZERO for r, j in adjoint]
+        inits += [_zeros(c.sizes[col.param]) if isinstance(col, Vector) else _ZERO for _, col in grads]
         target = tuple(taped) if len(taped) != 1 else taped[0]
         reversed_tape = ir.Call(ir.Ref(("reversed",), reversed, helper=True), [ir.Name(tape)])
-        sweep = ir.Loop("for", [], target, reversed_tape, [], None, carried, inits, nexts, carried, None, s.loc)
+        sweep = ir.Loop("for", sweep_code, target, reversed_tape, [], None, carried, inits,
+                        list(map(ir.Name, carried)), carried, None, s.loc)
         done = []  # a column a carried value starts as: its adjoint joins the label
         for r in rows:
             for col in step.columns(r):
@@ -488,6 +495,8 @@ class _Step:
 
     def __init__(self, c: Compound, solved: _Solved, outer: list[str], vectors: list[str]) -> None:
         self.c, self.solved, self.outer, self.vectors = c, solved, outer, vectors
+        n = len(c.carried)
+        self.nonzero = [[j for j in range(n) if solved.entries[k][j] != _ZERO] for k in range(n)]  # ∂next_k/∂carried_j
 
     def carried_entry(self, k: int, j: int) -> ir.Expr:
         """∂next_k/∂carried_l."""
@@ -523,10 +532,9 @@ class _Step:
 
     def reach(self) -> list[set[int]]:
         """For each out, the carried values it depends on at the start of some iteration."""
-        n = len(self.c.carried)
-        reach = [{r} for r in range(n)]
+        reach = [{r} for r in range(len(self.c.carried))]
         while True:
-            grown = [a | {j for k in a for j in range(n) if self.carried_entry(k, j) != _ZERO} for a in reach]
+            grown = [a.union(*(self.nonzero[k] for k in a)) for a in reach]
             if grown == reach:
                 return reach
             reach = grown
@@ -539,8 +547,7 @@ class _Step:
         cost, n = 0, len(self.c.carried)
         for k in range(n):
             for col in self.columns(k):
-                factors = [self.carried_entry(k, j) for j in range(n)
-                           if col in self.c.pattern[j] and self.carried_entry(k, j) != _ZERO]
+                factors = [self.carried_entry(k, j) for j in self.nonzero[k] if col in self.c.pattern[j]]
                 own = self.outer_entry(k, col) is not None
                 cost += self._weight(col) * (_costly(factors) + max(len(factors) + own - 1, 0))
         return cost
@@ -550,12 +557,19 @@ class _Step:
         cost, reach = sum(not isinstance(e, ir.Const) for e in self.all_entries()), self.reach()
         for r in self.rows():
             for j in reach[r]:
-                factors = [self.carried_entry(k, j) for k in reach[r] if self.carried_entry(k, j) != _ZERO]
+                factors = [self.carried_entry(k, j) for k in reach[r] if j in self.nonzero[k]]
                 cost += _costly(factors) + max(len(factors) - 1, 0)
             for col in self.all_columns():
                 owns = [self.outer_entry(k, col) for k in reach[r] if self.outer_entry(k, col) is not None]
                 cost += self._weight(col) * (_costly(owns) + len(owns))
         return cost
+
+
+def _at_once(update: dict[str, ir.Expr], loc: ir.Loc | None) -> list[ir.Assign]:
+    """``name = value`` for all at once: each value reads the names as they were."""
+    if len(update) <= 1:
+        return [ir.Assign(name, value, loc) for name, value in update.items()]
+    return [ir.Assign(tuple(update), ir.Tuple(list(update.values())), loc)]
 
 
 def _costly(factors: list[ir.Expr]) -> int:

@@ -37,6 +37,7 @@ What cannot be factored raises ``NotFactorable`` naming the user's line.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,8 +114,11 @@ class Compound:
 
     def read(self, k: int) -> bool:
         """Out ``k`` has a label: something after the compound reads it."""
-        out = self.outs[k]
-        return any(o == out for _, o in self.labels) or any(o == out for _, o in self.vector_labels)
+        return self.outs[k] in self._labelled
+
+    @functools.cached_property
+    def _labelled(self) -> set[str]:  # (asked once the graph is built)
+        return {o for _, o in self.labels} | {o for _, o in self.vector_labels}
 
 
 @dataclass(slots=True)

@@ -482,7 +482,7 @@ def test_a_branch_yields_the_taken_arms_jacobian():
 def test_a_loop_carries_its_jacobian_forward():
     text = s2sad.source(loop_sum, stage="factored", args=(V4,))
     # J = J_body(i) @ J: the block of x, with the element read at the run-time index put in place
-    assert "        Ds_2_dx = Ds_1_dx + onehot(4, i, Dmul_dx_item)\n" in text and "tape" not in text
+    assert "        Ds_1_dx = Ds_1_dx + onehot(4, i, Dmul_dx_item)\n" in text and "tape" not in text
 
 
 def test_a_loop_with_more_columns_than_results_chains_in_reverse():
