@@ -595,8 +595,10 @@ def _compound_lines(c: Compound, pad: str, lines: list[str]) -> None:
     if isinstance(s, ir.If):
         lines.append(f"{pad}if {ir.expr_str(s.test)}:  # line {s.loc.line if s.loc else '?'}, outs {', '.join(c.outs)}")
     else:
+        test = next((st.value for st in s.cond_body if isinstance(st, ir.Assign) and ir.Name(st.target) == s.cond),
+                    s.cond)
         head = f"for {', '.join(s.targets)} in {ir.expr_str(s.iter)}" if s.kind == "for" else \
-            f"while {ir.expr_str(s.cond)}"
+            f"while {ir.expr_str(test)}"
         lines.append(f"{pad}{head}:  # line {s.loc.line if s.loc else '?'}, carries "
                      + ", ".join(f"{c_} -> {o}" for c_, o in zip(c.carried, c.outs)))
     for region in c.regions:
@@ -641,6 +643,10 @@ def _dot_region(g: Graph, prefix: str, pad: str, lines: list[str], serial) -> No
             lines.append(f'{pad}  label="{_escape(_cluster_title(c, region))}";')
             _dot_region(region, f"r{k}_", pad + "  ", lines, serial)
             lines.append(f"{pad}}}")
+            link = "[style=dashed, arrowhead=none]"  # a value from outside to its column; a row to its out
+            lines += [f"{pad}{prefix}{n} -> r{k}_{n} {link};" for n in region.columns()]
+            lines += [f"{pad}r{k}_{o.id} -> {prefix}{out} {link};" for o, out in zip(region.outputs, c.outs)
+                      if isinstance(o, ir.Name) and out in g.nodes]
     for (t, h), label in g.edges.items():
         lines.append(f'{pad}{prefix}{t} -> {prefix}{h} [label="{_escape(ir.expr_str(label))}"];')
 
