@@ -38,6 +38,7 @@ read, the labels, the factored edges, and returns the Jacobian, all in one pass.
 from __future__ import annotations
 
 import heapq
+import inspect
 import itertools
 import os
 import types
@@ -768,16 +769,19 @@ def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[s
                                   fn.__kwdefaults__))
 
 
-def sizes_of(fn: types.FunctionType, wrt: list[str], args: tuple | None
+def sizes_of(fn: types.FunctionType, wrt: list[str], args: tuple | None, kwargs: dict | None = None
              ) -> tuple[dict[str, int | None], set[str], set[str]]:
     """What factoring is specialised on: each differentiated argument's length (None: a scalar), and
-    the other positional parameters that hold scalars (all scalars when no ``args`` are given) and
-    that hold 1-D arrays of numbers."""
+    the other parameters that hold scalars (all scalars when no ``args`` are given) and that hold 1-D
+    arrays of numbers, their defaults included."""
     params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
     if args is None:
         return dict.fromkeys(wrt), set(params) - set(wrt), set()
+    bound = inspect.signature(fn).bind(*args, **(kwargs or {}))
+    bound.apply_defaults()
     sizes, others, arrays = {}, set(), set()
-    for name, a in zip(params, args):
+    for name in params:
+        a = bound.arguments.get(name)
         ndim = np.ndim(a)
         if name in wrt:
             sizes[name] = None if ndim == 0 else len(a) if ndim == 1 else -1  # -1: refused by ``build``
@@ -806,14 +810,15 @@ class FactoredJacobian:
         self.table: dict[tuple, Callable] = {}
 
     def __call__(self, *args, **kwargs):
-        key = tuple((type(a), np.shape(a), getattr(a, "dtype", None)) for a in args)
+        key = tuple((k, type(a), np.shape(a), getattr(a, "dtype", None))
+                    for k, a in [*enumerate(args), *sorted(kwargs.items())])
         run = self.table.get(key)
         if run is None:
             run = self.table[key] = self._make(args, kwargs)
         return run(*args, **kwargs)
 
     def _make(self, args: tuple, kwargs: dict) -> Callable:
-        made = factored(self.fun, *sizes_of(self.fun, self.wrt, args))
+        made = factored(self.fun, *sizes_of(self.fun, self.wrt, args, kwargs))
         if made.function is not None:
             return made.function
         inputs = sum(int(np.size(args[i])) for i in self.nums)

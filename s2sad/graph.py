@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ir, runtime
-from .activity import CALL, COPY, analyze, range_target
+from .activity import CALL, COPY, _is_scalar, analyze, range_target
 from .naming import Namer
 from .rules import Sym
 
@@ -199,40 +199,45 @@ class _Context:
         stmts = list(ir.walk(fn.body))
         arrays = {p for p, n in sizes.items() if n is not None}
         seqs = {s.target: s.value.args[0].id for s in stmts if _sequence_of(s, arrays | constant)}  # x_seq -> x
-        self.sequences = {t: x for t, x in seqs.items() if x in arrays}
-        self.constant_reads: set[str] = set()  # elements of arrays not differentiated: scalars
+        self.sequences = {id(s) for s in stmts if _sequence_of(s, arrays)}  # what only the elements of x are read of
         self.ints = ints = _ints(fn.body)
         self.constants: set[str] = set()  # names unpacked from a constant item of a tuple literal
-        self.reads: dict[str, Input | tuple[str, ir.Expr]] = {}  # element read -> Input, or (parameter, index)
+        self.reads: dict[int, Input | tuple[str, ir.Expr]] = {}  # id(element read) -> Input, or (parameter, index)
+        constant_reads = set()  # ids of reads of elements of arrays not differentiated
         for s in stmts:
             if not (isinstance(s, ir.Assign) and isinstance(s.value, ir.Subscript)
-                    and isinstance(s.value.value, ir.Name)):
+                    and isinstance(s.value.value, ir.Name) and _int_index(s.value.index, ints)):
                 continue
             x, k = seqs.get(s.value.value.id, s.value.value.id), s.value.index
-            if x in constant and _int_index(k, ints):
-                self.constant_reads.add(s.target)
-            if x not in arrays:
-                continue
-            if isinstance(k, ir.Const) and type(k.value) is int:
-                self.reads[s.target] = Input(x, k.value % sizes[x])
-            elif _int_index(k, ints):
-                self.reads[s.target] = (x, k)
+            if x in arrays:
+                self.reads[id(s)] = Input(x, k.value % sizes[x]) if isinstance(k, ir.Const) else (x, k)
+            elif x in constant:
+                constant_reads.add(id(s))
+        self.elements = set(self.reads) | constant_reads
+        self.binders: dict[str, list[ir.Assign]] = {}  # name -> the statements binding it (an out: one per arm)
+        for s in stmts:
+            for t in s.targets if isinstance(s, ir.Assign) else ():
+                self.binders.setdefault(t, []).append(s)
 
     def analyze(self, others: set[str]) -> None:
-        """Activity and scalars, told what the analysis cannot see: ``known`` scalars (scalar arguments,
-        element reads, ints) and names unpacked from a tuple of scalars (``a, b = b, a + b``): all assumed
-        scalars, then those whose item is not dropped, to a fixed point (as the analysis does for
-        carried values)."""
+        """Activity and scalars, told what the analysis cannot see: scalar arguments and ints, and,
+        assumed then checked to a fixed point (as the analysis does for carried values), names bound
+        by element reads (every other statement binding them must give a scalar too) and names
+        unpacked from a tuple of scalars (``a, b = b, a + b``)."""
         self.unpacked = _unpacked(list(ir.walk(self.fn.body)))
-        known = {p for p, n in self.sizes.items() if n is None} | set(others) | set(self.reads) | self.ints
-        known |= self.constant_reads
-        assumed = set(self.unpacked)
+        known = {p for p, n in self.sizes.items() if n is None} | set(others) | self.ints
+        reads = {t for t, ss in self.binders.items() if any(id(s) in self.elements for s in ss)}
+        unpacked = set(self.unpacked)
         while True:
-            self.an = analyze(self.fn, list(self.sizes), known | assumed)
-            broken = {t for t in assumed if not _scalar_item(self.unpacked[t], self.an.scalars)}
+            self.an = analyze(self.fn, list(self.sizes), known | reads | unpacked)
+            scalars = self.an.scalars
+            broken = {t for t in reads if not all(id(s) in self.elements or _is_scalar(self.an.prims[id(s)], scalars)
+                                                  for s in self.binders[t])}
+            broken |= {t for t in unpacked if not _scalar_item(self.unpacked[t], scalars)}
             if not broken:
                 return
-            assumed -= broken
+            reads -= broken
+            unpacked -= broken
 
     def only_unpacked(self, name: str) -> bool:
         """Every statement reading ``name`` unpacks it (``a, b = name``)."""
@@ -265,17 +270,19 @@ class _Region:
             self.alias[name] = outer
         return outer
 
-    def element(self, inp: Input, name: str) -> str:
-        """The node of a constant element of an array parameter, made here (and outside) on first use."""
+    def element(self, inp: Input, name: str | None) -> str:
+        """The node of a constant element of an array parameter, made here (and outside) on first use: named
+        ``name`` if read here (an SSA name), else (read in a region inside) ``x_k``."""
         node = self.first.get(inp)
         if node is None:
             if self.parent is None:
-                node = name
+                node = name or self.ctx.namer.fresh(f"{inp.param}_{inp.index}")
                 self.g.nodes[node] = inp
             else:
-                node = self.column(self.parent.element(inp, name))
+                node = self.column(self.parent.element(inp, None))
             self.first[inp] = node
-        self.alias[name] = node
+        if name is not None:
+            self.alias[name] = node
         return node
 
     def operand(self, e: ir.Expr, loc: ir.Loc | None) -> str | None:
@@ -290,6 +297,13 @@ class _Region:
     def row(self, e: ir.Expr, loc: ir.Loc | None) -> ir.Expr:
         node = self.operand(e, loc)
         return ir.Const(0.0) if node is None else ir.Name(node)
+
+    def scalar_row(self, e: ir.Expr, loc: ir.Loc | None) -> ir.Expr:
+        """``row``, for a value a branch yields or a loop carries: a constant one must be a scalar too."""
+        row = self.row(e, loc)
+        if row == ir.Const(0.0) and not _scalar_item(e, self.ctx.an.scalars | self.ctx.ints):
+            raise NotFactorable(f"{ir.expr_str(e)} is not statically a scalar", loc)
+        return row
 
     # ----- statements -----
 
@@ -308,7 +322,7 @@ class _Region:
         an = self.ctx.an
         if not any(t in an.active for t in s.targets):
             return
-        read = self.ctx.reads.get(s.target) if isinstance(s.target, str) else None
+        read = self.ctx.reads.get(id(s))
         if isinstance(read, Input):
             self.element(read, s.target)
         elif read is not None:
@@ -321,7 +335,7 @@ class _Region:
                 self.g.nodes[s.target] = Element(x, index, self.ctx.sizes[x], s)
                 self.g.vectors.setdefault(x, []).append((s.target, index))
             self.alias[s.target] = self.first[same]
-        elif s.target in self.ctx.sequences:
+        elif id(s) in self.ctx.sequences:
             return  # an array parameter under another name: only its elements are read
         elif isinstance(s.value, ir.Tuple) and self.ctx.only_unpacked(s.target):
             return  # a tuple literal only unpacked: its names are its items
@@ -340,16 +354,22 @@ class _Region:
         """One active assignment: a copy joins its operand's node; a rule call adds a node and its edges."""
         an = self.ctx.an
         p = an.prims[id(s)]
-        if isinstance(s.target, tuple) or s.target not in an.scalars:
+        nodes = {a.id for a in [*p.args, *p.kwargs.values()] if isinstance(a, ir.Name) and self.node(a.id)}
+        if isinstance(s.target, tuple) or not (s.target in an.scalars or _is_scalar(p, an.scalars | nodes)):
             raise NotFactorable(f"{ir.expr_str(s.value)} is not statically a scalar", s.loc)
         if p.kind == COPY and isinstance(p.args[0], ir.Name):
             self.alias[s.target] = self.operand(p.args[0], s.loc)
             return
         if p.kind != CALL or any(isinstance(v, ir.Name) and v.id in an.active for v in p.kwargs.values()):
             raise NotFactorable(f"{ir.expr_str(s.value)} is not a primitive with a derivative rule", s.loc)
-        one = Sym(ir.Const(1.0), True)
-        contributions = p.rule.reverse(one, an.sym(ir.Name(s.target)), *map(an.sym, p.args),
-                                       **{k: an.sym(v) for k, v in p.kwargs.items()})
+        scalars = an.scalars | nodes | {s.target}  # every node is a scalar
+
+        def sym(e: ir.Expr) -> Sym:
+            known = an.sym(e)
+            return Sym(known.expr, known.scalar or (isinstance(e, ir.Name) and e.id in scalars), known.shape, known.ndim)
+
+        contributions = p.rule.reverse(Sym(ir.Const(1.0), True), sym(ir.Name(s.target)), *map(sym, p.args),
+                                       **{k: sym(v) for k, v in p.kwargs.items()})
         nodes = [self.operand(a, s.loc) for a in p.args]
         self.g.nodes[s.target] = s
         self.alias[s.target] = s.target
@@ -374,7 +394,7 @@ class _Region:
         for title, body, yields in (("then", s.body, s.yields[0]), ("else", s.orelse, s.yields[1])):
             arm = self.child(body, title)
             arm.statements(body)
-            arm.g.outputs = [arm.row(yields[k], s.loc) for k in active]
+            arm.g.outputs = [arm.scalar_row(yields[k], s.loc) for k in active]
             arms.append(arm.g)
         outs = [s.outs[k] for k in active]
         reach = [a | b for a, b in zip(*map(_row_depends, arms))]
@@ -394,8 +414,9 @@ class _Region:
             body.g.nodes[c] = Outer(carried=True)
             body.alias[c] = c
         body.statements(s.body)
-        body.g.outputs = [body.row(s.nexts[k], s.loc) for k in active]
-        inits = [self.operand(s.inits[k], s.loc) for k in active]
+        body.g.outputs = [body.scalar_row(s.nexts[k], s.loc) for k in active]
+        inits = [self.scalar_row(s.inits[k], s.loc) for k in active]
+        inits = [i.id if isinstance(i, ir.Name) else None for i in inits]
         rows = _row_depends(body.g)
         pattern = [{i} if i is not None else set() for i in inits]
         while True:  # what each carried value may depend on, after any number of iterations
@@ -425,8 +446,7 @@ class _Region:
         self.g.compounds[id(c.stmt)] = c
         elements = {}  # the function body: a vector block is one edge per element, from its node
         if self.parent is None:
-            elements = {(x, k): self.first.get(Input(x, k)) or self.element(Input(x, k), namer.fresh(f"{x}_{k}"))
-                        for x, _ in c.vector_labels for k in range(c.sizes[x])}
+            elements = {(x, k): self.element(Input(x, k), None) for x, _ in c.vector_labels for k in range(c.sizes[x])}
         for out in c.outs:
             if out in self.ctx.an.active:
                 self.g.nodes[out] = Result(c)
@@ -464,37 +484,40 @@ def _sequence_of(s: ir.Stmt, arrays: set[str]) -> bool:
 
 
 def _ints(body: list[ir.Stmt]) -> set[str]:
-    """Names that always hold Python ints: ``range`` targets, ``len(...)``, int constants and
-    ``+ - * // %`` of ints, and carried values starting and staying so (assumed, then checked)."""
-    loops = [s for s in ir.walk(body) if isinstance(s, ir.Loop)]
-    assumed = {c for lp in loops for c in lp.carried}
+    """Names every binding of which is a Python int: ``range`` targets, ``len(...)``, int constants,
+    ``+ - * // %`` of ints, and values carried or joined from ints (all assumed, then those with a
+    binding that is not dropped, to a fixed point)."""
+    binds: dict[str, list[ir.Expr | None]] = {}  # name -> what binds it (None: not known to be an int)
+    for s in ir.walk(body):
+        if isinstance(s, ir.Assign):
+            for t in s.targets:
+                binds.setdefault(t, []).append(s.value if isinstance(s.target, str) else None)
+        elif isinstance(s, ir.If):
+            for o, a, b in zip(s.outs, *s.yields):
+                binds.setdefault(o, []).extend((a, b))
+        elif isinstance(s, ir.Loop):
+            for t in s.targets:
+                binds.setdefault(t, []).append(ir.Const(0) if range_target(s) is not None else None)
+            for c, i, n, r in zip(s.carried, s.inits, s.nexts, s.results):
+                binds.setdefault(c, []).extend((i, n))
+                binds.setdefault(r, []).append(ir.Name(c))
+    ints = set(binds)
+
+    def is_int(e: ir.Expr | None) -> bool:
+        if isinstance(e, ir.Const):
+            return type(e.value) is int
+        if isinstance(e, ir.Name):
+            return e.id in ints
+        if isinstance(e, ir.BinOp):
+            return e.op in ("+", "-", "*", "//", "%") and is_int(e.left) and is_int(e.right)
+        return (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is len
+                and len(e.args) == 1 and not e.kwargs)
+
     while True:
-        ints = set(assumed)
-
-        def is_int(e: ir.Expr) -> bool:
-            if isinstance(e, ir.Const):
-                return type(e.value) is int
-            if isinstance(e, ir.Name):
-                return e.id in ints
-            if isinstance(e, ir.BinOp):
-                return e.op in ("+", "-", "*", "//", "%") and is_int(e.left) and is_int(e.right)
-            return (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is len
-                    and len(e.args) == 1 and not e.kwargs)
-
-        for s in ir.walk(body):
-            if isinstance(s, ir.Assign) and isinstance(s.target, str) and is_int(s.value):
-                ints.add(s.target)
-            elif isinstance(s, ir.Loop):
-                if range_target(s) is not None:
-                    ints.add(s.target)
-                ints.update(r for r, c in zip(s.results, s.carried) if c in assumed)
-            elif isinstance(s, ir.If):
-                ints.update(o for o, a, b in zip(s.outs, *s.yields) if is_int(a) and is_int(b))
-        broken = {c for lp in loops for c, i, n in zip(lp.carried, lp.inits, lp.nexts)
-                  if c in assumed and not (is_int(i) and is_int(n))}
+        broken = {n for n in ints if not all(is_int(e) for e in binds[n])}
         if not broken:
             return ints
-        assumed -= broken
+        ints -= broken
 
 
 def _scalar_item(e: ir.Expr, scalars: set[str]) -> bool:

@@ -315,7 +315,30 @@ def loop_branch_element_reads(x):
     return s
 
 
+def arms_bind_the_out(x):
+    if x[0] > 0.5:
+        r = x[0] * x[2]
+    else:
+        r = x[1]  # the out r is bound in each arm: this read is not the other arm's statement
+    return np.array([r, r * x[3]])
+
+
+def defaults_and_keywords(x, k=2.0):
+    s = x
+    for _ in range(2):
+        s = s * k + x
+    return s
+
+
 # ----- what is not factored (jacrev or jacfwd run instead) -----
+
+
+def arm_uses_array_whole(x):
+    if x[0] > 0:
+        r = np.sum(x)
+    else:
+        r = x[1]
+    return r
 
 
 def elementwise_array(x):
@@ -386,11 +409,13 @@ CONTROL = [
     (spring_euler, (np.array([1.0, 0.0, 2.0]),), 0), (horner, (np.array([1.0, -2.0, 0.5, 3.0]), 0.7), (0, 1)),
     (branch_reads_elements, (V4,), 0), (branch_reads_elements, (np.array([0.6, 0.5, 0.7, 0.9]),), 0),
     (loop_branch_element_reads, (V4,), 0), (horner, (np.array([1.0, -2.0, 0.5, 3.0]), 0.7), 1),
+    (arms_bind_the_out, (V4,), 0), (arms_bind_the_out, (V4[::-1].copy(),), 0), (defaults_and_keywords, (0.5,), 0),
+    (defaults_and_keywords, (0.5, 1.5), 0),
 ]
 FALLBACK = [
     (elementwise_array, (np.array([0.5, 1.0]),), 0), (whole_array_use, (V4[:3],), 0), (return_in_loop, (V4,), 0),
     (list_loop, (V4[:2],), 0), (tuple_output, (0.3, 0.6), (0, 1)), (index_outside_loop, (V4,), 0),
-    (two_sums, (V4,), 0),
+    (two_sums, (V4,), 0), (arm_uses_array_whole, (V4,), 0),
 ]
 
 
@@ -454,6 +479,19 @@ def test_an_array_used_whole_is_never_a_constant():
     text = s2sad.source(whole_array_use, stage="factored", args=(V4[:3],))
     assert "cannot be factored: x is not a scalar the derivative graph holds" in text
     _same(s2sad.jacobian(whole_array_use, method="factored")(V4[:3]), s2sad.jacrev(whole_array_use)(V4[:3]))
+
+
+def test_an_out_bound_in_each_arm_is_each_arms_statement():
+    # r = x[1] in one arm is no reason to read the other arm's r = x[0] * x[2] as x[1]
+    for x in (V4, V4[::-1].copy()):
+        text = s2sad.source(arms_bind_the_out, stage="factored", args=(x,))
+        assert "        Dr_dx_0 = x_item_2\n        Dr_dx_2 = x_item_1\n        Dr_dx_1 = 0.0\n" in text
+
+
+def test_keyword_arguments_specialise_the_factored_function():
+    jac = s2sad.jacobian(defaults_and_keywords, method="factored")
+    for kwargs in ({}, {"k": 1.5}, {"k": np.float64(0.5)}):
+        _same(jac(0.5, **kwargs), s2sad.jacrev(defaults_and_keywords)(0.5, **kwargs))
 
 
 def test_fallback_picks_the_cheaper_mode():
