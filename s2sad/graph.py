@@ -251,6 +251,7 @@ class _Region:
     def __init__(self, ctx: _Context, parent: _Region | None, g: Graph) -> None:
         self.ctx, self.parent, self.g = ctx, parent, g
         self.alias: dict[str, str] = {}  # SSA name -> its node
+        self.constants: dict[str, ir.Const] = {}  # SSA name -> the constant it is here (an out bound so in an arm)
         self.first: dict[Input | tuple, str] = {}  # an element (at a constant or run-time index) -> its node here
 
     # ----- names to nodes -----
@@ -290,9 +291,14 @@ class _Region:
         if not isinstance(e, ir.Name):
             return None
         node = self.node(e.id)
-        if node is None and e.id in self.ctx.an.active and e.id not in self.ctx.constants:
+        if node is None and e.id in self.ctx.an.active and e.id not in self.ctx.constants and not self.constant(e.id):
             raise NotFactorable(f"{e.id} is not a scalar the derivative graph holds", loc)
         return node
+
+    def constant(self, name: str) -> ir.Const | None:
+        """The constant SSA value ``name`` is, in this region or one it is in."""
+        here = self.constants.get(name)
+        return here if here is not None or self.parent is None else self.parent.constant(name)
 
     def row(self, e: ir.Expr, loc: ir.Loc | None) -> ir.Expr:
         node = self.operand(e, loc)
@@ -301,7 +307,8 @@ class _Region:
     def scalar_row(self, e: ir.Expr, loc: ir.Loc | None) -> ir.Expr:
         """``row``, for a value a branch yields or a loop carries: a constant one must be a scalar too."""
         row = self.row(e, loc)
-        if row == ir.Const(0.0) and not _scalar_item(e, self.ctx.an.scalars | self.ctx.ints):
+        value = self.constant(e.id) or e if isinstance(e, ir.Name) else e
+        if row == ir.Const(0.0) and not _scalar_item(value, self.ctx.an.scalars | self.ctx.ints):
             raise NotFactorable(f"{ir.expr_str(e)} is not statically a scalar", loc)
         return row
 
@@ -359,6 +366,9 @@ class _Region:
             raise NotFactorable(f"{ir.expr_str(s.value)} is not statically a scalar", s.loc)
         if p.kind == COPY and isinstance(p.args[0], ir.Name):
             self.alias[s.target] = self.operand(p.args[0], s.loc)
+            return
+        if p.kind == COPY and isinstance(p.args[0], ir.Const):
+            self.constants[s.target] = p.args[0]
             return
         if p.kind != CALL or any(isinstance(v, ir.Name) and v.id in an.active for v in p.kwargs.values()):
             raise NotFactorable(f"{ir.expr_str(s.value)} is not a primitive with a derivative rule", s.loc)

@@ -330,6 +330,54 @@ def defaults_and_keywords(x, k=2.0):
     return s
 
 
+def init_from_branch(x, y):
+    a = x * y if x > y else y
+    for _ in range(3):
+        a = a * a * 0.5 + x
+    return a
+
+
+def dynamic_read_both_arms(x):
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] > 0.6:
+            r = x[i]
+        else:
+            r = x[i] * 2.0
+        s = s + r * s + r
+    return s
+
+
+def reset_constant_in_arm(x):
+    s = 1.0
+    for i in range(len(x)):
+        if x[i] > 0.6:
+            s = 0.0
+        else:
+            s = s * x[i] + x[i]
+    return s
+
+
+def two_loops(x):
+    a = 0.0
+    for v in x:
+        a = a + v * v
+    b = a
+    for i in range(len(x)):
+        b = b * x[i] + a
+    return np.array([a, b])
+
+
+def inner_init_from_outer_body(x):
+    t = 0.0
+    for i in range(2):
+        u = x[i] * 2.0
+        for j in range(2):
+            u = u * x[j] + t
+        t = t + u
+    return t
+
+
 # ----- what is not factored (jacrev or jacfwd run instead) -----
 
 
@@ -410,7 +458,9 @@ CONTROL = [
     (branch_reads_elements, (V4,), 0), (branch_reads_elements, (np.array([0.6, 0.5, 0.7, 0.9]),), 0),
     (loop_branch_element_reads, (V4,), 0), (horner, (np.array([1.0, -2.0, 0.5, 3.0]), 0.7), 1),
     (arms_bind_the_out, (V4,), 0), (arms_bind_the_out, (V4[::-1].copy(),), 0), (defaults_and_keywords, (0.5,), 0),
-    (defaults_and_keywords, (0.5, 1.5), 0),
+    (defaults_and_keywords, (0.5, 1.5), 0), (init_from_branch, (0.9, 0.5), (0, 1)), (init_from_branch, (0.3, 0.5), (0, 1)),
+    (dynamic_read_both_arms, (V4,), 0), (reset_constant_in_arm, (V4,), 0), (two_loops, (V4,), 0),
+    (inner_init_from_outer_body, (V4,), 0),
 ]
 FALLBACK = [
     (elementwise_array, (np.array([0.5, 1.0]),), 0), (whole_array_use, (V4[:3],), 0), (return_in_loop, (V4,), 0),
