@@ -54,6 +54,7 @@ from .graph import dot as graph_dot
 from .graph import text as graph_text
 from .load import load
 from .naming import Namer
+from .pytree import leaves
 from .reverse import _bind_helpers
 from .transform import LINEMAPS, lowered_ir
 
@@ -637,15 +638,16 @@ def _zeros(n: int) -> ir.Expr:
 
 
 def _times(acc: ir.Expr | None, label: ir.Expr) -> ir.Expr:
-    """``acc * label``, without multiplying by ±1 (``acc`` None: the empty product)."""
+    """``acc * label``, without multiplying by ±1 or two constants (``acc`` None: the empty product)."""
     if acc is None or acc == _ONE:
         return label
-    if acc == _MINUS_ONE:
-        return _times(label, acc)
     if label == _ONE:
         return acc
-    if label == _MINUS_ONE:
-        return ir.UnaryOp("-", acc)
+    if isinstance(acc, ir.Const) and isinstance(label, ir.Const):
+        return ir.Const(acc.value * label.value)
+    if acc == _MINUS_ONE or label == _MINUS_ONE:
+        other = label if acc == _MINUS_ONE else acc
+        return other.operand if isinstance(other, ir.UnaryOp) and other.op == "-" else ir.UnaryOp("-", other)
     return ir.BinOp("*", acc, label)
 
 
@@ -822,5 +824,5 @@ class FactoredJacobian:
         if made.function is not None:
             return made.function
         inputs = sum(int(np.size(args[i])) for i in self.nums)
-        outputs = int(np.size(self.fun(*args, **kwargs)))
+        outputs = sum(int(np.size(leaf)) for leaf in leaves(self.fun(*args, **kwargs)))
         return self.jacrev if outputs <= inputs else self.jacfwd  # both given a tuple argnums: return tuples

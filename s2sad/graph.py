@@ -187,7 +187,7 @@ def build(fn: ir.Function, sizes: dict[str, int | None], others: set[str] = froz
     assembly = {id(s) for s in forward if isinstance(s, ir.Assign) and s.target in outputs.assembly}
     top.statements([s for s in forward if id(s) not in assembly])
     g.array_output = outputs.array
-    g.outputs = [top.row(o, ret.loc) for o in outputs.items]
+    g.outputs = [top.scalar_row(o, ret.loc) for o in outputs.items]
     return g
 
 
@@ -201,7 +201,6 @@ class _Context:
         seqs = {s.target: s.value.args[0].id for s in stmts if _sequence_of(s, arrays | constant)}  # x_seq -> x
         self.sequences = {id(s) for s in stmts if _sequence_of(s, arrays)}  # what only the elements of x are read of
         self.ints = ints = _ints(fn.body)
-        self.constants: set[str] = set()  # names unpacked from a constant item of a tuple literal
         self.reads: dict[int, Input | tuple[str, ir.Expr]] = {}  # id(element read) -> Input, or (parameter, index)
         constant_reads = set()  # ids of reads of elements of arrays not differentiated
         for s in stmts:
@@ -251,7 +250,7 @@ class _Region:
     def __init__(self, ctx: _Context, parent: _Region | None, g: Graph) -> None:
         self.ctx, self.parent, self.g = ctx, parent, g
         self.alias: dict[str, str] = {}  # SSA name -> its node
-        self.constants: dict[str, ir.Const] = {}  # SSA name -> the constant it is here (an out bound so in an arm)
+        self.constants: dict[str, ir.Expr] = {}  # SSA name -> the constant (or inactive value) it holds here
         self.first: dict[Input | tuple, str] = {}  # an element (at a constant or run-time index) -> its node here
 
     # ----- names to nodes -----
@@ -291,12 +290,13 @@ class _Region:
         if not isinstance(e, ir.Name):
             return None
         node = self.node(e.id)
-        if node is None and e.id in self.ctx.an.active and e.id not in self.ctx.constants and not self.constant(e.id):
+        if node is None and e.id in self.ctx.an.active and self.constant(e.id) is None:
             raise NotFactorable(f"{e.id} is not a scalar the derivative graph holds", loc)
         return node
 
-    def constant(self, name: str) -> ir.Const | None:
-        """The constant SSA value ``name`` is, in this region or one it is in."""
+    def constant(self, name: str) -> ir.Expr | None:
+        """What SSA value ``name`` holds in this region (or one it is in) when it is active only in name: a
+        constant, or a value no differentiated argument reaches (copied into an out, or a tuple's item)."""
         here = self.constants.get(name)
         return here if here is not None or self.parent is None else self.parent.constant(name)
 
@@ -305,7 +305,8 @@ class _Region:
         return ir.Const(0.0) if node is None else ir.Name(node)
 
     def scalar_row(self, e: ir.Expr, loc: ir.Loc | None) -> ir.Expr:
-        """``row``, for a value a branch yields or a loop carries: a constant one must be a scalar too."""
+        """``row``, for a value returned, yielded by a branch or carried by a loop: a constant one must be a
+        scalar too."""
         row = self.row(e, loc)
         value = self.constant(e.id) or e if isinstance(e, ir.Name) else e
         if row == ir.Const(0.0) and not _scalar_item(value, self.ctx.an.scalars | self.ctx.ints):
@@ -352,8 +353,8 @@ class _Region:
                 node = self.operand(item, s.loc)
                 if node is not None:
                     self.alias[t] = node
-                elif isinstance(item, ir.Const):
-                    self.ctx.constants.add(t)  # (active only as part of a tuple with an active item)
+                else:
+                    self.constants[t] = item  # (active only as part of a tuple with an active item)
         else:
             self.call(s)
 
@@ -364,11 +365,13 @@ class _Region:
         nodes = {a.id for a in [*p.args, *p.kwargs.values()] if isinstance(a, ir.Name) and self.node(a.id)}
         if isinstance(s.target, tuple) or not (s.target in an.scalars or _is_scalar(p, an.scalars | nodes)):
             raise NotFactorable(f"{ir.expr_str(s.value)} is not statically a scalar", s.loc)
-        if p.kind == COPY and isinstance(p.args[0], ir.Name):
-            self.alias[s.target] = self.operand(p.args[0], s.loc)
-            return
-        if p.kind == COPY and isinstance(p.args[0], ir.Const):
-            self.constants[s.target] = p.args[0]
+        if p.kind == COPY:
+            source = p.args[0]
+            node = self.operand(source, s.loc)
+            if node is not None:
+                self.alias[s.target] = node
+            else:  # (an out copied from a constant in one arm)
+                self.constants[s.target] = (self.constant(source.id) or source) if isinstance(source, ir.Name) else source
             return
         if p.kind != CALL or any(isinstance(v, ir.Name) and v.id in an.active for v in p.kwargs.values()):
             raise NotFactorable(f"{ir.expr_str(s.value)} is not a primitive with a derivative rule", s.loc)

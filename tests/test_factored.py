@@ -691,6 +691,75 @@ def test_path_sums_on_random_graphs_equal_the_sum_over_paths(reverse):
                 assert got == pytest.approx(acc.get(o, 0.0), rel=1e-12, abs=1e-12)
 
 
+class _ScalarPrograms:
+    """Random scalar programs of x (a 4-vector) and y: assignments, branches, for and while loops,
+    element reads at constant and run-time indices; every name is bound before any path reads it."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def expr(self, names, index, depth=0):
+        r = self.rng.random()
+        if depth >= 2 or r < 0.35:
+            leaves = [*names, "y", f"x[{self.rng.integers(-4, 4)}]", f"{self.rng.uniform(-1, 1):.2f}"]
+            if index:
+                leaves += [f"x[{index}]", f"x[({index} + {self.rng.integers(1, 4)}) % 4]"]
+            return str(self.rng.choice(leaves))
+        a, b = self.expr(names, index, depth + 1), self.expr(names, index, depth + 1)
+        if r < 0.75:
+            return f"({a} {self.rng.choice(['+', '-', '*'])} {b})"
+        return f"math.{self.rng.choice(['sin', 'cos', 'tanh'])}({a})"
+
+    def block(self, names, pad, index, depth):
+        lines = []
+        for _ in range(int(self.rng.integers(1, 4))):
+            kind = self.rng.choice(["assign", "assign", "if", "for", "while"] if depth < 2 else ["assign"])
+            target = str(self.rng.choice(names))
+            if kind == "assign":
+                lines.append(f"{pad}{target} = {self.expr(names, index)}")
+            elif kind == "if":
+                lines.append(f"{pad}if {self.expr(names, index)} > {self.rng.uniform(-0.5, 0.5):.2f}:")
+                lines += self.block(names, pad + "    ", index, depth + 1)
+                lines.append(f"{pad}else:")
+                lines += self.block(names, pad + "    ", index, depth + 1)
+            elif kind == "for":
+                i = f"i{depth}"
+                lines.append(f"{pad}for {i} in range({self.rng.integers(0, 4)}):")
+                lines += self.block(names, pad + "    ", i, depth + 1)
+                if self.rng.random() < 0.3:
+                    lines += [f"{pad}    if {target} > 2.0:", f"{pad}        break"]
+            else:
+                j = f"j{depth}"
+                lines += [f"{pad}{j} = 0", f"{pad}while {j} < {self.rng.integers(1, 3)}:"]
+                lines += self.block(names, pad + "    ", None, depth + 1)
+                lines.append(f"{pad}    {j} = {j} + 1")
+        return lines
+
+    def source(self, name):
+        names = ["a", "b", "c"]
+        lines = [f"def {name}(x, y):", "    a, b, c = x[0], y, 0.5"]
+        lines += self.block(names, "    ", None, 0)
+        lines.append(f"    return np.array([{', '.join(self.rng.permutation(names)[:2])}, a * y])")
+        return "\n".join(lines) + "\n"
+
+
+def test_random_scalar_programs_equal_jacrev(tmp_path, monkeypatch):
+    import importlib
+
+    rng = np.random.default_rng(2024)
+    gen = _ScalarPrograms(rng)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    factored = 0
+    for k in range(40):
+        name = f"random_program_{k}"
+        (tmp_path / f"{name}.py").write_text("import math\n\nimport numpy as np\n\n\n" + gen.source("f"))
+        fn = importlib.import_module(name).f
+        args = (rng.uniform(-1, 1, 4), float(rng.uniform(-1, 1)))
+        _same(s2sad.jacobian(fn, (0, 1), method="factored")(*args), s2sad.jacrev(fn, (0, 1))(*args))
+        factored += "cannot be factored" not in s2sad.source(fn, (0, 1), stage="factored", args=args)
+    assert factored == 40
+
+
 def test_factored_edges_are_shared_across_pairs():
     text = s2sad.source(vector_shared, stage="factored", args=(np.ones(4),))
     # ds/dx[k] feed all five outputs through t: dt/ds is computed once, reused by every pair
