@@ -465,10 +465,13 @@ def jacobian(fun: Callable, argnums: int | tuple[int, ...] = 0, method: str = "r
     """The Jacobian of ``fun``: ``method`` ``"rev"`` is ``jacrev`` (JAX's alias), ``"fwd"`` is ``jacfwd``,
     ``"factored"`` one generated function computing every entry in one pass (see ``s2sad.factor``).
 
-    Factoring applies to straight-line code on scalars: arguments that are scalars or 1-D
-    arrays read at constant indices, a scalar or ``np.array([...])`` of scalars returned.
-    Elsewhere ``"factored"`` runs ``jacrev`` when the function has no more outputs than
-    inputs, else ``jacfwd``; ``source(fun, stage="factored")`` says which and why.
+    Factoring applies to scalar code, branches and loops included: arguments that are
+    scalars or 1-D arrays read element by element (``x[0]``, ``x[i]`` in a loop), a scalar
+    or ``np.array([...])`` of scalars returned. Each branch arm and loop body is factored
+    on its own; a branch uses the taken arm's Jacobian, a loop chains its body's over the
+    iterations. Elsewhere (array operations, containers) ``"factored"`` runs ``jacrev``
+    when the function has no more outputs than inputs, else ``jacfwd``;
+    ``source(fun, stage="factored")`` says which and why.
 
     >>> import math, s2sad
     >>> s2sad.jacobian(lambda x: (4 + math.sin(x)) * math.cos(math.sin(x)), method="factored")(math.pi)
