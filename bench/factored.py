@@ -236,10 +236,11 @@ METHODS = ("sympy", "sympy+cse", "jacrev", "jacfwd", "factored")
 SYMPY_LIMIT = 3.0  # seconds: SymPy is not run at larger sizes of a workload once it took longer
 
 
-def run(sizes: list[int], points_count: int, repeat: int) -> list[dict]:
-    rng = np.random.default_rng(0)
+def run(sizes: list[int], points_count: int, repeat: int, workloads: list[str]) -> list[dict]:
     rows, slow = [], set()
-    for name, make in WORKLOADS.items():
+    for name in workloads:
+        make = WORKLOADS[name]
+        rng = np.random.default_rng(list(WORKLOADS).index(name))  # the same points whichever workloads run
         for size in sizes:
             if name in ("springs", "shading", "euler") and size < 6:
                 continue
@@ -305,12 +306,14 @@ def plot(rows: list[dict], path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes 2 to 8, few points, no plot")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
     args = parser.parse_args()
+    workloads = args.workloads.split(",")
     sizes = [2, 4, 8] if args.quick else [2, 4, 8, 16, 32, 50]
     print("cells: multiplications/additions per Jacobian, build time, time per evaluation\n")
     print(HEADER, end="", flush=True)
-    rows = run(sizes, 20 if args.quick else 200, 1 if args.quick else 3)
-    if not args.quick:
+    rows = run(sizes, 20 if args.quick else 200, 1 if args.quick else 3, workloads)
+    if not args.quick and {"nested", "euler"} <= set(workloads):
         plot(rows, os.path.join(os.path.dirname(os.path.abspath(__file__)), "factored.png"))
 
 

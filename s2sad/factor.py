@@ -27,8 +27,8 @@ becomes an ``if`` whose arms each also yield their region's Jacobian (the taken 
 is the one used); a loop carries the Jacobian of its carried values with respect to
 what the loop reads, chained per iteration with the body's factored Jacobian, either
 forward (``J = J_body(i) @ J``, carried along) or in reverse (the bodies' Jacobians
-taped, then multiplied from the last iteration back), whichever multiplies less for
-the shapes. The enclosing graph factors on with these as its edges' labels.
+taped, then multiplied from the last iteration back), whichever needs fewer operations
+per iteration for the shapes. The enclosing graph factors on with these as its edges' labels.
 
 Generated code names a local partial ``dhead_dtail`` (as the graph prints it) and a
 factored edge ``Dhead_dtail``; the function computes the primal values its labels
@@ -606,11 +606,12 @@ def factor(g: Graph, namer: Namer, params: ir.Params, name: str) -> ir.Function:
     columns = [(p, Input(p) if size is None else Input(p, k)) for p, size in g.sizes.items()
                for k in range(1 if size is None else size)]
     nodes = [inputs.get(inp) for _, inp in columns]
-    solved = _Emitter(namer).region(g, [n for n in nodes if n is not None], [])
-    present = [n for n in nodes if n is not None]
+    read = list(dict.fromkeys(n for n in nodes if n is not None))  # the columns the function reads
+    where = {n: j for j, n in enumerate(read)}
+    solved = _Emitter(namer).region(g, read, [])
     jacobians = []
     for p, size in g.sizes.items():
-        rows = [[solved.entries[k][present.index(n)] if n is not None else _ZERO
+        rows = [[solved.entries[k][where[n]] if n is not None else _ZERO
                  for (q, _), n in zip(columns, nodes) if q == p] for k in range(len(g.outputs))]
         jacobians.append(_assemble(rows, size is not None, g.array_output))
     body = _live(solved.code, {n for j in jacobians for n in ir.names_read(j)})
