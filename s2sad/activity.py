@@ -262,7 +262,7 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
-    scalars = _scalars(fn.body, prims, set(scalar_params))
+    scalars = _scalars(fn.body, prims, set(scalar_params), fn.params.names())
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
@@ -694,11 +694,9 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
         for s in stmts:
             if isinstance(s, ir.Assign):
                 assign(s)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                for o, a, b in zip(s.outs, *s.yields):
-                    kinds[o] = join(of(a), of(b))
+            elif isinstance(s, ir.If):  # an out bound inside a branch has there that branch's kind only
+                sides = _branch_facts(s, block, of, lambda o: kinds.pop(o, None))
+                kinds.update({o: join(a, b) for o, a, b in zip(s.outs, *sides)})
             elif isinstance(s, ir.Loop):
                 if range_target(s):
                     kinds[s.target] = "int"
@@ -809,25 +807,26 @@ def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     return useful
 
 
-def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str]) -> set[str]:
-    """Names statically of shape ``()``; carried values optimistically, then checked."""
+def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str]) -> set[str]:
+    """Names statically of shape ``()``; carried values optimistically, then checked. ``names``: all
+    the parameters (a use that needs a scalar tells about them, as about the function's other names)."""
     demoted: set[str] = set()
     while True:
         scalars = set(params)
-        broken = _scalar_pass(body, prims, scalars, demoted)
+        broken = _scalar_pass(body, prims, scalars, demoted, set(names))
         if not broken:
             return scalars
         demoted |= broken
 
 
-def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
+def _scalar_pass(body, prims, scalars: set[str], demoted: set[str], params: set[str]) -> set[str]:
     """One forward pass; returns carried names assumed scalar whose next value was not."""
     broken: set[str] = set()
 
     def known(e: ir.Expr) -> bool:
         return _static_scalar(e, scalars)
 
-    def block(stmts: list[ir.Stmt]) -> None:
+    def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 if _is_scalar(prims[id(s)], scalars):
@@ -838,22 +837,38 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
             elif isinstance(s, ir.Loop):
                 assumed = [c for c, i in zip(s.carried, s.inits) if known(i) and c not in demoted]
                 scalars.update(assumed)
-                block(s.cond_body)
-                block(s.body)
+                block(s.cond_body, set(s.carried))
+                block(s.body, {*s.carried, *s.targets})
                 for c, n in zip(s.carried, s.nexts):
                     if c in assumed and not known(n):
                         broken.add(c)
                 scalars.update(r for r, c in zip(s.results, s.carried) if c in assumed)
         # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
-        # means every operand had shape () (broadcasting never shrinks a shape).
+        # means every operand had shape () (broadcasting never shrinks a shape). Only for
+        # operands bound in this block (or on entering it): the use runs wherever they are
+        # bound, which a use in a branch or a loop body does not.
+        here = {*entered, *_bound(stmts)}
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 if p.kind == CALL and (p.rule.name.startswith("math.") or (p.rule.elementwise and s.target in scalars)):
-                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
+                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
 
-    block(body)
+    block(body, params)
     return broken
+
+
+def _bound(stmts: list[ir.Stmt]) -> set[str]:
+    """The names statements of one block bind at that level (not inside their branches or loops)."""
+    out: set[str] = set()
+    for s in stmts:
+        if isinstance(s, ir.Assign):
+            out.update(s.targets)
+        elif isinstance(s, ir.If):
+            out.update(s.outs)
+        elif isinstance(s, ir.Loop):
+            out.update(s.results)
+    return out
 
 
 def _is_scalar(p: Prim, scalars: set[str]) -> bool:

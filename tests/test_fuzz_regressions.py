@@ -292,3 +292,33 @@ def negated_max(y):
 def test_a_folded_cotangent_times_a_mask_stays_a_number():
     check_grads(negated_max, (0.3,), modes=("rev", "fwd"))
     check_grads(negated_max, (0.9,), modes=("rev", "fwd"))
+
+
+def early_return_in_a_loop(x):
+    # --seed 20261130 --index 4270 (and 3750, 5740, 9285): the generated gradient carries the
+    # result as None until the loop returns; the out a branch binds got the kind of the branch
+    # that bound it last ("array"), so grad of grad added None cotangents with `+`
+    for _ in range(1):
+        if np.sum(x) > 1.9:
+            return np.tanh(x[1])
+    return np.sum(x * x)
+
+
+def test_an_out_bound_in_one_branch_has_the_kind_both_branches_give_it():
+    for x in (X, X + 1.0):
+        check_grads(s2sad.grad(early_return_in_a_loop), (x,), modes=("rev", "fwd"))
+
+
+def scalar_use_in_one_branch(x, c):
+    z = x * 2.0
+    s = 1.0
+    if c > 0:
+        s = math.sin(z)  # z is a scalar only where this runs
+    for _ in range(c):
+        s = s + math.cos(z)
+    return np.sum(z * np.ones(3)) + s
+
+
+def test_a_use_that_needs_a_scalar_tells_only_where_it_runs():
+    check_grads(scalar_use_in_one_branch, (np.array([[0.5], [0.2]]), -1), modes=("rev", "fwd"))
+    check_grads(scalar_use_in_one_branch, (0.3, 2), modes=("rev", "fwd"))
