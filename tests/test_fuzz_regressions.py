@@ -322,3 +322,16 @@ def scalar_use_in_one_branch(x, c):
 def test_a_use_that_needs_a_scalar_tells_only_where_it_runs():
     check_grads(scalar_use_in_one_branch, (np.array([[0.5], [0.2]]), -1), modes=("rev", "fwd"))
     check_grads(scalar_use_in_one_branch, (0.3, 2), modes=("rev", "fwd"))
+
+
+def hypot_of_a_difference_that_is_zero(x):
+    # --seed 20261130 --index 8088: hypot at the origin divided 0 by 0 (nan); like the norm it is, it has
+    # the subgradient 0 there, so the derivative of this constant function is 0
+    a = x - x
+    v = math.atan2(a[1], 2.0 + 0.8 * math.tanh(a[-1]))
+    return np.sum(np.hypot(v, np.ones((2, 3)) * a)) + math.hypot(a[0], v) + math.dist(a, 2.0 * a)
+
+
+def test_hypot_at_the_origin_has_derivative_zero():
+    check_grads(hypot_of_a_difference_that_is_zero, (X,), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(lambda x: math.hypot(x, 2.0 * x)), (0.7,), modes=("rev", "fwd"))
