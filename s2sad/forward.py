@@ -108,8 +108,8 @@ class _Tangent:
             d = self.dot(stmt.value)
             if d is not None:
                 names = tuple(self.namer.fresh(f"{t}_dot") for t in stmt.targets)
-                out.append(ir.Assign(names, d, self.loc))
-                self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names)})
+                out.append(ir.Assign(names, d, self.loc))  # (an inactive item, an int, has none: not kept)
+                self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names) if t in self.an.active})
             return
         if p.kind == CALL and all(d is None for d in dots) and not any(self.dot(v) for v in p.kwargs.values()):
             return  # every input's tangent is zero

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.special
 
 import s2sad
 from s2sad.errors import S2SADSyntaxError
@@ -335,3 +336,35 @@ def hypot_of_a_difference_that_is_zero(x):
 def test_hypot_at_the_origin_has_derivative_zero():
     check_grads(hypot_of_a_difference_that_is_zero, (X,), modes=("rev", "fwd"))
     check_grads(s2sad.grad(lambda x: math.hypot(x, 2.0 * x)), (0.7,), modes=("rev", "fwd"))
+
+
+def rgamma_of_an_empty_sum(x):
+    # --seed 20261130 --index 4973: 1/Γ is entire, but its rule -ψ(x)/Γ(x) is 0 * inf at the poles of Γ;
+    # here the sum of an empty selection puts rgamma at 0
+    s = np.sum(x[x > 5.0])
+    return scipy.special.rgamma(s + 0.0 * np.sum(x)) + np.sum(scipy.special.rgamma(np.array([-1.0, -2.0, 0.25]) * x))
+
+
+def test_rgamma_is_differentiated_at_the_poles_of_gamma():
+    check_grads(rgamma_of_an_empty_sum, (np.array([1.0, 1.0, 1.0]),), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(rgamma_of_an_empty_sum), (np.array([1.0, 1.0, 1.0]),), modes=("rev", "fwd"))
+
+
+def powers_of_a_loop_counter(x):
+    # the second derivative read the counter back from the tape as a value carrying a derivative: its
+    # (zero) tangent times x ** i * log(x), nan for x < 0
+    s = 0.0
+    for i in range(4):
+        k = i + 1
+        k = k - 2 if i > 1 else k * 2
+        s = s + np.sum(x ** i) + np.sum(np.power(x, k))
+    for v, n in [(x, 2), (x * 0.5, 3)]:
+        s = s + np.sum(v ** n)
+    return s
+
+
+def test_an_integer_read_back_out_of_a_tuple_or_list_carries_no_derivative():
+    x = np.array([-1.5, 0.5])
+    check_grads(powers_of_a_loop_counter, (x,), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(powers_of_a_loop_counter), (x,), modes=("rev", "fwd"))
+    np.testing.assert_allclose(s2sad.hessian(powers_of_a_loop_counter)(x), np.diag(8.0 + 6.75 * x + 12.0 * x ** 2))
