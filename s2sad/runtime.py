@@ -8,6 +8,8 @@ adjoints whose form depends on operand rank.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 __all__ = [
@@ -247,10 +249,17 @@ def matmul_rhs_adjoint(g, a, b):
 
 def rebound_input(x):
     """``x`` where ``x op= v`` meets memory that came from an argument: a number or a tuple is rebound,
-    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs."""
+    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs:
+    refused at the user's line, as reverse mode refuses it where it knows the argument is an array."""
     if isinstance(x, np.ndarray | list | dict):
-        raise TypeError(f"`x op= v` would change the {type(x).__name__} you passed in place; s2sad never "
-                        "mutates your inputs. Copy it first (x = x.copy())")
+        from .errors import S2SADSyntaxError
+        from .transform import LINEMAPS
+
+        caller = sys._getframe(1)
+        loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
+        message = (f"this `x op= v` writes into {type(x).__name__} memory that came from an argument or a global and "
+                   "carries a gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())")
+        raise S2SADSyntaxError(message, loc) if loc is not None else TypeError(message)
     return x
 
 

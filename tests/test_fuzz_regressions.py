@@ -368,3 +368,21 @@ def test_an_integer_read_back_out_of_a_tuple_or_list_carries_no_derivative():
     check_grads(powers_of_a_loop_counter, (x,), modes=("rev", "fwd"))
     check_grads(s2sad.grad(powers_of_a_loop_counter), (x,), modes=("rev", "fwd"))
     np.testing.assert_allclose(s2sad.hessian(powers_of_a_loop_counter)(x), np.diag(8.0 + 6.75 * x + 12.0 * x ** 2))
+
+
+def subtract_in_place_from_the_argument(a):
+    a -= np.max(a * 2.0)  # `a` is the caller's 0-d array: changed in place
+    return a * 1.0
+
+
+def pass_a_zero_dim_array(x):
+    # --seed 20261130 --index 6072: forward mode (made for any argument type) found the array only when
+    # it ran, and raised a bare TypeError; it is the refusal reverse mode gives, at the same line
+    return subtract_in_place_from_the_argument(np.where(np.sum(x) > 0.1, x[0], x[1])) * 3.0
+
+
+def test_an_inplace_write_into_an_array_argument_found_at_run_time_is_refused_at_its_line():
+    for transform in (lambda f: s2sad.grad(f)(X), lambda f: s2sad.jvp(f, (X,), (X,))):
+        with pytest.raises(S2SADSyntaxError, match="never mutates your inputs") as e:
+            transform(pass_a_zero_dim_array)
+        assert e.value.text.strip().startswith("a -= np.max(a * 2.0)")
