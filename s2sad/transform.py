@@ -51,6 +51,7 @@ class Generated:
     load_value_and_grad: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
     load_grad_value: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
     globals_read: dict[str, object] = field(repr=False, default_factory=dict)  # see ``Source.globals_read``
+    derived_from: tuple[types.FunctionType, ...] = ()  # generated code it transformed or calls (``cache.derived``)
 
     @functools.cached_property
     def _loaded(self) -> tuple[str, types.FunctionType]:
@@ -171,4 +172,11 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
                      mode != "forward" and deriv.shape_specific,
                      functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function),
                      None if mode == "forward" else load_value_and_grad,
-                     None if mode == "forward" else load_grad_value, src.globals_read)
+                     None if mode == "forward" else load_grad_value, src.globals_read,
+                     _derived_from(fn, deriv.bindings))
+
+
+def _derived_from(fn: types.FunctionType, bindings: dict[str, object]) -> tuple[types.FunctionType, ...]:
+    """``fn`` and the callees the derivative binds, those that are themselves generated derivatives."""
+    callees = (getattr(getattr(b, "__self__", None), "fun", None) for b in bindings.values())
+    return tuple(f for f in (fn, *callees) if hasattr(f, "__s2sad_fresh__"))
