@@ -779,14 +779,15 @@ def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints:
     return varied
 
 
-_INT = "int"  # a Python int or bool (also a pattern below)
+_INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
 _EMPTY = "empty"  # the elements of an empty list: none yet
 _INT_OPS = {"+", "-", "*", "%", "+=", "-=", "*=", "%=", "unary -", "unary +", "abs"}
 
 
 def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """Names statically known to hold a Python int or bool: an int constant, a ``range`` loop's variable,
-    integer arithmetic on them, and what is read back out of tuples and lists that hold them in known
+    """Names statically known to hold a Python int or bool (or an array of bools): an int constant, a
+    ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read back out of
+    tuples and lists that hold them in known
     places (a derivative's own tape: ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is
     ``"int"``, ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
     pats: dict[str, object] = {}
@@ -806,7 +807,9 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
 
     def assign(s: ir.Assign) -> None:
         p, v = prims[id(s)], s.value
-        if p.kind == UNPACK:
+        if isinstance(v, ir.Compare):
+            pats[s.target] = _INT  # a bool, or an array of them
+        elif p.kind == UNPACK:
             bind(s.targets, of(p.args[0]))
         elif p.kind == COPY:
             pats[s.target] = of(p.args[0])
@@ -830,7 +833,7 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
 
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
-            if isinstance(s, ir.Assign) and not isinstance(s.value, ir.Compare):
+            if isinstance(s, ir.Assign):
                 assign(s)
             elif isinstance(s, ir.If):
                 sides = _branch_facts(s, block, of, lambda o: pats.pop(o, None))

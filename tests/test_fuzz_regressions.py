@@ -386,3 +386,16 @@ def test_an_inplace_write_into_an_array_argument_found_at_run_time_is_refused_at
         with pytest.raises(S2SADSyntaxError, match="never mutates your inputs") as e:
             transform(pass_a_zero_dim_array)
         assert e.value.text.strip().startswith("a -= np.max(a * 2.0)")
+
+
+def where_in_a_loop(x):
+    # --seed 31337: a second derivative read the mask back from the tape as a value carrying a
+    # derivative, and refused it as the condition of np.where
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(np.where(x > 0.1 * i, x * x, x))
+    return s
+
+
+def test_a_comparison_read_back_from_the_tape_carries_no_derivative():
+    check_grads(s2sad.grad(where_in_a_loop), (np.array([0.5, -0.3, 0.05]),), modes=("rev", "fwd"))
