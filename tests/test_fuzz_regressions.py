@@ -399,3 +399,16 @@ def where_in_a_loop(x):
 
 def test_a_comparison_read_back_from_the_tape_carries_no_derivative():
     check_grads(s2sad.grad(where_in_a_loop), (np.array([0.5, -0.3, 0.05]),), modes=("rev", "fwd"))
+
+
+def square_in_place_through_an_alias(x, y):
+    # --seed 31337 --index 2554: forward mode read the operand `choice`, the same array as `a1`, after
+    # `a1 *= choice` had squared it (only `a1` itself was read from a copy taken before)
+    a1 = np.array(y[[1, 1, 0]])
+    a1 *= a1 if np.sum(x) > -1.5 else a1
+    return np.sum(a1 * x)
+
+
+def test_an_inplace_update_by_an_alias_of_itself_is_read_before_the_update():
+    check_grads(square_in_place_through_an_alias, (np.array([[0.144], [-1.173]]), np.array([-1.448, -1.472])),
+                modes=("rev", "fwd"))
