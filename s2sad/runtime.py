@@ -12,6 +12,9 @@ import sys
 
 import numpy as np
 
+from .errors import S2SADSyntaxError
+from .load import LINEMAPS
+
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
@@ -252,9 +255,6 @@ def rebound_input(x):
     as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs:
     refused at the user's line, as reverse mode refuses it where it knows the argument is an array."""
     if isinstance(x, np.ndarray | list | dict):
-        from .errors import S2SADSyntaxError
-        from .transform import LINEMAPS
-
         caller = sys._getframe(1)
         loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
         message = (f"this `x op= v` writes into {type(x).__name__} memory that came from an argument or a global and "
