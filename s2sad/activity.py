@@ -2,7 +2,7 @@
 
 ``primitive`` says which rule governs an assignment. ``analyze`` returns the
 active names (those that depend on a differentiated parameter *and* reach the
-returned value; only they get cotangents) and the names statically known to have
+returned value; only they get cotangents; a name known to hold an int never is) and the names statically known to have
 shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 ``unbroadcast``.
 """
@@ -10,8 +10,10 @@ shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 from __future__ import annotations
 
 import dis
+import itertools
 import operator
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ir, runtime
@@ -240,12 +242,12 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
-    scalars = _scalars(fn.body, prims, set(scalar_params))
+    scalars = _scalars(fn.body, prims, set(scalar_params), fn.params.names())
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
     kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays)
-    varied = _varied(fn.body, prims, set(wrt))
+    varied = _varied(fn.body, prims, set(wrt), _ints(fn.body, prims))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
@@ -584,11 +586,9 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
         for s in stmts:
             if isinstance(s, ir.Assign):
                 assign(s)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                for o, a, b in zip(s.outs, *s.yields):
-                    kinds[o] = _join_kinds(of(a), of(b))
+            elif isinstance(s, ir.If):  # an out bound inside a branch has there that branch's kind only
+                sides = _branch_facts(s, block, of, lambda o: kinds.pop(o, None))
+                kinds.update({o: _join_kinds(a, b) for o, a, b in zip(s.outs, *sides)})
             elif isinstance(s, ir.Loop):
                 if range_target(s):
                     kinds[s.target] = "int"
@@ -670,33 +670,156 @@ def _names(exprs) -> set[str]:
     return {n for e in exprs if e is not None for n in ir.names_read(e)}
 
 
-def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str]) -> set[str]:
+def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints: set[str]) -> set[str]:
+    """Names that depend on a differentiated parameter; ``ints`` (integers, which carry no derivative) never."""
+    def vary(names) -> None:
+        varied.update(n for n in names if n not in ints)
+
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 if _names(_diff_operands(prims[id(s)])) & varied:
-                    varied.update(s.targets)
+                    vary(s.targets)
             elif isinstance(s, ir.If):
                 block(s.body)
                 block(s.orelse)
-                for out, a, b in zip(s.outs, *s.yields):
-                    if _names([a, b]) & varied:
-                        varied.add(out)
+                vary(out for out, a, b in zip(s.outs, *s.yields) if _names([a, b]) & varied)
             elif isinstance(s, ir.Loop):
                 before = None
                 while before != len(varied):
                     before = len(varied)
-                    for c, init, nxt in zip(s.carried, s.inits, s.nexts):
-                        if _names([init, nxt]) & varied:
-                            varied.add(c)
+                    vary(c for c, init, nxt in zip(s.carried, s.inits, s.nexts) if _names([init, nxt]) & varied)
                     if _names([s.iter]) & varied:
-                        varied.update(s.targets)
+                        vary(s.targets)
                     block(s.cond_body)
                     block(s.body)
-                varied.update(r for r, c in zip(s.results, s.carried) if c in varied)
+                vary(r for r, c in zip(s.results, s.carried) if c in varied)
 
     block(body)
     return varied
+
+
+_INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
+_EMPTY = "empty"  # the elements of an empty list: none yet
+
+
+def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names statically known to hold a Python int or bool (or an array of bools): an int constant, a
+    ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read back out of
+    tuples and lists that hold them in known
+    places (a derivative's own tape: ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is
+    ``"int"``, ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
+    pats: dict[str, object] = {}
+
+    def of(e: ir.Expr) -> object:
+        if isinstance(e, ir.Const):
+            return _INT if type(e.value) in (int, bool) else None
+        return pats.get(e.id) if isinstance(e, ir.Name) else None
+
+    def bind(targets: tuple[str, ...], pattern: object) -> None:
+        if len(targets) == 1:
+            pats[targets[0]] = pattern
+            return
+        items = _pattern_items(pattern, len(targets))
+        for t, p in zip(targets, items):
+            pats[t] = p
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                pats.update(_assigned_patterns(s, prims[id(s)], of))
+            elif isinstance(s, ir.If):
+                sides = _branch_facts(s, block, of, lambda o: pats.pop(o, None))
+                pats.update({o: _join(a, b) for o, a, b in zip(s.outs, *sides)})
+            elif isinstance(s, ir.Loop):
+                loop(s)
+
+    def loop(s: ir.Loop) -> None:
+        carried = {c: of(i) for c, i in zip(s.carried, s.inits)}
+        for rounds in itertools.count():
+            pats.update(carried)
+            if s.targets:
+                bind(s.targets, _INT if range_target(s) else _element(of(s.iter)))
+            block(s.cond_body)
+            block(s.body)
+            joined = {c: _join(carried[c], of(n)) for c, n in zip(s.carried, s.nexts)}
+            if joined == carried:
+                break
+            carried = joined if rounds < 4 else {c: None if joined[c] != carried[c] else p for c, p in joined.items()}
+        pats.update({r: carried[c] for r, c in zip(s.results, s.carried)})
+
+    block(body)
+    return {n for n, p in pats.items() if p == _INT}
+
+
+def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
+    """The patterns (see ``_ints``) assignment ``s`` gives its targets, from the patterns ``of`` its operands."""
+    v = s.value
+    if isinstance(v, ir.Compare):
+        return {s.target: _INT}  # a bool, or an array of them
+    if p.kind == UNPACK:
+        return dict(zip(s.targets, _pattern_items(of(p.args[0]), len(s.targets))))
+    if p.kind == COPY:
+        return {s.target: of(p.args[0])}
+    if p.kind == CONTAINER and isinstance(v, ir.Tuple):
+        return {s.target: ("tuple", tuple(of(i) for i in v.items))}
+    if p.kind == CONTAINER and isinstance(v, ir.List):
+        return {s.target: ("list", _join_all([of(i) for i in v.items]))}
+    if p.kind == LISTOP:
+        element = _element(of(p.args[0]))
+        if v.method == "pop":
+            return {s.targets[0]: element, s.targets[1]: of(p.args[0])}
+        added = of(p.args[1]) if v.method == "append" else _element(of(p.args[1]))
+        return {s.target: ("list", _join(element, added))}
+    if p.kind == CALL and p.rule.item:
+        return {s.target: _indexed(of(p.args[0]), p.args[1], of(p.args[1]))}
+    if p.kind == CALL and p.rule.ints and not p.kwargs:
+        return {s.target: of(p.args[0]) if len(p.args) == 1 else _INT if all(of(a) == _INT for a in p.args) else None}
+    return {}
+
+
+def _join(a: object, b: object) -> object:
+    """The pattern both ``a`` and ``b`` match."""
+    if a == _EMPTY or a == b:
+        return b
+    if b == _EMPTY:
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
+        return ("list", _join(a[1], b[1]))
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "tuple" and len(a[1]) == len(b[1]):
+        return ("tuple", tuple(_join(x, y) for x, y in zip(a[1], b[1])))
+    return None
+
+
+def _join_all(patterns: list[object]) -> object:
+    out = _EMPTY
+    for p in patterns:
+        out = _join(out, p)
+    return out
+
+
+def _element(pattern: object) -> object:
+    """The pattern of any one element of a list or tuple of ``pattern``."""
+    if isinstance(pattern, tuple) and pattern[0] == "list":
+        return pattern[1]
+    if isinstance(pattern, tuple) and pattern[0] == "tuple":
+        return _join_all(list(pattern[1]))
+    return None
+
+
+def _pattern_items(pattern: object, n: int) -> list[object]:
+    """The patterns of the ``n`` items unpacked from a value of ``pattern``."""
+    if isinstance(pattern, tuple) and pattern[0] == "tuple" and len(pattern[1]) == n:
+        return list(pattern[1])
+    return [_element(pattern)] * n
+
+
+def _indexed(pattern: object, index: ir.Expr, index_pattern: object) -> object:
+    """The pattern of ``x[index]`` for ``x`` of ``pattern``: an element for an int index."""
+    if isinstance(index, ir.Const) and type(index.value) is int and isinstance(pattern, tuple) \
+            and pattern[0] == "tuple" and -len(pattern[1]) <= index.value < len(pattern[1]):
+        return pattern[1][index.value]
+    return _element(pattern) if index_pattern == _INT else None
 
 
 def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
@@ -728,25 +851,26 @@ def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     return useful
 
 
-def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str]) -> set[str]:
-    """Names statically of shape ``()``; carried values optimistically, then checked."""
+def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str]) -> set[str]:
+    """Names statically of shape ``()``; carried values optimistically, then checked. ``names``: all
+    the parameters (a use that needs a scalar tells about them, as about the function's other names)."""
     demoted: set[str] = set()
     while True:
         scalars = set(params)
-        broken = _scalar_pass(body, prims, scalars, demoted)
+        broken = _scalar_pass(body, prims, scalars, demoted, set(names))
         if not broken:
             return scalars
         demoted |= broken
 
 
-def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
+def _scalar_pass(body, prims, scalars: set[str], demoted: set[str], params: set[str]) -> set[str]:
     """One forward pass; returns carried names assumed scalar whose next value was not."""
     broken: set[str] = set()
 
     def known(e: ir.Expr) -> bool:
         return _static_scalar(e, scalars)
 
-    def block(stmts: list[ir.Stmt]) -> None:
+    def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 if _is_scalar(prims[id(s)], scalars):
@@ -757,21 +881,24 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
             elif isinstance(s, ir.Loop):
                 assumed = [c for c, i in zip(s.carried, s.inits) if known(i) and c not in demoted]
                 scalars.update(assumed)
-                block(s.cond_body)
-                block(s.body)
+                block(s.cond_body, set(s.carried))
+                block(s.body, {*s.carried, *s.targets})
                 for c, n in zip(s.carried, s.nexts):
                     if c in assumed and not known(n):
                         broken.add(c)
                 scalars.update(r for r, c in zip(s.results, s.carried) if c in assumed)
         # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
-        # means every operand had shape () (broadcasting never shrinks a shape).
+        # means every operand had shape () (broadcasting never shrinks a shape). Only for
+        # operands bound in this block (or on entering it): the use runs wherever they are
+        # bound, which a use in a branch or a loop body does not.
+        here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
-                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
+                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
 
-    block(body)
+    block(body, params)
     return broken
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import Cache, carries_derivative, get_cache, rebind
+from .cache import Cache, carries_derivative, derived, get_cache, rebind
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
@@ -179,7 +179,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
         n = len(args)  # cache.types_key, inlined
         e = table.get(type(args[0]) if n == 1 else (type(args[0]), type(args[1])) if n == 2
                       else tuple(map(type, args)))
-        if e is None:
+        if e is None or not e.fresh():
             e = cache.entry(args)
         elif e.arrays:
             cache.check(e, args)
@@ -246,7 +246,7 @@ def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_va
     key = f"type({params[0]})" if len(params) == 1 else f"({', '.join(f'type({p})' for p in params)})"
     lines = [f"def {name}({args}):",
              f"    e = __get({key})",
-             "    if e is None:",
+             "    if e is None or not e.fresh():",
              f"        e = __entry(({args},))",
              "    elif e.arrays:",
              f"        __check(e, ({args},))",
@@ -298,13 +298,17 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     closure = dynamic and any(carries_derivative(cell_contents(c)) for c in getattr(inner, "__closure__", None) or ())
     per_fun = _source_functions.setdefault(inner.__code__ if closure else inner, {})
     key = (nums, single, library_cells(inner) if closure else ())
-    if key not in per_fun:
+    if key not in per_fun or not per_fun[key].__s2sad_fresh__():  # (made again where a callee was redefined)
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
                                                      inner.__qualname__)), dynamic_cells=closure)
-        per_fun[key] = generated.grad_value_function if single else generated.grad_function
-    # the generated code reads what inner captured, from inner's own cells
-    return rebind(per_fun[key], inner) if closure else per_fun[key]
+        per_fun[key] = derived(generated.grad_value_function if single else generated.grad_function, inner,
+                               generated.globals_read)
+    if not closure:
+        return per_fun[key]
+    rebound = rebind(per_fun[key], inner)  # the generated code reads what inner captured, from inner's own cells
+    rebound.__s2sad_fresh__ = per_fun[key].__s2sad_fresh__
+    return rebound
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
@@ -327,9 +331,8 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_au
         return functools.partial(grad, argnums=argnums, has_aux=has_aux)
     if _resolve(fun)[0] is not fun:
         return _through(grad, fun, argnums, has_aux=has_aux)
-    if has_aux:
-        return _with_aux(differentiable(fun), argnums, "grad", with_value=False)
-    return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
+    make = _with_aux if has_aux else _value_and_grad
+    return _remade(fun, lambda target: make(target, argnums, "grad", with_value=False))
 
 
 def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False
@@ -345,9 +348,28 @@ def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] =
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
     if _resolve(fun)[0] is not fun:
         return _through(value_and_grad, fun, argnums, has_aux=has_aux)
-    if has_aux:
-        return _with_aux(differentiable(fun), argnums, "value_and_grad", with_value=True)
-    return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
+    make = _with_aux if has_aux else _value_and_grad
+    return _remade(fun, lambda target: make(target, argnums, "value_and_grad", with_value=True))
+
+
+def _remade(fun: Callable, make: Callable[[Callable], Callable]) -> Callable:
+    """``make(differentiable(fun))``. For a ``grad`` function ``fun`` (so a derivative of a derivative),
+    made again when called after a function it was generated from was redefined."""
+    target = differentiable(fun)
+    made = make(target)
+    if target is fun:
+        return made
+    state = [target, made]
+
+    @functools.wraps(made)
+    def remade(*args, **kwargs):
+        if not state[0].__s2sad_fresh__():
+            state[0] = remade.__wrapped__ = differentiable(fun)
+            state[1] = make(state[0])
+        return state[1](*args, **kwargs)
+
+    remade.__wrapped__ = target  # (what a derivative of it differentiates, as ``made``'s)
+    return remade
 
 
 def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:

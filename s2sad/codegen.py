@@ -215,7 +215,7 @@ def bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str,
         root = ref.path[0]
         obj = ref.value if len(ref.path) == 1 else ref.root if ref.root is not None else NAMESPACES[root]
         if id(obj) not in chosen:
-            if src.lookup(root) is obj:
+            if src.holds(root, obj):
                 chosen[id(obj)] = root
             else:
                 name = namer.fresh(root)

@@ -421,6 +421,8 @@ def comprehensions(tree: gast.FunctionDef, src) -> gast.FunctionDef:
     keeps its name unless the function uses that name elsewhere (then it gets a fresh one: it
     does not leak, as in Python 3). Nested functions are transformed on their own.
     """
+    if not any(_contains_comprehension(s) for s in tree.body):
+        return tree  # (nothing to rewrite, and no builtin looked up: a derivative relies on none)
     c = _Comprehensions(tree, src)
     tree.body = c.block(tree.body)
     return tree

@@ -19,7 +19,7 @@ from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, S
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import JVP, FRuleHandle
 from .modes import check_rules, helper, no_rule_error, zeros
-from .mutation import analyze_mutation, inplace_write
+from .mutation import Mutation, analyze_mutation, inplace_write
 from .naming import Namer
 from .resolve import call_target
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
@@ -33,8 +33,8 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     fn = copy.deepcopy(fn)
     analysis = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
     check_rules(fn.body[:-1], analysis)
-    analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # the same writes are refused as in reverse mode
-    tangent = _Tangent(analysis, namer)
+    mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (refuses what reverse mode does)
+    tangent = _Tangent(analysis, namer, mutation)
     dot_params = []
     for w in wrt:
         tangent.dots[w] = ir.Name(namer.fresh(f"{w}_dot"))
@@ -49,9 +49,10 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
 
 
 class _Tangent:
-    def __init__(self, analysis, namer: Namer) -> None:
+    def __init__(self, analysis, namer: Namer, mutation: Mutation) -> None:
         self.an = analysis
         self.namer = namer
+        self.mutation = mutation
         self.dots: dict[str, ir.Expr] = {}  # name -> its tangent (a Name); absent: zero
         self.loc = None
 
@@ -86,15 +87,19 @@ class _Tangent:
         return out
 
     def save_overwritten(self, stmt: ir.Assign, out: list[ir.Stmt], mark: int) -> None:
-        """``y *= v`` changes ``y`` in place: a tangent that reads the old ``y`` reads a copy taken before."""
+        """``y *= v`` changes ``y`` in place: a tangent that reads the old ``y``, or another name for its
+        memory (``v`` itself, in ``y *= (y if c else y)``), reads a copy taken before."""
         base = inplace_write(stmt, self.an)
         tangents = out[mark:]
-        if base is None or not any(base in ir.names_read(s.value) for s in tangents):
+        if base is None:
             return
-        saved = self.namer.fresh(f"{base}_saved")
+        read = dict.fromkeys(n for s in tangents for n in ir.names_read(s.value))
+        saved = {n: ir.Name(self.namer.fresh(f"{n}_saved")) for n in read  # (the new value's own name: after)
+                 if n == base or (n not in stmt.targets and self.mutation.changed_by(n, stmt))}
         for s in tangents:
-            s.value = ir.substitute(s.value, {base: ir.Name(saved)})
-        out.insert(mark - 1, ir.Assign(saved, ir.Call(helper("snapshot"), [ir.Name(base)]), stmt.loc))
+            s.value = ir.substitute(s.value, saved)
+        for n, snap in reversed(saved.items()):
+            out.insert(mark - 1, ir.Assign(snap.id, ir.Call(helper("snapshot"), [ir.Name(n)]), stmt.loc))
 
     # ----- one assignment -----
 
@@ -106,8 +111,8 @@ class _Tangent:
             d = self.dot(stmt.value)
             if d is not None:
                 names = tuple(self.namer.fresh(f"{t}_dot") for t in stmt.targets)
-                out.append(ir.Assign(names, d, self.loc))
-                self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names)})
+                out.append(ir.Assign(names, d, self.loc))  # (an inactive item, an int, has none: not kept)
+                self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names) if t in self.an.active})
             return
         if p.kind == CALL and all(d is None for d in dots) and not any(self.dot(v) for v in p.kwargs.values()):
             return  # every input's tangent is zero

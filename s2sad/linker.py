@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .cache import SCALAR_TYPES, Cache, carries_derivative, get_cache, pipeline, rebind
+from .cache import SCALAR_TYPES, Cache, carries_derivative, derived, get_cache, pipeline, rebind
 from .custom import checkpointed_loop, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import cell_contents, library_cells, source_lines
@@ -86,9 +86,11 @@ class VJP(_Handle):
         return handle.generic()
 
     def generic(self) -> types.FunctionType:
-        """The generated vjp for any argument types: what a derivative of this derivative transforms."""
-        if self._generic is None:
-            self._generic = pipeline()(self.fun, self.cache.wrt).function
+        """The generated vjp for any argument types: what a derivative of this derivative transforms
+        (made again where a global it relied on was redefined since; see ``cache.derived``)."""
+        if self._generic is None or not self._generic.__s2sad_fresh__():
+            generated = pipeline()(self.fun, self.cache.wrt)
+            self._generic = derived(generated.function, self.fun, generated.globals_read)
         return self._generic
 
 

@@ -242,6 +242,9 @@ class Rule:
     * ``scalar_only``: it takes and returns Python scalars (``math``'s functions, by default).
     * ``rank``: the reverse rule reads its operands' ranks (``Sym.ndim``), which only a
       shape-specific derivative knows.
+    * ``ints``: where its operands hold ints (or bools), so does the result, in the same places:
+      integer arithmetic (``+``, ``-``, ``*``, ``%``, ``abs``, unary ``-`` and ``+``) and
+      ``sequence``, which passes its operand on. An int carries no derivative.
     """
 
     name: str
@@ -263,6 +266,7 @@ class Rule:
     numeric: bool = False
     scalar_only: bool = False
     rank: bool = False
+    ints: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -297,7 +301,7 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
-            item=False, sequences=None, numeric=None, scalar_only=None, rank=False) -> None:
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -308,7 +312,7 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
     if scalar_only is None:
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
-                     view, shape, item, sequences, numeric, scalar_only, rank))
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints))
 
 
 def declare(fn: object, rule: Rule) -> None:
@@ -388,11 +392,12 @@ for _fn, _name, _rev in [
     (operator.pow, "**", _pow), (numpy.power, "numpy.power", _pow), (_math.pow, "math.pow", _pow),
     (builtins.pow, "pow", _pow),
 ]:  # `+` joins lists and tuples, `*` repeats them (see activity's kinds)
-    defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name))
+    defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name),
+            ints=_name in ("+", "-", "*"))
 
-defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True)
+defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True, ints=True)
 defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
-defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True)
+defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True, ints=True)
 
 
 def _matrix_product(lhs: str, rhs: str) -> Callable:
@@ -417,7 +422,7 @@ defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True, linea
 # abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.
 _abs = lambda g, ans, x: (g * np.sign(x),)  # noqa: E731
 for _fn in (builtins.abs, numpy.abs, _math.fabs):
-    defrule(_fn, rule_name(_fn), _abs, elementwise=True)
+    defrule(_fn, rule_name(_fn), _abs, elementwise=True, ints=_fn is builtins.abs)
 
 # ----- elementwise functions shared by `math` and `numpy`: (g, ans, x, m) -> x_bar -----
 
@@ -579,7 +584,7 @@ defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None
 defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")
 defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple")
 defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq",
-        view=True, shape=shapes.same)
+        view=True, shape=shapes.same, ints=True)
 defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[::-1], x),), linear="joint",
         returns="seq")
 defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")

@@ -26,9 +26,20 @@ _SQRT_2PI = _math.sqrt(2.0 * _math.pi)
 
 # ----- one argument: (g, ans, x) -> x_bar -----
 
+
+def _rgamma_slope(x, ans):
+    """d(1/Γ)/dx = -ψ(x)/Γ(x); left of 1/2 from the reflection 1/Γ(x) = sin(πx) Γ(1-x)/π, finite at the
+    poles of Γ (0, -1, -2, ...), where 1/Γ is 0 and ψ infinite (exact there, to any order)."""
+    left = x < 0.5
+    r = np.where(left, x, 0.0)  # (each branch kept finite where the other is used)
+    s = np.where(left, 1.0, x)
+    reflected = special.gamma(1.0 - r) * (np.cos(_math.pi * r) - np.sin(_math.pi * r) * special.digamma(1.0 - r) / _math.pi)
+    return np.where(left, reflected, -(ans * special.digamma(s)))
+
+
 _UNARY = {
     "gamma": lambda g, ans, x: g * ans * special.digamma(x),
-    "rgamma": lambda g, ans, x: -(g * ans * special.digamma(x)),
+    "rgamma": lambda g, ans, x: g * _rgamma_slope(x, ans),
     "erfinv": lambda g, ans, x: g * (0.5 * _SQRT_PI) * np.exp(ans * ans),
     "erfcinv": lambda g, ans, x: -(g * (0.5 * _SQRT_PI) * np.exp(ans * ans)),
     "erfcx": lambda g, ans, x: g * (2.0 * x * ans - 2.0 / _SQRT_PI),

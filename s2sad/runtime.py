@@ -8,7 +8,12 @@ adjoints whose form depends on operand rank.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+from .errors import S2SADSyntaxError
+from .load import LINEMAPS
 
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
@@ -247,10 +252,14 @@ def matmul_rhs_adjoint(g, a, b):
 
 def rebound_input(x):
     """``x`` where ``x op= v`` meets memory that came from an argument: a number or a tuple is rebound,
-    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs."""
+    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs:
+    refused at the user's line, as reverse mode refuses it where it knows the argument is an array."""
     if isinstance(x, np.ndarray | list | dict):
-        raise TypeError(f"`x op= v` would change the {type(x).__name__} you passed in place; s2sad never "
-                        "mutates your inputs. Copy it first (x = x.copy())")
+        caller = sys._getframe(1)
+        loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
+        message = (f"this `x op= v` writes into {type(x).__name__} memory that came from an argument or a global and "
+                   "carries a gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())")
+        raise S2SADSyntaxError(message, loc) if loc is not None else TypeError(message)
     return x
 
 

@@ -51,6 +51,7 @@ class Generated:
     load_value_and_grad: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
     load_grad_value: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
     globals_read: dict[str, object] = field(repr=False, default_factory=dict)  # see ``Source.globals_read``
+    derived_from: tuple[types.FunctionType, ...] = ()  # generated code it transformed or calls (``cache.derived``)
 
     @functools.cached_property
     def _loaded(self) -> tuple[str, types.FunctionType]:
@@ -131,13 +132,16 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
         parts = reverse(lowered, namer, inputs, set(scalars), pytrees, dims, typed)
-        return _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
-    jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
-    ir.verify(jvp)  # checked now, emitted and loaded on first use
-    loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
-    tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])
-    return Generated(lowered, jvp, None, None, loader.bindings, tangents, False,
-                     functools.partial(loader, "jvp", jvp), globals_read=src.globals_read)
+        generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
+    else:
+        jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
+        ir.verify(jvp)  # checked now, emitted and loaded on first use
+        loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
+        tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])
+        generated = Generated(lowered, jvp, None, None, loader.bindings, tangents, False,
+                              functools.partial(loader, "jvp", jvp), globals_read=src.globals_read)
+    generated.derived_from = _derived_from(fn, generated.bindings)
+    return generated
 
 
 def _reverse_mode(lowered: ir.Function, parts: Pullback, src: Source, loader: _Loader, namer: Namer) -> Generated:
@@ -204,6 +208,12 @@ class _Loader:
         LINEMAPS[filename] = linemap
         weakref.finalize(loaded.__code__, _forget, filename).atexit = False  # they live as long as its code
         return text, loaded
+
+
+def _derived_from(fn: types.FunctionType, bindings: dict[str, object]) -> tuple[types.FunctionType, ...]:
+    """``fn`` and the callees the derivative binds, those that are themselves generated derivatives."""
+    callees = (getattr(getattr(b, "__self__", None), "fun", None) for b in bindings.values())
+    return tuple(f for f in (fn, *callees) if isinstance(f, types.FunctionType) and hasattr(f, "__s2sad_fresh__"))
 
 
 cache.use_pipeline(lambda *args, **kwargs: transform(*args, **kwargs))  # (read when called: tests replace it)
