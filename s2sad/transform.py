@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ir
+from .closures import captures, cells
 from .codegen import emit
-from .desugar import cells, comprehensions, desugar, matches
+from .desugar import comprehensions, desugar, matches
 from .forward import forward
 from .frontend import Source, parse_function
 from .load import load
@@ -98,7 +99,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
                ) -> tuple[Source, Namer, ir.Function]:
     """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
     src = parse_function(fn, dynamic_cells)
-    desugar(cells(comprehensions(matches(src.tree, src), src), src))
+    desugar(captures(cells(comprehensions(matches(src.tree, src), src), src), src))
     namer = Namer()
     lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)
