@@ -20,7 +20,7 @@ from . import ir
 from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
-from .mutation import analyze_mutation, inplace_write
+from .mutation import analyzed, inplace_write
 from .naming import Namer
 from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
@@ -32,9 +32,12 @@ def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
             tree_params: set[str] = frozenset(), typed: bool = False) -> Derivative:
     """Build the jvp of ``fn`` with respect to the parameters ``wrt``."""
     fn = copy.deepcopy(fn)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
-    _check_rules(fn.body[:-1], analysis)
-    analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # the same writes are refused as in reverse mode
+    def analysis_checked():
+        found = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
+        _check_rules(fn.body[:-1], found)
+        return found
+
+    analysis = analyzed(fn, analysis_checked)[0]  # the same writes are refused as in reverse mode
     tangent = _Tangent(analysis, namer)
     dot_params = []
     for w in wrt:

@@ -52,7 +52,7 @@ from .custom import Checkpointed, CheckpointHandle, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .fuse import fuse
-from .mutation import Mutation, analyze_mutation
+from .mutation import Mutation, analyzed
 from .naming import Namer
 from .rules import NAMESPACES, Sym, custom_rule, lookup, rule_name
 
@@ -98,12 +98,15 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+    def analysis_checked() -> Analysis:
+        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+        _check_rules(fn.body[:-1], found)
+        return found
+
+    analysis, mutation = analyzed(fn, analysis_checked)  # (the return reads too)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
-    _check_rules(forward, analysis)
-    mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (the return reads too)
 
     out = ret.value
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active

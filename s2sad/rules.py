@@ -28,7 +28,7 @@ from . import runtime
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp, boolean_valued
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
-           "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
+           "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "INPLACE_RULES", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
            "RECEIVER_ONLY_METHODS"]
 
 
@@ -512,6 +512,7 @@ for _op, _fn in INPLACE_FUNCS.items():
         RULES[_fn] = dataclasses.replace(RULES[_plain], name=f"{_op}=")
 NONDIFFERENTIABLE.add(operator.ifloordiv)
 INPLACE_OPS = frozenset(INPLACE_FUNCS.values())
+INPLACE_RULES = frozenset(f"{op}=" for op in INPLACE_FUNCS)  # their rules' names
 
 # ----- containers: lists, tuples, dicts and their views -----
 

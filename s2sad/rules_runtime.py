@@ -45,6 +45,7 @@ def _linear(helper, name: str, transpose, zero=(1,), diff=(0,)) -> None:
 
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=())
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
+_linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
 defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
         diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
