@@ -196,7 +196,7 @@ def _return_cells(fn: gast.FunctionDef, names: list[str]) -> None:
 
 
 def _rebind_at_calls(tree: gast.FunctionDef, writers: dict[str, list[str]], taken: set[str], src) -> None:
-    calls = set()
+    calls: set[int] = set()
     for node in _own(tree):
         if node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
             continue

@@ -39,23 +39,18 @@ from .activity import (
     Analysis,
     Prim,
     analyze,
+    calls,
     writes_into_argument,
 )
-from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .resolve import plain
 from .rules import INPLACE_FUNCS, INPLACE_OPS
+from .ssa import lowered_ir
 
 __all__ = ["Mutation", "analyzed", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
-_VIEW_FUNCS = {
-    numpy.reshape, numpy.ravel, numpy.transpose, numpy.swapaxes, numpy.moveaxis, numpy.squeeze,
-    numpy.expand_dims, numpy.broadcast_to, numpy.asarray, numpy.atleast_1d, numpy.atleast_2d, numpy.atleast_3d,
-    numpy.diagonal, numpy.flip, numpy.fliplr, numpy.flipud, numpy.real, runtime.sequence,
-}
-_VIEW_RULES = {"x[index]", "ndarray.T", "ndarray.real"}
 # arrays of indices (as np.array of a list or a mask is): indexing with one copies
 _INDEX_ARRAYS = {numpy.arange, numpy.flatnonzero, numpy.argsort, numpy.argwhere}
 OLDER = "'"  # suffix of a memory name: the object made there in an earlier iteration of a loop
-_VIEW_METHODS = {"view", "reshape", "ravel", "transpose", "swapaxes", "squeeze", "diagonal"}
 
 
 @dataclass(slots=True)
@@ -327,7 +322,7 @@ def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
         return v.base.id
     if _inplace_op(v) and isinstance(v.args[0], ir.Name):
         name = v.args[0].id
-        if name not in analysis.scalars | analysis.items and analysis.kinds.get(name) != "tuple":
+        if name not in analysis.scalars | analysis.numbers and analysis.kinds.get(name) != "tuple":
             return name
     return None
 
@@ -434,8 +429,8 @@ class _Points:
         p = self.an.prims.get(id(s))
         kind = p.kind if p else None
         names = list(ir.names_read(v))
-        if isinstance(v, ir.List | ir.Compare) or _is_call_of(v, _INDEX_ARRAYS) or (
-                _is_call_of(v, (numpy.array, numpy.asarray)) and _advanced(v.args[0], self.advanced)):
+        if isinstance(v, ir.List | ir.Compare) or calls(v, _INDEX_ARRAYS) or (
+                calls(v, (numpy.array, numpy.asarray)) and _advanced(v.args[0], self.advanced)):
             self.advanced.update(s.targets)  # (np.array of a list of indices or a mask, np.arange, ...)
         if isinstance(v, ir.Subscript) and _advanced(v.index, self.advanced):
             self.made(s)
@@ -458,7 +453,7 @@ class _Points:
         if kind == TRANSFORM:
             self.call(s, p, names)
             return
-        if kind == CALL and p.rule.returns and not _is_view_call(v):  # list(xs), d.values(): a new container
+        if kind == CALL and p.rule.returns and not p.rule.view:  # list(xs), d.values(): a new container
             self.made(s)
             for t in s.targets:  # holding what xs holds (or views of the array xs)
                 for n in names:
@@ -466,8 +461,7 @@ class _Points:
             return
         if kind == UNPACK or (kind == COPY and isinstance(v, ir.Name)):
             sources = names  # unpacking takes out elements
-        elif (kind == CALL and (p.rule.name in _VIEW_RULES or _is_view_call(v))) or (
-                isinstance(v, ir.Call) and isinstance(v.func, ir.Attr) and v.func.attr in _VIEW_METHODS):
+        elif kind == CALL and p.rule.view:  # declared with the rule (x[i], x.T, np.reshape, ...)
             sources = list(ir.names_read(_viewed(v)))  # a view of its first operand only
         else:
             if kind in (CALL, NONDIFF):  # (a rule's result is a new array; a function's may be anything)
@@ -538,14 +532,6 @@ def _viewed(v: ir.Expr) -> ir.Expr:
     return v.args[0] if v.args else ir.Const(None)
 
 
-def _is_view_call(v: ir.Expr) -> bool:
-    return _is_call_of(v, _VIEW_FUNCS)
-
-
-def _is_call_of(v: ir.Expr, fns) -> bool:
-    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.func.value in fns
-
-
 
 @dataclass(frozen=True, slots=True)
 class Effects:
@@ -587,8 +573,6 @@ def effects(fn: types.FunctionType) -> Effects:
 
 
 def _effects(fn: types.FunctionType) -> Effects:
-    from .transform import lowered_ir  # the pipeline imports this module
-
     code = fn.__code__
     try:
         lowered = lowered_ir(fn, code.co_freevars, dynamic_cells=True)[2]
@@ -625,7 +609,7 @@ def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tup
     fn, shift = p.callee, 0
     if fn is None:
         return None
-    fn = fn.fn if isinstance(fn, Checkpointed) else fn
+    fn = plain(fn)
     if isinstance(fn, types.MethodType):  # a method of a global object: its receiver is no local memory
         fn, shift = fn.__func__, 1
     if not isinstance(fn, types.FunctionType):  # a rule the user registered for a callable with no source
@@ -639,7 +623,7 @@ def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tup
     bound += [(k if k in named else stars, v) for k, v in p.kwargs.items()]
     bound += [(None, a) for a in p.starred]  # any parameter
     written = [n for param, a in bound if param in e.writes or (param is None and e.writes)
-               for n in ir.names_read(a) if n not in analysis.scalars | analysis.items]
+               for n in ir.names_read(a) if n not in analysis.scalars | analysis.numbers]
     returned = [n for param, a in bound if param in e.returns or (param is None and e.returns)
                 for n in ir.names_read(a)]
     loc = next((e.writes[param] for param, a in bound if param in e.writes), None)

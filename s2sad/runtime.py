@@ -12,6 +12,9 @@ import sys
 
 import numpy as np
 
+from .errors import S2SADSyntaxError
+from .load import LINEMAPS
+
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
@@ -270,9 +273,6 @@ def immutable(x):
 
 def _refuse(message: str):
     """Raise ``S2SADSyntaxError`` at the user's line of the generated code calling the caller."""
-    from .errors import S2SADSyntaxError
-    from .transform import LINEMAPS  # (the pipeline imports this module)
-
     caller = sys._getframe(2)
     loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
     if loc is None:
