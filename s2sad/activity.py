@@ -9,12 +9,15 @@ shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 
 from __future__ import annotations
 
+import builtins
 import dis
 import itertools
 import operator
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import ir, runtime
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
@@ -35,10 +38,12 @@ from .rules import (
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
+    INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
     RECEIVER_ONLY_METHODS,
     REPEAT,
+    RULES,
     UNARYOP_FUNCS,
     WRITER_METHODS,
     WRITERS,
@@ -49,7 +54,7 @@ from .rules import (
 )
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
@@ -190,8 +195,8 @@ class Analysis:
     useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
     kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``_kinds``)
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
-    items: set[str] = field(default_factory=set)  # read out of an array of known shape by integer indices:
-    # a NumPy scalar, immutable (``y op= v`` on it rebinds)
+    numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``_numbers``)
+    arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``_arrays``)
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -256,10 +261,100 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
         p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
-             and prims[id(s)].kind == CALL and prims[id(s)].rule.item}
+    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
+        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims, varied, useful, kinds, literals, items)
+                    dims, varied, useful, kinds, literals, numbers,
+                    _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()))
+
+
+def _written(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names ``y op= v`` may change in place, or a call into user code may write into."""
+    return {n for s in stmts if isinstance(s, ir.Assign) and (prims[id(s)].kind == TRANSFORM or calls(s.value, INPLACE_OPS))
+            for n in _names([*prims[id(s)].args, *prims[id(s)].kwargs.values()])}
+
+
+def calls(v: ir.Expr, fns) -> bool:
+    """``v`` is a call of one of the functions ``fns``."""
+    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in fns)
+
+
+# of shape (), their results are numbers (a NumPy scalar, never a 0-d array), as are ufuncs', reductions'
+# and an array's items
+_NUMBER_RESULTS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.mod,
+                   operator.neg, operator.pos, builtins.abs, builtins.pow, builtins.float)
+
+
+def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], dims: dict[str, tuple[int, ...]],
+             literals: dict[str, list[ir.Expr]]) -> set[str]:
+    """Names that hold a number (a Python or NumPy scalar, never a 0-d array): the static scalars; of
+    shape ``()``, an array's item, a reduction or a ufunc's result; an item of a tuple of numbers; a
+    branch's or a loop's value that is a number on every path."""
+    results = {id(r) for f, r in RULES.items() if isinstance(f, np.ufunc) or any(f is g for g in _NUMBER_RESULTS)}
+
+    def number(s: ir.Assign, p: Prim, held) -> bool:
+        if p.kind != CALL:
+            return False
+        if calls(s.value, (runtime.immutable,)):  # checked when the derivative runs
+            return True
+        if p.rule.item and isinstance(p.args[0], ir.Name) and p.args[0].id in literals:
+            return all(held(i) for i in literals[p.args[0].id])  # an item of a tuple of numbers
+        return dims.get(s.target) == () and (p.rule.reduction or p.rule.item or id(p.rule) in results)
+
+    return _holding(body, prims, set(scalars), number, numbers=True)
+
+
+_MAKERS = {np.array, np.asarray, np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,
+           np.full_like, np.arange, np.linspace, np.eye, np.identity, np.copy}
+
+
+def _arrays(body: list[ir.Stmt], prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], params: set[str]
+            ) -> set[str]:
+    """Names taken to hold NumPy arrays (``y op= v`` on one is an in-place write): the array
+    parameters of a typed derivative, names of a known shape with at least one axis; made by
+    ``np.array``, ``np.zeros``, ... or ``a.copy()`` of one; an elementwise result of one. (Taking
+    a number for an array only refuses a write s2sad would otherwise check when it runs.)"""
+    def array(s: ir.Assign, p: Prim, held) -> bool:
+        if calls(s.value, _MAKERS):
+            return True
+        if p.kind == SETITEM:
+            return held(p.args[0])
+        return p.kind == CALL and (p.rule.elementwise or p.rule is RULES[np.copy]) and any(map(held, p.args))
+
+    return _holding(body, prims, {*params, *(n for n, d in dims.items() if d)}, array)
+
+
+def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact, numbers: bool = False) -> set[str]:
+    """``start`` grown by the assignments ``fact(s, prim, held)`` holds for (``held(e)``: is ``e`` known;
+    with ``numbers``, a number constant is), copies, and branch and loop values known on every path (a
+    loop's carried value is assumed known where its start is, and dropped if an iteration's is not)."""
+    demoted: set[str] = set()
+    while True:
+        known = set(start)
+
+        def held(e: ir.Expr) -> bool:
+            return (isinstance(e, ir.Name) and e.id in known) or (
+                numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
+
+        assumed, size = {}, -1
+        while size != len(known):
+            size = len(known)
+            for s in ir.walk(body):  # (preorder: a loop's carried values before its body)
+                if isinstance(s, ir.Assign) and isinstance(s.target, str):
+                    p = prims[id(s)]
+                    if held(p.args[0]) if p.kind == COPY else fact(s, p, held):
+                        known.add(s.target)
+                elif isinstance(s, ir.Loop):
+                    assumed.update((c, n) for c, i, n in zip(s.carried, s.inits, s.nexts) if held(i) and c not in demoted)
+                    known.update(c for c in s.carried if c in assumed)
+                    known.update(r for r, c in zip(s.results, s.carried) if c in assumed)
+                elif isinstance(s, ir.If):  # (its outs are known in the next pass, after its branches)
+                    known.update(o for o, a, b in zip(s.outs, *s.yields) if held(a) and held(b))
+        broken = {c for c, n in assumed.items() if not held(n)}
+        if not broken:
+            return known
+        demoted |= broken
 
 
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:

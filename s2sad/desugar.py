@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import gast
 
-__all__ = ["desugar", "cells", "comprehensions", "matches"]
+__all__ = ["desugar", "comprehensions", "matches"]
 
 NEVER, MAYBE, ALWAYS = "never", "maybe", "always"
 
@@ -294,116 +294,6 @@ def _own_nodes(node: gast.AST):
         return
     for child in gast.iter_child_nodes(node):
         yield from _own_nodes(child)
-
-
-def cells(tree: gast.FunctionDef, src) -> gast.FunctionDef:
-    """Make writes through ``nonlocal`` explicit, on the gast tree before lowering.
-
-    A nested ``def`` that writes ``acc`` of ``tree`` through ``nonlocal acc`` takes
-    ``acc`` as a keyword-only parameter and returns its new value beside its result;
-    each call, a statement ``add(v)`` or ``y = add(v)``, becomes ``add_result, acc =
-    add(v, acc=acc)`` (or ``y, acc = ...``), so the write is a rebinding the
-    derivative follows like any other. Any other use of such a function, and a
-    ``nonlocal`` s2sad cannot make explicit, raises ``S2SADSyntaxError`` (``src``
-    makes it at the user's line).
-    """
-    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
-    writers = {}
-    for node in _own_scope(tree):
-        if isinstance(node, gast.FunctionDef) and node is not tree:
-            _nested_nonlocals(node, src)
-            declared = next((s for s in gast.walk(node) if isinstance(s, gast.Global)), None)
-            if declared is not None:
-                raise src.syntax_error("s2sad cannot follow a write to a global from a nested function; "
-                                       "return the value instead", declared)
-            names = list(dict.fromkeys(n for s in _own_scope(node) if isinstance(s, gast.Nonlocal) for n in s.names))
-            if names:
-                _return_cells(node, names)
-                writers[node.name] = names
-    if writers:
-        _rebind_at_calls(tree, writers, taken, src)
-    return tree
-
-
-def _own_scope(node: gast.AST, top: bool = True):
-    """The nodes of one function scope: nested ``def``/``lambda`` are yielded, not entered."""
-    yield node
-    if top or not isinstance(node, gast.FunctionDef | gast.Lambda):
-        for child in gast.iter_child_nodes(node):
-            yield from _own_scope(child, False)
-
-
-def _bound_in(fn: gast.FunctionDef) -> set[str]:
-    params = {a.id for a in gast.walk(fn.args) if isinstance(a, gast.Name)}
-    return params | {n.id for n in _own_scope(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-
-
-def _nested_nonlocals(fn: gast.FunctionDef, src) -> None:
-    """A ``nonlocal`` deeper down must name a variable of the function around it (made explicit
-    when that function is differentiated), not one of ``tree``."""
-    for node in _own_scope(fn):
-        if isinstance(node, gast.FunctionDef) and node is not fn:
-            local = _bound_in(fn)
-            for s in _own_scope(node):
-                if isinstance(s, gast.Nonlocal) and not set(s.names) <= local:
-                    raise src.syntax_error("s2sad supports `nonlocal` only for a variable of the function "
-                                           "directly around the nested function", s)
-            _nested_nonlocals(node, src)
-
-
-def _return_cells(fn: gast.FunctionDef, names: list[str]) -> None:
-    fn.args.kwonlyargs += [gast.Name(n, gast.Param(), None, None) for n in names]
-    fn.args.kw_defaults += [None] * len(names)
-    for node in list(_own_scope(fn)):
-        if isinstance(node, gast.Return):
-            value = node.value or _at(gast.Constant(None, None), node)
-            node.value = _at(gast.Tuple([value, *map(_load, names)], gast.Load()), node)
-    fn.body = [s for s in fn.body if not isinstance(s, gast.Nonlocal)]
-    for node in _own_scope(fn):
-        for field in ("body", "orelse"):
-            stmts = getattr(node, field, None)
-            if node is not fn and isinstance(stmts, list):
-                setattr(node, field, [s for s in stmts if not isinstance(s, gast.Nonlocal)] or [_at(gast.Pass(), node)])
-    last = fn.body[-1] if fn.body else fn
-    fn.body.append(_at(gast.Return(gast.Tuple([gast.Constant(None, None), *map(_load, names)], gast.Load())), last))
-
-
-def _rebind_at_calls(tree: gast.FunctionDef, writers: dict[str, list[str]], taken: set[str], src) -> None:
-    calls = set()
-    for node in _own_scope(tree):
-        if node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
-            continue
-        for field in ("body", "orelse"):
-            stmts = getattr(node, field, None)
-            if isinstance(stmts, list):
-                setattr(node, field, [_rebound(s, writers, taken, calls) for s in stmts])
-    for node in gast.walk(tree):
-        if isinstance(node, gast.Name) and node.id in writers and isinstance(node.ctx, gast.Load) \
-                and id(node) not in calls:
-            raise src.syntax_error(
-                f"{node.id!r} writes {', '.join(map(repr, writers[node.id]))} with `nonlocal`; s2sad follows "
-                f"such a function only where it is called as a statement (`{node.id}(...)` or "
-                f"`y = {node.id}(...)`), not used as a value", node)
-
-
-def _rebound(s: gast.stmt, writers: dict[str, list[str]], taken: set[str], calls: set[int]) -> gast.stmt:
-    """``add(v)`` -> ``add_result, acc = add(v, acc=acc)``; ``y = add(v)`` -> ``y, acc = ...``."""
-    value = s.value if isinstance(s, gast.Expr | gast.Assign) else None
-    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in writers) \
-            or (isinstance(s, gast.Assign) and len(s.targets) != 1):
-        return s
-    name = value.func.id
-    calls.add(id(value.func))
-    value.keywords += [gast.keyword(n, _load(n)) for n in writers[name]]
-    if isinstance(s, gast.Assign):
-        first = s.targets[0]
-    else:
-        fresh = f"{name}_result"
-        while fresh in taken:
-            fresh += "_"
-        first = gast.Name(fresh, gast.Store(), None, None)
-    stores = [gast.Name(n, gast.Store(), None, None) for n in writers[name]]
-    return _at(gast.Assign([gast.Tuple([first, *stores], gast.Store())], value, None), s)
 
 
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)

@@ -15,11 +15,24 @@ from __future__ import annotations
 import copy
 
 from . import ir
-from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
+from .activity import (
+    CALL,
+    CLOSURE,
+    CONTAINER,
+    COPY,
+    DERIVE,
+    LISTOP,
+    MISSING,
+    SETITEM,
+    TRANSFORM,
+    UNPACK,
+    Analysis,
+    analyze,
+)
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import JVP, FRuleHandle
 from .modes import check_rules, helper, no_rule_error, zeros
-from .mutation import Mutation, analyze_mutation, inplace_write
+from .mutation import Mutation, analyzed, inplace_write
 from .naming import Namer
 from .resolve import call_target
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
@@ -31,9 +44,12 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
             tree_params: set[str] = frozenset(), typed: bool = False) -> ir.Function:
     """Build the jvp of ``fn`` with respect to the parameters ``wrt``."""
     fn = copy.deepcopy(fn)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
-    check_rules(fn.body[:-1], analysis)
-    mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (refuses what reverse mode does)
+    def analysis_checked() -> Analysis:
+        found = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
+        check_rules(fn.body[:-1], found)
+        return found
+
+    analysis, mutation = analyzed(fn, analysis_checked)  # the same writes are refused as in reverse mode
     tangent = _Tangent(analysis, namer, mutation)
     dot_params = []
     for w in wrt:

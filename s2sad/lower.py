@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
 import linecache
 import types
 from collections import Counter
 
 import gast
+import numpy
 
 from . import ir, runtime
+from .closures import free_names, rename_free, stores
 from .frontend import Source, _imported
 from .naming import Namer
 from .rules import INPLACE_FUNCS
@@ -39,7 +42,9 @@ _TEMP_NAMES = {
     "+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
     "@": "matmul", "&": "and_", "|": "or_", "^": "xor", "<<": "lshift", ">>": "rshift",
 }
-_AFTER_LOOP = "<a for loop's variable after the loop>"  # env value: its last value is not kept
+_AFTER_LOOP = "<a for loop's variable after the loop>"
+# callables that call a function handed to them before they return, and keep no reference to it
+_CONSUMERS = (sorted, min, max, functools.reduce, numpy.apply_along_axis)  # env value: its last value is not kept
 _UNSUPPORTED = {
     gast.Nonlocal: "`nonlocal` declarations",
     gast.Delete: "`del`", gast.Import: "`import` inside the function",
@@ -106,23 +111,6 @@ def _assigned_names(tree: gast.FunctionDef) -> list[str]:
     return list(seen)
 
 
-def _free_names(node: gast.FunctionDef | gast.Lambda) -> list[str]:
-    """Names a nested function reads from enclosing scopes, in order."""
-    args = node.args
-    params = {a.id for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
-    inner = _scope(node) if isinstance(node, gast.FunctionDef) else gast.walk(node.body)
-    stores, loads = set(params), {}
-    for n in inner:
-        if isinstance(n, gast.Name):
-            if isinstance(n.ctx, gast.Store):
-                stores.add(n.id)
-            elif isinstance(n.ctx, gast.Load):
-                loads.setdefault(n.id, None)
-        elif isinstance(n, gast.FunctionDef | gast.Lambda) and n is not node:
-            loads.update(dict.fromkeys(_free_names(n)))
-    return [n for n in loads if n not in stores]
-
-
 class _Lowering:
     def __init__(self, src: Source, namer: Namer) -> None:
         self.src = src
@@ -135,6 +123,7 @@ class _Lowering:
         self.classes: set[int] = set()  # ids of those classes: their attributes are resolved now
         self.loops: list[gast.For | gast.While] = []  # the loops being lowered, innermost last
         self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
+        self.calling: tuple[gast.Call | None, ir.Expr | None] = (None, None)  # the call being lowered, its callee
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -563,7 +552,8 @@ class _Lowering:
         assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())
         later = self.loaded_after(node)
         spent = _loop_targets_only(body_nodes)  # left holding an inner loop's last element: not carried
-        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in self.env or v in later)]
+        again = _read_first(body_nodes)  # (bound only in the loop: None before its first iteration)
+        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in self.env or v in later | again)]
         kind, iter_, prelude = "while", None, None
         if isinstance(node, gast.For):
             kind = "for"
@@ -822,9 +812,13 @@ class _Lowering:
             else:
                 func = ir.Attr(base, node.func.attr)  # a method call: receiver stays an atom
         else:
+            outer, self.calling = self.calling, (node, None)
             func = self.atom(node.func)
+            self.calling = outer
+        outer, self.calling = self.calling, (node, func)
         args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
         kwargs = [(kw.arg, self.atom(kw.value)) for kw in node.keywords]  # arg None: `**mapping`
+        self.calling = outer
         return ir.Call(func, args, kwargs)
 
     def index(self, node: gast.expr) -> ir.Expr:
@@ -836,24 +830,49 @@ class _Lowering:
         return self.atom(node)
 
     def closure(self, node: gast.FunctionDef | gast.Lambda) -> ir.Closure:
-        """A nested function, kept as written. What it captures must be bound before it and not
-        changed after it: bound once, or on several paths (``if``/``else``) that merge to the
-        user's name. A list or array it captures may have been changed in place before, but
-        not after."""
-        captured, names = [], []
-        changed_later = self.stored_after(node)
-        for name in _free_names(node):
+        """A nested function, kept as written, reading the version of each of our variables current
+        here (renamed to it where that is not the user's name): a closure reads its variables when
+        called, and ``closures.captures`` has made those that may change after this point
+        parameters of a named nested function. Where it could not, the change is refused."""
+        captured, names, renamed = [], [], {}
+        for name in free_names(node):
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
-            once = self.stores[name] == (0 if name in self.params.names() else 1)
-            merged = self.env.get(name) == name  # paths that merge to the name the nested code reads
-            if not (once or merged) or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
+            if name in self.stored_after(node) or (name in self.loop_stores() and not self.consumed(node)):
                 raise self.src.syntax_error(
-                    f"this nested function captures {name!r}, which is not bound exactly once before it "
-                    "(or is changed after it); s2sad supports closures over values that do not change", node)
-            captured.append(ir.Name(self.env[name]))  # the latest version: the same object
-            names.append(name)
-        return ir.Closure(gast.gast_to_ast(node), captured, names)
+                    f"this nested function captures {name!r}, which is rebound or changed after the function "
+                    "is made (a closure reads it when it is called); s2sad follows that for a nested function "
+                    "called by its name, not for one passed on or kept. Bind the value to a name that does "
+                    "not change, or pass it as an argument", node)
+            if isinstance(node, gast.FunctionDef) and name == node.name:
+                raise self.src.syntax_error("s2sad does not support a nested function that calls itself yet; "
+                                            "define it at module level", node)
+            if self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP:
+                raise self.src.syntax_error(
+                    f"this nested function captures {name!r}, which is not bound before it (or is a loop's "
+                    "variable after the loop)", node)
+            version = self.env[name]
+            captured.append(ir.Name(version))
+            names.append(version)
+            if version != name:
+                renamed[name] = version
+        return ir.Closure(gast.gast_to_ast(rename_free(node, renamed) if renamed else node), captured, names)
+
+    def loop_stores(self) -> set[str]:
+        """Names the loops around this point rebind or change (a closure made in one iteration may
+        be called in the next)."""
+        return _stores(self.loops)
+
+    def consumed(self, node: gast.FunctionDef | gast.Lambda) -> bool:
+        """Is ``node`` a lambda called right where it is made, or handed to a callable known to call it
+        before returning and not keep it?"""
+        call, func = self.calling
+        if call is None or isinstance(node, gast.FunctionDef):
+            return False
+        if node is call.func:
+            return True
+        handed = any(node is a for a in [*call.args, *(k.value for k in call.keywords)])
+        return handed and isinstance(func, ir.Ref) and any(func.value is c for c in _CONSUMERS)
 
     def stored_after(self, node: gast.AST) -> set[str]:
         """Names bound or changed in place by code after ``node`` (by source position)."""
@@ -907,16 +926,27 @@ def _builtin(name: str) -> ir.Ref:
 
 def _stores(stmts: list[gast.stmt]) -> set[str]:
     """Names ``stmts`` rebind, write into (``x[i] = v``) or change with a list method."""
-    out = set()
-    for n in (n for s in stmts for n in _scope(s)):
+    return stores(n for s in stmts for n in _scope(s))
+
+
+def _read_first(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` may read before they bind them (by source position): in a loop body, what an
+    iteration may read from the one before."""
+    first: dict[str, tuple] = {}
+    reads = []
+    for n in (m for s in stmts for m in _scope(s)):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            out.add(n.id)
-        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name):
-            out.add(n.value.id)
-        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) \
-                and n.func.attr in ("append", "extend", "pop"):
-            out.add(n.func.value.id)
-    return out
+            first[n.id] = min(first.get(n.id, _position(n)), _position(n))
+        elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            reads.append((n.id, _position(n)))
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            line, col = _position(n.target)
+            reads.append((n.target.id, (line, col - 0.5)))  # read before it is written
+    return {name for name, at in reads if name in first and at < first[name]}
+
+
+def _position(node: gast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
 
 
 def _surely_bound(stmts: list[gast.stmt]) -> set[str]:

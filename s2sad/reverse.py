@@ -44,7 +44,7 @@ from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
 from .modes import check_rules, helper, zeros
-from .mutation import Mutation, analyze_mutation
+from .mutation import Mutation, analyzed
 from .naming import Namer
 from .resolve import call_target
 from .rules import Sym, custom_rule, lookup
@@ -83,12 +83,15 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+    def analysis_checked() -> Analysis:
+        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+        check_rules(fn.body[:-1], found)
+        return found
+
+    analysis, mutation = analyzed(fn, analysis_checked)  # (the return reads too)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
-    check_rules(forward, analysis)
-    mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (the return reads too)
 
     out = ret.value
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active

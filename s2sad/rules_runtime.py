@@ -83,6 +83,7 @@ defrule(runtime.dot_rhs_adjoint, "dot_rhs_adjoint",
 
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=(), container=(0,))
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
+_linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
 defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
         diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared

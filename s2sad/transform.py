@@ -118,8 +118,8 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     made from ``fn``'s code, so closure cells are not read at transform time.
     ``trees`` are parameters that hold tuples, lists or dicts (pytrees). ``mode``
     ``"forward"`` makes the jvp instead (in ``function``; no fused gradient). ``dims``
-    (reverse mode): shapes of array parameters; where knowing them removes a shape
-    check, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
+    (reverse mode): shapes of array parameters; where knowing them removes a shape check or
+    shows a write safe, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
     """
     params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
