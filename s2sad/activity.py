@@ -2,39 +2,46 @@
 
 ``primitive`` says which rule governs an assignment. ``analyze`` returns the
 active names (those that depend on a differentiated parameter *and* reach the
-returned value; only they get cotangents) and the names statically known to have
+returned value; only they get cotangents; a name known to hold an int never is) and the names statically known to have
 shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 ``unbroadcast``.
 """
 
 from __future__ import annotations
 
+import builtins
 import dis
+import itertools
 import math
 import operator
-import os
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import ir, runtime
-from .cache import VJP
-from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import DYNAMIC
-from .statics import ANY, OTHER, SCALAR, Items, entry, join, unpacked
+from .resolve import (
+    Callee,
+    CustomRule,
+    DerivativeFunction,
+    FunctionValue,
+    NonDifferentiable,
+    RuleCall,
+    UserFunction,
+    resolve,
+    resolve_func,
+)
 from .rules import (
     ATTRIBUTES,
     BINOP_FUNCS,
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
-    FRULES,
+    INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
-    NONDIFFERENTIABLE,
-    RANK_RULES,
     RECEIVER_ONLY_METHODS,
     REPEAT,
     RULES,
@@ -45,12 +52,12 @@ from .rules import (
     Sym,
     bind,
     custom_rule,
-    lookup,
     rule_name,
 )
+from .statics import ANY, OTHER, SCALAR, Items, entry, join, unpacked
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
@@ -72,39 +79,21 @@ class Prim:
 
 
 def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
-    if fn is ir.UNKNOWN:
-        return Prim(MISSING, None, args, kwargs)
-    if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
-        # a user's rule wins over everything else
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    if isinstance(getattr(fn, "__self__", None), VJP):  # generated code calling a derivative (a handle's
-        # bound __call__): differentiate that derivative's code
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn.__self__.generic(), func=func)
-    if hasattr(fn, "__s2sad_spec__"):  # a grad function called in differentiated code
-        from .api import differentiable
-
-        return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
-    rule = lookup(fn)
-    if rule is not None:
-        return Prim(CALL, rule, *bind(rule, args, kwargs))
-    try:
-        if fn in NONDIFFERENTIABLE:
-            return Prim(NONDIFF, None, args, kwargs)
-    except TypeError:
-        pass
-    if (isinstance(fn, types.FunctionType) or (
-            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType))) and not _internal(fn):
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    return Prim(MISSING, None, args, kwargs, callee=fn)
+    return _of_callee(resolve(fn), args, kwargs, func)
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _internal(fn) -> bool:
-    """A function of s2sad's own source: differentiated only through a rule, never transformed."""
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
-    return code is not None and os.path.dirname(os.path.abspath(code.co_filename)) == _PACKAGE
+def _of_callee(c: Callee, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
+    if isinstance(c, RuleCall):
+        return Prim(CALL, c.rule, *bind(c.rule, args, kwargs))
+    if isinstance(c, NonDifferentiable):
+        return Prim(NONDIFF, None, args, kwargs)
+    if isinstance(c, CustomRule | UserFunction):
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.fn, func=func)
+    if isinstance(c, DerivativeFunction):  # a derivative called in differentiated code: differentiate its code
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.source, func=func)
+    if isinstance(c, FunctionValue):  # found when called
+        return Prim(TRANSFORM, None, args, kwargs, func=func)
+    return Prim(MISSING, None, args, kwargs, callee=c.fn)
 
 
 def primitive(stmt: ir.Assign) -> Prim:
@@ -155,12 +144,9 @@ def primitive(stmt: ir.Assign) -> Prim:
             if isinstance(receiver, ir.Name):  # a method of a local object: found when called
                 return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)
             return Prim(MISSING, None, [receiver, *v.args], kwargs, callee=f".{v.func.attr}()")
-        if isinstance(v.func, ir.Name) or (isinstance(v.func, ir.Ref) and v.func.value is DYNAMIC):
-            return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)  # a function value: found when called
-        fn = v.func.value if isinstance(v.func, ir.Ref) else ir.UNKNOWN
-        if _derives_closure(fn, v):
+        if isinstance(v.func, ir.Ref) and _derives_closure(v.func.value, v):
             return Prim(DERIVE, None, list(v.args), kwargs)
-        return _of_callable(fn, list(v.args), kwargs, v.func)
+        return _of_callee(resolve_func(v.func), list(v.args), kwargs, v.func)
     raise TypeError(f"unexpected IR value {v!r}")
 
 
@@ -212,8 +198,8 @@ class Analysis:
     useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
     kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``_kinds``)
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
-    items: set[str] = field(default_factory=set)  # read out of an array of known shape by integer indices:
-    # a NumPy scalar, immutable (``y op= v`` on it rebinds)
+    numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``_numbers``)
+    arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``_arrays``)
     parts: dict[str, Items] = field(default_factory=dict)  # what is known of tuples', lists' and dicts' entries
     calls: dict[int, tuple] = field(default_factory=dict)  # id(call into user code) -> the facts it is made for
 
@@ -265,7 +251,7 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
 
 def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset(),
             dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False, facts: dict[str, object] | None = None,
-            resolve=None) -> Analysis:
+            specialise=None) -> Analysis:
     """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
 
     Loops are analysed to a fixed point: a carried value is varied if its initial
@@ -277,37 +263,40 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     ``typed``: the derivative serves calls whose arguments have the types the parameters
     were classified by (``tree_params`` are exactly the pytree arguments); otherwise a
     parameter used as a container (indexed, unpacked, iterated, passed on) may be one.
-    ``resolve(fn, signature)``: the fact of a user function's result for arguments of these
+    ``specialise(fn, signature)``: the fact of a user function's result for arguments of these
     facts (a call it resolves is made for them, see ``Analysis.calls``).
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
     facts = facts or {}
-    calls = _Calls(resolve)
-    scalars, parts, dims, resolved = _values(fn.body, prims, set(scalar_params), dims, facts, calls)
+    ints = _ints(fn.body, prims)
+    calls = _Calls(specialise)
+    scalars, parts, dims, resolved = _values(fn.body, prims, set(scalar_params), fn.params.names(), dims, facts, calls)
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
     kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts)
-    varied = _varied(fn.body, prims, set(wrt))
+    varied = _varied(fn.body, prims, set(wrt), ints)
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
-    rank_rules = [RULES[f] for f in RANK_RULES]
     specific = specific or bool(facts) or any(  # a rule that reads ranks met operands whose ranks are known
-        p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
-        for p in prims.values()) or any(_shaped(f) for sig, _ in resolved.values() for f in sig)
+        p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values()
+    ) or any(_shaped(f) for sig, _ in resolved.values() for f in sig)
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
-             and prims[id(s)].kind == CALL and prims[id(s)].rule.name == "x[index]"}
+    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
+        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
     leaves = scalars | {n for n, d in dims.items() if d}
     containers = _containers(stmts, prims, set(tree_params)) - leaves
     return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
-                    literals, items, parts, {k: sig for k, (sig, _) in resolved.items()})
+                    literals, numbers,
+                    _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()),
+                    parts, {k: sig for k, (sig, _) in resolved.items()})
 
 
-def _values(body: list[ir.Stmt], prims: dict[int, Prim], scalar_params: set[str],
+def _values(body: list[ir.Stmt], prims: dict[int, Prim], scalar_params: set[str], names: list[str],
             dims: dict[str, tuple[int, ...]] | None, facts: dict[str, object], calls: _Calls) -> tuple:
     """Scalars, containers' entries and (given the parameters' shapes) shapes; and the calls resolved.
 
@@ -319,7 +308,7 @@ def _values(body: list[ir.Stmt], prims: dict[int, Prim], scalar_params: set[str]
     for attempt in range(_ROUNDS + 1):
         if attempt == _ROUNDS:
             calls.hints = {}
-        scalars, parts = _scalars(body, prims, scalar_params, facts, calls)
+        scalars, parts = _scalars(body, prims, scalar_params, names, facts, calls)
         resolved = dict(calls.found)
         if not shaped:
             return scalars, parts, {}, resolved
@@ -341,6 +330,94 @@ def _shaped(fact: object) -> bool:
     return isinstance(fact, tuple)
 
 
+def _written(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names ``y op= v`` may change in place, or a call into user code may write into."""
+    return {n for s in stmts if isinstance(s, ir.Assign) and (prims[id(s)].kind == TRANSFORM or calls(s.value, INPLACE_OPS))
+            for n in _names([*prims[id(s)].args, *prims[id(s)].kwargs.values()])}
+
+
+def calls(v: ir.Expr, fns) -> bool:
+    """``v`` is a call of one of the functions ``fns``."""
+    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in fns)
+
+
+# of shape (), their results are numbers (a NumPy scalar, never a 0-d array), as are ufuncs', reductions'
+# and an array's items
+_NUMBER_RESULTS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.mod,
+                   operator.neg, operator.pos, builtins.abs, builtins.pow, builtins.float)
+
+
+def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], dims: dict[str, tuple[int, ...]],
+             literals: dict[str, list[ir.Expr]]) -> set[str]:
+    """Names that hold a number (a Python or NumPy scalar, never a 0-d array): the static scalars; of
+    shape ``()``, an array's item, a reduction or a ufunc's result; an item of a tuple of numbers; a
+    branch's or a loop's value that is a number on every path."""
+    results = {id(r) for f, r in RULES.items() if isinstance(f, np.ufunc) or any(f is g for g in _NUMBER_RESULTS)}
+
+    def number(s: ir.Assign, p: Prim, held) -> bool:
+        if p.kind != CALL:
+            return False
+        if calls(s.value, (runtime.immutable,)):  # checked when the derivative runs
+            return True
+        if p.rule.item and isinstance(p.args[0], ir.Name) and p.args[0].id in literals:
+            return all(held(i) for i in literals[p.args[0].id])  # an item of a tuple of numbers
+        return dims.get(s.target) == () and (p.rule.reduction or p.rule.item or id(p.rule) in results)
+
+    return _holding(body, prims, set(scalars), number, numbers=True)
+
+
+_MAKERS = {np.array, np.asarray, np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,
+           np.full_like, np.arange, np.linspace, np.eye, np.identity, np.copy}
+
+
+def _arrays(body: list[ir.Stmt], prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], params: set[str]
+            ) -> set[str]:
+    """Names taken to hold NumPy arrays (``y op= v`` on one is an in-place write): the array
+    parameters of a typed derivative, names of a known shape with at least one axis; made by
+    ``np.array``, ``np.zeros``, ... or ``a.copy()`` of one; an elementwise result of one. (Taking
+    a number for an array only refuses a write s2sad would otherwise check when it runs.)"""
+    def array(s: ir.Assign, p: Prim, held) -> bool:
+        if calls(s.value, _MAKERS):
+            return True
+        if p.kind == SETITEM:
+            return held(p.args[0])
+        return p.kind == CALL and (p.rule.elementwise or p.rule is RULES[np.copy]) and any(map(held, p.args))
+
+    return _holding(body, prims, {*params, *(n for n, d in dims.items() if d)}, array)
+
+
+def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact, numbers: bool = False) -> set[str]:
+    """``start`` grown by the assignments ``fact(s, prim, held)`` holds for (``held(e)``: is ``e`` known;
+    with ``numbers``, a number constant is), copies, and branch and loop values known on every path (a
+    loop's carried value is assumed known where its start is, and dropped if an iteration's is not)."""
+    demoted: set[str] = set()
+    while True:
+        known = set(start)
+
+        def held(e: ir.Expr) -> bool:
+            return (isinstance(e, ir.Name) and e.id in known) or (
+                numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
+
+        assumed, size = {}, -1
+        while size != len(known):
+            size = len(known)
+            for s in ir.walk(body):  # (preorder: a loop's carried values before its body)
+                if isinstance(s, ir.Assign) and isinstance(s.target, str):
+                    p = prims[id(s)]
+                    if held(p.args[0]) if p.kind == COPY else fact(s, p, held):
+                        known.add(s.target)
+                elif isinstance(s, ir.Loop):
+                    assumed.update((c, n) for c, i, n in zip(s.carried, s.inits, s.nexts) if held(i) and c not in demoted)
+                    known.update(c for c in s.carried if c in assumed)
+                    known.update(r for r, c in zip(s.results, s.carried) if c in assumed)
+                elif isinstance(s, ir.If):  # (its outs are known in the next pass, after its branches)
+                    known.update(o for o, a, b in zip(s.outs, *s.yields) if held(a) and held(b))
+        broken = {c for c, n in assumed.items() if not held(n)}
+        if not broken:
+            return known
+        demoted |= broken
+
+
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
     """Refuse, at the user's line, a use of a value carrying a derivative that no rule differentiates:
     an argument a rule treats as a constant (a keyword, an index, ``b=`` of ``logsumexp``), and a
@@ -360,7 +437,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a), sorted(xs)).")
         if p.kind == CALL and any(t in analysis.useful for t in stmt.targets):
             diff = set(map(id, _diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
-            if p.rule.name == "x[index]" and not isinstance(p.args[0], ir.Ref):
+            if p.rule.item and not isinstance(p.args[0], ir.Ref):
                 # an index or key is an integer, bool, slice or key wherever indexing succeeds: it carries no
                 # gradient even where the analysis cannot tell it from a row (`for k in xs: xs[k]`, xs a dict)
                 diff.add(id(p.args[1]))
@@ -522,75 +599,66 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
     arguments' ``facts``, literals, tuple assignments) and results of calls ``calls`` resolves. Names
     left out are not known; names known to be scalars have shape ``()`` whatever their operands
     (``math.sin``, ``float``). Returns the shapes and the containers' ``Items``."""
-    dims = dict(params)
-    parts = {n: f for n, f in facts.items() if isinstance(f, Items)}
-    ints = calls.ints  # targets of `for ... in range(...)`
+    found = _Dims(prims, dict(params), {n: f for n, f in facts.items() if isinstance(f, Items)}, scalars, calls)
     calls.start()
+    found.block(body)
+    return found.dims, found.parts
 
-    def of(e: ir.Expr) -> tuple[int, ...] | None:
+
+class _Dims:
+    """One pass of ``_dims``: ``dims`` and ``parts`` grow as the statements are read; ``consts`` holds the
+    ints and tuples of ints the shapes determine (``x.shape[1]``)."""
+
+    def __init__(self, prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], parts: dict[str, Items],
+                 scalars: set[str], calls: _Calls) -> None:
+        self.prims, self.dims, self.parts, self.scalars, self.calls = prims, dims, parts, scalars, calls
+        self.ints = calls.ints  # targets of `for ... in range(...)`
+        self.consts: dict[str, object] = {}
+
+    def of(self, e: ir.Expr) -> tuple[int, ...] | None:
         if isinstance(e, ir.Const) and type(e.value) in (int, float):
             return ()
-        return dims.get(e.id) if isinstance(e, ir.Name) else None
+        return self.dims.get(e.id) if isinstance(e, ir.Name) else None
 
-    def static(e: ir.Expr) -> object:
-        if _static_scalar(e, scalars):
+    def static(self, e: ir.Expr) -> object:
+        if _static_scalar(e, self.scalars):
             return SCALAR
         if isinstance(e, ir.Const):
             return OTHER if e.value is None or isinstance(e.value, str) else None
         if isinstance(e, ir.Name):
-            return dims.get(e.id) or parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
+            return self.dims.get(e.id) or self.parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
         return None
 
-    def bind(name: str, f: object) -> None:
+    def bind(self, name: str, f: object) -> None:
         if f == SCALAR:
-            dims[name] = ()
+            self.dims[name] = ()
         elif isinstance(f, tuple):
-            dims[name] = f
+            self.dims[name] = f
         elif isinstance(f, Items):
-            parts[name] = f
+            self.parts[name] = f
 
-    def assign(s: ir.Assign) -> tuple[int, ...] | None:
-        p = prims[id(s)]
+    def assign(self, s: ir.Assign) -> tuple[int, ...] | None:
+        p = self.prims[id(s)]
         if isinstance(s.target, tuple):
             if p.kind == UNPACK:
-                for t, f in zip(s.targets, unpacked(static(p.args[0]), len(s.targets)) or ()):
-                    bind(t, f)
+                for t, f in zip(s.targets, unpacked(self.static(p.args[0]), len(s.targets)) or ()):
+                    self.bind(t, f)
             return None
-        args = [of(a) for a in p.args]
+        args = [self.of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
-        if p.kind != CALL or None in args[:1]:
+        if p.kind != CALL or None in args[:1] or p.rule.shape is None:
             return None
-        name = p.rule.name
-        if p.rule.elementwise and not p.kwargs and None not in args:
-            return broadcast(*args)
-        if name == "x[index]":
-            index = p.args[1]
-            items = index.items if isinstance(index, ir.Tuple) else [index]
-            if all((isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
-                   for i in items) and len(items) <= len(args[0]):
-                return args[0][len(items):]
-            return None
-        if name == "ndarray.T":
-            return args[0][::-1]
-        if name == "sequence":  # what a for loop iterates: an array as it is
-            return args[0]
-        if p.rule.reduction and len(p.args) == 1 and set(p.kwargs) <= {"axis", "keepdims"}:
-            return _reduced(args[0], p.kwargs.get("axis", ir.Const(None)), p.kwargs.get("keepdims", ir.Const(False)))
-        if name in ("@", "numpy.matmul", "numpy.dot") and len(args) == 2 and None not in args and not p.kwargs:
-            return _product(*args, name == "numpy.dot")
-        return None
+        return p.rule.shape(args, p.args, p.kwargs, self.ints)  # the rule's declared shape transfer
 
-    consts: dict[str, object] = {}  # ints and tuples of ints the shapes determine (``x.shape[1]``)
-
-    def const(e: ir.Expr) -> object:
+    def const(self, e: ir.Expr) -> object:
         if isinstance(e, ir.Const):
             return e.value if type(e.value) is int else None
-        return consts.get(e.id) if isinstance(e, ir.Name) else None
+        return self.consts.get(e.id) if isinstance(e, ir.Name) else None
 
-    def shape_value(s: ir.Assign) -> object:
+    def shape_value(self, s: ir.Assign) -> object:
         """What ``s`` computes, where it is an int or a tuple of ints the known shapes fix."""
-        v = s.value
+        v, dims, const = s.value, self.dims, self.const
         if isinstance(v, ir.Attr) and isinstance(v.value, ir.Name) and v.value.id in dims:
             d = dims[v.value.id]
             return {"shape": d, "ndim": len(d), "size": math.prod(d)}.get(v.attr)
@@ -609,7 +677,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
                 return d[0]
         return None
 
-    def created(s: ir.Assign) -> tuple[int, ...] | None:
+    def created(self, s: ir.Assign) -> tuple[int, ...] | None:
         """The shape of an array ``np.zeros(shape)`` (``ones``, ``empty``, ``full``, ``*_like``) makes."""
         v = s.value
         if not (isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.args):
@@ -617,47 +685,51 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
         fn, first = v.func.value, v.args[0]
         if fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like) and not any(
                 k == "shape" for k, _ in v.kwargs):
-            return of(first) if isinstance(first, ir.Name) and first.id not in scalars else None
+            return self.of(first) if isinstance(first, ir.Name) and first.id not in self.scalars else None
         if fn in (np.zeros, np.ones, np.empty, np.full):
-            shape = const(first)
+            shape = self.const(first)
             return (shape,) if type(shape) is int else shape if isinstance(shape, tuple) else None
         return None
 
-    def both(e: ir.Expr) -> tuple:
-        return of(e), parts.get(e.id) if isinstance(e, ir.Name) else None
+    def both(self, e: ir.Expr) -> tuple:
+        return self.of(e), self.parts.get(e.id) if isinstance(e, ir.Name) else None
 
-    def forget(o: str) -> None:
-        dims.pop(o, None)
-        parts.pop(o, None)
+    def forget(self, o: str) -> None:
+        self.dims.pop(o, None)
+        self.parts.pop(o, None)
 
-    def block(stmts: list[ir.Stmt]) -> None:
+    def block(self, stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                d = () if s.target in scalars else assign(s)
-                if d is not None:
-                    dims[s.target] = d
-                elif isinstance(s.target, str):
-                    if (d := created(s)) is not None:
-                        dims[s.target] = d
-                    else:
-                        bind(s.target, _fact_of(s, prims[id(s)], static, calls))
-                    if (c := shape_value(s)) is not None:
-                        consts[s.target] = c
-                    else:  # (a loop's body is analysed again when an assumption about a shape fails)
-                        consts.pop(s.target, None)
+                self.assigned(s)
             elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, both, forget)
+                sides = _branch_facts(s, self.block, self.both, self.forget)
                 for o, (da, pa), (db, pb) in zip(s.outs, *sides):
                     if da is not None and da == db:
-                        dims[o] = da
+                        self.dims[o] = da
                     elif join(pa, pb) is not None:
-                        parts[o] = join(pa, pb)
+                        self.parts[o] = join(pa, pb)
             elif isinstance(s, ir.Loop):
-                loop(s)
+                self.loop(s)
 
-    def loop(s: ir.Loop) -> None:
+    def assigned(self, s: ir.Assign) -> None:
+        d = () if s.target in self.scalars else self.assign(s)
+        if d is not None:
+            self.dims[s.target] = d
+        elif isinstance(s.target, str):
+            if (d := self.created(s)) is not None:
+                self.dims[s.target] = d
+            else:
+                self.bind(s.target, _fact_of(s, self.prims[id(s)], self.static, self.calls))
+            if (c := self.shape_value(s)) is not None:
+                self.consts[s.target] = c
+            else:  # (a loop's body is analysed again when an assumption about a shape fails)
+                self.consts.pop(s.target, None)
+
+    def loop(self, s: ir.Loop) -> None:
         if range_target(s):
-            ints.add(s.target)
+            self.ints.add(s.target)
+        dims, parts, both = self.dims, self.parts, self.both
         before, before_parts = dict(dims), dict(parts)
         stable = {c: both(i) for c, i in zip(s.carried, s.inits) if both(i) != (None, None)}
         while True:  # assume each carried value keeps its initial shape; drop those an iteration changes
@@ -665,8 +737,8 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
             dims.update(before, **{c: d for c, (d, _) in stable.items() if d is not None})
             parts.clear()
             parts.update(before_parts, **{c: f for c, (_, f) in stable.items() if f is not None})
-            block(s.cond_body)
-            block(s.body)
+            self.block(s.cond_body)
+            self.block(s.body)
             changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and both(n) != stable[c]]
             if not changed:
                 break
@@ -674,55 +746,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
                 del stable[c]
         for r, c in zip(s.results, s.carried):
             if c in stable:
-                bind(r, stable[c][0] if stable[c][0] is not None else stable[c][1])
-
-    block(body)
-    return dims, parts
-
-
-def _reduced(shape: tuple[int, ...], axis: ir.Expr, keepdims: ir.Expr) -> tuple[int, ...] | None:
-    """The shape of a reduction of an array of ``shape`` over constant ``axis``."""
-    if not (isinstance(axis, ir.Const | ir.Tuple) and isinstance(keepdims, ir.Const)):
-        return None
-    axes = [a.value for a in axis.items] if isinstance(axis, ir.Tuple) else axis.value
-    if isinstance(axes, list) and not all(type(a) is int for a in axes):
-        return None
-    if axes is None:
-        axes = list(range(len(shape)))
-    elif type(axes) is int:
-        axes = [axes]
-    elif not isinstance(axes, list):
-        return None
-    if not all(-len(shape) <= a < len(shape) for a in axes):
-        return None
-    axes = {a % len(shape) for a in axes}
-    if keepdims.value is True:
-        return tuple(1 if i in axes else n for i, n in enumerate(shape))
-    return tuple(n for i, n in enumerate(shape) if i not in axes) if keepdims.value is False else None
-
-
-def _product(a: tuple[int, ...], b: tuple[int, ...], dot: bool) -> tuple[int, ...] | None:
-    """The shape of ``a @ b`` (and of ``np.dot`` for operands of at most two dimensions)."""
-    if not a or not b or (dot and (len(a) > 2 or len(b) > 2)):
-        return None
-    if len(a) == 1 and len(b) == 1:
-        return () if a == b else None
-    if len(b) == 1:
-        return a[:-1] if a[-1] == b[0] else None
-    if len(a) == 1:
-        return b[:-2] + b[-1:] if a[0] == b[-2] else None
-    if a[-1] != b[-2]:
-        return None
-    batch = broadcast(a[:-2], b[:-2])
-    return None if batch is None else batch + (a[-2], b[-1])
-
-
-def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The shape NumPy broadcasting gives ``shapes`` (None where they do not broadcast)."""
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        return None
+                self.bind(r, stable[c][0] if stable[c][0] is not None else stable[c][1])
 
 
 def range_target(s: ir.Stmt) -> str | None:
@@ -741,9 +765,9 @@ def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]
     for s in stmts:
         if isinstance(s, ir.Assign):
             p = prims[id(s)]
-            if p.kind == CALL and p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
+            if p.kind == CALL and p.rule.elementwise and not p.rule.sequences:
                 numbers |= _names(p.args)
-            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.name == "x[index]"):
+            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.item):
                 out |= _names(p.args[:1] if p.kind == CALL else [*p.args, *p.kwargs.values(), *p.starred])
         elif isinstance(s, ir.Loop) and s.iter is not None:
             out |= _names([s.iter])
@@ -769,7 +793,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
                 if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
                         or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
+                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.item))):
                     out.update(s.targets)
             elif isinstance(s, ir.If):
                 out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)
@@ -804,36 +828,13 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
             return "int" if type(e.value) is int else "array" if isinstance(e.value, float | complex) else None
         return kinds.get(e.id) if isinstance(e, ir.Name) else None
 
-    def join(a: str | None, b: str | None) -> str | None:
-        if a == b:
-            return a
-        return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
-
     def assign(s: ir.Assign) -> None:
         p = _operator_on_containers(prims, s, of)
         if isinstance(s.target, tuple):
             if p.kind == LISTOP:
                 kinds[s.targets[-1]] = "list"
             return
-        v, kind = s.value, None
-        if p.kind in (COPY, SETITEM):
-            kind = of(p.args[0])
-        elif p.kind == CONTAINER:
-            kind = {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
-        elif p.kind == LISTOP:
-            kind = "list"
-        elif p.kind == CALL:
-            args = [of(a) for a in p.args]
-            if p.rule.returns:
-                kind = p.rule.returns
-            elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
-                kind = "array"
-            elif p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
-                kind = "array"  # (no other operator applies to a list, tuple or dict)
-            elif p.rule.name == "x[index]":
-                kind = "array" if args[0] == "array" else None
-            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.container is False:
-                kind = "array"
+        kind = _kind_of(p, s.value, of)
         if s.target in scalars and kind is None:
             kind = "array"
         if kind is not None:
@@ -843,11 +844,9 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
         for s in stmts:
             if isinstance(s, ir.Assign):
                 assign(s)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                for o, a, b in zip(s.outs, *s.yields):
-                    kinds[o] = join(of(a), of(b))
+            elif isinstance(s, ir.If):  # an out bound inside a branch has there that branch's kind only
+                sides = _branch_facts(s, block, of, lambda o: kinds.pop(o, None))
+                kinds.update({o: _join_kinds(a, b) for o, a, b in zip(s.outs, *sides)})
             elif isinstance(s, ir.Loop):
                 if range_target(s):
                     kinds[s.target] = "int"
@@ -857,12 +856,41 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                     block(s.cond_body)
                     block(s.body)
                     for c, n in zip(s.carried, s.nexts):
-                        kinds[c] = join(kinds.get(c), of(n))
+                        kinds[c] = _join_kinds(kinds.get(c), of(n))
                 for r, c in zip(s.results, s.carried):
                     kinds[r] = kinds.get(c)
 
     block(body)
     return {n: k for n, k in kinds.items() if k is not None}
+
+
+def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
+    """The kind (see ``_kinds``) of the value ``p`` computes, given the kinds ``of`` its operands."""
+    if p.kind in (COPY, SETITEM):
+        return of(p.args[0])
+    if p.kind == CONTAINER:
+        return {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
+    if p.kind == LISTOP:
+        return "list"
+    if p.kind != CALL:
+        return None
+    args = [of(a) for a in p.args]
+    if p.rule.returns:
+        return p.rule.returns
+    if p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
+        return "array"
+    if p.rule.elementwise and not p.rule.sequences:
+        return "array"  # (no other operator applies to a list, tuple or dict)
+    if p.rule.item:
+        return "array" if args[0] == "array" else None
+    return "array" if p.rule.numeric else None
+
+
+def _join_kinds(a: str | None, b: str | None) -> str | None:
+    """The kind of a value that is of kind ``a`` on one path and ``b`` on another."""
+    if a == b:
+        return a
+    return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
 
 
 def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
@@ -871,17 +899,17 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
     p = prims[id(s)]
     if p.kind != CALL or len(p.args) != 2 or p.kwargs:
         return p
-    op = p.rule.name.rstrip("=")
-    if op not in ("+", "*") or p.rule.returns:
+    op = p.rule.sequences
+    if op is None or p.rule.returns:
         return p
     kinds = [of(a) for a in p.args]
     seq = [k in _SEQ_KINDS for k in kinds]
     rule = None
-    if op == "+" and any(seq):
+    if op == "join" and any(seq):
         rule = CONCAT
-    elif op == "*" and any(seq):
+    elif op == "repeat" and any(seq):
         rule = REPEAT[seq.index(True)]
-    elif op == "*" and "int" in kinds and None in kinds:
+    elif op == "repeat" and "int" in kinds and None in kinds:
         rule = MUL_OR_REPEAT[kinds.index(None)]
     if rule is not None:
         p = prims[id(s)] = Prim(CALL, rule, list(p.args))
@@ -900,33 +928,156 @@ def _names(exprs) -> set[str]:
     return {n for e in exprs if e is not None for n in ir.names_read(e)}
 
 
-def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str]) -> set[str]:
+def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints: set[str]) -> set[str]:
+    """Names that depend on a differentiated parameter; ``ints`` (integers, which carry no derivative) never."""
+    def vary(names) -> None:
+        varied.update(n for n in names if n not in ints)
+
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 if _names(_diff_operands(prims[id(s)])) & varied:
-                    varied.update(s.targets)
+                    vary(s.targets)
             elif isinstance(s, ir.If):
                 block(s.body)
                 block(s.orelse)
-                for out, a, b in zip(s.outs, *s.yields):
-                    if _names([a, b]) & varied:
-                        varied.add(out)
+                vary(out for out, a, b in zip(s.outs, *s.yields) if _names([a, b]) & varied)
             elif isinstance(s, ir.Loop):
                 before = None
                 while before != len(varied):
                     before = len(varied)
-                    for c, init, nxt in zip(s.carried, s.inits, s.nexts):
-                        if _names([init, nxt]) & varied:
-                            varied.add(c)
+                    vary(c for c, init, nxt in zip(s.carried, s.inits, s.nexts) if _names([init, nxt]) & varied)
                     if _names([s.iter]) & varied:
-                        varied.update(s.targets)
+                        vary(s.targets)
                     block(s.cond_body)
                     block(s.body)
-                varied.update(r for r, c in zip(s.results, s.carried) if c in varied)
+                vary(r for r, c in zip(s.results, s.carried) if c in varied)
 
     block(body)
     return varied
+
+
+_INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
+_EMPTY = "empty"  # the elements of an empty list: none yet
+
+
+def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names statically known to hold a Python int or bool (or an array of bools): an int constant, a
+    ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read back out of
+    tuples and lists that hold them in known
+    places (a derivative's own tape: ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is
+    ``"int"``, ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
+    pats: dict[str, object] = {}
+
+    def of(e: ir.Expr) -> object:
+        if isinstance(e, ir.Const):
+            return _INT if type(e.value) in (int, bool) else None
+        return pats.get(e.id) if isinstance(e, ir.Name) else None
+
+    def bind(targets: tuple[str, ...], pattern: object) -> None:
+        if len(targets) == 1:
+            pats[targets[0]] = pattern
+            return
+        items = _pattern_items(pattern, len(targets))
+        for t, p in zip(targets, items):
+            pats[t] = p
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                pats.update(_assigned_patterns(s, prims[id(s)], of))
+            elif isinstance(s, ir.If):
+                sides = _branch_facts(s, block, of, lambda o: pats.pop(o, None))
+                pats.update({o: _join(a, b) for o, a, b in zip(s.outs, *sides)})
+            elif isinstance(s, ir.Loop):
+                loop(s)
+
+    def loop(s: ir.Loop) -> None:
+        carried = {c: of(i) for c, i in zip(s.carried, s.inits)}
+        for rounds in itertools.count():
+            pats.update(carried)
+            if s.targets:
+                bind(s.targets, _INT if range_target(s) else _element(of(s.iter)))
+            block(s.cond_body)
+            block(s.body)
+            joined = {c: _join(carried[c], of(n)) for c, n in zip(s.carried, s.nexts)}
+            if joined == carried:
+                break
+            carried = joined if rounds < 4 else {c: None if joined[c] != carried[c] else p for c, p in joined.items()}
+        pats.update({r: carried[c] for r, c in zip(s.results, s.carried)})
+
+    block(body)
+    return {n for n, p in pats.items() if p == _INT}
+
+
+def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
+    """The patterns (see ``_ints``) assignment ``s`` gives its targets, from the patterns ``of`` its operands."""
+    v = s.value
+    if isinstance(v, ir.Compare):
+        return {s.target: _INT}  # a bool, or an array of them
+    if p.kind == UNPACK:
+        return dict(zip(s.targets, _pattern_items(of(p.args[0]), len(s.targets))))
+    if p.kind == COPY:
+        return {s.target: of(p.args[0])}
+    if p.kind == CONTAINER and isinstance(v, ir.Tuple):
+        return {s.target: ("tuple", tuple(of(i) for i in v.items))}
+    if p.kind == CONTAINER and isinstance(v, ir.List):
+        return {s.target: ("list", _join_all([of(i) for i in v.items]))}
+    if p.kind == LISTOP:
+        element = _element(of(p.args[0]))
+        if v.method == "pop":
+            return {s.targets[0]: element, s.targets[1]: of(p.args[0])}
+        added = of(p.args[1]) if v.method == "append" else _element(of(p.args[1]))
+        return {s.target: ("list", _join(element, added))}
+    if p.kind == CALL and p.rule.item:
+        return {s.target: _indexed(of(p.args[0]), p.args[1], of(p.args[1]))}
+    if p.kind == CALL and p.rule.ints and not p.kwargs:
+        return {s.target: of(p.args[0]) if len(p.args) == 1 else _INT if all(of(a) == _INT for a in p.args) else None}
+    return {}
+
+
+def _join(a: object, b: object) -> object:
+    """The pattern both ``a`` and ``b`` match."""
+    if a == _EMPTY or a == b:
+        return b
+    if b == _EMPTY:
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
+        return ("list", _join(a[1], b[1]))
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "tuple" and len(a[1]) == len(b[1]):
+        return ("tuple", tuple(_join(x, y) for x, y in zip(a[1], b[1])))
+    return None
+
+
+def _join_all(patterns: list[object]) -> object:
+    out = _EMPTY
+    for p in patterns:
+        out = _join(out, p)
+    return out
+
+
+def _element(pattern: object) -> object:
+    """The pattern of any one element of a list or tuple of ``pattern``."""
+    if isinstance(pattern, tuple) and pattern[0] == "list":
+        return pattern[1]
+    if isinstance(pattern, tuple) and pattern[0] == "tuple":
+        return _join_all(list(pattern[1]))
+    return None
+
+
+def _pattern_items(pattern: object, n: int) -> list[object]:
+    """The patterns of the ``n`` items unpacked from a value of ``pattern``."""
+    if isinstance(pattern, tuple) and pattern[0] == "tuple" and len(pattern[1]) == n:
+        return list(pattern[1])
+    return [_element(pattern)] * n
+
+
+def _indexed(pattern: object, index: ir.Expr, index_pattern: object) -> object:
+    """The pattern of ``x[index]`` for ``x`` of ``pattern``: an element for an int index."""
+    if isinstance(index, ir.Const) and type(index.value) is int and isinstance(pattern, tuple) \
+            and pattern[0] == "tuple" and -len(pattern[1]) <= index.value < len(pattern[1]):
+        return pattern[1][index.value]
+    return _element(pattern) if index_pattern == _INT else None
 
 
 def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
@@ -958,23 +1109,24 @@ def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     return useful
 
 
-def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], facts: dict[str, object],
-             calls: _Calls) -> tuple[set[str], dict[str, Items]]:
+def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str],
+             facts: dict[str, object], calls: _Calls) -> tuple[set[str], dict[str, Items]]:
     """Names statically of shape ``()``, and what is known of the entries of tuples, lists and dicts
     (``Items`` of ``SCALAR`` facts, from literals, the arguments' ``facts`` and calls); carried values
-    optimistically, then checked."""
+    optimistically, then checked. ``names``: all the parameters (a use that needs a scalar tells about
+    them, as about the function's other names)."""
     demoted: set[str] = set()
     while True:
         scalars, parts = set(params), {n: f for n, f in facts.items() if isinstance(f, Items)}
         calls.start()
-        broken = _scalar_pass(body, prims, scalars, parts, demoted, calls)
+        broken = _scalar_pass(body, prims, scalars, parts, demoted, calls, set(names))
         if not broken:
             return scalars, parts
         demoted |= broken
 
 
-def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demoted: set[str], calls: _Calls
-                 ) -> set[str]:
+def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demoted: set[str], calls: _Calls,
+                 params: set[str]) -> set[str]:
     """One forward pass; returns carried names assumed scalar (or of known entries) whose next value was not."""
     broken: set[str] = set()
 
@@ -995,7 +1147,7 @@ def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demote
         scalars.discard(name)
         parts.pop(name, None)
 
-    def block(stmts: list[ir.Stmt]) -> None:
+    def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
@@ -1017,36 +1169,43 @@ def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demote
                 assumed = {c: fact(i) for c, i in zip(s.carried, s.inits) if c not in demoted}
                 for c, f in assumed.items():
                     bind(c, f)
-                block(s.cond_body)
-                block(s.body)
+                block(s.cond_body, set(s.carried))
+                block(s.body, {*s.carried, *s.targets})
                 for c, n in zip(s.carried, s.nexts):
                     if assumed.get(c) is not None and fact(n) != assumed[c]:
                         broken.add(c)
                 for r, c in zip(s.results, s.carried):
                     bind(r, assumed.get(c))
-        # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
-        # means every operand had shape () (broadcasting never shrinks a shape).
-        for s in reversed(stmts):
-            if isinstance(s, ir.Assign):
-                p = prims[id(s)]
-                if p.kind == CALL and (p.rule.name.startswith("math.") or (p.rule.elementwise and s.target in scalars)):
-                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
+        _scalar_operands(stmts, prims, scalars, entered)
 
-    block(body)
+    block(body, params)
     return broken
+
+
+def _scalar_operands(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], entered: set[str]) -> None:
+    """Backwards: math.* accepts only scalars, and an elementwise result of shape ()
+    means every operand had shape () (broadcasting never shrinks a shape). Only for
+    operands bound in this block (or on entering it, ``entered``): the use runs wherever they
+    are bound, which a use in a branch or a loop body does not."""
+    here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
+    for s in reversed(stmts):
+        if isinstance(s, ir.Assign):
+            p = prims[id(s)]
+            if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
+                scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
 
 
 class _Calls:
     """Calls into user code resolved for what their arguments are.
 
-    ``resolve(fn, signature)`` (given for a derivative made for its argument types) analyses the
+    ``specialise(fn, signature)`` (given for a derivative made for its argument types) analyses the
     callee for the facts of its positional arguments and returns the fact of its result (None if
     it cannot). ``found`` holds the calls the last pass resolved, ``id(stmt) -> (signature, result)``;
     ``hints`` results the shape pass found, for the scalar pass (see ``analyze``)."""
 
-    def __init__(self, resolve=None) -> None:
-        self.resolve = resolve
-        self.ints: set[str] = set()  # targets of `for ... in range(...)`: ints
+    def __init__(self, specialise=None) -> None:
+        self.specialise = specialise
+        self.ints: set[str] = set()  # targets of `for ... in range(...)`: ints (not bools, unlike ``_ints``)
         self.found: dict[int, tuple] = {}
         self.hints: dict[int, tuple] = {}
 
@@ -1054,14 +1213,14 @@ class _Calls:
         self.found = {}
 
     def result(self, s: ir.Assign, p: Prim, fact) -> object:
-        fn = _specialisable(p) if self.resolve is not None else None
+        fn = _specialisable(p) if self.specialise is not None else None
         if fn is None:
             return None
         signature = tuple(fact(a) for a in p.args)
         if None in signature:
             hint = self.hints.get(id(s))
             return None if hint is None else hint[1]
-        out = self.resolve(fn, signature)
+        out = self.specialise(fn, signature)
         self.found[id(s)] = (signature, out)
         return out
 
@@ -1090,7 +1249,7 @@ def _fact_of(s: ir.Assign, p: Prim, fact, calls: _Calls) -> object:
             return Items("dict", tuple(k.value for k in v.keys), tuple(fact(e) for e in v.values))
         return Items("list" if isinstance(v, ir.List) else "tuple", tuple(range(len(v.items))),
                      tuple(fact(e) for e in v.items))
-    if p.kind == CALL and p.rule.name == "x[index]" and len(p.args) == 2:
+    if p.kind == CALL and p.rule.item and len(p.args) == 2:
         container, index = fact(p.args[0]), p.args[1]
         if isinstance(index, ir.Const):
             return entry(container, index.value)
@@ -1098,7 +1257,7 @@ def _fact_of(s: ir.Assign, p: Prim, fact, calls: _Calls) -> object:
                 isinstance(index, ir.Name) and index.id in calls.ints)):
             return entry(container, ANY)
         return None
-    if p.kind == CALL and p.rule.name == "sequence":  # what a for loop iterates: a tuple or list as it is
+    if p.kind == CALL and p.rule is RULES[runtime.sequence]:  # what a for loop iterates: a tuple or list as it is
         f = fact(p.args[0])
         return f if isinstance(f, Items) and f.kind != "dict" else None
     if p.kind == TRANSFORM:
@@ -1112,7 +1271,7 @@ def _is_scalar(p: Prim, scalars: set[str]) -> bool:
 
     if p.kind == COPY:
         return known(p.args[0])
-    if p.kind == CALL and p.rule.name.startswith("math."):
+    if p.kind == CALL and p.rule.scalar_only:
         return True  # math functions always return a Python float
     if p.kind == CALL and p.rule.elementwise:
         return all(known(a) for a in p.args)

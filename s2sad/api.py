@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, Entry, _rebind, carries_derivative, get_cache, types_key
+from .cache import Cache, Entry, carries_derivative, derived, get_cache, rebind, types_key
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
+from .linker import JVP, VJP
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, leaves, map_leaves, unflatten
+from .rules import CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, NONDIFFERENTIABLE
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
@@ -177,7 +179,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
         n = len(args)  # cache.types_key, inlined
         e = table.get(type(args[0]) if n == 1 else (type(args[0]), type(args[1])) if n == 2
                       else tuple(map(type, args)))
-        if e is None:
+        if e is None or not e.fresh():
             e = cache.entry(args)
         elif e.arrays:
             cache.check(e, args)
@@ -207,6 +209,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
     wrapper.__qualname__ = wrapper.__name__
     wrapper.__s2sad_transform__ = name
     wrapper.__s2sad_spec__ = (nums, single, with_value)
+    wrapper.__s2sad_source__ = differentiable  # what differentiating a call of it transforms (see ``resolve``)
     return wrapper
 
 
@@ -224,20 +227,22 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     if spec not in per_code:
         per_code[spec] = _dispatcher_code(fun, nums, single, with_value)
     namespace = {"__annotate": _annotate, "__finish": _finish, "__taken": _taken, "__g0": None,
-                 **{f"__t{i}": _NO_TYPE for i in range(code.co_argcount)}}
+                 "__fresh0": _stale, **{f"__t{i}": _NO_TYPE for i in range(code.co_argcount)}}
     table = cache.table
 
     def derivative(args: tuple) -> Callable:
-        """The derivative for ``args``' types (made on a miss, dtypes checked); the first one needing no
-        check per call becomes the dispatcher's fast path, taken on a test of each argument's type."""
+        """The derivative for ``args``' types (made on a miss or where the one kept is stale, dtypes
+        checked); the first one needing no check per call becomes the dispatcher's fast path, taken on a
+        test of each argument's type and of its freshness (what it was made from still holds), and
+        replaced when it goes stale."""
         e = table.get(types_key(args))
-        if e is None:
+        if e is None or not e.fresh():
             e = cache.entry(args)
         elif e.arrays:
             cache.check(e, args)
         fn = e.value_and_grad if with_value else e.grad
-        if namespace["__g0"] is None and isinstance(e, Entry) and not e.arrays:
-            namespace["__g0"] = fn  # (before the types that lead to it)
+        if (namespace["__g0"] is None or not namespace["__fresh0"]()) and isinstance(e, Entry) and not e.arrays:
+            namespace.update({"__g0": fn, "__fresh0": e.fresh})  # (before the types that lead to it)
             namespace.update({f"__t{i}": type(a) for i, a in enumerate(args)})
         return fn
 
@@ -253,6 +258,11 @@ class _NoType:
 _NO_TYPE = _NoType
 
 
+def _stale() -> bool:
+    """The freshness of no derivative: the fast path is not taken before it is set."""
+    return False
+
+
 # code -> {(argnums, single, with_value): the dispatcher's code}: a grad made anew for each closure of
 # one code (``grad(lambda p: loss(p, Xb, yb))`` in a training loop) compiles it once
 _dispatchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -266,7 +276,7 @@ def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_va
         fun.__name__ if fun.__name__.isidentifier() else "lambda")
     test = " and ".join(f"type({p}) is __t{i}" for i, p in enumerate(params))
     lines = [f"def {name}({args}):",
-             f"    if {test}:",
+             f"    if {test} and __fresh0():",
              "        derivative = __g0",
              "    else:",
              f"        derivative = __derivative(({args},))",
@@ -318,13 +328,17 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     closure = dynamic and any(carries_derivative(cell_contents(c)) for c in getattr(inner, "__closure__", None) or ())
     per_fun = _source_functions.setdefault(inner.__code__ if closure else inner, {})
     key = (nums, single, library_cells(inner) if closure else ())
-    if key not in per_fun:
+    if key not in per_fun or not per_fun[key].__s2sad_fresh__():  # (made again where a callee was redefined)
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
                                                      inner.__qualname__)), dynamic_cells=closure)
-        per_fun[key] = generated.grad_value_function if single else generated.grad_function
-    # the generated code reads what inner captured, from inner's own cells
-    return _rebind(per_fun[key], inner) if closure else per_fun[key]
+        per_fun[key] = derived(generated.grad_value_function if single else generated.grad_function, inner,
+                               generated.globals_read)
+    if not closure:
+        return per_fun[key]
+    rebound = rebind(per_fun[key], inner)  # the generated code reads what inner captured, from inner's own cells
+    rebound.__s2sad_fresh__ = per_fun[key].__s2sad_fresh__
+    return rebound
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
@@ -347,9 +361,8 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_au
         return functools.partial(grad, argnums=argnums, has_aux=has_aux)
     if _resolve(fun)[0] is not fun:
         return _through(grad, fun, argnums, has_aux=has_aux)
-    if has_aux:
-        return _with_aux(differentiable(fun), argnums, "grad", with_value=False)
-    return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
+    make = _with_aux if has_aux else _value_and_grad
+    return _remade(fun, lambda target: make(target, argnums, "grad", with_value=False))
 
 
 def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False
@@ -365,9 +378,28 @@ def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] =
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
     if _resolve(fun)[0] is not fun:
         return _through(value_and_grad, fun, argnums, has_aux=has_aux)
-    if has_aux:
-        return _with_aux(differentiable(fun), argnums, "value_and_grad", with_value=True)
-    return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
+    make = _with_aux if has_aux else _value_and_grad
+    return _remade(fun, lambda target: make(target, argnums, "value_and_grad", with_value=True))
+
+
+def _remade(fun: Callable, make: Callable[[Callable], Callable]) -> Callable:
+    """``make(differentiable(fun))``. For a ``grad`` function ``fun`` (so a derivative of a derivative),
+    made again when called after a function it was generated from was redefined."""
+    target = differentiable(fun)
+    made = make(target)
+    if target is fun:
+        return made
+    state = [target, made]
+
+    @functools.wraps(made)
+    def remade(*args, **kwargs):
+        if not state[0].__s2sad_fresh__():
+            state[0] = remade.__wrapped__ = differentiable(fun)
+            state[1] = make(state[0])
+        return state[1](*args, **kwargs)
+
+    remade.__wrapped__ = target  # (what a derivative of it differentiates, as ``made``'s)
+    return remade
 
 
 def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
@@ -381,7 +413,7 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
             prefix, fun = (fun.__self__, *prefix), fun.__func__
         elif isinstance(fun, functools.partial):
             prefix, keywords, fun = (*fun.args, *prefix), {**fun.keywords, **keywords}, fun.func
-        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):
+        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):  # noqa: B004  (Python's __call__)
             prefix, fun = (fun, *prefix), type(fun).__call__
         else:
             break
@@ -485,10 +517,13 @@ def jacobian(fun: Callable, argnums: int | tuple[int, ...] = 0, method: str = "r
     """The Jacobian of ``fun``: ``method`` ``"rev"`` is ``jacrev`` (JAX's alias), ``"fwd"`` is ``jacfwd``,
     ``"factored"`` one generated function computing every entry in one pass (see ``s2sad.factor``).
 
-    Factoring applies to straight-line code on scalars: arguments that are scalars or 1-D
-    arrays read at constant indices, a scalar or ``np.array([...])`` of scalars returned.
-    Elsewhere ``"factored"`` runs ``jacrev`` when the function has no more outputs than
-    inputs, else ``jacfwd``; ``source(fun, stage="factored")`` says which and why.
+    Factoring applies to scalar code, branches and loops included: arguments that are
+    scalars or 1-D arrays read element by element (``x[0]``, ``x[i]`` in a loop), a scalar
+    or ``np.array([...])`` of scalars returned. Each branch arm and loop body is factored
+    on its own; a branch uses the taken arm's Jacobian, a loop chains its body's over the
+    iterations. Elsewhere (array operations, containers) ``"factored"`` runs ``jacrev``
+    when the function has no more outputs than inputs, else ``jacfwd``;
+    ``source(fun, stage="factored")`` says which and why.
 
     >>> import math, s2sad
     >>> s2sad.jacobian(lambda x: (4 + math.sin(x)) * math.cos(math.sin(x)), method="factored")(math.pi)
@@ -721,7 +756,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     """The generated derivative of ``fun`` as Python source (or an IR dump).
 
     ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
-    (the same statements fused into one function, which ``grad`` runs),
+    (the same statements fused into one function, which ``grad`` runs), ``"value_and_grad"``
+    (the fused function ``value_and_grad`` runs),
     ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp); ``"graph"``
     (the derivative graph, as text), ``"dot"`` (the same in Graphviz DOT) or ``"factored"``
     (the function ``jacobian(fun, method="factored")`` runs, or why it falls back), for
@@ -751,8 +787,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
         return graph_source(fun, list(wrt), stage, args)
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
-    if stage == "grad" and mode == "forward":
-        raise ValueError("stage 'grad' (the fused gradient) exists in reverse mode only; "
+    if stage in ("grad", "value_and_grad") and mode == "forward":
+        raise ValueError(f"stage {stage!r} (the fused gradient) exists in reverse mode only; "
                          "forward mode shows its jvp with stage 'python'")
     texts, todo, done = [], [(fun, wrt, None)], set()
     while todo:
@@ -768,7 +804,7 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
         if callees:
             handles = [getattr(h, "__self__", h) for h in generated.bindings.values()]  # (a bound call)
             todo += [(h.fun, h.cache.wrt, None) for h in handles if isinstance(h, VJP | JVP)]
-            todo += [getattr(h, "__s2sad_callee__") for h in handles if hasattr(h, "__s2sad_callee__")]
+            todo += [h.__s2sad_callee__ for h in handles if hasattr(h, "__s2sad_callee__")]
     return "\n".join(texts)
 
 
@@ -777,9 +813,17 @@ def _stage(generated: Generated, stage: str) -> str:
         return generated.text
     if stage == "grad":
         return generated.grad_text
+    if stage == "value_and_grad":
+        return generated.value_and_grad_text
     if stage == "ssa":
         return dump(generated.lowered) + "\n"
     if stage == "adjoint":
         return dump(generated.derivative) + "\n"
-    raise ValueError(f"stage must be 'python', 'grad', 'ssa', 'adjoint', 'graph', 'dot' or 'factored', "
-                     f"got {stage!r}")
+    raise ValueError(f"stage must be 'python', 'grad', 'value_and_grad', 'ssa', 'adjoint', 'graph', 'dot' or "
+                     f"'factored', got {stage!r}")
+
+
+# Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is.
+DERIVATIVE_MAKERS.update([grad, value_and_grad, jacrev, jacfwd, hessian])
+NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
+CLOSURE_DERIVATIVES.add(grad)  # its result, made from a closure, carries the closure's cotangent

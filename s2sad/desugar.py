@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import gast
 
-__all__ = ["desugar", "cells", "comprehensions", "matches"]
+__all__ = ["desugar", "comprehensions", "matches"]
 
 NEVER, MAYBE, ALWAYS = "never", "maybe", "always"
 
@@ -167,15 +167,7 @@ class _Desugar:
         for i, s in enumerate(stmts):
             rest = stmts[i + 1:]
             if isinstance(s, gast.Return):
-                if self.result is None:  # the function's single final return
-                    out.append(s)
-                    return out
-                value = s.value if s.value is not None else _at(gast.Constant(None, None), s)
-                out.append(_assign(self.result, value, s))
-                if self.returned and not (top and not rest):
-                    out.append(_assign(self.returned, _true(s), s))
-                if loop is not None:
-                    out.append(_assign(loop.broke, _true(s), s))
+                self.return_(s, loop, bool(top and not rest), out)
                 return out
             if isinstance(s, gast.Break):
                 out.append(_assign(loop.broke, _true(s), s))
@@ -184,53 +176,80 @@ class _Desugar:
                 if loop.skipped:
                     out.append(_assign(loop.skipped, _true(s), s))
                 return out
-            if isinstance(s, gast.If):
-                kinds = (_exits(s.body, loop is not None), _exits(s.orelse, loop is not None))
-                s.body = self.block(s.body, loop)
-                s.orelse = self.block(s.orelse, loop)
-                out.append(s)
-                if NEVER == kinds[0] == kinds[1] or not rest:
-                    continue
-                if MAYBE not in kinds:  # each branch always or never exits: absorb the rest
-                    for branch, kind in ((s.body, kinds[0]), (s.orelse, kinds[1])):
-                        if kind == NEVER:
-                            branch.extend(self.block(rest, loop))
-                    return out
-                out.append(self.guard(rest, loop, s))
+            if isinstance(s, gast.If) and self.if_(s, rest, loop, out):
                 return out
-            if isinstance(s, gast.With):
-                kind = _exits(s.body, loop is not None)
-                s.body = self.block(s.body, loop)
+            if isinstance(s, gast.With) and self.with_(s, rest, loop, out):
+                return out
+            if isinstance(s, gast.For | gast.While) and self.loop_in_block(s, rest, loop, out):
+                return out
+            if not isinstance(s, gast.If | gast.With | gast.For | gast.While):
                 out.append(s)
-                if kind == ALWAYS:
-                    return out
-                if kind == MAYBE and rest:
-                    out.append(self.guard(rest, loop, s))
-                    return out
-                continue
-            if isinstance(s, gast.For | gast.While):
-                # before the loop is rewritten: its `else` may leave the loop around it
-                else_exits = loop is not None and _exits(s.orelse, True) != NEVER
-                may_return = _exits_stmt(s, loop is not None) == MAYBE
-                body_returns = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
-                out += self.loop(s, loop)
-                if rest and else_exits:
-                    if body_returns:  # a `return` in the loop's body leaves this loop too
-                        out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
-                    out.append(self.guard(rest, loop, s))
-                    return out
-                if self.returned and may_return and (rest or loop is not None):
-                    # a `return` inside the loop: leave the enclosing loop too (even where nothing
-                    # follows in its body), or skip the rest
-                    if loop is not None:
-                        out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)],
-                                               self.block(rest, loop)), s))
-                    else:
-                        out.append(_at(gast.If(_not_any([self.returned], s), self.block(rest, loop), []), s))
-                    return out
-                continue
-            out.append(s)
         return out
+
+    def return_(self, s: gast.Return, loop: _Loop | None, last: bool, out: list[gast.stmt]) -> None:
+        """``return v``: the result and the exit flags set (``last``: nothing follows in the function)."""
+        if self.result is None:  # the function's single final return
+            out.append(s)
+            return
+        value = s.value if s.value is not None else _at(gast.Constant(None, None), s)
+        out.append(_assign(self.result, value, s))
+        if self.returned and not last:
+            out.append(_assign(self.returned, _true(s), s))
+        if loop is not None:
+            out.append(_assign(loop.broke, _true(s), s))
+
+    def if_(self, s: gast.If, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]) -> bool:
+        """Append the desugared ``if`` (and, where it may exit, the ``rest`` it guards); True when the
+        ``rest`` was taken care of."""
+        kinds = (_exits(s.body, loop is not None), _exits(s.orelse, loop is not None))
+        s.body = self.block(s.body, loop)
+        s.orelse = self.block(s.orelse, loop)
+        out.append(s)
+        if NEVER == kinds[0] == kinds[1] or not rest:
+            return False
+        if MAYBE not in kinds:  # each branch always or never exits: absorb the rest
+            for branch, kind in ((s.body, kinds[0]), (s.orelse, kinds[1])):
+                if kind == NEVER:
+                    branch.extend(self.block(rest, loop))
+            return True
+        out.append(self.guard(rest, loop, s))
+        return True
+
+    def with_(self, s: gast.With, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]) -> bool:
+        """As ``if_``, for a ``with`` block."""
+        kind = _exits(s.body, loop is not None)
+        s.body = self.block(s.body, loop)
+        out.append(s)
+        if kind == ALWAYS:
+            return True
+        if kind == MAYBE and rest:
+            out.append(self.guard(rest, loop, s))
+            return True
+        return False
+
+    def loop_in_block(self, s: gast.For | gast.While, rest: list[gast.stmt], loop: _Loop | None,
+                      out: list[gast.stmt]) -> bool:
+        """As ``if_``, for a loop (inside ``loop``, or None)."""
+        # before the loop is rewritten: its `else` may leave the loop around it
+        else_exits = loop is not None and _exits(s.orelse, True) != NEVER
+        may_return = _exits_stmt(s, loop is not None) == MAYBE
+        body_returns = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
+        out += self.loop(s, loop)
+        if rest and else_exits:
+            if body_returns:  # a `return` in the loop's body leaves this loop too
+                out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
+            out.append(self.guard(rest, loop, s))
+            return True
+        if self.returned and may_return and (rest or loop is not None):
+            # a `return` inside the loop: leave the enclosing loop too (even where nothing
+            # follows in its body), or skip the rest
+            if loop is not None:
+                out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)],
+                                       self.block(rest, loop)), s))
+            else:
+                out.append(_at(gast.If(_not_any([self.returned], s), self.block(rest, loop), []), s))
+            return True
+        return False
 
     def guard(self, rest: list[gast.stmt], loop: _Loop | None, like: gast.AST) -> gast.If:
         """``if not <exit flags>: rest`` after a statement that exits on some paths."""
@@ -277,116 +296,6 @@ def _own_nodes(node: gast.AST):
         yield from _own_nodes(child)
 
 
-def cells(tree: gast.FunctionDef, src) -> gast.FunctionDef:
-    """Make writes through ``nonlocal`` explicit, on the gast tree before lowering.
-
-    A nested ``def`` that writes ``acc`` of ``tree`` through ``nonlocal acc`` takes
-    ``acc`` as a keyword-only parameter and returns its new value beside its result;
-    each call, a statement ``add(v)`` or ``y = add(v)``, becomes ``add_result, acc =
-    add(v, acc=acc)`` (or ``y, acc = ...``), so the write is a rebinding the
-    derivative follows like any other. Any other use of such a function, and a
-    ``nonlocal`` s2sad cannot make explicit, raises ``S2SADSyntaxError`` (``src``
-    makes it at the user's line).
-    """
-    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
-    writers = {}
-    for node in _own_scope(tree):
-        if isinstance(node, gast.FunctionDef) and node is not tree:
-            _nested_nonlocals(node, src)
-            declared = next((s for s in gast.walk(node) if isinstance(s, gast.Global)), None)
-            if declared is not None:
-                raise src.syntax_error("s2sad cannot follow a write to a global from a nested function; "
-                                       "return the value instead", declared)
-            names = list(dict.fromkeys(n for s in _own_scope(node) if isinstance(s, gast.Nonlocal) for n in s.names))
-            if names:
-                _return_cells(node, names)
-                writers[node.name] = names
-    if writers:
-        _rebind_at_calls(tree, writers, taken, src)
-    return tree
-
-
-def _own_scope(node: gast.AST, top: bool = True):
-    """The nodes of one function scope: nested ``def``/``lambda`` are yielded, not entered."""
-    yield node
-    if top or not isinstance(node, gast.FunctionDef | gast.Lambda):
-        for child in gast.iter_child_nodes(node):
-            yield from _own_scope(child, False)
-
-
-def _bound_in(fn: gast.FunctionDef) -> set[str]:
-    params = {a.id for a in gast.walk(fn.args) if isinstance(a, gast.Name)}
-    return params | {n.id for n in _own_scope(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-
-
-def _nested_nonlocals(fn: gast.FunctionDef, src) -> None:
-    """A ``nonlocal`` deeper down must name a variable of the function around it (made explicit
-    when that function is differentiated), not one of ``tree``."""
-    for node in _own_scope(fn):
-        if isinstance(node, gast.FunctionDef) and node is not fn:
-            local = _bound_in(fn)
-            for s in _own_scope(node):
-                if isinstance(s, gast.Nonlocal) and not set(s.names) <= local:
-                    raise src.syntax_error("s2sad supports `nonlocal` only for a variable of the function "
-                                           "directly around the nested function", s)
-            _nested_nonlocals(node, src)
-
-
-def _return_cells(fn: gast.FunctionDef, names: list[str]) -> None:
-    fn.args.kwonlyargs += [gast.Name(n, gast.Param(), None, None) for n in names]
-    fn.args.kw_defaults += [None] * len(names)
-    for node in list(_own_scope(fn)):
-        if isinstance(node, gast.Return):
-            value = node.value or _at(gast.Constant(None, None), node)
-            node.value = _at(gast.Tuple([value, *map(_load, names)], gast.Load()), node)
-    fn.body = [s for s in fn.body if not isinstance(s, gast.Nonlocal)]
-    for node in _own_scope(fn):
-        for field in ("body", "orelse"):
-            stmts = getattr(node, field, None)
-            if node is not fn and isinstance(stmts, list):
-                setattr(node, field, [s for s in stmts if not isinstance(s, gast.Nonlocal)] or [_at(gast.Pass(), node)])
-    last = fn.body[-1] if fn.body else fn
-    fn.body.append(_at(gast.Return(gast.Tuple([gast.Constant(None, None), *map(_load, names)], gast.Load())), last))
-
-
-def _rebind_at_calls(tree: gast.FunctionDef, writers: dict[str, list[str]], taken: set[str], src) -> None:
-    calls = set()
-    for node in _own_scope(tree):
-        if node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
-            continue
-        for field in ("body", "orelse"):
-            stmts = getattr(node, field, None)
-            if isinstance(stmts, list):
-                setattr(node, field, [_rebound(s, writers, taken, calls) for s in stmts])
-    for node in gast.walk(tree):
-        if isinstance(node, gast.Name) and node.id in writers and isinstance(node.ctx, gast.Load) \
-                and id(node) not in calls:
-            raise src.syntax_error(
-                f"{node.id!r} writes {', '.join(map(repr, writers[node.id]))} with `nonlocal`; s2sad follows "
-                f"such a function only where it is called as a statement (`{node.id}(...)` or "
-                f"`y = {node.id}(...)`), not used as a value", node)
-
-
-def _rebound(s: gast.stmt, writers: dict[str, list[str]], taken: set[str], calls: set[int]) -> gast.stmt:
-    """``add(v)`` -> ``add_result, acc = add(v, acc=acc)``; ``y = add(v)`` -> ``y, acc = ...``."""
-    value = s.value if isinstance(s, gast.Expr | gast.Assign) else None
-    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in writers) \
-            or (isinstance(s, gast.Assign) and len(s.targets) != 1):
-        return s
-    name = value.func.id
-    calls.add(id(value.func))
-    value.keywords += [gast.keyword(n, _load(n)) for n in writers[name]]
-    if isinstance(s, gast.Assign):
-        first = s.targets[0]
-    else:
-        fresh = f"{name}_result"
-        while fresh in taken:
-            fresh += "_"
-        first = gast.Name(fresh, gast.Store(), None, None)
-    stores = [gast.Name(n, gast.Store(), None, None) for n in writers[name]]
-    return _at(gast.Assign([gast.Tuple([first, *stores], gast.Store())], value, None), s)
-
-
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SCOPES = (gast.FunctionDef, gast.Lambda, gast.ClassDef)
 
@@ -402,6 +311,8 @@ def comprehensions(tree: gast.FunctionDef, src) -> gast.FunctionDef:
     keeps its name unless the function uses that name elsewhere (then it gets a fresh one: it
     does not leak, as in Python 3). Nested functions are transformed on their own.
     """
+    if not any(_contains_comprehension(s) for s in tree.body):
+        return tree  # (nothing to rewrite, and no builtin looked up: a derivative relies on none)
     c = _Comprehensions(tree, src)
     tree.body = c.block(tree.body)
     return tree
@@ -480,7 +391,7 @@ class _Comprehensions:
         if isinstance(s, gast.While) and _contains_comprehension(s.test):
             return [self.while_(s)]
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
-                and (isinstance(s.value, gast.DictComp) or isinstance(s.value, gast.ListComp) and not self.copies) \
+                and (isinstance(s.value, gast.DictComp) or (isinstance(s.value, gast.ListComp) and not self.copies)) \
                 and s.targets[0].id not in {
                     n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}:
             pre: list[gast.stmt] = []

@@ -42,10 +42,11 @@ def spread_entries(fn: ir.Function, facts: dict[str, object], namer: Namer) -> d
 
 def _constant_reads(body: list[ir.Stmt], param: str, items: Items) -> list[tuple[ir.Assign, object]] | None:
     """The statements ``t = param[key]`` (a key ``items`` has, normalised), if ``param`` is read nowhere else."""
-    reads, others = [], 0
+    reads: list[tuple[ir.Assign, object]] = []
+    others = 0
     for s in ir.walk(body):
         key = _key(s, param, items)
-        if key is not None:
+        if key is not None and isinstance(s, ir.Assign):
             reads.append((s, key))
             continue
         others += sum(ir.names_read(e).count(param) for e in ir.exprs(s))

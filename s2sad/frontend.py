@@ -21,6 +21,7 @@ import sys
 import textwrap
 import types
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gast
@@ -59,6 +60,15 @@ class Source:
     def syntax_error(self, msg: str, node: gast.AST) -> S2SADSyntaxError:
         return S2SADSyntaxError(msg, self.loc(node))
 
+    def holds(self, name: str, obj: object) -> bool:
+        """Does the outside ``name`` refer to ``obj`` now? Relied on only if it does (generated code then
+        reads ``obj`` by that name)."""
+        read = dict(self.globals_read)
+        if self.lookup(name) is obj:
+            return True
+        self.globals_read = read
+        return False
+
     def lookup(self, name: str) -> object:
         """The object an outside name refers to now: closure cell, global, then builtin."""
         if name in self.freevars:
@@ -88,6 +98,18 @@ def globals_hold(fn: types.FunctionType, read: dict[str, object]) -> bool:
     """``fn``'s globals still hold what a transform of ``fn``'s code relied on (``Source.globals_read``)."""
     g = fn.__globals__
     return all((_relied_on(g[name]) if name in g else MISSING) is what for name, what in read.items())
+
+
+def globals_check(g: dict, read: dict[str, object]) -> Callable[[], bool]:
+    """``globals_hold`` for the module namespace ``g``, made fast to run on every call of a derivative:
+    one expression testing a callee, module or class by identity and a value read at run time by type."""
+    namespace = {"get": g.get, "MISSING": MISSING, "relied": _relied_on}
+    tests = []
+    for k, (name, what) in enumerate(read.items()):
+        namespace[f"o{k}"] = what  # (a type stands for a class, or for any value of that type)
+        tests.append(f"relied(get({name!r}, MISSING)) is o{k}" if isinstance(what, type) else
+                     f"get({name!r}, MISSING) is o{k}")
+    return eval("lambda: " + (" and ".join(tests) or "True"), namespace)
 
 
 def library_value(value: object) -> bool:

@@ -10,7 +10,7 @@ closure (a loop would keep one per call on its tape). Transitively: calls in wha
 written in are considered in turn, never a function into its own body.
 
 Left as calls (and made for their arguments' types when the caller's analysis knows them,
-see ``cache.VJP.specialised``): functions of other modules (a name they read would be read in
+see ``linker.VJP.specialised``): functions of other modules (a name they read would be read in
 the caller's globals), recursion, functions larger than ``MAX_STATEMENTS``, functions writing
 in place (``x[i] = v``, ``xs.append``, ``a -= v``: the refusals name the call, ``mutation.effects``)
 or to globals, functions defining functions, calls with ``*args``, and functions whose global
@@ -27,6 +27,7 @@ from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableEr
 from .frontend import Source
 from .mutation import effects
 from .naming import Namer
+from .ssa import lowered_ir
 
 __all__ = ["inline_calls"]
 
@@ -120,8 +121,6 @@ def _inline(fn: ir.Function, s: ir.Assign, src: Source, namer: Namer, chains: di
 
 def _lowered(g: types.FunctionType) -> tuple[Source, ir.Function] | None:
     """``g``'s source and ``g`` lowered (a fresh copy), if it can be written into a caller."""
-    from .transform import lowered_ir
-
     try:
         callee_src, _, callee = lowered_ir(g)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError):

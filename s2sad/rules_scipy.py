@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """More of ``scipy.special`` (gamma and Bessel families, the normal cdf and its inverse), registered
 when scipy is installed. Each adjoint is written with functions that have rules themselves (a
 Bessel function's derivative is a sum of its neighbours in order), so every rule here
@@ -22,9 +26,20 @@ _SQRT_2PI = _math.sqrt(2.0 * _math.pi)
 
 # ----- one argument: (g, ans, x) -> x_bar -----
 
+
+def _rgamma_slope(x, ans):
+    """d(1/Γ)/dx = -ψ(x)/Γ(x); left of 1/2 from the reflection 1/Γ(x) = sin(πx) Γ(1-x)/π, finite at the
+    poles of Γ (0, -1, -2, ...), where 1/Γ is 0 and ψ infinite (exact there, to any order)."""
+    left = x < 0.5
+    r = np.where(left, x, 0.0)  # (each branch kept finite where the other is used)
+    s = np.where(left, 1.0, x)
+    reflected = special.gamma(1.0 - r) * (np.cos(_math.pi * r) - np.sin(_math.pi * r) * special.digamma(1.0 - r) / _math.pi)
+    return np.where(left, reflected, -(ans * special.digamma(s)))
+
+
 _UNARY = {
     "gamma": lambda g, ans, x: g * ans * special.digamma(x),
-    "rgamma": lambda g, ans, x: -(g * ans * special.digamma(x)),
+    "rgamma": lambda g, ans, x: g * _rgamma_slope(x, ans),
     "erfinv": lambda g, ans, x: g * (0.5 * _SQRT_PI) * np.exp(ans * ans),
     "erfcinv": lambda g, ans, x: -(g * (0.5 * _SQRT_PI) * np.exp(ans * ans)),
     "erfcx": lambda g, ans, x: g * (2.0 * x * ans - 2.0 / _SQRT_PI),

@@ -8,12 +8,17 @@ adjoints whose form depends on operand rank.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+from .errors import S2SADSyntaxError
+from .load import LINEMAPS
 
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
-    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
+    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
@@ -255,11 +260,39 @@ def matmul_rhs_adjoint(g, a, b):
 
 def rebound_input(x):
     """``x`` where ``x op= v`` meets memory that came from an argument: a number or a tuple is rebound,
-    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs."""
+    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs:
+    refused at the user's line, as reverse mode refuses it where it knows the argument is an array."""
     if isinstance(x, np.ndarray | list | dict):
-        raise TypeError(f"`x op= v` would change the {type(x).__name__} you passed in place; s2sad never "
-                        "mutates your inputs. Copy it first (x = x.copy())")
+        _refuse(f"this `x op= v` writes into {type(x).__name__} memory that came from an argument or a global and "
+                "carries a gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())")
     return x
+
+
+def immutable(x):
+    """``x``, checked to be a value nothing changes in place (a number, a string, ``None``, or a tuple of
+    those): s2sad took ``x op= v`` on it for the rebinding it is on a number, or a call of a function that
+    may write into what it is given for one that cannot write into ``x``. Otherwise it raises at the
+    user's line: another name for ``x`` (or a container holding it) is read afterwards."""
+    if not _unchangeable(x):
+        _refuse(f"this changes a {type(x).__name__} in place here (s2sad could not tell it from a number before it "
+                "ran), and another name for it, or a list or tuple holding it, is read afterwards; s2sad cannot "
+                "follow that. Copy it first (.copy()), or compute a new value (x = x + v)")
+    return x
+
+
+def _refuse(message: str):
+    """Raise ``S2SADSyntaxError`` at the user's line of the generated code calling the caller."""
+    caller = sys._getframe(2)
+    loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
+    if loc is None:
+        raise TypeError(message)
+    raise S2SADSyntaxError(message, loc)
+
+
+def _unchangeable(x) -> bool:
+    if isinstance(x, tuple):
+        return all(map(_unchangeable, x))
+    return x is None or isinstance(x, int | float | complex | str | bytes | np.generic)
 
 
 def snapshot(x):
@@ -473,4 +506,4 @@ def repeat_like(h, g):
 
 
 # helpers with an effect beyond their value (they raise, check or write): never dropped as dead code
-EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input})
+EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input, immutable})

@@ -17,15 +17,20 @@ for facts is the transform a call with such arguments would make.
 
 from __future__ import annotations
 
+import contextlib
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SCALAR", "OTHER", "Items", "of_value", "join", "unpacked", "entry", "SCALAR_TYPES"]
+__all__ = ["SCALAR", "OTHER", "Items", "of_value", "join", "unpacked", "entry", "SCALAR_TYPES", "param_facts",
+           "nested", "MAX_NESTED"]
 
 SCALAR, OTHER = "scalar", "other"
 SCALAR_TYPES = (float, int, bool, np.generic)
-_KINDS = {tuple: "tuple", list: "list", dict: "dict"}
+_KINDS: dict[type, str] = {tuple: "tuple", list: "list", dict: "dict"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,7 @@ class Items:
         return first if all(f == first for f in self.facts) else None
 
 
-def of_value(v: object) -> object:
+def of_value(v: Any) -> object:
     """The fact a value satisfies (exact: hashable, so it can key a cache)."""
     t = type(v)
     if t is np.ndarray:
@@ -94,3 +99,32 @@ def entry(fact: object, key: object) -> object:
 
 
 ANY = object()  # an index known to be an int, but only when the code runs
+
+
+def param_facts(fun: types.FunctionType, signature: tuple) -> tuple[frozenset, frozenset, dict, dict]:
+    """``transform``'s ``scalars``, ``trees``, ``dims`` and ``facts`` for positional arguments of the facts
+    ``signature``: what a call with such arguments specialises to."""
+    positional = fun.__code__.co_varnames[: fun.__code__.co_argcount]
+    named = list(zip(positional, signature))
+    return (frozenset(n for n, f in named if f == SCALAR), frozenset(n for n, f in named if isinstance(f, Items)),
+            {n: f for n, f in named if isinstance(f, tuple)}, {n: f for n, f in named if isinstance(f, Items)})
+
+
+# what is being analysed or transformed for the facts of its arguments: a call back into one of them
+# (recursion) is left to the handles, which pick a derivative when the call runs
+_in_progress: set = set()
+MAX_NESTED = 12  # callees analysed or transformed within one another for their arguments' facts
+
+
+@contextlib.contextmanager
+def nested(key: tuple) -> Iterator[bool]:
+    """Enter the analysis or transform ``key`` of a callee for its arguments' facts: False (and nothing
+    entered) where it is already under way (a recursive call) or too many are nested."""
+    if key in _in_progress or len(_in_progress) >= MAX_NESTED:
+        yield False
+        return
+    _in_progress.add(key)
+    try:
+        yield True
+    finally:
+        _in_progress.discard(key)

@@ -1,5 +1,5 @@
 """Helpers another module calls: they are not written into their callers, but made for the
-argument types those callers pass (``cache.VJP.specialised``)."""
+argument types those callers pass (``linker.VJP.specialised``)."""
 
 import math
 
