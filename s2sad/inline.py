@@ -143,10 +143,8 @@ def _unsafe(e: ir.Expr) -> bool:
 def _bind(g: types.FunctionType, callee: ir.Function, s: ir.Assign) -> list[tuple[str, ir.Expr]] | None:
     """Each parameter of ``g`` with the expression it is bound to at the call ``s`` (its default where
     not passed); None where that is not a plain binding."""
-    params = callee.params
+    params = callee.params  # (no *args or **kwargs: see ``_inline``)
     call = s.value
-    if params.vararg or params.kwarg:
-        return None
     values: dict[str, ir.Expr] = dict(zip(params.positional, call.args))
     for k, v in call.kwargs:
         if k is None or k in values or k not in params.names() or k in params.posonly:

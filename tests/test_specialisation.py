@@ -233,3 +233,43 @@ def test_source_shows_a_callee_made_for_the_types_passed():
     text = s2sad.source(oscillator, args=(2.0,), callees=True)
     assert "vjp of rhs" in text
     assert "unbroadcast(" not in text
+
+
+def clipped_sum(xs, limit=3.0):
+    total = 0.0
+    for v in xs:
+        if total > limit:
+            break
+        total = total + v * v
+    return total
+
+
+def first_positive(a, b):
+    if a > 0.0:
+        return a * b
+    try:
+        out = math.sqrt(-a) * b
+    except ValueError:
+        out = b
+    return out
+
+
+def pair(x):
+    return [x * 2.0, {"s": math.sin(x)}]
+
+
+def helpers_of_every_shape(x, y):
+    total = clipped_sum([x, y, x * y], limit=2.0) + clipped_sum((y, x))
+    total = total + first_positive(x - 1.0, y) + first_positive(b=x, a=y)
+    p = pair(y)
+    return total + p[0] * p[1]["s"] + helper_with_kwonly(x, scale=y)
+
+
+def helper_with_kwonly(x, *, scale=1.0):
+    return x * scale
+
+
+@pytest.mark.parametrize("args", [(0.3, 0.9), (1.7, -0.4), (-2.0, 0.5)])
+def test_helpers_written_in_keep_their_meaning(args):
+    check_grads(helpers_of_every_shape, args, argnums=(0, 1), modes=("rev", "fwd"))
+    assert "_vjp(" not in grad_text(helpers_of_every_shape, args, (0, 1))  # (all of them written in)
