@@ -412,3 +412,17 @@ def square_in_place_through_an_alias(x, y):
 def test_an_inplace_update_by_an_alias_of_itself_is_read_before_the_update():
     check_grads(square_in_place_through_an_alias, (np.array([[0.144], [-1.173]]), np.array([-1.448, -1.472])),
                 modes=("rev", "fwd"))
+
+
+def return_a_where_from_a_loop(x):
+    # --seed 31337 --index 4700: the derivative binds the mask None where the branch did not run; None
+    # joined with a bool was taken for a value carrying a derivative, and refused as np.where's mask
+    for e in (np.sin(x),):
+        if -x < 0.8:
+            return np.where(x > 0.1, np.tanh(e) * x, x)
+    return x * x
+
+
+def test_a_mask_or_none_read_back_from_the_tape_carries_no_derivative():
+    for x in (0.18, -0.9):
+        check_grads(s2sad.grad(return_a_where_from_a_loop), (x,), modes=("rev", "fwd"))
