@@ -779,22 +779,22 @@ def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints:
     return varied
 
 
-_INT = "int"  # a Python int or bool, an array of bools, or None: no derivative (also a pattern below)
-_EMPTY = "empty"  # the elements of an empty list: none yet
+_INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
+_NOTHING = "nothing"  # None, or the elements of an empty list: joined with a pattern, that pattern
 _INT_OPS = {"+", "-", "*", "%", "+=", "-=", "*=", "%=", "unary -", "unary +", "abs"}
 
 
 def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """Names statically known to hold a Python int or bool (or an array of bools): an int constant, a
-    ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read back out of
-    tuples and lists that hold them in known
-    places (a derivative's own tape: ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is
-    ``"int"``, ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
+    """Names statically known to hold a Python int or bool (or an array of bools), or None: an int
+    constant, a ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read
+    back out of tuples and lists that hold them in known places (a derivative's own tape:
+    ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is ``"int"``, ``"nothing"``,
+    ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
     pats: dict[str, object] = {}
 
     def of(e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):  # (None, which a derivative binds where a branch did not run, neither)
-            return _INT if type(e.value) in (int, bool) or e.value is None else None
+        if isinstance(e, ir.Const):  # (None: what a derivative binds where a branch did not run)
+            return _INT if type(e.value) in (int, bool) else _NOTHING if e.value is None else None
         return pats.get(e.id) if isinstance(e, ir.Name) else None
 
     def bind(targets: tuple[str, ...], pattern: object) -> None:
@@ -856,14 +856,14 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
         pats.update({r: carried[c] for r, c in zip(s.results, s.carried)})
 
     block(body)
-    return {n for n, p in pats.items() if p == _INT}
+    return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
 
 
 def _join(a: object, b: object) -> object:
     """The pattern both ``a`` and ``b`` match."""
-    if a == _EMPTY or a == b:
+    if a == _NOTHING or a == b:
         return b
-    if b == _EMPTY:
+    if b == _NOTHING:
         return a
     if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
         return ("list", _join(a[1], b[1]))
@@ -873,7 +873,7 @@ def _join(a: object, b: object) -> object:
 
 
 def _join_all(patterns: list[object]) -> object:
-    out = _EMPTY
+    out = _NOTHING
     for p in patterns:
         out = _join(out, p)
     return out

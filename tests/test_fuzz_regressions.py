@@ -444,3 +444,20 @@ def test_a_cotangent_is_added_into_in_place_only_where_every_branch_made_it_a_bu
     x = np.array([-0.995, -0.712])
     for y in (np.array([[0.41], [-0.653]]), np.array([[0.41], [-80.0]])):
         check_grads(return_early_or_loop, (x, y), modes=("rev", "fwd"))
+
+
+def where_in_a_loop_after_an_early_return(x):
+    # --seed 31337 --index 1571: the second loop's tape is None where the first loop returned; None
+    # joined with the tape hid what the tape holds, so its masks were taken to carry derivatives
+    for r in x:
+        if r > 0.4:
+            return r * r
+    for _ in range(1, 2):
+        if x[0] < 0.5:
+            return np.tanh(np.where(np.sum(x) > 0.1, x[-2], x[0]))
+    return np.sum(x)
+
+
+def test_a_tape_that_may_be_none_still_holds_masks_without_derivative():
+    for x in (np.array([-1.0, 0.3, 0.2]), np.array([0.5, 0.3, 0.2])):
+        check_grads(s2sad.grad(where_in_a_loop_after_an_early_return), (x,), modes=("rev", "fwd"))
