@@ -8,6 +8,8 @@ adjoints whose form depends on operand rank.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 __all__ = [
@@ -17,13 +19,18 @@ __all__ = [
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
-    "repeat_like", "captured_adjoint", "captured_cotangent", "set_global",
+    "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "caught_exception",
 ]
 
 
 def throw(exc=None, cause=None):
     """``raise exc from cause`` (generated code prints it as that statement)."""
     raise exc from cause
+
+
+def caught_exception():
+    """The exception the ``except`` block around the call is handling (``except E as e``)."""
+    return sys.exc_info()[1]
 
 
 def set_global(namespace: dict, name: str, value) -> None:

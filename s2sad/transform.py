@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .codegen import emit
-from .desugar import cells, comprehensions, desugar, matches
+from .desugar import cells, comprehensions, desugar, matches, tries
 from .forward import forward
 from .frontend import Source, parse_function
 from .load import load
@@ -98,7 +98,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
                ) -> tuple[Source, Namer, ir.Function]:
     """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
     src = parse_function(fn, dynamic_cells)
-    desugar(cells(comprehensions(matches(src.tree, src), src), src))
+    tries(desugar(cells(comprehensions(matches(src.tree, src), src), src)), src)
     namer = Namer()
     lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)
