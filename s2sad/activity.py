@@ -28,6 +28,7 @@ from .rules import (
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
+    FIELD,
     FRULES,
     METHODS,
     MUL_OR_REPEAT,
@@ -44,6 +45,7 @@ from .rules import (
     bind,
     custom_rule,
     lookup,
+    record_rule,
     rule_name,
 )
 
@@ -82,7 +84,7 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
         from .api import differentiable
 
         return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
-    rule = lookup(fn)
+    rule = lookup(fn) or record_rule(fn)
     if rule is not None:
         return Prim(CALL, rule, *bind(rule, args, kwargs))
     try:
@@ -136,7 +138,7 @@ def primitive(stmt: ir.Assign) -> Prim:
         if v.attr in ATTRIBUTES:
             rule = ATTRIBUTES[v.attr]
             return Prim(CALL, rule, [v.value]) if rule else Prim(NONDIFF, None, [v.value])
-        return Prim(MISSING, None, [v.value], callee=f".{v.attr}")
+        return Prim(CALL, FIELD, [v.value, ir.Const(v.attr)])  # a namedtuple's or dataclass's field
     if isinstance(v, ir.Call):
         if any(isinstance(a, ir.Starred) for a in v.args) or any(k is None for k, _ in v.kwargs):
             return _unpacking_call(v)
@@ -596,7 +598,7 @@ def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]
             p = prims[id(s)]
             if p.kind == CALL and p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
                 numbers |= _names(p.args)
-            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.name == "x[index]"):
+            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.name in ("x[index]", "x.field")):
                 out |= _names(p.args[:1] if p.kind == CALL else [*p.args, *p.kwargs.values(), *p.starred])
         elif isinstance(s, ir.Loop) and s.iter is not None:
             out |= _names([s.iter])
@@ -622,7 +624,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
                 if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
                         or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
+                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name in ("x[index]", "x.field")))):
                     out.update(s.targets)
             elif isinstance(s, ir.If):
                 out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)

@@ -24,7 +24,7 @@ from .errors import SourceUnavailableError
 from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
-from .pytree import is_node, leaves, map_leaves, unflatten
+from .pytree import data_fields, is_node, is_record, leaves, map_leaves, unflatten
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
@@ -41,8 +41,8 @@ def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
 def _finish(g, like, taken: list):
     """A gradient with the type, shape and dtype of its argument ``like`` (its structure, for a pytree),
     sharing no memory with the arrays in ``taken`` (see ``_own``), to which its own arrays are added."""
-    if is_node(like):
-        return map_leaves(lambda leaf, gl: _finish(gl, leaf, taken), like, like_structure(g, like))
+    if is_node(like):  # (a cotangent may hold a list where the argument holds a tuple)
+        return map_leaves(lambda leaf, gl: _finish(gl, leaf, taken), like, g)
     if isinstance(like, np.ndarray):
         if type(g) is np.ndarray and g.dtype == like.dtype and g.shape == like.shape and g.flags.writeable:
             return _own(g, taken)
@@ -90,15 +90,6 @@ def _own(g: np.ndarray, taken: list) -> np.ndarray:
     return g
 
 
-def like_structure(g, like):
-    """``g`` with ``like``'s containers (a cotangent may hold a list where the argument had a tuple)."""
-    if isinstance(like, dict):
-        return {k: like_structure(g[k], v) for k, v in like.items()}
-    if isinstance(like, tuple | list):
-        return [like_structure(gi, li) for gi, li in zip(g, like)]
-    return g
-
-
 def check_like(given, like, what: str, of: str, path: str = "") -> None:
     """``given`` (a cotangent or tangent) has ``like``'s pytree structure and leaf shapes, or a
     ``TypeError``/``ValueError`` says what was expected, as JAX's checks do: a wrong shape that
@@ -106,7 +97,14 @@ def check_like(given, like, what: str, of: str, path: str = "") -> None:
     at = f" at {path}" if path else ""
     if like is None:  # (an output that carries nothing)
         return
-    if is_node(like):
+    if is_record(like):  # a namedtuple or dataclass: one of its type (a namedtuple's: or a tuple of its length)
+        if not (type(given) is type(like) or (isinstance(like, tuple) and isinstance(given, tuple | list)
+                                               and len(given) == len(like))):
+            raise TypeError(f"{what}{at} must be a {type(like).__name__} like {of}{at}, got {_kind(given)}")
+        for k, name in enumerate(data_fields(like)):
+            part = given[k] if isinstance(given, tuple | list) else getattr(given, name)
+            check_like(part, getattr(like, name), what, of, f"{path}.{name}")
+    elif is_node(like):
         keys = sorted(map(repr, like)) if isinstance(like, dict) else None
         if keys is not None and not (isinstance(given, dict) and sorted(map(repr, given)) == keys):
             raise TypeError(f"{what}{at} must be a dict with keys {', '.join(keys)} like {of}{at}, got {_kind(given)}")
@@ -122,6 +120,8 @@ def check_like(given, like, what: str, of: str, path: str = "") -> None:
 
 
 def _kind(x) -> str:
+    if is_record(x):
+        return f"a {type(x).__name__}"
     if isinstance(x, dict):
         return f"a dict with keys {', '.join(sorted(map(repr, x)))}"
     if isinstance(x, tuple | list):

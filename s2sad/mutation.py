@@ -39,7 +39,7 @@ _VIEW_FUNCS = {
     numpy.expand_dims, numpy.broadcast_to, numpy.asarray, numpy.atleast_1d, numpy.atleast_2d, numpy.atleast_3d,
     numpy.diagonal, numpy.flip, numpy.fliplr, numpy.flipud, numpy.real, runtime.sequence,
 }
-_VIEW_RULES = {"x[index]", "ndarray.T", "ndarray.real"}
+_VIEW_RULES = {"x[index]", "x.field", "ndarray.T", "ndarray.real"}
 _VIEW_METHODS = {"view", "reshape", "ravel", "transpose", "swapaxes", "squeeze", "diagonal"}
 
 
