@@ -11,6 +11,7 @@ primals' structure and shapes.
 from __future__ import annotations
 
 import functools
+import inspect
 import linecache
 import types
 import weakref
@@ -21,7 +22,7 @@ import numpy as np
 
 from .cache import JVP, VJP, Cache, _rebind, carries_derivative, get_cache
 from .errors import SourceUnavailableError
-from .frontend import cell_contents, library_cells, parse_function, source_lines
+from .frontend import cell_contents, forwarded, library_cells, parse_function, source_lines
 from .ir import dump
 from .pytree import differentiable as differentiable_value
 from .pytree import data_fields, is_node, is_record, leaves, map_leaves, unflatten
@@ -322,8 +323,11 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_au
     """
     if fun is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux)
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(grad, fun, argnums, has_aux=has_aux)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(grad, fun, argnums, has_aux=has_aux)
     if has_aux:
         return _with_aux(differentiable(fun), argnums, "grad", with_value=False)
     return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
@@ -340,8 +344,11 @@ def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] =
     """
     if fun is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(value_and_grad, fun, argnums, has_aux=has_aux)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(value_and_grad, fun, argnums, has_aux=has_aux)
     if has_aux:
         return _with_aux(differentiable(fun), argnums, "value_and_grad", with_value=True)
     return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
@@ -353,6 +360,7 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
     a ``functools.partial`` and an object with ``__call__`` (itself first)."""
     prefix: tuple = ()
     keywords: dict = {}
+    fun = forwarded(fun)
     while not isinstance(fun, types.FunctionType):
         if isinstance(fun, types.MethodType):
             prefix, fun = (fun.__self__, *prefix), fun.__func__
@@ -362,7 +370,66 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
             prefix, fun = (fun, *prefix), type(fun).__call__
         else:
             break
+        fun = forwarded(fun)
     return fun, prefix, keywords
+
+
+def _reaches_varargs(fun: Callable, argnums) -> bool:
+    """``fun`` takes ``*args`` and ``argnums`` counts into it (or from the end): JAX's ``argnums`` index the
+    positional arguments of the call, those ``*args`` receives too."""
+    code = getattr(fun, "__code__", None)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    return bool(code is not None and code.co_flags & inspect.CO_VARARGS
+                and any(not isinstance(i, int) or i < 0 or i >= code.co_argcount for i in nums))
+
+
+_arities: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fun -> {number of arguments: function}
+
+
+def fixed_arity(fun: types.FunctionType, n: int) -> types.FunctionType:
+    """A Python function of ``n`` positional parameters (``fun``'s own names, then ``args_0``, ...) calling
+    ``fun`` with them and any keywords: what s2sad differentiates for ``fun(*args)`` called with ``n``
+    arguments, its ``*args`` then a tuple of differentiated values."""
+    per_fun = _arities.setdefault(fun, {})
+    if n not in per_fun:
+        code = fun.__code__
+        star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+        names = [*code.co_varnames[:min(n, code.co_argcount)], *(f"{star}_{k}" for k in range(n - code.co_argcount))]
+        params = ", ".join([*names, "**kwargs"])
+        text = f"def {fun.__name__}({params}):\n    return __s2sad_called__({params})\n"
+        filename = f"<s2sad: {fun.__qualname__} with {n} positional arguments>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+        per_arity = getattr(fun, "__s2sad_for_arity__", None)  # a derivative of a fun(*args): the one for n
+        namespace = {"__s2sad_called__": per_arity(n) if per_arity else fun}
+        exec(compile(text, filename, "exec"), namespace)
+        per_fun[n] = namespace[fun.__name__]
+    return per_fun[n]
+
+
+def _with_arity(fun: Callable, n: int) -> Callable:
+    """``fun``, or where it takes ``*args`` and is called with more positional arguments than it names,
+    ``fixed_arity(fun, n)``: ``vjp`` and ``jvp`` differentiate every floating argument."""
+    code = getattr(fun, "__code__", None)
+    return fixed_arity(fun, n) if code is not None and code.co_flags & inspect.CO_VARARGS and n > code.co_argcount \
+        else fun
+
+
+def _per_arity(api: Callable, fun: Callable, argnums, **options) -> Callable:
+    """``api`` (``grad``, ``jacrev``, ...) of a ``fun(*args)`` whose ``argnums`` count into ``*args``: made for
+    each number of arguments it is called with (``fixed_arity``)."""
+    made: dict[int, Callable] = {}
+
+    def for_arity(n: int) -> Callable:
+        if n not in made:
+            made[n] = api(fixed_arity(fun, n), argnums, **options)
+        return made[n]
+
+    def call(*args, **kwargs):
+        return for_arity(len(args))(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = f"{api.__name__}_{fun.__name__}"
+    call.__s2sad_for_arity__ = for_arity  # (differentiated again through the one for a number of arguments)
+    return call
 
 
 def _through(api: Callable, fun: Callable, argnums, **options) -> Callable:
@@ -433,8 +500,11 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     array([[2., 0.],
            [0., 4.]])
     """
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(jacrev, fun, argnums, has_aux=has_aux)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(jacrev, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
     cache = _cache(fun, nums)
 
@@ -522,8 +592,11 @@ def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``
     (nested for pytree arguments or a tuple ``argnums``; a block has the dtype of the gradient it
     differentiates, which is its argument's)."""
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(hessian, fun, argnums)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(hessian, fun, argnums)
     nums, single = _argnums(argnums)
     jac = jacfwd(grad(fun, argnums=argnums), argnums=argnums)
 
@@ -563,19 +636,21 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     >>> float(tangent)
     2.0
     """
-    fun = differentiable(fun)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    fun, prefix, keywords = _resolve(differentiable(fun))  # (a bound method, partial, ...: what it runs)
+    fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("jvp needs at least one float or floating-array primal")
     for i in diff:
         check_like(tangents[i], primals[i], f"the tangent of argument {i}", "the argument")
     source_lines(fun)  # a clear error now for functions without source
-    e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
+    full = (*prefix, *primals)
+    e = get_cache(fun, tuple(i + len(prefix) for i in diff), strict=False, mode="forward").entry(full)
     try:
-        out, out_dot = e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
+        out, out_dot = e.vjp(*full, **keywords, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
     except Exception as err:
         _annotate(err)
         raise
@@ -593,8 +668,11 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     array([[2., 0.],
            [0., 4.]])
     """
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(jacfwd, fun, argnums, has_aux=has_aux)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(jacfwd, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
 
     def jacobian_fn(*args):
@@ -664,13 +742,15 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, Calla
     >>> pullback(np.ones(2))
     (array([2., 2.]),)
     """
-    fun = differentiable(fun)
+    fun, prefix, keywords = _resolve(differentiable(fun))  # (a bound method, partial, ...: what it runs)
+    fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("vjp needs at least one float or floating-array argument")
-    e = _cache(fun, diff).entry(primals)
+    full = (*prefix, *primals)
+    e = _cache(fun, tuple(i + len(prefix) for i in diff)).entry(full)
     try:
-        out, pb = e.vjp(*primals)
+        out, pb = e.vjp(*full, **keywords)
         if has_aux:
             out, aux = _aux_pair(out, fun)
     except Exception as err:

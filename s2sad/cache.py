@@ -24,11 +24,12 @@ import weakref
 import numpy as np
 
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import cell_contents, globals_hold, library_cells, library_value, source_lines
+from .frontend import cell_contents, forwarded, globals_hold, library_cells, library_value, source_lines
 from .pytree import differentiable, is_node, leaves
 from .rules import custom_rule, lookup
 
-__all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of"]
+__all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of", "star_vjp", "star_jvp",
+           "bind_slots"]
 
 _SCALAR_TYPES = (float, int, bool, np.generic)
 MAX_SHAPES = 8  # shape-specific derivatives per argument types
@@ -334,6 +335,73 @@ VJP_OF_HIGHER_ORDER = (
     "s2sad.cache.vjp_of. Call a function defined at module level by its name instead")
 
 
+def bind_slots(fn: types.FunctionType, positions: tuple[int, ...], keywords: tuple[str, ...], shift: int = 0
+               ) -> tuple[tuple[str, ...], list[tuple[str, object]]]:
+    """The parameters of ``fn`` that the arguments at ``positions`` (counted after ``shift`` bound first)
+    and the ``keywords`` bind to: ``(wrt, slots)``, the parameters to differentiate (each once, in order)
+    and, per argument, its parameter and its index in ``*args`` or key in ``**kwargs`` (None for a named one)."""
+    code = fn.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    named = code.co_varnames[code.co_posonlyargcount:code.co_argcount + code.co_kwonlyargcount]
+    rest = code.co_varnames[code.co_argcount + code.co_kwonlyargcount:][:2]
+    star = rest[0] if code.co_flags & inspect.CO_VARARGS else None
+    stars = rest[bool(star)] if code.co_flags & inspect.CO_VARKEYWORDS else None
+    slots: list[tuple[str, object]] = []
+    for p in positions:
+        j = p + shift
+        slots.append((positional[j], None) if j < len(positional) else (star, j - len(positional)))
+    slots += [(k, None) if k in named else (stars, k) for k in keywords]
+    if any(name is None for name, _ in slots):
+        raise TypeError(f"{fn.__qualname__} takes no such argument: a differentiated argument binds to no parameter")
+    return tuple(dict.fromkeys(name for name, _ in slots)), slots
+
+
+def packed_tangents(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, tangents: tuple, args: tuple,
+                    kwargs: dict) -> tuple:
+    """One tangent per parameter in ``wrt`` from one per argument (``slots``, see ``bind_slots``): a tuple for
+    ``*args`` and a dict for ``**kwargs``, holding zeros for the arguments without one."""
+    from .runtime import zeros_like
+
+    code = fn.__code__
+    star = [(i - code.co_argcount, a) for i, a in enumerate(args) if i >= code.co_argcount]
+    named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    per_param = {name: [zeros_like(a) for _, a in star] if key is not None and not isinstance(key, str) else
+                 {k: zeros_like(v) for k, v in kwargs.items() if k not in named} if key is not None else None
+                 for name, key in slots}
+    for (name, key), t in zip(slots, tangents):
+        if key is None:
+            per_param[name] = t
+        else:
+            per_param[name][key] = t
+    return tuple(tuple(v) if isinstance(v, list) else v for v in (per_param[name] for name in wrt))
+
+
+def star_vjp(fn, args: tuple, kwargs: dict):
+    """The vjp of ``fn(*args, **kwargs)`` (a call with ``*`` or ``**`` in generated code) w.r.t. every argument
+    that carries a derivative: its pullback returns a tuple with a cotangent per positional argument and a
+    dict with one per keyword (zeros for the others)."""
+    from .runtime import zeros_like
+
+    positions = tuple(i for i, a in enumerate(args) if carries_derivative(a))
+    keywords = tuple(k for k, v in kwargs.items() if carries_derivative(v))
+    out, pullback = vjp_of(fn, positions, keywords, False)(*args, **kwargs)
+
+    def star_pullback(out_bar):
+        bars = iter(pullback(out_bar))
+        args_bar = [next(bars) if i in positions else zeros_like(a) for i, a in enumerate(args)]
+        return tuple(args_bar), {k: next(bars) if k in keywords else zeros_like(v) for k, v in kwargs.items()}
+
+    return out, star_pullback
+
+
+def star_jvp(fn, args: tuple, kwargs: dict, args_dot: tuple, kwargs_dot: dict):
+    """The jvp of ``fn(*args, **kwargs)`` with a tangent per positional argument and per keyword."""
+    positions = tuple(i for i, a in enumerate(args) if carries_derivative(a))
+    keywords = tuple(k for k, v in kwargs.items() if carries_derivative(v))
+    tangents = (*(args_dot[i] for i in positions), *(kwargs_dot[k] for k in keywords))
+    return jvp_of(fn, positions, keywords, False)(*args, tangents=tangents, **kwargs)
+
+
 def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
     """The vjp, w.r.t. some arguments, of a function known only when called (a local or a parameter).
 
@@ -355,6 +423,8 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     cells = fn.__closure__ or ()
     n = len(cache.wrt) - len(frees)
+    slots = bind_slots(fn, positions, keywords, len(self_arg))[1]
+    packed = any(key is not None for _, key in slots)
 
     def call(*args, **kwargs):
         args = (*self_arg, *args)
@@ -363,14 +433,16 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
             vjp = _rebind(vjp, fn)
         out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
         _check_no_writes(fn, args, kwargs)
-        if not captures:
+        if not captures and not packed:
             return out, pullback
 
-        def closure_pullback(out_bar):
+        def split_pullback(out_bar):
             bars = pullback(out_bar)
-            return (*bars[:n], dict(zip(frees, bars[n:])))
+            per_param = dict(zip(cache.wrt[:n], bars[:n]))
+            parts = tuple(per_param[name] if key is None else per_param[name][key] for name, key in slots)
+            return (*parts, dict(zip(frees, bars[n:]))) if captures else parts
 
-        return out, closure_pullback
+        return out, split_pullback
 
     call.__s2sad_vjp_of__ = True
     return call
@@ -412,7 +484,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     self_arg = ()
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
-    fn = _as_source(fn)
+    fn = forwarded(_as_source(fn))
     if getattr(fn, "__s2sad_vjp_of__", False):
         from .errors import NoDerivativeRuleError
 
@@ -427,15 +499,9 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                   if captures and carries_derivative(cell_contents(cell)))
-    params = code.co_varnames[: code.co_argcount]
-    named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    shift = len(self_arg)
-    if any(p + shift >= len(params) for p in positions) or any(k not in named for k in keywords):
-        raise TypeError(f"s2sad differentiates {fn.__qualname__} only through arguments that bind to "
-                        "named parameters (not *args or **kwargs)")
-    wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
+    wrt = bind_slots(fn, positions, keywords, len(self_arg))[0] + frees
     per_code = _by_code.setdefault(code, {})
-    key = (shift, wrt, mode, library_cells(fn))
+    key = (len(self_arg), wrt, mode, library_cells(fn))
     cache = per_code.get(key)
     if cache is None:
         source_lines(fn)
@@ -546,9 +612,11 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return lambda *args, tangents=(), **kwargs: jvp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions,
                                                            keywords, captures)(*args, tangents=tangents, **kwargs)
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
+    wrt, slots = bind_slots(fn, positions, keywords, len(self_arg))
 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
+        tangents = (*packed_tangents(fn, wrt, slots, tangents[:len(slots)], args, kwargs), *tangents[len(slots):])
         if captures:
             tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
         e = cache.entry(args)

@@ -47,7 +47,7 @@ from .activity import (
     check_uses,
     method_receiver,
 )
-from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
+from .cache import VJP, VJP_OF_HIGHER_ORDER, bind_slots, star_vjp, vjp_of
 from .custom import Checkpointed, CheckpointHandle, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
@@ -83,7 +83,7 @@ def _container_call(e: ir.Expr) -> bool:
 
 
 def _helper(name: str) -> ir.Ref:
-    obj = {"vjp_of": vjp_of}.get(name) or getattr(runtime, name, None) or getattr(builtins, name)
+    obj = {"vjp_of": vjp_of, "star_vjp": star_vjp}.get(name) or getattr(runtime, name, None) or getattr(builtins, name)
     return ir.Ref((name,), obj, helper=True)
 
 
@@ -439,6 +439,9 @@ class _Adjoint:
         only at run time goes through ``vjp_of``.
         """
         active = self.an.active
+        if any(isinstance(a, ir.Name) and a.id in active for a in p.starred):
+            self.star_call(stmt, p, g)
+            return
         positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
         keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
         operands = [p.args[i] for i in positions] + [p.kwargs[k] for k in keywords]
@@ -460,14 +463,16 @@ class _Adjoint:
             fn = fn.fn if checkpointed else fn
             if isinstance(fn, types.MethodType):
                 fn, receiver = fn.__func__, [p.func.value]
-            params = inspect.signature(fn).parameters
-            names = list(params)
-            wrt = tuple(names[i + len(receiver)] for i in positions) + tuple(keywords)
-            if any(params[n].kind in (params[n].VAR_POSITIONAL, params[n].VAR_KEYWORD) for n in wrt) \
-                    or any(k not in params for k in keywords):
-                raise S2SADSyntaxError(
-                    f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
-                    "pass it to a named parameter", self.loc)
+            try:
+                wrt, slots = bind_slots(fn, tuple(positions), tuple(keywords), len(receiver))
+            except TypeError as e:
+                raise S2SADSyntaxError(str(e), self.loc) from None
+            if any(key is not None for _, key in slots):
+                if checkpointed:
+                    raise S2SADSyntaxError(f"a differentiated argument of the checkpointed {fn.__qualname__} binds "
+                                           "to *args or **kwargs; pass it to a named parameter", self.loc)
+                self.packed_call(stmt, g, VJP.of(fn, wrt).call, fn, receiver, wrt, slots, operands)
+                return
             handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt).call
             func = ir.Ref((f"{fn.__name__}_vjp",), handle, helper=True)
         else:
@@ -491,6 +496,43 @@ class _Adjoint:
         self.emit(tuple(targets), ir.Call(ir.Name(pullback), [g]))
         for operand, part in later:
             self.add(operand, ir.Name(part))
+
+    def star_call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """``z = f(a, *xs, k=v, **kw)`` where a value passed with ``*`` or ``**`` carries a derivative:
+        ``star_vjp`` binds the arguments when it runs, and the pullback gives one cotangent per argument
+        (a tuple, a dict), split back into the operands (``split_star``, ``split_kwargs``)."""
+        call = stmt.value
+        pullback = self.pullback_names[id(stmt)]
+        packed = [ir.Tuple(list(call.args)), ir.Call(_helper("dict"), [], list(call.kwargs))]
+        stmt.target = (stmt.target, pullback)
+        func = call.func if p.callee is None else ir.Ref((f"{_name(p.callee)}",), p.callee, helper=True)
+        stmt.value = ir.Call(_helper("star_vjp"), [func, *packed])
+        args_bar, kwargs_bar = self.namer.fresh("args_bar"), self.namer.fresh("kwargs_bar")
+        self.emit((args_bar, kwargs_bar), ir.Call(ir.Name(pullback), [g]))
+        for bar, parts, split in ((args_bar, call.args, "split_star"), (kwargs_bar, call.kwargs, "split_kwargs")):
+            operands = [a.value if isinstance(a, ir.Starred) else a for a in parts] if split == "split_star" else \
+                [v for _, v in parts]
+            like = [a.value if isinstance(a, ir.Starred) else ir.Const(None) for a in parts] if split == "split_star" \
+                else [v if k is None else ir.Const(k) for k, v in parts]
+            if not any(isinstance(o, ir.Name) and o.id in self.an.active for o in operands):
+                continue
+            names = tuple(self.namer.fresh("part_bar") for _ in operands)
+            self.emit(names, ir.Call(_helper(split), [ir.Name(bar), ir.Tuple(like)]))
+            for operand, name in zip(operands, names):
+                self.add(operand, ir.Name(name))
+
+    def packed_call(self, stmt: ir.Assign, g: ir.Expr, handle, fn, receiver: list, wrt: tuple[str, ...],
+                    slots: list, operands: list[ir.Expr]) -> None:
+        """A call whose differentiated arguments bind to the callee's ``*args`` or ``**kwargs``: its pullback
+        gives that parameter's cotangent (a tuple, a dict), and each argument's is the entry it filled."""
+        pullback = self.pullback_names[id(stmt)]
+        stmt.target = (stmt.target, pullback)
+        stmt.value = ir.Call(ir.Ref((f"{fn.__name__}_vjp",), handle, helper=True), [*receiver, *stmt.value.args],
+                             stmt.value.kwargs)
+        parts = {name: self.namer.fresh(f"{name}_bar_part") for name in wrt}
+        self.emit(tuple(parts[name] for name in wrt), ir.Call(ir.Name(pullback), [g]))
+        for operand, (name, key) in zip(operands, slots):
+            self.add(operand, ir.Name(parts[name]) if key is None else ir.Subscript(ir.Name(parts[name]), ir.Const(key)))
 
     def if_(self, stmt: ir.If) -> None:
         self.loc = stmt.loc

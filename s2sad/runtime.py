@@ -23,7 +23,7 @@ __all__ = [
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
     "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "caught_exception", "field_adjoint",
-    "field_tangent", "field_of", "record_jvp",
+    "field_tangent", "field_of", "record_jvp", "split_star", "split_kwargs",
 ]
 
 
@@ -158,6 +158,31 @@ def add_bars(a, b):
     if is_dataclass_instance(a):
         return with_fields(a, {f: add_bars(getattr(a, f), getattr(b, f)) for f in data_fields(a)})
     return a + b
+
+
+# ----- calls with * and **: the cotangents of the arguments, split back into what was passed -----
+
+
+def split_star(args_bar, like):
+    """``args_bar`` (one cotangent per positional argument of ``f(a, *xs, b)``) as one per operand:
+    ``like`` holds None for a plain one, the sequence itself for a starred one (its cotangent is one of its kind)."""
+    out, k = [], 0
+    for seq in like:
+        if seq is None:
+            out.append(args_bar[k])
+            k += 1
+        else:
+            n = len(seq)
+            part = args_bar[k:k + n]
+            out.append(np.stack(part) if isinstance(seq, np.ndarray) else rebuild(seq, part))
+            k += n
+    return tuple(out)
+
+
+def split_kwargs(kwargs_bar, like):
+    """``kwargs_bar`` (a dict over the keywords of ``f(k=v, **kw)``) as one cotangent per operand: ``like``
+    holds the keyword for a named one, the mapping itself for a ``**`` one (its cotangent is a dict)."""
+    return tuple(kwargs_bar[key] if isinstance(key, str) else {k: kwargs_bar[k] for k in key} for key in like)
 
 
 # ----- records: namedtuples and dataclasses, read by attribute -----

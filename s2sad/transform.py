@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import itertools
 import linecache
 import os
@@ -120,7 +121,9 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     check, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
     """
-    params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
+    code = fn.__code__
+    params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
+                                  + bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
     if missing:
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
