@@ -600,11 +600,11 @@ def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     nums, single = _argnums(argnums)
     jac = jacfwd(grad(fun, argnums=argnums), argnums=argnums)
 
-    def hessian_fn(*args):
+    def hessian_fn(*args, **kwargs):
         wrt = args[nums[0]] if single else tuple(args[i] for i in nums)
         # the jvp runs the generic gradient code, which may promote what grad returns in the argument's dtype
         return map_leaves(lambda a, block: map_leaves(lambda h: h.astype(_float_dtype(a), copy=False), block),
-                          wrt, jac(*args))
+                          wrt, jac(*args, **kwargs))
 
     hessian_fn.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
     return hessian_fn
@@ -639,7 +639,8 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    fun, prefix, keywords = _resolve(differentiable(fun))  # (a bound method, partial, ...: what it runs)
+    fun, prefix, keywords = _resolve(fun)  # (a bound method, partial, ...: what it runs)
+    fun = differentiable(fun)
     fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
@@ -675,11 +676,12 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
         return _per_arity(jacfwd, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
 
-    def jacobian_fn(*args):
-        found = [_jvp_columns(fun, args, i, has_aux) for i in nums]
+    def jacobian_fn(*args, **kwargs):
+        called = functools.partial(fun, **kwargs) if kwargs else fun  # keywords pass through, undifferentiated
+        found = [_jvp_columns(called, args, i, has_aux) for i in nums]
         out = next((o for o, _ in found if o is not None), None)
         if out is None:  # (no argument has an element)
-            out = fun(*args)
+            out = fun(*args, **kwargs)
         if has_aux:
             out, aux = _aux_pair(out, fun)
         blocks = []
@@ -742,7 +744,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, Calla
     >>> pullback(np.ones(2))
     (array([2., 2.]),)
     """
-    fun, prefix, keywords = _resolve(differentiable(fun))  # (a bound method, partial, ...: what it runs)
+    fun, prefix, keywords = _resolve(fun)  # (a bound method, partial, ...: what it runs)
+    fun = differentiable(fun)
     fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:

@@ -23,7 +23,7 @@ import weakref
 
 import numpy as np
 
-from .errors import NoDerivativeRuleError, S2SADSyntaxError
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, forwarded, globals_hold, library_cells, library_value, source_lines
 from .pytree import differentiable, is_node, leaves
 from .rules import custom_rule, lookup
@@ -111,7 +111,10 @@ class Cache:
         """The derivative for ``args`` (transformed on a miss), after checking their dtypes."""
         e = self.table.get(types_key(args))
         if e is None:
-            e = self._specialize(args, shapes=self.mode == "reverse")
+            try:
+                e = self._specialize(args, shapes=self.mode == "reverse")
+            except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as err:
+                raise err.with_traceback(None)  # (about the user's code: s2sad's own frames say nothing)
             if e.generated.shape_specific:
                 e = ByShape(self, args, e)
             self.table[types_key(args)] = e

@@ -139,11 +139,21 @@ def source_lines(fn: object) -> tuple[list[str], int]:
     except SourceUnavailableError:
         raise
     except (OSError, TypeError) as e:
-        raise SourceUnavailableError(
-            f"s2sad cannot read the source of {_describe(fn)} (defined in "
-            f"{fn.__code__.co_filename!r}): {e}. Functions made by exec/eval or typed at an "
-            "interactive prompt without a file have no source to transform."
-        ) from None
+        raise SourceUnavailableError(_no_source(fn, e)) from None
+
+
+_WORKS = ("s2sad differentiates source text: put the function in a file and import it (or run the file), or "
+          "define it in IPython or Jupyter, or in the Python 3.13+ interactive interpreter, which keep what you type.")
+
+
+def _no_source(fn: types.FunctionType, e: Exception) -> str:
+    """Why ``fn`` has no source, and what works instead."""
+    file = fn.__code__.co_filename
+    where = ("the interpreter's standard input (the interactive prompt before Python 3.13, or a script piped in), "
+             "which keeps no source" if file == "<stdin>" else
+             "`python -c` or `exec`/`eval` of a string, which keep no source" if file == "<string>" else
+             f"{file!r}, where it cannot be read ({e})")
+    return f"s2sad cannot read the source of {_describe(fn)}: it was defined in {where}. {_WORKS}"
 
 
 _LINES: weakref.WeakKeyDictionary[types.CodeType, tuple[list[str], int]] = weakref.WeakKeyDictionary()

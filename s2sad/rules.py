@@ -19,6 +19,7 @@ import builtins
 import dataclasses
 import math as _math
 import operator
+import sys
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -287,8 +288,8 @@ def rule_name(fn: object) -> str:
     """A readable dotted name for a callable, for messages."""
     mod = getattr(fn, "__module__", None) or ""
     qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    if isinstance(fn, numpy.ufunc):
-        mod = "numpy"
+    if isinstance(fn, numpy.ufunc):  # (a ufunc has no module of its own: the one that holds it)
+        mod = next((m for m in ("numpy", "scipy.special") if getattr(sys.modules.get(m), qual, None) is fn), "numpy")
     mod = {"builtins": "", "_operator": "operator"}.get(mod, mod)
     return f"{mod}.{qual}" if mod else qual
 

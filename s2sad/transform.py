@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .codegen import emit
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .desugar import cells, comprehensions, desugar, matches, tries
 from .forward import forward
 from .frontend import Source, parse_function
@@ -109,6 +110,14 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
+    try:
+        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed)
+    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
+        raise e.with_traceback(None)  # (about the user's code: the stages' frames say nothing)
+
+
+def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
+               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
