@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import gast
 
-from .lower import _always_raises, _exposed_in_loop, _may_raise, _scope_loads, _surely_bound, _unsure
+from .lower import _always_raises, _exposed_in_loop, _may_raise, _scope_loads, _stores, _surely_bound, _unsure
 
 __all__ = ["desugar", "cells", "comprehensions", "matches", "tries"]
 
@@ -267,6 +267,7 @@ class _Desugar:
         return _at(gast.If(_not_any(flags, like), self.block(rest, loop), []), like)
 
     def loop(self, s: gast.For | gast.While, outer: _Loop | None) -> list[gast.stmt]:
+        _items_by_key(s)
         body_nodes = [n for b in s.body for n in _own_nodes(b)]
         has_break = any(isinstance(n, gast.Break) for n in body_nodes)
         has_continue = any(isinstance(n, gast.Continue) for n in body_nodes)
@@ -290,6 +291,26 @@ class _Desugar:
         after_else = self.block(s.orelse, outer) if s.orelse else []
         s.orelse = []
         return [*before, s, *after_else]
+
+
+def _items_by_key(s: gast.For | gast.While) -> None:
+    """``for k, v in d.items(): body`` -> ``for k in d.keys(): v = d[k]; body`` (``d`` a name the body does not change):
+    a key is then the dict's key, which carries no gradient (``k.startswith("W")`` is no use of one), and the
+    value an item read."""
+    it, target = getattr(s, "iter", None), getattr(s, "target", None)
+    if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and it.func.attr == "items"
+            and not it.args and not it.keywords and isinstance(it.func.value, gast.Name)
+            and isinstance(target, gast.Tuple | gast.List) and len(target.elts) == 2
+            and all(isinstance(e, gast.Name) for e in target.elts)):
+        return
+    d = it.func.value.id
+    if d in _stores(s.body) or d in {e.id for e in target.elts}:
+        return
+    key, value = target.elts
+    keys = gast.Call(gast.Attribute(_load(d), "keys", gast.Load()), [], [])
+    s.iter, s.target = _at(keys, it), gast.Name(key.id, gast.Store(), None, None)
+    read = gast.Subscript(_load(d), _load(key.id), gast.Load())
+    s.body.insert(0, _at(gast.Assign([gast.Name(value.id, gast.Store(), None, None)], read, None), s))
 
 
 def _own_nodes(node: gast.AST):

@@ -19,7 +19,7 @@ from collections import Counter
 import gast
 
 from . import ir, runtime
-from .frontend import Source, _imported
+from .frontend import Source, _imported, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
 
@@ -761,10 +761,12 @@ class _Lowering:
             return self.call(node)
         if isinstance(node, gast.Subscript):
             return ir.Subscript(self.atom(node.value), self.index(node.slice))
+        if isinstance(node, gast.Tuple | gast.List) and any(isinstance(e, gast.Starred) for e in node.elts):
+            return self.joined(node)
         if isinstance(node, gast.Tuple):
-            return ir.Tuple([self.atom(e) for e in self._no_starred(node.elts)])
+            return ir.Tuple([self.atom(e) for e in node.elts])
         if isinstance(node, gast.List):
-            return ir.List([self.atom(e) for e in self._no_starred(node.elts)])
+            return ir.List([self.atom(e) for e in node.elts])
         if isinstance(node, gast.NamedExpr):
             value = self.atom(node.value)
             self.assign(node.target, value)
@@ -805,9 +807,51 @@ class _Lowering:
                 func = ir.Attr(base, node.func.attr)  # a method call: receiver stays an atom
         else:
             func = self.atom(node.func)
-        args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
+        args = self.star_filled(func, node)
+        if args is None:
+            args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
         kwargs = [(kw.arg, self.atom(kw.value)) for kw in node.keywords]  # arg None: `**mapping`
         return ir.Call(func, args, kwargs)
+
+    def joined(self, node: gast.Tuple | gast.List) -> ir.Expr:
+        """``(a, *xs, b)`` as ``(a,) + tuple(xs) + (b,)`` (a list: ``list``), joins s2sad differentiates."""
+        kind, make = (ir.Tuple, "tuple") if isinstance(node, gast.Tuple) else (ir.List, "list")
+        parts, plain = [], []
+        for e in node.elts:
+            if isinstance(e, gast.Starred):
+                if plain:
+                    parts.append(self.emit(kind(plain), make))
+                    plain = []
+                parts.append(self.emit(ir.Call(_builtin(make), [self.atom(e.value)]), make))
+            else:
+                plain.append(self.atom(e))
+        if plain:
+            parts.append(self.emit(kind(plain), make))
+        value = parts[0]
+        for part in parts[1:]:
+            value = self.emit(ir.BinOp("+", value, part), "joined")
+        return value
+
+    def star_filled(self, func: ir.Expr, node: gast.Call) -> list[ir.Expr] | None:
+        """For ``f(a, *xs)`` calling a function known now whose parameters after ``a`` have no defaults and
+        there is no ``*args``: the arguments with ``xs`` unpacked into as many names as they fill
+        (``x0, x1 = xs; f(a, x0, x1)``), so each is differentiated as a plain argument. None otherwise."""
+        fn = forwarded(func.value) if isinstance(func, ir.Ref) else None
+        if not (isinstance(fn, types.FunctionType) and len(node.args) >= 1 and isinstance(node.args[-1], gast.Starred)
+                and not any(isinstance(a, gast.Starred) for a in node.args[:-1])):
+            return None
+        code, k = fn.__code__, len(node.args) - 1
+        filled = code.co_varnames[k:code.co_argcount]
+        first_default = code.co_argcount - len(fn.__defaults__ or ())
+        if code.co_flags & 0x04 or code.co_argcount <= k or code.co_argcount > first_default \
+                or any(kw.arg in filled or kw.arg is None for kw in node.keywords):
+            return None
+        plain = [self.atom(a) for a in node.args[:-1]]
+        seq = self.atom(node.args[-1].value)
+        names = tuple(self.namer.fresh(f"{p}_arg") for p in filled)
+        self.temps.update(names)
+        self.body.append(ir.Assign(names, seq, self.loc))
+        return [*plain, *map(ir.Name, names)]
 
     def index(self, node: gast.expr) -> ir.Expr:
         if isinstance(node, gast.Slice):

@@ -164,6 +164,11 @@ def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
 def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     if callee is vjp_of:
         return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is star_vjp:
+        return NoDerivativeRuleError(
+            "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
+            "taking *args or **kwargs are not supported yet: pass them by name (at "
+            f"{loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is None:
         what = "a callable that could not be resolved when differentiating"
     elif isinstance(callee, str):

@@ -91,5 +91,29 @@ def test_passed_on_with_star_and_double_star():
 
 
 def test_second_order_through_a_star_call_is_refused_clearly():
-    with pytest.raises(s2sad.S2SADSyntaxError, match="unpacking"):
+    with pytest.raises(s2sad.NoDerivativeRuleError, match=r"derivatives of derivatives of a call that passes .* with \* or \*\*"):
         s2sad.hessian(pass_star, argnums=1)(W, X, H)
+
+
+def head(x, Wq, Wk):
+    return np.tanh(x @ Wq) * (x @ Wk)
+
+
+def unpacks_into_named_parameters(x, heads):
+    return sum(np.sum(head(x, *pair) ** 2) for pair in heads)
+
+
+def test_a_star_filling_named_parameters_is_unpacked_and_differentiated_again():
+    heads = [(RNG.normal(size=(2, 2)), RNG.normal(size=(2, 2))) for _ in range(2)]
+    check(lambda x: unpacks_into_named_parameters(x, heads), (X,))
+    check_grads(unpacks_into_named_parameters, (X, heads), modes=("rev", "fwd"))
+    assert "Wq_arg, Wk_arg = pair" in s2sad.source(unpacks_into_named_parameters, argnums=1)
+
+
+def joins(x, y):
+    xs = [x, y]
+    return np.sum(np.stack([*xs, x * y, *xs]) ** 2)
+
+
+def test_a_starred_list_or_tuple_display_is_a_join():
+    check(joins, (X, H))
