@@ -800,7 +800,7 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     >>> print(s2sad.source(square))  # doctest: +ELLIPSIS
     # s2sad: vjp of square ...
     """
-    fun = getattr(fun, "__wrapped__", fun) if hasattr(fun, "__s2sad_transform__") else fun
+    fun = forwarded(getattr(fun, "__wrapped__", fun) if hasattr(fun, "__s2sad_transform__") else fun)
     nums, _ = _argnums(argnums)
     parse_function(fun)  # a clear error for functions without source
     code = fun.__code__
