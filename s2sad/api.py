@@ -24,8 +24,8 @@ from .cache import JVP, VJP, Cache, _rebind, carries_derivative, get_cache
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, forwarded, library_cells, parse_function, source_lines
 from .ir import dump
-from .pytree import differentiable as differentiable_value
 from .pytree import data_fields, is_node, is_record, leaves, map_leaves, unflatten
+from .pytree import differentiable as differentiable_value
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, forwarded, globals_hold, library_cells, library_value, source_lines
-from .pytree import differentiable, is_node, leaves
+from .pytree import data_fields, differentiable, is_dataclass_instance, is_node, leaves
 from .rules import custom_rule, lookup
 
 __all__ = ["Cache", "Entry", "ByShape", "VJP", "JVP", "get_cache", "types_key", "vjp_of", "jvp_of", "star_vjp", "star_jvp",
@@ -211,11 +211,25 @@ class ByShape:
 
 
 def input_error(fun, i: int, a, what: str) -> TypeError:
+    static = (" A dataclass field that is not a parameter (a size, a name, a function) can be marked static: "
+              "field(metadata={'static': True}).") if any(map(is_dataclass_instance, _nodes(a))) else ""
     return TypeError(
-        f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists and dicts "
-        f"of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float (e.g. 2.0 rather than 2) "
-        "or leave the argument out of argnums; complex numbers are not supported yet."
+        f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists, dicts, "
+        f"namedtuples and dataclasses of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float "
+        f"(e.g. 2.0 rather than 2) or leave the argument out of argnums; complex numbers are not supported yet.{static}"
     )
+
+
+def _nodes(x):
+    """``x`` and the pytree nodes inside it."""
+    yield x
+    if isinstance(x, dict):
+        x = list(x.values())
+    elif is_dataclass_instance(x):
+        x = [getattr(x, f) for f in data_fields(x)]
+    if isinstance(x, tuple | list):
+        for item in x:
+            yield from _nodes(item)
 
 
 def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True, mode: str = "reverse") -> Cache:
@@ -366,11 +380,16 @@ def packed_tangents(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, t
     from .runtime import zeros_like
 
     code = fn.__code__
-    star = [(i - code.co_argcount, a) for i, a in enumerate(args) if i >= code.co_argcount]
     named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
-    per_param = {name: [zeros_like(a) for _, a in star] if key is not None and not isinstance(key, str) else
-                 {k: zeros_like(v) for k, v in kwargs.items() if k not in named} if key is not None else None
-                 for name, key in slots}
+
+    def zeros(key):  # for every argument `*args` (an index) or `**kwargs` (a key) receives; None: a named one
+        if key is None:
+            return None
+        if isinstance(key, str):
+            return {k: zeros_like(v) for k, v in kwargs.items() if k not in named}
+        return [zeros_like(a) for a in args[code.co_argcount:]]
+
+    per_param = {name: zeros(key) for name, key in slots}
     for (name, key), t in zip(slots, tangents):
         if key is None:
             per_param[name] = t

@@ -13,7 +13,6 @@ user functions call their jvp: ``z, z_dot = g_jvp(a, tangents=(a_dot,))``.
 from __future__ import annotations
 
 import copy
-import inspect
 import types
 
 from . import ir

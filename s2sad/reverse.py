@@ -25,7 +25,6 @@ where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter
 from __future__ import annotations
 
 import builtins
-import inspect
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -514,16 +513,15 @@ class _Adjoint:
         stmt.value = ir.Call(_helper("star_vjp"), [func, *packed])
         args_bar, kwargs_bar = self.namer.fresh("args_bar"), self.namer.fresh("kwargs_bar")
         self.emit((args_bar, kwargs_bar), ir.Call(ir.Name(pullback), [g]))
-        for bar, parts, split in ((args_bar, call.args, "split_star"), (kwargs_bar, call.kwargs, "split_kwargs")):
-            operands = [a.value if isinstance(a, ir.Starred) else a for a in parts] if split == "split_star" else \
-                [v for _, v in parts]
-            like = [a.value if isinstance(a, ir.Starred) else ir.Const(None) for a in parts] if split == "split_star" \
-                else [v if k is None else ir.Const(k) for k, v in parts]
-            if not any(isinstance(o, ir.Name) and o.id in self.an.active for o in operands):
+        # (operand, what split_star/split_kwargs is told of it: None or the sequence; the keyword or the mapping)
+        positional = [(a.value, a.value) if isinstance(a, ir.Starred) else (a, ir.Const(None)) for a in call.args]
+        keywords = [(v, v if k is None else ir.Const(k)) for k, v in call.kwargs]
+        for bar, parts, split in ((args_bar, positional, "split_star"), (kwargs_bar, keywords, "split_kwargs")):
+            if not any(isinstance(o, ir.Name) and o.id in self.an.active for o, _ in parts):
                 continue
-            names = tuple(self.namer.fresh("part_bar") for _ in operands)
-            self.emit(names, ir.Call(_helper(split), [ir.Name(bar), ir.Tuple(like)]))
-            for operand, name in zip(operands, names):
+            names = tuple(self.namer.fresh("part_bar") for _ in parts)
+            self.emit(names, ir.Call(_helper(split), [ir.Name(bar), ir.Tuple([like for _, like in parts])]))
+            for (operand, _), name in zip(parts, names):
                 self.add(operand, ir.Name(name))
 
     def packed_call(self, stmt: ir.Assign, g: ir.Expr, handle, fn, receiver: list, wrt: tuple[str, ...],

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .codegen import emit
-from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .desugar import cells, comprehensions, desugar, matches, tries
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .forward import forward
 from .frontend import Source, parse_function
 from .load import load

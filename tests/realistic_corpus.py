@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 from scipy import stats
-from scipy.linalg import cho_solve, solve_triangular
+from scipy.linalg import cho_solve
 from scipy.special import expit, log_expit, logsumexp
 
 

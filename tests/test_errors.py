@@ -217,7 +217,7 @@ def test_exec_strings_say_what_works_instead():
 
 def indented_yield(x):
     if x > 0:
-        y = 2.0 * (yield x)
+        x = 2.0 * (yield x)
     return x
 
 
@@ -226,7 +226,7 @@ def test_the_caret_is_at_the_column_of_the_construct():
         s2sad.grad(indented_yield)(1.0)
     shown = "".join(traceback.format_exception_only(type(info.value), info.value)).splitlines()
     code, caret = shown[1], shown[2]  # the line as printed (dedented), then the caret under `yield`
-    assert code.strip() == "y = 2.0 * (yield x)"
+    assert code.strip() == "x = 2.0 * (yield x)"
     assert caret.index("^") == code.index("yield")
 
 

@@ -3,8 +3,8 @@ differences in reverse and forward mode, and on most a Hessian-vector product (f
 
 import numpy as np
 import pytest
-
 import realistic_corpus as rc
+
 import s2sad
 from s2sad.testing import check_grads
 

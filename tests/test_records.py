@@ -170,3 +170,18 @@ def test_what_is_not_a_field_is_refused():
         s2sad.grad(property_loss)(Checked(np.ones(2)))
     with pytest.raises(s2sad.NoDerivativeRuleError, match="Checked"):  # __post_init__ may change the fields
         s2sad.grad(post_init_loss)(np.ones(2))
+
+
+@dataclasses.dataclass
+class Sized:
+    W: np.ndarray
+    n: int = 2
+
+
+def sized_loss(s):
+    return np.sum(s.W) * s.n
+
+
+def test_an_integer_field_says_how_to_mark_it_static():
+    with pytest.raises(TypeError, match=r"int inside a pytree.*field\(metadata=\{'static': True\}\)"):
+        s2sad.grad(sized_loss)(Sized(np.ones(2)))

@@ -117,3 +117,12 @@ def joins(x, y):
 
 def test_a_starred_list_or_tuple_display_is_a_join():
     check(joins, (X, H))
+
+
+def through_a_lambda(W, x):
+    g = lambda a, b, *rest: np.sum(a @ b) * len(rest) + np.sum(rest[0] ** 2)  # noqa: E731
+    return g(x, W, x, 2.0)
+
+
+def test_a_function_value_receives_them_in_args():
+    check(through_a_lambda, (W[:2], X), second=False)  # (a function value: first order)
