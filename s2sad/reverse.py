@@ -53,7 +53,7 @@ from .frontend import Source
 from .fuse import fuse
 from .mutation import Mutation, analyze_mutation
 from .naming import Namer
-from .rules import NAMESPACES, Sym, custom_rule, lookup, rule_name
+from .rules import FIELD, NAMESPACES, Sym, custom_rule, lookup, rule_name
 
 __all__ = ["Derivative", "reverse"]
 
@@ -149,6 +149,8 @@ def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
             p = analysis.prims[id(stmt)]
             if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
                 raise _no_rule_error(p.callee, stmt.loc)
+            if p.rule is FIELD and stmt.target in analysis.active and analysis.kinds.get(_name_of(p.args[0])) == "array":
+                raise _no_rule_error(f".{p.args[1].value}", stmt.loc)  # (known to be an array: no field to read)
             receiver = method_receiver(p)
             if receiver is not None and receiver.id in analysis.varied:
                 loc = stmt.loc
@@ -158,6 +160,10 @@ def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
                     "s2sad differentiates list.append/extend/pop, dict item writes, dict.items/values/keys/get "
                     "and NumPy's array methods; rewrite this with those (or copy into a new list), or register "
                     "a rule for a function that does it with `@s2sad.rrule`.")
+
+
+def _name_of(e: ir.Expr) -> str | None:
+    return e.id if isinstance(e, ir.Name) else None
 
 
 def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:

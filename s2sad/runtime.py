@@ -207,6 +207,9 @@ def field_tangent(x_dot, x, name):
 
 
 def _not_a_field(x, name):
+    if isinstance(x, np.ndarray):
+        return (f"s2sad has no derivative rule for the array attribute .{name}, and a gradient flows through it: "
+                "compute it with NumPy functions instead")
     what = "a property or method" if hasattr(type(x), name) else "an attribute that is not a field"
     return (f"s2sad differentiates reading a field of a namedtuple or a dataclass (a pytree), but .{name} of this "
             f"{type(x).__name__} is {what if is_record(x) else 'not one of those'}, and a gradient flows through it: "
