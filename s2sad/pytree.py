@@ -39,7 +39,7 @@ def data_fields(x: Any) -> list[str]:
     static (``field(metadata={"static": True})``, or flax's ``pytree_node=False``): kept as they are, as
     JAX's ``register_dataclass`` keeps its meta fields."""
     if isinstance(x, tuple):
-        return list(x._fields)
+        return list(x._fields)  # type: ignore[attr-defined]  # (a namedtuple)
     return [f.name for f in dataclasses.fields(x)
             if not (f.metadata.get("static") or f.metadata.get("pytree_node", True) is False)]
 
@@ -48,7 +48,7 @@ def with_fields(x: Any, values: dict[str, Any]) -> Any:
     """A record like ``x`` with the fields in ``values`` replaced: a namedtuple made anew, a dataclass
     copied without running ``__init__`` (its static fields and any other attributes kept)."""
     if isinstance(x, tuple):
-        return type(x)(*(values.get(f, v) for f, v in zip(x._fields, x)))
+        return type(x)(*(values.get(f, v) for f, v in zip(x._fields, x)))  # type: ignore[attr-defined]
     out = copy.copy(x)
     for name, v in values.items():
         object.__setattr__(out, name, v)  # (frozen dataclasses too)
@@ -192,7 +192,8 @@ def _map(f: Callable[..., Any], x: Any, *rest: Any) -> Any:
            or (isinstance(x, dict) and _keys(r) != _keys(x)) for o, r in zip(others, rest)):
         raise ValueError(f"tree_map: the trees have different structures: {TreeDef(x)} and "
                          f"{', '.join(map(repr, map(TreeDef, rest)))}")
-    return rebuild([_map(f, k, *(o[0][i] for o in others)) for i, k in enumerate(kids)])
+    children = [o[0] for o in others if o is not None]
+    return rebuild([_map(f, k, *(c[i] for c in children)) for i, k in enumerate(kids)])
 
 
 def tree_leaves(tree: Any) -> list:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import itertools
 import math
 
 import numpy as np
@@ -24,7 +25,7 @@ def rng(seed):
 
 
 def init_mlp(sizes, r):
-    return [(r.normal(size=(m, n)) / np.sqrt(m), np.zeros(n)) for m, n in zip(sizes[:-1], sizes[1:])]
+    return [(r.normal(size=(m, n)) / np.sqrt(m), np.zeros(n)) for m, n in itertools.pairwise(sizes)]
 
 
 def mlp_predict(params, inputs, nonlinearity=np.tanh):
