@@ -38,6 +38,7 @@ from .rules import (
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
+    FIELD,
     INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
@@ -124,7 +125,7 @@ def primitive(stmt: ir.Assign) -> Prim:
         if v.attr in ATTRIBUTES:
             rule = ATTRIBUTES[v.attr]
             return Prim(CALL, rule, [v.value]) if rule else Prim(NONDIFF, None, [v.value])
-        return Prim(MISSING, None, [v.value], callee=f".{v.attr}")
+        return Prim(CALL, FIELD, [v.value, ir.Const(v.attr)])  # a namedtuple's or dataclass's field
     if isinstance(v, ir.Call):
         if any(isinstance(a, ir.Starred) for a in v.args) or any(k is None for k, _ in v.kwargs):
             return _unpacking_call(v)
@@ -132,8 +133,9 @@ def primitive(stmt: ir.Assign) -> Prim:
         if isinstance(v.func, ir.Attr):  # method call
             receiver = v.func.value
             if isinstance(receiver, ir.Ref) and receiver.value is not ir.UNKNOWN:
-                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object
-                if isinstance(bound, types.MethodType):
+                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object or class
+                if isinstance(bound, types.MethodType) or (  # (a classmethod is bound to its class)
+                        isinstance(receiver.value, type) and isinstance(bound, types.FunctionType)):  # a staticmethod
                     return _of_callable(bound, list(v.args), kwargs, v.func)
             fn = METHODS.get(v.func.attr)  # an ndarray method: the receiver is the first argument
             if fn is not None:
@@ -248,10 +250,12 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
     scalars = _scalars(fn.body, prims, set(scalar_params), fn.params.names())
+    packed = {n: kind for n, kind in ((fn.params.vararg, "tuple"), (fn.params.kwarg, "dict")) if n}
+    tree_params = {*tree_params, *packed}  # `*args` is a tuple, `**kwargs` a dict, whatever the call
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays)
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays, packed)
     varied = _varied(fn.body, prims, set(wrt), _ints(fn.body, prims))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
@@ -399,10 +403,6 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 f"{rule_name(p.callee)} writes the global {written[0]!r}, and a value that carries a gradient "
                 "is passed to it; s2sad cannot follow a gradient through a global. Return the value instead",
                 stmt.loc)
-        if p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets) \
-                and _names(p.starred) & analysis.varied:
-            raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
-                                   "pass it as a plain or keyword argument", stmt.loc)
 
 
 def _makes_derivative(v: ir.Expr) -> bool:
@@ -649,16 +649,17 @@ _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
-           dims: dict[str, tuple[int, ...]], positional: list[str]) -> dict[str, str]:
+           dims: dict[str, tuple[int, ...]], positional: list[str], packed: dict[str, str]) -> dict[str, str]:
     """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
     are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
     ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
     here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
     A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
-    or not a list or tuple.
+    or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``.
     """
     kinds = {n: "array" for n in [*scalars, *dims, *positional]}
     kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
+    kinds.update(packed)  # `*args`, `**kwargs`
 
     def of(e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):

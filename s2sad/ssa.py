@@ -11,7 +11,7 @@ import types
 
 from . import ir
 from .closures import captures, cells
-from .desugar import comprehensions, desugar, matches
+from .desugar import comprehensions, desugar, matches, tries
 from .frontend import Source, parse_function
 from .lower import lower
 from .naming import Namer
@@ -24,7 +24,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
                ) -> tuple[Source, Namer, ir.Function]:
     """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
     src = parse_function(fn, dynamic_cells)
-    desugar(captures(cells(comprehensions(matches(src.tree, src), src), src), src))
+    tries(desugar(captures(cells(comprehensions(matches(src.tree, src), src), src), src)), src)
     namer = Namer()
     lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import itertools
 import linecache
 import os
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from . import cache, ir
 from .codegen import bind_helpers, emit
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .forward import forward
 from .frontend import Source
 from .fuse import fuse
@@ -110,6 +112,14 @@ def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
+    try:
+        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed)
+    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
+        raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
+
+
+def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
+               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -122,7 +132,9 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     shows a write safe, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
     """
-    params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
+    code = fn.__code__
+    params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
+                                  + bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
     if missing:
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
