@@ -795,7 +795,7 @@ def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints:
     return varied
 
 
-_INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
+_INT = "int"  # a Python int or bool, an array of bools, or None: no derivative (also a pattern below)
 _EMPTY = "empty"  # the elements of an empty list: none yet
 
 
@@ -808,8 +808,8 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     pats: dict[str, object] = {}
 
     def of(e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):
-            return _INT if type(e.value) in (int, bool) else None
+        if isinstance(e, ir.Const):  # (None, which a derivative binds where a branch did not run, neither)
+            return _INT if type(e.value) in (int, bool) or e.value is None else None
         return pats.get(e.id) if isinstance(e, ir.Name) else None
 
     def bind(targets: tuple[str, ...], pattern: object) -> None:

@@ -216,6 +216,8 @@ class _Adjoint:
         else:
             value = ir.BinOp("+", current, contribution)
         bar = self.owned.get(name) or self.variable(name)
+        if current != ir.Name(bar):  # (added into itself, a buffer stays one: the sum is fresh, or in place)
+            self.buffers.discard(bar)
         reached = self.entries_reached(current, contribution)
         self.emit(bar, value)
         self.bars[name] = ir.Name(bar)
@@ -465,10 +467,10 @@ class _Adjoint:
 
     def if_(self, stmt: ir.If) -> None:
         self.loc = stmt.loc
-        bars0, owned0, out0 = dict(self.bars), dict(self.owned), self.out
-        branches = []
+        bars0, owned0, out0, buffers0 = dict(self.bars), dict(self.owned), self.out, set(self.buffers)
+        branches, buffers = [], []
         for body, yields in ((stmt.body, stmt.yields[0]), (stmt.orelse, stmt.yields[1])):
-            self.bars, self.owned, self.out = dict(bars0), dict(owned0), []
+            self.bars, self.owned, self.out, self.buffers = dict(bars0), dict(owned0), [], set(buffers0)
             for name, y in zip(stmt.outs, yields):
                 self.bars.pop(name, None)
                 self.owned.pop(name, None)
@@ -476,7 +478,9 @@ class _Adjoint:
                     self.add(y, bars0[name])
             self.block(body)
             branches.append((self.out, self.bars, self.owned))
+            buffers.append(self.buffers)
         self.bars, self.owned, self.out = bars0, owned0, out0
+        self.buffers = buffers[0] & buffers[1]  # a buffer after the if only where both branches leave one
         self.loc = stmt.loc
         local = ir.bound_in(stmt.body) | ir.bound_in(stmt.orelse) | set(stmt.outs)
         (then, then_bars, then_owned), (orelse, else_bars, else_owned) = branches

@@ -412,3 +412,35 @@ def square_in_place_through_an_alias(x, y):
 def test_an_inplace_update_by_an_alias_of_itself_is_read_before_the_update():
     check_grads(square_in_place_through_an_alias, (np.array([[0.144], [-1.173]]), np.array([-1.448, -1.472])),
                 modes=("rev", "fwd"))
+
+
+def return_a_where_from_a_loop(x):
+    # --seed 31337 --index 4700: the derivative binds the mask None where the branch did not run; None
+    # joined with a bool was taken for a value carrying a derivative, and refused as np.where's mask
+    for e in (np.sin(x),):
+        if -x < 0.8:
+            return np.where(x > 0.1, np.tanh(e) * x, x)
+    return x * x
+
+
+def test_a_mask_or_none_read_back_from_the_tape_carries_no_derivative():
+    for x in (0.18, -0.9):
+        check_grads(s2sad.grad(return_a_where_from_a_loop), (x,), modes=("rev", "fwd"))
+
+
+def return_early_or_loop(x, y):
+    # --seed 31337 --index 6523: the loop made y's cotangent a buffer it adds into in place; the branch
+    # that returns early gave it a read-only broadcast instead, and after the if it was still taken
+    # for a buffer (`add_at` wrote into the broadcast)
+    a1 = (x / (1.5 + 1.0 * np.tanh(y[1, 0]))).copy()
+    if np.radians(y[1, 0]) >= -1.3:
+        return np.sum(y) / (1.5 + 1.0 * np.tanh(x[-2] * np.sum(y)))
+    for e1 in [np.sort(a1[[1, 1, 0]])]:
+        a1 = np.positive(np.ones((2, 3)) * y) @ (e1[-1] / (1.5 + 1.0 * np.tanh(e1)))
+    return np.sum(a1 * a1)
+
+
+def test_a_cotangent_is_added_into_in_place_only_where_every_branch_made_it_a_buffer():
+    x = np.array([-0.995, -0.712])
+    for y in (np.array([[0.41], [-0.653]]), np.array([[0.41], [-80.0]])):
+        check_grads(return_early_or_loop, (x, y), modes=("rev", "fwd"))
