@@ -9,31 +9,39 @@ shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 
 from __future__ import annotations
 
+import builtins
 import dis
 import itertools
 import operator
-import os
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import ir, runtime
-from .cache import VJP
-from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import DYNAMIC
+from .resolve import (
+    Callee,
+    CustomRule,
+    DerivativeFunction,
+    FunctionValue,
+    NonDifferentiable,
+    RuleCall,
+    UserFunction,
+    resolve,
+    resolve_func,
+)
 from .rules import (
     ATTRIBUTES,
     BINOP_FUNCS,
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
-    FRULES,
+    FIELD,
+    INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
-    NONDIFFERENTIABLE,
-    RANK_RULES,
     RECEIVER_ONLY_METHODS,
     REPEAT,
     RULES,
@@ -43,13 +51,11 @@ from .rules import (
     Rule,
     Sym,
     bind,
-    custom_rule,
-    lookup,
     rule_name,
 )
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
@@ -71,39 +77,21 @@ class Prim:
 
 
 def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
-    if fn is ir.UNKNOWN:
-        return Prim(MISSING, None, args, kwargs)
-    if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
-        # a user's rule wins over everything else
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    if isinstance(getattr(fn, "__self__", None), VJP):  # generated code calling a derivative (a handle's
-        # bound __call__): differentiate that derivative's code
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn.__self__.generic(), func=func)
-    if hasattr(fn, "__s2sad_spec__"):  # a grad function called in differentiated code
-        from .api import differentiable
-
-        return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
-    rule = lookup(fn)
-    if rule is not None:
-        return Prim(CALL, rule, *bind(rule, args, kwargs))
-    try:
-        if fn in NONDIFFERENTIABLE:
-            return Prim(NONDIFF, None, args, kwargs)
-    except TypeError:
-        pass
-    if (isinstance(fn, types.FunctionType) or (
-            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType))) and not _internal(fn):
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    return Prim(MISSING, None, args, kwargs, callee=fn)
+    return _of_callee(resolve(fn), args, kwargs, func)
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _internal(fn) -> bool:
-    """A function of s2sad's own source: differentiated only through a rule, never transformed."""
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
-    return code is not None and os.path.dirname(os.path.abspath(code.co_filename)) == _PACKAGE
+def _of_callee(c: Callee, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
+    if isinstance(c, RuleCall):
+        return Prim(CALL, c.rule, *bind(c.rule, args, kwargs))
+    if isinstance(c, NonDifferentiable):
+        return Prim(NONDIFF, None, args, kwargs)
+    if isinstance(c, CustomRule | UserFunction):
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.fn, func=func)
+    if isinstance(c, DerivativeFunction):  # a derivative called in differentiated code: differentiate its code
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.source, func=func)
+    if isinstance(c, FunctionValue):  # found when called
+        return Prim(TRANSFORM, None, args, kwargs, func=func)
+    return Prim(MISSING, None, args, kwargs, callee=c.fn)
 
 
 def primitive(stmt: ir.Assign) -> Prim:
@@ -137,7 +125,7 @@ def primitive(stmt: ir.Assign) -> Prim:
         if v.attr in ATTRIBUTES:
             rule = ATTRIBUTES[v.attr]
             return Prim(CALL, rule, [v.value]) if rule else Prim(NONDIFF, None, [v.value])
-        return Prim(MISSING, None, [v.value], callee=f".{v.attr}")
+        return Prim(CALL, FIELD, [v.value, ir.Const(v.attr)])  # a namedtuple's or dataclass's field
     if isinstance(v, ir.Call):
         if any(isinstance(a, ir.Starred) for a in v.args) or any(k is None for k, _ in v.kwargs):
             return _unpacking_call(v)
@@ -145,8 +133,9 @@ def primitive(stmt: ir.Assign) -> Prim:
         if isinstance(v.func, ir.Attr):  # method call
             receiver = v.func.value
             if isinstance(receiver, ir.Ref) and receiver.value is not ir.UNKNOWN:
-                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object
-                if isinstance(bound, types.MethodType):
+                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object or class
+                if isinstance(bound, types.MethodType) or (  # (a classmethod is bound to its class)
+                        isinstance(receiver.value, type) and isinstance(bound, types.FunctionType)):  # a staticmethod
                     return _of_callable(bound, list(v.args), kwargs, v.func)
             fn = METHODS.get(v.func.attr)  # an ndarray method: the receiver is the first argument
             if fn is not None:
@@ -154,12 +143,9 @@ def primitive(stmt: ir.Assign) -> Prim:
             if isinstance(receiver, ir.Name):  # a method of a local object: found when called
                 return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)
             return Prim(MISSING, None, [receiver, *v.args], kwargs, callee=f".{v.func.attr}()")
-        if isinstance(v.func, ir.Name) or (isinstance(v.func, ir.Ref) and v.func.value is DYNAMIC):
-            return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)  # a function value: found when called
-        fn = v.func.value if isinstance(v.func, ir.Ref) else ir.UNKNOWN
-        if _derives_closure(fn, v):
+        if isinstance(v.func, ir.Ref) and _derives_closure(v.func.value, v):
             return Prim(DERIVE, None, list(v.args), kwargs)
-        return _of_callable(fn, list(v.args), kwargs, v.func)
+        return _of_callee(resolve_func(v.func), list(v.args), kwargs, v.func)
     raise TypeError(f"unexpected IR value {v!r}")
 
 
@@ -211,8 +197,8 @@ class Analysis:
     useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
     kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``_kinds``)
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
-    items: set[str] = field(default_factory=set)  # read out of an array of known shape by integer indices:
-    # a NumPy scalar, immutable (``y op= v`` on it rebinds)
+    numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``_numbers``)
+    arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``_arrays``)
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -264,25 +250,115 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
     scalars = _scalars(fn.body, prims, set(scalar_params), fn.params.names())
+    packed = {n: kind for n, kind in ((fn.params.vararg, "tuple"), (fn.params.kwarg, "dict")) if n}
+    tree_params = {*tree_params, *packed}  # `*args` is a tuple, `**kwargs` a dict, whatever the call
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays)
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays, packed)
     varied = _varied(fn.body, prims, set(wrt), _ints(fn.body, prims))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
     shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
-    rank_rules = [RULES[f] for f in RANK_RULES]
     specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
-        p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
-        for p in prims.values())
+        p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
-             and prims[id(s)].kind == CALL and prims[id(s)].rule.name == "x[index]"}
+    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
+        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims, varied, useful, kinds, literals, items)
+                    dims, varied, useful, kinds, literals, numbers,
+                    _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()))
+
+
+def _written(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names ``y op= v`` may change in place, or a call into user code may write into."""
+    return {n for s in stmts if isinstance(s, ir.Assign) and (prims[id(s)].kind == TRANSFORM or calls(s.value, INPLACE_OPS))
+            for n in _names([*prims[id(s)].args, *prims[id(s)].kwargs.values()])}
+
+
+def calls(v: ir.Expr, fns) -> bool:
+    """``v`` is a call of one of the functions ``fns``."""
+    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in fns)
+
+
+# of shape (), their results are numbers (a NumPy scalar, never a 0-d array), as are ufuncs', reductions'
+# and an array's items
+_NUMBER_RESULTS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.mod,
+                   operator.neg, operator.pos, builtins.abs, builtins.pow, builtins.float)
+
+
+def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], dims: dict[str, tuple[int, ...]],
+             literals: dict[str, list[ir.Expr]]) -> set[str]:
+    """Names that hold a number (a Python or NumPy scalar, never a 0-d array): the static scalars; of
+    shape ``()``, an array's item, a reduction or a ufunc's result; an item of a tuple of numbers; a
+    branch's or a loop's value that is a number on every path."""
+    results = {id(r) for f, r in RULES.items() if isinstance(f, np.ufunc) or any(f is g for g in _NUMBER_RESULTS)}
+
+    def number(s: ir.Assign, p: Prim, held) -> bool:
+        if p.kind != CALL:
+            return False
+        if calls(s.value, (runtime.immutable,)):  # checked when the derivative runs
+            return True
+        if p.rule.item and isinstance(p.args[0], ir.Name) and p.args[0].id in literals:
+            return all(held(i) for i in literals[p.args[0].id])  # an item of a tuple of numbers
+        return dims.get(s.target) == () and (p.rule.reduction or p.rule.item or id(p.rule) in results)
+
+    return _holding(body, prims, set(scalars), number, numbers=True)
+
+
+_MAKERS = {np.array, np.asarray, np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,
+           np.full_like, np.arange, np.linspace, np.eye, np.identity, np.copy}
+
+
+def _arrays(body: list[ir.Stmt], prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], params: set[str]
+            ) -> set[str]:
+    """Names taken to hold NumPy arrays (``y op= v`` on one is an in-place write): the array
+    parameters of a typed derivative, names of a known shape with at least one axis; made by
+    ``np.array``, ``np.zeros``, ... or ``a.copy()`` of one; an elementwise result of one. (Taking
+    a number for an array only refuses a write s2sad would otherwise check when it runs.)"""
+    def array(s: ir.Assign, p: Prim, held) -> bool:
+        if calls(s.value, _MAKERS):
+            return True
+        if p.kind == SETITEM:
+            return held(p.args[0])
+        return p.kind == CALL and (p.rule.elementwise or p.rule is RULES[np.copy]) and any(map(held, p.args))
+
+    return _holding(body, prims, {*params, *(n for n, d in dims.items() if d)}, array)
+
+
+def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact, numbers: bool = False) -> set[str]:
+    """``start`` grown by the assignments ``fact(s, prim, held)`` holds for (``held(e)``: is ``e`` known;
+    with ``numbers``, a number constant is), copies, and branch and loop values known on every path (a
+    loop's carried value is assumed known where its start is, and dropped if an iteration's is not)."""
+    demoted: set[str] = set()
+    while True:
+        known = set(start)
+
+        def held(e: ir.Expr) -> bool:
+            return (isinstance(e, ir.Name) and e.id in known) or (
+                numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
+
+        assumed, size = {}, -1
+        while size != len(known):
+            size = len(known)
+            for s in ir.walk(body):  # (preorder: a loop's carried values before its body)
+                if isinstance(s, ir.Assign) and isinstance(s.target, str):
+                    p = prims[id(s)]
+                    if held(p.args[0]) if p.kind == COPY else fact(s, p, held):
+                        known.add(s.target)
+                elif isinstance(s, ir.Loop):
+                    assumed.update((c, n) for c, i, n in zip(s.carried, s.inits, s.nexts) if held(i) and c not in demoted)
+                    known.update(c for c in s.carried if c in assumed)
+                    known.update(r for r, c in zip(s.results, s.carried) if c in assumed)
+                elif isinstance(s, ir.If):  # (its outs are known in the next pass, after its branches)
+                    known.update(o for o, a, b in zip(s.outs, *s.yields) if held(a) and held(b))
+        broken = {c for c, n in assumed.items() if not held(n)}
+        if not broken:
+            return known
+        demoted |= broken
 
 
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
@@ -304,7 +380,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a), sorted(xs)).")
         if p.kind == CALL and any(t in analysis.useful for t in stmt.targets):
             diff = set(map(id, _diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
-            if p.rule.name == "x[index]" and not isinstance(p.args[0], ir.Ref):
+            if p.rule.item and not isinstance(p.args[0], ir.Ref):
                 # an index or key is an integer, bool, slice or key wherever indexing succeeds: it carries no
                 # gradient even where the analysis cannot tell it from a row (`for k in xs: xs[k]`, xs a dict)
                 diff.add(id(p.args[1]))
@@ -327,10 +403,6 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 f"{rule_name(p.callee)} writes the global {written[0]!r}, and a value that carries a gradient "
                 "is passed to it; s2sad cannot follow a gradient through a global. Return the value instead",
                 stmt.loc)
-        if p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets) \
-                and _names(p.starred) & analysis.varied:
-            raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
-                                   "pass it as a plain or keyword argument", stmt.loc)
 
 
 def _makes_derivative(v: ir.Expr) -> bool:
@@ -479,27 +551,9 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
         args = [of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
-        if p.kind != CALL or None in args[:1]:
+        if p.kind != CALL or None in args[:1] or p.rule.shape is None:
             return None
-        name = p.rule.name
-        if p.rule.elementwise and not p.kwargs and None not in args:
-            return broadcast(*args)
-        if name == "x[index]":
-            index = p.args[1]
-            items = index.items if isinstance(index, ir.Tuple) else [index]
-            if all((isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
-                   for i in items) and len(items) <= len(args[0]):
-                return args[0][len(items):]
-            return None
-        if name == "ndarray.T":
-            return args[0][::-1]
-        if name == "sequence":  # what a for loop iterates: an array as it is
-            return args[0]
-        if p.rule.reduction and len(p.args) == 1 and set(p.kwargs) <= {"axis", "keepdims"}:
-            return _reduced(args[0], p.kwargs.get("axis", ir.Const(None)), p.kwargs.get("keepdims", ir.Const(False)))
-        if name in ("@", "numpy.matmul", "numpy.dot") and len(args) == 2 and None not in args and not p.kwargs:
-            return _product(*args, name == "numpy.dot")
-        return None
+        return p.rule.shape(args, p.args, p.kwargs, ints)  # the rule's declared shape transfer
 
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
@@ -534,51 +588,6 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
     return dims
 
 
-def _reduced(shape: tuple[int, ...], axis: ir.Expr, keepdims: ir.Expr) -> tuple[int, ...] | None:
-    """The shape of a reduction of an array of ``shape`` over constant ``axis``."""
-    if not (isinstance(axis, ir.Const | ir.Tuple) and isinstance(keepdims, ir.Const)):
-        return None
-    axes = [a.value for a in axis.items] if isinstance(axis, ir.Tuple) else axis.value
-    if isinstance(axes, list) and not all(type(a) is int for a in axes):
-        return None
-    if axes is None:
-        axes = list(range(len(shape)))
-    elif type(axes) is int:
-        axes = [axes]
-    elif not isinstance(axes, list):
-        return None
-    if not all(-len(shape) <= a < len(shape) for a in axes):
-        return None
-    axes = {a % len(shape) for a in axes}
-    if keepdims.value is True:
-        return tuple(1 if i in axes else n for i, n in enumerate(shape))
-    return tuple(n for i, n in enumerate(shape) if i not in axes) if keepdims.value is False else None
-
-
-def _product(a: tuple[int, ...], b: tuple[int, ...], dot: bool) -> tuple[int, ...] | None:
-    """The shape of ``a @ b`` (and of ``np.dot`` for operands of at most two dimensions)."""
-    if not a or not b or (dot and (len(a) > 2 or len(b) > 2)):
-        return None
-    if len(a) == 1 and len(b) == 1:
-        return () if a == b else None
-    if len(b) == 1:
-        return a[:-1] if a[-1] == b[0] else None
-    if len(a) == 1:
-        return b[:-2] + b[-1:] if a[0] == b[-2] else None
-    if a[-1] != b[-2]:
-        return None
-    batch = broadcast(a[:-2], b[:-2])
-    return None if batch is None else batch + (a[-2], b[-1])
-
-
-def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The shape NumPy broadcasting gives ``shapes`` (None where they do not broadcast)."""
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        return None
-
-
 def range_target(s: ir.Stmt) -> str | None:
     """The target of ``for t in range(...)``: an int, a different one on every iteration."""
     if isinstance(s, ir.Loop) and s.kind == "for" and isinstance(s.target, str) and isinstance(s.iter, ir.Call) \
@@ -595,9 +604,9 @@ def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]
     for s in stmts:
         if isinstance(s, ir.Assign):
             p = prims[id(s)]
-            if p.kind == CALL and p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
+            if p.kind == CALL and p.rule.elementwise and not p.rule.sequences:
                 numbers |= _names(p.args)
-            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.name == "x[index]"):
+            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.item):
                 out |= _names(p.args[:1] if p.kind == CALL else [*p.args, *p.kwargs.values(), *p.starred])
         elif isinstance(s, ir.Loop) and s.iter is not None:
             out |= _names([s.iter])
@@ -623,7 +632,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
                 if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
                         or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
+                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.item))):
                     out.update(s.targets)
             elif isinstance(s, ir.If):
                 out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)
@@ -640,26 +649,22 @@ _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
-           dims: dict[str, tuple[int, ...]], positional: list[str]) -> dict[str, str]:
+           dims: dict[str, tuple[int, ...]], positional: list[str], packed: dict[str, str]) -> dict[str, str]:
     """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
     are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
     ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
     here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
     A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
-    or not a list or tuple.
+    or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``.
     """
     kinds = {n: "array" for n in [*scalars, *dims, *positional]}
     kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
+    kinds.update(packed)  # `*args`, `**kwargs`
 
     def of(e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
             return "int" if type(e.value) is int else "array" if isinstance(e.value, float | complex) else None
         return kinds.get(e.id) if isinstance(e, ir.Name) else None
-
-    def join(a: str | None, b: str | None) -> str | None:
-        if a == b:
-            return a
-        return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
 
     def assign(s: ir.Assign) -> None:
         p = _operator_on_containers(prims, s, of)
@@ -667,25 +672,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
             if p.kind == LISTOP:
                 kinds[s.targets[-1]] = "list"
             return
-        v, kind = s.value, None
-        if p.kind in (COPY, SETITEM):
-            kind = of(p.args[0])
-        elif p.kind == CONTAINER:
-            kind = {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
-        elif p.kind == LISTOP:
-            kind = "list"
-        elif p.kind == CALL:
-            args = [of(a) for a in p.args]
-            if p.rule.returns:
-                kind = p.rule.returns
-            elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
-                kind = "array"
-            elif p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
-                kind = "array"  # (no other operator applies to a list, tuple or dict)
-            elif p.rule.name == "x[index]":
-                kind = "array" if args[0] == "array" else None
-            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.container is False:
-                kind = "array"
+        kind = _kind_of(p, s.value, of)
         if s.target in scalars and kind is None:
             kind = "array"
         if kind is not None:
@@ -697,7 +684,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                 assign(s)
             elif isinstance(s, ir.If):  # an out bound inside a branch has there that branch's kind only
                 sides = _branch_facts(s, block, of, lambda o: kinds.pop(o, None))
-                kinds.update({o: join(a, b) for o, a, b in zip(s.outs, *sides)})
+                kinds.update({o: _join_kinds(a, b) for o, a, b in zip(s.outs, *sides)})
             elif isinstance(s, ir.Loop):
                 if range_target(s):
                     kinds[s.target] = "int"
@@ -707,12 +694,41 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                     block(s.cond_body)
                     block(s.body)
                     for c, n in zip(s.carried, s.nexts):
-                        kinds[c] = join(kinds.get(c), of(n))
+                        kinds[c] = _join_kinds(kinds.get(c), of(n))
                 for r, c in zip(s.results, s.carried):
                     kinds[r] = kinds.get(c)
 
     block(body)
     return {n: k for n, k in kinds.items() if k is not None}
+
+
+def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
+    """The kind (see ``_kinds``) of the value ``p`` computes, given the kinds ``of`` its operands."""
+    if p.kind in (COPY, SETITEM):
+        return of(p.args[0])
+    if p.kind == CONTAINER:
+        return {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
+    if p.kind == LISTOP:
+        return "list"
+    if p.kind != CALL:
+        return None
+    args = [of(a) for a in p.args]
+    if p.rule.returns:
+        return p.rule.returns
+    if p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
+        return "array"
+    if p.rule.elementwise and not p.rule.sequences:
+        return "array"  # (no other operator applies to a list, tuple or dict)
+    if p.rule.item:
+        return "array" if args[0] == "array" else None
+    return "array" if p.rule.numeric else None
+
+
+def _join_kinds(a: str | None, b: str | None) -> str | None:
+    """The kind of a value that is of kind ``a`` on one path and ``b`` on another."""
+    if a == b:
+        return a
+    return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
 
 
 def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
@@ -721,17 +737,17 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
     p = prims[id(s)]
     if p.kind != CALL or len(p.args) != 2 or p.kwargs:
         return p
-    op = p.rule.name.rstrip("=")
-    if op not in ("+", "*") or p.rule.returns:
+    op = p.rule.sequences
+    if op is None or p.rule.returns:
         return p
     kinds = [of(a) for a in p.args]
     seq = [k in _SEQ_KINDS for k in kinds]
     rule = None
-    if op == "+" and any(seq):
+    if op == "join" and any(seq):
         rule = CONCAT
-    elif op == "*" and any(seq):
+    elif op == "repeat" and any(seq):
         rule = REPEAT[seq.index(True)]
-    elif op == "*" and "int" in kinds and None in kinds:
+    elif op == "repeat" and "int" in kinds and None in kinds:
         rule = MUL_OR_REPEAT[kinds.index(None)]
     if rule is not None:
         p = prims[id(s)] = Prim(CALL, rule, list(p.args))
@@ -781,7 +797,6 @@ def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints:
 
 _INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
 _NOTHING = "nothing"  # None, or the elements of an empty list: joined with a pattern, that pattern
-_INT_OPS = {"+", "-", "*", "%", "+=", "-=", "*=", "%=", "unary -", "unary +", "abs"}
 
 
 def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
@@ -805,36 +820,10 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
         for t, p in zip(targets, items):
             pats[t] = p
 
-    def assign(s: ir.Assign) -> None:
-        p, v = prims[id(s)], s.value
-        if isinstance(v, ir.Compare):
-            pats[s.target] = _INT  # a bool, or an array of them
-        elif p.kind == UNPACK:
-            bind(s.targets, of(p.args[0]))
-        elif p.kind == COPY:
-            pats[s.target] = of(p.args[0])
-        elif p.kind == CONTAINER and isinstance(v, ir.Tuple):
-            pats[s.target] = ("tuple", tuple(of(i) for i in v.items))
-        elif p.kind == CONTAINER and isinstance(v, ir.List):
-            pats[s.target] = ("list", _join_all([of(i) for i in v.items]))
-        elif p.kind == LISTOP:
-            element = _element(of(p.args[0]))
-            if v.method == "pop":
-                pats[s.targets[0]], pats[s.targets[1]] = element, of(p.args[0])
-            else:
-                added = of(p.args[1]) if v.method == "append" else _element(of(p.args[1]))
-                pats[s.target] = ("list", _join(element, added))
-        elif p.kind == CALL and p.rule.name == "x[index]":
-            pats[s.target] = _indexed(of(p.args[0]), p.args[1], of(p.args[1]))
-        elif p.kind == CALL and p.rule.name == "sequence":
-            pats[s.target] = of(p.args[0])
-        elif p.kind == CALL and p.rule.name in _INT_OPS and not p.kwargs and all(of(a) == _INT for a in p.args):
-            pats[s.target] = _INT
-
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                assign(s)
+                pats.update(_assigned_patterns(s, prims[id(s)], of))
             elif isinstance(s, ir.If):
                 sides = _branch_facts(s, block, of, lambda o: pats.pop(o, None))
                 pats.update({o: _join(a, b) for o, a, b in zip(s.outs, *sides)})
@@ -857,6 +846,32 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
 
     block(body)
     return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
+
+
+def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
+    """The patterns (see ``_ints``) assignment ``s`` gives its targets, from the patterns ``of`` its operands."""
+    v = s.value
+    if isinstance(v, ir.Compare):
+        return {s.target: _INT}  # a bool, or an array of them
+    if p.kind == UNPACK:
+        return dict(zip(s.targets, _pattern_items(of(p.args[0]), len(s.targets))))
+    if p.kind == COPY:
+        return {s.target: of(p.args[0])}
+    if p.kind == CONTAINER and isinstance(v, ir.Tuple):
+        return {s.target: ("tuple", tuple(of(i) for i in v.items))}
+    if p.kind == CONTAINER and isinstance(v, ir.List):
+        return {s.target: ("list", _join_all([of(i) for i in v.items]))}
+    if p.kind == LISTOP:
+        element = _element(of(p.args[0]))
+        if v.method == "pop":
+            return {s.targets[0]: element, s.targets[1]: of(p.args[0])}
+        added = of(p.args[1]) if v.method == "append" else _element(of(p.args[1]))
+        return {s.target: ("list", _join(element, added))}
+    if p.kind == CALL and p.rule.item:
+        return {s.target: _indexed(of(p.args[0]), p.args[1], of(p.args[1]))}
+    if p.kind == CALL and p.rule.ints and not p.kwargs:
+        return {s.target: of(p.args[0]) if len(p.args) == 1 else _INT if all(of(a) == _INT for a in p.args) else None}
+    return {}
 
 
 def _join(a: object, b: object) -> object:
@@ -972,28 +987,15 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str], params: set[
         # means every operand had shape () (broadcasting never shrinks a shape). Only for
         # operands bound in this block (or on entering it): the use runs wherever they are
         # bound, which a use in a branch or a loop body does not.
-        here = {*entered, *_bound(stmts)}
+        here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
-                if p.kind == CALL and (p.rule.name.startswith("math.") or (p.rule.elementwise and s.target in scalars)):
+                if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
                     scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
 
     block(body, params)
     return broken
-
-
-def _bound(stmts: list[ir.Stmt]) -> set[str]:
-    """The names statements of one block bind at that level (not inside their branches or loops)."""
-    out: set[str] = set()
-    for s in stmts:
-        if isinstance(s, ir.Assign):
-            out.update(s.targets)
-        elif isinstance(s, ir.If):
-            out.update(s.outs)
-        elif isinstance(s, ir.Loop):
-            out.update(s.results)
-    return out
 
 
 def _is_scalar(p: Prim, scalars: set[str]) -> bool:
@@ -1002,7 +1004,7 @@ def _is_scalar(p: Prim, scalars: set[str]) -> bool:
 
     if p.kind == COPY:
         return known(p.args[0])
-    if p.kind == CALL and p.rule.name.startswith("math."):
+    if p.kind == CALL and p.rule.scalar_only:
         return True  # math functions always return a Python float
     if p.kind == CALL and p.rule.elementwise:
         return all(known(a) for a in p.args)

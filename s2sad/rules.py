@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """The derivative rule table: one entry per primitive, keyed by the callable.
 
 A reverse rule is a small function run *at transform time* on symbolic operands
@@ -11,6 +15,9 @@ exactly like the line it emits::
 Rules may inspect constant arguments (``axis``, an exponent) to specialise what
 they emit. Python operators are keyed by their ``operator`` function.
 Non-differentiable callables are one explicit list, ``NONDIFFERENTIABLE``.
+
+This module holds the table and the core primitives (operators, ``math``, core NumPy,
+containers); each ``rules_*`` module declares a library's. ``primitives`` imports them all.
 """
 
 from __future__ import annotations
@@ -19,17 +26,20 @@ import builtins
 import dataclasses
 import math as _math
 import operator
+import sys
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy
 
-from . import runtime
+from . import runtime, shapes
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp, boolean_valued
 
-__all__ = ["Rule", "Sym", "RULES", "bind", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
+__all__ = ["Rule", "Sym", "RULES", "bind", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
            "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
-           "RECEIVER_ONLY_METHODS"]
+           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule"]
 
 
 # ----- symbolic operands -----
@@ -48,7 +58,7 @@ class Sym:
         self.expr = expr
         self.scalar = scalar
         self.shape = shape  # operands with the same (non-None) shape key have equal shapes
-        self.ndim = ndim  # known in a shape-specific derivative; rules that read it are in RANK_RULES
+        self.ndim = ndim  # known in a shape-specific derivative; rules that read it declare ``rank``
 
     @property
     def const(self) -> object:
@@ -219,6 +229,25 @@ class Rule:
     ``params``: the callable's leading parameters as ``(name, default)`` pairs. Keyword
     arguments naming them are moved to their positions (``bind``) when one is in ``diff``,
     so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
+
+    What the analyses know of the primitive, declared with it:
+
+    * ``view``: the result may share memory with the first operand (``x[i]``, ``x.T``,
+      ``np.reshape``): ``mutation`` follows writes through it.
+    * ``shape``: the result's concrete shape from the operands' (a transfer function of
+      ``shapes``; elementwise rules broadcast, reductions reduce, by default).
+    * ``item``: the result is an item or slice of the first operand (``x[index]``): an item of a
+      container may be a container, and the index carries no derivative.
+    * ``sequences``: what the operator does when a list or tuple meets it: ``"join"`` (``+``) or
+      ``"repeat"`` (``*``); None: it applies to numbers and arrays only.
+    * ``numeric``: the result is a number or an array, never a container (NumPy's, SciPy's and
+      ``math``'s functions, by default).
+    * ``scalar_only``: it takes and returns Python scalars (``math``'s functions, by default).
+    * ``rank``: the reverse rule reads its operands' ranks (``Sym.ndim``), which only a
+      shape-specific derivative knows.
+    * ``ints``: where its operands hold ints (or bools), so does the result, in the same places:
+      integer arithmetic (``+``, ``-``, ``*``, ``%``, ``abs``, unary ``-`` and ``+``) and
+      ``sequence``, which passes its operand on. An int carries no derivative.
     """
 
     name: str
@@ -233,6 +262,14 @@ class Rule:
     container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
     # argument at these positions is: its cotangents add entry by entry
     params: tuple[tuple[str, object], ...] = ()  # names and defaults, for keywords naming a differentiated one
+    view: bool = False
+    shape: shapes.Transfer | None = None
+    item: bool = False
+    sequences: str | None = None
+    numeric: bool = False
+    scalar_only: bool = False
+    rank: bool = False
+    ints: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -266,28 +303,35 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
-            linear=None, forward=None, zero=(), returns=None, params=(), container=False) -> None:
-    if fn in RULES:  # one declaration per primitive: a second one would silently replace the first
-        raise ValueError(f"a rule for {name} is declared twice")
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params)
+            linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False) -> None:
+    """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
+    knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
+    ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
+    if shape is None:
+        shape = shapes.elementwise if elementwise else shapes.reduction if reduction else None
+    if numeric is None:
+        numeric = name.startswith(("numpy.", "math.", "scipy.")) and container is False
+    if scalar_only is None:
+        scalar_only = name.startswith("math.")
+    declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints))
 
 
-def set_forward(fns, linear=None, forward=None) -> None:
-    """Give already registered rules their forward-mode form."""
-    for fn in fns:
-        rule = RULES.get(fn)
-        if rule is not None:
-            RULES[fn] = dataclasses.replace(rule, linear=linear or rule.linear, forward=forward or rule.forward)
-
-
+def declare(fn: object, rule: Rule) -> None:
+    """Enter ``rule`` for ``fn`` in the table: once per primitive (a second declaration would silently
+    replace the first)."""
+    if fn in RULES:
+        raise ValueError(f"a rule for {rule.name} is declared twice")
+    RULES[fn] = rule
 
 
 def rule_name(fn: object) -> str:
     """A readable dotted name for a callable, for messages."""
     mod = getattr(fn, "__module__", None) or ""
     qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    if isinstance(fn, numpy.ufunc):
-        mod = "numpy"
+    if isinstance(fn, numpy.ufunc):  # (a ufunc has no module of its own: the one that holds it)
+        mod = next((m for m in ("numpy", "scipy.special") if getattr(sys.modules.get(m), qual, None) is fn), "numpy")
     mod = {"builtins": "", "_operator": "operator"}.get(mod, mod)
     return f"{mod}.{qual}" if mod else qual
 
@@ -307,13 +351,6 @@ def plus(*parts: Sym | None) -> Sym | None:
         if p is not None:
             total = p if total is None else total + p
     return total
-
-
-def set_container(fns, positions: bool | tuple[int, ...] = True) -> None:
-    """Mark registered rules whose result is a tuple or list (``True``), or is one when an argument
-    at ``positions`` is."""
-    for fn in fns:
-        RULES[fn] = dataclasses.replace(RULES[fn], container=positions)
 
 
 def lookup(fn: object) -> Rule | None:
@@ -357,12 +394,13 @@ for _fn, _name, _rev in [
     (operator.truediv, "/", _div), (numpy.divide, "numpy.divide", _div),
     (operator.pow, "**", _pow), (numpy.power, "numpy.power", _pow), (_math.pow, "math.pow", _pow),
     (builtins.pow, "pow", _pow),
-]:
-    defrule(_fn, _name, _rev, elementwise=True)
+]:  # `+` joins lists and tuples, `*` repeats them (see activity's kinds)
+    defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name),
+            ints=_name in ("+", "-", "*"))
 
-defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True)
+defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True, ints=True)
 defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
-defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True)
+defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True, ints=True)
 
 
 def _matrix_product(lhs: str, rhs: str) -> Callable:
@@ -375,17 +413,19 @@ def _matrix_product(lhs: str, rhs: str) -> Callable:
     return rule
 
 
-defrule(operator.matmul, "@", _matrix_product("matmul_lhs_adjoint", "matmul_rhs_adjoint"))
-defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse)
-defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint"))
-RANK_RULES = {operator.matmul, numpy.matmul, numpy.dot}  # rules that read Sym.ndim
-defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,))
-defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True)
+defrule(operator.matmul, "@", _matrix_product("matmul_lhs_adjoint", "matmul_rhs_adjoint"), linear="multi",
+        shape=shapes.matmul, rank=True)
+defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse, linear="multi", shape=shapes.matmul, rank=True)
+defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint"), linear="multi",
+        shape=shapes.dot, rank=True)
+defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,),
+        linear="joint", view=True, shape=shapes.index, item=True)
+defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True, linear="joint")
 
 # abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.
 _abs = lambda g, ans, x: (g * np.sign(x),)  # noqa: E731
 for _fn in (builtins.abs, numpy.abs, _math.fabs):
-    defrule(_fn, rule_name(_fn), _abs, elementwise=True)
+    defrule(_fn, rule_name(_fn), _abs, elementwise=True, ints=_fn is builtins.abs)
 
 # ----- elementwise functions shared by `math` and `numpy`: (g, ans, x, m) -> x_bar -----
 
@@ -464,10 +504,11 @@ def _mean(g, ans, x, *args, **kwargs):
     return (_unreduce(g, x, axis, keepdims) * (np.size(ans) / np.size(x.like)),)
 
 
-defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True)
-defrule(numpy.mean, "numpy.mean", _mean, diff=(0,), reduction=True)
+defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True, linear="joint")
+defrule(numpy.mean, "numpy.mean", _mean, diff=(0,), reduction=True, linear="joint")
 METHODS.update(sum=numpy.sum, mean=numpy.mean, dot=numpy.dot)
-ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,)), shape=None, ndim=None, size=None, dtype=None)
+ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,), linear="joint", view=True, shape=shapes.transpose),
+                  shape=None, ndim=None, size=None, dtype=None)
 
 # ----- not differentiable: results carry no cotangent -----
 
@@ -485,18 +526,6 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
-from . import rules_linalg, rules_math, rules_numpy, rules_numpy_more  # noqa: E402,F401  (register the library into the tables above)
-
-try:
-    import scipy  # noqa: F401
-except ImportError:  # scipy is optional: its rules are registered only when it is installed
-    pass
-else:
-    from . import rules_scipy  # noqa: F401
-
-set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
-set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")
-ATTRIBUTES["T"] = dataclasses.replace(ATTRIBUTES["T"], linear="joint")
 
 # ----- augmented assignment on a name: `y *= v` is operator.imul(y, v), in place for arrays and lists -----
 
@@ -509,7 +538,7 @@ for _op, _fn in INPLACE_FUNCS.items():
     _plain = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
               "@": operator.matmul}.get(_op)
     if _plain is not None:  # the value is the operator's: so is the derivative (what it overwrites is saved)
-        RULES[_fn] = dataclasses.replace(RULES[_plain], name=f"{_op}=")
+        declare(_fn, dataclasses.replace(RULES[_plain], name=f"{_op}="))
 NONDIFFERENTIABLE.add(operator.ifloordiv)
 INPLACE_OPS = frozenset(INPLACE_FUNCS.values())
 
@@ -538,9 +567,9 @@ REPEAT = (
 )
 MUL_OR_REPEAT = (  # `x * n`, n an int, x of unknown kind: repetition or arithmetic, told at run time
     Rule("*", lambda g, ans, x, n: (rt.mul_adjoint(g, x, n), None), diff=(0,),
-         forward=lambda ans, dots, x, n: Sym(BinOp("*", dots[0].expr, n.expr))),
+         forward=lambda ans, dots, x, n: Sym(BinOp("*", dots[0].expr, n.expr)), sequences="repeat"),
     Rule("*", lambda g, ans, n, x: (None, rt.mul_adjoint(g, x, n)), diff=(1,),
-         forward=lambda ans, dots, n, x: Sym(BinOp("*", n.expr, dots[1].expr))),
+         forward=lambda ans, dots, n, x: Sym(BinOp("*", n.expr, dots[1].expr)), sequences="repeat"),
 )
 
 
@@ -554,10 +583,12 @@ def _get_forward(ans, dots, d, key, default=None):
 
 
 # s2sad's container helpers, for derivatives of derivatives: each is linear in its first argument
-defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint")
+defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint",
+        zero=(1,))
 defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")
 defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple")
-defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq")
+defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq",
+        view=True, shape=shapes.same, ints=True)
 defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[::-1], x),), linear="joint",
         returns="seq")
 defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")
@@ -570,10 +601,64 @@ METHODS.update(items=dict.items, values=dict.values, get=dict.get, tolist=numpy.
 # methods of a container that carries a gradient whose result carries none and that leave it as it was
 RECEIVER_ONLY_METHODS = {"index", "count", "keys", "__len__", "__contains__"}
 
+# ----- records: namedtuples and dataclasses, whose fields are read as attributes -----
+
+# `x.name` for an attribute that is not an ndarray's: a field of a namedtuple or a dataclass (checked
+# when the derivative runs: anything else with a gradient raises there)
+FIELD = Rule("x.field", lambda g, ans, x, name: (rt.field_adjoint(g, x, name), None), diff=(0,),
+             forward=lambda ans, dots, x, name: rt.field_tangent(dots[0], x, name), view=True, item=True)
+_RECORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # class -> its rule (or None)
+
+
+def record_rule(cls: object) -> Rule | None:
+    """The rule for making a namedtuple or a dataclass from its fields (``Params(W, b)``, ``Layer(w=W)``),
+    where its ``__init__`` (``__new__``) only stores them: each argument's cotangent is its field's.
+    None for anything else (a dataclass with ``__post_init__``, ``InitVar`` or an ``__init__`` of its own)."""
+    if not isinstance(cls, type):
+        return None
+    try:
+        if cls not in _RECORDS:
+            _RECORDS[cls] = _record_rule(cls)
+        return _RECORDS[cls]
+    except TypeError:
+        return None
+
+
+def _record_rule(cls: Any) -> Rule | None:
+    if issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+        if not _generated(next(c for c in cls.__mro__ if "__new__" in c.__dict__).__new__):
+            return None
+        fields = [(f, cls._field_defaults.get(f, REQUIRED)) for f in cls._fields]
+        data = set(cls._fields)
+    elif _plain_dataclass(cls):
+        inits = [f for f in dataclasses.fields(cls) if f.init]
+        fields = [(f.name, f.default if f.default is not dataclasses.MISSING else REQUIRED) for f in inits]
+        data = {f.name for f in inits if not (f.metadata.get("static") or f.metadata.get("pytree_node", True) is False)}
+    else:
+        return None
+    names = tuple(n for n, _ in fields)
+    return Rule(rule_name(cls), lambda g, ans, *args, **kwargs: tuple(rt.field_of(g, n, i) for i, n in zip(range(len(args)), names)),
+                diff=tuple(i for i, n in enumerate(names) if n in data),
+                forward=lambda ans, dots, *args, **kwargs: rt.record_jvp(ans, names[:len(dots)], *dots),
+                container=True, params=tuple(fields))
+
+
+def _plain_dataclass(cls: Any) -> bool:
+    """A dataclass whose ``__init__`` is the one ``dataclasses`` wrote, with no ``__post_init__`` or ``InitVar``."""
+    params = getattr(cls, "__dataclass_params__", None)
+    return params is not None and params.init and not hasattr(cls, "__post_init__") and _generated(cls.__init__) \
+        and all(f._field_type is dataclasses._FIELD  # type: ignore[attr-defined]  # (not a ClassVar or an InitVar)
+                for f in cls.__dataclass_fields__.values())
+
+
+def _generated(fn: object) -> bool:
+    """A ``__new__``/``__init__`` that ``collections.namedtuple`` or ``dataclasses`` wrote (compiled from a string)."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_filename == "<string>" and code.co_name in ("<lambda>", "__init__")
+
+
 BINOP_FUNCS = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
     "**": operator.pow, "@": operator.matmul, "//": operator.floordiv, "%": operator.mod,
 }
 UNARYOP_FUNCS = {"-": operator.neg, "+": operator.pos, "not": operator.not_, "~": operator.invert}
-
-from . import rules_runtime  # noqa: E402,F401  (rules for s2sad's own helpers: derivatives of derivatives)

@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """More of ``scipy.special`` (gamma and Bessel families, the normal cdf and its inverse), registered
 when scipy is installed. Each adjoint is written with functions that have rules themselves (a
 Bessel function's derivative is a sum of its neighbours in order), so every rule here
@@ -41,6 +45,7 @@ _UNARY = {
     "erfcx": lambda g, ans, x: g * (2.0 * x * ans - 2.0 / _SQRT_PI),
     "ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x)) / _SQRT_2PI,
     "log_ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x) - ans) / _SQRT_2PI,
+    "log_expit": lambda g, ans, x: g * special.expit(-x),
     "ndtri": lambda g, ans, x: g * _SQRT_2PI * np.exp(0.5 * (ans * ans)),
     "i0": lambda g, ans, x: g * special.i1(x),
     "i1": lambda g, ans, x: g * 0.5 * (special.i0(x) + special.iv(2.0, x)),
@@ -52,6 +57,8 @@ _UNARY = {
     "y1": lambda g, ans, x: g * 0.5 * (special.y0(x) - special.yv(2.0, x)),
 }
 for _name, _d in _UNARY.items():
+    if not hasattr(_sp, _name):  # (log_expit: scipy 1.8)
+        continue
     defrule(getattr(_sp, _name), f"scipy.special.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
             elementwise=True)
 

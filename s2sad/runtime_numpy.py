@@ -118,7 +118,7 @@ def norm_adjoint(g, x, ans, ord, axis, keepdims):
     x, axis = np.asarray(x), tuple(axis) if isinstance(axis, list) else axis
     gk, nk = unreduce(g, x, axis, keepdims), _keep(ans, x, axis, keepdims)
     matrix = (axis is None and x.ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
-    if ord is None or ord == 2 and not matrix or ord == "fro":
+    if ord is None or (ord == 2 and not matrix) or ord == "fro":
         return gk * np.divide(x, nk, out=np.zeros_like(x, dtype=np.result_type(x, 1.0)), where=nk != 0)
     if ord == 1 and not matrix:
         return gk * np.sign(x)

@@ -70,13 +70,13 @@ def test_a_kink_at_the_point_is_a_kink_not_a_mismatch(runner):
 def test_a_documented_refusal_is_told_from_a_false_one(runner):
     source = """
         def f(x):
-            y = x * 2.0
-            g = lambda t: t * y
-            y = y + 1.0
-            return g(x)
+            y = np.zeros((2, 2)) + x
+            r = y[0]
+            r[1] = x * 3.0
+            return np.sum(y)
         """
     refused = program(source, 0.5)
-    refused.tags["capture_rebound"] += 1
+    refused.tags["view_write"] += 1
     assert runner.run(refused).outcome == "refused"
     assert runner.run(program(source, 0.5)).outcome == "false_refusal"  # untagged: nothing explains it
 

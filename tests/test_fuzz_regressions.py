@@ -405,7 +405,7 @@ def square_in_place_through_an_alias(x, y):
     # --seed 31337 --index 2554: forward mode read the operand `choice`, the same array as `a1`, after
     # `a1 *= choice` had squared it (only `a1` itself was read from a copy taken before)
     a1 = np.array(y[[1, 1, 0]])
-    a1 *= a1 if np.sum(x) > -1.5 else a1
+    a1 *= a1 if np.sum(x) > -1.5 else a1  # noqa: RUF034 (the same memory under either name)
     return np.sum(a1 * x)
 
 

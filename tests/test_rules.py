@@ -243,6 +243,7 @@ def explicit():
         "tuple_adjoint": [(lambda a, b: np.sum(runtime.tuple_adjoint((1.0, 2.0), a, b)[1] * a), (0.5, 1.5))],
         "snapshot": [(lambda a: np.sum(runtime.snapshot(a) * a), (b3,))],
         "rebound_input": [(lambda a: runtime.rebound_input(a) * a, (0.7,))],  # (an array raises: see its test)
+        "immutable": [(lambda a: runtime.immutable(a) * a, (0.7,))],  # (an array raises: see its test)
         "captured_adjoint": [(lambda g: np.sum(runtime.captured_adjoint(g, "x", b3) ** 2), ({"x": C((3,))},))],
         "captured_cotangent": [(lambda h: np.sum(runtime.captured_cotangent("x", h)["x"] ** 2), (C((3,)),))],
     })
