@@ -130,8 +130,9 @@ class _Tangent:
                 out.append(ir.Assign(names, d, self.loc))  # (an inactive item, an int, has none: not kept)
                 self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names) if t in self.an.active})
             return
-        if p.kind == CALL and all(d is None for d in dots) and not any(self.dot(v) for v in p.kwargs.values()):
-            return  # every input's tangent is zero
+        if p.kind == CALL and all(dots[i] is None for i in _differentiated(p.rule, len(dots))) \
+                and not any(self.dot(v) for v in p.kwargs.values()):
+            return  # every differentiated input's tangent is zero (another is read for its shape only)
         if p.kind in (COPY, DERIVE):  # a derivative function's tangent: the one of the function it derives
             if dots[0] is not None:
                 self.bind(stmt.target, dots[0], out)
@@ -167,16 +168,16 @@ class _Tangent:
         try:
             if rule.forward is not None:
                 return rule.forward(ans, dsyms, *syms, **kwargs)
+            diff = _differentiated(rule, len(p.args))
             if rule.elementwise:  # the reverse template with the tangent as cotangent
                 total = None
                 for i, d in enumerate(dsyms):
-                    if d is not None:
+                    if d is not None and i in diff:
                         part = rule.reverse(d, ans, *syms, **kwargs)[i]
                         part = Sym(_without_unbroadcast(part.expr), part.scalar, part.shape)
                         total = part if total is None else total + part
                 return total if _tangent_spans(syms, dsyms, ans) else Sym(
                     ir.Call(helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
-            diff = rule.diff if rule.diff is not None else range(len(p.args))
             if rule.linear == "joint":
                 return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}))
             if rule.linear == "multi":
@@ -333,6 +334,11 @@ class _Tangent:
         return ir.Loop(stmt.kind, body, stmt.target, stmt.iter, cond_body, stmt.cond,
                        [*stmt.carried, *headers], [*stmt.inits, *inits], [*stmt.nexts, *nexts],
                        [*stmt.results, *results], stmt.exit, stmt.loc)
+
+
+def _differentiated(rule, n: int) -> range | tuple[int, ...]:
+    """The positions of the ``n`` operands whose tangents ``rule`` differentiates."""
+    return range(n) if rule.diff is None else tuple(i for i in rule.diff if i < n)
 
 
 def _zeros_of(e: ir.Expr) -> ir.Expr:

@@ -461,3 +461,17 @@ def where_in_a_loop_after_an_early_return(x):
 def test_a_tape_that_may_be_none_still_holds_masks_without_derivative():
     for x in (np.array([-1.0, 0.3, 0.2]), np.array([0.5, 0.3, 0.2])):
         check_grads(s2sad.grad(where_in_a_loop_after_an_early_return), (x,), modes=("rev", "fwd"))
+
+
+def dot_with_the_argument(x):
+    # --seed 271828 --index 1857: the gradient's dot_rhs_adjoint(g, a, x) reads x for its shape only;
+    # forward over reverse found no differentiated operand with a tangent and summed no parts
+    y1 = np.full((2, 3), 1.4)
+    if np.sum(x) > -0.6:
+        return np.dot(np.amax(y1 + np.linspace(0.0, 1.0, 6).reshape((2, 3)), axis=1), x)
+    return np.sum(x * x)
+
+
+def test_an_operand_read_for_its_shape_only_gives_no_tangent():
+    for x in (np.array([0.456, 0.625]), np.array([-0.456, -0.625])):
+        check_grads(s2sad.grad(dot_with_the_argument), (x,), modes=("rev", "fwd"))
