@@ -475,3 +475,21 @@ def dot_with_the_argument(x):
 def test_an_operand_read_for_its_shape_only_gives_no_tangent():
     for x in (np.array([0.456, 0.625]), np.array([-0.456, -0.625])):
         check_grads(s2sad.grad(dot_with_the_argument), (x,), modes=("rev", "fwd"))
+
+
+def update_last_iterations_max(x):
+    # --seed 271828 --index 5592: the tape kept the max of one iteration by reference, and the next
+    # iteration's `a2 +=` changed it in place (an older iteration's object): the pullback then found
+    # no position holding the max (0 / 0)
+    a2 = np.ones(3) * np.sum(x)
+    j1 = 0
+    while j1 < 2:
+        j1 += 1
+        a2 += a2 * 2.0
+        a2 = np.max(x + np.linspace(0.0, 1.0, 6).reshape((2, 3)), axis=0)
+    return np.sum(a2 * a2)
+
+
+def test_a_value_saved_for_the_pullback_is_copied_before_a_later_iteration_changes_it():
+    check_grads(update_last_iterations_max, (np.array([[-0.155, 0.46, -0.912], [0.371, -1.129, -0.645]]),),
+                modes=("rev", "fwd"))
