@@ -39,6 +39,7 @@ from .rules import (
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
+    FIELD,
     INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
@@ -54,7 +55,7 @@ from .rules import (
     custom_rule,
     rule_name,
 )
-from .statics import ANY, OTHER, SCALAR, Items, entry, join, unpacked
+from .statics import ANY, OTHER, SCALAR, Items, entry, join, of_value, unpacked
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls"]
@@ -127,7 +128,7 @@ def primitive(stmt: ir.Assign) -> Prim:
         if v.attr in ATTRIBUTES:
             rule = ATTRIBUTES[v.attr]
             return Prim(CALL, rule, [v.value]) if rule else Prim(NONDIFF, None, [v.value])
-        return Prim(MISSING, None, [v.value], callee=f".{v.attr}")
+        return Prim(CALL, FIELD, [v.value, ir.Const(v.attr)])  # a namedtuple's or dataclass's field
     if isinstance(v, ir.Call):
         if any(isinstance(a, ir.Starred) for a in v.args) or any(k is None for k, _ in v.kwargs):
             return _unpacking_call(v)
@@ -135,8 +136,9 @@ def primitive(stmt: ir.Assign) -> Prim:
         if isinstance(v.func, ir.Attr):  # method call
             receiver = v.func.value
             if isinstance(receiver, ir.Ref) and receiver.value is not ir.UNKNOWN:
-                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object
-                if isinstance(bound, types.MethodType):
+                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object or class
+                if isinstance(bound, types.MethodType) or (  # (a classmethod is bound to its class)
+                        isinstance(receiver.value, type) and isinstance(bound, types.FunctionType)):  # a staticmethod
                     return _of_callable(bound, list(v.args), kwargs, v.func)
             fn = METHODS.get(v.func.attr)  # an ndarray method: the receiver is the first argument
             if fn is not None:
@@ -272,10 +274,12 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     ints = _ints(fn.body, prims)
     calls = _Calls(specialise)
     scalars, parts, dims, resolved = _values(fn.body, prims, set(scalar_params), fn.params.names(), dims, facts, calls)
+    packed = {n: kind for n, kind in ((fn.params.vararg, "tuple"), (fn.params.kwarg, "dict")) if n}
+    tree_params = {*tree_params, *packed}  # `*args` is a tuple, `**kwargs` a dict, whatever the call
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts)
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts, packed)
     varied = _varied(fn.body, prims, set(wrt), ints)
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
@@ -460,10 +464,6 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 f"{rule_name(p.callee)} writes the global {written[0]!r}, and a value that carries a gradient "
                 "is passed to it; s2sad cannot follow a gradient through a global. Return the value instead",
                 stmt.loc)
-        if p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets) \
-                and _names(p.starred) & analysis.varied:
-            raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
-                                   "pass it as a plain or keyword argument", stmt.loc)
 
 
 def _makes_derivative(v: ir.Expr) -> bool:
@@ -810,18 +810,20 @@ _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
-           dims: dict[str, tuple[int, ...]], positional: list[str], parts: dict[str, Items]) -> dict[str, str]:
+           dims: dict[str, tuple[int, ...]], positional: list[str], parts: dict[str, Items],
+           packed: dict[str, str]) -> dict[str, str]:
     """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
     are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
     ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
     here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
     A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
-    or not a list or tuple. Names of known shape (``dims``) are arrays, those of known entries (``parts``)
-    their containers.
+    or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``. Names of known shape (``dims``) are
+    arrays, those of known entries (``parts``) their containers.
     """
     kinds = {n: f.kind for n, f in parts.items()}
     kinds.update({n: "array" for n in [*scalars, *dims, *positional]})
     kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
+    kinds.update(packed)  # `*args`, `**kwargs`
 
     def of(e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
@@ -958,20 +960,20 @@ def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints:
 
 
 _INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
-_EMPTY = "empty"  # the elements of an empty list: none yet
+_NOTHING = "nothing"  # None, or the elements of an empty list: joined with a pattern, that pattern
 
 
 def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """Names statically known to hold a Python int or bool (or an array of bools): an int constant, a
-    ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read back out of
-    tuples and lists that hold them in known
-    places (a derivative's own tape: ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is
-    ``"int"``, ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
+    """Names statically known to hold a Python int or bool (or an array of bools), or None: an int
+    constant, a ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read
+    back out of tuples and lists that hold them in known places (a derivative's own tape:
+    ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is ``"int"``, ``"nothing"``,
+    ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
     pats: dict[str, object] = {}
 
     def of(e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):
-            return _INT if type(e.value) in (int, bool) else None
+        if isinstance(e, ir.Const):  # (None: what a derivative binds where a branch did not run)
+            return _INT if type(e.value) in (int, bool) else _NOTHING if e.value is None else None
         return pats.get(e.id) if isinstance(e, ir.Name) else None
 
     def bind(targets: tuple[str, ...], pattern: object) -> None:
@@ -1007,7 +1009,7 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
         pats.update({r: carried[c] for r, c in zip(s.results, s.carried)})
 
     block(body)
-    return {n for n, p in pats.items() if p == _INT}
+    return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
 
 
 def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
@@ -1038,9 +1040,9 @@ def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -
 
 def _join(a: object, b: object) -> object:
     """The pattern both ``a`` and ``b`` match."""
-    if a == _EMPTY or a == b:
+    if a == _NOTHING or a == b:
         return b
-    if b == _EMPTY:
+    if b == _NOTHING:
         return a
     if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
         return ("list", _join(a[1], b[1]))
@@ -1050,7 +1052,7 @@ def _join(a: object, b: object) -> object:
 
 
 def _join_all(patterns: list[object]) -> object:
-    out = _EMPTY
+    out = _NOTHING
     for p in patterns:
         out = _join(out, p)
     return out
@@ -1199,7 +1201,7 @@ class _Calls:
     """Calls into user code resolved for what their arguments are.
 
     ``specialise(fn, signature)`` (given for a derivative made for its argument types) analyses the
-    callee for the facts of its positional arguments and returns the fact of its result (None if
+    callee for the facts of its positional parameters (``_signature``: arguments and defaults) and returns the fact of its result (None if
     it cannot). ``found`` holds the calls the last pass resolved, ``id(stmt) -> (signature, result)``;
     ``hints`` results the shape pass found, for the scalar pass (see ``analyze``)."""
 
@@ -1216,13 +1218,32 @@ class _Calls:
         fn = _specialisable(p) if self.specialise is not None else None
         if fn is None:
             return None
-        signature = tuple(fact(a) for a in p.args)
-        if None in signature:
+        signature = _signature(fn, p, fact)
+        if signature is None or None in signature:
             hint = self.hints.get(id(s))
             return None if hint is None else hint[1]
         out = self.specialise(fn, signature)
         self.found[id(s)] = (signature, out)
         return out
+
+
+def _signature(fn: types.FunctionType, p: Prim, fact) -> tuple | None:
+    """The facts of what each positional parameter of ``fn`` is bound to by the call ``p``: an argument
+    (positional or by keyword) or its default (a derivative made for them assumes every positional
+    parameter has its fact); None where the call binds them otherwise."""
+    code = fn.__code__
+    names = code.co_varnames[:code.co_argcount]
+    bound = dict(zip(names, p.args))
+    for k, v in p.kwargs.items():
+        if k in names[code.co_posonlyargcount:]:
+            if k in bound:
+                return None  # (the call raises)
+            bound[k] = v
+    defaults = fn.__defaults__ or ()
+    first = len(names) - len(defaults)
+    if any(n not in bound and i < first for i, n in enumerate(names)):
+        return None  # (the call raises)
+    return tuple(fact(bound[n]) if n in bound else of_value(defaults[i - first]) for i, n in enumerate(names))
 
 
 def _specialisable(p: Prim) -> types.FunctionType | None:

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, globals_check, globals_hold, library_cells, library_value, source_lines
-from .pytree import differentiable, is_node, leaves
+from .pytree import data_fields, differentiable, is_dataclass_instance, is_node, leaves
 from .statics import SCALAR_TYPES, Items, of_value
 
 __all__ = ["Cache", "Entry", "ByShape", "get_cache", "types_key", "rebind", "carries_derivative", "use_pipeline",
@@ -132,7 +133,10 @@ class Cache:
         """The derivative for ``args`` (transformed on a miss), after checking their dtypes."""
         e = self.table.get(types_key(args))
         if e is None or not e.fresh():
-            e = self._specialize(args, shapes=self.mode == "reverse")
+            try:
+                e = self._specialize(args, shapes=self.mode == "reverse")
+            except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as err:
+                raise err.with_traceback(None)  # noqa: B904  (the same error, without s2sad's own frames: it is about the user's code)
             if e.generated.shape_specific:
                 e = ByShape(self, args, e)
             self.table[types_key(args)] = e
@@ -249,11 +253,25 @@ class ByShape:
 
 
 def input_error(fun, i: int, a, what: str) -> TypeError:
+    static = (" A dataclass field that is not a parameter (a size, a name, a function) can be marked static: "
+              "field(metadata={'static': True}).") if any(map(is_dataclass_instance, _nodes(a))) else ""
     return TypeError(
-        f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists and dicts "
-        f"of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float (e.g. 2.0 rather than 2) "
-        "or leave the argument out of argnums; complex numbers are not supported yet."
+        f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists, dicts, "
+        f"namedtuples and dataclasses of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float "
+        f"(e.g. 2.0 rather than 2) or leave the argument out of argnums; complex numbers are not supported yet.{static}"
     )
+
+
+def _nodes(x):
+    """``x`` and the pytree nodes inside it."""
+    yield x
+    if isinstance(x, dict):
+        x = list(x.values())
+    elif is_dataclass_instance(x):
+        x = [getattr(x, f) for f in data_fields(x)]
+    if isinstance(x, tuple | list):
+        for item in x:
+            yield from _nodes(item)
 
 
 def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True, mode: str = "reverse") -> Cache:

@@ -23,7 +23,7 @@ import copy
 
 import gast
 
-from .desugar import _at, _load
+from .frontend import _at, _load
 
 __all__ = ["cells", "captures", "free_names", "rename_free", "stores"]
 

@@ -23,7 +23,7 @@ import numpy
 
 from . import ir, runtime
 from .closures import free_names, rename_free, stores
-from .frontend import Source, _imported
+from .frontend import Source, _imported, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
 
@@ -192,11 +192,15 @@ class _Lowering:
             if self.stmt(stmt):
                 break
 
-    def region(self, stmts: list[gast.stmt]) -> tuple[list[ir.Stmt], dict[str, str]]:
-        """Lower ``stmts`` as a nested block: its statements and the names it leaves bound."""
+    def region(self, stmts: list[gast.stmt], binds: list[tuple[gast.Name, ir.Expr]] = ()
+               ) -> tuple[list[ir.Stmt], dict[str, str]]:
+        """Lower ``stmts`` as a nested block (after binding each of ``binds``' names to its value): its
+        statements and the names it leaves bound."""
         outer_body, outer_env, outer_loc = self.body, self.env, self.loc
         self.body, self.env = [], dict(outer_env)
         try:
+            for target, value in binds:
+                self.assign(target, value)
             self.block(stmts)
             return self.body, self.env
         finally:
@@ -440,39 +444,30 @@ class _Lowering:
         self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
 
     def try_stmt(self, node: gast.Try) -> None:
-        """``try: body / except E: handler / else: rest``: a branch on whether the body completed,
-        recorded (``completed``) for the pullback as an ``if`` records its branch.
+        """``try: body / except E [as e]: handler / else: rest``: a branch on whether the body completed,
+        recorded (``completed``) for the pullback as an ``if`` records its branch. (``desugar.tries``
+        leaves one ``except`` clause and no ``finally``; several clauses are an ``if`` on the exception.)
 
-        The body either completes or raises; where it raised, what it assigned before is not kept
-        by the derivative. So a name the body binds or changes that the handler reads, or that is
-        read after the statement without the handler binding it again, is refused.
+        The body either completes or raises; where it raised, the derivative keeps what the body's
+        statements that completed set only up to the last statement that may raise (``unsure``). A name
+        set before that, read by the handler or after the statement without the handler setting it, is
+        refused.
         """
-        if node.finalbody:
-            raise self.src.syntax_error("s2sad does not support `try ... finally` yet", node)
-        if len(node.handlers) != 1:
-            raise self.src.syntax_error("s2sad supports one `except` clause per `try` yet; catch a tuple of "
-                                        "exception types and tell them apart with isinstance", node.handlers[1])
         handler = node.handlers[0]
-        exit_ = next((n for n in _loop_scope(node) if isinstance(n, gast.Return | gast.Break | gast.Continue)), None)
-        if exit_ is not None:
-            raise self.src.syntax_error("s2sad does not support `return`, `break` or `continue` inside `try` "
-                                        "yet; set a variable and act on it after the `try`", exit_)
-        if handler.name is not None and handler.name.id in self.loaded_outside(handler.name):
-            raise self.src.syntax_error("s2sad does not support reading the exception of `except ... as name` "
-                                        "yet", handler.name)
-        changed = _stores(node.body)
         read = {n.id for s in handler.body for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-        later = self.read_later(node) - _surely_bound(handler.body)
-        unsure = sorted(changed & (read | later))
+        later = set() if _always_raises(handler.body) else self.after_try(node) - _surely_bound(handler.body)
+        unsure = sorted(_unsure(node.body) & (read | later))
         if unsure:
             raise self.src.syntax_error(
-                f"{unsure[0]!r} is set in this `try` block and read where the `except` block may have run "
-                f"instead (the `try` block may have stopped before or after setting it); s2sad cannot "
-                f"differentiate that exactly. Set {unsure[0]!r} in the `except` block too", node)
+                f"{unsure[0]!r} is set in this `try` block inside a loop, `with` or nested `try` that may stop "
+                f"partway, and read where the `except` (or `finally`) block may have run instead; s2sad cannot "
+                f"tell which value it holds there, so it cannot differentiate that exactly. Set {unsure[0]!r} "
+                f"in the `except` block too, or move that statement out of the `try`", node)
         catches = self.to_atom(self.expr(handler.type), "caught") if handler.type is not None else _builtin("BaseException")
         loc = self.loc
         body, then_env = self.region(node.body)
-        orelse, else_env = self.region(handler.body)
+        caught = ir.Call(ir.Ref(("caught_exception",), runtime.caught_exception, helper=True), [])
+        orelse, else_env = self.region(handler.body, [(handler.name, caught)] if handler.name is not None else [])
         used = self.read_later(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
@@ -719,6 +714,11 @@ class _Lowering:
             again = self.loop_loads[id(loop)]
         return self.loaded_outside(node) | again
 
+    def after_try(self, node: gast.Try) -> set[str]:
+        """Names that may be read after ``node`` ran: outside it, and, inside the loop around it, before the
+        next iteration binds them again (``read_later`` without what the next iteration binds first)."""
+        return self.loaded_outside(node) | (_exposed_in_loop(self.loops[-1]) if self.loops else set())
+
     @functools.cached_property
     def scope_loads(self) -> _Loads:
         return _Loads(list(_scope_loads(self.src.tree)))
@@ -782,10 +782,12 @@ class _Lowering:
             return self.call(node)
         if isinstance(node, gast.Subscript):
             return ir.Subscript(self.atom(node.value), self.index(node.slice))
+        if isinstance(node, gast.Tuple | gast.List) and any(isinstance(e, gast.Starred) for e in node.elts):
+            return self.joined(node)
         if isinstance(node, gast.Tuple):
-            return ir.Tuple([self.atom(e) for e in self._no_starred(node.elts)])
+            return ir.Tuple([self.atom(e) for e in node.elts])
         if isinstance(node, gast.List):
-            return ir.List([self.atom(e) for e in self._no_starred(node.elts)])
+            return ir.List([self.atom(e) for e in node.elts])
         if isinstance(node, gast.NamedExpr):
             value = self.atom(node.value)
             self.assign(node.target, value)
@@ -847,10 +849,52 @@ class _Lowering:
             func = self.atom(node.func)
             self.calling = outer
         outer, self.calling = self.calling, (node, func)
-        args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
+        args = self.star_filled(func, node)
+        if args is None:
+            args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
         kwargs = [(kw.arg, self.atom(kw.value)) for kw in node.keywords]  # arg None: `**mapping`
         self.calling = outer
         return ir.Call(func, args, kwargs)
+
+    def joined(self, node: gast.Tuple | gast.List) -> ir.Expr:
+        """``(a, *xs, b)`` as ``(a,) + tuple(xs) + (b,)`` (a list: ``list``), joins s2sad differentiates."""
+        kind, make = (ir.Tuple, "tuple") if isinstance(node, gast.Tuple) else (ir.List, "list")
+        parts, plain = [], []
+        for e in node.elts:
+            if isinstance(e, gast.Starred):
+                if plain:
+                    parts.append(self.emit(kind(plain), make))
+                    plain = []
+                parts.append(self.emit(ir.Call(_builtin(make), [self.atom(e.value)]), make))
+            else:
+                plain.append(self.atom(e))
+        if plain:
+            parts.append(self.emit(kind(plain), make))
+        value = parts[0]
+        for part in parts[1:]:
+            value = self.emit(ir.BinOp("+", value, part), "joined")
+        return value
+
+    def star_filled(self, func: ir.Expr, node: gast.Call) -> list[ir.Expr] | None:
+        """For ``f(a, *xs)`` calling a function known now whose parameters after ``a`` have no defaults and
+        there is no ``*args``: the arguments with ``xs`` unpacked into as many names as they fill
+        (``x0, x1 = xs; f(a, x0, x1)``), so each is differentiated as a plain argument. None otherwise."""
+        fn = forwarded(func.value) if isinstance(func, ir.Ref) else None
+        if not (isinstance(fn, types.FunctionType) and len(node.args) >= 1 and isinstance(node.args[-1], gast.Starred)
+                and not any(isinstance(a, gast.Starred) for a in node.args[:-1])):
+            return None
+        code, k = fn.__code__, len(node.args) - 1
+        filled = code.co_varnames[k:code.co_argcount]
+        first_default = code.co_argcount - len(fn.__defaults__ or ())
+        if code.co_flags & 0x04 or code.co_argcount <= k or code.co_argcount > first_default \
+                or any(kw.arg in filled or kw.arg is None for kw in node.keywords):
+            return None
+        plain = [self.atom(a) for a in node.args[:-1]]
+        seq = self.atom(node.args[-1].value)
+        names = tuple(self.namer.fresh(f"{p}_arg") for p in filled)
+        self.temps.update(names)
+        self.body.append(ir.Assign(names, seq, self.loc))
+        return [*plain, *map(ir.Name, names)]
 
     def index(self, node: gast.expr) -> ir.Expr:
         if isinstance(node, gast.Slice):
@@ -981,10 +1025,88 @@ def _position(node: gast.AST) -> tuple[int, int]:
 
 
 def _surely_bound(stmts: list[gast.stmt]) -> set[str]:
-    """Names ``stmts`` bind on every path (by their top-level assignments)."""
-    return {n.id for s in stmts if isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign)
-            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    """Names ``stmts`` bind on every path that goes on after them (by their top-level assignments,
+    and those of both branches of an ``if``, or of the one that does not raise)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.If):
+            then, orelse = _surely_bound(s.body), _surely_bound(s.orelse)
+            out |= orelse if _always_raises(s.body) else then if _always_raises(s.orelse) else then & orelse
+        elif isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign):
+            out |= {n.id for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return out
+
+
+def _exposed_in_loop(loop: gast.For | gast.While) -> set[str]:
+    """Names an iteration of ``loop`` may read before binding them (its test and iterable too)."""
+    head = [loop.iter] if isinstance(loop, gast.For) else [loop.test]
+    bound = set(_target_names(loop.target)) if isinstance(loop, gast.For) else set()
+    return {n.id for h in head for n in _scope_loads(h)} | _exposed(loop.body, bound)
+
+
+def _exposed(stmts: list[gast.stmt], bound: set[str]) -> set[str]:
+    """Names ``stmts`` may read before they bind them (``bound``: bound already; updated)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.If):
+            out |= {n.id for n in _scope_loads(s.test)} - bound
+            out |= _exposed(s.body, set(bound)) | _exposed(s.orelse, set(bound))
+        elif isinstance(s, gast.With):
+            out |= {n.id for i in s.items for n in _scope_loads(i)} - bound
+            out |= _exposed(s.body, set(bound))
+        elif isinstance(s, gast.Try):  # (a handler may run after any part of the body)
+            out |= _exposed(s.body + s.orelse, set(bound)) | _exposed(s.finalbody, set(bound))
+            out |= {n.id for h in s.handlers for n in _scope_loads(h)} - bound
+        else:
+            out |= {n.id for n in _scope_loads(s)} - bound
+        bound |= _surely_bound([s])
+    return out
+
+
+def _always_raises(stmts: list[gast.stmt]) -> bool:
+    """``stmts`` end in ``raise`` on every path: what follows them never runs."""
+    last = stmts[-1] if stmts else None
+    return isinstance(last, gast.Raise) or (
+        isinstance(last, gast.If) and _always_raises(last.body) and _always_raises(last.orelse))
+
+
+def _may_raise(s: gast.stmt) -> bool:
+    """Whether ``s`` may raise: anything but ``pass``, binding a name to a constant or a name, and an ``if``
+    on a name (or its negation) of such statements (the flags ``desugar`` writes)."""
+    if isinstance(s, gast.Pass):
+        return False
+    if isinstance(s, gast.Assign):
+        return not (all(isinstance(t, gast.Name) for t in s.targets) and isinstance(s.value, gast.Constant | gast.Name))
+    if isinstance(s, gast.If):
+        test = s.test.operand if isinstance(s.test, gast.UnaryOp) and isinstance(s.test.op, gast.Not) else s.test
+        return not isinstance(test, gast.Name | gast.Constant) or any(map(_may_raise, s.body + s.orelse))
+    return not _catches_all(s)
+
+
+def _catches_all(s: gast.stmt) -> bool:
+    """A ``try`` that catches every exception (``except BaseException``, as generated code does) and whose
+    handler, ``else`` and ``finally`` cannot raise: it never raises, nor stops partway."""
+    return isinstance(s, gast.Try) and any(
+        h.type is None or (isinstance(h.type, gast.Name) and h.type.id == "BaseException") for h in s.handlers) \
+        and not any(map(_may_raise, [*(t for h in s.handlers for t in h.body), *s.orelse, *s.finalbody]))
+
+
+def _unsure(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` may have set when they raise partway: those set by a statement a statement that
+    may raise follows, and inside a loop, ``with`` or ``try`` (which may raise after setting them); a
+    simple statement that raises sets nothing."""
+    out = set()
+    for i, s in enumerate(stmts):
+        if any(map(_may_raise, stmts[i + 1:])):
+            out |= _stores([s])
+        if getattr(s, "protected", False) or _catches_all(s):  # (``protected``: its code is in groups, ``desugar.tries``)
+            continue
+        if isinstance(s, gast.If):
+            out |= _unsure(s.body) | _unsure(s.orelse)
+        elif isinstance(s, gast.For | gast.While | gast.With | gast.Try):
+            out |= _stores([s])
+    return out
 
 
 def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:

@@ -127,16 +127,25 @@ class Mutation:
         return {r for b in self.bases[id(write)] for r in reach(b)}
 
     def written(self, name: str) -> bool:
+        """May a write change ``name``'s memory (also as an older iteration's object)?"""
         r = self.reaches(name)
+        r |= {self.aged(h) for h in r}
         return any(self.hit(w) & r for w in self.writes)
 
     def changes_after(self, name: str, stmt: ir.Stmt) -> bool:
-        """May a write to ``name``'s memory run after ``stmt`` (later in the code, or a later iteration)?"""
+        """May a write to ``name``'s memory run after ``stmt``: later in the code, or in a later iteration
+        (where memory made in the loop is an older iteration's object: ``y = np.max(...)`` saved on
+        the tape, then ``y += ...`` in the next iteration)?"""
         r = self.reaches(name)
         here = self.order[id(stmt)]
         loops = set(self.loops[id(stmt)])
-        return any(self.hit(w) & r and (self.order[id(w)] > here or loops & set(self.loops[id(w)]))
-                   for w in self.writes)
+        for w in self.writes:
+            hit, around = self.hit(w), loops & set(self.loops[id(w)])
+            if hit & r and (self.order[id(w)] > here or around):
+                return True
+            if hit & {self.aged(h, loop) for h in r for loop in around}:
+                return True
+        return False
 
     def changed_by(self, name: str, stmt: ir.Stmt) -> bool:
         """Does ``stmt`` itself write into ``name``'s memory (an in-place operator reading its operand)?"""

@@ -244,6 +244,8 @@ class _Adjoint:
         else:
             value = ir.BinOp("+", current, contribution)
         bar = self.owned.get(name) or self.variable(name)
+        if current != ir.Name(bar):  # (added into itself, a buffer stays one: the sum is fresh, or in place)
+            self.buffers.discard(bar)
         reached = self.entries_reached(current, contribution)
         self.emit(bar, value)
         self.bars[name] = ir.Name(bar)
@@ -404,6 +406,9 @@ class _Adjoint:
         only at run time goes through ``vjp_of``.
         """
         active = self.an.active
+        if any(isinstance(a, ir.Name) and a.id in active for a in p.starred):
+            self.star_call(stmt, p, g)
+            return
         positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
         keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
         operands = [p.args[i] for i in positions] + [p.kwargs[k] for k in keywords]
@@ -412,7 +417,10 @@ class _Adjoint:
             operands.append(p.func)
         if not operands:
             return
-        func, receiver = self.callee_vjp(stmt, p, positions, keywords, captures)
+        func, receiver, slots = self.callee_vjp(stmt, p, positions, keywords, captures)
+        if any(key is not None for _, key in slots):
+            self.packed_call(stmt, g, func, receiver, slots, operands)
+            return
         pullback = self.pullback_names[id(stmt)]
         stmt.target = (stmt.target, pullback)
         stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
@@ -431,9 +439,45 @@ class _Adjoint:
         for operand, part in later:
             self.add(operand, ir.Name(part))
 
+    def star_call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """``z = f(a, *xs, k=v, **kw)`` where a value passed with ``*`` or ``**`` carries a derivative:
+        ``star_vjp`` binds the arguments when it runs, and the pullback gives one cotangent per argument
+        (a tuple, a dict), split back into the operands (``split_star``, ``split_kwargs``)."""
+        call = stmt.value
+        pullback = self.pullback_names[id(stmt)]
+        packed = [ir.Tuple(list(call.args)), ir.Call(helper("dict"), [], list(call.kwargs))]
+        stmt.target = (stmt.target, pullback)
+        func = call.func if p.callee is None else ir.Ref((f"{_name(p.callee)}",), p.callee, helper=True)
+        stmt.value = ir.Call(helper("star_vjp"), [func, *packed])
+        args_bar, kwargs_bar = self.namer.fresh("args_bar"), self.namer.fresh("kwargs_bar")
+        self.emit((args_bar, kwargs_bar), ir.Call(ir.Name(pullback), [g]))
+        # (operand, what split_star/split_kwargs is told of it: None or the sequence; the keyword or the mapping)
+        positional = [(a.value, a.value) if isinstance(a, ir.Starred) else (a, ir.Const(None)) for a in call.args]
+        keywords = [(v, v if k is None else ir.Const(k)) for k, v in call.kwargs]
+        for bar, parts, split in ((args_bar, positional, "split_star"), (kwargs_bar, keywords, "split_kwargs")):
+            if not any(isinstance(o, ir.Name) and o.id in self.an.active for o, _ in parts):
+                continue
+            names = tuple(self.namer.fresh("part_bar") for _ in parts)
+            self.emit(names, ir.Call(helper(split), [ir.Name(bar), ir.Tuple([like for _, like in parts])]))
+            for (operand, _), name in zip(parts, names):
+                self.add(operand, ir.Name(name))
+
+    def packed_call(self, stmt: ir.Assign, g: ir.Expr, func: ir.Expr, receiver: list[ir.Expr], slots: list,
+                    operands: list[ir.Expr]) -> None:
+        """A call whose differentiated arguments bind to the callee's ``*args`` or ``**kwargs``: its pullback
+        gives that parameter's cotangent (a tuple, a dict), and each argument's is the entry it filled."""
+        pullback = self.pullback_names[id(stmt)]
+        stmt.target = (stmt.target, pullback)
+        stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
+        parts = {name: self.namer.fresh(f"{name}_bar_part") for name, _ in slots}
+        self.emit(tuple(parts.values()), ir.Call(ir.Name(pullback), [g]))
+        for operand, (name, key) in zip(operands, slots):
+            self.add(operand, ir.Name(parts[name]) if key is None else ir.Subscript(ir.Name(parts[name]), ir.Const(key)))
+
     def callee_vjp(self, stmt: ir.Assign, p, positions: list[int], keywords: list[str], captures: bool
-                   ) -> tuple[ir.Expr, list[ir.Expr]]:
-        """What the forward pass calls instead of the callee, and the receiver it passes first: the
+                   ) -> tuple[ir.Expr, list[ir.Expr], list[tuple[str, object]]]:
+        """What the forward pass calls instead of the callee, the receiver it passes first and where each
+        differentiated argument binds (``resolve.bind_slots``; none but for a call into user code): the
         user's rrule, a checkpoint's handle, a handle to the callee's vjp, or ``vjp_of`` for a callee known
         only at run time."""
         fn = p.callee
@@ -441,26 +485,30 @@ class _Adjoint:
             if keywords:
                 raise S2SADSyntaxError("a value carrying a gradient is passed by keyword to a function with "
                                        "a custom rule; pass it positionally", self.loc)
-            return ir.Ref((f"{_name(fn)}_rrule",), RRuleHandle(custom_rule(fn), tuple(positions)), helper=True), []
+            return ir.Ref((f"{_name(fn)}_rrule",), RRuleHandle(custom_rule(fn), tuple(positions)), helper=True), [], []
         if fn is not None:  # known now: bind a handle to its vjp
-            target, receiver, wrt = call_target(fn, p.func, positions, keywords, self.loc)
-            if isinstance(fn, Checkpointed):
+            target, receiver, wrt, slots = call_target(fn, p.func, positions, keywords, self.loc)
+            checkpointed = isinstance(fn, Checkpointed)
+            if checkpointed and any(key is not None for _, key in slots):
+                raise S2SADSyntaxError(f"a differentiated argument of the checkpointed {target.__qualname__} binds "
+                                       "to *args or **kwargs; pass it to a named parameter", self.loc)
+            if checkpointed:
                 handle = CheckpointHandle(target, wrt)
             else:
                 handle = VJP.of(target, wrt).call
                 signature = self.an.calls.get(id(stmt))
                 if signature is not None and not receiver:  # made for what is passed, now
                     handle = handle.__self__.specialised(signature) or handle
-            return ir.Ref((f"{target.__name__}_vjp",), handle, helper=True), receiver
+            return ir.Ref((f"{target.__name__}_vjp",), handle, helper=True), receiver, slots
         spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
-        return ir.Call(helper("vjp_of"), spec), []
+        return ir.Call(helper("vjp_of"), spec), [], []
 
     def if_(self, stmt: ir.If) -> None:
         self.loc = stmt.loc
-        bars0, owned0, out0 = dict(self.bars), dict(self.owned), self.out
-        branches = []
+        bars0, owned0, out0, buffers0 = dict(self.bars), dict(self.owned), self.out, set(self.buffers)
+        branches, buffers = [], []
         for body, yields in ((stmt.body, stmt.yields[0]), (stmt.orelse, stmt.yields[1])):
-            self.bars, self.owned, self.out = dict(bars0), dict(owned0), []
+            self.bars, self.owned, self.out, self.buffers = dict(bars0), dict(owned0), [], set(buffers0)
             for name, y in zip(stmt.outs, yields):
                 self.bars.pop(name, None)
                 self.owned.pop(name, None)
@@ -468,7 +516,9 @@ class _Adjoint:
                     self.add(y, bars0[name])
             self.block(body)
             branches.append((self.out, self.bars, self.owned))
+            buffers.append(self.buffers)
         self.bars, self.owned, self.out = bars0, owned0, out0
+        self.buffers = buffers[0] & buffers[1]  # a buffer after the if only where both branches leave one
         self.loc = stmt.loc
         local = ir.bound_in(stmt.body) | ir.bound_in(stmt.orelse) | set(stmt.outs)
         (then, then_bars, then_owned), (orelse, else_bars, else_owned) = branches

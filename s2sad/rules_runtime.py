@@ -424,3 +424,13 @@ _linear(runtime_numpy.interp_adjoint, "interp_adjoint", lambda h, ans, g, x, xp,
         zero=(3,))
 _linear(runtime_numpy.select_adjoint, "select_adjoint", lambda h, ans, g, condlist, choicelist: (
     np.select(condlist, h, 0.0), None, None), zero=(2,))
+
+
+# ----- records: a field read and its adjoint, each linear in the (co)tangent it takes first -----
+
+_linear(runtime.field_adjoint, "field_adjoint", lambda h, ans, g, x, name: (rt.field_tangent(h, x, name), None, None))
+_linear(runtime.field_tangent, "field_tangent", lambda h, ans, x_dot, x, name: (rt.field_adjoint(h, x, name), None, None))
+_linear(runtime.field_of, "field_of", lambda h, ans, g, name, index: (rt.field_adjoint(h, g, name), None, None), zero=())
+defrule(runtime.record_jvp, "record_jvp", lambda h, ans, like, names, *dots: (
+    None, None, *(rt.field_of(h, n, i) for i, n in enumerate(names.const))), diff=None, zero=(0,),
+    forward=lambda ans, dots, like, names, *args: rt.record_jvp(like, names, *dots[2:]))

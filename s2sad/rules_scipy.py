@@ -45,6 +45,7 @@ _UNARY = {
     "erfcx": lambda g, ans, x: g * (2.0 * x * ans - 2.0 / _SQRT_PI),
     "ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x)) / _SQRT_2PI,
     "log_ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x) - ans) / _SQRT_2PI,
+    "log_expit": lambda g, ans, x: g * special.expit(-x),
     "ndtri": lambda g, ans, x: g * _SQRT_2PI * np.exp(0.5 * (ans * ans)),
     "i0": lambda g, ans, x: g * special.i1(x),
     "i1": lambda g, ans, x: g * 0.5 * (special.i0(x) + special.iv(2.0, x)),
@@ -56,6 +57,8 @@ _UNARY = {
     "y1": lambda g, ans, x: g * 0.5 * (special.y0(x) - special.yv(2.0, x)),
 }
 for _name, _d in _UNARY.items():
+    if not hasattr(_sp, _name):  # (log_expit: scipy 1.8)
+        continue
     defrule(getattr(_sp, _name), f"scipy.special.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
             elementwise=True)
 

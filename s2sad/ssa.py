@@ -13,7 +13,7 @@ import gast
 
 from . import ir
 from .closures import captures, cells
-from .desugar import comprehensions, desugar, matches
+from .desugar import comprehensions, desugar, matches, tries
 from .frontend import Source, parse_function
 from .lower import lower
 from .naming import Namer
@@ -23,12 +23,13 @@ __all__ = ["lowered_ir"]
 
 
 _COMPREHENSIONS = {gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp}
+_TRIES = {gast.Try, *([gast.TryStar] if hasattr(gast, "TryStar") else [])}
 
 
 def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynamic_cells: bool = False
                ) -> tuple[Source, Namer, ir.Function]:
     """The front half of the pipeline: parse, desugar, lower, simplify, verify. The match, comprehension,
-    nonlocal and capture passes run only on functions that have such constructs (a pass with nothing to
+    nonlocal, capture and try passes run only on functions that have such constructs (a pass with nothing to
     do is not run: each walks the whole tree)."""
     src = parse_function(fn, dynamic_cells)
     present = _constructs(src.tree)
@@ -41,6 +42,8 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
     if present & {gast.FunctionDef, gast.Lambda}:
         tree = captures(tree, src)
     desugar(tree)
+    if present & _TRIES:
+        tries(tree, src)
     namer = Namer()
     lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)

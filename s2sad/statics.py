@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .pytree import is_node
+
 __all__ = ["SCALAR", "OTHER", "Items", "of_value", "join", "unpacked", "entry", "SCALAR_TYPES", "param_facts",
            "nested", "MAX_NESTED"]
 
@@ -69,8 +71,8 @@ def of_value(v: Any) -> object:
         return Items(kind, tuple(range(len(v))), tuple(of_value(x) for x in v))
     if isinstance(v, SCALAR_TYPES):
         return SCALAR
-    if isinstance(v, tuple | list | dict):
-        return None  # a namedtuple, an OrderedDict, ...: a pytree node, not specialised on
+    if is_node(v):
+        return None  # a namedtuple, an OrderedDict, a dataclass, ...: a pytree node, not specialised on
     return OTHER
 
 

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import inspect
 import itertools
 import linecache
 import os
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from . import cache, ir
 from .codegen import bind_helpers, emit
 from .entries import spread_entries
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .forward import forward
 from .frontend import Source
 from .fuse import fuse
@@ -155,6 +157,15 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
               facts: dict[str, object] | None = None) -> Generated:
+    try:
+        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts)
+    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
+        raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
+
+
+def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
+               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
+               facts: dict[str, object] | None) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -169,7 +180,9 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     the user functions it calls with arguments of known types are transformed for them, now.
     ``facts`` (with ``dims``): what the pytree parameters hold (``statics.Items``).
     """
-    params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
+    code = fn.__code__
+    params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
+                                  + bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
     if missing:
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")

@@ -26,3 +26,17 @@ def norm_cdf(x):
 
 def layer_sum(params, x):
     return np.sum(np.tanh(x @ params["W"] + params["b"]))
+
+
+def doubled(x, ys):
+    zs = ys + ys  # a list joined with itself where it is one
+    return x * zs[0] * zs[3]
+
+
+def doubled_default(x, c=(1.0, 2.0)):
+    d = c + c
+    return x * d[3]
+
+
+def field_affine(p, x):
+    return p.w * x + p.b

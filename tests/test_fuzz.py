@@ -67,6 +67,21 @@ def test_a_kink_at_the_point_is_a_kink_not_a_mismatch(runner):
         """, 0.5)).outcome == "pass"
 
 
+def test_a_kink_exactly_at_the_point_is_a_kink_not_a_mismatch(runner, wrong_sin):
+    # --seed 271828 --index 8648: np.clip at its bound, where central differences agree at every step
+    # (the mean of the two one-sided slopes) and the derivative takes one side
+    clipped = program("""
+        def f(x):
+            return np.sum(np.clip(x, -0.5, 0.8) * x)
+        """, np.array([-0.5, 0.3]))
+    assert runner.run(clipped, higher_order=False).outcome == "kink"
+    smooth = program("""
+        def f(x):
+            return np.sum(np.sin(x) * x * x)
+        """, np.array([-0.5, 0.3]))
+    assert runner.run(smooth, higher_order=False).outcome == "mismatch"  # (a wrong rule: no jump explains it)
+
+
 def test_a_documented_refusal_is_told_from_a_false_one(runner):
     source = """
         def f(x):

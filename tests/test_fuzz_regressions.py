@@ -412,3 +412,84 @@ def square_in_place_through_an_alias(x, y):
 def test_an_inplace_update_by_an_alias_of_itself_is_read_before_the_update():
     check_grads(square_in_place_through_an_alias, (np.array([[0.144], [-1.173]]), np.array([-1.448, -1.472])),
                 modes=("rev", "fwd"))
+
+
+def return_a_where_from_a_loop(x):
+    # --seed 31337 --index 4700: the derivative binds the mask None where the branch did not run; None
+    # joined with a bool was taken for a value carrying a derivative, and refused as np.where's mask
+    for e in (np.sin(x),):
+        if -x < 0.8:
+            return np.where(x > 0.1, np.tanh(e) * x, x)
+    return x * x
+
+
+def test_a_mask_or_none_read_back_from_the_tape_carries_no_derivative():
+    for x in (0.18, -0.9):
+        check_grads(s2sad.grad(return_a_where_from_a_loop), (x,), modes=("rev", "fwd"))
+
+
+def return_early_or_loop(x, y):
+    # --seed 31337 --index 6523: the loop made y's cotangent a buffer it adds into in place; the branch
+    # that returns early gave it a read-only broadcast instead, and after the if it was still taken
+    # for a buffer (`add_at` wrote into the broadcast)
+    a1 = (x / (1.5 + 1.0 * np.tanh(y[1, 0]))).copy()
+    if np.radians(y[1, 0]) >= -1.3:
+        return np.sum(y) / (1.5 + 1.0 * np.tanh(x[-2] * np.sum(y)))
+    for e1 in [np.sort(a1[[1, 1, 0]])]:
+        a1 = np.positive(np.ones((2, 3)) * y) @ (e1[-1] / (1.5 + 1.0 * np.tanh(e1)))
+    return np.sum(a1 * a1)
+
+
+def test_a_cotangent_is_added_into_in_place_only_where_every_branch_made_it_a_buffer():
+    x = np.array([-0.995, -0.712])
+    for y in (np.array([[0.41], [-0.653]]), np.array([[0.41], [-80.0]])):
+        check_grads(return_early_or_loop, (x, y), modes=("rev", "fwd"))
+
+
+def where_in_a_loop_after_an_early_return(x):
+    # --seed 31337 --index 1571: the second loop's tape is None where the first loop returned; None
+    # joined with the tape hid what the tape holds, so its masks were taken to carry derivatives
+    for r in x:
+        if r > 0.4:
+            return r * r
+    for _ in range(1, 2):
+        if x[0] < 0.5:
+            return np.tanh(np.where(np.sum(x) > 0.1, x[-2], x[0]))
+    return np.sum(x)
+
+
+def test_a_tape_that_may_be_none_still_holds_masks_without_derivative():
+    for x in (np.array([-1.0, 0.3, 0.2]), np.array([0.5, 0.3, 0.2])):
+        check_grads(s2sad.grad(where_in_a_loop_after_an_early_return), (x,), modes=("rev", "fwd"))
+
+
+def dot_with_the_argument(x):
+    # --seed 271828 --index 1857: the gradient's dot_rhs_adjoint(g, a, x) reads x for its shape only;
+    # forward over reverse found no differentiated operand with a tangent and summed no parts
+    y1 = np.full((2, 3), 1.4)
+    if np.sum(x) > -0.6:
+        return np.dot(np.amax(y1 + np.linspace(0.0, 1.0, 6).reshape((2, 3)), axis=1), x)
+    return np.sum(x * x)
+
+
+def test_an_operand_read_for_its_shape_only_gives_no_tangent():
+    for x in (np.array([0.456, 0.625]), np.array([-0.456, -0.625])):
+        check_grads(s2sad.grad(dot_with_the_argument), (x,), modes=("rev", "fwd"))
+
+
+def update_last_iterations_max(x):
+    # --seed 271828 --index 5592: the tape kept the max of one iteration by reference, and the next
+    # iteration's `a2 +=` changed it in place (an older iteration's object): the pullback then found
+    # no position holding the max (0 / 0)
+    a2 = np.ones(3) * np.sum(x)
+    j1 = 0
+    while j1 < 2:
+        j1 += 1
+        a2 += a2 * 2.0
+        a2 = np.max(x + np.linspace(0.0, 1.0, 6).reshape((2, 3)), axis=0)
+    return np.sum(a2 * a2)
+
+
+def test_a_value_saved_for_the_pullback_is_copied_before_a_later_iteration_changes_it():
+    check_grads(update_last_iterations_max, (np.array([[-0.155, 0.46, -0.912], [0.371, -1.129, -0.645]]),),
+                modes=("rev", "fwd"))

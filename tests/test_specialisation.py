@@ -2,6 +2,9 @@
 caller, or made for the types it passes) and pytree arguments. Each case checks derivatives against
 finite differences, and what the generated code no longer needs."""
 
+import collections
+import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -273,3 +276,102 @@ def helper_with_kwonly(x, *, scale=1.0):
 def test_helpers_written_in_keep_their_meaning(args):
     check_grads(helpers_of_every_shape, args, argnums=(0, 1), modes=("rev", "fwd"))
     assert "_vjp(" not in grad_text(helpers_of_every_shape, args, (0, 1))  # (all of them written in)
+
+
+def joined_by_keyword(x, a, b):
+    return sc.doubled(x, ys=[a, b]) + sc.doubled_default(x) + sc.doubled_default(x, c=[a, b])
+
+
+def test_a_helper_made_for_its_arguments_knows_those_passed_by_keyword_and_its_defaults():
+    # (made for the facts of the positional arguments alone, `ys` was taken for an array: `ys + ys` an addition)
+    check_grads(joined_by_keyword, (1.5, 2.0, 3.0), argnums=(0, 1, 2), modes=("rev", "fwd"))
+    assert s2sad.grad(joined_by_keyword, argnums=2)(1.5, 2.0, 3.0) == pytest.approx(1.5 * 2.0 + 1.5)
+
+
+@dataclasses.dataclass
+class Layer:
+    w: np.ndarray
+    b: np.ndarray
+
+
+def layer_in_a_dict(params, x):
+    return np.sum(sc.field_affine(params["layer"], x) ** 2)
+
+
+def test_a_dataclass_inside_a_pytree_is_not_specialised_on():
+    params = {"layer": Layer(np.ones(3), np.arange(3.0))}
+    check_grads(layer_in_a_dict, (params, np.linspace(0.5, 1.5, 3)), argnums=(0, 1), modes=("rev", "fwd"))
+
+
+Record = collections.namedtuple("Record", "w b")
+
+
+def finally_scaled(x, t):
+    y = x * 2.0
+    try:
+        if t > 0.5:
+            raise ValueError("large")
+        y = y * x
+    except ValueError:
+        y = y + 1.0
+    finally:
+        y = y * 3.0
+    return y
+
+
+def powers_until(x, n):
+    y = x
+    for i in range(n):
+        y = y * x
+        if i == 2:
+            raise ValueError("stop")
+    return y
+
+
+def make_record(w, b):
+    return Record(w, b)
+
+
+def use_record(p, x):
+    return p.w * x + p.b
+
+
+def three(a, b, c):
+    return a * b + c
+
+
+@functools.wraps(three)
+def forwarding(*args, **kwargs):
+    return three(*args, **kwargs)
+
+
+def helpers_of_main_constructs(x, y):
+    total = 0.0
+    for t in [0.1, 0.9, 0.3]:
+        total = total + finally_scaled(x, t)
+    for n in [2, 5, 1, 4]:
+        try:
+            z = powers_until(y, n)  # (stops partway where n > 3: the handler's value, not the loop's)
+        except ValueError:
+            z = y
+        total = total + z
+    p = make_record(x, y)
+    pair = (y, x)
+    return total + use_record(p, y) + three(x, *pair) + forwarding(y, x, x)
+
+
+@pytest.mark.parametrize("args", [(1.3, 0.7), (0.6, 1.2)])
+def test_helpers_with_try_finally_records_and_star_arguments_written_in_keep_their_meaning(args):
+    check_grads(helpers_of_main_constructs, args, argnums=(0, 1), modes=("rev", "fwd"))
+    text = grad_text(helpers_of_main_constructs, args, (0, 1))
+    assert "_vjp(" not in text, text  # (all of them written in)
+
+
+def records_in_and_out(rec, x):
+    q = make_record(rec.w * x, rec.b)
+    return np.sum(use_record(q, x) + use_record(rec, x))
+
+
+def test_a_record_argument_through_helpers_written_in():
+    rec = Record(np.linspace(0.1, 0.3, 3), np.ones(3))
+    check_grads(records_in_and_out, (rec, np.arange(3.0)), argnums=(0, 1), modes=("rev", "fwd"))
