@@ -152,13 +152,13 @@ def _collector_paused():
         gc.enable()
 
 
-@_collector_paused()
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
               facts: dict[str, object] | None = None) -> Generated:
     try:
-        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts)
+        with _collector_paused():
+            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
