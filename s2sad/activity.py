@@ -422,6 +422,19 @@ def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact,
         demoted |= broken
 
 
+def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
+    """A nested function whose default value carries a derivative: the function object keeps the value,
+    where no derivative follows it (``closures.captures`` passes it at the calls of a function called only
+    by its name)."""
+    if isinstance(stmt.value, ir.Closure) and stmt.target in analysis.useful:
+        held = [n for n in stmt.value.defaults if n in analysis.varied]
+        if held:
+            raise S2SADSyntaxError(
+                f"a default value of this nested function reads {held[0]!r}, which carries a gradient, and the "
+                "function is used as a value (not only called by its name): s2sad cannot follow a gradient "
+                f"through a default value. Pass {held[0]!r} as an argument, or read it in the body", stmt.loc)
+
+
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
     """Refuse, at the user's line, a use of a value carrying a derivative that no rule differentiates:
     an argument a rule treats as a constant (a keyword, an index, ``b=`` of ``logsumexp``), and a
@@ -433,6 +446,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 "follow a gradient through a global. Return the value instead", stmt.loc)
         if not isinstance(stmt, ir.Assign):
             continue
+        _check_defaults(stmt, analysis)
         p = analysis.prims[id(stmt)]
         if writes_into_argument(stmt.value) and _names(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(

@@ -216,7 +216,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         call_rule.__s2sad_vjp_of__ = True
         return call_rule
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
-    cells = fn.__closure__ or ()
+    own = bool(fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__)  # (the transform is shared by its code)
     n = len(cache.wrt) - len(frees)
     slots = bind_slots(fn, positions, keywords, len(self_arg))[1]
     packed = any(key is not None for _, key in slots)
@@ -224,7 +224,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     def call(*args, **kwargs):
         args = (*self_arg, *args)
         vjp = cache.entry(args).vjp
-        if cells:
+        if own:
             vjp = rebind(vjp, fn)
         out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
         _check_no_writes(fn, args, kwargs)
@@ -368,7 +368,7 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         if captures:
             tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
         e = cache.entry(args)
-        jvp = rebind(e.vjp, fn) if fn.__closure__ else e.vjp
+        jvp = rebind(e.vjp, fn) if fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ else e.vjp
         out = jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
         _check_no_writes(fn, args, kwargs)  # (after: a callee s2sad cannot transform says so first)
         return out

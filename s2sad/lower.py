@@ -909,11 +909,13 @@ class _Lowering:
         here (renamed to it where that is not the user's name): a closure reads its variables when
         called, and ``closures.captures`` has made those that may change after this point
         parameters of a named nested function. Where it could not, the change is refused."""
-        captured, names, renamed = [], [], {}
+        captured, names, defaults, renamed = [], [], [], {}
+        in_body = set(free_names(node, defaults=False))
         for name in free_names(node):
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
-            if name in self.stored_after(node) or (name in self.loop_stores() and not self.consumed(node)):
+            if name in in_body and (name in self.stored_after(node) or (
+                    name in self.loop_stores() and not self.consumed(node))):  # (a default is read when made)
                 raise self.src.syntax_error(
                     f"this nested function captures {name!r}, which is rebound or changed after the function "
                     "is made (a closure reads it when it is called); s2sad follows that for a nested function "
@@ -929,9 +931,12 @@ class _Lowering:
             version = self.env[name]
             captured.append(ir.Name(version))
             names.append(version)
+            if name not in in_body:
+                defaults.append(version)
             if version != name:
                 renamed[name] = version
-        return ir.Closure(gast.gast_to_ast(rename_free(node, renamed) if renamed else node), captured, names)
+        return ir.Closure(gast.gast_to_ast(rename_free(node, renamed) if renamed else node), captured, names,
+                          defaults)
 
     def loop_stores(self) -> set[str]:
         """Names the loops around this point rebind or change (a closure made in one iteration may
