@@ -577,8 +577,8 @@ def test_a_loop_with_more_columns_than_results_chains_in_reverse():
     text = s2sad.source(three_carried, stage="factored", args=(np.ones(6),))
     # three carried values, six columns, one result read after the loop: the body's Jacobian is
     # taped and swept back, one row (∂a_3/∂·) instead of three rows of six columns carried along
-    assert "        tape.append((b_1, a_1, c_1))\n" in text
-    assert "    for b_1, a_1, c_1 in reversed(tape):\n" in text
+    assert "        tape.append((a_1, b_1, c_1))\n" in text
+    assert "    for a_1, b_1, c_1 in reversed(tape):\n" in text
     assert "Da_3_da_1, Da_3_db_1, Da_3_dc_1 = " in text
 
 
