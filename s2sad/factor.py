@@ -502,8 +502,10 @@ class _Emitter:
     def __init__(self, namer: Namer) -> None:
         self.namer = namer
 
-    def region(self, g: Graph, columns: list[str], vectors: list[str], top: bool = False) -> _Solved:
-        """``top``: the function body, whose loops may sweep back the function's rows (see ``_seeded``)."""
+    def region(self, g: Graph, columns: list[str], vectors: list[str], top: bool = False,
+               named: bool = True) -> _Solved:
+        """``top``: the function body, whose loops may sweep back the function's rows (see ``_seeded``);
+        not ``named``: the path sums' statements are left to the caller (a loop body's may be others)."""
         labels: dict[tuple[str, str], ir.Expr] = {}
         bound: dict[str, list[ir.Assign]] = {}  # node -> the partials into it that needed a name
         for (tail, head), label in g.edges.items():
@@ -539,9 +541,9 @@ class _Emitter:
         sources += [n for x in vectors for n, _ in g.vectors.get(x, ())]
         sums = _cheaper(nodes, labels, sources, [r for r in rows if r is not None],
                         reverse=len(rows) <= len(columns) + sum(map(len, g.vectors.values())))
-        code += sums.statements(self.namer)
         entries = [[sums.entry(c, r) if r is not None and c in nodes else _ZERO for c in columns] for r in rows]
         blocks = [[self._block(g, sums, x, r) if r is not None else None for x in vectors] for r in rows]
+        code += sums.statements(self.namer) if named else []
         return _Solved(code, entries, blocks, labels, sums)
 
     def _block(self, g: Graph, sums: _PathSums, x: str, row: str) -> ir.Expr | None:
@@ -583,8 +585,15 @@ class _Emitter:
         body = c.regions[0]
         outer = [col for col in c.columns if col in body.nodes]
         vectors = list(c.sizes)
-        step = _Step(c, self.region(body, c.carried + outer, vectors), outer, vectors)
-        plan, sparse = step.plan(outputs)
+        solved = self.region(body, c.carried + outer, vectors, named=False)
+        step = _Step(c, solved, outer, vectors)
+        plan, sparse, sums = step.plan(outputs)
+        if sums is not solved.sums:  # the path sums from the columns from outside only
+            for k, row in enumerate(step.row_nodes()):
+                for i, col in enumerate(outer):
+                    solved.entries[k][len(c.carried) + i] = sums.entry(col, row) if row is not None else _ZERO
+                solved.blocks[k] = [self._block(body, sums, x, row) if row is not None else None for x in vectors]
+        solved.code += sums.statements(self.namer)
         if plan == "forward":
             return self._forward(c, step, sparse), None
         stmts, tape, taped = self._taped(c, step, sparse)
@@ -757,7 +766,8 @@ class _Emitter:
             for col, name in row.labels.items():
                 if done[name] == _ZERO:
                     continue
-                code.append(ir.Assign(name, done[name], c.stmt.loc))
+                if done[name] != ir.Name(name):
+                    code.append(ir.Assign(name, done[name], c.stmt.loc))
                 if not isinstance(col, Vector):
                     code += self._join(labels, col, sink, ir.Name(name))
                     continue
@@ -783,11 +793,13 @@ class _Step:
         n = len(c.carried)
         self.nonzero = [[j for j in range(n) if solved.entries[k][j] != _ZERO] for k in range(n)]  # ∂next_k/∂carried_j
 
-    def plan(self, outputs: int | None) -> tuple[str, _Reduced | None]:
+    def plan(self, outputs: int | None) -> tuple[str, _Reduced | None, _PathSums]:
         """The cheapest way to chain, by operations per iteration (the body's path sums included):
         ``"forward"`` or ``"reverse"`` with the body's Jacobian (``_Reduced`` None) or pushed through its
         graph, or ``"seeded"``: in reverse from the function's ``outputs`` rows, where they are fewer than
-        the results read after the loop. (A body whose Jacobian is constant has nothing to tape.)"""
+        the results read after the loop. (A body whose Jacobian is constant has nothing to tape.) Also the
+        path sums the plan needs: the body's Jacobian, or (pushed through the graph) the columns from
+        outside's entries only."""
         dense = self.solved.sums.multiplications()
         plans: list[tuple[int, str, _Reduced | None]] = [(dense + self.forward_cost(), "forward", None)]
         taped = any(isinstance(e, ir.Name) or not _atom(e) for e in self.all_entries())
@@ -795,26 +807,27 @@ class _Step:
         nodes, sinks = list(body.nodes), [r for r in rows if r is not None]
         sources = [col for col in self.outer if col in body.nodes]
         sources += [v for x in self.vectors for v, _ in body.vectors.get(x, ())]
-        outer = _cheaper(nodes, labels, sources, sinks, reverse=len(sinks) <= len(sources)).multiplications()
+        outer = _cheaper(nodes, labels, sources, sinks, reverse=len(sinks) <= len(sources))
         carried = [col for col in self.c.carried if col in body.nodes]
         columns = [(self._weight(col), {carried[j] for j in range(len(carried)) if col in self.c.pattern[j]})
                    for col in self.all_columns()]
         pushed = _Reduced(nodes, labels, carried, sinks, sum(w for w, _ in columns), reverse=False)
-        plans.append((outer + pushed.cost(columns), "forward", pushed))
+        own = outer.multiplications()
+        plans.append((own + pushed.cost(columns), "forward", pushed))
         if taped:
             reach = self.reach()
             plans.append((dense + self.reverse_cost(), "reverse", None))
             back = [(1, {rows[k] for k in reach[r] if rows[k] is not None}) for r in self.rows()]
             pulled = _Reduced(nodes, labels, carried, sinks, len(back), reverse=True)
             grads = sum(self._grads_cost(reach[r]) for r in self.rows())
-            plans.append((outer + pulled.cost(back) + grads, "reverse", pulled))
+            plans.append((own + pulled.cost(back) + grads, "reverse", pulled))
             if outputs is not None and outputs < len(self.rows()):
                 seeded = _Reduced(nodes, labels, carried, sinks, outputs, reverse=True)
                 every = set(range(len(carried)))
-                plans.append((outer + seeded.cost([(outputs, set(sinks))]) + outputs * self._grads_cost(every),
+                plans.append((own + seeded.cost([(outputs, set(sinks))]) + outputs * self._grads_cost(every),
                               "seeded", seeded))
         _, plan, sparse = min(plans, key=lambda p: p[0])
-        return plan, sparse
+        return plan, sparse, self.solved.sums if sparse is None else outer
 
     def carried_entry(self, k: int, j: int) -> ir.Expr:
         """∂next_k/∂carried_l."""
