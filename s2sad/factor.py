@@ -525,8 +525,7 @@ class _Emitter:
                 if isinstance(s, ir.If):
                     code += self.branch(c)
                 else:
-                    reached = _closure(c.outs, g.edges, forward=True)
-                    stmts, later = self.loop(c, len({r for r in rows if r in reached}) if top else None)
+                    stmts, later = self.loop(c, len(_closure(c.outs, g.edges, True) & set(rows)) if top else None)
                     code += stmts
                     pending += [later] if later is not None else []
                 code += [a for out in c.outs for a in bound.get(out, [])]
@@ -808,8 +807,8 @@ class _Step:
         sources = [col for col in self.outer if col in body.nodes]
         sources += [v for x in self.vectors for v, _ in body.vectors.get(x, ())]
         outer = _cheaper(nodes, labels, sources, sinks, reverse=len(sinks) <= len(sources))
-        carried = [col for col in self.c.carried if col in body.nodes]
-        columns = [(self._weight(col), {carried[j] for j in range(len(carried)) if col in self.c.pattern[j]})
+        carried = self.c.carried
+        columns = [(self._weight(col), {c for c, pattern in zip(carried, self.c.pattern) if col in pattern})
                    for col in self.all_columns()]
         pushed = _Reduced(nodes, labels, carried, sinks, sum(w for w, _ in columns), reverse=False)
         own = outer.multiplications()
@@ -820,14 +819,18 @@ class _Step:
             back = [(1, {rows[k] for k in reach[r] if rows[k] is not None}) for r in self.rows()]
             pulled = _Reduced(nodes, labels, carried, sinks, len(back), reverse=True)
             grads = sum(self._grads_cost(reach[r]) for r in self.rows())
-            plans.append((own + pulled.cost(back) + grads, "reverse", pulled))
+            plans.append((own + pulled.cost(back) + self._taped(pulled) + grads, "reverse", pulled))
             if outputs is not None and outputs < len(self.rows()):
                 seeded = _Reduced(nodes, labels, carried, sinks, outputs, reverse=True)
                 every = set(range(len(carried)))
-                plans.append((own + seeded.cost([(outputs, set(sinks))]) + outputs * self._grads_cost(every),
-                              "seeded", seeded))
+                plans.append((own + seeded.cost([(outputs, set(sinks))]) + self._taped(seeded)
+                              + outputs * self._grads_cost(every), "seeded", seeded))
         _, plan, sparse = min(plans, key=lambda p: p[0])
         return plan, sparse, self.solved.sums if sparse is None else outer
+
+    def _taped(self, graph: _Reduced) -> int:
+        """The values an iteration tapes for a sweep through ``graph``."""
+        return sum(not isinstance(e, ir.Const) for e in [*graph.labels(), *self.outer_entries()])
 
     def carried_entry(self, k: int, j: int) -> ir.Expr:
         """∂next_k/∂carried_l."""

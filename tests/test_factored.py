@@ -406,6 +406,22 @@ def pendulums_energy(x):
     return np.array([p0, e, e * x[0]])
 
 
+def pendulums_in_branch(x):
+    # inside a branch: the two results read after the loop are its rows, swept back through the body's graph
+    if x[0] > 0.0:
+        p0, p1, p2, v0, v1, v2 = x[0], x[1], x[2], x[3], x[4], x[5]
+        for _ in range(4):
+            f0 = -math.sin(p0) + math.sin(p1 - p0)
+            f1 = -math.sin(p1 - p0) + math.sin(p2 - p1)
+            f2 = -math.sin(p2 - p1)
+            v0, v1, v2 = v0 + 0.1 * f0, v1 + 0.1 * f1, v2 + 0.1 * f2
+            p0, p1, p2 = p0 + 0.1 * v0, p1 + 0.1 * v1, p2 + 0.1 * v2
+        r = p0 * p2
+    else:
+        r = x[1]
+    return np.array([r, r * x[2]])
+
+
 def ring_forward(t):
     a, b, c, d = t, 2.0 * t, t * t, 1.0
     for _ in range(5):
@@ -528,7 +544,8 @@ CONTROL = [
     (inner_init_from_outer_body, (V4,), 0), (pendulums_from_one_angle, (0.4,), 0),
     (pendulums_energy, (np.array([0.2, 0.4, 0.6, 0.1, 0.3, 0.5]),), 0), (ring_forward, (0.4,), 0),
     (swept_element_reads, (V4, 0.6), (0, 1)), (two_swept_loops, (V4,), 0), (swept_with_break, (0.4, 0.7), (0, 1)),
-    (swept_with_break, (1.4, 1.7), (0, 1)),
+    (swept_with_break, (1.4, 1.7), (0, 1)), (pendulums_in_branch, (np.array([0.2, 0.4, 0.6, 0.1, 0.3, 0.5]),), 0),
+    (pendulums_in_branch, (np.array([-0.2, 0.4, 0.6, 0.1, 0.3, 0.5]),), 0),
 ]
 FALLBACK = [
     (elementwise_array, (np.array([0.5, 1.0]),), 0), (whole_array_use, (V4[:3],), 0), (return_in_loop, (V4,), 0),
@@ -645,8 +662,8 @@ def test_a_loop_with_more_columns_than_results_chains_in_reverse():
     text = s2sad.source(three_carried, stage="factored", args=(np.ones(6),))
     # three carried values, six columns, one result read after the loop: the body's Jacobian is
     # taped and swept back, one row (∂a_3/∂·) instead of three rows of six columns carried along
-    assert "        tape.append((a_1, b_1, c_1))\n" in text
-    assert "    for a_1, b_1, c_1 in reversed(tape):\n" in text
+    assert "        tape.append((b_1, a_1, c_1))\n" in text
+    assert "    for b_1, a_1, c_1 in reversed(tape):\n" in text
     assert "Da_3_da_1, Da_3_db_1, Da_3_dc_1 = " in text
 
 
@@ -665,6 +682,11 @@ def test_a_loop_in_the_function_body_is_swept_back_from_the_functions_rows():
     assert "    De_dp0_1 = Dsub_5_dp0_3\n" in text
     assert "    for dsin_3_dsub_2, dsin_1_dsub, Df0_dp0_1 in reversed(tape):\n" in text
     assert "        De_dsub = De_dsin_1 * dsin_1_dsub\n" in text and "Dv0_3_dv0_1" not in text
+
+    # inside a branch, the rows are the loop's two results read after it
+    text = s2sad.source(pendulums_in_branch, stage="factored", args=(np.ones(6),))
+    assert "        for dsin_3_dsub_2, dsin_1_dsub, Df0_dp0_1 in reversed(tape):\n" in text
+    assert "            Dp2_3_dsub = Dp2_3_dsin_1 * dsin_1_dsub\n" in text and "Dv0_3_dv0_1" not in text
 
 
 def test_factored_euler_multiplies_less_than_jacrev():
