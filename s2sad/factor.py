@@ -25,10 +25,15 @@ the factored edges made.
 Branches and loops (``graph.Compound``): each region is factored on its own. A branch
 becomes an ``if`` whose arms each also yield their region's Jacobian (the taken arm's
 is the one used); a loop carries the Jacobian of its carried values with respect to
-what the loop reads, chained per iteration with the body's factored Jacobian, either
-forward (``J = J_body(i) @ J``, carried along) or in reverse (the bodies' Jacobians
-taped, then multiplied from the last iteration back), whichever needs fewer operations
-per iteration for the shapes. The enclosing graph factors on with these as its edges' labels.
+what the loop reads, chained per iteration, by whichever plan needs the fewest
+operations per iteration (``_Step.plan``): forward (``J = J_body(i) @ J``, carried along)
+or in reverse (taped, then swept from the last iteration back), each either with the
+body's factored Jacobian or through the body's graph (``_Reduced``: each column, or row,
+pushed node by node, after eliminating the nodes not worth a name; a body of cheap,
+sparse steps has fewer edges than its Jacobian has entries). A loop in the function body
+may also be swept back from the function's rows instead of its results read after it
+(``_Emitter._seeded``), where they are fewer. The enclosing graph factors on with these
+as its edges' labels.
 
 Generated code names a local partial ``dhead_dtail`` (as the graph prints it) and a
 factored edge ``Dhead_dtail``; the function computes the primal values its labels
@@ -579,7 +584,7 @@ class _Emitter:
     # ----- a loop: the body's Jacobian chained over the iterations -----
 
     def loop(self, c: Compound, outputs: int | None = None) -> tuple[list[ir.Stmt], _Pending | None]:
-        """The loop carrying its Jacobian, by the cheapest of the plans ``_Step.plans`` weighs; ``outputs``:
+        """The loop carrying its Jacobian, by the cheapest of the plans ``_Step.plan`` weighs; ``outputs``:
         in the function body, how many of the function's rows the loop's results reach."""
         body = c.regions[0]
         outer = [col for col in c.columns if col in body.nodes]
@@ -819,16 +824,16 @@ class _Step:
             back = [(1, {rows[k] for k in reach[r] if rows[k] is not None}) for r in self.rows()]
             pulled = _Reduced(nodes, labels, carried, sinks, len(back), reverse=True)
             grads = sum(self._grads_cost(reach[r]) for r in self.rows())
-            plans.append((own + pulled.cost(back) + self._taped(pulled) + grads, "reverse", pulled))
+            plans.append((own + pulled.cost(back) + self._tape_cost(pulled) + grads, "reverse", pulled))
             if outputs is not None and outputs < len(self.rows()):
                 seeded = _Reduced(nodes, labels, carried, sinks, outputs, reverse=True)
                 every = set(range(len(carried)))
-                plans.append((own + seeded.cost([(outputs, set(sinks))]) + self._taped(seeded)
+                plans.append((own + seeded.cost([(outputs, set(sinks))]) + self._tape_cost(seeded)
                               + outputs * self._grads_cost(every), "seeded", seeded))
         _, plan, sparse = min(plans, key=lambda p: p[0])
         return plan, sparse, self.solved.sums if sparse is None else outer
 
-    def _taped(self, graph: _Reduced) -> int:
+    def _tape_cost(self, graph: _Reduced) -> int:
         """The values an iteration tapes for a sweep through ``graph``."""
         return sum(not isinstance(e, ir.Const) for e in [*graph.labels(), *self.outer_entries()])
 
