@@ -728,11 +728,10 @@ class _Emitter:
 
     def _seeded(self, later: _Pending, g: Graph, nodes: list[str], labels: dict[tuple[str, str], ir.Expr],
                 rows: list[str | None]) -> list[ir.Stmt]:
-        """The sweep of a taped loop seeded with ∂row/∂result for each row of the function (fewer than the
-        loop's results read after it), the path sums from the loop's results to the rows; then the graph
-        without the results, each row's entries for the loop's columns its edges instead (its own node
-        where the row is a result, or where it has no edges out; else a new node the row's node joins).
-        ``nodes``, ``labels`` and ``rows`` are updated in place; loops are done from the last one back."""
+        """The sweep of a taped loop from each row of the function (fewer than the loop's results read
+        after it), seeded with ∂row/∂result, the path sums from the results to the rows, computed first;
+        then the graph rerouted around the results (``_reroute``). ``nodes``, ``labels`` and ``rows`` are
+        updated in place; loops are done from the last one back."""
         c, step = later.c, later.step
         results = [out for out in c.outs if out in nodes]
         sinks = list(dict.fromkeys(r for r in rows if r is not None))
@@ -751,8 +750,16 @@ class _Emitter:
                                {col: _label(c, col, sink) if sink in results  # (the same: the loop's label)
                                 else self.namer.fresh(partial_name(sink, _column_name(col), True)) for col in cols}))
         sweep, done = self._sweep(c, step, later.sparse, later.tape, later.taped, seeded)
-        code += sweep
-        gone = set(results)
+        return code + sweep + self._reroute(c, seeded, done, g, nodes, labels, rows)
+
+    def _reroute(self, c: Compound, seeded: list[_Row], done: dict[str, ir.Expr], g: Graph, nodes: list[str],
+                 labels: dict[tuple[str, str], ir.Expr], rows: list[str | None]) -> list[ir.Stmt]:
+        """The graph without the loop's results: each row's entries for the loop's columns (``done``) are
+        edges from the columns into the row's node instead (its own where the row is a result or has no
+        edges out; else a new node the row's node joins, so that no other row reads them again); and the
+        statements naming the entries."""
+        code: list[ir.Stmt] = []
+        gone = set(c.outs) & set(nodes)
         for key in [key for key in labels if gone & set(key)]:
             del labels[key]
         nodes[:] = [n for n in nodes if n not in gone]
