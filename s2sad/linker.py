@@ -31,6 +31,7 @@ from .mutation import effects
 from .resolve import bind_slots, derivative_source
 from .rules import custom_rule, lookup, rule_name
 from .runtime import add_bars, zeros_like
+from .runtime_integrate import link
 
 __all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
@@ -350,6 +351,9 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return out
 
     return call
+
+
+link(vjp_of, jvp_of)  # (odeint's derivatives differentiate the function it integrates: see runtime_integrate)
 
 
 # ----- the handles of custom rules and checkpoints -----

@@ -1,0 +1,179 @@
+"""The derivatives of ``scipy.integrate.odeint``, computed by integrating more ODEs with ``odeint``.
+
+``odeint(func, y0, t, args)`` solves dy/ds = func(y, s, *args) from ``y(t[0]) = y0`` and returns
+``y(t[i])`` for every ``i``. Its derivatives with respect to ``y0``, ``t`` and the entries of
+``args`` that hold floats need only derivatives of ``func``, which s2sad makes from its source
+when the derivative runs (``func`` is a value, known only then), as for any function called
+through a variable:
+
+* reverse mode (``odeint_vjp``), the adjoint method: from the last time back to the first,
+  the adjoint a = dL/dy solves da/ds = -(∂func/∂y)ᵀ a and the arguments' cotangent p solves
+  dp/ds = -(∂func/∂args)ᵀ a, both integrated backwards with ``y`` itself between each pair of
+  output times (``y`` restarted at each saved ``y(t[i])``, and ``g[i]``, the cotangent of the
+  output at ``t[i]``, added to ``a`` there). Moving ``t[i]`` moves the output along the
+  trajectory: its cotangent is ``g[i]·func(y(t[i]), t[i])``; moving ``t[0]`` moves the whole
+  trajectory the other way: ``-a(t[0])·func(y0, t[0])``, ``a`` before ``g[0]`` is added.
+* forward mode (``odeint_jvp``), the forward sensitivity equations: the tangent s solves
+  ds/ds' = (∂func/∂y) s + (∂func/∂args) args_dot, integrated with ``y``, from
+  ``y0_dot - func(y0, t[0]) t_dot[0]``; the output's tangent at ``t[i]`` adds
+  ``func(y(t[i]), t[i]) t_dot[i]``.
+
+Each integration takes the caller's tolerances (``rtol``, ``atol``, ``mxstep``, ``hmax``,
+``hmin``), so the derivatives are exact to the integrator's tolerance. The vjp and jvp of a
+function value are the linker's (``vjp_of``, ``jvp_of``), handed over when it loads (``link``):
+the run time never imports the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .pytree import differentiable, leaves, ravel_pytree, tree_flatten, tree_unflatten
+from .runtime import zeros_like
+
+__all__ = ["link", "odeint_vjp", "odeint_jvp"]
+
+_linked: dict[str, Callable] = {}  # "vjp_of", "jvp_of": the linker's, handed over when it loads
+_TOLERANCES = ("rtol", "atol", "mxstep", "hmax", "hmin")  # what the derivatives' integrations take from the call
+
+
+def link(vjp_of: Callable, jvp_of: Callable) -> None:
+    """Hand the run time the derivatives of function values (the linker calls this when it loads)."""
+    _linked.update(vjp_of=vjp_of, jvp_of=jvp_of)
+
+
+class _System:
+    """``func`` with its arguments, as ``odeint`` calls it: which of the arguments are differentiated
+    (those holding floats), how their cotangents and tangents flatten into the ODE's state, and the
+    options the derivatives' integrations take from the call."""
+
+    def __init__(self, func, args, options: dict) -> None:
+        self.func = func
+        self.args = args if isinstance(args, tuple) else (args,)
+        self.tfirst = bool(options.get("tfirst", False))
+        for a in self.args:
+            if not differentiable(a) and any(differentiable(leaf) for leaf in leaves(a)):
+                raise TypeError("s2sad differentiates an entry of odeint's args= that is a float, a float array or "
+                                f"a container holding only those; this one mixes floats with other values: {a!r}")
+        self.diff = tuple(i for i, a in enumerate(self.args) if differentiable(a))
+        self.ravels = [ravel_pytree(self.args[i]) for i in self.diff]
+        self.size = sum(flat.size for flat, _ in self.ravels)
+        self.options = {k: v for k, v in options.items() if k in _TOLERANCES and v is not None}
+        for k in ("rtol", "atol"):  # one tolerance for every component of a larger state
+            if k in self.options:
+                self.options[k] = float(np.min(self.options[k]))
+
+    def operands(self, y, s) -> tuple:
+        """``func``'s positional arguments at state ``y`` and time ``s``, and the position of ``y`` among them."""
+        return ((s, y) if self.tfirst else (y, s)) + self.args
+
+    def positions(self, indices) -> tuple[int, ...]:
+        y = 1 if self.tfirst else 0
+        return (y, *(2 + i for i in indices))
+
+    def rate(self, y, s) -> np.ndarray:
+        return _flat(self.func(*self.operands(y, s)))
+
+    def solve(self, dynamics, state, times) -> np.ndarray:
+        from scipy.integrate import odeint
+
+        return odeint(dynamics, state, np.asarray(times, dtype=float), **self.options)
+
+    def flat_args(self, parts) -> np.ndarray:
+        """Cotangents or tangents of the differentiated arguments (in ``diff``'s order) as one vector."""
+        out = [_flat_like(p, self.args[i]) for p, i in zip(parts, self.diff)]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def unflat_args(self, vector) -> tuple:
+        """A vector of the differentiated arguments' cotangents as ``args``' structure (zeros elsewhere)."""
+        out = [zeros_like(a) for a in self.args]
+        start = 0
+        for i, (flat, unravel) in zip(self.diff, self.ravels):
+            out[i] = unravel(vector[start:start + flat.size].astype(flat.dtype))
+            start += flat.size
+        return tuple(out)
+
+
+def _flat(x) -> np.ndarray:
+    """A value ``func`` returned, or a cotangent or tangent of one, as a 1-D float vector (as odeint reads it)."""
+    parts = [np.ravel(np.asarray(leaf, dtype=float)) for leaf in leaves(x)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _flat_like(x, like) -> np.ndarray:
+    """``x``, a cotangent or tangent of ``like`` (None: zero), as a 1-D vector of ``like``'s size."""
+    if x is None:
+        return np.zeros(ravel_pytree(like)[0].size)
+    return _flat(x)
+
+
+def _shaped(vector: np.ndarray, like):
+    """``vector`` in the shape and structure of ``like`` (a float, an array, a list of floats)."""
+    leaves_like, treedef = tree_flatten(like)
+    if len(leaves_like) == 1 and not isinstance(like, tuple | list | dict):
+        return float(vector[0]) if isinstance(like, float | int) else np.reshape(vector, np.shape(like))
+    return ravel_pytree(like)[1](vector)
+
+
+def _vjp_dynamics(system: _System, n: int):
+    """The adjoint system: state ``(y, a, p)``, integrated backwards in time."""
+    vjp = _linked["vjp_of"](system.func, system.positions(system.diff), (), False)
+
+    def adjoint_dynamics(state, s):
+        y, a = state[:n], state[n:2 * n]
+        out, pullback = vjp(*system.operands(y, s))
+        bars = pullback(_shaped(-a, out))
+        return np.concatenate([_flat(out), _flat_like(bars[0], y), system.flat_args(bars[1:])])
+
+    return adjoint_dynamics
+
+
+def odeint_vjp(g, yt, func, y0, t, args=(), **options) -> tuple[Any, Any, Any]:
+    """The cotangents of ``y0``, ``t`` and ``args`` of ``yt = odeint(func, y0, t, args, **options)``, given
+    ``g``, the cotangent of ``yt`` (the adjoint method: see the module docstring)."""
+    system = _System(func, args, options)
+    times = np.asarray(t, dtype=float)
+    g = np.broadcast_to(g, np.shape(yt))
+    n = yt.shape[1]
+    dynamics = _vjp_dynamics(system, n)
+    a, p = np.array(g[-1], dtype=float), np.zeros(system.size)
+    t_bar = np.zeros(len(times))
+    a_start = np.zeros(n)  # a at t[0] before g[0] is added
+    for i in range(len(times) - 1, 0, -1):
+        t_bar[i] = system.rate(yt[i], times[i]) @ g[i]
+        state = system.solve(dynamics, np.concatenate([yt[i], a, p]), times[i - 1:i + 1][::-1])[1]
+        a_start, p = state[n:2 * n], state[2 * n:]
+        a = a_start + g[i - 1]
+    t_bar[0] = -(a_start @ system.rate(yt[0], times[0]))
+    args_bar = system.unflat_args(p)
+    return _shaped(a, y0), _shaped(t_bar, t), args_bar if isinstance(args, tuple) else args_bar[0]
+
+
+def odeint_jvp(yt, func, y0, t, args, y0_dot, t_dot, args_dot, **options) -> np.ndarray:
+    """The tangent of ``yt = odeint(func, y0, t, args, **options)`` along ``y0_dot``, ``t_dot`` and ``args_dot``
+    (None: zero), by the forward sensitivity equations (see the module docstring)."""
+    system = _System(func, args, options)
+    times = np.asarray(t, dtype=float)
+    n = yt.shape[1]
+    s0 = np.zeros(n) if y0_dot is None else _flat(y0_dot)
+    if t_dot is not None:
+        t_dot = np.ravel(np.asarray(t_dot, dtype=float))
+        s0 = s0 - system.rate(yt[0], times[0]) * t_dot[0]
+    if args_dot is not None and not isinstance(args, tuple):
+        args_dot = (args_dot,)
+    moving = tuple(i for i in system.diff if args_dot is not None and args_dot[i] is not None)
+    jvp = _linked["jvp_of"](func, system.positions(moving), (), False)
+    dots = tuple(args_dot[i] for i in moving) if moving else ()
+
+    def sensitivity_dynamics(state, s):
+        y, sy = state[:n], state[n:]
+        out, out_dot = jvp(*system.operands(y, s), tangents=(sy, *dots))
+        return np.concatenate([_flat(out), _flat_like(out_dot, out)])
+
+    yt_dot = system.solve(sensitivity_dynamics, np.concatenate([yt[0], s0]), times)[:, n:]
+    if t_dot is not None:
+        yt_dot = yt_dot + np.stack([system.rate(yt[i], times[i]) for i in range(len(times))]) * t_dot[:, None]
+    return yt_dot
