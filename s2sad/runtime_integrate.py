@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .pytree import differentiable, leaves, ravel_pytree, tree_flatten, tree_unflatten
+from .pytree import differentiable, leaves, ravel_pytree, tree_flatten
 from .runtime import zeros_like
 
 __all__ = ["link", "odeint_vjp", "odeint_jvp"]
@@ -177,3 +177,10 @@ def odeint_jvp(yt, func, y0, t, args, y0_dot, t_dot, args_dot, **options) -> np.
     if t_dot is not None:
         yt_dot = yt_dot + np.stack([system.rate(yt[i], times[i]) for i in range(len(times))]) * t_dot[:, None]
     return yt_dot
+
+
+_SECOND_ORDER = (
+    "s2sad does not differentiate scipy.integrate.odeint twice (grad of grad, hessian, hvp, jvp of grad): "
+    "its derivatives integrate adjoint and sensitivity systems whose own derivatives it does not give yet. "
+    "First derivatives (grad, vjp, jvp, jacrev, jacfwd) are exact")
+odeint_vjp.__s2sad_refusal__ = odeint_jvp.__s2sad_refusal__ = _SECOND_ORDER  # type: ignore[attr-defined]
