@@ -378,6 +378,18 @@ class _RuleHandle:
         return f"<s2sad {self.kind} {getattr(self.rule, '__qualname__', self.rule)}>"
 
 
+def _check_captures(rule, bars, args, positions) -> None:
+    """A function passed to a rule carries a gradient only through what it captured: a rule that gives it no
+    cotangent (``None``) would drop that gradient, so it is refused."""
+    for i in positions:
+        if bars[i] is None and callable(args[i]) and not isinstance(args[i], type):
+            raise NoDerivativeRuleError(
+                f"the function passed as argument {i} of a call differentiated by the rule "
+                f"{getattr(rule, '__qualname__', rule)} captured a value that carries a gradient, and the rule gives it "
+                "no cotangent. Pass that value as an argument instead (to s2sad.checkpointed_loop: after n, as one of "
+                "its params)")
+
+
 class RRuleHandle(_RuleHandle):
     """Calls a registered ``rrule`` and keeps the cotangents of the differentiated positions."""
 
@@ -393,6 +405,7 @@ class RRuleHandle(_RuleHandle):
             if len(bars) != len(args):
                 raise TypeError(f"the pullback of {getattr(self.rule, '__name__', self.rule)} returned "
                                 f"{len(bars)} cotangents for {len(args)} positional arguments")
+            _check_captures(self.rule, bars, args, positions)
             return _fill(bars, args, positions)
 
         return out, rrule_pullback

@@ -52,7 +52,7 @@ class _System:
 
     def __init__(self, func, args, options: dict) -> None:
         self.func = func
-        self.args = args if isinstance(args, tuple) else (args,)
+        self.args = tuple(args)
         self.tfirst = bool(options.get("tfirst", False))
         for a in self.args:
             if not differentiable(a) and any(differentiable(leaf) for leaf in leaves(a)):
@@ -148,8 +148,7 @@ def odeint_vjp(g, yt, func, y0, t, args=(), **options) -> tuple[Any, Any, Any]:
         a_start, p = state[n:2 * n], state[2 * n:]
         a = a_start + g[i - 1]
     t_bar[0] = -(a_start @ system.rate(yt[0], times[0]))
-    args_bar = system.unflat_args(p)
-    return _shaped(a, y0), _shaped(t_bar, t), args_bar if isinstance(args, tuple) else args_bar[0]
+    return _shaped(a, y0), _shaped(t_bar, t), system.unflat_args(p)
 
 
 def odeint_jvp(yt, func, y0, t, args, y0_dot, t_dot, args_dot, **options) -> np.ndarray:
@@ -162,8 +161,6 @@ def odeint_jvp(yt, func, y0, t, args, y0_dot, t_dot, args_dot, **options) -> np.
     if t_dot is not None:
         t_dot = np.ravel(np.asarray(t_dot, dtype=float))
         s0 = s0 - system.rate(yt[0], times[0]) * t_dot[0]
-    if args_dot is not None and not isinstance(args, tuple):
-        args_dot = (args_dot,)
     moving = tuple(i for i in system.diff if args_dot is not None and args_dot[i] is not None)
     jvp = _linked["jvp_of"](func, system.positions(moving), (), False)
     dots = tuple(args_dot[i] for i in moving) if moving else ()
