@@ -67,14 +67,16 @@ class _System:
                 self.options[k] = float(np.min(self.options[k]))
 
     def operands(self, y, s) -> tuple:
-        """``func``'s positional arguments at state ``y`` and time ``s``, and the position of ``y`` among them."""
+        """``func``'s positional arguments at state ``y`` and time ``s``."""
         return ((s, y) if self.tfirst else (y, s)) + self.args
 
     def positions(self, indices) -> tuple[int, ...]:
+        """The positions, among ``func``'s arguments, of ``y`` and of the entries ``indices`` of ``args``."""
         y = 1 if self.tfirst else 0
         return (y, *(2 + i for i in indices))
 
     def rate(self, y, s) -> np.ndarray:
+        """dy/ds at ``(y, s)``, as odeint reads it."""
         return _flat(self.func(*self.operands(y, s)))
 
     def solve(self, dynamics, state, times) -> np.ndarray:
@@ -112,8 +114,7 @@ def _flat_like(x, like) -> np.ndarray:
 
 def _shaped(vector: np.ndarray, like):
     """``vector`` in the shape and structure of ``like`` (a float, an array, a list of floats)."""
-    leaves_like, treedef = tree_flatten(like)
-    if len(leaves_like) == 1 and not isinstance(like, tuple | list | dict):
+    if len(tree_flatten(like)[0]) == 1 and not isinstance(like, tuple | list | dict):
         return float(vector[0]) if isinstance(like, float | int) else np.reshape(vector, np.shape(like))
     return ravel_pytree(like)[1](vector)
 
