@@ -31,7 +31,6 @@ from .mutation import effects
 from .resolve import bind_slots, derivative_source
 from .rules import custom_rule, lookup, rule_name
 from .runtime import add_bars, zeros_like
-from .runtime_integrate import link
 
 __all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
@@ -268,8 +267,8 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                   if captures and carries_derivative(cell_contents(cell)))
     wrt = bind_slots(fn, positions, keywords, len(self_arg))[0] + frees
-    per_code = _by_code.setdefault(code, {})
-    key = (len(self_arg), wrt, mode, library_cells(fn))
+    per_code = _by_code.setdefault(code, {})  # (code objects compare equal for the same text in another file)
+    key = (len(self_arg), wrt, mode, library_cells(fn), code.co_filename, id(fn.__globals__))  # (whose globals it calls)
     cache = per_code.get(key)
     if cache is None:
         source_lines(fn)
@@ -351,9 +350,6 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return out
 
     return call
-
-
-link(vjp_of, jvp_of)  # (odeint's derivatives differentiate the function it integrates: see runtime_integrate)
 
 
 # ----- the handles of custom rules and checkpoints -----

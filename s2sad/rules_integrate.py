@@ -18,7 +18,7 @@ from __future__ import annotations
 import scipy.integrate as _integrate
 
 from . import runtime_integrate
-from .rules import REQUIRED, NotConst, Sym, _Namespace, defrule
+from .rules import NONDIFFERENTIABLE, REQUIRED, NotConst, Sym, _Namespace, defrule
 
 __all__: list[str] = []
 
@@ -54,3 +54,5 @@ _HELD = ("odeint differentiates y0, t and the entries of args=; a value that car
          "argument. Write `def func(y, t, theta): ...` and call odeint(func, y0, t, args=(theta,)).")
 defrule(_integrate.odeint, "scipy.integrate.odeint", _reverse, diff=(1, 2, 3), forward=_forward,
         params=(("func", REQUIRED), ("y0", REQUIRED), ("t", REQUIRED), ("args", ())), held=_HELD)
+# the second derivatives' source reads these for functions and sizes, never for values with a gradient
+NONDIFFERENTIABLE.update([runtime_integrate.augmented, runtime_integrate.scalar_tolerance])

@@ -26,6 +26,8 @@ the run time never imports the pipeline.
 
 from __future__ import annotations
 
+import linecache
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -34,15 +36,21 @@ import numpy as np
 from .pytree import differentiable, leaves, ravel_pytree, tree_flatten
 from .runtime import zeros_like
 
-__all__ = ["link", "odeint_vjp", "odeint_jvp"]
+__all__ = ["link", "odeint_vjp", "odeint_jvp", "odeint_vjp_source", "augmented", "scalar_tolerance"]
 
-_linked: dict[str, Callable] = {}  # "vjp_of", "jvp_of": the linker's, handed over when it loads
+try:
+    from scipy.integrate import odeint
+except ImportError:  # scipy is optional: without it, nothing calls this module
+    odeint = None
+
+_linked: dict[str, Callable] = {}  # "vjp_of", "jvp_of" (the linker's) and "grad": handed over by the API (``link``)
 _TOLERANCES = ("rtol", "atol", "mxstep", "hmax", "hmin")  # what the derivatives' integrations take from the call
 
 
-def link(vjp_of: Callable, jvp_of: Callable) -> None:
-    """Hand the run time the derivatives of function values (the linker calls this when it loads)."""
-    _linked.update(vjp_of=vjp_of, jvp_of=jvp_of)
+def link(**functions: Callable) -> None:
+    """Hand the run time the linker's ``vjp_of`` and ``jvp_of`` and the API's ``grad`` (the API calls this when it
+    loads: the run time never imports the pipeline)."""
+    _linked.update(functions)
 
 
 class _System:
@@ -80,8 +88,6 @@ class _System:
         return _flat(self.func(*self.operands(y, s)))
 
     def solve(self, dynamics, state, times) -> np.ndarray:
-        from scipy.integrate import odeint
-
         return odeint(dynamics, state, np.asarray(times, dtype=float), **self.options)
 
     def flat_args(self, parts) -> np.ndarray:
@@ -177,8 +183,107 @@ def odeint_jvp(yt, func, y0, t, args, y0_dot, t_dot, args_dot, **options) -> np.
     return yt_dot
 
 
-_SECOND_ORDER = (
-    "s2sad does not differentiate scipy.integrate.odeint twice (grad of grad, hessian, hvp, jvp of grad): "
-    "its derivatives integrate adjoint and sensitivity systems whose own derivatives it does not give yet. "
-    "First derivatives (grad, vjp, jvp, jacrev, jacfwd) are exact")
-odeint_vjp.__s2sad_refusal__ = odeint_jvp.__s2sad_refusal__ = _SECOND_ORDER  # type: ignore[attr-defined]
+
+# ----- derivatives of derivatives -----
+
+
+def odeint_vjp_source(g, yt, func, y0, t, args=(), rtol=None, atol=None, mxstep=0, hmax=0.0, hmin=0.0, tfirst=False,
+                      **ignored):
+    """``odeint_vjp`` written in code s2sad differentiates: what a derivative of a derivative through
+    ``odeint`` transforms in its place. Its integrations are ``odeint`` calls, differentiated by
+    ``odeint``'s own rule, and its adjoint system is generated code calling ``func`` by name (``augmented``)."""
+    adjoint, rate, diff, size = augmented(func, args, tfirst)
+    rtol, atol = scalar_tolerance(rtol), scalar_tolerance(atol)
+    n = np.shape(yt)[1]
+    a, p = g[-1], np.zeros(size)
+    t_bars, a_start = [], np.zeros(n)  # from the last time to the first
+    for i in range(len(t) - 1, 0, -1):
+        t_bars.append(np.dot(rate(yt[i], t[i], args), g[i]))
+        state = np.concatenate([yt[i], a, p])
+        ends = np.array([t[i], t[i - 1]])
+        solution = odeint(adjoint, state, ends, args=(n, *args), rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax,
+                          hmin=hmin)
+        a_start, p = solution[1][n:2 * n], solution[1][2 * n:]
+        a = a_start + g[i - 1]
+    t_bars.append(-np.dot(a_start, rate(yt[0], t[0], args)))
+    args_bar, start = [], 0
+    for k in range(len(args)):
+        if k in diff:
+            args_bar.append(np.reshape(p[start:start + np.size(args[k])], np.shape(args[k])))
+            start = start + np.size(args[k])
+        else:
+            args_bar.append(zeros_like(args[k]))
+    return np.reshape(a, np.shape(y0)), np.reshape(np.flip(np.array(t_bars)), np.shape(t)), tuple(args_bar)
+
+
+odeint_vjp.__s2sad_source__ = lambda fn, dynamic: odeint_vjp_source  # type: ignore[attr-defined]
+odeint_jvp.__s2sad_refusal__ = (  # type: ignore[attr-defined]
+    "s2sad does not differentiate scipy.integrate.odeint's forward-mode derivative again (a derivative of jvp "
+    "or jacfwd): its sensitivity system has no derivative yet. Derivatives of grad, vjp and jacrev (grad of "
+    "grad, hessian, hvp) are given")
+
+
+def scalar_tolerance(tol):
+    """One tolerance for every component of a larger state: the smallest of ``tol`` (None: odeint's default)."""
+    return None if tol is None else float(np.min(tol))
+
+
+_TEMPLATE = """\
+def rate(y, s{params}):
+    return np.ravel(np.array(func({call})))
+
+
+def rate_of(y, s, args):
+    return rate(y, s{unpacked})
+
+
+def phi(y, s, a{params}):
+    return np.sum(a * rate(y, s{params}))
+
+
+def adjoint(state, s, n{params}):
+    y = state[:n]
+    a = state[n:2 * n]
+    {bars}, = phi_grad(y, s, -a{params})
+    return np.concatenate([rate(y, s{params}), {raveled}])
+"""
+_augmented: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # func -> {(arity, diff, tfirst): made}
+
+
+def augmented(func, args, tfirst):
+    """``(adjoint, rate, diff, size)`` for ``odeint_vjp_source``: generated functions that call ``func`` by name
+    (so that s2sad differentiates them twice, as any function calling another by name): ``adjoint``, the
+    adjoint system's right-hand side on the state ``(y, a, p)`` (the vjp of ``func`` is a gradient, of
+    a·func), and ``rate``, ``func``'s value raveled; ``diff``, the entries of ``args`` differentiated, and
+    ``size``, their total size."""
+    args = tuple(args)
+    if any((not differentiable(a) and any(differentiable(leaf) for leaf in leaves(a))) or isinstance(a, dict | list)
+           for a in args):
+        raise TypeError("s2sad's second derivatives through odeint take entries of args= that are floats or float "
+                        "arrays (or hold no floats); pass each array as an entry of its own")
+    diff = tuple(i for i, a in enumerate(args) if differentiable(a))
+    key = (len(args), diff, bool(tfirst))
+    made = _augmented.setdefault(func, {})
+    if key not in made:
+        made[key] = _generate(func, *key)
+    adjoint, rate = made[key]
+    return adjoint, rate, diff, sum(int(np.size(args[i])) for i in diff)
+
+
+def _generate(func, arity: int, diff: tuple[int, ...], tfirst: bool):
+    params = "".join(f", arg{i}" for i in range(arity))
+    call = ("s, y" if tfirst else "y, s") + params
+    bars = ", ".join(["y_bar", *(f"arg{i}_bar" for i in diff)])
+    raveled = ", ".join(f"np.ravel({b})" for b in bars.split(", "))
+    unpacked = "".join(f", args[{i}]" for i in range(arity))
+    text = _TEMPLATE.format(params=params, call=call, bars=bars, raveled=raveled, unpacked=unpacked)
+    filename = f"<s2sad: odeint's adjoint system for {getattr(func, '__qualname__', 'func')} #{len(_sources)}>"
+    _sources.append(text)
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    namespace = {"np": np, "func": func}
+    exec(compile(text, filename, "exec"), namespace)
+    namespace["phi_grad"] = _linked["grad"](namespace["phi"], argnums=(0, *(3 + i for i in diff)))
+    return namespace["adjoint"], namespace["rate_of"]
+
+
+_sources: list[str] = []  # the generated texts (their linecache entries stay)

@@ -29,8 +29,6 @@ FIRST_ORDER_ONLY: dict[str, str] = {
     "numpy.linalg.multi_dot": ("its adjoint and tangent helpers (multi_dot_adjoint, multi_dot_jvp: a list of "
                                "arrays in, multilinear) have no rules yet"),
     **dict.fromkeys(["prod_adjoint", "cumprod_adjoint", "cumprod_jvp"], _THIRD),
-    "scipy.integrate.odeint": ("its adjoint and sensitivity helpers (odeint_vjp, odeint_jvp) integrate ODEs whose "
-                               "right-hand sides call derivatives of func: refused, at the user's line"),
 }
 
 
