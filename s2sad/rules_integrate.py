@@ -8,9 +8,8 @@ forward sensitivity equations; ``runtime_integrate`` integrates them).
 
 ``func`` itself is not differentiated: a value that carries a gradient reaches it through
 ``args``, never as something it captured (a ``func`` that captures one is refused at your
-line). Second derivatives are not given: the helpers' own derivatives would need second
-derivatives of ``func`` inside an integration, and they have no rules, so s2sad refuses a
-derivative of a derivative through ``odeint``.
+line). A derivative of the reverse-mode helper transforms its twin written in differentiable
+code (``runtime_integrate.odeint_vjp_source``), so second derivatives are given.
 """
 
 from __future__ import annotations

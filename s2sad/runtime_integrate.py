@@ -20,8 +20,15 @@ through a variable:
 
 Each integration takes the caller's tolerances (``rtol``, ``atol``, ``mxstep``, ``hmax``,
 ``hmin``), so the derivatives are exact to the integrator's tolerance. The vjp and jvp of a
-function value are the linker's (``vjp_of``, ``jvp_of``), handed over when it loads (``link``):
-the run time never imports the pipeline.
+function value are the linker's (``vjp_of``, ``jvp_of``), and ``grad`` the API's, handed over
+when the API loads (``link``): the run time never imports the pipeline.
+
+A derivative of ``odeint_vjp`` (a second derivative: ``grad`` of ``grad``, ``hessian``) transforms
+``odeint_vjp_source`` in its place, the same adjoint method written as code s2sad differentiates,
+as autograd's is: its backward integrations are ``odeint`` calls, differentiated by ``odeint``'s
+own rule, and its adjoint system (``augmented``) is generated code that calls ``func`` by name,
+with ``func``'s vjp the ``grad`` of a·func, so that ``func`` is differentiated twice as any
+function called by name is. ``odeint_jvp`` is not differentiated again (refused).
 """
 
 from __future__ import annotations
