@@ -33,6 +33,7 @@ function called by name is. ``odeint_jvp`` is not differentiated again (refused)
 
 from __future__ import annotations
 
+import itertools
 import linecache
 import weakref
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .pytree import differentiable, leaves, ravel_pytree, tree_flatten
+from .pytree import differentiable, is_node, leaves, ravel_pytree, tree_flatten
 from .runtime import zeros_like
 
 __all__ = ["link", "odeint_vjp", "odeint_jvp", "odeint_vjp_source", "augmented", "scalar_tolerance"]
@@ -190,7 +191,6 @@ def odeint_jvp(yt, func, y0, t, args, y0_dot, t_dot, args_dot, **options) -> np.
     return yt_dot
 
 
-
 # ----- derivatives of derivatives -----
 
 
@@ -255,6 +255,7 @@ def adjoint(state, s, n{params}):
     return np.concatenate([rate(y, s{params}), {raveled}])
 """
 _augmented: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # func -> {(arity, diff, tfirst): made}
+_made = itertools.count()  # (each generated text its own file name)
 
 
 def augmented(func, args, tfirst):
@@ -264,13 +265,15 @@ def augmented(func, args, tfirst):
     a·func), and ``rate``, ``func``'s value raveled; ``diff``, the entries of ``args`` differentiated, and
     ``size``, their total size."""
     args = tuple(args)
-    if any((not differentiable(a) and any(differentiable(leaf) for leaf in leaves(a))) or isinstance(a, dict | list)
-           for a in args):
+    if any(is_node(a) and any(differentiable(leaf) for leaf in leaves(a)) for a in args):
         raise TypeError("s2sad's second derivatives through odeint take entries of args= that are floats or float "
-                        "arrays (or hold no floats); pass each array as an entry of its own")
+                        "arrays (or hold no floats), not containers of them; pass each array as an entry of its own")
     diff = tuple(i for i, a in enumerate(args) if differentiable(a))
     key = (len(args), diff, bool(tfirst))
-    made = _augmented.setdefault(func, {})
+    try:
+        made = _augmented.setdefault(func, {})
+    except TypeError:  # (no weak reference to it: made for this call)
+        made = {}
     if key not in made:
         made[key] = _generate(func, *key)
     adjoint, rate = made[key]
@@ -278,19 +281,17 @@ def augmented(func, args, tfirst):
 
 
 def _generate(func, arity: int, diff: tuple[int, ...], tfirst: bool):
+    """``adjoint`` and ``rate_of`` (see ``augmented``), their text in ``linecache`` for s2sad to read."""
     params = "".join(f", arg{i}" for i in range(arity))
     call = ("s, y" if tfirst else "y, s") + params
     bars = ", ".join(["y_bar", *(f"arg{i}_bar" for i in diff)])
     raveled = ", ".join(f"np.ravel({b})" for b in bars.split(", "))
     unpacked = "".join(f", args[{i}]" for i in range(arity))
     text = _TEMPLATE.format(params=params, call=call, bars=bars, raveled=raveled, unpacked=unpacked)
-    filename = f"<s2sad: odeint's adjoint system for {getattr(func, '__qualname__', 'func')} #{len(_sources)}>"
-    _sources.append(text)
+    filename = f"<s2sad: odeint's adjoint system for {getattr(func, '__qualname__', 'func')} #{next(_made)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace = {"np": np, "func": func}
     exec(compile(text, filename, "exec"), namespace)
     namespace["phi_grad"] = _linked["grad"](namespace["phi"], argnums=(0, *(3 + i for i in diff)))
     return namespace["adjoint"], namespace["rate_of"]
 
-
-_sources: list[str] = []  # the generated texts (their linecache entries stay)
