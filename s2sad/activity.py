@@ -464,7 +464,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 raise NoDerivativeRuleError(
                     f"s2sad's rule for {_callee(stmt.value, p)} does not differentiate its argument "
                     f"{ir.expr_str(held[0])!r}, which carries a gradient, at {_where(stmt.loc)}\n"
-                    "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`.")
+                    + (p.rule.held or "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`."))
         if p.kind == NONDIFF and _makes_derivative(stmt.value) and any(t in analysis.useful for t in stmt.targets) \
                 and _names(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(

@@ -24,11 +24,12 @@ from .cache import Cache, Entry, carries_derivative, derived, get_cache, rebind,
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, forwarded, library_cells, parse_function, source_lines
 from .ir import dump
-from .linker import JVP, VJP
+from .linker import JVP, VJP, jvp_of, vjp_of
 from .pytree import data_fields, is_node, is_record, leaves, map_leaves, unflatten
 from .pytree import differentiable as differentiable_value
 from .rules import CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, NONDIFFERENTIABLE
 from .runtime import scalar_seed
+from .runtime_integrate import link
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]
@@ -910,3 +911,4 @@ def _stage(generated: Generated, stage: str) -> str:
 DERIVATIVE_MAKERS.update([grad, value_and_grad, jacrev, jacfwd, hessian])
 NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
 CLOSURE_DERIVATIVES.add(grad)  # its result, made from a closure, carries the closure's cotangent
+link(vjp_of=vjp_of, jvp_of=jvp_of, grad=grad)  # odeint's derivatives differentiate its func (runtime_integrate)

@@ -291,8 +291,8 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                   if captures and carries_derivative(cell_contents(cell)))
     wrt = bind_slots(fn, positions, keywords, len(self_arg))[0] + frees
-    per_code = _by_code.setdefault(code, {})
-    key = (len(self_arg), wrt, mode, library_cells(fn))
+    per_code = _by_code.setdefault(code, {})  # (code objects compare equal for the same text in another file)
+    key = (len(self_arg), wrt, mode, library_cells(fn), code.co_filename, id(fn.__globals__))  # (whose globals it calls)
     cache = per_code.get(key)
     if cache is None:
         source_lines(fn)
@@ -398,6 +398,18 @@ class _RuleHandle:
         return f"<s2sad {self.kind} {getattr(self.rule, '__qualname__', self.rule)}>"
 
 
+def _check_captures(rule, bars, args, positions) -> None:
+    """A function passed to a rule carries a gradient only through what it captured: a rule that gives it no
+    cotangent (``None``) would drop that gradient, so it is refused."""
+    for i in positions:
+        if bars[i] is None and callable(args[i]) and not isinstance(args[i], type):
+            raise NoDerivativeRuleError(
+                f"the function passed as argument {i} of a call differentiated by the rule "
+                f"{getattr(rule, '__qualname__', rule)} captured a value that carries a gradient, and the rule gives it "
+                "no cotangent. Pass that value as an argument instead (to s2sad.checkpointed_loop: after n, as one of "
+                "its params)")
+
+
 class RRuleHandle(_RuleHandle):
     """Calls a registered ``rrule`` and keeps the cotangents of the differentiated positions."""
 
@@ -413,6 +425,7 @@ class RRuleHandle(_RuleHandle):
             if len(bars) != len(args):
                 raise TypeError(f"the pullback of {getattr(self.rule, '__name__', self.rule)} returned "
                                 f"{len(bars)} cotangents for {len(args)} positional arguments")
+            _check_captures(self.rule, bars, args, positions)
             return _fill(bars, args, positions)
 
         return out, rrule_pullback

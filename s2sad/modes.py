@@ -9,6 +9,7 @@ from . import ir, runtime
 from .activity import MISSING, Analysis, check_uses, method_receiver
 from .errors import NoDerivativeRuleError
 from .linker import STAR_HIGHER_ORDER, VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
+from .load import LINEMAPS
 from .rules import FIELD, rule_name
 
 __all__ = ["helper", "zeros", "check_rules", "no_rule_error"]
@@ -57,6 +58,10 @@ def _kind(e: ir.Expr, analysis: Analysis) -> str | None:
 
 def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     """The error for a call of ``callee``, which has no rule, that a derivative must pass through."""
+    refusal = getattr(callee, "__s2sad_refusal__", None)  # a helper that says why it has no rule
+    if refusal is not None:
+        user = (LINEMAPS.get(loc.file) or {}).get(loc.line, loc)  # the user's line the generated one came from
+        return NoDerivativeRuleError(f"{refusal}, at {user.file}:{user.line}:\n    {user.text.strip()}")
     if callee is vjp_of or callee is star_vjp:
         higher = VJP_OF_HIGHER_ORDER if callee is vjp_of else STAR_HIGHER_ORDER
         return NoDerivativeRuleError(higher + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")

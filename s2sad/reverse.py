@@ -361,9 +361,22 @@ class _Adjoint:
             raise NoDerivativeRuleError(
                 f"s2sad's rule for {p.rule.name} does not support this call, at "
                 f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
-        for arg, c in zip(p.args, contributions):
-            if c is not None:
-                self.add(arg, c.expr)
+        used = [(arg, c.expr) for arg, c in zip(p.args, contributions)
+                if c is not None and isinstance(arg, ir.Name) and arg.id in self.an.active]
+        for arg, c in self.parts_once(used):
+            self.add(arg, c)
+
+    def parts_once(self, used: list[tuple[ir.Expr, ir.Expr]]) -> list[tuple[ir.Expr, ir.Expr]]:
+        """A helper returning several arguments' cotangents at once (``odeint_vjp(...)[0]``, ``[1]``, ...) is
+        called once: the call is bound to a name, and each cotangent read from it."""
+        calls = [c.value for _, c in used if isinstance(c, ir.Subscript) and isinstance(c.value, ir.Call)]
+        shared = {id(call): call for call in calls if sum(other is call for other in calls) > 1}
+        names = {}
+        for key, call in shared.items():
+            names[key] = self.namer.fresh(f"{call.func.path[-1] if isinstance(call.func, ir.Ref) else 'call'}_parts")
+            self.emit(names[key], call)
+        return [(arg, ir.Subscript(ir.Name(names[id(c.value)]), c.index) if isinstance(c, ir.Subscript)
+                 and id(c.value) in names else c) for arg, c in used]
 
     def list_method(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """``xs.append(v)``, ``xs.extend(ys)``: the cotangent's last entries go to what was added."""

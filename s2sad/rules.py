@@ -228,6 +228,9 @@ class Rule:
     ``container``: the result may be a tuple or list (``slogdet``, ``split``): its cotangent
     adds entry by entry.
 
+    ``held``: what to do instead, said where an argument outside ``diff`` carries a derivative
+    (the refusal's advice; by default, pass a constant or register a rule).
+
     ``params``: the callable's leading parameters as ``(name, default)`` pairs. Keyword
     arguments naming them are moved to their positions (``bind``) when one is in ``diff``,
     so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
@@ -272,6 +275,7 @@ class Rule:
     scalar_only: bool = False
     rank: bool = False
     ints: bool = False
+    held: str | None = None
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -306,7 +310,7 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
-            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False) -> None:
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, held=None) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -317,7 +321,7 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
     if scalar_only is None:
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
-                     view, shape, item, sequences, numeric, scalar_only, rank, ints))
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints, held))
 
 
 def declare(fn: object, rule: Rule) -> None:

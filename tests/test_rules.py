@@ -362,9 +362,26 @@ def _eigh_loss(x):
     return np.sum(w * np.arange(3.0)) + np.sum(v[:, 0] ** 4)
 
 
+def _lotka(y, t, theta):
+    return np.array([theta[0] * y[0] - theta[1] * y[0] * y[1], theta[2] * y[0] * y[1] - theta[3] * y[1]])
+
+
+def _odeint_cases():
+    """odeint in y0, t and args (to a tight tolerance, checked with a wider step)."""
+    from scipy.integrate import odeint
+
+    def solve(y0, theta, t):
+        return odeint(_lotka, y0, t, args=(theta,), rtol=1e-12, atol=1e-12)
+
+    y0, theta, t = np.array([1.2, 0.8]), np.array([1.1, 0.4, 0.3, 0.9]), np.array([0.0, 0.6, 1.5])
+    check = {"eps": 1e-4, "rtol": 1e-6, "atol": 1e-8}
+    return {"scipy.integrate.odeint": [(lambda y0, theta, t: np.sum(solve(y0, theta, t) ** 2), (y0, theta, t), check)]}
+
+
 EXPLICIT = explicit()
 EXPLICIT.update(library_cases.CASES)
 EXPLICIT.update(helper_cases.cases(C, spd))  # s2sad's own helpers, for derivatives of derivatives
+EXPLICIT.update(_odeint_cases() if sps else {})
 
 
 def cases(name: str):
