@@ -365,8 +365,10 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
         tangents = (*packed_tangents(fn, wrt, slots, tangents[:len(slots)], args, kwargs), *tangents[len(slots):])
-        if captures:
-            tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
+        if captures:  # (a capture the caller gave no tangent, a constant array, has a zero of its shape)
+            cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+            tangents = (*tangents[:-1], *(tangents[-1][f] if f in tangents[-1] else
+                                          zeros_like(cell_contents(cells[f])) for f in frees))
         e = cache.entry(args)
         jvp = rebind(e.vjp, fn) if fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ else e.vjp
         out = jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
