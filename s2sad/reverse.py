@@ -164,6 +164,23 @@ def _value_reads(e: ir.Expr, mutation: Mutation):
         yield from _value_reads(c, mutation)
 
 
+def _check_covered(p, contributions, active: set[str], loc: ir.Loc | None) -> None:
+    """The invariant the analysis keeps (``activity.check_uses``): an operand carrying a derivative is one
+    its rule differentiates (``diff``: a None there is the rule's exact zero, as ``sign`` gives the 1-norm's
+    second derivative) or declares of derivative exactly zero (``zero``), and the rule gives an entry for
+    every operand. Anything else is a bug of s2sad's, stopped here rather than taken for a zero."""
+    contributions = list(contributions)
+    diff = range(len(p.args)) if p.rule.diff is None else p.rule.diff
+    if p.rule.item:  # an index or key carries no gradient wherever indexing succeeds (``check_uses``)
+        diff = [*diff, 1]
+    for i, arg in enumerate(p.args):
+        if isinstance(arg, ir.Name) and arg.id in active and i not in p.rule.zero and (
+                i >= len(contributions) or (contributions[i] is None and i not in diff)):
+            where = f" at {loc.file}:{loc.line}" if loc is not None else ""
+            raise AssertionError(f"s2sad internal error: the rule for {p.rule.name} gives no cotangent to its "
+                                 f"argument {i} ({arg.id!r}), which carries a derivative{where}; please report it")
+
+
 def _name(fn: object) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
 
@@ -361,6 +378,7 @@ class _Adjoint:
             raise NoDerivativeRuleError(
                 f"s2sad's rule for {p.rule.name} does not support this call, at "
                 f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
+        _check_covered(p, contributions, self.an.active, self.loc)
         used = [(arg, c.expr) for arg, c in zip(p.args, contributions)
                 if c is not None and isinstance(arg, ir.Name) and arg.id in self.an.active]
         for arg, c in self.parts_once(used):
