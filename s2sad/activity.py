@@ -279,11 +279,12 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
         for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    numbers = _numbers(fn.body, prims, scalars, dims or _dims(fn.body, prims, {}, scalars), literals)
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
         written = {n for p in prims.values() if p.kind in (CALL, TRANSFORM) and (
             p.kind == TRANSFORM or p.rule.name in INPLACE_RULES) for n in _names([*p.args, *p.kwargs.values()])}
-        specific = bool(written & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
+        specific = bool(written & (numbers - _numbers(fn.body, prims, scalars, _dims(fn.body, prims, {}, scalars),
+                                                      literals)))
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
                     dims, varied, useful, kinds, literals, numbers,
                     _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()))
@@ -543,6 +544,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
     known to be scalars have shape ``()`` whatever their operands (``math.sin``, ``float``)."""
     dims = dict(params)
     ints: set[str] = set()  # targets of `for ... in range(...)`
+    literal: dict[str, tuple[int, ...]] = {}  # tuples of int constants (a shape for np.zeros)
 
     def of(e: ir.Expr) -> tuple[int, ...] | None:
         if isinstance(e, ir.Const) and type(e.value) in (int, float):
@@ -553,6 +555,12 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
         p = prims[id(s)]
         if isinstance(s.target, tuple):
             return None
+        v = s.value
+        if isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in _SHAPED) and v.args:
+            shape = v.args[0]  # np.zeros((2, 3)), np.full(3, v)
+            if isinstance(shape, ir.Const) and type(shape.value) is int:
+                return (shape.value,)
+            return literal.get(shape.id) if isinstance(shape, ir.Name) else None
         args = [of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
@@ -563,11 +571,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
             return broadcast(*args)
         if name == "x[index]":
             index = p.args[1]
-            items = index.items if isinstance(index, ir.Tuple) else [index]
-            if all((isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
-                   for i in items) and len(items) <= len(args[0]):
-                return args[0][len(items):]
-            return None
+            return _indexed(args[0], index.items if isinstance(index, ir.Tuple) else [index], ints)
         if name == "ndarray.T":
             return args[0][::-1]
         if name == "sequence":  # what a for loop iterates: an array as it is
@@ -580,6 +584,9 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
 
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
+            if isinstance(s, ir.Assign) and isinstance(s.value, ir.Tuple) and all(
+                    isinstance(i, ir.Const) and type(i.value) is int for i in s.value.items):
+                literal[s.target] = tuple(i.value for i in s.value.items)
             if isinstance(s, ir.Assign):
                 d = () if s.target in scalars else assign(s)
                 if d is not None:
@@ -609,6 +616,25 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
 
     block(body)
     return dims
+
+
+_SHAPED = (np.zeros, np.ones, np.empty, np.full)  # made with the shape their first argument gives
+
+
+def _indexed(shape: tuple[int, ...], items: list[ir.Expr], ints: set[str]) -> tuple[int, ...] | None:
+    """The shape of an array of ``shape`` indexed by ``items``: integers (constants, or a ``range`` loop's
+    variable) and slices with constant bounds; None for any other index."""
+    if len(items) > len(shape):
+        return None
+    out = []
+    for n, i in zip(shape, items):
+        if (isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints):
+            continue
+        parts = (i.lower, i.upper, i.step) if isinstance(i, ir.Slice) else None
+        if parts is None or not all(p is None or (isinstance(p, ir.Const) and type(p.value) is int) for p in parts):
+            return None
+        out.append(len(range(*slice(*(p if p is None else p.value for p in parts)).indices(n))))
+    return (*out, *shape[len(items):])
 
 
 def _reduced(shape: tuple[int, ...], axis: ir.Expr, keepdims: ir.Expr) -> tuple[int, ...] | None:

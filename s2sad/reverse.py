@@ -52,7 +52,7 @@ from .custom import Checkpointed, CheckpointHandle, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
 from .fuse import fuse
-from .mutation import Mutation, analyzed
+from .mutation import Mutation, analyzed, value_reads
 from .naming import Namer
 from .rules import NAMESPACES, Sym, custom_rule, lookup, rule_name
 
@@ -179,25 +179,6 @@ def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
         "returning the value and a pullback; see the README), or, if no gradient should flow "
         "through it, mark it with `s2sad.nondifferentiable(fn)`."
     )
-
-
-_SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
-
-
-def _value_reads(e: ir.Expr, mutation: Mutation):
-    """Names whose *values* ``e`` reads: not those it reads only for their shape (for arrays)."""
-    if isinstance(e, ir.Name):
-        yield e.id
-        return
-    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path[-1] in _SHAPE_ONLY:
-        k = _SHAPE_ONLY[e.func.path[-1]]
-        for i, a in enumerate(e.args):
-            if i == k and isinstance(a, ir.Name) and not mutation.structure_changes(a.id):
-                continue
-            yield from _value_reads(a, mutation)
-        return
-    for c in ir.children(e):
-        yield from _value_reads(c, mutation)
 
 
 def _name(fn: object) -> str:
@@ -416,7 +397,7 @@ class _Adjoint:
         """Make the adjoint just written read copies of values a later write would change: taken
         after ``stmt``, or before it where ``stmt`` itself changes them (``y *= v`` reads the old ``y``)."""
         m, written = self.mutation, self.out[mark:]
-        reads = dict.fromkeys(n for s in written for n in _value_reads(s.value, m) if m.written(n))
+        reads = dict.fromkeys(n for s in written for n in value_reads(s.value, m) if m.written(n))
         before = [n for n in reads if n not in stmt.targets and m.changed_by(n, stmt)]
         after = [n for n in reads if n not in before and m.changes_after(n, stmt)]
         copies = {n: self.namer.fresh(f"{n}_saved") for n in [*before, *after]}

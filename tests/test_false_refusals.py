@@ -252,3 +252,118 @@ def test_an_array_where_a_number_was_taken_is_refused_when_it_runs():
         with pytest.raises(s2sad.S2SADSyntaxError, match="change.* ndarray .*in place") as e:
             run(array_where_a_number_was_taken)
         assert e.value.text.strip() == "e *= 2.0"
+
+
+# ----- another name of an object sees a write through it -----
+
+
+def alias_then_inplace(x):
+    y = np.ones(2) * x
+    z = y
+    y *= 2.0  # z is y's object: it sees the change
+    return np.sum(z * x)
+
+
+def write_through_the_alias(x):
+    y = np.ones(3) * x
+    z = y
+    z[0] = x * x
+    return np.sum(y * z)
+
+
+def number_alias(x):
+    y = x * 1.0
+    z = y
+    y *= 3.0  # a number: rebound, z keeps the old value
+    return z + y
+
+
+def alias_in_a_loop(x):
+    y = np.ones(2) * x
+    z = y
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(z * x)
+        y *= x
+    return s + np.sum(z)
+
+
+def list_alias(x):
+    xs = [x]
+    ys = xs
+    xs.append(x * x)
+    return ys[1] * ys[0]
+
+
+def view_written_base_unread(x):
+    y = np.ones((2, 3)) * x
+    r = y[0]
+    r[1] = x * x  # a write through a view: fine where y is not read after it
+    return np.sum(r * x)
+
+
+def entry_replaced(x):
+    d = {"p": x * 2.0, "q": x * 3.0}
+    held = [d["q"]]
+    d["p"] = x * x  # replaces an entry: what held took out is unchanged
+    return np.sum(held[0] * d["p"])
+
+
+def item_of_a_made_array(x):
+    a = np.full((2, 3), 1.6)
+    v, w = x[0] * 2.0, a[-1][1]  # a number: a's shape is known from np.full
+    a *= -a[1]
+    return w * v + np.sum(a) * x[1]
+
+
+def unused_after_the_write(x):
+    a = np.zeros((2, 3))
+    for e in (x * 2.0, a[:, 0]):  # e, a view of a, is never used
+        a -= x[0] * a
+    return np.sum(a) + x[1]
+
+
+@pytest.mark.parametrize("fn, args", [
+    (alias_then_inplace, (np.array([0.5, -0.7]),)), (write_through_the_alias, (0.7,)), (number_alias, (0.7,)),
+    (alias_in_a_loop, (0.7,)), (list_alias, (0.7,)), (view_written_base_unread, (0.7,)),
+    (entry_replaced, (np.array([0.5, -0.7]),)), (item_of_a_made_array, (np.array([0.5, -0.7]),)),
+    (unused_after_the_write, (np.array([0.5, -0.7]),)),
+])
+def test_what_another_name_reads_after_a_write(fn, args):
+    check_grads(fn, args, modes=BOTH)
+
+
+def test_another_name_sees_the_write_in_its_value():
+    assert s2sad.grad(alias_then_inplace)(np.array([0.5, -0.7])).tolist() == pytest.approx([2.0, -2.8])
+    assert s2sad.grad(number_alias)(0.7) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (alias_then_inplace, (np.array([0.5, -0.7]),)), (write_through_the_alias, (0.7,)), (list_alias, (0.7,)),
+])
+def test_what_another_name_reads_after_a_write_at_second_order(fn, args):
+    check_grads(s2sad.grad(fn), args, modes=BOTH)
+
+
+def alias_in_one_branch(x, c):
+    y = np.ones(2) * x
+    z = y if c > 0 else y * 1.0
+    y[0] = 5.0 * x
+    return np.sum(z)
+
+
+def read_through_a_view(x):
+    y = np.ones((2, 3)) * x
+    r = y[0]
+    y *= 2.0
+    return np.sum(r)
+
+
+@pytest.mark.parametrize("fn, args, name, line", [
+    (alias_in_one_branch, (0.7, 1.0), "z", "y[0] = 5.0 * x"), (read_through_a_view, (0.7,), "r", "y *= 2.0"),
+])
+def test_a_name_that_may_share_the_written_memory_is_refused(fn, args, name, line):
+    for run in (lambda: s2sad.grad(fn)(*args), lambda: s2sad.jvp(fn, args, (1.0,) + args[1:])):
+        with pytest.raises(s2sad.S2SADSyntaxError, match=f"'{name}' shares memory") as e:
+            run()
+        assert e.value.text.strip() == line
