@@ -431,11 +431,12 @@ class _Points:
                     self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
-                inner = (*loops, id(s))
+                once = _runs_once(s)  # (`for i in range(1)`: no iteration follows another)
+                inner = loops if once else (*loops, id(s))
                 for c, i, n in zip(s.carried, s.inits, s.nexts):  # (what an iteration made is older in the next)
                     self.defs[c] = (m.order[id(s)] + 0.5, inner)  # re-bound at the start of each iteration
-                    self.part_of(c, i, n)
-                    self.flow(c, {*self.mems(i), *(m.aged(r, id(s)) for r in self.mems(n))} or {c})
+                    self.part_of(c, i, *([] if once else [n]))
+                    self.flow(c, {*self.mems(i), *(m.aged(r, id(s)) for r in ([] if once else self.mems(n)))} or {c})
                 for t in s.targets:
                     self.parts.add(t)
                     self.defs[t] = (m.order[id(s)] + 0.5, inner)
@@ -619,6 +620,13 @@ def value_reads(e: ir.Expr, mutation: Mutation):
         return
     for c in ir.children(e):
         yield from value_reads(c, mutation)
+
+
+def _runs_once(loop: ir.Loop) -> bool:
+    """Is ``loop`` ``for ... in range(c)`` with constant bounds giving at most one iteration?"""
+    it = loop.iter
+    return loop.kind == "for" and _is_call_of(it, (range,)) and all(
+        isinstance(a, ir.Const) and type(a.value) is int for a in it.args) and len(range(*(a.value for a in it.args))) <= 1
 
 
 def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
