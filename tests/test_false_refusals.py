@@ -383,4 +383,4 @@ def test_a_value_computed_before_a_write_through_another_view_is_not_reused():
     # y is read after the write through z; it computed the first -y before
     with pytest.raises(s2sad.S2SADSyntaxError, match="'y' shares memory") as e:
         s2sad.grad(two_views_one_written)(np.array([0.5, -0.7]))
-    assert e.value.text.strip() == "z[::-1] = -y"
+    assert e.value.text.strip().startswith("z[::-1] = -y")
