@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ir, runtime
-from .cache import VJP
+from .cache import VJP, vjp_of
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import DYNAMIC
@@ -173,8 +173,11 @@ def method_receiver(p: Prim) -> ir.Name | None:
 
 
 def _derives_closure(fn: object, v: ir.Call) -> bool:
-    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant): the derivative
-    function reads what ``f`` captured, so it carries their cotangents as ``f`` does."""
+    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant), or the vjp of one that
+    derivative code takes (``vjp_of(f, ...)``): the derivative function reads what ``f`` captured, so
+    it carries their cotangents as ``f`` does."""
+    if fn is vjp_of:
+        return bool(v.args) and isinstance(v.args[0], ir.Name)
     try:
         if fn not in CLOSURE_DERIVATIVES:
             return False

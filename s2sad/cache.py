@@ -89,9 +89,10 @@ class Cache:
     """
 
     def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool, dynamic_cells: bool = False,
-                 mode: str = "reverse", shared: dict | None = None) -> None:
+                 mode: str = "reverse", shared: dict | None = None, captured: bool = False) -> None:
         self._fun = weakref.ref(fun)  # what calls the derivative keeps fun alive: nothing here does
         self.wrt = wrt
+        self.captured = captured  # the pullback gives the cotangents of the captured variables in wrt as a dict
         self.strict = strict
         self.mode = mode
         self.dynamic_cells = dynamic_cells or shared is not None  # one transform for every closure of fun's code
@@ -155,12 +156,13 @@ class Cache:
         dims = {positional[i]: a.shape for i, a in enumerate(args[: len(positional)])
                 if type(a) is np.ndarray} if shapes else None
         if self.shared is None:
-            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True),
-                         arrays)
+            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True,
+                                   captured=self.captured), arrays)
         key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None)
         generated = self.shared.get(key)
         if generated is None or not globals_hold(self.fun, generated.globals_read):
-            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True)
+            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True,
+                                  captured=self.captured)
             if len(self.shared) < MAX_SHARED:
                 self.shared[key] = generated
         return Entry(generated, arrays, self.fun)
@@ -329,9 +331,9 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 
 VJP_OF_HIGHER_ORDER = (
-    "derivatives of derivatives of code that calls a function value (a lambda, a nested def or a "
-    "function passed as an argument) are not supported yet: the derivative code calls it through "
-    "s2sad.cache.vjp_of. Call a function defined at module level by its name instead")
+    "derivatives of derivatives of code that calls a function value that is a method or a callable "
+    "with a derivative rule (a ufunc passed as an argument) are not supported yet: the derivative code "
+    "calls it through s2sad.cache.vjp_of. Call it by its name instead")
 
 
 def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
@@ -354,7 +356,6 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return call_rule
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     cells = fn.__closure__ or ()
-    n = len(cache.wrt) - len(frees)
 
     def call(*args, **kwargs):
         args = (*self_arg, *args)
@@ -363,16 +364,9 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
             vjp = _rebind(vjp, fn)
         out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
         _check_no_writes(fn, args, kwargs)
-        if not captures:
-            return out, pullback
+        return out, pullback  # (with captures, the pullback gives their cotangents as a dict last)
 
-        def closure_pullback(out_bar):
-            bars = pullback(out_bar)
-            return (*bars[:n], dict(zip(frees, bars[n:])))
-
-        return out, closure_pullback
-
-    call.__s2sad_vjp_of__ = True
+    call.__s2sad_vjp_of__ = (fn, cache.wrt, captures) if not self_arg else True  # (see _vjp_source)
     return call
 
 
@@ -413,10 +407,13 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
     fn = _as_source(fn)
-    if getattr(fn, "__s2sad_vjp_of__", False):
+    made = getattr(fn, "__s2sad_vjp_of__", None)
+    if made is True:  # (a rule called through a variable, or a method)
         from .errors import NoDerivativeRuleError
 
         raise NoDerivativeRuleError(VJP_OF_HIGHER_ORDER)
+    if made is not None:
+        fn = _vjp_source(*made)
     if not isinstance(fn, types.FunctionType):
         from .errors import NoDerivativeRuleError
 
@@ -435,14 +432,29 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
                         "named parameters (not *args or **kwargs)")
     wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
     per_code = _by_code.setdefault(code, {})
-    key = (shift, wrt, mode, library_cells(fn))
+    key = (shift, wrt, mode, library_cells(fn), captures)
     cache = per_code.get(key)
     if cache is None:
         source_lines(fn)
-        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode, captured=captures)
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn
     return self_arg, fn, cache, frees
+
+
+_vjp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic vjp}
+
+
+def _vjp_source(fn: types.FunctionType, wrt: tuple[str, ...], captured: bool) -> types.FunctionType:
+    """What ``vjp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated vjp
+    for any argument types, reading ``fn``'s cells (so a derivative of it flows to what ``fn`` captured)."""
+    from .transform import transform
+
+    per_code = _vjp_sources.setdefault(fn.__code__, {})
+    key = (wrt, captured, library_cells(fn))
+    if key not in per_code:
+        per_code[key] = transform(fn, wrt, dynamic_cells=True, captured=captured).function
+    return _rebind(per_code[key], fn, snapshot=False) if fn.__closure__ else per_code[key]
 
 
 def _check_no_writes(fn: types.FunctionType, args: tuple, kwargs: dict) -> None:

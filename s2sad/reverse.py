@@ -75,11 +75,12 @@ class Derivative:
 
 
 def _container_call(e: ir.Expr) -> bool:
-    """``e`` calls a rule whose result may be a tuple or list (``array_adjoint``, ``getitem_adjoint``)."""
+    """``e`` calls a rule whose result may be a tuple or list (``array_adjoint``, ``getitem_adjoint``), or
+    gives a function value's cotangent (a dict over what it captured)."""
     if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref)):
         return False
     rule = lookup(e.func.value)
-    return rule is not None and rule.container
+    return (rule is not None and rule.container) or e.func.value is runtime.captures_adjoint
 
 
 def _helper(name: str) -> ir.Ref:
@@ -93,9 +94,10 @@ def _zeros(name: str) -> ir.Expr:
 
 def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
-            typed: bool = False) -> Derivative:
+            typed: bool = False, captured: tuple[str, ...] | None = None) -> Derivative:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
-    ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``)."""
+    ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``;
+    ``captured``: the closure variables that end ``wrt``, whose cotangents the pullback gives as a dict)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
@@ -121,9 +123,11 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
     grads = [adj.bars.get(p) or _zeros(p) for p in wrt]
+    given = grads if captured is None else [*grads[:len(grads) - len(captured)], ir.Dict(
+        [ir.Const(n) for n in captured], grads[len(grads) - len(captured):])]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
-        [*adj.out, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
+        [*adj.out, ir.Return(ir.Tuple(given))], ret.loc, ssa=False, flat=False,
     )
     vjp = ir.Function(
         namer.fresh(f"{fn.name}_vjp"), fn.params,
@@ -167,6 +171,11 @@ def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
 def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     if callee is vjp_of:
         return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is runtime.captures_adjoint:
+        return NoDerivativeRuleError(
+            "derivatives of derivatives of code that calls s2sad.grad of a closure over a value that carries a "
+            f"derivative are not supported yet (at {loc.file}:{loc.line}: {loc.text.strip()}); pass the value "
+            "as an argument of the function s2sad.grad differentiates instead")
     if callee is None:
         what = "a callable that could not be resolved when differentiating"
     elif isinstance(callee, str):

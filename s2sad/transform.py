@@ -108,7 +108,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
-              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
+              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False, captured: bool = False) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -120,6 +120,8 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     (reverse mode): shapes of array parameters; where knowing them removes a shape check or
     shows a write safe, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
+    ``captured`` (reverse mode): the pullback gives the cotangents of the closure variables in ``wrt``
+    as one dict by name, last (a function value's cotangent).
     """
     params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
@@ -132,7 +134,7 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     if mode == "forward":
         deriv = forward(lowered, src, namer, inputs, set(scalars), trees, typed)
     else:
-        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims, typed)
+        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims, typed, free if captured else None)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
     # serving every closure of fn's code, the derivative is rebound to each one's cells: it keeps none

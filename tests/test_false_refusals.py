@@ -384,3 +384,45 @@ def test_a_value_computed_before_a_write_through_another_view_is_not_reused():
     with pytest.raises(s2sad.S2SADSyntaxError, match="'y' shares memory") as e:
         s2sad.grad(two_views_one_written)(np.array([0.5, -0.7]))
     assert e.value.text.strip().startswith("z[::-1] = -y")
+
+
+# ----- derivatives of derivatives of code that calls a function value -----
+
+
+def integrate(f, a, b, n):
+    h = (b - a) / n
+    s = 0.5 * (f(a) + f(b))
+    for i in range(1, n):
+        s = s + f(a + i * h)
+    return s * h
+
+
+def area_under(k):
+    return integrate(lambda t: np.sin(k * t), 0.0, 1.0, 8)
+
+
+def lambda_then_rebound(x):
+    a = x * 2.0
+    g = lambda y: a * y  # noqa: E731
+    s = g(x)
+    a = np.sin(x)
+    return s + g(x) * x
+
+
+def nested_def_with_default(x):
+    def g(t, scale=0.5):
+        return np.exp(t * x) * scale
+    return g(x) + g(2.0 * x, scale=1.5)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (area_under, (0.7,)), (rebound_after, (1.3,)), (lambda_then_rebound, (0.7,)), (nested_def_with_default, (0.4,)),
+    (through_another_closure, (1.3,)),
+])
+def test_a_function_value_at_second_order(fn, args):
+    check_grads(s2sad.grad(fn), args, modes=BOTH)
+
+
+def test_a_function_value_at_second_and_third_order_values():
+    assert s2sad.hessian(rebound_after)(1.3) == pytest.approx(10.0)
+    assert s2sad.grad(s2sad.grad(s2sad.grad(through_another_closure)))(2.0) == pytest.approx(6.0)
