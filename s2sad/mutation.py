@@ -9,12 +9,19 @@ value would be stale), so:
 * a write into memory that carries a gradient and came from outside (an
   argument, a global) is refused: it would mutate the user's input; ``x op= v``
   on such memory, where it is not known to be an array, computes a new value
-  (``rebound_input(x) op v``: a number or tuple is rebound, as in Python; an array or a
-  list raises when the derivative runs);
-* a write through a view or an alias (``r = x[0]; r[1] = v``), or a read of an
-  older name for written memory after the write, is refused at the user's line;
+  (``rebound_input(x)`` checks it: a number or tuple is rebound, as in Python; an
+  array or a list raises when the derivative runs);
+* a read of another name for written memory after the write (a view ``r = x[0]``,
+  a list holding it, a name that is ``x`` on one path only), for a value that reaches
+  the result, is refused at the user's line. A name the lowering knows for the same
+  object (``z = x``) is rebound at the write (``aliases``), and a write that is one only
+  if a value is an array, not a number, is checked to be on a number when it runs;
 * a value the pullback reads whose memory a later write (or a later iteration)
   may change is snapshotted right where it is used, and only then.
+
+Memory is named where it is made; an object made inside a loop is a new one in
+each iteration, so what an earlier iteration made (kept in a carried list) is
+another object than the one a write changes now.
 """
 
 from __future__ import annotations
@@ -208,7 +215,7 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
     """``(Mutation, the writes x op= v into arguments to compute as new values instead, None or
     (write, error) for the first write the checks refuse)``."""
     points = _Points(analysis, params, calls_alias=True)
-    m, views, defs, reads = points.run(body)
+    m, defs, reads = points.run(body)
     firm_points = _Points(analysis, params, calls_alias=False)  # calls return fresh memory
     firm = firm_points.run(body)[0]
     external = {r for n in [*params, *firm_points.external] for r in firm.mem(n)}
@@ -384,12 +391,12 @@ class _Points:
         while True:
             size = sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound)
             self.m = Mutation(points, contains, placed, fresh)
-            self.views, self.reads = set(), []
+            self.reads = []
             self.advanced: set[str] = set()  # index lists and masks: indexing with them copies
             self.defs = {p: (-1, ()) for p in self.params}
             self.visit(body, (), ())
             if sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound) == size:
-                return self.m, self.views, self.defs, self.reads
+                return self.m, self.defs, self.reads
 
     def flow(self, target: str, sources) -> None:
         self.m.points.setdefault(target, set()).update(sources)
@@ -514,7 +521,6 @@ class _Points:
             for t, item in zip(s.targets, self.an.literals[v.id]):
                 if isinstance(item, ir.Name):
                     self.flow(t, m.mem(item.id))
-                    self.views.add(t)
                     self.part_of(t, item)
             return
         if kind == TRANSFORM:
@@ -553,7 +559,6 @@ class _Points:
             if not copy or set(sources) & self.parts:
                 self.parts.add(t)
             if sources:
-                self.views.add(t)
                 self.origin[t] = sources[0]
 
     def call(self, s: ir.Assign, p, names: list[str]) -> None:
@@ -571,7 +576,6 @@ class _Points:
             for n in returned:
                 self.flow(t, m.mem(n) | self.elements(n))
             if returned:
-                self.views.add(t)
                 self.parts.add(t)
 
     def write(self, s: ir.Assign, base: str) -> None:
