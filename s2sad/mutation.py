@@ -311,12 +311,25 @@ def _fold_identity_tests(body: list[ir.Stmt], analysis: Analysis) -> bool:
             new = made.get(test.value.left.id)
             if new is not None and (isinstance(new.value, ir.BinOp) or (
                     _inplace_op(new.value) and inplace_write(new, analysis) is None)):
-                block[i:i + 1] = s.orelse
-                ir.rename(body, {o: y.id for o, y in zip(s.outs, s.yields[1]) if isinstance(y, ir.Name)})
+                others = Counter(n for x in ir.walk(body) for n in _binds(x))  # (an out also a branch's or loop's)
+                renamed = {o: y.id for o, y in zip(s.outs, s.yields[1]) if isinstance(y, ir.Name) and others[o] == 1}
+                block[i:i + 1] = [*s.orelse, *(ir.Assign(o, y, s.loc) for o, y in zip(s.outs, s.yields[1])
+                                               if o not in renamed)]
+                ir.rename(body, renamed)
                 if reads[s.test.id] == 1:  # (the test read it alone)
                     next(b for b in _blocks(body) if any(x is test for x in b)).remove(test)
                 return True
     return False
+
+
+def _binds(s: ir.Stmt) -> list[str]:
+    if isinstance(s, ir.Assign):
+        return list(s.targets)
+    if isinstance(s, ir.If):
+        return list(s.outs)
+    if isinstance(s, ir.Loop):
+        return [*s.carried, *s.results]
+    return []
 
 
 def _blocks(body: list[ir.Stmt]):

@@ -323,7 +323,23 @@ def unused_after_the_write(x):
     return np.sum(a) + x[1]
 
 
+def number_alias_changed_in_a_branch(x, y):
+    v = y
+    if x > 0.0:
+        y *= y  # a number: v keeps the old value (the identity test folds away; v is the branch's out)
+    return v * y + x
+
+
+def number_alias_changed_in_a_loop(x, y):
+    v = y
+    for i in range(3):
+        y *= x
+    return v * y
+
+
 @pytest.mark.parametrize("fn, args", [
+    (number_alias_changed_in_a_branch, (0.5, 1.3)), (number_alias_changed_in_a_branch, (-0.5, 1.3)),
+    (number_alias_changed_in_a_loop, (0.7, 1.3)),
     (alias_then_inplace, (np.array([0.5, -0.7]),)), (write_through_the_alias, (0.7,)), (number_alias, (0.7,)),
     (alias_in_a_loop, (0.7,)), (list_alias, (0.7,)), (view_written_base_unread, (0.7,)),
     (entry_replaced, (np.array([0.5, -0.7]),)), (item_of_a_made_array, (np.array([0.5, -0.7]),)),
