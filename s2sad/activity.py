@@ -39,6 +39,7 @@ from .rules import (
     CONCAT,
     DERIVATIVE_MAKERS,
     FIELD,
+    FUNCTION_VALUE_VJPS,
     INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
@@ -159,9 +160,12 @@ def method_receiver(p: Prim) -> ir.Name | None:
 
 
 def _derives_closure(fn: object, v: ir.Call) -> bool:
-    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant): the derivative
-    function reads what ``f`` captured, so it carries their cotangents as ``f`` does."""
+    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant), or the vjp of one that
+    derivative code takes (``vjp_of(f, ...)``): the derivative function reads what ``f`` captured, so
+    it carries their cotangents as ``f`` does."""
     try:
+        if fn in FUNCTION_VALUE_VJPS:
+            return bool(v.args) and isinstance(v.args[0], ir.Name)
         if fn not in CLOSURE_DERIVATIVES:
             return False
     except TypeError:  # unhashable
@@ -265,9 +269,10 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
         p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    plain_dims = _dims(fn.body, prims, {}, scalars)  # (the shapes the code alone determines: np.zeros(3))
+    numbers = _numbers(fn.body, prims, scalars, dims or plain_dims, literals)
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
-        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
+        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, plain_dims, literals)))
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
                     dims, varied, useful, kinds, literals, numbers,
                     _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()))
@@ -538,6 +543,7 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
     known to be scalars have shape ``()`` whatever their operands (``math.sin``, ``float``)."""
     dims = dict(params)
     ints: set[str] = set()  # targets of `for ... in range(...)`
+    literal = _int_tuples(body)  # (a shape for np.zeros)
 
     def of(e: ir.Expr) -> tuple[int, ...] | None:
         if isinstance(e, ir.Const) and type(e.value) in (int, float):
@@ -548,6 +554,8 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
         p = prims[id(s)]
         if isinstance(s.target, tuple):
             return None
+        if calls(s.value, _SHAPED) and s.value.args:
+            return _made_shape(s.value.args[0], literal)
         args = [of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
@@ -586,6 +594,23 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
 
     block(body)
     return dims
+
+
+_SHAPED = (np.zeros, np.ones, np.empty, np.full)  # made with the shape their first argument gives
+
+
+def _int_tuples(body: list[ir.Stmt]) -> dict[str, tuple[int, ...]]:
+    """The names bound to tuples of int constants, and those tuples."""
+    return {s.target: tuple(i.value for i in s.value.items if isinstance(i, ir.Const)) for s in ir.walk(body)
+            if isinstance(s, ir.Assign) and isinstance(s.value, ir.Tuple) and isinstance(s.target, str)
+            and all(isinstance(i, ir.Const) and type(i.value) is int for i in s.value.items)}
+
+
+def _made_shape(shape: ir.Expr, literal: dict[str, tuple[int, ...]]) -> tuple[int, ...] | None:
+    """The shape ``np.zeros(shape)`` makes: an int constant, or a tuple of them (``literal``)."""
+    if isinstance(shape, ir.Const) and type(shape.value) is int:
+        return (shape.value,)
+    return literal.get(shape.id) if isinstance(shape, ir.Name) else None
 
 
 def range_target(s: ir.Stmt) -> str | None:

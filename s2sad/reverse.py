@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ir
+from . import ir, runtime
 from .activity import (
     CALL,
     CLOSURE,
@@ -44,7 +44,7 @@ from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
 from .modes import check_rules, helper, zeros
-from .mutation import Mutation, analyzed
+from .mutation import Mutation, analyzed, value_reads
 from .naming import Namer
 from .resolve import call_target
 from .rules import Sym, custom_rule, lookup
@@ -69,18 +69,20 @@ class Pullback:
 
 
 def _container_call(e: ir.Expr) -> bool:
-    """``e`` calls a rule whose result may be a tuple or list (``array_adjoint``, ``getitem_adjoint``)."""
+    """``e`` calls a rule whose result may be a tuple or list (``array_adjoint``, ``getitem_adjoint``), or
+    gives a function value's cotangent (a dict over what it captured)."""
     if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref)):
         return False
     rule = lookup(e.func.value)
-    return rule is not None and rule.container
+    return (rule is not None and rule.container) or e.func.value is runtime.captures_adjoint
 
 
 def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[str],
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
-            typed: bool = False) -> Pullback:
+            typed: bool = False, captured: tuple[str, ...] | None = None) -> Pullback:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
-    ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``)."""
+    ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``;
+    ``captured``: the closure variables that end ``wrt``, whose cotangents the pullback gives as a dict)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
@@ -106,9 +108,11 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
     grads = [adj.bars.get(p) or zeros(p) for p in wrt]
+    given = grads if captured is None else [*grads[:len(grads) - len(captured)], ir.Dict(
+        [ir.Const(n) for n in captured], grads[len(grads) - len(captured):])]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
-        [*adj.out, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
+        [*adj.out, ir.Return(ir.Tuple(given))], ret.loc, ssa=False, flat=False,
     )
     vjp = ir.Function(
         namer.fresh(f"{fn.name}_vjp"), fn.params,
@@ -116,25 +120,6 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
         fn.loc, ssa=True, flat=False,
     )
     return Pullback(vjp, fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
-
-
-_SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
-
-
-def _value_reads(e: ir.Expr, mutation: Mutation):
-    """Names whose *values* ``e`` reads: not those it reads only for their shape (for arrays)."""
-    if isinstance(e, ir.Name):
-        yield e.id
-        return
-    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path[-1] in _SHAPE_ONLY:
-        k = _SHAPE_ONLY[e.func.path[-1]]
-        for i, a in enumerate(e.args):
-            if i == k and isinstance(a, ir.Name) and not mutation.structure_changes(a.id):
-                continue
-            yield from _value_reads(a, mutation)
-        return
-    for c in ir.children(e):
-        yield from _value_reads(c, mutation)
 
 
 def _name(fn: object) -> str:
@@ -348,7 +333,7 @@ class _Adjoint:
         """Make the adjoint just written read copies of values a later write would change: taken
         after ``stmt``, or before it where ``stmt`` itself changes them (``y *= v`` reads the old ``y``)."""
         m, written = self.mutation, self.out[mark:]
-        reads = dict.fromkeys(n for s in written for n in _value_reads(s.value, m) if m.written(n))
+        reads = dict.fromkeys(n for s in written for n in value_reads(s.value, m) if m.written(n))
         before = [n for n in reads if n not in stmt.targets and m.changed_by(n, stmt)]
         after = [n for n in reads if n not in before and m.changes_after(n, stmt)]
         copies = {n: self.namer.fresh(f"{n}_saved") for n in [*before, *after]}

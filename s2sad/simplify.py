@@ -6,7 +6,8 @@ forward pass and the pullback get shorter:
 
 * common subexpressions: a pure operation computed again on the same operands
   (``x**2`` twice in one line) reuses the first result; a value computed inside a
-  branch or loop body is reused only inside it;
+  branch or loop body is reused only inside it, and none computed before an in-place
+  write (another name may see the memory it changes);
 * reads of a tuple literal at a constant index become the item itself;
 * temporaries that merely copy another value are replaced by that value, and
   temporaries left unread that cannot raise (literals, copies) are dropped.
@@ -19,7 +20,7 @@ comparisons and calls of functions in the rule table (never ``out=``).
 from __future__ import annotations
 
 from . import ir
-from .rules import lookup
+from .rules import INPLACE_OPS, lookup
 
 __all__ = ["simplify"]
 
@@ -45,19 +46,25 @@ class _Simplifier:
         """Simplify one block; ``seen`` and ``tuples`` are this scope's (copied for nested ones)."""
         out: list[ir.Stmt] = []
         for stmt in stmts:
+            writes = isinstance(stmt, ir.If | ir.Loop) and any(
+                isinstance(s, ir.Assign) and _writes(s.value) for s in ir.walk([stmt]))
             if isinstance(stmt, ir.If):
                 stmt.test = self.sub(stmt.test)
                 stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
                 stmt.orelse = self.block(stmt.orelse, dict(seen), dict(tuples))
                 stmt.yields = tuple([self.sub(y) for y in ys] for ys in stmt.yields)
-            elif isinstance(stmt, ir.Loop):
+            elif isinstance(stmt, ir.Loop):  # (a write in the body: a later iteration reads what it changed)
+                inner = {} if writes else seen
                 stmt.inits = [self.sub(e) for e in stmt.inits]
                 stmt.iter = self.sub(stmt.iter)
-                stmt.cond_body = self.block(stmt.cond_body, dict(seen), dict(tuples))
+                stmt.cond_body = self.block(stmt.cond_body, dict(inner), dict(tuples))
                 stmt.cond = self.sub(stmt.cond)
-                stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
+                stmt.body = self.block(stmt.body, dict(inner), dict(tuples))
                 stmt.nexts = [self.sub(e) for e in stmt.nexts]
                 stmt.exit = self.sub(stmt.exit)
+            elif isinstance(stmt, ir.Assign) and _writes(stmt.value):
+                stmt.value = self.sub(stmt.value)
+                seen.clear()  # (what was computed before may read memory this changes, through another name)
             elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, str):
                 value = _forward_tuple_item(self.sub(stmt.value), tuples)
                 key = _key(value)
@@ -73,8 +80,16 @@ class _Simplifier:
                 stmt = ir.Assign(stmt.target, value, stmt.loc)
             elif isinstance(stmt, ir.Assign | ir.Do | ir.Return):
                 stmt.value = self.sub(stmt.value)
+            if writes:
+                seen.clear()
             out.append(stmt)
         return out
+
+
+def _writes(e: ir.Expr) -> bool:
+    """``e`` changes memory in place: ``x[i] = v``, ``xs.append(v)``, ``y op= v`` (an array or a list)."""
+    return isinstance(e, ir.SetItem | ir.ListMethod) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref)
+                                         and e.func.value in INPLACE_OPS)
 
 
 def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt]:

@@ -111,15 +111,16 @@ def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> 
 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
-              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
+              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False, captured: bool = False) -> Generated:
     try:
-        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed)
+        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, captured)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
 
 def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
-               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool) -> Generated:
+               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
+               captured: bool) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -131,6 +132,8 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     (reverse mode): shapes of array parameters; where knowing them removes a shape check or
     shows a write safe, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
+    ``captured`` (reverse mode): the pullback gives the cotangents of the closure variables in ``wrt``
+    as one dict by name, last (a function value's cotangent).
     """
     code = fn.__code__
     params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
@@ -143,7 +146,7 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     inputs = [lowered.inputs.get(w, w) for w in wrt]
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
-        parts = reverse(lowered, namer, inputs, set(scalars), pytrees, dims, typed)
+        parts = reverse(lowered, namer, inputs, set(scalars), pytrees, dims, typed, free if captured else None)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
         jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
