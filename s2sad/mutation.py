@@ -524,7 +524,7 @@ class _Points:
         if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
             m.writes.append(s)
             m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc)
-        if kind in (CONTAINER, CLOSURE):
+        if kind in (CONTAINER, CLOSURE) or (kind == CALL and p.rule.holds):  # (a record holds its fields)
             self.made(s)
             for t in s.targets:
                 for n in names:

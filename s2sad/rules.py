@@ -248,6 +248,8 @@ class Rule:
     * ``ints``: where its operands hold ints (or bools), so does the result, in the same places:
       integer arithmetic (``+``, ``-``, ``*``, ``%``, ``abs``, unary ``-`` and ``+``) and
       ``sequence``, which passes its operand on. An int carries no derivative.
+    * ``holds``: the result keeps its operands themselves (a namedtuple or dataclass made from its
+      fields): ``mutation`` sees a write into one through it.
     """
 
     name: str
@@ -270,6 +272,7 @@ class Rule:
     scalar_only: bool = False
     rank: bool = False
     ints: bool = False
+    holds: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -641,7 +644,7 @@ def _record_rule(cls: Any) -> Rule | None:
     return Rule(rule_name(cls), lambda g, ans, *args, **kwargs: tuple(rt.field_of(g, n, i) for i, n in zip(range(len(args)), names)),
                 diff=tuple(i for i, n in enumerate(names) if n in data),
                 forward=lambda ans, dots, *args, **kwargs: rt.record_jvp(ans, names[:len(dots)], *dots),
-                container=True, params=tuple(fields))
+                container=True, params=tuple(fields), holds=True)
 
 
 def _plain_dataclass(cls: Any) -> bool:
