@@ -7,7 +7,8 @@ forward pass and the pullback get shorter:
 * common subexpressions: a pure operation computed again on the same operands
   (``x**2`` twice in one line) reuses the first result; a value computed inside a
   branch or loop body is reused only inside it, and none computed before an in-place
-  write (another name may see the memory it changes);
+  write or a call that may write into what it is given (``np.copyto``, ``a.fill``, a
+  function of yours: the operands' memory may have changed);
 * reads of a tuple literal at a constant index become the item itself;
 * temporaries that merely copy another value are replaced by that value, and
   temporaries left unread that cannot raise (literals, copies) are dropped.
@@ -20,7 +21,7 @@ comparisons and calls of functions in the rule table (never ``out=``).
 from __future__ import annotations
 
 from . import ir
-from .rules import INPLACE_OPS, lookup
+from .rules import INPLACE_OPS, METHODS, NONDIFFERENTIABLE, WRITER_METHODS, WRITERS, lookup
 
 __all__ = ["simplify"]
 
@@ -46,8 +47,7 @@ class _Simplifier:
         """Simplify one block; ``seen`` and ``tuples`` are this scope's (copied for nested ones)."""
         out: list[ir.Stmt] = []
         for stmt in stmts:
-            writes = isinstance(stmt, ir.If | ir.Loop) and any(
-                isinstance(s, ir.Assign) and _writes(s.value) for s in ir.walk([stmt]))
+            writes = isinstance(stmt, ir.If | ir.Loop) and any(_writes(s) for s in ir.walk([stmt]))
             if isinstance(stmt, ir.If):
                 stmt.test = self.sub(stmt.test)
                 stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
@@ -62,7 +62,7 @@ class _Simplifier:
                 stmt.body = self.block(stmt.body, dict(inner), dict(tuples))
                 stmt.nexts = [self.sub(e) for e in stmt.nexts]
                 stmt.exit = self.sub(stmt.exit)
-            elif isinstance(stmt, ir.Assign) and _writes(stmt.value):
+            elif _writes(stmt):
                 stmt.value = self.sub(stmt.value)
                 seen.clear()  # (what was computed before may read memory this changes, through another name)
             elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, str):
@@ -86,10 +86,25 @@ class _Simplifier:
         return out
 
 
-def _writes(e: ir.Expr) -> bool:
-    """``e`` changes memory in place: ``x[i] = v``, ``xs.append(v)``, ``y op= v`` (an array or a list)."""
-    return isinstance(e, ir.SetItem | ir.ListMethod) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref)
-                                         and e.func.value in INPLACE_OPS)
+def _writes(s: ir.Stmt) -> bool:
+    """``s`` may change memory in place: ``x[i] = v``, ``xs.append(v)``, ``y op= v`` (an array or a list), and
+    a call of anything but a function or array method with a rule, or not differentiable, that writes
+    nothing (``np.copyto(a, v)``, ``a.fill(v)``, ``out=``, a function of yours, a function value)."""
+    e = s.value if isinstance(s, ir.Assign | ir.Do) else None
+    if isinstance(e, ir.SetItem | ir.ListMethod):
+        return True
+    if not isinstance(e, ir.Call):
+        return False
+    if any(k == "out" for k, _ in e.kwargs):
+        return True
+    if isinstance(e.func, ir.Attr) and not isinstance(e.func.value, ir.Ref):  # a method of a local object
+        return e.func.attr in WRITER_METHODS or e.func.attr not in METHODS
+    fn = getattr(e.func.value.value, e.func.attr, None) if isinstance(e.func, ir.Attr) else (
+        e.func.value if isinstance(e.func, ir.Ref) else None)  # (None: a function value)
+    try:
+        return fn in INPLACE_OPS or fn in WRITERS or not (lookup(fn) is not None or fn in NONDIFFERENTIABLE)
+    except TypeError:  # unhashable
+        return True
 
 
 def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt]:
