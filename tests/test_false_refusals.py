@@ -442,3 +442,16 @@ def test_a_function_value_at_second_order(fn, args):
 def test_a_function_value_at_second_and_third_order_values():
     assert s2sad.hessian(rebound_after)(1.3) == pytest.approx(10.0)
     assert s2sad.grad(s2sad.grad(s2sad.grad(through_another_closure)))(2.0) == pytest.approx(6.0)
+
+
+def sine_of_a_capture(x):
+    w = x * 2.0
+    h = lambda t: np.sin(t * w)  # noqa: E731
+    return h(x)
+
+
+def test_a_third_derivative_through_a_function_value_capturing_a_derivative_is_refused():
+    # the second derivative's code reads the captures' cotangent through captures_adjoint, which has no rule yet
+    check_grads(s2sad.grad(sine_of_a_capture), (0.4,), modes=BOTH)
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="third derivative of code calling a lambda or nested def"):
+        s2sad.grad(s2sad.grad(s2sad.grad(sine_of_a_capture)))(0.4)
