@@ -40,6 +40,7 @@ from .rules import (
     CONCAT,
     DERIVATIVE_MAKERS,
     FIELD,
+    FUNCTION_VALUE_VJPS,
     INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
@@ -162,9 +163,12 @@ def method_receiver(p: Prim) -> ir.Name | None:
 
 
 def _derives_closure(fn: object, v: ir.Call) -> bool:
-    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant): the derivative
-    function reads what ``f`` captured, so it carries their cotangents as ``f`` does."""
+    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant), or the vjp of one that
+    derivative code takes (``vjp_of(f, ...)``): the derivative function reads what ``f`` captured, so
+    it carries their cotangents as ``f`` does."""
     try:
+        if fn in FUNCTION_VALUE_VJPS:
+            return bool(v.args) and isinstance(v.args[0], ir.Name)
         if fn not in CLOSURE_DERIVATIVES:
             return False
     except TypeError:  # unhashable
@@ -289,9 +293,11 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     ) or any(_shaped(f) for sig, _ in resolved.values() for f in sig)
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    plain_dims = _dims(fn.body, prims, {}, scalars, {}, _Calls())[0]  # (the shapes the code alone determines:
+    # np.zeros(3); no call resolved for its arguments)
+    numbers = _numbers(fn.body, prims, scalars, dims or plain_dims, literals)
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
-        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
+        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, plain_dims, literals)))
     leaves = scalars | {n for n, d in dims.items() if d}
     containers = _containers(stmts, prims, set(tree_params)) - leaves
     return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,

@@ -29,7 +29,7 @@ from .frontend import cell_contents, forwarded, library_cells, source_lines
 from .load import LINEMAPS
 from .mutation import effects
 from .resolve import bind_slots, derivative_source
-from .rules import custom_rule, lookup, rule_name
+from .rules import FUNCTION_VALUE_VJPS, custom_rule, lookup, rule_name
 from .runtime import add_bars, zeros_like
 from .statics import nested, param_facts
 
@@ -142,9 +142,10 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 
 VJP_OF_HIGHER_ORDER = (
-    "derivatives of derivatives of code that calls a function value (a lambda, a nested def or a "
-    "function passed as an argument) are not supported yet: the derivative code calls it through "
-    "s2sad.linker.vjp_of. Call a function defined at module level by its name instead")
+    "derivatives of derivatives of code that calls a function value that is a method or a callable "
+    "with a derivative rule (a ufunc passed as an argument), or that passes it values carrying a gradient "
+    "for its *args or **kwargs, are not supported yet: the derivative code calls it through "
+    "s2sad.linker.vjp_of. Call it by its name instead")
 STAR_HIGHER_ORDER = (
     "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
     "taking *args or **kwargs are not supported yet: pass them by name")
@@ -228,22 +229,27 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
             vjp = rebind(vjp, fn)
         out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
         _check_no_writes(fn, args, kwargs)
-        if not captures and not packed:
-            return out, pullback
+        if not packed:
+            return out, pullback  # (with captures, the pullback gives their cotangents as a dict last)
 
         def split_pullback(out_bar):
             bars = pullback(out_bar)
             per_param = dict(zip(cache.wrt[:n], bars[:n]))
             parts = tuple(per_param[name] if key is None else per_param[name][key] for name, key in slots)
-            return (*parts, dict(zip(frees, bars[n:]))) if captures else parts
+            return (*parts, *bars[n:])
 
         return out, split_pullback
 
     call.__s2sad_vjp_of__ = True
+    if not self_arg and not packed:  # differentiated again as fn's generated vjp (see resolve.derivative_source)
+        call.__s2sad_source__ = lambda call, dynamic: _vjp_source(fn, cache.wrt, captures)
     return call
 
 
-# code -> {(self?, wrt, mode): Cache} shared by the closures made from that code
+FUNCTION_VALUE_VJPS.add(vjp_of)  # vjp_of(f, ...) is a derivative function of f: it reads what f captured
+
+
+# code -> {(self?, wrt, mode, library cells, captures): Cache} shared by the closures made from that code
 _by_code: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -292,14 +298,29 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
                   if captures and carries_derivative(cell_contents(cell)))
     wrt = bind_slots(fn, positions, keywords, len(self_arg))[0] + frees
     per_code = _by_code.setdefault(code, {})  # (code objects compare equal for the same text in another file)
-    key = (len(self_arg), wrt, mode, library_cells(fn), code.co_filename, id(fn.__globals__))  # (whose globals it calls)
+    key = (len(self_arg), wrt, mode, library_cells(fn), code.co_filename, id(fn.__globals__), captures)
     cache = per_code.get(key)
     if cache is None:
         source_lines(fn)
-        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode, captured=captures)
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn
     return self_arg, fn, cache, frees
+
+
+_vjp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic vjp}
+
+
+def _vjp_source(fn: types.FunctionType, wrt: tuple[str, ...], captured: bool) -> types.FunctionType:
+    """What ``vjp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated vjp
+    for any argument types, reading ``fn``'s cells (so a derivative of it flows to what ``fn`` captured;
+    with ``captured``, its pullback gives their cotangents as a dict last, as ``vjp_of``'s does)."""
+    per_code = _vjp_sources.setdefault(fn.__code__, {})
+    key = (wrt, captured, library_cells(fn))
+    if key not in per_code or not per_code[key].__s2sad_fresh__():
+        generated = pipeline()(fn, wrt, dynamic_cells=True, captured=captured)
+        per_code[key] = derived(generated.function, fn, generated.globals_read)
+    return rebind(per_code[key], fn, snapshot=False) if fn.__closure__ else per_code[key]
 
 
 def _check_no_writes(fn: types.FunctionType, args: tuple, kwargs: dict) -> None:

@@ -65,6 +65,12 @@ def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     if callee is vjp_of or callee is star_vjp:
         higher = VJP_OF_HIGHER_ORDER if callee is vjp_of else STAR_HIGHER_ORDER
         return NoDerivativeRuleError(higher + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is runtime.captures_adjoint:
+        return NoDerivativeRuleError(
+            "derivatives of derivatives of code that calls s2sad.grad of a closure over a value that carries a "
+            "derivative (so also a third derivative of code calling a lambda or nested def that captures one) "
+            f"are not supported yet (at {loc.file}:{loc.line}: {loc.text.strip()}); pass the value as an argument "
+            "of the function instead")
     if callee is None:
         what = "a callable that could not be resolved when differentiating"
     elif isinstance(callee, str):

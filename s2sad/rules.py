@@ -253,6 +253,8 @@ class Rule:
     * ``ints``: where its operands hold ints (or bools), so does the result, in the same places:
       integer arithmetic (``+``, ``-``, ``*``, ``%``, ``abs``, unary ``-`` and ``+``) and
       ``sequence``, which passes its operand on. An int carries no derivative.
+    * ``holds``: the result keeps its operands themselves (a namedtuple or dataclass made from its
+      fields): ``mutation`` sees a write into one through it.
     """
 
     name: str
@@ -276,6 +278,7 @@ class Rule:
     rank: bool = False
     ints: bool = False
     held: str | None = None
+    holds: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -302,6 +305,7 @@ FRULES: dict[object, Callable] = {}  # user forward rules (s2sad.frule)
 NONDIFFERENTIABLE: set[object] = set()
 DERIVATIVE_MAKERS: set[object] = set()  # s2sad.grad, jacfwd, ...: making a derivative function
 CLOSURE_DERIVATIVES: set[object] = set()  # those whose result, made from a closure, carries its cotangent
+FUNCTION_VALUE_VJPS: set[object] = set()  # linker.vjp_of: vjp_of(f, ...) is a derivative function of f
 WRITERS: set[object] = set()  # functions that write into an array they are given (np.place, np.copyto, ...)
 WRITER_METHODS = {"fill", "put", "sort", "partition", "resize", "itemset"}  # ndarray methods that write in place
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies
@@ -664,7 +668,7 @@ def _record_rule(cls: Any) -> Rule | None:
     return Rule(rule_name(cls), lambda g, ans, *args, **kwargs: tuple(rt.field_of(g, n, i) for i, n in zip(range(len(args)), names)),
                 diff=tuple(i for i, n in enumerate(names) if n in data),
                 forward=lambda ans, dots, *args, **kwargs: rt.record_jvp(ans, names[:len(dots)], *dots),
-                container=True, params=tuple(fields))
+                container=True, params=tuple(fields), holds=True)
 
 
 def _plain_dataclass(cls: Any) -> bool:

@@ -360,8 +360,8 @@ def immutable(x):
     user's line: another name for ``x`` (or a container holding it) is read afterwards."""
     if not _unchangeable(x):
         _refuse(f"this changes a {type(x).__name__} in place here (s2sad could not tell it from a number before it "
-                "ran), and another name for it, or a list or tuple holding it, is read afterwards; s2sad cannot "
-                "follow that. Copy it first (.copy()), or compute a new value (x = x + v)")
+                "ran), and a name that shares memory with it, or a list or tuple holding it, is read afterwards; "
+                "s2sad cannot follow that. Copy it first (.copy()), or compute a new value (x = x + v)")
     return x
 
 

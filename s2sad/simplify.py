@@ -6,7 +6,9 @@ forward pass and the pullback get shorter:
 
 * common subexpressions: a pure operation computed again on the same operands
   (``x**2`` twice in one line) reuses the first result; a value computed inside a
-  branch or loop body is reused only inside it;
+  branch or loop body is reused only inside it, and none computed before an in-place
+  write or a call that may write into what it is given (``np.copyto``, ``a.fill``, a
+  function of yours: the operands' memory may have changed);
 * a ``math`` function of constants is the float it gives (``math.sqrt(2.0)``);
 * reads of a tuple literal at a constant index become the item itself, and unpacking one
   (``x, y = y, x``, ``a, b, c = helper(...)`` once the helper is written in) binds each name
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 
 from . import ir
-from .rules import lookup
+from .rules import INPLACE_OPS, METHODS, NONDIFFERENTIABLE, WRITER_METHODS, WRITERS, lookup
 
 __all__ = ["simplify"]
 
@@ -50,19 +52,24 @@ class _Simplifier:
         """Simplify one block; ``seen`` and ``tuples`` are this scope's (copied for nested ones)."""
         out: list[ir.Stmt] = []
         for stmt in stmts:
+            writes = isinstance(stmt, ir.If | ir.Loop) and any(_writes(s) for s in ir.walk([stmt]))
             if isinstance(stmt, ir.If):
                 stmt.test = self.sub(stmt.test)
                 stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
                 stmt.orelse = self.block(stmt.orelse, dict(seen), dict(tuples))
                 stmt.yields = tuple([self.sub(y) for y in ys] for ys in stmt.yields)
-            elif isinstance(stmt, ir.Loop):
+            elif isinstance(stmt, ir.Loop):  # (a write in the body: a later iteration reads what it changed)
+                inner = {} if writes else seen
                 stmt.inits = [self.sub(e) for e in stmt.inits]
                 stmt.iter = self.sub(stmt.iter)
-                stmt.cond_body = self.block(stmt.cond_body, dict(seen), dict(tuples))
+                stmt.cond_body = self.block(stmt.cond_body, dict(inner), dict(tuples))
                 stmt.cond = self.sub(stmt.cond)
-                stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
+                stmt.body = self.block(stmt.body, dict(inner), dict(tuples))
                 stmt.nexts = [self.sub(e) for e in stmt.nexts]
                 stmt.exit = self.sub(stmt.exit)
+            elif _writes(stmt):  # (before the unpacking below: a write's value is never a tuple literal, but
+                stmt.value = self.sub(stmt.value)  # a write must always clear what was seen)
+                seen.clear()  # (what was computed before may read memory this changes, through another name)
             elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, tuple) \
                     and len(_tuple_items(self.sub(stmt.value), tuples) or ()) == len(stmt.target):
                 items = _tuple_items(self.sub(stmt.value), tuples)  # a, b = b, a: each name its item
@@ -83,8 +90,31 @@ class _Simplifier:
                 stmt = ir.Assign(stmt.target, value, stmt.loc)
             elif isinstance(stmt, ir.Assign | ir.Do | ir.Return):
                 stmt.value = self.sub(stmt.value)
+            if writes:
+                seen.clear()
             out.append(stmt)
         return out
+
+
+def _writes(s: ir.Stmt) -> bool:
+    """``s`` may change memory in place: ``x[i] = v``, ``xs.append(v)``, ``y op= v`` (an array or a list), and
+    a call of anything but a function or array method with a rule, or not differentiable, that writes
+    nothing (``np.copyto(a, v)``, ``a.fill(v)``, ``out=``, a function of yours, a function value)."""
+    e = s.value if isinstance(s, ir.Assign | ir.Do) else None
+    if isinstance(e, ir.SetItem | ir.ListMethod):
+        return True
+    if not isinstance(e, ir.Call):
+        return False
+    if any(k == "out" for k, _ in e.kwargs):
+        return True
+    if isinstance(e.func, ir.Attr) and not isinstance(e.func.value, ir.Ref):  # a method of a local object
+        return e.func.attr in WRITER_METHODS or e.func.attr not in METHODS
+    fn = getattr(e.func.value.value, e.func.attr, None) if isinstance(e.func, ir.Attr) else (
+        e.func.value if isinstance(e.func, ir.Ref) else None)  # (None: a function value)
+    try:
+        return fn in INPLACE_OPS or fn in WRITERS or not (lookup(fn) is not None or fn in NONDIFFERENTIABLE)
+    except TypeError:  # unhashable
+        return True
 
 
 def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt]:

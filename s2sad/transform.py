@@ -155,17 +155,17 @@ def _collector_paused():
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
-              facts: dict[str, object] | None = None) -> Generated:
+              facts: dict[str, object] | None = None, captured: bool = False) -> Generated:
     try:
         with _collector_paused():
-            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts)
+            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
 
 def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
                trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
-               facts: dict[str, object] | None) -> Generated:
+               facts: dict[str, object] | None, captured: bool) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -179,6 +179,8 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from; then
     the user functions it calls with arguments of known types are transformed for them, now.
     ``facts`` (with ``dims``): what the pytree parameters hold (``statics.Items``).
+    ``captured`` (reverse mode): the pullback gives the cotangents of the closure variables in ``wrt``
+    as one dict by name, last (a function value's cotangent).
     """
     code = fn.__code__
     params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
@@ -192,7 +194,8 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
         body, spread = _specialised(lowered, src, namer, facts) if typed else (lowered, {})
-        parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread)
+        parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread,
+                        free if captured else None)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
         jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)

@@ -37,7 +37,7 @@ from ..pytree import leaves
 from .domains import callees
 from .exprs import READS, SHAPES, Dict, Exprs, Float, Func, Int, List, broadcasts
 
-__all__ = ["Program", "generate", "run_plain", "REFUSABLE", "HIGHER_ORDER_REFUSABLE"]
+__all__ = ["Program", "generate", "run_plain", "REFUSABLE"]
 
 # constructs the README says s2sad may refuse with a clear error, each with a pattern its error
 # message matches: a refusal that no construct of the program explains is a false refusal
@@ -48,8 +48,6 @@ REFUSABLE = {
     "dict_iter": r"dict|iterable",
     "loop_rebinds_to_view": r"came from an argument|shares memory|writes through",
 }
-# and in derivatives of derivatives (the README: code that calls a lambda or a nested def)
-HIGHER_ORDER_REFUSABLE = {"function_value": r"function value"}
 
 INPLACE_OPS = ("=", "+=", "-=", "*=", "/=")
 
