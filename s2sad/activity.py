@@ -78,8 +78,8 @@ def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], fu
     if isinstance(getattr(fn, "__self__", None), VJP):  # generated code calling a derivative (a handle's
         # bound __call__): differentiate that derivative's code
         return Prim(TRANSFORM, None, args, kwargs, callee=fn.__self__.generic(), func=func)
-    if hasattr(fn, "__s2sad_spec__"):  # a grad function called in differentiated code
-        from .api import differentiable
+    if hasattr(fn, "__s2sad_spec__") or hasattr(fn, "__s2sad_source__"):  # a grad (or jacfwd) function called
+        from .api import differentiable  # in differentiated code: the generated code computing it
 
         return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
     rule = lookup(fn)

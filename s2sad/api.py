@@ -23,6 +23,7 @@ from .cache import JVP, VJP, Cache, _rebind, carries_derivative, get_cache
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
+from .nested import jacfwd_source
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, leaves, map_leaves, unflatten
 from .runtime import scalar_seed
@@ -284,6 +285,9 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     reads each closure's own cells, so their cotangents flow back to it. Otherwise (a grad
     function the transform finds by name) what it captured is read as the transform's constants,
     and a function it captured is called directly (so it can be differentiated again)."""
+    make = getattr(fun, "__s2sad_source__", None)
+    if make is not None:  # a jacfwd function
+        return make()
     spec = getattr(fun, "__s2sad_spec__", None)
     if spec is None:
         return fun
@@ -436,6 +440,7 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     if _resolve(fun)[0] is not fun:
         return _through(jacrev, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
+    fun = differentiable(fun)
     cache = _cache(fun, nums)
 
     def jacobian_fn(*args, **kwargs):
@@ -455,6 +460,7 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
 
     jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
     jacobian_fn.__wrapped__ = fun  # (the cache holds fun weakly)
+    jacobian_fn.__s2sad_transform__ = "jacrev"
     return jacobian_fn
 
 
@@ -614,7 +620,23 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
         return (jac, aux) if has_aux else jac
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
+    jacobian_fn.__s2sad_transform__ = "jacfwd"
+    if single and not has_aux:
+        jacobian_fn.__s2sad_source__ = functools.cache(lambda: _jacfwd_source(fun, nums[0]))
     return jacobian_fn
+
+
+def _jacfwd_source(fun: Callable, argnum: int) -> types.FunctionType:
+    """``jacfwd(fun, argnum)`` as generated code a derivative can transform (see ``nested.jacfwd_source``)."""
+    fn = differentiable(fun)
+    source_lines(fn)
+    code = fn.__code__
+    if code.co_flags & 0x0C or code.co_kwonlyargcount:
+        raise SourceUnavailableError(f"differentiating jacfwd of {fn.__qualname__}, which takes *args, **kwargs or "
+                                     "keyword-only parameters, is not supported yet")
+    positional = list(code.co_varnames[: code.co_argcount])
+    wrt_names(positional, (argnum,), fn.__qualname__)
+    return jacfwd_source(fn, argnum % len(positional))
 
 
 def _jvp_columns(fun: Callable, args: tuple, i: int, has_aux: bool = False) -> tuple[Any, list]:

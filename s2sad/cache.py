@@ -525,9 +525,24 @@ def _snapshot(cell: types.CellType) -> types.CellType:
 class JVP(_Handle):
     """Generated forward-mode code calls ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
 
-    __slots__ = ()
+    __slots__ = ("caller",)  # nested.jvp_caller's function calling this handle, once made
     mode = "forward"
     _handles = weakref.WeakKeyDictionary()
+
+    def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
+        super().__init__(fun, wrt)
+        self.caller = None
+
+    def generic(self) -> types.FunctionType:
+        """The generated jvp for any argument types, taking the tangents first (``nested.tangents_first``):
+        what a derivative of this derivative transforms."""
+        from .nested import tangents_first
+        from .transform import transform
+
+        if self._generic is None:
+            generated = transform(self.fun, self.cache.wrt, mode="forward")
+            self._generic = tangents_first(generated.function, generated.tangent_names)
+        return self._generic
 
     def __call__(self, *args, tangents=(), **kwargs):
         try:

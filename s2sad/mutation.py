@@ -31,6 +31,7 @@ from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, TRANSFORM, UNPACK, Analysis, Prim, analyze, writes_into_argument
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .frontend import cell_contents, library_cells, library_value
 from .rules import INPLACE_FUNCS, INPLACE_OPS
 
 __all__ = ["Mutation", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
@@ -395,15 +396,15 @@ class Effects:
     returns: frozenset[str]
 
 
-_EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> Effects
+_EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> {library cells: Effects}
 _PENDING: list[list] = []  # [code, approximation, tentative]: effects being found (recursion)
 
 
 def effects(fn: types.FunctionType) -> Effects:
     """``fn``'s effects, from its lowered IR (a recursive call sees a least fixed point)."""
-    code = fn.__code__
-    if code in _EFFECTS:
-        return _EFFECTS[code]
+    code, library = fn.__code__, library_cells(fn)
+    if library in _EFFECTS.get(code, {}):
+        return _EFFECTS[code][library]
     for i, (c, approximation, _) in enumerate(_PENDING):
         if c is code:
             for frame in _PENDING[i + 1:]:
@@ -420,7 +421,7 @@ def effects(fn: types.FunctionType) -> Effects:
     finally:
         _PENDING.pop()
     if not frame[2]:
-        _EFFECTS[code] = found
+        _EFFECTS.setdefault(code, {})[library] = found
     return found
 
 
@@ -428,8 +429,10 @@ def _effects(fn: types.FunctionType) -> Effects:
     from .transform import lowered_ir  # the pipeline imports this module
 
     code = fn.__code__
+    captured = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
+                     if not library_value(cell_contents(cell)))  # (a library callable is read now: see library_cells)
     try:
-        lowered = lowered_ir(fn, code.co_freevars, dynamic_cells=True)[2]
+        lowered = lowered_ir(fn, captured, dynamic_cells=True)[2]
         analysis = analyze(lowered, [], set())
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError, OSError):
         return _from_bytecode(code)

@@ -259,6 +259,7 @@ FRULES: dict[object, Callable] = {}  # user forward rules (s2sad.frule)
 NONDIFFERENTIABLE: set[object] = set()
 DERIVATIVE_MAKERS: set[object] = set()  # s2sad.grad, jacfwd, ...: making a derivative function
 CLOSURE_DERIVATIVES: set[object] = set()  # those whose result, made from a closure, carries its cotangent
+JVP_CALLS: set[object] = set()  # s2sad.jvp: differentiated as the function ``nested.jvp_caller`` makes
 WRITERS: set[object] = set()  # functions that write into an array they are given (np.place, np.copyto, ...)
 WRITER_METHODS = {"fill", "put", "sort", "partition", "resize", "itemset"}  # ndarray methods that write in place
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies

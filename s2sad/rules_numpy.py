@@ -23,6 +23,7 @@ from .rules import (
     ATTRIBUTES,
     CLOSURE_DERIVATIVES,
     DERIVATIVE_MAKERS,
+    JVP_CALLS,
     METHODS,
     NONDIFFERENTIABLE,
     RULES,
@@ -448,6 +449,7 @@ def _register_api_nondifferentiable() -> None:
     DERIVATIVE_MAKERS.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
     NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
     CLOSURE_DERIVATIVES.add(api.grad)
+    JVP_CALLS.add(api.jvp)
 defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
         diff=(0,), linear="joint", zero=(1,))
 defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),

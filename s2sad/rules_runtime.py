@@ -44,6 +44,9 @@ def _linear(helper, name: str, transpose, zero=(1,), diff=(0,)) -> None:
 # ----- runtime: in-place writes, containers, broadcasting -----
 
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=())
+_linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, None), zero=())
+_linear(runtime.jacobian_column, "jacobian_column", lambda h, ans, t: (h,), zero=())
+NONDIFFERENTIABLE.add(runtime.unit_tangent)
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
 defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
@@ -100,7 +103,7 @@ _linear(runtime.repeat_adjoint, "repeat_adjoint", lambda h, ans, g, xs: (rt.repe
 _linear(runtime.repeat_like, "repeat_like", lambda h, ans, k, g: (rt.repeat_adjoint(h, k), None))
 set_container([runtime.list_pop_adjoint, runtime.list_jvp, runtime.tail_into, runtime.sequence_like,
                runtime.items_like, runtime.values_like, runtime.tolist_jvp, runtime.repeat_like, runtime.list_pop_jvp])
-set_container([runtime.snapshot, runtime.setitem_adjoint, runtime.setitem_jvp, runtime.add_at], (0,))
+set_container([runtime.snapshot, runtime.float_primals, runtime.setitem_adjoint, runtime.setitem_jvp, runtime.add_at], (0,))
 set_container([runtime.setitem_value_adjoint, runtime.get_adjoint, runtime.get_default_adjoint, runtime.get_jvp,
                runtime.sequence_adjoint, runtime.items_adjoint, runtime.values_adjoint, runtime.repeat_adjoint,
                runtime.list_tail_adjoint], (0, 1))

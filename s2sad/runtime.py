@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .pytree import differentiable
+
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
@@ -17,7 +19,8 @@ __all__ = [
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
-    "repeat_like", "captured_adjoint", "captured_cotangent", "set_global",
+    "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "float_primals", "unit_tangent",
+    "jacobian_column",
 ]
 
 
@@ -466,3 +469,41 @@ def repeat_like(h, g):
 
 # helpers with an effect beyond their value (they raise, check or write): never dropped as dead code
 EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input})
+
+
+# ----- forward mode met in differentiated code (see ``nested``) -----
+
+
+def float_primals(primals, n: int):
+    """``primals``, after checking that they are ``n`` floats or floating arrays (or pytrees of them):
+    inside differentiated code ``s2sad.jvp`` differentiates with respect to every primal."""
+    if not isinstance(primals, tuple | list) or len(primals) != n:
+        raise TypeError(f"s2sad.jvp inside differentiated code: the function takes {n} positional "
+                        f"argument(s); pass all of them as primals, as a tuple")
+    for i, p in enumerate(primals):
+        if not differentiable(p):
+            raise TypeError(f"s2sad.jvp inside differentiated code differentiates with respect to every primal, "
+                            f"but primal {i} is {type(p).__name__}, not a float or a floating array. Bind it "
+                            "with a closure or functools.partial instead of passing it as a primal")
+    return primals
+
+
+def unit_tangent(x, k: int):
+    """The tangent of ``x`` (a float or an array) that is 1 at its element ``k`` and 0 elsewhere."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        e = np.zeros_like(x)
+        e.flat[k] = 1.0
+        return e
+    if isinstance(x, float | np.floating):
+        return type(x)(1.0)
+    raise TypeError("differentiating a jacfwd function: its argument must be a float or a floating array, "
+                    f"not {type(x).__name__}")
+
+
+def jacobian_column(t):
+    """``t``, an output tangent of a jacfwd function being differentiated, after checking that it is a
+    float or an array (a pytree output's Jacobian is nested as the output is: not differentiated yet)."""
+    if isinstance(t, tuple | list | dict):
+        raise TypeError("differentiating a jacfwd function whose output is a tuple, list or dict is not "
+                        "supported yet; return an array")
+    return t

@@ -24,6 +24,7 @@ from .frontend import Source, parse_function
 from .load import load
 from .lower import lower
 from .naming import Namer
+from .nested import nested_calls
 from .reverse import reverse
 from .simplify import simplify
 
@@ -126,6 +127,7 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
+    nested_calls(lowered)  # (derivatives of derivatives)
     inputs = [lowered.inputs.get(w, w) for w in wrt]
     trees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode == "forward":

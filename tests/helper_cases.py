@@ -146,6 +146,8 @@ def cases(C, spd):
                              (b4, np.array([1.5, 0.0, 2.0, -1.0])))],
         "cumprod_jvp": [(lambda d, x: s(rn.cumprod_jvp(d, x, np.cumprod(x, axis=0), 0)), (a34, a34)),
                         (lambda d, x: s(rn.cumprod_jvp(d, x, np.cumprod(x), None)), (b4, np.array([1.5, 0.0, 2.0, 0.0])))],
+        "float_primals": [(lambda a, b: s(rt.float_primals((a, b), 2)[1]) * a, (0.4, b3))],
+        "jacobian_column": [(lambda t: s(rt.jacobian_column(t) * t), (b3,))],
         "require_same_shape": [(lambda x: s(rn.require_same_shape(x, a34, "svd") * x), (a34,))],
         "require_real": [(lambda x: s(rn.require_real(x, "eig") * x), (b3,))],
         "lstsq_solution_cotangent": [(lambda g: s(rn.lstsq_solution_cotangent((g, np.zeros(1), 0, np.zeros(3))) * g),

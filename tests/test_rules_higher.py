@@ -3,9 +3,12 @@
 For each case of ``test_rules.cases(name)`` (a scalar function and its arguments), the
 gradient function ``grad(f)`` is itself checked by ``check_grads``: in reverse mode
 (reverse over reverse) and in forward mode (forward over reverse, what ``hessian`` and
-``hvp`` run). ``test_every_rule_has_second_order_cases`` fails for a registered rule that
+``hvp`` run). The first derivative by forward mode, ``jvp(f, args, tangents)`` along fixed
+tangents, is checked in forward mode too (forward over forward: the rule's tangent code
+differentiated again). ``test_every_rule_has_second_order_cases`` fails for a registered rule that
 is not covered, as ``test_every_rule_has_cases`` does for first order; a rule without a
-second derivative is listed in ``FIRST_ORDER_ONLY`` with the reason.
+second derivative is listed in ``FIRST_ORDER_ONLY`` with the reason, one without forward over
+forward in ``NO_FORWARD_OVER_FORWARD``.
 
 Rules that are piecewise linear (``max``, ``sort``, ``clip``, ``abs``, ``maximum``, ...) have
 a second derivative of 0 almost everywhere; their cases keep away from ties and kinks, so
@@ -54,6 +57,37 @@ def _second(name: str):
 
 SECOND = [name for name in ALL if name not in FIRST_ORDER_ONLY]
 
+# rules whose forward rule's tangent code s2sad does not differentiate in forward mode yet, with the reason
+NO_FORWARD_OVER_FORWARD: dict[str, str] = {}
+FORWARD_TWICE = [name for name in SECOND if name not in NO_FORWARD_OVER_FORWARD]
+
+
+def _tangent(a, rng):
+    return s2sad.tree_map(lambda leaf: rng.standard_normal(np.shape(leaf)) if np.ndim(leaf) else float(
+        rng.standard_normal()), a)
+
+
+# the first derivative along fixed tangents, by forward mode, as a function of the arguments
+_FORWARD_FIRST = {
+    1: lambda f, t: lambda a: s2sad.jvp(f, (a,), t)[1],
+    2: lambda f, t: lambda a, b: s2sad.jvp(f, (a, b), t)[1],
+    3: lambda f, t: lambda a, b, c: s2sad.jvp(f, (a, b, c), t)[1],
+}
+
+
+def _forward_first(name: str):
+    """(jvp of the case along fixed tangents, args, options) for each case of rule ``name``."""
+    rng = np.random.default_rng(1)
+    out = []
+    for fn, args, *options in cases(name):
+        opts = dict(options[0]) if options else {}
+        opts.setdefault("eps", 1e-5)
+        opts.setdefault("rtol", 1e-4)
+        opts.setdefault("atol", 1e-6)
+        tangents = tuple(_tangent(a, rng) for a in args)
+        out.append((_FORWARD_FIRST[len(args)](fn, tangents), args, opts))
+    return out
+
 
 @pytest.mark.parametrize("name", ALL)
 def test_every_rule_has_second_order_cases(name):
@@ -72,6 +106,24 @@ def test_reverse_over_reverse(name):
 def test_forward_over_reverse(name):
     for g, args, nums, opts in _second(name):
         check_grads(g, args, argnums=nums, directions=1, modes=("fwd",), **opts)
+
+
+@pytest.mark.parametrize("name", FORWARD_TWICE)
+def test_forward_over_forward(name):
+    for first, args, opts in _forward_first(name):
+        check_grads(first, args, directions=1, modes=("fwd",), **opts)
+
+
+@pytest.mark.parametrize("name", sorted(NO_FORWARD_OVER_FORWARD))
+def test_rules_without_forward_over_forward_still_fail(name):
+    """A rule listed without forward over forward must still fail it: once it passes, take it off."""
+    failed = False
+    for first, args, opts in _forward_first(name):
+        try:
+            check_grads(first, args, directions=1, modes=("fwd",), **opts)
+        except Exception:  # an error s2sad raises (a refusal) or a mismatch
+            failed = True
+    assert failed, f"{name} now has forward over forward: remove it from NO_FORWARD_OVER_FORWARD"
 
 
 @pytest.mark.parametrize("name", sorted(FIRST_ORDER_ONLY))
