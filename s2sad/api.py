@@ -242,34 +242,42 @@ def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_va
     name = ("value_and_grad_" if with_value else "grad_") + (
         fun.__name__ if fun.__name__.isidentifier() else "lambda")
     key = f"type({params[0]})" if len(params) == 1 else f"({', '.join(f'type({p})' for p in params)})"
+    e, out, grads, err, g, taken = (_unused(n, params) for n in ("e", "out", "grads", "err", "g", "taken"))
     lines = [f"def {name}({args}):",
-             f"    e = __get({key})",
-             "    if e is None:",
-             f"        e = __entry(({args},))",
-             "    elif e.arrays:",
-             f"        __check(e, ({args},))",
+             f"    {e} = __get({key})",
+             f"    if {e} is None:",
+             f"        {e} = __entry(({args},))",
+             f"    elif {e}.arrays:",
+             f"        __check({e}, ({args},))",
              "    try:",
-             f"        out, grads = e.value_and_grad({args})" if with_value else f"        grads = e.grad({args})",
-             "    except Exception as err:",
-             "        __annotate(err)",
+             f"        {out}, {grads} = {e}.value_and_grad({args})" if with_value else f"        {grads} = {e}.grad({args})",
+             f"    except Exception as {err}:",
+             f"        __annotate({err})",
              "        raise"]
-    ret = "return out, " if with_value else "return "
+    ret = f"return {out}, " if with_value else "return "
     if single:
-        lines += ["    g = grads[0]", "    if type(g) is not float:",
-                  f"        g = __finish(g, {params[nums[0]]}, __taken({args}))", f"    {ret}g"]
+        lines += [f"    {g} = {grads}[0]", f"    if type({g}) is not float:",
+                  f"        {g} = __finish({g}, {params[nums[0]]}, __taken({args}))", f"    {ret}{g}"]
     else:
-        gs = [f"g{k}" for k in range(len(nums))]
-        lines += [f"    {', '.join(gs)}, = grads",
-                  f"    if {' and '.join(f'type({g}) is float' for g in gs)}:",
-                  f"        {ret}grads",
-                  f"    taken = __taken({args})",
-                  f"    {ret}({''.join(f'__finish({g}, {params[i]}, taken), ' for g, i in zip(gs, nums))})"]
+        gs = [_unused(f"g{k}", params) for k in range(len(nums))]
+        lines += [f"    {', '.join(gs)}, = {grads}",
+                  f"    if {' and '.join(f'type({gk}) is float' for gk in gs)}:",
+                  f"        {ret}{grads}",
+                  f"    {taken} = __taken({args})",
+                  f"    {ret}({''.join(f'__finish({gk}, {params[i]}, {taken}), ' for gk, i in zip(gs, nums))})"]
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: {'value_and_grad' if with_value else 'grad'} dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)
     return namespace[name].__code__
+
+
+def _unused(base: str, params: list[str]) -> str:
+    """``base``, or with trailing underscores: a local of a dispatcher that is none of the user's parameters."""
+    while base in params:
+        base += "_"
+    return base
 
 
 _source_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {(nums, single): code}

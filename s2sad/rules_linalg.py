@@ -322,8 +322,54 @@ defrule(numpy.linalg.lstsq, "numpy.linalg.lstsq", _lstsq, diff=(0, 1), forward=_
 
 # ----- multi_dot -----
 
-defrule(numpy.linalg.multi_dot, "numpy.linalg.multi_dot", lambda g, ans, arrays, **k: (rn.multi_dot_adjoint(g, arrays),),
-        diff=(0,), forward=lambda ans, dots, arrays, **k: rn.multi_dot_jvp(dots[0], arrays))
+# The product is multilinear in the arrays, so every derivative is a sum of products with some arrays
+# replaced (``multi_dot_sum(arrays, *subs)``: one list of replacements per derivative taken) or the
+# cotangent of one of its lists (``multi_dot_sum_adjoint(h, which, arrays, *subs)``). With ``<c,
+# adjoint(h, which)> = <h, sum(... c in place of list which ...)>`` both families close under
+# differentiation, to any order.
+
+
+def _with(subs: tuple, which: int, c: Sym) -> tuple:
+    """``subs`` with list ``which`` (0: a new list) replaced by ``c``."""
+    return (*subs, c) if which == 0 else (*subs[:which - 1], c, *subs[which:])
+
+
+def _multi_dot_sum(h, ans, arrays, *subs):
+    return tuple(rn.multi_dot_sum_adjoint(h, i, arrays, *subs) for i in range(len(subs) + 1))
+
+
+def _multi_dot_sum_forward(ans, dots, arrays, *subs):
+    da, dsubs = dots[0], dots[1:]
+    return plus(None if da is None else rn.multi_dot_sum(arrays, *subs, da),
+                *(rn.multi_dot_sum(arrays, *_with(subs, i + 1, d)) for i, d in enumerate(dsubs) if d is not None))
+
+
+def _multi_dot_sum_adjoint(c, ans, h, which, arrays, *subs):
+    k = which.const
+    grown = _with(subs, k, c)
+    return (rn.multi_dot_sum(arrays, *grown), None, rn.multi_dot_sum_adjoint(h, 0, arrays, *grown),
+            *(None if i + 1 == k else rn.multi_dot_sum_adjoint(h, i + 1, arrays, *grown) for i in range(len(subs))))
+
+
+def _multi_dot_sum_adjoint_forward(ans, dots, h, which, arrays, *subs):
+    k = which.const
+    dh, da, dsubs = dots[0], dots[2], dots[3:]
+    parts = [None if dh is None else rn.multi_dot_sum_adjoint(dh, which, arrays, *subs),
+             None if da is None else rn.multi_dot_sum_adjoint(h, which, arrays, *subs, da),
+             *(rn.multi_dot_sum_adjoint(h, which, arrays, *_with(subs, i + 1, d))
+               for i, d in enumerate(dsubs) if d is not None and i + 1 != k)]
+    total = None
+    for part in filter(None, parts):  # lists of tangents: added entry by entry
+        total = part if total is None else rt.add_bars(total, part)
+    return total
+
+
+defrule(numpy.linalg.multi_dot, "numpy.linalg.multi_dot", lambda g, ans, arrays, **k: (
+    rn.multi_dot_sum_adjoint(g, 0, arrays),), diff=(0,), forward=lambda ans, dots, arrays, **k: rn.multi_dot_sum(
+    arrays, dots[0]))
+defrule(runtime_numpy.multi_dot_sum, "multi_dot_sum", _multi_dot_sum, forward=_multi_dot_sum_forward)
+defrule(runtime_numpy.multi_dot_sum_adjoint, "multi_dot_sum_adjoint", _multi_dot_sum_adjoint,
+        forward=_multi_dot_sum_adjoint_forward, returns="list")
 
 # ----- norm: every ord, vector and matrix -----
 

@@ -92,6 +92,9 @@ def unreduce(g, x, axis=None, keepdims=False):
     return np.broadcast_to(g, np.shape(x))
 
 
+_DICT_VIEWS = (type({}.items()), type({}.values()), type({}.keys()))
+
+
 def zeros_like(x):
     """A zero cotangent for ``x``: ``0.0`` for Python numbers, zeros of the same shape and
     dtype for arrays, the same structure for tuples, lists and dicts."""
@@ -103,6 +106,8 @@ def zeros_like(x):
         return rebuild(x, [zeros_like(v) for v in x])
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
+    if isinstance(x, _DICT_VIEWS):  # as ``sequence_adjoint`` gives it: a list, one entry per item
+        return [zeros_like(v) for v in x]
     if callable(x):
         return {}  # a function's cotangent: a dict over what it captured (nothing yet)
     if isinstance(x, np.generic):

@@ -7,6 +7,8 @@ float32.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .runtime import matmul_lhs_adjoint, matmul_rhs_adjoint, unbroadcast, unreduce
@@ -596,24 +598,40 @@ def require_real(x, what):
 # ----- multi_dot -----
 
 
-def multi_dot_adjoint(g, arrays):
-    """The cotangents of ``np.linalg.multi_dot(arrays)``, one per array: the product is ``@`` chained."""
-    out = []
-    for k, a in enumerate(arrays):
-        left, right = _chain(arrays[:k]), _chain(arrays[k + 1:])
-        mine = a if right is None else a @ right
-        bar = g if left is None else matmul_rhs_adjoint(g, left, mine)
-        out.append(bar if right is None else matmul_lhs_adjoint(bar, a, right))
-    return out
+def multi_dot_sum(arrays, *subs):
+    """``multi_dot(arrays)`` with the substitution lists ``subs`` put in, summed over every way of putting
+    them at distinct positions: list ``subs[i]`` gives position ``k`` its entry ``subs[i][k]`` (None: a
+    zero). Without ``subs`` it is ``multi_dot(arrays)``; with one, its tangent along ``subs[0]``; each
+    further derivative adds a list (the product is multilinear), so every order is one of these."""
+    total = None
+    for bs in _substituted(arrays, subs):
+        term = np.linalg.multi_dot(bs)
+        total = term if total is None else total + term
+    return np.zeros(np.shape(np.linalg.multi_dot(arrays))) if total is None else total
 
 
-def multi_dot_jvp(dots, arrays):
-    """The tangent of ``np.linalg.multi_dot(arrays)``: one array at a time replaced by its tangent."""
-    total = np.zeros(np.shape(np.linalg.multi_dot(arrays)))
-    for k, dot in enumerate(dots):
-        if dot is not None:
-            total = total + _chain([*arrays[:k], dot, *arrays[k + 1:]])
-    return total
+def multi_dot_sum_adjoint(h, which, arrays, *subs):
+    """The cotangents of ``multi_dot_sum(arrays, *subs)`` from ``h``, one per position, for its argument
+    ``which`` (0: ``arrays``, ``i``: ``subs[i - 1]``)."""
+    out = [None] * len(arrays)
+    for bs, positions in _substituted(arrays, subs, with_positions=True):
+        free = [k for k in range(len(arrays)) if k not in positions]
+        for k in free if which == 0 else [positions[which - 1]]:
+            part = _multi_dot_grad_at(h, bs, k)
+            out[k] = part if out[k] is None else out[k] + part
+    return [np.zeros(np.shape(arrays[k])) if o is None else o for k, o in enumerate(out)]
+
+
+def _substituted(arrays, subs, with_positions=False):
+    """Each list of ``arrays`` with one entry of every list in ``subs`` put in, at distinct positions."""
+    for positions in itertools.permutations(range(len(arrays)), len(subs)):
+        parts = [sub[k] for sub, k in zip(subs, positions)]
+        if any(p is None for p in parts):
+            continue
+        bs = list(arrays)
+        for k, p in zip(positions, parts):
+            bs[k] = p
+        yield (bs, positions) if with_positions else bs
 
 
 def _chain(arrays):
@@ -621,6 +639,14 @@ def _chain(arrays):
     for a in arrays:
         out = a if out is None else out @ a
     return out
+
+
+def _multi_dot_grad_at(h, bs, k):
+    """The gradient of ``<h, multi_dot(bs)>`` with respect to ``bs[k]``."""
+    left, right = _chain(bs[:k]), _chain(bs[k + 1:])
+    mine = bs[k] if right is None else bs[k] @ right
+    bar = h if left is None else matmul_rhs_adjoint(h, left, mine)
+    return bar if right is None else matmul_lhs_adjoint(bar, bs[k], right)
 
 
 def lstsq_solution_cotangent(g):

@@ -26,14 +26,9 @@ from s2sad.pytree import differentiable
 from s2sad.testing import check_grads
 
 # rules whose second derivative s2sad does not give yet, each with the reason
-_LOOP = ("a loop over a dict's items or a sequence: s2sad refuses the derivative code it generates for it "
-         "(reading the loop variable after the loop)")
 _THIRD = ("this case is a third derivative of prod or cumprod: prod_pairs and cumprod_pairs, their second "
           "derivatives, are differentiated in their first argument only (refused in x)")
 FIRST_ORDER_ONLY: dict[str, str] = {
-    **dict.fromkeys(["dict.items"], _LOOP),
-    "numpy.linalg.multi_dot": ("its adjoint and tangent helpers (multi_dot_adjoint, multi_dot_jvp: a list of "
-                               "arrays in, multilinear) have no rules yet"),
     **dict.fromkeys(["prod_adjoint", "cumprod_adjoint", "cumprod_jvp"], _THIRD),
 }
 
