@@ -604,7 +604,7 @@ def multi_dot_sum(arrays, *subs):
     zero). Without ``subs`` it is ``multi_dot(arrays)``; with one, its tangent along ``subs[0]``; each
     further derivative adds a list (the product is multilinear), so every order is one of these."""
     total = None
-    for bs in _substituted(arrays, subs):
+    for bs, _ in _substituted(arrays, subs):
         term = np.linalg.multi_dot(bs)
         total = term if total is None else total + term
     return np.zeros(np.shape(np.linalg.multi_dot(arrays))) if total is None else total
@@ -614,7 +614,7 @@ def multi_dot_sum_adjoint(h, which, arrays, *subs):
     """The cotangents of ``multi_dot_sum(arrays, *subs)`` from ``h``, one per position, for its argument
     ``which`` (0: ``arrays``, ``i``: ``subs[i - 1]``)."""
     out = [None] * len(arrays)
-    for bs, positions in _substituted(arrays, subs, with_positions=True):
+    for bs, positions in _substituted(arrays, subs, which - 1):
         free = [k for k in range(len(arrays)) if k not in positions]
         for k in free if which == 0 else [positions[which - 1]]:
             part = _multi_dot_grad_at(h, bs, k)
@@ -622,16 +622,18 @@ def multi_dot_sum_adjoint(h, which, arrays, *subs):
     return [np.zeros(np.shape(arrays[k])) if o is None else o for k, o in enumerate(out)]
 
 
-def _substituted(arrays, subs, with_positions=False):
-    """Each list of ``arrays`` with one entry of every list in ``subs`` put in, at distinct positions."""
+def _substituted(arrays, subs, free=-1):
+    """Each list of ``arrays`` with one entry of every list in ``subs`` put in, at distinct positions, with
+    those positions; where an entry is None (a zero) the product is zero and left out, except in list
+    ``free`` (whose cotangent is taken there: its own entries are not read)."""
     for positions in itertools.permutations(range(len(arrays)), len(subs)):
         parts = [sub[k] for sub, k in zip(subs, positions)]
-        if any(p is None for p in parts):
+        if any(p is None for i, p in enumerate(parts) if i != free):
             continue
         bs = list(arrays)
         for k, p in zip(positions, parts):
-            bs[k] = p
-        yield (bs, positions) if with_positions else bs
+            bs[k] = bs[k] if p is None else p
+        yield bs, positions
 
 
 def _chain(arrays):
