@@ -24,6 +24,7 @@ from .mutation import analyze_mutation, inplace_write
 from .naming import Namer
 from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
+from .simplify import name_shared
 
 __all__ = ["forward"]
 
@@ -127,7 +128,9 @@ class _Tangent:
         elif p.kind == CALL:
             tangent = self.rule(stmt, p, dots)
             if tangent is not None:  # (None: the tangents that reach it have a zero derivative)
-                self.bind(stmt.target, tangent.expr, out)
+                defs, (value,) = name_shared([tangent.expr], self.namer.fresh)
+                out += [ir.Assign(name, e, self.loc) for name, e in defs]
+                self.bind(stmt.target, value, out)
         elif p.kind == SETITEM:
             x, v = p.args
             value = ir.Call(_helper("setitem_jvp"), [self.dot_or_zero(x), p.kwargs["index"], self.dot_or_zero(v)])

@@ -55,6 +55,7 @@ from .fuse import fuse
 from .mutation import Mutation, analyze_mutation
 from .naming import Namer
 from .rules import NAMESPACES, Sym, custom_rule, lookup, rule_name
+from .simplify import name_shared
 
 __all__ = ["Derivative", "reverse"]
 
@@ -117,6 +118,7 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
+    fn.temps = fn.temps | adj.temps
     grads = [adj.bars.get(p) or _zeros(p) for p in wrt]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
@@ -252,6 +254,7 @@ class _Adjoint:
         self.reached: dict[str, frozenset] = {}
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
+        self.temps: set[str] = set()  # names given to what a rule's contributions share (``name_shared``)
 
     # ----- helpers -----
 
@@ -404,9 +407,13 @@ class _Adjoint:
                 raise NoDerivativeRuleError(
                     f"s2sad's rule for {p.rule.name} does not support this call, at "
                     f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
-            for arg, c in zip(p.args, contributions):
-                if c is not None:
-                    self.add(arg, c.expr)
+            parts = [(arg, c.expr) for arg, c in zip(p.args, contributions) if c is not None]
+            defs, exprs = name_shared([e for _, e in parts], self.namer.fresh)
+            for name, value in defs:
+                self.emit(name, value)
+                self.temps.add(name)
+            for (arg, _), e in zip(parts, exprs):
+                self.add(arg, e)
         return self.snapshots(stmt, mark)
 
     def snapshots(self, stmt: ir.Assign, mark: int) -> tuple[list[ir.Stmt], list[ir.Stmt]]:

@@ -1,9 +1,10 @@
 """``scipy.linalg``: ``inv``, ``det``, ``solve_triangular``, ``cholesky``, ``cho_factor``/``cho_solve``,
-``expm`` and ``solve_sylvester``, registered when scipy is installed.
+``lu_factor``/``lu_solve``, ``expm`` and ``solve_sylvester``, registered when scipy is installed.
 
-Each adjoint is written with functions that have rules (``solve_triangular`` for the
-triangular solves, ``expm`` of a block matrix for ``expm``, ``solve_sylvester`` for itself),
-so it differentiates again. A triangular solve reads one triangle of its matrix: the
+Each adjoint is written with functions that have rules (triangular solves for the
+factorizations, which they reuse: ``cho_solve`` and ``lu_solve`` solve with the factor they
+were given; ``expm`` of a block matrix for ``expm``, ``solve_sylvester`` for itself), so it
+differentiates again. A triangular solve reads one triangle of its matrix: the
 matrix's cotangent is that triangle's. ``overwrite_*`` and ``check_finite`` change no value.
 """
 
@@ -19,7 +20,7 @@ __all__: list[str] = []
 
 sl = _Namespace("scipy_linalg", _sl, scalar_out=False)  # (bound to scipy.linalg in generated code)
 rn = _Namespace("", runtime_numpy, scalar_out=False)
-NONDIFFERENTIABLE.add(runtime_numpy.is_lower)
+NONDIFFERENTIABLE.update([runtime_numpy.is_lower, runtime_numpy.lu_rows])
 _NO_VALUE = ("overwrite_a", "overwrite_b", "check_finite")
 
 
@@ -68,7 +69,8 @@ def _tri_args(trans=None, lower=None, unit_diagonal=None, **kwargs):
 def _solve_triangular(g, ans, a, b, *args, **kwargs):
     """x = T⁻¹ b (T⁻ᵀ b with trans): b̄ = T⁻ᵀ x̄ (T⁻¹ x̄), T̄ = -b̄ xᵀ (-x b̄ᵀ) on the triangle read."""
     transposed, lower, unit = _tri_args(*args, **kwargs)
-    b_bar = sl.solve_triangular(a, g, trans=0 if transposed else 1, lower=lower, unit_diagonal=unit)
+    b_bar = sl.solve_triangular(a, g, trans=0 if transposed else 1, lower=lower, unit_diagonal=True) if unit else \
+        rn.triangular_solve(a, g, lower, not transposed)  # (no checks: the forward pass made them)
     outer = rt.matmul_lhs_adjoint(ans, a, b_bar) if transposed else rt.matmul_lhs_adjoint(b_bar, a, ans)
     return -_triangle(outer, lower, unit), b_bar
 
@@ -152,6 +154,77 @@ def _cho_solve_forward(ans, dots, c_and_lower, b, **kwargs):
 
 
 defrule(_sl.cho_solve, "scipy.linalg.cho_solve", _cho_solve, diff=(0, 1), forward=_cho_solve_forward)
+
+# ----- lu_factor, lu_solve: a[rows] = L U, L unit lower and U upper, packed in lu -----
+
+
+def _lu_parts(lu_and_piv):
+    """The row order, L and U of a ``(lu, piv)`` pair (of a square matrix)."""
+    lu = rn.require_same_shape(lu_and_piv[0], _mT(lu_and_piv[0]), "lu_factor of a matrix that is not square")
+    return rn.lu_rows(lu_and_piv[1]), np.tril(lu, -1) + np.eye(np.shape(lu)[-1]), np.triu(lu)
+
+
+def _packed(low_bar, up_bar):
+    """The cotangent (or tangent) of ``lu`` from those of L (strictly below the diagonal) and U."""
+    return np.tril(low_bar, -1) + np.triu(up_bar)
+
+
+def _lu_factor(g, ans, a, **kwargs):
+    """F = L⁻¹ Ȧ[rows] U⁻¹ gives L̇ = L tril(F, -1), U̇ = triu(F) U; so F̄ = tril(Lᵀ L̄, -1) + triu(Ū Uᵀ) and
+    Ā[rows] = L⁻ᵀ F̄ U⁻ᵀ."""
+    _flags(kwargs)
+    rows, low, up = _lu_parts(ans)
+    f_bar = _packed(_mT(low) @ np.tril(g[0], -1), np.triu(g[0]) @ _mT(up))
+    a_bar = rn.triangular_solve(low, rn.triangular_solve(up, f_bar, False, True, True), True, True)
+    return (a_bar[np.argsort(rows)],)
+
+
+def _lu_factor_forward(ans, dots, a, **kwargs):
+    _flags(kwargs)
+    rows, low, up = _lu_parts(ans)
+    f = rn.triangular_solve(up, rn.triangular_solve(low, dots[0][rows], True), False, False, True)
+    return sym((_packed(low @ np.tril(f, -1), np.triu(f) @ up), np.zeros_like(ans[1])))
+
+
+defrule(_sl.lu_factor, "scipy.linalg.lu_factor", _lu_factor, diff=(0,), forward=_lu_factor_forward, container=True)
+
+
+def _trans(trans=None, **kwargs) -> int:
+    _flags(kwargs)
+    t = 0 if trans is None else trans.const
+    if t not in (0, 1, 2):
+        raise NotImplementedError("lu_solve with a constant trans of 0, 1 or 2 is supported")
+    return min(t, 1)  # (real matrices: the conjugate transpose is the transpose)
+
+
+def _lu_solve(g, ans, lu_and_piv, b, *args, **kwargs):
+    """x = A⁻¹ b (A⁻ᵀ b with trans), A[rows] = L U: b̄ = A⁻ᵀ x̄ by the same factors, Ā = -b̄ xᵀ (-x b̄ᵀ),
+    and lu's cotangent from Ā: tril(Ā[rows] Uᵀ, -1) + triu(Lᵀ Ā[rows])."""
+    t = _trans(*args, **kwargs)
+    b_bar = sl.lu_solve(lu_and_piv, g, trans=1 - t)
+    a_bar = -(rt.matmul_lhs_adjoint(ans, lu_and_piv[0], b_bar) if t else rt.matmul_lhs_adjoint(b_bar, lu_and_piv[0], ans))
+    rows, low, up = _lu_parts(lu_and_piv)
+    permuted = a_bar[rows]
+    return rt.tuple_adjoint(lu_and_piv, _packed(permuted @ _mT(up), _mT(low) @ permuted),
+                            rt.zeros_like(lu_and_piv[1])), b_bar
+
+
+def _lu_solve_forward(ans, dots, lu_and_piv, b, *args, **kwargs):
+    t = _trans(*args, **kwargs)
+    moved = None
+    if dots[0] is not None:
+        rows, low, up = _lu_parts(lu_and_piv)
+        lu_dot = dots[0][0]
+        low_dot, up_dot = np.tril(lu_dot, -1), np.triu(lu_dot)
+        if t:  # Ȧᵀ x = (L̇ U + L U̇)ᵀ x[rows]
+            x_rows = ans[rows]
+            moved = -(_mT(up) @ (_mT(low_dot) @ x_rows) + _mT(up_dot) @ (_mT(low) @ x_rows))
+        else:  # Ȧ x = P (L̇ U x + L U̇ x)
+            moved = -(low_dot @ (up @ ans) + low @ (up_dot @ ans))[np.argsort(rows)]
+    return sl.lu_solve(lu_and_piv, plus(dots[1], moved), trans=t)
+
+
+defrule(_sl.lu_solve, "scipy.linalg.lu_solve", _lu_solve, diff=(0, 1), forward=_lu_solve_forward)
 
 # ----- expm, solve_sylvester -----
 

@@ -18,10 +18,13 @@ comparisons and calls of functions in the rule table (never ``out=``).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
 from . import ir
 from .rules import lookup
 
-__all__ = ["simplify"]
+__all__ = ["simplify", "name_shared"]
 
 
 def simplify(fn: ir.Function) -> ir.Function:
@@ -142,3 +145,80 @@ def _key(e: ir.Expr) -> object:
             return None
         return ("call", _atom_key(e.func), args, kwargs)
     return None
+
+
+# ----- a rule's output: what it computes more than once, computed once and named -----
+
+_SHAPE_QUERIES = {"shape", "ndim", "size", "len"}
+_OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow", "%": "mod"}
+
+
+def name_shared(exprs: list[ir.Expr], fresh: Callable[[str], str]) -> tuple[list[tuple[str, ir.Expr]], list[ir.Expr]]:
+    """``(definitions, exprs)``: the expressions a rule emitted, with every call or operator they compute
+    more than once (a factor such as ``np.swapaxes(u, -1, -2)`` read three times) computed once, by a
+    definition ``(name, value)`` taken from ``fresh``, in the order they must run. Each shared
+    subexpression is named from the outside in (the largest first, then those repeated inside it)."""
+    defs: dict[str, ir.Expr] = {}
+    while True:
+        roots = [*exprs, *defs.values()]
+        nodes = [n for r in roots for n in _preorder(r) if _worth_naming(n)]
+        counts = Counter(map(_shared_key, nodes))
+        repeated = [n for n in nodes if counts[_shared_key(n)] > 1]
+        if not repeated:
+            return _in_order(defs), exprs
+        shared = max(repeated, key=lambda n: sum(1 for _ in _preorder(n)))  # (the first of the largest)
+        name, key = fresh(_hint(shared)), _shared_key(shared)
+        exprs = [_replace(e, key, name) for e in exprs]
+        defs = {n: _replace(v, key, name) for n, v in defs.items()}
+        defs[name] = shared
+
+
+def _in_order(defs: dict[str, ir.Expr]) -> list[tuple[str, ir.Expr]]:
+    """The definitions, each after those it reads (first named first, otherwise)."""
+    out: list[tuple[str, ir.Expr]] = []
+
+    def visit(name: str) -> None:
+        if name in defs and all(n != name for n, _ in out):
+            for read in ir.names_read(defs[name]):
+                visit(read)
+            out.append((name, defs[name]))
+
+    for name in defs:
+        visit(name)
+    return out
+
+
+def _preorder(e: ir.Expr):
+    yield e
+    for c in ir.children(e):
+        yield from _preorder(c)
+
+
+def _worth_naming(e: ir.Expr) -> bool:
+    if isinstance(e, ir.BinOp):
+        return True
+    if not isinstance(e, ir.Call):
+        return False
+    func = e.func
+    name = func.path[-1] if isinstance(func, ir.Ref) else func.attr if isinstance(func, ir.Attr) else None
+    return name not in _SHAPE_QUERIES
+
+
+def _hint(e: ir.Expr) -> str:
+    if isinstance(e, ir.BinOp):
+        return _OPERATOR_NAMES.get(e.op, "tmp")
+    if isinstance(e.func, ir.Ref):  # (a bare name is a helper's or a function's: its result gets its own)
+        return e.func.path[-1] if len(e.func.path) > 1 else f"{e.func.path[0]}_out"
+    return e.func.attr if isinstance(e.func, ir.Attr) else "tmp"
+
+
+def _shared_key(e: ir.Expr) -> tuple:
+    """Equal for two expressions printed alike that read the same outside objects."""
+    refs = tuple((n.path, id(n.value)) for n in _preorder(e) if isinstance(n, ir.Ref))
+    return ir.expr_str(e), refs
+
+
+def _replace(e: ir.Expr, key: tuple, name: str) -> ir.Expr:
+    if _worth_naming(e) and _shared_key(e) == key:
+        return ir.Name(name)
+    return ir.map_children(e, lambda c: _replace(c, key, name))

@@ -298,6 +298,9 @@ def _numpy_more() -> dict[str, list]:
     }
 
 
+_PIVOTS = np.array([2, 2, 2], dtype=np.int32)  # (rows 0 and 2 swapped)
+
+
 def _scipy_linalg() -> dict[str, list]:
     import scipy.linalg as sl
 
@@ -320,6 +323,13 @@ def _scipy_linalg() -> dict[str, list]:
              (a33, C((3, 2))))],
         "scipy.linalg.cho_solve": [(lambda a, b: np.sum(sl.cho_solve((a, True), b) ** 2), (low, b3)),
                                    (lambda a, b: np.sum(sl.cho_solve((a, False), b) ** 2), (low.T.copy(), C((3, 2))))],
+        "scipy.linalg.lu_factor": [  # (pivoting: the rows of a33 are reordered)
+            (lambda a: np.sum(sl.lu_factor(a)[0] ** 2), (a33,)),
+            (lambda a, b: np.sum(sl.lu_solve(sl.lu_factor(a), b) ** 2), (a33, b3)),
+            (lambda a, b: np.sum(sl.lu_solve(sl.lu_factor(a), b, trans=1) * C((3, 2))), (a33 + np.eye(3), C((3, 2))))],
+        "scipy.linalg.lu_solve": [(lambda lu, b: np.sum(sl.lu_solve((lu, _PIVOTS), b) ** 2), (a33 + 3.0 * np.eye(3), b3)),
+                                  (lambda lu, b: np.sum(sl.lu_solve((lu, _PIVOTS), b, trans=2) ** 3),
+                                   (a33 + 3.0 * np.eye(3), C((3, 2))))],
         "scipy.linalg.expm": [(lambda a: np.sum(sl.expm(a) * a33), (0.5 * a33,)),
                               (lambda a: np.sum(sl.expm(a) ** 2), (0.5 * a33,))],
         "scipy.linalg.solve_sylvester": [(lambda a, b, q: np.sum(sl.solve_sylvester(a, b, q) ** 2),
