@@ -7,11 +7,13 @@
 (c) the dominator-factored Jacobian, ``s2sad.jacobian(f, method="factored")``.
 
 For each workload and size it reports the multiplications and additions the Jacobian
-costs, counted on the generated code's AST (``*``, ``/`` and ``**`` as multiplications,
-binary ``+`` and ``-`` as additions; for jacrev the forward pass once plus the pullback
-once per output, for jacfwd the jvp once per input: what actually runs), the time to
-build it (a fresh function: transform and load, or diff and lambdify) and the time per
-evaluation over many points.
+costs: the operations written in generated code (``*``, ``/`` and ``**`` as
+multiplications, binary ``+`` and ``-`` as additions), each counted as often as its line
+runs while one Jacobian is computed (a line tracer: for jacrev the forward pass once and
+the pullback once per output, for jacfwd the jvp once per input, loops as often as they
+iterate; a NumPy array operation counts once). It also reports the time to build it (a
+fresh function: transform and load, or diff and lambdify) and the time per evaluation
+over many points.
 
     pip install ".[bench]" && python bench/factored.py          # the table, and bench/factored.png
     python bench/factored.py --quick                            # small sizes, no plot
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import inspect
 import linecache
 import math
@@ -81,6 +84,23 @@ def shading(n: int, m: int) -> str:
     return _function(lines, outs)
 
 
+def euler(n: int, m: int) -> str:
+    """A chain of n/2 pendulums coupled by torsion springs (angles, then velocities), integrated 10 steps by
+    symplectic Euler in a loop; outputs the final angles and the energy (m is set by n)."""
+    k = n // 2
+    lines = [f"p{i} = x[{i}]" for i in range(k)] + [f"v{i} = x[{k + i}]" for i in range(k)]
+    lines.append("for _ in range(10):")
+    for i in range(k):
+        left = f"math.sin(p{i} - p{i - 1})" if i > 0 else f"math.sin(p{i})"
+        right = f" + math.sin(p{i + 1} - p{i})" if i < k - 1 else ""
+        lines.append(f"    f{i} = -{left}{right}")
+    lines += [f"    v{i} = v{i} + 0.1 * f{i}" for i in range(k)]
+    lines += [f"    p{i} = p{i} + 0.1 * v{i}" for i in range(k)]
+    energy = " + ".join([f"0.5 * v{i} * v{i}" for i in range(k)]
+                        + [f"(1.0 - math.cos(p{i + 1} - p{i}))" for i in range(k - 1)])
+    return _function(lines, [f"p{i}" for i in range(k)] + [energy])
+
+
 def _function(lines: list[str], outs: list[str]) -> str:
     body = "".join(f"    {line}\n" for line in lines)
     return f"def f(x):\n{body}    return np.array([{', '.join(outs)}])\n"
@@ -116,17 +136,43 @@ def _function_def(text: str) -> ast.FunctionDef:
     return next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef))
 
 
-def counts(f: types.FunctionType, x: np.ndarray, m: int) -> dict[str, tuple[int, int]]:
-    """Operations executed to get the whole Jacobian, by method."""
-    vjp = _function_def(s2sad.source(f, args=(x,)))
-    pullback = next(n for n in vjp.body if isinstance(n, ast.FunctionDef))
-    forward = count(ast.Module([s for s in vjp.body if s is not pullback], []))
-    back = count(pullback)
-    jvp = count(_function_def(s2sad.source(f, mode="forward", args=(x,))))
-    factored = count(_function_def(s2sad.source(f, stage="factored", args=(x,))))
-    n = len(x)
-    return {"jacrev": (forward[0] + m * back[0], forward[1] + m * back[1]),
-            "jacfwd": (n * jvp[0], n * jvp[1]), "factored": factored}
+@functools.cache
+def _ops_by_line(filename: str) -> dict[int, tuple[int, int]]:
+    """Line -> the operations of the statement starting there (a compound statement's header only)."""
+    tree = ast.parse("".join(linecache.getlines(filename)))
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
+            parts = [node.test] if isinstance(node, ast.If | ast.While) else [node.iter] if isinstance(
+                node, ast.For) else [node]
+            out[node.lineno] = tuple(map(sum, zip(*(count(p) for p in parts))))
+    return out
+
+
+def executed(jac, x: np.ndarray) -> tuple[int, int]:
+    """(multiplications, additions) executed by s2sad's generated code while ``jac(x)`` runs."""
+    total = [0, 0]
+
+    def calls(frame, event, arg):
+        if not frame.f_code.co_filename.startswith("<s2sad"):
+            return None
+        ops = _ops_by_line(frame.f_code.co_filename)
+
+        def lines(frame, event, arg):
+            if event == "line":
+                mul, add = ops.get(frame.f_lineno, (0, 0))
+                total[0] += mul
+                total[1] += add
+            return lines
+
+        return lines
+
+    sys.settrace(calls)
+    try:
+        jac(x)
+    finally:
+        sys.settrace(None)
+    return total[0], total[1]
 
 
 # ----- timing -----
@@ -147,7 +193,8 @@ def _per_eval(fn, points: np.ndarray, repeat: int, budget: float = 0.2) -> float
 
 
 def s2sad_methods(text: str, x: np.ndarray, points: np.ndarray, repeat: int) -> dict[str, tuple[float, float]]:
-    """(build seconds, seconds per evaluation) for jacrev, jacfwd and factored; checks they agree."""
+    """(operations, build seconds, seconds per evaluation) for jacrev, jacfwd and factored; checks they
+    agree."""
     out, reference = {}, None
     for method in ("rev", "fwd", "factored"):
         f = compile_workload(text, {"math": math, "np": np})
@@ -158,7 +205,8 @@ def s2sad_methods(text: str, x: np.ndarray, points: np.ndarray, repeat: int) -> 
         if reference is None:
             reference = J
         assert np.allclose(J, reference, rtol=1e-10, atol=1e-12), f"{method} disagrees with jacrev"
-        out[{"rev": "jacrev", "fwd": "jacfwd"}.get(method, method)] = (build, _per_eval(jac, points, repeat))
+        name = {"rev": "jacrev", "fwd": "jacfwd"}.get(method, method)
+        out[name] = (executed(jac, x), build, _per_eval(jac, points, repeat))
     return out
 
 
@@ -181,19 +229,20 @@ def sympy_methods(text: str, n: int, points: np.ndarray, repeat: int, reference:
     return out
 
 
-WORKLOADS = {"nested": nested, "products": products, "springs": springs, "shading": shading}
+WORKLOADS = {"nested": nested, "products": products, "springs": springs, "shading": shading, "euler": euler}
 METHODS = ("sympy", "sympy+cse", "jacrev", "jacfwd", "factored")
 
 
 SYMPY_LIMIT = 3.0  # seconds: SymPy is not run at larger sizes of a workload once it took longer
 
 
-def run(sizes: list[int], points_count: int, repeat: int) -> list[dict]:
-    rng = np.random.default_rng(0)
+def run(sizes: list[int], points_count: int, repeat: int, workloads: list[str]) -> list[dict]:
     rows, slow = [], set()
-    for name, make in WORKLOADS.items():
+    for name in workloads:
+        make = WORKLOADS[name]
+        rng = np.random.default_rng(list(WORKLOADS).index(name))  # the same points whichever workloads run
         for size in sizes:
-            if name in ("springs", "shading") and size < 6:
+            if name in ("springs", "shading", "euler") and size < 6:
                 continue
             text = make(size, size)
             f = compile_workload(text, {"math": math, "np": np})
@@ -201,11 +250,9 @@ def run(sizes: list[int], points_count: int, repeat: int) -> list[dict]:
             m = len(f(x))
             points = rng.uniform(0.2, 0.9, (points_count, size))
             results = s2sad_methods(text, x, points, repeat)
-            ops = counts(f, x, m)
             row = {"workload": name, "n": size, "m": m}
-            for method, (build, per) in results.items():
-                row[method] = (ops[method], build, per)
-            if name not in slow:
+            row.update(results)
+            if name not in slow and name != "euler":  # (ten steps unrolled symbolically swell past minutes)
                 reference = s2sad.jacrev(f)(points[0])
                 for method, (build, per, c) in sympy_methods(text, size, points, repeat, reference).items():
                     row[method] = (c, build, per)
@@ -232,24 +279,26 @@ HEADER = ("| workload | n×m | " + " | ".join(METHODS) + " |\n|" + "---|" * (2 +
 
 
 def plot(rows: list[dict], path: str) -> None:
-    """Multiplications and time per evaluation against size, one panel each, for the nested workload."""
+    """Multiplications and time per evaluation against size, for the nested workload (straight-line code)
+    and the euler one (a loop)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    nested_rows = [r for r in rows if r["workload"] == "nested"]
-    for method in METHODS:
-        have = [r for r in nested_rows if method in r]
-        left.plot([r["n"] for r in have], [r[method][0][0] for r in have], marker="o", label=method)
-        right.plot([r["n"] for r in have], [r[method][2] * 1e6 for r in have], marker="o", label=method)
-    for ax, title in ((left, "multiplications per Jacobian"), (right, "µs per Jacobian evaluation")):
-        ax.set_xlabel("n = m (inputs = outputs), nested workload")
-        ax.set_yscale("log")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-    left.legend()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for (left, right), workload in zip(axes, ("nested", "euler")):
+        chosen = [r for r in rows if r["workload"] == workload]
+        for method in METHODS:
+            have = [r for r in chosen if method in r]
+            left.plot([r["n"] for r in have], [r[method][0][0] for r in have], marker="o", label=method)
+            right.plot([r["n"] for r in have], [r[method][2] * 1e6 for r in have], marker="o", label=method)
+        for ax, title in ((left, "multiplications per Jacobian"), (right, "µs per Jacobian evaluation")):
+            ax.set_xlabel(f"n (inputs), {workload} workload")
+            ax.set_yscale("log")
+            ax.set_title(f"{workload}: {title}")
+            ax.grid(True, which="both", alpha=0.3)
+        left.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -257,12 +306,14 @@ def plot(rows: list[dict], path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes 2 to 8, few points, no plot")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
     args = parser.parse_args()
+    workloads = args.workloads.split(",")
     sizes = [2, 4, 8] if args.quick else [2, 4, 8, 16, 32, 50]
     print("cells: multiplications/additions per Jacobian, build time, time per evaluation\n")
     print(HEADER, end="", flush=True)
-    rows = run(sizes, 20 if args.quick else 200, 1 if args.quick else 3)
-    if not args.quick:
+    rows = run(sizes, 20 if args.quick else 200, 1 if args.quick else 3, workloads)
+    if not args.quick and {"nested", "euler"} <= set(workloads):
         plot(rows, os.path.join(os.path.dirname(os.path.abspath(__file__)), "factored.png"))
 
 

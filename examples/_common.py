@@ -4,6 +4,7 @@ and the digits MLP (scikit-learn's bundled 8x8 digits, no download)."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import pathlib
 
 import numpy as np
@@ -61,7 +62,7 @@ def digits(dtype=np.float32):
 def init_mlp(sizes=(64, 128, 10), seed=0, dtype=np.float32) -> dict:
     rng = np.random.default_rng(seed)
     params = {}
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
         params[f"W{i}"] = (rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(dtype)
         params[f"b{i}"] = np.zeros(n_out, dtype)
     return params

@@ -11,9 +11,6 @@ from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, source, valu
 from .custom import checkpoint, checkpointed_loop, frule, nondifferentiable, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .pytree import ravel_pytree, tree_flatten, tree_leaves, tree_map, tree_unflatten
-from .rules_numpy import _register_api_nondifferentiable
-
-_register_api_nondifferentiable()
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source",

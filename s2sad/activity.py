@@ -11,39 +11,38 @@ from __future__ import annotations
 
 import dis
 import operator
-import os
 import types
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import ir, runtime
-from .cache import VJP
-from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import DYNAMIC
+from .resolve import (
+    Callee,
+    CustomRule,
+    DerivativeFunction,
+    FunctionValue,
+    NonDifferentiable,
+    RuleCall,
+    UserFunction,
+    resolve,
+    resolve_func,
+)
 from .rules import (
     ATTRIBUTES,
     BINOP_FUNCS,
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
-    FRULES,
     METHODS,
     MUL_OR_REPEAT,
-    NONDIFFERENTIABLE,
-    RANK_RULES,
     RECEIVER_ONLY_METHODS,
     REPEAT,
-    RULES,
     UNARYOP_FUNCS,
     WRITER_METHODS,
     WRITERS,
     Rule,
     Sym,
     bind,
-    custom_rule,
-    lookup,
     rule_name,
 )
 
@@ -70,39 +69,21 @@ class Prim:
 
 
 def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
-    if fn is ir.UNKNOWN:
-        return Prim(MISSING, None, args, kwargs)
-    if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
-        # a user's rule wins over everything else
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    if isinstance(getattr(fn, "__self__", None), VJP):  # generated code calling a derivative (a handle's
-        # bound __call__): differentiate that derivative's code
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn.__self__.generic(), func=func)
-    if hasattr(fn, "__s2sad_spec__") or hasattr(fn, "__s2sad_source__"):  # a grad (or jacfwd) function called
-        from .api import differentiable  # in differentiated code: the generated code computing it
-
-        return Prim(TRANSFORM, None, args, kwargs, callee=differentiable(fn), func=func)
-    rule = lookup(fn)
-    if rule is not None:
-        return Prim(CALL, rule, *bind(rule, args, kwargs))
-    try:
-        if fn in NONDIFFERENTIABLE:
-            return Prim(NONDIFF, None, args, kwargs)
-    except TypeError:
-        pass
-    if (isinstance(fn, types.FunctionType) or (
-            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType))) and not _internal(fn):
-        return Prim(TRANSFORM, None, args, kwargs, callee=fn, func=func)
-    return Prim(MISSING, None, args, kwargs, callee=fn)
+    return _of_callee(resolve(fn), args, kwargs, func)
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _internal(fn) -> bool:
-    """A function of s2sad's own source: differentiated only through a rule, never transformed."""
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
-    return code is not None and os.path.dirname(os.path.abspath(code.co_filename)) == _PACKAGE
+def _of_callee(c: Callee, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
+    if isinstance(c, RuleCall):
+        return Prim(CALL, c.rule, *bind(c.rule, args, kwargs))
+    if isinstance(c, NonDifferentiable):
+        return Prim(NONDIFF, None, args, kwargs)
+    if isinstance(c, CustomRule | UserFunction):
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.fn, func=func)
+    if isinstance(c, DerivativeFunction):  # a derivative called in differentiated code: differentiate its code
+        return Prim(TRANSFORM, None, args, kwargs, callee=c.source, func=func)
+    if isinstance(c, FunctionValue):  # found when called
+        return Prim(TRANSFORM, None, args, kwargs, func=func)
+    return Prim(MISSING, None, args, kwargs, callee=c.fn)
 
 
 def primitive(stmt: ir.Assign) -> Prim:
@@ -153,12 +134,9 @@ def primitive(stmt: ir.Assign) -> Prim:
             if isinstance(receiver, ir.Name):  # a method of a local object: found when called
                 return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)
             return Prim(MISSING, None, [receiver, *v.args], kwargs, callee=f".{v.func.attr}()")
-        if isinstance(v.func, ir.Name) or (isinstance(v.func, ir.Ref) and v.func.value is DYNAMIC):
-            return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)  # a function value: found when called
-        fn = v.func.value if isinstance(v.func, ir.Ref) else ir.UNKNOWN
-        if _derives_closure(fn, v):
+        if isinstance(v.func, ir.Ref) and _derives_closure(v.func.value, v):
             return Prim(DERIVE, None, list(v.args), kwargs)
-        return _of_callable(fn, list(v.args), kwargs, v.func)
+        return _of_callee(resolve_func(v.func), list(v.args), kwargs, v.func)
     raise TypeError(f"unexpected IR value {v!r}")
 
 
@@ -272,14 +250,12 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
     shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
-    rank_rules = [RULES[f] for f in RANK_RULES]
     specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
-        p.kind == CALL and any(p.rule is r for r in rank_rules) and any(_names(p.args) & dims.keys())
-        for p in prims.values())
+        p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
     items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
-             and prims[id(s)].kind == CALL and prims[id(s)].rule.name == "x[index]"}
+             and prims[id(s)].kind == CALL and prims[id(s)].rule.item}
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
                     dims, varied, useful, kinds, literals, items)
 
@@ -303,7 +279,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a), sorted(xs)).")
         if p.kind == CALL and any(t in analysis.useful for t in stmt.targets):
             diff = set(map(id, _diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
-            if p.rule.name == "x[index]" and not isinstance(p.args[0], ir.Ref):
+            if p.rule.item and not isinstance(p.args[0], ir.Ref):
                 # an index or key is an integer, bool, slice or key wherever indexing succeeds: it carries no
                 # gradient even where the analysis cannot tell it from a row (`for k in xs: xs[k]`, xs a dict)
                 diff.add(id(p.args[1]))
@@ -478,27 +454,9 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
         args = [of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
-        if p.kind != CALL or None in args[:1]:
+        if p.kind != CALL or None in args[:1] or p.rule.shape is None:
             return None
-        name = p.rule.name
-        if p.rule.elementwise and not p.kwargs and None not in args:
-            return broadcast(*args)
-        if name == "x[index]":
-            index = p.args[1]
-            items = index.items if isinstance(index, ir.Tuple) else [index]
-            if all((isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
-                   for i in items) and len(items) <= len(args[0]):
-                return args[0][len(items):]
-            return None
-        if name == "ndarray.T":
-            return args[0][::-1]
-        if name == "sequence":  # what a for loop iterates: an array as it is
-            return args[0]
-        if p.rule.reduction and len(p.args) == 1 and set(p.kwargs) <= {"axis", "keepdims"}:
-            return _reduced(args[0], p.kwargs.get("axis", ir.Const(None)), p.kwargs.get("keepdims", ir.Const(False)))
-        if name in ("@", "numpy.matmul", "numpy.dot") and len(args) == 2 and None not in args and not p.kwargs:
-            return _product(*args, name == "numpy.dot")
-        return None
+        return p.rule.shape(args, p.args, p.kwargs, ints)  # the rule's declared shape transfer
 
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
@@ -533,51 +491,6 @@ def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[i
     return dims
 
 
-def _reduced(shape: tuple[int, ...], axis: ir.Expr, keepdims: ir.Expr) -> tuple[int, ...] | None:
-    """The shape of a reduction of an array of ``shape`` over constant ``axis``."""
-    if not (isinstance(axis, ir.Const | ir.Tuple) and isinstance(keepdims, ir.Const)):
-        return None
-    axes = [a.value for a in axis.items] if isinstance(axis, ir.Tuple) else axis.value
-    if isinstance(axes, list) and not all(type(a) is int for a in axes):
-        return None
-    if axes is None:
-        axes = list(range(len(shape)))
-    elif type(axes) is int:
-        axes = [axes]
-    elif not isinstance(axes, list):
-        return None
-    if not all(-len(shape) <= a < len(shape) for a in axes):
-        return None
-    axes = {a % len(shape) for a in axes}
-    if keepdims.value is True:
-        return tuple(1 if i in axes else n for i, n in enumerate(shape))
-    return tuple(n for i, n in enumerate(shape) if i not in axes) if keepdims.value is False else None
-
-
-def _product(a: tuple[int, ...], b: tuple[int, ...], dot: bool) -> tuple[int, ...] | None:
-    """The shape of ``a @ b`` (and of ``np.dot`` for operands of at most two dimensions)."""
-    if not a or not b or (dot and (len(a) > 2 or len(b) > 2)):
-        return None
-    if len(a) == 1 and len(b) == 1:
-        return () if a == b else None
-    if len(b) == 1:
-        return a[:-1] if a[-1] == b[0] else None
-    if len(a) == 1:
-        return b[:-2] + b[-1:] if a[0] == b[-2] else None
-    if a[-1] != b[-2]:
-        return None
-    batch = broadcast(a[:-2], b[:-2])
-    return None if batch is None else batch + (a[-2], b[-1])
-
-
-def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The shape NumPy broadcasting gives ``shapes`` (None where they do not broadcast)."""
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        return None
-
-
 def range_target(s: ir.Stmt) -> str | None:
     """The target of ``for t in range(...)``: an int, a different one on every iteration."""
     if isinstance(s, ir.Loop) and s.kind == "for" and isinstance(s.target, str) and isinstance(s.iter, ir.Call) \
@@ -594,9 +507,9 @@ def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]
     for s in stmts:
         if isinstance(s, ir.Assign):
             p = prims[id(s)]
-            if p.kind == CALL and p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
+            if p.kind == CALL and p.rule.elementwise and not p.rule.sequences:
                 numbers |= _names(p.args)
-            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.name == "x[index]"):
+            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.item):
                 out |= _names(p.args[:1] if p.kind == CALL else [*p.args, *p.kwargs.values(), *p.starred])
         elif isinstance(s, ir.Loop) and s.iter is not None:
             out |= _names([s.iter])
@@ -622,7 +535,7 @@ def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -
                 if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
                         or _container_result(p, out) or (
                         isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.name == "x[index]"))):
+                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.item))):
                     out.update(s.targets)
             elif isinstance(s, ir.If):
                 out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)
@@ -655,36 +568,13 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
             return "int" if type(e.value) is int else "array" if isinstance(e.value, float | complex) else None
         return kinds.get(e.id) if isinstance(e, ir.Name) else None
 
-    def join(a: str | None, b: str | None) -> str | None:
-        if a == b:
-            return a
-        return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
-
     def assign(s: ir.Assign) -> None:
         p = _operator_on_containers(prims, s, of)
         if isinstance(s.target, tuple):
             if p.kind == LISTOP:
                 kinds[s.targets[-1]] = "list"
             return
-        v, kind = s.value, None
-        if p.kind in (COPY, SETITEM):
-            kind = of(p.args[0])
-        elif p.kind == CONTAINER:
-            kind = {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
-        elif p.kind == LISTOP:
-            kind = "list"
-        elif p.kind == CALL:
-            args = [of(a) for a in p.args]
-            if p.rule.returns:
-                kind = p.rule.returns
-            elif p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
-                kind = "array"
-            elif p.rule.elementwise and p.rule.name.rstrip("=") not in ("+", "*"):
-                kind = "array"  # (no other operator applies to a list, tuple or dict)
-            elif p.rule.name == "x[index]":
-                kind = "array" if args[0] == "array" else None
-            elif p.rule.name.startswith(("numpy.", "math.", "scipy.")) and p.rule.container is False:
-                kind = "array"
+        kind = _kind_of(p, s.value, of)
         if s.target in scalars and kind is None:
             kind = "array"
         if kind is not None:
@@ -698,7 +588,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                 block(s.body)
                 block(s.orelse)
                 for o, a, b in zip(s.outs, *s.yields):
-                    kinds[o] = join(of(a), of(b))
+                    kinds[o] = _join_kinds(of(a), of(b))
             elif isinstance(s, ir.Loop):
                 if range_target(s):
                     kinds[s.target] = "int"
@@ -708,12 +598,41 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
                     block(s.cond_body)
                     block(s.body)
                     for c, n in zip(s.carried, s.nexts):
-                        kinds[c] = join(kinds.get(c), of(n))
+                        kinds[c] = _join_kinds(kinds.get(c), of(n))
                 for r, c in zip(s.results, s.carried):
                     kinds[r] = kinds.get(c)
 
     block(body)
     return {n: k for n, k in kinds.items() if k is not None}
+
+
+def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
+    """The kind (see ``_kinds``) of the value ``p`` computes, given the kinds ``of`` its operands."""
+    if p.kind in (COPY, SETITEM):
+        return of(p.args[0])
+    if p.kind == CONTAINER:
+        return {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
+    if p.kind == LISTOP:
+        return "list"
+    if p.kind != CALL:
+        return None
+    args = [of(a) for a in p.args]
+    if p.rule.returns:
+        return p.rule.returns
+    if p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
+        return "array"
+    if p.rule.elementwise and not p.rule.sequences:
+        return "array"  # (no other operator applies to a list, tuple or dict)
+    if p.rule.item:
+        return "array" if args[0] == "array" else None
+    return "array" if p.rule.numeric else None
+
+
+def _join_kinds(a: str | None, b: str | None) -> str | None:
+    """The kind of a value that is of kind ``a`` on one path and ``b`` on another."""
+    if a == b:
+        return a
+    return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
 
 
 def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
@@ -722,17 +641,17 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
     p = prims[id(s)]
     if p.kind != CALL or len(p.args) != 2 or p.kwargs:
         return p
-    op = p.rule.name.rstrip("=")
-    if op not in ("+", "*") or p.rule.returns:
+    op = p.rule.sequences
+    if op is None or p.rule.returns:
         return p
     kinds = [of(a) for a in p.args]
     seq = [k in _SEQ_KINDS for k in kinds]
     rule = None
-    if op == "+" and any(seq):
+    if op == "join" and any(seq):
         rule = CONCAT
-    elif op == "*" and any(seq):
+    elif op == "repeat" and any(seq):
         rule = REPEAT[seq.index(True)]
-    elif op == "*" and "int" in kinds and None in kinds:
+    elif op == "repeat" and "int" in kinds and None in kinds:
         rule = MUL_OR_REPEAT[kinds.index(None)]
     if rule is not None:
         p = prims[id(s)] = Prim(CALL, rule, list(p.args))
@@ -849,7 +768,7 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
-                if p.kind == CALL and (p.rule.name.startswith("math.") or (p.rule.elementwise and s.target in scalars)):
+                if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
                     scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
 
     block(body)
@@ -862,7 +781,7 @@ def _is_scalar(p: Prim, scalars: set[str]) -> bool:
 
     if p.kind == COPY:
         return known(p.args[0])
-    if p.kind == CALL and p.rule.name.startswith("math."):
+    if p.kind == CALL and p.rule.scalar_only:
         return True  # math functions always return a Python float
     if p.kind == CALL and p.rule.elementwise:
         return all(known(a) for a in p.args)

@@ -19,13 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from .cache import JVP, VJP, Cache, _rebind, carries_derivative, get_cache
+from .cache import Cache, carries_derivative, get_cache, rebind
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, library_cells, parse_function, source_lines
 from .ir import dump
+from .linker import JVP, VJP
 from .nested import jacfwd_source
 from .pytree import differentiable as differentiable_value
 from .pytree import is_node, leaves, map_leaves, unflatten
+from .rules import CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, JVP_CALLS, NONDIFFERENTIABLE
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
@@ -208,6 +210,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
     wrapper.__qualname__ = wrapper.__name__
     wrapper.__s2sad_transform__ = name
     wrapper.__s2sad_spec__ = (nums, single, with_value)
+    wrapper.__s2sad_source__ = differentiable  # what differentiating a call of it transforms (see ``resolve``)
     return wrapper
 
 
@@ -293,9 +296,9 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     reads each closure's own cells, so their cotangents flow back to it. Otherwise (a grad
     function the transform finds by name) what it captured is read as the transform's constants,
     and a function it captured is called directly (so it can be differentiated again)."""
-    make = getattr(fun, "__s2sad_source__", None)
-    if make is not None:  # a jacfwd function
-        return make()
+    source_of = getattr(fun, "__s2sad_source__", differentiable)
+    if source_of is not differentiable:  # a jacfwd function: the generated code computing it
+        return source_of(fun, dynamic)
     spec = getattr(fun, "__s2sad_spec__", None)
     if spec is None:
         return fun
@@ -313,7 +316,7 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
                                                      inner.__qualname__)), dynamic_cells=closure)
         per_fun[key] = generated.grad_value_function if single else generated.grad_function
     # the generated code reads what inner captured, from inner's own cells
-    return _rebind(per_fun[key], inner) if closure else per_fun[key]
+    return rebind(per_fun[key], inner) if closure else per_fun[key]
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
@@ -370,7 +373,7 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
             prefix, fun = (fun.__self__, *prefix), fun.__func__
         elif isinstance(fun, functools.partial):
             prefix, keywords, fun = (*fun.args, *prefix), {**fun.keywords, **keywords}, fun.func
-        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):
+        elif isinstance(getattr(type(fun), "__call__", None), types.FunctionType):  # noqa: B004  (Python's __call__)
             prefix, fun = (fun, *prefix), type(fun).__call__
         else:
             break
@@ -476,10 +479,13 @@ def jacobian(fun: Callable, argnums: int | tuple[int, ...] = 0, method: str = "r
     """The Jacobian of ``fun``: ``method`` ``"rev"`` is ``jacrev`` (JAX's alias), ``"fwd"`` is ``jacfwd``,
     ``"factored"`` one generated function computing every entry in one pass (see ``s2sad.factor``).
 
-    Factoring applies to straight-line code on scalars: arguments that are scalars or 1-D
-    arrays read at constant indices, a scalar or ``np.array([...])`` of scalars returned.
-    Elsewhere ``"factored"`` runs ``jacrev`` when the function has no more outputs than
-    inputs, else ``jacfwd``; ``source(fun, stage="factored")`` says which and why.
+    Factoring applies to scalar code, branches and loops included: arguments that are
+    scalars or 1-D arrays read element by element (``x[0]``, ``x[i]`` in a loop), a scalar
+    or ``np.array([...])`` of scalars returned. Each branch arm and loop body is factored
+    on its own; a branch uses the taken arm's Jacobian, a loop chains its body's over the
+    iterations. Elsewhere (array operations, containers) ``"factored"`` runs ``jacrev``
+    when the function has no more outputs than inputs, else ``jacfwd``;
+    ``source(fun, stage="factored")`` says which and why.
 
     >>> import math, s2sad
     >>> s2sad.jacobian(lambda x: (4 + math.sin(x)) * math.cos(math.sin(x)), method="factored")(math.pi)
@@ -629,9 +635,15 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
     jacobian_fn.__s2sad_transform__ = "jacfwd"
-    if single and not has_aux:
-        jacobian_fn.__s2sad_source__ = functools.cache(lambda: _jacfwd_source(fun, nums[0]))
+    if single and not has_aux:  # what differentiating a call of it transforms (see ``resolve``)
+        jacobian_fn.__s2sad_source__ = _jacfwd_source_of(fun, nums[0])
     return jacobian_fn
+
+
+def _jacfwd_source_of(fun: Callable, argnum: int) -> Callable[..., types.FunctionType]:
+    """The ``__s2sad_source__`` of ``jacfwd(fun, argnum)``: its generated code, made on first use."""
+    source = functools.cache(lambda: _jacfwd_source(fun, argnum))
+    return lambda jacobian_fn, dynamic=False: source()
 
 
 def _jacfwd_source(fun: Callable, argnum: int) -> types.FunctionType:
@@ -728,7 +740,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     """The generated derivative of ``fun`` as Python source (or an IR dump).
 
     ``stage`` is ``"python"`` (the generated vjp and its pullback), ``"grad"``
-    (the same statements fused into one function, which ``grad`` runs),
+    (the same statements fused into one function, which ``grad`` runs), ``"value_and_grad"``
+    (the fused function ``value_and_grad`` runs),
     ``"ssa"`` (the lowered IR of ``fun``) or ``"adjoint"`` (the IR of the vjp); ``"graph"``
     (the derivative graph, as text), ``"dot"`` (the same in Graphviz DOT) or ``"factored"``
     (the function ``jacobian(fun, method="factored")`` runs, or why it falls back), for
@@ -758,8 +771,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
         return graph_source(fun, list(wrt), stage, args)
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
-    if stage == "grad" and mode == "forward":
-        raise ValueError("stage 'grad' (the fused gradient) exists in reverse mode only; "
+    if stage in ("grad", "value_and_grad") and mode == "forward":
+        raise ValueError(f"stage {stage!r} (the fused gradient) exists in reverse mode only; "
                          "forward mode shows its jvp with stage 'python'")
     texts, todo, done = [], [(fun, wrt)], set()
     while todo:
@@ -783,9 +796,18 @@ def _stage(generated: Generated, stage: str) -> str:
         return generated.text
     if stage == "grad":
         return generated.grad_text
+    if stage == "value_and_grad":
+        return generated.value_and_grad_text
     if stage == "ssa":
         return dump(generated.lowered) + "\n"
     if stage == "adjoint":
         return dump(generated.derivative) + "\n"
-    raise ValueError(f"stage must be 'python', 'grad', 'ssa', 'adjoint', 'graph', 'dot' or 'factored', "
-                     f"got {stage!r}")
+    raise ValueError(f"stage must be 'python', 'grad', 'value_and_grad', 'ssa', 'adjoint', 'graph', 'dot' or "
+                     f"'factored', got {stage!r}")
+
+
+# Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is.
+DERIVATIVE_MAKERS.update([grad, value_and_grad, jacrev, jacfwd, hessian])
+NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
+CLOSURE_DERIVATIVES.add(grad)  # its result, made from a closure, carries the closure's cotangent
+JVP_CALLS.add(jvp)  # differentiated as the function ``nested.jvp_caller`` makes

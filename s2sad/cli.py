@@ -20,6 +20,8 @@ def _load_function(target: str):
         raise SystemExit(f"s2sad: no such file: {path}")
     module_name = "_s2sad_cli_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"s2sad: cannot load {path} as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
@@ -46,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print the generated derivative of a function")
     show.add_argument("target", metavar="FILE.py:FUNC", help="the function to differentiate")
     show.add_argument("--argnums", default="0", help="positional arguments to differentiate, e.g. 0,1")
-    show.add_argument("--stage", choices=("python", "grad", "ssa", "adjoint", "graph", "factored"), default="python",
+    show.add_argument("--stage", choices=("python", "grad", "value_and_grad", "ssa", "adjoint", "graph", "factored"),
+                      default="python",
                       help="python: the generated vjp; grad: the fused gradient function grad runs; "
+                           "value_and_grad: the fused function value_and_grad runs; "
                            "ssa: the lowered IR; adjoint: the derivative's IR; graph: the derivative graph; "
                            "factored: the dominator-factored Jacobian function")
     show.add_argument("--format", choices=("text", "dot"), default="text",

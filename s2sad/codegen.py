@@ -2,7 +2,8 @@
 
 Guarantees: the text is valid Python; above each group of statements that came
 from one user line sits a comment ``# line N: <the user's line>``; ``linemap``
-sends each generated line number to the user's ``Loc``.
+sends each generated line number to the user's ``Loc``. ``bind_helpers`` first gives
+every reference to a helper object (``np``, ``unbroadcast``, a callee's vjp handle) a name.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import ast
 from collections import Counter
 
 from . import ir, runtime
+from .frontend import Source
+from .naming import Namer
+from .rules import NAMESPACES
 
-__all__ = ["emit"]
+__all__ = ["emit", "bind_helpers"]
 
 
 def emit(fn: ir.Function, header: str) -> tuple[str, dict[int, ir.Loc]]:
@@ -199,3 +203,39 @@ def _binds(names: list[str], values: list[ir.Expr], loc: ir.Loc | None) -> list[
             break
         out.append(ir.Assign(*pending.pop(free), loc))
     return out
+
+
+def bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str, object]:
+    """Give every helper reference a name: the user's own if it means the same object. Returns the
+    objects the other names stand for, which ``load`` binds as closure cells."""
+    chosen: dict[int, str] = {}
+    bindings: dict[str, object] = {}
+    refs = {id(ref): ref for fn in fns for ref in _helper_refs(fn)}  # statements are shared
+    for ref in refs.values():
+        root = ref.path[0]
+        obj = ref.value if len(ref.path) == 1 else ref.root if ref.root is not None else NAMESPACES[root]
+        if id(obj) not in chosen:
+            if src.lookup(root) is obj:
+                chosen[id(obj)] = root
+            else:
+                name = namer.fresh(root)
+                chosen[id(obj)] = name
+                bindings[name] = obj
+        ref.path = (chosen[id(obj)], *ref.path[1:])
+    return bindings
+
+
+def _helper_refs(fn: ir.Function):
+    for stmt in ir.walk(fn.body):
+        if isinstance(stmt, ir.Function):
+            yield from _helper_refs(stmt)
+        else:
+            for e in ir.exprs(stmt):
+                yield from _refs_in(e)
+
+
+def _refs_in(e: ir.Expr):
+    if isinstance(e, ir.Ref) and e.helper:
+        yield e
+    for c in ir.children(e):
+        yield from _refs_in(c)

@@ -1,25 +1,24 @@
 """The rule-author API: custom reverse rules, non-differentiable functions, checkpointing.
 
 A custom rule is called instead of transforming (or templating) the function it is
-registered for; generated code calls it through a small handle, exactly like the
-vjp/pullback pair of a user function:
+registered for; generated code calls it through a small handle (``linker.RRuleHandle``),
+exactly like the vjp/pullback pair of a user function:
 
     z, my_fn_pullback = my_fn_rrule_handle(x, y)   # forward
     x_bar, y_bar = my_fn_pullback(z_bar)           # pullback
+
+This module only records declarations; the handles, and the rule of ``checkpointed_loop``
+(which calls a step's vjp), are run time: see ``linker``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
-from .cache import VJP
 from .rules import FRULES, NONDIFFERENTIABLE, RRULES
-from .runtime import add_bars, zeros_like
 
-__all__ = ["rrule", "frule", "nondifferentiable", "checkpoint", "checkpointed_loop", "Checkpointed",
-           "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
+__all__ = ["rrule", "frule", "nondifferentiable", "checkpoint", "checkpointed_loop", "Checkpointed"]
 
 
 def rrule(fn: Callable) -> Callable[[Callable], Callable]:
@@ -98,59 +97,6 @@ def checkpoint(fn: Callable) -> Checkpointed:
     return Checkpointed(fn)
 
 
-def _fill(bars, args, positions):
-    """The cotangents at ``positions``, with a rule's ``None`` turned into a zero."""
-    return tuple(zeros_like(args[i]) if bars[i] is None else bars[i] for i in positions)
-
-
-class _RuleHandle:
-    """A registered rule as generated code calls it, for the differentiated ``positions``."""
-
-    __slots__ = ("rule", "positions")
-    kind = ""
-
-    def __init__(self, rule: Callable, positions: tuple[int, ...]) -> None:
-        self.rule = rule
-        self.positions = positions
-
-    def __repr__(self) -> str:
-        return f"<s2sad {self.kind} {getattr(self.rule, '__qualname__', self.rule)}>"
-
-
-class RRuleHandle(_RuleHandle):
-    """Calls a registered ``rrule`` and keeps the cotangents of the differentiated positions."""
-
-    __slots__ = ()
-    kind = "rrule"
-
-    def __call__(self, *args: Any, **kwargs: Any):
-        out, pullback = self.rule(*args, **kwargs)
-        positions = self.positions
-
-        def rrule_pullback(out_bar):
-            bars = pullback(out_bar)
-            if len(bars) != len(args):
-                raise TypeError(f"the pullback of {getattr(self.rule, '__name__', self.rule)} returned "
-                                f"{len(bars)} cotangents for {len(args)} positional arguments")
-            return _fill(bars, args, positions)
-
-        return out, rrule_pullback
-
-
-class FRuleHandle(_RuleHandle):
-    """Calls a registered ``frule`` from generated forward-mode code."""
-
-    __slots__ = ()
-    kind = "frule"
-
-    def __call__(self, *args: Any, tangents: tuple = ()):
-        full: list[Any] = [None] * len(args)
-        for i, t in zip(self.positions, tangents):
-            full[i] = t
-        out, out_dot = self.rule(args, tuple(full))
-        return out, (zeros_like(out) if out_dot is None else out_dot)
-
-
 def checkpointed_loop(step: Callable, state: Any, n: int, *params: Any) -> Any:
     """``state = step(state, *params)`` repeated ``n`` times, differentiated in O(sqrt n) memory.
 
@@ -162,51 +108,3 @@ def checkpointed_loop(step: Callable, state: Any, n: int, *params: Any) -> Any:
     for _ in range(n):
         state = step(state, *params)
     return state
-
-
-@rrule(checkpointed_loop)
-def _checkpointed_loop_rrule(step, state, n, *params):
-    k = max(1, math.isqrt(n))
-    saved = []
-    for i in range(n):
-        if i % k == 0:
-            saved.append(state)
-        state = step(state, *params)
-    code = step.__code__
-    vjp = VJP.of(step, tuple(code.co_varnames[: 1 + len(params)]))
-
-    def checkpointed_loop_pullback(out_bar):
-        state_bar, param_bars = out_bar, [zeros_like(p) for p in params]
-        for seg in range(len(saved) - 1, -1, -1):
-            s, pullbacks = saved[seg], []
-            for _ in range(seg * k, min(n, seg * k + k)):  # recompute the segment, keeping its pullbacks
-                s, pullback = vjp(s, *params)
-                pullbacks.append(pullback)
-            for pullback in reversed(pullbacks):
-                bars = pullback(state_bar)
-                state_bar = bars[0]
-                param_bars = [add_bars(a, b) for a, b in zip(param_bars, bars[1:])]
-        return (None, state_bar, None, *param_bars)
-
-    return state, checkpointed_loop_pullback
-
-
-class CheckpointHandle:
-    """Runs a checkpointed function plainly; its pullback recomputes it with its vjp."""
-
-    __slots__ = ("vjp",)
-
-    def __init__(self, fn: Callable, wrt: tuple[str, ...]) -> None:
-        self.vjp = VJP.of(fn, wrt)
-
-    def __call__(self, *args: Any, **kwargs: Any):
-        out = self.vjp.fun(*args, **kwargs)
-        vjp = self.vjp
-
-        def recompute_pullback(out_bar):
-            return vjp(*args, **kwargs)[1](out_bar)
-
-        return out, recompute_pullback
-
-    def __repr__(self) -> str:
-        return f"<s2sad checkpointed vjp of {self.vjp.fun.__qualname__}>"

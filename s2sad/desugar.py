@@ -167,15 +167,7 @@ class _Desugar:
         for i, s in enumerate(stmts):
             rest = stmts[i + 1:]
             if isinstance(s, gast.Return):
-                if self.result is None:  # the function's single final return
-                    out.append(s)
-                    return out
-                value = s.value if s.value is not None else _at(gast.Constant(None, None), s)
-                out.append(_assign(self.result, value, s))
-                if self.returned and not (top and not rest):
-                    out.append(_assign(self.returned, _true(s), s))
-                if loop is not None:
-                    out.append(_assign(loop.broke, _true(s), s))
+                self.return_(s, loop, bool(top and not rest), out)
                 return out
             if isinstance(s, gast.Break):
                 out.append(_assign(loop.broke, _true(s), s))
@@ -184,53 +176,80 @@ class _Desugar:
                 if loop.skipped:
                     out.append(_assign(loop.skipped, _true(s), s))
                 return out
-            if isinstance(s, gast.If):
-                kinds = (_exits(s.body, loop is not None), _exits(s.orelse, loop is not None))
-                s.body = self.block(s.body, loop)
-                s.orelse = self.block(s.orelse, loop)
-                out.append(s)
-                if NEVER == kinds[0] == kinds[1] or not rest:
-                    continue
-                if MAYBE not in kinds:  # each branch always or never exits: absorb the rest
-                    for branch, kind in ((s.body, kinds[0]), (s.orelse, kinds[1])):
-                        if kind == NEVER:
-                            branch.extend(self.block(rest, loop))
-                    return out
-                out.append(self.guard(rest, loop, s))
+            if isinstance(s, gast.If) and self.if_(s, rest, loop, out):
                 return out
-            if isinstance(s, gast.With):
-                kind = _exits(s.body, loop is not None)
-                s.body = self.block(s.body, loop)
+            if isinstance(s, gast.With) and self.with_(s, rest, loop, out):
+                return out
+            if isinstance(s, gast.For | gast.While) and self.loop_in_block(s, rest, loop, out):
+                return out
+            if not isinstance(s, gast.If | gast.With | gast.For | gast.While):
                 out.append(s)
-                if kind == ALWAYS:
-                    return out
-                if kind == MAYBE and rest:
-                    out.append(self.guard(rest, loop, s))
-                    return out
-                continue
-            if isinstance(s, gast.For | gast.While):
-                # before the loop is rewritten: its `else` may leave the loop around it
-                else_exits = loop is not None and _exits(s.orelse, True) != NEVER
-                may_return = _exits_stmt(s, loop is not None) == MAYBE
-                body_returns = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
-                out += self.loop(s, loop)
-                if rest and else_exits:
-                    if body_returns:  # a `return` in the loop's body leaves this loop too
-                        out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
-                    out.append(self.guard(rest, loop, s))
-                    return out
-                if self.returned and may_return and (rest or loop is not None):
-                    # a `return` inside the loop: leave the enclosing loop too (even where nothing
-                    # follows in its body), or skip the rest
-                    if loop is not None:
-                        out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)],
-                                               self.block(rest, loop)), s))
-                    else:
-                        out.append(_at(gast.If(_not_any([self.returned], s), self.block(rest, loop), []), s))
-                    return out
-                continue
-            out.append(s)
         return out
+
+    def return_(self, s: gast.Return, loop: _Loop | None, last: bool, out: list[gast.stmt]) -> None:
+        """``return v``: the result and the exit flags set (``last``: nothing follows in the function)."""
+        if self.result is None:  # the function's single final return
+            out.append(s)
+            return
+        value = s.value if s.value is not None else _at(gast.Constant(None, None), s)
+        out.append(_assign(self.result, value, s))
+        if self.returned and not last:
+            out.append(_assign(self.returned, _true(s), s))
+        if loop is not None:
+            out.append(_assign(loop.broke, _true(s), s))
+
+    def if_(self, s: gast.If, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]) -> bool:
+        """Append the desugared ``if`` (and, where it may exit, the ``rest`` it guards); True when the
+        ``rest`` was taken care of."""
+        kinds = (_exits(s.body, loop is not None), _exits(s.orelse, loop is not None))
+        s.body = self.block(s.body, loop)
+        s.orelse = self.block(s.orelse, loop)
+        out.append(s)
+        if NEVER == kinds[0] == kinds[1] or not rest:
+            return False
+        if MAYBE not in kinds:  # each branch always or never exits: absorb the rest
+            for branch, kind in ((s.body, kinds[0]), (s.orelse, kinds[1])):
+                if kind == NEVER:
+                    branch.extend(self.block(rest, loop))
+            return True
+        out.append(self.guard(rest, loop, s))
+        return True
+
+    def with_(self, s: gast.With, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]) -> bool:
+        """As ``if_``, for a ``with`` block."""
+        kind = _exits(s.body, loop is not None)
+        s.body = self.block(s.body, loop)
+        out.append(s)
+        if kind == ALWAYS:
+            return True
+        if kind == MAYBE and rest:
+            out.append(self.guard(rest, loop, s))
+            return True
+        return False
+
+    def loop_in_block(self, s: gast.For | gast.While, rest: list[gast.stmt], loop: _Loop | None,
+                      out: list[gast.stmt]) -> bool:
+        """As ``if_``, for a loop (inside ``loop``, or None)."""
+        # before the loop is rewritten: its `else` may leave the loop around it
+        else_exits = loop is not None and _exits(s.orelse, True) != NEVER
+        may_return = _exits_stmt(s, loop is not None) == MAYBE
+        body_returns = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
+        out += self.loop(s, loop)
+        if rest and else_exits:
+            if body_returns:  # a `return` in the loop's body leaves this loop too
+                out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
+            out.append(self.guard(rest, loop, s))
+            return True
+        if self.returned and may_return and (rest or loop is not None):
+            # a `return` inside the loop: leave the enclosing loop too (even where nothing
+            # follows in its body), or skip the rest
+            if loop is not None:
+                out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)],
+                                       self.block(rest, loop)), s))
+            else:
+                out.append(_at(gast.If(_not_any([self.returned], s), self.block(rest, loop), []), s))
+            return True
+        return False
 
     def guard(self, rest: list[gast.stmt], loop: _Loop | None, like: gast.AST) -> gast.If:
         """``if not <exit flags>: rest`` after a statement that exits on some paths."""
@@ -480,7 +499,7 @@ class _Comprehensions:
         if isinstance(s, gast.While) and _contains_comprehension(s.test):
             return [self.while_(s)]
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
-                and (isinstance(s.value, gast.DictComp) or isinstance(s.value, gast.ListComp) and not self.copies) \
+                and (isinstance(s.value, gast.DictComp) or (isinstance(s.value, gast.ListComp) and not self.copies)) \
                 and s.targets[0].id not in {
                     n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}:
             pre: list[gast.stmt] = []

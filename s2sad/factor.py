@@ -1,205 +1,102 @@
 """Dominator-tree factoring of a derivative graph (Guenter's D*) into one Jacobian function.
 
-For each input/output pair (i, o), on the edges lying on paths from i to o:
+∂o/∂i is the sum over the paths from i to o of the products of their labels. The
+paths are factored along dominator trees, as D* does, and every factor is computed
+once and shared by all input/output pairs:
 
-* the dominator tree from i and the post-dominator tree from o (Cooper, Harvey and
-  Kennedy's intersection walk; on a DAG in topological order it needs one pass);
-* a factor subgraph ``[a, b]`` is every edge on a path from a to b, where
-  ``a = idom(b)`` or ``b = ipdom(a)``, with more than one edge. The innermost (its
-  endpoints closest in program order) is collapsed first into one edge ``a -> b`` carrying the sum over its paths of the
-  products of their labels; then the subgraph's edges no other path needs are deleted:
-  those whose head b post-dominates (when a dominates b: every path through such an
-  edge reaches b, so it is counted by the new edge) or whose tail a dominates (when
-  b post-dominates a). Each step keeps the sum over all paths from i to o; when
-  nothing is left to factor, one path is left, and the product along it is ∂o/∂i.
-  Its partial products from the output end (from the input end when there are more
-  outputs than inputs) are shared by the pairs whose paths end (begin) alike, as
-  reverse (forward) accumulation shares them.
+* the chain: the nodes on every path from a to b are the post-dominators of a up to b
+  (in the post-dominator tree of the output), so ``P(a, b)``, the path sum, is the
+  product ``F(a, c) · P(c, b)`` along the chain, ``c`` the immediate post-dominator
+  of ``a``; the suffix products ``P(c, o)`` are shared by every input whose chain
+  passes ``c`` (as reverse accumulation shares them);
+* a factor subgraph between two consecutive chain nodes, ``F(a, b)``, has no node on
+  every path: it is the sum over a's edges into it of ``label · P(s, b)``, and the
+  edges whose heads share a post-dominator ``z`` below b are summed there first, into
+  one factored edge ``a -> z`` (the subgraph ``[a, z]``, collapsed innermost first);
+* ``P`` and ``F`` are memoised by their endpoints: a pair meeting a subgraph another
+  pair met reuses its factored edge.
 
-A factored edge is keyed by its endpoints and the edges it replaced: a pair that
-meets the same subgraph reuses it, so factored edges are computed once and shared
-by every input/output pair. Generated code names a local partial ``dhead_dtail``
-(as the graph prints it) and a factored edge ``Dhead_dtail``; the function computes
-the primal values its labels read, the labels, the factored edges, and returns the
-Jacobian, all in one pass.
+The same with dominator trees from the inputs (prefix products, forward accumulation's
+sharing) is the other direction; each region keeps whichever of the two multiplies
+less. Trees come from Cooper, Harvey and Kennedy's intersection walk, which on a DAG in
+topological order needs one pass: the work is linear in the graph per tree, and in
+the factored edges made.
+
+Branches and loops (``graph.Compound``): each region is factored on its own. A branch
+becomes an ``if`` whose arms each also yield their region's Jacobian (the taken arm's
+is the one used); a loop carries the Jacobian of its carried values with respect to
+what the loop reads, chained per iteration with the body's factored Jacobian, either
+forward (``J = J_body(i) @ J``, carried along) or in reverse (the bodies' Jacobians
+taped, then multiplied from the last iteration back), whichever needs fewer operations
+per iteration for the shapes. The enclosing graph factors on with these as its edges' labels.
+
+Generated code names a local partial ``dhead_dtail`` (as the graph prints it) and a
+factored edge ``Dhead_dtail``; the function computes the primal values its labels
+read, the labels, the factored edges, and returns the Jacobian, all in one pass.
 """
 
 from __future__ import annotations
 
+import heapq
+import inspect
 import itertools
 import os
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import ir
-from .codegen import emit
-from .graph import Graph, Input, NotFactorable, build, partial_name
+from .codegen import bind_helpers, emit
+from .graph import Compound, Element, Graph, Input, NotFactorable, Result, Vector, build, partial_name
 from .graph import dot as graph_dot
 from .graph import text as graph_text
-from .load import load
+from .load import LINEMAPS, load
 from .naming import Namer
-from .reverse import _bind_helpers
-from .transform import LINEMAPS, lowered_ir
+from .pytree import leaves
+from .ssa import lowered_ir
 
-__all__ = ["factor", "dominators", "factored", "Factored", "FactoredJacobian", "sizes_of", "graph_source"]
+__all__ = ["factor", "dominators", "factored", "Factored", "FactoredJacobian", "sizes_of", "graph_source", "onehot"]
 
 _serial = itertools.count(1)
 
-_ONE, _MINUS_ONE = ir.Const(1.0), ir.Const(-1.0)
+_ONE, _MINUS_ONE, _ZERO = ir.Const(1.0), ir.Const(-1.0), ir.Const(0.0)
 
 
-def factor(g: Graph, namer: Namer, params: ir.Params, name: str) -> ir.Function:
-    """The function ``name(*params)`` returning the Jacobian of ``g`` (a tuple, one per wrt parameter)."""
-    f = _Factoring(g, namer)
-    inputs = g.inputs()
-    jacobians = []
-    for p, size in g.sizes.items():
-        columns = [Input(p)] if size is None else [Input(p, k) for k in range(size)]
-        rows = [[f.entry(inputs.get(c), o) for c in columns] for o in g.outputs]
-        jacobians.append(_assemble(rows, size is not None, g.array_output))
-    body = _live([*f.interleaved(), *f.out], jacobians)
-    return ir.Function(name, params, [*body, ir.Return(ir.Tuple(jacobians))], g.fn.loc,
-                       ssa=True, flat=False)
+def onehot(n: int, index: int, value: float) -> np.ndarray:
+    """``n`` zeros with ``value`` at ``index``: the column block of an element read at a run-time index."""
+    out = np.zeros(n)
+    out[index] = value
+    return out
 
 
-class _Factoring:
-    """The edges of the graph and the factored ones, shared by all pairs, and the statements computing them."""
-
-    def __init__(self, g: Graph, namer: Namer) -> None:
-        self.g, self.namer = g, namer
-        self.order = {n: k for k, n in enumerate(g.nodes)}
-        self.ends: list[tuple[str, str]] = list(g.edges)  # edge id -> (tail, head)
-        self.values: list[ir.Expr] = []  # edge id -> the expression of its label (a name, if not an atom)
-        self.bound: dict[str, list[ir.Assign]] = {}  # node -> its partials that needed a name
-        for (tail, head), label in g.edges.items():
-            if not isinstance(label, ir.Name | ir.Const):
-                var = namer.fresh(partial_name(head, tail))
-                self.bound.setdefault(head, []).append(ir.Assign(var, label, g.nodes[head].loc))
-                label = ir.Name(var)
-            self.values.append(label)
-        self.shared: dict[tuple, int] = {}  # (a, b, replaced edge ids) -> the factored edge
-        self.chains: dict[tuple[int, ...], int] = {}  # a path's edges from one end -> the edge of their product
-        self.out: list[ir.Stmt] = []  # factored edges, each after those it reads
-
-    def interleaved(self) -> list[ir.Stmt]:
-        """The primal statements, each followed by the partials on the edges into its value."""
-        out = []
-        for s in self.g.forward:
-            out.append(s)
-            if isinstance(s, ir.Assign) and isinstance(s.target, str):
-                out += self.bound.get(s.target, [])
-        return out
-
-    def entry(self, i: str | None, o: ir.Expr) -> ir.Expr:
-        """∂o/∂i (zero if i is not read or no path leads from it to o)."""
-        if i is None or not isinstance(o, ir.Name):
-            return ir.Const(0.0)
-        if i == o.id:
-            return _ONE
-        edges = _between(self._edges(range(len(self.g.edges))), i, o.id)  # the graph's own edges
-        if not edges:
-            return ir.Const(0.0)
-        while (step := self._smallest_factor(edges, i, o.id)) is not None:
-            edges = _between(self._collapse(edges, *step), i, o.id)
-        return self.values[self._chain(edges, i)]
-
-    def _chain(self, edges: dict[int, tuple[str, str]], i: str) -> int:
-        """The edge for the product along the one path left from ``i``. Its suffixes are kept (its prefixes
-        when there are more outputs than inputs), so pairs that end (start) the same way share them."""
-        after = {t: e for e, (t, h) in edges.items()}
-        path = [after[i]]
-        while self.ends[path[-1]][1] in after:
-            path.append(after[self.ends[path[-1]][1]])
-        suffixes = len(self.g.outputs) <= len(self.g.inputs())
-        steps = path[::-1] if suffixes else path
-        done = steps[0]
-        for k in range(1, len(steps)):
-            key = tuple(steps[:k + 1])
-            if key not in self.chains:
-                (a, _), (_, b) = self.ends[steps[k] if suffixes else done], self.ends[done if suffixes else steps[k]]
-                product = _times(self.values[steps[k]], self.values[done]) if suffixes else \
-                    _times(self.values[done], self.values[steps[k]])
-                self.chains[key] = self._new_edge(a, b, product)
-            done = self.chains[key]
-        return done
-
-    def _edges(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-        return {e: self.ends[e] for e in ids}
-
-    def _smallest_factor(self, edges: dict[int, tuple[str, str]], i: str, o: str):
-        """The innermost factor subgraph ``[a, b]`` (endpoints closest in program order) and which of its
-        edges go, or None. ``[idom(b), b]`` has more than one edge exactly when b has several edges in,
-        ``[a, ipdom(a)]`` when a has several out: no subgraph needs walking to find them."""
-        dom = dominators(edges, i, self.order, forward=True)
-        pdom = dominators(edges, o, self.order, forward=False)
-        ins: dict[str, int] = {}
-        outs: dict[str, int] = {}
-        for t, h in edges.values():
-            ins[h] = ins.get(h, 0) + 1
-            outs[t] = outs.get(t, 0) + 1
-        pairs = [(dom[b], b, "dom") for b, k in ins.items() if k > 1]
-        pairs += [(a, pdom[a], "pdom") for a, k in outs.items() if k > 1]
-        if not pairs:
-            return None
-        a, b, kind = min(pairs, key=lambda p: (self.order[p[1]] - self.order[p[0]], self.order[p[1]], p[2]))
-        if kind == "dom":  # a dominates b: an edge into a node b post-dominates has all its paths through b
-            return a, b, lambda e: _dominated(pdom, edges[e][1], b)
-        return a, b, lambda e: _dominated(dom, edges[e][0], a)
-
-    def _collapse(self, edges: dict[int, tuple[str, str]], a: str, b: str, goes: Callable[[int], bool]
-                  ) -> dict[int, tuple[str, str]]:
-        """Replace the subgraph ``[a, b]`` of ``edges`` by one factored edge; drop the edges ``goes`` picks."""
-        sub = _between(edges, a, b)
-        key = (a, b, frozenset(sub))
-        if key not in self.shared:
-            self.shared[key] = self._new_edge(a, b, self._path_sum(sub, a, b))
-        kept = {e: ends for e, ends in edges.items() if e not in sub or not goes(e)}
-        kept[self.shared[key]] = (a, b)
-        return kept
-
-    def _new_edge(self, a: str, b: str, value: ir.Expr) -> int:
-        if not isinstance(value, ir.Name | ir.Const):
-            var = self.namer.fresh(f"D{b}_d{a}")
-            self.out.append(ir.Assign(var, value))
-            value = ir.Name(var)
-        self.ends.append((a, b))
-        self.values.append(value)
-        return len(self.ends) - 1
-
-    def _path_sum(self, sub: dict[int, tuple[str, str]], a: str, b: str) -> ir.Expr:
-        """Σ over paths a -> b in ``sub`` of the products of labels, by accumulation in topological order;
-        a node with several edges out gets its partial sum named (``Dnode_da``)."""
-        into: dict[str, list[int]] = {}
-        fanout: dict[str, int] = {}
-        for e, (t, h) in sub.items():
-            into.setdefault(h, []).append(e)
-            fanout[t] = fanout.get(t, 0) + 1
-        acc: dict[str, ir.Expr | None] = {a: None}  # None: the empty product
-        for node in sorted(into, key=self.order.__getitem__):
-            terms = [_times(acc[sub[e][0]], self.values[e]) for e in sorted(into[node])]
-            total = _sum(terms)
-            if node != b and fanout.get(node, 0) > 1 and not isinstance(total, ir.Name | ir.Const):
-                var = self.namer.fresh(f"D{node}_d{a}")
-                self.out.append(ir.Assign(var, total))
-                total = ir.Name(var)
-            acc[node] = total
-        return acc[b]
+# ----- dominator trees -----
 
 
 def dominators(edges: dict[int, tuple[str, str]], root: str, order: dict[str, int], forward: bool) -> dict[str, str]:
-    """Immediate dominators from ``root`` (post-dominators when not ``forward``), the root mapping to itself.
-
-    Cooper-Harvey-Kennedy: in a topological order every predecessor is done first,
-    so one pass suffices; ``intersect`` walks two nodes up the tree to their meeting point.
-    """
-    preds: dict[str, list[str]] = {}
+    """Immediate dominators from ``root`` (post-dominators when not ``forward``), the root mapping to
+    itself, over the nodes ``root`` reaches (that reach ``root``)."""
+    nxt: dict[str, list[str]] = {}
     for t, h in edges.values():
-        src, dst = (t, h) if forward else (h, t)
-        preds.setdefault(dst, []).append(src)
-    rank = order if forward else {n: -k for n, k in order.items()}
+        a, b = (t, h) if forward else (h, t)
+        nxt.setdefault(a, []).append(b)
+    return _idoms(root, nxt, order if forward else {n: -k for n, k in order.items()})
+
+
+def _idoms(root: str, nxt: dict[str, list[str]], rank: dict[str, int]) -> dict[str, str]:
+    """Cooper-Harvey-Kennedy on the DAG ``root`` reaches along ``nxt``: in a topological order (``rank``)
+    every predecessor is done first, so one pass suffices; ``intersect`` walks two nodes up the tree to
+    their meeting point."""
+    seen, todo = {root}, [root]
+    preds: dict[str, list[str]] = {}
+    while todo:
+        n = todo.pop()
+        for m in nxt.get(n, ()):
+            preds.setdefault(m, []).append(n)
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
     idom = {root: root}
 
     def intersect(x: str, y: str) -> str:
@@ -210,56 +107,547 @@ def dominators(edges: dict[int, tuple[str, str]], root: str, order: dict[str, in
                 y = idom[y]
         return x
 
-    for node in sorted(preds, key=rank.__getitem__):
-        done = [p for p in preds[node] if p in idom]
-        if node != root and done:
-            new = done[0]
-            for p in done[1:]:
+    for node in sorted(seen, key=rank.__getitem__):
+        if node != root:
+            ps = preds[node]
+            new = ps[0]
+            for p in ps[1:]:
                 new = intersect(p, new)
             idom[node] = new
     return idom
 
 
-def _dominated(idom: dict[str, str], node: str, by: str) -> bool:
-    """``by`` is ``node`` or one of its (post-)dominators."""
-    while node != by:
-        if idom[node] == node:
-            return False
-        node = idom[node]
-    return True
+class _Tree:
+    """A (post-)dominator tree, with the interval of each node's subtree for ancestor tests."""
+
+    def __init__(self, idom: dict[str, str], root: str) -> None:
+        self.idom = idom
+        kids: dict[str, list[str]] = {}
+        for n, p in idom.items():
+            if n != p:
+                kids.setdefault(p, []).append(n)
+        self.enter: dict[str, int] = {}
+        self.leave: dict[str, int] = {}
+        clock, stack = 0, [(root, False)]
+        while stack:
+            n, done = stack.pop()
+            if done:
+                self.leave[n] = clock
+                continue
+            self.enter[n] = clock
+            clock += 1
+            stack.append((n, True))
+            stack.extend((k, False) for k in kids.get(n, ()))
+
+    def above(self, a: str, n: str) -> bool:
+        """``a`` is ``n`` or one of its (post-)dominators."""
+        return n in self.enter and self.enter[a] <= self.enter[n] and self.leave[n] <= self.leave[a]
 
 
-def _between(edges: dict[int, tuple[str, str]], a: str, b: str) -> dict[int, tuple[str, str]]:
-    """The edges on paths from a to b."""
-    succ: dict[str, list[str]] = {}
-    pred: dict[str, list[str]] = {}
-    for t, h in edges.values():
-        succ.setdefault(t, []).append(h)
-        pred.setdefault(h, []).append(t)
-    after, before = _reach(a, succ), _reach(b, pred)
-    return {e: (t, h) for e, (t, h) in edges.items() if t in after and h in before}
+# ----- path sums over one graph -----
 
 
-def _reach(start: str, nxt: dict[str, list[str]]) -> set[str]:
-    seen, todo = {start}, [start]
-    while todo:
-        for m in nxt.get(todo.pop(), ()):
-            if m not in seen:
-                seen.add(m)
-                todo.append(m)
-    return seen
+class _PathSums:
+    """``entry(i, o)``: the sum over paths i -> o of the label products, factored and memoised.
+
+    ``reverse``: chains along the post-dominator tree of each output (suffix products
+    shared); else along the dominator tree of each input (prefix products). The factored
+    edges it makes are ``assigned`` in an order where each follows what it reads; their
+    names are stand-ins until ``statements`` names them (so a trial costs no names).
+    """
+
+    def __init__(self, nodes: list[str], labels: dict[tuple[str, str], ir.Expr], reverse: bool) -> None:
+        self.reverse = reverse
+        self.rank = {n: k for k, n in enumerate(nodes)}
+        self.back = {n: -k for n, k in self.rank.items()}  # a topological order of the reversed graph
+        self.succ: dict[str, list[str]] = {}
+        self.pred: dict[str, list[str]] = {}
+        for t, h in labels:
+            self.succ.setdefault(t, []).append(h)
+            self.pred.setdefault(h, []).append(t)
+        self.labels = labels
+        self.reach: dict[str, int] = {}  # node -> the bit set of the nodes it reaches
+        for n in reversed(nodes):
+            bits = 1 << self.rank[n]
+            for s in self.succ.get(n, ()):
+                bits |= self.reach[s]
+            self.reach[n] = bits
+        self.trees: dict[str, _Tree] = {}
+        self.memo: dict[tuple, ir.Expr] = {}
+        self.plans: dict[tuple, tuple] = {}
+        self.assigned: list[tuple[ir.Name, ir.Expr]] = []
+
+    def entry(self, i: str, o: str) -> ir.Expr:
+        if i == o:
+            return _ONE
+        if not (self.reach[i] >> self.rank[o]) & 1:
+            return _ZERO
+        root = o if self.reverse else i
+        if root not in self.trees:
+            nxt, rank = (self.pred, self.back) if self.reverse else (self.succ, self.rank)
+            self.trees[root] = _Tree(_idoms(root, nxt, rank), root)
+        return self._value(("P", i, o), self.trees[root])
+
+    def multiplications(self) -> int:
+        return sum(_ops(e) for _, e in self.assigned)
+
+    def statements(self, namer: Namer) -> list[ir.Assign]:
+        """The factored edges, each named for good."""
+        for name, _ in self.assigned:
+            name.id = namer.fresh(name.id)
+        return [ir.Assign(name.id, e) for name, e in self.assigned]
+
+    def _value(self, key: tuple, tree: _Tree) -> ir.Expr:
+        """Memoised ``P`` and ``F`` (see the module docstring), each computed after what it needs."""
+        stack = [key]
+        while stack:
+            k = stack[-1]
+            if k in self.memo:
+                stack.pop()
+                continue
+            if k not in self.plans:
+                self.plans[k] = self._plan(k, tree)
+            needs = [d for d in self._needs(k) if d not in self.memo]
+            if needs:
+                stack += needs
+                continue
+            stack.pop()
+            self.memo[k] = self._product(k) if k[0] == "P" else self._factor(k)
+            del self.plans[k]
+        return self.memo[key]
+
+    def _plan(self, key: tuple, tree: _Tree):
+        """``P``: the next node on the chain (None: the chain is one factor subgraph). ``F``: the edges out
+        of a into ``[a, b]`` (into b from ``[a, b]``) and their grouping bottom-up by lowest common
+        post-dominators (dominators): ``kids[z]`` are the nodes whose sums are added at z."""
+        kind, a, b = key
+        if kind == "P":
+            c = tree.idom[a] if self.reverse else tree.idom[b]
+            return None if c == (b if self.reverse else a) else c
+        if self.reverse:
+            items = {s: self.labels[a, s] for s in self.succ[a] if tree.above(b, s)}
+            far, rank = b, self.rank
+        else:
+            items = {p: self.labels[p, b] for p in self.pred[b] if tree.above(a, p)}
+            far, rank = a, self.back
+        at = {s: [s] for s in items}  # tree node -> the group roots that have climbed to it
+        heap = [(rank[s], s) for s in items if s != far]
+        heapq.heapify(heap)
+        kids: dict[str, list[str]] = {}
+        while heap:
+            _, z = heapq.heappop(heap)
+            climbed = at.pop(z)
+            if len(climbed) > 1 or z in items:
+                kids[z] = [y for y in climbed if y != z]
+                climbed = [z]
+            up = tree.idom[z]
+            if up not in at:
+                at[up] = []
+                if up != far:
+                    heapq.heappush(heap, (rank[up], up))
+            at[up] += climbed
+        kids[far] = [y for y in at.get(far, []) if y != far]
+        return items, kids
+
+    def _needs(self, key: tuple) -> list[tuple]:
+        kind, a, b = key
+        plan = self.plans[key]
+        if kind == "P":
+            if plan is None:
+                return [("F", a, b)]
+            return [("F", a, plan), ("P", plan, b)] if self.reverse else [("P", a, plan), ("F", plan, b)]
+        return [self._path(y, z) for z, ys in plan[1].items() for y in ys]
+
+    def _path(self, near: str, far: str) -> tuple:
+        return ("P", near, far) if self.reverse else ("P", far, near)
+
+    def _sum_of(self, key: tuple) -> ir.Expr:
+        return _ONE if key[1] == key[2] else self.memo[key]
+
+    def _product(self, key: tuple) -> ir.Expr:
+        _, a, b = key
+        first, *rest = self._needs(key)
+        if not rest:
+            return self.memo[first]
+        return self._name(_times(self.memo[first], self.memo[rest[0]]), a, b)
+
+    def _factor(self, key: tuple) -> ir.Expr:
+        """Σ label · P over the grouped edges; a group's sum at z is the factored edge between the near end
+        and z, shared when it is the whole path sum between them."""
+        _, a, b = key
+        items, kids = self.plans[key]
+        far = b if self.reverse else a
+        sums: dict[str, ir.Expr] = {}
+        for z in sorted(kids, key=self.rank.__getitem__, reverse=not self.reverse):
+            terms = [items[z]] if z in items else []
+            for y in kids[z]:
+                p = self._sum_of(self._path(y, z))
+                terms.append(_times(sums[y], p) if self.reverse else _times(p, sums[y]))
+            if z == far:
+                return self._name(_sum(terms), a, b)
+            ends = ("P", a, z) if self.reverse else ("P", z, b)
+            whole = self._whole(z, items, kids)
+            if whole and ends in self.memo:
+                sums[z] = self.memo[ends]
+                continue
+            sums[z] = self._name(_sum(terms), *ends[1:])
+            if whole:
+                self.memo[ends] = sums[z]
+        raise AssertionError("the far end closes every group")
+
+    def _whole(self, z: str, items: dict, kids: dict) -> bool:
+        """Every edge of the near end connected to z is grouped under z: the group's sum is the whole
+        path sum between the near end and z. (An edge connected to z is connected to the far end, so
+        it is among ``items``.)"""
+        under, todo = set(), [z]
+        while todo:
+            y = todo.pop()
+            under.add(y)
+            todo += kids.get(y, [])
+        return all(y in under or not self._connects(y, z) for y in items)
+
+    def _connects(self, y: str, z: str) -> bool:
+        near, far = (y, z) if self.reverse else (z, y)
+        return bool((self.reach[near] >> self.rank[far]) & 1)
+
+    def _name(self, e: ir.Expr, a: str, b: str) -> ir.Expr:
+        if _atom(e):
+            return e
+        name = ir.Name(partial_name(b, a, factored=True))
+        self.assigned.append((name, e))
+        return name
+
+
+# ----- regions: their code and their Jacobians -----
+
+
+@dataclass
+class _Solved:
+    """A region's code (its statements with labels and factored edges) and its Jacobian's entries."""
+
+    code: list[ir.Stmt]
+    entries: list[list[ir.Expr]]  # [row][column]
+    blocks: list[list[ir.Expr | None]]  # [row][vector column]: None where the block is zero
+
+
+class _Emitter:
+    """Generates each region's code, branches and loops included, with the factored Jacobian's entries."""
+
+    def __init__(self, namer: Namer) -> None:
+        self.namer = namer
+
+    def region(self, g: Graph, columns: list[str], vectors: list[str]) -> _Solved:
+        labels: dict[tuple[str, str], ir.Expr] = {}
+        bound: dict[str, list[ir.Assign]] = {}  # node -> the partials into it that needed a name
+        for (tail, head), label in g.edges.items():
+            if not _atom(label):
+                var = self.namer.fresh(partial_name(head, tail))
+                node = g.nodes[head]
+                loc = node.compound.stmt.loc if isinstance(node, Result) else node.loc
+                bound.setdefault(head, []).append(ir.Assign(var, label, loc))
+                label = ir.Name(var)
+            labels[tail, head] = label
+        code: list[ir.Stmt] = []
+        for s in g.forward:
+            c = g.compounds.get(id(s))
+            if c is not None:
+                code += self.branch(c) if isinstance(s, ir.If) else self.loop(c)
+                code += [a for out in c.outs for a in bound.get(out, [])]
+                continue
+            code.append(s)
+            if isinstance(s, ir.Assign) and isinstance(s.target, str):
+                code += bound.get(s.target, [])
+        rows = [o.id if isinstance(o, ir.Name) else None for o in g.outputs]
+        sources = [c for c in columns if c in g.nodes]
+        sources += [n for x in vectors for n, _ in g.vectors.get(x, ())]
+        sums = _cheaper(list(g.nodes), labels, sources, [r for r in rows if r is not None],
+                        reverse=len(rows) <= len(columns) + sum(map(len, g.vectors.values())))
+        code += sums.statements(self.namer)
+        entries = [[sums.entry(c, r) if r is not None and c in g.nodes else _ZERO for c in columns] for r in rows]
+        blocks = [[self._block(g, sums, x, r) if r is not None else None for x in vectors] for r in rows]
+        return _Solved(code, entries, blocks)
+
+    def _block(self, g: Graph, sums: _PathSums, x: str, row: str) -> ir.Expr | None:
+        """Row ``row``'s vector block for array parameter ``x``: its elements read at run-time indices
+        put in place, and the blocks of the branches and loops it reads, each times the path sum."""
+        terms = []
+        for node, how in g.vectors.get(x, ()):
+            p = sums.entry(node, row)
+            if p == _ZERO:
+                continue
+            if isinstance(g.nodes[node], Element):
+                size = g.nodes[node].size
+                terms.append(ir.Call(ir.Ref(("onehot",), onehot, helper=True), [ir.Const(size), how, p]))
+            else:
+                terms.append(_times(p, how))
+        return _sum(terms) if terms else None
+
+    # ----- a branch: each arm yields its Jacobian too -----
+
+    def branch(self, c: Compound) -> list[ir.Stmt]:
+        s = c.stmt
+        columns, vectors = c.columns, list(c.sizes)
+        arms = []
+        for g in c.regions:
+            solved = self.region(g, columns, vectors)
+            values = [solved.entries[c.outs.index(out)][columns.index(col)] for col, out in c.labels]
+            values += [solved.blocks[c.outs.index(out)][vectors.index(x)] or _zeros(c.sizes[x])
+                       for x, out in c.vector_labels]
+            arms.append((solved.code, values))
+        outs = [*s.outs, *c.labels.values(), *c.vector_labels.values()]
+        yields = ([*s.yields[0], *arms[0][1]], [*s.yields[1], *arms[1][1]])
+        return [ir.If(s.test, arms[0][0], arms[1][0], outs, yields, s.loc, s.kind)]
+
+    # ----- a loop: the body's Jacobian chained over the iterations -----
+
+    def loop(self, c: Compound) -> list[ir.Stmt]:
+        body = c.regions[0]
+        outer = [col for col in c.columns if col in body.nodes]
+        vectors = list(c.sizes)
+        solved = self.region(body, c.carried + outer, vectors)
+        step = _Step(c, solved, outer, vectors)
+        taped = any(isinstance(e, ir.Name) or not _atom(e) for e in step.all_entries())
+        if not taped or step.forward_cost() <= step.reverse_cost():  # (a constant step has nothing to tape)
+            return self._forward(c, step)
+        return self._reverse(c, step)
+
+    def _forward(self, c: Compound, step: _Step) -> list[ir.Stmt]:
+        """``J = J_body(i) @ J`` each iteration: the Jacobian of the carried values carried along, updated
+        in place at the end of the body, one column at a time (each column's entries at once: they read
+        the column as it was)."""
+        s, code = c.stmt, list(step.solved.code)
+        names: dict[tuple[int, object], str] = {}  # (carried k, column) -> its entry's name
+        for k, carried in enumerate(c.carried):
+            for col in step.columns(k):
+                names[k, col] = self.namer.fresh(partial_name(carried, _column_name(col), factored=True))
+        for col in step.all_columns():
+            update = {}
+            for k in range(len(c.carried)):
+                if (k, col) not in names:
+                    continue
+                terms = [_times(step.carried_entry(k, j), ir.Name(names[j, col]))
+                         for j in step.nonzero[k] if (j, col) in names]
+                own = step.outer_entry(k, col)
+                value = _sum(terms + [own] if own is not None else terms) if terms or own is not None else _ZERO
+                if value != ir.Name(names[k, col]):
+                    update[names[k, col]] = value
+            code += _at_once(update, s.loc)
+        inits = [_zeros(c.sizes[col.param]) if isinstance(col, Vector) else _ONE if c.inits[k] == col else _ZERO
+                 for k, col in names]
+        results = [_label(c, col, c.outs[k]) if c.read(k) else name for (k, col), name in names.items()]
+        entries = list(names.values())
+        return [ir.Loop(s.kind, code, s.target, s.iter, s.cond_body, s.cond, [*s.carried, *entries],
+                        [*s.inits, *inits], [*s.nexts, *map(ir.Name, entries)], [*s.results, *results], s.exit,
+                        s.loc)]
+
+    def _reverse(self, c: Compound, step: _Step) -> list[ir.Stmt]:
+        """The bodies' Jacobians taped, then chained from the last iteration back."""
+        s, code = c.stmt, list(step.solved.code)
+        for k, blocks in enumerate(step.solved.blocks):  # a vector block is taped by name
+            for j, block in enumerate(blocks):
+                if block is not None and not _atom(block):
+                    var = self.namer.fresh(partial_name(step.row_name(k), step.vectors[j], factored=True))
+                    code.append(ir.Assign(var, block))
+                    blocks[j] = ir.Name(var)
+        taped = list(dict.fromkeys(e.id for e in step.all_entries() if isinstance(e, ir.Name)))
+        tape = self.namer.fresh("tape")
+        push = ir.Tuple([ir.Name(n) for n in taped]) if len(taped) != 1 else ir.Name(taped[0])
+        append = ir.Do(ir.Call(ir.Attr(ir.Name(tape), "append"), [push]), s.loc)
+        loop = ir.Loop(s.kind, [*code, append], s.target, s.iter, s.cond_body, s.cond, s.carried,
+                       s.inits, s.nexts, s.results, s.exit, s.loc)
+        n, reach, rows = len(c.carried), step.reach(), step.rows()
+        # adjoint[r, j]: ∂out_r/∂(carried j before the iterations swept so far); grads[r, col]: the rest
+        adjoint = {(r, j): self.namer.fresh(partial_name(c.outs[r], c.carried[j], factored=True))
+                   for r in rows for j in sorted(reach[r])}
+        grads = {(r, col): _label(c, col, c.outs[r]) for r in rows for col in step.columns(r)
+                 if any(step.outer_entry(k, col) is not None for k in reach[r])}  # accumulate into the labels
+        sweep_code: list[ir.Stmt] = []  # the rest first (it reads the adjoints as they were), then the adjoints
+        for (r, col), name in grads.items():
+            terms = [_times(ir.Name(adjoint[r, k]), step.outer_entry(k, col)) for k in range(n)
+                     if (r, k) in adjoint and step.outer_entry(k, col) is not None]
+            sweep_code.append(ir.Assign(name, _sum([ir.Name(name), *terms]), s.loc))
+        for r in rows:
+            update = {}
+            for j in range(n):
+                if (r, j) in adjoint:
+                    terms = [_times(ir.Name(adjoint[r, k]), step.carried_entry(k, j)) for k in range(n)
+                             if (r, k) in adjoint and j in step.nonzero[k]]
+                    update[adjoint[r, j]] = _sum(terms) if terms else _ZERO
+            sweep_code += _at_once(update, s.loc)
+        carried = [*adjoint.values(), *grads.values()]
+        inits = [_ONE if r == j else _ZERO for r, j in adjoint]
+        inits += [_zeros(c.sizes[col.param]) if isinstance(col, Vector) else _ZERO for _, col in grads]
+        target = tuple(taped) if len(taped) != 1 else taped[0]
+        reversed_tape = ir.Call(ir.Ref(("reversed",), reversed, helper=True), [ir.Name(tape)])
+        sweep = ir.Loop("for", sweep_code, target, reversed_tape, [], None, carried, inits,
+                        list(map(ir.Name, carried)), carried, None, s.loc)
+        done = []  # a column a carried value starts as: its adjoint joins the label
+        for r in rows:
+            for col in step.columns(r):
+                terms = [ir.Name(grads[r, col])] if (r, col) in grads else []
+                terms += [ir.Name(adjoint[r, j]) for j in range(n) if (r, j) in adjoint and c.inits[j] == col]
+                if terms != [ir.Name(grads.get((r, col)))]:
+                    done.append(ir.Assign(_label(c, col, c.outs[r]), _sum(terms) if terms else _ZERO, s.loc))
+        return [ir.Assign(tape, ir.List([]), s.loc), loop, sweep, *done]
+
+
+class _Step:
+    """One iteration's Jacobian (the body's), as the loop chains it, and what each way of chaining costs."""
+
+    def __init__(self, c: Compound, solved: _Solved, outer: list[str], vectors: list[str]) -> None:
+        self.c, self.solved, self.outer, self.vectors = c, solved, outer, vectors
+        n = len(c.carried)
+        self.nonzero = [[j for j in range(n) if solved.entries[k][j] != _ZERO] for k in range(n)]  # ∂next_k/∂carried_j
+
+    def carried_entry(self, k: int, j: int) -> ir.Expr:
+        """∂next_k/∂carried_l."""
+        return self.solved.entries[k][j]
+
+    def outer_entry(self, k: int, col: str | Vector) -> ir.Expr | None:
+        """∂next_k/∂col for a value from outside, or its vector block; None where zero."""
+        if isinstance(col, Vector):
+            return self.solved.blocks[k][self.vectors.index(col.param)]
+        if col not in self.outer:
+            return None
+        e = self.solved.entries[k][len(self.c.carried) + self.outer.index(col)]
+        return None if e == _ZERO else e
+
+    def columns(self, k: int) -> list[str | Vector]:
+        """What carried value k may depend on, in column order."""
+        return [col for col in self.all_columns() if col in self.c.pattern[k]]
+
+    def all_columns(self) -> list[str | Vector]:
+        return [*self.c.columns, *(Vector(x) for x in self.c.sizes)]
+
+    def row_name(self, k: int) -> str:
+        row = self.c.regions[0].outputs[k]
+        return row.id if isinstance(row, ir.Name) else self.c.carried[k]
+
+    def all_entries(self) -> list[ir.Expr]:
+        n = len(self.c.carried)
+        return [e for k in range(n) for e in [*self.solved.entries[k], *self.solved.blocks[k]] if e is not None]
+
+    def rows(self) -> list[int]:
+        """The carried values whose results are read after the loop."""
+        return [k for k in range(len(self.c.carried)) if self.c.read(k)]
+
+    def reach(self) -> list[set[int]]:
+        """For each out, the carried values it depends on at the start of some iteration."""
+        reach = [{r} for r in range(len(self.c.carried))]
+        while True:
+            grown = [a.union(*(self.nonzero[k] for k in a)) for a in reach]
+            if grown == reach:
+                return reach
+            reach = grown
+
+    def _weight(self, col: str | Vector) -> int:
+        return self.c.sizes[col.param] if isinstance(col, Vector) else 1
+
+    def forward_cost(self) -> int:
+        """Operations per iteration carrying ``J`` along."""
+        cost, n = 0, len(self.c.carried)
+        for k in range(n):
+            for col in self.columns(k):
+                factors = [self.carried_entry(k, j) for j in self.nonzero[k] if col in self.c.pattern[j]]
+                own = self.outer_entry(k, col) is not None
+                cost += self._weight(col) * (_costly(factors) + max(len(factors) + own - 1, 0))
+        return cost
+
+    def reverse_cost(self) -> int:
+        """Operations per iteration taping the body's Jacobian and sweeping it back."""
+        cost, reach = sum(not isinstance(e, ir.Const) for e in self.all_entries()), self.reach()
+        for r in self.rows():
+            for j in reach[r]:
+                factors = [self.carried_entry(k, j) for k in reach[r] if j in self.nonzero[k]]
+                cost += _costly(factors) + max(len(factors) - 1, 0)
+            for col in self.all_columns():
+                owns = [self.outer_entry(k, col) for k in reach[r] if self.outer_entry(k, col) is not None]
+                cost += self._weight(col) * (_costly(owns) + len(owns))
+        return cost
+
+
+def _at_once(update: dict[str, ir.Expr], loc: ir.Loc | None) -> list[ir.Assign]:
+    """``name = value`` for all at once: each value reads the names as they were."""
+    if len(update) <= 1:
+        return [ir.Assign(name, value, loc) for name, value in update.items()]
+    return [ir.Assign(tuple(update), ir.Tuple(list(update.values())), loc)]
+
+
+def _costly(factors: list[ir.Expr]) -> int:
+    """The multiplications by ``factors`` (by ±1 there is none)."""
+    return sum(f not in (_ONE, _MINUS_ONE) for f in factors)
+
+
+def _column_name(col: str | Vector) -> str:
+    return col.param if isinstance(col, Vector) else col
+
+
+def _label(c: Compound, col: str | Vector, out: str) -> str:
+    return c.vector_labels[col.param, out] if isinstance(col, Vector) else c.labels[col, out]
+
+
+def _cheaper(nodes: list[str], labels: dict[tuple[str, str], ir.Expr], sources: list[str], sinks: list[str],
+             reverse: bool) -> _PathSums:
+    """The path sums from ``sources`` to ``sinks`` factored along post-dominator trees and along dominator
+    trees: the one with fewer multiplications (on a tie, ``reverse`` says which)."""
+    trials = []
+    for direction in (reverse, not reverse):
+        sums = _PathSums(nodes, labels, direction)
+        for o in sinks:
+            for i in sources:
+                sums.entry(i, o)
+        trials.append(sums)
+    return min(trials, key=_PathSums.multiplications)
+
+
+def factor(g: Graph, namer: Namer, params: ir.Params, name: str) -> ir.Function:
+    """The function ``name(*params)`` returning the Jacobian of ``g`` (a tuple, one per wrt parameter)."""
+    inputs = g.inputs()
+    columns = [(p, Input(p) if size is None else Input(p, k)) for p, size in g.sizes.items()
+               for k in range(1 if size is None else size)]
+    nodes = [inputs.get(inp) for _, inp in columns]
+    read = list(dict.fromkeys(n for n in nodes if n is not None))  # the columns the function reads
+    where = {n: j for j, n in enumerate(read)}
+    solved = _Emitter(namer).region(g, read, [])
+    jacobians = []
+    for p, size in g.sizes.items():
+        rows = [[solved.entries[k][where[n]] if n is not None else _ZERO
+                 for (q, _), n in zip(columns, nodes) if q == p] for k in range(len(g.outputs))]
+        jacobians.append(_assemble(rows, size is not None, g.array_output))
+    body = _live(solved.code, {n for j in jacobians for n in ir.names_read(j)})
+    return ir.Function(name, params, [*body, ir.Return(ir.Tuple(jacobians))], g.fn.loc, ssa=True, flat=False)
+
+
+# ----- expressions -----
+
+
+def _atom(e: ir.Expr) -> bool:
+    """A name, a constant, or an element of a named vector: used as is, never named."""
+    return isinstance(e, ir.Name | ir.Const) or (
+        isinstance(e, ir.Subscript) and isinstance(e.value, ir.Name) and isinstance(e.index, ir.Const))
+
+
+def _ops(e: ir.Expr) -> int:
+    """The multiplications and divisions in ``e``."""
+    own = isinstance(e, ir.BinOp) and e.op in ("*", "/")
+    return own + sum(_ops(c) for c in ir.children(e))
+
+
+def _zeros(n: int) -> ir.Expr:
+    return ir.Call(ir.Ref(("np", "zeros"), np.zeros, helper=True), [ir.Const(n)])
 
 
 def _times(acc: ir.Expr | None, label: ir.Expr) -> ir.Expr:
-    """``acc * label``, without multiplying by ±1 (``acc`` None: the empty product)."""
+    """``acc * label``, without multiplying by ±1 or two constants (``acc`` None: the empty product)."""
     if acc is None or acc == _ONE:
         return label
-    if acc == _MINUS_ONE:
-        return _times(label, acc)
     if label == _ONE:
         return acc
-    if label == _MINUS_ONE:
-        return ir.UnaryOp("-", acc)
+    if isinstance(acc, ir.Const) and isinstance(label, ir.Const):
+        return ir.Const(acc.value * label.value)
+    if acc == _MINUS_ONE or label == _MINUS_ONE:
+        other = label if acc == _MINUS_ONE else acc
+        return other.operand if isinstance(other, ir.UnaryOp) and other.op == "-" else ir.UnaryOp("-", other)
     return ir.BinOp("*", acc, label)
 
 
@@ -282,16 +670,67 @@ def _assemble(rows: list[list[ir.Expr]], array_input: bool, array_output: bool) 
     return ir.Call(array, [ir.List([ir.List(r) for r in rows])])
 
 
-def _live(stmts: list[ir.Stmt], results: list[ir.Expr]) -> list[ir.Stmt]:
-    """The straight-line ``stmts`` that ``results`` need, in order."""
-    need = {n for r in results for n in ir.names_read(r)}
+# ----- dead code -----
+
+
+def _live(stmts: list[ir.Stmt], need: set[str]) -> list[ir.Stmt]:
+    """The statements of ``stmts`` that compute ``need`` or have an effect, with their arms and bodies pruned
+    alike; ``need`` grows by what they read."""
     kept = []
     for s in reversed(stmts):
-        if isinstance(s, ir.Assign) and not need & set(s.targets):
-            continue
-        need |= set(ir.names_read(s.value))
+        if isinstance(s, ir.Assign) and not isinstance(s.value, ir.SetItem | ir.ListMethod):
+            if not need & set(s.targets):
+                continue
+        elif isinstance(s, ir.If) and s.kind == "if":
+            s = _live_branch(s, need)
+            if s is None:
+                continue
+        elif isinstance(s, ir.Loop):
+            s = _live_loop(s, need)
+            if s is None:
+                continue
+        need |= _reads(s)
         kept.append(s)
     return kept[::-1]
+
+
+def _live_branch(s: ir.If, need: set[str]) -> ir.If | None:
+    keep = [k for k, o in enumerate(s.outs) if o in need]
+    if not keep and not _effects(s.body + s.orelse):
+        return None
+    arms = [_live(arm, {n for k in keep for n in ir.names_read(ys[k])}) for arm, ys in zip((s.body, s.orelse), s.yields)]
+    return ir.If(s.test, arms[0], arms[1], [s.outs[k] for k in keep],
+                 tuple([ys[k] for k in keep] for ys in s.yields), s.loc, s.kind)
+
+
+def _live_loop(s: ir.Loop, need: set[str]) -> ir.Loop | None:
+    """A loop keeps the carried values whose results are needed and those its kept statements read."""
+    keep = {k for k, r in enumerate(s.results) if r in need}
+    if not keep and not _effects(s.body + s.cond_body):
+        return None
+    while True:
+        wanted = {n for k in keep for n in ir.names_read(s.nexts[k])}
+        wanted |= {n for e in (s.exit, s.cond) if e is not None for n in ir.names_read(e)}
+        body = _live(s.body, set(wanted))
+        reads = set().union(*map(_reads, body), *map(_reads, s.cond_body), wanted)
+        more = {k for k, c in enumerate(s.carried) if c in reads} - keep
+        if not more:
+            break
+        keep |= more
+    ks = sorted(keep)
+    return ir.Loop(s.kind, body, s.target, s.iter, s.cond_body, s.cond, [s.carried[k] for k in ks],
+                   [s.inits[k] for k in ks], [s.nexts[k] for k in ks], [s.results[k] for k in ks], s.exit, s.loc)
+
+
+def _reads(s: ir.Stmt) -> set[str]:
+    """Every name ``s`` reads, in its regions too."""
+    return {n for st in ir.walk([s]) for e in ir.exprs(st) for n in ir.names_read(e)}
+
+
+def _effects(stmts: list[ir.Stmt]) -> bool:
+    """Some statement does something besides binding names: a call for its effect, a write in place."""
+    return any(isinstance(s, ir.Do) or (isinstance(s, ir.Assign) and isinstance(s.value, ir.SetItem | ir.ListMethod))
+               or (isinstance(s, ir.If) and s.kind != "if") for s in ir.walk(stmts))
 
 
 # ----- the pipeline: lowered IR -> graph -> factored function -> loaded -----
@@ -307,19 +746,20 @@ class Factored:
     reason: str | None = None  # why the function could not be factored
 
 
-def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[str]) -> Factored:
+def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[str],
+             arrays: set[str] = frozenset()) -> Factored:
     """Factor ``fn``'s Jacobian w.r.t. the parameters in ``sizes`` (name -> array length, None for a scalar);
-    ``others``: the parameters not differentiated that hold scalars."""
+    ``others`` and ``arrays``: the parameters not differentiated that hold scalars, and 1-D arrays of numbers."""
     src, namer, lowered = lowered_ir(fn)
     try:
-        g = build(lowered, sizes, others)
+        g = build(lowered, sizes, others, namer, arrays)
     except NotFactorable as e:
         note = (f"# s2sad: the Jacobian of {fn.__qualname__} cannot be factored: {e}.\n"
                 "# s2sad.jacobian(method='factored') runs jacrev (one pullback per output) when the function "
                 "has no more outputs than inputs, else jacfwd (one jvp per input).\n")
         return Factored(None, note, None, str(e))
     jac = factor(g, namer, lowered.params, namer.fresh(f"{fn.__name__}_jacobian"))
-    cells = {name: types.CellType(obj) for name, obj in _bind_helpers([jac], src, namer).items()}
+    cells = {name: types.CellType(obj) for name, obj in bind_helpers([jac], src, namer).items()}
     cells.update(src.freevars)
     where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
     header = (f"s2sad: Jacobian of {fn.__qualname__} ({where}) with respect to {', '.join(sizes)}, "
@@ -331,20 +771,27 @@ def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[s
                                   fn.__kwdefaults__))
 
 
-def sizes_of(fn: types.FunctionType, wrt: list[str], args: tuple | None) -> tuple[dict[str, int | None], set[str]]:
+def sizes_of(fn: types.FunctionType, wrt: list[str], args: tuple | None, kwargs: dict | None = None
+             ) -> tuple[dict[str, int | None], set[str], set[str]]:
     """What factoring is specialised on: each differentiated argument's length (None: a scalar), and
-    the other positional parameters that hold scalars (all scalars when no ``args`` are given)."""
+    the other parameters that hold scalars (all scalars when no ``args`` are given) and that hold 1-D
+    arrays of numbers, their defaults included."""
     params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
     if args is None:
-        return dict.fromkeys(wrt), set(params) - set(wrt)
-    sizes, others = {}, set()
-    for name, a in zip(params, args):
+        return dict.fromkeys(wrt), set(params) - set(wrt), set()
+    bound = inspect.signature(fn).bind(*args, **(kwargs or {}))
+    bound.apply_defaults()
+    sizes, others, arrays = {}, set(), set()
+    for name in params:
+        a = bound.arguments.get(name)
         ndim = np.ndim(a)
         if name in wrt:
             sizes[name] = None if ndim == 0 else len(a) if ndim == 1 else -1  # -1: refused by ``build``
         elif ndim == 0 and isinstance(a, int | float | np.number):
             others.add(name)
-    return {w: sizes[w] for w in wrt}, others
+        elif ndim == 1 and isinstance(a, np.ndarray) and a.dtype.kind in "iuf":
+            arrays.add(name)
+    return {w: sizes[w] for w in wrt}, others, arrays
 
 
 def graph_source(fn: types.FunctionType, wrt: list[str], stage: str, args: list | None) -> str:
@@ -365,16 +812,17 @@ class FactoredJacobian:
         self.table: dict[tuple, Callable] = {}
 
     def __call__(self, *args, **kwargs):
-        key = tuple((type(a), np.shape(a)) for a in args)
+        key = tuple((k, type(a), np.shape(a), getattr(a, "dtype", None))
+                    for k, a in [*enumerate(args), *sorted(kwargs.items())])
         run = self.table.get(key)
         if run is None:
             run = self.table[key] = self._make(args, kwargs)
         return run(*args, **kwargs)
 
     def _make(self, args: tuple, kwargs: dict) -> Callable:
-        made = factored(self.fun, *sizes_of(self.fun, self.wrt, args))
+        made = factored(self.fun, *sizes_of(self.fun, self.wrt, args, kwargs))
         if made.function is not None:
             return made.function
         inputs = sum(int(np.size(args[i])) for i in self.nums)
-        outputs = int(np.size(self.fun(*args, **kwargs)))
+        outputs = sum(int(np.size(leaf)) for leaf in leaves(self.fun(*args, **kwargs)))
         return self.jacrev if outputs <= inputs else self.jacfwd  # both given a tuple argnums: return tuples

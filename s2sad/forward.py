@@ -13,28 +13,27 @@ user functions call their jvp: ``z, z_dot = g_jvp(a, tangents=(a_dot,))``.
 from __future__ import annotations
 
 import copy
-import inspect
-import types
 
 from . import ir
 from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import Source
+from .linker import JVP, FRuleHandle
+from .modes import check_rules, helper, no_rule_error, zeros
 from .mutation import analyze_mutation, inplace_write
 from .naming import Namer
-from .reverse import Derivative, _bind_helpers, _check_rules, _helper, _no_rule_error, _zeros
+from .resolve import call_target
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
 from .simplify import name_shared
 
 __all__ = ["forward"]
 
 
-def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
-            tree_params: set[str] = frozenset(), typed: bool = False) -> Derivative:
+def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[str],
+            tree_params: set[str] = frozenset(), typed: bool = False) -> ir.Function:
     """Build the jvp of ``fn`` with respect to the parameters ``wrt``."""
     fn = copy.deepcopy(fn)
     analysis = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
-    _check_rules(fn.body[:-1], analysis)
+    check_rules(fn.body[:-1], analysis)
     analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # the same writes are refused as in reverse mode
     tangent = _Tangent(analysis, namer)
     dot_params = []
@@ -47,8 +46,7 @@ def forward(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
     body.append(ir.Return(ir.Tuple([ret.value, out_dot]), ret.loc))
     params = copy.copy(fn.params)
     params.kwonly = [*fn.params.kwonly, *dot_params]
-    jvp = ir.Function(namer.fresh(f"{fn.name}_jvp"), params, body, fn.loc, ssa=True, flat=False)
-    return Derivative(jvp, None, _bind_helpers([jvp], src, namer))
+    return ir.Function(namer.fresh(f"{fn.name}_jvp"), params, body, fn.loc, ssa=True, flat=False)
 
 
 class _Tangent:
@@ -97,7 +95,7 @@ class _Tangent:
         saved = self.namer.fresh(f"{base}_saved")
         for s in tangents:
             s.value = ir.substitute(s.value, {base: ir.Name(saved)})
-        out.insert(mark - 1, ir.Assign(saved, ir.Call(_helper("snapshot"), [ir.Name(base)]), stmt.loc))
+        out.insert(mark - 1, ir.Assign(saved, ir.Call(helper("snapshot"), [ir.Name(base)]), stmt.loc))
 
     # ----- one assignment -----
 
@@ -133,14 +131,14 @@ class _Tangent:
                 self.bind(stmt.target, value, out)
         elif p.kind == SETITEM:
             x, v = p.args
-            value = ir.Call(_helper("setitem_jvp"), [self.dot_or_zero(x), p.kwargs["index"], self.dot_or_zero(v)])
+            value = ir.Call(helper("setitem_jvp"), [self.dot_or_zero(x), p.kwargs["index"], self.dot_or_zero(v)])
             self.bind(stmt.target, value, out)
         elif p.kind == LISTOP:
             self.list_method(stmt, p, out)
         elif p.kind == TRANSFORM:
             self.call(stmt, p, out)
         elif p.kind == MISSING:
-            raise _no_rule_error(p.callee, self.loc)
+            raise no_rule_error(p.callee, self.loc)
 
     def rule(self, stmt: ir.Assign, p, dots: list[ir.Expr | None]) -> Sym:
         rule = p.rule
@@ -159,7 +157,7 @@ class _Tangent:
                         part = Sym(_without_unbroadcast(part.expr), part.scalar, part.shape)
                         total = part if total is None else total + part
                 return total if _tangent_spans(syms, dsyms, ans) else Sym(
-                    ir.Call(_helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
+                    ir.Call(helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
             diff = rule.diff if rule.diff is not None else range(len(p.args))
             if rule.linear == "joint":
                 return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}))
@@ -183,17 +181,17 @@ class _Tangent:
         if method == "pop":
             popped, after = stmt.targets
             if self.dot(lst) is None:  # (zeros made from the values after the change)
-                self.bind(popped, _zeros(popped), out)
-                self.bind(after, _zeros(after), out)
+                self.bind(popped, zeros(popped), out)
+                self.bind(after, zeros(after), out)
                 return
             pair = (self.namer.fresh(f"{popped}_dot"), self.namer.fresh(f"{after}_dot"))
-            out.append(ir.Assign(pair, ir.Call(_helper("list_pop_jvp"), [self.dot(lst), *args]), self.loc))
+            out.append(ir.Assign(pair, ir.Call(helper("list_pop_jvp"), [self.dot(lst), *args]), self.loc))
             self.dots[popped], self.dots[after] = ir.Name(pair[0]), ir.Name(pair[1])
             return
         items = self.dot_or_zero(args[0])
         added = ir.List([items]) if method == "append" else items
         before = self.dot(lst) or ir.Const(None)  # a zero is made from the list after the change
-        self.bind(stmt.target, ir.Call(_helper("list_jvp"), [ir.Name(stmt.target), before, added]), out)
+        self.bind(stmt.target, ir.Call(helper("list_jvp"), [ir.Name(stmt.target), before, added]), out)
 
     def call(self, stmt: ir.Assign, p, out: list[ir.Stmt]) -> None:
         """``z = g(a)`` becomes ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
@@ -208,8 +206,6 @@ class _Tangent:
             if keywords:
                 raise S2SADSyntaxError("a value carrying a tangent is passed by keyword to a function with "
                                        "a custom rule; pass it positionally", self.loc)
-            from .custom import FRuleHandle
-
             handle = FRuleHandle(custom_rule(fn, FRULES), tuple(positions))
             self.pair(stmt, ir.Ref((f"{getattr(fn, '__name__', 'f')}_frule",), handle, helper=True), [],
                       [self.dot_or_zero(p.args[i]) for i in positions])
@@ -218,20 +214,13 @@ class _Tangent:
             raise NoDerivativeRuleError(
                 f"{getattr(fn, '__name__', fn)} has a custom reverse rule (s2sad.rrule) and no source, and forward "
                 f"mode needs a forward rule, at {self.loc.file}:{self.loc.line}: register one with @s2sad.frule")
-        from .cache import JVP, jvp_of
-
-        if fn is not None:
-            fn = getattr(fn, "fn", fn)  # a checkpointed function: forward mode saves nothing anyway
-            receiver = []
-            if isinstance(fn, types.MethodType):
-                fn, receiver = fn.__func__, [p.func.value]
-            names = list(inspect.signature(fn).parameters)
-            wrt = tuple(names[i + len(receiver)] for i in positions) + tuple(keywords)
+        if fn is not None:  # (a checkpointed function: forward mode saves nothing anyway)
+            fn, receiver, wrt = call_target(fn, p.func, positions, keywords, self.loc)
             func = ir.Ref((f"{fn.__name__}_jvp",), JVP.of(fn, wrt).call, helper=True)
         else:
             receiver = []
             spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
-            func = ir.Call(ir.Ref(("jvp_of",), jvp_of, helper=True), spec)
+            func = ir.Call(helper("jvp_of"), spec)
         tangents = [self.dot_or_zero(p.args[i]) for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords]
         if captures:
             tangents.append(self.dots[p.func.id])
@@ -301,7 +290,7 @@ def _zeros_of(e: ir.Expr) -> ir.Expr:
     zeros of its shape, dtype and structure."""
     if isinstance(e, ir.Const):
         return ir.Const(0.0 if isinstance(e.value, int | float) else None)
-    return ir.Call(_helper("zeros_like"), [e])
+    return ir.Call(helper("zeros_like"), [e])
 
 
 def _atom(e: ir.Expr, hint: str, block: list[ir.Stmt], tangent: _Tangent) -> ir.Expr:

@@ -38,8 +38,9 @@ from collections import Counter
 import numpy as np
 
 from . import ir, runtime
-from .activity import Analysis, broadcast, range_target
+from .activity import Analysis, range_target
 from .rules import METHODS, NONDIFFERENTIABLE, lookup
+from .shapes import broadcast
 
 __all__ = ["fuse"]
 
@@ -86,23 +87,12 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
 # ----- name bookkeeping on non-SSA code -----
 
 
-def _bound(stmt: ir.Stmt) -> tuple[str, ...]:
-    if isinstance(stmt, ir.Assign):
-        return stmt.targets
-    if isinstance(stmt, ir.If):
-        return tuple(stmt.outs)
-    if isinstance(stmt, ir.Loop):
-        return (*stmt.carried, *stmt.targets, *stmt.results)
-    return ()
-
-
 def _counts(body: list[ir.Stmt]) -> tuple[Counter, Counter]:
     """How often each name is bound, and read, anywhere in ``body``."""
     binds, reads = Counter(), Counter()
     for s in ir.walk(body):
-        binds.update(_bound(s))
-        for e in ir.exprs(s):
-            reads.update(ir.names_read(e))
+        binds.update(ir.bound(s))
+        reads.update(ir.used(s))
     return binds, reads
 
 
@@ -410,9 +400,9 @@ class _Facts:
 
     def __init__(self, s: ir.Stmt) -> None:
         self.simple = isinstance(s, ir.Assign | ir.Return | ir.Do)  # no region
-        self.reads = Counter(n for e in ir.exprs(s) for n in ir.names_read(e))
+        self.reads = Counter(ir.used(s))
         self.pure = self.simple and _pure(s.value)
-        self.bound = _bound(s)
+        self.bound = ir.bound(s)
 
 
 def _inline(stmts: list[ir.Stmt], names: set[str], binds: Counter, reads: Counter) -> None:

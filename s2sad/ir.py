@@ -488,16 +488,41 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
     return out
 
 
-def walk(stmts: list[Stmt]) -> Iterator[Stmt]:
-    """Every statement in ``stmts`` and, depth first, in their regions (not nested functions)."""
+def walk(stmts: list[Stmt], into_loops: bool = True) -> Iterator[Stmt]:
+    """Every statement in ``stmts`` and, depth first, in their regions (not nested functions; not
+    loop bodies unless ``into_loops``)."""
     for stmt in stmts:
         yield stmt
         if isinstance(stmt, If):
-            yield from walk(stmt.body)
-            yield from walk(stmt.orelse)
-        elif isinstance(stmt, Loop):
+            yield from walk(stmt.body, into_loops)
+            yield from walk(stmt.orelse, into_loops)
+        elif isinstance(stmt, Loop) and into_loops:
             yield from walk(stmt.cond_body)
             yield from walk(stmt.body)
+
+
+def bound(stmt: Stmt, region: bool = True) -> tuple[str, ...]:
+    """The names ``stmt`` itself binds (not the statements in its regions): an assignment's targets,
+    an ``if``'s outs, a loop's results and, with ``region``, its carried values and targets (bound at
+    the start of each iteration, inside it)."""
+    if isinstance(stmt, Assign):
+        return stmt.targets
+    if isinstance(stmt, If):
+        return tuple(stmt.outs)
+    if isinstance(stmt, Loop):
+        return (*stmt.carried, *stmt.targets, *stmt.results) if region else tuple(stmt.results)
+    return ()
+
+
+def used(stmt: Stmt) -> list[str]:
+    """The names ``stmt`` itself reads, in order (its expressions; not the statements in its regions)."""
+    return [n for e in exprs(stmt) for n in names_read(e)]
+
+
+def bound_in(stmts: list[Stmt], into_loops: bool = True) -> set[str]:
+    """The names ``stmts`` and the statements in their regions bind (not in loops unless ``into_loops``:
+    then a loop binds its results only)."""
+    return {n for s in walk(stmts, into_loops) for n in bound(s, region=into_loops)}
 
 
 def _is_flat_operand(e: Expr) -> bool:

@@ -13,8 +13,12 @@ import ast
 import linecache
 import types
 
-__all__ = ["load"]
+from .ir import Loc
 
+__all__ = ["load", "LINEMAPS"]
+
+# filename of generated code -> its line map; lets errors inside it name the user's line
+LINEMAPS: dict[str, dict[int, Loc]] = {}
 _FACTORY = "__s2sad_factory__"
 
 
@@ -33,7 +37,7 @@ def load(text: str, filename: str, name: str, globals_: dict, cells: dict[str, t
         if getattr(node, "lineno", 1) > 1 and hasattr(node, "col_offset"):
             node.col_offset = max(node.col_offset - 4, 0)
             if getattr(node, "end_col_offset", None) is not None:
-                node.end_col_offset = max(node.end_col_offset - 4, 0)
+                node.end_col_offset = max(node.end_col_offset - 4, 0)  # type: ignore[attr-defined]
     module_code = compile(tree, filename, "exec")
     factory = next(c for c in module_code.co_consts if isinstance(c, types.CodeType) and c.co_name == _FACTORY)
     code = next(c for c in factory.co_consts if isinstance(c, types.CodeType) and c.co_name == name)

@@ -198,12 +198,7 @@ class _Lowering:
     def stmt(self, node: gast.stmt) -> bool:
         """Lower one statement; True when it was a ``return`` (the rest is unreachable)."""
         if isinstance(node, gast.FunctionDef):
-            if node.decorator_list:
-                raise self.src.syntax_error("decorators on nested functions are not supported yet", node)
-            closure = self.closure(node)
-            if self.stores[node.name] or self.env.get(node.name, node.name) != node.name:
-                raise self.src.syntax_error(f"the name {node.name!r} is bound more than once", node)
-            self.body.append(ir.Assign(self.new_version(node.name), closure, self.loc))
+            self.function_def(node)
         elif isinstance(node, gast.If):
             self.if_stmt(node)
         elif isinstance(node, gast.With):
@@ -225,25 +220,7 @@ class _Lowering:
                 return False
             self.assign(node.target, self.expr(node.value))
         elif isinstance(node, gast.AugAssign):
-            op = _BINOPS[type(node.op)]
-            if isinstance(node.target, gast.Subscript):
-                # x[i] += v is NumPy's buffered update: read x[i], combine, write back (the last
-                # write wins for a duplicate index, so each index changes once)
-                base, index = self.store_target(node.target)
-                right = self.atom(node.value)
-                old = self.emit(ir.Subscript(base, index), _temp_hint(node.target))
-                new = self.emit(ir.BinOp(op, old, right), _TEMP_NAMES[op])
-                self.body.append(ir.Assign(self.new_version(node.target.value.id), ir.SetItem(base, index, new),
-                                           self.loc))
-            elif isinstance(node.target, gast.Name):
-                # y op= v is operator.iop(y, v): in place for an array or a list (every alias sees it),
-                # a new value for a number or a tuple; the analysis tells which it can
-                right = self.atom(node.value)
-                left = self.load_name(node.target)
-                fn = INPLACE_FUNCS[op]
-                self.assign(node.target, ir.Call(ir.Ref((fn.__name__,), fn, helper=True), [left, right]))
-            else:
-                raise self.src.syntax_error("augmented assignment to an attribute is not supported yet", node)
+            self.aug_assign(node)
         elif isinstance(node, gast.Return):
             value = self.atom(node.value) if node.value is not None else ir.Const(None)
             self.body.append(ir.Return(value, self.loc))
@@ -258,24 +235,60 @@ class _Lowering:
         elif isinstance(node, gast.ClassDef):
             self.namespace_class(node)
         elif isinstance(node, gast.Raise):
-            args = [] if node.exc is None else [self.to_atom(self.expr(node.exc), "error")]
-            args += [] if node.cause is None else [self.to_atom(self.expr(node.cause), "cause")]
-            self.body.append(ir.Do(ir.Call(ir.Ref(("throw",), runtime.throw, helper=True), args), self.loc))
+            self.raise_(node)
             return True  # what follows in the block never runs
         elif isinstance(node, gast.Assert):
             exc = gast.Call(gast.Name("AssertionError", gast.Load(), None, None), [node.msg] if node.msg else [], [])
             fail = gast.copy_location(gast.Raise(gast.copy_location(exc, node), None), node)
             self.if_stmt(gast.copy_location(gast.If(gast.UnaryOp(gast.Not(), node.test), [fail], []), node))
         elif isinstance(node, gast.Delete):
-            for target in node.targets:
-                if not (isinstance(target, gast.Name) and target.id in self.env):
-                    raise self.src.syntax_error("s2sad supports `del` of local names only", target)
-                del self.env[target.id]
+            self.delete(node)
         elif isinstance(node, gast.Import | gast.ImportFrom):
             self.import_(node)
         else:
             raise self.unsupported(node)
         return False
+
+    def function_def(self, node: gast.FunctionDef) -> None:
+        """A nested ``def``: a closure value bound to its name."""
+        if node.decorator_list:
+            raise self.src.syntax_error("decorators on nested functions are not supported yet", node)
+        closure = self.closure(node)
+        if self.stores[node.name] or self.env.get(node.name, node.name) != node.name:
+            raise self.src.syntax_error(f"the name {node.name!r} is bound more than once", node)
+        self.body.append(ir.Assign(self.new_version(node.name), closure, self.loc))
+
+    def aug_assign(self, node: gast.AugAssign) -> None:
+        op = _BINOPS[type(node.op)]
+        if isinstance(node.target, gast.Subscript):
+            # x[i] += v is NumPy's buffered update: read x[i], combine, write back (the last
+            # write wins for a duplicate index, so each index changes once)
+            base, index = self.store_target(node.target)
+            right = self.atom(node.value)
+            old = self.emit(ir.Subscript(base, index), _temp_hint(node.target))
+            new = self.emit(ir.BinOp(op, old, right), _TEMP_NAMES[op])
+            self.body.append(ir.Assign(self.new_version(node.target.value.id), ir.SetItem(base, index, new),
+                                       self.loc))
+        elif isinstance(node.target, gast.Name):
+            # y op= v is operator.iop(y, v): in place for an array or a list (every alias sees it),
+            # a new value for a number or a tuple; the analysis tells which it can
+            right = self.atom(node.value)
+            left = self.load_name(node.target)
+            fn = INPLACE_FUNCS[op]
+            self.assign(node.target, ir.Call(ir.Ref((fn.__name__,), fn, helper=True), [left, right]))
+        else:
+            raise self.src.syntax_error("augmented assignment to an attribute is not supported yet", node)
+
+    def raise_(self, node: gast.Raise) -> None:
+        args = [] if node.exc is None else [self.to_atom(self.expr(node.exc), "error")]
+        args += [] if node.cause is None else [self.to_atom(self.expr(node.cause), "cause")]
+        self.body.append(ir.Do(ir.Call(ir.Ref(("throw",), runtime.throw, helper=True), args), self.loc))
+
+    def delete(self, node: gast.Delete) -> None:
+        for target in node.targets:
+            if not (isinstance(target, gast.Name) and target.id in self.env):
+                raise self.src.syntax_error("s2sad supports `del` of local names only", target)
+            del self.env[target.id]
 
     def import_(self, node: gast.Import | gast.ImportFrom) -> None:
         """``import m as n`` / ``from m import f`` inside the function: imported now, as the call would."""
@@ -489,7 +502,9 @@ class _Lowering:
         ``if c: y = a`` / ``else: y = b`` rather than copying at the end of each branch.
         """
         outs, yt, ye = [], [], []
-        bound_then, bound_else = _bound(body), _bound(orelse)
+        # names bound at any depth (of a loop, its results: what stays bound after it)
+        bound_then, bound_else = ({n for s in ir.walk(b) for n in ir.bound(s, region=False)}
+                                  for b in (body, orelse))
         for var in dict.fromkeys([*then_env, *else_env]):
             a, b = then_env.get(var), else_env.get(var)
             if _AFTER_LOOP in (a, b):
@@ -730,21 +745,7 @@ class _Lowering:
                 return ir.Const(-operand.value if isinstance(node.op, gast.USub) else operand.value)
             return ir.UnaryOp(_UNARYOPS[type(node.op)], operand)
         if isinstance(node, gast.Compare):
-            left = self.atom(node.left)
-            right = self.atom(node.comparators[0])
-            result = ir.Compare(_CMPOPS[type(node.ops[0])], left, right)
-            for op, comparator in zip(node.ops[1:], node.comparators[1:]):  # a < b < c: b once, lazily
-                done = self.to_atom(result, "cmp")
-                outer_body = self.body
-                self.body = []
-                nxt = self.atom(comparator)
-                step = self.emit(ir.Compare(_CMPOPS[type(op)], right, nxt), "cmp")
-                then_body, self.body = self.body, outer_body
-                out = self.namer.fresh("cmp")
-                self.temps.add(out)
-                self.body.append(ir.If(done, then_body, [], [out], ([step], [done]), loc=self.loc))
-                result, right = ir.Name(out), nxt
-            return result
+            return self.compare(node)
         if isinstance(node, gast.Lambda):
             return self.closure(node)
         if isinstance(node, gast.IfExp):
@@ -752,10 +753,9 @@ class _Lowering:
         if isinstance(node, gast.BoolOp):
             value = self.atom(node.values[0])
             for operand in node.values[1:]:  # `a and b` is `b if a else a`; `a or b` is `a if a else b`
-                if isinstance(node.op, gast.And):
-                    value = self.choice(value, operand, value, "both")
-                else:
-                    value = self.choice(value, value, operand, "either")
+                both = isinstance(node.op, gast.And)
+                value = self.choice(value, operand if both else value, value if both else operand,
+                                    "both" if both else "either")
             return value
         if isinstance(node, gast.Call):
             return self.call(node)
@@ -776,6 +776,24 @@ class _Lowering:
                 raise self.src.syntax_error("`**` in dict literals is not supported yet", node)
             return ir.Dict([self.atom(k) for k in node.keys], [self.atom(v) for v in node.values])
         raise self.unsupported(node)
+
+    def compare(self, node: gast.Compare) -> ir.Expr:
+        """``a < b``; a chain ``a < b < c`` reads ``b`` once and ``c`` only when ``a < b``."""
+        left = self.atom(node.left)
+        right = self.atom(node.comparators[0])
+        result: ir.Expr = ir.Compare(_CMPOPS[type(node.ops[0])], left, right)
+        for op, comparator in zip(node.ops[1:], node.comparators[1:]):
+            done = self.to_atom(result, "cmp")
+            outer_body = self.body
+            self.body = []
+            nxt = self.atom(comparator)
+            step = self.emit(ir.Compare(_CMPOPS[type(op)], right, nxt), "cmp")
+            then_body, self.body = self.body, outer_body
+            out = self.namer.fresh("cmp")
+            self.temps.add(out)
+            self.body.append(ir.If(done, then_body, [], [out], ([step], [done]), loc=self.loc))
+            result, right = ir.Name(out), nxt
+        return result
 
     def fstring(self, node: gast.JoinedStr) -> ir.Expr:
         """``f"a{x!r:>8}"`` -> ``''.join(('a', format(repr(x), '>8')))``, as Python evaluates it."""
@@ -917,19 +935,6 @@ def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:
 
 def _target_names(target: gast.expr) -> list[str]:
     return [n.id for n in gast.walk(target) if isinstance(n, gast.Name)]
-
-
-def _bound(stmts: list[ir.Stmt]) -> set[str]:
-    """Names bound by statements in ``stmts`` (at any depth)."""
-    out: set[str] = set()
-    for s in ir.walk(stmts):
-        if isinstance(s, ir.Assign):
-            out.update(s.targets)
-        elif isinstance(s, ir.If):
-            out.update(s.outs)
-        elif isinstance(s, ir.Loop):
-            out.update(s.results)
-    return out
 
 
 def _is_namespace(value: object) -> bool:

@@ -25,23 +25,15 @@ import types
 import weakref
 from dataclasses import dataclass, field
 
-import numpy
-
 from . import ir, runtime
 from .activity import CALL, CLOSURE, CONTAINER, COPY, TRANSFORM, UNPACK, Analysis, Prim, analyze, writes_into_argument
-from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, library_cells, library_value
+from .resolve import plain
 from .rules import INPLACE_FUNCS, INPLACE_OPS
+from .ssa import lowered_ir
 
 __all__ = ["Mutation", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
-_VIEW_FUNCS = {
-    numpy.reshape, numpy.ravel, numpy.transpose, numpy.swapaxes, numpy.moveaxis, numpy.squeeze,
-    numpy.expand_dims, numpy.broadcast_to, numpy.asarray, numpy.atleast_1d, numpy.atleast_2d, numpy.atleast_3d,
-    numpy.diagonal, numpy.flip, numpy.fliplr, numpy.flipud, numpy.real, runtime.sequence,
-}
-_VIEW_RULES = {"x[index]", "ndarray.T", "ndarray.real"}
-_VIEW_METHODS = {"view", "reshape", "ravel", "transpose", "swapaxes", "squeeze", "diagonal"}
 
 
 @dataclass(slots=True)
@@ -305,15 +297,14 @@ class _Points:
         if kind == TRANSFORM:
             self.call(s, p, names)
             return
-        if kind == CALL and p.rule.returns and not _is_view_call(v):  # list(xs), d.values(): a new container
+        if kind == CALL and p.rule.returns and not p.rule.view:  # list(xs), d.values(): a new container
             for t in s.targets:  # holding what xs holds (or views of the array xs)
                 for n in names:
                     m.contains.setdefault(t, set()).update(self.elements(n) or m.mem(n))
             return
         if kind == UNPACK or (kind == COPY and isinstance(v, ir.Name)):
             sources = names  # unpacking takes out elements
-        elif (kind == CALL and (p.rule.name in _VIEW_RULES or _is_view_call(v))) or (
-                isinstance(v, ir.Call) and isinstance(v.func, ir.Attr) and v.func.attr in _VIEW_METHODS):
+        elif kind == CALL and p.rule.view:  # declared with the rule (x[i], x.T, np.reshape, ...)
             sources = list(ir.names_read(_viewed(v)))  # a view of its first operand only
         else:
             return
@@ -381,10 +372,6 @@ def _viewed(v: ir.Expr) -> ir.Expr:
     return v.args[0] if v.args else ir.Const(None)
 
 
-def _is_view_call(v: ir.Expr) -> bool:
-    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.func.value in _VIEW_FUNCS
-
-
 
 @dataclass(frozen=True, slots=True)
 class Effects:
@@ -426,8 +413,6 @@ def effects(fn: types.FunctionType) -> Effects:
 
 
 def _effects(fn: types.FunctionType) -> Effects:
-    from .transform import lowered_ir  # the pipeline imports this module
-
     code = fn.__code__
     captured = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                      if not library_value(cell_contents(cell)))  # (a library callable is read now: see library_cells)
@@ -466,7 +451,7 @@ def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tup
     fn, shift = p.callee, 0
     if fn is None:
         return None
-    fn = fn.fn if isinstance(fn, Checkpointed) else fn
+    fn = plain(fn)
     if isinstance(fn, types.MethodType):  # a method of a global object: its receiver is no local memory
         fn, shift = fn.__func__, 1
     if not isinstance(fn, types.FunctionType):  # a rule the user registered for a callable with no source

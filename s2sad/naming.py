@@ -36,8 +36,8 @@ class Namer:
         if self.is_free(base):
             self._used.add(base)
             return base
-        stem, _ = _SUFFIX.match(base).groups()
-        stem = stem or base
+        match = _SUFFIX.match(base)  # (it matches every string)
+        stem = (match.group(1) if match else "") or base
         n = 1
         while not self.is_free(f"{stem}_{n}"):
             n += 1

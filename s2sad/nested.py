@@ -6,88 +6,30 @@ function. None of these is Python source s2sad can read, so each is replaced, fo
 of the code that calls it, by a small generated function computing the same thing from code
 s2sad can transform:
 
-- ``tangents_first``: a callee's generic jvp taking the tangents as a tuple, first;
+- ``linker.JVP.generic``: a callee's generic jvp taking the tangents as a tuple, first
+  (``wrappers.tangents_first``);
 - ``jvp_caller``: ``s2sad.jvp(f, primals, tangents)`` as a call of ``f``'s jvp handle;
 - ``jacfwd_source``: ``jacfwd(f)`` as a loop of jvps along the unit tangents, stacked.
 
-``nested_calls`` rewrites the calls of the first two in a function about to be differentiated;
-``api.differentiable`` gives the third. Each is loaded like generated code (its text in
-``linecache``) and cached by what it calls.
+``nested_calls`` rewrites the calls of the first two in a function about to be differentiated; a
+``jacfwd`` function names the third as what stands for it (``__s2sad_source__``, see ``resolve``).
+Each is loaded like generated code (its text in ``linecache``) and cached by what it calls.
 """
 
 from __future__ import annotations
 
-import builtins
 import inspect
-import itertools
-import linecache
 import types
-import weakref
 
 import numpy as np
 
 from . import ir, runtime
-from .cache import JVP
-from .load import load
+from .linker import JVP
+from .resolve import derivative_source
 from .rules import JVP_CALLS
+from .wrappers import fresh, load_wrapper, unpack
 
-__all__ = ["tangents_first", "jvp_caller", "jacfwd_source", "nested_calls"]
-
-_serial = itertools.count(1)
-
-
-def _load(name: str, what: str, lines: list[str], bindings: dict[str, object],
-          defaults: tuple | None = None, kwdefaults: dict | None = None) -> types.FunctionType:
-    text = "\n".join([f"# s2sad: {what}", *lines]) + "\n"
-    filename = f"<s2sad: {what} #{next(_serial)}>"
-    cells = {k: types.CellType(v) for k, v in bindings.items()}
-    fn = load(text, filename, name, {"__builtins__": builtins}, cells, defaults, kwdefaults)
-    weakref.finalize(fn.__code__, linecache.cache.pop, filename, None).atexit = False
-    return fn
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        name, k = f"{base}_{k}", k + 1
-    taken.add(name)
-    return name
-
-
-def _unpack(names: list[str], value: str) -> str:
-    return f"    {', '.join(names)}{',' if len(names) == 1 else ''} = {value}"
-
-
-def tangents_first(jvp: types.FunctionType, names: tuple[str, ...]) -> types.FunctionType:
-    """The generated jvp ``jvp`` (its tangents the keyword-only parameters ``names``) as a function of
-    ``(tangents, *args, **kwargs)``: what ``g_jvp(*args, tangents=tangents, **kwargs)`` computes."""
-    params, passed = [], []
-    star = False
-    for p in inspect.signature(jvp).parameters.values():
-        if p.name in names:
-            continue
-        if p.kind == p.VAR_POSITIONAL:
-            params.append(f"*{p.name}")
-            passed.append(f"*{p.name}")
-            star = True
-        elif p.kind == p.KEYWORD_ONLY:
-            params += [] if star else ["*"]
-            star = True
-            params.append(p.name)
-            passed.append(f"{p.name}={p.name}")
-        elif p.kind == p.VAR_KEYWORD:
-            params.append(f"**{p.name}")
-            passed.append(f"**{p.name}")
-        else:
-            params.append(p.name)
-            passed.append(p.name)
-    taken = {p.lstrip("*") for p in params} | set(names)
-    tangents, callee = _fresh("tangents", taken), _fresh(jvp.__name__, taken)
-    name = _fresh(f"{jvp.__name__}_tangents_first", taken)
-    lines = [f"def {name}({', '.join([tangents, *params])}):", _unpack(list(names), tangents),
-             f"    return {callee}({', '.join([*passed, *(f'{n}={n}' for n in names)])})"]
-    kwdefaults = {k: v for k, v in (jvp.__kwdefaults__ or {}).items() if k not in names} or None
-    return _load(name, f"{jvp.__name__} with its tangents first", lines, {callee: jvp}, jvp.__defaults__, kwdefaults)
+__all__ = ["jvp_caller", "jacfwd_source", "nested_calls"]
 
 
 def jvp_caller(fun: object, n: int) -> types.FunctionType | None:
@@ -95,9 +37,8 @@ def jvp_caller(fun: object, n: int) -> types.FunctionType | None:
     tangents)``; None where ``fun`` is not a function of ``n`` or more positional parameters s2sad can
     differentiate. It differentiates ``fun`` with respect to every primal, so each must be a float or a
     floating array (or a pytree of them): ``runtime.float_primals`` checks that when it runs."""
-    from .api import differentiable  # (the API sits above the transform)
-
-    fn = differentiable(fun) if callable(fun) else None
+    source = derivative_source(fun)  # (a grad or jacfwd function: the generated code computing it)
+    fn = fun if source is None else source
     if not isinstance(fn, types.FunctionType):
         return None
     code = fn.__code__
@@ -108,16 +49,16 @@ def jvp_caller(fun: object, n: int) -> types.FunctionType | None:
     handle = JVP.of(fn, tuple(params))
     if handle.caller is None:  # (kept by the handle: alive while a derivative calls it)
         taken = {"fun", "primals", "tangents", "float_primals"}
-        callee = _fresh(f"{fn.__name__}_jvp" if fn.__name__.isidentifier() else "f_jvp", taken)
-        primals = [_fresh(p, taken) for p in params]
-        dots = [_fresh(f"{p}_dot", taken) for p in params]
-        name = _fresh(f"jvp_of_{fn.__name__}" if fn.__name__.isidentifier() else "jvp_of_lambda", taken)
+        callee = fresh(f"{fn.__name__}_jvp" if fn.__name__.isidentifier() else "f_jvp", taken)
+        primals = [fresh(p, taken) for p in params]
+        dots = [fresh(f"{p}_dot", taken) for p in params]
+        name = fresh(f"jvp_of_{fn.__name__}" if fn.__name__.isidentifier() else "jvp_of_lambda", taken)
         lines = [f"def {name}(fun, primals, tangents):",
-                 _unpack(primals, f"float_primals(primals, {n})"),
-                 _unpack(dots, "tangents"),
+                 unpack(primals, f"float_primals(primals, {n})"),
+                 unpack(dots, "tangents"),
                  f"    return {callee}({', '.join(primals)}, tangents=({', '.join(dots)},))"]
         bindings = {callee: handle.call, "float_primals": runtime.float_primals}
-        handle.caller = _load(name, f"s2sad.jvp of {fn.__qualname__}", lines, bindings)
+        handle.caller = load_wrapper(name, f"s2sad.jvp of {fn.__qualname__}", lines, bindings)
     return handle.caller
 
 
@@ -129,9 +70,9 @@ def jacfwd_source(fun: types.FunctionType, argnum: int) -> types.FunctionType:
     params = list(code.co_varnames[: code.co_argcount])
     x = params[argnum]
     taken = {*params, "np", "unit_tangent", "jacobian_column"}
-    handle = _fresh(f"{fun.__name__}_jvp" if fun.__name__.isidentifier() else "f_jvp", taken)
-    columns, k = _fresh("columns", taken), _fresh("k", taken)
-    name = _fresh(f"jacfwd_{fun.__name__}" if fun.__name__.isidentifier() else "jacfwd_lambda", taken)
+    handle = fresh(f"{fun.__name__}_jvp" if fun.__name__.isidentifier() else "f_jvp", taken)
+    columns, k = fresh("columns", taken), fresh("k", taken)
+    name = fresh(f"jacfwd_{fun.__name__}" if fun.__name__.isidentifier() else "jacfwd_lambda", taken)
     lines = [f"def {name}({', '.join(params)}):",
              f"    {columns} = []",
              f"    for {k} in range(np.size({x})):",
@@ -140,7 +81,7 @@ def jacfwd_source(fun: types.FunctionType, argnum: int) -> types.FunctionType:
              f"    return np.reshape(np.stack({columns}, axis=-1), np.shape({columns}[0]) + np.shape({x}))"]
     bindings = {handle: JVP.of(fun, (x,)).call, "np": np, "unit_tangent": runtime.unit_tangent,
                 "jacobian_column": runtime.jacobian_column}
-    return _load(name, f"jacfwd of {fun.__qualname__} with respect to {x}", lines, bindings, fun.__defaults__)
+    return load_wrapper(name, f"jacfwd of {fun.__qualname__} with respect to {x}", lines, bindings, fun.__defaults__)
 
 
 def nested_calls(fn: ir.Function) -> None:

@@ -155,7 +155,8 @@ def _map(f: Callable[..., Any], x: Any, *rest: Any) -> Any:
            or (isinstance(x, dict) and _keys(r) != _keys(x)) for o, r in zip(others, rest)):
         raise ValueError(f"tree_map: the trees have different structures: {TreeDef(x)} and "
                          f"{', '.join(map(repr, map(TreeDef, rest)))}")
-    return rebuild([_map(f, k, *(o[0][i] for o in others)) for i, k in enumerate(kids)])
+    children = [o[0] for o in others if o is not None]
+    return rebuild([_map(f, k, *(c[i] for c in children)) for i, k in enumerate(kids)])
 
 
 def tree_leaves(tree: Any) -> list:

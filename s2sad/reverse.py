@@ -24,13 +24,9 @@ where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter
 
 from __future__ import annotations
 
-import builtins
-import inspect
-import types
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import ir, runtime
+from . import ir
 from .activity import (
     CALL,
     CLOSURE,
@@ -38,41 +34,39 @@ from .activity import (
     COPY,
     DERIVE,
     LISTOP,
-    MISSING,
     SETITEM,
     TRANSFORM,
     UNPACK,
     Analysis,
     analyze,
-    check_uses,
-    method_receiver,
 )
-from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
-from .custom import Checkpointed, CheckpointHandle, RRuleHandle
+from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import Source
-from .fuse import fuse
+from .linker import VJP, CheckpointHandle, RRuleHandle
+from .modes import check_rules, helper, zeros
 from .mutation import Mutation, analyze_mutation
 from .naming import Namer
-from .rules import NAMESPACES, Sym, custom_rule, lookup, rule_name
+from .resolve import call_target
+from .rules import Sym, custom_rule, lookup
 from .simplify import name_shared
 
-__all__ = ["Derivative", "reverse"]
+__all__ = ["Pullback", "reverse"]
 
 
 @dataclass(slots=True)
-class Derivative:
-    """The vjp function, the fused gradient function, and the helper objects they name.
+class Pullback:
+    """Reverse mode's pieces: the vjp, and what ``fuse`` makes the fused gradient of (the forward
+    statements, the seed, the pullback's statements and the cotangents returned)."""
 
-    ``grad`` runs the same statements as ``vjp`` and its pullback, in one function
-    seeded with ``1.0``: no closure to build and no cells to read, for ``grad``.
-    """
-
-    function: ir.Function
-    grad: ir.Function
-    bindings: dict[str, object]
-    shape_specific: bool = False  # valid only for arguments of the shapes given as ``dims``
-    value_and_grad: Callable[[], ir.Function] | None = None  # like ``grad``, returning the value too
+    vjp: ir.Function
+    primal: ir.Function  # the function differentiated (its forward pass with tapes)
+    forward: list[ir.Stmt]
+    out: ir.Expr  # the value returned
+    seed: str  # the name of the cotangent of ``out``
+    pullback: list[ir.Stmt]
+    grads: list[ir.Expr]  # one cotangent per differentiated parameter
+    analysis: Analysis
+    bars: dict[str, str]  # name -> its cotangent variable, the same on every path
 
 
 def _container_call(e: ir.Expr) -> bool:
@@ -83,27 +77,18 @@ def _container_call(e: ir.Expr) -> bool:
     return rule is not None and rule.container
 
 
-def _helper(name: str) -> ir.Ref:
-    obj = {"vjp_of": vjp_of}.get(name) or getattr(runtime, name, None) or getattr(builtins, name)
-    return ir.Ref((name,), obj, helper=True)
-
-
-def _zeros(name: str) -> ir.Expr:
-    return ir.Call(_helper("zeros_like"), [ir.Name(name)])
-
-
-def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_params: set[str],
+def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[str],
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
-            typed: bool = False) -> Derivative:
+            typed: bool = False) -> Pullback:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
-    ``dims``: array parameters' shapes the result may assume, see ``Derivative.shape_specific``)."""
+    ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     analysis = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
-    _check_rules(forward, analysis)
+    check_rules(forward, analysis)
     mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (the return reads too)
 
     out = ret.value
@@ -119,7 +104,7 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
     fn.temps = fn.temps | adj.temps
-    grads = [adj.bars.get(p) or _zeros(p) for p in wrt]
+    grads = [adj.bars.get(p) or zeros(p) for p in wrt]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
         [*adj.out, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
@@ -129,55 +114,7 @@ def reverse(fn: ir.Function, src: Source, namer: Namer, wrt: list[str], scalar_p
         [*forward, pullback, ir.Return(ir.Tuple([out, ir.Name(pullback.name)]), ret.loc)],
         fn.loc, ssa=True, flat=False,
     )
-    grad, grad_used_dims = fuse(namer.fresh(f"{fn.name}_grad"), fn, forward, out, seed, adj.out, grads, analysis,
-                                adj.canonical)
-    specific = analysis.shape_specific or grad_used_dims
-    vag_name = namer.fresh(f"{fn.name}_value_and_grad")
-
-    def value_and_grad() -> ir.Function:  # built when first asked for
-        return fuse(vag_name, fn, forward, out, seed, adj.out, grads, analysis, adj.canonical, with_value=True,
-                    known_shapes=specific)[0]
-
-    return Derivative(vjp, grad, _bind_helpers([vjp, grad], src, namer), specific, value_and_grad)
-
-
-def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
-    """A call with no rule is an error only where a cotangent must pass through it; a method s2sad
-    has no rule for, of a container or object that carries a gradient, is an error wherever it is
-    called (it may change the container in place). Any other use of a derivative that no rule
-    differentiates is refused by ``check_uses``."""
-    check_uses(forward, analysis)
-    for stmt in ir.walk(forward):
-        if isinstance(stmt, ir.Assign):
-            p = analysis.prims[id(stmt)]
-            if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
-                raise _no_rule_error(p.callee, stmt.loc)
-            receiver = method_receiver(p)
-            if receiver is not None and receiver.id in analysis.varied:
-                loc = stmt.loc
-                raise NoDerivativeRuleError(
-                    f"s2sad has no derivative rule for the method .{p.func.attr}() of a list, dict or object that "
-                    f"carries a gradient, called at {loc.file}:{loc.line}:\n    {loc.text}\n"
-                    "s2sad differentiates list.append/extend/pop, dict item writes, dict.items/values/keys/get "
-                    "and NumPy's array methods; rewrite this with those (or copy into a new list), or register "
-                    "a rule for a function that does it with `@s2sad.rrule`.")
-
-
-def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
-    if callee is vjp_of:
-        return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
-    if callee is None:
-        what = "a callable that could not be resolved when differentiating"
-    elif isinstance(callee, str):
-        what = f"the method or attribute {callee}"
-    else:
-        what = rule_name(callee)
-    return NoDerivativeRuleError(
-        f"s2sad has no derivative rule for {what}, called at {loc.file}:{loc.line}:\n    {loc.text}\n"
-        "and a gradient must flow through it. Register one with `@s2sad.rrule(fn)` (a function "
-        "returning the value and a pullback; see the README), or, if no gradient should flow "
-        "through it, mark it with `s2sad.nondifferentiable(fn)`."
-    )
+    return Pullback(vjp, fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
 
 
 _SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
@@ -203,24 +140,9 @@ def _name(fn: object) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
 
 
-def _bound(stmts: list[ir.Stmt], into_loops: bool = True) -> list[str]:
-    """Names bound by ``stmts``, in order (optionally not looking inside loop bodies)."""
-    out: list[str] = []
-    for s in stmts:
-        if isinstance(s, ir.Assign):
-            out += s.targets
-        elif isinstance(s, ir.If):
-            out += _bound(s.body, into_loops) + _bound(s.orelse, into_loops) + s.outs
-        elif isinstance(s, ir.Loop):
-            if into_loops:
-                out += [*s.carried, *s.targets, *_bound(s.cond_body), *_bound(s.body)]
-            out += s.results
-    return out
-
-
 def _reads(stmts: list[ir.Stmt]) -> list[str]:
     """Names read anywhere in ``stmts`` (nested regions included), in order."""
-    return list(dict.fromkeys(n for s in ir.walk(stmts) for e in ir.exprs(s) for n in ir.names_read(e)))
+    return list(dict.fromkeys(n for s in ir.walk(stmts) for n in ir.used(s)))
 
 
 def _export(stmts: list[ir.Stmt], names: set[str]) -> None:
@@ -230,7 +152,7 @@ def _export(stmts: list[ir.Stmt], names: set[str]) -> None:
             continue
         _export(s.body, names)
         _export(s.orelse, names)
-        then, orelse = set(_bound(s.body, False)), set(_bound(s.orelse, False))
+        then, orelse = ir.bound_in(s.body, into_loops=False), ir.bound_in(s.orelse, into_loops=False)
         for name in sorted(names & (then | orelse) - set(s.outs)):
             s.outs.append(name)
             s.yields[0].append(ir.Name(name) if name in then else ir.Const(None))
@@ -285,10 +207,10 @@ class _Adjoint:
               and isinstance(contribution.func, ir.Ref) and contribution.func.path == ("getitem_adjoint",)):
             # an element read in a loop: add into the buffer in place, not a dense zeros-and-add
             g, _, index = contribution.args
-            value = ir.Call(_helper("add_at"), [current, g, index])
+            value = ir.Call(helper("add_at"), [current, g, index])
         elif name in self.an.containers or name in self.tuple_like or self.an.kinds.get(name) not in ("array", "int"):
             # `+` would join lists and tuples: a cotangent that may be one is added entry by entry
-            value = ir.Call(_helper("add_bars"), [current, contribution])
+            value = ir.Call(helper("add_bars"), [current, contribution])
         elif isinstance(contribution, ir.UnaryOp) and contribution.op == "-":
             value = ir.BinOp("-", current, contribution.operand)
         else:
@@ -325,7 +247,7 @@ class _Adjoint:
 
     def settle(self, name: str, var: str, value: ir.Expr | None, block: list[ir.Stmt]) -> None:
         """At a join, make variable ``var`` hold ``name``'s cotangent ``value`` (zero if None)."""
-        value = value if value is not None else _zeros(name)
+        value = value if value is not None else zeros(name)
         if value != ir.Name(var):
             block.append(ir.Assign(var, value, self.loc))
             if not isinstance(value, ir.Call):
@@ -363,8 +285,8 @@ class _Adjoint:
             parts = [self.bars.get(t) for t in stmt.targets]
             if all(g is None for g in parts):
                 return [], []
-            parts = [g or _zeros(t) for g, t in zip(parts, stmt.targets)]
-            self.add(stmt.value, ir.Call(_helper("tuple_adjoint"), [stmt.value, *parts]))
+            parts = [g or zeros(t) for g, t in zip(parts, stmt.targets)]
+            self.add(stmt.value, ir.Call(helper("tuple_adjoint"), [stmt.value, *parts]))
             return [], []
         g = self.bars.get(stmt.target)
         if g is None:
@@ -379,42 +301,50 @@ class _Adjoint:
                     self.add(item, ir.Subscript(g, key))
         elif p.kind == CLOSURE:  # a function value's cotangent is a dict over what it captured
             for item, name in zip(p.args, stmt.value.names):  # (no entry: it was not called)
-                self.add(item, ir.Call(_helper("captured_adjoint"), [g, ir.Const(name), item]))
+                self.add(item, ir.Call(helper("captured_adjoint"), [g, ir.Const(name), item]))
         elif p.kind == DERIVE:  # its cotangent covers what the function it derives captured
-            self.add(p.args[0], ir.Call(_helper("captures_adjoint"), [g, p.args[0]]))
+            self.add(p.args[0], ir.Call(helper("captures_adjoint"), [g, p.args[0]]))
         elif p.kind == TRANSFORM:
             self.call(stmt, p, g)
         elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them
             x, v, index = p.args[0], p.args[1], p.kwargs["index"]
-            self.add(x, ir.Call(_helper("setitem_adjoint"), [g, index]))
-            self.add(v, ir.Call(_helper("unbroadcast"), [ir.Call(_helper("setitem_value_adjoint"), [g, index]), v]))
+            self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
+            self.add(v, ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v]))
         elif p.kind == LISTOP:
-            lst, args = p.args[0], p.args[1:]
-            if stmt.value.method == "append":
-                self.add(lst, ir.Subscript(g, ir.Slice(None, ir.Const(-1), None)))
-                self.add(args[0], ir.Subscript(g, ir.Const(-1)))
-            else:  # extend
-                rest = ir.BinOp("-", ir.Call(_helper("len"), [g]), ir.Call(_helper("len"), [args[0]]))
-                self.add(lst, ir.Subscript(g, ir.Slice(None, rest, None)))
-                self.add(args[0], ir.Call(_helper("list_tail_adjoint"), [g, args[0]]))
+            self.list_method(stmt, p, g)
         elif p.kind == CALL:
-            args = [self.an.sym(a) for a in p.args]
-            kwargs = {k: self.an.sym(v) for k, v in p.kwargs.items()}
-            ans = self.an.sym(ir.Name(stmt.target))
-            try:
-                contributions = p.rule.reverse(Sym(g, ans.scalar, ans.shape), ans, *args, **kwargs)  # g has ans's shape
-            except (TypeError, NotImplementedError) as e:
-                raise NoDerivativeRuleError(
-                    f"s2sad's rule for {p.rule.name} does not support this call, at "
-                    f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
-            parts = [(arg, c.expr) for arg, c in zip(p.args, contributions) if c is not None]
-            defs, exprs = name_shared([e for _, e in parts], self.namer.fresh)
-            for name, value in defs:
-                self.emit(name, value)
-                self.temps.add(name)
-            for (arg, _), e in zip(parts, exprs):
-                self.add(arg, e)
+            self.rule(stmt, p, g)
         return self.snapshots(stmt, mark)
+
+    def rule(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """A primitive: its rule's reverse template, run on the operands as Syms, inlined."""
+        args = [self.an.sym(a) for a in p.args]
+        kwargs = {k: self.an.sym(v) for k, v in p.kwargs.items()}
+        ans = self.an.sym(ir.Name(stmt.target))
+        try:
+            contributions = p.rule.reverse(Sym(g, ans.scalar, ans.shape), ans, *args, **kwargs)  # g has ans's shape
+        except (TypeError, NotImplementedError) as e:
+            raise NoDerivativeRuleError(
+                f"s2sad's rule for {p.rule.name} does not support this call, at "
+                f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
+        parts = [(arg, c.expr) for arg, c in zip(p.args, contributions) if c is not None]
+        defs, exprs = name_shared([e for _, e in parts], self.namer.fresh)
+        for name, value in defs:
+            self.emit(name, value)
+            self.temps.add(name)
+        for (arg, _), e in zip(parts, exprs):
+            self.add(arg, e)
+
+    def list_method(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """``xs.append(v)``, ``xs.extend(ys)``: the cotangent's last entries go to what was added."""
+        lst, args = p.args[0], p.args[1:]
+        if stmt.value.method == "append":
+            self.add(lst, ir.Subscript(g, ir.Slice(None, ir.Const(-1), None)))
+            self.add(args[0], ir.Subscript(g, ir.Const(-1)))
+        else:  # extend
+            rest = ir.BinOp("-", ir.Call(helper("len"), [g]), ir.Call(helper("len"), [args[0]]))
+            self.add(lst, ir.Subscript(g, ir.Slice(None, rest, None)))
+            self.add(args[0], ir.Call(helper("list_tail_adjoint"), [g, args[0]]))
 
     def snapshots(self, stmt: ir.Assign, mark: int) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
         """Make the adjoint just written read copies of values a later write would change: taken
@@ -426,7 +356,7 @@ class _Adjoint:
         copies = {n: self.namer.fresh(f"{n}_saved") for n in [*before, *after]}
         for s in written:
             s.value = ir.substitute(s.value, {n: ir.Name(c) for n, c in copies.items()})
-        return tuple([ir.Assign(copies[n], ir.Call(_helper("snapshot"), [ir.Name(n)]), stmt.loc) for n in names]
+        return tuple([ir.Assign(copies[n], ir.Call(helper("snapshot"), [ir.Name(n)]), stmt.loc) for n in names]
                      for names in (before, after))
 
     def list_pop(self, stmt: ir.Assign) -> None:
@@ -435,8 +365,8 @@ class _Adjoint:
         g, gv = self.bars.get(after), self.bars.get(popped)
         if g is None and gv is None:
             return
-        args = [g or _zeros(after), gv or ir.Const(None), ir.Name(popped), *stmt.value.args]
-        self.add(stmt.value.base, ir.Call(_helper("list_pop_adjoint"), args))
+        args = [g or zeros(after), gv or ir.Const(None), ir.Name(popped), *stmt.value.args]
+        self.add(stmt.value.base, ir.Call(helper("list_pop_adjoint"), args))
 
     def call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """A call into user code: the forward pass calls its vjp, the pullback its pullback.
@@ -454,33 +384,7 @@ class _Adjoint:
             operands.append(p.func)
         if not operands:
             return
-        fn = p.callee
-        if fn is not None and custom_rule(fn) is not None:  # the user's rrule, called as it is
-            if keywords:
-                raise S2SADSyntaxError("a value carrying a gradient is passed by keyword to a function with "
-                                       "a custom rule; pass it positionally", self.loc)
-            receiver = []
-            func = ir.Ref((f"{_name(fn)}_rrule",), RRuleHandle(custom_rule(fn), tuple(positions)), helper=True)
-        elif fn is not None:  # known now: bind a handle to its vjp
-            receiver = []
-            checkpointed = isinstance(fn, Checkpointed)
-            fn = fn.fn if checkpointed else fn
-            if isinstance(fn, types.MethodType):
-                fn, receiver = fn.__func__, [p.func.value]
-            params = inspect.signature(fn).parameters
-            names = list(params)
-            wrt = tuple(names[i + len(receiver)] for i in positions) + tuple(keywords)
-            if any(params[n].kind in (params[n].VAR_POSITIONAL, params[n].VAR_KEYWORD) for n in wrt) \
-                    or any(k not in params for k in keywords):
-                raise S2SADSyntaxError(
-                    f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
-                    "pass it to a named parameter", self.loc)
-            handle = CheckpointHandle(fn, wrt) if checkpointed else VJP.of(fn, wrt).call
-            func = ir.Ref((f"{fn.__name__}_vjp",), handle, helper=True)
-        else:
-            receiver = []
-            spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
-            func = ir.Call(_helper("vjp_of"), spec)
+        func, receiver = self.callee_vjp(p, positions, keywords, captures)
         pullback = self.pullback_names[id(stmt)]
         stmt.target = (stmt.target, pullback)
         stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
@@ -499,6 +403,24 @@ class _Adjoint:
         for operand, part in later:
             self.add(operand, ir.Name(part))
 
+    def callee_vjp(self, p, positions: list[int], keywords: list[str], captures: bool
+                   ) -> tuple[ir.Expr, list[ir.Expr]]:
+        """What the forward pass calls instead of the callee, and the receiver it passes first: the
+        user's rrule, a checkpoint's handle, a handle to the callee's vjp, or ``vjp_of`` for a callee known
+        only at run time."""
+        fn = p.callee
+        if fn is not None and custom_rule(fn) is not None:  # the user's rrule, called as it is
+            if keywords:
+                raise S2SADSyntaxError("a value carrying a gradient is passed by keyword to a function with "
+                                       "a custom rule; pass it positionally", self.loc)
+            return ir.Ref((f"{_name(fn)}_rrule",), RRuleHandle(custom_rule(fn), tuple(positions)), helper=True), []
+        if fn is not None:  # known now: bind a handle to its vjp
+            target, receiver, wrt = call_target(fn, p.func, positions, keywords, self.loc)
+            handle = CheckpointHandle(target, wrt) if isinstance(fn, Checkpointed) else VJP.of(target, wrt).call
+            return ir.Ref((f"{target.__name__}_vjp",), handle, helper=True), receiver
+        spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
+        return ir.Call(helper("vjp_of"), spec), []
+
     def if_(self, stmt: ir.If) -> None:
         self.loc = stmt.loc
         bars0, owned0, out0 = dict(self.bars), dict(self.owned), self.out
@@ -514,7 +436,7 @@ class _Adjoint:
             branches.append((self.out, self.bars, self.owned))
         self.bars, self.owned, self.out = bars0, owned0, out0
         self.loc = stmt.loc
-        local = set(_bound(stmt.body)) | set(_bound(stmt.orelse)) | set(stmt.outs)
+        local = ir.bound_in(stmt.body) | ir.bound_in(stmt.orelse) | set(stmt.outs)
         (then, then_bars, then_owned), (orelse, else_bars, else_owned) = branches
         for name in dict.fromkeys([*then_bars, *else_bars]):
             a, b = then_bars.get(name), else_bars.get(name)
@@ -543,27 +465,13 @@ class _Adjoint:
                 "range(...), enumerate/zip/reversed of sequences, and names of lists, tuples or arrays; "
                 "assign the iterable to a name first", loc)
         active = [k for k, c in enumerate(stmt.carried) if c in self.an.active]
-        local = set(stmt.carried) | set(stmt.targets) | set(_bound(stmt.cond_body)) | set(_bound(stmt.body))
+        local = set(stmt.carried) | set(stmt.targets) | ir.bound_in(stmt.cond_body) | ir.bound_in(stmt.body)
         nexts = [e.id for k, e in enumerate(stmt.nexts) if k in active and isinstance(e, ir.Name)]
         outer = [n for n in _reads(stmt.body) + nexts if n in self.an.active and n not in local]
         if not active and not outer:
             return None
         self.loc = stmt.loc
-        # One variable per carried value and per outer value, alive across iterations.
-        headers = {}
-        for k in active:
-            c, r = stmt.carried[k], stmt.results[k]
-            headers[c] = self.variable(c)
-            self.emit(headers[c], self.bars.get(r) or _zeros(r))
-        for name in dict.fromkeys(outer):
-            current = self.bars.get(name)
-            var = self.variable(name)
-            if current is None:
-                self.emit(var, _zeros(name))
-                self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
-            elif current != ir.Name(var):
-                self.emit(var, current)
-            self.bars[name] = ir.Name(var)
+        headers = self.loop_headers(stmt, active, outer)
         before, self.out = self.out, []
         # Iteration start (in reverse): the next values take the carried cotangents.
         for k in active:
@@ -589,10 +497,36 @@ class _Adjoint:
             self.settle(name, self.owned[name], self.bars.get(name), self.out)
             self.bars[name] = ir.Name(self.owned[name])
         body, self.out = self.out, before
-        # What the iteration's adjoint reads of the iteration's own values goes on the tape
-        # (nested loops' tapes, created in the body while it was differentiated, included).
-        local |= set(_bound(stmt.body))
-        nested = set(_bound(stmt.body)) - set(_bound(stmt.body, into_loops=False))
+        tape = self.tape(stmt, body, local)
+        for k in active:
+            self.add(stmt.inits[k], ir.Name(headers[stmt.carried[k]]))
+        return tape
+
+    def loop_headers(self, stmt: ir.Loop, active: list[int], outer: list[str]) -> dict[str, str]:
+        """One cotangent variable per active carried value (returned, by carried name) and per outer value
+        the body reads, alive across iterations, set before the pullback's loop."""
+        headers = {}
+        for k in active:
+            c, r = stmt.carried[k], stmt.results[k]
+            headers[c] = self.variable(c)
+            self.emit(headers[c], self.bars.get(r) or zeros(r))
+        for name in dict.fromkeys(outer):
+            current = self.bars.get(name)
+            var = self.variable(name)
+            if current is None:
+                self.emit(var, zeros(name))
+                self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
+            elif current != ir.Name(var):
+                self.emit(var, current)
+            self.bars[name] = ir.Name(var)
+        return headers
+
+    def tape(self, stmt: ir.Loop, body: list[ir.Stmt], local: set[str]) -> ir.Assign:
+        """Record on a tape what the iteration's adjoint ``body`` reads of the iteration's own values
+        (nested loops' tapes, created in the body while it was differentiated, included); write the
+        pullback's loop over it; return the statement creating the tape."""
+        local |= ir.bound_in(stmt.body)
+        nested = ir.bound_in(stmt.body) - ir.bound_in(stmt.body, into_loops=False)
         needed = [n for n in _reads(body) if n in local and n not in nested]
         _export(stmt.body, set(needed))
         tape = self.namer.fresh("tape")
@@ -601,43 +535,6 @@ class _Adjoint:
             record = ir.Const(None)
         stmt.body.append(ir.Do(ir.Call(ir.Attr(ir.Name(tape), "append"), [record]), stmt.loc))
         target = tuple(needed) if len(needed) > 1 else needed[0] if needed else "_"
-        self.out.append(ir.Loop("for", body, target, ir.Call(_helper("reversed"), [ir.Name(tape)]),
+        self.out.append(ir.Loop("for", body, target, ir.Call(helper("reversed"), [ir.Name(tape)]),
                                 loc=stmt.loc))
-        for k in active:
-            self.add(stmt.inits[k], ir.Name(headers[stmt.carried[k]]))
         return ir.Assign(tape, ir.List([]), stmt.loc)
-
-
-def _bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str, object]:
-    """Give every helper reference a name: the user's own if it means the same object."""
-    chosen: dict[int, str] = {}
-    bindings: dict[str, object] = {}
-    refs = {id(ref): ref for fn in fns for ref in _helper_refs(fn)}  # statements are shared
-    for ref in refs.values():
-        root = ref.path[0]
-        obj = ref.value if len(ref.path) == 1 else ref.root if ref.root is not None else NAMESPACES[root]
-        if id(obj) not in chosen:
-            if src.lookup(root) is obj:
-                chosen[id(obj)] = root
-            else:
-                name = namer.fresh(root)
-                chosen[id(obj)] = name
-                bindings[name] = obj
-        ref.path = (chosen[id(obj)], *ref.path[1:])
-    return bindings
-
-
-def _helper_refs(fn: ir.Function):
-    for stmt in ir.walk(fn.body):
-        if isinstance(stmt, ir.Function):
-            yield from _helper_refs(stmt)
-        else:
-            for e in ir.exprs(stmt):
-                yield from _refs_in(e)
-
-
-def _refs_in(e: ir.Expr):
-    if isinstance(e, ir.Ref) and e.helper:
-        yield e
-    for c in ir.children(e):
-        yield from _refs_in(c)

@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """The derivative rule table: one entry per primitive, keyed by the callable.
 
 A reverse rule is a small function run *at transform time* on symbolic operands
@@ -11,6 +15,9 @@ exactly like the line it emits::
 Rules may inspect constant arguments (``axis``, an exponent) to specialise what
 they emit. Python operators are keyed by their ``operator`` function.
 Non-differentiable callables are one explicit list, ``NONDIFFERENTIABLE``.
+
+This module holds the table and the core primitives (operators, ``math``, core NumPy,
+containers); each ``rules_*`` module declares a library's. ``primitives`` imports them all.
 """
 
 from __future__ import annotations
@@ -24,10 +31,10 @@ from dataclasses import dataclass
 
 import numpy
 
-from . import runtime
+from . import runtime, shapes
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp, boolean_valued
 
-__all__ = ["Rule", "Sym", "RULES", "bind", "RANK_RULES", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
+__all__ = ["Rule", "Sym", "RULES", "bind", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
            "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
            "RECEIVER_ONLY_METHODS"]
 
@@ -48,7 +55,7 @@ class Sym:
         self.expr = expr
         self.scalar = scalar
         self.shape = shape  # operands with the same (non-None) shape key have equal shapes
-        self.ndim = ndim  # known in a shape-specific derivative; rules that read it are in RANK_RULES
+        self.ndim = ndim  # known in a shape-specific derivative; rules that read it declare ``rank``
 
     @property
     def const(self) -> object:
@@ -219,6 +226,22 @@ class Rule:
     ``params``: the callable's leading parameters as ``(name, default)`` pairs. Keyword
     arguments naming them are moved to their positions (``bind``) when one is in ``diff``,
     so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
+
+    What the analyses know of the primitive, declared with it:
+
+    * ``view``: the result may share memory with the first operand (``x[i]``, ``x.T``,
+      ``np.reshape``): ``mutation`` follows writes through it.
+    * ``shape``: the result's concrete shape from the operands' (a transfer function of
+      ``shapes``; elementwise rules broadcast, reductions reduce, by default).
+    * ``item``: the result is an item or slice of the first operand (``x[index]``): an item of a
+      container may be a container, and the index carries no derivative.
+    * ``sequences``: what the operator does when a list or tuple meets it: ``"join"`` (``+``) or
+      ``"repeat"`` (``*``); None: it applies to numbers and arrays only.
+    * ``numeric``: the result is a number or an array, never a container (NumPy's, SciPy's and
+      ``math``'s functions, by default).
+    * ``scalar_only``: it takes and returns Python scalars (``math``'s functions, by default).
+    * ``rank``: the reverse rule reads its operands' ranks (``Sym.ndim``), which only a
+      shape-specific derivative knows.
     """
 
     name: str
@@ -233,6 +256,13 @@ class Rule:
     container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
     # argument at these positions is: its cotangents add entry by entry
     params: tuple[tuple[str, object], ...] = ()  # names and defaults, for keywords naming a differentiated one
+    view: bool = False
+    shape: shapes.Transfer | None = None
+    item: bool = False
+    sequences: str | None = None
+    numeric: bool = False
+    scalar_only: bool = False
+    rank: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -267,20 +297,27 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
-            linear=None, forward=None, zero=(), returns=None, params=(), container=False) -> None:
-    if fn in RULES:  # one declaration per primitive: a second one would silently replace the first
-        raise ValueError(f"a rule for {name} is declared twice")
-    RULES[fn] = Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params)
+            linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False) -> None:
+    """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
+    knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
+    ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
+    if shape is None:
+        shape = shapes.elementwise if elementwise else shapes.reduction if reduction else None
+    if numeric is None:
+        numeric = name.startswith(("numpy.", "math.", "scipy.")) and container is False
+    if scalar_only is None:
+        scalar_only = name.startswith("math.")
+    declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
+                     view, shape, item, sequences, numeric, scalar_only, rank))
 
 
-def set_forward(fns, linear=None, forward=None) -> None:
-    """Give already registered rules their forward-mode form."""
-    for fn in fns:
-        rule = RULES.get(fn)
-        if rule is not None:
-            RULES[fn] = dataclasses.replace(rule, linear=linear or rule.linear, forward=forward or rule.forward)
-
-
+def declare(fn: object, rule: Rule) -> None:
+    """Enter ``rule`` for ``fn`` in the table: once per primitive (a second declaration would silently
+    replace the first)."""
+    if fn in RULES:
+        raise ValueError(f"a rule for {rule.name} is declared twice")
+    RULES[fn] = rule
 
 
 def rule_name(fn: object) -> str:
@@ -308,13 +345,6 @@ def plus(*parts: Sym | None) -> Sym | None:
         if p is not None:
             total = p if total is None else total + p
     return total
-
-
-def set_container(fns, positions: bool | tuple[int, ...] = True) -> None:
-    """Mark registered rules whose result is a tuple or list (``True``), or is one when an argument
-    at ``positions`` is."""
-    for fn in fns:
-        RULES[fn] = dataclasses.replace(RULES[fn], container=positions)
 
 
 def lookup(fn: object) -> Rule | None:
@@ -358,8 +388,8 @@ for _fn, _name, _rev in [
     (operator.truediv, "/", _div), (numpy.divide, "numpy.divide", _div),
     (operator.pow, "**", _pow), (numpy.power, "numpy.power", _pow), (_math.pow, "math.pow", _pow),
     (builtins.pow, "pow", _pow),
-]:
-    defrule(_fn, _name, _rev, elementwise=True)
+]:  # `+` joins lists and tuples, `*` repeats them (see activity's kinds)
+    defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name))
 
 defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True)
 defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
@@ -376,12 +406,14 @@ def _matrix_product(lhs: str, rhs: str) -> Callable:
     return rule
 
 
-defrule(operator.matmul, "@", _matrix_product("matmul_lhs_adjoint", "matmul_rhs_adjoint"))
-defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse)
-defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint"))
-RANK_RULES = {operator.matmul, numpy.matmul, numpy.dot}  # rules that read Sym.ndim
-defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,))
-defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True)
+defrule(operator.matmul, "@", _matrix_product("matmul_lhs_adjoint", "matmul_rhs_adjoint"), linear="multi",
+        shape=shapes.matmul, rank=True)
+defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse, linear="multi", shape=shapes.matmul, rank=True)
+defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint"), linear="multi",
+        shape=shapes.dot, rank=True)
+defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,),
+        linear="joint", view=True, shape=shapes.index, item=True)
+defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True, linear="joint")
 
 # abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.
 _abs = lambda g, ans, x: (g * np.sign(x),)  # noqa: E731
@@ -465,10 +497,11 @@ def _mean(g, ans, x, *args, **kwargs):
     return (_unreduce(g, x, axis, keepdims) * (np.size(ans) / np.size(x.like)),)
 
 
-defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True)
-defrule(numpy.mean, "numpy.mean", _mean, diff=(0,), reduction=True)
+defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True, linear="joint")
+defrule(numpy.mean, "numpy.mean", _mean, diff=(0,), reduction=True, linear="joint")
 METHODS.update(sum=numpy.sum, mean=numpy.mean, dot=numpy.dot)
-ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,)), shape=None, ndim=None, size=None, dtype=None)
+ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,), linear="joint", view=True, shape=shapes.transpose),
+                  shape=None, ndim=None, size=None, dtype=None)
 
 # ----- not differentiable: results carry no cotangent -----
 
@@ -486,18 +519,6 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
-from . import rules_linalg, rules_math, rules_numpy, rules_numpy_more  # noqa: E402,F401  (register the library into the tables above)
-
-try:
-    import scipy  # noqa: F401
-except ImportError:  # scipy is optional: its rules are registered only when it is installed
-    pass
-else:
-    from . import rules_scipy  # noqa: F401
-
-set_forward([operator.matmul, numpy.matmul, numpy.dot], linear="multi")
-set_forward([operator.getitem, numpy.sum, numpy.mean, builtins.float], linear="joint")
-ATTRIBUTES["T"] = dataclasses.replace(ATTRIBUTES["T"], linear="joint")
 
 # ----- augmented assignment on a name: `y *= v` is operator.imul(y, v), in place for arrays and lists -----
 
@@ -510,7 +531,7 @@ for _op, _fn in INPLACE_FUNCS.items():
     _plain = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
               "@": operator.matmul}.get(_op)
     if _plain is not None:  # the value is the operator's: so is the derivative (what it overwrites is saved)
-        RULES[_fn] = dataclasses.replace(RULES[_plain], name=f"{_op}=")
+        declare(_fn, dataclasses.replace(RULES[_plain], name=f"{_op}="))
 NONDIFFERENTIABLE.add(operator.ifloordiv)
 INPLACE_OPS = frozenset(INPLACE_FUNCS.values())
 
@@ -539,9 +560,9 @@ REPEAT = (
 )
 MUL_OR_REPEAT = (  # `x * n`, n an int, x of unknown kind: repetition or arithmetic, told at run time
     Rule("*", lambda g, ans, x, n: (rt.mul_adjoint(g, x, n), None), diff=(0,),
-         forward=lambda ans, dots, x, n: Sym(BinOp("*", dots[0].expr, n.expr))),
+         forward=lambda ans, dots, x, n: Sym(BinOp("*", dots[0].expr, n.expr)), sequences="repeat"),
     Rule("*", lambda g, ans, n, x: (None, rt.mul_adjoint(g, x, n)), diff=(1,),
-         forward=lambda ans, dots, n, x: Sym(BinOp("*", n.expr, dots[1].expr))),
+         forward=lambda ans, dots, n, x: Sym(BinOp("*", n.expr, dots[1].expr)), sequences="repeat"),
 )
 
 
@@ -558,7 +579,8 @@ def _get_forward(ans, dots, d, key, default=None):
 defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint")
 defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")
 defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple")
-defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq")
+defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq",
+        view=True, shape=shapes.same)
 defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[::-1], x),), linear="joint",
         returns="seq")
 defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")
@@ -576,5 +598,3 @@ BINOP_FUNCS = {
     "**": operator.pow, "@": operator.matmul, "//": operator.floordiv, "%": operator.mod,
 }
 UNARYOP_FUNCS = {"-": operator.neg, "+": operator.pos, "not": operator.not_, "~": operator.invert}
-
-from . import rules_runtime  # noqa: E402,F401  (rules for s2sad's own helpers: derivatives of derivatives)

@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """``numpy.linalg``: each adjoint and tangent is written with functions that have rules
 (``solve``, ``inv``, ``@``, ``tril``, ``safe_divide``, ...), so it differentiates again, to any order.
 
@@ -426,9 +430,9 @@ def _norm_form(ord, axis) -> str:
     o, ax = _value(ord), _value(axis)
     if o is NotConst or ax is NotConst:
         return "either"
-    if isinstance(ax, tuple | list) and len(ax) == 2 or o in _MATRIX_ONLY:
+    if (isinstance(ax, tuple | list) and len(ax) == 2) or o in _MATRIX_ONLY:
         return "matrix"
-    if isinstance(ax, int) and not isinstance(ax, bool) or isinstance(ax, tuple | list) and len(ax) == 1:
+    if (isinstance(ax, int) and not isinstance(ax, bool)) or (isinstance(ax, tuple | list) and len(ax) == 1):
         return "vector"
     return "either" if o is None or o in _EITHER else "vector"
 

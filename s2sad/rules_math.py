@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """More of ``math`` (and their NumPy twins where NumPy lacked a rule): the error function,
 ``hypot`` of any number of arguments, ``atan2``, ``copysign``, unit conversions, ``fsum``
 and ``dist``. ``math.gamma``/``math.lgamma`` need ``scipy.special.digamma`` and are

@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """The NumPy (and optional scipy.special) rule library, registered into ``rules.RULES``.
 
 Each entry is the primitive and its reverse template side by side, one line
@@ -12,7 +16,7 @@ ties send half to each side; ``max``/``min`` reductions split a tie equally;
 
 from __future__ import annotations
 
-import dataclasses
+import builtins as _builtins
 import math as _math
 import operator
 
@@ -21,12 +25,8 @@ import numpy
 from . import ir, runtime_numpy
 from .rules import (
     ATTRIBUTES,
-    CLOSURE_DERIVATIVES,
-    DERIVATIVE_MAKERS,
-    JVP_CALLS,
     METHODS,
     NONDIFFERENTIABLE,
-    RULES,
     WRITERS,
     NotConst,
     Rule,
@@ -36,7 +36,6 @@ from .rules import (
     log_base,
     np,
     rt,
-    set_forward,
     sym,
     ub,
 )
@@ -82,9 +81,10 @@ _UNARY = {
     "conj": lambda g, ans, x: g,
     "nan_to_num": lambda g, ans, x: g * np.isfinite(x),
 }
-for _name, _d in _UNARY.items():
+for _name, _d in _UNARY.items():  # (real, conj and positive are linear; numpy.real returns a view)
     defrule(getattr(numpy, _name), f"numpy.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
-            diff=(0,), elementwise=True)
+            diff=(0,), elementwise=True, linear="joint" if _name in ("real", "conj", "positive") else None,
+            view=_name == "real")
 
 # ----- elementwise binary (each cotangent unbroadcast to its operand) -----
 
@@ -126,12 +126,26 @@ def _reduction(helper: str, names=("a", "axis", "dtype", "out", "keepdims")):
     return rev
 
 
+def _reduced(weights: Sym, x_dot: Sym, axis, keepdims) -> Sym:
+    """``sum(x_dot * weights)`` over the reduced axes: the tangent of a reduction."""
+    return np.sum(x_dot * weights, axis=axis if axis is not None else None,
+                  keepdims=keepdims if keepdims is not None else False)
+
+
+def _reduction_forward(helper: str):
+    def fwd(ans, dots, x, *args, **kwargs):
+        b = _args(("a", "axis", "dtype", "out", "keepdims"), (x, *args), kwargs)
+        axis, keepdims = b.get("axis", sym(None)), b.get("keepdims", sym(False))
+        return _reduced(getattr(rn, helper)(1.0, x, ans, axis, keepdims), dots[0], axis, keepdims)
+    return fwd
+
+
 for _fn, _name, _helper in [
     (numpy.prod, "numpy.prod", "prod_adjoint"),
     (numpy.max, "numpy.max", "max_adjoint"), (numpy.amax, "numpy.amax", "max_adjoint"),
     (numpy.min, "numpy.min", "max_adjoint"), (numpy.amin, "numpy.amin", "max_adjoint"),
 ]:
-    defrule(_fn, _name, _reduction(_helper), diff=(0,), reduction=True)
+    defrule(_fn, _name, _reduction(_helper), diff=(0,), reduction=True, forward=_reduction_forward(_helper))
 
 
 def _moment(helper: str):
@@ -142,17 +156,28 @@ def _moment(helper: str):
     return rev
 
 
-defrule(numpy.var, "numpy.var", _moment("var_adjoint"), diff=(0,), reduction=True)
-defrule(numpy.std, "numpy.std", _moment("std_adjoint"), diff=(0,), reduction=True)
+def _moment_forward(g, ans, dots, x, *args, **kwargs):
+    b = _args(("a", "axis", "dtype", "out", "ddof", "keepdims"), (x, *args), kwargs)
+    axis, ddof, keepdims = b.get("axis", sym(None)), b.get("ddof", sym(0)), b.get("keepdims", sym(False))
+    weights = rn.var_adjoint(g, x, ans, axis, ddof, keepdims)
+    return _reduced(weights, dots[0], axis, keepdims)
+
+
+defrule(numpy.var, "numpy.var", _moment("var_adjoint"), diff=(0,), reduction=True,
+        forward=lambda ans, dots, x, *a, **k: _moment_forward(1.0, ans, dots, x, *a, **k))
+defrule(numpy.std, "numpy.std", _moment("std_adjoint"), diff=(0,), reduction=True,
+        forward=lambda ans, dots, x, *a, **k: _moment_forward(1.0 / (2.0 * ans), ans, dots, x, *a, **k))
 
 # ----- shape operations: each adjoint puts the cotangent back in the input's shape -----
+# (all linear: forward mode applies them to the tangent; ``view``: the result may share the input's memory)
 
 _back = lambda g, ans, x, *args, **kwargs: (np.reshape(g, np.shape(x)),)  # noqa: E731
 for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d"):
-    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,))
-defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,))
-defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,))
-defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,))
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True)
+defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint")
+defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,), linear="joint",
+        view=True)
+defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,), linear="joint")
 
 
 def _transpose(g, ans, x, *axes, **kwargs):
@@ -162,18 +187,21 @@ def _transpose(g, ans, x, *axes, **kwargs):
     return (np.transpose(g, np.argsort(axes)),)
 
 
-defrule(numpy.transpose, "numpy.transpose", _transpose, diff=(0,))
-defrule(numpy.swapaxes, "numpy.swapaxes", lambda g, ans, x, a, b: (np.swapaxes(g, a, b),), diff=(0,))
-defrule(numpy.moveaxis, "numpy.moveaxis", lambda g, ans, x, s, d: (np.moveaxis(g, d, s),), diff=(0,))
+defrule(numpy.transpose, "numpy.transpose", _transpose, diff=(0,), linear="joint", view=True)
+defrule(numpy.swapaxes, "numpy.swapaxes", lambda g, ans, x, a, b: (np.swapaxes(g, a, b),), diff=(0,), linear="joint",
+        view=True)
+defrule(numpy.moveaxis, "numpy.moveaxis", lambda g, ans, x, s, d: (np.moveaxis(g, d, s),), diff=(0,), linear="joint",
+        view=True)
 defrule(numpy.broadcast_to, "numpy.broadcast_to", lambda g, ans, x, shape, **k: (rt.unbroadcast(g, x),),
-        diff=(0,))
-defrule(numpy.flip, "numpy.flip", lambda g, ans, x, axis=None: (np.flip(g, axis),), diff=(0,))
-defrule(numpy.fliplr, "numpy.fliplr", lambda g, ans, x: (np.fliplr(g),), diff=(0,))
-defrule(numpy.flipud, "numpy.flipud", lambda g, ans, x: (np.flipud(g),), diff=(0,))
+        diff=(0,), linear="joint", view=True)
+defrule(numpy.flip, "numpy.flip", lambda g, ans, x, axis=None: (np.flip(g, axis),), diff=(0,), linear="joint",
+        view=True)
+defrule(numpy.fliplr, "numpy.fliplr", lambda g, ans, x: (np.fliplr(g),), diff=(0,), linear="joint", view=True)
+defrule(numpy.flipud, "numpy.flipud", lambda g, ans, x: (np.flipud(g),), diff=(0,), linear="joint", view=True)
 defrule(numpy.roll, "numpy.roll", lambda g, ans, x, shift, axis=None: (np.roll(g, np.negative(shift), axis),),
-        diff=(0,))
-defrule(numpy.triu, "numpy.triu", lambda g, ans, x, k=0: (np.triu(g, k),), diff=(0,))
-defrule(numpy.tril, "numpy.tril", lambda g, ans, x, k=0: (np.tril(g, k),), diff=(0,))
+        diff=(0,), linear="joint")
+defrule(numpy.triu, "numpy.triu", lambda g, ans, x, k=0: (np.triu(g, k),), diff=(0,), linear="joint")
+defrule(numpy.tril, "numpy.tril", lambda g, ans, x, k=0: (np.tril(g, k),), diff=(0,), linear="joint")
 
 
 def _pad(g, ans, x, pad_width, mode=None, **kwargs):
@@ -182,30 +210,33 @@ def _pad(g, ans, x, pad_width, mode=None, **kwargs):
     return (rn.pad_adjoint(g, x, pad_width),)
 
 
-defrule(numpy.pad, "numpy.pad", _pad, diff=(0,))
-defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_adjoint(g, x, n, axis),), diff=(0,))
-defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_adjoint(g, x, reps),), diff=(0,))
+defrule(numpy.pad, "numpy.pad", _pad, diff=(0,),  # (padding values are constants: the tangent is padded with zeros)
+        forward=lambda ans, dots, x, pad_width, *a, **k: np.pad(dots[0], pad_width))
+defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_adjoint(g, x, n, axis),), diff=(0,),
+        linear="joint")
+defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_adjoint(g, x, reps),), diff=(0,), linear="joint")
 defrule(numpy.repeat, "numpy.repeat", lambda g, ans, x, repeats, axis=None: (rn.repeat_adjoint(g, x, repeats, axis),),
-        diff=(0,))
+        diff=(0,), linear="joint")
 
 # ----- joining and splitting: sequences in, lists of cotangents out -----
 
 defrule(numpy.concatenate, "numpy.concatenate",
-        lambda g, ans, seq, axis=0: (rn.unconcatenate(g, seq, axis),), diff=(0,))
-defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, seq, axis),), diff=(0,))
+        lambda g, ans, seq, axis=0: (rn.unconcatenate(g, seq, axis),), diff=(0,), linear="joint")
+defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, seq, axis),), diff=(0,), linear="joint")
 for _name in ("vstack", "hstack", "dstack", "column_stack"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
-            (lambda n: lambda g, ans, seq: (rn.unjoin(g, seq, n),))(_name), diff=(0,))
+            (lambda n: lambda g, ans, seq: (rn.unjoin(g, seq, n),))(_name), diff=(0,), linear="joint")
 defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
-    rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)))
+    rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), linear="joint")
 for _name in ("split", "array_split"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
-            lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,), container=True)
+            lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,), container=True, linear="joint")
 
 # ----- selection -----
 
 defrule(numpy.where, "numpy.where", lambda g, ans, c, x, y: (
-    None, ub(np.where(c, g, 0.0), x, ans), ub(np.where(c, 0.0, g), y, ans)), diff=(1, 2))  # c broadcasts too
+    None, ub(np.where(c, g, 0.0), x, ans), ub(np.where(c, 0.0, g), y, ans)), diff=(1, 2),  # c broadcasts too
+    linear="joint")
 
 
 def _clip(g, ans, x, lo=None, hi=None, **kwargs):
@@ -215,25 +246,41 @@ def _clip(g, ans, x, lo=None, hi=None, **kwargs):
     return (ub(rn.clip_adjoint(g, x, lo, hi), x, ans), rn.clip_bound_adjoint(g, x, lo, -1), rn.clip_bound_adjoint(g, x, hi, 1))
 
 
-defrule(numpy.clip, "numpy.clip", _clip)
+def _clip_forward(ans, dots, x, lo=None, hi=None, **kwargs):
+    b = _args(("a_min", "a_max"), (lo, hi), {{"min": "a_min", "max": "a_max"}.get(k, k): v for k, v in kwargs.items()})
+    lo, hi = b.get("a_min", sym(None)), b.get("a_max", sym(None))
+    out = rn.clip_adjoint(dots[0], x, lo, hi) if dots[0] is not None else None
+    for d, bound, side in zip(dots[1:], (lo, hi), (-1, 1)):
+        if d is not None:
+            part = d * ((x < bound) if side < 0 else (x > bound))
+            out = part if out is None else out + part
+    return out
+
+
+defrule(numpy.clip, "numpy.clip", _clip, forward=_clip_forward)
 defrule(numpy.take, "numpy.take", lambda g, ans, x, indices, axis=None: (rn.take_adjoint(g, x, indices, axis),),
-        diff=(0,))
+        diff=(0,), linear="joint")
 defrule(numpy.take_along_axis, "numpy.take_along_axis",
-        lambda g, ans, x, indices, axis: (rn.take_along_axis_adjoint(g, x, indices, axis),), diff=(0,))
-defrule(numpy.sort, "numpy.sort", lambda g, ans, x, axis=-1, **k: (rn.sort_adjoint(g, x, axis),), diff=(0,))
+        lambda g, ans, x, indices, axis: (rn.take_along_axis_adjoint(g, x, indices, axis),), diff=(0,), linear="joint")
+defrule(numpy.sort, "numpy.sort", lambda g, ans, x, axis=-1, **k: (rn.sort_adjoint(g, x, axis),), diff=(0,),
+        forward=lambda ans, dots, x, axis=-1, **k: rn.sort_jvp(dots[0], x, axis))
 
 # ----- products and linear algebra -----
 
+# (products are multilinear: forward mode sums the call with one operand at a time replaced by its tangent)
 defrule(numpy.tensordot, "numpy.tensordot", lambda g, ans, a, b, axes=2: (
-    rn.tensordot_adjoint(g, a, b, axes, 0), rn.tensordot_adjoint(g, a, b, axes, 1)))
+    rn.tensordot_adjoint(g, a, b, axes, 0), rn.tensordot_adjoint(g, a, b, axes, 1)), linear="multi")
 defrule(numpy.outer, "numpy.outer", lambda g, ans, a, b: (
-    np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
-defrule(numpy.inner, "numpy.inner", lambda g, ans, a, b: (rn.inner_adjoint(g, a, b, 0), rn.inner_adjoint(g, a, b, 1)))
-defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_adjoint(g, a, b, 0), rn.kron_adjoint(g, a, b, 1)))
-defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_adjoint(g, x, offset),), diff=(0,))
-defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,))
+    np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))), linear="multi")
+defrule(numpy.inner, "numpy.inner", lambda g, ans, a, b: (rn.inner_adjoint(g, a, b, 0), rn.inner_adjoint(g, a, b, 1)),
+        linear="multi")
+defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_adjoint(g, a, b, 0), rn.kron_adjoint(g, a, b, 1)),
+        linear="multi")
+defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_adjoint(g, x, offset),), diff=(0,),
+        linear="joint")
+defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,), linear="joint")
 defrule(numpy.diagonal, "numpy.diagonal", lambda g, ans, x, offset=0, axis1=0, axis2=1: (
-    rn.diagonal_adjoint(g, x, offset, axis1, axis2),), diff=(0,))
+    rn.diagonal_adjoint(g, x, offset, axis1, axis2),), diff=(0,), linear="joint", view=True)
 
 
 def _einsum(g, ans, subscripts, *operands, **kwargs):
@@ -245,26 +292,29 @@ def _einsum(g, ans, subscripts, *operands, **kwargs):
     return (None, *(rn.einsum_adjoint(g, subscripts, k, *operands) for k in range(len(operands))))
 
 
-defrule(numpy.einsum, "numpy.einsum", _einsum)
+defrule(numpy.einsum, "numpy.einsum", _einsum, linear="multi")
 
 
 _la = numpy.linalg
-defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(ans),))
+defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(ans),),
+        forward=lambda ans, dots, a: -(ans @ dots[0] @ ans))
 
 # ----- cumulative -----
 
-defrule(numpy.cumsum, "numpy.cumsum", lambda g, ans, x, axis=None, **k: (rn.cumsum_adjoint(g, x, axis),), diff=(0,))
+defrule(numpy.cumsum, "numpy.cumsum", lambda g, ans, x, axis=None, **k: (rn.cumsum_adjoint(g, x, axis),), diff=(0,),
+        linear="joint")
 defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cumprod_adjoint(g, x, ans, axis),),
-        diff=(0,))
+        diff=(0,), forward=lambda ans, dots, x, axis=None, **k: rn.cumprod_jvp(dots[0], x, ans, axis))
 
 # ----- creation with a differentiable value -----
 
 defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, ans)),
-        diff=(1,))
+        diff=(1,), linear="joint")
 defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, ans)),
-        diff=(1,), zero=(0,))
+        diff=(1,), zero=(0,), linear="joint")
 defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
-    ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1))
+    ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1),
+    forward=lambda ans, dots, start, stop, num=50, **k: rn.linspace_jvp(dots[0], dots[1], num))
 
 # ----- array methods and attributes -----
 
@@ -276,14 +326,15 @@ METHODS.update(
     argmax=numpy.argmax, argmin=numpy.argmin, argsort=numpy.argsort, round=numpy.round, any=numpy.any,
     all=numpy.all, nonzero=numpy.nonzero,
 )
-ATTRIBUTES.update(real=Rule("ndarray.real", lambda g, ans, x: (g,)), itemsize=None, nbytes=None, strides=None)
+ATTRIBUTES.update(real=Rule("ndarray.real", lambda g, ans, x: (g,), linear="joint", view=True), itemsize=None,
+                  nbytes=None, strides=None)
 
 
 def _astype(g, ans, x, dtype, **kwargs):
     return (rn.cast_like(g, x),)
 
 
-RULES["ndarray.astype"] = Rule("ndarray.astype", _astype, diff=(0,))
+defrule("ndarray.astype", "ndarray.astype", _astype, diff=(0,), linear="joint")
 METHODS["astype"] = "ndarray.astype"  # a method with no NumPy function of its own
 
 # ----- writers: refused where a derivative is involved (activity.check_uses) -----
@@ -334,14 +385,26 @@ if _sp is not None:
         shares = shares if sign is None else sign * shares
         return (shares if b is None else b * shares), (None if b is None else shares)
 
+    def _logsumexp_forward(ans, dots, a, axis=None, b=None, keepdims=None, return_sign=None):
+        keepdims = keepdims or sym(False)
+        weights = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
+        out = None
+        for dot, w in zip([*dots, None, None][::2], weights):
+            if dot is not None:
+                part = _reduced(w * dot, 1.0, axis, keepdims)
+                out = part if out is None else out + part
+        return sym((out, np.zeros_like(ans[1]))) if _const(return_sign, "return_sign", False) else out
+
     defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0, 2), reduction=True,
-            params=(("a", None), ("axis", None), ("b", None)), container=True)  # (with return_sign=True)
+            params=(("a", None), ("axis", None), ("b", None)), container=True,  # (with return_sign=True)
+            forward=_logsumexp_forward)
     defrule(_sp.expit, "scipy.special.expit", lambda g, ans, x: (g * ans * (1.0 - ans),), elementwise=True)
     defrule(_sp.logit, "scipy.special.logit", lambda g, ans, x: (g / (x * (1.0 - x)),), elementwise=True)
     defrule(_sp.softmax, "scipy.special.softmax", lambda g, ans, x, axis=None: (rn.softmax_adjoint(g, ans, axis),),
-            diff=(0,))
+            diff=(0,), forward=lambda ans, dots, x, axis=None: rn.softmax_adjoint(dots[0], ans, axis))
     defrule(_sp.log_softmax, "scipy.special.log_softmax",
-            lambda g, ans, x, axis=None: (rn.log_softmax_adjoint(g, ans, axis),), diff=(0,))
+            lambda g, ans, x, axis=None: (rn.log_softmax_adjoint(g, ans, axis),), diff=(0,),
+            forward=lambda ans, dots, x, axis=None: rn.log_softmax_jvp(dots[0], ans, axis))
     defrule(_sp.erf, "scipy.special.erf",
             lambda g, ans, x: (g * (2.0 / _math.sqrt(_math.pi)) * np.exp(-(x * x)),), elementwise=True)
     defrule(_sp.erfc, "scipy.special.erfc",
@@ -354,121 +417,8 @@ if _sp is not None:
     defrule(_sp.xlog1py, "scipy.special.xlog1py", lambda g, ans, x, y: (
         ub(g * np.log1p(y), x, y), ub(rn.xlogy_y_adjoint(g, x, 1.0 + y), y, x)), elementwise=True)
 
-# ----- forward mode: linear maps apply to tangents; the rest have a tangent rule here -----
-
-_JOINT = [
-    numpy.reshape, numpy.ravel, numpy.expand_dims, numpy.squeeze, numpy.atleast_1d, numpy.atleast_2d,
-    numpy.atleast_3d, numpy.copy, numpy.asarray, numpy.array, numpy.transpose, numpy.swapaxes, numpy.moveaxis,
-    numpy.broadcast_to, numpy.flip, numpy.fliplr, numpy.flipud, numpy.roll, numpy.triu, numpy.tril,
-    numpy.diff, numpy.tile, numpy.repeat, numpy.concatenate, numpy.stack, numpy.vstack, numpy.hstack,
-    numpy.dstack, numpy.column_stack, numpy.append, numpy.split, numpy.array_split, numpy.take,
-    numpy.take_along_axis, numpy.cumsum, numpy.trace, numpy.diag, numpy.diagonal, numpy.full, numpy.full_like,
-    numpy.where, numpy.real, numpy.conj, numpy.conjugate, numpy.positive, "ndarray.astype",
-]
-set_forward(_JOINT, linear="joint")
-# (padding values are constants: the tangent is padded with zeros)
-set_forward([numpy.pad], forward=lambda ans, dots, x, pad_width, *a, **k: np.pad(dots[0], pad_width))
-set_forward([numpy.tensordot, numpy.einsum, numpy.outer, numpy.inner, numpy.kron], linear="multi")
-ATTRIBUTES["real"] = dataclasses.replace(ATTRIBUTES["real"], linear="joint")
-
-
-def _reduced(weights: Sym, x_dot: Sym, axis, keepdims) -> Sym:
-    """``sum(x_dot * weights)`` over the reduced axes: the tangent of a reduction."""
-    return np.sum(x_dot * weights, axis=axis if axis is not None else None,
-                  keepdims=keepdims if keepdims is not None else False)
-
-
-def _reduction_forward(helper: str):
-    def fwd(ans, dots, x, *args, **kwargs):
-        b = _args(("a", "axis", "dtype", "out", "keepdims"), (x, *args), kwargs)
-        axis, keepdims = b.get("axis", sym(None)), b.get("keepdims", sym(False))
-        return _reduced(getattr(rn, helper)(1.0, x, ans, axis, keepdims), dots[0], axis, keepdims)
-    return fwd
-
-
-set_forward([numpy.max, numpy.amax, numpy.min, numpy.amin], forward=_reduction_forward("max_adjoint"))
-set_forward([numpy.prod], forward=_reduction_forward("prod_adjoint"))
-
-
-def _moment_forward(g, ans, dots, x, *args, **kwargs):
-    b = _args(("a", "axis", "dtype", "out", "ddof", "keepdims"), (x, *args), kwargs)
-    axis, ddof, keepdims = b.get("axis", sym(None)), b.get("ddof", sym(0)), b.get("keepdims", sym(False))
-    weights = rn.var_adjoint(g, x, ans, axis, ddof, keepdims)
-    return _reduced(weights, dots[0], axis, keepdims)
-
-
-set_forward([numpy.var], forward=lambda ans, dots, x, *a, **k: _moment_forward(1.0, ans, dots, x, *a, **k))
-set_forward([numpy.std], forward=lambda ans, dots, x, *a, **k: _moment_forward(
-    1.0 / (2.0 * ans), ans, dots, x, *a, **k))
-
-
-def _clip_forward(ans, dots, x, lo=None, hi=None, **kwargs):
-    b = _args(("a_min", "a_max"), (lo, hi), {{"min": "a_min", "max": "a_max"}.get(k, k): v for k, v in kwargs.items()})
-    lo, hi = b.get("a_min", sym(None)), b.get("a_max", sym(None))
-    out = rn.clip_adjoint(dots[0], x, lo, hi) if dots[0] is not None else None
-    for d, bound, side in zip(dots[1:], (lo, hi), (-1, 1)):
-        if d is not None:
-            part = d * ((x < bound) if side < 0 else (x > bound))
-            out = part if out is None else out + part
-    return out
-
-
-set_forward([numpy.clip], forward=_clip_forward)
-set_forward([numpy.cumprod], forward=lambda ans, dots, x, axis=None, **k: rn.cumprod_jvp(dots[0], x, ans, axis))
-set_forward([numpy.sort], forward=lambda ans, dots, x, axis=-1, **k: rn.sort_jvp(dots[0], x, axis))
-set_forward([numpy.linalg.inv], forward=lambda ans, dots, a: -(ans @ dots[0] @ ans))
-set_forward([numpy.linspace], forward=lambda ans, dots, start, stop, num=50, **k: rn.linspace_jvp(
-    dots[0], dots[1], num))
-
-if _sp is not None:
-    def _logsumexp_forward(ans, dots, a, axis=None, b=None, keepdims=None, return_sign=None):
-        keepdims = keepdims or sym(False)
-        weights = _logsumexp_weights(ans, a, axis, b, keepdims, return_sign)
-        out = None
-        for dot, w in zip([*dots, None, None][::2], weights):
-            if dot is not None:
-                part = _reduced(w * dot, 1.0, axis, keepdims)
-                out = part if out is None else out + part
-        return sym((out, np.zeros_like(ans[1]))) if _const(return_sign, "return_sign", False) else out
-
-    set_forward([_sp.logsumexp], forward=_logsumexp_forward)
-    set_forward([_sp.softmax], forward=lambda ans, dots, x, axis=None: rn.softmax_adjoint(dots[0], ans, axis))
-    set_forward([_sp.log_softmax], forward=lambda ans, dots, x, axis=None: rn.log_softmax_jvp(dots[0], ans, axis))
-
-# ----- s2sad's own helpers, so generated code can be differentiated again -----
-
-from . import runtime as _rt  # noqa: E402
-
-NONDIFFERENTIABLE.update([_rt.scalar_seed, _rt.zeros_like])
-
-
-def _register_api_nondifferentiable() -> None:
-    """Making a derivative function (``s2sad.grad(g)``) is not differentiated; calling it is."""
-    from . import api
-
-    DERIVATIVE_MAKERS.update([api.grad, api.value_and_grad, api.jacrev, api.jacfwd, api.hessian])
-    NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
-    CLOSURE_DERIVATIVES.add(api.grad)
-    JVP_CALLS.add(api.jvp)
-defrule(_rt.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
-        diff=(0,), linear="joint", zero=(1,))
-defrule(_rt.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
-        diff=(0,), linear="joint", zero=(1,), container=(1,))  # a cotangent of the container read from
-defrule(_rt.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False: (
-    rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint", zero=(1,))
-defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
-        diff=(0,), linear="joint", zero=(1, 2))
-defrule(_rt.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1))
-defrule(_rt.captured_adjoint, "captured_adjoint", lambda h, ans, g, name, like: (
-    rt.captured_cotangent(name, h), None, None), diff=(0,), linear="joint", zero=(2,))
-defrule(_rt.captured_cotangent, "captured_cotangent", lambda h, ans, name, v: (
-    None, rt.captured_adjoint(h, name, v)), diff=(1,), linear="joint")
-defrule(_rt.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
-        linear="joint", container=True)
-
 # ----- builtins and scalar conversions users write in numeric code -----
 
-import builtins as _builtins  # noqa: E402
 
 
 def _builtin_extreme(first_wins_if):
@@ -486,21 +436,6 @@ defrule(_builtins.sum, "sum", lambda g, ans, seq, start=0: (rn.builtin_sum_adjoi
         linear="joint")
 for _fn in (numpy.float64, numpy.float32):
     defrule(_fn, f"numpy.{_fn.__name__}", lambda g, ans, x: (rn.cast_like(g, x),), elementwise=True)
-RULES["ndarray.item"] = Rule("ndarray.item", lambda g, ans, x, *a: (np.reshape(g, np.shape(x)),), diff=(0,),
-                             linear="joint")
+defrule("ndarray.item", "ndarray.item", lambda g, ans, x, *a: (np.reshape(g, np.shape(x)),), diff=(0,),
+        linear="joint")
 METHODS["item"] = "ndarray.item"
-
-
-
-# The matrix-product adjoints, differentiated again (reverse over reverse). For a bilinear
-# product P (matmul or dot), lhs(g, a, b) = d<g, P(a, b)>/da, so <h, lhs(g, a, b)> =
-# <g, P(h, b)>: its cotangents are P(h, b) for g and rhs(g, h, b) for b; likewise
-# <h, rhs(g, a, b)> = <g, P(a, h)>. Bilinearity makes this hold for every rank.
-defrule(_rt.matmul_lhs_adjoint, "matmul_lhs_adjoint",
-        lambda h, ans, g, a, b: (np.matmul(h, b), None, rt.matmul_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
-defrule(_rt.matmul_rhs_adjoint, "matmul_rhs_adjoint",
-        lambda h, ans, g, a, b: (np.matmul(a, h), rt.matmul_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))
-defrule(_rt.dot_lhs_adjoint, "dot_lhs_adjoint",
-        lambda h, ans, g, a, b: (np.dot(h, b), None, rt.dot_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
-defrule(_rt.dot_rhs_adjoint, "dot_rhs_adjoint",
-        lambda h, ans, g, a, b: (np.dot(a, h), rt.dot_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))

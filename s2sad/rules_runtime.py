@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """Rules for s2sad's own run-time helpers, so that generated code can be differentiated again.
 
 A derivative of a derivative transforms the generated code, which calls the helpers in
@@ -20,10 +24,8 @@ derivative there is zero (almost everywhere), as for ``sign``.
 
 from __future__ import annotations
 
-import dataclasses
-
 from . import runtime, runtime_numpy
-from .rules import NONDIFFERENTIABLE, RULES, NotConst, Sym, defrule, np, plus, py, rt, set_container
+from .rules import NONDIFFERENTIABLE, NotConst, Sym, defrule, np, plus, py, rt
 from .rules_numpy import rn
 
 __all__: list[str] = []
@@ -34,17 +36,53 @@ def _reduced_sum(h: Sym, axis: Sym, keepdims: Sym) -> Sym:
     return np.sum(h, axis=axis, keepdims=keepdims)
 
 
-def _linear(helper, name: str, transpose, zero=(1,), diff=(0,)) -> None:
+def _linear(helper, name: str, transpose, zero=(1,), diff=(0,), container=False) -> None:
     """``helper`` is linear in the arguments ``diff`` and reads those in ``zero`` for shapes only:
     its reverse rule is ``transpose(h, *args)`` (one cotangent per argument), its forward rule
-    the helper applied to the tangents."""
-    defrule(helper, name, transpose, diff=diff, linear="joint", zero=zero)
+    the helper applied to the tangents. ``container``: see ``Rule``."""
+    defrule(helper, name, transpose, diff=diff, linear="joint", zero=zero, container=container)
+
+
+# ----- runtime: broadcasting, reductions, captures, unpacking -----
+
+NONDIFFERENTIABLE.update([runtime.scalar_seed, runtime.zeros_like])
+
+defrule(runtime.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
+        diff=(0,), linear="joint", zero=(1,))
+# (an index or key is an integer, slice or key: it carries no derivative even where the analysis cannot tell)
+defrule(runtime.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
+        diff=(0,), linear="joint", zero=(1, 2), container=(1,))  # a cotangent of the container read from
+defrule(runtime.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False: (
+    rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint", zero=(1,))
+defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
+        diff=(0,), linear="joint", zero=(1, 2))
+defrule(runtime.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1))
+defrule(runtime.captured_adjoint, "captured_adjoint", lambda h, ans, g, name, like: (
+    rt.captured_cotangent(name, h), None, None), diff=(0,), linear="joint", zero=(2,))
+defrule(runtime.captured_cotangent, "captured_cotangent", lambda h, ans, name, v: (
+    None, rt.captured_adjoint(h, name, v)), diff=(1,), linear="joint")
+defrule(runtime.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
+        linear="joint", container=True)
+
+
+# The matrix-product adjoints, differentiated again (reverse over reverse). For a bilinear
+# product P (matmul or dot), lhs(g, a, b) = d<g, P(a, b)>/da, so <h, lhs(g, a, b)> =
+# <g, P(h, b)>: its cotangents are P(h, b) for g and rhs(g, h, b) for b; likewise
+# <h, rhs(g, a, b)> = <g, P(a, h)>. Bilinearity makes this hold for every rank.
+defrule(runtime.matmul_lhs_adjoint, "matmul_lhs_adjoint",
+        lambda h, ans, g, a, b: (np.matmul(h, b), None, rt.matmul_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
+defrule(runtime.matmul_rhs_adjoint, "matmul_rhs_adjoint",
+        lambda h, ans, g, a, b: (np.matmul(a, h), rt.matmul_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))
+defrule(runtime.dot_lhs_adjoint, "dot_lhs_adjoint",
+        lambda h, ans, g, a, b: (np.dot(h, b), None, rt.dot_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
+defrule(runtime.dot_rhs_adjoint, "dot_rhs_adjoint",
+        lambda h, ans, g, a, b: (np.dot(a, h), rt.dot_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))
 
 
 # ----- runtime: in-place writes, containers, broadcasting -----
 
-_linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=())
-_linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, None), zero=())
+_linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=(), container=(0,))
+_linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, None), zero=(), container=(0,))
 _linear(runtime.jacobian_column, "jacobian_column", lambda h, ans, t: (h,), zero=())
 NONDIFFERENTIABLE.add(runtime.unit_tangent)
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
@@ -52,16 +90,17 @@ _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.un
 defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
         diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
             rt.snapshot(dots[0]) if dots[0] is not None else rt.zeros_like(buffer),
-            dots[1] if dots[1] is not None else rt.zeros_like(g), index))
+            dots[1] if dots[1] is not None else rt.zeros_like(g), index), container=(0,))
 _linear(runtime.setitem_adjoint, "setitem_adjoint", lambda h, ans, g, index: (rt.setitem_adjoint(h, index), None),
-        zero=(1,))
+        zero=(1,), container=(0,))
 _linear(runtime.setitem_value_adjoint, "setitem_value_adjoint",
-        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=(1,))
+        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=(1,), container=(0, 1))
 _linear(runtime.setitem_jvp, "setitem_jvp", lambda h, ans, x_dot, index, v_dot: (
     rt.setitem_adjoint(h, index), None, rt.unbroadcast(rt.setitem_value_adjoint(h, index), v_dot)),
-    zero=(1,), diff=(0, 2))
-_linear(runtime.list_tail_adjoint, "list_tail_adjoint", lambda h, ans, g, items: (rt.tail_into(h, g), None))
-_linear(runtime.tail_into, "tail_into", lambda h, ans, tail, g: (rt.list_tail_adjoint(h, tail), None))
+    zero=(1,), diff=(0, 2), container=(0,))
+_linear(runtime.list_tail_adjoint, "list_tail_adjoint", lambda h, ans, g, items: (rt.tail_into(h, g), None),
+        container=(0, 1))
+_linear(runtime.tail_into, "tail_into", lambda h, ans, tail, g: (rt.list_tail_adjoint(h, tail), None), container=True)
 
 
 def _list_pop_adjoint(h, ans, g, popped_bar, popped, index=-1):
@@ -73,8 +112,8 @@ def _list_pop_jvp(h, ans, lst_dot, index=-1):
     return (rt.list_pop_adjoint(h[1], h[0], h[0], index), None)
 
 
-_linear(runtime.list_pop_adjoint, "list_pop_adjoint", _list_pop_adjoint, zero=(2, 3), diff=(0, 1))
-_linear(runtime.list_pop_jvp, "list_pop_jvp", _list_pop_jvp, zero=(1,))
+_linear(runtime.list_pop_adjoint, "list_pop_adjoint", _list_pop_adjoint, zero=(2, 3), diff=(0, 1), container=True)
+_linear(runtime.list_pop_jvp, "list_pop_jvp", _list_pop_jvp, zero=(1,), container=True)
 
 
 def _list_jvp(h, ans, after, base_dot, added_dot):
@@ -82,37 +121,34 @@ def _list_jvp(h, ans, after, base_dot, added_dot):
     return None, h[:cut], rt.sequence(h[cut:])
 
 
-_linear(runtime.list_jvp, "list_jvp", _list_jvp, zero=(0,), diff=(1, 2))
-_linear(runtime.sequence_adjoint, "sequence_adjoint", lambda h, ans, g, x: (rt.sequence_like(h, g, x), None))
+_linear(runtime.list_jvp, "list_jvp", _list_jvp, zero=(0,), diff=(1, 2), container=True)
+_linear(runtime.sequence_adjoint, "sequence_adjoint", lambda h, ans, g, x: (rt.sequence_like(h, g, x), None),
+        container=(0, 1))
 _linear(runtime.sequence_like, "sequence_like", lambda h, ans, k, g, x: (rt.sequence_adjoint(h, x), None, None),
-        zero=(1, 2))
-_linear(runtime.items_adjoint, "items_adjoint", lambda h, ans, g, d: (rt.items_like(h, d), None))
-_linear(runtime.items_like, "items_like", lambda h, ans, k, d: (rt.items_adjoint(h, d), None))
-_linear(runtime.values_adjoint, "values_adjoint", lambda h, ans, g, d: (rt.values_like(h, d), None))
-_linear(runtime.values_like, "values_like", lambda h, ans, k, d: (rt.values_adjoint(h, d), None))
+        zero=(1, 2), container=True)
+_linear(runtime.items_adjoint, "items_adjoint", lambda h, ans, g, d: (rt.items_like(h, d), None), container=(0, 1))
+_linear(runtime.items_like, "items_like", lambda h, ans, k, d: (rt.items_adjoint(h, d), None), container=True)
+_linear(runtime.values_adjoint, "values_adjoint", lambda h, ans, g, d: (rt.values_like(h, d), None), container=(0, 1))
+_linear(runtime.values_like, "values_like", lambda h, ans, k, d: (rt.values_adjoint(h, d), None), container=True)
 _linear(runtime.get_adjoint, "get_adjoint", lambda h, ans, g, d, key: (rt.get_jvp(h, d, key, rt.zeros_like(g)),
-                                                                      None, None))
+                                                                      None, None), container=(0, 1))
 _linear(runtime.get_default_adjoint, "get_default_adjoint",
-        lambda h, ans, g, d, key, default: (rt.get_default_adjoint(h, d, key, g), None, None, None), zero=(1, 3))
+        lambda h, ans, g, d, key, default: (rt.get_default_adjoint(h, d, key, g), None, None, None), zero=(1, 3),
+        container=(0, 1))
 _linear(runtime.get_jvp, "get_jvp", lambda h, ans, d_dot, d, key, default_dot=None: (
     rt.get_adjoint(h, d, key), None, None, None if default_dot is None else rt.get_default_adjoint(
-        h, d, key, default_dot)), diff=(0, 3))
+        h, d, key, default_dot)), diff=(0, 3), container=(0, 1))
 _linear(runtime.tolist_adjoint, "tolist_adjoint", lambda h, ans, g, x: (rt.tolist_jvp(h), None))
-_linear(runtime.tolist_jvp, "tolist_jvp", lambda h, ans, x_dot: (rt.tolist_adjoint(h, x_dot),), zero=())
-_linear(runtime.repeat_adjoint, "repeat_adjoint", lambda h, ans, g, xs: (rt.repeat_like(h, g), None))
-_linear(runtime.repeat_like, "repeat_like", lambda h, ans, k, g: (rt.repeat_adjoint(h, k), None))
-set_container([runtime.list_pop_adjoint, runtime.list_jvp, runtime.tail_into, runtime.sequence_like,
-               runtime.items_like, runtime.values_like, runtime.tolist_jvp, runtime.repeat_like, runtime.list_pop_jvp])
-set_container([runtime.snapshot, runtime.float_primals, runtime.setitem_adjoint, runtime.setitem_jvp, runtime.add_at], (0,))
-set_container([runtime.setitem_value_adjoint, runtime.get_adjoint, runtime.get_default_adjoint, runtime.get_jvp,
-               runtime.sequence_adjoint, runtime.items_adjoint, runtime.values_adjoint, runtime.repeat_adjoint,
-               runtime.list_tail_adjoint], (0, 1))
+_linear(runtime.tolist_jvp, "tolist_jvp", lambda h, ans, x_dot: (rt.tolist_adjoint(h, x_dot),), zero=(), container=True)
+_linear(runtime.repeat_adjoint, "repeat_adjoint", lambda h, ans, g, xs: (rt.repeat_like(h, g), None), container=(0, 1))
+_linear(runtime.repeat_like, "repeat_like", lambda h, ans, k, g: (rt.repeat_adjoint(h, k), None), container=True)
 
 # ----- runtime_numpy: shape operations and selections, each the transpose of a primitive -----
 
 _linear(runtime_numpy.mT, "mT", lambda h, ans, a: (rn.mT(h),), zero=())
 _linear(runtime_numpy.cast_like, "cast_like", lambda h, ans, g, x: (rn.cast_like(h, g), None))
-_linear(runtime_numpy.array_adjoint, "array_adjoint", lambda h, ans, g, seq: (rn.cast_like(np.array(h), g), None))
+_linear(runtime_numpy.array_adjoint, "array_adjoint", lambda h, ans, g, seq: (rn.cast_like(np.array(h), g), None),
+        container=(1,))
 _linear(runtime_numpy.pad_adjoint, "pad_adjoint", lambda h, ans, g, x, pad_width: (np.pad(h, pad_width), None, None))
 _linear(runtime_numpy.diff_adjoint, "diff_adjoint",
         lambda h, ans, g, x, n, axis: (np.diff(h, n=n, axis=axis), None, None, None))
@@ -120,8 +156,9 @@ _linear(runtime_numpy.tile_adjoint, "tile_adjoint", lambda h, ans, g, x, reps: (
 _linear(runtime_numpy.repeat_adjoint, "numpy repeat_adjoint",
         lambda h, ans, g, x, repeats, axis: (np.repeat(h, repeats, axis=axis), None, None, None))
 _linear(runtime_numpy.unconcatenate, "unconcatenate", lambda h, ans, g, seq, axis: (
-    np.concatenate(h, axis=axis), None, None))
-_linear(runtime_numpy.unstack, "unstack", lambda h, ans, g, seq, axis: (np.stack(h, axis=axis), None, None))
+    np.concatenate(h, axis=axis), None, None), container=True)
+_linear(runtime_numpy.unstack, "unstack", lambda h, ans, g, seq, axis: (np.stack(h, axis=axis), None, None),
+        container=True)
 
 
 def _unjoin(h, ans, g, seq, how):
@@ -133,7 +170,7 @@ def _unappend(h, ans, g, x, values, axis, which):
     return np.reshape(np.append(*parts, axis=axis), np.shape(g)), None, None, None, None
 
 
-_linear(runtime_numpy.unjoin, "unjoin", _unjoin)
+_linear(runtime_numpy.unjoin, "unjoin", _unjoin, container=True)
 _linear(runtime_numpy.unappend, "unappend", _unappend, zero=(1, 2))
 _linear(runtime_numpy.unsplit, "unsplit", lambda h, ans, g, x, axis: (rn.unconcatenate(h, g, axis), None, None))
 _linear(runtime_numpy.take_adjoint, "take_adjoint",
@@ -165,13 +202,10 @@ _linear(runtime_numpy.clip_bound_transpose, "clip_bound_transpose", lambda h, an
 _linear(runtime_numpy.max_adjoint, "max_adjoint", lambda h, ans, g, x, m, axis, keepdims: (
     _reduced_sum(h * rn.max_adjoint(1.0, x, m, axis, keepdims), axis, keepdims), None, None, None, None),
     zero=(1, 2))
-_linear(runtime_numpy.builtin_sum_adjoint, "builtin_sum_adjoint", lambda h, ans, g, seq: (rn.sum_items(h, g), None))
+_linear(runtime_numpy.builtin_sum_adjoint, "builtin_sum_adjoint", lambda h, ans, g, seq: (rn.sum_items(h, g), None),
+        container=(1,))
 _linear(runtime_numpy.sum_items, "sum_items", lambda h, ans, parts, g: (rn.builtin_sum_adjoint(h, parts), None))
-set_container([runtime_numpy.unconcatenate, runtime_numpy.unstack, runtime_numpy.unjoin])
-set_container([runtime_numpy.array_adjoint, runtime_numpy.builtin_sum_adjoint], (1,))
 NONDIFFERENTIABLE.add(runtime_numpy.logical_not)
-# an index or key is an integer, slice or key: it carries no derivative even where the analysis cannot tell
-RULES[runtime.getitem_adjoint] = dataclasses.replace(RULES[runtime.getitem_adjoint], zero=(1, 2))
 
 # ----- the adjoints of products: multilinear in the cotangent and the other operands -----
 

@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """More of ``scipy.special`` (gamma and Bessel families, the normal cdf and its inverse), registered
 when scipy is installed. Each adjoint is written with functions that have rules themselves (a
 Bessel function's derivative is a sum of its neighbours in order), so every rule here

@@ -1,3 +1,7 @@
+# SYMBOLIC NAMESPACES. In this file `np`, `math`, `rt`, `rn`, `py`, `linalg`, `special` and the like are
+# not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
+# when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
+# The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """scipy.stats rules on the public API: the distributions' methods, keyed by the bound method.
 
 ``from scipy.stats import norm; norm.logpdf(x, m, s)`` and ``scipy.stats.norm.logpdf(x,

@@ -8,6 +8,8 @@ adjoints whose form depends on operand rank.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from .pytree import differentiable
@@ -92,7 +94,7 @@ def unreduce(g, x, axis=None, keepdims=False):
     return np.broadcast_to(g, np.shape(x))
 
 
-_DICT_VIEWS = (type({}.items()), type({}.values()), type({}.keys()))
+_DICT_VIEWS: tuple[type[Iterable], ...] = (type({}.items()), type({}.values()), type({}.keys()))
 
 
 def zeros_like(x):

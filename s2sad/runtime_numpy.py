@@ -121,7 +121,7 @@ def norm_adjoint(g, x, ans, ord, axis, keepdims):
     x, axis = np.asarray(x), tuple(axis) if isinstance(axis, list) else axis
     gk, nk = unreduce(g, x, axis, keepdims), _keep(ans, x, axis, keepdims)
     matrix = (axis is None and x.ndim == 2) or (isinstance(axis, tuple) and len(axis) == 2)
-    if ord is None or ord == 2 and not matrix or ord == "fro":
+    if ord is None or (ord == 2 and not matrix) or ord == "fro":
         return gk * np.divide(x, nk, out=np.zeros_like(x, dtype=np.result_type(x, 1.0)), where=nk != 0)
     if ord == 1 and not matrix:
         return gk * np.sign(x)
@@ -529,7 +529,7 @@ def _jet_mul(a: dict, b: dict) -> dict:
 
 def _jet_factors(xf, vfs) -> list[dict]:
     """The factors ``x[j] + sum_l eps_l vs[l][j]`` along the last axis."""
-    return [{0: xf[..., j], **{1 << l: v[..., j] for l, v in enumerate(vfs)}} for j in range(xf.shape[-1])]
+    return [{0: xf[..., j], **{1 << m: v[..., j] for m, v in enumerate(vfs)}} for j in range(xf.shape[-1])]
 
 
 def _jet_full(a: dict, b: dict, m: int, like):

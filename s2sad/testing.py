@@ -21,6 +21,7 @@ import numpy as np
 from .api import grad, jvp, value_and_grad, vjp
 from .numeric import central_difference
 from .pytree import differentiable, leaves, map_leaves
+from .rules import FRULES, custom_rule
 
 __all__ = ["check_grads", "check_rrule", "check_frule", "numerical_vjp", "peak_memory"]
 
@@ -179,8 +180,6 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     central finite differences of ``fn`` along random directions, for every float
     or array argument.
     """
-    from .rules import custom_rule
-
     rule = custom_rule(fn)
     _require(rule is not None, f"no rrule is registered for {fn!r}")
     out, pullback = rule(*args)
@@ -204,8 +203,6 @@ def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     Checks the rule's output against ``fn(*args)`` and its tangent against central
     finite differences along a random direction in every float or array argument.
     """
-    from .rules import FRULES, custom_rule
-
     rule = custom_rule(fn, FRULES)
     _require(rule is not None, f"no frule is registered for {fn!r}")
     argnums = [i for i, a in enumerate(args) if differentiable(a)]

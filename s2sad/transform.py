@@ -1,7 +1,10 @@
-"""The pipeline in one place: parse -> desugar -> lower -> simplify -> verify -> reverse -> emit -> load.
+"""The pipeline in one place: parse -> desugar -> lower -> simplify -> verify -> reverse (or forward)
+-> fuse -> bind helpers -> emit -> load.
 
 ``transform`` runs every stage once and returns a ``Generated`` holding each
-stage's product (for ``s2sad show --stage`` and tests). Callers cache the result.
+stage's product (for ``s2sad show --stage`` and tests). Callers cache the result. When this
+module loads it hands ``transform`` to the run time (``cache.use_pipeline``), which calls it on a
+cache miss: the run time never imports the compiler.
 """
 
 from __future__ import annotations
@@ -16,22 +19,19 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import ir
-from .codegen import emit
-from .desugar import cells, comprehensions, desugar, matches
+from . import cache, ir
+from .codegen import bind_helpers, emit
 from .forward import forward
-from .frontend import Source, parse_function
-from .load import load
-from .lower import lower
+from .frontend import Source
+from .fuse import fuse
+from .load import LINEMAPS, load
 from .naming import Namer
 from .nested import nested_calls
-from .reverse import reverse
-from .simplify import simplify
+from .reverse import Pullback, reverse
+from .ssa import lowered_ir
 
 __all__ = ["Generated", "transform", "lowered_ir", "wrt_names", "LINEMAPS"]
 
-# filename of generated code -> its line map; lets errors inside it name the user's line
-LINEMAPS: dict[str, dict[int, ir.Loc]] = {}
 _serial = itertools.count(1)
 
 
@@ -58,13 +58,25 @@ class Generated:
         return self.load_derivative()
 
     @functools.cached_property
+    def _value_and_grad(self) -> tuple[str, types.FunctionType]:
+        if self.load_value_and_grad is None:
+            raise ValueError("value_and_grad is made in reverse mode only")
+        return self.load_value_and_grad()
+
+    @property
     def value_and_grad_function(self) -> types.FunctionType:
         """The fused function returning ``(value, grads)`` (reverse mode), made on first use."""
-        return self.load_value_and_grad()[1]
+        return self._value_and_grad[1]
+
+    @property
+    def value_and_grad_text(self) -> str:
+        return self._value_and_grad[0]
 
     @functools.cached_property
     def grad_value_function(self) -> types.FunctionType:
         """The fused gradient returning the one argument's gradient (reverse mode), made on first use."""
+        if self.load_grad_value is None:
+            raise ValueError("the fused gradient is made in reverse mode only")
         return self.load_grad_value()[1]
 
     @property
@@ -95,17 +107,6 @@ def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> 
     return names
 
 
-def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynamic_cells: bool = False
-               ) -> tuple[Source, Namer, ir.Function]:
-    """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
-    src = parse_function(fn, dynamic_cells)
-    desugar(cells(comprehensions(matches(src.tree, src), src), src))
-    namer = Namer()
-    lowered = simplify(lower(src, namer, free_inputs))
-    ir.verify(lowered)
-    return src, namer, lowered
-
-
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
@@ -129,48 +130,82 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
     nested_calls(lowered)  # (derivatives of derivatives)
     inputs = [lowered.inputs.get(w, w) for w in wrt]
-    trees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
-    if mode == "forward":
-        deriv = forward(lowered, src, namer, inputs, set(scalars), trees, typed)
-    else:
-        deriv = reverse(lowered, src, namer, inputs, set(scalars), trees, dims, typed)
-    where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
-    cells = {name: types.CellType(obj) for name, obj in deriv.bindings.items()}
-    # serving every closure of fn's code, the derivative is rebound to each one's cells: it keeps none
-    cells.update({name: types.CellType() for name in src.freevars} if dynamic_cells else src.freevars)
-    qualname, globals_, defaults, kwdefaults = fn.__qualname__, fn.__globals__, fn.__defaults__, fn.__kwdefaults__
+    pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
+    if mode != "forward":
+        parts = reverse(lowered, namer, inputs, set(scalars), pytrees, dims, typed)
+        return _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
+    jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
+    ir.verify(jvp)  # checked now, emitted and loaded on first use
+    loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
+    tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])
+    return Generated(lowered, jvp, None, None, loader.bindings, tangents, False,
+                     functools.partial(loader, "jvp", jvp), globals_read=src.globals_read)
 
-    def emit_and_load(kind: str, fn_ir: ir.Function) -> tuple[str, types.FunctionType]:
-        what = {"vjp": "vjp", "jvp": "jvp (forward mode)",
-                "grad": "gradient (forward pass and pullback in one function)",
-                "value_and_grad": "value and gradient (forward pass and pullback in one function)"}[kind]
-        header = f"s2sad: {what} of {qualname} ({where}) with respect to {', '.join(wrt)}"
+
+def _reverse_mode(lowered: ir.Function, parts: Pullback, src: Source, loader: _Loader, namer: Namer) -> Generated:
+    """The fused gradient (``fuse``) of reverse mode's pieces, loaded, beside the vjp and the fused
+    ``value_and_grad`` (built, checked and loaded on first use)."""
+    primal = parts.primal
+    pieces = (primal, parts.forward, parts.out, parts.seed, parts.pullback, parts.grads, parts.analysis, parts.bars)
+    grad, used_dims = fuse(namer.fresh(f"{primal.name}_grad"), *pieces)
+    specific = parts.analysis.shape_specific or used_dims
+    vag_name = namer.fresh(f"{primal.name}_value_and_grad")
+    loader.bind(bind_helpers([parts.vjp, grad], src, namer))
+    ir.verify(parts.vjp)  # both checked now; the vjp is emitted and loaded on first use
+    ir.verify(grad)
+    grad_text, grad_function = loader("grad", grad)
+
+    def load_value_and_grad() -> tuple[str, types.FunctionType]:
+        fused = fuse(vag_name, *pieces, with_value=True, known_shapes=specific)[0]
+        ir.verify(fused)
+        return loader("value_and_grad", fused)
+
+    def load_grad_value() -> tuple[str, types.FunctionType]:
+        """The fused gradient of the one argument, as ``grad`` returns it: code to differentiate again."""
+        body = ir.clone(grad.body)
+        ret = body[-1]
+        assert isinstance(ret, ir.Return) and isinstance(ret.value, ir.Tuple), "fuse returns the tuple of gradients"
+        body[-1] = ir.Return(ret.value.items[0], ret.loc)
+        return loader("grad", dataclasses.replace(grad, name=f"{grad.name}_value", body=body))
+
+    return Generated(lowered, parts.vjp, grad_text, grad_function, loader.bindings, (), specific,
+                     functools.partial(loader, "vjp", parts.vjp), load_value_and_grad, load_grad_value,
+                     src.globals_read)
+
+
+_KINDS = {"vjp": "vjp", "jvp": "jvp (forward mode)", "grad": "gradient (forward pass and pullback in one function)",
+          "value_and_grad": "value and gradient (forward pass and pullback in one function)"}
+
+
+class _Loader:
+    """Emits and loads the functions one transform made: under one header, reading the same cells
+    (helpers bound by ``bind_helpers``, then the user's closure cells). It keeps nothing of the
+    function transformed but its globals and defaults (its caches are keyed weakly by it)."""
+
+    def __init__(self, fn: types.FunctionType, wrt: tuple[str, ...], src: Source, dynamic_cells: bool,
+                 bindings: dict[str, object] | None = None) -> None:
+        self.wrt = wrt
+        self.where = f"{os.path.basename(src.file)}:{src.tree.lineno}"
+        self.qualname, self.globals = fn.__qualname__, fn.__globals__
+        self.defaults, self.kwdefaults = fn.__defaults__, fn.__kwdefaults__
+        # serving every closure of fn's code, the derivative is rebound to each one's cells: it keeps none
+        self.user_cells = {name: types.CellType() for name in src.freevars} if dynamic_cells else src.freevars
+        self.bind(bindings or {})
+
+    def bind(self, bindings: dict[str, object]) -> None:
+        """The helper objects the generated code names (``bind_helpers``' result)."""
+        self.bindings = bindings
+        self.cells = {name: types.CellType(obj) for name, obj in bindings.items()}
+        self.cells.update(self.user_cells)
+
+    def __call__(self, kind: str, fn_ir: ir.Function) -> tuple[str, types.FunctionType]:
+        header = f"s2sad: {_KINDS[kind]} of {self.qualname} ({self.where}) with respect to {', '.join(self.wrt)}"
         text, linemap = emit(fn_ir, header)
-        filename = f"<s2sad: {kind} of {qualname} ({where}) #{next(_serial)}>"
-        loaded = load(text, filename, fn_ir.name, globals_, cells, defaults, kwdefaults)
+        filename = f"<s2sad: {kind} of {self.qualname} ({self.where}) #{next(_serial)}>"
+        loaded = load(text, filename, fn_ir.name, self.globals, self.cells, self.defaults, self.kwdefaults)
         LINEMAPS[filename] = linemap
         weakref.finalize(loaded.__code__, _forget, filename).atexit = False  # they live as long as its code
         return text, loaded
 
-    ir.verify(deriv.function)  # both checked now; the vjp is emitted and loaded on first use
-    grad_text, grad = None, None
-    if mode != "forward":
-        ir.verify(deriv.grad)
-        grad_text, grad = emit_and_load("grad", deriv.grad)
-    def load_value_and_grad() -> tuple[str, types.FunctionType]:  # built, checked and loaded on first use
-        fused = deriv.value_and_grad()
-        ir.verify(fused)
-        return emit_and_load("value_and_grad", fused)
 
-    def load_grad_value() -> tuple[str, types.FunctionType]:
-        """The fused gradient of the one argument, as ``grad`` returns it: code to differentiate again."""
-        body = ir.clone(deriv.grad.body)
-        body[-1] = ir.Return(body[-1].value.items[0], body[-1].loc)
-        return emit_and_load("grad", dataclasses.replace(deriv.grad, name=f"{deriv.grad.name}_value", body=body))
-
-    tangents = tuple(deriv.function.params.kwonly[len(lowered.params.kwonly):]) if mode == "forward" else ()
-    return Generated(lowered, deriv.function, grad_text, grad, deriv.bindings, tangents,
-                     mode != "forward" and deriv.shape_specific,
-                     functools.partial(emit_and_load, "jvp" if mode == "forward" else "vjp", deriv.function),
-                     None if mode == "forward" else load_value_and_grad,
-                     None if mode == "forward" else load_grad_value, src.globals_read)
+cache.use_pipeline(lambda *args, **kwargs: transform(*args, **kwargs))  # (read when called: tests replace it)

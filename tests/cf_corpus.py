@@ -28,7 +28,7 @@ def ternary(x, y):
 
 
 def bool_ops(x, y):
-    if x > 0 and y > 0 or x < -5:
+    if (x > 0 and y > 0) or x < -5:
         return x * y
     return x - y
 

@@ -299,3 +299,24 @@ def test_a_callable_object_without_source_is_not_called_a_builtin():
 
     with pytest.raises(s2sad.SourceUnavailableError, match="a callable object"):
         s2sad.grad(Opaque())(1.0)
+
+
+class _Scaled:
+    def __init__(self, k):
+        self.k = k
+
+    def apply(self, x, y=1.0):
+        return self.k * np.sin(x) * y
+
+
+_scaled_apply = _Scaled(3.0).apply  # a bound method held by a global, called by that name
+
+
+def calls_a_global_bound_method(x, y):
+    return np.sum(_scaled_apply(x, y=y) * 2.0)
+
+
+def test_a_global_bound_method_called_by_its_name_gets_its_receiver():
+    x = np.array([0.5, -1.2, 2.0])
+    check_grads(calls_a_global_bound_method, (x, 0.7), modes=("rev", "fwd"))
+    check_grads(calls_a_global_bound_method, (0.3, 1.5), modes=("rev", "fwd"))

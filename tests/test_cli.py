@@ -20,13 +20,6 @@ def test_show_prints_compilable_python(capsys):
     assert "return x_bar, y_bar" in out
 
 
-def test_show_ssa_stage(capsys):
-    main(["show", f"{EXAMPLE}:damped", "--stage", "ssa"])
-    out = capsys.readouterr().out
-    assert out.startswith("func damped(x, k)")
-    assert "exp = math.exp(mul)  # line" in out
-
-
 def test_show_adjoint_stage(capsys):
     main(["show", f"{EXAMPLE}:damped", "--stage", "adjoint"])
     assert "func damped_pullback" in capsys.readouterr().out

@@ -48,13 +48,6 @@ def unary(x, y):
     return -x * +y - abs(x - 3.0)
 
 
-def nested_g(x):
-    g = x
-    for _ in range(1):  # a loop of one step: not straight-line, falls back
-        g = math.sin(g) * g
-    return g
-
-
 def nested_unrolled(x):
     g1 = math.sin(x) * x + x
     g2 = math.sin(g1) * g1 + x
@@ -147,7 +140,14 @@ def negative_index(x):
     return np.array([x[-1] * x[0], x[-2]])
 
 
-# ----- with loops and branches (jacrev or jacfwd run instead) -----
+# ----- with loops and branches: each region factored, the regions chained -----
+
+
+def nested_g(x):
+    g = x
+    for _ in range(1):
+        g = math.sin(g) * g
+    return g
 
 
 def branch(x, y):
@@ -186,8 +186,249 @@ def loop_with_branch(x):
     return np.array([acc, acc * acc])
 
 
+def loop_break(x, y):
+    s = 0.0
+    for i in range(len(x) - 1):
+        s = s + x[i] * x[i + 1] * y
+        if s > 0.5:
+            break
+    return s
+
+
+def double_loop(x):
+    t = 0.0
+    for v in x:
+        for w in x:
+            t = t + v * w * math.sin(v - w)
+    return np.array([t, t * x[0]])
+
+
+def enumerate_loop(x):
+    acc = x[0]
+    for i, v in enumerate(x):
+        acc = acc * v + i * v
+    return acc
+
+
+def elif_chain(x, y):
+    r = x * y
+    if r > 6.0:
+        q = r * 2
+    elif r > 1.0:
+        q = math.sin(r) * x
+    else:
+        q = y
+    return np.array([q, q * r])
+
+
+def fibonacci_like(x, y):
+    a, b = x, y
+    for _ in range(6):
+        a, b = b, a + b * x
+    return np.array([a, b])
+
+
+def constant_reads_in_loop(x):
+    s = 1.0
+    for _ in range(3):
+        s = s * x[0] + x[1] * math.cos(s)
+    return np.array([s, x[2] * s])
+
+
+def loop_in_branch(x, y):
+    if x > 0.5:
+        r = x
+        for _ in range(3):
+            r = r * y + x
+    else:
+        r = y * y
+    return np.array([r, r + x])
+
+
+def newton_sqrt(a):
+    r = a
+    for _ in range(6):
+        r = r - (r * r - a) / (2 * r)
+    return r
+
+
+def three_carried(x):
+    a, b, c = x[0], x[1], x[2]
+    for _ in range(3):
+        a, b, c = a * b + x[3], b * c + x[4], c * a + x[5]
+    return a
+
+
+def stepped_range(x):
+    s = 0.0
+    for i in range(0, len(x), 2):
+        s = s + x[i] * x[i + 1]
+    return np.array([s, s * s])
+
+
+def empty_loop(x, y):
+    z = x
+    while z > 100.0:
+        z = z * y
+    return np.array([z, z * y])
+
+
+def relu_like(x, y):
+    r = 0.0 if x < 0.0 else x * y
+    return np.array([r, r * y])
+
+
+def spring_euler(q):
+    pos, vel = q[0], q[1]
+    k, dt = q[2], 0.1
+    energy = 0.0
+    for _ in range(5):
+        acc = -k * pos
+        vel = vel + dt * acc
+        pos = pos + dt * vel
+        energy = energy + 0.5 * vel * vel + 0.5 * k * pos * pos
+    return np.array([pos, vel, energy])
+
+
+def horner(c, t):
+    acc = 0.0
+    for ck in c:
+        acc = acc * t + ck
+    return acc
+
+
+def branch_reads_elements(x):
+    if x[0] > x[1]:
+        r = x[0] * x[2]
+    else:
+        r = x[1] - x[2] * x[2]
+    return np.array([r, r * x[3]])
+
+
+def loop_branch_element_reads(x):
+    s = 0.0
+    for i in range(len(x)):
+        if i % 2 == 0:
+            s = s + x[i] * x[0]
+        else:
+            s = s * x[i]
+    return s
+
+
+def arms_bind_the_out(x):
+    if x[0] > 0.5:
+        r = x[0] * x[2]
+    else:
+        r = x[1]  # the out r is bound in each arm: this read is not the other arm's statement
+    return np.array([r, r * x[3]])
+
+
+def defaults_and_keywords(x, k=2.0):
+    s = x
+    for _ in range(2):
+        s = s * k + x
+    return s
+
+
+def init_from_branch(x, y):
+    a = x * y if x > y else y
+    for _ in range(3):
+        a = a * a * 0.5 + x
+    return a
+
+
+def dynamic_read_both_arms(x):
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] > 0.6:
+            r = x[i]
+        else:
+            r = x[i] * 2.0
+        s = s + r * s + r
+    return s
+
+
+def reset_constant_in_arm(x):
+    s = 1.0
+    for i in range(len(x)):
+        if x[i] > 0.6:
+            s = 0.0
+        else:
+            s = s * x[i] + x[i]
+    return s
+
+
+def two_loops(x):
+    a = 0.0
+    for v in x:
+        a = a + v * v
+    b = a
+    for i in range(len(x)):
+        b = b * x[i] + a
+    return np.array([a, b])
+
+
+def inner_init_from_outer_body(x):
+    t = 0.0
+    for i in range(2):
+        u = x[i] * 2.0
+        for j in range(2):
+            u = u * x[j] + t
+        t = t + u
+    return t
+
+
+# ----- what is not factored (jacrev or jacfwd run instead) -----
+
+
+def arm_uses_array_whole(x):
+    if x[0] > 0:
+        r = np.sum(x)
+    else:
+        r = x[1]
+    return r
+
+
 def elementwise_array(x):
     return np.sin(x) * x  # arrays, not scalars
+
+
+def whole_array_use(x):
+    return np.sum(x) * x[0]  # x used whole, not element by element
+
+
+def return_in_loop(x):
+    s = 0.0
+    for i in range(len(x)):
+        s = s + x[i]
+        if s > 1.0:
+            return s * 2.0
+    return s
+
+
+def list_loop(x):
+    vals = [x[0] * 2.0, x[1]]
+    s = 0.0
+    for v in vals:
+        s = s + v * v
+    return s
+
+
+def tuple_output(x, y):
+    return x * y, x + y
+
+
+def index_outside_loop(x):
+    i = len(x) - 1
+    return x[i] * x[0]
+
+
+def two_sums(x):
+    return np.array([np.sum(x), np.sum(x * x)])
+
+
+def tiled(x):
+    return np.sum(x) * np.ones(3)
 
 
 STRAIGHT = [
@@ -202,10 +443,29 @@ STRAIGHT = [
     (copies, (0.3, 0.6), (0, 1)), (negative_index, (np.array([1.0, 2.0, 3.0]),), 0),
     (two_in_one_out, (2.0, 1.0), 1), (scalar_outputs_of_two_args, (0.3, 0.7), 1),
 ]
-FALLBACK = [
+V4 = np.array([0.3, 0.5, 0.7, 0.9])
+CONTROL = [
     (nested_g, (0.7,), 0), (branch, (2.0, 1.0), (0, 1)), (branch, (1.0, 2.0), (0, 1)), (branch_expression, (1.5,), 0),
-    (loop_sum, (np.array([0.1, 0.2, 0.3, 0.4]),), 0), (while_loop, (1.0, 0.5), (0, 1)),
-    (loop_with_branch, (np.array([0.5, -1.0, 2.0]),), 0), (elementwise_array, (np.array([0.5, 1.0]),), 0),
+    (branch_expression, (-1.5,), 0), (loop_sum, (V4,), 0), (while_loop, (1.0, 0.5), (0, 1)),
+    (loop_with_branch, (np.array([0.5, -1.0, 2.0]),), 0), (loop_break, (V4, 1.2), (0, 1)),
+    (loop_break, (np.array([0.1, 0.2, 0.3, 0.4]), 0.5), (0, 1)), (double_loop, (V4[:3],), 0),
+    (enumerate_loop, (V4[:3],), 0), (elif_chain, (3.0, 2.5), (0, 1)), (elif_chain, (1.0, 1.5), (0, 1)),
+    (elif_chain, (0.5, 0.5), (0, 1)), (fibonacci_like, (0.5, 0.7), (0, 1)), (constant_reads_in_loop, (V4[:3],), 0),
+    (loop_in_branch, (0.7, 0.9), (0, 1)), (loop_in_branch, (0.2, 0.9), (0, 1)), (newton_sqrt, (2.0,), 0),
+    (three_carried, (np.array([0.3, 0.5, 0.7, 0.2, 0.4, 0.6]),), 0), (stepped_range, (V4,), 0),
+    (empty_loop, (0.5, 2.0), (0, 1)), (relu_like, (0.5, 2.0), (0, 1)), (relu_like, (-0.5, 2.0), (0, 1)),
+    (spring_euler, (np.array([1.0, 0.0, 2.0]),), 0), (horner, (np.array([1.0, -2.0, 0.5, 3.0]), 0.7), (0, 1)),
+    (branch_reads_elements, (V4,), 0), (branch_reads_elements, (np.array([0.6, 0.5, 0.7, 0.9]),), 0),
+    (loop_branch_element_reads, (V4,), 0), (horner, (np.array([1.0, -2.0, 0.5, 3.0]), 0.7), 1),
+    (arms_bind_the_out, (V4,), 0), (arms_bind_the_out, (V4[::-1].copy(),), 0), (defaults_and_keywords, (0.5,), 0),
+    (defaults_and_keywords, (0.5, 1.5), 0), (init_from_branch, (0.9, 0.5), (0, 1)), (init_from_branch, (0.3, 0.5), (0, 1)),
+    (dynamic_read_both_arms, (V4,), 0), (reset_constant_in_arm, (V4,), 0), (two_loops, (V4,), 0),
+    (inner_init_from_outer_body, (V4,), 0),
+]
+FALLBACK = [
+    (elementwise_array, (np.array([0.5, 1.0]),), 0), (whole_array_use, (V4[:3],), 0), (return_in_loop, (V4,), 0),
+    (list_loop, (V4[:2],), 0), (tuple_output, (0.3, 0.6), (0, 1)), (index_outside_loop, (V4,), 0),
+    (two_sums, (V4,), 0), (arm_uses_array_whole, (V4,), 0),
 ]
 
 
@@ -223,17 +483,37 @@ def _id(case):
     return f"{case[0].__name__}-{case[2]}"
 
 
-@pytest.mark.parametrize("case", STRAIGHT + FALLBACK, ids=[_id(c) for c in STRAIGHT + FALLBACK])
+ALL = STRAIGHT + CONTROL + FALLBACK
+
+
+@pytest.mark.parametrize("case", ALL, ids=[_id(c) for c in ALL])
 def test_factored_equals_jacrev(case):
     fn, args, argnums = case
     _same(s2sad.jacobian(fn, argnums, method="factored")(*args), s2sad.jacrev(fn, argnums)(*args))
 
 
-@pytest.mark.parametrize("case", STRAIGHT, ids=[_id(c) for c in STRAIGHT])
-def test_straight_line_code_is_factored(case):
+@pytest.mark.parametrize("case", STRAIGHT + CONTROL, ids=[_id(c) for c in STRAIGHT + CONTROL])
+def test_is_factored(case):
     fn, args, argnums = case
     text = s2sad.source(fn, argnums, stage="factored", args=args)
     assert "dominator-factored" in text and "cannot be factored" not in text
+
+
+@pytest.mark.parametrize("case", CONTROL, ids=[_id(c) for c in CONTROL])
+def test_control_flow_agrees_with_finite_differences(case):
+    fn, args, argnums = case
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    jac = s2sad.jacobian(fn, nums, method="factored")(*args)
+    for block, i in zip(jac, nums):
+        x = np.asarray(args[i], dtype=float)
+        for k in range(x.size):
+            def moved(h):
+                y = x.copy().reshape(-1)
+                y[k] += h
+                return np.asarray(fn(*args[:i], y.reshape(x.shape) if x.ndim else float(y[0]), *args[i + 1:]))
+            column = (moved(1e-6) - moved(-1e-6)) / 2e-6
+            got = np.asarray(block)[..., k] if x.ndim else np.asarray(block)
+            np.testing.assert_allclose(got, column, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", FALLBACK, ids=[_id(c) for c in FALLBACK])
@@ -241,6 +521,27 @@ def test_fallback_says_why(case):
     fn, args, argnums = case
     text = s2sad.source(fn, argnums, stage="factored", args=args)
     assert "cannot be factored" in text and "runs jacrev" in text and f"{__file__}:" in text
+
+
+def test_an_array_used_whole_is_never_a_constant():
+    # np.sum(x) reads all of x: its edges are not in the graph, so the function is not factored
+    # (it was: the Jacobian came out [x0+x1+x2, 0, 0], the sum's own contribution dropped)
+    text = s2sad.source(whole_array_use, stage="factored", args=(V4[:3],))
+    assert "cannot be factored: x is not a scalar the derivative graph holds" in text
+    _same(s2sad.jacobian(whole_array_use, method="factored")(V4[:3]), s2sad.jacrev(whole_array_use)(V4[:3]))
+
+
+def test_an_out_bound_in_each_arm_is_each_arms_statement():
+    # r = x[1] in one arm is no reason to read the other arm's r = x[0] * x[2] as x[1]
+    for x in (V4, V4[::-1].copy()):
+        text = s2sad.source(arms_bind_the_out, stage="factored", args=(x,))
+        assert "        Dr_dx_0 = x_item_2\n        Dr_dx_2 = x_item_1\n        Dr_dx_1 = 0.0\n" in text
+
+
+def test_keyword_arguments_specialise_the_factored_function():
+    jac = s2sad.jacobian(defaults_and_keywords, method="factored")
+    for kwargs in ({}, {"k": 1.5}, {"k": np.float64(0.5)}):
+        _same(jac(0.5, **kwargs), s2sad.jacrev(defaults_and_keywords)(0.5, **kwargs))
 
 
 def test_fallback_picks_the_cheaper_mode():
@@ -252,10 +553,43 @@ def test_fallback_picks_the_cheaper_mode():
         calls.append("fwd")
         return (np.zeros((2, 4)),)
     from s2sad.factor import FactoredJacobian
-    FactoredJacobian(loop_sum, (0,), rev, fwd)(np.ones(4))  # 2 outputs, 4 inputs: reverse
-    FactoredJacobian(branch, (0, 1), rev, fwd)(2.0, 1.0)  # 2 outputs, 2 inputs: reverse
-    FactoredJacobian(loop_with_branch, (0,), rev, fwd)(np.ones(1))  # 2 outputs, 1 input: forward
+    FactoredJacobian(two_sums, (0,), rev, fwd)(np.ones(4))  # 2 outputs, 4 inputs: reverse
+    FactoredJacobian(elementwise_array, (0,), rev, fwd)(np.ones(2))  # 2 outputs, 2 inputs: reverse
+    FactoredJacobian(tiled, (0,), rev, fwd)(np.ones(1))  # 3 outputs, 1 input: forward
     assert calls == ["rev", "rev", "fwd"]
+
+
+def test_a_branch_yields_the_taken_arms_jacobian():
+    text = s2sad.source(branch, (0, 1), stage="factored", args=(2.0, 1.0))
+    assert "    if cmp:\n" in text
+    assert "        Dr_dx = y\n        Dr_dy = x\n" in text  # the then-arm's region Jacobian
+    assert "        Dr_dx = dsin_dx\n        Dr_dy = 1.0\n" in text  # the else-arm's
+    assert "    Dmul_dx = r + Dr_dx * x\n" in text  # the function body factors on with them
+
+
+def test_a_loop_carries_its_jacobian_forward():
+    text = s2sad.source(loop_sum, stage="factored", args=(V4,))
+    # J = J_body(i) @ J: the block of x, with the element read at the run-time index put in place
+    assert "        Ds_1_dx = Ds_1_dx + onehot(4, i, Dmul_dx_item)\n" in text and "tape" not in text
+
+
+def test_a_loop_with_more_columns_than_results_chains_in_reverse():
+    text = s2sad.source(three_carried, stage="factored", args=(np.ones(6),))
+    # three carried values, six columns, one result read after the loop: the body's Jacobian is
+    # taped and swept back, one row (∂a_3/∂·) instead of three rows of six columns carried along
+    assert "        tape.append((b_1, a_1, c_1))\n" in text
+    assert "    for b_1, a_1, c_1 in reversed(tape):\n" in text
+    assert "Da_3_da_1, Da_3_db_1, Da_3_dc_1 = " in text
+
+
+def test_graph_of_a_loop_shows_its_body_and_the_loop_edges():
+    line = loop_sum.__code__.co_firstlineno + 2
+    text = s2sad.source(loop_sum, stage="graph", args=(V4,))
+    assert f"for i in range(4):  # line {line}, carries s_1 -> s_3\n  body: -> s_2\n    s_1  (carried)\n" in text
+    assert "    x_item = x[i]\n" in text
+    assert "s_3 = loop out" in text and "ds_3/dx_0 = Ds_3_dx[0]" in text
+    dot = s2sad.source(loop_sum, stage="dot", args=(V4,))
+    assert "subgraph cluster_1 {" in dot and f'label="for (line {line}): body";' in dot
 
 
 # ----- the seed's worked example -----
@@ -328,6 +662,102 @@ def test_dominators_of_a_diamond_with_a_tail():
     order = {n: k for k, n in enumerate("xabcd")}
     assert dominators(edges, "x", order, forward=True) == {"x": "x", "a": "x", "b": "x", "c": "x", "d": "c"}
     assert dominators(edges, "d", order, forward=False) == {"d": "d", "c": "d", "a": "c", "b": "c", "x": "c"}
+
+
+@pytest.mark.parametrize("reverse", [True, False])
+def test_path_sums_on_random_graphs_equal_the_sum_over_paths(reverse):
+    from s2sad import ir
+    from s2sad.factor import _PathSums
+    from s2sad.naming import Namer
+
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        n = int(rng.integers(4, 16))
+        nodes = [f"v{k}" for k in range(n)]
+        labels = {(nodes[t], nodes[h]): ir.Name(f"l{t}_{h}") for h in range(1, n) for t in range(h)
+                  if rng.random() < 0.35}
+        values = {label.id: float(rng.normal()) for label in labels.values()}
+        sums = _PathSums(nodes, labels, reverse)
+        entries = {(i, o): sums.entry(i, o) for i in nodes for o in nodes}
+        scope = dict(values)
+        for stmt in sums.statements(Namer()):
+            scope[stmt.target] = eval(ir.expr_str(stmt.value), {}, scope)
+        for i in nodes:  # the path sums from i, by accumulation in topological order
+            acc = {i: 1.0}
+            for h in nodes[nodes.index(i) + 1:]:
+                acc[h] = sum(acc.get(t, 0.0) * values[label.id] for (t, hh), label in labels.items() if hh == h)
+            for o in nodes:
+                got = eval(ir.expr_str(entries[i, o]), {}, scope)
+                assert got == pytest.approx(acc.get(o, 0.0), rel=1e-12, abs=1e-12)
+
+
+class _ScalarPrograms:
+    """Random scalar programs of x (a 4-vector) and y: assignments, branches, for and while loops,
+    element reads at constant and run-time indices; every name is bound before any path reads it."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def expr(self, names, index, depth=0):
+        r = self.rng.random()
+        if depth >= 2 or r < 0.35:
+            leaves = [*names, "y", f"x[{self.rng.integers(-4, 4)}]", f"{self.rng.uniform(-1, 1):.2f}"]
+            if index:
+                leaves += [f"x[{index}]", f"x[({index} + {self.rng.integers(1, 4)}) % 4]"]
+            return str(self.rng.choice(leaves))
+        a, b = self.expr(names, index, depth + 1), self.expr(names, index, depth + 1)
+        if r < 0.75:
+            return f"({a} {self.rng.choice(['+', '-', '*'])} {b})"
+        return f"math.{self.rng.choice(['sin', 'cos', 'tanh'])}({a})"
+
+    def block(self, names, pad, index, depth):
+        lines = []
+        for _ in range(int(self.rng.integers(1, 4))):
+            kind = self.rng.choice(["assign", "assign", "if", "for", "while"] if depth < 2 else ["assign"])
+            target = str(self.rng.choice(names))
+            if kind == "assign":
+                lines.append(f"{pad}{target} = {self.expr(names, index)}")
+            elif kind == "if":
+                lines.append(f"{pad}if {self.expr(names, index)} > {self.rng.uniform(-0.5, 0.5):.2f}:")
+                lines += self.block(names, pad + "    ", index, depth + 1)
+                lines.append(f"{pad}else:")
+                lines += self.block(names, pad + "    ", index, depth + 1)
+            elif kind == "for":
+                i = f"i{depth}"
+                lines.append(f"{pad}for {i} in range({self.rng.integers(0, 4)}):")
+                lines += self.block(names, pad + "    ", i, depth + 1)
+                if self.rng.random() < 0.3:
+                    lines += [f"{pad}    if {target} > 2.0:", f"{pad}        break"]
+            else:
+                j = f"j{depth}"
+                lines += [f"{pad}{j} = 0", f"{pad}while {j} < {self.rng.integers(1, 3)}:"]
+                lines += self.block(names, pad + "    ", None, depth + 1)
+                lines.append(f"{pad}    {j} = {j} + 1")
+        return lines
+
+    def source(self, name):
+        names = ["a", "b", "c"]
+        lines = [f"def {name}(x, y):", "    a, b, c = x[0], y, 0.5"]
+        lines += self.block(names, "    ", None, 0)
+        lines.append(f"    return np.array([{', '.join(self.rng.permutation(names)[:2])}, a * y])")
+        return "\n".join(lines) + "\n"
+
+
+def test_random_scalar_programs_equal_jacrev(tmp_path, monkeypatch):
+    import importlib
+
+    rng = np.random.default_rng(2024)
+    gen = _ScalarPrograms(rng)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    factored = 0
+    for k in range(40):
+        name = f"random_program_{k}"
+        (tmp_path / f"{name}.py").write_text("import math\n\nimport numpy as np\n\n\n" + gen.source("f"))
+        fn = importlib.import_module(name).f
+        args = (rng.uniform(-1, 1, 4), float(rng.uniform(-1, 1)))
+        _same(s2sad.jacobian(fn, (0, 1), method="factored")(*args), s2sad.jacrev(fn, (0, 1))(*args))
+        factored += "cannot be factored" not in s2sad.source(fn, (0, 1), stage="factored", args=args)
+    assert factored == 40
 
 
 def test_factored_edges_are_shared_across_pairs():

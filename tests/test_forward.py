@@ -43,13 +43,6 @@ def test_jacfwd_and_jacrev_agree_on_a_loop():
     np.testing.assert_allclose(s2sad.jacfwd(r3_loop)(x), s2sad.jacrev(r3_loop)(x), rtol=1e-12, atol=1e-12)
 
 
-def test_forward_source_reads_like_tangent_code():
-    text = s2sad.source(cf.while_loop, mode="forward")
-    assert "def while_loop_jvp(x, *, x_dot):" in text
-    assert "y_2_dot =" in text and "return y_3, y_3_dot" in text
-    compile(text, "jvp", "exec")
-
-
 def test_forward_mode_transforms_the_source_of_a_function_with_only_a_reverse_rule():
     import test_custom
 

@@ -70,7 +70,7 @@ def test_golden_outputs_can_be_differentiated_again(name):
 
 def test_every_golden_case_is_listed_here():
     pinned = {p.name.split(".")[0] for p in (pathlib.Path(__file__).parent / "golden").glob("*.py")}
-    arrays = {"logistic", "two_layer", "rnn", "lambda_argument", "higher_order_helper", "nested_def"}
+    arrays = {"logistic", "two_layer", "dense", "rnn", "lambda_argument", "higher_order_helper", "nested_def"}
     assert pinned - arrays == set(GOLDEN_ARGS)
 
 

@@ -20,9 +20,9 @@ def test_every_pass_verifies(fn):
     lowered = lower(src, namer)
     ir.verify(lowered)
     assert lowered.ssa and lowered.flat
-    deriv = reverse(lowered, src, namer, [lowered.params.positional[0]], set())
-    ir.verify(deriv.function)
-    text = ir.dump(deriv.function)
+    vjp = reverse(lowered, namer, [lowered.params.positional[0]], set()).vjp
+    ir.verify(vjp)
+    text = ir.dump(vjp)
     assert text.startswith(f"func {fn.__name__}_vjp(")
 
 
@@ -50,3 +50,27 @@ def test_names_follow_the_user():
     lowered = lower(parse_function(corpus.reassign), Namer())
     assert [s.target for s in lowered.body if isinstance(s, ir.Assign)] == [
         "y", "mul", "y_1", "neg", "y_2"]
+
+
+def _regions():
+    """``for i in xs`` carrying ``c`` (result ``r``), whose body holds ``if i: t = c + i``."""
+    branch = ir.If(ir.Name("i"), [ir.Assign("t", ir.BinOp("+", ir.Name("c"), ir.Name("i")))], [], ["u"],
+                   ([ir.Name("t")], [ir.Name("c")]))
+    loop = ir.Loop("for", [branch], "i", ir.Name("xs"), carried=["c"], inits=[ir.Name("x")], nexts=[ir.Name("u")],
+                   results=["r"])
+    return loop, branch
+
+
+def test_bound_and_used_are_a_statements_own():
+    loop, branch = _regions()
+    assert ir.bound(loop) == ("c", "i", "r") and ir.bound(loop, region=False) == ("r",)
+    assert ir.bound(branch) == ("u",) and ir.bound(ir.Assign(("a", "b"), ir.Name("p"))) == ("a", "b")
+    assert ir.used(loop) == ["x", "xs", "u"] and ir.used(branch) == ["i", "t", "c"]
+    assert ir.used(ir.Return(ir.BinOp("*", ir.Name("r"), ir.Name("r")))) == ["r", "r"]
+
+
+def test_bound_in_looks_into_regions():
+    loop, _ = _regions()
+    outer = ir.If(ir.Name("q"), [loop], [ir.Assign("v", ir.Const(1.0))], ["w"], ([ir.Name("r")], [ir.Name("v")]))
+    assert ir.bound_in([outer]) == {"w", "c", "i", "r", "u", "t", "v"}
+    assert ir.bound_in([outer], into_loops=False) == {"w", "r", "v"}

@@ -8,6 +8,7 @@ kept the first call's assumptions would get wrong.
 
 import numpy as np
 import pytest
+from corpus import dense
 
 import s2sad
 from s2sad.cache import MAX_SHAPES, ByShape, get_cache
@@ -93,10 +94,6 @@ def test_matrix_products_are_written_out_for_matrices_only():
     check_grads(products, (rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))))
 
 
-def dense(x, W, b):
-    return np.sum(np.tanh(x @ W + b))
-
-
 @pytest.mark.parametrize("bias, line", [
     ((4,), "b_bar = add_bar.sum(axis=0)"), ((1, 4), "b_bar = add_bar.sum(axis=0, keepdims=True)"),
     ((8, 1), "b_bar = add_bar.sum(axis=1, keepdims=True)"), ((1,), "b_bar = unbroadcast(add_bar, b)")])
@@ -114,8 +111,7 @@ def test_source_shows_the_variant_a_call_runs():
     args = (rng.standard_normal((8, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4))
     generic = s2sad.source(dense, argnums=(0, 1, 2), stage="grad")
     specific = s2sad.source(dense, argnums=(0, 1, 2), stage="grad", args=args)
-    assert "unbroadcast" in generic and "matmul_lhs_adjoint" in generic
-    assert "b_bar = add_bar.sum(axis=0)" in specific and "x_bar = add_bar @ W.T" in specific
+    assert "unbroadcast" in generic and "matmul_lhs_adjoint" in generic  # (specific: test_golden's dense.shapes)
     s2sad.grad(dense, argnums=(0, 1, 2))(*args)
     assert specific == _entry(dense, args, (0, 1, 2)).table[tuple(a.shape for a in args)].generated.grad_text
 

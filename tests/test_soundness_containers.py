@@ -48,7 +48,7 @@ def get(params, x):
 
 
 def first_value(params, x):
-    return np.sum(list(params.values())[0] * x)
+    return np.sum(list(params.values())[0] * x)  # noqa: RUF015  (the construct under test)
 
 
 def tolist(params, x):

@@ -40,7 +40,7 @@ def test_second_derivative_through_a_grad_function():
 
 
 def test_a_third_derivative_through_a_grad_function_is_refused():
-    # the second derivative's code calls a pullback through s2sad.cache.vjp_of, which has no derivative yet
+    # the second derivative's code calls a pullback through s2sad.linker.vjp_of, which has no derivative yet
     for third in (G(G(G(squared_slope))), s2sad.hessian(G(squared_slope))):
         with pytest.raises(s2sad.NoDerivativeRuleError, match="derivatives of derivatives of code that calls"):
             third(0.7)
@@ -147,7 +147,7 @@ def test_other_derivative_makers_of_a_closure_are_refused():
 
 
 def test_a_second_derivative_through_a_closure_derivative_is_refused():
-    # the first derivative's code calls the closure's derivative through s2sad.cache.vjp_of
+    # the first derivative's code calls the closure's derivative through s2sad.linker.vjp_of
     with pytest.raises(s2sad.NoDerivativeRuleError, match="derivatives of derivatives of code that calls"):
         s2sad.hessian(grad_of_a_closure)(0.7)
 

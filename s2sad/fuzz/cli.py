@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     indices = [args.index] if args.index is not None else range(args.start, args.start + args.count)
-    outcomes, refusals, coverage, failures = Counter(), Counter(), Counter(), []
+    outcomes: Counter[str] = Counter()
+    refusals: Counter[str] = Counter()
+    coverage: Counter[str] = Counter()
+    failures = []
     started = time.monotonic()
     with Runner(timeout=args.timeout, higher_order=args.higher_order) as runner:
         for n, index in enumerate(indices):

@@ -1,0 +1,417 @@
+"""The run-time linker: the handles generated code calls to reach other derivatives.
+
+Generated code calls a user function's derivative through a handle bound when the caller
+was transformed (``VJP``, ``JVP``: shared per function and parameters, transformed on first
+call, so recursion needs nothing special), a function known only when called through
+``vjp_of``/``jvp_of`` (cached per code object, rebound to each closure's cells), and a rule
+the user registered through ``RRuleHandle``/``FRuleHandle``. A handle reaches the pipeline
+through ``cache`` (handed ``transform`` when that module loads), so the compiler imports
+this module and not the other way round.
+"""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+import math
+import os
+import sys
+import sysconfig
+import types
+import weakref
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from .cache import SCALAR_TYPES, Cache, carries_derivative, get_cache, pipeline, rebind
+from .custom import checkpointed_loop, rrule
+from .errors import NoDerivativeRuleError, S2SADSyntaxError
+from .frontend import cell_contents, library_cells, source_lines
+from .load import LINEMAPS
+from .mutation import effects
+from .resolve import derivative_source
+from .rules import custom_rule, lookup, rule_name
+from .runtime import add_bars, zeros_like
+from .wrappers import tangents_first
+
+__all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "VJP_OF_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
+
+
+class _Handle:
+    """A derivative of one user function w.r.t. some of its parameters, transformed on first call
+    (so recursion needs nothing special) and shared: ``of`` gives every caller the same one."""
+
+    __slots__ = ("fun", "cache", "_generic", "call", "__weakref__")
+    mode = "reverse"
+    _handles: ClassVar[weakref.WeakKeyDictionary]
+
+    def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
+        self.fun = fun  # held by the generated code that calls it; the caches hold fun weakly
+        self.cache = get_cache(fun, wrt, strict=False, mode=self.mode)
+        self._generic = None
+        self.call = self.__call__  # what generated code binds (see VJP)
+
+    @classmethod
+    def of(cls, fun: types.FunctionType, wrt: tuple[str, ...]):
+        per_fun = cls._handles.setdefault(fun, weakref.WeakValueDictionary())
+        handle = per_fun.get(wrt)
+        if handle is None:
+            handle = per_fun[wrt] = cls(fun, wrt)
+        return handle
+
+    def __repr__(self) -> str:
+        kind = "vjp" if self.mode == "reverse" else "jvp"
+        return f"<s2sad {kind} of {self.fun.__qualname__} w.r.t. {', '.join(self.cache.wrt)}>"
+
+
+class VJP(_Handle):
+    """Generated code binds one per callee (``g_vjp``) and calls ``z, g_pullback = g_vjp(a, b)``.
+
+    It binds the handle's ``call`` (its bound ``__call__``): Python counts a call of an object with
+    ``__call__`` as two frames against the recursion limit, of a bound method as one (recursion goes deeper).
+    """
+
+    __slots__ = ()
+    _handles: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self.cache.entry(args).vjp(*args, **kwargs)
+        except (S2SADSyntaxError, NoDerivativeRuleError) as e:
+            if not _library(self.cache.fun):
+                raise
+            raise _library_error(self.cache.fun, e, sys._getframe(1)) from None
+
+    @staticmethod
+    def __s2sad_source__(handle: VJP, dynamic: bool = False) -> types.FunctionType:
+        """What differentiating a call of ``handle`` transforms: its generated vjp (see ``resolve``)."""
+        return handle.generic()
+
+    def generic(self) -> types.FunctionType:
+        """The generated vjp for any argument types: what a derivative of this derivative transforms."""
+        if self._generic is None:
+            self._generic = pipeline()(self.fun, self.cache.wrt).function
+        return self._generic
+
+
+_LIBRARY_DIRS = tuple({os.path.join(os.path.realpath(sysconfig.get_paths()[k]), "")
+                       for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _library(fun: types.FunctionType) -> bool:
+    """``fun`` is installed library code (the standard library or site-packages), not the user's."""
+    return os.path.realpath(fun.__code__.co_filename).startswith(_LIBRARY_DIRS)
+
+
+def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameType) -> NoDerivativeRuleError:
+    """A library function whose source s2sad transformed and could not differentiate: named as the
+    callable the caller's line called, with the reason found inside it as a note."""
+    loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
+    where = f", the function called at {loc.file}:{loc.line}:\n    {loc.text}" if loc else ""
+    error = NoDerivativeRuleError(
+        f"s2sad has no derivative rule for {rule_name(fun)}{where}\nIt is library code, and s2sad cannot "
+        "differentiate its source (see the note). Register a rule with `@s2sad.rrule(fn)`, or write the "
+        "computation in your own code.")
+    error.reason = getattr(e, "reason", None) or f"{type(e).__name__}: {e}"  # the innermost one
+    error.__notes__ = [f"s2sad: inside it, {error.reason}"]  # (add_note is Python 3.11's)
+    return error
+
+
+VJP_OF_HIGHER_ORDER = (
+    "derivatives of derivatives of code that calls a function value (a lambda, a nested def or a "
+    "function passed as an argument) are not supported yet: the derivative code calls it through "
+    "s2sad.linker.vjp_of. Call a function defined at module level by its name instead")
+
+
+def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
+    """The vjp, w.r.t. some arguments, of a function known only when called (a local or a parameter).
+
+    Generated code calls ``vjp_of(f, positions, keywords, captures)(*args, **kwargs)``.
+    Its pullback returns the cotangents of ``args[i]`` for ``i`` in ``positions``,
+    then of each keyword in ``keywords``, then, when ``captures`` is true, a dict
+    with the cotangent of every float or array the function captured.
+
+    Functions made at run time (nested ``def``, ``lambda``) are new objects on
+    every call of their maker, so the transform is cached by code object and
+    rebound to each function's own closure cells.
+    """
+    if _has_rule(fn):
+        def call_rule(*args, **kwargs):
+            return vjp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions, keywords, captures)(*args, **kwargs)
+
+        call_rule.__s2sad_vjp_of__ = True
+        return call_rule
+    self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
+    cells = fn.__closure__ or ()
+    n = len(cache.wrt) - len(frees)
+
+    def call(*args, **kwargs):
+        args = (*self_arg, *args)
+        vjp = cache.entry(args).vjp
+        if cells:
+            vjp = rebind(vjp, fn)
+        out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
+        _check_no_writes(fn, args, kwargs)
+        if not captures:
+            return out, pullback
+
+        def closure_pullback(out_bar):
+            bars = pullback(out_bar)
+            return (*bars[:n], dict(zip(frees, bars[n:])))
+
+        return out, closure_pullback
+
+    call.__s2sad_vjp_of__ = True
+    return call
+
+
+# code -> {(self?, wrt, mode): Cache} shared by the closures made from that code
+_by_code: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _has_rule(fn) -> bool:
+    """``fn`` is not Python source but has a derivative rule (a NumPy ufunc, ``math.sin``, ...)."""
+    return not isinstance(fn, types.FunctionType | types.MethodType) and (
+        lookup(fn) is not None or custom_rule(fn) is not None)
+
+
+_rule_callers: dict = {}  # (callable, number of positional arguments, keywords) -> a function calling it
+
+
+def _rule_caller(fn, nargs: int, keywords: tuple[str, ...]) -> types.FunctionType:
+    """A Python function calling ``fn`` with ``nargs`` positional arguments and these keywords: a
+    call through a variable (``act = np.tanh; act(x)``) differentiated by ``fn``'s own rule."""
+    key = (fn, nargs, keywords)
+    if key not in _rule_callers:
+        name = f"call_{getattr(fn, '__name__', 'callable')}"
+        params = [f"a{i}" for i in range(nargs)]
+        text = (f"def {name}({', '.join([*params, *(['*', *keywords] if keywords else [])])}):\n"
+                f"    return fn({', '.join([*params, *(f'{k}={k}' for k in keywords)])})\n")
+        filename = f"<s2sad: {name}({nargs} arguments{', ' + ', '.join(keywords) if keywords else ''})>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+        namespace = {"fn": fn}
+        exec(compile(text, filename, "exec"), namespace)
+        _rule_callers[key] = namespace[name]
+    return _rule_callers[key]
+
+
+def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool, mode: str):
+    """For a function known only when called: the bound ``self`` (if a method), the function,
+    its derivative cache (shared by every closure of its code) and the captures to differentiate."""
+    self_arg = ()
+    if isinstance(fn, types.MethodType):
+        self_arg, fn = (fn.__self__,), fn.__func__
+    fn = _as_source(fn)
+    if getattr(fn, "__s2sad_vjp_of__", False):
+        raise NoDerivativeRuleError(VJP_OF_HIGHER_ORDER)
+    if not isinstance(fn, types.FunctionType):
+        raise NoDerivativeRuleError(
+            f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
+            "Python function with source. Call it by its name, so its derivative rule is found "
+            "when the caller is transformed.")
+    code = fn.__code__
+    frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
+                  if captures and carries_derivative(cell_contents(cell)))
+    params = code.co_varnames[: code.co_argcount]
+    named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    shift = len(self_arg)
+    if any(p + shift >= len(params) for p in positions) or any(k not in named for k in keywords):
+        raise TypeError(f"s2sad differentiates {fn.__qualname__} only through arguments that bind to "
+                        "named parameters (not *args or **kwargs)")
+    wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
+    per_code = _by_code.setdefault(code, {})
+    key = (shift, wrt, mode, library_cells(fn))
+    cache = per_code.get(key)
+    if cache is None:
+        source_lines(fn)
+        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+    elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
+        cache.fun = fn
+    return self_arg, fn, cache, frees
+
+
+def _check_no_writes(fn: types.FunctionType, args: tuple, kwargs: dict) -> None:
+    """A function value called in differentiated code may not write into an array, list or dict it is
+    given (or captured): the caller's analysis could not see that write."""
+    written = effects(fn).writes
+    if not written:
+        return
+    values = dict(zip(fn.__code__.co_freevars, map(cell_contents, fn.__closure__ or ())))
+    try:
+        values.update(inspect.signature(fn).bind(*args, **kwargs).arguments)
+    except TypeError:  # the call itself fails, and says why
+        return
+    for name, loc in written.items():
+        if name in values and _mutable(values[name]):
+            where = f", at {loc.file}:{loc.line}:\n    {loc.text}" if loc is not None else ""
+            raise S2SADSyntaxError(
+                f"{fn.__qualname__}, called through a variable in differentiated code, writes into {name!r} in "
+                f"place{where}\ns2sad follows such writes only in functions called by name. Call it by name, or "
+                "make it return the new value instead", loc) if loc is not None else NoDerivativeRuleError(
+                f"{fn.__qualname__}, called through a variable in differentiated code, may write into {name!r}; "
+                "call it by name, or make it return the new value instead")
+
+
+def _mutable(value) -> bool:
+    if isinstance(value, tuple):  # (*args)
+        return any(map(_mutable, value))
+    return not isinstance(value, SCALAR_TYPES + (complex, str, bytes, type(None)))
+
+
+def _as_source(fn):
+    """A grad function (``s2sad.grad(g)``) as the generated code that computes it."""
+    source = derivative_source(fn, dynamic=True)
+    return fn if source is None else source
+
+
+class JVP(_Handle):
+    """Generated forward-mode code calls ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
+
+    __slots__ = ("caller",)  # nested.jvp_caller's function calling this handle, once made
+    mode = "forward"
+    _handles: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+
+    def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
+        super().__init__(fun, wrt)
+        self.caller: types.FunctionType | None = None
+
+    def generic(self) -> types.FunctionType:
+        """The generated jvp for any argument types, taking the tangents first (``wrappers.tangents_first``):
+        what a derivative of this derivative transforms."""
+        if self._generic is None:
+            generated = pipeline()(self.fun, self.cache.wrt, mode="forward")
+            self._generic = tangents_first(generated.function, generated.tangent_names)
+        return self._generic
+
+    def __call__(self, *args, tangents=(), **kwargs):
+        try:
+            e = self.cache.entry(args)
+            return e.vjp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        except (S2SADSyntaxError, NoDerivativeRuleError) as e:
+            if not _library(self.cache.fun):
+                raise
+            raise _library_error(self.cache.fun, e, sys._getframe(1)) from None
+
+
+def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
+    """The jvp of a function known only when called; see ``vjp_of``. With ``captures`` the
+    last tangent is a dict with the tangents of the values the function captured."""
+    if _has_rule(fn):
+        return lambda *args, tangents=(), **kwargs: jvp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions,
+                                                           keywords, captures)(*args, tangents=tangents, **kwargs)
+    self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
+
+    def call(*args, tangents=(), **kwargs):
+        args = (*self_arg, *args)
+        if captures:
+            tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
+        e = cache.entry(args)
+        jvp = rebind(e.vjp, fn) if fn.__closure__ else e.vjp
+        out = jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
+        _check_no_writes(fn, args, kwargs)  # (after: a callee s2sad cannot transform says so first)
+        return out
+
+    return call
+
+
+# ----- the handles of custom rules and checkpoints -----
+
+
+def _fill(bars, args, positions):
+    """The cotangents at ``positions``, with a rule's ``None`` turned into a zero."""
+    return tuple(zeros_like(args[i]) if bars[i] is None else bars[i] for i in positions)
+
+
+class _RuleHandle:
+    """A registered rule as generated code calls it, for the differentiated ``positions``."""
+
+    __slots__ = ("rule", "positions")
+    kind = ""
+
+    def __init__(self, rule: Callable, positions: tuple[int, ...]) -> None:
+        self.rule = rule
+        self.positions = positions
+
+    def __repr__(self) -> str:
+        return f"<s2sad {self.kind} {getattr(self.rule, '__qualname__', self.rule)}>"
+
+
+class RRuleHandle(_RuleHandle):
+    """Calls a registered ``rrule`` and keeps the cotangents of the differentiated positions."""
+
+    __slots__ = ()
+    kind = "rrule"
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        out, pullback = self.rule(*args, **kwargs)
+        positions = self.positions
+
+        def rrule_pullback(out_bar):
+            bars = pullback(out_bar)
+            if len(bars) != len(args):
+                raise TypeError(f"the pullback of {getattr(self.rule, '__name__', self.rule)} returned "
+                                f"{len(bars)} cotangents for {len(args)} positional arguments")
+            return _fill(bars, args, positions)
+
+        return out, rrule_pullback
+
+
+class FRuleHandle(_RuleHandle):
+    """Calls a registered ``frule`` from generated forward-mode code."""
+
+    __slots__ = ()
+    kind = "frule"
+
+    def __call__(self, *args: Any, tangents: tuple = ()):
+        full: list[Any] = [None] * len(args)
+        for i, t in zip(self.positions, tangents):
+            full[i] = t
+        out, out_dot = self.rule(args, tuple(full))
+        return out, (zeros_like(out) if out_dot is None else out_dot)
+
+
+@rrule(checkpointed_loop)
+def _checkpointed_loop_rrule(step, state, n, *params):
+    k = max(1, math.isqrt(n))
+    saved = []
+    for i in range(n):
+        if i % k == 0:
+            saved.append(state)
+        state = step(state, *params)
+    code = step.__code__
+    vjp = VJP.of(step, tuple(code.co_varnames[: 1 + len(params)]))
+
+    def checkpointed_loop_pullback(out_bar):
+        state_bar, param_bars = out_bar, [zeros_like(p) for p in params]
+        for seg in range(len(saved) - 1, -1, -1):
+            s, pullbacks = saved[seg], []
+            for _ in range(seg * k, min(n, seg * k + k)):  # recompute the segment, keeping its pullbacks
+                s, pullback = vjp(s, *params)
+                pullbacks.append(pullback)
+            for pullback in reversed(pullbacks):
+                bars = pullback(state_bar)
+                state_bar = bars[0]
+                param_bars = [add_bars(a, b) for a, b in zip(param_bars, bars[1:])]
+        return (None, state_bar, None, *param_bars)
+
+    return state, checkpointed_loop_pullback
+
+
+class CheckpointHandle:
+    """Runs a checkpointed function plainly; its pullback recomputes it with its vjp."""
+
+    __slots__ = ("vjp",)
+
+    def __init__(self, fn: Callable, wrt: tuple[str, ...]) -> None:
+        self.vjp = VJP.of(fn, wrt)
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        out = self.vjp.fun(*args, **kwargs)
+        vjp = self.vjp
+
+        def recompute_pullback(out_bar):
+            return vjp(*args, **kwargs)[1](out_bar)
+
+        return out, recompute_pullback
+
+    def __repr__(self) -> str:
+        return f"<s2sad checkpointed vjp of {self.vjp.fun.__qualname__}>"

@@ -1,0 +1,66 @@
+"""What reverse and forward mode share: references to run-time helpers, and refusing calls no rule
+differentiates before either mode builds anything."""
+
+from __future__ import annotations
+
+import builtins
+
+from . import ir, runtime
+from .activity import MISSING, Analysis, check_uses, method_receiver
+from .errors import NoDerivativeRuleError
+from .linker import VJP_OF_HIGHER_ORDER, jvp_of, vjp_of
+from .rules import rule_name
+
+__all__ = ["helper", "zeros", "check_rules", "no_rule_error"]
+
+
+def helper(name: str) -> ir.Ref:
+    """A reference to the run-time helper ``name`` (``runtime``'s, the linker's, or a builtin), bound by name
+    when the function is emitted (``codegen.bind_helpers``)."""
+    obj = {"vjp_of": vjp_of, "jvp_of": jvp_of}.get(name) or getattr(runtime, name, None) or getattr(builtins, name)
+    return ir.Ref((name,), obj, helper=True)
+
+
+def zeros(name: str) -> ir.Expr:
+    """``zeros_like(name)``: a zero materialised where a symbolic one cannot stand."""
+    return ir.Call(helper("zeros_like"), [ir.Name(name)])
+
+
+def check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
+    """A call with no rule is an error only where a cotangent must pass through it; a method s2sad
+    has no rule for, of a container or object that carries a gradient, is an error wherever it is
+    called (it may change the container in place). Any other use of a derivative that no rule
+    differentiates is refused by ``check_uses``."""
+    check_uses(forward, analysis)
+    for stmt in ir.walk(forward):
+        if isinstance(stmt, ir.Assign):
+            p = analysis.prims[id(stmt)]
+            if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
+                raise no_rule_error(p.callee, stmt.loc)
+            receiver = method_receiver(p)
+            if receiver is not None and receiver.id in analysis.varied:
+                loc = stmt.loc
+                raise NoDerivativeRuleError(
+                    f"s2sad has no derivative rule for the method .{p.func.attr}() of a list, dict or object that "
+                    f"carries a gradient, called at {loc.file}:{loc.line}:\n    {loc.text}\n"
+                    "s2sad differentiates list.append/extend/pop, dict item writes, dict.items/values/keys/get "
+                    "and NumPy's array methods; rewrite this with those (or copy into a new list), or register "
+                    "a rule for a function that does it with `@s2sad.rrule`.")
+
+
+def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
+    """The error for a call of ``callee``, which has no rule, that a derivative must pass through."""
+    if callee is vjp_of:
+        return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is None:
+        what = "a callable that could not be resolved when differentiating"
+    elif isinstance(callee, str):
+        what = f"the method or attribute {callee}"
+    else:
+        what = rule_name(callee)
+    return NoDerivativeRuleError(
+        f"s2sad has no derivative rule for {what}, called at {loc.file}:{loc.line}:\n    {loc.text}\n"
+        "and a gradient must flow through it. Register one with `@s2sad.rrule(fn)` (a function "
+        "returning the value and a pullback; see the README), or, if no gradient should flow "
+        "through it, mark it with `s2sad.nondifferentiable(fn)`."
+    )

@@ -1,0 +1,158 @@
+"""Resolving a callee: what differentiating a call to a given object means.
+
+``resolve(fn)`` answers once, for the analyses and for both modes, whether a call of ``fn`` is
+differentiated by a rule of the table (``RuleCall``), by a rule the user registered or a
+checkpoint (``CustomRule``), by transforming Python source (``UserFunction``), through the
+generated code of a derivative s2sad made (``DerivativeFunction``: a grad function, a vjp
+handle), is not differentiable (``NonDifferentiable``), or has no rule (``Missing``). ``resolve_func``
+resolves the called expression of an IR call: a local or a parameter is a ``FunctionValue``,
+known only when the call runs.
+
+A derivative s2sad made says what stands for it: a function with a ``__s2sad_source__``
+attribute, or an object (or the object a bound method is bound to) whose class has one;
+``__s2sad_source__(obj, dynamic)`` returns the function to transform in its place. That keeps
+this module below the run time and the user API.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import types
+from dataclasses import dataclass
+
+from . import ir, primitives  # noqa: F401  (every rule declared before the first lookup)
+from .custom import Checkpointed
+from .errors import S2SADSyntaxError
+from .frontend import DYNAMIC
+from .rules import FRULES, NONDIFFERENTIABLE, Rule, custom_rule, lookup
+
+__all__ = ["Callee", "RuleCall", "CustomRule", "UserFunction", "DerivativeFunction", "FunctionValue",
+           "NonDifferentiable", "Missing", "resolve", "resolve_func", "derivative_source", "call_target", "plain"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCall:
+    """A primitive of the rule table: its template is inlined."""
+
+    rule: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class CustomRule:
+    """A callable with a rule the user registered (``rrule``/``frule``), or a checkpointed function:
+    generated code calls it through a handle."""
+
+    fn: object
+
+
+@dataclass(frozen=True, slots=True)
+class UserFunction:
+    """A Python function (or a method of a global object) whose source is transformed."""
+
+    fn: object
+
+
+@dataclass(frozen=True, slots=True)
+class DerivativeFunction:
+    """A derivative s2sad made (a grad function, a vjp handle): ``source``, the generated code that
+    computes it, is transformed in its place (a derivative of a derivative)."""
+
+    fn: object
+    source: object
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionValue:
+    """A local or a parameter: the function is known only when the call runs (``vjp_of``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NonDifferentiable:
+    """No gradient flows through the call: its result is a constant."""
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """No rule, and no source s2sad may transform. ``fn`` is None where the callee is unknown."""
+
+    fn: object = None
+
+
+Callee = RuleCall | CustomRule | UserFunction | DerivativeFunction | FunctionValue | NonDifferentiable | Missing
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def resolve(fn: object) -> Callee:
+    """What differentiating a call of ``fn`` means (see the module docstring). A user's rule wins over
+    everything else; s2sad's own functions are differentiated only through rules, never transformed."""
+    if fn is ir.UNKNOWN:
+        return Missing()
+    if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
+        return CustomRule(fn)
+    source = derivative_source(fn)
+    if source is not None:
+        return DerivativeFunction(fn, source)
+    rule = lookup(fn)
+    if rule is not None:
+        return RuleCall(rule)
+    try:
+        if fn in NONDIFFERENTIABLE:
+            return NonDifferentiable()
+    except TypeError:  # unhashable
+        pass
+    if (isinstance(fn, types.FunctionType) or (
+            isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType))) and not _internal(fn):
+        return UserFunction(fn)
+    return Missing(fn)
+
+
+def resolve_func(func: ir.Expr) -> Callee:
+    """The callee of an IR call of ``func`` (not a method call)."""
+    if isinstance(func, ir.Name) or (isinstance(func, ir.Ref) and func.value is DYNAMIC):
+        return FunctionValue()
+    return resolve(func.value if isinstance(func, ir.Ref) else ir.UNKNOWN)
+
+
+def derivative_source(fn: object, dynamic: bool = False) -> object | None:
+    """For a derivative s2sad made, the function to transform in its place (None for anything else).
+    ``dynamic``: it is a value met when differentiated code runs (see ``api.differentiable``)."""
+    for obj in (fn, getattr(fn, "__self__", None)):  # (a handle's bound ``__call__``)
+        source_of = obj.__dict__.get("__s2sad_source__") if isinstance(obj, types.FunctionType) else getattr(
+            type(obj), "__s2sad_source__", None)  # (read from the class: an object's __getattr__ may answer anything)
+        if source_of is not None:
+            return source_of(obj, dynamic)
+    return None
+
+
+def _internal(fn: object) -> bool:
+    """A function of s2sad's own source: differentiated only through a rule, never transformed."""
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
+    return code is not None and os.path.dirname(os.path.abspath(code.co_filename)) == _PACKAGE
+
+
+def plain(fn: object) -> object:
+    """A checkpointed function's own function (``fn`` itself otherwise)."""
+    return fn.fn if isinstance(fn, Checkpointed) else fn
+
+
+def call_target(fn: object, func: ir.Expr | None, positions: list[int], keywords: list[str], loc: ir.Loc
+                ) -> tuple[types.FunctionType, list[ir.Expr], tuple[str, ...]]:
+    """For a call into user code of ``fn`` (through ``func``) with differentiated arguments at
+    ``positions`` and ``keywords``: the function to differentiate, the receiver to pass it first (a
+    method of a global object) and the parameters those arguments bind to."""
+    fn, receiver = plain(fn), []
+    if isinstance(fn, types.MethodType):  # a method of a global object, passed its receiver first
+        receiver = [func.value if isinstance(func, ir.Attr) else  # `obj.method(x)`: the global read again
+                    ir.Ref((f"{fn.__name__}_self",), fn.__self__, helper=True)]  # a global bound method: bound
+        fn = fn.__func__
+    assert isinstance(fn, types.FunctionType), "resolve: a call into user code calls a Python function"
+    params = inspect.signature(fn).parameters
+    positional = [n for n, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(i + len(receiver) >= len(positional) for i in positions) or any(
+            k not in params or params[k].kind in (params[k].VAR_POSITIONAL, params[k].VAR_KEYWORD) for k in keywords):
+        raise S2SADSyntaxError(
+            f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
+            "pass it to a named parameter", loc)
+    return fn, receiver, tuple(positional[i + len(receiver)] for i in positions) + tuple(keywords)
