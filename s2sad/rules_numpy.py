@@ -284,7 +284,10 @@ def _astype(g, ans, x, dtype, **kwargs):
 
 
 RULES["ndarray.astype"] = Rule("ndarray.astype", _astype, diff=(0,))
-METHODS["astype"] = "ndarray.astype"  # a method with no NumPy function of its own
+METHODS["astype"] = "ndarray.astype"
+if hasattr(numpy, "astype"):  # (a function too from NumPy 2.1)
+    defrule(numpy.astype, "numpy.astype", _astype, diff=(0,))
+ATTRIBUTES.update(imag=None)  # (of a real array: zeros; complex numbers are refused)
 
 # ----- writers: refused where a derivative is involved (activity.check_uses) -----
 
@@ -363,7 +366,7 @@ _JOINT = [
     numpy.diff, numpy.tile, numpy.repeat, numpy.concatenate, numpy.stack, numpy.vstack, numpy.hstack,
     numpy.dstack, numpy.column_stack, numpy.append, numpy.split, numpy.array_split, numpy.take,
     numpy.take_along_axis, numpy.cumsum, numpy.trace, numpy.diag, numpy.diagonal, numpy.full, numpy.full_like,
-    numpy.where, numpy.real, numpy.conj, numpy.conjugate, numpy.positive, "ndarray.astype",
+    numpy.where, numpy.real, numpy.conj, numpy.conjugate, numpy.positive, "ndarray.astype", getattr(numpy, "astype", None),
 ]
 set_forward(_JOINT, linear="joint")
 # (padding values are constants: the tangent is padded with zeros)
