@@ -242,8 +242,7 @@ def _band_width(l_and_u) -> tuple[int, int]:
 def _solve_banded(g, ans, l_and_u, ab, b, **kwargs):
     """x = A⁻¹ b: b̄ = A⁻ᵀ x̄ (the transpose is banded, (u, l)), āb = -(b̄ xᵀ) on the band."""
     _flags(kwargs)
-    l, u = _band_width(l_and_u)
-    b_bar = sl.solve_banded((u, l), rs.banded_transpose(ab, l_and_u), g)
+    b_bar = sl.solve_banded(_swapped(l_and_u), rs.banded_transpose(ab, l_and_u), g)
     return None, -rs.banded_outer(b_bar, ans, l_and_u), b_bar
 
 
@@ -257,8 +256,9 @@ defrule(_sl.solve_banded, "scipy.linalg.solve_banded", _solve_banded, diff=(1, 2
 
 
 def _swapped(l_and_u):
-    l, u = _band_width(l_and_u)
-    return sym((u, l))
+    """The band ``(u, l)`` of the transpose of a band ``(l, u)``."""
+    below, above = _band_width(l_and_u)
+    return sym((above, below))
 
 
 defrule(runtime_scipy.banded_transpose, "banded_transpose", lambda h, ans, ab, l_and_u: (

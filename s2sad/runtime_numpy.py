@@ -529,7 +529,7 @@ def _jet_mul(a: dict, b: dict) -> dict:
 
 def _jet_factors(xf, vfs) -> list[dict]:
     """The factors ``x[j] + sum_l eps_l vs[l][j]`` along the last axis."""
-    return [{0: xf[..., j], **{1 << l: v[..., j] for l, v in enumerate(vfs)}} for j in range(xf.shape[-1])]
+    return [{0: xf[..., j], **{1 << k: v[..., j] for k, v in enumerate(vfs)}} for j in range(xf.shape[-1])]
 
 
 def _jet_full(a: dict, b: dict, m: int, like):

@@ -39,19 +39,18 @@ def signal_adjoint(g, a, b, mode, kind, which):
 
 def _band(l_and_u, n):
     """Each stored diagonal (row ``u + d`` of ``ab``, ``d = i - j``) and the columns ``j`` it holds."""
-    l, u = l_and_u
-    return [(u + d, slice(max(0, -d), min(n, n - d))) for d in range(-u, l + 1)]
+    below, above = l_and_u
+    return [(above + d, slice(max(0, -d), min(n, n - d))) for d in range(-above, below + 1)]
 
 
 def banded_transpose(ab, l_and_u):
     """The banded storage of the transpose (whose band is ``(u, l)``)."""
     ab = np.asarray(ab)
-    n, (l, u) = ab.shape[-1], l_and_u
+    n, (below, above) = ab.shape[-1], l_and_u
     out = np.zeros_like(ab, dtype=np.result_type(ab, 1.0))
     for row, cols in _band(l_and_u, n):
-        d = row - u  # a[j + d, j] is the transpose's [j, j + d], on its row l - d
-        shifted = slice(cols.start + d, cols.stop + d)
-        out[l - d, shifted] = ab[row, cols]
+        d = row - above  # a[j + d, j] is the transpose's [j, j + d], on its row below - d
+        out[below - d, cols.start + d: cols.stop + d] = ab[row, cols]
     return out
 
 
@@ -59,10 +58,10 @@ def banded_outer(x, y, l_and_u):
     """The band of ``x @ y.T`` (vectors: their outer product), in banded storage."""
     x, y = np.asarray(x), np.asarray(y)
     x2, y2 = (x[:, None], y[:, None]) if x.ndim == 1 else (x, y)
-    n, (l, u) = x2.shape[0], l_and_u
-    out = np.zeros((l + u + 1, n), np.result_type(x, y, 1.0))
+    n, (below, above) = x2.shape[0], l_and_u
+    out = np.zeros((below + above + 1, n), np.result_type(x, y, 1.0))
     for row, cols in _band(l_and_u, n):
-        d = row - u
+        d = row - above
         out[row, cols] = np.sum(x2[cols.start + d: cols.stop + d] * y2[cols], axis=-1)
     return out
 
@@ -70,10 +69,10 @@ def banded_outer(x, y, l_and_u):
 def banded_matmul(ab, x, l_and_u):
     """The banded matrix stored in ``ab`` times ``x`` (a vector or a matrix)."""
     ab, x = np.asarray(ab), np.asarray(x)
-    n, (l, u) = ab.shape[-1], l_and_u
+    n, above = ab.shape[-1], l_and_u[1]
     out = np.zeros(x.shape, np.result_type(ab, x, 1.0))
     for row, cols in _band(l_and_u, n):
-        d = row - u
+        d = row - above
         part = ab[row, cols]
         out[cols.start + d: cols.stop + d] += part[:, None] * x[cols] if x.ndim > 1 else part * x[cols]
     return out

@@ -23,6 +23,7 @@ import s2sad
 from s2sad.pytree import differentiable
 from s2sad.testing import check_grads
 
+
 def _argnums(args) -> tuple[int, ...]:
     return tuple(i for i, a in enumerate(args) if differentiable(a))
 
