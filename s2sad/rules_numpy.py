@@ -287,7 +287,6 @@ RULES["ndarray.astype"] = Rule("ndarray.astype", _astype, diff=(0,))
 METHODS["astype"] = "ndarray.astype"
 if hasattr(numpy, "astype"):  # (a function too from NumPy 2.1)
     defrule(numpy.astype, "numpy.astype", _astype, diff=(0,))
-ATTRIBUTES.update(imag=None)  # (of a real array: zeros; complex numbers are refused)
 
 # ----- writers: refused where a derivative is involved (activity.check_uses) -----
 
@@ -373,6 +372,9 @@ set_forward(_JOINT, linear="joint")
 set_forward([numpy.pad], forward=lambda ans, dots, x, pad_width, *a, **k: np.pad(dots[0], pad_width))
 set_forward([numpy.tensordot, numpy.einsum, numpy.outer, numpy.inner, numpy.kron], linear="multi")
 ATTRIBUTES["real"] = dataclasses.replace(ATTRIBUTES["real"], linear="joint")
+# (a complex value met in between: the tangent of its real part or conjugate is that of the tangent)
+set_forward([numpy.real], forward=lambda ans, dots, x: np.real(dots[0]))
+set_forward([numpy.conj, numpy.conjugate], forward=lambda ans, dots, x: np.conj(dots[0]))
 
 
 def _reduced(weights: Sym, x_dot: Sym, axis, keepdims) -> Sym:

@@ -87,7 +87,7 @@ def _partition_forward(ans, dots, a, kth, axis=None, kind=None, order=None):
 
 
 defrule(numpy.partition, "numpy.partition", _partition, diff=(0,), forward=_partition_forward)
-NONDIFFERENTIABLE.update([runtime_numpy.partition_order, numpy.argpartition, numpy.angle, numpy.imag])
+NONDIFFERENTIABLE.update([runtime_numpy.partition_order, numpy.argpartition])
 
 
 def _gradient(g, ans, f, *spacings, axis=None, edge_order=None):
