@@ -47,7 +47,7 @@ from .activity import (
     check_uses,
     method_receiver,
 )
-from .cache import VJP, VJP_OF_HIGHER_ORDER, vjp_of
+from .cache import VJP, VJP_OF_HIGHER_ORDER, jvp_of, vjp_of
 from .custom import Checkpointed, CheckpointHandle, RRuleHandle
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .frontend import Source
@@ -164,7 +164,7 @@ def _check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
 
 
 def _no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
-    if callee is vjp_of:
+    if callee is vjp_of or callee is jvp_of:
         return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is None:
         what = "a callable that could not be resolved when differentiating"

@@ -215,3 +215,14 @@ def test_generated_functions_of_the_same_text_do_not_share_derivatives():
     x = np.array([0.3, 0.5])
     for f, second_derivative in ((sine, -np.sin(x)), (cosine, -np.cos(x))):
         np.testing.assert_allclose(s2sad.jacfwd(s2sad.jacfwd(f))(x), np.diag(second_derivative), rtol=1e-12)
+
+
+def test_the_derivative_of_a_hessian_is_the_third_derivative():
+    x = np.array([0.3, -0.7, 1.1])
+    third = s2sad.jacfwd(s2sad.hessian(tanh_cubed))(x, 1.5)
+    np.testing.assert_allclose(third, s2sad.jacfwd(s2sad.jacfwd(s2sad.jacfwd(tanh_cubed)))(x, 1.5), rtol=1e-12,
+                               atol=1e-14)
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="or a pullback, in the code of a derivative"):
+        s2sad.jacfwd(s2sad.hessian(calls_tanh_cubed))(x)  # (its gradient calls tanh_cubed's pullback)
+    with pytest.raises(s2sad.SourceUnavailableError, match="already an s2sad hessian function"):
+        s2sad.grad(lambda y: np.sum(s2sad.hessian(tanh_cubed, argnums=(0, 1))(y, 0.5)[0][0]))(x)
