@@ -554,6 +554,9 @@ def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
                           wrt, jac(*args))
 
     hessian_fn.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
+    hessian_fn.__s2sad_transform__ = "hessian"
+    if single:  # differentiated again as the jacfwd it runs
+        hessian_fn.__s2sad_source__ = jac.__s2sad_source__
     return hessian_fn
 
 

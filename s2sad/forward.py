@@ -160,9 +160,9 @@ class _Tangent:
                     ir.Call(helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
             diff = rule.diff if rule.diff is not None else range(len(p.args))
             if rule.linear == "joint":
-                return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}))
+                return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}, p))
             if rule.linear == "multi":
-                parts = [Sym(_rebuild(stmt.value, {i: dots[i]})) for i in diff if dots[i] is not None]
+                parts = [Sym(_rebuild(stmt.value, {i: dots[i]}, p)) for i in diff if dots[i] is not None]
                 total = parts[0]
                 for part in parts[1:]:
                     total = total + part
@@ -302,9 +302,10 @@ def _atom(e: ir.Expr, hint: str, block: list[ir.Stmt], tangent: _Tangent) -> ir.
     return ir.Name(name)
 
 
-def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
-    """``value`` (a call, operator, subscript or attribute) with operand ``i`` replaced; an in-place
-    operator (``y @= w``) becomes the plain one, so that no tangent is changed in place."""
+def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr], p) -> ir.Expr:
+    """``value`` (a call, operator, subscript or attribute) with operand ``i`` (of the primitive ``p``: keywords
+    a rule differentiates are bound to their positions) replaced; an in-place operator (``y @= w``) becomes
+    the plain one, so that no tangent is changed in place."""
     if isinstance(value, ir.Call) and isinstance(value.func, ir.Ref) and value.func.value in INPLACE_OPS:
         op = next(o for o, f in INPLACE_FUNCS.items() if f is value.func.value)
         value = ir.BinOp(op, *value.args)
@@ -321,8 +322,7 @@ def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
         receiver = replaced.get(0, value.func.value)
         args = [replaced.get(i + 1, a) for i, a in enumerate(value.args)]
         return ir.Call(ir.Attr(receiver, value.func.attr), args, value.kwargs)
-    args = [replaced.get(i, a) for i, a in enumerate(value.args)]
-    return ir.Call(value.func, args, value.kwargs)
+    return ir.Call(value.func, [replaced.get(i, a) for i, a in enumerate(p.args)], list(p.kwargs.items()))
 
 
 def _tangent_spans(syms: list[Sym], dsyms: list[Sym | None], ans: Sym) -> bool:

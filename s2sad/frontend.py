@@ -14,6 +14,7 @@ import __future__
 
 import ast
 import builtins
+import copy
 import functools
 import inspect
 import linecache
@@ -101,10 +102,13 @@ def library_value(value: object) -> bool:
     return callable(value) and module.split(".")[0] in ("s2sad", "numpy", "math", "builtins", "scipy", "operator")
 
 
-def library_cells(fn: types.FunctionType) -> tuple[int, ...]:
-    """The identities of the library values ``fn``'s closure holds (long-lived objects): part of the key
-    of a transform that serves every closure of ``fn``'s code."""
-    return tuple(id(v) for v in (cell_contents(c) for c in fn.__closure__ or ()) if library_value(v))
+def library_cells(fn: types.FunctionType) -> tuple:
+    """The file of ``fn``'s code and the identities of the library values its closure holds: part of the
+    key of a transform that serves every closure of ``fn``'s code. (Code objects compare equal by their
+    content, not their file: two functions s2sad generated from the same text are told apart by their
+    file, each its own, which also keeps the identities of the values they hold from being reused.)"""
+    cells = (cell_contents(c) for c in fn.__closure__ or ())
+    return fn.__code__.co_filename, *(id(v) for v in cells if library_value(v))
 
 
 def cell_contents(cell: types.CellType) -> object:
@@ -357,7 +361,7 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
             f"s2sad could not isolate the lambda at {code.co_filename}:{code.co_firstlineno} ({why}). "
             "Give it a name with def."
         )
-    lam = found[0]
+    lam = copy.deepcopy(found[0])  # (the file's tree is cached, and desugaring rewrites in place)
     ret = gast.Return(value=lam.body)
     gast.copy_location(ret, lam.body)
     tree = gast.FunctionDef(

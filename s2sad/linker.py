@@ -118,8 +118,9 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 VJP_OF_HIGHER_ORDER = (
     "derivatives of derivatives of code that calls a function value (a lambda, a nested def or a "
-    "function passed as an argument) are not supported yet: the derivative code calls it through "
-    "s2sad.linker.vjp_of. Call a function defined at module level by its name instead")
+    "function passed as an argument; or a pullback, in the code of a derivative of a function that "
+    "calls another) are not supported yet: the derivative code calls it through s2sad.linker.vjp_of "
+    "or jvp_of. Call a function defined at module level by its name instead")
 
 
 def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
@@ -208,6 +209,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
             "Python function with source. Call it by its name, so its derivative rule is found "
             "when the caller is transformed.")
+    source_lines(fn)  # (a derivative function s2sad cannot transform again says so)
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                   if captures and carries_derivative(cell_contents(cell)))
@@ -222,7 +224,6 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     key = (shift, wrt, mode, library_cells(fn))
     cache = per_code.get(key)
     if cache is None:
-        source_lines(fn)
         cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn

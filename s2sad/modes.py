@@ -50,7 +50,7 @@ def check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
 
 def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     """The error for a call of ``callee``, which has no rule, that a derivative must pass through."""
-    if callee is vjp_of:
+    if callee is vjp_of or callee is jvp_of:
         return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is None:
         what = "a callable that could not be resolved when differentiating"

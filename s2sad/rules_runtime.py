@@ -25,10 +25,10 @@ derivative there is zero (almost everywhere), as for ``sign``.
 from __future__ import annotations
 
 from . import runtime, runtime_numpy
-from .rules import NONDIFFERENTIABLE, NotConst, Sym, defrule, np, plus, py, rt
+from .rules import NONDIFFERENTIABLE, NotConst, Sym, _Namespace, defrule, np, plus, py, rt
 from .rules_numpy import rn
 
-__all__: list[str] = []
+__all__ = ["product_adjoint"]
 
 
 def _reduced_sum(h: Sym, axis: Sym, keepdims: Sym) -> Sym:
@@ -210,11 +210,12 @@ NONDIFFERENTIABLE.add(runtime_numpy.logical_not)
 # ----- the adjoints of products: multilinear in the cotangent and the other operands -----
 
 
-def _product_adjoint(helper, product) -> None:
+def product_adjoint(helper, product, namespace=rn) -> None:
     """Rules for ``helper(g, a, b, *rest, which)``, the cotangent of operand ``which`` of
     ``product(a, b, *rest)``: ``<h, helper(g, a, b)> = <g, product(a with h, b)>``, so ``g`` gets
-    ``product(a with h, b)`` and the other operand ``helper(g, a with h, b)`` for itself."""
-    emit = getattr(rn, helper.__name__)
+    ``product(a with h, b)`` and the other operand ``helper(g, a with h, b)`` for itself. ``namespace``:
+    where generated code finds ``helper``."""
+    emit = getattr(namespace, helper.__name__)
 
     def reverse(h, ans, g, a, b, *rest):
         which = rest[-1].const
@@ -231,9 +232,19 @@ def _product_adjoint(helper, product) -> None:
     defrule(helper, helper.__name__, reverse, diff=(0, 1, 2), forward=forward)
 
 
-_product_adjoint(runtime_numpy.tensordot_adjoint, lambda a, b, axes: np.tensordot(a, b, axes))
-_product_adjoint(runtime_numpy.inner_adjoint, np.inner)
-_product_adjoint(runtime_numpy.kron_adjoint, np.kron)
+product_adjoint(runtime_numpy.tensordot_adjoint, lambda a, b, axes: np.tensordot(a, b, axes))
+product_adjoint(runtime_numpy.inner_adjoint, np.inner)
+product_adjoint(runtime_numpy.kron_adjoint, np.kron)
+try:
+    import scipy.signal as _signal
+except ImportError:  # scipy is optional
+    pass
+else:
+    from . import runtime_scipy
+
+    signal = _Namespace("scipy_signal", _signal, scalar_out=False)
+    product_adjoint(runtime_scipy.signal_adjoint, lambda a, b, mode, kind: getattr(signal, kind.const)(a, b, mode),
+                    _Namespace("", runtime_scipy, scalar_out=False))
 
 
 def _einsum_reverse(h, ans, g, subscripts, which, *operands):

@@ -3,7 +3,8 @@
 # when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
 # The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """``scipy.linalg``: ``inv``, ``det``, ``solve_triangular``, ``cholesky``, ``cho_factor``/``cho_solve``,
-``lu_factor``/``lu_solve``, ``expm`` and ``solve_sylvester``, registered when scipy is installed.
+``lu_factor``/``lu_solve``, ``solve_banded``, ``sqrtm``, ``expm`` and ``solve_sylvester``, registered when
+scipy is installed.
 
 Each adjoint is written with functions that have rules (triangular solves for the
 factorizations, which they reuse: ``cho_solve`` and ``lu_solve`` solve with the factor they
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import scipy.linalg as _sl
 
-from . import runtime_numpy
+from . import runtime_numpy, runtime_scipy
 from .rules import NONDIFFERENTIABLE, NotConst, _Namespace, defrule, np, plus, rt, sym
 from .rules_linalg import _cholesky, _cholesky_forward, _mT, _trace_solve, linalg
 
@@ -229,6 +230,62 @@ def _lu_solve_forward(ans, dots, lu_and_piv, b, *args, **kwargs):
 
 
 defrule(_sl.lu_solve, "scipy.linalg.lu_solve", _lu_solve, diff=(0, 1), forward=_lu_solve_forward)
+
+# ----- solve_banded: a[i, j] = ab[u + i - j, j] on the band -----
+
+rs = _Namespace("", runtime_scipy, scalar_out=False)
+
+
+def _band_width(l_and_u) -> tuple[int, int]:
+    value = l_and_u.const
+    if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+        raise NotImplementedError("solve_banded's (l, u) must be a constant pair of integers")
+    return value
+
+
+def _solve_banded(g, ans, l_and_u, ab, b, **kwargs):
+    """x = A⁻¹ b: b̄ = A⁻ᵀ x̄ (the transpose is banded, (u, l)), āb = -(b̄ xᵀ) on the band."""
+    _flags(kwargs)
+    b_bar = sl.solve_banded(_swapped(l_and_u), rs.banded_transpose(ab, l_and_u), g)
+    return None, -rs.banded_outer(b_bar, ans, l_and_u), b_bar
+
+
+def _solve_banded_forward(ans, dots, l_and_u, ab, b, **kwargs):
+    _flags(kwargs)
+    moved = None if dots[1] is None else -rs.banded_matmul(dots[1], ans, l_and_u)
+    return sl.solve_banded(l_and_u, ab, plus(dots[2], moved))
+
+
+defrule(_sl.solve_banded, "scipy.linalg.solve_banded", _solve_banded, diff=(1, 2), forward=_solve_banded_forward)
+
+
+def _swapped(l_and_u):
+    """The band ``(u, l)`` of the transpose of a band ``(l, u)``."""
+    below, above = _band_width(l_and_u)
+    return sym((above, below))
+
+
+defrule(runtime_scipy.banded_transpose, "banded_transpose", lambda h, ans, ab, l_and_u: (
+    rs.banded_transpose(h, _swapped(l_and_u)), None), diff=(0,), linear="joint")
+defrule(runtime_scipy.banded_outer, "banded_outer", lambda h, ans, x, y, l_and_u: (
+    rs.banded_matmul(h, y, l_and_u), rs.banded_matmul(rs.banded_transpose(h, l_and_u), x, _swapped(l_and_u)), None),
+        diff=(0, 1), linear="multi")
+defrule(runtime_scipy.banded_matmul, "banded_matmul", lambda h, ans, ab, x, l_and_u: (
+    rs.banded_outer(h, x, l_and_u), rs.banded_matmul(rs.banded_transpose(ab, l_and_u), h, _swapped(l_and_u)), None),
+        diff=(0, 1), linear="multi")
+
+# ----- sqrtm: X X = A, so X Ẋ + Ẋ X = Ȧ (a Sylvester equation) -----
+
+
+def _sqrtm_root(ans, kwargs):
+    if set(kwargs) - {"blocksize"}:
+        raise NotImplementedError("sqrtm with disp= is not supported (its result is a pair)")
+    return rn.require_real(ans, "scipy.linalg.sqrtm")
+
+
+defrule(_sl.sqrtm, "scipy.linalg.sqrtm", lambda g, ans, a, **k: (
+    sl.solve_sylvester(_mT(_sqrtm_root(ans, k)), _mT(_sqrtm_root(ans, k)), g),), diff=(0,),
+        forward=lambda ans, dots, a, **k: sl.solve_sylvester(_sqrtm_root(ans, k), _sqrtm_root(ans, k), dots[0]))
 
 # ----- expm, solve_sylvester -----
 

@@ -780,6 +780,65 @@ def any_of(condlist):
     return np.logical_or.reduce(np.broadcast_arrays(*condlist))
 
 
+def partition_order(x, ans, axis):
+    """For ``ans = np.partition(x, kth, axis)``: at each place of ``ans``, the index along ``axis`` of the
+    element of ``x`` it holds (found from the values: ``ans`` holds ``x``'s, reordered; equal values are
+    matched in order). ``axis`` None: of the flattened ``x``."""
+    x = np.ravel(x) if axis is None else np.asarray(x)
+    axis = 0 if axis is None else axis
+    ranks = np.argsort(np.argsort(ans, axis=axis, kind="stable"), axis=axis, kind="stable")
+    return np.take_along_axis(np.argsort(x, axis=axis, kind="stable"), ranks, axis=axis)
+
+
+def rollaxis_adjoint(g, x, axis, start):
+    """The cotangent of ``x`` in ``np.rollaxis(x, axis, start)``: ``g`` with the axes put back."""
+    n = np.ndim(x)
+    axis, start = axis % n, start + n if start < 0 else start
+    order = [a for a in range(n) if a != axis]
+    order.insert(start - 1 if axis < start else start, axis)
+    return np.transpose(g, np.argsort(order))
+
+
+def gradient_adjoint(g, f, spacings, axis, edge_order):
+    """The cotangent of ``f`` in ``np.gradient(f, *spacings, axis=axis, edge_order=edge_order)`` (uniform
+    spacings): each axis's difference stencil, transposed, applied to its part of ``g``."""
+    f = np.asarray(f)
+    axes = tuple(range(f.ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    parts = list(g) if len(axes) > 1 else [g]
+    steps = list(spacings) * len(axes) if len(spacings) <= 1 else list(spacings)
+    out = np.zeros(f.shape, np.result_type(f, 1.0))
+    for part, ax, step in zip(parts, axes, steps or [1.0] * len(axes)):
+        if np.ndim(step):
+            raise ValueError("s2sad differentiates np.gradient with uniform spacings (numbers), not coordinates")
+        out += np.moveaxis(_stencil_transposed(np.moveaxis(np.asarray(part), ax, 0), edge_order) / step, 0, ax)
+    return out
+
+
+def gradient_of(f, spacings, axis, edge_order):
+    """``np.gradient(f, *spacings, axis=axis, edge_order=edge_order)``."""
+    return np.gradient(f, *spacings, axis=axis, edge_order=edge_order)
+
+
+def _stencil_transposed(h, edge_order):
+    """The transpose of ``np.gradient``'s stencil along the first axis (unit spacing), applied to ``h``."""
+    out = np.zeros(h.shape, np.result_type(h, 1.0))
+    out[2:] += 0.5 * h[1:-1]
+    out[:-2] -= 0.5 * h[1:-1]
+    if edge_order == 1:
+        out[1] += h[0]
+        out[0] -= h[0]
+        out[-1] += h[-1]
+        out[-2] -= h[-1]
+    else:
+        out[0] -= 1.5 * h[0]
+        out[1] += 2.0 * h[0]
+        out[2] -= 0.5 * h[0]
+        out[-1] += 1.5 * h[-1]
+        out[-2] -= 2.0 * h[-1]
+        out[-3] += 0.5 * h[-1]
+    return out
+
+
 def lu_rows(piv):
     """The row order ``rows`` of a ``scipy.linalg.lu_factor`` pivot array: ``a[rows] = L @ U`` (row ``i`` was
     swapped with row ``piv[i]``, in turn)."""

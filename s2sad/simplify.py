@@ -160,14 +160,14 @@ def name_shared(exprs: list[ir.Expr], fresh: Callable[[str], str]) -> tuple[list
     subexpression is named from the outside in (the largest first, then those repeated inside it)."""
     defs: dict[str, ir.Expr] = {}
     while True:
-        roots = [*exprs, *defs.values()]
-        nodes = [n for r in roots for n in _preorder(r) if _worth_naming(n)]
-        counts = Counter(map(_shared_key, nodes))
-        repeated = [n for n in nodes if counts[_shared_key(n)] > 1]
+        memo: dict[int, tuple] = {}
+        nodes = [(n, _structure(n, memo)) for r in [*exprs, *defs.values()] for n in _preorder(r) if _worth_naming(n)]
+        counts = Counter(key for _, key in nodes)
+        repeated = [(n, key) for n, key in nodes if counts[key] > 1]
         if not repeated:
             return _in_order(defs), exprs
-        shared = max(repeated, key=lambda n: sum(1 for _ in _preorder(n)))  # (the first of the largest)
-        name, key = fresh(_hint(shared)), _shared_key(shared)
+        shared, key = max(repeated, key=lambda nk: sum(1 for _ in _preorder(nk[0])))  # (the first of the largest)
+        name = fresh(_hint(shared))
         exprs = [_replace(e, key, name) for e in exprs]
         defs = {n: _replace(v, key, name) for n, v in defs.items()}
         defs[name] = shared
@@ -212,13 +212,45 @@ def _hint(e: ir.Expr) -> str:
     return e.func.attr if isinstance(e.func, ir.Attr) else "tmp"
 
 
-def _shared_key(e: ir.Expr) -> tuple:
-    """Equal for two expressions printed alike that read the same outside objects."""
-    refs = tuple((n.path, id(n.value)) for n in _preorder(e) if isinstance(n, ir.Ref))
-    return ir.expr_str(e), refs
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _structure(e: ir.Expr, memo: dict[int, tuple]) -> tuple:
+    """A key equal for two expressions that compute the same value: the same operations on the same
+    names, constants and outside objects."""
+    key = memo.get(id(e))
+    if key is None:
+        if isinstance(e, ir.Name):
+            key = ("name", e.id)
+        elif isinstance(e, ir.Const):
+            plain = isinstance(e.value, _PLAIN) or (isinstance(e.value, tuple) and all(isinstance(v, _PLAIN) for v in e.value))
+            key = ("const", type(e.value).__name__, repr(e.value) if plain else id(e.value))
+        elif isinstance(e, ir.Ref):
+            key = ("ref", e.path, id(e.value))
+        else:
+            key = (type(e).__name__, _label(e), *(_structure(c, memo) for c in ir.children(e)))
+        memo[id(e)] = key
+    return key
+
+
+def _label(e: ir.Expr) -> object:
+    """What tells apart two nodes of ``e``'s type with the same children."""
+    if isinstance(e, ir.BinOp | ir.UnaryOp | ir.Compare):
+        return e.op
+    if isinstance(e, ir.Attr):
+        return e.attr
+    if isinstance(e, ir.Call):
+        return tuple(k for k, _ in e.kwargs)
+    if isinstance(e, ir.Slice):
+        return tuple(p is None for p in (e.lower, e.upper, e.step))
+    if isinstance(e, ir.ListMethod):
+        return e.method
+    if isinstance(e, ir.Closure):
+        return id(e.node), tuple(e.names)
+    return None
 
 
 def _replace(e: ir.Expr, key: tuple, name: str) -> ir.Expr:
-    if _worth_naming(e) and _shared_key(e) == key:
+    if _worth_naming(e) and _structure(e, {}) == key:
         return ir.Name(name)
     return ir.map_children(e, lambda c: _replace(c, key, name))
