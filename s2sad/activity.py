@@ -2,17 +2,22 @@
 
 ``primitive`` says which rule governs an assignment. ``analyze`` returns the
 active names (those that depend on a differentiated parameter *and* reach the
-returned value; only they get cotangents) and the names statically known to have
+returned value; only they get cotangents; a name known to hold an int never is) and the names statically known to have
 shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
 ``unbroadcast``.
 """
 
 from __future__ import annotations
 
+import builtins
 import dis
+import itertools
 import operator
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import ir, runtime
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
@@ -33,10 +38,13 @@ from .rules import (
     CLOSURE_DERIVATIVES,
     CONCAT,
     DERIVATIVE_MAKERS,
+    FIELD,
+    INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
     RECEIVER_ONLY_METHODS,
     REPEAT,
+    RULES,
     UNARYOP_FUNCS,
     WRITER_METHODS,
     WRITERS,
@@ -47,7 +55,7 @@ from .rules import (
 )
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
@@ -117,7 +125,7 @@ def primitive(stmt: ir.Assign) -> Prim:
         if v.attr in ATTRIBUTES:
             rule = ATTRIBUTES[v.attr]
             return Prim(CALL, rule, [v.value]) if rule else Prim(NONDIFF, None, [v.value])
-        return Prim(MISSING, None, [v.value], callee=f".{v.attr}")
+        return Prim(CALL, FIELD, [v.value, ir.Const(v.attr)])  # a namedtuple's or dataclass's field
     if isinstance(v, ir.Call):
         if any(isinstance(a, ir.Starred) for a in v.args) or any(k is None for k, _ in v.kwargs):
             return _unpacking_call(v)
@@ -125,8 +133,9 @@ def primitive(stmt: ir.Assign) -> Prim:
         if isinstance(v.func, ir.Attr):  # method call
             receiver = v.func.value
             if isinstance(receiver, ir.Ref) and receiver.value is not ir.UNKNOWN:
-                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object
-                if isinstance(bound, types.MethodType):
+                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object or class
+                if isinstance(bound, types.MethodType) or (  # (a classmethod is bound to its class)
+                        isinstance(receiver.value, type) and isinstance(bound, types.FunctionType)):  # a staticmethod
                     return _of_callable(bound, list(v.args), kwargs, v.func)
             fn = METHODS.get(v.func.attr)  # an ndarray method: the receiver is the first argument
             if fn is not None:
@@ -188,8 +197,8 @@ class Analysis:
     useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
     kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``_kinds``)
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
-    items: set[str] = field(default_factory=set)  # read out of an array of known shape by integer indices:
-    # a NumPy scalar, immutable (``y op= v`` on it rebinds)
+    numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``_numbers``)
+    arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``_arrays``)
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -240,12 +249,14 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
-    scalars = _scalars(fn.body, prims, set(scalar_params))
+    scalars = _scalars(fn.body, prims, set(scalar_params), fn.params.names())
+    packed = {n: kind for n, kind in ((fn.params.vararg, "tuple"), (fn.params.kwarg, "dict")) if n}
+    tree_params = {*tree_params, *packed}  # `*args` is a tuple, `**kwargs` a dict, whatever the call
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays)
-    varied = _varied(fn.body, prims, set(wrt))
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays, packed)
+    varied = _varied(fn.body, prims, set(wrt), _ints(fn.body, prims))
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
@@ -254,10 +265,100 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
         p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values())
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    items = {s.target for s in stmts if isinstance(s, ir.Assign) and dims.get(s.target) == ()
-             and prims[id(s)].kind == CALL and prims[id(s)].rule.item}
+    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
+        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims, varied, useful, kinds, literals, items)
+                    dims, varied, useful, kinds, literals, numbers,
+                    _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()))
+
+
+def _written(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names ``y op= v`` may change in place, or a call into user code may write into."""
+    return {n for s in stmts if isinstance(s, ir.Assign) and (prims[id(s)].kind == TRANSFORM or calls(s.value, INPLACE_OPS))
+            for n in _names([*prims[id(s)].args, *prims[id(s)].kwargs.values()])}
+
+
+def calls(v: ir.Expr, fns) -> bool:
+    """``v`` is a call of one of the functions ``fns``."""
+    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in fns)
+
+
+# of shape (), their results are numbers (a NumPy scalar, never a 0-d array), as are ufuncs', reductions'
+# and an array's items
+_NUMBER_RESULTS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.mod,
+                   operator.neg, operator.pos, builtins.abs, builtins.pow, builtins.float)
+
+
+def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], dims: dict[str, tuple[int, ...]],
+             literals: dict[str, list[ir.Expr]]) -> set[str]:
+    """Names that hold a number (a Python or NumPy scalar, never a 0-d array): the static scalars; of
+    shape ``()``, an array's item, a reduction or a ufunc's result; an item of a tuple of numbers; a
+    branch's or a loop's value that is a number on every path."""
+    results = {id(r) for f, r in RULES.items() if isinstance(f, np.ufunc) or any(f is g for g in _NUMBER_RESULTS)}
+
+    def number(s: ir.Assign, p: Prim, held) -> bool:
+        if p.kind != CALL:
+            return False
+        if calls(s.value, (runtime.immutable,)):  # checked when the derivative runs
+            return True
+        if p.rule.item and isinstance(p.args[0], ir.Name) and p.args[0].id in literals:
+            return all(held(i) for i in literals[p.args[0].id])  # an item of a tuple of numbers
+        return dims.get(s.target) == () and (p.rule.reduction or p.rule.item or id(p.rule) in results)
+
+    return _holding(body, prims, set(scalars), number, numbers=True)
+
+
+_MAKERS = {np.array, np.asarray, np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,
+           np.full_like, np.arange, np.linspace, np.eye, np.identity, np.copy}
+
+
+def _arrays(body: list[ir.Stmt], prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], params: set[str]
+            ) -> set[str]:
+    """Names taken to hold NumPy arrays (``y op= v`` on one is an in-place write): the array
+    parameters of a typed derivative, names of a known shape with at least one axis; made by
+    ``np.array``, ``np.zeros``, ... or ``a.copy()`` of one; an elementwise result of one. (Taking
+    a number for an array only refuses a write s2sad would otherwise check when it runs.)"""
+    def array(s: ir.Assign, p: Prim, held) -> bool:
+        if calls(s.value, _MAKERS):
+            return True
+        if p.kind == SETITEM:
+            return held(p.args[0])
+        return p.kind == CALL and (p.rule.elementwise or p.rule is RULES[np.copy]) and any(map(held, p.args))
+
+    return _holding(body, prims, {*params, *(n for n, d in dims.items() if d)}, array)
+
+
+def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact, numbers: bool = False) -> set[str]:
+    """``start`` grown by the assignments ``fact(s, prim, held)`` holds for (``held(e)``: is ``e`` known;
+    with ``numbers``, a number constant is), copies, and branch and loop values known on every path (a
+    loop's carried value is assumed known where its start is, and dropped if an iteration's is not)."""
+    demoted: set[str] = set()
+    while True:
+        known = set(start)
+
+        def held(e: ir.Expr) -> bool:
+            return (isinstance(e, ir.Name) and e.id in known) or (
+                numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
+
+        assumed, size = {}, -1
+        while size != len(known):
+            size = len(known)
+            for s in ir.walk(body):  # (preorder: a loop's carried values before its body)
+                if isinstance(s, ir.Assign) and isinstance(s.target, str):
+                    p = prims[id(s)]
+                    if held(p.args[0]) if p.kind == COPY else fact(s, p, held):
+                        known.add(s.target)
+                elif isinstance(s, ir.Loop):
+                    assumed.update((c, n) for c, i, n in zip(s.carried, s.inits, s.nexts) if held(i) and c not in demoted)
+                    known.update(c for c in s.carried if c in assumed)
+                    known.update(r for r, c in zip(s.results, s.carried) if c in assumed)
+                elif isinstance(s, ir.If):  # (its outs are known in the next pass, after its branches)
+                    known.update(o for o, a, b in zip(s.outs, *s.yields) if held(a) and held(b))
+        broken = {c for c, n in assumed.items() if not held(n)}
+        if not broken:
+            return known
+        demoted |= broken
 
 
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
@@ -302,10 +403,6 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 f"{rule_name(p.callee)} writes the global {written[0]!r}, and a value that carries a gradient "
                 "is passed to it; s2sad cannot follow a gradient through a global. Return the value instead",
                 stmt.loc)
-        if p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets) \
-                and _names(p.starred) & analysis.varied:
-            raise S2SADSyntaxError("a value that carries a gradient is passed with * or ** (or after a *); "
-                                   "pass it as a plain or keyword argument", stmt.loc)
 
 
 def _makes_derivative(v: ir.Expr) -> bool:
@@ -552,16 +649,17 @@ _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
-           dims: dict[str, tuple[int, ...]], positional: list[str]) -> dict[str, str]:
+           dims: dict[str, tuple[int, ...]], positional: list[str], packed: dict[str, str]) -> dict[str, str]:
     """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
     are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
     ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
     here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
     A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
-    or not a list or tuple.
+    or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``.
     """
     kinds = {n: "array" for n in [*scalars, *dims, *positional]}
     kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
+    kinds.update(packed)  # `*args`, `**kwargs`
 
     def of(e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
@@ -584,11 +682,9 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
         for s in stmts:
             if isinstance(s, ir.Assign):
                 assign(s)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                for o, a, b in zip(s.outs, *s.yields):
-                    kinds[o] = _join_kinds(of(a), of(b))
+            elif isinstance(s, ir.If):  # an out bound inside a branch has there that branch's kind only
+                sides = _branch_facts(s, block, of, lambda o: kinds.pop(o, None))
+                kinds.update({o: _join_kinds(a, b) for o, a, b in zip(s.outs, *sides)})
             elif isinstance(s, ir.Loop):
                 if range_target(s):
                     kinds[s.target] = "int"
@@ -670,33 +766,156 @@ def _names(exprs) -> set[str]:
     return {n for e in exprs if e is not None for n in ir.names_read(e)}
 
 
-def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str]) -> set[str]:
+def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints: set[str]) -> set[str]:
+    """Names that depend on a differentiated parameter; ``ints`` (integers, which carry no derivative) never."""
+    def vary(names) -> None:
+        varied.update(n for n in names if n not in ints)
+
     def block(stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 if _names(_diff_operands(prims[id(s)])) & varied:
-                    varied.update(s.targets)
+                    vary(s.targets)
             elif isinstance(s, ir.If):
                 block(s.body)
                 block(s.orelse)
-                for out, a, b in zip(s.outs, *s.yields):
-                    if _names([a, b]) & varied:
-                        varied.add(out)
+                vary(out for out, a, b in zip(s.outs, *s.yields) if _names([a, b]) & varied)
             elif isinstance(s, ir.Loop):
                 before = None
                 while before != len(varied):
                     before = len(varied)
-                    for c, init, nxt in zip(s.carried, s.inits, s.nexts):
-                        if _names([init, nxt]) & varied:
-                            varied.add(c)
+                    vary(c for c, init, nxt in zip(s.carried, s.inits, s.nexts) if _names([init, nxt]) & varied)
                     if _names([s.iter]) & varied:
-                        varied.update(s.targets)
+                        vary(s.targets)
                     block(s.cond_body)
                     block(s.body)
-                varied.update(r for r, c in zip(s.results, s.carried) if c in varied)
+                vary(r for r, c in zip(s.results, s.carried) if c in varied)
 
     block(body)
     return varied
+
+
+_INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
+_NOTHING = "nothing"  # None, or the elements of an empty list: joined with a pattern, that pattern
+
+
+def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names statically known to hold a Python int or bool (or an array of bools), or None: an int
+    constant, a ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read
+    back out of tuples and lists that hold them in known places (a derivative's own tape:
+    ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is ``"int"``, ``"nothing"``,
+    ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
+    pats: dict[str, object] = {}
+
+    def of(e: ir.Expr) -> object:
+        if isinstance(e, ir.Const):  # (None: what a derivative binds where a branch did not run)
+            return _INT if type(e.value) in (int, bool) else _NOTHING if e.value is None else None
+        return pats.get(e.id) if isinstance(e, ir.Name) else None
+
+    def bind(targets: tuple[str, ...], pattern: object) -> None:
+        if len(targets) == 1:
+            pats[targets[0]] = pattern
+            return
+        items = _pattern_items(pattern, len(targets))
+        for t, p in zip(targets, items):
+            pats[t] = p
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                pats.update(_assigned_patterns(s, prims[id(s)], of))
+            elif isinstance(s, ir.If):
+                sides = _branch_facts(s, block, of, lambda o: pats.pop(o, None))
+                pats.update({o: _join(a, b) for o, a, b in zip(s.outs, *sides)})
+            elif isinstance(s, ir.Loop):
+                loop(s)
+
+    def loop(s: ir.Loop) -> None:
+        carried = {c: of(i) for c, i in zip(s.carried, s.inits)}
+        for rounds in itertools.count():
+            pats.update(carried)
+            if s.targets:
+                bind(s.targets, _INT if range_target(s) else _element(of(s.iter)))
+            block(s.cond_body)
+            block(s.body)
+            joined = {c: _join(carried[c], of(n)) for c, n in zip(s.carried, s.nexts)}
+            if joined == carried:
+                break
+            carried = joined if rounds < 4 else {c: None if joined[c] != carried[c] else p for c, p in joined.items()}
+        pats.update({r: carried[c] for r, c in zip(s.results, s.carried)})
+
+    block(body)
+    return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
+
+
+def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
+    """The patterns (see ``_ints``) assignment ``s`` gives its targets, from the patterns ``of`` its operands."""
+    v = s.value
+    if isinstance(v, ir.Compare):
+        return {s.target: _INT}  # a bool, or an array of them
+    if p.kind == UNPACK:
+        return dict(zip(s.targets, _pattern_items(of(p.args[0]), len(s.targets))))
+    if p.kind == COPY:
+        return {s.target: of(p.args[0])}
+    if p.kind == CONTAINER and isinstance(v, ir.Tuple):
+        return {s.target: ("tuple", tuple(of(i) for i in v.items))}
+    if p.kind == CONTAINER and isinstance(v, ir.List):
+        return {s.target: ("list", _join_all([of(i) for i in v.items]))}
+    if p.kind == LISTOP:
+        element = _element(of(p.args[0]))
+        if v.method == "pop":
+            return {s.targets[0]: element, s.targets[1]: of(p.args[0])}
+        added = of(p.args[1]) if v.method == "append" else _element(of(p.args[1]))
+        return {s.target: ("list", _join(element, added))}
+    if p.kind == CALL and p.rule.item:
+        return {s.target: _indexed(of(p.args[0]), p.args[1], of(p.args[1]))}
+    if p.kind == CALL and p.rule.ints and not p.kwargs:
+        return {s.target: of(p.args[0]) if len(p.args) == 1 else _INT if all(of(a) == _INT for a in p.args) else None}
+    return {}
+
+
+def _join(a: object, b: object) -> object:
+    """The pattern both ``a`` and ``b`` match."""
+    if a == _NOTHING or a == b:
+        return b
+    if b == _NOTHING:
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
+        return ("list", _join(a[1], b[1]))
+    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "tuple" and len(a[1]) == len(b[1]):
+        return ("tuple", tuple(_join(x, y) for x, y in zip(a[1], b[1])))
+    return None
+
+
+def _join_all(patterns: list[object]) -> object:
+    out = _NOTHING
+    for p in patterns:
+        out = _join(out, p)
+    return out
+
+
+def _element(pattern: object) -> object:
+    """The pattern of any one element of a list or tuple of ``pattern``."""
+    if isinstance(pattern, tuple) and pattern[0] == "list":
+        return pattern[1]
+    if isinstance(pattern, tuple) and pattern[0] == "tuple":
+        return _join_all(list(pattern[1]))
+    return None
+
+
+def _pattern_items(pattern: object, n: int) -> list[object]:
+    """The patterns of the ``n`` items unpacked from a value of ``pattern``."""
+    if isinstance(pattern, tuple) and pattern[0] == "tuple" and len(pattern[1]) == n:
+        return list(pattern[1])
+    return [_element(pattern)] * n
+
+
+def _indexed(pattern: object, index: ir.Expr, index_pattern: object) -> object:
+    """The pattern of ``x[index]`` for ``x`` of ``pattern``: an element for an int index."""
+    if isinstance(index, ir.Const) and type(index.value) is int and isinstance(pattern, tuple) \
+            and pattern[0] == "tuple" and -len(pattern[1]) <= index.value < len(pattern[1]):
+        return pattern[1][index.value]
+    return _element(pattern) if index_pattern == _INT else None
 
 
 def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
@@ -728,25 +947,26 @@ def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     return useful
 
 
-def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str]) -> set[str]:
-    """Names statically of shape ``()``; carried values optimistically, then checked."""
+def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str]) -> set[str]:
+    """Names statically of shape ``()``; carried values optimistically, then checked. ``names``: all
+    the parameters (a use that needs a scalar tells about them, as about the function's other names)."""
     demoted: set[str] = set()
     while True:
         scalars = set(params)
-        broken = _scalar_pass(body, prims, scalars, demoted)
+        broken = _scalar_pass(body, prims, scalars, demoted, set(names))
         if not broken:
             return scalars
         demoted |= broken
 
 
-def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
+def _scalar_pass(body, prims, scalars: set[str], demoted: set[str], params: set[str]) -> set[str]:
     """One forward pass; returns carried names assumed scalar whose next value was not."""
     broken: set[str] = set()
 
     def known(e: ir.Expr) -> bool:
         return _static_scalar(e, scalars)
 
-    def block(stmts: list[ir.Stmt]) -> None:
+    def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 if _is_scalar(prims[id(s)], scalars):
@@ -757,21 +977,24 @@ def _scalar_pass(body, prims, scalars: set[str], demoted: set[str]) -> set[str]:
             elif isinstance(s, ir.Loop):
                 assumed = [c for c, i in zip(s.carried, s.inits) if known(i) and c not in demoted]
                 scalars.update(assumed)
-                block(s.cond_body)
-                block(s.body)
+                block(s.cond_body, set(s.carried))
+                block(s.body, {*s.carried, *s.targets})
                 for c, n in zip(s.carried, s.nexts):
                     if c in assumed and not known(n):
                         broken.add(c)
                 scalars.update(r for r, c in zip(s.results, s.carried) if c in assumed)
         # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
-        # means every operand had shape () (broadcasting never shrinks a shape).
+        # means every operand had shape () (broadcasting never shrinks a shape). Only for
+        # operands bound in this block (or on entering it): the use runs wherever they are
+        # bound, which a use in a branch or a loop body does not.
+        here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
                 p = prims[id(s)]
                 if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
-                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name))
+                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
 
-    block(body)
+    block(body, params)
     return broken
 
 

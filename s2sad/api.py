@@ -11,6 +11,7 @@ primals' structure and shapes.
 from __future__ import annotations
 
 import functools
+import inspect
 import linecache
 import types
 import weakref
@@ -19,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .cache import Cache, carries_derivative, get_cache, rebind
+from .cache import Cache, carries_derivative, derived, get_cache, rebind
 from .errors import SourceUnavailableError
-from .frontend import cell_contents, library_cells, parse_function, source_lines
+from .frontend import cell_contents, forwarded, library_cells, parse_function, source_lines
 from .ir import dump
 from .linker import JVP, VJP
 from .nested import jacfwd_source
+from .pytree import data_fields, is_node, is_record, leaves, map_leaves, unflatten
 from .pytree import differentiable as differentiable_value
-from .pytree import is_node, leaves, map_leaves, unflatten
 from .rules import CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, JVP_CALLS, NONDIFFERENTIABLE
 from .runtime import scalar_seed
 from .transform import LINEMAPS, Generated, transform, wrt_names
@@ -44,8 +45,8 @@ def _cache(fun: Callable, argnums: tuple[int, ...]) -> Cache:
 def _finish(g, like, taken: list):
     """A gradient with the type, shape and dtype of its argument ``like`` (its structure, for a pytree),
     sharing no memory with the arrays in ``taken`` (see ``_own``), to which its own arrays are added."""
-    if is_node(like):
-        return map_leaves(lambda leaf, gl: _finish(gl, leaf, taken), like, like_structure(g, like))
+    if is_node(like):  # (a cotangent may hold a list where the argument holds a tuple)
+        return map_leaves(lambda leaf, gl: _finish(gl, leaf, taken), like, g)
     if isinstance(like, np.ndarray):
         if type(g) is np.ndarray and g.dtype == like.dtype and g.shape == like.shape and g.flags.writeable:
             return _own(g, taken)
@@ -93,15 +94,6 @@ def _own(g: np.ndarray, taken: list) -> np.ndarray:
     return g
 
 
-def like_structure(g, like):
-    """``g`` with ``like``'s containers (a cotangent may hold a list where the argument had a tuple)."""
-    if isinstance(like, dict):
-        return {k: like_structure(g[k], v) for k, v in like.items()}
-    if isinstance(like, tuple | list):
-        return [like_structure(gi, li) for gi, li in zip(g, like)]
-    return g
-
-
 def check_like(given, like, what: str, of: str, path: str = "") -> None:
     """``given`` (a cotangent or tangent) has ``like``'s pytree structure and leaf shapes, or a
     ``TypeError``/``ValueError`` says what was expected, as JAX's checks do: a wrong shape that
@@ -109,7 +101,14 @@ def check_like(given, like, what: str, of: str, path: str = "") -> None:
     at = f" at {path}" if path else ""
     if like is None:  # (an output that carries nothing)
         return
-    if is_node(like):
+    if is_record(like):  # a namedtuple or dataclass: one of its type (a namedtuple's: or a tuple of its length)
+        if not (type(given) is type(like) or (isinstance(like, tuple) and isinstance(given, tuple | list)
+                                               and len(given) == len(like))):
+            raise TypeError(f"{what}{at} must be a {type(like).__name__} like {of}{at}, got {_kind(given)}")
+        for k, name in enumerate(data_fields(like)):
+            part = given[k] if isinstance(given, tuple | list) else getattr(given, name)
+            check_like(part, getattr(like, name), what, of, f"{path}.{name}")
+    elif is_node(like):
         keys = sorted(map(repr, like)) if isinstance(like, dict) else None
         if keys is not None and not (isinstance(given, dict) and sorted(map(repr, given)) == keys):
             raise TypeError(f"{what}{at} must be a dict with keys {', '.join(keys)} like {of}{at}, got {_kind(given)}")
@@ -125,6 +124,8 @@ def check_like(given, like, what: str, of: str, path: str = "") -> None:
 
 
 def _kind(x) -> str:
+    if is_record(x):
+        return f"a {type(x).__name__}"
     if isinstance(x, dict):
         return f"a dict with keys {', '.join(sorted(map(repr, x)))}"
     if isinstance(x, tuple | list):
@@ -180,7 +181,7 @@ def _value_and_grad(fun: Callable, argnums, name: str, with_value: bool) -> Call
         n = len(args)  # cache.types_key, inlined
         e = table.get(type(args[0]) if n == 1 else (type(args[0]), type(args[1])) if n == 2
                       else tuple(map(type, args)))
-        if e is None:
+        if e is None or not e.fresh():
             e = cache.entry(args)
         elif e.arrays:
             cache.check(e, args)
@@ -248,7 +249,7 @@ def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_va
     e, out, grads, err, g, taken = (_unused(n, params) for n in ("e", "out", "grads", "err", "g", "taken"))
     lines = [f"def {name}({args}):",
              f"    {e} = __get({key})",
-             f"    if {e} is None:",
+             f"    if {e} is None or not {e}.fresh():",
              f"        {e} = __entry(({args},))",
              f"    elif {e}.arrays:",
              f"        __check({e}, ({args},))",
@@ -310,13 +311,17 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     closure = dynamic and any(carries_derivative(cell_contents(c)) for c in getattr(inner, "__closure__", None) or ())
     per_fun = _source_functions.setdefault(inner.__code__ if closure else inner, {})
     key = (nums, single, library_cells(inner) if closure else ())
-    if key not in per_fun:
+    if key not in per_fun or not per_fun[key].__s2sad_fresh__():  # (made again where a callee was redefined)
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
                                                      inner.__qualname__)), dynamic_cells=closure)
-        per_fun[key] = generated.grad_value_function if single else generated.grad_function
-    # the generated code reads what inner captured, from inner's own cells
-    return rebind(per_fun[key], inner) if closure else per_fun[key]
+        per_fun[key] = derived(generated.grad_value_function if single else generated.grad_function, inner,
+                               generated.globals_read)
+    if not closure:
+        return per_fun[key]
+    rebound = rebind(per_fun[key], inner)  # the generated code reads what inner captured, from inner's own cells
+    rebound.__s2sad_fresh__ = per_fun[key].__s2sad_fresh__
+    return rebound
 
 
 def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
@@ -337,11 +342,13 @@ def grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_au
     """
     if fun is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux)
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(grad, fun, argnums, has_aux=has_aux)
-    if has_aux:
-        return _with_aux(differentiable(fun), argnums, "grad", with_value=False)
-    return _value_and_grad(differentiable(fun), argnums, "grad", with_value=False)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(grad, fun, argnums, has_aux=has_aux)
+    make = _with_aux if has_aux else _value_and_grad
+    return _remade(fun, lambda target: make(target, argnums, "grad", with_value=False))
 
 
 def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] = 0, has_aux: bool = False
@@ -355,11 +362,33 @@ def value_and_grad(fun: Callable | None = None, argnums: int | tuple[int, ...] =
     """
     if fun is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux)
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(value_and_grad, fun, argnums, has_aux=has_aux)
-    if has_aux:
-        return _with_aux(differentiable(fun), argnums, "value_and_grad", with_value=True)
-    return _value_and_grad(differentiable(fun), argnums, "value_and_grad", with_value=True)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(value_and_grad, fun, argnums, has_aux=has_aux)
+    make = _with_aux if has_aux else _value_and_grad
+    return _remade(fun, lambda target: make(target, argnums, "value_and_grad", with_value=True))
+
+
+def _remade(fun: Callable, make: Callable[[Callable], Callable]) -> Callable:
+    """``make(differentiable(fun))``. For a ``grad`` function ``fun`` (so a derivative of a derivative),
+    made again when called after a function it was generated from was redefined."""
+    target = differentiable(fun)
+    made = make(target)
+    if target is fun:
+        return made
+    state = [target, made]
+
+    @functools.wraps(made)
+    def remade(*args, **kwargs):
+        if not state[0].__s2sad_fresh__():
+            state[0] = remade.__wrapped__ = differentiable(fun)
+            state[1] = make(state[0])
+        return state[1](*args, **kwargs)
+
+    remade.__wrapped__ = target  # (what a derivative of it differentiates, as ``made``'s)
+    return remade
 
 
 def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
@@ -368,6 +397,7 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
     a ``functools.partial`` and an object with ``__call__`` (itself first)."""
     prefix: tuple = ()
     keywords: dict = {}
+    fun = forwarded(fun)
     while not isinstance(fun, types.FunctionType):
         if isinstance(fun, types.MethodType):
             prefix, fun = (fun.__self__, *prefix), fun.__func__
@@ -377,7 +407,72 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
             prefix, fun = (fun, *prefix), type(fun).__call__
         else:
             break
+        fun = forwarded(fun)
     return fun, prefix, keywords
+
+
+def _reaches_varargs(fun: Callable, argnums) -> bool:
+    """``fun`` takes ``*args`` and ``argnums`` counts into it (or from the end): JAX's ``argnums`` index the
+    positional arguments of the call, those ``*args`` receives too."""
+    code = getattr(fun, "__code__", None)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    return bool(_takes_varargs(fun)
+                and any(not isinstance(i, int) or i < 0 or i >= code.co_argcount for i in nums))
+
+
+_arities: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fun -> {number of arguments: function}
+
+
+def fixed_arity(fun: types.FunctionType, n: int) -> types.FunctionType:
+    """A Python function of ``n`` positional parameters (``fun``'s own names, then ``args_0``, ...) calling
+    ``fun`` with them and any keywords: what s2sad differentiates for ``fun(*args)`` called with ``n``
+    arguments, its ``*args`` then a tuple of differentiated values."""
+    per_fun = _arities.setdefault(fun, {})
+    if n not in per_fun:
+        code = fun.__code__
+        star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+        names = [*code.co_varnames[:min(n, code.co_argcount)], *(f"{star}_{k}" for k in range(n - code.co_argcount))]
+        params = ", ".join([*names, "**kwargs"])
+        name = fun.__name__ if fun.__name__.isidentifier() else "f"  # (a lambda)
+        text = f"def {name}({params}):\n    return __s2sad_called__({params})\n"
+        filename = f"<s2sad: {fun.__qualname__} with {n} positional arguments>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+        per_arity = getattr(fun, "__s2sad_for_arity__", None)  # a derivative of a fun(*args): the one for n
+        namespace = {"__s2sad_called__": per_arity(n) if per_arity else fun}
+        exec(compile(text, filename, "exec"), namespace)
+        per_fun[n] = namespace[name]
+    return per_fun[n]
+
+
+def _with_arity(fun: Callable, n: int) -> Callable:
+    """``fun``, or where it takes ``*args`` and is called with more positional arguments than it names,
+    ``fixed_arity(fun, n)``: ``vjp`` and ``jvp`` differentiate every floating argument."""
+    return fixed_arity(fun, n) if _takes_varargs(fun) and n > fun.__code__.co_argcount else fun
+
+
+def _takes_varargs(fun: Callable) -> bool:
+    """``fun`` is a Python function taking ``*args`` (not a derivative function s2sad made, whose ``*args``
+    are the arguments of the function it differentiates)."""
+    code = getattr(fun, "__code__", None)
+    return code is not None and bool(code.co_flags & inspect.CO_VARARGS) and not hasattr(fun, "__s2sad_transform__")
+
+
+def _per_arity(api: Callable, fun: Callable, argnums, **options) -> Callable:
+    """``api`` (``grad``, ``jacrev``, ...) of a ``fun(*args)`` whose ``argnums`` count into ``*args``: made for
+    each number of arguments it is called with (``fixed_arity``)."""
+    made: dict[int, Callable] = {}
+
+    def for_arity(n: int) -> Callable:
+        if n not in made:
+            made[n] = api(fixed_arity(fun, n), argnums, **options)
+        return made[n]
+
+    def call(*args, **kwargs):
+        return for_arity(len(args))(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = f"{api.__name__}_{fun.__name__}"
+    call.__s2sad_for_arity__ = for_arity  # (differentiated again through the one for a number of arguments)
+    return call
 
 
 def _through(api: Callable, fun: Callable, argnums, **options) -> Callable:
@@ -448,8 +543,11 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     array([[2., 0.],
            [0., 4.]])
     """
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(jacrev, fun, argnums, has_aux=has_aux)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(jacrev, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
     fun = differentiable(fun)
     cache = _cache(fun, nums)
@@ -542,20 +640,23 @@ def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
     """The Hessian of a scalar ``fun``, forward-over-reverse: ``jacfwd(grad(fun))``, as JAX's ``hessian``
     (nested for pytree arguments or a tuple ``argnums``; a block has the dtype of the gradient it
     differentiates, which is its argument's)."""
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(hessian, fun, argnums)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(hessian, fun, argnums)
     nums, single = _argnums(argnums)
     jac = jacfwd(grad(fun, argnums=argnums), argnums=argnums)
 
-    def hessian_fn(*args):
+    def hessian_fn(*args, **kwargs):
         wrt = args[nums[0]] if single else tuple(args[i] for i in nums)
         # the jvp runs the generic gradient code, which may promote what grad returns in the argument's dtype
         return map_leaves(lambda a, block: map_leaves(lambda h: h.astype(_float_dtype(a), copy=False), block),
-                          wrt, jac(*args))
+                          wrt, jac(*args, **kwargs))
 
     hessian_fn.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
     hessian_fn.__s2sad_transform__ = "hessian"
-    if single:  # differentiated again as the jacfwd it runs
+    if single and hasattr(jac, "__s2sad_source__"):  # differentiated again as the jacfwd it runs
         hessian_fn.__s2sad_source__ = jac.__s2sad_source__
     return hessian_fn
 
@@ -586,19 +687,22 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     >>> float(tangent)
     2.0
     """
-    fun = differentiable(fun)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    fun, prefix, keywords = _resolve(fun)  # (a bound method, partial, ...: what it runs)
+    fun = differentiable(fun)
+    fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("jvp needs at least one float or floating-array primal")
     for i in diff:
         check_like(tangents[i], primals[i], f"the tangent of argument {i}", "the argument")
     source_lines(fun)  # a clear error now for functions without source
-    e = get_cache(fun, diff, strict=False, mode="forward").entry(primals)
+    full = (*prefix, *primals)
+    e = get_cache(fun, tuple(i + len(prefix) for i in diff), strict=False, mode="forward").entry(full)
     try:
-        out, out_dot = e.vjp(*primals, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
+        out, out_dot = e.vjp(*full, **keywords, **dict(zip(e.generated.tangent_names, (tangents[i] for i in diff))))
     except Exception as err:
         _annotate(err)
         raise
@@ -616,15 +720,19 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     array([[2., 0.],
            [0., 4.]])
     """
-    if _resolve(fun)[0] is not fun:
+    if _resolve(fun)[1:] != ((), {}):  # a bound method, partial, ...: what it runs, with what it adds
         return _through(jacfwd, fun, argnums, has_aux=has_aux)
+    fun = _resolve(fun)[0]  # (a functools.wraps wrapper that only forwards: what it wraps)
+    if _reaches_varargs(fun, argnums):
+        return _per_arity(jacfwd, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
 
-    def jacobian_fn(*args):
-        found = [_jvp_columns(fun, args, i, has_aux) for i in nums]
+    def jacobian_fn(*args, **kwargs):
+        called = functools.partial(fun, **kwargs) if kwargs else fun  # keywords pass through, undifferentiated
+        found = [_jvp_columns(called, args, i, has_aux) for i in nums]
         out = next((o for o, _ in found if o is not None), None)
         if out is None:  # (no argument has an element)
-            out = fun(*args)
+            out = fun(*args, **kwargs)
         if has_aux:
             out, aux = _aux_pair(out, fun)
         blocks = []
@@ -709,13 +817,16 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, Calla
     >>> pullback(np.ones(2))
     (array([2., 2.]),)
     """
+    fun, prefix, keywords = _resolve(fun)  # (a bound method, partial, ...: what it runs)
     fun = differentiable(fun)
+    fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
         raise TypeError("vjp needs at least one float or floating-array argument")
-    e = _cache(fun, diff).entry(primals)
+    full = (*prefix, *primals)
+    e = _cache(fun, tuple(i + len(prefix) for i in diff)).entry(full)
     try:
-        out, pb = e.vjp(*primals)
+        out, pb = e.vjp(*full, **keywords)
         if has_aux:
             out, aux = _aux_pair(out, fun)
     except Exception as err:
@@ -763,7 +874,7 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     >>> print(s2sad.source(square))  # doctest: +ELLIPSIS
     # s2sad: vjp of square ...
     """
-    fun = getattr(fun, "__wrapped__", fun) if hasattr(fun, "__s2sad_transform__") else fun
+    fun = forwarded(getattr(fun, "__wrapped__", fun) if hasattr(fun, "__s2sad_transform__") else fun)
     nums, _ = _argnums(argnums)
     parse_function(fun)  # a clear error for functions without source
     code = fun.__code__

@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from .frontend import cell_contents, globals_hold, library_cells, library_value, source_lines
-from .pytree import differentiable, is_node, leaves
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .frontend import cell_contents, globals_check, globals_hold, library_cells, library_value, source_lines
+from .pytree import data_fields, differentiable, is_dataclass_instance, is_node, leaves
 
 __all__ = ["Cache", "Entry", "ByShape", "get_cache", "types_key", "rebind", "carries_derivative", "use_pipeline",
-           "pipeline", "SCALAR_TYPES"]
+           "pipeline", "SCALAR_TYPES", "derived"]
 
 SCALAR_TYPES = (float, int, bool, np.generic)
 MAX_SHAPES = 8  # shape-specific derivatives per argument types
@@ -45,12 +46,16 @@ def pipeline() -> Callable[..., Any]:
 
 
 class Entry:
-    """One specialisation: the loaded vjp and fused grad functions."""
+    """One specialisation: the loaded vjp and fused grad functions. ``fresh()`` says whether the module's
+    globals still hold what the transform relied on (a callee it transformed, by identity): every
+    call checks it, so a function redefined after the transform is differentiated as it is now."""
 
-    __slots__ = ("_vjp", "_value_and_grad", "grad", "arrays", "generated", "_fun")
+    __slots__ = ("_vjp", "_value_and_grad", "grad", "arrays", "generated", "_fun", "fresh")
 
-    def __init__(self, generated, arrays: tuple[int, ...], fun: types.FunctionType | None = None) -> None:
+    def __init__(self, generated, arrays: tuple[int, ...], namespace: dict,
+                 fun: types.FunctionType | None = None) -> None:
         self.generated = generated
+        self.fresh = _fresh(globals_check(namespace, generated.globals_read), generated.derived_from)
         self._fun = None if fun is None else weakref.ref(fun)  # a closure the shared derivative reads
         self._vjp = None  # loaded on first use: grad needs only the fused function
         self._value_and_grad = None
@@ -76,6 +81,15 @@ class Entry:
         if self._value_and_grad is None:
             self._value_and_grad = self._bound(self.generated.value_and_grad_function)
         return self._value_and_grad
+
+
+def _fresh(own: Callable[[], bool], derived_from: tuple) -> Callable[[], bool]:
+    """``own`` (a transform's globals hold), and so do those of the derived functions it transformed
+    or called (``derived``: a derivative of a derivative)."""
+    if not derived_from:
+        return own
+    checks = (own, *(f.__s2sad_fresh__ for f in derived_from))
+    return lambda: all(check() for check in checks)
 
 
 def types_key(args: tuple) -> object:
@@ -117,8 +131,11 @@ class Cache:
     def entry(self, args: tuple) -> Entry:
         """The derivative for ``args`` (transformed on a miss), after checking their dtypes."""
         e = self.table.get(types_key(args))
-        if e is None:
-            e = self._specialize(args, shapes=self.mode == "reverse")
+        if e is None or not e.fresh():
+            try:
+                e = self._specialize(args, shapes=self.mode == "reverse")
+            except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as err:
+                raise err.with_traceback(None)  # noqa: B904  (the same error, without s2sad's own frames: it is about the user's code)
             if e.generated.shape_specific:
                 e = ByShape(self, args, e)
             self.table[types_key(args)] = e
@@ -163,14 +180,15 @@ class Cache:
                 if type(a) is np.ndarray} if shapes else None
         if self.shared is None:
             return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True),
-                         arrays)
+                         arrays, self.fun.__globals__)
         key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None)
         generated = self.shared.get(key)
-        if generated is None or not globals_hold(self.fun, generated.globals_read):
+        if generated is None or not globals_hold(self.fun, generated.globals_read) or not all(
+                f.__s2sad_fresh__() for f in generated.derived_from):
             generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True)
             if len(self.shared) < MAX_SHARED:
                 self.shared[key] = generated
-        return Entry(generated, arrays, self.fun)
+        return Entry(generated, arrays, self.fun.__globals__, self.fun)
 
 
 def shapes_key(args: tuple) -> tuple:
@@ -186,12 +204,13 @@ class ByShape:
     the picked entry itself.
     """
 
-    __slots__ = ("cache", "table", "arrays", "any_shape")
+    __slots__ = ("cache", "table", "arrays", "any_shape", "fresh")
 
     def __init__(self, cache: Cache, args: tuple, first: Entry) -> None:
         self.cache = cache
         self.table = {shapes_key(args): first}
         self.arrays = first.arrays
+        self.fresh = first.fresh  # (every shape's transform reads the same globals)
         self.any_shape: Entry | None = None  # past MAX_SHAPES shapes: one derivative for all
 
     def entry(self, args: tuple) -> Entry:
@@ -214,11 +233,25 @@ class ByShape:
 
 
 def input_error(fun, i: int, a, what: str) -> TypeError:
+    static = (" A dataclass field that is not a parameter (a size, a name, a function) can be marked static: "
+              "field(metadata={'static': True}).") if any(map(is_dataclass_instance, _nodes(a))) else ""
     return TypeError(
-        f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists and dicts "
-        f"of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float (e.g. 2.0 rather than 2) "
-        "or leave the argument out of argnums; complex numbers are not supported yet."
+        f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists, dicts, "
+        f"namedtuples and dataclasses of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float "
+        f"(e.g. 2.0 rather than 2) or leave the argument out of argnums; complex numbers are not supported yet.{static}"
     )
+
+
+def _nodes(x):
+    """``x`` and the pytree nodes inside it."""
+    yield x
+    if isinstance(x, dict):
+        x = list(x.values())
+    elif is_dataclass_instance(x):
+        x = [getattr(x, f) for f in data_fields(x)]
+    if isinstance(x, tuple | list):
+        for item in x:
+            yield from _nodes(item)
 
 
 def get_cache(fun: types.FunctionType, wrt: tuple, strict: bool = True, mode: str = "reverse") -> Cache:
@@ -250,11 +283,19 @@ def _shared(fun: types.FunctionType, mode: str) -> dict | None:
 
 def _shareable(value) -> bool:
     if isinstance(value, types.MethodType) and type(value.__self__).__module__.split(".")[0] == "s2sad":
-        return False  # a run-time handle's call lives only as long as its caller: its identity keys nothing
+        return False  # a run-time handle's call lives only as long as its caller: shared, each leaves a stale entry
     if library_value(value):
         return True
     return all(isinstance(leaf, SCALAR_TYPES + (np.ndarray, complex, str, bytes, type(None)))
                for leaf in leaves(value))
+
+
+def derived(code: types.FunctionType, fun: types.FunctionType, read: dict[str, object]) -> types.FunctionType:
+    """``code``, generated from ``fun`` relying on ``fun``'s globals ``read``, marked as derived: its
+    ``__s2sad_fresh__()`` says whether they still hold. A transform of it (a derivative of a derivative)
+    checks that on every call, as it checks its own globals (``Entry.fresh``)."""
+    code.__s2sad_fresh__ = globals_check(fun.__globals__, read)
+    return code
 
 
 def rebind(generated: types.FunctionType, fn: types.FunctionType, snapshot: bool = True) -> types.FunctionType:

@@ -31,7 +31,7 @@ def _load_function(target: str):
         if not hasattr(obj, part):
             raise SystemExit(f"s2sad: {path} has no {name!r}")
         obj = getattr(obj, part)
-    return getattr(obj, "__wrapped__", obj)  # accept functions decorated with @s2sad.grad
+    return obj  # (a function decorated with @s2sad.grad, or a wrapper that only forwards: ``source`` follows it)
 
 
 def _argnums(text: str) -> int | tuple[int, ...]:

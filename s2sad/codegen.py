@@ -142,19 +142,27 @@ class _Printer:
         pad = "    " * depth
         self.comment(stmt.loc, pad)
         then = _binds(stmt.outs, stmt.yields[0], None)
-        if stmt.kind == "try":  # the outs are bound after the body completed: `else`, not under `try`
+        if stmt.kind == "try":  # the outs are bound last in the body (names and constants: they cannot raise)
             self.line(f"{pad}try:", stmt.loc)
-            self.block(stmt.body, depth + 1)
-            self.line(f"{pad}except {ir.expr_str(stmt.test)}:")
-            self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], None), depth + 1)
-            self.line(f"{pad}else:")
-            self.block(then, depth + 1)
+            self.block(_then(stmt.body, then), depth + 1)
+            handler, bound = stmt.orelse, ""
+            if handler and isinstance(handler[0], ir.Assign) and _caught(handler[0].value):  # `except E as e`
+                name = handler[0].target
+                if name in stmt.outs:  # Python unbinds `e` after the block: a copy is an out
+                    caught = next(c for c in (f"caught{k or ''}" for k in range(len(self.read) + 1)) if c not in self.read)
+                    handler = [ir.Assign(name, ir.Name(caught), handler[0].loc), *handler[1:]]
+                    name = caught
+                else:
+                    handler = handler[1:]
+                bound = f" as {name}"
+            self.line(f"{pad}except {ir.expr_str(stmt.test)}{bound}:")
+            self.block(_then(handler, _binds(stmt.outs, stmt.yields[1], None)), depth + 1)
             return
         self.line(f"{pad}{'with' if stmt.kind == 'with' else 'if'} {ir.expr_str(stmt.test)}:", stmt.loc)
-        self.block(stmt.body + then, depth + 1)
+        self.block(_then(stmt.body, then), depth + 1)
         if (stmt.orelse or stmt.outs) and stmt.kind == "if":
             self.line(f"{pad}else:")
-            self.block(stmt.orelse + _binds(stmt.outs, stmt.yields[1], None), depth + 1)
+            self.block(_then(stmt.orelse, _binds(stmt.outs, stmt.yields[1], None)), depth + 1)
 
     def loop(self, stmt: ir.Loop, depth: int) -> None:
         pad = "    " * depth
@@ -183,6 +191,19 @@ class _Printer:
         body = stmt.cond_body
         return (len(body) == 1 and isinstance(body[0], ir.Assign) and isinstance(stmt.cond, ir.Name)
                 and body[0].target == stmt.cond.id and self.read[stmt.cond.id] == 1)
+
+
+def _then(branch: list[ir.Stmt], binds: list[ir.Stmt]) -> list[ir.Stmt]:
+    """A branch and the binding of its outs, which never run after a ``raise`` that ends it."""
+    last = branch[-1] if branch else None
+    if isinstance(last, ir.Do) and isinstance(last.value, ir.Call) and isinstance(last.value.func, ir.Ref) \
+            and last.value.func.value is runtime.throw:
+        return branch
+    return branch + binds
+
+
+def _caught(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is runtime.caught_exception
 
 
 _BREAK = ir.Do(ir.Name("break"))  # printed as the statement `break`
@@ -215,7 +236,7 @@ def bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str,
         root = ref.path[0]
         obj = ref.value if len(ref.path) == 1 else ref.root if ref.root is not None else NAMESPACES[root]
         if id(obj) not in chosen:
-            if src.lookup(root) is obj:
+            if src.holds(root, obj):
                 chosen[id(obj)] = root
             else:
                 name = namer.fresh(root)

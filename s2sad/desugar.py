@@ -25,7 +25,10 @@ from dataclasses import dataclass
 
 import gast
 
-__all__ = ["desugar", "cells", "comprehensions", "matches"]
+from .frontend import _at, _load
+from .lower import _always_raises, _exposed_in_loop, _may_raise, _scope_loads, _stores, _surely_bound, _unsure
+
+__all__ = ["desugar", "comprehensions", "matches", "tries"]
 
 NEVER, MAYBE, ALWAYS = "never", "maybe", "always"
 
@@ -64,18 +67,6 @@ def _walk(node: gast.AST):
             yield from _walk(child)
 
 
-def _at(node: gast.AST, like: gast.AST) -> gast.AST:
-    gast.copy_location(node, like)
-    for child in gast.walk(node):
-        if not hasattr(child, "lineno") and hasattr(like, "lineno"):
-            gast.copy_location(child, like)
-    return node
-
-
-def _load(name: str) -> gast.Name:
-    return gast.Name(name, gast.Load(), None, None)
-
-
 def _assign(name: str, value: gast.expr, like: gast.AST) -> gast.Assign:
     return _at(gast.Assign([gast.Name(name, gast.Store(), None, None)], value, None), like)
 
@@ -109,6 +100,9 @@ def _partial_exits(stmts: list[gast.stmt], in_loop: bool) -> bool:
                 return True
             if isinstance(node, gast.With) and _exits(node.body, in_loop) == MAYBE:  # nothing absorbs the rest
                 return True
+            if isinstance(node, gast.Try) and (_exits_stmt(node, in_loop) == MAYBE or (
+                    node.orelse and _exits(node.body, in_loop) != NEVER)):  # its `else` is guarded
+                return True
     return False
 
 
@@ -136,6 +130,11 @@ def _exits_stmt(s: gast.stmt, in_loop: bool) -> str:
         return a if a == b else MAYBE
     if isinstance(s, gast.With):
         return _exits(s.body, in_loop)
+    if isinstance(s, gast.Try):  # the body and `else` run, or a handler does; then `finally`
+        if _exits(s.finalbody, in_loop) != NEVER:
+            return _exits(s.finalbody, in_loop)
+        paths = {_exits(s.body + s.orelse, in_loop), *(_exits(h.body, in_loop) for h in s.handlers)}
+        return paths.pop() if len(paths) == 1 else MAYBE
     if isinstance(s, gast.For | gast.While):  # a `return` in it, or an exit in its `else`
         returns = any(isinstance(n, gast.Return) for n in _walk(s))
         return MAYBE if returns or _exits(s.orelse, in_loop) != NEVER else NEVER
@@ -182,7 +181,9 @@ class _Desugar:
                 return out
             if isinstance(s, gast.For | gast.While) and self.loop_in_block(s, rest, loop, out):
                 return out
-            if not isinstance(s, gast.If | gast.With | gast.For | gast.While):
+            if isinstance(s, gast.Try) and self.try_(s, rest, loop, out):
+                return out
+            if not isinstance(s, gast.If | gast.With | gast.For | gast.While | gast.Try):
                 out.append(s)
         return out
 
@@ -227,6 +228,26 @@ class _Desugar:
             return True
         return False
 
+    def try_(self, s: gast.Try, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]) -> bool:
+        """As ``if_``, for a ``try`` (its body, handlers, ``else`` and ``finally`` desugared in place)."""
+        kind = _exits_stmt(s, loop is not None)
+        body_exits = _exits(s.body, loop is not None) != NEVER
+        s.body = self.block(s.body, loop)
+        for h in s.handlers:
+            h.body = self.block(h.body, loop) or [_at(gast.Pass(), h)]
+        if s.orelse and body_exits:  # an exit in the body skips `else`
+            s.orelse = [self.guard(s.orelse, loop, s)]
+        else:
+            s.orelse = self.block(s.orelse, loop)
+        s.finalbody = self.block(s.finalbody, loop)
+        out.append(s)
+        if kind == ALWAYS:
+            return True
+        if kind == MAYBE and rest:
+            out.append(self.guard(rest, loop, s))
+            return True
+        return False
+
     def loop_in_block(self, s: gast.For | gast.While, rest: list[gast.stmt], loop: _Loop | None,
                       out: list[gast.stmt]) -> bool:
         """As ``if_``, for a loop (inside ``loop``, or None)."""
@@ -258,6 +279,7 @@ class _Desugar:
         return _at(gast.If(_not_any(flags, like), self.block(rest, loop), []), like)
 
     def loop(self, s: gast.For | gast.While, outer: _Loop | None) -> list[gast.stmt]:
+        _items_by_key(s)
         body_nodes = [n for b in s.body for n in _own_nodes(b)]
         has_break = any(isinstance(n, gast.Break) for n in body_nodes)
         has_continue = any(isinstance(n, gast.Continue) for n in body_nodes)
@@ -283,6 +305,26 @@ class _Desugar:
         return [*before, s, *after_else]
 
 
+def _items_by_key(s: gast.For | gast.While) -> None:
+    """``for k, v in d.items(): body`` -> ``for k in d.keys(): v = d[k]; body`` (``d`` a name the body does not change):
+    a key is then the dict's key, which carries no gradient (``k.startswith("W")`` is no use of one), and the
+    value an item read."""
+    it, target = getattr(s, "iter", None), getattr(s, "target", None)
+    if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and it.func.attr == "items"
+            and not it.args and not it.keywords and isinstance(it.func.value, gast.Name)
+            and isinstance(target, gast.Tuple | gast.List) and len(target.elts) == 2
+            and all(isinstance(e, gast.Name) for e in target.elts)):
+        return
+    d = it.func.value.id
+    if d in _stores(s.body) or d in {e.id for e in target.elts}:
+        return
+    key, value = target.elts
+    keys = gast.Call(gast.Attribute(_load(d), "keys", gast.Load()), [], [])
+    s.iter, s.target = _at(keys, it), gast.Name(key.id, gast.Store(), None, None)
+    read = gast.Subscript(_load(d), _load(key.id), gast.Load())
+    s.body.insert(0, _at(gast.Assign([gast.Name(value.id, gast.Store(), None, None)], read, None), s))
+
+
 def _own_nodes(node: gast.AST):
     """The nodes of ``node`` that belong to the current loop (not to loops nested inside)."""
     yield node
@@ -294,116 +336,6 @@ def _own_nodes(node: gast.AST):
         return
     for child in gast.iter_child_nodes(node):
         yield from _own_nodes(child)
-
-
-def cells(tree: gast.FunctionDef, src) -> gast.FunctionDef:
-    """Make writes through ``nonlocal`` explicit, on the gast tree before lowering.
-
-    A nested ``def`` that writes ``acc`` of ``tree`` through ``nonlocal acc`` takes
-    ``acc`` as a keyword-only parameter and returns its new value beside its result;
-    each call, a statement ``add(v)`` or ``y = add(v)``, becomes ``add_result, acc =
-    add(v, acc=acc)`` (or ``y, acc = ...``), so the write is a rebinding the
-    derivative follows like any other. Any other use of such a function, and a
-    ``nonlocal`` s2sad cannot make explicit, raises ``S2SADSyntaxError`` (``src``
-    makes it at the user's line).
-    """
-    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
-    writers = {}
-    for node in _own_scope(tree):
-        if isinstance(node, gast.FunctionDef) and node is not tree:
-            _nested_nonlocals(node, src)
-            declared = next((s for s in gast.walk(node) if isinstance(s, gast.Global)), None)
-            if declared is not None:
-                raise src.syntax_error("s2sad cannot follow a write to a global from a nested function; "
-                                       "return the value instead", declared)
-            names = list(dict.fromkeys(n for s in _own_scope(node) if isinstance(s, gast.Nonlocal) for n in s.names))
-            if names:
-                _return_cells(node, names)
-                writers[node.name] = names
-    if writers:
-        _rebind_at_calls(tree, writers, taken, src)
-    return tree
-
-
-def _own_scope(node: gast.AST, top: bool = True):
-    """The nodes of one function scope: nested ``def``/``lambda`` are yielded, not entered."""
-    yield node
-    if top or not isinstance(node, gast.FunctionDef | gast.Lambda):
-        for child in gast.iter_child_nodes(node):
-            yield from _own_scope(child, False)
-
-
-def _bound_in(fn: gast.FunctionDef) -> set[str]:
-    params = {a.id for a in gast.walk(fn.args) if isinstance(a, gast.Name)}
-    return params | {n.id for n in _own_scope(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-
-
-def _nested_nonlocals(fn: gast.FunctionDef, src) -> None:
-    """A ``nonlocal`` deeper down must name a variable of the function around it (made explicit
-    when that function is differentiated), not one of ``tree``."""
-    for node in _own_scope(fn):
-        if isinstance(node, gast.FunctionDef) and node is not fn:
-            local = _bound_in(fn)
-            for s in _own_scope(node):
-                if isinstance(s, gast.Nonlocal) and not set(s.names) <= local:
-                    raise src.syntax_error("s2sad supports `nonlocal` only for a variable of the function "
-                                           "directly around the nested function", s)
-            _nested_nonlocals(node, src)
-
-
-def _return_cells(fn: gast.FunctionDef, names: list[str]) -> None:
-    fn.args.kwonlyargs += [gast.Name(n, gast.Param(), None, None) for n in names]
-    fn.args.kw_defaults += [None] * len(names)
-    for node in list(_own_scope(fn)):
-        if isinstance(node, gast.Return):
-            value = node.value or _at(gast.Constant(None, None), node)
-            node.value = _at(gast.Tuple([value, *map(_load, names)], gast.Load()), node)
-    fn.body = [s for s in fn.body if not isinstance(s, gast.Nonlocal)]
-    for node in _own_scope(fn):
-        for field in ("body", "orelse"):
-            stmts = getattr(node, field, None)
-            if node is not fn and isinstance(stmts, list):
-                setattr(node, field, [s for s in stmts if not isinstance(s, gast.Nonlocal)] or [_at(gast.Pass(), node)])
-    last = fn.body[-1] if fn.body else fn
-    fn.body.append(_at(gast.Return(gast.Tuple([gast.Constant(None, None), *map(_load, names)], gast.Load())), last))
-
-
-def _rebind_at_calls(tree: gast.FunctionDef, writers: dict[str, list[str]], taken: set[str], src) -> None:
-    calls = set()
-    for node in _own_scope(tree):
-        if node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
-            continue
-        for field in ("body", "orelse"):
-            stmts = getattr(node, field, None)
-            if isinstance(stmts, list):
-                setattr(node, field, [_rebound(s, writers, taken, calls) for s in stmts])
-    for node in gast.walk(tree):
-        if isinstance(node, gast.Name) and node.id in writers and isinstance(node.ctx, gast.Load) \
-                and id(node) not in calls:
-            raise src.syntax_error(
-                f"{node.id!r} writes {', '.join(map(repr, writers[node.id]))} with `nonlocal`; s2sad follows "
-                f"such a function only where it is called as a statement (`{node.id}(...)` or "
-                f"`y = {node.id}(...)`), not used as a value", node)
-
-
-def _rebound(s: gast.stmt, writers: dict[str, list[str]], taken: set[str], calls: set[int]) -> gast.stmt:
-    """``add(v)`` -> ``add_result, acc = add(v, acc=acc)``; ``y = add(v)`` -> ``y, acc = ...``."""
-    value = s.value if isinstance(s, gast.Expr | gast.Assign) else None
-    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in writers) \
-            or (isinstance(s, gast.Assign) and len(s.targets) != 1):
-        return s
-    name = value.func.id
-    calls.add(id(value.func))
-    value.keywords += [gast.keyword(n, _load(n)) for n in writers[name]]
-    if isinstance(s, gast.Assign):
-        first = s.targets[0]
-    else:
-        fresh = f"{name}_result"
-        while fresh in taken:
-            fresh += "_"
-        first = gast.Name(fresh, gast.Store(), None, None)
-    stores = [gast.Name(n, gast.Store(), None, None) for n in writers[name]]
-    return _at(gast.Assign([gast.Tuple([first, *stores], gast.Store())], value, None), s)
 
 
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
@@ -421,6 +353,8 @@ def comprehensions(tree: gast.FunctionDef, src) -> gast.FunctionDef:
     keeps its name unless the function uses that name elsewhere (then it gets a fresh one: it
     does not leak, as in Python 3). Nested functions are transformed on their own.
     """
+    if not any(_contains_comprehension(s) for s in tree.body):
+        return tree  # (nothing to rewrite, and no builtin looked up: a derivative relies on none)
     c = _Comprehensions(tree, src)
     tree.body = c.block(tree.body)
     return tree
@@ -795,3 +729,239 @@ class _Substitute(gast.NodeTransformer):
         if isinstance(node.ctx, gast.Load) and node.id in self.binds:
             return _at(copy.deepcopy(self.binds[node.id]), node)
         return node
+
+
+def tries(tree: gast.FunctionDef, src) -> gast.FunctionDef:
+    """``try`` statements -> the form lowering takes: one ``except`` clause and no ``finally``, on the
+    gast tree after ``desugar`` (early exits inside a ``try`` are flags by then).
+
+    Lowering differentiates ``try: body / except E: handler`` as a branch on whether the body
+    completed, which is exact where no name the body may have set before it raised is read on the
+    path where it raised (``lower._unsure``). Several ``except`` clauses become one, catching them
+    all, and an ``if``/``elif`` on ``isinstance`` of the exception (so the pullback records which
+    handler ran, as an ``if`` records its branch). Where that check fails, or there is a ``finally``,
+    the body is split into groups of statements that each pass it: each group runs in a ``try`` that
+    keeps the exception (``exc``), later groups only where none was raised, and the handlers after,
+    as an ``if`` on it. With ``finally`` the groups catch every exception (the handlers' and ``else``'s
+    too), the ``finally`` block follows, and then the exception no handler took is raised again: it
+    runs on every path, with the values each name held there. What cannot be made exact (a name a
+    loop or ``with`` inside the body sets, read where it may have stopped partway) is refused at the
+    user's line, and so is ``except*``.
+    """
+    _Tries(tree, src).block(tree.body, [])
+    return tree
+
+
+class _Tries:
+    def __init__(self, tree: gast.FunctionDef, src) -> None:
+        self.tree = tree
+        self.src = src
+        self.d = _Desugar({n.id for n in gast.walk(tree) if isinstance(n, gast.Name)})
+
+    def block(self, stmts: list[gast.stmt], loops: list[gast.stmt]) -> list[gast.stmt]:
+        stmts[:] = [t for s in stmts for t in self.stmt(s, loops)]
+        return stmts
+
+    def stmt(self, s: gast.stmt, loops: list[gast.stmt]) -> list[gast.stmt]:
+        if isinstance(s, _SCOPES):
+            return [s]
+        star = getattr(gast, "TryStar", None)
+        if star is not None and isinstance(s, star):
+            raise self.src.syntax_error("s2sad does not support `except*` (exception groups)", s)
+        inner = [*loops, s] if isinstance(s, gast.For | gast.While) else loops
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(s, field, None), list):
+                self.block(getattr(s, field), inner)
+        for h in getattr(s, "handlers", ()):
+            self.block(h.body, loops)
+        if not isinstance(s, gast.Try):
+            return [s]
+        if not s.finalbody:
+            inline = self.inline(s)
+            if not self.unsure(inline.body, inline.handlers[0].body, inline, loops):
+                return [inline]
+        return self.expanded(s, loops)
+
+    # ----- one `except` clause -----
+
+    def inline(self, s: gast.Try) -> gast.Try:
+        """``s`` with its clauses as one: ``except (A, B) as exc: if isinstance(exc, A): ... else: ...``."""
+        if len(s.handlers) == 1:
+            return s
+        exc = self.d.fresh("exc")
+        handler = gast.ExceptHandler(self.catching(s), gast.Name(exc, gast.Store(), None, None),
+                                     self.dispatch(s.handlers, exc, self.unmatched(s, exc)))
+        return _at(gast.Try(s.body, [_at(handler, s.handlers[0])], s.orelse, []), s)
+
+    def catching(self, s: gast.Try, final: bool = False) -> gast.expr:
+        """What ``s``'s groups catch: its one clause's types, else everything (``dispatch`` tells them apart)."""
+        if len(s.handlers) == 1 and s.handlers[0].type is not None and not (final or s.finalbody):
+            return s.handlers[0].type
+        return _at(_load("BaseException"), s)
+
+    def unmatched(self, s: gast.Try, exc: str) -> list[gast.stmt] | None:
+        """What runs where no clause of ``s`` matches the exception: ``raise`` it again (None: every one matches)."""
+        if (len(s.handlers) == 1 and s.handlers[0].type is not None) or s.handlers[-1].type is None:
+            return None
+        return [_at(gast.Raise(_at(_load(exc), s), None), s.handlers[-1])]
+
+    def dispatch(self, handlers: list[gast.ExceptHandler], exc: str, unmatched: list[gast.stmt] | None,
+                 wrap=None) -> list[gast.stmt]:
+        """``if isinstance(exc, A): [e = exc;] handler_a elif ... else: unmatched``: the handler Python would
+        run (``unmatched`` None: the last one runs without a test). ``wrap`` (for ``finally``): each handler's
+        code as ``groups``, after ``exc`` is set to None (it took it)."""
+        chain: list[gast.stmt] = unmatched or []
+        for k, h in reversed(list(enumerate(handlers))):
+            body = list(h.body)
+            name = h.name.id if h.name is not None else None
+            if _bare_raises(body):  # outside the `except` block, `raise` names the exception it re-raises
+                name = name or (self.d.fresh("caught") if wrap else exc)
+                _reraise(body, name)
+            if wrap is not None:
+                body = [_assign(exc, _at(gast.Constant(None, None), h), h), *wrap(body)]
+            if name is not None and name != exc:
+                body.insert(0, _assign(name, _at(_load(exc), h), h))
+            if (unmatched is None and k == len(handlers) - 1) or h.type is None:
+                chain = body
+                continue
+            test = _at(gast.Call(_load("isinstance"), [_at(_load(exc), h), copy.deepcopy(h.type)], []), h)
+            chain = [_at(gast.If(test, body, chain), h)]
+        return chain
+
+    # ----- groups -----
+
+    def expanded(self, s: gast.Try, loops: list[gast.stmt], final: bool = False) -> list[gast.stmt]:
+        """``s`` as groups of statements each in its own ``try`` keeping the exception, then the handlers (and
+        ``finally``) as ``if``s on it. ``final`` (implied by a ``finally``): every exception is kept, the
+        handlers' and ``else``'s too, and raised again at the end where no clause took it."""
+        exc = self.d.fresh("exc")
+        final = final or bool(s.finalbody)
+        catch = self.catching(s, final)
+        out = [_assign(exc, _at(gast.Constant(None, None), s), s), *self.groups(s.body, exc, catch, loops)]
+        else_ = self.groups(s.orelse, exc, catch, loops) if final else s.orelse
+        wrap = (lambda body: self.groups(body, exc, catch, loops)) if final else None
+        handlers = self.dispatch(s.handlers, exc, [] if final else self.unmatched(s, exc), wrap) if s.handlers else []
+        raised = _at(gast.Compare(_load(exc), [gast.IsNot()], [gast.Constant(None, None)]), s)
+        if handlers or else_:
+            out.append(_at(gast.If(raised, handlers or [_at(gast.Pass(), s)], else_), s))
+        if final:
+            last = (s.finalbody or s.orelse or s.handlers[-1].body or s.body)[-1]
+            again = _at(gast.Compare(_load(exc), [gast.IsNot()], [gast.Constant(None, None)]), last)
+            out += [*s.finalbody, _at(gast.If(again, [_at(gast.Raise(_load(exc), None), last)], []), last)]
+        return out
+
+    def groups(self, stmts: list[gast.stmt], exc: str, catch: gast.expr, loops) -> list[gast.stmt]:
+        """``stmts`` in as few groups as lowering differentiates exactly, each ``try: group / except catch as exc:
+        pass``, the second and later under ``if exc is None:``. A loop or ``if`` that would leave a name read
+        where the exception is handled half-set has its own body in groups (``protect``), and a group of its own."""
+        out: list[gast.stmt] = []
+        group: list[gast.stmt] = []
+
+        def flush(wrap: bool = True) -> None:
+            if not group:
+                return
+            handler = _at(gast.ExceptHandler(copy.deepcopy(catch), gast.Name(exc, gast.Store(), None, None),
+                                             [_at(gast.Pass(), group[0])]), group[0])
+            wrapped = [_at(gast.Try(list(group), [handler], [], []), group[0])] \
+                if wrap and any(map(_may_raise, group)) else group[:]
+            none = _at(gast.Compare(_load(exc), [gast.Is()], [gast.Constant(None, None)]), group[0])
+            out.extend(wrapped if not out else [_at(gast.If(none, wrapped, []), group[0])])
+            group.clear()
+
+        todo = list(stmts)
+        while todo:
+            s = todo.pop(0)
+            if not self.unsure(group + [s], [], None, loops):
+                group.append(s)
+                continue
+            flush()
+            if not self.unsure([s], [], None, loops):
+                group.append(s)
+            elif isinstance(s, gast.Try):  # a `try` inside: its parts as statements, each exact
+                todo[:0] = self.expanded(s, loops, final=True)
+            elif isinstance(s, gast.For | gast.While | gast.If):
+                *prelude, protected = self.protect(s, exc, catch, loops)
+                for p in prelude:  # (a `try` of its own)
+                    group.append(p)
+                    flush(wrap=False)
+                group.append(protected)  # a group of its own: what follows runs only where it raised nothing
+                flush(wrap=not isinstance(protected, gast.While))
+            else:
+                name = sorted(self.unsure([s], [], None, loops))[0]
+                raise self.src.syntax_error(
+                    f"{name!r} is set inside this `with` block, which may stop partway when it raises, and is "
+                    f"read where the exception is handled; s2sad cannot tell which value it holds there, so it "
+                    f"cannot differentiate that exactly. Set {name!r} again in the `except` block, or move this "
+                    f"statement out of the `try`", s)
+        flush()
+        return out
+
+    def protect(self, s: gast.For | gast.While | gast.If, exc: str, catch: gast.expr, loops) -> list[gast.stmt]:
+        """``s`` with its own code in ``groups``: a loop stops at the first exception (``while``'s test runs in
+        a group too, before each iteration), so each name holds what it held where the exception was raised.
+        Marked ``protected``: lowering counts nothing it sets as half-set (``lower._unsure``)."""
+        s.protected = True
+        if isinstance(s, gast.If):
+            s.body = self.groups(s.body, exc, catch, loops)
+            s.orelse = self.groups(s.orelse, exc, catch, loops)
+            return [s]
+        body, tail = s.body, []
+        last = body[-1] if body else None
+        if isinstance(last, gast.If) and len(last.body) == 1 and isinstance(last.body[0], gast.Break):
+            body, tail = body[:-1], [last]  # desugar's `if broke: break` stays last
+        body = self.groups(body, exc, catch, [*loops, s])
+        raised = _at(gast.Compare(_load(exc), [gast.IsNot()], [gast.Constant(None, None)]), s)
+        prelude = []
+        if isinstance(s, gast.While):
+            go = self.d.fresh("go")
+
+            def test() -> gast.Try:  # `go = <test>`, False where it raised
+                handler = _at(gast.ExceptHandler(copy.deepcopy(catch), gast.Name(exc, gast.Store(), None, None),
+                                                 [_assign(go, _at(gast.Constant(False, None), s), s)]), s)
+                return _at(gast.Try([_assign(go, copy.deepcopy(s.test), s)], [handler], [], []), s)
+
+            prelude = [test()]
+            body.append(_at(gast.If(raised, [_assign(go, _at(gast.Constant(False, None), s), s)], [test()]), s))
+            s.test = _load(go)
+        elif tail:
+            body.append(_at(gast.If(raised, [_assign(tail[0].test.id, _true(s), s)], []), s))
+        else:
+            stop = self.d.fresh("stop")
+            tail = [_assign(stop, raised, s), _at(gast.If(_load(stop), [_at(gast.Break(), s)], []), s)]
+        s.body = body + tail
+        return [*prelude, s]
+
+    def unsure(self, body: list[gast.stmt], handler: list[gast.stmt], node: gast.AST | None, loops) -> set[str]:
+        """Lowering's check (``lower.try_stmt``) of ``try: body / except: handler``: the names the body may
+        have set before it raised that are read where the handler ran (``node`` the ``try``; None: a group
+        of statements not yet in one)."""
+        inside = {id(n) for part in (node,) if part is not None for n in gast.walk(part)}
+        inside |= {id(n) for s in body + handler for n in gast.walk(s)}
+        read = {n.id for s in handler for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        later = {n.id for n in _scope_loads(self.tree) if id(n) not in inside}
+        later |= _exposed_in_loop(loops[-1]) if loops else set()
+        later = set() if handler and _always_raises(handler) else later - _surely_bound(handler)
+        return _unsure(body) & (read | later)
+
+
+def _walk_handler(stmts: list[gast.stmt]):
+    """The nodes of a handler's own code: not nested functions, nor the handlers of a ``try`` inside it
+    (where ``raise`` re-raises their exception)."""
+    for s in stmts:
+        todo = [s]
+        while todo:
+            node = todo.pop()
+            yield node
+            if isinstance(node, (*_SCOPES, gast.ExceptHandler)):
+                continue
+            todo += gast.iter_child_nodes(node)
+
+
+def _bare_raises(stmts: list[gast.stmt]) -> bool:
+    return any(isinstance(n, gast.Raise) and n.exc is None for n in _walk_handler(stmts))
+
+
+def _reraise(stmts: list[gast.stmt], name: str) -> None:
+    for n in _walk_handler(stmts):
+        if isinstance(n, gast.Raise) and n.exc is None:
+            n.exc = _at(_load(name), n)

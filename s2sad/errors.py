@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import linecache
+
 __all__ = ["S2SADSyntaxError", "NoDerivativeRuleError", "SourceUnavailableError"]
 
 
@@ -13,7 +15,9 @@ class S2SADSyntaxError(SyntaxError):
     """
 
     def __init__(self, msg: str, loc) -> None:
-        super().__init__(msg, (loc.file, loc.line, loc.col + 1, loc.text + "\n"))
+        line = linecache.getline(loc.file, loc.line)  # as it stands: the offset counts its indentation
+        text = line if line.strip() == loc.text.strip() else loc.text
+        super().__init__(msg, (loc.file, loc.line, loc.col + 1, text.rstrip("\n") + "\n"))
 
 
 class NoDerivativeRuleError(TypeError):

@@ -49,6 +49,7 @@ import numpy as np
 
 from . import ir
 from .codegen import bind_helpers, emit
+from .frontend import globals_check
 from .graph import Compound, Element, Graph, Input, NotFactorable, Result, Vector, build, partial_name
 from .graph import dot as graph_dot
 from .graph import text as graph_text
@@ -744,6 +745,7 @@ class Factored:
     text: str  # the generated function's source, or the note saying what runs instead
     function: types.FunctionType | None  # returns a tuple, one Jacobian per differentiated parameter
     reason: str | None = None  # why the function could not be factored
+    fresh: Callable[[], bool] = lambda: True  # the module still holds the globals it relied on
 
 
 def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[str],
@@ -757,7 +759,7 @@ def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[s
         note = (f"# s2sad: the Jacobian of {fn.__qualname__} cannot be factored: {e}.\n"
                 "# s2sad.jacobian(method='factored') runs jacrev (one pullback per output) when the function "
                 "has no more outputs than inputs, else jacfwd (one jvp per input).\n")
-        return Factored(None, note, None, str(e))
+        return Factored(None, note, None, str(e), globals_check(fn.__globals__, src.globals_read))
     jac = factor(g, namer, lowered.params, namer.fresh(f"{fn.__name__}_jacobian"))
     cells = {name: types.CellType(obj) for name, obj in bind_helpers([jac], src, namer).items()}
     cells.update(src.freevars)
@@ -768,7 +770,7 @@ def factored(fn: types.FunctionType, sizes: dict[str, int | None], others: set[s
     filename = f"<s2sad: factored Jacobian of {fn.__qualname__} ({where}) #{next(_serial)}>"
     LINEMAPS[filename] = linemap
     return Factored(g, text, load(text, filename, jac.name, fn.__globals__, cells, fn.__defaults__,
-                                  fn.__kwdefaults__))
+                                  fn.__kwdefaults__), None, globals_check(fn.__globals__, src.globals_read))
 
 
 def sizes_of(fn: types.FunctionType, wrt: list[str], args: tuple | None, kwargs: dict | None = None
@@ -809,20 +811,20 @@ class FactoredJacobian:
         self.fun, self.nums, self.jacrev, self.jacfwd = fun, nums, jacrev, jacfwd
         code = fun.__code__
         self.wrt = [code.co_varnames[i % code.co_argcount] for i in nums]
-        self.table: dict[tuple, Callable] = {}
+        self.table: dict[tuple, tuple[Callable, Callable[[], bool]]] = {}
 
     def __call__(self, *args, **kwargs):
         key = tuple((k, type(a), np.shape(a), getattr(a, "dtype", None))
                     for k, a in [*enumerate(args), *sorted(kwargs.items())])
-        run = self.table.get(key)
-        if run is None:
-            run = self.table[key] = self._make(args, kwargs)
-        return run(*args, **kwargs)
+        made = self.table.get(key)
+        if made is None or not made[1]():  # (made again where a function it read was redefined)
+            made = self.table[key] = self._make(args, kwargs)
+        return made[0](*args, **kwargs)
 
-    def _make(self, args: tuple, kwargs: dict) -> Callable:
+    def _make(self, args: tuple, kwargs: dict) -> tuple[Callable, Callable[[], bool]]:
         made = factored(self.fun, *sizes_of(self.fun, self.wrt, args, kwargs))
         if made.function is not None:
-            return made.function
+            return made.function, made.fresh
         inputs = sum(int(np.size(args[i])) for i in self.nums)
         outputs = sum(int(np.size(leaf)) for leaf in leaves(self.fun(*args, **kwargs)))
-        return self.jacrev if outputs <= inputs else self.jacfwd  # both given a tuple argnums: return tuples
+        return (self.jacrev if outputs <= inputs else self.jacfwd), made.fresh  # both given a tuple argnums

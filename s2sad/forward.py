@@ -15,11 +15,24 @@ from __future__ import annotations
 import copy
 
 from . import ir
-from .activity import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK, analyze
+from .activity import (
+    CALL,
+    CLOSURE,
+    CONTAINER,
+    COPY,
+    DERIVE,
+    LISTOP,
+    MISSING,
+    SETITEM,
+    TRANSFORM,
+    UNPACK,
+    Analysis,
+    analyze,
+)
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import JVP, FRuleHandle
 from .modes import check_rules, helper, no_rule_error, zeros
-from .mutation import analyze_mutation, inplace_write
+from .mutation import Mutation, analyzed, inplace_write
 from .naming import Namer
 from .resolve import call_target
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
@@ -32,10 +45,13 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
             tree_params: set[str] = frozenset(), typed: bool = False) -> ir.Function:
     """Build the jvp of ``fn`` with respect to the parameters ``wrt``."""
     fn = copy.deepcopy(fn)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
-    check_rules(fn.body[:-1], analysis)
-    analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # the same writes are refused as in reverse mode
-    tangent = _Tangent(analysis, namer)
+    def analysis_checked() -> Analysis:
+        found = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
+        check_rules(fn.body[:-1], found)
+        return found
+
+    analysis, mutation = analyzed(fn, analysis_checked)  # the same writes are refused as in reverse mode
+    tangent = _Tangent(analysis, namer, mutation)
     dot_params = []
     for w in wrt:
         tangent.dots[w] = ir.Name(namer.fresh(f"{w}_dot"))
@@ -50,9 +66,10 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
 
 
 class _Tangent:
-    def __init__(self, analysis, namer: Namer) -> None:
+    def __init__(self, analysis, namer: Namer, mutation: Mutation) -> None:
         self.an = analysis
         self.namer = namer
+        self.mutation = mutation
         self.dots: dict[str, ir.Expr] = {}  # name -> its tangent (a Name); absent: zero
         self.loc = None
 
@@ -87,15 +104,19 @@ class _Tangent:
         return out
 
     def save_overwritten(self, stmt: ir.Assign, out: list[ir.Stmt], mark: int) -> None:
-        """``y *= v`` changes ``y`` in place: a tangent that reads the old ``y`` reads a copy taken before."""
+        """``y *= v`` changes ``y`` in place: a tangent that reads the old ``y``, or another name for its
+        memory (``v`` itself, in ``y *= (y if c else y)``), reads a copy taken before."""
         base = inplace_write(stmt, self.an)
         tangents = out[mark:]
-        if base is None or not any(base in ir.names_read(s.value) for s in tangents):
+        if base is None:
             return
-        saved = self.namer.fresh(f"{base}_saved")
+        read = dict.fromkeys(n for s in tangents for n in ir.names_read(s.value))
+        saved = {n: ir.Name(self.namer.fresh(f"{n}_saved")) for n in read  # (the new value's own name: after)
+                 if n == base or (n not in stmt.targets and self.mutation.changed_by(n, stmt))}
         for s in tangents:
-            s.value = ir.substitute(s.value, {base: ir.Name(saved)})
-        out.insert(mark - 1, ir.Assign(saved, ir.Call(helper("snapshot"), [ir.Name(base)]), stmt.loc))
+            s.value = ir.substitute(s.value, saved)
+        for n, snap in reversed(saved.items()):
+            out.insert(mark - 1, ir.Assign(snap.id, ir.Call(helper("snapshot"), [ir.Name(n)]), stmt.loc))
 
     # ----- one assignment -----
 
@@ -107,11 +128,12 @@ class _Tangent:
             d = self.dot(stmt.value)
             if d is not None:
                 names = tuple(self.namer.fresh(f"{t}_dot") for t in stmt.targets)
-                out.append(ir.Assign(names, d, self.loc))
-                self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names)})
+                out.append(ir.Assign(names, d, self.loc))  # (an inactive item, an int, has none: not kept)
+                self.dots.update({t: ir.Name(n) for t, n in zip(stmt.targets, names) if t in self.an.active})
             return
-        if p.kind == CALL and all(d is None for d in dots) and not any(self.dot(v) for v in p.kwargs.values()):
-            return  # every input's tangent is zero
+        if p.kind == CALL and all(dots[i] is None for i in _differentiated(p.rule, len(dots))) \
+                and not any(self.dot(v) for v in p.kwargs.values()):
+            return  # every differentiated input's tangent is zero (another is read for its shape only)
         if p.kind in (COPY, DERIVE):  # a derivative function's tangent: the one of the function it derives
             if dots[0] is not None:
                 self.bind(stmt.target, dots[0], out)
@@ -149,16 +171,16 @@ class _Tangent:
         try:
             if rule.forward is not None:
                 return rule.forward(ans, dsyms, *syms, **kwargs)
+            diff = _differentiated(rule, len(p.args))
             if rule.elementwise:  # the reverse template with the tangent as cotangent
                 total = None
                 for i, d in enumerate(dsyms):
-                    if d is not None:
+                    if d is not None and i in diff:
                         part = rule.reverse(d, ans, *syms, **kwargs)[i]
                         part = Sym(_without_unbroadcast(part.expr), part.scalar, part.shape)
                         total = part if total is None else total + part
                 return total if _tangent_spans(syms, dsyms, ans) else Sym(
                     ir.Call(helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
-            diff = rule.diff if rule.diff is not None else range(len(p.args))
             if rule.linear == "joint":
                 return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}, p))
             if rule.linear == "multi":
@@ -196,6 +218,9 @@ class _Tangent:
     def call(self, stmt: ir.Assign, p, out: list[ir.Stmt]) -> None:
         """``z = g(a)`` becomes ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
         active = self.an.active
+        if any(isinstance(a, ir.Name) and a.id in active for a in p.starred):
+            self.star_call(stmt, p)
+            return
         positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
         keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
         captures = isinstance(p.func, ir.Name) and p.func.id in active
@@ -215,16 +240,45 @@ class _Tangent:
                 f"{getattr(fn, '__name__', fn)} has a custom reverse rule (s2sad.rrule) and no source, and forward "
                 f"mode needs a forward rule, at {self.loc.file}:{self.loc.line}: register one with @s2sad.frule")
         if fn is not None:  # (a checkpointed function: forward mode saves nothing anyway)
-            fn, receiver, wrt = call_target(fn, p.func, positions, keywords, self.loc)
+            fn, receiver, wrt, slots = call_target(fn, p.func, positions, keywords, self.loc)
             func = ir.Ref((f"{fn.__name__}_jvp",), JVP.of(fn, wrt).call, helper=True)
-        else:
-            receiver = []
-            spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
-            func = ir.Call(helper("jvp_of"), spec)
+            operands = [p.args[i] for i in positions] + [p.kwargs[k] for k in keywords]
+            self.pair(stmt, func, receiver, [self.packed(fn, name, slots, operands, p, len(receiver)) for name in wrt])
+            return
+        spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
+        func = ir.Call(helper("jvp_of"), spec)
         tangents = [self.dot_or_zero(p.args[i]) for i in positions] + [self.dot_or_zero(p.kwargs[k]) for k in keywords]
         if captures:
             tangents.append(self.dots[p.func.id])
-        self.pair(stmt, func, receiver, tangents)
+        self.pair(stmt, func, [], tangents)
+
+    def star_call(self, stmt: ir.Assign, p) -> None:
+        """``z = f(a, *xs, **kw)`` with a derivative passed with ``*`` or ``**``: ``z, z_dot = star_jvp(f, (a, *xs),
+        {**kw}, (a_dot, *xs_dot), {**kw_dot})``, the arguments bound when it runs."""
+        call = stmt.value
+        dots = [ir.Starred(self.dot_or_zero(a.value)) if isinstance(a, ir.Starred) else self.dot_or_zero(a)
+                for a in call.args]
+        packed = [ir.Tuple(list(call.args)), ir.Call(helper("dict"), [], list(call.kwargs)), ir.Tuple(dots),
+                  ir.Call(helper("dict"), [], [(k, self.dot_or_zero(v)) for k, v in call.kwargs])]
+        dot = self.namer.fresh(f"{stmt.target}_dot")
+        self.dots[stmt.target] = ir.Name(dot)
+        stmt.target = (stmt.target, dot)
+        func = call.func if p.callee is None else ir.Ref((getattr(p.callee, "__name__", "f"),), p.callee, helper=True)
+        stmt.value = ir.Call(helper("star_jvp"), [func, *packed])
+
+    def packed(self, fn, name: str, slots: list, operands: list[ir.Expr], p, shift: int) -> ir.Expr:
+        """The tangent of ``fn``'s parameter ``name``: of the argument bound to it (``operands`` in ``slots``'
+        order), or for ``*args`` a tuple (``**kwargs``: a dict) of every argument it receives, zeros for those
+        without one."""
+        i, key = next((i, key) for i, (n, key) in enumerate(slots) if n == name)
+        if key is None:
+            return self.dot_or_zero(operands[i])
+        code = fn.__code__
+        if isinstance(key, str):
+            named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+            extra = [(k, v) for k, v in p.kwargs.items() if k not in named]
+            return ir.Dict([ir.Const(k) for k, _ in extra], [self.dot_or_zero(v) for _, v in extra])
+        return ir.Tuple([self.dot_or_zero(a) for a in p.args[max(code.co_argcount - shift, 0):]])
 
     def pair(self, stmt: ir.Assign, func: ir.Expr, receiver: list[ir.Expr], tangents: list[ir.Expr]) -> None:
         """Rewrite ``z = f(args)`` to ``z, z_dot = func(*receiver, args, tangents=(...))``."""
@@ -283,6 +337,11 @@ class _Tangent:
         return ir.Loop(stmt.kind, body, stmt.target, stmt.iter, cond_body, stmt.cond,
                        [*stmt.carried, *headers], [*stmt.inits, *inits], [*stmt.nexts, *nexts],
                        [*stmt.results, *results], stmt.exit, stmt.loc)
+
+
+def _differentiated(rule, n: int) -> range | tuple[int, ...]:
+    """The positions of the ``n`` operands whose tangents ``rule`` differentiates."""
+    return range(n) if rule.diff is None else tuple(i for i in rule.diff if i < n)
 
 
 def _zeros_of(e: ir.Expr) -> ir.Expr:

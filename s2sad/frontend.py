@@ -22,6 +22,7 @@ import sys
 import textwrap
 import types
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gast
@@ -30,7 +31,7 @@ import numpy as np
 from .errors import S2SADSyntaxError, SourceUnavailableError
 from .ir import UNKNOWN, Loc
 
-__all__ = ["Source", "parse_function", "source_lines", "MISSING", "DYNAMIC"]
+__all__ = ["Source", "parse_function", "source_lines", "forwarded", "MISSING", "DYNAMIC"]
 
 MISSING = object()  # a name that is neither local, closure, global nor builtin
 DYNAMIC = object()  # a closure cell whose contents are read only when the code runs
@@ -59,6 +60,15 @@ class Source:
 
     def syntax_error(self, msg: str, node: gast.AST) -> S2SADSyntaxError:
         return S2SADSyntaxError(msg, self.loc(node))
+
+    def holds(self, name: str, obj: object) -> bool:
+        """Does the outside ``name`` refer to ``obj`` now? Relied on only if it does (generated code then
+        reads ``obj`` by that name)."""
+        read = dict(self.globals_read)
+        if self.lookup(name) is obj:
+            return True
+        self.globals_read = read
+        return False
 
     def lookup(self, name: str) -> object:
         """The object an outside name refers to now: closure cell, global, then builtin."""
@@ -91,6 +101,18 @@ def globals_hold(fn: types.FunctionType, read: dict[str, object]) -> bool:
     return all((_relied_on(g[name]) if name in g else MISSING) is what for name, what in read.items())
 
 
+def globals_check(g: dict, read: dict[str, object]) -> Callable[[], bool]:
+    """``globals_hold`` for the module namespace ``g``, made fast to run on every call of a derivative:
+    one expression testing a callee, module or class by identity and a value read at run time by type."""
+    namespace = {"get": g.get, "MISSING": MISSING, "relied": _relied_on}
+    tests = []
+    for k, (name, what) in enumerate(read.items()):
+        namespace[f"o{k}"] = what  # (a type stands for a class, or for any value of that type)
+        tests.append(f"relied(get({name!r}, MISSING)) is o{k}" if isinstance(what, type) else
+                     f"get({name!r}, MISSING) is o{k}")
+    return eval("lambda: " + (" and ".join(tests) or "True"), namespace)
+
+
 def library_value(value: object) -> bool:
     """A cell value read when a closure's code is transformed, even where one transform serves every
     closure of that code (``dynamic_cells``): a module, or a callable of s2sad, NumPy, SciPy or the
@@ -103,12 +125,42 @@ def library_value(value: object) -> bool:
 
 
 def library_cells(fn: types.FunctionType) -> tuple:
-    """The file of ``fn``'s code and the identities of the library values its closure holds: part of the
-    key of a transform that serves every closure of ``fn``'s code. (Code objects compare equal by their
-    content, not their file: two functions s2sad generated from the same text are told apart by their
-    file, each its own, which also keeps the identities of the values they hold from being reused.)"""
+    """The file of ``fn``'s code and the library values its closure holds, by identity: part of the key
+    of a transform (or an analysis) that serves every closure of ``fn``'s code. (Code objects compare
+    equal by their content, not their file: two functions s2sad generated from the same text are told
+    apart by their file, each its own.)"""
     cells = (cell_contents(c) for c in fn.__closure__ or ())
-    return fn.__code__.co_filename, *(id(v) for v in cells if library_value(v))
+    return fn.__code__.co_filename, *(Identity(v) for v in cells if library_value(v))
+
+
+class Identity:
+    """An object's identity as part of a cache key. Its ``id`` alone is not one: once the object is
+    collected, another may be made at its address (a run-time handle, a ``jacfwd`` function made for each
+    closure), and would be served what was found for the first. This key holds the object, weakly where
+    it can be (a builtin or a ufunc cannot: those are held), and equals only a key of the same live object."""
+
+    __slots__ = ("_id", "_get")
+
+    def __init__(self, value: object) -> None:
+        self._id = id(value)
+        self._get: Callable[[], object]
+        try:
+            self._get = weakref.ref(value)
+        except TypeError:
+            self._get = functools.partial(_itself, value)
+
+    def __hash__(self) -> int:
+        return self._id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Identity):
+            return NotImplemented
+        mine = self._get()
+        return self._id == other._id and mine is not None and mine is other._get()
+
+
+def _itself(value: object) -> object:
+    return value
 
 
 def cell_contents(cell: types.CellType) -> object:
@@ -143,11 +195,21 @@ def source_lines(fn: object) -> tuple[list[str], int]:
     except SourceUnavailableError:
         raise
     except (OSError, TypeError) as e:
-        raise SourceUnavailableError(
-            f"s2sad cannot read the source of {_describe(fn)} (defined in "
-            f"{fn.__code__.co_filename!r}): {e}. Functions made by exec/eval or typed at an "
-            "interactive prompt without a file have no source to transform."
-        ) from None
+        raise SourceUnavailableError(_no_source(fn, e)) from None
+
+
+_WORKS = ("s2sad differentiates source text: put the function in a file and import it (or run the file), or "
+          "define it in IPython or Jupyter, or in the Python 3.13+ interactive interpreter, which keep what you type.")
+
+
+def _no_source(fn: types.FunctionType, e: Exception) -> str:
+    """Why ``fn`` has no source, and what works instead."""
+    file = fn.__code__.co_filename
+    where = ("the interpreter's standard input (the interactive prompt before Python 3.13, or a script piped in), "
+             "which keeps no source" if file == "<stdin>" else
+             "`python -c` or `exec`/`eval` of a string, which keep no source" if file == "<string>" else
+             f"{file!r}, where it cannot be read ({e})")
+    return f"s2sad cannot read the source of {_describe(fn)}: it was defined in {where}. {_WORKS}"
 
 
 _LINES: weakref.WeakKeyDictionary[types.CodeType, tuple[list[str], int]] = weakref.WeakKeyDictionary()
@@ -158,18 +220,69 @@ def _lines_of(fn: types.FunctionType) -> tuple[list[str], int]:
     to be the text ``fn``'s code was compiled from (a lambda's is checked where it is found)."""
     hit = _LINES.get(fn.__code__)
     if hit is None:
-        lines, first = inspect.getsourcelines(fn)
-        if fn.__name__ != "<lambda>" and not _def_compiles_to(lines, first, fn):
+        lines, first = inspect.getsourcelines(fn.__code__)  # (its own: inspect would follow __wrapped__)
+        if fn.__code__.co_name != "<lambda>" and not _def_compiles_to(lines, first, fn):
             raise SourceUnavailableError(_changed(fn, first))
         hit = _LINES[fn.__code__] = lines, first
     return hit
+
+
+def forwarded(fn: object) -> object:
+    """What a ``functools.wraps`` wrapper only forwards to: ``fn.__wrapped__`` (through every such layer) where
+    ``fn``'s code is ``return wrapped(<its parameters, as they came>)`` and nothing else, so differentiating the
+    wrapped function is differentiating ``fn``. Any other function (a wrapper that does more) is ``fn`` itself,
+    differentiated as it is written."""
+    seen: set[int] = set()
+    while isinstance(fn, types.FunctionType) and hasattr(fn, "__wrapped__") and not hasattr(fn, "__s2sad_spec__") \
+            and id(fn) not in seen:
+        seen.add(id(fn))
+        if not _forwards(fn):
+            break
+        fn = fn.__wrapped__
+    return fn
+
+
+_FORWARDERS: weakref.WeakKeyDictionary[types.CodeType, str | None] = weakref.WeakKeyDictionary()
+
+
+def _forwards(fn: types.FunctionType) -> bool:
+    code = fn.__code__
+    if code not in _FORWARDERS:
+        _FORWARDERS[code] = _forwarded_name(fn)
+    name = _FORWARDERS[code]
+    if name is None or fn.__defaults__ or fn.__kwdefaults__:
+        return False
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    target = cell_contents(cells[name]) if name in cells else fn.__globals__.get(name, MISSING)
+    return target is fn.__wrapped__
+
+
+def _forwarded_name(fn: types.FunctionType) -> str | None:
+    """The name ``fn``'s body calls with its own parameters and returns (``return f(*args, **kwargs)``), else None."""
+    try:
+        lines, _ = source_lines(fn)
+        tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    except (SourceUnavailableError, SyntaxError, IndexError):
+        return None
+    body = tree.body[1:] if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(
+        getattr(tree.body[0], "value", None), ast.Constant) else tree.body
+    call = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+    if not isinstance(tree, ast.FunctionDef) or not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+        return None
+    a = tree.args
+    args = [ast.dump(ast.Name(p.arg, ast.Load())) for p in [*a.posonlyargs, *a.args]]
+    args += [ast.dump(ast.Starred(ast.Name(a.vararg.arg, ast.Load()), ast.Load()))] if a.vararg else []
+    keywords = [ast.dump(ast.keyword(p.arg, ast.Name(p.arg, ast.Load()))) for p in a.kwonlyargs]
+    keywords += [ast.dump(ast.keyword(None, ast.Name(a.kwarg.arg, ast.Load())))] if a.kwarg else []
+    same = [ast.dump(e) for e in call.args] == args and [ast.dump(k) for k in call.keywords] == keywords
+    return call.func.id if same else None
 
 
 def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
     """Parse ``fn``'s source; raise ``SourceUnavailableError`` when there is none."""
     lines, first = source_lines(fn)
     file = fn.__code__.co_filename
-    if fn.__name__ == "<lambda>":
+    if fn.__code__.co_name == "<lambda>":
         # A lambda sits inside some expression: parse its whole file, so it can start
         # mid-line and span lines, and pick it by line, parameters and column.
         tree, col_shift = _find_lambda(fn, linecache.getlines(file) or lines), 0
@@ -182,7 +295,7 @@ def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
         except SyntaxError:
             module = None
         tree = module.body[0] if module and module.body else None
-        if not isinstance(tree, gast.FunctionDef) or tree.name != fn.__name__:
+        if not isinstance(tree, gast.FunctionDef) or tree.name != fn.__code__.co_name:
             raise SourceUnavailableError(f"could not find the definition of {_describe(fn)} in {file}:{first}")
         gast.increment_lineno(tree, first - 1)
     tree.decorator_list = []
@@ -205,7 +318,7 @@ def _enclosing(fn: types.FunctionType) -> list[str]:
     """The blocks ``fn`` was compiled in, outermost first, read from its qualified name: the nearest
     class around it (which mangles ``__private`` names and makes ``__class__``) and a function whose
     parameters are the enclosing variables it reads (its cells)."""
-    parts = fn.__qualname__.split(".")
+    parts = getattr(fn.__code__, "co_qualname", fn.__qualname__).split(".")  # (the code's: functools.wraps copies the name)
     classes = [i for i in range(len(parts) - 1) if parts[i].isidentifier() and parts[i + 1] != "<locals>"]
     owner = f"class {parts[classes[-1]]}:" if classes else None
     cells = [v for v in fn.__code__.co_freevars if not (owner and v == "__class__")]
@@ -369,3 +482,16 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
         type_comment=None, type_params=[],
     )
     return gast.copy_location(tree, lam)
+
+
+def _at(node: gast.AST, like: gast.AST) -> gast.AST:
+    """``node`` (and its parts without a position) placed at ``like``'s line."""
+    gast.copy_location(node, like)
+    for child in gast.walk(node):
+        if not hasattr(child, "lineno") and hasattr(like, "lineno"):
+            gast.copy_location(child, like)
+    return node
+
+
+def _load(name: str) -> gast.Name:
+    return gast.Name(name, gast.Load(), None, None)

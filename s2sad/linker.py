@@ -22,18 +22,18 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .cache import SCALAR_TYPES, Cache, carries_derivative, get_cache, pipeline, rebind
+from .cache import SCALAR_TYPES, Cache, carries_derivative, derived, get_cache, pipeline, rebind
 from .custom import checkpointed_loop, rrule
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .frontend import cell_contents, library_cells, source_lines
+from .frontend import cell_contents, forwarded, library_cells, source_lines
 from .load import LINEMAPS
 from .mutation import effects
-from .resolve import derivative_source
+from .resolve import bind_slots, derivative_source
 from .rules import custom_rule, lookup, rule_name
 from .runtime import add_bars, zeros_like
 from .wrappers import tangents_first
 
-__all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "VJP_OF_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
+__all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
 
 class _Handle:
@@ -87,9 +87,11 @@ class VJP(_Handle):
         return handle.generic()
 
     def generic(self) -> types.FunctionType:
-        """The generated vjp for any argument types: what a derivative of this derivative transforms."""
-        if self._generic is None:
-            self._generic = pipeline()(self.fun, self.cache.wrt).function
+        """The generated vjp for any argument types: what a derivative of this derivative transforms
+        (made again where a global it relied on was redefined since; see ``cache.derived``)."""
+        if self._generic is None or not self._generic.__s2sad_fresh__():
+            generated = pipeline()(self.fun, self.cache.wrt)
+            self._generic = derived(generated.function, self.fun, generated.globals_read)
         return self._generic
 
 
@@ -121,6 +123,56 @@ VJP_OF_HIGHER_ORDER = (
     "function passed as an argument; or a pullback, in the code of a derivative of a function that "
     "calls another) are not supported yet: the derivative code calls it through s2sad.linker.vjp_of "
     "or jvp_of. Call a function defined at module level by its name instead")
+STAR_HIGHER_ORDER = (
+    "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
+    "taking *args or **kwargs are not supported yet: pass them by name")
+
+
+def packed_tangents(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, tangents: tuple, args: tuple,
+                    kwargs: dict) -> tuple:
+    """One tangent per parameter in ``wrt`` from one per argument (``slots``, see ``resolve.bind_slots``): a
+    tuple for ``*args`` and a dict for ``**kwargs``, holding zeros for the arguments without one."""
+    code = fn.__code__
+    named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+
+    def zeros(key):  # for every argument `*args` (an index) or `**kwargs` (a key) receives; None: a named one
+        if key is None:
+            return None
+        if isinstance(key, str):
+            return {k: zeros_like(v) for k, v in kwargs.items() if k not in named}
+        return [zeros_like(a) for a in args[code.co_argcount:]]
+
+    per_param = {name: zeros(key) for name, key in slots}
+    for (name, key), t in zip(slots, tangents):
+        if key is None:
+            per_param[name] = t
+        else:
+            per_param[name][key] = t
+    return tuple(tuple(v) if isinstance(v, list) else v for v in (per_param[name] for name in wrt))
+
+
+def star_vjp(fn, args: tuple, kwargs: dict):
+    """The vjp of ``fn(*args, **kwargs)`` (a call with ``*`` or ``**`` in generated code) w.r.t. every argument
+    that carries a derivative: its pullback returns a tuple with a cotangent per positional argument and a
+    dict with one per keyword (zeros for the others)."""
+    positions = tuple(i for i, a in enumerate(args) if carries_derivative(a))
+    keywords = tuple(k for k, v in kwargs.items() if carries_derivative(v))
+    out, pullback = vjp_of(fn, positions, keywords, False)(*args, **kwargs)
+
+    def star_pullback(out_bar):
+        bars = iter(pullback(out_bar))
+        args_bar = [next(bars) if i in positions else zeros_like(a) for i, a in enumerate(args)]
+        return tuple(args_bar), {k: next(bars) if k in keywords else zeros_like(v) for k, v in kwargs.items()}
+
+    return out, star_pullback
+
+
+def star_jvp(fn, args: tuple, kwargs: dict, args_dot: tuple, kwargs_dot: dict):
+    """The jvp of ``fn(*args, **kwargs)`` with a tangent per positional argument and per keyword."""
+    positions = tuple(i for i, a in enumerate(args) if carries_derivative(a))
+    keywords = tuple(k for k, v in kwargs.items() if carries_derivative(v))
+    tangents = (*(args_dot[i] for i in positions), *(kwargs_dot[k] for k in keywords))
+    return jvp_of(fn, positions, keywords, False)(*args, tangents=tangents, **kwargs)
 
 
 def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
@@ -144,6 +196,8 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     cells = fn.__closure__ or ()
     n = len(cache.wrt) - len(frees)
+    slots = bind_slots(fn, positions, keywords, len(self_arg))[1]
+    packed = any(key is not None for _, key in slots)
 
     def call(*args, **kwargs):
         args = (*self_arg, *args)
@@ -152,14 +206,16 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
             vjp = rebind(vjp, fn)
         out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
         _check_no_writes(fn, args, kwargs)
-        if not captures:
+        if not captures and not packed:
             return out, pullback
 
-        def closure_pullback(out_bar):
+        def split_pullback(out_bar):
             bars = pullback(out_bar)
-            return (*bars[:n], dict(zip(frees, bars[n:])))
+            per_param = dict(zip(cache.wrt[:n], bars[:n]))
+            parts = tuple(per_param[name] if key is None else per_param[name][key] for name, key in slots)
+            return (*parts, dict(zip(frees, bars[n:]))) if captures else parts
 
-        return out, closure_pullback
+        return out, split_pullback
 
     call.__s2sad_vjp_of__ = True
     return call
@@ -201,7 +257,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     self_arg = ()
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
-    fn = _as_source(fn)
+    fn = forwarded(_as_source(fn))
     if getattr(fn, "__s2sad_vjp_of__", False):
         raise NoDerivativeRuleError(VJP_OF_HIGHER_ORDER)
     if not isinstance(fn, types.FunctionType):
@@ -213,15 +269,9 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                   if captures and carries_derivative(cell_contents(cell)))
-    params = code.co_varnames[: code.co_argcount]
-    named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    shift = len(self_arg)
-    if any(p + shift >= len(params) for p in positions) or any(k not in named for k in keywords):
-        raise TypeError(f"s2sad differentiates {fn.__qualname__} only through arguments that bind to "
-                        "named parameters (not *args or **kwargs)")
-    wrt = tuple(params[p + shift] for p in positions) + tuple(keywords) + frees
+    wrt = bind_slots(fn, positions, keywords, len(self_arg))[0] + frees
     per_code = _by_code.setdefault(code, {})
-    key = (shift, wrt, mode, library_cells(fn))
+    key = (len(self_arg), wrt, mode, library_cells(fn))
     cache = per_code.get(key)
     if cache is None:
         cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
@@ -300,9 +350,11 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return lambda *args, tangents=(), **kwargs: jvp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions,
                                                            keywords, captures)(*args, tangents=tangents, **kwargs)
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
+    wrt, slots = bind_slots(fn, positions, keywords, len(self_arg))
 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
+        tangents = (*packed_tangents(fn, wrt, slots, tangents[:len(slots)], args, kwargs), *tangents[len(slots):])
         if captures:
             tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
         e = cache.entry(args)

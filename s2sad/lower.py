@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
 import linecache
 import types
 from collections import Counter
 
 import gast
+import numpy
 
 from . import ir, runtime
-from .frontend import Source, _imported
+from .closures import free_names, rename_free, stores
+from .frontend import Source, _imported, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
 
@@ -39,7 +42,9 @@ _TEMP_NAMES = {
     "+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
     "@": "matmul", "&": "and_", "|": "or_", "^": "xor", "<<": "lshift", ">>": "rshift",
 }
-_AFTER_LOOP = "<a for loop's variable after the loop>"  # env value: its last value is not kept
+_AFTER_LOOP = "<a for loop's variable after the loop>"
+# callables that call a function handed to them before they return, and keep no reference to it
+_CONSUMERS = (sorted, min, max, functools.reduce, numpy.apply_along_axis)  # env value: its last value is not kept
 _UNSUPPORTED = {
     gast.Nonlocal: "`nonlocal` declarations",
     gast.Delete: "`del`", gast.Import: "`import` inside the function",
@@ -106,23 +111,6 @@ def _assigned_names(tree: gast.FunctionDef) -> list[str]:
     return list(seen)
 
 
-def _free_names(node: gast.FunctionDef | gast.Lambda) -> list[str]:
-    """Names a nested function reads from enclosing scopes, in order."""
-    args = node.args
-    params = {a.id for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}
-    inner = _scope(node) if isinstance(node, gast.FunctionDef) else gast.walk(node.body)
-    stores, loads = set(params), {}
-    for n in inner:
-        if isinstance(n, gast.Name):
-            if isinstance(n.ctx, gast.Store):
-                stores.add(n.id)
-            elif isinstance(n.ctx, gast.Load):
-                loads.setdefault(n.id, None)
-        elif isinstance(n, gast.FunctionDef | gast.Lambda) and n is not node:
-            loads.update(dict.fromkeys(_free_names(n)))
-    return [n for n in loads if n not in stores]
-
-
 class _Lowering:
     def __init__(self, src: Source, namer: Namer) -> None:
         self.src = src
@@ -135,6 +123,7 @@ class _Lowering:
         self.classes: set[int] = set()  # ids of those classes: their attributes are resolved now
         self.loops: list[gast.For | gast.While] = []  # the loops being lowered, innermost last
         self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
+        self.calling: tuple[gast.Call | None, ir.Expr | None] = (None, None)  # the call being lowered, its callee
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -185,11 +174,15 @@ class _Lowering:
             if self.stmt(stmt):
                 break
 
-    def region(self, stmts: list[gast.stmt]) -> tuple[list[ir.Stmt], dict[str, str]]:
-        """Lower ``stmts`` as a nested block: its statements and the names it leaves bound."""
+    def region(self, stmts: list[gast.stmt], binds: list[tuple[gast.Name, ir.Expr]] = ()
+               ) -> tuple[list[ir.Stmt], dict[str, str]]:
+        """Lower ``stmts`` as a nested block (after binding each of ``binds``' names to its value): its
+        statements and the names it leaves bound."""
         outer_body, outer_env, outer_loc = self.body, self.env, self.loc
         self.body, self.env = [], dict(outer_env)
         try:
+            for target, value in binds:
+                self.assign(target, value)
             self.block(stmts)
             return self.body, self.env
         finally:
@@ -433,39 +426,30 @@ class _Lowering:
         self.body.append(ir.If(test, body, orelse, *merged, loc=loc))
 
     def try_stmt(self, node: gast.Try) -> None:
-        """``try: body / except E: handler / else: rest``: a branch on whether the body completed,
-        recorded (``completed``) for the pullback as an ``if`` records its branch.
+        """``try: body / except E [as e]: handler / else: rest``: a branch on whether the body completed,
+        recorded (``completed``) for the pullback as an ``if`` records its branch. (``desugar.tries``
+        leaves one ``except`` clause and no ``finally``; several clauses are an ``if`` on the exception.)
 
-        The body either completes or raises; where it raised, what it assigned before is not kept
-        by the derivative. So a name the body binds or changes that the handler reads, or that is
-        read after the statement without the handler binding it again, is refused.
+        The body either completes or raises; where it raised, the derivative keeps what the body's
+        statements that completed set only up to the last statement that may raise (``unsure``). A name
+        set before that, read by the handler or after the statement without the handler setting it, is
+        refused.
         """
-        if node.finalbody:
-            raise self.src.syntax_error("s2sad does not support `try ... finally` yet", node)
-        if len(node.handlers) != 1:
-            raise self.src.syntax_error("s2sad supports one `except` clause per `try` yet; catch a tuple of "
-                                        "exception types and tell them apart with isinstance", node.handlers[1])
         handler = node.handlers[0]
-        exit_ = next((n for n in _loop_scope(node) if isinstance(n, gast.Return | gast.Break | gast.Continue)), None)
-        if exit_ is not None:
-            raise self.src.syntax_error("s2sad does not support `return`, `break` or `continue` inside `try` "
-                                        "yet; set a variable and act on it after the `try`", exit_)
-        if handler.name is not None and handler.name.id in self.loaded_outside(handler.name):
-            raise self.src.syntax_error("s2sad does not support reading the exception of `except ... as name` "
-                                        "yet", handler.name)
-        changed = _stores(node.body)
         read = {n.id for s in handler.body for n in _scope(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-        later = self.read_later(node) - _surely_bound(handler.body)
-        unsure = sorted(changed & (read | later))
+        later = set() if _always_raises(handler.body) else self.after_try(node) - _surely_bound(handler.body)
+        unsure = sorted(_unsure(node.body) & (read | later))
         if unsure:
             raise self.src.syntax_error(
-                f"{unsure[0]!r} is set in this `try` block and read where the `except` block may have run "
-                f"instead (the `try` block may have stopped before or after setting it); s2sad cannot "
-                f"differentiate that exactly. Set {unsure[0]!r} in the `except` block too", node)
+                f"{unsure[0]!r} is set in this `try` block inside a loop, `with` or nested `try` that may stop "
+                f"partway, and read where the `except` (or `finally`) block may have run instead; s2sad cannot "
+                f"tell which value it holds there, so it cannot differentiate that exactly. Set {unsure[0]!r} "
+                f"in the `except` block too, or move that statement out of the `try`", node)
         catches = self.to_atom(self.expr(handler.type), "caught") if handler.type is not None else _builtin("BaseException")
         loc = self.loc
         body, then_env = self.region(node.body)
-        orelse, else_env = self.region(handler.body)
+        caught = ir.Call(ir.Ref(("caught_exception",), runtime.caught_exception, helper=True), [])
+        orelse, else_env = self.region(handler.body, [(handler.name, caught)] if handler.name is not None else [])
         used = self.read_later(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
@@ -563,7 +547,8 @@ class _Lowering:
         assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())
         later = self.loaded_after(node)
         spent = _loop_targets_only(body_nodes)  # left holding an inner loop's last element: not carried
-        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in self.env or v in later)]
+        again = _read_first(body_nodes)  # (bound only in the loop: None before its first iteration)
+        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in self.env or v in later | again)]
         kind, iter_, prelude = "while", None, None
         if isinstance(node, gast.For):
             kind = "for"
@@ -702,6 +687,11 @@ class _Lowering:
         again = {n.id for n in _scope_loads(self.loops[-1])} if self.loops else set()
         return self.loaded_outside(node) | again
 
+    def after_try(self, node: gast.Try) -> set[str]:
+        """Names that may be read after ``node`` ran: outside it, and, inside the loop around it, before the
+        next iteration binds them again (``read_later`` without what the next iteration binds first)."""
+        return self.loaded_outside(node) | (_exposed_in_loop(self.loops[-1]) if self.loops else set())
+
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:
             self.unversioned.discard(user_name)
@@ -761,10 +751,12 @@ class _Lowering:
             return self.call(node)
         if isinstance(node, gast.Subscript):
             return ir.Subscript(self.atom(node.value), self.index(node.slice))
+        if isinstance(node, gast.Tuple | gast.List) and any(isinstance(e, gast.Starred) for e in node.elts):
+            return self.joined(node)
         if isinstance(node, gast.Tuple):
-            return ir.Tuple([self.atom(e) for e in self._no_starred(node.elts)])
+            return ir.Tuple([self.atom(e) for e in node.elts])
         if isinstance(node, gast.List):
-            return ir.List([self.atom(e) for e in self._no_starred(node.elts)])
+            return ir.List([self.atom(e) for e in node.elts])
         if isinstance(node, gast.NamedExpr):
             value = self.atom(node.value)
             self.assign(node.target, value)
@@ -822,10 +814,56 @@ class _Lowering:
             else:
                 func = ir.Attr(base, node.func.attr)  # a method call: receiver stays an atom
         else:
+            outer, self.calling = self.calling, (node, None)
             func = self.atom(node.func)
-        args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
+            self.calling = outer
+        outer, self.calling = self.calling, (node, func)
+        args = self.star_filled(func, node)
+        if args is None:
+            args = [ir.Starred(self.atom(a.value)) if isinstance(a, gast.Starred) else self.atom(a) for a in node.args]
         kwargs = [(kw.arg, self.atom(kw.value)) for kw in node.keywords]  # arg None: `**mapping`
+        self.calling = outer
         return ir.Call(func, args, kwargs)
+
+    def joined(self, node: gast.Tuple | gast.List) -> ir.Expr:
+        """``(a, *xs, b)`` as ``(a,) + tuple(xs) + (b,)`` (a list: ``list``), joins s2sad differentiates."""
+        kind, make = (ir.Tuple, "tuple") if isinstance(node, gast.Tuple) else (ir.List, "list")
+        parts, plain = [], []
+        for e in node.elts:
+            if isinstance(e, gast.Starred):
+                if plain:
+                    parts.append(self.emit(kind(plain), make))
+                    plain = []
+                parts.append(self.emit(ir.Call(_builtin(make), [self.atom(e.value)]), make))
+            else:
+                plain.append(self.atom(e))
+        if plain:
+            parts.append(self.emit(kind(plain), make))
+        value = parts[0]
+        for part in parts[1:]:
+            value = self.emit(ir.BinOp("+", value, part), "joined")
+        return value
+
+    def star_filled(self, func: ir.Expr, node: gast.Call) -> list[ir.Expr] | None:
+        """For ``f(a, *xs)`` calling a function known now whose parameters after ``a`` have no defaults and
+        there is no ``*args``: the arguments with ``xs`` unpacked into as many names as they fill
+        (``x0, x1 = xs; f(a, x0, x1)``), so each is differentiated as a plain argument. None otherwise."""
+        fn = forwarded(func.value) if isinstance(func, ir.Ref) else None
+        if not (isinstance(fn, types.FunctionType) and len(node.args) >= 1 and isinstance(node.args[-1], gast.Starred)
+                and not any(isinstance(a, gast.Starred) for a in node.args[:-1])):
+            return None
+        code, k = fn.__code__, len(node.args) - 1
+        filled = code.co_varnames[k:code.co_argcount]
+        first_default = code.co_argcount - len(fn.__defaults__ or ())
+        if code.co_flags & 0x04 or code.co_argcount <= k or code.co_argcount > first_default \
+                or any(kw.arg in filled or kw.arg is None for kw in node.keywords):
+            return None
+        plain = [self.atom(a) for a in node.args[:-1]]
+        seq = self.atom(node.args[-1].value)
+        names = tuple(self.namer.fresh(f"{p}_arg") for p in filled)
+        self.temps.update(names)
+        self.body.append(ir.Assign(names, seq, self.loc))
+        return [*plain, *map(ir.Name, names)]
 
     def index(self, node: gast.expr) -> ir.Expr:
         if isinstance(node, gast.Slice):
@@ -836,24 +874,49 @@ class _Lowering:
         return self.atom(node)
 
     def closure(self, node: gast.FunctionDef | gast.Lambda) -> ir.Closure:
-        """A nested function, kept as written. What it captures must be bound before it and not
-        changed after it: bound once, or on several paths (``if``/``else``) that merge to the
-        user's name. A list or array it captures may have been changed in place before, but
-        not after."""
-        captured, names = [], []
-        changed_later = self.stored_after(node)
-        for name in _free_names(node):
+        """A nested function, kept as written, reading the version of each of our variables current
+        here (renamed to it where that is not the user's name): a closure reads its variables when
+        called, and ``closures.captures`` has made those that may change after this point
+        parameters of a named nested function. Where it could not, the change is refused."""
+        captured, names, renamed = [], [], {}
+        for name in free_names(node):
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
-            once = self.stores[name] == (0 if name in self.params.names() else 1)
-            merged = self.env.get(name) == name  # paths that merge to the name the nested code reads
-            if not (once or merged) or self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP or name in changed_later:
+            if name in self.stored_after(node) or (name in self.loop_stores() and not self.consumed(node)):
                 raise self.src.syntax_error(
-                    f"this nested function captures {name!r}, which is not bound exactly once before it "
-                    "(or is changed after it); s2sad supports closures over values that do not change", node)
-            captured.append(ir.Name(self.env[name]))  # the latest version: the same object
-            names.append(name)
-        return ir.Closure(gast.gast_to_ast(node), captured, names)
+                    f"this nested function captures {name!r}, which is rebound or changed after the function "
+                    "is made (a closure reads it when it is called); s2sad follows that for a nested function "
+                    "called by its name, not for one passed on or kept. Bind the value to a name that does "
+                    "not change, or pass it as an argument", node)
+            if isinstance(node, gast.FunctionDef) and name == node.name:
+                raise self.src.syntax_error("s2sad does not support a nested function that calls itself yet; "
+                                            "define it at module level", node)
+            if self.env.get(name, _AFTER_LOOP) == _AFTER_LOOP:
+                raise self.src.syntax_error(
+                    f"this nested function captures {name!r}, which is not bound before it (or is a loop's "
+                    "variable after the loop)", node)
+            version = self.env[name]
+            captured.append(ir.Name(version))
+            names.append(version)
+            if version != name:
+                renamed[name] = version
+        return ir.Closure(gast.gast_to_ast(rename_free(node, renamed) if renamed else node), captured, names)
+
+    def loop_stores(self) -> set[str]:
+        """Names the loops around this point rebind or change (a closure made in one iteration may
+        be called in the next)."""
+        return _stores(self.loops)
+
+    def consumed(self, node: gast.FunctionDef | gast.Lambda) -> bool:
+        """Is ``node`` a lambda called right where it is made, or handed to a callable known to call it
+        before returning and not keep it?"""
+        call, func = self.calling
+        if call is None or isinstance(node, gast.FunctionDef):
+            return False
+        if node is call.func:
+            return True
+        handed = any(node is a for a in [*call.args, *(k.value for k in call.keywords)])
+        return handed and isinstance(func, ir.Ref) and any(func.value is c for c in _CONSUMERS)
 
     def stored_after(self, node: gast.AST) -> set[str]:
         """Names bound or changed in place by code after ``node`` (by source position)."""
@@ -907,23 +970,112 @@ def _builtin(name: str) -> ir.Ref:
 
 def _stores(stmts: list[gast.stmt]) -> set[str]:
     """Names ``stmts`` rebind, write into (``x[i] = v``) or change with a list method."""
-    out = set()
-    for n in (n for s in stmts for n in _scope(s)):
+    return stores(n for s in stmts for n in _scope(s))
+
+
+def _read_first(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` may read before they bind them (by source position): in a loop body, what an
+    iteration may read from the one before."""
+    first: dict[str, tuple] = {}
+    reads = []
+    for n in (m for s in stmts for m in _scope(s)):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            out.add(n.id)
-        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name):
-            out.add(n.value.id)
-        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) \
-                and n.func.attr in ("append", "extend", "pop"):
-            out.add(n.func.value.id)
-    return out
+            first[n.id] = min(first.get(n.id, _position(n)), _position(n))
+        elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            reads.append((n.id, _position(n)))
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            line, col = _position(n.target)
+            reads.append((n.target.id, (line, col - 0.5)))  # read before it is written
+    return {name for name, at in reads if name in first and at < first[name]}
+
+
+def _position(node: gast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
 
 
 def _surely_bound(stmts: list[gast.stmt]) -> set[str]:
-    """Names ``stmts`` bind on every path (by their top-level assignments)."""
-    return {n.id for s in stmts if isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign)
-            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    """Names ``stmts`` bind on every path that goes on after them (by their top-level assignments,
+    and those of both branches of an ``if``, or of the one that does not raise)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.If):
+            then, orelse = _surely_bound(s.body), _surely_bound(s.orelse)
+            out |= orelse if _always_raises(s.body) else then if _always_raises(s.orelse) else then & orelse
+        elif isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign):
+            out |= {n.id for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return out
+
+
+def _exposed_in_loop(loop: gast.For | gast.While) -> set[str]:
+    """Names an iteration of ``loop`` may read before binding them (its test and iterable too)."""
+    head = [loop.iter] if isinstance(loop, gast.For) else [loop.test]
+    bound = set(_target_names(loop.target)) if isinstance(loop, gast.For) else set()
+    return {n.id for h in head for n in _scope_loads(h)} | _exposed(loop.body, bound)
+
+
+def _exposed(stmts: list[gast.stmt], bound: set[str]) -> set[str]:
+    """Names ``stmts`` may read before they bind them (``bound``: bound already; updated)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.If):
+            out |= {n.id for n in _scope_loads(s.test)} - bound
+            out |= _exposed(s.body, set(bound)) | _exposed(s.orelse, set(bound))
+        elif isinstance(s, gast.With):
+            out |= {n.id for i in s.items for n in _scope_loads(i)} - bound
+            out |= _exposed(s.body, set(bound))
+        elif isinstance(s, gast.Try):  # (a handler may run after any part of the body)
+            out |= _exposed(s.body + s.orelse, set(bound)) | _exposed(s.finalbody, set(bound))
+            out |= {n.id for h in s.handlers for n in _scope_loads(h)} - bound
+        else:
+            out |= {n.id for n in _scope_loads(s)} - bound
+        bound |= _surely_bound([s])
+    return out
+
+
+def _always_raises(stmts: list[gast.stmt]) -> bool:
+    """``stmts`` end in ``raise`` on every path: what follows them never runs."""
+    last = stmts[-1] if stmts else None
+    return isinstance(last, gast.Raise) or (
+        isinstance(last, gast.If) and _always_raises(last.body) and _always_raises(last.orelse))
+
+
+def _may_raise(s: gast.stmt) -> bool:
+    """Whether ``s`` may raise: anything but ``pass``, binding a name to a constant or a name, and an ``if``
+    on a name (or its negation) of such statements (the flags ``desugar`` writes)."""
+    if isinstance(s, gast.Pass):
+        return False
+    if isinstance(s, gast.Assign):
+        return not (all(isinstance(t, gast.Name) for t in s.targets) and isinstance(s.value, gast.Constant | gast.Name))
+    if isinstance(s, gast.If):
+        test = s.test.operand if isinstance(s.test, gast.UnaryOp) and isinstance(s.test.op, gast.Not) else s.test
+        return not isinstance(test, gast.Name | gast.Constant) or any(map(_may_raise, s.body + s.orelse))
+    return not _catches_all(s)
+
+
+def _catches_all(s: gast.stmt) -> bool:
+    """A ``try`` that catches every exception (``except BaseException``, as generated code does) and whose
+    handler, ``else`` and ``finally`` cannot raise: it never raises, nor stops partway."""
+    return isinstance(s, gast.Try) and any(
+        h.type is None or (isinstance(h.type, gast.Name) and h.type.id == "BaseException") for h in s.handlers) \
+        and not any(map(_may_raise, [*(t for h in s.handlers for t in h.body), *s.orelse, *s.finalbody]))
+
+
+def _unsure(stmts: list[gast.stmt]) -> set[str]:
+    """Names ``stmts`` may have set when they raise partway: those set by a statement a statement that
+    may raise follows, and inside a loop, ``with`` or ``try`` (which may raise after setting them); a
+    simple statement that raises sets nothing."""
+    out = set()
+    for i, s in enumerate(stmts):
+        if any(map(_may_raise, stmts[i + 1:])):
+            out |= _stores([s])
+        if getattr(s, "protected", False) or _catches_all(s):  # (``protected``: its code is in groups, ``desugar.tries``)
+            continue
+        if isinstance(s, gast.If):
+            out |= _unsure(s.body) | _unsure(s.orelse)
+        elif isinstance(s, gast.For | gast.While | gast.With | gast.Try):
+            out |= _stores([s])
+    return out
 
 
 def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:

@@ -8,8 +8,8 @@ import builtins
 from . import ir, runtime
 from .activity import MISSING, Analysis, check_uses, method_receiver
 from .errors import NoDerivativeRuleError
-from .linker import VJP_OF_HIGHER_ORDER, jvp_of, vjp_of
-from .rules import rule_name
+from .linker import STAR_HIGHER_ORDER, VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
+from .rules import FIELD, rule_name
 
 __all__ = ["helper", "zeros", "check_rules", "no_rule_error"]
 
@@ -17,7 +17,7 @@ __all__ = ["helper", "zeros", "check_rules", "no_rule_error"]
 def helper(name: str) -> ir.Ref:
     """A reference to the run-time helper ``name`` (``runtime``'s, the linker's, or a builtin), bound by name
     when the function is emitted (``codegen.bind_helpers``)."""
-    obj = {"vjp_of": vjp_of, "jvp_of": jvp_of}.get(name) or getattr(runtime, name, None) or getattr(builtins, name)
+    obj = {"vjp_of": vjp_of, "jvp_of": jvp_of, "star_vjp": star_vjp, "star_jvp": star_jvp}.get(name) or getattr(runtime, name, None) or getattr(builtins, name)
     return ir.Ref((name,), obj, helper=True)
 
 
@@ -37,6 +37,8 @@ def check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
             p = analysis.prims[id(stmt)]
             if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
                 raise no_rule_error(p.callee, stmt.loc)
+            if p.rule is FIELD and stmt.target in analysis.active and _kind(p.args[0], analysis) == "array":
+                raise no_rule_error(f".{p.args[1].value}", stmt.loc)  # (known to be an array: no field to read)
             receiver = method_receiver(p)
             if receiver is not None and receiver.id in analysis.varied:
                 loc = stmt.loc
@@ -48,10 +50,15 @@ def check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
                     "a rule for a function that does it with `@s2sad.rrule`.")
 
 
+def _kind(e: ir.Expr, analysis: Analysis) -> str | None:
+    return analysis.kinds.get(e.id) if isinstance(e, ir.Name) else None
+
+
 def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     """The error for a call of ``callee``, which has no rule, that a derivative must pass through."""
-    if callee is vjp_of or callee is jvp_of:
-        return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is vjp_of or callee is jvp_of or callee is star_vjp:
+        higher = STAR_HIGHER_ORDER if callee is star_vjp else VJP_OF_HIGHER_ORDER
+        return NoDerivativeRuleError(higher + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is None:
         what = "a callable that could not be resolved when differentiating"
     elif isinstance(callee, str):

@@ -25,15 +25,33 @@ import types
 import weakref
 from dataclasses import dataclass, field
 
+import numpy
+
 from . import ir, runtime
-from .activity import CALL, CLOSURE, CONTAINER, COPY, TRANSFORM, UNPACK, Analysis, Prim, analyze, writes_into_argument
+from .activity import (
+    CALL,
+    CLOSURE,
+    CONTAINER,
+    COPY,
+    NONDIFF,
+    TRANSFORM,
+    UNPACK,
+    Analysis,
+    Prim,
+    analyze,
+    calls,
+    writes_into_argument,
+)
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, library_cells, library_value
 from .resolve import plain
 from .rules import INPLACE_FUNCS, INPLACE_OPS
 from .ssa import lowered_ir
 
-__all__ = ["Mutation", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
+__all__ = ["Mutation", "analyzed", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
+# arrays of indices (as np.array of a list or a mask is): indexing with one copies
+_INDEX_ARRAYS = {numpy.arange, numpy.flatnonzero, numpy.argsort, numpy.argwhere}
+OLDER = "'"  # suffix of a memory name: the object made there in an earlier iteration of a loop
 
 
 @dataclass(slots=True)
@@ -47,6 +65,8 @@ class Mutation:
 
     points: dict[str, set[str]] = field(default_factory=dict)  # name -> memory it may share
     contains: dict[str, set[str]] = field(default_factory=dict)  # memory of a container -> memory it holds
+    placed: dict[tuple[str, str], set[int]] = field(default_factory=dict)  # (container, held) -> id(statement)s
+    fresh: dict[str, tuple[int, ...]] = field(default_factory=dict)  # memory made new each time -> loops it is in
     writes: list[ir.Assign] = field(default_factory=list)
     bases: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id(write) -> the names written into
     calls: dict[int, object] = field(default_factory=dict)  # id(write) -> the user function that writes there
@@ -65,7 +85,38 @@ class Mutation:
             r = todo.pop()
             if r not in seen:
                 seen.add(r)
-                todo += self.contains.get(r, ())
+                todo += [h for h in self.held(r) for h in (h, self.aged(h))]
+        return seen
+
+    def held(self, r: str) -> set[str]:
+        """What the container memory ``r`` holds (an older iteration's object: what that one's holds)."""
+        return self.contains.get(r, set()) | self.contains.get(r.rstrip(OLDER), set())
+
+    def aged(self, r: str, loop: int | None = None) -> str:
+        """``r`` as an older iteration's object (of ``loop``, or of any loop): memory made inside the loop
+        is a new object each iteration, so an older one is never the current one."""
+        made_in = self.fresh.get(r)
+        return r + OLDER if made_in and (loop is None or loop in made_in) else r
+
+    def reaches_at(self, name: str, write: ir.Assign) -> set[str]:
+        """The memory ``name`` may share or hold, as ``write`` runs: what a container holds counts
+        where it was put there before the write (or, in a loop around both, in an earlier iteration,
+        where an object made in that loop is an older one)."""
+        at, around = self.order[id(write)], set(self.loops[id(write)])
+        seen, todo = set(), list(self.mem(name))
+        while todo:
+            r = todo.pop()
+            if r in seen:
+                continue
+            seen.add(r)
+            for h in self.held(r):
+                if r.endswith(OLDER):  # what an older container holds was put there in its iteration
+                    todo.append(self.aged(h))
+                    continue
+                for i in self.placed.get((r, h), ()):
+                    if self.order[i] < at:
+                        todo.append(h)
+                    todo += [self.aged(h, loop) for loop in around & set(self.loops[i])]
         return seen
 
     def base(self, write: ir.Assign) -> str:
@@ -77,16 +128,25 @@ class Mutation:
         return {r for b in self.bases[id(write)] for r in reach(b)}
 
     def written(self, name: str) -> bool:
+        """May a write change ``name``'s memory (also as an older iteration's object)?"""
         r = self.reaches(name)
+        r |= {self.aged(h) for h in r}
         return any(self.hit(w) & r for w in self.writes)
 
     def changes_after(self, name: str, stmt: ir.Stmt) -> bool:
-        """May a write to ``name``'s memory run after ``stmt`` (later in the code, or a later iteration)?"""
+        """May a write to ``name``'s memory run after ``stmt``: later in the code, or in a later iteration
+        (where memory made in the loop is an older iteration's object: ``y = np.max(...)`` saved on
+        the tape, then ``y += ...`` in the next iteration)?"""
         r = self.reaches(name)
         here = self.order[id(stmt)]
         loops = set(self.loops[id(stmt)])
-        return any(self.hit(w) & r and (self.order[id(w)] > here or loops & set(self.loops[id(w)]))
-                   for w in self.writes)
+        for w in self.writes:
+            hit, around = self.hit(w), loops & set(self.loops[id(w)])
+            if hit & r and (self.order[id(w)] > here or around):
+                return True
+            if hit & {self.aged(h, loop) for h in r for loop in around}:
+                return True
+        return False
 
     def changed_by(self, name: str, stmt: ir.Stmt) -> bool:
         """Does ``stmt`` itself write into ``name``'s memory (an in-place operator reading its operand)?"""
@@ -102,10 +162,48 @@ class Mutation:
         return any(i in sa and sa[i] != side for i, side in self.sides[id(b)])
 
 
+def analyzed(fn: ir.Function, analyze_fn) -> tuple[Analysis, Mutation]:
+    """``analyze_fn()`` (the analysis of ``fn``) and ``fn``'s mutation analysis: again where that checks
+    arguments by statements it adds (see ``analyze_mutation``)."""
+    while True:
+        analysis = analyze_fn()
+        try:
+            return analysis, analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)
+        except _Changed:
+            pass
+
+
+class _Changed(Exception):
+    """The mutation analysis added statements to the function: analyse it again."""
+
+
 def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: set[str] = frozenset()
                      ) -> Mutation:
     """Memory sharing and the write checks of the module docstring; raises ``S2SADSyntaxError``.
-    ``temps``: names lowering invented; an error names the user's variable they view instead."""
+    ``temps``: names lowering invented; an error names the user's variable they view instead.
+
+    A write the checks would refuse that is a write only if a value turns out not to be a number
+    (``y op= v``, or a call of a function that may write into an argument, on values not known to be
+    arrays, lists or dicts) is taken for what it is on a number, and the value is checked to be one
+    when the derivative runs (``runtime.immutable``). A checked argument is a statement added before
+    the call: ``_Changed`` asks ``analyzed`` for a new analysis."""
+    while True:
+        m, problem = _checked(body, analysis, params, temps)
+        if problem is None:
+            return m
+        write, error = problem
+        if _maybe_number(write, analysis):
+            _rebind(write, runtime.immutable)
+            continue
+        arguments = m.bases.get(id(write), ()) if id(write) in m.calls else ()
+        if not arguments or not all(_may_hold_number(n, analysis) for n in arguments):
+            raise error
+        _check_arguments(body, write, arguments, temps)
+        raise _Changed
+
+
+def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: set[str]):
+    """``(Mutation, None)``, or ``(Mutation, (write, error))`` for the first write the checks refuse."""
     points = _Points(analysis, params, calls_alias=True)
     m, views, defs, reads = points.run(body)
     firm_points = _Points(analysis, params, calls_alias=False)  # calls return fresh memory
@@ -119,41 +217,87 @@ def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str],
                 and not ext & analysis.dims.keys():  # (an argument known to be an array is refused)
             copied.append(w)
         elif ext and any(firm.mem(n) & ext for n in analysis.active):
-            raise S2SADSyntaxError(
+            return m, (w, S2SADSyntaxError(
                 f"{_writer(m, w)} writes into {base!r}, memory that came from an argument or a global and carries a "
-                "gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())", loc)
+                "gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())", loc))
         if set(m.bases[id(w)]) & views and not _inplace_op(w.value):
-            raise S2SADSyntaxError(
+            return m, (w, S2SADSyntaxError(
                 f"{_writer(m, w)} writes through {base!r}, a view or alias of another array; s2sad cannot follow "
                 "the change to the array it shares memory with. Write into that array directly, or "
-                "copy the view first (.copy())", loc)
+                "copy the view first (.copy())", loc))
     kept = {id(w) for w in copied}  # (these change no memory)
     for name, use in reads:  # an older name for written memory, read after the write
         if name not in defs or not m.written(name):
             continue
-        reached = m.reaches(name)
         for w in m.writes:
-            if id(w) in kept or not m.hit(w) & reached or name in w.targets or use is w or m.exclusive(w, use):
+            if id(w) in kept or name in w.targets or use is w or m.exclusive(w, use) \
+                    or not m.hit(w) & m.reaches_at(name, w):
                 continue
             if _between(defs[name], (m.order[id(w)], m.loops[id(w)]), (m.order[id(use)], m.loops[id(use)])):
                 while name in temps and name in points.origin:  # (`for r in y` iterates y_seq, a view of y)
                     name = points.origin[name]
                 if id(w) in m.calls:
-                    raise S2SADSyntaxError(
+                    return m, (w, S2SADSyntaxError(
                         f"{_writer(m, w)} may change {name!r} in place, and {name!r} is read after this call; "
                         "s2sad cannot follow a change made inside a called function. Pass a copy (.copy()), "
-                        "or return the new value from the function", w.loc)
+                        "or return the new value from the function", w.loc))
                 what = "array" if not _inplace_op(w.value) else "value"
-                raise S2SADSyntaxError(
+                return m, (w, S2SADSyntaxError(
                     f"{name!r} shares memory with the {what} written here and is read after this write; "
                     "s2sad cannot follow that. Copy it before the write (.copy()), or read the array after "
-                    "the write instead", w.loc)
+                    "the write instead", w.loc))
     for w in copied:  # (where the value turns out to be an array or a list, rebound_input refuses it)
-        x, v = w.value.args
-        op = next(op for op, f in INPLACE_FUNCS.items() if f is w.value.func.value)
-        w.value = ir.BinOp(op, ir.Call(ir.Ref(("rebound_input",), runtime.rebound_input, helper=True), [x]), v)
+        _rebind(w, runtime.rebound_input)
         m.writes.remove(w)
-    return m
+    return m, None
+
+
+def _rebind(w: ir.Assign, check) -> None:
+    """``y op= v`` as ``y = check(y) op v``: a new value (``check`` raises where ``y`` is an array or a list)."""
+    x, v = w.value.args
+    op = next(op for op, f in INPLACE_FUNCS.items() if f is w.value.func.value)
+    w.value = ir.BinOp(op, ir.Call(ir.Ref((check.__name__,), check, helper=True), [x]), v)
+
+
+def _maybe_number(w: ir.Assign, analysis: Analysis) -> bool:
+    """Is ``w`` ``y op= v`` on a value that may be a number?"""
+    return _inplace_op(w.value) and isinstance(w.value.args[0], ir.Name) and _may_hold_number(w.value.args[0].id,
+                                                                                            analysis)
+
+
+def _may_hold_number(name: str, analysis: Analysis) -> bool:
+    """``name`` is not known to hold an array, a list or a dict."""
+    return name not in analysis.arrays and analysis.kinds.get(name) not in ("list", "dict")
+
+
+def _check_arguments(body: list[ir.Stmt], call: ir.Assign, names, temps: set[str]) -> None:
+    """Before ``call``, ``n_checked = immutable(n)`` for each of ``names``, and the call passes that."""
+    taken = {t for s in ir.walk(body) if isinstance(s, ir.Assign) for t in s.targets}
+    checked = {}
+    for n in dict.fromkeys(names):
+        new = f"{n}_checked"
+        while new in taken:
+            new += "_"
+        checked[n] = new
+        temps.add(new)
+    stmts = [ir.Assign(c, ir.Call(ir.Ref(("immutable",), runtime.immutable, helper=True), [ir.Name(n)]), call.loc)
+             for n, c in checked.items()]
+    call.value = ir.substitute(call.value, {n: ir.Name(c) for n, c in checked.items()})
+    block = next(b for b in _blocks(body) if any(s is call for s in b))
+    at = next(i for i, s in enumerate(block) if s is call)
+    block[at:at] = stmts
+
+
+def _blocks(body: list[ir.Stmt]):
+    """``body`` and every statement list nested in it."""
+    yield body
+    for s in body:
+        if isinstance(s, ir.If):
+            yield from _blocks(s.body)
+            yield from _blocks(s.orelse)
+        elif isinstance(s, ir.Loop):
+            yield from _blocks(s.cond_body)
+            yield from _blocks(s.body)
 
 
 def _writer(m: Mutation, w: ir.Assign) -> str:
@@ -188,7 +332,7 @@ def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
         return v.base.id
     if _inplace_op(v) and isinstance(v.args[0], ir.Name):
         name = v.args[0].id
-        if name not in analysis.scalars | analysis.items and analysis.kinds.get(name) != "tuple":
+        if name not in analysis.scalars | analysis.numbers and analysis.kinds.get(name) != "tuple":
             return name
     return None
 
@@ -207,21 +351,35 @@ class _Points:
     def run(self, body: list[ir.Stmt]):
         points: dict[str, set[str]] = {}
         contains: dict[str, set[str]] = {}
+        placed: dict[tuple[str, str], set[int]] = {}
+        fresh: dict[str, tuple[int, ...]] = {}
+        self.bound: set[str] = set()  # names assigned in some round (before that, a name holds nothing yet)
         while True:
-            size = sum(map(len, points.values())) + sum(map(len, contains.values()))
-            self.m = Mutation(points, contains)
+            size = sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound)
+            self.m = Mutation(points, contains, placed, fresh)
             self.views, self.reads = set(), []
             self.advanced: set[str] = set()  # index lists and masks: indexing with them copies
             self.defs = {p: (-1, ()) for p in self.params}
             self.visit(body, (), ())
-            if sum(map(len, points.values())) + sum(map(len, contains.values())) == size:
+            if sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound) == size:
                 return self.m, self.views, self.defs, self.reads
 
     def flow(self, target: str, sources) -> None:
         self.m.points.setdefault(target, set()).update(sources)
 
     def elements(self, name: str) -> set[str]:
-        return {e for r in self.m.mem(name) for e in self.m.contains.get(r, ())}
+        return {e for r in self.m.mem(name) for e in self.m.held(r)}
+
+    def put(self, container: str, held, s: ir.Stmt) -> None:
+        """``s`` puts the memory ``held`` into the container memory ``container``."""
+        self.m.contains.setdefault(container, set()).update(held)
+        for h in held:
+            self.m.placed.setdefault((container, h), set()).add(id(s))
+
+    def made(self, s: ir.Assign) -> None:
+        """``s``'s targets are new objects each time it runs."""
+        for t in s.targets:
+            self.m.fresh[t] = self.m.loops[id(s)]
 
     def visit(self, stmts: list[ir.Stmt], loops: tuple[int, ...], sides: tuple) -> None:
         m = self.m
@@ -235,6 +393,7 @@ class _Points:
                 for t in s.targets:
                     self.defs[t] = (m.order[id(s)], loops)
                 self.assign(s)
+                self.bound.update(s.targets)
             elif isinstance(s, ir.If):
                 for branch, ys, side in zip((s.body, s.orelse), s.yields, (True, False)):
                     self.visit(branch, loops, (*sides, (id(s), side)))
@@ -244,17 +403,22 @@ class _Points:
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
                 inner = (*loops, id(s))
-                for c, i, n in zip(s.carried, s.inits, s.nexts):
+                for c, i, n in zip(s.carried, s.inits, s.nexts):  # (what an iteration made is older in the next)
                     self.defs[c] = (m.order[id(s)] + 0.5, inner)  # re-bound at the start of each iteration
-                    self.flow(c, {r for y in (i, n) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {c})
+                    self.flow(c, {*self.mems(i), *(m.aged(r, id(s)) for r in self.mems(n))} or {c})
                 for t in s.targets:
                     self.defs[t] = (m.order[id(s)] + 0.5, inner)
                     self.flow(t, {r for n in ir.names_read(s.iter) for r in m.mem(n) | self.elements(n)} or {t})
                 self.visit(s.cond_body, inner, sides)
                 self.visit(s.body, inner, sides)
-                for r, c in zip(s.results, s.carried):
+                for r, c, n in zip(s.results, s.carried, s.nexts):
                     self.defs[r] = (len(m.order) - 0.5, loops)  # bound when the loop is over
-                    self.flow(r, m.mem(c))
+                    self.flow(r, m.mem(c) | self.mems(n))
+
+    def mems(self, e: ir.Expr) -> set[str]:
+        """The memory ``e`` may share; none yet for a name no round has reached (a loop's next value)."""
+        bound = isinstance(e, ir.Name) and (e.id in self.bound or e.id in self.m.points or e.id in self.defs)
+        return self.m.mem(e.id) if bound else set()
 
     def yielded(self, ys: list[ir.Expr], loops: tuple[int, ...], sides: tuple) -> None:
         """The values a branch yields are read where the branch ends (the list stands for that point)."""
@@ -275,18 +439,20 @@ class _Points:
         p = self.an.prims.get(id(s))
         kind = p.kind if p else None
         names = list(ir.names_read(v))
-        if isinstance(v, ir.List | ir.Compare):
-            self.advanced.update(s.targets)
+        if isinstance(v, ir.List | ir.Compare) or calls(v, _INDEX_ARRAYS) or (
+                calls(v, (numpy.array, numpy.asarray)) and _advanced(v.args[0], self.advanced)):
+            self.advanced.update(s.targets)  # (np.array of a list of indices or a mask, np.arange, ...)
         if isinstance(v, ir.Subscript) and _advanced(v.index, self.advanced):
+            self.made(s)
             return  # an array indexed with a list or a mask: a copy (a list or dict indexed so raises)
         if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
             m.writes.append(s)
             m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc)
         if kind in (CONTAINER, CLOSURE):
+            self.made(s)
             for t in s.targets:
                 for n in names:
-                    for r in m.mem(n):
-                        m.contains.setdefault(t, set()).add(r)
+                    self.put(t, m.mem(n), s)
             return
         if kind == UNPACK and isinstance(v, ir.Name) and self.an.literals.get(v.id) is not None                 and len(self.an.literals[v.id]) == len(s.targets):  # a tuple literal: item by item
             for t, item in zip(s.targets, self.an.literals[v.id]):
@@ -298,19 +464,23 @@ class _Points:
             self.call(s, p, names)
             return
         if kind == CALL and p.rule.returns and not p.rule.view:  # list(xs), d.values(): a new container
+            self.made(s)
             for t in s.targets:  # holding what xs holds (or views of the array xs)
                 for n in names:
-                    m.contains.setdefault(t, set()).update(self.elements(n) or m.mem(n))
+                    self.put(t, self.elements(n) or m.mem(n), s)
             return
         if kind == UNPACK or (kind == COPY and isinstance(v, ir.Name)):
             sources = names  # unpacking takes out elements
         elif kind == CALL and p.rule.view:  # declared with the rule (x[i], x.T, np.reshape, ...)
             sources = list(ir.names_read(_viewed(v)))  # a view of its first operand only
         else:
+            if kind in (CALL, NONDIFF):  # (a rule's result is a new array; a function's may be anything)
+                self.made(s)
             return
+        copy = kind == COPY  # (the same object; otherwise perhaps an item taken out of a container)
         for t in s.targets:
             for n in sources:
-                self.flow(t, m.mem(n) | self.elements(n))  # an item taken out of a container, too
+                self.flow(t, m.mem(n) if copy else m.mem(n) | self.elements(n))
             if sources:
                 self.views.add(t)
                 self.origin[t] = sources[0]
@@ -354,7 +524,7 @@ class _Points:
             m.lists.update(m.mem(base))
             held |= self.elements(v.args[1].id)
         for r in m.mem(base):
-            m.contains.setdefault(r, set()).update(held)
+            self.put(r, held, s)
 
 
 def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
@@ -465,7 +635,7 @@ def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tup
     bound += [(k if k in named else stars, v) for k, v in p.kwargs.items()]
     bound += [(None, a) for a in p.starred]  # any parameter
     written = [n for param, a in bound if param in e.writes or (param is None and e.writes)
-               for n in ir.names_read(a) if n not in analysis.scalars]
+               for n in ir.names_read(a) if n not in analysis.scalars | analysis.numbers]
     returned = [n for param, a in bound if param in e.returns or (param is None and e.returns)
                 for n in ir.names_read(a)]
     loc = next((e.writes[param] for param, a in bound if param in e.writes), None)

@@ -1,24 +1,58 @@
-"""Pytrees: nested tuples, lists and dicts of arrays and floats, as JAX calls them.
+"""Pytrees: nested tuples, lists, dicts, namedtuples and dataclasses of arrays and floats, as JAX calls them.
 
-A gradient with respect to a pytree argument has the argument's structure.
-Dicts are walked in key order (sorted when the keys sort), as JAX does.
+A gradient with respect to a pytree argument has the argument's structure (a namedtuple's or a
+dataclass's type too). Dicts are walked in key order (sorted when the keys sort), as JAX does;
+``None`` is a node without leaves; a dataclass's children are its fields but those marked static
+(``data_fields``).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["is_node", "leaves", "unflatten", "map_leaves", "differentiable", "TreeDef", "tree_leaves",
-           "tree_flatten", "tree_unflatten", "tree_map", "ravel_pytree"]
+__all__ = ["is_node", "is_record", "data_fields", "with_fields", "leaves", "unflatten", "map_leaves", "differentiable",
+           "TreeDef", "tree_leaves", "tree_flatten", "tree_unflatten", "tree_map", "ravel_pytree"]
 
 
 def is_node(x: Any) -> bool:
-    """True for the containers a pytree is made of (tuple, list, dict)."""
-    return isinstance(x, tuple | list | dict)
+    """True for the containers a pytree is made of: tuples (namedtuples too), lists, dicts and dataclass
+    instances."""
+    return isinstance(x, tuple | list | dict) or is_dataclass_instance(x)
+
+
+def is_dataclass_instance(x: Any) -> bool:
+    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+
+
+def is_record(x: Any) -> bool:
+    """A namedtuple or a dataclass instance: a node whose children are read as attributes."""
+    return (isinstance(x, tuple) and hasattr(x, "_fields")) or is_dataclass_instance(x)
+
+
+def data_fields(x: Any) -> list[str]:
+    """The fields of a record that are its children: a namedtuple's all, a dataclass's all but those marked
+    static (``field(metadata={"static": True})``, or flax's ``pytree_node=False``): kept as they are, as
+    JAX's ``register_dataclass`` keeps its meta fields."""
+    if isinstance(x, tuple):
+        return list(x._fields)  # type: ignore[attr-defined]  # (a namedtuple)
+    return [f.name for f in dataclasses.fields(x)
+            if not (f.metadata.get("static") or f.metadata.get("pytree_node", True) is False)]
+
+
+def with_fields(x: Any, values: dict[str, Any]) -> Any:
+    """A record like ``x`` with the fields in ``values`` replaced: a namedtuple made anew, a dataclass
+    copied without running ``__init__`` (its static fields and any other attributes kept)."""
+    if isinstance(x, tuple):
+        return type(x)(*(values.get(f, v) for f, v in zip(x._fields, x)))  # type: ignore[attr-defined]
+    out = copy.copy(x)
+    for name, v in values.items():
+        object.__setattr__(out, name, v)  # (frozen dataclasses too)
+    return out
 
 
 def _keys(d: dict) -> list:
@@ -29,51 +63,54 @@ def _keys(d: dict) -> list:
 
 
 def leaves(x: Any) -> Iterator[Any]:
-    """The leaves of ``x`` in a fixed order."""
-    if isinstance(x, dict):
-        for k in _keys(x):
-            yield from leaves(x[k])
-    elif isinstance(x, tuple | list):
-        for item in x:
-            yield from leaves(item)
-    else:
+    """The leaves of ``x`` in a fixed order (``None`` is a node without leaves, as in JAX)."""
+    found = _children(x)
+    if found is None:
         yield x
+    else:
+        for child in found[0]:
+            yield from leaves(child)
 
 
 def unflatten(like: Any, items: Iterator[Any]) -> Any:
     """``like``'s structure with its leaves taken from ``items`` in ``leaves`` order."""
-    if isinstance(like, dict):
-        built = {k: unflatten(like[k], items) for k in _keys(like)}
-        return {k: built[k] for k in like}
-    if isinstance(like, tuple | list):
-        parts = [unflatten(item, items) for item in like]
-        if isinstance(like, list):
-            return parts
-        return type(like)(*parts) if hasattr(like, "_fields") else tuple(parts)
-    return next(items)
+    found = _children(like)
+    if found is None:
+        return next(items)
+    kids, rebuild = found
+    return rebuild([unflatten(k, items) for k in kids])
 
 
 def map_leaves(f: Callable[..., Any], x: Any, *rest: Any) -> Any:
-    """``f`` applied leaf by leaf to ``x`` and trees of the same structure, in ``x``'s structure."""
-    if isinstance(x, dict):
-        return {k: map_leaves(f, x[k], *(r[k] for r in rest)) for k in x}
-    if isinstance(x, tuple | list):
-        items = [map_leaves(f, item, *(r[i] for r in rest)) for i, item in enumerate(x)]
-        if isinstance(x, list):
-            return items
-        return type(x)(*items) if hasattr(x, "_fields") else tuple(items)
-    return f(x, *rest)
+    """``f`` applied leaf by leaf to ``x`` and trees of the same structure, in ``x``'s structure (a tree in
+    ``rest`` may hold a list where ``x`` holds a tuple, or a tuple where ``x`` holds a record)."""
+    found = _children(x)
+    if found is None:
+        return f(x, *rest)
+    kids, rebuild = found
+    others = [_children_like(r, x) for r in rest]
+    return rebuild([map_leaves(f, k, *(o[i] for o in others)) for i, k in enumerate(kids)])
+
+
+def _children_like(tree: Any, like: Any) -> list:
+    """``tree``'s children in the order of ``like``'s (a dict by ``like``'s keys, a record by its fields)."""
+    if isinstance(like, dict):
+        return [tree[k] for k in _keys(like)]
+    if is_record(like) and not isinstance(tree, tuple | list):
+        return [getattr(tree, n) for n in data_fields(like)]
+    if like is None:
+        return []
+    return list(tree)
 
 
 def differentiable(value: Any) -> bool:
-    """A float, a floating array, or a non-empty tuple, list or dict of them: a value with a gradient."""
+    """A float, a floating array, or a non-empty pytree of them: a value with a gradient."""
     if is_node(value):
         items = list(leaves(value))
         return bool(items) and all(differentiable(v) for v in items)
     if isinstance(value, np.ndarray):
         return value.dtype.kind == "f"
     return isinstance(value, float | np.floating)
-
 
 
 # The public tree utilities (JAX's): tuples, lists, dicts, namedtuples and dataclasses are nodes;
@@ -91,9 +128,9 @@ def _children(x: Any) -> tuple[list, Callable[[list], Any]] | None:
         return list(x), lambda cs: type(x)(*cs)
     if isinstance(x, tuple | list):
         return list(x), type(x)
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        names = [f.name for f in dataclasses.fields(x) if f.init]
-        return [getattr(x, n) for n in names], lambda cs: dataclasses.replace(x, **dict(zip(names, cs)))
+    if is_dataclass_instance(x):
+        names = data_fields(x)
+        return [getattr(x, n) for n in names], lambda cs: with_fields(x, dict(zip(names, cs)))
     return None
 
 

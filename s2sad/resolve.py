@@ -6,7 +6,10 @@ checkpoint (``CustomRule``), by transforming Python source (``UserFunction``), t
 generated code of a derivative s2sad made (``DerivativeFunction``: a grad function, a vjp
 handle), is not differentiable (``NonDifferentiable``), or has no rule (``Missing``). ``resolve_func``
 resolves the called expression of an IR call: a local or a parameter is a ``FunctionValue``,
-known only when the call runs.
+known only when the call runs. A ``functools.wraps`` wrapper that only forwards is resolved as the
+function it wraps; a namedtuple or dataclass class, called to make one from its fields, has a rule
+(``rules.record_rule``). ``call_target`` says which parameters a call's differentiated arguments bind
+to, entries of ``*args`` and ``**kwargs`` included (``bind_slots``).
 
 A derivative s2sad made says what stands for it: a function with a ``__s2sad_source__``
 attribute, or an object (or the object a bound method is bound to) whose class has one;
@@ -24,11 +27,12 @@ from dataclasses import dataclass
 from . import ir, primitives  # noqa: F401  (every rule declared before the first lookup)
 from .custom import Checkpointed
 from .errors import S2SADSyntaxError
-from .frontend import DYNAMIC
-from .rules import FRULES, NONDIFFERENTIABLE, Rule, custom_rule, lookup
+from .frontend import DYNAMIC, forwarded
+from .rules import FRULES, NONDIFFERENTIABLE, Rule, custom_rule, lookup, record_rule
 
 __all__ = ["Callee", "RuleCall", "CustomRule", "UserFunction", "DerivativeFunction", "FunctionValue",
-           "NonDifferentiable", "Missing", "resolve", "resolve_func", "derivative_source", "call_target", "plain"]
+           "NonDifferentiable", "Missing", "resolve", "resolve_func", "derivative_source", "call_target", "bind_slots",
+           "plain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +93,13 @@ def resolve(fn: object) -> Callee:
     everything else; s2sad's own functions are differentiated only through rules, never transformed."""
     if fn is ir.UNKNOWN:
         return Missing()
+    fn = forwarded(fn)  # a functools.wraps wrapper that only forwards: the function it wraps
     if custom_rule(fn) is not None or custom_rule(fn, FRULES) is not None or isinstance(fn, Checkpointed):
         return CustomRule(fn)
     source = derivative_source(fn)
     if source is not None:
         return DerivativeFunction(fn, source)
-    rule = lookup(fn)
+    rule = lookup(fn) or record_rule(fn)  # (a namedtuple or dataclass made from its fields)
     if rule is not None:
         return RuleCall(rule)
     try:
@@ -138,21 +143,40 @@ def plain(fn: object) -> object:
 
 
 def call_target(fn: object, func: ir.Expr | None, positions: list[int], keywords: list[str], loc: ir.Loc
-                ) -> tuple[types.FunctionType, list[ir.Expr], tuple[str, ...]]:
+                ) -> tuple[types.FunctionType, list[ir.Expr], tuple[str, ...], list[tuple[str, object]]]:
     """For a call into user code of ``fn`` (through ``func``) with differentiated arguments at
     ``positions`` and ``keywords``: the function to differentiate, the receiver to pass it first (a
-    method of a global object) and the parameters those arguments bind to."""
+    method of a global object or class), the parameters those arguments bind to and, per argument,
+    where (see ``bind_slots``: an argument may fill an entry of ``*args`` or ``**kwargs``)."""
     fn, receiver = plain(fn), []
     if isinstance(fn, types.MethodType):  # a method of a global object, passed its receiver first
         receiver = [func.value if isinstance(func, ir.Attr) else  # `obj.method(x)`: the global read again
                     ir.Ref((f"{fn.__name__}_self",), fn.__self__, helper=True)]  # a global bound method: bound
         fn = fn.__func__
     assert isinstance(fn, types.FunctionType), "resolve: a call into user code calls a Python function"
-    params = inspect.signature(fn).parameters
-    positional = [n for n, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if any(i + len(receiver) >= len(positional) for i in positions) or any(
-            k not in params or params[k].kind in (params[k].VAR_POSITIONAL, params[k].VAR_KEYWORD) for k in keywords):
-        raise S2SADSyntaxError(
-            f"a differentiated argument of {fn.__qualname__} binds to *args or **kwargs; "
-            "pass it to a named parameter", loc)
-    return fn, receiver, tuple(positional[i + len(receiver)] for i in positions) + tuple(keywords)
+    try:
+        wrt, slots = bind_slots(fn, tuple(positions), tuple(keywords), len(receiver))
+    except TypeError as e:
+        raise S2SADSyntaxError(str(e), loc) from None
+    return fn, receiver, wrt, slots
+
+
+def bind_slots(fn: types.FunctionType, positions: tuple[int, ...], keywords: tuple[str, ...], shift: int = 0
+               ) -> tuple[tuple[str, ...], list[tuple[str, object]]]:
+    """The parameters of ``fn`` that the arguments at ``positions`` (counted after ``shift`` bound first)
+    and the ``keywords`` bind to: ``(wrt, slots)``, the parameters to differentiate (each once, in order)
+    and, per argument, its parameter and its index in ``*args`` or key in ``**kwargs`` (None for a named one)."""
+    code = fn.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    named = code.co_varnames[code.co_posonlyargcount:code.co_argcount + code.co_kwonlyargcount]
+    rest = code.co_varnames[code.co_argcount + code.co_kwonlyargcount:][:2]
+    star = rest[0] if code.co_flags & inspect.CO_VARARGS else None
+    stars = rest[bool(star)] if code.co_flags & inspect.CO_VARKEYWORDS else None
+    found: list[tuple[str | None, object]] = [
+        (positional[p + shift], None) if p + shift < len(positional) else (star, p + shift - len(positional))
+        for p in positions]
+    found += [(k, None) if k in named else (stars, k) for k in keywords]
+    slots = [(name, key) for name, key in found if name is not None]
+    if len(slots) < len(found):
+        raise TypeError(f"{fn.__qualname__} takes no such argument: a differentiated argument binds to no parameter")
+    return tuple(dict.fromkeys(name for name, _ in slots)), slots

@@ -44,7 +44,7 @@ from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
 from .modes import check_rules, helper, zeros
-from .mutation import Mutation, analyze_mutation
+from .mutation import Mutation, analyzed
 from .naming import Namer
 from .resolve import call_target
 from .rules import Sym, custom_rule, lookup
@@ -84,12 +84,15 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
-    analysis = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+    def analysis_checked() -> Analysis:
+        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+        check_rules(fn.body[:-1], found)
+        return found
+
+    analysis, mutation = analyzed(fn, analysis_checked)  # (the return reads too)
     ret = fn.body[-1]
     assert isinstance(ret, ir.Return), "lower guarantees a final return"
     forward = fn.body[:-1]
-    check_rules(forward, analysis)
-    mutation = analyze_mutation(fn.body, analysis, fn.params.names(), fn.temps)  # (the return reads too)
 
     out = ret.value
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active
@@ -216,6 +219,8 @@ class _Adjoint:
         else:
             value = ir.BinOp("+", current, contribution)
         bar = self.owned.get(name) or self.variable(name)
+        if current != ir.Name(bar):  # (added into itself, a buffer stays one: the sum is fresh, or in place)
+            self.buffers.discard(bar)
         reached = self.entries_reached(current, contribution)
         self.emit(bar, value)
         self.bars[name] = ir.Name(bar)
@@ -376,6 +381,9 @@ class _Adjoint:
         only at run time goes through ``vjp_of``.
         """
         active = self.an.active
+        if any(isinstance(a, ir.Name) and a.id in active for a in p.starred):
+            self.star_call(stmt, p, g)
+            return
         positions = [i for i, a in enumerate(p.args) if isinstance(a, ir.Name) and a.id in active]
         keywords = [k for k, v in p.kwargs.items() if isinstance(v, ir.Name) and v.id in active]
         operands = [p.args[i] for i in positions] + [p.kwargs[k] for k in keywords]
@@ -384,7 +392,10 @@ class _Adjoint:
             operands.append(p.func)
         if not operands:
             return
-        func, receiver = self.callee_vjp(p, positions, keywords, captures)
+        func, receiver, slots = self.callee_vjp(p, positions, keywords, captures)
+        if any(key is not None for _, key in slots):
+            self.packed_call(stmt, g, func, receiver, slots, operands)
+            return
         pullback = self.pullback_names[id(stmt)]
         stmt.target = (stmt.target, pullback)
         stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
@@ -403,9 +414,45 @@ class _Adjoint:
         for operand, part in later:
             self.add(operand, ir.Name(part))
 
+    def star_call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
+        """``z = f(a, *xs, k=v, **kw)`` where a value passed with ``*`` or ``**`` carries a derivative:
+        ``star_vjp`` binds the arguments when it runs, and the pullback gives one cotangent per argument
+        (a tuple, a dict), split back into the operands (``split_star``, ``split_kwargs``)."""
+        call = stmt.value
+        pullback = self.pullback_names[id(stmt)]
+        packed = [ir.Tuple(list(call.args)), ir.Call(helper("dict"), [], list(call.kwargs))]
+        stmt.target = (stmt.target, pullback)
+        func = call.func if p.callee is None else ir.Ref((f"{_name(p.callee)}",), p.callee, helper=True)
+        stmt.value = ir.Call(helper("star_vjp"), [func, *packed])
+        args_bar, kwargs_bar = self.namer.fresh("args_bar"), self.namer.fresh("kwargs_bar")
+        self.emit((args_bar, kwargs_bar), ir.Call(ir.Name(pullback), [g]))
+        # (operand, what split_star/split_kwargs is told of it: None or the sequence; the keyword or the mapping)
+        positional = [(a.value, a.value) if isinstance(a, ir.Starred) else (a, ir.Const(None)) for a in call.args]
+        keywords = [(v, v if k is None else ir.Const(k)) for k, v in call.kwargs]
+        for bar, parts, split in ((args_bar, positional, "split_star"), (kwargs_bar, keywords, "split_kwargs")):
+            if not any(isinstance(o, ir.Name) and o.id in self.an.active for o, _ in parts):
+                continue
+            names = tuple(self.namer.fresh("part_bar") for _ in parts)
+            self.emit(names, ir.Call(helper(split), [ir.Name(bar), ir.Tuple([like for _, like in parts])]))
+            for (operand, _), name in zip(parts, names):
+                self.add(operand, ir.Name(name))
+
+    def packed_call(self, stmt: ir.Assign, g: ir.Expr, func: ir.Expr, receiver: list[ir.Expr], slots: list,
+                    operands: list[ir.Expr]) -> None:
+        """A call whose differentiated arguments bind to the callee's ``*args`` or ``**kwargs``: its pullback
+        gives that parameter's cotangent (a tuple, a dict), and each argument's is the entry it filled."""
+        pullback = self.pullback_names[id(stmt)]
+        stmt.target = (stmt.target, pullback)
+        stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
+        parts = {name: self.namer.fresh(f"{name}_bar_part") for name, _ in slots}
+        self.emit(tuple(parts.values()), ir.Call(ir.Name(pullback), [g]))
+        for operand, (name, key) in zip(operands, slots):
+            self.add(operand, ir.Name(parts[name]) if key is None else ir.Subscript(ir.Name(parts[name]), ir.Const(key)))
+
     def callee_vjp(self, p, positions: list[int], keywords: list[str], captures: bool
-                   ) -> tuple[ir.Expr, list[ir.Expr]]:
-        """What the forward pass calls instead of the callee, and the receiver it passes first: the
+                   ) -> tuple[ir.Expr, list[ir.Expr], list[tuple[str, object]]]:
+        """What the forward pass calls instead of the callee, the receiver it passes first and where each
+        differentiated argument binds (``resolve.bind_slots``; none but for a call into user code): the
         user's rrule, a checkpoint's handle, a handle to the callee's vjp, or ``vjp_of`` for a callee known
         only at run time."""
         fn = p.callee
@@ -413,20 +460,24 @@ class _Adjoint:
             if keywords:
                 raise S2SADSyntaxError("a value carrying a gradient is passed by keyword to a function with "
                                        "a custom rule; pass it positionally", self.loc)
-            return ir.Ref((f"{_name(fn)}_rrule",), RRuleHandle(custom_rule(fn), tuple(positions)), helper=True), []
+            return ir.Ref((f"{_name(fn)}_rrule",), RRuleHandle(custom_rule(fn), tuple(positions)), helper=True), [], []
         if fn is not None:  # known now: bind a handle to its vjp
-            target, receiver, wrt = call_target(fn, p.func, positions, keywords, self.loc)
-            handle = CheckpointHandle(target, wrt) if isinstance(fn, Checkpointed) else VJP.of(target, wrt).call
-            return ir.Ref((f"{target.__name__}_vjp",), handle, helper=True), receiver
+            target, receiver, wrt, slots = call_target(fn, p.func, positions, keywords, self.loc)
+            checkpointed = isinstance(fn, Checkpointed)
+            if checkpointed and any(key is not None for _, key in slots):
+                raise S2SADSyntaxError(f"a differentiated argument of the checkpointed {target.__qualname__} binds "
+                                       "to *args or **kwargs; pass it to a named parameter", self.loc)
+            handle = CheckpointHandle(target, wrt) if checkpointed else VJP.of(target, wrt).call
+            return ir.Ref((f"{target.__name__}_vjp",), handle, helper=True), receiver, slots
         spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
-        return ir.Call(helper("vjp_of"), spec), []
+        return ir.Call(helper("vjp_of"), spec), [], []
 
     def if_(self, stmt: ir.If) -> None:
         self.loc = stmt.loc
-        bars0, owned0, out0 = dict(self.bars), dict(self.owned), self.out
-        branches = []
+        bars0, owned0, out0, buffers0 = dict(self.bars), dict(self.owned), self.out, set(self.buffers)
+        branches, buffers = [], []
         for body, yields in ((stmt.body, stmt.yields[0]), (stmt.orelse, stmt.yields[1])):
-            self.bars, self.owned, self.out = dict(bars0), dict(owned0), []
+            self.bars, self.owned, self.out, self.buffers = dict(bars0), dict(owned0), [], set(buffers0)
             for name, y in zip(stmt.outs, yields):
                 self.bars.pop(name, None)
                 self.owned.pop(name, None)
@@ -434,7 +485,9 @@ class _Adjoint:
                     self.add(y, bars0[name])
             self.block(body)
             branches.append((self.out, self.bars, self.owned))
+            buffers.append(self.buffers)
         self.bars, self.owned, self.out = bars0, owned0, out0
+        self.buffers = buffers[0] & buffers[1]  # a buffer after the if only where both branches leave one
         self.loc = stmt.loc
         local = ir.bound_in(stmt.body) | ir.bound_in(stmt.orelse) | set(stmt.outs)
         (then, then_bars, then_owned), (orelse, else_bars, else_owned) = branches

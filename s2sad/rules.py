@@ -26,8 +26,11 @@ import builtins
 import dataclasses
 import math as _math
 import operator
+import sys
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy
 
@@ -36,7 +39,7 @@ from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subsc
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
            "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
-           "RECEIVER_ONLY_METHODS"]
+           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule"]
 
 
 # ----- symbolic operands -----
@@ -242,6 +245,9 @@ class Rule:
     * ``scalar_only``: it takes and returns Python scalars (``math``'s functions, by default).
     * ``rank``: the reverse rule reads its operands' ranks (``Sym.ndim``), which only a
       shape-specific derivative knows.
+    * ``ints``: where its operands hold ints (or bools), so does the result, in the same places:
+      integer arithmetic (``+``, ``-``, ``*``, ``%``, ``abs``, unary ``-`` and ``+``) and
+      ``sequence``, which passes its operand on. An int carries no derivative.
     """
 
     name: str
@@ -263,6 +269,7 @@ class Rule:
     numeric: bool = False
     scalar_only: bool = False
     rank: bool = False
+    ints: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -298,7 +305,7 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
-            item=False, sequences=None, numeric=None, scalar_only=None, rank=False) -> None:
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -309,7 +316,7 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
     if scalar_only is None:
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
-                     view, shape, item, sequences, numeric, scalar_only, rank))
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints))
 
 
 def declare(fn: object, rule: Rule) -> None:
@@ -324,8 +331,8 @@ def rule_name(fn: object) -> str:
     """A readable dotted name for a callable, for messages."""
     mod = getattr(fn, "__module__", None) or ""
     qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    if isinstance(fn, numpy.ufunc):
-        mod = "numpy"
+    if isinstance(fn, numpy.ufunc):  # (a ufunc has no module of its own: the one that holds it)
+        mod = next((m for m in ("numpy", "scipy.special") if getattr(sys.modules.get(m), qual, None) is fn), "numpy")
     mod = {"builtins": "", "_operator": "operator"}.get(mod, mod)
     return f"{mod}.{qual}" if mod else qual
 
@@ -389,11 +396,12 @@ for _fn, _name, _rev in [
     (operator.pow, "**", _pow), (numpy.power, "numpy.power", _pow), (_math.pow, "math.pow", _pow),
     (builtins.pow, "pow", _pow),
 ]:  # `+` joins lists and tuples, `*` repeats them (see activity's kinds)
-    defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name))
+    defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name),
+            ints=_name in ("+", "-", "*"))
 
-defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True)
+defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True, ints=True)
 defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
-defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True)
+defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True, ints=True)
 
 
 def _matrix_product(lhs: str, rhs: str) -> Callable:
@@ -418,7 +426,7 @@ defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True, linea
 # abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.
 _abs = lambda g, ans, x: (g * np.sign(x),)  # noqa: E731
 for _fn in (builtins.abs, numpy.abs, _math.fabs):
-    defrule(_fn, rule_name(_fn), _abs, elementwise=True)
+    defrule(_fn, rule_name(_fn), _abs, elementwise=True, ints=_fn is builtins.abs)
 
 # ----- elementwise functions shared by `math` and `numpy`: (g, ans, x, m) -> x_bar -----
 
@@ -576,11 +584,12 @@ def _get_forward(ans, dots, d, key, default=None):
 
 
 # s2sad's container helpers, for derivatives of derivatives: each is linear in its first argument
-defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint")
+defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint",
+        zero=(1,))
 defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")
 defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple")
 defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq",
-        view=True, shape=shapes.same)
+        view=True, shape=shapes.same, ints=True)
 defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[::-1], x),), linear="joint",
         returns="seq")
 defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")
@@ -592,6 +601,62 @@ NONDIFFERENTIABLE.update([dict.keys, list.index, list.count])
 METHODS.update(items=dict.items, values=dict.values, get=dict.get, tolist=numpy.ndarray.tolist)
 # methods of a container that carries a gradient whose result carries none and that leave it as it was
 RECEIVER_ONLY_METHODS = {"index", "count", "keys", "__len__", "__contains__"}
+
+# ----- records: namedtuples and dataclasses, whose fields are read as attributes -----
+
+# `x.name` for an attribute that is not an ndarray's: a field of a namedtuple or a dataclass (checked
+# when the derivative runs: anything else with a gradient raises there)
+FIELD = Rule("x.field", lambda g, ans, x, name: (rt.field_adjoint(g, x, name), None), diff=(0,),
+             forward=lambda ans, dots, x, name: rt.field_tangent(dots[0], x, name), view=True, item=True)
+_RECORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # class -> its rule (or None)
+
+
+def record_rule(cls: object) -> Rule | None:
+    """The rule for making a namedtuple or a dataclass from its fields (``Params(W, b)``, ``Layer(w=W)``),
+    where its ``__init__`` (``__new__``) only stores them: each argument's cotangent is its field's.
+    None for anything else (a dataclass with ``__post_init__``, ``InitVar`` or an ``__init__`` of its own)."""
+    if not isinstance(cls, type):
+        return None
+    try:
+        if cls not in _RECORDS:
+            _RECORDS[cls] = _record_rule(cls)
+        return _RECORDS[cls]
+    except TypeError:
+        return None
+
+
+def _record_rule(cls: Any) -> Rule | None:
+    if issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+        if not _generated(next(c for c in cls.__mro__ if "__new__" in c.__dict__).__new__):
+            return None
+        fields = [(f, cls._field_defaults.get(f, REQUIRED)) for f in cls._fields]
+        data = set(cls._fields)
+    elif _plain_dataclass(cls):
+        inits = [f for f in dataclasses.fields(cls) if f.init]
+        fields = [(f.name, f.default if f.default is not dataclasses.MISSING else REQUIRED) for f in inits]
+        data = {f.name for f in inits if not (f.metadata.get("static") or f.metadata.get("pytree_node", True) is False)}
+    else:
+        return None
+    names = tuple(n for n, _ in fields)
+    return Rule(rule_name(cls), lambda g, ans, *args, **kwargs: tuple(rt.field_of(g, n, i) for i, n in zip(range(len(args)), names)),
+                diff=tuple(i for i, n in enumerate(names) if n in data),
+                forward=lambda ans, dots, *args, **kwargs: rt.record_jvp(ans, names[:len(dots)], *dots),
+                container=True, params=tuple(fields))
+
+
+def _plain_dataclass(cls: Any) -> bool:
+    """A dataclass whose ``__init__`` is the one ``dataclasses`` wrote, with no ``__post_init__`` or ``InitVar``."""
+    params = getattr(cls, "__dataclass_params__", None)
+    return params is not None and params.init and not hasattr(cls, "__post_init__") and _generated(cls.__init__) \
+        and all(f._field_type is dataclasses._FIELD  # type: ignore[attr-defined]  # (not a ClassVar or an InitVar)
+                for f in cls.__dataclass_fields__.values())
+
+
+def _generated(fn: object) -> bool:
+    """A ``__new__``/``__init__`` that ``collections.namedtuple`` or ``dataclasses`` wrote (compiled from a string)."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_filename == "<string>" and code.co_name in ("<lambda>", "__init__")
+
 
 BINOP_FUNCS = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,

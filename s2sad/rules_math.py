@@ -25,7 +25,7 @@ _TWO_OVER_SQRT_PI = 2.0 / _math.sqrt(_math.pi)
 defrule(_math.erf, "math.erf", lambda g, ans, x: (g * _TWO_OVER_SQRT_PI * math.exp(-(x * x)),), elementwise=True)
 defrule(_math.erfc, "math.erfc", lambda g, ans, x: (-(g * _TWO_OVER_SQRT_PI * math.exp(-(x * x))),),
         elementwise=True)
-defrule(_math.hypot, "math.hypot", lambda g, ans, *xs: tuple(g * x / ans for x in xs), elementwise=True)
+defrule(_math.hypot, "math.hypot", lambda g, ans, *xs: tuple(rn.safe_divide(g * x, ans) for x in xs), elementwise=True)
 defrule(_math.atan2, "math.atan2", lambda g, ans, y, x: (g * x / (x * x + y * y), -(g * y / (x * x + y * y))),
         elementwise=True)
 defrule(_math.degrees, "math.degrees", lambda g, ans, x: (g * (180.0 / _math.pi),), elementwise=True)
@@ -49,7 +49,7 @@ defrule(_math.fsum, "math.fsum", lambda g, ans, seq: (rn.builtin_sum_adjoint(g, 
 
 
 def _dist(g, ans, p, q):
-    towards = g * (np.asarray(p) - np.asarray(q)) / ans
+    towards = rn.safe_divide(g * (np.asarray(p) - np.asarray(q)), ans)  # 0 where p == q, as linalg.norm
     return rn.array_adjoint(towards, p), rn.array_adjoint(-towards, q)
 
 
@@ -57,7 +57,7 @@ def _dist_forward(ans, dots, p, q):
     p_dot, q_dot = (None if d is None else np.asarray(d) for d in dots)
     step = q_dot if p_dot is None else p_dot if q_dot is None else p_dot - q_dot
     step = -step if p_dot is None else step
-    return np.sum((np.asarray(p) - np.asarray(q)) * step) / ans
+    return rn.safe_divide(np.sum((np.asarray(p) - np.asarray(q)) * step), ans)
 
 
 defrule(_math.dist, "math.dist", _dist, forward=_dist_forward)

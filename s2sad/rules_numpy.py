@@ -105,7 +105,7 @@ _BINARY = {
     "mod": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.floor_divide(x, y), y, x)),
     "fmod": lambda g, ans, x, y: (ub(g, x, y), ub(-g * np.trunc(x / y), y, x)),
     "arctan2": lambda g, ans, x, y: (ub(g * y / (x * x + y * y), x, y), ub(-g * x / (x * x + y * y), y, x)),
-    "hypot": lambda g, ans, x, y: (ub(g * x / ans, x, y), ub(g * y / ans, y, x)),
+    "hypot": lambda g, ans, x, y: (ub(rn.safe_divide(g * x, ans), x, y), ub(rn.safe_divide(g * y, ans), y, x)),
     "logaddexp": lambda g, ans, x, y: (ub(g * np.exp(x - ans), x, y), ub(g * np.exp(y - ans), y, x)),
     "logaddexp2": lambda g, ans, x, y: (ub(g * np.exp2(x - ans), x, y), ub(g * np.exp2(y - ans), y, x)),
     "float_power": lambda g, ans, x, y: (ub(g * y * np.float_power(x, y - 1.0), x, y),
@@ -113,7 +113,7 @@ _BINARY = {
 }
 for _name, _rev in _BINARY.items():
     defrule(getattr(numpy, _name), f"numpy.{_name}", _rev, elementwise=True)
-defrule(operator.mod, "%", _BINARY["mod"], elementwise=True)
+defrule(operator.mod, "%", _BINARY["mod"], elementwise=True, ints=True)
 
 # ----- reductions -----
 

@@ -86,6 +86,7 @@ _linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, N
 _linear(runtime.jacobian_column, "jacobian_column", lambda h, ans, t: (h,), zero=())
 NONDIFFERENTIABLE.add(runtime.unit_tangent)
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
+_linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
 defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
         diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
@@ -477,3 +478,13 @@ _linear(runtime_numpy.interp_adjoint, "interp_adjoint", lambda h, ans, g, x, xp,
         zero=(3,))
 _linear(runtime_numpy.select_adjoint, "select_adjoint", lambda h, ans, g, condlist, choicelist: (
     np.select(condlist, h, 0.0), None, None), zero=(2,))
+
+
+# ----- records: a field read and its adjoint, each linear in the (co)tangent it takes first -----
+
+_linear(runtime.field_adjoint, "field_adjoint", lambda h, ans, g, x, name: (rt.field_tangent(h, x, name), None, None))
+_linear(runtime.field_tangent, "field_tangent", lambda h, ans, x_dot, x, name: (rt.field_adjoint(h, x, name), None, None))
+_linear(runtime.field_of, "field_of", lambda h, ans, g, name, index: (rt.field_adjoint(h, g, name), None, None), zero=())
+defrule(runtime.record_jvp, "record_jvp", lambda h, ans, like, names, *dots: (
+    None, None, *(rt.field_of(h, n, i) for i, n in enumerate(names.const))), diff=None, zero=(0,),
+    forward=lambda ans, dots, like, names, *args: rt.record_jvp(like, names, *dots[2:]))

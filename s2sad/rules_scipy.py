@@ -27,14 +27,26 @@ _SQRT_2PI = _math.sqrt(2.0 * _math.pi)
 
 # ----- one argument: (g, ans, x) -> x_bar -----
 
+
+def _rgamma_slope(x, ans):
+    """d(1/Γ)/dx = -ψ(x)/Γ(x); left of 1/2 from the reflection 1/Γ(x) = sin(πx) Γ(1-x)/π, finite at the
+    poles of Γ (0, -1, -2, ...), where 1/Γ is 0 and ψ infinite (exact there, to any order)."""
+    left = x < 0.5
+    r = np.where(left, x, 0.0)  # (each branch kept finite where the other is used)
+    s = np.where(left, 1.0, x)
+    reflected = special.gamma(1.0 - r) * (np.cos(_math.pi * r) - np.sin(_math.pi * r) * special.digamma(1.0 - r) / _math.pi)
+    return np.where(left, reflected, -(ans * special.digamma(s)))
+
+
 _UNARY = {
     "gamma": lambda g, ans, x: g * ans * special.digamma(x),
-    "rgamma": lambda g, ans, x: -(g * ans * special.digamma(x)),
+    "rgamma": lambda g, ans, x: g * _rgamma_slope(x, ans),
     "erfinv": lambda g, ans, x: g * (0.5 * _SQRT_PI) * np.exp(ans * ans),
     "erfcinv": lambda g, ans, x: -(g * (0.5 * _SQRT_PI) * np.exp(ans * ans)),
     "erfcx": lambda g, ans, x: g * (2.0 * x * ans - 2.0 / _SQRT_PI),
     "ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x)) / _SQRT_2PI,
     "log_ndtr": lambda g, ans, x: g * np.exp(-0.5 * (x * x) - ans) / _SQRT_2PI,
+    "log_expit": lambda g, ans, x: g * special.expit(-x),
     "ndtri": lambda g, ans, x: g * _SQRT_2PI * np.exp(0.5 * (ans * ans)),
     "i0": lambda g, ans, x: g * special.i1(x),
     "i1": lambda g, ans, x: g * 0.5 * (special.i0(x) + special.iv(2.0, x)),
@@ -46,6 +58,8 @@ _UNARY = {
     "y1": lambda g, ans, x: g * 0.5 * (special.y0(x) - special.yv(2.0, x)),
 }
 for _name, _d in _UNARY.items():
+    if not hasattr(_sp, _name):  # (log_expit: scipy 1.8)
+        continue
     defrule(getattr(_sp, _name), f"scipy.special.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
             elementwise=True)
 

@@ -8,27 +8,37 @@ adjoints whose form depends on operand rank.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Iterable
 
 import numpy as np
 
-from .pytree import differentiable
+from .errors import S2SADSyntaxError
+from .load import LINEMAPS
+from .pytree import data_fields, differentiable, is_dataclass_instance, is_record, with_fields
 
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
-    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
+    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
-    "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "float_primals", "unit_tangent",
-    "jacobian_column",
+    "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "caught_exception", "field_adjoint",
+    "field_tangent", "field_of", "record_jvp", "split_star", "split_kwargs", "float_primals",
+    "unit_tangent", "jacobian_column",
 ]
 
 
 def throw(exc=None, cause=None):
     """``raise exc from cause`` (generated code prints it as that statement)."""
     raise exc from cause
+
+
+def caught_exception():
+    """The exception the ``except`` block around the call is handling (``except E as e``)."""
+    return sys.exc_info()[1]
 
 
 def set_global(namespace: dict, name: str, value) -> None:
@@ -110,6 +120,8 @@ def zeros_like(x):
         return {k: zeros_like(v) for k, v in x.items()}
     if isinstance(x, _DICT_VIEWS):  # as ``sequence_adjoint`` gives it: a list, one entry per item
         return [zeros_like(v) for v in x]
+    if is_dataclass_instance(x):
+        return with_fields(x, {f: zeros_like(getattr(x, f)) for f in data_fields(x)})
     if callable(x):
         return {}  # a function's cotangent: a dict over what it captured (nothing yet)
     if isinstance(x, np.generic):
@@ -152,7 +164,82 @@ def add_bars(a, b):
         return b if a is None else a
     if isinstance(a, tuple | list):
         return rebuild(a, [add_bars(x, y) for x, y in zip(a, b)])
+    if is_dataclass_instance(a):
+        return with_fields(a, {f: add_bars(getattr(a, f), getattr(b, f)) for f in data_fields(a)})
     return a + b
+
+
+# ----- calls with * and **: the cotangents of the arguments, split back into what was passed -----
+
+
+def split_star(args_bar, like):
+    """``args_bar`` (one cotangent per positional argument of ``f(a, *xs, b)``) as one per operand:
+    ``like`` holds None for a plain one, the sequence itself for a starred one (its cotangent is one of its kind)."""
+    out, k = [], 0
+    for seq in like:
+        if seq is None:
+            out.append(args_bar[k])
+            k += 1
+        else:
+            n = len(seq)
+            part = args_bar[k:k + n]
+            out.append(np.stack(part) if isinstance(seq, np.ndarray) else rebuild(seq, part))
+            k += n
+    return tuple(out)
+
+
+def split_kwargs(kwargs_bar, like):
+    """``kwargs_bar`` (a dict over the keywords of ``f(k=v, **kw)``) as one cotangent per operand: ``like``
+    holds the keyword for a named one, the mapping itself for a ``**`` one (its cotangent is a dict)."""
+    return tuple(kwargs_bar[key] if isinstance(key, str) else {k: kwargs_bar[k] for k in key} for key in like)
+
+
+# ----- records: namedtuples and dataclasses, read by attribute -----
+
+
+def field_adjoint(g, x, name):
+    """Cotangent of ``x`` in ``x.name``: ``x``'s record type, ``g`` in the field and zeros elsewhere."""
+    if is_record(x) and name in data_fields(x):
+        return with_fields(zeros_like(x), {name: g})
+    if is_dataclass_instance(x) and name in {f.name for f in dataclasses.fields(x)}:
+        return zeros_like(x)  # a static field: no gradient
+    raise TypeError(_not_a_field(x, name))
+
+
+def field_tangent(x_dot, x, name):
+    """Tangent of ``x.name`` from ``x``'s tangent ``x_dot`` (a record of its type, or a tuple for a namedtuple)."""
+    if is_record(x) and name in data_fields(x):
+        return getattr(x_dot, name) if is_record(x_dot) else x_dot[x._fields.index(name)]
+    if is_dataclass_instance(x) and name in {f.name for f in dataclasses.fields(x)}:
+        return zeros_like(getattr(x, name))  # a static field
+    raise TypeError(_not_a_field(x, name))
+
+
+def _not_a_field(x, name):
+    if isinstance(x, np.ndarray):
+        return (f"s2sad has no derivative rule for the array attribute .{name}, and a gradient flows through it: "
+                "compute it with NumPy functions instead")
+    what = "a property or method" if hasattr(type(x), name) else "an attribute that is not a field"
+    return (f"s2sad differentiates reading a field of a namedtuple or a dataclass (a pytree), but .{name} of this "
+            f"{type(x).__name__} is {what if is_record(x) else 'not one of those'}, and a gradient flows through it: "
+            "read the fields it is computed from instead, or register a rule for a function that reads it")
+
+
+def field_of(g, name, index):
+    """The cotangent of field ``name`` (at ``index``) of a record, from the record's cotangent ``g``."""
+    if g is None:
+        return None
+    if isinstance(g, tuple | list):
+        return g[index]
+    if is_dataclass_instance(g) and name not in data_fields(g):
+        return zeros_like(getattr(g, name))  # a static field
+    return getattr(g, name)
+
+
+def record_jvp(ans, names, *dots):
+    """The tangent of the record ``ans`` made from arguments with tangents ``dots`` for fields ``names``
+    (None: a zero)."""
+    return with_fields(zeros_like(ans), {n: d for n, d in zip(names, dots) if d is not None and n in data_fields(ans)})
 
 
 def tuple_adjoint(like, *parts):
@@ -257,11 +344,39 @@ def matmul_rhs_adjoint(g, a, b):
 
 def rebound_input(x):
     """``x`` where ``x op= v`` meets memory that came from an argument: a number or a tuple is rebound,
-    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs."""
+    as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs:
+    refused at the user's line, as reverse mode refuses it where it knows the argument is an array."""
     if isinstance(x, np.ndarray | list | dict):
-        raise TypeError(f"`x op= v` would change the {type(x).__name__} you passed in place; s2sad never "
-                        "mutates your inputs. Copy it first (x = x.copy())")
+        _refuse(f"this `x op= v` writes into {type(x).__name__} memory that came from an argument or a global and "
+                "carries a gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())")
     return x
+
+
+def immutable(x):
+    """``x``, checked to be a value nothing changes in place (a number, a string, ``None``, or a tuple of
+    those): s2sad took ``x op= v`` on it for the rebinding it is on a number, or a call of a function that
+    may write into what it is given for one that cannot write into ``x``. Otherwise it raises at the
+    user's line: another name for ``x`` (or a container holding it) is read afterwards."""
+    if not _unchangeable(x):
+        _refuse(f"this changes a {type(x).__name__} in place here (s2sad could not tell it from a number before it "
+                "ran), and another name for it, or a list or tuple holding it, is read afterwards; s2sad cannot "
+                "follow that. Copy it first (.copy()), or compute a new value (x = x + v)")
+    return x
+
+
+def _refuse(message: str):
+    """Raise ``S2SADSyntaxError`` at the user's line of the generated code calling the caller."""
+    caller = sys._getframe(2)
+    loc = (LINEMAPS.get(caller.f_code.co_filename) or {}).get(caller.f_lineno)
+    if loc is None:
+        raise TypeError(message)
+    raise S2SADSyntaxError(message, loc)
+
+
+def _unchangeable(x) -> bool:
+    if isinstance(x, tuple):
+        return all(map(_unchangeable, x))
+    return x is None or isinstance(x, int | float | complex | str | bytes | np.generic)
 
 
 def snapshot(x):
@@ -475,7 +590,7 @@ def repeat_like(h, g):
 
 
 # helpers with an effect beyond their value (they raise, check or write): never dropped as dead code
-EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input})
+EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input, immutable})
 
 
 # ----- forward mode met in differentiated code (see ``nested``) -----

@@ -1,6 +1,6 @@
 """The front half of the pipeline: a Python function -> its verified flat SSA IR.
 
-parse (``frontend``) -> desugar -> lower -> simplify -> verify. ``transform`` continues
+parse (``frontend``) -> desugar (with ``closures``) -> lower -> simplify -> verify. ``transform`` continues
 from here; ``mutation`` runs it on the functions a differentiated function calls, to
 find what they write into.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 import types
 
 from . import ir
-from .desugar import cells, comprehensions, desugar, matches
+from .closures import captures, cells
+from .desugar import comprehensions, desugar, matches, tries
 from .frontend import Source, parse_function
 from .lower import lower
 from .naming import Namer
@@ -23,7 +24,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
                ) -> tuple[Source, Namer, ir.Function]:
     """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
     src = parse_function(fn, dynamic_cells)
-    desugar(cells(comprehensions(matches(src.tree, src), src), src))
+    tries(desugar(captures(cells(comprehensions(matches(src.tree, src), src), src), src)), src)
     namer = Namer()
     lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import itertools
 import linecache
 import os
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from . import cache, ir
 from .codegen import bind_helpers, emit
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .forward import forward
 from .frontend import Source
 from .fuse import fuse
@@ -52,6 +54,7 @@ class Generated:
     load_value_and_grad: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
     load_grad_value: Callable[[], tuple[str, types.FunctionType]] | None = field(repr=False, default=None)
     globals_read: dict[str, object] = field(repr=False, default_factory=dict)  # see ``Source.globals_read``
+    derived_from: tuple[types.FunctionType, ...] = ()  # generated code it transformed or calls (``cache.derived``)
 
     @functools.cached_property
     def _loaded(self) -> tuple[str, types.FunctionType]:
@@ -110,6 +113,14 @@ def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> 
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
+    try:
+        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed)
+    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
+        raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
+
+
+def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
+               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -118,11 +129,13 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     made from ``fn``'s code, so closure cells are not read at transform time.
     ``trees`` are parameters that hold tuples, lists or dicts (pytrees). ``mode``
     ``"forward"`` makes the jvp instead (in ``function``; no fused gradient). ``dims``
-    (reverse mode): shapes of array parameters; where knowing them removes a shape
-    check, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
+    (reverse mode): shapes of array parameters; where knowing them removes a shape check or
+    shows a write safe, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
     """
-    params = set(fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount])
+    code = fn.__code__
+    params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
+                                  + bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)])
     missing = [w for w in wrt if w not in params and w not in fn.__code__.co_freevars]
     if missing:
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
@@ -133,13 +146,16 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
         parts = reverse(lowered, namer, inputs, set(scalars), pytrees, dims, typed)
-        return _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
-    jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
-    ir.verify(jvp)  # checked now, emitted and loaded on first use
-    loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
-    tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])
-    return Generated(lowered, jvp, None, None, loader.bindings, tangents, False,
-                     functools.partial(loader, "jvp", jvp), globals_read=src.globals_read)
+        generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
+    else:
+        jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
+        ir.verify(jvp)  # checked now, emitted and loaded on first use
+        loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
+        tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])
+        generated = Generated(lowered, jvp, None, None, loader.bindings, tangents, False,
+                              functools.partial(loader, "jvp", jvp), globals_read=src.globals_read)
+    generated.derived_from = _derived_from(fn, generated.bindings)
+    return generated
 
 
 def _reverse_mode(lowered: ir.Function, parts: Pullback, src: Source, loader: _Loader, namer: Namer) -> Generated:
@@ -206,6 +222,12 @@ class _Loader:
         LINEMAPS[filename] = linemap
         weakref.finalize(loaded.__code__, _forget, filename).atexit = False  # they live as long as its code
         return text, loaded
+
+
+def _derived_from(fn: types.FunctionType, bindings: dict[str, object]) -> tuple[types.FunctionType, ...]:
+    """``fn`` and the callees the derivative binds, those that are themselves generated derivatives."""
+    callees = (getattr(getattr(b, "__self__", None), "fun", None) for b in bindings.values())
+    return tuple(f for f in (fn, *callees) if isinstance(f, types.FunctionType) and hasattr(f, "__s2sad_fresh__"))
 
 
 cache.use_pipeline(lambda *args, **kwargs: transform(*args, **kwargs))  # (read when called: tests replace it)

@@ -7,6 +7,9 @@ so that ``test_rules_higher`` also checks a nonzero second derivative through it
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+
 import numpy as np
 
 from s2sad import runtime as rt
@@ -41,6 +44,21 @@ def _items(a, b):
 def _items_like(a, b):
     pairs = rt.items_like({"a": a, "b": b}, {"a": 0.0, "b": b})
     return s(pairs[0][1]) + s(pairs[1][1]) * 2.0
+
+
+Pair = collections.namedtuple("Pair", "w b")
+
+
+@dataclasses.dataclass
+class Layer:
+    w: object
+    b: object
+    name: str = dataclasses.field(default="layer", metadata={"static": True})
+
+
+def _record_jvp(a, b):
+    t = rt.record_jvp(Layer(np.ones(3), 0.5), ("w", "b"), a, b)
+    return s(t.w) * s(t.b)
 
 
 def cases(C, spd):
@@ -78,6 +96,13 @@ def cases(C, spd):
                     (lambda d, v: s(rt.get_jvp({"a": d}, {"a": 0.0}, "z", v)) + d, (0.4, 0.2))],
         "tolist_adjoint": [(lambda a, b: s(rt.tolist_adjoint([a, b], np.zeros(2))), (0.4, 0.2))],
         "tolist_jvp": [(lambda x: s_list(rt.tolist_jvp(x)), (C((2,)),))],
+        "field_adjoint": [(lambda g: s(rt.field_adjoint(g, Pair(b3, 0.5), "w").w), (b3,)),
+                          (lambda g: s(rt.field_adjoint(g, Layer(b3, 0.5), "b").b) * g, (0.4,))],
+        "field_tangent": [(lambda a, b: s(rt.field_tangent(Layer(a, b), Layer(b3, 0.5), "w")) * b, (b3, 0.4)),
+                          (lambda a, b: s(rt.field_tangent((a, b), Pair(b3, 0.5), "b")) + s(a), (b3, 0.4))],
+        "field_of": [(lambda a, b: s(rt.field_of(Pair(a, b), "b", 1)) * s(a), (b3, 0.4)),
+                     (lambda a, b: s(rt.field_of(Layer(a, b), "w", 0)) * b, (b3, 0.4))],
+        "record_jvp": [(_record_jvp, (b3, 0.4))],
         "repeat_adjoint": [(lambda a, b: s_list(rt.repeat_adjoint([a, b, b, a], [0.0, 0.0])), (0.4, 0.2))],
         "repeat_like": [(lambda a, b: s_list(rt.repeat_like([a, b], [0.0, 0.0, 0.0, 0.0])), (0.4, 0.2))],
         "mT": [(lambda x: s(rn.mT(x) * a43), (a34,))],

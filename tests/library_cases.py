@@ -128,8 +128,8 @@ def _ordered(fn, order) -> list:
 
 def _special() -> dict[str, list]:
     out = {}
-    for name in ("gamma", "rgamma", "erfinv", "erfcinv", "erfcx", "ndtr", "log_ndtr", "ndtri", "i0", "i1", "i0e",
-                 "i1e", "j0", "j1", "y0", "y1"):
+    for name in ("gamma", "rgamma", "erfinv", "erfcinv", "erfcx", "ndtr", "log_ndtr", "log_expit", "ndtri", "i0", "i1",
+                 "i0e", "i1e", "j0", "j1", "y0", "y1"):
         out[f"scipy.special.{name}"] = _unary(getattr(sp, name), *SPECIAL_DOMAIN.get(name, (-1.5, 1.5)))
     x = C((4,), 0.5, 2.5)
     for name, order in [("jv", 1.5), ("yv", 0.5), ("yn", 2), ("iv", 2.5), ("ive", 1.0), ("kv", 0.7), ("kve", 1.3),

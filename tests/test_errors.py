@@ -23,13 +23,13 @@ def _line_of(fn, text):
     raise AssertionError(text)
 
 
-def with_try(x):
+def with_attribute_store(x):
     y = x
-    try:
-        y = y * x
-    finally:
-        y = 0.0
+    NAMESPACE.value = y * x
     return y
+
+
+NAMESPACE = __import__("types").SimpleNamespace(value=0.0)
 
 
 def with_subscript_store(x):
@@ -45,13 +45,13 @@ def with_yield(x):
 
 def test_unsupported_statement_points_at_user_line():
     with pytest.raises(S2SADSyntaxError) as info:
-        s2sad.grad(with_try)(1.0)
+        s2sad.grad(with_attribute_store)(1.0)
     e = info.value
-    line, col = _line_of(with_try, "try:")
+    line, col = _line_of(with_attribute_store, "NAMESPACE.value")
     assert isinstance(e, SyntaxError)
     assert e.filename == HERE and e.lineno == line and e.offset == col
-    assert e.text.strip() == "try:"
-    assert "`try ... finally`" in e.msg
+    assert e.text.strip() == "NAMESPACE.value = y * x"
+    assert "assignment to an attribute" in e.msg
 
 
 def test_unsupported_expression_points_at_its_column():
@@ -186,3 +186,96 @@ def pads_by_reflection(x):
 def test_a_rule_refuses_arguments_it_does_not_support():
     with pytest.raises(NoDerivativeRuleError, match="(?s)numpy.pad does not support this call.*mode='constant'"):
         s2sad.grad(pads_by_reflection)(np.ones(3))
+
+
+# ----- where the source lives, and what errors look like -----
+
+import subprocess  # noqa: E402
+import traceback  # noqa: E402
+
+_PROGRAM = "import s2sad\ndef f(x):\n    return x * x\n\ns2sad.grad(f)(1.0)\n"
+_WORKS = "put the function in a file and import it (or run the file), or define it in IPython or Jupyter, or in " \
+         "the Python 3.13+ interactive interpreter"
+
+
+@pytest.mark.parametrize("how, where", [
+    (["-c", _PROGRAM], "`python -c` or `exec`/`eval` of a string"),
+    (["-"], "the interpreter's standard input"),
+])
+def test_a_function_without_source_says_what_works_instead(how, where):
+    run = subprocess.run([sys.executable, *how], input=_PROGRAM if how == ["-"] else None, capture_output=True,
+                         text=True, timeout=120)
+    assert "SourceUnavailableError" in run.stderr and where in run.stderr and _WORKS in run.stderr
+
+
+def test_exec_strings_say_what_works_instead():
+    namespace = {}
+    exec("def f(x):\n    return x * x\n", namespace)
+    with pytest.raises(SourceUnavailableError, match=r"`exec`/`eval` of a string, which keep no source\. .*IPython"):
+        s2sad.grad(namespace["f"])(1.0)
+
+
+def indented_yield(x):
+    if x > 0:
+        x = 2.0 * (yield x)
+    return x
+
+
+def test_the_caret_is_at_the_column_of_the_construct():
+    with pytest.raises(S2SADSyntaxError) as info:
+        s2sad.grad(indented_yield)(1.0)
+    shown = "".join(traceback.format_exception_only(type(info.value), info.value)).splitlines()
+    code, caret = shown[1], shown[2]  # the line as printed (dedented), then the caret under `yield`
+    assert code.strip() == "x = 2.0 * (yield x)"
+    assert caret.index("^") == code.index("yield")
+
+
+def test_transform_errors_show_few_of_s2sads_frames():
+    import os
+
+    package = os.path.dirname(s2sad.__file__)
+    for fn in (indented_yield, uses_unknown_numpy):
+        with pytest.raises((S2SADSyntaxError, NoDerivativeRuleError)) as info:
+            s2sad.grad(fn)(np.array([1.0]) if fn is uses_unknown_numpy else 1.0)
+        own = [f for f in traceback.extract_tb(info.value.__traceback__) if f.filename.startswith(package)]
+        assert len(own) <= 2, [f"{f.filename}:{f.lineno}" for f in own]
+
+
+def test_a_ufunc_of_scipy_is_named_by_its_module():
+    import scipy.special as sp
+
+    from s2sad.rules import rule_name
+
+    assert rule_name(sp.struve) == "scipy.special.struve" and rule_name(np.sin) == "numpy.sin"
+
+    def uses_struve(x):
+        return sp.struve(1.0, x)
+
+    with pytest.raises(NoDerivativeRuleError, match=r"no derivative rule for scipy\.special\.struve"):
+        s2sad.grad(uses_struve)(0.5)
+
+
+def divides(x):
+    return math.sqrt(x) * 2.0
+
+
+def test_tracebacks_show_the_generated_line():
+    with pytest.raises(ZeroDivisionError) as info:
+        s2sad.grad(divides)(0.0)
+    text = "".join(traceback.format_exception(info.type, info.value, info.value.__traceback__))
+    assert '<s2sad: grad of divides' in text and "x_bar = " in text  # the generated line itself, from linecache
+    if sys.version_info >= (3, 11):
+        assert "s2sad: raised in derivative code generated for" in text and "return math.sqrt(x) * 2.0" in text
+
+
+def with_keyword(x, scale=1.0):
+    return np.sum(np.sin(x) * x) * scale
+
+
+def test_jacfwd_and_hessian_take_keyword_arguments_as_grad_does():
+    x = np.array([0.3, -0.5])
+    expected = s2sad.grad(with_keyword)(x, scale=3.0)
+    np.testing.assert_allclose(s2sad.jacfwd(with_keyword)(x, scale=3.0), expected)
+    np.testing.assert_allclose(s2sad.jacrev(with_keyword)(x, scale=3.0), expected)
+    np.testing.assert_allclose(s2sad.hessian(with_keyword)(x, scale=3.0),
+                               s2sad.numeric.hessian(lambda v: with_keyword(v, scale=3.0), x), rtol=1e-5, atol=1e-7)

@@ -67,16 +67,31 @@ def test_a_kink_at_the_point_is_a_kink_not_a_mismatch(runner):
         """, 0.5)).outcome == "pass"
 
 
+def test_a_kink_exactly_at_the_point_is_a_kink_not_a_mismatch(runner, wrong_sin):
+    # --seed 271828 --index 8648: np.clip at its bound, where central differences agree at every step
+    # (the mean of the two one-sided slopes) and the derivative takes one side
+    clipped = program("""
+        def f(x):
+            return np.sum(np.clip(x, -0.5, 0.8) * x)
+        """, np.array([-0.5, 0.3]))
+    assert runner.run(clipped, higher_order=False).outcome == "kink"
+    smooth = program("""
+        def f(x):
+            return np.sum(np.sin(x) * x * x)
+        """, np.array([-0.5, 0.3]))
+    assert runner.run(smooth, higher_order=False).outcome == "mismatch"  # (a wrong rule: no jump explains it)
+
+
 def test_a_documented_refusal_is_told_from_a_false_one(runner):
     source = """
         def f(x):
-            y = x * 2.0
-            g = lambda t: t * y
-            y = y + 1.0
-            return g(x)
+            y = np.zeros((2, 2)) + x
+            r = y[0]
+            r[1] = x * 3.0
+            return np.sum(y)
         """
     refused = program(source, 0.5)
-    refused.tags["capture_rebound"] += 1
+    refused.tags["view_write"] += 1
     assert runner.run(refused).outcome == "refused"
     assert runner.run(program(source, 0.5)).outcome == "false_refusal"  # untagged: nothing explains it
 

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.special
 
 import s2sad
 from s2sad.errors import S2SADSyntaxError
@@ -292,3 +293,203 @@ def negated_max(y):
 def test_a_folded_cotangent_times_a_mask_stays_a_number():
     check_grads(negated_max, (0.3,), modes=("rev", "fwd"))
     check_grads(negated_max, (0.9,), modes=("rev", "fwd"))
+
+
+def early_return_in_a_loop(x):
+    # --seed 20261130 --index 4270 (and 3750, 5740, 9285): the generated gradient carries the
+    # result as None until the loop returns; the out a branch binds got the kind of the branch
+    # that bound it last ("array"), so grad of grad added None cotangents with `+`
+    for _ in range(1):
+        if np.sum(x) > 1.9:
+            return np.tanh(x[1])
+    return np.sum(x * x)
+
+
+def test_an_out_bound_in_one_branch_has_the_kind_both_branches_give_it():
+    for x in (X, X + 1.0):
+        check_grads(s2sad.grad(early_return_in_a_loop), (x,), modes=("rev", "fwd"))
+
+
+def scalar_use_in_one_branch(x, c):
+    z = x * 2.0
+    s = 1.0
+    if c > 0:
+        s = math.sin(z)  # z is a scalar only where this runs
+    for _ in range(c):
+        s = s + math.cos(z)
+    return np.sum(z * np.ones(3)) + s
+
+
+def test_a_use_that_needs_a_scalar_tells_only_where_it_runs():
+    check_grads(scalar_use_in_one_branch, (np.array([[0.5], [0.2]]), -1), modes=("rev", "fwd"))
+    check_grads(scalar_use_in_one_branch, (0.3, 2), modes=("rev", "fwd"))
+
+
+def hypot_of_a_difference_that_is_zero(x):
+    # --seed 20261130 --index 8088: hypot at the origin divided 0 by 0 (nan); like the norm it is, it has
+    # the subgradient 0 there, so the derivative of this constant function is 0
+    a = x - x
+    v = math.atan2(a[1], 2.0 + 0.8 * math.tanh(a[-1]))
+    return np.sum(np.hypot(v, np.ones((2, 3)) * a)) + math.hypot(a[0], v) + math.dist(a, 2.0 * a)
+
+
+def test_hypot_at_the_origin_has_derivative_zero():
+    check_grads(hypot_of_a_difference_that_is_zero, (X,), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(lambda x: math.hypot(x, 2.0 * x)), (0.7,), modes=("rev", "fwd"))
+
+
+def rgamma_of_an_empty_sum(x):
+    # --seed 20261130 --index 4973: 1/Γ is entire, but its rule -ψ(x)/Γ(x) is 0 * inf at the poles of Γ;
+    # here the sum of an empty selection puts rgamma at 0
+    s = np.sum(x[x > 5.0])
+    return scipy.special.rgamma(s + 0.0 * np.sum(x)) + np.sum(scipy.special.rgamma(np.array([-1.0, -2.0, 0.25]) * x))
+
+
+def test_rgamma_is_differentiated_at_the_poles_of_gamma():
+    check_grads(rgamma_of_an_empty_sum, (np.array([1.0, 1.0, 1.0]),), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(rgamma_of_an_empty_sum), (np.array([1.0, 1.0, 1.0]),), modes=("rev", "fwd"))
+
+
+def powers_of_a_loop_counter(x):
+    # the second derivative read the counter back from the tape as a value carrying a derivative: its
+    # (zero) tangent times x ** i * log(x), nan for x < 0
+    s = 0.0
+    for i in range(4):
+        k = i + 1
+        k = k - 2 if i > 1 else k * 2
+        s = s + np.sum(x ** i) + np.sum(np.power(x, k))
+    for v, n in [(x, 2), (x * 0.5, 3)]:
+        s = s + np.sum(v ** n)
+    return s
+
+
+def test_an_integer_read_back_out_of_a_tuple_or_list_carries_no_derivative():
+    x = np.array([-1.5, 0.5])
+    check_grads(powers_of_a_loop_counter, (x,), modes=("rev", "fwd"))
+    check_grads(s2sad.grad(powers_of_a_loop_counter), (x,), modes=("rev", "fwd"))
+    np.testing.assert_allclose(s2sad.hessian(powers_of_a_loop_counter)(x), np.diag(8.0 + 6.75 * x + 12.0 * x ** 2))
+
+
+def subtract_in_place_from_the_argument(a):
+    a -= np.max(a * 2.0)  # `a` is the caller's 0-d array: changed in place
+    return a * 1.0
+
+
+def pass_a_zero_dim_array(x):
+    # --seed 20261130 --index 6072: forward mode (made for any argument type) found the array only when
+    # it ran, and raised a bare TypeError; it is the refusal reverse mode gives, at the same line
+    return subtract_in_place_from_the_argument(np.where(np.sum(x) > 0.1, x[0], x[1])) * 3.0
+
+
+def test_an_inplace_write_into_an_array_argument_found_at_run_time_is_refused_at_its_line():
+    for transform in (lambda f: s2sad.grad(f)(X), lambda f: s2sad.jvp(f, (X,), (X,))):
+        with pytest.raises(S2SADSyntaxError, match="never mutates your inputs") as e:
+            transform(pass_a_zero_dim_array)
+        assert e.value.text.strip().startswith("a -= np.max(a * 2.0)")
+
+
+def where_in_a_loop(x):
+    # --seed 31337: a second derivative read the mask back from the tape as a value carrying a
+    # derivative, and refused it as the condition of np.where
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(np.where(x > 0.1 * i, x * x, x))
+    return s
+
+
+def test_a_comparison_read_back_from_the_tape_carries_no_derivative():
+    check_grads(s2sad.grad(where_in_a_loop), (np.array([0.5, -0.3, 0.05]),), modes=("rev", "fwd"))
+
+
+def square_in_place_through_an_alias(x, y):
+    # --seed 31337 --index 2554: forward mode read the operand `choice`, the same array as `a1`, after
+    # `a1 *= choice` had squared it (only `a1` itself was read from a copy taken before)
+    a1 = np.array(y[[1, 1, 0]])
+    a1 *= a1 if np.sum(x) > -1.5 else a1  # noqa: RUF034 (the same memory under either name)
+    return np.sum(a1 * x)
+
+
+def test_an_inplace_update_by_an_alias_of_itself_is_read_before_the_update():
+    check_grads(square_in_place_through_an_alias, (np.array([[0.144], [-1.173]]), np.array([-1.448, -1.472])),
+                modes=("rev", "fwd"))
+
+
+def return_a_where_from_a_loop(x):
+    # --seed 31337 --index 4700: the derivative binds the mask None where the branch did not run; None
+    # joined with a bool was taken for a value carrying a derivative, and refused as np.where's mask
+    for e in (np.sin(x),):
+        if -x < 0.8:
+            return np.where(x > 0.1, np.tanh(e) * x, x)
+    return x * x
+
+
+def test_a_mask_or_none_read_back_from_the_tape_carries_no_derivative():
+    for x in (0.18, -0.9):
+        check_grads(s2sad.grad(return_a_where_from_a_loop), (x,), modes=("rev", "fwd"))
+
+
+def return_early_or_loop(x, y):
+    # --seed 31337 --index 6523: the loop made y's cotangent a buffer it adds into in place; the branch
+    # that returns early gave it a read-only broadcast instead, and after the if it was still taken
+    # for a buffer (`add_at` wrote into the broadcast)
+    a1 = (x / (1.5 + 1.0 * np.tanh(y[1, 0]))).copy()
+    if np.radians(y[1, 0]) >= -1.3:
+        return np.sum(y) / (1.5 + 1.0 * np.tanh(x[-2] * np.sum(y)))
+    for e1 in [np.sort(a1[[1, 1, 0]])]:
+        a1 = np.positive(np.ones((2, 3)) * y) @ (e1[-1] / (1.5 + 1.0 * np.tanh(e1)))
+    return np.sum(a1 * a1)
+
+
+def test_a_cotangent_is_added_into_in_place_only_where_every_branch_made_it_a_buffer():
+    x = np.array([-0.995, -0.712])
+    for y in (np.array([[0.41], [-0.653]]), np.array([[0.41], [-80.0]])):
+        check_grads(return_early_or_loop, (x, y), modes=("rev", "fwd"))
+
+
+def where_in_a_loop_after_an_early_return(x):
+    # --seed 31337 --index 1571: the second loop's tape is None where the first loop returned; None
+    # joined with the tape hid what the tape holds, so its masks were taken to carry derivatives
+    for r in x:
+        if r > 0.4:
+            return r * r
+    for _ in range(1, 2):
+        if x[0] < 0.5:
+            return np.tanh(np.where(np.sum(x) > 0.1, x[-2], x[0]))
+    return np.sum(x)
+
+
+def test_a_tape_that_may_be_none_still_holds_masks_without_derivative():
+    for x in (np.array([-1.0, 0.3, 0.2]), np.array([0.5, 0.3, 0.2])):
+        check_grads(s2sad.grad(where_in_a_loop_after_an_early_return), (x,), modes=("rev", "fwd"))
+
+
+def dot_with_the_argument(x):
+    # --seed 271828 --index 1857: the gradient's dot_rhs_adjoint(g, a, x) reads x for its shape only;
+    # forward over reverse found no differentiated operand with a tangent and summed no parts
+    y1 = np.full((2, 3), 1.4)
+    if np.sum(x) > -0.6:
+        return np.dot(np.amax(y1 + np.linspace(0.0, 1.0, 6).reshape((2, 3)), axis=1), x)
+    return np.sum(x * x)
+
+
+def test_an_operand_read_for_its_shape_only_gives_no_tangent():
+    for x in (np.array([0.456, 0.625]), np.array([-0.456, -0.625])):
+        check_grads(s2sad.grad(dot_with_the_argument), (x,), modes=("rev", "fwd"))
+
+
+def update_last_iterations_max(x):
+    # --seed 271828 --index 5592: the tape kept the max of one iteration by reference, and the next
+    # iteration's `a2 +=` changed it in place (an older iteration's object): the pullback then found
+    # no position holding the max (0 / 0)
+    a2 = np.ones(3) * np.sum(x)
+    j1 = 0
+    while j1 < 2:
+        j1 += 1
+        a2 += a2 * 2.0
+        a2 = np.max(x + np.linspace(0.0, 1.0, 6).reshape((2, 3)), axis=0)
+    return np.sum(a2 * a2)
+
+
+def test_a_value_saved_for_the_pullback_is_copied_before_a_later_iteration_changes_it():
+    check_grads(update_last_iterations_max, (np.array([[-0.155, 0.46, -0.912], [0.371, -1.129, -0.645]]),),
+                modes=("rev", "fwd"))

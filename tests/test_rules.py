@@ -245,6 +245,7 @@ def explicit():
         "tuple_adjoint": [(lambda a, b: np.sum(runtime.tuple_adjoint((1.0, 2.0), a, b)[1] * a), (0.5, 1.5))],
         "snapshot": [(lambda a: np.sum(runtime.snapshot(a) * a), (b3,))],
         "rebound_input": [(lambda a: runtime.rebound_input(a) * a, (0.7,))],  # (an array raises: see its test)
+        "immutable": [(lambda a: runtime.immutable(a) * a, (0.7,))],  # (an array raises: see its test)
         "captured_adjoint": [(lambda g: np.sum(runtime.captured_adjoint(g, "x", b3) ** 2), ({"x": C((3,))},))],
         "captured_cotangent": [(lambda h: np.sum(runtime.captured_cotangent("x", h)["x"] ** 2), (C((3,)),))],
     })
@@ -420,6 +421,10 @@ def test_ties_and_kinks_follow_the_documented_conventions():
         assert s2sad.grad(lambda x: np.sqrt(x))(0.0) == np.inf
     g = s2sad.grad(lambda x: np.linalg.norm(x))(np.zeros(3))
     np.testing.assert_array_equal(g, 0.0)
+    # hypot and math.dist are norms too: 0 at the origin
+    assert s2sad.grad(lambda x, y: np.hypot(x, y), argnums=(0, 1))(0.0, 0.0) == (0.0, 0.0)
+    assert s2sad.grad(lambda x, y: math.hypot(x, y, x), argnums=(0, 1))(0.0, 0.0) == (0.0, 0.0)
+    assert s2sad.grad(lambda x: math.dist((x, 1.0), (x, 1.0)))(0.5) == 0.0
     # 0 ** y is 0 for every y > 0: its derivative in y is 0 there (as JAX and autograd), not 0 * log(0)
     assert s2sad.grad(lambda x, y: x ** y, argnums=1)(0.0, 2.0) == 0.0
     g = s2sad.grad(lambda x, y: np.sum(np.power(x, y)), argnums=1)(np.array([0.0, 2.0]), np.array([2.0, 3.0]))

@@ -295,6 +295,37 @@ def test_the_running_code_is_what_is_differentiated(tmp_path):
     assert s2sad.grad(fresh.square)(2.0) == 12.0
 
 
+def inner_callee(x):
+    return x * 1.0
+
+
+def outer_callee(x):
+    return inner_callee(x) * 2.0
+
+
+def calls_a_global(x):
+    return outer_callee(x) ** 2
+
+
+def test_a_kept_derivative_follows_a_callee_redefined_after_it_was_made(monkeypatch):
+    # the derivative relied on the functions the module's names held: it checks them on every call
+    x = 1.5
+    g = s2sad.grad(calls_a_global)
+    gg, vgg = s2sad.grad(g), s2sad.value_and_grad(g)
+    g_of_g = s2sad.grad(lambda x: g(x) * 1.0)
+    assert (g(x), gg(x), vgg(x), g_of_g(x)) == (12.0, 8.0, (12.0, 8.0), 8.0)
+    monkeypatch.setitem(globals(), "outer_callee", lambda x: x ** 3)  # calls_a_global is x ** 6
+    assert g(x) == pytest.approx(6 * x ** 5)
+    assert gg(x) == vgg(x)[1] == g_of_g(x) == pytest.approx(30 * x ** 4)
+    assert s2sad.jvp(calls_a_global, (x,), (1.0,))[1] == pytest.approx(6 * x ** 5)
+    assert s2sad.hessian(calls_a_global)(x) == pytest.approx(30 * x ** 4)
+    monkeypatch.undo()
+    monkeypatch.setitem(globals(), "inner_callee", lambda x: x * x)  # a callee's callee: x ** 4 * 4
+    assert g(x) == pytest.approx(16 * x ** 3)
+    assert gg(x) == g_of_g(x) == pytest.approx(48 * x ** 2)
+    assert s2sad.vjp(calls_a_global, x)[1](1.0)[0] == pytest.approx(16 * x ** 3)
+
+
 def capturing(k):
     big = np.full(12_500, float(k))  # 100 kB
     return lambda w: np.sum(big * w)

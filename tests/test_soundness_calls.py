@@ -277,11 +277,14 @@ def calls_with_star_kwargs(x):
     return g_two(**kw)
 
 
+@pytest.mark.parametrize("fn", [calls_with_star_args, calls_with_star_kwargs])
+def test_gradients_passed_with_star_and_double_star(fn):
+    check_grads(fn, (np.array([0.5, 2.0, 1.0]),), modes=("rev", "fwd"))
+
+
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
 @pytest.mark.parametrize("fn, text, message", [
-    (writes_through_a_view, "r[0] = ", "this writes through 'r', a view or alias of another array"),
-    (calls_with_star_args, "g_two(*args)", "a value that carries a gradient is passed with * or **"),
-    (calls_with_star_kwargs, "g_two(**kw)", "a value that carries a gradient is passed with * or **")])
+    (writes_through_a_view, "r[0] = ", "this writes through 'r', a view or alias of another array")])
 def test_forward_mode_refuses_what_reverse_mode_refuses(fn, text, message, mode):
     with pytest.raises(s2sad.S2SADSyntaxError) as info:
         if mode == "rev":

@@ -165,8 +165,9 @@ def test_part_of_an_input_returned_by_a_callee_is_not_changed():
         W *= 2.0  # Python would change params[0]: refused when it turns out to be an array
         return np.sum(W) + np.sum(params[0])
     params = [X.copy(), X.copy()]
-    with pytest.raises(TypeError, match="never mutates your inputs"):
+    with pytest.raises(s2sad.S2SADSyntaxError, match="never mutates your inputs") as e:
         s2sad.grad(f)(params)
+    assert e.value.text.strip().startswith("W *= 2.0")
     assert np.array_equal(params[0], X)
 
 
@@ -184,8 +185,9 @@ def test_a_function_value_that_writes_into_its_argument_is_refused_when_called()
         s2sad.grad(through_a_variable)(X, doubled_in_place)
     assert info.value.text.strip() == "a *= 2.0"
     # (forward mode meets the write first at run time: a *= 2.0 on an array it was given)
-    with pytest.raises(TypeError, match="called through a variable .* writes into 'a'|never mutates your inputs"):
+    with pytest.raises(s2sad.S2SADSyntaxError, match="never mutates your inputs") as info:
         s2sad.jvp(lambda x: through_a_variable(x, doubled_in_place), (X,), (np.ones(2),))
+    assert info.value.text.strip() == "a *= 2.0"
     check_grads(lambda x: through_a_variable(x, lambda v: v * v), (X,), modes=("rev", "fwd"))
 
 

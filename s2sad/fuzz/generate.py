@@ -44,7 +44,6 @@ __all__ = ["Program", "generate", "run_plain", "REFUSABLE", "HIGHER_ORDER_REFUSA
 REFUSABLE = {
     "alias_write": r"shares memory|writes through|view or alias",
     "view_write": r"writes through|view or alias|shares memory",
-    "capture_rebound": r"captures .* bound",
     "list_item_write": r"list",
     "dict_iter": r"dict|iterable",
 }

@@ -278,6 +278,10 @@ class Checks:
             return Finding("pass", mode, "")
         if not np.isfinite(d1 + d2) or not _close(d1, d2, scale, factor=10.0):
             return Finding("kink", mode, f"finite differences {d1:.6g} (h) and {d2:.6g} (h/2) disagree")
+        jump = _slope_jump(phi, STEP)
+        if jump is not None and abs(jump) >= 0.5 * abs(ad - d1):  # (a derivative picks one side, or their mean)
+            return Finding("kink", mode, f"the slope jumps by {jump:.6g} at the point (central differences "
+                                         f"{d1:.6g} average its two sides)")
         return Finding("mismatch", mode, f"s2sad gives {ad:.10g}, finite differences {richardson:.10g}", "value")
 
     def primal(self, mode: str, out: Any) -> Finding | None:
@@ -374,6 +378,17 @@ class Checks:
             return bad
         ad = _inner(gg, self.dirs[i])
         return self.judge("grad_of_grad", ad, lambda t: _inner(w, self.plain(self.moved(t, only=i), g)), _scale(w))
+
+
+def _slope_jump(phi: Callable[[float], float], h: float) -> float | None:
+    """The jump of ``phi``'s slope at 0 (right slope minus left), where ``phi`` has a kink exactly there
+    (``np.clip`` at its bound): there central differences agree at every step, with each other and with
+    no one-sided derivative. Smooth, the one-sided slopes differ by ``h phi''``, halving with ``h``; at a
+    kink by the jump, whatever ``h``. None where the slope does not jump."""
+    at = phi(0.0)
+    wide = (phi(h) - 2 * at + phi(-h)) / h
+    narrow = (phi(h / 2) - 2 * at + phi(-h / 2)) / (h / 2)
+    return narrow if np.isfinite(wide + narrow) and abs(narrow) > 0.75 * abs(wide) > 0.0 else None
 
 
 def _as_floats(tree: Any) -> Any:

@@ -24,7 +24,7 @@ def piecewise_vjp(x):
         if cmp:
             # line 10: y = -x * x
             neg_bar = y_bar * x
-            x_bar = unbroadcast(y_bar * neg, x)
+            x_bar = y_bar * neg
             x_bar = x_bar - neg_bar
         else:
             # line 11: elif x < 1:
