@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from workloads import workloads  # noqa: E402
+from workloads import TARGETS, all_workloads  # noqa: E402
 
 import s2sad  # noqa: E402
 import s2sad.cache  # noqa: E402
@@ -54,9 +54,14 @@ PEERS = ("autograd", "jax", "jax.jit", "torch")
 
 
 def rebind(fn, np_module, math_module, sl_module=None):
-    """``fn``'s code with ``np``, ``math`` and ``sl`` (``scipy.linalg``) bound to a peer's modules."""
+    """``fn``'s code with ``np``, ``math`` and ``sl`` (``scipy.linalg``) bound to a peer's modules (and so the
+    helpers of its module it calls)."""
     g = dict(fn.__globals__, np=np_module, math=math_module, sl=sl_module)
-    return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+    for name, value in fn.__globals__.items():
+        if isinstance(value, types.FunctionType) and value.__module__ == fn.__module__:
+            g[name] = types.FunctionType(value.__code__, g, value.__name__, value.__defaults__, value.__closure__)
+    return g[fn.__name__] if g.get(fn.__name__) is not None else types.FunctionType(
+        fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 def _nums(argnums) -> tuple[int, ...]:
@@ -115,11 +120,14 @@ def peers(fn, argnums, names):
             import autograd
             import autograd.numpy as anp
             import autograd.scipy.linalg as asl
+            import autograd.scipy.special as asp
 
+            amath = types.SimpleNamespace(**{k: getattr(anp, k) for k in dir(anp) if not k.startswith("_")},
+                                          erf=asp.erf)
             linalg = types.SimpleNamespace(  # (autograd differentiates numpy's cholesky, not scipy's)
                 cholesky=lambda a, lower=False: anp.linalg.cholesky(a) if lower else anp.linalg.cholesky(a).T,
                 solve_triangular=asl.solve_triangular)
-            out["autograd"] = autograd.grad(rebind(fn, anp, anp, linalg), argnum=argnums)
+            out["autograd"] = autograd.grad(rebind(fn, anp, amath, linalg), argnum=argnums)
         except ImportError:
             pass
     if {"jax", "jax.jit"} & set(names):
@@ -158,9 +166,8 @@ def per_call(f, args, budget=0.02):
 
 
 def agree(a, b, tol=1e-8):
-    a = a if isinstance(a, tuple) else (a,)
-    b = b if isinstance(b, tuple) else (b,)
-    return all(np.allclose(np.asarray(x), y, rtol=tol, atol=tol) for x, y in zip(a, b))
+    a, b = s2sad.tree_leaves(a), s2sad.tree_leaves(b)
+    return len(a) == len(b) and all(np.allclose(np.asarray(x), y, rtol=tol, atol=tol) for x, y in zip(a, b))
 
 
 def transform_ms(fn, argnums, args):
@@ -169,7 +176,7 @@ def transform_ms(fn, argnums, args):
     times = []
     for _ in range(3):
         s2sad.cache._caches.pop(fn, None)
-        s2sad.cache._shared_by_code.pop(fn.__code__, None)  # (the transforms every closure of its code shares)
+        s2sad.cache._shared_by_code.pop(fn.__code__, None)  # (else the transform of fn's code is reused)
         start = time.perf_counter()
         s2sad.grad(fn, argnums=argnums)
         s2sad.cache.get_cache(fn, _nums(argnums)).entry(args)
@@ -191,9 +198,15 @@ def measure(cands: dict, fargs: tuple, samples: int, budget: float) -> dict[str,
     return med
 
 
-def peer_process(peer: str, samples: int, budget: float) -> None:
+def selected(only: str | None) -> list:
+    """The workloads whose name starts with one of the comma-separated ``only`` (all without)."""
+    keys = [k.strip() + " " for k in only.split(",")] if only else None
+    return [w for w in all_workloads() if keys is None or any(w[0].startswith(k) for k in keys)]
+
+
+def peer_process(peer: str, samples: int, budget: float, only: str | None) -> None:
     """(Run in a child process per peer.) One JSON line per workload: the peer's ratio, agreement."""
-    for i, (_, fn, hand, fargs, argnums) in enumerate(workloads()):
+    for i, (_, fn, hand, fargs, argnums) in enumerate(selected(only)):
         found = peers(fn, argnums, [peer])
         if peer in found:
             ok = agree(found[peer](*fargs), hand(*fargs))  # also warms up (and compiles, for jit)
@@ -216,20 +229,32 @@ def peer_columns(names: list[str], argv: list[str]) -> dict[str, dict[int, tuple
     return out
 
 
+def elementwise_memory(size: int) -> tuple[int, float, float]:
+    """W4's forward pass's peak memory (bytes) at ``size`` elements, and s2sad's and the hand-written
+    gradient's over it."""
+    from workloads import w4, w4_hand
+
+    x = np.random.default_rng(0).standard_normal(size)
+    forward = peak_memory(w4, x)
+    return forward, peak_memory(s2sad.grad(w4), x) / forward, peak_memory(w4_hand, x) / forward
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=7, help="timing samples per candidate (median taken)")
     parser.add_argument("--quick", action="store_true", help="3 samples, shorter budget (a smoke test)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peers even if installed")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"peers to try (default: {','.join(PEERS)})")
+    parser.add_argument("--only", help="workloads whose names start with these, comma-separated (e.g. W7,W9)")
+    parser.add_argument("--scaling", action="store_true", help="also the transform-time series (bench/scaling.py)")
     parser.add_argument("--peer-process", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     samples, budget = (3, 0.005) if args.quick else (args.samples, 0.02)
     if args.peer_process:
-        peer_process(args.peer_process, samples, budget)
+        peer_process(args.peer_process, samples, budget, args.only)
         return 0
     rows = []
-    for name, fn, hand, fargs, argnums in workloads():
+    for name, fn, hand, fargs, argnums in selected(args.only):
         grad = s2sad.grad(fn, argnums=argnums)
         ok = agree(grad(*fargs), hand(*fargs))
         med = measure({"hand": hand, "s2sad": grad}, fargs, samples, budget)
@@ -237,10 +262,11 @@ def main(argv=None) -> int:
         mem = peak_memory(grad, *fargs) / hand_peak if hand_peak >= MEMORY_FLOOR else None
         rows.append((name, med, ok, transform_ms(fn, argnums, fargs), mem))
     others = peer_columns([] if args.no_peers else args.peers.split(","),
-                          ["--samples", str(args.samples)] + (["--quick"] if args.quick else []))
+                          ["--samples", str(args.samples)] + (["--quick"] if args.quick else [])
+                          + (["--only", args.only] if args.only else []))
     columns = ["s2sad", *others]
-    head = f"{'workload':34} {'hand':>10} " + " ".join(f"{c + ' /hand':>15}" for c in columns)
-    print(head + f" {'transform':>10} {'peak mem':>9} {'agree':>6}")
+    head = f"{'workload':34} {'hand':>10} {'target':>7} " + " ".join(f"{c + ' /hand':>15}" for c in columns)
+    print(head + f" {'transform':>10} {'peak mem':>9} {'(target)':>8} {'agree':>6}")
     disagree = False
     for i, (name, med, ok, tms, mem) in enumerate(rows):
         cells = [f"{med['s2sad']:>15.2f}"]
@@ -248,10 +274,21 @@ def main(argv=None) -> int:
             ratio, peer_ok = others[peer].get(i, (None, True))
             disagree |= not peer_ok
             cells.append(f"{'-':>15}" if ratio is None else f"{ratio:>14.2f}{' ' if peer_ok else '!'}")
-        print(f"{name:34} {med['hand'] * 1e6:>8.1f}us {' '.join(cells)} {tms:>8.1f}ms "
-              f"{f'{mem:.2f}x' if mem is not None else '-':>9} {'yes' if ok else 'NO':>6}")
+        time_target, mem_target = TARGETS.get(name.split()[0], (None, None))
+        print(f"{name:34} {med['hand'] * 1e6:>8.1f}us {f'<= {time_target}' if time_target else '':>7} "
+              f"{' '.join(cells)} {tms:>8.1f}ms {f'{mem:.2f}x' if mem is not None else '-':>9} "
+              f"{f'<= {mem_target}' if mem_target else '':>8} {'yes' if ok else 'NO':>6}")
     if disagree:
         print("! : that peer's gradients disagree with the hand-written ones")
+    if not args.only or "W4" in args.only.split(","):
+        size = 1_000_000 if args.quick else 10_000_000
+        forward, grad, hand = elementwise_memory(size)
+        print(f"W4 at {size:.0e} elements: peak memory of the gradient {grad:.2f}x the forward pass's "
+              f"(target <= 1.5; hand-written {hand:.2f}x)")
+    if args.scaling:
+        import scaling
+
+        scaling.main(["--quick"] if args.quick else [])
     return 0 if all(r[2] for r in rows) else 1
 
 

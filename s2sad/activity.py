@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import dis
 import itertools
+import math
 import operator
 import types
 from collections.abc import Callable
@@ -51,8 +52,10 @@ from .rules import (
     Rule,
     Sym,
     bind,
+    custom_rule,
     rule_name,
 )
+from .statics import ANY, OTHER, SCALAR, Items, entry, join, of_value, unpacked
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
            "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls"]
@@ -199,6 +202,20 @@ class Analysis:
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
     numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``_numbers``)
     arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``_arrays``)
+    parts: dict[str, Items] = field(default_factory=dict)  # what is known of tuples', lists' and dicts' entries
+    calls: dict[int, tuple] = field(default_factory=dict)  # id(call into user code) -> the facts it is made for
+
+    def fact(self, e: ir.Expr) -> object:
+        """What is statically known of ``e`` (see ``statics``)."""
+        if _static_scalar(e, self.scalars):
+            return SCALAR
+        if isinstance(e, ir.Const):
+            return OTHER if e.value is None or isinstance(e.value, str) else None
+        if isinstance(e, ir.Tuple):
+            return Items("tuple", tuple(range(len(e.items))), tuple(map(self.fact, e.items)))
+        if isinstance(e, ir.Name):
+            return self.dims.get(e.id) or self.parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
+        return None
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -209,7 +226,7 @@ class Analysis:
         if items is not None and all(isinstance(i, ir.Const) for i in items):  # a tuple of constants: `axis=(0, 1)`
             return Sym(ir.Const(tuple(i.value for i in items)))
         dims = self.dims.get(e.id)
-        return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims))
+        return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims), dims)
 
 
 def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:
@@ -235,42 +252,86 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
 
 
 def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset(),
-            dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Analysis:
+            dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False, facts: dict[str, object] | None = None,
+            specialise=None) -> Analysis:
     """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
 
     Loops are analysed to a fixed point: a carried value is varied if its initial
     value or its value at the end of an iteration is, and useful if its result
     after the loop or any use inside the loop is. ``dims``: the shapes of array
     parameters, when the result may assume them (then names of equal shapes share a
-    shape class, and ``shape_specific`` says whether that told anything new).
+    shape class, and ``shape_specific`` says whether that told anything new); ``facts``:
+    what the pytree parameters hold (``statics.Items``), assumed with the shapes.
     ``typed``: the derivative serves calls whose arguments have the types the parameters
     were classified by (``tree_params`` are exactly the pytree arguments); otherwise a
     parameter used as a container (indexed, unpacked, iterated, passed on) may be one.
+    ``specialise(fn, signature)``: the fact of a user function's result for arguments of these
+    facts (a call it resolves is made for them, see ``Analysis.calls``).
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
-    scalars = _scalars(fn.body, prims, set(scalar_params), fn.params.names())
+    facts = facts or {}
+    ints = _ints(fn.body, prims)
+    calls = _Calls(specialise)
+    scalars, parts, dims, resolved = _values(fn.body, prims, set(scalar_params), fn.params.names(), dims, facts, calls)
     packed = {n: kind for n, kind in ((fn.params.vararg, "tuple"), (fn.params.kwarg, "dict")) if n}
     tree_params = {*tree_params, *packed}  # `*args` is a tuple, `**kwargs` a dict, whatever the call
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays, packed)
-    varied = _varied(fn.body, prims, set(wrt), _ints(fn.body, prims))
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts, packed)
+    varied = _varied(fn.body, prims, set(wrt), ints)
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
-    dims = _dims(fn.body, prims, dims, scalars) if dims else {}
     shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
-    specific = specific or any(  # a rule that reads ranks met operands whose ranks are known
-        p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values())
+    specific = specific or bool(facts) or any(  # a rule that reads ranks met operands whose ranks are known
+        p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values()
+    ) or any(_shaped(f) for sig, _ in resolved.values() for f in sig)
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
     numbers = _numbers(fn.body, prims, scalars, dims, literals)
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
         specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
-    return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
-                    dims, varied, useful, kinds, literals, numbers,
-                    _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()))
+    leaves = scalars | {n for n, d in dims.items() if d}
+    containers = _containers(stmts, prims, set(tree_params)) - leaves
+    return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
+                    literals, numbers,
+                    _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()),
+                    parts, {k: sig for k, (sig, _) in resolved.items()})
+
+
+def _values(body: list[ir.Stmt], prims: dict[int, Prim], scalar_params: set[str], names: list[str],
+            dims: dict[str, tuple[int, ...]] | None, facts: dict[str, object], calls: _Calls) -> tuple:
+    """Scalars, containers' entries and (given the parameters' shapes) shapes; and the calls resolved.
+
+    Calls with only scalar (and container-of-scalar) arguments are resolved by the scalar pass, those
+    with arrays by the shape pass, whose results the scalar pass is then given (``hints``) and run
+    again, until the shape pass finds what the scalar pass was given; if they do not settle, the
+    shape pass's results are not fed back."""
+    shaped = dims is not None and bool(dims or facts)
+    for attempt in range(_ROUNDS + 1):
+        if attempt == _ROUNDS:
+            calls.hints = {}
+        scalars, parts = _scalars(body, prims, scalar_params, names, facts, calls)
+        resolved = dict(calls.found)
+        if not shaped:
+            return scalars, parts, {}, resolved
+        found, parts = _dims(body, prims, dims, scalars, facts, calls)
+        resolved.update(calls.found)
+        if calls.found == calls.hints or attempt == _ROUNDS:
+            return scalars, parts, found, resolved
+        calls.hints = calls.found
+    raise AssertionError("unreachable")
+
+
+_ROUNDS = 4  # rounds of the scalar and shape passes feeding each other what calls return
+
+
+def _shaped(fact: object) -> bool:
+    """A fact holding an array's shape (so known only to a derivative specific to the arguments' shapes)."""
+    if isinstance(fact, Items):
+        return any(map(_shaped, fact.facts))
+    return isinstance(fact, tuple)
 
 
 def _written(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
@@ -530,62 +591,162 @@ def _branch_facts(s: ir.If, block, fact, forget) -> tuple[list, list]:
     return sides[0], sides[1]
 
 
-def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str]
-          ) -> dict[str, tuple[int, ...]]:
+def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str],
+          facts: dict[str, object], calls: _Calls) -> tuple[dict[str, tuple[int, ...]], dict[str, Items]]:
     """Concrete shapes that the parameters' shapes determine: elementwise broadcasting, integer
     indexing (a for loop's element too), reductions over constant axes, matrix products, ``.T``, in-place writes; values
-    carried by a loop whose iterations keep their shape. Names left out are not known; names
-    known to be scalars have shape ``()`` whatever their operands (``math.sin``, ``float``)."""
-    dims = dict(params)
-    ints: set[str] = set()  # targets of `for ... in range(...)`
+    carried by a loop whose iterations keep their shape; entries of tuples, lists and dicts (from the
+    arguments' ``facts``, literals, tuple assignments) and results of calls ``calls`` resolves. Names
+    left out are not known; names known to be scalars have shape ``()`` whatever their operands
+    (``math.sin``, ``float``). Returns the shapes and the containers' ``Items``."""
+    found = _Dims(prims, dict(params), {n: f for n, f in facts.items() if isinstance(f, Items)}, scalars, calls)
+    calls.start()
+    found.block(body)
+    return found.dims, found.parts
 
-    def of(e: ir.Expr) -> tuple[int, ...] | None:
+
+class _Dims:
+    """One pass of ``_dims``: ``dims`` and ``parts`` grow as the statements are read; ``consts`` holds the
+    ints and tuples of ints the shapes determine (``x.shape[1]``)."""
+
+    def __init__(self, prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], parts: dict[str, Items],
+                 scalars: set[str], calls: _Calls) -> None:
+        self.prims, self.dims, self.parts, self.scalars, self.calls = prims, dims, parts, scalars, calls
+        self.ints = calls.ints  # targets of `for ... in range(...)`
+        self.consts: dict[str, object] = {}
+
+    def of(self, e: ir.Expr) -> tuple[int, ...] | None:
         if isinstance(e, ir.Const) and type(e.value) in (int, float):
             return ()
-        return dims.get(e.id) if isinstance(e, ir.Name) else None
+        return self.dims.get(e.id) if isinstance(e, ir.Name) else None
 
-    def assign(s: ir.Assign) -> tuple[int, ...] | None:
-        p = prims[id(s)]
+    def static(self, e: ir.Expr) -> object:
+        if _static_scalar(e, self.scalars):
+            return SCALAR
+        if isinstance(e, ir.Const):
+            return OTHER if e.value is None or isinstance(e.value, str) else None
+        if isinstance(e, ir.Name):
+            return self.dims.get(e.id) or self.parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
+        return None
+
+    def bind(self, name: str, f: object) -> None:
+        if f == SCALAR:
+            self.dims[name] = ()
+        elif isinstance(f, tuple):
+            self.dims[name] = f
+        elif isinstance(f, Items):
+            self.parts[name] = f
+
+    def assign(self, s: ir.Assign) -> tuple[int, ...] | None:
+        p = self.prims[id(s)]
         if isinstance(s.target, tuple):
+            if p.kind == UNPACK:
+                for t, f in zip(s.targets, unpacked(self.static(p.args[0]), len(s.targets)) or ()):
+                    self.bind(t, f)
             return None
-        args = [of(a) for a in p.args]
+        args = [self.of(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
         if p.kind != CALL or None in args[:1] or p.rule.shape is None:
             return None
-        return p.rule.shape(args, p.args, p.kwargs, ints)  # the rule's declared shape transfer
+        return p.rule.shape(args, p.args, p.kwargs, self.ints)  # the rule's declared shape transfer
 
-    def block(stmts: list[ir.Stmt]) -> None:
+    def const(self, e: ir.Expr) -> object:
+        if isinstance(e, ir.Const):
+            return e.value if type(e.value) is int else None
+        return self.consts.get(e.id) if isinstance(e, ir.Name) else None
+
+    def shape_value(self, s: ir.Assign) -> object:
+        """What ``s`` computes, where it is an int or a tuple of ints the known shapes fix."""
+        v, dims, const = s.value, self.dims, self.const
+        if isinstance(v, ir.Attr) and isinstance(v.value, ir.Name) and v.value.id in dims:
+            d = dims[v.value.id]
+            return {"shape": d, "ndim": len(d), "size": math.prod(d)}.get(v.attr)
+        if isinstance(v, ir.Subscript) and isinstance(const(v.value), tuple) and type(const(v.index)) is int:
+            t, i = const(v.value), const(v.index)
+            return t[i] if -len(t) <= i < len(t) else None
+        if isinstance(v, ir.Tuple):
+            items = [const(i) for i in v.items]
+            return tuple(items) if all(type(i) is int for i in items) else None
+        if isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and len(v.args) == 1 and not v.kwargs \
+                and isinstance(v.args[0], ir.Name) and v.args[0].id in dims:
+            d = dims[v.args[0].id]
+            if v.func.value in (np.shape,):
+                return d
+            if v.func.value is len and d:
+                return d[0]
+        return None
+
+    def created(self, s: ir.Assign) -> tuple[int, ...] | None:
+        """The shape of an array ``np.zeros(shape)`` (``ones``, ``empty``, ``full``, ``*_like``) makes."""
+        v = s.value
+        if not (isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.args):
+            return None
+        fn, first = v.func.value, v.args[0]
+        if fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like) and not any(
+                k == "shape" for k, _ in v.kwargs):
+            return self.of(first) if isinstance(first, ir.Name) and first.id not in self.scalars else None
+        if fn in (np.zeros, np.ones, np.empty, np.full):
+            shape = self.const(first)
+            return (shape,) if type(shape) is int else shape if isinstance(shape, tuple) else None
+        return None
+
+    def both(self, e: ir.Expr) -> tuple:
+        return self.of(e), self.parts.get(e.id) if isinstance(e, ir.Name) else None
+
+    def forget(self, o: str) -> None:
+        self.dims.pop(o, None)
+        self.parts.pop(o, None)
+
+    def block(self, stmts: list[ir.Stmt]) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                d = () if s.target in scalars else assign(s)
-                if d is not None:
-                    dims[s.target] = d
+                self.assigned(s)
             elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, of, lambda o: dims.pop(o, None))
-                dims.update({o: a for o, a, b in zip(s.outs, *sides) if a is not None and a == b})
+                sides = _branch_facts(s, self.block, self.both, self.forget)
+                for o, (da, pa), (db, pb) in zip(s.outs, *sides):
+                    if da is not None and da == db:
+                        self.dims[o] = da
+                    elif join(pa, pb) is not None:
+                        self.parts[o] = join(pa, pb)
             elif isinstance(s, ir.Loop):
-                loop(s)
+                self.loop(s)
 
-    def loop(s: ir.Loop) -> None:
+    def assigned(self, s: ir.Assign) -> None:
+        d = () if s.target in self.scalars else self.assign(s)
+        if d is not None:
+            self.dims[s.target] = d
+        elif isinstance(s.target, str):
+            if (d := self.created(s)) is not None:
+                self.dims[s.target] = d
+            else:
+                self.bind(s.target, _fact_of(s, self.prims[id(s)], self.static, self.calls))
+            if (c := self.shape_value(s)) is not None:
+                self.consts[s.target] = c
+            else:  # (a loop's body is analysed again when an assumption about a shape fails)
+                self.consts.pop(s.target, None)
+
+    def loop(self, s: ir.Loop) -> None:
         if range_target(s):
-            ints.add(s.target)
-        before = dict(dims)
-        stable = {c: of(i) for c, i in zip(s.carried, s.inits) if of(i) is not None}
+            self.ints.add(s.target)
+        dims, parts, both = self.dims, self.parts, self.both
+        before, before_parts = dict(dims), dict(parts)
+        stable = {c: both(i) for c, i in zip(s.carried, s.inits) if both(i) != (None, None)}
         while True:  # assume each carried value keeps its initial shape; drop those an iteration changes
             dims.clear()
-            dims.update(before, **stable)
-            block(s.cond_body)
-            block(s.body)
-            changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and of(n) != stable[c]]
+            dims.update(before, **{c: d for c, (d, _) in stable.items() if d is not None})
+            parts.clear()
+            parts.update(before_parts, **{c: f for c, (_, f) in stable.items() if f is not None})
+            self.block(s.cond_body)
+            self.block(s.body)
+            changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and both(n) != stable[c]]
             if not changed:
                 break
             for c in changed:
                 del stable[c]
-        dims.update({r: stable[c] for r, c in zip(s.results, s.carried) if c in stable})
-
-    block(body)
-    return dims
+        for r, c in zip(s.results, s.carried):
+            if c in stable:
+                self.bind(r, stable[c][0] if stable[c][0] is not None else stable[c][1])
 
 
 def range_target(s: ir.Stmt) -> str | None:
@@ -649,15 +810,18 @@ _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
 
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
-           dims: dict[str, tuple[int, ...]], positional: list[str], packed: dict[str, str]) -> dict[str, str]:
+           dims: dict[str, tuple[int, ...]], positional: list[str], parts: dict[str, Items],
+           packed: dict[str, str]) -> dict[str, str]:
     """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
     are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
     ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
     here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
     A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
-    or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``.
+    or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``. Names of known shape (``dims``) are
+    arrays, those of known entries (``parts``) their containers.
     """
-    kinds = {n: "array" for n in [*scalars, *dims, *positional]}
+    kinds = {n: f.kind for n, f in parts.items()}
+    kinds.update({n: "array" for n in [*scalars, *dims, *positional]})
     kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
     kinds.update(packed)  # `*args`, `**kwargs`
 
@@ -947,55 +1111,179 @@ def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     return useful
 
 
-def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str]) -> set[str]:
-    """Names statically of shape ``()``; carried values optimistically, then checked. ``names``: all
-    the parameters (a use that needs a scalar tells about them, as about the function's other names)."""
+def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str],
+             facts: dict[str, object], calls: _Calls) -> tuple[set[str], dict[str, Items]]:
+    """Names statically of shape ``()``, and what is known of the entries of tuples, lists and dicts
+    (``Items`` of ``SCALAR`` facts, from literals, the arguments' ``facts`` and calls); carried values
+    optimistically, then checked. ``names``: all the parameters (a use that needs a scalar tells about
+    them, as about the function's other names)."""
     demoted: set[str] = set()
     while True:
-        scalars = set(params)
-        broken = _scalar_pass(body, prims, scalars, demoted, set(names))
+        scalars, parts = set(params), {n: f for n, f in facts.items() if isinstance(f, Items)}
+        calls.start()
+        broken = _scalar_pass(body, prims, scalars, parts, demoted, calls, set(names))
         if not broken:
-            return scalars
+            return scalars, parts
         demoted |= broken
 
 
-def _scalar_pass(body, prims, scalars: set[str], demoted: set[str], params: set[str]) -> set[str]:
-    """One forward pass; returns carried names assumed scalar whose next value was not."""
+def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demoted: set[str], calls: _Calls,
+                 params: set[str]) -> set[str]:
+    """One forward pass; returns carried names assumed scalar (or of known entries) whose next value was not."""
     broken: set[str] = set()
 
-    def known(e: ir.Expr) -> bool:
-        return _static_scalar(e, scalars)
+    def fact(e: ir.Expr) -> object:
+        if _static_scalar(e, scalars):
+            return SCALAR
+        if isinstance(e, ir.Const):
+            return OTHER if e.value is None or isinstance(e.value, str) else None
+        return parts.get(e.id) if isinstance(e, ir.Name) else None
+
+    def bind(name: str, f: object) -> None:
+        if f == SCALAR:
+            scalars.add(name)
+        elif isinstance(f, Items):
+            parts[name] = f
+
+    def forget(name: str) -> None:
+        scalars.discard(name)
+        parts.pop(name, None)
 
     def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                if _is_scalar(prims[id(s)], scalars):
-                    scalars.update(s.targets)
+                p = prims[id(s)]
+                if isinstance(s.target, tuple):
+                    if p.kind == UNPACK:
+                        for t, f in zip(s.targets, unpacked(fact(p.args[0]), len(s.targets)) or ()):
+                            bind(t, f)
+                elif _is_scalar(p, scalars):
+                    scalars.add(s.target)
+                else:
+                    bind(s.target, _fact_of(s, p, fact, calls))
             elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, known, scalars.discard)
-                scalars.update(o for o, a, b in zip(s.outs, *sides) if a and b)
+                sides = _branch_facts(s, block, fact, forget)
+                for o, a, b in zip(s.outs, *sides):
+                    bind(o, join(a, b))
             elif isinstance(s, ir.Loop):
-                assumed = [c for c, i in zip(s.carried, s.inits) if known(i) and c not in demoted]
-                scalars.update(assumed)
+                if range_target(s):
+                    calls.ints.add(s.target)
+                assumed = {c: fact(i) for c, i in zip(s.carried, s.inits) if c not in demoted}
+                for c, f in assumed.items():
+                    bind(c, f)
                 block(s.cond_body, set(s.carried))
                 block(s.body, {*s.carried, *s.targets})
                 for c, n in zip(s.carried, s.nexts):
-                    if c in assumed and not known(n):
+                    if assumed.get(c) is not None and fact(n) != assumed[c]:
                         broken.add(c)
-                scalars.update(r for r, c in zip(s.results, s.carried) if c in assumed)
-        # Backwards: math.* accepts only scalars, and an elementwise result of shape ()
-        # means every operand had shape () (broadcasting never shrinks a shape). Only for
-        # operands bound in this block (or on entering it): the use runs wherever they are
-        # bound, which a use in a branch or a loop body does not.
-        here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
-        for s in reversed(stmts):
-            if isinstance(s, ir.Assign):
-                p = prims[id(s)]
-                if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
-                    scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
+                for r, c in zip(s.results, s.carried):
+                    bind(r, assumed.get(c))
+        _scalar_operands(stmts, prims, scalars, entered)
 
     block(body, params)
     return broken
+
+
+def _scalar_operands(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], entered: set[str]) -> None:
+    """Backwards: math.* accepts only scalars, and an elementwise result of shape ()
+    means every operand had shape () (broadcasting never shrinks a shape). Only for
+    operands bound in this block (or on entering it, ``entered``): the use runs wherever they
+    are bound, which a use in a branch or a loop body does not."""
+    here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
+    for s in reversed(stmts):
+        if isinstance(s, ir.Assign):
+            p = prims[id(s)]
+            if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
+                scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
+
+
+class _Calls:
+    """Calls into user code resolved for what their arguments are.
+
+    ``specialise(fn, signature)`` (given for a derivative made for its argument types) analyses the
+    callee for the facts of its positional parameters (``_signature``: arguments and defaults) and returns the fact of its result (None if
+    it cannot). ``found`` holds the calls the last pass resolved, ``id(stmt) -> (signature, result)``;
+    ``hints`` results the shape pass found, for the scalar pass (see ``analyze``)."""
+
+    def __init__(self, specialise=None) -> None:
+        self.specialise = specialise
+        self.ints: set[str] = set()  # targets of `for ... in range(...)`: ints (not bools, unlike ``_ints``)
+        self.found: dict[int, tuple] = {}
+        self.hints: dict[int, tuple] = {}
+
+    def start(self) -> None:
+        self.found = {}
+
+    def result(self, s: ir.Assign, p: Prim, fact) -> object:
+        fn = _specialisable(p) if self.specialise is not None else None
+        if fn is None:
+            return None
+        signature = _signature(fn, p, fact)
+        if signature is None or None in signature:
+            hint = self.hints.get(id(s))
+            return None if hint is None else hint[1]
+        out = self.specialise(fn, signature)
+        self.found[id(s)] = (signature, out)
+        return out
+
+
+def _signature(fn: types.FunctionType, p: Prim, fact) -> tuple | None:
+    """The facts of what each positional parameter of ``fn`` is bound to by the call ``p``: an argument
+    (positional or by keyword) or its default (a derivative made for them assumes every positional
+    parameter has its fact); None where the call binds them otherwise."""
+    code = fn.__code__
+    names = code.co_varnames[:code.co_argcount]
+    bound = dict(zip(names, p.args))
+    for k, v in p.kwargs.items():
+        if k in names[code.co_posonlyargcount:]:
+            if k in bound:
+                return None  # (the call raises)
+            bound[k] = v
+    defaults = fn.__defaults__ or ()
+    first = len(names) - len(defaults)
+    if any(n not in bound and i < first for i, n in enumerate(names)):
+        return None  # (the call raises)
+    return tuple(fact(bound[n]) if n in bound else of_value(defaults[i - first]) for i, n in enumerate(names))
+
+
+def _specialisable(p: Prim) -> types.FunctionType | None:
+    """The user function ``p`` calls by name, if a transform for its arguments' facts can stand for it:
+    a plain function (no closure, no rule of the user's), positional arguments that bind to parameters."""
+    fn = p.callee
+    if not isinstance(fn, types.FunctionType) or fn.__closure__ or p.starred or custom_rule(fn) is not None \
+            or not isinstance(p.func, ir.Ref) or len(p.args) > fn.__code__.co_argcount:
+        return None
+    return fn
+
+
+def _fact_of(s: ir.Assign, p: Prim, fact, calls: _Calls) -> object:
+    """What is known of the value ``s`` binds, from the facts of its operands (``fact``): a container
+    literal's entries, an entry read with a constant key (or an index known to be an int), a copy,
+    the result of a call into user code that ``calls`` resolves."""
+    if p.kind == COPY:
+        return fact(p.args[0])
+    if p.kind == CONTAINER:
+        v = s.value
+        if isinstance(v, ir.Dict):
+            if not all(isinstance(k, ir.Const) for k in v.keys):
+                return None
+            return Items("dict", tuple(k.value for k in v.keys), tuple(fact(e) for e in v.values))
+        return Items("list" if isinstance(v, ir.List) else "tuple", tuple(range(len(v.items))),
+                     tuple(fact(e) for e in v.items))
+    if p.kind == CALL and p.rule.item and len(p.args) == 2:
+        container, index = fact(p.args[0]), p.args[1]
+        if isinstance(index, ir.Const):
+            return entry(container, index.value)
+        if isinstance(container, Items) and (container.kind == "dict" or (
+                isinstance(index, ir.Name) and index.id in calls.ints)):
+            return entry(container, ANY)
+        return None
+    if p.kind == CALL and p.rule is RULES[runtime.sequence]:  # what a for loop iterates: a tuple or list as it is
+        f = fact(p.args[0])
+        return f if isinstance(f, Items) and f.kind != "dict" else None
+    if p.kind == TRANSFORM:
+        return calls.result(s, p, fact)
+    return None
 
 
 def _is_scalar(p: Prim, scalars: set[str]) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import Cache, carries_derivative, derived, get_cache, rebind
+from .cache import Cache, Entry, carries_derivative, derived, get_cache, rebind, types_key
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, forwarded, library_cells, parse_function, source_lines
 from .ir import dump
@@ -228,10 +228,41 @@ def _dispatcher(fun: Callable, cache: Cache, nums: tuple[int, ...], single: bool
     per_code = _dispatchers.setdefault(code, {})
     if spec not in per_code:
         per_code[spec] = _dispatcher_code(fun, nums, single, with_value)
-    namespace = {"__get": cache.table.get, "__entry": cache.entry, "__check": cache.check, "__annotate": _annotate,
-                 "__finish": _finish, "__taken": _taken}
+    namespace = {"__annotate": _annotate, "__finish": _finish, "__taken": _taken, "__g0": None,
+                 "__fresh0": _stale, **{f"__t{i}": _NO_TYPE for i in range(code.co_argcount)}}
+    table = cache.table
+
+    def derivative(args: tuple) -> Callable:
+        """The derivative for ``args``' types (made on a miss or where the one kept is stale, dtypes
+        checked); the first one needing no check per call becomes the dispatcher's fast path, taken on a
+        test of each argument's type and of its freshness (what it was made from still holds), and
+        replaced when it goes stale."""
+        e = table.get(types_key(args))
+        if e is None or not e.fresh():
+            e = cache.entry(args)
+        elif e.arrays:
+            cache.check(e, args)
+        fn = e.value_and_grad if with_value else e.grad
+        if (namespace["__g0"] is None or not namespace["__fresh0"]()) and isinstance(e, Entry) and not e.arrays:
+            namespace.update({"__g0": fn, "__fresh0": e.fresh})  # (before the types that lead to it)
+            namespace.update({f"__t{i}": type(a) for i, a in enumerate(args)})
+        return fn
+
+    namespace["__derivative"] = derivative
     dispatch = per_code[spec]
     return functools.wraps(fun)(types.FunctionType(dispatch, namespace, dispatch.co_name))
+
+
+class _NoType:
+    """No argument's type: the fast path of a dispatcher is not taken before it is set."""
+
+
+_NO_TYPE = _NoType
+
+
+def _stale() -> bool:
+    """The freshness of no derivative: the fast path is not taken before it is set."""
+    return False
 
 
 # code -> {(argnums, single, with_value): the dispatcher's code}: a grad made anew for each closure of
@@ -245,16 +276,16 @@ def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_va
     args = ", ".join(params)
     name = ("value_and_grad_" if with_value else "grad_") + (
         fun.__name__ if fun.__name__.isidentifier() else "lambda")
-    key = f"type({params[0]})" if len(params) == 1 else f"({', '.join(f'type({p})' for p in params)})"
-    e, out, grads, err, g, taken = (_unused(n, params) for n in ("e", "out", "grads", "err", "g", "taken"))
+    test = " and ".join(f"type({p}) is __t{i}" for i, p in enumerate(params))
+    derivative, out, grads, err, g, taken = (
+        _unused(n, params) for n in ("derivative", "out", "grads", "err", "g", "taken"))
     lines = [f"def {name}({args}):",
-             f"    {e} = __get({key})",
-             f"    if {e} is None or not {e}.fresh():",
-             f"        {e} = __entry(({args},))",
-             f"    elif {e}.arrays:",
-             f"        __check({e}, ({args},))",
+             f"    if {test} and __fresh0():",
+             f"        {derivative} = __g0",
+             "    else:",
+             f"        {derivative} = __derivative(({args},))",
              "    try:",
-             f"        {out}, {grads} = {e}.value_and_grad({args})" if with_value else f"        {grads} = {e}.grad({args})",
+             f"        {out}, {grads} = {derivative}({args})" if with_value else f"        {grads} = {derivative}({args})",
              f"    except Exception as {err}:",
              f"        __annotate({err})",
              "        raise"]
@@ -865,8 +896,8 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     The source shown is the one generated when nothing is
     known about the argument types; a call may run a variant specialised to
     them (e.g. without ``unbroadcast`` for floats). Given example ``args``, it shows
-    the variant a call with them runs (specialised to their types and array shapes;
-    callees still generic).
+    the variant a call with them runs (specialised to their types and array shapes; a
+    callee called with arguments of known types, as made for them, the others generic).
 
     >>> import s2sad
     >>> def square(x):
@@ -888,20 +919,21 @@ def source(fun: Callable, argnums: int | tuple[int, ...] = 0, stage: str = "pyth
     if stage in ("grad", "value_and_grad") and mode == "forward":
         raise ValueError(f"stage {stage!r} (the fused gradient) exists in reverse mode only; "
                          "forward mode shows its jvp with stage 'python'")
-    texts, todo, done = [], [(fun, wrt)], set()
+    texts, todo, done = [], [(fun, wrt, None)], set()
     while todo:
-        fn, wrt = todo.pop(0)
-        if (fn, wrt) in done:
+        fn, wrt, generated = todo.pop(0)
+        if (fn, wrt, id(generated)) in done:
             continue
-        done.add((fn, wrt))
-        if args is not None and fn is fun:  # as a call with these arguments specialises it
+        done.add((fn, wrt, id(generated)))
+        if generated is None and args is not None and fn is fun:  # as a call with these arguments specialises it
             generated = Cache(fun, nums, strict=True, mode=mode)._specialize(tuple(args), mode == "reverse").generated
-        else:
+        elif generated is None:  # (else a callee made for the argument types its caller passes)
             generated = transform(fn, wrt, mode=mode)
         texts.append(_stage(generated, stage))
         if callees:
-            handles = (getattr(h, "__self__", h) for h in generated.bindings.values())  # (a bound call)
-            todo += [(h.fun, h.cache.wrt) for h in handles if isinstance(h, VJP | JVP)]
+            handles = [getattr(h, "__self__", h) for h in generated.bindings.values()]  # (a bound call)
+            todo += [(h.fun, h.cache.wrt, None) for h in handles if isinstance(h, VJP | JVP)]
+            todo += [h.__s2sad_callee__ for h in handles if hasattr(h, "__s2sad_callee__")]
     return "\n".join(texts)
 
 

@@ -23,11 +23,11 @@ import numpy as np
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, globals_check, globals_hold, library_cells, library_value, source_lines
 from .pytree import data_fields, differentiable, is_dataclass_instance, is_node, leaves
+from .statics import SCALAR_TYPES, Items, of_value
 
 __all__ = ["Cache", "Entry", "ByShape", "get_cache", "types_key", "rebind", "carries_derivative", "use_pipeline",
            "pipeline", "SCALAR_TYPES", "derived"]
 
-SCALAR_TYPES = (float, int, bool, np.generic)
 MAX_SHAPES = 8  # shape-specific derivatives per argument types
 MAX_SHARED = 64  # derivatives kept for the closures of one code (see ``_shared``)
 _caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -119,6 +119,7 @@ class Cache:
         self.dynamic_cells = dynamic_cells or shared is not None  # one transform for every closure of fun's code
         self.shared = shared
         self.table: dict[object, Entry | ByShape] = {}  # types_key(args) -> entry, or entries by shape
+        self.static: dict[tuple, Entry] = {}  # the facts of the arguments (a caller knows them) -> entry
 
     @property
     def fun(self) -> types.FunctionType | None:
@@ -178,21 +179,40 @@ class Cache:
         trees = frozenset(positional[i] for i, a in enumerate(args[: len(positional)]) if is_node(a))
         dims = {positional[i]: a.shape for i, a in enumerate(args[: len(positional)])
                 if type(a) is np.ndarray} if shapes else None
+        facts = {positional[i]: f for i, a in enumerate(args[: len(positional)]) if type(a) in _TREES
+                 and isinstance(f := of_value(a), Items)} if shapes else None  # (keyed with the shapes: shapes_key)
         if self.shared is None:
-            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True),
-                         arrays, self.fun.__globals__)
-        key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None)
+            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True,
+                                   facts=facts), arrays, self.fun.__globals__)
+        key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None,
+               tuple(facts.items()) if facts else None)
         generated = self.shared.get(key)
         if generated is None or not globals_hold(self.fun, generated.globals_read) or not all(
                 f.__s2sad_fresh__() for f in generated.derived_from):
-            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True)
+            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True, facts=facts)
             if len(self.shared) < MAX_SHARED:
                 self.shared[key] = generated
         return Entry(generated, arrays, self.fun.__globals__, self.fun)
 
 
+_TREES = (dict, list, tuple)
+
+
 def shapes_key(args: tuple) -> tuple:
-    return tuple([a.shape if type(a) is np.ndarray else None for a in args])  # (a list display is faster)
+    """The arrays' shapes, and the pytrees' structure, leaf types and shapes (``tree_key``)."""
+    return tuple([a.shape if type(a) is np.ndarray else tree_key(a) if type(a) in _TREES else None
+                  for a in args])  # (a list display is faster)
+
+
+def tree_key(v: dict | list | tuple) -> tuple:
+    """A tuple, list or dict's structure (keys), and its leaves' types and arrays' shapes: it tells apart
+    any two that ``statics.of_value`` does."""
+    items = v.values() if type(v) is dict else v
+    leaves = tuple(map(type, items))
+    if np.ndarray in leaves or dict in leaves or list in leaves or tuple in leaves:
+        leaves = tuple([x.shape if type(x) is np.ndarray else tree_key(x) if type(x) in _TREES else type(x)
+                        for x in items])
+    return (type(v), tuple(v), leaves) if type(v) is dict else (type(v), leaves)
 
 
 class ByShape:

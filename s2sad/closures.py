@@ -252,7 +252,10 @@ class _Captures:
         self.loops: dict[int, tuple[int, ...]] = {}  # id(node) -> the loops around it
         self.where: dict[int, tuple[int, int]] = {}
         self.nodes = list(self._walk(tree, ()))
-        self.locals = _params(tree) | stores(self.nodes)
+        # names the function binds: ``np.sort(y)`` changes no ``np`` (a mutator's name counts as a
+        # change of a variable only where that variable is local)
+        self.locals = _params(tree) | {name for n in self.nodes for name in _stored(n)
+                                       if not isinstance(n, gast.Call)}
 
     def _walk(self, node: gast.AST, loops: tuple[int, ...], top: bool = True):
         self.loops[id(node)] = loops

@@ -42,7 +42,9 @@ def signature(params: ir.Params) -> str:
     return ", ".join(parts)
 
 
-def statement(stmt: ir.Assign | ir.Do | ir.Return) -> str:
+def statement(stmt: ir.Assign | ir.Do | ir.Return | ir.Del) -> str:
+    if isinstance(stmt, ir.Del):
+        return f"del {', '.join(stmt.names)}"
     if isinstance(stmt, ir.Return):
         v = stmt.value
         if isinstance(v, ir.Tuple) and len(v.items) > 1:

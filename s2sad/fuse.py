@@ -21,6 +21,10 @@ sound on its own:
   is reached once), assigns it: ``b_bar[i] = g``, not ``add_at`` (read, add, write).
 * **dead code**: pure statements nobody reads go (in the forward pass, the ones
   computed only for the output's value).
+* **freeing**: a temporary array (of known shape) is deleted right after the statement of the
+  function's body that reads it last (``del pow_1``): a named temporary would otherwise hold its
+  array until the function returns (a 10^7-element elementwise gradient peaked at 1.67x its
+  forward pass; 1.33x with them freed).
 * **inlining**: a temporary read once, by a later statement of the same block
   with nothing in between that could change what it reads, is written into its
   reader, as a person writes ``1.0 / (1.0 + x2) - np.sin(x) * e``. Python then
@@ -32,6 +36,7 @@ sound on its own:
 
 from __future__ import annotations
 
+import bisect
 import builtins
 from collections import Counter
 
@@ -81,6 +86,7 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     ir.map_exprs([s for s in body if id(s) in tidied], _fold_ones)
     _propagate_constants(backward, names, binds)  # (copies that folding made: `t = 1.0 * a`)
     _drop_dead(body, _counts(body)[1])
+    _free_dead(body, names, shapes)
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False), shapes.used_dims
 
 
@@ -385,6 +391,31 @@ def _drop_unread(stmts: list[ir.Stmt], reads: Counter) -> bool:
     return dropped
 
 
+# ----- freeing -----
+
+
+def _free_dead(body: list[ir.Stmt], names: set[str], shapes: _Shapes) -> None:
+    """After the statement of ``body`` (not of a region) that reads a temporary array for the last time,
+    ``del`` it; only names the body itself binds before (bound on every path) and no later statement
+    binds again, where more than the return follows."""
+    last_read: dict[str, int] = {}
+    last_bound: dict[str, int] = {}
+    surely = {t: i for i, s in reversed(list(enumerate(body))) if isinstance(s, ir.Assign) for t in s.targets}
+    for i, s in enumerate(body):
+        for t in ir.walk([s]):
+            for e in ir.exprs(t):
+                for n in ir.names_read(e):
+                    last_read[n] = i
+        for n in (n for t in ir.walk([s]) for n in ir.bound(t)):
+            last_bound[n] = i
+    dead: dict[int, list[str]] = {}
+    for n, i in last_read.items():
+        if n in names and surely.get(n, i) < i and last_bound[n] < i < len(body) - 2 and shapes.dims(ir.Name(n)):
+            dead.setdefault(i, []).append(n)
+    for i in sorted(dead, reverse=True):
+        body.insert(i + 1, ir.Del(sorted(dead[i]), body[i].loc))
+
+
 # ----- inlining -----
 
 
@@ -411,51 +442,93 @@ def _inline(stmts: list[ir.Stmt], names: set[str], binds: Counter, reads: Counte
     A name may be bound several times (a cotangent that accumulates, ``a_bar = a_bar + c``)
     as long as all its bindings and reads are statements of this block (not in regions).
     """
-    facts = [_Facts(s) for s in stmts]
-    here_binds, here_reads = Counter(), Counter()
-    carried = set()  # read before this block binds them: in a loop body, the last iteration's value
-    for f in facts:
-        carried.update(n for n in f.reads if not here_binds[n])
-        here_binds.update(f.bound)
-        here_reads.update(f.reads)
-    i = 0
-    while i < len(stmts):
-        s = stmts[i]
+    block = _Block(stmts)
+    for i, s in enumerate(stmts):
         for region in (s.body, s.orelse) if isinstance(s, ir.If) else (s.cond_body, s.body) \
                 if isinstance(s, ir.Loop) else ():
             _inline(region, names, binds, reads)
         t = s.target if isinstance(s, ir.Assign) else None
-        if (isinstance(t, str) and t in names and binds[t] == here_binds[t] and reads[t] == here_reads[t]
-                and t not in carried and facts[i].pure and _inline_into(stmts, facts, i)):
-            del stmts[i], facts[i]
-        else:
-            i += 1
+        if (isinstance(t, str) and t in names and binds[t] == block.binds[t] and reads[t] == block.reads[t]
+                and t not in block.carried and block.facts[i].pure):
+            block.inline(i)
+    stmts[:] = [s for s, f in zip(stmts, block.facts) if f is not None]
 
 
-def _inline_into(stmts: list[ir.Stmt], facts: list[_Facts], i: int) -> bool:
-    """Substitute ``stmts[i]``'s value into the one later statement that reads it before it is
-    bound again, if nothing between could change what it reads and the result stays small."""
-    name, value = stmts[i].target, stmts[i].value
-    depends = facts[i].reads
-    reader = None
-    for j in range(i + 1, len(stmts)):
-        f = facts[j]
-        if not f.simple:
+class _Block:
+    """One block's statements with where each name is read and bound, and where the regions
+    and impure statements are, so that a temporary's reader is found without rescanning the
+    block: inlining is linear in the block's length (up to logarithms). Inlined statements
+    become ``None`` in ``facts`` until the block is rebuilt."""
+
+    def __init__(self, stmts: list[ir.Stmt]) -> None:
+        self.stmts = stmts
+        self.facts: list[_Facts | None] = [_Facts(s) for s in stmts]
+        self.binds, self.reads = Counter(), Counter()
+        self.carried = set()  # read before this block binds them: in a loop body, the last iteration's value
+        self.read_at: dict[str, list[int]] = {}  # name -> positions of the statements reading it, ascending
+        self.bound_at: dict[str, list[int]] = {}
+        self.regions: list[int] = []
+        self.impure: list[int] = []  # regions too
+        for k, f in enumerate(self.facts):
+            self.carried.update(n for n in f.reads if not self.binds[n])
+            self.binds.update(f.bound)
+            self.reads.update(f.reads)
+            for n in f.reads:
+                self.read_at.setdefault(n, []).append(k)
+            for b in f.bound:
+                self.bound_at.setdefault(b, []).append(k)
+            if not f.simple:
+                self.regions.append(k)
+            if not f.pure:
+                self.impure.append(k)
+
+    def inline(self, i: int) -> bool:
+        """Substitute statement ``i``'s value into the one later statement that reads it before it is
+        bound again, if nothing between could change what it reads and the result stays small."""
+        name, value = self.stmts[i].target, self.stmts[i].value
+        rebound = _after(self.bound_at[name], i)  # the statement binding it again (it may read it first)
+        end = len(self.stmts) if rebound is None else rebound + 1
+        reader = _after(self.read_at.get(name, []), i)
+        if reader is None or reader >= end or _before(self.regions, i, end):
             return False  # a region lies between (or after the reader, before a new binding): leave it
-        n = f.reads[name]
-        if n > 1 or (n == 1 and reader is not None):
+        if self.facts[reader].reads[name] > 1 or _before(self.read_at[name], reader, end):
             return False
-        if n == 1:
-            reader = j
-        elif reader is None and (not f.pure or any(b in depends for b in f.bound)):
+        if _before(self.impure, i, reader) or any(_before(self.bound_at.get(d, []), i, reader)
+                                                   for d in self.facts[i].reads):
             return False  # something between could change what the value reads
-        if name in f.bound:
-            break
-    if reader is None:
-        return False
-    new = ir.substitute(stmts[reader].value, {name: value})
-    if _ops(new) > _MAX_OPS and _ops(value) > 0:
-        return False
-    stmts[reader].value = new
-    facts[reader] = _Facts(stmts[reader])
-    return True
+        new = ir.substitute(self.stmts[reader].value, {name: value})
+        if _ops(new) > _MAX_OPS and _ops(value) > 0:
+            return False
+        self.stmts[reader].value = new
+        _drop(self.read_at[name], reader)
+        _drop(self.bound_at[name], i)
+        for n in self.facts[i].reads:
+            _drop(self.read_at[n], i)
+            _insert(self.read_at[n], reader)
+        self.facts[reader] = _Facts(self.stmts[reader])
+        self.facts[i] = None
+        return True
+
+
+def _after(positions: list[int], i: int) -> int | None:
+    """The first of the ascending ``positions`` after ``i``."""
+    k = bisect.bisect_right(positions, i)
+    return positions[k] if k < len(positions) else None
+
+
+def _before(positions: list[int], i: int, end: int) -> bool:
+    """Some position lies strictly between ``i`` and ``end``."""
+    k = bisect.bisect_right(positions, i)
+    return k < len(positions) and positions[k] < end
+
+
+def _drop(positions: list[int], i: int) -> None:
+    k = bisect.bisect_left(positions, i)
+    if k < len(positions) and positions[k] == i:
+        del positions[k]
+
+
+def _insert(positions: list[int], i: int) -> None:
+    k = bisect.bisect_left(positions, i)
+    if k == len(positions) or positions[k] != i:
+        positions.insert(k, i)

@@ -415,7 +415,11 @@ class _Region:
 
     def loop(self, s: ir.Loop) -> None:
         """A loop with active carried values: its body a region whose columns include them."""
-        active = [k for k, c in enumerate(s.carried) if c in self.ctx.an.active]
+        an = self.ctx.an
+        active = [k for k, c in enumerate(s.carried) if c in an.active]
+        for c, r in zip(s.carried, s.results):  # an out bound in each arm, active for the other arm's value:
+            if c not in an.active and r in an.active:  # here no differentiated argument reaches it
+                self.constants[r] = ir.Name(r)
         if not active:
             return
         bound = {t for st in ir.walk(s.cond_body) if isinstance(st, ir.Assign) for t in st.targets}

@@ -35,7 +35,7 @@ from typing import Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
-    "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "If", "Loop",
+    "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "Del", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
     "exprs", "rename", "substitute", "map_children", "map_exprs",
 ]
@@ -229,6 +229,15 @@ class Do:
 
 
 @dataclass(slots=True)
+class Del:
+    """``del a, b``: names nothing reads any more, dropped so the arrays they hold are freed (the fused
+    gradient's temporaries, which would otherwise live until it returns)."""
+
+    names: list[str]
+    loc: Loc | None = None
+
+
+@dataclass(slots=True)
 class Return:
     value: Expr
     loc: Loc | None = None
@@ -324,7 +333,7 @@ class Function:
     inputs: dict[str, str] = field(default_factory=dict)  # closure variable -> its local copy, if differentiated
 
 
-Stmt = Union[Assign, Do, Return, If, Loop, Function]
+Stmt = Union[Assign, Do, Return, If, Loop, Function, Del]
 
 
 class IRError(AssertionError):
@@ -594,6 +603,10 @@ class _Verifier:
             self.bind(stmt.targets, defined, stmt)
         elif isinstance(stmt, Do | Return):
             self.use(stmt.value, defined, stmt)
+        elif isinstance(stmt, Del):
+            for name in stmt.names:
+                self.use(Name(name), defined, stmt, operand=True)
+                defined.discard(name)
         elif isinstance(stmt, If):
             self.use(stmt.test, defined, stmt, operand=True)
             for branch, yields in zip((stmt.body, stmt.orelse), stmt.yields):
@@ -722,6 +735,8 @@ def _stmt_line(stmt: Stmt) -> str:
         return expr_str(stmt.value)
     if isinstance(stmt, Return):
         return f"return {expr_str(stmt.value)}"
+    if isinstance(stmt, Del):
+        return f"del {', '.join(stmt.names)}"
     if isinstance(stmt, If):
         return f"{stmt.kind} {expr_str(stmt.test)} -> ({', '.join(stmt.outs)})"
     if isinstance(stmt, Loop):

@@ -22,15 +22,16 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .cache import SCALAR_TYPES, Cache, carries_derivative, derived, get_cache, pipeline, rebind
+from .cache import SCALAR_TYPES, Cache, Entry, carries_derivative, derived, get_cache, pipeline, rebind
 from .custom import checkpointed_loop, rrule
-from .errors import NoDerivativeRuleError, S2SADSyntaxError
+from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, forwarded, library_cells, source_lines
 from .load import LINEMAPS
 from .mutation import effects
 from .resolve import bind_slots, derivative_source
 from .rules import custom_rule, lookup, rule_name
 from .runtime import add_bars, zeros_like
+from .statics import nested, param_facts
 from .wrappers import tangents_first
 
 __all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
@@ -80,6 +81,29 @@ class VJP(_Handle):
             if not _library(self.cache.fun):
                 raise
             raise _library_error(self.cache.fun, e, sys._getframe(1)) from None
+
+    def specialised(self, signature: tuple) -> types.FunctionType | None:
+        """The vjp made for positional arguments of the facts ``signature`` (``statics``), made now, for a
+        caller whose own derivative guarantees them; None where it cannot be made now (within its own
+        transform, or an error the call reports when it runs, through this handle). Its
+        ``__s2sad_fresh__`` is its derivative's freshness: the caller's derivative checks it on every call
+        (and is made again, with it, where a global either relied on was redefined)."""
+        entry = self.cache.static.get(signature)
+        if entry is None or not entry.fresh():
+            with nested(("vjp", self.fun, self.cache.wrt, signature)) as entered:
+                if not entered:
+                    return None
+                scalars, trees, dims, facts = param_facts(self.fun, signature)
+                try:
+                    generated = pipeline()(self.fun, self.cache.wrt, scalars, False, trees, dims=dims, typed=True,
+                                           facts=facts)
+                except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError):
+                    return None
+            entry = self.cache.static[signature] = Entry(generated, (), self.fun.__globals__)
+        vjp = entry.vjp
+        vjp.__s2sad_callee__ = (self.fun, self.cache.wrt, entry.generated)  # (for ``source(callees=True)``)
+        vjp.__s2sad_fresh__ = entry.fresh
+        return vjp
 
     @staticmethod
     def __s2sad_source__(handle: VJP, dynamic: bool = False) -> types.FunctionType:

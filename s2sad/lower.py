@@ -10,6 +10,7 @@ Syntax outside the supported subset raises ``S2SADSyntaxError`` at the user's li
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import functools
 import importlib
@@ -111,6 +112,22 @@ def _assigned_names(tree: gast.FunctionDef) -> list[str]:
     return list(seen)
 
 
+class _Loads:
+    """The ``Name`` loads that read a function's scope (``_scope_loads``), indexed: how often each
+    name is read, which nodes are loads, and each name by its last read's position (ascending)."""
+
+    def __init__(self, loads: list[gast.Name]) -> None:
+        self.counts = Counter(n.id for n in loads)
+        self.ids = Counter(id(n) for n in loads)
+        last: dict[str, tuple[int, int]] = {}
+        for n in loads:
+            pos = (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
+            last[n.id] = max(pos, last.get(n.id, pos))
+        ordered = sorted(last.items(), key=lambda item: item[1])
+        self.last_positions = [pos for _, pos in ordered]
+        self.last_names = [name for name, _ in ordered]
+
+
 class _Lowering:
     def __init__(self, src: Source, namer: Namer) -> None:
         self.src = src
@@ -123,6 +140,7 @@ class _Lowering:
         self.classes: set[int] = set()  # ids of those classes: their attributes are resolved now
         self.loops: list[gast.For | gast.While] = []  # the loops being lowered, innermost last
         self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
+        self.loop_loads: dict[int, set[str]] = {}  # id of a loop -> the names its scope reads
         self.calling: tuple[gast.Call | None, ir.Expr | None] = (None, None)  # the call being lowered, its callee
         args = src.tree.args
         self.params = ir.Params(
@@ -672,25 +690,38 @@ class _Lowering:
         """Names of this scope the function reads after ``node`` ends (by source position): a
         nested function's reads of its own locals are not reads of ours (a generated pullback
         replays a loop variable of the same name)."""
-        end = (node.end_lineno, node.end_col_offset)
-        return {n.id for n in _scope_loads(self.src.tree)
-                if (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)) > end}
+        loads = self.scope_loads
+        k = bisect.bisect_right(loads.last_positions, (node.end_lineno, node.end_col_offset))
+        return set(loads.last_names[k:])
 
     def loaded_outside(self, node: gast.AST) -> set[str]:
         """Names of this scope read anywhere but inside ``node``."""
-        inside = set(map(id, gast.walk(node)))
-        return {n.id for n in _scope_loads(self.src.tree) if id(n) not in inside}
+        loads = self.scope_loads
+        inside = Counter()
+        for n in gast.walk(node):
+            if id(n) in loads.ids:
+                inside[n.id] += loads.ids[id(n)]
+        return {name for name, count in loads.counts.items() if count > inside[name]}
 
     def read_later(self, node: gast.AST) -> set[str]:
         """Names that may be read after ``node`` runs: outside it, and inside it too where a loop
         around it runs it again (the next iteration reads what this one left)."""
-        again = {n.id for n in _scope_loads(self.loops[-1])} if self.loops else set()
+        again = set()
+        if self.loops:
+            loop = self.loops[-1]
+            if id(loop) not in self.loop_loads:
+                self.loop_loads[id(loop)] = {n.id for n in _scope_loads(loop)}
+            again = self.loop_loads[id(loop)]
         return self.loaded_outside(node) | again
 
     def after_try(self, node: gast.Try) -> set[str]:
         """Names that may be read after ``node`` ran: outside it, and, inside the loop around it, before the
         next iteration binds them again (``read_later`` without what the next iteration binds first)."""
         return self.loaded_outside(node) | (_exposed_in_loop(self.loops[-1]) if self.loops else set())
+
+    @functools.cached_property
+    def scope_loads(self) -> _Loads:
+        return _Loads(list(_scope_loads(self.src.tree)))
 
     def new_version(self, user_name: str) -> str:
         if user_name in self.unversioned:

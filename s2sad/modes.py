@@ -21,9 +21,10 @@ def helper(name: str) -> ir.Ref:
     return ir.Ref((name,), obj, helper=True)
 
 
-def zeros(name: str) -> ir.Expr:
-    """``zeros_like(name)``: a zero materialised where a symbolic one cannot stand."""
-    return ir.Call(helper("zeros_like"), [ir.Name(name)])
+def zeros(name: str, scalars: set[str] = frozenset()) -> ir.Expr:
+    """A zero materialised where a symbolic one cannot stand: ``0.0`` for a name in ``scalars`` (statically
+    a number: the gradient returned is cast to its argument's type), else ``zeros_like(name)``."""
+    return ir.Const(0.0) if name in scalars else ir.Call(helper("zeros_like"), [ir.Name(name)])
 
 
 def check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:

@@ -20,6 +20,7 @@ class Namer:
 
     def __init__(self) -> None:
         self._used: set[str] = set()
+        self._next: dict[str, int] = {}  # stem -> the number to try first (those below are taken)
 
     def reserve(self, name: str) -> None:
         self._used.add(name)
@@ -38,9 +39,10 @@ class Namer:
             return base
         match = _SUFFIX.match(base)  # (it matches every string)
         stem = (match.group(1) if match else "") or base
-        n = 1
+        n = self._next.get(stem, 1)
         while not self.is_free(f"{stem}_{n}"):
             n += 1
+        self._next[stem] = n + 1
         name = f"{stem}_{n}"
         self._used.add(name)
         return name

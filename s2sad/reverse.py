@@ -40,6 +40,7 @@ from .activity import (
     Analysis,
     analyze,
 )
+from .callee_facts import callee_result
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
@@ -79,13 +80,18 @@ def _container_call(e: ir.Expr) -> bool:
 
 def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[str],
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
-            typed: bool = False) -> Pullback:
+            typed: bool = False, facts: dict[str, object] | None = None,
+            spread: dict[str, list[tuple[object, str]]] | None = None) -> Pullback:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
-    ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``)."""
+    ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``, and
+    ``facts`` what the pytree parameters hold). ``typed``: made for the argument types (``scalar_params``,
+    ``tree_params``), so a call whose arguments' types are known calls a vjp made for them. ``spread``: the
+    pytree parameters read only once per key, at the entry (``entries``), and those reads: such a
+    parameter's cotangent is the literal of its entries' ones."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
-        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
+        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed, facts, callee_result if typed else None)
         check_rules(fn.body[:-1], found)
         return found
 
@@ -98,6 +104,8 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     returns_active = isinstance(out, ir.Name) and out.id in analysis.active
     seed = namer.fresh(f"{out.id}_bar" if returns_active else "out_bar")
     adj = _Adjoint(analysis, namer, mutation)
+    spread = spread or {}
+    adj.deferred = {name for reads in spread.values() for _, name in reads}  # (their adjoint: the literal below)
     for stmt in ir.walk(forward):  # name the pullbacks of calls in the order the calls are made
         p = analysis.prims.get(id(stmt))
         if p is not None and p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets):
@@ -107,7 +115,9 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
     fn.temps = fn.temps | adj.temps
-    grads = [adj.bars.get(p) or zeros(p) for p in wrt]
+    spread = spread or {}
+    grads = [_entries_bar(p, spread[p], facts[p], adj) if p in spread and facts else adj.bars.get(p)
+             or zeros(p, analysis.scalars) for p in wrt]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
         [*adj.out, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
@@ -118,6 +128,23 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
         fn.loc, ssa=True, flat=False,
     )
     return Pullback(vjp, fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
+
+
+def _entries_bar(param: str, reads: list[tuple[object, str]], items, adj: _Adjoint) -> ir.Expr:
+    """The cotangent of a pytree parameter read once per key at the entry: the literal of its entries'
+    cotangents (zeros for an entry not read, or that received none)."""
+    names = dict(reads)
+    values = []
+    for key in items.keys:
+        name = names.get(key)
+        bar = adj.bars.get(name) if name is not None else None
+        if bar is None:
+            entry = ir.Name(name) if name is not None else ir.Subscript(ir.Name(param), ir.Const(key))
+            bar = ir.Const(0.0) if name in adj.an.scalars else ir.Call(helper("zeros_like"), [entry])
+        values.append(bar)
+    if items.kind == "dict":
+        return ir.Dict([ir.Const(k) for k in items.keys], values)
+    return ir.List(values) if items.kind == "list" else ir.Tuple(values)
 
 
 _SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
@@ -180,6 +207,7 @@ class _Adjoint:
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
         self.temps: set[str] = set()  # names given to what a rule's contributions share (``name_shared``)
+        self.deferred: set[str] = set()  # entries of pytree parameters read at the entry: no adjoint here
 
     # ----- helpers -----
 
@@ -252,7 +280,7 @@ class _Adjoint:
 
     def settle(self, name: str, var: str, value: ir.Expr | None, block: list[ir.Stmt]) -> None:
         """At a join, make variable ``var`` hold ``name``'s cotangent ``value`` (zero if None)."""
-        value = value if value is not None else zeros(name)
+        value = value if value is not None else zeros(name, self.an.scalars)
         if value != ir.Name(var):
             block.append(ir.Assign(var, value, self.loc))
             if not isinstance(value, ir.Call):
@@ -279,7 +307,7 @@ class _Adjoint:
 
     def assign(self, stmt: ir.Assign) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
         """The adjoint of one assignment; returns snapshots to insert before and after it in the forward pass."""
-        if not any(t in self.an.active for t in stmt.targets):
+        if not any(t in self.an.active for t in stmt.targets) or stmt.target in self.deferred:
             return [], []
         self.loc = stmt.loc
         p = self.an.prims[id(stmt)]
@@ -290,8 +318,12 @@ class _Adjoint:
             parts = [self.bars.get(t) for t in stmt.targets]
             if all(g is None for g in parts):
                 return [], []
-            parts = [g or zeros(t) for g, t in zip(parts, stmt.targets)]
-            self.add(stmt.value, ir.Call(helper("tuple_adjoint"), [stmt.value, *parts]))
+            parts = [g or zeros(t, self.an.scalars) for g, t in zip(parts, stmt.targets)]
+            items = self.an.parts.get(stmt.value.id) if isinstance(stmt.value, ir.Name) else None
+            if items is not None and items.kind in ("tuple", "list") and len(items.keys) == len(parts):
+                self.add(stmt.value, ir.Tuple(parts) if items.kind == "tuple" else ir.List(parts))  # (known)
+            else:
+                self.add(stmt.value, ir.Call(helper("tuple_adjoint"), [stmt.value, *parts]))
             return [], []
         g = self.bars.get(stmt.target)
         if g is None:
@@ -370,7 +402,7 @@ class _Adjoint:
         g, gv = self.bars.get(after), self.bars.get(popped)
         if g is None and gv is None:
             return
-        args = [g or zeros(after), gv or ir.Const(None), ir.Name(popped), *stmt.value.args]
+        args = [g or zeros(after, self.an.scalars), gv or ir.Const(None), ir.Name(popped), *stmt.value.args]
         self.add(stmt.value.base, ir.Call(helper("list_pop_adjoint"), args))
 
     def call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
@@ -392,7 +424,7 @@ class _Adjoint:
             operands.append(p.func)
         if not operands:
             return
-        func, receiver, slots = self.callee_vjp(p, positions, keywords, captures)
+        func, receiver, slots = self.callee_vjp(stmt, p, positions, keywords, captures)
         if any(key is not None for _, key in slots):
             self.packed_call(stmt, g, func, receiver, slots, operands)
             return
@@ -449,7 +481,7 @@ class _Adjoint:
         for operand, (name, key) in zip(operands, slots):
             self.add(operand, ir.Name(parts[name]) if key is None else ir.Subscript(ir.Name(parts[name]), ir.Const(key)))
 
-    def callee_vjp(self, p, positions: list[int], keywords: list[str], captures: bool
+    def callee_vjp(self, stmt: ir.Assign, p, positions: list[int], keywords: list[str], captures: bool
                    ) -> tuple[ir.Expr, list[ir.Expr], list[tuple[str, object]]]:
         """What the forward pass calls instead of the callee, the receiver it passes first and where each
         differentiated argument binds (``resolve.bind_slots``; none but for a call into user code): the
@@ -467,7 +499,13 @@ class _Adjoint:
             if checkpointed and any(key is not None for _, key in slots):
                 raise S2SADSyntaxError(f"a differentiated argument of the checkpointed {target.__qualname__} binds "
                                        "to *args or **kwargs; pass it to a named parameter", self.loc)
-            handle = CheckpointHandle(target, wrt) if checkpointed else VJP.of(target, wrt).call
+            if checkpointed:
+                handle = CheckpointHandle(target, wrt)
+            else:
+                handle = VJP.of(target, wrt).call
+                signature = self.an.calls.get(id(stmt))
+                if signature is not None and not receiver:  # made for what is passed, now
+                    handle = handle.__self__.specialised(signature) or handle
             return ir.Ref((f"{target.__name__}_vjp",), handle, helper=True), receiver, slots
         spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
         return ir.Call(helper("vjp_of"), spec), [], []
@@ -562,13 +600,14 @@ class _Adjoint:
         for k in active:
             c, r = stmt.carried[k], stmt.results[k]
             headers[c] = self.variable(c)
-            self.emit(headers[c], self.bars.get(r) or zeros(r))
+            self.emit(headers[c], self.bars.get(r) or zeros(r, self.an.scalars))
         for name in dict.fromkeys(outer):
             current = self.bars.get(name)
             var = self.variable(name)
             if current is None:
-                self.emit(var, zeros(name))
-                self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
+                self.emit(var, zeros(name, self.an.scalars))
+                if name not in self.an.scalars:
+                    self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
             elif current != ir.Name(var):
                 self.emit(var, current)
             self.bars[name] = ir.Name(var)

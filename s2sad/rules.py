@@ -52,13 +52,15 @@ class Sym:
     NumPy scalar, which lets ``unbroadcast`` be left out.
     """
 
-    __slots__ = ("expr", "scalar", "shape", "ndim")
+    __slots__ = ("expr", "scalar", "shape", "ndim", "dims")
 
-    def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None, ndim: int | None = None) -> None:
+    def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None, ndim: int | None = None,
+                 dims: tuple[int, ...] | None = None) -> None:
         self.expr = expr
         self.scalar = scalar
         self.shape = shape  # operands with the same (non-None) shape key have equal shapes
         self.ndim = ndim  # known in a shape-specific derivative; rules that read it declare ``rank``
+        self.dims = dims  # the shape itself, where ``ndim`` is known
 
     @property
     def const(self) -> object:
@@ -404,20 +406,38 @@ defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=T
 defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True, ints=True)
 
 
-def _matrix_product(lhs: str, rhs: str) -> Callable:
-    """``a @ b`` of two matrices (ranks known: a shape-specific derivative) is written out as a
-    person would, ``g @ b.T`` and ``a.T @ g``; otherwise a helper handles every rank."""
+def _matrix_product(lhs: str, rhs: str, dot: bool = False) -> Callable:
+    """``a @ b`` of operands of known ranks (a shape-specific derivative) is written out as a person
+    would (``_written_product``); otherwise a helper handles every rank."""
     def rule(g: Sym, ans: Sym, a: Sym, b: Sym) -> tuple[Sym, Sym]:
-        if a.ndim == 2 and b.ndim == 2:
-            return g @ b.T, a.T @ g
-        return getattr(rt, lhs)(g, a, b), getattr(rt, rhs)(g, a, b)
+        return _written_product(g, a, b, dot) or (getattr(rt, lhs)(g, a, b), getattr(rt, rhs)(g, a, b))
     return rule
+
+
+def _written_product(g: Sym, a: Sym, b: Sym, dot: bool) -> tuple[Sym, Sym] | None:
+    """The cotangents of ``a @ b`` (``np.dot(a, b)`` with ``dot``) for operands of known ranks: matrix-matrix
+    ``g @ b.T, a.T @ g``, matrix-vector ``np.outer(g, b), a.T @ g``, vector-matrix ``b @ g, np.outer(a, g)``,
+    vector-vector ``g * b, g * a``, and (``@``) stacks of matrices with the same batch dimensions, or a
+    stack times a matrix (whose cotangent sums over the stack); None for the other forms."""
+    if a.ndim is None or b.ndim is None or 0 in (a.ndim, b.ndim):
+        return None
+    if a.ndim <= 2 and b.ndim <= 2:
+        return {(2, 2): (lambda: (g @ b.T, a.T @ g)), (2, 1): (lambda: (np.outer(g, b), a.T @ g)),
+                (1, 2): (lambda: (b @ g, np.outer(a, g))), (1, 1): (lambda: (g * b, g * a))}[a.ndim, b.ndim]()
+    if dot or a.dims is None or b.dims is None:
+        return None
+    if a.ndim == b.ndim and a.dims[:-2] == b.dims[:-2]:
+        return g @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ g
+    if b.ndim == 2:
+        axes = tuple(range(a.ndim - 1))
+        return g @ b.T, np.tensordot(a, g, axes=(axes, axes))
+    return None
 
 
 defrule(operator.matmul, "@", _matrix_product("matmul_lhs_adjoint", "matmul_rhs_adjoint"), linear="multi",
         shape=shapes.matmul, rank=True)
 defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse, linear="multi", shape=shapes.matmul, rank=True)
-defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint"), linear="multi",
+defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint", dot=True), linear="multi",
         shape=shapes.dot, rank=True)
 defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,),
         linear="joint", view=True, shape=shapes.index, item=True)

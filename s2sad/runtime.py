@@ -281,6 +281,14 @@ def add_at(buffer, g, index):
         buffer[index] += g
     elif isinstance(buffer, np.ndarray):
         np.add.at(buffer, index, g)
+    elif (type(buffer) is dict and index in buffer) or (type(buffer) is list and type(index) is int):
+        entry = buffer[index]  # a pytree's cotangent: the one entry changes (the others stay zeros)
+        if type(entry) is np.ndarray and type(g) is np.ndarray and entry.shape == g.shape \
+                and np.can_cast(g.dtype, entry.dtype, "same_kind"):
+            entry += g  # (the buffer's own array: made by zeros_like, or a copy below)
+        else:
+            entry = add_bars(entry, g)
+            buffer[index] = entry.copy() if entry is g and type(g) is np.ndarray else entry
     else:
         return add_bars(buffer, getitem_adjoint(g, buffer, index))
     return buffer

@@ -7,7 +7,10 @@ forward pass and the pullback get shorter:
 * common subexpressions: a pure operation computed again on the same operands
   (``x**2`` twice in one line) reuses the first result; a value computed inside a
   branch or loop body is reused only inside it;
-* reads of a tuple literal at a constant index become the item itself;
+* a ``math`` function of constants is the float it gives (``math.sqrt(2.0)``);
+* reads of a tuple literal at a constant index become the item itself, and unpacking one
+  (``x, y = y, x``, ``a, b, c = helper(...)`` once the helper is written in) binds each name
+  to its item;
 * temporaries that merely copy another value are replaced by that value, and
   temporaries left unread that cannot raise (literals, copies) are dropped.
 
@@ -18,6 +21,7 @@ comparisons and calls of functions in the rule table (never ``out=``).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -61,8 +65,13 @@ class _Simplifier:
                 stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
                 stmt.nexts = [self.sub(e) for e in stmt.nexts]
                 stmt.exit = self.sub(stmt.exit)
+            elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, tuple) \
+                    and len(_tuple_items(self.sub(stmt.value), tuples) or ()) == len(stmt.target):
+                items = _tuple_items(self.sub(stmt.value), tuples)  # a, b = b, a: each name its item
+                out += self.block([ir.Assign(t, item, stmt.loc) for t, item in zip(stmt.target, items)], seen, tuples)
+                continue
             elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, str):
-                value = _forward_tuple_item(self.sub(stmt.value), tuples)
+                value = _folded(_forward_tuple_item(self.sub(stmt.value), tuples))
                 key = _key(value)
                 if key is not None and key in seen:
                     value = ir.Name(seen[key])
@@ -101,6 +110,24 @@ def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt
         return kept
 
     return keep(body)
+
+
+def _folded(value: ir.Expr) -> ir.Expr:
+    """A ``math`` function of number constants (``math.sqrt(2.0)``) as the float it gives; else ``value``."""
+    if not (isinstance(value, ir.Call) and isinstance(value.func, ir.Ref) and not value.kwargs
+            and getattr(value.func.value, "__module__", None) == "math"
+            and all(isinstance(a, ir.Const) and type(a.value) in (int, float) for a in value.args)):
+        return value
+    try:
+        result = value.func.value(*(a.value for a in value.args))
+    except (ValueError, OverflowError, TypeError, ZeroDivisionError):
+        return value  # (raised where the code runs, as written)
+    return ir.Const(result) if type(result) is float and math.isfinite(result) else value
+
+
+def _tuple_items(value: ir.Expr, tuples: dict[str, list[ir.Expr]]) -> list[ir.Expr] | None:
+    """The items of the tuple literal ``value`` names (None if it names none)."""
+    return tuples.get(value.id) if isinstance(value, ir.Name) else None
 
 
 def _forward_tuple_item(value: ir.Expr, tuples: dict[str, list[ir.Expr]]) -> ir.Expr:
@@ -254,3 +281,169 @@ def _replace(e: ir.Expr, key: tuple, name: str) -> ir.Expr:
     if _worth_naming(e) and _structure(e, {}) == key:
         return ir.Name(name)
     return ir.map_children(e, lambda c: _replace(c, key, name))
+
+
+def split_tuples(fn: ir.Function, namer) -> bool:
+    """Give each entry of a tuple that is only built, copied, carried by loops, joined by branches,
+    unpacked and read at constant indices a name of its own (in place; True if any was split).
+
+    ``state = (x, v)`` carried by a loop and unpacked in it becomes two carried values: the entries
+    keep what is known of them (floats stay floats), and their cotangents are plain values rather
+    than tuples added entry by entry. A tuple used any other way (returned, passed to a call, its
+    length taken) is left whole, with every tuple it is copied to or from."""
+    graph = _TupleGraph(fn.body)
+    split = graph.splittable()
+    if not split:
+        return False
+    binds: dict[str, int] = {}
+    for t in ir.walk(fn.body):
+        for name in (t.targets if isinstance(t, ir.Assign) else t.outs if isinstance(t, ir.If) else ()):
+            binds[name] = binds.get(name, 0) + 1
+    entries = {t: [namer.fresh(f"{t}_{i}") for i in range(n)] for t, n in split.items()}
+    fn.temps.update(e for t, es in entries.items() if t in fn.temps and binds.get(t, 0) <= 1 for e in es)
+    fn.body = _split_block(fn.body, entries)
+    return True
+
+
+class _TupleGraph:
+    """How tuples flow in a function: each name's definition (a literal, a copy, a loop's carried
+    value or result, a branch's out, or anything else), the links those make, and the reads."""
+
+    def __init__(self, body: list[ir.Stmt]) -> None:
+        self.kind: dict[str, object] = {}  # name -> its literal's length, or "link", or "other"
+        self.links: list[tuple[str, ir.Expr]] = []
+        self.reads: list[tuple[str, object]] = []  # (name, ("unpack", n) / ("index", k) / None: any other)
+        for s in ir.walk(body):
+            self.stmt(s)
+
+    def define(self, name: str, kind: object) -> None:
+        self.kind[name] = kind if name not in self.kind else "other"  # (an out bound in a branch too)
+
+    def read(self, e: ir.Expr | None, how: object = None) -> None:
+        if e is not None:
+            self.reads += [(n, how) for n in ir.names_read(e)]
+
+    def stmt(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign):
+            v = s.value
+            if isinstance(s.target, tuple):
+                for t in s.targets:
+                    self.define(t, "other")
+                self.read(v, ("unpack", len(s.target)) if isinstance(v, ir.Name) else None)
+            elif isinstance(v, ir.Tuple):
+                self.define(s.target, len(v.items))
+                self.read(v)
+            elif isinstance(v, ir.Name):
+                self.define(s.target, "link")
+                self.links.append((s.target, v))
+            else:
+                self.define(s.target, "other")
+                index = v.index.value if isinstance(v, ir.Subscript) and isinstance(v.index, ir.Const) else None
+                if type(index) is int and isinstance(v.value, ir.Name):
+                    self.read(v.value, ("index", index))
+                else:
+                    self.read(v)
+        elif isinstance(s, ir.Do | ir.Return):
+            self.read(s.value)
+        elif isinstance(s, ir.If):
+            self.read(s.test)
+            for o, a, b in zip(s.outs, *s.yields):
+                self.define(o, "link")
+                self.links += [(o, a), (o, b)]
+        elif isinstance(s, ir.Loop):
+            for c, i, n, r in zip(s.carried, s.inits, s.nexts, s.results):
+                self.define(c, "link")
+                self.define(r, "link")
+                self.links += [(c, i), (c, n), (r, ir.Name(c))]
+            for t in s.targets:
+                self.define(t, "other")
+            for e in (s.iter, s.cond, s.exit):
+                self.read(e)
+
+    def splittable(self) -> dict[str, int]:
+        """The names to split, with their tuples' length: whole groups of linked names, each defined by
+        a literal or a link, whose literals have one length, read only by unpacking it or at an index."""
+        parent = {n: n for n in self.kind}
+
+        def root(n: str) -> str:
+            while parent[n] != n:
+                parent[n] = parent[parent[n]]
+                n = parent[n]
+            return n
+
+        bad = set()
+        for a, b in self.links:
+            if isinstance(b, ir.Name) and b.id in parent:
+                parent[root(a)] = root(b.id)
+            else:
+                bad.add(a)  # linked to a constant or to something defined outside (a parameter)
+        lengths: dict[str, set] = {}
+        for n, k in self.kind.items():
+            if k == "other":
+                bad.add(n)
+            elif k != "link":
+                lengths.setdefault(root(n), set()).add(k)
+        bad = {root(n) for n in bad}
+        for r, ks in lengths.items():
+            if len(ks) != 1:
+                bad.add(r)
+        size = {r: next(iter(ks)) for r, ks in lengths.items() if r not in bad}
+        for n, how in self.reads:
+            if n in parent and root(n) in size:
+                n_ = size[root(n)]
+                if how is None or (how[0] == "unpack" and how[1] != n_) or (
+                        how[0] == "index" and not -n_ <= how[1] < n_):
+                    del size[root(n)]
+        return {n: size[root(n)] for n in self.kind if root(n) in size}
+
+
+def _split_block(stmts: list[ir.Stmt], entries: dict[str, list[str]]) -> list[ir.Stmt]:
+    out = []
+    for s in stmts:
+        if isinstance(s, ir.If):
+            s.body, s.orelse = _split_block(s.body, entries), _split_block(s.orelse, entries)
+            s.outs, s.yields = _split_pairs(s.outs, s.yields, entries)
+        elif isinstance(s, ir.Loop):
+            s.cond_body, s.body = _split_block(s.cond_body, entries), _split_block(s.body, entries)
+            carried, inits, nexts, results = [], [], [], []
+            for c, i, n, r in zip(s.carried, s.inits, s.nexts, s.results):
+                if c in entries:
+                    carried += entries[c]
+                    inits += [ir.Name(e) for e in entries[i.id]]
+                    nexts += [ir.Name(e) for e in entries[n.id]]
+                    results += entries[r]
+                else:
+                    carried.append(c), inits.append(i), nexts.append(n), results.append(r)
+            s.carried, s.inits, s.nexts, s.results = carried, inits, nexts, results
+        elif isinstance(s, ir.Assign):
+            out += _split_assign(s, entries)
+            continue
+        out.append(s)
+    return out
+
+
+def _split_pairs(outs: list[str], yields: tuple, entries: dict[str, list[str]]) -> tuple[list[str], tuple]:
+    new_outs, new_yields = [], ([], [])
+    for k, o in enumerate(outs):
+        if o in entries:
+            new_outs += entries[o]
+            for side in (0, 1):
+                new_yields[side].extend(ir.Name(e) for e in entries[yields[side][k].id])
+        else:
+            new_outs.append(o)
+            for side in (0, 1):
+                new_yields[side].append(yields[side][k])
+    return new_outs, new_yields
+
+
+def _split_assign(s: ir.Assign, entries: dict[str, list[str]]) -> list[ir.Stmt]:
+    v = s.value
+    if isinstance(s.target, str) and s.target in entries:
+        items = v.items if isinstance(v, ir.Tuple) else [ir.Name(e) for e in entries[v.id]]
+        return [ir.Assign(e, item, s.loc) for e, item in zip(entries[s.target], items)]
+    if isinstance(s.target, tuple) and isinstance(v, ir.Name) and v.id in entries:
+        return [ir.Assign(t, ir.Name(e), s.loc) for t, e in zip(s.target, entries[v.id])]
+    if isinstance(v, ir.Subscript) and isinstance(v.value, ir.Name) and v.value.id in entries:
+        es = entries[v.value.id]
+        return [ir.Assign(s.target, ir.Name(es[v.index.value % len(es)]), s.loc)]
+    return [s]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import types
 
+import gast
+
 from . import ir
 from .closures import captures, cells
 from .desugar import comprehensions, desugar, matches, tries
@@ -20,12 +22,34 @@ from .simplify import simplify
 __all__ = ["lowered_ir"]
 
 
+_COMPREHENSIONS = {gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp}
+_TRIES = {gast.Try, *([gast.TryStar] if hasattr(gast, "TryStar") else [])}
+
+
 def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynamic_cells: bool = False
                ) -> tuple[Source, Namer, ir.Function]:
-    """The front half of the pipeline: parse, desugar, lower, simplify, verify."""
+    """The front half of the pipeline: parse, desugar, lower, simplify, verify. The match, comprehension,
+    nonlocal, capture and try passes run only on functions that have such constructs (a pass with nothing to
+    do is not run: each walks the whole tree)."""
     src = parse_function(fn, dynamic_cells)
-    tries(desugar(captures(cells(comprehensions(matches(src.tree, src), src), src), src)), src)
+    present = _constructs(src.tree)
+    tree = matches(src.tree, src) if gast.Match in present else src.tree
+    if present & _COMPREHENSIONS:
+        tree = comprehensions(tree, src)
+        present = _constructs(tree)  # (what the comprehensions became)
+    if gast.FunctionDef in present:
+        tree = cells(tree, src)
+    if present & {gast.FunctionDef, gast.Lambda}:
+        tree = captures(tree, src)
+    desugar(tree)
+    if present & _TRIES:
+        tries(tree, src)
     namer = Namer()
     lowered = simplify(lower(src, namer, free_inputs))
     ir.verify(lowered)
     return src, namer, lowered
+
+
+def _constructs(tree: gast.FunctionDef) -> set[type]:
+    """The node types in ``tree`` below its own ``def``."""
+    return {type(n) for n in gast.walk(tree) if n is not tree}

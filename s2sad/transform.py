@@ -4,13 +4,17 @@
 ``transform`` runs every stage once and returns a ``Generated`` holding each
 stage's product (for ``s2sad show --stage`` and tests). Callers cache the result. When this
 module loads it hands ``transform`` to the run time (``cache.use_pipeline``), which calls it on a
-cache miss: the run time never imports the compiler.
+cache miss: the run time never imports the compiler. For a derivative made for argument types, the
+lowered function is specialised before ``reverse``: helpers written in, pytree parameters read once
+per key, tuples split (``_specialised``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import inspect
 import itertools
 import linecache
@@ -22,14 +26,17 @@ from dataclasses import dataclass, field
 
 from . import cache, ir
 from .codegen import bind_helpers, emit
+from .entries import spread_entries
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .forward import forward
 from .frontend import Source
 from .fuse import fuse
+from .inline import inline_calls
 from .load import LINEMAPS, load
 from .naming import Namer
 from .nested import nested_calls
 from .reverse import Pullback, reverse
+from .simplify import simplify, split_tuples
 from .ssa import lowered_ir
 
 __all__ = ["Generated", "transform", "lowered_ir", "wrt_names", "LINEMAPS"]
@@ -110,17 +117,56 @@ def wrt_names(positional: list[str], argnums: tuple[int, ...], fn_name: str) -> 
     return names
 
 
+def _specialised(lowered: ir.Function, src: Source, namer: Namer, facts: dict[str, object] | None
+                 ) -> tuple[ir.Function, dict]:
+    """``lowered`` with the calls of small functions of its module written in (``inline``), the pytree
+    parameters of known structure read once per key (``entries``) and tuples that only flow split into
+    their entries (``simplify.split_tuples``), simplified again; and the pytree parameters' reads.
+    ``lowered`` itself is left as it was."""
+    copy = ir.Function(lowered.name, lowered.params, ir.clone(lowered.body), lowered.loc, lowered.ssa, lowered.flat,
+                       lowered.doc, set(lowered.temps), dict(lowered.inputs))
+    inlined = inline_calls(copy, src, namer)
+    spread = spread_entries(copy, facts or {}, namer)
+    split = split_tuples(copy, namer)
+    if not inlined and not spread and not split:
+        return lowered, {}
+    copy = simplify(copy)
+    ir.verify(copy)
+    return copy, spread
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector paused while a transform runs (the outermost one).
+
+    A transform builds many objects that live until it ends (syntax trees, the IR) and little
+    cyclic garbage; every full collection meanwhile traverses all of them again, which made
+    transform time grow as n^1.12 in the function's length (and a 1600-statement function
+    spend a quarter of its time collecting). What it leaves is collected afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
-              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False) -> Generated:
+              dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
+              facts: dict[str, object] | None = None) -> Generated:
     try:
-        return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed)
+        with _collector_paused():
+            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
 
 def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
-               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool) -> Generated:
+               trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
+               facts: dict[str, object] | None) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -131,7 +177,9 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     ``"forward"`` makes the jvp instead (in ``function``; no fused gradient). ``dims``
     (reverse mode): shapes of array parameters; where knowing them removes a shape check or
     shows a write safe, the result says ``shape_specific`` and serves arguments of those shapes only. ``typed``:
-    it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from.
+    it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from; then
+    the user functions it calls with arguments of known types are transformed for them, now.
+    ``facts`` (with ``dims``): what the pytree parameters hold (``statics.Items``).
     """
     code = fn.__code__
     params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
@@ -145,7 +193,8 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     inputs = [lowered.inputs.get(w, w) for w in wrt]
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
-        parts = reverse(lowered, namer, inputs, set(scalars), pytrees, dims, typed)
+        body, spread = _specialised(lowered, src, namer, facts) if typed else (lowered, {})
+        parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
         jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
@@ -225,8 +274,10 @@ class _Loader:
 
 
 def _derived_from(fn: types.FunctionType, bindings: dict[str, object]) -> tuple[types.FunctionType, ...]:
-    """``fn`` and the callees the derivative binds, those that are themselves generated derivatives."""
-    callees = (getattr(getattr(b, "__self__", None), "fun", None) for b in bindings.values())
+    """``fn`` and the callees the derivative binds, those that are themselves generated derivatives (or
+    derivatives made for the argument types passed, see ``linker.VJP.specialised``)."""
+    callees = (b if hasattr(b, "__s2sad_fresh__") else getattr(getattr(b, "__self__", None), "fun", None)
+               for b in bindings.values())  # (a vjp made for the argument types, or a handle's function)
     return tuple(f for f in (fn, *callees) if isinstance(f, types.FunctionType) and hasattr(f, "__s2sad_fresh__"))
 
 

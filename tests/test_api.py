@@ -160,12 +160,12 @@ def test_float32_scalar_output_seed_keeps_dtype():
     assert value.dtype == np.float32 and g.dtype == np.float32
 
 
-def _named_like_dispatcher_locals(e, g, out, grads, err, taken):
-    return e * g + out * grads ** 2 + np.sin(err) * taken
+def _named_like_dispatcher_locals(e, g, out, grads, err, taken, derivative):
+    return e * g + out * grads ** 2 + np.sin(err) * taken + derivative
 
 
 def test_parameters_named_as_the_dispatchers_locals():
-    args = (0.3, 1.2, -0.7, 0.9, 0.4, 2.0)
+    args = (0.3, 1.2, -0.7, 0.9, 0.4, 2.0, 0.5)
     check_grads(_named_like_dispatcher_locals, args)
     assert s2sad.grad(_named_like_dispatcher_locals)(*args) == 1.2
     assert s2sad.value_and_grad(_named_like_dispatcher_locals, argnums=(0, 1))(*args)[1] == (1.2, 0.3)

@@ -11,6 +11,7 @@ import pytest
 
 import s2sad
 from s2sad.factor import dominators
+from s2sad.testing import check_grads
 
 # ----- the corpus: straight-line functions (factored) -----
 
@@ -775,3 +776,31 @@ def test_example_script_prints_graph_trees_and_the_factored_function():
     assert "# dominator tree (from x): sin <- x, add <- sin, cos <- sin, mul <- sin\n" in out
     assert "# post-dominator tree (from mul): cos <- mul, add <- mul, sin <- mul, x <- sin\n" in out
     assert "Dmul_dx = dsin_dx * Dmul_dsin" in out and "df/dx at pi, factored: -0.99999999" in out
+
+
+def constant_loop_in_one_arm(x, y):
+    c = 0.5
+    if y > 0.0:
+        c = math.sin(x[0])
+    else:
+        j = 0
+        while j < 1:
+            c = -0.09
+            j = j + 1
+    return np.array([c, x[1] * y])
+
+
+def weighted_constant_loop(x, y):
+    return np.sum(constant_loop_in_one_arm(x, y) * np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("y", [0.7, -0.7])
+def test_a_loop_result_no_argument_reaches_in_one_arm_is_a_constant_there(y):
+    # c is carried by the loop only as constants, but c's out is active through the other arm: the
+    # loop's result holds no node there (it was refused, "c_1 is not a scalar the graph holds")
+    args = (np.array([0.3, -0.4]), y)
+    text = s2sad.source(constant_loop_in_one_arm, (0, 1), stage="factored", args=args)
+    assert "dominator-factored" in text and "cannot be factored" not in text
+    _same(s2sad.jacobian(constant_loop_in_one_arm, (0, 1), method="factored")(*args),
+          s2sad.jacrev(constant_loop_in_one_arm, (0, 1))(*args))
+    check_grads(weighted_constant_loop, args, modes=("rev", "fwd"))

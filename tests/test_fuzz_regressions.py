@@ -493,3 +493,18 @@ def update_last_iterations_max(x):
 def test_a_value_saved_for_the_pullback_is_copied_before_a_later_iteration_changes_it():
     check_grads(update_last_iterations_max, (np.array([[-0.155, 0.46, -0.912], [0.371, -1.129, -0.645]]),),
                 modes=("rev", "fwd"))
+
+
+def lambda_reading_a_rebound_argument(x, y):
+    g = lambda t: np.sum(y) * t[1]  # noqa: E731  (the closure reads y when called)
+    if np.sum(y) >= 1.7:
+        y = g(g(y))
+    else:
+        y = np.sort(y)  # a module function named like a list method: it changes no `np`
+    return np.sum(y * x)
+
+
+def test_a_module_function_named_like_a_list_method_changes_no_variable():
+    x, y = np.array([0.7, 1.0]), np.array([[0.5, 0.3], [0.2, 0.9]])
+    check_grads(lambda_reading_a_rebound_argument, (x, y), argnums=(0, 1), modes=("rev", "fwd"))
+    check_grads(lambda_reading_a_rebound_argument, (x, -y), argnums=(0, 1), modes=("rev", "fwd"))

@@ -269,14 +269,27 @@ def test_inplace_on_an_array_argument_is_refused():
 
 
 def test_runtime_guard_when_a_list_meets_arithmetic_unseen():
-    def make(a):
-        return [a]
+    one = 1.0
+
+    def make(a):  # (a closure: called, not written into its caller, so its result is not seen)
+        return [a * one]
 
     def f(a, b):
         out = make(a) + make(b)
         return out[0] * 1.0 + out[1] * 10.0
     with pytest.raises(TypeError, match="joined or repeated"):
         s2sad.grad(f, argnums=(0, 1))(0.5, 1.5)
+
+
+def test_a_list_a_helper_returns_is_joined_where_the_helper_is_written_in():
+    def make(a):
+        return [a]
+
+    def f(a, b):
+        out = make(a) + make(b)
+        return out[0] * 1.0 + out[1] * 10.0
+    assert s2sad.grad(f, argnums=(0, 1))(0.5, 1.5) == (1.0, 10.0)
+    check_grads(f, (0.5, 1.5), argnums=(0, 1))
 
 
 def advanced_index_copies(x, y):

@@ -3,6 +3,7 @@ def dense_grad(x, W, b):
     # line 150: return np.sum(np.tanh(x @ W + b))
     tanh = np.tanh(x @ W + b)
     add_bar = 1.0 - tanh * tanh
+    del tanh
     b_bar = add_bar.sum(axis=0)
     x_bar = add_bar @ W.T
     W_bar = x.T @ add_bar
