@@ -304,6 +304,8 @@ def _shared(fun: types.FunctionType, mode: str) -> dict | None:
 
 
 def _shareable(value) -> bool:
+    if isinstance(value, types.MethodType) and type(value.__self__).__module__.split(".")[0] == "s2sad":
+        return False  # a run-time handle's call lives only as long as its caller: shared, each leaves a stale entry
     if library_value(value):
         return True
     return all(isinstance(leaf, SCALAR_TYPES + (np.ndarray, complex, str, bytes, type(None)))

@@ -32,6 +32,7 @@ from .resolve import bind_slots, derivative_source
 from .rules import FUNCTION_VALUE_VJPS, custom_rule, lookup, rule_name
 from .runtime import add_bars, zeros_like
 from .statics import nested, param_facts
+from .wrappers import tangents_first
 
 __all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
@@ -144,8 +145,9 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 VJP_OF_HIGHER_ORDER = (
     "derivatives of derivatives of code that calls a function value that is a method or a callable "
     "with a derivative rule (a ufunc passed as an argument), or that passes it values carrying a gradient "
-    "for its *args or **kwargs, are not supported yet: the derivative code calls it through "
-    "s2sad.linker.vjp_of. Call it by its name instead")
+    "for its *args or **kwargs, or a pullback, in the code of a derivative of a function that calls "
+    "another (a third derivative there), are not supported yet: the derivative code calls it through "
+    "s2sad.linker.vjp_of or jvp_of. Call it by its name instead")
 STAR_HIGHER_ORDER = (
     "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
     "taking *args or **kwargs are not supported yet: pass them by name")
@@ -293,6 +295,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
             "Python function with source. Call it by its name, so its derivative rule is found "
             "when the caller is transformed.")
+    source_lines(fn)  # (a derivative function s2sad cannot transform again says so)
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                   if captures and carries_derivative(cell_contents(cell)))
@@ -301,7 +304,6 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
     key = (len(self_arg), wrt, mode, library_cells(fn), code.co_filename, id(fn.__globals__), captures)
     cache = per_code.get(key)
     if cache is None:
-        source_lines(fn)
         cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode, captured=captures)
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn
@@ -360,9 +362,21 @@ def _as_source(fn):
 class JVP(_Handle):
     """Generated forward-mode code calls ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
 
-    __slots__ = ()
+    __slots__ = ("caller",)  # nested.jvp_caller's function calling this handle, once made
     mode = "forward"
     _handles: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+
+    def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
+        super().__init__(fun, wrt)
+        self.caller: types.FunctionType | None = None
+
+    def generic(self) -> types.FunctionType:
+        """The generated jvp for any argument types, taking the tangents first (``wrappers.tangents_first``):
+        what a derivative of this derivative transforms."""
+        if self._generic is None:
+            generated = pipeline()(self.fun, self.cache.wrt, mode="forward")
+            self._generic = tangents_first(generated.function, generated.tangent_names)
+        return self._generic
 
     def __call__(self, *args, tangents=(), **kwargs):
         try:

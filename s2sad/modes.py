@@ -62,8 +62,8 @@ def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     if refusal is not None:
         user = (LINEMAPS.get(loc.file) or {}).get(loc.line, loc)  # the user's line the generated one came from
         return NoDerivativeRuleError(f"{refusal}, at {user.file}:{user.line}:\n    {user.text.strip()}")
-    if callee is vjp_of or callee is star_vjp:
-        higher = VJP_OF_HIGHER_ORDER if callee is vjp_of else STAR_HIGHER_ORDER
+    if callee is vjp_of or callee is jvp_of or callee is star_vjp:
+        higher = STAR_HIGHER_ORDER if callee is star_vjp else VJP_OF_HIGHER_ORDER
         return NoDerivativeRuleError(higher + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is runtime.captures_adjoint:
         return NoDerivativeRuleError(

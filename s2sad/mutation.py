@@ -51,6 +51,7 @@ from .activity import (
     writes_into_argument,
 )
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .frontend import cell_contents, library_cells, library_value
 from .resolve import plain
 from .rules import INPLACE_FUNCS, INPLACE_OPS
 from .ssa import lowered_ir
@@ -687,15 +688,15 @@ class Effects:
     returns: frozenset[str]
 
 
-_EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> Effects
+_EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> {library cells: Effects}
 _PENDING: list[list] = []  # [code, approximation, tentative]: effects being found (recursion)
 
 
 def effects(fn: types.FunctionType) -> Effects:
     """``fn``'s effects, from its lowered IR (a recursive call sees a least fixed point)."""
-    code = fn.__code__
-    if code in _EFFECTS:
-        return _EFFECTS[code]
+    code, library = fn.__code__, library_cells(fn)
+    if library in _EFFECTS.get(code, {}):
+        return _EFFECTS[code][library]
     for i, (c, approximation, _) in enumerate(_PENDING):
         if c is code:
             for frame in _PENDING[i + 1:]:
@@ -712,14 +713,16 @@ def effects(fn: types.FunctionType) -> Effects:
     finally:
         _PENDING.pop()
     if not frame[2]:
-        _EFFECTS[code] = found
+        _EFFECTS.setdefault(code, {})[library] = found
     return found
 
 
 def _effects(fn: types.FunctionType) -> Effects:
     code = fn.__code__
+    captured = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
+                     if not library_value(cell_contents(cell)))  # (a library callable is read now: see library_cells)
     try:
-        lowered = lowered_ir(fn, code.co_freevars, dynamic_cells=True)[2]
+        lowered = lowered_ir(fn, captured, dynamic_cells=True)[2]
         analysis = analyze(lowered, [], set())
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError, OSError):
         return _from_bytecode(code)

@@ -49,6 +49,7 @@ from .mutation import Mutation, analyzed, value_reads
 from .naming import Namer
 from .resolve import call_target
 from .rules import Sym, custom_rule, lookup
+from .simplify import name_shared
 from .statics import Items
 
 __all__ = ["Pullback", "reverse"]
@@ -117,6 +118,7 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
+    fn.temps = fn.temps | adj.temps
     grads = [_entries_bar(p, spread[p], facts[p], adj) if p in spread and facts else adj.bars.get(p)
              or zeros(p, analysis.scalars) for p in wrt]
     given = grads if captured is None else [*grads[:len(grads) - len(captured)], ir.Dict(
@@ -217,6 +219,7 @@ class _Adjoint:
         self.reached: dict[str, frozenset] = {}
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
+        self.temps: set[str] = set()  # names given to what a rule's contributions share (``name_shared``)
         self.deferred: set[str] = set()  # entries of pytree parameters read at the entry: no adjoint here
 
     # ----- helpers -----
@@ -375,22 +378,14 @@ class _Adjoint:
                 f"s2sad's rule for {p.rule.name} does not support this call, at "
                 f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
         _check_covered(p, contributions, self.an.active, self.loc)
-        used = [(arg, c.expr) for arg, c in zip(p.args, contributions)
-                if c is not None and isinstance(arg, ir.Name) and arg.id in self.an.active]
-        for arg, c in self.parts_once(used):
-            self.add(arg, c)
-
-    def parts_once(self, used: list[tuple[ir.Expr, ir.Expr]]) -> list[tuple[ir.Expr, ir.Expr]]:
-        """A helper returning several arguments' cotangents at once (``odeint_vjp(...)[0]``, ``[1]``, ...) is
-        called once: the call is bound to a name, and each cotangent read from it."""
-        calls = [c.value for _, c in used if isinstance(c, ir.Subscript) and isinstance(c.value, ir.Call)]
-        shared = {id(call): call for call in calls if sum(other is call for other in calls) > 1}
-        names = {}
-        for key, call in shared.items():
-            names[key] = self.namer.fresh(f"{call.func.path[-1] if isinstance(call.func, ir.Ref) else 'call'}_parts")
-            self.emit(names[key], call)
-        return [(arg, ir.Subscript(ir.Name(names[id(c.value)]), c.index) if isinstance(c, ir.Subscript)
-                 and id(c.value) in names else c) for arg, c in used]
+        parts = [(arg, c.expr) for arg, c in zip(p.args, contributions)
+                 if c is not None and isinstance(arg, ir.Name) and arg.id in self.an.active]
+        defs, exprs = name_shared([e for _, e in parts], self.namer.fresh)  # (odeint_vjp(...)[0], [1]: one call)
+        for name, value in defs:
+            self.emit(name, value)
+            self.temps.add(name)
+        for (arg, _), e in zip(parts, exprs):
+            self.add(arg, e)
 
     def list_method(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """``xs.append(v)``, ``xs.extend(ys)``: the cotangent's last entries go to what was added."""

@@ -306,6 +306,7 @@ NONDIFFERENTIABLE: set[object] = set()
 DERIVATIVE_MAKERS: set[object] = set()  # s2sad.grad, jacfwd, ...: making a derivative function
 CLOSURE_DERIVATIVES: set[object] = set()  # those whose result, made from a closure, carries its cotangent
 FUNCTION_VALUE_VJPS: set[object] = set()  # linker.vjp_of: vjp_of(f, ...) is a derivative function of f
+JVP_CALLS: set[object] = set()  # s2sad.jvp: differentiated as the function ``nested.jvp_caller`` makes
 WRITERS: set[object] = set()  # functions that write into an array they are given (np.place, np.copyto, ...)
 WRITER_METHODS = {"fill", "put", "sort", "partition", "resize", "itemset"}  # ndarray methods that write in place
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies

@@ -24,11 +24,13 @@ comparisons and calls of functions in the rule table (never ``out=``).
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Callable
 
 from . import ir
 from .rules import INPLACE_OPS, METHODS, NONDIFFERENTIABLE, WRITER_METHODS, WRITERS, lookup
 
-__all__ = ["simplify"]
+__all__ = ["simplify", "name_shared"]
 
 
 def simplify(fn: ir.Function) -> ir.Function:
@@ -200,6 +202,115 @@ def _key(e: ir.Expr) -> object:
             return None
         return ("call", _atom_key(e.func), args, kwargs)
     return None
+
+
+# ----- a rule's output: what it computes more than once, computed once and named -----
+
+_SHAPE_QUERIES = {"shape", "ndim", "size", "len"}
+_OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow", "%": "mod"}
+
+
+def name_shared(exprs: list[ir.Expr], fresh: Callable[[str], str]) -> tuple[list[tuple[str, ir.Expr]], list[ir.Expr]]:
+    """``(definitions, exprs)``: the expressions a rule emitted, with every call or operator they compute
+    more than once (a factor such as ``np.swapaxes(u, -1, -2)`` read three times) computed once, by a
+    definition ``(name, value)`` taken from ``fresh``, in the order they must run. Each shared
+    subexpression is named from the outside in (the largest first, then those repeated inside it)."""
+    defs: dict[str, ir.Expr] = {}
+    while True:
+        memo: dict[int, tuple] = {}
+        nodes = [(n, _structure(n, memo)) for r in [*exprs, *defs.values()] for n in _preorder(r) if _worth_naming(n)]
+        counts = Counter(key for _, key in nodes)
+        repeated = [(n, key) for n, key in nodes if counts[key] > 1]
+        if not repeated:
+            return _in_order(defs), exprs
+        shared, key = max(repeated, key=lambda nk: sum(1 for _ in _preorder(nk[0])))  # (the first of the largest)
+        name = fresh(_hint(shared))
+        exprs = [_replace(e, key, name) for e in exprs]
+        defs = {n: _replace(v, key, name) for n, v in defs.items()}
+        defs[name] = shared
+
+
+def _in_order(defs: dict[str, ir.Expr]) -> list[tuple[str, ir.Expr]]:
+    """The definitions, each after those it reads (first named first, otherwise)."""
+    out: list[tuple[str, ir.Expr]] = []
+
+    def visit(name: str) -> None:
+        if name in defs and all(n != name for n, _ in out):
+            for read in ir.names_read(defs[name]):
+                visit(read)
+            out.append((name, defs[name]))
+
+    for name in defs:
+        visit(name)
+    return out
+
+
+def _preorder(e: ir.Expr):
+    yield e
+    for c in ir.children(e):
+        yield from _preorder(c)
+
+
+def _worth_naming(e: ir.Expr) -> bool:
+    if isinstance(e, ir.BinOp):
+        return True
+    if not isinstance(e, ir.Call):
+        return False
+    func = e.func
+    name = func.path[-1] if isinstance(func, ir.Ref) else func.attr if isinstance(func, ir.Attr) else None
+    return name not in _SHAPE_QUERIES
+
+
+def _hint(e: ir.Expr) -> str:
+    if isinstance(e, ir.BinOp):
+        return _OPERATOR_NAMES.get(e.op, "tmp")
+    if isinstance(e.func, ir.Ref):  # (a bare name is a helper's or a function's: its result gets its own)
+        return e.func.path[-1] if len(e.func.path) > 1 else f"{e.func.path[0]}_out"
+    return e.func.attr if isinstance(e.func, ir.Attr) else "tmp"
+
+
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _structure(e: ir.Expr, memo: dict[int, tuple]) -> tuple:
+    """A key equal for two expressions that compute the same value: the same operations on the same
+    names, constants and outside objects."""
+    key = memo.get(id(e))
+    if key is None:
+        if isinstance(e, ir.Name):
+            key = ("name", e.id)
+        elif isinstance(e, ir.Const):
+            plain = isinstance(e.value, _PLAIN) or (isinstance(e.value, tuple) and all(isinstance(v, _PLAIN) for v in e.value))
+            key = ("const", type(e.value).__name__, repr(e.value) if plain else id(e.value))
+        elif isinstance(e, ir.Ref):
+            key = ("ref", e.path, id(e.value))
+        else:
+            key = (type(e).__name__, _label(e), *(_structure(c, memo) for c in ir.children(e)))
+        memo[id(e)] = key
+    return key
+
+
+def _label(e: ir.Expr) -> object:
+    """What tells apart two nodes of ``e``'s type with the same children."""
+    if isinstance(e, ir.BinOp | ir.UnaryOp | ir.Compare):
+        return e.op
+    if isinstance(e, ir.Attr):
+        return e.attr
+    if isinstance(e, ir.Call):
+        return tuple(k for k, _ in e.kwargs)
+    if isinstance(e, ir.Slice):
+        return tuple(p is None for p in (e.lower, e.upper, e.step))
+    if isinstance(e, ir.ListMethod):
+        return e.method
+    if isinstance(e, ir.Closure):
+        return id(e.node), tuple(e.names)
+    return None
+
+
+def _replace(e: ir.Expr, key: tuple, name: str) -> ir.Expr:
+    if _worth_naming(e) and _structure(e, {}) == key:
+        return ir.Name(name)
+    return ir.map_children(e, lambda c: _replace(c, key, name))
 
 
 def split_tuples(fn: ir.Function, namer) -> bool:

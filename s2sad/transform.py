@@ -34,6 +34,7 @@ from .fuse import fuse
 from .inline import inline_calls
 from .load import LINEMAPS, load
 from .naming import Namer
+from .nested import nested_calls
 from .reverse import Pullback, reverse
 from .simplify import simplify, split_tuples
 from .ssa import lowered_ir
@@ -190,6 +191,7 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
+    nested_calls(lowered)  # (derivatives of derivatives)
     inputs = [lowered.inputs.get(w, w) for w in wrt]
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":

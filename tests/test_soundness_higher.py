@@ -198,3 +198,15 @@ def test_second_order_of_a_pytree_parameter(fn, arg):
             column = block[..., i] if i is not None else block
             np.testing.assert_allclose(column, fd, rtol=1e-5, atol=1e-7)
     check_grads(lambda a: s2sad.grad(fn)(a)[0 if not isinstance(arg, dict) else "b"], (arg,), modes=("rev", "fwd"))
+
+
+stacked = lambda x: np.sum(np.stack([x * k for k in range(3)]) ** 2) + np.sum(sum(v * x for v in (1.0, 2.0)))  # noqa: E731
+
+
+def test_a_lambda_with_comprehensions_is_transformed_again():
+    """Its file's parsed tree is shared: transforming the lambda must not rewrite it (a second
+    transform, forward mode or a second derivative, read the rewritten tree)."""
+    x = np.array([0.3, 0.5])
+    check_grads(stacked, (x,), modes=("rev", "fwd"))
+    np.testing.assert_allclose(s2sad.hessian(stacked)(x), 10.0 * np.eye(2))
+    np.testing.assert_allclose(s2sad.jacfwd(s2sad.jacfwd(stacked))(x), 10.0 * np.eye(2))

@@ -25,9 +25,8 @@ def augmented_grad(x, y):
     z_4_bar = z_5_bar * (2.0 * z_4)
     # line 49: z /= 1.5 + y * y
     z_3_bar = unbroadcast(z_4_bar / add, z_3)
-    add_bar = unbroadcast(-z_4_bar * z_4 / add, y)
-    y_bar = add_bar * y
-    y_bar = y_bar + add_bar * y
+    mul_2 = unbroadcast(-z_4_bar * z_4 / add, y) * y
+    y_bar = mul_2 + mul_2
     # line 48: z -= 2.0 * y
     z_2_bar = unbroadcast(z_3_bar, z_2)
     y_bar = y_bar - unbroadcast(z_3_bar, y) * 2.0

@@ -26,8 +26,8 @@ def augmented_vjp(x, y):
         # line 49: z /= 1.5 + y * y
         z_3_bar = unbroadcast(z_4_bar / add, z_3)
         add_bar = unbroadcast(-z_4_bar * z_4 / add, y)
-        y_bar = add_bar * y
-        y_bar = y_bar + add_bar * y
+        mul_2 = add_bar * y
+        y_bar = mul_2 + mul_2
         # line 48: z -= 2.0 * y
         z_2_bar = unbroadcast(z_3_bar, z_2)
         mul_bar = -unbroadcast(z_3_bar, y)
