@@ -43,6 +43,7 @@ from .activity import (
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
+from .complexity import real_cotangent
 from .modes import check_rules, helper, zeros
 from .mutation import Mutation, analyzed
 from .naming import Namer
@@ -85,7 +86,7 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
         found = analyze(fn, wrt, scalar_params, tree_params, dims, typed)
-        check_rules(fn.body[:-1], found)
+        check_rules(fn.body[:-1], found, fn.body[-1].value)
         return found
 
     analysis, mutation = analyzed(fn, analysis_checked)  # (the return reads too)
@@ -331,7 +332,7 @@ class _Adjoint:
                 f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
         for arg, c in zip(p.args, contributions):
             if c is not None:
-                self.add(arg, c.expr)
+                self.add(arg, real_cotangent(self.an, arg, stmt.target, c.expr))
 
     def list_method(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """``xs.append(v)``, ``xs.extend(ys)``: the cotangent's last entries go to what was added."""

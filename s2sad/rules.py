@@ -52,13 +52,15 @@ class Sym:
     NumPy scalar, which lets ``unbroadcast`` be left out.
     """
 
-    __slots__ = ("expr", "scalar", "shape", "ndim")
+    __slots__ = ("expr", "scalar", "shape", "ndim", "complex")
 
-    def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None, ndim: int | None = None) -> None:
+    def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None, ndim: int | None = None,
+                 complex: bool = False) -> None:
         self.expr = expr
         self.scalar = scalar
         self.shape = shape  # operands with the same (non-None) shape key have equal shapes
         self.ndim = ndim  # known in a shape-specific derivative; rules that read it declare ``rank``
+        self.complex = complex  # may hold complex numbers (``complexity``); rules declaring ``complex_ok`` read it
 
     @property
     def const(self) -> object:
@@ -248,6 +250,10 @@ class Rule:
     * ``ints``: where its operands hold ints (or bools), so does the result, in the same places:
       integer arithmetic (``+``, ``-``, ``*``, ``%``, ``abs``, unary ``-`` and ``+``) and
       ``sequence``, which passes its operand on. An int carries no derivative.
+    * ``complex_ok``: its rules are exact on complex operands, with the cotangent convention of the
+      README (JAX's); a complex value meeting any other rule is refused (``complexity``).
+    * ``complex_result``: ``"always"`` (``fft``) or ``"never"`` (``real``, ``abs``, ``irfft``) complex,
+      whatever the operands; None: complex where an operand may be.
     """
 
     name: str
@@ -270,6 +276,8 @@ class Rule:
     scalar_only: bool = False
     rank: bool = False
     ints: bool = False
+    complex_ok: bool = False
+    complex_result: str | None = None
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -304,7 +312,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
-            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False) -> None:
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, complex_ok=False,
+            complex_result=None) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -315,7 +324,14 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
     if scalar_only is None:
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
-                     view, shape, item, sequences, numeric, scalar_only, rank, ints))
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints, complex_ok, complex_result))
+
+
+def allow_complex(*fns: object, result: str | None = None) -> None:
+    """Mark the rules of ``fns``, declared elsewhere, exact on complex operands (see ``Rule.complex_ok``):
+    holomorphic and complex-linear maps, whose templates need no ``conj`` in the README's convention."""
+    for fn in fns:
+        RULES[fn] = dataclasses.replace(RULES[fn], complex_ok=True, complex_result=result)
 
 
 def declare(fn: object, rule: Rule) -> None:
@@ -422,10 +438,23 @@ defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoi
         linear="joint", view=True, shape=shapes.index, item=True)
 defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True, linear="joint")
 
-# abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.
-_abs = lambda g, ans, x: (g * np.sign(x),)  # noqa: E731
+# abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch. Of a complex z,
+# d|z| = Re(conj(z) dz) / |z|: the cotangent is g conj(z) / |z| (0 at 0), the tangent Re(conj(z) dz) / |z|.
+def _abs_phase(ans: Sym, x: Sym) -> Sym:
+    return np.conj(x) / np.where(ans.eq(0.0), 1.0, ans)
+
+
+def _abs(g: Sym, ans: Sym, x: Sym) -> tuple[Sym]:
+    return (g * (_abs_phase(ans, x) if x.complex else np.sign(x)),)
+
+
+def _abs_forward(ans: Sym, dots: list, x: Sym) -> Sym:
+    return np.real(_abs_phase(ans, x) * dots[0]) if x.complex else dots[0] * np.sign(x)
+
+
 for _fn in (builtins.abs, numpy.abs, _math.fabs):
-    defrule(_fn, rule_name(_fn), _abs, elementwise=True, ints=_fn is builtins.abs)
+    defrule(_fn, rule_name(_fn), _abs, elementwise=True, ints=_fn is builtins.abs, forward=_abs_forward,
+            complex_ok=_fn is not _math.fabs, complex_result="never")
 
 # ----- elementwise functions shared by `math` and `numpy`: (g, ans, x, m) -> x_bar -----
 

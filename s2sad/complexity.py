@@ -1,0 +1,71 @@
+"""Complex intermediates: which values may hold complex numbers, and refusing them where no rule is exact.
+
+s2sad differentiates real-valued functions of real arguments that compute with complex values in
+between (``np.abs(np.fft.rfft(x)) ** 2``), with JAX's convention for a complex value's cotangent: for a
+real result f, the cotangent of z is ``c`` with ``df = Re(sum(c * dz))`` (README, Conventions). In it a
+holomorphic function's rule is the real one (``g * f'(z)``) and a complex-linear map's cotangent is its
+transpose (no conjugate): the rules that hold as written, or were written for complex operands, declare
+``complex_ok`` (``rules.Rule``).
+
+``activity.complex_names`` finds, at transform time, the names that may be complex: those computed from a
+complex constant, a complex global or a rule whose result is always complex (``fft``), through any rule but
+those whose result never is (``real``, ``abs``, ``irfft``). ``check_complex`` refuses a use no rule is known to
+differentiate exactly on a complex value; ``real_cotangent`` keeps the cotangent of a real operand of a
+complex result real (its real part: the transpose of the embedding of the reals into the complex numbers).
+
+Arguments, closure cells and what a function of the user's returns are taken to be real: a
+differentiated argument is (``grad`` refuses a complex one), and a complex value passed to or returned
+by a function of the user's that carries a gradient is refused at the call and at the return.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ir
+from .activity import CALL, COPY, TRANSFORM, Analysis, any_complex, is_complex
+from .errors import NoDerivativeRuleError
+
+__all__ = ["check_complex", "real_cotangent"]
+
+
+def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Expr]) -> None:
+    """Refuse, at the user's line, a value that may be complex where a derivative is involved and no rule
+    is known exact on complex values: a rule without ``complex_ok``, a construct other than a copy, a call
+    of a function of the user's, and a complex result that carries a gradient (only intermediates)."""
+    cx, varied = analysis.complex, analysis.varied
+    for stmt in ir.walk(stmts):
+        if not isinstance(stmt, ir.Assign) or not any(t in analysis.active for t in stmt.targets):
+            continue
+        p = analysis.prims[id(stmt)]
+        operands = [*p.args, *p.kwargs.values(), *p.starred]
+        if not any_complex(operands, cx):
+            continue
+        if p.kind == CALL and p.rule.complex_ok or p.kind == COPY:
+            continue
+        what = p.rule.name if p.kind == CALL else "a function of yours" if p.kind == TRANSFORM else "this"
+        raise NoDerivativeRuleError(
+            f"s2sad does not differentiate {what} on a complex value, at {stmt.loc.file}:{stmt.loc.line}:\n"
+            f"    {stmt.loc.text}\ns2sad differentiates complex intermediates through numpy.fft, real, imag, conj, "
+            "angle, abs and arithmetic (see the README's Conventions); take the real part or magnitude first.")
+    for e in returned:
+        if isinstance(e, ir.Name) and e.id in cx and e.id in varied:
+            raise NoDerivativeRuleError(
+                "s2sad differentiates real-valued functions only: this returns a complex value that carries a "
+                f"gradient{_at(e, stmts)}. Return its real part, imaginary part or magnitude (np.real, np.imag, "
+                "np.abs), or pass complex values between your functions as pairs of real arrays.")
+
+
+def _at(e: ir.Name, stmts: list[ir.Stmt]) -> str:
+    for stmt in ir.walk(stmts):
+        if isinstance(stmt, ir.Assign) and e.id in stmt.targets and stmt.loc is not None:
+            return f" (computed at {stmt.loc.file}:{stmt.loc.line}: {stmt.loc.text.strip()})"
+    return ""
+
+
+def real_cotangent(analysis: Analysis, operand: ir.Expr, result: str, contribution: ir.Expr) -> ir.Expr:
+    """The cotangent ``contribution`` of ``operand`` from a complex ``result``: its real part where the
+    operand is real (a real value's cotangent is real)."""
+    if result in analysis.complex and not is_complex(operand, analysis.complex):
+        return ir.Call(ir.Ref(("np", "real"), np.real, helper=True), [contribution])
+    return contribution
