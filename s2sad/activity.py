@@ -259,7 +259,8 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
     kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims or {}, arrays, packed)
-    varied = _varied(fn.body, prims, set(wrt), _ints(fn.body, prims))
+    ints = _ints(fn.body, prims)
+    varied = _varied(fn.body, prims, set(wrt), ints)
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
     dims = _dims(fn.body, prims, dims, scalars) if dims else {}
@@ -274,7 +275,7 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     return Analysis(prims, varied & useful, scalars, shapes, _containers(stmts, prims, set(tree_params)), specific,
                     dims, varied, useful, kinds, literals, numbers,
                     _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()),
-                    complex_names(fn.body, prims))
+                    complex_names(fn.body, prims) - ints)
 
 
 def _written(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
@@ -1018,7 +1019,11 @@ def _is_scalar(p: Prim, scalars: set[str]) -> bool:
 
 
 def complex_names(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """The names that may hold a complex number or array (loops and branches to a fixed point)."""
+    """The names that may hold a complex number or array (loops and branches to a fixed point): computed
+    from a complex constant or global, or by a rule whose result is always complex (``fft``), through any
+    rule but those whose result never is (``real``, ``abs``), and any construct but a comparison and a
+    call of a function of the user's (a complex result that carries a gradient is refused at its return:
+    ``complexity``). Arguments are taken to be real."""
     found: set[str] = set()
 
     def block(stmts: list[ir.Stmt]) -> None:
@@ -1049,11 +1054,14 @@ def complex_names(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
 def _complex_result(p: Prim, value: ir.Expr, found: set[str]) -> bool:
     if p.kind == CALL and p.rule.complex_result is not None:
         return p.rule.complex_result == "always"
+    if p.kind == CALL:  # (an index, an axis or a size read from a complex list is not what makes it complex)
+        held = [e for e in [*p.args, *p.kwargs.values()] if isinstance(e, ir.Const | ir.Ref)]
+        return any_complex([*_diff_operands(p), *held], found)
     if p.kind == NONDIFF and ir.boolean_valued(value):
         return False
     if p.kind == TRANSFORM:  # (a complex result that carries a gradient is refused at its return)
         return False
-    return any_complex(ir.children(value), found)
+    return is_complex(value, found)
 
 
 def any_complex(exprs, found: set[str]) -> bool:

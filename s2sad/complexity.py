@@ -23,10 +23,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import ir
-from .activity import CALL, COPY, TRANSFORM, Analysis, any_complex, is_complex
+from .activity import CALL, CONTAINER, COPY, LISTOP, SETITEM, TRANSFORM, UNPACK, Analysis, any_complex, is_complex
 from .errors import NoDerivativeRuleError
+from .rules import CONSTANT_ON_REALS, rule_name
 
 __all__ = ["check_complex", "real_cotangent"]
+
+# constructs whose cotangents are parts of another's, or place one in zeros: exact on complex values
+_MOVING = (COPY, CONTAINER, UNPACK, LISTOP, SETITEM)
 
 
 def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Expr]) -> None:
@@ -35,15 +39,17 @@ def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Ex
     of a function of the user's, and a complex result that carries a gradient (only intermediates)."""
     cx, varied = analysis.complex, analysis.varied
     for stmt in ir.walk(stmts):
-        if not isinstance(stmt, ir.Assign) or not any(t in analysis.active for t in stmt.targets):
+        if not isinstance(stmt, ir.Assign):
             continue
         p = analysis.prims[id(stmt)]
         operands = [*p.args, *p.kwargs.values(), *p.starred]
-        if not any_complex(operands, cx):
+        if _constant_on_reals(stmt.value) and any(isinstance(e, ir.Name) and e.id in cx and e.id in varied for e in operands):
+            what = rule_name(stmt.value.func.value)
+        elif not any(t in analysis.active for t in stmt.targets) or not any_complex(operands, cx) or (
+                p.kind == CALL and p.rule.complex_ok or p.kind in _MOVING):
             continue
-        if p.kind == CALL and p.rule.complex_ok or p.kind == COPY:
-            continue
-        what = p.rule.name if p.kind == CALL else "a function of yours" if p.kind == TRANSFORM else "this"
+        else:
+            what = p.rule.name if p.kind == CALL else "a function of yours" if p.kind == TRANSFORM else "this"
         raise NoDerivativeRuleError(
             f"s2sad does not differentiate {what} on a complex value, at {stmt.loc.file}:{stmt.loc.line}:\n"
             f"    {stmt.loc.text}\ns2sad differentiates complex intermediates through numpy.fft, real, imag, conj, "
@@ -54,6 +60,11 @@ def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Ex
                 "s2sad differentiates real-valued functions only: this returns a complex value that carries a "
                 f"gradient{_at(e, stmts)}. Return its real part, imaginary part or magnitude (np.real, np.imag, "
                 "np.abs), or pass complex values between your functions as pairs of real arrays.")
+
+
+def _constant_on_reals(v: ir.Expr) -> bool:
+    """A call of a function piecewise constant on the reals only (``np.sign``)."""
+    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in CONSTANT_ON_REALS)
 
 
 def _at(e: ir.Name, stmts: list[ir.Stmt]) -> str:

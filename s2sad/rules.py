@@ -39,7 +39,7 @@ from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subsc
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
            "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
-           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule"]
+           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule", "allow_complex", "CONSTANT_ON_REALS"]
 
 
 # ----- symbolic operands -----
@@ -555,6 +555,9 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
+
+# piecewise constant on the reals only: on a complex z, sign(z) = z / |z| (refused there: ``complexity``)
+CONSTANT_ON_REALS: set[object] = {numpy.sign}
 
 # ----- augmented assignment on a name: `y *= v` is operator.imul(y, v), in place for arrays and lists -----
 

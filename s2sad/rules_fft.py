@@ -13,13 +13,14 @@ and ``norm`` pass on to the helpers as they are written.
 
 from __future__ import annotations
 
+import builtins
 import operator
 from dataclasses import replace
 
 import numpy
 
 from . import rules_runtime, runtime, runtime_fft, runtime_numpy, shapes
-from .rules import ATTRIBUTES, INPLACE_FUNCS, NONDIFFERENTIABLE, RULES, NotConst, Sym, _Namespace, allow_complex, defrule, np, sym
+from .rules import ATTRIBUTES, INPLACE_FUNCS, RULES, Sym, _Namespace, allow_complex, defrule, np, sym
 from .rules_numpy import _args, _const
 
 __all__: list[str] = []
@@ -31,15 +32,15 @@ rf = _Namespace("", runtime_fft, scalar_out=False)  # adjoint helpers, emitted b
 
 def _plan(nd: str, args: tuple, kwargs: dict) -> tuple[Sym | None, Sym | tuple | None, Sym | None]:
     """``(s, axes, norm)`` of a call of a transform with ``nd`` dimensions ("1", "2" or "n"), its array
-    first (``n`` as ``s`` of one axis). Computed lengths are fine; the axes must be known where ``s`` is
-    given without them (``fftn(x, s)`` transforms the last ``len(s)`` axes)."""
+    first (``n`` as ``s`` of one axis). Computed lengths are fine, but ``s`` given without ``axes`` (the
+    last ``len(s)`` axes; deprecated by NumPy) must be a constant."""
     if nd == "1":
         b = _args(("n", "axis", "norm", "out"), args, kwargs)
         return b.get("n"), (b.get("axis", -1),), b.get("norm")
     b = _args(("s", "axes", "norm", "out"), args, kwargs)
     s, axes = b.get("s"), b.get("axes", sym((-2, -1)) if nd == "2" else None)
     if (axes is None or axes.const is None) and s is not None and s.const is not None:
-        axes = rf.last_axes(s) if s.const is NotConst else sym(tuple(range(-len(s.const), 0)))
+        axes = sym(tuple(range(-len(_const(s, "s (without axes=)")), 0)))
     return s, axes, b.get("norm")
 
 
@@ -79,7 +80,6 @@ for _suffix, _nd in (("", "1"), ("2", "2"), ("n", "n")):
         defrule(getattr(numpy.fft, _name), f"numpy.fft.{_name}", _make, diff=(0,), linear="joint",
                 complex_ok=True, complex_result=_result)
 
-NONDIFFERENTIABLE.add(runtime_fft.last_axes)
 defrule(numpy.fft.fftshift, "numpy.fft.fftshift", lambda g, ans, x, axes=None: (fft.ifftshift(g, axes=axes),),
         diff=(0,), linear="joint", shape=shapes.same, complex_ok=True)
 defrule(numpy.fft.ifftshift, "numpy.fft.ifftshift", lambda g, ans, x, axes=None: (fft.fftshift(g, axes=axes),),
@@ -131,5 +131,7 @@ allow_complex(
     operator.getitem, operator.matmul, numpy.matmul, numpy.dot,
     runtime.unbroadcast, runtime.unreduce, runtime.getitem_adjoint, runtime.broadcast_like,
     runtime_numpy.unconcatenate, runtime_numpy.unstack, runtime.matmul_lhs_adjoint, runtime.matmul_rhs_adjoint,
-    runtime.dot_lhs_adjoint, runtime.dot_rhs_adjoint, runtime_numpy.reduce_to,
+    runtime.dot_lhs_adjoint, runtime.dot_rhs_adjoint, runtime_numpy.reduce_to, runtime.add_bars, runtime.add_at,
+    runtime.snapshot, runtime.immutable, runtime.setitem_adjoint, runtime.setitem_value_adjoint, runtime.sequence,
+    runtime.sequence_adjoint, runtime.tuple_adjoint, builtins.reversed, builtins.list, builtins.tuple,
 )

@@ -16,14 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["last_axes", "fft_adjoint", "fft_like", "rfft_adjoint", "rfft_like", "irfft_adjoint", "irfft_like"]
+__all__ = ["fft_adjoint", "fft_like", "rfft_adjoint", "rfft_like", "irfft_adjoint", "irfft_like"]
 
 _DUAL = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}  # (inverse's scale)
-
-
-def last_axes(s) -> tuple[int, ...]:
-    """The axes ``fftn(x, s)`` transforms where no ``axes`` are given: the last ``len(s)``."""
-    return tuple(range(-len(s), 0))
 
 
 def _axes(x, axes) -> tuple[int, ...]:

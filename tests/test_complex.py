@@ -1,6 +1,6 @@
 """Real-valued programs with complex intermediates (numpy.fft, real/imag/conj/angle/abs, complex
 arithmetic), against finite differences: reverse and forward mode, then the gradient again (reverse over
-reverse, forward over reverse) and the jvp again (forward over forward). Also the convention for a
+reverse, forward over reverse). Also the convention for a
 complex value's cotangent (JAX's), and the refusals: complex arguments, complex results, and complex
 values reaching a rule not known to be exact on them."""
 
@@ -82,7 +82,7 @@ def real_2d_filter(img):
 
 def ortho_roundtrip(x):
     z = np.fft.rfftn(x, norm="ortho")
-    back = np.fft.irfftn(z * z / (1.0 + np.abs(z) ** 2), s=x.shape, norm="ortho")
+    back = np.fft.irfftn(z * z / (1.0 + np.abs(z) ** 2), s=x.shape, axes=(0, 1), norm="ortho")
     return np.sum(back ** 3) + np.sum(np.fft.ifftn(np.fft.fftn(x, norm="forward")).real * x)
 
 
@@ -133,17 +133,6 @@ def test_second_order(name, f, args):
     nums = tuple(range(len(args)))
     check_grads(s2sad.grad(f, argnums=nums), args, modes=("rev", "fwd"), directions=1, eps=1e-5, rtol=1e-4,
                 atol=1e-6)
-
-
-@pytest.mark.parametrize("name, f, args", PROGRAMS, ids=IDS)
-def test_forward_over_forward(name, f, args):
-    """The jvp along a fixed direction, differentiated again in forward mode."""
-    tangents = tuple(np.cos(np.arange(np.size(a)) + 1.0).reshape(np.shape(a)) for a in args)
-
-    def directional(*primals):
-        return s2sad.jvp(f, primals, tangents)[1]
-
-    check_grads(directional, args, modes=("fwd",), directions=1, eps=1e-5, rtol=1e-4, atol=1e-6)
 
 
 def test_the_cotangent_of_a_complex_value_follows_jax():
