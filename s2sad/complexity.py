@@ -49,7 +49,8 @@ def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Ex
                 p.kind == CALL and p.rule.complex_ok or p.kind in _MOVING):
             continue
         else:
-            what = p.rule.name if p.kind == CALL else "a function of yours" if p.kind == TRANSFORM else "this"
+            what = p.rule.name if p.kind == CALL else "a function of yours" if p.kind == TRANSFORM else (
+                ir.expr_str(stmt.value))
         raise NoDerivativeRuleError(
             f"s2sad does not differentiate {what} on a complex value, at {stmt.loc.file}:{stmt.loc.line}:\n"
             f"    {stmt.loc.text}\ns2sad differentiates complex intermediates through numpy.fft, real, imag, conj, "
