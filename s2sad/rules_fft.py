@@ -65,10 +65,16 @@ def _real(nd: str):
     return rule
 
 
+def _real_part(c: Sym, operand: Sym) -> Sym:
+    """A cotangent ``c`` of ``operand``: its real part where ``operand`` is real. (Where a complex result
+    has a real operand, reverse mode takes it: ``complexity.real_cotangent``; these results are real.)"""
+    return c if operand.complex else np.real(c)
+
+
 def _inverse_real(nd: str):
     def rule(g, ans, w, *args, **kwargs):
         _, axes, norm = _plan(nd, args, kwargs)
-        return (rf.irfft_adjoint(g, w, axes, norm),)
+        return (_real_part(rf.irfft_adjoint(g, w, axes, norm), w),)
     return rule
 
 
@@ -90,10 +96,12 @@ _HELPERS = [
     (runtime_fft.fft_adjoint, lambda h, ans, g, x, axes, norm, inv: (rf.fft_like(h, g, axes, norm, inv),), "always"),
     (runtime_fft.fft_like, lambda h, ans, g, like, axes, norm, inv: (rf.fft_adjoint(h, g, axes, norm, inv),),
      "always"),
-    (runtime_fft.rfft_adjoint, lambda h, ans, g, x, n, axes, norm: (rf.rfft_like(h, g, n, axes, norm),), "never"),
+    (runtime_fft.rfft_adjoint, lambda h, ans, g, x, n, axes, norm: (_real_part(rf.rfft_like(h, g, n, axes, norm), g),),
+     "never"),
     (runtime_fft.rfft_like, lambda h, ans, g, like, n, axes, norm: (rf.rfft_adjoint(h, g, n, axes, norm),), "always"),
     (runtime_fft.irfft_adjoint, lambda h, ans, t, w, axes, norm: (rf.irfft_like(h, t, axes, norm),), "always"),
-    (runtime_fft.irfft_like, lambda h, ans, c, like, axes, norm: (rf.irfft_adjoint(h, c, axes, norm),), "never"),
+    (runtime_fft.irfft_like, lambda h, ans, c, like, axes, norm: (_real_part(rf.irfft_adjoint(h, c, axes, norm), c),),
+     "never"),
 ]
 for _fn, _rev, _result in _HELPERS:
     defrule(_fn, _fn.__name__, lambda h, ans, *args, _rev=_rev: (*_rev(h, ans, *args), *[None] * (len(args) - 1)),
@@ -107,9 +115,11 @@ def _degrees(v, deg):
     return v * (180.0 / numpy.pi) if _const(deg, "deg", False) else v
 
 
-defrule(numpy.imag, "numpy.imag", lambda g, ans, z: (-(g * 1j),), diff=(0,), linear="joint",
+# (of a real value, imag and angle are constant: no cotangent)
+defrule(numpy.imag, "numpy.imag", lambda g, ans, z: (-(g * 1j) if z.complex else None,), diff=(0,), linear="joint",
         shape=shapes.elementwise, complex_ok=True, complex_result="never")
-defrule(numpy.angle, "numpy.angle", lambda g, ans, z, deg=None: (-(_degrees(g, deg) * 1j) / z,), diff=(0,),
+defrule(numpy.angle, "numpy.angle", lambda g, ans, z, deg=None: (-(_degrees(g, deg) * 1j) / z if z.complex else None,),
+        diff=(0,),
         forward=lambda ans, dots, z, deg=None: _degrees(np.imag(dots[0] / z), deg), shape=shapes.elementwise,
         complex_ok=True, complex_result="never")
 ATTRIBUTES.update(imag=RULES[numpy.imag], real=replace(ATTRIBUTES["real"], complex_ok=True, complex_result="never"),

@@ -155,3 +155,7 @@ CASES = {
     **_helpers(),
     **_parts(),
 }
+CASES["numpy.fft.irfft"].append((lambda x: np.sum(np.fft.irfft(x) ** 3), (A5,)))  # of a real array
+CASES["rfft_adjoint"].append((lambda g: np.sum(rf.rfft_adjoint(g, A8, None, (-1,), None) ** 3), (A5,)))
+CASES["irfft_like"].append((lambda x: np.sum(rf.irfft_like(x, A8, (-1,), None) ** 3), (A5,)))
+CASES["numpy.angle"].append((lambda x: np.sum(np.angle(x) + x), (A5,)))
