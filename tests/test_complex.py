@@ -197,3 +197,24 @@ def test_complex_values_no_rule_is_exact_on_are_refused(f, message):
     with pytest.raises(s2sad.NoDerivativeRuleError, match=message) as info:
         s2sad.vjp(f, X8)
     assert "test_complex.py" in str(info.value)
+
+
+def _captures(h):
+    def f(x):
+        return np.sum(np.abs(x * h))
+    return f
+
+
+def _takes(x, h):
+    return np.sum(np.abs(x * h))
+
+
+def test_a_complex_value_the_transform_did_not_see_is_refused_when_the_derivative_runs():
+    """Arguments and captured variables are taken to be real; a complex one that meets a value carrying a
+    derivative shows as a complex cotangent or tangent of a real value, refused rather than cast."""
+    for f, args in ((_captures(H8), (X8,)), (_takes, (X8, H8))):
+        for run in (lambda: s2sad.grad(f)(*args), lambda: s2sad.vjp(f, *args)[1](1.0),
+                    lambda: s2sad.jvp(f, args, (X8, *args[1:]))):
+            with pytest.raises(s2sad.NoDerivativeRuleError, match="did not see"):
+                run()
+    assert s2sad.grad(_takes)(X8, np.abs(H8)).dtype == np.float64  # (real: as before)
