@@ -35,37 +35,42 @@ _MOVING = (COPY, CONTAINER, UNPACK, LISTOP, SETITEM)
 
 def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Expr]) -> None:
     """Refuse, at the user's line, a value that may be complex where a derivative is involved and no rule
-    is known exact on complex values: a rule without ``complex_ok``, a construct other than a copy, a call
-    of a function of the user's, and a complex result that carries a gradient (only intermediates)."""
-    cx, varied = analysis.complex, analysis.varied
+    is known exact on complex values: a rule without ``complex_ok``, a construct that does more than move
+    values (a call of a function of the user's, ...), ``np.sign``, and a complex result that carries a
+    gradient (only intermediates)."""
     for stmt in ir.walk(stmts):
-        if not isinstance(stmt, ir.Assign):
-            continue
-        p = analysis.prims[id(stmt)]
-        operands = [*p.args, *p.kwargs.values(), *p.starred]
-        if _constant_on_reals(stmt.value) and any(isinstance(e, ir.Name) and e.id in cx and e.id in varied for e in operands):
-            what = rule_name(stmt.value.func.value)
-        elif not any(t in analysis.active for t in stmt.targets) or not any_complex(operands, cx) or (
-                p.kind == CALL and p.rule.complex_ok or p.kind in _MOVING):
-            continue
-        else:
-            what = p.rule.name if p.kind == CALL else "a function of yours" if p.kind == TRANSFORM else (
-                ir.expr_str(stmt.value))
-        raise NoDerivativeRuleError(
-            f"s2sad does not differentiate {what} on a complex value, at {stmt.loc.file}:{stmt.loc.line}:\n"
-            f"    {stmt.loc.text}\ns2sad differentiates complex intermediates through numpy.fft, real, imag, conj, "
-            "angle, abs and arithmetic (see the README's Conventions); take the real part or magnitude first.")
+        what = _inexact_use(stmt, analysis) if isinstance(stmt, ir.Assign) else None
+        if what is not None:
+            raise NoDerivativeRuleError(
+                f"s2sad does not differentiate {what} on a complex value, at {_where(stmt.loc)}\ns2sad "
+                "differentiates complex intermediates through numpy.fft, real, imag, conj, angle, abs and "
+                "arithmetic (see the README's Conventions); take the real part or magnitude first.")
     for e in returned:
-        if isinstance(e, ir.Name) and e.id in cx and e.id in varied:
+        if isinstance(e, ir.Name) and e.id in analysis.complex and e.id in analysis.varied:
             raise NoDerivativeRuleError(
                 "s2sad differentiates real-valued functions only: this returns a complex value that carries a "
                 f"gradient{_at(e, stmts)}. Return its real part, imaginary part or magnitude (np.real, np.imag, "
                 "np.abs), or pass complex values between your functions as pairs of real arrays.")
 
 
-def _constant_on_reals(v: ir.Expr) -> bool:
-    """A call of a function piecewise constant on the reals only (``np.sign``)."""
-    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in CONSTANT_ON_REALS)
+def _inexact_use(stmt: ir.Assign, analysis: Analysis) -> str | None:
+    """What ``stmt`` applies to a complex value where a derivative is involved with no rule exact on
+    complex values (None: nothing)."""
+    p, cx = analysis.prims[id(stmt)], analysis.complex
+    operands = [*p.args, *p.kwargs.values(), *p.starred]
+    fn = stmt.value.func.value if isinstance(stmt.value, ir.Call) and isinstance(stmt.value.func, ir.Ref) else None
+    if fn is not None and any(fn is f for f in CONSTANT_ON_REALS):  # (its result carries no derivative)
+        varied = any(isinstance(e, ir.Name) and e.id in cx and e.id in analysis.varied for e in operands)
+        return rule_name(fn) if varied else None
+    if not any(t in analysis.active for t in stmt.targets) or not any_complex(operands, cx) or p.kind in _MOVING:
+        return None
+    if p.kind == CALL and p.rule is not None:
+        return None if p.rule.complex_ok else p.rule.name
+    return "a function of yours" if p.kind == TRANSFORM else ir.expr_str(stmt.value)
+
+
+def _where(loc: ir.Loc | None) -> str:
+    return f"{loc.file}:{loc.line}:\n    {loc.text}" if loc is not None else "an unknown line"
 
 
 def _at(e: ir.Name, stmts: list[ir.Stmt]) -> str:

@@ -40,10 +40,10 @@ from .activity import (
     Analysis,
     analyze,
 )
+from .complexity import real_cotangent
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
-from .complexity import real_cotangent
 from .modes import check_rules, helper, zeros
 from .mutation import Mutation, analyzed
 from .naming import Namer

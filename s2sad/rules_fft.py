@@ -19,13 +19,17 @@ from dataclasses import replace
 
 import numpy
 
-from . import rules_runtime, runtime, runtime_fft, runtime_numpy, shapes
+from . import (
+    rules_runtime,  # noqa: F401  (declared first: its helpers' rules are marked below)
+    runtime,
+    runtime_fft,
+    runtime_numpy,
+    shapes,
+)
 from .rules import ATTRIBUTES, INPLACE_FUNCS, RULES, Sym, _Namespace, allow_complex, defrule, np, sym
 from .rules_numpy import _args, _const
 
 __all__: list[str] = []
-
-assert rules_runtime  # (declared before: the helpers' rules are marked below)
 
 fft = _Namespace("np.fft", numpy.fft, scalar_out=False)
 rf = _Namespace("", runtime_fft, scalar_out=False)  # adjoint helpers, emitted by their bare names
@@ -122,8 +126,10 @@ defrule(numpy.angle, "numpy.angle", lambda g, ans, z, deg=None: (-(_degrees(g, d
         diff=(0,),
         forward=lambda ans, dots, z, deg=None: _degrees(np.imag(dots[0] / z), deg), shape=shapes.elementwise,
         complex_ok=True, complex_result="never")
-ATTRIBUTES.update(imag=RULES[numpy.imag], real=replace(ATTRIBUTES["real"], complex_ok=True, complex_result="never"),
-                  T=replace(ATTRIBUTES["T"], complex_ok=True))
+_real_attr, _transpose = ATTRIBUTES["real"], ATTRIBUTES["T"]
+assert _real_attr is not None and _transpose is not None
+ATTRIBUTES.update(imag=RULES[numpy.imag], real=replace(_real_attr, complex_ok=True, complex_result="never"),
+                  T=replace(_transpose, complex_ok=True))
 allow_complex(numpy.real, result="never")
 RULES[numpy.real] = replace(RULES[numpy.real], forward=lambda ans, dots, x: np.real(dots[0]) if x.complex else dots[0])
 allow_complex(numpy.conj)

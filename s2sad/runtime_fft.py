@@ -14,11 +14,15 @@ other way round: derivatives of every order close.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 __all__ = ["fft_adjoint", "fft_like", "rfft_adjoint", "rfft_like", "irfft_adjoint", "irfft_like"]
 
-_DUAL = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}  # (inverse's scale)
+# the normalisation whose forward transform scales as ``norm``'s inverse does
+_DUAL: dict[str | None, Literal["backward", "ortho", "forward"]] = {
+    None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
 
 
 def _axes(x, axes) -> tuple[int, ...]:

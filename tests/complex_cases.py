@@ -58,6 +58,7 @@ def _c2r():
         (lambda x, y: np.sum(np.fft.irfft(x + 1j * y, 9) * A8[0]), (A5, B5)),
         (lambda x, y: np.sum(np.fft.irfft(x + 1j * y, n=6, norm="ortho") ** 3), (A5, B5)),
         (lambda x, y: np.sum(np.sin(np.fft.irfft(x + 1j * y, axis=0, norm="forward"))), (M, N)),
+        (lambda x: np.sum(np.fft.irfft(x) ** 3), (A5,)),  # of a real array
     ]
 
 
@@ -104,6 +105,7 @@ def _helpers():
             (lambda g, h: np.sum(rf.rfft_adjoint(g + 1j * h, A8, None, (-1,), None) ** 3), (A5, B5)),
             (lambda g, h: np.sum(rf.rfft_adjoint(g + 1j * h, A7, 9, (-1,), "ortho") ** 3), (A5, B5)),
             (lambda g, h: np.sum(np.sin(rf.rfft_adjoint(g[:, :4] + 1j * h[:, :4], M, None, (0, 1), None))), (M, N)),
+            (lambda g: np.sum(rf.rfft_adjoint(g, A8, None, (-1,), None) ** 3), (A5,)),  # a real cotangent
         ],
         "rfft_like": [
             (lambda h: np.sum(np.abs(rf.rfft_like(h, A5, None, (-1,), None) - C0) ** 3), (A8,)),
@@ -119,6 +121,7 @@ def _helpers():
             (lambda x, y: np.sum(rf.irfft_like(x + 1j * y, A8, (-1,), None) ** 3), (A5, B5)),
             (lambda x, y: np.sum(np.sin(rf.irfft_like(x + 1j * y, A7, (-1,), "ortho"))), (A5, B5)),
             (lambda x, y: np.sum(rf.irfft_like(x + 1j * y, M, (0, 1), "forward") ** 3), (M, N)),
+            (lambda x: np.sum(rf.irfft_like(x, A8, (-1,), None) ** 3), (A5,)),  # a real operand
         ],
     }
 
@@ -129,7 +132,8 @@ def _parts():
                        (lambda x: np.sum(np.imag(x) + x), (A5,)),
                        (lambda x: np.sum(((x * W8).imag) ** 3), (A8,))],
         "numpy.angle": [(lambda x, y: np.sum(np.angle((x + 1j * y) * W8[:5]) ** 2), (A5, B5)),
-                        (lambda x, y: np.sum(np.sin(np.angle(x + 1j * y, deg=True))), (A5, B5))],
+                        (lambda x, y: np.sum(np.sin(np.angle(x + 1j * y, deg=True))), (A5, B5)),
+                        (lambda x: np.sum(np.angle(x) + x), (A5,))],
         "numpy.real": [(lambda x, y: np.sum(np.real((x + 1j * y) ** 3) ** 2), (A5, B5)),
                        (lambda x: np.sum(np.real(x) ** 2), (A5,)),
                        (lambda x: np.sum((x * W8).real ** 3), (A8,))],
@@ -155,7 +159,3 @@ CASES = {
     **_helpers(),
     **_parts(),
 }
-CASES["numpy.fft.irfft"].append((lambda x: np.sum(np.fft.irfft(x) ** 3), (A5,)))  # of a real array
-CASES["rfft_adjoint"].append((lambda g: np.sum(rf.rfft_adjoint(g, A8, None, (-1,), None) ** 3), (A5,)))
-CASES["irfft_like"].append((lambda x: np.sum(rf.irfft_like(x, A8, (-1,), None) ** 3), (A5,)))
-CASES["numpy.angle"].append((lambda x: np.sum(np.angle(x) + x), (A5,)))
