@@ -312,7 +312,8 @@ class _Adjoint:
         elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them
             x, v, index = p.args[0], p.args[1], p.kwargs["index"]
             self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
-            self.add(v, ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v]))
+            v_bar = ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v])
+            self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
         elif p.kind == LISTOP:
             self.list_method(stmt, p, g)
         elif p.kind == CALL:

@@ -26,7 +26,7 @@ from . import (
     runtime_numpy,
     shapes,
 )
-from .rules import ATTRIBUTES, INPLACE_FUNCS, RULES, Sym, _Namespace, allow_complex, defrule, np, sym
+from .rules import ATTRIBUTES, INPLACE_FUNCS, METHODS, RULES, Sym, _Namespace, allow_complex, defrule, np, sym
 from .rules_numpy import _args, _const
 
 __all__: list[str] = []
@@ -133,6 +133,7 @@ ATTRIBUTES.update(imag=RULES[numpy.imag], real=replace(_real_attr, complex_ok=Tr
 allow_complex(numpy.real, result="never")
 RULES[numpy.real] = replace(RULES[numpy.real], forward=lambda ans, dots, x: np.real(dots[0]) if x.complex else dots[0])
 allow_complex(numpy.conj)
+METHODS.update(conj=numpy.conj, conjugate=numpy.conj)
 
 # ----- rules exact on complex operands as written: holomorphic (g * f'(z)) and complex-linear maps -----
 

@@ -102,6 +102,15 @@ def chirp_energy(x):
     return total
 
 
+def filled_spectrum(x):
+    """A complex array filled in place, then a method and an attribute of it."""
+    z = np.zeros(x.shape[0], dtype=complex)
+    z[1:] = x[1:] * np.exp(1j * x[:-1])
+    z[0] = np.sin(x[0])
+    w = np.fft.ifft(z)
+    return np.sum((w * w.conj()).real) + np.sum(w.imag ** 2)
+
+
 PROGRAMS = [
     ("power_spectrum", power_spectrum, (X8,)),
     ("power_spectrum_odd", power_spectrum, (X9,)),
@@ -118,6 +127,7 @@ PROGRAMS = [
     ("ortho_roundtrip", ortho_roundtrip, (IMG,)),
     ("complex_arithmetic", complex_arithmetic, (X8,)),
     ("chirp_energy", chirp_energy, (X8,)),
+    ("filled_spectrum", filled_spectrum, (X8,)),
 ]
 IDS = [p[0] for p in PROGRAMS]
 
@@ -127,7 +137,11 @@ def test_against_finite_differences(name, f, args):
     check_grads(f, args, modes=("rev", "fwd"), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("name, f, args", PROGRAMS, ids=IDS)
+# (a second derivative of code writing into an array it made: s2sad refuses the write in the generated code)
+SECOND = [p for p in PROGRAMS if p[0] != "filled_spectrum"]
+
+
+@pytest.mark.parametrize("name, f, args", SECOND, ids=[p[0] for p in SECOND])
 def test_second_order(name, f, args):
     """The gradient, differentiated again: reverse over reverse and forward over reverse."""
     nums = tuple(range(len(args)))
