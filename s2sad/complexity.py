@@ -23,7 +23,19 @@ from __future__ import annotations
 import numpy as np
 
 from . import ir
-from .activity import CALL, CONTAINER, COPY, LISTOP, SETITEM, TRANSFORM, UNPACK, Analysis, any_complex, is_complex
+from .activity import (
+    CALL,
+    CLOSURE,
+    CONTAINER,
+    COPY,
+    LISTOP,
+    SETITEM,
+    TRANSFORM,
+    UNPACK,
+    Analysis,
+    any_complex,
+    is_complex,
+)
 from .errors import NoDerivativeRuleError
 from .rules import CONSTANT_ON_REALS, rule_name
 
@@ -42,7 +54,7 @@ def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Ex
         what = _inexact_use(stmt, analysis) if isinstance(stmt, ir.Assign) else None
         if what is not None:
             raise NoDerivativeRuleError(
-                f"s2sad does not differentiate {what} on a complex value, at {_where(stmt.loc)}\ns2sad "
+                f"s2sad does not differentiate {what}, at {_where(stmt.loc)}\ns2sad "
                 "differentiates complex intermediates through numpy.fft, real, imag, conj, angle, abs and "
                 "arithmetic (see the README's Conventions); take the real part or magnitude first.")
     for e in returned:
@@ -61,12 +73,14 @@ def _inexact_use(stmt: ir.Assign, analysis: Analysis) -> str | None:
     fn = stmt.value.func.value if isinstance(stmt.value, ir.Call) and isinstance(stmt.value.func, ir.Ref) else None
     if fn is not None and any(fn is f for f in CONSTANT_ON_REALS):  # (its result carries no derivative)
         varied = any(isinstance(e, ir.Name) and e.id in cx and e.id in analysis.varied for e in operands)
-        return rule_name(fn) if varied else None
+        return f"{rule_name(fn)} on a complex value" if varied else None
     if not any(t in analysis.active for t in stmt.targets) or not any_complex(operands, cx) or p.kind in _MOVING:
         return None
     if p.kind == CALL and p.rule is not None:
-        return None if p.rule.complex_ok else p.rule.name
-    return "a function of yours" if p.kind == TRANSFORM else ir.expr_str(stmt.value)
+        return None if p.rule.complex_ok else f"{p.rule.name} on a complex value"
+    if p.kind == CLOSURE:  # (its body, transformed on its own, takes what it captures to be real)
+        return f"a nested function ({ir.expr_str(stmt.value).split(',')[0].lstrip('<')}) capturing a complex value"
+    return f"{'a function of yours' if p.kind == TRANSFORM else ir.expr_str(stmt.value)} on a complex value"
 
 
 def _where(loc: ir.Loc | None) -> str:

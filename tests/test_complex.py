@@ -232,3 +232,24 @@ def test_a_complex_value_the_transform_did_not_see_is_refused_when_the_derivativ
             with pytest.raises(s2sad.NoDerivativeRuleError, match="did not see"):
                 run()
     assert s2sad.grad(_takes)(X8, np.abs(H8)).dtype == np.float64  # (real: as before)
+
+
+def _captures_complex(x):
+    z = np.fft.fft(x)
+    scaled = lambda t: np.sum(np.abs(z * t))  # noqa: E731
+    return scaled(2.0)
+
+
+def test_a_nested_function_capturing_a_complex_value_is_refused():
+    """Its body is transformed on its own, where what it captures is taken to be real: so a third
+    derivative of a program with complex intermediates (the second's pullback captures them) is refused."""
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="capturing a complex value") as info:
+        s2sad.grad(_captures_complex)(X8)
+    assert "test_complex.py" in str(info.value)
+    g = s2sad.grad(power_spectrum)
+
+    def second(x):
+        return np.sum(g(x) ** 2)
+
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="capturing a complex value"):
+        s2sad.grad(s2sad.grad(second))(X8)
