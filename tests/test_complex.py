@@ -102,6 +102,15 @@ def chirp_energy(x):
     return total
 
 
+def broadcasting(x, m):
+    """Complex arithmetic that broadcasts real and complex operands (unbroadcast keeps imaginary parts where
+    the operand is complex, and a real operand's cotangent is the real part)."""
+    z = m * 1j + x  # (4, 3) from (3,) and (4, 3)
+    w = z * x[None, :] / (2.0 + z.sum(axis=0)) - np.mean(z, axis=1, keepdims=True) ** 2
+    phases = np.exp(1j * x)
+    return np.sum(np.abs(w) ** 2) + np.real(np.sum((m @ phases) * np.conj(z @ phases)))
+
+
 def filled_spectrum(x):
     """A complex array filled in place, then a method and an attribute of it."""
     z = np.zeros(x.shape[0], dtype=complex)
@@ -128,6 +137,7 @@ PROGRAMS = [
     ("complex_arithmetic", complex_arithmetic, (X8,)),
     ("chirp_energy", chirp_energy, (X8,)),
     ("filled_spectrum", filled_spectrum, (X8,)),
+    ("broadcasting", broadcasting, (X8[:3].copy(), IMG[:4, :3].copy())),
 ]
 IDS = [p[0] for p in PROGRAMS]
 
