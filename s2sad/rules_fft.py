@@ -1,4 +1,4 @@
-# SYMBOLIC NAMESPACES. In this file `np`, `fft`, `rf` and `rt` are not the modules: they are
+# SYMBOLIC NAMESPACES. In this file `np`, `fft` and `rf` are not the modules: they are
 # `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`) when a rule runs, at
 # transform time. The real modules are imported under other names (`numpy`, `runtime_fft`).
 """Complex intermediates: ``numpy.fft``, ``real``/``imag``/``conj``/``angle``, and the rules exact on
@@ -26,13 +26,14 @@ from . import (
     runtime_numpy,
     shapes,
 )
-from .rules import ATTRIBUTES, INPLACE_FUNCS, METHODS, RULES, Sym, _Namespace, allow_complex, defrule, np, sym
+from .rules import ATTRIBUTES, INPLACE_FUNCS, METHODS, RULES, NotConst, Sym, _Namespace, allow_complex, defrule, np, sym
 from .rules_numpy import _args, _const
 
 __all__: list[str] = []
 
 fft = _Namespace("np.fft", numpy.fft, scalar_out=False)
 rf = _Namespace("", runtime_fft, scalar_out=False)  # adjoint helpers, emitted by their bare names
+
 
 def _plan(nd: str, args: tuple, kwargs: dict) -> tuple[Sym | None, Sym | tuple | None, Sym | None]:
     """``(s, axes, norm)`` of a call of a transform with ``nd`` dimensions ("1", "2" or "n"), its array
@@ -52,7 +53,9 @@ def _last(s: Sym | None, nd: str) -> Sym | None:
     """The last transformed length ``s`` asks for (None: the array's)."""
     if s is None or s.const is None:
         return None
-    return s if nd == "1" else s[-1]
+    if nd == "1":
+        return s
+    return s[-1] if s.const is NotConst else sym(s.const[-1])
 
 
 def _complex(nd: str, inverse: bool):
