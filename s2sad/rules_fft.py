@@ -26,7 +26,7 @@ from . import (
     runtime_numpy,
     shapes,
 )
-from .rules import ATTRIBUTES, INPLACE_FUNCS, METHODS, RULES, NotConst, Sym, _Namespace, allow_complex, defrule, np, sym
+from .rules import ATTRIBUTES, INPLACE_FUNCS, METHODS, RULES, Sym, _Namespace, allow_complex, defrule, np, sym
 from .rules_numpy import _args, _const
 
 __all__: list[str] = []
@@ -55,7 +55,8 @@ def _last(s: Sym | None, nd: str) -> Sym | None:
         return None
     if nd == "1":
         return s
-    return s[-1] if s.const is NotConst else sym(s.const[-1])
+    lengths = s.const
+    return s[-1] if not isinstance(lengths, tuple | list) else sym(lengths[-1])
 
 
 def _complex(nd: str, inverse: bool):
