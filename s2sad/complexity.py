@@ -37,7 +37,7 @@ from .activity import (
     is_complex,
 )
 from .errors import NoDerivativeRuleError
-from .rules import CONSTANT_ON_REALS, rule_name
+from .rules import CONSTANT_ON_REALS, lookup, rule_name
 
 __all__ = ["check_complex", "real_cotangent"]
 
@@ -97,6 +97,12 @@ def _at(e: ir.Name, stmts: list[ir.Stmt]) -> str:
 def real_cotangent(analysis: Analysis, operand: ir.Expr, result: str, contribution: ir.Expr) -> ir.Expr:
     """The cotangent ``contribution`` of ``operand`` from a complex ``result``: its real part where the
     operand is real (a real value's cotangent is real)."""
-    if result in analysis.complex and not is_complex(operand, analysis.complex):
+    if result in analysis.complex and not is_complex(operand, analysis.complex) and not _real_valued(contribution):
         return ir.Call(ir.Ref(("np", "real"), np.real, helper=True), [contribution])
     return contribution
+
+
+def _real_valued(e: ir.Expr) -> bool:
+    """``e`` calls a function whose result is never complex (``rfft_adjoint``, ``np.real``)."""
+    rule = lookup(e.func.value) if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) else None
+    return rule is not None and rule.complex_result == "never"

@@ -6,9 +6,13 @@ values reaching a rule not known to be exact on them."""
 
 import numpy as np
 import pytest
+from pinned import pinned
 
 import s2sad
 from s2sad.testing import check_grads
+
+# a complex value cast to a real one drops its imaginary part: never where s2sad computes a derivative
+pytestmark = pytest.mark.filterwarnings("error::numpy.exceptions.ComplexWarning")
 
 rng = np.random.default_rng(7)
 X8 = rng.standard_normal(8)
@@ -157,6 +161,12 @@ def test_second_order(name, f, args):
     nums = tuple(range(len(args)))
     check_grads(s2sad.grad(f, argnums=nums), args, modes=("rev", "fwd"), directions=1, eps=1e-5, rtol=1e-4,
                 atol=1e-6)
+
+
+@pytest.mark.parametrize("name, f", [("power_spectrum", power_spectrum), ("filtered", filtered)])
+def test_the_generated_code_is_pinned(name, f):
+    """Readable: the transforms' adjoints by name, the real part where a real value's cotangent is taken."""
+    pinned(f"complex_{name}.py", s2sad.source(f) + "\n" + s2sad.source(f, mode="forward"))
 
 
 def test_the_cotangent_of_a_complex_value_follows_jax():
