@@ -1,6 +1,6 @@
-# s2sad: vjp of filtered (test_complex.py:29) with respect to x
+# s2sad: vjp of filtered (complex_corpus.py:19) with respect to x
 def filtered_vjp(x):
-    # line 30: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
+    # line 20: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
     fft = np.fft.fft(x)
     mul = fft * H8
     ifft = np.fft.ifft(mul)
@@ -8,19 +8,19 @@ def filtered_vjp(x):
     pow_1 = real ** 2
     sum_1 = np.sum(pow_1)
     def filtered_pullback(sum_1_bar):
-        # line 30: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
+        # line 20: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
         pow_1_bar = np.broadcast_to(sum_1_bar, np.shape(ifft))
         real_bar = pow_1_bar * (2.0 * real)
         mul_bar = fft_adjoint(real_bar, mul, (-1,), None, True)
         fft_bar = unbroadcast(mul_bar * H8, fft)
         x_bar = np.real(fft_adjoint(fft_bar, x, (-1,), None, False))
         return (x_bar,)
-    # line 30: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
+    # line 20: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
     return sum_1, filtered_pullback
 
-# s2sad: jvp (forward mode) of filtered (test_complex.py:29) with respect to x
+# s2sad: jvp (forward mode) of filtered (complex_corpus.py:19) with respect to x
 def filtered_jvp(x, *, x_dot):
-    # line 30: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
+    # line 20: return np.sum(np.real(np.fft.ifft(np.fft.fft(x) * H8)) ** 2)
     fft = np.fft.fft(x)
     fft_dot = np.fft.fft(x_dot)
     mul = fft * H8
