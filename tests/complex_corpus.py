@@ -119,6 +119,16 @@ def filled_spectrum(x):
     return np.sum((w * w.conj()).real) + np.sum(w.imag ** 2)
 
 
+def products(x, m):
+    """Complex-linear products and rearrangements: their cotangents are transposes, without a conjugate."""
+    z = np.exp(1j * x)  # (3,)
+    c = m * (1.0 - 0.5j)  # (4, 3)
+    p = np.einsum("ij,j->i", c, z) + np.tensordot(c, z, axes=1) + np.inner(c, z)
+    q = np.outer(z, p[:2]) + np.kron(z[:2], np.conj(z[1:]))[:3, None]
+    s = np.trace(q[:2, :2]) + np.sum(np.diagonal(np.diag(z) @ c.T)) + np.sum(np.cumsum(z) * np.diff(p))
+    return np.abs(s) ** 2 + np.sum(np.real(np.take(np.tile(p, 2), [0, 5, 6]) * z))
+
+
 PROGRAMS = [
     ("power_spectrum", power_spectrum, (X8,)),
     ("power_spectrum_odd", power_spectrum, (X9,)),
@@ -138,4 +148,5 @@ PROGRAMS = [
     ("chirp_energy", chirp_energy, (X8,)),
     ("filled_spectrum", filled_spectrum, (X8,)),
     ("broadcasting", broadcasting, (X8[:3].copy(), IMG[:4, :3].copy())),
+    ("products", products, (X8[:3].copy(), IMG[:4, :3].copy())),
 ]
