@@ -91,6 +91,13 @@ def complex_arithmetic(x):
     return np.sum(np.abs(w)) + np.real(np.sum(np.exp(z) @ np.conj(z))) + np.sum(np.tanh(z).imag)
 
 
+def holomorphic(x):
+    """Each holomorphic function s2sad's real rule serves unchanged: g * f'(z)."""
+    z = x[:4] * 0.5 + 0.3j * x[4:]
+    w = np.sin(z) * np.cos(z) + np.sinh(z) / np.cosh(z) + np.expm1(z) - np.reciprocal(z + 2.0) + np.square(z)
+    return np.sum(np.abs(w) ** 2) + np.sum(np.angle(w + 3.0) * np.real(np.negative(z) ** 3))
+
+
 def chirp_energy(x):
     n = x.shape[0]
     chirp = np.exp(1j * np.pi * np.arange(n) ** 2 / n)
@@ -145,6 +152,7 @@ PROGRAMS = [
     ("real_2d_filter", real_2d_filter, (IMG,)),
     ("ortho_roundtrip", ortho_roundtrip, (IMG,)),
     ("complex_arithmetic", complex_arithmetic, (X8,)),
+    ("holomorphic", holomorphic, (X8,)),
     ("chirp_energy", chirp_energy, (X8,)),
     ("filled_spectrum", filled_spectrum, (X8,)),
     ("broadcasting", broadcasting, (X8[:3].copy(), IMG[:4, :3].copy())),
