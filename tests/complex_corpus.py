@@ -98,6 +98,16 @@ def holomorphic(x):
     return np.sum(np.abs(w) ** 2) + np.sum(np.angle(w + 3.0) * np.real(np.negative(z) ** 3))
 
 
+def phasor_recurrence(x):
+    """A complex value carried through a loop and an if: z <- z e^{i x_k} + x_k."""
+    z = 1.0 + 0.0j
+    for k in range(x.shape[0]):
+        z = z * np.exp(1j * x[k]) + x[k]
+        if np.abs(z) > 3.0:
+            z = z / 2.0
+    return np.real(z) * np.imag(z) + np.abs(z)
+
+
 def chirp_energy(x):
     n = x.shape[0]
     chirp = np.exp(1j * np.pi * np.arange(n) ** 2 / n)
@@ -153,6 +163,7 @@ PROGRAMS = [
     ("ortho_roundtrip", ortho_roundtrip, (IMG,)),
     ("complex_arithmetic", complex_arithmetic, (X8,)),
     ("holomorphic", holomorphic, (X8,)),
+    ("phasor_recurrence", phasor_recurrence, (X8,)),
     ("chirp_energy", chirp_energy, (X8,)),
     ("filled_spectrum", filled_spectrum, (X8,)),
     ("broadcasting", broadcasting, (X8[:3].copy(), IMG[:4, :3].copy())),
