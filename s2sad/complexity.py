@@ -14,8 +14,11 @@ differentiate exactly on a complex value; ``real_cotangent`` keeps the cotangent
 complex result real (its real part: the transpose of the embedding of the reals into the complex numbers).
 
 Arguments, closure cells and what a function of the user's returns are taken to be real: a
-differentiated argument is (``grad`` refuses a complex one), and a complex value passed to or returned
-by a function of the user's that carries a gradient is refused at the call and at the return.
+differentiated argument is (``grad`` refuses a complex one); a complex value passed to or returned by a
+function of the user's, or captured by a nested one, where a derivative is involved is refused at the
+call, the return or the capture; and where a complex argument or captured variable the transform could
+not see meets a value carrying a derivative, the real argument's cotangent (or a real output's tangent)
+comes out complex, which ``api`` refuses when the derivative runs rather than cast it.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_second_order(name, f, args):
 @pytest.mark.parametrize("name, f", [("power_spectrum", power_spectrum), ("filtered", filtered)])
 def test_the_generated_code_is_pinned(name, f):
     """Readable: the transforms' adjoints by name, the real part where a real value's cotangent is taken."""
-    pinned(f"complex_{name}.py", s2sad.source(f) + "\n" + s2sad.source(f, mode="forward"))
+    pinned(f"complex_{name}.txt", s2sad.source(f) + "\n" + s2sad.source(f, mode="forward"))
 
 
 def test_the_cotangent_of_a_complex_value_follows_jax():
