@@ -59,7 +59,8 @@ from .rules import (
 from .statics import ANY, OTHER, SCALAR, Items, entry, join, of_value, unpacked
 
 __all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls"]
+           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls",
+           "complex_names", "any_complex", "is_complex"]
 
 COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
 TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
@@ -208,6 +209,7 @@ class Analysis:
     arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``_arrays``)
     parts: dict[str, Items] = field(default_factory=dict)  # what is known of tuples', lists' and dicts' entries
     calls: dict[int, tuple] = field(default_factory=dict)  # id(call into user code) -> the facts it is made for
+    complex: set[str] = field(default_factory=set)  # may hold complex numbers (see ``complex_names``)
 
     def fact(self, e: ir.Expr) -> object:
         """What is statically known of ``e`` (see ``statics``)."""
@@ -225,12 +227,13 @@ class Analysis:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
         (in a shape-specific derivative) its number of dimensions."""
         if not isinstance(e, ir.Name):
-            return Sym(e, _static_scalar(e, self.scalars))
+            return Sym(e, _static_scalar(e, self.scalars), complex=is_complex(e, self.complex))
         items = self.literals.get(e.id)
         if items is not None and all(isinstance(i, ir.Const) for i in items):  # a tuple of constants: `axis=(0, 1)`
             return Sym(ir.Const(tuple(i.value for i in items)))
         dims = self.dims.get(e.id)
-        return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims), dims)
+        return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims), dims,
+                   e.id in self.complex)
 
 
 def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:
@@ -303,7 +306,8 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
                     literals, numbers,
                     _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()),
-                    parts, {k: sig for k, (sig, _) in resolved.items()})
+                    parts, {k: sig for k, (sig, _) in resolved.items()},
+                    complex_names(fn.body, prims) - ints)
 
 
 def _values(body: list[ir.Stmt], prims: dict[int, Prim], scalar_params: set[str], names: list[str],
@@ -1319,3 +1323,74 @@ def _is_scalar(p: Prim, scalars: set[str]) -> bool:
     if p.kind == CALL and p.rule.reduction:
         return len(p.args) == 1 and not p.kwargs
     return False
+
+
+def complex_names(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """The names that may hold a complex number or array (loops and branches to a fixed point): computed
+    from a complex constant or global, or by a rule whose result is always complex (``fft``), through any
+    rule but those whose result never is (``real``, ``abs``), and any construct but a comparison and a
+    call of a function of the user's (a complex result that carries a gradient is refused at its return:
+    ``complexity``). Arguments are taken to be real."""
+    found: set[str] = set()
+
+    def block(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                if _complex_result(prims[id(s)], s.value, found):
+                    found.update(s.targets)
+            elif isinstance(s, ir.If):
+                block(s.body)
+                block(s.orelse)
+                found.update(o for o, a, b in zip(s.outs, *s.yields) if any_complex([a, b], found))
+            elif isinstance(s, ir.Loop):
+                for _ in itertools.count():
+                    before = len(found)
+                    found.update(c for c, i, n in zip(s.carried, s.inits, s.nexts) if any_complex([i, n], found))
+                    if s.targets and any_complex([s.iter], found):
+                        found.update([s.target] if isinstance(s.target, str) else s.target)
+                    block(s.cond_body)
+                    block(s.body)
+                    if len(found) == before:
+                        break
+                found.update(r for r, c in zip(s.results, s.carried) if c in found)
+
+    block(body)
+    return found
+
+
+def _complex_result(p: Prim, value: ir.Expr, found: set[str]) -> bool:
+    if p.kind == CALL and p.rule.complex_result is not None:
+        return p.rule.complex_result == "always"
+    if p.kind == CALL:  # (an index, an axis or a size read from a complex list is not what makes it complex)
+        held = [e for e in [*p.args, *p.kwargs.values()] if isinstance(e, ir.Const | ir.Ref)]
+        return any_complex([*_diff_operands(p), *held], found)
+    if p.kind == NONDIFF and ir.boolean_valued(value):
+        return False
+    if p.kind == TRANSFORM:  # (a complex result that carries a gradient is refused at its return)
+        return False
+    return is_complex(value, found)
+
+
+def any_complex(exprs, found: set[str]) -> bool:
+    return any(is_complex(e, found) for e in exprs if e is not None)
+
+
+def is_complex(e: ir.Expr, found: set[str]) -> bool:
+    if isinstance(e, ir.Name):
+        return e.id in found
+    if isinstance(e, ir.Const):
+        return _complex_value(e.value)
+    if isinstance(e, ir.Ref):
+        return _complex_value(e.value)
+    return any_complex(ir.children(e), found)
+
+
+def _complex_value(v: object) -> bool:
+    """A complex number or array, or a complex dtype or type (``astype(complex)``, ``dtype=np.complex128``)."""
+    if isinstance(v, complex | np.complexfloating) or (isinstance(v, np.ndarray) and np.iscomplexobj(v)):
+        return True
+    if isinstance(v, tuple):
+        return any(map(_complex_value, v))
+    if isinstance(v, type) and issubclass(v, complex | np.complexfloating):
+        return True
+    return isinstance(v, np.dtype) and v.kind == "c"

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .cache import Cache, Entry, carries_derivative, derived, get_cache, rebind, types_key
-from .errors import SourceUnavailableError
+from .errors import NoDerivativeRuleError, SourceUnavailableError
 from .frontend import cell_contents, forwarded, library_cells, parse_function, source_lines
 from .ir import dump
 from .linker import JVP, VJP, jvp_of, vjp_of
@@ -55,14 +55,27 @@ def _finish(g, like, taken: list):
         if g.shape != like.shape:
             raise AssertionError(f"s2sad internal error: gradient of shape {g.shape} for an argument of shape "
                                  f"{like.shape}; please report this with the function")
-        return g.astype(like.dtype, copy=True)
-    if isinstance(like, np.generic):
-        return type(like)(g)
+        return g.astype(like.dtype, copy=True) if not np.iscomplexobj(g) or np.iscomplexobj(like) else _unseen_complex()
     if type(g) is float:
         return g
+    if np.iscomplexobj(g):
+        _unseen_complex()
+    if isinstance(like, np.generic):
+        return type(like)(g)
     if np.shape(g) != ():
         raise AssertionError(f"s2sad internal error: gradient of shape {np.shape(g)} for a scalar argument")
     return float(g)
+
+
+def _unseen_complex():
+    """A real argument's cotangent (or a real output's tangent) came out complex: a complex value s2sad did not
+    know of when it transformed the function met one that carries a derivative (``complexity`` takes
+    arguments and captured variables to be real), so no rule was chosen for it."""
+    raise NoDerivativeRuleError(
+        "a complex value that s2sad did not see when it transformed the function (an argument it does not "
+        "differentiate, or a variable the function captures) met a value that carries a derivative, so its "
+        "derivative may be wrong. Make complex values inside the function, from real ones or from globals "
+        "(np.fft.fft(h), h_re + 1j * h_im), where s2sad sees them.")
 
 
 def _taken(*trees) -> list:
@@ -739,6 +752,8 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         _annotate(err)
         raise
     taken = _taken(*primals, *tangents, out)
+    if any(np.iscomplexobj(t) and not np.iscomplexobj(o) for o, t in zip(leaves(out), leaves(out_dot))):
+        _unseen_complex()
     return out, map_leaves(lambda t: _own(t, taken) if isinstance(t, np.ndarray) else t, out_dot)
 
 

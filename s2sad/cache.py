@@ -260,7 +260,8 @@ def input_error(fun, i: int, a, what: str) -> TypeError:
     return TypeError(
         f"grad requires real-valued inputs (floats, arrays of a floating dtype, or tuples, lists, dicts, "
         f"namedtuples and dataclasses of them), but argument {i} of {fun.__qualname__} is {what}. Pass a float "
-        f"(e.g. 2.0 rather than 2) or leave the argument out of argnums; complex numbers are not supported yet.{static}"
+        f"(e.g. 2.0 rather than 2) or leave the argument out of argnums; a complex argument is not differentiated "
+        f"(complex values computed inside the function are).{static}"
     )
 
 

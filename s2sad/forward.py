@@ -47,7 +47,7 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     fn = copy.deepcopy(fn)
     def analysis_checked() -> Analysis:
         found = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
-        check_rules(fn.body[:-1], found)
+        check_rules(fn.body[:-1], found, fn.body[-1].value)
         return found
 
     analysis, mutation = analyzed(fn, analysis_checked)  # the same writes are refused as in reverse mode

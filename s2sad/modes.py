@@ -7,6 +7,7 @@ import builtins
 
 from . import ir, runtime
 from .activity import MISSING, Analysis, check_uses, method_receiver
+from .complexity import check_complex
 from .errors import NoDerivativeRuleError
 from .linker import STAR_HIGHER_ORDER, VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
 from .load import LINEMAPS
@@ -28,12 +29,14 @@ def zeros(name: str, scalars: set[str] = frozenset()) -> ir.Expr:
     return ir.Const(0.0) if name in scalars else ir.Call(helper("zeros_like"), [ir.Name(name)])
 
 
-def check_rules(forward: list[ir.Stmt], analysis: Analysis) -> None:
+def check_rules(forward: list[ir.Stmt], analysis: Analysis, returned: ir.Expr) -> None:
     """A call with no rule is an error only where a cotangent must pass through it; a method s2sad
     has no rule for, of a container or object that carries a gradient, is an error wherever it is
     called (it may change the container in place). Any other use of a derivative that no rule
-    differentiates is refused by ``check_uses``."""
+    differentiates is refused by ``check_uses``, and a complex value no rule is exact on by
+    ``check_complex``."""
     check_uses(forward, analysis)
+    check_complex(forward, analysis, [returned])
     for stmt in ir.walk(forward):
         if isinstance(stmt, ir.Assign):
             p = analysis.prims[id(stmt)]

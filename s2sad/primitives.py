@@ -7,7 +7,7 @@ callees up, imports this module, so the table is complete before the first looku
 
 from __future__ import annotations
 
-from . import rules_linalg, rules_math, rules_numpy, rules_numpy_more, rules_runtime  # noqa: F401
+from . import rules_fft, rules_linalg, rules_math, rules_numpy, rules_numpy_more, rules_runtime  # noqa: F401
 
 try:
     import scipy  # noqa: F401

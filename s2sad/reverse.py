@@ -41,6 +41,7 @@ from .activity import (
     analyze,
 )
 from .callee_facts import callee_result
+from .complexity import real_cotangent
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
@@ -96,7 +97,7 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
         found = analyze(fn, wrt, scalar_params, tree_params, dims, typed, facts, callee_result if typed else None)
-        check_rules(fn.body[:-1], found)
+        check_rules(fn.body[:-1], found, fn.body[-1].value)
         return found
 
     analysis, mutation = analyzed(fn, analysis_checked)  # (the return reads too)
@@ -359,7 +360,8 @@ class _Adjoint:
         elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them
             x, v, index = p.args[0], p.args[1], p.kwargs["index"]
             self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
-            self.add(v, ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v]))
+            v_bar = ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v])
+            self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
         elif p.kind == LISTOP:
             self.list_method(stmt, p, g)
         elif p.kind == CALL:
@@ -378,7 +380,7 @@ class _Adjoint:
                 f"s2sad's rule for {p.rule.name} does not support this call, at "
                 f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
         _check_covered(p, contributions, self.an.active, self.loc)
-        parts = [(arg, c.expr) for arg, c in zip(p.args, contributions)
+        parts = [(arg, real_cotangent(self.an, arg, stmt.target, c.expr)) for arg, c in zip(p.args, contributions)
                  if c is not None and isinstance(arg, ir.Name) and arg.id in self.an.active]
         defs, exprs = name_shared([e for _, e in parts], self.namer.fresh)  # (odeint_vjp(...)[0], [1]: one call)
         for name, value in defs:

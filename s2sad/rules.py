@@ -39,7 +39,7 @@ from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subsc
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
            "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
-           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule"]
+           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule", "allow_complex", "CONSTANT_ON_REALS"]
 
 
 # ----- symbolic operands -----
@@ -52,15 +52,16 @@ class Sym:
     NumPy scalar, which lets ``unbroadcast`` be left out.
     """
 
-    __slots__ = ("expr", "scalar", "shape", "ndim", "dims")
+    __slots__ = ("expr", "scalar", "shape", "ndim", "dims", "complex")
 
     def __init__(self, expr: Expr, scalar: bool = False, shape: str | None = None, ndim: int | None = None,
-                 dims: tuple[int, ...] | None = None) -> None:
+                 dims: tuple[int, ...] | None = None, complex: bool = False) -> None:
         self.expr = expr
         self.scalar = scalar
         self.shape = shape  # operands with the same (non-None) shape key have equal shapes
         self.ndim = ndim  # known in a shape-specific derivative; rules that read it declare ``rank``
         self.dims = dims  # the shape itself, where ``ndim`` is known
+        self.complex = complex  # may hold complex numbers (``complexity``); rules declaring ``complex_ok`` read it
 
     @property
     def const(self) -> object:
@@ -255,6 +256,10 @@ class Rule:
       ``sequence``, which passes its operand on. An int carries no derivative.
     * ``holds``: the result keeps its operands themselves (a namedtuple or dataclass made from its
       fields): ``mutation`` sees a write into one through it.
+    * ``complex_ok``: its rules are exact on complex operands, with the cotangent convention of the
+      README (JAX's); a complex value meeting any other rule is refused (``complexity``).
+    * ``complex_result``: ``"always"`` (``fft``) or ``"never"`` (``real``, ``abs``, ``irfft``) complex,
+      whatever the operands; None: complex where an operand may be.
     """
 
     name: str
@@ -279,6 +284,8 @@ class Rule:
     ints: bool = False
     held: str | None = None
     holds: bool = False
+    complex_ok: bool = False
+    complex_result: str | None = None
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -315,7 +322,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
-            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, held=None) -> None:
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, held=None,
+            complex_ok=False, complex_result=None) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -326,7 +334,15 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
     if scalar_only is None:
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
-                     view, shape, item, sequences, numeric, scalar_only, rank, ints, held))
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints, held,
+                     complex_ok=complex_ok, complex_result=complex_result))
+
+
+def allow_complex(*fns: object, result: str | None = None) -> None:
+    """Mark the rules of ``fns``, declared elsewhere, exact on complex operands (see ``Rule.complex_ok``):
+    holomorphic and complex-linear maps, whose templates need no ``conj`` in the README's convention."""
+    for fn in fns:
+        RULES[fn] = dataclasses.replace(RULES[fn], complex_ok=True, complex_result=result)
 
 
 def declare(fn: object, rule: Rule) -> None:
@@ -451,10 +467,23 @@ defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoi
         linear="joint", view=True, shape=shapes.index, item=True)
 defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True, linear="joint")
 
-# abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch.
-_abs = lambda g, ans, x: (g * np.sign(x),)  # noqa: E731
+# abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch. Of a complex z,
+# d|z| = Re(conj(z) dz) / |z|: the cotangent is g conj(z) / |z| (0 at 0), the tangent Re(conj(z) dz) / |z|.
+def _abs_phase(ans: Sym, x: Sym) -> Sym:
+    return np.conj(x) / np.where(ans.eq(0.0), 1.0, ans)
+
+
+def _abs(g: Sym, ans: Sym, x: Sym) -> tuple[Sym]:
+    return (g * (_abs_phase(ans, x) if x.complex else np.sign(x)),)
+
+
+def _abs_forward(ans: Sym, dots: list, x: Sym) -> Sym:
+    return np.real(_abs_phase(ans, x) * dots[0]) if x.complex else dots[0] * np.sign(x)
+
+
 for _fn in (builtins.abs, numpy.abs, _math.fabs):
-    defrule(_fn, rule_name(_fn), _abs, elementwise=True, ints=_fn is builtins.abs)
+    defrule(_fn, rule_name(_fn), _abs, elementwise=True, ints=_fn is builtins.abs, forward=_abs_forward,
+            complex_ok=_fn is not _math.fabs, complex_result="never")
 
 # ----- elementwise functions shared by `math` and `numpy`: (g, ans, x, m) -> x_bar -----
 
@@ -555,6 +584,9 @@ NONDIFFERENTIABLE.update([
     operator.is_, operator.is_not, operator.contains,
 ])
 
+
+# piecewise constant on the reals only: on a complex z, sign(z) = z / |z| (refused there: ``complexity``)
+CONSTANT_ON_REALS: set[object] = {numpy.sign}
 
 # ----- augmented assignment on a name: `y *= v` is operator.imul(y, v), in place for arrays and lists -----
 

@@ -78,7 +78,7 @@ _UNARY = {
     "positive": lambda g, ans, x: g,
     "fabs": lambda g, ans, x: g * np.sign(x),
     "real": lambda g, ans, x: g,
-    "conj": lambda g, ans, x: g,
+    "conj": lambda g, ans, x: np.conj(g),  # (a complex cotangent is conjugated: README, Conventions)
     "nan_to_num": lambda g, ans, x: g * np.isfinite(x),
 }
 # (a complex value met in between: the tangent of its real part or conjugate is that of the tangent)

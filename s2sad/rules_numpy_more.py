@@ -3,7 +3,7 @@
 # when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
 # The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
 """More of NumPy: ``sinc``, layout (``rot90``, ``rollaxis``, ``hsplit``/``vsplit``/``dsplit``, ``ediff1d``,
-``meshgrid``, ``partition``, ``fft.fftshift``), ``gradient``, the ``nan*`` reductions, ``average`` with weights, ``trapezoid``, signals and
+``meshgrid``, ``partition``), ``gradient``, the ``nan*`` reductions, ``average`` with weights, ``trapezoid``, signals and
 polynomials (``convolve``, ``correlate``, ``polyval``, ``interp`` in the values), ``select``,
 ``cross`` along any axes, and ``math.prod``.
 
@@ -66,11 +66,6 @@ defrule(numpy.rollaxis, "numpy.rollaxis", lambda g, ans, x, axis, start=0: (rn.r
         diff=(0,), linear="joint")
 defrule(runtime_numpy.rollaxis_adjoint, "rollaxis_adjoint", lambda h, ans, g, x, axis, start: (
     np.rollaxis(h, axis, start), None, None, None), diff=(0,), zero=(1,), linear="joint")
-fft = _Namespace("np.fft", numpy.fft, scalar_out=False)
-defrule(numpy.fft.fftshift, "numpy.fft.fftshift", lambda g, ans, x, axes=None: (fft.ifftshift(g, axes),), diff=(0,),
-        linear="joint")
-defrule(numpy.fft.ifftshift, "numpy.fft.ifftshift", lambda g, ans, x, axes=None: (fft.fftshift(g, axes),), diff=(0,),
-        linear="joint")
 defrule(numpy.real_if_close, "numpy.real_if_close", lambda g, ans, a, tol=None: (g,), diff=(0,),
         linear="joint")  # (real input: the value itself; complex numbers are refused)
 

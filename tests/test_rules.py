@@ -12,6 +12,7 @@ import functools
 import math
 import operator
 
+import complex_cases
 import helper_cases
 import library_cases
 import numpy as np
@@ -384,6 +385,7 @@ EXPLICIT = explicit()
 EXPLICIT.update(library_cases.CASES)
 EXPLICIT.update(helper_cases.cases(C, spd))  # s2sad's own helpers, for derivatives of derivatives
 EXPLICIT.update(_odeint_cases() if sps else {})
+EXPLICIT.update(complex_cases.CASES)  # complex intermediates (numpy.fft, imag, angle, ...)
 
 
 def cases(name: str):
