@@ -255,13 +255,14 @@ class _Desugar:
         else_exits = loop is not None and _exits(s.orelse, True) != NEVER
         may_return = _exits_stmt(s, loop is not None) == MAYBE
         body_returns = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
+        returns = body_returns or any(isinstance(n, gast.Return) for b in s.orelse for n in _walk(b))
         out += self.loop(s, loop)
         if rest and else_exits:
             if body_returns:  # a `return` in the loop's body leaves this loop too
                 out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
             out.append(self.guard(rest, loop, s))
             return True
-        if self.returned and may_return and (rest or loop is not None):
+        if self.returned and may_return and returns and (rest or loop is not None):
             # a `return` inside the loop: leave the enclosing loop too (even where nothing
             # follows in its body), or skip the rest
             if loop is not None:
