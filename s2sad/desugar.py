@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import gast
 
-from .frontend import _at, _load
+from .frontend import _at, _load, all_nodes, child_nodes
 from .lower import _always_raises, _exposed_in_loop, _may_raise, _scope_loads, _stores, _surely_bound, _unsure
 
 __all__ = ["desugar", "comprehensions", "matches", "tries"]
@@ -41,7 +41,7 @@ class _Loop:
 
 def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
     """Rewrite ``tree`` in place so it has no early exits (see the module docstring)."""
-    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}  # all scopes: never shadow
+    taken = {n.id for n in all_nodes(tree) if isinstance(n, gast.Name)}  # all scopes: never shadow
     d = _Desugar(taken)
     body = tree.body
     if d.needs_result(body):
@@ -61,10 +61,15 @@ def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
 
 def _walk(node: gast.AST):
     """``gast.walk`` within one function: nested ``def`` and ``lambda`` have their own returns."""
-    yield node
-    if not isinstance(node, gast.FunctionDef | gast.Lambda):
-        for child in gast.iter_child_nodes(node):
-            yield from _walk(child)
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, _FUNCTIONS):
+            todo += reversed(child_nodes(n))
+
+
+_FUNCTIONS = (gast.FunctionDef, gast.Lambda)
 
 
 def _assign(name: str, value: gast.expr, like: gast.AST) -> gast.Assign:

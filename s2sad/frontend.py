@@ -30,7 +30,7 @@ import numpy as np
 from .errors import S2SADSyntaxError, SourceUnavailableError
 from .ir import UNKNOWN, Loc
 
-__all__ = ["Source", "parse_function", "source_lines", "forwarded", "MISSING", "DYNAMIC"]
+__all__ = ["Source", "parse_function", "source_lines", "forwarded", "MISSING", "DYNAMIC", "child_nodes", "all_nodes"]
 
 MISSING = object()  # a name that is neither local, closure, global nor builtin
 DYNAMIC = object()  # a closure cell whose contents are read only when the code runs
@@ -263,10 +263,20 @@ def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
         tree = module.body[0] if module and module.body else None
         if not isinstance(tree, gast.FunctionDef) or tree.name != fn.__code__.co_name:
             raise SourceUnavailableError(f"could not find the definition of {_describe(fn)} in {file}:{first}")
-        gast.increment_lineno(tree, first - 1)
+        _shift_lines(tree, first - 1)
     tree.decorator_list = []
     freevars = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     return Source(fn, tree, file, col_shift, freevars, dynamic_cells)
+
+
+def _shift_lines(tree: gast.AST, n: int) -> None:
+    """``gast.increment_lineno(tree, n)`` (a node without a line gets line ``n``), at half the cost."""
+    for node in all_nodes(tree):
+        attributes = node._attributes
+        if "lineno" in attributes:
+            node.lineno = (getattr(node, "lineno", 0) or 0) + n
+        if "end_lineno" in attributes:
+            node.end_lineno = (getattr(node, "end_lineno", 0) or 0) + n
 
 
 def _changed(fn: types.FunctionType, line: int) -> str:
@@ -448,6 +458,33 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
         type_comment=None, type_params=[],
     )
     return gast.copy_location(tree, lam)
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes(node)``, as a list (made faster: the front end walks whole trees)."""
+    out = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            out.append(value)
+        elif isinstance(value, list):
+            out += [v for v in value if isinstance(v, ast.AST)]
+    return out
+
+
+def all_nodes(tree: ast.AST) -> list[ast.AST]:
+    """The nodes ``ast.walk(tree)`` yields (``tree`` among them), in another order, at half the cost."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                todo.append(value)
+            elif isinstance(value, list):
+                todo += [v for v in value if isinstance(v, ast.AST)]
+    return out
 
 
 def _at(node: gast.AST, like: gast.AST) -> gast.AST:

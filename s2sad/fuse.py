@@ -95,9 +95,17 @@ def _counts(body: list[ir.Stmt]) -> tuple[Counter, Counter]:
     """How often each name is bound, and read, anywhere in ``body``."""
     binds, reads = Counter(), Counter()
     for s in ir.walk(body):
-        binds.update(ir.bound(s))
-        reads.update(ir.used(s))
+        _tally(binds, ir.bound(s))
+        _tally(reads, ir.used(s))
     return binds, reads
+
+
+def _tally(counter: Counter, names) -> Counter:
+    """``counter.update(names)`` for a few names (``update`` first asks whether they are a mapping: an
+    ``abc`` check that costs more than counting them)."""
+    for n in names:
+        counter[n] += 1
+    return counter
 
 
 def _pure(e: ir.Expr) -> bool:
@@ -414,7 +422,7 @@ class _Facts:
 
     def __init__(self, s: ir.Stmt) -> None:
         self.simple = isinstance(s, ir.Assign | ir.Return | ir.Do)  # no region
-        self.reads = Counter(ir.used(s))
+        self.reads = _tally(Counter(), ir.used(s))
         self.pure = self.simple and _pure(s.value)
         self.bound = ir.bound(s)
 
@@ -454,8 +462,9 @@ class _Block:
         self.impure: list[int] = []  # regions too
         for k, f in enumerate(self.facts):
             self.carried.update(n for n in f.reads if not self.binds[n])
-            self.binds.update(f.bound)
-            self.reads.update(f.reads)
+            _tally(self.binds, f.bound)
+            for n, times in f.reads.items():
+                self.reads[n] += times
             for n in f.reads:
                 self.read_at.setdefault(n, []).append(k)
             for b in f.bound:

@@ -486,7 +486,7 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
     shared (no pass changes an expression in place: they build new ones)."""
     out = []
     for s in stmts:
-        s = copy.copy(s)
+        s = _shallow(s)
         if isinstance(s, If):
             s.body, s.orelse = clone(s.body), clone(s.orelse)
             s.outs, s.yields = list(s.outs), (list(s.yields[0]), list(s.yields[1]))
@@ -495,6 +495,17 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
             s.carried, s.inits, s.nexts, s.results = list(s.carried), list(s.inits), list(s.nexts), list(s.results)
         out.append(s)
     return out
+
+
+def _shallow(s: Stmt) -> Stmt:
+    """``copy.copy(s)`` for the slotted statement classes (the copy module's generic path is slow)."""
+    slots = getattr(type(s), "__slots__", None)
+    if slots is None:
+        return copy.copy(s)
+    new = object.__new__(type(s))
+    for slot in slots:
+        object.__setattr__(new, slot, getattr(s, slot))
+    return new
 
 
 def walk(stmts: list[Stmt], into_loops: bool = True) -> Iterator[Stmt]:

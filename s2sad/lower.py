@@ -23,7 +23,7 @@ import numpy
 
 from . import ir, runtime
 from .closures import free_names, rename_free, stores
-from .frontend import Source, _imported, forwarded
+from .frontend import Source, _imported, all_nodes, child_nodes, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
 
@@ -67,13 +67,17 @@ def lower(src: Source, namer: Namer, free_inputs: tuple[str, ...] = ()) -> ir.Fu
     return _Lowering(src, namer).function(free_inputs)
 
 
+_OWN_SCOPES = (gast.FunctionDef, gast.Lambda, gast.ClassDef)
+
+
 def _scope(node: gast.AST, top: bool = True):
-    """The nodes of one function scope: nested ``def``/``lambda`` are yielded, not entered."""
-    yield node
-    if not top and isinstance(node, gast.FunctionDef | gast.Lambda | gast.ClassDef):
-        return
-    for child in gast.iter_child_nodes(node):
-        yield from _scope(child, False)
+    """The nodes of one function scope, depth first: nested ``def``/``lambda`` are yielded, not entered."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if (top and n is node) or not isinstance(n, _OWN_SCOPES):
+            todo += reversed(child_nodes(n))
 
 
 def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
@@ -94,17 +98,22 @@ def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
 def _loop_scope(node: gast.AST):
     """The nodes of one loop body: nested loops (lowered on their own, each with its own
     exit) and nested functions are yielded, not entered."""
-    yield node
-    if isinstance(node, gast.For | gast.While | gast.FunctionDef | gast.Lambda):
-        return
-    for child in gast.iter_child_nodes(node):
-        yield from _loop_scope(child)
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, _OWN_LOOPS):
+            todo += reversed(child_nodes(n))
 
 
-def _assigned_names(tree: gast.FunctionDef) -> list[str]:
-    """Locals in first-assignment order (Python scoping: assigned anywhere means local)."""
+_OWN_LOOPS = (gast.For, gast.While, gast.FunctionDef, gast.Lambda)
+
+
+def _assigned_names(tree: gast.FunctionDef, scope: list[gast.AST] | None = None) -> list[str]:
+    """Locals in first-assignment order (Python scoping: assigned anywhere means local); ``scope``:
+    ``list(_scope(tree))``, if at hand."""
     seen: dict[str, None] = {}
-    for node in _scope(tree):
+    for node in _scope(tree) if scope is None else scope:
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             seen.setdefault(node.id, None)
         elif isinstance(node, gast.FunctionDef) and node is not tree:
@@ -151,14 +160,15 @@ class _Lowering:
             kwarg=args.kwarg.id if args.kwarg else None,
         )
         # names declared `global`: each read is a read of the module's globals, each write a store there
-        self.globals_ = {n for s in _scope(src.tree) if isinstance(s, gast.Global) for n in s.names}
-        self.ordered_locals = [n for n in dict.fromkeys([*self.params.names(), *_assigned_names(src.tree)])
+        scope = list(_scope(src.tree))
+        self.globals_ = {n for s in scope if isinstance(s, gast.Global) for n in s.names}
+        self.ordered_locals = [n for n in dict.fromkeys([*self.params.names(), *_assigned_names(src.tree, scope)])
                                if n not in self.globals_]
         self.locals = set(self.ordered_locals)
-        for node in gast.walk(src.tree):
+        for node in all_nodes(src.tree):
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
-        self.stores = Counter(n.id for n in _scope(src.tree) if isinstance(n, gast.Name)
+        self.stores = Counter(n.id for n in scope if isinstance(n, gast.Name)
                               and isinstance(n.ctx, gast.Store) and n.id not in self.globals_)
         for p in self.params.names():
             self.env[p] = namer.claim(p)

@@ -14,7 +14,7 @@ import gast
 from . import ir
 from .closures import captures, cells
 from .desugar import comprehensions, desugar, matches, tries
-from .frontend import Source, parse_function
+from .frontend import Source, all_nodes, parse_function
 from .lower import lower
 from .naming import Namer
 from .simplify import simplify
@@ -52,4 +52,4 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 
 def _constructs(tree: gast.FunctionDef) -> set[type]:
     """The node types in ``tree`` below its own ``def``."""
-    return {type(n) for n in gast.walk(tree) if n is not tree}
+    return {type(n) for n in all_nodes(tree) if n is not tree}
