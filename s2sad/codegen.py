@@ -58,7 +58,7 @@ def statement(stmt: ir.Assign | ir.Do | ir.Return | ir.Del) -> str:
     v = stmt.value
     if isinstance(v, ir.Closure) and isinstance(v.node, ast.FunctionDef):
         return ast.unparse(v.node)  # the user's nested def, as written
-    if isinstance(v, ir.SetItem | ir.ListMethod):  # in place: the user's statement, then its new name
+    if isinstance(v, (ir.SetItem, ir.ListMethod)):  # in place: the user's statement, then its new name
         if isinstance(v, ir.SetItem):
             text = f"{ir.expr_str(ir.Subscript(v.base, v.index))} = {ir.expr_str(v.value)}"
             after = stmt.target

@@ -117,7 +117,7 @@ def library_value(value: object) -> bool:
     closure of that code (``dynamic_cells``): a module, or a callable of s2sad, NumPy, SciPy or the
     standard library (a ufunc, a builtin). Closures of one code may hold different ones
     (``make(np.tanh)``, ``make(np.sin)``), so such a transform is cached per ``library_cells``."""
-    if isinstance(value, types.ModuleType | np.ufunc | types.BuiltinFunctionType):
+    if isinstance(value, (types.ModuleType, np.ufunc, types.BuiltinFunctionType)):
         return True
     module = getattr(value, "__module__", None) or ""
     return callable(value) and module.split(".")[0] in ("s2sad", "numpy", "math", "builtins", "scipy", "operator")
@@ -149,7 +149,7 @@ def source_lines(fn: object) -> tuple[list[str], int]:
             "it again (higher-order derivatives) is not supported yet. Differentiate the original "
             "function (its __wrapped__ attribute).")
     if not isinstance(fn, types.FunctionType):
-        kind = ("a builtin or C-extension function" if isinstance(fn, types.BuiltinFunctionType | np.ufunc)
+        kind = ("a builtin or C-extension function" if isinstance(fn, (types.BuiltinFunctionType, np.ufunc))
                 else "a callable object" if callable(fn) else "not a function")
         raise SourceUnavailableError(
             f"s2sad transforms Python source, but {_describe(fn)} is {kind} "
@@ -383,10 +383,10 @@ def _imports_in(text: str) -> frozenset[str]:
     names, todo = set(), list(body)
     while todo:
         stmt = todo.pop()
-        if isinstance(stmt, ast.Import | ast.ImportFrom):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*")
-        elif not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            todo += [child for child in ast.iter_child_nodes(stmt) if isinstance(child, ast.stmt | ast.excepthandler)]
+        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            todo += [child for child in ast.iter_child_nodes(stmt) if isinstance(child, (ast.stmt, ast.excepthandler))]
     return frozenset(names)
 
 

@@ -117,8 +117,8 @@ def _pure(e: ir.Expr) -> bool:
             return False
         if any(k == "out" for k, _ in e.kwargs):
             return False
-    elif not isinstance(e, ir.Name | ir.Const | ir.Ref | ir.BinOp | ir.UnaryOp | ir.Compare | ir.Attr
-                        | ir.Subscript | ir.Slice | ir.Tuple):
+    elif not isinstance(e, (ir.Name, ir.Const, ir.Ref, ir.BinOp, ir.UnaryOp, ir.Compare, ir.Attr,
+                            ir.Subscript, ir.Slice, ir.Tuple)):
         return False
     return all(_pure(c) for c in ir.children(e))
 
@@ -205,7 +205,7 @@ class _Shapes:
     def dims(self, e: ir.Expr) -> tuple[int, ...] | None:
         """``e``'s concrete shape, where the analysis knows it (a shape-specific derivative)."""
         if isinstance(e, ir.Const):
-            return () if isinstance(e.value, int | float) else None
+            return () if isinstance(e.value, (int, float)) else None
         if isinstance(e, ir.Name):
             return self.an.dims.get(self.primal.get(e.id, e.id)) if self.known else None
         if isinstance(e, ir.UnaryOp) and e.op == "-":
@@ -217,7 +217,7 @@ class _Shapes:
 
     def of(self, e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
-            return "()" if isinstance(e.value, int | float) else None
+            return "()" if isinstance(e.value, (int, float)) else None
         if isinstance(e, ir.Name):
             n = self.primal.get(e.id, e.id)
             return "()" if n in self.an.scalars else self.an.shapes.get(n, n)
@@ -411,7 +411,7 @@ def _free_dead(body: list[ir.Stmt], names: set[str], shapes: _Shapes) -> None:
 
 
 def _ops(e: ir.Expr) -> int:
-    own = isinstance(e, ir.BinOp | ir.UnaryOp | ir.Call | ir.Compare | ir.Subscript)
+    own = isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Call, ir.Compare, ir.Subscript))
     return own + sum(_ops(c) for c in ir.children(e))
 
 
@@ -421,7 +421,7 @@ class _Facts:
     __slots__ = ("reads", "pure", "bound", "simple")
 
     def __init__(self, s: ir.Stmt) -> None:
-        self.simple = isinstance(s, ir.Assign | ir.Return | ir.Do)  # no region
+        self.simple = isinstance(s, (ir.Assign, ir.Return, ir.Do))  # no region
         self.reads = _tally(Counter(), ir.used(s))
         self.pure = self.simple and _pure(s.value)
         self.bound = ir.bound(s)

@@ -388,7 +388,7 @@ def _names_into(e: Expr, out: list[str]) -> None:
 
 def exprs(stmt: Stmt) -> Iterator[Expr]:
     """The expressions ``stmt`` itself evaluates (not those of statements nested in it)."""
-    if isinstance(stmt, Assign | Do | Return):
+    if isinstance(stmt, (Assign, Do, Return)):
         yield stmt.value
     elif isinstance(stmt, If):
         yield stmt.test
@@ -403,7 +403,7 @@ def exprs(stmt: Stmt) -> Iterator[Expr]:
 def map_exprs(stmts: list[Stmt], f) -> None:
     """Replace every expression ``e`` that ``stmts`` evaluate by ``f(e)`` (in place, through regions)."""
     for s in walk(stmts):
-        if isinstance(s, Assign | Do | Return):
+        if isinstance(s, (Assign, Do, Return)):
             s.value = f(s.value)
         elif isinstance(s, If):
             s.test = f(s.test)
@@ -550,7 +550,7 @@ def _is_flat_operand(e: Expr) -> bool:
         return True
     if isinstance(e, Starred):
         return isinstance(e.value, ATOMS)
-    if isinstance(e, Slice | Tuple):  # index expressions: x[1:n, ::2]
+    if isinstance(e, (Slice, Tuple)):  # index expressions: x[1:n, ::2]
         return all(_is_flat_operand(c) for c in children(e))
     return False
 
@@ -612,7 +612,7 @@ class _Verifier:
         elif isinstance(stmt, Assign):
             self.use(stmt.value, defined, stmt)
             self.bind(stmt.targets, defined, stmt)
-        elif isinstance(stmt, Do | Return):
+        elif isinstance(stmt, (Do, Return)):
             self.use(stmt.value, defined, stmt)
         elif isinstance(stmt, Del):
             for name in stmt.names:
@@ -673,7 +673,7 @@ def to_ast(e: Expr) -> ast.expr:
     if isinstance(e, Name):
         return ast.Name(e.id, ast.Load())
     if isinstance(e, Const):
-        if isinstance(e.value, int | float) and not isinstance(e.value, bool) and e.value < 0:
+        if isinstance(e.value, (int, float)) and not isinstance(e.value, bool) and e.value < 0:
             # a negative number is a unary minus: printed bare, `-1.5 ** 2` would be -(1.5 ** 2)
             return ast.UnaryOp(ast.USub(), ast.Constant(-e.value))
         return ast.Constant(e.value)

@@ -89,7 +89,7 @@ def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
             yield node
         elif isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
             yield node.target
-        elif node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
+        elif node is not tree and isinstance(node, (gast.FunctionDef, gast.Lambda)):
             own = {a.id for a in gast.walk(node.args) if isinstance(a, gast.Name)}
             own |= {n.id for n in _scope(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
             yield from (n for n in _scope_loads(node) if n.id not in own)
@@ -226,7 +226,7 @@ class _Lowering:
             self.with_stmt(node)
         elif isinstance(node, gast.Try):
             self.try_stmt(node)
-        elif isinstance(node, gast.For | gast.While):
+        elif isinstance(node, (gast.For, gast.While)):
             self.loop(node)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and self.list_method(node.value, node.targets[0]):
             pass
@@ -251,7 +251,7 @@ class _Lowering:
                 pass
             elif not isinstance(node.value, gast.Constant):
                 self.atom(node.value)  # kept for its side effects (print, ...)
-        elif isinstance(node, gast.Pass | gast.Global):
+        elif isinstance(node, (gast.Pass, gast.Global)):
             pass
         elif isinstance(node, gast.ClassDef):
             self.namespace_class(node)
@@ -264,7 +264,7 @@ class _Lowering:
             self.if_stmt(gast.copy_location(gast.If(gast.UnaryOp(gast.Not(), node.test), [fail], []), node))
         elif isinstance(node, gast.Delete):
             self.delete(node)
-        elif isinstance(node, gast.Import | gast.ImportFrom):
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):
             self.import_(node)
         else:
             raise self.unsupported(node)
@@ -371,7 +371,7 @@ class _Lowering:
             self.body.append(ir.Do(ir.Call(ref, args), self.loc))
         elif isinstance(target, gast.Name):
             self.body.append(ir.Assign(self.new_version(target.id), value, self.loc))
-        elif isinstance(target, gast.Tuple | gast.List):
+        elif isinstance(target, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in target.elts):
                 self.starred(target, self.to_atom(value, "tup"))
                 return
@@ -570,7 +570,7 @@ class _Lowering:
             exit_flag = last.test.id  # desugar's `if broke: break`
             body_nodes = body_nodes[:-1]
         for n in (m for b in body_nodes for m in _loop_scope(b)):
-            if isinstance(n, gast.Break | gast.Continue | gast.Return):
+            if isinstance(n, (gast.Break, gast.Continue, gast.Return)):
                 raise self.src.syntax_error("internal: early exit left after desugaring", n)
         assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())
         later = self.loaded_after(node)
@@ -648,7 +648,7 @@ class _Lowering:
         else through ``sequence`` (a list, tuple or array itself; a dict's keys, a dict view or an
         iterator as a list), so that element reads are differentiated like ``xs[k]``."""
         seq = self.atom(node)
-        if isinstance(node, gast.List | gast.Tuple) and isinstance(seq, ir.Name):
+        if isinstance(node, (gast.List, gast.Tuple)) and isinstance(seq, ir.Name):
             return seq
         fn = ir.Ref(("sequence",), runtime.sequence, helper=True)
         return self.emit(ir.Call(fn, [seq]), f"{node.id}_seq" if isinstance(node, gast.Name) else "seq")
@@ -772,7 +772,7 @@ class _Lowering:
             return ir.BinOp(_BINOPS[type(node.op)], self.atom(node.left), self.atom(node.right))
         if isinstance(node, gast.UnaryOp):
             operand = self.atom(node.operand)
-            if isinstance(operand, ir.Const) and isinstance(node.op, gast.USub | gast.UAdd):
+            if isinstance(operand, ir.Const) and isinstance(node.op, (gast.USub, gast.UAdd)):
                 return ir.Const(-operand.value if isinstance(node.op, gast.USub) else operand.value)
             return ir.UnaryOp(_UNARYOPS[type(node.op)], operand)
         if isinstance(node, gast.Compare):
@@ -792,7 +792,7 @@ class _Lowering:
             return self.call(node)
         if isinstance(node, gast.Subscript):
             return ir.Subscript(self.atom(node.value), self.index(node.slice))
-        if isinstance(node, gast.Tuple | gast.List) and any(isinstance(e, gast.Starred) for e in node.elts):
+        if isinstance(node, (gast.Tuple, gast.List)) and any(isinstance(e, gast.Starred) for e in node.elts):
             return self.joined(node)
         if isinstance(node, gast.Tuple):
             return ir.Tuple([self.atom(e) for e in node.elts])
@@ -1042,7 +1042,7 @@ def _surely_bound(stmts: list[gast.stmt]) -> set[str]:
         if isinstance(s, gast.If):
             then, orelse = _surely_bound(s.body), _surely_bound(s.orelse)
             out |= orelse if _always_raises(s.body) else then if _always_raises(s.orelse) else then & orelse
-        elif isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign):
+        elif isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
             out |= {n.id for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     return out
@@ -1087,10 +1087,10 @@ def _may_raise(s: gast.stmt) -> bool:
     if isinstance(s, gast.Pass):
         return False
     if isinstance(s, gast.Assign):
-        return not (all(isinstance(t, gast.Name) for t in s.targets) and isinstance(s.value, gast.Constant | gast.Name))
+        return not (all(isinstance(t, gast.Name) for t in s.targets) and isinstance(s.value, (gast.Constant, gast.Name)))
     if isinstance(s, gast.If):
         test = s.test.operand if isinstance(s.test, gast.UnaryOp) and isinstance(s.test.op, gast.Not) else s.test
-        return not isinstance(test, gast.Name | gast.Constant) or any(map(_may_raise, s.body + s.orelse))
+        return not isinstance(test, (gast.Name, gast.Constant)) or any(map(_may_raise, s.body + s.orelse))
     return not _catches_all(s)
 
 
@@ -1114,7 +1114,7 @@ def _unsure(stmts: list[gast.stmt]) -> set[str]:
             continue
         if isinstance(s, gast.If):
             out |= _unsure(s.body) | _unsure(s.orelse)
-        elif isinstance(s, gast.For | gast.While | gast.With | gast.Try):
+        elif isinstance(s, (gast.For, gast.While, gast.With, gast.Try)):
             out |= _stores([s])
     return out
 

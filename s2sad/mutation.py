@@ -327,7 +327,7 @@ def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
     that is not statically immutable (a number, an item of an array or a tuple rebinds; an array or a
     list changes)."""
     v = s.value
-    if isinstance(v, ir.SetItem | ir.ListMethod):
+    if isinstance(v, (ir.SetItem, ir.ListMethod)):
         return v.base.id
     if _inplace_op(v) and isinstance(v.args[0], ir.Name):
         name = v.args[0].id
@@ -438,7 +438,7 @@ class _Points:
         p = self.an.prims.get(id(s))
         kind = p.kind if p else None
         names = list(ir.names_read(v))
-        if isinstance(v, ir.List | ir.Compare) or calls(v, _INDEX_ARRAYS) or (
+        if isinstance(v, (ir.List, ir.Compare)) or calls(v, _INDEX_ARRAYS) or (
                 calls(v, (numpy.array, numpy.asarray)) and _advanced(v.args[0], self.advanced)):
             self.advanced.update(s.targets)  # (np.array of a list of indices or a mask, np.arange, ...)
         if isinstance(v, ir.Subscript) and _advanced(v.index, self.advanced):
@@ -534,7 +534,7 @@ def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
 
 def _viewed(v: ir.Expr) -> ir.Expr:
     """The operand a view expression looks into (not its index or shape arguments)."""
-    if isinstance(v, ir.Subscript | ir.Attr):
+    if isinstance(v, (ir.Subscript, ir.Attr)):
         return v.value
     if isinstance(v.func, ir.Attr):
         return v.func.value

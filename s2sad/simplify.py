@@ -77,11 +77,11 @@ class _Simplifier:
                     seen[key] = stmt.target
                 if isinstance(value, ir.Tuple):
                     tuples[stmt.target] = value.items
-                if stmt.target in self.temps and isinstance(value, ir.Name | ir.Const):
+                if stmt.target in self.temps and isinstance(value, (ir.Name, ir.Const)):
                     self.subst[stmt.target] = value
                     continue
                 stmt = ir.Assign(stmt.target, value, stmt.loc)
-            elif isinstance(stmt, ir.Assign | ir.Do | ir.Return):
+            elif isinstance(stmt, (ir.Assign, ir.Do, ir.Return)):
                 stmt.value = self.sub(stmt.value)
             out.append(stmt)
         return out
@@ -157,7 +157,7 @@ def _hashable(v: object) -> bool:
 
 def _key(e: ir.Expr) -> object:
     """A hashable key equal for two pure expressions that must compute the same value."""
-    if isinstance(e, ir.BinOp | ir.Compare):
+    if isinstance(e, (ir.BinOp, ir.Compare)):
         parts = (_atom_key(e.left), _atom_key(e.right))
         return None if None in parts else (type(e).__name__, e.op, *parts)
     if isinstance(e, ir.UnaryOp):
@@ -232,7 +232,7 @@ class _TupleGraph:
                     self.read(v.value, ("index", index))
                 else:
                     self.read(v)
-        elif isinstance(s, ir.Do | ir.Return):
+        elif isinstance(s, (ir.Do, ir.Return)):
             self.read(s.value)
         elif isinstance(s, ir.If):
             self.read(s.test)
