@@ -128,6 +128,8 @@ class Mutation:
 
     def written(self, name: str) -> bool:
         """May a write change ``name``'s memory (also as an older iteration's object)?"""
+        if not self.writes:
+            return False
         r = self.reaches(name)
         r |= {self.aged(h) for h in r}
         return any(self.hit(w) & r for w in self.writes)
@@ -205,8 +207,10 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
     """``(Mutation, None)``, or ``(Mutation, (write, error))`` for the first write the checks refuse."""
     points = _Points(analysis, params, calls_alias=True)
     m, views, defs, reads = points.run(body)
-    firm_points = _Points(analysis, params, calls_alias=False)  # calls return fresh memory
-    firm = firm_points.run(body)[0]
+    firm_points = points  # calls return fresh memory (the same analysis where no call of a function value met it)
+    if points.aliased:
+        firm_points = _Points(analysis, params, calls_alias=False)
+    firm = firm_points.run(body)[0] if firm_points is not points else m
     external = {r for n in [*params, *firm_points.external] for r in firm.mem(n)}
     copied = []  # `x op= v` on an input: computed into a new array, the input left as it was
     for w in m.writes:
@@ -343,6 +347,7 @@ class _Points:
         self.an = analysis
         self.params = params
         self.calls_alias = calls_alias  # a user function may return (part of) an argument
+        self.aliased = False  # ``calls_alias`` made a call's result share memory with its arguments
         self.summary = summary  # finding a function's effects: a writer call (np.copyto) is a write
         self.origin: dict[str, str] = {}  # a view -> the name it looks into
         self.external: set[str] = set()
@@ -489,6 +494,7 @@ class _Points:
         m, summary = self.m, call_effects(p, self.an)
         if summary is None:  # a function value: its writes are checked when it is called
             returned = names if self.calls_alias else []
+            self.aliased |= self.calls_alias
         else:
             written, returned, m.calls[id(s)] = summary
             if written:
