@@ -166,12 +166,12 @@ def _fold_ones(e: ir.Expr) -> ir.Expr:
         positive = _without_sign(right) if e.op in ("+", "-") else None
         if positive is not None:
             return ir.BinOp("-" if e.op == "+" else "+", left, positive)
-        return ir.BinOp(e.op, left, right)
+        return e if left is e.left and right is e.right else ir.BinOp(e.op, left, right)
     if isinstance(e, ir.UnaryOp):
         operand = _fold_ones(e.operand)
         if e.op == "-" and isinstance(operand, ir.Const) and type(operand.value) is float:
             return ir.Const(-operand.value)
-        return ir.UnaryOp(e.op, operand)
+        return e if operand is e.operand else ir.UnaryOp(e.op, operand)
     return ir.map_children(e, _fold_ones)
 
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Union
@@ -438,11 +440,14 @@ def rename_expr(e: Expr, mapping: dict[str, str]) -> Expr:
 
 
 def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
-    """``e`` with each local name in ``subst`` replaced by its expression."""
+    """``e`` with each local name in ``subst`` replaced by its expression (``e`` itself where it reads none:
+    expressions are never changed in place, so they may be shared)."""
     if not subst:
         return e
     if isinstance(e, Name):
         return subst.get(e.id, e)
+    if not any(n in subst for n in names_read(e)):
+        return e
     return map_children(e, lambda c: substitute(c, subst))
 
 
@@ -498,14 +503,16 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
 
 
 def _shallow(s: Stmt) -> Stmt:
-    """``copy.copy(s)`` for the slotted statement classes (the copy module's generic path is slow)."""
-    slots = getattr(type(s), "__slots__", None)
-    if slots is None:
-        return copy.copy(s)
-    new = object.__new__(type(s))
-    for slot in slots:
-        object.__setattr__(new, slot, getattr(s, slot))
-    return new
+    """``copy.copy(s)`` for the statement classes (the copy module's generic path is slow): the class
+    called with the statement's fields."""
+    fields = _FIELDS.get(type(s))
+    if fields is None:
+        getter = operator.attrgetter(*(f.name for f in dataclasses.fields(s)))
+        fields = _FIELDS[type(s)] = getter if len(dataclasses.fields(s)) > 1 else lambda s: (getter(s),)
+    return type(s)(*fields(s))
+
+
+_FIELDS: dict[type, Callable] = {}
 
 
 def walk(stmts: list[Stmt], into_loops: bool = True) -> Iterator[Stmt]:

@@ -68,12 +68,17 @@ def _shift_columns(code: types.CodeType, by: int) -> types.CodeType:
             delta, i = _signed(data, i)
         elif kind >= 10:  # one line
             delta, col, end_col, i = kind - 10, data[i], data[i + 1], i + 2
-        else:  # short form
+        else:  # short form (most entries: on the line before, starting at column `by` or more, it stays short)
             col = kind * 8 + ((data[i] >> 4) & 7)
             end_col, i = col + (data[i] & 15), i + 1
+            if col >= by and line > 1:
+                col -= by
+                out += bytes((0x80 | (col >> 3) << 3 | head & 7, (col & 7) << 4 | (data[i - 1] & 15)))
+                continue
         line += delta
         if line > 1:  # (the factory's `def`)
-            col, end_col = (max(c - by, 0) if c >= 0 else c for c in (col, end_col))
+            col = col - by if col >= by else min(col, 0)
+            end_col = end_col - by if end_col >= by else min(end_col, 0)
         _entry(out, head & 7, kind, delta, end, col, end_col)
     consts = tuple(_shift_columns(c, by) if isinstance(c, types.CodeType) else c for c in code.co_consts)
     return code.replace(co_linetable=bytes(out), co_consts=consts)
