@@ -72,7 +72,7 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     result = ir.Tuple([out, ir.Tuple(grads)]) if with_value else ir.Tuple(grads)
     backward = [ir.Assign(seed, seed_value, loc), *pullback, ir.Return(result)]
     body = [*forward, *backward]
-    binds, _ = _counts(body)  # the passes below bind nothing new
+    binds, _ = _counts(body, reads=False)  # the passes below bind nothing new
     # values are rewritten in the pullback only: the user's own code keeps its meaning
     _propagate_constants(backward, names, binds)
     shapes = _Shapes(analysis, bars, known_shapes)
@@ -91,13 +91,14 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
 # ----- name bookkeeping on non-SSA code -----
 
 
-def _counts(body: list[ir.Stmt]) -> tuple[Counter, Counter]:
-    """How often each name is bound, and read, anywhere in ``body``."""
-    binds, reads = Counter(), Counter()
+def _counts(body: list[ir.Stmt], reads: bool = True) -> tuple[Counter, Counter]:
+    """How often each name is bound, and read (unless not ``reads``), anywhere in ``body``."""
+    binds, read = Counter(), Counter()
     for s in ir.walk(body):
         _tally(binds, ir.bound(s))
-        _tally(reads, ir.used(s))
-    return binds, reads
+        if reads:
+            _tally(read, ir.used(s))
+    return binds, read
 
 
 def _tally(counter: Counter, names) -> Counter:
@@ -120,7 +121,10 @@ def _pure(e: ir.Expr) -> bool:
     elif not isinstance(e, (ir.Name, ir.Const, ir.Ref, ir.BinOp, ir.UnaryOp, ir.Compare, ir.Attr,
                             ir.Subscript, ir.Slice, ir.Tuple)):
         return False
-    return all(_pure(c) for c in ir.children(e))
+    for c in ir.children(e):
+        if not _pure(c):
+            return False
+    return True
 
 
 def _pure_callable(fn: object) -> bool:

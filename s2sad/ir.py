@@ -741,7 +741,64 @@ def boolean_valued(e: Expr) -> bool:
 def expr_str(e: Expr) -> str:
     if isinstance(e, Closure) and isinstance(e.node, ast.FunctionDef):
         return f"<def {e.node.name}, capturing {', '.join(map(expr_str, e.captured)) or 'nothing'}>"
-    return ast.unparse(to_ast(e))
+    try:
+        return _text(e, _TEST)
+    except _Unusual:
+        return ast.unparse(to_ast(e))
+
+
+# ``ast.unparse``'s precedences (``ast._Precedence``): an operand is parenthesised where its context asks
+# for more than its own
+_TEST, _NOT, _CMP, _FACTOR, _POWER, _ATOM = 4, 7, 8, 15, 16, 18
+_OPERATOR_PRECEDENCE = {"|": 9, "^": 10, "&": 11, "<<": 12, ">>": 12, "+": 13, "-": 13, "*": 14, "/": 14, "//": 14,
+                        "%": 14, "@": 14, "**": _POWER}
+_INFINITE = (float("inf"), float("-inf"))
+
+
+class _Unusual(Exception):
+    """An expression ``_text`` leaves to ``ast.unparse``."""
+
+
+def _text(e: Expr, context: int) -> str:
+    """``ast.unparse(to_ast(e))`` for ``e`` in a context of precedence ``context``, without building the
+    syntax tree (for the expressions printing meets most; ``_Unusual`` for the others)."""
+    kind = type(e)
+    if kind is Name:
+        return e.id
+    if kind is BinOp and e.op in _OPERATOR_PRECEDENCE:
+        own = _OPERATOR_PRECEDENCE[e.op]
+        left, right = (own + 1, own) if e.op == "**" else (own, own + 1)
+        text = f"{_text(e.left, left)} {e.op} {_text(e.right, right)}"
+        return f"({text})" if context > own else text
+    if kind is Const:
+        value = e.value
+        if (type(value) not in (float, int, bool, str) and value is not None) or value != value or value in _INFINITE:
+            raise _Unusual  # (infinities, nan, complex numbers, bytes, ...)
+        if type(value) in (int, float) and value < 0:
+            return f"(-{-value!r})" if context > _FACTOR else f"-{-value!r}"
+        return repr(value)
+    if kind is Call:
+        args = [_text(a, _TEST) for a in e.args]
+        args += [f"{k}={_text(v, _TEST)}" if k is not None else f"**{_text(v, _TEST)}" for k, v in e.kwargs]
+        return f"{_text(e.func, _ATOM)}({', '.join(args)})"
+    if kind is Ref:
+        return ".".join(e.path)
+    if kind is UnaryOp:
+        own = _NOT if e.op == "not" else _FACTOR
+        text = f"{e.op}{' ' if own == _NOT else ''}{_text(e.operand, own)}"
+        return f"({text})" if context > own else text
+    if kind is Attr:
+        if isinstance(e.value, Const):
+            raise _Unusual
+        return f"{_text(e.value, _ATOM)}.{e.attr}"
+    if kind is Subscript and not isinstance(e.index, (Slice, Tuple)):
+        return f"{_text(e.value, _ATOM)}[{_text(e.index, _TEST)}]"
+    if kind is Compare:
+        text = f"{_text(e.left, _CMP + 1)} {e.op} {_text(e.right, _CMP + 1)}"
+        return f"({text})" if context > _CMP else text
+    if kind is Starred:
+        return f"*{_text(e.value, 9)}"
+    raise _Unusual
 
 
 def _stmt_line(stmt: Stmt) -> str:
