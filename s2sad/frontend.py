@@ -257,26 +257,28 @@ def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
         dedented = textwrap.dedent(text)
         col_shift = _indent(text) - _indent(dedented)
         try:
-            module = gast.parse(dedented)
+            module = gast.parse("\n" * (first - 1) + dedented)  # (parsed at its lines)
         except SyntaxError:
             module = None
         tree = module.body[0] if module and module.body else None
         if not isinstance(tree, gast.FunctionDef) or tree.name != fn.__code__.co_name:
             raise SourceUnavailableError(f"could not find the definition of {_describe(fn)} in {file}:{first}")
-        _shift_lines(tree, first - 1)
+        _place_handler_names(tree, first - 1)
     tree.decorator_list = []
     freevars = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     return Source(fn, tree, file, col_shift, freevars, dynamic_cells)
 
 
-def _shift_lines(tree: gast.AST, n: int) -> None:
-    """``gast.increment_lineno(tree, n)`` (a node without a line gets line ``n``), at half the cost."""
-    for node in all_nodes(tree):
-        attributes = node._attributes
-        if "lineno" in attributes:
-            node.lineno = (getattr(node, "lineno", 0) or 0) + n
-        if "end_lineno" in attributes:
-            node.end_lineno = (getattr(node, "end_lineno", 0) or 0) + n
+def _place_handler_names(tree: gast.AST, line: int) -> None:
+    """The name of ``except E as name`` (the one node gast makes without a position) at ``line``: where
+    parsing the text alone and moving every node ``line`` lines down (``gast.increment_lineno``) put it."""
+    todo = [tree]
+    while todo:
+        for child in child_nodes(todo.pop()):
+            if isinstance(child, gast.ExceptHandler) and isinstance(child.name, gast.Name):
+                child.name.lineno = child.name.end_lineno = line
+            if not isinstance(child, gast.expr):  # (no statement lies inside an expression)
+                todo.append(child)
 
 
 def _changed(fn: types.FunctionType, line: int) -> str:
