@@ -59,13 +59,14 @@ def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
     return tree
 
 
-def _walk(node: gast.AST):
-    """``gast.walk`` within one function: nested ``def`` and ``lambda`` have their own returns."""
+def _walk(node: gast.AST, statements: bool = False):
+    """``gast.walk`` within one function: nested ``def`` and ``lambda`` have their own returns. With
+    ``statements``, not into expressions (where no statement lies)."""
     todo = [node]
     while todo:
         n = todo.pop()
         yield n
-        if not isinstance(n, _FUNCTIONS):
+        if not isinstance(n, _FUNCTIONS) and not (statements and isinstance(n, gast.expr)):
             todo += reversed(child_nodes(n))
 
 
@@ -162,7 +163,7 @@ class _Desugar:
 
     def needs_result(self, body: list[gast.stmt]) -> bool:
         """True when some ``return`` is not the function's last top-level statement."""
-        returns = [n for s in body for n in _walk(s) if isinstance(n, gast.Return)]
+        returns = [n for s in body for n in _walk(s, statements=True) if isinstance(n, gast.Return)]
         return bool(returns) and not (len(returns) == 1 and body[-1] is returns[0])
 
     def block(self, stmts: list[gast.stmt], loop: _Loop | None, top: bool = False) -> list[gast.stmt]:
