@@ -248,17 +248,21 @@ def bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str,
     return bindings
 
 
-def _helper_refs(fn: ir.Function):
+def _helper_refs(fn: ir.Function) -> list[ir.Ref]:
+    out: list[ir.Ref] = []
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Function):
-            yield from _helper_refs(stmt)
+            out += _helper_refs(stmt)
         else:
             for e in ir.exprs(stmt):
-                yield from _refs_in(e)
+                _refs_in(e, out)
+    return out
 
 
-def _refs_in(e: ir.Expr):
-    if isinstance(e, ir.Ref) and e.helper:
-        yield e
+def _refs_in(e: ir.Expr, out: list[ir.Ref]) -> None:
+    if type(e) is ir.Ref:
+        if e.helper:
+            out.append(e)
+        return
     for c in ir.children(e):
-        yield from _refs_in(c)
+        _refs_in(c, out)

@@ -165,7 +165,8 @@ class _Lowering:
         self.ordered_locals = [n for n in dict.fromkeys([*self.params.names(), *_assigned_names(src.tree, scope)])
                                if n not in self.globals_]
         self.locals = set(self.ordered_locals)
-        for node in all_nodes(src.tree):
+        nested = [m for n in scope if n is not src.tree and isinstance(n, _OWN_SCOPES) for m in all_nodes(n)]
+        for node in [*scope, *nested]:  # (every node of the tree)
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
         self.stores = Counter(n.id for n in scope if isinstance(n, gast.Name)
