@@ -88,7 +88,8 @@ def _all_reads(fn: ir.Function) -> Counter:
         if isinstance(s, ir.Function):
             names.update(_all_reads(s))
         for e in ir.exprs(s):
-            names.update(ir.names_read(e))
+            for n in ir.names_read(e):  # (not ``update``: it asks first whether they are a mapping)
+                names[n] = names.get(n, 0) + 1
     return names
 
 

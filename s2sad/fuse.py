@@ -105,7 +105,7 @@ def _tally(counter: Counter, names) -> Counter:
     """``counter.update(names)`` for a few names (``update`` first asks whether they are a mapping: an
     ``abc`` check that costs more than counting them)."""
     for n in names:
-        counter[n] += 1
+        counter[n] = counter.get(n, 0) + 1
     return counter
 
 

@@ -350,7 +350,7 @@ _CHILDREN: dict[type, Callable] = {
     BinOp: lambda e: (e.left, e.right),
     Compare: lambda e: (e.left, e.right),
     UnaryOp: lambda e: (e.operand,),
-    Call: lambda e: (e.func, *e.args, *(v for _, v in e.kwargs)),
+    Call: lambda e: (e.func, *e.args, *[v for _, v in e.kwargs]) if e.kwargs else (e.func, *e.args),
     Attr: lambda e: (e.value,),
     Starred: lambda e: (e.value,),
     Subscript: lambda e: (e.value, e.index),
