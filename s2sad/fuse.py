@@ -112,6 +112,8 @@ def _tally(counter: Counter, names) -> Counter:
 def _pure(e: ir.Expr) -> bool:
     """``e`` has no effect but its value: arithmetic, reads, literals, calls of NumPy, ``math``
     and builtin functions (not ``print``), of array methods and of s2sad's helpers that only compute."""
+    if type(e) in _ATOMS:
+        return True
     if isinstance(e, ir.Call):
         method = isinstance(e.func, ir.Attr) and e.func.attr in METHODS  # an array method: x.sum(axis=0)
         if not (method or (isinstance(e.func, ir.Ref) and _pure_callable(e.func.value))):
@@ -125,6 +127,9 @@ def _pure(e: ir.Expr) -> bool:
         if not _pure(c):
             return False
     return True
+
+
+_ATOMS = frozenset(ir.ATOMS)
 
 
 def _pure_callable(fn: object) -> bool:
@@ -393,6 +398,8 @@ def _free_dead(body: list[ir.Stmt], names: set[str], shapes: _Shapes) -> None:
     """After the statement of ``body`` (not of a region) that reads a temporary array for the last time,
     ``del`` it; only names the body itself binds before (bound on every path) and no later statement
     binds again, where more than the return follows."""
+    if not shapes.known or not any(shapes.an.dims.values()):
+        return  # no array of known shape: nothing to free
     last_read: dict[str, int] = {}
     last_bound: dict[str, int] = {}
     surely = {t: i for i, s in reversed(list(enumerate(body))) if isinstance(s, ir.Assign) for t in s.targets}
