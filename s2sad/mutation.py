@@ -358,6 +358,7 @@ class _Points:
         placed: dict[tuple[str, str], set[int]] = {}
         fresh: dict[str, tuple[int, ...]] = {}
         self.bound: set[str] = set()  # names assigned in some round (before that, a name holds nothing yet)
+        self.looped = False
         while True:
             size = sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound)
             self.m = Mutation(points, contains, placed, fresh)
@@ -366,6 +367,11 @@ class _Points:
             self.defs = {p: (-1, ()) for p in self.params}
             self.visit(body, (), ())
             if sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound) == size:
+                return self.m, self.views, self.defs, self.reads
+            if not self.looped and not self.m.writes:
+                # settled in one round: without loops every name is visited after the statement binding it,
+                # and without writes what memory holds changes only where it is made, so another round
+                # would find the same
                 return self.m, self.views, self.defs, self.reads
 
     def flow(self, target: str, sources) -> None:
@@ -406,6 +412,7 @@ class _Points:
                     self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
+                self.looped = True
                 inner = (*loops, id(s))
                 for c, i, n in zip(s.carried, s.inits, s.nexts):  # (what an iteration made is older in the next)
                     self.defs[c] = (m.order[id(s)] + 0.5, inner)  # re-bound at the start of each iteration
