@@ -39,9 +39,11 @@ class _Loop:
     skipped: str | None  # set by `continue` where code after it needs guarding
 
 
-def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
-    """Rewrite ``tree`` in place so it has no early exits (see the module docstring)."""
-    taken = {n.id for n in all_nodes(tree) if isinstance(n, gast.Name)}  # all scopes: never shadow
+def desugar(tree: gast.FunctionDef, taken: set[str] | None = None) -> gast.FunctionDef:
+    """Rewrite ``tree`` in place so it has no early exits (see the module docstring). ``taken``: the
+    names in ``tree``, where the caller has them."""
+    if taken is None:
+        taken = {n.id for n in all_nodes(tree) if isinstance(n, gast.Name)}  # all scopes: never shadow
     d = _Desugar(taken)
     body = tree.body
     if d.needs_result(body):

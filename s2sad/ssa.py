@@ -24,6 +24,7 @@ __all__ = ["lowered_ir"]
 
 _COMPREHENSIONS = {gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp}
 _TRIES = {gast.Try, *([gast.TryStar] if hasattr(gast, "TryStar") else [])}
+_REWRITTEN = {gast.Match, gast.FunctionDef, gast.Lambda, *_COMPREHENSIONS}  # (the passes run before desugaring)
 
 
 def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynamic_cells: bool = False
@@ -32,7 +33,10 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
     nonlocal, capture and try passes run only on functions that have such constructs (a pass with nothing to
     do is not run: each walks the whole tree)."""
     src = parse_function(fn, dynamic_cells)
-    present = _constructs(src.tree)
+    nodes = all_nodes(src.tree)
+    present = {type(n) for n in nodes if n is not src.tree}
+    # the names desugaring must not shadow, read from this walk where no pass below rewrites the tree first
+    taken = None if present & _REWRITTEN else {n.id for n in nodes if isinstance(n, gast.Name)}
     tree = matches(src.tree, src) if gast.Match in present else src.tree
     if present & _COMPREHENSIONS:
         tree = comprehensions(tree, src)
@@ -41,7 +45,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
         tree = cells(tree, src)
     if present & {gast.FunctionDef, gast.Lambda}:
         tree = captures(tree, src)
-    desugar(tree)
+    desugar(tree, taken)
     if present & _TRIES:
         tries(tree, src)
     namer = Namer()
