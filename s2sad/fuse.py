@@ -101,7 +101,7 @@ def _counts(body: list[ir.Stmt], reads: bool = True) -> tuple[Counter, Counter]:
     return binds, read
 
 
-def _tally(counter: Counter, names) -> Counter:
+def _tally(counter: dict[str, int], names) -> dict[str, int]:
     """``counter.update(names)`` for a few names (``update`` first asks whether they are a mapping: an
     ``abc`` check that costs more than counting them)."""
     for n in names:
@@ -433,7 +433,7 @@ class _Facts:
 
     def __init__(self, s: ir.Stmt) -> None:
         self.simple = isinstance(s, (ir.Assign, ir.Return, ir.Do))  # no region
-        self.reads = _tally(Counter(), ir.used(s))
+        self.reads: dict[str, int] = _tally({}, ir.used(s))
         self.pure = self.simple and _pure(s.value)
         self.bound = ir.bound(s)
 

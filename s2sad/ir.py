@@ -452,23 +452,33 @@ def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
 
 
 def map_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
-    """``e`` with ``f`` applied to each direct sub-expression (a new node; ``e`` is unchanged)."""
+    """``e`` with ``f`` applied to each direct sub-expression (a new node, or ``e`` itself where ``f``
+    changed none of them: expressions are never changed in place; ``e`` is unchanged)."""
     if isinstance(e, ATOMS):
         return e
     if isinstance(e, BinOp):
-        return BinOp(e.op, f(e.left), f(e.right))
+        left, right = f(e.left), f(e.right)
+        return e if left is e.left and right is e.right else BinOp(e.op, left, right)
     if isinstance(e, Compare):
-        return Compare(e.op, f(e.left), f(e.right))
+        left, right = f(e.left), f(e.right)
+        return e if left is e.left and right is e.right else Compare(e.op, left, right)
     if isinstance(e, UnaryOp):
-        return UnaryOp(e.op, f(e.operand))
+        operand = f(e.operand)
+        return e if operand is e.operand else UnaryOp(e.op, operand)
     if isinstance(e, Call):
-        return Call(f(e.func), [f(a) for a in e.args], [(k, f(v)) for k, v in e.kwargs])
+        func, args, kwargs = f(e.func), [f(a) for a in e.args], [(k, f(v)) for k, v in e.kwargs]
+        if func is e.func and all(map(operator.is_, args, e.args)) \
+                and all(v is old for (_, v), (_, old) in zip(kwargs, e.kwargs)):
+            return e
+        return Call(func, args, kwargs)
     if isinstance(e, Attr):
-        return Attr(f(e.value), e.attr)
+        value = f(e.value)
+        return e if value is e.value else Attr(value, e.attr)
     if isinstance(e, Starred):
         return Starred(f(e.value))
     if isinstance(e, Subscript):
-        return Subscript(f(e.value), f(e.index))
+        value, index = f(e.value), f(e.index)
+        return e if value is e.value and index is e.index else Subscript(value, index)
     if isinstance(e, Slice):
         return Slice(*(None if p is None else f(p) for p in (e.lower, e.upper, e.step)))
     if isinstance(e, Tuple):
