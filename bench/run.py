@@ -53,9 +53,10 @@ MEMORY_FLOOR = 4096  # bytes: a hand-written peak below this (scalar workloads) 
 PEERS = ("autograd", "jax", "jax.jit", "torch")
 
 
-def rebind(fn, np_module, math_module):
-    """``fn``'s code with ``np`` and ``math`` bound to a peer's modules (and so the helpers of its module it calls)."""
-    g = dict(fn.__globals__, np=np_module, math=math_module)
+def rebind(fn, np_module, math_module, sl_module=None):
+    """``fn``'s code with ``np``, ``math`` and ``sl`` (``scipy.linalg``) bound to a peer's modules (and so the
+    helpers of its module it calls)."""
+    g = dict(fn.__globals__, np=np_module, math=math_module, sl=sl_module)
     for name, value in fn.__globals__.items():
         if isinstance(value, types.FunctionType) and value.__module__ == fn.__module__:
             g[name] = types.FunctionType(value.__code__, g, value.__name__, value.__defaults__, value.__closure__)
@@ -73,15 +74,29 @@ def torch_numpy(torch):
         return lambda x, axis=None, keepdims=False: f(x) if axis is None else f(x, dim=axis, keepdim=keepdims)
 
     return types.SimpleNamespace(
-        sin=torch.sin, cos=torch.cos, tanh=torch.tanh, exp=torch.exp, log=torch.log, log1p=torch.log1p,
-        sum=reduction(torch.sum), mean=reduction(torch.mean), max=reduction(torch.amax), arange=torch.arange)
+        sin=torch.sin, cos=torch.cos, tanh=torch.tanh, exp=torch.exp, log1p=torch.log1p,
+        log=lambda x: torch.log(torch.as_tensor(x, dtype=torch.float64)),
+        sum=reduction(torch.sum), mean=reduction(torch.mean), max=reduction(torch.amax), arange=torch.arange,
+        diag=torch.diag, eye=lambda n: torch.eye(n, dtype=torch.float64), pi=torch.pi)
+
+
+def torch_linalg(torch):
+    """The ``scipy.linalg`` calls the workloads make, on torch tensors."""
+    def solve_triangular(a, b, lower=False):
+        column = b[:, None] if b.ndim == 1 else b
+        x = torch.linalg.solve_triangular(a, column, upper=not lower)
+        return x[:, 0] if b.ndim == 1 else x
+
+    return types.SimpleNamespace(
+        cholesky=lambda a, lower=False: torch.linalg.cholesky(a) if lower else torch.linalg.cholesky(a).mT,
+        solve_triangular=solve_triangular)
 
 
 def torch_grad(fn, argnums):
     """``fn``'s gradient by PyTorch's autograd: inputs become float64 leaf tensors per call."""
     import torch
 
-    f, nums = rebind(fn, torch_numpy(torch), torch_numpy(torch)), _nums(argnums)
+    f, nums = rebind(fn, torch_numpy(torch), torch_numpy(torch), torch_linalg(torch)), _nums(argnums)
 
     def leaf(i, a):
         if isinstance(a, float):
@@ -104,20 +119,25 @@ def peers(fn, argnums, names):
         try:
             import autograd
             import autograd.numpy as anp
+            import autograd.scipy.linalg as asl
             import autograd.scipy.special as asp
 
             amath = types.SimpleNamespace(**{k: getattr(anp, k) for k in dir(anp) if not k.startswith("_")},
                                           erf=asp.erf)
-            out["autograd"] = autograd.grad(rebind(fn, anp, amath), argnum=argnums)
+            linalg = types.SimpleNamespace(  # (autograd differentiates numpy's cholesky, not scipy's)
+                cholesky=lambda a, lower=False: anp.linalg.cholesky(a) if lower else anp.linalg.cholesky(a).T,
+                solve_triangular=asl.solve_triangular)
+            out["autograd"] = autograd.grad(rebind(fn, anp, amath, linalg), argnum=argnums)
         except ImportError:
             pass
     if {"jax", "jax.jit"} & set(names):
         try:
             import jax
             import jax.numpy as jnp
+            import jax.scipy.linalg as jsl
 
             jax.config.update("jax_enable_x64", True)
-            g = jax.grad(rebind(fn, jnp, jnp), argnums=argnums)
+            g = jax.grad(rebind(fn, jnp, jnp, jsl), argnums=argnums)
             if "jax" in names:
                 out["jax"] = g
             if "jax.jit" in names:

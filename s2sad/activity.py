@@ -40,6 +40,7 @@ from .rules import (
     CONCAT,
     DERIVATIVE_MAKERS,
     FIELD,
+    FUNCTION_VALUE_VJPS,
     INPLACE_OPS,
     METHODS,
     MUL_OR_REPEAT,
@@ -162,9 +163,12 @@ def method_receiver(p: Prim) -> ir.Name | None:
 
 
 def _derives_closure(fn: object, v: ir.Call) -> bool:
-    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant): the derivative
-    function reads what ``f`` captured, so it carries their cotangents as ``f`` does."""
+    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant), or the vjp of one that
+    derivative code takes (``vjp_of(f, ...)``): the derivative function reads what ``f`` captured, so
+    it carries their cotangents as ``f`` does."""
     try:
+        if fn in FUNCTION_VALUE_VJPS:
+            return bool(v.args) and isinstance(v.args[0], ir.Name)
         if fn not in CLOSURE_DERIVATIVES:
             return False
     except TypeError:  # unhashable
@@ -289,9 +293,11 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     ) or any(_shaped(f) for sig, _ in resolved.values() for f in sig)
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    numbers = _numbers(fn.body, prims, scalars, dims, literals)
+    plain_dims = _dims(fn.body, prims, {}, scalars, {}, _Calls())[0]  # (the shapes the code alone determines:
+    # np.zeros(3); no call resolved for its arguments)
+    numbers = _numbers(fn.body, prims, scalars, dims or plain_dims, literals)
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
-        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, {}, literals)))
+        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, plain_dims, literals)))
     leaves = scalars | {n for n, d in dims.items() if d}
     containers = _containers(stmts, prims, set(tree_params)) - leaves
     return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
@@ -422,6 +428,19 @@ def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact,
         demoted |= broken
 
 
+def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
+    """A nested function whose default value carries a derivative: the function object keeps the value,
+    where no derivative follows it (``closures.captures`` passes it at the calls of a function called only
+    by its name)."""
+    if isinstance(stmt.value, ir.Closure) and stmt.target in analysis.useful:
+        held = [n for n in stmt.value.defaults if n in analysis.varied]
+        if held:
+            raise S2SADSyntaxError(
+                f"a default value of this nested function reads {held[0]!r}, which carries a gradient, and the "
+                "function is used as a value (not only called by its name): s2sad cannot follow a gradient "
+                f"through a default value. Pass {held[0]!r} as an argument, or read it in the body", stmt.loc)
+
+
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
     """Refuse, at the user's line, a use of a value carrying a derivative that no rule differentiates:
     an argument a rule treats as a constant (a keyword, an index, ``b=`` of ``logsumexp``), and a
@@ -433,6 +452,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 "follow a gradient through a global. Return the value instead", stmt.loc)
         if not isinstance(stmt, ir.Assign):
             continue
+        _check_defaults(stmt, analysis)
         p = analysis.prims[id(stmt)]
         if writes_into_argument(stmt.value) and _names(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(
@@ -450,7 +470,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
                 raise NoDerivativeRuleError(
                     f"s2sad's rule for {_callee(stmt.value, p)} does not differentiate its argument "
                     f"{ir.expr_str(held[0])!r}, which carries a gradient, at {_where(stmt.loc)}\n"
-                    "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`.")
+                    + (p.rule.held or "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`."))
         if p.kind == NONDIFF and _makes_derivative(stmt.value) and any(t in analysis.useful for t in stmt.targets) \
                 and _names(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(

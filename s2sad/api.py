@@ -24,11 +24,13 @@ from .cache import Cache, Entry, carries_derivative, derived, get_cache, rebind,
 from .errors import SourceUnavailableError
 from .frontend import cell_contents, forwarded, library_cells, parse_function, source_lines
 from .ir import dump
-from .linker import JVP, VJP
+from .linker import JVP, VJP, jvp_of, vjp_of
+from .nested import jacfwd_source
 from .pytree import data_fields, is_node, is_record, leaves, map_leaves, unflatten
 from .pytree import differentiable as differentiable_value
-from .rules import CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, NONDIFFERENTIABLE
+from .rules import CLOSURE_DERIVATIVES, DERIVATIVE_MAKERS, JVP_CALLS, NONDIFFERENTIABLE
 from .runtime import scalar_seed
+from .runtime_integrate import link
 from .transform import LINEMAPS, Generated, transform, wrt_names
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "source"]
@@ -276,33 +278,42 @@ def _dispatcher_code(fun: Callable, nums: tuple[int, ...], single: bool, with_va
     name = ("value_and_grad_" if with_value else "grad_") + (
         fun.__name__ if fun.__name__.isidentifier() else "lambda")
     test = " and ".join(f"type({p}) is __t{i}" for i, p in enumerate(params))
+    derivative, out, grads, err, g, taken = (
+        _unused(n, params) for n in ("derivative", "out", "grads", "err", "g", "taken"))
     lines = [f"def {name}({args}):",
              f"    if {test} and __fresh0():",
-             "        derivative = __g0",
+             f"        {derivative} = __g0",
              "    else:",
-             f"        derivative = __derivative(({args},))",
+             f"        {derivative} = __derivative(({args},))",
              "    try:",
-             f"        out, grads = derivative({args})" if with_value else f"        grads = derivative({args})",
-             "    except Exception as err:",
-             "        __annotate(err)",
+             f"        {out}, {grads} = {derivative}({args})" if with_value else f"        {grads} = {derivative}({args})",
+             f"    except Exception as {err}:",
+             f"        __annotate({err})",
              "        raise"]
-    ret = "return out, " if with_value else "return "
+    ret = f"return {out}, " if with_value else "return "
     if single:
-        lines += ["    g = grads[0]", "    if type(g) is not float:",
-                  f"        g = __finish(g, {params[nums[0]]}, __taken({args}))", f"    {ret}g"]
+        lines += [f"    {g} = {grads}[0]", f"    if type({g}) is not float:",
+                  f"        {g} = __finish({g}, {params[nums[0]]}, __taken({args}))", f"    {ret}{g}"]
     else:
-        gs = [f"g{k}" for k in range(len(nums))]
-        lines += [f"    {', '.join(gs)}, = grads",
-                  f"    if {' and '.join(f'type({g}) is float' for g in gs)}:",
-                  f"        {ret}grads",
-                  f"    taken = __taken({args})",
-                  f"    {ret}({''.join(f'__finish({g}, {params[i]}, taken), ' for g, i in zip(gs, nums))})"]
+        gs = [_unused(f"g{k}", params) for k in range(len(nums))]
+        lines += [f"    {', '.join(gs)}, = {grads}",
+                  f"    if {' and '.join(f'type({gk}) is float' for gk in gs)}:",
+                  f"        {ret}{grads}",
+                  f"    {taken} = __taken({args})",
+                  f"    {ret}({''.join(f'__finish({gk}, {params[i]}, {taken}), ' for gk, i in zip(gs, nums))})"]
     text = "\n".join(lines) + "\n"
     filename = f"<s2sad: {'value_and_grad' if with_value else 'grad'} dispatcher of {fun.__qualname__}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
     namespace: dict = {}
     exec(compile(text, filename, "exec"), namespace)
     return namespace[name].__code__
+
+
+def _unused(base: str, params: list[str]) -> str:
+    """``base``, or with trailing underscores: a local of a dispatcher that is none of the user's parameters."""
+    while base in params:
+        base += "_"
+    return base
 
 
 _source_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> {(nums, single): code}
@@ -318,6 +329,9 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     reads each closure's own cells, so their cotangents flow back to it. Otherwise (a grad
     function the transform finds by name) what it captured is read as the transform's constants,
     and a function it captured is called directly (so it can be differentiated again)."""
+    source_of = getattr(fun, "__s2sad_source__", differentiable)
+    if source_of is not differentiable:  # a jacfwd function: the generated code computing it
+        return source_of(fun, dynamic)
     spec = getattr(fun, "__s2sad_spec__", None)
     if spec is None:
         return fun
@@ -434,7 +448,7 @@ def _reaches_varargs(fun: Callable, argnums) -> bool:
     positional arguments of the call, those ``*args`` receives too."""
     code = getattr(fun, "__code__", None)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    return bool(code is not None and code.co_flags & inspect.CO_VARARGS
+    return bool(_takes_varargs(fun)
                 and any(not isinstance(i, int) or i < 0 or i >= code.co_argcount for i in nums))
 
 
@@ -451,22 +465,28 @@ def fixed_arity(fun: types.FunctionType, n: int) -> types.FunctionType:
         star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
         names = [*code.co_varnames[:min(n, code.co_argcount)], *(f"{star}_{k}" for k in range(n - code.co_argcount))]
         params = ", ".join([*names, "**kwargs"])
-        text = f"def {fun.__name__}({params}):\n    return __s2sad_called__({params})\n"
+        name = fun.__name__ if fun.__name__.isidentifier() else "f"  # (a lambda)
+        text = f"def {name}({params}):\n    return __s2sad_called__({params})\n"
         filename = f"<s2sad: {fun.__qualname__} with {n} positional arguments>"
         linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
         per_arity = getattr(fun, "__s2sad_for_arity__", None)  # a derivative of a fun(*args): the one for n
         namespace = {"__s2sad_called__": per_arity(n) if per_arity else fun}
         exec(compile(text, filename, "exec"), namespace)
-        per_fun[n] = namespace[fun.__name__]
+        per_fun[n] = namespace[name]
     return per_fun[n]
 
 
 def _with_arity(fun: Callable, n: int) -> Callable:
     """``fun``, or where it takes ``*args`` and is called with more positional arguments than it names,
     ``fixed_arity(fun, n)``: ``vjp`` and ``jvp`` differentiate every floating argument."""
+    return fixed_arity(fun, n) if _takes_varargs(fun) and n > fun.__code__.co_argcount else fun
+
+
+def _takes_varargs(fun: Callable) -> bool:
+    """``fun`` is a Python function taking ``*args`` (not a derivative function s2sad made, whose ``*args``
+    are the arguments of the function it differentiates)."""
     code = getattr(fun, "__code__", None)
-    return fixed_arity(fun, n) if code is not None and code.co_flags & inspect.CO_VARARGS and n > code.co_argcount \
-        else fun
+    return code is not None and bool(code.co_flags & inspect.CO_VARARGS) and not hasattr(fun, "__s2sad_transform__")
 
 
 def _per_arity(api: Callable, fun: Callable, argnums, **options) -> Callable:
@@ -561,6 +581,7 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
     if _reaches_varargs(fun, argnums):
         return _per_arity(jacrev, fun, argnums, has_aux=has_aux)
     nums, single = _argnums(argnums)
+    fun = differentiable(fun)
     cache = _cache(fun, nums)
 
     def jacobian_fn(*args, **kwargs):
@@ -580,6 +601,7 @@ def jacrev(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
 
     jacobian_fn.__name__ = f"jacrev_{getattr(fun, '__name__', 'f')}"
     jacobian_fn.__wrapped__ = fun  # (the cache holds fun weakly)
+    jacobian_fn.__s2sad_transform__ = "jacrev"
     return jacobian_fn
 
 
@@ -665,6 +687,9 @@ def hessian(fun: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:
                           wrt, jac(*args, **kwargs))
 
     hessian_fn.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
+    hessian_fn.__s2sad_transform__ = "hessian"
+    if single and hasattr(jac, "__s2sad_source__"):  # differentiated again as the jacfwd it runs
+        hessian_fn.__s2sad_source__ = jac.__s2sad_source__
     return hessian_fn
 
 
@@ -752,7 +777,29 @@ def jacfwd(fun: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = Fa
         return (jac, aux) if has_aux else jac
 
     jacobian_fn.__name__ = f"jacfwd_{getattr(fun, '__name__', 'f')}"
+    jacobian_fn.__s2sad_transform__ = "jacfwd"
+    if single and not has_aux:  # what differentiating a call of it transforms (see ``resolve``)
+        jacobian_fn.__s2sad_source__ = _jacfwd_source_of(fun, nums[0])
     return jacobian_fn
+
+
+def _jacfwd_source_of(fun: Callable, argnum: int) -> Callable[..., types.FunctionType]:
+    """The ``__s2sad_source__`` of ``jacfwd(fun, argnum)``: its generated code, made on first use."""
+    source = functools.cache(lambda: _jacfwd_source(fun, argnum))
+    return lambda jacobian_fn, dynamic=False: source()
+
+
+def _jacfwd_source(fun: Callable, argnum: int) -> types.FunctionType:
+    """``jacfwd(fun, argnum)`` as generated code a derivative can transform (see ``nested.jacfwd_source``)."""
+    fn = differentiable(fun)
+    source_lines(fn)
+    code = fn.__code__
+    if code.co_flags & 0x0C or code.co_kwonlyargcount:
+        raise SourceUnavailableError(f"differentiating jacfwd of {fn.__qualname__}, which takes *args, **kwargs or "
+                                     "keyword-only parameters, is not supported yet")
+    positional = list(code.co_varnames[: code.co_argcount])
+    wrt_names(positional, (argnum,), fn.__qualname__)
+    return jacfwd_source(fn, argnum % len(positional))
 
 
 def _jvp_columns(fun: Callable, args: tuple, i: int, has_aux: bool = False) -> tuple[Any, list]:
@@ -910,3 +957,5 @@ def _stage(generated: Generated, stage: str) -> str:
 DERIVATIVE_MAKERS.update([grad, value_and_grad, jacrev, jacfwd, hessian])
 NONDIFFERENTIABLE.update(DERIVATIVE_MAKERS)
 CLOSURE_DERIVATIVES.add(grad)  # its result, made from a closure, carries the closure's cotangent
+link(vjp_of=vjp_of, jvp_of=jvp_of, grad=grad)  # odeint's derivatives differentiate its func (runtime_integrate)
+JVP_CALLS.add(jvp)  # differentiated as the function ``nested.jvp_caller`` makes

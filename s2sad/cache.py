@@ -111,9 +111,10 @@ class Cache:
     """
 
     def __init__(self, fun: types.FunctionType, wrt: tuple, strict: bool, dynamic_cells: bool = False,
-                 mode: str = "reverse", shared: dict | None = None) -> None:
+                 mode: str = "reverse", shared: dict | None = None, captured: bool = False) -> None:
         self._fun = weakref.ref(fun)  # what calls the derivative keeps fun alive: nothing here does
         self.wrt = wrt
+        self.captured = captured  # the pullback gives the cotangents of the captured variables in wrt as a dict
         self.strict = strict
         self.mode = mode
         self.dynamic_cells = dynamic_cells or shared is not None  # one transform for every closure of fun's code
@@ -183,13 +184,14 @@ class Cache:
                  and isinstance(f := of_value(a), Items)} if shapes else None  # (keyed with the shapes: shapes_key)
         if self.shared is None:
             return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True,
-                                   facts=facts), arrays, self.fun.__globals__)
+                                   facts=facts, captured=self.captured), arrays, self.fun.__globals__)
         key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None,
-               tuple(facts.items()) if facts else None)
+               tuple(facts.items()) if facts else None, self.captured)  # (captured: the pullback's results differ)
         generated = self.shared.get(key)
         if generated is None or not globals_hold(self.fun, generated.globals_read) or not all(
                 f.__s2sad_fresh__() for f in generated.derived_from):
-            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True, facts=facts)
+            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True, facts=facts,
+                                  captured=self.captured)
             if len(self.shared) < MAX_SHARED:
                 self.shared[key] = generated
         return Entry(generated, arrays, self.fun.__globals__, self.fun)
@@ -302,6 +304,8 @@ def _shared(fun: types.FunctionType, mode: str) -> dict | None:
 
 
 def _shareable(value) -> bool:
+    if isinstance(value, types.MethodType) and type(value.__self__).__module__.split(".")[0] == "s2sad":
+        return False  # a run-time handle's call lives only as long as its caller: shared, each leaves a stale entry
     if library_value(value):
         return True
     return all(isinstance(leaf, SCALAR_TYPES + (np.ndarray, complex, str, bytes, type(None)))

@@ -238,7 +238,9 @@ def _rebound(s: gast.stmt, writers: dict[str, list[str]], taken: set[str], calls
 
 def captures(tree: gast.FunctionDef, src) -> gast.FunctionDef:
     """Pass to each named nested function, at each call, the variables it reads that may change
-    after it is made (see the module docstring); ``src`` makes errors at the user's line."""
+    after it is made (see the module docstring), and the default values it is called with that read
+    the function's variables; ``src`` makes errors at the user's line."""
+    _Defaults(tree).rewrite()
     while _Captures(tree, src).round():
         pass  # a call passing a variable inside another nested function makes that one read it
     return tree
@@ -330,6 +332,84 @@ class _Captures:
                 call.keywords.append(_at(gast.keyword(x, _load(x)), call))
                 changed = True
         return changed
+
+
+class _Defaults:
+    """``def h(y, k=k)`` (or ``h = lambda y, k=k: ...``) called only by its name: the default is bound to a
+    fresh name where ``h`` is made, and each call that leaves ``k`` out passes it (the default left is
+    ``None``, which no call uses), so a derivative
+    reaches ``k`` through the call's argument (a default value is kept by the function object, where no
+    derivative follows it). Where ``h`` is also used as a value, the lowering records the defaults'
+    reads and the analysis refuses one that carries a derivative."""
+
+    def __init__(self, tree: gast.FunctionDef) -> None:
+        self.tree = tree
+        nodes = list(_own(tree))
+        self.locals = _params(tree) | {name for n in nodes for name in _stored(n) if not isinstance(n, gast.Call)}
+        self.taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
+        self.made: list[tuple[str, gast.FunctionDef | gast.Lambda, gast.stmt]] = []
+        for n in nodes:
+            if isinstance(n, gast.FunctionDef) and n is not tree:
+                self.made.append((n.name, n, n))
+            elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) \
+                    and isinstance(n.value, gast.Lambda):
+                self.made.append((n.targets[0].id, n.value, n))
+
+    def rewrite(self) -> None:
+        holders = [h for h, _, _ in self.made]
+        for holder, fn, stmt in self.made:
+            if holders.count(holder) == 1 and self.reads_locals(fn) and self.called_only(holder):
+                self.pass_defaults(holder, fn, stmt)
+
+    def reads_locals(self, fn: gast.FunctionDef | gast.Lambda) -> bool:
+        return any(map(self.reads_locals_in, _defaults(fn)))
+
+    def reads_locals_in(self, default: gast.expr) -> bool:
+        return any(isinstance(n, gast.Name) and n.id in self.locals for n in gast.walk(default))
+
+    def called_only(self, holder: str) -> bool:
+        """Is every use of ``holder`` a call naming its arguments plainly (no ``*``, ``**``)?"""
+        uses = list(_uses(self.tree, holder))
+        return bool(uses) and all(call is not None and not any(isinstance(a, gast.Starred) for a in call.args)
+                                  and all(k.arg is not None for k in call.keywords) for _, call, _ in uses)
+
+    def pass_defaults(self, holder: str, fn: gast.FunctionDef | gast.Lambda, stmt: gast.stmt) -> None:
+        a = fn.args
+        positional = [*a.posonlyargs, *a.args]
+        first = len(positional) - len(a.defaults)
+        slots: list[tuple[gast.Name, list, int, int | None]] = [
+            (positional[first + i], a.defaults, i, first + i) for i in range(len(a.defaults))]
+        slots += [(p, a.kw_defaults, i, None) for i, p in enumerate(a.kwonlyargs) if a.kw_defaults[i] is not None]
+        bound = []
+        for p, defaults, i, index in slots:
+            if not self.reads_locals_in(defaults[i]):
+                continue
+            name = self.fresh(f"{holder}_{p.id}_default")
+            bound.append(_at(gast.Assign([gast.Name(name, gast.Store(), None, None)], defaults[i], None), stmt))
+            defaults[i] = _at(gast.Constant(None, None), defaults[i])  # (never used: every call passes it)
+            for _, call, _ in _uses(self.tree, holder):
+                if (index is None or len(call.args) <= index) and p.id not in {k.arg for k in call.keywords}:
+                    call.keywords.append(_at(gast.keyword(p.id, _load(name)), call))
+        body = _holding_body(self.tree, stmt)
+        at = next(k for k, s in enumerate(body) if s is stmt)
+        body[at:at] = bound
+
+    def fresh(self, stem: str) -> str:
+        name, k = stem, 1
+        while name in self.taken:
+            name, k = f"{stem}_{k}", k + 1
+        self.taken.add(name)
+        return name
+
+
+def _holding_body(tree: gast.AST, stmt: gast.stmt) -> list[gast.stmt]:
+    """The statement list ``stmt`` is in."""
+    for node in gast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if isinstance(body, list) and any(s is stmt for s in body):
+                return body
+    raise AssertionError("a statement outside the tree")
 
 
 def _start(node: gast.AST) -> tuple[int, int]:

@@ -25,10 +25,15 @@ the factored edges made.
 Branches and loops (``graph.Compound``): each region is factored on its own. A branch
 becomes an ``if`` whose arms each also yield their region's Jacobian (the taken arm's
 is the one used); a loop carries the Jacobian of its carried values with respect to
-what the loop reads, chained per iteration with the body's factored Jacobian, either
-forward (``J = J_body(i) @ J``, carried along) or in reverse (the bodies' Jacobians
-taped, then multiplied from the last iteration back), whichever needs fewer operations
-per iteration for the shapes. The enclosing graph factors on with these as its edges' labels.
+what the loop reads, chained per iteration, by whichever plan needs the fewest
+operations per iteration (``_Step.plan``): forward (``J = J_body(i) @ J``, carried along)
+or in reverse (taped, then swept from the last iteration back), each either with the
+body's factored Jacobian or through the body's graph (``_Reduced``: each column, or row,
+pushed node by node, after eliminating the nodes not worth a name; a body of cheap,
+sparse steps has fewer edges than its Jacobian has entries). A loop in the function body
+may also be swept back from the function's rows instead of its results read after it
+(``_Emitter._seeded``), where they are fewer. The enclosing graph factors on with these
+as its edges' labels.
 
 Generated code names a local partial ``dhead_dtail`` (as the graph prints it) and a
 factored edge ``Dhead_dtail``; the function computes the primal values its labels
@@ -319,6 +324,148 @@ class _PathSums:
         return name
 
 
+# ----- a loop body's graph, for pushing columns (rows) through it -----
+
+
+class _Reduced:
+    """The body's graph from the carried values to the rows, for pushing the columns of the carried
+    Jacobian through it (``reverse``: the rows of its adjoint back through it) without forming the body's
+    Jacobian: a body of cheap, sparse steps has fewer edges than its Jacobian has entries.
+
+    Edges are kept in the direction of the push (``reverse``: the graph's edges turned round). An
+    intermediate node is eliminated (each edge into it joined with each edge out of it into a factored
+    edge, computed once per iteration) where that saves more, over the ``weight`` columns (rows) pushed,
+    than it costs, as vertex elimination does; the rest is pushed through node by node."""
+
+    def __init__(self, nodes: list[str], labels: dict[tuple[str, str], ir.Expr], carried: list[str],
+                 rows: list[str], weight: int, reverse: bool) -> None:
+        self.reverse = reverse
+        ahead = _closure(carried, labels, forward=True)
+        live = ahead & _closure(rows, labels, forward=False)
+        self.order = [n for n in (nodes[::-1] if reverse else nodes) if n in live]
+        self.seeded, self.kept = (set(rows), set(carried)) if reverse else (set(carried), set(rows))
+        self.pred: dict[str, dict[str, ir.Expr]] = {n: {} for n in self.order}  # node -> {tail: label}
+        self.succ: dict[str, dict[str, None]] = {n: {} for n in self.order}  # (a dict: ordered)
+        for (t, h), label in labels.items():
+            if t in live and h in live:
+                a, b = (h, t) if reverse else (t, h)
+                self.pred[b][a] = label
+                self.succ[a][b] = None
+        self.made: list[tuple[ir.Name, ir.Expr]] = []  # the factored edges, named by ``statements``
+        self.fixed = 0  # their operations, once per iteration
+        self._eliminate(weight)
+
+    def statements(self, namer: Namer) -> list[ir.Assign]:
+        for name, _ in self.made:
+            name.id = namer.fresh(name.id)
+        return [ir.Assign(name.id, e) for name, e in self.made]
+
+    def labels(self) -> list[ir.Expr]:
+        return [label for ins in self.pred.values() for label in ins.values()]
+
+    def cost(self, seed_sets: list[tuple[int, set[str]]]) -> int:
+        """Operations per iteration: the factored edges, and each push (its weight, the nodes it seeds)."""
+        total, edges, grouped = self.fixed, [(a, b) for b in self.order for a in self.pred[b]], {}
+        for weight, seeds in seed_sets:
+            key = frozenset(seeds) & frozenset(self.order)
+            grouped[key] = grouped.get(key, 0) + weight
+        for seeds, weight in grouped.items():
+            reached = _closure(sorted(seeds), edges, forward=True)
+            total += weight * sum(self._push_cost(v, self.pred[v]) for v in reached)
+        return total
+
+    def push(self, seeds: dict[str, ir.Expr], name: Callable[[str], str], namer: Namer
+             ) -> tuple[list[ir.Assign], dict[str, ir.Expr]]:
+        """The statements pushing one column (row) whose values at the seeded nodes are ``seeds``, and its
+        values at the kept nodes (a value read further on is named ``name(node)``)."""
+        values: dict[str, ir.Expr] = {}
+        code = []
+        for v in self.order:
+            terms = [seeds[v]] if v in seeds else []
+            for u, label in self.pred[v].items():
+                if u in values:
+                    terms.append(_times(values[u], label) if self.reverse else _times(label, values[u]))
+            if not terms:
+                continue
+            value = _sum(terms)
+            if self.succ[v] and not _atom(value):
+                var = namer.fresh(name(v))
+                code.append(ir.Assign(var, value))
+                value = ir.Name(var)
+            values[v] = value
+        return code, {v: e for v, e in values.items() if v in self.kept}
+
+    def _push_cost(self, v: str, ins: dict[str, ir.Expr]) -> int:
+        if not ins:
+            return 0
+        return _costly(list(ins.values())) + len(ins) - 1 + (v in self.seeded)
+
+    def _eliminate(self, weight: int) -> None:
+        """Greedily, the node whose elimination saves most, while one saves anything (or costs nothing)."""
+        gain = {v: self._delta(v, weight) for v in self.order if v not in self.seeded and v not in self.kept}
+        while gain:
+            v = min(gain, key=gain.__getitem__)
+            if gain[v] > 0:
+                return
+            touched = {*self.pred[v], *self.succ[v], *(u for w in self.succ[v] for u in self.pred[w])}
+            self._remove(v)
+            del gain[v]
+            for n in touched:
+                if n in gain:
+                    gain[n] = self._delta(n, weight)
+
+    def _joined(self, v: str) -> tuple[int, dict[str, dict[str, ir.Expr]]]:
+        """The operations joining v's edges pairwise, and the new edges into each of its successors."""
+        ops, into = 0, {}
+        for w in self.succ[v]:
+            ins = {u: e for u, e in self.pred[w].items() if u != v}
+            out = self.pred[w][v]
+            for u, e in self.pred[v].items():
+                path = _times(e, out) if not self.reverse else _times(out, e)
+                ops += _ops(path) + (u in ins)
+                ins[u] = _sum([ins[u], path]) if u in ins else path
+            into[w] = ins
+        return ops, into
+
+    def _delta(self, v: str, weight: int) -> int:
+        ops, into = self._joined(v)
+        change = -self._push_cost(v, self.pred[v])
+        change += sum(self._push_cost(w, ins) - self._push_cost(w, self.pred[w]) for w, ins in into.items())
+        return ops + weight * change
+
+    def _remove(self, v: str) -> None:
+        ops, into = self._joined(v)
+        self.fixed += ops
+        for w, ins in into.items():
+            for u, e in ins.items():
+                if not _atom(e) and e is not self.pred[w].get(u):
+                    head, tail = (u, w) if self.reverse else (w, u)
+                    name = ir.Name(partial_name(head, tail, factored=True))
+                    self.made.append((name, e))
+                    ins[u] = name
+            self.pred[w] = ins
+        for u in self.pred[v]:
+            del self.succ[u][v]
+            self.succ[u].update(self.succ[v])
+        self.order.remove(v)
+        del self.pred[v], self.succ[v]
+
+
+def _closure(start: list[str], edges, forward: bool) -> set[str]:
+    """The nodes reachable from ``start`` along ``edges`` (against them when not ``forward``)."""
+    nxt: dict[str, list[str]] = {}
+    for t, h in edges:
+        a, b = (t, h) if forward else (h, t)
+        nxt.setdefault(a, []).append(b)
+    seen, todo = set(start), list(start)
+    while todo:
+        for m in nxt.get(todo.pop(), ()):
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return seen
+
+
 # ----- regions: their code and their Jacobians -----
 
 
@@ -329,6 +476,29 @@ class _Solved:
     code: list[ir.Stmt]
     entries: list[list[ir.Expr]]  # [row][column]
     blocks: list[list[ir.Expr | None]]  # [row][vector column]: None where the block is zero
+    labels: dict[tuple[str, str], ir.Expr]  # the graph's edges, each label a name or a constant
+    sums: _PathSums  # the path sums the entries are
+
+
+@dataclass
+class _Row:
+    """A row a loop's adjoint sweep carries: ``inits`` its adjoint w.r.t. each carried value at the end of
+    the iterations, and the name of its entry for each column it may depend on."""
+
+    name: str
+    inits: dict[int, ir.Expr]
+    labels: dict[str | Vector, str]
+
+
+@dataclass
+class _Pending:
+    """A loop run and taped, whose adjoint sweep waits for the rows of the function's Jacobian."""
+
+    c: Compound
+    step: _Step
+    sparse: _Reduced
+    tape: str
+    taped: list[str]
 
 
 class _Emitter:
@@ -337,7 +507,10 @@ class _Emitter:
     def __init__(self, namer: Namer) -> None:
         self.namer = namer
 
-    def region(self, g: Graph, columns: list[str], vectors: list[str]) -> _Solved:
+    def region(self, g: Graph, columns: list[str], vectors: list[str], top: bool = False,
+               named: bool = True) -> _Solved:
+        """``top``: the function body, whose loops may sweep back the function's rows (see ``_seeded``);
+        not ``named``: the path sums' statements are left to the caller (a loop body's may be others)."""
         labels: dict[tuple[str, str], ir.Expr] = {}
         bound: dict[str, list[ir.Assign]] = {}  # node -> the partials into it that needed a name
         for (tail, head), label in g.edges.items():
@@ -348,25 +521,34 @@ class _Emitter:
                 bound.setdefault(head, []).append(ir.Assign(var, label, loc))
                 label = ir.Name(var)
             labels[tail, head] = label
+        rows = [o.id if isinstance(o, ir.Name) else None for o in g.outputs]
         code: list[ir.Stmt] = []
+        pending: list[_Pending] = []
         for s in g.forward:
             c = g.compounds.get(id(s))
             if c is not None:
-                code += self.branch(c) if isinstance(s, ir.If) else self.loop(c)
+                if isinstance(s, ir.If):
+                    code += self.branch(c)
+                else:
+                    stmts, later = self.loop(c, len(_closure(c.outs, g.edges, True) & set(rows)) if top else None)
+                    code += stmts
+                    pending += [later] if later is not None else []
                 code += [a for out in c.outs for a in bound.get(out, [])]
                 continue
             code.append(s)
             if isinstance(s, ir.Assign) and isinstance(s.target, str):
                 code += bound.get(s.target, [])
-        rows = [o.id if isinstance(o, ir.Name) else None for o in g.outputs]
-        sources = [c for c in columns if c in g.nodes]
+        nodes = list(g.nodes)
+        for later in reversed(pending):
+            code += self._seeded(later, g, nodes, labels, rows)
+        sources = [c for c in columns if c in nodes]
         sources += [n for x in vectors for n, _ in g.vectors.get(x, ())]
-        sums = _cheaper(list(g.nodes), labels, sources, [r for r in rows if r is not None],
+        sums = _cheaper(nodes, labels, sources, [r for r in rows if r is not None],
                         reverse=len(rows) <= len(columns) + sum(map(len, g.vectors.values())))
-        code += sums.statements(self.namer)
-        entries = [[sums.entry(c, r) if r is not None and c in g.nodes else _ZERO for c in columns] for r in rows]
+        entries = [[sums.entry(c, r) if r is not None and c in nodes else _ZERO for c in columns] for r in rows]
         blocks = [[self._block(g, sums, x, r) if r is not None else None for x in vectors] for r in rows]
-        return _Solved(code, entries, blocks)
+        code += sums.statements(self.namer) if named else []
+        return _Solved(code, entries, blocks, labels, sums)
 
     def _block(self, g: Graph, sums: _PathSums, x: str, row: str) -> ir.Expr | None:
         """Row ``row``'s vector block for array parameter ``x``: its elements read at run-time indices
@@ -401,33 +583,61 @@ class _Emitter:
 
     # ----- a loop: the body's Jacobian chained over the iterations -----
 
-    def loop(self, c: Compound) -> list[ir.Stmt]:
+    def loop(self, c: Compound, outputs: int | None = None) -> tuple[list[ir.Stmt], _Pending | None]:
+        """The loop carrying its Jacobian, by the cheapest of the plans ``_Step.plan`` weighs; ``outputs``:
+        in the function body, how many of the function's rows the loop's results reach."""
         body = c.regions[0]
         outer = [col for col in c.columns if col in body.nodes]
         vectors = list(c.sizes)
-        solved = self.region(body, c.carried + outer, vectors)
+        solved = self.region(body, c.carried + outer, vectors, named=False)
         step = _Step(c, solved, outer, vectors)
-        taped = any(isinstance(e, ir.Name) or not _atom(e) for e in step.all_entries())
-        if not taped or step.forward_cost() <= step.reverse_cost():  # (a constant step has nothing to tape)
-            return self._forward(c, step)
-        return self._reverse(c, step)
+        plan, sparse, sums = step.plan(outputs)
+        if sums is not solved.sums:  # the path sums from the columns from outside only
+            for k, row in enumerate(step.row_nodes()):
+                for i, col in enumerate(outer):
+                    solved.entries[k][len(c.carried) + i] = sums.entry(col, row) if row is not None else _ZERO
+                solved.blocks[k] = [self._block(body, sums, x, row) if row is not None else None for x in vectors]
+        solved.code += sums.statements(self.namer)
+        if plan == "forward":
+            return self._forward(c, step, sparse), None
+        stmts, tape, taped = self._taped(c, step, sparse)
+        if plan == "seeded":
+            return stmts, _Pending(c, step, sparse, tape, taped)
+        rows = [_Row(c.outs[r], {j: _ONE if r == j else _ZERO for j in sorted(reach)},
+                     {col: _label(c, col, c.outs[r]) for col in step.columns(r)})
+                for r, reach in zip(step.rows(), map(step.reach().__getitem__, step.rows()))]
+        sweep, done = self._sweep(c, step, sparse, tape, taped, rows)
+        return [*stmts, *sweep, *(ir.Assign(name, value, c.stmt.loc) for name, value in done.items()
+                                  if value != ir.Name(name))], None
 
-    def _forward(self, c: Compound, step: _Step) -> list[ir.Stmt]:
+    def _forward(self, c: Compound, step: _Step, sparse: _Reduced | None) -> list[ir.Stmt]:
         """``J = J_body(i) @ J`` each iteration: the Jacobian of the carried values carried along, updated
         in place at the end of the body, one column at a time (each column's entries at once: they read
-        the column as it was)."""
+        the column as it was); ``sparse``: each column pushed through the body's graph instead."""
         s, code = c.stmt, list(step.solved.code)
         names: dict[tuple[int, object], str] = {}  # (carried k, column) -> its entry's name
         for k, carried in enumerate(c.carried):
             for col in step.columns(k):
                 names[k, col] = self.namer.fresh(partial_name(carried, _column_name(col), factored=True))
+        if sparse is not None:
+            code += sparse.statements(self.namer)
+        rows = step.row_nodes()
         for col in step.all_columns():
+            pushed: dict[str, ir.Expr] = {}
+            if sparse is not None:
+                seeds = {c.carried[j]: ir.Name(names[j, col]) for j in range(len(c.carried)) if (j, col) in names}
+                column = _column_name(col)
+                stmts, pushed = sparse.push(seeds, lambda v: partial_name(v, column, factored=True), self.namer)
+                code += stmts
             update = {}
             for k in range(len(c.carried)):
                 if (k, col) not in names:
                     continue
-                terms = [_times(step.carried_entry(k, j), ir.Name(names[j, col]))
-                         for j in step.nonzero[k] if (j, col) in names]
+                if sparse is None:
+                    terms = [_times(step.carried_entry(k, j), ir.Name(names[j, col]))
+                             for j in step.nonzero[k] if (j, col) in names]
+                else:
+                    terms = [pushed[rows[k]]] if rows[k] in pushed else []
                 own = step.outer_entry(k, col)
                 value = _sum(terms + [own] if own is not None else terms) if terms or own is not None else _ZERO
                 if value != ir.Name(names[k, col]):
@@ -441,8 +651,9 @@ class _Emitter:
                         [*s.inits, *inits], [*s.nexts, *map(ir.Name, entries)], [*s.results, *results], s.exit,
                         s.loc)]
 
-    def _reverse(self, c: Compound, step: _Step) -> list[ir.Stmt]:
-        """The bodies' Jacobians taped, then chained from the last iteration back."""
+    def _taped(self, c: Compound, step: _Step, sparse: _Reduced | None) -> tuple[list[ir.Stmt], str, list[str]]:
+        """The loop, taping what the sweep reads of each iteration: the body's Jacobian (``sparse``: its
+        graph's labels, and the entries of the columns from outside)."""
         s, code = c.stmt, list(step.solved.code)
         for k, blocks in enumerate(step.solved.blocks):  # a vector block is taped by name
             for j, block in enumerate(blocks):
@@ -450,46 +661,139 @@ class _Emitter:
                     var = self.namer.fresh(partial_name(step.row_name(k), step.vectors[j], factored=True))
                     code.append(ir.Assign(var, block))
                     blocks[j] = ir.Name(var)
-        taped = list(dict.fromkeys(e.id for e in step.all_entries() if isinstance(e, ir.Name)))
+        if sparse is None:
+            read = step.all_entries()
+        else:
+            code += sparse.statements(self.namer)
+            read = [*sparse.labels(), *step.outer_entries()]
+        taped = list(dict.fromkeys(e.id for e in read if isinstance(e, ir.Name)))
         tape = self.namer.fresh("tape")
         push = ir.Tuple([ir.Name(n) for n in taped]) if len(taped) != 1 else ir.Name(taped[0])
         append = ir.Do(ir.Call(ir.Attr(ir.Name(tape), "append"), [push]), s.loc)
         loop = ir.Loop(s.kind, [*code, append], s.target, s.iter, s.cond_body, s.cond, s.carried,
                        s.inits, s.nexts, s.results, s.exit, s.loc)
-        n, reach, rows = len(c.carried), step.reach(), step.rows()
-        # adjoint[r, j]: ∂out_r/∂(carried j before the iterations swept so far); grads[r, col]: the rest
-        adjoint = {(r, j): self.namer.fresh(partial_name(c.outs[r], c.carried[j], factored=True))
-                   for r in rows for j in sorted(reach[r])}
-        grads = {(r, col): _label(c, col, c.outs[r]) for r in rows for col in step.columns(r)
-                 if any(step.outer_entry(k, col) is not None for k in reach[r])}  # accumulate into the labels
+        return [ir.Assign(tape, ir.List([]), s.loc), loop], tape, taped
+
+    def _sweep(self, c: Compound, step: _Step, sparse: _Reduced | None, tape: str, taped: list[str],
+               rows: list[_Row]) -> tuple[list[ir.Stmt], dict[str, ir.Expr]]:
+        """The taped iterations from the last back, each row's adjoint w.r.t. the carried values updated
+        (``sparse``: pushed back through the body's graph) and its entries for the columns from outside
+        accumulated; then each row's entry for each of its columns, by name."""
+        s, n = c.stmt, len(c.carried)
+        # adjoint[r, j]: ∂row r/∂(carried j before the iterations swept so far); grads[r, col]: the rest
+        adjoint = {(r, j): self.namer.fresh(partial_name(row.name, c.carried[j], factored=True))
+                   for r, row in enumerate(rows) for j in row.inits}
+        grads = {(r, col): name for r, row in enumerate(rows) for col, name in row.labels.items()
+                 if any(step.outer_entry(k, col) is not None for k in row.inits)}  # accumulate into the labels
         sweep_code: list[ir.Stmt] = []  # the rest first (it reads the adjoints as they were), then the adjoints
         for (r, col), name in grads.items():
             terms = [_times(ir.Name(adjoint[r, k]), step.outer_entry(k, col)) for k in range(n)
                      if (r, k) in adjoint and step.outer_entry(k, col) is not None]
             sweep_code.append(ir.Assign(name, _sum([ir.Name(name), *terms]), s.loc))
-        for r in rows:
+        nodes = step.row_nodes()
+        for r, row in enumerate(rows):
+            if sparse is not None:
+                seeds: dict[str, list[ir.Expr]] = {}
+                for k in row.inits:
+                    if nodes[k] is not None:
+                        seeds.setdefault(nodes[k], []).append(ir.Name(adjoint[r, k]))
+                stmts, pushed = sparse.push({v: _sum(ts) for v, ts in seeds.items()},
+                                            lambda v: partial_name(row.name, v, factored=True), self.namer)
+                sweep_code += stmts
             update = {}
-            for j in range(n):
-                if (r, j) in adjoint:
-                    terms = [_times(ir.Name(adjoint[r, k]), step.carried_entry(k, j)) for k in range(n)
-                             if (r, k) in adjoint and j in step.nonzero[k]]
-                    update[adjoint[r, j]] = _sum(terms) if terms else _ZERO
-            sweep_code += _at_once(update, s.loc)
+            for j in row.inits:
+                if sparse is not None:
+                    update[adjoint[r, j]] = pushed.get(c.carried[j], _ZERO)
+                    continue
+                terms = [_times(ir.Name(adjoint[r, k]), step.carried_entry(k, j)) for k in range(n)
+                         if (r, k) in adjoint and j in step.nonzero[k]]
+                update[adjoint[r, j]] = _sum(terms) if terms else _ZERO
+            sweep_code += _at_once({a: e for a, e in update.items() if e != ir.Name(a)}, s.loc)
         carried = [*adjoint.values(), *grads.values()]
-        inits = [_ONE if r == j else _ZERO for r, j in adjoint]
+        inits = [rows[r].inits[j] for r, j in adjoint]
         inits += [_zeros(c.sizes[col.param]) if isinstance(col, Vector) else _ZERO for _, col in grads]
         target = tuple(taped) if len(taped) != 1 else taped[0]
         reversed_tape = ir.Call(ir.Ref(("reversed",), reversed, helper=True), [ir.Name(tape)])
         sweep = ir.Loop("for", sweep_code, target, reversed_tape, [], None, carried, inits,
                         list(map(ir.Name, carried)), carried, None, s.loc)
-        done = []  # a column a carried value starts as: its adjoint joins the label
-        for r in rows:
-            for col in step.columns(r):
+        done = {}  # a column a carried value starts as: its adjoint joins the label
+        for r, row in enumerate(rows):
+            for col, name in row.labels.items():
                 terms = [ir.Name(grads[r, col])] if (r, col) in grads else []
                 terms += [ir.Name(adjoint[r, j]) for j in range(n) if (r, j) in adjoint and c.inits[j] == col]
-                if terms != [ir.Name(grads.get((r, col)))]:
-                    done.append(ir.Assign(_label(c, col, c.outs[r]), _sum(terms) if terms else _ZERO, s.loc))
-        return [ir.Assign(tape, ir.List([]), s.loc), loop, sweep, *done]
+                done[name] = _sum(terms) if terms else _ZERO
+        return [sweep], done
+
+    # ----- a loop in the function body swept back from the function's rows -----
+
+    def _seeded(self, later: _Pending, g: Graph, nodes: list[str], labels: dict[tuple[str, str], ir.Expr],
+                rows: list[str | None]) -> list[ir.Stmt]:
+        """The sweep of a taped loop from each row of the function (fewer than the loop's results read
+        after it), seeded with ∂row/∂result, the path sums from the results to the rows, computed first;
+        then the graph rerouted around the results (``_reroute``). ``nodes``, ``labels`` and ``rows`` are
+        updated in place; loops are done from the last one back."""
+        c, step = later.c, later.step
+        results = [out for out in c.outs if out in nodes]
+        sinks = list(dict.fromkeys(r for r in rows if r is not None))
+        sums = _cheaper(nodes, labels, results, sinks, reverse=len(sinks) <= len(results))
+        code: list[ir.Stmt] = list(sums.statements(self.namer))
+        reach = step.reach()
+        seeded = []
+        for sink in sinks:
+            inits = {j: sums.entry(out, sink) for j, out in enumerate(c.outs) if out in results}
+            inits = {j: e for j, e in inits.items() if e != _ZERO}
+            if not inits:
+                continue
+            ks = set().union(*(reach[j] for j in inits))
+            cols = [col for col in step.all_columns() if any(col in c.pattern[k] for k in ks)]
+            seeded.append(_Row(sink, {j: inits.get(j, _ZERO) for j in sorted(ks)},
+                               {col: _label(c, col, sink) if sink in results  # (the same: the loop's label)
+                                else self.namer.fresh(partial_name(sink, _column_name(col), True)) for col in cols}))
+        sweep, done = self._sweep(c, step, later.sparse, later.tape, later.taped, seeded)
+        return code + sweep + self._reroute(c, seeded, done, g, nodes, labels, rows)
+
+    def _reroute(self, c: Compound, seeded: list[_Row], done: dict[str, ir.Expr], g: Graph, nodes: list[str],
+                 labels: dict[tuple[str, str], ir.Expr], rows: list[str | None]) -> list[ir.Stmt]:
+        """The graph without the loop's results: each row's entries for the loop's columns (``done``) are
+        edges from the columns into the row's node instead (its own where the row is a result or has no
+        edges out; else a new node the row's node joins, so that no other row reads them again); and the
+        statements naming the entries."""
+        code: list[ir.Stmt] = []
+        gone = set(c.outs) & set(nodes)
+        for key in [key for key in labels if gone & set(key)]:
+            del labels[key]
+        nodes[:] = [n for n in nodes if n not in gone]
+        elements = {(v.param, v.index): n for n, v in g.nodes.items() if isinstance(v, Input)}
+        for row in seeded:
+            sink = row.name
+            if sink in gone:
+                nodes.append(sink)
+            elif any(t == sink for t, _ in labels):
+                joined = self.namer.fresh(f"{sink}_all")
+                nodes.append(joined)
+                labels[sink, joined] = _ONE
+                rows[:] = [joined if r == sink else r for r in rows]
+                sink = joined
+            for col, name in row.labels.items():
+                if done[name] == _ZERO:
+                    continue
+                if done[name] != ir.Name(name):
+                    code.append(ir.Assign(name, done[name], c.stmt.loc))
+                if not isinstance(col, Vector):
+                    code += self._join(labels, col, sink, ir.Name(name))
+                    continue
+                for k in range(c.sizes[col.param]):
+                    code += self._join(labels, elements[col.param, k], sink, ir.Subscript(ir.Name(name), ir.Const(k)))
+        return code
+
+    def _join(self, labels: dict[tuple[str, str], ir.Expr], tail: str, head: str, label: ir.Expr) -> list[ir.Assign]:
+        """The edge ``tail -> head`` labelled ``label``, added to the one there may be (named anew)."""
+        if (tail, head) not in labels:
+            labels[tail, head] = label
+            return []
+        var = self.namer.fresh(partial_name(head, tail, factored=True))
+        old, labels[tail, head] = labels[tail, head], ir.Name(var)
+        return [ir.Assign(var, ir.BinOp("+", old, label))]
 
 
 class _Step:
@@ -499,6 +803,46 @@ class _Step:
         self.c, self.solved, self.outer, self.vectors = c, solved, outer, vectors
         n = len(c.carried)
         self.nonzero = [[j for j in range(n) if solved.entries[k][j] != _ZERO] for k in range(n)]  # ∂next_k/∂carried_j
+
+    def plan(self, outputs: int | None) -> tuple[str, _Reduced | None, _PathSums]:
+        """The cheapest way to chain, by operations per iteration (the body's path sums included):
+        ``"forward"`` or ``"reverse"`` with the body's Jacobian (``_Reduced`` None) or pushed through its
+        graph, or ``"seeded"``: in reverse from the function's ``outputs`` rows, where they are fewer than
+        the results read after the loop. (A body whose Jacobian is constant has nothing to tape.) Also the
+        path sums the plan needs: the body's Jacobian, or (pushed through the graph) the columns from
+        outside's entries only."""
+        dense = self.solved.sums.multiplications()
+        plans: list[tuple[int, str, _Reduced | None]] = [(dense + self.forward_cost(), "forward", None)]
+        taped = any(isinstance(e, ir.Name) or not _atom(e) for e in self.all_entries())
+        body, labels, rows = self.c.regions[0], self.solved.labels, self.row_nodes()
+        nodes, sinks = list(body.nodes), [r for r in rows if r is not None]
+        sources = [col for col in self.outer if col in body.nodes]
+        sources += [v for x in self.vectors for v, _ in body.vectors.get(x, ())]
+        outer = _cheaper(nodes, labels, sources, sinks, reverse=len(sinks) <= len(sources))
+        carried = self.c.carried
+        columns = [(self._weight(col), {c for c, pattern in zip(carried, self.c.pattern) if col in pattern})
+                   for col in self.all_columns()]
+        pushed = _Reduced(nodes, labels, carried, sinks, sum(w for w, _ in columns), reverse=False)
+        own = outer.multiplications()
+        plans.append((own + pushed.cost(columns), "forward", pushed))
+        if taped:
+            reach = self.reach()
+            plans.append((dense + self.reverse_cost(), "reverse", None))
+            back = [(1, {rows[k] for k in reach[r] if rows[k] is not None}) for r in self.rows()]
+            pulled = _Reduced(nodes, labels, carried, sinks, len(back), reverse=True)
+            grads = sum(self._grads_cost(reach[r]) for r in self.rows())
+            plans.append((own + pulled.cost(back) + self._tape_cost(pulled) + grads, "reverse", pulled))
+            if outputs is not None and outputs < len(self.rows()):
+                seeded = _Reduced(nodes, labels, carried, sinks, outputs, reverse=True)
+                every = set(range(len(carried)))
+                plans.append((own + seeded.cost([(outputs, set(sinks))]) + self._tape_cost(seeded)
+                              + outputs * self._grads_cost(every), "seeded", seeded))
+        _, plan, sparse = min(plans, key=lambda p: p[0])
+        return plan, sparse, self.solved.sums if sparse is None else outer
+
+    def _tape_cost(self, graph: _Reduced) -> int:
+        """The values an iteration tapes for a sweep through ``graph``."""
+        return sum(not isinstance(e, ir.Const) for e in [*graph.labels(), *self.outer_entries()])
 
     def carried_entry(self, k: int, j: int) -> ir.Expr:
         """∂next_k/∂carried_l."""
@@ -513,6 +857,11 @@ class _Step:
         e = self.solved.entries[k][len(self.c.carried) + self.outer.index(col)]
         return None if e == _ZERO else e
 
+    def outer_entries(self) -> list[ir.Expr]:
+        """The entries of the columns from outside, and the vector blocks."""
+        cols = self.all_columns()
+        return [e for k in range(len(self.c.carried)) for col in cols if (e := self.outer_entry(k, col)) is not None]
+
     def columns(self, k: int) -> list[str | Vector]:
         """What carried value k may depend on, in column order."""
         return [col for col in self.all_columns() if col in self.c.pattern[k]]
@@ -523,6 +872,10 @@ class _Step:
     def row_name(self, k: int) -> str:
         row = self.c.regions[0].outputs[k]
         return row.id if isinstance(row, ir.Name) else self.c.carried[k]
+
+    def row_nodes(self) -> list[str | None]:
+        """The body's node each carried value's next value is (None: a constant)."""
+        return [o.id if isinstance(o, ir.Name) else None for o in self.c.regions[0].outputs]
 
     def all_entries(self) -> list[ir.Expr]:
         n = len(self.c.carried)
@@ -561,9 +914,15 @@ class _Step:
             for j in reach[r]:
                 factors = [self.carried_entry(k, j) for k in reach[r] if j in self.nonzero[k]]
                 cost += _costly(factors) + max(len(factors) - 1, 0)
-            for col in self.all_columns():
-                owns = [self.outer_entry(k, col) for k in reach[r] if self.outer_entry(k, col) is not None]
-                cost += self._weight(col) * (_costly(owns) + len(owns))
+            cost += self._grads_cost(reach[r])
+        return cost
+
+    def _grads_cost(self, reach: set[int]) -> int:
+        """Operations per iteration accumulating one row's entries for the columns from outside."""
+        cost = 0
+        for col in self.all_columns():
+            owns = [self.outer_entry(k, col) for k in reach if self.outer_entry(k, col) is not None]
+            cost += self._weight(col) * (_costly(owns) + len(owns))
         return cost
 
 
@@ -609,7 +968,7 @@ def factor(g: Graph, namer: Namer, params: ir.Params, name: str) -> ir.Function:
     nodes = [inputs.get(inp) for _, inp in columns]
     read = list(dict.fromkeys(n for n in nodes if n is not None))  # the columns the function reads
     where = {n: j for j, n in enumerate(read)}
-    solved = _Emitter(namer).region(g, read, [])
+    solved = _Emitter(namer).region(g, read, [], top=True)
     jacobians = []
     for p, size in g.sizes.items():
         rows = [[solved.entries[k][where[n]] if n is not None else _ZERO

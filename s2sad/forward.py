@@ -36,6 +36,7 @@ from .mutation import Mutation, analyzed, inplace_write
 from .naming import Namer
 from .resolve import call_target
 from .rules import FRULES, INPLACE_FUNCS, INPLACE_OPS, Sym, custom_rule
+from .simplify import name_shared
 
 __all__ = ["forward"]
 
@@ -147,7 +148,9 @@ class _Tangent:
         elif p.kind == CALL:
             tangent = self.rule(stmt, p, dots)
             if tangent is not None:  # (None: the tangents that reach it have a zero derivative)
-                self.bind(stmt.target, tangent.expr, out)
+                defs, (value,) = name_shared([tangent.expr], self.namer.fresh)
+                out += [ir.Assign(name, e, self.loc) for name, e in defs]
+                self.bind(stmt.target, value, out)
         elif p.kind == SETITEM:
             x, v = p.args
             value = ir.Call(helper("setitem_jvp"), [self.dot_or_zero(x), p.kwargs["index"], self.dot_or_zero(v)])
@@ -179,9 +182,9 @@ class _Tangent:
                 return total if _tangent_spans(syms, dsyms, ans) else Sym(
                     ir.Call(helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
             if rule.linear == "joint":
-                return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}))
+                return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}, p))
             if rule.linear == "multi":
-                parts = [Sym(_rebuild(stmt.value, {i: dots[i]})) for i in diff if dots[i] is not None]
+                parts = [Sym(_rebuild(stmt.value, {i: dots[i]}, p)) for i in diff if dots[i] is not None]
                 total = parts[0]
                 for part in parts[1:]:
                     total = total + part
@@ -358,9 +361,10 @@ def _atom(e: ir.Expr, hint: str, block: list[ir.Stmt], tangent: _Tangent) -> ir.
     return ir.Name(name)
 
 
-def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
-    """``value`` (a call, operator, subscript or attribute) with operand ``i`` replaced; an in-place
-    operator (``y @= w``) becomes the plain one, so that no tangent is changed in place."""
+def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr], p) -> ir.Expr:
+    """``value`` (a call, operator, subscript or attribute) with operand ``i`` (of the primitive ``p``: keywords
+    a rule differentiates are bound to their positions) replaced; an in-place operator (``y @= w``) becomes
+    the plain one, so that no tangent is changed in place."""
     if isinstance(value, ir.Call) and isinstance(value.func, ir.Ref) and value.func.value in INPLACE_OPS:
         op = next(o for o, f in INPLACE_FUNCS.items() if f is value.func.value)
         value = ir.BinOp(op, *value.args)
@@ -377,8 +381,7 @@ def _rebuild(value: ir.Expr, replaced: dict[int, ir.Expr]) -> ir.Expr:
         receiver = replaced.get(0, value.func.value)
         args = [replaced.get(i + 1, a) for i, a in enumerate(value.args)]
         return ir.Call(ir.Attr(receiver, value.func.attr), args, value.kwargs)
-    args = [replaced.get(i, a) for i, a in enumerate(value.args)]
-    return ir.Call(value.func, args, value.kwargs)
+    return ir.Call(value.func, [replaced.get(i, a) for i, a in enumerate(p.args)], list(p.kwargs.items()))
 
 
 def _tangent_spans(syms: list[Sym], dsyms: list[Sym | None], ans: Sym) -> bool:

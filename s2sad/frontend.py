@@ -14,6 +14,7 @@ import __future__
 
 import ast
 import builtins
+import copy
 import functools
 import inspect
 import linecache
@@ -123,10 +124,43 @@ def library_value(value: object) -> bool:
     return callable(value) and module.split(".")[0] in ("s2sad", "numpy", "math", "builtins", "scipy", "operator")
 
 
-def library_cells(fn: types.FunctionType) -> tuple[int, ...]:
-    """The identities of the library values ``fn``'s closure holds (long-lived objects): part of the key
-    of a transform that serves every closure of ``fn``'s code."""
-    return tuple(id(v) for v in (cell_contents(c) for c in fn.__closure__ or ()) if library_value(v))
+def library_cells(fn: types.FunctionType) -> tuple:
+    """The file of ``fn``'s code and the library values its closure holds, by identity: part of the key
+    of a transform (or an analysis) that serves every closure of ``fn``'s code. (Code objects compare
+    equal by their content, not their file: two functions s2sad generated from the same text are told
+    apart by their file, each its own.)"""
+    cells = (cell_contents(c) for c in fn.__closure__ or ())
+    return fn.__code__.co_filename, *(Identity(v) for v in cells if library_value(v))
+
+
+class Identity:
+    """An object's identity as part of a cache key. Its ``id`` alone is not one: once the object is
+    collected, another may be made at its address (a run-time handle, a ``jacfwd`` function made for each
+    closure), and would be served what was found for the first. This key holds the object, weakly where
+    it can be (a builtin or a ufunc cannot: those are held), and equals only a key of the same live object."""
+
+    __slots__ = ("_id", "_get")
+
+    def __init__(self, value: object) -> None:
+        self._id = id(value)
+        self._get: Callable[[], object]
+        try:
+            self._get = weakref.ref(value)
+        except TypeError:
+            self._get = functools.partial(_itself, value)
+
+    def __hash__(self) -> int:
+        return self._id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Identity):
+            return NotImplemented
+        mine = self._get()
+        return self._id == other._id and mine is not None and mine is other._get()
+
+
+def _itself(value: object) -> object:
+    return value
 
 
 def cell_contents(cell: types.CellType) -> object:
@@ -452,7 +486,7 @@ def _find_lambda(fn: types.FunctionType, file_lines: list[str]) -> gast.Function
             f"s2sad could not isolate the lambda at {code.co_filename}:{code.co_firstlineno} ({why}). "
             "Give it a name with def."
         )
-    lam = found[0]
+    lam = copy.deepcopy(found[0])  # (the file's tree is cached, and desugaring rewrites in place)
     ret = gast.Return(value=lam.body)
     gast.copy_location(ret, lam.body)
     tree = gast.FunctionDef(

@@ -84,6 +84,8 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     # what inlining put together (not the value returned: user code, where `x * 1.0` is a copy)
     tidied = {id(s) for s in (backward[:-1] if with_value else backward)}
     ir.map_exprs([s for s in body if id(s) in tidied], _fold_ones)
+    _propagate_constants(backward, names, binds)  # (copies that folding made: `t = 1.0 * a`)
+    _drop_dead(body, _counts(body)[1])
     _free_dead(body, names, shapes)
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False), shapes.used_dims
 
@@ -149,12 +151,14 @@ def _pure_callable(fn: object) -> bool:
 
 
 def _propagate_constants(body: list[ir.Stmt], names: set[str], binds: Counter) -> None:
-    """Temporaries bound once, to a constant, are replaced by it (then ``1.0 * a`` -> ``a``:
-    in a cotangent; in the user's code ``x * 1.0`` is a copy, and may be a float copy of ints)."""
+    """Temporaries bound once, to a constant or to a name bound at most once, are replaced by it (then
+    ``1.0 * a`` -> ``a``: in a cotangent; in the user's code ``x * 1.0`` is a copy, and may be a float
+    copy of ints)."""
     consts: dict[str, ir.Expr] = {}
     while True:  # a constant put in may fold another statement to a constant
         found = {s.target: s.value for s in ir.walk(body) if isinstance(s, ir.Assign) and isinstance(s.target, str)
-                 and s.target in names and binds[s.target] == 1 and isinstance(s.value, ir.Const)}
+                 and s.target in names and binds[s.target] == 1 and (isinstance(s.value, ir.Const) or (
+                     isinstance(s.value, ir.Name) and binds[s.value.id] <= 1))}
         if found.keys() <= consts.keys():
             return
         consts = found
@@ -181,7 +185,20 @@ def _fold_ones(e: ir.Expr) -> ir.Expr:
         if e.op == "-" and isinstance(operand, ir.Const) and type(operand.value) is float:
             return ir.Const(-operand.value)
         return e if operand is e.operand else ir.UnaryOp(e.op, operand)
-    return ir.map_children(e, _fold_ones)
+    e = ir.map_children(e, _fold_ones)
+    positive = _sum_without_sign(e)
+    return e if positive is None else ir.UnaryOp("-", positive)  # the sign on the sum, not on every element
+
+
+def _sum_without_sign(e: ir.Expr) -> ir.Expr | None:
+    """``a.sum(...)`` for ``(-a).sum(...)`` (``np.sum`` too, and ``-a * b`` for ``-a``); None otherwise."""
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Attr) and e.func.attr == "sum" and not e.args:
+        positive = _without_sign(e.func.value)
+        return None if positive is None else ir.Call(ir.Attr(positive, "sum"), [], e.kwargs)
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is np.sum and e.args:
+        positive = _without_sign(e.args[0])
+        return None if positive is None else ir.Call(e.func, [positive, *e.args[1:]], e.kwargs)
+    return None
 
 
 def _without_sign(e: ir.Expr) -> ir.Expr | None:

@@ -175,9 +175,11 @@ class Closure:
     node: object
     captured: list[Expr]
     names: list[str] = field(default_factory=list)  # the nested function's names for ``captured``
+    defaults: list[str] = field(default_factory=list)  # those of ``names`` only its default values read
 
     def __deepcopy__(self, memo: dict) -> Closure:
-        return Closure(self.node, [copy.deepcopy(c, memo) for c in self.captured], list(self.names))
+        return Closure(self.node, [copy.deepcopy(c, memo) for c in self.captured], list(self.names),
+                       list(self.defaults))
 
 
 @dataclass(slots=True)

@@ -29,9 +29,10 @@ from .frontend import cell_contents, forwarded, library_cells, source_lines
 from .load import LINEMAPS
 from .mutation import effects
 from .resolve import bind_slots, derivative_source
-from .rules import custom_rule, lookup, rule_name
+from .rules import FUNCTION_VALUE_VJPS, custom_rule, lookup, rule_name
 from .runtime import add_bars, zeros_like
 from .statics import nested, param_facts
+from .wrappers import tangents_first
 
 __all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
@@ -142,9 +143,11 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 
 VJP_OF_HIGHER_ORDER = (
-    "derivatives of derivatives of code that calls a function value (a lambda, a nested def or a "
-    "function passed as an argument) are not supported yet: the derivative code calls it through "
-    "s2sad.linker.vjp_of. Call a function defined at module level by its name instead")
+    "derivatives of derivatives of code that calls a function value that is a method or a callable "
+    "with a derivative rule (a ufunc passed as an argument), or that passes it values carrying a gradient "
+    "for its *args or **kwargs, or a pullback, in the code of a derivative of a function that calls "
+    "another (a third derivative there), are not supported yet: the derivative code calls it through "
+    "s2sad.linker.vjp_of or jvp_of. Call it by its name instead")
 STAR_HIGHER_ORDER = (
     "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
     "taking *args or **kwargs are not supported yet: pass them by name")
@@ -216,7 +219,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         call_rule.__s2sad_vjp_of__ = True
         return call_rule
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
-    cells = fn.__closure__ or ()
+    own = bool(fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__)  # (the transform is shared by its code)
     n = len(cache.wrt) - len(frees)
     slots = bind_slots(fn, positions, keywords, len(self_arg))[1]
     packed = any(key is not None for _, key in slots)
@@ -224,26 +227,31 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     def call(*args, **kwargs):
         args = (*self_arg, *args)
         vjp = cache.entry(args).vjp
-        if cells:
+        if own:
             vjp = rebind(vjp, fn)
         out, pullback = vjp(*args, **kwargs)  # (a callee s2sad cannot transform says so first)
         _check_no_writes(fn, args, kwargs)
-        if not captures and not packed:
-            return out, pullback
+        if not packed:
+            return out, pullback  # (with captures, the pullback gives their cotangents as a dict last)
 
         def split_pullback(out_bar):
             bars = pullback(out_bar)
             per_param = dict(zip(cache.wrt[:n], bars[:n]))
             parts = tuple(per_param[name] if key is None else per_param[name][key] for name, key in slots)
-            return (*parts, dict(zip(frees, bars[n:]))) if captures else parts
+            return (*parts, *bars[n:])
 
         return out, split_pullback
 
     call.__s2sad_vjp_of__ = True
+    if not self_arg and not packed:  # differentiated again as fn's generated vjp (see resolve.derivative_source)
+        call.__s2sad_source__ = lambda call, dynamic: _vjp_source(fn, cache.wrt, captures)
     return call
 
 
-# code -> {(self?, wrt, mode): Cache} shared by the closures made from that code
+FUNCTION_VALUE_VJPS.add(vjp_of)  # vjp_of(f, ...) is a derivative function of f: it reads what f captured
+
+
+# code -> {(self?, wrt, mode, library cells, captures): Cache} shared by the closures made from that code
 _by_code: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -287,19 +295,34 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
             f"s2sad was asked to differentiate a call to {fn!r} through a variable, but it is not a "
             "Python function with source. Call it by its name, so its derivative rule is found "
             "when the caller is transformed.")
+    source_lines(fn)  # (a derivative function s2sad cannot transform again says so)
     code = fn.__code__
     frees = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
                   if captures and carries_derivative(cell_contents(cell)))
     wrt = bind_slots(fn, positions, keywords, len(self_arg))[0] + frees
-    per_code = _by_code.setdefault(code, {})
-    key = (len(self_arg), wrt, mode, library_cells(fn))
+    per_code = _by_code.setdefault(code, {})  # (code objects compare equal for the same text in another file)
+    key = (len(self_arg), wrt, mode, library_cells(fn), code.co_filename, id(fn.__globals__), captures)
     cache = per_code.get(key)
     if cache is None:
-        source_lines(fn)
-        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode)
+        cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode, captured=captures)
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn
     return self_arg, fn, cache, frees
+
+
+_vjp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic vjp}
+
+
+def _vjp_source(fn: types.FunctionType, wrt: tuple[str, ...], captured: bool) -> types.FunctionType:
+    """What ``vjp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated vjp
+    for any argument types, reading ``fn``'s cells (so a derivative of it flows to what ``fn`` captured;
+    with ``captured``, its pullback gives their cotangents as a dict last, as ``vjp_of``'s does)."""
+    per_code = _vjp_sources.setdefault(fn.__code__, {})
+    key = (wrt, captured, library_cells(fn))
+    if key not in per_code or not per_code[key].__s2sad_fresh__():
+        generated = pipeline()(fn, wrt, dynamic_cells=True, captured=captured)
+        per_code[key] = derived(generated.function, fn, generated.globals_read)
+    return rebind(per_code[key], fn, snapshot=False) if fn.__closure__ else per_code[key]
 
 
 def _check_no_writes(fn: types.FunctionType, args: tuple, kwargs: dict) -> None:
@@ -339,9 +362,21 @@ def _as_source(fn):
 class JVP(_Handle):
     """Generated forward-mode code calls ``z, z_dot = g_jvp(a, tangents=(a_dot,))``."""
 
-    __slots__ = ()
+    __slots__ = ("caller",)  # nested.jvp_caller's function calling this handle, once made
     mode = "forward"
     _handles: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+
+    def __init__(self, fun: types.FunctionType, wrt: tuple[str, ...]) -> None:
+        super().__init__(fun, wrt)
+        self.caller: types.FunctionType | None = None
+
+    def generic(self) -> types.FunctionType:
+        """The generated jvp for any argument types, taking the tangents first (``wrappers.tangents_first``):
+        what a derivative of this derivative transforms."""
+        if self._generic is None:
+            generated = pipeline()(self.fun, self.cache.wrt, mode="forward")
+            self._generic = tangents_first(generated.function, generated.tangent_names)
+        return self._generic
 
     def __call__(self, *args, tangents=(), **kwargs):
         try:
@@ -365,10 +400,12 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     def call(*args, tangents=(), **kwargs):
         args = (*self_arg, *args)
         tangents = (*packed_tangents(fn, wrt, slots, tangents[:len(slots)], args, kwargs), *tangents[len(slots):])
-        if captures:
-            tangents = (*tangents[:-1], *(tangents[-1].get(f, 0.0) for f in frees))
+        if captures:  # (a capture the caller gave no tangent, a constant array, has a zero of its shape)
+            cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+            tangents = (*tangents[:-1], *(tangents[-1][f] if f in tangents[-1] else
+                                          zeros_like(cell_contents(cells[f])) for f in frees))
         e = cache.entry(args)
-        jvp = rebind(e.vjp, fn) if fn.__closure__ else e.vjp
+        jvp = rebind(e.vjp, fn) if fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ else e.vjp
         out = jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
         _check_no_writes(fn, args, kwargs)  # (after: a callee s2sad cannot transform says so first)
         return out
@@ -398,6 +435,18 @@ class _RuleHandle:
         return f"<s2sad {self.kind} {getattr(self.rule, '__qualname__', self.rule)}>"
 
 
+def _check_captures(rule, bars, args, positions) -> None:
+    """A function passed to a rule carries a gradient only through what it captured: a rule that gives it no
+    cotangent (``None``) would drop that gradient, so it is refused."""
+    for i in positions:
+        if bars[i] is None and callable(args[i]) and not isinstance(args[i], type):
+            raise NoDerivativeRuleError(
+                f"the function passed as argument {i} of a call differentiated by the rule "
+                f"{getattr(rule, '__qualname__', rule)} captured a value that carries a gradient, and the rule gives it "
+                "no cotangent. Pass that value as an argument instead (to s2sad.checkpointed_loop: after n, as one of "
+                "its params)")
+
+
 class RRuleHandle(_RuleHandle):
     """Calls a registered ``rrule`` and keeps the cotangents of the differentiated positions."""
 
@@ -413,6 +462,7 @@ class RRuleHandle(_RuleHandle):
             if len(bars) != len(args):
                 raise TypeError(f"the pullback of {getattr(self.rule, '__name__', self.rule)} returned "
                                 f"{len(bars)} cotangents for {len(args)} positional arguments")
+            _check_captures(self.rule, bars, args, positions)
             return _fill(bars, args, positions)
 
         return out, rrule_pullback

@@ -44,6 +44,7 @@ def load(text: str, filename: str, name: str, globals_: dict, cells: dict[str, t
     closure = tuple(cells[v] for v in code.co_freevars)
     fn = types.FunctionType(code, globals_, name, defaults, closure)
     fn.__kwdefaults__ = kwdefaults
+    fn.__qualname__ = name  # (not the factory's <locals>)
     return fn
 
 

@@ -22,6 +22,7 @@ import gast
 import numpy
 
 from . import ir, runtime
+from .aliases import Aliases
 from .closures import free_names, rename_free, stores
 from .frontend import Source, _imported, all_nodes, child_nodes, forwarded
 from .naming import Namer
@@ -151,6 +152,8 @@ class _Lowering:
         self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
         self.loop_loads: dict[int, set[str]] = {}  # id of a loop -> the names its scope reads
         self.calling: tuple[gast.Call | None, ir.Expr | None] = (None, None)  # the call being lowered, its callee
+        self.same = Aliases()  # the user's names bound to one object (`z = y`): a write through one rebinds them
+        self.same_after = Aliases()  # what the last region left
         args = src.tree.args
         self.params = ir.Params(
             posonly=[a.id for a in args.posonlyargs],
@@ -207,15 +210,16 @@ class _Lowering:
                ) -> tuple[list[ir.Stmt], dict[str, str]]:
         """Lower ``stmts`` as a nested block (after binding each of ``binds``' names to its value): its
         statements and the names it leaves bound."""
-        outer_body, outer_env, outer_loc = self.body, self.env, self.loc
-        self.body, self.env = [], dict(outer_env)
+        outer_body, outer_env, outer_loc, outer_same = self.body, self.env, self.loc, self.same
+        self.body, self.env, self.same = [], dict(outer_env), outer_same.copy()
         try:
             for target, value in binds:
                 self.assign(target, value)
             self.block(stmts)
+            self.same_after = self.same
             return self.body, self.env
         finally:
-            self.body, self.env, self.loc = outer_body, outer_env, outer_loc
+            self.body, self.env, self.loc, self.same = outer_body, outer_env, outer_loc, outer_same
 
     def stmt(self, node: gast.stmt) -> bool:
         """Lower one statement; True when it was a ``return`` (the rest is unreachable)."""
@@ -237,6 +241,9 @@ class _Lowering:
                 value = self.to_atom(value, _temp_hint(node.value))
             for target in node.targets:
                 self.assign(target, value)
+            if len(node.targets) == 1 and isinstance(node.value, gast.Name) and isinstance(value, ir.Name) \
+                    and isinstance(node.targets[0], gast.Name) and node.targets[0].id not in self.globals_:
+                self.same.join(node.targets[0].id, node.value.id)  # `z = y`: z is y's object
         elif isinstance(node, gast.AnnAssign):
             if node.value is None:
                 return False
@@ -291,13 +298,19 @@ class _Lowering:
             new = self.emit(ir.BinOp(op, old, right), _TEMP_NAMES[op])
             self.body.append(ir.Assign(self.new_version(node.target.value.id), ir.SetItem(base, index, new),
                                        self.loc))
+            self.refresh(node.target.value.id, in_place=True)
         elif isinstance(node.target, gast.Name):
             # y op= v is operator.iop(y, v): in place for an array or a list (every alias sees it),
             # a new value for a number or a tuple; the analysis tells which it can
             right = self.atom(node.value)
             left = self.load_name(node.target)
             fn = INPLACE_FUNCS[op]
-            self.assign(node.target, ir.Call(ir.Ref((fn.__name__,), fn, helper=True), [left, right]))
+            value = ir.Call(ir.Ref((fn.__name__,), fn, helper=True), [left, right])
+            if node.target.id in self.globals_:
+                self.assign(node.target, value)
+            else:  # (the name keeps its other names: the write may be in place)
+                self.body.append(ir.Assign(self.new_version(node.target.id), value, self.loc))
+                self.refresh(node.target.id, in_place=False)
         else:
             raise self.src.syntax_error("augmented assignment to an attribute is not supported yet", node)
 
@@ -311,6 +324,7 @@ class _Lowering:
             if not (isinstance(target, gast.Name) and target.id in self.env):
                 raise self.src.syntax_error("s2sad supports `del` of local names only", target)
             del self.env[target.id]
+            self.same.drop(target.id)
 
     def import_(self, node: gast.Import | gast.ImportFrom) -> None:
         """``import m as n`` / ``from m import f`` inside the function: imported now, as the call would."""
@@ -371,6 +385,7 @@ class _Lowering:
             args = [self.module_globals(), ir.Const(target.id), self.to_atom(value, target.id)]
             self.body.append(ir.Do(ir.Call(ref, args), self.loc))
         elif isinstance(target, gast.Name):
+            self.same.drop(target.id)
             self.body.append(ir.Assign(self.new_version(target.id), value, self.loc))
         elif isinstance(target, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in target.elts):
@@ -379,6 +394,8 @@ class _Lowering:
             tup = self.to_atom(value, "tup")
             simple = all(isinstance(e, gast.Name) for e in target.elts)
             if simple:
+                for e in target.elts:
+                    self.same.drop(e.id)
                 names = tuple(self.new_version(e.id) for e in target.elts)
                 self.body.append(ir.Assign(names, tup, self.loc))
             else:
@@ -391,6 +408,7 @@ class _Lowering:
             base, index = self.store_target(target)
             item = self.to_atom(value, "value")
             self.body.append(ir.Assign(self.new_version(target.value.id), ir.SetItem(base, index, item), self.loc))
+            self.refresh(target.value.id, in_place=True)
         else:
             raise self.src.syntax_error("assignment to an attribute is not supported yet", target)
 
@@ -430,11 +448,14 @@ class _Lowering:
         args = [self.atom(a) for a in self._no_starred(node.args)]
         version = self.new_version(node.func.value.id)
         if node.func.attr == "pop":
+            if target is not None:
+                self.same.drop(target.id)
             popped = self.new_version(target.id) if target is not None else self.namer.fresh("popped")
             out: str | tuple[str, ...] = (popped, version)
         else:
             out = version
         self.body.append(ir.Assign(out, ir.ListMethod(base, node.func.attr, args), self.loc))
+        self.refresh(node.func.value.id, in_place=True)
         return True
 
     # ----- control flow -----
@@ -446,7 +467,9 @@ class _Lowering:
         """``if test: then else: orelse_`` (``node`` the statement: what is read outside it is joined)."""
         loc = self.loc
         body, then_env = self.region(then)
+        then_same = self.same_after
         orelse, else_env = self.region(orelse_)
+        self.same = then_same.meet(self.same_after)
         # a variable only the branches read is not joined, unless a loop reads it again or carries it
         used = self.read_later(node) | self.carried
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
@@ -477,8 +500,10 @@ class _Lowering:
         catches = self.to_atom(self.expr(handler.type), "caught") if handler.type is not None else _builtin("BaseException")
         loc = self.loc
         body, then_env = self.region(node.body)
+        body_same = self.same_after
         caught = ir.Call(ir.Ref(("caught_exception",), runtime.caught_exception, helper=True), [])
         orelse, else_env = self.region(handler.body, [(handler.name, caught)] if handler.name is not None else [])
+        self.same = body_same.meet(self.same_after)
         used = self.read_later(node) | {n.id for s in node.orelse for n in _scope(s) if isinstance(n, gast.Name)}
         then_env = {v: n for v, n in then_env.items() if v in used or self.env.get(v) == n}
         else_env = {v: n for v, n in else_env.items() if v in used or self.env.get(v) == n}
@@ -502,6 +527,7 @@ class _Lowering:
         loc = self.loc
         inner = [gast.copy_location(gast.With(rest, node.body, None), node)] if rest else node.body
         body, env = self.region(inner)
+        self.same = self.same.meet(self.same_after)
         used = self.read_later(node)
         env = {v: n for v, n in env.items() if v in used or self.env.get(v) == n}
         outs, (yields, _) = self.merge(body, env, [], dict(self.env))
@@ -573,7 +599,10 @@ class _Lowering:
         for n in (m for b in body_nodes for m in _loop_scope(b)):
             if isinstance(n, (gast.Break, gast.Continue, gast.Return)):
                 raise self.src.syntax_error("internal: early exit left after desugaring", n)
+        for name in _rebound(node):  # (what the body rebinds is another object in the next iteration)
+            self.same.drop(name)
         assigned = _stores(body_nodes) | ({exit_flag} if exit_flag else set())
+        assigned |= {other for name in assigned for other in self.same.others(name)}  # (rebound by a write)
         later = self.loaded_after(node)
         spent = _loop_targets_only(body_nodes)  # left holding an inner loop's last element: not carried
         again = _read_first(body_nodes)  # (bound only in the loop: None before its first iteration)
@@ -589,7 +618,7 @@ class _Lowering:
                 raise self.after_loop(v, node)
         inits = [ir.Name(self.env[v]) if self.env.get(v, _AFTER_LOOP) != _AFTER_LOOP else ir.Const(None)
                  for v in carried]
-        outer_env, outer_carried = dict(self.env), self.carried
+        outer_env, outer_carried, outer_same = dict(self.env), self.carried, self.same.copy()
         self.carried = self.carried | set(carried)
         for v in carried:
             self.new_version(v)
@@ -611,7 +640,7 @@ class _Lowering:
                 raise self.after_loop(v, node)
         nexts = [ir.Name(body_env[v]) for v in carried]
         exit_ = ir.Name(body_env[exit_flag]) if exit_flag else None
-        self.env, self.carried = outer_env, outer_carried
+        self.env, self.carried, self.same = outer_env, outer_carried, outer_same
         results = [self.new_version(v) for v in carried]
         targets = _target_names(node.target) if isinstance(node, gast.For) else []
         for t in [*targets, *spent]:  # its last value is not kept: reading it is refused
@@ -696,6 +725,22 @@ class _Lowering:
         if isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
             return tuple(self.new_version(e.id) for e in target.elts)
         raise self.src.syntax_error("this loop target is not supported yet (use names)", target)
+
+    def refresh(self, name: str, in_place: bool) -> None:
+        """After a write through ``name``, its other names are bound to the new version: ``z = y_1``
+        (``in_place``), or, after ``y op= v``, ``y_1`` where that is the same object (an array or a list
+        changed in place) and the old value otherwise (a number rebound)."""
+        new = ir.Name(self.env[name])
+        for other in self.same.others(name):
+            old = self.env.get(other)
+            if old is None or old == _AFTER_LOOP:
+                self.same.drop(other)
+            elif in_place:
+                self.body.append(ir.Assign(self.new_version(other), new, self.loc))
+            else:
+                test = self.emit(ir.Compare("is", new, ir.Name(old)), "same")
+                out = self.new_version(other)
+                self.body.append(ir.If(test, [], [], [out], ([new], [ir.Name(old)]), loc=self.loc))
 
     def loaded_after(self, node: gast.AST) -> set[str]:
         """Names of this scope the function reads after ``node`` ends (by source position): a
@@ -920,11 +965,13 @@ class _Lowering:
         here (renamed to it where that is not the user's name): a closure reads its variables when
         called, and ``closures.captures`` has made those that may change after this point
         parameters of a named nested function. Where it could not, the change is refused."""
-        captured, names, renamed = [], [], {}
+        captured, names, defaults, renamed = [], [], [], {}
+        in_body = set(free_names(node, defaults=False))
         for name in free_names(node):
             if name not in self.locals:
                 continue  # a global or a builtin: read when called, as usual
-            if name in self.stored_after(node) or (name in self.loop_stores() and not self.consumed(node)):
+            if name in in_body and (name in self.stored_after(node) or (
+                    name in self.loop_stores() and not self.consumed(node))):  # (a default is read when made)
                 raise self.src.syntax_error(
                     f"this nested function captures {name!r}, which is rebound or changed after the function "
                     "is made (a closure reads it when it is called); s2sad follows that for a nested function "
@@ -940,9 +987,12 @@ class _Lowering:
             version = self.env[name]
             captured.append(ir.Name(version))
             names.append(version)
+            if name not in in_body:
+                defaults.append(version)
             if version != name:
                 renamed[name] = version
-        return ir.Closure(gast.gast_to_ast(rename_free(node, renamed) if renamed else node), captured, names)
+        return ir.Closure(gast.gast_to_ast(rename_free(node, renamed) if renamed else node), captured, names,
+                          defaults)
 
     def loop_stores(self) -> set[str]:
         """Names the loops around this point rebind or change (a closure made in one iteration may
@@ -1013,6 +1063,13 @@ def _builtin(name: str) -> ir.Ref:
 def _stores(stmts: list[gast.stmt]) -> set[str]:
     """Names ``stmts`` rebind, write into (``x[i] = v``) or change with a list method."""
     return stores(n for s in stmts for n in _scope(s))
+
+
+def _rebound(loop: gast.For | gast.While) -> set[str]:
+    """Names ``loop`` binds to another value (its variable too; not ``y op= v``, which may keep the object)."""
+    aug = {id(n.target) for n in _scope(loop) if isinstance(n, gast.AugAssign)}
+    return {n.id for n in _scope(loop) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))
+            and id(n) not in aug}
 
 
 def _read_first(stmts: list[gast.stmt]) -> set[str]:

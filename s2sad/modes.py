@@ -9,6 +9,7 @@ from . import ir, runtime
 from .activity import MISSING, Analysis, check_uses, method_receiver
 from .errors import NoDerivativeRuleError
 from .linker import STAR_HIGHER_ORDER, VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
+from .load import LINEMAPS
 from .rules import FIELD, rule_name
 
 __all__ = ["helper", "zeros", "check_rules", "no_rule_error"]
@@ -57,9 +58,19 @@ def _kind(e: ir.Expr, analysis: Analysis) -> str | None:
 
 def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     """The error for a call of ``callee``, which has no rule, that a derivative must pass through."""
-    if callee is vjp_of or callee is star_vjp:
-        higher = VJP_OF_HIGHER_ORDER if callee is vjp_of else STAR_HIGHER_ORDER
+    refusal = getattr(callee, "__s2sad_refusal__", None)  # a helper that says why it has no rule
+    if refusal is not None:
+        user = (LINEMAPS.get(loc.file) or {}).get(loc.line, loc)  # the user's line the generated one came from
+        return NoDerivativeRuleError(f"{refusal}, at {user.file}:{user.line}:\n    {user.text.strip()}")
+    if callee is vjp_of or callee is jvp_of or callee is star_vjp:
+        higher = STAR_HIGHER_ORDER if callee is star_vjp else VJP_OF_HIGHER_ORDER
         return NoDerivativeRuleError(higher + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is runtime.captures_adjoint:
+        return NoDerivativeRuleError(
+            "derivatives of derivatives of code that calls s2sad.grad of a closure over a value that carries a "
+            "derivative (so also a third derivative of code calling a lambda or nested def that captures one) "
+            f"are not supported yet (at {loc.file}:{loc.line}: {loc.text.strip()}); pass the value as an argument "
+            "of the function instead")
     if callee is None:
         what = "a callable that could not be resolved when differentiating"
     elif isinstance(callee, str):

@@ -9,12 +9,19 @@ value would be stale), so:
 * a write into memory that carries a gradient and came from outside (an
   argument, a global) is refused: it would mutate the user's input; ``x op= v``
   on such memory, where it is not known to be an array, computes a new value
-  (``rebound_input(x) op v``: a number or tuple is rebound, as in Python; an array or a
-  list raises when the derivative runs);
-* a write through a view or an alias (``r = x[0]; r[1] = v``), or a read of an
-  older name for written memory after the write, is refused at the user's line;
+  (``rebound_input(x)`` checks it: a number or tuple is rebound, as in Python; an
+  array or a list raises when the derivative runs);
+* a read of another name for written memory after the write (a view ``r = x[0]``,
+  a list holding it, a name that is ``x`` on one path only), for a value that reaches
+  the result, is refused at the user's line. A name the lowering knows for the same
+  object (``z = x``) is rebound at the write (``aliases``), and a write that is one only
+  if a value is an array, not a number, is checked to be on a number when it runs;
 * a value the pullback reads whose memory a later write (or a later iteration)
   may change is snapshotted right where it is used, and only then.
+
+Memory is named where it is made; an object made inside a loop is a new one in
+each iteration, so what an earlier iteration made (kept in a carried list) is
+another object than the one a write changes now.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import dis
 import inspect
 import types
 import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy
@@ -43,11 +51,12 @@ from .activity import (
     writes_into_argument,
 )
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .frontend import cell_contents, library_cells, library_value
 from .resolve import plain
 from .rules import INPLACE_FUNCS, INPLACE_OPS
 from .ssa import lowered_ir
 
-__all__ = ["Mutation", "analyzed", "analyze_mutation", "inplace_write", "Effects", "effects", "call_effects"]
+__all__ = ["Mutation", "analyzed", "analyze_mutation", "value_reads", "inplace_write", "Effects", "effects", "call_effects"]
 # arrays of indices (as np.array of a list or a mask is): indexing with one copies
 _INDEX_ARRAYS = {numpy.arange, numpy.flatnonzero, numpy.argsort, numpy.argwhere}
 OLDER = "'"  # suffix of a memory name: the object made there in an earlier iteration of a loop
@@ -189,24 +198,31 @@ def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str],
     when the derivative runs (``runtime.immutable``). A checked argument is a statement added before
     the call: ``_Changed`` asks ``analyzed`` for a new analysis."""
     while True:
-        m, problem = _checked(body, analysis, params, temps)
+        if _fold_identity_tests(body, analysis):
+            raise _Changed
+        m, copied, problem = _checked(body, analysis, params, temps)
+        for w in copied:  # (where the value turns out to be an array or a list, rebound_input refuses it)
+            _rebind(body, w, runtime.rebound_input)
+        if copied:
+            raise _Changed
         if problem is None:
             return m
         write, error = problem
         if _maybe_number(write, analysis):
-            _rebind(write, runtime.immutable)
-            continue
+            _rebind(body, write, runtime.immutable)
+            raise _Changed
         arguments = m.bases.get(id(write), ()) if id(write) in m.calls else ()
         if not arguments or not all(_may_hold_number(n, analysis) for n in arguments):
             raise error
-        _check_arguments(body, write, arguments, temps)
+        _check_values(body, write, arguments, runtime.immutable, temps)
         raise _Changed
 
 
 def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: set[str]):
-    """``(Mutation, None)``, or ``(Mutation, (write, error))`` for the first write the checks refuse."""
+    """``(Mutation, the writes x op= v into arguments to compute as new values instead, None or
+    (write, error) for the first write the checks refuse)``."""
     points = _Points(analysis, params, calls_alias=True)
-    m, views, defs, reads = points.run(body)
+    m, defs, reads = points.run(body)
     firm_points = points  # calls return fresh memory (the same analysis where no call of a function value met it)
     if points.aliased:
         firm_points = _Points(analysis, params, calls_alias=False)
@@ -220,46 +236,47 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
                 and not ext & analysis.dims.keys():  # (an argument known to be an array is refused)
             copied.append(w)
         elif ext and any(firm.mem(n) & ext for n in analysis.active):
-            return m, (w, S2SADSyntaxError(
+            return m, copied, (w, S2SADSyntaxError(
                 f"{_writer(m, w)} writes into {base!r}, memory that came from an argument or a global and carries a "
                 "gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())", loc))
-        if set(m.bases[id(w)]) & views and not _inplace_op(w.value):
-            return m, (w, S2SADSyntaxError(
-                f"{_writer(m, w)} writes through {base!r}, a view or alias of another array; s2sad cannot follow "
-                "the change to the array it shares memory with. Write into that array directly, or "
-                "copy the view first (.copy())", loc))
     kept = {id(w) for w in copied}  # (these change no memory)
-    for name, use in reads:  # an older name for written memory, read after the write
-        if name not in defs or not m.written(name):
+    for name, use in reads:  # an older name for written memory, read after the write, for a value that
+        # reaches the result (a derivative flows through the read only then)
+        if name not in defs or not m.written(name) or (
+                isinstance(use, ir.Assign) and not set(use.targets) & analysis.useful):
             continue
         for w in m.writes:
             if id(w) in kept or name in w.targets or use is w or m.exclusive(w, use) \
-                    or not m.hit(w) & m.reaches_at(name, w):
+                    or not m.hit(w) & m.reaches_at(name, w) or points.not_the_written(name, use, w):
                 continue
             if _between(defs[name], (m.order[id(w)], m.loops[id(w)]), (m.order[id(use)], m.loops[id(use)])):
                 while name in temps and name in points.origin:  # (`for r in y` iterates y_seq, a view of y)
                     name = points.origin[name]
                 if id(w) in m.calls:
-                    return m, (w, S2SADSyntaxError(
+                    return m, copied, (w, S2SADSyntaxError(
                         f"{_writer(m, w)} may change {name!r} in place, and {name!r} is read after this call; "
                         "s2sad cannot follow a change made inside a called function. Pass a copy (.copy()), "
                         "or return the new value from the function", w.loc))
                 what = "array" if not _inplace_op(w.value) else "value"
-                return m, (w, S2SADSyntaxError(
+                return m, copied, (w, S2SADSyntaxError(
                     f"{name!r} shares memory with the {what} written here and is read after this write; "
                     "s2sad cannot follow that. Copy it before the write (.copy()), or read the array after "
                     "the write instead", w.loc))
-    for w in copied:  # (where the value turns out to be an array or a list, rebound_input refuses it)
-        _rebind(w, runtime.rebound_input)
-        m.writes.remove(w)
-    return m, None
+    return m, copied, None
 
 
-def _rebind(w: ir.Assign, check) -> None:
-    """``y op= v`` as ``y = check(y) op v``: a new value (``check`` raises where ``y`` is an array or a list)."""
-    x, v = w.value.args
+def _rebind(body: list[ir.Stmt], w: ir.Assign, check) -> None:
+    """``y_1 = y op= v`` as ``check(y)`` (it raises where ``y`` is an array or a list, which Python would
+    change in place) and ``y_1 = y op v``, a new value."""
     op = next(op for op, f in INPLACE_FUNCS.items() if f is w.value.func.value)
-    w.value = ir.BinOp(op, ir.Call(ir.Ref((check.__name__,), check, helper=True), [x]), v)
+    _insert_before(body, w, [ir.Do(ir.Call(ir.Ref((check.__name__,), check, helper=True), [w.value.args[0]]), w.loc)])
+    w.value = ir.BinOp(op, *w.value.args)
+
+
+def _insert_before(body: list[ir.Stmt], stmt: ir.Stmt, stmts: list[ir.Stmt]) -> None:
+    block = next(b for b in _blocks(body) if any(s is stmt for s in b))
+    at = next(i for i, s in enumerate(block) if s is stmt)
+    block[at:at] = stmts
 
 
 def _maybe_number(w: ir.Assign, analysis: Analysis) -> bool:
@@ -273,8 +290,8 @@ def _may_hold_number(name: str, analysis: Analysis) -> bool:
     return name not in analysis.arrays and analysis.kinds.get(name) not in ("list", "dict")
 
 
-def _check_arguments(body: list[ir.Stmt], call: ir.Assign, names, temps: set[str]) -> None:
-    """Before ``call``, ``n_checked = immutable(n)`` for each of ``names``, and the call passes that."""
+def _check_values(body: list[ir.Stmt], stmt: ir.Assign, names, check, temps: set[str]) -> None:
+    """Before ``stmt``, ``n_checked = check(n)`` for each of ``names``, and ``stmt`` reads that."""
     taken = {t for s in ir.walk(body) if isinstance(s, ir.Assign) for t in s.targets}
     checked = {}
     for n in dict.fromkeys(names):
@@ -283,12 +300,45 @@ def _check_arguments(body: list[ir.Stmt], call: ir.Assign, names, temps: set[str
             new += "_"
         checked[n] = new
         temps.add(new)
-    stmts = [ir.Assign(c, ir.Call(ir.Ref(("immutable",), runtime.immutable, helper=True), [ir.Name(n)]), call.loc)
+    stmts = [ir.Assign(c, ir.Call(ir.Ref((check.__name__,), check, helper=True), [ir.Name(n)]), stmt.loc)
              for n, c in checked.items()]
-    call.value = ir.substitute(call.value, {n: ir.Name(c) for n, c in checked.items()})
-    block = next(b for b in _blocks(body) if any(s is call for s in b))
-    at = next(i for i, s in enumerate(block) if s is call)
-    block[at:at] = stmts
+    stmt.value = ir.substitute(stmt.value, {n: ir.Name(c) for n, c in checked.items()})
+    _insert_before(body, stmt, stmts)
+
+
+def _fold_identity_tests(body: list[ir.Stmt], analysis: Analysis) -> bool:
+    """``same = y_1 is z; if same: ... else: ...`` where ``y_1 = y op v`` made a new object (it rebound a
+    number): the ``else`` branch, inline. True if one was folded."""
+    made = {t: s for s in ir.walk(body) if isinstance(s, ir.Assign) for t in s.targets}
+    reads = Counter(n for s in ir.walk(body) for e in ir.exprs(s) for n in ir.names_read(e))
+    for block in _blocks(body):
+        for i, s in enumerate(block):
+            test = made.get(s.test.id) if isinstance(s, ir.If) and isinstance(s.test, ir.Name) else None
+            if test is None or not (isinstance(test.value, ir.Compare) and test.value.op == "is"
+                                    and isinstance(test.value.left, ir.Name)):
+                continue
+            new = made.get(test.value.left.id)
+            if new is not None and (isinstance(new.value, ir.BinOp) or (
+                    _inplace_op(new.value) and inplace_write(new, analysis) is None)):
+                others = Counter(n for x in ir.walk(body) for n in _binds(x))  # (an out also a branch's or loop's)
+                renamed = {o: y.id for o, y in zip(s.outs, s.yields[1]) if isinstance(y, ir.Name) and others[o] == 1}
+                block[i:i + 1] = [*s.orelse, *(ir.Assign(o, y, s.loc) for o, y in zip(s.outs, s.yields[1])
+                                               if o not in renamed)]
+                ir.rename(body, renamed)
+                if reads[s.test.id] == 1:  # (the test read it alone)
+                    next(b for b in _blocks(body) if any(x is test for x in b)).remove(test)
+                return True
+    return False
+
+
+def _binds(s: ir.Stmt) -> list[str]:
+    if isinstance(s, ir.Assign):
+        return list(s.targets)
+    if isinstance(s, ir.If):
+        return list(s.outs)
+    if isinstance(s, ir.Loop):
+        return [*s.carried, *s.results]
+    return []
 
 
 def _blocks(body: list[ir.Stmt]):
@@ -358,21 +408,24 @@ class _Points:
         placed: dict[tuple[str, str], set[int]] = {}
         fresh: dict[str, tuple[int, ...]] = {}
         self.bound: set[str] = set()  # names assigned in some round (before that, a name holds nothing yet)
+        self.parts: set[str] = set()  # names that may be part of another object (a view, an item)
+        self.tests: dict[str, tuple[str, str, ir.Stmt]] = {}  # t -> (a, b, stmt): t = a is b
+        self.unlike: dict[tuple[str, int], str] = {}  # (b, id(use)) -> a: b read where it is not a
         self.looped = False
         while True:
             size = sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound)
             self.m = Mutation(points, contains, placed, fresh)
-            self.views, self.reads = set(), []
+            self.reads = []
             self.advanced: set[str] = set()  # index lists and masks: indexing with them copies
             self.defs = {p: (-1, ()) for p in self.params}
             self.visit(body, (), ())
             if sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound) == size:
-                return self.m, self.views, self.defs, self.reads
+                return self.m, self.defs, self.reads
             if not self.looped and not self.m.writes:
                 # settled in one round: without loops every name is visited after the statement binding it,
                 # and without writes what memory holds changes only where it is made, so another round
                 # would find the same
-                return self.m, self.views, self.defs, self.reads
+                return self.m, self.defs, self.reads
 
     def flow(self, target: str, sources) -> None:
         self.m.points.setdefault(target, set()).update(sources)
@@ -397,39 +450,66 @@ class _Points:
             m.order[id(s)] = len(m.order)
             m.loops[id(s)] = loops
             m.sides[id(s)] = sides
-            for e in ir.exprs(s) if not isinstance(s, ir.If) else [s.test]:
-                self.reads.extend((n, s) for n in ir.names_read(e))
+            for e in ir.exprs(s) if not isinstance(s, ir.If) else [s.test]:  # (shapes survive a write)
+                self.reads.extend((n, s) for n in value_reads(e, m))
             if isinstance(s, ir.Assign):
                 for t in s.targets:
                     self.defs[t] = (m.order[id(s)], loops)
                 self.assign(s)
                 self.bound.update(s.targets)
             elif isinstance(s, ir.If):
+                self.identity_test(s)
                 for branch, ys, side in zip((s.body, s.orelse), s.yields, (True, False)):
                     self.visit(branch, loops, (*sides, (id(s), side)))
                     self.yielded(ys, loops, (*sides, (id(s), side)))
                 for o, a, b in zip(s.outs, *s.yields):
+                    self.part_of(o, a, b)
                     self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
                 self.looped = True
-                inner = (*loops, id(s))
+                once = _runs_once(s)  # (`for i in range(1)`: no iteration follows another)
+                inner = loops if once else (*loops, id(s))
                 for c, i, n in zip(s.carried, s.inits, s.nexts):  # (what an iteration made is older in the next)
                     self.defs[c] = (m.order[id(s)] + 0.5, inner)  # re-bound at the start of each iteration
-                    self.flow(c, {*self.mems(i), *(m.aged(r, id(s)) for r in self.mems(n))} or {c})
+                    self.part_of(c, i, *([] if once else [n]))
+                    self.flow(c, {*self.mems(i), *(m.aged(r, id(s)) for r in ([] if once else self.mems(n)))} or {c})
                 for t in s.targets:
+                    self.parts.add(t)
                     self.defs[t] = (m.order[id(s)] + 0.5, inner)
                     self.flow(t, {r for n in ir.names_read(s.iter) for r in m.mem(n) | self.elements(n)} or {t})
                 self.visit(s.cond_body, inner, sides)
                 self.visit(s.body, inner, sides)
                 for r, c, n in zip(s.results, s.carried, s.nexts):
                     self.defs[r] = (len(m.order) - 0.5, loops)  # bound when the loop is over
+                    self.part_of(r, ir.Name(c), n)
                     self.flow(r, m.mem(c) | self.mems(n))
+
+    def part_of(self, target: str, *sources: ir.Expr) -> None:
+        if any(isinstance(e, ir.Name) and e.id in self.parts for e in sources):
+            self.parts.add(target)
 
     def mems(self, e: ir.Expr) -> set[str]:
         """The memory ``e`` may share; none yet for a name no round has reached (a loop's next value)."""
         bound = isinstance(e, ir.Name) and (e.id in self.bound or e.id in self.m.points or e.id in self.defs)
         return self.m.mem(e.id) if bound else set()
+
+    def identity_test(self, s: ir.If) -> None:
+        """``if a is b: ... else: ...`` (what the lowering writes for ``z`` after ``y op= v`` where ``z`` was
+        ``y``'s object: ``if y_1 is z: z_1 = y_1 else: z_1 = z``): ``b`` is read by the test for its
+        identity, and in the ``else`` branch where it is not ``a``."""
+        if isinstance(s.test, ir.Name) and s.test.id in self.tests:
+            a, b, test = self.tests[s.test.id]
+            for use in [test, s.yields[1], *ir.walk(s.orelse)]:
+                self.unlike[(b, id(use))] = a
+
+    def not_the_written(self, name: str, use, w: ir.Assign) -> bool:
+        """Is ``use`` a read of ``name`` that sees only its identity, or runs only where ``name`` is not the
+        object ``w`` wrote into (``name`` is a whole object, not a part of one, holding nothing written)?"""
+        a = self.unlike.get((name, id(use)))
+        m = self.m
+        return a is not None and a in w.targets and not {name, a} & self.parts \
+            and not (m.reaches_at(name, w) - m.mem(name)) & m.hit(w)
 
     def yielded(self, ys: list[ir.Expr], loops: tuple[int, ...], sides: tuple) -> None:
         """The values a branch yields are read where the branch ends (the list stands for that point)."""
@@ -450,16 +530,14 @@ class _Points:
         p = self.an.prims.get(id(s))
         kind = p.kind if p else None
         names = list(ir.names_read(v))
-        if isinstance(v, (ir.List, ir.Compare)) or calls(v, _INDEX_ARRAYS) or (
-                calls(v, (numpy.array, numpy.asarray)) and _advanced(v.args[0], self.advanced)):
-            self.advanced.update(s.targets)  # (np.array of a list of indices or a mask, np.arange, ...)
+        self.note(s)
         if isinstance(v, ir.Subscript) and _advanced(v.index, self.advanced):
             self.made(s)
             return  # an array indexed with a list or a mask: a copy (a list or dict indexed so raises)
         if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
             m.writes.append(s)
             m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc)
-        if kind in (CONTAINER, CLOSURE):
+        if kind in (CONTAINER, CLOSURE) or (kind == CALL and p.rule.holds):  # (a record holds its fields)
             self.made(s)
             for t in s.targets:
                 for n in names:
@@ -469,7 +547,7 @@ class _Points:
             for t, item in zip(s.targets, self.an.literals[v.id]):
                 if isinstance(item, ir.Name):
                     self.flow(t, m.mem(item.id))
-                    self.views.add(t)
+                    self.part_of(t, item)
             return
         if kind == TRANSFORM:
             self.call(s, p, names)
@@ -479,6 +557,8 @@ class _Points:
             for t in s.targets:  # holding what xs holds (or views of the array xs)
                 for n in names:
                     self.put(t, self.elements(n) or m.mem(n), s)
+            return
+        if self.taken_out(s, p):
             return
         if kind == UNPACK or (kind == COPY and isinstance(v, ir.Name)):
             sources = names  # unpacking takes out elements
@@ -492,9 +572,35 @@ class _Points:
         for t in s.targets:
             for n in sources:
                 self.flow(t, m.mem(n) if copy else m.mem(n) | self.elements(n))
+            if not copy or set(sources) & self.parts:
+                self.parts.add(t)
             if sources:
-                self.views.add(t)
                 self.origin[t] = sources[0]
+
+    def note(self, s: ir.Assign) -> None:
+        """Record an identity test ``t = a is b``, and names holding index arrays or masks."""
+        v = s.value
+        if isinstance(v, ir.Compare) and v.op == "is" and isinstance(v.left, ir.Name) and isinstance(v.right, ir.Name):
+            self.tests[s.target] = (v.left.id, v.right.id, s)
+        if isinstance(v, (ir.List, ir.Compare)) or calls(v, _INDEX_ARRAYS) or (
+                calls(v, (numpy.array, numpy.asarray)) and _advanced(v.args[0], self.advanced)):
+            self.advanced.update(s.targets)  # (np.array of a list of indices or a mask, np.arange, ...)
+
+    def taken_out(self, s: ir.Assign, p: Prim | None) -> bool:
+        """Is ``s`` a number (it shares no memory), an item of a list, tuple or dict (what the container
+        holds, not a view of it) or a dict's keys (a new list)? Recorded if so."""
+        if all(t in self.an.numbers for t in s.targets):
+            return True
+        base = p.args[0].id if p is not None and p.kind == CALL and p.args and isinstance(p.args[0], ir.Name) else None
+        if base is not None and p.rule.item and self.an.kinds.get(base) in ("list", "tuple", "dict"):
+            for t in s.targets:
+                self.flow(t, self.elements(base) or {t})
+                self.parts.add(t)
+            return True
+        if base is not None and calls(s.value, (runtime.sequence,)) and self.an.kinds.get(base) == "dict":
+            self.made(s)
+            return True
+        return False
 
     def call(self, s: ir.Assign, p, names: list[str]) -> None:
         """A call into user code: a write into the arguments it may change, a view of those it may return."""
@@ -512,7 +618,7 @@ class _Points:
             for n in returned:
                 self.flow(t, m.mem(n) | self.elements(n))
             if returned:
-                self.views.add(t)
+                self.parts.add(t)
 
     def write(self, s: ir.Assign, base: str) -> None:
         m, v = self.m, s.value
@@ -524,12 +630,15 @@ class _Points:
             m.lists.update(m.mem(base))
             if v.method == "pop":  # the popped value was an element
                 self.flow(s.targets[0], self.elements(base) or {s.targets[0]})
+                self.parts.add(s.targets[0])
             for a in v.args:  # the list now holds what was appended (for extend: the items' elements)
                 if isinstance(a, ir.Name) and v.method == "append":
                     held |= m.mem(a.id)
                 elif isinstance(a, ir.Name) and v.method == "extend":
                     held |= self.elements(a.id) or m.mem(a.id)
         elif isinstance(v, ir.SetItem):
+            if base in self.an.containers:  # (a dict may gain a key)
+                m.lists.update(m.mem(base))
             if isinstance(v.value, ir.Name) and base in self.an.containers:
                 held |= m.mem(v.value.id)  # a list or dict keeps a reference; an array store copies
         elif isinstance(v.args[1], ir.Name) and self.an.kinds.get(base) != "array":  # `xs += ys` on a list
@@ -537,6 +646,33 @@ class _Points:
             held |= self.elements(v.args[1].id)
         for r in m.mem(base):
             self.put(r, held, s)
+
+
+_SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
+
+
+def value_reads(e: ir.Expr, mutation: Mutation):
+    """Names whose *values* ``e`` reads: not those it reads only for their shape (an in-place write keeps
+    an array's shape; a list method changes a list's length)."""
+    if isinstance(e, ir.Name):
+        yield e.id
+        return
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path[-1] in _SHAPE_ONLY:
+        k = _SHAPE_ONLY[e.func.path[-1]]
+        for i, a in enumerate(e.args):
+            if i == k and isinstance(a, ir.Name) and not mutation.structure_changes(a.id):
+                continue
+            yield from value_reads(a, mutation)
+        return
+    for c in ir.children(e):
+        yield from value_reads(c, mutation)
+
+
+def _runs_once(loop: ir.Loop) -> bool:
+    """Is ``loop`` ``for ... in range(c)`` with constant bounds giving at most one iteration?"""
+    it = loop.iter
+    return loop.kind == "for" and calls(it, (range,)) and all(
+        isinstance(a, ir.Const) and type(a.value) is int for a in it.args) and len(range(*(a.value for a in it.args))) <= 1
 
 
 def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
@@ -565,15 +701,15 @@ class Effects:
     returns: frozenset[str]
 
 
-_EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> Effects
+_EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> {library cells: Effects}
 _PENDING: list[list] = []  # [code, approximation, tentative]: effects being found (recursion)
 
 
 def effects(fn: types.FunctionType) -> Effects:
     """``fn``'s effects, from its lowered IR (a recursive call sees a least fixed point)."""
-    code = fn.__code__
-    if code in _EFFECTS:
-        return _EFFECTS[code]
+    code, library = fn.__code__, library_cells(fn)
+    if library in _EFFECTS.get(code, {}):
+        return _EFFECTS[code][library]
     for i, (c, approximation, _) in enumerate(_PENDING):
         if c is code:
             for frame in _PENDING[i + 1:]:
@@ -590,14 +726,16 @@ def effects(fn: types.FunctionType) -> Effects:
     finally:
         _PENDING.pop()
     if not frame[2]:
-        _EFFECTS[code] = found
+        _EFFECTS.setdefault(code, {})[library] = found
     return found
 
 
 def _effects(fn: types.FunctionType) -> Effects:
     code = fn.__code__
+    captured = tuple(name for name, cell in zip(code.co_freevars, fn.__closure__ or ())
+                     if not library_value(cell_contents(cell)))  # (a library callable is read now: see library_cells)
     try:
-        lowered = lowered_ir(fn, code.co_freevars, dynamic_cells=True)[2]
+        lowered = lowered_ir(fn, captured, dynamic_cells=True)[2]
         analysis = analyze(lowered, [], set())
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError, OSError):
         return _from_bytecode(code)

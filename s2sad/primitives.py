@@ -14,6 +14,6 @@ try:
 except ImportError:  # scipy is optional: its rules are declared only when it is installed
     pass
 else:
-    from . import rules_scipy  # noqa: F401
+    from . import rules_integrate, rules_scipy  # noqa: F401
 
 __all__: list[str] = []

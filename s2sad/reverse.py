@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ir
+from . import ir, runtime
 from .activity import (
     CALL,
     CLOSURE,
@@ -45,10 +45,12 @@ from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
 from .modes import check_rules, helper, zeros
-from .mutation import Mutation, analyzed
+from .mutation import Mutation, analyzed, value_reads
 from .naming import Namer
 from .resolve import call_target
 from .rules import Sym, custom_rule, lookup
+from .simplify import name_shared
+from .statics import Items
 
 __all__ = ["Pullback", "reverse"]
 
@@ -70,23 +72,26 @@ class Pullback:
 
 
 def _container_call(e: ir.Expr) -> bool:
-    """``e`` calls a rule whose result may be a tuple or list (``array_adjoint``, ``getitem_adjoint``)."""
+    """``e`` calls a rule whose result may be a tuple or list (``array_adjoint``, ``getitem_adjoint``), or
+    gives a function value's cotangent (a dict over what it captured)."""
     if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref)):
         return False
     rule = lookup(e.func.value)
-    return rule is not None and rule.container
+    return (rule is not None and rule.container) or e.func.value is runtime.captures_adjoint
 
 
 def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[str],
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
             typed: bool = False, facts: dict[str, object] | None = None,
-            spread: dict[str, list[tuple[object, str]]] | None = None) -> Pullback:
+            spread: dict[str, list[tuple[object, str]]] | None = None,
+            captured: tuple[str, ...] | None = None) -> Pullback:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
     ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``, and
     ``facts`` what the pytree parameters hold). ``typed``: made for the argument types (``scalar_params``,
     ``tree_params``), so a call whose arguments' types are known calls a vjp made for them. ``spread``: the
     pytree parameters read only once per key, at the entry (``entries``), and those reads: such a
-    parameter's cotangent is the literal of its entries' ones."""
+    parameter's cotangent is the literal of its entries' ones. ``captured``: the closure variables that end
+    ``wrt``, whose cotangents the pullback gives as a dict."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
@@ -113,12 +118,14 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
-    spread = spread or {}
+    fn.temps = fn.temps | adj.temps
     grads = [_entries_bar(p, spread[p], facts[p], adj) if p in spread and facts else adj.bars.get(p)
              or zeros(p, analysis.scalars) for p in wrt]
+    given = grads if captured is None else [*grads[:len(grads) - len(captured)], ir.Dict(
+        [ir.Const(n) for n in captured], grads[len(grads) - len(captured):])]
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
-        [*adj.out, ir.Return(ir.Tuple(grads))], ret.loc, ssa=False, flat=False,
+        [*adj.out, ir.Return(ir.Tuple(given))], ret.loc, ssa=False, flat=False,
     )
     vjp = ir.Function(
         namer.fresh(f"{fn.name}_vjp"), fn.params,
@@ -128,40 +135,48 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     return Pullback(vjp, fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
 
 
-def _entries_bar(param: str, reads: list[tuple[object, str]], items, adj: _Adjoint) -> ir.Expr:
+def _entries_bar(param: str, reads: list[tuple[object, str]], items: Items, adj: _Adjoint) -> ir.Expr:
     """The cotangent of a pytree parameter read once per key at the entry: the literal of its entries'
     cotangents (zeros for an entry not read, or that received none)."""
     names = dict(reads)
     values = []
-    for key in items.keys:
+    for key, fact in zip(items.keys, items.facts):
         name = names.get(key)
         bar = adj.bars.get(name) if name is not None else None
+        entry = ir.Name(name) if name is not None else ir.Subscript(ir.Name(param), ir.Const(key))
         if bar is None:
-            entry = ir.Name(name) if name is not None else ir.Subscript(ir.Name(param), ir.Const(key))
             bar = ir.Const(0.0) if name in adj.an.scalars else ir.Call(helper("zeros_like"), [entry])
+        elif _may_hold_dict(fact):  # (a dict's cotangent may lack entries: a function value's has one only
+            # where it was called (``captured_cotangent``); a reader of a dict literal's cotangent reads every key)
+            bar = ir.Call(helper("add_bars"), [ir.Call(helper("zeros_like"), [entry]), bar])
         values.append(bar)
     if items.kind == "dict":
         return ir.Dict([ir.Const(k) for k in items.keys], values)
     return ir.List(values) if items.kind == "list" else ir.Tuple(values)
 
 
-_SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
+def _may_hold_dict(fact: object) -> bool:
+    """A value of this fact may be or hold a dict (None: a record, not known)."""
+    if isinstance(fact, Items):
+        return fact.kind == "dict" or any(map(_may_hold_dict, fact.facts))
+    return fact is None
 
 
-def _value_reads(e: ir.Expr, mutation: Mutation):
-    """Names whose *values* ``e`` reads: not those it reads only for their shape (for arrays)."""
-    if isinstance(e, ir.Name):
-        yield e.id
-        return
-    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.path[-1] in _SHAPE_ONLY:
-        k = _SHAPE_ONLY[e.func.path[-1]]
-        for i, a in enumerate(e.args):
-            if i == k and isinstance(a, ir.Name) and not mutation.structure_changes(a.id):
-                continue
-            yield from _value_reads(a, mutation)
-        return
-    for c in ir.children(e):
-        yield from _value_reads(c, mutation)
+def _check_covered(p, contributions, active: set[str], loc: ir.Loc | None) -> None:
+    """The invariant the analysis keeps (``activity.check_uses``): an operand carrying a derivative is one
+    its rule differentiates (``diff``: a None there is the rule's exact zero, as ``sign`` gives the 1-norm's
+    second derivative) or declares of derivative exactly zero (``zero``), and the rule gives an entry for
+    every operand. Anything else is a bug of s2sad's, stopped here rather than taken for a zero."""
+    contributions = list(contributions)
+    diff = range(len(p.args)) if p.rule.diff is None else p.rule.diff
+    if p.rule.item:  # an index or key carries no gradient wherever indexing succeeds (``check_uses``)
+        diff = [*diff, 1]
+    for i, arg in enumerate(p.args):
+        if isinstance(arg, ir.Name) and arg.id in active and i not in p.rule.zero and (
+                i >= len(contributions) or (contributions[i] is None and i not in diff)):
+            where = f" at {loc.file}:{loc.line}" if loc is not None else ""
+            raise AssertionError(f"s2sad internal error: the rule for {p.rule.name} gives no cotangent to its "
+                                 f"argument {i} ({arg.id!r}), which carries a derivative{where}; please report it")
 
 
 def _name(fn: object) -> str:
@@ -204,6 +219,7 @@ class _Adjoint:
         self.reached: dict[str, frozenset] = {}
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
+        self.temps: set[str] = set()  # names given to what a rule's contributions share (``name_shared``)
         self.deferred: set[str] = set()  # entries of pytree parameters read at the entry: no adjoint here
 
     # ----- helpers -----
@@ -361,9 +377,15 @@ class _Adjoint:
             raise NoDerivativeRuleError(
                 f"s2sad's rule for {p.rule.name} does not support this call, at "
                 f"{self.loc.file}:{self.loc.line}:\n    {self.loc.text}\n({e})") from None
-        for arg, c in zip(p.args, contributions):
-            if c is not None:
-                self.add(arg, c.expr)
+        _check_covered(p, contributions, self.an.active, self.loc)
+        parts = [(arg, c.expr) for arg, c in zip(p.args, contributions)
+                 if c is not None and isinstance(arg, ir.Name) and arg.id in self.an.active]
+        defs, exprs = name_shared([e for _, e in parts], self.namer.fresh)  # (odeint_vjp(...)[0], [1]: one call)
+        for name, value in defs:
+            self.emit(name, value)
+            self.temps.add(name)
+        for (arg, _), e in zip(parts, exprs):
+            self.add(arg, e)
 
     def list_method(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """``xs.append(v)``, ``xs.extend(ys)``: the cotangent's last entries go to what was added."""
@@ -380,7 +402,7 @@ class _Adjoint:
         """Make the adjoint just written read copies of values a later write would change: taken
         after ``stmt``, or before it where ``stmt`` itself changes them (``y *= v`` reads the old ``y``)."""
         m, written = self.mutation, self.out[mark:]
-        reads = dict.fromkeys(n for s in written for n in _value_reads(s.value, m) if m.written(n))
+        reads = dict.fromkeys(n for s in written for n in value_reads(s.value, m) if m.written(n))
         before = [n for n in reads if n not in stmt.targets and m.changed_by(n, stmt)]
         after = [n for n in reads if n not in before and m.changes_after(n, stmt)]
         copies = {n: self.namer.fresh(f"{n}_saved") for n in [*before, *after]}

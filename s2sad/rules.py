@@ -228,6 +228,9 @@ class Rule:
     ``container``: the result may be a tuple or list (``slogdet``, ``split``): its cotangent
     adds entry by entry.
 
+    ``held``: what to do instead, said where an argument outside ``diff`` carries a derivative
+    (the refusal's advice; by default, pass a constant or register a rule).
+
     ``params``: the callable's leading parameters as ``(name, default)`` pairs. Keyword
     arguments naming them are moved to their positions (``bind``) when one is in ``diff``,
     so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
@@ -250,6 +253,8 @@ class Rule:
     * ``ints``: where its operands hold ints (or bools), so does the result, in the same places:
       integer arithmetic (``+``, ``-``, ``*``, ``%``, ``abs``, unary ``-`` and ``+``) and
       ``sequence``, which passes its operand on. An int carries no derivative.
+    * ``holds``: the result keeps its operands themselves (a namedtuple or dataclass made from its
+      fields): ``mutation`` sees a write into one through it.
     """
 
     name: str
@@ -272,6 +277,8 @@ class Rule:
     scalar_only: bool = False
     rank: bool = False
     ints: bool = False
+    held: str | None = None
+    holds: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -300,6 +307,8 @@ FRULES: dict[object, Callable] = {}  # user forward rules (s2sad.frule)
 NONDIFFERENTIABLE: set[object] = set()
 DERIVATIVE_MAKERS: set[object] = set()  # s2sad.grad, jacfwd, ...: making a derivative function
 CLOSURE_DERIVATIVES: set[object] = set()  # those whose result, made from a closure, carries its cotangent
+FUNCTION_VALUE_VJPS: set[object] = set()  # linker.vjp_of: vjp_of(f, ...) is a derivative function of f
+JVP_CALLS: set[object] = set()  # s2sad.jvp: differentiated as the function ``nested.jvp_caller`` makes
 WRITERS: set[object] = set()  # functions that write into an array they are given (np.place, np.copyto, ...)
 WRITER_METHODS = {"fill", "put", "sort", "partition", "resize", "itemset"}  # ndarray methods that write in place
 METHODS: dict[str, object] = {}  # ndarray method name -> the function whose rule applies
@@ -308,7 +317,7 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
-            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False) -> None:
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, held=None) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -319,7 +328,7 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
     if scalar_only is None:
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
-                     view, shape, item, sequences, numeric, scalar_only, rank, ints))
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints, held))
 
 
 def declare(fn: object, rule: Rule) -> None:
@@ -662,7 +671,7 @@ def _record_rule(cls: Any) -> Rule | None:
     return Rule(rule_name(cls), lambda g, ans, *args, **kwargs: tuple(rt.field_of(g, n, i) for i, n in zip(range(len(args)), names)),
                 diff=tuple(i for i, n in enumerate(names) if n in data),
                 forward=lambda ans, dots, *args, **kwargs: rt.record_jvp(ans, names[:len(dots)], *dots),
-                container=True, params=tuple(fields))
+                container=True, params=tuple(fields), holds=True)
 
 
 def _plain_dataclass(cls: Any) -> bool:

@@ -137,36 +137,64 @@ defrule(numpy.linalg.slogdet, "numpy.linalg.slogdet",
 
 def _phi(x):
     """The lower triangle of ``x`` with half its diagonal."""
-    return np.tril(x) - 0.5 * _eye(x) * x
+    return rn.tril_half_diagonal(x)
 
 
-try:
-    import scipy
-    import scipy.linalg as _scipy_linalg
-except ImportError:  # scipy is optional: general solves then
-    triangular = None
-else:  # (solve_triangular takes stacks of matrices from SciPy 1.16 on)
-    batched = tuple(int(p) for p in scipy.__version__.split(".")[:2]) >= (1, 16)
-    triangular = _Namespace("scipy_linalg", _scipy_linalg, scalar_out=False) if batched else None
+def _triangle(v, lower: bool):
+    return np.tril(v) if lower else np.triu(v)
 
 
-def _lower_solve(low, b, transposed: bool):
-    """L⁻¹ b (L⁻ᵀ b when ``transposed``) for a lower triangular L: a triangular solve where scipy is installed."""
-    if triangular is None:
-        return linalg.solve(_mT(low) if transposed else low, b)
-    return triangular.solve_triangular(low, b, trans=1 if transposed else 0, lower=True)
+def _flags(*flags) -> tuple[bool, ...]:
+    values = tuple(False if f is None else f.const for f in flags)
+    if any(not isinstance(v, bool | int) or v is NotConst for v in values):
+        raise NotImplementedError("triangular_solve's lower, transposed and right must be constants")
+    return tuple(map(bool, values))
+
+
+def _triangular_solve(g, ans, a, b, lower, transposed=None, right=None):
+    """x = op(T)⁻¹ b: b̄ = op(T)⁻ᵀ x̄, op(T)̄ = -b̄ xᵀ; x = b op(T)⁻¹: b̄ = x̄ op(T)⁻ᵀ, op(T)̄ = -xᵀ b̄
+    (on the triangle T is read from)."""
+    low, trans, on_right = _flags(lower, transposed, right)
+    b_bar = rn.triangular_solve(a, g, low, not trans, on_right)
+    op_bar = rt.matmul_rhs_adjoint(b_bar, ans, a) if on_right else rt.matmul_lhs_adjoint(b_bar, a, ans)
+    return -_triangle(_mT(op_bar) if trans else op_bar, low), b_bar, None, None, None
+
+
+def _triangular_solve_forward(ans, dots, a, b, lower, transposed=None, right=None):
+    low, trans, on_right = _flags(lower, transposed, right)
+    moved = None
+    if dots[0] is not None:
+        t_dot = _triangle(dots[0], low)
+        op_dot = _mT(t_dot) if trans else t_dot
+        moved = -(ans @ op_dot) if on_right else -(op_dot @ ans)
+    return rn.triangular_solve(a, plus(dots[1], moved), low, trans, on_right)
+
+
+defrule(runtime_numpy.triangular_solve, "triangular_solve", _triangular_solve, diff=(0, 1),
+        forward=_triangular_solve_forward)
+def _triangular_matmul(g, ans, a, b, lower, transposed=None):
+    """y = op(T) b: b̄ = op(T)ᵀ ȳ, op(T)̄ = ȳ bᵀ (on the triangle T is read from)."""
+    low, trans = _flags(lower, transposed)
+    op_bar = rt.matmul_lhs_adjoint(g, a, b)
+    return _triangle(_mT(op_bar) if trans else op_bar, low), rn.triangular_matmul(a, g, low, not trans), None, None
+
+
+defrule(runtime_numpy.triangular_matmul, "triangular_matmul", _triangular_matmul, diff=(0, 1), linear="multi")
+defrule(runtime_numpy.symmetric_part, "symmetric_part", lambda h, ans, x: (rn.symmetric_part(h),),
+        linear="joint")  # (a projection: its own transpose)
+defrule(runtime_numpy.tril_half_diagonal, "tril_half_diagonal", lambda h, ans, x: (rn.tril_half_diagonal(h),),
+        linear="joint")  # (a mask of weights: its own transpose)
 
 
 def _cholesky(g, ans, a):
     """For A = L Lᵀ: Ā = ½ (S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (two triangular solves with L)."""
-    left = _lower_solve(ans, _phi(_mT(ans) @ g), True)  # L⁻ᵀ Φ
-    s = _mT(_lower_solve(ans, _mT(left), True))
-    return (0.5 * (s + _mT(s)),)
+    left = rn.triangular_solve(ans, _phi(rn.triangular_matmul(ans, g, True, True)), True, True)  # L⁻ᵀ Φ(Lᵀ L̄)
+    return (rn.symmetric_part(rn.triangular_solve(ans, left, True, False, True)),)  # (L⁻ᵀ Φ) L⁻¹
 
 
 def _cholesky_forward(ans, dots, a):
     """L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ)."""
-    inner = _mT(_lower_solve(ans, _mT(_lower_solve(ans, dots[0], False)), False))
+    inner = rn.triangular_solve(ans, rn.triangular_solve(ans, dots[0], True), True, True, True)
     return ans @ _phi(inner)
 
 
@@ -326,8 +354,54 @@ defrule(numpy.linalg.lstsq, "numpy.linalg.lstsq", _lstsq, diff=(0, 1), forward=_
 
 # ----- multi_dot -----
 
-defrule(numpy.linalg.multi_dot, "numpy.linalg.multi_dot", lambda g, ans, arrays, **k: (rn.multi_dot_adjoint(g, arrays),),
-        diff=(0,), forward=lambda ans, dots, arrays, **k: rn.multi_dot_jvp(dots[0], arrays))
+# The product is multilinear in the arrays, so every derivative is a sum of products with some arrays
+# replaced (``multi_dot_sum(arrays, *subs)``: one list of replacements per derivative taken) or the
+# cotangent of one of its lists (``multi_dot_sum_adjoint(h, which, arrays, *subs)``). With ``<c,
+# adjoint(h, which)> = <h, sum(... c in place of list which ...)>`` both families close under
+# differentiation, to any order.
+
+
+def _with(subs: tuple, which: int, c: Sym) -> tuple:
+    """``subs`` with list ``which`` (0: a new list) replaced by ``c``."""
+    return (*subs, c) if which == 0 else (*subs[:which - 1], c, *subs[which:])
+
+
+def _multi_dot_sum(h, ans, arrays, *subs):
+    return tuple(rn.multi_dot_sum_adjoint(h, i, arrays, *subs) for i in range(len(subs) + 1))
+
+
+def _multi_dot_sum_forward(ans, dots, arrays, *subs):
+    da, dsubs = dots[0], dots[1:]
+    return plus(None if da is None else rn.multi_dot_sum(arrays, *subs, da),
+                *(rn.multi_dot_sum(arrays, *_with(subs, i + 1, d)) for i, d in enumerate(dsubs) if d is not None))
+
+
+def _multi_dot_sum_adjoint(c, ans, h, which, arrays, *subs):
+    k = which.const
+    grown = _with(subs, k, c)
+    return (rn.multi_dot_sum(arrays, *grown), None, rn.multi_dot_sum_adjoint(h, 0, arrays, *grown),
+            *(None if i + 1 == k else rn.multi_dot_sum_adjoint(h, i + 1, arrays, *grown) for i in range(len(subs))))
+
+
+def _multi_dot_sum_adjoint_forward(ans, dots, h, which, arrays, *subs):
+    k = which.const
+    dh, da, dsubs = dots[0], dots[2], dots[3:]
+    parts = [None if dh is None else rn.multi_dot_sum_adjoint(dh, which, arrays, *subs),
+             None if da is None else rn.multi_dot_sum_adjoint(h, which, arrays, *subs, da),
+             *(rn.multi_dot_sum_adjoint(h, which, arrays, *_with(subs, i + 1, d))
+               for i, d in enumerate(dsubs) if d is not None and i + 1 != k)]
+    total = None
+    for part in filter(None, parts):  # lists of tangents: added entry by entry
+        total = part if total is None else rt.add_bars(total, part)
+    return total
+
+
+defrule(numpy.linalg.multi_dot, "numpy.linalg.multi_dot", lambda g, ans, arrays, **k: (
+    rn.multi_dot_sum_adjoint(g, 0, arrays),), diff=(0,), forward=lambda ans, dots, arrays, **k: rn.multi_dot_sum(
+    arrays, dots[0]))
+defrule(runtime_numpy.multi_dot_sum, "multi_dot_sum", _multi_dot_sum, forward=_multi_dot_sum_forward)
+defrule(runtime_numpy.multi_dot_sum_adjoint, "multi_dot_sum_adjoint", _multi_dot_sum_adjoint,
+        forward=_multi_dot_sum_adjoint_forward, returns="list")
 
 # ----- norm: every ord, vector and matrix -----
 

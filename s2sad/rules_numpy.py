@@ -81,10 +81,12 @@ _UNARY = {
     "conj": lambda g, ans, x: g,
     "nan_to_num": lambda g, ans, x: g * np.isfinite(x),
 }
+# (a complex value met in between: the tangent of its real part or conjugate is that of the tangent)
+_UNARY_FORWARD = {"real": lambda ans, dots, x: np.real(dots[0]), "conj": lambda ans, dots, x: np.conj(dots[0])}
 for _name, _d in _UNARY.items():  # (real, conj and positive are linear; numpy.real returns a view)
     defrule(getattr(numpy, _name), f"numpy.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
             diff=(0,), elementwise=True, linear="joint" if _name in ("real", "conj", "positive") else None,
-            view=_name == "real")
+            forward=_UNARY_FORWARD.get(_name), view=_name == "real")
 
 # ----- elementwise binary (each cotangent unbroadcast to its operand) -----
 
@@ -335,7 +337,9 @@ def _astype(g, ans, x, dtype, **kwargs):
 
 
 defrule("ndarray.astype", "ndarray.astype", _astype, diff=(0,), linear="joint")
-METHODS["astype"] = "ndarray.astype"  # a method with no NumPy function of its own
+METHODS["astype"] = "ndarray.astype"
+if hasattr(numpy, "astype"):  # (a function too from NumPy 2.1)
+    defrule(numpy.astype, "numpy.astype", _astype, diff=(0,), linear="joint")
 
 # ----- writers: refused where a derivative is involved (activity.check_uses) -----
 

@@ -2,8 +2,8 @@
 # not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
 # when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
 # The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
-"""More of NumPy: ``sinc``, layout (``rot90``, ``hsplit``/``vsplit``/``dsplit``, ``ediff1d``,
-``meshgrid``), the ``nan*`` reductions, ``average`` with weights, ``trapezoid``, signals and
+"""More of NumPy: ``sinc``, layout (``rot90``, ``rollaxis``, ``hsplit``/``vsplit``/``dsplit``, ``ediff1d``,
+``meshgrid``, ``partition``, ``fft.fftshift``), ``gradient``, the ``nan*`` reductions, ``average`` with weights, ``trapezoid``, signals and
 polynomials (``convolve``, ``correlate``, ``polyval``, ``interp`` in the values), ``select``,
 ``cross`` along any axes, and ``math.prod``.
 
@@ -60,6 +60,53 @@ for _name, _axis in (("vsplit", 0), ("dsplit", 2)):
             diff=(0,), container=True, linear="joint")
 defrule(numpy.hsplit, "numpy.hsplit", lambda g, ans, x, sections: (rn.unsplit(g, x, np.minimum(np.ndim(x) - 1, 1)),),
         diff=(0,), container=True, linear="joint")
+
+
+defrule(numpy.rollaxis, "numpy.rollaxis", lambda g, ans, x, axis, start=0: (rn.rollaxis_adjoint(g, x, axis, start),),
+        diff=(0,), linear="joint")
+defrule(runtime_numpy.rollaxis_adjoint, "rollaxis_adjoint", lambda h, ans, g, x, axis, start: (
+    np.rollaxis(h, axis, start), None, None, None), diff=(0,), zero=(1,), linear="joint")
+fft = _Namespace("np.fft", numpy.fft, scalar_out=False)
+defrule(numpy.fft.fftshift, "numpy.fft.fftshift", lambda g, ans, x, axes=None: (fft.ifftshift(g, axes),), diff=(0,),
+        linear="joint")
+defrule(numpy.fft.ifftshift, "numpy.fft.ifftshift", lambda g, ans, x, axes=None: (fft.fftshift(g, axes),), diff=(0,),
+        linear="joint")
+defrule(numpy.real_if_close, "numpy.real_if_close", lambda g, ans, a, tol=None: (g,), diff=(0,),
+        linear="joint")  # (real input: the value itself; complex numbers are refused)
+
+
+def _partition(g, ans, a, kth, axis=None, kind=None, order=None):
+    axis = sym(-1) if axis is None else axis
+    where = rn.partition_order(a, ans, axis)
+    flat = axis.const is None
+    bar = rn.take_along_axis_adjoint(g, np.ravel(a) if flat else a, where, 0 if flat else axis)
+    return np.reshape(bar, np.shape(a)) if flat else bar, None
+
+
+def _partition_forward(ans, dots, a, kth, axis=None, kind=None, order=None):
+    axis = sym(-1) if axis is None else axis
+    flat = axis.const is None
+    return np.take_along_axis(np.ravel(dots[0]) if flat else dots[0], rn.partition_order(a, ans, axis),
+                              0 if flat else axis)
+
+
+defrule(numpy.partition, "numpy.partition", _partition, diff=(0,), forward=_partition_forward)
+NONDIFFERENTIABLE.update([runtime_numpy.partition_order, numpy.argpartition])
+
+
+def _gradient(g, ans, f, *spacings, axis=None, edge_order=None):
+    order = _const(edge_order, "edge_order", 1)
+    return (rn.gradient_adjoint(g, f, spacings, axis, order), *(None for _ in spacings))
+
+
+defrule(numpy.gradient, "numpy.gradient", _gradient, diff=(0,), linear="joint", container=True)
+# the adjoint and np.gradient (as gradient_of, with its spacings in a tuple) are each other's transposes
+defrule(runtime_numpy.gradient_adjoint, "gradient_adjoint", lambda h, ans, g, f, spacings, axis, edge_order: (
+    rn.gradient_of(h, spacings, axis, edge_order), None, None, None, None), diff=(0,), zero=(1,), linear="joint",
+        container=(0,))
+defrule(runtime_numpy.gradient_of, "gradient_of", lambda h, ans, f, spacings, axis, edge_order: (
+    rn.gradient_adjoint(h, f, spacings, axis, edge_order), None, None, None), diff=(0,), linear="joint",
+        container=True)
 
 
 def _ediff1d(g, ans, x, to_end=None, to_begin=None):

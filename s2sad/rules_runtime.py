@@ -25,10 +25,10 @@ derivative there is zero (almost everywhere), as for ``sign``.
 from __future__ import annotations
 
 from . import runtime, runtime_numpy
-from .rules import NONDIFFERENTIABLE, NotConst, Sym, defrule, np, plus, py, rt
+from .rules import NONDIFFERENTIABLE, NotConst, Sym, _Namespace, defrule, np, plus, py, rt
 from .rules_numpy import rn
 
-__all__: list[str] = []
+__all__ = ["product_adjoint"]
 
 
 def _reduced_sum(h: Sym, axis: Sym, keepdims: Sym) -> Sym:
@@ -82,6 +82,9 @@ defrule(runtime.dot_rhs_adjoint, "dot_rhs_adjoint",
 # ----- runtime: in-place writes, containers, broadcasting -----
 
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=(), container=(0,))
+_linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, None), zero=(), container=(0,))
+_linear(runtime.jacobian_column, "jacobian_column", lambda h, ans, t: (h,), zero=())
+NONDIFFERENTIABLE.add(runtime.unit_tangent)
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
 _linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
@@ -208,11 +211,12 @@ NONDIFFERENTIABLE.add(runtime_numpy.logical_not)
 # ----- the adjoints of products: multilinear in the cotangent and the other operands -----
 
 
-def _product_adjoint(helper, product) -> None:
+def product_adjoint(helper, product, namespace=rn) -> None:
     """Rules for ``helper(g, a, b, *rest, which)``, the cotangent of operand ``which`` of
     ``product(a, b, *rest)``: ``<h, helper(g, a, b)> = <g, product(a with h, b)>``, so ``g`` gets
-    ``product(a with h, b)`` and the other operand ``helper(g, a with h, b)`` for itself."""
-    emit = getattr(rn, helper.__name__)
+    ``product(a with h, b)`` and the other operand ``helper(g, a with h, b)`` for itself. ``namespace``:
+    where generated code finds ``helper``."""
+    emit = getattr(namespace, helper.__name__)
 
     def reverse(h, ans, g, a, b, *rest):
         which = rest[-1].const
@@ -229,9 +233,19 @@ def _product_adjoint(helper, product) -> None:
     defrule(helper, helper.__name__, reverse, diff=(0, 1, 2), forward=forward)
 
 
-_product_adjoint(runtime_numpy.tensordot_adjoint, lambda a, b, axes: np.tensordot(a, b, axes))
-_product_adjoint(runtime_numpy.inner_adjoint, np.inner)
-_product_adjoint(runtime_numpy.kron_adjoint, np.kron)
+product_adjoint(runtime_numpy.tensordot_adjoint, lambda a, b, axes: np.tensordot(a, b, axes))
+product_adjoint(runtime_numpy.inner_adjoint, np.inner)
+product_adjoint(runtime_numpy.kron_adjoint, np.kron)
+try:
+    import scipy.signal as _signal
+except ImportError:  # scipy is optional
+    pass
+else:
+    from . import runtime_scipy
+
+    signal = _Namespace("scipy_signal", _signal, scalar_out=False)
+    product_adjoint(runtime_scipy.signal_adjoint, lambda a, b, mode, kind: getattr(signal, kind.const)(a, b, mode),
+                    _Namespace("", runtime_scipy, scalar_out=False))
 
 
 def _einsum_reverse(h, ans, g, subscripts, which, *operands):
@@ -370,44 +384,84 @@ defrule(runtime_numpy.xlogy_y_adjoint, "xlogy_y_adjoint", lambda h, ans, g, x, y
     rt.unbroadcast(h * x / y, g), rt.unbroadcast(h * g / y, x), rt.unbroadcast(-h * ans / y, y)), elementwise=True)
 
 
+# prod and cumprod: every derivative is one of prod_others (a group's product with factors replaced by
+# directions, at each position), cumprod_terms (cumprod's derivative along directions) or
+# cumprod_terms_adjoint (its cotangent); each is multilinear in its directions, and its derivative in
+# x adds one, so the rules below close under differentiation, to any order.
+
+
+def _others(vs: tuple, i: int, d: Sym) -> tuple:
+    """``vs`` with direction ``i`` replaced by ``d``."""
+    return (*vs[:i], d, *vs[i + 1:])
+
+
 def _prod_reverse(h, ans, g, x, p, axis, keepdims):
     # ans = unreduce(g) * others(x); others' Jacobian M (M_ij: the product without x_i and x_j) is symmetric
     return (_reduced_sum(h * rn.prod_adjoint(1.0, x, p, axis, keepdims), axis, keepdims),
-            rn.prod_pairs(h * rt.unreduce(g, x, axis, keepdims), x, axis), None, None, None)
+            rn.prod_others(x, axis, h * rt.unreduce(g, x, axis, keepdims)), None, None, None)
 
 
 def _prod_forward(ans, dots, g, x, p, axis, keepdims):
     return plus(None if dots[0] is None else rn.prod_adjoint(dots[0], x, p, axis, keepdims),
-                 None if dots[1] is None else rt.unreduce(g, x, axis, keepdims) * rn.prod_pairs(dots[1], x, axis))
+                None if dots[1] is None else rt.unreduce(g, x, axis, keepdims) * rn.prod_others(x, axis, dots[1]))
 
 
-defrule(runtime_numpy.prod_adjoint, "prod_adjoint", _prod_reverse, diff=(0, 1), zero=(2,), forward=_prod_forward)
-# the second derivatives of prod and cumprod are linear in their first argument; their own derivative in x
-# (a third derivative) has no rule: s2sad refuses it at transform time
-defrule(runtime_numpy.prod_pairs, "prod_pairs", lambda h, ans, v, x, axis: (rn.prod_pairs(h, x, axis), None, None),
-        diff=(0,), linear="joint")
+def _prod_others_reverse(h, ans, x, axis, *vs):  # symmetric in the position it gives and those of vs
+    return (rn.prod_others(x, axis, *vs, h), None, *(rn.prod_others(x, axis, *_others(vs, i, h)) for i in range(len(vs))))
+
+
+def _prod_others_forward(ans, dots, x, axis, *vs):
+    return plus(None if dots[0] is None else rn.prod_others(x, axis, *vs, dots[0]),
+                *(rn.prod_others(x, axis, *_others(vs, i, d)) for i, d in enumerate(dots[2:]) if d is not None))
+
+
+def _cumprod_terms_reverse(h, ans, x, axis, *vs):
+    return (rn.cumprod_terms_adjoint(h, x, axis, *vs), None,
+            *(rn.cumprod_terms_adjoint(h, x, axis, *vs[:i], *vs[i + 1:]) for i in range(len(vs))))
+
+
+def _cumprod_terms_forward(ans, dots, x, axis, *vs):
+    return plus(None if dots[0] is None else rn.cumprod_terms(x, axis, *vs, dots[0]),
+                *(rn.cumprod_terms(x, axis, *_others(vs, i, d)) for i, d in enumerate(dots[2:]) if d is not None))
+
+
+def _cumprod_terms_adjoint_reverse(c, ans, h, x, axis, *vs):  # <c, adjoint(h, vs)> = <h, terms(vs, c)>
+    return (rn.cumprod_terms(x, axis, *vs, c), rn.cumprod_terms_adjoint(h, x, axis, *vs, c), None,
+            *(rn.cumprod_terms_adjoint(h, x, axis, *_others(vs, i, c)) for i in range(len(vs))))
+
+
+def _cumprod_terms_adjoint_forward(ans, dots, h, x, axis, *vs):
+    return plus(None if dots[0] is None else rn.cumprod_terms_adjoint(dots[0], x, axis, *vs),
+                None if dots[1] is None else rn.cumprod_terms_adjoint(h, x, axis, *vs, dots[1]),
+                *(rn.cumprod_terms_adjoint(h, x, axis, *_others(vs, i, d)) for i, d in enumerate(dots[3:])
+                  if d is not None))
 
 
 def _cumprod_adjoint_reverse(h, ans, g, x, c, axis):
-    return rn.cumprod_jvp(h, x, c, axis), rn.cumprod_pairs(g, h, x, axis), None, None
+    return rn.cumprod_jvp(h, x, c, axis), rn.cumprod_terms_adjoint(g, x, axis, h), None, None
 
 
 def _cumprod_adjoint_forward(ans, dots, g, x, c, axis):
     return plus(None if dots[0] is None else rn.cumprod_adjoint(dots[0], x, c, axis),
-                 None if dots[1] is None else rn.cumprod_pairs(g, dots[1], x, axis))
+                None if dots[1] is None else rn.cumprod_terms_adjoint(g, x, axis, dots[1]))
 
 
 def _cumprod_jvp_reverse(h, ans, x_dot, x, c, axis):
-    return rn.cumprod_adjoint(h, x, c, axis), rn.cumprod_pairs(h, x_dot, x, axis), None, None
+    return rn.cumprod_adjoint(h, x, c, axis), rn.cumprod_terms_adjoint(h, x, axis, x_dot), None, None
 
 
 def _cumprod_jvp_forward(ans, dots, x_dot, x, c, axis):
     return plus(None if dots[0] is None else rn.cumprod_jvp(dots[0], x, c, axis),
-                 None if dots[1] is None else rn.cumprod_pairs_out(x_dot, dots[1], x, axis))
+                None if dots[1] is None else rn.cumprod_terms(x, axis, x_dot, dots[1]))
 
 
-# cumprod's helpers read its result c = cumprod(x) where it saves work: as functions of x alone (c's own
-# dependence on x is its rule's), their derivative in x is the second derivative of cumprod
+defrule(runtime_numpy.prod_adjoint, "prod_adjoint", _prod_reverse, diff=(0, 1), zero=(2,), forward=_prod_forward)
+defrule(runtime_numpy.prod_others, "prod_others", _prod_others_reverse, forward=_prod_others_forward)
+defrule(runtime_numpy.cumprod_terms, "cumprod_terms", _cumprod_terms_reverse, forward=_cumprod_terms_forward)
+defrule(runtime_numpy.cumprod_terms_adjoint, "cumprod_terms_adjoint", _cumprod_terms_adjoint_reverse,
+        forward=_cumprod_terms_adjoint_forward)
+# cumprod's first-order helpers read its result c = cumprod(x) where it saves work: as functions of x alone
+# (c's own dependence on x is its rule's), their derivative in x is the second derivative of cumprod
 defrule(runtime_numpy.cumprod_adjoint, "cumprod_adjoint", _cumprod_adjoint_reverse, diff=(0, 1), zero=(2,),
         forward=_cumprod_adjoint_forward)
 defrule(runtime_numpy.cumprod_jvp, "cumprod_jvp", _cumprod_jvp_reverse, diff=(0, 1), zero=(2,),

@@ -2,8 +2,8 @@
 # not the modules: they are `rules._Namespace`s, whose calls build IR on symbolic operands (`rules.Sym`)
 # when a rule runs, at transform time. `np.cos(x)` here emits the text `np.cos(x)`; it computes nothing.
 # The real modules are imported under other names (`numpy`, `_math`, `_sp`, ...).
-"""More of ``scipy.special`` (gamma and Bessel families, the normal cdf and its inverse), registered
-when scipy is installed. Each adjoint is written with functions that have rules themselves (a
+"""More of ``scipy.special`` (gamma and Bessel families, the normal cdf and its inverse, ``betainc`` in
+x) and ``scipy.signal``'s ``convolve`` and ``correlate``, registered when scipy is installed. Each adjoint is written with functions that have rules themselves (a
 Bessel function's derivative is a sum of its neighbours in order), so every rule here
 differentiates again. An order or shape argument (``v`` of ``jv``, ``n`` of ``polygamma``, ``a``
 of ``gammainc``) is not differentiated: one that carries a gradient is refused at your line.
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math as _math
 
+import scipy.signal as _ss
 import scipy.special as _sp
 
-from . import rules_scipy_linalg, rules_stats  # noqa: F401  (registers scipy.linalg and scipy.stats)
-from .rules import REQUIRED, _Namespace, defrule, np, ub
+from . import rules_scipy_linalg, rules_stats, runtime_scipy  # noqa: F401  (registers scipy.linalg and scipy.stats)
+from .rules import NONDIFFERENTIABLE, REQUIRED, NotConst, _Namespace, defrule, np, sym, ub
 
 __all__: list[str] = []
 
@@ -109,3 +110,30 @@ def _multigammaln(g, ans, a, d):
 
 defrule(_sp.multigammaln, "scipy.special.multigammaln", _multigammaln, diff=(0,), elementwise=True,
         params=(("a", REQUIRED), ("d", REQUIRED)))
+
+
+# ----- the regularised incomplete beta function, in x: x^(a-1) (1-x)^(b-1) / B(a, b) -----
+
+defrule(_sp.betainc, "scipy.special.betainc", lambda g, ans, a, b, x: (None, None, ub(g * np.exp(
+    (a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - special.betaln(a, b)), x, ans)), diff=(2,), elementwise=True)
+NONDIFFERENTIABLE.add(_sp.gammasgn)
+
+# ----- scipy.signal: convolve and correlate (N-d, any mode), bilinear -----
+
+signal = _Namespace("scipy_signal", _ss, scalar_out=False)
+rs = _Namespace("", runtime_scipy, scalar_out=False)
+
+
+def _signal(kind: str):
+    def reverse(g, ans, in1, in2, mode=None, method=None):
+        m = sym("full") if mode is None else mode
+        if m.const is NotConst:
+            raise NotImplementedError("the mode must be a constant")
+        return rs.signal_adjoint(g, in1, in2, m, kind, 0), rs.signal_adjoint(g, in1, in2, m, kind, 1), None, None
+    return reverse
+
+
+for _kind in ("convolve", "correlate"):
+    defrule(getattr(_ss, _kind), f"scipy.signal.{_kind}", _signal(_kind), diff=(0, 1), linear="multi",
+            params=(("in1", REQUIRED), ("in2", REQUIRED)))
+# (signal_adjoint's own rules: rules_runtime)

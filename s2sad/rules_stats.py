@@ -253,6 +253,18 @@ for _method, _log in [("logpdf", True), ("pdf", False)]:
             _mvn_reverse(_log), diff=(0, 1, 2), forward=_mvn_forward(_log),
             params=(("x", REQUIRED), ("mean", None), ("cov", 1)))
 
+def _mvn_entropy_cov(cov):
+    if cov is None or cov.scalar:
+        raise NotImplementedError("multivariate_normal.entropy with a scalar cov: pass a covariance matrix")
+    return cov
+
+
+# entropy = ½ log det(2πe cov): ½ cov⁻ᵀ; the mean changes nothing
+defrule(_st.multivariate_normal.entropy, "scipy.stats.multivariate_normal.entropy", lambda g, ans, mean=None, cov=None: (
+    None, 0.5 * g * np.swapaxes(linalg.inv(_mvn_entropy_cov(cov)), -1, -2)), diff=(1,), zero=(0,),
+        forward=lambda ans, dots, mean=None, cov=None: 0.5 * np.trace(linalg.solve(_mvn_entropy_cov(cov), dots[1])),
+        params=(("mean", None), ("cov", 1)))
+
 # ----- dirichlet: logpdf and pdf with respect to x (all k components) and alpha -----
 
 

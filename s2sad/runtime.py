@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Iterable
 
 import numpy as np
 
 from .errors import S2SADSyntaxError
 from .load import LINEMAPS
-from .pytree import data_fields, is_dataclass_instance, is_record, with_fields
+from .pytree import data_fields, differentiable, is_dataclass_instance, is_record, with_fields
 
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
@@ -25,7 +26,8 @@ __all__ = [
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
     "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "caught_exception", "field_adjoint",
-    "field_tangent", "field_of", "record_jvp", "split_star", "split_kwargs",
+    "field_tangent", "field_of", "record_jvp", "split_star", "split_kwargs", "float_primals",
+    "unit_tangent", "jacobian_column",
 ]
 
 
@@ -102,6 +104,9 @@ def unreduce(g, x, axis=None, keepdims=False):
     return np.broadcast_to(g, np.shape(x))
 
 
+_DICT_VIEWS: tuple[type[Iterable], ...] = (type({}.items()), type({}.values()), type({}.keys()))
+
+
 def zeros_like(x):
     """A zero cotangent for ``x``: ``0.0`` for Python numbers, zeros of the same shape and
     dtype for arrays, the same structure for tuples, lists and dicts."""
@@ -113,6 +118,8 @@ def zeros_like(x):
         return rebuild(x, [zeros_like(v) for v in x])
     if isinstance(x, dict):
         return {k: zeros_like(v) for k, v in x.items()}
+    if isinstance(x, _DICT_VIEWS):  # as ``sequence_adjoint`` gives it: a list, one entry per item
+        return [zeros_like(v) for v in x]
     if is_dataclass_instance(x):
         return with_fields(x, {f: zeros_like(getattr(x, f)) for f in data_fields(x)})
     if callable(x):
@@ -360,8 +367,8 @@ def immutable(x):
     user's line: another name for ``x`` (or a container holding it) is read afterwards."""
     if not _unchangeable(x):
         _refuse(f"this changes a {type(x).__name__} in place here (s2sad could not tell it from a number before it "
-                "ran), and another name for it, or a list or tuple holding it, is read afterwards; s2sad cannot "
-                "follow that. Copy it first (.copy()), or compute a new value (x = x + v)")
+                "ran), and a name that shares memory with it, or a list or tuple holding it, is read afterwards; "
+                "s2sad cannot follow that. Copy it first (.copy()), or compute a new value (x = x + v)")
     return x
 
 
@@ -592,3 +599,41 @@ def repeat_like(h, g):
 
 # helpers with an effect beyond their value (they raise, check or write): never dropped as dead code
 EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input, immutable})
+
+
+# ----- forward mode met in differentiated code (see ``nested``) -----
+
+
+def float_primals(primals, n: int):
+    """``primals``, after checking that they are ``n`` floats or floating arrays (or pytrees of them):
+    inside differentiated code ``s2sad.jvp`` differentiates with respect to every primal."""
+    if not isinstance(primals, tuple | list) or len(primals) != n:
+        raise TypeError(f"s2sad.jvp inside differentiated code: the function takes {n} positional "
+                        f"argument(s); pass all of them as primals, as a tuple")
+    for i, p in enumerate(primals):
+        if not differentiable(p):
+            raise TypeError(f"s2sad.jvp inside differentiated code differentiates with respect to every primal, "
+                            f"but primal {i} is {type(p).__name__}, not a float or a floating array. Bind it "
+                            "with a closure or functools.partial instead of passing it as a primal")
+    return primals
+
+
+def unit_tangent(x, k: int):
+    """The tangent of ``x`` (a float or an array) that is 1 at its element ``k`` and 0 elsewhere."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        e = np.zeros_like(x)
+        e.flat[k] = 1.0
+        return e
+    if isinstance(x, float | np.floating):
+        return type(x)(1.0)
+    raise TypeError("differentiating a jacfwd function: its argument must be a float or a floating array, "
+                    f"not {type(x).__name__}")
+
+
+def jacobian_column(t):
+    """``t``, an output tangent of a jacfwd function being differentiated, after checking that it is a
+    float or an array (a pytree output's Jacobian is nested as the output is: not differentiated yet)."""
+    if isinstance(t, tuple | list | dict):
+        raise TypeError("differentiating a jacfwd function whose output is a tuple, list or dict is not "
+                        "supported yet; return an array")
+    return t

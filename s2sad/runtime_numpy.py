@@ -7,6 +7,9 @@ float32.
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numpy as np
 
 from .runtime import matmul_lhs_adjoint, matmul_rhs_adjoint, unbroadcast, unreduce
@@ -155,6 +158,8 @@ def pad_adjoint(g, x, pad_width):
 
 
 def diff_adjoint(g, x, n, axis):
+    if n >= np.shape(x)[axis]:  # the result is empty: it depends on nothing
+        return np.zeros(np.shape(x), np.result_type(g, 1.0))
     for _ in range(n):
         first = -np.take(g, [0], axis=axis)
         last = np.take(g, [-1], axis=axis)
@@ -506,72 +511,151 @@ def _grouped(v, x, axis):
     return moved.reshape(*moved.shape[: moved.ndim - len(axes)], -1), moved.shape, axes
 
 
-def prod_pairs(v, x, axis):
-    """``M v`` over each reduced group, ``M[i, j]`` the product of the group without ``x[i]`` and ``x[j]``
-    (0 on the diagonal): the second derivative of ``prod``, exact with zeros."""
+# Every derivative of a product is a sum, over ways of giving each of its directions ``vs`` its own
+# factor, of the product with those factors replaced by the directions. That is one coefficient of
+# the product of ``x[j] + sum_l eps_l vs[l][j]`` over the factors, in the algebra where every
+# ``eps_l ** 2 = 0``: its coefficient of ``eps_0 ... eps_{m-1}``. An element of that algebra is a dict
+# from a subset of the directions (a bit mask) to its coefficient; products are exact with zeros.
+
+
+def _jet_mul(a: dict, b: dict) -> dict:
+    out: dict = {}
+    for ma, ca in a.items():
+        for mb, cb in b.items():
+            if not ma & mb:
+                out[ma | mb] = out[ma | mb] + ca * cb if ma | mb in out else ca * cb
+    return out
+
+
+def _jet_factors(xf, vfs) -> list[dict]:
+    """The factors ``x[j] + sum_l eps_l vs[l][j]`` along the last axis."""
+    return [{0: xf[..., j], **{1 << m: v[..., j] for m, v in enumerate(vfs)}} for j in range(xf.shape[-1])]
+
+
+def _jet_full(a: dict, b: dict, m: int, like):
+    """The coefficient of every direction once in ``a * b``."""
+    full = (1 << m) - 1
+    return sum((a[mask] * b[full ^ mask] for mask in a if full ^ mask in b), np.zeros_like(like))
+
+
+def _jet_prefixes(factors: list[dict]) -> list[dict]:
+    """The products of the first ``k`` factors, for ``k`` from 0 to all of them."""
+    out = [{0: 1.0}]
+    for f in factors:
+        out.append(_jet_mul(out[-1], f))
+    return out
+
+
+def prod_others(x, axis, *vs):
+    """Over each group ``prod`` reduces: at each position ``i``, the sum over ways of placing each of ``vs``
+    at its own position (none at ``i``) of the product of the other factors of ``x`` times the placed
+    entries. Without ``vs``: the product of the other elements (``prod``'s derivative); with ``vs``: its
+    derivatives along them. Symmetric in ``i`` and the positions of ``vs``."""
     x = np.asarray(x)
-    vf, shape, axes = _grouped(v, x, axis)
-    xf = _grouped(x, x, axis)[0]
-    n = xf.shape[-1]
-    if np.all(xf != 0):
-        others = np.prod(xf, axis=-1, keepdims=True) / xf
-        out = others * (np.sum(vf / xf, axis=-1, keepdims=True) - vf / xf)
-    else:
-        out = np.zeros(np.broadcast_shapes(vf.shape, xf.shape), np.result_type(vf, xf, 1.0))
-        for i in range(n):
-            for j in range(n):
-                if i != j:
-                    rest = np.delete(xf, [i, j], axis=-1)
-                    out[..., i] += np.prod(rest, axis=-1) * vf[..., j]
+    xf, shape, axes = _grouped(x, x, axis)
+    factors = _jet_factors(xf, [_grouped(v, x, axis)[0] for v in vs])
+    before = _jet_prefixes(factors)
+    after = _jet_prefixes(factors[::-1])[::-1]  # after[i]: the product of the factors from i on
+    like = np.zeros(xf.shape[:-1], np.result_type(xf, *vs, 1.0))
+    out = np.stack([_jet_full(before[i], after[i + 1], len(vs), like) for i in range(xf.shape[-1])], axis=-1)
     out = out.reshape(shape)
     return np.moveaxis(out, range(-len(axes), 0), axes) if axes else out
 
 
-def _cumprod_pairs_tensor(xm):
-    """``T[..., k, i, m]``: the second derivative of ``cumprod(xm)[k]`` in ``xm[i]`` and ``xm[m]``."""
+def cumprod_terms(x, axis, *vs):
+    """The derivative of ``cumprod(x, axis)`` along ``vs`` (one direction each; none: ``cumprod`` itself)."""
+    xm, vms, ax = _along_last(x, axis, *vs)
+    before = _jet_prefixes(_jet_factors(xm, vms))
+    like = np.zeros(xm.shape[:-1], np.result_type(xm, *vs, 1.0))
+    out = np.stack([_jet_full(b, {0: 1.0}, len(vs), like) for b in before[1:]], axis=-1)
+    return out if axis is None else np.moveaxis(out, -1, ax)
+
+
+def cumprod_terms_adjoint(h, x, axis, *vs):
+    """The cotangent, from ``h``, of a further direction of ``cumprod_terms(x, axis, *vs)``: its derivative
+    in ``x`` against ``h`` (without ``vs``: ``cumprod``'s adjoint). In ``x``'s shape."""
+    xm, (hm, *vms), ax = _along_last(x, axis, h, *vs)
+    factors = _jet_factors(xm, vms)
+    before = _jet_prefixes(factors)
     n = xm.shape[-1]
-    t = np.zeros(xm.shape + (n, n), np.result_type(xm, 1.0))
-    for k in range(n):
-        for i in range(k + 1):
-            for m in range(k + 1):
-                if i != m:
-                    t[..., k, i, m] = np.prod(np.delete(xm[..., :k + 1], [i, m], axis=-1), axis=-1)
-    return t
+    like = np.zeros(xm.shape[:-1], np.result_type(xm, h, *vs, 1.0))
+    later = {0: hm[..., n - 1]}  # later at p: sum over k >= p of h[k] times the factors p+1..k
+    out = [None] * n
+    for p in range(n - 1, -1, -1):
+        if p < n - 1:
+            later = _jet_mul(factors[p + 1], later)
+            later[0] = later[0] + hm[..., p]
+        out[p] = _jet_full(before[p], later, len(vs), like)
+    out = np.stack(out, axis=-1)
+    return out.reshape(np.shape(x)) if axis is None else np.moveaxis(out, -1, ax)
 
 
 def _along_last(x, axis, *vs):
     x = np.asarray(x)
     if axis is None:
-        return x.ravel(), [np.ravel(v) for v in vs], 0
+        return x.ravel(), [np.broadcast_to(np.ravel(v), (x.size,)) for v in vs], 0  # (x's shape, or flat)
     return np.moveaxis(x, axis, -1), [np.moveaxis(np.broadcast_to(v, x.shape), axis, -1) for v in vs], axis
 
 
-def _reverse_cumsum(v):
-    return np.flip(np.cumsum(np.flip(v, -1), axis=-1), -1)
+# ----- triangular factors -----
+
+try:
+    from scipy.linalg.blas import get_blas_funcs
+except ImportError:  # scipy is optional: general solves then
+    get_blas_funcs = None
 
 
-def cumprod_pairs(a, b, x, axis):
-    """``sum_k a[k] sum_i b[i] T[k, i, m]`` along ``axis`` (``T`` the second derivative of cumprod):
-    the derivative in ``x`` of ``cumprod_adjoint(a, x)`` against ``b``, and of ``cumprod_jvp(b, x)``
-    against ``a``. In ``x``'s shape."""
-    xm, (am, bm), ax = _along_last(x, axis, a, b)
-    if np.all(xm != 0):
-        c = np.cumprod(xm, axis=-1)
-        out = (_reverse_cumsum(am * c * np.cumsum(bm / xm, axis=-1)) - (bm / xm) * _reverse_cumsum(am * c)) / xm
+@functools.cache
+def _blas(name: str, dtype: np.dtype):
+    """BLAS routine ``name`` for matrices of ``dtype`` (float64 or float32), or None without scipy."""
+    if get_blas_funcs is None or dtype not in (np.float64, np.float32):
+        return None
+    return get_blas_funcs(name, dtype=dtype)
+
+
+def triangular_solve(a, b, lower, transposed=False, right=False):
+    """``op(T)⁻¹ b`` (``b op(T)⁻¹`` when ``right``), ``T`` the triangle of ``a`` that ``lower`` names and
+    ``op`` the transpose when ``transposed``. A matrix (or vector) of float64 or float32 takes one BLAS
+    ``trsm`` (no checks, no copies beyond BLAS's order); stacks, other dtypes or no scipy a general solve."""
+    a, b = np.asarray(a), np.asarray(b)
+    trsm = _blas("trsm", a.dtype) if a.ndim == 2 and b.ndim in (1, 2) and a.dtype == b.dtype else None
+    if trsm is not None:
+        column = b.reshape((1, -1) if right else (-1, 1)) if b.ndim == 1 else b
+        return trsm(1.0, a, column, side=int(right), lower=int(lower), trans_a=int(transposed)).reshape(b.shape)
+    t = np.tril(a) if lower else np.triu(a)
+    if transposed != right:  # b T⁻¹ = (T⁻ᵀ bᵀ)ᵀ
+        t = np.swapaxes(t, -1, -2)
+    if b.ndim == a.ndim - 1:  # (a stack of) vectors
+        return np.linalg.solve(t, b[..., None])[..., 0]
+    return np.swapaxes(np.linalg.solve(t, np.swapaxes(b, -1, -2)), -1, -2) if right else np.linalg.solve(t, b)
+
+
+def triangular_matmul(a, b, lower, transposed=False):
+    """``op(T) @ b``, ``T`` the triangle of ``a`` that ``lower`` names, ``op`` the transpose when ``transposed``:
+    one BLAS ``trmm`` for a matrix of float64 or float32 (half a general product's work)."""
+    a, b = np.asarray(a), np.asarray(b)
+    trmm = _blas("trmm", a.dtype) if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype else None
+    if trmm is not None:
+        return trmm(1.0, a, b, lower=int(lower), trans_a=int(transposed))
+    t = np.tril(a) if lower else np.triu(a)
+    return (np.swapaxes(t, -1, -2) if transposed else t) @ b
+
+
+def tril_half_diagonal(x):
+    """The lower triangle of ``x`` with half its diagonal (Φ in the Cholesky factor's derivatives)."""
+    out = np.tril(x)
+    if out.ndim == 2:
+        out.flat[:: out.shape[1] + 1] *= 0.5
     else:
-        out = np.einsum("...k,...i,...kim->...m", am, bm, _cumprod_pairs_tensor(xm))
-    return out.reshape(np.shape(x)) if axis is None else np.moveaxis(out, -1, ax)
+        np.einsum("...ii->...i", out)[...] *= 0.5
+    return out
 
 
-def cumprod_pairs_out(u, v, x, axis):
-    """``sum_{i, m} T[k, i, m] u[i] v[m]``: the second directional derivative of ``cumprod(x)``."""
-    xm, (um, vm), ax = _along_last(x, axis, u, v)
-    if np.all(xm != 0):
-        p, q = um / xm, vm / xm
-        out = np.cumprod(xm, axis=-1) * (np.cumsum(p, axis=-1) * np.cumsum(q, axis=-1) - np.cumsum(p * q, axis=-1))
-    else:
-        out = np.einsum("...i,...m,...kim->...k", um, vm, _cumprod_pairs_tensor(xm))
-    return out if axis is None else np.moveaxis(out, -1, ax)
+def symmetric_part(x):
+    """``(x + xᵀ) / 2`` over the last two axes."""
+    out = x + np.swapaxes(x, -1, -2)
+    out *= 0.5
+    return out
 
 
 # ----- checks on factors whose derivative exists only for some inputs -----
@@ -596,24 +680,42 @@ def require_real(x, what):
 # ----- multi_dot -----
 
 
-def multi_dot_adjoint(g, arrays):
-    """The cotangents of ``np.linalg.multi_dot(arrays)``, one per array: the product is ``@`` chained."""
-    out = []
-    for k, a in enumerate(arrays):
-        left, right = _chain(arrays[:k]), _chain(arrays[k + 1:])
-        mine = a if right is None else a @ right
-        bar = g if left is None else matmul_rhs_adjoint(g, left, mine)
-        out.append(bar if right is None else matmul_lhs_adjoint(bar, a, right))
-    return out
+def multi_dot_sum(arrays, *subs):
+    """``multi_dot(arrays)`` with the substitution lists ``subs`` put in, summed over every way of putting
+    them at distinct positions: list ``subs[i]`` gives position ``k`` its entry ``subs[i][k]`` (None: a
+    zero). Without ``subs`` it is ``multi_dot(arrays)``; with one, its tangent along ``subs[0]``; each
+    further derivative adds a list (the product is multilinear), so every order is one of these."""
+    total = None
+    for bs, _ in _substituted(arrays, subs):
+        term = np.linalg.multi_dot(bs)
+        total = term if total is None else total + term
+    return np.zeros(np.shape(np.linalg.multi_dot(arrays))) if total is None else total
 
 
-def multi_dot_jvp(dots, arrays):
-    """The tangent of ``np.linalg.multi_dot(arrays)``: one array at a time replaced by its tangent."""
-    total = np.zeros(np.shape(np.linalg.multi_dot(arrays)))
-    for k, dot in enumerate(dots):
-        if dot is not None:
-            total = total + _chain([*arrays[:k], dot, *arrays[k + 1:]])
-    return total
+def multi_dot_sum_adjoint(h, which, arrays, *subs):
+    """The cotangents of ``multi_dot_sum(arrays, *subs)`` from ``h``, one per position, for its argument
+    ``which`` (0: ``arrays``, ``i``: ``subs[i - 1]``)."""
+    out = [None] * len(arrays)
+    for bs, positions in _substituted(arrays, subs, which - 1):
+        free = [k for k in range(len(arrays)) if k not in positions]
+        for k in free if which == 0 else [positions[which - 1]]:
+            part = _multi_dot_grad_at(h, bs, k)
+            out[k] = part if out[k] is None else out[k] + part
+    return [np.zeros(np.shape(arrays[k])) if o is None else o for k, o in enumerate(out)]
+
+
+def _substituted(arrays, subs, free=-1):
+    """Each list of ``arrays`` with one entry of every list in ``subs`` put in, at distinct positions, with
+    those positions; where an entry is None (a zero) the product is zero and left out, except in list
+    ``free`` (whose cotangent is taken there: its own entries are not read)."""
+    for positions in itertools.permutations(range(len(arrays)), len(subs)):
+        parts = [sub[k] for sub, k in zip(subs, positions)]
+        if any(p is None for i, p in enumerate(parts) if i != free):
+            continue
+        bs = list(arrays)
+        for k, p in zip(positions, parts):
+            bs[k] = bs[k] if p is None else p
+        yield bs, positions
 
 
 def _chain(arrays):
@@ -621,6 +723,14 @@ def _chain(arrays):
     for a in arrays:
         out = a if out is None else out @ a
     return out
+
+
+def _multi_dot_grad_at(h, bs, k):
+    """The gradient of ``<h, multi_dot(bs)>`` with respect to ``bs[k]``."""
+    left, right = _chain(bs[:k]), _chain(bs[k + 1:])
+    mine = bs[k] if right is None else bs[k] @ right
+    bar = h if left is None else matmul_rhs_adjoint(h, left, mine)
+    return bar if right is None else matmul_lhs_adjoint(bar, bs[k], right)
 
 
 def lstsq_solution_cotangent(g):
@@ -668,6 +778,77 @@ def select_adjoint(g, condlist, choicelist):
 def any_of(condlist):
     """Where any condition of ``np.select`` holds (its default is taken elsewhere)."""
     return np.logical_or.reduce(np.broadcast_arrays(*condlist))
+
+
+def partition_order(x, ans, axis):
+    """For ``ans = np.partition(x, kth, axis)``: at each place of ``ans``, the index along ``axis`` of the
+    element of ``x`` it holds (found from the values: ``ans`` holds ``x``'s, reordered; equal values are
+    matched in order). ``axis`` None: of the flattened ``x``."""
+    x = np.ravel(x) if axis is None else np.asarray(x)
+    axis = 0 if axis is None else axis
+    ranks = np.argsort(np.argsort(ans, axis=axis, kind="stable"), axis=axis, kind="stable")
+    return np.take_along_axis(np.argsort(x, axis=axis, kind="stable"), ranks, axis=axis)
+
+
+def rollaxis_adjoint(g, x, axis, start):
+    """The cotangent of ``x`` in ``np.rollaxis(x, axis, start)``: ``g`` with the axes put back."""
+    n = np.ndim(x)
+    axis, start = axis % n, start + n if start < 0 else start
+    order = [a for a in range(n) if a != axis]
+    order.insert(start - 1 if axis < start else start, axis)
+    return np.transpose(g, np.argsort(order))
+
+
+def gradient_adjoint(g, f, spacings, axis, edge_order):
+    """The cotangent of ``f`` in ``np.gradient(f, *spacings, axis=axis, edge_order=edge_order)`` (uniform
+    spacings): each axis's difference stencil, transposed, applied to its part of ``g``."""
+    f = np.asarray(f)
+    axes = tuple(range(f.ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    parts = list(g) if len(axes) > 1 else [g]
+    steps = list(spacings) * len(axes) if len(spacings) <= 1 else list(spacings)
+    out = np.zeros(f.shape, np.result_type(f, 1.0))
+    for part, ax, step in zip(parts, axes, steps or [1.0] * len(axes)):
+        if np.ndim(step):
+            raise ValueError("s2sad differentiates np.gradient with uniform spacings (numbers), not coordinates")
+        out += np.moveaxis(_stencil_transposed(np.moveaxis(np.asarray(part), ax, 0), edge_order) / step, 0, ax)
+    return out
+
+
+def gradient_of(f, spacings, axis, edge_order):
+    """``np.gradient(f, *spacings, axis=axis, edge_order=edge_order)``."""
+    return np.gradient(f, *spacings, axis=axis, edge_order=edge_order)
+
+
+def _stencil_transposed(h, edge_order):
+    """The transpose of ``np.gradient``'s stencil along the first axis (unit spacing), applied to ``h``."""
+    out = np.zeros(h.shape, np.result_type(h, 1.0))
+    out[2:] += 0.5 * h[1:-1]
+    out[:-2] -= 0.5 * h[1:-1]
+    if edge_order == 1:
+        out[1] += h[0]
+        out[0] -= h[0]
+        out[-1] += h[-1]
+        out[-2] -= h[-1]
+    else:
+        out[0] -= 1.5 * h[0]
+        out[1] += 2.0 * h[0]
+        out[2] -= 0.5 * h[0]
+        out[-1] += 1.5 * h[-1]
+        out[-2] -= 2.0 * h[-1]
+        out[-3] += 0.5 * h[-1]
+    return out
+
+
+def lu_rows(piv):
+    """The row order ``rows`` of a ``scipy.linalg.lu_factor`` pivot array: ``a[rows] = L @ U`` (row ``i`` was
+    swapped with row ``piv[i]``, in turn)."""
+    piv = np.asarray(piv)
+    if piv.ndim != 1:
+        raise ValueError("s2sad differentiates lu_factor and lu_solve of one matrix, not of a stack")
+    rows = np.arange(piv.size)
+    for i, p in enumerate(piv):
+        rows[i], rows[p] = rows[p], rows[i]
+    return rows
 
 
 def is_lower(c_and_lower):

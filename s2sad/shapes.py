@@ -84,13 +84,21 @@ def elementwise(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[
 
 def index(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
           ) -> Shape | None:
-    """``x[i, j]`` with integer indices (constants, or loop counters): the dimensions left."""
+    """``x[i, j]`` with integers (constants, or loop counters) and slices with constant bounds
+    (``x[1:3]``); None for any other index."""
     x, items = dims[0], operands[1].items if isinstance(operands[1], ir.Tuple) else [operands[1]]
-    if x is not None and len(items) <= len(x) and all(
-            (isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints)
-            for i in items):
-        return x[len(items):]
-    return None
+    if x is None or len(items) > len(x):
+        return None
+    out = []
+    for n, i in zip(x, items):
+        if (isinstance(i, ir.Const) and type(i.value) is int) or (isinstance(i, ir.Name) and i.id in ints):
+            continue
+        bounds = (i.lower, i.upper, i.step) if isinstance(i, ir.Slice) else None
+        if bounds is None or not all(b is None or (isinstance(b, ir.Const) and type(b.value) is int) for b in bounds):
+            return None
+        constant = [b.value if isinstance(b, ir.Const) else None for b in bounds]
+        out.append(len(range(*slice(*constant).indices(n))))
+    return (*out, *x[len(items):])
 
 
 def transpose(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]

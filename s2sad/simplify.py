@@ -6,7 +6,9 @@ forward pass and the pullback get shorter:
 
 * common subexpressions: a pure operation computed again on the same operands
   (``x**2`` twice in one line) reuses the first result; a value computed inside a
-  branch or loop body is reused only inside it;
+  branch or loop body is reused only inside it, and none computed before an in-place
+  write or a call that may write into what it is given (``np.copyto``, ``a.fill``, a
+  function of yours: the operands' memory may have changed);
 * a ``math`` function of constants is the float it gives (``math.sqrt(2.0)``);
 * reads of a tuple literal at a constant index become the item itself, and unpacking one
   (``x, y = y, x``, ``a, b, c = helper(...)`` once the helper is written in) binds each name
@@ -22,11 +24,13 @@ comparisons and calls of functions in the rule table (never ``out=``).
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Callable
 
 from . import ir
-from .rules import lookup
+from .rules import INPLACE_OPS, METHODS, NONDIFFERENTIABLE, WRITER_METHODS, WRITERS, lookup
 
-__all__ = ["simplify"]
+__all__ = ["simplify", "name_shared"]
 
 
 def simplify(fn: ir.Function) -> ir.Function:
@@ -50,19 +54,24 @@ class _Simplifier:
         """Simplify one block; ``seen`` and ``tuples`` are this scope's (copied for nested ones)."""
         out: list[ir.Stmt] = []
         for stmt in stmts:
+            writes = isinstance(stmt, (ir.If, ir.Loop)) and any(_writes(s) for s in ir.walk([stmt]))
             if isinstance(stmt, ir.If):
                 stmt.test = self.sub(stmt.test)
                 stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
                 stmt.orelse = self.block(stmt.orelse, dict(seen), dict(tuples))
                 stmt.yields = tuple([self.sub(y) for y in ys] for ys in stmt.yields)
-            elif isinstance(stmt, ir.Loop):
+            elif isinstance(stmt, ir.Loop):  # (a write in the body: a later iteration reads what it changed)
+                inner = {} if writes else seen
                 stmt.inits = [self.sub(e) for e in stmt.inits]
                 stmt.iter = self.sub(stmt.iter)
-                stmt.cond_body = self.block(stmt.cond_body, dict(seen), dict(tuples))
+                stmt.cond_body = self.block(stmt.cond_body, dict(inner), dict(tuples))
                 stmt.cond = self.sub(stmt.cond)
-                stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
+                stmt.body = self.block(stmt.body, dict(inner), dict(tuples))
                 stmt.nexts = [self.sub(e) for e in stmt.nexts]
                 stmt.exit = self.sub(stmt.exit)
+            elif _writes(stmt):  # (before the unpacking below: a write's value is never a tuple literal, but
+                stmt.value = self.sub(stmt.value)  # a write must always clear what was seen)
+                seen.clear()  # (what was computed before may read memory this changes, through another name)
             elif isinstance(stmt, ir.Assign) and isinstance(stmt.target, tuple) \
                     and len(_tuple_items(self.sub(stmt.value), tuples) or ()) == len(stmt.target):
                 items = _tuple_items(self.sub(stmt.value), tuples)  # a, b = b, a: each name its item
@@ -83,8 +92,31 @@ class _Simplifier:
                 stmt = ir.Assign(stmt.target, value, stmt.loc)
             elif isinstance(stmt, (ir.Assign, ir.Do, ir.Return)):
                 stmt.value = self.sub(stmt.value)
+            if writes:
+                seen.clear()
             out.append(stmt)
         return out
+
+
+def _writes(s: ir.Stmt) -> bool:
+    """``s`` may change memory in place: ``x[i] = v``, ``xs.append(v)``, ``y op= v`` (an array or a list), and
+    a call of anything but a function or array method with a rule, or not differentiable, that writes
+    nothing (``np.copyto(a, v)``, ``a.fill(v)``, ``out=``, a function of yours, a function value)."""
+    e = s.value if isinstance(s, (ir.Assign, ir.Do)) else None
+    if isinstance(e, (ir.SetItem, ir.ListMethod)):
+        return True
+    if not isinstance(e, ir.Call):
+        return False
+    if any(k == "out" for k, _ in e.kwargs):
+        return True
+    if isinstance(e.func, ir.Attr) and not isinstance(e.func.value, ir.Ref):  # a method of a local object
+        return e.func.attr in WRITER_METHODS or e.func.attr not in METHODS
+    fn = getattr(e.func.value.value, e.func.attr, None) if isinstance(e.func, ir.Attr) else (
+        e.func.value if isinstance(e.func, ir.Ref) else None)  # (None: a function value)
+    try:
+        return fn in INPLACE_OPS or fn in WRITERS or not (lookup(fn) is not None or fn in NONDIFFERENTIABLE)
+    except TypeError:  # unhashable
+        return True
 
 
 def _drop_dead_temporaries(body: list[ir.Stmt], temps: set[str]) -> list[ir.Stmt]:
@@ -170,6 +202,115 @@ def _key(e: ir.Expr) -> object:
             return None
         return ("call", _atom_key(e.func), args, kwargs)
     return None
+
+
+# ----- a rule's output: what it computes more than once, computed once and named -----
+
+_SHAPE_QUERIES = {"shape", "ndim", "size", "len"}
+_OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow", "%": "mod"}
+
+
+def name_shared(exprs: list[ir.Expr], fresh: Callable[[str], str]) -> tuple[list[tuple[str, ir.Expr]], list[ir.Expr]]:
+    """``(definitions, exprs)``: the expressions a rule emitted, with every call or operator they compute
+    more than once (a factor such as ``np.swapaxes(u, -1, -2)`` read three times) computed once, by a
+    definition ``(name, value)`` taken from ``fresh``, in the order they must run. Each shared
+    subexpression is named from the outside in (the largest first, then those repeated inside it)."""
+    defs: dict[str, ir.Expr] = {}
+    while True:
+        memo: dict[int, tuple] = {}
+        nodes = [(n, _structure(n, memo)) for r in [*exprs, *defs.values()] for n in _preorder(r) if _worth_naming(n)]
+        counts = Counter(key for _, key in nodes)
+        repeated = [(n, key) for n, key in nodes if counts[key] > 1]
+        if not repeated:
+            return _in_order(defs), exprs
+        shared, key = max(repeated, key=lambda nk: sum(1 for _ in _preorder(nk[0])))  # (the first of the largest)
+        name = fresh(_hint(shared))
+        exprs = [_replace(e, key, name) for e in exprs]
+        defs = {n: _replace(v, key, name) for n, v in defs.items()}
+        defs[name] = shared
+
+
+def _in_order(defs: dict[str, ir.Expr]) -> list[tuple[str, ir.Expr]]:
+    """The definitions, each after those it reads (first named first, otherwise)."""
+    out: list[tuple[str, ir.Expr]] = []
+
+    def visit(name: str) -> None:
+        if name in defs and all(n != name for n, _ in out):
+            for read in ir.names_read(defs[name]):
+                visit(read)
+            out.append((name, defs[name]))
+
+    for name in defs:
+        visit(name)
+    return out
+
+
+def _preorder(e: ir.Expr):
+    yield e
+    for c in ir.children(e):
+        yield from _preorder(c)
+
+
+def _worth_naming(e: ir.Expr) -> bool:
+    if isinstance(e, ir.BinOp):
+        return True
+    if not isinstance(e, ir.Call):
+        return False
+    func = e.func
+    name = func.path[-1] if isinstance(func, ir.Ref) else func.attr if isinstance(func, ir.Attr) else None
+    return name not in _SHAPE_QUERIES
+
+
+def _hint(e: ir.Expr) -> str:
+    if isinstance(e, ir.BinOp):
+        return _OPERATOR_NAMES.get(e.op, "tmp")
+    if isinstance(e.func, ir.Ref):  # (a bare name is a helper's or a function's: its result gets its own)
+        return e.func.path[-1] if len(e.func.path) > 1 else f"{e.func.path[0]}_out"
+    return e.func.attr if isinstance(e.func, ir.Attr) else "tmp"
+
+
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def _structure(e: ir.Expr, memo: dict[int, tuple]) -> tuple:
+    """A key equal for two expressions that compute the same value: the same operations on the same
+    names, constants and outside objects."""
+    key = memo.get(id(e))
+    if key is None:
+        if isinstance(e, ir.Name):
+            key = ("name", e.id)
+        elif isinstance(e, ir.Const):
+            plain = isinstance(e.value, _PLAIN) or (isinstance(e.value, tuple) and all(isinstance(v, _PLAIN) for v in e.value))
+            key = ("const", type(e.value).__name__, repr(e.value) if plain else id(e.value))
+        elif isinstance(e, ir.Ref):
+            key = ("ref", e.path, id(e.value))
+        else:
+            key = (type(e).__name__, _label(e), *(_structure(c, memo) for c in ir.children(e)))
+        memo[id(e)] = key
+    return key
+
+
+def _label(e: ir.Expr) -> object:
+    """What tells apart two nodes of ``e``'s type with the same children."""
+    if isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Compare)):
+        return e.op
+    if isinstance(e, ir.Attr):
+        return e.attr
+    if isinstance(e, ir.Call):
+        return tuple(k for k, _ in e.kwargs)
+    if isinstance(e, ir.Slice):
+        return tuple(p is None for p in (e.lower, e.upper, e.step))
+    if isinstance(e, ir.ListMethod):
+        return e.method
+    if isinstance(e, ir.Closure):
+        return id(e.node), tuple(e.names)
+    return None
+
+
+def _replace(e: ir.Expr, key: tuple, name: str) -> ir.Expr:
+    if _worth_naming(e) and _structure(e, {}) == key:
+        return ir.Name(name)
+    return ir.map_children(e, lambda c: _replace(c, key, name))
 
 
 def split_tuples(fn: ir.Function, namer) -> bool:

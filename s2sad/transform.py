@@ -34,6 +34,7 @@ from .fuse import fuse
 from .inline import inline_calls
 from .load import LINEMAPS, load
 from .naming import Namer
+from .nested import nested_calls
 from .reverse import Pullback, reverse
 from .simplify import simplify, split_tuples
 from .ssa import lowered_ir
@@ -155,17 +156,17 @@ def _collector_paused():
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
-              facts: dict[str, object] | None = None) -> Generated:
+              facts: dict[str, object] | None = None, captured: bool = False) -> Generated:
     try:
         with _collector_paused():
-            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts)
+            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
 
 def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
                trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
-               facts: dict[str, object] | None) -> Generated:
+               facts: dict[str, object] | None, captured: bool) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -179,6 +180,8 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from; then
     the user functions it calls with arguments of known types are transformed for them, now.
     ``facts`` (with ``dims``): what the pytree parameters hold (``statics.Items``).
+    ``captured`` (reverse mode): the pullback gives the cotangents of the closure variables in ``wrt``
+    as one dict by name, last (a function value's cotangent).
     """
     code = fn.__code__
     params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
@@ -188,11 +191,13 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
         raise ValueError(f"{fn.__qualname__} has no parameter {missing[0]!r} to differentiate")
     free = tuple(w for w in wrt if w not in params)
     src, namer, lowered = lowered_ir(fn, free, dynamic_cells)
+    nested_calls(lowered)  # (derivatives of derivatives)
     inputs = [lowered.inputs.get(w, w) for w in wrt]
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
         body, spread = _specialised(lowered, src, namer, facts) if typed else (lowered, {})
-        parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread)
+        parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread,
+                        free if captured else None)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
         jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)

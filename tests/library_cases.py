@@ -13,10 +13,11 @@ import math
 import numpy as np
 
 try:
+    import scipy.signal as ss
     import scipy.special as sp
     import scipy.stats as st
 except ImportError:  # scipy is optional
-    sp = st = None
+    ss = sp = st = None
 
 rng = np.random.default_rng(1)
 
@@ -140,8 +141,25 @@ def _special() -> dict[str, list]:
     out["scipy.special.betaln"] = [(lambda a, b: np.sum(sp.betaln(a, b) ** 2), (x, C((2, 1), 0.5, 2.0)))]
     out["scipy.special.multigammaln"] = [(lambda a: sp.multigammaln(a, 3) ** 2, (2.7,)),
                                          (lambda a: np.sum(sp.multigammaln(a, d=2)), (x + 1.0,))]
+    out["scipy.special.betainc"] = [(lambda t: np.sum(sp.betainc(2.5, C((4,), 0.5, 2.0), t) ** 2), (C((4,), 0.1, 0.9),)),
+                                    (lambda t: sp.betainc(0.7, 1.5, t), (0.3,))]
     a34 = C((3, 4))
     b34 = C((3, 4), 0.5, 2.0)
+    out["scipy.signal.convolve"] = [(lambda a, k: np.sum(ss.convolve(a, k) ** 2), (a34, C((2, 3)))),
+                                    (lambda a, k: np.sum(ss.convolve(a, k, mode="same") ** 3), (C((6,)), C((3,)))),
+                                    (lambda a, k: np.sum(ss.convolve(a, k, "valid") * C((2, 2))), (a34, C((2, 3))))]
+    out["scipy.signal.correlate"] = [(lambda a, k: np.sum(ss.correlate(a, k) ** 2), (a34, C((2, 3)))),
+                                     (lambda a, k: np.sum(ss.correlate(a, k, mode="valid") ** 3), (C((6,)), C((3,)))),
+                                     (lambda a, k: np.sum(ss.correlate(in2=k, in1=a, mode="same") ** 2), (a34, C((3, 2))))]
+    from s2sad import runtime_scipy as rs
+
+    out["signal_adjoint"] = [(lambda g, k: np.sum(np.sin(rs.signal_adjoint(g, a34, k, "full", "convolve", 0))),
+                              (C((4, 6)), C((2, 3)))),
+                             (lambda g, a: np.sum(np.sin(rs.signal_adjoint(g, a, C((2, 3)), "same", "correlate", 1))),
+                              (a34, a34))]
+    out["scipy.stats.multivariate_normal.entropy"] = [
+        (lambda x: st.multivariate_normal.entropy(cov=x @ x.T + np.eye(3)) ** 2, (C((3, 3)),)),
+        (lambda m, x: st.multivariate_normal.entropy(m, x @ x.T + np.eye(2)) * 3.0, (C((2,)), C((2, 2))))]
     out["scipy.special.logsumexp"] = [
         (lambda a: np.sum(sp.logsumexp(a, axis=1) ** 2), (a34,)),
         (lambda a: sp.logsumexp(a), (a34,)),
@@ -247,6 +265,27 @@ def _numpy_more() -> dict[str, list]:
     return {
         "numpy.sinc": [(lambda x: np.sum(np.sinc(x) ** 2), (np.array([0.0, 1e-4, -0.3, 0.7, 1.5]),)),
                        (lambda x: np.sinc(x) * x, (0.0,))],
+        "numpy.rollaxis": [(lambda x: np.sum(np.rollaxis(x, 2) * C((4, 2, 3))), (C((2, 3, 4)),)),
+                           (lambda x: np.sum(np.rollaxis(x, 0, 3) ** 3 * C((3, 4, 2))), (C((2, 3, 4)),)),
+                           (lambda x: np.sum(np.rollaxis(x, -1, -2) ** 2 * C((2, 4, 3))), (C((2, 3, 4)),))],
+        "numpy.fft.fftshift": [(lambda x: np.sum(np.fft.fftshift(x) * C((3, 4))), (a34,)),
+                               (lambda x: np.sum(np.fft.fftshift(x, axes=1) ** 3 * C((3, 4))), (a34,))],
+        "numpy.fft.ifftshift": [(lambda x: np.sum(np.fft.ifftshift(x) ** 3 * C((5,))), (C((5,)),))],
+        "numpy.real_if_close": [(lambda x: np.sum(np.real_if_close(x) ** 3), (a34,))],
+        "numpy.partition": [(lambda x: np.sum(np.partition(x, 1) * C((3, 4))), (a34,)),
+                            (lambda x: np.sum(np.partition(x, (0, 2), axis=0) ** 3 * C((3, 4))), (a34,)),
+                            (lambda x: np.sum(np.partition(x, 5, axis=None) ** 2 * np.arange(12.0)), (a34,))],
+        "numpy.gradient": [(lambda x: np.sum(np.gradient(x) ** 2 * C((5,))), (C((5,)),)),
+                           (lambda x: np.sum(np.gradient(x, 0.5, axis=1, edge_order=2) ** 3), (C((3, 5)),)),
+                           (lambda x: np.sum(np.gradient(x, 2.0, 0.5)[0] * np.gradient(x)[1]), (C((4, 3)),))],
+        **({"numpy.astype": [(lambda x: np.sum(np.astype(x, np.float64) ** 3), (a34,))]} if hasattr(np, "astype") else {}),
+        "rollaxis_adjoint": [(lambda g: np.sum(np.sin(rn.rollaxis_adjoint(g, C((2, 3, 4)), 2, 0)) * C((2, 3, 4))),
+                              (C((4, 2, 3)),))],
+        "gradient_adjoint": [(lambda g: np.sum(np.sin(rn.gradient_adjoint(g, C((5,)), (), None, 1))), (C((5,)),)),
+                             (lambda g, h: np.sum(np.sin(rn.gradient_adjoint((g, h), C((4, 3)), (0.5,), None, 2))),
+                              (C((4, 3)), C((4, 3))))],
+        "gradient_of": [(lambda f: np.sum(np.sin(rn.gradient_of(f, (), 0, 1))), (C((5, 2)),)),
+                        (lambda f: np.sum(np.sin(rn.gradient_of(f, (2.0, 0.5), None, 2)[1])), (C((4, 3)),))],
         "numpy.rot90": [(lambda x: np.sum(np.rot90(x) * C((4, 3))), (a34,)),
                         (lambda x: np.sum(np.rot90(x, 3, axes=(1, 2)) ** 3), (C((2, 3, 4)),))],
         "numpy.hsplit": [(lambda x: np.sum(np.hsplit(x, 2)[1] ** 3), (a34,)), (lambda x: np.sum(np.hsplit(x, 2)[0] ** 3), (b4,))],
@@ -298,8 +337,14 @@ def _numpy_more() -> dict[str, list]:
     }
 
 
+_PIVOTS = np.array([2, 2, 2], dtype=np.int32)  # (rows 0 and 2 swapped)
+_BANDED = C((4, 5)) + np.array([[0.0], [0.0], [4.0], [0.0]])  # (l, u) = (1, 2): the diagonal on row 2
+
+
 def _scipy_linalg() -> dict[str, list]:
     import scipy.linalg as sl
+
+    from s2sad import runtime_scipy as rs
 
     a33, b3 = C((3, 3)), C((3,))
     low = np.tril(a33) + 3.0 * np.eye(3)
@@ -320,6 +365,22 @@ def _scipy_linalg() -> dict[str, list]:
              (a33, C((3, 2))))],
         "scipy.linalg.cho_solve": [(lambda a, b: np.sum(sl.cho_solve((a, True), b) ** 2), (low, b3)),
                                    (lambda a, b: np.sum(sl.cho_solve((a, False), b) ** 2), (low.T.copy(), C((3, 2))))],
+        "scipy.linalg.lu_factor": [  # (pivoting: the rows of a33 are reordered)
+            (lambda a: np.sum(sl.lu_factor(a)[0] ** 2), (a33,)),
+            (lambda a, b: np.sum(sl.lu_solve(sl.lu_factor(a), b) ** 2), (a33, b3)),
+            (lambda a, b: np.sum(sl.lu_solve(sl.lu_factor(a), b, trans=1) * C((3, 2))), (a33 + np.eye(3), C((3, 2))))],
+        "scipy.linalg.lu_solve": [(lambda lu, b: np.sum(sl.lu_solve((lu, _PIVOTS), b) ** 2), (a33 + 3.0 * np.eye(3), b3)),
+                                  (lambda lu, b: np.sum(sl.lu_solve((lu, _PIVOTS), b, trans=2) ** 3),
+                                   (a33 + 3.0 * np.eye(3), C((3, 2))))],
+        "scipy.linalg.solve_banded": [(lambda ab, b: np.sum(sl.solve_banded((1, 2), ab, b) ** 2), (_BANDED, C((5,)))),
+                                      (lambda ab, b: np.sum(sl.solve_banded((2, 0), ab, b) ** 3), (_BANDED[1:], C((5, 2))))],
+        "banded_transpose": [(lambda ab: np.sum(np.sin(rs.banded_transpose(ab, (1, 2)))), (_BANDED,))],
+        "banded_outer": [(lambda x, y: np.sum(np.sin(rs.banded_outer(x, y, (1, 2)))), (C((5,)), C((5,)))),
+                         (lambda x, y: np.sum(np.sin(rs.banded_outer(x, y, (2, 0)))), (C((5, 2)), C((5, 2))))],
+        "banded_matmul": [(lambda ab, x: np.sum(np.sin(rs.banded_matmul(ab, x, (1, 2)))), (_BANDED, C((5,)))),
+                          (lambda ab, x: np.sum(np.sin(rs.banded_matmul(ab, x, (2, 0)))), (_BANDED[1:], C((5, 2))))],
+        "scipy.linalg.sqrtm": [(lambda a: np.sum(sl.sqrtm(a) ** 3), (spd,)),
+                               (lambda x: np.sum(sl.sqrtm(x @ x.T + np.eye(3)) * a33), (a33,))],
         "scipy.linalg.expm": [(lambda a: np.sum(sl.expm(a) * a33), (0.5 * a33,)),
                               (lambda a: np.sum(sl.expm(a) ** 2), (0.5 * a33,))],
         "scipy.linalg.solve_sylvester": [(lambda a, b, q: np.sum(sl.solve_sylvester(a, b, q) ** 2),

@@ -8,6 +8,7 @@ import numpy as np
 import s2sad
 import s2sad.api
 import s2sad.transform
+from s2sad.testing import check_grads
 
 
 def test_closed_forms_to_1e_12():
@@ -157,3 +158,14 @@ def test_float32_scalar_output_seed_keeps_dtype():
     x = np.ones(3, dtype=np.float32)
     value, g = s2sad.value_and_grad(f)(x)
     assert value.dtype == np.float32 and g.dtype == np.float32
+
+
+def _named_like_dispatcher_locals(e, g, out, grads, err, taken, derivative):
+    return e * g + out * grads ** 2 + np.sin(err) * taken + derivative
+
+
+def test_parameters_named_as_the_dispatchers_locals():
+    args = (0.3, 1.2, -0.7, 0.9, 0.4, 2.0, 0.5)
+    check_grads(_named_like_dispatcher_locals, args)
+    assert s2sad.grad(_named_like_dispatcher_locals)(*args) == 1.2
+    assert s2sad.value_and_grad(_named_like_dispatcher_locals, argnums=(0, 1))(*args)[1] == (1.2, 0.3)

@@ -180,3 +180,21 @@ def test_checkpointed_loop_memory_grows_like_sqrt_n():
     # sqrt growth: x2 per x4 steps (linear growth would be x4); allow slack for constant terms
     assert peaks[1] / peaks[0] < 3.0 and peaks[2] / peaks[1] < 3.0, peaks
     assert peaks[2] < 0.5 * peak_memory(s2sad.grad(plain, argnums=(0, 1)), h0, W, 1600)
+
+
+def test_a_closure_given_to_a_rule_that_gives_it_no_cotangent_is_refused():
+    """checkpointed_loop's rule differentiates the state and the params, not what step captured: a step
+    closing over a value with a gradient would get a zero gradient, so the pullback refuses it."""
+    def through_closure(w, h):
+        def step(s):
+            return np.tanh(s * w)
+        return np.sum(s2sad.checkpointed_loop(step, h, 4))
+
+    def through_params(w, h):
+        return np.sum(s2sad.checkpointed_loop(lambda s, w: np.tanh(s * w), h, 4, w))
+
+    h = np.array([0.3, 0.5])
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="captured a value that carries a gradient"):
+        s2sad.grad(through_closure)(0.7, h)
+    check_grads(through_params, (0.7, h), modes=("rev", "fwd"))
+    check_grads(through_closure, (0.7, h), modes=("fwd",))  # forward mode runs the loop's own source

@@ -379,6 +379,87 @@ def inner_init_from_outer_body(x):
     return t
 
 
+# loops whose Jacobian is pushed through the body's graph (forward), or swept back from the function's rows
+
+
+def pendulums_from_one_angle(t):
+    # few columns, many rows: each column pushed through the body's graph, sparser than its Jacobian
+    p0, p1, p2, v0, v1, v2 = t, 0.5 * t, 0.0, 0.0, 0.0, 0.0
+    for _ in range(4):
+        f0 = -math.sin(p0) + math.sin(p1 - p0)
+        f1 = -math.sin(p1 - p0) + math.sin(p2 - p1)
+        f2 = -math.sin(p2 - p1)
+        v0, v1, v2 = v0 + 0.1 * f0, v1 + 0.1 * f1, v2 + 0.1 * f2
+        p0, p1, p2 = p0 + 0.1 * v0, p1 + 0.1 * v1, p2 + 0.1 * v2
+    return np.array([p0, p1, p2, v0, v1, v2])
+
+
+def pendulums_energy(x):
+    # six results read after the loop, three rows of the function (one reads another, and x[0] directly)
+    p0, p1, p2, v0, v1, v2 = x[0], x[1], x[2], x[3], x[4], x[5]
+    for _ in range(4):
+        f0 = -math.sin(p0) + math.sin(p1 - p0)
+        f1 = -math.sin(p1 - p0) + math.sin(p2 - p1)
+        f2 = -math.sin(p2 - p1)
+        v0, v1, v2 = v0 + 0.1 * f0, v1 + 0.1 * f1, v2 + 0.1 * f2
+        p0, p1, p2 = p0 + 0.1 * v0, p1 + 0.1 * v1, p2 + 0.1 * v2
+    e = 0.5 * (v0 * v0 + v1 * v1 + v2 * v2) + (1.0 - math.cos(p1 - p0)) + (1.0 - math.cos(p2 - p1))
+    return np.array([p0, e, e * x[0]])
+
+
+def pendulums_in_branch(x):
+    # inside a branch: the two results read after the loop are its rows, swept back through the body's graph
+    if x[0] > 0.0:
+        p0, p1, p2, v0, v1, v2 = x[0], x[1], x[2], x[3], x[4], x[5]
+        for _ in range(4):
+            f0 = -math.sin(p0) + math.sin(p1 - p0)
+            f1 = -math.sin(p1 - p0) + math.sin(p2 - p1)
+            f2 = -math.sin(p2 - p1)
+            v0, v1, v2 = v0 + 0.1 * f0, v1 + 0.1 * f1, v2 + 0.1 * f2
+            p0, p1, p2 = p0 + 0.1 * v0, p1 + 0.1 * v1, p2 + 0.1 * v2
+        r = p0 * p2
+    else:
+        r = x[1]
+    return np.array([r, r * x[2]])
+
+
+def ring_forward(t):
+    a, b, c, d = t, 2.0 * t, t * t, 1.0
+    for _ in range(5):
+        a, b, c, d = (a + 0.1 * math.sin(b - a), b + 0.1 * math.sin(c - b), c + 0.1 * math.sin(d - c),
+                      d + 0.1 * math.sin(a - d))
+    return np.array([a, b, c, d, a * d])
+
+
+def swept_element_reads(x, y):
+    a, b, c = y, 2.0 * y, y * y
+    for i in range(len(x)):
+        a, b, c = a + x[i] * math.sin(b), b * math.cos(c) + x[i], c + 0.5 * a * x[(i + 1) % 4]
+    return a * b + c + x[0]
+
+
+def two_swept_loops(x):
+    a, b, c, d = x[0], x[1], x[2], x[3]
+    for _ in range(3):
+        a, b, c, d = a + 0.2 * math.sin(b), b + 0.2 * math.sin(c), c + 0.2 * math.sin(d), d + 0.2 * math.sin(a)
+    s = 0.0
+    k = 0
+    while k < 3:
+        a, b, c, d = a * math.cos(b), b * math.cos(c), c, d + a
+        s = s + a * d
+        k = k + 1
+    return s + b + c
+
+
+def swept_with_break(x, y):
+    a, b, c = x, y, x * y
+    for i in range(6):
+        a, b, c = a + 0.3 * math.tanh(b * c), b - 0.2 * math.sin(a), c + 0.1 * a * b
+        if a > 2.5:
+            break
+    return a + b * c
+
+
 # ----- what is not factored (jacrev or jacfwd run instead) -----
 
 
@@ -461,7 +542,11 @@ CONTROL = [
     (arms_bind_the_out, (V4,), 0), (arms_bind_the_out, (V4[::-1].copy(),), 0), (defaults_and_keywords, (0.5,), 0),
     (defaults_and_keywords, (0.5, 1.5), 0), (init_from_branch, (0.9, 0.5), (0, 1)), (init_from_branch, (0.3, 0.5), (0, 1)),
     (dynamic_read_both_arms, (V4,), 0), (reset_constant_in_arm, (V4,), 0), (two_loops, (V4,), 0),
-    (inner_init_from_outer_body, (V4,), 0),
+    (inner_init_from_outer_body, (V4,), 0), (pendulums_from_one_angle, (0.4,), 0),
+    (pendulums_energy, (np.array([0.2, 0.4, 0.6, 0.1, 0.3, 0.5]),), 0), (ring_forward, (0.4,), 0),
+    (swept_element_reads, (V4, 0.6), (0, 1)), (two_swept_loops, (V4,), 0), (swept_with_break, (0.4, 0.7), (0, 1)),
+    (swept_with_break, (1.4, 1.7), (0, 1)), (pendulums_in_branch, (np.array([0.2, 0.4, 0.6, 0.1, 0.3, 0.5]),), 0),
+    (pendulums_in_branch, (np.array([-0.2, 0.4, 0.6, 0.1, 0.3, 0.5]),), 0),
 ]
 FALLBACK = [
     (elementwise_array, (np.array([0.5, 1.0]),), 0), (whole_array_use, (V4[:3],), 0), (return_in_loop, (V4,), 0),
@@ -581,6 +666,91 @@ def test_a_loop_with_more_columns_than_results_chains_in_reverse():
     assert "        tape.append((b_1, a_1, c_1))\n" in text
     assert "    for b_1, a_1, c_1 in reversed(tape):\n" in text
     assert "Da_3_da_1, Da_3_db_1, Da_3_dc_1 = " in text
+
+
+def test_a_loop_pushes_its_columns_through_the_body_graph():
+    text = s2sad.source(pendulums_from_one_angle, stage="factored", args=(0.4,))
+    # each column of ∂(p, v)/∂(t, 0.5 t) goes through the body's nodes, node by node, not through the body's
+    # 6 x 6 Jacobian (two to four entries a row); the nodes between two costly partials are eliminated
+    assert "        Dsub_dt = Dp1_1_dt - Dp0_1_dt\n        Dsin_1_dt = dsin_1_dsub * Dsub_dt\n" in text
+    assert "        Dadd_2_dt = Dv2_1_dt + -0.1 * Dsin_3_dt\n" in text and "tape" not in text
+
+
+def test_a_loop_in_the_function_body_is_swept_back_from_the_functions_rows():
+    text = s2sad.source(pendulums_energy, stage="factored", args=(np.ones(6),))
+    # six results read after the loop, three rows: the sweep starts from ∂row/∂result (e's row from the
+    # path sums after the loop) and pushes each row back through the body's graph
+    assert "    De_dp0_1 = Dsub_5_dp0_3\n" in text
+    assert "    for dsin_3_dsub_2, dsin_1_dsub, Df0_dp0_1 in reversed(tape):\n" in text
+    assert "        De_dsub = De_dsin_1 * dsin_1_dsub\n" in text and "Dv0_3_dv0_1" not in text
+
+    # inside a branch, the rows are the loop's two results read after it
+    text = s2sad.source(pendulums_in_branch, stage="factored", args=(np.ones(6),))
+    assert "        for dsin_3_dsub_2, dsin_1_dsub, Df0_dp0_1 in reversed(tape):\n" in text
+    assert "            Dp2_3_dsub = Dp2_3_dsin_1 * dsin_1_dsub\n" in text and "Dv0_3_dv0_1" not in text
+
+
+def test_factored_euler_multiplies_less_than_jacrev():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", "factored.py")
+    spec = importlib.util.spec_from_file_location("bench_factored", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    text = bench.euler(8, 8)  # four pendulums, ten steps: 8 inputs, 5 outputs
+    x = np.linspace(0.2, 0.9, 8)
+    counts = {}
+    for method in ("rev", "fwd", "factored"):
+        f = bench.compile_workload(text, {"math": math, "np": np})
+        counts[method] = bench.executed(s2sad.jacobian(f, method=method), x)[0]
+    assert counts["factored"] < counts["rev"] < counts["fwd"]
+
+
+@pytest.mark.parametrize("reverse", [True, False])
+def test_pushes_through_a_reduced_graph_equal_the_jacobian_products(reverse):
+    from s2sad import ir
+    from s2sad.factor import _Reduced
+    from s2sad.naming import Namer
+
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        n = int(rng.integers(5, 16))
+        nodes = [f"v{k}" for k in range(n)]
+        carried = nodes[: int(rng.integers(1, 4))]
+        labels = {}
+        for h in range(len(carried), n):
+            for t in range(h):
+                if rng.random() < 0.35:
+                    labels[nodes[t], nodes[h]] = ir.Const(float(rng.choice([1.0, -1.0]))) if rng.random() < 0.3 \
+                        else ir.Name(f"l{t}_{h}")
+        rows = list(rng.choice(nodes, size=int(rng.integers(1, 5)), replace=False))
+        values = {e.id: float(rng.normal()) for e in labels.values() if isinstance(e, ir.Name)}
+        graph = _Reduced(nodes, labels, carried, rows, int(rng.integers(1, 30)), reverse)
+        scope = dict(values)
+        namer = Namer()
+        for stmt in graph.statements(namer):
+            scope[stmt.target] = eval(ir.expr_str(stmt.value), {}, scope)
+
+        def label(t, h):
+            e = labels[t, h]
+            return e.value if isinstance(e, ir.Const) else values[e.id]
+
+        jac = {}  # ∂row/∂carried, by accumulation in topological order
+        for c in carried:
+            acc = {c: 1.0}
+            for h in nodes[nodes.index(c) + 1:]:
+                acc[h] = sum(acc.get(t, 0.0) * label(t, hh) for (t, hh) in labels if hh == h)
+            for r in rows:
+                jac[r, c] = acc.get(r, 0.0)
+        seeds = {v: float(rng.normal()) for v in (rows if reverse else carried)}
+        code, out = graph.push({v: ir.Const(s) for v, s in seeds.items()}, lambda v: f"t_{v}", namer)
+        for stmt in code:
+            scope[stmt.target] = eval(ir.expr_str(stmt.value), {}, scope)
+        for v in (carried if reverse else rows):
+            want = sum(seeds[r] * jac[r, v] for r in rows) if reverse else sum(jac[v, c] * seeds[c] for c in carried)
+            got = eval(ir.expr_str(out[v]), {}, scope) if v in out else 0.0
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
 def test_graph_of_a_loop_shows_its_body_and_the_loop_edges():

@@ -47,3 +47,13 @@ def test_forward_mode_transforms_the_source_of_a_function_with_only_a_reverse_ru
     import test_custom
 
     check_grads(test_custom.uses_softplus, (np.ones(2) * 0.3, 0.5), modes=("fwd",))
+
+
+def real_of_complex(x):
+    return np.real(np.exp(1j * x)) + np.real(np.conj(np.exp(2j * x)))
+
+
+def test_the_tangent_of_a_real_part_is_real():
+    out, tangent = s2sad.jvp(real_of_complex, (0.3,), (1.0,))
+    assert np.isrealobj(tangent)
+    np.testing.assert_allclose(tangent, -np.sin(0.3) - 2.0 * np.sin(0.6), rtol=1e-12)

@@ -5,6 +5,7 @@ the whole suite runs the fused function; these tests pin its particular promises
 """
 
 import pathlib
+import re
 import sys
 
 import numpy as np
@@ -101,3 +102,15 @@ def test_a_row_reached_once_per_iteration_is_assigned_not_added():
     assert "a_bar[i] = " in text and "add_at" not in text
     check_grads(repeated_rows, (*args, [0, 2, 0, 0]), argnums=[0, 1])
     assert "add_at" in s2sad.source(repeated_rows, argnums=(0, 1), stage="grad", args=(*args, [0, 2, 0, 0]))
+
+
+def scale_fit(s, d):
+    return np.sum(np.exp(2.0 * s - d * np.exp(-s))) + np.sum(np.exp(-d * s))
+
+
+def test_a_sign_moves_onto_the_sum_it_meets():
+    text = s2sad.source(scale_fit, argnums=0, stage="grad", args=(0.3, np.ones(4)))
+    assert not re.search(r"\(-\w+ \* \w+\)\.sum", text)  # the sign on the sum (two cancel here), not on each element
+    check_grads(scale_fit, (0.3, np.linspace(0.1, 1.0, 4)), modes=("rev", "fwd"))
+    assert abs(s2sad.grad(scale_fit)(0.3, np.linspace(0.1, 1.0, 4)) - s2sad.numeric.derivative(
+        lambda s: scale_fit(s, np.linspace(0.1, 1.0, 4)), 0.3)) < 1e-7

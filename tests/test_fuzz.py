@@ -40,9 +40,9 @@ def test_a_budgeted_run_finds_no_wrong_derivative_and_no_crash(runner):
     outcomes = Counter(runner.run(generate(0, i)).outcome for i in range(150))
     failing = "; reproduce with python -m s2sad.fuzz --seed 0 --count 150 --shrink"
     assert outcomes["mismatch"] == outcomes["crash"] == outcomes["timeout"] == 0, f"{dict(outcomes)}{failing}"
-    # a false refusal (supported code refused with a documented error) is no wrong answer; the
-    # target is 0: this run has 5 today (writes the alias analysis cannot yet tell apart)
-    assert outcomes["false_refusal"] <= 5, f"{dict(outcomes)}{failing}"
+    # a false refusal (supported code refused with a documented error) is no wrong answer, but supported
+    # code must run: this run has none
+    assert outcomes["false_refusal"] == 0, f"{dict(outcomes)}{failing}"
 
 
 def test_the_oracle_reports_a_wrong_rule_as_a_mismatch(runner, wrong_sin):

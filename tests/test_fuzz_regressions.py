@@ -42,10 +42,10 @@ def test_a_write_inside_a_branch_is_before_the_value_the_branch_gives():
     check_grads(update_in_a_loop_in_a_branch, (X, 1), modes=("rev", "fwd"))
 
 
-def test_a_branch_yielding_an_older_name_of_written_memory_is_refused():
-    with pytest.raises(S2SADSyntaxError, match="'b' shares memory") as e:
-        s2sad.grad(branch_yields_an_older_name)(X, 1.0)
-    assert e.value.lineno == branch_yields_an_older_name.__code__.co_firstlineno + 4
+def test_a_branch_yielding_another_name_of_written_memory_sees_the_write():
+    # b = a makes b another name for a's object: the write through a rebinds b too
+    for c in (1.0, -1.0):
+        check_grads(branch_yields_an_older_name, (X, c), modes=("rev", "fwd"))
 
 
 def update_an_item_of_an_argument(x, y):
@@ -277,11 +277,9 @@ def alias_returned_after_an_inplace_write(x):
     return z1
 
 
-def test_an_alias_read_only_by_the_return_after_an_inplace_write_is_refused():
-    for transform in (lambda f: s2sad.vjp(f, 2.0), lambda f: s2sad.jvp(f, (2.0,), (1.0,))):
-        with pytest.raises(S2SADSyntaxError, match=r"'z1' shares memory with the value written here") as e:
-            transform(alias_returned_after_an_inplace_write)
-        assert e.value.text.strip() == "a1 /= x"
+def test_an_alias_read_only_by_the_return_after_an_inplace_write_sees_the_write():
+    check_grads(alias_returned_after_an_inplace_write, (2.0,), modes=("rev", "fwd"))
+    assert np.allclose(s2sad.jvp(alias_returned_after_an_inplace_write, (2.0,), (1.0,))[1], -0.25)
 
 
 def negated_max(y):

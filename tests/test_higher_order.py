@@ -139,3 +139,90 @@ def reuses_a_loop_name(x):
 def test_a_nested_function_may_reuse_a_loop_variable_name():
     check_grads(reuses_a_loop_name, (0.7,))
     assert s2sad.grad(reuses_a_loop_name)(0.7) == 6.0
+
+
+def tanh_cubed(x, a):
+    return np.sum(np.tanh(x * a) ** 3 * x)
+
+
+def calls_tanh_cubed(x):
+    return tanh_cubed(x, 1.5) + np.sum(x ** 2)
+
+
+def directional(x):  # a first derivative by forward mode, inside the code differentiated
+    return s2sad.jvp(calls_tanh_cubed, (x,), (np.array([1.0, -2.0, 0.5]),))[1]
+
+
+def test_forward_over_forward_through_a_callee():
+    x = np.array([0.3, -0.7, 1.1])
+    check_grads(directional, (x,), modes=("fwd", "rev"))  # jvp of jvp, and grad of jvp
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(s2sad.grad(directional)(x), s2sad.hessian(calls_tanh_cubed)(x) @ v, rtol=1e-12)
+
+
+def test_jacfwd_of_jacfwd_is_the_hessian_and_goes_to_third_order():
+    x = np.array([0.3, -0.7, 1.1])
+    hessian = s2sad.hessian(calls_tanh_cubed)(x)
+    np.testing.assert_allclose(s2sad.jacfwd(s2sad.jacfwd(calls_tanh_cubed))(x), hessian, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(s2sad.jacrev(s2sad.jacfwd(calls_tanh_cubed))(x), hessian, rtol=1e-12, atol=1e-14)
+    third = s2sad.jacfwd(s2sad.jacfwd(s2sad.jacfwd(calls_tanh_cubed)))(x)
+    numeric = s2sad.numeric.jacobian(s2sad.hessian(calls_tanh_cubed), x)
+    np.testing.assert_allclose(third, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(third, np.swapaxes(third, 0, 2), rtol=1e-12, atol=1e-14)  # symmetric
+
+
+def test_jacfwd_of_jacfwd_with_respect_to_a_second_argument():
+    jac = s2sad.jacfwd(s2sad.jacfwd(tanh_cubed, argnums=1), argnums=1)(np.array([0.3, -0.7]), 0.8)
+    np.testing.assert_allclose(jac, s2sad.hessian(tanh_cubed, argnums=1)(np.array([0.3, -0.7]), 0.8), rtol=1e-12)
+
+
+def with_count(x, n):
+    return np.sum(x ** n)
+
+
+def test_jvp_inside_differentiated_code_refuses_a_primal_that_is_not_a_float():
+    def f(x):
+        return s2sad.jvp(with_count, (x, 3), (np.ones(2), 0.0))[1]
+
+    with pytest.raises(TypeError, match="primal 1 is int"):
+        s2sad.jvp(f, (np.array([0.3, 0.5]),), (np.ones(2),))
+
+
+def test_differentiating_jacrev_or_a_pytree_jacfwd_says_so():
+    with pytest.raises(s2sad.SourceUnavailableError, match="already an s2sad jacrev function"):
+        s2sad.jacfwd(s2sad.jacrev(calls_tanh_cubed))(np.array([0.3, 0.5]))
+    pair = s2sad.jacfwd(lambda x: (x * 2.0, np.sin(x)))
+    with pytest.raises(TypeError, match="output is a tuple"):
+        s2sad.jacfwd(pair)(np.array([0.3, 0.5]))
+
+
+def test_generated_functions_of_the_same_text_do_not_share_derivatives():
+    """Two functions s2sad generates from the same text (``s2sad.jvp`` of two lambdas) have equal code
+    objects, which compare by content: their shared transforms are keyed apart by their files (the
+    identities of the library values they hold could be reused once one of them is gone)."""
+    import types
+
+    from s2sad.cache import _shared
+    from s2sad.load import load
+    from s2sad.nested import jvp_caller
+
+    text = "# s2sad: a test\ndef f(x):\n    return g(x)\n"
+    made = [load(text, f"<s2sad: a test #{k}>", "f", {}, {"g": types.CellType(np.sin)}) for k in range(2)]
+    assert made[0].__code__ == made[1].__code__
+    assert _shared(made[0], "forward") is not _shared(made[1], "forward")
+    sine, cosine = (lambda x: np.sum(np.sin(x))), (lambda x: np.sum(np.cos(x)))
+    assert jvp_caller(sine, 1).__code__ == jvp_caller(cosine, 1).__code__
+    x = np.array([0.3, 0.5])
+    for f, second_derivative in ((sine, -np.sin(x)), (cosine, -np.cos(x))):
+        np.testing.assert_allclose(s2sad.jacfwd(s2sad.jacfwd(f))(x), np.diag(second_derivative), rtol=1e-12)
+
+
+def test_the_derivative_of_a_hessian_is_the_third_derivative():
+    x = np.array([0.3, -0.7, 1.1])
+    third = s2sad.jacfwd(s2sad.hessian(tanh_cubed))(x, 1.5)
+    np.testing.assert_allclose(third, s2sad.jacfwd(s2sad.jacfwd(s2sad.jacfwd(tanh_cubed)))(x, 1.5), rtol=1e-12,
+                               atol=1e-14)
+    with pytest.raises(s2sad.NoDerivativeRuleError, match="or a pullback, in the code of a derivative"):
+        s2sad.jacfwd(s2sad.hessian(calls_tanh_cubed))(x)  # (its gradient calls tanh_cubed's pullback)
+    with pytest.raises(s2sad.SourceUnavailableError, match="already an s2sad hessian function"):
+        s2sad.grad(lambda y: np.sum(s2sad.hessian(tanh_cubed, argnums=(0, 1))(y, 0.5)[0][0]))(x)

@@ -196,3 +196,28 @@ def test_an_array_attribute_without_a_rule_is_refused():
         s2sad.grad(imaginary)(np.ones(2))  # known to be an array: refused when transformed
     with pytest.raises(TypeError, match=r"\.imag"):
         s2sad.grad(lambda x: imaginary(x * 2.0))(np.ones(2))  # in a callee
+
+
+def written_after_made(x):
+    y = x * 1.0
+    layer = Linear(y, x)
+    y[1] = x[0] ** 2  # the record holds y itself: layer.W sees this write
+    return np.sum(layer.W * x)
+
+
+def written_before_made(x):
+    y = x * 1.0
+    y[1] = x[0] ** 2
+    layer = Linear(y, x)
+    return np.sum(layer.W * layer.b)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_a_record_sees_a_write_into_an_array_it_holds(mode):
+    with pytest.raises(s2sad.S2SADSyntaxError, match="'layer' shares memory with the array written here") as info:
+        if mode == "rev":
+            s2sad.grad(written_after_made)(X[0])
+        else:
+            s2sad.jvp(written_after_made, (X[0],), (X[1],))
+    assert info.value.lineno == written_after_made.__code__.co_firstlineno + 3
+    check_grads(written_before_made, (X[0],), modes=("rev", "fwd"))

@@ -154,7 +154,9 @@ def explicit():
                       (lambda x: np.sum(np.pad(x, 1) ** 3), (C((3,)),)),
                       (lambda x: np.sum(np.pad(x, (2, 1), constant_values=5.0) ** 2), (C((3,)),))],
         "numpy.diff": [(lambda x: np.sum(np.diff(x) ** 2), (C((6,)),)),
-                       (lambda x: np.sum(np.diff(x, n=2, axis=0) ** 2), (C((5, 3)),))],
+                       (lambda x: np.sum(np.diff(x, n=2, axis=0) ** 2), (C((5, 3)),)),
+                       (lambda x: np.sum(np.diff(x, n=3, axis=0) ** 2) + np.sum(np.diff(x, n=4) * 2.0) + np.sum(x ** 2),
+                        (C((3, 4)),))],
         "numpy.tile": [(lambda x: np.sum(np.tile(x, (2, 3)) * C((6, 12))), (a34,)),
                        (lambda x: np.sum(np.tile(x, 2) * C((6,))), (b3,))],
         "numpy.repeat": [(lambda x: np.sum(np.repeat(x, 2, axis=1) * C((3, 8))), (a34,)),
@@ -362,9 +364,26 @@ def _eigh_loss(x):
     return np.sum(w * np.arange(3.0)) + np.sum(v[:, 0] ** 4)
 
 
+def _lotka(y, t, theta):
+    return np.array([theta[0] * y[0] - theta[1] * y[0] * y[1], theta[2] * y[0] * y[1] - theta[3] * y[1]])
+
+
+def _odeint_cases():
+    """odeint in y0, t and args (to a tight tolerance, checked with a wider step)."""
+    from scipy.integrate import odeint
+
+    def solve(y0, theta, t):
+        return odeint(_lotka, y0, t, args=(theta,), rtol=1e-12, atol=1e-12)
+
+    y0, theta, t = np.array([1.2, 0.8]), np.array([1.1, 0.4, 0.3, 0.9]), np.array([0.0, 0.6, 1.5])
+    check = {"eps": 1e-4, "rtol": 1e-6, "atol": 1e-8}
+    return {"scipy.integrate.odeint": [(lambda y0, theta, t: np.sum(solve(y0, theta, t) ** 2), (y0, theta, t), check)]}
+
+
 EXPLICIT = explicit()
 EXPLICIT.update(library_cases.CASES)
 EXPLICIT.update(helper_cases.cases(C, spd))  # s2sad's own helpers, for derivatives of derivatives
+EXPLICIT.update(_odeint_cases() if sps else {})
 
 
 def cases(name: str):

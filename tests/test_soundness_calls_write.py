@@ -131,7 +131,15 @@ def read_an_alias_after(x):
     return np.sum(z)
 
 
+def read_again_after(x):
+    y = np.ones(2)
+    before = np.sin(y) * x
+    set_first(y, 5.0)
+    return np.sum(before + np.sin(y) * x)  # (not the value computed before the call)
+
+
 @pytest.mark.parametrize("fn, line, where", [
+    (read_again_after, "set_first(y, 5.0)", "a[0] = v"),
     (read_after_inplace_operator, "sub1(y)", "a -= 1.0"),
     (read_after_setitem, "set_first(y, 1.0)", "a[0] = v"),
     (read_after_two_calls_deep, "set_first_deeper(y, 1.0)", "set_first(b, v)"),
@@ -206,3 +214,24 @@ def test_a_nested_function_writing_into_the_callers_array_is_refused():
 
 def test_a_function_value_rebinding_a_number_it_is_given_is_differentiated():
     check_grads(lambda x: through_a_variable(x, doubled_in_place), (0.7,), modes=("rev", "fwd"))
+
+
+def copied_into_a_constant(x):
+    y = np.ones(2)
+    before = np.sin(y) * x
+    np.copyto(y, np.zeros(2))
+    return np.sum(before + np.sin(y) * x)
+
+
+def filled_constant(x):
+    y = np.ones(2)
+    before = np.sin(y) * x
+    y.fill(2.0)
+    return np.sum(before + np.sin(y) * x)
+
+
+@pytest.mark.parametrize("fn", [copied_into_a_constant, filled_constant])
+def test_an_expression_read_again_after_a_write_into_its_operand_is_computed_again(fn):
+    # the second np.sin(y) is not the first one's value: the call between changed y
+    check_grads(fn, (X,), modes=("rev", "fwd"))
+    assert np.isclose(s2sad.value_and_grad(fn)(X)[0], fn(X))

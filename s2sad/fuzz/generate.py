@@ -37,7 +37,7 @@ from ..pytree import leaves
 from .domains import callees
 from .exprs import READS, SHAPES, Dict, Exprs, Float, Func, Int, List, broadcasts
 
-__all__ = ["Program", "generate", "run_plain", "REFUSABLE", "HIGHER_ORDER_REFUSABLE"]
+__all__ = ["Program", "generate", "run_plain", "REFUSABLE"]
 
 # constructs the README says s2sad may refuse with a clear error, each with a pattern its error
 # message matches: a refusal that no construct of the program explains is a false refusal
@@ -46,9 +46,8 @@ REFUSABLE = {
     "view_write": r"writes through|view or alias|shares memory",
     "list_item_write": r"list",
     "dict_iter": r"dict|iterable",
+    "loop_rebinds_to_view": r"came from an argument|shares memory|writes through",
 }
-# and in derivatives of derivatives (the README: code that calls a lambda or a nested def)
-HIGHER_ORDER_REFUSABLE = {"function_value": r"function value"}
 
 INPLACE_OPS = ("=", "+=", "-=", "*=", "/=")
 
@@ -197,9 +196,27 @@ class Gen(Exprs):
             return []
         name = self.pick(floats)
         value = self.expr(self.scope[name].shape, 2)
+        if ctx.loop and name in self.owned and self.may_view_other(ast.parse(value, mode="eval").body):
+            # a write into `name` drawn earlier in the loop's body writes, on the next iteration, into
+            # memory the function did not create (an argument's, through a view): a documented refusal
+            self.tags["loop_rebinds_to_view"] += 1
         self.rebind(name)
         self.tags["rebind"] += 1
         return [f"{name} = {value}"]
+
+    def may_view_other(self, node: ast.expr) -> bool:
+        """May ``node``'s value share memory with an array this function did not create?"""
+        while isinstance(node, ast.Subscript | ast.Attribute | ast.Call):
+            if isinstance(node, ast.Subscript) and any(
+                    isinstance(n, ast.List | ast.Call | ast.Compare) for n in ast.walk(node.slice)):
+                return False  # (fancy indexing copies)
+            if isinstance(node, ast.Call):
+                if not (isinstance(node.func, ast.Attribute) and node.func.attr in (
+                        "reshape", "ravel", "transpose", "squeeze", "swapaxes")):
+                    return False
+                node = node.func
+            node = node.value
+        return isinstance(node, ast.Name) and node.id not in self.owned and node.id not in self.views
 
     def rebind(self, name: str) -> None:
         if name in self.captured:

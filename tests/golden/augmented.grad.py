@@ -3,25 +3,30 @@ def augmented_grad(x, y):
     # line 45: z = x
     z = x
     # line 46: z += y
-    z_1 = rebound_input(z) + y
+    rebound_input(z)
+    z_1 = z + y
     # line 47: z *= x
-    z_2 = rebound_input(z_1) * x
+    rebound_input(z_1)
+    z_2 = z_1 * x
     # line 48: z -= 2.0 * y
-    z_3 = rebound_input(z_2) - 2.0 * y
+    mul = 2.0 * y
+    rebound_input(z_2)
+    z_3 = z_2 - mul
     # line 49: z /= 1.5 + y * y
     add = 1.5 + y * y
-    z_4 = rebound_input(z_3) / add
+    rebound_input(z_3)
+    z_4 = z_3 / add
     # line 50: z **= 2
-    z_5 = rebound_input(z_4) ** 2
+    rebound_input(z_4)
+    z_5 = z_4 ** 2
     # line 51: return z
     z_5_bar = scalar_seed(z_5)
     # line 50: z **= 2
     z_4_bar = z_5_bar * (2.0 * z_4)
     # line 49: z /= 1.5 + y * y
     z_3_bar = unbroadcast(z_4_bar / add, z_3)
-    add_bar = unbroadcast(-z_4_bar * z_4 / add, y)
-    y_bar = add_bar * y
-    y_bar = y_bar + add_bar * y
+    mul_2 = unbroadcast(-z_4_bar * z_4 / add, y) * y
+    y_bar = mul_2 + mul_2
     # line 48: z -= 2.0 * y
     z_2_bar = unbroadcast(z_3_bar, z_2)
     y_bar = y_bar - unbroadcast(z_3_bar, y) * 2.0

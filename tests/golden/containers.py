@@ -30,8 +30,8 @@ def containers_vjp(x, y):
         # line 109: d = {"a": x, "b": y * y}
         x_bar = d_bar['a']
         mul_2_bar = d_bar['b']
-        y_bar = mul_2_bar * y
-        y_bar = y_bar + mul_2_bar * y
+        mul_4 = mul_2_bar * y
+        y_bar = mul_4 + mul_4
         # line 108: lst = [x, 2.0 * y]
         mul_1_bar = lst_bar[1]
         y_bar = y_bar + mul_1_bar * 2.0

@@ -18,8 +18,7 @@ def rnn_grad(W, U, xs, h0):
         h_1 = h_2
     h_3 = h_1
     # line 178: return np.sum(h * h)
-    h_3_bar = h_3
-    h_3_bar = h_3_bar + h_3
+    h_3_bar = h_3 + h_3
     # line 176: for t in range(xs.shape[0]):
     h_1_bar = h_3_bar
     W_bar = zeros_like(W)

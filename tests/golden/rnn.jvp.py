@@ -25,7 +25,8 @@ def rnn_jvp(W, U, xs, h0, *, W_dot, U_dot):
     h_3_dot = h_1_dot
     # line 178: return np.sum(h * h)
     mul = h_3 * h_3
-    mul_dot = h_3_dot * h_3 + h_3_dot * h_3
+    mul_1 = h_3_dot * h_3
+    mul_dot = mul_1 + mul_1
     sum_1 = np.sum(mul)
     sum_1_dot = np.sum(mul_dot)
     return sum_1, sum_1_dot

@@ -24,8 +24,8 @@ def rnn_vjp(W, U, xs, h0):
     def rnn_pullback(sum_1_bar):
         # line 178: return np.sum(h * h)
         mul_bar = np.broadcast_to(sum_1_bar, np.shape(h_3))
-        h_3_bar = mul_bar * h_3
-        h_3_bar = h_3_bar + mul_bar * h_3
+        mul_1 = mul_bar * h_3
+        h_3_bar = mul_1 + mul_1
         # line 176: for t in range(xs.shape[0]):
         h_1_bar = h_3_bar
         W_bar = zeros_like(W)

@@ -20,8 +20,7 @@ def rnn_value_and_grad(W, U, xs, h0):
     # line 178: return np.sum(h * h)
     mul = h_3 * h_3
     sum_1 = np.sum(mul)
-    h_3_bar = h_3
-    h_3_bar = h_3_bar + h_3
+    h_3_bar = h_3 + h_3
     # line 176: for t in range(xs.shape[0]):
     h_1_bar = h_3_bar
     W_bar = zeros_like(W)
