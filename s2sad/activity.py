@@ -437,7 +437,9 @@ def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
     where no derivative follows it (``closures.captures`` passes it at the calls of a function called only
     by its name)."""
     if isinstance(stmt.value, ir.Closure) and stmt.target in analysis.useful:
-        held = [n for n in stmt.value.defaults if n in analysis.varied]
+        value = stmt.value  # (``defaults`` are among ``names``: the capture each reads may have been renamed)
+        held = [ir.expr_str(c) for n, c in zip(value.names, value.captured)
+                if n in value.defaults and _names([c]) & analysis.varied]
         if held:
             raise S2SADSyntaxError(
                 f"a default value of this nested function reads {held[0]!r}, which carries a gradient, and the "

@@ -490,7 +490,7 @@ def map_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
     if isinstance(e, Dict):
         return Dict([f(k) for k in e.keys], [f(v) for v in e.values])
     if isinstance(e, Closure):
-        return Closure(e.node, [f(c) for c in e.captured], e.names)
+        return Closure(e.node, [f(c) for c in e.captured], e.names, e.defaults)
     if isinstance(e, SetItem):
         return SetItem(f(e.base), f(e.index), f(e.value))
     if isinstance(e, ListMethod):
