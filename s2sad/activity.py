@@ -54,6 +54,7 @@ from .rules import (
     Sym,
     bind,
     custom_rule,
+    lookup,
     rule_name,
 )
 from .statics import ANY, OTHER, SCALAR, Items, entry, join, of_value, unpacked
@@ -118,6 +119,10 @@ def primitive(stmt: ir.Assign) -> Prim:
     if isinstance(v, ir.Compare):
         return Prim(NONDIFF, None, [v.left, v.right])
     if isinstance(v, ir.Subscript):
+        indexed = lookup(v.value.value) if isinstance(v.value, ir.Ref) else None
+        if indexed is not None and indexed.subscript and isinstance(v.index, ir.Tuple):  # np.r_[a, b]: the
+            return Prim(CALL, indexed, list(v.index.items))  # entries are its operands (np.r_[t] is refused:
+            # a t holding a tuple would be its entries)
         return _of_callable(operator.getitem, [v.value, v.index], {})
     if isinstance(v, ir.Tuple | ir.List):
         return Prim(CONTAINER, None, list(v.items))

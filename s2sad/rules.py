@@ -255,6 +255,8 @@ class Rule:
       ``sequence``, which passes its operand on. An int carries no derivative.
     * ``holds``: the result keeps its operands themselves (a namedtuple or dataclass made from its
       fields): ``mutation`` sees a write into one through it.
+    * ``subscript``: the primitive is an object written ``obj[a, b, ...]`` (``np.r_``, ``np.c_``): the
+      entries of the index are its operands.
     """
 
     name: str
@@ -279,6 +281,7 @@ class Rule:
     ints: bool = False
     held: str | None = None
     holds: bool = False
+    subscript: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -315,7 +318,8 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
-            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, held=None) -> None:
+            item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, held=None,
+            subscript=False) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -326,7 +330,7 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
     if scalar_only is None:
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
-                     view, shape, item, sequences, numeric, scalar_only, rank, ints, held))
+                     view, shape, item, sequences, numeric, scalar_only, rank, ints, held, subscript=subscript))
 
 
 def declare(fn: object, rule: Rule) -> None:

@@ -35,6 +35,7 @@ from .rules import (
     defrule,
     log_base,
     np,
+    py,
     rt,
     sym,
     ub,
@@ -228,6 +229,45 @@ defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, s
 for _name in ("vstack", "hstack", "dstack", "column_stack"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
             (lambda n: lambda g, ans, seq: (rn.unjoin(g, seq, n),))(_name), diff=(0,), linear="joint")
+defrule(numpy.row_stack, "numpy.row_stack", lambda g, ans, seq: (rn.unjoin(g, seq, "vstack"),), diff=(0,),
+        linear="joint")  # (NumPy's deprecated alias of vstack)
+
+
+def _layout(concatenator: object, entries: tuple[Sym, ...]) -> tuple[Sym, tuple[int, int, int], tuple[int, ...]]:
+    """What ``np.r_[entries]`` (``np.c_``) concatenates: the entries as a tuple (a slice a ``slice(...)``), its
+    ``(axis, ndmin, trans1d)`` (from a leading string directive, parsed as NumPy does), and the positions of
+    the entries in ``entries``."""
+    layout = (concatenator.axis, concatenator.ndmin, concatenator.trans1d)
+    kept = tuple(i for i, e in enumerate(entries) if not isinstance(e.const, str))
+    if len(kept) < len(entries):
+        directive = entries[0].const
+        if kept != tuple(range(1, len(entries))) or directive in ("r", "c"):
+            raise NotImplementedError("a string directive other than the first, or one making a matrix "
+                                      "('r', 'c'), is not supported")
+        numbers = [int(d) for d in directive.split(",")]  # (a ValueError where NumPy's is)
+        layout = (numbers[0], *(numbers[1:] if len(numbers) > 1 else layout[1:]), *layout[len(numbers):])[:3]
+    items = [py.slice(*(sym(None) if p is None else Sym(p) for p in (e.expr.lower, e.expr.upper, e.expr.step))) if isinstance(e.expr, ir.Slice)
+             else e for e in (entries[i] for i in kept)]
+    return sym(tuple(items)), layout, kept
+
+
+def _concatenated(concatenator: object):
+    """The reverse and forward rules of ``np.r_[...]`` or ``np.c_[...]``: one split of the cotangent into
+    the entries' (``unconcatenate_entries``), the concatenation of the tangents laid out as the entries."""
+    def reverse(g: Sym, ans: Sym, *entries: Sym) -> tuple[Sym | None, ...]:
+        key, layout, kept = _layout(concatenator, entries)
+        bars = rn.unconcatenate_entries(g, key, *layout)
+        return tuple(bars[kept.index(i)] if i in kept else None for i in range(len(entries)))
+
+    def forward(ans: Sym, dots: list[Sym | None], *entries: Sym) -> Sym:
+        key, layout, kept = _layout(concatenator, entries)
+        return rn.concatenate_entries(tuple(dots[i] for i in kept), key, *layout)
+    return reverse, forward
+
+
+for _name in ("r_", "c_"):
+    _reverse, _forward = _concatenated(getattr(numpy, _name))
+    defrule(getattr(numpy, _name), f"numpy.{_name}[...]", _reverse, forward=_forward, subscript=True)
 defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
     rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), linear="joint")
 for _name in ("split", "array_split"):
