@@ -17,6 +17,7 @@ ties send half to each side; ``max``/``min`` reductions split a tie equally;
 from __future__ import annotations
 
 import builtins as _builtins
+import dataclasses
 import math as _math
 import operator
 
@@ -27,11 +28,13 @@ from .rules import (
     ATTRIBUTES,
     METHODS,
     NONDIFFERENTIABLE,
+    RULES,
     WRITERS,
     NotConst,
     Rule,
     Sym,
     _Namespace,
+    declare,
     defrule,
     log_base,
     np,
@@ -229,8 +232,8 @@ defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, s
 for _name in ("vstack", "hstack", "dstack", "column_stack"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
             (lambda n: lambda g, ans, seq: (rn.unjoin(g, seq, n),))(_name), diff=(0,), linear="joint")
-defrule(numpy.row_stack, "numpy.row_stack", lambda g, ans, seq: (rn.unjoin(g, seq, "vstack"),), diff=(0,),
-        linear="joint")  # (NumPy's deprecated alias of vstack)
+if getattr(numpy, "row_stack", numpy.vstack) is not numpy.vstack:  # NumPy 2's deprecated alias of vstack
+    declare(numpy.row_stack, dataclasses.replace(RULES[numpy.vstack], name="numpy.row_stack"))
 
 
 def _layout(concatenator: object, entries: tuple[Sym, ...]) -> tuple[Sym, tuple[int, int, int], tuple[int, ...]]:
