@@ -119,10 +119,11 @@ def primitive(stmt: ir.Assign) -> Prim:
     if isinstance(v, ir.Compare):
         return Prim(NONDIFF, None, [v.left, v.right])
     if isinstance(v, ir.Subscript):
+        # np.r_[a, b]: a primitive of its own, whose operands are the entries (np.r_[t] stays an index,
+        # refused where t carries a derivative: a t holding a tuple would be the entries)
         indexed = lookup(v.value.value) if isinstance(v.value, ir.Ref) else None
-        if indexed is not None and indexed.subscript and isinstance(v.index, ir.Tuple):  # np.r_[a, b]: the
-            return Prim(CALL, indexed, list(v.index.items))  # entries are its operands (np.r_[t] is refused:
-            # a t holding a tuple would be its entries)
+        if indexed is not None and indexed.subscript and isinstance(v.index, ir.Tuple):
+            return Prim(CALL, indexed, list(v.index.items))
         return _of_callable(operator.getitem, [v.value, v.index], {})
     if isinstance(v, ir.Tuple | ir.List):
         return Prim(CONTAINER, None, list(v.items))

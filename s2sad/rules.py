@@ -256,7 +256,7 @@ class Rule:
     * ``holds``: the result keeps its operands themselves (a namedtuple or dataclass made from its
       fields): ``mutation`` sees a write into one through it.
     * ``subscript``: the primitive is an object written ``obj[a, b, ...]`` (``np.r_``, ``np.c_``): the
-      entries of the index are its operands.
+      entries of the index are its operands (``activity.primitive``).
     """
 
     name: str

@@ -247,11 +247,18 @@ def _layout(concatenator: object, entries: tuple[Sym, ...]) -> tuple[Sym, tuple[
         if kept != tuple(range(1, len(entries))) or directive in ("r", "c"):
             raise NotImplementedError("a string directive other than the first, or one making a matrix "
                                       "('r', 'c'), is not supported")
-        numbers = [int(d) for d in directive.split(",")]  # (a ValueError where NumPy's is)
-        layout = (numbers[0], *(numbers[1:] if len(numbers) > 1 else layout[1:]), *layout[len(numbers):])[:3]
-    items = [py.slice(*(sym(None) if p is None else Sym(p) for p in (e.expr.lower, e.expr.upper, e.expr.step))) if isinstance(e.expr, ir.Slice)
-             else e for e in (entries[i] for i in kept)]
-    return sym(tuple(items)), layout, kept
+        numbers = [int(d) for d in directive.split(",")]  # axis[,ndmin[,trans1d]] (a ValueError where NumPy's is)
+        if len(numbers) > 3:
+            raise NotImplementedError(f"the directive {directive!r} is not supported")
+        layout = (*numbers, *layout[len(numbers):])
+    return sym(tuple(_value(entries[i]) for i in kept)), layout, kept
+
+
+def _value(entry: Sym) -> Sym:
+    """An entry of ``np.r_[...]`` as a value: a slice ``a:b:c`` as ``slice(a, b, c)``."""
+    if not isinstance(entry.expr, ir.Slice):
+        return entry
+    return py.slice(*(sym(None) if p is None else Sym(p) for p in (entry.expr.lower, entry.expr.upper, entry.expr.step)))
 
 
 def _concatenated(concatenator: object):

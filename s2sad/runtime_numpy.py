@@ -253,7 +253,8 @@ def unconcatenate_entries(g, entries, axis, ndmin, trans1d):
     its entry's shape and structure (None for a slice)."""
     sizes = [_entry_array(e, ndmin, trans1d).shape[axis] for e in entries]
     pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
-    return [None if isinstance(e, slice) else _entry_adjoint(piece, e, ndmin, trans1d) for piece, e in zip(pieces, entries)]
+    return [None if isinstance(e, slice) else _entry_adjoint(piece, e, ndmin, trans1d)
+            for piece, e in zip(pieces, entries)]
 
 
 def _entry_adjoint(piece, item, ndmin, trans1d):
@@ -271,7 +272,7 @@ def concatenate_entries(parts, entries, axis, ndmin, trans1d):
     for p, e in zip(parts, entries):
         a = _entry_array(e if p is None or isinstance(e, slice) else p, ndmin, trans1d)
         arrays.append(np.zeros_like(a) if p is None or isinstance(e, slice) else a)
-        kinds.append(e if p is None and type(e) in np.ScalarType else a.dtype)  # (NumPy's weak scalars)
+        kinds.append(e if type(e) in np.ScalarType else a.dtype)  # (a number as NumPy weighs it: weakly)
     return np.concatenate(arrays, axis=axis, dtype=np.result_type(*kinds))
 
 

@@ -64,6 +64,9 @@ def test_entries_keep_their_types_and_dtypes():
     out, out_dot = s2sad.jvp(lambda x: np.r_[x, 2.5], (x32,), (np.ones(3, np.float32),))
     assert out_dot.dtype == out.dtype == np.float32
     np.testing.assert_array_equal(out_dot, [1.0, 1.0, 1.0, 0.0])
+    out, out_dot = s2sad.jvp(lambda x, a: np.r_[x, a], (x32, 0.5), (np.ones(3, np.float32), 2.0))
+    assert out_dot.dtype == out.dtype == np.float32
+    np.testing.assert_array_equal(out_dot, [1.0, 1.0, 1.0, 2.0])
 
 
 def single_entry(x):
