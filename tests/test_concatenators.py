@@ -4,6 +4,7 @@ checked against finite differences in reverse and forward mode and at second ord
 
 import numpy as np
 import pytest
+from numpy import r_
 
 import s2sad
 from s2sad.testing import check_grads
@@ -67,6 +68,16 @@ def test_entries_keep_their_types_and_dtypes():
     out, out_dot = s2sad.jvp(lambda x, a: np.r_[x, a], (x32, 0.5), (np.ones(3, np.float32), 2.0))
     assert out_dot.dtype == out.dtype == np.float32
     np.testing.assert_array_equal(out_dot, [1.0, 1.0, 1.0, 2.0])
+
+
+def ranges(x, n):
+    return np.sum(np.sin(r_[0:n, x, 1.0:2.0:0.5]) * np.arange(n + 4.0))
+
+
+def test_slices_with_bounds_computed_when_it_runs():
+    check_grads(ranges, (X[:2], 3), argnums=(0,), modes=("rev", "fwd"))
+    np.testing.assert_allclose(s2sad.hessian(ranges)(X[:2], 3), s2sad.numeric.hessian(lambda v: ranges(v, 3), X[:2]),
+                               rtol=1e-5, atol=1e-6)
 
 
 def single_entry(x):
