@@ -30,6 +30,10 @@ def rows_of_a_matrix(m, y):
     return np.sum(np.r_[m, y[None, :2], m ** 2] ** 2)
 
 
+def the_same_entry_twice(x, a):
+    return np.sum(np.c_[x, x * a, x] ** 3)
+
+
 def directives(x, y):
     return np.sum(np.r_["0,2", x, y[:3]] ** 2 * WEIGHTS[:6].reshape(2, 3)) + np.sum(np.r_["1,2,0", x, y[:3]] ** 3)
 
@@ -39,7 +43,7 @@ def stacked_rows(m, y):
 
 
 CASES = [(joined, (X, Y)), (joined_with_a_number, (X, 0.7)), (columns, (X, M)), (rows_of_a_matrix, (M, Y)),
-         (directives, (X, Y))]
+         (the_same_entry_twice, (X, 0.7)), (directives, (X, Y))]
 
 
 @pytest.mark.parametrize("f, args", CASES, ids=[f.__name__ for f, _ in CASES])
