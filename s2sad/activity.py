@@ -54,6 +54,7 @@ from .rules import (
     Sym,
     bind,
     custom_rule,
+    lookup,
     rule_name,
 )
 from .statics import ANY, OTHER, SCALAR, Items, entry, join, of_value, unpacked
@@ -119,6 +120,11 @@ def primitive(stmt: ir.Assign) -> Prim:
     if isinstance(v, ir.Compare):
         return Prim(NONDIFF, None, [v.left, v.right])
     if isinstance(v, ir.Subscript):
+        # np.r_[a, b]: a primitive of its own, whose operands are the entries (np.r_[t] stays an index,
+        # refused where t carries a derivative: a t holding a tuple would be the entries)
+        indexed = lookup(v.value.value) if isinstance(v.value, ir.Ref) else None
+        if indexed is not None and indexed.subscript and isinstance(v.index, ir.Tuple):
+            return Prim(CALL, indexed, list(v.index.items))
         return _of_callable(operator.getitem, [v.value, v.index], {})
     if isinstance(v, (ir.Tuple, ir.List)):
         return Prim(CONTAINER, None, list(v.items))
@@ -1378,6 +1384,8 @@ def any_complex(exprs, found: set[str]) -> bool:
 
 
 def is_complex(e: ir.Expr, found: set[str]) -> bool:
+    if isinstance(e, ir.Slice) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is slice):
+        return False  # bounds and steps: a complex step counts points (``np.r_[0:1:5j]``)
     if isinstance(e, ir.Name):
         return e.id in found
     if isinstance(e, ir.Const):

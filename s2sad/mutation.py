@@ -77,7 +77,8 @@ class Mutation:
     fresh: dict[str, tuple[int, ...]] = field(default_factory=dict)  # memory made new each time -> loops it is in
     writes: list[ir.Assign] = field(default_factory=list)
     bases: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id(write) -> the names written into
-    calls: dict[int, object] = field(default_factory=dict)  # id(write) -> the user function that writes there
+    calls: dict[int, tuple] = field(default_factory=dict)  # id(write) -> (the user function writing there, the
+    # line of its write, why its IR could not be made: its writes then a guess)
     lists: set[str] = field(default_factory=set)  # memory changed by list methods
     order: dict[int, int] = field(default_factory=dict)  # id(statement) -> preorder position
     loops: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(statement) -> enclosing loops
@@ -236,7 +237,7 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
                 and not ext & analysis.dims.keys():  # (an argument known to be an array is refused)
             copied.append(w)
         elif ext and any(firm.mem(n) & ext for n in analysis.active):
-            return m, copied, (w, S2SADSyntaxError(
+            return m, copied, (w, _unread(m, w) or S2SADSyntaxError(
                 f"{_writer(m, w)} writes into {base!r}, memory that came from an argument or a global and carries a "
                 "gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())", loc))
     kept = {id(w) for w in copied}  # (these change no memory)
@@ -253,7 +254,7 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
                 while name in temps and name in points.origin:  # (`for r in y` iterates y_seq, a view of y)
                     name = points.origin[name]
                 if id(w) in m.calls:
-                    return m, copied, (w, S2SADSyntaxError(
+                    return m, copied, (w, _unread(m, w) or S2SADSyntaxError(
                         f"{_writer(m, w)} may change {name!r} in place, and {name!r} is read after this call; "
                         "s2sad cannot follow a change made inside a called function. Pass a copy (.copy()), "
                         "or return the new value from the function", w.loc))
@@ -355,11 +356,17 @@ def _blocks(body: list[ir.Stmt]):
 
 def _writer(m: Mutation, w: ir.Assign) -> str:
     """``"this"``, or for a call the function and the line where it writes into what it is given."""
-    fn, loc = m.calls.get(id(w), (None, None))
+    fn, loc, _ = m.calls.get(id(w), (None, None, None))
     if fn is None:
         return "this"
     where = f" at {loc.file}:{loc.line}: {loc.text.strip()}" if loc is not None else ""
     return f"{getattr(fn, '__qualname__', fn)}(...), called here (it writes into what it is given{where}),"
+
+
+def _unread(m: Mutation, w: ir.Assign) -> Exception | None:
+    """Where ``w`` is a call of a function whose IR could not be made (no source, a construct s2sad
+    refuses), so that its writes are a guess: why (the error to report instead of the guessed write)."""
+    return m.calls.get(id(w), (None, None, None))[2]
 
 
 def _between(d, w, u) -> bool:
@@ -536,7 +543,7 @@ class _Points:
             return  # an array indexed with a list or a mask: a copy (a list or dict indexed so raises)
         if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
             m.writes.append(s)
-            m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc)
+            m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc, None)
         if kind in (CONTAINER, CLOSURE) or (kind == CALL and p.rule.holds):  # (a record holds its fields)
             self.made(s)
             for t in s.targets:
@@ -699,6 +706,7 @@ class Effects:
 
     writes: dict[str, ir.Loc | None]
     returns: frozenset[str]
+    unread: Exception | None = None  # why its IR could not be made, where the writes are a guess from its bytecode
 
 
 _EFFECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code object -> {library cells: Effects}
@@ -737,8 +745,8 @@ def _effects(fn: types.FunctionType) -> Effects:
     try:
         lowered = lowered_ir(fn, captured, dynamic_cells=True)[2]
         analysis = analyze(lowered, [], set())
-    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError, OSError):
-        return _from_bytecode(code)
+    except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError, OSError) as e:
+        return _from_bytecode(code, e)
     names = {n: n for n in lowered.params.names()} | {local: free for free, local in lowered.inputs.items()}
     m = _Points(analysis, list(names), calls_alias=True, summary=True).run(lowered.body[:-1])[0]
     writes = {}
@@ -750,9 +758,9 @@ def _effects(fn: types.FunctionType) -> Effects:
     return Effects(writes, frozenset(names[n] for n in names if n in result))
 
 
-def _from_bytecode(code: types.CodeType) -> Effects:
-    """With no IR: every parameter and captured variable, if the code writes anything or calls anything
-    (none for s2sad's derivative code, which never writes into its inputs)."""
+def _from_bytecode(code: types.CodeType, reason: Exception) -> Effects:
+    """With no IR (``reason``): every parameter and captured variable, if the code writes anything or calls
+    anything (none for s2sad's derivative code, which never writes into its inputs)."""
     if code.co_filename.startswith("<s2sad"):
         return Effects({}, frozenset())
     names = [*code.co_varnames[:code.co_argcount + code.co_kwonlyargcount
@@ -760,7 +768,7 @@ def _from_bytecode(code: types.CodeType) -> Effects:
                                 + bool(code.co_flags & inspect.CO_VARKEYWORDS)], *code.co_freevars]
     writes = any(i.opname in ("STORE_SUBSCR", "DELETE_SUBSCR", "STORE_ATTR", "CALL", "CALL_FUNCTION_EX")
                  or (i.opname == "BINARY_OP" and i.argrepr.endswith("=")) for i in dis.get_instructions(code))
-    return Effects(dict.fromkeys(names) if writes else {}, frozenset(names))
+    return Effects(dict.fromkeys(names) if writes else {}, frozenset(names), reason if writes else None)
 
 
 def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tuple] | None:
@@ -787,4 +795,4 @@ def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tup
     returned = [n for param, a in bound if param in e.returns or (param is None and e.returns)
                 for n in ir.names_read(a)]
     loc = next((e.writes[param] for param, a in bound if param in e.writes), None)
-    return written, returned, (fn, loc)
+    return written, returned, (fn, loc, e.unread)

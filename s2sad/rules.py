@@ -260,6 +260,8 @@ class Rule:
       README (JAX's); a complex value meeting any other rule is refused (``complexity``).
     * ``complex_result``: ``"always"`` (``fft``) or ``"never"`` (``real``, ``abs``, ``irfft``) complex,
       whatever the operands; None: complex where an operand may be.
+    * ``subscript``: the primitive is an object written ``obj[a, b, ...]`` (``np.r_``, ``np.c_``): the
+      entries of the index are its operands (``activity.primitive``).
     """
 
     name: str
@@ -286,6 +288,7 @@ class Rule:
     holds: bool = False
     complex_ok: bool = False
     complex_result: str | None = None
+    subscript: bool = False
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
@@ -325,7 +328,7 @@ ATTRIBUTES: dict[str, Rule | None] = {}  # ndarray attribute -> rule (None: not 
 def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=False, reduction=False,
             linear=None, forward=None, zero=(), returns=None, params=(), container=False, view=False, shape=None,
             item=False, sequences=None, numeric=None, scalar_only=None, rank=False, ints=False, held=None,
-            complex_ok=False, complex_result=None) -> None:
+            complex_ok=False, complex_result=None, subscript=False) -> None:
     """Declare the primitive ``fn``: its reverse rule and, together with it, everything else s2sad
     knows of it (see ``Rule``). ``shape``, ``numeric`` and ``scalar_only`` default to what
     ``elementwise``/``reduction`` and the name (``numpy.``, ``math.``, ``scipy.``) say."""
@@ -337,7 +340,7 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
         scalar_only = name.startswith("math.")
     declare(fn, Rule(name, reverse, diff, elementwise, reduction, linear, forward, zero, returns, container, params,
                      view, shape, item, sequences, numeric, scalar_only, rank, ints, held,
-                     complex_ok=complex_ok, complex_result=complex_result))
+                     complex_ok=complex_ok, complex_result=complex_result, subscript=subscript))
 
 
 def allow_complex(*fns: object, result: str | None = None) -> None:

@@ -17,6 +17,7 @@ ties send half to each side; ``max``/``min`` reductions split a tie equally;
 from __future__ import annotations
 
 import builtins as _builtins
+import dataclasses
 import math as _math
 import operator
 
@@ -27,14 +28,17 @@ from .rules import (
     ATTRIBUTES,
     METHODS,
     NONDIFFERENTIABLE,
+    RULES,
     WRITERS,
     NotConst,
     Rule,
     Sym,
     _Namespace,
+    declare,
     defrule,
     log_base,
     np,
+    py,
     rt,
     sym,
     ub,
@@ -228,6 +232,52 @@ defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, s
 for _name in ("vstack", "hstack", "dstack", "column_stack"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
             (lambda n: lambda g, ans, seq: (rn.unjoin(g, seq, n),))(_name), diff=(0,), linear="joint")
+if getattr(numpy, "row_stack", numpy.vstack) is not numpy.vstack:  # NumPy 2's deprecated alias of vstack
+    declare(numpy.row_stack, dataclasses.replace(RULES[numpy.vstack], name="numpy.row_stack"))
+
+
+def _layout(concatenator: object, entries: tuple[Sym, ...]) -> tuple[Sym, tuple[int, int, int], tuple[int, ...]]:
+    """What ``np.r_[entries]`` (``np.c_``) concatenates: the entries as a tuple (a slice a ``slice(...)``), its
+    ``(axis, ndmin, trans1d)`` (from a leading string directive, parsed as NumPy does), and the positions of
+    the entries in ``entries``."""
+    layout = (concatenator.axis, concatenator.ndmin, concatenator.trans1d)
+    kept = tuple(i for i, e in enumerate(entries) if not isinstance(e.const, str))
+    if len(kept) < len(entries):
+        directive = entries[0].const
+        if kept != tuple(range(1, len(entries))) or directive in ("r", "c"):
+            raise NotImplementedError("a string directive other than the first, or one making a matrix "
+                                      "('r', 'c'), is not supported")
+        numbers = [int(d) for d in directive.split(",")]  # axis[,ndmin[,trans1d]] (a ValueError where NumPy's is)
+        if len(numbers) > 3:
+            raise NotImplementedError(f"the directive {directive!r} is not supported")
+        layout = (*numbers, *layout[len(numbers):])
+    return sym(tuple(_value(entries[i]) for i in kept)), layout, kept
+
+
+def _value(entry: Sym) -> Sym:
+    """An entry of ``np.r_[...]`` as a value: a slice ``a:b:c`` as ``slice(a, b, c)``."""
+    if not isinstance(entry.expr, ir.Slice):
+        return entry
+    return py.slice(*(sym(None) if p is None else Sym(p) for p in (entry.expr.lower, entry.expr.upper, entry.expr.step)))
+
+
+def _concatenated(concatenator: object):
+    """The reverse and forward rules of ``np.r_[...]`` or ``np.c_[...]``: one split of the cotangent into
+    the entries' (``unconcatenate_entries``), the concatenation of the tangents laid out as the entries."""
+    def reverse(g: Sym, ans: Sym, *entries: Sym) -> tuple[Sym | None, ...]:
+        key, layout, kept = _layout(concatenator, entries)
+        bars = rn.unconcatenate_entries(g, key, *layout)
+        return tuple(bars[kept.index(i)] if i in kept else None for i in range(len(entries)))
+
+    def forward(ans: Sym, dots: list[Sym | None], *entries: Sym) -> Sym:
+        key, layout, kept = _layout(concatenator, entries)
+        return rn.concatenate_entries(tuple(dots[i] for i in kept), key, *layout)
+    return reverse, forward
+
+
+for _name in ("r_", "c_"):
+    _reverse, _forward = _concatenated(getattr(numpy, _name))
+    defrule(getattr(numpy, _name), f"numpy.{_name}[...]", _reverse, forward=_forward, subscript=True)
 defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
     rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), linear="joint")
 for _name in ("split", "array_split"):

@@ -161,6 +161,11 @@ _linear(runtime_numpy.unconcatenate, "unconcatenate", lambda h, ans, g, seq, axi
 _linear(runtime_numpy.unstack, "unstack", lambda h, ans, g, seq, axis: (np.stack(h, axis=axis), None, None),
         container=True)
 
+_linear(runtime_numpy.unconcatenate_entries, "unconcatenate_entries", lambda h, ans, g, entries, *layout: (
+    rn.concatenate_entries(h, entries, *layout), None, None, None, None), container=True)
+_linear(runtime_numpy.concatenate_entries, "concatenate_entries", lambda h, ans, parts, entries, *layout: (
+    rn.unconcatenate_entries(h, entries, *layout), None, None, None, None))
+
 
 def _unjoin(h, ans, g, seq, how):
     return getattr(np, how.const)(h), None, None

@@ -228,6 +228,54 @@ def unjoin(g, seq, how):
     return [piece.reshape(np.shape(p)) for piece, p in zip(np.split(g, cuts, axis=axis), seq)]
 
 
+def _entry_axes(item, ndmin, trans1d):
+    """The axes NumPy's ``AxisConcatenator`` (``np.r_``, ``np.c_``) transposes an array entry of fewer than
+    ``ndmin`` dimensions to, after giving it leading 1s (None: it is not transposed)."""
+    nd = np.ndim(item)
+    if trans1d == -1 or nd >= ndmin or type(item) in np.ScalarType:
+        return None
+    k1, k2 = trans1d + (ndmin - nd + 1 if trans1d < 0 else 0), ndmin - nd
+    axes = list(range(ndmin))
+    return axes[:k1] + axes[k2:] + axes[k1:k2]
+
+
+def _entry_array(item, ndmin, trans1d):
+    """An entry of ``np.r_[...]`` as the array it concatenates: a slice as its range."""
+    if isinstance(item, slice):
+        return np.r_[f"0,{ndmin},{trans1d}", item]
+    a = np.array(item, copy=None, ndmin=ndmin)
+    axes = _entry_axes(item, ndmin, trans1d)
+    return a if axes is None else a.transpose(axes)
+
+
+def unconcatenate_entries(g, entries, axis, ndmin, trans1d):
+    """Cotangents of the entries ``np.r_`` (``np.c_``, with a directive) concatenated into ``g``, each in
+    its entry's shape and structure (None for a slice)."""
+    sizes = [_entry_array(e, ndmin, trans1d).shape[axis] for e in entries]
+    pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    return [None if isinstance(e, slice) else _entry_adjoint(piece, e, ndmin, trans1d)
+            for piece, e in zip(pieces, entries)]
+
+
+def _entry_adjoint(piece, item, ndmin, trans1d):
+    """The cotangent of an array or number ``item`` from that of the array it was concatenated as."""
+    axes = _entry_axes(item, ndmin, trans1d)
+    piece = (piece if axes is None else piece.transpose(np.argsort(axes))).reshape(np.shape(item))
+    return array_adjoint(piece[()] if piece.ndim == 0 else piece, item)
+
+
+def concatenate_entries(parts, entries, axis, ndmin, trans1d):
+    """``np.r_``'s concatenation of ``parts`` laid out as the ``entries`` they stand for (zeros for a None
+    part or a slice's), in the dtype NumPy gives the result: the tangent of ``np.r_[entries]``, and the
+    transpose of ``unconcatenate_entries``."""
+    arrays, kinds = [], []
+    for p, e in zip(parts, entries):
+        a = _entry_array(e if p is None or isinstance(e, slice) else p, ndmin, trans1d)
+        arrays.append(np.zeros_like(a) if p is None or isinstance(e, slice) else a)
+        kinds.append(e if type(e) in np.ScalarType else a.dtype)  # (a number as NumPy weighs it: weakly)
+    return np.concatenate(arrays, axis=axis, dtype=np.result_type(*kinds))
+
+
 def unappend(g, x, values, axis, which):
     pieces = unconcatenate(g, [np.ravel(x) if axis is None else x,
                                  np.ravel(values) if axis is None else values], axis if axis is not None else 0)

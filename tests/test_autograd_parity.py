@@ -18,11 +18,7 @@ from autograd_names import AUTOGRAD
 from s2sad import primitives  # noqa: F401  (every rule declared)
 from s2sad.rules import ATTRIBUTES, METHODS, lookup
 
-NOT_YET: dict[str, str] = {
-    "numpy.row_stack": "NumPy's deprecated alias of vstack (a function of its own in NumPy 2): no rule yet",
-    "numpy.r_": "an index trick (np.r_[x, y]): refused with a clear error (no rule yet)",
-    "numpy.c_": "an index trick (np.c_[x, y]): refused with a clear error (no rule yet)",
-}
+NOT_YET: dict[str, str] = {}
 
 _OPERATORS = {"__add__": operator.add, "__radd__": operator.add, "__sub__": operator.sub, "__rsub__": operator.sub,
               "__mul__": operator.mul, "__rmul__": operator.mul, "__truediv__": operator.truediv,

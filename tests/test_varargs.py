@@ -126,3 +126,29 @@ def through_a_lambda(W, x):
 
 def test_a_function_value_receives_them_in_args():
     check(through_a_lambda, (W[:2], X), second=False)  # (a function value: first order)
+
+
+def sine_of_second(*a):
+    return a[0] * np.sin(a[1])
+
+
+@pytest.mark.parametrize("fn", [lambda *a: a[0] * np.sin(a[1]), sine_of_second], ids=["lambda", "def"])
+def test_argnums_into_the_args_of_a_lambda_or_a_def(fn):
+    assert s2sad.grad(fn, argnums=1)(2.0, 0.5) == pytest.approx(2.0 * np.cos(0.5))
+    assert s2sad.grad(fn, argnums=0)(2.0, 0.5) == pytest.approx(np.sin(0.5))
+    assert s2sad.jvp(fn, (2.0, 0.5), (0.0, 1.0))[1] == pytest.approx(2.0 * np.cos(0.5))
+    check_grads(fn, (2.0, 0.5), modes=("rev", "fwd"))
+    check_grads(fn, (RNG.normal(size=3), RNG.normal(size=3)), modes=("rev", "fwd"))
+
+
+@pytest.mark.parametrize("text", ["f = lambda *a: a[0] * np.sin(a[1])", "def f(*a):\n    return a[0] * np.sin(a[1])"],
+                         ids=["lambda", "def"])
+def test_a_function_of_args_without_source_says_so(text):
+    """Differentiated through a wrapper of fixed arity, whose analysis cannot read the function it calls:
+    the reason is reported, not a write into the arguments guessed from the bytecode."""
+    namespace = {"np": np}
+    exec(text, namespace)
+    with pytest.raises(s2sad.SourceUnavailableError, match="exec"):
+        s2sad.grad(namespace["f"], argnums=1)(2.0, 0.5)
+    with pytest.raises(s2sad.SourceUnavailableError, match="exec"):
+        s2sad.jvp(namespace["f"], (2.0, 0.5), (0.0, 1.0))
