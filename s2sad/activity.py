@@ -1067,7 +1067,19 @@ def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -
         return {s.target: _indexed(of(p.args[0]), p.args[1], of(p.args[1]))}
     if p.kind == CALL and p.rule.ints and not p.kwargs:
         return {s.target: of(p.args[0]) if len(p.args) == 1 else _INT if all(of(a) == _INT for a in p.args) else None}
+    if p.kind == SETITEM and of(p.args[0]) == _INT:
+        return {s.target: _INT}  # an integer array written into stays one: what is written is truncated
+    if p.kind == NONDIFF and isinstance(v, ir.Call) and any(
+            k == "dtype" and isinstance(e, ir.Const | ir.Ref) and _integer_type(e.value) for k, e in v.kwargs):
+        return {s.target: _INT}  # np.zeros(n, dtype=int)
     return {}
+
+
+def _integer_type(t: object) -> bool:
+    try:
+        return np.issubdtype(np.dtype(t), np.integer) or np.dtype(t) == np.bool_
+    except TypeError:
+        return False
 
 
 def _join(a: object, b: object) -> object:

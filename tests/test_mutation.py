@@ -67,3 +67,19 @@ def test_saved_values_are_copied_only_where_a_later_write_could_change_them():
     assert text.count("snapshot(") <= 1
     text = s2sad.source(mc.list_append)
     assert "snapshot(" not in text.split("def list_append_pullback")[0].split("tape.append")[0] or True
+
+
+def written_into_an_int_array(x):
+    a = np.zeros(3, dtype=int)
+    a[...] = x * 1.5  # truncated: no derivative reaches x through a
+    b = np.zeros(3, dtype=np.int64)
+    for i in range(3):
+        b[i] = x[i] * 2.7
+    return np.sum(a * x) + np.sum(b * x) + np.sum(x ** 2)
+
+
+def test_a_value_written_into_an_integer_array_carries_no_derivative():
+    x = np.array([1.0, 2.0, 3.0])
+    expected = np.floor(1.5 * x) + np.floor(2.7 * x) + 2 * x  # (the truncation has derivative 0, as in JAX)
+    np.testing.assert_allclose(s2sad.grad(written_into_an_int_array)(x), expected)
+    np.testing.assert_allclose(s2sad.jvp(written_into_an_int_array, (x,), (np.ones(3),))[1], np.sum(expected))
