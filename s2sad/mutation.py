@@ -17,7 +17,8 @@ value would be stale), so:
   object (``z = x``) is rebound at the write (``aliases``), and a write that is one only
   if a value is an array, not a number, is checked to be on a number when it runs;
 * a value the pullback reads whose memory a later write (or a later iteration)
-  may change is snapshotted right where it is used, and only then.
+  may change is snapshotted right where it is used, and only then; one it reads for its
+  shape only is measured there by a stand-in (``runtime.shape_like``), never copied.
 
 Memory is named where it is made; an object made inside a loop is a new one in
 each iteration, so what an earlier iteration made (kept in a carried list) is

@@ -15,7 +15,8 @@ where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter
   cotangent in different variables, each assigns one common name.
 * Loops: each iteration appends what its adjoint reads and the iteration itself
   defines (carried values at iteration start, the loop target, temporaries) to a
-  list, the loop's *tape*; values a nested branch defines are exported through
+  list, the loop's *tape* (of an array the adjoint only measures, a stand-in of its
+  shape and dtype, ``shape_like``); values a nested branch defines are exported through
   that branch's outs first. The pullback replays ``for ... in reversed(tape)``,
   so it can be called more than once. Loop-invariant values are read through the
   closure, never saved. Cotangents of carried values and of outer values that the
