@@ -17,7 +17,8 @@ value would be stale), so:
   object (``z = x``) is rebound at the write (``aliases``), and a write that is one only
   if a value is an array, not a number, is checked to be on a number when it runs;
 * a value the pullback reads whose memory a later write (or a later iteration)
-  may change is snapshotted right where it is used, and only then.
+  may change is snapshotted right where it is used, and only then; one it reads for its
+  shape only is measured there by a stand-in (``runtime.shape_like``), never copied.
 
 Memory is named where it is made; an object made inside a loop is a new one in
 each iteration, so what an earlier iteration made (kept in a carried list) is
@@ -468,7 +469,7 @@ class _Points:
                 self.identity_test(s)
                 for branch, ys, side in zip((s.body, s.orelse), s.yields, (True, False)):
                     self.visit(branch, loops, (*sides, (id(s), side)))
-                    self.yielded(ys, loops, (*sides, (id(s), side)))
+                    self.yielded(s.outs, ys, loops, (*sides, (id(s), side)))
                 for o, a, b in zip(s.outs, *s.yields):
                     self.part_of(o, a, b)
                     self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
@@ -518,11 +519,12 @@ class _Points:
         return a is not None and a in w.targets and not {name, a} & self.parts \
             and not (m.reaches_at(name, w) - m.mem(name)) & m.hit(w)
 
-    def yielded(self, ys: list[ir.Expr], loops: tuple[int, ...], sides: tuple) -> None:
-        """The values a branch yields are read where the branch ends (the list stands for that point)."""
+    def yielded(self, outs: list[str], ys: list[ir.Expr], loops: tuple[int, ...], sides: tuple) -> None:
+        """The values a branch yields are read where the branch ends (the list stands for that point), for
+        the outs that reach the result (as an assignment's reads count only then)."""
         m = self.m
         m.order[id(ys)], m.loops[id(ys)], m.sides[id(ys)] = len(m.order), loops, sides
-        self.reads.extend((n, ys) for y in ys for n in ir.names_read(y))
+        self.reads.extend((n, ys) for o, y in zip(outs, ys) if o in self.an.useful for n in ir.names_read(y))
 
     def assign(self, s: ir.Assign) -> None:
         """Record what memory ``s``'s targets may share, and what containers now hold."""

@@ -15,7 +15,8 @@ where ``f_pullback(out_bar)`` returns one cotangent per differentiated parameter
   cotangent in different variables, each assigns one common name.
 * Loops: each iteration appends what its adjoint reads and the iteration itself
   defines (carried values at iteration start, the loop target, temporaries) to a
-  list, the loop's *tape*; values a nested branch defines are exported through
+  list, the loop's *tape* (of an array the adjoint only measures, a stand-in of its
+  shape and dtype, ``shape_like``); values a nested branch defines are exported through
   that branch's outs first. The pullback replays ``for ... in reversed(tape)``,
   so it can be called more than once. Loop-invariant values are read through the
   closure, never saved. Cotangents of carried values and of outer values that the
@@ -222,6 +223,7 @@ class _Adjoint:
         self.loc: ir.Loc | None = None
         self.temps: set[str] = set()  # names given to what a rule's contributions share (``name_shared``)
         self.deferred: set[str] = set()  # entries of pytree parameters read at the entry: no adjoint here
+        self.stand_ins: set[str] = set()  # names of what ``shape_like`` gave, for reads of a shape only
 
     # ----- helpers -----
 
@@ -401,16 +403,22 @@ class _Adjoint:
             self.add(args[0], ir.Call(helper("list_tail_adjoint"), [g, args[0]]))
 
     def snapshots(self, stmt: ir.Assign, mark: int) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
-        """Make the adjoint just written read copies of values a later write would change: taken
-        after ``stmt``, or before it where ``stmt`` itself changes them (``y *= v`` reads the old ``y``)."""
+        """Make the adjoint just written read copies of values a later write would change, and stand-ins
+        (``shape_like``) of those it only measures: taken after ``stmt``, or before it where ``stmt`` itself
+        changes them (``y *= v`` reads the old ``y``). So the pullback never reads memory written after
+        the point it reads it for, and the derivative can be differentiated again."""
         m, written = self.mutation, self.out[mark:]
-        reads = dict.fromkeys(n for s in written for n in value_reads(s.value, m) if m.written(n))
+        values = dict.fromkeys(n for s in written for n in value_reads(s.value, m))
+        measured = dict.fromkeys(n for s in written for n in ir.names_read(s.value) if n not in values)
+        reads = {n: "snapshot" for n in values} | {n: "shape_like" for n in measured}
+        reads = {n: how for n, how in reads.items() if m.written(n)}
         before = [n for n in reads if n not in stmt.targets and m.changed_by(n, stmt)]
         after = [n for n in reads if n not in before and m.changes_after(n, stmt)]
-        copies = {n: self.namer.fresh(f"{n}_saved") for n in [*before, *after]}
+        copies = {n: self.namer.fresh(f"{n}_saved" if reads[n] == "snapshot" else f"{n}_like") for n in [*before, *after]}
+        self.stand_ins.update(c for n, c in copies.items() if reads[n] == "shape_like")
         for s in written:
             s.value = ir.substitute(s.value, {n: ir.Name(c) for n, c in copies.items()})
-        return tuple([ir.Assign(copies[n], ir.Call(helper("snapshot"), [ir.Name(n)]), stmt.loc) for n in names]
+        return tuple([ir.Assign(copies[n], ir.Call(helper(reads[n]), [ir.Name(n)]), stmt.loc) for n in names]
                      for names in (before, after))
 
     def list_pop(self, stmt: ir.Assign) -> None:
@@ -630,6 +638,14 @@ class _Adjoint:
             self.bars[name] = ir.Name(var)
         return headers
 
+    def measured(self, body: list[ir.Stmt], needed: list[str]) -> set[str]:
+        """The names of ``needed`` that the iteration's adjoint ``body`` reads for their shape and dtype only
+        (``value_reads``) and that may be arrays: the tape keeps a stand-in (``shape_like``), so it neither
+        keeps an array alive only to measure it nor holds one a later write changes."""
+        read = {n for s in ir.walk(body) for e in ir.exprs(s) for n in value_reads(e, self.mutation)}
+        return {n for n in needed if n not in read and n not in self.an.numbers and n not in self.stand_ins
+                and self.an.kinds.get(n, "array") == "array"}
+
     def tape(self, stmt: ir.Loop, body: list[ir.Stmt], local: set[str]) -> ir.Assign:
         """Record on a tape what the iteration's adjoint ``body`` reads of the iteration's own values
         (nested loops' tapes, created in the body while it was differentiated, included); write the
@@ -639,7 +655,9 @@ class _Adjoint:
         needed = [n for n in _reads(body) if n in local and n not in nested]
         _export(stmt.body, set(needed))
         tape = self.namer.fresh("tape")
-        record: ir.Expr = ir.Tuple([ir.Name(n) for n in needed]) if len(needed) != 1 else ir.Name(needed[0])
+        measured = self.measured(body, needed)
+        saved = [ir.Call(helper("shape_like"), [ir.Name(n)]) if n in measured else ir.Name(n) for n in needed]
+        record: ir.Expr = ir.Tuple(saved) if len(saved) != 1 else saved[0]
         if not needed:
             record = ir.Const(None)
         stmt.body.append(ir.Do(ir.Call(ir.Attr(ir.Name(tape), "append"), [record]), stmt.loc))

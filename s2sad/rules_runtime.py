@@ -45,7 +45,7 @@ def _linear(helper, name: str, transpose, zero=(1,), diff=(0,), container=False)
 
 # ----- runtime: broadcasting, reductions, captures, unpacking -----
 
-NONDIFFERENTIABLE.update([runtime.scalar_seed, runtime.zeros_like])
+NONDIFFERENTIABLE.update([runtime.scalar_seed, runtime.zeros_like, runtime.shape_like])
 
 defrule(runtime.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
         diff=(0,), linear="joint", zero=(1,))

@@ -21,7 +21,7 @@ from .pytree import data_fields, differentiable, is_dataclass_instance, is_recor
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
-    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "add_at",
+    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "shape_like", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
@@ -396,6 +396,25 @@ def snapshot(x):
     if isinstance(x, dict):
         return dict(x)
     return x
+
+
+_STAND_INS: dict[tuple, np.ndarray] = {}  # (shape, dtype) -> its stand-in
+
+
+def shape_like(x):
+    """``x`` for a reader of its shape and dtype only (``unbroadcast``, ``getitem_adjoint``, ...), kept by a
+    loop's tape instead of ``x``: for an array, a read-only array of its shape and dtype holding one zero
+    (shared by every array of that shape and dtype), so the tape neither keeps ``x`` alive nor sees later
+    writes into it; anything else as it is."""
+    if type(x) is not np.ndarray:
+        return x
+    key = (x.shape, x.dtype)
+    stand_in = _STAND_INS.get(key)
+    if stand_in is None:
+        if len(_STAND_INS) >= 256:
+            _STAND_INS.clear()
+        stand_in = _STAND_INS[key] = np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    return stand_in
 
 
 def setitem_adjoint(g, index):

@@ -25,7 +25,7 @@ def newton_sqrt_vjp(a):
             x_2 = x_new
             broke_2 = broke_1
         # line 65: for i in range(100):
-        tape.append((cmp, x_new, x_1, div))
+        tape.append((cmp, shape_like(x_new), x_1, div))
         x_1 = x_2
         broke_1 = broke_2
         if broke_2:

@@ -18,7 +18,7 @@ def integrate_vjp(f, a, b, n):
         f_3, f_pullback_2 = vjp_of(f, (0,), (), True)(add_1)
         s_2 = s_1 + f_3
         # line 67: for i in range(1, n):
-        tape.append((s_1, f_3, f_pullback_2, mul, i))
+        tape.append((shape_like(s_1), shape_like(f_3), f_pullback_2, shape_like(mul), i))
         s_1 = s_2
     s_3 = s_1
     # line 69: return s * h

@@ -15,7 +15,7 @@ def rnn_vjp(W, U, xs, h0):
         add = matmul + matmul_1
         h_2 = np.tanh(add)
         # line 176: for t in range(xs.shape[0]):
-        tape.append((h_2, matmul, matmul_1, xs_item, h_1))
+        tape.append((h_2, shape_like(matmul), shape_like(matmul_1), xs_item, h_1))
         h_1 = h_2
     h_3 = h_1
     # line 178: return np.sum(h * h)
