@@ -21,7 +21,7 @@ from collections import Counter
 import gast
 import numpy
 
-from . import ir, runtime
+from . import ir, runtime, runtime_numpy
 from .aliases import Aliases
 from .closures import free_names, rename_free, stores
 from .frontend import Source, _imported, forwarded
@@ -143,6 +143,7 @@ class _Lowering:
         self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
         self.loop_loads: dict[int, set[str]] = {}  # id of a loop -> the names its scope reads
         self.calling: tuple[gast.Call | None, ir.Expr | None] = (None, None)  # the call being lowered, its callee
+        self.outs: dict[int, str] = {}  # id(a call with `out=a`) -> `a`: the call's value is that object
         self.same = Aliases()  # the user's names bound to one object (`z = y`): a write through one rebinds them
         self.same_after = Aliases()  # what the last region left
         args = src.tree.args
@@ -230,9 +231,10 @@ class _Lowering:
                 value = self.to_atom(value, _temp_hint(node.value))
             for target in node.targets:
                 self.assign(target, value)
-            if len(node.targets) == 1 and isinstance(node.value, gast.Name) and isinstance(value, ir.Name) \
+            source = node.value.id if isinstance(node.value, gast.Name) else self.outs.get(id(node.value))
+            if len(node.targets) == 1 and source is not None and isinstance(value, ir.Name) \
                     and isinstance(node.targets[0], gast.Name) and node.targets[0].id not in self.globals_:
-                self.same.join(node.targets[0].id, node.value.id)  # `z = y`: z is y's object
+                self.same.join(node.targets[0].id, source)  # `z = y`, `z = np.sin(x, out=y)`: z is y's object
         elif isinstance(node, gast.AnnAssign):
             if node.value is None:
                 return False
@@ -824,7 +826,9 @@ class _Lowering:
                                     "both" if both else "either")
             return value
         if isinstance(node, gast.Call):
-            return self.call(node)
+            call = self.call(node)
+            written = self.output_form(node, call)
+            return call if written is None else written
         if isinstance(node, gast.Subscript):
             return ir.Subscript(self.atom(node.value), self.index(node.slice))
         if isinstance(node, gast.Tuple | gast.List) and any(isinstance(e, gast.Starred) for e in node.elts):
@@ -900,6 +904,63 @@ class _Lowering:
         kwargs = [(kw.arg, self.atom(kw.value)) for kw in node.keywords]  # arg None: `**mapping`
         self.calling = outer
         return ir.Call(func, args, kwargs)
+
+    def output_form(self, node: gast.Call, call: ir.Call) -> ir.Expr | None:
+        """A NumPy call that writes into a local array, lowered to the write it is (``a[...] = v``), so
+        that the mutation analysis sees it: ``np.copyto``, ``np.putmask``, ``np.place``, a ufunc with
+        ``out=``. Returns the call's value (None; with ``out=``, the array written), or None for
+        any other call (one writing elsewhere stays a call, refused where a derivative is involved)."""
+        fn = call.func.value if isinstance(call.func, ir.Ref) else None
+        if isinstance(fn, numpy.ufunc) and fn.nout == 1:
+            params = (*(f"x{i}" for i in range(fn.nin)), "out", "casting")
+        elif _hashable(fn) and fn in _WRITERS:
+            params = _WRITERS[fn]
+        else:
+            return None
+        given = _bind_call(params, node, call)
+        target = given.get(params[0] if fn in _WRITERS else "out") if given is not None else None
+        if target is None or not _kept_casting(given.get("casting")):
+            return None
+        if isinstance(target[0], gast.Tuple) and len(target[0].elts) == 1:
+            target = (target[0].elts[0], None)
+        if not (isinstance(target[0], gast.Name) and target[0].id in self.locals and target[0].id not in self.globals_):
+            return None
+        base = self.load_name(target[0])
+        args = {k: v for k, (_, v) in given.items()}
+        if isinstance(fn, numpy.ufunc):
+            index, value = ir.Const(Ellipsis), self.emit(ir.Call(call.func, [args[p] for p in params[:fn.nin]]), fn.__name__)
+        else:
+            index, value = getattr(self, _WRITERS[fn][0] + "_write")(base, args)
+        self.body.append(ir.Assign(self.new_version(target[0].id), ir.SetItem(base, index, value), self.loc))
+        self.refresh(target[0].id, in_place=True)
+        if isinstance(fn, numpy.ufunc):
+            self.outs[id(node)] = target[0].id
+            return self.load_name(target[0])
+        return ir.Const(None)
+
+    def dst_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
+        """``np.copyto(a, src, where=m)``: ``a[...] = np.where(m, src, a)`` (without ``where``, ``src``)."""
+        where = args.get("where")
+        if where is None or (isinstance(where, ir.Const) and where.value is True):
+            return ir.Const(Ellipsis), args["src"]
+        return ir.Const(Ellipsis), self.emit(ir.Call(_np("where"), [where, args["src"], a]), "copied")
+
+    def a_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
+        """``np.putmask(a, mask, values)``: where ``mask`` (of ``a``'s size) holds, ``a.flat[n]`` becomes
+        ``values.flat[n % values.size]``: ``a[...] = np.where(mask, values cycled to a's shape, a)``."""
+        shape = self.emit(ir.Call(_np("shape"), [a]), "shape")
+        mask = self.emit(ir.Call(_np("reshape"), [args["mask"], shape]), "mask")
+        values = self.emit(ir.Call(_helper(runtime_numpy.cycled), [args["values"], shape]), "values")
+        return ir.Const(Ellipsis), self.emit(ir.Call(_np("where"), [mask, values, a]), "masked")
+
+    def arr_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
+        """``np.place(a, mask, vals)``: the N places ``mask`` (of ``a``'s size) holds at, in order, get the
+        first N of ``vals``, repeated cyclically: ``a[mask] = vals cycled to N``."""
+        shape = self.emit(ir.Call(_np("shape"), [a]), "shape")
+        held = self.emit(ir.Call(_np("not_equal"), [args["mask"], ir.Const(0)]), "held")
+        mask = self.emit(ir.Call(_np("reshape"), [held, shape]), "mask")
+        n = self.emit(ir.Call(_np("count_nonzero"), [mask]), "n")
+        return mask, self.emit(ir.Call(_helper(runtime_numpy.cycled), [args["vals"], n]), "values")
 
     def joined(self, node: gast.Tuple | gast.List) -> ir.Expr:
         """``(a, *xs, b)`` as ``(a,) + tuple(xs) + (b,)`` (a list: ``list``), joins s2sad differentiates."""
@@ -1042,6 +1103,50 @@ def _attr_ref(base: ir.Ref, attr: str) -> ir.Ref:
     """``module.attr``; a module imported inside the function stays the root it is bound by."""
     root = (base.root or base.value) if base.helper else None
     return ir.Ref((*base.path, attr), getattr(base.value, attr, ir.UNKNOWN), base.helper, root)
+
+
+# NumPy functions that write into an array they are given, lowered to that write: their parameters,
+# the array written first (``_Lowering.output_form``)
+_WRITERS = {
+    numpy.copyto: ("dst", "src", "casting", "where"),
+    numpy.putmask: ("a", "mask", "values"),
+    numpy.place: ("arr", "mask", "vals"),
+}
+
+
+def _bind_call(params: tuple[str, ...], node: gast.Call, call: ir.Call) -> dict[str, tuple[gast.expr, ir.Expr]] | None:
+    """Each parameter a call passes: its argument as written and lowered (None: ``*``/``**``, or one
+    that is not among ``params``)."""
+    if any(isinstance(a, gast.Starred) for a in node.args) or len(node.args) > len(params):
+        return None
+    given = dict(zip(params, zip(node.args, call.args)))
+    for kw, (_, value) in zip(node.keywords, call.kwargs):
+        if kw.arg not in params or kw.arg in given:
+            return None
+        given[kw.arg] = (kw.value, value)
+    return given
+
+
+def _kept_casting(casting: tuple[gast.expr, ir.Expr] | None) -> bool:
+    """A ``casting=`` that never changes a float array's values (NumPy's default ``same_kind``, or
+    ``unsafe``): the write casts as ``a[...] = v`` does. Another one is kept as the call."""
+    return casting is None or (isinstance(casting[1], ir.Const) and casting[1].value in ("same_kind", "unsafe"))
+
+
+def _hashable(fn: object) -> bool:
+    try:
+        hash(fn)
+    except TypeError:
+        return False
+    return True
+
+
+def _np(name: str) -> ir.Ref:
+    return ir.Ref(("np", name), getattr(numpy, name), helper=True)
+
+
+def _helper(fn: object) -> ir.Ref:
+    return ir.Ref((fn.__name__,), fn, helper=True)
 
 
 def _builtin(name: str) -> ir.Ref:
