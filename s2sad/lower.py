@@ -23,7 +23,7 @@ import numpy
 
 from . import ir, runtime, runtime_numpy
 from .aliases import Aliases
-from .closures import free_names, rename_free, stores
+from .closures import WRITTEN, free_names, rename_free, stores
 from .frontend import Source, _imported, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
@@ -162,6 +162,9 @@ class _Lowering:
         for node in gast.walk(src.tree):
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
+        for node in _scope(src.tree):
+            if isinstance(node, gast.Call):
+                setattr(node, WRITTEN, self.written(node))
         self.stores = Counter(n.id for n in _scope(src.tree) if isinstance(n, gast.Name)
                               and isinstance(n.ctx, gast.Store) and n.id not in self.globals_)
         for p in self.params.names():
@@ -905,37 +908,51 @@ class _Lowering:
         self.calling = outer
         return ir.Call(func, args, kwargs)
 
-    def output_form(self, node: gast.Call, call: ir.Call) -> ir.Expr | None:
-        """A NumPy call that writes into a local array, lowered to the write it is (``a[...] = v``), so
-        that the mutation analysis sees it: ``np.copyto``, ``np.putmask``, ``np.place``, a ufunc with
-        ``out=``. Returns the call's value (None; with ``out=``, the array written), or None for
-        any other call (one writing elsewhere stays a call, refused where a derivative is involved)."""
-        fn = call.func.value if isinstance(call.func, ir.Ref) else None
-        if isinstance(fn, numpy.ufunc) and fn.nout == 1:
-            params = (*(f"x{i}" for i in range(fn.nin)), "out", "casting")
-        elif _hashable(fn) and fn in _WRITERS:
-            params = _WRITERS[fn]
-        else:
-            return None
-        given = _bind_call(params, node, call)
+    def written(self, node: gast.Call) -> str | None:
+        """The local array a call writes into where it is one of NumPy's writes s2sad lowers to the write
+        it is (``np.copyto``, ``np.putmask``, ``np.place``, a ufunc with ``out=``), found from the object
+        its function names now; None for any other call."""
+        fn = self.static_value(node.func)
+        params = _output_params(fn) if _hashable(fn) else None
+        given = _bind_call(params, node) if params is not None else None
         target = given.get(params[0] if fn in _WRITERS else "out") if given is not None else None
         if target is None or not _kept_casting(given.get("casting")):
             return None
-        if isinstance(target[0], gast.Tuple) and len(target[0].elts) == 1:
-            target = (target[0].elts[0], None)
-        if not (isinstance(target[0], gast.Name) and target[0].id in self.locals and target[0].id not in self.globals_):
+        target = target[0].elts[0] if isinstance(target[0], gast.Tuple) and len(target[0].elts) == 1 else target[0]
+        if isinstance(target, gast.Name) and target.id in self.locals:
+            return target.id
+        return None
+
+    def static_value(self, node: gast.expr) -> object:
+        """The object an outside name or a module's attribute refers to now (``UNKNOWN``: anything else)."""
+        if isinstance(node, gast.Name) and node.id not in self.locals and node.id not in self.globals_:
+            return self.src.lookup(node.id)
+        if isinstance(node, gast.Attribute):
+            base = self.static_value(node.value)
+            return getattr(base, node.attr, ir.UNKNOWN) if isinstance(base, types.ModuleType) else ir.UNKNOWN
+        return ir.UNKNOWN
+
+    def output_form(self, node: gast.Call, call: ir.Call) -> ir.Expr | None:
+        """A NumPy call that writes into a local array (``written``), lowered to the write it is
+        (``a[...] = v``), so that the mutation analysis sees it. Returns the call's value (None; with
+        ``out=``, the array written), or None for any other call (one writing elsewhere stays a call,
+        refused where a derivative is involved)."""
+        name = getattr(node, WRITTEN, None)
+        fn = call.func.value if isinstance(call.func, ir.Ref) else None
+        if name is None or fn is not self.static_value(node.func):
             return None
-        base = self.load_name(target[0])
-        args = {k: v for k, (_, v) in given.items()}
+        params = _output_params(fn)
+        args = {k: v for k, (_, v) in _bind_call(params, node, call).items()}
+        base = self.load_name(gast.Name(name, gast.Load(), None, None))
         if isinstance(fn, numpy.ufunc):
             index, value = ir.Const(Ellipsis), self.emit(ir.Call(call.func, [args[p] for p in params[:fn.nin]]), fn.__name__)
         else:
-            index, value = getattr(self, _WRITERS[fn][0] + "_write")(base, args)
-        self.body.append(ir.Assign(self.new_version(target[0].id), ir.SetItem(base, index, value), self.loc))
-        self.refresh(target[0].id, in_place=True)
+            index, value = getattr(self, params[0] + "_write")(base, args)
+        self.body.append(ir.Assign(self.new_version(name), ir.SetItem(base, index, value), self.loc))
+        self.refresh(name, in_place=True)
         if isinstance(fn, numpy.ufunc):
-            self.outs[id(node)] = target[0].id
-            return self.load_name(target[0])
+            self.outs[id(node)] = name
+            return self.load_name(gast.Name(name, gast.Load(), None, None))
         return ir.Const(None)
 
     def dst_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
@@ -1114,13 +1131,22 @@ _WRITERS = {
 }
 
 
-def _bind_call(params: tuple[str, ...], node: gast.Call, call: ir.Call) -> dict[str, tuple[gast.expr, ir.Expr]] | None:
-    """Each parameter a call passes: its argument as written and lowered (None: ``*``/``**``, or one
-    that is not among ``params``)."""
+def _output_params(fn: object) -> tuple[str, ...] | None:
+    """The parameters of a NumPy call ``output_form`` lowers (None: not one): the array written first,
+    a ufunc's inputs, then ``out``."""
+    if isinstance(fn, numpy.ufunc):
+        return (*(f"x{i}" for i in range(fn.nin)), "out", "casting") if fn.nout == 1 else None
+    return _WRITERS.get(fn)
+
+
+def _bind_call(params: tuple[str, ...], node: gast.Call, call: ir.Call | None = None) -> dict[str, tuple] | None:
+    """Each parameter a call passes: its argument as written, and as lowered in ``call``. None: ``*``/``**``,
+    or an argument that is not among ``params``."""
     if any(isinstance(a, gast.Starred) for a in node.args) or len(node.args) > len(params):
         return None
-    given = dict(zip(params, zip(node.args, call.args)))
-    for kw, (_, value) in zip(node.keywords, call.kwargs):
+    args, kwargs = (call.args, [v for _, v in call.kwargs]) if call is not None else (node.args, node.keywords)
+    given = dict(zip(params, zip(node.args, args)))
+    for kw, value in zip(node.keywords, kwargs):
         if kw.arg not in params or kw.arg in given:
             return None
         given[kw.arg] = (kw.value, value)
@@ -1130,7 +1156,7 @@ def _bind_call(params: tuple[str, ...], node: gast.Call, call: ir.Call) -> dict[
 def _kept_casting(casting: tuple[gast.expr, ir.Expr] | None) -> bool:
     """A ``casting=`` that never changes a float array's values (NumPy's default ``same_kind``, or
     ``unsafe``): the write casts as ``a[...] = v`` does. Another one is kept as the call."""
-    return casting is None or (isinstance(casting[1], ir.Const) and casting[1].value in ("same_kind", "unsafe"))
+    return casting is None or (isinstance(casting[0], gast.Constant) and casting[0].value in ("same_kind", "unsafe"))
 
 
 def _hashable(fn: object) -> bool:
