@@ -948,6 +948,9 @@ class _Lowering:
             index, value = ir.Const(Ellipsis), self.emit(ir.Call(call.func, [args[p] for p in params[:fn.nin]]), fn.__name__)
         else:
             index, value = getattr(self, params[0] + "_write")(base, args)
+        given = _GIVEN_VALUES.get(fn)  # (NumPy casts these safely; a copy or a ufunc's result, by same_kind)
+        casting = args.get("casting", ir.Const("safe" if given else "same_kind"))
+        self.emit(ir.Call(_helper(runtime.check_cast), [args[given] if given else value, base, casting]), "checked")
         self.body.append(ir.Assign(self.new_version(name), ir.SetItem(base, index, value), self.loc))
         self.refresh(name, in_place=True)
         if isinstance(fn, numpy.ufunc):
@@ -1129,6 +1132,7 @@ _WRITERS = {
     numpy.putmask: ("a", "mask", "values"),
     numpy.place: ("arr", "mask", "vals"),
 }
+_GIVEN_VALUES = {numpy.putmask: "values", numpy.place: "vals"}
 
 
 def _output_params(fn: object) -> tuple[str, ...] | None:

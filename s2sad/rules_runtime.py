@@ -84,7 +84,7 @@ defrule(runtime.dot_rhs_adjoint, "dot_rhs_adjoint",
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=(), container=(0,))
 _linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, None), zero=(), container=(0,))
 _linear(runtime.jacobian_column, "jacobian_column", lambda h, ans, t: (h,), zero=())
-NONDIFFERENTIABLE.add(runtime.unit_tangent)
+NONDIFFERENTIABLE.update([runtime.unit_tangent, runtime.check_cast])
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
 _linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))

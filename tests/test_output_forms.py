@@ -183,3 +183,37 @@ def test_a_write_into_memory_it_cannot_follow_is_refused_at_its_line(fn, line, m
         else:
             s2sad.jvp(fn, (X,), (np.ones(4),))
     assert info.value.filename == __file__ and info.value.text.strip() == line
+
+
+def copies_into_integers(x):
+    a = np.zeros(4, dtype=int)
+    np.copyto(a, x * 1.5)
+    return np.sum(a * x)
+
+
+def sin_into_integers(x):
+    a = np.zeros(4, dtype=int)
+    np.sin(x, out=a)
+    return np.sum(a * x)
+
+
+def putmask_into_float32(x):
+    a = np.zeros(4, dtype=np.float32)
+    np.putmask(a, x > 0.0, x * 2.0)
+    return np.sum(a * x)
+
+
+@pytest.mark.parametrize("fn", [copies_into_integers, sin_into_integers, putmask_into_float32])
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_a_cast_numpy_refuses_raises_as_numpy_does(fn, mode):
+    with pytest.raises(TypeError, match="Cannot cast"):
+        fn(X.copy())
+    with pytest.raises(TypeError, match="Cannot cast"):
+        if mode == "rev":
+            s2sad.grad(fn)(X)
+        else:
+            s2sad.jvp(fn, (X,), (np.ones(4),))
+
+
+def test_the_cast_check_stays_in_the_fused_gradient():
+    assert "check_cast(" in s2sad.source(copies_into_integers, stage="grad")
