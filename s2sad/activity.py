@@ -90,7 +90,7 @@ def _of_callee(c: Callee, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func:
         return Prim(CALL, c.rule, *bind(c.rule, args, kwargs))
     if isinstance(c, NonDifferentiable):
         return Prim(NONDIFF, None, args, kwargs)
-    if isinstance(c, CustomRule | UserFunction):
+    if isinstance(c, (CustomRule, UserFunction)):
         return Prim(TRANSFORM, None, args, kwargs, callee=c.fn, func=func)
     if isinstance(c, DerivativeFunction):  # a derivative called in differentiated code: differentiate its code
         return Prim(TRANSFORM, None, args, kwargs, callee=c.source, func=func)
@@ -108,7 +108,7 @@ def primitive(stmt: ir.Assign) -> Prim:
         return Prim(LISTOP, None, [v.base, *v.args])
     if isinstance(stmt.target, tuple):
         return Prim(UNPACK, None, [v])
-    if isinstance(v, ir.Name | ir.Const):
+    if isinstance(v, (ir.Name, ir.Const)):
         return Prim(COPY, None, [v])
     if isinstance(v, ir.Ref):
         return Prim(NONDIFF)
@@ -120,7 +120,7 @@ def primitive(stmt: ir.Assign) -> Prim:
         return Prim(NONDIFF, None, [v.left, v.right])
     if isinstance(v, ir.Subscript):
         return _of_callable(operator.getitem, [v.value, v.index], {})
-    if isinstance(v, ir.Tuple | ir.List):
+    if isinstance(v, (ir.Tuple, ir.List)):
         return Prim(CONTAINER, None, list(v.items))
     if isinstance(v, ir.Dict):
         return Prim(CONTAINER, None, list(v.values))
@@ -239,7 +239,7 @@ class Analysis:
 def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:
     """``e`` is a name known to hold a scalar, or a number constant."""
     return (isinstance(e, ir.Name) and e.id in scalars) or (
-        isinstance(e, ir.Const) and isinstance(e.value, int | float))
+        isinstance(e, ir.Const) and isinstance(e.value, (int, float)))
 
 
 def _diff_operands(p: Prim) -> list[ir.Expr]:
@@ -437,7 +437,9 @@ def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
     where no derivative follows it (``closures.captures`` passes it at the calls of a function called only
     by its name)."""
     if isinstance(stmt.value, ir.Closure) and stmt.target in analysis.useful:
-        held = [n for n in stmt.value.defaults if n in analysis.varied]
+        value = stmt.value  # (``defaults`` are among ``names``: the capture each reads may have been renamed)
+        held = [ir.expr_str(c) for n, c in zip(value.names, value.captured)
+                if n in value.defaults and _names([c]) & analysis.varied]
         if held:
             raise S2SADSyntaxError(
                 f"a default value of this nested function reads {held[0]!r}, which carries a gradient, and the "
@@ -563,7 +565,7 @@ def _same_shapes(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str],
         return n
 
     def operand_shape(e: ir.Expr) -> str | None:
-        if isinstance(e, ir.Const) and isinstance(e.value, int | float):
+        if isinstance(e, ir.Const) and isinstance(e.value, (int, float)):
             return "()"
         if isinstance(e, ir.Name):
             return "()" if e.id in scalars else rep(e.id)
@@ -852,7 +854,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
 
     def of(e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
-            return "int" if type(e.value) is int else "array" if isinstance(e.value, float | complex) else None
+            return "int" if type(e.value) is int else "array" if isinstance(e.value, (float, complex)) else None
         return kinds.get(e.id) if isinstance(e, ir.Name) else None
 
     def assign(s: ir.Assign) -> None:

@@ -60,9 +60,9 @@ def _bound(fn: gast.FunctionDef | gast.Lambda) -> set[str]:
     """The names local to ``fn``: its parameters, what it assigns, the functions it defines."""
     out = _params(fn)
     for n in _body_nodes(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store | gast.Del):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
             out.add(n.id)
-        elif isinstance(n, gast.FunctionDef | gast.ClassDef):
+        elif isinstance(n, (gast.FunctionDef, gast.ClassDef)):
             out.add(n.name)
     return out
 
@@ -83,7 +83,7 @@ def free_names(fn: gast.FunctionDef | gast.Lambda, defaults: bool = True) -> lis
     for n in _body_nodes(fn):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in bound:
             out[n.id] = None
-        elif isinstance(n, gast.FunctionDef | gast.Lambda):
+        elif isinstance(n, (gast.FunctionDef, gast.Lambda)):
             out.update((name, None) for name in free_names(n) if name not in bound)
     return list(out)
 
@@ -108,7 +108,7 @@ def _rename_in(node: gast.AST, names: dict[str, str]) -> None:
     for n in _own(node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names:
             n.id = names[n.id]
-        elif n is not node and isinstance(n, gast.FunctionDef | gast.Lambda):
+        elif n is not node and isinstance(n, (gast.FunctionDef, gast.Lambda)):
             for d in _defaults(n):
                 _rename_in(d, names)
             _rename_body(n, names)
@@ -124,9 +124,9 @@ def stores(nodes) -> set[str]:
 
 
 def _stored(n: gast.AST) -> list[str]:
-    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store | gast.Del):
+    if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
         return [n.id]
-    if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store | gast.Del) and isinstance(n.value, gast.Name):
+    if isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)) and isinstance(n.value, gast.Name):
         return [n.value.id]
     if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) \
             and n.func.attr in _MUTATORS:
@@ -203,7 +203,7 @@ def _return_cells(fn: gast.FunctionDef, names: list[str]) -> None:
 def _rebind_at_calls(tree: gast.FunctionDef, writers: dict[str, list[str]], taken: set[str], src) -> None:
     calls: set[int] = set()
     for node in _own(tree):
-        if node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
+        if node is not tree and isinstance(node, (gast.FunctionDef, gast.Lambda)):
             continue
         for field in ("body", "orelse"):
             stmts = getattr(node, field, None)
@@ -220,7 +220,7 @@ def _rebind_at_calls(tree: gast.FunctionDef, writers: dict[str, list[str]], take
 
 def _rebound(s: gast.stmt, writers: dict[str, list[str]], taken: set[str], calls: set[int]) -> gast.stmt:
     """``add(v)`` -> ``add_result, acc = add(v, acc=acc)``; ``y = add(v)`` -> ``y, acc = ...``."""
-    value = s.value if isinstance(s, gast.Expr | gast.Assign) else None
+    value = s.value if isinstance(s, (gast.Expr, gast.Assign)) else None
     if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in writers) \
             or (isinstance(s, gast.Assign) and len(s.targets) != 1):
         return s
@@ -269,7 +269,7 @@ class _Captures:
         yield node
         if not top and isinstance(node, _SCOPES):
             return
-        inner = (*loops, id(node)) if isinstance(node, gast.For | gast.While) else loops
+        inner = (*loops, id(node)) if isinstance(node, (gast.For, gast.While)) else loops
         for child in gast.iter_child_nodes(node):
             yield from self._walk(child, inner, False)
 
@@ -429,7 +429,7 @@ def _uses(node: gast.AST, name: str, shadowed: frozenset = frozenset(), top: boo
     for n in nodes:
         if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load):
             yield n, called.get(id(n)), shadowed
-        elif isinstance(n, gast.FunctionDef | gast.Lambda) and not (top and n is node):
+        elif isinstance(n, (gast.FunctionDef, gast.Lambda)) and not (top and n is node):
             for d in _defaults(n):
                 yield from _uses(d, name, shadowed, False)
             if name not in _bound(n):

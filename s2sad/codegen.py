@@ -58,7 +58,7 @@ def statement(stmt: ir.Assign | ir.Do | ir.Return | ir.Del) -> str:
     v = stmt.value
     if isinstance(v, ir.Closure) and isinstance(v.node, ast.FunctionDef):
         return ast.unparse(v.node)  # the user's nested def, as written
-    if isinstance(v, ir.SetItem | ir.ListMethod):  # in place: the user's statement, then its new name
+    if isinstance(v, (ir.SetItem, ir.ListMethod)):  # in place: the user's statement, then its new name
         if isinstance(v, ir.SetItem):
             text = f"{ir.expr_str(ir.Subscript(v.base, v.index))} = {ir.expr_str(v.value)}"
             after = stmt.target
@@ -88,7 +88,8 @@ def _all_reads(fn: ir.Function) -> Counter:
         if isinstance(s, ir.Function):
             names.update(_all_reads(s))
         for e in ir.exprs(s):
-            names.update(ir.names_read(e))
+            for n in ir.names_read(e):  # (not ``update``: it asks first whether they are a mapping)
+                names[n] = names.get(n, 0) + 1
     return names
 
 
@@ -248,17 +249,21 @@ def bind_helpers(fns: list[ir.Function], src: Source, namer: Namer) -> dict[str,
     return bindings
 
 
-def _helper_refs(fn: ir.Function):
+def _helper_refs(fn: ir.Function) -> list[ir.Ref]:
+    out: list[ir.Ref] = []
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Function):
-            yield from _helper_refs(stmt)
+            out += _helper_refs(stmt)
         else:
             for e in ir.exprs(stmt):
-                yield from _refs_in(e)
+                _refs_in(e, out)
+    return out
 
 
-def _refs_in(e: ir.Expr):
-    if isinstance(e, ir.Ref) and e.helper:
-        yield e
+def _refs_in(e: ir.Expr, out: list[ir.Ref]) -> None:
+    if type(e) is ir.Ref:
+        if e.helper:
+            out.append(e)
+        return
     for c in ir.children(e):
-        yield from _refs_in(c)
+        _refs_in(c, out)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import gast
 
-from .frontend import _at, _load
+from .frontend import _at, _load, all_nodes, child_nodes
 from .lower import _always_raises, _exposed_in_loop, _may_raise, _scope_loads, _stores, _surely_bound, _unsure
 
 __all__ = ["desugar", "comprehensions", "matches", "tries"]
@@ -39,9 +39,11 @@ class _Loop:
     skipped: str | None  # set by `continue` where code after it needs guarding
 
 
-def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
-    """Rewrite ``tree`` in place so it has no early exits (see the module docstring)."""
-    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}  # all scopes: never shadow
+def desugar(tree: gast.FunctionDef, taken: set[str] | None = None) -> gast.FunctionDef:
+    """Rewrite ``tree`` in place so it has no early exits (see the module docstring). ``taken``: the
+    names in ``tree``, where the caller has them."""
+    if taken is None:
+        taken = {n.id for n in all_nodes(tree) if isinstance(n, gast.Name)}  # all scopes: never shadow
     d = _Desugar(taken)
     body = tree.body
     if d.needs_result(body):
@@ -59,12 +61,18 @@ def desugar(tree: gast.FunctionDef) -> gast.FunctionDef:
     return tree
 
 
-def _walk(node: gast.AST):
-    """``gast.walk`` within one function: nested ``def`` and ``lambda`` have their own returns."""
-    yield node
-    if not isinstance(node, gast.FunctionDef | gast.Lambda):
-        for child in gast.iter_child_nodes(node):
-            yield from _walk(child)
+def _walk(node: gast.AST, statements: bool = False):
+    """``gast.walk`` within one function: nested ``def`` and ``lambda`` have their own returns. With
+    ``statements``, not into expressions (where no statement lies)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, _FUNCTIONS) and not (statements and isinstance(n, gast.expr)):
+            todo += reversed(child_nodes(n))
+
+
+_FUNCTIONS = (gast.FunctionDef, gast.Lambda)
 
 
 def _assign(name: str, value: gast.expr, like: gast.AST) -> gast.Assign:
@@ -84,7 +92,7 @@ def _not_any(flags: list[str], like: gast.AST) -> gast.expr:
 def _returns_in_loop(stmts: list[gast.stmt]) -> bool:
     for node in stmts:
         for loop in _walk(node):
-            if isinstance(loop, gast.For | gast.While) and any(
+            if isinstance(loop, (gast.For, gast.While)) and any(
                     isinstance(n, gast.Return) for b in (loop.body, loop.orelse) for s in b for n in _walk(s)):
                 return True
     return False
@@ -96,7 +104,7 @@ def _partial_exits(stmts: list[gast.stmt], in_loop: bool) -> bool:
         for node in _own_nodes(s) if in_loop else _walk(s):
             if isinstance(node, gast.If) and MAYBE in (_exits(node.body, in_loop), _exits(node.orelse, in_loop)):
                 return True
-            if isinstance(node, gast.For | gast.While) and _exits_stmt(node, in_loop) != NEVER:
+            if isinstance(node, (gast.For, gast.While)) and _exits_stmt(node, in_loop) != NEVER:
                 return True
             if isinstance(node, gast.With) and _exits(node.body, in_loop) == MAYBE:  # nothing absorbs the rest
                 return True
@@ -123,7 +131,7 @@ def _exits(stmts: list[gast.stmt], in_loop: bool) -> str:
 
 
 def _exits_stmt(s: gast.stmt, in_loop: bool) -> str:
-    if isinstance(s, gast.Return) or (in_loop and isinstance(s, gast.Break | gast.Continue)):
+    if isinstance(s, gast.Return) or (in_loop and isinstance(s, (gast.Break, gast.Continue))):
         return ALWAYS
     if isinstance(s, gast.If):
         a, b = _exits(s.body, in_loop), _exits(s.orelse, in_loop)
@@ -135,7 +143,7 @@ def _exits_stmt(s: gast.stmt, in_loop: bool) -> str:
             return _exits(s.finalbody, in_loop)
         paths = {_exits(s.body + s.orelse, in_loop), *(_exits(h.body, in_loop) for h in s.handlers)}
         return paths.pop() if len(paths) == 1 else MAYBE
-    if isinstance(s, gast.For | gast.While):  # a `return` in it, or an exit in its `else`
+    if isinstance(s, (gast.For, gast.While)):  # a `return` in it, or an exit in its `else`
         returns = any(isinstance(n, gast.Return) for n in _walk(s))
         return MAYBE if returns or _exits(s.orelse, in_loop) != NEVER else NEVER
     return NEVER
@@ -157,7 +165,7 @@ class _Desugar:
 
     def needs_result(self, body: list[gast.stmt]) -> bool:
         """True when some ``return`` is not the function's last top-level statement."""
-        returns = [n for s in body for n in _walk(s) if isinstance(n, gast.Return)]
+        returns = [n for s in body for n in _walk(s, statements=True) if isinstance(n, gast.Return)]
         return bool(returns) and not (len(returns) == 1 and body[-1] is returns[0])
 
     def block(self, stmts: list[gast.stmt], loop: _Loop | None, top: bool = False) -> list[gast.stmt]:
@@ -179,11 +187,11 @@ class _Desugar:
                 return out
             if isinstance(s, gast.With) and self.with_(s, rest, loop, out):
                 return out
-            if isinstance(s, gast.For | gast.While) and self.loop_in_block(s, rest, loop, out):
+            if isinstance(s, (gast.For, gast.While)) and self.loop_in_block(s, rest, loop, out):
                 return out
             if isinstance(s, gast.Try) and self.try_(s, rest, loop, out):
                 return out
-            if not isinstance(s, gast.If | gast.With | gast.For | gast.While | gast.Try):
+            if not isinstance(s, (gast.If, gast.With, gast.For, gast.While, gast.Try)):
                 out.append(s)
         return out
 
@@ -255,13 +263,14 @@ class _Desugar:
         else_exits = loop is not None and _exits(s.orelse, True) != NEVER
         may_return = _exits_stmt(s, loop is not None) == MAYBE
         body_returns = any(isinstance(n, gast.Return) for b in s.body for n in _walk(b))
+        returns = body_returns or any(isinstance(n, gast.Return) for b in s.orelse for n in _walk(b))
         out += self.loop(s, loop)
         if rest and else_exits:
             if body_returns:  # a `return` in the loop's body leaves this loop too
                 out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
             out.append(self.guard(rest, loop, s))
             return True
-        if self.returned and may_return and (rest or loop is not None):
+        if self.returned and may_return and returns and (rest or loop is not None):
             # a `return` inside the loop: leave the enclosing loop too (even where nothing
             # follows in its body), or skip the rest
             if loop is not None:
@@ -312,7 +321,7 @@ def _items_by_key(s: gast.For | gast.While) -> None:
     it, target = getattr(s, "iter", None), getattr(s, "target", None)
     if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and it.func.attr == "items"
             and not it.args and not it.keywords and isinstance(it.func.value, gast.Name)
-            and isinstance(target, gast.Tuple | gast.List) and len(target.elts) == 2
+            and isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) == 2
             and all(isinstance(e, gast.Name) for e in target.elts)):
         return
     d = it.func.value.id
@@ -328,11 +337,11 @@ def _items_by_key(s: gast.For | gast.While) -> None:
 def _own_nodes(node: gast.AST):
     """The nodes of ``node`` that belong to the current loop (not to loops nested inside)."""
     yield node
-    if isinstance(node, gast.For | gast.While):  # its `else` runs in the current loop
+    if isinstance(node, (gast.For, gast.While)):  # its `else` runs in the current loop
         for s in node.orelse:
             yield from _own_nodes(s)
         return
-    if isinstance(node, gast.FunctionDef | gast.Lambda):
+    if isinstance(node, (gast.FunctionDef, gast.Lambda)):
         return
     for child in gast.iter_child_nodes(node):
         yield from _own_nodes(child)
@@ -393,7 +402,7 @@ def _rename(node: gast.AST, old: str, new: str) -> None:
                                                       if isinstance(n, gast.Name)}:
         _rename(node.generators[0].iter, old, new)
         return
-    if isinstance(node, gast.Lambda | gast.FunctionDef) and old in {
+    if isinstance(node, (gast.Lambda, gast.FunctionDef)) and old in {
             a.id for a in gast.walk(node.args) if isinstance(a, gast.Name)}:
         return
     for child in gast.iter_child_nodes(node):
@@ -418,11 +427,11 @@ class _Comprehensions:
 
     def stmt(self, s: gast.stmt) -> list[gast.stmt]:
         """``s`` with its comprehensions replaced, preceded by the loops that compute them."""
-        if isinstance(s, gast.FunctionDef | gast.ClassDef):
+        if isinstance(s, (gast.FunctionDef, gast.ClassDef)):
             return [s]
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(s, field, None), list):
-                inner = int(field == "body" and isinstance(s, gast.For | gast.While))
+                inner = int(field == "body" and isinstance(s, (gast.For, gast.While)))
                 self.depth += inner
                 setattr(s, field, self.block(getattr(s, field)))
                 self.depth -= inner
@@ -476,7 +485,7 @@ class _Comprehensions:
             return self.comprehension(e, pre)
         if isinstance(e, gast.Call) and "sum" in self.builtins and isinstance(e.func, gast.Name) and e.func.id == "sum" \
                 and len(e.args) in (1, 2) and not e.keywords \
-                and isinstance(e.args[0], gast.GeneratorExp | gast.ListComp):
+                and isinstance(e.args[0], (gast.GeneratorExp, gast.ListComp)):
             start = self.expr(e.args[1], pre) if len(e.args) == 2 else _at(gast.Constant(0, None), e)
             return self.total(e.args[0], start, pre)
         if isinstance(e, gast.IfExp):
@@ -643,7 +652,7 @@ class _Matches:
                                             "module rebinds", s)
         pre: list[gast.stmt] = []
         stored = {n.id for c in s.cases for n in gast.walk(c) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        stored |= {n.name for c in s.cases for n in gast.walk(c) if isinstance(n, gast.MatchAs | gast.MatchStar) and n.name}
+        stored |= {n.name for c in s.cases for n in gast.walk(c) if isinstance(n, (gast.MatchAs, gast.MatchStar)) and n.name}
         if isinstance(s.subject, gast.Name) and s.subject.id not in stored:
             subject = s.subject.id
         else:
@@ -768,7 +777,7 @@ class _Tries:
         star = getattr(gast, "TryStar", None)
         if star is not None and isinstance(s, star):
             raise self.src.syntax_error("s2sad does not support `except*` (exception groups)", s)
-        inner = [*loops, s] if isinstance(s, gast.For | gast.While) else loops
+        inner = [*loops, s] if isinstance(s, (gast.For, gast.While)) else loops
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(s, field, None), list):
                 self.block(getattr(s, field), inner)
@@ -879,7 +888,7 @@ class _Tries:
                 group.append(s)
             elif isinstance(s, gast.Try):  # a `try` inside: its parts as statements, each exact
                 todo[:0] = self.expanded(s, loops, final=True)
-            elif isinstance(s, gast.For | gast.While | gast.If):
+            elif isinstance(s, (gast.For, gast.While, gast.If)):
                 *prelude, protected = self.protect(s, exc, catch, loops)
                 for p in prelude:  # (a `try` of its own)
                     group.append(p)

@@ -72,7 +72,7 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     result = ir.Tuple([out, ir.Tuple(grads)]) if with_value else ir.Tuple(grads)
     backward = [ir.Assign(seed, seed_value, loc), *pullback, ir.Return(result)]
     body = [*forward, *backward]
-    binds, _ = _counts(body)  # the passes below bind nothing new
+    binds, _ = _counts(body, reads=False)  # the passes below bind nothing new
     # values are rewritten in the pullback only: the user's own code keeps its meaning
     _propagate_constants(backward, names, binds)
     shapes = _Shapes(analysis, bars, known_shapes)
@@ -93,28 +93,45 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
 # ----- name bookkeeping on non-SSA code -----
 
 
-def _counts(body: list[ir.Stmt]) -> tuple[Counter, Counter]:
-    """How often each name is bound, and read, anywhere in ``body``."""
-    binds, reads = Counter(), Counter()
+def _counts(body: list[ir.Stmt], reads: bool = True) -> tuple[Counter, Counter]:
+    """How often each name is bound, and read (unless not ``reads``), anywhere in ``body``."""
+    binds, read = Counter(), Counter()
     for s in ir.walk(body):
-        binds.update(ir.bound(s))
-        reads.update(ir.used(s))
-    return binds, reads
+        _tally(binds, ir.bound(s))
+        if reads:
+            _tally(read, ir.used(s))
+    return binds, read
+
+
+def _tally(counter: dict[str, int], names) -> dict[str, int]:
+    """``counter.update(names)`` for a few names (``update`` first asks whether they are a mapping: an
+    ``abc`` check that costs more than counting them)."""
+    for n in names:
+        counter[n] = counter.get(n, 0) + 1
+    return counter
 
 
 def _pure(e: ir.Expr) -> bool:
     """``e`` has no effect but its value: arithmetic, reads, literals, calls of NumPy, ``math``
     and builtin functions (not ``print``), of array methods and of s2sad's helpers that only compute."""
+    if type(e) in _ATOMS:
+        return True
     if isinstance(e, ir.Call):
         method = isinstance(e.func, ir.Attr) and e.func.attr in METHODS  # an array method: x.sum(axis=0)
         if not (method or (isinstance(e.func, ir.Ref) and _pure_callable(e.func.value))):
             return False
         if any(k == "out" for k, _ in e.kwargs):
             return False
-    elif not isinstance(e, ir.Name | ir.Const | ir.Ref | ir.BinOp | ir.UnaryOp | ir.Compare | ir.Attr
-                        | ir.Subscript | ir.Slice | ir.Tuple):
+    elif not isinstance(e, (ir.Name, ir.Const, ir.Ref, ir.BinOp, ir.UnaryOp, ir.Compare, ir.Attr,
+                            ir.Subscript, ir.Slice, ir.Tuple)):
         return False
-    return all(_pure(c) for c in ir.children(e))
+    for c in ir.children(e):
+        if not _pure(c):
+            return False
+    return True
+
+
+_ATOMS = frozenset(ir.ATOMS)
 
 
 def _pure_callable(fn: object) -> bool:
@@ -162,12 +179,12 @@ def _fold_ones(e: ir.Expr) -> ir.Expr:
         positive = _without_sign(right) if e.op in ("+", "-") else None
         if positive is not None:
             return ir.BinOp("-" if e.op == "+" else "+", left, positive)
-        return ir.BinOp(e.op, left, right)
+        return e if left is e.left and right is e.right else ir.BinOp(e.op, left, right)
     if isinstance(e, ir.UnaryOp):
         operand = _fold_ones(e.operand)
         if e.op == "-" and isinstance(operand, ir.Const) and type(operand.value) is float:
             return ir.Const(-operand.value)
-        return ir.UnaryOp(e.op, operand)
+        return e if operand is e.operand else ir.UnaryOp(e.op, operand)
     e = ir.map_children(e, _fold_ones)
     positive = _sum_without_sign(e)
     return e if positive is None else ir.UnaryOp("-", positive)  # the sign on the sum, not on every element
@@ -214,7 +231,7 @@ class _Shapes:
     def dims(self, e: ir.Expr) -> tuple[int, ...] | None:
         """``e``'s concrete shape, where the analysis knows it (a shape-specific derivative)."""
         if isinstance(e, ir.Const):
-            return () if isinstance(e.value, int | float) else None
+            return () if isinstance(e.value, (int, float)) else None
         if isinstance(e, ir.Name):
             return self.an.dims.get(self.primal.get(e.id, e.id)) if self.known else None
         if isinstance(e, ir.UnaryOp) and e.op == "-":
@@ -226,7 +243,7 @@ class _Shapes:
 
     def of(self, e: ir.Expr) -> str | None:
         if isinstance(e, ir.Const):
-            return "()" if isinstance(e.value, int | float) else None
+            return "()" if isinstance(e.value, (int, float)) else None
         if isinstance(e, ir.Name):
             n = self.primal.get(e.id, e.id)
             return "()" if n in self.an.scalars else self.an.shapes.get(n, n)
@@ -398,6 +415,8 @@ def _free_dead(body: list[ir.Stmt], names: set[str], shapes: _Shapes) -> None:
     """After the statement of ``body`` (not of a region) that reads a temporary array for the last time,
     ``del`` it; only names the body itself binds before (bound on every path) and no later statement
     binds again, where more than the return follows."""
+    if not shapes.known or not any(shapes.an.dims.values()):
+        return  # no array of known shape: nothing to free
     last_read: dict[str, int] = {}
     last_bound: dict[str, int] = {}
     surely = {t: i for i, s in reversed(list(enumerate(body))) if isinstance(s, ir.Assign) for t in s.targets}
@@ -420,7 +439,7 @@ def _free_dead(body: list[ir.Stmt], names: set[str], shapes: _Shapes) -> None:
 
 
 def _ops(e: ir.Expr) -> int:
-    own = isinstance(e, ir.BinOp | ir.UnaryOp | ir.Call | ir.Compare | ir.Subscript)
+    own = isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Call, ir.Compare, ir.Subscript))
     return own + sum(_ops(c) for c in ir.children(e))
 
 
@@ -430,8 +449,8 @@ class _Facts:
     __slots__ = ("reads", "pure", "bound", "simple")
 
     def __init__(self, s: ir.Stmt) -> None:
-        self.simple = isinstance(s, ir.Assign | ir.Return | ir.Do)  # no region
-        self.reads = Counter(ir.used(s))
+        self.simple = isinstance(s, (ir.Assign, ir.Return, ir.Do))  # no region
+        self.reads: dict[str, int] = _tally({}, ir.used(s))
         self.pure = self.simple and _pure(s.value)
         self.bound = ir.bound(s)
 
@@ -471,8 +490,9 @@ class _Block:
         self.impure: list[int] = []  # regions too
         for k, f in enumerate(self.facts):
             self.carried.update(n for n in f.reads if not self.binds[n])
-            self.binds.update(f.bound)
-            self.reads.update(f.reads)
+            _tally(self.binds, f.bound)
+            for n, times in f.reads.items():
+                self.reads[n] += times
             for n in f.reads:
                 self.read_at.setdefault(n, []).append(k)
             for b in f.bound:

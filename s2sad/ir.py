@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Union
@@ -350,7 +352,7 @@ _CHILDREN: dict[type, Callable] = {
     BinOp: lambda e: (e.left, e.right),
     Compare: lambda e: (e.left, e.right),
     UnaryOp: lambda e: (e.operand,),
-    Call: lambda e: (e.func, *e.args, *(v for _, v in e.kwargs)),
+    Call: lambda e: (e.func, *e.args, *[v for _, v in e.kwargs]) if e.kwargs else (e.func, *e.args),
     Attr: lambda e: (e.value,),
     Starred: lambda e: (e.value,),
     Subscript: lambda e: (e.value, e.index),
@@ -390,7 +392,7 @@ def _names_into(e: Expr, out: list[str]) -> None:
 
 def exprs(stmt: Stmt) -> Iterator[Expr]:
     """The expressions ``stmt`` itself evaluates (not those of statements nested in it)."""
-    if isinstance(stmt, Assign | Do | Return):
+    if isinstance(stmt, (Assign, Do, Return)):
         yield stmt.value
     elif isinstance(stmt, If):
         yield stmt.test
@@ -405,7 +407,7 @@ def exprs(stmt: Stmt) -> Iterator[Expr]:
 def map_exprs(stmts: list[Stmt], f) -> None:
     """Replace every expression ``e`` that ``stmts`` evaluate by ``f(e)`` (in place, through regions)."""
     for s in walk(stmts):
-        if isinstance(s, Assign | Do | Return):
+        if isinstance(s, (Assign, Do, Return)):
             s.value = f(s.value)
         elif isinstance(s, If):
             s.test = f(s.test)
@@ -440,32 +442,45 @@ def rename_expr(e: Expr, mapping: dict[str, str]) -> Expr:
 
 
 def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
-    """``e`` with each local name in ``subst`` replaced by its expression."""
+    """``e`` with each local name in ``subst`` replaced by its expression (``e`` itself where it reads none:
+    expressions are never changed in place, so they may be shared)."""
     if not subst:
         return e
     if isinstance(e, Name):
         return subst.get(e.id, e)
+    if not any(n in subst for n in names_read(e)):
+        return e
     return map_children(e, lambda c: substitute(c, subst))
 
 
 def map_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
-    """``e`` with ``f`` applied to each direct sub-expression (a new node; ``e`` is unchanged)."""
+    """``e`` with ``f`` applied to each direct sub-expression (a new node, or ``e`` itself where ``f``
+    changed none of them: expressions are never changed in place; ``e`` is unchanged)."""
     if isinstance(e, ATOMS):
         return e
     if isinstance(e, BinOp):
-        return BinOp(e.op, f(e.left), f(e.right))
+        left, right = f(e.left), f(e.right)
+        return e if left is e.left and right is e.right else BinOp(e.op, left, right)
     if isinstance(e, Compare):
-        return Compare(e.op, f(e.left), f(e.right))
+        left, right = f(e.left), f(e.right)
+        return e if left is e.left and right is e.right else Compare(e.op, left, right)
     if isinstance(e, UnaryOp):
-        return UnaryOp(e.op, f(e.operand))
+        operand = f(e.operand)
+        return e if operand is e.operand else UnaryOp(e.op, operand)
     if isinstance(e, Call):
-        return Call(f(e.func), [f(a) for a in e.args], [(k, f(v)) for k, v in e.kwargs])
+        func, args, kwargs = f(e.func), [f(a) for a in e.args], [(k, f(v)) for k, v in e.kwargs]
+        if func is e.func and all(map(operator.is_, args, e.args)) \
+                and all(v is old for (_, v), (_, old) in zip(kwargs, e.kwargs)):
+            return e
+        return Call(func, args, kwargs)
     if isinstance(e, Attr):
-        return Attr(f(e.value), e.attr)
+        value = f(e.value)
+        return e if value is e.value else Attr(value, e.attr)
     if isinstance(e, Starred):
         return Starred(f(e.value))
     if isinstance(e, Subscript):
-        return Subscript(f(e.value), f(e.index))
+        value, index = f(e.value), f(e.index)
+        return e if value is e.value and index is e.index else Subscript(value, index)
     if isinstance(e, Slice):
         return Slice(*(None if p is None else f(p) for p in (e.lower, e.upper, e.step)))
     if isinstance(e, Tuple):
@@ -475,7 +490,7 @@ def map_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
     if isinstance(e, Dict):
         return Dict([f(k) for k in e.keys], [f(v) for v in e.values])
     if isinstance(e, Closure):
-        return Closure(e.node, [f(c) for c in e.captured], e.names)
+        return Closure(e.node, [f(c) for c in e.captured], e.names, e.defaults)
     if isinstance(e, SetItem):
         return SetItem(f(e.base), f(e.index), f(e.value))
     if isinstance(e, ListMethod):
@@ -488,7 +503,7 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
     shared (no pass changes an expression in place: they build new ones)."""
     out = []
     for s in stmts:
-        s = copy.copy(s)
+        s = _shallow(s)
         if isinstance(s, If):
             s.body, s.orelse = clone(s.body), clone(s.orelse)
             s.outs, s.yields = list(s.outs), (list(s.yields[0]), list(s.yields[1]))
@@ -497,6 +512,19 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
             s.carried, s.inits, s.nexts, s.results = list(s.carried), list(s.inits), list(s.nexts), list(s.results)
         out.append(s)
     return out
+
+
+def _shallow(s: Stmt) -> Stmt:
+    """``copy.copy(s)`` for the statement classes (the copy module's generic path is slow): the class
+    called with the statement's fields."""
+    fields = _FIELDS.get(type(s))
+    if fields is None:
+        getter = operator.attrgetter(*(f.name for f in dataclasses.fields(s)))
+        fields = _FIELDS[type(s)] = getter if len(dataclasses.fields(s)) > 1 else lambda s: (getter(s),)
+    return type(s)(*fields(s))
+
+
+_FIELDS: dict[type, Callable] = {}
 
 
 def walk(stmts: list[Stmt], into_loops: bool = True) -> Iterator[Stmt]:
@@ -541,7 +569,7 @@ def _is_flat_operand(e: Expr) -> bool:
         return True
     if isinstance(e, Starred):
         return isinstance(e.value, ATOMS)
-    if isinstance(e, Slice | Tuple):  # index expressions: x[1:n, ::2]
+    if isinstance(e, (Slice, Tuple)):  # index expressions: x[1:n, ::2]
         return all(_is_flat_operand(c) for c in children(e))
     return False
 
@@ -603,7 +631,7 @@ class _Verifier:
         elif isinstance(stmt, Assign):
             self.use(stmt.value, defined, stmt)
             self.bind(stmt.targets, defined, stmt)
-        elif isinstance(stmt, Do | Return):
+        elif isinstance(stmt, (Do, Return)):
             self.use(stmt.value, defined, stmt)
         elif isinstance(stmt, Del):
             for name in stmt.names:
@@ -664,7 +692,7 @@ def to_ast(e: Expr) -> ast.expr:
     if isinstance(e, Name):
         return ast.Name(e.id, ast.Load())
     if isinstance(e, Const):
-        if isinstance(e.value, int | float) and not isinstance(e.value, bool) and e.value < 0:
+        if isinstance(e.value, (int, float)) and not isinstance(e.value, bool) and e.value < 0:
             # a negative number is a unary minus: printed bare, `-1.5 ** 2` would be -(1.5 ** 2)
             return ast.UnaryOp(ast.USub(), ast.Constant(-e.value))
         return ast.Constant(e.value)
@@ -725,7 +753,64 @@ def boolean_valued(e: Expr) -> bool:
 def expr_str(e: Expr) -> str:
     if isinstance(e, Closure) and isinstance(e.node, ast.FunctionDef):
         return f"<def {e.node.name}, capturing {', '.join(map(expr_str, e.captured)) or 'nothing'}>"
-    return ast.unparse(to_ast(e))
+    try:
+        return _text(e, _TEST)
+    except _Unusual:
+        return ast.unparse(to_ast(e))
+
+
+# ``ast.unparse``'s precedences (``ast._Precedence``): an operand is parenthesised where its context asks
+# for more than its own
+_TEST, _NOT, _CMP, _FACTOR, _POWER, _ATOM = 4, 7, 8, 15, 16, 18
+_OPERATOR_PRECEDENCE = {"|": 9, "^": 10, "&": 11, "<<": 12, ">>": 12, "+": 13, "-": 13, "*": 14, "/": 14, "//": 14,
+                        "%": 14, "@": 14, "**": _POWER}
+_INFINITE = (float("inf"), float("-inf"))
+
+
+class _Unusual(Exception):
+    """An expression ``_text`` leaves to ``ast.unparse``."""
+
+
+def _text(e: Expr, context: int) -> str:
+    """``ast.unparse(to_ast(e))`` for ``e`` in a context of precedence ``context``, without building the
+    syntax tree (for the expressions printing meets most; ``_Unusual`` for the others)."""
+    kind = type(e)
+    if kind is Name:
+        return e.id
+    if kind is BinOp and e.op in _OPERATOR_PRECEDENCE:
+        own = _OPERATOR_PRECEDENCE[e.op]
+        left, right = (own + 1, own) if e.op == "**" else (own, own + 1)
+        text = f"{_text(e.left, left)} {e.op} {_text(e.right, right)}"
+        return f"({text})" if context > own else text
+    if kind is Const:
+        value = e.value
+        if (type(value) not in (float, int, bool, str) and value is not None) or value != value or value in _INFINITE:
+            raise _Unusual  # (infinities, nan, complex numbers, bytes, ...)
+        if type(value) in (int, float) and value < 0:
+            return f"(-{-value!r})" if context > _FACTOR else f"-{-value!r}"
+        return repr(value)
+    if kind is Call:
+        args = [_text(a, _TEST) for a in e.args]
+        args += [f"{k}={_text(v, _TEST)}" if k is not None else f"**{_text(v, _TEST)}" for k, v in e.kwargs]
+        return f"{_text(e.func, _ATOM)}({', '.join(args)})"
+    if kind is Ref:
+        return ".".join(e.path)
+    if kind is UnaryOp:
+        own = _NOT if e.op == "not" else _FACTOR
+        text = f"{e.op}{' ' if own == _NOT else ''}{_text(e.operand, own)}"
+        return f"({text})" if context > own else text
+    if kind is Attr:
+        if isinstance(e.value, Const):
+            raise _Unusual
+        return f"{_text(e.value, _ATOM)}.{e.attr}"
+    if kind is Subscript and not isinstance(e.index, (Slice, Tuple)):
+        return f"{_text(e.value, _ATOM)}[{_text(e.index, _TEST)}]"
+    if kind is Compare:
+        text = f"{_text(e.left, _CMP + 1)} {e.op} {_text(e.right, _CMP + 1)}"
+        return f"({text})" if context > _CMP else text
+    if kind is Starred:
+        return f"*{_text(e.value, 9)}"
+    raise _Unusual
 
 
 def _stmt_line(stmt: Stmt) -> str:

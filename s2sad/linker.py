@@ -143,11 +143,11 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 
 VJP_OF_HIGHER_ORDER = (
-    "derivatives of derivatives of code that calls a function value that is a method or a callable "
-    "with a derivative rule (a ufunc passed as an argument), or that passes it values carrying a gradient "
-    "for its *args or **kwargs, or a pullback, in the code of a derivative of a function that calls "
-    "another (a third derivative there), are not supported yet: the derivative code calls it through "
-    "s2sad.linker.vjp_of or jvp_of. Call it by its name instead")
+    "derivatives of derivatives of code that calls a function value that is a method, or that passes it "
+    "values carrying a gradient for its *args or **kwargs, or a third derivative of code that calls a "
+    "function value (a pullback, in the code of a derivative of a function that calls another; a callable "
+    "with a derivative rule, such as a ufunc passed as an argument), are not supported yet: the derivative "
+    "code calls it through s2sad.linker.vjp_of or jvp_of. Call it by its name instead")
 STAR_HIGHER_ORDER = (
     "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
     "taking *args or **kwargs are not supported yet: pass them by name")
@@ -212,11 +212,19 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     every call of their maker, so the transform is cached by code object and
     rebound to each function's own closure cells.
     """
+    source_for = getattr(fn, "__s2sad_source_for__", None)
+    if source_for is not None:  # the vjp of a rule's vjp (below), as the caller's generated vjp
+        def call_source(*args, **kwargs):
+            return vjp_of(source_for(len(args), tuple(kwargs)), positions, keywords, captures)(*args, **kwargs)
+
+        call_source.__s2sad_vjp_of__ = True
+        return call_source
     if _has_rule(fn):
         def call_rule(*args, **kwargs):
             return vjp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions, keywords, captures)(*args, **kwargs)
 
         call_rule.__s2sad_vjp_of__ = True
+        call_rule.__s2sad_source_for__ = _rule_vjp_source(fn, positions, keywords, captures)
         return call_rule
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     own = bool(fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__)  # (the transform is shared by its code)
@@ -262,6 +270,17 @@ def _has_rule(fn) -> bool:
 
 
 _rule_callers: dict = {}  # (callable, number of positional arguments, keywords) -> a function calling it
+
+
+def _rule_vjp_source(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
+    """For ``vjp_of`` of a callable with a rule (``act = np.tanh``): given the number of positional arguments
+    and the keywords it is called with, the generated vjp of ``_rule_caller`` as Python s2sad can
+    differentiate again (a derivative of derivative code calling ``act`` through a variable)."""
+    def source_for(nargs: int, given: tuple[str, ...]) -> types.FunctionType:
+        caller = _rule_caller(fn, nargs, given)
+        return _vjp_source(caller, bind_slots(caller, positions, keywords, 0)[0], captures)
+
+    return source_for
 
 
 def _rule_caller(fn, nargs: int, keywords: tuple[str, ...]) -> types.FunctionType:
@@ -391,6 +410,10 @@ class JVP(_Handle):
 def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
     """The jvp of a function known only when called; see ``vjp_of``. With ``captures`` the
     last tangent is a dict with the tangents of the values the function captured."""
+    source_for = getattr(fn, "__s2sad_source_for__", None)
+    if source_for is not None:  # the jvp of a rule's vjp, as the caller's generated vjp (see ``vjp_of``)
+        return lambda *args, tangents=(), **kwargs: jvp_of(source_for(len(args), tuple(kwargs)), positions,
+                                                           keywords, captures)(*args, tangents=tangents, **kwargs)
     if _has_rule(fn):
         return lambda *args, tangents=(), **kwargs: jvp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions,
                                                            keywords, captures)(*args, tangents=tangents, **kwargs)

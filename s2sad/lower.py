@@ -24,7 +24,7 @@ import numpy
 from . import ir, runtime, runtime_numpy
 from .aliases import Aliases
 from .closures import WRITTEN, free_names, rename_free, stores
-from .frontend import Source, _imported, forwarded
+from .frontend import Source, _imported, all_nodes, child_nodes, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
 
@@ -68,13 +68,17 @@ def lower(src: Source, namer: Namer, free_inputs: tuple[str, ...] = ()) -> ir.Fu
     return _Lowering(src, namer).function(free_inputs)
 
 
+_OWN_SCOPES = (gast.FunctionDef, gast.Lambda, gast.ClassDef)
+
+
 def _scope(node: gast.AST, top: bool = True):
-    """The nodes of one function scope: nested ``def``/``lambda`` are yielded, not entered."""
-    yield node
-    if not top and isinstance(node, gast.FunctionDef | gast.Lambda | gast.ClassDef):
-        return
-    for child in gast.iter_child_nodes(node):
-        yield from _scope(child, False)
+    """The nodes of one function scope, depth first: nested ``def``/``lambda`` are yielded, not entered."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if (top and n is node) or not isinstance(n, _OWN_SCOPES):
+            todo += reversed(child_nodes(n))
 
 
 def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
@@ -86,7 +90,7 @@ def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
             yield node
         elif isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
             yield node.target
-        elif node is not tree and isinstance(node, gast.FunctionDef | gast.Lambda):
+        elif node is not tree and isinstance(node, (gast.FunctionDef, gast.Lambda)):
             own = {a.id for a in gast.walk(node.args) if isinstance(a, gast.Name)}
             own |= {n.id for n in _scope(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
             yield from (n for n in _scope_loads(node) if n.id not in own)
@@ -95,17 +99,22 @@ def _scope_loads(tree: gast.FunctionDef | gast.Lambda):
 def _loop_scope(node: gast.AST):
     """The nodes of one loop body: nested loops (lowered on their own, each with its own
     exit) and nested functions are yielded, not entered."""
-    yield node
-    if isinstance(node, gast.For | gast.While | gast.FunctionDef | gast.Lambda):
-        return
-    for child in gast.iter_child_nodes(node):
-        yield from _loop_scope(child)
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, _OWN_LOOPS):
+            todo += reversed(child_nodes(n))
 
 
-def _assigned_names(tree: gast.FunctionDef) -> list[str]:
-    """Locals in first-assignment order (Python scoping: assigned anywhere means local)."""
+_OWN_LOOPS = (gast.For, gast.While, gast.FunctionDef, gast.Lambda)
+
+
+def _assigned_names(tree: gast.FunctionDef, scope: list[gast.AST] | None = None) -> list[str]:
+    """Locals in first-assignment order (Python scoping: assigned anywhere means local); ``scope``:
+    ``list(_scope(tree))``, if at hand."""
     seen: dict[str, None] = {}
-    for node in _scope(tree):
+    for node in _scope(tree) if scope is None else scope:
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             seen.setdefault(node.id, None)
         elif isinstance(node, gast.FunctionDef) and node is not tree:
@@ -155,17 +164,19 @@ class _Lowering:
             kwarg=args.kwarg.id if args.kwarg else None,
         )
         # names declared `global`: each read is a read of the module's globals, each write a store there
-        self.globals_ = {n for s in _scope(src.tree) if isinstance(s, gast.Global) for n in s.names}
-        self.ordered_locals = [n for n in dict.fromkeys([*self.params.names(), *_assigned_names(src.tree)])
+        scope = list(_scope(src.tree))
+        self.globals_ = {n for s in scope if isinstance(s, gast.Global) for n in s.names}
+        self.ordered_locals = [n for n in dict.fromkeys([*self.params.names(), *_assigned_names(src.tree, scope)])
                                if n not in self.globals_]
         self.locals = set(self.ordered_locals)
-        for node in gast.walk(src.tree):
+        nested = [m for n in scope if n is not src.tree and isinstance(n, _OWN_SCOPES) for m in all_nodes(n)]
+        for node in [*scope, *nested]:  # (every node of the tree)
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
-        for node in _scope(src.tree):
+        for node in scope:
             if isinstance(node, gast.Call):
                 setattr(node, WRITTEN, self.written(node))
-        self.stores = Counter(n.id for n in _scope(src.tree) if isinstance(n, gast.Name)
+        self.stores = Counter(n.id for n in scope if isinstance(n, gast.Name)
                               and isinstance(n.ctx, gast.Store) and n.id not in self.globals_)
         for p in self.params.names():
             self.env[p] = namer.claim(p)
@@ -224,7 +235,7 @@ class _Lowering:
             self.with_stmt(node)
         elif isinstance(node, gast.Try):
             self.try_stmt(node)
-        elif isinstance(node, gast.For | gast.While):
+        elif isinstance(node, (gast.For, gast.While)):
             self.loop(node)
         elif isinstance(node, gast.Assign) and len(node.targets) == 1 and self.list_method(node.value, node.targets[0]):
             pass
@@ -253,7 +264,7 @@ class _Lowering:
                 pass
             elif not isinstance(node.value, gast.Constant):
                 self.atom(node.value)  # kept for its side effects (print, ...)
-        elif isinstance(node, gast.Pass | gast.Global):
+        elif isinstance(node, (gast.Pass, gast.Global)):
             pass
         elif isinstance(node, gast.ClassDef):
             self.namespace_class(node)
@@ -266,7 +277,7 @@ class _Lowering:
             self.if_stmt(gast.copy_location(gast.If(gast.UnaryOp(gast.Not(), node.test), [fail], []), node))
         elif isinstance(node, gast.Delete):
             self.delete(node)
-        elif isinstance(node, gast.Import | gast.ImportFrom):
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):
             self.import_(node)
         else:
             raise self.unsupported(node)
@@ -381,7 +392,7 @@ class _Lowering:
         elif isinstance(target, gast.Name):
             self.same.drop(target.id)
             self.body.append(ir.Assign(self.new_version(target.id), value, self.loc))
-        elif isinstance(target, gast.Tuple | gast.List):
+        elif isinstance(target, (gast.Tuple, gast.List)):
             if any(isinstance(e, gast.Starred) for e in target.elts):
                 self.starred(target, self.to_atom(value, "tup"))
                 return
@@ -591,7 +602,7 @@ class _Lowering:
             exit_flag = last.test.id  # desugar's `if broke: break`
             body_nodes = body_nodes[:-1]
         for n in (m for b in body_nodes for m in _loop_scope(b)):
-            if isinstance(n, gast.Break | gast.Continue | gast.Return):
+            if isinstance(n, (gast.Break, gast.Continue, gast.Return)):
                 raise self.src.syntax_error("internal: early exit left after desugaring", n)
         for name in _rebound(node):  # (what the body rebinds is another object in the next iteration)
             self.same.drop(name)
@@ -672,7 +683,7 @@ class _Lowering:
         else through ``sequence`` (a list, tuple or array itself; a dict's keys, a dict view or an
         iterator as a list), so that element reads are differentiated like ``xs[k]``."""
         seq = self.atom(node)
-        if isinstance(node, gast.List | gast.Tuple) and isinstance(seq, ir.Name):
+        if isinstance(node, (gast.List, gast.Tuple)) and isinstance(seq, ir.Name):
             return seq
         fn = ir.Ref(("sequence",), runtime.sequence, helper=True)
         return self.emit(ir.Call(fn, [seq]), f"{node.id}_seq" if isinstance(node, gast.Name) else "seq")
@@ -812,7 +823,7 @@ class _Lowering:
             return ir.BinOp(_BINOPS[type(node.op)], self.atom(node.left), self.atom(node.right))
         if isinstance(node, gast.UnaryOp):
             operand = self.atom(node.operand)
-            if isinstance(operand, ir.Const) and isinstance(node.op, gast.USub | gast.UAdd):
+            if isinstance(operand, ir.Const) and isinstance(node.op, (gast.USub, gast.UAdd)):
                 return ir.Const(-operand.value if isinstance(node.op, gast.USub) else operand.value)
             return ir.UnaryOp(_UNARYOPS[type(node.op)], operand)
         if isinstance(node, gast.Compare):
@@ -834,7 +845,7 @@ class _Lowering:
             return call if written is None else written
         if isinstance(node, gast.Subscript):
             return ir.Subscript(self.atom(node.value), self.index(node.slice))
-        if isinstance(node, gast.Tuple | gast.List) and any(isinstance(e, gast.Starred) for e in node.elts):
+        if isinstance(node, (gast.Tuple, gast.List)) and any(isinstance(e, gast.Starred) for e in node.elts):
             return self.joined(node)
         if isinstance(node, gast.Tuple):
             return ir.Tuple([self.atom(e) for e in node.elts])
@@ -1192,7 +1203,7 @@ def _stores(stmts: list[gast.stmt]) -> set[str]:
 def _rebound(loop: gast.For | gast.While) -> set[str]:
     """Names ``loop`` binds to another value (its variable too; not ``y op= v``, which may keep the object)."""
     aug = {id(n.target) for n in _scope(loop) if isinstance(n, gast.AugAssign)}
-    return {n.id for n in _scope(loop) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store | gast.Del)
+    return {n.id for n in _scope(loop) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))
             and id(n) not in aug}
 
 
@@ -1224,7 +1235,7 @@ def _surely_bound(stmts: list[gast.stmt]) -> set[str]:
         if isinstance(s, gast.If):
             then, orelse = _surely_bound(s.body), _surely_bound(s.orelse)
             out |= orelse if _always_raises(s.body) else then if _always_raises(s.orelse) else then & orelse
-        elif isinstance(s, gast.Assign | gast.AugAssign | gast.AnnAssign):
+        elif isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
             out |= {n.id for t in (s.targets if isinstance(s, gast.Assign) else [s.target]) for n in gast.walk(t)
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     return out
@@ -1269,10 +1280,10 @@ def _may_raise(s: gast.stmt) -> bool:
     if isinstance(s, gast.Pass):
         return False
     if isinstance(s, gast.Assign):
-        return not (all(isinstance(t, gast.Name) for t in s.targets) and isinstance(s.value, gast.Constant | gast.Name))
+        return not (all(isinstance(t, gast.Name) for t in s.targets) and isinstance(s.value, (gast.Constant, gast.Name)))
     if isinstance(s, gast.If):
         test = s.test.operand if isinstance(s.test, gast.UnaryOp) and isinstance(s.test.op, gast.Not) else s.test
-        return not isinstance(test, gast.Name | gast.Constant) or any(map(_may_raise, s.body + s.orelse))
+        return not isinstance(test, (gast.Name, gast.Constant)) or any(map(_may_raise, s.body + s.orelse))
     return not _catches_all(s)
 
 
@@ -1296,7 +1307,7 @@ def _unsure(stmts: list[gast.stmt]) -> set[str]:
             continue
         if isinstance(s, gast.If):
             out |= _unsure(s.body) | _unsure(s.orelse)
-        elif isinstance(s, gast.For | gast.While | gast.With | gast.Try):
+        elif isinstance(s, (gast.For, gast.While, gast.With, gast.Try)):
             out |= _stores([s])
     return out
 

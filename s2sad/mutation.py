@@ -137,6 +137,8 @@ class Mutation:
 
     def written(self, name: str) -> bool:
         """May a write change ``name``'s memory (also as an older iteration's object)?"""
+        if not self.writes:
+            return False
         r = self.reaches(name)
         r |= {self.aged(h) for h in r}
         return any(self.hit(w) & r for w in self.writes)
@@ -221,8 +223,10 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
     (write, error) for the first write the checks refuse)``."""
     points = _Points(analysis, params, calls_alias=True)
     m, defs, reads = points.run(body)
-    firm_points = _Points(analysis, params, calls_alias=False)  # calls return fresh memory
-    firm = firm_points.run(body)[0]
+    firm_points = points  # calls return fresh memory (the same analysis where no call of a function value met it)
+    if points.aliased:
+        firm_points = _Points(analysis, params, calls_alias=False)
+    firm = firm_points.run(body)[0] if firm_points is not points else m
     external = {r for n in [*params, *firm_points.external] for r in firm.mem(n)}
     copied = []  # `x op= v` on an input: computed into a new array, the input left as it was
     for w in m.writes:
@@ -377,7 +381,7 @@ def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
     that is not statically immutable (a number, an item of an array or a tuple rebinds; an array or a
     list changes)."""
     v = s.value
-    if isinstance(v, ir.SetItem | ir.ListMethod):
+    if isinstance(v, (ir.SetItem, ir.ListMethod)):
         return v.base.id
     if _inplace_op(v) and isinstance(v.args[0], ir.Name):
         name = v.args[0].id
@@ -393,6 +397,7 @@ class _Points:
         self.an = analysis
         self.params = params
         self.calls_alias = calls_alias  # a user function may return (part of) an argument
+        self.aliased = False  # ``calls_alias`` made a call's result share memory with its arguments
         self.summary = summary  # finding a function's effects: a writer call (np.copyto) is a write
         self.origin: dict[str, str] = {}  # a view -> the name it looks into
         self.external: set[str] = set()
@@ -406,6 +411,7 @@ class _Points:
         self.parts: set[str] = set()  # names that may be part of another object (a view, an item)
         self.tests: dict[str, tuple[str, str, ir.Stmt]] = {}  # t -> (a, b, stmt): t = a is b
         self.unlike: dict[tuple[str, int], str] = {}  # (b, id(use)) -> a: b read where it is not a
+        self.looped = False
         while True:
             size = sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound)
             self.m = Mutation(points, contains, placed, fresh)
@@ -414,6 +420,11 @@ class _Points:
             self.defs = {p: (-1, ()) for p in self.params}
             self.visit(body, (), ())
             if sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound) == size:
+                return self.m, self.defs, self.reads
+            if not self.looped and not self.m.writes:
+                # settled in one round: without loops every name is visited after the statement binding it,
+                # and without writes what memory holds changes only where it is made, so another round
+                # would find the same
                 return self.m, self.defs, self.reads
 
     def flow(self, target: str, sources) -> None:
@@ -456,6 +467,7 @@ class _Points:
                     self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
+                self.looped = True
                 once = _runs_once(s)  # (`for i in range(1)`: no iteration follows another)
                 inner = loops if once else (*loops, id(s))
                 for c, i, n in zip(s.carried, s.inits, s.nexts):  # (what an iteration made is older in the next)
@@ -570,7 +582,7 @@ class _Points:
         v = s.value
         if isinstance(v, ir.Compare) and v.op == "is" and isinstance(v.left, ir.Name) and isinstance(v.right, ir.Name):
             self.tests[s.target] = (v.left.id, v.right.id, s)
-        if isinstance(v, ir.List | ir.Compare) or calls(v, _INDEX_ARRAYS) or (
+        if isinstance(v, (ir.List, ir.Compare)) or calls(v, _INDEX_ARRAYS) or (
                 calls(v, (numpy.array, numpy.asarray)) and _advanced(v.args[0], self.advanced)):
             self.advanced.update(s.targets)  # (np.array of a list of indices or a mask, np.arange, ...)
 
@@ -595,6 +607,7 @@ class _Points:
         m, summary = self.m, call_effects(p, self.an)
         if summary is None:  # a function value: its writes are checked when it is called
             returned = names if self.calls_alias else []
+            self.aliased |= self.calls_alias
         else:
             written, returned, m.calls[id(s)] = summary
             if written:
@@ -670,7 +683,7 @@ def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
 
 def _viewed(v: ir.Expr) -> ir.Expr:
     """The operand a view expression looks into (not its index or shape arguments)."""
-    if isinstance(v, ir.Subscript | ir.Attr):
+    if isinstance(v, (ir.Subscript, ir.Attr)):
         return v.value
     if isinstance(v.func, ir.Attr):
         return v.func.value

@@ -295,6 +295,8 @@ def bind(rule: Rule, args: list[Expr], kwargs: dict[str, Expr]) -> tuple[list[Ex
     """A call's operands with the keywords that name one of ``rule.params`` moved to their
     positions, where one of them is differentiated; a skipped parameter before one of them
     takes its default (a constant)."""
+    if not kwargs:
+        return args, kwargs
     later = [name for name, _ in rule.params[len(args):]]
     named = [k for k in kwargs if k in later]
     if not any(rule.diff is None or len(args) + later.index(k) in rule.diff for k in named):

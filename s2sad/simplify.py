@@ -54,7 +54,7 @@ class _Simplifier:
         """Simplify one block; ``seen`` and ``tuples`` are this scope's (copied for nested ones)."""
         out: list[ir.Stmt] = []
         for stmt in stmts:
-            writes = isinstance(stmt, ir.If | ir.Loop) and any(_writes(s) for s in ir.walk([stmt]))
+            writes = isinstance(stmt, (ir.If, ir.Loop)) and any(_writes(s) for s in ir.walk([stmt]))
             if isinstance(stmt, ir.If):
                 stmt.test = self.sub(stmt.test)
                 stmt.body = self.block(stmt.body, dict(seen), dict(tuples))
@@ -86,11 +86,11 @@ class _Simplifier:
                     seen[key] = stmt.target
                 if isinstance(value, ir.Tuple):
                     tuples[stmt.target] = value.items
-                if stmt.target in self.temps and isinstance(value, ir.Name | ir.Const):
+                if stmt.target in self.temps and isinstance(value, (ir.Name, ir.Const)):
                     self.subst[stmt.target] = value
                     continue
                 stmt = ir.Assign(stmt.target, value, stmt.loc)
-            elif isinstance(stmt, ir.Assign | ir.Do | ir.Return):
+            elif isinstance(stmt, (ir.Assign, ir.Do, ir.Return)):
                 stmt.value = self.sub(stmt.value)
             if writes:
                 seen.clear()
@@ -102,8 +102,8 @@ def _writes(s: ir.Stmt) -> bool:
     """``s`` may change memory in place: ``x[i] = v``, ``xs.append(v)``, ``y op= v`` (an array or a list), and
     a call of anything but a function or array method with a rule, or not differentiable, that writes
     nothing (``np.copyto(a, v)``, ``a.fill(v)``, ``out=``, a function of yours, a function value)."""
-    e = s.value if isinstance(s, ir.Assign | ir.Do) else None
-    if isinstance(e, ir.SetItem | ir.ListMethod):
+    e = s.value if isinstance(s, (ir.Assign, ir.Do)) else None
+    if isinstance(e, (ir.SetItem, ir.ListMethod)):
         return True
     if not isinstance(e, ir.Call):
         return False
@@ -189,7 +189,7 @@ def _hashable(v: object) -> bool:
 
 def _key(e: ir.Expr) -> object:
     """A hashable key equal for two pure expressions that must compute the same value."""
-    if isinstance(e, ir.BinOp | ir.Compare):
+    if isinstance(e, (ir.BinOp, ir.Compare)):
         parts = (_atom_key(e.left), _atom_key(e.right))
         return None if None in parts else (type(e).__name__, e.op, *parts)
     if isinstance(e, ir.UnaryOp):
@@ -292,7 +292,7 @@ def _structure(e: ir.Expr, memo: dict[int, tuple]) -> tuple:
 
 def _label(e: ir.Expr) -> object:
     """What tells apart two nodes of ``e``'s type with the same children."""
-    if isinstance(e, ir.BinOp | ir.UnaryOp | ir.Compare):
+    if isinstance(e, (ir.BinOp, ir.UnaryOp, ir.Compare)):
         return e.op
     if isinstance(e, ir.Attr):
         return e.attr
@@ -373,7 +373,7 @@ class _TupleGraph:
                     self.read(v.value, ("index", index))
                 else:
                     self.read(v)
-        elif isinstance(s, ir.Do | ir.Return):
+        elif isinstance(s, (ir.Do, ir.Return)):
             self.read(s.value)
         elif isinstance(s, ir.If):
             self.read(s.test)

@@ -14,7 +14,7 @@ import gast
 from . import ir
 from .closures import captures, cells
 from .desugar import comprehensions, desugar, matches, tries
-from .frontend import Source, parse_function
+from .frontend import Source, all_nodes, parse_function
 from .lower import lower
 from .naming import Namer
 from .simplify import simplify
@@ -24,6 +24,7 @@ __all__ = ["lowered_ir"]
 
 _COMPREHENSIONS = {gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp}
 _TRIES = {gast.Try, *([gast.TryStar] if hasattr(gast, "TryStar") else [])}
+_REWRITTEN = {gast.Match, gast.FunctionDef, gast.Lambda, *_COMPREHENSIONS}  # (the passes run before desugaring)
 
 
 def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynamic_cells: bool = False
@@ -32,7 +33,10 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
     nonlocal, capture and try passes run only on functions that have such constructs (a pass with nothing to
     do is not run: each walks the whole tree)."""
     src = parse_function(fn, dynamic_cells)
-    present = _constructs(src.tree)
+    nodes = all_nodes(src.tree)
+    present = {type(n) for n in nodes if n is not src.tree}
+    # the names desugaring must not shadow, read from this walk where no pass below rewrites the tree first
+    taken = None if present & _REWRITTEN else {n.id for n in nodes if isinstance(n, gast.Name)}
     tree = matches(src.tree, src) if gast.Match in present else src.tree
     if present & _COMPREHENSIONS:
         tree = comprehensions(tree, src)
@@ -41,7 +45,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
         tree = cells(tree, src)
     if present & {gast.FunctionDef, gast.Lambda}:
         tree = captures(tree, src)
-    desugar(tree)
+    desugar(tree, taken)
     if present & _TRIES:
         tries(tree, src)
     namer = Namer()
@@ -52,4 +56,4 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
 
 def _constructs(tree: gast.FunctionDef) -> set[type]:
     """The node types in ``tree`` below its own ``def``."""
-    return {type(n) for n in gast.walk(tree) if n is not tree}
+    return {type(n) for n in all_nodes(tree) if n is not tree}

@@ -506,3 +506,21 @@ def test_a_module_function_named_like_a_list_method_changes_no_variable():
     x, y = np.array([0.7, 1.0]), np.array([[0.5, 0.3], [0.2, 0.9]])
     check_grads(lambda_reading_a_rebound_argument, (x, y), argnums=(0, 1), modes=("rev", "fwd"))
     check_grads(lambda_reading_a_rebound_argument, (x, -y), argnums=(0, 1), modes=("rev", "fwd"))
+
+
+def continue_in_a_nested_loops_else(x, y, k):
+    if k < 2:
+        if np.sum(np.ones((2, 1)) * x) < -0.3:
+            return [np.ones((2, 3)) * y, np.ones((2, 3)) * x]
+    for _ in reversed(range(k)):
+        for _ in range(1 - 1, -1, -1):
+            pass
+        else:
+            continue  # (the outer loop's: no flag needed, nothing follows; a return elsewhere made one asked for)
+    y4 = np.ones((2, 1)) * y - np.sin(y)
+    return [x * np.ones((2, 3)) * y, y4]
+
+
+def test_a_continue_in_a_nested_loops_else_with_an_early_return_elsewhere():
+    check_grads(continue_in_a_nested_loops_else, (0.575, -0.387, 2), argnums=(0, 1), modes=("rev", "fwd"))
+    check_grads(continue_in_a_nested_loops_else, (0.575, -0.387, 1), argnums=(0, 1), modes=("rev", "fwd"))

@@ -1,5 +1,7 @@
 """The IR: verify runs after every pass and catches broken invariants."""
 
+import ast
+
 import corpus
 import pytest
 
@@ -74,3 +76,58 @@ def test_bound_in_looks_into_regions():
     outer = ir.If(ir.Name("q"), [loop], [ir.Assign("v", ir.Const(1.0))], ["w"], ([ir.Name("r")], [ir.Name("v")]))
     assert ir.bound_in([outer]) == {"w", "c", "i", "r", "u", "t", "v"}
     assert ir.bound_in([outer], into_loops=False) == {"w", "r", "v"}
+
+
+def _printed_expressions(fn):
+    """Every expression of ``fn``'s vjp and its nested functions."""
+    src = parse_function(fn)
+    namer = Namer()
+    lowered = lower(src, namer)
+    vjp = reverse(lowered, namer, [lowered.params.positional[0]], set()).vjp
+    todo, out = [vjp], []
+    while todo:
+        f = todo.pop()
+        for s in ir.walk(f.body):
+            if isinstance(s, ir.Function):
+                todo.append(s)
+            out += list(ir.exprs(s))
+    return out
+
+
+def _nested(e):
+    yield e
+    for c in ir.children(e):
+        yield from _nested(c)
+
+
+N, C = ir.Name, ir.Const
+PRECEDENCE_CASES = [
+    ir.BinOp("**", ir.UnaryOp("-", N("a")), C(2)), ir.UnaryOp("-", ir.BinOp("**", N("a"), C(2))),
+    ir.BinOp("**", C(-2.0), N("a")), ir.BinOp("**", N("a"), C(-2.0)), ir.BinOp("**", ir.BinOp("**", N("a"), N("b")), N("c")),
+    ir.BinOp("**", N("a"), ir.BinOp("**", N("b"), N("c"))), ir.BinOp("-", N("a"), ir.BinOp("-", N("b"), N("c"))),
+    ir.BinOp("-", ir.BinOp("-", N("a"), N("b")), N("c")), ir.BinOp("/", N("a"), ir.BinOp("*", N("b"), N("c"))),
+    ir.BinOp("@", ir.BinOp("+", N("a"), N("b")), N("c")), ir.BinOp("&", ir.Compare("<", N("a"), N("b")), N("c")),
+    ir.UnaryOp("not", ir.Compare("is not", N("a"), C(None))), ir.UnaryOp("-", C(-1)), ir.UnaryOp("~", N("m")),
+    ir.Compare("<", ir.Compare("<", N("a"), N("b")), N("c")), ir.BinOp("<<", N("a"), ir.BinOp("|", N("b"), N("c"))),
+    ir.Attr(ir.BinOp("+", N("a"), N("b")), "T"), ir.Attr(C(3), "real"), ir.Attr(C(-3), "real"),
+    ir.Subscript(ir.UnaryOp("-", N("a")), C(-1)), ir.Subscript(N("a"), ir.Tuple([C(0), ir.Slice(None, N("n"), None)])),
+    ir.Call(ir.Attr(ir.BinOp("*", N("a"), N("b")), "sum"), [ir.Starred(ir.BinOp("+", N("a"), N("b")))],
+            [("axis", C(0)), (None, N("kw"))]),
+    ir.Call(ir.Ref(("np", "where")), [ir.Compare(">", N("x"), C(0.0)), C(float("inf")), C(float("nan"))]),
+    ir.BinOp("*", C(-0.0), C(1e300)), ir.BinOp("+", C("a'b\"c\n"), C(True)), ir.Tuple([N("a")]), C(1j), C(b"x"),
+    ir.BinOp("-", N("a"), C(-(2**70))), ir.UnaryOp("+", C(-1.5)), ir.BinOp("**", ir.UnaryOp("not", N("a")), N("b")),
+]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
+def test_expressions_print_as_ast_unparse_prints_them(fn):
+    """``expr_str`` prints without building a syntax tree: exactly what ``ast.unparse`` prints."""
+    for top in _printed_expressions(fn):
+        for e in _nested(top):
+            assert ir.expr_str(e) == ast.unparse(ir.to_ast(e))
+
+
+@pytest.mark.parametrize("top", PRECEDENCE_CASES, ids=ir.expr_str)
+def test_operands_are_parenthesised_as_ast_unparse_does(top):
+    for e in _nested(top):
+        assert ir.expr_str(e) == ast.unparse(ir.to_ast(e))
