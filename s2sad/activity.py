@@ -456,7 +456,8 @@ def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
 def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
     """Refuse, at the user's line, a use of a value carrying a derivative that no rule differentiates:
     an argument a rule treats as a constant (a keyword, an index, ``b=`` of ``logsumexp``), and a
-    call that writes into an array it is given (``out=``, ``np.place``, ``a.fill(v)``)."""
+    call that writes into an array it is given (``a.fill(v)``, ``np.put``; ``out=`` or ``np.copyto``
+    where the lowering did not make it the write it is)."""
     for stmt in ir.walk(stmts):
         if isinstance(stmt, ir.Do) and _sets_global(stmt.value) and _names(stmt.value.args[2:]) & analysis.varied:
             raise S2SADSyntaxError(

@@ -114,9 +114,12 @@ def _rename_in(node: gast.AST, names: dict[str, str]) -> None:
             _rename_body(n, names)
 
 
+WRITTEN = "s2sad_writes"  # on a call the lowering makes a write (np.copyto(x, v), out=x): the name x
+
+
 def stores(nodes) -> set[str]:
     """Names ``nodes`` (of one scope) rebind or change in place: ``x = ...``, ``x[i] = v``,
-    ``x.append(v)``, a ``def x``."""
+    ``x.append(v)``, ``np.copyto(x, v)`` (marked ``WRITTEN`` by the lowering), a ``def x``."""
     return {name for n in nodes for name in _stored(n)}
 
 
@@ -128,6 +131,8 @@ def _stored(n: gast.AST) -> list[str]:
     if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) \
             and n.func.attr in _MUTATORS:
         return [n.func.value.id]
+    if isinstance(n, gast.Call) and getattr(n, WRITTEN, None):
+        return [getattr(n, WRITTEN)]
     if isinstance(n, gast.FunctionDef):
         return [n.name]
     return []

@@ -21,9 +21,9 @@ from collections import Counter
 import gast
 import numpy
 
-from . import ir, runtime
+from . import ir, runtime, runtime_numpy
 from .aliases import Aliases
-from .closures import free_names, rename_free, stores
+from .closures import WRITTEN, free_names, rename_free, stores
 from .frontend import Source, _imported, all_nodes, child_nodes, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
@@ -152,6 +152,7 @@ class _Lowering:
         self.carried: set[str] = set()  # user names the enclosing loops carry to their next iteration
         self.loop_loads: dict[int, set[str]] = {}  # id of a loop -> the names its scope reads
         self.calling: tuple[gast.Call | None, ir.Expr | None] = (None, None)  # the call being lowered, its callee
+        self.outs: dict[int, str] = {}  # id(a call with `out=a`) -> `a`: the call's value is that object
         self.same = Aliases()  # the user's names bound to one object (`z = y`): a write through one rebinds them
         self.same_after = Aliases()  # what the last region left
         args = src.tree.args
@@ -172,6 +173,9 @@ class _Lowering:
         for node in [*scope, *nested]:  # (every node of the tree)
             if isinstance(node, gast.Name) and node.id not in self.locals:
                 namer.reserve(node.id)  # outside names are never shadowed
+        for node in scope:
+            if isinstance(node, gast.Call):
+                setattr(node, WRITTEN, self.written(node))
         self.stores = Counter(n.id for n in scope if isinstance(n, gast.Name)
                               and isinstance(n.ctx, gast.Store) and n.id not in self.globals_)
         for p in self.params.names():
@@ -241,9 +245,10 @@ class _Lowering:
                 value = self.to_atom(value, _temp_hint(node.value))
             for target in node.targets:
                 self.assign(target, value)
-            if len(node.targets) == 1 and isinstance(node.value, gast.Name) and isinstance(value, ir.Name) \
+            source = node.value.id if isinstance(node.value, gast.Name) else self.outs.get(id(node.value))
+            if len(node.targets) == 1 and source is not None and isinstance(value, ir.Name) \
                     and isinstance(node.targets[0], gast.Name) and node.targets[0].id not in self.globals_:
-                self.same.join(node.targets[0].id, node.value.id)  # `z = y`: z is y's object
+                self.same.join(node.targets[0].id, source)  # `z = y`, `z = np.sin(x, out=y)`: z is y's object
         elif isinstance(node, gast.AnnAssign):
             if node.value is None:
                 return False
@@ -835,7 +840,9 @@ class _Lowering:
                                     "both" if both else "either")
             return value
         if isinstance(node, gast.Call):
-            return self.call(node)
+            call = self.call(node)
+            written = self.output_form(node, call)
+            return call if written is None else written
         if isinstance(node, gast.Subscript):
             return ir.Subscript(self.atom(node.value), self.index(node.slice))
         if isinstance(node, (gast.Tuple, gast.List)) and any(isinstance(e, gast.Starred) for e in node.elts):
@@ -911,6 +918,80 @@ class _Lowering:
         kwargs = [(kw.arg, self.atom(kw.value)) for kw in node.keywords]  # arg None: `**mapping`
         self.calling = outer
         return ir.Call(func, args, kwargs)
+
+    def written(self, node: gast.Call) -> str | None:
+        """The local array a call writes into where it is one of NumPy's writes s2sad lowers to the write
+        it is (``np.copyto``, ``np.putmask``, ``np.place``, a ufunc with ``out=``), found from the object
+        its function names now; None for any other call."""
+        fn = self.static_value(node.func)
+        params = _output_params(fn) if _hashable(fn) else None
+        given = _bind_call(params, node) if params is not None else None
+        target = given.get(params[0] if fn in _WRITERS else "out") if given is not None else None
+        if target is None or not _kept_casting(given.get("casting")):
+            return None
+        target = target[0].elts[0] if isinstance(target[0], gast.Tuple) and len(target[0].elts) == 1 else target[0]
+        if isinstance(target, gast.Name) and target.id in self.locals:
+            return target.id
+        return None
+
+    def static_value(self, node: gast.expr) -> object:
+        """The object an outside name or a module's attribute refers to now (``UNKNOWN``: anything else)."""
+        if isinstance(node, gast.Name) and node.id not in self.locals and node.id not in self.globals_:
+            return self.src.lookup(node.id)
+        if isinstance(node, gast.Attribute):
+            base = self.static_value(node.value)
+            return getattr(base, node.attr, ir.UNKNOWN) if isinstance(base, types.ModuleType) else ir.UNKNOWN
+        return ir.UNKNOWN
+
+    def output_form(self, node: gast.Call, call: ir.Call) -> ir.Expr | None:
+        """A NumPy call that writes into a local array (``written``), lowered to the write it is
+        (``a[...] = v``), so that the mutation analysis sees it. Returns the call's value (None; with
+        ``out=``, the array written), or None for any other call (one writing elsewhere stays a call,
+        refused where a derivative is involved)."""
+        name = getattr(node, WRITTEN, None)
+        fn = call.func.value if isinstance(call.func, ir.Ref) else None
+        if name is None or fn is not self.static_value(node.func):
+            return None
+        params = _output_params(fn)
+        args = {k: v for k, (_, v) in _bind_call(params, node, call).items()}
+        base = self.load_name(gast.Name(name, gast.Load(), None, None))
+        if isinstance(fn, numpy.ufunc):
+            index, value = ir.Const(Ellipsis), self.emit(ir.Call(call.func, [args[p] for p in params[:fn.nin]]), fn.__name__)
+        else:
+            index, value = getattr(self, params[0] + "_write")(base, args)
+        given = _GIVEN_VALUES.get(fn)  # (NumPy casts these safely; a copy or a ufunc's result, by same_kind)
+        casting = args.get("casting", ir.Const("safe" if given else "same_kind"))
+        self.emit(ir.Call(_helper(runtime.check_cast), [args[given] if given else value, base, casting]), "checked")
+        self.body.append(ir.Assign(self.new_version(name), ir.SetItem(base, index, value), self.loc))
+        self.refresh(name, in_place=True)
+        if isinstance(fn, numpy.ufunc):
+            self.outs[id(node)] = name
+            return self.load_name(gast.Name(name, gast.Load(), None, None))
+        return ir.Const(None)
+
+    def dst_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
+        """``np.copyto(a, src, where=m)``: ``a[...] = np.where(m, src, a)`` (without ``where``, ``src``)."""
+        where = args.get("where")
+        if where is None or (isinstance(where, ir.Const) and where.value is True):
+            return ir.Const(Ellipsis), args["src"]
+        return ir.Const(Ellipsis), self.emit(ir.Call(_np("where"), [where, args["src"], a]), "copied")
+
+    def a_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
+        """``np.putmask(a, mask, values)``: where ``mask`` (of ``a``'s size) holds, ``a.flat[n]`` becomes
+        ``values.flat[n % values.size]``: ``a[...] = np.where(mask, values cycled to a's shape, a)``."""
+        shape = self.emit(ir.Call(_np("shape"), [a]), "shape")
+        mask = self.emit(ir.Call(_np("reshape"), [args["mask"], shape]), "mask")
+        values = self.emit(ir.Call(_helper(runtime_numpy.cycled), [args["values"], shape]), "values")
+        return ir.Const(Ellipsis), self.emit(ir.Call(_np("where"), [mask, values, a]), "masked")
+
+    def arr_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
+        """``np.place(a, mask, vals)``: the N places ``mask`` (of ``a``'s size) holds at, in order, get the
+        first N of ``vals``, repeated cyclically: ``a[mask] = vals cycled to N``."""
+        shape = self.emit(ir.Call(_np("shape"), [a]), "shape")
+        held = self.emit(ir.Call(_np("not_equal"), [args["mask"], ir.Const(0)]), "held")
+        mask = self.emit(ir.Call(_np("reshape"), [held, shape]), "mask")
+        n = self.emit(ir.Call(_np("count_nonzero"), [mask]), "n")
+        return mask, self.emit(ir.Call(_helper(runtime_numpy.cycled), [args["vals"], n]), "values")
 
     def joined(self, node: gast.Tuple | gast.List) -> ir.Expr:
         """``(a, *xs, b)`` as ``(a,) + tuple(xs) + (b,)`` (a list: ``list``), joins s2sad differentiates."""
@@ -1053,6 +1134,60 @@ def _attr_ref(base: ir.Ref, attr: str) -> ir.Ref:
     """``module.attr``; a module imported inside the function stays the root it is bound by."""
     root = (base.root or base.value) if base.helper else None
     return ir.Ref((*base.path, attr), getattr(base.value, attr, ir.UNKNOWN), base.helper, root)
+
+
+# NumPy functions that write into an array they are given, lowered to that write: their parameters,
+# the array written first (``_Lowering.output_form``)
+_WRITERS = {
+    numpy.copyto: ("dst", "src", "casting", "where"),
+    numpy.putmask: ("a", "mask", "values"),
+    numpy.place: ("arr", "mask", "vals"),
+}
+_GIVEN_VALUES = {numpy.putmask: "values", numpy.place: "vals"}
+
+
+def _output_params(fn: object) -> tuple[str, ...] | None:
+    """The parameters of a NumPy call ``output_form`` lowers (None: not one): the array written first,
+    a ufunc's inputs, then ``out``."""
+    if isinstance(fn, numpy.ufunc):
+        return (*(f"x{i}" for i in range(fn.nin)), "out", "casting") if fn.nout == 1 else None
+    return _WRITERS.get(fn)
+
+
+def _bind_call(params: tuple[str, ...], node: gast.Call, call: ir.Call | None = None) -> dict[str, tuple] | None:
+    """Each parameter a call passes: its argument as written, and as lowered in ``call``. None: ``*``/``**``,
+    or an argument that is not among ``params``."""
+    if any(isinstance(a, gast.Starred) for a in node.args) or len(node.args) > len(params):
+        return None
+    args, kwargs = (call.args, [v for _, v in call.kwargs]) if call is not None else (node.args, node.keywords)
+    given = dict(zip(params, zip(node.args, args)))
+    for kw, value in zip(node.keywords, kwargs):
+        if kw.arg not in params or kw.arg in given:
+            return None
+        given[kw.arg] = (kw.value, value)
+    return given
+
+
+def _kept_casting(casting: tuple[gast.expr, ir.Expr] | None) -> bool:
+    """A ``casting=`` that never changes a float array's values (NumPy's default ``same_kind``, or
+    ``unsafe``): the write casts as ``a[...] = v`` does. Another one is kept as the call."""
+    return casting is None or (isinstance(casting[0], gast.Constant) and casting[0].value in ("same_kind", "unsafe"))
+
+
+def _hashable(fn: object) -> bool:
+    try:
+        hash(fn)
+    except TypeError:
+        return False
+    return True
+
+
+def _np(name: str) -> ir.Ref:
+    return ir.Ref(("np", name), getattr(numpy, name), helper=True)
+
+
+def _helper(fn: object) -> ir.Ref:
+    return ir.Ref((fn.__name__,), fn, helper=True)
 
 
 def _builtin(name: str) -> ir.Ref:

@@ -84,7 +84,7 @@ defrule(runtime.dot_rhs_adjoint, "dot_rhs_adjoint",
 _linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=(), container=(0,))
 _linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, None), zero=(), container=(0,))
 _linear(runtime.jacobian_column, "jacobian_column", lambda h, ans, t: (h,), zero=())
-NONDIFFERENTIABLE.add(runtime.unit_tangent)
+NONDIFFERENTIABLE.update([runtime.unit_tangent, runtime.check_cast])
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
 _linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=())
 _linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
@@ -153,6 +153,8 @@ _linear(runtime_numpy.array_adjoint, "array_adjoint", lambda h, ans, g, seq: (rn
 _linear(runtime_numpy.pad_adjoint, "pad_adjoint", lambda h, ans, g, x, pad_width: (np.pad(h, pad_width), None, None))
 _linear(runtime_numpy.diff_adjoint, "diff_adjoint",
         lambda h, ans, g, x, n, axis: (np.diff(h, n=n, axis=axis), None, None, None))
+_linear(runtime_numpy.cycled, "cycled", lambda h, ans, values, shape: (rn.cycled_adjoint(h, values), None))
+_linear(runtime_numpy.cycled_adjoint, "cycled_adjoint", lambda h, ans, g, values: (rn.cycled(h, np.shape(g)), None))
 _linear(runtime_numpy.tile_adjoint, "tile_adjoint", lambda h, ans, g, x, reps: (np.tile(h, reps), None, None))
 _linear(runtime_numpy.repeat_adjoint, "numpy repeat_adjoint",
         lambda h, ans, g, x, repeats, axis: (np.repeat(h, repeats, axis=axis), None, None, None))

@@ -21,7 +21,8 @@ from .pytree import data_fields, differentiable, is_dataclass_instance, is_recor
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
-    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "list_tail_adjoint", "list_pop_adjoint", "snapshot", "shape_like", "add_at",
+    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "check_cast", "list_tail_adjoint",
+    "list_pop_adjoint", "snapshot", "shape_like", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
@@ -350,6 +351,16 @@ def matmul_rhs_adjoint(g, a, b):
 # ----- in-place writes -----
 
 
+def check_cast(value, a, casting):
+    """Raise as NumPy does where a write into ``a`` (``np.copyto``, ``out=``, ``np.putmask``,
+    ``np.place``) cannot cast ``value`` (an array, or a number for ``same_kind``) to ``a``'s dtype by the
+    rule ``casting``: ``a[...] = v``, which s2sad lowers it to, would cast anything."""
+    if isinstance(a, np.ndarray) and (isinstance(value, np.ndarray) or casting != "safe") \
+            and not np.can_cast(np.result_type(value), a.dtype, casting):
+        raise TypeError(f"Cannot cast array data from {np.result_type(value)!r} to {a.dtype!r} according to the "
+                        f"rule {casting!r}")
+
+
 def rebound_input(x):
     """``x`` where ``x op= v`` meets memory that came from an argument: a number or a tuple is rebound,
     as Python does; an array, list or dict would be changed in place, and s2sad never mutates inputs:
@@ -617,7 +628,7 @@ def repeat_like(h, g):
 
 
 # helpers with an effect beyond their value (they raise, check or write): never dropped as dead code
-EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input, immutable})
+EFFECTFUL = frozenset({throw, set_global, scalar_seed, add_at, rebound_input, immutable, check_cast})
 
 
 # ----- forward mode met in differentiated code (see ``nested``) -----

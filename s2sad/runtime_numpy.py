@@ -167,6 +167,26 @@ def diff_adjoint(g, x, n, axis):
     return g
 
 
+def cycled(values, shape):
+    """``values``' elements in order, repeated cyclically to fill ``shape``: what ``np.putmask`` and
+    ``np.place`` write (as ``np.resize``, but where something is to be filled, an empty ``values``
+    raises, as ``np.place`` does, instead of filling zeros)."""
+    values = np.ravel(values)
+    if values.size == 0 and np.prod(shape) != 0:
+        raise ValueError("s2sad: cannot fill from an empty array of values")
+    return np.resize(values, shape)
+
+
+def cycled_adjoint(g, values):
+    """The transpose of ``cycled``: each element of ``g`` added to the value it repeats."""
+    size = np.size(values)
+    g = np.ravel(g)
+    if size == 0:
+        return np.zeros(np.shape(values), np.result_type(g, 1.0))
+    g = np.concatenate([g, np.zeros(-g.size % size, g.dtype)])
+    return np.sum(g.reshape(-1, size), axis=0).reshape(np.shape(values))
+
+
 def tile_adjoint(g, x, reps):
     shape = np.shape(x)
     reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)

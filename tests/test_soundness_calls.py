@@ -67,40 +67,24 @@ def _line(fn, text):
 
 # ----- calls that write into an array they are given -----
 
-def writes_with_place(x):
-    out = np.zeros(np.shape(x))
-    np.place(out, x > -10, x * x)
-    return np.sum(out)
+# (np.copyto, np.putmask, np.place and out= into a local array are writes s2sad follows: test_output_forms.py)
 
-
-def writes_with_putmask(x):
-    out = np.zeros(np.shape(x))
-    np.putmask(out, x > -10, x * x)
-    return np.sum(out)
-
-
-def writes_with_copyto(x):
-    out = np.zeros(np.shape(x))
-    np.copyto(out, x * x)
-    return np.sum(out)
-
-
-def writes_ufunc_out(x):
-    c = np.zeros(np.shape(x))
-    np.add(x, x, out=c)
-    return np.sum(c)
-
-
-def writes_sin_out(x):
-    y = np.zeros(np.shape(x))
-    np.sin(x, out=y)
+def writes_out_into_a_view(x):
+    y = np.zeros((2, 2))
+    np.sin(x, out=y[0])
     return np.sum(y)
 
 
-def writes_into_active(x):
-    y = x * 2.0
-    np.copyto(y, np.ones(2))  # overwrites a value that carries a gradient with constants
-    return np.sum(y * x)
+def writes_out_where(x):
+    c = np.zeros(np.shape(x))
+    np.sin(x, out=c, where=x > 0.0)
+    return np.sum(c)
+
+
+def copies_with_casting_no(x):
+    out = np.zeros(np.shape(x))
+    np.copyto(out, x * x, casting="no")
+    return np.sum(out)
 
 
 def writes_with_fill(x):
@@ -115,9 +99,8 @@ def writes_with_ufunc_at(x):
     return np.sum(y)
 
 
-WRITERS = [(writes_with_place, "np.place", "np.place("), (writes_with_putmask, "np.putmask", "np.putmask("),
-           (writes_with_copyto, "np.copyto", "np.copyto("), (writes_ufunc_out, "np.add", "np.add("),
-           (writes_sin_out, "np.sin", "np.sin("), (writes_into_active, "np.copyto", "np.copyto("),
+WRITERS = [(writes_out_into_a_view, "np.sin", "np.sin("), (writes_out_where, "np.sin", "np.sin("),
+           (copies_with_casting_no, "np.copyto", "np.copyto("),
            (writes_with_fill, "y.fill", "y.fill("), (writes_with_ufunc_at, "np.add.at", "np.add.at(")]
 
 
