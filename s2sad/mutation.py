@@ -325,7 +325,7 @@ def _fold_identity_tests(body: list[ir.Stmt], analysis: Analysis) -> bool:
                 others = Counter(n for x in ir.walk(body) for n in _binds(x))  # (an out also a branch's or loop's)
                 renamed = {o: y.id for o, y in zip(s.outs, s.yields[1]) if isinstance(y, ir.Name) and others[o] == 1}
                 block[i:i + 1] = [*s.orelse, *(ir.Assign(o, y, s.loc) for o, y in zip(s.outs, s.yields[1])
-                                               if o not in renamed)]
+                                               if o not in renamed and y != ir.Name(o))]  # (the else bound o itself)
                 ir.rename(body, renamed)
                 if reads[s.test.id] == 1:  # (the test read it alone)
                     next(b for b in _blocks(body) if any(x is test for x in b)).remove(test)

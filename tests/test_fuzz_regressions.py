@@ -574,3 +574,18 @@ def test_an_array_the_pullback_only_measures_is_no_tape_entry_a_later_write_chan
     np.testing.assert_allclose(s2sad.hessian(f)(x), s2sad.numeric.hessian(f, x), rtol=1e-5, atol=1e-6)
     check_grads(f, (x,), modes=("rev", "fwd"))
     check_grads(s2sad.grad(f), (x,), modes=("rev", "fwd"))
+
+
+def rebinds_an_alias_of_a_parameter(x, y, z):
+    v1 = z
+    y2 = scipy.special.erfinv(0.0 + 0.8 * np.tanh(np.ones((3,)) * z)) if not x[0, 2] > 1.4 else np.clip(
+        np.ones((3,)) * v1, -0.5, 0.8)
+    v1 += z * v1
+    return (1.5 + 1.0 * np.tanh(z if np.sum(x) < -0.8 else y2[1])) ** (0.0 + 1.5 * np.tanh(np.float64(z)))
+
+
+def test_second_order_where_an_identity_test_folded_away_yields_its_own_out():
+    x = np.array([[-1.309, 0.094, 0.473], [-1.075, 0.253, 1.135]])
+    y = np.array([[-0.325], [-1.464]])
+    f = lambda z: rebinds_an_alias_of_a_parameter(x, y, z)  # noqa: E731
+    check_grads(s2sad.grad(f), (0.843,), modes=("rev", "fwd"))
