@@ -113,7 +113,9 @@ class Gen(Exprs):
                 kind = List(kind.elem, min(kind.length, now.length))
             merged[name] = kind
         self.scope, self.owned = merged, owned & self.owned
-        self.views = {**views, **{k: v for k, v in self.views.items() if k in merged}}
+        # a name made a view of a created array in the block, that was neither before it (it may still
+        # be a view of an argument on the other path), is not known to be writable after it
+        self.views = {**views, **{k: v for k, v in self.views.items() if k in merged and (k in views or k in owned)}}
 
     # ----- blocks and statements -----
 
