@@ -745,9 +745,22 @@ def _index_ast(e: Expr) -> ast.expr:
 
 
 def boolean_valued(e: Expr) -> bool:
-    """``e`` is a comparison or a logical operation: ``1.0 * e`` is a number, not ``e`` (a mask)."""
-    return isinstance(e, Compare) or (isinstance(e, Call) and isinstance(e.func, Ref)
-                                      and e.func.path[-1] in ("logical_not", "logical_and", "logical_or"))
+    """``e`` is a comparison, a logical operation or a test (``np.isfinite``): ``1.0 * e`` is a number, not
+    ``e`` (a mask)."""
+    if isinstance(e, UnaryOp) and e.op in ("not", "~"):
+        return True
+    return isinstance(e, Compare) or (isinstance(e, Call) and isinstance(e.func, Ref) and (
+        e.func.path[-1] in _BOOLEAN_CALLS or _boolean_ufunc(e.func.value)))
+
+
+_BOOLEAN_CALLS = {"logical_not", "logical_and", "logical_or", "logical_xor", "isclose", "isin", "isfinite", "isnan",
+                  "isinf", "isposinf", "isneginf", "signbit", "iscomplex", "isreal"}
+
+
+def _boolean_ufunc(f: object) -> bool:
+    """A NumPy ufunc whose every loop returns bools (``np.isfinite``, ``np.greater``, ...)."""
+    types = getattr(f, "types", None) if type(f).__name__ == "ufunc" else None
+    return bool(types) and all(t.endswith("?") for t in types)
 
 
 def expr_str(e: Expr) -> str:

@@ -589,3 +589,13 @@ def test_second_order_where_an_identity_test_folded_away_yields_its_own_out():
     y = np.array([[-0.325], [-1.464]])
     f = lambda z: rebinds_an_alias_of_a_parameter(x, y, z)  # noqa: E731
     check_grads(s2sad.grad(f), (0.843,), modes=("rev", "fwd"))
+
+
+def negated_nan_to_num(y):
+    return np.nan_to_num(-np.sum(y)) + np.sum(np.isfinite(y) * y)
+
+
+def test_a_unit_factor_is_kept_on_a_boolean_test():
+    """``1.0 * np.isfinite(x)`` is a number; folding the 1.0 away left a boolean array, negated."""
+    check_grads(negated_nan_to_num, (np.array([0.973, 0.636]),), modes=("rev", "fwd"))
+    np.testing.assert_allclose(s2sad.grad(negated_nan_to_num)(np.array([0.973, 0.636])), [0.0, 0.0])
