@@ -251,7 +251,8 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
             if id(w) in kept or name in w.targets or use is w or m.exclusive(w, use) \
                     or not m.hit(w) & m.reaches_at(name, w) or points.not_the_written(name, use, w):
                 continue
-            if _between(defs[name], (m.order[id(w)], m.loops[id(w)]), (m.order[id(use)], m.loops[id(use)])):
+            at = (m.order[id(use)], m.loops[id(use)])
+            if _between(points.reaching(name, at), (m.order[id(w)], m.loops[id(w)]), at):
                 while name in temps and name in points.origin:  # (`for r in y` iterates y_seq, a view of y)
                     name = points.origin[name]
                 if id(w) in m.calls:
@@ -426,6 +427,7 @@ class _Points:
             self.reads = []
             self.advanced: set[str] = set()  # index lists and masks: indexing with them copies
             self.defs = {p: (-1, ()) for p in self.params}
+            self.earlier: dict[str, list[tuple]] = {}
             self.visit(body, (), ())
             if sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound) == size:
                 return self.m, self.defs, self.reads
@@ -472,6 +474,7 @@ class _Points:
                     self.yielded(s.outs, ys, loops, (*sides, (id(s), side)))
                 for o, a, b in zip(s.outs, *s.yields):
                     self.part_of(o, a, b)
+                    self.rebound(o)
                     self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
                     self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
             elif isinstance(s, ir.Loop):
@@ -489,9 +492,24 @@ class _Points:
                 self.visit(s.cond_body, inner, sides)
                 self.visit(s.body, inner, sides)
                 for r, c, n in zip(s.results, s.carried, s.nexts):
+                    self.rebound(r)
                     self.defs[r] = (len(m.order) - 0.5, loops)  # bound when the loop is over
                     self.part_of(r, ir.Name(c), n)
                     self.flow(r, m.mem(c) | self.mems(n))
+
+    def rebound(self, name: str) -> None:
+        """An out of an if or a loop may be the name a branch or the body bound already (and yields): a
+        read of it inside reads that earlier binding (see ``reaching``)."""
+        if name in self.defs:
+            self.earlier.setdefault(name, []).append(self.defs[name])
+
+    def reaching(self, name: str, use_at: tuple) -> tuple:
+        """The binding of ``name`` a read at ``use_at`` sees: the last one, or an earlier one the read
+        comes before."""
+        d = self.defs[name]
+        if use_at[0] < d[0]:
+            d = max((e for e in self.earlier.get(name, ()) if e[0] < use_at[0]), default=d)
+        return d
 
     def part_of(self, target: str, *sources: ir.Expr) -> None:
         if any(isinstance(e, ir.Name) and e.id in self.parts for e in sources):

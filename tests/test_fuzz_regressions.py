@@ -599,3 +599,24 @@ def test_a_unit_factor_is_kept_on_a_boolean_test():
     """``1.0 * np.isfinite(x)`` is a number; folding the 1.0 away left a boolean array, negated."""
     check_grads(negated_nan_to_num, (np.array([0.973, 0.636]),), modes=("rev", "fwd"))
     np.testing.assert_allclose(s2sad.grad(negated_nan_to_num)(np.array([0.973, 0.636])), [0.0, 0.0])
+
+
+def write_through_a_name_aliased_on_one_path_after_an_early_return(x):
+    a1 = x * 1.0
+    z1 = a1
+    if x[0] < -100.0:
+        return -z1
+    if x[1] >= 0.2:
+        z1 = x * 2.0
+    a1[0] += a1[1]
+    z1 -= np.sin(x)  # writes into a1 where the branch above did not run
+    return a1[0] * 1.5
+
+
+def test_a_read_inside_a_branch_sees_the_binding_before_the_write_not_the_join():
+    """The out of the early return's if is the name the branch bound itself (a1 after its write): the read
+    of a1 after `z1 -= ...`, inside that branch, read the branch's binding; taking the join's for it let a
+    stale read through (a wrong gradient, no error)."""
+    with pytest.raises(S2SADSyntaxError, match="shares memory with the value written here") as info:
+        s2sad.grad(write_through_a_name_aliased_on_one_path_after_an_early_return)(np.array([-1.376, -1.441]))
+    assert info.value.lineno == write_through_a_name_aliased_on_one_path_after_an_early_return.__code__.co_firstlineno + 8
