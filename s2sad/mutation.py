@@ -324,7 +324,10 @@ def _fold_identity_tests(body: list[ir.Stmt], analysis: Analysis) -> bool:
             if new is not None and (isinstance(new.value, ir.BinOp) or (
                     _inplace_op(new.value) and inplace_write(new, analysis) is None)):
                 others = Counter(n for x in ir.walk(body) for n in _binds(x))  # (an out also a branch's or loop's)
-                renamed = {o: y.id for o, y in zip(s.outs, s.yields[1]) if isinstance(y, ir.Name) and others[o] == 1}
+                kept = {n for x in ir.walk(body) if isinstance(x, ir.Assign) and isinstance(x.value, ir.Closure)
+                        for n in x.value.names}  # (a nested function reads its captures by these names)
+                renamed = {o: y.id for o, y in zip(s.outs, s.yields[1])
+                           if isinstance(y, ir.Name) and others[o] == 1 and o not in kept}
                 block[i:i + 1] = [*s.orelse, *(ir.Assign(o, y, s.loc) for o, y in zip(s.outs, s.yields[1])
                                                if o not in renamed and y != ir.Name(o))]  # (the else bound o itself)
                 ir.rename(body, renamed)

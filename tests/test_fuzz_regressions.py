@@ -620,3 +620,17 @@ def test_a_read_inside_a_branch_sees_the_binding_before_the_write_not_the_join()
     with pytest.raises(S2SADSyntaxError, match="shares memory with the value written here") as info:
         s2sad.grad(write_through_a_name_aliased_on_one_path_after_an_early_return)(np.array([-1.376, -1.441]))
     assert info.value.lineno == write_through_a_name_aliased_on_one_path_after_an_early_return.__code__.co_firstlineno + 8
+
+
+def closure_over_an_alias_of_a_rebound_number(x):
+    v1 = x
+    x -= 0.5 * x  # (a number: x is rebound, v1 keeps the old value)
+
+    def g2(t2, scale=0.5):
+        return v1 * t2 * scale
+    return g2(x * v1) + g2(np.sin(x))
+
+
+def test_a_closure_reads_a_capture_an_identity_test_would_have_renamed():
+    check_grads(closure_over_an_alias_of_a_rebound_number, (0.692,), modes=("rev", "fwd"))
+    check_grads(closure_over_an_alias_of_a_rebound_number, (-1.3,), modes=("rev", "fwd"))
