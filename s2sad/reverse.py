@@ -222,6 +222,7 @@ class _Adjoint:
         self.out: list[ir.Stmt] = []  # the pullback block being written
         self.loc: ir.Loc | None = None
         self.temps: set[str] = set()  # names given to what a rule's contributions share (``name_shared``)
+        self.later: set[str] = set()  # names the forward statements after the one differentiated now bind
         self.deferred: set[str] = set()  # entries of pytree parameters read at the entry: no adjoint here
         self.stand_ins: set[str] = set()  # names of what ``shape_like`` gave, for reads of a shape only
 
@@ -308,6 +309,7 @@ class _Adjoint:
         self.reached.clear()  # what entries a cotangent reached is known within straight-line code only
         for i in range(len(stmts) - 1, -1, -1):
             stmt = stmts[i]
+            self.later.update(ir.bound(stmt, region=False))  # (read by the pullback, a name bound later is as it ends)
             if isinstance(stmt, ir.Assign):
                 before, after = self.assign(stmt)
                 stmts[i + 1:i + 1] = after  # snapshots go right after the statement
@@ -411,9 +413,11 @@ class _Adjoint:
         values = dict.fromkeys(n for s in written for n in value_reads(s.value, m))
         measured = dict.fromkeys(n for s in written for n in ir.names_read(s.value) if n not in values)
         reads = {n: "snapshot" for n in values} | {n: "shape_like" for n in measured}
-        reads = {n: how for n, how in reads.items() if m.written(n)}
-        before = [n for n in reads if n not in stmt.targets and m.changed_by(n, stmt)]
-        after = [n for n in reads if n not in before and m.changes_after(n, stmt)]
+        reads = {n: how for n, how in reads.items() if m.written(n) and n not in self.later - set(stmt.targets)}
+        # (a write changes no shape: a stand-in is taken after the statement, where what it measures is bound)
+        before = [n for n in reads if reads[n] == "snapshot" and n not in stmt.targets and m.changed_by(n, stmt)]
+        after = [n for n in reads if n not in before and (m.changes_after(n, stmt) or (
+            reads[n] == "shape_like" and n not in stmt.targets and m.changed_by(n, stmt)))]
         copies = {n: self.namer.fresh(f"{n}_saved" if reads[n] == "snapshot" else f"{n}_like") for n in [*before, *after]}
         self.stand_ins.update(c for n, c in copies.items() if reads[n] == "shape_like")
         for s in written:

@@ -634,3 +634,19 @@ def closure_over_an_alias_of_a_rebound_number(x):
 def test_a_closure_reads_a_capture_an_identity_test_would_have_renamed():
     check_grads(closure_over_an_alias_of_a_rebound_number, (0.692,), modes=("rev", "fwd"))
     check_grads(closure_over_an_alias_of_a_rebound_number, (-1.3,), modes=("rev", "fwd"))
+
+
+def measured_by_a_name_bound_after_the_loop(x):
+    a1 = np.zeros((2, 3))
+    a1 -= x
+    j1 = 0
+    while j1 < 2:
+        j1 += 1
+        a1[::-1] -= np.tanh(a1[1])
+    return a1[-1][-1] * np.sum(x)
+
+
+def test_no_stand_in_is_taken_of_a_name_bound_later():
+    """The adjoint measured a shape through a name bound after the loop; a stand-in of it was taken inside
+    the loop, before it existed."""
+    check_grads(measured_by_a_name_bound_after_the_loop, (np.array([[-0.403], [0.2]]),), modes=("rev", "fwd"))

@@ -214,6 +214,10 @@ def _scale(*trees: Any) -> float:
     return 1.0 + sum(float(np.sum(np.abs(np.asarray(v, dtype=np.float64)))) for t in trees for v in leaves(t))
 
 
+class _PlainFails(Exception):
+    """The user's function (not s2sad's derivative of it) raised at a point the oracle moved to."""
+
+
 class Checks:
     """The checks of one program: its function, arguments, random directions and cotangents."""
 
@@ -231,9 +235,15 @@ class Checks:
         self.dirs = {i: _like(rng, self.args[i]) for i in self.diff}
 
     def plain(self, args: tuple, fn: Callable | None = None) -> Any:
+        """``f`` (or s2sad's ``fn`` derived from it) at ``args``; ``f`` itself failing is ``_PlainFails``."""
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return (fn or self.f)(*copy.deepcopy(args))
+            if fn is not None:
+                return fn(*copy.deepcopy(args))
+            try:
+                return self.f(*copy.deepcopy(args))
+            except Exception as err:
+                raise _PlainFails(f"{type(err).__name__}: {_first_line(err)}") from err
 
     def moved(self, t: float, only: int | None = None) -> tuple:
         """The arguments moved by ``t`` along the directions (only argument ``only``, if given)."""
@@ -277,8 +287,8 @@ class Checks:
         """``ad`` against the derivative of ``phi`` at 0: central differences, halved step, Richardson."""
         try:
             return self.compare(mode, ad, phi, scale)
-        except Exception as err:  # the plain program itself fails at a point moved by a step: an edge there
-            return Finding("kink", mode, f"f fails near the point ({type(err).__name__}: {_first_line(err)})")
+        except _PlainFails as err:  # the plain program itself fails at a point moved by a step: an edge there
+            return Finding("kink", mode, f"f fails near the point ({err})")
 
     def compare(self, mode: str, ad: float, phi: Callable[[float], float], scale: float) -> Finding:
         d1 = (phi(STEP) - phi(-STEP)) / (2 * STEP)
