@@ -315,7 +315,7 @@ class _Adjoint:
                 stmts[i + 1:i + 1] = after  # snapshots go right after the statement
                 stmts[i:i] = before  # or before it, of what it changes in place itself
             elif isinstance(stmt, ir.If):
-                self.if_(stmt)
+                stmts[i:i] = self.if_(stmt)  # (what its joins' zeros measure, taken where the if starts)
                 self.reached.clear()
             elif isinstance(stmt, ir.Loop):
                 tape = self.loop(stmt)
@@ -539,7 +539,8 @@ class _Adjoint:
         spec = [p.func, ir.Const(tuple(positions)), ir.Const(tuple(keywords)), ir.Const(captures)]
         return ir.Call(helper("vjp_of"), spec), [], []
 
-    def if_(self, stmt: ir.If) -> None:
+    def if_(self, stmt: ir.If) -> list[ir.Stmt]:
+        """The adjoint of an ``if``; returns the stand-ins its joins' zeros read, to take before it."""
         self.loc = stmt.loc
         bars0, owned0, out0, buffers0 = dict(self.bars), dict(self.owned), self.out, set(self.buffers)
         branches, buffers = [], []
@@ -557,6 +558,7 @@ class _Adjoint:
         self.buffers = buffers[0] & buffers[1]  # a buffer after the if only where both branches leave one
         self.loc = stmt.loc
         local = ir.bound_in(stmt.body) | ir.bound_in(stmt.orelse) | set(stmt.outs)
+        taken: list[ir.Stmt] = []
         (then, then_bars, then_owned), (orelse, else_bars, else_owned) = branches
         for name in dict.fromkeys([*then_bars, *else_bars]):
             a, b = then_bars.get(name), else_bars.get(name)
@@ -567,14 +569,30 @@ class _Adjoint:
                         self.owned[name] = then_owned[name]
                 continue
             var = self.variable(name)
-            self.settle(name, var, a, then)
-            self.settle(name, var, b, orelse)
+            zero = self.zero_at(name, stmt, taken) if a is None or b is None else None
+            self.settle(name, var, a if a is not None else zero, then)
+            self.settle(name, var, b if b is not None else zero, orelse)
             self.bars[name], self.owned[name] = ir.Name(var), var
         if stmt.kind == "with":  # always taken: its pullback runs outside the context manager
             self.out += then
         elif then or orelse:  # a `try` records whether its body completed
             test = ir.Name(stmt.outs[0]) if stmt.kind == "try" else stmt.test
             self.out.append(ir.If(test, then, orelse, loc=stmt.loc))
+        return taken
+
+    def zero_at(self, name: str, stmt: ir.If, taken: list[ir.Stmt]) -> ir.Expr:
+        """The zero cotangent of ``name`` where a branch of ``stmt`` gave it none: made, when the pullback
+        runs, from what ``name`` is at the ``if`` (a stand-in, or a copy of a list or dict), where a later
+        write may change it (``xs.pop()`` after the ``if``)."""
+        m = self.mutation
+        if name in self.an.scalars or not (m.written(name) and m.changes_after(name, stmt)):
+            return zeros(name, self.an.scalars)
+        how = "shape_like" if self.an.kinds.get(name, "array") == "array" else "snapshot"
+        saved = self.namer.fresh(f"{name}_like" if how == "shape_like" else f"{name}_saved")
+        if how == "shape_like":
+            self.stand_ins.add(saved)
+        taken.append(ir.Assign(saved, ir.Call(helper(how), [ir.Name(name)]), stmt.loc))
+        return zeros(saved)
 
     def loop(self, stmt: ir.Loop) -> ir.Assign | None:
         """Write the loop's pullback; return the statement creating its tape (None: not active)."""

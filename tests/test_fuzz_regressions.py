@@ -650,3 +650,20 @@ def test_no_stand_in_is_taken_of_a_name_bound_later():
     """The adjoint measured a shape through a name bound after the loop; a stand-in of it was taken inside
     the loop, before it existed."""
     check_grads(measured_by_a_name_bound_after_the_loop, (np.array([[-0.403], [0.2]]),), modes=("rev", "fwd"))
+
+
+def list_popped_after_a_branch_read_it(x, y):
+    l2 = [x, y]
+    if x <= -1.3:
+        x = l2[-1]
+    out = x * y + np.sin(x)
+    l2.pop()
+    return out
+
+
+def test_a_zero_at_a_join_is_made_from_the_value_before_a_later_change():
+    """The else branch gave the list no cotangent; its zero was made from the list after `pop`, one entry
+    short (IndexError)."""
+    for x in (0.181, -1.5):
+        check_grads(list_popped_after_a_branch_read_it, (x, 0.4), modes=("rev", "fwd"))
+        check_grads(s2sad.grad(list_popped_after_a_branch_read_it, argnums=1), (x, 0.4), modes=("rev", "fwd"))
