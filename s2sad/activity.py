@@ -219,15 +219,9 @@ class Analysis:
 
     def fact(self, e: ir.Expr) -> object:
         """What is statically known of ``e`` (see ``statics``)."""
-        if _static_scalar(e, self.scalars):
-            return SCALAR
-        if isinstance(e, ir.Const):
-            return OTHER if e.value is None or isinstance(e.value, str) else None
         if isinstance(e, ir.Tuple):
             return Items("tuple", tuple(range(len(e.items))), tuple(map(self.fact, e.items)))
-        if isinstance(e, ir.Name):
-            return self.dims.get(e.id) or self.parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
-        return None
+        return _static_fact(e, self.scalars, self.dims, self.parts)
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
@@ -240,6 +234,17 @@ class Analysis:
         dims = self.dims.get(e.id)
         return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims), dims,
                    e.id in self.complex)
+
+
+def _static_fact(e: ir.Expr, scalars: set[str], dims: dict[str, tuple[int, ...]], parts: dict[str, Items]) -> object:
+    """What ``scalars``, ``dims`` and ``parts`` say of ``e`` (see ``statics``); a tuple literal is not looked into."""
+    if _static_scalar(e, scalars):
+        return SCALAR
+    if isinstance(e, ir.Const):
+        return OTHER if e.value is None or isinstance(e.value, str) else None
+    if isinstance(e, ir.Name):
+        return dims.get(e.id) or parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
+    return None
 
 
 def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:
@@ -654,13 +659,7 @@ class _Dims:
         return self.dims.get(e.id) if isinstance(e, ir.Name) else None
 
     def static(self, e: ir.Expr) -> object:
-        if _static_scalar(e, self.scalars):
-            return SCALAR
-        if isinstance(e, ir.Const):
-            return OTHER if e.value is None or isinstance(e.value, str) else None
-        if isinstance(e, ir.Name):
-            return self.dims.get(e.id) or self.parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
-        return None
+        return _static_fact(e, self.scalars, self.dims, self.parts)
 
     def bind(self, name: str, f: object) -> None:
         if f == SCALAR:

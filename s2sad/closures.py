@@ -23,7 +23,7 @@ import copy
 
 import gast
 
-from .frontend import _at, _load
+from .frontend import _at, _load, fresh_name
 
 __all__ = ["cells", "captures", "free_names", "rename_free", "stores"]
 
@@ -115,6 +115,12 @@ def _rename_in(node: gast.AST, names: dict[str, str]) -> None:
 
 
 WRITTEN = "s2sad_writes"  # on a call the lowering makes a write (np.copyto(x, v), out=x): the name x
+
+
+def _locals(tree: gast.FunctionDef, nodes) -> set[str]:
+    """The names ``tree`` binds (``nodes``: its scope's): ``np.sort(y)`` changes no ``np`` (a mutator's name
+    counts as a change of a variable only where that variable is local)."""
+    return _params(tree) | {name for n in nodes for name in _stored(n) if not isinstance(n, gast.Call)}
 
 
 def stores(nodes) -> set[str]:
@@ -259,10 +265,7 @@ class _Captures:
         self.loops: dict[int, tuple[int, ...]] = {}  # id(node) -> the loops around it
         self.where: dict[int, tuple[int, int]] = {}
         self.nodes = list(self._walk(tree, ()))
-        # names the function binds: ``np.sort(y)`` changes no ``np`` (a mutator's name counts as a
-        # change of a variable only where that variable is local)
-        self.locals = _params(tree) | {name for n in self.nodes for name in _stored(n)
-                                       if not isinstance(n, gast.Call)}
+        self.locals = _locals(tree, self.nodes)
 
     def _walk(self, node: gast.AST, loops: tuple[int, ...], top: bool = True):
         self.loops[id(node)] = loops
@@ -350,7 +353,7 @@ class _Defaults:
     def __init__(self, tree: gast.FunctionDef) -> None:
         self.tree = tree
         nodes = list(_own(tree))
-        self.locals = _params(tree) | {name for n in nodes for name in _stored(n) if not isinstance(n, gast.Call)}
+        self.locals = _locals(tree, nodes)
         self.taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
         self.made: list[tuple[str, gast.FunctionDef | gast.Lambda, gast.stmt]] = []
         for n in nodes:
@@ -389,7 +392,7 @@ class _Defaults:
         for p, defaults, i, index in slots:
             if not self.reads_locals_in(defaults[i]):
                 continue
-            name = self.fresh(f"{holder}_{p.id}_default")
+            name = fresh_name(f"{holder}_{p.id}_default", self.taken)
             bound.append(_at(gast.Assign([gast.Name(name, gast.Store(), None, None)], defaults[i], None), stmt))
             defaults[i] = _at(gast.Constant(None, None), defaults[i])  # (never used: every call passes it)
             for _, call, _ in _uses(self.tree, holder):
@@ -398,13 +401,6 @@ class _Defaults:
         body = _holding_body(self.tree, stmt)
         at = next(k for k, s in enumerate(body) if s is stmt)
         body[at:at] = bound
-
-    def fresh(self, stem: str) -> str:
-        name, k = stem, 1
-        while name in self.taken:
-            name, k = f"{stem}_{k}", k + 1
-        self.taken.add(name)
-        return name
 
 
 def _holding_body(tree: gast.AST, stmt: gast.stmt) -> list[gast.stmt]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import gast
 
-from .frontend import _at, _load, all_nodes, child_nodes
+from .frontend import _at, _load, all_nodes, child_nodes, fresh_name
 from .lower import _always_raises, _exposed_in_loop, _may_raise, _scope_loads, _stores, _surely_bound, _unsure
 
 __all__ = ["desugar", "comprehensions", "matches", "tries"]
@@ -156,12 +156,7 @@ class _Desugar:
         self.returned: str | None = None
 
     def fresh(self, base: str) -> str:
-        name, n = base, 0
-        while name in self.taken:
-            n += 1
-            name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
+        return fresh_name(base, self.taken)
 
     def needs_result(self, body: list[gast.stmt]) -> bool:
         """True when some ``return`` is not the function's last top-level statement."""
@@ -228,13 +223,7 @@ class _Desugar:
         """As ``if_``, for a ``with`` block."""
         kind = _exits(s.body, loop is not None)
         s.body = self.block(s.body, loop)
-        out.append(s)
-        if kind == ALWAYS:
-            return True
-        if kind == MAYBE and rest:
-            out.append(self.guard(rest, loop, s))
-            return True
-        return False
+        return self.placed(s, kind, rest, loop, out)
 
     def try_(self, s: gast.Try, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]) -> bool:
         """As ``if_``, for a ``try`` (its body, handlers, ``else`` and ``finally`` desugared in place)."""
@@ -248,6 +237,12 @@ class _Desugar:
         else:
             s.orelse = self.block(s.orelse, loop)
         s.finalbody = self.block(s.finalbody, loop)
+        return self.placed(s, kind, rest, loop, out)
+
+    def placed(self, s: gast.stmt, kind: str, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]
+               ) -> bool:
+        """Append ``s``, desugared, which exits ``kind`` (never, maybe, always): the ``rest`` after it is
+        dropped where it always exits and guarded where it may; True when the ``rest`` was taken care of."""
         out.append(s)
         if kind == ALWAYS:
             return True

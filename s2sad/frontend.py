@@ -514,13 +514,18 @@ def all_nodes(tree: ast.AST) -> list[ast.AST]:
     while todo:
         node = todo.pop()
         out.append(node)
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, ast.AST):
-                todo.append(value)
-            elif isinstance(value, list):
-                todo += [v for v in value if isinstance(v, ast.AST)]
+        todo += child_nodes(node)
     return out
+
+
+def fresh_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_1``, ``base_2``, ... : the first not in ``taken`` (which it joins)."""
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
 
 
 def _at(node: gast.AST, like: gast.AST) -> gast.AST:

@@ -227,7 +227,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         call_rule.__s2sad_source_for__ = _rule_vjp_source(fn, positions, keywords, captures)
         return call_rule
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
-    own = bool(fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__)  # (the transform is shared by its code)
+    own = _own_state(fn)
     n = len(cache.wrt) - len(frees)
     slots = bind_slots(fn, positions, keywords, len(self_arg))[1]
     packed = any(key is not None for _, key in slots)
@@ -261,6 +261,12 @@ FUNCTION_VALUE_VJPS.add(vjp_of)  # vjp_of(f, ...) is a derivative function of f:
 
 # code -> {(self?, wrt, mode, library cells, captures): Cache} shared by the closures made from that code
 _by_code: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _own_state(fn: types.FunctionType) -> bool:
+    """Does ``fn`` hold cells or defaults of its own? The transform is shared by its code, and rebound to
+    them (``rebind``)."""
+    return bool(fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__)
 
 
 def _has_rule(fn) -> bool:
@@ -428,7 +434,7 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
             tangents = (*tangents[:-1], *(tangents[-1][f] if f in tangents[-1] else
                                           zeros_like(cell_contents(cells[f])) for f in frees))
         e = cache.entry(args)
-        jvp = rebind(e.vjp, fn) if fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ else e.vjp
+        jvp = rebind(e.vjp, fn) if _own_state(fn) else e.vjp
         out = jvp(*args, **kwargs, **dict(zip(e.generated.tangent_names, tangents)))
         _check_no_writes(fn, args, kwargs)  # (after: a callee s2sad cannot transform says so first)
         return out

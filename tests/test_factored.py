@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import s2sad
+from s2sad import ir
 from s2sad.factor import dominators
 from s2sad.testing import check_grads
 
@@ -707,9 +708,23 @@ def test_factored_euler_multiplies_less_than_jacrev():
     assert counts["factored"] < counts["rev"] < counts["fwd"]
 
 
+def _run(stmts, scope):
+    """Execute generated assignments (IR) in ``scope``."""
+    for stmt in stmts:
+        scope[stmt.target] = eval(ir.expr_str(stmt.value), {}, scope)
+
+
+def _path_sums_from(start, nodes, weights):
+    """The sum over paths from ``start`` of the products of edge ``weights``, to every node after it, by
+    accumulation in topological order (``nodes`` are in it)."""
+    acc = {start: 1.0}
+    for h in nodes[nodes.index(start) + 1:]:
+        acc[h] = sum(acc.get(t, 0.0) * w for (t, hh), w in weights.items() if hh == h)
+    return acc
+
+
 @pytest.mark.parametrize("reverse", [True, False])
 def test_pushes_through_a_reduced_graph_equal_the_jacobian_products(reverse):
-    from s2sad import ir
     from s2sad.factor import _Reduced
     from s2sad.naming import Namer
 
@@ -729,24 +744,16 @@ def test_pushes_through_a_reduced_graph_equal_the_jacobian_products(reverse):
         graph = _Reduced(nodes, labels, carried, rows, int(rng.integers(1, 30)), reverse)
         scope = dict(values)
         namer = Namer()
-        for stmt in graph.statements(namer):
-            scope[stmt.target] = eval(ir.expr_str(stmt.value), {}, scope)
-
-        def label(t, h):
-            e = labels[t, h]
-            return e.value if isinstance(e, ir.Const) else values[e.id]
-
+        _run(graph.statements(namer), scope)
+        weights = {edge: e.value if isinstance(e, ir.Const) else values[e.id] for edge, e in labels.items()}
         jac = {}  # ∂row/∂carried, by accumulation in topological order
         for c in carried:
-            acc = {c: 1.0}
-            for h in nodes[nodes.index(c) + 1:]:
-                acc[h] = sum(acc.get(t, 0.0) * label(t, hh) for (t, hh) in labels if hh == h)
+            acc = _path_sums_from(c, nodes, weights)
             for r in rows:
                 jac[r, c] = acc.get(r, 0.0)
         seeds = {v: float(rng.normal()) for v in (rows if reverse else carried)}
         code, out = graph.push({v: ir.Const(s) for v, s in seeds.items()}, lambda v: f"t_{v}", namer)
-        for stmt in code:
-            scope[stmt.target] = eval(ir.expr_str(stmt.value), {}, scope)
+        _run(code, scope)
         for v in (carried if reverse else rows):
             want = sum(seeds[r] * jac[r, v] for r in rows) if reverse else sum(jac[v, c] * seeds[c] for c in carried)
             got = eval(ir.expr_str(out[v]), {}, scope) if v in out else 0.0
@@ -837,7 +844,6 @@ def test_dominators_of_a_diamond_with_a_tail():
 
 @pytest.mark.parametrize("reverse", [True, False])
 def test_path_sums_on_random_graphs_equal_the_sum_over_paths(reverse):
-    from s2sad import ir
     from s2sad.factor import _PathSums
     from s2sad.naming import Namer
 
@@ -851,12 +857,10 @@ def test_path_sums_on_random_graphs_equal_the_sum_over_paths(reverse):
         sums = _PathSums(nodes, labels, reverse)
         entries = {(i, o): sums.entry(i, o) for i in nodes for o in nodes}
         scope = dict(values)
-        for stmt in sums.statements(Namer()):
-            scope[stmt.target] = eval(ir.expr_str(stmt.value), {}, scope)
-        for i in nodes:  # the path sums from i, by accumulation in topological order
-            acc = {i: 1.0}
-            for h in nodes[nodes.index(i) + 1:]:
-                acc[h] = sum(acc.get(t, 0.0) * values[label.id] for (t, hh), label in labels.items() if hh == h)
+        _run(sums.statements(Namer()), scope)
+        weights = {edge: values[label.id] for edge, label in labels.items()}
+        for i in nodes:
+            acc = _path_sums_from(i, nodes, weights)
             for o in nodes:
                 got = eval(ir.expr_str(entries[i, o]), {}, scope)
                 assert got == pytest.approx(acc.get(o, 0.0), rel=1e-12, abs=1e-12)

@@ -4,6 +4,7 @@ still refused, checked for its message and line."""
 
 import numpy as np
 import pytest
+from fn_corpus import integrate
 
 import s2sad
 from s2sad.testing import check_grads
@@ -403,14 +404,6 @@ def test_a_value_computed_before_a_write_through_another_view_is_not_reused():
 
 
 # ----- derivatives of derivatives of code that calls a function value -----
-
-
-def integrate(f, a, b, n):
-    h = (b - a) / n
-    s = 0.5 * (f(a) + f(b))
-    for i in range(1, n):
-        s = s + f(a + i * h)
-    return s * h
 
 
 def area_under(k):

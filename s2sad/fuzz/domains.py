@@ -25,6 +25,7 @@ A precision-losing callable (``np.float32``) fails the derivative check and is l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -87,10 +88,17 @@ def _text(fn: object, name: str) -> str | None:
     return text if found is fn else None
 
 
-def _call(fn: object, arity: int, *xs: np.ndarray) -> np.ndarray:
-    """``fn`` applied pointwise (looping where it takes scalars only), in float64."""
+@contextlib.contextmanager
+def quiet():
+    """NumPy's floating-point warnings and Python's warnings off (the fuzzer runs code at odd points)."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        yield
+
+
+def _call(fn: object, arity: int, *xs: np.ndarray) -> np.ndarray:
+    """``fn`` applied pointwise (looping where it takes scalars only), in float64."""
+    with quiet():
         try:
             out = np.asarray(fn(*xs))
             if out.shape == np.shape(xs[0]):  # a narrower dtype than float64 loses precision: NaN

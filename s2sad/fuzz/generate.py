@@ -52,6 +52,19 @@ REFUSABLE = {
 INPLACE_OPS = ("=", "+=", "-=", "*=", "/=")
 
 
+def _viewed(node: ast.expr) -> ast.expr | None:
+    """What ``node`` is a view of (``y[1:]``, ``y.T``, ``y.reshape(...)``), or None (fancy indexing copies)."""
+    if isinstance(node, ast.Subscript):
+        fancy = any(isinstance(n, ast.List | ast.Call | ast.Compare) for n in ast.walk(node.slice))
+        return None if fancy else node.value
+    if isinstance(node, ast.Attribute) and node.attr == "T":
+        return node.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "reshape", "ravel", "transpose", "squeeze", "swapaxes"):
+        return node.func.value
+    return None
+
+
 @dataclass
 class Program:
     """A generated module: its source, the function's name and arguments, the constructs used."""
@@ -168,20 +181,15 @@ class Gen(Exprs):
             if name in self.views:
                 return {self.views[name]}
             return {name} if name in self.owned and isinstance(self.scope.get(name), Float) else set()
-        if isinstance(node, ast.Subscript):
-            fancy = any(isinstance(n, ast.List | ast.Call | ast.Compare) for n in ast.walk(node.slice))
-            return set() if fancy else self.aliases(node.value)
+        if isinstance(node, ast.Subscript | ast.Attribute | ast.Call):
+            inner = _viewed(node)
+            return set() if inner is None else self.aliases(inner)
         if isinstance(node, ast.IfExp):
             return self.aliases(node.body) | self.aliases(node.orelse)
         if isinstance(node, ast.List | ast.Tuple):
             return set().union(*(self.aliases(e) for e in node.elts))
         if isinstance(node, ast.Dict):
             return set().union(*(self.aliases(e) for e in node.values))
-        if isinstance(node, ast.Attribute) and node.attr == "T":
-            return self.aliases(node.value)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-                "reshape", "ravel", "transpose", "squeeze", "swapaxes"):
-            return self.aliases(node.func.value)
         return set()
 
     def assign_new(self, depth: int, ctx: Ctx) -> list[str]:
@@ -208,16 +216,8 @@ class Gen(Exprs):
 
     def may_view_other(self, node: ast.expr) -> bool:
         """May ``node``'s value share memory with an array this function did not create?"""
-        while isinstance(node, ast.Subscript | ast.Attribute | ast.Call):
-            if isinstance(node, ast.Subscript) and any(
-                    isinstance(n, ast.List | ast.Call | ast.Compare) for n in ast.walk(node.slice)):
-                return False  # (fancy indexing copies)
-            if isinstance(node, ast.Call):
-                if not (isinstance(node.func, ast.Attribute) and node.func.attr in (
-                        "reshape", "ravel", "transpose", "squeeze", "swapaxes")):
-                    return False
-                node = node.func
-            node = node.value
+        while (inner := _viewed(node)) is not None:
+            node = inner
         return isinstance(node, ast.Name) and node.id not in self.owned and node.id not in self.views
 
     def rebind(self, name: str) -> None:

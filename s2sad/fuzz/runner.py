@@ -34,7 +34,6 @@ import signal
 import sys
 import tempfile
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ import numpy as np
 import s2sad
 
 from ..pytree import leaves, map_leaves
+from .domains import quiet
 from .generate import REFUSABLE, Program
 
 __all__ = ["Finding", "Report", "Runner", "OUTCOMES", "REFUSALS"]
@@ -226,8 +226,7 @@ class Checks:
         self.args = program.args
         self.diff = [i for i, a in enumerate(self.args) if not isinstance(a, int)]
         given = copy.deepcopy(self.args)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             self.expected = fn(*given)
         # a program that writes into its own arguments: s2sad refusing that write is the documented refusal
         self.writes_arguments = any(_structure_problem(a, b, "") or not _equal(a, b) for a, b in zip(given, self.args))
@@ -236,8 +235,7 @@ class Checks:
 
     def plain(self, args: tuple, fn: Callable | None = None) -> Any:
         """``f`` (or s2sad's ``fn`` derived from it) at ``args``; ``f`` itself failing is ``_PlainFails``."""
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             if fn is not None:
                 return fn(*copy.deepcopy(args))
             try:
@@ -270,8 +268,7 @@ class Checks:
     def guarded(self, mode: str, check: Callable[[], Finding]) -> Finding:
         """Run one mode's check; a documented error is a refusal, any other exception a crash."""
         try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with quiet():
                 return check()
         except REFUSALS as err:
             message = str(err.msg if isinstance(err, SyntaxError) else err)
