@@ -420,20 +420,38 @@ def einsum_adjoint(g, subscripts, which, *operands):
     """Cotangent of operand ``which`` of ``np.einsum(subscripts, *operands)`` (``...`` and broadcasting
     dimensions of size 1 included)."""
     inputs, output = _einsum_explicit(subscripts, operands)
-    mine = inputs[which]
-    if len(set(mine)) != len(mine):
-        raise NotImplementedError("einsum with an index repeated within one operand is not supported")
+    mine, shape = inputs[which], np.shape(operands[which])
+    unique = "".join(dict.fromkeys(mine))  # (an index repeated in this operand: its diagonal, placed last)
+    sizes = [shape[mine.index(c)] for c in unique]
     others = [s for k, s in enumerate(inputs) if k != which]
     other_ops = [o for k, o in enumerate(operands) if k != which]
     present = set(output).union(*others) if others else set(output)
-    target = "".join(c for c in mine if c in present)
+    target = "".join(c for c in unique if c in present)
     result = np.einsum(f"{','.join([output, *others])}->{target}", g, *other_ops)
-    result = unbroadcast(result, np.broadcast_to(0.0, [np.shape(operands[which])[mine.index(c)] for c in target]))
-    if target == mine:
-        return result
-    shape = np.shape(operands[which])  # indices summed in this operand alone: broadcast back
-    expanded = result.reshape([shape[i] if c in present else 1 for i, c in enumerate(mine)])
-    return np.broadcast_to(expanded, shape).copy()
+    result = unbroadcast(result, np.broadcast_to(0.0, [sizes[unique.index(c)] for c in target]))
+    if target != unique:  # indices summed in this operand alone: broadcast back
+        expanded = result.reshape([n if c in present else 1 for c, n in zip(unique, sizes)])
+        result = np.broadcast_to(expanded, sizes).copy()
+    return result if unique == mine else _onto_diagonals(result, unique, mine, shape, inputs, output)
+
+
+def _onto_diagonals(t, unique: str, mine: str, shape, inputs, output):
+    """``t`` (indexed by ``unique``) placed on the diagonals an operand indexed ``mine`` (``"ii"``) is read
+    along, zero elsewhere: each repeat of an index is a new one, tied to the first by an identity."""
+    spare = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                 if c not in "".join([*inputs, output]))
+    seen: set[str] = set()
+    placed, eyes, ties = "", [], []
+    for c, n in zip(mine, shape):
+        if c in seen:
+            new = next(spare)
+            placed += new
+            eyes.append(np.eye(n, dtype=t.dtype))
+            ties.append(c + new)
+        else:
+            seen.add(c)
+            placed += c
+    return np.einsum(f"{','.join([unique, *ties])}->{placed}", t, *eyes)
 
 
 def _einsum_explicit(subscripts, operands):
