@@ -753,8 +753,8 @@ def boolean_valued(e: Expr) -> bool:
         e.func.path[-1] in _BOOLEAN_CALLS or _boolean_ufunc(e.func.value)))
 
 
-_BOOLEAN_CALLS = {"logical_not", "logical_and", "logical_or", "logical_xor", "isclose", "isin", "isfinite", "isnan",
-                  "isinf", "isposinf", "isneginf", "signbit", "iscomplex", "isreal"}
+_BOOLEAN_CALLS = {"logical_not", "logical_and", "logical_or", "logical_xor",  # (ufuncs with an object loop too)
+                  "isclose", "isin", "isposinf", "isneginf", "iscomplex", "isreal"}  # (not ufuncs)
 
 
 def _boolean_ufunc(f: object) -> bool:
