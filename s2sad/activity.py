@@ -309,9 +309,10 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
                 and isinstance(s.value, ir.Tuple)}
     plain_dims = _dims(fn.body, prims, {}, scalars, {}, _Calls())[0]  # (the shapes the code alone determines:
     # np.zeros(3); no call resolved for its arguments)
-    numbers = _numbers(fn.body, prims, scalars, dims or plain_dims, literals)
+    numbers = _numbers(fn.body, prims, set(scalar_params), scalars, dims or plain_dims, literals)
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
-        specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, plain_dims, literals)))
+        plain = _numbers(fn.body, prims, set(scalar_params), scalars, plain_dims, literals)
+        specific = bool(_written(stmts, prims) & (numbers - plain))
     leaves = scalars | {n for n, d in dims.items() if d}
     containers = _containers(stmts, prims, set(tree_params)) - leaves
     return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
@@ -372,11 +373,13 @@ _NUMBER_RESULTS = (operator.add, operator.sub, operator.mul, operator.truediv, o
                    operator.neg, operator.pos, builtins.abs, builtins.pow, builtins.float)
 
 
-def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], dims: dict[str, tuple[int, ...]],
-             literals: dict[str, list[ir.Expr]]) -> set[str]:
-    """Names that hold a number (a Python or NumPy scalar, never a 0-d array): the static scalars; of
-    shape ``()``, an array's item, a reduction or a ufunc's result; an item of a tuple of numbers; a
-    branch's or a loop's value that is a number on every path."""
+def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], scalars: set[str],
+             dims: dict[str, tuple[int, ...]], literals: dict[str, list[ir.Expr]]) -> set[str]:
+    """Names that hold a number (a Python or NumPy scalar, never a 0-d array): the scalar parameters
+    (``params``, classified by the arguments' types); of shape ``()`` (``dims``, or statically scalar),
+    an array's item, a reduction, a ``math`` function's, an operator's or a ufunc's result; an item of a
+    tuple of numbers; a branch's or a loop's value that is a number on every path. Being of shape ``()``
+    is not enough: ``np.where``, ``np.array`` and the like give 0-d arrays, which ``y op= v`` writes into."""
     results = {id(r) for f, r in RULES.items() if isinstance(f, np.ufunc) or any(f is g for g in _NUMBER_RESULTS)}
 
     def number(s: ir.Assign, p: Prim, held) -> bool:
@@ -386,9 +389,10 @@ def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], dim
             return True
         if p.rule.item and isinstance(p.args[0], ir.Name) and p.args[0].id in literals:
             return all(held(i) for i in literals[p.args[0].id])  # an item of a tuple of numbers
-        return dims.get(s.target) == () and (p.rule.reduction or p.rule.item or id(p.rule) in results)
+        return (dims.get(s.target) == () or s.target in scalars) and (
+            p.rule.reduction or p.rule.item or p.rule.scalar_only or id(p.rule) in results)
 
-    return _holding(body, prims, set(scalars), number, numbers=True)
+    return _holding(body, prims, params & scalars, number, numbers=True)
 
 
 _MAKERS = {np.array, np.asarray, np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,

@@ -397,7 +397,7 @@ def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
         return v.base.id
     if _inplace_op(v) and isinstance(v.args[0], ir.Name):
         name = v.args[0].id
-        if name not in analysis.scalars | analysis.numbers and analysis.kinds.get(name) != "tuple":
+        if name not in analysis.numbers and analysis.kinds.get(name) != "tuple":
             return name
     return None
 
@@ -814,7 +814,7 @@ def call_effects(p: Prim, analysis: Analysis) -> tuple[list[str], list[str], tup
     bound += [(k if k in named else stars, v) for k, v in p.kwargs.items()]
     bound += [(None, a) for a in p.starred]  # any parameter
     written = [n for param, a in bound if param in e.writes or (param is None and e.writes)
-               for n in ir.names_read(a) if n not in analysis.scalars | analysis.numbers]
+               for n in ir.names_read(a) if n not in analysis.numbers]
     returned = [n for param, a in bound if param in e.returns or (param is None and e.returns)
                 for n in ir.names_read(a)]
     loc = next((e.writes[param] for param, a in bound if param in e.writes), None)

@@ -667,3 +667,23 @@ def test_a_zero_at_a_join_is_made_from_the_value_before_a_later_change():
     for x in (0.181, -1.5):
         check_grads(list_popped_after_a_branch_read_it, (x, 0.4), modes=("rev", "fwd"))
         check_grads(s2sad.grad(list_popped_after_a_branch_read_it, argnums=1), (x, 0.4), modes=("rev", "fwd"))
+
+
+def zero_d_array_updated_in_place(x):
+    x = np.where(x > 0.1, x, -x)  # shape (), but a 0-d array: `*=` writes into it
+    x *= math.log10(1.5 + math.tanh(x))
+    return x * 1.0
+
+
+def zero_d_copy_updated_in_place(x):
+    y = np.array(x)
+    y += np.sin(y) * y
+    return y * x
+
+
+def test_an_in_place_update_of_a_0d_array_is_a_write():
+    """A value of shape () was taken for an immutable number; `np.where` of numbers is a 0-d array that
+    `*=` changes in place, and the pullback read the changed value (no snapshot)."""
+    for f in (zero_d_array_updated_in_place, zero_d_copy_updated_in_place):
+        check_grads(f, (0.7,), modes=("rev", "fwd"))
+        check_grads(s2sad.grad(f), (0.7,), modes=("rev", "fwd"))

@@ -159,10 +159,13 @@ class Gen(Exprs):
         """
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                holder = target.value if isinstance(target, ast.Subscript) else target
-                base = next(iter(sorted(self.aliases(node.value))), None)
-                if isinstance(holder, ast.Name) and base and holder.id != base:
-                    self.views[holder.id] = base
+                pairs = zip(target.elts, node.value.elts) if isinstance(target, ast.Tuple) and isinstance(
+                    node.value, ast.Tuple) and len(target.elts) == len(node.value.elts) else [(target, node.value)]
+                for one, value in pairs:  # `y1, y2 = a1, e` binds y1 to a1's memory as `y1 = a1` does
+                    holder = one.value if isinstance(one, ast.Subscript) else one
+                    base = next(iter(sorted(self.aliases(value))), None)
+                    if isinstance(holder, ast.Name) and base and holder.id != base:
+                        self.views[holder.id] = base
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             func = node.value.func
             shared = set().union(*(self.aliases(a) for a in node.value.args))
