@@ -243,6 +243,10 @@ class Gen(Exprs):
         same = [(a, b) for a in floats for b in floats if a < b and self.scope[a] == self.scope[b]]
         if same and self.chance(0.4):
             a, b = self.pick(same)
+            if ctx.loop and (a in self.owned) != (b in self.owned):
+                # the array the function made and one it did not trade places: a write into the made one
+                # drawn earlier in the loop's body writes, on the next iteration, into the other's memory
+                self.tags["loop_rebinds_to_view"] += 1
             self.rebind(a), self.rebind(b)
             self.tags["swap"] += 1
             return [f"{a}, {b} = {b}, {a}"]
