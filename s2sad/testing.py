@@ -104,7 +104,7 @@ def numerical_vjp(f: Callable, args: Sequence, argnums: Sequence[int], dirs: Seq
 
 def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = None, *,
                 directions: int = 3, eps: float = 1e-6, rtol: float | None = None, atol: float | None = None,
-                seed: int = 0, modes: Sequence[str] = ("rev",)) -> None:
+                seed: int = 0, modes: Sequence[str] = ("rev",), order: int = 1) -> None:
     """Assert that s2sad's derivative of ``f`` at ``args`` matches finite differences.
 
     ``argnums`` defaults to every float, floating-array or pytree-of-them argument.
@@ -113,11 +113,23 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     looser ones when any argument is float32. Raises ``AssertionError`` naming
     the direction and both values on a mismatch.
 
+    ``order`` > 1 also checks derivatives of derivatives, as JAX's and autograd's ``check_grads`` do:
+    ``s2sad.grad`` of ``f`` (of ``<u, f(x)>`` for a fixed random ``u`` where ``f`` returns an array) is
+    checked, in the same modes, to ``order - 1``; so ``order=2`` with both modes checks reverse over
+    reverse and forward over reverse.
+
     >>> import numpy as np
     >>> from s2sad.testing import check_grads
-    >>> check_grads(lambda x, y: np.sum(np.sin(x) * y), (np.ones(3), 2.0))
+    >>> check_grads(lambda x, y: np.sum(np.sin(x) * y), (np.ones(3), 2.0), order=2, modes=("rev", "fwd"))
     """
     args = tuple(args)
+    if order > 1:
+        check_grads(f, args, argnums, directions=directions, eps=eps, rtol=rtol, atol=atol, seed=seed, modes=modes)
+        argnums = argnums if argnums is not None else [i for i, a in enumerate(args) if differentiable(a)]
+        derivative = grad(_projected(f, args, seed), argnums=tuple(argnums))
+        check_grads(derivative, args, argnums, directions=directions, eps=eps, rtol=rtol, atol=atol,
+                    seed=seed + 1, modes=modes, order=order - 1)
+        return
     snapshot = [map_leaves(lambda a: np.array(a, copy=True) if isinstance(a, np.ndarray) else a, a) for a in args]
     if argnums is None:
         argnums = [i for i, a in enumerate(args) if differentiable(a)]
@@ -152,6 +164,24 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
         for b, n in zip(leaves(before), leaves(now)):
             if isinstance(b, np.ndarray):
                 _require(np.array_equal(b, n, equal_nan=True), "an argument was mutated")
+
+
+def _projected(f: Callable, args: Sequence, seed: int) -> Callable:
+    """``f`` if it returns a number, else ``x -> <u, f(x)>`` for a fixed random ``u`` of its output's
+    structure (an array, or a tuple or list of arrays and numbers: what ``grad`` of several arguments gives)."""
+    out = f(*args)
+    rng = np.random.default_rng(seed)
+    if isinstance(out, tuple | list):
+        _require(all(np.ndim(o) == 0 or isinstance(o, np.ndarray) for o in out),
+                 "check_grads with order > 1 needs f to return a number, an array, or a tuple of them")
+        us = tuple(rng.standard_normal(np.shape(o)) for o in out)
+        return lambda *a: sum(np.sum(u * o) for u, o in zip(us, f(*a)))
+    if np.ndim(out) == 0 and not isinstance(out, dict):
+        return f
+    _require(isinstance(out, np.ndarray), "check_grads with order > 1 needs f to return a number, an array, "
+             "or a tuple of them")
+    u = rng.standard_normal(np.shape(out))
+    return lambda *a: np.sum(u * f(*a))
 
 
 def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, cotangents: tuple,

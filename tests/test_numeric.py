@@ -76,3 +76,27 @@ def test_check_grads_catches_a_wrong_gradient():
             check_grads(wrong, (r(3),))
     finally:
         rules.RULES[np.sin] = original
+
+
+def sin_times_x(x):
+    return np.sum(np.sin(x) * x)
+
+
+def sin_times_x_again(x):  # (not yet transformed when the rule is broken: derivatives are cached)
+    return np.sum(np.sin(x) * x)
+
+
+def test_check_grads_checks_second_derivatives_at_order_two(monkeypatch):
+    # order=2 checks grad of f against finite differences of grad: with cos's rule wrong (the second
+    # derivative of sin is built from it), the first order still passes and the second order fails
+    import dataclasses
+
+    from s2sad import rules
+
+    x = r(3)
+    check_grads(sin_times_x, (x,), modes=("rev", "fwd"), order=2)
+    monkeypatch.setitem(rules.RULES, np.cos, dataclasses.replace(
+        rules.RULES[np.cos], reverse=lambda g, ans, x: (g * rules.np.sin(x),)))
+    check_grads(sin_times_x_again, (x,), modes=("rev",))
+    with pytest.raises(AssertionError, match="finite differences"):
+        check_grads(sin_times_x_again, (x,), modes=("rev",), order=2)
