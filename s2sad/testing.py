@@ -172,7 +172,7 @@ def _projected(f: Callable, args: Sequence, seed: int) -> Callable:
     out = f(*args)
     rng = np.random.default_rng(seed)
     if isinstance(out, tuple | list):
-        _require(all(np.ndim(o) == 0 or isinstance(o, np.ndarray) for o in out),
+        _require(all(isinstance(o, np.ndarray | float | int | np.generic) for o in out),
                  "check_grads with order > 1 needs f to return a number, an array, or a tuple of them")
         us = tuple(rng.standard_normal(np.shape(o)) for o in out)
         return lambda *a: sum(np.sum(u * o) for u, o in zip(us, f(*a)))
