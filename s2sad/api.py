@@ -456,6 +456,18 @@ def _resolve(fun: Callable) -> tuple[Callable, tuple, dict]:
     return fun, prefix, keywords
 
 
+def _runs(fun: Callable) -> tuple[Callable, tuple, dict]:
+    """What differentiating ``fun`` transforms, with the arguments it puts first and the keywords it adds
+    (``_resolve``); for a derivative s2sad made, the generated code computing it (``differentiable``: a
+    derivative of a bound method's is that code with ``self`` put first)."""
+    fun, prefix, keywords = _resolve(fun)  # (a bound method, partial, ...: what it runs)
+    target = differentiable(fun)
+    if isinstance(target, types.FunctionType):
+        return target, prefix, keywords
+    inner, first, added = _resolve(target)
+    return differentiable(inner), (*first, *prefix), {**added, **keywords}
+
+
 def _reaches_varargs(fun: Callable, argnums) -> bool:
     """``fun`` takes ``*args`` and ``argnums`` counts into it (or from the end): JAX's ``argnums`` index the
     positional arguments of the call, those ``*args`` receives too."""
@@ -532,7 +544,10 @@ def _through(api: Callable, fun: Callable, argnums, **options) -> Callable:
         return derivative(*prefix, *args, **{**keywords, **kwargs})
 
     call.__name__ = call.__qualname__ = derivative.__name__
-    call.__s2sad_transform__ = getattr(derivative, "__s2sad_transform__", api.__name__)  # (not again, yet)
+    call.__s2sad_transform__ = getattr(derivative, "__s2sad_transform__", api.__name__)
+    if hasattr(derivative, "__s2sad_source__"):  # differentiated again as the derivative of the function it runs
+        call.__s2sad_source__ = lambda _, dynamic: functools.partial(differentiable(derivative, dynamic), *prefix,
+                                                                     **keywords)
     return call
 
 
@@ -735,8 +750,7 @@ def jvp(fun: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    fun, prefix, keywords = _resolve(fun)  # (a bound method, partial, ...: what it runs)
-    fun = differentiable(fun)
+    fun, prefix, keywords = _runs(fun)
     fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:
@@ -864,8 +878,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, Calla
     >>> pullback(np.ones(2))
     (array([2., 2.]),)
     """
-    fun, prefix, keywords = _resolve(fun)  # (a bound method, partial, ...: what it runs)
-    fun = differentiable(fun)
+    fun, prefix, keywords = _runs(fun)
     fun = _with_arity(fun, len(prefix) + len(primals))
     diff = tuple(i for i, a in enumerate(primals) if differentiable_value(a))
     if not diff:

@@ -289,6 +289,7 @@ def test_callables_against_finite_differences(fn):
     np.testing.assert_allclose(s2sad.jacfwd(fn)(XC), expected, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(s2sad.hessian(fn)(XC), s2sad.numeric.hessian(fn, XC),
                                rtol=1e-4, atol=1e-6)
+    check_grads(fn, (XC,), modes=("rev", "fwd"), order=2)  # vjp and jvp of grad(fn): grad of a method, ...
 
 
 def test_a_callable_object_without_source_is_not_called_a_builtin():
