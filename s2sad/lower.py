@@ -840,6 +840,8 @@ class _Lowering:
                                     "both" if both else "either")
             return value
         if isinstance(node, gast.Call):
+            if (built := self.dict_call(node)) is not None:
+                return built
             call = self.call(node)
             written = self.output_form(node, call)
             return call if written is None else written
@@ -858,8 +860,8 @@ class _Lowering:
         if isinstance(node, gast.JoinedStr):
             return self.fstring(node)
         if isinstance(node, gast.Dict):
-            if any(k is None for k in node.keys):
-                raise self.src.syntax_error("`**` in dict literals is not supported yet", node)
+            if any(k is None for k in node.keys):  # `{**a, 'k': v}`: the parts merged
+                return self.merged([(None, v) if k is None else (k, v) for k, v in zip(node.keys, node.values)])
             return ir.Dict([self.atom(k) for k in node.keys], [self.atom(v) for v in node.values])
         raise self.unsupported(node)
 
@@ -899,6 +901,34 @@ class _Lowering:
         if len(parts) == 1 and isinstance(node.values[0], gast.FormattedValue):
             return parts[0]
         return ir.Call(ir.Attr(ir.Const(""), "join"), [ir.Tuple(parts)])
+
+    def merged(self, entries: list[tuple[gast.expr | str | None, gast.expr]], first: list[gast.expr] = ()
+               ) -> ir.Expr:
+        """A dict built of parts (``{**a, 'k': v}``, ``dict(a, k=v)``): ``merged((a, {'k': v}))``. An entry
+        ``(None, m)`` is a mapping's; ``first``: a mapping or iterable of pairs before them."""
+        parts: list[ir.Expr] = [self.atom(a) for a in first]
+        for key, value in entries:
+            if key is None:
+                parts.append(self.atom(value))
+                continue
+            k = ir.Const(key) if isinstance(key, str) else self.atom(key)
+            if parts and isinstance(parts[-1], ir.Dict):
+                parts[-1].keys.append(k)
+                parts[-1].values.append(self.atom(value))
+            else:
+                parts.append(ir.Dict([k], [self.atom(value)]))
+        parts = [self.emit(p, "part") if isinstance(p, ir.Dict) else p for p in parts]
+        return ir.Call(_helper(runtime.merged), [self.emit(ir.Tuple(parts), "parts")])
+
+    def dict_call(self, node: gast.Call) -> ir.Expr | None:
+        """``dict(k=v)`` -> ``{'k': v}``, ``dict(a, k=v)`` and ``dict(**m)`` -> ``merged(...)`` (``dict(a)``
+        stays a call of its rule); None where ``node`` calls anything but the builtin ``dict``."""
+        if self.static_value(node.func) is not builtins.dict or not node.keywords or len(node.args) > 1 \
+                or any(isinstance(a, gast.Starred) for a in node.args):
+            return None
+        if not node.args and all(kw.arg is not None for kw in node.keywords):
+            return ir.Dict([ir.Const(kw.arg) for kw in node.keywords], [self.atom(kw.value) for kw in node.keywords])
+        return self.merged([(kw.arg, kw.value) for kw in node.keywords], node.args)
 
     def call(self, node: gast.Call) -> ir.Call:
         if isinstance(node.func, gast.Attribute):

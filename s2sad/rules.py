@@ -660,6 +660,10 @@ defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[
 defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")
 defrule(dict.values, "dict.values", lambda g, ans, d: (rt.values_adjoint(g, d),), linear="joint", returns="seq")
 defrule(dict.get, "dict.get", _get, diff=(0, 2), forward=_get_forward)
+defrule(builtins.dict, "dict", lambda g, ans, d: (rt.dict_adjoint(g, d),), returns="dict",
+        forward=lambda ans, dots, d: rt.dict_jvp(_zero(dots[0], d), d))
+defrule(runtime.merged, "merged", lambda g, ans, parts: (rt.merged_adjoint(g, parts),), returns="dict",
+        forward=lambda ans, dots, parts: rt.merged_jvp(_zero(dots[0], parts), parts))
 defrule(numpy.ndarray.tolist, "ndarray.tolist", lambda g, ans, x: (rt.tolist_adjoint(g, x),),
         forward=lambda ans, dots, x: rt.tolist_jvp(dots[0]), returns="list")
 NONDIFFERENTIABLE.update([dict.keys, list.index, list.count])

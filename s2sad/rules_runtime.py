@@ -131,6 +131,12 @@ _linear(runtime.items_adjoint, "items_adjoint", lambda h, ans, g, d: (rt.items_l
 _linear(runtime.items_like, "items_like", lambda h, ans, k, d: (rt.items_adjoint(h, d), None), container=True)
 _linear(runtime.values_adjoint, "values_adjoint", lambda h, ans, g, d: (rt.values_like(h, d), None), container=(0, 1))
 _linear(runtime.values_like, "values_like", lambda h, ans, k, d: (rt.values_adjoint(h, d), None), container=True)
+_linear(runtime.merged_adjoint, "merged_adjoint", lambda h, ans, g, parts: (rt.merged_jvp(h, parts), None),
+        container=True)
+_linear(runtime.merged_jvp, "merged_jvp", lambda h, ans, dots, parts: (rt.merged_adjoint(h, parts), None),
+        container=True)
+_linear(runtime.dict_adjoint, "dict_adjoint", lambda h, ans, g, d: (rt.dict_jvp(h, d), None), container=True)
+_linear(runtime.dict_jvp, "dict_jvp", lambda h, ans, dot, d: (rt.dict_adjoint(h, d), None), container=True)
 _linear(runtime.get_adjoint, "get_adjoint", lambda h, ans, g, d, key: (rt.get_jvp(h, d, key, rt.zeros_like(g)),
                                                                       None, None), container=(0, 1))
 _linear(runtime.get_default_adjoint, "get_default_adjoint",

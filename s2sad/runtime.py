@@ -515,6 +515,58 @@ def values_adjoint(g, d):
     return dict(zip(_dict_of("values", d), g))
 
 
+def merged(parts):
+    """``{**a, 'k': v, **b}`` and ``dict(a, k=v)``: one dict of the entries of ``parts`` (dicts, or
+    lists or tuples of pairs, as ``dict`` takes them), a later entry replacing an earlier one's."""
+    out = {}
+    for part in parts:
+        out.update(part)
+    return out
+
+
+def _entries(part) -> list:
+    """The ``(key, value)`` entries of a part of ``merged``: a dict's items, or a list's or tuple's pairs."""
+    if isinstance(part, dict):
+        return list(part.items())
+    if isinstance(part, list | tuple):
+        return [tuple(pair) for pair in part]
+    raise TypeError(f"s2sad differentiates dict() and ** of dicts and of lists or tuples of pairs, not of a "
+                    f"{type(part).__name__}; make a list of it first (list(...))")
+
+
+def merged_adjoint(g, parts):
+    """Cotangents of ``parts`` in ``merged(parts)``: each entry's to the entry that was kept (a replaced
+    one's is zero; a key's is None)."""
+    entries = [_entries(part) for part in parts]
+    kept = {k: (i, j) for i, es in enumerate(entries) for j, (k, _) in enumerate(es)}
+    out = []
+    for i, (part, es) in enumerate(zip(parts, entries)):
+        bars = [g[k] if kept[k] == (i, j) and g.get(k) is not None else zeros_like(v) for j, (k, v) in enumerate(es)]
+        out.append(dict(zip(part, bars)) if isinstance(part, dict)
+                   else rebuild(part, [rebuild(pair, [None, b]) for pair, b in zip(part, bars)]))
+    return tuple(out)
+
+
+def merged_jvp(dots, parts):
+    """Tangent of ``merged(parts)`` from the parts' tangents ``dots``; the transpose of ``merged_adjoint``."""
+    out = {}
+    for part, dot in zip(parts, dots):
+        for j, (k, v) in enumerate(_entries(part)):
+            t = dot[k] if isinstance(part, dict) else dot[j][1]
+            out[k] = zeros_like(v) if t is None else t
+    return out
+
+
+def dict_adjoint(g, d):
+    """Cotangent of ``d`` in ``dict(d)``."""
+    return merged_adjoint(g, (d,))[0]
+
+
+def dict_jvp(dot, d):
+    """Tangent of ``dict(d)``; the transpose of ``dict_adjoint``."""
+    return merged_jvp((dot,), (d,))
+
+
 def get_adjoint(g, d, key):
     """Cotangent of ``d`` in ``d.get(key, default)``."""
     if key in _dict_of("get", d):

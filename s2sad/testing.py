@@ -124,11 +124,11 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     """
     args = tuple(args)
     if order > 1:
-        check_grads(f, args, argnums, directions=directions, eps=eps, rtol=rtol, atol=atol, seed=seed, modes=modes)
+        options = {"directions": directions, "eps": eps, "rtol": rtol, "atol": atol, "modes": modes}
+        check_grads(f, args, argnums, seed=seed, **options)
         argnums = argnums if argnums is not None else [i for i, a in enumerate(args) if differentiable(a)]
-        derivative = grad(_projected(f, args, seed), argnums=tuple(argnums))
-        check_grads(derivative, args, argnums, directions=directions, eps=eps, rtol=rtol, atol=atol,
-                    seed=seed + 1, modes=modes, order=order - 1)
+        check_grads(grad(_projected(f, args, seed), argnums=tuple(argnums)), args, argnums, seed=seed + 1,
+                    order=order - 1, **options)
         return
     snapshot = [map_leaves(lambda a: np.array(a, copy=True) if isinstance(a, np.ndarray) else a, a) for a in args]
     if argnums is None:
@@ -140,8 +140,18 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
 
     if "fwd" in modes:
         _check_forward(f, args, argnums, directions, eps, rtol, atol, rng)
-    if "rev" not in modes:
-        return
+    if "rev" in modes:
+        _check_reverse(f, args, argnums, directions, eps, rtol, atol, rng, low)
+    for before, now in zip(snapshot, args):
+        for b, n in zip(leaves(before), leaves(now)):
+            if isinstance(b, np.ndarray):
+                _require(np.array_equal(b, n, equal_nan=True), "an argument was mutated")
+
+
+def _check_reverse(f: Callable, args: tuple, argnums: Sequence[int], directions: int, eps: float, rtol: float,
+                   atol: float, rng: np.random.Generator, low: bool) -> None:
+    """The vjp along random cotangents and directions against finite differences; for a scalar output,
+    ``grad`` and ``value_and_grad`` against the vjp."""
     out, pullback = vjp(f, *args)
     for _ in range(directions):
         u = map_leaves(lambda o: rng.standard_normal(np.shape(o)) if np.ndim(o)
@@ -160,10 +170,6 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     if isinstance(out, float | np.floating) or (isinstance(out, np.ndarray) and out.shape == ()):
         seed = np.ones_like(out)[()] if isinstance(out, np.generic) else 1.0
         _check_fused(f, args, argnums, out, pullback(seed), 1e-5 if low else 1e-10)
-    for before, now in zip(snapshot, args):
-        for b, n in zip(leaves(before), leaves(now)):
-            if isinstance(b, np.ndarray):
-                _require(np.array_equal(b, n, equal_nan=True), "an argument was mutated")
 
 
 def _projected(f: Callable, args: Sequence, seed: int) -> Callable:

@@ -46,6 +46,16 @@ def _items_like(a, b):
     return s(pairs[0][1]) + s(pairs[1][1]) * 2.0
 
 
+def _merged_adjoint(a, b):
+    d, pairs = rt.merged_adjoint({"a": a, "b": b}, ({"a": 0.0, "b": b}, [("a", a)]))
+    return s(d["a"]) + s(d["b"]) * 2.0 + s(pairs[0][1]) * 3.0
+
+
+def _merged_jvp(a, b):
+    t = rt.merged_jvp(({"a": a, "b": b}, [("a", b * a)]), ({"a": 0.0, "b": b}, [("a", a)]))
+    return s(t["a"]) + s(t["b"]) * 2.0
+
+
 Pair = collections.namedtuple("Pair", "w b")
 
 
@@ -86,6 +96,10 @@ def cases(C, spd):
         "sequence_like": [(lambda x: s_list(rt.sequence_like(x, [0.0, 0.0, 0.0], b3)), (b3,)),
                           (lambda a, b: s_list(rt.sequence_like([a, b], [0.0, 0.0], [1.0, 2.0])), (0.3, 0.7))],
         "items_adjoint": [(_items, (0.4, b3))],
+        "merged_adjoint": [(_merged_adjoint, (0.4, b3))],
+        "merged_jvp": [(_merged_jvp, (0.4, b3))],
+        "dict_adjoint": [(lambda a, b: s(rt.dict_adjoint({"a": a, "b": b}, {"a": 0.0, "b": b})["b"]) * s(a), (0.4, b3))],
+        "dict_jvp": [(lambda a, b: s(rt.dict_jvp({"a": a, "b": b}, {"a": 0.0, "b": b})["a"]) * s(b), (0.4, b3))],
         "items_like": [(_items_like, (0.4, b3))],
         "values_adjoint": [(lambda a, b: s(rt.values_adjoint([a, b], {"a": 0.0, "b": 1.0})["b"]) * a, (0.4, 0.9))],
         "values_like": [(lambda a, b: s_list(rt.values_like({"a": a, "b": b}, {"b": 1.0, "a": 0.0})), (0.4, b3))],

@@ -299,6 +299,10 @@ def explicit():
         "dict.values": [(lambda d: _weighted(list(d.values())), ({"a": 0.3, "b": C((3,))},))],
         "dict.get": [(lambda d, v: np.sum(d.get("b") * 2.0) + d.get("z", v) * 3.0, ({"a": 0.3, "b": C((3,))}, 0.5))],
         "ndarray.tolist": [(lambda x: _weighted(x.tolist()), (C((2,)),))],
+        "dict": [(lambda d: _sum_items(dict(d)), ({"a": 0.3, "b": C((3,))},)),
+                 (lambda x, y: _sum_items(dict([("a", x), ("b", y), ("a", y * 2.0)])), (C((3,)), C((3,))))],
+        "merged": [(lambda d, x: _sum_items({**d, "a": x * 3.0, "c": x}), ({"a": 0.3, "b": C((3,))}, C((3,)))),
+                   (lambda d, x: _sum_items(dict(d, b=x)), ({"a": 0.3, "b": C((3,))}, 0.7))],
         "mul_adjoint": [(lambda g: np.sum(runtime.mul_adjoint(g, a34, 3) * a34), (C((3, 4)),)),
                         (lambda g: np.sum(_weighted(runtime.mul_adjoint(g, [1.0, 2.0], 2))), ([0.3, 0.7, 1.1, 1.3],))],
     })
