@@ -149,7 +149,7 @@ def _entries_bar(param: str, reads: list[tuple[object, str]], items: Items, adj:
         if bar is None:
             bar = ir.Const(0.0) if name in adj.an.scalars else ir.Call(helper("zeros_like"), [entry])
         elif _may_hold_dict(fact):  # (a dict's cotangent may lack entries: a function value's has one only
-            # where it was called (``captured_cotangent``); a reader of a dict literal's cotangent reads every key)
+            # where it was called (``captured_adjoint``); a reader of a dict literal's cotangent reads every key)
             bar = ir.Call(helper("add_bars"), [ir.Call(helper("zeros_like"), [entry]), bar])
         values.append(bar)
     if items.kind == "dict":

@@ -58,9 +58,9 @@ defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_
         diff=(0,), linear="joint", zero=(1, 2))
 defrule(runtime.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1))
 defrule(runtime.captured_adjoint, "captured_adjoint", lambda h, ans, g, name, like: (
-    rt.captured_cotangent(name, h), None, None), diff=(0,), linear="joint", zero=(2,))
-defrule(runtime.captured_cotangent, "captured_cotangent", lambda h, ans, name, v: (
-    None, rt.captured_adjoint(h, name, v)), diff=(1,), linear="joint")
+    rt.captured_cotangent(h, g, name), None, None), diff=(0,), linear="joint", zero=(2,))
+defrule(runtime.captured_cotangent, "captured_cotangent", lambda hh, ans, h, g, name: (
+    rt.captured_adjoint(hh, name, h), None, None), diff=(0,), linear="joint", zero=(1,))
 defrule(runtime.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint", container=True)
 

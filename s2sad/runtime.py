@@ -143,9 +143,11 @@ def captured_adjoint(g, name, like):
     return g[name] if name in g else zeros_like(like)
 
 
-def captured_cotangent(name, h):
-    """A function value's cotangent holding ``h`` for its capture ``name`` (``captured_adjoint``'s adjoint)."""
-    return {name: h}
+def captured_cotangent(h, g, name):
+    """The cotangent of ``g``, a function value's cotangent, in ``captured_adjoint(g, name, like)``: ``h`` at
+    ``name`` and zeros at ``g``'s other entries (every entry a reader of ``g`` may read), or zeros where
+    ``g`` has no entry ``name`` (the read gave a constant zero)."""
+    return {k: h if k == name else zeros_like(v) for k, v in g.items()}
 
 
 def rebuild(like, parts):

@@ -687,3 +687,16 @@ def test_an_in_place_update_of_a_0d_array_is_a_write():
     for f in (zero_d_array_updated_in_place, zero_d_copy_updated_in_place):
         check_grads(f, (0.7,), modes=("rev", "fwd"))
         check_grads(s2sad.grad(f), (0.7,), modes=("rev", "fwd"))
+
+
+def lambda_capturing_two(x, y):
+    g1 = lambda t: x * np.sum(np.sin(y))  # noqa: E731  (a lambda, as the fuzzer wrote it)
+    return g1(y) * 2.0
+
+
+def test_a_second_derivative_through_a_lambda_that_captured_two_values():
+    """A function value's cotangent read for one capture gave, transposed, a dict of that capture alone; the
+    literal the pullback returned ({'x': ..., 'y': ...}) then read the other key (KeyError)."""
+    args = (-0.778, np.array([1.125, 0.372, 0.445]))
+    for argnum in (0, 1):
+        check_grads(s2sad.grad(lambda_capturing_two, argnums=argnum), args, modes=("rev", "fwd"))

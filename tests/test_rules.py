@@ -259,7 +259,8 @@ def explicit():
         "rebound_input": [(lambda a: runtime.rebound_input(a) * a, (0.7,))],  # (an array raises: see its test)
         "immutable": [(lambda a: runtime.immutable(a) * a, (0.7,))],  # (an array raises: see its test)
         "captured_adjoint": [(lambda g: np.sum(runtime.captured_adjoint(g, "x", b3) ** 2), ({"x": C((3,))},))],
-        "captured_cotangent": [(lambda h: np.sum(runtime.captured_cotangent("x", h)["x"] ** 2), (C((3,)),))],
+        "captured_cotangent": [(lambda h: np.sum(runtime.captured_cotangent(h, {"x": b3, "y": 0.5}, "x")["x"] ** 2),
+                                (C((3,)),))],
     })
     c.update({  # reverse over reverse through matrix products: every rank
         "matmul_lhs_adjoint": [(lambda g, b: np.sum(runtime.matmul_lhs_adjoint(g, a34, b) ** 2), (C((3, 5)), C((4, 5)))),
