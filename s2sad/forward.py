@@ -31,7 +31,7 @@ from .activity import (
 )
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import JVP, FRuleHandle
-from .modes import check_rules, helper, no_rule_error, zeros
+from .modes import check_rules, helper, no_rule_error, packed_keywords, zeros
 from .mutation import Mutation, analyzed, inplace_write
 from .naming import Namer
 from .resolve import call_target
@@ -254,16 +254,19 @@ class _Tangent:
 
     def star_call(self, stmt: ir.Assign, p) -> None:
         """``z = f(a, *xs, **kw)`` with a derivative passed with ``*`` or ``**``: ``z, z_dot = star_jvp(f, (a, *xs),
-        {**kw}, (a_dot, *xs_dot), {**kw_dot})``, the arguments bound when it runs."""
+        {**kw}, (a_dot, *xs_dot), {**kw_dot})``, the arguments bound when it runs (and, for a function value
+        carrying a derivative, the tangents of what it captured last)."""
         call = stmt.value
         dots = [ir.Starred(self.dot_or_zero(a.value)) if isinstance(a, ir.Starred) else self.dot_or_zero(a)
                 for a in call.args]
-        packed = [ir.Tuple(list(call.args)), ir.Call(helper("dict"), [], list(call.kwargs)), ir.Tuple(dots),
-                  ir.Call(helper("dict"), [], [(k, self.dot_or_zero(v)) for k, v in call.kwargs])]
+        packed = [ir.Tuple(list(call.args)), packed_keywords(call.kwargs, [v for _, v in call.kwargs]), ir.Tuple(dots),
+                  packed_keywords(call.kwargs, [self.dot_or_zero(v) for _, v in call.kwargs])]
         dot = self.namer.fresh(f"{stmt.target}_dot")
         self.dots[stmt.target] = ir.Name(dot)
         stmt.target = (stmt.target, dot)
         func = call.func if p.callee is None else ir.Ref((getattr(p.callee, "__name__", "f"),), p.callee, helper=True)
+        if isinstance(func, ir.Name) and func.id in self.an.active:  # the tangents of what it captured
+            packed.append(self.dots[func.id])
         stmt.value = ir.Call(helper("star_jvp"), [func, *packed])
 
     def packed(self, fn, name: str, slots: list, operands: list[ir.Expr], p, shift: int) -> ir.Expr:

@@ -13,7 +13,7 @@ from .linker import STAR_HIGHER_ORDER, VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, st
 from .load import LINEMAPS
 from .rules import FIELD, rule_name
 
-__all__ = ["helper", "zeros", "check_rules", "no_rule_error"]
+__all__ = ["helper", "zeros", "packed_keywords", "check_rules", "no_rule_error"]
 
 
 def helper(name: str) -> ir.Ref:
@@ -27,6 +27,16 @@ def zeros(name: str, scalars: set[str] = frozenset()) -> ir.Expr:
     """A zero materialised where a symbolic one cannot stand: ``0.0`` for a name in ``scalars`` (statically
     a number: the gradient returned is cast to its argument's type), else ``zeros_like(name)``."""
     return ir.Const(0.0) if name in scalars else ir.Call(helper("zeros_like"), [ir.Name(name)])
+
+
+def packed_keywords(kwargs: list[tuple[str | None, ir.Expr]], values: list[ir.Expr]) -> ir.Expr:
+    """The dict a call's keywords ``kwargs`` (``k=v``, and ``**kw`` with the key None) pass, made of ``values``
+    (the ``v`` and ``kw`` themselves, or their tangents) by ``join_kwargs``, which has a rule: a derivative of
+    the code passing it is taken through it (``dict()`` where there is none)."""
+    if not kwargs:
+        return ir.Call(helper("dict"), [])
+    like = [e if k is None else ir.Const(k) for k, e in kwargs]
+    return ir.Call(helper("join_kwargs"), [ir.Tuple(values), ir.Tuple(like)])
 
 
 def check_rules(forward: list[ir.Stmt], analysis: Analysis, returned: ir.Expr) -> None:

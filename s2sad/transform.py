@@ -156,17 +156,17 @@ def _collector_paused():
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
-              facts: dict[str, object] | None = None, captured: bool = False) -> Generated:
+              facts: dict[str, object] | None = None, captured: bool = False, slots: tuple | None = None) -> Generated:
     try:
         with _collector_paused():
-            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured)
+            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured, slots)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
 
 def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
                trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
-               facts: dict[str, object] | None, captured: bool) -> Generated:
+               facts: dict[str, object] | None, captured: bool, slots: tuple | None = None) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -181,7 +181,9 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     the user functions it calls with arguments of known types are transformed for them, now.
     ``facts`` (with ``dims``): what the pytree parameters hold (``statics.Items``).
     ``captured`` (reverse mode): the pullback gives the cotangents of the closure variables in ``wrt``
-    as one dict by name, last (a function value's cotangent).
+    as one dict by name, last (a function value's cotangent). ``slots`` (reverse mode, see ``resolve.bind_slots``):
+    the pullback gives one cotangent per argument, the entry of ``*args`` or ``**kwargs`` it filled, in place of
+    the parameters' (as ``linker.vjp_of`` calls a function value).
     """
     code = fn.__code__
     params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
@@ -196,8 +198,9 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
         body, spread = _specialised(lowered, src, namer, facts) if typed else (lowered, {})
+        split = [(lowered.inputs.get(name, name), key) for name, key in slots] if slots else None
         parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread,
-                        free if captured else None)
+                        free if captured else None, split)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
         jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
