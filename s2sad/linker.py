@@ -34,7 +34,7 @@ from .runtime import add_bars, zeros_like
 from .statics import nested, param_facts
 from .wrappers import tangents_first
 
-__all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
+__all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "jvp_of_tangents_first", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
 
 class _Handle:
@@ -143,14 +143,11 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 
 VJP_OF_HIGHER_ORDER = (
-    "derivatives of derivatives of code that calls a function value that is a method, or that passes it "
-    "values carrying a gradient for its *args or **kwargs, or a third derivative of code that calls a "
-    "function value (a pullback, in the code of a derivative of a function that calls another; a callable "
-    "with a derivative rule, such as a ufunc passed as an argument), are not supported yet: the derivative "
-    "code calls it through s2sad.linker.vjp_of or jvp_of. Call it by its name instead")
-STAR_HIGHER_ORDER = (
-    "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
-    "taking *args or **kwargs are not supported yet: pass them by name")
+    "derivatives of forward-mode derivatives (jacfwd of jacfwd, grad of jvp) of code that calls a function "
+    "value that captured a value carrying a derivative (as a pullback does, in the code of a derivative of a "
+    "function that calls another) are not supported yet: the forward-mode code passes "
+    "the tangents of what it captured as a dict, picked as it runs (s2sad.linker.jvp_of). Take the outer "
+    "derivative in reverse mode (s2sad.hessian is jacfwd of grad), or pass the captured value as an argument")
 
 
 def packed_tangents(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, tangents: tuple, args: tuple,
@@ -257,12 +254,9 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
         return out, split_pullback
 
-    def source(call, dynamic):  # differentiated again as fn's generated vjp, bound to the same receiver
-        generic = _vjp_source(fn, cache.wrt, captures, tuple(slots) if packed else None)
-        return types.MethodType(generic, self_arg[0]) if self_arg else generic
-
     call.__s2sad_vjp_of__ = True
-    call.__s2sad_source__ = source
+    call.__s2sad_source__ = lambda call, dynamic: _bound(  # differentiated again as fn's generated vjp
+        _vjp_source(fn, cache.wrt, captures, tuple(slots) if packed else None), self_arg)
     return call
 
 
@@ -499,6 +493,8 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
             return jvp_of(source_for(args, kwargs), positions, keywords, captures)(*args, tangents=tangents, **kwargs)
 
         call_source.__s2sad_vjp_of__ = True
+        call_source.__s2sad_source_for__ = lambda args, kwargs: _as_source(
+            jvp_of(source_for(args, kwargs), positions, keywords, captures))
         return call_source
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
     wrt, slots = bind_slots(fn, positions, keywords, len(self_arg))
@@ -517,7 +513,115 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return out
 
     call.__s2sad_vjp_of__ = True
+    if captures:  # (the captures' tangents are picked from a dict as it runs: refused, VJP_OF_HIGHER_ORDER)
+        return call
+    if any(key is not None for _, key in slots):
+        call.__s2sad_source_for__ = lambda args, kwargs: _bound(
+            _packed_jvp_source(fn, wrt, slots, len(args), tuple(kwargs), len(self_arg)), self_arg)
+    else:
+        call.__s2sad_source__ = lambda call, dynamic: _bound(_jvp_source(fn, wrt, len(self_arg)), self_arg)
     return call
+
+
+def jvp_of_tangents_first(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
+    """``jvp_of`` taking the tangents first, as one tuple: what code differentiated again calls in place of
+    ``jvp_of(f, ...)(*args, tangents=t)`` (``nested.nested_calls``), as it calls a jvp handle's generic jvp.
+    It stands for ``f``'s generic jvp, its tangents first (see ``_jvp_source``)."""
+    call = jvp_of(fn, positions, keywords, captures)
+
+    def tangents_first_call(tangents, *args, **kwargs):
+        return call(*args, tangents=tangents, **kwargs)
+
+    tangents_first_call.__s2sad_vjp_of__ = True
+    source, source_for = call.__dict__.get("__s2sad_source__"), call.__dict__.get("__s2sad_source_for__")
+    if source is not None:
+        tangents_first_call.__s2sad_source__ = source
+    if source_for is not None:  # (the tangents first)
+        tangents_first_call.__s2sad_source_for__ = lambda args, kwargs: source_for(args[1:], kwargs)
+    return tangents_first_call
+
+
+FUNCTION_VALUE_VJPS.add(jvp_of_tangents_first)  # a derivative function of f, as vjp_of(f, ...) is
+
+_jvp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic jvp, tangents first}
+
+
+def _jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], bound: int) -> types.FunctionType:
+    """What ``jvp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated jvp for
+    any argument types taking its tangents first (``wrappers.tangents_first``; after the receiver, for a method
+    whose receiver is ``bound``), reading ``fn``'s cells."""
+    jvp, names = _generic_jvp(fn, wrt)
+    per_code = _jvp_sources.setdefault(fn.__code__, {})
+    key = (wrt, bound, library_cells(fn))
+    if key not in per_code:
+        per_code[key] = tangents_first(jvp, names, bound)
+    return _calling(per_code[key], jvp, fn)
+
+
+def _generic_jvp(fn: types.FunctionType, wrt: tuple[str, ...]) -> tuple[types.FunctionType, tuple[str, ...]]:
+    """``fn``'s generated jvp for any argument types, serving every closure of its code, and its tangents'
+    parameters."""
+    per_code = _jvp_sources.setdefault(fn.__code__, {})
+    key = ("jvp", wrt, library_cells(fn))
+    if key not in per_code:
+        generated = pipeline()(fn, wrt, mode="forward", dynamic_cells=True)
+        per_code[key] = generated.function, generated.tangent_names
+    return per_code[key]
+
+
+def _calling(wrapper: types.FunctionType, jvp: types.FunctionType, fn: types.FunctionType) -> types.FunctionType:
+    """``wrapper``, whose one cell holds the generic jvp it calls, calling ``jvp`` rebound to ``fn``'s cells,
+    with ``fn``'s defaults."""
+    if not _own_state(fn):
+        return wrapper
+    out = types.FunctionType(wrapper.__code__, wrapper.__globals__, wrapper.__name__, fn.__defaults__,
+                             (types.CellType(rebind(jvp, fn, snapshot=False)),))
+    out.__kwdefaults__ = fn.__kwdefaults__
+    return out
+
+
+def _packed_jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, nargs: int, given: tuple[str, ...],
+                       bound: int) -> types.FunctionType:
+    """``_jvp_source`` for a call of ``nargs`` positional arguments and the keywords ``given`` whose tangents
+    fill ``fn``'s ``*args`` or ``**kwargs`` (``slots``): the tangents, one per argument, packed as
+    ``packed_tangents`` packs them, in Python (zeros for the arguments without one)."""
+    jvp, names = _generic_jvp(fn, wrt)
+    unnamable = next((k for k in given if not k.isidentifier() or k in ("jvp", "tangents", "zeros_like")), None)
+    if unnamable is not None:
+        raise NoDerivativeRuleError(f"derivatives of forward-mode derivatives of a call passing the keyword "
+                                    f"{unnamable!r} to **kwargs are not supported: pass the values by name")
+    code = fn.__code__
+    named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    receiver = list(code.co_varnames[:bound])
+    values = [f"a{i}" for i in range(nargs)]
+    tangent = {slot: f"t{i}" for i, slot in enumerate(slots)}
+    entries = {}  # a tangent expression per parameter in wrt
+    for name in wrt:
+        keys = [key for n, key in slots if n == name]
+        if keys == [None]:
+            entries[name] = tangent[(name, None)]
+        elif isinstance(keys[0], str):
+            entries[name] = "{" + ", ".join(f"{k!r}: {tangent.get((name, k), f'zeros_like({k})')}"
+                                            for k in given if k not in named) + "}"
+        else:
+            rest = range(max(code.co_argcount - bound, 0), nargs)
+            entries[name] = "(" + "".join(f"{tangent.get((name, i - code.co_argcount + bound), f'zeros_like({values[i]})')}, "
+                                          for i in rest) + ")"
+    call = ", ".join([*receiver, *values, *(f"{k}={k}" for k in given), *(f"{t}={entries[n]}" for n, t in zip(wrt, names))])
+    lines = ["def make(jvp):",
+             f"    def {fn.__name__}_jvp_packed({', '.join([*receiver, 'tangents', *values, *(['*', *given] if given else [])])}):",
+             f"        {''.join(f'{t}, ' for t in tangent.values())}= tangents",
+             f"        return jvp({call})",
+             f"    return {fn.__name__}_jvp_packed"]
+    key = ("packed jvp", fn.__code__, wrt, tuple(slots), nargs, given, bound)
+    make = _load_source(key, "make", f"jvp of {fn.__qualname__}, its tangents packed ({nargs} arguments"
+                        f"{', ' + ', '.join(given) if given else ''})", lines, {"zeros_like": zeros_like})
+    return _calling(make(jvp), jvp, fn)
+
+
+def _bound(fn: types.FunctionType, self_arg: tuple) -> types.FunctionType | types.MethodType:
+    """``fn`` bound to the receiver ``self_arg`` holds, if any (a method's derivative)."""
+    return types.MethodType(fn, self_arg[0]) if self_arg else fn
 
 
 # ----- the handles of custom rules and checkpoints -----

@@ -9,7 +9,7 @@ from . import ir, runtime
 from .activity import MISSING, Analysis, check_uses, method_receiver
 from .complexity import check_complex
 from .errors import NoDerivativeRuleError
-from .linker import STAR_HIGHER_ORDER, VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
+from .linker import VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
 from .load import LINEMAPS
 from .rules import FIELD, rule_name
 
@@ -75,9 +75,8 @@ def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     if refusal is not None:
         user = (LINEMAPS.get(loc.file) or {}).get(loc.line, loc)  # the user's line the generated one came from
         return NoDerivativeRuleError(f"{refusal}, at {user.file}:{user.line}:\n    {user.text.strip()}")
-    if callee is vjp_of or callee is jvp_of or callee is star_vjp:
-        higher = STAR_HIGHER_ORDER if callee is star_vjp else VJP_OF_HIGHER_ORDER
-        return NoDerivativeRuleError(higher + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is jvp_of:  # (code calling vjp_of or star_vjp is differentiated through the Python they stand for)
+        return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is runtime.captures_adjoint:
         return NoDerivativeRuleError(
             "derivatives of derivatives of code that calls s2sad.grad of a closure over a value that carries a "

@@ -1,8 +1,9 @@
 """Derivatives of derivatives through calls that pass values carrying a gradient with ``*`` or ``**``
-(generated code calls ``star_vjp``/``star_jvp``), and through methods called as function values
-(``fn = self.f``): the derivative code is differentiated again as the Python it runs. Checked against
-finite differences of the first derivative, in reverse mode (reverse over reverse) and forward mode
-(forward over reverse), with a third-order spot check."""
+(generated code calls ``star_vjp``/``star_jvp``), through function values whose ``*args`` or ``**kwargs``
+receive them, and through methods called as function values (``fn = self.f``): the derivative code is
+differentiated again as the Python it runs. Checked against finite differences of the first derivative:
+reverse over reverse, forward over reverse, forward over forward and reverse over forward, with a
+third-order spot check."""
 
 import numpy as np
 import pytest
@@ -162,6 +163,25 @@ def test_second_order(fn):
     check_grads(s2sad.grad(fn), (X,), modes=BOTH)  # reverse over reverse, forward over reverse
     hessian = s2sad.hessian(fn)(X)
     np.testing.assert_allclose(hessian, s2sad.numeric.jacobian(s2sad.grad(fn), X), rtol=1e-6, atol=1e-8)
+
+
+FORWARD_CASES = [fn for fn in CASES if fn not in (a_closure_called_with_star, a_closure_passed_on)]
+
+
+@pytest.mark.parametrize("fn", FORWARD_CASES, ids=lambda fn: fn.__name__)
+def test_second_order_of_forward_mode(fn):
+    expected = s2sad.numeric.jacobian(s2sad.grad(fn), X)
+    np.testing.assert_allclose(s2sad.jacfwd(s2sad.jacfwd(fn))(X), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2sad.jacrev(s2sad.jacfwd(fn))(X), expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("fn", [a_closure_called_with_star, a_closure_passed_on], ids=lambda fn: fn.__name__)
+def test_forward_over_forward_through_a_closure_capturing_a_derivative_is_refused(fn):
+    for second in (s2sad.jacfwd(s2sad.jacfwd(fn)), s2sad.jacrev(s2sad.jacfwd(fn))):
+        with pytest.raises(s2sad.NoDerivativeRuleError, match="derivatives of forward-mode derivatives .* captured a "
+                                                              "value carrying a derivative .* reverse mode"):
+            second(X)
+    check_grads(s2sad.grad(fn), (X,), modes=BOTH)  # (as the refusal advises)
 
 
 def test_the_hessian_of_a_star_call_is_exact():
