@@ -12,6 +12,7 @@ this module and not the other way round.
 from __future__ import annotations
 
 import inspect
+import keyword
 import linecache
 import math
 import os
@@ -321,14 +322,10 @@ def _star_source(mode: str):
             captures = len(rest) > 2 and rest[2] is not None
         else:  # (captures)
             captures = bool(rest) and rest[0] is True
-        unnamable = next((k for k in named if not k.isidentifier() or k in _SOURCE_NAMES), None)
-        if unnamable is not None:
-            raise NoDerivativeRuleError(
-                f"derivatives of derivatives of a call that passes ** a dict whose key {unnamable!r} cannot name "
-                "a parameter are not supported: pass the values by name")
-        key = ("star", mode, len(values), positions, tuple(named), keywords, captures)
-        return _load_source(key, f"star_{'vjp' if mode == 'reverse' else 'jvp'}_source",
-                            f"{'star_vjp' if mode == 'reverse' else 'star_jvp'} of {len(values)} arguments"
+        _check_keywords(named, ())
+        name = "star_vjp" if mode == "reverse" else "star_jvp"
+        key = (name, len(values), positions, tuple(named), keywords, captures)
+        return _load_source(key, f"{name}_source", f"{name} of {len(values)} arguments"
                             f"{', ' + ', '.join(named) if named else ''}",
                             _star_lines(mode, len(values), positions, tuple(named), keywords, captures),
                             {"vjp_of": vjp_of, "jvp_of": jvp_of, "zeros_like": zeros_like})
@@ -336,36 +333,45 @@ def _star_source(mode: str):
     return source_for
 
 
-_SOURCE_NAMES = {"fn", "args", "kwargs", "captures", "args_dot", "kwargs_dot", "captured_dot", "out", "pullback",
-                 "out_bar", "star_pullback", "fn_bar", "vjp_of", "jvp_of", "zeros_like"}
+def _check_keywords(keys, taken: tuple[str, ...]) -> None:
+    """Generated Python passes each of ``keys`` as a keyword, some read into a parameter of that name: one that
+    cannot be (not an identifier, or one of ``taken``) is refused."""
+    bad = next((k for k in keys if not k.isidentifier() or keyword.iskeyword(k) or k in taken), None)
+    if bad is not None:
+        raise NoDerivativeRuleError(
+            f"derivatives of derivatives of a call passing the keyword {bad!r} with ** are not supported: pass the "
+            "values carrying a derivative under other names")
+
+
+def _listed(names: list[str]) -> str:
+    """``names`` as the targets of an unpacking (``a,`` for one)."""
+    return ", ".join(names) + ("," if len(names) == 1 else "")
 
 
 def _star_lines(mode: str, nargs: int, positions: tuple[int, ...], named: tuple[str, ...], keywords: tuple[str, ...],
                 captures: bool) -> list[str]:
-    """The text of ``_star_source``'s function: ``a0, a1, ... = args``, each keyword read into its own name,
-    and the call through ``vjp_of`` (its pullback's cotangents put back in place) or ``jvp_of``."""
-    values = [f"a{i}" for i in range(nargs)]
-    call = f"{', '.join([*values, *(f'{k}={k}' for k in named)])}"
-    active = [values[i] for i in positions] + list(keywords)
-    unpacked = [f"    {', '.join(values)}{',' if nargs == 1 else ''} = args" if nargs else "",
-                *(f"    {k} = kwargs[{k!r}]" for k in named)]
+    """The text of ``_star_source``'s function: ``a0, a1, ... = args``, each keyword read into a name of its own
+    (``k_scale = kwargs["scale"]``), and the call through ``vjp_of`` (its pullback's cotangents put back in
+    place) or ``jvp_of``."""
+    values, given = [f"a{i}" for i in range(nargs)], [f"k_{k}" for k in named]
+    call = ", ".join([*values, *(f"{k}=k_{k}" for k in named)])
+    active = [values[i] for i in positions] + [f"k_{k}" for k in keywords]
+    unpacked = [f"    {_listed(values)} = args" if nargs else "", *(f"    k_{k} = kwargs[{k!r}]" for k in named)]
     if mode == "forward":
-        dots = [f"{v}_dot" for v in values]
         tangents = [f"{v}_dot" for v in active] + (["captured_dot"] if captures else [])
         return ["def star_jvp_source(fn, args, kwargs, args_dot, kwargs_dot, captured_dot=None):", *unpacked,
-                f"    {', '.join(dots)}{',' if nargs == 1 else ''} = args_dot" if nargs else "",
-                *(f"    {k}_dot = kwargs_dot[{k!r}]" for k in keywords),
+                f"    {_listed([f'{v}_dot' for v in values])} = args_dot" if nargs else "",
+                *(f"    k_{k}_dot = kwargs_dot[{k!r}]" for k in keywords),
                 f"    return jvp_of(fn, {positions!r}, {keywords!r}, {captures})({call}, "
-                f"tangents=({''.join(f'{t}, ' for t in tangents)}))"]
+                f"tangents=({_listed(tangents)}))"]
     bars = [f"{v}_bar" for v in active] + (["fn_bar"] if captures else [])
     args_bar = [f"{v}_bar" if i in positions else f"zeros_like({v})" for i, v in enumerate(values)]
-    kwargs_bar = [f"{k!r}: {k}_bar" if k in keywords else f"{k!r}: zeros_like({k})" for k in named]
+    kwargs_bar = [f"{k!r}: {v}_bar" if k in keywords else f"{k!r}: zeros_like({v})" for k, v in zip(named, given)]
     return ["def star_vjp_source(fn, args, kwargs, captures=False):", *unpacked,
             f"    out, pullback = vjp_of(fn, {positions!r}, {keywords!r}, {captures})({call})",
             "    def star_pullback(out_bar):",
-            f"        {''.join(f'{b}, ' for b in bars)}= pullback(out_bar)" if bars else "",
-            f"        return ({''.join(f'{b}, ' for b in args_bar)}), {{{', '.join(kwargs_bar)}}}"
-            f"{', fn_bar' if captures else ''}",
+            f"        {_listed(bars)} = pullback(out_bar)" if bars else "",
+            f"        return ({_listed(args_bar)}), {{{', '.join(kwargs_bar)}}}{', fn_bar' if captures else ''}",
             "    return out, star_pullback"]
 
 
@@ -586,37 +592,43 @@ def _packed_jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], slots: list
     fill ``fn``'s ``*args`` or ``**kwargs`` (``slots``): the tangents, one per argument, packed as
     ``packed_tangents`` packs them, in Python (zeros for the arguments without one)."""
     jvp, names = _generic_jvp(fn, wrt)
-    unnamable = next((k for k in given if not k.isidentifier() or k in ("jvp", "tangents", "zeros_like")), None)
-    if unnamable is not None:
-        raise NoDerivativeRuleError(f"derivatives of forward-mode derivatives of a call passing the keyword "
-                                    f"{unnamable!r} to **kwargs are not supported: pass the values by name")
-    code = fn.__code__
-    named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
-    receiver = list(code.co_varnames[:bound])
     values = [f"a{i}" for i in range(nargs)]
     tangent = {slot: f"t{i}" for i, slot in enumerate(slots)}
-    entries = {}  # a tangent expression per parameter in wrt
+    _check_keywords(given, ("make", "jvp", "tangents", "zeros_like", *values, *tangent.values()))
+    receiver = list(fn.__code__.co_varnames[:bound])
+    entries = _packed_entries(fn, wrt, tangent, values, given, bound)
+    call = ", ".join([*receiver, *values, *(f"{k}={k}" for k in given), *(f"{t}={entries[n]}" for n, t in zip(wrt, names))])
+    name = f"{fn.__name__}_jvp_packed" if fn.__name__.isidentifier() else "jvp_packed"
+    lines = ["def make(jvp):",
+             f"    def {name}({', '.join([*receiver, 'tangents', *values, *(['*', *given] if given else [])])}):",
+             f"        {_listed(list(tangent.values()))} = tangents",
+             f"        return jvp({call})",
+             f"    return {name}"]
+    key = ("packed jvp", fn.__code__, wrt, tuple(slots), nargs, given, bound)
+    make = _load_source(key, "make", f"jvp of {fn.__qualname__}, its tangents packed ({nargs} arguments"
+                        f"{', ' + ', '.join(given) if given else ''})", lines, {"zeros_like": zeros_like})
+    return _calling(make(jvp), jvp, fn)
+
+
+def _packed_entries(fn: types.FunctionType, wrt: tuple[str, ...], tangent: dict, values: list[str],
+                    given: tuple[str, ...], bound: int) -> dict[str, str]:
+    """Per parameter in ``wrt``, the tangent ``_packed_jvp_source`` passes it: the one named in ``tangent`` (per
+    slot), or for ``*args`` a tuple (``**kwargs``: a dict) of one per argument it receives, zeros for the others."""
+    code = fn.__code__
+    named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    entries = {}
     for name in wrt:
-        keys = [key for n, key in slots if n == name]
+        keys = [key for n, key in tangent if n == name]
         if keys == [None]:
             entries[name] = tangent[(name, None)]
         elif isinstance(keys[0], str):
             entries[name] = "{" + ", ".join(f"{k!r}: {tangent.get((name, k), f'zeros_like({k})')}"
                                             for k in given if k not in named) + "}"
         else:
-            rest = range(max(code.co_argcount - bound, 0), nargs)
-            entries[name] = "(" + "".join(f"{tangent.get((name, i - code.co_argcount + bound), f'zeros_like({values[i]})')}, "
-                                          for i in rest) + ")"
-    call = ", ".join([*receiver, *values, *(f"{k}={k}" for k in given), *(f"{t}={entries[n]}" for n, t in zip(wrt, names))])
-    lines = ["def make(jvp):",
-             f"    def {fn.__name__}_jvp_packed({', '.join([*receiver, 'tangents', *values, *(['*', *given] if given else [])])}):",
-             f"        {''.join(f'{t}, ' for t in tangent.values())}= tangents",
-             f"        return jvp({call})",
-             f"    return {fn.__name__}_jvp_packed"]
-    key = ("packed jvp", fn.__code__, wrt, tuple(slots), nargs, given, bound)
-    make = _load_source(key, "make", f"jvp of {fn.__qualname__}, its tangents packed ({nargs} arguments"
-                        f"{', ' + ', '.join(given) if given else ''})", lines, {"zeros_like": zeros_like})
-    return _calling(make(jvp), jvp, fn)
+            first = code.co_argcount - bound  # (the first argument *args receives)
+            entries[name] = "(" + _listed([tangent.get((name, i - first), f"zeros_like({values[i]})")
+                                           for i in range(max(first, 0), len(values))]) + ")"
+    return entries
 
 
 def _bound(fn: types.FunctionType, self_arg: tuple) -> types.FunctionType | types.MethodType:

@@ -62,6 +62,11 @@ def a_star_into_args(x):
     return f(rest_of, x, *t)
 
 
+def a_lambda_receiving_args(x):
+    fn = lambda y, *rest: np.sum(np.sin(y) * rest[0]) * rest[1]  # noqa: E731
+    return fn(x, x * 2.0, 1.5)
+
+
 def opts_of(y, **opts):
     return np.sum(np.sin(y) * opts["a"]) * np.sum(opts["b"])
 
@@ -153,6 +158,7 @@ def static_and_class_methods(x):
 
 
 CASES = [through_a_star, two_levels, calls_with_args, bound_at_run_time, a_value_receiving_args, a_star_into_args,
+         a_lambda_receiving_args,
          into_named_by_double_star, into_kwargs_by_double_star, a_value_into_kwargs, a_closure_called_with_star,
          a_closure_passed_on, method_loss, method_passed, method_receiving_args, static_and_class_methods]
 
@@ -205,3 +211,19 @@ def test_a_third_derivative_through_a_closure_capturing_a_derivative_is_refused(
     # captures_adjoint, which has no rule)
     with pytest.raises(s2sad.NoDerivativeRuleError, match="third derivative of code calling a lambda or nested def"):
         s2sad.grad(third_order(a_closure_passed_on))(X)
+
+
+def sum_of_keyed(y, **kw):
+    return np.sum(np.sin(y) * kw["a-b"])
+
+
+def passes_a_key_that_is_no_name(x):
+    return sum_of_keyed(x, **{"a-b": x * 2.0})
+
+
+def test_a_keyword_that_cannot_name_a_parameter_is_refused_at_second_order():
+    check_grads(passes_a_key_that_is_no_name, (X,), modes=BOTH)
+    for second in (s2sad.hessian(passes_a_key_that_is_no_name), s2sad.jacfwd(s2sad.jacfwd(passes_a_key_that_is_no_name))):
+        with pytest.raises(s2sad.NoDerivativeRuleError, match="derivatives of derivatives of a call passing the "
+                                                              "keyword 'a-b' with \\*\\* are not supported"):
+            second(X)
