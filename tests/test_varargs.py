@@ -153,3 +153,16 @@ def test_a_function_of_args_without_source_says_so(text):
         s2sad.grad(namespace["f"], argnums=1)(2.0, 0.5)
     with pytest.raises(s2sad.SourceUnavailableError, match="exec"):
         s2sad.jvp(namespace["f"], (2.0, 0.5), (0.0, 1.0))
+
+
+def dict_of_kwargs(x):
+    opts = {"a": x * 2.0}
+    d = dict(**opts)
+    return np.sum(d["a"] * x)
+
+
+def test_a_dict_made_by_double_star_is_refused_not_a_constant():
+    # (the ** operand was left out of the call's operands: d carried no gradient, a silent zero)
+    for derivative in (s2sad.grad(dict_of_kwargs), lambda x: s2sad.jvp(dict_of_kwargs, (x,), (x,))):
+        with pytest.raises(s2sad.NoDerivativeRuleError, match=r"(?s)no derivative rule for dict, called at .*test_varargs.py:\d+:\s+d = dict\(\*\*opts\)"):
+            derivative(X)
