@@ -549,40 +549,39 @@ def jvp_of_tangents_first(fn, positions: tuple[int, ...], keywords: tuple[str, .
 
 FUNCTION_VALUE_VJPS.add(jvp_of_tangents_first)  # a derivative function of f, as vjp_of(f, ...) is
 
-_jvp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic jvp, tangents first}
+_jvp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic jvp, ...}
 
 
 def _jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], bound: int) -> types.FunctionType:
     """What ``jvp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated jvp for
     any argument types taking its tangents first (``wrappers.tangents_first``; after the receiver, for a method
     whose receiver is ``bound``), reading ``fn``'s cells."""
-    jvp, names = _generic_jvp(fn, wrt)
-    per_code = _jvp_sources.setdefault(fn.__code__, {})
-    key = (wrt, bound, library_cells(fn))
-    if key not in per_code:
-        per_code[key] = tangents_first(jvp, names, bound)
-    return _calling(per_code[key], jvp, fn)
+    jvp, names, wrappers = _generic_jvp(fn, wrt)
+    if bound not in wrappers:
+        wrappers[bound] = tangents_first(jvp, names, bound)
+    return _calling(wrappers[bound], jvp, fn, fn.__defaults__)
 
 
-def _generic_jvp(fn: types.FunctionType, wrt: tuple[str, ...]) -> tuple[types.FunctionType, tuple[str, ...]]:
-    """``fn``'s generated jvp for any argument types, serving every closure of its code, and its tangents'
-    parameters."""
+def _generic_jvp(fn: types.FunctionType, wrt: tuple[str, ...]) -> tuple[types.FunctionType, tuple[str, ...], dict]:
+    """``fn``'s generated jvp for any argument types, serving every closure of its code (made again where a
+    global it relied on was redefined), its tangents' parameters and the wrappers made of it, by receiver."""
     per_code = _jvp_sources.setdefault(fn.__code__, {})
-    key = ("jvp", wrt, library_cells(fn))
-    if key not in per_code:
+    key = (wrt, library_cells(fn))
+    if key not in per_code or not per_code[key][0].__s2sad_fresh__():
         generated = pipeline()(fn, wrt, mode="forward", dynamic_cells=True)
-        per_code[key] = generated.function, generated.tangent_names
+        per_code[key] = derived(generated.function, fn, generated.globals_read), generated.tangent_names, {}
     return per_code[key]
 
 
-def _calling(wrapper: types.FunctionType, jvp: types.FunctionType, fn: types.FunctionType) -> types.FunctionType:
-    """``wrapper``, whose one cell holds the generic jvp it calls, calling ``jvp`` rebound to ``fn``'s cells,
-    with ``fn``'s defaults."""
+def _calling(wrapper: types.FunctionType, jvp: types.FunctionType, fn: types.FunctionType,
+             defaults: tuple | None = None) -> types.FunctionType:
+    """``wrapper``, whose one cell holds the generic jvp it calls, calling ``jvp`` rebound to ``fn``'s cells
+    (and defaults), itself with ``defaults`` (``fn``'s, for a wrapper passing its parameters on)."""
     if not _own_state(fn):
         return wrapper
-    out = types.FunctionType(wrapper.__code__, wrapper.__globals__, wrapper.__name__, fn.__defaults__,
+    out = types.FunctionType(wrapper.__code__, wrapper.__globals__, wrapper.__name__, defaults,
                              (types.CellType(rebind(jvp, fn, snapshot=False)),))
-    out.__kwdefaults__ = fn.__kwdefaults__
+    out.__kwdefaults__ = wrapper.__kwdefaults__ and fn.__kwdefaults__
     return out
 
 
@@ -591,7 +590,7 @@ def _packed_jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], slots: list
     """``_jvp_source`` for a call of ``nargs`` positional arguments and the keywords ``given`` whose tangents
     fill ``fn``'s ``*args`` or ``**kwargs`` (``slots``): the tangents, one per argument, packed as
     ``packed_tangents`` packs them, in Python (zeros for the arguments without one)."""
-    jvp, names = _generic_jvp(fn, wrt)
+    jvp, names, _ = _generic_jvp(fn, wrt)
     values = [f"a{i}" for i in range(nargs)]
     tangent = {slot: f"t{i}" for i, slot in enumerate(slots)}
     _check_keywords(given, ("make", "jvp", "tangents", "zeros_like", *values, *tangent.values()))

@@ -171,7 +171,21 @@ def test_second_order(fn):
     np.testing.assert_allclose(hessian, s2sad.numeric.jacobian(s2sad.grad(fn), X), rtol=1e-6, atol=1e-8)
 
 
-FORWARD_CASES = [fn for fn in CASES if fn not in (a_closure_called_with_star, a_closure_passed_on)]
+def a_function_value(x):
+    fn = g
+    return fn(x, x * 2.0)
+
+
+def a_nested_def_with_defaults(x):  # (a new function on every call: its jvp is rebound to its defaults)
+    scale = float(np.size(x))
+
+    def h(t, a=scale, *, b=0.5):
+        return np.sum(np.exp(t) * a * b)
+    return h(x) + h(2.0 * x, b=1.5)
+
+
+FORWARD_CASES = [fn for fn in CASES if fn not in (a_closure_called_with_star, a_closure_passed_on)] + [
+    a_function_value, a_nested_def_with_defaults]
 
 
 @pytest.mark.parametrize("fn", FORWARD_CASES, ids=lambda fn: fn.__name__)
