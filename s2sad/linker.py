@@ -145,10 +145,10 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 VJP_OF_HIGHER_ORDER = (
     "derivatives of forward-mode derivatives (jacfwd of jacfwd, grad of jvp) of code that calls a function "
-    "value that captured a value carrying a derivative (as a pullback does, in the code of a derivative of a "
-    "function that calls another) are not supported yet: the forward-mode code passes "
-    "the tangents of what it captured as a dict, picked as it runs (s2sad.linker.jvp_of). Take the outer "
-    "derivative in reverse mode (s2sad.hessian is jacfwd of grad), or pass the captured value as an argument")
+    "value that captured a value carrying a derivative and whose *args or **kwargs receive one are not "
+    "supported yet: the forward-mode code packs their tangents as it runs (s2sad.linker.jvp_of). Take the "
+    "outer derivative in reverse mode (s2sad.hessian is jacfwd of grad), pass the captured value as an "
+    "argument, or pass the values to named parameters")
 
 
 def packed_tangents(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, tangents: tuple, args: tuple,
@@ -519,13 +519,12 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return out
 
     call.__s2sad_vjp_of__ = True
-    if captures:  # (the captures' tangents are picked from a dict as it runs: refused, VJP_OF_HIGHER_ORDER)
-        return call
-    if any(key is not None for _, key in slots):
+    if not any(key is not None for _, key in slots):
+        call.__s2sad_source__ = lambda call, dynamic: _bound(_jvp_source(fn, cache.wrt, len(self_arg), captures),
+                                                             self_arg)
+    elif not captures:  # (with both, refused: VJP_OF_HIGHER_ORDER)
         call.__s2sad_source_for__ = lambda args, kwargs: _bound(
             _packed_jvp_source(fn, wrt, slots, len(args), tuple(kwargs), len(self_arg)), self_arg)
-    else:
-        call.__s2sad_source__ = lambda call, dynamic: _bound(_jvp_source(fn, wrt, len(self_arg)), self_arg)
     return call
 
 
@@ -552,37 +551,28 @@ FUNCTION_VALUE_VJPS.add(jvp_of_tangents_first)  # a derivative function of f, as
 _jvp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic jvp, ...}
 
 
-def _jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], bound: int) -> types.FunctionType:
+def _jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], bound: int, captured: bool) -> types.FunctionType:
     """What ``jvp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated jvp for
-    any argument types taking its tangents first (``wrappers.tangents_first``; after the receiver, for a method
-    whose receiver is ``bound``), reading ``fn``'s cells."""
-    jvp, names, wrappers = _generic_jvp(fn, wrt)
-    if bound not in wrappers:
-        wrappers[bound] = tangents_first(jvp, names, bound)
-    return _calling(wrappers[bound], jvp, fn, fn.__defaults__)
+    any argument types taking its tangents first, as one tuple (after the receiver, for a method whose receiver
+    is ``bound``; with ``captured``, those of the closure variables ending ``wrt`` as a dict, last), reading
+    ``fn``'s cells (so a derivative of it flows to what ``fn`` captured)."""
+    per_code = _jvp_sources.setdefault(fn.__code__, {})
+    key = ("tangents first", wrt, bound, captured, library_cells(fn))
+    if key not in per_code or not per_code[key].__s2sad_fresh__():
+        generated = pipeline()(fn, wrt, mode="forward", dynamic_cells=True, captured=captured, first=bound)
+        per_code[key] = derived(generated.function, fn, generated.globals_read)
+    return rebind(per_code[key], fn, snapshot=False) if _own_state(fn) else per_code[key]
 
 
-def _generic_jvp(fn: types.FunctionType, wrt: tuple[str, ...]) -> tuple[types.FunctionType, tuple[str, ...], dict]:
+def _generic_jvp(fn: types.FunctionType, wrt: tuple[str, ...]) -> tuple[types.FunctionType, tuple[str, ...]]:
     """``fn``'s generated jvp for any argument types, serving every closure of its code (made again where a
-    global it relied on was redefined), its tangents' parameters and the wrappers made of it, by receiver."""
+    global it relied on was redefined), and its tangents' parameters."""
     per_code = _jvp_sources.setdefault(fn.__code__, {})
     key = (wrt, library_cells(fn))
     if key not in per_code or not per_code[key][0].__s2sad_fresh__():
         generated = pipeline()(fn, wrt, mode="forward", dynamic_cells=True)
-        per_code[key] = derived(generated.function, fn, generated.globals_read), generated.tangent_names, {}
+        per_code[key] = derived(generated.function, fn, generated.globals_read), generated.tangent_names
     return per_code[key]
-
-
-def _calling(wrapper: types.FunctionType, jvp: types.FunctionType, fn: types.FunctionType,
-             defaults: tuple | None = None) -> types.FunctionType:
-    """``wrapper``, whose one cell holds the generic jvp it calls, calling ``jvp`` rebound to ``fn``'s cells
-    (and defaults), itself with ``defaults`` (``fn``'s, for a wrapper passing its parameters on)."""
-    if not _own_state(fn):
-        return wrapper
-    out = types.FunctionType(wrapper.__code__, wrapper.__globals__, wrapper.__name__, defaults,
-                             (types.CellType(rebind(jvp, fn, snapshot=False)),))
-    out.__kwdefaults__ = wrapper.__kwdefaults__ and fn.__kwdefaults__
-    return out
 
 
 def _packed_jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, nargs: int, given: tuple[str, ...],
@@ -590,7 +580,7 @@ def _packed_jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], slots: list
     """``_jvp_source`` for a call of ``nargs`` positional arguments and the keywords ``given`` whose tangents
     fill ``fn``'s ``*args`` or ``**kwargs`` (``slots``): the tangents, one per argument, packed as
     ``packed_tangents`` packs them, in Python (zeros for the arguments without one)."""
-    jvp, names, _ = _generic_jvp(fn, wrt)
+    jvp, names = _generic_jvp(fn, wrt)
     values = [f"a{i}" for i in range(nargs)]
     tangent = {slot: f"t{i}" for i, slot in enumerate(slots)}
     _check_keywords(given, ("make", "jvp", "tangents", "zeros_like", *values, *tangent.values()))
@@ -606,7 +596,7 @@ def _packed_jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], slots: list
     key = ("packed jvp", fn.__code__, wrt, tuple(slots), nargs, given, bound)
     make = _load_source(key, "make", f"jvp of {fn.__qualname__}, its tangents packed ({nargs} arguments"
                         f"{', ' + ', '.join(given) if given else ''})", lines, {"zeros_like": zeros_like})
-    return _calling(make(jvp), jvp, fn)
+    return make(rebind(jvp, fn, snapshot=False) if _own_state(fn) else jvp)
 
 
 def _packed_entries(fn: types.FunctionType, wrt: tuple[str, ...], tangent: dict, values: list[str],

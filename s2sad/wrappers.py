@@ -48,10 +48,9 @@ def unpack(names: list[str], value: str) -> str:
     return f"    {', '.join(names)}{',' if len(names) == 1 else ''} = {value}"
 
 
-def tangents_first(jvp: types.FunctionType, names: tuple[str, ...], after: int = 0) -> types.FunctionType:
+def tangents_first(jvp: types.FunctionType, names: tuple[str, ...]) -> types.FunctionType:
     """The generated jvp ``jvp`` (its tangents the keyword-only parameters ``names``) as a function of
-    ``(tangents, *args, **kwargs)``: what ``g_jvp(*args, tangents=tangents, **kwargs)`` computes. With
-    ``after``, the tangents come after that many leading parameters (a method's receiver, bound first)."""
+    ``(tangents, *args, **kwargs)``: what ``g_jvp(*args, tangents=tangents, **kwargs)`` computes."""
     params, passed = [], []
     star = False
     for p in inspect.signature(jvp).parameters.values():
@@ -75,7 +74,7 @@ def tangents_first(jvp: types.FunctionType, names: tuple[str, ...], after: int =
     taken = {p.lstrip("*") for p in params} | set(names)
     tangents, callee = fresh("tangents", taken), fresh(jvp.__name__, taken)
     name = fresh(f"{jvp.__name__}_tangents_first", taken)
-    lines = [f"def {name}({', '.join([*params[:after], tangents, *params[after:]])}):", unpack(list(names), tangents),
+    lines = [f"def {name}({', '.join([tangents, *params])}):", unpack(list(names), tangents),
              f"    return {callee}({', '.join([*passed, *(f'{n}={n}' for n in names)])})"]
     kwdefaults = {k: v for k, v in (jvp.__kwdefaults__ or {}).items() if k not in names} or None
     return load_wrapper(name, f"{jvp.__name__} with its tangents first", lines, {callee: jvp}, jvp.__defaults__, kwdefaults)
