@@ -7,7 +7,7 @@ of the code that calls it, by a small generated function computing the same thin
 s2sad can transform:
 
 - ``linker.JVP.generic``: a callee's generic jvp taking the tangents as a tuple, first
-  (``wrappers.tangents_first``);
+  (``wrappers.tangents_first``); a function value's, through ``linker.jvp_of_tangents_first``;
 - ``jvp_caller``: ``s2sad.jvp(f, primals, tangents)`` as a call of ``f``'s jvp handle;
 - ``jacfwd_source``: ``jacfwd(f)`` as a loop of jvps along the unit tangents, stacked.
 
