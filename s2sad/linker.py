@@ -4,12 +4,12 @@ Generated code calls a user function's derivative through a handle bound when th
 was transformed (``VJP``, ``JVP``: shared per function and parameters, transformed on first
 call, so recursion needs nothing special), a function known only when called through
 ``vjp_of``/``jvp_of`` (cached per code object, rebound to each closure's cells), and a rule
-the user registered through ``RRuleHandle``/``FRuleHandle``. Each says what Python stands for it when the
-code calling it is differentiated again (``__s2sad_source__``; ``__s2sad_source_for__`` where that depends on
-the call's arguments: ``star_vjp``/``star_jvp``, a callable with a rule called through a variable). A handle
-reaches the pipeline
-through ``cache`` (handed ``transform`` when that module loads), so the compiler imports
-this module and not the other way round.
+the user registered through ``RRuleHandle``/``FRuleHandle``. Each says what Python stands for
+it when the code calling it is differentiated again (``__s2sad_source__``; ``__s2sad_source_for__``
+where that depends on the call's arguments: ``star_vjp``/``star_jvp``, a callable with a rule
+called through a variable). A handle reaches the pipeline through ``cache`` (handed
+``transform`` when that module loads), so the compiler imports this module and not the other
+way round.
 """
 
 from __future__ import annotations
