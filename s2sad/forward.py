@@ -84,9 +84,8 @@ def tangents_first(jvp: ir.Function, namer: Namer, dots: list[str], first: int, 
     entry += [ir.Assign(dot, ir.Subscript(ir.Name(by_name), ir.Const(name)), jvp.loc)
               for name, dot in zip(captured, dots[n:])]
     params = copy.copy(jvp.params)
-    positional = [*params.posonly, *params.args]
-    params.posonly = positional[:first] if params.posonly else []
-    params.args = [tangents, *positional[first:]] if params.posonly else [*positional[:first], tangents, *positional[first:]]
+    positional = [*params.posonly, *params.args]  # (all passed by position)
+    params.posonly, params.args = [], [*positional[:first], tangents, *positional[first:]]
     return ir.Function(jvp.name, params, [*entry, *jvp.body], jvp.loc, ssa=True, flat=False)
 
 
