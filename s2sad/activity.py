@@ -194,8 +194,9 @@ def _unpacking_call(v: ir.Call) -> Prim:
         return Prim(plain.kind, None, list(v.args[:cut]), dict(plain.kwargs), plain.callee, plain.func,
                     starred=[a.value if isinstance(a, ir.Starred) else a for a in v.args[cut:]]
                     + [e for k, e in v.kwargs if k is None])
-    return Prim(MISSING, None, [a.value if isinstance(a, ir.Starred) else a for a in v.args],
-                dict(plain.kwargs), callee=fn if fn is not None else "a call with * or ** arguments")
+    return Prim(MISSING, None, [a.value if isinstance(a, ir.Starred) else a for a in v.args]
+                + [e for k, e in v.kwargs if k is None], dict(plain.kwargs),
+                callee=fn if fn is not None else "a call with * or ** arguments")
 
 
 @dataclass(slots=True)

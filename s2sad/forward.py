@@ -31,7 +31,7 @@ from .activity import (
 )
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import JVP, FRuleHandle
-from .modes import check_rules, helper, no_rule_error, zeros
+from .modes import check_rules, helper, no_rule_error, packed_keywords, zeros
 from .mutation import Mutation, analyzed, inplace_write
 from .naming import Namer
 from .resolve import call_target
@@ -42,8 +42,11 @@ __all__ = ["forward"]
 
 
 def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[str],
-            tree_params: set[str] = frozenset(), typed: bool = False) -> ir.Function:
-    """Build the jvp of ``fn`` with respect to the parameters ``wrt``."""
+            tree_params: set[str] = frozenset(), typed: bool = False, first: int | None = None,
+            captured: tuple[str, ...] = ()) -> ir.Function:
+    """Build the jvp of ``fn`` with respect to the parameters ``wrt``: its tangents are keyword-only parameters
+    or, with ``first``, one tuple after the first ``first`` parameters (see ``tangents_first``), where the
+    closure variables ``captured``, ending ``wrt``, have one dict of tangents by name, last."""
     fn = copy.deepcopy(fn)
     def analysis_checked() -> Analysis:
         found = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
@@ -61,8 +64,29 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     out_dot = tangent.dot_or_zero(ret.value)
     body.append(ir.Return(ir.Tuple([ret.value, out_dot]), ret.loc))
     params = copy.copy(fn.params)
+    if first is not None:
+        return tangents_first(ir.Function(namer.fresh(f"{fn.name}_jvp"), params, body, fn.loc, ssa=True, flat=False),
+                              namer, dot_params, first, captured)
     params.kwonly = [*fn.params.kwonly, *dot_params]
     return ir.Function(namer.fresh(f"{fn.name}_jvp"), params, body, fn.loc, ssa=True, flat=False)
+
+
+def tangents_first(jvp: ir.Function, namer: Namer, dots: list[str], first: int, captured: tuple[str, ...]
+                   ) -> ir.Function:
+    """``jvp`` taking the tangents ``dots`` as one tuple after its first ``first`` parameters (a method's
+    receiver), unpacked on entry; the tangents of the closure variables ``captured`` (the last of ``dots``)
+    come as one dict by name: the form code calling a function value's jvp is differentiated through
+    (``linker.jvp_of_tangents_first``)."""
+    tangents = namer.fresh("tangents")
+    n = len(dots) - len(captured)
+    by_name = namer.fresh("captured_dot") if captured else None
+    entry: list[ir.Stmt] = [ir.Assign((*dots[:n], *([by_name] if by_name else [])), ir.Name(tangents), jvp.loc)]
+    entry += [ir.Assign(dot, ir.Subscript(ir.Name(by_name), ir.Const(name)), jvp.loc)
+              for name, dot in zip(captured, dots[n:])]
+    params = copy.copy(jvp.params)
+    positional = [*params.posonly, *params.args]  # (all passed by position)
+    params.posonly, params.args = [], [*positional[:first], tangents, *positional[first:]]
+    return ir.Function(jvp.name, params, [*entry, *jvp.body], jvp.loc, ssa=True, flat=False)
 
 
 class _Tangent:
@@ -254,16 +278,19 @@ class _Tangent:
 
     def star_call(self, stmt: ir.Assign, p) -> None:
         """``z = f(a, *xs, **kw)`` with a derivative passed with ``*`` or ``**``: ``z, z_dot = star_jvp(f, (a, *xs),
-        {**kw}, (a_dot, *xs_dot), {**kw_dot})``, the arguments bound when it runs."""
+        {**kw}, (a_dot, *xs_dot), {**kw_dot})``, the arguments bound when it runs (and, for a function value
+        carrying a derivative, the tangents of what it captured last)."""
         call = stmt.value
         dots = [ir.Starred(self.dot_or_zero(a.value)) if isinstance(a, ir.Starred) else self.dot_or_zero(a)
                 for a in call.args]
-        packed = [ir.Tuple(list(call.args)), ir.Call(helper("dict"), [], list(call.kwargs)), ir.Tuple(dots),
-                  ir.Call(helper("dict"), [], [(k, self.dot_or_zero(v)) for k, v in call.kwargs])]
+        packed = [ir.Tuple(list(call.args)), packed_keywords(call.kwargs, [v for _, v in call.kwargs]), ir.Tuple(dots),
+                  packed_keywords(call.kwargs, [self.dot_or_zero(v) for _, v in call.kwargs])]
         dot = self.namer.fresh(f"{stmt.target}_dot")
         self.dots[stmt.target] = ir.Name(dot)
         stmt.target = (stmt.target, dot)
         func = call.func if p.callee is None else ir.Ref((getattr(p.callee, "__name__", "f"),), p.callee, helper=True)
+        if isinstance(func, ir.Name) and func.id in self.an.active:  # the tangents of what it captured
+            packed.append(self.dots[func.id])
         stmt.value = ir.Call(helper("star_jvp"), [func, *packed])
 
     def packed(self, fn, name: str, slots: list, operands: list[ir.Expr], p, shift: int) -> ir.Expr:

@@ -4,14 +4,18 @@ Generated code calls a user function's derivative through a handle bound when th
 was transformed (``VJP``, ``JVP``: shared per function and parameters, transformed on first
 call, so recursion needs nothing special), a function known only when called through
 ``vjp_of``/``jvp_of`` (cached per code object, rebound to each closure's cells), and a rule
-the user registered through ``RRuleHandle``/``FRuleHandle``. A handle reaches the pipeline
-through ``cache`` (handed ``transform`` when that module loads), so the compiler imports
-this module and not the other way round.
+the user registered through ``RRuleHandle``/``FRuleHandle``. Each says what Python stands for
+it when the code calling it is differentiated again (``__s2sad_source__``; ``__s2sad_source_for__``
+where that depends on the call's arguments: ``star_vjp``/``star_jvp``, a callable with a rule
+called through a variable). A handle reaches the pipeline through ``cache`` (handed
+``transform`` when that module loads), so the compiler imports this module and not the other
+way round.
 """
 
 from __future__ import annotations
 
 import inspect
+import keyword
 import linecache
 import math
 import os
@@ -34,7 +38,7 @@ from .runtime import add_bars, zeros_like
 from .statics import nested, param_facts
 from .wrappers import tangents_first
 
-__all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "STAR_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
+__all__ = ["VJP", "JVP", "vjp_of", "jvp_of", "jvp_of_tangents_first", "star_vjp", "star_jvp", "VJP_OF_HIGHER_ORDER", "RRuleHandle", "FRuleHandle", "CheckpointHandle"]
 
 
 class _Handle:
@@ -143,14 +147,11 @@ def _library_error(fun: types.FunctionType, e: Exception, caller: types.FrameTyp
 
 
 VJP_OF_HIGHER_ORDER = (
-    "derivatives of derivatives of code that calls a function value that is a method, or that passes it "
-    "values carrying a gradient for its *args or **kwargs, or a third derivative of code that calls a "
-    "function value (a pullback, in the code of a derivative of a function that calls another; a callable "
-    "with a derivative rule, such as a ufunc passed as an argument), are not supported yet: the derivative "
-    "code calls it through s2sad.linker.vjp_of or jvp_of. Call it by its name instead")
-STAR_HIGHER_ORDER = (
-    "derivatives of derivatives of a call that passes values carrying a gradient with * or ** to a function "
-    "taking *args or **kwargs are not supported yet: pass them by name")
+    "derivatives of forward-mode derivatives (jacfwd of jacfwd, grad of jvp) of code that calls a function "
+    "value that captured a value carrying a derivative and whose *args or **kwargs receive one are not "
+    "supported yet: the forward-mode code packs their tangents as it runs (s2sad.linker.jvp_of). Take the "
+    "outer derivative in reverse mode (s2sad.hessian is jacfwd of grad), pass the captured value as an "
+    "argument, or pass the values to named parameters")
 
 
 def packed_tangents(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, tangents: tuple, args: tuple,
@@ -176,28 +177,36 @@ def packed_tangents(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, t
     return tuple(tuple(v) if isinstance(v, list) else v for v in (per_param[name] for name in wrt))
 
 
-def star_vjp(fn, args: tuple, kwargs: dict):
+def star_vjp(fn, args: tuple, kwargs: dict, captures: bool = False):
     """The vjp of ``fn(*args, **kwargs)`` (a call with ``*`` or ``**`` in generated code) w.r.t. every argument
     that carries a derivative: its pullback returns a tuple with a cotangent per positional argument and a
-    dict with one per keyword (zeros for the others)."""
-    positions = tuple(i for i, a in enumerate(args) if carries_derivative(a))
-    keywords = tuple(k for k, v in kwargs.items() if carries_derivative(v))
-    out, pullback = vjp_of(fn, positions, keywords, False)(*args, **kwargs)
+    dict with one per keyword (zeros for the others), then, with ``captures``, the dict of the cotangents of
+    what ``fn`` captured (see ``vjp_of``)."""
+    positions, keywords = _carrying(args, kwargs)
+    out, pullback = vjp_of(fn, positions, keywords, captures)(*args, **kwargs)
 
     def star_pullback(out_bar):
         bars = iter(pullback(out_bar))
         args_bar = [next(bars) if i in positions else zeros_like(a) for i, a in enumerate(args)]
-        return tuple(args_bar), {k: next(bars) if k in keywords else zeros_like(v) for k, v in kwargs.items()}
+        kwargs_bar = {k: next(bars) if k in keywords else zeros_like(v) for k, v in kwargs.items()}
+        return (tuple(args_bar), kwargs_bar, *bars)
 
     return out, star_pullback
 
 
-def star_jvp(fn, args: tuple, kwargs: dict, args_dot: tuple, kwargs_dot: dict):
-    """The jvp of ``fn(*args, **kwargs)`` with a tangent per positional argument and per keyword."""
-    positions = tuple(i for i, a in enumerate(args) if carries_derivative(a))
-    keywords = tuple(k for k, v in kwargs.items() if carries_derivative(v))
-    tangents = (*(args_dot[i] for i in positions), *(kwargs_dot[k] for k in keywords))
-    return jvp_of(fn, positions, keywords, False)(*args, tangents=tangents, **kwargs)
+def star_jvp(fn, args: tuple, kwargs: dict, args_dot: tuple, kwargs_dot: dict, captured_dot: dict | None = None):
+    """The jvp of ``fn(*args, **kwargs)`` with a tangent per positional argument and per keyword, and the
+    tangents of what ``fn`` captured (``captured_dot``, a dict; None: ``fn`` carries no derivative)."""
+    positions, keywords = _carrying(args, kwargs)
+    tangents = (*(args_dot[i] for i in positions), *(kwargs_dot[k] for k in keywords),
+                *(() if captured_dot is None else (captured_dot,)))
+    return jvp_of(fn, positions, keywords, captured_dot is not None)(*args, tangents=tangents, **kwargs)
+
+
+def _carrying(args: tuple, kwargs: dict) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The positions and keywords of the arguments that carry a derivative."""
+    return (tuple(i for i, a in enumerate(args) if carries_derivative(a)),
+            tuple(k for k, v in kwargs.items() if carries_derivative(v)))
 
 
 def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
@@ -211,21 +220,20 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     Functions made at run time (nested ``def``, ``lambda``) are new objects on
     every call of their maker, so the transform is cached by code object and
     rebound to each function's own closure cells.
+
+    What it returns is differentiated again (a derivative of the code calling it) as the Python it runs
+    (see ``resolve.derivative_source``): ``fn``'s generated vjp, or, for a callable whose Python depends
+    on the arguments (``_source_for``), the generated vjp of that Python.
     """
-    source_for = getattr(fn, "__s2sad_source_for__", None)
-    if source_for is not None:  # the vjp of a rule's vjp (below), as the caller's generated vjp
+    source_for = _source_for(fn)
+    if source_for is not None:
         def call_source(*args, **kwargs):
-            return vjp_of(source_for(len(args), tuple(kwargs)), positions, keywords, captures)(*args, **kwargs)
+            return vjp_of(source_for(args, kwargs), positions, keywords, captures)(*args, **kwargs)
 
         call_source.__s2sad_vjp_of__ = True
+        call_source.__s2sad_source_for__ = lambda args, kwargs: _as_source(
+            vjp_of(source_for(args, kwargs), positions, keywords, captures))
         return call_source
-    if _has_rule(fn):
-        def call_rule(*args, **kwargs):
-            return vjp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions, keywords, captures)(*args, **kwargs)
-
-        call_rule.__s2sad_vjp_of__ = True
-        call_rule.__s2sad_source_for__ = _rule_vjp_source(fn, positions, keywords, captures)
-        return call_rule
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     own = _own_state(fn)
     n = len(cache.wrt) - len(frees)
@@ -251,8 +259,8 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         return out, split_pullback
 
     call.__s2sad_vjp_of__ = True
-    if not self_arg and not packed:  # differentiated again as fn's generated vjp (see resolve.derivative_source)
-        call.__s2sad_source__ = lambda call, dynamic: _vjp_source(fn, cache.wrt, captures)
+    call.__s2sad_source__ = lambda call, dynamic: _bound(  # differentiated again as fn's generated vjp
+        _vjp_source(fn, cache.wrt, captures, tuple(slots) if packed else None), self_arg)
     return call
 
 
@@ -269,50 +277,119 @@ def _own_state(fn: types.FunctionType) -> bool:
     return bool(fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__)
 
 
-def _has_rule(fn) -> bool:
-    """``fn`` is not Python source but has a derivative rule (a NumPy ufunc, ``math.sin``, ...)."""
-    return not isinstance(fn, types.FunctionType | types.MethodType) and (
-        lookup(fn) is not None or custom_rule(fn) is not None)
-
-
-_rule_callers: dict = {}  # (callable, number of positional arguments, keywords) -> a function calling it
-
-
-def _rule_vjp_source(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool):
-    """For ``vjp_of`` of a callable with a rule (``act = np.tanh``): given the number of positional arguments
-    and the keywords it is called with, the generated vjp of ``_rule_caller`` as Python s2sad can
-    differentiate again (a derivative of derivative code calling ``act`` through a variable)."""
-    def source_for(nargs: int, given: tuple[str, ...]) -> types.FunctionType:
-        caller = _rule_caller(fn, nargs, given)
-        return _vjp_source(caller, bind_slots(caller, positions, keywords, 0)[0], captures)
-
+def _source_for(fn):
+    """For a callable whose Python depends on how it is called, a function of the call's ``(args, kwargs)``
+    giving that Python: a callable with a derivative rule (``act = np.tanh``, see ``_rule_caller``), ``star_vjp``
+    and ``star_jvp`` (see ``_star_source``), what ``vjp_of`` made of one. None for any other."""
+    source_for = getattr(fn, "__s2sad_source_for__", None)
+    if source_for is None and not isinstance(fn, types.FunctionType | types.MethodType) and (
+            lookup(fn) is not None or custom_rule(fn) is not None):
+        return lambda args, kwargs: _rule_caller(fn, len(args), tuple(kwargs))
     return source_for
+
+
+_sources: dict = {}  # (what the Python calls, how) -> the function loaded (see ``_load_source``)
+
+
+def _load_source(key: tuple, name: str, label: str, lines: list[str], namespace: dict) -> types.FunctionType:
+    """The function ``name`` defined by ``lines`` reading the globals ``namespace``, loaded once per ``key``
+    with its text in ``linecache`` under ``label``, so s2sad can transform it."""
+    if key not in _sources:
+        text = "".join(f"{line}\n" for line in lines if line)
+        filename = f"<s2sad: {label}>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+        exec(compile(text, filename, "exec"), namespace)
+        _sources[key] = namespace[name]
+    return _sources[key]
 
 
 def _rule_caller(fn, nargs: int, keywords: tuple[str, ...]) -> types.FunctionType:
     """A Python function calling ``fn`` with ``nargs`` positional arguments and these keywords: a
     call through a variable (``act = np.tanh; act(x)``) differentiated by ``fn``'s own rule."""
-    key = (fn, nargs, keywords)
-    if key not in _rule_callers:
-        name = f"call_{getattr(fn, '__name__', 'callable')}"
-        params = [f"a{i}" for i in range(nargs)]
-        text = (f"def {name}({', '.join([*params, *(['*', *keywords] if keywords else [])])}):\n"
-                f"    return fn({', '.join([*params, *(f'{k}={k}' for k in keywords)])})\n")
-        filename = f"<s2sad: {name}({nargs} arguments{', ' + ', '.join(keywords) if keywords else ''})>"
-        linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
-        namespace = {"fn": fn}
-        exec(compile(text, filename, "exec"), namespace)
-        _rule_callers[key] = namespace[name]
-    return _rule_callers[key]
+    name = f"call_{getattr(fn, '__name__', 'callable')}"
+    params = [f"a{i}" for i in range(nargs)]
+    lines = [f"def {name}({', '.join([*params, *(['*', *keywords] if keywords else [])])}):",
+             f"    return fn({', '.join([*params, *(f'{k}={k}' for k in keywords)])})"]
+    label = f"{name}({nargs} arguments{', ' + ', '.join(keywords) if keywords else ''})"
+    return _load_source((fn, nargs, keywords), name, label, lines, {"fn": fn})
+
+
+def _star_source(mode: str):
+    """``star_vjp`` (``mode`` "reverse") or ``star_jvp`` ("forward") as Python s2sad can differentiate, for the
+    arguments of one call: the same computation through ``vjp_of``/``jvp_of``, the arguments unpacked and
+    which of them carry a derivative written out (a derivative of code that passes them with ``*``/``**``)."""
+    def source_for(args: tuple, kwargs: dict) -> types.FunctionType:
+        _, values, named, *rest = (*args, *kwargs.values())  # (as generated code calls it)
+        positions, keywords = _carrying(values, named)
+        if mode == "forward":  # (args_dot, kwargs_dot, captured_dot)
+            captures = len(rest) > 2 and rest[2] is not None
+        else:  # (captures)
+            captures = bool(rest) and rest[0] is True
+        _check_keywords(named, ())
+        name = "star_vjp" if mode == "reverse" else "star_jvp"
+        key = (name, len(values), positions, tuple(named), keywords, captures)
+        return _load_source(key, f"{name}_source", f"{name} of {len(values)} arguments"
+                            f"{', ' + ', '.join(named) if named else ''}",
+                            _star_lines(mode, len(values), positions, tuple(named), keywords, captures),
+                            {"vjp_of": vjp_of, "jvp_of": jvp_of, "zeros_like": zeros_like})
+
+    return source_for
+
+
+def _check_keywords(keys, taken: tuple[str, ...]) -> None:
+    """Generated Python passes each of ``keys`` as a keyword, some read into a parameter of that name: one that
+    cannot be (not an identifier, or one of ``taken``) is refused."""
+    bad = next((k for k in keys if not k.isidentifier() or keyword.iskeyword(k) or k in taken), None)
+    if bad is not None:
+        raise NoDerivativeRuleError(
+            f"derivatives of derivatives of a call passing the keyword {bad!r} with ** are not supported: pass the "
+            "values carrying a derivative under other names")
+
+
+def _listed(names: list[str]) -> str:
+    """``names`` as the targets of an unpacking (``a,`` for one)."""
+    return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _star_lines(mode: str, nargs: int, positions: tuple[int, ...], named: tuple[str, ...], keywords: tuple[str, ...],
+                captures: bool) -> list[str]:
+    """The text of ``_star_source``'s function: ``a0, a1, ... = args``, each keyword read into a name of its own
+    (``k_scale = kwargs["scale"]``), and the call through ``vjp_of`` (its pullback's cotangents put back in
+    place) or ``jvp_of``."""
+    values, given = [f"a{i}" for i in range(nargs)], [f"k_{k}" for k in named]
+    call = ", ".join([*values, *(f"{k}=k_{k}" for k in named)])
+    active = [values[i] for i in positions] + [f"k_{k}" for k in keywords]
+    unpacked = [f"    {_listed(values)} = args" if nargs else "", *(f"    k_{k} = kwargs[{k!r}]" for k in named)]
+    if mode == "forward":
+        tangents = [f"{v}_dot" for v in active] + (["captured_dot"] if captures else [])
+        return ["def star_jvp_source(fn, args, kwargs, args_dot, kwargs_dot, captured_dot=None):", *unpacked,
+                f"    {_listed([f'{v}_dot' for v in values])} = args_dot" if nargs else "",
+                *(f"    k_{k}_dot = kwargs_dot[{k!r}]" for k in keywords),
+                f"    return jvp_of(fn, {positions!r}, {keywords!r}, {captures})({call}, "
+                f"tangents=({_listed(tangents)}))"]
+    bars = [f"{v}_bar" for v in active] + (["fn_bar"] if captures else [])
+    args_bar = [f"{v}_bar" if i in positions else f"zeros_like({v})" for i, v in enumerate(values)]
+    kwargs_bar = [f"{k!r}: {v}_bar" if k in keywords else f"{k!r}: zeros_like({v})" for k, v in zip(named, given)]
+    return ["def star_vjp_source(fn, args, kwargs, captures=False):", *unpacked,
+            f"    out, pullback = vjp_of(fn, {positions!r}, {keywords!r}, {captures})({call})",
+            "    def star_pullback(out_bar):",
+            f"        {_listed(bars)} = pullback(out_bar)" if bars else "",
+            f"        return ({_listed(args_bar)}), {{{', '.join(kwargs_bar)}}}{', fn_bar' if captures else ''}",
+            "    return out, star_pullback"]
+
+
+star_vjp.__s2sad_source_for__ = _star_source("reverse")  # type: ignore[attr-defined]
+star_jvp.__s2sad_source_for__ = _star_source("forward")  # type: ignore[attr-defined]
 
 
 def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool, mode: str):
     """For a function known only when called: the bound ``self`` (if a method), the function,
     its derivative cache (shared by every closure of its code) and the captures to differentiate."""
+    fn = _as_source(fn)  # (what stands for a method's derivative is bound to the same receiver)
     self_arg = ()
     if isinstance(fn, types.MethodType):
         self_arg, fn = (fn.__self__,), fn.__func__
-    fn = forwarded(_as_source(fn))
+    fn = forwarded(fn)
     if getattr(fn, "__s2sad_vjp_of__", False):
         raise NoDerivativeRuleError(VJP_OF_HIGHER_ORDER)
     if not isinstance(fn, types.FunctionType):
@@ -338,14 +415,17 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
 _vjp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic vjp}
 
 
-def _vjp_source(fn: types.FunctionType, wrt: tuple[str, ...], captured: bool) -> types.FunctionType:
+def _vjp_source(fn: types.FunctionType, wrt: tuple[str, ...], captured: bool, slots: tuple | None = None
+                ) -> types.FunctionType:
     """What ``vjp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated vjp
     for any argument types, reading ``fn``'s cells (so a derivative of it flows to what ``fn`` captured;
-    with ``captured``, its pullback gives their cotangents as a dict last, as ``vjp_of``'s does)."""
+    with ``captured``, its pullback gives their cotangents as a dict last, as ``vjp_of``'s does). With
+    ``slots`` (arguments filling ``*args`` or ``**kwargs``, see ``resolve.bind_slots``) its pullback gives one
+    cotangent per argument, each the entry of its parameter's, as ``vjp_of``'s does."""
     per_code = _vjp_sources.setdefault(fn.__code__, {})
-    key = (wrt, captured, library_cells(fn))
+    key = (wrt, captured, library_cells(fn), slots)
     if key not in per_code or not per_code[key].__s2sad_fresh__():
-        generated = pipeline()(fn, wrt, dynamic_cells=True, captured=captured)
+        generated = pipeline()(fn, wrt, dynamic_cells=True, captured=captured, **({"slots": slots} if slots else {}))
         per_code[key] = derived(generated.function, fn, generated.globals_read)
     return rebind(per_code[key], fn, snapshot=False) if fn.__closure__ else per_code[key]
 
@@ -416,13 +496,15 @@ class JVP(_Handle):
 def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
     """The jvp of a function known only when called; see ``vjp_of``. With ``captures`` the
     last tangent is a dict with the tangents of the values the function captured."""
-    source_for = getattr(fn, "__s2sad_source_for__", None)
-    if source_for is not None:  # the jvp of a rule's vjp, as the caller's generated vjp (see ``vjp_of``)
-        return lambda *args, tangents=(), **kwargs: jvp_of(source_for(len(args), tuple(kwargs)), positions,
-                                                           keywords, captures)(*args, tangents=tangents, **kwargs)
-    if _has_rule(fn):
-        return lambda *args, tangents=(), **kwargs: jvp_of(_rule_caller(fn, len(args), tuple(kwargs)), positions,
-                                                           keywords, captures)(*args, tangents=tangents, **kwargs)
+    source_for = _source_for(fn)
+    if source_for is not None:
+        def call_source(*args, tangents=(), **kwargs):
+            return jvp_of(source_for(args, kwargs), positions, keywords, captures)(*args, tangents=tangents, **kwargs)
+
+        call_source.__s2sad_vjp_of__ = True
+        call_source.__s2sad_source_for__ = lambda args, kwargs: _as_source(
+            jvp_of(source_for(args, kwargs), positions, keywords, captures))
+        return call_source
     self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
     wrt, slots = bind_slots(fn, positions, keywords, len(self_arg))
 
@@ -439,7 +521,111 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         _check_no_writes(fn, args, kwargs)  # (after: a callee s2sad cannot transform says so first)
         return out
 
+    call.__s2sad_vjp_of__ = True
+    if not any(key is not None for _, key in slots):
+        call.__s2sad_source__ = lambda call, dynamic: _bound(_jvp_source(fn, cache.wrt, len(self_arg), captures),
+                                                             self_arg)
+    elif not captures:  # (with both, refused: VJP_OF_HIGHER_ORDER)
+        call.__s2sad_source_for__ = lambda args, kwargs: _bound(
+            _packed_jvp_source(fn, wrt, slots, len(args), tuple(kwargs), len(self_arg)), self_arg)
     return call
+
+
+def jvp_of_tangents_first(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool = False):
+    """``jvp_of`` taking the tangents first, as one tuple: what code differentiated again calls in place of
+    ``jvp_of(f, ...)(*args, tangents=t)`` (``nested.nested_calls``), as it calls a jvp handle's generic jvp.
+    It stands for ``f``'s generic jvp, its tangents first (see ``_jvp_source``)."""
+    call = jvp_of(fn, positions, keywords, captures)
+
+    def tangents_first_call(tangents, *args, **kwargs):
+        return call(*args, tangents=tangents, **kwargs)
+
+    tangents_first_call.__s2sad_vjp_of__ = True
+    source, source_for = call.__dict__.get("__s2sad_source__"), call.__dict__.get("__s2sad_source_for__")
+    if source is not None:
+        tangents_first_call.__s2sad_source__ = source
+    if source_for is not None:  # (the tangents first)
+        tangents_first_call.__s2sad_source_for__ = lambda args, kwargs: source_for(args[1:], kwargs)
+    return tangents_first_call
+
+
+FUNCTION_VALUE_VJPS.add(jvp_of_tangents_first)  # a derivative function of f, as vjp_of(f, ...) is
+
+_jvp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic jvp, ...}
+
+
+def _jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], bound: int, captured: bool) -> types.FunctionType:
+    """What ``jvp_of(fn, ...)`` returns, as Python that can be differentiated again: ``fn``'s generated jvp for
+    any argument types taking its tangents first, as one tuple (after the receiver, for a method whose receiver
+    is ``bound``; with ``captured``, those of the closure variables ending ``wrt`` as a dict, last), reading
+    ``fn``'s cells (so a derivative of it flows to what ``fn`` captured)."""
+    per_code = _jvp_sources.setdefault(fn.__code__, {})
+    key = ("tangents first", wrt, bound, captured, library_cells(fn))
+    if key not in per_code or not per_code[key].__s2sad_fresh__():
+        generated = pipeline()(fn, wrt, mode="forward", dynamic_cells=True, captured=captured, first=bound)
+        per_code[key] = derived(generated.function, fn, generated.globals_read)
+    return rebind(per_code[key], fn, snapshot=False) if _own_state(fn) else per_code[key]
+
+
+def _generic_jvp(fn: types.FunctionType, wrt: tuple[str, ...]) -> tuple[types.FunctionType, tuple[str, ...]]:
+    """``fn``'s generated jvp for any argument types, serving every closure of its code (made again where a
+    global it relied on was redefined), and its tangents' parameters."""
+    per_code = _jvp_sources.setdefault(fn.__code__, {})
+    key = (wrt, library_cells(fn))
+    if key not in per_code or not per_code[key][0].__s2sad_fresh__():
+        generated = pipeline()(fn, wrt, mode="forward", dynamic_cells=True)
+        per_code[key] = derived(generated.function, fn, generated.globals_read), generated.tangent_names
+    return per_code[key]
+
+
+def _packed_jvp_source(fn: types.FunctionType, wrt: tuple[str, ...], slots: list, nargs: int, given: tuple[str, ...],
+                       bound: int) -> types.FunctionType:
+    """``_jvp_source`` for a call of ``nargs`` positional arguments and the keywords ``given`` whose tangents
+    fill ``fn``'s ``*args`` or ``**kwargs`` (``slots``): the tangents, one per argument, packed as
+    ``packed_tangents`` packs them, in Python (zeros for the arguments without one)."""
+    jvp, names = _generic_jvp(fn, wrt)
+    values = [f"a{i}" for i in range(nargs)]
+    tangent = {slot: f"t{i}" for i, slot in enumerate(slots)}
+    _check_keywords(given, ("make", "jvp", "tangents", "zeros_like", *values, *tangent.values()))
+    receiver = list(fn.__code__.co_varnames[:bound])
+    entries = _packed_entries(fn, wrt, tangent, values, given, bound)
+    call = ", ".join([*receiver, *values, *(f"{k}={k}" for k in given), *(f"{t}={entries[n]}" for n, t in zip(wrt, names))])
+    name = f"{fn.__name__}_jvp_packed" if fn.__name__.isidentifier() else "jvp_packed"
+    lines = ["def make(jvp):",
+             f"    def {name}({', '.join([*receiver, 'tangents', *values, *(['*', *given] if given else [])])}):",
+             f"        {_listed(list(tangent.values()))} = tangents",
+             f"        return jvp({call})",
+             f"    return {name}"]
+    key = ("packed jvp", fn.__code__, wrt, tuple(slots), nargs, given, bound)
+    make = _load_source(key, "make", f"jvp of {fn.__qualname__}, its tangents packed ({nargs} arguments"
+                        f"{', ' + ', '.join(given) if given else ''})", lines, {"zeros_like": zeros_like})
+    return make(rebind(jvp, fn, snapshot=False) if _own_state(fn) else jvp)
+
+
+def _packed_entries(fn: types.FunctionType, wrt: tuple[str, ...], tangent: dict, values: list[str],
+                    given: tuple[str, ...], bound: int) -> dict[str, str]:
+    """Per parameter in ``wrt``, the tangent ``_packed_jvp_source`` passes it: the one named in ``tangent`` (per
+    slot), or for ``*args`` a tuple (``**kwargs``: a dict) of one per argument it receives, zeros for the others."""
+    code = fn.__code__
+    named = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    entries = {}
+    for name in wrt:
+        keys = [key for n, key in tangent if n == name]
+        if keys == [None]:
+            entries[name] = tangent[(name, None)]
+        elif isinstance(keys[0], str):
+            entries[name] = "{" + ", ".join(f"{k!r}: {tangent.get((name, k), f'zeros_like({k})')}"
+                                            for k in given if k not in named) + "}"
+        else:
+            first = code.co_argcount - bound  # (the first argument *args receives)
+            entries[name] = "(" + _listed([tangent.get((name, i - first), f"zeros_like({values[i]})")
+                                           for i in range(max(first, 0), len(values))]) + ")"
+    return entries
+
+
+def _bound(fn: types.FunctionType, self_arg: tuple) -> types.FunctionType | types.MethodType:
+    """``fn`` bound to the receiver ``self_arg`` holds, if any (a method's derivative)."""
+    return types.MethodType(fn, self_arg[0]) if self_arg else fn
 
 
 # ----- the handles of custom rules and checkpoints -----

@@ -9,11 +9,11 @@ from . import ir, runtime
 from .activity import MISSING, Analysis, check_uses, method_receiver
 from .complexity import check_complex
 from .errors import NoDerivativeRuleError
-from .linker import STAR_HIGHER_ORDER, VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
+from .linker import VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of
 from .load import LINEMAPS
 from .rules import FIELD, rule_name
 
-__all__ = ["helper", "zeros", "check_rules", "no_rule_error"]
+__all__ = ["helper", "zeros", "packed_keywords", "check_rules", "no_rule_error"]
 
 
 def helper(name: str) -> ir.Ref:
@@ -27,6 +27,16 @@ def zeros(name: str, scalars: set[str] = frozenset()) -> ir.Expr:
     """A zero materialised where a symbolic one cannot stand: ``0.0`` for a name in ``scalars`` (statically
     a number: the gradient returned is cast to its argument's type), else ``zeros_like(name)``."""
     return ir.Const(0.0) if name in scalars else ir.Call(helper("zeros_like"), [ir.Name(name)])
+
+
+def packed_keywords(kwargs: list[tuple[str | None, ir.Expr]], values: list[ir.Expr]) -> ir.Expr:
+    """The dict a call's keywords ``kwargs`` (``k=v``, and ``**kw`` with the key None) pass, made of ``values``
+    (the ``v`` and ``kw`` themselves, or their tangents) by ``join_kwargs``, which has a rule: a derivative of
+    the code passing it is taken through it (``dict()`` where there is none)."""
+    if not kwargs:
+        return ir.Call(helper("dict"), [])
+    like = [e if k is None else ir.Const(k) for k, e in kwargs]
+    return ir.Call(helper("join_kwargs"), [ir.Tuple(values), ir.Tuple(like)])
 
 
 def check_rules(forward: list[ir.Stmt], analysis: Analysis, returned: ir.Expr) -> None:
@@ -65,9 +75,8 @@ def no_rule_error(callee: object, loc: ir.Loc) -> NoDerivativeRuleError:
     if refusal is not None:
         user = (LINEMAPS.get(loc.file) or {}).get(loc.line, loc)  # the user's line the generated one came from
         return NoDerivativeRuleError(f"{refusal}, at {user.file}:{user.line}:\n    {user.text.strip()}")
-    if callee is vjp_of or callee is jvp_of or callee is star_vjp:
-        higher = STAR_HIGHER_ORDER if callee is star_vjp else VJP_OF_HIGHER_ORDER
-        return NoDerivativeRuleError(higher + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
+    if callee is jvp_of:  # (code calling vjp_of or star_vjp is differentiated through the Python they stand for)
+        return NoDerivativeRuleError(VJP_OF_HIGHER_ORDER + f" (at {loc.file}:{loc.line}: {loc.text.strip()})")
     if callee is runtime.captures_adjoint:
         return NoDerivativeRuleError(
             "derivatives of derivatives of code that calls s2sad.grad of a closure over a value that carries a "

@@ -7,7 +7,7 @@ of the code that calls it, by a small generated function computing the same thin
 s2sad can transform:
 
 - ``linker.JVP.generic``: a callee's generic jvp taking the tangents as a tuple, first
-  (``wrappers.tangents_first``);
+  (``wrappers.tangents_first``); a function value's, through ``linker.jvp_of_tangents_first``;
 - ``jvp_caller``: ``s2sad.jvp(f, primals, tangents)`` as a call of ``f``'s jvp handle;
 - ``jacfwd_source``: ``jacfwd(f)`` as a loop of jvps along the unit tangents, stacked.
 
@@ -24,7 +24,7 @@ import types
 import numpy as np
 
 from . import ir, runtime
-from .linker import JVP
+from .linker import JVP, jvp_of, jvp_of_tangents_first
 from .resolve import derivative_source
 from .rules import JVP_CALLS
 from .wrappers import fresh, load_wrapper, unpack
@@ -88,14 +88,21 @@ def nested_calls(fn: ir.Function) -> None:
     """Calls of forward-mode derivatives in ``fn``, rewritten (in place) to generated source computing
     the same, so that ``fn`` can be differentiated: a callee's jvp handle in generated forward code,
     ``g_jvp(a, tangents=t)``, becomes its generic jvp taking the tangents first (``g_jvp_tangents_first(t,
-    a)``); ``s2sad.jvp(f, primals, tangents)`` of a function ``f`` known now, with a tuple of primals
-    written out, becomes a call of ``jvp_caller(f, len(primals))``."""
+    a)``), and a function value's, ``jvp_of(f, ...)(a, tangents=t)``, ``jvp_of_tangents_first(f, ...)(t, a)``;
+    ``s2sad.jvp(f, primals, tangents)`` of a function ``f`` known now, with a tuple of primals written out,
+    becomes a call of ``jvp_caller(f, len(primals))``."""
     literals = {s.target: len(s.value.items) for s in ir.walk(fn.body)
                 if isinstance(s, ir.Assign) and isinstance(s.target, str) and isinstance(s.value, ir.Tuple)}
+    made = _jvp_of_results(fn)
 
     def rewrite(e: ir.Expr) -> ir.Expr:
+        if isinstance(e, ir.Call) and isinstance(e.func, ir.Name) and e.func.id in made:  # the tangents first
+            tangents = next((v for k, v in e.kwargs if k == "tangents"), ir.Tuple([]))
+            return ir.Call(e.func, [tangents, *e.args], [(k, v) for k, v in e.kwargs if k != "tangents"])
         if not (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref)):
             return e
+        if e.func.value is jvp_of and any(e is call for call in made.values()):
+            return ir.Call(ir.Ref(("jvp_of_tangents_first",), jvp_of_tangents_first, helper=True), e.args, e.kwargs)
         handle = getattr(e.func.value, "__self__", None)
         if isinstance(handle, JVP):
             generic = handle.generic()
@@ -110,6 +117,18 @@ def nested_calls(fn: ir.Function) -> None:
         return e
 
     ir.map_exprs(fn.body, rewrite)
+
+
+def _jvp_of_results(fn: ir.Function) -> dict[str, ir.Call]:
+    """The names bound to ``jvp_of(f, ...)`` (a function value's jvp, in generated forward code) and nothing
+    else, with the call binding each."""
+    bound: dict[str, list] = {}
+    for s in ir.walk(fn.body):
+        if isinstance(s, ir.Assign):
+            for t in (s.target,) if isinstance(s.target, str) else s.target:
+                bound.setdefault(t, []).append(s.value)
+    return {name: values[0] for name, values in bound.items() if len(values) == 1 and isinstance(values[0], ir.Call)
+            and isinstance(values[0].func, ir.Ref) and values[0].func.value is jvp_of}
 
 
 def _calls_jvp(fn: object) -> bool:

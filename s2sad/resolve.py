@@ -13,8 +13,9 @@ to, entries of ``*args`` and ``**kwargs`` included (``bind_slots``).
 
 A derivative s2sad made says what stands for it: a function with a ``__s2sad_source__``
 attribute, or an object (or the object a bound method is bound to) whose class has one;
-``__s2sad_source__(obj, dynamic)`` returns the function to transform in its place. That keeps
-this module below the run time and the user API.
+``__s2sad_source__(obj, dynamic)`` returns the function to transform in its place. One whose Python
+depends on the arguments of the call (``linker.star_vjp``) has a ``__s2sad_source_for__(args, kwargs)``
+instead, and is resolved as a ``FunctionValue``. That keeps this module below the run time and the user API.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def resolve(fn: object) -> Callee:
     source = derivative_source(fn)
     if source is not None:
         return DerivativeFunction(fn, source)
+    if isinstance(fn, types.FunctionType) and "__s2sad_source_for__" in fn.__dict__:
+        return FunctionValue()  # the Python standing for it depends on the arguments: found when called
     rule = lookup(fn) or record_rule(fn)  # (a namedtuple or dataclass made from its fields)
     if rule is not None:
         return RuleCall(rule)

@@ -46,7 +46,7 @@ from .complexity import real_cotangent
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import VJP, CheckpointHandle, RRuleHandle
-from .modes import check_rules, helper, zeros
+from .modes import check_rules, helper, packed_keywords, zeros
 from .mutation import Mutation, analyzed, value_reads
 from .naming import Namer
 from .resolve import call_target
@@ -86,14 +86,15 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
             typed: bool = False, facts: dict[str, object] | None = None,
             spread: dict[str, list[tuple[object, str]]] | None = None,
-            captured: tuple[str, ...] | None = None) -> Pullback:
+            captured: tuple[str, ...] | None = None, split: list[tuple[str, object]] | None = None) -> Pullback:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
     ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``, and
     ``facts`` what the pytree parameters hold). ``typed``: made for the argument types (``scalar_params``,
     ``tree_params``), so a call whose arguments' types are known calls a vjp made for them. ``spread``: the
     pytree parameters read only once per key, at the entry (``entries``), and those reads: such a
     parameter's cotangent is the literal of its entries' ones. ``captured``: the closure variables that end
-    ``wrt``, whose cotangents the pullback gives as a dict."""
+    ``wrt``, whose cotangents the pullback gives as a dict. ``split``: per argument, the parameter it binds to
+    and its index in ``*args`` or key in ``**kwargs`` (or None): the pullback gives one cotangent per argument."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
@@ -123,8 +124,10 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     fn.temps = fn.temps | adj.temps
     grads = [_entries_bar(p, spread[p], facts[p], adj) if p in spread and facts else adj.bars.get(p)
              or zeros(p, analysis.scalars) for p in wrt]
-    given = grads if captured is None else [*grads[:len(grads) - len(captured)], ir.Dict(
-        [ir.Const(n) for n in captured], grads[len(grads) - len(captured):])]
+    n = len(grads) - len(captured or ())
+    given = grads[:n] if split is None else [_entry(dict(zip(wrt, grads))[name], key) for name, key in split]
+    if captured is not None:
+        given.append(ir.Dict([ir.Const(c) for c in captured], grads[n:]))
     pullback = ir.Function(
         namer.fresh(f"{fn.name}_pullback"), ir.Params(args=[seed]),
         [*adj.out, ir.Return(ir.Tuple(given))], ret.loc, ssa=False, flat=False,
@@ -135,6 +138,12 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
         fn.loc, ssa=True, flat=False,
     )
     return Pullback(vjp, fn, forward, out, seed, adj.out, grads, analysis, adj.canonical)
+
+
+def _entry(bar: ir.Expr, key: object) -> ir.Expr:
+    """The cotangent of an argument that filled the entry ``key`` of ``*args`` or ``**kwargs`` (None: a named
+    parameter, whose cotangent is ``bar``)."""
+    return bar if key is None else ir.Subscript(bar, ir.Const(key))
 
 
 def _entries_bar(param: str, reads: list[tuple[object, str]], items: Items, adj: _Adjoint) -> ir.Expr:
@@ -478,15 +487,20 @@ class _Adjoint:
     def star_call(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """``z = f(a, *xs, k=v, **kw)`` where a value passed with ``*`` or ``**`` carries a derivative:
         ``star_vjp`` binds the arguments when it runs, and the pullback gives one cotangent per argument
-        (a tuple, a dict), split back into the operands (``split_star``, ``split_kwargs``)."""
+        (a tuple, a dict), split back into the operands (``split_star``, ``split_kwargs``), then that of
+        what a function value that carries a derivative captured."""
         call = stmt.value
         pullback = self.pullback_names[id(stmt)]
-        packed = [ir.Tuple(list(call.args)), ir.Call(helper("dict"), [], list(call.kwargs))]
+        packed = [ir.Tuple(list(call.args)), packed_keywords(call.kwargs, [v for _, v in call.kwargs])]
         stmt.target = (stmt.target, pullback)
         func = call.func if p.callee is None else ir.Ref((f"{_name(p.callee)}",), p.callee, helper=True)
-        stmt.value = ir.Call(helper("star_vjp"), [func, *packed])
+        captures = isinstance(func, ir.Name) and func.id in self.an.active  # (its captures' cotangents, last)
+        stmt.value = ir.Call(helper("star_vjp"), [func, *packed, *([ir.Const(True)] if captures else [])])
         args_bar, kwargs_bar = self.namer.fresh("args_bar"), self.namer.fresh("kwargs_bar")
-        self.emit((args_bar, kwargs_bar), ir.Call(ir.Name(pullback), [g]))
+        func_bar = (self.namer.fresh(f"{func.id}_bar_part"),) if captures else ()
+        self.emit((args_bar, kwargs_bar, *func_bar), ir.Call(ir.Name(pullback), [g]))
+        if captures:
+            self.add(func, ir.Name(func_bar[0]))
         # (operand, what split_star/split_kwargs is told of it: None or the sequence; the keyword or the mapping)
         positional = [(a.value, a.value) if isinstance(a, ir.Starred) else (a, ir.Const(None)) for a in call.args]
         keywords = [(v, v if k is None else ir.Const(k)) for k, v in call.kwargs]

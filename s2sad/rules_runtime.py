@@ -63,6 +63,11 @@ defrule(runtime.captured_cotangent, "captured_cotangent", lambda hh, ans, h, g, 
     rt.captured_adjoint(hh, name, h), None, None), diff=(0,), linear="joint", zero=(1,))
 defrule(runtime.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
         linear="joint", container=True)
+# the cotangents of a call's arguments passed with * or **, one per argument <-> one per operand
+_linear(runtime.split_star, "split_star", lambda h, ans, g, like: (rt.join_star(h, like), None), container=True)
+_linear(runtime.join_star, "join_star", lambda h, ans, g, like: (rt.split_star(h, like), None), container=True)
+_linear(runtime.split_kwargs, "split_kwargs", lambda h, ans, g, like: (rt.join_kwargs(h, like), None), container=True)
+_linear(runtime.join_kwargs, "join_kwargs", lambda h, ans, g, like: (rt.split_kwargs(h, like), None), container=True)
 
 
 # The matrix-product adjoints, differentiated again (reverse over reverse). For a bilinear

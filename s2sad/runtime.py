@@ -27,7 +27,7 @@ __all__ = [
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
     "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "caught_exception", "field_adjoint",
-    "field_tangent", "field_of", "record_jvp", "split_star", "split_kwargs", "float_primals",
+    "field_tangent", "field_of", "record_jvp", "split_star", "split_kwargs", "join_star", "join_kwargs", "float_primals",
     "unit_tangent", "jacobian_column",
 ]
 
@@ -195,6 +195,27 @@ def split_kwargs(kwargs_bar, like):
     """``kwargs_bar`` (a dict over the keywords of ``f(k=v, **kw)``) as one cotangent per operand: ``like``
     holds the keyword for a named one, the mapping itself for a ``**`` one (its cotangent is a dict)."""
     return tuple(kwargs_bar[key] if isinstance(key, str) else {k: kwargs_bar[k] for k in key} for key in like)
+
+
+def join_star(parts, like):
+    """The transpose of ``split_star``: one cotangent per operand of ``f(a, *xs, b)`` (``like`` as there) as
+    one per positional argument."""
+    out: list = []
+    for part, seq in zip(parts, like):
+        if seq is None:
+            out.append(part)
+        else:
+            out.extend(part)  # (a tuple's or list's entries, an array's rows)
+    return tuple(out)
+
+
+def join_kwargs(parts, like):
+    """The transpose of ``split_kwargs``: one cotangent per operand of ``f(k=v, **kw)`` as a dict over the
+    keywords."""
+    out: dict = {}
+    for part, key in zip(parts, like):
+        out.update({key: part} if isinstance(key, str) else part)
+    return out
 
 
 # ----- records: namedtuples and dataclasses, read by attribute -----

@@ -156,17 +156,19 @@ def _collector_paused():
 def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str] = frozenset(),
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
-              facts: dict[str, object] | None = None, captured: bool = False) -> Generated:
+              facts: dict[str, object] | None = None, captured: bool = False, slots: tuple | None = None,
+              first: int | None = None) -> Generated:
     try:
         with _collector_paused():
-            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured)
+            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured, slots, first)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
 
 def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
                trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
-               facts: dict[str, object] | None, captured: bool) -> Generated:
+               facts: dict[str, object] | None, captured: bool, slots: tuple | None = None,
+               first: int | None = None) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -180,8 +182,12 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     it serves only calls whose arguments have the types ``scalars`` and ``trees`` were found from; then
     the user functions it calls with arguments of known types are transformed for them, now.
     ``facts`` (with ``dims``): what the pytree parameters hold (``statics.Items``).
-    ``captured`` (reverse mode): the pullback gives the cotangents of the closure variables in ``wrt``
-    as one dict by name, last (a function value's cotangent).
+    ``captured``: the pullback gives the cotangents of the closure variables in ``wrt`` as one dict by name,
+    last (a function value's cotangent); in forward mode, with ``first``, the jvp takes their tangents so.
+    ``first`` (forward mode): the jvp takes its tangents as one tuple after that many parameters
+    (``forward.tangents_first``). ``slots`` (reverse mode, see ``resolve.bind_slots``):
+    the pullback gives one cotangent per argument, the entry of ``*args`` or ``**kwargs`` it filled, in place of
+    the parameters' (as ``linker.vjp_of`` calls a function value).
     """
     code = fn.__code__
     params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
@@ -196,11 +202,12 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     pytrees = {*trees, *(lowered.inputs.get(w, w) for w in free)}  # a captured value may be a tuple or a function
     if mode != "forward":
         body, spread = _specialised(lowered, src, namer, facts) if typed else (lowered, {})
+        split = [(lowered.inputs.get(name, name), key) for name, key in slots] if slots else None
         parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread,
-                        free if captured else None)
+                        free if captured else None, split)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
-        jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed)
+        jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed, first, free if captured else ())
         ir.verify(jvp)  # checked now, emitted and loaded on first use
         loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
         tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])

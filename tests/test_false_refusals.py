@@ -448,3 +448,14 @@ def test_a_third_derivative_through_a_function_value_capturing_a_derivative_is_r
     check_grads(s2sad.grad(sine_of_a_capture), (0.4,), modes=BOTH)
     with pytest.raises(s2sad.NoDerivativeRuleError, match="third derivative of code calling a lambda or nested def"):
         s2sad.grad(s2sad.grad(s2sad.grad(sine_of_a_capture)))(0.4)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (area_under, (0.7,)), (rebound_after, (1.3,)), (lambda_then_rebound, (0.7,)), (nested_def_with_default, (0.4,)),
+    (through_another_closure, (1.3,)), (sine_of_a_capture, (0.4,)),
+])
+def test_a_function_value_at_second_order_of_forward_mode(fn, args):
+    # (differentiated again as its generated jvp taking its tangents first, those of its captures as a dict)
+    expected = s2sad.numeric.gradient(s2sad.grad(fn), *args)
+    assert s2sad.jacfwd(s2sad.jacfwd(fn))(*args) == pytest.approx(expected, rel=1e-6)
+    assert s2sad.jacrev(s2sad.jacfwd(fn))(*args) == pytest.approx(expected, rel=1e-6)

@@ -5,6 +5,7 @@ Re-write the list after adding rules with ``S2SAD_UPDATE_README=1 python -m pyte
 
 from __future__ import annotations
 
+import builtins
 import os
 import pathlib
 import re
@@ -22,21 +23,21 @@ GROUPS = ("numpy.linalg", "numpy", "math", "scipy.special", "scipy.stats", "scip
           "ndarray")
 
 
-def _group(name: str) -> tuple[str, str]:
-    """(the module a rule's name belongs to, the name within it)."""
+def _group(name: str, fn: object) -> tuple[str, str]:
+    """(the module a rule's name belongs to, the name within it); ``fn``: the callable it is declared for."""
     for prefix in GROUPS:
         if name.startswith(prefix + "."):
             return prefix, name[len(prefix) + 1:]
-    if re.fullmatch(r"[A-Za-z_0-9 ]+", name) and name not in ("max", "min", "sum", "float", "pow", "abs", "list", "tuple",
-                                                               "reversed"):
+    if re.fullmatch(r"[A-Za-z_0-9 ]+", name) and getattr(builtins, name, None) is not fn:
         return "s2sad's run-time helpers (for derivatives of derivatives)", name
     return "Python", name
 
 
 def rule_list() -> str:
     groups: dict[str, list[str]] = {}
-    for name in sorted({rule.name for rule in RULES.values()}):
-        module, short = _group(name)
+    declared = {rule.name: fn for fn, rule in RULES.items()}
+    for name in sorted(declared):
+        module, short = _group(name, declared[name])
         groups.setdefault(module, []).append(short)
     order = [*GROUPS, "Python", "s2sad's run-time helpers (for derivatives of derivatives)"]
     lines = [BEGIN, f"{sum(map(len, groups.values()))} rules:", ""]
