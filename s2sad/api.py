@@ -489,7 +489,8 @@ def fixed_arity(fun: types.FunctionType, n: int) -> types.FunctionType:
         code = fun.__code__
         star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
         names = [*code.co_varnames[:min(n, code.co_argcount)], *(f"{star}_{k}" for k in range(n - code.co_argcount))]
-        params = ", ".join([*names, "**kwargs"])
+        keywords = code.co_kwonlyargcount or code.co_flags & inspect.CO_VARKEYWORDS  # (else a plain call)
+        params = ", ".join([*names, *(["**kwargs"] if keywords else [])])
         name = fun.__name__ if fun.__name__.isidentifier() else "f"  # (a lambda)
         text = f"def {name}({params}):\n    return __s2sad_called__({params})\n"
         filename = f"<s2sad: {fun.__qualname__} with {n} positional arguments>"

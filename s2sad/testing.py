@@ -13,12 +13,16 @@ fused functions, not the vjp) give the same value and gradients.
 
 from __future__ import annotations
 
+import builtins
+import itertools
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .api import grad, jvp, value_and_grad, vjp
+from .load import load
 from .numeric import central_difference
 from .pytree import differentiable, leaves, map_leaves
 from .rules import FRULES, custom_rule
@@ -172,22 +176,30 @@ def _check_reverse(f: Callable, args: tuple, argnums: Sequence[int], directions:
         _check_fused(f, args, argnums, out, pullback(seed), 1e-5 if low else 1e-10)
 
 
+_PROJECTIONS = itertools.count()
+
+
 def _projected(f: Callable, args: Sequence, seed: int) -> Callable:
     """``f`` if it returns a number, else ``x -> <u, f(x)>`` for a fixed random ``u`` of its output's
-    structure (an array, or a tuple or list of arrays and numbers: what ``grad`` of several arguments gives)."""
+    structure (an array, or a tuple or list of arrays and numbers: what ``grad`` of several arguments gives).
+    The projection is loaded as generated code, as s2sad's own (``load``): s2sad's functions are library
+    code, which only rules differentiate."""
     out = f(*args)
     rng = np.random.default_rng(seed)
     if isinstance(out, tuple | list):
         _require(all(isinstance(o, np.ndarray | float | int | np.generic) for o in out),
                  "check_grads with order > 1 needs f to return a number, an array, or a tuple of them")
-        us = tuple(rng.standard_normal(np.shape(o)) for o in out)
-        return lambda *a: sum(np.sum(u * o) for u, o in zip(us, f(*a)))
-    if np.ndim(out) == 0 and not isinstance(out, dict):
+        u: object = tuple(rng.standard_normal(np.shape(o)) for o in out)
+        value = "sum(np.sum(ui * oi) for ui, oi in zip(u, f(*args)))"
+    elif np.ndim(out) == 0 and not isinstance(out, dict):
         return f
-    _require(isinstance(out, np.ndarray), "check_grads with order > 1 needs f to return a number, an array, "
-             "or a tuple of them")
-    u = rng.standard_normal(np.shape(out))
-    return lambda *a: np.sum(u * f(*a))
+    else:
+        _require(isinstance(out, np.ndarray), "check_grads with order > 1 needs f to return a number, an "
+                 "array, or a tuple of them")
+        u, value = rng.standard_normal(np.shape(out)), "np.sum(u * f(*args))"
+    text = f"# s2sad: check_grads' projection of an output\ndef projected(*args):\n    return {value}\n"
+    return load(text, f"<s2sad: check_grads projection #{next(_PROJECTIONS)}>", "projected",
+                {"np": np, "__builtins__": builtins}, {"f": types.CellType(f), "u": types.CellType(u)})
 
 
 def _check_fused(f: Callable, args: Sequence, argnums: Sequence[int], out: Any, cotangents: tuple,

@@ -95,6 +95,8 @@ def test_check_grads_checks_second_derivatives_at_order_two(monkeypatch):
 
     x = r(3)
     check_grads(sin_times_x, (x,), modes=("rev", "fwd"), order=2)
+    check_grads(lambda x: np.sin(x) * x[::-1], (x,), modes=("rev", "fwd"), order=2)  # projected on a random u
+    check_grads(lambda x, y: np.sum(np.sin(x) * y ** 2), (x, 0.5), modes=("rev", "fwd"), order=3)
     monkeypatch.setitem(rules.RULES, np.cos, dataclasses.replace(
         rules.RULES[np.cos], reverse=lambda g, ans, x: (g * rules.np.sin(x),)))
     check_grads(sin_times_x_again, (x,), modes=("rev",))
