@@ -135,7 +135,12 @@ class Cache:
         e = self.table.get(types_key(args))
         if e is None or not e.fresh():
             try:
-                e = self._specialize(args, shapes=self.mode == "reverse")
+                try:
+                    e = self._specialize(args, shapes=self.mode == "reverse")
+                except S2SADSyntaxError:  # (a jvp is made for any shapes: the arrays' shapes may tell enough,
+                    if self.mode == "reverse":  # say that a loop over a 1-D array gives numbers, for it to be exact)
+                        raise
+                    e = self._specialize(args, shapes=True)
             except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as err:
                 raise err.with_traceback(None)  # noqa: B904  (the same error, without s2sad's own frames: it is about the user's code)
             if e.generated.shape_specific:

@@ -43,13 +43,14 @@ __all__ = ["forward"]
 
 def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[str],
             tree_params: set[str] = frozenset(), typed: bool = False, first: int | None = None,
-            captured: tuple[str, ...] = ()) -> ir.Function:
+            captured: tuple[str, ...] = (), dims: dict[str, tuple[int, ...]] | None = None) -> ir.Function:
     """Build the jvp of ``fn`` with respect to the parameters ``wrt``: its tangents are keyword-only parameters
     or, with ``first``, one tuple after the first ``first`` parameters (see ``tangents_first``), where the
-    closure variables ``captured``, ending ``wrt``, have one dict of tangents by name, last."""
+    closure variables ``captured``, ending ``wrt``, have one dict of tangents by name, last. ``dims``: the
+    array parameters' shapes, where the jvp may assume them."""
     fn = copy.deepcopy(fn)
     def analysis_checked() -> Analysis:
-        found = analyze(fn, wrt, scalar_params, tree_params, typed=typed)
+        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed=typed)
         check_rules(fn.body[:-1], found, fn.body[-1].value)
         return found
 

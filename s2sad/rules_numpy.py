@@ -23,7 +23,7 @@ import operator
 
 import numpy
 
-from . import ir, runtime_numpy
+from . import ir, runtime_numpy, shapes
 from .rules import (
     ATTRIBUTES,
     METHODS,
@@ -180,10 +180,11 @@ defrule(numpy.std, "numpy.std", _moment("std_adjoint"), diff=(0,), reduction=Tru
 _back = lambda g, ans, x, *args, **kwargs: (np.reshape(g, np.shape(x)),)  # noqa: E731
 for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d"):
     defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True)
-defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint")
+defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint", shape=shapes.copied)
 defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,), linear="joint",
-        view=True)
-defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,), linear="joint")
+        view=True, shape=shapes.copied)
+defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,), linear="joint",
+        shape=shapes.copied)
 
 
 def _transpose(g, ans, x, *axes, **kwargs):

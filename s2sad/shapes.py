@@ -113,6 +113,15 @@ def same(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir
     return dims[0]
 
 
+def copied(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
+           ) -> Shape | None:
+    """``np.copy(x)``, ``np.array(x)``, ``np.asarray(x)``, ``x.copy()`` of an array (a dtype or order given,
+    not ``ndmin``): the operand's shape."""
+    if len(operands) <= 2 and set(kwargs) <= {"dtype", "copy", "order", "subok"}:
+        return dims[0]
+    return None
+
+
 def reduction(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
               ) -> Shape | None:
     """A reduction of one array over constant ``axis=`` (and ``keepdims=``)."""

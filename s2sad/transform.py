@@ -207,11 +207,11 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
                         free if captured else None, split)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
-        jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed, first, free if captured else ())
+        jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed, first, free if captured else (), dims)
         ir.verify(jvp)  # checked now, emitted and loaded on first use
         loader = _Loader(fn, wrt, src, dynamic_cells, bind_helpers([jvp], src, namer))
         tangents = tuple(jvp.params.kwonly[len(lowered.params.kwonly):])
-        generated = Generated(lowered, jvp, None, None, loader.bindings, tangents, False,
+        generated = Generated(lowered, jvp, None, None, loader.bindings, tangents, bool(dims),  # (made for them)
                               functools.partial(loader, "jvp", jvp), globals_read=src.globals_read)
     generated.derived_from = _derived_from(fn, generated.bindings)
     return generated

@@ -459,3 +459,20 @@ def test_a_function_value_at_second_order_of_forward_mode(fn, args):
     expected = s2sad.numeric.gradient(s2sad.grad(fn), *args)
     assert s2sad.jacfwd(s2sad.jacfwd(fn))(*args) == pytest.approx(expected, rel=1e-6)
     assert s2sad.jacrev(s2sad.jacfwd(fn))(*args) == pytest.approx(expected, rel=1e-6)
+
+
+# ----- an element of a 1-D array a loop iterates is a number: it shares no memory -----
+
+
+def last_element_kept_past_a_write(x, y):
+    v = y[0]
+    a = (y * 2.0).copy()  # (a copy has its operand's shape: the loop's elements are numbers)
+    for i, r in enumerate(a):
+        r, v = v, r
+    a[a > 1.2] -= 1.0
+    return v * x + np.sum(a)
+
+
+def test_an_element_of_a_copied_1d_array_is_kept_past_a_write_into_the_array():
+    # (forward mode too: a jvp is made for any shapes, and again for the arrays' shapes where that refuses)
+    check_grads(last_element_kept_past_a_write, (0.5, np.array([0.3, 1.4, 0.8])), modes=BOTH)
