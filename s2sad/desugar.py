@@ -28,7 +28,7 @@ import gast
 from .frontend import _at, _load, all_nodes, child_nodes, fresh_name
 from .lower import _always_raises, _exposed_in_loop, _may_raise, _scope_loads, _stores, _surely_bound, _unsure
 
-__all__ = ["desugar", "comprehensions", "matches", "tries"]
+__all__ = ["desugar", "comprehensions", "maps", "matches", "tries"]
 
 NEVER, MAYBE, ALWAYS = "never", "maybe", "always"
 
@@ -344,6 +344,38 @@ def _own_nodes(node: gast.AST):
 
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 _SCOPES = (gast.FunctionDef, gast.Lambda, gast.ClassDef)
+
+
+def maps(tree: gast.FunctionDef, src) -> gast.FunctionDef:
+    """``map(f, xs)`` -> ``(f(x) for x in xs)``, ``map(f, xs, ys)`` -> ``(f(x, y) for x, y in zip(xs, ys))``,
+    where ``map`` is the builtin and ``f`` a name, an attribute or a lambda (read at each item as ``map``
+    reads it once: its value cannot change between them); the comprehensions pass then writes the loops."""
+    stored = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    if "map" in stored or src.lookup("map") is not builtins.map or ("zip" in stored or src.lookup("zip") is not zip):
+        return tree
+    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
+    for node in list(gast.walk(tree)):
+        for field, value in gast.iter_fields(node):
+            if isinstance(value, list):
+                value[:] = [_mapped(v, taken) for v in value]
+            elif isinstance(value, gast.Call):
+                setattr(node, field, _mapped(value, taken))
+    return tree
+
+
+def _mapped(node, taken: set[str]):
+    """``node`` as a generator expression where it is a ``map`` call ``maps`` rewrites; else ``node``."""
+    if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "map"
+            and len(node.args) >= 2 and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args)
+            and isinstance(node.args[0], (gast.Name, gast.Attribute, gast.Lambda))):
+        return node
+    fn, iterables = node.args[0], [_mapped(a, taken) for a in node.args[1:]]
+    names = [fresh_name("item", taken) for _ in iterables]
+    target = gast.Name(names[0], gast.Store(), None, None) if len(names) == 1 else gast.Tuple(
+        [gast.Name(n, gast.Store(), None, None) for n in names], gast.Store())
+    source = iterables[0] if len(iterables) == 1 else gast.Call(_load("zip"), iterables, [])
+    call = gast.Call(fn, [_load(n) for n in names], [])
+    return _at(gast.GeneratorExp(call, [gast.comprehension(target, source, [], 0)]), node)
 
 
 def comprehensions(tree: gast.FunctionDef, src) -> gast.FunctionDef:

@@ -13,7 +13,7 @@ import gast
 
 from . import ir
 from .closures import captures, cells
-from .desugar import comprehensions, desugar, matches, tries
+from .desugar import comprehensions, desugar, maps, matches, tries
 from .frontend import Source, all_nodes, parse_function
 from .lower import lower
 from .naming import Namer
@@ -35,6 +35,9 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
     src = parse_function(fn, dynamic_cells)
     nodes = all_nodes(src.tree)
     present = {type(n) for n in nodes if n is not src.tree}
+    if any(isinstance(n, gast.Name) and n.id == "map" for n in nodes):
+        maps(src.tree, src)
+        present = _constructs(src.tree)  # (a map became a generator expression)
     # the names desugaring must not shadow, read from this walk where no pass below rewrites the tree first
     taken = None if present & _REWRITTEN else {n.id for n in nodes if isinstance(n, gast.Name)}
     tree = matches(src.tree, src) if gast.Match in present else src.tree

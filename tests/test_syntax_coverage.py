@@ -460,3 +460,39 @@ def _positive(x):
 @pytest.mark.parametrize("x", [0.7, -0.7])
 def test_return_inside_try_and_except(x):
     check(try_with_return, (x,))
+
+
+# ----- map(f, xs): a generator expression -----
+
+
+def _cube(v):
+    return v ** 3
+
+
+def mapped_one(xs):
+    return sum(map(lambda v: v ** 2, xs)) + sum(list(map(np.sin, xs)))
+
+
+def mapped_two(xs, w):
+    return np.sum(np.stack(list(map(lambda a, b: a * b, xs, [w, w * 2.0]))))
+
+
+def mapped_nested(xs):
+    return sum(map(_cube, map(np.tanh, xs)))
+
+
+def test_map_is_differentiated_as_the_generator_expression_it_is():
+    xs = [0.3, 0.5]
+    for f, args in ((mapped_one, (xs,)), (mapped_nested, (xs,)),
+                    (mapped_two, ([np.array([0.3, -0.2]), np.array([0.7, 0.1])], np.array([1.5, -0.4])))):
+        check_grads(f, args, modes=("rev", "fwd"), order=2)
+
+
+def map_shadowed(xs):
+    map = lambda f, ys: [f(y) * 0.0 for y in ys]  # noqa: E731  (not the builtin: called as written)
+    return sum(map(np.sin, xs))
+
+
+def test_a_local_map_is_called_as_written():
+    check_grads(map_shadowed, ([0.3, 0.5],), modes=("rev", "fwd"))
+    assert s2sad.grad(map_shadowed)([0.3, 0.5]) == [0.0, 0.0]
