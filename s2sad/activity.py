@@ -34,6 +34,7 @@ from .resolve import (
     resolve_func,
 )
 from .rules import (
+    ADD_OR_JOIN,
     ATTRIBUTES,
     BINOP_FUNCS,
     CLOSURE_DERIVATIVES,
@@ -272,7 +273,7 @@ def _diff_operands(p: Prim) -> list[ir.Expr]:
 
 def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset(),
             dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False, facts: dict[str, object] | None = None,
-            specialise=None) -> Analysis:
+            specialise=None, any_kind: bool = False) -> Analysis:
     """Activity (varied and useful) and static scalar-ness for every name in ``fn``.
 
     Loops are analysed to a fixed point: a carried value is varied if its initial
@@ -285,7 +286,9 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     were classified by (``tree_params`` are exactly the pytree arguments); otherwise a
     parameter used as a container (indexed, unpacked, iterated, passed on) may be one.
     ``specialise(fn, signature)``: the fact of a user function's result for arguments of these
-    facts (a call it resolves is made for them, see ``Analysis.calls``).
+    facts (a call it resolves is made for them, see ``Analysis.calls``). ``any_kind``: not even that a
+    parameter is an array may be assumed (a list's ``+`` joins it): generated code that is differentiated
+    again for arguments of any type (``api.differentiable``).
     """
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
@@ -297,8 +300,10 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     tree_params = {*tree_params, *packed}  # `*args` is a tuple, `**kwargs` a dict, whatever the call
     if not typed:
         tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
-    arrays = fn.params.positional if typed else [n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts, packed)
+    arrays = fn.params.positional if typed else [] if any_kind else [
+        n for n in fn.params.positional if n not in tree_params]
+    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts, packed,
+                   any_kind)
     varied = _varied(fn.body, prims, set(wrt), ints)
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
@@ -848,14 +853,15 @@ _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
 
 def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
            dims: dict[str, tuple[int, ...]], positional: list[str], parts: dict[str, Items],
-           packed: dict[str, str]) -> dict[str, str]:
+           packed: dict[str, str], any_kind: bool = False) -> dict[str, str]:
     """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
     are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
     ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
     here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
     A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
     or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``. Names of known shape (``dims``) are
-    arrays, those of known entries (``parts``) their containers.
+    arrays, those of known entries (``parts``) their containers. ``any_kind``: a ``+`` of two values of
+    unknown kind is told a join from arithmetic at run time (see ``analyze``).
     """
     kinds = {n: f.kind for n, f in parts.items()}
     kinds.update({n: "array" for n in [*scalars, *dims, *positional]})
@@ -868,7 +874,7 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
         return kinds.get(e.id) if isinstance(e, ir.Name) else None
 
     def assign(s: ir.Assign) -> None:
-        p = _operator_on_containers(prims, s, of)
+        p = _operator_on_containers(prims, s, of, any_kind)
         if isinstance(s.target, tuple):
             if p.kind == LISTOP:
                 kinds[s.targets[-1]] = "list"
@@ -932,9 +938,10 @@ def _join_kinds(a: str | None, b: str | None) -> str | None:
     return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
 
 
-def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
+def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of, any_kind: bool = False) -> Prim:
     """``s``'s primitive, with ``+`` and ``*`` (and ``+=``, ``*=``) on a list or tuple made joining and
-    repeating, and ``x * n`` (``n`` an int, ``x`` of unknown kind) told apart at run time."""
+    repeating, and ``x * n`` (``n`` an int, ``x`` of unknown kind) told apart at run time; with ``any_kind``,
+    so is ``x + y`` of two values of unknown kind."""
     p = prims[id(s)]
     if p.kind != CALL or len(p.args) != 2 or p.kwargs:
         return p
@@ -950,6 +957,8 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of) -> Prim:
         rule = REPEAT[seq.index(True)]
     elif op == "repeat" and "int" in kinds and None in kinds:
         rule = MUL_OR_REPEAT[kinds.index(None)]
+    elif op == "join" and kinds == [None, None] and any_kind:
+        rule = ADD_OR_JOIN
     if rule is not None:
         p = prims[id(s)] = Prim(CALL, rule, list(p.args))
     return p

@@ -359,7 +359,7 @@ def differentiable(fun: Callable, dynamic: bool = False) -> Callable:
     if key not in per_fun or not per_fun[key].__s2sad_fresh__():  # (made again where a callee was redefined)
         code = inner.__code__
         generated = transform(inner, tuple(wrt_names(list(code.co_varnames[: code.co_argcount]), nums,
-                                                     inner.__qualname__)), dynamic_cells=closure)
+                                                     inner.__qualname__)), dynamic_cells=closure, any_kind=True)
         per_fun[key] = derived(generated.grad_value_function if single else generated.grad_function, inner,
                                generated.globals_read)
     if not closure:

@@ -86,7 +86,8 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
             tree_params: set[str] = frozenset(), dims: dict[str, tuple[int, ...]] | None = None,
             typed: bool = False, facts: dict[str, object] | None = None,
             spread: dict[str, list[tuple[object, str]]] | None = None,
-            captured: tuple[str, ...] | None = None, split: list[tuple[str, object]] | None = None) -> Pullback:
+            captured: tuple[str, ...] | None = None, split: list[tuple[str, object]] | None = None,
+            any_kind: bool = False) -> Pullback:
     """Build the vjp of ``fn`` with respect to the parameters ``wrt`` (``tree_params`` hold pytrees;
     ``dims``: array parameters' shapes the result may assume, see ``Analysis.shape_specific``, and
     ``facts`` what the pytree parameters hold). ``typed``: made for the argument types (``scalar_params``,
@@ -94,11 +95,13 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     pytree parameters read only once per key, at the entry (``entries``), and those reads: such a
     parameter's cotangent is the literal of its entries' ones. ``captured``: the closure variables that end
     ``wrt``, whose cotangents the pullback gives as a dict. ``split``: per argument, the parameter it binds to
-    and its index in ``*args`` or key in ``**kwargs`` (or None): the pullback gives one cotangent per argument."""
+    and its index in ``*args`` or key in ``**kwargs`` (or None): the pullback gives one cotangent per argument.
+    ``any_kind``: made for arguments of any type (see ``activity.analyze``)."""
     fn = ir.Function(fn.name, fn.params, ir.clone(fn.body), fn.loc, fn.ssa, fn.flat, fn.doc, fn.temps, fn.inputs)
     # (a copy: the forward pass gains tapes; the caller's IR stays as lowered)
     def analysis_checked() -> Analysis:
-        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed, facts, callee_result if typed else None)
+        found = analyze(fn, wrt, scalar_params, tree_params, dims, typed, facts, callee_result if typed else None,
+                        any_kind)
         check_rules(fn.body[:-1], found, fn.body[-1].value)
         return found
 

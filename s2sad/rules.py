@@ -38,7 +38,7 @@ from . import runtime, shapes
 from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subscript, Tuple, UnaryOp, boolean_valued
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
-           "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT",
+           "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT", "ADD_OR_JOIN",
            "RECEIVER_ONLY_METHODS", "FIELD", "record_rule", "allow_complex", "CONSTANT_ON_REALS"]
 
 
@@ -631,6 +631,9 @@ REPEAT = (
     Rule("list *", lambda g, ans, n, xs: (None, rt.repeat_adjoint(g, xs)), diff=(1,), returns="seq",
          forward=lambda ans, dots, n, xs: Sym(BinOp("*", n.expr, dots[1].expr))),
 )
+ADD_OR_JOIN = Rule(  # `x + y`, both of unknown kind: a join of lists or tuples or arithmetic, told at run time
+    "+", lambda g, ans, x, y: tuple(rt.add_adjoint(g, x, y)[i] for i in range(2)), sequences="join",
+    forward=lambda ans, dots, x, y: Sym(BinOp("+", _zero(dots[0], x).expr, _zero(dots[1], y).expr)))
 MUL_OR_REPEAT = (  # `x * n`, n an int, x of unknown kind: repetition or arithmetic, told at run time
     Rule("*", lambda g, ans, x, n: (rt.mul_adjoint(g, x, n), None), diff=(0,),
          forward=lambda ans, dots, x, n: Sym(BinOp("*", dots[0].expr, n.expr)), sequences="repeat"),
@@ -649,6 +652,10 @@ def _get_forward(ans, dots, d, key, default=None):
 
 
 # s2sad's container helpers, for derivatives of derivatives: each is linear in its first argument
+defrule(runtime.add_adjoint, "add_adjoint", lambda g, ans, h, x, y: (rt.add_transpose(g, x, y), None, None),
+        diff=(0,), linear="joint", zero=(1, 2), container=True)
+defrule(runtime.add_transpose, "add_transpose", lambda g, ans, h, x, y: (rt.add_adjoint(g, x, y), None, None),
+        diff=(0,), linear="joint", zero=(1, 2), container=(1,))
 defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint",
         zero=(1,))
 defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")

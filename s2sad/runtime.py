@@ -24,7 +24,7 @@ __all__ = [
     "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "check_cast", "list_tail_adjoint",
     "list_pop_adjoint", "snapshot", "shape_like", "add_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
-    "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint",
+    "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint", "add_adjoint", "add_transpose",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
     "repeat_like", "captured_adjoint", "captured_cotangent", "set_global", "caught_exception", "field_adjoint",
     "field_tangent", "field_of", "record_jvp", "split_star", "split_kwargs", "join_star", "join_kwargs", "float_primals",
@@ -607,6 +607,22 @@ def tolist_adjoint(g, x):
     if not isinstance(x, np.ndarray | np.generic):
         raise TypeError(f"s2sad differentiates .tolist() of arrays, not of a {type(x).__name__}")
     return np.asarray(g, dtype=x.dtype if x.dtype.kind == "f" else None).reshape(np.shape(x))
+
+
+def add_adjoint(g, x, y):
+    """Cotangents of ``x`` and ``y`` in ``x + y``: the two parts of ``g`` where lists or tuples are joined,
+    else ``g`` summed to each operand's shape."""
+    if isinstance(x, list | tuple) and isinstance(y, list | tuple):
+        return g[:len(x)], g[len(x):]
+    return unbroadcast(g, x), unbroadcast(g, y)
+
+
+def add_transpose(h, x, y):
+    """The transpose of ``add_adjoint(., x, y)``: the parts ``h`` joined where ``x`` and ``y`` are lists or
+    tuples, else added (each broadcast back to the sum's shape)."""
+    if isinstance(x, list | tuple) and isinstance(y, list | tuple):
+        return (list if isinstance(x, list) else tuple)([*h[0], *h[1]])  # (the type x + y has)
+    return h[0] + h[1]
 
 
 def mul_adjoint(g, x, n):

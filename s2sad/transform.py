@@ -157,10 +157,11 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
               dynamic_cells: bool = False, trees: frozenset[str] = frozenset(), mode: str = "reverse",
               dims: dict[str, tuple[int, ...]] | None = None, typed: bool = False,
               facts: dict[str, object] | None = None, captured: bool = False, slots: tuple | None = None,
-              first: int | None = None) -> Generated:
+              first: int | None = None, any_kind: bool = False) -> Generated:
     try:
         with _collector_paused():
-            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured, slots, first)
+            return _transform(fn, wrt, scalars, dynamic_cells, trees, mode, dims, typed, facts, captured, slots, first,
+                              any_kind)
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as e:
         raise e.with_traceback(None)  # noqa: B904  (the same error, without the stages' frames: it is about the user's code)
 
@@ -168,7 +169,7 @@ def transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[s
 def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[str], dynamic_cells: bool,
                trees: frozenset[str], mode: str, dims: dict[str, tuple[int, ...]] | None, typed: bool,
                facts: dict[str, object] | None, captured: bool, slots: tuple | None = None,
-               first: int | None = None) -> Generated:
+               first: int | None = None, any_kind: bool = False) -> Generated:
     """Generate and load the vjp and the fused gradient of ``fn`` w.r.t. ``wrt``.
 
     ``wrt`` names parameters, or closure variables (``fn``'s free variables).
@@ -187,7 +188,8 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
     ``first`` (forward mode): the jvp takes its tangents as one tuple after that many parameters
     (``forward.tangents_first``). ``slots`` (reverse mode, see ``resolve.bind_slots``):
     the pullback gives one cotangent per argument, the entry of ``*args`` or ``**kwargs`` it filled, in place of
-    the parameters' (as ``linker.vjp_of`` calls a function value).
+    the parameters' (as ``linker.vjp_of`` calls a function value). ``any_kind`` (reverse mode): made for
+    arguments of any type, not even arrays assumed (code to differentiate again, ``api.differentiable``).
     """
     code = fn.__code__
     params = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount
@@ -204,7 +206,7 @@ def _transform(fn: types.FunctionType, wrt: tuple[str, ...], scalars: frozenset[
         body, spread = _specialised(lowered, src, namer, facts) if typed else (lowered, {})
         split = [(lowered.inputs.get(name, name), key) for name, key in slots] if slots else None
         parts = reverse(body, namer, inputs, set(scalars), pytrees, dims, typed, facts, spread,
-                        free if captured else None, split)
+                        free if captured else None, split, any_kind)
         generated = _reverse_mode(lowered, parts, src, _Loader(fn, wrt, src, dynamic_cells), namer)
     else:
         jvp = forward(lowered, namer, inputs, set(scalars), pytrees, typed, first, free if captured else (), dims)

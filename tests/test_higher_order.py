@@ -227,3 +227,22 @@ def test_the_derivative_of_a_hessian_is_the_third_derivative():
                                atol=1e-14)
     with pytest.raises(s2sad.SourceUnavailableError, match="already an s2sad hessian function"):
         s2sad.grad(lambda y: np.sum(s2sad.hessian(tanh_cubed, argnums=(0, 1))(y, 0.5)[0][0]))(x)
+
+
+def joined_lists(xs):
+    ys = xs + xs
+    return np.sum(ys[0]) * np.sum(ys[3] ** 2)
+
+
+def repeated_list(xs):
+    ys = xs * 2
+    first, *rest = ys
+    return np.sum(first ** 2) * sum(np.sum(r) for r in rest)
+
+
+@pytest.mark.parametrize("f", [joined_lists, repeated_list])
+def test_second_derivatives_through_a_list_joined_or_repeated(f):
+    # (the gradient differentiated again is made for arguments of any type: `xs + xs` of a parameter was
+    # taken for arithmetic, and its adjoint `g + g` joined the lists: a second derivative silently wrong)
+    xs = [np.array([0.3, 0.4]), np.array([-0.2, 0.6])]
+    check_grads(f, (xs,), modes=("rev", "fwd"), order=2)
