@@ -611,7 +611,9 @@ class _Lowering:
         later = self.loaded_after(node)
         spent = _loop_targets_only(body_nodes)  # left holding an inner loop's last element: not carried
         again = _read_first(body_nodes)  # (bound only in the loop: None before its first iteration)
-        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in self.env or v in later | again)]
+        carried = [v for v in self.ordered_locals if v in assigned - spent and (
+            self.env.get(v, _AFTER_LOOP) != _AFTER_LOOP or v in later | again)]  # (an earlier loop's variable
+        # the body binds before it reads it, and nothing reads after, is bound anew: not carried)
         kind, iter_, prelude = "while", None, None
         if isinstance(node, gast.For):
             kind = "for"
@@ -1238,18 +1240,20 @@ def _rebound(loop: gast.For | gast.While) -> set[str]:
 
 
 def _read_first(stmts: list[gast.stmt]) -> set[str]:
-    """Names ``stmts`` may read before they bind them (by source position): in a loop body, what an
-    iteration may read from the one before."""
+    """Names ``stmts`` may read before they bind them (by statement, then by source position within one):
+    in a loop body, what an iteration may read from the one before. (Statements come in order; a loop
+    written for a comprehension reads its element, left of its ``for``, after binding its variables.)"""
     first: dict[str, tuple] = {}
     reads = []
-    for n in (m for s in stmts for m in _scope(s)):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            first[n.id] = min(first.get(n.id, _position(n)), _position(n))
-        elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            reads.append((n.id, _position(n)))
-        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
-            line, col = _position(n.target)
-            reads.append((n.target.id, (line, col - 0.5)))  # read before it is written
+    for i, stmt in enumerate(stmts):
+        for n in _scope(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                first[n.id] = min(first.get(n.id, (i, *_position(n))), (i, *_position(n)))
+            elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                reads.append((n.id, (i, *_position(n))))
+            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                line, col = _position(n.target)
+                reads.append((n.target.id, (i, line, col - 0.5)))  # read before it is written
     return {name for name, at in reads if name in first and at < first[name]}
 
 
