@@ -24,7 +24,7 @@ import numpy
 from . import ir, runtime, runtime_numpy
 from .aliases import Aliases
 from .closures import WRITTEN, free_names, rename_free, stores
-from .frontend import Source, _imported, all_nodes, child_nodes, forwarded
+from .frontend import Source, _at, _imported, all_nodes, child_nodes, forwarded
 from .naming import Namer
 from .rules import INPLACE_FUNCS
 
@@ -842,7 +842,7 @@ class _Lowering:
                                     "both" if both else "either")
             return value
         if isinstance(node, gast.Call):
-            if (built := self.dict_call(node)) is not None:
+            if (built := self.dict_call(node)) is not None or (built := self.zip_call(node)) is not None:
                 return built
             call = self.call(node)
             written = self.output_form(node, call)
@@ -931,6 +931,17 @@ class _Lowering:
         if not node.args and all(kw.arg is not None for kw in node.keywords):
             return ir.Dict([ir.Const(kw.arg) for kw in node.keywords], [self.atom(kw.value) for kw in node.keywords])
         return self.merged([(kw.arg, kw.value) for kw in node.keywords], node.args)
+
+    def zip_call(self, node: gast.Call) -> ir.Expr | None:
+        """``zip(a, b)``, ``zip(*xs)`` as a value -> ``zipped((a, b))``, ``zipped(tuple(xs))`` (see
+        ``runtime.zipped``); None where ``node`` calls anything but the builtin ``zip``."""
+        if self.static_value(node.func) is not zip or node.keywords:
+            return None
+        if any(isinstance(a, gast.Starred) for a in node.args):
+            parts = self.atom(_at(gast.Tuple(list(node.args), gast.Load()), node))
+        else:  # (each read as a sequence: an iterator, `reversed(l)`, is read once, into a list)
+            parts = ir.Tuple([self.sequence(a) for a in node.args])
+        return ir.Call(_helper(runtime.zipped), [parts if isinstance(parts, ir.Name) else self.emit(parts, "parts")])
 
     def call(self, node: gast.Call) -> ir.Call:
         if isinstance(node.func, gast.Attribute):

@@ -669,6 +669,7 @@ defrule(dict.values, "dict.values", lambda g, ans, d: (rt.values_adjoint(g, d),)
 defrule(dict.get, "dict.get", _get, diff=(0, 2), forward=_get_forward)
 defrule(builtins.dict, "dict", lambda g, ans, d: (rt.dict_adjoint(g, d),), returns="dict",
         forward=lambda ans, dots, d: rt.dict_jvp(_zero(dots[0], d), d))
+defrule(runtime.zipped, "zipped", lambda g, ans, xs: (rt.unzipped(g, xs),), linear="joint", returns="list")
 defrule(runtime.merged, "merged", lambda g, ans, parts: (rt.merged_adjoint(g, parts),), returns="dict",
         forward=lambda ans, dots, parts: rt.merged_jvp(_zero(dots[0], parts), parts))
 defrule(numpy.ndarray.tolist, "ndarray.tolist", lambda g, ans, x: (rt.tolist_adjoint(g, x),),

@@ -136,6 +136,7 @@ _linear(runtime.items_adjoint, "items_adjoint", lambda h, ans, g, d: (rt.items_l
 _linear(runtime.items_like, "items_like", lambda h, ans, k, d: (rt.items_adjoint(h, d), None), container=True)
 _linear(runtime.values_adjoint, "values_adjoint", lambda h, ans, g, d: (rt.values_like(h, d), None), container=(0, 1))
 _linear(runtime.values_like, "values_like", lambda h, ans, k, d: (rt.values_adjoint(h, d), None), container=True)
+_linear(runtime.unzipped, "unzipped", lambda h, ans, g, xs: (rt.zipped(h), None), container=True)
 _linear(runtime.merged_adjoint, "merged_adjoint", lambda h, ans, g, parts: (rt.merged_jvp(h, parts), None),
         container=True)
 _linear(runtime.merged_jvp, "merged_jvp", lambda h, ans, dots, parts: (rt.merged_adjoint(h, parts), None),

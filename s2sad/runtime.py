@@ -580,6 +580,27 @@ def merged_jvp(dots, parts):
     return out
 
 
+def zipped(xs):
+    """``zip(*xs)`` as a value (``a, b = zip(*pairs)``, ``list(zip(a, b))``, ``enumerate(zip(a, b))``): the
+    list of its tuples, so that it can be read again (a ``for`` over ``zip`` reads the sequences directly)."""
+    return list(zip(*xs))
+
+
+def unzipped(g, xs):
+    """Cotangents of the sequences ``xs`` in ``zipped(xs)``: each tuple's entries back to the items they
+    came from (zeros for the items past the shortest sequence)."""
+    out = []
+    for i, x in enumerate(xs):
+        if not isinstance(x, list | tuple | np.ndarray | dict):  # (an iterator zip read is spent)
+            raise TypeError(f"s2sad differentiates zip of lists, tuples and arrays, not of a {type(x).__name__}; "
+                            "make a list of it first (list(...))")
+        items = sequence(x)
+        parts = [g[k][i] if k < len(g) and g[k] is not None and g[k][i] is not None else zeros_like(items[k])
+                 for k in range(len(items))]
+        out.append(sequence_adjoint(parts, x))
+    return tuple(out)
+
+
 def dict_adjoint(g, d):
     """Cotangent of ``d`` in ``dict(d)``."""
     return merged_adjoint(g, (d,))[0]

@@ -302,6 +302,7 @@ def explicit():
         "ndarray.tolist": [(lambda x: _weighted(x.tolist()), (C((2,)),))],
         "dict": [(lambda d: _sum_items(dict(d)), ({"a": 0.3, "b": C((3,))},)),
                  (lambda x, y: _sum_items(dict([("a", x), ("b", y), ("a", y * 2.0)])), (C((3,)), C((3,))))],
+        "zipped": [(lambda x, y: _weighted(list(zip([x, y], [y * 2.0, x]))[1]), (0.3, C((3,))))],
         "merged": [(lambda d, x: _sum_items({**d, "a": x * 3.0, "c": x}), ({"a": 0.3, "b": C((3,))}, C((3,)))),
                    (lambda d, x: _sum_items(dict(d, b=x)), ({"a": 0.3, "b": C((3,))}, 0.7))],
         "mul_adjoint": [(lambda g: np.sum(runtime.mul_adjoint(g, a34, 3) * a34), (C((3, 4)),)),

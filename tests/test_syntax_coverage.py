@@ -496,3 +496,34 @@ def map_shadowed(xs):
 def test_a_local_map_is_called_as_written():
     check_grads(map_shadowed, ([0.3, 0.5],), modes=("rev", "fwd"))
     assert s2sad.grad(map_shadowed)([0.3, 0.5]) == [0.0, 0.0]
+
+
+# ----- zip as a value: unzipping, enumerate(zip(...)), dict(zip(...)) -----
+
+
+def unzipped_pairs(pairs):
+    a, b = zip(*pairs)
+    return sum(np.sum(v) for v in a) * sum(np.sum(v ** 2) for v in b)
+
+
+def enumerated_zip(xs):
+    t, s = tuple(xs), 0.0
+    for i, (p, q) in enumerate(zip(t, reversed(list(xs)))):
+        s = s + (i + 1) * np.sum(p * q ** 2)
+    return s
+
+
+def dict_of_zip(xs):
+    d = dict(zip(["w", "b"], xs))
+    return np.sum(d["w"] ** 2) * np.sum(d["b"])
+
+
+def comprehensions_sharing_a_variable(d):
+    return sum(np.sum(v) for v in d.values()) * sum(np.sum(v ** 2) for k, v in d.items() if k != "z")
+
+
+def test_zip_as_a_value_and_comprehensions_sharing_a_variable():
+    x, y = np.array([0.3, -0.5]), np.array([0.7, 0.2])
+    for f, args in ((unzipped_pairs, ([(x, y), (x * 2.0, y + 1.0)],)), (enumerated_zip, ([x, y, x * y],)),
+                    (dict_of_zip, ([x, y],)), (comprehensions_sharing_a_variable, ({"a": x, "b": y},))):
+        check_grads(f, args, modes=("rev", "fwd"), order=2)
