@@ -330,10 +330,8 @@ class _Adjoint:
                 stmts[i:i] = self.if_(stmt)  # (what its joins' zeros measure, taken where the if starts)
                 self.reached.clear()
             elif isinstance(stmt, ir.Loop):
-                tape = self.loop(stmt)
+                stmts[i:i] = self.loop(stmt)  # (its tape, and what its zeros measure, taken where it starts)
                 self.reached.clear()
-                if tape is not None:
-                    stmts.insert(i, tape)
 
     def assign(self, stmt: ir.Assign) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
         """The adjoint of one assignment; returns snapshots to insert before and after it in the forward pass."""
@@ -597,10 +595,11 @@ class _Adjoint:
             self.out.append(ir.If(test, then, orelse, loc=stmt.loc))
         return taken
 
-    def zero_at(self, name: str, stmt: ir.If, taken: list[ir.Stmt]) -> ir.Expr:
-        """The zero cotangent of ``name`` where a branch of ``stmt`` gave it none: made, when the pullback
-        runs, from what ``name`` is at the ``if`` (a stand-in, or a copy of a list or dict), where a later
-        write may change it (``xs.pop()`` after the ``if``)."""
+    def zero_at(self, name: str, stmt: ir.If | ir.Loop, taken: list[ir.Stmt]) -> ir.Expr:
+        """The zero cotangent of ``name`` where a branch of ``stmt`` gave it none, or where the pullback of the
+        loop ``stmt`` starts adding into it: made, when the pullback runs, from what ``name`` is at ``stmt``
+        (a stand-in, or a copy of a list or dict), where a later write may change it (``xs.pop()``, or
+        ``d['p'] = v`` of another shape, after it)."""
         m = self.mutation
         if name in self.an.scalars or not (m.written(name) and m.changes_after(name, stmt)):
             return zeros(name, self.an.scalars)
@@ -611,8 +610,9 @@ class _Adjoint:
         taken.append(ir.Assign(saved, ir.Call(helper(how), [ir.Name(name)]), stmt.loc))
         return zeros(saved)
 
-    def loop(self, stmt: ir.Loop) -> ir.Assign | None:
-        """Write the loop's pullback; return the statement creating its tape (None: not active)."""
+    def loop(self, stmt: ir.Loop) -> list[ir.Stmt]:
+        """Write the loop's pullback; return the statements to put before the loop: what its zeros measure
+        and the one creating its tape (none: not active)."""
         if any(t in self.an.active for t in stmt.targets):
             loc = stmt.loc
             raise S2SADSyntaxError(
@@ -624,9 +624,10 @@ class _Adjoint:
         nexts = [e.id for k, e in enumerate(stmt.nexts) if k in active and isinstance(e, ir.Name)]
         outer = [n for n in _reads(stmt.body) + nexts if n in self.an.active and n not in local]
         if not active and not outer:
-            return None
+            return []
         self.loc = stmt.loc
-        headers = self.loop_headers(stmt, active, outer)
+        taken: list[ir.Stmt] = []
+        headers = self.loop_headers(stmt, active, outer, taken)
         before, self.out = self.out, []
         # Iteration start (in reverse): the next values take the carried cotangents.
         for k in active:
@@ -655,11 +656,13 @@ class _Adjoint:
         tape = self.tape(stmt, body, local)
         for k in active:
             self.add(stmt.inits[k], ir.Name(headers[stmt.carried[k]]))
-        return tape
+        return [*taken, tape]
 
-    def loop_headers(self, stmt: ir.Loop, active: list[int], outer: list[str]) -> dict[str, str]:
+    def loop_headers(self, stmt: ir.Loop, active: list[int], outer: list[str], taken: list[ir.Stmt]
+                     ) -> dict[str, str]:
         """One cotangent variable per active carried value (returned, by carried name) and per outer value
-        the body reads, alive across iterations, set before the pullback's loop."""
+        the body reads, alive across iterations, set before the pullback's loop (``taken``: what the zeros
+        of outer values measure, see ``zero_at``)."""
         headers = {}
         for k in active:
             c, r = stmt.carried[k], stmt.results[k]
@@ -669,7 +672,7 @@ class _Adjoint:
             current = self.bars.get(name)
             var = self.variable(name)
             if current is None:
-                self.emit(var, zeros(name, self.an.scalars))
+                self.emit(var, self.zero_at(name, stmt, taken))
                 if name not in self.an.scalars:
                     self.buffers.add(var)  # a fresh array only this pullback holds: reads can scatter into it
             elif current != ir.Name(var):

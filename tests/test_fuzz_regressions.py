@@ -700,3 +700,21 @@ def test_a_second_derivative_through_a_lambda_that_captured_two_values():
     args = (-0.778, np.array([1.125, 0.372, 0.445]))
     for argnum in (0, 1):
         check_grads(s2sad.grad(lambda_capturing_two, argnums=argnum), args, modes=("rev", "fwd"))
+
+
+def entry_replaced_after_a_loop_read_it(y):
+    d1 = {"p": y[1, 0]}
+    j1 = 0
+    while j1 < 4 and np.sum(y) > 100.0:
+        return -1.2 - d1["p"]
+    y1 = np.ones((2, 3)) * y
+    for r2 in y1:
+        d1["p"] = np.tanh(r2)
+    return 1.0 * np.sum(y)
+
+
+def test_a_loops_zero_is_made_from_the_value_at_the_loop():
+    """The zero a loop's pullback starts adding into for a dict the loop read was made from the dict when the
+    pullback ran, after a later loop had replaced its entry by an array (setting an array element with a
+    sequence)."""
+    check_grads(entry_replaced_after_a_loop_read_it, (np.array([[0.3], [-0.5]]),), modes=("rev", "fwd"))
