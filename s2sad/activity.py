@@ -964,31 +964,22 @@ def _names(exprs) -> set[str]:
 
 def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints: set[str]) -> set[str]:
     """Names that depend on a differentiated parameter; ``ints`` (integers, which carry no derivative) never."""
-    def vary(names) -> None:
-        varied.update(n for n in names if n not in ints)
+    return _Varied(varied, prims, ints).run(body).found
 
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                if _names(_diff_operands(prims[id(s)])) & varied:
-                    vary(s.targets)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                vary(out for out, a, b in zip(s.outs, *s.yields) if _names([a, b]) & varied)
-            elif isinstance(s, ir.Loop):
-                before = None
-                while before != len(varied):
-                    before = len(varied)
-                    vary(c for c, init, nxt in zip(s.carried, s.inits, s.nexts) if _names([init, nxt]) & varied)
-                    if _names([s.iter]) & varied:
-                        vary(s.targets)
-                    block(s.cond_body)
-                    block(s.body)
-                vary(r for r, c in zip(s.results, s.carried) if c in varied)
 
-    block(body)
-    return varied
+class _Varied(ir.Reach):
+    def __init__(self, found: set[str], prims: dict[int, Prim], ints: set[str]) -> None:
+        super().__init__(found)
+        self.prims, self.ints = prims, ints
+
+    def bind(self, name: str, fact: object) -> None:
+        if name not in self.ints:
+            super().bind(name, fact)
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign) and _names(_diff_operands(self.prims[id(s)])) & self.found:
+            for t in s.targets:
+                self.bind(t, True)
 
 
 _INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
@@ -1001,47 +992,42 @@ def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     back out of tuples and lists that hold them in known places (a derivative's own tape:
     ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is ``"int"``, ``"nothing"``,
     ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
-    pats: dict[str, object] = {}
+    pats = _Patterns(prims).run(body).env
+    return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
 
-    def of(e: ir.Expr) -> object:
+
+class _Patterns(ir.Forward):
+    """The patterns of ``_ints``; a loop's carried value whose pattern still changes after four rounds is
+    unknown."""
+
+    def __init__(self, prims: dict[int, Prim]) -> None:
+        self.prims, self.env = prims, dict[str, object]()
+
+    def of(self, e: ir.Expr | None) -> object:
         if isinstance(e, ir.Const):  # (None: what a derivative binds where a branch did not run)
             return _INT if type(e.value) in (int, bool) else _NOTHING if e.value is None else None
-        return pats.get(e.id) if isinstance(e, ir.Name) else None
+        return self.env.get(e.id) if isinstance(e, ir.Name) else None
 
-    def bind(targets: tuple[str, ...], pattern: object) -> None:
-        if len(targets) == 1:
-            pats[targets[0]] = pattern
-            return
-        items = _pattern_items(pattern, len(targets))
-        for t, p in zip(targets, items):
-            pats[t] = p
+    def bind(self, name: str, fact: object) -> None:
+        self.env[name] = fact
 
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                pats.update(_assigned_patterns(s, prims[id(s)], of))
-            elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, of, lambda o: pats.pop(o, None))
-                pats.update({o: _join(a, b) for o, a, b in zip(s.outs, *sides)})
-            elif isinstance(s, ir.Loop):
-                loop(s)
+    def forget(self, name: str) -> None:
+        self.env.pop(name, None)
 
-    def loop(s: ir.Loop) -> None:
-        carried = {c: of(i) for c, i in zip(s.carried, s.inits)}
-        for rounds in itertools.count():
-            pats.update(carried)
-            if s.targets:
-                bind(s.targets, _INT if range_target(s) else _element(of(s.iter)))
-            block(s.cond_body)
-            block(s.body)
-            joined = {c: _join(carried[c], of(n)) for c, n in zip(s.carried, s.nexts)}
-            if joined == carried:
-                break
-            carried = joined if rounds < 4 else {c: None if joined[c] != carried[c] else p for c, p in joined.items()}
-        pats.update({r: carried[c] for r, c in zip(s.results, s.carried)})
+    def join(self, a: object, b: object) -> object:
+        return _join(a, b)
 
-    block(body)
-    return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
+    def widen(self, before: list, after: list, rounds: int) -> list:
+        return after if rounds < 4 else [None if a != b else a for b, a in zip(before, after)]
+
+    def targets(self, s: ir.Loop) -> None:
+        pattern = _INT if range_target(s) else _element(self.of(s.iter))
+        items = [pattern] if len(s.targets) == 1 else _pattern_items(pattern, len(s.targets))
+        self.env.update(zip(s.targets, items))
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign):
+            self.env.update(_assigned_patterns(s, self.prims[id(s)], self.of))
 
 
 def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
@@ -1127,32 +1113,29 @@ def _indexed(pattern: object, index: ir.Expr, index_pattern: object) -> object:
 
 
 def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    useful: set[str] = set()
+    """Names that reach the returned value through operands a cotangent can flow to."""
+    return _Useful(prims).run(body).useful
 
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in reversed(stmts):
-            if isinstance(s, ir.Return):
-                useful.update(ir.names_read(s.value))
-            elif isinstance(s, ir.Assign):
-                if useful.intersection(s.targets):
-                    useful.update(_names(_diff_operands(prims[id(s)])))
-            elif isinstance(s, ir.If):
-                for out, a, b in zip(s.outs, *s.yields):
-                    if out in useful:
-                        useful.update(_names([a, b]))
-                block(s.body)
-                block(s.orelse)
-            elif isinstance(s, ir.Loop):
-                useful.update(c for r, c in zip(s.results, s.carried) if r in useful)
-                before = None
-                while before != len(useful):
-                    before = len(useful)
-                    useful.update(_names(n for c, n in zip(s.carried, s.nexts) if c in useful))
-                    block(s.body)
-                useful.update(_names(i for c, i in zip(s.carried, s.inits) if c in useful))
 
-    block(body)
-    return useful
+class _Useful(ir.Backward):
+    def __init__(self, prims: dict[int, Prim]) -> None:
+        self.prims, self.useful = prims, set[str]()
+
+    def fact(self, name: str) -> bool:
+        return name in self.useful
+
+    def flow(self, e: ir.Expr, fact: object) -> None:
+        if fact:
+            self.useful.update(ir.names_read(e))
+
+    def settled(self, s: ir.Loop) -> object:
+        return len(self.useful)  # (an out bound in an arm is useful where another arm's use makes it so)
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Return):
+            self.flow(s.value, True)
+        elif isinstance(s, ir.Assign) and self.useful.intersection(s.targets):
+            self.useful |= _names(_diff_operands(self.prims[id(s)]))
 
 
 def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str],
@@ -1351,31 +1334,20 @@ def complex_names(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     rule but those whose result never is (``real``, ``abs``), and any construct but a comparison and a
     call of a function of the user's (a complex result that carries a gradient is refused at its return:
     ``complexity``). Arguments are taken to be real."""
-    found: set[str] = set()
+    return _Complex(set(), prims).run(body).found
 
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                if _complex_result(prims[id(s)], s.value, found):
-                    found.update(s.targets)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                found.update(o for o, a, b in zip(s.outs, *s.yields) if any_complex([a, b], found))
-            elif isinstance(s, ir.Loop):
-                for _ in itertools.count():
-                    before = len(found)
-                    found.update(c for c, i, n in zip(s.carried, s.inits, s.nexts) if any_complex([i, n], found))
-                    if s.targets and any_complex([s.iter], found):
-                        found.update([s.target] if isinstance(s.target, str) else s.target)
-                    block(s.cond_body)
-                    block(s.body)
-                    if len(found) == before:
-                        break
-                found.update(r for r, c in zip(s.results, s.carried) if c in found)
 
-    block(body)
-    return found
+class _Complex(ir.Reach):
+    def __init__(self, found: set[str], prims: dict[int, Prim]) -> None:
+        super().__init__(found)
+        self.prims = prims
+
+    def of(self, e: ir.Expr | None) -> bool:
+        return e is not None and is_complex(e, self.found)
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign) and _complex_result(self.prims[id(s)], s.value, self.found):
+            self.found.update(s.targets)
 
 
 def _complex_result(p: Prim, value: ir.Expr, found: set[str]) -> bool:
