@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import dis
-import itertools
 import math
 import operator
 import types
@@ -313,7 +312,7 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
         specific = bool(_written(stmts, prims) & (numbers - _numbers(fn.body, prims, scalars, plain_dims, literals)))
     leaves = scalars | {n for n, d in dims.items() if d}
-    containers = _containers(stmts, prims, set(tree_params)) - leaves
+    containers = _containers(fn.body, prims, set(tree_params)) - leaves
     return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
                     literals, numbers,
                     _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()),
@@ -415,32 +414,40 @@ def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact,
     """``start`` grown by the assignments ``fact(s, prim, held)`` holds for (``held(e)``: is ``e`` known;
     with ``numbers``, a number constant is), copies, and branch and loop values known on every path (a
     loop's carried value is assumed known where its start is, and dropped if an iteration's is not)."""
-    demoted: set[str] = set()
-    while True:
-        known = set(start)
+    return _Holding(prims, start, fact, numbers).run(body).known
 
-        def held(e: ir.Expr) -> bool:
-            return (isinstance(e, ir.Name) and e.id in known) or (
-                numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
 
-        assumed, size = {}, -1
-        while size != len(known):
-            size = len(known)
-            for s in ir.walk(body):  # (preorder: a loop's carried values before its body)
-                if isinstance(s, ir.Assign) and isinstance(s.target, str):
-                    p = prims[id(s)]
-                    if held(p.args[0]) if p.kind == COPY else fact(s, p, held):
-                        known.add(s.target)
-                elif isinstance(s, ir.Loop):
-                    assumed.update((c, n) for c, i, n in zip(s.carried, s.inits, s.nexts) if held(i) and c not in demoted)
-                    known.update(c for c in s.carried if c in assumed)
-                    known.update(r for r, c in zip(s.results, s.carried) if c in assumed)
-                elif isinstance(s, ir.If):  # (its outs are known in the next pass, after its branches)
-                    known.update(o for o, a, b in zip(s.outs, *s.yields) if held(a) and held(b))
-        broken = {c for c, n in assumed.items() if not held(n)}
-        if not broken:
-            return known
-        demoted |= broken
+class _Holding(ir.Forward):
+    """The names ``_holding`` finds: what holds on every path (the names of ``start`` always)."""
+
+    def __init__(self, prims: dict[int, Prim], start: set[str], fact, numbers: bool) -> None:
+        self.prims, self.start, self.fact, self.numbers = prims, start, fact, numbers
+        self.known = set(start)
+
+    def of(self, e: ir.Expr | None) -> bool:
+        return (isinstance(e, ir.Name) and e.id in self.known) or (
+            self.numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
+
+    def bind(self, name: str, fact: object) -> None:
+        if fact:
+            self.known.add(name)
+        else:
+            self.forget(name)
+
+    def forget(self, name: str) -> None:
+        if name not in self.start:
+            self.known.discard(name)
+
+    def join(self, a: object, b: object) -> bool:
+        return bool(a and b)
+
+    def targets(self, s: ir.Loop) -> None:
+        pass  # (not known)
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign) and isinstance(s.target, str):
+            p = self.prims[id(s)]
+            self.bind(s.target, self.of(p.args[0]) if p.kind == COPY else self.fact(s, p, self.of))
 
 
 def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
@@ -806,36 +813,33 @@ def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]
     return out - numbers
 
 
-def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:
+def _containers(body: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:
     """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry. A
     call into user code may return any of them."""
     out = set(trees)
     out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
-    for s in stmts:  # results that may be tuples: a user function's, a rule's with several (slogdet, split)
+    for s in ir.walk(body):  # results that may be tuples: a user function's, a rule's with several (slogdet, split)
         p = prims.get(id(s))
         if p is not None and (p.kind == TRANSFORM or (p.kind == CALL and p.rule.container)):
             out.update(s.targets)
-    changed = True
-    while changed:  # items of containers may be containers; carried values and outs follow their inputs
-        before = len(out)
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                p = prims[id(s)]
-                base = p.args[0] if p.args else None
-                if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
-                        or _container_result(p, out) or (
-                        isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.item))):
-                    out.update(s.targets)
-            elif isinstance(s, ir.If):
-                out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)
-            elif isinstance(s, ir.Loop):
-                out.update(c for c, i, n in zip(s.carried, s.inits, s.nexts) if _names([i, n]) & out)
-                out.update(r for r, c in zip(s.results, s.carried) if c in out)
-                if _names([s.iter]) & out:
-                    out.update(s.targets)
-        changed = len(out) != before
-    return out
+    return _Containers(out, prims).run(body).found  # items of containers may be containers
+
+
+class _Containers(ir.Reach):
+    def __init__(self, found: set[str], prims: dict[int, Prim]) -> None:
+        super().__init__(found)
+        self.prims = prims
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if not isinstance(s, ir.Assign):
+            return
+        p = self.prims[id(s)]
+        base = p.args[0] if p.args else None
+        if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
+                or _container_result(p, self.found) or (
+                isinstance(base, ir.Name) and base.id in self.found
+                and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.item))):
+            self.found.update(s.targets)
 
 
 _SEQ_KINDS = {"list", "tuple", "seq", "tree"}
@@ -852,50 +856,51 @@ def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees
     or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``. Names of known shape (``dims``) are
     arrays, those of known entries (``parts``) their containers.
     """
-    kinds = {n: f.kind for n, f in parts.items()}
+    kinds: dict[str, object] = {n: f.kind for n, f in parts.items()}
     kinds.update({n: "array" for n in [*scalars, *dims, *positional]})
     kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
     kinds.update(packed)  # `*args`, `**kwargs`
+    _Kinds(prims, scalars, kinds).run(body)
+    return {n: k for n, k in kinds.items() if isinstance(k, str)}
 
-    def of(e: ir.Expr) -> str | None:
+
+class _Kinds(ir.Forward):
+    """The kinds of ``_kinds``: a ``range`` loop's target is an int, other loops' targets are not known."""
+
+    def __init__(self, prims: dict[int, Prim], scalars: set[str], kinds: dict[str, object]) -> None:
+        self.prims, self.scalars, self.env = prims, scalars, kinds
+
+    def of(self, e: ir.Expr | None) -> object:
         if isinstance(e, ir.Const):
             return "int" if type(e.value) is int else "array" if isinstance(e.value, (float, complex)) else None
-        return kinds.get(e.id) if isinstance(e, ir.Name) else None
+        return self.env.get(e.id) if isinstance(e, ir.Name) else None
 
-    def assign(s: ir.Assign) -> None:
-        p = _operator_on_containers(prims, s, of)
+    def bind(self, name: str, fact: object) -> None:
+        self.env[name] = fact
+
+    def forget(self, name: str) -> None:
+        self.env.pop(name, None)
+
+    def join(self, a: object, b: object) -> object:
+        return _join_kinds(a, b)
+
+    def targets(self, s: ir.Loop) -> None:
+        if (t := range_target(s)) is not None:
+            self.env[t] = "int"
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if not isinstance(s, ir.Assign):
+            return
+        p = _operator_on_containers(self.prims, s, self.of)
         if isinstance(s.target, tuple):
             if p.kind == LISTOP:
-                kinds[s.targets[-1]] = "list"
+                self.env[s.targets[-1]] = "list"
             return
-        kind = _kind_of(p, s.value, of)
-        if s.target in scalars and kind is None:
+        kind = _kind_of(p, s.value, self.of)
+        if s.target in self.scalars and kind is None:
             kind = "array"
         if kind is not None:
-            kinds[s.target] = kind
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                assign(s)
-            elif isinstance(s, ir.If):  # an out bound inside a branch has there that branch's kind only
-                sides = _branch_facts(s, block, of, lambda o: kinds.pop(o, None))
-                kinds.update({o: _join_kinds(a, b) for o, a, b in zip(s.outs, *sides)})
-            elif isinstance(s, ir.Loop):
-                if range_target(s):
-                    kinds[s.target] = "int"
-                for c, i in zip(s.carried, s.inits):
-                    kinds[c] = of(i)
-                for _ in range(2):  # the second pass sees what an iteration makes of the carried values
-                    block(s.cond_body)
-                    block(s.body)
-                    for c, n in zip(s.carried, s.nexts):
-                        kinds[c] = _join_kinds(kinds.get(c), of(n))
-                for r, c in zip(s.results, s.carried):
-                    kinds[r] = kinds.get(c)
-
-    block(body)
-    return {n: k for n, k in kinds.items() if k is not None}
+            self.env[s.target] = kind
 
 
 def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
@@ -920,7 +925,7 @@ def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
     return "array" if p.rule.numeric else None
 
 
-def _join_kinds(a: str | None, b: str | None) -> str | None:
+def _join_kinds(a: object, b: object) -> object:
     """The kind of a value that is of kind ``a`` on one path and ``b`` on another."""
     if a == b:
         return a

@@ -682,7 +682,9 @@ class Forward:
 
 class Reach(Forward):
     """A forward analysis whose fact is whether a name is in the set ``found`` (reached by the values
-    it starts with): a value reaches its target when any name it reads is in the set."""
+    it starts with): a value reaches its target when any name it reads is in the set. What a name
+    may hold on some path: once in the set, it stays (an out bound in an arm too, and the names the
+    set starts with)."""
 
     def __init__(self, found: set[str]) -> None:
         self.found = found
@@ -695,7 +697,7 @@ class Reach(Forward):
             self.found.add(name)
 
     def forget(self, name: str) -> None:
-        self.found.discard(name)
+        pass
 
     def join(self, a: object, b: object) -> bool:
         return bool(a or b)
