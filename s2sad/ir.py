@@ -27,16 +27,18 @@ Expressions in non-flat functions (what ``reverse`` and ``forward`` produce) may
 The meaning of the regions for an analysis is coded once, in two walkers an analysis subclasses
 with its facts and the transfer of the other statements:
 
-* ``Forward``: each arm of an ``If`` is walked from the facts before it, and each out gets the
-  join of the facts of what the arms yield. A ``Loop``'s carried values start with their inits'
-  facts; each round binds them (and a ``for`` loop's targets, from ``iter``), walks the condition
-  and the body, and joins the nexts' facts in, until a round changes nothing (``widen`` may give up
-  on a lattice of unbounded height); the results get the carried values' facts. ``Reach`` is the
-  set-valued case: which names a value reading any name of the set reaches.
+* ``Forward``: each arm of an ``If`` is walked from the facts before it (the arms bind different
+  names, but for an out an arm may bind: what an arm found of it is forgotten after the arm), and
+  each out gets the join of the facts of what the arms yield. A ``Loop``'s carried values start
+  with their inits' facts; each round binds them (and a ``for`` loop's targets, from ``iter``),
+  walks the condition and the body, and joins the nexts' facts in, until a round changes nothing
+  (``widen`` may give up on a lattice of unbounded height); the results get the carried values'
+  facts. ``Reach`` is the set-valued case: which names a value reading any name of the set reaches.
 * ``Backward``: an out's fact flows to what each arm yields, then the arms are walked back. A
   result's fact flows to its carried value; each round, the carried values' facts flow to the
-  nexts and the body and the condition are walked back, until the carried values' facts stop
-  changing (or what ``settled`` shows); then they flow to the inits. Tests, ``iter``, ``cond`` and ``exit`` go to ``control``.
+  nexts and the body and the condition are walked back, until the carried values' facts (or what
+  ``settled`` shows) stop changing; then they flow to the inits. Tests, ``iter``, ``cond`` and
+  ``exit`` go to ``control``.
 """
 
 from __future__ import annotations
@@ -48,13 +50,13 @@ import itertools
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeVar, Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "Del", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "rename", "substitute", "map_children", "map_exprs",
+    "exprs", "rename", "substitute", "map_children", "map_exprs", "Forward", "Reach", "Backward",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -610,7 +612,7 @@ class Forward:
     the environment; ``join(a, b)``: the fact of a value that is ``a`` on one path and ``b`` on another.
     """
 
-    def run(self, body: list[Stmt]) -> Forward:
+    def run(self: _F, body: list[Stmt]) -> _F:
         self.block(body)
         return self
 
@@ -680,6 +682,9 @@ class Forward:
         raise NotImplementedError
 
 
+_F = TypeVar("_F", bound=Forward)
+
+
 class Reach(Forward):
     """A forward analysis whose fact is whether a name is in the set ``found`` (reached by the values
     it starts with): a value reaches its target when any name it reads is in the set. What a name
@@ -712,7 +717,7 @@ class Backward:
     does (by default nothing).
     """
 
-    def run(self, body: list[Stmt]) -> Backward:
+    def run(self: _B, body: list[Stmt]) -> _B:
         self.block(body)
         return self
 
@@ -772,6 +777,9 @@ class Backward:
 
     def flow(self, e: Expr, fact: object) -> None:
         raise NotImplementedError
+
+
+_B = TypeVar("_B", bound=Backward)
 
 
 # ----- verify -----
