@@ -1,203 +1,44 @@
-"""Analyses over a flat SSA function: what each statement computes, activity, scalars.
+"""Activity over a flat SSA function, and the uses of active values no rule differentiates.
 
-``primitive`` says which rule governs an assignment. ``analyze`` returns the
-active names (those that depend on a differentiated parameter *and* reach the
-returned value; only they get cotangents; a name known to hold an int never is) and the names statically known to have
-shape ``()`` -- Python or NumPy scalars -- so the adjoint can leave out
-``unbroadcast``.
+``analyze`` returns the ``Analysis``: the active names (those that depend on a differentiated
+parameter *and* reach the returned value; only they get cotangents; a name known to hold an int
+never is), with the static facts (``facts``) the adjoint needs: the names statically known to have
+shape ``()`` -- Python or NumPy scalars -- so it can leave out ``unbroadcast``, shape classes,
+kinds, complex values. ``check_uses`` refuses, at the user's line, a use of an active value no
+rule differentiates.
 """
 
 from __future__ import annotations
 
-import builtins
 import dis
-import itertools
-import math
-import operator
 import types
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import ir, runtime
+from .classify import CALL, NONDIFF, TRANSFORM, Prim, diff_operands, names_in, primitive, writes_into_argument
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
-from .resolve import (
-    Callee,
-    CustomRule,
-    DerivativeFunction,
-    FunctionValue,
-    NonDifferentiable,
-    RuleCall,
-    UserFunction,
-    resolve,
-    resolve_func,
+from .facts import (
+    Calls,
+    array_names,
+    complex_names,
+    concrete_dims,
+    container_names,
+    holds_shape,
+    int_names,
+    is_complex,
+    number_names,
+    same_shapes,
+    scalars_and_shapes,
+    static_fact,
+    static_kinds,
+    static_scalar,
+    used_as_container,
+    written_in_place,
 )
-from .rules import (
-    ADD_OR_JOIN,
-    ATTRIBUTES,
-    BINOP_FUNCS,
-    CLOSURE_DERIVATIVES,
-    CONCAT,
-    DERIVATIVE_MAKERS,
-    FIELD,
-    FUNCTION_VALUE_VJPS,
-    INPLACE_OPS,
-    METHODS,
-    MUL_OR_REPEAT,
-    RECEIVER_ONLY_METHODS,
-    REPEAT,
-    RULES,
-    UNARYOP_FUNCS,
-    WRITER_METHODS,
-    WRITERS,
-    Rule,
-    Sym,
-    bind,
-    custom_rule,
-    lookup,
-    rule_name,
-)
-from .statics import ANY, OTHER, SCALAR, Items, entry, join, of_value, unpacked
+from .rules import DERIVATIVE_MAKERS, Sym, rule_name
+from .statics import Items
 
-__all__ = ["Prim", "primitive", "analyze", "check_uses", "Analysis", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF",
-           "MISSING", "TRANSFORM", "CLOSURE", "SETITEM", "LISTOP", "DERIVE", "writes_into_argument", "calls",
-           "complex_names", "any_complex", "is_complex"]
-
-COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
-TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
-SETITEM, LISTOP = "setitem", "listop"  # in-place writes: x[i] = v; xs.append / extend / pop
-DERIVE = "derive"  # s2sad.grad(f) of a function value: it captures what f captured
-
-
-@dataclass(slots=True)
-class Prim:
-    """What an assignment computes: its kind, rule and positional/keyword operands."""
-
-    kind: str
-    rule: Rule | None = None
-    args: list[ir.Expr] = field(default_factory=list)
-    kwargs: dict[str, ir.Expr] = field(default_factory=dict)
-    callee: object = None  # MISSING: the callable without a rule; TRANSFORM: the function, None if dynamic
-    func: ir.Expr | None = None  # TRANSFORM: the called expression (a local, or a method of one)
-    starred: list[ir.Expr] = field(default_factory=list)  # passed with * or ** (and what follows a *)
-
-
-def _of_callable(fn: object, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
-    return _of_callee(resolve(fn), args, kwargs, func)
-
-
-def _of_callee(c: Callee, args: list[ir.Expr], kwargs: dict[str, ir.Expr], func: ir.Expr | None = None) -> Prim:
-    if isinstance(c, RuleCall):
-        return Prim(CALL, c.rule, *bind(c.rule, args, kwargs))
-    if isinstance(c, NonDifferentiable):
-        return Prim(NONDIFF, None, args, kwargs)
-    if isinstance(c, (CustomRule, UserFunction)):
-        return Prim(TRANSFORM, None, args, kwargs, callee=c.fn, func=func)
-    if isinstance(c, DerivativeFunction):  # a derivative called in differentiated code: differentiate its code
-        return Prim(TRANSFORM, None, args, kwargs, callee=c.source, func=func)
-    if isinstance(c, FunctionValue):  # found when called
-        return Prim(TRANSFORM, None, args, kwargs, func=func)
-    return Prim(MISSING, None, args, kwargs, callee=c.fn)
-
-
-def primitive(stmt: ir.Assign) -> Prim:
-    """Classify ``stmt`` (an assignment in a flat function)."""
-    v = stmt.value
-    if isinstance(v, ir.SetItem):
-        return Prim(SETITEM, None, [v.base, v.value], {"index": v.index})
-    if isinstance(v, ir.ListMethod):
-        return Prim(LISTOP, None, [v.base, *v.args])
-    if isinstance(stmt.target, tuple):
-        return Prim(UNPACK, None, [v])
-    if isinstance(v, (ir.Name, ir.Const)):
-        return Prim(COPY, None, [v])
-    if isinstance(v, ir.Ref):
-        return Prim(NONDIFF)
-    if isinstance(v, ir.BinOp):
-        return _of_callable(BINOP_FUNCS.get(v.op, ir.UNKNOWN), [v.left, v.right], {})
-    if isinstance(v, ir.UnaryOp):
-        return _of_callable(UNARYOP_FUNCS[v.op], [v.operand], {})
-    if isinstance(v, ir.Compare):
-        return Prim(NONDIFF, None, [v.left, v.right])
-    if isinstance(v, ir.Subscript):
-        # np.r_[a, b]: a primitive of its own, whose operands are the entries (np.r_[t] stays an index,
-        # refused where t carries a derivative: a t holding a tuple would be the entries)
-        indexed = lookup(v.value.value) if isinstance(v.value, ir.Ref) else None
-        if indexed is not None and indexed.subscript and isinstance(v.index, ir.Tuple):
-            return Prim(CALL, indexed, list(v.index.items))
-        return _of_callable(operator.getitem, [v.value, v.index], {})
-    if isinstance(v, (ir.Tuple, ir.List)):
-        return Prim(CONTAINER, None, list(v.items))
-    if isinstance(v, ir.Dict):
-        return Prim(CONTAINER, None, list(v.values))
-    if isinstance(v, ir.Closure):
-        return Prim(CLOSURE, None, list(v.captured))
-    if isinstance(v, ir.Attr):
-        if v.attr in ATTRIBUTES:
-            rule = ATTRIBUTES[v.attr]
-            return Prim(CALL, rule, [v.value]) if rule else Prim(NONDIFF, None, [v.value])
-        return Prim(CALL, FIELD, [v.value, ir.Const(v.attr)])  # a namedtuple's or dataclass's field
-    if isinstance(v, ir.Call):
-        if any(isinstance(a, ir.Starred) for a in v.args) or any(k is None for k, _ in v.kwargs):
-            return _unpacking_call(v)
-        kwargs = dict(v.kwargs)
-        if isinstance(v.func, ir.Attr):  # method call
-            receiver = v.func.value
-            if isinstance(receiver, ir.Ref) and receiver.value is not ir.UNKNOWN:
-                bound = getattr(receiver.value, v.func.attr, ir.UNKNOWN)  # a method of a global object or class
-                if isinstance(bound, types.MethodType) or (  # (a classmethod is bound to its class)
-                        isinstance(receiver.value, type) and isinstance(bound, types.FunctionType)):  # a staticmethod
-                    return _of_callable(bound, list(v.args), kwargs, v.func)
-            fn = METHODS.get(v.func.attr)  # an ndarray method: the receiver is the first argument
-            if fn is not None:
-                return _of_callable(fn, [receiver, *v.args], kwargs)
-            if isinstance(receiver, ir.Name):  # a method of a local object: found when called
-                return Prim(TRANSFORM, None, list(v.args), kwargs, func=v.func)
-            return Prim(MISSING, None, [receiver, *v.args], kwargs, callee=f".{v.func.attr}()")
-        if isinstance(v.func, ir.Ref) and _derives_closure(v.func.value, v):
-            return Prim(DERIVE, None, list(v.args), kwargs)
-        return _of_callee(resolve_func(v.func), list(v.args), kwargs, v.func)
-    raise TypeError(f"unexpected IR value {v!r}")
-
-
-def method_receiver(p: Prim) -> ir.Name | None:
-    """The local object ``p`` calls a method of, found only when called (``obj.m(...)``); None for the
-    methods in ``RECEIVER_ONLY_METHODS`` (their result carries nothing of the receiver)."""
-    if p.kind == TRANSFORM and isinstance(p.func, ir.Attr) and isinstance(p.func.value, ir.Name) \
-            and p.func.attr not in RECEIVER_ONLY_METHODS:
-        return p.func.value
-    return None
-
-
-def _derives_closure(fn: object, v: ir.Call) -> bool:
-    """``s2sad.grad(f)`` of a local function value ``f`` (``argnums`` a constant), or the vjp of one that
-    derivative code takes (``vjp_of(f, ...)``): the derivative function reads what ``f`` captured, so
-    it carries their cotangents as ``f`` does."""
-    try:
-        if fn in FUNCTION_VALUE_VJPS:
-            return bool(v.args) and isinstance(v.args[0], ir.Name)
-        if fn not in CLOSURE_DERIVATIVES:
-            return False
-    except TypeError:  # unhashable
-        return False
-    return len(v.args) == 1 and isinstance(v.args[0], ir.Name) and all(
-        k == "argnums" and isinstance(e, ir.Const) for k, e in v.kwargs)
-
-
-def _unpacking_call(v: ir.Call) -> Prim:
-    """A call with ``*args`` or ``**kwargs``: values passed through, never differentiated through the star."""
-    fn = v.func.value if isinstance(v.func, ir.Ref) else None
-    plain = primitive(ir.Assign("_", ir.Call(v.func, [a for a in v.args if not isinstance(a, ir.Starred)],
-                                             [(k, e) for k, e in v.kwargs if k is not None])))
-    if plain.kind in (NONDIFF, TRANSFORM):
-        cut = next(i for i, a in enumerate([*v.args, None]) if a is None or isinstance(a, ir.Starred))
-        return Prim(plain.kind, None, list(v.args[:cut]), dict(plain.kwargs), plain.callee, plain.func,
-                    starred=[a.value if isinstance(a, ir.Starred) else a for a in v.args[cut:]]
-                    + [e for k, e in v.kwargs if k is None])
-    return Prim(MISSING, None, [a.value if isinstance(a, ir.Starred) else a for a in v.args]
-                + [e for k, e in v.kwargs if k is None], dict(plain.kwargs),
-                callee=fn if fn is not None else "a call with * or ** arguments")
+__all__ = ["analyze", "check_uses", "Analysis", "globals_written"]
 
 
 @dataclass(slots=True)
@@ -211,10 +52,10 @@ class Analysis:
     dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # concrete shapes, when ``dims`` were given
     varied: set[str] = field(default_factory=set)  # depend on a differentiated parameter (useful or not)
     useful: set[str] = field(default_factory=set)  # reach the returned value (varied or not)
-    kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``_kinds``)
+    kinds: dict[str, str] = field(default_factory=dict)  # name -> its static kind (see ``static_kinds``)
     literals: dict[str, list[ir.Expr]] = field(default_factory=dict)  # tuple literal -> its items
-    numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``_numbers``)
-    arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``_arrays``)
+    numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``number_names``)
+    arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``array_names``)
     parts: dict[str, Items] = field(default_factory=dict)  # what is known of tuples', lists' and dicts' entries
     calls: dict[int, tuple] = field(default_factory=dict)  # id(call into user code) -> the facts it is made for
     complex: set[str] = field(default_factory=set)  # may hold complex numbers (see ``complex_names``)
@@ -223,52 +64,19 @@ class Analysis:
         """What is statically known of ``e`` (see ``statics``)."""
         if isinstance(e, ir.Tuple):
             return Items("tuple", tuple(range(len(e.items))), tuple(map(self.fact, e.items)))
-        return _static_fact(e, self.scalars, self.dims, self.parts)
+        return static_fact(e, self.scalars, self.dims, self.parts)
 
     def sym(self, e: ir.Expr) -> Sym:
         """``e`` as a rule sees it: with whether it is statically a scalar, its shape class and
         (in a shape-specific derivative) its number of dimensions."""
         if not isinstance(e, ir.Name):
-            return Sym(e, _static_scalar(e, self.scalars), complex=is_complex(e, self.complex))
+            return Sym(e, static_scalar(e, self.scalars), complex=is_complex(e, self.complex))
         items = self.literals.get(e.id)
         if items is not None and all(isinstance(i, ir.Const) for i in items):  # a tuple of constants: `axis=(0, 1)`
             return Sym(ir.Const(tuple(i.value for i in items)))
         dims = self.dims.get(e.id)
         return Sym(e, e.id in self.scalars, self.shapes.get(e.id, e.id), None if dims is None else len(dims), dims,
                    e.id in self.complex)
-
-
-def _static_fact(e: ir.Expr, scalars: set[str], dims: dict[str, tuple[int, ...]], parts: dict[str, Items]) -> object:
-    """What ``scalars``, ``dims`` and ``parts`` say of ``e`` (see ``statics``); a tuple literal is not looked into."""
-    if _static_scalar(e, scalars):
-        return SCALAR
-    if isinstance(e, ir.Const):
-        return OTHER if e.value is None or isinstance(e.value, str) else None
-    if isinstance(e, ir.Name):
-        return dims.get(e.id) or parts.get(e.id)  # (shape (): a NumPy scalar or a 0-d array)
-    return None
-
-
-def _static_scalar(e: ir.Expr, scalars: set[str]) -> bool:
-    """``e`` is a name known to hold a scalar, or a number constant."""
-    return (isinstance(e, ir.Name) and e.id in scalars) or (
-        isinstance(e, ir.Const) and isinstance(e.value, (int, float)))
-
-
-def _diff_operands(p: Prim) -> list[ir.Expr]:
-    """The operands a cotangent can flow to."""
-    if p.kind == NONDIFF:
-        return []
-    if p.kind in (SETITEM, LISTOP):
-        return list(p.args)
-    if p.kind == DERIVE:
-        return p.args[:1]
-    if p.kind == CALL and p.rule.diff is not None:
-        return [p.args[i] for i in p.rule.diff if i < len(p.args)]
-    if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
-        return [*p.args, *p.kwargs.values(), *p.starred, *([p.func] if isinstance(p.func, ir.Name) else []),
-                *([receiver] if (receiver := method_receiver(p)) is not None else [])]
-    return [*p.args, *p.kwargs.values()] if p.kind == MISSING else list(p.args)
 
 
 def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_params: set[str] = frozenset(),
@@ -293,164 +101,86 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     stmts = list(ir.walk(fn.body))
     prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
     facts = facts or {}
-    ints = _ints(fn.body, prims)
-    calls = _Calls(specialise)
-    scalars, parts, dims, resolved = _values(fn.body, prims, set(scalar_params), fn.params.names(), dims, facts, calls)
+    ints = int_names(fn.body, prims)
+    calls = Calls(specialise)
+    scalars, parts, dims, resolved = scalars_and_shapes(fn.body, prims, set(scalar_params), fn.params.names(), dims,
+                                                        facts, calls)
     packed = {n: kind for n, kind in ((fn.params.vararg, "tuple"), (fn.params.kwarg, "dict")) if n}
     tree_params = {*tree_params, *packed}  # `*args` is a tuple, `**kwargs` a dict, whatever the call
     if not typed:
-        tree_params = {*tree_params, *(_used_as_container(stmts, prims) & set(fn.params.positional))}
+        tree_params = {*tree_params, *(used_as_container(stmts, prims) & set(fn.params.positional))}
     arrays = fn.params.positional if typed else [] if any_kind else [
         n for n in fn.params.positional if n not in tree_params]
-    kinds = _kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts, packed,
-                   any_kind)
+    kinds = static_kinds(fn.body, prims, scalars, set(tree_params) if typed else set(), dims, arrays, parts, packed,
+                         any_kind)
     varied = _varied(fn.body, prims, set(wrt), ints)
     useful = _useful(fn.body, prims)
     anchors = [*fn.params.names(), *(t for s in fn.body if isinstance(s, ir.Assign) for t in s.targets)]
-    shapes, specific = _same_shapes(fn.body, prims, scalars, anchors, dims)
+    shapes, specific = same_shapes(fn.body, prims, scalars, anchors, dims)
     specific = specific or bool(facts) or any(  # a rule that reads ranks met operands whose ranks are known
-        p.kind == CALL and p.rule.rank and any(_names(p.args) & dims.keys()) for p in prims.values()
-    ) or any(_shaped(f) for sig, _ in resolved.values() for f in sig)
+        p.kind == CALL and p.rule.rank and any(names_in(p.args) & dims.keys()) for p in prims.values()
+    ) or any(holds_shape(f) for sig, _ in resolved.values() for f in sig)
     literals = {s.target: list(s.value.items) for s in stmts if isinstance(s, ir.Assign)
                 and isinstance(s.value, ir.Tuple)}
-    plain_dims = _dims(fn.body, prims, {}, scalars, {}, _Calls())[0]  # (the shapes the code alone determines:
+    plain_dims = concrete_dims(fn.body, prims, {}, scalars, {}, Calls())[0]  # (the shapes the code alone determines:
     # np.zeros(3); no call resolved for its arguments)
-    numbers = _numbers(fn.body, prims, set(scalar_params), scalars, dims or plain_dims, literals)
+    numbers = number_names(fn.body, prims, set(scalar_params), scalars, dims or plain_dims, literals)
     if dims and not specific:  # a name `y op= v` rebinds, or a call cannot write into, as a number of these shapes
-        plain = _numbers(fn.body, prims, set(scalar_params), scalars, plain_dims, literals)
-        specific = bool(_written(stmts, prims) & (numbers - plain))
+        plain = number_names(fn.body, prims, set(scalar_params), scalars, plain_dims, literals)
+        specific = bool(written_in_place(stmts, prims) & (numbers - plain))
     leaves = scalars | {n for n, d in dims.items() if d}
-    containers = _containers(stmts, prims, set(tree_params)) - leaves
+    containers = container_names(fn.body, prims, set(tree_params)) - leaves
     return Analysis(prims, varied & useful, scalars, shapes, containers, specific, dims, varied, useful, kinds,
                     literals, numbers,
-                    _arrays(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()),
+                    array_names(fn.body, prims, dims, set(arrays) - scalars - tree_params if typed else set()),
                     parts, {k: sig for k, (sig, _) in resolved.items()},
                     complex_names(fn.body, prims) - ints)
 
 
-def _values(body: list[ir.Stmt], prims: dict[int, Prim], scalar_params: set[str], names: list[str],
-            dims: dict[str, tuple[int, ...]] | None, facts: dict[str, object], calls: _Calls) -> tuple:
-    """Scalars, containers' entries and (given the parameters' shapes) shapes; and the calls resolved.
-
-    Calls with only scalar (and container-of-scalar) arguments are resolved by the scalar pass, those
-    with arrays by the shape pass, whose results the scalar pass is then given (``hints``) and run
-    again, until the shape pass finds what the scalar pass was given; if they do not settle, the
-    shape pass's results are not fed back."""
-    shaped = dims is not None and bool(dims or facts)
-    for attempt in range(_ROUNDS + 1):
-        if attempt == _ROUNDS:
-            calls.hints = {}
-        scalars, parts = _scalars(body, prims, scalar_params, names, facts, calls)
-        resolved = dict(calls.found)
-        if not shaped:
-            return scalars, parts, {}, resolved
-        found, parts = _dims(body, prims, dims, scalars, facts, calls)
-        resolved.update(calls.found)
-        if calls.found == calls.hints or attempt == _ROUNDS:
-            return scalars, parts, found, resolved
-        calls.hints = calls.found
-    raise AssertionError("unreachable")
+def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints: set[str]) -> set[str]:
+    """Names that depend on a differentiated parameter; ``ints`` (integers, which carry no derivative) never."""
+    return _Varied(varied, prims, ints).run(body).found
 
 
-_ROUNDS = 4  # rounds of the scalar and shape passes feeding each other what calls return
+class _Varied(ir.Reach):
+    def __init__(self, found: set[str], prims: dict[int, Prim], ints: set[str]) -> None:
+        super().__init__(found)
+        self.prims, self.ints = prims, ints
+
+    def bind(self, name: str, fact: object) -> None:
+        if name not in self.ints:
+            super().bind(name, fact)
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign) and names_in(diff_operands(self.prims[id(s)])) & self.found:
+            for t in s.targets:
+                self.bind(t, True)
 
 
-def _shaped(fact: object) -> bool:
-    """A fact holding an array's shape (so known only to a derivative specific to the arguments' shapes)."""
-    if isinstance(fact, Items):
-        return any(map(_shaped, fact.facts))
-    return isinstance(fact, tuple)
+def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
+    """Names that reach the returned value through operands a cotangent can flow to."""
+    return _Useful(prims).run(body).useful
 
 
-def _written(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """Names ``y op= v`` may change in place, or a call into user code may write into."""
-    return {n for s in stmts if isinstance(s, ir.Assign) and (prims[id(s)].kind == TRANSFORM or calls(s.value, INPLACE_OPS))
-            for n in _names([*prims[id(s)].args, *prims[id(s)].kwargs.values()])}
+class _Useful(ir.Backward):
+    def __init__(self, prims: dict[int, Prim]) -> None:
+        self.prims, self.useful = prims, set[str]()
 
+    def fact(self, name: str) -> bool:
+        return name in self.useful
 
-def calls(v: ir.Expr, fns) -> bool:
-    """``v`` is a call of one of the functions ``fns``."""
-    return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and any(v.func.value is f for f in fns)
+    def flow(self, e: ir.Expr, fact: object) -> None:
+        if fact:
+            self.useful.update(ir.names_read(e))
 
+    def settled(self, s: ir.Loop) -> object:
+        return len(self.useful)  # (an out bound in an arm is useful where another arm's use makes it so)
 
-# of shape (), their results are numbers (a NumPy scalar, never a 0-d array), as are ufuncs', reductions'
-# and an array's items
-_NUMBER_RESULTS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.mod,
-                   operator.neg, operator.pos, builtins.abs, builtins.pow, builtins.float)
-
-
-def _numbers(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], scalars: set[str],
-             dims: dict[str, tuple[int, ...]], literals: dict[str, list[ir.Expr]]) -> set[str]:
-    """Names that hold a number (a Python or NumPy scalar, never a 0-d array): the scalar parameters
-    (``params``, classified by the arguments' types); of shape ``()`` (``dims``, or statically scalar),
-    an array's item, a reduction, a ``math`` function's, an operator's or a ufunc's result; an item of a
-    tuple of numbers; a branch's or a loop's value that is a number on every path. Being of shape ``()``
-    is not enough: ``np.where``, ``np.array`` and the like give 0-d arrays, which ``y op= v`` writes into."""
-    results = {id(r) for f, r in RULES.items() if isinstance(f, np.ufunc) or any(f is g for g in _NUMBER_RESULTS)}
-
-    def number(s: ir.Assign, p: Prim, held) -> bool:
-        if p.kind != CALL:
-            return False
-        if calls(s.value, (runtime.immutable,)):  # checked when the derivative runs
-            return True
-        if p.rule.item and isinstance(p.args[0], ir.Name) and p.args[0].id in literals:
-            return all(held(i) for i in literals[p.args[0].id])  # an item of a tuple of numbers
-        return (dims.get(s.target) == () or s.target in scalars) and (
-            p.rule.reduction or p.rule.item or p.rule.scalar_only or id(p.rule) in results)
-
-    return _holding(body, prims, params & scalars, number, numbers=True)
-
-
-_MAKERS = {np.array, np.asarray, np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,
-           np.full_like, np.arange, np.linspace, np.eye, np.identity, np.copy}
-
-
-def _arrays(body: list[ir.Stmt], prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], params: set[str]
-            ) -> set[str]:
-    """Names taken to hold NumPy arrays (``y op= v`` on one is an in-place write): the array
-    parameters of a typed derivative, names of a known shape with at least one axis; made by
-    ``np.array``, ``np.zeros``, ... or ``a.copy()`` of one; an elementwise result of one. (Taking
-    a number for an array only refuses a write s2sad would otherwise check when it runs.)"""
-    def array(s: ir.Assign, p: Prim, held) -> bool:
-        if calls(s.value, _MAKERS):
-            return True
-        if p.kind == SETITEM:
-            return held(p.args[0])
-        return p.kind == CALL and (p.rule.elementwise or p.rule is RULES[np.copy]) and any(map(held, p.args))
-
-    return _holding(body, prims, {*params, *(n for n, d in dims.items() if d)}, array)
-
-
-def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact, numbers: bool = False) -> set[str]:
-    """``start`` grown by the assignments ``fact(s, prim, held)`` holds for (``held(e)``: is ``e`` known;
-    with ``numbers``, a number constant is), copies, and branch and loop values known on every path (a
-    loop's carried value is assumed known where its start is, and dropped if an iteration's is not)."""
-    demoted: set[str] = set()
-    while True:
-        known = set(start)
-
-        def held(e: ir.Expr) -> bool:
-            return (isinstance(e, ir.Name) and e.id in known) or (
-                numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
-
-        assumed, size = {}, -1
-        while size != len(known):
-            size = len(known)
-            for s in ir.walk(body):  # (preorder: a loop's carried values before its body)
-                if isinstance(s, ir.Assign) and isinstance(s.target, str):
-                    p = prims[id(s)]
-                    if held(p.args[0]) if p.kind == COPY else fact(s, p, held):
-                        known.add(s.target)
-                elif isinstance(s, ir.Loop):
-                    assumed.update((c, n) for c, i, n in zip(s.carried, s.inits, s.nexts) if held(i) and c not in demoted)
-                    known.update(c for c in s.carried if c in assumed)
-                    known.update(r for r, c in zip(s.results, s.carried) if c in assumed)
-                elif isinstance(s, ir.If):  # (its outs are known in the next pass, after its branches)
-                    known.update(o for o, a, b in zip(s.outs, *s.yields) if held(a) and held(b))
-        broken = {c for c, n in assumed.items() if not held(n)}
-        if not broken:
-            return known
-        demoted |= broken
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Return):
+            self.flow(s.value, True)
+        elif isinstance(s, ir.Assign) and self.useful.intersection(s.targets):
+            self.useful |= names_in(diff_operands(self.prims[id(s)]))
 
 
 def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
@@ -460,7 +190,7 @@ def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
     if isinstance(stmt.value, ir.Closure) and stmt.target in analysis.useful:
         value = stmt.value  # (``defaults`` are among ``names``: the capture each reads may have been renamed)
         held = [ir.expr_str(c) for n, c in zip(value.names, value.captured)
-                if n in value.defaults and _names([c]) & analysis.varied]
+                if n in value.defaults and names_in([c]) & analysis.varied]
         if held:
             raise S2SADSyntaxError(
                 f"a default value of this nested function reads {held[0]!r}, which carries a gradient, and the "
@@ -474,7 +204,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
     call that writes into an array it is given (``a.fill(v)``, ``np.put``; ``out=`` or ``np.copyto``
     where the lowering did not make it the write it is)."""
     for stmt in ir.walk(stmts):
-        if isinstance(stmt, ir.Do) and _sets_global(stmt.value) and _names(stmt.value.args[2:]) & analysis.varied:
+        if isinstance(stmt, ir.Do) and _sets_global(stmt.value) and names_in(stmt.value.args[2:]) & analysis.varied:
             raise S2SADSyntaxError(
                 f"this writes the global {stmt.value.args[1].value!r} a value that carries a gradient; s2sad cannot "
                 "follow a gradient through a global. Return the value instead", stmt.loc)
@@ -482,32 +212,32 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
             continue
         _check_defaults(stmt, analysis)
         p = analysis.prims[id(stmt)]
-        if writes_into_argument(stmt.value) and _names(ir.children(stmt.value)) & analysis.varied:
+        if writes_into_argument(stmt.value) and names_in(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(
                 f"s2sad cannot differentiate {_callee(stmt.value, p)}, called at {_where(stmt.loc)}\n"
                 "It writes into an array it is given (`out=` or in place), and a value that carries a "
                 "gradient is involved. Write the result as an expression instead (e.g. np.where(mask, v, a), sorted(xs)).")
         if p.kind == CALL and any(t in analysis.useful for t in stmt.targets):
-            diff = set(map(id, _diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
+            diff = set(map(id, diff_operands(p))) | {id(p.args[i]) for i in p.rule.zero if i < len(p.args)}
             if p.rule.item and not isinstance(p.args[0], ir.Ref):
                 # an index or key is an integer, bool, slice or key wherever indexing succeeds: it carries no
                 # gradient even where the analysis cannot tell it from a row (`for k in xs: xs[k]`, xs a dict)
                 diff.add(id(p.args[1]))
-            held = [e for e in [*p.args, *p.kwargs.values()] if id(e) not in diff and _names([e]) & analysis.varied]
+            held = [e for e in [*p.args, *p.kwargs.values()] if id(e) not in diff and names_in([e]) & analysis.varied]
             if held:
                 raise NoDerivativeRuleError(
                     f"s2sad's rule for {_callee(stmt.value, p)} does not differentiate its argument "
                     f"{ir.expr_str(held[0])!r}, which carries a gradient, at {_where(stmt.loc)}\n"
                     + (p.rule.held or "Pass a constant there, or register a rule with `@s2sad.rrule(fn)`."))
         if p.kind == NONDIFF and _makes_derivative(stmt.value) and any(t in analysis.useful for t in stmt.targets) \
-                and _names(ir.children(stmt.value)) & analysis.varied:
+                and names_in(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(
                 f"the function {ir.expr_str(stmt.value.func)} differentiates here captures a value that carries "
                 f"a gradient, at {_where(stmt.loc)}\ns2sad does not yet differentiate through a derivative of a "
                 "closure over a differentiated value. Pass that value as an argument instead: "
                 "s2sad.grad(lambda y, x: x * y)(2.0, x)")
-        written = _globals_written(p.callee) if p.kind == TRANSFORM else ()
-        if written and _names([*p.args, *p.kwargs.values(), *p.starred]) & analysis.varied:
+        written = globals_written(p.callee) if p.kind == TRANSFORM else ()
+        if written and names_in([*p.args, *p.kwargs.values(), *p.starred]) & analysis.varied:
             raise S2SADSyntaxError(
                 f"{rule_name(p.callee)} writes the global {written[0]!r}, and a value that carries a gradient "
                 "is passed to it; s2sad cannot follow a gradient through a global. Return the value instead",
@@ -526,7 +256,7 @@ def _sets_global(v: ir.Expr) -> bool:
     return isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.func.value is runtime.set_global
 
 
-def _globals_written(fn: object) -> tuple[str, ...]:
+def globals_written(fn: object) -> tuple[str, ...]:
     """The globals a user function (or the functions nested in it) assigns with ``global``."""
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
     todo, out = [code] if code is not None else [], []
@@ -535,24 +265,6 @@ def _globals_written(fn: object) -> tuple[str, ...]:
         out += [i.argval for i in dis.get_instructions(c) if i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL")]
         todo += [k for k in c.co_consts if isinstance(k, types.CodeType)]
     return tuple(dict.fromkeys(out))
-
-
-def writes_into_argument(v: ir.Expr) -> bool:
-    """Is ``v`` a call that writes into an array it is given (``out=``, ``np.copyto``, ``a.fill``)?"""
-    if not isinstance(v, ir.Call):
-        return False
-    if any(k == "out" for k, _ in v.kwargs):
-        return True
-    if isinstance(v.func, ir.Attr) and not isinstance(v.func.value, ir.Ref):
-        return v.func.attr in WRITER_METHODS  # a method of a local array
-    if isinstance(v.func, ir.Attr):  # a method of a global object (np.add.at)
-        fn = getattr(v.func.value.value, v.func.attr, None)
-    else:
-        fn = v.func.value if isinstance(v.func, ir.Ref) else None
-    try:
-        return fn in WRITERS
-    except TypeError:  # unhashable
-        return False
 
 
 def _callee(v: ir.Expr, p: Prim) -> str:
@@ -566,867 +278,3 @@ def _callee(v: ir.Expr, p: Prim) -> str:
 
 def _where(loc: ir.Loc) -> str:
     return f"{loc.file}:{loc.line}:\n    {loc.text}"
-
-
-def _same_shapes(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], anchors: list[str],
-                 dims: dict[str, tuple[int, ...]]) -> tuple[dict[str, str], bool]:
-    """Names whose shapes are equal by construction: an elementwise result has the shape its
-    array operands share (a scalar operand does not change it). Lets ``unbroadcast`` go.
-
-    With concrete shapes (``dims``), every name with the shape of an *anchor* (a parameter
-    or a name the function body binds outside loops and branches: bound wherever the
-    pullback reads a shape) joins the first such anchor's class; returns whether that
-    joined classes construction kept apart.
-    """
-    same: dict[str, str] = {}
-
-    def rep(n: str) -> str:
-        while same.get(n, n) != n:
-            n = same[n]
-        return n
-
-    def operand_shape(e: ir.Expr) -> str | None:
-        if isinstance(e, ir.Const) and isinstance(e.value, (int, float)):
-            return "()"
-        if isinstance(e, ir.Name):
-            return "()" if e.id in scalars else rep(e.id)
-        return None
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.If):  # an out has the class both branches give it, or its own
-                sides = _branch_facts(s, block, operand_shape, lambda o: same.pop(o, None))
-                same.update({o: a for o, a, b in zip(s.outs, *sides) if a == b and a not in (None, "()", o)})
-            elif isinstance(s, ir.Loop):
-                block(s.cond_body)
-                block(s.body)
-            elif isinstance(s, ir.Assign) and not isinstance(s.target, tuple):
-                p = prims[id(s)]
-                if p.kind == COPY and isinstance(p.args[0], ir.Name):
-                    same[s.target] = rep(p.args[0].id)
-                elif p.kind == CALL and p.rule.elementwise and not p.kwargs:
-                    shapes = {operand_shape(a) for a in p.args} - {"()"}
-                    if len(shapes) == 1 and None not in shapes:
-                        same[s.target] = shapes.pop()
-
-    block(body)
-    specific = False
-    by_dims = {}
-    for a in anchors:  # the class's name in the pullback's shape-only reads (``Sym.like``)
-        if dims.get(a):
-            by_dims.setdefault(dims[a], rep(a))
-    for n, d in dims.items():
-        target = by_dims.get(d)
-        if target is not None and rep(n) != rep(target):
-            specific = True
-            same[rep(n)] = rep(target)
-    return {n: rep(n) for n in same}, specific
-
-
-def _branch_facts(s: ir.If, block, fact, forget) -> tuple[list, list]:
-    """Analyse each branch of ``s`` with ``block`` and read ``fact`` of each yielded value there.
-
-    An out may be bound inside a branch (lowering names it after a branch's value), so
-    what a branch found about it holds on that path only: ``forget`` drops it after each
-    branch, and the caller keeps for the out only what both sides agree on.
-    """
-    sides = []
-    for branch, yields in zip((s.body, s.orelse), s.yields):
-        block(branch)
-        sides.append([fact(y) for y in yields])
-        for o in s.outs:
-            forget(o)
-    return sides[0], sides[1]
-
-
-def _dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str],
-          facts: dict[str, object], calls: _Calls) -> tuple[dict[str, tuple[int, ...]], dict[str, Items]]:
-    """Concrete shapes that the parameters' shapes determine: elementwise broadcasting, integer
-    indexing (a for loop's element too), reductions over constant axes, matrix products, ``.T``, in-place writes; values
-    carried by a loop whose iterations keep their shape; entries of tuples, lists and dicts (from the
-    arguments' ``facts``, literals, tuple assignments) and results of calls ``calls`` resolves. Names
-    left out are not known; names known to be scalars have shape ``()`` whatever their operands
-    (``math.sin``, ``float``). Returns the shapes and the containers' ``Items``."""
-    found = _Dims(prims, dict(params), {n: f for n, f in facts.items() if isinstance(f, Items)}, scalars, calls)
-    calls.start()
-    found.block(body)
-    return found.dims, found.parts
-
-
-class _Dims:
-    """One pass of ``_dims``: ``dims`` and ``parts`` grow as the statements are read; ``consts`` holds the
-    ints and tuples of ints the shapes determine (``x.shape[1]``)."""
-
-    def __init__(self, prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], parts: dict[str, Items],
-                 scalars: set[str], calls: _Calls) -> None:
-        self.prims, self.dims, self.parts, self.scalars, self.calls = prims, dims, parts, scalars, calls
-        self.ints = calls.ints  # targets of `for ... in range(...)`
-        self.consts: dict[str, object] = {}
-
-    def of(self, e: ir.Expr) -> tuple[int, ...] | None:
-        if isinstance(e, ir.Const) and type(e.value) in (int, float):
-            return ()
-        return self.dims.get(e.id) if isinstance(e, ir.Name) else None
-
-    def static(self, e: ir.Expr) -> object:
-        return _static_fact(e, self.scalars, self.dims, self.parts)
-
-    def bind(self, name: str, f: object) -> None:
-        if f == SCALAR:
-            self.dims[name] = ()
-        elif isinstance(f, tuple):
-            self.dims[name] = f
-        elif isinstance(f, Items):
-            self.parts[name] = f
-
-    def assign(self, s: ir.Assign) -> tuple[int, ...] | None:
-        p = self.prims[id(s)]
-        if isinstance(s.target, tuple):
-            if p.kind == UNPACK:
-                for t, f in zip(s.targets, unpacked(self.static(p.args[0]), len(s.targets)) or ()):
-                    self.bind(t, f)
-            return None
-        args = [self.of(a) for a in p.args]
-        if p.kind == COPY or p.kind == SETITEM:
-            return args[0]
-        if p.kind != CALL or None in args[:1] or p.rule.shape is None:
-            return None
-        return p.rule.shape(args, p.args, p.kwargs, self.ints)  # the rule's declared shape transfer
-
-    def const(self, e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):
-            return e.value if type(e.value) is int else None
-        return self.consts.get(e.id) if isinstance(e, ir.Name) else None
-
-    def shape_value(self, s: ir.Assign) -> object:
-        """What ``s`` computes, where it is an int or a tuple of ints the known shapes fix."""
-        v, dims, const = s.value, self.dims, self.const
-        if isinstance(v, ir.Attr) and isinstance(v.value, ir.Name) and v.value.id in dims:
-            d = dims[v.value.id]
-            return {"shape": d, "ndim": len(d), "size": math.prod(d)}.get(v.attr)
-        if isinstance(v, ir.Subscript) and isinstance(const(v.value), tuple) and type(const(v.index)) is int:
-            t, i = const(v.value), const(v.index)
-            return t[i] if -len(t) <= i < len(t) else None
-        if isinstance(v, ir.Tuple):
-            items = [const(i) for i in v.items]
-            return tuple(items) if all(type(i) is int for i in items) else None
-        if isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and len(v.args) == 1 and not v.kwargs \
-                and isinstance(v.args[0], ir.Name) and v.args[0].id in dims:
-            d = dims[v.args[0].id]
-            if v.func.value in (np.shape,):
-                return d
-            if v.func.value is len and d:
-                return d[0]
-        return None
-
-    def created(self, s: ir.Assign) -> tuple[int, ...] | None:
-        """The shape of an array ``np.zeros(shape)`` (``ones``, ``empty``, ``full``, ``*_like``) makes."""
-        v = s.value
-        if not (isinstance(v, ir.Call) and isinstance(v.func, ir.Ref) and v.args):
-            return None
-        fn, first = v.func.value, v.args[0]
-        if fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like) and not any(
-                k == "shape" for k, _ in v.kwargs):
-            return self.of(first) if isinstance(first, ir.Name) and first.id not in self.scalars else None
-        if fn in (np.zeros, np.ones, np.empty, np.full):
-            shape = self.const(first)
-            return (shape,) if type(shape) is int else shape if isinstance(shape, tuple) else None
-        return None
-
-    def both(self, e: ir.Expr) -> tuple:
-        return self.of(e), self.parts.get(e.id) if isinstance(e, ir.Name) else None
-
-    def forget(self, o: str) -> None:
-        self.dims.pop(o, None)
-        self.parts.pop(o, None)
-
-    def block(self, stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                self.assigned(s)
-            elif isinstance(s, ir.If):
-                sides = _branch_facts(s, self.block, self.both, self.forget)
-                for o, (da, pa), (db, pb) in zip(s.outs, *sides):
-                    if da is not None and da == db:
-                        self.dims[o] = da
-                    elif join(pa, pb) is not None:
-                        self.parts[o] = join(pa, pb)
-            elif isinstance(s, ir.Loop):
-                self.loop(s)
-
-    def assigned(self, s: ir.Assign) -> None:
-        d = () if s.target in self.scalars else self.assign(s)
-        if d is not None:
-            self.dims[s.target] = d
-        elif isinstance(s.target, str):
-            if (d := self.created(s)) is not None:
-                self.dims[s.target] = d
-            else:
-                self.bind(s.target, _fact_of(s, self.prims[id(s)], self.static, self.calls))
-            if (c := self.shape_value(s)) is not None:
-                self.consts[s.target] = c
-            else:  # (a loop's body is analysed again when an assumption about a shape fails)
-                self.consts.pop(s.target, None)
-
-    def loop(self, s: ir.Loop) -> None:
-        if range_target(s):
-            self.ints.add(s.target)
-        dims, parts, both = self.dims, self.parts, self.both
-        before, before_parts = dict(dims), dict(parts)
-        stable = {c: both(i) for c, i in zip(s.carried, s.inits) if both(i) != (None, None)}
-        while True:  # assume each carried value keeps its initial shape; drop those an iteration changes
-            dims.clear()
-            dims.update(before, **{c: d for c, (d, _) in stable.items() if d is not None})
-            parts.clear()
-            parts.update(before_parts, **{c: f for c, (_, f) in stable.items() if f is not None})
-            self.block(s.cond_body)
-            self.block(s.body)
-            changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and both(n) != stable[c]]
-            if not changed:
-                break
-            for c in changed:
-                del stable[c]
-        for r, c in zip(s.results, s.carried):
-            if c in stable:
-                self.bind(r, stable[c][0] if stable[c][0] is not None else stable[c][1])
-
-
-def range_target(s: ir.Stmt) -> str | None:
-    """The target of ``for t in range(...)``: an int, a different one on every iteration."""
-    if isinstance(s, ir.Loop) and s.kind == "for" and isinstance(s.target, str) and isinstance(s.iter, ir.Call) \
-            and isinstance(s.iter.func, ir.Ref) and s.iter.func.value is range:
-        return s.target
-    return None
-
-
-def _used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """Names indexed, unpacked, iterated or passed to user code: what may hold a tuple, list or dict
-    (unless an operator other than ``+`` and ``*`` applies to it: then it is a number or an array)."""
-    out: set[str] = set()
-    numbers: set[str] = set()
-    for s in stmts:
-        if isinstance(s, ir.Assign):
-            p = prims[id(s)]
-            if p.kind == CALL and p.rule.elementwise and not p.rule.sequences:
-                numbers |= _names(p.args)
-            if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.item):
-                out |= _names(p.args[:1] if p.kind == CALL else [*p.args, *p.kwargs.values(), *p.starred])
-        elif isinstance(s, ir.Loop) and s.iter is not None:
-            out |= _names([s.iter])
-    return out - numbers
-
-
-def _containers(stmts: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]) -> set[str]:
-    """Names that may hold a tuple, list, dict or function: their cotangents add entry by entry. A
-    call into user code may return any of them."""
-    out = set(trees)
-    out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
-    for s in stmts:  # results that may be tuples: a user function's, a rule's with several (slogdet, split)
-        p = prims.get(id(s))
-        if p is not None and (p.kind == TRANSFORM or (p.kind == CALL and p.rule.container)):
-            out.update(s.targets)
-    changed = True
-    while changed:  # items of containers may be containers; carried values and outs follow their inputs
-        before = len(out)
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                p = prims[id(s)]
-                base = p.args[0] if p.args else None
-                if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
-                        or _container_result(p, out) or (
-                        isinstance(base, ir.Name) and base.id in out
-                        and (p.kind in (COPY, UNPACK, SETITEM) or (p.rule is not None and p.rule.item))):
-                    out.update(s.targets)
-            elif isinstance(s, ir.If):
-                out.update(o for o, a, b in zip(s.outs, *s.yields) if _names([a, b]) & out)
-            elif isinstance(s, ir.Loop):
-                out.update(c for c, i, n in zip(s.carried, s.inits, s.nexts) if _names([i, n]) & out)
-                out.update(r for r, c in zip(s.results, s.carried) if c in out)
-                if _names([s.iter]) & out:
-                    out.update(s.targets)
-        changed = len(out) != before
-    return out
-
-
-_SEQ_KINDS = {"list", "tuple", "seq", "tree"}
-
-
-def _kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], trees: set[str],
-           dims: dict[str, tuple[int, ...]], positional: list[str], parts: dict[str, Items],
-           packed: dict[str, str], any_kind: bool = False) -> dict[str, str]:
-    """What each name statically is, where that is known: ``"array"`` (a number or an array: operators
-    are arithmetic), ``"int"``, ``"list"``, ``"tuple"``, ``"seq"`` (one of the two), ``"dict"``,
-    ``"tree"`` (a pytree argument). A ``+`` or ``*`` that meets a list or tuple is re-classified
-    here as joining or repeating it (``prims`` is updated in place), never differentiated as arithmetic.
-    A positional parameter is a pytree (``trees``: each derivative is made for its arguments' types)
-    or not a list or tuple; ``packed`` names ``*args`` and ``**kwargs``. Names of known shape (``dims``) are
-    arrays, those of known entries (``parts``) their containers. ``any_kind``: a ``+`` of two values of
-    unknown kind is told a join from arithmetic at run time (see ``analyze``).
-    """
-    kinds = {n: f.kind for n, f in parts.items()}
-    kinds.update({n: "array" for n in [*scalars, *dims, *positional]})
-    kinds.update({n: "tree" for n in trees if n in positional})  # (a captured value in ``trees`` may be anything)
-    kinds.update(packed)  # `*args`, `**kwargs`
-
-    def of(e: ir.Expr) -> str | None:
-        if isinstance(e, ir.Const):
-            return "int" if type(e.value) is int else "array" if isinstance(e.value, (float, complex)) else None
-        return kinds.get(e.id) if isinstance(e, ir.Name) else None
-
-    def assign(s: ir.Assign) -> None:
-        p = _operator_on_containers(prims, s, of, any_kind)
-        if isinstance(s.target, tuple):
-            if p.kind == LISTOP:
-                kinds[s.targets[-1]] = "list"
-            return
-        kind = _kind_of(p, s.value, of)
-        if s.target in scalars and kind is None:
-            kind = "array"
-        if kind is not None:
-            kinds[s.target] = kind
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                assign(s)
-            elif isinstance(s, ir.If):  # an out bound inside a branch has there that branch's kind only
-                sides = _branch_facts(s, block, of, lambda o: kinds.pop(o, None))
-                kinds.update({o: _join_kinds(a, b) for o, a, b in zip(s.outs, *sides)})
-            elif isinstance(s, ir.Loop):
-                if range_target(s):
-                    kinds[s.target] = "int"
-                for c, i in zip(s.carried, s.inits):
-                    kinds[c] = of(i)
-                for _ in range(2):  # the second pass sees what an iteration makes of the carried values
-                    block(s.cond_body)
-                    block(s.body)
-                    for c, n in zip(s.carried, s.nexts):
-                        kinds[c] = _join_kinds(kinds.get(c), of(n))
-                for r, c in zip(s.results, s.carried):
-                    kinds[r] = kinds.get(c)
-
-    block(body)
-    return {n: k for n, k in kinds.items() if k is not None}
-
-
-def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
-    """The kind (see ``_kinds``) of the value ``p`` computes, given the kinds ``of`` its operands."""
-    if p.kind in (COPY, SETITEM):
-        return of(p.args[0])
-    if p.kind == CONTAINER:
-        return {ir.List: "list", ir.Tuple: "tuple", ir.Dict: "dict"}[type(v)]
-    if p.kind == LISTOP:
-        return "list"
-    if p.kind != CALL:
-        return None
-    args = [of(a) for a in p.args]
-    if p.rule.returns:
-        return p.rule.returns
-    if p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
-        return "array"
-    if p.rule.elementwise and not p.rule.sequences:
-        return "array"  # (no other operator applies to a list, tuple or dict)
-    if p.rule.item:
-        return "array" if args[0] == "array" else None
-    return "array" if p.rule.numeric else None
-
-
-def _join_kinds(a: str | None, b: str | None) -> str | None:
-    """The kind of a value that is of kind ``a`` on one path and ``b`` on another."""
-    if a == b:
-        return a
-    return "seq" if {a, b} <= {"list", "tuple", "seq"} else None
-
-
-def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of, any_kind: bool = False) -> Prim:
-    """``s``'s primitive, with ``+`` and ``*`` (and ``+=``, ``*=``) on a list or tuple made joining and
-    repeating, and ``x * n`` (``n`` an int, ``x`` of unknown kind) told apart at run time; with ``any_kind``,
-    so is ``x + y`` of two values of unknown kind."""
-    p = prims[id(s)]
-    if p.kind != CALL or len(p.args) != 2 or p.kwargs:
-        return p
-    op = p.rule.sequences
-    if op is None or p.rule.returns:
-        return p
-    kinds = [of(a) for a in p.args]
-    seq = [k in _SEQ_KINDS for k in kinds]
-    rule = None
-    if op == "join" and any(seq):
-        rule = CONCAT
-    elif op == "repeat" and any(seq):
-        rule = REPEAT[seq.index(True)]
-    elif op == "repeat" and "int" in kinds and None in kinds:
-        rule = MUL_OR_REPEAT[kinds.index(None)]
-    elif op == "join" and kinds == [None, None] and any_kind:
-        rule = ADD_OR_JOIN
-    if rule is not None:
-        p = prims[id(s)] = Prim(CALL, rule, list(p.args))
-    return p
-
-
-def _container_result(p: Prim, containers: set[str]) -> bool:
-    """A rule's result that is a tuple or list, always or because an argument is one."""
-    if p.kind != CALL or p.rule.container is False:
-        return False
-    return p.rule.container is True or bool(_names([p.args[i] for i in p.rule.container if i < len(p.args)])
-                                            & containers)
-
-
-def _names(exprs) -> set[str]:
-    return {n for e in exprs if e is not None for n in ir.names_read(e)}
-
-
-def _varied(body: list[ir.Stmt], prims: dict[int, Prim], varied: set[str], ints: set[str]) -> set[str]:
-    """Names that depend on a differentiated parameter; ``ints`` (integers, which carry no derivative) never."""
-    def vary(names) -> None:
-        varied.update(n for n in names if n not in ints)
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                if _names(_diff_operands(prims[id(s)])) & varied:
-                    vary(s.targets)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                vary(out for out, a, b in zip(s.outs, *s.yields) if _names([a, b]) & varied)
-            elif isinstance(s, ir.Loop):
-                before = None
-                while before != len(varied):
-                    before = len(varied)
-                    vary(c for c, init, nxt in zip(s.carried, s.inits, s.nexts) if _names([init, nxt]) & varied)
-                    if _names([s.iter]) & varied:
-                        vary(s.targets)
-                    block(s.cond_body)
-                    block(s.body)
-                vary(r for r, c in zip(s.results, s.carried) if c in varied)
-
-    block(body)
-    return varied
-
-
-_INT = "int"  # a Python int or bool, or an array of bools (also a pattern below)
-_NOTHING = "nothing"  # None, or the elements of an empty list: joined with a pattern, that pattern
-
-
-def _ints(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """Names statically known to hold a Python int or bool (or an array of bools), or None: an int
-    constant, a ``range`` loop's variable, a comparison, integer arithmetic on them, and what is read
-    back out of tuples and lists that hold them in known places (a derivative's own tape:
-    ``tape.append((v, i))`` ... ``v, i = tape[k]``). A *pattern* is ``"int"``, ``"nothing"``,
-    ``("tuple", (pattern, ...))``, ``("list", element pattern)`` or None (unknown)."""
-    pats: dict[str, object] = {}
-
-    def of(e: ir.Expr) -> object:
-        if isinstance(e, ir.Const):  # (None: what a derivative binds where a branch did not run)
-            return _INT if type(e.value) in (int, bool) else _NOTHING if e.value is None else None
-        return pats.get(e.id) if isinstance(e, ir.Name) else None
-
-    def bind(targets: tuple[str, ...], pattern: object) -> None:
-        if len(targets) == 1:
-            pats[targets[0]] = pattern
-            return
-        items = _pattern_items(pattern, len(targets))
-        for t, p in zip(targets, items):
-            pats[t] = p
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                pats.update(_assigned_patterns(s, prims[id(s)], of))
-            elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, of, lambda o: pats.pop(o, None))
-                pats.update({o: _join(a, b) for o, a, b in zip(s.outs, *sides)})
-            elif isinstance(s, ir.Loop):
-                loop(s)
-
-    def loop(s: ir.Loop) -> None:
-        carried = {c: of(i) for c, i in zip(s.carried, s.inits)}
-        for rounds in itertools.count():
-            pats.update(carried)
-            if s.targets:
-                bind(s.targets, _INT if range_target(s) else _element(of(s.iter)))
-            block(s.cond_body)
-            block(s.body)
-            joined = {c: _join(carried[c], of(n)) for c, n in zip(s.carried, s.nexts)}
-            if joined == carried:
-                break
-            carried = joined if rounds < 4 else {c: None if joined[c] != carried[c] else p for c, p in joined.items()}
-        pats.update({r: carried[c] for r, c in zip(s.results, s.carried)})
-
-    block(body)
-    return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
-
-
-def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
-    """The patterns (see ``_ints``) assignment ``s`` gives its targets, from the patterns ``of`` its operands."""
-    v = s.value
-    if isinstance(v, ir.Compare):
-        return {s.target: _INT}  # a bool, or an array of them
-    if p.kind == UNPACK:
-        return dict(zip(s.targets, _pattern_items(of(p.args[0]), len(s.targets))))
-    if p.kind == COPY:
-        return {s.target: of(p.args[0])}
-    if p.kind == CONTAINER and isinstance(v, ir.Tuple):
-        return {s.target: ("tuple", tuple(of(i) for i in v.items))}
-    if p.kind == CONTAINER and isinstance(v, ir.List):
-        return {s.target: ("list", _join_all([of(i) for i in v.items]))}
-    if p.kind == LISTOP:
-        element = _element(of(p.args[0]))
-        if v.method == "pop":
-            return {s.targets[0]: element, s.targets[1]: of(p.args[0])}
-        added = of(p.args[1]) if v.method == "append" else _element(of(p.args[1]))
-        return {s.target: ("list", _join(element, added))}
-    if p.kind == CALL and p.rule.item:
-        return {s.target: _indexed(of(p.args[0]), p.args[1], of(p.args[1]))}
-    if p.kind == CALL and p.rule.ints and not p.kwargs:
-        return {s.target: of(p.args[0]) if len(p.args) == 1 else _INT if all(of(a) == _INT for a in p.args) else None}
-    if p.kind == SETITEM and of(p.args[0]) == _INT:
-        return {s.target: _INT}  # an integer array written into stays one: what is written is truncated
-    if p.kind == NONDIFF and isinstance(v, ir.Call) and any(
-            k == "dtype" and isinstance(e, ir.Const | ir.Ref) and _integer_type(e.value) for k, e in v.kwargs):
-        return {s.target: _INT}  # np.zeros(n, dtype=int)
-    return {}
-
-
-def _integer_type(t: object) -> bool:
-    try:
-        return np.issubdtype(np.dtype(t), np.integer) or np.dtype(t) == np.bool_
-    except TypeError:
-        return False
-
-
-def _join(a: object, b: object) -> object:
-    """The pattern both ``a`` and ``b`` match."""
-    if a == _NOTHING or a == b:
-        return b
-    if b == _NOTHING:
-        return a
-    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "list":
-        return ("list", _join(a[1], b[1]))
-    if isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] == "tuple" and len(a[1]) == len(b[1]):
-        return ("tuple", tuple(_join(x, y) for x, y in zip(a[1], b[1])))
-    return None
-
-
-def _join_all(patterns: list[object]) -> object:
-    out = _NOTHING
-    for p in patterns:
-        out = _join(out, p)
-    return out
-
-
-def _element(pattern: object) -> object:
-    """The pattern of any one element of a list or tuple of ``pattern``."""
-    if isinstance(pattern, tuple) and pattern[0] == "list":
-        return pattern[1]
-    if isinstance(pattern, tuple) and pattern[0] == "tuple":
-        return _join_all(list(pattern[1]))
-    return None
-
-
-def _pattern_items(pattern: object, n: int) -> list[object]:
-    """The patterns of the ``n`` items unpacked from a value of ``pattern``."""
-    if isinstance(pattern, tuple) and pattern[0] == "tuple" and len(pattern[1]) == n:
-        return list(pattern[1])
-    return [_element(pattern)] * n
-
-
-def _indexed(pattern: object, index: ir.Expr, index_pattern: object) -> object:
-    """The pattern of ``x[index]`` for ``x`` of ``pattern``: an element for an int index."""
-    if isinstance(index, ir.Const) and type(index.value) is int and isinstance(pattern, tuple) \
-            and pattern[0] == "tuple" and -len(pattern[1]) <= index.value < len(pattern[1]):
-        return pattern[1][index.value]
-    return _element(pattern) if index_pattern == _INT else None
-
-
-def _useful(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    useful: set[str] = set()
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in reversed(stmts):
-            if isinstance(s, ir.Return):
-                useful.update(ir.names_read(s.value))
-            elif isinstance(s, ir.Assign):
-                if useful.intersection(s.targets):
-                    useful.update(_names(_diff_operands(prims[id(s)])))
-            elif isinstance(s, ir.If):
-                for out, a, b in zip(s.outs, *s.yields):
-                    if out in useful:
-                        useful.update(_names([a, b]))
-                block(s.body)
-                block(s.orelse)
-            elif isinstance(s, ir.Loop):
-                useful.update(c for r, c in zip(s.results, s.carried) if r in useful)
-                before = None
-                while before != len(useful):
-                    before = len(useful)
-                    useful.update(_names(n for c, n in zip(s.carried, s.nexts) if c in useful))
-                    block(s.body)
-                useful.update(_names(i for c, i in zip(s.carried, s.inits) if c in useful))
-
-    block(body)
-    return useful
-
-
-def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], names: list[str],
-             facts: dict[str, object], calls: _Calls) -> tuple[set[str], dict[str, Items]]:
-    """Names statically of shape ``()``, and what is known of the entries of tuples, lists and dicts
-    (``Items`` of ``SCALAR`` facts, from literals, the arguments' ``facts`` and calls); carried values
-    optimistically, then checked. ``names``: all the parameters (a use that needs a scalar tells about
-    them, as about the function's other names)."""
-    demoted: set[str] = set()
-    while True:
-        scalars, parts = set(params), {n: f for n, f in facts.items() if isinstance(f, Items)}
-        calls.start()
-        broken = _scalar_pass(body, prims, scalars, parts, demoted, calls, set(names))
-        if not broken:
-            return scalars, parts
-        demoted |= broken
-
-
-def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demoted: set[str], calls: _Calls,
-                 params: set[str]) -> set[str]:
-    """One forward pass; returns carried names assumed scalar (or of known entries) whose next value was not."""
-    broken: set[str] = set()
-
-    def fact(e: ir.Expr) -> object:
-        if _static_scalar(e, scalars):
-            return SCALAR
-        if isinstance(e, ir.Const):
-            return OTHER if e.value is None or isinstance(e.value, str) else None
-        return parts.get(e.id) if isinstance(e, ir.Name) else None
-
-    def bind(name: str, f: object) -> None:
-        if f == SCALAR:
-            scalars.add(name)
-        elif isinstance(f, Items):
-            parts[name] = f
-
-    def forget(name: str) -> None:
-        scalars.discard(name)
-        parts.pop(name, None)
-
-    def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                p = prims[id(s)]
-                if isinstance(s.target, tuple):
-                    if p.kind == UNPACK:
-                        for t, f in zip(s.targets, unpacked(fact(p.args[0]), len(s.targets)) or ()):
-                            bind(t, f)
-                elif _is_scalar(p, scalars):
-                    scalars.add(s.target)
-                else:
-                    bind(s.target, _fact_of(s, p, fact, calls))
-            elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, fact, forget)
-                for o, a, b in zip(s.outs, *sides):
-                    bind(o, join(a, b))
-            elif isinstance(s, ir.Loop):
-                if range_target(s):
-                    calls.ints.add(s.target)
-                assumed = {c: fact(i) for c, i in zip(s.carried, s.inits) if c not in demoted}
-                for c, f in assumed.items():
-                    bind(c, f)
-                block(s.cond_body, set(s.carried))
-                block(s.body, {*s.carried, *s.targets})
-                for c, n in zip(s.carried, s.nexts):
-                    if assumed.get(c) is not None and fact(n) != assumed[c]:
-                        broken.add(c)
-                for r, c in zip(s.results, s.carried):
-                    bind(r, assumed.get(c))
-        _scalar_operands(stmts, prims, scalars, entered)
-
-    block(body, params)
-    return broken
-
-
-def _scalar_operands(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], entered: set[str]) -> None:
-    """Backwards: math.* accepts only scalars, and an elementwise result of shape ()
-    means every operand had shape () (broadcasting never shrinks a shape). Only for
-    operands bound in this block (or on entering it, ``entered``): the use runs wherever they
-    are bound, which a use in a branch or a loop body does not."""
-    here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
-    for s in reversed(stmts):
-        if isinstance(s, ir.Assign):
-            p = prims[id(s)]
-            if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
-                scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
-
-
-class _Calls:
-    """Calls into user code resolved for what their arguments are.
-
-    ``specialise(fn, signature)`` (given for a derivative made for its argument types) analyses the
-    callee for the facts of its positional parameters (``_signature``: arguments and defaults) and returns the fact of its result (None if
-    it cannot). ``found`` holds the calls the last pass resolved, ``id(stmt) -> (signature, result)``;
-    ``hints`` results the shape pass found, for the scalar pass (see ``analyze``)."""
-
-    def __init__(self, specialise=None) -> None:
-        self.specialise = specialise
-        self.ints: set[str] = set()  # targets of `for ... in range(...)`: ints (not bools, unlike ``_ints``)
-        self.found: dict[int, tuple] = {}
-        self.hints: dict[int, tuple] = {}
-
-    def start(self) -> None:
-        self.found = {}
-
-    def result(self, s: ir.Assign, p: Prim, fact) -> object:
-        fn = _specialisable(p) if self.specialise is not None else None
-        if fn is None:
-            return None
-        signature = _signature(fn, p, fact)
-        if signature is None or None in signature:
-            hint = self.hints.get(id(s))
-            return None if hint is None else hint[1]
-        out = self.specialise(fn, signature)
-        self.found[id(s)] = (signature, out)
-        return out
-
-
-def _signature(fn: types.FunctionType, p: Prim, fact) -> tuple | None:
-    """The facts of what each positional parameter of ``fn`` is bound to by the call ``p``: an argument
-    (positional or by keyword) or its default (a derivative made for them assumes every positional
-    parameter has its fact); None where the call binds them otherwise."""
-    code = fn.__code__
-    names = code.co_varnames[:code.co_argcount]
-    bound = dict(zip(names, p.args))
-    for k, v in p.kwargs.items():
-        if k in names[code.co_posonlyargcount:]:
-            if k in bound:
-                return None  # (the call raises)
-            bound[k] = v
-    defaults = fn.__defaults__ or ()
-    first = len(names) - len(defaults)
-    if any(n not in bound and i < first for i, n in enumerate(names)):
-        return None  # (the call raises)
-    return tuple(fact(bound[n]) if n in bound else of_value(defaults[i - first]) for i, n in enumerate(names))
-
-
-def _specialisable(p: Prim) -> types.FunctionType | None:
-    """The user function ``p`` calls by name, if a transform for its arguments' facts can stand for it:
-    a plain function (no closure, no rule of the user's), positional arguments that bind to parameters."""
-    fn = p.callee
-    if not isinstance(fn, types.FunctionType) or fn.__closure__ or p.starred or custom_rule(fn) is not None \
-            or not isinstance(p.func, ir.Ref) or len(p.args) > fn.__code__.co_argcount:
-        return None
-    return fn
-
-
-def _fact_of(s: ir.Assign, p: Prim, fact, calls: _Calls) -> object:
-    """What is known of the value ``s`` binds, from the facts of its operands (``fact``): a container
-    literal's entries, an entry read with a constant key (or an index known to be an int), a copy,
-    the result of a call into user code that ``calls`` resolves."""
-    if p.kind == COPY:
-        return fact(p.args[0])
-    if p.kind == CONTAINER:
-        v = s.value
-        if isinstance(v, ir.Dict):
-            if not all(isinstance(k, ir.Const) for k in v.keys):
-                return None
-            return Items("dict", tuple(k.value for k in v.keys), tuple(fact(e) for e in v.values))
-        return Items("list" if isinstance(v, ir.List) else "tuple", tuple(range(len(v.items))),
-                     tuple(fact(e) for e in v.items))
-    if p.kind == CALL and p.rule.item and len(p.args) == 2:
-        container, index = fact(p.args[0]), p.args[1]
-        if isinstance(index, ir.Const):
-            return entry(container, index.value)
-        if isinstance(container, Items) and (container.kind == "dict" or (
-                isinstance(index, ir.Name) and index.id in calls.ints)):
-            return entry(container, ANY)
-        return None
-    if p.kind == CALL and p.rule is RULES[runtime.sequence]:  # what a for loop iterates: a tuple or list as it is
-        f = fact(p.args[0])
-        return f if isinstance(f, Items) and f.kind != "dict" else None
-    if p.kind == TRANSFORM:
-        return calls.result(s, p, fact)
-    return None
-
-
-def _is_scalar(p: Prim, scalars: set[str]) -> bool:
-    def known(e: ir.Expr) -> bool:
-        return _static_scalar(e, scalars)
-
-    if p.kind == COPY:
-        return known(p.args[0])
-    if p.kind == CALL and p.rule.scalar_only:
-        return True  # math functions always return a Python float
-    if p.kind == CALL and p.rule.elementwise:
-        return all(known(a) for a in p.args)
-    if p.kind == CALL and p.rule.reduction:
-        return len(p.args) == 1 and not p.kwargs
-    return False
-
-
-def complex_names(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
-    """The names that may hold a complex number or array (loops and branches to a fixed point): computed
-    from a complex constant or global, or by a rule whose result is always complex (``fft``), through any
-    rule but those whose result never is (``real``, ``abs``), and any construct but a comparison and a
-    call of a function of the user's (a complex result that carries a gradient is refused at its return:
-    ``complexity``). Arguments are taken to be real."""
-    found: set[str] = set()
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                if _complex_result(prims[id(s)], s.value, found):
-                    found.update(s.targets)
-            elif isinstance(s, ir.If):
-                block(s.body)
-                block(s.orelse)
-                found.update(o for o, a, b in zip(s.outs, *s.yields) if any_complex([a, b], found))
-            elif isinstance(s, ir.Loop):
-                for _ in itertools.count():
-                    before = len(found)
-                    found.update(c for c, i, n in zip(s.carried, s.inits, s.nexts) if any_complex([i, n], found))
-                    if s.targets and any_complex([s.iter], found):
-                        found.update([s.target] if isinstance(s.target, str) else s.target)
-                    block(s.cond_body)
-                    block(s.body)
-                    if len(found) == before:
-                        break
-                found.update(r for r, c in zip(s.results, s.carried) if c in found)
-
-    block(body)
-    return found
-
-
-def _complex_result(p: Prim, value: ir.Expr, found: set[str]) -> bool:
-    if p.kind == CALL and p.rule.complex_result is not None:
-        return p.rule.complex_result == "always"
-    if p.kind == CALL:  # (an index, an axis or a size read from a complex list is not what makes it complex)
-        held = [e for e in [*p.args, *p.kwargs.values()] if isinstance(e, ir.Const | ir.Ref)]
-        return any_complex([*_diff_operands(p), *held], found)
-    if p.kind == NONDIFF and ir.boolean_valued(value):
-        return False
-    if p.kind == TRANSFORM:  # (a complex result that carries a gradient is refused at its return)
-        return False
-    return is_complex(value, found)
-
-
-def any_complex(exprs, found: set[str]) -> bool:
-    return any(is_complex(e, found) for e in exprs if e is not None)
-
-
-def is_complex(e: ir.Expr, found: set[str]) -> bool:
-    if isinstance(e, ir.Slice) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is slice):
-        return False  # bounds and steps: a complex step counts points (``np.r_[0:1:5j]``)
-    if isinstance(e, ir.Name):
-        return e.id in found
-    if isinstance(e, ir.Const):
-        return _complex_value(e.value)
-    if isinstance(e, ir.Ref):
-        return _complex_value(e.value)
-    return any_complex(ir.children(e), found)
-
-
-def _complex_value(v: object) -> bool:
-    """A complex number or array, or a complex dtype or type (``astype(complex)``, ``dtype=np.complex128``)."""
-    if isinstance(v, complex | np.complexfloating) or (isinstance(v, np.ndarray) and np.iscomplexobj(v)):
-        return True
-    if isinstance(v, tuple):
-        return any(map(_complex_value, v))
-    if isinstance(v, type) and issubclass(v, complex | np.complexfloating):
-        return True
-    return isinstance(v, np.dtype) and v.kind == "c"

@@ -7,7 +7,7 @@ holomorphic function's rule is the real one (``g * f'(z)``) and a complex-linear
 transpose (no conjugate): the rules that hold as written, or were written for complex operands, declare
 ``complex_ok`` (``rules.Rule``).
 
-``activity.complex_names`` finds, at transform time, the names that may be complex: those computed from a
+``facts.complex_names`` finds, at transform time, the names that may be complex: those computed from a
 complex constant, a complex global or a rule whose result is always complex (``fft``), through any rule but
 those whose result never is (``real``, ``abs``, ``irfft``). ``check_complex`` refuses a use no rule is known to
 differentiate exactly on a complex value; ``real_cotangent`` keeps the cotangent of a real operand of a
@@ -26,20 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import ir
-from .activity import (
-    CALL,
-    CLOSURE,
-    CONTAINER,
-    COPY,
-    LISTOP,
-    SETITEM,
-    TRANSFORM,
-    UNPACK,
-    Analysis,
-    any_complex,
-    is_complex,
-)
+from .activity import Analysis
+from .classify import CALL, CLOSURE, CONTAINER, COPY, LISTOP, SETITEM, TRANSFORM, UNPACK
 from .errors import NoDerivativeRuleError
+from .facts import any_complex, is_complex
 from .rules import CONSTANT_ON_REALS, lookup, rule_name
 
 __all__ = ["check_complex", "real_cotangent"]

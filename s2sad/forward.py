@@ -15,20 +15,8 @@ from __future__ import annotations
 import copy
 
 from . import ir
-from .activity import (
-    CALL,
-    CLOSURE,
-    CONTAINER,
-    COPY,
-    DERIVE,
-    LISTOP,
-    MISSING,
-    SETITEM,
-    TRANSFORM,
-    UNPACK,
-    Analysis,
-    analyze,
-)
+from .activity import Analysis, analyze
+from .classify import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, MISSING, SETITEM, TRANSFORM, UNPACK
 from .errors import NoDerivativeRuleError, S2SADSyntaxError
 from .linker import JVP, FRuleHandle
 from .modes import check_rules, helper, no_rule_error, packed_keywords, zeros

@@ -43,7 +43,8 @@ from collections import Counter
 import numpy as np
 
 from . import ir, runtime
-from .activity import Analysis, range_target
+from .activity import Analysis
+from .facts import range_target
 from .rules import METHODS, NONDIFFERENTIABLE, lookup
 from .shapes import broadcast
 

@@ -43,7 +43,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ir, runtime
-from .activity import CALL, COPY, _is_scalar, analyze, range_target
+from .activity import analyze
+from .classify import CALL, COPY
+from .facts import is_scalar, range_target
 from .naming import Namer
 from .rules import Sym
 
@@ -230,7 +232,7 @@ class _Context:
         while True:
             self.an = analyze(self.fn, list(self.sizes), known | reads | unpacked)
             scalars = self.an.scalars
-            broken = {t for t in reads if not all(id(s) in self.elements or _is_scalar(self.an.prims[id(s)], scalars)
+            broken = {t for t in reads if not all(id(s) in self.elements or is_scalar(self.an.prims[id(s)], scalars)
                                                   for s in self.binders[t])}
             broken |= {t for t in unpacked if not _scalar_item(self.unpacked[t], scalars)}
             if not broken:
@@ -363,7 +365,7 @@ class _Region:
         an = self.ctx.an
         p = an.prims[id(s)]
         nodes = {a.id for a in [*p.args, *p.kwargs.values()] if isinstance(a, ir.Name) and self.node(a.id)}
-        if isinstance(s.target, tuple) or not (s.target in an.scalars or _is_scalar(p, an.scalars | nodes)):
+        if isinstance(s.target, tuple) or not (s.target in an.scalars or is_scalar(p, an.scalars | nodes)):
             raise NotFactorable(f"{ir.expr_str(s.value)} is not statically a scalar", s.loc)
         if p.kind == COPY:
             source = p.args[0]

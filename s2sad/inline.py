@@ -22,8 +22,10 @@ from __future__ import annotations
 import types
 
 from . import ir
-from .activity import TRANSFORM, _globals_written, _specialisable, primitive
+from .activity import globals_written
+from .classify import TRANSFORM, primitive
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
+from .facts import specialisable
 from .frontend import Source
 from .mutation import effects
 from .naming import Namer
@@ -80,10 +82,10 @@ def _inline(fn: ir.Function, s: ir.Assign, src: Source, namer: Namer, chains: di
     if not isinstance(s.target, str) or not isinstance(s.value, ir.Call):
         return None
     p = primitive(s)
-    g = _specialisable(p) if p.kind == TRANSFORM else None
+    g = specialisable(p) if p.kind == TRANSFORM else None
     chain = chains.get(id(s), frozenset())
     if g is None or g is user_fn or g in chain or g.__globals__ is not user_fn.__globals__ \
-            or g.__code__.co_flags & (0x04 | 0x08) or _globals_written(g) or effects(g).writes:
+            or g.__code__.co_flags & (0x04 | 0x08) or globals_written(g) or effects(g).writes:
         return None
     if g not in lowered:
         lowered[g] = _lowered(g)

@@ -23,6 +23,22 @@ Invariants that ``verify`` checks:
   many inits, nexts and results as carried values.
 
 Expressions in non-flat functions (what ``reverse`` and ``forward`` produce) may nest.
+
+The meaning of the regions for an analysis is coded once, in two walkers an analysis subclasses
+with its facts and the transfer of the other statements:
+
+* ``Forward``: each arm of an ``If`` is walked from the facts before it (the arms bind different
+  names, but for an out an arm may bind: what an arm found of it is forgotten after the arm), and
+  each out gets the join of the facts of what the arms yield. A ``Loop``'s carried values start
+  with their inits' facts; each round binds them (and a ``for`` loop's targets, from ``iter``),
+  walks the condition and the body, and joins the nexts' facts in, until a round changes nothing
+  (``widen`` may give up on a lattice of unbounded height); the results get the carried values'
+  facts. ``Reach`` is the set-valued case: which names a value reading any name of the set reaches.
+* ``Backward``: an out's fact flows to what each arm yields, then the arms are walked back. A
+  result's fact flows to its carried value; each round, the carried values' facts flow to the
+  nexts and the body and the condition are walked back, until the carried values' facts (or what
+  ``settled`` shows) stop changing; then they flow to the inits. Tests, ``iter``, ``cond`` and
+  ``exit`` go to ``control``.
 """
 
 from __future__ import annotations
@@ -30,16 +46,17 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import itertools
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeVar, Union
 
 __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "Del", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "rename", "substitute", "map_children", "map_exprs",
+    "exprs", "rename", "substitute", "map_children", "map_exprs", "Forward", "Reach", "Backward",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -581,6 +598,188 @@ def _is_flat(e: Expr) -> bool:
         func_ok = isinstance(e.func, ATOMS) or (isinstance(e.func, Attr) and isinstance(e.func.value, ATOMS))
         return func_ok and all(_is_flat_operand(a) for a in e.args) and all(_is_flat_operand(v) for _, v in e.kwargs)
     return all(_is_flat_operand(c) for c in children(e))
+
+
+# ----- dataflow -----
+
+
+class Forward:
+    """A forward dataflow analysis over a body of structured statements (see the module docstring).
+
+    A subclass says what a fact is and how a statement other than an ``If`` or a ``Loop`` changes
+    the facts (``transfer``); this class walks the regions. ``of(e)``: the fact of an operand (a
+    yield, an init, a next, an iteration's ``iter``); ``bind(name, fact)`` and ``forget(name)`` change
+    the environment; ``join(a, b)``: the fact of a value that is ``a`` on one path and ``b`` on another.
+    """
+
+    def run(self: _F, body: list[Stmt]) -> _F:
+        self.block(body)
+        return self
+
+    def block(self, stmts: list[Stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, If):
+                self.branch(s)
+            elif isinstance(s, Loop):
+                self.loop(s)
+            else:
+                self.transfer(s)
+
+    def branch(self, s: If) -> None:
+        """Each arm from the facts before the ``If``; an out gets the join of what the arms yield (an out
+        bound inside an arm holds there on that path only: it is forgotten after each arm)."""
+        sides = []
+        for arm, yields in zip((s.body, s.orelse), s.yields):
+            self.block(arm)
+            sides.append([self.of(y) for y in yields])
+            for o in s.outs:
+                self.forget(o)
+        for o, a, b in zip(s.outs, *sides):
+            self.bind(o, self.join(a, b))
+
+    def loop(self, s: Loop) -> None:
+        """The carried values start as their inits' facts and are joined with their nexts' at the end of
+        each iteration, until that changes nothing (``widen`` may give up on a fact still changing); then
+        the results get the carried values' facts."""
+        carried = [self.of(i) for i in s.inits]
+        for rounds in itertools.count():
+            for c, f in zip(s.carried, carried):
+                self.bind(c, f)
+            if s.targets:
+                self.targets(s)
+            self.block(s.cond_body)
+            self.block(s.body)
+            joined = [self.join(f, self.of(n)) for f, n in zip(carried, s.nexts)]
+            if joined == carried:
+                break
+            carried = self.widen(carried, joined, rounds)
+        for r, f in zip(s.results, carried):
+            self.bind(r, f)
+
+    def targets(self, s: Loop) -> None:
+        """Bind a ``for`` loop's targets: by default each to the fact of what it iterates."""
+        fact = self.of(s.iter)
+        for t in s.targets:
+            self.bind(t, fact)
+
+    def widen(self, before: list, after: list, rounds: int) -> list:
+        """The carried values' facts for the next iteration, after ``rounds`` rounds."""
+        return after
+
+    def transfer(self, s: Stmt) -> None:
+        """What a statement other than an ``If`` or a ``Loop`` does to the facts."""
+
+    def of(self, e: Expr | None) -> object:
+        raise NotImplementedError
+
+    def bind(self, name: str, fact: object) -> None:
+        raise NotImplementedError
+
+    def forget(self, name: str) -> None:
+        raise NotImplementedError
+
+    def join(self, a: object, b: object) -> object:
+        raise NotImplementedError
+
+
+_F = TypeVar("_F", bound=Forward)
+
+
+class Reach(Forward):
+    """A forward analysis whose fact is whether a name is in the set ``found`` (reached by the values
+    it starts with): a value reaches its target when any name it reads is in the set. What a name
+    may hold on some path: once in the set, it stays (an out bound in an arm too, and the names the
+    set starts with)."""
+
+    def __init__(self, found: set[str]) -> None:
+        self.found = found
+
+    def of(self, e: Expr | None) -> bool:
+        return e is not None and any(n in self.found for n in names_read(e))
+
+    def bind(self, name: str, fact: object) -> None:
+        if fact:
+            self.found.add(name)
+
+    def forget(self, name: str) -> None:
+        pass
+
+    def join(self, a: object, b: object) -> bool:
+        return bool(a or b)
+
+
+class Backward:
+    """A backward dataflow analysis over a body of structured statements (see the module docstring).
+
+    ``fact(name)``: what is known of a name from the statements after it; ``flow(e, fact)``: the names
+    ``e`` reads get ``fact`` (joined with what they have); ``transfer(s)``: what a statement other than
+    an ``If`` or a ``Loop`` does; ``control(e)``: what a test, a loop's ``iter``, ``cond`` or ``exit``
+    does (by default nothing).
+    """
+
+    def run(self: _B, body: list[Stmt]) -> _B:
+        self.block(body)
+        return self
+
+    def block(self, stmts: list[Stmt]) -> None:
+        for s in reversed(stmts):
+            if isinstance(s, If):
+                self.branch(s)
+            elif isinstance(s, Loop):
+                self.loop(s)
+            else:
+                self.transfer(s)
+
+    def branch(self, s: If) -> None:
+        """What each arm yields gets its out's fact; then the arms, then the test."""
+        for o, a, b in zip(s.outs, *s.yields):
+            fact = self.fact(o)
+            self.flow(a, fact)
+            self.flow(b, fact)
+        self.block(s.body)
+        self.block(s.orelse)
+        self.control(s.test)
+
+    def loop(self, s: Loop) -> None:
+        """A carried value gets its result's fact; each iteration, a next gets its carried value's fact,
+        then the body and the condition are walked back, until a round leaves ``settled`` unchanged;
+        then the inits get the carried values' facts."""
+        for r, c in zip(s.results, s.carried):
+            self.flow(Name(c), self.fact(r))
+        while True:
+            before = self.settled(s)
+            for c, n in zip(s.carried, s.nexts):
+                self.flow(n, self.fact(c))
+            self.control(s.exit)
+            self.block(s.body)
+            self.control(s.cond)
+            self.block(s.cond_body)
+            if self.settled(s) == before:
+                break
+        self.control(s.iter)
+        for c, i in zip(s.carried, s.inits):
+            self.flow(i, self.fact(c))
+
+    def settled(self, s: Loop) -> object:
+        """What a round of ``s`` must leave unchanged for the walk to stop: by default the carried
+        values' facts (an analysis whose facts are per name, and a name an out of several ``If``s bound
+        in their arms, says more)."""
+        return [self.fact(c) for c in s.carried]
+
+    def transfer(self, s: Stmt) -> None:
+        """What a statement other than an ``If`` or a ``Loop`` does to the facts."""
+
+    def control(self, e: Expr | None) -> None:
+        """What a value that steers control (a test, an ``iter``, a ``cond``, an ``exit``) gets."""
+
+    def fact(self, name: str) -> object:
+        raise NotImplementedError
+
+    def flow(self, e: Expr, fact: object) -> None:
+        raise NotImplementedError
+
+
+_B = TypeVar("_B", bound=Backward)
 
 
 # ----- verify -----

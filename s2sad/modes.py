@@ -6,7 +6,8 @@ from __future__ import annotations
 import builtins
 
 from . import ir, runtime
-from .activity import MISSING, Analysis, check_uses, method_receiver
+from .activity import Analysis, check_uses
+from .classify import MISSING, method_receiver
 from .complexity import check_complex
 from .errors import NoDerivativeRuleError
 from .linker import VJP_OF_HIGHER_ORDER, jvp_of, star_jvp, star_vjp, vjp_of

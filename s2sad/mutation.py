@@ -37,20 +37,8 @@ from dataclasses import dataclass, field
 import numpy
 
 from . import ir, runtime
-from .activity import (
-    CALL,
-    CLOSURE,
-    CONTAINER,
-    COPY,
-    NONDIFF,
-    TRANSFORM,
-    UNPACK,
-    Analysis,
-    Prim,
-    analyze,
-    calls,
-    writes_into_argument,
-)
+from .activity import Analysis, analyze
+from .classify import CALL, CLOSURE, CONTAINER, COPY, NONDIFF, TRANSFORM, UNPACK, Prim, calls, writes_into_argument
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, library_cells, library_value
 from .resolve import plain

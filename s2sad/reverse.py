@@ -28,20 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ir, runtime
-from .activity import (
-    CALL,
-    CLOSURE,
-    CONTAINER,
-    COPY,
-    DERIVE,
-    LISTOP,
-    SETITEM,
-    TRANSFORM,
-    UNPACK,
-    Analysis,
-    analyze,
-)
+from .activity import Analysis, analyze
 from .callee_facts import callee_result
+from .classify import CALL, CLOSURE, CONTAINER, COPY, DERIVE, LISTOP, SETITEM, TRANSFORM, UNPACK
 from .complexity import real_cotangent
 from .custom import Checkpointed
 from .errors import NoDerivativeRuleError, S2SADSyntaxError

@@ -261,7 +261,7 @@ class Rule:
     * ``complex_result``: ``"always"`` (``fft``) or ``"never"`` (``real``, ``abs``, ``irfft``) complex,
       whatever the operands; None: complex where an operand may be.
     * ``subscript``: the primitive is an object written ``obj[a, b, ...]`` (``np.r_``, ``np.c_``): the
-      entries of the index are its operands (``activity.primitive``).
+      entries of the index are its operands (``classify.primitive``).
     """
 
     name: str
@@ -272,7 +272,7 @@ class Rule:
     linear: str | None = None
     forward: Callable[..., Sym] | None = None
     zero: tuple[int, ...] = ()
-    returns: str | None = None  # "list", "tuple" or "seq": the result is a container (see activity's kinds)
+    returns: str | None = None  # "list", "tuple" or "seq": the result is a container (see ``facts.static_kinds``)
     container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
     # argument at these positions is: its cotangents add entry by entry
     params: tuple[tuple[str, object], ...] = ()  # names and defaults, for keywords naming a differentiated one
@@ -426,7 +426,7 @@ for _fn, _name, _rev in [
     (operator.truediv, "/", _div), (numpy.divide, "numpy.divide", _div),
     (operator.pow, "**", _pow), (numpy.power, "numpy.power", _pow), (_math.pow, "math.pow", _pow),
     (builtins.pow, "pow", _pow),
-]:  # `+` joins lists and tuples, `*` repeats them (see activity's kinds)
+]:  # `+` joins lists and tuples, `*` repeats them (see ``facts.static_kinds``)
     defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name),
             ints=_name in ("+", "-", "*"))
 
@@ -622,7 +622,7 @@ def _concat(g: Sym, ans: Sym, x: Sym, y: Sym) -> tuple[Sym, Sym]:
     return Sym(Subscript(g.expr, Slice(None, n, None))), Sym(Subscript(g.expr, Slice(n, None, None)))
 
 
-# `xs + ys`, `xs * n`, `n * xs` where a list or tuple is known to meet the operator (activity's kinds)
+# `xs + ys`, `xs * n`, `n * xs` where a list or tuple is known to meet the operator (``facts.static_kinds``)
 CONCAT = Rule("list +", _concat, returns="seq",
               forward=lambda ans, dots, x, y: Sym(BinOp("+", _zero(dots[0], x).expr, _zero(dots[1], y).expr)))
 REPEAT = (

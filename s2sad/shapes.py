@@ -4,7 +4,7 @@ A rule's ``shape`` (see ``rules.Rule``) is one of the transfer functions at the 
 module: ``shape(dims, operands, kwargs, ints)`` is the result's shape, given the shapes of the
 positional operands (``dims``, None where not known), the call's IR ``operands`` and
 ``kwargs``, and the names known to hold ints (``ints``: loop counters); None where they do not
-determine it. ``activity`` calls them for the concrete shapes of a shape-specific derivative.
+determine it. ``facts.concrete_dims`` calls them for the concrete shapes of a shape-specific derivative.
 """
 
 from __future__ import annotations

@@ -95,3 +95,10 @@ def stale_alias(x):
     z = y
     y[0] = x
     return np.sum(z)
+
+
+def number_on_one_path(x, y):
+    if np.sum(x) < 0.2:
+        y = -1.2  # a number on this path only: y may still be the argument's array
+    y *= np.sum(x)
+    return np.sum(y * x)

@@ -79,6 +79,8 @@ def test_the_cycle_finder_finds_a_cycle():
 
 @pytest.mark.parametrize("module,forbidden", [
     ("s2sad.activity", {"s2sad.cache", "s2sad.linker", "s2sad.api", "s2sad.transform"}),  # analysis stays compile time
+    ("s2sad.facts", {"s2sad.activity", "s2sad.cache", "s2sad.linker", "s2sad.api"}),  # facts come before activity
+    ("s2sad.classify", {"s2sad.facts", "s2sad.activity", "s2sad.cache", "s2sad.linker", "s2sad.api"}),
     ("s2sad.forward", {"s2sad.reverse"}),  # the two modes share ``modes``, not each other's privates
     ("s2sad.reverse", {"s2sad.fuse", "s2sad.transform"}),  # ``transform`` is the only driver
     ("s2sad.cache", {"s2sad.transform", "s2sad.api"}),  # the run time is handed the pipeline
@@ -109,7 +111,7 @@ def _rule_name_tests(path: pathlib.Path) -> list[int]:
     return lines
 
 
-@pytest.mark.parametrize("module", ["activity", "mutation", "reverse", "forward", "resolve"])
+@pytest.mark.parametrize("module", ["activity", "classify", "facts", "mutation", "reverse", "forward", "resolve"])
 def test_analyses_read_declared_properties_not_rule_names(module):
     assert _rule_name_tests(PACKAGE / f"{module}.py") == []
 

@@ -83,3 +83,14 @@ def test_a_value_written_into_an_integer_array_carries_no_derivative():
     expected = np.floor(1.5 * x) + np.floor(2.7 * x) + 2 * x  # (the truncation has derivative 0, as in JAX)
     np.testing.assert_allclose(s2sad.grad(written_into_an_int_array)(x), expected)
     np.testing.assert_allclose(s2sad.jvp(written_into_an_int_array, (x,), (np.ones(3),))[1], np.sum(expected))
+
+
+def test_a_name_a_number_on_one_path_only_is_not_taken_for_a_number():
+    # `y *= s` on the argument's array would write into it (and the pullback would read the changed y)
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    with pytest.raises(s2sad.S2SADSyntaxError) as info:
+        s2sad.grad(mc.number_on_one_path)(x, y)
+    assert info.value.text.strip() == "y *= np.sum(x)"
+    np.testing.assert_array_equal(y, [3.0, 4.0])
+    check_grads(mc.number_on_one_path, (x, 0.7), modes=("rev", "fwd"))
+    check_grads(mc.number_on_one_path, (np.array([-1.0, 0.5]), 0.7), modes=("rev", "fwd"))

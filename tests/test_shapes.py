@@ -1,4 +1,4 @@
-"""Derivatives specialised to the arguments' shapes (``activity._dims``, ``cache.ByShape``).
+"""Derivatives specialised to the arguments' shapes (``facts.concrete_dims``, ``cache.ByShape``).
 
 The first transform for an argument-types key is told the array arguments' shapes;
 where that removes an ``unbroadcast``, the key gets one derivative per shape. Every
