@@ -9,6 +9,7 @@ cotangent can flow to.
 
 from __future__ import annotations
 
+import enum
 import operator
 import types
 from dataclasses import dataclass, field
@@ -41,21 +42,36 @@ from .rules import (
     lookup,
 )
 
-__all__ = ["Prim", "primitive", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF", "MISSING", "TRANSFORM", "CLOSURE",
+__all__ = ["Prim", "Kind", "primitive", "COPY", "CALL", "CONTAINER", "UNPACK", "NONDIFF", "MISSING", "TRANSFORM", "CLOSURE",
            "SETITEM", "LISTOP", "DERIVE", "method_receiver", "diff_operands", "calls", "writes_into_argument",
            "names_in"]
 
-COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = "copy", "call", "container", "unpack", "nondiff", "missing"
-TRANSFORM, CLOSURE = "transform", "closure"  # a call into user code; making a nested function
-SETITEM, LISTOP = "setitem", "listop"  # in-place writes: x[i] = v; xs.append / extend / pop
-DERIVE = "derive"  # s2sad.grad(f) of a function value: it captures what f captured
+class Kind(enum.Enum):
+    """What an assignment computes (``Prim.kind``): a type the checker tells apart, not a string."""
+
+    COPY = "copy"  # y = x
+    CALL = "call"  # a call of a primitive (``Prim.rule``)
+    CONTAINER = "container"  # a tuple, list or dict display
+    UNPACK = "unpack"  # a, b = t
+    NONDIFF = "nondiff"  # a call no derivative flows through
+    MISSING = "missing"  # a call of a callable without a rule
+    TRANSFORM = "transform"  # a call into user code
+    CLOSURE = "closure"  # making a nested function
+    SETITEM = "setitem"  # an in-place write: x[i] = v
+    LISTOP = "listop"  # an in-place write: xs.append / extend / pop
+    DERIVE = "derive"  # s2sad.grad(f) of a function value: it captures what f captured
+
+
+COPY, CALL, CONTAINER, UNPACK, NONDIFF, MISSING = Kind.COPY, Kind.CALL, Kind.CONTAINER, Kind.UNPACK, Kind.NONDIFF, \
+    Kind.MISSING
+TRANSFORM, CLOSURE, SETITEM, LISTOP, DERIVE = Kind.TRANSFORM, Kind.CLOSURE, Kind.SETITEM, Kind.LISTOP, Kind.DERIVE
 
 
 @dataclass(slots=True)
 class Prim:
     """What an assignment computes: its kind, rule and positional/keyword operands."""
 
-    kind: str
+    kind: Kind
     rule: Rule | None = None
     args: list[ir.Expr] = field(default_factory=list)
     kwargs: dict[str, ir.Expr] = field(default_factory=dict)
@@ -189,7 +205,7 @@ def diff_operands(p: Prim) -> list[ir.Expr]:
         return list(p.args)
     if p.kind == DERIVE:
         return p.args[:1]
-    if p.kind == CALL and p.rule.diff is not None:
+    if p.kind == CALL and p.rule is not None and p.rule.diff is not None:
         return [p.args[i] for i in p.rule.diff if i < len(p.args)]
     if p.kind == TRANSFORM:  # a local function value carries the cotangents of what it captured
         return [*p.args, *p.kwargs.values(), *p.starred, *([p.func] if isinstance(p.func, ir.Name) else []),
@@ -210,7 +226,7 @@ def writes_into_argument(v: ir.Expr) -> bool:
         return True
     if isinstance(v.func, ir.Attr) and not isinstance(v.func.value, ir.Ref):
         return v.func.attr in WRITER_METHODS  # a method of a local array
-    if isinstance(v.func, ir.Attr):  # a method of a global object (np.add.at)
+    if isinstance(v.func, ir.Attr) and isinstance(v.func.value, ir.Ref):  # a method of a global object (np.add.at)
         fn = getattr(v.func.value.value, v.func.attr, None)
     else:
         fn = v.func.value if isinstance(v.func, ir.Ref) else None
