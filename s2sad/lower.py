@@ -611,9 +611,8 @@ class _Lowering:
         later = self.loaded_after(node)
         spent = _loop_targets_only(body_nodes)  # left holding an inner loop's last element: not carried
         again = _read_first(body_nodes)  # (bound only in the loop: None before its first iteration)
-        carried = [v for v in self.ordered_locals if v in assigned - spent and (
-            self.env.get(v, _AFTER_LOOP) != _AFTER_LOOP or v in later | again)]  # (an earlier loop's variable
-        # the body binds before it reads it, and nothing reads after, is bound anew: not carried)
+        bound = {v for v in self.env if self.env[v] != _AFTER_LOOP}  # (not an earlier loop's spent variable)
+        carried = [v for v in self.ordered_locals if v in assigned - spent and (v in bound or v in later | again)]
         kind, iter_, prelude = "while", None, None
         if isinstance(node, gast.For):
             kind = "for"
