@@ -594,13 +594,7 @@ class _Lowering:
 
     def loop(self, node: gast.For | gast.While) -> None:
         loc = self.loc
-        body_nodes = list(node.body)
-        exit_flag = None
-        last = body_nodes[-1] if body_nodes else None
-        if isinstance(last, gast.If) and len(last.body) == 1 and isinstance(last.body[0], gast.Break) \
-                and not last.orelse and isinstance(last.test, gast.Name):
-            exit_flag = last.test.id  # desugar's `if broke: break`
-            body_nodes = body_nodes[:-1]
+        exit_flag, body_nodes = _exit_flag(list(node.body))
         for n in (m for b in body_nodes for m in _loop_scope(b)):
             if isinstance(n, (gast.Break, gast.Continue, gast.Return)):
                 raise self.src.syntax_error("internal: early exit left after desugaring", n)
@@ -1354,6 +1348,16 @@ def _unsure(stmts: list[gast.stmt]) -> set[str]:
         elif isinstance(s, (gast.For, gast.While, gast.With, gast.Try)):
             out |= _stores([s])
     return out
+
+
+def _exit_flag(body: list[gast.stmt]) -> tuple[str | None, list[gast.stmt]]:
+    """The flag of desugar's ``if broke: break`` ending a loop body, and the body without it (or None and
+    the body)."""
+    last = body[-1] if body else None
+    if isinstance(last, gast.If) and len(last.body) == 1 and isinstance(last.body[0], gast.Break) \
+            and not last.orelse and isinstance(last.test, gast.Name):
+        return last.test.id, body[:-1]
+    return None, body
 
 
 def _loop_targets_only(stmts: list[gast.stmt]) -> set[str]:
