@@ -633,7 +633,8 @@ REPEAT = (
 )
 ADD_OR_JOIN = Rule(  # `x + y`, both of unknown kind: a join of lists or tuples or arithmetic, told at run time
     "+", lambda g, ans, x, y: tuple(rt.add_adjoint(g, x, y)[i] for i in range(2)), sequences="join",
-    forward=lambda ans, dots, x, y: Sym(BinOp("+", _zero(dots[0], x).expr, _zero(dots[1], y).expr)))
+    forward=lambda ans, dots, x, y: Sym(BinOp("+", _zero(dots[0], x).expr, _zero(dots[1], y).expr)),
+    complex_ok=True)  # (a sum is complex-linear; a join moves values)
 MUL_OR_REPEAT = (  # `x * n`, n an int, x of unknown kind: repetition or arithmetic, told at run time
     Rule("*", lambda g, ans, x, n: (rt.mul_adjoint(g, x, n), None), diff=(0,),
          forward=lambda ans, dots, x, n: Sym(BinOp("*", dots[0].expr, n.expr)), sequences="repeat"),

@@ -160,4 +160,5 @@ allow_complex(
     runtime_numpy.diff_adjoint, runtime_numpy.tile_adjoint, runtime_numpy.take_adjoint, runtime.add_bars, runtime.add_at,
     runtime.snapshot, runtime.immutable, runtime.setitem_adjoint, runtime.setitem_value_adjoint, runtime.sequence,
     runtime.sequence_adjoint, runtime.tuple_adjoint, builtins.reversed, builtins.list, builtins.tuple,
+    runtime.add_adjoint, runtime.add_transpose,
 )
