@@ -976,7 +976,8 @@ class _Lowering:
             return self.src.lookup(node.id)
         if isinstance(node, gast.Attribute):
             base = self.static_value(node.value)
-            return getattr(base, node.attr, ir.UNKNOWN) if isinstance(base, types.ModuleType) else ir.UNKNOWN
+            known = isinstance(base, types.ModuleType) or (isinstance(base, numpy.ufunc) and node.attr == "at")
+            return getattr(base, node.attr, ir.UNKNOWN) if known else ir.UNKNOWN
         return ir.UNKNOWN
 
     def output_form(self, node: gast.Call, call: ir.Call) -> ir.Expr | None:
@@ -985,8 +986,8 @@ class _Lowering:
         ``out=``, the array written), or None for any other call (one writing elsewhere stays a call,
         refused where a derivative is involved)."""
         name = getattr(node, WRITTEN, None)
-        fn = call.func.value if isinstance(call.func, ir.Ref) else None
-        if name is None or fn is not self.static_value(node.func):
+        fn = call.func.value if isinstance(call.func, ir.Ref) else self.static_value(node.func)
+        if name is None or fn != self.static_value(node.func):  # (`np.add.at` is made anew each time it is read)
             return None
         params = _output_params(fn)
         args = {k: v for k, (_, v) in _bind_call(params, node, call).items()}
@@ -1011,6 +1012,11 @@ class _Lowering:
         if where is None or (isinstance(where, ir.Const) and where.value is True):
             return ir.Const(Ellipsis), args["src"]
         return ir.Const(Ellipsis), self.emit(ir.Call(_np("where"), [where, args["src"], a]), "copied")
+
+    def acc_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
+        """``np.add.at(a, indices, b)``: ``a[...] = scattered(a, indices, b)`` (a repeated index adds again)."""
+        return ir.Const(Ellipsis), self.emit(ir.Call(_helper(runtime_numpy.scattered), [a, args["indices"],
+                                                                                          args["b"]]), "scattered")
 
     def a_write(self, a: ir.Name, args: dict[str, ir.Expr]) -> tuple[ir.Expr, ir.Expr]:
         """``np.putmask(a, mask, values)``: where ``mask`` (of ``a``'s size) holds, ``a.flat[n]`` becomes
@@ -1176,6 +1182,7 @@ def _attr_ref(base: ir.Ref, attr: str) -> ir.Ref:
 # the array written first (``_Lowering.output_form``)
 _WRITERS = {
     numpy.copyto: ("dst", "src", "casting", "where"),
+    numpy.add.at: ("acc", "indices", "b"),  # (a bound method: found by equality)
     numpy.putmask: ("a", "mask", "values"),
     numpy.place: ("arr", "mask", "vals"),
 }

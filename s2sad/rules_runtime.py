@@ -165,6 +165,8 @@ _linear(runtime_numpy.array_adjoint, "array_adjoint", lambda h, ans, g, seq: (rn
 _linear(runtime_numpy.pad_adjoint, "pad_adjoint", lambda h, ans, g, x, pad_width: (np.pad(h, pad_width), None, None))
 _linear(runtime_numpy.diff_adjoint, "diff_adjoint",
         lambda h, ans, g, x, n, axis: (np.diff(h, n=n, axis=axis), None, None, None))
+_linear(runtime_numpy.scattered, "scattered", lambda h, ans, a, indices, b: (h, None, rt.unbroadcast(h[indices], b)),
+        diff=(0, 2), zero=())  # (b's cotangent: what reached each place it was added to)
 _linear(runtime_numpy.cycled, "cycled", lambda h, ans, values, shape: (rn.cycled_adjoint(h, values), None))
 _linear(runtime_numpy.cycled_adjoint, "cycled_adjoint", lambda h, ans, g, values: (rn.cycled(h, np.shape(g)), None))
 _linear(runtime_numpy.tile_adjoint, "tile_adjoint", lambda h, ans, g, x, reps: (np.tile(h, reps), None, None))

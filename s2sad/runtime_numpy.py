@@ -167,6 +167,14 @@ def diff_adjoint(g, x, n, axis):
     return g
 
 
+def scattered(a, indices, b):
+    """What ``np.add.at(a, indices, b)`` makes of ``a``: ``b`` added at ``indices``, a repeated index once per
+    time it occurs (a new array; the lowering writes it into ``a``)."""
+    out = np.array(a, dtype=np.result_type(a, b), copy=True)
+    np.add.at(out, indices, b)
+    return out
+
+
 def cycled(values, shape):
     """``values``' elements in order, repeated cyclically to fill ``shape``: what ``np.putmask`` and
     ``np.place`` write (as ``np.resize``, but where something is to be filled, an empty ``values``

@@ -97,6 +97,7 @@ def cases(C, spd):
                           (lambda a, b: s_list(rt.sequence_like([a, b], [0.0, 0.0], [1.0, 2.0])), (0.3, 0.7))],
         "items_adjoint": [(_items, (0.4, b3))],
         "merged_adjoint": [(_merged_adjoint, (0.4, b3))],
+        "scattered": [(lambda a, b: s(rn.scattered(a, np.array([0, 2, 2]), b * b)), (b3, b3))],
         "unzipped": [(lambda a, b: s_list(rt.unzipped([(a, b), (b * a, a)], ([0.0, b3], [b3, 0.0]))[1]) + s(a),
                       (0.4, b3))],
         "add_transpose": [(lambda a, b: s(rt.add_transpose((a, np.sum(b * a)), b, 0.5)), (b3, b3)),

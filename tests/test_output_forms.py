@@ -1,4 +1,4 @@
-"""NumPy's output-writing forms (``np.copyto``, ``np.putmask``, ``np.place``, a ufunc's ``out=``) into an
+"""NumPy's output-writing forms (``np.copyto``, ``np.putmask``, ``np.place``, ``np.add.at``, a ufunc's ``out=``) into an
 array the function made: exact derivatives, as the in-place write each is. A write into an argument,
 or one another name sees later, is refused as ``a[...] = v`` is."""
 
@@ -98,9 +98,24 @@ def copies_where_in_a_loop(x):
     return np.sum(acc ** 2)
 
 
+def adds_at_repeated_indices(x):
+    acc = np.zeros(3)
+    np.add.at(acc, np.array([0, 2, 2, 1]), x * x)  # (index 2 twice: added twice, as `acc[i] += v` would not)
+    return np.sum(np.sin(acc) * acc)
+
+
+def adds_at_in_a_loop(x):
+    acc = np.ones((2, 3)) * 0.5
+    for k in range(2):
+        np.add.at(acc, (np.array([0, 1, 1]), np.array([2, 0, 0])), x[:3] * (k + 1.0))
+        np.add.at(acc, 1, x[3])  # (a scalar added along a row)
+    return np.sum(acc ** 3)
+
+
 EXACT = [copies, copies_where, copies_by_keyword, putmask_shorter_values, putmask_longer_values,
          places_shorter_values, places_longer_values, sin_into, adds_into_positional_out, out_tuple,
-         reads_the_result, writes_through_the_result, writes_in_a_loop, copies_where_in_a_loop]
+         reads_the_result, writes_through_the_result, writes_in_a_loop, copies_where_in_a_loop,
+         adds_at_repeated_indices, adds_at_in_a_loop]
 # (a where-write in a loop is refused at second order, as `acc[...] = np.where(m, acc * x, acc)` is)
 SECOND = [fn for fn in EXACT if fn is not copies_where_in_a_loop]
 

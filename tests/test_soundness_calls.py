@@ -94,14 +94,14 @@ def writes_with_fill(x):
 
 
 def writes_with_ufunc_at(x):
-    y = np.zeros(3)
-    np.add.at(y, [0, 0], x)
+    y = np.ones(3)
+    np.multiply.at(y, [0, 0], x)  # (np.add.at is lowered to the write it is: tests/test_output_forms.py)
     return np.sum(y)
 
 
 WRITERS = [(writes_out_into_a_view, "np.sin", "np.sin("), (writes_out_where, "np.sin", "np.sin("),
            (copies_with_casting_no, "np.copyto", "np.copyto("),
-           (writes_with_fill, "y.fill", "y.fill("), (writes_with_ufunc_at, "np.add.at", "np.add.at(")]
+           (writes_with_fill, "y.fill", "y.fill("), (writes_with_ufunc_at, "np.multiply.at", "np.multiply.at(")]
 
 
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
