@@ -492,22 +492,14 @@ def static_kinds(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str],
     return {n: k for n, k in kinds.items() if isinstance(k, str)}
 
 
-class _Kinds(ir.Forward):
+class _Kinds(ir.Environment):
     """The kinds of ``static_kinds``: a ``range`` loop's target is an int, other loops' targets are not known."""
 
     def __init__(self, prims: dict[int, Prim], scalars: set[str], kinds: dict[str, object], any_kind: bool) -> None:
         self.prims, self.scalars, self.env, self.any_kind = prims, scalars, kinds, any_kind
 
-    def of(self, e: ir.Expr | None) -> object:
-        if isinstance(e, ir.Const):
-            return "int" if type(e.value) is int else "array" if isinstance(e.value, (float, complex)) else None
-        return self.env.get(e.id) if isinstance(e, ir.Name) else None
-
-    def bind(self, name: str, fact: object) -> None:
-        self.env[name] = fact
-
-    def forget(self, name: str) -> None:
-        self.env.pop(name, None)
+    def constant(self, value: object) -> object:
+        return "int" if type(value) is int else "array" if isinstance(value, (float, complex)) else None
 
     def join(self, a: object, b: object) -> object:
         return _join_kinds(a, b)
@@ -609,23 +601,15 @@ def int_names(body: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     return {n for n, p in pats.items() if p in (_INT, _NOTHING)}
 
 
-class _Patterns(ir.Forward):
+class _Patterns(ir.Environment):
     """The patterns of ``int_names``; a loop's carried value whose pattern still changes after four rounds is
     unknown."""
 
     def __init__(self, prims: dict[int, Prim]) -> None:
         self.prims, self.env = prims, dict[str, object]()
 
-    def of(self, e: ir.Expr | None) -> object:
-        if isinstance(e, ir.Const):  # (None: what a derivative binds where a branch did not run)
-            return _INT if type(e.value) in (int, bool) else _NOTHING if e.value is None else None
-        return self.env.get(e.id) if isinstance(e, ir.Name) else None
-
-    def bind(self, name: str, fact: object) -> None:
-        self.env[name] = fact
-
-    def forget(self, name: str) -> None:
-        self.env.pop(name, None)
+    def constant(self, value: object) -> object:  # (None: what a derivative binds where a branch did not run)
+        return _INT if type(value) in (int, bool) else _NOTHING if value is None else None
 
     def join(self, a: object, b: object) -> object:
         return _join(a, b)

@@ -33,7 +33,8 @@ with its facts and the transfer of the other statements:
   with their inits' facts; each round binds them (and a ``for`` loop's targets, from ``iter``),
   walks the condition and the body, and joins the nexts' facts in, until a round changes nothing
   (``widen`` may give up on a lattice of unbounded height); the results get the carried values'
-  facts. ``Reach`` is the set-valued case: which names a value reading any name of the set reaches.
+  facts. ``Reach`` is the set-valued case: which names a value reading any name of the set reaches;
+  ``Environment`` the case of one fact per name in a dict.
 * ``Backward``: an out's fact flows to what each arm yields, then the arms are walked back. A
   result's fact flows to its carried value; each round, the carried values' facts flow to the
   nexts and the body and the condition are walked back, until the carried values' facts (or what
@@ -48,7 +49,7 @@ import copy
 import dataclasses
 import itertools
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar, Union
 
@@ -56,7 +57,7 @@ __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "Del", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "rename", "substitute", "map_children", "map_exprs", "Forward", "Reach", "Backward",
+    "exprs", "rename", "substitute", "map_children", "map_exprs", "Forward", "Environment", "Reach", "Backward",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -603,7 +604,40 @@ def _is_flat(e: Expr) -> bool:
 # ----- dataflow -----
 
 
-class Forward:
+class _Walk:
+    """What both directions share: a body's statements visited in ``order``, an ``If`` handed to
+    ``branch``, a ``Loop`` to ``loop``, any other statement to ``transfer``."""
+
+    def run(self: _W, body: list[Stmt]) -> _W:
+        self.block(body)
+        return self
+
+    def order(self, stmts: list[Stmt]) -> Iterable[Stmt]:
+        return stmts
+
+    def block(self, stmts: list[Stmt]) -> None:
+        for s in self.order(stmts):
+            if isinstance(s, If):
+                self.branch(s)
+            elif isinstance(s, Loop):
+                self.loop(s)
+            else:
+                self.transfer(s)
+
+    def branch(self, s: If) -> None:
+        raise NotImplementedError
+
+    def loop(self, s: Loop) -> None:
+        raise NotImplementedError
+
+    def transfer(self, s: Stmt) -> None:
+        """What a statement other than an ``If`` or a ``Loop`` does to the facts (by default nothing)."""
+
+
+_W = TypeVar("_W", bound=_Walk)
+
+
+class Forward(_Walk):
     """A forward dataflow analysis over a body of structured statements (see the module docstring).
 
     A subclass says what a fact is and how a statement other than an ``If`` or a ``Loop`` changes
@@ -611,19 +645,6 @@ class Forward:
     yield, an init, a next, an iteration's ``iter``); ``bind(name, fact)`` and ``forget(name)`` change
     the environment; ``join(a, b)``: the fact of a value that is ``a`` on one path and ``b`` on another.
     """
-
-    def run(self: _F, body: list[Stmt]) -> _F:
-        self.block(body)
-        return self
-
-    def block(self, stmts: list[Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, If):
-                self.branch(s)
-            elif isinstance(s, Loop):
-                self.loop(s)
-            else:
-                self.transfer(s)
 
     def branch(self, s: If) -> None:
         """Each arm from the facts before the ``If``; an out gets the join of what the arms yield (an out
@@ -666,9 +687,6 @@ class Forward:
         """The carried values' facts for the next iteration, after ``rounds`` rounds."""
         return after
 
-    def transfer(self, s: Stmt) -> None:
-        """What a statement other than an ``If`` or a ``Loop`` does to the facts."""
-
     def of(self, e: Expr | None) -> object:
         raise NotImplementedError
 
@@ -682,7 +700,25 @@ class Forward:
         raise NotImplementedError
 
 
-_F = TypeVar("_F", bound=Forward)
+class Environment(Forward):
+    """A forward analysis keeping a fact per name in the dict ``env`` (None: nothing known); a constant
+    operand's fact is ``constant(value)``."""
+
+    env: dict[str, object]
+
+    def constant(self, value: object) -> object:
+        return None
+
+    def of(self, e: Expr | None) -> object:
+        if isinstance(e, Const):
+            return self.constant(e.value)
+        return self.env.get(e.id) if isinstance(e, Name) else None
+
+    def bind(self, name: str, fact: object) -> None:
+        self.env[name] = fact
+
+    def forget(self, name: str) -> None:
+        self.env.pop(name, None)
 
 
 class Reach(Forward):
@@ -708,7 +744,7 @@ class Reach(Forward):
         return bool(a or b)
 
 
-class Backward:
+class Backward(_Walk):
     """A backward dataflow analysis over a body of structured statements (see the module docstring).
 
     ``fact(name)``: what is known of a name from the statements after it; ``flow(e, fact)``: the names
@@ -717,18 +753,8 @@ class Backward:
     does (by default nothing).
     """
 
-    def run(self: _B, body: list[Stmt]) -> _B:
-        self.block(body)
-        return self
-
-    def block(self, stmts: list[Stmt]) -> None:
-        for s in reversed(stmts):
-            if isinstance(s, If):
-                self.branch(s)
-            elif isinstance(s, Loop):
-                self.loop(s)
-            else:
-                self.transfer(s)
+    def order(self, stmts: list[Stmt]) -> Iterable[Stmt]:
+        return reversed(stmts)
 
     def branch(self, s: If) -> None:
         """What each arm yields gets its out's fact; then the arms, then the test."""
@@ -766,9 +792,6 @@ class Backward:
         in their arms, says more)."""
         return [self.fact(c) for c in s.carried]
 
-    def transfer(self, s: Stmt) -> None:
-        """What a statement other than an ``If`` or a ``Loop`` does to the facts."""
-
     def control(self, e: Expr | None) -> None:
         """What a value that steers control (a test, an ``iter``, a ``cond``, an ``exit``) gets."""
 
@@ -779,7 +802,6 @@ class Backward:
         raise NotImplementedError
 
 
-_B = TypeVar("_B", bound=Backward)
 
 
 # ----- verify -----
