@@ -14,6 +14,7 @@ way round.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import linecache
@@ -234,14 +235,14 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         call_source.__s2sad_source_for__ = lambda args, kwargs: _as_source(
             vjp_of(source_for(args, kwargs), positions, keywords, captures))
         return call_source
-    self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
+    self_arg, bound, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "reverse")
     own = _own_state(fn)
     n = len(cache.wrt) - len(frees)
     slots = bind_slots(fn, positions, keywords, len(self_arg))[1]
     packed = any(key is not None for _, key in slots)
 
     def call(*args, **kwargs):
-        args = (*self_arg, *args)
+        args, kwargs = (*self_arg, *args), {**bound, **kwargs}
         vjp = cache.entry(args).vjp
         if own:
             vjp = rebind(vjp, fn)
@@ -260,7 +261,7 @@ def vjp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
 
     call.__s2sad_vjp_of__ = True
     call.__s2sad_source__ = lambda call, dynamic: _bound(  # differentiated again as fn's generated vjp
-        _vjp_source(fn, cache.wrt, captures, tuple(slots) if packed else None), self_arg)
+        _vjp_source(fn, cache.wrt, captures, tuple(slots) if packed else None), self_arg, bound)
     return call
 
 
@@ -383,12 +384,17 @@ star_jvp.__s2sad_source_for__ = _star_source("forward")  # type: ignore[attr-def
 
 
 def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: bool, mode: str):
-    """For a function known only when called: the bound ``self`` (if a method), the function,
-    its derivative cache (shared by every closure of its code) and the captures to differentiate."""
+    """For a function known only when called: the arguments it puts first (a method's ``self``, a
+    ``functools.partial``'s), the keywords it adds (a partial's), the function, its derivative cache
+    (shared by every closure of its code) and the captures to differentiate. (What a partial binds carries
+    no gradient: a partial of a value that does is refused where it is made, as a call without a rule.)"""
     fn = _as_source(fn)  # (what stands for a method's derivative is bound to the same receiver)
-    self_arg = ()
+    self_arg: tuple = ()
+    bound: dict = {}
+    while isinstance(fn, functools.partial):
+        self_arg, bound, fn = (*fn.args, *self_arg), {**fn.keywords, **bound}, fn.func
     if isinstance(fn, types.MethodType):
-        self_arg, fn = (fn.__self__,), fn.__func__
+        self_arg, fn = (fn.__self__, *self_arg), fn.__func__
     fn = forwarded(fn)
     if getattr(fn, "__s2sad_vjp_of__", False):
         raise NoDerivativeRuleError(VJP_OF_HIGHER_ORDER)
@@ -409,7 +415,7 @@ def _dynamic(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures
         cache = per_code[key] = Cache(fn, wrt, strict=False, dynamic_cells=True, mode=mode, captured=captures)
     elif cache.fun is None:  # the closure it was made for is gone: this one stands for them all
         cache.fun = fn
-    return self_arg, fn, cache, frees
+    return self_arg, bound, fn, cache, frees
 
 
 _vjp_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> {key: generic vjp}
@@ -505,11 +511,11 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
         call_source.__s2sad_source_for__ = lambda args, kwargs: _as_source(
             jvp_of(source_for(args, kwargs), positions, keywords, captures))
         return call_source
-    self_arg, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
+    self_arg, bound, fn, cache, frees = _dynamic(fn, positions, keywords, captures, "forward")
     wrt, slots = bind_slots(fn, positions, keywords, len(self_arg))
 
     def call(*args, tangents=(), **kwargs):
-        args = (*self_arg, *args)
+        args, kwargs = (*self_arg, *args), {**bound, **kwargs}
         tangents = (*packed_tangents(fn, wrt, slots, tangents[:len(slots)], args, kwargs), *tangents[len(slots):])
         if captures:  # (a capture the caller gave no tangent, a constant array, has a zero of its shape)
             cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
@@ -524,10 +530,10 @@ def jvp_of(fn, positions: tuple[int, ...], keywords: tuple[str, ...], captures: 
     call.__s2sad_vjp_of__ = True
     if not any(key is not None for _, key in slots):
         call.__s2sad_source__ = lambda call, dynamic: _bound(_jvp_source(fn, cache.wrt, len(self_arg), captures),
-                                                             self_arg)
+                                                             self_arg, bound)
     elif not captures:  # (with both, refused: VJP_OF_HIGHER_ORDER)
         call.__s2sad_source_for__ = lambda args, kwargs: _bound(
-            _packed_jvp_source(fn, wrt, slots, len(args), tuple(kwargs), len(self_arg)), self_arg)
+            _packed_jvp_source(fn, wrt, slots, len(args), tuple(kwargs), len(self_arg)), self_arg, bound)
     return call
 
 
@@ -623,8 +629,11 @@ def _packed_entries(fn: types.FunctionType, wrt: tuple[str, ...], tangent: dict,
     return entries
 
 
-def _bound(fn: types.FunctionType, self_arg: tuple) -> types.FunctionType | types.MethodType:
-    """``fn`` bound to the receiver ``self_arg`` holds, if any (a method's derivative)."""
+def _bound(fn: types.FunctionType, self_arg: tuple, bound: dict) -> Callable:
+    """``fn`` bound to the receiver ``self_arg`` holds, if any (a method's derivative), or to what a
+    ``functools.partial`` bound (``self_arg`` and ``bound``, the keywords)."""
+    if bound or len(self_arg) > 1:
+        return functools.partial(fn, *self_arg, **bound)
     return types.MethodType(fn, self_arg[0]) if self_arg else fn
 
 

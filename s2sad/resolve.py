@@ -20,6 +20,7 @@ instead, and is resolved as a ``FunctionValue``. That keeps this module below th
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import types
@@ -102,6 +103,8 @@ def resolve(fn: object) -> Callee:
         return DerivativeFunction(fn, source)
     if isinstance(fn, types.FunctionType) and "__s2sad_source_for__" in fn.__dict__:
         return FunctionValue()  # the Python standing for it depends on the arguments: found when called
+    if isinstance(fn, functools.partial):
+        return FunctionValue()  # the function it calls, with what it binds, when called (``linker._dynamic``)
     rule = lookup(fn) or record_rule(fn)  # (a namedtuple or dataclass made from its fields)
     if rule is not None:
         return RuleCall(rule)

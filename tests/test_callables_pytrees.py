@@ -319,3 +319,49 @@ def test_a_global_bound_method_called_by_its_name_gets_its_receiver():
     x = np.array([0.5, -1.2, 2.0])
     check_grads(calls_a_global_bound_method, (x, 0.7), modes=("rev", "fwd"))
     check_grads(calls_a_global_bound_method, (0.3, 1.5), modes=("rev", "fwd"))
+
+
+# ----- functools.partial as a callee: by name, as a value, passed on -----
+
+
+def _scaled_sin(x, y, b=1.0):
+    return np.sum(np.sin(x) * y * b)
+
+
+_BOUND = functools.partial(_scaled_sin, b=3.0)
+
+
+def partial_by_name(x):
+    return _BOUND(x, x)
+
+
+def partial_as_a_value(x):
+    fn = functools.partial(_scaled_sin, b=2.0)
+    return fn(x, x * 3.0)
+
+
+def partial_default(x, fn=functools.partial(_scaled_sin, y=2.0)):
+    return fn(x)
+
+
+def _apply(fn, x):
+    return fn(x, x)
+
+
+def partial_passed_on(x):
+    return _apply(functools.partial(functools.partial(_scaled_sin), b=0.5), x)
+
+
+@pytest.mark.parametrize("fn", [partial_by_name, partial_as_a_value, partial_default, partial_passed_on])
+def test_a_partial_called_in_differentiated_code(fn):
+    check_grads(fn, (XC,), modes=("rev", "fwd"), order=2)
+
+
+def partial_of_a_gradient_carrier(x):
+    fn = functools.partial(_scaled_sin, x)  # (what it binds carries a gradient)
+    return fn(x)
+
+
+def test_a_partial_binding_a_value_that_carries_a_gradient_is_refused_where_it_is_made():
+    with pytest.raises(s2sad.NoDerivativeRuleError, match=r"(?s)partial.*test_callables_pytrees.py:\d+"):
+        s2sad.grad(partial_of_a_gradient_carrier)(XC)
