@@ -340,7 +340,10 @@ def partial_as_a_value(x):
     return fn(x, x * 3.0)
 
 
-def partial_default(x, fn=functools.partial(_scaled_sin, y=2.0)):
+_Y_BOUND = functools.partial(_scaled_sin, y=2.0)
+
+
+def partial_default(x, fn=_Y_BOUND):
     return fn(x)
 
 
