@@ -43,7 +43,7 @@ __all__ = ["analyze", "check_uses", "Analysis", "globals_written"]
 
 @dataclass(slots=True)
 class Analysis:
-    prims: dict[int, Prim]  # id(stmt) -> Prim
+    prims: dict[int, Prim]  # stmt.sid -> Prim
     active: set[str]
     scalars: set[str]
     shapes: dict[str, str]  # name -> a name statically known to have the same shape (itself if none)
@@ -57,7 +57,7 @@ class Analysis:
     numbers: set[str] = field(default_factory=set)  # immutable (``y op= v`` on one rebinds; see ``number_names``)
     arrays: set[str] = field(default_factory=set)  # NumPy arrays (``y op= v`` on one changes it; see ``array_names``)
     parts: dict[str, Items] = field(default_factory=dict)  # what is known of tuples', lists' and dicts' entries
-    calls: dict[int, tuple] = field(default_factory=dict)  # id(call into user code) -> the facts it is made for
+    calls: dict[int, tuple] = field(default_factory=dict)  # sid of a call into user code -> the facts it is made for
     complex: set[str] = field(default_factory=set)  # may hold complex numbers (see ``complex_names``)
 
     def fact(self, e: ir.Expr) -> object:
@@ -99,7 +99,7 @@ def analyze(fn: ir.Function, wrt: list[str], scalar_params: set[str], tree_param
     again for arguments of any type (``api.differentiable``).
     """
     stmts = list(ir.walk(fn.body))
-    prims = {id(s): primitive(s) for s in stmts if isinstance(s, ir.Assign)}
+    prims = {s.sid: primitive(s) for s in stmts if isinstance(s, ir.Assign)}
     facts = facts or {}
     ints = int_names(fn.body, prims)
     calls = Calls(specialise)
@@ -152,7 +152,7 @@ class _Varied(ir.Reach):
             super().bind(name, fact)
 
     def transfer(self, s: ir.Stmt) -> None:
-        if isinstance(s, ir.Assign) and names_in(diff_operands(self.prims[id(s)])) & self.found:
+        if isinstance(s, ir.Assign) and names_in(diff_operands(self.prims[s.sid])) & self.found:
             for t in s.targets:
                 self.bind(t, True)
 
@@ -180,7 +180,7 @@ class _Useful(ir.Backward):
         if isinstance(s, ir.Return):
             self.flow(s.value, True)
         elif isinstance(s, ir.Assign) and self.useful.intersection(s.targets):
-            self.useful |= names_in(diff_operands(self.prims[id(s)]))
+            self.useful |= names_in(diff_operands(self.prims[s.sid]))
 
 
 def _check_defaults(stmt: ir.Assign, analysis: Analysis) -> None:
@@ -211,7 +211,7 @@ def check_uses(stmts: list[ir.Stmt], analysis: Analysis) -> None:
         if not isinstance(stmt, ir.Assign):
             continue
         _check_defaults(stmt, analysis)
-        p = analysis.prims[id(stmt)]
+        p = analysis.prims[stmt.sid]
         if writes_into_argument(stmt.value) and names_in(ir.children(stmt.value)) & analysis.varied:
             raise NoDerivativeRuleError(
                 f"s2sad cannot differentiate {_callee(stmt.value, p)}, called at {_where(stmt.loc)}\n"

@@ -61,7 +61,7 @@ def check_complex(stmts: list[ir.Stmt], analysis: Analysis, returned: list[ir.Ex
 def _inexact_use(stmt: ir.Assign, analysis: Analysis) -> str | None:
     """What ``stmt`` applies to a complex value where a derivative is involved with no rule exact on
     complex values (None: nothing)."""
-    p, cx = analysis.prims[id(stmt)], analysis.complex
+    p, cx = analysis.prims[stmt.sid], analysis.complex
     operands = [*p.args, *p.kwargs.values(), *p.starred]
     fn = stmt.value.func.value if isinstance(stmt.value, ir.Call) and isinstance(stmt.value.func, ir.Ref) else None
     if fn is not None and any(fn is f for f in CONSTANT_ON_REALS):  # (its result carries no derivative)

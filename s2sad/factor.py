@@ -525,7 +525,7 @@ class _Emitter:
         code: list[ir.Stmt] = []
         pending: list[_Pending] = []
         for s in g.forward:
-            c = g.compounds.get(id(s))
+            c = g.compounds.get(s.sid)
             if c is not None:
                 if isinstance(s, ir.If):
                     code += self.branch(c)

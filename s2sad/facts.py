@@ -100,8 +100,8 @@ def holds_shape(fact: object) -> bool:
 
 def written_in_place(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     """Names ``y op= v`` may change in place, or a call into user code may write into."""
-    return {n for s in stmts if isinstance(s, ir.Assign) and (prims[id(s)].kind == TRANSFORM or calls(s.value, INPLACE_OPS))
-            for n in names_in([*prims[id(s)].args, *prims[id(s)].kwargs.values()])}
+    return {n for s in stmts if isinstance(s, ir.Assign) and (prims[s.sid].kind == TRANSFORM or calls(s.value, INPLACE_OPS))
+            for n in names_in([*prims[s.sid].args, *prims[s.sid].kwargs.values()])}
 
 
 # of shape (), their results are numbers (a NumPy scalar, never a 0-d array), as are ufuncs', reductions'
@@ -188,7 +188,7 @@ class _Holding(ir.Forward):
 
     def transfer(self, s: ir.Stmt) -> None:
         if isinstance(s, ir.Assign) and isinstance(s.target, str):
-            p = self.prims[id(s)]
+            p = self.prims[s.sid]
             self.bind(s.target, self.of(p.args[0]) if p.kind == COPY else self.fact(s, p, self.of))
 
 
@@ -225,7 +225,7 @@ def same_shapes(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], 
                 block(s.cond_body)
                 block(s.body)
             elif isinstance(s, ir.Assign) and not isinstance(s.target, tuple):
-                p = prims[id(s)]
+                p = prims[s.sid]
                 if p.kind == COPY and isinstance(p.args[0], ir.Name):
                     same[s.target] = rep(p.args[0].id)
                 elif p.kind == CALL and p.rule.elementwise and not p.kwargs:
@@ -304,7 +304,7 @@ class _Dims:
             self.parts[name] = f
 
     def assign(self, s: ir.Assign) -> tuple[int, ...] | None:
-        p = self.prims[id(s)]
+        p = self.prims[s.sid]
         if isinstance(s.target, tuple):
             if p.kind == UNPACK:
                 for t, f in zip(s.targets, unpacked(self.static(p.args[0]), len(s.targets)) or ()):
@@ -386,7 +386,7 @@ class _Dims:
             if (d := self.created(s)) is not None:
                 self.dims[s.target] = d
             else:
-                self.bind(s.target, _fact_of(s, self.prims[id(s)], self.static, self.calls))
+                self.bind(s.target, _fact_of(s, self.prims[s.sid], self.static, self.calls))
             if (c := self.shape_value(s)) is not None:
                 self.consts[s.target] = c
             else:  # (a loop's body is analysed again when an assumption about a shape fails)
@@ -430,7 +430,7 @@ def used_as_container(stmts: list[ir.Stmt], prims: dict[int, Prim]) -> set[str]:
     numbers: set[str] = set()
     for s in stmts:
         if isinstance(s, ir.Assign):
-            p = prims[id(s)]
+            p = prims[s.sid]
             if p.kind == CALL and p.rule.elementwise and not p.rule.sequences:
                 numbers |= names_in(p.args)
             if p.kind == UNPACK or p.kind == TRANSFORM or (p.kind == CALL and p.rule.item):
@@ -446,7 +446,7 @@ def container_names(body: list[ir.Stmt], prims: dict[int, Prim], trees: set[str]
     out = set(trees)
     out |= {p.func.id for p in prims.values() if p.kind == TRANSFORM and isinstance(p.func, ir.Name)}
     for s in ir.walk(body):  # results that may be tuples: a user function's, a rule's with several (slogdet, split)
-        p = prims.get(id(s))
+        p = prims.get(s.sid)
         if p is not None and (p.kind == TRANSFORM or (p.kind == CALL and p.rule.container)):
             out.update(s.targets)
     return _Containers(out, prims).run(body).found  # items of containers may be containers
@@ -460,7 +460,7 @@ class _Containers(ir.Reach):
     def transfer(self, s: ir.Stmt) -> None:
         if not isinstance(s, ir.Assign):
             return
-        p = self.prims[id(s)]
+        p = self.prims[s.sid]
         base = p.args[0] if p.args else None
         if p.kind in (CONTAINER, CLOSURE, LISTOP, TRANSFORM, DERIVE) or (p.kind == CALL and p.rule.returns) \
                 or _container_result(p, self.found) or (
@@ -556,7 +556,7 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of, any_kind: 
     """``s``'s primitive, with ``+`` and ``*`` (and ``+=``, ``*=``) on a list or tuple made joining and
     repeating, and ``x * n`` (``n`` an int, ``x`` of unknown kind) told apart at run time; with ``any_kind``,
     so is ``x + y`` of two values of unknown kind."""
-    p = prims[id(s)]
+    p = prims[s.sid]
     if p.kind != CALL or len(p.args) != 2 or p.kwargs:
         return p
     op = p.rule.sequences
@@ -574,7 +574,7 @@ def _operator_on_containers(prims: dict[int, Prim], s: ir.Assign, of, any_kind: 
     elif op == "join" and kinds == [None, None] and any_kind:
         rule = ADD_OR_JOIN
     if rule is not None:
-        p = prims[id(s)] = Prim(CALL, rule, list(p.args))
+        p = prims[s.sid] = Prim(CALL, rule, list(p.args))
     return p
 
 
@@ -624,7 +624,7 @@ class _Patterns(ir.Environment):
 
     def transfer(self, s: ir.Stmt) -> None:
         if isinstance(s, ir.Assign):
-            self.env.update(_assigned_patterns(s, self.prims[id(s)], self.of))
+            self.env.update(_assigned_patterns(s, self.prims[s.sid], self.of))
 
 
 def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -> dict[str, object]:
@@ -750,7 +750,7 @@ def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demote
     def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
         for s in stmts:
             if isinstance(s, ir.Assign):
-                p = prims[id(s)]
+                p = prims[s.sid]
                 if isinstance(s.target, tuple):
                     if p.kind == UNPACK:
                         for t, f in zip(s.targets, unpacked(fact(p.args[0]), len(s.targets)) or ()):
@@ -790,7 +790,7 @@ def _scalar_operands(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[
     here = {*entered, *(n for s in stmts for n in ir.bound(s, region=False))}
     for s in reversed(stmts):
         if isinstance(s, ir.Assign):
-            p = prims[id(s)]
+            p = prims[s.sid]
             if p.kind == CALL and (p.rule.scalar_only or (p.rule.elementwise and s.target in scalars)):
                 scalars.update(a.id for a in p.args if isinstance(a, ir.Name) and a.id in here)
 
@@ -800,7 +800,7 @@ class Calls:
 
     ``specialise(fn, signature)`` (given for a derivative made for its argument types) analyses the
     callee for the facts of its positional parameters (``_signature``: arguments and defaults) and returns the fact of its result (None if
-    it cannot). ``found`` holds the calls the last pass resolved, ``id(stmt) -> (signature, result)``;
+    it cannot). ``found`` holds the calls the last pass resolved, ``stmt.sid -> (signature, result)``;
     ``hints`` results the shape pass found, for the scalar pass (see ``analyze``)."""
 
     def __init__(self, specialise=None) -> None:
@@ -818,10 +818,10 @@ class Calls:
             return None
         signature = _signature(fn, p, fact)
         if signature is None or None in signature:
-            hint = self.hints.get(id(s))
+            hint = self.hints.get(s.sid)
             return None if hint is None else hint[1]
         out = self.specialise(fn, signature)
-        self.found[id(s)] = (signature, out)
+        self.found[s.sid] = (signature, out)
         return out
 
 
@@ -917,7 +917,7 @@ class _Complex(ir.Reach):
         return e is not None and is_complex(e, self.found)
 
     def transfer(self, s: ir.Stmt) -> None:
-        if isinstance(s, ir.Assign) and _complex_result(self.prims[id(s)], s.value, self.found):
+        if isinstance(s, ir.Assign) and _complex_result(self.prims[s.sid], s.value, self.found):
             self.found.update(s.targets)
 
 

@@ -37,6 +37,7 @@ def forward(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     closure variables ``captured``, ending ``wrt``, have one dict of tangents by name, last. ``dims``: the
     array parameters' shapes, where the jvp may assume them."""
     fn = copy.deepcopy(fn)
+    ir.renumber(fn.body)  # (its own statements: analyses key results by ``sid``)
     def analysis_checked() -> Analysis:
         found = analyze(fn, wrt, scalar_params, tree_params, dims, typed=typed)
         check_rules(fn.body[:-1], found, fn.body[-1].value)
@@ -135,7 +136,7 @@ class _Tangent:
 
     def assign(self, stmt: ir.Assign, out: list[ir.Stmt]) -> None:
         self.loc = stmt.loc
-        p = self.an.prims[id(stmt)]
+        p = self.an.prims[stmt.sid]
         dots = [self.dot(a) for a in p.args]
         if p.kind == UNPACK:
             d = self.dot(stmt.value)

@@ -83,8 +83,8 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     _drop_dead(body, reads)
     _inline(body, names, binds, reads)
     # what inlining put together (not the value returned: user code, where `x * 1.0` is a copy)
-    tidied = {id(s) for s in (backward[:-1] if with_value else backward)}
-    ir.map_exprs([s for s in body if id(s) in tidied], _fold_ones)
+    tidied = {s.sid for s in (backward[:-1] if with_value else backward)}
+    ir.map_exprs([s for s in body if s.sid in tidied], _fold_ones)
     _propagate_constants(backward, names, binds)  # (copies that folding made: `t = 1.0 * a`)
     _drop_dead(body, _counts(body)[1])
     _free_dead(body, names, shapes)

@@ -144,7 +144,7 @@ class Graph:
     sizes: dict[str, int | None] = field(default_factory=dict)  # function body: wrt parameter -> its length
     vectors: dict[str, list[tuple[str, ir.Expr | None]]] = field(default_factory=dict)
     # array parameter -> its vector sources here: (Element node, index) or (Result node, its vector label)
-    compounds: dict[int, Compound] = field(default_factory=dict)  # id(stmt) -> the compound it is
+    compounds: dict[int, Compound] = field(default_factory=dict)  # stmt.sid -> the compound it is
     title: str = ""  # what the region is: "then", "else", "body"
 
     def inputs(self) -> dict[Input, str]:
@@ -186,8 +186,8 @@ def build(fn: ir.Function, sizes: dict[str, int | None], others: set[str] = froz
     top = _Region(ctx, None, g)
     top.alias.update({p: p for p in g.nodes})
     outputs = _outputs(forward, ret)
-    assembly = {id(s) for s in forward if isinstance(s, ir.Assign) and s.target in outputs.assembly}
-    top.statements([s for s in forward if id(s) not in assembly])
+    assembly = {s.sid for s in forward if isinstance(s, ir.Assign) and s.target in outputs.assembly}
+    top.statements([s for s in forward if s.sid not in assembly])
     g.array_output = outputs.array
     g.outputs = [top.scalar_row(o, ret.loc) for o in outputs.items]
     return g
@@ -201,9 +201,9 @@ class _Context:
         stmts = list(ir.walk(fn.body))
         arrays = {p for p, n in sizes.items() if n is not None}
         seqs = {s.target: s.value.args[0].id for s in stmts if _sequence_of(s, arrays | constant)}  # x_seq -> x
-        self.sequences = {id(s) for s in stmts if _sequence_of(s, arrays)}  # what only the elements of x are read of
+        self.sequences = {s.sid for s in stmts if _sequence_of(s, arrays)}  # what only the elements of x are read of
         self.ints = ints = _ints(fn.body)
-        self.reads: dict[int, Input | tuple[str, ir.Expr]] = {}  # id(element read) -> Input, or (parameter, index)
+        self.reads: dict[int, Input | tuple[str, ir.Expr]] = {}  # sid of an element read -> Input, or (parameter, index)
         constant_reads = set()  # ids of reads of elements of arrays not differentiated
         for s in stmts:
             if not (isinstance(s, ir.Assign) and isinstance(s.value, ir.Subscript)
@@ -211,9 +211,9 @@ class _Context:
                 continue
             x, k = seqs.get(s.value.value.id, s.value.value.id), s.value.index
             if x in arrays:
-                self.reads[id(s)] = Input(x, k.value % sizes[x]) if isinstance(k, ir.Const) else (x, k)
+                self.reads[s.sid] = Input(x, k.value % sizes[x]) if isinstance(k, ir.Const) else (x, k)
             elif x in constant:
-                constant_reads.add(id(s))
+                constant_reads.add(s.sid)
         self.elements = set(self.reads) | constant_reads
         self.binders: dict[str, list[ir.Assign]] = {}  # name -> the statements binding it (an out: one per arm)
         for s in stmts:
@@ -227,12 +227,12 @@ class _Context:
         unpacked from a tuple of scalars (``a, b = b, a + b``)."""
         self.unpacked = _unpacked(list(ir.walk(self.fn.body)))
         known = {p for p, n in self.sizes.items() if n is None} | set(others) | self.ints
-        reads = {t for t, ss in self.binders.items() if any(id(s) in self.elements for s in ss)}
+        reads = {t for t, ss in self.binders.items() if any(s.sid in self.elements for s in ss)}
         unpacked = set(self.unpacked)
         while True:
             self.an = analyze(self.fn, list(self.sizes), known | reads | unpacked)
             scalars = self.an.scalars
-            broken = {t for t in reads if not all(id(s) in self.elements or is_scalar(self.an.prims[id(s)], scalars)
+            broken = {t for t in reads if not all(s.sid in self.elements or is_scalar(self.an.prims[s.sid], scalars)
                                                   for s in self.binders[t])}
             broken |= {t for t in unpacked if not _scalar_item(self.unpacked[t], scalars)}
             if not broken:
@@ -332,7 +332,7 @@ class _Region:
         an = self.ctx.an
         if not any(t in an.active for t in s.targets):
             return
-        read = self.ctx.reads.get(id(s))
+        read = self.ctx.reads.get(s.sid)
         if isinstance(read, Input):
             self.element(read, s.target)
         elif read is not None:
@@ -345,7 +345,7 @@ class _Region:
                 self.g.nodes[s.target] = Element(x, index, self.ctx.sizes[x], s)
                 self.g.vectors.setdefault(x, []).append((s.target, index))
             self.alias[s.target] = self.first[same]
-        elif id(s) in self.ctx.sequences:
+        elif s.sid in self.ctx.sequences:
             return  # an array parameter under another name: only its elements are read
         elif isinstance(s.value, ir.Tuple) and self.ctx.only_unpacked(s.target):
             return  # a tuple literal only unpacked: its names are its items
@@ -363,7 +363,7 @@ class _Region:
     def call(self, s: ir.Assign) -> None:
         """One active assignment: a copy joins its operand's node; a rule call adds a node and its edges."""
         an = self.ctx.an
-        p = an.prims[id(s)]
+        p = an.prims[s.sid]
         nodes = {a.id for a in [*p.args, *p.kwargs.values()] if isinstance(a, ir.Name) and self.node(a.id)}
         if isinstance(s.target, tuple) or not (s.target in an.scalars or is_scalar(p, an.scalars | nodes)):
             raise NotFactorable(f"{ir.expr_str(s.value)} is not statically a scalar", s.loc)
@@ -462,7 +462,7 @@ class _Region:
             for x in c.sizes:
                 if Vector(x) in deps:
                     c.vector_labels[x, out] = namer.fresh(partial_name(out, x, factored=True))
-        self.g.compounds[id(c.stmt)] = c
+        self.g.compounds[c.stmt.sid] = c
         elements = {}  # the function body: a vector block is one edge per element, from its node
         if self.parent is None:
             elements = {(x, k): self.element(Input(x, k), None) for x, _ in c.vector_labels for k in range(c.sizes[x])}

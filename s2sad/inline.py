@@ -44,7 +44,7 @@ def inline_calls(fn: ir.Function, src: Source, namer: Namer) -> bool:
     """Write the inlinable calls of ``fn`` (``src`` lowered) into it, in place; True if any was. What the
     callees' transforms relied on of the module's globals joins ``src.globals_read``."""
     user_fn = src.fn
-    chains: dict[int, frozenset] = {}  # id(statement written in) -> the functions it came through
+    chains: dict[int, frozenset] = {}  # sid of a statement written in -> the functions it came through
     budget = [MAX_ADDED]
     lowered: dict = {}  # callee -> its source and lowered IR (or None), lowered once
     bound = _names(fn.body) | set(fn.params.names()) | set(user_fn.__code__.co_freevars)
@@ -83,7 +83,7 @@ def _inline(fn: ir.Function, s: ir.Assign, src: Source, namer: Namer, chains: di
         return None
     p = primitive(s)
     g = specialisable(p) if p.kind == TRANSFORM else None
-    chain = chains.get(id(s), frozenset())
+    chain = chains.get(s.sid, frozenset())
     if g is None or g is user_fn or g in chain or g.__globals__ is not user_fn.__globals__ \
             or g.__code__.co_flags & (0x04 | 0x08) or globals_written(g) or effects(g).writes:
         return None
@@ -117,7 +117,7 @@ def _inline(fn: ir.Function, s: ir.Assign, src: Source, namer: Namer, chains: di
     out = [*params, *body, ir.Assign(s.target, ret.value, s.loc)]
     inner = chain | {g}
     for t in ir.walk(out):
-        chains[id(t)] = inner
+        chains[t.sid] = inner
     return out
 
 

@@ -57,7 +57,7 @@ __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "Del", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "rename", "substitute", "map_children", "map_exprs", "Forward", "Environment", "Reach", "Backward",
+    "exprs", "renumber", "rename", "substitute", "map_children", "map_exprs", "Forward", "Environment", "Reach", "Backward",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -229,6 +229,11 @@ ATOMS = (Name, Const, Ref)
 # ----- statements -----
 
 
+# Every statement gets an id when it is made, which analyses key their results by (``stmt.sid``): a copy
+# (``clone``) is a new statement with an id of its own, and an id is never reused, as ``id()`` may be.
+_SIDS = itertools.count(1)
+
+
 @dataclass(slots=True)
 class Assign:
     """``target = value``; a tuple target unpacks (``a, b = value``)."""
@@ -236,6 +241,7 @@ class Assign:
     target: str | tuple[str, ...]
     value: Expr
     loc: Loc | None = None
+    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -248,6 +254,7 @@ class Do:
 
     value: Expr
     loc: Loc | None = None
+    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
@@ -257,12 +264,14 @@ class Del:
 
     names: list[str]
     loc: Loc | None = None
+    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
 class Return:
     value: Expr
     loc: Loc | None = None
+    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
@@ -283,6 +292,7 @@ class If:
     # (for its effect on the primal: the pullback runs outside it). "try": ``try: body`` /
     # ``except test: orelse``; ``outs[0]`` is True where the body completed (the pullback's test).
     kind: str = "if"
+    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
@@ -310,6 +320,7 @@ class Loop:
     results: list[str] = field(default_factory=list)
     exit: Expr | None = None
     loc: Loc | None = None
+    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -532,13 +543,20 @@ def clone(stmts: list[Stmt]) -> list[Stmt]:
     return out
 
 
+def renumber(stmts: list[Stmt]) -> None:
+    """New ids for ``stmts`` and the statements in their regions (after ``copy.deepcopy``, which keeps them)."""
+    for s in walk(stmts):
+        s.sid = next(_SIDS)
+
+
 def _shallow(s: Stmt) -> Stmt:
     """``copy.copy(s)`` for the statement classes (the copy module's generic path is slow): the class
     called with the statement's fields."""
     fields = _FIELDS.get(type(s))
     if fields is None:
-        getter = operator.attrgetter(*(f.name for f in dataclasses.fields(s)))
-        fields = _FIELDS[type(s)] = getter if len(dataclasses.fields(s)) > 1 else lambda s: (getter(s),)
+        names = [f.name for f in dataclasses.fields(s) if f.init]  # (not ``sid``: the copy gets its own)
+        getter = operator.attrgetter(*names)
+        fields = _FIELDS[type(s)] = getter if len(names) > 1 else lambda s: (getter(s),)
     return type(s)(*fields(s))
 
 

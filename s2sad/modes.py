@@ -50,7 +50,7 @@ def check_rules(forward: list[ir.Stmt], analysis: Analysis, returned: ir.Expr) -
     check_complex(forward, analysis, [returned])
     for stmt in ir.walk(forward):
         if isinstance(stmt, ir.Assign):
-            p = analysis.prims[id(stmt)]
+            p = analysis.prims[stmt.sid]
             if p.kind == MISSING and any(t in analysis.active for t in stmt.targets):
                 raise no_rule_error(p.callee, stmt.loc)
             if p.rule is FIELD and stmt.target in analysis.active and _kind(p.args[0], analysis) == "array":

@@ -62,15 +62,15 @@ class Mutation:
 
     points: dict[str, set[str]] = field(default_factory=dict)  # name -> memory it may share
     contains: dict[str, set[str]] = field(default_factory=dict)  # memory of a container -> memory it holds
-    placed: dict[tuple[str, str], set[int]] = field(default_factory=dict)  # (container, held) -> id(statement)s
+    placed: dict[tuple[str, str], set[int]] = field(default_factory=dict)  # (container, held) -> statement ids (``sid``)
     fresh: dict[str, tuple[int, ...]] = field(default_factory=dict)  # memory made new each time -> loops it is in
     writes: list[ir.Assign] = field(default_factory=list)
-    bases: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id(write) -> the names written into
-    calls: dict[int, tuple] = field(default_factory=dict)  # id(write) -> (the user function writing there, the
+    bases: dict[int, tuple[str, ...]] = field(default_factory=dict)  # write.sid -> the names written into
+    calls: dict[int, tuple] = field(default_factory=dict)  # write.sid -> (the user function writing there, the
     # line of its write, why its IR could not be made: its writes then a guess)
     lists: set[str] = field(default_factory=set)  # memory changed by list methods
-    order: dict[int, int] = field(default_factory=dict)  # id(statement) -> preorder position
-    loops: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(statement) -> enclosing loops
+    order: dict[int, int] = field(default_factory=dict)  # stmt.sid -> preorder position
+    loops: dict[int, tuple[int, ...]] = field(default_factory=dict)  # stmt.sid -> enclosing loops
     sides: dict[int, tuple[tuple[int, bool], ...]] = field(default_factory=dict)  # id -> enclosing (if, branch)
 
     def mem(self, name: str) -> set[str]:
@@ -100,7 +100,7 @@ class Mutation:
         """The memory ``name`` may share or hold, as ``write`` runs: what a container holds counts
         where it was put there before the write (or, in a loop around both, in an earlier iteration,
         where an object made in that loop is an older one)."""
-        at, around = self.order[id(write)], set(self.loops[id(write)])
+        at, around = self.order[write.sid], set(self.loops[write.sid])
         seen, todo = set(), list(self.mem(name))
         while todo:
             r = todo.pop()
@@ -118,12 +118,12 @@ class Mutation:
         return seen
 
     def base(self, write: ir.Assign) -> str:
-        return self.bases[id(write)][0]
+        return self.bases[write.sid][0]
 
     def hit(self, write: ir.Assign) -> set[str]:
         """The memory ``write`` may change: a call may write into anything its arguments hold."""
-        reach = self.reaches if id(write) in self.calls else self.mem
-        return {r for b in self.bases[id(write)] for r in reach(b)}
+        reach = self.reaches if write.sid in self.calls else self.mem
+        return {r for b in self.bases[write.sid] for r in reach(b)}
 
     def written(self, name: str) -> bool:
         """May a write change ``name``'s memory (also as an older iteration's object)?"""
@@ -138,11 +138,11 @@ class Mutation:
         (where memory made in the loop is an older iteration's object: ``y = np.max(...)`` saved on
         the tape, then ``y += ...`` in the next iteration)?"""
         r = self.reaches(name)
-        here = self.order[id(stmt)]
-        loops = set(self.loops[id(stmt)])
+        here = self.order[stmt.sid]
+        loops = set(self.loops[stmt.sid])
         for w in self.writes:
-            hit, around = self.hit(w), loops & set(self.loops[id(w)])
-            if hit & r and (self.order[id(w)] > here or around):
+            hit, around = self.hit(w), loops & set(self.loops[w.sid])
+            if hit & r and (self.order[w.sid] > here or around):
                 return True
             if hit & {self.aged(h, loop) for h in r for loop in around}:
                 return True
@@ -150,7 +150,7 @@ class Mutation:
 
     def changed_by(self, name: str, stmt: ir.Stmt) -> bool:
         """Does ``stmt`` itself write into ``name``'s memory (an in-place operator reading its operand)?"""
-        return id(stmt) in self.bases and bool(self.hit(stmt) & self.reaches(name))
+        return stmt.sid in self.bases and bool(self.hit(stmt) & self.reaches(name))
 
     def structure_changes(self, name: str) -> bool:
         """Is ``name``'s memory a list that grows or shrinks (so even its length must be snapshotted)?"""
@@ -158,8 +158,8 @@ class Mutation:
 
     def exclusive(self, a: ir.Stmt, b: ir.Stmt) -> bool:
         """Are ``a`` and ``b`` on different branches of one ``if`` (never both run)?"""
-        sa = dict(self.sides[id(a)])
-        return any(i in sa and sa[i] != side for i, side in self.sides[id(b)])
+        sa = dict(self.sides[_point(a)])
+        return any(i in sa and sa[i] != side for i, side in self.sides[_point(b)])
 
 
 def analyzed(fn: ir.Function, analyze_fn) -> tuple[Analysis, Mutation]:
@@ -201,7 +201,7 @@ def analyze_mutation(body: list[ir.Stmt], analysis: Analysis, params: list[str],
         if _maybe_number(write, analysis):
             _rebind(body, write, runtime.immutable)
             raise _Changed
-        arguments = m.bases.get(id(write), ()) if id(write) in m.calls else ()
+        arguments = m.bases.get(write.sid, ()) if write.sid in m.calls else ()
         if not arguments or not all(_may_hold_number(n, analysis) for n in arguments):
             raise error
         _check_values(body, write, arguments, runtime.immutable, temps)
@@ -229,21 +229,21 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
             return m, copied, (w, _unread(m, w) or S2SADSyntaxError(
                 f"{_writer(m, w)} writes into {base!r}, memory that came from an argument or a global and carries a "
                 "gradient; s2sad never mutates your inputs. Copy it first (x = x.copy())", loc))
-    kept = {id(w) for w in copied}  # (these change no memory)
+    kept = {w.sid for w in copied}  # (these change no memory)
     for name, use in reads:  # an older name for written memory, read after the write, for a value that
         # reaches the result (a derivative flows through the read only then)
         if name not in defs or not m.written(name) or (
                 isinstance(use, ir.Assign) and not set(use.targets) & analysis.useful):
             continue
         for w in m.writes:
-            if id(w) in kept or name in w.targets or use is w or m.exclusive(w, use) \
+            if w.sid in kept or name in w.targets or use is w or m.exclusive(w, use) \
                     or not m.hit(w) & m.reaches_at(name, w) or points.not_the_written(name, use, w):
                 continue
-            at = (m.order[id(use)], m.loops[id(use)])
-            if _between(points.reaching(name, at), (m.order[id(w)], m.loops[id(w)]), at):
+            at = (m.order[_point(use)], m.loops[_point(use)])
+            if _between(points.reaching(name, at), (m.order[w.sid], m.loops[w.sid]), at):
                 while name in temps and name in points.origin:  # (`for r in y` iterates y_seq, a view of y)
                     name = points.origin[name]
-                if id(w) in m.calls:
+                if w.sid in m.calls:
                     return m, copied, (w, _unread(m, w) or S2SADSyntaxError(
                         f"{_writer(m, w)} may change {name!r} in place, and {name!r} is read after this call; "
                         "s2sad cannot follow a change made inside a called function. Pass a copy (.copy()), "
@@ -349,7 +349,7 @@ def _blocks(body: list[ir.Stmt]):
 
 def _writer(m: Mutation, w: ir.Assign) -> str:
     """``"this"``, or for a call the function and the line where it writes into what it is given."""
-    fn, loc, _ = m.calls.get(id(w), (None, None, None))
+    fn, loc, _ = m.calls.get(w.sid, (None, None, None))
     if fn is None:
         return "this"
     where = f" at {loc.file}:{loc.line}: {loc.text.strip()}" if loc is not None else ""
@@ -359,7 +359,7 @@ def _writer(m: Mutation, w: ir.Assign) -> str:
 def _unread(m: Mutation, w: ir.Assign) -> Exception | None:
     """Where ``w`` is a call of a function whose IR could not be made (no source, a construct s2sad
     refuses), so that its writes are a guess: why (the error to report instead of the guessed write)."""
-    return m.calls.get(id(w), (None, None, None))[2]
+    return m.calls.get(w.sid, (None, None, None))[2]
 
 
 def _between(d, w, u) -> bool:
@@ -369,6 +369,12 @@ def _between(d, w, u) -> bool:
         return True
     shared = set(wl) & set(ul)
     return any(loop not in dl for loop in shared)  # a loop around both, entered after the definition
+
+
+def _point(at: ir.Stmt | list) -> int:
+    """The key of a point of the code: a statement's ``sid``, or, for the list of values a branch yields
+    (which stands for where the branch ends), the list's identity."""
+    return id(at) if isinstance(at, list) else at.sid
 
 
 def _inplace_op(v: ir.Expr) -> bool:
@@ -410,7 +416,7 @@ class _Points:
         self.bound: set[str] = set()  # names assigned in some round (before that, a name holds nothing yet)
         self.parts: set[str] = set()  # names that may be part of another object (a view, an item)
         self.tests: dict[str, tuple[str, str, ir.Stmt]] = {}  # t -> (a, b, stmt): t = a is b
-        self.unlike: dict[tuple[str, int], str] = {}  # (b, id(use)) -> a: b read where it is not a
+        self.unlike: dict[tuple[str, int], str] = {}  # (b, _point(use)) -> a: b read where it is not a
         self.looped = False
         while True:
             size = sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound)
@@ -438,31 +444,31 @@ class _Points:
         """``s`` puts the memory ``held`` into the container memory ``container``."""
         self.m.contains.setdefault(container, set()).update(held)
         for h in held:
-            self.m.placed.setdefault((container, h), set()).add(id(s))
+            self.m.placed.setdefault((container, h), set()).add(s.sid)
 
     def made(self, s: ir.Assign) -> None:
         """``s``'s targets are new objects each time it runs."""
         for t in s.targets:
-            self.m.fresh[t] = self.m.loops[id(s)]
+            self.m.fresh[t] = self.m.loops[s.sid]
 
     def visit(self, stmts: list[ir.Stmt], loops: tuple[int, ...], sides: tuple) -> None:
         m = self.m
         for s in stmts:
-            m.order[id(s)] = len(m.order)
-            m.loops[id(s)] = loops
-            m.sides[id(s)] = sides
+            m.order[s.sid] = len(m.order)
+            m.loops[s.sid] = loops
+            m.sides[s.sid] = sides
             for e in ir.exprs(s) if not isinstance(s, ir.If) else [s.test]:  # (shapes survive a write)
                 self.reads.extend((n, s) for n in value_reads(e, m))
             if isinstance(s, ir.Assign):
                 for t in s.targets:
-                    self.defs[t] = (m.order[id(s)], loops)
+                    self.defs[t] = (m.order[s.sid], loops)
                 self.assign(s)
                 self.bound.update(s.targets)
             elif isinstance(s, ir.If):
                 self.identity_test(s)
                 for branch, ys, side in zip((s.body, s.orelse), s.yields, (True, False)):
-                    self.visit(branch, loops, (*sides, (id(s), side)))
-                    self.yielded(s.outs, ys, loops, (*sides, (id(s), side)))
+                    self.visit(branch, loops, (*sides, (s.sid, side)))
+                    self.yielded(s.outs, ys, loops, (*sides, (s.sid, side)))
                 for o, a, b in zip(s.outs, *s.yields):
                     self.part_of(o, a, b)
                     self.rebound(o)
@@ -471,14 +477,14 @@ class _Points:
             elif isinstance(s, ir.Loop):
                 self.looped = True
                 once = _runs_once(s)  # (`for i in range(1)`: no iteration follows another)
-                inner = loops if once else (*loops, id(s))
+                inner = loops if once else (*loops, s.sid)
                 for c, i, n in zip(s.carried, s.inits, s.nexts):  # (what an iteration made is older in the next)
-                    self.defs[c] = (m.order[id(s)] + 0.5, inner)  # re-bound at the start of each iteration
+                    self.defs[c] = (m.order[s.sid] + 0.5, inner)  # re-bound at the start of each iteration
                     self.part_of(c, i, *([] if once else [n]))
-                    self.flow(c, {*self.mems(i), *(m.aged(r, id(s)) for r in ([] if once else self.mems(n)))} or {c})
+                    self.flow(c, {*self.mems(i), *(m.aged(r, s.sid) for r in ([] if once else self.mems(n)))} or {c})
                 for t in s.targets:
                     self.parts.add(t)
-                    self.defs[t] = (m.order[id(s)] + 0.5, inner)
+                    self.defs[t] = (m.order[s.sid] + 0.5, inner)
                     self.flow(t, {r for n in ir.names_read(s.iter) for r in m.mem(n) | self.elements(n)} or {t})
                 self.visit(s.cond_body, inner, sides)
                 self.visit(s.body, inner, sides)
@@ -518,12 +524,12 @@ class _Points:
         if isinstance(s.test, ir.Name) and s.test.id in self.tests:
             a, b, test = self.tests[s.test.id]
             for use in [test, s.yields[1], *ir.walk(s.orelse)]:
-                self.unlike[(b, id(use))] = a
+                self.unlike[(b, _point(use))] = a
 
     def not_the_written(self, name: str, use, w: ir.Assign) -> bool:
         """Is ``use`` a read of ``name`` that sees only its identity, or runs only where ``name`` is not the
         object ``w`` wrote into (``name`` is a whole object, not a part of one, holding nothing written)?"""
-        a = self.unlike.get((name, id(use)))
+        a = self.unlike.get((name, _point(use)))
         m = self.m
         return a is not None and a in w.targets and not {name, a} & self.parts \
             and not (m.reaches_at(name, w) - m.mem(name)) & m.hit(w)
@@ -532,7 +538,7 @@ class _Points:
         """The values a branch yields are read where the branch ends (the list stands for that point), for
         the outs that reach the result (as an assignment's reads count only then)."""
         m = self.m
-        m.order[id(ys)], m.loops[id(ys)], m.sides[id(ys)] = len(m.order), loops, sides
+        m.order[_point(ys)], m.loops[_point(ys)], m.sides[_point(ys)] = len(m.order), loops, sides
         self.reads.extend((n, ys) for o, y in zip(outs, ys) if o in self.an.useful for n in ir.names_read(y))
 
     def assign(self, s: ir.Assign) -> None:
@@ -545,7 +551,7 @@ class _Points:
         if base is not None:
             self.write(s, base)
             return
-        p = self.an.prims.get(id(s))
+        p = self.an.prims.get(s.sid)
         kind = p.kind if p else None
         names = list(ir.names_read(v))
         self.note(s)
@@ -554,7 +560,7 @@ class _Points:
             return  # an array indexed with a list or a mask: a copy (a list or dict indexed so raises)
         if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
             m.writes.append(s)
-            m.bases[id(s)], m.calls[id(s)] = tuple(names), (None, s.loc, None)
+            m.bases[s.sid], m.calls[s.sid] = tuple(names), (None, s.loc, None)
         if kind in (CONTAINER, CLOSURE) or (kind == CALL and p.rule.holds):  # (a record holds its fields)
             self.made(s)
             for t in s.targets:
@@ -627,10 +633,10 @@ class _Points:
             returned = names if self.calls_alias else []
             self.aliased |= self.calls_alias
         else:
-            written, returned, m.calls[id(s)] = summary
+            written, returned, m.calls[s.sid] = summary
             if written:
                 m.writes.append(s)
-                m.bases[id(s)] = tuple(written)
+                m.bases[s.sid] = tuple(written)
                 m.lists.update(r for n in written for r in m.reaches(n))  # a list may change length
         for t in s.targets:
             for n in returned:
@@ -641,7 +647,7 @@ class _Points:
     def write(self, s: ir.Assign, base: str) -> None:
         m, v = self.m, s.value
         m.writes.append(s)
-        m.bases[id(s)] = (base,)
+        m.bases[s.sid] = (base,)
         self.flow(s.targets[-1], m.mem(base))  # the new version is the same memory
         held: set[str] = set()
         if isinstance(v, ir.ListMethod):

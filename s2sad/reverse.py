@@ -106,10 +106,10 @@ def reverse(fn: ir.Function, namer: Namer, wrt: list[str], scalar_params: set[st
     spread = spread or {}
     adj.deferred = {name for reads in spread.values() for _, name in reads}  # (their adjoint: the literal below)
     for stmt in ir.walk(forward):  # name the pullbacks of calls in the order the calls are made
-        p = analysis.prims.get(id(stmt))
+        p = analysis.prims.get(stmt.sid)
         if p is not None and p.kind == TRANSFORM and any(t in analysis.active for t in stmt.targets):
             base = _name(p.callee) if p.callee is not None else ir.expr_str(p.func).split(".")[-1]
-            adj.pullback_names[id(stmt)] = namer.fresh(f"{base}_pullback")
+            adj.pullback_names[stmt.sid] = namer.fresh(f"{base}_pullback")
     if returns_active:
         adj.bars[out.id] = ir.Name(seed)
     adj.block(forward)
@@ -215,7 +215,7 @@ class _Adjoint:
         self.bars: dict[str, ir.Expr] = {}  # name -> its cotangent now (a Name)
         self.owned: dict[str, str] = {}  # name -> the variable this path assigned its cotangent to
         self.canonical: dict[str, str] = {}  # name -> its cotangent variable, the same on every path
-        self.pullback_names: dict[int, str] = {}  # id(call statement) -> its pullback's name
+        self.pullback_names: dict[int, str] = {}  # sid of a call statement -> its pullback's name
         self.buffers: set[str] = set()  # cotangent variables holding fresh zeros nobody else references
         self.tuple_like: set[str] = set()  # names given a cotangent that may be a tuple (``array_adjoint(g, p)``)
         # cotangent variable -> the constant keys of the only entries that may be nonzero, in straight-line code
@@ -327,7 +327,7 @@ class _Adjoint:
         if not any(t in self.an.active for t in stmt.targets) or stmt.target in self.deferred:
             return [], []
         self.loc = stmt.loc
-        p = self.an.prims[id(stmt)]
+        p = self.an.prims[stmt.sid]
         if p.kind == LISTOP and stmt.value.method == "pop":
             self.list_pop(stmt)
             return [], []
@@ -456,7 +456,7 @@ class _Adjoint:
         if any(key is not None for _, key in slots):
             self.packed_call(stmt, g, func, receiver, slots, operands)
             return
-        pullback = self.pullback_names[id(stmt)]
+        pullback = self.pullback_names[stmt.sid]
         stmt.target = (stmt.target, pullback)
         stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
         targets, later, seen = [], [], set()
@@ -480,7 +480,7 @@ class _Adjoint:
         (a tuple, a dict), split back into the operands (``split_star``, ``split_kwargs``), then that of
         what a function value that carries a derivative captured."""
         call = stmt.value
-        pullback = self.pullback_names[id(stmt)]
+        pullback = self.pullback_names[stmt.sid]
         packed = [ir.Tuple(list(call.args)), packed_keywords(call.kwargs, [v for _, v in call.kwargs])]
         stmt.target = (stmt.target, pullback)
         func = call.func if p.callee is None else ir.Ref((f"{_name(p.callee)}",), p.callee, helper=True)
@@ -506,7 +506,7 @@ class _Adjoint:
                     operands: list[ir.Expr]) -> None:
         """A call whose differentiated arguments bind to the callee's ``*args`` or ``**kwargs``: its pullback
         gives that parameter's cotangent (a tuple, a dict), and each argument's is the entry it filled."""
-        pullback = self.pullback_names[id(stmt)]
+        pullback = self.pullback_names[stmt.sid]
         stmt.target = (stmt.target, pullback)
         stmt.value = ir.Call(func, [*receiver, *stmt.value.args], stmt.value.kwargs)
         parts = {name: self.namer.fresh(f"{name}_bar_part") for name, _ in slots}
@@ -536,7 +536,7 @@ class _Adjoint:
                 handle = CheckpointHandle(target, wrt)
             else:
                 handle = VJP.of(target, wrt).call
-                signature = self.an.calls.get(id(stmt))
+                signature = self.an.calls.get(stmt.sid)
                 if signature is not None and not receiver:  # made for what is passed, now
                     handle = handle.__self__.specialised(signature) or handle
             return ir.Ref((f"{target.__name__}_vjp",), handle, helper=True), receiver, slots
