@@ -44,7 +44,7 @@ def test_a_key_made_for_a_dead_value_does_not_equal_one_for_a_value_at_its_addre
 
 
 def test_a_function_called_through_a_variable_has_a_transform_of_its_own_per_library_value():
-    find = lambda fn: _dynamic(fn, (0,), (), False, "reverse")[2]  # noqa: E731
+    find = lambda fn: _dynamic(fn, (0,), (), False, "reverse")[3]  # noqa: E731
     assert all(first is not second for first, second in _found_at_a_dead_ones_address(find))
 
 
@@ -62,6 +62,6 @@ def test_closures_holding_the_same_live_value_share_what_is_found():
     method = POLYS[0].deriv
     a, b = _reader(method), _reader(method)
     assert library_cells(a) == library_cells(b)
-    assert _dynamic(a, (0,), (), False, "reverse")[2] is _dynamic(b, (0,), (), False, "reverse")[2]
+    assert _dynamic(a, (0,), (), False, "reverse")[3] is _dynamic(b, (0,), (), False, "reverse")[3]
     assert effects(a) is effects(b)
     assert get_cache(a, ("x",)).shared is get_cache(b, ("x",)).shared
