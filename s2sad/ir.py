@@ -241,7 +241,7 @@ class Assign:
     target: str | tuple[str, ...]
     value: Expr
     loc: Loc | None = None
-    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
+    sid: int = field(default_factory=_SIDS.__next__, init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -254,7 +254,7 @@ class Do:
 
     value: Expr
     loc: Loc | None = None
-    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
+    sid: int = field(default_factory=_SIDS.__next__, init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
@@ -264,14 +264,14 @@ class Del:
 
     names: list[str]
     loc: Loc | None = None
-    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
+    sid: int = field(default_factory=_SIDS.__next__, init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
 class Return:
     value: Expr
     loc: Loc | None = None
-    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
+    sid: int = field(default_factory=_SIDS.__next__, init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
@@ -292,7 +292,7 @@ class If:
     # (for its effect on the primal: the pullback runs outside it). "try": ``try: body`` /
     # ``except test: orelse``; ``outs[0]`` is True where the body completed (the pullback's test).
     kind: str = "if"
-    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
+    sid: int = field(default_factory=_SIDS.__next__, init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
 
 @dataclass(slots=True)
@@ -320,7 +320,7 @@ class Loop:
     results: list[str] = field(default_factory=list)
     exit: Expr | None = None
     loc: Loc | None = None
-    sid: int = field(default_factory=lambda: next(_SIDS), init=False, compare=False, repr=False)  # (see ``_SIDS``)
+    sid: int = field(default_factory=_SIDS.__next__, init=False, compare=False, repr=False)  # (see ``_SIDS``)
 
     @property
     def targets(self) -> tuple[str, ...]:
