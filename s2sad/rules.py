@@ -39,7 +39,7 @@ from .ir import Attr, BinOp, Call, Compare, Const, Expr, Name, Ref, Slice, Subsc
 
 __all__ = ["Rule", "Sym", "RULES", "bind", "RRULES", "METHODS", "ATTRIBUTES", "NONDIFFERENTIABLE", "lookup",
            "custom_rule", "rule_name", "plus", "INPLACE_FUNCS", "INPLACE_OPS", "CONCAT", "REPEAT", "MUL_OR_REPEAT", "ADD_OR_JOIN",
-           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule", "allow_complex", "CONSTANT_ON_REALS"]
+           "RECEIVER_ONLY_METHODS", "FIELD", "record_rule", "CONSTANT_ON_REALS"]
 
 
 # ----- symbolic operands -----
@@ -343,13 +343,6 @@ def defrule(fn: object, name: str, reverse: Callable, diff=None, elementwise=Fal
                      complex_ok=complex_ok, complex_result=complex_result, subscript=subscript))
 
 
-def allow_complex(*fns: object, result: str | None = None) -> None:
-    """Mark the rules of ``fns``, declared elsewhere, exact on complex operands (see ``Rule.complex_ok``):
-    holomorphic and complex-linear maps, whose templates need no ``conj`` in the README's convention."""
-    for fn in fns:
-        RULES[fn] = dataclasses.replace(RULES[fn], complex_ok=True, complex_result=result)
-
-
 def declare(fn: object, rule: Rule) -> None:
     """Enter ``rule`` for ``fn`` in the table: once per primitive (a second declaration would silently
     replace the first)."""
@@ -428,11 +421,11 @@ for _fn, _name, _rev in [
     (builtins.pow, "pow", _pow),
 ]:  # `+` joins lists and tuples, `*` repeats them (see ``facts.static_kinds``)
     defrule(_fn, _name, _rev, elementwise=True, sequences={"+": "join", "*": "repeat"}.get(_name),
-            ints=_name in ("+", "-", "*"))
+            ints=_name in ("+", "-", "*"), complex_ok=_fn not in (_math.pow, builtins.pow))
 
-defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True, ints=True)
-defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True)
-defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True, ints=True)
+defrule(operator.neg, "unary -", lambda g, ans, x: (-g,), elementwise=True, ints=True, complex_ok=True)
+defrule(numpy.negative, "numpy.negative", lambda g, ans, x: (-g,), elementwise=True, complex_ok=True)
+defrule(operator.pos, "unary +", lambda g, ans, x: (g,), elementwise=True, ints=True, complex_ok=True)
 
 
 def _matrix_product(lhs: str, rhs: str, dot: bool = False) -> Callable:
@@ -464,12 +457,13 @@ def _written_product(g: Sym, a: Sym, b: Sym, dot: bool) -> tuple[Sym, Sym] | Non
 
 
 defrule(operator.matmul, "@", _matrix_product("matmul_lhs_adjoint", "matmul_rhs_adjoint"), linear="multi",
-        shape=shapes.matmul, rank=True)
-defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse, linear="multi", shape=shapes.matmul, rank=True)
+        shape=shapes.matmul, rank=True, complex_ok=True)
+defrule(numpy.matmul, "numpy.matmul", RULES[operator.matmul].reverse, linear="multi", shape=shapes.matmul, rank=True,
+        complex_ok=True)
 defrule(numpy.dot, "numpy.dot", _matrix_product("dot_lhs_adjoint", "dot_rhs_adjoint", dot=True), linear="multi",
-        shape=shapes.dot, rank=True)
+        shape=shapes.dot, rank=True, complex_ok=True)
 defrule(operator.getitem, "x[index]", lambda g, ans, x, index: (rt.getitem_adjoint(g, x, index), None), diff=(0,),
-        linear="joint", view=True, shape=shapes.index, item=True)
+        linear="joint", view=True, shape=shapes.index, item=True, complex_ok=True)
 defrule(builtins.float, "float", lambda g, ans, x: (g,), elementwise=True, linear="joint")
 
 # abs: the cotangent at 0 is 0 (sign(0) = 0), as in JAX, autograd and PyTorch. Of a complex z,
@@ -524,8 +518,10 @@ def _elementwise(d: Callable, m: _Namespace) -> Callable:
     return lambda g, ans, x: (d(g, ans, x, m),)
 
 
+_HOLOMORPHIC = {"exp", "expm1", "log", "sqrt", "square", "sin", "cos", "sinh", "cosh", "tanh"}  # (exact on complex z)
 for _name, _d in _UNARY.items():
-    defrule(getattr(numpy, _name), f"numpy.{_name}", _elementwise(_d, np), elementwise=True)
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _elementwise(_d, np), elementwise=True,
+            complex_ok=_name in _HOLOMORPHIC)
     _mname = _MATH_NAME.get(_name, _name)
     if hasattr(_math, _mname):
         defrule(getattr(_math, _mname), f"math.{_mname}", _elementwise(_d, math), elementwise=True)
@@ -567,10 +563,11 @@ def _mean(g, ans, x, *args, **kwargs):
     return (_unreduce(g, x, axis, keepdims) * (np.size(ans) / np.size(x.like)),)
 
 
-defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True, linear="joint")
-defrule(numpy.mean, "numpy.mean", _mean, diff=(0,), reduction=True, linear="joint")
+defrule(numpy.sum, "numpy.sum", _sum, diff=(0,), reduction=True, linear="joint", complex_ok=True)
+defrule(numpy.mean, "numpy.mean", _mean, diff=(0,), reduction=True, linear="joint", complex_ok=True)
 METHODS.update(sum=numpy.sum, mean=numpy.mean, dot=numpy.dot)
-ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,), linear="joint", view=True, shape=shapes.transpose),
+ATTRIBUTES.update(T=Rule("ndarray.T", lambda g, ans, x: (g.T,), linear="joint", view=True, shape=shapes.transpose,
+                         complex_ok=True),
                   shape=None, ndim=None, size=None, dtype=None)
 
 # ----- not differentiable: results carry no cotangent -----
@@ -604,7 +601,7 @@ for _op, _fn in INPLACE_FUNCS.items():
     _plain = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
               "@": operator.matmul}.get(_op)
     if _plain is not None:  # the value is the operator's: so is the derivative (what it overwrites is saved)
-        declare(_fn, dataclasses.replace(RULES[_plain], name=f"{_op}="))
+        declare(_fn, dataclasses.replace(RULES[_plain], name=f"{_op}=", complex_ok=RULES[_plain].complex_ok and _op != "@"))
 NONDIFFERENTIABLE.add(operator.ifloordiv)
 INPLACE_OPS = frozenset(INPLACE_FUNCS.values())
 
@@ -654,17 +651,17 @@ def _get_forward(ans, dots, d, key, default=None):
 
 # s2sad's container helpers, for derivatives of derivatives: each is linear in its first argument
 defrule(runtime.add_adjoint, "add_adjoint", lambda g, ans, h, x, y: (rt.add_transpose(g, x, y), None, None),
-        diff=(0,), linear="joint", zero=(1, 2), container=True)
+        diff=(0,), linear="joint", zero=(1, 2), container=True, complex_ok=True)
 defrule(runtime.add_transpose, "add_transpose", lambda g, ans, h, x, y: (rt.add_adjoint(g, x, y), None, None),
-        diff=(0,), linear="joint", zero=(1, 2), container=(1,))
+        diff=(0,), linear="joint", zero=(1, 2), container=(1,), complex_ok=True)
 defrule(runtime.mul_adjoint, "mul_adjoint", lambda g, ans, h, x, n: (g * n, None, None), diff=(0,), linear="joint",
         zero=(1,))
-defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list")
-defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple")
+defrule(builtins.list, "list", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="list", complex_ok=True)
+defrule(builtins.tuple, "tuple", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="tuple", complex_ok=True)
 defrule(runtime.sequence, "sequence", lambda g, ans, x: (rt.sequence_adjoint(g, x),), linear="joint", returns="seq",
-        view=True, shape=shapes.same, ints=True)
+        view=True, shape=shapes.same, ints=True, complex_ok=True)
 defrule(builtins.reversed, "reversed", lambda g, ans, x: (rt.sequence_adjoint(g[::-1], x),), linear="joint",
-        returns="seq")
+        returns="seq", complex_ok=True)
 defrule(dict.items, "dict.items", lambda g, ans, d: (rt.items_adjoint(g, d),), linear="joint", returns="seq")
 defrule(dict.values, "dict.values", lambda g, ans, d: (rt.values_adjoint(g, d),), linear="joint", returns="seq")
 defrule(dict.get, "dict.get", _get, diff=(0, 2), forward=_get_forward)

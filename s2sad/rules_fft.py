@@ -13,20 +13,14 @@ and ``norm`` pass on to the helpers as they are written.
 
 from __future__ import annotations
 
-import builtins
-import operator
-from dataclasses import replace
-
 import numpy
 
 from . import (
     rules_runtime,  # noqa: F401  (declared first: its helpers' rules are marked below)
-    runtime,
     runtime_fft,
-    runtime_numpy,
     shapes,
 )
-from .rules import ATTRIBUTES, INPLACE_FUNCS, METHODS, RULES, Sym, _Namespace, allow_complex, defrule, np, sym
+from .rules import ATTRIBUTES, METHODS, RULES, Sym, _Namespace, defrule, np, sym
 from .rules_numpy import _args, _const
 
 __all__: list[str] = []
@@ -130,35 +124,8 @@ defrule(numpy.angle, "numpy.angle", lambda g, ans, z, deg=None: (-(_degrees(g, d
         diff=(0,),
         forward=lambda ans, dots, z, deg=None: _degrees(np.imag(dots[0] / z), deg), shape=shapes.elementwise,
         complex_ok=True, complex_result="never")
-_real_attr, _transpose = ATTRIBUTES["real"], ATTRIBUTES["T"]
-assert _real_attr is not None and _transpose is not None
-ATTRIBUTES.update(imag=RULES[numpy.imag], real=replace(_real_attr, complex_ok=True, complex_result="never"),
-                  T=replace(_transpose, complex_ok=True))
-allow_complex(numpy.real, result="never")
-RULES[numpy.real] = replace(RULES[numpy.real], forward=lambda ans, dots, x: np.real(dots[0]) if x.complex else dots[0])
-allow_complex(numpy.conj)
+ATTRIBUTES.update(imag=RULES[numpy.imag])
 METHODS.update(conj=numpy.conj, conjugate=numpy.conj)
 
-# ----- rules exact on complex operands as written: holomorphic (g * f'(z)) and complex-linear maps -----
-
-allow_complex(
-    operator.add, operator.sub, operator.mul, operator.truediv, operator.pow, operator.neg, operator.pos,
-    *(INPLACE_FUNCS[op] for op in "+-*/"), INPLACE_FUNCS["**"],
-    numpy.add, numpy.subtract, numpy.multiply, numpy.divide, numpy.power, numpy.negative, numpy.positive,
-    numpy.exp, numpy.log, numpy.sqrt, numpy.square, numpy.sin, numpy.cos, numpy.sinh, numpy.cosh, numpy.tanh,
-    numpy.expm1, numpy.reciprocal,
-    numpy.sum, numpy.mean, numpy.reshape, numpy.ravel, numpy.transpose, numpy.squeeze, numpy.expand_dims,
-    numpy.flip, numpy.roll, numpy.concatenate, numpy.stack, numpy.where, numpy.broadcast_to, numpy.copy,
-    operator.getitem, operator.matmul, numpy.matmul, numpy.dot, numpy.tensordot, numpy.outer, numpy.inner,
-    numpy.kron, numpy.einsum, numpy.trace, numpy.diag, numpy.diagonal, numpy.cumsum, numpy.diff, numpy.tile,
-    numpy.take,
-    runtime.unbroadcast, runtime.unreduce, runtime.getitem_adjoint, runtime.broadcast_like,
-    runtime_numpy.unconcatenate, runtime_numpy.unstack, runtime.matmul_lhs_adjoint, runtime.matmul_rhs_adjoint,
-    runtime.dot_lhs_adjoint, runtime.dot_rhs_adjoint, runtime_numpy.reduce_to, runtime_numpy.tensordot_adjoint,
-    runtime_numpy.inner_adjoint, runtime_numpy.kron_adjoint, runtime_numpy.einsum_adjoint, runtime_numpy.trace_adjoint,
-    runtime_numpy.diag_adjoint, runtime_numpy.diagonal_adjoint, runtime_numpy.cumsum_adjoint,
-    runtime_numpy.diff_adjoint, runtime_numpy.tile_adjoint, runtime_numpy.take_adjoint, runtime.add_bars, runtime.add_at,
-    runtime.snapshot, runtime.immutable, runtime.setitem_adjoint, runtime.setitem_value_adjoint, runtime.sequence,
-    runtime.sequence_adjoint, runtime.tuple_adjoint, builtins.reversed, builtins.list, builtins.tuple,
-    runtime.add_adjoint, runtime.add_transpose,
-)
+# (the rules exact on complex operands as written, holomorphic (g * f'(z)) and complex-linear maps, say so
+# where each is declared: ``defrule(..., complex_ok=True)``)

@@ -86,11 +86,14 @@ _UNARY = {
     "nan_to_num": lambda g, ans, x: g * np.isfinite(x),
 }
 # (a complex value met in between: the tangent of its real part or conjugate is that of the tangent)
-_UNARY_FORWARD = {"real": lambda ans, dots, x: np.real(dots[0]), "conj": lambda ans, dots, x: np.conj(dots[0])}
+_UNARY_FORWARD = {"real": lambda ans, dots, x: np.real(dots[0]) if x.complex else dots[0],
+                  "conj": lambda ans, dots, x: np.conj(dots[0])}
 for _name, _d in _UNARY.items():  # (real, conj and positive are linear; numpy.real returns a view)
     defrule(getattr(numpy, _name), f"numpy.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
             diff=(0,), elementwise=True, linear="joint" if _name in ("real", "conj", "positive") else None,
-            forward=_UNARY_FORWARD.get(_name), view=_name == "real")
+            forward=_UNARY_FORWARD.get(_name), view=_name == "real",
+            complex_ok=_name in ("reciprocal", "positive", "real", "conj"),
+            complex_result="never" if _name == "real" else None)
 
 # ----- elementwise binary (each cotangent unbroadcast to its operand) -----
 
@@ -179,8 +182,9 @@ defrule(numpy.std, "numpy.std", _moment("std_adjoint"), diff=(0,), reduction=Tru
 
 _back = lambda g, ans, x, *args, **kwargs: (np.reshape(g, np.shape(x)),)  # noqa: E731
 for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d"):
-    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True)
-defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint", shape=shapes.copied)
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True,
+            complex_ok=not _name.startswith("atleast"))
+defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint", shape=shapes.copied, complex_ok=True)
 defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,), linear="joint",
         view=True, shape=shapes.copied)
 defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,), linear="joint",
@@ -194,19 +198,19 @@ def _transpose(g, ans, x, *axes, **kwargs):
     return (np.transpose(g, np.argsort(axes)),)
 
 
-defrule(numpy.transpose, "numpy.transpose", _transpose, diff=(0,), linear="joint", view=True)
+defrule(numpy.transpose, "numpy.transpose", _transpose, diff=(0,), linear="joint", view=True, complex_ok=True)
 defrule(numpy.swapaxes, "numpy.swapaxes", lambda g, ans, x, a, b: (np.swapaxes(g, a, b),), diff=(0,), linear="joint",
         view=True)
 defrule(numpy.moveaxis, "numpy.moveaxis", lambda g, ans, x, s, d: (np.moveaxis(g, d, s),), diff=(0,), linear="joint",
         view=True)
 defrule(numpy.broadcast_to, "numpy.broadcast_to", lambda g, ans, x, shape, **k: (rt.unbroadcast(g, x),),
-        diff=(0,), linear="joint", view=True)
+        diff=(0,), linear="joint", view=True, complex_ok=True)
 defrule(numpy.flip, "numpy.flip", lambda g, ans, x, axis=None: (np.flip(g, axis),), diff=(0,), linear="joint",
-        view=True)
+        view=True, complex_ok=True)
 defrule(numpy.fliplr, "numpy.fliplr", lambda g, ans, x: (np.fliplr(g),), diff=(0,), linear="joint", view=True)
 defrule(numpy.flipud, "numpy.flipud", lambda g, ans, x: (np.flipud(g),), diff=(0,), linear="joint", view=True)
 defrule(numpy.roll, "numpy.roll", lambda g, ans, x, shift, axis=None: (np.roll(g, np.negative(shift), axis),),
-        diff=(0,), linear="joint")
+        diff=(0,), linear="joint", complex_ok=True)
 defrule(numpy.triu, "numpy.triu", lambda g, ans, x, k=0: (np.triu(g, k),), diff=(0,), linear="joint")
 defrule(numpy.tril, "numpy.tril", lambda g, ans, x, k=0: (np.tril(g, k),), diff=(0,), linear="joint")
 
@@ -220,16 +224,16 @@ def _pad(g, ans, x, pad_width, mode=None, **kwargs):
 defrule(numpy.pad, "numpy.pad", _pad, diff=(0,),  # (padding values are constants: the tangent is padded with zeros)
         forward=lambda ans, dots, x, pad_width, *a, **k: np.pad(dots[0], pad_width))
 defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_adjoint(g, x, n, axis),), diff=(0,),
-        linear="joint")
-defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_adjoint(g, x, reps),), diff=(0,), linear="joint")
+        linear="joint", complex_ok=True)
+defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_adjoint(g, x, reps),), diff=(0,), linear="joint", complex_ok=True)
 defrule(numpy.repeat, "numpy.repeat", lambda g, ans, x, repeats, axis=None: (rn.repeat_adjoint(g, x, repeats, axis),),
         diff=(0,), linear="joint")
 
 # ----- joining and splitting: sequences in, lists of cotangents out -----
 
 defrule(numpy.concatenate, "numpy.concatenate",
-        lambda g, ans, seq, axis=0: (rn.unconcatenate(g, seq, axis),), diff=(0,), linear="joint")
-defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, seq, axis),), diff=(0,), linear="joint")
+        lambda g, ans, seq, axis=0: (rn.unconcatenate(g, seq, axis),), diff=(0,), linear="joint", complex_ok=True)
+defrule(numpy.stack, "numpy.stack", lambda g, ans, seq, axis=0: (rn.unstack(g, seq, axis),), diff=(0,), linear="joint", complex_ok=True)
 for _name in ("vstack", "hstack", "dstack", "column_stack"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
             (lambda n: lambda g, ans, seq: (rn.unjoin(g, seq, n),))(_name), diff=(0,), linear="joint")
@@ -289,7 +293,7 @@ for _name in ("split", "array_split"):
 
 defrule(numpy.where, "numpy.where", lambda g, ans, c, x, y: (
     None, ub(np.where(c, g, 0.0), x, ans), ub(np.where(c, 0.0, g), y, ans)), diff=(1, 2),  # c broadcasts too
-    linear="joint")
+    linear="joint", complex_ok=True)
 
 
 def _clip(g, ans, x, lo=None, hi=None, **kwargs):
@@ -312,7 +316,7 @@ def _clip_forward(ans, dots, x, lo=None, hi=None, **kwargs):
 
 defrule(numpy.clip, "numpy.clip", _clip, forward=_clip_forward)
 defrule(numpy.take, "numpy.take", lambda g, ans, x, indices, axis=None: (rn.take_adjoint(g, x, indices, axis),),
-        diff=(0,), linear="joint")
+        diff=(0,), linear="joint", complex_ok=True)
 defrule(numpy.take_along_axis, "numpy.take_along_axis",
         lambda g, ans, x, indices, axis: (rn.take_along_axis_adjoint(g, x, indices, axis),), diff=(0,), linear="joint")
 defrule(numpy.sort, "numpy.sort", lambda g, ans, x, axis=-1, **k: (rn.sort_adjoint(g, x, axis),), diff=(0,),
@@ -322,18 +326,18 @@ defrule(numpy.sort, "numpy.sort", lambda g, ans, x, axis=-1, **k: (rn.sort_adjoi
 
 # (products are multilinear: forward mode sums the call with one operand at a time replaced by its tangent)
 defrule(numpy.tensordot, "numpy.tensordot", lambda g, ans, a, b, axes=2: (
-    rn.tensordot_adjoint(g, a, b, axes, 0), rn.tensordot_adjoint(g, a, b, axes, 1)), linear="multi")
+    rn.tensordot_adjoint(g, a, b, axes, 0), rn.tensordot_adjoint(g, a, b, axes, 1)), linear="multi", complex_ok=True)
 defrule(numpy.outer, "numpy.outer", lambda g, ans, a, b: (
-    np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))), linear="multi")
+    np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))), linear="multi", complex_ok=True)
 defrule(numpy.inner, "numpy.inner", lambda g, ans, a, b: (rn.inner_adjoint(g, a, b, 0), rn.inner_adjoint(g, a, b, 1)),
-        linear="multi")
+        linear="multi", complex_ok=True)
 defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_adjoint(g, a, b, 0), rn.kron_adjoint(g, a, b, 1)),
-        linear="multi")
+        linear="multi", complex_ok=True)
 defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_adjoint(g, x, offset),), diff=(0,),
-        linear="joint")
-defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,), linear="joint")
+        linear="joint", complex_ok=True)
+defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,), linear="joint", complex_ok=True)
 defrule(numpy.diagonal, "numpy.diagonal", lambda g, ans, x, offset=0, axis1=0, axis2=1: (
-    rn.diagonal_adjoint(g, x, offset, axis1, axis2),), diff=(0,), linear="joint", view=True)
+    rn.diagonal_adjoint(g, x, offset, axis1, axis2),), diff=(0,), linear="joint", view=True, complex_ok=True)
 
 
 def _einsum(g, ans, subscripts, *operands, **kwargs):
@@ -345,7 +349,7 @@ def _einsum(g, ans, subscripts, *operands, **kwargs):
     return (None, *(rn.einsum_adjoint(g, subscripts, k, *operands) for k in range(len(operands))))
 
 
-defrule(numpy.einsum, "numpy.einsum", _einsum, linear="multi")
+defrule(numpy.einsum, "numpy.einsum", _einsum, linear="multi", complex_ok=True)
 
 
 _la = numpy.linalg
@@ -355,7 +359,7 @@ defrule(_la.inv, "numpy.linalg.inv", lambda g, ans, a: (-rn.mT(ans) @ g @ rn.mT(
 # ----- cumulative -----
 
 defrule(numpy.cumsum, "numpy.cumsum", lambda g, ans, x, axis=None, **k: (rn.cumsum_adjoint(g, x, axis),), diff=(0,),
-        linear="joint")
+        linear="joint", complex_ok=True)
 defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cumprod_adjoint(g, x, ans, axis),),
         diff=(0,), forward=lambda ans, dots, x, axis=None, **k: rn.cumprod_jvp(dots[0], x, ans, axis))
 
@@ -379,7 +383,8 @@ METHODS.update(
     argmax=numpy.argmax, argmin=numpy.argmin, argsort=numpy.argsort, round=numpy.round, any=numpy.any,
     all=numpy.all, nonzero=numpy.nonzero,
 )
-ATTRIBUTES.update(real=Rule("ndarray.real", lambda g, ans, x: (g,), linear="joint", view=True), itemsize=None,
+ATTRIBUTES.update(real=Rule("ndarray.real", lambda g, ans, x: (g,), linear="joint", view=True, complex_ok=True,
+                             complex_result="never"), itemsize=None,
                   nbytes=None, strides=None)
 
 

@@ -36,11 +36,11 @@ def _reduced_sum(h: Sym, axis: Sym, keepdims: Sym) -> Sym:
     return np.sum(h, axis=axis, keepdims=keepdims)
 
 
-def _linear(helper, name: str, transpose, zero=(1,), diff=(0,), container=False) -> None:
+def _linear(helper, name: str, transpose, zero=(1,), diff=(0,), container=False, complex_ok=False) -> None:
     """``helper`` is linear in the arguments ``diff`` and reads those in ``zero`` for shapes only:
     its reverse rule is ``transpose(h, *args)`` (one cotangent per argument), its forward rule
-    the helper applied to the tangents. ``container``: see ``Rule``."""
-    defrule(helper, name, transpose, diff=diff, linear="joint", zero=zero, container=container)
+    the helper applied to the tangents. ``container``, ``complex_ok``: see ``Rule``."""
+    defrule(helper, name, transpose, diff=diff, linear="joint", zero=zero, container=container, complex_ok=complex_ok)
 
 
 # ----- runtime: broadcasting, reductions, captures, unpacking -----
@@ -48,21 +48,21 @@ def _linear(helper, name: str, transpose, zero=(1,), diff=(0,), container=False)
 NONDIFFERENTIABLE.update([runtime.scalar_seed, runtime.zeros_like, runtime.shape_like])
 
 defrule(runtime.unbroadcast, "unbroadcast", lambda h, ans, g, x: (np.broadcast_to(h, np.shape(g)), None),
-        diff=(0,), linear="joint", zero=(1,))
+        diff=(0,), linear="joint", zero=(1,), complex_ok=True)
 # (an index or key is an integer, slice or key: it carries no derivative even where the analysis cannot tell)
 defrule(runtime.getitem_adjoint, "getitem_adjoint", lambda h, ans, g, x, index: (h[index], None, None),
-        diff=(0,), linear="joint", zero=(1, 2), container=(1,))  # a cotangent of the container read from
+        diff=(0,), linear="joint", zero=(1, 2), container=(1,), complex_ok=True)  # a cotangent of the container read from
 defrule(runtime.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=False: (
-    rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint", zero=(1,))
+    rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint", zero=(1,), complex_ok=True)
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
         diff=(0,), linear="joint", zero=(1, 2))
-defrule(runtime.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1))
+defrule(runtime.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1), complex_ok=True)
 defrule(runtime.captured_adjoint, "captured_adjoint", lambda h, ans, g, name, like: (
     rt.captured_cotangent(h, g, name), None, None), diff=(0,), linear="joint", zero=(2,))
 defrule(runtime.captured_cotangent, "captured_cotangent", lambda hh, ans, h, g, name: (
     rt.captured_adjoint(hh, name, h), None, None), diff=(0,), linear="joint", zero=(1,))
 defrule(runtime.tuple_adjoint, "tuple_adjoint", lambda h, ans, like, *parts: (None, *(h[i] for i in range(len(parts)))),
-        linear="joint", container=True)
+        linear="joint", container=True, complex_ok=True)
 # the cotangents of a call's arguments passed with * or **, one per argument <-> one per operand
 _linear(runtime.split_star, "split_star", lambda h, ans, g, like: (rt.join_star(h, like), None), container=True)
 _linear(runtime.join_star, "join_star", lambda h, ans, g, like: (rt.split_star(h, like), None), container=True)
@@ -75,32 +75,32 @@ _linear(runtime.join_kwargs, "join_kwargs", lambda h, ans, g, like: (rt.split_kw
 # <g, P(h, b)>: its cotangents are P(h, b) for g and rhs(g, h, b) for b; likewise
 # <h, rhs(g, a, b)> = <g, P(a, h)>. Bilinearity makes this hold for every rank.
 defrule(runtime.matmul_lhs_adjoint, "matmul_lhs_adjoint",
-        lambda h, ans, g, a, b: (np.matmul(h, b), None, rt.matmul_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
+        lambda h, ans, g, a, b: (np.matmul(h, b), None, rt.matmul_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,), complex_ok=True)
 defrule(runtime.matmul_rhs_adjoint, "matmul_rhs_adjoint",
-        lambda h, ans, g, a, b: (np.matmul(a, h), rt.matmul_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))
+        lambda h, ans, g, a, b: (np.matmul(a, h), rt.matmul_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,), complex_ok=True)
 defrule(runtime.dot_lhs_adjoint, "dot_lhs_adjoint",
-        lambda h, ans, g, a, b: (np.dot(h, b), None, rt.dot_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,))
+        lambda h, ans, g, a, b: (np.dot(h, b), None, rt.dot_rhs_adjoint(g, h, b)), diff=(0, 2), linear="multi", zero=(1,), complex_ok=True)
 defrule(runtime.dot_rhs_adjoint, "dot_rhs_adjoint",
-        lambda h, ans, g, a, b: (np.dot(a, h), rt.dot_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,))
+        lambda h, ans, g, a, b: (np.dot(a, h), rt.dot_lhs_adjoint(g, a, h), None), diff=(0, 1), linear="multi", zero=(2,), complex_ok=True)
 
 
 # ----- runtime: in-place writes, containers, broadcasting -----
 
-_linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=(), container=(0,))
+_linear(runtime.snapshot, "snapshot", lambda h, ans, x: (h,), zero=(), container=(0,), complex_ok=True)
 _linear(runtime.float_primals, "float_primals", lambda h, ans, primals, n: (h, None), zero=(), container=(0,))
 _linear(runtime.jacobian_column, "jacobian_column", lambda h, ans, t: (h,), zero=())
 NONDIFFERENTIABLE.update([runtime.unit_tangent, runtime.check_cast])
 _linear(runtime.rebound_input, "rebound_input", lambda h, ans, x: (h,), zero=())
-_linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=())
-_linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None))
+_linear(runtime.immutable, "immutable", lambda h, ans, x: (h,), zero=(), complex_ok=True)
+_linear(runtime.broadcast_like, "broadcast_like", lambda h, ans, t, like: (rt.unbroadcast(h, t), None), complex_ok=True)
 defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroadcast(h[index], g), None),
         diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
             rt.snapshot(dots[0]) if dots[0] is not None else rt.zeros_like(buffer),
-            dots[1] if dots[1] is not None else rt.zeros_like(g), index), container=(0,))
+            dots[1] if dots[1] is not None else rt.zeros_like(g), index), container=(0,), complex_ok=True)
 _linear(runtime.setitem_adjoint, "setitem_adjoint", lambda h, ans, g, index: (rt.setitem_adjoint(h, index), None),
-        zero=(1,), container=(0,))
+        zero=(1,), container=(0,), complex_ok=True)
 _linear(runtime.setitem_value_adjoint, "setitem_value_adjoint",
-        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=(1,), container=(0, 1))
+        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=(1,), container=(0, 1), complex_ok=True)
 _linear(runtime.setitem_jvp, "setitem_jvp", lambda h, ans, x_dot, index, v_dot: (
     rt.setitem_adjoint(h, index), None, rt.unbroadcast(rt.setitem_value_adjoint(h, index), v_dot)),
     zero=(1,), diff=(0, 2), container=(0,))
@@ -129,7 +129,7 @@ def _list_jvp(h, ans, after, base_dot, added_dot):
 
 _linear(runtime.list_jvp, "list_jvp", _list_jvp, zero=(0,), diff=(1, 2), container=True)
 _linear(runtime.sequence_adjoint, "sequence_adjoint", lambda h, ans, g, x: (rt.sequence_like(h, g, x), None),
-        container=(0, 1))
+        container=(0, 1), complex_ok=True)
 _linear(runtime.sequence_like, "sequence_like", lambda h, ans, k, g, x: (rt.sequence_adjoint(h, x), None, None),
         zero=(1, 2), container=True)
 _linear(runtime.items_adjoint, "items_adjoint", lambda h, ans, g, d: (rt.items_like(h, d), None), container=(0, 1))
@@ -164,18 +164,18 @@ _linear(runtime_numpy.array_adjoint, "array_adjoint", lambda h, ans, g, seq: (rn
         container=(1,))
 _linear(runtime_numpy.pad_adjoint, "pad_adjoint", lambda h, ans, g, x, pad_width: (np.pad(h, pad_width), None, None))
 _linear(runtime_numpy.diff_adjoint, "diff_adjoint",
-        lambda h, ans, g, x, n, axis: (np.diff(h, n=n, axis=axis), None, None, None))
+        lambda h, ans, g, x, n, axis: (np.diff(h, n=n, axis=axis), None, None, None), complex_ok=True)
 _linear(runtime_numpy.scattered, "scattered", lambda h, ans, a, indices, b: (h, None, rt.unbroadcast(h[indices], b)),
         diff=(0, 2), zero=())  # (b's cotangent: what reached each place it was added to)
 _linear(runtime_numpy.cycled, "cycled", lambda h, ans, values, shape: (rn.cycled_adjoint(h, values), None))
 _linear(runtime_numpy.cycled_adjoint, "cycled_adjoint", lambda h, ans, g, values: (rn.cycled(h, np.shape(g)), None))
-_linear(runtime_numpy.tile_adjoint, "tile_adjoint", lambda h, ans, g, x, reps: (np.tile(h, reps), None, None))
+_linear(runtime_numpy.tile_adjoint, "tile_adjoint", lambda h, ans, g, x, reps: (np.tile(h, reps), None, None), complex_ok=True)
 _linear(runtime_numpy.repeat_adjoint, "numpy repeat_adjoint",
         lambda h, ans, g, x, repeats, axis: (np.repeat(h, repeats, axis=axis), None, None, None))
 _linear(runtime_numpy.unconcatenate, "unconcatenate", lambda h, ans, g, seq, axis: (
-    np.concatenate(h, axis=axis), None, None), container=True)
+    np.concatenate(h, axis=axis), None, None), container=True, complex_ok=True)
 _linear(runtime_numpy.unstack, "unstack", lambda h, ans, g, seq, axis: (np.stack(h, axis=axis), None, None),
-        container=True)
+        container=True, complex_ok=True)
 
 _linear(runtime_numpy.unconcatenate_entries, "unconcatenate_entries", lambda h, ans, g, entries, *layout: (
     rn.concatenate_entries(h, entries, *layout), None, None, None, None), container=True)
@@ -196,20 +196,20 @@ _linear(runtime_numpy.unjoin, "unjoin", _unjoin, container=True)
 _linear(runtime_numpy.unappend, "unappend", _unappend, zero=(1, 2))
 _linear(runtime_numpy.unsplit, "unsplit", lambda h, ans, g, x, axis: (rn.unconcatenate(h, g, axis), None, None))
 _linear(runtime_numpy.take_adjoint, "take_adjoint",
-        lambda h, ans, g, x, indices, axis: (np.take(h, indices, axis=axis), None, None, None))
+        lambda h, ans, g, x, indices, axis: (np.take(h, indices, axis=axis), None, None, None), complex_ok=True)
 _linear(runtime_numpy.take_along_axis_adjoint, "take_along_axis_adjoint",
         lambda h, ans, g, x, indices, axis: (np.take_along_axis(h, indices, axis), None, None, None))
 _linear(runtime_numpy.sort_adjoint, "sort_adjoint", lambda h, ans, g, x, axis: (rn.sort_jvp(h, x, axis), None, None))
 _linear(runtime_numpy.sort_jvp, "sort_jvp", lambda h, ans, x_dot, x, axis: (rn.sort_adjoint(h, x, axis), None, None))
 _linear(runtime_numpy.trace_adjoint, "trace_adjoint",
-        lambda h, ans, g, x, offset: (np.trace(h, offset), None, None))
-_linear(runtime_numpy.diag_adjoint, "diag_adjoint", lambda h, ans, g, x, k: (np.diag(h, k), None, None))
+        lambda h, ans, g, x, offset: (np.trace(h, offset), None, None), complex_ok=True)
+_linear(runtime_numpy.diag_adjoint, "diag_adjoint", lambda h, ans, g, x, k: (np.diag(h, k), None, None), complex_ok=True)
 _linear(runtime_numpy.diagonal_adjoint, "diagonal_adjoint", lambda h, ans, g, x, offset, axis1, axis2: (
-    np.diagonal(h, offset, axis1, axis2), None, None, None, None))
+    np.diagonal(h, offset, axis1, axis2), None, None, None, None), complex_ok=True)
 _linear(runtime_numpy.cumsum_adjoint, "cumsum_adjoint", lambda h, ans, g, x, axis: (np.cumsum(h, axis=axis), None,
-                                                                                   None))
+                                                                                   None), complex_ok=True)
 _linear(runtime_numpy.reduce_to, "reduce_to", lambda h, ans, g, like, axis, keepdims: (
-    rt.unreduce(h, g, axis, keepdims), None, None, None))
+    rt.unreduce(h, g, axis, keepdims), None, None, None), complex_ok=True)
 _linear(runtime_numpy.linspace_adjoint, "linspace_adjoint", lambda h, ans, g, num, which: (
     rn.linspace_jvp(*((None, h) if which.const else (h, None)), num), None, None), zero=())
 _linear(runtime_numpy.linspace_jvp, "linspace_jvp", lambda h, ans, start_dot, stop_dot, num: (
@@ -232,7 +232,7 @@ NONDIFFERENTIABLE.add(runtime_numpy.logical_not)
 # ----- the adjoints of products: multilinear in the cotangent and the other operands -----
 
 
-def product_adjoint(helper, product, namespace=rn) -> None:
+def product_adjoint(helper, product, namespace=rn, complex_ok=False) -> None:
     """Rules for ``helper(g, a, b, *rest, which)``, the cotangent of operand ``which`` of
     ``product(a, b, *rest)``: ``<h, helper(g, a, b)> = <g, product(a with h, b)>``, so ``g`` gets
     ``product(a with h, b)`` and the other operand ``helper(g, a with h, b)`` for itself. ``namespace``:
@@ -251,12 +251,12 @@ def product_adjoint(helper, product, namespace=rn) -> None:
         return plus(None if dots[0] is None else emit(dots[0], a, b, *rest),
                      None if other_dot is None else emit(g, *((a, other_dot) if which == 0 else (other_dot, b)), *rest))
 
-    defrule(helper, helper.__name__, reverse, diff=(0, 1, 2), forward=forward)
+    defrule(helper, helper.__name__, reverse, diff=(0, 1, 2), forward=forward, complex_ok=complex_ok)
 
 
-product_adjoint(runtime_numpy.tensordot_adjoint, lambda a, b, axes: np.tensordot(a, b, axes))
-product_adjoint(runtime_numpy.inner_adjoint, np.inner)
-product_adjoint(runtime_numpy.kron_adjoint, np.kron)
+product_adjoint(runtime_numpy.tensordot_adjoint, lambda a, b, axes: np.tensordot(a, b, axes), complex_ok=True)
+product_adjoint(runtime_numpy.inner_adjoint, np.inner, complex_ok=True)
+product_adjoint(runtime_numpy.kron_adjoint, np.kron, complex_ok=True)
 try:
     import scipy.signal as _signal
 except ImportError:  # scipy is optional
@@ -286,7 +286,7 @@ def _einsum_forward(ans, dots, g, subscripts, which, *operands):
     return plus(*parts)
 
 
-defrule(runtime_numpy.einsum_adjoint, "einsum_adjoint", _einsum_reverse, forward=_einsum_forward)
+defrule(runtime_numpy.einsum_adjoint, "einsum_adjoint", _einsum_reverse, forward=_einsum_forward, complex_ok=True)
 
 # ----- nonlinear adjoints, differentiated as the expressions they compute -----
 
