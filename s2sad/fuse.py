@@ -168,7 +168,10 @@ def _propagate_constants(body: list[ir.Stmt], names: set[str], binds: Counter) -
 
 def _fold_ones(e: ir.Expr) -> ir.Expr:
     """``1.0 * a`` -> ``a``, ``a / 1.0`` -> ``a``, ``-1.0 * a`` -> ``-a``, ``-(c)`` -> ``-c``,
-    ``a + -b * c`` -> ``a - b * c`` (exact in floating point)."""
+    ``a + -b * c`` -> ``a - b * c`` (exact in floating point). Not inside ``scalar_seed(out)``: it reads
+    the output for its type, which ``k * 1.0`` of an int ``k`` is not the same as ``k``'s."""
+    if isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is runtime.scalar_seed:
+        return e
     if isinstance(e, ir.BinOp):
         left, right = _fold_ones(e.left), _fold_ones(e.right)
         if e.op == "*" and _is_float(left, 1.0) and not ir.boolean_valued(right):  # (1.0 * mask is a number)

@@ -718,3 +718,21 @@ def test_a_loops_zero_is_made_from_the_value_at_the_loop():
     pullback ran, after a later loop had replaced its entry by an array (setting an array element with a
     sequence)."""
     check_grads(entry_replaced_after_a_loop_read_it, (np.array([[0.3], [-0.5]]),), modes=("rev", "fwd"))
+
+
+def output_of_an_int_times_one(x, k):
+    y = np.arctan(x)  # (x does not reach the output: its gradient is zero)
+    return k * 1.0 + 0.0 * np.sum(y)
+
+
+def output_of_an_int_times_one_only(x, k):
+    return k * 1.0
+
+
+def test_the_seed_reads_the_output_unfolded():
+    """`k * 1.0` of an int `k` is a float; the fused gradient folded it to `k` inside scalar_seed, which
+    then refused an int output."""
+    x = np.array([0.3, 0.5])
+    for f in (output_of_an_int_times_one, output_of_an_int_times_one_only):
+        np.testing.assert_array_equal(s2sad.grad(f)(x, 2), s2sad.value_and_grad(f)(x, 2)[1])
+        check_grads(f, (x, 2), argnums=[0], modes=("rev", "fwd"))
