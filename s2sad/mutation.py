@@ -248,12 +248,83 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
                         f"{_writer(m, w)} may change {name!r} in place, and {name!r} is read after this call; "
                         "s2sad cannot follow a change made inside a called function. Pass a copy (.copy()), "
                         "or return the new value from the function", w.loc))
-                what = "array" if not _inplace_op(w.value) else "value"
-                return m, copied, (w, S2SADSyntaxError(
-                    f"{name!r} shares memory with the {what} written here and is read after this write; "
-                    "s2sad cannot follow that. Copy it before the write (.copy()), or read the array after "
-                    "the write instead", w.loc))
-    return m, copied, None
+                return m, copied, (w, _shares_memory_error(name, w))
+    return m, copied, _stale_across_iterations(body, m, analysis, kept)
+
+
+def _shares_memory_error(name: str, w: ir.Assign) -> S2SADSyntaxError:
+    what = "array" if not _inplace_op(w.value) else "value"
+    return S2SADSyntaxError(
+        f"{name!r} shares memory with the {what} written here and is read after this write; "
+        "s2sad cannot follow that. Copy it before the write (.copy()), or read the array after "
+        "the write instead", w.loc)
+
+
+def _stale_across_iterations(body: list[ir.Stmt], m: Mutation, analysis: Analysis, kept: set[int]):
+    """A write inside a loop, through another name, into the memory of a value the loop carries, where
+    that value is read in a later iteration or after the loop: the carried value (the next one of the
+    iteration before, the result after the loop) was bound before the write, so the reads that follow
+    it in the order of the code do not see it as stale. ``(write, error)``, or None."""
+    for loop in (s for s in ir.walk(body) if isinstance(s, ir.Loop)):
+        inside = list(ir.walk(loop.body))
+        sids, sources = {s.sid for s in inside}, _sources(inside)
+        for c, n, r in zip(loop.carried, loop.nexts, loop.results):
+            if not {c, r} & analysis.useful or not isinstance(n, ir.Name):
+                continue
+            versions, todo = {c}, [n.id]  # (the names the next value is made from in the body: its versions)
+            while todo:
+                name = todo.pop()
+                if name not in versions:
+                    versions.add(name)
+                    todo.extend(src for _, src in sources.get(name, ()))
+            for w in m.writes:
+                if w.sid in kept or w.sid not in sids or set(w.targets) & versions:
+                    continue
+                held = _held(n.id, w, sources, m)  # (what the next value holds where the write ran: a write
+                if m.hit(w) & {r for v in held for r in m.reaches_at(v, w)}:  # into another object is the tape's)
+                    return w, _shares_memory_error(c, w)
+    return None
+
+
+def _held(name: str, w: ir.Assign, sources: dict[str, list[tuple[object, str]]], m: Mutation) -> set[str]:
+    """The names whose objects ``name`` may hold on a path through ``w`` (those it is not a version of:
+    made by something else than a copy or an in-place write), followed through copies and in-place writes,
+    a branch's out only from the arms (and their assignments) not exclusive with ``w``."""
+    seen, leaves, todo = set(), set(), [name]
+    while todo:
+        v = todo.pop()
+        if v not in seen:
+            seen.add(v)
+            if v not in sources:
+                leaves.add(v)
+            for at, src in sources.get(v, ()):
+                if at is None or not m.exclusive(w, at):
+                    (leaves.add if src == v else todo.append)(src)  # (itself: made there by something else)
+    return leaves
+
+
+def _sources(stmts: list[ir.Stmt]) -> dict[str, list[tuple[object, str]]]:
+    """For each name ``stmts`` bind, the names it is a version of: what it copies, the object an in-place
+    write changed, a branch's yields (each with the arm's list of yields, which stands for where it ends),
+    a loop's carried value and its init and next."""
+    out: dict[str, list[tuple[object, str]]] = {}
+    for s in stmts:
+        if isinstance(s, ir.Assign) and isinstance(s.target, str):
+            v = s.value
+            base = v if isinstance(v, ir.Name) else v.base if isinstance(v, ir.SetItem | ir.ListMethod) else (
+                v.args[0] if _inplace_op(v) else None)
+            if isinstance(base, ir.Name):  # (an out bound inside an arm: a source of the out on that arm)
+                out.setdefault(s.target, []).append((s, base.id))
+            elif s.target in out:
+                out[s.target].append((s, s.target))  # (made by something else there: the name itself)
+        elif isinstance(s, ir.If):
+            for k, o in enumerate(s.outs):
+                out.setdefault(o, []).extend((ys, ys[k].id) for ys in s.yields
+                                             if isinstance(ys[k], ir.Name) and ys[k].id != o)
+        elif isinstance(s, ir.Loop):
+            for c, i, n, r in zip(s.carried, s.inits, s.nexts, s.results):
+                out[r] = out[c] = [(None, e.id) for e in (i, n) if isinstance(e, ir.Name)]
+    return out
 
 
 def _rebind(body: list[ir.Stmt], w: ir.Assign, check) -> None:

@@ -736,3 +736,21 @@ def test_the_seed_reads_the_output_unfolded():
     for f in (output_of_an_int_times_one, output_of_an_int_times_one_only):
         np.testing.assert_array_equal(s2sad.grad(f)(x, 2), s2sad.value_and_grad(f)(x, 2)[1])
         check_grads(f, (x, 2), argnums=[0], modes=("rev", "fwd"))
+
+
+def written_through_a_view_in_a_loop(x):
+    a1 = np.ones((2, 1)) * 1.9
+    z1 = a1[:, 0]  # (a view of a1)
+    for _ in range(1, 2):
+        a1[:, 0] += x[:2]
+        z1 += x[1]  # (writes a1 after the loop's value of a1 was bound)
+    return a1[1, 0] * x[2]
+
+
+def test_a_write_through_another_name_in_a_loop_is_refused():
+    """--seed 9184467 --index 8295: `z1 += v` wrote, through a view, into the array the loop carries, after
+    the loop's value of it was bound; the read after the loop took that value as current (a wrong
+    gradient, silently). Now refused at the write, as it is outside a loop."""
+    for mode in ("rev", "fwd"):
+        with pytest.raises(S2SADSyntaxError, match="shares memory with the value written here"):
+            check_grads(written_through_a_view_in_a_loop, (np.array([1.195, -0.786, 1.345]),), modes=(mode,))
