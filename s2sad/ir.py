@@ -57,7 +57,7 @@ __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "Del", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "renumber", "rename", "substitute", "map_children", "map_exprs", "Forward", "Environment", "Reach", "Backward",
+    "exprs", "hashable", "renumber", "rename", "substitute", "map_children", "map_exprs", "Forward", "Environment", "Reach", "Backward",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -393,6 +393,15 @@ _CHILDREN: dict[type, Callable] = {
     SetItem: lambda e: (e.base, e.index, e.value),
     ListMethod: lambda e: (e.base, *e.args),
 }
+
+
+def hashable(v: object) -> bool:
+    """Can ``v`` be a key (a constant compared by value, a callable looked up in a table)?"""
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
 
 
 def children(e: Expr) -> tuple[Expr, ...] | list[Expr]:

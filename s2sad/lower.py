@@ -960,7 +960,7 @@ class _Lowering:
         it is (``np.copyto``, ``np.putmask``, ``np.place``, a ufunc with ``out=``), found from the object
         its function names now; None for any other call."""
         fn = self.static_value(node.func)
-        params = _output_params(fn) if _hashable(fn) else None
+        params = _output_params(fn) if ir.hashable(fn) else None
         given = _bind_call(params, node) if params is not None else None
         target = given.get(params[0] if fn in _WRITERS else "out") if given is not None else None
         if target is None or not _kept_casting(given.get("casting")):
@@ -1215,14 +1215,6 @@ def _kept_casting(casting: tuple[gast.expr, ir.Expr] | None) -> bool:
     """A ``casting=`` that never changes a float array's values (NumPy's default ``same_kind``, or
     ``unsafe``): the write casts as ``a[...] = v`` does. Another one is kept as the call."""
     return casting is None or (isinstance(casting[0], gast.Constant) and casting[0].value in ("same_kind", "unsafe"))
-
-
-def _hashable(fn: object) -> bool:
-    try:
-        hash(fn)
-    except TypeError:
-        return False
-    return True
 
 
 def _np(name: str) -> ir.Ref:

@@ -173,18 +173,10 @@ def _atom_key(e: ir.Expr) -> object:
     if isinstance(e, ir.Name):
         return ("name", e.id)
     if isinstance(e, ir.Const):
-        return ("const", type(e.value), e.value) if _hashable(e.value) else None
+        return ("const", type(e.value), e.value) if ir.hashable(e.value) else None
     if isinstance(e, ir.Ref):
         return ("ref", e.path, id(e.value))
     return None
-
-
-def _hashable(v: object) -> bool:
-    try:
-        hash(v)
-    except TypeError:
-        return False
-    return True
 
 
 def _key(e: ir.Expr) -> object:
