@@ -835,7 +835,9 @@ class _Lowering:
                                     "both" if both else "either")
             return value
         if isinstance(node, gast.Call):
-            if (built := self.dict_call(node)) is not None or (built := self.zip_call(node)) is not None:
+            callee = self.static_value(node.func)  # (the builtins lowered to what they build)
+            built = self.dict_call(node) if callee is builtins.dict else self.zip_call(node) if callee is zip else None
+            if built is not None:
                 return built
             call = self.call(node)
             written = self.output_form(node, call)
@@ -916,10 +918,9 @@ class _Lowering:
         return ir.Call(_helper(runtime.merged), [self.emit(ir.Tuple(parts), "parts")])
 
     def dict_call(self, node: gast.Call) -> ir.Expr | None:
-        """``dict(k=v)`` -> ``{'k': v}``, ``dict(a, k=v)`` and ``dict(**m)`` -> ``merged(...)`` (``dict(a)``
-        stays a call of its rule); None where ``node`` calls anything but the builtin ``dict``."""
-        if self.static_value(node.func) is not builtins.dict or not node.keywords or len(node.args) > 1 \
-                or any(isinstance(a, gast.Starred) for a in node.args):
+        """``dict(k=v)`` -> ``{'k': v}``, ``dict(a, k=v)`` and ``dict(**m)`` -> ``merged(...)``, for a call of
+        the builtin ``dict``; None for ``dict(a)`` (a call of its rule) and ``dict(*xs)``."""
+        if not node.keywords or len(node.args) > 1 or any(isinstance(a, gast.Starred) for a in node.args):
             return None
         if not node.args and all(kw.arg is not None for kw in node.keywords):
             return ir.Dict([ir.Const(kw.arg) for kw in node.keywords], [self.atom(kw.value) for kw in node.keywords])
@@ -927,8 +928,8 @@ class _Lowering:
 
     def zip_call(self, node: gast.Call) -> ir.Expr | None:
         """``zip(a, b)``, ``zip(*xs)`` as a value -> ``zipped((a, b))``, ``zipped(tuple(xs))`` (see
-        ``runtime.zipped``); None where ``node`` calls anything but the builtin ``zip``."""
-        if self.static_value(node.func) is not zip or node.keywords:
+        ``runtime.zipped``), for a call of the builtin ``zip``; None with keywords (``strict=``)."""
+        if node.keywords:
             return None
         if any(isinstance(a, gast.Starred) for a in node.args):
             parts = self.atom(_at(gast.Tuple(list(node.args), gast.Load()), node))
@@ -986,8 +987,11 @@ class _Lowering:
         ``out=``, the array written), or None for any other call (one writing elsewhere stays a call,
         refused where a derivative is involved)."""
         name = getattr(node, WRITTEN, None)
-        fn = call.func.value if isinstance(call.func, ir.Ref) else self.static_value(node.func)
-        if name is None or fn != self.static_value(node.func):  # (`np.add.at` is made anew each time it is read)
+        if name is None:
+            return None
+        static = self.static_value(node.func)
+        fn = call.func.value if isinstance(call.func, ir.Ref) else static
+        if fn != static:  # (compared by equality: `np.add.at` is made anew each time it is read)
             return None
         params = _output_params(fn)
         args = {k: v for k, (_, v) in _bind_call(params, node, call).items()}
