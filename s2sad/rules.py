@@ -628,8 +628,13 @@ REPEAT = (
     Rule("list *", lambda g, ans, n, xs: (None, rt.repeat_adjoint(g, xs)), diff=(1,), returns="seq",
          forward=lambda ans, dots, n, xs: Sym(BinOp("*", n.expr, dots[1].expr))),
 )
+def _add_or_join(g: Sym, ans: Sym, x: Sym, y: Sym) -> tuple[Sym, Sym]:
+    parts = rt.add_adjoint(g, x, y)
+    return parts[0], parts[1]
+
+
 ADD_OR_JOIN = Rule(  # `x + y`, both of unknown kind: a join of lists or tuples or arithmetic, told at run time
-    "+", lambda g, ans, x, y: tuple(rt.add_adjoint(g, x, y)[i] for i in range(2)), sequences="join",
+    "+", _add_or_join, sequences="join",
     forward=lambda ans, dots, x, y: Sym(BinOp("+", _zero(dots[0], x).expr, _zero(dots[1], y).expr)),
     complex_ok=True)  # (a sum is complex-linear; a join moves values)
 MUL_OR_REPEAT = (  # `x * n`, n an int, x of unknown kind: repetition or arithmetic, told at run time

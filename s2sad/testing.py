@@ -127,16 +127,15 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     >>> check_grads(lambda x, y: np.sum(np.sin(x) * y), (np.ones(3), 2.0), order=2, modes=("rev", "fwd"))
     """
     args = tuple(args)
+    if argnums is None:
+        argnums = [i for i, a in enumerate(args) if differentiable(a)]
     if order > 1:
         options = {"directions": directions, "eps": eps, "rtol": rtol, "atol": atol, "modes": modes}
         check_grads(f, args, argnums, seed=seed, **options)
-        argnums = argnums if argnums is not None else [i for i, a in enumerate(args) if differentiable(a)]
         check_grads(grad(_projected(f, args, seed), argnums=tuple(argnums)), args, argnums, seed=seed + 1,
                     order=order - 1, **options)
         return
     snapshot = [map_leaves(lambda a: np.array(a, copy=True) if isinstance(a, np.ndarray) else a, a) for a in args]
-    if argnums is None:
-        argnums = [i for i, a in enumerate(args) if differentiable(a)]
     low = any(np.asarray(leaf).dtype == np.float32 for i in argnums for leaf in leaves(args[i]))
     rtol = rtol if rtol is not None else (2e-3 if low else 1e-5)
     atol = atol if atol is not None else (2e-4 if low else 1e-7)
