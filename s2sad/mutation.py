@@ -268,39 +268,37 @@ def _stale_across_iterations(body: list[ir.Stmt], m: Mutation, analysis: Analysi
     for loop in (s for s in ir.walk(body) if isinstance(s, ir.Loop)):
         inside = list(ir.walk(loop.body))
         sids, sources = {s.sid for s in inside}, _sources(inside)
-        for c, n, r in zip(loop.carried, loop.nexts, loop.results):
-            if not {c, r} & analysis.useful or not isinstance(n, ir.Name):
+        writes = [w for w in m.writes if w.sid in sids and w.sid not in kept]
+        for c, n, result in zip(loop.carried, loop.nexts, loop.results):
+            if not {c, result} & analysis.useful or not isinstance(n, ir.Name):
                 continue
-            versions, todo = {c}, [n.id]  # (the names the next value is made from in the body: its versions)
-            while todo:
-                name = todo.pop()
-                if name not in versions:
-                    versions.add(name)
-                    todo.extend(src for _, src in sources.get(name, ()))
-            for w in m.writes:
-                if w.sid in kept or w.sid not in sids or set(w.targets) & versions:
+            versions = {c, *_traced(n.id, sources)[0]}  # (the names the next value is made from in the body)
+            for w in writes:
+                if set(w.targets) & versions:
                     continue
-                held = _held(n.id, w, sources, m)  # (what the next value holds where the write ran: a write
-                if m.hit(w) & {r for v in held for r in m.reaches_at(v, w)}:  # into another object is the tape's)
+                held = _traced(n.id, sources, lambda at: not m.exclusive(w, at))[1]  # (what the next value holds
+                # where the write ran: a write into another object is the tape's business)
+                if m.hit(w) & {mem for v in held for mem in m.reaches_at(v, w)}:
                     return w, _shares_memory_error(c, w)
     return None
 
 
-def _held(name: str, w: ir.Assign, sources: dict[str, list[tuple[object, str]]], m: Mutation) -> set[str]:
-    """The names whose objects ``name`` may hold on a path through ``w`` (those it is not a version of:
-    made by something else than a copy or an in-place write), followed through copies and in-place writes,
-    a branch's out only from the arms (and their assignments) not exclusive with ``w``."""
+def _traced(name: str, sources: dict[str, list[tuple[object, str]]], follow=lambda at: True
+            ) -> tuple[set[str], set[str]]:
+    """The names ``name`` is a version of, through copies, in-place writes and a branch's arms (the edges of
+    ``sources`` at a point ``follow`` takes), and among them the ones that hold an object of their own (made
+    by something else than a copy or an in-place write)."""
     seen, leaves, todo = set(), set(), [name]
     while todo:
         v = todo.pop()
-        if v not in seen:
-            seen.add(v)
-            if v not in sources:
-                leaves.add(v)
-            for at, src in sources.get(v, ()):
-                if at is None or not m.exclusive(w, at):
-                    (leaves.add if src == v else todo.append)(src)  # (itself: made there by something else)
-    return leaves
+        if v in seen:
+            continue
+        seen.add(v)
+        edges = [src for at, src in sources.get(v, ()) if at is None or follow(at)]
+        if v not in sources or v in edges:  # (itself, on an arm that makes it by something else)
+            leaves.add(v)
+        todo.extend(src for src in edges if src != v)
+    return seen, leaves
 
 
 def _sources(stmts: list[ir.Stmt]) -> dict[str, list[tuple[object, str]]]:
