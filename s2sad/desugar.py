@@ -346,15 +346,17 @@ _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp
 _SCOPES = (gast.FunctionDef, gast.Lambda, gast.ClassDef)
 
 
-def maps(tree: gast.FunctionDef, src) -> gast.FunctionDef:
+def maps(tree: gast.FunctionDef, src, nodes: list[gast.AST]) -> gast.FunctionDef:
     """``map(f, xs)`` -> ``(f(x) for x in xs)``, ``map(f, xs, ys)`` -> ``(f(x, y) for x, y in zip(xs, ys))``,
     where ``map`` is the builtin and ``f`` a name, an attribute or a lambda (read at each item as ``map``
-    reads it once: its value cannot change between them); the comprehensions pass then writes the loops."""
-    stored = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    reads it once: its value cannot change between them); the comprehensions pass then writes the loops.
+    ``nodes``: the tree's nodes (``frontend.all_nodes``)."""
+    names = [n for n in nodes if isinstance(n, gast.Name)]
+    stored = {n.id for n in names if isinstance(n.ctx, gast.Store)}
     if "map" in stored or src.lookup("map") is not builtins.map or ("zip" in stored or src.lookup("zip") is not zip):
         return tree
-    taken = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)}
-    for node in list(gast.walk(tree)):
+    taken = {n.id for n in names}
+    for node in nodes:
         for field, value in gast.iter_fields(node):
             if isinstance(value, list):
                 value[:] = [_mapped(v, taken) for v in value]

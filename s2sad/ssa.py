@@ -36,7 +36,7 @@ def lowered_ir(fn: types.FunctionType, free_inputs: tuple[str, ...] = (), dynami
     nodes = all_nodes(src.tree)
     present = {type(n) for n in nodes if n is not src.tree}
     if any(isinstance(n, gast.Name) and n.id == "map" for n in nodes):
-        maps(src.tree, src)
+        maps(src.tree, src, nodes)
         present = _constructs(src.tree)  # (a map became a generator expression)
     # the names desugaring must not shadow, read from this walk where no pass below rewrites the tree first
     taken = None if present & _REWRITTEN else {n.id for n in nodes if isinstance(n, gast.Name)}
