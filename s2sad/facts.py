@@ -6,9 +6,9 @@ too: ``concrete_dims``), classes of names of equal shapes (``same_shapes``), sta
 int, list, tuple, dict: ``static_kinds``, which makes ``+`` on a list a join), names that hold ints
 (``int_names``), numbers (``number_names``), arrays (``array_names``), containers
 (``container_names``) and complex values (``complex_names``). ``activity.analyze`` gathers them.
-The forward ones over regions are ``ir.Forward`` analyses; the scalar and shape passes walk the
-regions themselves (they assume a loop's carried value keeps its fact and drop what an iteration
-breaks, and forget facts across branches).
+The forward ones over regions are ``ir.Forward`` analyses. The scalar and shape passes assume a
+loop's carried value keeps its fact and drop (``widen``) what an iteration breaks; every assignment
+sets its target's fact exactly (a loop's body is walked again with less known).
 """
 
 from __future__ import annotations
@@ -273,13 +273,15 @@ def concrete_dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str,
     (``math.sin``, ``float``). Returns the shapes and the containers' ``Items``."""
     found = _Dims(prims, dict(params), {n: f for n, f in facts.items() if isinstance(f, Items)}, scalars, calls)
     calls.start()
-    found.block(body)
+    found.run(body)
     return found.dims, found.parts
 
 
-class _Dims:
-    """One pass of ``concrete_dims``: ``dims`` and ``parts`` grow as the statements are read; ``consts`` holds the
-    ints and tuples of ints the shapes determine (``x.shape[1]``)."""
+class _Dims(ir.Forward):
+    """The forward analysis of ``concrete_dims``. A name's fact is the pair (its shape, its ``Items``), either
+    None where not known; ``dims`` and ``parts`` hold them; ``consts`` the ints and tuples of ints the shapes
+    determine (``x.shape[1]``). A loop's carried value is assumed to keep its shape and entries; one an
+    iteration changes is dropped (``widen``)."""
 
     def __init__(self, prims: dict[int, Prim], dims: dict[str, tuple[int, ...]], parts: dict[str, Items],
                  scalars: set[str], calls: Calls) -> None:
@@ -287,30 +289,68 @@ class _Dims:
         self.ints = calls.ints  # targets of `for ... in range(...)`
         self.consts: dict[str, object] = {}
 
-    def of(self, e: ir.Expr) -> tuple[int, ...] | None:
+    def shape(self, e: ir.Expr) -> tuple[int, ...] | None:
         if isinstance(e, ir.Const) and type(e.value) in (int, float):
             return ()
         return self.dims.get(e.id) if isinstance(e, ir.Name) else None
 
+    def of(self, e: ir.Expr | None) -> tuple:
+        return self.shape(e) if e is not None else None, self.parts.get(e.id) if isinstance(e, ir.Name) else None
+
+    def bind(self, name: str, fact: object) -> None:
+        self.forget(name)
+        d, items = fact
+        if d is not None:
+            self.dims[name] = d
+        elif items is not None:
+            self.parts[name] = items
+
+    def forget(self, name: str) -> None:
+        self.dims.pop(name, None)
+        self.parts.pop(name, None)
+
+    def join(self, a: object, b: object) -> tuple:
+        if a[0] is not None and a[0] == b[0]:
+            return a[0], None
+        return None, join(a[1], b[1])
+
+    def widen(self, before: list, after: list, rounds: int) -> list:
+        return [b if a == b else (None, None) for b, a in zip(before, after)]
+
+    def targets(self, s: ir.Loop) -> None:
+        if range_target(s):
+            self.ints.add(s.target)
+
     def static(self, e: ir.Expr) -> object:
         return static_fact(e, self.scalars, self.dims, self.parts)
 
-    def bind(self, name: str, f: object) -> None:
-        if f == SCALAR:
-            self.dims[name] = ()
-        elif isinstance(f, tuple):
-            self.dims[name] = f
-        elif isinstance(f, Items):
-            self.parts[name] = f
+    def fact(self, f: object) -> tuple:
+        """The pair of a static fact (``statics``)."""
+        return ((), None) if f == SCALAR else (f, None) if isinstance(f, tuple) else (
+            None, f if isinstance(f, Items) else None)
 
-    def assign(self, s: ir.Assign) -> tuple[int, ...] | None:
+    def transfer(self, s: ir.Stmt) -> None:
+        if not isinstance(s, ir.Assign):
+            return
         p = self.prims[s.sid]
         if isinstance(s.target, tuple):
-            if p.kind == UNPACK:
-                for t, f in zip(s.targets, unpacked(self.static(p.args[0]), len(s.targets)) or ()):
-                    self.bind(t, f)
-            return None
-        args = [self.of(a) for a in p.args]
+            facts = unpacked(self.static(p.args[0]), len(s.targets)) if p.kind == UNPACK else None
+            for t, f in zip(s.targets, facts or [None] * len(s.targets)):
+                self.bind(t, self.fact(f))
+            return
+        d = () if s.target in self.scalars else self.assign(p)
+        if d is not None:
+            self.bind(s.target, (d, None))
+            return
+        d = self.created(s)
+        self.bind(s.target, (d, None) if d is not None else self.fact(_fact_of(s, p, self.static, self.calls)))
+        if (c := self.shape_value(s)) is not None:
+            self.consts[s.target] = c
+        else:  # (a loop's body is analysed again when an assumption about a shape fails)
+            self.consts.pop(s.target, None)
+
+    def assign(self, p: Prim) -> tuple[int, ...] | None:
+        args = [self.shape(a) for a in p.args]
         if p.kind == COPY or p.kind == SETITEM:
             return args[0]
         if p.kind != CALL or None in args[:1] or p.rule.shape is None:
@@ -351,68 +391,11 @@ class _Dims:
         fn, first = v.func.value, v.args[0]
         if fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like) and not any(
                 k == "shape" for k, _ in v.kwargs):
-            return self.of(first) if isinstance(first, ir.Name) and first.id not in self.scalars else None
+            return self.shape(first) if isinstance(first, ir.Name) and first.id not in self.scalars else None
         if fn in (np.zeros, np.ones, np.empty, np.full):
             shape = self.const(first)
             return (shape,) if type(shape) is int else shape if isinstance(shape, tuple) else None
         return None
-
-    def both(self, e: ir.Expr) -> tuple:
-        return self.of(e), self.parts.get(e.id) if isinstance(e, ir.Name) else None
-
-    def forget(self, o: str) -> None:
-        self.dims.pop(o, None)
-        self.parts.pop(o, None)
-
-    def block(self, stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                self.assigned(s)
-            elif isinstance(s, ir.If):
-                sides = _branch_facts(s, self.block, self.both, self.forget)
-                for o, (da, pa), (db, pb) in zip(s.outs, *sides):
-                    if da is not None and da == db:
-                        self.dims[o] = da
-                    elif join(pa, pb) is not None:
-                        self.parts[o] = join(pa, pb)
-            elif isinstance(s, ir.Loop):
-                self.loop(s)
-
-    def assigned(self, s: ir.Assign) -> None:
-        d = () if s.target in self.scalars else self.assign(s)
-        if d is not None:
-            self.dims[s.target] = d
-        elif isinstance(s.target, str):
-            if (d := self.created(s)) is not None:
-                self.dims[s.target] = d
-            else:
-                self.bind(s.target, _fact_of(s, self.prims[s.sid], self.static, self.calls))
-            if (c := self.shape_value(s)) is not None:
-                self.consts[s.target] = c
-            else:  # (a loop's body is analysed again when an assumption about a shape fails)
-                self.consts.pop(s.target, None)
-
-    def loop(self, s: ir.Loop) -> None:
-        if range_target(s):
-            self.ints.add(s.target)
-        dims, parts, both = self.dims, self.parts, self.both
-        before, before_parts = dict(dims), dict(parts)
-        stable = {c: both(i) for c, i in zip(s.carried, s.inits) if both(i) != (None, None)}
-        while True:  # assume each carried value keeps its initial shape; drop those an iteration changes
-            dims.clear()
-            dims.update(before, **{c: d for c, (d, _) in stable.items() if d is not None})
-            parts.clear()
-            parts.update(before_parts, **{c: f for c, (_, f) in stable.items() if f is not None})
-            self.block(s.cond_body)
-            self.block(s.body)
-            changed = [c for c, n in zip(s.carried, s.nexts) if c in stable and both(n) != stable[c]]
-            if not changed:
-                break
-            for c in changed:
-                del stable[c]
-        for r, c in zip(s.results, s.carried):
-            if c in stable:
-                self.bind(r, stable[c][0] if stable[c][0] is not None else stable[c][1])
 
 
 def range_target(s: ir.Stmt) -> str | None:
@@ -715,71 +698,74 @@ def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], name
     (``Items`` of ``SCALAR`` facts, from literals, the arguments' ``facts`` and calls); carried values
     optimistically, then checked. ``names``: all the parameters (a use that needs a scalar tells about
     them, as about the function's other names)."""
-    demoted: set[str] = set()
-    while True:
-        scalars, parts = set(params), {n: f for n, f in facts.items() if isinstance(f, Items)}
-        calls.start()
-        broken = _scalar_pass(body, prims, scalars, parts, demoted, calls, set(names))
-        if not broken:
-            return scalars, parts
-        demoted |= broken
+    calls.start()
+    found = _Scalars(prims, params, {n: f for n, f in facts.items() if isinstance(f, Items)}, calls)
+    found.entering[id(body)] = set(names)
+    found.run(body)
+    return found.scalars, found.parts
 
 
-def _scalar_pass(body, prims, scalars: set[str], parts: dict[str, Items], demoted: set[str], calls: Calls,
-                 params: set[str]) -> set[str]:
-    """One forward pass; returns carried names assumed scalar (or of known entries) whose next value was not."""
-    broken: set[str] = set()
+class _Scalars(ir.Forward):
+    """The forward analysis of ``_scalars``: a name's fact is ``SCALAR``, its ``Items`` or None (not known);
+    ``scalars`` and ``parts`` hold them. A loop's carried value is assumed to keep its fact; one an iteration
+    changes is dropped (``widen``). At the end of each block, the uses that need a scalar tell about
+    the operands bound in it or on entering it (``entering``: a loop's body, its condition's, the function's).
+    The names ``given`` are scalars wherever they are bound (the scalar parameters, and what a caller knows)."""
 
-    def fact(e: ir.Expr) -> object:
-        if static_scalar(e, scalars):
+    def __init__(self, prims: dict[int, Prim], given: set[str], parts: dict[str, Items], calls: Calls) -> None:
+        self.prims, self.given, self.scalars, self.parts, self.calls = prims, given, set(given), parts, calls
+        self.entering: dict[int, set[str]] = {}  # id of a block -> the names bound on entering it
+
+    def of(self, e: ir.Expr | None) -> object:
+        if e is not None and static_scalar(e, self.scalars):
             return SCALAR
         if isinstance(e, ir.Const):
             return OTHER if e.value is None or isinstance(e.value, str) else None
-        return parts.get(e.id) if isinstance(e, ir.Name) else None
+        return self.parts.get(e.id) if isinstance(e, ir.Name) else None
 
-    def bind(name: str, f: object) -> None:
-        if f == SCALAR:
-            scalars.add(name)
-        elif isinstance(f, Items):
-            parts[name] = f
+    def bind(self, name: str, fact: object) -> None:
+        self.forget(name)
+        if fact == SCALAR:
+            self.scalars.add(name)
+        elif isinstance(fact, Items):
+            self.parts[name] = fact
 
-    def forget(name: str) -> None:
-        scalars.discard(name)
-        parts.pop(name, None)
+    def forget(self, name: str) -> None:
+        if name not in self.given:
+            self.scalars.discard(name)
+        self.parts.pop(name, None)
 
-    def block(stmts: list[ir.Stmt], entered: set[str] = frozenset()) -> None:
-        for s in stmts:
-            if isinstance(s, ir.Assign):
-                p = prims[s.sid]
-                if isinstance(s.target, tuple):
-                    if p.kind == UNPACK:
-                        for t, f in zip(s.targets, unpacked(fact(p.args[0]), len(s.targets)) or ()):
-                            bind(t, f)
-                elif is_scalar(p, scalars):
-                    scalars.add(s.target)
-                else:
-                    bind(s.target, _fact_of(s, p, fact, calls))
-            elif isinstance(s, ir.If):
-                sides = _branch_facts(s, block, fact, forget)
-                for o, a, b in zip(s.outs, *sides):
-                    bind(o, join(a, b))
-            elif isinstance(s, ir.Loop):
-                if range_target(s):
-                    calls.ints.add(s.target)
-                assumed = {c: fact(i) for c, i in zip(s.carried, s.inits) if c not in demoted}
-                for c, f in assumed.items():
-                    bind(c, f)
-                block(s.cond_body, set(s.carried))
-                block(s.body, {*s.carried, *s.targets})
-                for c, n in zip(s.carried, s.nexts):
-                    if assumed.get(c) is not None and fact(n) != assumed[c]:
-                        broken.add(c)
-                for r, c in zip(s.results, s.carried):
-                    bind(r, assumed.get(c))
-        _scalar_operands(stmts, prims, scalars, entered)
+    def join(self, a: object, b: object) -> object:
+        return join(a, b)
 
-    block(body, params)
-    return broken
+    def widen(self, before: list, after: list, rounds: int) -> list:
+        return [b if a == b else None for b, a in zip(before, after)]
+
+    def loop(self, s: ir.Loop) -> None:
+        self.entering[id(s.cond_body)] = set(s.carried)
+        self.entering[id(s.body)] = {*s.carried, *s.targets}
+        super().loop(s)
+
+    def targets(self, s: ir.Loop) -> None:
+        if range_target(s):
+            self.calls.ints.add(s.target)
+        for t in s.targets:
+            self.forget(t)
+
+    def block(self, stmts: list[ir.Stmt]) -> None:
+        super().block(stmts)
+        _scalar_operands(stmts, self.prims, self.scalars, self.entering.get(id(stmts), set()))
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if not isinstance(s, ir.Assign):
+            return
+        p = self.prims[s.sid]
+        if isinstance(s.target, tuple):
+            facts = unpacked(self.of(p.args[0]), len(s.targets)) if p.kind == UNPACK else None
+            for t, f in zip(s.targets, facts or [None] * len(s.targets)):
+                self.bind(t, f)
+        else:
+            self.bind(s.target, SCALAR if is_scalar(p, self.scalars) else _fact_of(s, p, self.of, self.calls))
 
 
 def _scalar_operands(stmts: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], entered: set[str]) -> None:
@@ -817,7 +803,8 @@ class Calls:
         if fn is None:
             return None
         signature = _signature(fn, p, fact)
-        if signature is None or None in signature:
+        if signature is None or None in signature:  # (a loop's body walked again knows less than before)
+            self.found.pop(s.sid, None)
             hint = self.hints.get(s.sid)
             return None if hint is None else hint[1]
         out = self.specialise(fn, signature)
