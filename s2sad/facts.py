@@ -202,38 +202,8 @@ def same_shapes(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], 
     pullback reads a shape) joins the first such anchor's class; returns whether that
     joined classes construction kept apart.
     """
-    same: dict[str, str] = {}
-
-    def rep(n: str) -> str:
-        while same.get(n, n) != n:
-            n = same[n]
-        return n
-
-    def operand_shape(e: ir.Expr) -> str | None:
-        if isinstance(e, ir.Const) and isinstance(e.value, (int, float)):
-            return "()"
-        if isinstance(e, ir.Name):
-            return "()" if e.id in scalars else rep(e.id)
-        return None
-
-    def block(stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ir.If):  # an out has the class both branches give it, or its own
-                sides = _branch_facts(s, block, operand_shape, lambda o: same.pop(o, None))
-                same.update({o: a for o, a, b in zip(s.outs, *sides) if a == b and a not in (None, "()", o)})
-            elif isinstance(s, ir.Loop):
-                block(s.cond_body)
-                block(s.body)
-            elif isinstance(s, ir.Assign) and not isinstance(s.target, tuple):
-                p = prims[s.sid]
-                if p.kind == COPY and isinstance(p.args[0], ir.Name):
-                    same[s.target] = rep(p.args[0].id)
-                elif p.kind == CALL and p.rule.elementwise and not p.kwargs:
-                    shapes = {operand_shape(a) for a in p.args} - {"()"}
-                    if len(shapes) == 1 and None not in shapes:
-                        same[s.target] = shapes.pop()
-
-    block(body)
+    classes = _Classes(prims, scalars).run(body)
+    same, rep = classes.same, classes.rep
     specific = False
     by_dims = {}
     for a in anchors:  # the class's name in the pullback's shape-only reads (``Sym.like``)
@@ -245,6 +215,56 @@ def same_shapes(body: list[ir.Stmt], prims: dict[int, Prim], scalars: set[str], 
             specific = True
             same[rep(n)] = rep(target)
     return {n: rep(n) for n in same}, specific
+
+
+class _Classes(ir.Forward):
+    """The forward analysis of ``same_shapes``: ``same`` links a name to one of its class (``rep`` follows the
+    links); an operand's fact is its class's name, ``"()"`` for a scalar. A branch's out, or a loop's carried
+    value, is in the class every path gives it (a carried value kept only while iterations keep it)."""
+
+    def __init__(self, prims: dict[int, Prim], scalars: set[str]) -> None:
+        self.prims, self.scalars = prims, scalars
+        self.same: dict[str, str] = {}
+
+    def rep(self, n: str) -> str:
+        while self.same.get(n, n) != n:
+            n = self.same[n]
+        return n
+
+    def of(self, e: ir.Expr | None) -> str | None:
+        if isinstance(e, ir.Const) and isinstance(e.value, (int, float)):
+            return "()"
+        if isinstance(e, ir.Name):
+            return "()" if e.id in self.scalars else self.rep(e.id)
+        return None
+
+    def bind(self, name: str, fact: object) -> None:
+        if isinstance(fact, str) and fact not in ("()", name):
+            self.same[name] = fact
+        else:
+            self.forget(name)
+
+    def forget(self, name: str) -> None:
+        self.same.pop(name, None)
+
+    def join(self, a: object, b: object) -> object:
+        return a if a == b else None
+
+    def targets(self, s: ir.Loop) -> None:
+        for t in s.targets:
+            self.forget(t)
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if not isinstance(s, ir.Assign) or isinstance(s.target, tuple):
+            return
+        p, fact = self.prims[s.sid], None
+        if p.kind == COPY and isinstance(p.args[0], ir.Name):
+            fact = self.rep(p.args[0].id)
+        elif p.kind == CALL and p.rule.elementwise and not p.kwargs:
+            shapes = {self.of(a) for a in p.args} - {"()"}
+            if len(shapes) == 1 and None not in shapes:
+                fact = shapes.pop()
+        self.bind(s.target, fact)
 
 
 def _branch_facts(s: ir.If, block, fact, forget) -> tuple[list, list]:

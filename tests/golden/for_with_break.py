@@ -46,10 +46,9 @@ def newton_sqrt_vjp(a):
                 x_new_bar = x_2_bar
             # line 66: x_new = 0.5 * (x + a / x)
             add_bar = x_new_bar * 0.5
-            x_1_bar = x_1_bar + unbroadcast(add_bar, x_1)
-            div_bar = unbroadcast(add_bar, div)
-            a_bar = a_bar + unbroadcast(div_bar / x_1, a)
-            x_1_bar = x_1_bar + unbroadcast(-div_bar * div / x_1, x_1)
+            x_1_bar = x_1_bar + add_bar
+            a_bar = a_bar + add_bar / x_1
+            x_1_bar = x_1_bar + -add_bar * div / x_1
         # line 64: x = a
         a_bar = a_bar + x_1_bar
         return (a_bar,)
