@@ -504,39 +504,47 @@ def _sequence_of(s: ir.Stmt, arrays: set[str]) -> bool:
 
 def _ints(body: list[ir.Stmt]) -> set[str]:
     """Names every binding of which is a Python int: ``range`` targets, ``len(...)``, int constants,
-    ``+ - * // %`` of ints, and values carried or joined from ints (all assumed, then those with a
-    binding that is not dropped, to a fixed point)."""
-    binds: dict[str, list[ir.Expr | None]] = {}  # name -> what binds it (None: not known to be an int)
-    for s in ir.walk(body):
-        if isinstance(s, ir.Assign):
-            for t in s.targets:
-                binds.setdefault(t, []).append(s.value if isinstance(s.target, str) else None)
-        elif isinstance(s, ir.If):
-            for o, a, b in zip(s.outs, *s.yields):
-                binds.setdefault(o, []).extend((a, b))
-        elif isinstance(s, ir.Loop):
-            for t in s.targets:
-                binds.setdefault(t, []).append(ir.Const(0) if range_target(s) is not None else None)
-            for c, i, n, r in zip(s.carried, s.inits, s.nexts, s.results):
-                binds.setdefault(c, []).extend((i, n))
-                binds.setdefault(r, []).append(ir.Name(c))
-    ints = set(binds)
+    ``+ - * // %`` of ints, and values carried or joined from ints (a carried value assumed one where
+    its start is, and dropped if an iteration's is not)."""
+    return _Ints().run(body).ints
 
-    def is_int(e: ir.Expr | None) -> bool:
+
+class _Ints(ir.Forward):
+    """The forward analysis of ``_ints``: a name's fact is whether it holds an int."""
+
+    def __init__(self) -> None:
+        self.ints: set[str] = set()
+
+    def of(self, e: ir.Expr | None) -> bool:
         if isinstance(e, ir.Const):
             return type(e.value) is int
         if isinstance(e, ir.Name):
-            return e.id in ints
+            return e.id in self.ints
         if isinstance(e, ir.BinOp):
-            return e.op in ("+", "-", "*", "//", "%") and is_int(e.left) and is_int(e.right)
+            return e.op in ("+", "-", "*", "//", "%") and self.of(e.left) and self.of(e.right)
         return (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is len
                 and len(e.args) == 1 and not e.kwargs)
 
-    while True:
-        broken = {n for n in ints if not all(is_int(e) for e in binds[n])}
-        if not broken:
-            return ints
-        ints -= broken
+    def bind(self, name: str, fact: object) -> None:
+        if fact:
+            self.ints.add(name)
+        else:
+            self.forget(name)
+
+    def forget(self, name: str) -> None:
+        self.ints.discard(name)
+
+    def join(self, a: object, b: object) -> bool:
+        return bool(a and b)
+
+    def targets(self, s: ir.Loop) -> None:
+        for t in s.targets:
+            self.bind(t, range_target(s) is not None)
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign):
+            for t in s.targets:
+                self.bind(t, isinstance(s.target, str) and self.of(s.value))
 
 
 def _scalar_item(e: ir.Expr, scalars: set[str]) -> bool:
