@@ -9,6 +9,7 @@ import numpy as np
 from s2sad.activity import analyze
 from s2sad.callee_facts import callee_result
 from s2sad.ssa import lowered_ir
+from s2sad.testing import check_grads
 
 
 def facts_of(fn, wrt, dims=None, typed=False):
@@ -105,3 +106,22 @@ def calls_with_a_carried_value(x):
 def test_a_call_resolved_for_a_carried_values_start_only_is_not_specialised():
     an = facts_of(calls_with_a_carried_value, ["x"], typed=True)
     assert an.calls == {}  # (the first walk of the body resolved it for a number)
+
+
+def carried_broadcasts(x, a, b):
+    y = x
+    z = x * 2.0
+    w = 0.0
+    for i in range(3):
+        y = np.tanh(y) * 1.5  # x's shape on every iteration
+        z = z + a * y  # a broadcasts z from the first iteration on
+        w = w + y * b
+    return np.sum(y) + np.sum(z * z) + np.sum(w)
+
+
+def test_a_carried_values_class_gives_the_gradients_shapes():
+    rng = np.random.default_rng(3)
+    for x, a, b in [(rng.standard_normal(1), rng.standard_normal(3), rng.standard_normal((2, 1))),
+                    (rng.standard_normal(3), rng.standard_normal(1), rng.standard_normal(3))]:
+        check_grads(carried_broadcasts, (x, a, b), modes=("rev", "fwd"))
+        check_grads(carried_broadcasts, (x, a, b), modes=("rev",), order=2)
