@@ -270,8 +270,9 @@ def _value(entry: Sym) -> Sym:
 
 
 def _concatenated(default: tuple[int, int, int]):
-    """The reverse and forward rules of ``np.r_[...]`` or ``np.c_[...]`` (of layout ``default``): one split of the cotangent into
-    the entries' (``unconcatenate_entries``), the concatenation of the tangents laid out as the entries."""
+    """The reverse and forward rules of ``np.r_[...]`` or ``np.c_[...]`` (of layout ``default``): one split of
+    the cotangent into the entries' (``unconcatenate_entries``), the concatenation of the tangents laid out as
+    the entries."""
     def reverse(g: Sym, ans: Sym, *entries: Sym) -> tuple[Sym | None, ...]:
         key, layout, kept = _layout(default, entries)
         bars = rn.unconcatenate_entries(g, key, *layout)
