@@ -16,7 +16,7 @@ import linecache
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -866,6 +866,12 @@ def _unit(a, k: int | None):
     return e
 
 
+@overload
+def vjp(fun: Callable, *primals: Any, has_aux: Literal[False] = False) -> tuple[Any, Callable]: ...
+@overload
+def vjp(fun: Callable, *primals: Any, has_aux: Literal[True]) -> tuple[Any, Callable, Any]: ...
+@overload
+def vjp(fun: Callable, *primals: Any, has_aux: bool) -> tuple[Any, Callable] | tuple[Any, Callable, Any]: ...
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, Callable] | tuple[Any, Callable, Any]:
     """Evaluate ``fun(*primals)`` and return ``(out, pullback)`` (``(out, pullback, aux)`` with ``has_aux=True``:
     ``fun`` returns ``(out, aux)``).

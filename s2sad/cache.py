@@ -57,8 +57,8 @@ class Entry:
         self.generated = generated
         self.fresh = _fresh(globals_check(namespace, generated.globals_read), generated.derived_from)
         self._fun = None if fun is None else weakref.ref(fun)  # a closure the shared derivative reads
-        self._vjp = None  # loaded on first use: grad needs only the fused function
-        self._value_and_grad = None
+        self._vjp: types.FunctionType | None = None  # loaded on first use: grad needs only the fused function
+        self._value_and_grad: types.FunctionType | None = None
         self.grad = self._bound(generated.grad_function)
         self.arrays = arrays  # positions (into wrt) whose argument is an array or a pytree: checked per call
 
@@ -66,7 +66,9 @@ class Entry:
         """``generated``, reading the cells of the closure this entry serves (when it serves one)."""
         if generated is None or self._fun is None:
             return generated
-        return rebind(generated, self._fun(), snapshot=False)
+        fun = self._fun()
+        assert fun is not None  # (an entry is reached through its function's cache, in a call of the function)
+        return rebind(generated, fun, snapshot=False)
 
     @property
     def vjp(self):
@@ -149,7 +151,7 @@ class Cache:
         self.check(e, args)
         return e.entry(args) if isinstance(e, ByShape) else e
 
-    def check(self, e: Entry, args: tuple) -> None:
+    def check(self, e: Entry | ByShape, args: tuple) -> None:
         """Differentiated arrays (and pytree leaves) must be floating: checked on every call."""
         for k in e.arrays:
             a = args[self.wrt[k]]
@@ -162,19 +164,21 @@ class Cache:
 
     def _specialize(self, args: tuple, shapes: bool) -> Entry:
         transform = pipeline()
-        code = self.fun.__code__
+        fun = self._fun()
+        assert fun is not None  # (a transform is made for a call of the function)
+        code = fun.__code__
         positional = list(code.co_varnames[: code.co_argcount])
         arrays: tuple[int, ...] = ()
         if all(isinstance(i, int) for i in self.wrt):
             argnums = tuple(i % len(args) if -len(args) <= i < len(args) else i for i in self.wrt)
             for i in argnums:
                 if i >= len(args):
-                    raise TypeError(f"{self.fun.__qualname__} was called with {len(args)} positional "
+                    raise TypeError(f"{fun.__qualname__} was called with {len(args)} positional "
                                     f"argument(s), but argnums={self.wrt!r} asks for argument {i}")
                 a = args[i]
                 if self.strict and not isinstance(a, np.ndarray) and not is_node(a) and (
                         isinstance(a, bool) or not isinstance(a, float | np.floating)):
-                    raise input_error(self.fun, i, a, type(a).__name__)
+                    raise input_error(fun, i, a, type(a).__name__)
             names = tuple(positional[i] for i in argnums)
             if self.strict:
                 arrays = tuple(k for k, i in enumerate(argnums) if isinstance(args[i], np.ndarray) or is_node(args[i]))
@@ -188,18 +192,18 @@ class Cache:
         facts = {positional[i]: f for i, a in enumerate(args[: len(positional)]) if type(a) in _TREES
                  and isinstance(f := of_value(a), Items)} if shapes else None  # (keyed with the shapes: shapes_key)
         if self.shared is None:
-            return Entry(transform(self.fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True,
-                                   facts=facts, captured=self.captured), arrays, self.fun.__globals__)
+            return Entry(transform(fun, names, scalars, self.dynamic_cells, trees, self.mode, dims, typed=True,
+                                   facts=facts, captured=self.captured), arrays, fun.__globals__)
         key = (names, scalars, trees, tuple(dims.items()) if dims is not None else None,
                tuple(facts.items()) if facts else None, self.captured)  # (captured: the pullback's results differ)
         generated = self.shared.get(key)
-        if generated is None or not globals_hold(self.fun, generated.globals_read) or not all(
+        if generated is None or not globals_hold(fun, generated.globals_read) or not all(
                 f.__s2sad_fresh__() for f in generated.derived_from):
-            generated = transform(self.fun, names, scalars, True, trees, self.mode, dims, typed=True, facts=facts,
+            generated = transform(fun, names, scalars, True, trees, self.mode, dims, typed=True, facts=facts,
                                   captured=self.captured)
             if len(self.shared) < MAX_SHARED:
                 self.shared[key] = generated
-        return Entry(generated, arrays, self.fun.__globals__, self.fun)
+        return Entry(generated, arrays, fun.__globals__, fun)
 
 
 _TREES = (dict, list, tuple)
@@ -215,7 +219,7 @@ def tree_key(v: dict | list | tuple) -> tuple:
     """A tuple, list or dict's structure (keys), and its leaves' types and arrays' shapes: it tells apart
     any two that ``statics.of_value`` does."""
     items = v.values() if type(v) is dict else v
-    leaves = tuple(map(type, items))
+    leaves: tuple[object, ...] = tuple(map(type, items))
     if np.ndarray in leaves or dict in leaves or list in leaves or tuple in leaves:
         leaves = tuple([x.shape if type(x) is np.ndarray else tree_key(x) if type(x) in _TREES else type(x)
                         for x in items])
@@ -253,7 +257,9 @@ class ByShape:
         return e
 
     def grad(self, *args, **kwargs):
-        return self.entry(args).grad(*args, **kwargs)
+        grad = self.entry(args).grad
+        assert grad is not None  # (reverse mode, the only one with a fused gradient, calls it)
+        return grad(*args, **kwargs)
 
     def value_and_grad(self, *args, **kwargs):
         return self.entry(args).value_and_grad(*args, **kwargs)
@@ -322,7 +328,7 @@ def derived(code: types.FunctionType, fun: types.FunctionType, read: dict[str, o
     """``code``, generated from ``fun`` relying on ``fun``'s globals ``read``, marked as derived: its
     ``__s2sad_fresh__()`` says whether they still hold. A transform of it (a derivative of a derivative)
     checks that on every call, as it checks its own globals (``Entry.fresh``)."""
-    code.__s2sad_fresh__ = globals_check(fun.__globals__, read)
+    code.__dict__["__s2sad_fresh__"] = globals_check(fun.__globals__, read)  # (a function attribute)
     return code
 
 

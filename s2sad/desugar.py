@@ -38,6 +38,12 @@ class _Loop:
     broke: str | None  # set when the loop must stop after this iteration (break, return)
     skipped: str | None  # set by `continue` where code after it needs guarding
 
+    def stop(self, like: gast.AST) -> gast.Assign:
+        """``broke = True``: the loop stops after this iteration (a ``break`` or ``return`` in it, which gave it
+        ``broke``)."""
+        assert self.broke is not None, "an exit from a loop made without its flag"
+        return _assign(self.broke, _true(like), like)
+
 
 def desugar(tree: gast.FunctionDef, taken: set[str] | None = None) -> gast.FunctionDef:
     """Rewrite ``tree`` in place so it has no early exits (see the module docstring). ``taken``: the
@@ -171,11 +177,11 @@ class _Desugar:
             if isinstance(s, gast.Return):
                 self.return_(s, loop, bool(top and not rest), out)
                 return out
-            if isinstance(s, gast.Break):
-                out.append(_assign(loop.broke, _true(s), s))
-                return out
-            if isinstance(s, gast.Continue):
-                if loop.skipped:
+            if isinstance(s, gast.Break | gast.Continue):
+                assert loop is not None  # (Python compiles them only inside a loop)
+                if isinstance(s, gast.Break):
+                    out.append(loop.stop(s))
+                elif loop.skipped:  # (a `continue` needs no flag where nothing after it is guarded)
                     out.append(_assign(loop.skipped, _true(s), s))
                 return out
             if isinstance(s, gast.If) and self.if_(s, rest, loop, out):
@@ -200,7 +206,7 @@ class _Desugar:
         if self.returned and not last:
             out.append(_assign(self.returned, _true(s), s))
         if loop is not None:
-            out.append(_assign(loop.broke, _true(s), s))
+            out.append(loop.stop(s))
 
     def if_(self, s: gast.If, rest: list[gast.stmt], loop: _Loop | None, out: list[gast.stmt]) -> bool:
         """Append the desugared ``if`` (and, where it may exit, the ``rest`` it guards); True when the
@@ -261,15 +267,17 @@ class _Desugar:
         returns = body_returns or any(isinstance(n, gast.Return) for b in s.orelse for n in _walk(b))
         out += self.loop(s, loop)
         if rest and else_exits:
+            assert loop is not None  # (else_exits: only inside a loop)
             if body_returns:  # a `return` in the loop's body leaves this loop too
-                out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)], []), s))
+                assert self.returned is not None  # (made for a function with a return inside a loop)
+                out.append(_at(gast.If(_load(self.returned), [loop.stop(s)], []), s))
             out.append(self.guard(rest, loop, s))
             return True
         if self.returned and may_return and returns and (rest or loop is not None):
             # a `return` inside the loop: leave the enclosing loop too (even where nothing
             # follows in its body), or skip the rest
             if loop is not None:
-                out.append(_at(gast.If(_load(self.returned), [_assign(loop.broke, _true(s), s)],
+                out.append(_at(gast.If(_load(self.returned), [loop.stop(s)],
                                        self.block(rest, loop)), s))
             else:
                 out.append(_at(gast.If(_not_any([self.returned], s), self.block(rest, loop), []), s))
@@ -278,8 +286,8 @@ class _Desugar:
 
     def guard(self, rest: list[gast.stmt], loop: _Loop | None, like: gast.AST) -> gast.If:
         """``if not <exit flags>: rest`` after a statement that exits on some paths."""
-        flags = [f for f in (loop.broke, loop.skipped) if f] if loop else [self.returned]
-        assert flags and all(flags), "a partial exit without its flag: _partial_exits and the flags disagree"
+        flags = [f for f in ((loop.broke, loop.skipped) if loop else (self.returned,)) if f]
+        assert flags, "a partial exit without its flag: _partial_exits and the flags disagree"
         return _at(gast.If(_not_any(flags, like), self.block(rest, loop), []), like)
 
     def loop(self, s: gast.For | gast.While, outer: _Loop | None) -> list[gast.stmt]:
@@ -297,7 +305,7 @@ class _Desugar:
         if me.skipped:
             body.insert(0, _assign(me.skipped, _at(gast.Constant(False, None), s), s))
         s.body = body
-        if stops:
+        if me.broke is not None:  # (stops)
             before.append(_assign(me.broke, _at(gast.Constant(False, None), s), s))
             s.body.append(_at(gast.If(_load(me.broke), [_at(gast.Break(), s)], []), s))
             if s.orelse:
@@ -731,8 +739,9 @@ class _Matches:
                 t, b = self.pattern(p.patterns[0], value)
                 tests += t
                 binds += b
-            elif isinstance(getattr(cls, "__match_args__", None), tuple) and len(cls.__match_args__) >= len(p.patterns):
-                attrs = [*cls.__match_args__[:len(p.patterns)], *attrs]
+            elif isinstance(match_args := getattr(cls, "__match_args__", None), tuple) \
+                    and len(match_args) >= len(p.patterns):
+                attrs = [*match_args[:len(p.patterns)], *attrs]
             else:
                 raise self.src.syntax_error("s2sad matches positional class patterns only for a class it can "
                                             "see now with `__match_args__`; name the attributes instead", p)

@@ -236,16 +236,17 @@ def forwarded(fn: object) -> object:
     while isinstance(fn, types.FunctionType) and hasattr(fn, "__wrapped__") and not hasattr(fn, "__s2sad_spec__") \
             and id(fn) not in seen:
         seen.add(id(fn))
-        if not _forwards(fn):
+        wrapped = fn.__wrapped__
+        if not _forwards(fn, wrapped):
             break
-        fn = fn.__wrapped__
+        fn = wrapped
     return fn
 
 
 _FORWARDERS: weakref.WeakKeyDictionary[types.CodeType, str | None] = weakref.WeakKeyDictionary()
 
 
-def _forwards(fn: types.FunctionType) -> bool:
+def _forwards(fn: types.FunctionType, wrapped: object) -> bool:
     code = fn.__code__
     if code not in _FORWARDERS:
         _FORWARDERS[code] = _forwarded_name(fn)
@@ -254,7 +255,7 @@ def _forwards(fn: types.FunctionType) -> bool:
         return False
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     target = cell_contents(cells[name]) if name in cells else fn.__globals__.get(name, MISSING)
-    return target is fn.__wrapped__
+    return target is wrapped
 
 
 def _forwarded_name(fn: types.FunctionType) -> str | None:
@@ -264,10 +265,12 @@ def _forwarded_name(fn: types.FunctionType) -> str | None:
         tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
     except (SourceUnavailableError, SyntaxError, IndexError):
         return None
+    if not isinstance(tree, ast.FunctionDef):  # (a lambda: the statement it is in; an async def)
+        return None
     body = tree.body[1:] if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(
         getattr(tree.body[0], "value", None), ast.Constant) else tree.body
     call = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
-    if not isinstance(tree, ast.FunctionDef) or not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
         return None
     a = tree.args
     args = [ast.dump(ast.Name(p.arg, ast.Load())) for p in [*a.posonlyargs, *a.args]]
@@ -281,6 +284,7 @@ def _forwarded_name(fn: types.FunctionType) -> str | None:
 def parse_function(fn: object, dynamic_cells: bool = False) -> Source:
     """Parse ``fn``'s source; raise ``SourceUnavailableError`` when there is none."""
     lines, first = source_lines(fn)
+    assert isinstance(fn, types.FunctionType)  # (source_lines refused anything else)
     file = fn.__code__.co_filename
     if fn.__code__.co_name == "<lambda>":
         # A lambda sits inside some expression: parse its whole file, so it can start
@@ -365,7 +369,9 @@ def _lambda_compiles_to(node: ast.Lambda, fn: types.FunctionType) -> bool:
                                   " " * len(blocks) + "pass"]))
     body = module.body
     for _ in blocks:
-        body = body[-1].body
+        block = body[-1]
+        assert isinstance(block, ast.FunctionDef | ast.ClassDef)  # (what _enclosing's blocks are)
+        body = block.body
     body[-1] = ast.Expr(node)
     return _compiles_to(ast.fix_missing_locations(module), fn, 0)
 
@@ -416,7 +422,8 @@ def _imports_in(text: str) -> frozenset[str]:
         body = ast.parse(text).body
     except (SyntaxError, ValueError):
         return frozenset()
-    names, todo = set(), list(body)
+    names: set[str] = set()
+    todo: list[ast.stmt | ast.excepthandler] = list(body)
     while todo:
         stmt = todo.pop()
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):

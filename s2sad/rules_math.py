@@ -55,8 +55,11 @@ def _dist(g, ans, p, q):
 
 def _dist_forward(ans, dots, p, q):
     p_dot, q_dot = (None if d is None else np.asarray(d) for d in dots)
-    step = q_dot if p_dot is None else p_dot if q_dot is None else p_dot - q_dot
-    step = -step if p_dot is None else step
+    if p_dot is None:
+        assert q_dot is not None  # a forward rule runs only when some input's tangent is nonzero
+        step = -q_dot
+    else:
+        step = p_dot if q_dot is None else p_dot - q_dot
     return rn.safe_divide(np.sum((np.asarray(p) - np.asarray(q)) * step), ans)
 
 

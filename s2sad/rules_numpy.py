@@ -135,7 +135,7 @@ def _reduction(helper: str, names=("a", "axis", "dtype", "out", "keepdims")):
     return rev
 
 
-def _reduced(weights: Sym, x_dot: Sym, axis, keepdims) -> Sym:
+def _reduced(weights: Sym, x_dot: Sym | float, axis, keepdims) -> Sym:
     """``sum(x_dot * weights)`` over the reduced axes: the tangent of a reduction."""
     return np.sum(x_dot * weights, axis=axis if axis is not None else None,
                   keepdims=keepdims if keepdims is not None else False)
@@ -191,8 +191,8 @@ defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint
         shape=shapes.copied)
 
 
-def _transpose(g, ans, x, *axes, **kwargs):
-    axes = kwargs.get("axes", axes[0] if len(axes) == 1 else Sym(ir.Tuple([a.expr for a in axes])) if axes else None)
+def _transpose(g, ans, x, *args, **kwargs):
+    axes = kwargs.get("axes", args[0] if len(args) == 1 else Sym(ir.Tuple([a.expr for a in args])) if args else None)
     if axes is None or axes.const is None:
         return (np.transpose(g),)
     return (np.transpose(g, np.argsort(axes)),)
@@ -241,21 +241,24 @@ if getattr(numpy, "row_stack", numpy.vstack) is not numpy.vstack:  # NumPy 2's d
     declare(numpy.row_stack, dataclasses.replace(RULES[numpy.vstack], name="numpy.row_stack"))
 
 
-def _layout(concatenator: object, entries: tuple[Sym, ...]) -> tuple[Sym, tuple[int, int, int], tuple[int, ...]]:
+def _layout(default: tuple[int, int, int], entries: tuple[Sym, ...]
+            ) -> tuple[Sym, tuple[int, int, int], tuple[int, ...]]:
     """What ``np.r_[entries]`` (``np.c_``) concatenates: the entries as a tuple (a slice a ``slice(...)``), its
-    ``(axis, ndmin, trans1d)`` (from a leading string directive, parsed as NumPy does), and the positions of
-    the entries in ``entries``."""
-    layout = (concatenator.axis, concatenator.ndmin, concatenator.trans1d)
+    ``(axis, ndmin, trans1d)`` (``default``, the concatenator's, or from a leading string directive, parsed as
+    NumPy does), and the positions of the entries in ``entries``."""
+    layout = default
     kept = tuple(i for i, e in enumerate(entries) if not isinstance(e.const, str))
     if len(kept) < len(entries):
         directive = entries[0].const
         if kept != tuple(range(1, len(entries))) or directive in ("r", "c"):
             raise NotImplementedError("a string directive other than the first, or one making a matrix "
                                       "('r', 'c'), is not supported")
+        assert isinstance(directive, str)  # (the first entry, the only one not kept: a string)
         numbers = [int(d) for d in directive.split(",")]  # axis[,ndmin[,trans1d]] (a ValueError where NumPy's is)
         if len(numbers) > 3:
             raise NotImplementedError(f"the directive {directive!r} is not supported")
-        layout = (*numbers, *layout[len(numbers):])
+        axis, ndmin, trans1d = (*numbers, *layout[len(numbers):])
+        layout = (axis, ndmin, trans1d)
     return sym(tuple(_value(entries[i]) for i in kept)), layout, kept
 
 
@@ -266,23 +269,25 @@ def _value(entry: Sym) -> Sym:
     return py.slice(*(sym(None) if p is None else Sym(p) for p in (entry.expr.lower, entry.expr.upper, entry.expr.step)))
 
 
-def _concatenated(concatenator: object):
-    """The reverse and forward rules of ``np.r_[...]`` or ``np.c_[...]``: one split of the cotangent into
-    the entries' (``unconcatenate_entries``), the concatenation of the tangents laid out as the entries."""
+def _concatenated(default: tuple[int, int, int]):
+    """The reverse and forward rules of ``np.r_[...]`` or ``np.c_[...]`` (of layout ``default``): one split of
+    the cotangent into the entries' (``unconcatenate_entries``), the concatenation of the tangents laid out as
+    the entries."""
     def reverse(g: Sym, ans: Sym, *entries: Sym) -> tuple[Sym | None, ...]:
-        key, layout, kept = _layout(concatenator, entries)
+        key, layout, kept = _layout(default, entries)
         bars = rn.unconcatenate_entries(g, key, *layout)
         return tuple(bars[kept.index(i)] if i in kept else None for i in range(len(entries)))
 
     def forward(ans: Sym, dots: list[Sym | None], *entries: Sym) -> Sym:
-        key, layout, kept = _layout(concatenator, entries)
+        key, layout, kept = _layout(default, entries)
         return rn.concatenate_entries(tuple(dots[i] for i in kept), key, *layout)
     return reverse, forward
 
 
 for _name in ("r_", "c_"):
-    _reverse, _forward = _concatenated(getattr(numpy, _name))
-    defrule(getattr(numpy, _name), f"numpy.{_name}[...]", _reverse, forward=_forward, subscript=True)
+    _c = getattr(numpy, _name)
+    _reverse, _forward = _concatenated((_c.axis, _c.ndmin, _c.trans1d))
+    defrule(_c, f"numpy.{_name}[...]", _reverse, forward=_forward, subscript=True)
 defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
     rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), linear="joint")
 for _name in ("split", "array_split"):
@@ -494,8 +499,8 @@ defrule(_builtins.max, "max", _builtin_extreme(lambda x, y: x >= y), elementwise
 defrule(_builtins.min, "min", _builtin_extreme(lambda x, y: x <= y), elementwise=True)
 defrule(_builtins.sum, "sum", lambda g, ans, seq, start=0: (rn.builtin_sum_adjoint(g, seq), g),
         linear="joint")
-for _fn in (numpy.float64, numpy.float32):
-    defrule(_fn, f"numpy.{_fn.__name__}", lambda g, ans, x: (rn.cast_like(g, x),), elementwise=True)
+for _float in (numpy.float64, numpy.float32):
+    defrule(_float, f"numpy.{_float.__name__}", lambda g, ans, x: (rn.cast_like(g, x),), elementwise=True)
 defrule("ndarray.item", "ndarray.item", lambda g, ans, x, *a: (np.reshape(g, np.shape(x)),), diff=(0,),
         linear="joint")
 METHODS["item"] = "ndarray.item"

@@ -81,9 +81,9 @@ _ORDERED = {
     "gammainc": lambda g, ans, a, x: g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a)),
     "gammaincc": lambda g, ans, a, x: -(g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))),
 }
-for _name, _d in _ORDERED.items():
+for _name, _dx in _ORDERED.items():
     defrule(getattr(_sp, _name), f"scipy.special.{_name}",
-            (lambda d: lambda g, ans, v, x: (None, ub(d(g, ans, v, x), x, v)))(_d), diff=(1,), elementwise=True)
+            (lambda d: lambda g, ans, v, x: (None, ub(d(g, ans, v, x), x, v)))(_dx), diff=(1,), elementwise=True)
 
 # ----- the beta function and the multivariate log-gamma -----
 

@@ -46,7 +46,7 @@ def _to(c: Sym, a: Sym) -> Sym:
     return rt.unbroadcast(c, a.like)
 
 
-def _given(s: Sym | None, default: float) -> Sym | None:
+def _given(s: Sym | None, default: float | None) -> Sym | None:
     """An argument the call set to something other than its default (None: left at it)."""
     return None if s is None or s.const == default else s
 

@@ -239,19 +239,22 @@ def unstack(g, seq, axis):
     return [np.take(g, i, axis=axis) for i in range(len(seq))]
 
 
-_JOIN = {"vstack": (np.atleast_2d, 0), "hstack": (np.atleast_1d, None), "dstack": (np.atleast_3d, 2),
-         "column_stack": (None, 1)}
+def _as_column(p):
+    p = np.asarray(p)
+    return p.reshape(-1, 1) if p.ndim < 2 else p
+
+
+# how each joins: the pieces promoted to, the axis joined along (None: hstack's, told by the first piece)
+_JOIN = {
+    "vstack": (np.atleast_2d, 0), "hstack": (np.atleast_1d, None), "dstack": (np.atleast_3d, 2),
+    "column_stack": (_as_column, 1)}
 
 
 def unjoin(g, seq, how):
     """Cotangents for vstack, hstack, dstack and column_stack: split, then back to each shape."""
     promote, axis = _JOIN[how]
-    if how == "hstack":
+    if axis is None:
         axis = 0 if np.ndim(seq[0]) <= 1 else 1
-    if how == "column_stack":
-        def promote(p):
-            p = np.asarray(p)
-            return p.reshape(-1, 1) if p.ndim < 2 else p
     parts, cuts = _sizes(seq, axis, promote)
     return [piece.reshape(np.shape(p)) for piece, p in zip(np.split(g, cuts, axis=axis), seq)]
 
@@ -324,7 +327,7 @@ def take_adjoint(g, x, indices, axis):
     if axis is None:
         np.add.at(out.reshape(-1), indices, g)
     else:
-        index = [slice(None)] * out.ndim
+        index: list = [slice(None)] * out.ndim  # (slices, and the indices at axis)
         index[axis] = indices
         np.add.at(out, tuple(index), g)
     return out
@@ -674,13 +677,13 @@ def cumprod_terms_adjoint(h, x, axis, *vs):
     n = xm.shape[-1]
     like = np.zeros(xm.shape[:-1], np.result_type(xm, h, *vs, 1.0))
     later = {0: hm[..., n - 1]}  # later at p: sum over k >= p of h[k] times the factors p+1..k
-    out = [None] * n
+    slices: list = [None] * n  # the cotangent at each position along the axis
     for p in range(n - 1, -1, -1):
         if p < n - 1:
             later = _jet_mul(factors[p + 1], later)
             later[0] = later[0] + hm[..., p]
-        out[p] = _jet_full(before[p], later, len(vs), like)
-    out = np.stack(out, axis=-1)
+        slices[p] = _jet_full(before[p], later, len(vs), like)
+    out = np.stack(slices, axis=-1)
     return out.reshape(np.shape(x)) if axis is None else np.moveaxis(out, -1, ax)
 
 

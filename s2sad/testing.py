@@ -130,7 +130,7 @@ def check_grads(f: Callable, args: Sequence, argnums: Sequence[int] | None = Non
     if argnums is None:
         argnums = [i for i, a in enumerate(args) if differentiable(a)]
     if order > 1:
-        options = {"directions": directions, "eps": eps, "rtol": rtol, "atol": atol, "modes": modes}
+        options: dict[str, Any] = {"directions": directions, "eps": eps, "rtol": rtol, "atol": atol, "modes": modes}
         check_grads(f, args, argnums, seed=seed, **options)
         check_grads(grad(_projected(f, args, seed), argnums=tuple(argnums)), args, argnums, seed=seed + 1,
                     order=order - 1, **options)
@@ -228,7 +228,8 @@ def check_rrule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     or array argument.
     """
     rule = custom_rule(fn)
-    _require(rule is not None, f"no rrule is registered for {fn!r}")
+    if rule is None:
+        raise AssertionError(f"no rrule is registered for {fn!r}")
     out, pullback = rule(*args)
     expected = fn(*args)
     for a, b in zip(leaves(out), leaves(expected)):
@@ -251,7 +252,8 @@ def check_frule(fn: Callable, *args: Any, rtol: float = 1e-5, atol: float = 1e-7
     finite differences along a random direction in every float or array argument.
     """
     rule = custom_rule(fn, FRULES)
-    _require(rule is not None, f"no frule is registered for {fn!r}")
+    if rule is None:
+        raise AssertionError(f"no frule is registered for {fn!r}")
     argnums = [i for i, a in enumerate(args) if differentiable(a)]
     rng = np.random.default_rng(seed)
     dirs = _directions(rng, args, argnums)

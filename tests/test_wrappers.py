@@ -82,6 +82,18 @@ def test_a_wrapper_that_does_more_is_differentiated_as_written():
     check(calls_them, (X,), second=False)
 
 
+def sines(x):
+    return np.sum(np.sin(x) * x)
+
+
+tripled = functools.wraps(sines)(lambda x: 3.0 * sines(x))  # its source is an assignment, not a def
+
+
+def test_a_lambda_wrapper_is_differentiated_as_written():
+    check(tripled, (X,))
+    np.testing.assert_allclose(s2sad.grad(tripled)(X), 3.0 * (np.cos(X) * X + np.sin(X)))
+
+
 class Model:
     scale = 2.0
 

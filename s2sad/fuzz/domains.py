@@ -31,7 +31,9 @@ import itertools
 import math
 import operator
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +75,7 @@ class Callee:
 
 def _text(fn: object, name: str) -> str | None:
     """The text naming ``fn`` in a module that imports ``math``, ``numpy as np`` and the rule's module."""
-    symbols = {**{v: k for k, v in BINOP_FUNCS.items()}, **{v: k for k, v in UNARYOP_FUNCS.items()}}
+    symbols: dict[object, str] = {**{v: k for k, v in BINOP_FUNCS.items()}, **{v: k for k, v in UNARYOP_FUNCS.items()}}
     if fn in symbols:
         return symbols[fn] if symbols[fn] not in ("@", "//", "not", "~") and name in BINOP_FUNCS else None
     text = name.replace("numpy.", "np.", 1) if name.startswith("numpy.") else name
@@ -96,7 +98,7 @@ def quiet():
         yield
 
 
-def _call(fn: object, arity: int, *xs: np.ndarray) -> np.ndarray:
+def _call(fn: Callable[..., Any], arity: int, *xs: np.ndarray) -> np.ndarray:
     """``fn`` applied pointwise (looping where it takes scalars only), in float64."""
     with quiet():
         try:
@@ -118,7 +120,7 @@ def _refines(values: np.ndarray) -> bool:
     return fine <= 1e-7 * (1.0 + np.max(np.abs(values))) or fine <= 0.7 * coarse
 
 
-def _smooth_along(fn: object, arity: int, points: list[np.ndarray], axis: int) -> bool:
+def _smooth_along(fn: Callable[..., Any], arity: int, points: list[np.ndarray], axis: int) -> bool:
     """Finite, bounded and smooth along operand ``axis`` over the grid ``points``."""
     h = np.zeros(arity)
     h[axis] = _STEP
@@ -136,7 +138,7 @@ def _smooth_along(fn: object, arity: int, points: list[np.ndarray], axis: int) -
     return _refines(value) and _refines(slope)
 
 
-def _domains(fn: object, arity: int, active: tuple[int, ...]) -> tuple[tuple[float, float], ...] | None:
+def _domains(fn: Callable[..., Any], arity: int, active: tuple[int, ...]) -> tuple[tuple[float, float], ...] | None:
     """The first candidate intervals (per operand) on which ``fn`` is smooth along the
     ``active`` operands, the others held at a candidate constant; or None."""
     line = np.linspace(-1.0, 1.0, 2 * _GRID + 1)
@@ -161,7 +163,7 @@ def _active(rule: Rule, arity: int) -> tuple[int, ...]:
     return tuple(k for k in range(arity) if rule.diff is None or k in rule.diff or k in rule.zero)
 
 
-def _arity(fn: object) -> int | None:
+def _arity(fn: Callable[..., Any]) -> int | None:
     if isinstance(fn, np.ufunc):
         return fn.nin if fn.nin in (1, 2) else None
     for arity in (1, 2):
@@ -176,7 +178,7 @@ def _arity(fn: object) -> int | None:
     return None
 
 
-def _takes_arrays(fn: object, arity: int) -> bool:
+def _takes_arrays(fn: Callable[..., Any], arity: int) -> bool:
     x = np.array([0.3, 0.5])
     try:
         with np.errstate(all="ignore"):
@@ -190,7 +192,7 @@ def callees() -> tuple[Callee, ...]:
     """Every registered elementwise callable a program can name, with its safe intervals."""
     found = []
     for fn, rule in list(RULES.items()):
-        if not rule.elementwise:
+        if not rule.elementwise or not callable(fn):
             continue
         text = _text(fn, rule.name)
         arity = _arity(fn) if text is not None else None

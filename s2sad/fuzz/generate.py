@@ -30,6 +30,7 @@ import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ class Gen(Exprs):
 
     def __init__(self, rng: np.random.Generator) -> None:
         super().__init__(rng)
-        self.counter = Counter()
+        self.counter: Counter[str] = Counter()
         self.owned: set = set()  # arrays and containers this function created (writable)
         self.views: dict = {}  # name -> the name of the array it shares memory with
         self.captured: set = set()
@@ -145,11 +146,10 @@ class Gen(Exprs):
         compound = [self.if_statement, self.for_statement, self.for_statement, self.while_statement]
         extra = [self.exit_statement] * (2 if ctx.loop else 1) + ([self.define_function] if ctx.nesting == 0 else [])
         options = simple + (compound if depth > 0 else []) + extra
-        for _ in range(5):
-            lines = self.pick(options)(depth, ctx) or self.assign_new(depth, ctx)
-            if len(lines) == 1:
-                self.track(ast.parse(lines[0]).body[0])
-            return lines
+        lines = self.pick(options)(depth, ctx) or self.assign_new(depth, ctx)
+        if len(lines) == 1:
+            self.track(ast.parse(lines[0]).body[0])
+        return lines
 
     def track(self, node: ast.stmt) -> None:
         """Record which names and containers share memory with arrays the function created.
@@ -247,24 +247,23 @@ class Gen(Exprs):
                 # the array the function made and one it did not trade places: a write into the made one
                 # drawn earlier in the loop's body writes, on the next iteration, into the other's memory
                 self.tags["loop_rebinds_to_view"] += 1
-            self.rebind(a), self.rebind(b)
+            self.rebind(a)
+            self.rebind(b)
             self.tags["swap"] += 1
             return [f"{a}, {b} = {b}, {a}"]
         tuple_fns = [(n, t) for n, t in self.scope.items() if isinstance(t, Func) and isinstance(t.result, list)]
         if tuple_fns and self.chance(0.5):
             fname, fn = self.pick(tuple_fns)
-            call = f"{fname}({self.call_args(fn, 1)})"
-            values = None
+            shapes, call = fn.result, True
+            value = f"{fname}({self.call_args(fn, 1)})"
         else:
-            shapes = [self.pick(SHAPES), self.pick(SHAPES)]
-            values = [self.expr(s, 1) for s in shapes]
-            call = None
-        shapes = fn.result if call else shapes
+            shapes, call = [self.pick(SHAPES), self.pick(SHAPES)], False
+            value = ", ".join([self.expr(s, 1) for s in shapes])
         targets = [self.fresh("v" if s == () else "y") for s in shapes]
         for t, s in zip(targets, shapes):
             self.bind(t, Float(s))
         self.tags["tuple_unpack_call" if call else "tuple_unpack"] += 1
-        return [f"{', '.join(targets)} = {call or ', '.join(values)}"]
+        return [f"{', '.join(targets)} = {value}"]
 
     def alias(self, depth: int, ctx: Ctx) -> list[str]:
         arrays = [n for n in self.owned if isinstance(self.scope.get(n), Float) and self.scope[n].shape]
@@ -563,7 +562,8 @@ def _into_ok(inner: tuple, shape: tuple) -> bool:
 
 def _arguments(gen: Gen) -> tuple[list[str], list]:
     """One to three float or array parameters, sometimes a dict of arrays, sometimes an int ``k``."""
-    names, values = [], []
+    names: list[str] = []
+    values: list[Any] = []
     for i in range(int(gen.rng.integers(1, 4))):
         shape = gen.pick(SHAPES)
         if i > 0 and gen.chance(0.1):
@@ -633,7 +633,8 @@ def _helper(gen: Gen, index: int, funcs: dict) -> tuple[list[str], Func]:
 
 def _draw(rng: np.random.Generator) -> tuple[str, tuple, Counter]:
     gen = Gen(rng)
-    helpers, funcs = [], {}
+    helpers: list[str] = []
+    funcs: dict[str, Func] = {}
     for i in range(int(rng.integers(0, 3)) if rng.random() < 0.6 else 0):
         lines, kind = _helper(gen, i + 1, funcs)
         helpers += lines + ["", ""]

@@ -34,7 +34,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,7 @@ class Runner:
         with open(path, "w") as fh:
             fh.write(source)
         spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None  # (a .py file always has a source loader)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -310,7 +311,7 @@ class Checks:
             problem = f"the output {out!r} differs from f(*args) = {self.expected!r}"
         return Finding("mismatch", mode, problem, "primal") if problem else None
 
-    def gradients(self, mode: str, grads: tuple, nums: list[int]) -> Finding | None:
+    def gradients(self, mode: str, grads: Sequence[Any], nums: list[int]) -> Finding | None:
         for i, g in zip(nums, grads):
             problem = _structure_problem(g, self.args[i], f"the gradient of argument {i}")
             if problem is None and any(isinstance(a, np.ndarray) and np.shares_memory(a, b)

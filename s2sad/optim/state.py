@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -35,7 +35,8 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     spec = _encode(tree, arrays)
     arrays["treedef"] = np.array(json.dumps(spec))
     with open(path, "wb") as file:
-        np.savez(file, **arrays)
+        # mypy offers a **dict to savez's `allow_pickle: bool` too; the keys here are leaf_N and treedef
+        np.savez(file, **cast(dict[str, Any], arrays))
 
 
 def load(path: str | os.PathLike) -> Any:
