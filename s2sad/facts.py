@@ -267,22 +267,6 @@ class _Classes(ir.Forward):
         self.bind(s.target, fact)
 
 
-def _branch_facts(s: ir.If, block, fact, forget) -> tuple[list, list]:
-    """Analyse each branch of ``s`` with ``block`` and read ``fact`` of each yielded value there.
-
-    An out may be bound inside a branch (lowering names it after a branch's value), so
-    what a branch found about it holds on that path only: ``forget`` drops it after each
-    branch, and the caller keeps for the out only what both sides agree on.
-    """
-    sides = []
-    for branch, yields in zip((s.body, s.orelse), s.yields):
-        block(branch)
-        sides.append([fact(y) for y in yields])
-        for o in s.outs:
-            forget(o)
-    return sides[0], sides[1]
-
-
 def concrete_dims(body: list[ir.Stmt], prims: dict[int, Prim], params: dict[str, tuple[int, ...]], scalars: set[str],
                   facts: dict[str, object], calls: Calls) -> tuple[dict[str, tuple[int, ...]], dict[str, Items]]:
     """Concrete shapes that the parameters' shapes determine: elementwise broadcasting, integer
