@@ -33,8 +33,11 @@ with its facts and the transfer of the other statements:
   with their inits' facts; each round binds them (and a ``for`` loop's targets, from ``iter``),
   walks the condition and the body, and joins the nexts' facts in, until a round changes nothing
   (``widen`` may give up on a lattice of unbounded height); the results get the carried values'
-  facts. ``Reach`` is the set-valued case: which names a value reading any name of the set reaches;
-  ``Environment`` the case of one fact per name in a dict.
+  facts. Hooks with defaults that change nothing: ``arm`` walks one arm (a subclass may note where it
+  is), ``carry`` says what a next value's fact gives the iteration after (an analysis telling
+  iterations apart ages it), ``result`` what a result gets. ``Reach`` is the set-valued case: which
+  names a value reading any name of the set reaches; ``Environment`` the case of one fact per name
+  in a dict.
 * ``Backward``: an out's fact flows to what each arm yields, then the arms are walked back. A
   result's fact flows to its carried value; each round, the carried values' facts flow to the
   nexts and the body and the condition are walked back, until the carried values' facts (or what
@@ -677,8 +680,8 @@ class Forward(_Walk):
         """Each arm from the facts before the ``If``; an out gets the join of what the arms yield (an out
         bound inside an arm holds there on that path only: it is forgotten after each arm)."""
         sides = []
-        for arm, yields in zip((s.body, s.orelse), s.yields):
-            self.block(arm)
+        for k, yields in enumerate(s.yields):
+            self.arm(s, k)
             sides.append([self.of(y) for y in yields])
             for o in s.outs:
                 self.forget(o)
@@ -697,12 +700,28 @@ class Forward(_Walk):
                 self.targets(s)
             self.block(s.cond_body)
             self.block(s.body)
-            joined = [self.join(f, self.of(n)) for f, n in zip(carried, s.nexts)]
+            joined = [self.join(f, self.carry(s, k, self.of(n))) for k, (f, n) in enumerate(zip(carried, s.nexts))]
             if joined == carried:
                 break
             carried = self.widen(carried, joined, rounds)
-        for r, f in zip(s.results, carried):
-            self.bind(r, f)
+        for k, (r, f) in enumerate(zip(s.results, carried)):
+            self.bind(r, self.result(s, k, f))
+
+    def arm(self, s: If, k: int) -> None:
+        """Walk arm ``k`` of ``s`` (0: ``body``, 1: ``orelse``). A subclass may note where it is around it."""
+        self.block((s.body, s.orelse)[k])
+
+    def carry(self, s: Loop, k: int, fact: object) -> object:
+        """What the fact of ``s``'s next value ``k`` gives its carried value in the iteration after (by
+        default that fact: an analysis whose facts tell iterations apart, or that knows no iteration
+        follows another, may say otherwise)."""
+        return fact
+
+    def result(self, s: Loop, k: int, fact: object) -> object:
+        """The fact of ``s``'s result ``k``, from its carried value's fact ``fact`` once the loop settled (by
+        default that fact; where ``carry`` changes a next's fact, the last iteration's next value as it
+        is may be wanted too)."""
+        return fact
 
     def targets(self, s: Loop) -> None:
         """Bind a ``for`` loop's targets: by default each to the fact of what it iterates."""

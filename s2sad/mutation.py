@@ -212,11 +212,11 @@ def _checked(body: list[ir.Stmt], analysis: Analysis, params: list[str], temps: 
     """``(Mutation, the writes x op= v into arguments to compute as new values instead, None or
     (write, error) for the first write the checks refuse)``."""
     points = _Points(analysis, params, calls_alias=True)
-    m, defs, reads = points.run(body)
+    m, defs, reads = points.solve(body)
     firm_points = points  # calls return fresh memory (the same analysis where no call of a function value met it)
     if points.aliased:
         firm_points = _Points(analysis, params, calls_alias=False)
-    firm = firm_points.run(body)[0] if firm_points is not points else m
+    firm = firm_points.solve(body)[0] if firm_points is not points else m
     external = {r for n in [*params, *firm_points.external] for r in firm.mem(n)}
     copied = []  # `x op= v` on an input: computed into a new array, the input left as it was
     for w in m.writes:
@@ -465,8 +465,13 @@ def inplace_write(s: ir.Assign, analysis: Analysis) -> str | None:
     return None
 
 
-class _Points:
-    """The may-share analysis: propagated over the body to a fixed point (loops feed back)."""
+class _Points(ir.Forward):
+    """The may-share analysis, on ``ir.Forward``: a name's fact is ``(the memory it may share, whether it may
+    be part of another object)``, joined by union; what an ``If``'s outs, a ``Loop``'s carried values and
+    results may share comes from the walker. ``points`` and ``contains`` grow over the whole body (what a
+    container holds is not tied to a point of the code), so ``solve`` walks it again until a round adds
+    nothing. The first time a round reaches a statement it records where it is (``Mutation.order``,
+    ``loops``, ``sides``), the names it binds (``defs``) and the names it reads (``reads``)."""
 
     def __init__(self, analysis: Analysis, params: list[str], calls_alias: bool, summary: bool = False) -> None:
         self.an = analysis
@@ -477,7 +482,8 @@ class _Points:
         self.origin: dict[str, str] = {}  # a view -> the name it looks into
         self.external: set[str] = set()
 
-    def run(self, body: list[ir.Stmt]):
+    def solve(self, body: list[ir.Stmt]):
+        """``(Mutation, defs, reads)`` for ``body``, walked until a round adds nothing."""
         points: dict[str, set[str]] = {}
         contains: dict[str, set[str]] = {}
         placed: dict[tuple[str, str], set[int]] = {}
@@ -490,11 +496,13 @@ class _Points:
         while True:
             size = sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound)
             self.m = Mutation(points, contains, placed, fresh)
-            self.reads = []
+            self.reads: list[tuple[str, object]] = []
             self.advanced: set[str] = set()  # index lists and masks: indexing with them copies
-            self.defs = {p: (-1, ()) for p in self.params}
+            self.defs: dict[str, tuple] = {p: (-1, ()) for p in self.params}
             self.earlier: dict[str, list[tuple]] = {}
-            self.visit(body, (), ())
+            self.loops: tuple[int, ...] = ()  # the loops around the statement being walked
+            self.sides: tuple[tuple[int, bool], ...] = ()  # the arms around it: (if, then-arm?)
+            self.run(body)
             if sum(map(len, points.values())) + sum(map(len, contains.values())) + len(self.bound) == size:
                 return self.m, self.defs, self.reads
             if not self.looped and not self.m.writes:
@@ -502,6 +510,90 @@ class _Points:
                 # and without writes what memory holds changes only where it is made, so another round
                 # would find the same
                 return self.m, self.defs, self.reads
+
+    def of(self, e: ir.Expr | None) -> tuple[set[str], bool]:
+        return set(self.mems(e)), isinstance(e, ir.Name) and e.id in self.parts  # (a copy: ``points`` grows)
+
+    def bind(self, name: str, fact) -> None:
+        """``name`` may share the memory of ``fact`` (its own if none is known), and be a part of an object."""
+        mem, part = fact
+        self.flow(name, mem or {name})
+        if part:
+            self.parts.add(name)
+
+    def forget(self, name: str) -> None:
+        pass  # (what a name may share on some path, it may share)
+
+    def join(self, a, b) -> tuple[set[str], bool]:
+        return a[0] | b[0], a[1] or b[1]
+
+    def carry(self, s: ir.Loop, k: int, fact) -> tuple[set[str], bool]:
+        """An object the body made is an older one in the next iteration; no iteration follows another in
+        ``for i in range(1)``."""
+        if _runs_once(s):
+            return set(), False
+        return {self.m.aged(r, s.sid) for r in fact[0]}, fact[1]
+
+    def result(self, s: ir.Loop, k: int, fact) -> tuple[set[str], bool]:
+        """What the carried value may share (its own memory where it started with none known), or the last
+        iteration's next value (made in that iteration: not an older object)."""
+        return self.join(self.of(ir.Name(s.carried[k])), self.of(s.nexts[k]))
+
+    def targets(self, s: ir.Loop) -> None:
+        """An element of what the loop iterates: a part of it, or what it holds."""
+        held = {r for n in ir.names_read(s.iter) for r in self.m.mem(n) | self.elements(n)}
+        for t in s.targets:
+            self.bind(t, (held, True))
+
+    def transfer(self, s: ir.Stmt) -> None:
+        if self.place(s) and isinstance(s, ir.Assign):
+            for t in s.targets:
+                self.defs[t] = (self.m.order[s.sid], self.loops)
+        if isinstance(s, ir.Assign):
+            self.assign(s)
+            self.bound.update(s.targets)
+
+    def branch(self, s: ir.If) -> None:
+        """``if a is b``: ``b`` is read for its identity (see ``identity_test``); the outs are bound after it."""
+        first = self.place(s)
+        if first:
+            self.identity_test(s)
+        super().branch(s)
+        if first:
+            self.over(s.outs, self.loops)
+
+    def arm(self, s: ir.If, k: int) -> None:
+        """Arm ``k`` of ``s`` runs only where ``s``'s test is true (0) or false (1); its yields are read where
+        it ends."""
+        around = self.sides
+        self.sides = (*around, (s.sid, k == 0))
+        super().arm(s, k)
+        self.yielded(s.outs, s.yields[k])
+        self.sides = around
+
+    def loop(self, s: ir.Loop) -> None:
+        """The body is inside ``s`` (not in ``for i in range(1)``, where no iteration follows another)."""
+        self.looped = True
+        around, first = self.loops, self.place(s)
+        self.loops = around if _runs_once(s) else (*around, s.sid)
+        if first:
+            for n in (*s.carried, *s.targets):  # re-bound at the start of each iteration
+                self.defs[n] = (self.m.order[s.sid] + 0.5, self.loops)
+        super().loop(s)
+        self.loops = around
+        if first:
+            self.over(s.results, around)
+
+    def place(self, s: ir.Stmt) -> bool:
+        """Record where ``s`` is and the names it reads, if this round has not reached it yet (a loop's
+        body is walked again until its carried values settle): whether it had not."""
+        m = self.m
+        if s.sid in m.order:
+            return False
+        m.order[s.sid], m.loops[s.sid], m.sides[s.sid] = len(m.order), self.loops, self.sides
+        for e in ir.exprs(s) if not isinstance(s, ir.If) else [s.test]:  # (shapes survive a write)
+            self.reads.extend((n, s) for n in value_reads(e, m))
+        return True
 
     def flow(self, target: str, sources) -> None:
         self.m.points.setdefault(target, set()).update(sources)
@@ -520,54 +612,19 @@ class _Points:
         for t in s.targets:
             self.m.fresh[t] = self.m.loops[s.sid]
 
-    def visit(self, stmts: list[ir.Stmt], loops: tuple[int, ...], sides: tuple) -> None:
-        m = self.m
-        for s in stmts:
-            m.order[s.sid] = len(m.order)
-            m.loops[s.sid] = loops
-            m.sides[s.sid] = sides
-            for e in ir.exprs(s) if not isinstance(s, ir.If) else [s.test]:  # (shapes survive a write)
-                self.reads.extend((n, s) for n in value_reads(e, m))
-            if isinstance(s, ir.Assign):
-                for t in s.targets:
-                    self.defs[t] = (m.order[s.sid], loops)
-                self.assign(s)
-                self.bound.update(s.targets)
-            elif isinstance(s, ir.If):
-                self.identity_test(s)
-                for branch, ys, side in zip((s.body, s.orelse), s.yields, (True, False)):
-                    self.visit(branch, loops, (*sides, (s.sid, side)))
-                    self.yielded(s.outs, ys, loops, (*sides, (s.sid, side)))
-                for o, a, b in zip(s.outs, *s.yields):
-                    self.part_of(o, a, b)
-                    self.rebound(o)
-                    self.defs[o] = (len(m.order) - 0.5, loops)  # bound when the if is over
-                    self.flow(o, {r for y in (a, b) if isinstance(y, ir.Name) for r in m.mem(y.id)} or {o})
-            elif isinstance(s, ir.Loop):
-                self.looped = True
-                once = _runs_once(s)  # (`for i in range(1)`: no iteration follows another)
-                inner = loops if once else (*loops, s.sid)
-                for c, i, n in zip(s.carried, s.inits, s.nexts):  # (what an iteration made is older in the next)
-                    self.defs[c] = (m.order[s.sid] + 0.5, inner)  # re-bound at the start of each iteration
-                    self.part_of(c, i, *([] if once else [n]))
-                    self.flow(c, {*self.mems(i), *(m.aged(r, s.sid) for r in ([] if once else self.mems(n)))} or {c})
-                for t in s.targets:
-                    self.parts.add(t)
-                    self.defs[t] = (m.order[s.sid] + 0.5, inner)
-                    self.flow(t, {r for n in ir.names_read(s.iter) for r in m.mem(n) | self.elements(n)} or {t})
-                self.visit(s.cond_body, inner, sides)
-                self.visit(s.body, inner, sides)
-                for r, c, n in zip(s.results, s.carried, s.nexts):
-                    self.rebound(r)
-                    self.defs[r] = (len(m.order) - 0.5, loops)  # bound when the loop is over
-                    self.part_of(r, ir.Name(c), n)
-                    self.flow(r, m.mem(c) | self.mems(n))
+    def wrote(self, s: ir.Assign, bases) -> None:
+        """``s`` writes into the memory of the names ``bases``."""
+        if s.sid not in self.m.bases:  # (once: a loop's body is walked again)
+            self.m.writes.append(s)
+        self.m.bases[s.sid] = tuple(bases)
 
-    def rebound(self, name: str) -> None:
-        """An out of an if or a loop may be the name a branch or the body bound already (and yields): a
-        read of it inside reads that earlier binding (see ``reaching``)."""
-        if name in self.defs:
-            self.earlier.setdefault(name, []).append(self.defs[name])
+    def over(self, names: list[str], loops: tuple[int, ...]) -> None:
+        """``names``, an if's outs or a loop's results, are bound where it is over. One may be the name an arm
+        or the body bound already (and yields): a read of it inside reads that earlier binding (``reaching``)."""
+        for n in names:
+            if n in self.defs:
+                self.earlier.setdefault(n, []).append(self.defs[n])
+            self.defs[n] = (len(self.m.order) - 0.5, loops)
 
     def reaching(self, name: str, use_at: tuple) -> tuple:
         """The binding of ``name`` a read at ``use_at`` sees: the last one, or an earlier one the read
@@ -581,7 +638,7 @@ class _Points:
         if any(isinstance(e, ir.Name) and e.id in self.parts for e in sources):
             self.parts.add(target)
 
-    def mems(self, e: ir.Expr) -> set[str]:
+    def mems(self, e: ir.Expr | None) -> set[str]:
         """The memory ``e`` may share; none yet for a name no round has reached (a loop's next value)."""
         bound = isinstance(e, ir.Name) and (e.id in self.bound or e.id in self.m.points or e.id in self.defs)
         return self.m.mem(e.id) if bound else set()
@@ -603,11 +660,13 @@ class _Points:
         return a is not None and a in w.targets and not {name, a} & self.parts \
             and not (m.reaches_at(name, w) - m.mem(name)) & m.hit(w)
 
-    def yielded(self, outs: list[str], ys: list[ir.Expr], loops: tuple[int, ...], sides: tuple) -> None:
+    def yielded(self, outs: list[str], ys: list[ir.Expr]) -> None:
         """The values a branch yields are read where the branch ends (the list stands for that point), for
         the outs that reach the result (as an assignment's reads count only then)."""
         m = self.m
-        m.order[_point(ys)], m.loops[_point(ys)], m.sides[_point(ys)] = len(m.order), loops, sides
+        if _point(ys) in m.order:
+            return
+        m.order[_point(ys)], m.loops[_point(ys)], m.sides[_point(ys)] = len(m.order), self.loops, self.sides
         self.reads.extend((n, ys) for o, y in zip(outs, ys) if o in self.an.useful for n in ir.names_read(y))
 
     def assign(self, s: ir.Assign) -> None:
@@ -628,8 +687,8 @@ class _Points:
             self.made(s)
             return  # an array indexed with a list or a mask: a copy (a list or dict indexed so raises)
         if self.summary and writes_into_argument(v):  # np.copyto(a, b), a.fill(v), out=
-            m.writes.append(s)
-            m.bases[s.sid], m.calls[s.sid] = tuple(names), (None, s.loc, None)
+            self.wrote(s, names)
+            m.calls[s.sid] = (None, s.loc, None)
         if kind in (CONTAINER, CLOSURE) or (kind == CALL and p.rule.holds):  # (a record holds its fields)
             self.made(s)
             for t in s.targets:
@@ -704,8 +763,7 @@ class _Points:
         else:
             written, returned, m.calls[s.sid] = summary
             if written:
-                m.writes.append(s)
-                m.bases[s.sid] = tuple(written)
+                self.wrote(s, written)
                 m.lists.update(r for n in written for r in m.reaches(n))  # a list may change length
         for t in s.targets:
             for n in returned:
@@ -715,8 +773,7 @@ class _Points:
 
     def write(self, s: ir.Assign, base: str) -> None:
         m, v = self.m, s.value
-        m.writes.append(s)
-        m.bases[s.sid] = (base,)
+        self.wrote(s, [base])
         self.flow(s.targets[-1], m.mem(base))  # the new version is the same memory
         held: set[str] = set()
         if isinstance(v, ir.ListMethod):
@@ -834,7 +891,7 @@ def _effects(fn: types.FunctionType) -> Effects:
     except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError, OSError) as e:
         return _from_bytecode(code, e)
     names = {n: n for n in lowered.params.names()} | {local: free for free, local in lowered.inputs.items()}
-    m = _Points(analysis, list(names), calls_alias=True, summary=True).run(lowered.body[:-1])[0]
+    m = _Points(analysis, list(names), calls_alias=True, summary=True).solve(lowered.body[:-1])[0]
     writes = {}
     for local, name in names.items():
         w = next((w for w in m.writes if m.hit(w) & m.reaches(local)), None)

@@ -117,3 +117,61 @@ def test_backward_through_an_if_reaches_the_yields_of_used_outs_only():
                    yields=([N("u"), N("v")], [N("w"), N("z")]))
     needed = Needed().run([branch, ir.Return(N("o"))]).needed
     assert needed == {"o", "u", "x", "w", "z"}
+
+
+class Made(ir.Forward):
+    """Which objects a name may hold, by where they were made (a call makes one); an object made in a loop's
+    body is an older one (``'``) in the next iteration. Each statement notes the arms it is in."""
+
+    def __init__(self, age_results: bool = False) -> None:
+        self.env: dict[str, frozenset] = {}
+        self.where: dict[str, tuple] = {}
+        self.arms: tuple = ()
+        self.age_results = age_results
+
+    def of(self, e):
+        return self.env.get(e.id, frozenset()) if isinstance(e, ir.Name) else frozenset()
+
+    def bind(self, name, fact):
+        self.env[name] = fact
+
+    def forget(self, name):
+        self.env.pop(name, None)
+
+    def join(self, a, b):
+        return a | b
+
+    def arm(self, s, k):
+        around, self.arms = self.arms, (*self.arms, (s.test.id, k))
+        super().arm(s, k)
+        self.arms = around
+
+    def carry(self, s, k, fact):
+        return frozenset(m + "'" for m in fact)
+
+    def result(self, s, k, fact):
+        return self.join(fact, self.of(s.nexts[k])) if self.age_results else fact
+
+    def transfer(self, s):
+        if isinstance(s, ir.Assign):
+            self.where[s.target] = self.arms
+            self.bind(s.target, frozenset([s.target]) if isinstance(s.value, ir.Call) else self.of(s.value))
+
+
+def test_arm_tells_a_statement_which_arms_it_is_in():
+    inner = ir.If(N("u"), [ir.Assign("a", C(1))], [ir.Assign("b", C(2))])
+    outer = ir.If(N("t"), [], [inner, ir.Assign("c", C(3))])
+    where = Made().run([outer, ir.Assign("d", C(4))]).where
+    assert where == {"a": (("t", 1), ("u", 0)), "b": (("t", 1), ("u", 1)), "c": (("t", 1),), "d": ()}
+
+
+def test_carry_changes_what_a_next_value_gives_the_next_iteration():
+    make = ir.Call(ir.Ref(("f",), None), [])
+    loop = ir.Loop("while", [ir.Assign("m", make), ir.Assign("b1", N("a"))], cond=N("t"), carried=["a", "b"],
+                   inits=[N("x"), N("x")], nexts=[N("m"), N("b1")], results=["a_r", "b_r"])
+    body = [ir.Assign("x", make), loop]
+    env = Made().run(body).env
+    assert env["a"] == {"x", "m'"}  # (the init, and what an earlier iteration made)
+    assert env["b"] == {"x", "x'", "m''"}  # (b1 is a: in the iteration after, older again)
+    assert env["a_r"] == {"x", "m'"}  # by default a result gets its carried value's fact
+    assert Made(age_results=True).run(body).env["a_r"] == {"x", "m'", "m"}  # and the last object made, as it is

@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 
 import s2sad
+from s2sad.activity import analyze
+from s2sad.mutation import analyze_mutation
+from s2sad.ssa import lowered_ir
 from s2sad.testing import check_grads
 
 rng = np.random.default_rng(11)
@@ -94,3 +97,17 @@ def test_a_name_a_number_on_one_path_only_is_not_taken_for_a_number():
     np.testing.assert_array_equal(y, [3.0, 4.0])
     check_grads(mc.number_on_one_path, (x, 0.7), modes=("rev", "fwd"))
     check_grads(mc.number_on_one_path, (np.array([-1.0, 0.5]), 0.7), modes=("rev", "fwd"))
+
+
+def test_an_out_bound_in_both_arms_may_share_what_either_arm_made():
+    # what an arm yields is read where that arm ends: here the new array of the first arm, or x
+    def f(x, t):
+        if t > 0:
+            o = np.zeros(3)
+        else:
+            o = x
+        return o
+
+    fn = lowered_ir(f, (), dynamic_cells=True)[2]
+    m = analyze_mutation(fn.body, analyze(fn, [], set()), fn.params.names())
+    assert m.mem("o") == {"o", "x"}
