@@ -219,10 +219,12 @@ def calls(v: ir.Expr, fns) -> bool:
 
 
 def writes_into_argument(v: ir.Expr) -> bool:
-    """Is ``v`` a call that writes into an array it is given (``out=``, ``np.copyto``, ``a.fill``)?"""
+    """Is ``v`` a call that writes into an array it is given (``out=``, SciPy's ``overwrite_a=True``,
+    ``np.copyto``, ``a.fill``)?"""
     if not isinstance(v, ir.Call):
         return False
-    if any(k == "out" for k, _ in v.kwargs):
+    if any(k == "out" or (k.startswith("overwrite_") and not (isinstance(e, ir.Const) and not e.value))
+           for k, e in v.kwargs):
         return True
     if isinstance(v.func, ir.Attr) and not isinstance(v.func.value, ir.Ref):
         return v.func.attr in WRITER_METHODS  # a method of a local array

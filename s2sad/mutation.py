@@ -695,7 +695,8 @@ class _Points(ir.Forward):
                 for n in names:
                     self.put(t, m.mem(n), s)
             return
-        if kind == UNPACK and isinstance(v, ir.Name) and self.an.literals.get(v.id) is not None                 and len(self.an.literals[v.id]) == len(s.targets):  # a tuple literal: item by item
+        if kind == UNPACK and isinstance(v, ir.Name) and self.an.literals.get(v.id) is not None \
+                and len(self.an.literals[v.id]) == len(s.targets):  # a tuple literal: item by item
             for t, item in zip(s.targets, self.an.literals[v.id]):
                 if isinstance(item, ir.Name):
                     self.flow(t, m.mem(item.id))
@@ -704,7 +705,8 @@ class _Points(ir.Forward):
         if kind == TRANSFORM:
             self.call(s, p, names)
             return
-        if kind == CALL and p.rule.returns and not p.rule.view:  # list(xs), d.values(): a new container
+        viewed = _view_sources(p, v) if kind == CALL else None
+        if kind == CALL and p.rule.returns and viewed is None:  # list(xs), d.values(): a new container
             self.made(s)
             for t in s.targets:  # holding what xs holds (or views of the array xs)
                 for n in names:
@@ -714,13 +716,18 @@ class _Points(ir.Forward):
             return
         if kind == UNPACK or (kind == COPY and isinstance(v, ir.Name)):
             sources = names  # unpacking takes out elements
-        elif kind == CALL and p.rule.view:  # declared with the rule (x[i], x.T, np.reshape, ...)
-            sources = list(ir.names_read(_viewed(v)))  # a view of its first operand only
+        elif viewed is not None:  # declared with the rule (x[i], x.T, np.reshape, ...)
+            sources = viewed
         else:
             if kind in (CALL, NONDIFF):  # (a rule's result is a new array; a function's may be anything)
                 self.made(s)
             return
-        copy = kind == COPY  # (the same object; otherwise perhaps an item taken out of a container)
+        self.shares(s, sources, copy=kind == COPY)
+
+    def shares(self, s: ir.Assign, sources: list[str], copy: bool) -> None:
+        """``s``'s targets may share the memory of ``sources``: they are the same object (``copy``), or a view
+        of one or what one holds (an item taken out of a container)."""
+        m = self.m
         for t in s.targets:
             for n in sources:
                 self.flow(t, m.mem(n) if copy else m.mem(n) | self.elements(n))
@@ -829,6 +836,17 @@ def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
     """``index`` holds a list of integers or a mask (NumPy's advanced indexing, which copies)."""
     items = index.items if isinstance(index, ir.Tuple) else [index]
     return any(isinstance(i, ir.Name) and i.id in advanced for i in items)
+
+
+def _view_sources(p: Prim, v: ir.Expr) -> list[str] | None:
+    """The names a call's result may share memory with, as its rule declares (``Rule.view``); None: a new
+    value."""
+    view = p.rule.view
+    if view == "operands":
+        return [a.id for a in p.args if isinstance(a, ir.Name)]
+    if callable(view) and not view(p.args, p.kwargs):
+        return None
+    return list(ir.names_read(_viewed(v))) if view else None
 
 
 def _viewed(v: ir.Expr) -> ir.Expr:

@@ -239,7 +239,11 @@ class Rule:
     What the analyses know of the primitive, declared with it:
 
     * ``view``: the result may share memory with the first operand (``x[i]``, ``x.T``,
-      ``np.reshape``): ``mutation`` follows writes through it.
+      ``np.reshape``, and what may return the operand itself: ``np.float64(x)`` of a float64 array):
+      ``mutation`` follows writes through it. ``"operands"``: it may be any of its operands itself
+      (``max(a, b)``). A function of the call's operands (``args``, ``kwargs``): whether this call's
+      result may share the first operand's memory (``np.diff(x, n)`` returns ``x`` where ``n`` is 0).
+      A test calls every primitive on arrays and checks that what shares memory is declared so.
     * ``shape``: the result's concrete shape from the operands' (a transfer function of
       ``shapes``; elementwise rules broadcast, reductions reduce, by default).
     * ``item``: the result is an item or slice of the first operand (``x[index]``): an item of a
@@ -276,7 +280,7 @@ class Rule:
     container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
     # argument at these positions is: its cotangents add entry by entry
     params: tuple[tuple[str, object], ...] = ()  # names and defaults, for keywords naming a differentiated one
-    view: bool = False
+    view: bool | str | Callable[[list[Expr], dict[str, Expr]], bool] = False
     shape: shapes.Transfer | None = None
     item: bool = False
     sequences: str | None = None
@@ -292,6 +296,11 @@ class Rule:
 
 
 REQUIRED = object()  # a ``Rule.params`` entry without a default
+
+
+def constant_other_than(e: Expr | None, value: object) -> bool:
+    """``e`` is a constant operand other than ``value`` (for a ``view`` that depends on one)."""
+    return isinstance(e, Const) and type(e.value) in (int, float, bool) and e.value != value
 
 
 def bind(rule: Rule, args: list[Expr], kwargs: dict[str, Expr]) -> tuple[list[Expr], dict[str, Expr]]:

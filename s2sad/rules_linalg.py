@@ -18,7 +18,7 @@ import numpy
 
 from . import runtime_numpy
 from .ir import Call, Ref, Tuple, UnaryOp
-from .rules import NotConst, Sym, _Namespace, defrule, np, plus, rt, sym
+from .rules import NotConst, Sym, _Namespace, constant_other_than, defrule, np, plus, rt, sym
 
 rn = _Namespace("", runtime_numpy, scalar_out=False)
 
@@ -87,7 +87,8 @@ def _matrix_power_forward(ans, dots, a, n):
 
 
 defrule(numpy.linalg.matrix_power, "numpy.linalg.matrix_power", _matrix_power, diff=(0,),
-        forward=_matrix_power_forward)
+        forward=_matrix_power_forward, view=lambda args, kwargs: not constant_other_than(
+            args[1] if len(args) > 1 else kwargs.get("n"), 1))  # (n == 1: a itself)
 
 
 def _eigvalsh(g, ans, a, UPLO=None):

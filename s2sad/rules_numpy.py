@@ -34,6 +34,7 @@ from .rules import (
     Rule,
     Sym,
     _Namespace,
+    constant_other_than,
     declare,
     defrule,
     log_base,
@@ -91,7 +92,7 @@ _UNARY_FORWARD = {"real": lambda ans, dots, x: np.real(dots[0]) if x.complex els
 for _name, _d in _UNARY.items():  # (real, conj and positive are linear; numpy.real returns a view)
     defrule(getattr(numpy, _name), f"numpy.{_name}", (lambda d: lambda g, ans, x: (d(g, ans, x),))(_d),
             diff=(0,), elementwise=True, linear="joint" if _name in ("real", "conj", "positive") else None,
-            forward=_UNARY_FORWARD.get(_name), view=_name == "real",
+            forward=_UNARY_FORWARD.get(_name), view=_name in ("real", "conj"),  # (x.conj() of a real x is x)
             complex_ok=_name in ("reciprocal", "positive", "real", "conj"),
             complex_result="never" if _name == "real" else None)
 
@@ -224,7 +225,8 @@ def _pad(g, ans, x, pad_width, mode=None, **kwargs):
 defrule(numpy.pad, "numpy.pad", _pad, diff=(0,),  # (padding values are constants: the tangent is padded with zeros)
         forward=lambda ans, dots, x, pad_width, *a, **k: np.pad(dots[0], pad_width))
 defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_adjoint(g, x, n, axis),), diff=(0,),
-        linear="joint", complex_ok=True)
+        linear="joint", complex_ok=True, view=lambda args, kwargs: not constant_other_than(
+            args[1] if len(args) > 1 else kwargs.get("n", ir.Const(1)), 0))  # (n == 0: x itself)
 defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_adjoint(g, x, reps),), diff=(0,), linear="joint", complex_ok=True)
 defrule(numpy.repeat, "numpy.repeat", lambda g, ans, x, repeats, axis=None: (rn.repeat_adjoint(g, x, repeats, axis),),
         diff=(0,), linear="joint")
@@ -292,7 +294,8 @@ defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
     rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), linear="joint")
 for _name in ("split", "array_split"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
-            lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,), container=True, linear="joint")
+            lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,), container=True, linear="joint",
+            returns="list")  # (a new list of views of x)
 
 # ----- selection -----
 
@@ -340,7 +343,8 @@ defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_adjoint(g, a, b,
         linear="multi", complex_ok=True)
 defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_adjoint(g, x, offset),), diff=(0,),
         linear="joint", complex_ok=True)
-defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,), linear="joint", complex_ok=True)
+defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,), linear="joint",
+        complex_ok=True, view=True)  # (of a 2-D array, a read-only view)
 defrule(numpy.diagonal, "numpy.diagonal", lambda g, ans, x, offset=0, axis1=0, axis2=1: (
     rn.diagonal_adjoint(g, x, offset, axis1, axis2),), diff=(0,), linear="joint", view=True, complex_ok=True)
 
@@ -495,12 +499,13 @@ def _builtin_extreme(first_wins_if):
     return rev
 
 
-defrule(_builtins.max, "max", _builtin_extreme(lambda x, y: x >= y), elementwise=True)
-defrule(_builtins.min, "min", _builtin_extreme(lambda x, y: x <= y), elementwise=True)
+defrule(_builtins.max, "max", _builtin_extreme(lambda x, y: x >= y), elementwise=True, view="operands")
+defrule(_builtins.min, "min", _builtin_extreme(lambda x, y: x <= y), elementwise=True, view="operands")
 defrule(_builtins.sum, "sum", lambda g, ans, seq, start=0: (rn.builtin_sum_adjoint(g, seq), g),
         linear="joint")
 for _float in (numpy.float64, numpy.float32):
-    defrule(_float, f"numpy.{_float.__name__}", lambda g, ans, x: (rn.cast_like(g, x),), elementwise=True)
+    defrule(_float, f"numpy.{_float.__name__}", lambda g, ans, x: (rn.cast_like(g, x),), elementwise=True,
+            view=True)  # (of an array of that type: the array itself)
 defrule("ndarray.item", "ndarray.item", lambda g, ans, x, *a: (np.reshape(g, np.shape(x)),), diff=(0,),
         linear="joint")
 METHODS["item"] = "ndarray.item"

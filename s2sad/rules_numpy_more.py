@@ -54,20 +54,20 @@ defrule(numpy.sinc, "numpy.sinc", lambda g, ans, x: (g * _sinc_slope(x, ans),), 
 # ----- layout -----
 
 defrule(numpy.rot90, "numpy.rot90", lambda g, ans, m, k=None, axes=None: (
-    np.rot90(g, -(k or sym(1)), axes or sym((0, 1))),), diff=(0,), linear="joint")
+    np.rot90(g, -(k or sym(1)), axes or sym((0, 1))),), diff=(0,), linear="joint", view=True)
 for _name, _axis in (("vsplit", 0), ("dsplit", 2)):
     defrule(getattr(numpy, _name), f"numpy.{_name}", (lambda a: lambda g, ans, x, sections: (rn.unsplit(g, x, a),))(_axis),
-            diff=(0,), container=True, linear="joint")
+            diff=(0,), container=True, linear="joint", returns="list")  # (a new list of views of x)
 defrule(numpy.hsplit, "numpy.hsplit", lambda g, ans, x, sections: (rn.unsplit(g, x, np.minimum(np.ndim(x) - 1, 1)),),
-        diff=(0,), container=True, linear="joint")
+        diff=(0,), container=True, linear="joint", returns="list")
 
 
 defrule(numpy.rollaxis, "numpy.rollaxis", lambda g, ans, x, axis, start=0: (rn.rollaxis_adjoint(g, x, axis, start),),
-        diff=(0,), linear="joint")
+        diff=(0,), linear="joint", view=True)
 defrule(runtime_numpy.rollaxis_adjoint, "rollaxis_adjoint", lambda h, ans, g, x, axis, start: (
     np.rollaxis(h, axis, start), None, None, None), diff=(0,), zero=(1,), linear="joint")
 defrule(numpy.real_if_close, "numpy.real_if_close", lambda g, ans, a, tol=None: (g,), diff=(0,),
-        linear="joint")  # (real input: the value itself; complex numbers are refused)
+        linear="joint", view=True)  # (real input: the value itself; complex numbers are refused)
 
 
 def _partition(g, ans, a, kth, axis=None, kind=None, order=None):
