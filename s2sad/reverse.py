@@ -362,8 +362,12 @@ class _Adjoint:
             self.call(stmt, p, g)
         elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them
             x, v, index = p.args[0], p.args[1], p.kwargs["index"]
-            self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
-            v_bar = ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v])
+            if x.id in self.an.containers:  # a list or dict holds v as it is; its entry's zero: of what it held
+                self.add(x, ir.Call(helper("setitem_adjoint"), [g, index, x]))
+                v_bar = ir.Call(helper("setitem_value_adjoint"), [g, index, x])
+            else:  # an array: v is broadcast into the written entries
+                self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
+                v_bar = ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v])
             self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
         elif p.kind == LISTOP:
             self.list_method(stmt, p, g)

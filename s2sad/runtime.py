@@ -451,26 +451,44 @@ def shape_like(x):
     return stand_in
 
 
-def setitem_adjoint(g, index):
-    """Cotangent of the array before ``x[index] = v``: the written entries got overwritten."""
+def setitem_adjoint(g, index, x=None):
+    """Cotangent of the array, list or dict before ``x[index] = v``: the written entries got overwritten.
+
+    A list's or dict's entry may change shape or kind (or a dict gain a key, a list's slice be replaced
+    by more or fewer entries): the written entries' zero is one of what ``x``, the container before the
+    write, held there (none where it had no such key), not of what ``g`` holds there.
+    """
     if isinstance(g, dict | list):
         out = snapshot(g)
-        out[index] = zeros_like(g[index])
+        if isinstance(x, dict) and index not in x:
+            out.pop(index, None)
+        else:
+            out[_written(g, index, x)] = zeros_like(x[index])
         return out
     out = np.array(g, copy=True)
     out[index] = 0.0
     return out
 
 
-def setitem_value_adjoint(g, index):
-    """Cotangent of ``v`` in ``x[index] = v``: what reached the written entries.
+def _written(g, index, x):
+    """Where ``x[index] = v`` put ``v`` in the container after it, whose cotangent is ``g``: a list's slice
+    of step 1 may have been replaced by more or fewer entries."""
+    if isinstance(x, list) and isinstance(index, slice) and index.step in (None, 1):
+        start, stop, _ = index.indices(len(x))
+        return slice(start, start + len(g) - len(x) + max(stop - start, 0))
+    return index
+
+
+def setitem_value_adjoint(g, index, x=None):
+    """Cotangent of ``v`` in ``x[index] = v``: what reached the written entries (``x``, a list or dict
+    before the write: see ``setitem_adjoint``).
 
     With a repeated integer index NumPy keeps the last write, so only the entries of
     ``v`` that survived receive the cotangent: found by making the same write of each
     entry's position and reading back which one each written place kept.
     """
     if isinstance(g, dict | list):
-        return g[index]
+        return g[_written(g, index, x)]
     part = np.array(g[index], copy=True)
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if not isinstance(p, slice | type(None) | type(Ellipsis))]
