@@ -741,8 +741,7 @@ class _Points:
             self.put(r, held, s)
 
 
-_SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1,
-               "setitem_adjoint": 2}
+_SHAPE_ONLY = {"unbroadcast": 1, "unreduce": 1, "zeros_like": 0, "shape": 0, "size": 0, "ndim": 0, "getitem_adjoint": 1}
 
 
 def value_reads(e: ir.Expr, mutation: Mutation):
