@@ -497,6 +497,42 @@ def test_an_entry_replaced_by_a_value_of_another_shape(fn, args, order):
     check_grads(fn, args, argnums=tuple(range(len(args))), modes=("rev", "fwd"), order=order)
 
 
+def _made(x):
+    return {"a": x * 1.0, "n": {"b": x * 2.0}}
+
+
+def entry_of_a_helpers_dict_replaced(x):
+    d = _made(x)  # (a user function's result: a list, a dict or an array, as far as the transform knows)
+    d["n"] = {"b": x[1:] * 3.0}
+    return np.sum(d["n"]["b"] ** 3) + np.sum(d["a"])
+
+
+def _doubled(x):
+    return x * 2.0
+
+
+def write_into_a_helpers_array_broadcasts(x):
+    y = _doubled(x)
+    y[0:2] = np.sum(x) * 3.0
+    return np.sum(y * y)
+
+
+def write_into_an_array_taken_from_a_dict_broadcasts(x):
+    d = {"w": x * 2.0}
+    a = d["w"]
+    a[0:2] = np.sum(x) * 3.0
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("fn, order", [(entry_of_a_helpers_dict_replaced, 1), (write_into_a_helpers_array_broadcasts, 1),
+                                       (write_into_an_array_taken_from_a_dict_broadcasts, 1),
+                                       (write_into_an_array_taken_from_a_dict_broadcasts, 2)])
+def test_a_write_into_what_may_be_a_container_or_an_array(fn, order):
+    # a list or dict holds the value written as it is, an array broadcasts it: a value whose kind is not known
+    # when it is transformed is differentiated as either, when the derivative runs
+    check_grads(fn, (X3,), modes=("rev", "fwd"), order=order)
+
+
 def test_a_nested_item_write_is_refused_at_its_line():
     def f(x):
         d = {"a": {"b": x * 1.0}}
