@@ -21,8 +21,8 @@ from .pytree import data_fields, differentiable, is_dataclass_instance, is_recor
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
-    "setitem_adjoint", "setitem_value_adjoint", "overwritten_like", "written_at", "rebound_input", "immutable", "check_cast", "list_tail_adjoint",
-    "list_pop_adjoint", "snapshot", "shape_like", "add_at",
+    "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "check_cast", "list_tail_adjoint",
+    "list_pop_adjoint", "snapshot", "shape_like", "add_at", "overwritten_like", "written_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint", "add_adjoint", "add_transpose",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",

@@ -524,9 +524,9 @@ def write_into_an_array_taken_from_a_dict_broadcasts(x):
     return np.sum(a * a)
 
 
-@pytest.mark.parametrize("fn, order", [(entry_of_a_helpers_dict_replaced, 1), (write_into_a_helpers_array_broadcasts, 1),
-                                       (write_into_an_array_taken_from_a_dict_broadcasts, 1),
-                                       (write_into_an_array_taken_from_a_dict_broadcasts, 2)])
+@pytest.mark.parametrize("fn, order", [
+    (entry_of_a_helpers_dict_replaced, 1), (write_into_a_helpers_array_broadcasts, 1),
+    (write_into_an_array_taken_from_a_dict_broadcasts, 1), (write_into_an_array_taken_from_a_dict_broadcasts, 2)])
 def test_a_write_into_what_may_be_a_container_or_an_array(fn, order):
     # a list or dict holds the value written as it is, an array broadcasts it: a value whose kind is not known
     # when it is transformed is differentiated as either, when the derivative runs
