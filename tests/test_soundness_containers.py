@@ -431,6 +431,28 @@ def list_entry_shrinks_in_a_loop(x):
     return s + np.sum(xs[0])
 
 
+def replaced_in_a_while_loop_with_break(x):
+    d = {"a": x * 1.0}
+    s = 0.0
+    i = 0
+    while i < 3:
+        s = s + np.sum(d["a"] ** 2)
+        if i == 1:
+            d["a"] = np.sum(d["a"])
+            break
+        d["a"] = d["a"][1:] * 2.0
+        i += 1
+    return s + np.sum(d["a"])
+
+
+def appended_entry_replaced(x):
+    xs = [x * 1.0]
+    xs.append(x * 2.0)
+    y = xs[-1]
+    xs[-1] = np.sum(x)
+    return np.sum(y ** 2) + xs[-1] ** 2 + np.sum(xs[0])
+
+
 def replaced_in_a_branch(x):
     d = {"a": x * 1.0, "b": 2.0}
     y = d["a"]
@@ -484,7 +506,8 @@ REPLACED = [
     (nested_entry_replaced_through_its_name, (X3,)), (tuple_entry_replaced_by_an_array, (X3,)),
     (new_key_beside_a_read_one, (X3,)), (copied_argument_gains_a_key, ({"a": X3, "b": X3[:2]},)),
     (replaced_twice, (X3,)), (replaced_in_a_loop, (X3,)), (new_keys_in_a_loop, (X3,)),
-    (list_entry_shrinks_in_a_loop, (X3,)), (replaced_in_a_branch, (X3,)), (replaced_in_a_branch, (-X3,)),
+    (list_entry_shrinks_in_a_loop, (X3,)), (replaced_in_a_while_loop_with_break, (X3,)),
+    (appended_entry_replaced, (X3,)), (replaced_in_a_branch, (X3,)), (replaced_in_a_branch, (-X3,)),
     (number_over_an_array, (X3,)), (array_over_a_number, (X3,)),
     (augmented_write_broadcasts, (X3, rng.standard_normal((2, 3)))),
     (list_slice_replaced_by_fewer, (X3,)), (list_slice_replaced_by_more, (X3,)),
