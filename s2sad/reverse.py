@@ -360,16 +360,33 @@ class _Adjoint:
             self.add(p.args[0], ir.Call(helper("captures_adjoint"), [g, p.args[0]]))
         elif p.kind == TRANSFORM:
             self.call(stmt, p, g)
-        elif p.kind == SETITEM:  # x[index] = v: the old entries were overwritten, v got what reached them
-            x, v, index = p.args[0], p.args[1], p.kwargs["index"]
-            self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
-            v_bar = ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v])
-            self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
+        elif p.kind == SETITEM:
+            taken = self.setitem(stmt, p, g)
+            before, after = self.snapshots(stmt, mark)
+            return taken + before, after
         elif p.kind == LISTOP:
             self.list_method(stmt, p, g)
         elif p.kind == CALL:
             self.rule(stmt, p, g)
         return self.snapshots(stmt, mark)
+
+    def setitem(self, stmt: ir.Assign, p, g: ir.Expr) -> list[ir.Stmt]:
+        """``x[index] = v``: the old entries were overwritten, v got what reached them. A list or dict holds v
+        as it is (an array broadcasts it), and its entry may change shape or kind: the zero left there is one
+        of what it held, taken before the write (``overwritten_like``; the statement returned, to insert before it)."""
+        x, v, index = p.args[0], p.args[1], p.kwargs["index"]
+        if x.id not in self.an.containers:  # an array: v is broadcast into the written entries
+            self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
+            v_bar = ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v])
+            self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
+            return []
+        was = self.namer.fresh(f"{x.id}_was")
+        self.add(x, ir.Call(helper("setitem_adjoint"), [g, index, ir.Name(was)]))
+        v_bar = ir.Call(helper("setitem_value_adjoint"), [g, index, ir.Name(was)])
+        if self.an.kinds.get(x.id) not in ("list", "dict"):  # (perhaps an array, at run time)
+            v_bar = ir.Call(helper("unbroadcast"), [v_bar, v])
+        self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
+        return [ir.Assign(was, ir.Call(helper("overwritten_like"), [x, index]), stmt.loc)]
 
     def rule(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """A primitive: its rule's reverse template, run on the operands as Syms, inlined."""

@@ -97,12 +97,19 @@ defrule(runtime.add_at, "add_at", lambda h, ans, buffer, g, index: (h, rt.unbroa
         diff=(0, 1), zero=(2,), forward=lambda ans, dots, buffer, g, index: rt.add_at(  # into a copy: tangents may be shared
             rt.snapshot(dots[0]) if dots[0] is not None else rt.zeros_like(buffer),
             dots[1] if dots[1] is not None else rt.zeros_like(g), index), container=(0,), complex_ok=True)
-_linear(runtime.setitem_adjoint, "setitem_adjoint", lambda h, ans, g, index: (rt.setitem_adjoint(h, index), None),
-        zero=(1,), container=(0,), complex_ok=True)
-_linear(runtime.setitem_value_adjoint, "setitem_value_adjoint",
-        lambda h, ans, g, index: (rt.setitem_jvp(rt.zeros_like(g), index, h), None), zero=(1,), container=(0, 1), complex_ok=True)
+# a list's or dict's written entries: ``was`` (``overwritten_like``) tells what they held before the write, and
+# the cotangent ``g`` what they hold after it, the transposes' zeros there; ``written_at`` where they are in ``g``
+NONDIFFERENTIABLE.update([runtime.overwritten_like, runtime.written_at])
+_linear(runtime.setitem_adjoint, "setitem_adjoint", lambda h, ans, g, index, was=None: (
+    rt.setitem_adjoint(h, index) if was is None
+    else rt.setitem_jvp(h, index, rt.zeros_like(rt.setitem_value_adjoint(g, index, rt.overwritten_like(h, index)))),
+    None, None), zero=(1, 2), container=(0,), complex_ok=True)
+_linear(runtime.setitem_value_adjoint, "setitem_value_adjoint", lambda h, ans, g, index, was=None: (
+    rt.setitem_jvp(rt.zeros_like(g), index if was is None else rt.written_at(g, index, was), h), None, None),
+    zero=(1, 2), container=(0,), complex_ok=True)
 _linear(runtime.setitem_jvp, "setitem_jvp", lambda h, ans, x_dot, index, v_dot: (
-    rt.setitem_adjoint(h, index), None, rt.unbroadcast(rt.setitem_value_adjoint(h, index), v_dot)),
+    rt.setitem_adjoint(h, index, rt.overwritten_like(x_dot, index)), None,
+    rt.unbroadcast(rt.setitem_value_adjoint(h, index, rt.overwritten_like(x_dot, index)), v_dot)),
     zero=(1,), diff=(0, 2), container=(0,))
 _linear(runtime.list_tail_adjoint, "list_tail_adjoint", lambda h, ans, g, items: (rt.tail_into(h, g), None),
         container=(0, 1))

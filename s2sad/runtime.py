@@ -22,7 +22,7 @@ __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
     "matmul_lhs_adjoint", "matmul_rhs_adjoint", "tuple_adjoint", "getitem_adjoint", "add_bars", "scalar_seed",
     "setitem_adjoint", "setitem_value_adjoint", "rebound_input", "immutable", "check_cast", "list_tail_adjoint",
-    "list_pop_adjoint", "snapshot", "shape_like", "add_at",
+    "list_pop_adjoint", "snapshot", "shape_like", "add_at", "overwritten_like", "written_at",
     "setitem_jvp", "list_pop_jvp", "list_jvp", "sequence", "sequence_adjoint", "items_adjoint", "values_adjoint",
     "get_adjoint", "get_default_adjoint", "get_jvp", "tolist_adjoint", "tolist_jvp", "repeat_adjoint", "mul_adjoint", "add_adjoint", "add_transpose",
     "captures_adjoint", "throw", "broadcast_like", "tail_into", "sequence_like", "items_like", "values_like",
@@ -451,26 +451,64 @@ def shape_like(x):
     return stand_in
 
 
-def setitem_adjoint(g, index):
-    """Cotangent of the array before ``x[index] = v``: the written entries got overwritten."""
+def overwritten_like(x, index):
+    """What ``x[index] = v`` overwrites in a list or dict, as the derivative reads it, taken before the write:
+    ``(len(x), a stand-in of x[index])`` (its arrays ``shape_like``), or ``(len(x),)`` where a dict has no such
+    key; None for an array (a write keeps its shape). A copy of ``x`` would grow with ``x``: this does not."""
+    if not isinstance(x, list | dict):
+        return None
+    if isinstance(x, dict) and index not in x:
+        return (len(x),)
+    return len(x), _stand_in(x[index])
+
+
+def _stand_in(v):
+    """``v``'s structure, with ``shape_like`` stand-ins of its arrays (a later write cannot change it)."""
+    if isinstance(v, tuple | list):
+        return rebuild(v, [_stand_in(e) for e in v])
+    if isinstance(v, dict):
+        return {k: _stand_in(e) for k, e in v.items()}
+    return shape_like(v)
+
+
+def written_at(g, index, was):
+    """Where ``x[index] = v`` put ``v`` in the list or dict after it, whose cotangent is ``g`` (``was``: what
+    ``overwritten_like`` took): a list's slice of step 1 may have been replaced by more or fewer entries."""
+    if isinstance(g, list) and isinstance(index, slice) and index.step in (None, 1):
+        start, stop, _ = index.indices(was[0])
+        return slice(start, start + len(g) - was[0] + max(stop - start, 0))
+    return index
+
+
+def setitem_adjoint(g, index, was=None):
+    """Cotangent of the array, list or dict before ``x[index] = v``: the written entries got overwritten.
+
+    A list's or dict's entry may change shape or kind (or a dict gain a key, a list's slice be replaced
+    by more or fewer entries): the written entries' zero is one of what they held before the write
+    (``was``, see ``overwritten_like``; none for a key the dict lacked), not of what ``g`` holds there.
+    """
     if isinstance(g, dict | list):
         out = snapshot(g)
-        out[index] = zeros_like(g[index])
+        if len(was) == 1:
+            out.pop(index, None)
+        else:
+            out[written_at(g, index, was)] = zeros_like(was[1])
         return out
     out = np.array(g, copy=True)
     out[index] = 0.0
     return out
 
 
-def setitem_value_adjoint(g, index):
-    """Cotangent of ``v`` in ``x[index] = v``: what reached the written entries.
+def setitem_value_adjoint(g, index, was=None):
+    """Cotangent of ``v`` in ``x[index] = v``: what reached the written entries (``was``, for a list or
+    dict: see ``setitem_adjoint``).
 
     With a repeated integer index NumPy keeps the last write, so only the entries of
     ``v`` that survived receive the cotangent: found by making the same write of each
     entry's position and reading back which one each written place kept.
     """
     if isinstance(g, dict | list):
-        return g[index]
+        return g[written_at(g, index, was)]
     part = np.array(g[index], copy=True)
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if not isinstance(p, slice | type(None) | type(Ellipsis))]

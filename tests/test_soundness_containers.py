@@ -329,3 +329,238 @@ def test_an_inplace_operator_on_an_argument_is_refused_when_it_is_an_array_at_ru
     with pytest.raises(s2sad.S2SADSyntaxError, match="never mutates your inputs"):
         s2sad.grad(scale_rows_of_the_argument)(np.ones((2, 2)))
     check_grads(scale_a_number_argument, (1.5, 2.0), modes=("rev", "fwd"))
+
+
+# ----- a write replacing a list's or dict's entry by a value of another shape or kind -----
+# The cotangent of the container before the write holds, in the written entry, a zero of what the entry
+# held before it (none for a key it lacked), and the value written gets what reached the entry after it.
+
+def entry_replaced_by_a_smaller_array(x):
+    d = {"a": x * 1.0}
+    y = d["a"]  # the old entry, still used
+    d["a"] = x[:2] * 2.0
+    return np.sum(y ** 2) + np.sum(d["a"] ** 3)
+
+
+def entry_replaced_old_one_unread(x):
+    d = {"a": x * 1.0, "b": x * 3.0}
+    d["a"] = x[:2] * 2.0
+    return np.sum(d["a"] ** 3) + np.sum(d["b"])
+
+
+def list_entry_replaced_by_a_smaller_array(x):
+    xs = [x * 1.0, x * 2.0]
+    y = xs[0]
+    xs[0] = x[:2] * 2.0
+    return np.sum(y ** 2) + np.sum(xs[0] ** 3) + np.sum(xs[1])
+
+
+def nested_dict_replaced(x):
+    d = {"a": {"b": x * 1.0}}
+    y = d["a"]["b"]
+    d["a"] = {"b": x[1:] * 3.0}
+    return np.sum(y ** 2) + np.sum(d["a"]["b"] ** 3)
+
+
+def nested_entry_replaced_through_its_name(x):
+    d = {"a": {"b": x * 1.0, "c": x * 2.0}}
+    inner = d["a"]
+    y = inner["b"]
+    inner["b"] = x[1:] * 3.0
+    return np.sum(y ** 2) + np.sum(inner["b"] ** 3) + np.sum(inner["c"])
+
+
+def tuple_entry_replaced_by_an_array(x):
+    d = {"a": (x * 1.0, x * 2.0)}
+    y = d["a"][0]
+    d["a"] = x[:2] * 2.0
+    return np.sum(y ** 2) + np.sum(d["a"] ** 3)
+
+
+def new_key_beside_a_read_one(x):
+    d = {"a": x * 1.0}
+    y = d["a"]
+    d["b"] = x[:2] * 2.0
+    return np.sum(y ** 2) + np.sum(d["b"] ** 3) + np.sum(d["a"])
+
+
+def copied_argument_gains_a_key(p):
+    p = dict(p)
+    y = p["a"]
+    p["c"] = p["a"][:1] * 2.0
+    p["a"] = np.sum(p["b"])
+    return np.sum(y ** 2) + np.sum(p["c"] ** 3) + p["a"] ** 2
+
+
+def replaced_twice(x):
+    d = {"a": x * 1.0}
+    y = d["a"]
+    d["a"] = x[:2] * 2.0
+    z = d["a"]
+    d["a"] = np.sum(x)
+    return np.sum(y ** 2) + np.sum(z ** 3) + d["a"] ** 2
+
+
+def replaced_in_a_loop(x):
+    d = {"a": x * 1.0}
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(d["a"] ** 2)
+        d["a"] = x[:i + 1] * (i + 1.0)
+    return s + np.sum(d["a"])
+
+
+def new_keys_in_a_loop(x):
+    d = {}
+    s = 0.0
+    for i in range(3):
+        d[i] = x[:i + 1] * 2.0
+        if i > 0:
+            s = s + np.sum(d[i - 1] * d[i][:i])
+            d[i - 1] = np.sum(d[i])
+    return s + d[0] + d[1]
+
+
+def list_entry_shrinks_in_a_loop(x):
+    xs = [x * 1.0]
+    s = 0.0
+    for _ in range(3):
+        old = xs[0]
+        xs[0] = old[1:] * 2.0 if old.shape[0] > 1 else old * 2.0
+        s = s + np.sum(old ** 2)
+    return s + np.sum(xs[0])
+
+
+def replaced_in_a_while_loop_with_break(x):
+    d = {"a": x * 1.0}
+    s = 0.0
+    i = 0
+    while i < 3:
+        s = s + np.sum(d["a"] ** 2)
+        if i == 1:
+            d["a"] = np.sum(d["a"])
+            break
+        d["a"] = d["a"][1:] * 2.0
+        i += 1
+    return s + np.sum(d["a"])
+
+
+def appended_entry_replaced(x):
+    xs = [x * 1.0]
+    xs.append(x * 2.0)
+    y = xs[-1]
+    xs[-1] = np.sum(x)
+    return np.sum(y ** 2) + xs[-1] ** 2 + np.sum(xs[0])
+
+
+def replaced_in_a_branch(x):
+    d = {"a": x * 1.0, "b": 2.0}
+    y = d["a"]
+    if x[0] > 0:
+        d["a"] = np.sum(x * x)
+    else:
+        d["b"] = x * 3.0
+    return np.sum(y ** 3) + np.sum(d["a"]) * np.sum(d["b"])
+
+
+def number_over_an_array(x):
+    d = {"a": x * 1.0}
+    y = d["a"]
+    d["a"] = np.sum(x) * 2.0
+    return np.sum(y ** 2) + d["a"] ** 3
+
+
+def array_over_a_number(x):
+    xs = [np.sum(x) * 1.0]
+    y = xs[0]
+    xs[0] = x * 2.0
+    return y ** 2 + np.sum(xs[0] ** 3)
+
+
+def augmented_write_broadcasts(x, v):
+    d = {"a": np.sum(x) * 1.0, "b": x}
+    y = d["a"]
+    d["a"] += v  # a number entry becomes a (2, 3) array (an array entry would be changed in place, and raise)
+    d["b"] = d["b"] + v  # (3,) -> (2, 3)
+    return y ** 2 + np.sum(d["a"] ** 3) + np.sum(d["b"] ** 2)
+
+
+def list_slice_replaced_by_fewer(x):
+    xs = [x * 1.0, x * 2.0, x * 3.0]
+    y = xs[0]
+    xs[0:2] = [x[:2] * 4.0]
+    return np.sum(y ** 2) + np.sum(xs[0] ** 3) + np.sum(xs[1] * 5.0)
+
+
+def list_slice_replaced_by_more(x):
+    xs = [x * 1.0, x * 2.0]
+    y = xs[0]
+    xs[0:1] = [x[:2] * 4.0, np.sum(x) * 7.0]
+    return np.sum(y ** 2) + np.sum(xs[0] ** 3) + xs[1] * 5.0 + np.sum(xs[2] * 11.0)
+
+
+X3 = np.array([0.5, 1.5, -0.7])
+REPLACED = [
+    (entry_replaced_by_a_smaller_array, (X3,)), (entry_replaced_old_one_unread, (X3,)),
+    (list_entry_replaced_by_a_smaller_array, (X3,)), (nested_dict_replaced, (X3,)),
+    (nested_entry_replaced_through_its_name, (X3,)), (tuple_entry_replaced_by_an_array, (X3,)),
+    (new_key_beside_a_read_one, (X3,)), (copied_argument_gains_a_key, ({"a": X3, "b": X3[:2]},)),
+    (replaced_twice, (X3,)), (replaced_in_a_loop, (X3,)), (new_keys_in_a_loop, (X3,)),
+    (list_entry_shrinks_in_a_loop, (X3,)), (replaced_in_a_while_loop_with_break, (X3,)),
+    (appended_entry_replaced, (X3,)), (replaced_in_a_branch, (X3,)), (replaced_in_a_branch, (-X3,)),
+    (number_over_an_array, (X3,)), (array_over_a_number, (X3,)),
+    (augmented_write_broadcasts, (X3, rng.standard_normal((2, 3)))),
+    (list_slice_replaced_by_fewer, (X3,)), (list_slice_replaced_by_more, (X3,)),
+]
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("fn, args", REPLACED, ids=[f.__name__ for f, _ in REPLACED])
+def test_an_entry_replaced_by_a_value_of_another_shape(fn, args, order):
+    check_grads(fn, args, argnums=tuple(range(len(args))), modes=("rev", "fwd"), order=order)
+
+
+def _made(x):
+    return {"a": x * 1.0, "n": {"b": x * 2.0}}
+
+
+def entry_of_a_helpers_dict_replaced(x):
+    d = _made(x)  # (a user function's result: a list, a dict or an array, as far as the transform knows)
+    d["n"] = {"b": x[1:] * 3.0}
+    return np.sum(d["n"]["b"] ** 3) + np.sum(d["a"])
+
+
+def _doubled(x):
+    return x * 2.0
+
+
+def write_into_a_helpers_array_broadcasts(x):
+    y = _doubled(x)
+    y[0:2] = np.sum(x) * 3.0
+    return np.sum(y * y)
+
+
+def write_into_an_array_taken_from_a_dict_broadcasts(x):
+    d = {"w": x * 2.0}
+    a = d["w"]
+    a[0:2] = np.sum(x) * 3.0
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("fn, order", [
+    (entry_of_a_helpers_dict_replaced, 1), (write_into_a_helpers_array_broadcasts, 1),
+    (write_into_an_array_taken_from_a_dict_broadcasts, 1), (write_into_an_array_taken_from_a_dict_broadcasts, 2)])
+def test_a_write_into_what_may_be_a_container_or_an_array(fn, order):
+    # a list or dict holds the value written as it is, an array broadcasts it: a value whose kind is not known
+    # when it is transformed is differentiated as either, when the derivative runs
+    check_grads(fn, (X3,), modes=("rev", "fwd"), order=order)
+
+
+def test_a_nested_item_write_is_refused_at_its_line():
+    def f(x):
+        d = {"a": {"b": x * 1.0}}
+        d["a"]["b"] = x[1:] * 3.0
+        return np.sum(d["a"]["b"])
+    with pytest.raises(s2sad.S2SADSyntaxError, match="copy a global or a nested item into a local name") as e:
+        s2sad.grad(f)(X3)
+    assert e.value.text.strip() == 'd["a"]["b"] = x[1:] * 3.0'
