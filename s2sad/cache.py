@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import NoDerivativeRuleError, S2SADSyntaxError, SourceUnavailableError
 from .frontend import cell_contents, globals_check, globals_hold, library_cells, library_value, source_lines
+from .load import note_origin
 from .pytree import data_fields, differentiable, is_dataclass_instance, is_node, leaves
 from .statics import SCALAR_TYPES, Items, of_value
 
@@ -144,6 +145,7 @@ class Cache:
                         raise
                     e = self._specialize(args, shapes=True)
             except (S2SADSyntaxError, NoDerivativeRuleError, SourceUnavailableError) as err:
+                note_origin(err)
                 raise err.with_traceback(None)  # noqa: B904  (the same error, without s2sad's own frames: it is about the user's code)
             if e.generated.shape_specific:
                 e = ByShape(self, args, e)

@@ -19,11 +19,23 @@ import types
 
 from .ir import Loc
 
-__all__ = ["load", "LINEMAPS"]
+__all__ = ["load", "LINEMAPS", "note_origin"]
 
 # filename of generated code -> its line map; lets errors inside it name the user's line
 LINEMAPS: dict[str, dict[int, Loc]] = {}
 _FACTORY = "__s2sad_factory__"
+
+
+def note_origin(err: BaseException) -> None:
+    """A ``SyntaxError`` s2sad raised at a line of code it generated (differentiating a derivative): add a
+    note naming the user's line that code was generated for."""
+    if not isinstance(err, SyntaxError):
+        return
+    loc = LINEMAPS.get(err.filename or "", {}).get(err.lineno or 0)
+    notes = list(getattr(err, "__notes__", ()))
+    note = loc and f"s2sad: in derivative code s2sad generated for {loc.file}:{loc.line}: {loc.text.strip()}"
+    if note and note not in notes:
+        vars(err)["__notes__"] = [*notes, note]  # (as add_note does: Python 3.11 shows them)
 
 
 def load(text: str, filename: str, name: str, globals_: dict, cells: dict[str, types.CellType],
