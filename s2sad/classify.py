@@ -223,8 +223,8 @@ def writes_into_argument(v: ir.Expr) -> bool:
     ``np.copyto``, ``a.fill``)?"""
     if not isinstance(v, ir.Call):
         return False
-    if any(k == "out" or (k.startswith("overwrite_") and not (isinstance(e, ir.Const) and not e.value))
-           for k, e in v.kwargs):
+    if any(k == "out" or (k is not None and k.startswith("overwrite_") and not (isinstance(e, ir.Const) and not e.value))
+           for k, e in v.kwargs):  # (a None key: **kwargs)
         return True
     if isinstance(v.func, ir.Attr) and not isinstance(v.func.value, ir.Ref):
         return v.func.attr in WRITER_METHODS  # a method of a local array
