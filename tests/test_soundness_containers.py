@@ -556,6 +556,15 @@ def test_a_write_into_what_may_be_a_container_or_an_array(fn, order):
     check_grads(fn, (X3,), modes=("rev", "fwd"), order=order)
 
 
+def test_its_second_derivative_is_refused_at_the_users_line():
+    # (differentiating the gradient again, the generated code's call of the helper's vjp gives the value and
+    # the pullback, which the check takes for sharing memory: a limitation; the error leads to the user's line)
+    with pytest.raises(s2sad.S2SADSyntaxError) as e:
+        check_grads(write_into_a_helpers_array_broadcasts, (X3,), order=2)
+    line = write_into_a_helpers_array_broadcasts.__code__.co_firstlineno + 2
+    assert any(f"{__file__}:{line}: y[0:2] = np.sum(x) * 3.0" in n for n in getattr(e.value, "__notes__", ()))
+
+
 def test_a_nested_item_write_is_refused_at_its_line():
     def f(x):
         d = {"a": {"b": x * 1.0}}
