@@ -165,11 +165,31 @@ def add_bars(a, b):
         return {k: add_bars(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {**a, **b}}
     if a is None or b is None:  # the cotangent of a key: none
         return b if a is None else a
-    if isinstance(a, tuple | list):
+    if isinstance(a, tuple | list):  # (a list's zero may be made from it after it grew: its tail is zeros)
+        if len(a) != len(b) and not all(map(_zero, [*a[len(b):], *b[len(a):]])):
+            raise _unlike(f"lists of {len(a)} and {len(b)} entries")
         return rebuild(a, [add_bars(x, y) for x, y in zip(a, b)])
     if is_dataclass_instance(a):
         return with_fields(a, {f: add_bars(getattr(a, f), getattr(b, f)) for f in data_fields(a)})
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape != b.shape:
+        raise _unlike(f"arrays of shapes {a.shape} and {b.shape}")
     return a + b
+
+
+def _zero(v) -> bool:
+    """Is the cotangent ``v`` zero (None, a zero number or array, a container of zeros)?"""
+    if isinstance(v, dict):
+        return all(map(_zero, v.values()))
+    if isinstance(v, tuple | list):
+        return all(map(_zero, v))
+    return v is None or not np.any(v)
+
+
+def _unlike(what: str) -> AssertionError:
+    """Two cotangents of one value are alike (arrays of its shape, lists of its length): adding unlike ones
+    would broadcast or drop entries silently, so s2sad stops instead."""
+    return AssertionError(f"s2sad internal error: two cotangents of one value are {what}; please report it "
+                          "with the function differentiated")
 
 
 # ----- calls with * and **: the cotangents of the arguments, split back into what was passed -----
