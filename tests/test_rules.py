@@ -487,3 +487,14 @@ def test_astype_gives_the_cotangent_in_the_source_dtype():
 def test_rule_forward_matches_finite_differences(name):
     for fn, args, *options in cases(name):
         check_grads(fn, args, **{**(options[0] if options else {}), "modes": ("fwd",)})
+
+
+def test_cotangents_of_one_value_are_added_only_when_alike():
+    from s2sad import runtime
+
+    np.testing.assert_allclose(runtime.add_bars(np.ones(3), np.ones(3)), 2.0)
+    assert runtime.add_bars([1.0], [2.0, 0.0]) == [3.0]  # (a zero made from a list after it grew: a zero tail)
+    with pytest.raises(AssertionError, match="arrays of shapes"):
+        runtime.add_bars(np.ones(3), np.ones(1))  # (would broadcast)
+    with pytest.raises(AssertionError, match="lists of 1 and 2 entries"):
+        runtime.add_bars([1.0], [2.0, 5.0])  # (would drop a cotangent)
