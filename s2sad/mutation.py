@@ -705,7 +705,7 @@ class _Points(ir.Forward):
         if kind == TRANSFORM:
             self.call(s, p, names)
             return
-        viewed = _view_sources(p, v) if kind == CALL else None
+        viewed = _view_sources(p, v, self.an) if kind == CALL else None
         if kind == CALL and p.rule.returns and viewed is None:  # list(xs), d.values(): a new container
             self.made(s)
             for t in s.targets:  # holding what xs holds (or views of the array xs)
@@ -838,14 +838,22 @@ def _advanced(index: ir.Expr, advanced: set[str]) -> bool:
     return any(isinstance(i, ir.Name) and i.id in advanced for i in items)
 
 
-def _view_sources(p: Prim, v: ir.Expr) -> list[str] | None:
+def _view_sources(p: Prim, v: ir.Expr, analysis: Analysis) -> list[str] | None:
     """The names a call's result may share memory with, as its rule declares (``Rule.view``); None: a new
-    value."""
+    value. Where the operands' concrete shapes tell it is one, the derivative serves those shapes only."""
     view = p.rule.view
     if view == "operands":
         return [a.id for a in p.args if isinstance(a, ir.Name)]
-    if callable(view) and not view(p.args, p.kwargs):
-        return None
+    if callable(view):
+        told = []
+
+        def shape(e: ir.Expr) -> tuple | None:
+            told.append(d := analysis.dims.get(e.id) if isinstance(e, ir.Name) else None)
+            return d
+
+        if not view(p.args, p.kwargs, shape):
+            analysis.shape_specific |= any(d is not None for d in told)
+            return None
     return list(ir.names_read(_viewed(v))) if view else None
 
 

@@ -241,8 +241,9 @@ class Rule:
     * ``view``: the result may share memory with the first operand (``x[i]``, ``x.T``,
       ``np.reshape``, and what may return the operand itself: ``np.float64(x)`` of a float64 array):
       ``mutation`` follows writes through it. ``"operands"``: it may be any of its operands itself
-      (``max(a, b)``). A function of the call's operands (``args``, ``kwargs``): whether this call's
-      result may share the first operand's memory (``np.diff(x, n)`` returns ``x`` where ``n`` is 0).
+      (``max(a, b)``). A function of the call's operands (``args``, ``kwargs``) and ``shape`` (an operand's
+      concrete shape, None where not known): whether this call's result may share the first operand's
+      memory (``np.diff(x, n)`` returns ``x`` where ``n`` is 0; ``np.diag(x)`` a view where ``x`` is not 1-D).
       A test calls every primitive on arrays and checks that what shares memory is declared so.
     * ``shape``: the result's concrete shape from the operands' (a transfer function of
       ``shapes``; elementwise rules broadcast, reductions reduce, by default).
@@ -280,7 +281,7 @@ class Rule:
     container: bool | tuple[int, ...] = False  # the result is a tuple or list (True), or is one when an
     # argument at these positions is: its cotangents add entry by entry
     params: tuple[tuple[str, object], ...] = ()  # names and defaults, for keywords naming a differentiated one
-    view: bool | str | Callable[[list[Expr], dict[str, Expr]], bool] = False
+    view: bool | str | Callable[[list[Expr], dict[str, Expr], Callable[[Expr], tuple | None]], bool] = False
     shape: shapes.Transfer | None = None
     item: bool = False
     sequences: str | None = None

@@ -87,7 +87,7 @@ def _matrix_power_forward(ans, dots, a, n):
 
 
 defrule(numpy.linalg.matrix_power, "numpy.linalg.matrix_power", _matrix_power, diff=(0,),
-        forward=_matrix_power_forward, view=lambda args, kwargs: not constant_other_than(
+        forward=_matrix_power_forward, view=lambda args, kwargs, shape: not constant_other_than(
             args[1] if len(args) > 1 else kwargs.get("n"), 1))  # (n == 1: a itself)
 
 

@@ -225,7 +225,7 @@ def _pad(g, ans, x, pad_width, mode=None, **kwargs):
 defrule(numpy.pad, "numpy.pad", _pad, diff=(0,),  # (padding values are constants: the tangent is padded with zeros)
         forward=lambda ans, dots, x, pad_width, *a, **k: np.pad(dots[0], pad_width))
 defrule(numpy.diff, "numpy.diff", lambda g, ans, x, n=1, axis=-1: (rn.diff_adjoint(g, x, n, axis),), diff=(0,),
-        linear="joint", complex_ok=True, view=lambda args, kwargs: not constant_other_than(
+        linear="joint", complex_ok=True, view=lambda args, kwargs, shape: not constant_other_than(
             args[1] if len(args) > 1 else kwargs.get("n", ir.Const(1)), 0))  # (n == 0: x itself)
 defrule(numpy.tile, "numpy.tile", lambda g, ans, x, reps: (rn.tile_adjoint(g, x, reps),), diff=(0,), linear="joint", complex_ok=True)
 defrule(numpy.repeat, "numpy.repeat", lambda g, ans, x, repeats, axis=None: (rn.repeat_adjoint(g, x, repeats, axis),),
@@ -344,7 +344,7 @@ defrule(numpy.kron, "numpy.kron", lambda g, ans, a, b: (rn.kron_adjoint(g, a, b,
 defrule(numpy.trace, "numpy.trace", lambda g, ans, x, offset=0: (rn.trace_adjoint(g, x, offset),), diff=(0,),
         linear="joint", complex_ok=True)
 defrule(numpy.diag, "numpy.diag", lambda g, ans, x, k=0: (rn.diag_adjoint(g, x, k),), diff=(0,), linear="joint",
-        complex_ok=True, view=True)  # (of a 2-D array, a read-only view)
+        complex_ok=True, view=lambda args, kwargs, shape: len(shape(args[0]) or ()) != 1)  # (of a matrix: a view)
 defrule(numpy.diagonal, "numpy.diagonal", lambda g, ans, x, offset=0, axis1=0, axis2=1: (
     rn.diagonal_adjoint(g, x, offset, axis1, axis2),), diff=(0,), linear="joint", view=True, complex_ok=True)
 
