@@ -751,7 +751,7 @@ class _Points(ir.Forward):
         if all(t in self.an.numbers for t in s.targets):
             return True
         base = p.args[0].id if p is not None and p.kind == CALL and p.args and isinstance(p.args[0], ir.Name) else None
-        if base is not None and p.rule.item and self.an.kinds.get(base) in ("list", "tuple", "dict"):
+        if base is not None and p.rule.item and self.an.kinds.get(base) in ("list", "tuple", "seq", "dict"):
             for t in s.targets:
                 self.flow(t, self.elements(base) or {t})
                 self.parts.add(t)

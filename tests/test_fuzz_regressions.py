@@ -754,3 +754,29 @@ def test_a_write_through_another_name_in_a_loop_is_refused():
     for mode in ("rev", "fwd"):
         with pytest.raises(S2SADSyntaxError, match="shares memory with the value written here"):
             check_grads(written_through_a_view_in_a_loop, (np.array([1.195, -0.786, 1.345]),), modes=(mode,))
+
+
+def item_of_a_joined_list_then_appended(x):
+    l1 = [x[[1, 1, 0]]]
+    l1 = l1 + [-x[[1, 1, 0]]]  # (a list or a tuple, as far as the transform knows)
+    y3 = l1[1]
+    l1.append(x * 2.0)
+    return np.sum(y3 * y3) + np.sum(l1[2])
+
+
+def item_of_a_joined_list_then_its_array_written(x):
+    a = x * 1.0
+    l1 = [a] + [x]
+    y = l1[0]
+    a[0] = 5.0  # (y is a)
+    return np.sum(y * y)
+
+
+def test_an_item_of_a_joined_list_is_what_it_holds():
+    """--seed 7719305 --index 7716 (a false refusal): an item of `l1 + [v]`, whose kind is a list or a tuple, was
+    taken for a view of the container, so an append to the container refused a read of the item. It is what
+    the container holds, as an item of a known list is: a write into that array is still seen."""
+    x = np.array([-0.702, -0.297])
+    check_grads(item_of_a_joined_list_then_appended, (x,), modes=("rev", "fwd"))
+    with pytest.raises(S2SADSyntaxError, match="'y' shares memory with the array written here"):
+        s2sad.grad(item_of_a_joined_list_then_its_array_written)(x)
