@@ -521,6 +521,8 @@ def _kind_of(p: Prim, v: ir.Expr, of) -> str | None:
     if p.kind != CALL:
         return None
     args = [of(a) for a in p.args]
+    if p.rule.returns and p.rule.view:  # (``sequence``: its operand as it is, an array's too)
+        return args[0] if args and args[0] in _SEQ_KINDS else None
     if p.rule.returns:
         return p.rule.returns
     if p.rule.reduction or (p.rule.elementwise and all(k in ("array", "int") for k in args)):
