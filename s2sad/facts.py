@@ -883,7 +883,7 @@ def is_scalar(p: Prim, scalars: set[str]) -> bool:
         return known(p.args[0])
     if p.kind == CALL and p.rule.scalar_only:
         return True  # math functions always return a Python float
-    if p.kind == CALL and p.rule.elementwise:
+    if p.kind == CALL and (p.rule.elementwise or p.rule.view == "operands"):  # (max(a, b): a or b itself)
         return all(known(a) for a in p.args)
     if p.kind == CALL and p.rule.reduction:
         return len(p.args) == 1 and not p.kwargs

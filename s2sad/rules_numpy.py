@@ -464,7 +464,7 @@ if _sp is not None:
                 out = part if out is None else out + part
         return sym((out, np.zeros_like(ans[1]))) if _const(return_sign, "return_sign", False) else out
 
-    defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0, 2), reduction=True,
+    defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0, 2), reduction=True, shape=shapes.logsumexp,
             params=(("a", None), ("axis", None), ("b", None)), container=True,  # (with return_sign=True)
             forward=_logsumexp_forward)
     defrule(_sp.expit, "scipy.special.expit", lambda g, ans, x: (g * ans * (1.0 - ans),), elementwise=True)
@@ -491,16 +491,26 @@ if _sp is not None:
 
 
 def _builtin_extreme(first_wins_if):
-    def rev(g, ans, x, y=None, *rest, **kwargs):
+    """The reverse and forward rules of builtin ``max(a, b)`` / ``min(a, b)``: the result is one operand itself
+    (not elementwise: of two one-element arrays of different shapes, it has the chosen one's shape)."""
+    def pick(x, y=None, *rest, **kwargs):
         if y is None or rest or kwargs:
             raise NotImplementedError("only the two-argument form max(a, b) / min(a, b) is supported")
-        pick = first_wins_if(x, y)  # Python keeps the first argument on a tie
-        return ub(g * pick, x, y), ub(g * rn.logical_not(pick), y, x)
-    return rev
+        return first_wins_if(x, y)  # Python keeps the first argument on a tie
+
+    def rev(g, ans, x, *args, **kwargs):
+        first = pick(x, *args, **kwargs)
+        return ub(g * first, x, args[0]), ub(g * rn.logical_not(first), args[0], x)
+
+    def forward(ans, dots, x, *args, **kwargs):
+        tangents = [rt.zeros_like(v) if d is None else d for d, v in zip(dots, (x, *args))]
+        return rn.chosen(pick(x, *args, **kwargs), *tangents)
+    return rev, forward
 
 
-defrule(_builtins.max, "max", _builtin_extreme(lambda x, y: x >= y), elementwise=True, view="operands")
-defrule(_builtins.min, "min", _builtin_extreme(lambda x, y: x <= y), elementwise=True, view="operands")
+for _fn, _first_wins_if in ((_builtins.max, lambda x, y: x >= y), (_builtins.min, lambda x, y: x <= y)):
+    _rev, _forward = _builtin_extreme(_first_wins_if)
+    defrule(_fn, _fn.__name__, _rev, forward=_forward, view="operands", shape=shapes.either)
 defrule(_builtins.sum, "sum", lambda g, ans, seq, start=0: (rn.builtin_sum_adjoint(g, seq), g),
         linear="joint")
 for _float in (numpy.float64, numpy.float32):
