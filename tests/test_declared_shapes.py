@@ -164,6 +164,20 @@ def test_builtin_max_of_one_element_arrays_has_the_shape_of_the_one_it_returns(f
         check_grads(fn, (x, y), modes=("rev", "fwd"))
 
 
+def squared_larger(x, y):
+    m = max(x * x, y)
+    return m * m * 2.0
+
+
+def slope_of_squared_larger(x):
+    return s2sad.jvp(squared_larger, (x, 0.9), (1.0, 0.0))[1]
+
+
+def test_the_tangent_of_builtin_max_is_differentiated_again():
+    for x in (0.5, 1.5):
+        check_grads(slope_of_squared_larger, (x,), modes=("rev", "fwd"))
+
+
 def no_dimensions(x):
     return np.sum(scipy.special.multigammaln(x, 0) * x)  # (0.0: SciPy sums no terms)
 
