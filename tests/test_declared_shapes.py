@@ -11,6 +11,7 @@ operands broadcast to.
 """
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -78,7 +79,8 @@ def _operands(shapes_):
 
 def _result_shape(call):
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             r = call()
     except Exception:
         return None
