@@ -28,6 +28,7 @@ from .rules import (
     ATTRIBUTES,
     METHODS,
     NONDIFFERENTIABLE,
+    REQUIRED,
     RULES,
     WRITERS,
     NotConst,
@@ -187,9 +188,9 @@ for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atlea
             complex_ok=not _name.startswith("atleast"))
 defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint", shape=shapes.copied, complex_ok=True)
 defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,), linear="joint",
-        view=True, shape=shapes.copied)
+        view=True, shape=shapes.copied, params=(("a", REQUIRED), ("dtype", None)))
 defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,), linear="joint",
-        shape=shapes.copied)
+        shape=shapes.copied, params=(("object", REQUIRED), ("dtype", None)))
 
 
 def _transpose(g, ans, x, *args, **kwargs):
@@ -375,9 +376,9 @@ defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cu
 # ----- creation with a differentiable value -----
 
 defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, ans)),
-        diff=(1,), linear="joint")
+        diff=(1,), linear="joint", params=(("shape", REQUIRED), ("fill_value", REQUIRED), ("dtype", None)))
 defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, ans)),
-        diff=(1,), zero=(0,), linear="joint")
+        diff=(1,), zero=(0,), linear="joint", params=(("a", REQUIRED), ("fill_value", REQUIRED), ("dtype", None)))
 defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
     ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1),
     forward=lambda ans, dots, start, stop, num=50, **k: rn.linspace_jvp(dots[0], dots[1], num))
@@ -401,10 +402,11 @@ def _astype(g, ans, x, dtype, **kwargs):
     return (rn.cast_like(g, x),)
 
 
-defrule("ndarray.astype", "ndarray.astype", _astype, diff=(0,), linear="joint")
+_ASTYPE = (("x", REQUIRED), ("dtype", REQUIRED))  # (an integer dtype makes an int: ``facts.int_names``)
+defrule("ndarray.astype", "ndarray.astype", _astype, diff=(0,), linear="joint", params=_ASTYPE)
 METHODS["astype"] = "ndarray.astype"
 if hasattr(numpy, "astype"):  # (a function too from NumPy 2.1)
-    defrule(numpy.astype, "numpy.astype", _astype, diff=(0,), linear="joint")
+    defrule(numpy.astype, "numpy.astype", _astype, diff=(0,), linear="joint", params=_ASTYPE)
 
 # ----- writers: refused where a derivative is involved (activity.check_uses) -----
 

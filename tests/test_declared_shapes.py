@@ -203,3 +203,41 @@ def test_the_calls_whose_shapes_are_not_declared_are_refused(fn):
     assert set(NOT_SHAPES) <= {r.name for r in RULES.values()} | set(METHODS)
     with pytest.raises(NoDerivativeRuleError, match="does not support this call"):
         s2sad.grad(fn)(np.full((1, 3), 0.5))
+
+
+# ----- linear declarations: forward mode applies the call to the tangents -----
+
+XP = np.array([0.0, 1.0, 2.0])
+
+
+def interpolated_with_ends(fp):
+    return np.sum(np.interp(np.array([-1.0, 0.5, 3.0]), XP, fp, left=0.5, right=2.0) ** 2)
+
+
+def differenced_with_ends(x):
+    return np.sum(np.diff(x, prepend=0.5, append=2.0) ** 2)
+
+
+def ediff_with_ends(x):
+    return np.sum(np.ediff1d(x, to_end=2.0, to_begin=0.5) ** 2)
+
+
+@pytest.mark.parametrize("fn", [interpolated_with_ends, differenced_with_ends, ediff_with_ends])
+def test_forward_mode_refuses_the_calls_of_a_linear_primitive_its_reverse_rule_refuses(fn):
+    # (constant ends make these affine, not linear: the call applied to the tangent was a wrong derivative)
+    with pytest.raises(NoDerivativeRuleError, match="does not support this call"):
+        s2sad.jvp(fn, (np.array([0.3, 1.2, 2.5]),), (np.ones(3),))
+
+
+def truncated(x):
+    return np.sum(np.astype(x * 3.0, int) * x) + np.sum((x * 2.0).astype(np.int32) * x)
+
+
+def made_integer(x):
+    return np.sum(np.array(x * 3.0, int) * x) + np.sum(np.full(3, x[0] * 3.0, dtype=int) * x) + np.sum(
+        np.asarray(x * 5.0, dtype=bool) * x)
+
+
+@pytest.mark.parametrize("fn", [truncated, made_integer])
+def test_a_cast_to_an_integer_type_carries_no_derivative(fn):
+    check_grads(fn, (np.array([0.3, 1.1, 2.3]),), modes=("rev", "fwd"))  # (away from the steps)
