@@ -183,9 +183,11 @@ defrule(numpy.std, "numpy.std", _moment("std_adjoint"), diff=(0,), reduction=Tru
 # (all linear: forward mode applies them to the tangent; ``view``: the result may share the input's memory)
 
 _back = lambda g, ans, x, *args, **kwargs: (np.reshape(g, np.shape(x)),)  # noqa: E731
-for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d"):
-    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True,
-            complex_ok=not _name.startswith("atleast"))
+for _name in ("reshape", "ravel", "expand_dims", "squeeze"):
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True, complex_ok=True)
+for _name in ("atleast_1d", "atleast_2d", "atleast_3d"):  # (of one array: of more, a tuple, refused)
+    defrule(getattr(numpy, _name), f"numpy.{_name}", lambda g, ans, x: (np.reshape(g, np.shape(x)),), diff=(0,),
+            linear="joint", view=True)
 defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint", shape=shapes.copied, complex_ok=True)
 defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,), linear="joint",
         view=True, shape=shapes.copied, params=(("a", REQUIRED), ("dtype", None)))
@@ -292,7 +294,7 @@ for _name in ("r_", "c_"):
     _reverse, _forward = _concatenated((_c.axis, _c.ndmin, _c.trans1d))
     defrule(_c, f"numpy.{_name}[...]", _reverse, forward=_forward, subscript=True)
 defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
-    rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), linear="joint")
+    rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), diff=(0, 1), linear="joint")
 for _name in ("split", "array_split"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
             lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,), container=True, linear="joint",

@@ -8,6 +8,10 @@ against NumPy: every primitive is called on arrays of several shapes (with small
 them, and the keywords a reduction takes), and where it returns a number or an array, the shape its
 transfer gives (where it gives one) is the result's, and an elementwise result has the shape its
 operands broadcast to.
+
+Forward mode applies a primitive declared ``linear="joint"`` to the tangents: each is checked to be linear
+in the operands it differentiates, jointly (``f(u + v) == f(u) + f(v)``, ``f(2u) == 2 f(u)``), on every call
+its reverse rule takes.
 """
 
 import itertools
@@ -21,7 +25,7 @@ import s2sad
 from s2sad import shapes
 from s2sad.errors import NoDerivativeRuleError
 from s2sad.ir import Const, Name, Slice, Tuple
-from s2sad.rules import ATTRIBUTES, METHODS, RULES
+from s2sad.rules import ATTRIBUTES, METHODS, RULES, Sym, sym
 from s2sad.testing import check_grads
 
 
@@ -241,3 +245,109 @@ def made_integer(x):
 @pytest.mark.parametrize("fn", [truncated, made_integer])
 def test_a_cast_to_an_integer_type_carries_no_derivative(fn):
     check_grads(fn, (np.array([0.3, 1.1, 2.3]),), modes=("rev", "fwd"))  # (away from the steps)
+
+
+LINEAR_KEYWORDS = [{}, {"axis": 0}, {"axis": -1}, {"keepdims": True}, {"prepend": 0.5}, {"append": 0.5},
+                   {"left": 0.5}, {"right": 0.5}, {"to_begin": 0.5}, {"to_end": 0.5}, {"norm": "ortho"}]
+LINEAR_PROBES = [
+    *[([s], extra, kw) for s in SHAPES for extra in EXTRAS for kw in LINEAR_KEYWORDS if not (extra and kw)],
+    *[(list(pair), extra, {}) for pair in itertools.product(SHAPES, repeat=2) for extra in [(), (0,)]],
+    *[([(3,), (3,), (3,)], (), kw) for kw in LINEAR_KEYWORDS],  # (np.interp(x, xp, fp))
+    *[([[(2, 3), (2, 3)]], extra, {}) for extra in [(), (0,), (1,), (-1,)]],  # (a list of arrays: np.concatenate)
+]
+
+
+def _value(shape, rng):
+    return [_value(s, rng) for s in shape] if isinstance(shape, list) else rng.uniform(0.2, 0.8, shape)
+
+
+def _sum(a, b):
+    return [_sum(x, y) for x, y in zip(a, b)] if isinstance(a, list) else a + b
+
+
+def _numbers(r) -> list | None:
+    """The leaves of a result, where each is a floating or complex number or array (None otherwise: an int
+    carries no derivative, ``facts.int_names``)."""
+    leaves = list(_leaves(r))
+    ok = all(isinstance(v, np.ndarray | np.generic | float | complex) and np.issubdtype(np.asarray(v).dtype, np.inexact)
+             for v in leaves)
+    return leaves if ok and leaves else None
+
+
+def _leaves(r):
+    if isinstance(r, list | tuple):
+        for x in r:
+            yield from _leaves(x)
+    else:
+        yield r
+
+
+def _refused(rule, operands, extra, kw) -> bool:
+    """The reverse rule does not take the call (then neither mode differentiates it)."""
+    names = [Sym(Name(f"x{i}")) for i in range(len(operands))]
+    try:
+        rule.reverse(Sym(Name("g")), Sym(Name("ans")), *names, *map(sym, extra), **{k: sym(v) for k, v in kw.items()})
+    except (TypeError, NotImplementedError):
+        return True
+    return False
+
+
+def _not_linear(rule, call, probes):
+    """The first probe where ``call(arguments, keywords)`` is not linear in the arguments ``rule``
+    differentiates, jointly (a constant among them too: forward mode gives it a zero tangent)."""
+    for operands, extra, kw in probes:
+        if _refused(rule, operands, extra, kw):
+            continue
+        rng = np.random.default_rng(1)
+        u = [*(_value(s, rng) for s in operands), *extra]
+        linear = {i for i in range(len(u)) if rule.diff is None or i in rule.diff}
+        v = [_value(operands[i], rng) if i < len(operands) and i in linear else x for i, x in enumerate(u)]
+        fu, fv, f_sum, f_twice = (_numbers(_result(lambda a=a: call(a, kw))) for a in (
+            u, v, [_sum(x, y) if i in linear else x for i, (x, y) in enumerate(zip(u, v))],
+            [_sum(x, x) if i in linear else x for i, x in enumerate(u)]))
+        if None in (fu, fv, f_sum, f_twice) or not all(np.all(np.isfinite(r)) for r in [*fu, *fv, *f_sum, *f_twice]):
+            continue
+        if not all(np.allclose(a, b + c) and np.allclose(d, 2.0 * b) for a, b, c, d in zip(f_sum, fu, fv, f_twice)):
+            return operands, extra, kw
+    return None
+
+
+def _result(call):
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return call()
+    except Exception:
+        return None
+
+
+def test_every_primitive_declared_linear_is_linear():
+    wrong = {}
+    for fn, rule in RULES.items():
+        if _library(fn) and rule.linear == "joint":
+            found = _not_linear(rule, lambda args, kw: fn(*args, **kw), LINEAR_PROBES)
+            if found:
+                wrong[rule.name] = found
+    for name, rule in ATTRIBUTES.items():
+        if rule is not None and rule.linear == "joint":
+            found = _not_linear(rule, lambda args, kw: getattr(args[0], name), [([s], (), {}) for s in SHAPES])
+            if found:
+                wrong[name] = found
+    assert not wrong, f"declared linear=\"joint\", not linear (operands, extra arguments, keywords): {wrong}"
+
+
+def at_least_one_dimension(x):
+    p, q = np.atleast_1d(x, 0.5)  # (a tuple: the constant's tangent was the constant)
+    return np.sum(p * 2.0) + np.sum(q) * np.sum(x)
+
+
+def appended_rows(x):
+    return np.sum(np.append(x[None, :], x[None, :] * 2.0, 0) ** 2)  # (the axis is no operand to differentiate)
+
+
+def test_what_a_linear_primitive_takes_besides_its_operands():
+    x = np.array([0.3, 1.1, 2.3])
+    for mode in ("rev", "fwd"):
+        with pytest.raises(NoDerivativeRuleError, match="does not support this call"):
+            check_grads(at_least_one_dimension, (x,), modes=(mode,))
+    check_grads(appended_rows, (x,), modes=("rev", "fwd"))
