@@ -328,6 +328,13 @@ def test_every_primitive_declared_linear_is_linear():
             found = _not_linear(rule, lambda args, kw: fn(*args, **kw), LINEAR_PROBES)
             if found:
                 wrong[rule.name] = found
+    for name, fn in METHODS.items():
+        rule = RULES.get(fn)
+        if rule is not None and rule.linear == "joint":
+            found = _not_linear(rule, lambda args, kw: getattr(args[0], name)(*args[1:], **kw),
+                                [p for p in LINEAR_PROBES if isinstance(p[0][0], tuple)])
+            if found:
+                wrong[f".{name}()"] = found
     for name, rule in ATTRIBUTES.items():
         if rule is not None and rule.linear == "joint":
             found = _not_linear(rule, lambda args, kw: getattr(args[0], name), [([s], (), {}) for s in SHAPES])
