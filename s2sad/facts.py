@@ -641,10 +641,19 @@ def _assigned_patterns(s: ir.Assign, p: Prim, of: Callable[[ir.Expr], object]) -
         return {s.target: of(p.args[0]) if len(p.args) == 1 else _INT if all(of(a) == _INT for a in p.args) else None}
     if p.kind == SETITEM and of(p.args[0]) == _INT:
         return {s.target: _INT}  # an integer array written into stays one: what is written is truncated
-    if p.kind == NONDIFF and isinstance(v, ir.Call) and any(
-            k == "dtype" and isinstance(e, ir.Const | ir.Ref) and _integer_type(e.value) for k, e in v.kwargs):
-        return {s.target: _INT}  # np.zeros(n, dtype=int)
+    if p.kind in (NONDIFF, CALL) and isinstance(v, ir.Call) and _integer_type(_dtype_of(v, p)):
+        return {s.target: _INT}  # np.zeros(n, dtype=int), x.astype(int): an int carries no derivative
     return {}
+
+
+def _dtype_of(v: ir.Call, p: Prim) -> object:
+    """The constant ``dtype`` of a call: a keyword, or an operand at the rule's parameter of that name
+    (``Rule.params``: ``x.astype(int)``, ``np.full(n, v, int)``); None where not known."""
+    e = dict(v.kwargs).get("dtype")
+    names = [name for name, _ in p.rule.params] if p.kind == CALL else []
+    if e is None and "dtype" in names and names.index("dtype") < len(p.args):
+        e = p.args[names.index("dtype")]
+    return e.value if isinstance(e, ir.Const | ir.Ref) else None
 
 
 def _integer_type(t: object) -> bool:
@@ -885,7 +894,7 @@ def is_scalar(p: Prim, scalars: set[str]) -> bool:
         return known(p.args[0])
     if p.kind == CALL and p.rule.scalar_only:
         return True  # math functions always return a Python float
-    if p.kind == CALL and p.rule.elementwise:
+    if p.kind == CALL and (p.rule.elementwise or p.rule.view == "operands"):  # (max(a, b): a or b itself)
         return all(known(a) for a in p.args)
     if p.kind == CALL and p.rule.reduction:
         return len(p.args) == 1 and not p.kwargs

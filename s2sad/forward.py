@@ -195,6 +195,8 @@ class _Tangent:
                         total = part if total is None else total + part
                 return total if _tangent_spans(syms, dsyms, ans) else Sym(
                     ir.Call(helper("broadcast_like"), [total.expr, ans.expr]), ans.scalar, ans.shape)
+            if rule.linear is not None:  # the call applied to the tangents, where the reverse rule takes it (it
+                rule.reverse(ans, ans, *syms, **kwargs)  # refuses what makes it affine: np.diff(x, prepend=1.0))
             if rule.linear == "joint":
                 return Sym(_rebuild(stmt.value, {i: (dots[i] or _zeros_of(p.args[i])) for i in diff}, p))
             if rule.linear == "multi":

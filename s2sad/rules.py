@@ -234,7 +234,8 @@ class Rule:
 
     ``params``: the callable's leading parameters as ``(name, default)`` pairs. Keyword
     arguments naming them are moved to their positions (``bind``) when one is in ``diff``,
-    so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``.
+    so it is differentiated like a positional one: ``norm.logpdf(x, scale=s)``. A constant integer ``dtype``,
+    by keyword or at its position here (``x.astype(int)``), makes an int: no derivative (``facts.int_names``).
 
     What the analyses know of the primitive, declared with it:
 

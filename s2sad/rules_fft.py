@@ -122,7 +122,7 @@ defrule(numpy.imag, "numpy.imag", lambda g, ans, z: (-(g * 1j) if z.complex else
         shape=shapes.elementwise, complex_ok=True, complex_result="never")
 defrule(numpy.angle, "numpy.angle", lambda g, ans, z, deg=None: (-(_degrees(g, deg) * 1j) / z if z.complex else None,),
         diff=(0,),
-        forward=lambda ans, dots, z, deg=None: _degrees(np.imag(dots[0] / z), deg), shape=shapes.elementwise,
+        forward=lambda ans, dots, z, deg=None: _degrees(np.imag(dots[0] / z), deg), shape=shapes.same,
         complex_ok=True, complex_result="never")
 ATTRIBUTES.update(imag=RULES[numpy.imag])
 METHODS.update(conj=numpy.conj, conjugate=numpy.conj)

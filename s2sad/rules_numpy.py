@@ -28,6 +28,7 @@ from .rules import (
     ATTRIBUTES,
     METHODS,
     NONDIFFERENTIABLE,
+    REQUIRED,
     RULES,
     WRITERS,
     NotConst,
@@ -182,14 +183,16 @@ defrule(numpy.std, "numpy.std", _moment("std_adjoint"), diff=(0,), reduction=Tru
 # (all linear: forward mode applies them to the tangent; ``view``: the result may share the input's memory)
 
 _back = lambda g, ans, x, *args, **kwargs: (np.reshape(g, np.shape(x)),)  # noqa: E731
-for _name in ("reshape", "ravel", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d"):
-    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True,
-            complex_ok=not _name.startswith("atleast"))
+for _name in ("reshape", "ravel", "expand_dims", "squeeze"):
+    defrule(getattr(numpy, _name), f"numpy.{_name}", _back, diff=(0,), linear="joint", view=True, complex_ok=True)
+for _name in ("atleast_1d", "atleast_2d", "atleast_3d"):  # (of one array: of more, a tuple, refused)
+    defrule(getattr(numpy, _name), f"numpy.{_name}", lambda g, ans, x: (np.reshape(g, np.shape(x)),), diff=(0,),
+            linear="joint", view=True)
 defrule(numpy.copy, "numpy.copy", lambda g, ans, x, *a, **k: (g,), diff=(0,), linear="joint", shape=shapes.copied, complex_ok=True)
 defrule(numpy.asarray, "numpy.asarray", lambda g, ans, x, *a, **k: (rn.cast_like(g, x),), diff=(0,), linear="joint",
-        view=True, shape=shapes.copied)
+        view=True, shape=shapes.copied, params=(("a", REQUIRED), ("dtype", None)))
 defrule(numpy.array, "numpy.array", lambda g, ans, x, *a, **k: (rn.array_adjoint(g, x),), diff=(0,), linear="joint",
-        shape=shapes.copied)
+        shape=shapes.copied, params=(("object", REQUIRED), ("dtype", None)))
 
 
 def _transpose(g, ans, x, *args, **kwargs):
@@ -291,7 +294,7 @@ for _name in ("r_", "c_"):
     _reverse, _forward = _concatenated((_c.axis, _c.ndmin, _c.trans1d))
     defrule(_c, f"numpy.{_name}[...]", _reverse, forward=_forward, subscript=True)
 defrule(numpy.append, "numpy.append", lambda g, ans, x, values, axis=None: (
-    rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), linear="joint")
+    rn.unappend(g, x, values, axis, 0), rn.unappend(g, x, values, axis, 1)), diff=(0, 1), linear="joint")
 for _name in ("split", "array_split"):
     defrule(getattr(numpy, _name), f"numpy.{_name}",
             lambda g, ans, x, sections, axis=0: (rn.unsplit(g, x, axis),), diff=(0,), container=True, linear="joint",
@@ -375,9 +378,9 @@ defrule(numpy.cumprod, "numpy.cumprod", lambda g, ans, x, axis=None, **k: (rn.cu
 # ----- creation with a differentiable value -----
 
 defrule(numpy.full, "numpy.full", lambda g, ans, shape, fill_value, dtype=None: (None, ub(g, fill_value, ans)),
-        diff=(1,), linear="joint")
+        diff=(1,), linear="joint", params=(("shape", REQUIRED), ("fill_value", REQUIRED), ("dtype", None)))
 defrule(numpy.full_like, "numpy.full_like", lambda g, ans, a, fill_value, **k: (None, ub(g, fill_value, ans)),
-        diff=(1,), zero=(0,), linear="joint")
+        diff=(1,), zero=(0,), linear="joint", params=(("a", REQUIRED), ("fill_value", REQUIRED), ("dtype", None)))
 defrule(numpy.linspace, "numpy.linspace", lambda g, ans, start, stop, num=50, **k: (
     ub(rn.linspace_adjoint(g, num, 0), start, ans), ub(rn.linspace_adjoint(g, num, 1), stop, ans)), diff=(0, 1),
     forward=lambda ans, dots, start, stop, num=50, **k: rn.linspace_jvp(dots[0], dots[1], num))
@@ -401,10 +404,11 @@ def _astype(g, ans, x, dtype, **kwargs):
     return (rn.cast_like(g, x),)
 
 
-defrule("ndarray.astype", "ndarray.astype", _astype, diff=(0,), linear="joint")
+_ASTYPE = (("x", REQUIRED), ("dtype", REQUIRED))  # (an integer dtype makes an int: ``facts.int_names``)
+defrule("ndarray.astype", "ndarray.astype", _astype, diff=(0,), linear="joint", params=_ASTYPE)
 METHODS["astype"] = "ndarray.astype"
 if hasattr(numpy, "astype"):  # (a function too from NumPy 2.1)
-    defrule(numpy.astype, "numpy.astype", _astype, diff=(0,), linear="joint")
+    defrule(numpy.astype, "numpy.astype", _astype, diff=(0,), linear="joint", params=_ASTYPE)
 
 # ----- writers: refused where a derivative is involved (activity.check_uses) -----
 
@@ -464,7 +468,7 @@ if _sp is not None:
                 out = part if out is None else out + part
         return sym((out, np.zeros_like(ans[1]))) if _const(return_sign, "return_sign", False) else out
 
-    defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0, 2), reduction=True,
+    defrule(_sp.logsumexp, "scipy.special.logsumexp", _logsumexp, diff=(0, 2), reduction=True, shape=shapes.logsumexp,
             params=(("a", None), ("axis", None), ("b", None)), container=True,  # (with return_sign=True)
             forward=_logsumexp_forward)
     defrule(_sp.expit, "scipy.special.expit", lambda g, ans, x: (g * ans * (1.0 - ans),), elementwise=True)
@@ -491,16 +495,26 @@ if _sp is not None:
 
 
 def _builtin_extreme(first_wins_if):
-    def rev(g, ans, x, y=None, *rest, **kwargs):
+    """The reverse and forward rules of builtin ``max(a, b)`` / ``min(a, b)``: the result is one operand itself
+    (not elementwise: of two one-element arrays of different shapes, it has the chosen one's shape)."""
+    def pick(x, y=None, *rest, **kwargs):
         if y is None or rest or kwargs:
             raise NotImplementedError("only the two-argument form max(a, b) / min(a, b) is supported")
-        pick = first_wins_if(x, y)  # Python keeps the first argument on a tie
-        return ub(g * pick, x, y), ub(g * rn.logical_not(pick), y, x)
-    return rev
+        return first_wins_if(x, y)  # Python keeps the first argument on a tie
+
+    def rev(g, ans, x, *args, **kwargs):
+        first = pick(x, *args, **kwargs)
+        return ub(g * first, x, args[0]), ub(g * rn.logical_not(first), args[0], x)
+
+    def forward(ans, dots, x, *args, **kwargs):
+        tangents = [rt.zeros_like(v) if d is None else d for d, v in zip(dots, (x, *args))]
+        return rn.chosen(pick(x, *args, **kwargs), *tangents)
+    return rev, forward
 
 
-defrule(_builtins.max, "max", _builtin_extreme(lambda x, y: x >= y), elementwise=True, view="operands")
-defrule(_builtins.min, "min", _builtin_extreme(lambda x, y: x <= y), elementwise=True, view="operands")
+for _fn, _first_wins_if in ((_builtins.max, lambda x, y: x >= y), (_builtins.min, lambda x, y: x <= y)):
+    _rev, _forward = _builtin_extreme(_first_wins_if)
+    defrule(_fn, _fn.__name__, _rev, forward=_forward, view="operands", shape=shapes.either)
 defrule(_builtins.sum, "sum", lambda g, ans, seq, start=0: (rn.builtin_sum_adjoint(g, seq), g),
         linear="joint")
 for _float in (numpy.float64, numpy.float32):

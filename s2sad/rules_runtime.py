@@ -56,6 +56,9 @@ defrule(runtime.unreduce, "unreduce", lambda h, ans, g, x, axis=None, keepdims=F
     rn.reduce_to(h, g, axis, keepdims), None), diff=(0,), linear="joint", zero=(1,), complex_ok=True)
 defrule(runtime_numpy.max_weight, "max_weight", lambda h, ans, g, x, y: (rn.max_weight(h, x, y), None, None),
         diff=(0,), linear="joint", zero=(1, 2))
+defrule(runtime_numpy.chosen, "chosen", lambda h, ans, first, a, b: (  # (the tangent of builtin max(a, b))
+    None, rn.chosen(first, h, rt.zeros_like(a)), rn.chosen(first, rt.zeros_like(b), h)), diff=(1, 2), linear="joint",
+    zero=(0,))
 defrule(runtime.add_bars, "add_bars", lambda h, ans, a, b: (h, h), linear="joint", container=(0, 1), complex_ok=True)
 defrule(runtime.captured_adjoint, "captured_adjoint", lambda h, ans, g, name, like: (
     rt.captured_cotangent(h, g, name), None, None), diff=(0,), linear="joint", zero=(2,))

@@ -98,10 +98,11 @@ defrule(_sp.betaln, "scipy.special.betaln", lambda g, ans, a, b: _beta_bars(g, a
 
 
 def _multigammaln(g, ans, a, d):
-    """d/da log Γ_d(a) = Σ_{j<d} ψ(a - j/2), for a constant dimension ``d``."""
+    """d/da log Γ_d(a) = Σ_{j<d} ψ(a - j/2), for a constant dimension ``d`` of at least 1 (SciPy gives a
+    constant number for a smaller one: neither elementwise nor this derivative)."""
     n = d.const
-    if not isinstance(n, int):
-        raise NotImplementedError("the dimension d must be a constant integer")
+    if type(n) is not int or n < 1:
+        raise NotImplementedError("the dimension d must be a constant positive integer")
     total = special.digamma(a)
     for j in range(1, n):
         total = total + special.digamma(a - 0.5 * j)

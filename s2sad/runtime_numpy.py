@@ -569,6 +569,12 @@ def logical_not(mask):
     return np.logical_not(mask)
 
 
+def chosen(first, a, b):
+    """The tangent of builtin ``max(x, y)`` / ``min(x, y)``: ``x``'s tangent ``a`` where it chose ``x``
+    (``first``), else ``y``'s."""
+    return a if first else b
+
+
 def builtin_sum_adjoint(g, seq):
     """Cotangent of ``seq`` in the builtin ``sum(seq)``: ``g`` for every item (rows, for an array)."""
     if isinstance(seq, np.ndarray):

@@ -16,7 +16,7 @@ import numpy as np
 from . import ir
 
 __all__ = ["Shape", "Transfer", "broadcast", "reduced", "product", "elementwise", "index", "transpose", "same",
-           "reduction", "matmul", "dot"]
+           "either", "reduction", "logsumexp", "matmul", "dot"]
 
 Shape = tuple[int, ...]
 Transfer = Callable[[list["Shape | None"], list[ir.Expr], dict[str, ir.Expr], set[str]], "Shape | None"]
@@ -109,8 +109,14 @@ def transpose(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[st
 
 def same(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
          ) -> Shape | None:
-    """The first operand's shape (what a for loop iterates: an array as it is)."""
+    """The first operand's shape: what a for loop iterates (an array as it is), ``np.angle(z, deg)``."""
     return dims[0]
+
+
+def either(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
+           ) -> Shape | None:
+    """Builtin ``max(a, b)`` and ``min(a, b)``: one of the two operands, so their shape where they have one."""
+    return dims[0] if len(dims) == 2 and not kwargs and dims[0] is not None and dims[0] == dims[1] else None
 
 
 def copied(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
@@ -128,6 +134,13 @@ def reduction(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[st
     if dims[0] is not None and len(operands) == 1 and set(kwargs) <= {"axis", "keepdims"}:
         return reduced(dims[0], kwargs.get("axis", ir.Const(None)), kwargs.get("keepdims", ir.Const(False)))
     return None
+
+
+def logsumexp(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]
+              ) -> Shape | None:
+    """``scipy.special.logsumexp``: a ``reduction`` that reads a 0-d array as one of shape ``(1,)``
+    (``keepdims=True`` keeps that axis)."""
+    return reduction([(1,) if dims[0] == () else dims[0], *dims[1:]], operands, kwargs, ints)
 
 
 def matmul(dims: list[Shape | None], operands: list[ir.Expr], kwargs: dict[str, ir.Expr], ints: set[str]

@@ -135,6 +135,8 @@ def cases(C, spd):
         "repeat_like": [(lambda a, b: s_list(rt.repeat_like([a, b], [0.0, 0.0, 0.0, 0.0])), (0.4, 0.2))],
         "mT": [(lambda x: s(rn.mT(x) * a43), (a34,))],
         "cast_like": [(lambda g: s(rn.cast_like(g, a34)), (a34,))],
+        "chosen": [(lambda a, b: s(rn.chosen(True, a, b) * rn.chosen(False, a, b)), (b3, b3 * 0.5)),
+                   (lambda a, b: rn.chosen(a > b, a, b) ** 2, (0.4, 0.2))],
         "array_adjoint": [(lambda g: s_list(rn.array_adjoint(g, [0.0, b3])), (C((2, 3)),))],
         "pad_adjoint": [(lambda g: s(rn.pad_adjoint(g, b3, ((1, 2),))), (C((6,)),))],
         "diff_adjoint": [(lambda g: s(rn.diff_adjoint(g, C((5, 3)), 2, 0)), (b3[None, :] * C((3, 1)),))],
