@@ -85,7 +85,8 @@ def _result_shape(call):
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = call()
+            warnings.simplefilter("error", DeprecationWarning)  # (a one-element array read as a number by
+            r = call()  # math.sin, float: an error from NumPy 2.4 on, deprecated before: not probed)
     except Exception:
         return None
     if isinstance(r, np.ndarray | np.generic | int | float | complex) and not isinstance(r, bool):
