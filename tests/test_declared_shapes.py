@@ -25,6 +25,7 @@ import s2sad
 from s2sad import shapes
 from s2sad.errors import NoDerivativeRuleError
 from s2sad.ir import Const, Name, Slice, Tuple
+from s2sad.pytree import leaves
 from s2sad.rules import ATTRIBUTES, METHODS, RULES, Sym, sym
 from s2sad.testing import check_grads
 
@@ -269,18 +270,10 @@ def _sum(a, b):
 def _numbers(r) -> list | None:
     """The leaves of a result, where each is a floating or complex number or array (None otherwise: an int
     carries no derivative, ``facts.int_names``)."""
-    leaves = list(_leaves(r))
+    found = list(leaves(r))
     ok = all(isinstance(v, np.ndarray | np.generic | float | complex) and np.issubdtype(np.asarray(v).dtype, np.inexact)
-             for v in leaves)
-    return leaves if ok and leaves else None
-
-
-def _leaves(r):
-    if isinstance(r, list | tuple):
-        for x in r:
-            yield from _leaves(x)
-    else:
-        yield r
+             for v in found)
+    return found if ok and found else None
 
 
 def _refused(rule, operands, extra, kw) -> bool:

@@ -14,6 +14,7 @@ import scipy.linalg
 import s2sad
 from s2sad.errors import NoDerivativeRuleError, S2SADSyntaxError
 from s2sad.ir import Const, Name
+from s2sad.pytree import leaves
 from s2sad.rules import INPLACE_OPS, METHODS, RULES
 from s2sad.testing import check_grads
 
@@ -31,16 +32,8 @@ SHAPES = [(3,), (2, 3), (2, 2), (1, 3), (3, 1), (2, 2, 2), ()]
 EXTRAS = [(), (0,), (1,), (2,), (-1,), (0, 1), (1, 0), (2, 0)]
 
 
-def _leaves(r):
-    if isinstance(r, list | tuple):
-        for x in r:
-            yield from _leaves(x)
-    else:
-        yield r
-
-
 def _shares(r, x) -> bool:
-    return any(isinstance(leaf, np.ndarray) and np.shares_memory(leaf, x) for leaf in _leaves(r))
+    return any(isinstance(leaf, np.ndarray) and np.shares_memory(leaf, x) for leaf in leaves(r))
 
 
 def _declared(rule, extra, shape) -> bool:
