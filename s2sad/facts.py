@@ -714,8 +714,7 @@ def _scalars(body: list[ir.Stmt], prims: dict[int, Prim], params: set[str], name
     optimistically, then checked. ``names``: all the parameters (a use that needs a scalar tells about
     them, as about the function's other names)."""
     calls.start()
-    found = _Scalars(prims, params, {n: f for n, f in facts.items() if isinstance(f, Items)}, calls)
-    found.entering[id(body)] = set(names)
+    found = _Scalars(prims, params, {n: f for n, f in facts.items() if isinstance(f, Items)}, calls, body, names)
     found.run(body)
     return found.scalars, found.parts
 
@@ -724,12 +723,14 @@ class _Scalars(ir.Forward):
     """The forward analysis of ``_scalars``: a name's fact is ``SCALAR``, its ``Items`` or None (not known);
     ``scalars`` and ``parts`` hold them. A loop's carried value is assumed to keep its fact; one an iteration
     changes is dropped (``widen``). At the end of each block, the uses that need a scalar tell about
-    the operands bound in it or on entering it (``entering``: a loop's body, its condition's, the function's).
-    The names ``given`` are scalars wherever they are bound (the scalar parameters, and what a caller knows)."""
+    the operands bound in it or on entering it (``entered``). The names ``given`` are scalars wherever they
+    are bound (the scalar parameters, and what a caller knows)."""
 
-    def __init__(self, prims: dict[int, Prim], given: set[str], parts: dict[str, Items], calls: Calls) -> None:
+    def __init__(self, prims: dict[int, Prim], given: set[str], parts: dict[str, Items], calls: Calls,
+                 body: list[ir.Stmt], params: list[str]) -> None:
         self.prims, self.given, self.scalars, self.parts, self.calls = prims, given, set(given), parts, calls
-        self.entering: dict[int, set[str]] = {}  # id of a block -> the names bound on entering it
+        self.body, self.params = body, set(params)
+        self.loops: list[ir.Loop] = []  # the loops around the statement being walked, innermost last
 
     def of(self, e: ir.Expr | None) -> object:
         if e is not None and static_scalar(e, self.scalars):
@@ -757,9 +758,19 @@ class _Scalars(ir.Forward):
         return [b if a == b else None for b, a in zip(before, after)]
 
     def loop(self, s: ir.Loop) -> None:
-        self.entering[id(s.cond_body)] = set(s.carried)
-        self.entering[id(s.body)] = {*s.carried, *s.targets}
+        self.loops.append(s)
         super().loop(s)
+        self.loops.pop()
+
+    def entered(self, stmts: list[ir.Stmt]) -> set[str]:
+        """The names bound on entering the block ``stmts``: the function's parameters; a loop's carried
+        values, and in its body its targets; none in an arm."""
+        if stmts is self.body:
+            return self.params
+        loop = self.loops[-1] if self.loops else None
+        if loop is not None and stmts is loop.body:
+            return {*loop.carried, *loop.targets}
+        return set(loop.carried) if loop is not None and stmts is loop.cond_body else set()
 
     def targets(self, s: ir.Loop) -> None:
         if range_target(s):
@@ -769,7 +780,7 @@ class _Scalars(ir.Forward):
 
     def block(self, stmts: list[ir.Stmt]) -> None:
         super().block(stmts)
-        _scalar_operands(stmts, self.prims, self.scalars, self.entering.get(id(stmts), set()))
+        _scalar_operands(stmts, self.prims, self.scalars, self.entered(stmts))
 
     def transfer(self, s: ir.Stmt) -> None:
         if not isinstance(s, ir.Assign):
