@@ -44,7 +44,9 @@ import numpy as np
 
 from . import ir, runtime
 from .activity import Analysis
+from .classify import writes_into_argument
 from .facts import range_target
+from .mutation import inplace_write
 from .rules import METHODS, NONDIFFERENTIABLE, lookup
 from .shapes import broadcast
 
@@ -80,13 +82,14 @@ def fuse(name: str, fn: ir.Function, forward: list[ir.Stmt], out: ir.Expr, seed:
     _fold_broadcasts(backward, shapes, binds)
     _first_writes(backward, shapes, binds, _loop_ranges(forward))
     _, reads = _counts(body)
-    _drop_dead(body, reads)
+    writes = {s.sid for s in ir.walk(forward) if isinstance(s, ir.Assign) and inplace_write(s, analysis)}
+    _drop_dead(body, reads, writes)
     _inline(body, names, binds, reads)
     # what inlining put together (not the value returned: user code, where `x * 1.0` is a copy)
     tidied = {s.sid for s in (backward[:-1] if with_value else backward)}
     ir.map_exprs([s for s in body if s.sid in tidied], _fold_ones)
     _propagate_constants(backward, names, binds)  # (copies that folding made: `t = 1.0 * a`)
-    _drop_dead(body, _counts(body)[1])
+    _drop_dead(body, _counts(body)[1], writes)
     _free_dead(body, names, shapes)
     return ir.Function(name, fn.params, body, fn.loc, ssa=False, flat=False), shapes.used_dims
 
@@ -121,7 +124,7 @@ def _pure(e: ir.Expr) -> bool:
         method = isinstance(e.func, ir.Attr) and e.func.attr in METHODS  # an array method: x.sum(axis=0)
         if not (method or (isinstance(e.func, ir.Ref) and _pure_callable(e.func.value))):
             return False
-        if any(k == "out" for k, _ in e.kwargs):
+        if writes_into_argument(e):  # (out=, np.copyto, ...)
             return False
     elif not isinstance(e, (ir.Name, ir.Const, ir.Ref, ir.BinOp, ir.UnaryOp, ir.Compare, ir.Attr,
                             ir.Subscript, ir.Slice, ir.Tuple)):
@@ -389,26 +392,27 @@ def _first_writes(stmts: list[ir.Stmt], shapes: _Shapes, binds: Counter, distinc
 # ----- dead code -----
 
 
-def _drop_dead(body: list[ir.Stmt], reads: Counter) -> None:
-    """Remove pure assignments whose targets nobody reads (what they read may become dead in turn);
-    ``reads`` is kept up to date."""
-    while _drop_unread(body, reads):
+def _drop_dead(body: list[ir.Stmt], reads: Counter, writes: set[int]) -> None:
+    """Remove pure assignments whose targets nobody reads (what they read may become dead in turn), not
+    ``writes`` (``y op= v`` in place: what it changes is read through other names); ``reads`` is kept up
+    to date."""
+    while _drop_unread(body, reads, writes):
         pass
 
 
-def _drop_unread(stmts: list[ir.Stmt], reads: Counter) -> bool:
+def _drop_unread(stmts: list[ir.Stmt], reads: Counter, writes: set[int]) -> bool:
     dropped = False
     for i in range(len(stmts) - 1, -1, -1):
         s = stmts[i]
         if isinstance(s, ir.Assign):
-            if not any(reads[t] for t in s.targets) and _pure(s.value):
+            if not any(reads[t] for t in s.targets) and s.sid not in writes and _pure(s.value):
                 reads.subtract(ir.names_read(s.value))
                 del stmts[i]
                 dropped = True
         elif isinstance(s, ir.If):
-            dropped |= _drop_unread(s.body, reads) | _drop_unread(s.orelse, reads)
+            dropped |= _drop_unread(s.body, reads, writes) | _drop_unread(s.orelse, reads, writes)
         elif isinstance(s, ir.Loop):
-            dropped |= _drop_unread(s.body, reads) | _drop_unread(s.cond_body, reads)
+            dropped |= _drop_unread(s.body, reads, writes) | _drop_unread(s.cond_body, reads, writes)
     return dropped
 
 

@@ -780,3 +780,22 @@ def test_an_item_of_a_joined_list_is_what_it_holds():
     check_grads(item_of_a_joined_list_then_appended, (x,), modes=("rev", "fwd"))
     with pytest.raises(S2SADSyntaxError, match="'y' shares memory with the array written here"):
         s2sad.grad(item_of_a_joined_list_then_its_array_written)(x)
+
+
+def rows_scaled_in_place_then_a_mask(x):
+    a1 = np.full((2, 3), -1.2)
+    for r1, r2 in zip(a1, a1):
+        r1 *= math.asinh(r2[-1])  # (writes into a1, through its rows)
+    return np.sum((x[..., 0] if np.sum(x[1]) >= -1.3 else x[:, 1])[a1[:, 1] < -0.1])
+
+
+def test_the_fused_gradient_keeps_an_inplace_write_nothing_reads_by_its_name():
+    """--seed 5550917 --index 5215: the fused gradient (grad, value_and_grad) dropped `r1 *= v` as dead code, since
+    nothing reads `r1` after it; it writes into a1, read for the mask, so the value and the gradient were
+    wrong (the vjp, which drops nothing, was right)."""
+    x = np.array([[-0.729, -0.392, 0.68], [1.276, -0.802, 1.06]])
+    value, g = s2sad.value_and_grad(rows_scaled_in_place_then_a_mask)(x)
+    assert value == rows_scaled_in_place_then_a_mask(x.copy()) == 0.0
+    np.testing.assert_array_equal(g, np.zeros_like(x))
+    np.testing.assert_array_equal(s2sad.grad(rows_scaled_in_place_then_a_mask)(x), np.zeros_like(x))
+    check_grads(rows_scaled_in_place_then_a_mask, (x,), modes=("rev", "fwd"))
