@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import S2SADSyntaxError
 from .load import LINEMAPS
-from .pytree import data_fields, differentiable, is_dataclass_instance, is_record, with_fields
+from .pytree import data_fields, differentiable, is_dataclass_instance, is_record, map_leaves, with_fields
 
 __all__ = [
     "unbroadcast", "unreduce", "zeros_like", "dot_lhs_adjoint", "dot_rhs_adjoint",
@@ -479,16 +479,7 @@ def overwritten_like(x, index):
         return None
     if isinstance(x, dict) and index not in x:
         return (len(x),)
-    return len(x), _stand_in(x[index])
-
-
-def _stand_in(v):
-    """``v``'s structure, with ``shape_like`` stand-ins of its arrays (a later write cannot change it)."""
-    if isinstance(v, tuple | list):
-        return rebuild(v, [_stand_in(e) for e in v])
-    if isinstance(v, dict):
-        return {k: _stand_in(e) for k, e in v.items()}
-    return shape_like(v)
+    return len(x), map_leaves(shape_like, x[index])  # (its structure: a later write cannot change it)
 
 
 def written_at(g, index, was):
