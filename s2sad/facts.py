@@ -159,29 +159,15 @@ def _holding(body: list[ir.Stmt], prims: dict[int, Prim], start: set[str], fact,
     return _Holding(prims, start, fact, numbers).run(body).known
 
 
-class _Holding(ir.Forward):
+class _Holding(ir.Every):
     """The names ``_holding`` finds: what holds on every path (the names of ``start`` always)."""
 
     def __init__(self, prims: dict[int, Prim], start: set[str], fact, numbers: bool) -> None:
-        self.prims, self.start, self.fact, self.numbers = prims, start, fact, numbers
-        self.known = set(start)
+        super().__init__(start)
+        self.prims, self.fact, self.numbers = prims, fact, numbers
 
     def of(self, e: ir.Expr | None) -> bool:
-        return (isinstance(e, ir.Name) and e.id in self.known) or (
-            self.numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
-
-    def bind(self, name: str, fact: object) -> None:
-        if fact:
-            self.known.add(name)
-        else:
-            self.forget(name)
-
-    def forget(self, name: str) -> None:
-        if name not in self.start:
-            self.known.discard(name)
-
-    def join(self, a: object, b: object) -> bool:
-        return bool(a and b)
+        return super().of(e) or (self.numbers and isinstance(e, ir.Const) and type(e.value) in (int, float))
 
     def targets(self, s: ir.Loop) -> None:
         pass  # (not known)

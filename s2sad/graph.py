@@ -506,36 +506,19 @@ def _ints(body: list[ir.Stmt]) -> set[str]:
     """Names every binding of which is a Python int: ``range`` targets, ``len(...)``, int constants,
     ``+ - * // %`` of ints, and values carried or joined from ints (a carried value assumed one where
     its start is, and dropped if an iteration's is not)."""
-    return _Ints().run(body).ints
+    return _Ints().run(body).known
 
 
-class _Ints(ir.Forward):
+class _Ints(ir.Every):
     """The forward analysis of ``_ints``: a name's fact is whether it holds an int."""
-
-    def __init__(self) -> None:
-        self.ints: set[str] = set()
 
     def of(self, e: ir.Expr | None) -> bool:
         if isinstance(e, ir.Const):
             return type(e.value) is int
-        if isinstance(e, ir.Name):
-            return e.id in self.ints
         if isinstance(e, ir.BinOp):
             return e.op in ("+", "-", "*", "//", "%") and self.of(e.left) and self.of(e.right)
-        return (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is len
-                and len(e.args) == 1 and not e.kwargs)
-
-    def bind(self, name: str, fact: object) -> None:
-        if fact:
-            self.ints.add(name)
-        else:
-            self.forget(name)
-
-    def forget(self, name: str) -> None:
-        self.ints.discard(name)
-
-    def join(self, a: object, b: object) -> bool:
-        return bool(a and b)
+        return super().of(e) or (isinstance(e, ir.Call) and isinstance(e.func, ir.Ref) and e.func.value is len
+                                 and len(e.args) == 1 and not e.kwargs)
 
     def targets(self, s: ir.Loop) -> None:
         for t in s.targets:

@@ -36,8 +36,8 @@ with its facts and the transfer of the other statements:
   facts. Hooks with defaults that change nothing: ``arm`` walks one arm (a subclass may note where it
   is), ``carry`` says what a next value's fact gives the iteration after (an analysis telling
   iterations apart ages it), ``result`` what a result gets. ``Reach`` is the set-valued case: which
-  names a value reading any name of the set reaches; ``Environment`` the case of one fact per name
-  in a dict.
+  names a value reading any name of the set reaches (on some path); ``Every`` the set of names a fact
+  holds for on every path; ``Environment`` the case of one fact per name in a dict.
 * ``Backward``: an out's fact flows to what each arm yields, then the arms are walked back. A
   result's fact flows to its carried value; each round, the carried values' facts flow to the
   nexts and the body and the condition are walked back, until the carried values' facts (or what
@@ -60,7 +60,7 @@ __all__ = [
     "Loc", "Expr", "Name", "Const", "Ref", "BinOp", "UnaryOp", "Compare", "Call", "Attr",
     "Subscript", "Slice", "Tuple", "List", "Dict", "Closure", "Starred", "SetItem", "ListMethod", "Stmt", "Assign", "Do", "Return", "Del", "If", "Loop",
     "Function", "Params", "IRError", "verify", "dump", "to_ast", "children", "names_read", "walk",
-    "exprs", "hashable", "renumber", "rename", "substitute", "map_children", "map_exprs", "Forward", "Environment", "Reach", "Backward",
+    "exprs", "hashable", "renumber", "rename", "substitute", "map_children", "map_exprs", "Forward", "Environment", "Reach", "Every", "Backward",
 ]
 
 UNKNOWN = object()  # the value of a Ref that could not be resolved at transform time
@@ -788,6 +788,31 @@ class Reach(Forward):
 
     def join(self, a: object, b: object) -> bool:
         return bool(a or b)
+
+
+class Every(Forward):
+    """A forward analysis whose fact is whether a name is in the set ``known``: what holds on every path
+    (joined by "and"; a loop's carried value is assumed to hold where its start does, and dropped if an
+    iteration's next value does not). The names ``start`` hold wherever they are bound."""
+
+    def __init__(self, start: set[str] = frozenset()) -> None:
+        self.start, self.known = start, set(start)
+
+    def of(self, e: Expr | None) -> bool:
+        return isinstance(e, Name) and e.id in self.known
+
+    def bind(self, name: str, fact: object) -> None:
+        if fact:
+            self.known.add(name)
+        else:
+            self.forget(name)
+
+    def forget(self, name: str) -> None:
+        if name not in self.start:
+            self.known.discard(name)
+
+    def join(self, a: object, b: object) -> bool:
+        return bool(a and b)
 
 
 class Backward(_Walk):
