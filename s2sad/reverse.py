@@ -375,18 +375,14 @@ class _Adjoint:
         as it is (an array broadcasts it), and its entry may change shape or kind: the zero left there is one
         of what it held, taken before the write (``overwritten_like``; the statement returned, to insert before it)."""
         x, v, index = p.args[0], p.args[1], p.kwargs["index"]
-        if x.id not in self.an.containers:  # an array: v is broadcast into the written entries
-            self.add(x, ir.Call(helper("setitem_adjoint"), [g, index]))
-            v_bar = ir.Call(helper("unbroadcast"), [ir.Call(helper("setitem_value_adjoint"), [g, index]), v])
-            self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
-            return []
-        was = self.namer.fresh(f"{x.id}_was")
-        self.add(x, ir.Call(helper("setitem_adjoint"), [g, index, ir.Name(was)]))
-        v_bar = ir.Call(helper("setitem_value_adjoint"), [g, index, ir.Name(was)])
-        if self.an.kinds.get(x.id) not in ("list", "dict"):  # (perhaps an array, at run time)
+        was = self.namer.fresh(f"{x.id}_was") if x.id in self.an.containers else None  # (an array keeps its shape)
+        read = [g, index, *([ir.Name(was)] if was is not None else [])]
+        self.add(x, ir.Call(helper("setitem_adjoint"), [*read]))
+        v_bar = ir.Call(helper("setitem_value_adjoint"), [*read])
+        if was is None or self.an.kinds.get(x.id) not in ("list", "dict"):  # (perhaps an array: v is broadcast)
             v_bar = ir.Call(helper("unbroadcast"), [v_bar, v])
         self.add(v, real_cotangent(self.an, v, stmt.target, v_bar))
-        return [ir.Assign(was, ir.Call(helper("overwritten_like"), [x, index]), stmt.loc)]
+        return [] if was is None else [ir.Assign(was, ir.Call(helper("overwritten_like"), [x, index]), stmt.loc)]
 
     def rule(self, stmt: ir.Assign, p, g: ir.Expr) -> None:
         """A primitive: its rule's reverse template, run on the operands as Syms, inlined."""
